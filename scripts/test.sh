@@ -1,0 +1,81 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# test.sh - build mailroom twice (plain, and ASan+UBSan) and run the whole
+# suite on each: C unit tests, protocol tests with real clients, fuzz corpus
+# replays; then run every libFuzzer target briefly (clang build). Ends with
+# one line "N passed, N failed" summing everything.
+set -u
+cd "$(dirname "$0")/.."
+scripts/deps.sh test || exit 1
+
+total_pass=0
+total_fail=0
+log=$(mktemp -d /tmp/mailroom-test.XXXXXX)
+
+count_ctest() { # $1 = ctest output file
+	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	failed=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+	all=$(echo "$line" | sed -E 's/.* out of ([0-9]+).*/\1/')
+	total_pass=$((total_pass + all - failed))
+	total_fail=$((total_fail + failed))
+}
+
+run_suite() { # $1 = build dir, $2 = label, rest = cmake options
+	dir=$1 label=$2
+	shift 2
+	echo "== $label: building in $dir"
+	if ! scripts/build.sh "$dir" "$@"; then
+		echo "== $label: BUILD FAILED"
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	echo "== $label: running ctest"
+	(cd "$dir" && ctest --output-on-failure -j2 --timeout 600) > "$log/$label.out" 2>&1
+	cat "$log/$label.out"
+	count_ctest "$log/$label.out"
+}
+
+# Only sanitizer builds read these.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS UBSAN_OPTIONS
+
+run_suite build plain
+run_suite build-asan asan -DMAILROOM_SANITIZE=ON
+
+# libFuzzer: each target runs for FUZZ_SECONDS (default 20) from its corpus.
+secs=${FUZZ_SECONDS:-20}
+echo "== fuzz: building with clang"
+if CC=clang scripts/build.sh build-fuzz -DMAILROOM_FUZZ=ON -DMAILROOM_SANITIZE=ON; then
+	for t in build-fuzz/fuzz_*; do
+		case "$t" in *_replay) continue ;; esac
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		work=$(mktemp -d "$log/$name.XXXX")
+		cp -r "fuzz/corpus/$name/." "$work/" 2>/dev/null
+		dict=""
+		[ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
+		if "$t" $dict -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+			"$work" > "$log/$name.log" 2>&1; then
+			echo "fuzz $name: ok ($(grep -c . "$log/$name.log") log lines, ${secs}s)"
+			total_pass=$((total_pass + 1))
+		else
+			echo "fuzz $name: FAILED"
+			tail -n 40 "$log/$name.log"
+			total_fail=$((total_fail + 1))
+		fi
+	done
+else
+	echo "== fuzz: BUILD FAILED"
+	total_fail=$((total_fail + 1))
+fi
+
+if [ $((total_pass + total_fail)) -eq 0 ]; then
+	total_fail=1 # a suite that ran nothing has failed
+fi
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.c - global options, verb dispatch and the helpers every verb uses.
+ */
+#include "cli/cli_private.h"
+#include "store/store.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef MAILROOM_VERSION
+#define MAILROOM_VERSION "0.1.0"
+#endif
+
+static const char usage_main[] =
+	"usage: mailroom [-c FILE] VERB [ARGS]\n"
+	"\n"
+	"  init                     create the data dir, store and a self-signed certificate\n"
+	"  serve                    run the server in the foreground (SIGTERM stops it)\n"
+	"  domain add|remove|list   accepted domains\n"
+	"  user add|remove|list|passwd|set   mailboxes\n"
+	"  alias add|remove|list    extra addresses of mailboxes\n"
+	"  deliver ADDRESS          deliver a message read from stdin\n"
+	"\n"
+	"options:\n"
+	"  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
+	"                           else built-in defaults with data in ./mailroom-data)\n"
+	"  -h, --help               this text; VERB --help for each verb\n"
+	"  -V, --version            print the version\n";
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mailroom: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+struct cli_opt *cli_opt(struct cli_opt *opts, size_t nopts, const char *name)
+{
+	for (size_t i = 0; i < nopts; i++)
+		if (strcmp(opts[i].name, name) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+int cli_parse(const char *usage, int argc, char **argv, struct cli_opt *opts, size_t nopts,
+	      const char **pos, size_t min_pos, size_t max_pos, size_t *npos_r, bool *done_r)
+{
+	size_t np = 0;
+	bool only_pos = false;
+
+	*done_r = false;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!only_pos && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+			fputs(usage, stdout);
+			*done_r = true;
+			return 0;
+		}
+	}
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!only_pos && strcmp(a, "--") == 0) {
+			only_pos = true;
+			continue;
+		}
+		if (only_pos || a[0] != '-' || a[1] == '\0') {
+			if (np == max_pos) {
+				cli_err("unexpected argument '%s'", a);
+				fputs(usage, stderr);
+				return EXIT_USAGE;
+			}
+			pos[np++] = a;
+			continue;
+		}
+		const char *name = a + (a[1] == '-' ? 2 : 1);
+		const char *eq = strchr(name, '=');
+		size_t nl = eq != NULL ? (size_t)(eq - name) : strlen(name);
+		struct cli_opt *o = NULL;
+		for (size_t k = 0; a[1] == '-' && k < nopts; k++)
+			if (strlen(opts[k].name) == nl && strncmp(opts[k].name, name, nl) == 0)
+				o = &opts[k];
+		if (o == NULL) {
+			cli_err("unknown option '%s'", a);
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+		if (o->has_arg) {
+			if (eq != NULL) {
+				o->value = eq + 1;
+			} else if (i + 1 < argc) {
+				o->value = argv[++i];
+			} else {
+				cli_err("option --%s needs a value", o->name);
+				return EXIT_USAGE;
+			}
+		} else if (eq != NULL) {
+			cli_err("option --%s takes no value", o->name);
+			return EXIT_USAGE;
+		}
+		o->set = true;
+	}
+	if (np < min_pos) {
+		cli_err("missing argument");
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	*npos_r = np;
+	return 0;
+}
+
+int cli_store_open(struct cli *c, bool create, struct store **st_r)
+{
+	int rc = store_open(c->cfg.data_dir, create, st_r);
+
+	if (rc == STORE_OK)
+		return 0;
+	if (rc == STORE_NOTFOUND && !create) {
+		cli_err("no mail store in %s: run '%s init' first", c->cfg.data_dir, c->prog);
+		return 1;
+	}
+	cli_err("cannot open the mail store in %s: %s", c->cfg.data_dir,
+		*st_r != NULL ? store_error(*st_r) : "error");
+	store_close(st_r);
+	return rc == STORE_TEMP ? EXIT_TEMPFAIL : 1;
+}
+
+int cli_store_fail(struct store *st, int rc, const char *what)
+{
+	cli_err("%s: %s", what, store_error(st));
+	return rc == STORE_TEMP ? EXIT_TEMPFAIL : 1;
+}
+
+static char *read_line(FILE *f)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, f);
+
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+static char *ask(const char *prompt)
+{
+	struct termios old, quiet;
+	bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
+	char *line;
+
+	fputs(prompt, stderr);
+	fflush(stderr);
+	if (tty) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	line = read_line(stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	return line;
+}
+
+int cli_read_password(bool from_stdin, char **pw_r)
+{
+	char *pw;
+
+	if (from_stdin) {
+		pw = read_line(stdin);
+		if (pw == NULL) {
+			cli_err("no password on stdin");
+			return 1;
+		}
+	} else {
+		if (!isatty(STDIN_FILENO)) {
+			cli_err("stdin is not a terminal: use --password-stdin");
+			return EXIT_USAGE;
+		}
+		pw = ask("Password: ");
+		char *again = pw != NULL ? ask("Again: ") : NULL;
+		if (pw == NULL || again == NULL || strcmp(pw, again) != 0) {
+			secret_free(&pw);
+			secret_free(&again);
+			cli_err("the passwords do not match");
+			return 1;
+		}
+		secret_free(&again);
+	}
+	if (pw[0] == '\0') {
+		secret_free(&pw);
+		cli_err("empty password refused");
+		return 1;
+	}
+	if (strlen(pw) > 1024) {
+		secret_free(&pw);
+		cli_err("password longer than 1024 bytes refused");
+		return 1;
+	}
+	*pw_r = pw;
+	return 0;
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)(s != NULL ? s : ""); *p != '\0';
+	     p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *c, int argc, char **argv);
+} verbs[] = {
+	{"init", cli_init},	{"serve", cli_serve}, {"domain", cli_domain},
+	{"user", cli_user},	{"alias", cli_alias}, {"deliver", cli_deliver},
+};
+
+int cli_main(int argc, char **argv)
+{
+	struct cli c;
+	const char *cfg_path = NULL;
+	char *err = NULL;
+	int i = 1;
+
+	memset(&c, 0, sizeof(c));
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage_main, stdout);
+			return 0;
+		}
+		if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf("mailroom %s\n", MAILROOM_VERSION);
+			return 0;
+		}
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i == argc) {
+				cli_err("%s needs a file name", a);
+				return EXIT_USAGE;
+			}
+			cfg_path = argv[i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			cfg_path = a + 9;
+		} else {
+			cli_err("unknown option '%s'", a);
+			fputs(usage_main, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i == argc) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *verb = argv[i];
+	for (size_t k = 0; k < N_ELEMENTS(verbs); k++) {
+		if (strcmp(verbs[k].name, verb) != 0)
+			continue;
+		if (config_load(cfg_path, &c.cfg, &err) < 0) {
+			cli_err("%s", err);
+			free(err);
+			return 1;
+		}
+		char *prog = cfg_path != NULL ? xasprintf("mailroom -c %s", cfg_path)
+					      : xstrdup("mailroom");
+		c.prog = prog;
+		int rc = verbs[k].fn(&c, argc - i - 1, argv + i + 1);
+		config_free(&c.cfg);
+		free(prog);
+		return rc;
+	}
+	cli_err("unknown verb '%s'", verb);
+	fputs(usage_main, stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* cli_alias.c - `mailroom alias add|remove|list`. */
+#include "cli/cli_private.h"
+#include "store/store.h"
+
+#include <string.h>
+
+static const char usage[] =
+	"usage: mailroom [-c FILE] alias add ADDRESS TARGET\n"
+	"       mailroom [-c FILE] alias remove ADDRESS [TARGET]\n"
+	"       mailroom [-c FILE] alias list [ADDRESS] [--json]\n"
+	"\n"
+	"ADDRESS must be in a hosted domain and not be a mailbox's address. TARGET is a\n"
+	"mailbox's address, another alias, or an outside address. An alias with several\n"
+	"targets delivers to each; an alias with one local target also logs in to it.\n"
+	"remove without TARGET removes every target of ADDRESS.\n";
+
+struct list_ctx {
+	bool json;
+	unsigned n;
+};
+
+static void print_alias(const char *address, const char *target, void *p)
+{
+	struct list_ctx *lc = p;
+
+	if (lc->json) {
+		printf("%s{\"address\":", lc->n > 0 ? "," : "");
+		cli_json_str(stdout, address);
+		fputs(",\"target\":", stdout);
+		cli_json_str(stdout, target);
+		fputs("}", stdout);
+	} else {
+		printf("%-40s -> %s\n", address, target);
+	}
+	lc->n++;
+}
+
+int cli_alias(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{.name = "json"}};
+	const char *pos[3];
+	size_t np;
+	bool done;
+	struct store *st = NULL;
+	int rc = cli_parse(usage, argc, argv, opts, 1, pos, 1, 3, &np, &done);
+
+	if (rc != 0 || done)
+		return rc;
+	const char *sub = pos[0];
+	bool is_add = strcmp(sub, "add") == 0, is_rm = strcmp(sub, "remove") == 0,
+	     is_list = strcmp(sub, "list") == 0;
+	if (!is_add && !is_rm && !is_list) {
+		cli_err("alias: unknown action '%s'", sub);
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if ((is_add && np != 3) || (is_rm && np < 2) || (is_list && np > 2)) {
+		cli_err("alias %s: wrong number of arguments", sub);
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (opts[0].set && !is_list) {
+		cli_err("--json goes with alias list");
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_store_open(c, false, &st)) != 0)
+		return rc;
+	if (is_add) {
+		rc = store_alias_add(st, pos[1], pos[2]);
+		if (rc == STORE_OK)
+			printf("alias %s -> %s added\n", pos[1], pos[2]);
+		else
+			rc = cli_store_fail(st, rc, "alias add");
+	} else if (is_rm) {
+		rc = store_alias_remove(st, pos[1], np == 3 ? pos[2] : NULL);
+		if (rc == STORE_OK)
+			printf("alias %s removed\n", pos[1]);
+		else
+			rc = cli_store_fail(st, rc, "alias remove");
+	} else {
+		struct list_ctx lc = {.json = opts[0].set};
+		if (lc.json)
+			fputs("[", stdout);
+		rc = store_alias_list(st, np == 2 ? pos[1] : NULL, print_alias, &lc);
+		if (lc.json)
+			fputs("]\n", stdout);
+		if (rc != STORE_OK)
+			rc = cli_store_fail(st, rc, "alias list");
+	}
+	store_close(&st);
+	return rc;
+}

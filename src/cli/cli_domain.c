@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* cli_domain.c - `mailroom domain add|remove|list`. */
+#include "cli/cli_private.h"
+#include "store/store.h"
+
+#include <string.h>
+
+static const char usage[] =
+	"usage: mailroom [-c FILE] domain add NAME [--type TYPE]\n"
+	"       mailroom [-c FILE] domain remove NAME\n"
+	"       mailroom [-c FILE] domain list [--json]\n"
+	"\n"
+	"TYPE is authoritative (default: recipients must exist here), internal-relay\n"
+	"(unknown recipients go on to the domain's route) or external-relay (all mail\n"
+	"goes on to the route). A domain is removed only once no mailbox or alias\n"
+	"uses it.\n";
+
+struct list_ctx {
+	bool json;
+	unsigned n;
+};
+
+static void print_domain(const struct store_domain *d, void *p)
+{
+	struct list_ctx *lc = p;
+
+	if (lc->json) {
+		printf("%s{\"name\":", lc->n > 0 ? "," : "");
+		cli_json_str(stdout, d->name);
+		printf(",\"type\":\"%s\",\"mailboxes\":%lld}", domain_type_name(d->type),
+		       (long long)d->mailboxes);
+	} else {
+		printf("%-40s %-15s %lld\n", d->name, domain_type_name(d->type),
+		       (long long)d->mailboxes);
+	}
+	lc->n++;
+}
+
+int cli_domain(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{.name = "type", .has_arg = true}, {.name = "json"}};
+	const char *pos[2];
+	size_t np;
+	bool done;
+	struct store *st = NULL;
+	int rc = cli_parse(usage, argc, argv, opts, 2, pos, 1, 2, &np, &done);
+
+	if (rc != 0 || done)
+		return rc;
+	const char *sub = pos[0];
+	bool is_add = strcmp(sub, "add") == 0, is_rm = strcmp(sub, "remove") == 0,
+	     is_list = strcmp(sub, "list") == 0;
+	if (!is_add && !is_rm && !is_list) {
+		cli_err("domain: unknown action '%s'", sub);
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if ((is_add || is_rm) && np != 2) {
+		cli_err("domain %s: NAME is missing", sub);
+		return EXIT_USAGE;
+	}
+	if (is_list && np != 1) {
+		cli_err("domain list takes no NAME");
+		return EXIT_USAGE;
+	}
+	if (opts[0].set && !is_add) {
+		cli_err("--type goes with domain add");
+		return EXIT_USAGE;
+	}
+	if (opts[1].set && !is_list) {
+		cli_err("--json goes with domain list");
+		return EXIT_USAGE;
+	}
+	enum domain_type type = DOMAIN_AUTHORITATIVE;
+	if (opts[0].set && domain_type_parse(opts[0].value, &type) < 0) {
+		cli_err("unknown domain type '%s' (authoritative, internal-relay, "
+			"external-relay)",
+			opts[0].value);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_store_open(c, false, &st)) != 0)
+		return rc;
+	if (is_add) {
+		rc = store_domain_add(st, pos[1], type);
+		if (rc == STORE_OK)
+			printf("domain %s added (%s)\n", pos[1], domain_type_name(type));
+		else
+			rc = cli_store_fail(st, rc, "domain add");
+	} else if (is_rm) {
+		rc = store_domain_remove(st, pos[1]);
+		if (rc == STORE_OK)
+			printf("domain %s removed\n", pos[1]);
+		else
+			rc = cli_store_fail(st, rc, "domain remove");
+	} else {
+		struct list_ctx lc = {.json = opts[1].set};
+		if (lc.json)
+			fputs("[", stdout);
+		rc = store_domain_list(st, print_domain, &lc);
+		if (lc.json)
+			fputs("]\n", stdout);
+		if (rc != STORE_OK)
+			rc = cli_store_fail(st, rc, "domain list");
+	}
+	store_close(&st);
+	return rc;
+}

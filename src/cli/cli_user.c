@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/* cli_user.c - `mailroom user add|remove|list|passwd|set`. */
+#include "cli/cli_private.h"
+#include "directory/password.h"
+#include "store/store.h"
+#include "util/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char usage[] =
+	"usage: mailroom [-c FILE] user add ADDRESS [--password-stdin] [--quota SIZE]\n"
+	"                                           [--apop] [--no-pop3]\n"
+	"       mailroom [-c FILE] user remove ADDRESS\n"
+	"       mailroom [-c FILE] user list [DOMAIN] [--json]\n"
+	"       mailroom [-c FILE] user passwd ADDRESS [--password-stdin] [--apop]\n"
+	"       mailroom [-c FILE] user set ADDRESS [--quota SIZE] [--pop3 yes|no]\n"
+	"                                           [--enabled yes|no] [--no-apop]\n"
+	"\n"
+	"The password is read from the terminal (twice), or with --password-stdin\n"
+	"from the first line of stdin. It is stored as a yescrypt hash and a\n"
+	"SCRAM-SHA-256 verifier. --apop also keeps it in reversible form so the\n"
+	"account can use POP3 APOP; only opt in for clients that need it.\n"
+	"SIZE: bytes, or with K, M, G (1024-based); 0 = no quota.\n"
+	"A disabled account (--enabled no) still receives mail but cannot log in;\n"
+	"--pop3 no closes POP3 for the account alone.\n";
+
+enum { O_PWSTDIN, O_QUOTA, O_APOP, O_NOPOP3, O_JSON, O_POP3, O_ENABLED, O_NOAPOP, O_N };
+
+/* Makes the hash and SCRAM verifier of a password read per the options. */
+static int secrets(bool from_stdin, char **pw_r, char **hash_r, char **scram_r)
+{
+	int rc = cli_read_password(from_stdin, pw_r);
+
+	if (rc != 0)
+		return rc;
+	if (password_hash(*pw_r, hash_r) < 0 ||
+	    scram_verifier_make(*pw_r, SCRAM_ITERATIONS_DEFAULT, scram_r) < 0) {
+		secret_free(pw_r);
+		secret_free(hash_r);
+		cli_err("cannot hash the password");
+		return 1;
+	}
+	return 0;
+}
+
+struct list_ctx {
+	bool json;
+	unsigned n;
+};
+
+static void print_user(const struct store_user *u, void *p)
+{
+	struct list_ctx *lc = p;
+
+	if (lc->json) {
+		printf("%s{\"address\":", lc->n > 0 ? "," : "");
+		cli_json_str(stdout, u->address);
+		printf(",\"messages\":%lld,\"bytes\":%llu,\"quota\":%llu,\"pop3\":%s,"
+		       "\"enabled\":%s,\"apop\":%s}",
+		       (long long)u->messages, (unsigned long long)u->used,
+		       (unsigned long long)u->quota, u->pop3_enabled ? "true" : "false",
+		       u->enabled ? "true" : "false", u->apop_secret != NULL ? "true" : "false");
+	} else {
+		char quota[32] = "-";
+		if (u->quota > 0)
+			snprintf(quota, sizeof(quota), "%llu", (unsigned long long)u->quota);
+		printf("%-40s %8lld %12llu %12s %s%s%s\n", u->address, (long long)u->messages,
+		       (unsigned long long)u->used, quota, u->enabled ? "" : "disabled ",
+		       u->pop3_enabled ? "pop3" : "no-pop3", u->apop_secret != NULL ? " apop" : "");
+	}
+	lc->n++;
+}
+
+static bool only(struct cli_opt *o, const char *sub, const int *allowed, size_t n)
+{
+	for (int i = 0; i < O_N; i++) {
+		bool ok = false;
+		for (size_t k = 0; k < n; k++)
+			ok |= allowed[k] == i;
+		if (o[i].set && !ok) {
+			cli_err("user %s does not take --%s", sub, o[i].name);
+			return false;
+		}
+	}
+	return true;
+}
+
+static int yesno(const struct cli_opt *o, bool *v_r)
+{
+	if (config_parse_bool(o->value, v_r) < 0) {
+		cli_err("--%s wants yes or no, not '%s'", o->name, o->value);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int user_add(struct cli *c, struct cli_opt *o, const char *address)
+{
+	uint64_t quota = 0;
+	char *pw = NULL, *hash = NULL, *scram = NULL;
+	struct store *st = NULL;
+	int rc;
+
+	if (o[O_QUOTA].set && config_parse_size(o[O_QUOTA].value, &quota) < 0) {
+		cli_err("bad --quota '%s' (bytes, or a number with K, M or G)", o[O_QUOTA].value);
+		return EXIT_USAGE;
+	}
+	/* open first: no password prompt when the store is missing */
+	if ((rc = cli_store_open(c, false, &st)) != 0)
+		return rc;
+	if ((rc = secrets(o[O_PWSTDIN].set, &pw, &hash, &scram)) != 0) {
+		store_close(&st);
+		return rc;
+	}
+	struct store_user_new nu = {
+		.address = address,
+		.pw_hash = hash,
+		.scram = scram,
+		.apop_secret = o[O_APOP].set ? pw : NULL,
+		.quota = quota,
+	};
+	rc = store_user_add(st, &nu);
+	if (rc == STORE_OK && o[O_NOPOP3].set)
+		rc = store_user_set_pop3(st, address, false);
+	if (rc == STORE_OK)
+		printf("user %s added\n", address);
+	else
+		rc = cli_store_fail(st, rc, "user add");
+	secret_free(&pw);
+	secret_free(&hash);
+	secret_free(&scram);
+	store_close(&st);
+	return rc;
+}
+
+static int user_passwd(struct cli *c, struct cli_opt *o, const char *address)
+{
+	char *pw = NULL, *hash = NULL, *scram = NULL;
+	struct store *st = NULL;
+	struct store_user u;
+	int rc;
+
+	if ((rc = cli_store_open(c, false, &st)) != 0)
+		return rc;
+	/* exact primary address only: an alias names no single account to change */
+	memset(&u, 0, sizeof(u));
+	rc = store_user_lookup(st, address, &u);
+	bool primary = rc == STORE_OK && strcasecmp(u.address, address) == 0;
+	store_user_clear(&u);
+	if (rc == STORE_OK && !primary) {
+		cli_err("user passwd: %s is an alias; give the mailbox's address", address);
+		store_close(&st);
+		return 1;
+	}
+	if (rc != STORE_OK) {
+		rc = cli_store_fail(st, rc, "user passwd");
+		store_close(&st);
+		return rc;
+	}
+	if ((rc = secrets(o[O_PWSTDIN].set, &pw, &hash, &scram)) != 0) {
+		store_close(&st);
+		return rc;
+	}
+	rc = store_user_set_password(st, address, hash, scram, o[O_APOP].set ? pw : NULL);
+	if (rc == STORE_OK)
+		printf("password of %s changed%s\n", address, o[O_APOP].set ? " (APOP on)" : "");
+	else
+		rc = cli_store_fail(st, rc, "user passwd");
+	secret_free(&pw);
+	secret_free(&hash);
+	secret_free(&scram);
+	store_close(&st);
+	return rc;
+}
+
+static int user_set(struct cli *c, struct cli_opt *o, const char *address)
+{
+	uint64_t quota = 0;
+	bool pop3 = true, enabled = true;
+	struct store *st = NULL;
+	int rc = 0;
+
+	if (!o[O_QUOTA].set && !o[O_POP3].set && !o[O_ENABLED].set && !o[O_NOAPOP].set) {
+		cli_err("user set: nothing to change (--quota, --pop3, --enabled, --no-apop)");
+		return EXIT_USAGE;
+	}
+	if (o[O_QUOTA].set && config_parse_size(o[O_QUOTA].value, &quota) < 0) {
+		cli_err("bad --quota '%s' (bytes, or a number with K, M or G)", o[O_QUOTA].value);
+		return EXIT_USAGE;
+	}
+	if ((o[O_POP3].set && (rc = yesno(&o[O_POP3], &pop3)) != 0) ||
+	    (o[O_ENABLED].set && (rc = yesno(&o[O_ENABLED], &enabled)) != 0))
+		return rc;
+	if ((rc = cli_store_open(c, false, &st)) != 0)
+		return rc;
+	rc = STORE_OK;
+	if (o[O_QUOTA].set)
+		rc = store_user_set_quota(st, address, quota);
+	if (rc == STORE_OK && o[O_POP3].set)
+		rc = store_user_set_pop3(st, address, pop3);
+	if (rc == STORE_OK && o[O_ENABLED].set)
+		rc = store_user_set_enabled(st, address, enabled);
+	if (rc == STORE_OK && o[O_NOAPOP].set)
+		rc = store_user_clear_apop(st, address);
+	if (rc == STORE_OK)
+		printf("user %s updated\n", address);
+	else
+		rc = cli_store_fail(st, rc, "user set");
+	store_close(&st);
+	return rc;
+}
+
+int cli_user(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt o[O_N] = {
+		[O_PWSTDIN] = {.name = "password-stdin"},
+		[O_QUOTA] = {.name = "quota", .has_arg = true},
+		[O_APOP] = {.name = "apop"},
+		[O_NOPOP3] = {.name = "no-pop3"},
+		[O_JSON] = {.name = "json"},
+		[O_POP3] = {.name = "pop3", .has_arg = true},
+		[O_ENABLED] = {.name = "enabled", .has_arg = true},
+		[O_NOAPOP] = {.name = "no-apop"},
+	};
+	const char *pos[2];
+	size_t np;
+	bool done;
+	int rc = cli_parse(usage, argc, argv, o, O_N, pos, 1, 2, &np, &done);
+
+	if (rc != 0 || done)
+		return rc;
+	const char *sub = pos[0];
+	if (strcmp(sub, "list") == 0) {
+		static const int ok[] = {O_JSON};
+		struct store *st = NULL;
+		if (!only(o, sub, ok, N_ELEMENTS(ok)))
+			return EXIT_USAGE;
+		if ((rc = cli_store_open(c, false, &st)) != 0)
+			return rc;
+		struct list_ctx lc = {.json = o[O_JSON].set};
+		if (lc.json)
+			fputs("[", stdout);
+		rc = store_user_list(st, np == 2 ? pos[1] : NULL, print_user, &lc);
+		if (lc.json)
+			fputs("]\n", stdout);
+		if (rc != STORE_OK)
+			rc = cli_store_fail(st, rc, "user list");
+		store_close(&st);
+		return rc;
+	}
+	if (np != 2 && (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 ||
+			strcmp(sub, "passwd") == 0 || strcmp(sub, "set") == 0)) {
+		cli_err("user %s: ADDRESS is missing", sub);
+		return EXIT_USAGE;
+	}
+	if (strcmp(sub, "add") == 0) {
+		static const int ok[] = {O_PWSTDIN, O_QUOTA, O_APOP, O_NOPOP3};
+		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_add(c, o, pos[1]) : EXIT_USAGE;
+	}
+	if (strcmp(sub, "passwd") == 0) {
+		static const int ok[] = {O_PWSTDIN, O_APOP};
+		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_passwd(c, o, pos[1]) : EXIT_USAGE;
+	}
+	if (strcmp(sub, "set") == 0) {
+		static const int ok[] = {O_QUOTA, O_POP3, O_ENABLED, O_NOAPOP};
+		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_set(c, o, pos[1]) : EXIT_USAGE;
+	}
+	if (strcmp(sub, "remove") == 0) {
+		struct store *st = NULL;
+		if (!only(o, sub, NULL, 0))
+			return EXIT_USAGE;
+		if ((rc = cli_store_open(c, false, &st)) != 0)
+			return rc;
+		rc = store_user_remove(st, pos[1]);
+		if (rc == STORE_OK)
+			printf("user %s removed with its mail\n", pos[1]);
+		else
+			rc = cli_store_fail(st, rc, "user remove");
+		store_close(&st);
+		return rc;
+	}
+	cli_err("user: unknown action '%s'", sub);
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}

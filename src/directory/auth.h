@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * auth.h - who is this? Built-in accounts checked against the store.
+ *
+ * All auth_* calls block (store lookups, password hashing) and run on worker
+ * threads. A failed login costs the same time whether or not the account
+ * exists (a dummy hash is verified for unknown users). The penalty table
+ * (penalty.h) belongs to the loop thread and delays answers per client IP.
+ */
+#ifndef MAILROOM_DIRECTORY_AUTH_H
+#define MAILROOM_DIRECTORY_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct store;
+
+enum auth_result {
+	AUTH_OK,
+	AUTH_FAILED,   /* unknown user or wrong secret: never say which */
+	AUTH_TEMPFAIL, /* store error: [SYS/TEMP] */
+};
+
+struct auth_identity {
+	int64_t mailbox_id;
+	char address[320];
+	bool pop3_enabled;
+	bool enabled;
+};
+
+enum auth_result auth_password(struct store *st, const char *login, const char *password,
+			       struct auth_identity *id_r);
+/* RFC 1939 §7: digest_hex = MD5(timestamp || secret) in lower-case hex. Fails
+   for accounts without an APOP secret. */
+enum auth_result auth_apop(struct store *st, const char *login, const char *timestamp,
+			   const char *digest_hex, struct auth_identity *id_r);
+
+#endif

@@ -1,0 +1,968 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.c - client connections (conn.h) and their per-loop manager
+ * (conn_private.h).
+ *
+ * A conn owns its socket, a transport (plain, or TLS from tls/ after the
+ * handshake: nginx swaps c->recv/c->send the same way), an input and an
+ * output buffer, and one timer that serves the idle timeout, the handshake
+ * timeout and the close linger. All I/O happens in conn_io(), which only
+ * the loop calls (fd events, the timer, the manager's before-sleep pass).
+ * Session calls (conn_write, conn_close, conn_starttls, ...) only record
+ * what is wanted and put the conn on the pending list; the before-sleep
+ * pass then flushes output in one write per conn and iteration (Redis
+ * handleClientsWithPendingWrites) and finishes closes.
+ *
+ * Re-entrancy (OpenSMTPD io_frame_enter): callbacks run inside a frame;
+ * conn_io() panics if entered from one. `closed` therefore never fires from
+ * inside a session's own call: it fires from conn_io() or the timer, once,
+ * then the conn is freed (or, if still on a manager list, freed when it
+ * leaves the list: a "gone" conn is never touched again).
+ *
+ * Memory: reads go through a stack buffer, so an idle conn holds no read
+ * space; empty buffers larger than CONN_BUF_KEEP are freed; OpenSSL frees
+ * its record buffers itself (SSL_MODE_RELEASE_BUFFERS).
+ */
+#include "net/conn.h"
+#include "net/conn_private.h"
+#include "net/loop.h"
+#include "tls/tls_private.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#define CONN_READ_CHUNK 16384		/* one TLS record */
+#define CONN_READ_BURST (256 * 1024)	/* per conn and round, for fairness */
+#define CONN_INPUT_MAX_DEFAULT 65536
+#define CONN_BUF_KEEP 512		/* empty buffers above this are freed */
+#define CONN_COMPACT_MIN 4096		/* written prefix worth a memmove */
+#define CONN_IO_ROUNDS 8		/* read/write rounds per conn_io() */
+#define CONN_PENDING_ROUNDS 8		/* before-sleep passes before giving up */
+
+/* Transport results: bytes (> 0) or one of these (same as tls/'s). */
+#define CONN_IO_AGAIN TLS_IO_AGAIN
+#define CONN_IO_EOF TLS_IO_EOF
+#define CONN_IO_ERROR TLS_IO_ERROR
+
+enum conn_tls_state {
+	CONN_TLS_OFF,
+	CONN_TLS_FLUSHING,  /* STARTTLS: plaintext reply still going out */
+	CONN_TLS_HANDSHAKE,
+	CONN_TLS_ON,
+};
+
+struct conn_transport {
+	ssize_t (*read)(struct conn *c, void *p, size_t n);
+	ssize_t (*write)(struct conn *c, const void *p, size_t n);
+	int (*events)(const struct conn *c, bool in, bool out);
+	bool (*pending)(const struct conn *c);
+	const char *(*error)(const struct conn *c);
+};
+
+struct conn_mgr {
+	struct loop *loop;
+	struct tls_ctx *tls;
+	struct conn *all;     /* doubly linked through prev/next */
+	struct conn *pending; /* singly linked through pnext */
+	struct conn *full;    /* input full: singly linked through fnext */
+	unsigned count;
+	unsigned handshake_secs, linger_secs;
+	conn_gone_fn *gone;
+	void *gone_ctx;
+};
+
+struct conn {
+	struct conn_mgr *mgr;
+	struct conn *prev, *next, *pnext, *fnext;
+	const struct conn_transport *tr;
+	struct tls_conn *tls;
+	const struct conn_events *ev;
+	void *ctx;
+
+	struct buf in, out;
+	size_t out_off;  /* bytes of out already written */
+	size_t tls_mark; /* STARTTLS: out bytes to send in plaintext */
+	size_t in_max;
+
+	struct timer *timer;
+	uint64_t deadline, timer_at; /* ms; deadline 0 = no timeout */
+	unsigned idle_secs;
+
+	int fd;
+	int mask; /* registered with the loop */
+	int err;  /* errno of the last failed plain read/write */
+	unsigned frame;
+	enum listen_role role;
+	enum conn_tls_state tls_state;
+	bool listed, in_full, paused, eof, closing, doomed, graceful, gone;
+
+	char *tls_desc;
+	char id[17];
+	char ip[INET6_ADDRSTRLEN];
+	char reason[96];
+};
+
+static void conn_on_fd(struct loop *l, int fd, int mask, void *ctx);
+static void conn_on_timer(struct loop *l, void *ctx);
+
+/* --- ids ------------------------------------------------------------------------ */
+
+static atomic_uint_fast64_t conn_counter;
+static uint64_t conn_id_key;
+static pthread_once_t conn_id_once = PTHREAD_ONCE_INIT;
+
+static void conn_id_init(void)
+{
+	if (RAND_bytes((unsigned char *)&conn_id_key, sizeof(conn_id_key)) != 1)
+		conn_id_key = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
+}
+
+/* splitmix64's finaliser is a bijection, so distinct counters give
+   distinct ids, and the random key keeps them from looking sequential. */
+static void conn_make_id(char out[17])
+{
+	pthread_once(&conn_id_once, conn_id_init);
+	uint64_t x = atomic_fetch_add(&conn_counter, 1) + conn_id_key;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	snprintf(out, 17, "%016llx", (unsigned long long)x);
+}
+
+/* --- transports ------------------------------------------------------------------- */
+
+static ssize_t plain_read(struct conn *c, void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = recv(c->fd, p, n, 0);
+		if (r > 0)
+			return r;
+		if (r == 0)
+			return CONN_IO_EOF;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return CONN_IO_AGAIN;
+		c->err = errno;
+		return CONN_IO_ERROR;
+	}
+}
+
+static ssize_t plain_write(struct conn *c, const void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (r >= 0)
+			return r > 0 ? r : CONN_IO_AGAIN;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return CONN_IO_AGAIN;
+		c->err = errno;
+		return CONN_IO_ERROR;
+	}
+}
+
+static int plain_events(const struct conn *c, bool in, bool out)
+{
+	return (in ? LOOP_READ : 0) | (out ? LOOP_WRITE : 0);
+}
+
+static bool plain_pending(const struct conn *c)
+{
+	return false;
+}
+
+static const char *plain_error(const struct conn *c)
+{
+	return c->err != 0 ? strerror(c->err) : "connection closed";
+}
+
+static const struct conn_transport plain_transport = {
+    plain_read, plain_write, plain_events, plain_pending, plain_error,
+};
+
+static ssize_t tls_read(struct conn *c, void *p, size_t n)
+{
+	return tls_conn_read(c->tls, p, n);
+}
+
+static ssize_t tls_write(struct conn *c, const void *p, size_t n)
+{
+	return tls_conn_write(c->tls, p, n);
+}
+
+static int tls_events(const struct conn *c, bool in, bool out)
+{
+	return tls_conn_events(c->tls, in, out);
+}
+
+static bool tls_pending(const struct conn *c)
+{
+	return tls_conn_pending(c->tls);
+}
+
+static const char *tls_error(const struct conn *c)
+{
+	return tls_conn_error(c->tls);
+}
+
+static const struct conn_transport tls_transport = {
+    tls_read, tls_write, tls_events, tls_pending, tls_error,
+};
+
+/* --- small helpers ---------------------------------------------------------------- */
+
+static struct loop *mgr_loop(const struct conn *c)
+{
+	return c->mgr->loop;
+}
+
+static void conn_schedule(struct conn *c)
+{
+	if (c->listed || c->gone)
+		return;
+	c->listed = true;
+	c->pnext = c->mgr->pending;
+	c->mgr->pending = c;
+}
+
+static void conn_set_reason(struct conn *c, const char *fmt, ...) ATTR_FORMAT(2, 3);
+static void conn_set_reason(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Marks the conn for closing now; conn_io() or the before-sleep pass
+   finishes it. `graceful` sends TLS close_notify first. */
+static void conn_doom(struct conn *c, bool graceful)
+{
+	if (c->doomed)
+		return;
+	c->doomed = true;
+	c->graceful = graceful;
+	conn_schedule(c);
+}
+
+static void conn_fail(struct conn *c, const char *what)
+{
+	if (c->doomed)
+		return;
+	if (!c->closing) /* keep the session's own reason for a close in progress */
+		conn_set_reason(c, "%s: %s", what, c->tr->error(c));
+	conn_doom(c, false);
+}
+
+/* The one timer: arm it for `deadline` (absolute ms; 0 = none). */
+static void conn_timer_set(struct conn *c, uint64_t deadline)
+{
+	struct loop *l = mgr_loop(c);
+	uint64_t now = loop_now_ms(l);
+
+	loop_timer_del(l, &c->timer);
+	c->deadline = deadline;
+	if (deadline == 0)
+		return;
+	c->timer_at = deadline;
+	c->timer = loop_timer_add(l, deadline > now ? deadline - now : 0, conn_on_timer, c);
+}
+
+/* Moves the deadline later without touching the heap: the timer fires at
+   its old time and re-arms itself for the rest (nginx does the same trick
+   with its timer rbtree's lazy updates). */
+static void conn_deadline_push(struct conn *c, uint64_t deadline)
+{
+	if (c->timer != NULL && c->timer_at <= deadline)
+		c->deadline = deadline;
+	else
+		conn_timer_set(c, deadline);
+}
+
+static uint64_t conn_after(const struct conn *c, unsigned secs)
+{
+	return secs == 0 ? 0 : loop_now_ms(mgr_loop(c)) + (uint64_t)secs * 1000;
+}
+
+static bool conn_readable_state(const struct conn *c)
+{
+	return c->tls_state == CONN_TLS_OFF || c->tls_state == CONN_TLS_ON;
+}
+
+static bool conn_wants_read(const struct conn *c)
+{
+	return !c->gone && !c->doomed && !c->closing && !c->eof && !c->paused &&
+	       conn_readable_state(c) && c->in.len < c->in_max;
+}
+
+/* Output bytes that may go out now: up to the STARTTLS mark while the
+   plaintext reply drains, nothing during the handshake. */
+static size_t conn_out_end(const struct conn *c)
+{
+	switch (c->tls_state) {
+	case CONN_TLS_FLUSHING:
+		return c->tls_mark;
+	case CONN_TLS_HANDSHAKE:
+		return c->out_off;
+	default:
+		return c->out.len;
+	}
+}
+
+/* Drops the written prefix of the output buffer. */
+static void out_compact(struct conn *c)
+{
+	if (c->out_off == 0)
+		return;
+	size_t rest = c->out.len - c->out_off;
+	if (rest > 0)
+		memmove(c->out.data, c->out.data + c->out_off, rest);
+	c->out.len = rest;
+	c->out.data[rest] = '\0';
+	c->tls_mark = c->tls_mark > c->out_off ? c->tls_mark - c->out_off : 0;
+	c->out_off = 0;
+}
+
+/* Before appending: reuse the space of what was written already. */
+static void out_prepare(struct conn *c)
+{
+	if (c->out_off > 0 && (c->out_off == c->out.len ||
+			       (c->out_off >= CONN_COMPACT_MIN && c->out_off * 2 >= c->out.len)))
+		out_compact(c);
+}
+
+static void conn_trim(struct conn *c)
+{
+	if (c->out_off == c->out.len && c->out.cap > CONN_BUF_KEEP) {
+		buf_free(&c->out);
+		c->out_off = c->tls_mark = 0;
+	}
+	if (c->in.len == 0 && c->in.cap > CONN_BUF_KEEP)
+		buf_free_secret(&c->in); /* it may have held a password */
+}
+
+/* --- callbacks, each inside a frame ------------------------------------------------ */
+
+static void fire(struct conn *c, void (*cb)(struct conn *, void *))
+{
+	if (cb == NULL || c->gone)
+		return;
+	c->frame++;
+	cb(c, c->ctx);
+	c->frame--;
+}
+
+#define EV(c, name) ((c)->ev != NULL ? (c)->ev->name : NULL)
+
+/* --- the I/O steps ---------------------------------------------------------------- */
+
+static void conn_tls_begin(struct conn *c)
+{
+	out_compact(c); /* the plaintext part is gone; the rest waits for TLS */
+	c->tls = tls_conn_new(c->mgr->tls, c->fd, c->role);
+	if (c->tls == NULL) {
+		conn_set_reason(c, "tls: cannot create a session");
+		conn_doom(c, false);
+		return;
+	}
+	c->tr = &tls_transport;
+	c->tls_state = CONN_TLS_HANDSHAKE;
+}
+
+/* Returns true if the handshake completed. */
+static bool conn_handshake(struct conn *c)
+{
+	const char *err = NULL;
+	int r = tls_conn_handshake(c->tls, &err);
+	char desc[128];
+
+	if (r == TLS_IO_AGAIN)
+		return false;
+	if (r != 1) {
+		conn_set_reason(c, "tls handshake failed: %s", err != NULL ? err : "error");
+		conn_doom(c, false);
+		return false;
+	}
+	c->tls_state = CONN_TLS_ON;
+	tls_conn_desc(c->tls, desc, sizeof(desc));
+	c->tls_desc = xstrdup(desc);
+	conn_timer_set(c, conn_after(c, c->idle_secs));
+	fire(c, EV(c, tls_ready));
+	return true;
+}
+
+/* Writes what may go out. Returns true if bytes were written. */
+static bool conn_flush(struct conn *c)
+{
+	size_t end = conn_out_end(c);
+	bool wrote = false;
+
+	while (c->out_off < end) {
+		ssize_t n = c->tr->write(c, c->out.data + c->out_off, end - c->out_off);
+		if (n == CONN_IO_AGAIN)
+			break;
+		if (n < 0) {
+			conn_fail(c, "write error");
+			return false;
+		}
+		c->out_off += (size_t)n;
+		wrote = true;
+	}
+	if (c->out_off < end) {
+		if (wrote && c->closing)
+			conn_deadline_push(c, conn_after(c, c->mgr->linger_secs));
+		return wrote;
+	}
+	if (c->tls_state == CONN_TLS_FLUSHING) {
+		if (c->closing)
+			conn_doom(c, true);
+		else
+			conn_tls_begin(c);
+		return true;
+	}
+	if (c->tls_state == CONN_TLS_HANDSHAKE)
+		return wrote;
+	if (c->out.len > 0) {
+		c->out.len = c->out_off = 0;
+		c->out.data[0] = '\0';
+	}
+	if (c->closing) {
+		conn_doom(c, true);
+		return false;
+	}
+	if (wrote)
+		fire(c, EV(c, drained));
+	return wrote;
+}
+
+/* Reads what the input limit allows, then tells the session once.
+   Returns true if bytes arrived. */
+static bool conn_read(struct conn *c)
+{
+	char tmp[CONN_READ_CHUNK];
+	size_t total = 0, used = 0;
+
+	while (conn_wants_read(c) && total < CONN_READ_BURST) {
+		size_t room = c->in_max - c->in.len;
+		ssize_t n = c->tr->read(c, tmp, room < sizeof(tmp) ? room : sizeof(tmp));
+		if (n == CONN_IO_AGAIN)
+			break;
+		if (n == CONN_IO_EOF) {
+			c->eof = true;
+			break;
+		}
+		if (n < 0) {
+			conn_fail(c, "read error");
+			break;
+		}
+		buf_append(&c->in, tmp, (size_t)n);
+		total += (size_t)n;
+		if ((size_t)n > used)
+			used = (size_t)n;
+	}
+	secure_zero(tmp, used); /* it may have held a password */
+	if (total > 0 && !c->doomed) {
+		if (c->idle_secs != 0 && c->tls_state != CONN_TLS_HANDSHAKE)
+			conn_deadline_push(c, conn_after(c, c->idle_secs));
+		fire(c, EV(c, data_in));
+	}
+	if (c->eof && !c->doomed && !c->closing) {
+		/* the peer is done sending; answers to what it sent still go
+		   out (a half-closed client may be waiting for them) */
+		conn_close(c, "disconnected");
+	}
+	return total > 0;
+}
+
+static void conn_update_mask(struct conn *c)
+{
+	bool in = conn_wants_read(c);
+	bool out = c->out_off < conn_out_end(c);
+	int mask;
+
+	if (c->tls_state == CONN_TLS_HANDSHAKE)
+		mask = tls_conn_events(c->tls, true, false);
+	else
+		mask = c->tr->events(c, in, out);
+	if (mask != c->mask) {
+		if (loop_fd_mod(mgr_loop(c), c->fd, mask) < 0) {
+			conn_set_reason(c, "epoll: %s", strerror(errno));
+			conn_doom(c, false);
+			return;
+		}
+		c->mask = mask;
+	}
+	/* Input full: the session consumes with buf_consume() behind our back,
+	   so the before-sleep pass checks these until there is room again. */
+	if (!in && !c->in_full && !c->paused && !c->closing && !c->eof && !c->doomed &&
+	    conn_readable_state(c) && c->in.len >= c->in_max) {
+		c->in_full = true;
+		c->fnext = c->mgr->full;
+		c->mgr->full = c;
+	}
+}
+
+static void conn_release(struct conn *c)
+{
+	if (!c->gone || c->listed || c->in_full)
+		return;
+	free(c);
+}
+
+/* Closes the socket, fires `closed` then the gone hook, frees. */
+static void conn_finish(struct conn *c)
+{
+	struct conn_mgr *m = c->mgr;
+
+	c->gone = true;
+	loop_timer_del(m->loop, &c->timer);
+	loop_fd_del(m->loop, c->fd);
+	if (c->tls != NULL && c->graceful)
+		tls_conn_shutdown(c->tls);
+	close(c->fd);
+	c->fd = -1;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		m->all = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	m->count--;
+	if (c->reason[0] == '\0')
+		conn_set_reason(c, "closed");
+
+	void (*closed)(struct conn *, void *, const char *) = EV(c, closed);
+	if (closed != NULL) {
+		c->frame++;
+		closed(c, c->ctx, c->reason);
+		c->frame--;
+	}
+	if (m->gone != NULL)
+		m->gone(c, c->reason, m->gone_ctx);
+	tls_conn_free(&c->tls);
+	buf_free_secret(&c->in);
+	buf_free(&c->out);
+	free(c->tls_desc);
+	c->tls_desc = NULL;
+	conn_release(c);
+}
+
+static void conn_io(struct conn *c, int mask)
+{
+	bool progress = false;
+
+	if (c->frame != 0)
+		log_panic("conn %s: I/O from inside its own callback", c->id);
+	if (c->gone)
+		return;
+	/* EPOLLHUP/ERR is reported even for a conn that waits for nothing;
+	   if nothing below would notice, the loop would spin on it */
+	if ((mask & LOOP_ERROR) && !conn_wants_read(c) && c->out_off >= conn_out_end(c) &&
+	    c->tls_state != CONN_TLS_HANDSHAKE && !c->doomed) {
+		conn_set_reason(c, "disconnected");
+		conn_doom(c, false);
+	}
+	if (c->closing && c->tls_state == CONN_TLS_HANDSHAKE)
+		conn_doom(c, false); /* queued output can never be sent */
+
+	for (int round = 0; round < CONN_IO_ROUNDS && !c->doomed; round++) {
+		progress = false;
+		if (c->tls_state == CONN_TLS_HANDSHAKE)
+			progress |= conn_handshake(c);
+		if (!c->doomed)
+			progress |= conn_flush(c);
+		if (!c->doomed)
+			progress |= conn_read(c);
+		if (!progress)
+			break;
+	}
+	if (c->doomed) {
+		conn_finish(c);
+		return;
+	}
+	if (progress)
+		conn_schedule(c); /* more may be waiting, e.g. inside OpenSSL */
+	else if (conn_wants_read(c) && c->tr->pending(c))
+		conn_schedule(c);
+	conn_trim(c);
+	conn_update_mask(c);
+	if (c->doomed)
+		conn_finish(c);
+}
+
+static void conn_on_fd(struct loop *l, int fd, int mask, void *ctx)
+{
+	conn_io(ctx, mask);
+}
+
+static void conn_on_timer(struct loop *l, void *ctx)
+{
+	struct conn *c = ctx;
+	uint64_t now = loop_now_ms(l);
+
+	c->timer = NULL;
+	if (c->deadline == 0 || c->doomed)
+		return;
+	if (now < c->deadline) {
+		conn_timer_set(c, c->deadline); /* pushed later meanwhile */
+		return;
+	}
+	c->deadline = 0;
+	if (c->tls_state == CONN_TLS_FLUSHING || c->tls_state == CONN_TLS_HANDSHAKE) {
+		conn_set_reason(c, "tls handshake timeout");
+		conn_doom(c, false);
+	} else if (c->closing) {
+		conn_set_reason(c, "timeout while closing");
+		conn_doom(c, false);
+	} else if (EV(c, timeout) != NULL) {
+		fire(c, EV(c, timeout));
+		/* a session that neither closed nor re-armed stays watched */
+		if (!c->doomed && !c->closing && c->timer == NULL && c->idle_secs != 0)
+			conn_timer_set(c, conn_after(c, c->idle_secs));
+	} else {
+		conn_set_reason(c, "timeout");
+		conn_doom(c, false);
+	}
+	conn_io(c, 0);
+}
+
+/* --- the manager ------------------------------------------------------------------ */
+
+/* Before every epoll_wait: resume inputs that have room again, then run
+   the pending conns until none is left or the rounds run out (then the
+   loop does not sleep, so nothing waits inside OpenSSL unnoticed). */
+static void mgr_before_sleep(struct loop *l, void *ctx)
+{
+	struct conn_mgr *m = ctx;
+
+	for (struct conn **pp = &m->full; *pp != NULL;) {
+		struct conn *c = *pp;
+		if (c->gone || c->in.len < c->in_max || c->paused || c->closing) {
+			*pp = c->fnext;
+			c->in_full = false;
+			if (c->gone)
+				conn_release(c);
+			else
+				conn_schedule(c);
+		} else {
+			pp = &c->fnext;
+		}
+	}
+	for (int round = 0; round < CONN_PENDING_ROUNDS && m->pending != NULL; round++) {
+		struct conn *list = m->pending;
+		m->pending = NULL;
+		while (list != NULL) {
+			struct conn *c = list;
+			list = c->pnext;
+			c->listed = false;
+			if (c->gone)
+				conn_release(c);
+			else
+				conn_io(c, 0);
+		}
+	}
+	if (m->pending != NULL)
+		loop_skip_sleep(l);
+}
+
+struct conn_mgr *conn_mgr_new(struct loop *l, struct tls_ctx *tls)
+{
+	struct conn_mgr *m = xcalloc(1, sizeof(*m));
+	m->loop = l;
+	m->tls = tls;
+	m->handshake_secs = CONN_HANDSHAKE_SECS;
+	m->linger_secs = CONN_LINGER_SECS;
+	loop_before_sleep(l, mgr_before_sleep, m);
+	return m;
+}
+
+void conn_mgr_set_gone(struct conn_mgr *m, conn_gone_fn *gone, void *ctx)
+{
+	m->gone = gone;
+	m->gone_ctx = ctx;
+}
+
+void conn_mgr_set_timeouts(struct conn_mgr *m, unsigned handshake_secs, unsigned linger_secs)
+{
+	m->handshake_secs = handshake_secs != 0 ? handshake_secs : CONN_HANDSHAKE_SECS;
+	m->linger_secs = linger_secs != 0 ? linger_secs : CONN_LINGER_SECS;
+}
+
+unsigned conn_mgr_count(const struct conn_mgr *m)
+{
+	return m->count;
+}
+
+void conn_mgr_abort_handshakes(struct conn_mgr *m, const char *reason)
+{
+	for (struct conn *c = m->all; c != NULL; c = c->next)
+		if (c->tls_state == CONN_TLS_FLUSHING || c->tls_state == CONN_TLS_HANDSHAKE)
+			conn_abort(c, reason);
+}
+
+void conn_mgr_abort_all(struct conn_mgr *m, const char *reason)
+{
+	for (struct conn *c = m->all; c != NULL; c = c->next)
+		conn_abort(c, reason);
+}
+
+void conn_mgr_free(struct conn_mgr **mp)
+{
+	struct conn_mgr *m = *mp;
+	if (m == NULL)
+		return;
+	/* `closed` may abort other conns: that only marks them, so walking
+	   from the head again is safe and ends when the list is empty */
+	while (m->all != NULL) {
+		struct conn *c = m->all;
+		if (!c->doomed) {
+			conn_set_reason(c, "server stopping");
+			c->doomed = true;
+		}
+		conn_finish(c);
+	}
+	for (struct conn *c = m->pending, *next; c != NULL; c = next) {
+		next = c->pnext;
+		c->listed = false;
+		conn_release(c);
+	}
+	for (struct conn *c = m->full, *next; c != NULL; c = next) {
+		next = c->fnext;
+		c->in_full = false;
+		conn_release(c);
+	}
+	loop_before_sleep_del(m->loop, mgr_before_sleep, m);
+	free(m);
+	*mp = NULL;
+}
+
+/* --- creation ---------------------------------------------------------------------- */
+
+static void peer_text(const struct sockaddr *sa, char *out, size_t len)
+{
+	if (sa == NULL) {
+		snprintf(out, len, "local");
+	} else if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) /* one address, one spelling: limits count it once */
+			inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)len);
+		else
+			inet_ntop(AF_INET6, a, out, (socklen_t)len);
+	} else {
+		snprintf(out, len, "local");
+	}
+}
+
+struct conn *conn_new(struct conn_mgr *m, int fd, const struct sockaddr *peer,
+		      enum listen_role role)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    loop_fd_add(m->loop, fd, LOOP_READ, conn_on_fd, c) < 0) {
+		log_error("conn: cannot watch fd %d: %s", fd, strerror(errno));
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	c->mgr = m;
+	c->fd = fd;
+	c->mask = LOOP_READ;
+	c->role = role;
+	c->tr = &plain_transport;
+	c->in_max = CONN_INPUT_MAX_DEFAULT;
+	conn_make_id(c->id);
+	peer_text(peer, c->ip, sizeof(c->ip));
+	c->next = m->all;
+	if (c->next != NULL)
+		c->next->prev = c;
+	m->all = c;
+	m->count++;
+	return c;
+}
+
+/* --- the session's face (conn.h) ------------------------------------------------------ */
+
+void conn_set_events(struct conn *c, const struct conn_events *ev, void *ctx)
+{
+	c->ev = ev;
+	c->ctx = ctx;
+}
+
+struct buf *conn_input(struct conn *c)
+{
+	return &c->in;
+}
+
+void conn_set_input_max(struct conn *c, size_t max)
+{
+	c->in_max = max != 0 ? max : CONN_INPUT_MAX_DEFAULT;
+	conn_schedule(c);
+}
+
+void conn_pause_input(struct conn *c, bool paused)
+{
+	if (c->paused == paused)
+		return;
+	c->paused = paused;
+	conn_schedule(c);
+}
+
+void conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->gone || c->doomed || c->closing || n == 0)
+		return;
+	out_prepare(c);
+	buf_append(&c->out, p, n);
+	conn_schedule(c);
+}
+
+void conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->gone || c->doomed || c->closing)
+		return;
+	out_prepare(c);
+	va_start(ap, fmt);
+	buf_vprintf(&c->out, fmt, ap);
+	va_end(ap);
+	conn_schedule(c);
+}
+
+size_t conn_output_pending(const struct conn *c)
+{
+	return c->out.len - c->out_off;
+}
+
+void conn_set_idle_timeout(struct conn *c, unsigned secs)
+{
+	c->idle_secs = secs;
+	if (c->gone || c->doomed || c->closing || !conn_readable_state(c))
+		return; /* the handshake or linger timer rules until then */
+	conn_timer_set(c, conn_after(c, secs));
+}
+
+static int conn_tls_start(struct conn *c)
+{
+	if (c->gone || c->doomed || c->closing || c->mgr->tls == NULL ||
+	    c->tls_state != CONN_TLS_OFF)
+		return -1;
+	c->tls_mark = c->out.len;
+	c->tls_state = CONN_TLS_FLUSHING;
+	conn_timer_set(c, conn_after(c, c->mgr->handshake_secs));
+	conn_schedule(c);
+	return 0;
+}
+
+int conn_starttls(struct conn *c)
+{
+	if (conn_tls_start(c) < 0)
+		return -1;
+	/* RFC 2595 §4, RFC 3207 §4.2, CVE-2011-0411: whatever the client sent
+	   after the command arrived in plaintext and must never be executed.
+	   Bytes still in the kernel are read by the handshake, which fails on
+	   them. */
+	if (c->in.len > 0)
+		secure_zero(c->in.data, c->in.len);
+	buf_clear(&c->in);
+	return 0;
+}
+
+int conn_tls_accept(struct conn *c)
+{
+	return conn_tls_start(c);
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+	if (c->gone || c->doomed || c->closing)
+		return;
+	c->closing = true;
+	conn_set_reason(c, "%s", reason);
+	if (c->out_off < c->out.len)
+		conn_timer_set(c, conn_after(c, c->mgr->linger_secs));
+	else
+		loop_timer_del(mgr_loop(c), &c->timer);
+	conn_schedule(c);
+}
+
+void conn_abort(struct conn *c, const char *reason)
+{
+	if (c->gone || c->doomed)
+		return;
+	conn_set_reason(c, "%s", reason);
+	conn_doom(c, false);
+}
+
+const char *conn_id(const struct conn *c)
+{
+	return c->id;
+}
+
+const char *conn_peer_ip(const struct conn *c)
+{
+	return c->ip;
+}
+
+enum listen_role conn_role(const struct conn *c)
+{
+	return c->role;
+}
+
+bool conn_is_tls(const struct conn *c)
+{
+	return c->tls_state == CONN_TLS_ON;
+}
+
+bool conn_tls_available(const struct conn *c)
+{
+	return c->mgr->tls != NULL && c->tls_state == CONN_TLS_OFF;
+}
+
+const char *conn_tls_desc(const struct conn *c)
+{
+	return c->tls_desc != NULL ? c->tls_desc : "";
+}
+
+struct loop *conn_loop(const struct conn *c)
+{
+	return c->mgr->loop;
+}
+
+bool conn_tls_handshaking(const struct conn *c)
+{
+	return c->tls_state == CONN_TLS_FLUSHING || c->tls_state == CONN_TLS_HANDSHAKE;
+}
+
+size_t conn_footprint(const struct conn *c)
+{
+	return sizeof(*c) + c->in.cap + c->out.cap +
+	       (c->tls_desc != NULL ? strlen(c->tls_desc) + 1 : 0);
+}
+
+void conn_tls_alpn(const struct conn *c, char *out, size_t len)
+{
+	if (c->tls != NULL && c->tls_state == CONN_TLS_ON)
+		tls_conn_alpn(c->tls, out, len);
+	else if (len > 0)
+		out[0] = '\0';
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.h - one client connection: socket, transport (plain or TLS), input
+ * and output buffers, idle timer. Sessions (pop3/, later smtp/) see only
+ * semantic events; want-read/want-write never leave net/ and tls/.
+ *
+ * Lifetime: the listener creates the conn and hands it to a protocol's
+ * start function once it is ready (after the handshake on implicit-TLS
+ * ports). The session installs its events with conn_set_events(). `closed`
+ * is called exactly once, for every way a connection ends (peer close, error,
+ * conn_close() after the flush, conn_abort()); after it returns the conn is
+ * freed, so the session must drop its pointer there.
+ *
+ * Input: bytes read are appended to conn_input(); the session consumes what
+ * it parsed with buf_consume(). Reading pauses while the input holds more
+ * than the input limit (conn_set_input_max) or while paused by the session.
+ * Output: conn_write() appends and flushes as the socket allows; `drained`
+ * fires each time the output becomes empty.
+ */
+#ifndef MAILROOM_NET_CONN_H
+#define MAILROOM_NET_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+#include "util/config.h"
+
+struct conn;
+struct loop;
+
+struct conn_events {
+	void (*data_in)(struct conn *c, void *ctx);
+	void (*drained)(struct conn *c, void *ctx);
+	void (*tls_ready)(struct conn *c, void *ctx); /* after conn_starttls() */
+	void (*timeout)(struct conn *c, void *ctx);   /* idle; session replies and closes */
+	void (*closed)(struct conn *c, void *ctx, const char *reason);
+};
+
+void conn_set_events(struct conn *c, const struct conn_events *ev, void *ctx);
+
+struct buf *conn_input(struct conn *c);
+void conn_set_input_max(struct conn *c, size_t max);
+void conn_pause_input(struct conn *c, bool paused);
+
+void conn_write(struct conn *c, const void *p, size_t n);
+void conn_printf(struct conn *c, const char *fmt, ...) ATTR_FORMAT(2, 3);
+size_t conn_output_pending(const struct conn *c);
+
+/* Idle timeout in seconds, restarted by every read; 0 disables. */
+void conn_set_idle_timeout(struct conn *c, unsigned secs);
+
+/* Server-side STARTTLS/STLS upgrade: discards any input still buffered
+   (bytes pipelined after the command are never executed, CVE-2011-0411),
+   runs the handshake, then fires tls_ready (or closed on failure). Call it
+   after the positive reply has been queued; that reply is flushed in
+   plaintext first. Returns -1 if TLS is not configured or already on. */
+int conn_starttls(struct conn *c);
+
+/* Flush pending output, then close. */
+void conn_close(struct conn *c, const char *reason);
+/* Close now, dropping unsent output. */
+void conn_abort(struct conn *c, const char *reason);
+
+const char *conn_id(const struct conn *c);      /* 16 hex digits, for logs */
+const char *conn_peer_ip(const struct conn *c); /* textual address */
+enum listen_role conn_role(const struct conn *c);
+bool conn_is_tls(const struct conn *c);
+bool conn_tls_available(const struct conn *c);  /* STARTTLS possible */
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" */
+const char *conn_tls_desc(const struct conn *c);
+struct loop *conn_loop(const struct conn *c);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * workers.h - a bounded pool of threads for blocking work.
+ *
+ * Password hashing, store reads and writes (fsync) never run on the network
+ * thread (SPEC §8). A session submits a job; `fn` runs on a worker thread with
+ * that thread's context (e.g. its own store handle); then `done` runs on the
+ * loop thread. The session must not touch the job while it is submitted, and
+ * must stay alive until `done` runs (a session closed meanwhile marks itself
+ * dead and is freed by `done`). The queue is bounded: when it is full,
+ * workers_submit() fails and the caller answers with a temporary error.
+ */
+#ifndef MAILROOM_NET_WORKERS_H
+#define MAILROOM_NET_WORKERS_H
+
+#include <stddef.h>
+
+struct loop;
+struct workers;
+
+typedef void worker_fn(void *thread_ctx, void *job);
+typedef void worker_done_fn(void *job);
+typedef void *worker_init_fn(void *arg);        /* returns the thread's ctx */
+typedef void worker_deinit_fn(void *thread_ctx);
+
+struct workers *workers_new(struct loop *l, unsigned threads, size_t max_queue,
+			    worker_init_fn *init, worker_deinit_fn *deinit, void *arg);
+/* Returns 0, or -1 if the queue is full or the pool is stopping. */
+int workers_submit(struct workers *w, worker_fn *fn, worker_done_fn *done, void *job);
+/* Lets queued jobs finish, joins the threads, runs pending `done`s; sets *w = NULL. */
+void workers_free(struct workers **w);
+
+#endif

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pop3_auth.c - the AUTHORIZATION state: USER/PASS and APOP (RFC 1939 §7),
+ * AUTH (RFC 5034), STLS (RFC 2595), and the road from a verified identity
+ * to TRANSACTION (lock the mailbox, load its snapshot).
+ *
+ * Every credential check runs on a worker (auth_password, auth_apop,
+ * sasl_server_step); the session reads no input until it returns. Outcomes:
+ *  - wrong credentials: "-ERR [AUTH] Authentication failed" after the
+ *    per-IP penalty delay (directory/penalty.h); POP3_AUTH_FAILS_MAX of them
+ *    close the session. Unknown users and wrong passwords look the same.
+ *  - right credentials, account disabled or POP3 switched off:
+ *    "-ERR [SYS/PERM] ..." (RFC 3206 §4: [AUTH] means bad credentials, and
+ *    retrying with other ones would not help; the client should tell the
+ *    user). Only someone who knows the password learns this.
+ *  - mailbox already open elsewhere: "-ERR [IN-USE]" (RFC 2449 §8.1.1).
+ *  - store trouble: "-ERR [SYS/TEMP]".
+ * Passwords never reach a log line; only the login name (truncated) does.
+ */
+#include "directory/penalty.h"
+#include "net/conn.h"
+#include "net/loop.h"
+#include "pop3/pop3_private.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "util/base64.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define APOP_DIGEST_LEN 32 /* MD5 in hex, RFC 1939 §7 */
+#define LOG_USER_MAX 64
+
+bool pop3_auth_plaintext_allowed(const struct pop3_session *s)
+{
+	/* RFC 2595 §2.1 / RFC 8314: passwords only under TLS unless configured */
+	return (s->conn != NULL && conn_is_tls(s->conn)) || pop3_config(s)->pop3_plaintext_auth;
+}
+
+bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m)
+{
+	return !sasl_mech_plaintext(m) || pop3_auth_plaintext_allowed(s);
+}
+
+/* --- after the check: lock, load, TRANSACTION ------------------------------ */
+
+static void work_load(void *thread_ctx, void *p)
+{
+	struct pop3_job *job = p;
+	job->result = store_mailbox_load(thread_ctx, job->mailbox_id, &job->msgs, &job->n_msgs);
+}
+
+/* Copies the store's list into the compact arena form (24 bytes a message
+   plus the UIDL text), so an idle session holds little. */
+static bool take_snapshot(struct pop3_session *s, const struct store_msg *msgs, size_t n)
+{
+	size_t uidl_bytes = 0;
+
+	if (n > UINT32_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		uidl_bytes += strnlen(msgs[i].uidl, sizeof(msgs[i].uidl) - 1);
+	if (uidl_bytes > UINT32_MAX)
+		return false;
+	s->msgs = n > 0 ? arena_alloc(s->arena, n * sizeof(*s->msgs)) : NULL;
+	s->uidls = uidl_bytes > 0 ? arena_alloc(s->arena, uidl_bytes) : NULL;
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strnlen(msgs[i].uidl, sizeof(msgs[i].uidl) - 1);
+		s->msgs[i].id = msgs[i].id;
+		s->msgs[i].size = msgs[i].size;
+		s->msgs[i].uidl_off = (uint32_t)off;
+		s->msgs[i].uidl_len = (uint8_t)len;
+		memcpy(s->uidls + off, msgs[i].uidl, len);
+		off += len;
+		s->total_size += msgs[i].size;
+	}
+	s->n_msgs = (uint32_t)n;
+	return true;
+}
+
+static void finish_load(struct pop3_session *s, struct pop3_job *job)
+{
+	if (job->result != STORE_OK || !take_snapshot(s, job->msgs, job->n_msgs)) {
+		pop3_unlock_mailbox(s->svc, s->mailbox_id);
+		s->locked = false;
+		pop3_reply_store_error(s, job->result != STORE_OK ? job->result : STORE_PERM,
+				       "mailbox_load");
+		pop3_cmd_finish(s);
+		return;
+	}
+	s->address = arena_strdup(s->arena, job->login);
+	s->mech = job->mech;
+	pop3_session_reset_auth(s);
+	pop3_session_set_state(s, POP3_STATE_TRANSACTION);
+	log_info("sid=%s pop3 login user=%s ip=%s tls=%s mech=%s messages=%u", s->sid, s->address,
+		 s->ip, s->conn != NULL && conn_is_tls(s->conn) ? "yes" : "no", s->mech, s->n_msgs);
+	pop3_reply(s, true, "Logged in, %u messages (%llu octets)", s->n_msgs,
+		   (unsigned long long)s->total_size);
+	pop3_cmd_finish(s);
+}
+
+/* The credentials were right: check the account, lock, then load. */
+static void login_begin(struct pop3_session *s, const struct auth_identity *id, const char *mech)
+{
+	struct penalty *pen = s->svc->srv->penalty;
+
+	pop3_session_reset_auth(s);
+	if (pen != NULL)
+		penalty_success(pen, s->ip);
+	if (!id->enabled || !id->pop3_enabled) {
+		log_info("sid=%s pop3 login refused user=%s ip=%s mech=%s reason=%s", s->sid,
+			 id->address, s->ip, mech, !id->enabled ? "disabled" : "pop3-disabled");
+		pop3_reply(s, false, "[SYS/PERM] %s",
+			   !id->enabled ? "Account is disabled"
+					: "POP3 access is disabled for this account");
+		pop3_cmd_finish(s);
+		return;
+	}
+	if (!pop3_lock_mailbox(s->svc, id->mailbox_id)) {
+		log_info("sid=%s pop3 login refused user=%s ip=%s mech=%s reason=in-use", s->sid,
+			 id->address, s->ip, mech);
+		pop3_reply(s, false, "[IN-USE] Mailbox is in use by another POP3 session");
+		pop3_cmd_finish(s);
+		return;
+	}
+	s->locked = true;
+	s->mailbox_id = id->mailbox_id;
+	struct pop3_job *job = pop3_job_new(s, finish_load);
+	job->mailbox_id = id->mailbox_id;
+	job->login = xstrdup(id->address);
+	job->mech = mech;
+	if (!pop3_job_submit(s, job, work_load)) {
+		pop3_unlock_mailbox(s->svc, s->mailbox_id);
+		s->locked = false;
+	}
+}
+
+/* --- failures ---------------------------------------------------------------- */
+
+static void auth_failed_answer(struct pop3_session *s)
+{
+	/* RFC 3206 §4 / RFC 5034 §6 (AUTH-RESP-CODE) */
+	pop3_reply(s, false, "[AUTH] Authentication failed");
+	pop3_cmd_finish(s);
+	if (s->auth_fails >= POP3_AUTH_FAILS_MAX)
+		pop3_session_close(s, "too many authentication failures");
+}
+
+static void auth_failed(struct pop3_session *s, const char *mech, const char *user)
+{
+	struct penalty *pen = s->svc->srv->penalty;
+	uint64_t delay = 0;
+
+	s->auth_fails++;
+	log_info("sid=%s pop3 auth failed user=%.*s ip=%s mech=%s attempt=%u", s->sid, LOG_USER_MAX,
+		 user != NULL ? user : "", s->ip, mech, s->auth_fails);
+	if (pen != NULL) {
+		uint64_t now = loop_now_ms(pop3_loop(s));
+		delay = penalty_delay_ms(pen, s->ip, now);
+		penalty_fail(pen, s->ip, now);
+	}
+	pop3_session_delay(s, delay, auth_failed_answer);
+}
+
+/* A job's auth_result, for USER/PASS and APOP. */
+static void finish_check(struct pop3_session *s, struct pop3_job *job)
+{
+	switch ((enum auth_result)job->result) {
+	case AUTH_OK:
+		login_begin(s, &job->id, job->mech);
+		return;
+	case AUTH_FAILED:
+		auth_failed(s, job->mech, job->login);
+		return;
+	case AUTH_TEMPFAIL:
+		break;
+	}
+	pop3_reply(s, false, "[SYS/TEMP] Authentication temporarily unavailable");
+	pop3_cmd_finish(s);
+}
+
+/* --- USER / PASS ---------------------------------------------------------------- */
+
+enum pop3_cmd_result pop3_cmd_user(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+	struct slice name = ctx->args[0];
+
+	if (name.len > SASL_NAME_MAX) {
+		pop3_reply(s, false, "User name too long");
+		return POP3_CMD_DONE;
+	}
+	/* RFC 1939 §7 allows "-ERR never heard of mailbox"; we never tell */
+	secret_free(&s->user);
+	s->user = xstrndup(name.p, name.len);
+	pop3_reply(s, true, "%s", "");
+	return POP3_CMD_DONE;
+}
+
+static void work_pass(void *thread_ctx, void *p)
+{
+	struct pop3_job *job = p;
+	job->result = auth_password(thread_ctx, job->login, job->secret, &job->id);
+}
+
+enum pop3_cmd_result pop3_cmd_pass(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+
+	if (s->user == NULL) {
+		pop3_reply(s, false, "No user name given (send USER first)");
+		return POP3_CMD_DONE;
+	}
+	/* RFC 1939 §7: the one argument of PASS may contain spaces */
+	if (ctx->rest.len > SASL_PASSWORD_MAX || memchr(ctx->rest.p, '\0', ctx->rest.len)) {
+		secret_free(&s->user);
+		pop3_reply(s, false, "Password too long");
+		return POP3_CMD_DONE;
+	}
+	struct pop3_job *job = pop3_job_new(s, finish_check);
+	job->login = s->user; /* a new USER is needed after every PASS */
+	s->user = NULL;
+	job->secret = xstrndup(ctx->rest.p, ctx->rest.len);
+	job->mech = "USER";
+	pop3_job_submit(s, job, work_pass);
+	return POP3_CMD_ASYNC;
+}
+
+/* --- APOP ------------------------------------------------------------------------- */
+
+static void work_apop(void *thread_ctx, void *p)
+{
+	struct pop3_job *job = p;
+	job->result = auth_apop(thread_ctx, job->login, job->timestamp, job->secret, &job->id);
+}
+
+enum pop3_cmd_result pop3_cmd_apop(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+	struct slice name = ctx->args[0], digest = ctx->args[1];
+
+	if (s->timestamp == NULL) {
+		pop3_reply(s, false, "APOP is not enabled on this server");
+		return POP3_CMD_DONE;
+	}
+	if (name.len > SASL_NAME_MAX || digest.len != APOP_DIGEST_LEN) {
+		pop3_reply(s, false, "Invalid arguments");
+		pop3_session_bad_command(s);
+		return POP3_CMD_DONE;
+	}
+	struct pop3_job *job = pop3_job_new(s, finish_check);
+	job->secret = xstrndup(digest.p, digest.len);
+	for (char *p = job->secret; *p != '\0'; p++) {
+		if (!isxdigit((unsigned char)*p)) {
+			free(job->secret);
+			free(job);
+			pop3_reply(s, false, "Invalid arguments");
+			pop3_session_bad_command(s);
+			return POP3_CMD_DONE;
+		}
+		*p = (char)tolower((unsigned char)*p);
+	}
+	job->login = xstrndup(name.p, name.len);
+	job->timestamp = s->timestamp;
+	job->mech = "APOP";
+	pop3_job_submit(s, job, work_apop);
+	return POP3_CMD_ASYNC;
+}
+
+/* --- AUTH (RFC 5034) -------------------------------------------------------------- */
+
+static void work_sasl(void *thread_ctx, void *p)
+{
+	struct pop3_job *job = p;
+	const char *in = job->has_in ? (job->in.data != NULL ? job->in.data : "") : NULL;
+
+	job->result = sasl_server_step(job->sasl, thread_ctx, in, job->in.len, &job->out, &job->id);
+}
+
+static void sasl_abort(struct pop3_session *s, const char *text)
+{
+	pop3_session_reset_auth(s);
+	pop3_reply(s, false, "%s", text);
+	pop3_cmd_finish(s);
+}
+
+/* "+ base64" (RFC 5034 §4: an empty challenge is "+ " alone) */
+static void send_challenge(struct pop3_session *s, const struct buf *data)
+{
+	struct buf line = {0};
+
+	buf_append_str(&line, "+ ");
+	base64_encode(&line, data->data, data->len);
+	buf_append_str(&line, "\r\n");
+	pop3_write(s, line.data, line.len);
+	buf_free(&line);
+}
+
+static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
+{
+	const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
+
+	switch ((enum sasl_step)job->result) {
+	case SASL_CONTINUE:
+		send_challenge(s, &job->out);
+		s->sasl_wait = POP3_SASL_RESPONSE;
+		return;
+	case SASL_SUCCESS:
+		if (job->out.len > 0) {
+			/* RFC 5034 §4: additional data with success goes out as a
+			   challenge; the client answers with an empty line */
+			send_challenge(s, &job->out);
+			s->pending = xmalloc(sizeof(*s->pending));
+			*s->pending = job->id;
+			s->sasl_wait = POP3_SASL_FINAL_EMPTY;
+			return;
+		}
+		login_begin(s, &job->id, mech);
+		return;
+	case SASL_FAILED: {
+		char user[LOG_USER_MAX + 1];
+		snprintf(user, sizeof(user), "%s", sasl_server_authcid(s->sasl));
+		pop3_session_reset_auth(s);
+		auth_failed(s, mech, user);
+		return;
+	}
+	case SASL_TEMPFAIL:
+		sasl_abort(s, "[SYS/TEMP] Authentication temporarily unavailable");
+		return;
+	case SASL_MALFORMED:
+		break;
+	}
+	/* a protocol violation is no password guess: no delay, but it counts */
+	sasl_abort(s, "Invalid authentication exchange");
+	if (++s->auth_fails >= POP3_AUTH_FAILS_MAX)
+		pop3_session_close(s, "too many authentication failures");
+}
+
+/* Runs one SASL step on a worker; in == NULL: no client message. */
+static void sasl_submit(struct pop3_session *s, struct buf *in)
+{
+	struct pop3_job *job = pop3_job_new(s, finish_sasl);
+
+	job->sasl = s->sasl;
+	if (in != NULL) {
+		job->has_in = true;
+		job->in = *in;
+		memset(in, 0, sizeof(*in));
+	}
+	if (!pop3_job_submit(s, job, work_sasl))
+		pop3_session_reset_auth(s);
+}
+
+/* Decodes a client response: "=" is the empty one (RFC 5034 §4 for the
+   initial response; accepted on continuation lines as well). */
+static int decode_response(struct slice text, struct buf *out)
+{
+	if (slice_eq(text, "="))
+		return 0;
+	if (text.len > (SASL_MESSAGE_MAX + 2) / 3 * 4)
+		return -1;
+	return base64_decode(out, text.p, text.len);
+}
+
+static void list_mechs(struct pop3_session *s)
+{
+	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_PLAIN, SASL_LOGIN};
+	struct buf b = {0};
+
+	for (size_t i = 0; i < N_ELEMENTS(order); i++)
+		if (pop3_auth_mech_allowed(s, order[i]))
+			buf_printf(&b, "%s\r\n", sasl_mech_name(order[i]));
+	buf_append_str(&b, ".\r\n");
+	pop3_reply(s, true, "Supported mechanisms follow");
+	pop3_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+	enum sasl_mech m;
+
+	if (ctx->argc == 0) {
+		/* not in RFC 5034, but clients from the RFC 1734 days ask this way */
+		list_mechs(s);
+		return POP3_CMD_DONE;
+	}
+	struct slice name = ctx->args[0];
+	if (sasl_mech_parse(name.p, name.len, &m) < 0) {
+		pop3_reply(s, false, "Unsupported authentication mechanism");
+		return POP3_CMD_DONE;
+	}
+	if (!pop3_auth_mech_allowed(s, m)) {
+		pop3_reply(s, false, "[AUTH] Plaintext authentication disallowed before STLS");
+		return POP3_CMD_DONE;
+	}
+	struct buf ir = {0};
+	if (ctx->argc == 2 && decode_response(ctx->args[1], &ir) < 0) {
+		buf_free_secret(&ir);
+		pop3_reply(s, false, "Invalid base64 data");
+		return POP3_CMD_DONE;
+	}
+	s->sasl = sasl_server_new(m);
+	sasl_submit(s, ctx->argc == 2 ? &ir : NULL);
+	return POP3_CMD_ASYNC;
+}
+
+void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
+{
+	struct buf in = {0};
+
+	if (slice_eq(line, "*")) {
+		/* RFC 5034 §4: the client cancels; the server answers -ERR */
+		sasl_abort(s, "Authentication canceled");
+		return;
+	}
+	if (s->sasl_wait == POP3_SASL_FINAL_EMPTY) {
+		if (line.len != 0 && !slice_eq(line, "=")) {
+			sasl_abort(s, "Invalid authentication exchange");
+			return;
+		}
+		struct auth_identity id = *s->pending;
+		const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
+		login_begin(s, &id, mech);
+		secure_zero(&id, sizeof(id));
+		return;
+	}
+	if (pop3_parse_check(line) != POP3_PARSE_OK || decode_response(line, &in) < 0) {
+		buf_free_secret(&in);
+		/* RFC 5034 §4: a response that is not base64 fails the command */
+		sasl_abort(s, "Invalid base64 data");
+		return;
+	}
+	s->sasl_wait = POP3_SASL_IDLE;
+	sasl_submit(s, &in);
+}
+
+/* --- STLS (RFC 2595 §4) ------------------------------------------------------------ */
+
+enum pop3_cmd_result pop3_cmd_stls(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+
+	if (conn_is_tls(s->conn)) {
+		pop3_reply(s, false, "Command not permitted when TLS active");
+		return POP3_CMD_DONE;
+	}
+	if (!conn_tls_available(s->conn)) {
+		pop3_reply(s, false, "TLS not available");
+		return POP3_CMD_DONE;
+	}
+	pop3_reply(s, true, "Begin TLS negotiation");
+	pop3_cmd_finish(s);
+	/* input pipelined after STLS is discarded by conn_starttls(), never
+	   run (CVE-2011-0411); tls_ready resets the session */
+	s->tls_starting = true;
+	pop3_session_reset_auth(s);
+	if (s->conn == NULL)
+		return POP3_CMD_ASYNC; /* the peer left while we answered */
+	if (conn_starttls(s->conn) < 0) {
+		log_error("sid=%s pop3 STLS could not start", s->sid);
+		s->tls_starting = false;
+		pop3_session_close(s, "starttls failed");
+	}
+	return POP3_CMD_ASYNC; /* already finished */
+}

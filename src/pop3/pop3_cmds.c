@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pop3_cmds.c - the POP3 command table, the one dispatcher, and the
+ * handlers of the TRANSACTION state (RFC 1939 §5) plus CAPA (RFC 2449 §5)
+ * and QUIT. The AUTHORIZATION handlers live in pop3_auth.c.
+ *
+ * The dispatcher enforces, for every command and in this order: the line's
+ * characters, the verb, the line length (POP3_LINE_MAX unless the row says
+ * LONG), the state, plaintext-password policy, and the argument count. A
+ * handler therefore never re-checks the table; it only validates the meaning
+ * of its arguments. Unknown commands, wrong states and bad arguments count
+ * toward POP3_BAD_CMDS_MAX.
+ *
+ * Message numbers are 1-based over the snapshot taken at login; messages
+ * marked with DELE are invisible to every command but RSET, and only QUIT
+ * (UPDATE state) expunges them. Sizes are store_msg.size: the exact octets
+ * of the wire form that RETR sends before byte-stuffing (store.h S4).
+ */
+#include "net/conn.h"
+#include "pop3/pop3_private.h"
+#include "proto/dotstuff.h"
+#include "store/store.h"
+#include "util/config.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static pop3_cmd_fn cmd_capa, cmd_quit, cmd_noop, cmd_stat, cmd_list, cmd_uidl, cmd_retr, cmd_top,
+    cmd_dele, cmd_rset;
+
+#define IN_BOTH (POP3_IN_AUTH | POP3_IN_TRANS)
+#define PLAINTEXT POP3_CMD_PLAINTEXT
+#define LONG POP3_CMD_LONG
+#define SECRET POP3_CMD_SECRET
+#define RAW POP3_CMD_RAW
+
+/* clang-format off */
+const struct pop3_cmd_def pop3_cmd_table[] = {
+	/* name   handler          states          flags                           min, max args */
+	{"CAPA", cmd_capa,        IN_BOTH,        0,                              0, 0},
+	{"QUIT", cmd_quit,        IN_BOTH,        0,                              0, 0},
+	{"USER", pop3_cmd_user,   POP3_IN_AUTH,   PLAINTEXT | LONG,               1, 1},
+	{"PASS", pop3_cmd_pass,   POP3_IN_AUTH,   PLAINTEXT | LONG | SECRET | RAW, 1, 1},
+	{"APOP", pop3_cmd_apop,   POP3_IN_AUTH,   LONG | SECRET,                  2, 2},
+	{"AUTH", pop3_cmd_auth,   POP3_IN_AUTH,   LONG | SECRET,                  0, 2},
+	{"STLS", pop3_cmd_stls,   POP3_IN_AUTH,   0,                              0, 0},
+	{"STAT", cmd_stat,        POP3_IN_TRANS,  0,                              0, 0},
+	{"LIST", cmd_list,        POP3_IN_TRANS,  0,                              0, 1},
+	{"UIDL", cmd_uidl,        POP3_IN_TRANS,  0,                              0, 1},
+	{"RETR", cmd_retr,        POP3_IN_TRANS,  0,                              1, 1},
+	{"TOP",  cmd_top,         POP3_IN_TRANS,  0,                              2, 2},
+	{"DELE", cmd_dele,        POP3_IN_TRANS,  0,                              1, 1},
+	{"RSET", cmd_rset,        POP3_IN_TRANS,  0,                              0, 0},
+	{"NOOP", cmd_noop,        POP3_IN_TRANS,  0,                              0, 0},
+};
+/* clang-format on */
+const size_t pop3_cmd_count = N_ELEMENTS(pop3_cmd_table);
+
+static const struct pop3_cmd_def *cmd_lookup(struct slice verb)
+{
+	if (verb.len > POP3_VERB_MAX)
+		return NULL;
+	for (size_t i = 0; i < N_ELEMENTS(pop3_cmd_table); i++)
+		if (slice_eq_ci(verb, pop3_cmd_table[i].name))
+			return &pop3_cmd_table[i];
+	return NULL;
+}
+
+/* Replies -ERR, counts the bad command and ends the record. */
+static void bad_command(struct pop3_session *s, const char *text)
+{
+	pop3_reply(s, false, "%s", text);
+	pop3_cmd_finish(s);
+	pop3_session_bad_command(s);
+}
+
+void pop3_cmd_dispatch(struct pop3_session *s, struct slice line, size_t octets)
+{
+	struct pop3_command pc;
+	enum pop3_parse_status st = pop3_parse_command(line, &pc);
+	const struct pop3_cmd_def *def = st == POP3_PARSE_OK ? cmd_lookup(pc.verb) : NULL;
+
+	pop3_cmd_begin(s, def, def != NULL ? pc.rest : (struct slice){"", 0});
+	switch (st) {
+	case POP3_PARSE_OK:
+		break;
+	case POP3_PARSE_NUL:
+		bad_command(s, "NUL character in command");
+		return;
+	case POP3_PARSE_CTL:
+		bad_command(s, "Invalid character in command");
+		return;
+	case POP3_PARSE_EMPTY:
+		bad_command(s, "Unknown command");
+		return;
+	}
+	/* RFC 2449 §4: 255 octets, except lines that carry credentials */
+	if (octets > POP3_LINE_MAX && (def == NULL || !(def->flags & POP3_CMD_LONG))) {
+		pop3_reply(s, false, "Line too long");
+		pop3_cmd_finish(s);
+		pop3_session_close(s, "line too long");
+		return;
+	}
+	if (def == NULL) {
+		bad_command(s, "Unknown command");
+		return;
+	}
+	if (!(def->states & POP3_IN(s->state))) {
+		bad_command(s, "Command not valid in this state");
+		return;
+	}
+	if ((def->flags & POP3_CMD_PLAINTEXT) && !pop3_auth_plaintext_allowed(s)) {
+		/* RFC 2595 §2.1 / RFC 3206 §4: refuse before the password is sent */
+		pop3_reply(s, false, "[AUTH] Plaintext authentication disallowed before STLS");
+		pop3_cmd_finish(s);
+		return;
+	}
+	bool args_ok = (def->flags & POP3_CMD_RAW)
+			   ? (pc.rest.len > 0 || def->min_args == 0)
+			   : (pc.argc >= def->min_args && pc.argc <= def->max_args);
+	if (!args_ok) {
+		bad_command(s, "Invalid arguments");
+		return;
+	}
+
+	struct pop3_cmd_ctx ctx = {.sess = s, .def = def, .rest = pc.rest, .argc = pc.argc};
+	memcpy(ctx.args, pc.args, sizeof(ctx.args));
+	if (def->handler(&ctx) == POP3_CMD_DONE)
+		pop3_cmd_finish(s);
+}
+
+struct pop3_msg *pop3_cmd_msg_arg(struct pop3_session *s, struct slice arg, uint32_t *msgno_r)
+{
+	uint64_t v;
+
+	if (!slice_to_uint(arg, UINT32_MAX, &v)) {
+		pop3_reply(s, false, "Invalid message number");
+		pop3_session_bad_command(s);
+		return NULL;
+	}
+	if (v == 0 || v > s->n_msgs) {
+		pop3_reply(s, false, "No such message");
+		return NULL;
+	}
+	struct pop3_msg *m = &s->msgs[v - 1];
+	if (m->deleted) {
+		pop3_reply(s, false, "Message %u already deleted", (unsigned)v);
+		return NULL;
+	}
+	*msgno_r = (uint32_t)v;
+	return m;
+}
+
+/* --- CAPA, QUIT, NOOP ------------------------------------------------------------- */
+
+static enum pop3_cmd_result cmd_capa(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+	struct buf b = {0};
+
+	/* RFC 2449 §6: the tags; what is offered before login is offered after
+	   it too (§5), so the list depends on TLS and config, not on state */
+	buf_append_str(&b, "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+			   "EXPIRE NEVER\r\nLOGIN-DELAY 0\r\n");
+	if (pop3_auth_plaintext_allowed(s))
+		buf_append_str(&b, "USER\r\n");
+	buf_append_str(&b, "SASL");
+	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_PLAIN, SASL_LOGIN};
+	for (size_t i = 0; i < N_ELEMENTS(order); i++)
+		if (pop3_auth_mech_allowed(s, order[i]))
+			buf_printf(&b, " %s", sasl_mech_name(order[i]));
+	buf_append_str(&b, "\r\n");
+	if (s->conn != NULL && !conn_is_tls(s->conn) && conn_tls_available(s->conn))
+		buf_append_str(&b, "STLS\r\n");
+	buf_append_str(&b, "IMPLEMENTATION mailroom\r\n.\r\n");
+	pop3_reply(s, true, "Capability list follows");
+	pop3_write(s, b.data, b.len);
+	buf_free(&b);
+	return POP3_CMD_DONE;
+}
+
+static void work_expunge(void *thread_ctx, void *p)
+{
+	struct pop3_job *job = p;
+	job->result = store_expunge(thread_ctx, job->mailbox_id, job->ids, job->n_ids);
+}
+
+/* The end of UPDATE: answer, release the mailbox, close (RFC 1939 §6). */
+static void quit_done(struct pop3_session *s, int status, uint32_t n)
+{
+	if (status != STORE_OK) {
+		/* store.h S5: nothing was removed */
+		pop3_reply_store_error(s, status, "expunge");
+	} else {
+		s->expunged = n;
+		pop3_reply(s, true, "Logging out, %u messages deleted", n);
+	}
+	pop3_unlock_mailbox(s->svc, s->mailbox_id);
+	s->locked = false;
+	pop3_cmd_finish(s);
+	pop3_session_close(s, "quit");
+}
+
+static void finish_expunge(struct pop3_session *s, struct pop3_job *job)
+{
+	quit_done(s, job->result, (uint32_t)job->n_ids);
+}
+
+static enum pop3_cmd_result cmd_quit(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+
+	if (s->state == POP3_STATE_AUTHORIZATION) {
+		pop3_reply(s, true, "Logging out");
+		pop3_session_close(s, "quit");
+		return POP3_CMD_DONE;
+	}
+	/* RFC 1939 §6: QUIT in TRANSACTION enters UPDATE and removes the
+	   messages marked as deleted, in one store transaction */
+	pop3_session_set_state(s, POP3_STATE_UPDATE);
+	if (s->n_deleted == 0) {
+		quit_done(s, STORE_OK, 0);
+		return POP3_CMD_ASYNC; /* quit_done() ended the command */
+	}
+	struct pop3_job *job = pop3_job_new(s, finish_expunge);
+	job->mailbox_id = s->mailbox_id;
+	job->n_ids = s->n_deleted;
+	job->ids = xcalloc(job->n_ids, sizeof(*job->ids));
+	for (size_t i = 0, k = 0; i < s->n_msgs; i++)
+		if (s->msgs[i].deleted)
+			job->ids[k++] = s->msgs[i].id;
+	if (!pop3_job_submit(s, job, work_expunge))
+		pop3_session_close(s, "expunge not started");
+	return POP3_CMD_ASYNC;
+}
+
+static enum pop3_cmd_result cmd_noop(struct pop3_cmd_ctx *ctx)
+{
+	pop3_reply(ctx->sess, true, "%s", "");
+	return POP3_CMD_DONE;
+}
+
+/* --- STAT, LIST, UIDL --------------------------------------------------------------- */
+
+static enum pop3_cmd_result cmd_stat(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+
+	/* RFC 1939 §5: "+OK nn mm", deleted messages not counted */
+	pop3_reply(s, true, "%u %llu", s->n_msgs - s->n_deleted,
+		   (unsigned long long)(s->total_size - s->deleted_size));
+	return POP3_CMD_DONE;
+}
+
+static enum pop3_cmd_result cmd_list(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+	uint32_t no;
+
+	if (ctx->argc == 1) {
+		struct pop3_msg *m = pop3_cmd_msg_arg(s, ctx->args[0], &no);
+		if (m != NULL)
+			pop3_reply(s, true, "%u %llu", no, (unsigned long long)m->size);
+		return POP3_CMD_DONE;
+	}
+	pop3_reply(s, true, "%u messages (%llu octets)", s->n_msgs - s->n_deleted,
+		   (unsigned long long)(s->total_size - s->deleted_size));
+	pop3_cont_list(s, false);
+	return POP3_CMD_ASYNC;
+}
+
+static enum pop3_cmd_result cmd_uidl(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+	uint32_t no;
+
+	if (ctx->argc == 1) {
+		struct pop3_msg *m = pop3_cmd_msg_arg(s, ctx->args[0], &no);
+		if (m != NULL)
+			pop3_reply(s, true, "%u %.*s", no, (int)m->uidl_len,
+				   s->uidls + m->uidl_off);
+		return POP3_CMD_DONE;
+	}
+	pop3_reply(s, true, "Unique-ID listing follows");
+	pop3_cont_list(s, true);
+	return POP3_CMD_ASYNC;
+}
+
+/* --- RETR, TOP ------------------------------------------------------------------------ */
+
+/* Worker: read the body and byte-stuff it here, off the loop thread. */
+static void work_read(void *thread_ctx, void *p)
+{
+	struct pop3_job *job = p;
+	struct buf body = {0};
+	struct dotstuff ds;
+
+	job->result = store_message_read(thread_ctx, job->mailbox_id, job->msg_id, &body);
+	if (job->result == STORE_OK) {
+		if (job->top)
+			dotstuff_init_top(&ds, job->top_lines);
+		else
+			dotstuff_init(&ds);
+		buf_reserve(&job->out, body.len + body.len / 32 + 8);
+		dotstuff_feed(&ds, body.data, body.len, &job->out);
+		dotstuff_finish(&ds, &job->out);
+		job->raw_len = body.len; /* for the size check */
+	}
+	buf_free(&body);
+}
+
+static void finish_read(struct pop3_session *s, struct pop3_job *job)
+{
+	struct pop3_msg *m = &s->msgs[job->msgno - 1];
+
+	if (job->result != STORE_OK) {
+		pop3_reply_store_error(s, job->result, job->top ? "top" : "retr");
+		pop3_cmd_finish(s);
+		return;
+	}
+	if (!job->top && job->raw_len != m->size)
+		log_warn("sid=%s pop3 size mismatch msg=%u listed=%llu read=%zu", s->sid,
+			 job->msgno, (unsigned long long)m->size, job->raw_len);
+	if (job->top) {
+		pop3_reply(s, true, "Top of message follows");
+	} else {
+		pop3_reply(s, true, "%llu octets", (unsigned long long)m->size);
+		s->retrieved++;
+	}
+	s->bytes_out += job->out.len;
+	pop3_cont_body(s, &job->out);
+}
+
+static enum pop3_cmd_result start_read(struct pop3_session *s, struct slice arg, bool top,
+				       uint64_t lines)
+{
+	uint32_t no;
+	struct pop3_msg *m = pop3_cmd_msg_arg(s, arg, &no);
+
+	if (m == NULL)
+		return POP3_CMD_DONE;
+	struct pop3_job *job = pop3_job_new(s, finish_read);
+	job->mailbox_id = s->mailbox_id;
+	job->msg_id = m->id;
+	job->msgno = no;
+	job->top = top;
+	job->top_lines = lines;
+	pop3_job_submit(s, job, work_read);
+	return POP3_CMD_ASYNC;
+}
+
+static enum pop3_cmd_result cmd_retr(struct pop3_cmd_ctx *ctx)
+{
+	return start_read(ctx->sess, ctx->args[0], false, 0);
+}
+
+static enum pop3_cmd_result cmd_top(struct pop3_cmd_ctx *ctx)
+{
+	uint64_t lines;
+
+	/* RFC 1939 §7: TOP msg n, n a non-negative number of body lines */
+	if (!slice_to_uint(ctx->args[1], UINT64_MAX, &lines)) {
+		pop3_reply(ctx->sess, false, "Invalid number of lines");
+		pop3_session_bad_command(ctx->sess);
+		return POP3_CMD_DONE;
+	}
+	return start_read(ctx->sess, ctx->args[0], true, lines);
+}
+
+/* --- DELE, RSET ------------------------------------------------------------------------ */
+
+static enum pop3_cmd_result cmd_dele(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+	uint32_t no;
+	struct pop3_msg *m = pop3_cmd_msg_arg(s, ctx->args[0], &no);
+
+	if (m != NULL) {
+		/* RFC 1939 §5: only marked; removed in the UPDATE state */
+		m->deleted = true;
+		s->n_deleted++;
+		s->deleted_size += m->size;
+		pop3_reply(s, true, "Message %u deleted", no);
+	}
+	return POP3_CMD_DONE;
+}
+
+static enum pop3_cmd_result cmd_rset(struct pop3_cmd_ctx *ctx)
+{
+	struct pop3_session *s = ctx->sess;
+
+	for (uint32_t i = 0; i < s->n_msgs; i++)
+		s->msgs[i].deleted = false;
+	s->n_deleted = 0;
+	s->deleted_size = 0;
+	pop3_reply(s, true, "Maildrop has %u messages (%llu octets)", s->n_msgs,
+		   (unsigned long long)s->total_size);
+	return POP3_CMD_DONE;
+}

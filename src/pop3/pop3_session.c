@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pop3_session.c - one POP3 conversation (RFC 1939 §3): the state machine,
+ * the input loop, replies, worker jobs and long replies.
+ *
+ *   accept --greeting--> AUTHORIZATION --login ok, mailbox locked--> TRANSACTION
+ *                          |   ^    and its snapshot loaded             |
+ *                          |   |                                        | QUIT
+ *                          |   +-- STLS: TLS handshake, then USER and   v
+ *                          |       any SASL exchange are forgotten   UPDATE
+ *                          | QUIT                                       | expunge done
+ *                          v                                            v  (or failed)
+ *                        LOGOUT <-----------------------------------LOGOUT
+ *
+ * Every transition goes through pop3_session_set_state(), which logs
+ * "from -> to". Any state can end early (idle timeout, line too long, too
+ * many bad commands or failed logins, the peer going away): the session
+ * goes to LOGOUT without passing UPDATE, so nothing is deleted (RFC 1939 §6).
+ *
+ * Input is handled one line at a time, in order (RFC 2449 PIPELINING). While
+ * a worker job, a delayed failure answer, a long reply or a TLS handshake is
+ * under way, or while more than POP3_OUTBUF_THROTTLE bytes wait to be sent
+ * (Dovecot's POP3_OUTBUF_THROTTLE_SIZE), no further line is read; the
+ * `drained`, job-done and timer events pick up where it stopped. Each of
+ * those entry points runs inside one frame (in_run): a `closed` event that
+ * arrives inside a frame only marks the session dead, and the frame frees it
+ * on the way out, or the job's done callback does if a job is outstanding.
+ */
+#include "net/conn.h"
+#include "net/loop.h"
+#include "pop3/pop3_private.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POP3_REPLY_MAX 512
+
+struct pop3_cont {
+	bool body;	 /* a stuffed message body, else a LIST/UIDL listing */
+	bool uidl;	 /* listing kind */
+	uint32_t next;	 /* listing: next message index */
+	struct buf data; /* body: stuffed bytes ending in ".\r\n" */
+	size_t off;	 /* body: bytes written so far */
+};
+
+static const char *const state_names[POP3_STATE_COUNT] = {
+    [POP3_STATE_AUTHORIZATION] = "AUTHORIZATION",
+    [POP3_STATE_TRANSACTION] = "TRANSACTION",
+    [POP3_STATE_UPDATE] = "UPDATE",
+    [POP3_STATE_LOGOUT] = "LOGOUT",
+};
+
+const char *pop3_state_name(enum pop3_state st)
+{
+	return st < POP3_STATE_COUNT ? state_names[st] : "?";
+}
+
+void pop3_session_set_state(struct pop3_session *s, enum pop3_state to)
+{
+	if (s->state == to)
+		return;
+	log_debug("sid=%s pop3 state %s -> %s", s->sid, pop3_state_name(s->state),
+		  pop3_state_name(to));
+	s->state = to;
+}
+
+struct loop *pop3_loop(const struct pop3_session *s)
+{
+	return s->svc->srv->loop;
+}
+
+/* --- output ----------------------------------------------------------------- */
+
+void pop3_write(struct pop3_session *s, const void *p, size_t n)
+{
+	if (s->conn == NULL || s->closing)
+		return;
+	conn_write(s->conn, p, n);
+	s->progress += n;
+}
+
+void pop3_reply(struct pop3_session *s, bool ok, const char *fmt, ...)
+{
+	char line[POP3_REPLY_MAX];
+	size_t n = (size_t)snprintf(line, sizeof(line), "%s ", ok ? "+OK" : "-ERR");
+	size_t room = sizeof(line) - n - 2; /* CR LF */
+	va_list ap;
+
+	va_start(ap, fmt);
+	int m = vsnprintf(line + n, room, fmt, ap);
+	va_end(ap);
+	if (m <= 0)
+		n--; /* no text: no space after the status */
+	else
+		n += (size_t)m < room ? (size_t)m : room - 1; /* truncated */
+	line[n++] = '\r';
+	line[n++] = '\n';
+	s->reply_ok = ok;
+	pop3_write(s, line, n);
+}
+
+void pop3_reply_store_error(struct pop3_session *s, int status, const char *what)
+{
+	log_warn("sid=%s pop3 store error op=%s status=%d", s->sid, what, status);
+	/* RFC 3206 §4: SYS/TEMP may succeed later, SYS/PERM will not */
+	if (status == STORE_PERM)
+		pop3_reply(s, false, "[SYS/PERM] Mail store failure");
+	else
+		pop3_reply(s, false,
+			   "[SYS/TEMP] Mail store temporarily unavailable, try again later");
+}
+
+/* --- per-command record ----------------------------------------------------- */
+
+void pop3_cmd_begin(struct pop3_session *s, const struct pop3_cmd_def *def, struct slice args)
+{
+	s->cmd = def;
+	s->cmd_active = true;
+	s->reply_ok = false;
+	s->cmd_start_ms = loop_now_ms(pop3_loop(s));
+	if (def != NULL && (def->flags & POP3_CMD_SECRET) && args.len > 0)
+		args = SLICE_LIT("***");
+	size_t n = args.len < POP3_LOG_ARGS_MAX ? args.len : POP3_LOG_ARGS_MAX;
+	memcpy(s->cmd_args, args.p, n);
+	s->cmd_args[n] = '\0';
+}
+
+void pop3_cmd_finish(struct pop3_session *s)
+{
+	if (!s->cmd_active)
+		return;
+	s->cmd_active = false;
+	if (s->cmd != NULL) {
+		struct pop3_cmd_stats *st = &s->svc->stats[s->cmd - pop3_cmd_table];
+		st->total++;
+		st->ok += s->reply_ok;
+	}
+	log_debug("sid=%s pop3 cmd=%s args=\"%s\" result=%s state=%s ms=%llu", s->sid,
+		  s->cmd != NULL ? s->cmd->name : "unknown", s->cmd_args,
+		  s->reply_ok ? "ok" : "err", pop3_state_name(s->state),
+		  (unsigned long long)(loop_now_ms(pop3_loop(s)) - s->cmd_start_ms));
+}
+
+void pop3_session_bad_command(struct pop3_session *s)
+{
+	if (++s->bad_cmds > POP3_BAD_CMDS_MAX)
+		pop3_session_close(s, "too many bad commands");
+}
+
+/* --- lifetime ----------------------------------------------------------------- */
+
+void pop3_session_reset_auth(struct pop3_session *s)
+{
+	secret_free(&s->user);
+	sasl_server_free(&s->sasl);
+	s->sasl_wait = POP3_SASL_IDLE;
+	if (s->pending != NULL) {
+		secure_zero(s->pending, sizeof(*s->pending));
+		free(s->pending);
+		s->pending = NULL;
+	}
+}
+
+static void cont_free(struct pop3_cont **cp)
+{
+	if (*cp == NULL)
+		return;
+	buf_free(&(*cp)->data);
+	free(*cp);
+	*cp = NULL;
+}
+
+static void session_free(struct pop3_session *s)
+{
+	struct arena *a = s->arena;
+
+	if (s->locked)
+		pop3_unlock_mailbox(s->svc, s->mailbox_id);
+	pop3_session_reset_auth(s);
+	cont_free(&s->cont);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		s->svc->first = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->svc->sessions--;
+	arena_free(&a);
+}
+
+void pop3_session_close(struct pop3_session *s, const char *reason)
+{
+	if (s->closing || s->conn == NULL)
+		return;
+	pop3_session_set_state(s, POP3_STATE_LOGOUT);
+	s->closing = true;
+	conn_close(s->conn, reason);
+}
+
+/* Leaves a callback frame; frees the session if it died meanwhile. */
+static void session_leave(struct pop3_session *s)
+{
+	s->in_run = false;
+	if (s->dead && s->job == NULL)
+		session_free(s);
+}
+
+/* --- long replies ------------------------------------------------------------- */
+
+void pop3_cont_list(struct pop3_session *s, bool uidl)
+{
+	s->cont = xcalloc(1, sizeof(*s->cont));
+	s->cont->uidl = uidl;
+}
+
+void pop3_cont_body(struct pop3_session *s, struct buf *stuffed)
+{
+	s->cont = xcalloc(1, sizeof(*s->cont));
+	s->cont->body = true;
+	s->cont->data = *stuffed;
+	memset(stuffed, 0, sizeof(*stuffed));
+}
+
+/* Writes one chunk of the long reply; ends the command after the last. */
+static void cont_pump(struct pop3_session *s)
+{
+	struct pop3_cont *c = s->cont;
+	bool done;
+
+	if (c->body) {
+		size_t n = c->data.len - c->off;
+		if (n > POP3_CHUNK)
+			n = POP3_CHUNK;
+		pop3_write(s, c->data.data + c->off, n);
+		c->off += n;
+		done = c->off == c->data.len;
+	} else {
+		struct buf chunk = {0};
+		while (chunk.len < POP3_CHUNK && c->next < s->n_msgs) {
+			const struct pop3_msg *m = &s->msgs[c->next++];
+			if (m->deleted)
+				continue;
+			if (c->uidl)
+				buf_printf(&chunk, "%u %.*s\r\n", c->next, (int)m->uidl_len,
+					   s->uidls + m->uidl_off);
+			else
+				buf_printf(&chunk, "%u %llu\r\n", c->next,
+					   (unsigned long long)m->size);
+		}
+		done = c->next == s->n_msgs;
+		if (done)
+			buf_append_str(&chunk, ".\r\n");
+		pop3_write(s, chunk.data, chunk.len);
+		buf_free(&chunk);
+	}
+	if (done) {
+		cont_free(&s->cont);
+		pop3_cmd_finish(s);
+	}
+}
+
+/* --- input ------------------------------------------------------------------------ */
+
+/* Handles the next complete input line; false if there is none. */
+static bool session_next_line(struct pop3_session *s)
+{
+	struct buf *in = conn_input(s->conn);
+	char copy[POP3_LONG_LINE_MAX];
+	struct slice line;
+	size_t used;
+
+	int r = pop3_parse_line(in->data, in->len, POP3_LONG_LINE_MAX, &line, &used);
+	if (r == 0)
+		return false;
+	if (r < 0) {
+		/* nginx ngx_mail_read_command: one answer, then close */
+		pop3_reply(s, false, "Line too long");
+		log_info("sid=%s pop3 line too long ip=%s", s->sid, s->ip);
+		pop3_session_close(s, "line too long");
+		return false;
+	}
+	/* the line is copied so the handler may see the input buffer change
+	   under it (conn_starttls() discards what is left) */
+	memcpy(copy, line.p, line.len);
+	line.p = copy;
+	buf_consume(in, used);
+	if (s->sasl_wait != POP3_SASL_IDLE)
+		pop3_auth_sasl_line(s, line);
+	else
+		pop3_cmd_dispatch(s, line, used);
+	secure_zero(copy, line.len); /* it may have held a password */
+	return true;
+}
+
+/* One step of work; false when the session must wait for an event. */
+static bool session_step(struct pop3_session *s)
+{
+	if (s->dead || s->closing || s->job != NULL || s->delay != NULL || s->tls_starting)
+		return false;
+	if (conn_output_pending(s->conn) >= POP3_OUTBUF_THROTTLE)
+		return false; /* resumed by `drained` */
+	if (s->cont != NULL) {
+		cont_pump(s);
+		return true;
+	}
+	if (s->shutdown && !s->cmd_active) {
+		/* between commands (an AUTH exchange counts as one command) */
+		pop3_reply(s, false, "[SYS/TEMP] Server shutting down");
+		pop3_session_close(s, "shutdown");
+		return false;
+	}
+	return session_next_line(s);
+}
+
+static void session_run(struct pop3_session *s)
+{
+	if (s->in_run)
+		return; /* the outer frame's loop carries on */
+	s->in_run = true;
+	while (session_step(s))
+		;
+	session_leave(s);
+}
+
+/* --- worker jobs ------------------------------------------------------------------ */
+
+struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish)
+{
+	struct pop3_job *job = xcalloc(1, sizeof(*job));
+	job->sess = s;
+	job->finish = finish;
+	return job;
+}
+
+static void job_free(struct pop3_job *job)
+{
+	free(job->login);
+	secret_free(&job->secret);
+	buf_free_secret(&job->in);
+	buf_free(&job->out);
+	free(job->msgs);
+	free(job->ids);
+	secure_zero(&job->id, sizeof(job->id));
+	free(job);
+}
+
+/* Runs on the loop thread once the worker is done (workers.h). */
+static void job_done(void *p)
+{
+	struct pop3_job *job = p;
+	struct pop3_session *s = job->sess;
+	bool nested = s->in_run;
+
+	s->job = NULL;
+	s->in_run = true;
+	if (!s->dead)
+		job->finish(s, job);
+	job_free(job);
+	if (nested)
+		return;
+	while (session_step(s))
+		;
+	session_leave(s);
+}
+
+bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
+{
+	s->job = job;
+	if (workers_submit(s->svc->srv->workers, fn, job_done, job) == 0)
+		return true;
+	s->job = NULL;
+	job_free(job);
+	log_warn("sid=%s pop3 worker queue full", s->sid);
+	pop3_reply(s, false, "[SYS/TEMP] Server busy, try again later");
+	pop3_cmd_finish(s);
+	return false;
+}
+
+/* --- delayed answers ------------------------------------------------------------ */
+
+static void delay_fired(struct loop *l, void *ctx)
+{
+	struct pop3_session *s = ctx;
+	void (*fn)(struct pop3_session *) = s->delay_fn;
+
+	s->delay = NULL;
+	s->delay_fn = NULL;
+	if (s->in_run)
+		log_panic("sid=%s pop3 timer inside a callback frame", s->sid);
+	s->in_run = true;
+	fn(s);
+	while (session_step(s))
+		;
+	session_leave(s);
+}
+
+void pop3_session_delay(struct pop3_session *s, uint64_t ms, void (*fn)(struct pop3_session *s))
+{
+	if (ms == 0) {
+		fn(s);
+		return;
+	}
+	s->delay_fn = fn;
+	s->delay = loop_timer_add(pop3_loop(s), ms, delay_fired, s);
+}
+
+/* --- connection events ------------------------------------------------------------ */
+
+static void on_data_in(struct conn *c, void *ctx)
+{
+	session_run(ctx);
+}
+
+static void on_drained(struct conn *c, void *ctx)
+{
+	session_run(ctx);
+}
+
+static void on_tls_ready(struct conn *c, void *ctx)
+{
+	struct pop3_session *s = ctx;
+
+	/* RFC 2595 §4: forget everything learnt before the handshake */
+	s->tls_starting = false;
+	pop3_session_reset_auth(s);
+	log_debug("sid=%s pop3 tls started %s", s->sid, conn_tls_desc(c));
+	session_run(s);
+}
+
+static void on_timeout(struct conn *c, void *ctx)
+{
+	struct pop3_session *s = ctx;
+	const struct config *cfg = pop3_config(s);
+
+	if (s->in_run)
+		return;
+
+	/* Not idle while a job runs or a long reply still moves. */
+	if (s->job != NULL || s->delay != NULL ||
+	    (s->cont != NULL && s->progress != s->progress_at_timeout)) {
+		s->progress_at_timeout = s->progress;
+		conn_set_idle_timeout(c, cfg->idle_timeout);
+		return;
+	}
+	/* RFC 1939 §3 lets us just close; a last line tells the user why */
+	cont_free(&s->cont);
+	s->in_run = true;
+	pop3_reply(s, false, "Autologout; idle for too long");
+	pop3_session_close(s, "timeout");
+	session_leave(s);
+}
+
+static void on_closed(struct conn *c, void *ctx, const char *reason)
+{
+	struct pop3_session *s = ctx;
+
+	s->conn = NULL;
+	s->dead = true;
+	loop_timer_del(pop3_loop(s), &s->delay);
+	if (s->address != NULL)
+		log_info("sid=%s pop3 logout user=%s reason=%s retrieved=%u deleted=%u bytes=%llu",
+			 s->sid, s->address, reason, s->retrieved, s->expunged,
+			 (unsigned long long)s->bytes_out);
+	else
+		log_debug("sid=%s pop3 disconnect reason=%s", s->sid, reason);
+	if (!s->in_run && s->job == NULL)
+		session_free(s);
+}
+
+static const struct conn_events pop3_conn_events = {
+    .data_in = on_data_in,
+    .drained = on_drained,
+    .tls_ready = on_tls_ready,
+    .timeout = on_timeout,
+    .closed = on_closed,
+};
+
+/* --- start ------------------------------------------------------------------------- */
+
+/* RFC 1939 §7: "<process-ID.clock@hostname>", different for every greeting;
+   the random part keeps it unpredictable across restarts. */
+static const char *make_timestamp(struct pop3_session *s, const char *hostname)
+{
+	uint32_t rnd = 0;
+	char tmp[300];
+
+	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
+		log_panic("RAND_bytes failed");
+	snprintf(tmp, sizeof(tmp), "<%ld.%llu.%08x@%.200s>", (long)getpid(),
+		 (unsigned long long)++s->svc->timestamps, rnd, hostname);
+	return arena_strdup(s->arena, tmp);
+}
+
+void pop3_session_start(struct pop3_service *svc, struct conn *c)
+{
+	const struct config *cfg = svc->srv->cfg;
+	struct arena *a = arena_new(POP3_ARENA_FIRST);
+	struct pop3_session *s = arena_alloc(a, sizeof(*s));
+
+	s->arena = a;
+	s->svc = svc;
+	s->conn = c;
+	s->state = POP3_STATE_AUTHORIZATION;
+	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
+	s->ip = arena_strdup(a, conn_peer_ip(c));
+	s->shutdown = svc->stopping;
+	s->next = svc->first;
+	if (s->next != NULL)
+		s->next->prev = s;
+	svc->first = s;
+	svc->sessions++;
+
+	conn_set_events(c, &pop3_conn_events, s);
+	conn_set_input_max(c, POP3_LONG_LINE_MAX);
+	conn_set_idle_timeout(c, cfg->idle_timeout);
+	if (cfg->pop3_apop)
+		s->timestamp = make_timestamp(s, cfg->hostname);
+	log_debug("sid=%s pop3 start ip=%s tls=%s", s->sid, s->ip, conn_is_tls(c) ? "yes" : "no");
+	s->in_run = true;
+	pop3_reply(s, true, "%s POP3 ready%s%s", cfg->hostname, s->timestamp ? " " : "",
+		   s->timestamp ? s->timestamp : "");
+	while (session_step(s)) /* the client may have spoken first */
+		;
+	session_leave(s);
+}
+
+void pop3_service_shutdown(struct pop3_service *svc)
+{
+	svc->stopping = true;
+	for (struct pop3_session *s = svc->first, *next; s != NULL; s = next) {
+		next = s->next;
+		s->shutdown = true;
+		if (s->sasl_wait != POP3_SASL_IDLE) {
+			/* an AUTH exchange waiting for the client: end it now */
+			pop3_session_reset_auth(s);
+			pop3_cmd_finish(s);
+		}
+		session_run(s); /* may free s */
+	}
+}
+
+/* For the idle-memory test: bytes held by a session's arena. */
+size_t pop3_session_footprint(const struct pop3_session *s)
+{
+	return arena_footprint(s->arena);
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sasl.h - server side of the SASL mechanisms (RFC 4422) for POP3 AUTH
+ * (RFC 5034) and SMTP AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, and
+ * SCRAM-SHA-256 (RFC 7677) on OpenSSL primitives.
+ *
+ * The protocol layer owns base64 (util/base64.h) and the line syntax; this
+ * layer sees decoded bytes. sasl_server_step() may look up the store and
+ * verify a password, so it runs on a worker thread; the session calls it
+ * once per client message and waits for the result.
+ */
+#ifndef MAILROOM_PROTO_SASL_H
+#define MAILROOM_PROTO_SASL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "directory/auth.h"
+#include "util/buf.h"
+
+struct store;
+struct sasl_server;
+
+enum sasl_mech { SASL_PLAIN, SASL_LOGIN, SASL_SCRAM_SHA_256, SASL_MECH_COUNT };
+
+enum sasl_step {
+	SASL_CONTINUE,	/* send `out` as a challenge, wait for the next message */
+	SASL_SUCCESS,	/* *id_r is filled; for SCRAM `out` holds the final message */
+	SASL_FAILED,	/* wrong credentials: -ERR [AUTH] / 535 5.7.8 */
+	SASL_TEMPFAIL,	/* store error: [SYS/TEMP] / 454 4.7.0 */
+	SASL_MALFORMED, /* protocol violation in the client message: 501 / -ERR */
+};
+
+/* Case-insensitive; returns -1 for unknown names. */
+int sasl_mech_parse(const char *name, size_t len, enum sasl_mech *m_r);
+const char *sasl_mech_name(enum sasl_mech m);
+/* Mechanisms that send the password itself (need TLS unless configured). */
+bool sasl_mech_plaintext(enum sasl_mech m);
+
+struct sasl_server *sasl_server_new(enum sasl_mech m);
+void sasl_server_free(struct sasl_server **s);
+/* `in` is the decoded client message; in == NULL means the client sent no
+   initial response (the first step then produces the first challenge). */
+enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const char *in,
+				size_t in_len, struct buf *out, struct auth_identity *id_r);
+
+/* --- limits ---------------------------------------------------------------- */
+#define SASL_NAME_MAX 255      /* authcid/authzid octets (RFC 5321 paths are shorter) */
+#define SASL_PASSWORD_MAX 1024 /* = PASSWORD_MAX of directory/password.h */
+#define SASL_NONCE_MAX 128     /* client nonce octets (RFC 5802 §5.1 sets none) */
+#define SASL_MESSAGE_MAX 2048  /* one decoded client message */
+
+enum sasl_mech sasl_server_mech(const struct sasl_server *s);
+/* The user name the client has given so far ("" if none), for logs. */
+const char *sasl_server_authcid(const struct sasl_server *s);
+
+/* Where SCRAM finds a user's verifier (directory/password.h format) and
+   identity. Returns STORE_OK with a malloc'd *verifier_r, STORE_NOTFOUND,
+   or another store error (-> SASL_TEMPFAIL). */
+typedef int sasl_scram_lookup_fn(void *ctx, struct store *st, const char *user, char **verifier_r,
+				 struct auth_identity *id_r);
+/* Test hook: replace the store lookup (store_user_lookup and its `scram`
+   field) for this exchange. Never called by the server. */
+void sasl_server_set_scram_lookup(struct sasl_server *s, sasl_scram_lookup_fn *fn, void *ctx);
+
+/* Test hook: use `suffix` (copied) as the server's SCRAM nonce part instead of
+   random bytes, so RFC 7677 §3's example exchange can be replayed. Never
+   called by the server. */
+void sasl_server_set_nonce(struct sasl_server *s, const char *suffix);
+
+/* --- pure parsers (no store, no allocation; for tests and fuzzing) -------- */
+
+/* RFC 4616 §2: message = [authzid] NUL authcid NUL passwd. Exactly two NULs;
+   authcid 1..SASL_NAME_MAX octets of UTF-8 without control characters (same
+   for a non-empty authzid); passwd 1..SASL_PASSWORD_MAX octets. Slices point
+   into `in`. Returns 0, or -1 if malformed. */
+int sasl_plain_parse(const char *in, size_t len, struct slice *authzid_r, struct slice *authcid_r,
+		     struct slice *passwd_r);
+
+/* RFC 5802 §7 client-first-message, without channel binding: the gs2 flag
+   must be "n" or "y" (a "p=" flag asks for -PLUS, which is not offered);
+   "m=" (mandatory extensions) is refused. Names are decoded ("=2C" -> ',',
+   "=3D" -> '='). Slices point into `in`. */
+struct sasl_scram_first {
+	struct slice gs2_header; /* "n,," or "y,a=NAME," with its final comma */
+	struct slice bare;	 /* client-first-message-bare */
+	struct slice nonce;	 /* c-nonce */
+	char user[SASL_NAME_MAX + 1];
+	char authzid[SASL_NAME_MAX + 1]; /* "" if none */
+};
+int sasl_scram_parse_first(const char *in, size_t len, struct sasl_scram_first *r);
+
+/* RFC 5802 §7 client-final-message: "c=" b64 ",r=" nonce [",ext"]* ",p=" b64. */
+struct sasl_scram_final {
+	struct slice channel_binding; /* base64 text after "c=" */
+	struct slice nonce;	      /* after "r=" */
+	struct slice proof;	      /* base64 text after "p=" */
+	struct slice without_proof;   /* client-final-message-without-proof */
+};
+int sasl_scram_parse_final(const char *in, size_t len, struct sasl_scram_final *r);
+
+#endif

@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.c - `mailroom serve` (see server.h): listeners, connection limits,
+ * signals, and the start-up and shutdown order.
+ *
+ * Start-up: signals are blocked first (worker threads inherit the mask and
+ * the loop reads them from a signalfd), the open-files limit is raised, the
+ * store is checked, the TLS context loaded, then the loop, the worker pool
+ * (one store handle per thread), the POP3 service and the listeners. Name
+ * resolution of listen addresses happens here, never later. Any failure
+ * before "mailroom ready" stops the process with a message naming the cause.
+ *
+ * Shutdown (SIGTERM/SIGINT): listeners close, handshakes in progress are
+ * aborted, every POP3 session gets a last reply and closes; after
+ * SERVER_GRACE_SECS the rest are aborted. Worker jobs already queued finish
+ * (workers_free), then everything is freed and server_run() returns 0.
+ * Loop thread only; no global state.
+ */
+#include "server/server.h"
+#include "directory/penalty.h"
+#include "net/conn_private.h"
+#include "net/loop.h"
+#include "net/workers.h"
+#include "pop3/pop3.h"
+#include "store/store.h"
+#include "tls/tls.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SERVER_BACKLOG 1024
+#define SERVER_ACCEPT_BATCH 256 /* per wake-up, so one port cannot starve the rest */
+#define SERVER_ACCEPT_PAUSE_MS 100
+#define SERVER_GRACE_SECS 10
+#define SERVER_JOB_QUEUE_MAX 4096
+#define SERVER_IP_BUCKETS 4096
+#define SERVER_NOFILE_CAP (1u << 20)
+
+struct listener {
+	struct listener *next;
+	struct server_priv *sp;
+	struct timer *pause; /* accept paused after EMFILE/ENFILE */
+	int fd;
+	enum listen_role role;
+	char addr[INET6_ADDRSTRLEN + 8];
+};
+
+struct ip_count {
+	struct ip_count *next;
+	unsigned count;
+	char ip[INET6_ADDRSTRLEN];
+};
+
+struct server_priv {
+	struct server pub; /* first: sessions get &pub */
+	struct conn_mgr *conns;
+	struct listener *listeners;
+	struct ip_count *ips[SERVER_IP_BUCKETS];
+	int sigfd;
+	bool stopping;
+	struct timer *stop_check, *grace;
+};
+
+/* --- per-IP connection counts ------------------------------------------------------ */
+
+static struct ip_count **ip_find(struct server_priv *sp, const char *ip)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = ip; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	struct ip_count **pp = &sp->ips[h % SERVER_IP_BUCKETS];
+	while (*pp != NULL && strcmp((*pp)->ip, ip) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static unsigned ip_get(struct server_priv *sp, const char *ip)
+{
+	struct ip_count *e = *ip_find(sp, ip);
+	return e != NULL ? e->count : 0;
+}
+
+static void ip_inc(struct server_priv *sp, const char *ip)
+{
+	struct ip_count **pp = ip_find(sp, ip);
+	if (*pp == NULL) {
+		*pp = xcalloc(1, sizeof(**pp));
+		snprintf((*pp)->ip, sizeof((*pp)->ip), "%s", ip);
+	}
+	(*pp)->count++;
+}
+
+static void ip_dec(struct server_priv *sp, const char *ip)
+{
+	struct ip_count **pp = ip_find(sp, ip), *e = *pp;
+	if (e != NULL && --e->count == 0) {
+		*pp = e->next;
+		free(e);
+	}
+}
+
+static void sockaddr_text(const struct sockaddr *sa, char *out, size_t len, bool with_port)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], ip, sizeof(ip));
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(s6->sin6_port);
+		if (with_port && strchr(ip, ':') != NULL) {
+			snprintf(out, len, "[%s]:%u", ip, port);
+			return;
+		}
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		port = ntohs(s4->sin_port);
+	}
+	if (with_port)
+		snprintf(out, len, "%s:%u", ip, port);
+	else
+		snprintf(out, len, "%s", ip);
+}
+
+/* --- connections --------------------------------------------------------------------- */
+
+static void conn_gone(struct conn *c, const char *reason, void *ctx)
+{
+	struct server_priv *sp = ctx;
+
+	sp->pub.connections--;
+	ip_dec(sp, conn_peer_ip(c));
+	log_info("disconnect sid=%s reason=%s", conn_id(c), reason);
+}
+
+/* Hands a ready connection (after the handshake on implicit-TLS ports) to
+   the protocol of its role. */
+static void conn_ready(struct conn *c, void *ctx)
+{
+	struct server_priv *sp = ctx;
+
+	switch (conn_role(c)) {
+	case ROLE_POP3:
+	case ROLE_POP3S:
+		pop3_session_start(sp->pub.pop3, c);
+		break;
+	default:
+		conn_abort(c, "no protocol for this role");
+		break;
+	}
+}
+
+/* Implicit TLS: the conn belongs to the server until the handshake ends. */
+static const struct conn_events pretls_events = {
+    .tls_ready = conn_ready,
+};
+
+/* Over a limit: one best-effort line on plaintext POP3 (RFC 3206 §4
+   [SYS/TEMP]: the client may retry later), never on TLS ports, where
+   plaintext would only confuse the handshake. */
+static void refuse(struct listener *ls, int fd, const char *ip, const char *why)
+{
+	static const char msg[] = "-ERR [SYS/TEMP] Too many connections\r\n";
+
+	if (ls->role == ROLE_POP3) {
+		ssize_t r = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)r;
+	}
+	close(fd);
+	log_warn("refused ip=%s role=%s reason=%s", ip, listen_role_name(ls->role), why);
+}
+
+static void accept_one(struct listener *ls, int fd, const struct sockaddr *sa)
+{
+	struct server_priv *sp = ls->sp;
+	const struct config *cfg = sp->pub.cfg;
+	char ip[INET6_ADDRSTRLEN];
+
+	sockaddr_text(sa, ip, sizeof(ip), false);
+	if (cfg->max_connections != 0 && sp->pub.connections >= cfg->max_connections) {
+		refuse(ls, fd, ip, "max_connections");
+		return;
+	}
+	if (cfg->max_connections_per_ip != 0 && ip_get(sp, ip) >= cfg->max_connections_per_ip) {
+		refuse(ls, fd, ip, "max_connections_per_ip");
+		return;
+	}
+	struct conn *c = conn_new(sp->conns, fd, sa, ls->role);
+	if (c == NULL)
+		return;
+	sp->pub.connections++;
+	ip_inc(sp, conn_peer_ip(c));
+	log_info("connect sid=%s ip=%s role=%s", conn_id(c), conn_peer_ip(c),
+		 listen_role_name(ls->role));
+	conn_set_idle_timeout(c, cfg->idle_timeout);
+	if (listen_role_implicit_tls(ls->role)) {
+		conn_set_events(c, &pretls_events, sp);
+		if (conn_tls_accept(c) < 0)
+			conn_abort(c, "tls not configured");
+	} else {
+		conn_ready(c, sp);
+	}
+}
+
+static void accept_resume(struct loop *l, void *ctx)
+{
+	struct listener *ls = ctx;
+	ls->pause = NULL;
+	loop_fd_mod(l, ls->fd, LOOP_READ);
+}
+
+static void accept_ready(struct loop *l, int fd, int mask, void *ctx)
+{
+	struct listener *ls = ctx;
+
+	for (int i = 0; i < SERVER_ACCEPT_BATCH && !ls->sp->stopping; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd >= 0) {
+			accept_one(ls, cfd, (struct sockaddr *)&ss);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			/* level-triggered: without a pause the loop would spin */
+			log_error("accept on %s: %s; pausing %d ms", ls->addr, strerror(errno),
+				  SERVER_ACCEPT_PAUSE_MS);
+			loop_fd_mod(l, fd, 0);
+			ls->pause = loop_timer_add(l, SERVER_ACCEPT_PAUSE_MS, accept_resume, ls);
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			log_error("accept on %s: %s", ls->addr, strerror(errno));
+		}
+		return;
+	}
+}
+
+/* --- listeners ----------------------------------------------------------------------- */
+
+/* Splits "host:port" or "[v6]:port"; "*" means every address. */
+static int split_addr(const char *addr, char **host_r, char **port_r)
+{
+	const char *colon;
+
+	if (addr[0] == '[') {
+		const char *rb = strchr(addr, ']');
+		if (rb == NULL || rb[1] != ':')
+			return -1;
+		*host_r = xstrndup(addr + 1, (size_t)(rb - addr - 1));
+		colon = rb + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (colon == NULL)
+			return -1;
+		*host_r = xstrndup(addr, (size_t)(colon - addr));
+	}
+	*port_r = xstrdup(colon + 1);
+	return 0;
+}
+
+/* Returns the listening fd, -1 on a fatal error, or -2 if this address
+   family or address cannot exist here (IPv6 disabled, ::1 missing): fine
+   when a host name resolves to several addresses and another one works. */
+static int listen_fd(const struct addrinfo *ai, char **err_r, const char *addr)
+{
+	int one = 1;
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		*err_r = xasprintf("cannot listen on %s: socket: %s", addr, strerror(errno));
+		return errno == EAFNOSUPPORT ? -2 : -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6) /* so "[::]" and "0.0.0.0" can both bind */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SERVER_BACKLOG) < 0) {
+		int e = errno;
+		*err_r = xasprintf("cannot listen on %s: %s", addr, strerror(e));
+		close(fd);
+		return e == EADDRNOTAVAIL || e == EAFNOSUPPORT ? -2 : -1;
+	}
+	return fd;
+}
+
+static int listen_on(struct server_priv *sp, enum listen_role role, const char *addr,
+		     char **err_r)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	char *host, *port;
+	int n = 0, e;
+
+	if (split_addr(addr, &host, &port) < 0) {
+		*err_r = xasprintf("bad listen address %s (want host:port or [v6]:port)", addr);
+		return -1;
+	}
+	/* blocking DNS, once, before the loop runs */
+	e = getaddrinfo(strcmp(host, "*") == 0 || host[0] == '\0' ? NULL : host, port, &hints,
+			&res);
+	if (e != 0)
+		*err_r = xasprintf("cannot resolve listen address %s: %s", addr, gai_strerror(e));
+	for (struct addrinfo *ai = res; e == 0 && ai != NULL; ai = ai->ai_next) {
+		int fd = listen_fd(ai, err_r, addr);
+		if (fd == -2 && (ai != res || ai->ai_next != NULL)) {
+			log_warn("%s; skipped", *err_r); /* "localhost" without IPv6 */
+			free(*err_r);
+			*err_r = NULL;
+			continue;
+		}
+		if (fd < 0) {
+			n = -1;
+			break;
+		}
+		struct listener *ls = xcalloc(1, sizeof(*ls));
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		ls->sp = sp;
+		ls->fd = fd;
+		ls->role = role;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+			sockaddr_text((struct sockaddr *)&ss, ls->addr, sizeof(ls->addr), true);
+		ls->next = sp->listeners;
+		sp->listeners = ls;
+		if (loop_fd_add(sp->pub.loop, fd, LOOP_READ, accept_ready, ls) < 0)
+			log_fatal("cannot watch listener %s: %s", ls->addr, strerror(errno));
+		log_info("listening role=%s addr=%s", listen_role_name(role), ls->addr);
+		n++;
+	}
+	if (res != NULL)
+		freeaddrinfo(res);
+	free(host);
+	free(port);
+	if (e == 0 && n == 0 && *err_r == NULL)
+		*err_r = xasprintf("cannot listen on %s: no usable address", addr);
+	return e == 0 && n > 0 ? 0 : -1;
+}
+
+static void listeners_close(struct server_priv *sp)
+{
+	for (struct listener *ls = sp->listeners, *next; ls != NULL; ls = next) {
+		next = ls->next;
+		loop_timer_del(sp->pub.loop, &ls->pause);
+		loop_fd_del(sp->pub.loop, ls->fd);
+		close(ls->fd);
+		free(ls);
+	}
+	sp->listeners = NULL;
+}
+
+/* --- signals and shutdown -------------------------------------------------------------- */
+
+static void stop_check(struct loop *l, void *ctx)
+{
+	struct server_priv *sp = ctx;
+
+	sp->stop_check = NULL;
+	if (conn_mgr_count(sp->conns) == 0 && pop3_service_sessions(sp->pub.pop3) == 0)
+		loop_stop(l);
+	else
+		sp->stop_check = loop_timer_add(l, 20, stop_check, sp);
+}
+
+static void grace_over(struct loop *l, void *ctx)
+{
+	struct server_priv *sp = ctx;
+
+	sp->grace = NULL;
+	log_warn("shutdown: %u connections still open after %d s; closing them",
+		 conn_mgr_count(sp->conns), SERVER_GRACE_SECS);
+	conn_mgr_abort_all(sp->conns, "server stopping");
+	/* sessions waiting for a worker job end in workers_free() */
+	loop_stop(l);
+}
+
+static void shutdown_begin(struct server_priv *sp, const char *why)
+{
+	struct loop *l = sp->pub.loop;
+
+	sp->stopping = true;
+	log_info("shutdown signal=%s connections=%u", why, sp->pub.connections);
+	listeners_close(sp);
+	conn_mgr_abort_handshakes(sp->conns, "server stopping");
+	pop3_service_shutdown(sp->pub.pop3);
+	sp->stop_check = loop_timer_add(l, 0, stop_check, sp);
+	sp->grace = loop_timer_add(l, SERVER_GRACE_SECS * 1000, grace_over, sp);
+}
+
+static void signal_ready(struct loop *l, int fd, int mask, void *ctx)
+{
+	struct server_priv *sp = ctx;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: configuration reload is not supported yet; "
+				 "restart to apply changes");
+			continue;
+		}
+		if (!sp->stopping)
+			shutdown_begin(sp, si.ssi_signo == SIGTERM ? "TERM" : "INT");
+	}
+}
+
+/* --- start-up ---------------------------------------------------------------------------- */
+
+/* One store handle per worker thread (store.h: a handle is single-thread). */
+static void *worker_init(void *arg)
+{
+	const struct config *cfg = arg;
+	struct store *st = NULL;
+
+	if (store_open(cfg->data_dir, false, &st) != STORE_OK)
+		log_fatal("worker: cannot open the store in %s: %s", cfg->data_dir,
+			  st != NULL ? store_error(st) : "error");
+	return st;
+}
+
+static void worker_deinit(void *tctx)
+{
+	struct store *st = tctx;
+	store_close(&st);
+}
+
+/* Tens of thousands of idle connections need as many descriptors. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? SERVER_NOFILE_CAP : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open files limit to %llu: %s",
+			 (unsigned long long)rl.rlim_cur, strerror(errno));
+}
+
+static void check_store(const struct config *cfg)
+{
+	struct store *st = NULL;
+	int r = store_open(cfg->data_dir, false, &st);
+
+	if (r == STORE_NOTFOUND)
+		log_fatal("no mail store in %s: run 'mailroom%s%s init' first", cfg->data_dir,
+			  cfg->file != NULL ? " -c " : "", cfg->file != NULL ? cfg->file : "");
+	if (r != STORE_OK)
+		log_fatal("cannot open the mail store in %s: %s", cfg->data_dir,
+			  st != NULL ? store_error(st) : "error");
+	store_close(&st);
+}
+
+static int bind_all(struct server_priv *sp)
+{
+	const struct config *cfg = sp->pub.cfg;
+	char *err = NULL;
+	bool smtp = false;
+
+	for (int role = 0; role < ROLE_COUNT; role++) {
+		const struct listen_list *ll = &cfg->listen[role];
+		if (role != ROLE_POP3 && role != ROLE_POP3S) {
+			smtp = smtp || ll->count > 0;
+			continue;
+		}
+		for (size_t i = 0; i < ll->count; i++) {
+			if (listen_on(sp, role, ll->addrs[i], &err) < 0) {
+				log_error("%s", err);
+				free(err);
+				return -1;
+			}
+		}
+	}
+	if (smtp)
+		log_info("smtp, submission and submissions have no service in this build; "
+			 "not listening on them");
+	return 0;
+}
+
+int server_run(const struct config *cfg)
+{
+	struct server_priv *sp = xcalloc(1, sizeof(*sp));
+	struct server *srv = &sp->pub;
+	char *err = NULL;
+	sigset_t set;
+	int ret = 1;
+
+	log_set_level(cfg->log_level);
+	srv->cfg = cfg;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	raise_nofile();
+	check_store(cfg);
+
+	if (tls_ctx_new(cfg->tls_cert, cfg->tls_key, &srv->tls, &err) < 0) {
+		log_error("%s", err);
+		log_error("refusing to start without TLS: run 'mailroom init' to make a "
+			  "self-signed certificate, or set [tls] cert and key");
+		free(err);
+		free(sp);
+		return 1;
+	}
+	srv->loop = loop_new();
+	sp->conns = conn_mgr_new(srv->loop, srv->tls);
+	conn_mgr_set_gone(sp->conns, conn_gone, sp);
+	sp->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sp->sigfd < 0 || loop_fd_add(srv->loop, sp->sigfd, LOOP_READ, signal_ready, sp) < 0)
+		log_fatal("signalfd: %s", strerror(errno));
+	srv->workers = workers_new(srv->loop, cfg->workers, SERVER_JOB_QUEUE_MAX, worker_init,
+				   worker_deinit, (void *)cfg);
+	srv->penalty = penalty_new(cfg->auth_fail_delay_max);
+	srv->pop3 = pop3_service_new(srv);
+
+	if (bind_all(sp) == 0) {
+		log_info("mailroom ready hostname=%s workers=%u", cfg->hostname, cfg->workers);
+		loop_run(srv->loop);
+		ret = 0;
+	}
+
+	listeners_close(sp);
+	loop_timer_del(srv->loop, &sp->stop_check);
+	loop_timer_del(srv->loop, &sp->grace);
+	conn_mgr_free(&sp->conns);   /* the last `closed`s: sessions go dead */
+	workers_free(&srv->workers); /* queued jobs finish; their `done` frees sessions */
+	if (pop3_service_sessions(srv->pop3) == 0)
+		pop3_service_free(&srv->pop3);
+	else
+		log_error("shutdown: %u POP3 sessions still alive; not freeing the service",
+			  pop3_service_sessions(srv->pop3));
+	penalty_free(&srv->penalty);
+	loop_fd_del(srv->loop, sp->sigfd);
+	close(sp->sigfd);
+	loop_free(&srv->loop);
+	tls_ctx_free(&srv->tls);
+	for (size_t i = 0; i < SERVER_IP_BUCKETS; i++)
+		for (struct ip_count *e = sp->ips[i], *next; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
+	if (ret == 0)
+		log_info("mailroom stopped");
+	free(sp);
+	return ret;
+}

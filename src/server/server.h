@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.h - `mailroom serve`: the process that owns the loop, the worker
+ * pool, the TLS context and the listeners, and hands ready connections to
+ * the protocol of their role. There is no global: everything a session
+ * needs hangs off struct server, passed at start.
+ *
+ * Limits enforced before a protocol sees a connection: max_connections in
+ * total and max_connections_per_ip; over either, the connection gets a short
+ * protocol-appropriate refusal and is closed.
+ *
+ * Signals: SIGTERM/SIGINT stop gracefully (listeners close, sessions get a
+ * last reply, queued jobs finish); SIGPIPE is ignored.
+ */
+#ifndef MAILROOM_SERVER_SERVER_H
+#define MAILROOM_SERVER_SERVER_H
+
+#include "util/config.h"
+
+struct loop;
+struct workers;
+struct tls_ctx;
+struct penalty;
+struct pop3_service;
+
+struct server {
+	const struct config *cfg;
+	struct loop *loop;
+	struct workers *workers; /* thread ctx = struct store * */
+	struct tls_ctx *tls;     /* NULL if no certificate could be loaded */
+	struct penalty *penalty; /* per-IP auth failure delays */
+	struct pop3_service *pop3;
+	unsigned connections;
+};
+
+/* Runs until SIGTERM; returns the process exit code. */
+int server_run(const struct config *cfg);
+
+#endif

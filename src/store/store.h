@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - the transactional mailbox store (SPEC §2, §5): the face of store/.
+ *
+ * One `struct store` is one connection to the database (SQLite in WAL mode,
+ * DATA_DIR/mailroom.db). A handle belongs to one thread at a time: the server
+ * opens one per worker thread; the CLI opens its own. Every call is blocking
+ * (it may fsync) and so must never run on a network thread.
+ *
+ * Invariants (tests cite them by number):
+ *  S1. A delivery call that returns 0 has committed with synchronous=FULL:
+ *      the message is on stable storage for every recipient reported done.
+ *  S2. Single instance: one body row per delivered message, shared by all
+ *      recipients; a body is removed when its last message is expunged.
+ *  S3. UIDs come from a per-mailbox counter that only grows; a UID (and so a
+ *      UIDL) is never reused in a mailbox, even after expunge or restart.
+ *  S4. Bodies are stored in wire form (CRLF line ends, not dot-stuffed);
+ *      a message's size is the exact octet count of that form.
+ *  S5. Expunge removes the given messages in one transaction or not at all.
+ *  S6. Schema changes go through numbered migrations in one table
+ *      (schema_version); opening an older database migrates it.
+ *  S7. Store errors are classified: STORE_TEMP (busy, I/O, disk full — the
+ *      client may retry) or STORE_PERM; never a crash, never half-written.
+ *
+ * Strings returned in structs are malloc'd and owned by the struct; the
+ * matching *_clear() function frees them.
+ */
+#ifndef MAILROOM_STORE_STORE_H
+#define MAILROOM_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct store;
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_NOTFOUND = -1,
+	STORE_EXISTS = -2,
+	STORE_INVALID = -3, /* bad argument, e.g. malformed address */
+	STORE_QUOTA = -4,   /* mailbox over its hard limit */
+	STORE_TEMP = -5,    /* try again later: busy, I/O error, disk full */
+	STORE_PERM = -6,    /* permanent failure (corrupt database, ...) */
+};
+
+enum domain_type {
+	DOMAIN_AUTHORITATIVE,
+	DOMAIN_INTERNAL_RELAY,
+	DOMAIN_EXTERNAL_RELAY,
+};
+
+/* Open DATA_DIR/mailroom.db. With create=true the folder and the database are
+   made and migrated (mode 0700 folder, 0600 files); without it a missing
+   database is STORE_NOTFOUND ("run mailroom init"). */
+int store_open(const char *data_dir, bool create, struct store **st_r);
+void store_close(struct store **st);
+/* Human-readable text of the last error on this handle (never NULL). */
+const char *store_error(const struct store *st);
+
+const char *domain_type_name(enum domain_type t);
+int domain_type_parse(const char *s, enum domain_type *t_r);
+
+/* --- domains ----------------------------------------------------------- */
+struct store_domain {
+	char *name;
+	enum domain_type type;
+	int64_t mailboxes; /* number of mailboxes whose primary address is here */
+};
+int store_domain_add(struct store *st, const char *name, enum domain_type type);
+/* Refuses (STORE_EXISTS) while mailboxes or aliases still use the domain. */
+int store_domain_remove(struct store *st, const char *name);
+int store_domain_get(struct store *st, const char *name, struct store_domain *d_r);
+typedef void store_domain_cb(const struct store_domain *d, void *ctx);
+int store_domain_list(struct store *st, store_domain_cb *cb, void *ctx);
+void store_domain_clear(struct store_domain *d);
+
+/* --- mailboxes (users) --------------------------------------------------- */
+struct store_user {
+	int64_t id;
+	char *address;     /* primary address, lower-cased domain */
+	char *pw_hash;     /* crypt(3) string, e.g. "$y$..." */
+	char *scram;       /* SCRAM-SHA-256 verifier (directory/password.h) or NULL */
+	char *apop_secret; /* reversible secret for APOP, NULL unless opted in */
+	uint64_t quota;    /* bytes, 0 = unlimited */
+	uint64_t used;     /* bytes currently stored */
+	int64_t messages;
+	bool pop3_enabled;
+	bool enabled;
+};
+struct store_user_new {
+	const char *address;
+	const char *pw_hash;
+	const char *scram;
+	const char *apop_secret; /* NULL for none */
+	uint64_t quota;
+};
+/* The address's domain must exist (STORE_NOTFOUND otherwise) and the address
+   must not be used by any mailbox or alias (STORE_EXISTS). */
+int store_user_add(struct store *st, const struct store_user_new *u);
+/* Removes the mailbox, its addresses and messages (bodies per S2). */
+int store_user_remove(struct store *st, const char *address);
+int store_user_set_password(struct store *st, const char *address, const char *pw_hash,
+			    const char *scram, const char *apop_secret);
+int store_user_set_quota(struct store *st, const char *address, uint64_t quota);
+int store_user_set_pop3(struct store *st, const char *address, bool enabled);
+/* A disabled mailbox keeps receiving mail but cannot log in. */
+int store_user_set_enabled(struct store *st, const char *address, bool enabled);
+/* Drops the reversible APOP secret (the account stops accepting APOP). */
+int store_user_clear_apop(struct store *st, const char *address);
+/* Looks up by primary address or any alias that points at one mailbox. */
+int store_user_lookup(struct store *st, const char *login, struct store_user *u_r);
+typedef void store_user_cb(const struct store_user *u, void *ctx);
+/* domain NULL = all */
+int store_user_list(struct store *st, const char *domain, store_user_cb *cb, void *ctx);
+void store_user_clear(struct store_user *u);
+
+/* --- aliases -------------------------------------------------------------- */
+/* An alias maps an address in a hosted domain to a target: a local mailbox's
+   address (delivered there) or any other address (kept for forwarding). */
+int store_alias_add(struct store *st, const char *address, const char *target);
+int store_alias_remove(struct store *st, const char *address, const char *target);
+typedef void store_alias_cb(const char *address, const char *target, void *ctx);
+int store_alias_list(struct store *st, const char *address, store_alias_cb *cb, void *ctx);
+
+/* Resolve a recipient to local mailbox ids, expanding aliases (depth-limited,
+   loop-safe). Returns STORE_OK with n >= 1 ids (caller frees *ids_r), or
+   STORE_NOTFOUND if nothing local matches. */
+int store_resolve(struct store *st, const char *address, int64_t **ids_r, size_t *n_r);
+
+/* --- delivery ------------------------------------------------------------ */
+/* Deliver one body (wire form, S4) to n mailboxes in one transaction.
+   results[i] gets STORE_OK or STORE_QUOTA per mailbox; the call returns
+   STORE_OK once committed (S1) if at least one mailbox took the message,
+   STORE_QUOTA if all were over quota, or an error with nothing written.
+   uidl may be NULL (a fresh one is made) or an imported UIDL to keep. */
+int store_deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const char *body,
+		  size_t len, const char *uidl, int *results);
+
+/* --- POP3 view ------------------------------------------------------------ */
+struct store_msg {
+	int64_t id;
+	uint64_t uid;
+	uint64_t size;  /* octets of the wire form (S4) */
+	char uidl[71];  /* RFC 1939 §7: 1-70 chars in 0x21-0x7E */
+};
+/* The mailbox's messages in UID order; caller frees *msgs_r. */
+int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r,
+		       size_t *n_r);
+/* Append the message's wire-form body to out. */
+int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, struct buf *out);
+/* Remove messages of a mailbox (S2, S5). */
+int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, size_t n);
+
+/* Convert a message as read from a file or pipe into wire form: lone LF and
+   lone CR become CRLF; a missing final line end is added. */
+void store_to_wire(struct buf *out, const char *in, size_t len);
+
+/* Lower-cased copy of a valid domain name, or NULL (caller frees). */
+char *store_norm_domain(const char *name);
+/* Test seam (S7): the next commit on this handle fails as a disk error
+   would, after the work was done; nothing of it may remain. */
+void store_test_fail_next_commit(struct store *st);
+
+#endif

@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_directory.c - domains, mailboxes and aliases in the store, and the
+ * resolution of a recipient address to local mailboxes.
+ *
+ * Addresses are kept lower-cased (local part included): mailroom treats
+ * local parts as case-insensitive, as nearly every deployment expects.
+ * Mailbox addresses and alias addresses share one name space: an address is
+ * either a mailbox or an alias, never both. Alias targets outside the hosted
+ * domains are kept (forwarding uses them later) but resolve to nothing here.
+ */
+#include "store/store_private.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ALIAS_DEPTH_MAX 8
+#define RESOLVE_MAX 1000
+
+static int resolve(struct store *st, const char *address, int64_t **ids_r, size_t *n_r);
+
+static const char *const domain_type_names[] = {"authoritative", "internal-relay",
+						 "external-relay"};
+
+const char *domain_type_name(enum domain_type t)
+{
+	return domain_type_names[t];
+}
+
+int domain_type_parse(const char *s, enum domain_type *t_r)
+{
+	for (size_t i = 0; i < N_ELEMENTS(domain_type_names); i++)
+		if (strcmp(s, domain_type_names[i]) == 0) {
+			*t_r = (enum domain_type)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, what);
+}
+
+static char *col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return t != NULL ? xstrdup((const char *)t) : NULL;
+}
+
+/* --- domains ------------------------------------------------------------------ */
+
+int store_domain_add(struct store *st, const char *name, enum domain_type type)
+{
+	char *d = store_norm_domain(name);
+	if (d == NULL) {
+		snprintf(st->err, sizeof(st->err), "'%s' is not a valid domain name", name);
+		return STORE_INVALID;
+	}
+	sqlite3_stmt *s = store_stmt(st, "INSERT INTO domains (name, type, created) "
+					 "VALUES (?1, ?2, ?3)");
+	int r = STORE_TEMP;
+	if (s != NULL) {
+		sqlite3_bind_text(s, 1, d, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(s, 2, (int)type);
+		sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+		r = step_done(st, s, "domain add");
+		if (r == STORE_EXISTS)
+			snprintf(st->err, sizeof(st->err), "domain %s exists already", d);
+	}
+	free(d);
+	return r;
+}
+
+int store_domain_remove(struct store *st, const char *name)
+{
+	char *d = store_norm_domain(name);
+	int r;
+	if (d == NULL) {
+		snprintf(st->err, sizeof(st->err), "'%s' is not a valid domain name", name);
+		return STORE_INVALID;
+	}
+	if ((r = store_begin(st)) != STORE_OK)
+		goto out;
+	int64_t id = store_domain_id(st, d);
+	if (id <= 0) {
+		store_rollback(st);
+		r = id == 0 ? STORE_NOTFOUND : STORE_TEMP;
+		if (id == 0)
+			snprintf(st->err, sizeof(st->err), "domain %s does not exist", d);
+		goto out;
+	}
+	sqlite3_stmt *s = store_stmt(st, "SELECT (SELECT count(*) FROM mailboxes WHERE "
+					 "domain_id = ?1) + (SELECT count(*) FROM aliases "
+					 "WHERE domain_id = ?1)");
+	if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
+		store_rollback(st);
+		r = STORE_TEMP;
+		goto out;
+	}
+	if (sqlite3_column_int64(s, 0) > 0) {
+		store_rollback(st);
+		snprintf(st->err, sizeof(st->err),
+			 "domain %s still has mailboxes or aliases; remove them first", d);
+		r = STORE_EXISTS;
+		goto out;
+	}
+	sqlite3_reset(s);
+	s = store_stmt(st, "DELETE FROM domains WHERE id = ?1");
+	sqlite3_bind_int64(s, 1, id);
+	if ((r = step_done(st, s, "domain remove")) != STORE_OK) {
+		store_rollback(st);
+		goto out;
+	}
+	r = store_commit(st);
+out:
+	free(d);
+	return r;
+}
+
+static void domain_row(sqlite3_stmt *s, struct store_domain *d)
+{
+	d->name = col_text(s, 0);
+	d->type = (enum domain_type)sqlite3_column_int(s, 1);
+	d->mailboxes = sqlite3_column_int64(s, 2);
+}
+
+#define DOMAIN_SELECT                                                                      \
+	"SELECT name, type, (SELECT count(*) FROM mailboxes m WHERE m.domain_id = d.id) "  \
+	"FROM domains d "
+
+static int domain_get(struct store *st, const char *name, struct store_domain *d_r)
+{
+	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT "WHERE name = lower(?1)");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	if (rc != SQLITE_ROW)
+		return store_fail(st, rc, "domain get");
+	domain_row(s, d_r);
+	return STORE_OK;
+}
+
+int store_domain_list(struct store *st, store_domain_cb *cb, void *ctx)
+{
+	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT "ORDER BY name");
+	int rc;
+	if (s == NULL)
+		return STORE_TEMP;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_domain d;
+		domain_row(s, &d);
+		cb(&d, ctx);
+		store_domain_clear(&d);
+	}
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "domain list");
+}
+
+void store_domain_clear(struct store_domain *d)
+{
+	free(d->name);
+	d->name = NULL;
+}
+
+/* --- mailboxes ------------------------------------------------------------------- */
+
+/* Is the (normalised) address used by a mailbox or an alias? */
+static int address_used(struct store *st, const char *a, bool *used_r)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE "
+					 "address = ?1) OR EXISTS (SELECT 1 FROM aliases WHERE "
+					 "address = ?1)");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return store_fail(st, rc, "address lookup");
+	*used_r = sqlite3_column_int(s, 0) != 0;
+	return STORE_OK;
+}
+
+/* Normalises and checks that the domain is hosted; returns its id via *dom_r. */
+static int address_prepare(struct store *st, const char *address, char **norm_r,
+			   int64_t *dom_r)
+{
+	char *a = store_norm_address(address);
+	if (a == NULL) {
+		snprintf(st->err, sizeof(st->err), "'%s' is not a valid address", address);
+		return STORE_INVALID;
+	}
+	int64_t dom = store_domain_id(st, store_addr_domain(a));
+	if (dom <= 0) {
+		if (dom == 0)
+			snprintf(st->err, sizeof(st->err), "domain %s does not exist",
+				 store_addr_domain(a));
+		free(a);
+		return dom == 0 ? STORE_NOTFOUND : STORE_TEMP;
+	}
+	*norm_r = a;
+	*dom_r = dom;
+	return STORE_OK;
+}
+
+int store_user_add(struct store *st, const struct store_user_new *u)
+{
+	char *a = NULL;
+	int64_t dom = 0;
+	bool used = false;
+	int r;
+
+	if ((r = store_begin(st)) != STORE_OK)
+		return r;
+	if ((r = address_prepare(st, u->address, &a, &dom)) != STORE_OK)
+		goto fail;
+	if ((r = address_used(st, a, &used)) != STORE_OK)
+		goto fail;
+	if (used) {
+		snprintf(st->err, sizeof(st->err), "address %s is in use already", a);
+		r = STORE_EXISTS;
+		goto fail;
+	}
+	sqlite3_stmt *s = store_stmt(st, "INSERT INTO mailboxes (address, domain_id, pw_hash, "
+					 "scram, apop_secret, quota, created) VALUES (?1, ?2, "
+					 "?3, ?4, ?5, ?6, ?7)");
+	if (s == NULL) {
+		r = STORE_TEMP;
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, dom);
+	sqlite3_bind_text(s, 3, u->pw_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, u->scram, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, u->apop_secret, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, (int64_t)u->quota);
+	sqlite3_bind_int64(s, 7, (int64_t)time(NULL));
+	if ((r = step_done(st, s, "user add")) != STORE_OK)
+		goto fail;
+	free(a);
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	free(a);
+	return r;
+}
+
+static int64_t mailbox_id(struct store *st, const char *address)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM mailboxes WHERE address = lower(?1)");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		return sqlite3_column_int64(s, 0);
+	if (rc == SQLITE_DONE) {
+		snprintf(st->err, sizeof(st->err), "mailbox %s does not exist", address);
+		return 0;
+	}
+	store_fail(st, rc, "mailbox lookup");
+	return -1;
+}
+
+int store_user_remove(struct store *st, const char *address)
+{
+	int r;
+	if ((r = store_begin(st)) != STORE_OK)
+		return r;
+	int64_t id = mailbox_id(st, address);
+	if (id <= 0) {
+		store_rollback(st);
+		return id == 0 ? STORE_NOTFOUND : STORE_TEMP;
+	}
+	static const char *const steps[] = {
+		"UPDATE bodies SET refcount = refcount - (SELECT count(*) FROM messages m "
+		"WHERE m.body_id = bodies.id AND m.mailbox_id = ?1) WHERE id IN (SELECT "
+		"body_id FROM messages WHERE mailbox_id = ?1)",
+		"DELETE FROM messages WHERE mailbox_id = ?1",
+		"DELETE FROM bodies WHERE refcount <= 0",
+		"DELETE FROM aliases WHERE target = (SELECT address FROM mailboxes WHERE id = ?1)",
+		"DELETE FROM mailboxes WHERE id = ?1",
+	};
+	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
+		sqlite3_stmt *s = store_stmt(st, steps[i]);
+		if (s == NULL) {
+			store_rollback(st);
+			return STORE_TEMP;
+		}
+		sqlite3_bind_int64(s, 1, id);
+		if ((r = step_done(st, s, "user remove")) != STORE_OK) {
+			store_rollback(st);
+			return r;
+		}
+	}
+	return store_commit(st);
+}
+
+static int update_one(struct store *st, sqlite3_stmt *s, const char *address)
+{
+	if (s == NULL)
+		return STORE_TEMP;
+	int r = step_done(st, s, "user update");
+	if (r != STORE_OK)
+		return r;
+	if (sqlite3_changes(st->db) == 0) {
+		snprintf(st->err, sizeof(st->err), "mailbox %s does not exist", address);
+		return STORE_NOTFOUND;
+	}
+	return STORE_OK;
+}
+
+int store_user_set_password(struct store *st, const char *address, const char *pw_hash,
+			    const char *scram, const char *apop_secret)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET pw_hash = ?2, scram = ?3, "
+					 "apop_secret = ?4 WHERE address = lower(?1)");
+	if (s != NULL) {
+		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 2, pw_hash, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, scram, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, apop_secret, -1, SQLITE_STATIC);
+	}
+	return update_one(st, s, address);
+}
+
+int store_user_set_quota(struct store *st, const char *address, uint64_t quota)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET quota = ?2 WHERE address = "
+					 "lower(?1)");
+	if (s != NULL) {
+		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 2, (int64_t)quota);
+	}
+	return update_one(st, s, address);
+}
+
+int store_user_set_pop3(struct store *st, const char *address, bool enabled)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET pop3_enabled = ?2 WHERE "
+					 "address = lower(?1)");
+	if (s != NULL) {
+		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(s, 2, enabled);
+	}
+	return update_one(st, s, address);
+}
+
+int store_user_set_enabled(struct store *st, const char *address, bool enabled)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET enabled = ?2 WHERE "
+					 "address = lower(?1)");
+	if (s != NULL) {
+		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(s, 2, enabled);
+	}
+	return update_one(st, s, address);
+}
+
+int store_user_clear_apop(struct store *st, const char *address)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET apop_secret = NULL WHERE "
+					 "address = lower(?1)");
+	if (s != NULL)
+		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+	return update_one(st, s, address);
+}
+
+#define USER_SELECT                                                                        \
+	"SELECT id, address, pw_hash, scram, apop_secret, quota, used, messages, "         \
+	"pop3_enabled, enabled FROM mailboxes "
+
+static void user_row(sqlite3_stmt *s, struct store_user *u)
+{
+	u->id = sqlite3_column_int64(s, 0);
+	u->address = col_text(s, 1);
+	u->pw_hash = col_text(s, 2);
+	u->scram = col_text(s, 3);
+	u->apop_secret = col_text(s, 4);
+	u->quota = (uint64_t)sqlite3_column_int64(s, 5);
+	u->used = (uint64_t)sqlite3_column_int64(s, 6);
+	u->messages = sqlite3_column_int64(s, 7);
+	u->pop3_enabled = sqlite3_column_int(s, 8) != 0;
+	u->enabled = sqlite3_column_int(s, 9) != 0;
+}
+
+static int user_by_id(struct store *st, int64_t id, struct store_user *u_r)
+{
+	sqlite3_stmt *s = store_stmt(st, USER_SELECT "WHERE id = ?1");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	if (rc != SQLITE_ROW)
+		return store_fail(st, rc, "user lookup");
+	user_row(s, u_r);
+	return STORE_OK;
+}
+
+static int user_lookup(struct store *st, const char *login, struct store_user *u_r)
+{
+	memset(u_r, 0, sizeof(*u_r));
+	sqlite3_stmt *s = store_stmt(st, USER_SELECT "WHERE address = lower(?1)");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, login, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		user_row(s, u_r);
+		return STORE_OK;
+	}
+	if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "user lookup");
+	/* An alias that leads to exactly one mailbox logs in to it. */
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int r = resolve(st, login, &ids, &n);
+	if (r == STORE_OK && n == 1)
+		r = user_by_id(st, ids[0], u_r);
+	else if (r == STORE_OK)
+		r = STORE_NOTFOUND;
+	free(ids);
+	return r;
+}
+
+int store_user_list(struct store *st, const char *domain, store_user_cb *cb, void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc;
+	if (domain != NULL) {
+		s = store_stmt(st, USER_SELECT "WHERE domain_id = (SELECT id FROM domains "
+					       "WHERE name = lower(?1)) ORDER BY address");
+		if (s != NULL)
+			sqlite3_bind_text(s, 1, domain, -1, SQLITE_TRANSIENT);
+	} else {
+		s = store_stmt(st, USER_SELECT "ORDER BY address");
+	}
+	if (s == NULL)
+		return STORE_TEMP;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_user u;
+		user_row(s, &u);
+		cb(&u, ctx);
+		store_user_clear(&u);
+	}
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "user list");
+}
+
+void store_user_clear(struct store_user *u)
+{
+	free(u->address);
+	secret_free(&u->pw_hash);
+	secret_free(&u->scram);
+	secret_free(&u->apop_secret);
+	memset(u, 0, sizeof(*u));
+}
+
+/* --- aliases --------------------------------------------------------------------- */
+
+int store_alias_add(struct store *st, const char *address, const char *target)
+{
+	char *a = NULL, *t = store_norm_address(target);
+	int64_t dom;
+	bool used;
+	int r;
+
+	if (t == NULL) {
+		snprintf(st->err, sizeof(st->err), "'%s' is not a valid target address", target);
+		return STORE_INVALID;
+	}
+	if ((r = store_begin(st)) != STORE_OK) {
+		free(t);
+		return r;
+	}
+	if ((r = address_prepare(st, address, &a, &dom)) != STORE_OK)
+		goto fail;
+	sqlite3_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE "
+					 "address = ?1)");
+	if (s == NULL) {
+		r = STORE_TEMP;
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		r = STORE_TEMP;
+		goto fail;
+	}
+	used = sqlite3_column_int(s, 0) != 0;
+	if (used) {
+		snprintf(st->err, sizeof(st->err), "%s is a mailbox, it cannot be an alias", a);
+		r = STORE_EXISTS;
+		goto fail;
+	}
+	if (strcmp(a, t) == 0) {
+		snprintf(st->err, sizeof(st->err), "an alias cannot point at itself");
+		r = STORE_INVALID;
+		goto fail;
+	}
+	s = store_stmt(st, "INSERT INTO aliases (address, target, domain_id) VALUES (?1, ?2, ?3)");
+	if (s == NULL) {
+		r = STORE_TEMP;
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, t, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, dom);
+	if ((r = step_done(st, s, "alias add")) != STORE_OK) {
+		if (r == STORE_EXISTS)
+			snprintf(st->err, sizeof(st->err), "alias %s -> %s exists already", a, t);
+		goto fail;
+	}
+	free(a);
+	free(t);
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	free(a);
+	free(t);
+	return r;
+}
+
+int store_alias_remove(struct store *st, const char *address, const char *target)
+{
+	sqlite3_stmt *s;
+	if (target != NULL) {
+		s = store_stmt(st, "DELETE FROM aliases WHERE address = lower(?1) AND target = "
+				   "lower(?2)");
+		if (s != NULL)
+			sqlite3_bind_text(s, 2, target, -1, SQLITE_TRANSIENT);
+	} else {
+		s = store_stmt(st, "DELETE FROM aliases WHERE address = lower(?1)");
+	}
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+	int r = step_done(st, s, "alias remove");
+	if (r == STORE_OK && sqlite3_changes(st->db) == 0) {
+		snprintf(st->err, sizeof(st->err), "no such alias: %s%s%s", address,
+			 target ? " -> " : "", target ? target : "");
+		return STORE_NOTFOUND;
+	}
+	return r;
+}
+
+int store_alias_list(struct store *st, const char *address, store_alias_cb *cb, void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc;
+	if (address != NULL) {
+		s = store_stmt(st, "SELECT address, target FROM aliases WHERE address = "
+				   "lower(?1) ORDER BY target");
+		if (s != NULL)
+			sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+	} else {
+		s = store_stmt(st, "SELECT address, target FROM aliases ORDER BY address, target");
+	}
+	if (s == NULL)
+		return STORE_TEMP;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		cb((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+		   ctx);
+	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "alias list");
+}
+
+/* --- resolution ----------------------------------------------------------------- */
+
+struct resolve {
+	int64_t *ids;
+	size_t n, cap;
+	char **seen; /* addresses already expanded: loop safety */
+	size_t n_seen;
+};
+
+static bool resolve_seen(struct resolve *rs, const char *a)
+{
+	for (size_t i = 0; i < rs->n_seen; i++)
+		if (strcmp(rs->seen[i], a) == 0)
+			return true;
+	rs->seen = xrealloc(rs->seen, (rs->n_seen + 1) * sizeof(char *));
+	rs->seen[rs->n_seen++] = xstrdup(a);
+	return false;
+}
+
+static void resolve_add(struct resolve *rs, int64_t id)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (rs->ids[i] == id)
+			return; /* one delivery per mailbox, however many paths lead to it */
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? rs->cap * 2 : 4;
+		rs->ids = xrealloc(rs->ids, rs->cap * sizeof(int64_t));
+	}
+	rs->ids[rs->n++] = id;
+}
+
+static int resolve_rec(struct store *st, struct resolve *rs, const char *a, int depth)
+{
+	if (depth > ALIAS_DEPTH_MAX || rs->n_seen > RESOLVE_MAX || resolve_seen(rs, a))
+		return STORE_OK;
+	int64_t id = mailbox_id(st, a);
+	if (id < 0)
+		return STORE_TEMP;
+	if (id > 0) {
+		resolve_add(rs, id);
+		return STORE_OK;
+	}
+	/* Collect the targets first: the cached statement is reused below. */
+	sqlite3_stmt *s = store_stmt(st, "SELECT target FROM aliases WHERE address = ?1");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_TRANSIENT);
+	char **targets = NULL;
+	size_t nt = 0;
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		targets = xrealloc(targets, (nt + 1) * sizeof(char *));
+		targets[nt++] = xstrdup((const char *)sqlite3_column_text(s, 0));
+	}
+	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "alias lookup");
+	for (size_t i = 0; i < nt; i++) {
+		if (r == STORE_OK)
+			r = resolve_rec(st, rs, targets[i], depth + 1);
+		free(targets[i]);
+	}
+	free(targets);
+	return r;
+}
+
+static int resolve(struct store *st, const char *address, int64_t **ids_r, size_t *n_r)
+{
+	struct resolve rs = {0};
+	char *a = store_norm_address(address);
+	int r;
+
+	*ids_r = NULL;
+	*n_r = 0;
+	if (a == NULL) {
+		snprintf(st->err, sizeof(st->err), "'%s' is not a valid address", address);
+		return STORE_INVALID;
+	}
+	r = resolve_rec(st, &rs, a, 0);
+	for (size_t i = 0; i < rs.n_seen; i++)
+		free(rs.seen[i]);
+	free(rs.seen);
+	free(a);
+	if (r != STORE_OK || rs.n == 0) {
+		free(rs.ids);
+		if (r == STORE_OK)
+			snprintf(st->err, sizeof(st->err), "no mailbox for %s", address);
+		return r != STORE_OK ? r : STORE_NOTFOUND;
+	}
+	*ids_r = rs.ids;
+	*n_r = rs.n;
+	return STORE_OK;
+}
+
+/* Public reads end with store_idle() (see store_private.h). */
+int store_domain_get(struct store *st, const char *name, struct store_domain *d_r)
+{
+	int r = domain_get(st, name, d_r);
+	store_idle(st);
+	return r;
+}
+
+int store_user_lookup(struct store *st, const char *login, struct store_user *u_r)
+{
+	int r = user_lookup(st, login, u_r);
+	store_idle(st);
+	return r;
+}
+
+int store_resolve(struct store *st, const char *address, int64_t **ids_r, size_t *n_r)
+{
+	int r = resolve(st, address, ids_r, n_r);
+	store_idle(st);
+	return r;
+}

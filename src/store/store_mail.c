@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_mail.c - delivery, the POP3 view of a mailbox, and expunge: the
+ * message half of store.h (invariants S1-S5).
+ *
+ * A delivery writes one body row and one message row per accepting mailbox
+ * in a single transaction; the body's refcount is the number of message rows
+ * that use it (S2). UIDs come from mailboxes.next_uid, which only grows (S3).
+ * Generated UIDLs are "<mailbox id><uid>" in fixed-width hex: mailbox ids are
+ * AUTOINCREMENT and never reused, so a UIDL is unique for the life of the
+ * store, even across a mailbox removed and created again.
+ */
+#include "store/store_private.h"
+#include "util/mem.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static bool uidl_valid(const char *u)
+{
+	size_t n = strlen(u);
+	if (n == 0 || n > 70)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] < 0x21 || (unsigned char)u[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const char *body,
+		   size_t len, const char *uidl, int *results)
+{
+	sqlite3_stmt *s;
+	int rc, r;
+	size_t accepted = 0;
+	int64_t now = (int64_t)time(NULL);
+
+	if (uidl != NULL && !uidl_valid(uidl)) {
+		snprintf(st->err, sizeof(st->err), "UIDL must be 1-70 printable characters");
+		return STORE_INVALID;
+	}
+	if ((r = store_begin(st)) != STORE_OK)
+		return r;
+	s = store_stmt(st, "INSERT INTO bodies (refcount, size, data) VALUES (0, ?1, ?2)");
+	if (s == NULL)
+		goto temp;
+	sqlite3_bind_int64(s, 1, (int64_t)len);
+	sqlite3_bind_blob64(s, 2, body, len, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		goto fail_rc;
+	int64_t body_id = sqlite3_last_insert_rowid(st->db);
+
+	for (size_t i = 0; i < n; i++) {
+		s = store_stmt(st, "SELECT quota, used, next_uid FROM mailboxes WHERE id = ?1");
+		if (s == NULL)
+			goto temp;
+		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE) {
+			results[i] = STORE_NOTFOUND;
+			continue;
+		}
+		if (rc != SQLITE_ROW)
+			goto fail_rc;
+		uint64_t quota = (uint64_t)sqlite3_column_int64(s, 0);
+		uint64_t used = (uint64_t)sqlite3_column_int64(s, 1);
+		int64_t uid = sqlite3_column_int64(s, 2);
+		sqlite3_reset(s);
+		if (quota > 0 && used + len > quota) {
+			results[i] = STORE_QUOTA;
+			continue;
+		}
+		s = store_stmt(st, "INSERT INTO messages (mailbox_id, uid, body_id, size, uidl, "
+				   "received) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+		if (s == NULL)
+			goto temp;
+		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
+		sqlite3_bind_int64(s, 2, uid);
+		sqlite3_bind_int64(s, 3, body_id);
+		sqlite3_bind_int64(s, 4, (int64_t)len);
+		if (uidl != NULL)
+			sqlite3_bind_text(s, 5, uidl, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 6, now);
+		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+			goto fail_rc;
+		s = store_stmt(st, "UPDATE mailboxes SET next_uid = next_uid + 1, used = used + "
+				   "?2, messages = messages + 1 WHERE id = ?1");
+		if (s == NULL)
+			goto temp;
+		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
+		sqlite3_bind_int64(s, 2, (int64_t)len);
+		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+			goto fail_rc;
+		results[i] = STORE_OK;
+		accepted++;
+	}
+	if (accepted == 0) {
+		store_rollback(st);
+		snprintf(st->err, sizeof(st->err), "no mailbox accepted the message");
+		for (size_t i = 0; i < n; i++)
+			if (results[i] == STORE_QUOTA)
+				return STORE_QUOTA;
+		return STORE_NOTFOUND;
+	}
+	s = store_stmt(st, "UPDATE bodies SET refcount = ?2 WHERE id = ?1");
+	if (s == NULL)
+		goto temp;
+	sqlite3_bind_int64(s, 1, body_id);
+	sqlite3_bind_int64(s, 2, (int64_t)accepted);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		goto fail_rc;
+	return store_commit(st); /* S1: returns after the WAL fsync */
+
+fail_rc:
+	r = store_fail(st, rc, "deliver");
+	store_rollback(st);
+	return r;
+temp:
+	store_rollback(st);
+	return STORE_TEMP;
+}
+
+int store_deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const char *body,
+		  size_t len, const char *uidl, int *results)
+{
+	for (size_t i = 0; i < n; i++)
+		results[i] = STORE_TEMP;
+	int r = deliver(st, mailbox_ids, n, body, len, uidl, results);
+	if (r != STORE_OK && r != STORE_QUOTA)
+		for (size_t i = 0; i < n; i++)
+			results[i] = r; /* nothing was written (S5-like all or nothing) */
+	store_idle(st);
+	return r;
+}
+
+int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r,
+		       size_t *n_r)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT id, uid, size, uidl FROM messages WHERE "
+					 "mailbox_id = ?1 ORDER BY uid");
+	struct store_msg *msgs = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*msgs_r = NULL;
+	*n_r = 0;
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, mailbox_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			msgs = xrealloc(msgs, cap * sizeof(*msgs));
+		}
+		struct store_msg *m = &msgs[n++];
+		m->id = sqlite3_column_int64(s, 0);
+		m->uid = (uint64_t)sqlite3_column_int64(s, 1);
+		m->size = (uint64_t)sqlite3_column_int64(s, 2);
+		const unsigned char *u = sqlite3_column_text(s, 3);
+		if (u != NULL)
+			snprintf(m->uidl, sizeof(m->uidl), "%s", (const char *)u);
+		else
+			snprintf(m->uidl, sizeof(m->uidl), "%08" PRIx64 "%08" PRIx64,
+				 (uint64_t)mailbox_id, m->uid);
+	}
+	if (rc != SQLITE_DONE) {
+		int r = store_fail(st, rc, "mailbox load");
+		free(msgs);
+		store_idle(st);
+		return r;
+	}
+	*msgs_r = msgs;
+	*n_r = n;
+	return STORE_OK;
+}
+
+int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, struct buf *out)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT b.data FROM messages m JOIN bodies b ON b.id = "
+					 "m.body_id WHERE m.id = ?1 AND m.mailbox_id = ?2");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, msg_id);
+	sqlite3_bind_int64(s, 2, mailbox_id);
+	int rc = sqlite3_step(s), r = STORE_OK;
+	if (rc == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(s, 0);
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+		buf_append(out, p, n);
+	} else if (rc == SQLITE_DONE) {
+		snprintf(st->err, sizeof(st->err), "message %" PRId64 " is gone", msg_id);
+		r = STORE_NOTFOUND;
+	} else {
+		r = store_fail(st, rc, "message read");
+	}
+	store_idle(st);
+	return r;
+}
+
+int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, size_t n)
+{
+	int r, rc;
+	if (n == 0)
+		return STORE_OK;
+	if ((r = store_begin(st)) != STORE_OK)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = store_stmt(st, "SELECT body_id, size FROM messages WHERE id = ?1 "
+						 "AND mailbox_id = ?2");
+		if (s == NULL)
+			goto temp;
+		sqlite3_bind_int64(s, 1, msg_ids[i]);
+		sqlite3_bind_int64(s, 2, mailbox_id);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			continue; /* already gone: expunge is idempotent */
+		if (rc != SQLITE_ROW)
+			goto fail_rc;
+		int64_t body_id = sqlite3_column_int64(s, 0), size = sqlite3_column_int64(s, 1);
+		sqlite3_reset(s);
+		static const char *const steps[] = {
+			"DELETE FROM messages WHERE id = ?1",
+			"UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
+			"DELETE FROM bodies WHERE id = ?2 AND refcount <= 0",
+			"UPDATE mailboxes SET used = max(used - ?3, 0), messages = messages - 1 "
+			"WHERE id = ?4",
+		};
+		for (size_t k = 0; k < N_ELEMENTS(steps); k++) {
+			s = store_stmt(st, steps[k]);
+			if (s == NULL)
+				goto temp;
+			/* the steps share one numbering; binding a number a
+			   statement lacks is a harmless SQLITE_RANGE */
+			sqlite3_bind_int64(s, 1, msg_ids[i]);
+			sqlite3_bind_int64(s, 2, body_id);
+			sqlite3_bind_int64(s, 3, size);
+			sqlite3_bind_int64(s, 4, mailbox_id);
+			if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+				goto fail_rc;
+		}
+	}
+	return store_commit(st);
+fail_rc:
+	r = store_fail(st, rc, "expunge");
+	store_rollback(st);
+	return r;
+temp:
+	store_rollback(st);
+	return STORE_TEMP;
+}
+
+void store_to_wire(struct buf *out, const char *in, size_t len)
+{
+	buf_reserve(out, len + len / 32 + 2);
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (c == '\r') {
+			buf_append(out, "\r\n", 2);
+			if (i + 1 < len && in[i + 1] == '\n')
+				i++;
+		} else if (c == '\n') {
+			buf_append(out, "\r\n", 2);
+		} else {
+			buf_append_c(out, c);
+		}
+	}
+	if (out->len > 0 && (out->len < 2 || memcmp(out->data + out->len - 2, "\r\n", 2) != 0))
+		buf_append(out, "\r\n", 2);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_private.h - what the files of store/ share: the handle, the
+ * prepared-statement cache and the error mapping. Nothing outside store/
+ * includes this.
+ */
+#ifndef MAILROOM_STORE_STORE_PRIVATE_H
+#define MAILROOM_STORE_STORE_PRIVATE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "store/store.h"
+
+#define STORE_STMT_CACHE 48
+
+struct store_stmt {
+	const char *sql; /* a string literal: compared by address */
+	sqlite3_stmt *stmt;
+};
+
+struct store {
+	sqlite3 *db;
+	char err[256];
+	bool fail_next_commit; /* test seam: the next commit fails (S7) */
+	struct store_stmt cache[STORE_STMT_CACHE];
+	size_t n_cached;
+};
+
+/* A reset statement for this literal SQL, prepared once per handle.
+   Returns NULL (with the error recorded) if it does not prepare. */
+sqlite3_stmt *store_stmt(struct store *st, const char *sql);
+/* Records sqlite's error on the handle and returns its store_status. */
+int store_fail(struct store *st, int rc, const char *what);
+int store_exec(struct store *st, const char *sql);
+/* Resets every cached statement still positioned on a row. A statement left
+   on SQLITE_ROW holds its read transaction open: the handle would keep seeing
+   an old snapshot and block WAL checkpoints. Every public read ends here. */
+void store_idle(struct store *st);
+int store_begin(struct store *st);   /* BEGIN IMMEDIATE: writers take the lock first */
+int store_commit(struct store *st);  /* rolls back on failure */
+void store_rollback(struct store *st);
+/* Lower-cases and validates an address; returns a malloc'd copy or NULL. */
+char *store_norm_address(const char *address);
+/* The domain part of a normalised address. */
+const char *store_addr_domain(const char *address);
+/* Domain id, or 0 if the domain is not hosted; -1 on error. */
+int64_t store_domain_id(struct store *st, const char *domain);
+
+#endif

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_sqlite.c - opening the database, migrations (S6), the statement
+ * cache, transactions and the error mapping (S7). See store.h for the
+ * invariants.
+ *
+ * Durability (S1): WAL journal with synchronous=FULL, so COMMIT returns only
+ * after the WAL is fsync'ed. Writers start with BEGIN IMMEDIATE, taking the
+ * write lock up front; with busy_timeout this makes concurrent writers (the
+ * server's workers and the CLI) queue instead of failing on lock upgrade.
+ */
+#include "store/store_private.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STORE_DB_FILE "mailroom.db"
+#define STORE_BUSY_MS 10000
+
+/* Numbered migrations: entry i takes the schema from version i to i + 1.
+   Never edit a released entry; append a new one. */
+static const char *const migrations[] = {
+	/* 1: domains, mailboxes, aliases, single-instance bodies, messages */
+	"CREATE TABLE domains ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" type INTEGER NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE mailboxes ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: UIDLs stay unique (S3) */
+	" address TEXT NOT NULL UNIQUE,"
+	" domain_id INTEGER NOT NULL REFERENCES domains(id),"
+	" pw_hash TEXT NOT NULL,"
+	" scram TEXT,"
+	" apop_secret TEXT,"
+	" quota INTEGER NOT NULL DEFAULT 0,"
+	" used INTEGER NOT NULL DEFAULT 0,"
+	" messages INTEGER NOT NULL DEFAULT 0,"
+	" pop3_enabled INTEGER NOT NULL DEFAULT 1,"
+	" enabled INTEGER NOT NULL DEFAULT 1,"
+	" next_uid INTEGER NOT NULL DEFAULT 1,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE aliases ("
+	" address TEXT NOT NULL,"
+	" target TEXT NOT NULL,"
+	" domain_id INTEGER NOT NULL REFERENCES domains(id),"
+	" PRIMARY KEY (address, target));"
+	"CREATE TABLE bodies ("
+	" id INTEGER PRIMARY KEY,"
+	" refcount INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" data BLOB NOT NULL);"
+	"CREATE TABLE messages ("
+	" id INTEGER PRIMARY KEY,"
+	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
+	" uid INTEGER NOT NULL,"
+	" body_id INTEGER NOT NULL REFERENCES bodies(id),"
+	" size INTEGER NOT NULL,"
+	" uidl TEXT,"
+	" received INTEGER NOT NULL,"
+	" UNIQUE (mailbox_id, uid));"
+	"CREATE INDEX messages_body ON messages(body_id);",
+};
+
+sqlite3_stmt *store_stmt(struct store *st, const char *sql)
+{
+	for (size_t i = 0; i < st->n_cached; i++)
+		if (st->cache[i].sql == sql) {
+			sqlite3_reset(st->cache[i].stmt);
+			sqlite3_clear_bindings(st->cache[i].stmt);
+			return st->cache[i].stmt;
+		}
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+	if (rc != SQLITE_OK) {
+		store_fail(st, rc, "prepare");
+		return NULL;
+	}
+	if (st->n_cached < STORE_STMT_CACHE)
+		st->cache[st->n_cached++] = (struct store_stmt){sql, s};
+	else
+		log_panic("store: statement cache full; raise STORE_STMT_CACHE");
+	return s;
+}
+
+int store_fail(struct store *st, int rc, const char *what)
+{
+	int prim = rc & 0xff;
+	snprintf(st->err, sizeof(st->err), "%s: %s", what,
+		 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+	switch (prim) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_NOMEM:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PROTOCOL:
+		return STORE_TEMP;
+	case SQLITE_CONSTRAINT:
+		return STORE_EXISTS;
+	default:
+		return STORE_PERM;
+	}
+}
+
+void store_idle(struct store *st)
+{
+	for (size_t i = 0; i < st->n_cached; i++)
+		if (sqlite3_stmt_busy(st->cache[i].stmt))
+			sqlite3_reset(st->cache[i].stmt);
+}
+
+int store_exec(struct store *st, const char *sql)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, "exec");
+}
+
+int store_begin(struct store *st)
+{
+	return store_exec(st, "BEGIN IMMEDIATE");
+}
+
+void store_rollback(struct store *st)
+{
+	store_idle(st);
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_commit(struct store *st)
+{
+	if (st->fail_next_commit) {
+		st->fail_next_commit = false;
+		store_rollback(st);
+		snprintf(st->err, sizeof(st->err), "commit: injected failure");
+		return STORE_TEMP;
+	}
+	store_idle(st);
+	int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int r = store_fail(st, rc, "commit");
+		store_rollback(st);
+		return r;
+	}
+	return STORE_OK;
+}
+
+void store_test_fail_next_commit(struct store *st)
+{
+	st->fail_next_commit = true;
+}
+
+const char *store_error(const struct store *st)
+{
+	return st->err[0] != '\0' ? st->err : "no error";
+}
+
+static int schema_version(struct store *st, int *v_r)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db,
+				    "SELECT version FROM schema_version", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		*v_r = 0; /* no table yet: a new database */
+		return STORE_OK;
+	}
+	rc = sqlite3_step(s);
+	*v_r = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+	sqlite3_finalize(s);
+	return STORE_OK;
+}
+
+static int migrate(struct store *st, bool create)
+{
+	int v, r;
+	const int latest = (int)N_ELEMENTS(migrations);
+
+	if ((r = store_begin(st)) != STORE_OK)
+		return r;
+	schema_version(st, &v);
+	if (v == 0 && !create) {
+		store_rollback(st);
+		snprintf(st->err, sizeof(st->err), "the store has no schema");
+		return STORE_NOTFOUND;
+	}
+	if (v > latest) {
+		store_rollback(st);
+		snprintf(st->err, sizeof(st->err),
+			 "the store has schema version %d, newer than this mailroom (%d)", v,
+			 latest);
+		return STORE_PERM;
+	}
+	if (v == latest) {
+		store_rollback(st);
+		return STORE_OK;
+	}
+	if (v == 0 && (r = store_exec(st, "CREATE TABLE schema_version (version INTEGER NOT "
+					  "NULL); INSERT INTO schema_version VALUES (0)")) !=
+			      STORE_OK) {
+		store_rollback(st);
+		return r;
+	}
+	for (; v < latest; v++) {
+		if ((r = store_exec(st, migrations[v])) != STORE_OK) {
+			store_rollback(st);
+			return r;
+		}
+		log_info("store: migrated schema to version %d", v + 1);
+	}
+	char upd[64];
+	snprintf(upd, sizeof(upd), "UPDATE schema_version SET version = %d", latest);
+	if ((r = store_exec(st, upd)) != STORE_OK) {
+		store_rollback(st);
+		return r;
+	}
+	return store_commit(st);
+}
+
+int store_open(const char *data_dir, bool create, struct store **st_r)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	char *path = xasprintf("%s/%s", data_dir, STORE_DB_FILE);
+	int r;
+
+	*st_r = st;
+	if (create && mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(st->err, sizeof(st->err), "cannot create %s: %s", data_dir,
+			 strerror(errno));
+		free(path);
+		return STORE_PERM;
+	}
+	if (!create && access(path, F_OK) < 0) {
+		snprintf(st->err, sizeof(st->err), "%s does not exist", path);
+		free(path);
+		return STORE_NOTFOUND;
+	}
+	mode_t old = umask(077); /* database, WAL and SHM files: 0600 */
+	int rc = sqlite3_open_v2(path, &st->db,
+				 SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+					 SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	umask(old);
+	free(path);
+	if (rc != SQLITE_OK) {
+		r = store_fail(st, rc, "open");
+		return r;
+	}
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	sqlite3_extended_result_codes(st->db, 1);
+	if ((r = store_exec(st, "PRAGMA journal_mode=WAL")) != STORE_OK ||
+	    (r = store_exec(st, "PRAGMA synchronous=FULL")) != STORE_OK ||
+	    (r = store_exec(st, "PRAGMA foreign_keys=ON")) != STORE_OK)
+		return r;
+	return migrate(st, create);
+}
+
+void store_close(struct store **stp)
+{
+	struct store *st = *stp;
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->n_cached; i++)
+		sqlite3_finalize(st->cache[i].stmt);
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	free(st);
+	*stp = NULL;
+}
+
+/* --- addresses ------------------------------------------------------------- */
+
+static bool domain_valid(const char *d)
+{
+	size_t label = 0, len = strlen(d);
+	if (len == 0 || len > 253 || d[len - 1] == '.' || d[0] == '.')
+		return false;
+	for (const char *p = d; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+			return false;
+		if (label == 0 && *p == '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return true;
+}
+
+/* Local parts: RFC 5321 dot-atom characters. Quoted local parts are refused:
+   they are legal but a classic source of relay and alias confusion. */
+static bool local_valid(const char *l, size_t n)
+{
+	static const char specials[] = "!#$%&'*+-/=?^_`{|}~.";
+	if (n == 0 || n > 64 || l[0] == '.' || l[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)l[i];
+		if (c == '.' && l[i + 1] == '.')
+			return false;
+		if (!(isalnum(c) || strchr(specials, c) != NULL || c >= 0x80))
+			return false;
+	}
+	return true;
+}
+
+char *store_norm_address(const char *address)
+{
+	size_t len = strlen(address);
+	const char *at = strrchr(address, '@');
+	if (len == 0 || len > 254 || at == NULL || strchr(address, '@') != at)
+		return NULL;
+	if (!local_valid(address, (size_t)(at - address)) || !domain_valid(at + 1))
+		return NULL;
+	char *a = xstrdup(address);
+	for (char *p = a; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return a;
+}
+
+const char *store_addr_domain(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	return at != NULL ? at + 1 : address;
+}
+
+char *store_norm_domain(const char *name)
+{
+	if (!domain_valid(name))
+		return NULL;
+	char *d = xstrdup(name);
+	for (char *p = d; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+int64_t store_domain_id(struct store *st, const char *domain)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM domains WHERE name = ?1");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		return sqlite3_column_int64(s, 0);
+	if (rc == SQLITE_DONE)
+		return 0;
+	store_fail(st, rc, "domain lookup");
+	return -1;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tls.h - OpenSSL contexts, certificates and the TLS transport of net/conn.
+ *
+ * Policy (SPEC §10): TLS 1.2 and newer only, modern cipher list, no
+ * compression, no renegotiation, strict ALPN (RFC 9325 §3.8, ALPACA): on POP3
+ * ports "pop3" or no ALPN is accepted, on SMTP ports "smtp" or none; any
+ * other protocol name aborts the handshake.
+ */
+#ifndef MAILROOM_TLS_TLS_H
+#define MAILROOM_TLS_TLS_H
+
+struct tls_ctx;
+
+/* Loads cert and key (PEM). Returns 0, or -1 with a malloc'd *err_r. */
+int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ctx_r,
+		char **err_r);
+void tls_ctx_free(struct tls_ctx **ctx);
+
+/* Writes a self-signed certificate (EC P-256, SAN = hostname, 10 years) and
+   its key (mode 0600) unless both files exist already. Returns 0 or -1. */
+int tls_selfsigned_ensure(const char *hostname, const char *cert_file, const char *key_file,
+			  char **err_r);
+
+#endif

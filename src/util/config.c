@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.c - INI lexer and the table of known keys.
+ *
+ * The grammar: `[section]` lines, `key = value` lines, blank lines and
+ * comments starting with ';' or '#' (at line start, or after whitespace in a
+ * value). Keys and sections are case-sensitive lower case. Each key is listed
+ * once in `keys[]` with its setter; adding a key means adding one row.
+ */
+#include "util/config.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_DEFAULT_FILE "mailroom.conf"
+
+static const char *const role_names[ROLE_COUNT] = {"smtp", "submission", "submissions",
+						    "pop3", "pop3s"};
+static const char *const role_defaults[ROLE_COUNT] = {"127.0.0.1:2525", "127.0.0.1:2587",
+						       "127.0.0.1:2465", "127.0.0.1:2110",
+						       "127.0.0.1:2995"};
+
+const char *listen_role_name(enum listen_role role)
+{
+	return role_names[role];
+}
+
+bool listen_role_implicit_tls(enum listen_role role)
+{
+	return role == ROLE_SUBMISSIONS || role == ROLE_POP3S;
+}
+
+int config_parse_size(const char *s, uint64_t *v_r)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t mul = 1;
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': mul = 1024ULL; break;
+		case 'M': mul = 1024ULL * 1024; break;
+		case 'G': mul = 1024ULL * 1024 * 1024; break;
+		default: return -1;
+		}
+		end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end != '\0')
+			return -1;
+	}
+	if (v > UINT64_MAX / mul)
+		return -1;
+	*v_r = v * mul;
+	return 0;
+}
+
+int config_parse_duration(const char *s, unsigned *secs_r)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	unsigned long v = strtoul(s, &end, 10);
+	unsigned long mul = 1;
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		default: return -1;
+		}
+		if (end[1] != '\0')
+			return -1;
+	}
+	if (v > UINT_MAX / mul)
+		return -1;
+	*secs_r = (unsigned)(v * mul);
+	return 0;
+}
+
+int config_parse_bool(const char *s, bool *v_r)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; i < N_ELEMENTS(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*v_r = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*v_r = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* --- setters: each returns NULL or a static error message --------------- */
+
+static const char *set_string(char **dst, const char *v)
+{
+	if (*v == '\0')
+		return "value must not be empty";
+	free(*dst);
+	*dst = xstrdup(v);
+	return NULL;
+}
+
+static const char *set_count(unsigned *dst, const char *v, unsigned min, unsigned max)
+{
+	uint64_t n;
+	if (config_parse_size(v, &n) < 0 || n < min || n > max)
+		return "expected a number in range";
+	*dst = (unsigned)n;
+	return NULL;
+}
+
+static void listen_list_clear(struct listen_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		free(l->addrs[i]);
+	free(l->addrs);
+	l->addrs = NULL;
+	l->count = 0;
+}
+
+/* Validates "host:port" / "[v6]:port" syntax; resolution happens at bind. */
+static bool listen_addr_valid(const char *a)
+{
+	const char *colon;
+	if (*a == '[') {
+		const char *rb = strchr(a, ']');
+		if (rb == NULL || rb[1] != ':')
+			return false;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(a, ':');
+		if (colon == NULL || colon == a || memchr(a, ':', (size_t)(colon - a)) != NULL)
+			return false;
+	}
+	uint64_t port;
+	struct slice p = slice_from(colon + 1);
+	return slice_to_uint(p, 65535, &port) && port > 0;
+}
+
+static const char *set_listen(struct listen_list *l, const char *v)
+{
+	listen_list_clear(l);
+	if (*v == '\0' || strcmp(v, "off") == 0)
+		return NULL;
+	char *copy = xstrdup(v), *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*tok))
+			tok++;
+		char *e = tok + strlen(tok);
+		while (e > tok && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (!listen_addr_valid(tok)) {
+			free(copy);
+			listen_list_clear(l);
+			return "expected host:port (comma-separated for several), or off";
+		}
+		l->addrs = xrealloc(l->addrs, (l->count + 1) * sizeof(char *));
+		l->addrs[l->count++] = xstrdup(tok);
+	}
+	free(copy);
+	return NULL;
+}
+
+static const char *set_bool(bool *dst, const char *v)
+{
+	return config_parse_bool(v, dst) < 0 ? "expected yes or no" : NULL;
+}
+
+static const char *set_duration(unsigned *dst, const char *v, unsigned min)
+{
+	unsigned s;
+	if (config_parse_duration(v, &s) < 0 || s < min)
+		return "expected a duration such as 30s, 10m or 1h";
+	*dst = s;
+	return NULL;
+}
+
+static const char *set_key(struct config *c, const char *sec, const char *key, const char *v)
+{
+	if (strcmp(sec, "server") == 0) {
+		if (strcmp(key, "hostname") == 0)
+			return set_string(&c->hostname, v);
+		if (strcmp(key, "data_dir") == 0)
+			return set_string(&c->data_dir, v);
+		if (strcmp(key, "workers") == 0)
+			return set_count(&c->workers, v, 1, 256);
+		if (strcmp(key, "log_level") == 0) {
+			static const char *const names[] = {"debug", "info", "warn", "error"};
+			for (size_t i = 0; i < N_ELEMENTS(names); i++)
+				if (strcmp(v, names[i]) == 0) {
+					c->log_level = (enum log_level)i;
+					return NULL;
+				}
+			return "expected debug, info, warn or error";
+		}
+	} else if (strcmp(sec, "listen") == 0) {
+		for (int r = 0; r < ROLE_COUNT; r++)
+			if (strcmp(key, role_names[r]) == 0)
+				return set_listen(&c->listen[r], v);
+	} else if (strcmp(sec, "tls") == 0) {
+		if (strcmp(key, "cert") == 0)
+			return set_string(&c->tls_cert, v);
+		if (strcmp(key, "key") == 0)
+			return set_string(&c->tls_key, v);
+	} else if (strcmp(sec, "limits") == 0) {
+		if (strcmp(key, "max_connections") == 0)
+			return set_count(&c->max_connections, v, 1, 1000000);
+		if (strcmp(key, "max_connections_per_ip") == 0)
+			return set_count(&c->max_connections_per_ip, v, 1, 1000000);
+		if (strcmp(key, "idle_timeout") == 0)
+			return set_duration(&c->idle_timeout, v, 1);
+		if (strcmp(key, "auth_fail_delay_max") == 0)
+			return set_duration(&c->auth_fail_delay_max, v, 0);
+	} else if (strcmp(sec, "pop3") == 0) {
+		if (strcmp(key, "plaintext_auth") == 0)
+			return set_bool(&c->pop3_plaintext_auth, v);
+		if (strcmp(key, "apop") == 0)
+			return set_bool(&c->pop3_apop, v);
+	}
+	return "unknown key";
+}
+
+static bool section_known(const char *s)
+{
+	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3"};
+	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
+		if (strcmp(s, secs[i]) == 0)
+			return true;
+	return false;
+}
+
+static void config_defaults(struct config *c)
+{
+	char host[256];
+	memset(c, 0, sizeof(*c));
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	c->hostname = xstrdup(host);
+	c->data_dir = xstrdup("mailroom-data");
+	c->log_level = LOG_INFO;
+	c->workers = 4;
+	for (int r = 0; r < ROLE_COUNT; r++)
+		set_listen(&c->listen[r], role_defaults[r]);
+	c->tls_cert = xstrdup("tls/cert.pem");
+	c->tls_key = xstrdup("tls/key.pem");
+	c->max_connections = 20000;
+	c->max_connections_per_ip = 50;
+	c->idle_timeout = 600;
+	c->auth_fail_delay_max = 15;
+	c->pop3_plaintext_auth = false;
+	c->pop3_apop = true;
+}
+
+/* Make `*p` absolute against `base` (a folder). */
+static void make_absolute(char **p, const char *base)
+{
+	if ((*p)[0] == '/')
+		return;
+	char *abs = xasprintf("%s/%s", base, *p);
+	free(*p);
+	*p = abs;
+}
+
+static void resolve_paths(struct config *c, const char *name)
+{
+	char cwd[PATH_MAX];
+	char *base;
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		strcpy(cwd, ".");
+	if (name != NULL && strchr(name, '/') != NULL) {
+		base = xstrndup(name, (size_t)(strrchr(name, '/') - name));
+		if (base[0] == '\0') {
+			free(base);
+			base = xstrdup("/");
+		}
+		if (base[0] != '/') {
+			char *b = xasprintf("%s/%s", cwd, base);
+			free(base);
+			base = b;
+		}
+	} else {
+		base = xstrdup(cwd);
+	}
+	make_absolute(&c->data_dir, base);
+	make_absolute(&c->tls_cert, c->data_dir);
+	make_absolute(&c->tls_key, c->data_dir);
+	free(base);
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_text(const char *name, const char *text, size_t len, struct config *c,
+		      char **err_r)
+{
+	char section[64] = "";
+	struct buf seen = {0}; /* "\nsection.key\n..." for duplicate checks */
+	unsigned lineno = 0;
+	const char *p = text, *end = text + len;
+	int ret = 0;
+
+	if (memchr(text, '\0', len) != NULL) {
+		*err_r = xasprintf("%s: file contains a NUL byte", name);
+		return -1;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char *line = xstrndup(p, ll), *s = trim(line);
+		const char *msg = NULL;
+		p += ll + (nl ? 1 : 0);
+		lineno++;
+
+		if (*s == '\0' || *s == ';' || *s == '#') {
+			/* blank or comment */
+		} else if (*s == '[') {
+			char *rb = strchr(s, ']');
+			if (rb == NULL || *trim(rb + 1) != '\0')
+				msg = "malformed section header";
+			else {
+				*rb = '\0';
+				char *secname = trim(s + 1);
+				if (!section_known(secname))
+					msg = "unknown section";
+				else
+					snprintf(section, sizeof(section), "%s", secname);
+			}
+		} else {
+			char *eq = strchr(s, '=');
+			if (eq == NULL)
+				msg = "expected key = value";
+			else if (section[0] == '\0')
+				msg = "key outside of any [section]";
+			else {
+				*eq = '\0';
+				char *key = trim(s), *val = trim(eq + 1);
+				/* inline comment: " ;" or " #" */
+				for (char *q = val; *q != '\0'; q++)
+					if ((*q == ';' || *q == '#') &&
+					    (q == val || q[-1] == ' ' || q[-1] == '\t')) {
+						*q = '\0';
+						val = trim(val);
+						break;
+					}
+				char *id = xasprintf("\n%s.%s\n", section, key);
+				if (seen.len == 0)
+					buf_append_c(&seen, '\n');
+				if (strstr(seen.data, id) != NULL)
+					msg = "duplicate key";
+				else {
+					msg = set_key(c, section, key, val);
+					buf_append_str(&seen, id + 1);
+				}
+				if (msg != NULL && strcmp(msg, "unknown key") == 0) {
+					free(id);
+					free(line);
+					*err_r = xasprintf("%s:%u: unknown key '%s' in [%s]", name,
+							   lineno, key, section);
+					ret = -1;
+					break;
+				}
+				free(id);
+			}
+		}
+		if (msg != NULL) {
+			*err_r = xasprintf("%s:%u: %s", name, lineno, msg);
+			free(line);
+			ret = -1;
+			break;
+		}
+		free(line);
+	}
+	buf_free(&seen);
+	return ret;
+}
+
+int config_parse(const char *name, const char *text, size_t len, struct config *cfg,
+		 char **err_r)
+{
+	config_defaults(cfg);
+	cfg->file = xstrdup(name);
+	if (parse_text(name, text, len, cfg, err_r) < 0) {
+		config_free(cfg);
+		return -1;
+	}
+	resolve_paths(cfg, name);
+	return 0;
+}
+
+int config_load(const char *path, struct config *cfg, char **err_r)
+{
+	if (path == NULL) {
+		if (access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+			path = CONFIG_DEFAULT_FILE;
+		else {
+			config_defaults(cfg);
+			resolve_paths(cfg, NULL);
+			return 0;
+		}
+	}
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		*err_r = xasprintf("%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	struct buf text = {0};
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (text.len + n > CONFIG_FILE_MAX) {
+			fclose(f);
+			buf_free(&text);
+			*err_r = xasprintf("%s: file is larger than 1 MiB", path);
+			return -1;
+		}
+		buf_append(&text, chunk, n);
+	}
+	int rerr = ferror(f);
+	fclose(f);
+	if (rerr) {
+		buf_free(&text);
+		*err_r = xasprintf("%s: read error", path);
+		return -1;
+	}
+	int ret = config_parse(path, text.data ? text.data : "", text.len, cfg, err_r);
+	buf_free(&text);
+	return ret;
+}
+
+void config_free(struct config *c)
+{
+	free(c->file);
+	free(c->hostname);
+	free(c->data_dir);
+	for (int r = 0; r < ROLE_COUNT; r++)
+		listen_list_clear(&c->listen[r]);
+	free(c->tls_cert);
+	free(c->tls_key);
+	memset(c, 0, sizeof(*c));
+}

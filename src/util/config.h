@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h - the one INI file (SPEC §7), parsed strictly.
+ *
+ * config_load() fills a struct config with built-in defaults, then applies the
+ * file if one is given. Every unknown section, unknown key, duplicate key and
+ * bad value is an error reported as "FILE:LINE: message" and refused: a
+ * server that starts with a half-understood config is worse than one that
+ * does not start. Paths come out absolute: data_dir relative to the config
+ * file's folder (or to the working directory for the built-in defaults), TLS
+ * files relative to data_dir. The struct owns all its strings;
+ * config_free() releases them.
+ *
+ * Durations accept s/m/h/d suffixes (bare numbers are seconds); sizes accept
+ * K/M/G (powers of 1024; bare numbers are bytes); booleans are yes/no,
+ * true/false, on/off, 1/0.
+ */
+#ifndef MAILROOM_UTIL_CONFIG_H
+#define MAILROOM_UTIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/log.h"
+
+/* The listening roles of SPEC §1. Implicit-TLS roles end in "s". */
+enum listen_role {
+	ROLE_SMTP,
+	ROLE_SUBMISSION,
+	ROLE_SUBMISSIONS,
+	ROLE_POP3,
+	ROLE_POP3S,
+	ROLE_COUNT
+};
+
+struct listen_list {
+	char **addrs; /* "host:port" or "[v6]:port" strings */
+	size_t count;
+};
+
+struct config {
+	char *file; /* the file read, or NULL for built-in defaults */
+	char *hostname;
+	char *data_dir;
+	enum log_level log_level;
+	unsigned workers; /* threads for blocking work (hashing, store) */
+
+	struct listen_list listen[ROLE_COUNT];
+
+	char *tls_cert;
+	char *tls_key;
+
+	unsigned max_connections;        /* whole server */
+	unsigned max_connections_per_ip;
+	unsigned idle_timeout;           /* seconds; RFC 1939 §3 asks >= 600 for POP3 */
+	unsigned auth_fail_delay_max;    /* seconds; the per-IP delay doubles up to this */
+
+	bool pop3_plaintext_auth; /* allow USER/PASS, AUTH PLAIN/LOGIN without TLS */
+	bool pop3_apop;           /* offer APOP for accounts that hold an APOP secret */
+};
+
+const char *listen_role_name(enum listen_role role);
+bool listen_role_implicit_tls(enum listen_role role);
+
+/* path may be NULL: then ./mailroom.conf if it exists, else defaults.
+   Returns 0, or -1 with a malloc'd message in *err_r (caller frees). */
+int config_load(const char *path, struct config *cfg, char **err_r);
+/* Parse config text (for tests and fuzzing); `name` is used in messages and
+   as the base for relative paths. */
+int config_parse(const char *name, const char *text, size_t len, struct config *cfg,
+		 char **err_r);
+void config_free(struct config *cfg);
+
+/* Value parsers, shared with the CLI. Return 0 or -1. */
+int config_parse_size(const char *s, uint64_t *v_r);
+int config_parse_duration(const char *s, unsigned *secs_r);
+int config_parse_bool(const char *s, bool *v_r);
+
+#endif

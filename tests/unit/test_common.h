@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_common.h - the unit-test harness (Dovecot test-common.h in spirit).
+ *
+ *   test_begin("name"); test_assert(x); test_assert_str(a, b); test_end();
+ *   return test_run((void (*[])(void)){ test_a, test_b, NULL });
+ *
+ * A failed assertion prints file:line and marks the current test failed;
+ * the run continues. test_run() prints "N passed, N failed" and returns the
+ * exit code.
+ */
+#ifndef MAILROOM_TEST_COMMON_H
+#define MAILROOM_TEST_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+void test_begin(const char *name);
+void test_assert_at(bool ok, const char *expr, const char *file, int line);
+void test_assert_str_at(const char *a, const char *b, const char *file, int line);
+void test_end(void);
+int test_run(void (*const tests[])(void));
+/* A fresh empty folder under /tmp for this test (removed by the caller). */
+char *test_tmpdir(void);
+
+#define test_assert(x) test_assert_at((x), #x, __FILE__, __LINE__)
+#define test_assert_str(a, b) test_assert_str_at((a), (b), __FILE__, __LINE__)
+
+#endif

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_net_conn.c - net/conn.h over a socketpair, plain transport: lines in
+ * and replies out; drained; a 1 MiB reply then conn_close() arrives whole
+ * before the close; conn_abort() from inside data_in fires `closed` only
+ * after the callback returns, exactly once, and drops queued output; the
+ * idle timeout fires and is restarted by reads; peer close and half-close
+ * (answers still delivered); the input limit pauses reading and the
+ * session's later buf_consume() outside any callback resumes it;
+ * conn_pause_input(); an idle conn frees its big buffers; conn_close()
+ * gives up after the linger limit on a peer that never reads; ids are 16 hex
+ * digits and distinct; conn_mgr_free() closes what is left, once each.
+ */
+#include "net/conn.h"
+#include "net/conn_private.h"
+#include "net/loop.h"
+#include "test_common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum mode { M_ECHO, M_SLOW };
+
+struct sess {
+	struct loop *loop;
+	struct conn_mgr *mgr;
+	struct conn *c;
+	enum mode mode;
+	int cfd; /* client end */
+	bool cli_eof;
+	struct buf cli;  /* what the client received */
+	struct buf got;  /* what the session consumed */
+	int data_in, drained, timeouts, closed, gone;
+	bool in_cb, closed_nested, stopped;
+	size_t max_seen;
+	char reason[96];
+	uint64_t t0, t_closed;
+	struct timer *consume;
+	bool (*done)(struct sess *s);
+	bool timed_out;
+};
+
+static void on_data_in(struct conn *c, void *ctx);
+static void on_drained(struct conn *c, void *ctx);
+static void on_timeout(struct conn *c, void *ctx);
+static void on_closed(struct conn *c, void *ctx, const char *reason);
+
+static const struct conn_events events = {
+    .data_in = on_data_in,
+    .drained = on_drained,
+    .timeout = on_timeout,
+    .closed = on_closed,
+};
+
+static void handle_line(struct sess *s, struct conn *c, const char *line, size_t len)
+{
+	buf_append(&s->got, line, len);
+	buf_append_c(&s->got, '\n');
+	if (len == 4 && memcmp(line, "QUIT", 4) == 0) {
+		conn_write(c, "+BYE\r\n", 6);
+		conn_close(c, "quit");
+	} else if (len == 5 && memcmp(line, "ABORT", 5) == 0) {
+		conn_write(c, "+never\r\n", 8);
+		conn_abort(c, "aborted");
+		s->stopped = true;
+		/* still valid until `closed`: the session may look at it */
+		test_assert(conn_output_pending(c) == 0 || conn_output_pending(c) > 0);
+		conn_write(c, "x", 1); /* ignored after abort */
+	} else if (len == 3 && memcmp(line, "BIG", 3) == 0) {
+		char *big = malloc(1 << 20);
+		for (size_t i = 0; i < 1 << 20; i++)
+			big[i] = (char)('a' + i % 26);
+		conn_write(c, big, 1 << 20);
+		free(big);
+		conn_close(c, "big done");
+	} else {
+		conn_printf(c, "+%.*s\r\n", (int)len, line);
+	}
+}
+
+static void consume_lines(struct sess *s, struct conn *c)
+{
+	struct buf *in = conn_input(c);
+	char *nl;
+
+	while (s->c != NULL && !s->stopped && in->len > 0 && (nl = memchr(in->data, '\n', in->len)) != NULL) {
+		size_t used = (size_t)(nl - in->data) + 1;
+		size_t len = used - 1;
+		char line[8192];
+		if (len > 0 && in->data[len - 1] == '\r')
+			len--;
+		memcpy(line, in->data, len);
+		buf_consume(in, used);
+		handle_line(s, c, line, len);
+	}
+}
+
+static void consume_later(struct loop *l, void *ctx)
+{
+	struct sess *s = ctx;
+	struct buf *in;
+
+	s->consume = NULL;
+	if (s->c == NULL)
+		return;
+	in = conn_input(s->c);
+	buf_append(&s->got, in->data, in->len);
+	buf_consume(in, in->len); /* outside any conn callback */
+}
+
+static void on_data_in(struct conn *c, void *ctx)
+{
+	struct sess *s = ctx;
+	struct buf *in = conn_input(c);
+
+	s->in_cb = true;
+	s->data_in++;
+	if (in->len > s->max_seen)
+		s->max_seen = in->len;
+	if (s->mode == M_ECHO)
+		consume_lines(s, c);
+	else if (s->consume == NULL)
+		s->consume = loop_timer_add(s->loop, 2, consume_later, s);
+	s->in_cb = false;
+}
+
+static void on_drained(struct conn *c, void *ctx)
+{
+	struct sess *s = ctx;
+	s->drained++;
+}
+
+static void on_timeout(struct conn *c, void *ctx)
+{
+	struct sess *s = ctx;
+	s->timeouts++;
+	conn_printf(c, "-ERR idle\r\n");
+	conn_close(c, "idle");
+}
+
+static void on_closed(struct conn *c, void *ctx, const char *reason)
+{
+	struct sess *s = ctx;
+	if (s->in_cb)
+		s->closed_nested = true;
+	s->closed++;
+	s->t_closed = loop_now_ms(s->loop);
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	loop_timer_del(s->loop, &s->consume);
+	s->c = NULL;
+}
+
+static void on_gone(struct conn *c, const char *reason, void *ctx)
+{
+	struct sess *s = ctx;
+	s->gone++;
+}
+
+static void client_read(struct loop *l, int fd, int mask, void *ctx)
+{
+	struct sess *s = ctx;
+	char tmp[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+		if (n > 0) {
+			buf_append(&s->cli, tmp, (size_t)n);
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			s->cli_eof = true;
+			loop_fd_del(l, fd);
+		}
+		return;
+	}
+}
+
+static void check_done(struct loop *l, void *ctx)
+{
+	struct sess *s = ctx;
+	if (s->done != NULL && s->done(s))
+		loop_stop(l);
+}
+
+static void guard_cb(struct loop *l, void *ctx)
+{
+	struct sess *s = ctx;
+	s->timed_out = true;
+	loop_stop(l);
+}
+
+static void sess_init(struct sess *s, enum mode mode)
+{
+	int sv[2];
+
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	s->loop = loop_new();
+	s->mgr = conn_mgr_new(s->loop, NULL);
+	conn_mgr_set_gone(s->mgr, on_gone, s);
+	test_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	s->c = conn_new(s->mgr, sv[0], NULL, ROLE_POP3);
+	test_assert(s->c != NULL);
+	conn_set_events(s->c, &events, s);
+	s->cfd = sv[1];
+	fcntl(s->cfd, F_SETFL, O_NONBLOCK);
+	loop_fd_add(s->loop, s->cfd, LOOP_READ, client_read, s);
+	loop_before_sleep(s->loop, check_done, s);
+	s->t0 = loop_now_ms(s->loop);
+}
+
+static void sess_run(struct sess *s, uint64_t max_ms)
+{
+	struct timer *g = loop_timer_add(s->loop, max_ms, guard_cb, s);
+	loop_run(s->loop);
+	if (!s->timed_out)
+		loop_timer_del(s->loop, &g);
+	test_assert(!s->timed_out);
+}
+
+static void sess_free(struct sess *s)
+{
+	loop_fd_del(s->loop, s->cfd);
+	close(s->cfd);
+	conn_mgr_free(&s->mgr);
+	loop_timer_del(s->loop, &s->consume);
+	loop_free(&s->loop);
+	buf_free(&s->cli);
+	buf_free(&s->got);
+}
+
+static void cli_send(struct sess *s, const char *str)
+{
+	size_t len = strlen(str);
+	test_assert(write(s->cfd, str, len) == (ssize_t)len);
+}
+
+static bool done_closed(struct sess *s)
+{
+	return s->closed > 0 && s->cli_eof;
+}
+
+static bool done_cli_has(struct sess *s, const char *want)
+{
+	return s->cli.len >= strlen(want) && strstr(s->cli.data, want) != NULL;
+}
+
+/* --- tests --------------------------------------------------------------------------- */
+
+static bool done_echo(struct sess *s)
+{
+	return done_cli_has(s, "+b\r\n");
+}
+
+static void test_echo(void)
+{
+	test_begin("conn lines in, replies out, drained");
+	struct sess s;
+	sess_init(&s, M_ECHO);
+	s.done = done_echo;
+	cli_send(&s, "a\r\nb\r\n");
+	sess_run(&s, 3000);
+	test_assert_str(s.cli.data, "+a\r\n+b\r\n");
+	test_assert_str(s.got.data, "a\nb\n");
+	test_assert(s.drained >= 1);
+	test_assert(s.closed == 0);
+	test_assert(!conn_is_tls(s.c));
+	test_assert(!conn_tls_available(s.c)); /* no TLS context given */
+	test_assert(conn_starttls(s.c) == -1);
+	test_assert(conn_role(s.c) == ROLE_POP3);
+	test_assert_str(conn_peer_ip(s.c), "local");
+	test_assert_str(conn_tls_desc(s.c), "");
+	test_assert(conn_loop(s.c) == s.loop);
+
+	/* then QUIT: reply flushed, closed once, gone once */
+	s.done = done_closed;
+	cli_send(&s, "QUIT\r\n");
+	sess_run(&s, 3000);
+	test_assert_str(s.cli.data, "+a\r\n+b\r\n+BYE\r\n");
+	test_assert(s.closed == 1);
+	test_assert(s.gone == 1);
+	test_assert_str(s.reason, "quit");
+	test_assert(!s.closed_nested);
+	test_assert(conn_mgr_count(s.mgr) == 0);
+	sess_free(&s);
+	test_end();
+}
+
+static void test_big_then_close(void)
+{
+	test_begin("conn 1 MiB reply then conn_close(): all bytes, then EOF");
+	struct sess s;
+	sess_init(&s, M_ECHO);
+	s.done = done_closed;
+	cli_send(&s, "BIG\r\n");
+	sess_run(&s, 10000);
+	test_assert(s.cli.len == 1 << 20);
+	bool same = s.cli.len == 1 << 20;
+	for (size_t i = 0; same && i < s.cli.len; i++)
+		same = s.cli.data[i] == (char)('a' + i % 26);
+	test_assert(same);
+	test_assert(s.closed == 1);
+	test_assert_str(s.reason, "big done");
+	sess_free(&s);
+	test_end();
+}
+
+static void test_abort_in_callback(void)
+{
+	test_begin("conn abort inside data_in: closed after the callback, once");
+	struct sess s;
+	sess_init(&s, M_ECHO);
+	s.done = done_closed;
+	cli_send(&s, "one\r\nABORT\r\nafter\r\n");
+	sess_run(&s, 3000);
+	test_assert(s.closed == 1);
+	test_assert(s.gone == 1);
+	test_assert(!s.closed_nested);
+	test_assert_str(s.reason, "aborted");
+	test_assert_str(s.got.data, "one\nABORT\n"); /* nothing after the abort */
+	test_assert(strstr(s.cli.data != NULL ? s.cli.data : "", "+never") == NULL);
+	sess_free(&s);
+	test_end();
+}
+
+static void test_idle_timeout(void)
+{
+	test_begin("conn idle timeout fires after the set time");
+	struct sess s;
+	sess_init(&s, M_ECHO);
+	s.done = done_closed;
+	conn_set_idle_timeout(s.c, 1);
+	sess_run(&s, 5000);
+	test_assert(s.timeouts == 1);
+	test_assert(s.closed == 1);
+	test_assert_str(s.reason, "idle");
+	test_assert_str(s.cli.data, "-ERR idle\r\n");
+	test_assert(s.t_closed - s.t0 >= 1000 && s.t_closed - s.t0 < 3000);
+	sess_free(&s);
+	test_end();
+}
+
+static void send_late(struct loop *l, void *ctx)
+{
+	cli_send(ctx, "ping\r\n");
+}
+
+static void test_idle_restart(void)
+{
+	test_begin("conn idle timeout restarts on every read");
+	struct sess s;
+	sess_init(&s, M_ECHO);
+	s.done = done_closed;
+	conn_set_idle_timeout(s.c, 1);
+	loop_timer_add(s.loop, 600, send_late, &s);
+	sess_run(&s, 5000);
+	test_assert(s.timeouts == 1);
+	test_assert_str(s.cli.data, "+ping\r\n-ERR idle\r\n");
+	test_assert(s.t_closed - s.t0 >= 1600);
+	sess_free(&s);
+	test_end();
+}
+
+static bool done_conn_closed(struct sess *s)
+{
+	return s->closed > 0;
+}
+
+static void test_peer_close(void)
+{
+	test_begin("conn peer close fires closed with reason disconnected");
+	struct sess s;
+	sess_init(&s, M_ECHO);
+	s.done = done_conn_closed;
+	loop_fd_del(s.loop, s.cfd);
+	close(s.cfd);
+	s.cfd = -1;
+	sess_run(&s, 3000);
+	test_assert(s.closed == 1);
+	test_assert_str(s.reason, "disconnected");
+	sess_free(&s);
+	test_end();
+}
+
+static void test_half_close(void)
+{
+	test_begin("conn half-closed client still gets its answers");
+	struct sess s;
+	sess_init(&s, M_ECHO);
+	s.done = done_closed;
+	cli_send(&s, "hello\r\n");
+	shutdown(s.cfd, SHUT_WR);
+	sess_run(&s, 3000);
+	test_assert_str(s.cli.data, "+hello\r\n");
+	test_assert(s.closed == 1);
+	test_assert_str(s.reason, "disconnected");
+	sess_free(&s);
+	test_end();
+}
+
+static bool done_got_1000(struct sess *s)
+{
+	return s->got.len >= 1000;
+}
+
+static void test_input_limit(void)
+{
+	test_begin("conn input limit pauses reading; consuming later resumes it");
+	struct sess s;
+	char data[1001];
+
+	sess_init(&s, M_SLOW);
+	s.done = done_got_1000;
+	conn_set_input_max(s.c, 16);
+	for (int i = 0; i < 1000; i++)
+		data[i] = (char)('0' + i % 10);
+	data[1000] = '\0';
+	cli_send(&s, data);
+	sess_run(&s, 10000);
+	test_assert(s.got.len == 1000);
+	test_assert(s.got.len == 1000 && memcmp(s.got.data, data, 1000) == 0);
+	test_assert(s.max_seen <= 16);
+	test_assert(s.data_in >= 1000 / 16);
+	sess_free(&s);
+	test_end();
+}
+
+static void unpause(struct loop *l, void *ctx)
+{
+	struct sess *s = ctx;
+	test_assert(s->data_in == 0);
+	conn_pause_input(s->c, false);
+}
+
+static bool done_got_x(struct sess *s)
+{
+	return done_cli_has(s, "+X\r\n");
+}
+
+static void test_pause(void)
+{
+	test_begin("conn_pause_input() holds data_in until resumed");
+	struct sess s;
+	sess_init(&s, M_ECHO);
+	s.done = done_got_x;
+	conn_pause_input(s.c, true);
+	cli_send(&s, "X\r\n");
+	loop_timer_add(s.loop, 50, unpause, &s);
+	sess_run(&s, 3000);
+	test_assert(s.data_in == 1);
+	test_assert_str(s.cli.data, "+X\r\n");
+	sess_free(&s);
+	test_end();
+}
+
+static bool done_long(struct sess *s)
+{
+	return s->cli.len >= 4003 && s->drained > 0;
+}
+
+static void test_idle_memory(void)
+{
+	test_begin("conn idle after a 4 KiB exchange holds little memory");
+	struct sess s;
+	char line[4003];
+
+	sess_init(&s, M_ECHO);
+	s.done = done_long;
+	memset(line, 'z', 4000);
+	memcpy(line + 4000, "\r\n", 3);
+	cli_send(&s, line);
+	sess_run(&s, 3000);
+	test_assert(s.cli.len == 4003);
+	/* no 16 KiB read buffer and no big empty buffers kept around */
+	printf("# idle conn footprint %zu bytes\n", conn_footprint(s.c));
+	test_assert(conn_footprint(s.c) <= 2048);
+	sess_free(&s);
+	test_end();
+}
+
+static void test_linger_timeout(void)
+{
+	test_begin("conn_close() gives up on a peer that never reads");
+	struct sess s;
+	sess_init(&s, M_ECHO);
+	s.done = done_conn_closed;
+	conn_mgr_set_timeouts(s.mgr, 0, 1);
+	loop_fd_del(s.loop, s.cfd); /* the client stops reading */
+	cli_send(&s, "BIG\r\n");      /* 1 MiB, more than the socket holds */
+	sess_run(&s, 5000);
+	test_assert(s.closed == 1);
+	test_assert_str(s.reason, "timeout while closing");
+	test_assert(s.t_closed - s.t0 >= 1000 && s.t_closed - s.t0 < 4000);
+	sess_free(&s);
+	test_end();
+}
+
+static bool is_hex16(const char *id)
+{
+	if (strlen(id) != 16)
+		return false;
+	for (int i = 0; i < 16; i++)
+		if (!isxdigit((unsigned char)id[i]) || isupper((unsigned char)id[i]))
+			return false;
+	return true;
+}
+
+static void test_ids_and_mgr_free(void)
+{
+	test_begin("conn ids are 16 hex digits and distinct; mgr_free closes all");
+	struct sess s;
+	int sv[2][2];
+	struct conn *more[2];
+
+	sess_init(&s, M_ECHO);
+	for (int i = 0; i < 2; i++) {
+		test_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]) == 0);
+		more[i] = conn_new(s.mgr, sv[i][0], NULL, ROLE_POP3S);
+		conn_set_events(more[i], &events, &s);
+	}
+	test_assert(is_hex16(conn_id(s.c)) && is_hex16(conn_id(more[0])));
+	test_assert(strcmp(conn_id(s.c), conn_id(more[0])) != 0);
+	test_assert(strcmp(conn_id(more[0]), conn_id(more[1])) != 0);
+	test_assert(conn_mgr_count(s.mgr) == 3);
+	conn_mgr_free(&s.mgr);
+	test_assert(s.closed == 3);
+	test_assert(s.gone == 3);
+	test_assert_str(s.reason, "server stopping");
+	for (int i = 0; i < 2; i++)
+		close(sv[i][1]);
+	sess_free(&s);
+	test_end();
+}
+
+int main(void)
+{
+	alarm(100);
+	return test_run((void (*[])(void)){test_echo, test_big_then_close, test_abort_in_callback,
+					   test_idle_timeout, test_idle_restart, test_peer_close,
+					   test_half_close, test_input_limit, test_pause,
+					   test_idle_memory, test_linger_timeout,
+					   test_ids_and_mgr_free, NULL});
+}
