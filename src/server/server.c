@@ -523,6 +523,11 @@ int server_run(const struct config *cfg)
 	srv->loop = loop_new();
 	sp->conns = conn_mgr_new(srv->loop, srv->tls);
 	conn_mgr_set_gone(sp->conns, conn_gone, sp);
+	/* a TLS handshake gets at most 30 s, less when sessions idle out sooner */
+	conn_mgr_set_timeouts(sp->conns,
+			      cfg->idle_timeout < CONN_HANDSHAKE_SECS ? cfg->idle_timeout
+								 : CONN_HANDSHAKE_SECS,
+			      0);
 	sp->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sp->sigfd < 0 || loop_fd_add(srv->loop, sp->sigfd, LOOP_READ, signal_ready, sp) < 0)
 		log_fatal("signalfd: %s", strerror(errno));

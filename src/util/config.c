@@ -353,10 +353,14 @@ static int parse_text(const char *name, const char *text, size_t len, struct con
 			else {
 				*rb = '\0';
 				char *secname = trim(s + 1);
-				if (!section_known(secname))
-					msg = "unknown section";
-				else
-					snprintf(section, sizeof(section), "%s", secname);
+				if (!section_known(secname)) {
+					*err_r = xasprintf("%s:%u: unknown section [%s]", name,
+							   lineno, secname);
+					free(line);
+					ret = -1;
+					break;
+				}
+				snprintf(section, sizeof(section), "%s", secname);
 			}
 		} else {
 			char *eq = strchr(s, '=');
@@ -385,10 +389,10 @@ static int parse_text(const char *name, const char *text, size_t len, struct con
 					buf_append_str(&seen, id + 1);
 				}
 				if (msg != NULL && strcmp(msg, "unknown key") == 0) {
-					free(id);
-					free(line);
 					*err_r = xasprintf("%s:%u: unknown key '%s' in [%s]", name,
 							   lineno, key, section);
+					free(id);
+					free(line);
 					ret = -1;
 					break;
 				}

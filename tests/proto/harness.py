@@ -1,0 +1,281 @@
+# SPDX-License-Identifier: MIT
+"""harness.py - start `mailroom serve` on loopback and talk to it.
+
+A Server owns a temp folder with a config (free ports on 127.0.0.1), a store
+made by `mailroom init`, and the serve process. Every wait is bounded. On
+stop the server gets SIGTERM and must exit 0 within 10 s; its stderr must
+carry no sanitizer report (ASan/UBSan builds run the same tests).
+
+Tests are plain functions named test_*; run_tests() runs those of a module
+and prints one line per test and "N passed, N failed".
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BIN = os.environ.get("MAILROOM_BIN", "build/mailroom")
+SRC = os.environ.get("MAILROOM_SRC", os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+PASSWORD = "secret-pw-1"
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                   "UndefinedBehaviorSanitizer")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tls_client_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Server:
+    def __init__(self, extra=None, pop3=True, pop3s=True):
+        self.dir = tempfile.mkdtemp(prefix="mailroom-proto.")
+        self.pop3_port = free_port() if pop3 else None
+        self.pop3s_port = free_port() if pop3s else None
+        self.conf = os.path.join(self.dir, "mailroom.conf")
+        self.log_path = os.path.join(self.dir, "serve.log")
+        self.proc = None
+        sections = {
+            "server": {"hostname": "mail.example.test", "data_dir": "data",
+                       "workers": "2"},
+            "listen": {"smtp": "off", "submission": "off", "submissions": "off",
+                       "pop3": "127.0.0.1:%d" % self.pop3_port if pop3 else "off",
+                       "pop3s": "127.0.0.1:%d" % self.pop3s_port if pop3s else "off"},
+            "limits": {"auth_fail_delay_max": "0"},
+        }
+        for key, value in (extra or {}).items():
+            sec, name = key.split(".", 1)
+            sections.setdefault(sec, {})[name] = value
+        with open(self.conf, "w") as f:
+            for sec, kv in sections.items():
+                f.write("[%s]\n" % sec)
+                for k, v in kv.items():
+                    f.write("%s = %s\n" % (k, v))
+        self.cli("init")
+
+    # --- CLI -------------------------------------------------------------
+    def cli(self, *args, stdin=None, check=True):
+        p = subprocess.run([BIN, "-c", self.conf] + list(args), input=stdin,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check_sanitizer(p.stderr.decode(errors="replace"), "mailroom " + " ".join(args))
+        if check and p.returncode != 0:
+            raise AssertionError("mailroom %s: exit %d: %s" % (
+                " ".join(args), p.returncode, p.stderr.decode(errors="replace")))
+        return p
+
+    def add_user(self, address, password=PASSWORD, *opts):
+        domain = address.split("@", 1)[1]
+        if self.cli("domain", "list", "--json").stdout.decode().find(
+                '"%s"' % domain) < 0:
+            self.cli("domain", "add", domain)
+        self.cli("user", "add", address, "--password-stdin", *opts,
+                 stdin=(password + "\n").encode())
+
+    def deliver(self, address, message, *opts):
+        if isinstance(message, str):
+            message = message.encode()
+        return self.cli("deliver", address, *opts, stdin=message)
+
+    # --- process -----------------------------------------------------------
+    def start(self):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        ports = [p for p in (self.pop3_port, self.pop3s_port) if p]
+        n0 = self.log_text().count("disconnect sid=")
+        deadline = time.monotonic() + 15
+        for port in ports:
+            while True:
+                if self.proc.poll() is not None:
+                    raise AssertionError("serve exited %d: %s" % (
+                        self.proc.returncode, self.log_text()))
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError("serve does not listen on %d" % port)
+                    time.sleep(0.05)
+        # the probes above count against the connection limits until the
+        # server has seen them go
+        deadline = time.monotonic() + 10
+        while self.log_text().count("disconnect sid=") < n0 + len(ports):
+            if time.monotonic() > deadline:
+                raise AssertionError("probe connections not closed")
+            time.sleep(0.02)
+        return self
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, pattern, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.log_text()):
+                return True
+            time.sleep(0.05)
+        raise AssertionError("log never matched %r:\n%s" % (pattern, self.log_text()[-3000:]))
+
+    def stop(self, expect_rc=0):
+        rc = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                raise AssertionError("serve did not stop within 10 s of SIGTERM")
+        elif self.proc is not None:
+            rc = self.proc.returncode
+        if self.proc is not None:
+            self.log.close()
+            text = self.log_text()
+            check_sanitizer(text, "mailroom serve")
+            if expect_rc is not None and rc != expect_rc:
+                raise AssertionError("serve exited %s:\n%s" % (rc, text[-3000:]))
+            self.proc = None
+        return rc
+
+    def cleanup(self):
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if exc[0] is None:
+                self.stop()
+        finally:
+            self.cleanup()
+
+    # --- clients ---------------------------------------------------------------
+    def raw(self, tls=False, timeout=5):
+        return Raw(self.pop3s_port if tls else self.pop3_port, tls, timeout)
+
+    def poplib_stls(self, user=None, password=PASSWORD):
+        import poplib
+        c = poplib.POP3("127.0.0.1", self.pop3_port, timeout=10)
+        c.stls(tls_client_context())
+        if user:
+            c.user(user)
+            c.pass_(password)
+        return c
+
+    def poplib_ssl(self, user=None, password=PASSWORD):
+        import poplib
+        c = poplib.POP3_SSL("127.0.0.1", self.pop3s_port, timeout=10,
+                            context=tls_client_context())
+        if user:
+            c.user(user)
+            c.pass_(password)
+        return c
+
+
+def check_sanitizer(text, what):
+    for mark in SANITIZER_MARKS:
+        if mark in text:
+            raise AssertionError("%s: sanitizer report:\n%s" % (what, text[-4000:]))
+
+
+class Raw:
+    """A line-level POP3 client over a plain or TLS socket, every read bounded."""
+
+    def __init__(self, port, tls=False, timeout=5):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if tls:
+            self.sock = tls_client_context().wrap_socket(self.sock)
+        self.buf = b""
+
+    def starttls(self):
+        self.sock = tls_client_context().wrap_socket(self.sock)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; pending %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def cmd(self, text):
+        self.send(text + "\r\n")
+        return self.line()
+
+    def multiline(self):
+        lines = []
+        while True:
+            ln = self.line()
+            if ln == b".":
+                return lines
+            lines.append(ln)
+
+    def closed(self, timeout=5):
+        """True if the server closes the connection (EOF) within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def run_tests(module_globals):
+    tests = [(n, f) for n, f in sorted(module_globals.items())
+             if n.startswith("test_") and callable(f)]
+    only = os.environ.get("TEST_ONLY")
+    passed = failed = 0
+    for name, fn in tests:
+        if only and only not in name:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print("ok   %s (%.2fs)" % (name, time.monotonic() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % name, flush=True)
+            traceback.print_exc(file=sys.stdout)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed or not passed else 0)
