@@ -126,6 +126,7 @@ int cli_store_open(struct cli *c, bool create, struct store **st_r)
 		return 0;
 	if (rc == STORE_NOTFOUND && !create) {
 		cli_err("no mail store in %s: run '%s init' first", c->cfg.data_dir, c->prog);
+		store_close(st_r);
 		return 1;
 	}
 	cli_err("cannot open the mail store in %s: %s", c->cfg.data_dir,

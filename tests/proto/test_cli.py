@@ -10,12 +10,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, PASSWORD, Server, run_tests  # noqa: E402
+from harness import BIN, PASSWORD, Server, check_sanitizer, run_tests  # noqa: E402
 
 
 def mr(*args, stdin=None, cwd=None):
-    return subprocess.run([BIN] + list(args), input=stdin, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=60, cwd=cwd)
+    p = subprocess.run([BIN] + list(args), input=stdin, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60, cwd=cwd)
+    check_sanitizer(p.stderr.decode(errors="replace"), "mailroom " + " ".join(args))
+    return p
 
 
 def test_help_and_version():
@@ -185,8 +187,7 @@ def test_serve_refuses_without_init_and_busy_port():
             return
     with Server() as srv:
         srv.start()
-        other = subprocess.run([BIN, "-c", srv.conf, "serve"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=30)
+        other = mr("-c", srv.conf, "serve")
         assert other.returncode != 0 and b"cannot listen" in other.stderr, other.stderr
 
 
