@@ -225,8 +225,8 @@ int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, 
 			"DELETE FROM messages WHERE id = ?1",
 			"UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
 			"DELETE FROM bodies WHERE id = ?2 AND refcount <= 0",
-			"UPDATE mailboxes SET used = max(used - ?3, 0), messages = messages - 1 "
-			"WHERE id = ?4",
+			("UPDATE mailboxes SET used = max(used - ?3, 0), messages = messages - 1 "
+			 "WHERE id = ?4"),
 		};
 		for (size_t k = 0; k < N_ELEMENTS(steps); k++) {
 			s = store_stmt(st, steps[k]);

@@ -16,7 +16,7 @@ void log_set_level(enum log_level level)
 	min_level = level;
 }
 
-static void log_v(const char *level, const char *fmt, va_list ap)
+ATTR_FORMAT(2, 0) static void log_v(const char *level, const char *fmt, va_list ap)
 {
 	char line[4096];
 	struct timespec ts;
