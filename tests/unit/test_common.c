@@ -2,6 +2,7 @@
 /* test_common.c - see test_common.h. */
 #include "test_common.h"
 
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,4 +64,15 @@ char *test_tmpdir(void)
 		exit(1);
 	}
 	return strdup(d);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+void test_rmtree(char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
 }

@@ -22,6 +22,8 @@ void test_end(void);
 int test_run(void (*const tests[])(void));
 /* A fresh empty folder under /tmp for this test (removed by the caller). */
 char *test_tmpdir(void);
+/* Removes the folder and everything in it, and frees the string. */
+void test_rmtree(char *dir);
 
 #define test_assert(x) test_assert_at((x), #x, __FILE__, __LINE__)
 #define test_assert_str(a, b) test_assert_str_at((a), (b), __FILE__, __LINE__)

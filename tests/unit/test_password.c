@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* test_password.c - password hashes, SCRAM verifiers, auth and penalties. */
+#include "directory/auth.h"
+#include "directory/password.h"
+#include "directory/penalty.h"
+#include "store/store.h"
+#include "test_common.h"
+
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_hash_and_verify(void)
+{
+	char *h = NULL;
+	char buf[2048];
+	struct crypt_data cd;
+
+	test_begin("password: yescrypt, schemes, malformed input");
+	test_assert(password_hash("pencil", &h) == 0);
+	test_assert(strncmp(h, "$y$", 3) == 0);
+	test_assert(password_verify("pencil", h));
+	test_assert(!password_verify("pencil2", h));
+	test_assert(!password_verify("", h));
+	snprintf(buf, sizeof(buf), "{CRYPT}%s", h);
+	test_assert(password_verify("pencil", buf));
+	snprintf(buf, sizeof(buf), "{yescrypt}%s", h);
+	test_assert(password_verify("pencil", buf));
+	free(h);
+
+	memset(&cd, 0, sizeof(cd));
+	const char *s6 = crypt_r("pencil", "$6$saltsalt$", &cd);
+	snprintf(buf, sizeof(buf), "{SHA512-CRYPT}%s", s6);
+	test_assert(password_verify("pencil", buf));
+	test_assert(!password_verify("Pencil", buf));
+	test_assert(password_verify("pencil", "{PLAIN}pencil"));
+	test_assert(!password_verify("pencil", "{PLAIN}pencil2"));
+	test_assert(!password_verify("pencil", "{MD4}pencil"));
+	test_assert(!password_verify("pencil", "{PLAIN"));
+	test_assert(!password_verify("pencil", "pencil")); /* bare text is no hash */
+	test_assert(!password_verify("pencil", ""));
+	test_assert(!password_verify("pencil", "$y$"));
+	test_assert(!password_verify("pencil", "$6$"));
+	test_assert(!password_verify("pencil", "*"));
+	test_assert(!password_verify("pencil", NULL));
+
+	char *longpw = malloc(PASSWORD_MAX + 2);
+	memset(longpw, 'a', PASSWORD_MAX + 1);
+	longpw[PASSWORD_MAX + 1] = '\0';
+	test_assert(password_hash(longpw, &h) < 0);
+	free(longpw);
+	test_end();
+}
+
+static void test_scram_verifier(void)
+{
+	char *v = NULL;
+	unsigned iter;
+	unsigned char salt[64], sk[32], svk[32];
+	size_t sl;
+
+	test_begin("password: SCRAM-SHA-256 verifiers");
+	test_assert(scram_verifier_make("pencil", 4096, &v) == 0);
+	test_assert(strncmp(v, "SCRAM-SHA-256$4096:", 19) == 0);
+	test_assert(scram_verifier_parse(v, &iter, salt, &sl, sizeof(salt), sk, svk) == 0);
+	test_assert(iter == 4096 && sl == 16);
+	free(v);
+	static const char *const bad[] = {
+		"",
+		"SCRAM-SHA-1$4096:c2FsdA==$AAAA:AAAA",
+		"SCRAM-SHA-256$0:c2FsdA==$" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		"SCRAM-SHA-256$4096:!!!$" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		"SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA", /* keys too short */
+		"SCRAM-SHA-256$4096:c2FsdA==",
+		"SCRAM-SHA-256$x:c2FsdA==$AAAA:AAAA",
+		"SCRAM-SHA-256$99999999999:c2FsdA==$AAAA:AAAA",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		test_assert(scram_verifier_parse(bad[i], &iter, salt, &sl, sizeof(salt), sk,
+						 svk) < 0);
+	test_assert(scram_verifier_make("pencil", 0, &v) < 0);
+	test_end();
+}
+
+static void test_auth(void)
+{
+	char *dir = test_tmpdir();
+	struct store *st = NULL;
+	struct auth_identity id;
+	char *h = NULL;
+
+	test_begin("auth: passwords and APOP against a store");
+	test_assert(store_open(dir, true, &st) == STORE_OK);
+	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
+	password_hash("pencil", &h);
+	struct store_user_new u = {.address = "user@example.test", .pw_hash = h};
+	test_assert(store_user_add(st, &u) == STORE_OK);
+	/* RFC 1939 §7 example secret */
+	struct store_user_new a = {.address = "mrose@example.test", .pw_hash = h,
+				   .apop_secret = "tanstaaf"};
+	test_assert(store_user_add(st, &a) == STORE_OK);
+
+	memset(&id, 0, sizeof(id));
+	test_assert(auth_password(st, "USER@example.test", "pencil", &id) == AUTH_OK);
+	test_assert_str(id.address, "user@example.test");
+	test_assert(id.mailbox_id > 0 && id.enabled && id.pop3_enabled);
+	test_assert(auth_password(st, "user@example.test", "wrong", &id) == AUTH_FAILED);
+	test_assert(auth_password(st, "nobody@example.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(auth_password(st, "not an address", "pencil", &id) == AUTH_FAILED);
+
+	const char *ts = "<1896.697170952@dbc.mtview.ca.us>";
+	test_assert(auth_apop(st, "mrose@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
+			      &id) == AUTH_OK);
+	test_assert_str(id.address, "mrose@example.test");
+	test_assert(auth_apop(st, "mrose@example.test", ts, "c4c9334bac560ecc979e58001b3e22fc",
+			      &id) == AUTH_FAILED);
+	test_assert(auth_apop(st, "mrose@example.test", ts, "c4c9", &id) == AUTH_FAILED);
+	/* no APOP secret, no APOP */
+	test_assert(auth_apop(st, "user@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
+			      &id) == AUTH_FAILED);
+	test_assert(auth_apop(st, "nobody@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
+			      &id) == AUTH_FAILED);
+	free(h);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void test_penalty(void)
+{
+	struct penalty *p = penalty_new(15);
+	uint64_t t = 1000000;
+
+	test_begin("penalty: doubling delay, cap, reset, expiry, bound");
+	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 1000);
+	penalty_fail(p, "192.0.2.1", t);
+	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 2000);
+	penalty_fail(p, "192.0.2.1", t);
+	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 4000);
+	for (int i = 0; i < 40; i++)
+		penalty_fail(p, "192.0.2.1", t);
+	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 15000);
+	test_assert(penalty_delay_ms(p, "192.0.2.2", t) == 1000); /* others unaffected */
+	penalty_success(p, "192.0.2.1");
+	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 1000);
+	penalty_fail(p, "2001:db8::1", t);
+	test_assert(penalty_delay_ms(p, "2001:db8::1", t + 60000) == 2000);
+	test_assert(penalty_delay_ms(p, "2001:db8::1", t + 16 * 60 * 1000) == 1000); /* expired */
+	char ip[64];
+	for (int i = 0; i < 40000; i++) { /* bounded table: old entries go */
+		snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		penalty_fail(p, ip, t + (uint64_t)i);
+	}
+	test_assert(penalty_delay_ms(p, "10.0.156.63", t + 40000) == 2000);
+	penalty_free(&p);
+	test_assert(p == NULL);
+
+	p = penalty_new(0);
+	penalty_fail(p, "192.0.2.1", t);
+	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 0);
+	penalty_free(&p);
+	test_end();
+}
+
+int main(void)
+{
+	return test_run((void (*[])(void)){test_hash_and_verify, test_scram_verifier, test_auth,
+					    test_penalty, NULL});
+}

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* test_store.c - the store's contract (store.h invariants S1-S7). */
+#include "store/store.h"
+#include "test_common.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct store *fresh(char **dir_r)
+{
+	struct store *st = NULL;
+	*dir_r = test_tmpdir();
+	test_assert(store_open(*dir_r, true, &st) == STORE_OK);
+	return st;
+}
+
+static int add_user(struct store *st, const char *address, uint64_t quota)
+{
+	struct store_user_new u = {.address = address, .pw_hash = "$y$x", .quota = quota};
+	return store_user_add(st, &u);
+}
+
+/* Counts rows with plain SQLite, behind the store's back. */
+static long count_rows(const char *dir, const char *sql)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long n = -1;
+
+	snprintf(path, sizeof(path), "%s/mailroom.db", dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			n = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+static int64_t id_of(struct store *st, const char *address)
+{
+	struct store_user u;
+	int64_t id = -1;
+	if (store_user_lookup(st, address, &u) == STORE_OK)
+		id = u.id;
+	store_user_clear(&u);
+	return id;
+}
+
+static void test_open_and_migrate(void)
+{
+	char *dir = test_tmpdir();
+	struct store *st = NULL;
+
+	test_begin("store: open, create, migrations, reopen");
+	test_assert(store_open(dir, false, &st) == STORE_NOTFOUND);
+	test_assert(strstr(store_error(st), "does not exist") != NULL);
+	store_close(&st);
+	test_assert(store_open(dir, true, &st) == STORE_OK);
+	store_close(&st);
+	long v = count_rows(dir, "SELECT version FROM schema_version");
+	test_assert(v >= 1);
+	test_assert(store_open(dir, false, &st) == STORE_OK); /* S6: idempotent */
+	store_close(&st);
+	test_assert(count_rows(dir, "SELECT version FROM schema_version") == v);
+	test_assert(count_rows(dir, "PRAGMA journal_mode") == -1 ||
+		    count_rows(dir, "SELECT 1") == 1);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void count_domain(const struct store_domain *d, void *ctx)
+{
+	(*(int *)ctx)++;
+}
+
+static void test_domains(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	struct store_domain d;
+	int n = 0;
+
+	test_begin("store: domains");
+	test_assert(store_domain_add(st, "Example.TEST", DOMAIN_AUTHORITATIVE) == STORE_OK);
+	test_assert(store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_EXISTS);
+	test_assert(store_domain_add(st, "bad..name", DOMAIN_AUTHORITATIVE) == STORE_INVALID);
+	test_assert(store_domain_add(st, "-bad.test", DOMAIN_AUTHORITATIVE) == STORE_INVALID);
+	test_assert(store_domain_add(st, "", DOMAIN_AUTHORITATIVE) == STORE_INVALID);
+	test_assert(store_domain_add(st, "relay.test", DOMAIN_INTERNAL_RELAY) == STORE_OK);
+	test_assert(store_domain_get(st, "EXAMPLE.test", &d) == STORE_OK);
+	test_assert_str(d.name, "example.test");
+	test_assert(d.type == DOMAIN_AUTHORITATIVE);
+	store_domain_clear(&d);
+	test_assert(store_domain_get(st, "nope.test", &d) == STORE_NOTFOUND);
+	test_assert(store_domain_list(st, count_domain, &n) == STORE_OK && n == 2);
+	test_assert(add_user(st, "a@example.test", 0) == STORE_OK);
+	test_assert(store_domain_remove(st, "example.test") == STORE_EXISTS);
+	test_assert(store_user_remove(st, "a@example.test") == STORE_OK);
+	test_assert(store_domain_remove(st, "example.test") == STORE_OK);
+	test_assert(store_domain_remove(st, "example.test") == STORE_NOTFOUND);
+	enum domain_type t;
+	test_assert(domain_type_parse("external-relay", &t) == 0 && t == DOMAIN_EXTERNAL_RELAY);
+	test_assert(domain_type_parse("sideways", &t) < 0);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void test_users_and_aliases(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	struct store_user u;
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	test_begin("store: users, aliases, resolve");
+	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
+	test_assert(add_user(st, "alice@nowhere.test", 0) == STORE_NOTFOUND);
+	test_assert(add_user(st, "not-an-address", 0) == STORE_INVALID);
+	test_assert(add_user(st, "Alice@Example.Test", 0) == STORE_OK);
+	test_assert(add_user(st, "alice@example.test", 0) == STORE_EXISTS);
+	test_assert(add_user(st, "bob@example.test", 1000) == STORE_OK);
+	test_assert(store_user_lookup(st, "ALICE@example.TEST", &u) == STORE_OK);
+	test_assert(u.enabled && u.pop3_enabled && u.apop_secret == NULL);
+	store_user_clear(&u);
+
+	test_assert(store_user_set_pop3(st, "alice@example.test", false) == STORE_OK);
+	test_assert(store_user_set_enabled(st, "alice@example.test", false) == STORE_OK);
+	test_assert(store_user_set_password(st, "alice@example.test", "$y$new", "SCRAM", "ap") ==
+		    STORE_OK);
+	test_assert(store_user_lookup(st, "alice@example.test", &u) == STORE_OK);
+	test_assert(!u.enabled && !u.pop3_enabled);
+	test_assert_str(u.pw_hash, "$y$new");
+	test_assert_str(u.apop_secret, "ap");
+	store_user_clear(&u);
+	test_assert(store_user_clear_apop(st, "alice@example.test") == STORE_OK);
+	test_assert(store_user_lookup(st, "alice@example.test", &u) == STORE_OK);
+	test_assert(u.apop_secret == NULL);
+	store_user_clear(&u);
+	test_assert(store_user_set_quota(st, "nobody@example.test", 5) == STORE_NOTFOUND);
+
+	/* aliases: one local target logs in; several deliver to each */
+	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") ==
+		    STORE_EXISTS);
+	test_assert(store_alias_add(st, "alice@example.test", "bob@example.test") ==
+		    STORE_EXISTS);
+	test_assert(add_user(st, "sales@example.test", 0) == STORE_EXISTS);
+	test_assert(store_user_lookup(st, "sales@example.test", &u) == STORE_OK);
+	test_assert_str(u.address, "alice@example.test");
+	store_user_clear(&u);
+	test_assert(store_alias_add(st, "team@example.test", "sales@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "team@example.test", "bob@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "team@example.test", "far@elsewhere.test") == STORE_OK);
+	test_assert(store_resolve(st, "team@example.test", &ids, &n) == STORE_OK && n == 2);
+	free(ids);
+	test_assert(store_user_lookup(st, "team@example.test", &u) == STORE_NOTFOUND);
+	/* loops terminate */
+	test_assert(store_alias_add(st, "loop1@example.test", "loop2@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "loop2@example.test", "loop1@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "loop2@example.test", "bob@example.test") == STORE_OK);
+	ids = NULL;
+	test_assert(store_resolve(st, "loop1@example.test", &ids, &n) == STORE_OK && n == 1);
+	free(ids);
+	ids = NULL;
+	test_assert(store_resolve(st, "nobody@example.test", &ids, &n) == STORE_NOTFOUND);
+	free(ids);
+	/* a long chain stops at the depth limit instead of recursing forever */
+	char a[64], b[64];
+	for (int i = 0; i < 20; i++) {
+		snprintf(a, sizeof(a), "c%d@example.test", i);
+		snprintf(b, sizeof(b), "c%d@example.test", i + 1);
+		store_alias_add(st, a, b);
+	}
+	store_alias_add(st, "c20@example.test", "bob@example.test");
+	ids = NULL;
+	int r = store_resolve(st, "c0@example.test", &ids, &n);
+	test_assert(r == STORE_NOTFOUND || r == STORE_OK);
+	free(ids);
+	test_assert(store_alias_remove(st, "team@example.test", NULL) == STORE_OK);
+	test_assert(store_alias_remove(st, "team@example.test", NULL) == STORE_NOTFOUND);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void test_single_instance_and_uids(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	static const char body[] = "Subject: x\r\n\r\nhello\r\n";
+	struct store_msg *msgs = NULL;
+	size_t n = 0;
+	int results[3];
+
+	test_begin("store: single instance, UIDs, UIDLs, expunge (S1-S5)");
+	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
+	add_user(st, "a@example.test", 0);
+	add_user(st, "b@example.test", 0);
+	add_user(st, "c@example.test", 0);
+	int64_t ids[3] = {id_of(st, "a@example.test"), id_of(st, "b@example.test"),
+			  id_of(st, "c@example.test")};
+	test_assert(store_deliver(st, ids, 3, body, sizeof(body) - 1, NULL, results) == STORE_OK);
+	test_assert(results[0] == STORE_OK && results[1] == STORE_OK && results[2] == STORE_OK);
+	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == 1);
+	test_assert(count_rows(dir, "SELECT count(*) FROM messages") == 3);
+
+	test_assert(store_mailbox_load(st, ids[0], &msgs, &n) == STORE_OK && n == 1);
+	test_assert(msgs[0].size == sizeof(body) - 1);
+	char first_uidl[71];
+	snprintf(first_uidl, sizeof(first_uidl), "%s", msgs[0].uidl);
+	struct buf out = {0};
+	test_assert(store_message_read(st, ids[0], msgs[0].id, &out) == STORE_OK);
+	test_assert(out.len == sizeof(body) - 1 && memcmp(out.data, body, out.len) == 0);
+	buf_free(&out);
+	/* a message of another mailbox is not readable through this one */
+	struct store_msg *bm = NULL;
+	size_t bn = 0;
+	store_mailbox_load(st, ids[1], &bm, &bn);
+	test_assert(bn == 1 && store_message_read(st, ids[0], bm[0].id, &out) != STORE_OK);
+	buf_free(&out);
+
+	/* expunge from two mailboxes: the body stays for the third (S2) */
+	test_assert(store_expunge(st, ids[0], &msgs[0].id, 1) == STORE_OK);
+	test_assert(store_expunge(st, ids[1], &bm[0].id, 1) == STORE_OK);
+	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == 1);
+	free(bm);
+	bm = NULL;
+	store_mailbox_load(st, ids[2], &bm, &bn);
+	test_assert(store_expunge(st, ids[2], &bm[0].id, 1) == STORE_OK);
+	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == 0);
+	free(bm);
+	free(msgs);
+
+	/* UIDs only grow, also across reopen (S3) */
+	store_close(&st);
+	test_assert(store_open(dir, false, &st) == STORE_OK);
+	test_assert(store_deliver(st, ids, 1, body, sizeof(body) - 1, NULL, results) == STORE_OK);
+	msgs = NULL;
+	test_assert(store_mailbox_load(st, ids[0], &msgs, &n) == STORE_OK && n == 1);
+	test_assert(msgs[0].uid == 2);
+	test_assert(strcmp(msgs[0].uidl, first_uidl) != 0);
+	free(msgs);
+
+	/* imported UIDLs are kept; invalid ones refused */
+	test_assert(store_deliver(st, ids, 1, body, sizeof(body) - 1, "old-server-17", results) ==
+		    STORE_OK);
+	test_assert(store_deliver(st, ids, 1, body, sizeof(body) - 1, "has space", results) ==
+		    STORE_INVALID);
+	char toolong[80];
+	memset(toolong, 'u', sizeof(toolong) - 1);
+	toolong[sizeof(toolong) - 1] = '\0';
+	test_assert(store_deliver(st, ids, 1, body, sizeof(body) - 1, toolong, results) ==
+		    STORE_INVALID);
+	msgs = NULL;
+	store_mailbox_load(st, ids[0], &msgs, &n);
+	test_assert(n == 2 && strcmp(msgs[1].uidl, "old-server-17") == 0);
+	free(msgs);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void test_quota_and_failures(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	char big[600];
+	int results[2];
+
+	test_begin("store: quota, failed commit leaves nothing (S7), two handles");
+	memset(big, 'x', sizeof(big));
+	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
+	add_user(st, "small@example.test", 1000);
+	add_user(st, "big@example.test", 0);
+	int64_t ids[2] = {id_of(st, "small@example.test"), id_of(st, "big@example.test")};
+	test_assert(store_deliver(st, ids, 2, big, sizeof(big), NULL, results) == STORE_OK);
+	test_assert(store_deliver(st, ids, 2, big, sizeof(big), NULL, results) == STORE_OK);
+	test_assert(results[0] == STORE_QUOTA && results[1] == STORE_OK);
+	test_assert(store_deliver(st, ids, 1, big, sizeof(big), NULL, results) == STORE_QUOTA);
+
+	long before = count_rows(dir, "SELECT count(*) FROM messages");
+	store_test_fail_next_commit(st);
+	int r = store_deliver(st, &ids[1], 1, big, sizeof(big), NULL, results);
+	test_assert(r == STORE_TEMP || r == STORE_PERM);
+	test_assert(count_rows(dir, "SELECT count(*) FROM messages") == before);
+	test_assert(store_deliver(st, &ids[1], 1, big, sizeof(big), NULL, results) == STORE_OK);
+
+	/* a second handle (the CLI beside the server) sees the first one's work */
+	struct store *st2 = NULL;
+	struct store_user u;
+	test_assert(store_open(dir, false, &st2) == STORE_OK);
+	test_assert(store_user_lookup(st2, "big@example.test", &u) == STORE_OK);
+	test_assert(u.messages == 3 && u.used == 3 * sizeof(big));
+	store_user_clear(&u);
+	test_assert(add_user(st2, "new@example.test", 0) == STORE_OK);
+	test_assert(id_of(st, "new@example.test") > 0);
+	store_close(&st2);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void wire(const char *in, const char *want)
+{
+	struct buf out = {0};
+	store_to_wire(&out, in, strlen(in));
+	test_assert(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0);
+	buf_free(&out);
+}
+
+static void test_to_wire(void)
+{
+	test_begin("store: wire form conversion");
+	wire("a\nb\n", "a\r\nb\r\n");
+	wire("a\r\nb\r\n", "a\r\nb\r\n");
+	wire("a\rb", "a\r\nb\r\n");
+	wire("no end", "no end\r\n");
+	wire("\n\n", "\r\n\r\n");
+	wire("x\r\r\ny", "x\r\n\r\ny\r\n");
+	test_end();
+}
+
+int main(void)
+{
+	return test_run((void (*[])(void)){test_open_and_migrate, test_domains,
+					    test_users_and_aliases, test_single_instance_and_uids,
+					    test_quota_and_failures, test_to_wire, NULL});
+}
