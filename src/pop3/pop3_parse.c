@@ -5,36 +5,20 @@
  * (fuzz/fuzz_pop3_parse.c) hammer them directly.
  */
 #include "pop3/pop3_parse.h"
+#include "proto/line.h"
 
 #include <string.h>
 
 int pop3_parse_line(const char *p, size_t len, size_t max, struct slice *line_r, size_t *used_r)
 {
-	size_t scan = len < max ? len : max;
-	const char *lf = scan > 0 ? memchr(p, '\n', scan) : NULL;
-
-	if (lf == NULL)
-		return len >= max ? -1 : 0;
-	size_t n = (size_t)(lf - p);
-	*used_r = n + 1;
-	if (n > 0 && p[n - 1] == '\r')
-		n--; /* CRLF; a bare LF ends the line as well */
-	*line_r = (struct slice){p, n};
-	return 1;
+	return line_find(p, len, max, line_r, used_r);
 }
 
 enum pop3_parse_status pop3_parse_check(struct slice line)
 {
-	enum pop3_parse_status st = POP3_PARSE_OK;
-
-	for (size_t i = 0; i < line.len; i++) {
-		unsigned char c = (unsigned char)line.p[i];
-		if (c == '\0')
-			return POP3_PARSE_NUL; /* NUL wins over other controls */
-		if (c < 0x20 || c == 0x7f)
-			st = POP3_PARSE_CTL;
-	}
-	return st;
+	static const enum pop3_parse_status map[] = {POP3_PARSE_OK, POP3_PARSE_CTL,
+						     POP3_PARSE_NUL};
+	return map[line_check_ctl(line)];
 }
 
 enum pop3_parse_status pop3_parse_command(struct slice line, struct pop3_command *cmd_r)
