@@ -139,6 +139,54 @@ int store_resolve(struct store *st, const char *address, int64_t **ids_r, size_t
 int store_deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const char *body,
 		  size_t len, const char *uidl, int *results);
 
+/* --- SMTP: local delivery and the outbound queue, group-committed -------- */
+struct store_remote_rcpt {
+	const char *address;
+	const char *dsn_notify; /* RFC 3461 NOTIFY value or NULL */
+	const char *dsn_orcpt;	/* RFC 3461 ORCPT value or NULL */
+};
+struct store_submission {
+	/* in */
+	const char *qid;    /* queue id, unique (the session makes it) */
+	const char *sender; /* envelope sender, "" for the null sender */
+	const char *body;   /* wire form (S4) */
+	size_t len;
+	const int64_t *mailbox_ids; /* local recipients, no duplicates */
+	size_t n_local;
+	const struct store_remote_rcpt *remote; /* for the outbound queue */
+	size_t n_remote;
+	const char *auth_user; /* submission login or NULL */
+	const char *dsn_envid, *dsn_ret;
+	/* out: STORE_OK once the batch committed (S1), else why it failed */
+	int status;
+};
+/* Stores every submission in ONE transaction (one fsync for the batch:
+   group commit), each inside its own savepoint so one bad submission does
+   not sink the others. Quotas were checked at RCPT time: a submission may
+   take a mailbox past its quota. Returns STORE_OK if the commit succeeded
+   (then each status says how its submission went), or the commit's error
+   (then every status carries it and nothing was written). */
+int store_submit(struct store *st, struct store_submission *subs, size_t n);
+
+struct store_queue_entry {
+	char *qid, *sender, *auth_user;
+	int64_t created, next_attempt;
+	uint64_t size;
+	unsigned attempts;
+	bool held;
+	char **rcpts; /* addresses still to deliver */
+	size_t n_rcpts;
+};
+typedef void store_queue_cb(const struct store_queue_entry *e, void *ctx);
+/* qid NULL = all, oldest first */
+int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void *ctx);
+/* Appends the queued message's body to out. */
+int store_queue_body(struct store *st, const char *qid, struct buf *out);
+int store_queue_remove(struct store *st, const char *qid);
+int store_queue_hold(struct store *st, const char *qid, bool held);
+/* Checks whether mailbox `id` can take `size` more octets (RCPT time). */
+int store_quota_check(struct store *st, int64_t mailbox_id, uint64_t size, bool *ok_r);
+
 /* --- POP3 view ------------------------------------------------------------ */
 struct store_msg {
 	int64_t id;

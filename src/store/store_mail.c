@@ -30,33 +30,51 @@ static bool uidl_valid(const char *u)
 	return true;
 }
 
-static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const char *body,
-		   size_t len, const char *uidl, int *results)
+int store_body_insert(struct store *st, const char *body, size_t len, int64_t *id_r)
 {
-	sqlite3_stmt *s;
-	int rc, r;
-	size_t accepted = 0;
-	int64_t now = (int64_t)time(NULL);
+	sqlite3_stmt *s = store_stmt(st, "INSERT INTO bodies (refcount, size, data) VALUES (0, ?1, "
+					 "?2)");
+	int rc;
 
-	if (uidl != NULL && !uidl_valid(uidl)) {
-		snprintf(st->err, sizeof(st->err), "UIDL must be 1-70 printable characters");
-		return STORE_INVALID;
-	}
-	if ((r = store_begin(st)) != STORE_OK)
-		return r;
-	s = store_stmt(st, "INSERT INTO bodies (refcount, size, data) VALUES (0, ?1, ?2)");
 	if (s == NULL)
-		goto temp;
+		return STORE_TEMP;
 	sqlite3_bind_int64(s, 1, (int64_t)len);
 	sqlite3_bind_blob64(s, 2, body, len, SQLITE_STATIC);
 	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
-		goto fail_rc;
-	int64_t body_id = sqlite3_last_insert_rowid(st->db);
+		return store_fail(st, rc, "body insert");
+	*id_r = sqlite3_last_insert_rowid(st->db);
+	return STORE_OK;
+}
 
+int store_body_refs(struct store *st, int64_t body_id, int64_t refs)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE bodies SET refcount = ?2 WHERE id = ?1");
+	int rc;
+
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, body_id);
+	sqlite3_bind_int64(s, 2, refs);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		return store_fail(st, rc, "body refcount");
+	return STORE_OK;
+}
+
+/* Message rows for each mailbox inside the caller's transaction; results[i]
+   per mailbox; *accepted_r counts the rows written. */
+int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox_ids, size_t n,
+			size_t len, const char *uidl, bool ignore_quota, int *results,
+			size_t *accepted_r)
+{
+	sqlite3_stmt *s;
+	int rc;
+	int64_t now = (int64_t)time(NULL);
+
+	*accepted_r = 0;
 	for (size_t i = 0; i < n; i++) {
 		s = store_stmt(st, "SELECT quota, used, next_uid FROM mailboxes WHERE id = ?1");
 		if (s == NULL)
-			goto temp;
+			return STORE_TEMP;
 		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_DONE) {
@@ -64,19 +82,19 @@ static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const
 			continue;
 		}
 		if (rc != SQLITE_ROW)
-			goto fail_rc;
+			return store_fail(st, rc, "deliver");
 		uint64_t quota = (uint64_t)sqlite3_column_int64(s, 0);
 		uint64_t used = (uint64_t)sqlite3_column_int64(s, 1);
 		int64_t uid = sqlite3_column_int64(s, 2);
 		sqlite3_reset(s);
-		if (quota > 0 && used + len > quota) {
+		if (!ignore_quota && quota > 0 && used + len > quota) {
 			results[i] = STORE_QUOTA;
 			continue;
 		}
 		s = store_stmt(st, "INSERT INTO messages (mailbox_id, uid, body_id, size, uidl, "
 				   "received) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
 		if (s == NULL)
-			goto temp;
+			return STORE_TEMP;
 		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
 		sqlite3_bind_int64(s, 2, uid);
 		sqlite3_bind_int64(s, 3, body_id);
@@ -85,18 +103,38 @@ static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const
 			sqlite3_bind_text(s, 5, uidl, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 6, now);
 		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
-			goto fail_rc;
+			return store_fail(st, rc, "deliver");
 		s = store_stmt(st, "UPDATE mailboxes SET next_uid = next_uid + 1, used = used + "
 				   "?2, messages = messages + 1 WHERE id = ?1");
 		if (s == NULL)
-			goto temp;
+			return STORE_TEMP;
 		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
 		sqlite3_bind_int64(s, 2, (int64_t)len);
 		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
-			goto fail_rc;
+			return store_fail(st, rc, "deliver");
 		results[i] = STORE_OK;
-		accepted++;
+		(*accepted_r)++;
 	}
+	return STORE_OK;
+}
+
+static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const char *body,
+		   size_t len, const char *uidl, int *results)
+{
+	size_t accepted = 0;
+	int64_t body_id = 0;
+	int r;
+
+	if (uidl != NULL && !uidl_valid(uidl)) {
+		snprintf(st->err, sizeof(st->err), "UIDL must be 1-70 printable characters");
+		return STORE_INVALID;
+	}
+	if ((r = store_begin(st)) != STORE_OK)
+		return r;
+	if ((r = store_body_insert(st, body, len, &body_id)) != STORE_OK ||
+	    (r = store_message_rows(st, body_id, mailbox_ids, n, len, uidl, false, results,
+			      &accepted)) != STORE_OK)
+		goto fail;
 	if (accepted == 0) {
 		store_rollback(st);
 		snprintf(st->err, sizeof(st->err), "no mailbox accepted the message");
@@ -105,22 +143,12 @@ static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const
 				return STORE_QUOTA;
 		return STORE_NOTFOUND;
 	}
-	s = store_stmt(st, "UPDATE bodies SET refcount = ?2 WHERE id = ?1");
-	if (s == NULL)
-		goto temp;
-	sqlite3_bind_int64(s, 1, body_id);
-	sqlite3_bind_int64(s, 2, (int64_t)accepted);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
-		goto fail_rc;
+	if ((r = store_body_refs(st, body_id, (int64_t)accepted)) != STORE_OK)
+		goto fail;
 	return store_commit(st); /* S1: returns after the WAL fsync */
-
-fail_rc:
-	r = store_fail(st, rc, "deliver");
+fail:
 	store_rollback(st);
 	return r;
-temp:
-	store_rollback(st);
-	return STORE_TEMP;
 }
 
 int store_deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const char *body,

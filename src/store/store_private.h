@@ -47,4 +47,11 @@ const char *store_addr_domain(const char *address);
 /* Domain id, or 0 if the domain is not hosted; -1 on error. */
 int64_t store_domain_id(struct store *st, const char *domain);
 
+/* Delivery pieces (store_mail.c) for use inside a caller's transaction. */
+int store_body_insert(struct store *st, const char *body, size_t len, int64_t *id_r);
+int store_body_refs(struct store *st, int64_t body_id, int64_t refs);
+int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox_ids, size_t n,
+		       size_t len, const char *uidl, bool ignore_quota, int *results,
+		       size_t *accepted_r);
+
 #endif

@@ -68,6 +68,29 @@ static const char *const migrations[] = {
 	" received INTEGER NOT NULL,"
 	" UNIQUE (mailbox_id, uid));"
 	"CREATE INDEX messages_body ON messages(body_id);",
+	/* 2: the outbound queue; a queued message holds one reference on its body */
+	"CREATE TABLE queue ("
+	" id INTEGER PRIMARY KEY,"
+	" qid TEXT NOT NULL UNIQUE,"
+	" sender TEXT NOT NULL,"
+	" body_id INTEGER NOT NULL REFERENCES bodies(id),"
+	" size INTEGER NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" next_attempt INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" held INTEGER NOT NULL DEFAULT 0,"
+	" auth_user TEXT,"
+	" dsn_envid TEXT,"
+	" dsn_ret TEXT);"
+	"CREATE TABLE queue_rcpts ("
+	" queue_id INTEGER NOT NULL REFERENCES queue(id),"
+	" address TEXT NOT NULL,"
+	" dsn_notify TEXT,"
+	" dsn_orcpt TEXT,"
+	" status INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT,"
+	" PRIMARY KEY (queue_id, address));"
+	"CREATE INDEX queue_next ON queue(next_attempt);",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)

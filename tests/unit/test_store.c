@@ -308,6 +308,76 @@ static void test_quota_and_failures(void)
 	test_end();
 }
 
+struct qlist {
+	int n;
+	char rcpts[256];
+};
+
+static void count_queue(const struct store_queue_entry *e, void *ctx)
+{
+	struct qlist *q = ctx;
+	q->n++;
+	for (size_t i = 0; i < e->n_rcpts; i++) {
+		strncat(q->rcpts, e->rcpts[i], sizeof(q->rcpts) - strlen(q->rcpts) - 2);
+		strcat(q->rcpts, ";");
+	}
+}
+
+static void test_submit_and_queue(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	static const char body[] = "Subject: s\r\n\r\nhi\r\n";
+	struct store_remote_rcpt remote[] = {{"x@remote.test", "FAILURE", NULL},
+					     {"y@remote.test", NULL, "rfc822;y@remote.test"}};
+	struct qlist q = {0};
+	bool ok;
+
+	test_begin("store: group-committed submissions and the queue");
+	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
+	add_user(st, "a@example.test", 10);
+	int64_t a = id_of(st, "a@example.test");
+	test_assert(store_quota_check(st, a, 5, &ok) == STORE_OK && ok);
+	test_assert(store_quota_check(st, a, 50, &ok) == STORE_OK && !ok);
+	struct store_submission subs[3] = {
+		{.qid = "Q1", .sender = "s@remote.test", .body = body, .len = sizeof(body) - 1,
+		 .mailbox_ids = &a, .n_local = 1, .remote = remote, .n_remote = 2},
+		{.qid = "Q1", .sender = "", .body = body, .len = sizeof(body) - 1,
+		 .remote = remote, .n_remote = 1}, /* duplicate qid: fails alone */
+		{.qid = "Q3", .sender = "", .body = body, .len = sizeof(body) - 1,
+		 .mailbox_ids = &a, .n_local = 1},
+	};
+	test_assert(store_submit(st, subs, 3) == STORE_OK);
+	test_assert(subs[0].status == STORE_OK && subs[1].status != STORE_OK &&
+		    subs[2].status == STORE_OK);
+	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == 2);
+	test_assert(count_rows(dir, "SELECT refcount FROM bodies ORDER BY id LIMIT 1") == 2);
+	/* over quota at commit time: RCPT already checked, so it is stored */
+	test_assert(count_rows(dir, "SELECT messages FROM mailboxes") == 2);
+	test_assert(store_queue_list(st, NULL, count_queue, &q) == STORE_OK && q.n == 1);
+	test_assert(strcmp(q.rcpts, "x@remote.test;y@remote.test;") == 0);
+	struct buf out = {0};
+	test_assert(store_queue_body(st, "Q1", &out) == STORE_OK && out.len == sizeof(body) - 1);
+	buf_free(&out);
+	test_assert(store_queue_hold(st, "Q1", true) == STORE_OK);
+	test_assert(store_queue_hold(st, "nope", true) == STORE_NOTFOUND);
+	test_assert(store_queue_remove(st, "Q1") == STORE_OK);
+	test_assert(store_queue_remove(st, "Q1") == STORE_NOTFOUND);
+	test_assert(count_rows(dir, "SELECT refcount FROM bodies ORDER BY id LIMIT 1") == 1);
+
+	/* a failed commit writes nothing of the batch (S7) */
+	long bodies = count_rows(dir, "SELECT count(*) FROM bodies");
+	struct store_submission one = {.qid = "Q9", .sender = "", .body = body,
+				       .len = sizeof(body) - 1, .mailbox_ids = &a, .n_local = 1};
+	store_test_fail_next_commit(st);
+	test_assert(store_submit(st, &one, 1) == STORE_TEMP && one.status == STORE_TEMP);
+	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == bodies);
+	test_assert(store_submit(st, &one, 1) == STORE_OK && one.status == STORE_OK);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
 static void wire(const char *in, const char *want)
 {
 	struct buf out = {0};
@@ -332,5 +402,6 @@ int main(void)
 {
 	return test_run((void (*[])(void)){test_open_and_migrate, test_domains,
 					    test_users_and_aliases, test_single_instance_and_uids,
-					    test_quota_and_failures, test_to_wire, NULL});
+					    test_quota_and_failures, test_submit_and_queue,
+					    test_to_wire, NULL});
 }
