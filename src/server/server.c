@@ -22,6 +22,7 @@
 #include "net/loop.h"
 #include "net/workers.h"
 #include "pop3/pop3.h"
+#include "smtp/smtp.h"
 #include "store/store.h"
 #include "tls/tls.h"
 #include "util/log.h"
@@ -160,6 +161,11 @@ static void conn_ready(struct conn *c, void *ctx)
 	case ROLE_POP3S:
 		pop3_session_start(sp->pub.pop3, c);
 		break;
+	case ROLE_SMTP:
+	case ROLE_SUBMISSION:
+	case ROLE_SUBMISSIONS:
+		smtp_session_start(sp->pub.smtp, c);
+		break;
 	default:
 		conn_abort(c, "no protocol for this role");
 		break;
@@ -176,10 +182,14 @@ static const struct conn_events pretls_events = {
    plaintext would only confuse the handshake. */
 static void refuse(struct listener *ls, int fd, const char *ip, const char *why)
 {
-	static const char msg[] = "-ERR [SYS/TEMP] Too many connections\r\n";
+	static const char pop3_msg[] = "-ERR [SYS/TEMP] Too many connections\r\n";
+	static const char smtp_msg[] = "421 4.7.0 Too many connections, try again later\r\n";
+	const char *msg = ls->role == ROLE_POP3 ? pop3_msg
+			  : ls->role == ROLE_SMTP || ls->role == ROLE_SUBMISSION ? smtp_msg
+										   : NULL;
 
-	if (ls->role == ROLE_POP3) {
-		ssize_t r = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (msg != NULL) {
+		ssize_t r = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)r;
 	}
 	close(fd);
@@ -373,7 +383,8 @@ static void stop_check(struct loop *l, void *ctx)
 	struct server_priv *sp = ctx;
 
 	sp->stop_check = NULL;
-	if (conn_mgr_count(sp->conns) == 0 && pop3_service_sessions(sp->pub.pop3) == 0)
+	if (conn_mgr_count(sp->conns) == 0 && pop3_service_sessions(sp->pub.pop3) == 0 &&
+	    smtp_service_sessions(sp->pub.smtp) == 0)
 		loop_stop(l);
 	else
 		sp->stop_check = loop_timer_add(l, 20, stop_check, sp);
@@ -400,6 +411,7 @@ static void shutdown_begin(struct server_priv *sp, const char *why)
 	listeners_close(sp);
 	conn_mgr_abort_handshakes(sp->conns, "server stopping");
 	pop3_service_shutdown(sp->pub.pop3);
+	smtp_service_shutdown(sp->pub.smtp);
 	sp->stop_check = loop_timer_add(l, 0, stop_check, sp);
 	sp->grace = loop_timer_add(l, SERVER_GRACE_SECS * 1000, grace_over, sp);
 }
@@ -471,14 +483,9 @@ static int bind_all(struct server_priv *sp)
 {
 	const struct config *cfg = sp->pub.cfg;
 	char *err = NULL;
-	bool smtp = false;
 
 	for (int role = 0; role < ROLE_COUNT; role++) {
 		const struct listen_list *ll = &cfg->listen[role];
-		if (role != ROLE_POP3 && role != ROLE_POP3S) {
-			smtp = smtp || ll->count > 0;
-			continue;
-		}
 		for (size_t i = 0; i < ll->count; i++) {
 			if (listen_on(sp, role, ll->addrs[i], &err) < 0) {
 				log_error("%s", err);
@@ -487,9 +494,6 @@ static int bind_all(struct server_priv *sp)
 			}
 		}
 	}
-	if (smtp)
-		log_info("smtp, submission and submissions have no service in this build; "
-			 "not listening on them");
 	return 0;
 }
 
@@ -535,6 +539,7 @@ int server_run(const struct config *cfg)
 				   worker_deinit, (void *)cfg);
 	srv->penalty = penalty_new(cfg->auth_fail_delay_max);
 	srv->pop3 = pop3_service_new(srv);
+	srv->smtp = smtp_service_new(srv);
 
 	if (bind_all(sp) == 0) {
 		log_info("mailroom ready hostname=%s workers=%u", cfg->hostname, cfg->workers);
@@ -552,6 +557,11 @@ int server_run(const struct config *cfg)
 	else
 		log_error("shutdown: %u POP3 sessions still alive; not freeing the service",
 			  pop3_service_sessions(srv->pop3));
+	if (smtp_service_sessions(srv->smtp) == 0)
+		smtp_service_free(&srv->smtp);
+	else
+		log_error("shutdown: %u SMTP sessions still alive; not freeing the service",
+			  smtp_service_sessions(srv->smtp));
 	penalty_free(&srv->penalty);
 	loop_fd_del(srv->loop, sp->sigfd);
 	close(sp->sigfd);

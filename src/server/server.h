@@ -22,6 +22,7 @@ struct workers;
 struct tls_ctx;
 struct penalty;
 struct pop3_service;
+struct smtp_service;
 
 struct server {
 	const struct config *cfg;
@@ -30,6 +31,7 @@ struct server {
 	struct tls_ctx *tls;     /* NULL if no certificate could be loaded */
 	struct penalty *penalty; /* per-IP auth failure delays */
 	struct pop3_service *pop3;
+	struct smtp_service *smtp;
 	unsigned connections;
 };
 

@@ -240,13 +240,37 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_bool(&c->pop3_plaintext_auth, v);
 		if (strcmp(key, "apop") == 0)
 			return set_bool(&c->pop3_apop, v);
+	} else if (strcmp(sec, "smtp") == 0) {
+		if (strcmp(key, "max_message_size") == 0) {
+			uint64_t n;
+			if (config_parse_size(v, &n) < 0 || n < 1024 || n > (1ULL << 30))
+				return "expected a size from 1K to 1G";
+			c->smtp_max_message_size = n;
+			return NULL;
+		}
+		if (strcmp(key, "max_recipients") == 0)
+			return set_count(&c->smtp_max_recipients, v, 1, 100000);
+		if (strcmp(key, "max_errors") == 0)
+			return set_count(&c->smtp_max_errors, v, 1, 10000);
+		if (strcmp(key, "max_commands") == 0)
+			return set_count(&c->smtp_max_commands, v, 10, 10000000);
+		if (strcmp(key, "max_received_headers") == 0)
+			return set_count(&c->smtp_max_received, v, 5, 1000);
+		if (strcmp(key, "command_timeout") == 0)
+			return set_duration(&c->smtp_command_timeout, v, 1);
+		if (strcmp(key, "data_timeout") == 0)
+			return set_duration(&c->smtp_data_timeout, v, 1);
+		if (strcmp(key, "postmaster") == 0)
+			return set_string(&c->smtp_postmaster, v);
+		if (strcmp(key, "sender_login_match") == 0)
+			return set_bool(&c->smtp_sender_login_match, v);
 	}
 	return "unknown key";
 }
 
 static bool section_known(const char *s)
 {
-	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3"};
+	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -274,6 +298,14 @@ static void config_defaults(struct config *c)
 	c->auth_fail_delay_max = 15;
 	c->pop3_plaintext_auth = false;
 	c->pop3_apop = true;
+	c->smtp_max_message_size = 35ULL * 1024 * 1024;
+	c->smtp_max_recipients = 100;
+	c->smtp_max_errors = 20;
+	c->smtp_max_commands = 10000;
+	c->smtp_max_received = 50;
+	c->smtp_command_timeout = 300;
+	c->smtp_data_timeout = 600;
+	c->smtp_sender_login_match = true;
 }
 
 /* Make `*p` absolute against `base` (a folder). */
@@ -466,6 +498,7 @@ int config_load(const char *path, struct config *cfg, char **err_r)
 
 void config_free(struct config *c)
 {
+	free(c->smtp_postmaster);
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);

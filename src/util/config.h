@@ -58,6 +58,16 @@ struct config {
 
 	bool pop3_plaintext_auth; /* allow USER/PASS, AUTH PLAIN/LOGIN without TLS */
 	bool pop3_apop;           /* offer APOP for accounts that hold an APOP secret */
+
+	uint64_t smtp_max_message_size;	 /* octets; EHLO advertises it (SIZE) */
+	unsigned smtp_max_recipients;	 /* per message (RFC 5321 §4.5.3.1.8: >= 100) */
+	unsigned smtp_max_errors;	 /* bad commands per session before we close */
+	unsigned smtp_max_commands;	 /* commands per session */
+	unsigned smtp_max_received;	 /* Received: headers before a loop is assumed */
+	unsigned smtp_command_timeout;	 /* seconds waiting for a command */
+	unsigned smtp_data_timeout;	 /* seconds waiting for DATA content */
+	char *smtp_postmaster;		 /* mailbox for postmaster@ without one, or NULL */
+	bool smtp_sender_login_match;	 /* submission: MAIL FROM must be the user's */
 };
 
 const char *listen_role_name(enum listen_role role);
