@@ -26,6 +26,7 @@ static const char usage_main[] =
 	"  user add|remove|list|passwd|set   mailboxes\n"
 	"  alias add|remove|list    extra addresses of mailboxes\n"
 	"  deliver ADDRESS          deliver a message read from stdin\n"
+	"  queue list|show|flush|hold|release|remove   the outbound queue\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
@@ -237,6 +238,7 @@ static const struct {
 } verbs[] = {
 	{"init", cli_init},	{"serve", cli_serve}, {"domain", cli_domain},
 	{"user", cli_user},	{"alias", cli_alias}, {"deliver", cli_deliver},
+	{"queue", cli_queue},
 };
 
 int cli_main(int argc, char **argv)

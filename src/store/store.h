@@ -184,6 +184,8 @@ int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void
 int store_queue_body(struct store *st, const char *qid, struct buf *out);
 int store_queue_remove(struct store *st, const char *qid);
 int store_queue_hold(struct store *st, const char *qid, bool held);
+/* Makes the message (qid NULL: every message) due for delivery now. */
+int store_queue_flush(struct store *st, const char *qid);
 /* Checks whether mailbox `id` can take `size` more octets (RCPT time). */
 int store_quota_check(struct store *st, int64_t mailbox_id, uint64_t size, bool *ok_r);
 

@@ -275,3 +275,22 @@ int store_queue_hold(struct store *st, const char *qid, bool held)
 	}
 	return STORE_OK;
 }
+
+int store_queue_flush(struct store *st, const char *qid)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE queue SET next_attempt = ?2 WHERE ?1 IS NULL OR "
+					 "qid = ?1");
+	int rc;
+
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		return store_fail(st, rc, "queue flush");
+	if (qid != NULL && sqlite3_changes(st->db) == 0) {
+		snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
+		return STORE_NOTFOUND;
+	}
+	return STORE_OK;
+}

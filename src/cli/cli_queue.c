@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/* cli_queue.c - `mailroom queue list|show|flush|hold|release|remove`. */
+#include "cli/cli_private.h"
+#include "store/store.h"
+
+#include <string.h>
+#include <time.h>
+
+static const char usage[] =
+	"usage: mailroom [-c FILE] queue list [--json]\n"
+	"       mailroom [-c FILE] queue show ID\n"
+	"       mailroom [-c FILE] queue flush [ID]\n"
+	"       mailroom [-c FILE] queue hold|release|remove ID\n"
+	"\n"
+	"The outbound queue holds mail accepted for other domains (submission, and\n"
+	"relay domains). ID is the queue id of the `250 ... queued as ID` reply and\n"
+	"of the log line. show prints the stored message; flush makes messages due\n"
+	"now; hold keeps a message from delivery until release; remove deletes it\n"
+	"without a bounce.\n";
+
+struct list_ctx {
+	bool json;
+	unsigned n;
+};
+
+static void print_entry(const struct store_queue_entry *e, void *p)
+{
+	struct list_ctx *lc = p;
+	char when[32];
+	struct tm tm;
+	time_t t = (time_t)e->created;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (lc->json) {
+		printf("%s{\"id\":", lc->n > 0 ? "," : "");
+		cli_json_str(stdout, e->qid);
+		fputs(",\"sender\":", stdout);
+		cli_json_str(stdout, e->sender);
+		printf(",\"size\":%llu,\"created\":\"%s\",\"attempts\":%u,\"held\":%s,"
+		       "\"recipients\":[",
+		       (unsigned long long)e->size, when, e->attempts, e->held ? "true" : "false");
+		for (size_t i = 0; i < e->n_rcpts; i++) {
+			fputs(i > 0 ? "," : "", stdout);
+			cli_json_str(stdout, e->rcpts[i]);
+		}
+		fputs("]}", stdout);
+	} else {
+		printf("%-14s %8llu %s%s <%s>\n", e->qid, (unsigned long long)e->size, when,
+		       e->held ? " held" : "", e->sender);
+		for (size_t i = 0; i < e->n_rcpts; i++)
+			printf("%-14s %8s   -> <%s>\n", "", "", e->rcpts[i]);
+	}
+	lc->n++;
+}
+
+int cli_queue(struct cli *c, int argc, char **argv)
+{
+	struct cli_opt opts[] = {{.name = "json"}};
+	const char *pos[2];
+	size_t np;
+	bool done;
+	struct store *st = NULL;
+	int rc = cli_parse(usage, argc, argv, opts, 1, pos, 1, 2, &np, &done);
+
+	if (rc != 0 || done)
+		return rc;
+	const char *sub = pos[0], *id = np == 2 ? pos[1] : NULL;
+	bool is_list = strcmp(sub, "list") == 0, is_flush = strcmp(sub, "flush") == 0;
+	bool known = is_list || is_flush || strcmp(sub, "show") == 0 ||
+		     strcmp(sub, "hold") == 0 || strcmp(sub, "release") == 0 ||
+		     strcmp(sub, "remove") == 0;
+	if (!known) {
+		cli_err("queue: unknown action '%s'", sub);
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if ((is_list && id != NULL) || (!is_list && !is_flush && id == NULL)) {
+		cli_err("queue %s: wrong number of arguments", sub);
+		return EXIT_USAGE;
+	}
+	if (opts[0].set && !is_list) {
+		cli_err("--json goes with queue list");
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_store_open(c, false, &st)) != 0)
+		return rc;
+	if (is_list) {
+		struct list_ctx lc = {.json = opts[0].set};
+		if (lc.json)
+			fputs("[", stdout);
+		rc = store_queue_list(st, NULL, print_entry, &lc);
+		if (lc.json)
+			fputs("]\n", stdout);
+		else if (rc == STORE_OK && lc.n == 0)
+			puts("queue is empty");
+	} else if (strcmp(sub, "show") == 0) {
+		struct list_ctx lc = {0};
+		struct buf body = {0};
+		rc = store_queue_list(st, id, print_entry, &lc);
+		if (rc == STORE_OK)
+			rc = store_queue_body(st, id, &body);
+		if (rc == STORE_OK) {
+			putchar('\n');
+			fwrite(body.data, 1, body.len, stdout);
+		}
+		buf_free(&body);
+	} else if (is_flush) {
+		rc = store_queue_flush(st, id);
+		if (rc == STORE_OK)
+			printf("%s due for delivery now\n", id != NULL ? id : "every message");
+	} else if (strcmp(sub, "remove") == 0) {
+		rc = store_queue_remove(st, id);
+		if (rc == STORE_OK)
+			printf("%s removed\n", id);
+	} else {
+		bool hold = strcmp(sub, "hold") == 0;
+		rc = store_queue_hold(st, id, hold);
+		if (rc == STORE_OK)
+			printf("%s %s\n", id, hold ? "held" : "released");
+	}
+	if (rc != STORE_OK)
+		rc = cli_store_fail(st, rc, "queue");
+	store_close(&st);
+	return rc;
+}
