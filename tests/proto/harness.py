@@ -43,17 +43,22 @@ def tls_client_context():
 
 
 class Server:
-    def __init__(self, extra=None, pop3=True, pop3s=True):
+    def __init__(self, extra=None, pop3=True, pop3s=True, smtp=False):
         self.dir = tempfile.mkdtemp(prefix="mailroom-proto.")
         self.pop3_port = free_port() if pop3 else None
         self.pop3s_port = free_port() if pop3s else None
+        self.smtp_port = free_port() if smtp else None
+        self.submission_port = free_port() if smtp else None
+        self.submissions_port = free_port() if smtp else None
         self.conf = os.path.join(self.dir, "mailroom.conf")
         self.log_path = os.path.join(self.dir, "serve.log")
         self.proc = None
         sections = {
             "server": {"hostname": "mail.example.test", "data_dir": "data",
                        "workers": "2"},
-            "listen": {"smtp": "off", "submission": "off", "submissions": "off",
+            "listen": {"smtp": self._addr(self.smtp_port),
+                       "submission": self._addr(self.submission_port),
+                       "submissions": self._addr(self.submissions_port),
                        "pop3": "127.0.0.1:%d" % self.pop3_port if pop3 else "off",
                        "pop3s": "127.0.0.1:%d" % self.pop3s_port if pop3s else "off"},
             "limits": {"auth_fail_delay_max": "0"},
@@ -67,6 +72,10 @@ class Server:
                 for k, v in kv.items():
                     f.write("%s = %s\n" % (k, v))
         self.cli("init")
+
+    @staticmethod
+    def _addr(port):
+        return "127.0.0.1:%d" % port if port else "off"
 
     # --- CLI -------------------------------------------------------------
     def cli(self, *args, stdin=None, check=True):
@@ -96,7 +105,8 @@ class Server:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"], stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        ports = [p for p in (self.pop3_port, self.pop3s_port) if p]
+        ports = [p for p in (self.pop3_port, self.pop3s_port, self.smtp_port,
+                             self.submission_port, self.submissions_port) if p]
         n0 = self.log_text().count("disconnect sid=")
         deadline = time.monotonic() + 15
         for port in ports:
@@ -172,8 +182,37 @@ class Server:
             self.cleanup()
 
     # --- clients ---------------------------------------------------------------
-    def raw(self, tls=False, timeout=5):
-        return Raw(self.pop3s_port if tls else self.pop3_port, tls, timeout)
+    def raw(self, tls=False, timeout=5, port=None):
+        return Raw(port or (self.pop3s_port if tls else self.pop3_port), tls, timeout)
+
+    def smtp(self, port=None, ehlo=True):
+        import smtplib
+        c = smtplib.SMTP("127.0.0.1", port or self.smtp_port, timeout=10)
+        if ehlo:
+            c.ehlo("client.example")
+        return c
+
+    def submission(self, user=None, password=PASSWORD, implicit=False):
+        import smtplib
+        if implicit:
+            c = smtplib.SMTP_SSL("127.0.0.1", self.submissions_port, timeout=10,
+                                 context=tls_client_context())
+            c.ehlo("client.example")
+        else:
+            c = smtplib.SMTP("127.0.0.1", self.submission_port, timeout=10)
+            c.ehlo("client.example")
+            c.starttls(context=tls_client_context())
+            c.ehlo("client.example")
+        if user:
+            c.login(user, password)
+        return c
+
+    def messages(self, user, password=PASSWORD):
+        """Every message of a mailbox over POP3, in wire form (bytes)."""
+        c = self.poplib_stls(user, password)
+        out = [b"\r\n".join(c.retr(i + 1)[1]) + b"\r\n" for i in range(c.stat()[0])]
+        c.quit()
+        return out
 
     def poplib_stls(self, user=None, password=PASSWORD):
         import poplib

@@ -1,0 +1,467 @@
+# SPDX-License-Identifier: MIT
+"""SMTP inbound and submission with smtplib, swaks, curl and raw sockets:
+extensions, relay policy, AUTH, DATA termination, limits, durability."""
+import json
+import os
+import random
+import signal
+import smtplib
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, PASSWORD, Server, run_tests, tls_client_context  # noqa: E402
+
+ALICE = "alice@example.test"
+BOB = "bob@example.test"
+
+
+def server(extra=None):
+    srv = Server(extra, smtp=True)
+    srv.add_user(ALICE)
+    srv.add_user(BOB)
+    return srv.start()
+
+
+def body_of(stored):
+    """The message as sent: without the Received: header mailroom added."""
+    assert stored.startswith(b"Received: from "), stored[:200]
+    i = 0
+    lines = stored.split(b"\r\n")
+    i = 1
+    while lines[i].startswith(b"\t"):
+        i += 1
+    return b"\r\n".join(lines[i:])
+
+
+def smtp_raw(srv, port=None):
+    r = srv.raw(port=port or srv.smtp_port)
+    assert r.line().startswith(b"220 ")
+    return r
+
+
+def reply(r):
+    """A whole (possibly multi-line) SMTP reply as (code, [lines])."""
+    lines = []
+    while True:
+        ln = r.line()
+        lines.append(ln)
+        if len(ln) < 4 or ln[3:4] != b"-":
+            return int(ln[:3]), lines
+
+
+def cmd(r, text):
+    r.send(text + "\r\n")
+    return reply(r)
+
+
+def queue(srv):
+    return json.loads(srv.cli("queue", "list", "--json").stdout)
+
+
+def test_ehlo_extensions():
+    with server() as srv:
+        c = srv.smtp()
+        for ext in ("pipelining", "size", "8bitmime", "enhancedstatuscodes", "smtputf8",
+                    "dsn", "starttls"):
+            assert c.has_extn(ext), (ext, c.esmtp_features)
+        assert c.esmtp_features["size"] == str(35 * 1024 * 1024)
+        assert not c.has_extn("auth"), "AUTH on the inbound port"
+        c.quit()
+        c = srv.smtp(srv.submission_port)
+        assert not c.has_extn("auth"), "AUTH offered before TLS"
+        c.starttls(context=tls_client_context())
+        c.ehlo("client.example")
+        assert c.has_extn("auth") and not c.has_extn("starttls")
+        assert set(c.esmtp_features["auth"].split()) == {"SCRAM-SHA-256", "PLAIN", "LOGIN"}
+        c.quit()
+
+
+def test_inbound_delivery_byte_exact():
+    msg = (b"From: x@remote.test\r\nTo: alice@example.test\r\nSubject: exact\r\n\r\n"
+           b".leading dot\r\n..two\r\n\xc3\xa9 8-bit \xff\r\nlast line\r\n")
+    with server() as srv:
+        c = srv.smtp()
+        c.sendmail("x@remote.test", [ALICE, BOB], msg, mail_options=["BODY=8BITMIME"])
+        c.quit()
+        for user in (ALICE, BOB):
+            got = srv.messages(user)
+            assert len(got) == 1 and body_of(got[0]) == msg, got
+        head = srv.messages(ALICE)[0].split(b"\r\n\r\n")[0]
+        assert b"by mail.example.test (mailroom) with ESMTP id " in head, head
+        # one body for both recipients
+        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
+        assert db.execute("select count(*) from bodies").fetchone()[0] == 1
+        db.close()
+        srv.wait_log(r"smtp message qid=\S+ from=<x@remote.test> to=<alice@example.test>,\+1 "
+                     r"rcpts=2 local=2 remote=0")
+
+
+def test_unknown_recipient_and_vrfy():
+    with server() as srv:
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        assert cmd(r, "MAIL FROM:<x@remote.test>")[0] == 250
+        code, lines = cmd(r, "RCPT TO:<nobody@example.test>")
+        assert code == 550 and b"5.1.1" in lines[0], lines
+        assert cmd(r, "DATA")[0] == 554  # no valid recipients
+        assert cmd(r, "VRFY alice")[0] == 252
+        assert cmd(r, "VRFY nobody")[0] == 252
+        cmd(r, "QUIT")
+
+
+def test_relay_tricks_refused():
+    tricks = ["<someone@remote.test>", "<someone%remote.test@example.test>",
+              "<remote.test!someone@example.test>", "<\"someone@remote.test\"@example.test>",
+              "<@example.test:someone@remote.test>", "<someone@[127.0.0.1]>",
+              "<someone@example.test.>", "<someone@remote.test>", "<alice@example.test@remote.test>",
+              "<\"alice\"@remote.test>", "<alice@EXAMPLE.test.remote.test>"]
+    with server() as srv:
+        for port in (srv.smtp_port, srv.submission_port):
+            r = smtp_raw(srv, port)
+            cmd(r, "EHLO c")
+            if port == srv.submission_port:
+                # without AUTH nothing goes anywhere on submission
+                assert cmd(r, "MAIL FROM:<x@remote.test>")[0] == 530
+                cmd(r, "QUIT")
+                continue
+            for t in tricks:
+                assert cmd(r, "MAIL FROM:<x@remote.test>")[0] == 250
+                code, lines = cmd(r, "RCPT TO:" + t)
+                assert code in (550, 501, 553), (t, lines)
+                cmd(r, "RSET")
+            cmd(r, "QUIT")
+        assert queue(srv) == []
+
+
+def test_submission_auth_and_queue():
+    with server() as srv:
+        r = smtp_raw(srv, srv.submission_port)
+        cmd(r, "EHLO c")
+        code, lines = cmd(r, "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQtcHctMQ==")
+        assert code == 538, lines  # no AUTH before TLS
+        cmd(r, "QUIT")
+
+        c = srv.submission(ALICE)
+        c.sendmail(ALICE, [BOB, "friend@remote.test", "other@remote.test"],
+                   b"Subject: out\r\n\r\nhello\r\n")
+        try:
+            c.sendmail(BOB, ["friend@remote.test"], b"Subject: forged\r\n\r\nx\r\n")
+            raise AssertionError("sender of another user accepted")
+        except smtplib.SMTPSenderRefused as e:
+            assert e.smtp_code == 553, e
+        c.sendmail("", ["friend@remote.test"], b"Subject: receipt\r\n\r\nx\r\n")
+        c.quit()
+        assert len(srv.messages(BOB)) == 1  # local: delivered at once
+        q = queue(srv)
+        assert len(q) == 2, q
+        assert q[0]["sender"] == ALICE and q[0]["recipients"] == [
+            "friend@remote.test", "other@remote.test"], q
+        # the same through implicit TLS, with an alias as sender
+        srv.cli("alias", "add", "sales@example.test", ALICE)
+        c = srv.submission(ALICE, implicit=True)
+        c.sendmail("sales@example.test", ["x@remote.test"], b"Subject: alias\r\n\r\nx\r\n")
+        c.quit()
+        assert len(queue(srv)) == 3
+
+
+def test_auth_failures():
+    with server() as srv:
+        for user, pw in ((ALICE, "wrong"), ("nobody@example.test", PASSWORD)):
+            c = srv.submission()
+            try:
+                c.login(user, pw)  # smtplib tries PLAIN, then LOGIN
+                raise AssertionError("bad credentials accepted")
+            except smtplib.SMTPAuthenticationError as e:
+                assert e.smtp_code == 535, e
+            c.close()
+        r = srv.raw(port=srv.submissions_port, tls=True)
+        r.line()
+        cmd(r, "EHLO c")
+        for _ in range(3):
+            code, lines = cmd(r, "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdAB3cm9uZw==")
+        assert code == 535 and reply(r)[0] == 421 and r.closed()
+        r = srv.raw(port=srv.submissions_port, tls=True)
+        r.line()
+        cmd(r, "EHLO c")
+        assert cmd(r, "AUTH PLAIN !!!")[0] == 501
+        assert cmd(r, "AUTH FOO")[0] == 504
+        code, _ = cmd(r, "AUTH LOGIN")
+        assert code == 334
+        assert cmd(r, "*")[0] == 501
+        assert cmd(r, "MAIL FROM:<alice@example.test>")[0] == 530
+        r.close()
+
+
+def test_starttls_injection_discarded():
+    with server() as srv:
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        r.send("STARTTLS\r\nMAIL FROM:<evil@remote.test>\r\n")
+        assert reply(r)[0] == 220
+        r.starttls()
+        # the pipelined MAIL was dropped: the session starts over (EHLO first)
+        assert cmd(r, "RCPT TO:<alice@example.test>")[0] == 503
+        cmd(r, "EHLO c")
+        assert cmd(r, "MAIL FROM:<x@remote.test>")[0] == 250
+        cmd(r, "QUIT")
+
+
+def test_smuggling_sequences_are_content():
+    with server() as srv:
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        cmd(r, "RCPT TO:<alice@example.test>")
+        assert cmd(r, "DATA")[0] == 354
+        r.send(b"Subject: smuggle\r\n\r\nbefore\n.\nMAIL FROM:<evil@remote.test>\n"
+               b"RCPT TO:<bob@example.test>\r\n\r.\rDATA\r\n.\nafter\r\n.\r\n")
+        code, lines = reply(r)
+        assert code == 250, lines
+        assert cmd(r, "NOOP")[0] == 250  # nothing else was executed
+        cmd(r, "QUIT")
+        got = srv.messages(ALICE)
+        assert len(got) == 1 and b"MAIL FROM:<evil@remote.test>" in got[0]
+        assert srv.messages(BOB) == []
+
+
+def test_size_limits():
+    with server({"smtp.max_message_size": "2K"}) as srv:
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        assert cmd(r, "MAIL FROM:<x@remote.test> SIZE=5000")[0] == 552
+        assert cmd(r, "MAIL FROM:<x@remote.test> SIZE=100")[0] == 250
+        cmd(r, "RCPT TO:<alice@example.test>")
+        cmd(r, "DATA")
+        r.send(b"Subject: big\r\n\r\n" + b"x" * 3000 + b"\r\n.\r\n")
+        code, lines = reply(r)
+        assert code == 552 and b"5.3.4" in lines[0], lines
+        assert cmd(r, "NOOP")[0] == 250  # still in sync
+        cmd(r, "QUIT")
+        assert srv.messages(ALICE) == []
+
+
+def test_recipient_limit_and_rset():
+    with server({"smtp.max_recipients": "3"}) as srv:
+        for i in range(5):
+            srv.add_user("u%d@example.test" % i)
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        codes = [cmd(r, "RCPT TO:<u%d@example.test>" % i)[0] for i in range(4)]
+        assert codes == [250, 250, 250, 452], codes
+        assert cmd(r, "RSET")[0] == 250
+        assert cmd(r, "DATA")[0] == 503  # RSET dropped the transaction
+        assert cmd(r, "RCPT TO:<u1@example.test>")[0] == 503
+        cmd(r, "QUIT")
+
+
+def test_pipelined_transactions():
+    with server() as srv:
+        r = smtp_raw(srv)
+        r.send("EHLO c\r\nMAIL FROM:<x@remote.test>\r\nRCPT TO:<alice@example.test>\r\n"
+               "RCPT TO:<nobody@example.test>\r\nDATA\r\n")
+        codes = [reply(r)[0] for _ in range(5)]
+        assert codes == [250, 250, 250, 550, 354], codes
+        r.send("Subject: one\r\n\r\n1\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.test>\r\n"
+               "DATA\r\nSubject: two\r\n\r\n2\r\n.\r\nQUIT\r\n")
+        codes = [reply(r)[0] for _ in range(6)]
+        assert codes == [250, 250, 250, 354, 250, 221], codes
+        assert len(srv.messages(ALICE)) == 1 and len(srv.messages(BOB)) == 1
+
+
+def test_postmaster_always_accepted():
+    with server({"smtp.postmaster": ALICE}) as srv:
+        c = srv.smtp()
+        c.sendmail("x@remote.test", ["Postmaster", "postmaster@example.test"],
+                   b"Subject: pm\r\n\r\nx\r\n")
+        c.quit()
+        assert len(srv.messages(ALICE)) == 1  # one copy for both addresses
+    with server() as srv:  # not configured: temporary, never lost
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        assert cmd(r, "RCPT TO:<postmaster@example.test>")[0] == 451
+        cmd(r, "QUIT")
+        srv.wait_log("set \\[smtp\\] postmaster")
+
+
+def test_mail_loop_refused():
+    with server() as srv:
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        cmd(r, "RCPT TO:<alice@example.test>")
+        cmd(r, "DATA")
+        hops = "".join("Received: from h%d by h%d; Mon, 1 Jan 2026 00:00:00 +0000\r\n" % (i, i)
+                       for i in range(51))
+        r.send(hops + "Subject: loop\r\n\r\nx\r\n.\r\n")
+        code, lines = reply(r)
+        assert code == 554 and b"5.4.6" in lines[0], lines
+        cmd(r, "QUIT")
+
+
+def test_quota_at_rcpt():
+    with server() as srv:
+        srv.cli("user", "set", ALICE, "--quota", "1K")
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        cmd(r, "MAIL FROM:<x@remote.test> SIZE=5000")
+        code, lines = cmd(r, "RCPT TO:<alice@example.test>")
+        assert code == 452 and b"4.2.2" in lines[0], lines
+        cmd(r, "QUIT")
+
+
+def test_dsn_and_smtputf8_parameters():
+    with server() as srv:
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        assert cmd(r, "MAIL FROM:<j\u00f6rg@remote.test>".encode().decode("latin-1"))[0] in (
+            553, 501)
+        r.close()
+        c = srv.submission(ALICE)
+        c.sendmail(ALICE, ["far@remote.test"], b"Subject: dsn\r\n\r\nx\r\n",
+                   mail_options=["RET=HDRS", "ENVID=abc+2Bdef"],
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;far@remote.test"])
+        c.sendmail(ALICE, ["j\u00f6rg@b\u00fccher.test"], "Subject: utf8\r\n\r\nx\r\n".encode(),
+                   mail_options=["SMTPUTF8"])
+        try:
+            c.sendmail(ALICE, ["far@remote.test"], b"x\r\n", mail_options=["FOO=BAR"])
+            raise AssertionError("unknown MAIL parameter accepted")
+        except smtplib.SMTPSenderRefused as e:
+            assert e.smtp_code == 555, e
+        c.quit()
+        rcpts = [q["recipients"][0] for q in queue(srv)]
+        assert rcpts == ["far@remote.test", "j\u00f6rg@b\u00fccher.test"], rcpts
+
+
+def test_bad_input_and_limits():
+    with server({"smtp.command_timeout": "2s", "smtp.data_timeout": "3s",
+                 "smtp.max_errors": "5"}) as srv:
+        r = smtp_raw(srv)
+        r.send(b"EHLO " + b"x" * 3000 + b"\r\n")
+        code, lines = reply(r)
+        assert code == 500 and r.closed()
+        r = smtp_raw(srv)
+        assert cmd(r, "NO\0OP")[0] == 500
+        assert cmd(r, "MAIL FROM:<x@remote.test>")[0] == 503  # EHLO first
+        cmd(r, "EHLO c")
+        assert cmd(r, "MAIL FROM:x@remote.test")[0] == 501
+        assert cmd(r, "BDAT 10 LAST")[0] == 500
+        assert cmd(r, "FOO")[0] == 500
+        assert reply(r)[0] == 421  # the fifth error ends the session
+        assert r.closed()
+        r = smtp_raw(srv)
+        t0 = time.monotonic()
+        code, lines = reply(r)  # say nothing: timed out
+        assert code == 421 and b"4.4.2" in lines[0] and time.monotonic() - t0 < 8
+        assert r.closed()
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        cmd(r, "RCPT TO:<alice@example.test>")
+        cmd(r, "DATA")
+        r.send("Subject: stalled\r\n\r\npart")  # the message stalls mid-way
+        code, lines = reply(r)
+        assert code == 421 and srv.messages(ALICE) == []
+
+
+def test_store_error_gives_4xx():
+    with server() as srv:
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        cmd(r, "RCPT TO:<alice@example.test>")
+        cmd(r, "DATA")
+        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"), timeout=1,
+                             isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")  # another writer holds the store
+        try:
+            r.sock.settimeout(30)
+            r.send("Subject: busy\r\n\r\nx\r\n.\r\n")
+            code, lines = reply(r)
+            assert code == 451 and b"4.3.0" in lines[0], lines
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        cmd(r, "QUIT")
+        assert srv.messages(ALICE) == []
+        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
+        assert db.execute("select count(*) from bodies").fetchone()[0] == 0
+        db.close()
+
+
+def test_swaks_and_curl():
+    with server() as srv:
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % srv.smtp_port,
+                            "--from", "x@remote.test", "--to", ALICE,
+                            "--header", "Subject: swaks inbound", "--body", "hi"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        assert p.returncode == 0, p.stdout
+        p = subprocess.run(["swaks", "--server", "127.0.0.1:%d" % srv.submission_port, "-tls",
+                            "--auth", "LOGIN", "--auth-user", ALICE, "--auth-password",
+                            PASSWORD, "--from", ALICE, "--to", BOB,
+                            "--header", "Subject: swaks submission"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        assert p.returncode == 0, p.stdout
+        mail = os.path.join(srv.dir, "curl.eml")
+        with open(mail, "wb") as f:
+            f.write(b"From: alice@example.test\r\nSubject: curl\r\n\r\nsent by curl\r\n")
+        p = subprocess.run(["curl", "-sS", "-k", "--ssl-reqd", "--max-time", "30",
+                            "smtp://127.0.0.1:%d" % srv.submission_port,
+                            "-u", "%s:%s" % (ALICE, PASSWORD), "--mail-from", ALICE,
+                            "--mail-rcpt", BOB, "--upload-file", mail],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert len(srv.messages(ALICE)) == 1
+        subjects = [m.split(b"Subject: ")[1].split(b"\r\n")[0] for m in srv.messages(BOB)]
+        assert sorted(subjects) == [b"curl", b"swaks submission"], subjects
+
+
+def test_kill_9_loses_nothing_acknowledged():
+    with server() as srv:
+        acked, lock, stop = [], threading.Lock(), threading.Event()
+
+        def sender(k):
+            n = 0
+            while not stop.is_set() and n < 400:
+                try:
+                    c = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=10)
+                    c.ehlo("c")
+                    while not stop.is_set() and n < 400:
+                        subj = "k%d-%d" % (k, n)
+                        c.sendmail("x@remote.test", [ALICE, BOB],
+                                   ("Subject: %s\r\n\r\n%s\r\n" % (subj, "y" * 500)).encode())
+                        with lock:
+                            acked.append(subj)  # only after the 250
+                        n += 1
+                except (OSError, smtplib.SMTPException):
+                    return
+
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(random.uniform(0.8, 2.0))
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(timeout=10)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        srv.log.close()
+        srv.proc = None
+        assert len(acked) > 20, len(acked)
+        srv.start()
+        for user in (ALICE, BOB):
+            subjects = [m.split(b"Subject: ")[1].split(b"\r\n")[0].decode()
+                        for m in srv.messages(user)]
+            assert len(subjects) == len(set(subjects)), "a message stored twice"
+            missing = set(acked) - set(subjects)
+            assert not missing, "acknowledged but lost: %s" % sorted(missing)[:5]
+
+
+if __name__ == "__main__":
+    run_tests(globals())
