@@ -422,6 +422,24 @@ def test_swaks_and_curl():
         assert sorted(subjects) == [b"curl", b"swaks submission"], subjects
 
 
+def test_msmtp_submission():
+    with server() as srv:
+        rc = os.path.join(srv.dir, "msmtprc")
+        with open(rc, "w") as f:
+            f.write("account default\nhost 127.0.0.1\nport %d\nfrom %s\nauth on\n"
+                    "user %s\npassword %s\ntls on\ntls_starttls on\ntls_certcheck off\n"
+                    "timeout 20\n" % (srv.submission_port, ALICE, ALICE, PASSWORD))
+        os.chmod(rc, 0o600)
+        msg = b"From: alice@example.test\nTo: bob@example.test\nSubject: msmtp\n\nhi\n"
+        for args in (["-C", rc, BOB, "far@remote.test"],
+                     ["-C", rc, "--tls-starttls=off", "--port=%d" % srv.submissions_port, BOB]):
+            p = subprocess.run(["msmtp"] + args, input=msg, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=60)
+            assert p.returncode == 0, p.stderr
+        assert len(srv.messages(BOB)) == 2
+        assert [q["recipients"] for q in queue(srv)] == [["far@remote.test"]]
+
+
 def test_kill_9_loses_nothing_acknowledged():
     with server() as srv:
         acked, lock, stop = [], threading.Lock(), threading.Event()
