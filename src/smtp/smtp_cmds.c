@@ -321,9 +321,12 @@ static void work_rcpt(void *thread_ctx, void *p)
 		job->result = RCPT_REMOTE;
 		goto out;
 	}
-	r = resolve_local(st, job->address, job);
+	free(job->ids);
+	job->ids = NULL;
+	r = store_resolve_all(st, job->address, &job->ids, &job->n_ids, &job->forward,
+			      &job->n_forward);
 	if (r == STORE_OK) {
-		job->result = RCPT_LOCAL;
+		job->result = RCPT_LOCAL; /* and forward[] goes to the queue */
 	} else if (r != STORE_NOTFOUND && r != STORE_INVALID) {
 		goto out;
 	} else if (at != NULL && (size_t)(at - job->address) == 10 &&
@@ -371,17 +374,16 @@ static void txn_add_local(struct smtp_txn *t, int64_t id)
 	t->local[t->n_local++] = id;
 }
 
-static void txn_add_remote(struct smtp_txn *t, struct smtp_job *job)
+static void txn_add_remote(struct smtp_txn *t, struct smtp_job *job, const char *address)
 {
 	for (size_t i = 0; i < t->n_remote; i++)
-		if (strcmp(t->remote[i].address, job->address) == 0)
+		if (strcmp(t->remote[i].address, address) == 0)
 			return;
 	t->remote = xrealloc(t->remote, (t->n_remote + 1) * sizeof(*t->remote));
 	struct store_remote_rcpt *r = &t->remote[t->n_remote++];
-	r->address = xstrdup(job->address);
-	r->dsn_notify = job->notify;
-	r->dsn_orcpt = job->orcpt;
-	job->notify = job->orcpt = NULL;
+	r->address = xstrdup(address);
+	r->dsn_notify = job->notify != NULL ? xstrdup(job->notify) : NULL;
+	r->dsn_orcpt = job->orcpt != NULL ? xstrdup(job->orcpt) : NULL;
 }
 
 static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
@@ -393,9 +395,11 @@ static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
 	case RCPT_LOCAL:
 		for (size_t i = 0; i < job->n_ids; i++)
 			txn_add_local(t, job->ids[i]);
+		for (size_t i = 0; i < job->n_forward; i++)
+			txn_add_remote(t, job, job->forward[i]);
 		break;
 	case RCPT_REMOTE:
-		txn_add_remote(t, job);
+		txn_add_remote(t, job, job->address);
 		break;
 	case RCPT_UNKNOWN:
 		log_info("sid=%s smtp rcpt refused to=<%s> reason=unknown ip=%s", s->sid, a, s->ip);

@@ -115,6 +115,8 @@ struct smtp_job {
 	bool is_postmaster;
 	int64_t *ids;
 	size_t n_ids;
+	char **forward; /* alias targets elsewhere */
+	size_t n_forward;
 	enum domain_type dom_type;
 	bool dom_hosted;
 	bool quota_ok;

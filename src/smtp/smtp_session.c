@@ -223,6 +223,9 @@ struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish
 static void job_free(struct smtp_job *job)
 {
 	free(job->ids);
+	for (size_t i = 0; i < job->n_forward; i++)
+		free(job->forward[i]);
+	free(job->forward);
 	free(job->notify);
 	free(job->orcpt);
 	buf_free_secret(&job->in);

@@ -129,6 +129,11 @@ int store_alias_list(struct store *st, const char *address, store_alias_cb *cb, 
    loop-safe). Returns STORE_OK with n >= 1 ids (caller frees *ids_r), or
    STORE_NOTFOUND if nothing local matches. */
 int store_resolve(struct store *st, const char *address, int64_t **ids_r, size_t *n_r);
+/* Like store_resolve, and also returns the alias targets outside every
+   hosted domain (forwarding; caller frees each and the array). STORE_OK if
+   anything at all matched. */
+int store_resolve_all(struct store *st, const char *address, int64_t **ids_r, size_t *n_r,
+		      char ***remote_r, size_t *n_remote_r);
 
 /* --- delivery ------------------------------------------------------------ */
 /* Deliver one body (wire form, S4) to n mailboxes in one transaction.

@@ -576,6 +576,9 @@ int store_alias_list(struct store *st, const char *address, store_alias_cb *cb, 
 struct resolve {
 	int64_t *ids;
 	size_t n, cap;
+	bool want_remote;
+	char **remote; /* alias targets outside the hosted domains */
+	size_t n_remote;
 	char **seen; /* addresses already expanded: loop safety */
 	size_t n_seen;
 };
@@ -626,6 +629,16 @@ static int resolve_rec(struct store *st, struct resolve *rs, const char *a, int 
 		targets[nt++] = xstrdup((const char *)sqlite3_column_text(s, 0));
 	}
 	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "alias lookup");
+	if (r == STORE_OK && nt == 0 && depth > 0 && rs->want_remote) {
+		/* a forwarding target: outside every hosted domain */
+		int64_t dom = store_domain_id(st, store_addr_domain(a));
+		if (dom < 0)
+			return STORE_TEMP;
+		if (dom == 0) {
+			rs->remote = xrealloc(rs->remote, (rs->n_remote + 1) * sizeof(char *));
+			rs->remote[rs->n_remote++] = xstrdup(a);
+		}
+	}
 	for (size_t i = 0; i < nt; i++) {
 		if (r == STORE_OK)
 			r = resolve_rec(st, rs, targets[i], depth + 1);
@@ -635,14 +648,19 @@ static int resolve_rec(struct store *st, struct resolve *rs, const char *a, int 
 	return r;
 }
 
-static int resolve(struct store *st, const char *address, int64_t **ids_r, size_t *n_r)
+static int resolve_full(struct store *st, const char *address, int64_t **ids_r, size_t *n_r,
+			char ***remote_r, size_t *n_remote_r)
 {
-	struct resolve rs = {0};
+	struct resolve rs = {.want_remote = remote_r != NULL};
 	char *a = store_norm_address(address);
 	int r;
 
 	*ids_r = NULL;
 	*n_r = 0;
+	if (remote_r != NULL) {
+		*remote_r = NULL;
+		*n_remote_r = 0;
+	}
 	if (a == NULL) {
 		snprintf(st->err, sizeof(st->err), "'%s' is not a valid address", address);
 		return STORE_INVALID;
@@ -652,15 +670,34 @@ static int resolve(struct store *st, const char *address, int64_t **ids_r, size_
 		free(rs.seen[i]);
 	free(rs.seen);
 	free(a);
-	if (r != STORE_OK || rs.n == 0) {
+	if (r != STORE_OK || rs.n + rs.n_remote == 0) {
 		free(rs.ids);
+		for (size_t i = 0; i < rs.n_remote; i++)
+			free(rs.remote[i]);
+		free(rs.remote);
 		if (r == STORE_OK)
 			snprintf(st->err, sizeof(st->err), "no mailbox for %s", address);
 		return r != STORE_OK ? r : STORE_NOTFOUND;
 	}
 	*ids_r = rs.ids;
 	*n_r = rs.n;
+	if (remote_r != NULL) {
+		*remote_r = rs.remote;
+		*n_remote_r = rs.n_remote;
+	}
 	return STORE_OK;
+}
+
+static int resolve(struct store *st, const char *address, int64_t **ids_r, size_t *n_r)
+{
+	int r = resolve_full(st, address, ids_r, n_r, NULL, NULL);
+	if (r == STORE_OK && *n_r == 0) {
+		free(*ids_r);
+		*ids_r = NULL;
+		snprintf(st->err, sizeof(st->err), "no mailbox for %s", address);
+		return STORE_NOTFOUND;
+	}
+	return r;
 }
 
 /* Public reads end with store_idle() (see store_private.h). */
@@ -674,6 +711,14 @@ int store_domain_get(struct store *st, const char *name, struct store_domain *d_
 int store_user_lookup(struct store *st, const char *login, struct store_user *u_r)
 {
 	int r = user_lookup(st, login, u_r);
+	store_idle(st);
+	return r;
+}
+
+int store_resolve_all(struct store *st, const char *address, int64_t **ids_r, size_t *n_r,
+		      char ***remote_r, size_t *n_remote_r)
+{
+	int r = resolve_full(st, address, ids_r, n_r, remote_r, n_remote_r);
 	store_idle(st);
 	return r;
 }

@@ -422,6 +422,28 @@ def test_swaks_and_curl():
         assert sorted(subjects) == [b"curl", b"swaks submission"], subjects
 
 
+def test_aliases_expand_at_rcpt():
+    with server() as srv:
+        srv.cli("alias", "add", "team@example.test", ALICE)
+        srv.cli("alias", "add", "team@example.test", BOB)
+        srv.cli("alias", "add", "team@example.test", "far@remote.test")
+        srv.cli("alias", "add", "fwd@example.test", "away@remote.test")
+        srv.cli("alias", "add", "dangling@example.test", "gone@example.test")
+        c = srv.smtp()
+        c.sendmail("x@remote.test", ["team@example.test", ALICE, "fwd@example.test"],
+                   b"Subject: team\r\n\r\nx\r\n")
+        try:
+            c.sendmail("x@remote.test", ["dangling@example.test"], b"x\r\n")
+            raise AssertionError("alias to nobody accepted")
+        except smtplib.SMTPRecipientsRefused:
+            pass
+        c.quit()
+        assert len(srv.messages(ALICE)) == 1  # once, though named twice
+        assert len(srv.messages(BOB)) == 1
+        assert [q["recipients"] for q in queue(srv)] == [["away@remote.test",
+                                                          "far@remote.test"]]
+
+
 def test_msmtp_submission():
     with server() as srv:
         rc = os.path.join(srv.dir, "msmtprc")
