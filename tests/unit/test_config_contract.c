@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_config_contract.c - util/config.h against docs/config.md, beyond the
+ * basics of test_config.c: config_load() with no file, ./mailroom.conf, a
+ * named file, a missing or oversized one; the documented defaults of every
+ * key; the example of docs/config.md verbatim; the syntax (comments, CRLF,
+ * spacing, case); FILE:LINE in every kind of error, counted across blank,
+ * comment and CRLF lines; listen lists; relative paths for data_dir and the
+ * TLS files; the value parsers at their overflow edges.
+ */
+#include "test_common.h"
+#include "util/config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int parse_as(const char *name, const char *text, struct config *c, char **err)
+{
+	*err = NULL;
+	memset(c, 0, sizeof(*c));
+	return config_parse(name, text, strlen(text), c, err);
+}
+
+static bool parses(const char *text, struct config *c)
+{
+	char *err = NULL;
+	int r = parse_as("/srv/mr/mailroom.conf", text, c, &err);
+	if (r != 0)
+		printf("  unexpected error: %s\n", err != NULL ? err : "(none)");
+	free(err);
+	return r == 0;
+}
+
+/* The text must fail, with an error that begins exactly "FILE:LINE: ". */
+static bool fails_at(const char *text, unsigned line)
+{
+	struct config c;
+	char *err = NULL, want[64];
+	int r = parse_as("/srv/mr/mailroom.conf", text, &c, &err);
+	snprintf(want, sizeof(want), "/srv/mr/mailroom.conf:%u: ", line);
+	bool ok = r < 0 && err != NULL && strncmp(err, want, strlen(want)) == 0 &&
+		  strlen(err) > strlen(want);
+	if (!ok)
+		printf("  for \"%s\": r=%d err=%s (want %s...)\n", text, r, err ? err : "(none)",
+		       want);
+	free(err);
+	config_free(&c); /* safe after a failed parse */
+	return ok;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	test_assert(f != NULL);
+	if (f != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* --- defaults and config_load -------------------------------------------------- */
+
+static void check_defaults(const struct config *c, const char *base)
+{
+	char want[PATH_MAX + 64];
+
+	test_assert(c->hostname != NULL && c->hostname[0] != '\0');
+	snprintf(want, sizeof(want), "%s/mailroom-data", base);
+	test_assert_str(c->data_dir, want);
+	snprintf(want, sizeof(want), "%s/mailroom-data/tls/cert.pem", base);
+	test_assert_str(c->tls_cert, want);
+	snprintf(want, sizeof(want), "%s/mailroom-data/tls/key.pem", base);
+	test_assert_str(c->tls_key, want);
+	test_assert(c->workers == 4 && c->log_level == LOG_INFO);
+	static const char *const addr[ROLE_COUNT] = {
+		[ROLE_SMTP] = "127.0.0.1:2525",	       [ROLE_SUBMISSION] = "127.0.0.1:2587",
+		[ROLE_SUBMISSIONS] = "127.0.0.1:2465", [ROLE_POP3] = "127.0.0.1:2110",
+		[ROLE_POP3S] = "127.0.0.1:2995",
+	};
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		test_assert(c->listen[r].count == 1);
+		if (c->listen[r].count == 1)
+			test_assert_str(c->listen[r].addrs[0], addr[r]);
+	}
+	test_assert(c->max_connections == 20000 && c->max_connections_per_ip == 50);
+	test_assert(c->idle_timeout == 600 && c->auth_fail_delay_max == 15);
+	test_assert(!c->pop3_plaintext_auth && c->pop3_apop);
+}
+
+static void test_load(void)
+{
+	char *dir = test_tmpdir();
+	char old_cwd[PATH_MAX], path[PATH_MAX + 64], sub[PATH_MAX + 64];
+	struct config c;
+	char *err = NULL;
+
+	test_begin("config: config_load with no file, ./mailroom.conf, a named file");
+	test_assert(getcwd(old_cwd, sizeof(old_cwd)) != NULL);
+	test_assert(chdir(dir) == 0);
+	char cwd[PATH_MAX];
+	test_assert(getcwd(cwd, sizeof(cwd)) != NULL); /* /tmp may be a symlink */
+
+	/* no file at all: built-in defaults, paths from the working directory */
+	memset(&c, 0, sizeof(c));
+	test_assert(config_load(NULL, &c, &err) == 0 && err == NULL);
+	test_assert(c.file == NULL);
+	check_defaults(&c, cwd);
+	config_free(&c);
+
+	/* ./mailroom.conf is read when present */
+	write_file("mailroom.conf", "[server]\nworkers = 7\n");
+	memset(&c, 0, sizeof(c));
+	test_assert(config_load(NULL, &c, &err) == 0);
+	test_assert(c.workers == 7 && c.file != NULL);
+	snprintf(path, sizeof(path), "%s/mailroom-data", cwd);
+	test_assert_str(c.data_dir, path);
+	config_free(&c);
+	write_file("mailroom.conf", "[server]\nworkers = 0\n");
+	memset(&c, 0, sizeof(c));
+	test_assert(config_load(NULL, &c, &err) < 0);
+	test_assert(err != NULL && strstr(err, "mailroom.conf:2: ") != NULL);
+	free(err);
+	err = NULL;
+	unlink("mailroom.conf");
+
+	/* a named file in a folder: data_dir relative to that folder */
+	snprintf(sub, sizeof(sub), "%s/etc", cwd);
+	test_assert(mkdir(sub, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/etc/mr.conf", cwd);
+	write_file(path, "[server]\ndata_dir = store\n[tls]\ncert = certs/c.pem\n");
+	memset(&c, 0, sizeof(c));
+	test_assert(config_load(path, &c, &err) == 0);
+	snprintf(sub, sizeof(sub), "%s/etc/store", cwd);
+	test_assert_str(c.data_dir, sub);
+	snprintf(sub, sizeof(sub), "%s/etc/store/certs/c.pem", cwd);
+	test_assert_str(c.tls_cert, sub);
+	snprintf(sub, sizeof(sub), "%s/etc/store/tls/key.pem", cwd);
+	test_assert_str(c.tls_key, sub);
+	test_assert(c.file != NULL && strstr(c.file, "mr.conf") != NULL);
+	config_free(&c);
+	/* ... also when the file is named relative to the working directory */
+	memset(&c, 0, sizeof(c));
+	test_assert(config_load("etc/mr.conf", &c, &err) == 0);
+	snprintf(sub, sizeof(sub), "%s/etc/store", cwd);
+	test_assert_str(c.data_dir, sub);
+	config_free(&c);
+
+	/* an empty file is all defaults */
+	write_file(path, "");
+	memset(&c, 0, sizeof(c));
+	test_assert(config_load(path, &c, &err) == 0);
+	snprintf(sub, sizeof(sub), "%s/etc", cwd);
+	check_defaults(&c, sub);
+	config_free(&c);
+
+	/* a missing file and a file over 1 MiB are errors naming the file */
+	memset(&c, 0, sizeof(c));
+	test_assert(config_load("etc/none.conf", &c, &err) < 0);
+	test_assert(err != NULL && strstr(err, "etc/none.conf") != NULL);
+	free(err);
+	err = NULL;
+	FILE *f = fopen(path, "w");
+	if (f != NULL) {
+		for (int i = 0; i < 40000; i++)
+			fputs("; a comment line of some thirty octets\n", f);
+		fclose(f);
+	}
+	memset(&c, 0, sizeof(c));
+	test_assert(config_load(path, &c, &err) < 0);
+	test_assert(err != NULL && strstr(err, "mr.conf") != NULL);
+	free(err);
+
+	test_assert(chdir(old_cwd) == 0);
+	test_rmtree(dir);
+	test_end();
+}
+
+/* --- the documented example and syntax ------------------------------------------------ */
+
+static void test_doc_example(void)
+{
+	struct config c;
+	/* docs/config.md "Example", verbatim */
+	static const char example[] = "[server]\n"
+				      "hostname = mail.example.test\n"
+				      "data_dir = /var/lib/mailroom\n"
+				      "\n"
+				      "[listen]\n"
+				      "pop3  = 0.0.0.0:110\n"
+				      "pop3s = 0.0.0.0:995\n"
+				      "smtp  = off\n"
+				      "submission = off\n"
+				      "submissions = off\n"
+				      "\n"
+				      "[tls]\n"
+				      "cert = /etc/ssl/mail.example.test/fullchain.pem\n"
+				      "key  = /etc/ssl/mail.example.test/privkey.pem\n"
+				      "\n"
+				      "[limits]\n"
+				      "idle_timeout = 10m\n"
+				      "max_connections_per_ip = 20\n";
+
+	test_begin("config: the example of docs/config.md");
+	test_assert(parses(example, &c));
+	test_assert_str(c.hostname, "mail.example.test");
+	test_assert_str(c.data_dir, "/var/lib/mailroom");
+	test_assert(c.listen[ROLE_POP3].count == 1 && c.listen[ROLE_POP3S].count == 1);
+	test_assert_str(c.listen[ROLE_POP3].addrs[0], "0.0.0.0:110");
+	test_assert(c.listen[ROLE_SMTP].count == 0 && c.listen[ROLE_SUBMISSION].count == 0 &&
+		    c.listen[ROLE_SUBMISSIONS].count == 0);
+	test_assert_str(c.tls_cert, "/etc/ssl/mail.example.test/fullchain.pem");
+	test_assert_str(c.tls_key, "/etc/ssl/mail.example.test/privkey.pem");
+	test_assert(c.idle_timeout == 600 && c.max_connections_per_ip == 20);
+	test_assert(c.max_connections == 20000 && c.workers == 4); /* untouched defaults */
+	test_assert_str(c.file, "/srv/mr/mailroom.conf");
+	config_free(&c);
+	test_end();
+}
+
+static void test_syntax(void)
+{
+	struct config c;
+
+	test_begin("config: comments, spacing, CRLF, sections again, case");
+	test_assert(parses("# top comment\n"
+			   "; another\n"
+			   "   ; indented comment\n"
+			   "\t# tab-indented\n"
+			   "[server]\n"
+			   "workers=3\n"
+			   "  hostname   =   a.example.test  \n"
+			   "log_level\t=\twarn\t; trailing comment\n"
+			   "[ limits ]\n"
+			   "idle_timeout = 1h # another trailing comment\n"
+			   "auth_fail_delay_max = 2m\n"
+			   "[server]\n" /* a section may come back */
+			   "data_dir = rel\n",
+			   &c));
+	test_assert(c.workers == 3 && c.log_level == LOG_WARN);
+	test_assert_str(c.hostname, "a.example.test");
+	test_assert(c.idle_timeout == 3600 && c.auth_fail_delay_max == 120);
+	test_assert_str(c.data_dir, "/srv/mr/rel");
+	config_free(&c);
+
+	/* ';' or '#' not after whitespace belongs to the value */
+	test_assert(parses("[server]\nhostname = a;b#c\n", &c));
+	test_assert_str(c.hostname, "a;b#c");
+	config_free(&c);
+
+	/* CRLF line ends and no final line end */
+	test_assert(parses("[server]\r\nworkers = 5\r\n\r\n[pop3]\r\napop = no", &c));
+	test_assert(c.workers == 5 && !c.pop3_apop);
+	config_free(&c);
+
+	/* every boolean spelling of the docs, any case */
+	static const char *const yes[] = {"yes", "true", "on", "1", "YES", "True", "On"};
+	static const char *const no[] = {"no", "false", "off", "0", "NO", "False", "oFF"};
+	char text[128];
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		snprintf(text, sizeof(text), "[pop3]\nplaintext_auth = %s\napop = %s\n", yes[i],
+			 no[i]);
+		test_assert(parses(text, &c));
+		test_assert(c.pop3_plaintext_auth && !c.pop3_apop);
+		config_free(&c);
+	}
+	/* the log levels */
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+	static const enum log_level lv[] = {LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR};
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "[server]\nlog_level = %s\n", levels[i]);
+		test_assert(parses(text, &c) && c.log_level == lv[i]);
+		config_free(&c);
+	}
+	/* range ends given in docs/config.md: workers 1-256 */
+	test_assert(parses("[server]\nworkers = 1\n", &c) && c.workers == 1);
+	config_free(&c);
+	test_assert(parses("[server]\nworkers = 256\n", &c) && c.workers == 256);
+	config_free(&c);
+	test_end();
+}
+
+/* --- errors with FILE:LINE -------------------------------------------------------- */
+
+static void test_errors(void)
+{
+	test_begin("config: every kind of error carries FILE:LINE");
+	/* structure */
+	test_assert(fails_at("[nope]\n", 1));
+	test_assert(fails_at("[server]\n[Server]\n", 2)); /* sections are lower case */
+	test_assert(fails_at("[]\n", 1));
+	test_assert(fails_at("[server\n", 1));
+	test_assert(fails_at("[server] junk\n", 1));
+	test_assert(fails_at("workers = 3\n", 1)); /* outside any section */
+	test_assert(fails_at("[server]\nworkers 3\n", 2));
+	test_assert(fails_at("[server]\n= 3\n", 2));
+	test_assert(fails_at("[server]\nHostname = a\n", 2)); /* keys are lower case */
+	test_assert(fails_at("[pop3]\nhostname = a\n", 2));   /* key of another section */
+	test_assert(fails_at("[server]\nworkers = 2\n[listen]\n[server]\nworkers = 3\n", 5));
+	/* line numbers count blank, comment and CRLF lines */
+	test_assert(fails_at("\n\n# c\n; c\n[server]\n\nbogus = 1\n", 7));
+	test_assert(fails_at("[server]\r\n\r\n; c\r\nbogus = 1\r\n", 4));
+	test_assert(fails_at("[server]\nworkers = 2\nworkers = 2\n", 3)); /* even if equal */
+	/* values, key by key */
+	static const struct {
+		const char *text;
+	} bad[] = {
+		{"[server]\nhostname = \n"},
+		{"[server]\ndata_dir =\n"},
+		{"[server]\nworkers = 257\n"},
+		{"[server]\nworkers = -1\n"},
+		{"[server]\nworkers = four\n"},
+		{"[server]\nlog_level = DEBUG\n"},
+		{"[server]\nlog_level = \n"},
+		{"[tls]\ncert =\n"},
+		{"[tls]\nkey = \n"},
+		{"[limits]\nmax_connections = 0\n"},
+		{"[limits]\nmax_connections = 1000001\n"},
+		{"[limits]\nmax_connections_per_ip = 0\n"},
+		{"[limits]\nidle_timeout = 10x\n"},
+		{"[limits]\nidle_timeout = 10 m\n"},
+		{"[limits]\nidle_timeout = -5\n"},
+		{"[limits]\nauth_fail_delay_max = 1w\n"},
+		{"[limits]\nauth_fail_delay_max = \n"},
+		{"[pop3]\nplaintext_auth = \n"},
+		{"[pop3]\napop = 2\n"},
+		{"[listen]\npop3 = localhost\n"},
+		{"[listen]\npop3 = :110\n"},
+		{"[listen]\npop3 = 127.0.0.1:0\n"},
+		{"[listen]\npop3 = 127.0.0.1:65536\n"},
+		{"[listen]\npop3 = 127.0.0.1:x\n"},
+		{"[listen]\npop3 = ::1:110\n"}, /* IPv6 needs brackets */
+		{"[listen]\npop3 = [::1]110\n"},
+		{"[listen]\npop3 = [::1]:\n"},
+		{"[listen]\npop3 = OFF\n"},
+		{"[listen]\npop3 = 127.0.0.1:110 127.0.0.1:111\n"},
+		{"[listen]\npop3s = 127.0.0.1:110, nope\n"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		test_assert(fails_at(bad[i].text, 2));
+	test_end();
+}
+
+/* --- listen lists ---------------------------------------------------------------------- */
+
+static void test_listen(void)
+{
+	struct config c;
+
+	test_begin("config: listen lists, off, empty, IPv6");
+	test_assert(parses("[listen]\n"
+			   "pop3 = 127.0.0.1:2110,[::1]:2110 ,  0.0.0.0:110\n"
+			   "pop3s = [2001:db8::1]:995\n"
+			   "smtp = off\n"
+			   "submission =\n"
+			   "submissions = localhost:465\n",
+			   &c));
+	test_assert(c.listen[ROLE_POP3].count == 3);
+	if (c.listen[ROLE_POP3].count == 3) {
+		test_assert_str(c.listen[ROLE_POP3].addrs[0], "127.0.0.1:2110");
+		test_assert_str(c.listen[ROLE_POP3].addrs[1], "[::1]:2110");
+		test_assert_str(c.listen[ROLE_POP3].addrs[2], "0.0.0.0:110");
+	}
+	test_assert(c.listen[ROLE_POP3S].count == 1);
+	test_assert_str(c.listen[ROLE_POP3S].addrs[0], "[2001:db8::1]:995");
+	test_assert(c.listen[ROLE_SMTP].count == 0 && c.listen[ROLE_SUBMISSION].count == 0);
+	test_assert(c.listen[ROLE_SUBMISSIONS].count == 1);
+	config_free(&c);
+	test_assert(parses("[listen]\npop3 = [::1]:2110\npop3s = 127.0.0.1:65535\n", &c));
+	test_assert(c.listen[ROLE_POP3].count == 1);
+	test_assert_str(c.listen[ROLE_POP3].addrs[0], "[::1]:2110");
+	test_assert_str(c.listen[ROLE_POP3S].addrs[0], "127.0.0.1:65535");
+	config_free(&c);
+
+	/* role names are the keys; implicit TLS for pop3s and submissions */
+	static const char *const names[ROLE_COUNT] = {"smtp", "submission", "submissions", "pop3",
+						      "pop3s"};
+	for (int r = 0; r < ROLE_COUNT; r++)
+		test_assert_str(listen_role_name((enum listen_role)r), names[r]);
+	test_assert(listen_role_implicit_tls(ROLE_POP3S) &&
+		    listen_role_implicit_tls(ROLE_SUBMISSIONS));
+	test_assert(!listen_role_implicit_tls(ROLE_POP3) && !listen_role_implicit_tls(ROLE_SMTP) &&
+		    !listen_role_implicit_tls(ROLE_SUBMISSION));
+	test_end();
+}
+
+/* --- paths --------------------------------------------------------------------------- */
+
+static void test_paths(void)
+{
+	struct config c;
+	char *err = NULL, cwd[PATH_MAX], want[PATH_MAX + 64];
+
+	test_begin("config: relative data_dir and TLS paths");
+	test_assert(getcwd(cwd, sizeof(cwd)) != NULL);
+	/* data_dir relative to the file's folder; TLS relative to data_dir */
+	test_assert(parse_as("/etc/mr/m.conf", "[server]\ndata_dir = var/data\n[tls]\n"
+					       "cert = c.pem\nkey = /abs/k.pem\n",
+			     &c, &err) == 0);
+	test_assert_str(c.data_dir, "/etc/mr/var/data");
+	test_assert_str(c.tls_cert, "/etc/mr/var/data/c.pem");
+	test_assert_str(c.tls_key, "/abs/k.pem");
+	config_free(&c);
+	/* an absolute data_dir is kept; TLS files follow it */
+	test_assert(parse_as("/etc/mr/m.conf", "[server]\ndata_dir = /d\n", &c, &err) == 0);
+	test_assert_str(c.data_dir, "/d");
+	test_assert_str(c.tls_cert, "/d/tls/cert.pem");
+	test_assert_str(c.tls_key, "/d/tls/key.pem");
+	config_free(&c);
+	/* a file name without a folder: the working directory */
+	test_assert(parse_as("m.conf", "", &c, &err) == 0);
+	snprintf(want, sizeof(want), "%s/mailroom-data", cwd);
+	test_assert_str(c.data_dir, want);
+	config_free(&c);
+	/* a relative folder: made absolute against the working directory */
+	test_assert(parse_as("conf/m.conf", "[server]\ndata_dir = d\n", &c, &err) == 0);
+	snprintf(want, sizeof(want), "%s/conf/d", cwd);
+	test_assert_str(c.data_dir, want);
+	test_assert(c.tls_cert[0] == '/' && c.tls_key[0] == '/');
+	config_free(&c);
+	/* whatever the name, the paths come out absolute */
+	static const char *const names[] = {"/m.conf", "./m.conf", "../m.conf", "a/b/c/m.conf"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		test_assert(parse_as(names[i], "[server]\ndata_dir = x\n", &c, &err) == 0);
+		test_assert(c.data_dir != NULL && c.data_dir[0] == '/');
+		test_assert(c.tls_cert != NULL && c.tls_cert[0] == '/');
+		test_assert(c.data_dir != NULL && strstr(c.data_dir, "/x") != NULL);
+		config_free(&c);
+	}
+	test_end();
+}
+
+/* --- value parsers ---------------------------------------------------------------------- */
+
+static void test_value_parsers(void)
+{
+	uint64_t v = 7;
+	unsigned s = 7;
+	bool b;
+
+	test_begin("config: size, duration and bool parsers at their edges");
+	test_assert(config_parse_size("18446744073709551615", &v) == 0 && v == UINT64_MAX);
+	test_assert(config_parse_size("18446744073709551616", &v) < 0);
+	test_assert(config_parse_size("17179869183G", &v) == 0 && v == 17179869183ULL << 30);
+	test_assert(config_parse_size("17179869184G", &v) < 0);
+	test_assert(config_parse_size("18014398509481983K", &v) == 0 && v == UINT64_MAX - 1023);
+	test_assert(config_parse_size("18014398509481984K", &v) < 0); /* 2^54 K = 2^64 */
+	test_assert(config_parse_size("1k", &v) == 0 && v == 1024);
+	test_assert(config_parse_size("1m", &v) == 0 && v == 1048576);
+	test_assert(config_parse_size("1kb", &v) == 0 && v == 1024);
+	v = 7;
+	static const char *const bad_size[] = {"",  "K",  "-1", "+1", " 1", "1 ", "1 K", "1KiB",
+					       "1.5M", "0x10", "1e3", "1KBB", "1BK", "١"};
+	for (size_t i = 0; i < sizeof(bad_size) / sizeof(bad_size[0]); i++)
+		test_assert(config_parse_size(bad_size[i], &v) < 0);
+	test_assert(v == 7); /* untouched on failure */
+
+	test_assert(config_parse_duration("0", &s) == 0 && s == 0);
+	test_assert(config_parse_duration("4294967295", &s) == 0 && s == UINT_MAX);
+	test_assert(config_parse_duration("4294967296", &s) < 0);
+	test_assert(config_parse_duration("4294967295s", &s) == 0 && s == UINT_MAX);
+	test_assert(config_parse_duration("71582788m", &s) == 0 && s == 71582788u * 60);
+	test_assert(config_parse_duration("71582789m", &s) < 0);
+	test_assert(config_parse_duration("1193046h", &s) == 0 && s == 1193046u * 3600);
+	test_assert(config_parse_duration("1193047h", &s) < 0);
+	test_assert(config_parse_duration("49710d", &s) == 0 && s == 49710u * 86400);
+	test_assert(config_parse_duration("49711d", &s) < 0);
+	test_assert(config_parse_duration("18446744073709551617", &s) < 0);
+	s = 7;
+	static const char *const bad_dur[] = {"", "s", "-1", "+1", "1 ", "10 m", "1mm", "1.5h",
+					      "1y", "1ms", "0x1"};
+	for (size_t i = 0; i < sizeof(bad_dur) / sizeof(bad_dur[0]); i++)
+		test_assert(config_parse_duration(bad_dur[i], &s) < 0);
+	test_assert(s == 7);
+
+	static const char *const bad_bool[] = {"", " yes", "yes ", "2", "y", "n", "enable",
+					       "yess", "of", "o"};
+	for (size_t i = 0; i < sizeof(bad_bool) / sizeof(bad_bool[0]); i++)
+		test_assert(config_parse_bool(bad_bool[i], &b) < 0);
+	test_assert(config_parse_bool("TRUE", &b) == 0 && b);
+	test_assert(config_parse_bool("0", &b) == 0 && !b);
+	test_end();
+}
+
+int main(void)
+{
+	return test_run((void (*[])(void)){test_load, test_doc_example, test_syntax, test_errors,
+					    test_listen, test_paths, test_value_parsers, NULL});
+}

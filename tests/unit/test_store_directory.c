@@ -1,0 +1,750 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_store_directory.c - store/store.h, the directory half: opening and
+ * migrating the store, domains, mailboxes (users) and aliases, and the
+ * resolution of recipients through aliases. Complements test_store.c (which
+ * covers the invariants S1-S7 in broad strokes) with the contract's edges:
+ * name validation, listing, counts, removal with messages, alias chains,
+ * diamonds, loops and the depth limit. Row counts are checked behind the
+ * store's back with plain SQLite on DATA_DIR/mailroom.db.
+ */
+#include "store/store.h"
+#include "test_common.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* --- helpers ---------------------------------------------------------------- */
+
+static struct store *fresh(char **dir_r)
+{
+	struct store *st = NULL;
+	*dir_r = test_tmpdir();
+	test_assert(store_open(*dir_r, true, &st) == STORE_OK);
+	return st;
+}
+
+static int add_user(struct store *st, const char *address, uint64_t quota)
+{
+	struct store_user_new u = {.address = address, .pw_hash = "$y$x", .quota = quota};
+	return store_user_add(st, &u);
+}
+
+static int64_t id_of(struct store *st, const char *address)
+{
+	struct store_user u;
+	int64_t id = -1;
+	if (store_user_lookup(st, address, &u) == STORE_OK)
+		id = u.id;
+	store_user_clear(&u);
+	return id;
+}
+
+/* One integer from plain SQLite on the store's database, -1 on any error. */
+static long long sql_int(const char *dir, const char *sql)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long long n = -1;
+
+	snprintf(path, sizeof(path), "%s/mailroom.db", dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			n = sqlite3_column_int64(s, 0);
+		else if (rc == SQLITE_DONE)
+			n = 0;
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+/* Resolves and returns the number of mailboxes (0 for NOTFOUND, -1 for any
+   other error); *ids_r (may be NULL) gets the sorted ids, caller frees. */
+static long resolve_n(struct store *st, const char *address, int64_t **ids_r)
+{
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int r = store_resolve(st, address, &ids, &n);
+	if (r == STORE_NOTFOUND) {
+		free(ids);
+		return 0;
+	}
+	if (r != STORE_OK) {
+		free(ids);
+		return -1;
+	}
+	for (size_t i = 1; i < n; i++) /* insertion sort: order is not promised */
+		for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+			int64_t t = ids[j];
+			ids[j] = ids[j - 1];
+			ids[j - 1] = t;
+		}
+	if (ids_r != NULL)
+		*ids_r = ids;
+	else
+		free(ids);
+	return (long)n;
+}
+
+/* --- open and migrations ------------------------------------------------------ */
+
+static void test_open(void)
+{
+	char *dir = test_tmpdir();
+	char sub[512], path[600];
+	struct store *st = NULL;
+	struct stat sb;
+
+	test_begin("store: open, create, reopen, refuse a newer schema");
+	snprintf(sub, sizeof(sub), "%s/data", dir);
+	test_assert(store_open(sub, false, &st) == STORE_NOTFOUND);
+	test_assert(store_error(st) != NULL && store_error(st)[0] != '\0');
+	store_close(&st);
+	test_assert(st == NULL);
+	store_close(&st); /* closing NULL is harmless */
+
+	/* create makes the folder 0700 and the database 0600 */
+	test_assert(store_open(sub, true, &st) == STORE_OK);
+	test_assert(store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
+	store_close(&st);
+	test_assert(stat(sub, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	snprintf(path, sizeof(path), "%s/mailroom.db", sub);
+	test_assert(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+
+	long long v = sql_int(sub, "SELECT version FROM schema_version");
+	test_assert(v >= 1);
+	test_assert(sql_int(sub, "SELECT count(*) FROM schema_version") == 1);
+	/* S6: reopening (with or without create) migrates nothing more */
+	test_assert(store_open(sub, false, &st) == STORE_OK);
+	store_close(&st);
+	test_assert(store_open(sub, true, &st) == STORE_OK);
+	struct store_domain d;
+	test_assert(store_domain_get(st, "example.test", &d) == STORE_OK); /* data kept */
+	store_domain_clear(&d);
+	store_close(&st);
+	test_assert(sql_int(sub, "SELECT version FROM schema_version") == v);
+	test_assert(sql_int(sub, "SELECT count(*) FROM schema_version") == 1);
+
+	/* a store from a newer mailroom is refused, not "migrated" */
+	test_assert(sql_int(sub, "UPDATE schema_version SET version = 9999") == 0);
+	test_assert(store_open(sub, false, &st) == STORE_PERM);
+	test_assert(strstr(store_error(st), "newer") != NULL);
+	store_close(&st);
+	test_assert(store_open(sub, true, &st) == STORE_PERM);
+	store_close(&st);
+
+	/* a file that is not a database: a classified error, no crash (S7) */
+	FILE *f = fopen(path, "w");
+	test_assert(f != NULL);
+	if (f != NULL) {
+		for (int i = 0; i < 64; i++)
+			fputs("not a database ", f);
+		fclose(f);
+	}
+	int r = store_open(sub, false, &st);
+	test_assert(r == STORE_PERM || r == STORE_TEMP);
+	store_close(&st);
+	/* an empty file has no schema: without create it is "not found" */
+	f = fopen(path, "w");
+	if (f != NULL)
+		fclose(f);
+	test_assert(store_open(sub, false, &st) == STORE_NOTFOUND);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+/* --- domains ------------------------------------------------------------------- */
+
+struct domain_seen {
+	char names[8][64];
+	int64_t mailboxes[8];
+	enum domain_type types[8];
+	int n;
+};
+
+static void domain_cb(const struct store_domain *d, void *ctx)
+{
+	struct domain_seen *s = ctx;
+	if (s->n < 8) {
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", d->name);
+		s->mailboxes[s->n] = d->mailboxes;
+		s->types[s->n] = d->type;
+	}
+	s->n++;
+}
+
+static void test_domain_names(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	char label63[80], label64[80], long254[300];
+
+	test_begin("store: domain name validation");
+	static const char *const good[] = {"example.test", "a", "x_y.test", "_dmarc.example.test",
+					   "xn--bcher-kva.test", "1.2.3.4", "a-b.c-d.test"};
+	static const char *const bad[] = {"",	 ".",	  ".a",		"a.",	 "a..b",
+					  "-a.test", "a-.test", "a.-b",	"exa mple.test", "ex@mple.test",
+					  "a/b",     "a\tb",	"ex\xc3\xa4mple.test"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		test_assert(store_domain_add(st, good[i], DOMAIN_AUTHORITATIVE) == STORE_OK);
+		char *n = store_norm_domain(good[i]);
+		test_assert(n != NULL);
+		free(n);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		test_assert(store_domain_add(st, bad[i], DOMAIN_AUTHORITATIVE) == STORE_INVALID);
+		test_assert(store_norm_domain(bad[i]) == NULL);
+	}
+	/* labels up to 63 octets, names up to 253 */
+	memset(label63, 'a', 63);
+	strcpy(label63 + 63, ".test");
+	memset(label64, 'a', 64);
+	strcpy(label64 + 64, ".test");
+	test_assert(store_domain_add(st, label63, DOMAIN_AUTHORITATIVE) == STORE_OK);
+	test_assert(store_domain_add(st, label64, DOMAIN_AUTHORITATIVE) == STORE_INVALID);
+	for (int i = 0; i < 254; i += 2) {
+		long254[i] = 'b';
+		long254[i + 1] = '.';
+	}
+	long254[253] = 'c'; /* "b.b. ... b.c": 254 octets */
+	long254[254] = '\0';
+	test_assert(strlen(long254) == 254);
+	test_assert(store_domain_add(st, long254, DOMAIN_AUTHORITATIVE) == STORE_INVALID);
+	test_assert(store_domain_add(st, long254 + 2, DOMAIN_AUTHORITATIVE) == STORE_OK);
+
+	char *n = store_norm_domain("MiXeD.Example.TEST");
+	test_assert_str(n, "mixed.example.test");
+	free(n);
+	/* BUG (reported, not asserted): a hyphen at the end of the LAST label
+	   is accepted ("example.test-", "a-") while it is refused at the end
+	   of any other label ("a-.test"). Fix in store_sqlite.c domain_valid():
+	     if (len == 0 || len > 253 || d[len - 1] == '.' || d[len - 1] == '-' ||
+	         d[0] == '.') */
+#ifdef MAILROOM_TEST_KNOWN_BUGS /* see the BUG note above */
+	char *nd = store_norm_domain("example.test-");
+	test_assert(nd == NULL);
+	free(nd);
+	test_assert(store_domain_add(st, "a-", DOMAIN_AUTHORITATIVE) == STORE_INVALID);
+#endif
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void test_domains(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	struct store_domain d;
+	struct domain_seen seen = {0};
+
+	test_begin("store: domains add, get, list, remove");
+	for (int t = DOMAIN_AUTHORITATIVE; t <= DOMAIN_EXTERNAL_RELAY; t++) {
+		enum domain_type back;
+		test_assert(domain_type_parse(domain_type_name((enum domain_type)t), &back) == 0);
+		test_assert(back == (enum domain_type)t);
+	}
+	test_assert_str(domain_type_name(DOMAIN_AUTHORITATIVE), "authoritative");
+	test_assert_str(domain_type_name(DOMAIN_INTERNAL_RELAY), "internal-relay");
+	enum domain_type t;
+	test_assert(domain_type_parse("Authoritative", &t) < 0);
+	test_assert(domain_type_parse("", &t) < 0);
+
+	test_assert(store_domain_list(st, domain_cb, &seen) == STORE_OK && seen.n == 0);
+	test_assert(store_domain_add(st, "Zeta.TEST", DOMAIN_EXTERNAL_RELAY) == STORE_OK);
+	test_assert(store_domain_add(st, "alpha.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
+	test_assert(store_domain_add(st, "mid.test", DOMAIN_INTERNAL_RELAY) == STORE_OK);
+	test_assert(store_domain_add(st, "ZETA.test", DOMAIN_AUTHORITATIVE) == STORE_EXISTS);
+	test_assert(store_domain_add(st, "alpha.test", DOMAIN_INTERNAL_RELAY) == STORE_EXISTS);
+
+	test_assert(store_domain_get(st, "zeta.test", &d) == STORE_OK);
+	test_assert_str(d.name, "zeta.test"); /* stored lower-cased */
+	test_assert(d.type == DOMAIN_EXTERNAL_RELAY && d.mailboxes == 0);
+	store_domain_clear(&d);
+	test_assert(d.name == NULL);
+	test_assert(store_domain_get(st, "ALPHA.TEST", &d) == STORE_OK);
+	test_assert_str(d.name, "alpha.test");
+	store_domain_clear(&d);
+	test_assert(store_domain_get(st, "beta.test", &d) == STORE_NOTFOUND);
+
+	test_assert(add_user(st, "a@alpha.test", 0) == STORE_OK);
+	test_assert(add_user(st, "b@alpha.test", 0) == STORE_OK);
+	test_assert(add_user(st, "c@mid.test", 0) == STORE_OK);
+	test_assert(store_domain_get(st, "alpha.test", &d) == STORE_OK && d.mailboxes == 2);
+	store_domain_clear(&d);
+
+	/* listed in name order, with their counts */
+	test_assert(store_domain_list(st, domain_cb, &seen) == STORE_OK && seen.n == 3);
+	test_assert_str(seen.names[0], "alpha.test");
+	test_assert_str(seen.names[1], "mid.test");
+	test_assert_str(seen.names[2], "zeta.test");
+	test_assert(seen.mailboxes[0] == 2 && seen.mailboxes[1] == 1 && seen.mailboxes[2] == 0);
+	test_assert(seen.types[1] == DOMAIN_INTERNAL_RELAY);
+
+	/* removal is refused while a mailbox or an alias still uses the domain */
+	test_assert(store_domain_remove(st, "alpha.test") == STORE_EXISTS);
+	test_assert(store_domain_get(st, "alpha.test", &d) == STORE_OK);
+	store_domain_clear(&d);
+	test_assert(store_user_remove(st, "a@alpha.test") == STORE_OK);
+	test_assert(store_user_remove(st, "b@alpha.test") == STORE_OK);
+	test_assert(store_alias_add(st, "info@alpha.test", "c@mid.test") == STORE_OK);
+	test_assert(store_domain_remove(st, "alpha.test") == STORE_EXISTS);
+	test_assert(store_alias_remove(st, "info@alpha.test", NULL) == STORE_OK);
+	test_assert(store_domain_remove(st, "ALPHA.test") == STORE_OK);
+	test_assert(store_domain_get(st, "alpha.test", &d) == STORE_NOTFOUND);
+	test_assert(store_domain_remove(st, "alpha.test") == STORE_NOTFOUND);
+	test_assert(store_domain_remove(st, "bad..name") == STORE_INVALID);
+	/* an alias elsewhere that merely points INTO a domain does not pin it */
+	test_assert(store_domain_add(st, "other.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
+	test_assert(store_alias_add(st, "fwd@mid.test", "someone@other.test") == STORE_OK);
+	test_assert(store_domain_remove(st, "other.test") == STORE_OK);
+	/* and a removed domain can be added again */
+	test_assert(store_domain_add(st, "alpha.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+/* --- users ----------------------------------------------------------------------- */
+
+struct user_seen {
+	char addr[8][64];
+	uint64_t quota[8];
+	int n;
+};
+
+static void user_cb(const struct store_user *u, void *ctx)
+{
+	struct user_seen *s = ctx;
+	if (s->n < 8) {
+		snprintf(s->addr[s->n], sizeof(s->addr[0]), "%s", u->address);
+		s->quota[s->n] = u->quota;
+	}
+	s->n++;
+}
+
+static void test_user_add(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	struct store_user u;
+
+	test_begin("store: users add and validation");
+	test_assert(store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
+	static const char *const bad[] = {
+		"",	       "@example.test",	    "a@",		 "a",
+		"a@@example.test", "a@b@example.test", "\"q\"@example.test", "a b@example.test",
+		"a..b@example.test", ".a@example.test", "a.@example.test", "a@bad..test",
+		"a(b)@example.test", "a,b@example.test", "a\r\n@example.test",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = add_user(st, bad[i], 0);
+		test_assert(r == STORE_INVALID);
+		if (r != STORE_INVALID)
+			printf("  bad address %zu: %d\n", i, r);
+	}
+	char local65[100];
+	memset(local65, 'l', 65);
+	strcpy(local65 + 65, "@example.test");
+	test_assert(add_user(st, local65, 0) == STORE_INVALID);
+	strcpy(local65 + 64, "@example.test"); /* 64 octets: the limit */
+	test_assert(add_user(st, local65, 0) == STORE_OK);
+
+	static const char *const good[] = {"a+tag@example.test", "o'brien@example.test",
+					   "first.last@example.test", "j\xc3\xb6rg@example.test"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		test_assert(add_user(st, good[i], 0) == STORE_OK);
+
+	test_assert(add_user(st, "alice@nowhere.test", 0) == STORE_NOTFOUND);
+	test_assert(add_user(st, "Alice@Example.TEST", 0) == STORE_OK);
+	test_assert(add_user(st, "ALICE@example.test", 0) == STORE_EXISTS);
+	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);
+	test_assert(add_user(st, "Sales@example.test", 0) == STORE_EXISTS);
+
+	/* what was given comes back; the address is lower-cased */
+	struct store_user_new full = {.address = "bob@example.test",
+				      .pw_hash = "$y$hash",
+				      .scram = "SCRAM-SHA-256$4096:c2FsdA==$a:b",
+				      .apop_secret = "tanstaaf",
+				      .quota = 12345};
+	test_assert(store_user_add(st, &full) == STORE_OK);
+	test_assert(store_user_lookup(st, "BOB@example.test", &u) == STORE_OK);
+	test_assert(u.id > 0);
+	test_assert_str(u.address, "bob@example.test");
+	test_assert_str(u.pw_hash, "$y$hash");
+	test_assert_str(u.scram, "SCRAM-SHA-256$4096:c2FsdA==$a:b");
+	test_assert_str(u.apop_secret, "tanstaaf");
+	test_assert(u.quota == 12345 && u.used == 0 && u.messages == 0);
+	test_assert(u.enabled && u.pop3_enabled);
+	store_user_clear(&u);
+	test_assert(u.address == NULL && u.pw_hash == NULL);
+	test_assert(store_user_lookup(st, "alice@example.test", &u) == STORE_OK);
+	test_assert(u.scram == NULL && u.apop_secret == NULL && u.quota == 0);
+	store_user_clear(&u);
+	test_assert(store_user_lookup(st, "nobody@example.test", &u) == STORE_NOTFOUND);
+	store_user_clear(&u);
+	test_assert(store_user_lookup(st, "not an address", &u) != STORE_OK);
+	store_user_clear(&u);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void test_user_changes(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	struct store_user u;
+	struct user_seen seen = {0};
+
+	test_begin("store: users set_*, list, lookup through aliases");
+	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
+	store_domain_add(st, "other.test", DOMAIN_AUTHORITATIVE);
+	struct store_user_new a = {.address = "alice@example.test", .pw_hash = "$y$1",
+				   .scram = "S1", .apop_secret = "ap1"};
+	test_assert(store_user_add(st, &a) == STORE_OK);
+	test_assert(add_user(st, "bob@example.test", 0) == STORE_OK);
+	test_assert(add_user(st, "carol@other.test", 0) == STORE_OK);
+
+	test_assert(store_user_set_quota(st, "ALICE@example.test", 5000) == STORE_OK);
+	test_assert(store_user_set_pop3(st, "alice@example.test", false) == STORE_OK);
+	test_assert(store_user_lookup(st, "alice@example.test", &u) == STORE_OK);
+	test_assert(u.quota == 5000 && !u.pop3_enabled && u.enabled);
+	store_user_clear(&u);
+	test_assert(store_user_set_pop3(st, "alice@example.test", true) == STORE_OK);
+	test_assert(store_user_set_enabled(st, "alice@example.test", false) == STORE_OK);
+	test_assert(store_user_lookup(st, "alice@example.test", &u) == STORE_OK);
+	test_assert(u.pop3_enabled && !u.enabled); /* a disabled mailbox is still found */
+	store_user_clear(&u);
+	test_assert(store_user_set_enabled(st, "alice@example.test", true) == STORE_OK);
+	test_assert(store_user_set_quota(st, "alice@example.test", 0) == STORE_OK);
+
+	/* a new password replaces all three secrets; NULLs clear */
+	test_assert(store_user_set_password(st, "alice@example.test", "$y$2", NULL, NULL) ==
+		    STORE_OK);
+	test_assert(store_user_lookup(st, "alice@example.test", &u) == STORE_OK);
+	test_assert_str(u.pw_hash, "$y$2");
+	test_assert(u.scram == NULL && u.apop_secret == NULL && u.quota == 0 && u.enabled);
+	store_user_clear(&u);
+	test_assert(store_user_set_password(st, "alice@example.test", "$y$3", "S3", "ap3") ==
+		    STORE_OK);
+	test_assert(store_user_clear_apop(st, "alice@example.test") == STORE_OK);
+	test_assert(store_user_lookup(st, "alice@example.test", &u) == STORE_OK);
+	test_assert_str(u.pw_hash, "$y$3");
+	test_assert_str(u.scram, "S3"); /* clear_apop leaves the rest */
+	test_assert(u.apop_secret == NULL);
+	store_user_clear(&u);
+
+	/* unknown mailboxes, and aliases are not mailboxes for set_* */
+	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);
+	test_assert(store_user_set_quota(st, "nobody@example.test", 1) == STORE_NOTFOUND);
+	test_assert(store_user_set_pop3(st, "nobody@example.test", true) == STORE_NOTFOUND);
+	test_assert(store_user_set_enabled(st, "nobody@example.test", true) == STORE_NOTFOUND);
+	test_assert(store_user_clear_apop(st, "nobody@example.test") == STORE_NOTFOUND);
+	test_assert(store_user_set_password(st, "nobody@example.test", "$y$", NULL, NULL) ==
+		    STORE_NOTFOUND);
+	test_assert(store_user_set_quota(st, "sales@example.test", 1) == STORE_NOTFOUND);
+	test_assert(store_user_remove(st, "sales@example.test") == STORE_NOTFOUND);
+
+	/* lookup through an alias with one local target gives that mailbox */
+	test_assert(store_user_lookup(st, "SALES@example.test", &u) == STORE_OK);
+	test_assert_str(u.address, "alice@example.test");
+	store_user_clear(&u);
+	/* ... also through a chain, and with an extra non-local target */
+	test_assert(store_alias_add(st, "team@example.test", "sales@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "team@example.test", "far@elsewhere.test") == STORE_OK);
+	test_assert(store_user_lookup(st, "team@example.test", &u) == STORE_OK);
+	test_assert_str(u.address, "alice@example.test");
+	store_user_clear(&u);
+	/* but not through an alias that reaches two mailboxes, or none */
+	test_assert(store_alias_add(st, "both@example.test", "alice@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "both@example.test", "bob@example.test") == STORE_OK);
+	test_assert(store_user_lookup(st, "both@example.test", &u) == STORE_NOTFOUND);
+	store_user_clear(&u);
+	test_assert(store_alias_add(st, "away@example.test", "far@elsewhere.test") == STORE_OK);
+	test_assert(store_user_lookup(st, "away@example.test", &u) == STORE_NOTFOUND);
+	store_user_clear(&u);
+
+	/* list: all in address order, or one domain */
+	test_assert(store_user_list(st, NULL, user_cb, &seen) == STORE_OK && seen.n == 3);
+	test_assert_str(seen.addr[0], "alice@example.test");
+	test_assert_str(seen.addr[1], "bob@example.test");
+	test_assert_str(seen.addr[2], "carol@other.test");
+	memset(&seen, 0, sizeof(seen));
+	test_assert(store_user_list(st, "OTHER.test", user_cb, &seen) == STORE_OK && seen.n == 1);
+	test_assert_str(seen.addr[0], "carol@other.test");
+	memset(&seen, 0, sizeof(seen));
+	test_assert(store_user_list(st, "example.test", user_cb, &seen) == STORE_OK &&
+		    seen.n == 2);
+	memset(&seen, 0, sizeof(seen));
+	int r = store_user_list(st, "unknown.test", user_cb, &seen);
+	test_assert((r == STORE_OK || r == STORE_NOTFOUND) && seen.n == 0);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void test_user_remove(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	static const char body[] = "Subject: r\r\n\r\nremove me\r\n";
+	static const char own[] = "Subject: own\r\n\r\nonly alice\r\n";
+	int results[2];
+
+	test_begin("store: user remove takes its messages, bodies and aliases");
+	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
+	add_user(st, "alice@example.test", 0);
+	add_user(st, "bob@example.test", 0);
+	int64_t ids[2] = {id_of(st, "alice@example.test"), id_of(st, "bob@example.test")};
+	test_assert(store_deliver(st, ids, 2, body, sizeof(body) - 1, NULL, results) == STORE_OK);
+	test_assert(store_deliver(st, ids, 1, own, sizeof(own) - 1, NULL, results) == STORE_OK);
+	test_assert(store_deliver(st, ids, 1, own, sizeof(own) - 1, NULL, results) == STORE_OK);
+	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 3);
+	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "sales@example.test", "bob@example.test") == STORE_OK);
+
+	test_assert(store_user_remove(st, "Alice@Example.test") == STORE_OK);
+	/* alice's messages and the bodies only she used are gone; the shared
+	   body stays for bob with one reference left */
+	test_assert(sql_int(dir, "SELECT count(*) FROM messages") == 1);
+	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 1);
+	test_assert(sql_int(dir, "SELECT refcount FROM bodies") == 1);
+	struct store_msg *msgs = NULL;
+	size_t n = 0;
+	test_assert(store_mailbox_load(st, ids[0], &msgs, &n) == STORE_OK && n == 0);
+	free(msgs);
+	msgs = NULL;
+	test_assert(store_mailbox_load(st, ids[1], &msgs, &n) == STORE_OK && n == 1);
+	struct buf out = {0};
+	test_assert(n == 1 && store_message_read(st, ids[1], msgs[0].id, &out) == STORE_OK);
+	test_assert(out.len == sizeof(body) - 1 && memcmp(out.data, body, out.len) == 0);
+	buf_free(&out);
+	free(msgs);
+	/* the alias no longer leads to alice */
+	int64_t *rids = NULL;
+	test_assert(resolve_n(st, "sales@example.test", &rids) == 1 && rids[0] == ids[1]);
+	free(rids);
+	test_assert(store_user_remove(st, "alice@example.test") == STORE_NOTFOUND);
+	test_assert(resolve_n(st, "alice@example.test", NULL) == 0);
+
+	/* removing the last user of the shared body drops it too */
+	test_assert(store_user_remove(st, "bob@example.test") == STORE_OK);
+	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 0);
+	test_assert(sql_int(dir, "SELECT count(*) FROM messages") == 0);
+	test_assert(sql_int(dir, "SELECT count(*) FROM aliases") == 0);
+
+	/* the address is free again, as a new mailbox with a new id */
+	test_assert(add_user(st, "alice@example.test", 0) == STORE_OK);
+	int64_t again = id_of(st, "alice@example.test");
+	test_assert(again > 0 && again != ids[0] && again != ids[1]);
+	test_assert(store_domain_remove(st, "example.test") == STORE_EXISTS);
+	test_assert(store_user_remove(st, "alice@example.test") == STORE_OK);
+	test_assert(store_domain_remove(st, "example.test") == STORE_OK);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+/* --- aliases ---------------------------------------------------------------------- */
+
+struct alias_seen {
+	char pair[16][96];
+	int n;
+};
+
+static void alias_cb(const char *address, const char *target, void *ctx)
+{
+	struct alias_seen *s = ctx;
+	if (s->n < 16)
+		snprintf(s->pair[s->n], sizeof(s->pair[0]), "%s>%s", address, target);
+	s->n++;
+}
+
+static void test_aliases(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	struct alias_seen seen = {0};
+
+	test_begin("store: aliases add, list, remove");
+	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
+	add_user(st, "alice@example.test", 0);
+	add_user(st, "bob@example.test", 0);
+
+	test_assert(store_alias_add(st, "x@nowhere.test", "alice@example.test") == STORE_NOTFOUND);
+	test_assert(store_alias_add(st, "x@example.test", "not-an-address") == STORE_INVALID);
+	test_assert(store_alias_add(st, "x y@example.test", "alice@example.test") ==
+		    STORE_INVALID);
+	test_assert(store_alias_add(st, "x@example.test", "X@EXAMPLE.test") == STORE_INVALID);
+	test_assert(store_alias_add(st, "Alice@example.test", "bob@example.test") == STORE_EXISTS);
+
+	test_assert(store_alias_add(st, "Sales@Example.test", "BOB@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);
+	test_assert(store_alias_add(st, "sales@example.test", "bob@EXAMPLE.test") == STORE_EXISTS);
+	test_assert(store_alias_add(st, "abuse@example.test", "ext@elsewhere.test") == STORE_OK);
+
+	test_assert(store_alias_list(st, NULL, alias_cb, &seen) == STORE_OK && seen.n == 3);
+	test_assert_str(seen.pair[0], "abuse@example.test>ext@elsewhere.test");
+	test_assert_str(seen.pair[1], "sales@example.test>alice@example.test");
+	test_assert_str(seen.pair[2], "sales@example.test>bob@example.test");
+	memset(&seen, 0, sizeof(seen));
+	test_assert(store_alias_list(st, "SALES@example.test", alias_cb, &seen) == STORE_OK &&
+		    seen.n == 2);
+	memset(&seen, 0, sizeof(seen));
+	int r = store_alias_list(st, "none@example.test", alias_cb, &seen);
+	test_assert((r == STORE_OK || r == STORE_NOTFOUND) && seen.n == 0);
+
+	/* remove one target, then the rest at once */
+	test_assert(store_alias_remove(st, "sales@example.test", "BOB@example.test") == STORE_OK);
+	test_assert(store_alias_remove(st, "sales@example.test", "bob@example.test") ==
+		    STORE_NOTFOUND);
+	test_assert(resolve_n(st, "sales@example.test", NULL) == 1);
+	test_assert(store_alias_remove(st, "Sales@example.test", NULL) == STORE_OK);
+	test_assert(resolve_n(st, "sales@example.test", NULL) == 0);
+	test_assert(store_alias_remove(st, "sales@example.test", NULL) == STORE_NOTFOUND);
+	/* a removed alias address may become a mailbox */
+	test_assert(add_user(st, "sales@example.test", 0) == STORE_OK);
+	memset(&seen, 0, sizeof(seen));
+	test_assert(store_alias_list(st, NULL, alias_cb, &seen) == STORE_OK && seen.n == 1);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+static void test_resolve(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	int64_t *ids = NULL;
+	char a[64], b[64];
+
+	test_begin("store: resolve through aliases, chains, loops, depth limit");
+	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
+	add_user(st, "alice@example.test", 0);
+	add_user(st, "bob@example.test", 0);
+	add_user(st, "carol@example.test", 0);
+	int64_t ia = id_of(st, "alice@example.test"), ib = id_of(st, "bob@example.test"),
+		ic = id_of(st, "carol@example.test");
+
+	/* a mailbox resolves to itself, case-insensitively */
+	test_assert(resolve_n(st, "ALICE@example.TEST", &ids) == 1 && ids[0] == ia);
+	free(ids);
+	test_assert(resolve_n(st, "nobody@example.test", NULL) == 0);
+	test_assert(resolve_n(st, "nobody@unhosted.test", NULL) == 0);
+	ids = NULL;
+	size_t n = 0;
+	test_assert(store_resolve(st, "not an address", &ids, &n) == STORE_INVALID);
+	free(ids);
+
+	/* several targets, nested aliases, external targets ignored */
+	store_alias_add(st, "team@example.test", "alice@example.test");
+	store_alias_add(st, "team@example.test", "bob@example.test");
+	store_alias_add(st, "team@example.test", "far@elsewhere.test");
+	store_alias_add(st, "all@example.test", "team@example.test");
+	store_alias_add(st, "all@example.test", "carol@example.test");
+	ids = NULL;
+	test_assert(resolve_n(st, "all@example.test", &ids) == 3);
+	test_assert(ids != NULL && ids[0] == ia && ids[1] == ib && ids[2] == ic);
+	free(ids);
+
+	/* a diamond delivers once per mailbox */
+	store_alias_add(st, "d@example.test", "team@example.test");
+	store_alias_add(st, "d@example.test", "all@example.test");
+	store_alias_add(st, "d@example.test", "alice@example.test");
+	test_assert(resolve_n(st, "d@example.test", NULL) == 3);
+
+	/* loops terminate; what the loop reaches is still delivered */
+	store_alias_add(st, "l1@example.test", "l2@example.test");
+	store_alias_add(st, "l2@example.test", "l3@example.test");
+	store_alias_add(st, "l3@example.test", "l1@example.test");
+	test_assert(resolve_n(st, "l1@example.test", NULL) == 0);
+	store_alias_add(st, "l3@example.test", "carol@example.test");
+	ids = NULL;
+	test_assert(resolve_n(st, "l1@example.test", &ids) == 1 && ids[0] == ic);
+	free(ids);
+	ids = NULL;
+	test_assert(resolve_n(st, "l2@example.test", &ids) == 1 && ids[0] == ic);
+	free(ids);
+
+	/* a short chain (3 hops) resolves */
+	store_alias_add(st, "h1@example.test", "h2@example.test");
+	store_alias_add(st, "h2@example.test", "h3@example.test");
+	store_alias_add(st, "h3@example.test", "bob@example.test");
+	ids = NULL;
+	test_assert(resolve_n(st, "h1@example.test", &ids) == 1 && ids[0] == ib);
+	free(ids);
+
+	/* a very long chain stops at the depth limit: not found, no crash */
+	for (int i = 0; i < 100; i++) {
+		snprintf(a, sizeof(a), "c%d@example.test", i);
+		snprintf(b, sizeof(b), "c%d@example.test", i + 1);
+		test_assert(store_alias_add(st, a, b) == STORE_OK);
+	}
+	store_alias_add(st, "c100@example.test", "bob@example.test");
+	test_assert(resolve_n(st, "c0@example.test", NULL) == 0);
+	test_assert(resolve_n(st, "c99@example.test", NULL) == 1); /* near the end: short */
+
+	/* a wide fan-out of aliases that all loop back on each other */
+	for (int i = 0; i < 30; i++)
+		for (int j = 0; j < 30; j++) {
+			if (i == j)
+				continue;
+			snprintf(a, sizeof(a), "w%d@example.test", i);
+			snprintf(b, sizeof(b), "w%d@example.test", j);
+			store_alias_add(st, a, b);
+		}
+	store_alias_add(st, "w29@example.test", "alice@example.test");
+	long wn = resolve_n(st, "w0@example.test", NULL);
+	test_assert(wn == 0 || wn == 1); /* terminates; see the BUG note below */
+
+	/* BUG (reported, not asserted): the loop guard marks an address as
+	   seen wherever the depth-first walk meets it first, even where the
+	   depth limit then cuts off its targets; a later, shorter path to it is
+	   skipped. Here p -> x -> bob is two hops, but p's first target starts
+	   a 7-alias chain that also ends at x, so x is met at depth 8, its
+	   target bob at depth 9 is cut, and p resolves to nothing. Rename the
+	   chain so it sorts after "x" and p resolves: the answer depends on
+	   the names. (The same graph makes w0 above miss alice.) Needs a
+	   breadth-first walk or "seen at depth d" bookkeeping in
+	   store_directory.c resolve_rec(); not a one-line fix. */
+	store_alias_add(st, "x@example.test", "bob@example.test");
+	store_alias_add(st, "p@example.test", "x@example.test");
+	store_alias_add(st, "p@example.test", "k1@example.test");
+	for (int i = 1; i < 7; i++) {
+		snprintf(a, sizeof(a), "k%d@example.test", i);
+		snprintf(b, sizeof(b), "k%d@example.test", i + 1);
+		store_alias_add(st, a, b);
+	}
+	store_alias_add(st, "k7@example.test", "x@example.test");
+	long pn = resolve_n(st, "p@example.test", NULL);
+	test_assert(pn == 0 || pn == 1);
+#ifdef MAILROOM_TEST_KNOWN_BUGS /* see the BUG note above */
+	test_assert(pn == 1);
+	test_assert(wn == 1);
+#endif
+	/* the store still answers normally afterwards */
+	test_assert(id_of(st, "carol@example.test") == ic);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+int main(void)
+{
+	return test_run((void (*[])(void)){test_open, test_domain_names, test_domains,
+					    test_user_add, test_user_changes, test_user_remove,
+					    test_aliases, test_resolve, NULL});
+}
