@@ -296,9 +296,7 @@ static void send_challenge(struct pop3_session *s, const struct buf *data)
 {
 	struct buf line = {0};
 
-	buf_append_str(&line, "+ ");
-	base64_encode(&line, data->data, data->len);
-	buf_append_str(&line, "\r\n");
+	sasl_challenge_line(&line, "+ ", data);
 	pop3_write(s, line.data, line.len);
 	buf_free(&line);
 }
@@ -358,17 +356,6 @@ static void sasl_submit(struct pop3_session *s, struct buf *in)
 		pop3_session_reset_auth(s);
 }
 
-/* Decodes a client response: "=" is the empty one (RFC 5034 §4 for the
-   initial response; accepted on continuation lines as well). */
-static int decode_response(struct slice text, struct buf *out)
-{
-	if (slice_eq(text, "="))
-		return 0;
-	if (text.len > (SASL_MESSAGE_MAX + 2) / 3 * 4)
-		return -1;
-	return base64_decode(out, text.p, text.len);
-}
-
 static void list_mechs(struct pop3_session *s)
 {
 	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_PLAIN, SASL_LOGIN};
@@ -403,7 +390,7 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		return POP3_CMD_DONE;
 	}
 	struct buf ir = {0};
-	if (ctx->argc == 2 && decode_response(ctx->args[1], &ir) < 0) {
+	if (ctx->argc == 2 && sasl_response_decode(ctx->args[1], &ir) < 0) {
 		buf_free_secret(&ir);
 		pop3_reply(s, false, "Invalid base64 data");
 		return POP3_CMD_DONE;
@@ -433,7 +420,7 @@ void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
 		secure_zero(&id, sizeof(id));
 		return;
 	}
-	if (pop3_parse_check(line) != POP3_PARSE_OK || decode_response(line, &in) < 0) {
+	if (pop3_parse_check(line) != POP3_PARSE_OK || sasl_response_decode(line, &in) < 0) {
 		buf_free_secret(&in);
 		/* RFC 5034 §4: a response that is not base64 fails the command */
 		sasl_abort(s, "Invalid base64 data");

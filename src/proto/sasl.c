@@ -653,3 +653,19 @@ enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const c
 	}
 	return SASL_MALFORMED;
 }
+
+int sasl_response_decode(struct slice text, struct buf *out)
+{
+	if (slice_eq(text, "="))
+		return 0;
+	if (text.len > (SASL_MESSAGE_MAX + 2) / 3 * 4)
+		return -1;
+	return base64_decode(out, text.p, text.len);
+}
+
+void sasl_challenge_line(struct buf *line, const char *prefix, const struct buf *data)
+{
+	buf_append_str(line, prefix);
+	base64_encode(line, data->data, data->len);
+	buf_append_str(line, "\r\n");
+}

@@ -44,6 +44,14 @@ void sasl_server_free(struct sasl_server **s);
 enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const char *in,
 				size_t in_len, struct buf *out, struct auth_identity *id_r);
 
+/* --- line helpers shared by POP3 AUTH and SMTP AUTH ------------------------ */
+/* A client response line (RFC 5034 §4, RFC 4954 §4): "=" is the empty
+   response, anything else base64 of at most SASL_MESSAGE_MAX octets.
+   Returns 0, or -1 (out unchanged) for bad base64 or an oversized message. */
+int sasl_response_decode(struct slice text, struct buf *out);
+/* Appends one challenge line: prefix ("+ " or "334 "), base64(data), CRLF. */
+void sasl_challenge_line(struct buf *line, const char *prefix, const struct buf *data);
+
 /* --- limits ---------------------------------------------------------------- */
 #define SASL_NAME_MAX 255      /* authcid/authzid octets (RFC 5321 paths are shorter) */
 #define SASL_PASSWORD_MAX 1024 /* = PASSWORD_MAX of directory/password.h */

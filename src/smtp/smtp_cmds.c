@@ -678,9 +678,7 @@ static void send_challenge(struct smtp_session *s, const struct buf *data)
 {
 	struct buf line = {0};
 
-	buf_append_str(&line, "334 ");
-	base64_encode(&line, data->data, data->len);
-	buf_append_str(&line, "\r\n");
+	sasl_challenge_line(&line, "334 ", data);
 	smtp_write(s, line.data, line.len);
 	buf_free(&line);
 }
@@ -770,15 +768,6 @@ static void sasl_submit(struct smtp_session *s, struct buf *in)
 		smtp_reset_auth(s);
 }
 
-static int decode_response(struct slice text, struct buf *out)
-{
-	if (slice_eq(text, "="))
-		return 0;
-	if (text.len > (SASL_MESSAGE_MAX + 2) / 3 * 4)
-		return -1;
-	return base64_decode(out, text.p, text.len);
-}
-
 /* The failure penalty of the client's address delays the start of AUTH. */
 static void auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
@@ -824,7 +813,7 @@ static void cmd_auth(struct smtp_session *s, struct slice rest)
 	}
 	struct buf in = {0};
 	bool has_ir = ir.len > 0;
-	if (has_ir && decode_response(ir, &in) < 0) {
+	if (has_ir && sasl_response_decode(ir, &in) < 0) {
 		buf_free_secret(&in);
 		smtp_reply(s, 501, "5.5.2 Invalid base64 data");
 		smtp_session_error(s);
@@ -856,7 +845,7 @@ void smtp_auth_line(struct smtp_session *s, struct slice line)
 		secure_zero(&id, sizeof(id));
 		return;
 	}
-	if (decode_response(line, &in) < 0) {
+	if (sasl_response_decode(line, &in) < 0) {
 		buf_free_secret(&in);
 		smtp_reset_auth(s);
 		smtp_reply(s, 501, "5.5.2 Invalid base64 data");
