@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_common.c - see test_common.h. */
 #include "test_common.h"
+#include "store/store.h"
+
+#include <sqlite3.h>
 
 #include <ftw.h>
 #include <signal.h>
@@ -75,4 +78,53 @@ void test_rmtree(char *dir)
 {
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);
+}
+
+struct store *test_store_new(char **dir_r)
+{
+	struct store *st = NULL;
+	*dir_r = test_tmpdir();
+	test_assert(store_open(*dir_r, true, &st) == STORE_OK);
+	return st;
+}
+
+int test_add_user(struct store *st, const char *address, uint64_t quota)
+{
+	struct store_user_new u = {.address = address, .pw_hash = "$y$x", .quota = quota};
+	return store_user_add(st, &u);
+}
+
+int64_t test_mailbox_id(struct store *st, const char *address)
+{
+	struct store_user u;
+	int64_t id = -1;
+	if (store_user_lookup(st, address, &u) == STORE_OK)
+		id = u.id;
+	store_user_clear(&u);
+	return id;
+}
+
+long long test_db_int(const char *dir, const char *sql)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long long n = -1;
+
+	snprintf(path, sizeof(path), "%s/mailroom.db", dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			n = sqlite3_column_int64(s, 0);
+		else if (rc == SQLITE_DONE)
+			n = 0;
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return n;
 }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 void test_begin(const char *name);
 void test_assert_at(bool ok, const char *expr, const char *file, int line);
@@ -24,6 +25,15 @@ int test_run(void (*const tests[])(void));
 char *test_tmpdir(void);
 /* Removes the folder and everything in it, and frees the string. */
 void test_rmtree(char *dir);
+
+/* Store fixtures: a fresh store in a new temp folder; a user with a dummy
+   hash; a mailbox id by address (-1 if none); one integer from plain SQLite
+   on the store's database (0 for no row, -1 on error). */
+struct store;
+struct store *test_store_new(char **dir_r);
+int test_add_user(struct store *st, const char *address, uint64_t quota);
+int64_t test_mailbox_id(struct store *st, const char *address);
+long long test_db_int(const char *dir, const char *sql);
 
 #define test_assert(x) test_assert_at((x), #x, __FILE__, __LINE__)
 #define test_assert_str(a, b) test_assert_str_at((a), (b), __FILE__, __LINE__)

@@ -8,50 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct store *fresh(char **dir_r)
-{
-	struct store *st = NULL;
-	*dir_r = test_tmpdir();
-	test_assert(store_open(*dir_r, true, &st) == STORE_OK);
-	return st;
-}
-
-static int add_user(struct store *st, const char *address, uint64_t quota)
-{
-	struct store_user_new u = {.address = address, .pw_hash = "$y$x", .quota = quota};
-	return store_user_add(st, &u);
-}
-
-/* Counts rows with plain SQLite, behind the store's back. */
-static long count_rows(const char *dir, const char *sql)
-{
-	char path[512];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	long n = -1;
-
-	snprintf(path, sizeof(path), "%s/mailroom.db", dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			n = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return n;
-}
-
-static int64_t id_of(struct store *st, const char *address)
-{
-	struct store_user u;
-	int64_t id = -1;
-	if (store_user_lookup(st, address, &u) == STORE_OK)
-		id = u.id;
-	store_user_clear(&u);
-	return id;
-}
-
 static void test_open_and_migrate(void)
 {
 	char *dir = test_tmpdir();
@@ -63,13 +19,13 @@ static void test_open_and_migrate(void)
 	store_close(&st);
 	test_assert(store_open(dir, true, &st) == STORE_OK);
 	store_close(&st);
-	long v = count_rows(dir, "SELECT version FROM schema_version");
+	long v = test_db_int(dir, "SELECT version FROM schema_version");
 	test_assert(v >= 1);
 	test_assert(store_open(dir, false, &st) == STORE_OK); /* S6: idempotent */
 	store_close(&st);
-	test_assert(count_rows(dir, "SELECT version FROM schema_version") == v);
-	test_assert(count_rows(dir, "PRAGMA journal_mode") == -1 ||
-		    count_rows(dir, "SELECT 1") == 1);
+	test_assert(test_db_int(dir, "SELECT version FROM schema_version") == v);
+	test_assert(test_db_int(dir, "PRAGMA journal_mode") == -1 ||
+		    test_db_int(dir, "SELECT 1") == 1);
 	test_rmtree(dir);
 	test_end();
 }
@@ -82,7 +38,7 @@ static void count_domain(const struct store_domain *d, void *ctx)
 static void test_domains(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	struct store_domain d;
 	int n = 0;
 
@@ -99,7 +55,7 @@ static void test_domains(void)
 	store_domain_clear(&d);
 	test_assert(store_domain_get(st, "nope.test", &d) == STORE_NOTFOUND);
 	test_assert(store_domain_list(st, count_domain, &n) == STORE_OK && n == 2);
-	test_assert(add_user(st, "a@example.test", 0) == STORE_OK);
+	test_assert(test_add_user(st, "a@example.test", 0) == STORE_OK);
 	test_assert(store_domain_remove(st, "example.test") == STORE_EXISTS);
 	test_assert(store_user_remove(st, "a@example.test") == STORE_OK);
 	test_assert(store_domain_remove(st, "example.test") == STORE_OK);
@@ -115,18 +71,18 @@ static void test_domains(void)
 static void test_users_and_aliases(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	struct store_user u;
 	int64_t *ids = NULL;
 	size_t n = 0;
 
 	test_begin("store: users, aliases, resolve");
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
-	test_assert(add_user(st, "alice@nowhere.test", 0) == STORE_NOTFOUND);
-	test_assert(add_user(st, "not-an-address", 0) == STORE_INVALID);
-	test_assert(add_user(st, "Alice@Example.Test", 0) == STORE_OK);
-	test_assert(add_user(st, "alice@example.test", 0) == STORE_EXISTS);
-	test_assert(add_user(st, "bob@example.test", 1000) == STORE_OK);
+	test_assert(test_add_user(st, "alice@nowhere.test", 0) == STORE_NOTFOUND);
+	test_assert(test_add_user(st, "not-an-address", 0) == STORE_INVALID);
+	test_assert(test_add_user(st, "Alice@Example.Test", 0) == STORE_OK);
+	test_assert(test_add_user(st, "alice@example.test", 0) == STORE_EXISTS);
+	test_assert(test_add_user(st, "bob@example.test", 1000) == STORE_OK);
 	test_assert(store_user_lookup(st, "ALICE@example.TEST", &u) == STORE_OK);
 	test_assert(u.enabled && u.pop3_enabled && u.apop_secret == NULL);
 	store_user_clear(&u);
@@ -152,7 +108,7 @@ static void test_users_and_aliases(void)
 		    STORE_EXISTS);
 	test_assert(store_alias_add(st, "alice@example.test", "bob@example.test") ==
 		    STORE_EXISTS);
-	test_assert(add_user(st, "sales@example.test", 0) == STORE_EXISTS);
+	test_assert(test_add_user(st, "sales@example.test", 0) == STORE_EXISTS);
 	test_assert(store_user_lookup(st, "sales@example.test", &u) == STORE_OK);
 	test_assert_str(u.address, "alice@example.test");
 	store_user_clear(&u);
@@ -194,7 +150,7 @@ static void test_users_and_aliases(void)
 static void test_single_instance_and_uids(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	static const char body[] = "Subject: x\r\n\r\nhello\r\n";
 	struct store_msg *msgs = NULL;
 	size_t n = 0;
@@ -202,15 +158,15 @@ static void test_single_instance_and_uids(void)
 
 	test_begin("store: single instance, UIDs, UIDLs, expunge (S1-S5)");
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
-	add_user(st, "a@example.test", 0);
-	add_user(st, "b@example.test", 0);
-	add_user(st, "c@example.test", 0);
-	int64_t ids[3] = {id_of(st, "a@example.test"), id_of(st, "b@example.test"),
-			  id_of(st, "c@example.test")};
+	test_add_user(st, "a@example.test", 0);
+	test_add_user(st, "b@example.test", 0);
+	test_add_user(st, "c@example.test", 0);
+	int64_t ids[3] = {test_mailbox_id(st, "a@example.test"), test_mailbox_id(st, "b@example.test"),
+			  test_mailbox_id(st, "c@example.test")};
 	test_assert(store_deliver(st, ids, 3, body, sizeof(body) - 1, NULL, results) == STORE_OK);
 	test_assert(results[0] == STORE_OK && results[1] == STORE_OK && results[2] == STORE_OK);
-	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == 1);
-	test_assert(count_rows(dir, "SELECT count(*) FROM messages") == 3);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 1);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 3);
 
 	test_assert(store_mailbox_load(st, ids[0], &msgs, &n) == STORE_OK && n == 1);
 	test_assert(msgs[0].size == sizeof(body) - 1);
@@ -230,12 +186,12 @@ static void test_single_instance_and_uids(void)
 	/* expunge from two mailboxes: the body stays for the third (S2) */
 	test_assert(store_expunge(st, ids[0], &msgs[0].id, 1) == STORE_OK);
 	test_assert(store_expunge(st, ids[1], &bm[0].id, 1) == STORE_OK);
-	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == 1);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 1);
 	free(bm);
 	bm = NULL;
 	store_mailbox_load(st, ids[2], &bm, &bn);
 	test_assert(store_expunge(st, ids[2], &bm[0].id, 1) == STORE_OK);
-	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == 0);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 0);
 	free(bm);
 	free(msgs);
 
@@ -271,26 +227,26 @@ static void test_single_instance_and_uids(void)
 static void test_quota_and_failures(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	char big[600];
 	int results[2];
 
 	test_begin("store: quota, failed commit leaves nothing (S7), two handles");
 	memset(big, 'x', sizeof(big));
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
-	add_user(st, "small@example.test", 1000);
-	add_user(st, "big@example.test", 0);
-	int64_t ids[2] = {id_of(st, "small@example.test"), id_of(st, "big@example.test")};
+	test_add_user(st, "small@example.test", 1000);
+	test_add_user(st, "big@example.test", 0);
+	int64_t ids[2] = {test_mailbox_id(st, "small@example.test"), test_mailbox_id(st, "big@example.test")};
 	test_assert(store_deliver(st, ids, 2, big, sizeof(big), NULL, results) == STORE_OK);
 	test_assert(store_deliver(st, ids, 2, big, sizeof(big), NULL, results) == STORE_OK);
 	test_assert(results[0] == STORE_QUOTA && results[1] == STORE_OK);
 	test_assert(store_deliver(st, ids, 1, big, sizeof(big), NULL, results) == STORE_QUOTA);
 
-	long before = count_rows(dir, "SELECT count(*) FROM messages");
+	long before = test_db_int(dir, "SELECT count(*) FROM messages");
 	store_test_fail_next_commit(st);
 	int r = store_deliver(st, &ids[1], 1, big, sizeof(big), NULL, results);
 	test_assert(r == STORE_TEMP || r == STORE_PERM);
-	test_assert(count_rows(dir, "SELECT count(*) FROM messages") == before);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == before);
 	test_assert(store_deliver(st, &ids[1], 1, big, sizeof(big), NULL, results) == STORE_OK);
 
 	/* a second handle (the CLI beside the server) sees the first one's work */
@@ -300,8 +256,8 @@ static void test_quota_and_failures(void)
 	test_assert(store_user_lookup(st2, "big@example.test", &u) == STORE_OK);
 	test_assert(u.messages == 3 && u.used == 3 * sizeof(big));
 	store_user_clear(&u);
-	test_assert(add_user(st2, "new@example.test", 0) == STORE_OK);
-	test_assert(id_of(st, "new@example.test") > 0);
+	test_assert(test_add_user(st2, "new@example.test", 0) == STORE_OK);
+	test_assert(test_mailbox_id(st, "new@example.test") > 0);
 	store_close(&st2);
 	store_close(&st);
 	test_rmtree(dir);
@@ -326,7 +282,7 @@ static void count_queue(const struct store_queue_entry *e, void *ctx)
 static void test_submit_and_queue(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	static const char body[] = "Subject: s\r\n\r\nhi\r\n";
 	struct store_remote_rcpt remote[] = {{"x@remote.test", "FAILURE", NULL},
 					     {"y@remote.test", NULL, "rfc822;y@remote.test"}};
@@ -335,8 +291,8 @@ static void test_submit_and_queue(void)
 
 	test_begin("store: group-committed submissions and the queue");
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
-	add_user(st, "a@example.test", 10);
-	int64_t a = id_of(st, "a@example.test");
+	test_add_user(st, "a@example.test", 10);
+	int64_t a = test_mailbox_id(st, "a@example.test");
 	test_assert(store_quota_check(st, a, 5, &ok) == STORE_OK && ok);
 	test_assert(store_quota_check(st, a, 50, &ok) == STORE_OK && !ok);
 	struct store_submission subs[3] = {
@@ -350,10 +306,10 @@ static void test_submit_and_queue(void)
 	test_assert(store_submit(st, subs, 3) == STORE_OK);
 	test_assert(subs[0].status == STORE_OK && subs[1].status != STORE_OK &&
 		    subs[2].status == STORE_OK);
-	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == 2);
-	test_assert(count_rows(dir, "SELECT refcount FROM bodies ORDER BY id LIMIT 1") == 2);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 2);
+	test_assert(test_db_int(dir, "SELECT refcount FROM bodies ORDER BY id LIMIT 1") == 2);
 	/* over quota at commit time: RCPT already checked, so it is stored */
-	test_assert(count_rows(dir, "SELECT messages FROM mailboxes") == 2);
+	test_assert(test_db_int(dir, "SELECT messages FROM mailboxes") == 2);
 	test_assert(store_queue_list(st, NULL, count_queue, &q) == STORE_OK && q.n == 1);
 	test_assert(strcmp(q.rcpts, "x@remote.test;y@remote.test;") == 0);
 	struct buf out = {0};
@@ -363,15 +319,15 @@ static void test_submit_and_queue(void)
 	test_assert(store_queue_hold(st, "nope", true) == STORE_NOTFOUND);
 	test_assert(store_queue_remove(st, "Q1") == STORE_OK);
 	test_assert(store_queue_remove(st, "Q1") == STORE_NOTFOUND);
-	test_assert(count_rows(dir, "SELECT refcount FROM bodies ORDER BY id LIMIT 1") == 1);
+	test_assert(test_db_int(dir, "SELECT refcount FROM bodies ORDER BY id LIMIT 1") == 1);
 
 	/* a failed commit writes nothing of the batch (S7) */
-	long bodies = count_rows(dir, "SELECT count(*) FROM bodies");
+	long bodies = test_db_int(dir, "SELECT count(*) FROM bodies");
 	struct store_submission one = {.qid = "Q9", .sender = "", .body = body,
 				       .len = sizeof(body) - 1, .mailbox_ids = &a, .n_local = 1};
 	store_test_fail_next_commit(st);
 	test_assert(store_submit(st, &one, 1) == STORE_TEMP && one.status == STORE_TEMP);
-	test_assert(count_rows(dir, "SELECT count(*) FROM bodies") == bodies);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == bodies);
 	test_assert(store_submit(st, &one, 1) == STORE_OK && one.status == STORE_OK);
 	store_close(&st);
 	test_rmtree(dir);

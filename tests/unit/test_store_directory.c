@@ -19,56 +19,6 @@
 
 /* --- helpers ---------------------------------------------------------------- */
 
-static struct store *fresh(char **dir_r)
-{
-	struct store *st = NULL;
-	*dir_r = test_tmpdir();
-	test_assert(store_open(*dir_r, true, &st) == STORE_OK);
-	return st;
-}
-
-static int add_user(struct store *st, const char *address, uint64_t quota)
-{
-	struct store_user_new u = {.address = address, .pw_hash = "$y$x", .quota = quota};
-	return store_user_add(st, &u);
-}
-
-static int64_t id_of(struct store *st, const char *address)
-{
-	struct store_user u;
-	int64_t id = -1;
-	if (store_user_lookup(st, address, &u) == STORE_OK)
-		id = u.id;
-	store_user_clear(&u);
-	return id;
-}
-
-/* One integer from plain SQLite on the store's database, -1 on any error. */
-static long long sql_int(const char *dir, const char *sql)
-{
-	char path[512];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	long long n = -1;
-
-	snprintf(path, sizeof(path), "%s/mailroom.db", dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return -1;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW)
-			n = sqlite3_column_int64(s, 0);
-		else if (rc == SQLITE_DONE)
-			n = 0;
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return n;
-}
-
 /* Resolves and returns the number of mailboxes (0 for NOTFOUND, -1 for any
    other error); *ids_r (may be NULL) gets the sorted ids, caller frees. */
 static long resolve_n(struct store *st, const char *address, int64_t **ids_r)
@@ -122,9 +72,9 @@ static void test_open(void)
 	snprintf(path, sizeof(path), "%s/mailroom.db", sub);
 	test_assert(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 
-	long long v = sql_int(sub, "SELECT version FROM schema_version");
+	long long v = test_db_int(sub, "SELECT version FROM schema_version");
 	test_assert(v >= 1);
-	test_assert(sql_int(sub, "SELECT count(*) FROM schema_version") == 1);
+	test_assert(test_db_int(sub, "SELECT count(*) FROM schema_version") == 1);
 	/* S6: reopening (with or without create) migrates nothing more */
 	test_assert(store_open(sub, false, &st) == STORE_OK);
 	store_close(&st);
@@ -133,11 +83,11 @@ static void test_open(void)
 	test_assert(store_domain_get(st, "example.test", &d) == STORE_OK); /* data kept */
 	store_domain_clear(&d);
 	store_close(&st);
-	test_assert(sql_int(sub, "SELECT version FROM schema_version") == v);
-	test_assert(sql_int(sub, "SELECT count(*) FROM schema_version") == 1);
+	test_assert(test_db_int(sub, "SELECT version FROM schema_version") == v);
+	test_assert(test_db_int(sub, "SELECT count(*) FROM schema_version") == 1);
 
 	/* a store from a newer mailroom is refused, not "migrated" */
-	test_assert(sql_int(sub, "UPDATE schema_version SET version = 9999") == 0);
+	test_assert(test_db_int(sub, "UPDATE schema_version SET version = 9999") == 0);
 	test_assert(store_open(sub, false, &st) == STORE_PERM);
 	test_assert(strstr(store_error(st), "newer") != NULL);
 	store_close(&st);
@@ -188,7 +138,7 @@ static void domain_cb(const struct store_domain *d, void *ctx)
 static void test_domain_names(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	char label63[80], label64[80], long254[300];
 
 	test_begin("store: domain name validation");
@@ -246,7 +196,7 @@ static void test_domain_names(void)
 static void test_domains(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	struct store_domain d;
 	struct domain_seen seen = {0};
 
@@ -279,9 +229,9 @@ static void test_domains(void)
 	store_domain_clear(&d);
 	test_assert(store_domain_get(st, "beta.test", &d) == STORE_NOTFOUND);
 
-	test_assert(add_user(st, "a@alpha.test", 0) == STORE_OK);
-	test_assert(add_user(st, "b@alpha.test", 0) == STORE_OK);
-	test_assert(add_user(st, "c@mid.test", 0) == STORE_OK);
+	test_assert(test_add_user(st, "a@alpha.test", 0) == STORE_OK);
+	test_assert(test_add_user(st, "b@alpha.test", 0) == STORE_OK);
+	test_assert(test_add_user(st, "c@mid.test", 0) == STORE_OK);
 	test_assert(store_domain_get(st, "alpha.test", &d) == STORE_OK && d.mailboxes == 2);
 	store_domain_clear(&d);
 
@@ -338,7 +288,7 @@ static void user_cb(const struct store_user *u, void *ctx)
 static void test_user_add(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	struct store_user u;
 
 	test_begin("store: users add and validation");
@@ -350,7 +300,7 @@ static void test_user_add(void)
 		"a(b)@example.test", "a,b@example.test", "a\r\n@example.test",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int r = add_user(st, bad[i], 0);
+		int r = test_add_user(st, bad[i], 0);
 		test_assert(r == STORE_INVALID);
 		if (r != STORE_INVALID)
 			printf("  bad address %zu: %d\n", i, r);
@@ -358,20 +308,20 @@ static void test_user_add(void)
 	char local65[100];
 	memset(local65, 'l', 65);
 	strcpy(local65 + 65, "@example.test");
-	test_assert(add_user(st, local65, 0) == STORE_INVALID);
+	test_assert(test_add_user(st, local65, 0) == STORE_INVALID);
 	strcpy(local65 + 64, "@example.test"); /* 64 octets: the limit */
-	test_assert(add_user(st, local65, 0) == STORE_OK);
+	test_assert(test_add_user(st, local65, 0) == STORE_OK);
 
 	static const char *const good[] = {"a+tag@example.test", "o'brien@example.test",
 					   "first.last@example.test", "j\xc3\xb6rg@example.test"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		test_assert(add_user(st, good[i], 0) == STORE_OK);
+		test_assert(test_add_user(st, good[i], 0) == STORE_OK);
 
-	test_assert(add_user(st, "alice@nowhere.test", 0) == STORE_NOTFOUND);
-	test_assert(add_user(st, "Alice@Example.TEST", 0) == STORE_OK);
-	test_assert(add_user(st, "ALICE@example.test", 0) == STORE_EXISTS);
+	test_assert(test_add_user(st, "alice@nowhere.test", 0) == STORE_NOTFOUND);
+	test_assert(test_add_user(st, "Alice@Example.TEST", 0) == STORE_OK);
+	test_assert(test_add_user(st, "ALICE@example.test", 0) == STORE_EXISTS);
 	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);
-	test_assert(add_user(st, "Sales@example.test", 0) == STORE_EXISTS);
+	test_assert(test_add_user(st, "Sales@example.test", 0) == STORE_EXISTS);
 
 	/* what was given comes back; the address is lower-cased */
 	struct store_user_new full = {.address = "bob@example.test",
@@ -405,7 +355,7 @@ static void test_user_add(void)
 static void test_user_changes(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	struct store_user u;
 	struct user_seen seen = {0};
 
@@ -415,8 +365,8 @@ static void test_user_changes(void)
 	struct store_user_new a = {.address = "alice@example.test", .pw_hash = "$y$1",
 				   .scram = "S1", .apop_secret = "ap1"};
 	test_assert(store_user_add(st, &a) == STORE_OK);
-	test_assert(add_user(st, "bob@example.test", 0) == STORE_OK);
-	test_assert(add_user(st, "carol@other.test", 0) == STORE_OK);
+	test_assert(test_add_user(st, "bob@example.test", 0) == STORE_OK);
+	test_assert(test_add_user(st, "carol@other.test", 0) == STORE_OK);
 
 	test_assert(store_user_set_quota(st, "ALICE@example.test", 5000) == STORE_OK);
 	test_assert(store_user_set_pop3(st, "alice@example.test", false) == STORE_OK);
@@ -499,29 +449,29 @@ static void test_user_changes(void)
 static void test_user_remove(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	static const char body[] = "Subject: r\r\n\r\nremove me\r\n";
 	static const char own[] = "Subject: own\r\n\r\nonly alice\r\n";
 	int results[2];
 
 	test_begin("store: user remove takes its messages, bodies and aliases");
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
-	add_user(st, "alice@example.test", 0);
-	add_user(st, "bob@example.test", 0);
-	int64_t ids[2] = {id_of(st, "alice@example.test"), id_of(st, "bob@example.test")};
+	test_add_user(st, "alice@example.test", 0);
+	test_add_user(st, "bob@example.test", 0);
+	int64_t ids[2] = {test_mailbox_id(st, "alice@example.test"), test_mailbox_id(st, "bob@example.test")};
 	test_assert(store_deliver(st, ids, 2, body, sizeof(body) - 1, NULL, results) == STORE_OK);
 	test_assert(store_deliver(st, ids, 1, own, sizeof(own) - 1, NULL, results) == STORE_OK);
 	test_assert(store_deliver(st, ids, 1, own, sizeof(own) - 1, NULL, results) == STORE_OK);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 3);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 3);
 	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);
 	test_assert(store_alias_add(st, "sales@example.test", "bob@example.test") == STORE_OK);
 
 	test_assert(store_user_remove(st, "Alice@Example.test") == STORE_OK);
 	/* alice's messages and the bodies only she used are gone; the shared
 	   body stays for bob with one reference left */
-	test_assert(sql_int(dir, "SELECT count(*) FROM messages") == 1);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 1);
-	test_assert(sql_int(dir, "SELECT refcount FROM bodies") == 1);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 1);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 1);
+	test_assert(test_db_int(dir, "SELECT refcount FROM bodies") == 1);
 	struct store_msg *msgs = NULL;
 	size_t n = 0;
 	test_assert(store_mailbox_load(st, ids[0], &msgs, &n) == STORE_OK && n == 0);
@@ -542,13 +492,13 @@ static void test_user_remove(void)
 
 	/* removing the last user of the shared body drops it too */
 	test_assert(store_user_remove(st, "bob@example.test") == STORE_OK);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 0);
-	test_assert(sql_int(dir, "SELECT count(*) FROM messages") == 0);
-	test_assert(sql_int(dir, "SELECT count(*) FROM aliases") == 0);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 0);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 0);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM aliases") == 0);
 
 	/* the address is free again, as a new mailbox with a new id */
-	test_assert(add_user(st, "alice@example.test", 0) == STORE_OK);
-	int64_t again = id_of(st, "alice@example.test");
+	test_assert(test_add_user(st, "alice@example.test", 0) == STORE_OK);
+	int64_t again = test_mailbox_id(st, "alice@example.test");
 	test_assert(again > 0 && again != ids[0] && again != ids[1]);
 	test_assert(store_domain_remove(st, "example.test") == STORE_EXISTS);
 	test_assert(store_user_remove(st, "alice@example.test") == STORE_OK);
@@ -576,13 +526,13 @@ static void alias_cb(const char *address, const char *target, void *ctx)
 static void test_aliases(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	struct alias_seen seen = {0};
 
 	test_begin("store: aliases add, list, remove");
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
-	add_user(st, "alice@example.test", 0);
-	add_user(st, "bob@example.test", 0);
+	test_add_user(st, "alice@example.test", 0);
+	test_add_user(st, "bob@example.test", 0);
 
 	test_assert(store_alias_add(st, "x@nowhere.test", "alice@example.test") == STORE_NOTFOUND);
 	test_assert(store_alias_add(st, "x@example.test", "not-an-address") == STORE_INVALID);
@@ -616,7 +566,7 @@ static void test_aliases(void)
 	test_assert(resolve_n(st, "sales@example.test", NULL) == 0);
 	test_assert(store_alias_remove(st, "sales@example.test", NULL) == STORE_NOTFOUND);
 	/* a removed alias address may become a mailbox */
-	test_assert(add_user(st, "sales@example.test", 0) == STORE_OK);
+	test_assert(test_add_user(st, "sales@example.test", 0) == STORE_OK);
 	memset(&seen, 0, sizeof(seen));
 	test_assert(store_alias_list(st, NULL, alias_cb, &seen) == STORE_OK && seen.n == 1);
 	store_close(&st);
@@ -627,17 +577,17 @@ static void test_aliases(void)
 static void test_resolve(void)
 {
 	char *dir;
-	struct store *st = fresh(&dir);
+	struct store *st = test_store_new(&dir);
 	int64_t *ids = NULL;
 	char a[64], b[64];
 
 	test_begin("store: resolve through aliases, chains, loops, depth limit");
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
-	add_user(st, "alice@example.test", 0);
-	add_user(st, "bob@example.test", 0);
-	add_user(st, "carol@example.test", 0);
-	int64_t ia = id_of(st, "alice@example.test"), ib = id_of(st, "bob@example.test"),
-		ic = id_of(st, "carol@example.test");
+	test_add_user(st, "alice@example.test", 0);
+	test_add_user(st, "bob@example.test", 0);
+	test_add_user(st, "carol@example.test", 0);
+	int64_t ia = test_mailbox_id(st, "alice@example.test"), ib = test_mailbox_id(st, "bob@example.test"),
+		ic = test_mailbox_id(st, "carol@example.test");
 
 	/* a mailbox resolves to itself, case-insensitively */
 	test_assert(resolve_n(st, "ALICE@example.TEST", &ids) == 1 && ids[0] == ia);
@@ -736,7 +686,7 @@ static void test_resolve(void)
 	test_assert(wn == 1);
 #endif
 	/* the store still answers normally afterwards */
-	test_assert(id_of(st, "carol@example.test") == ic);
+	test_assert(test_mailbox_id(st, "carol@example.test") == ic);
 	store_close(&st);
 	test_rmtree(dir);
 	test_end();

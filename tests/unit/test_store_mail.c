@@ -50,28 +50,6 @@ static struct store_user user_of(struct store *st, const char *address)
 	return u;
 }
 
-static long long sql_int(const char *dir, const char *sql)
-{
-	char path[512];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	long long n = -1;
-
-	snprintf(path, sizeof(path), "%s/mailroom.db", dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return -1;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			n = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return n;
-}
-
 static size_t load(struct store *st, int64_t mailbox, struct store_msg **msgs_r)
 {
 	size_t n = 0;
@@ -125,9 +103,9 @@ static void test_single_instance(void)
 			  new_user(st, "c@example.test", 0)};
 	test_assert(store_deliver(st, ids, 3, MSG, MSG_LEN, NULL, res) == STORE_OK);
 	test_assert(res[0] == STORE_OK && res[1] == STORE_OK && res[2] == STORE_OK);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 1);
-	test_assert(sql_int(dir, "SELECT refcount FROM bodies") == 3);
-	test_assert(sql_int(dir, "SELECT count(*) FROM messages") == 3);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 1);
+	test_assert(test_db_int(dir, "SELECT refcount FROM bodies") == 3);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 3);
 	for (int i = 0; i < 3; i++)
 		test_assert(load(st, ids[i], &m[i]) == 1);
 
@@ -139,22 +117,22 @@ static void test_single_instance(void)
 		buf_free(&out);
 	}
 	test_assert(store_expunge(st, ids[1], &m[1][0].id, 1) == STORE_OK);
-	test_assert(sql_int(dir, "SELECT refcount FROM bodies") == 2);
+	test_assert(test_db_int(dir, "SELECT refcount FROM bodies") == 2);
 	test_assert(store_expunge(st, ids[0], &m[0][0].id, 1) == STORE_OK);
-	test_assert(sql_int(dir, "SELECT refcount FROM bodies") == 1);
+	test_assert(test_db_int(dir, "SELECT refcount FROM bodies") == 1);
 	/* the last holder still reads it */
 	struct buf out = {0};
 	test_assert(store_message_read(st, ids[2], m[2][0].id, &out) == STORE_OK);
 	test_assert(out.len == MSG_LEN);
 	buf_free(&out);
 	test_assert(store_expunge(st, ids[2], &m[2][0].id, 1) == STORE_OK);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 0);
-	test_assert(sql_int(dir, "SELECT count(*) FROM messages") == 0);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 0);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 0);
 	/* a second delivery to the same mailboxes makes a second body */
 	test_assert(store_deliver(st, ids, 2, MSG, MSG_LEN, NULL, res) == STORE_OK);
 	test_assert(store_deliver(st, ids, 2, MSG, MSG_LEN, NULL, res) == STORE_OK);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 2);
-	test_assert(sql_int(dir, "SELECT sum(refcount) FROM bodies") == 4);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 2);
+	test_assert(test_db_int(dir, "SELECT sum(refcount) FROM bodies") == 4);
 	for (int i = 0; i < 3; i++)
 		free(m[i]);
 	store_close(&st);
@@ -186,20 +164,20 @@ static void test_quota(void)
 	test_assert(store_deliver(st, ids, 3, MSG, MSG_LEN, NULL, res) == STORE_OK);
 	test_assert(res[0] == STORE_QUOTA && res[1] == STORE_OK && res[2] == STORE_OK);
 	test_assert(count(st, ids[0]) == 2 && count(st, ids[1]) == 3);
-	test_assert(sql_int(dir, "SELECT refcount FROM bodies ORDER BY id DESC LIMIT 1") == 2);
+	test_assert(test_db_int(dir, "SELECT refcount FROM bodies ORDER BY id DESC LIMIT 1") == 2);
 	u = user_of(st, "small@example.test");
 	test_assert(u.used == 2 * MSG_LEN && u.messages == 2);
 	store_user_clear(&u);
 
 	/* everyone full: STORE_QUOTA, and no body row is left behind */
-	long long bodies = sql_int(dir, "SELECT count(*) FROM bodies");
+	long long bodies = test_db_int(dir, "SELECT count(*) FROM bodies");
 	test_assert(store_deliver(st, ids, 1, MSG, MSG_LEN, NULL, res) == STORE_QUOTA);
 	test_assert(res[0] == STORE_QUOTA);
 	test_assert(store_user_set_quota(st, "mid@example.test", 3 * MSG_LEN) == STORE_OK);
 	int64_t full[2] = {ids[0], ids[2]};
 	test_assert(store_deliver(st, full, 2, MSG, MSG_LEN, NULL, res) == STORE_QUOTA);
 	test_assert(res[0] == STORE_QUOTA && res[1] == STORE_QUOTA);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == bodies);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == bodies);
 
 	/* a single byte over also counts; a smaller message still fits */
 	test_assert(store_user_set_quota(st, "small@example.test", 2 * MSG_LEN + 2) == STORE_OK);
@@ -323,13 +301,13 @@ static void test_imported_uidl(void)
 
 	const char *const bad[] = {"", "has space", "tab\there", "del\x7f", "\xc3\xa4",
 					  "new\nline", u71};
-	long long bodies = sql_int(dir, "SELECT count(*) FROM bodies");
+	long long bodies = test_db_int(dir, "SELECT count(*) FROM bodies");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		res[0] = res[1] = STORE_OK;
 		test_assert(store_deliver(st, ids, 2, MSG, MSG_LEN, bad[i], res) == STORE_INVALID);
 		test_assert(res[0] != STORE_OK && res[1] != STORE_OK);
 	}
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == bodies);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == bodies);
 	test_assert(count(st, ids[0]) == 3 && count(st, ids[1]) == 1);
 
 	store_close(&st);
@@ -468,7 +446,7 @@ static void test_expunge(void)
 	struct store_user u = user_of(st, "a@example.test");
 	test_assert(u.messages == 5 && u.used == 5 * MSG_LEN);
 	store_user_clear(&u);
-	test_assert(sql_int(dir, "SELECT sum(refcount) FROM bodies") == 10);
+	test_assert(test_db_int(dir, "SELECT sum(refcount) FROM bodies") == 10);
 
 	/* the retry works, with a duplicate id and a gone id in the list */
 	int64_t again[5] = {m[0].id, m[2].id, m[4].id, m[2].id, 123456789};
@@ -480,8 +458,8 @@ static void test_expunge(void)
 	u = user_of(st, "a@example.test");
 	test_assert(u.messages == 2 && u.used == 2 * MSG_LEN);
 	store_user_clear(&u);
-	test_assert(sql_int(dir, "SELECT sum(refcount) FROM bodies") == 7);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 5);
+	test_assert(test_db_int(dir, "SELECT sum(refcount) FROM bodies") == 7);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 5);
 	/* idempotent */
 	test_assert(store_expunge(st, ids[0], three, 3) == STORE_OK);
 	test_assert(count(st, ids[0]) == 2);
@@ -518,8 +496,8 @@ static void test_fail_commit(void)
 	test_assert(r == STORE_TEMP || r == STORE_PERM);
 	test_assert(res[0] == r && res[1] == r); /* nobody is told "done" */
 	test_assert(strlen(store_error(st)) > 0);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 1);
-	test_assert(sql_int(dir, "SELECT count(*) FROM messages") == 2);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 1);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 2);
 	struct store_user u = user_of(st, "a@example.test");
 	test_assert(u.messages == 1 && u.used == MSG_LEN);
 	store_user_clear(&u);
@@ -710,7 +688,7 @@ static void test_concurrent_writers(void)
 	struct store_user u = user_of(st, "a@example.test");
 	test_assert(u.messages == 50 && u.used == 50 * MSG_LEN);
 	store_user_clear(&u);
-	test_assert(sql_int(dir, "SELECT count(*) FROM bodies") == 50);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 50);
 	store_close(&st);
 	test_rmtree(dir);
 	test_end();
