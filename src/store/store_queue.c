@@ -135,6 +135,17 @@ static char *col_dup(sqlite3_stmt *s, int i)
 	return t != NULL ? xstrdup((const char *)t) : NULL;
 }
 
+static void entry_clear(struct store_queue_entry *e)
+{
+	for (size_t i = 0; i < e->n_rcpts; i++)
+		free(e->rcpts[i]);
+	free(e->rcpts);
+	free(e->qid);
+	free(e->sender);
+	free(e->auth_user);
+	memset(e, 0, sizeof(*e));
+}
+
 int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void *ctx)
 {
 	/* one query: entries with their recipients, grouped by the caller loop */
@@ -157,13 +168,7 @@ int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void
 		if (!have || strcmp(e.qid, this_qid) != 0) {
 			if (have)
 				cb(&e, ctx);
-			for (size_t i = 0; i < e.n_rcpts; i++)
-				free(e.rcpts[i]);
-			free(e.rcpts);
-			free(e.qid);
-			free(e.sender);
-			free(e.auth_user);
-			memset(&e, 0, sizeof(e));
+			entry_clear(&e);
 			cap = 0;
 			have = true;
 			e.qid = col_dup(s, 0);
@@ -185,12 +190,7 @@ int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void
 	}
 	if (have && rc == SQLITE_DONE)
 		cb(&e, ctx);
-	for (size_t i = 0; i < e.n_rcpts; i++)
-		free(e.rcpts[i]);
-	free(e.rcpts);
-	free(e.qid);
-	free(e.sender);
-	free(e.auth_user);
+	entry_clear(&e);
 	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "queue list");
 	store_idle(st);
 	if (r == STORE_OK && qid != NULL && !have) {
