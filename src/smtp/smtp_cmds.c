@@ -83,7 +83,7 @@ static void cmd_ehlo(struct smtp_session *s, struct slice rest)
 	if (auth_offered(s))
 		buf_append_str(&b, "250-AUTH SCRAM-SHA-256 PLAIN LOGIN\r\n");
 	buf_append_str(&b, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"
-			   "250 SMTPUTF8\r\n");
+			   "250-CHUNKING\r\n250 SMTPUTF8\r\n");
 	smtp_write(s, b.data, b.len);
 	buf_free(&b);
 }
@@ -532,6 +532,11 @@ static void cmd_data(struct smtp_session *s, struct slice rest)
 		smtp_session_error(s);
 		return;
 	}
+	if (s->bdat_started) {
+		smtp_reply(s, 503, "5.5.1 Error: DATA after BDAT");
+		smtp_session_error(s);
+		return;
+	}
 	buf_free(&s->body);
 	smtp_data_init(&s->data, &s->body, cfg->smtp_max_message_size);
 	s->state = SMTP_DATA;
@@ -662,6 +667,62 @@ void smtp_data_end(struct smtp_session *s)
 	sub->dsn_envid = t->dsn_envid;
 	sub->dsn_ret = t->dsn_ret;
 	smtp_commit_submit(s, job);
+}
+
+/* --- BDAT (RFC 3030) ---------------------------------------------------------- */
+
+static void cmd_bdat(struct smtp_session *s, struct slice rest)
+{
+	const struct config *cfg = smtp_config(s);
+	struct slice size, last;
+	uint64_t n;
+
+	if (!slice_token(rest, &size, &last) || !smtp_parse_number(size, &n) ||
+	    (last.len > 0 && !slice_eq_ci(last, "LAST"))) {
+		/* without a valid size the chunk cannot be skipped: no way to resync */
+		smtp_reply(s, 501, "5.5.4 Syntax: BDAT size [LAST]");
+		smtp_session_close(s, "bad BDAT");
+		return;
+	}
+	s->chunk_left = n;
+	s->chunk_last = last.len > 0;
+	s->chunk_reading = true;
+	s->chunk_discard = false;
+	s->chunk_error = 0;
+	conn_set_idle_timeout(s->conn, cfg->smtp_data_timeout);
+	/* RFC 3030 §2: a refused BDAT's octets are still read and dropped */
+	if (s->state != SMTP_RCPT) {
+		s->chunk_discard = true;
+		s->chunk_error = s->state == SMTP_MAIL ? 554 : 503;
+		return;
+	}
+	if (!s->bdat_started) {
+		buf_free(&s->body);
+		smtp_data_init(&s->data, &s->body, cfg->smtp_max_message_size);
+		s->bdat_started = true;
+	}
+}
+
+void smtp_chunk_end(struct smtp_session *s)
+{
+	if (s->chunk_discard) {
+		/* RFC 3030 §2: a refused chunk fails the whole transaction */
+		if (s->chunk_error == 554)
+			smtp_reply(s, 554, "5.5.1 Error: no valid recipients");
+		else
+			smtp_reply(s, 503, "5.5.1 Error: need RCPT command");
+		smtp_txn_reset(s);
+		smtp_session_error(s);
+		return;
+	}
+	if (!s->chunk_last) {
+		smtp_reply(s, 250, "2.0.0 %llu octets received",
+			   (unsigned long long)s->data.size);
+		return;
+	}
+	smtp_data_raw_end(&s->data);
+	s->bdat_started = false;
+	smtp_data_end(s);
 }
 
 /* --- AUTH (RFC 4954) ------------------------------------------------------------------ */
@@ -924,7 +985,7 @@ static const struct {
 	{"EHLO", cmd_ehlo}, {"HELO", cmd_helo}, {"MAIL", cmd_mail},	{"RCPT", cmd_rcpt},
 	{"DATA", cmd_data}, {"RSET", cmd_rset}, {"NOOP", cmd_noop},	{"QUIT", cmd_quit},
 	{"VRFY", cmd_vrfy}, {"EXPN", cmd_expn}, {"HELP", cmd_help},	{"STARTTLS", cmd_starttls},
-	{"AUTH", cmd_auth},
+	{"AUTH", cmd_auth}, {"BDAT", cmd_bdat},
 };
 
 void smtp_cmd_dispatch(struct smtp_session *s, struct slice line)

@@ -48,7 +48,7 @@ bool smtp_data_feed(struct smtp_data *d, const char *p, size_t len, size_t *used
 	again:
 		switch (d->state) {
 		case D_LINE_START:
-			if (c == '.') {
+			if (c == '.' && !d->raw) {
 				d->state = D_DOT;
 				break;
 			}
@@ -93,4 +93,21 @@ bool smtp_data_feed(struct smtp_data *d, const char *p, size_t len, size_t *used
 	}
 	*used_r = len;
 	return false;
+}
+
+void smtp_data_feed_raw(struct smtp_data *d, const char *p, size_t len)
+{
+	size_t used;
+
+	d->raw = true;
+	(void)smtp_data_feed(d, p, len, &used); /* never finds an end when raw */
+}
+
+void smtp_data_raw_end(struct smtp_data *d)
+{
+	if (d->state == D_CR) {
+		emit(d, '\r');
+		d->bare_lf_cr = true;
+		d->state = D_MID;
+	}
 }

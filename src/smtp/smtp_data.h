@@ -32,6 +32,7 @@ struct smtp_data {
 	bool in_headers;
 	bool too_big;
 	bool bare_lf_cr; /* a bare LF or CR was seen */
+	bool raw;	 /* BDAT chunks: no dot-unstuffing, no terminator */
 	uint8_t state;
 	uint8_t prefix_len; /* octets of the current line kept in prefix */
 	char prefix[9];	    /* "received:" check */
@@ -43,5 +44,11 @@ void smtp_data_init(struct smtp_data *d, struct buf *out, uint64_t max);
    next command). Returns false when all of p was consumed and more is
    needed. */
 bool smtp_data_feed(struct smtp_data *d, const char *p, size_t len, size_t *used_r);
+
+/* BDAT (RFC 3030): the chunk's octets are message content as they are;
+   only the size limit and the Received: count apply. */
+void smtp_data_feed_raw(struct smtp_data *d, const char *p, size_t len);
+/* After the LAST chunk: a CR left at its very end is content too. */
+void smtp_data_raw_end(struct smtp_data *d);
 
 #endif

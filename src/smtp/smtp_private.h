@@ -97,6 +97,10 @@ struct smtp_session {
 	struct auth_identity *pending; /* SASL success waiting for the empty line */
 
 	struct smtp_txn *txn;
+	/* BDAT (RFC 3030): a chunk being read, and whether DATA-less mode is on */
+	uint64_t chunk_left;
+	bool chunk_reading, chunk_last, chunk_discard, bdat_started;
+	int chunk_error; /* reply code once a discarded chunk is read */
 	struct smtp_data data;
 	struct buf body;
 	struct smtp_job *job;
@@ -152,6 +156,8 @@ void smtp_cmd_dispatch(struct smtp_session *s, struct slice line);
 void smtp_auth_line(struct smtp_session *s, struct slice line);
 /* The DATA content ended: check and hand it to the committer. */
 void smtp_data_end(struct smtp_session *s);
+/* A BDAT chunk has been read completely. */
+void smtp_chunk_end(struct smtp_session *s);
 
 /* --- group commit (smtp_commit.c) ---------------------------------------- */
 /* Worker side: stores the job's message, batched with every other message

@@ -97,6 +97,7 @@ void smtp_txn_reset(struct smtp_session *s)
 		s->txn = NULL;
 	}
 	buf_free(&s->body);
+	s->bdat_started = false;
 	if (s->state > SMTP_READY)
 		s->state = SMTP_READY;
 }
@@ -152,6 +153,25 @@ static bool data_step(struct smtp_session *s)
 	return true;
 }
 
+static bool chunk_step(struct smtp_session *s)
+{
+	struct buf *in = conn_input(s->conn);
+	size_t n = in->len < s->chunk_left ? in->len : (size_t)s->chunk_left;
+
+	if (n > 0) {
+		if (!s->chunk_discard)
+			smtp_data_feed_raw(&s->data, in->data, n);
+		buf_consume(in, n);
+		s->chunk_left -= n;
+	}
+	if (s->chunk_left > 0)
+		return false;
+	s->chunk_reading = false;
+	conn_set_idle_timeout(s->conn, smtp_config(s)->smtp_command_timeout);
+	smtp_chunk_end(s);
+	return true;
+}
+
 static bool next_line(struct smtp_session *s)
 {
 	struct buf *in = conn_input(s->conn);
@@ -192,6 +212,8 @@ static bool session_step(struct smtp_session *s)
 		return false;
 	if (s->state == SMTP_DATA)
 		return data_step(s);
+	if (s->chunk_reading)
+		return chunk_step(s);
 	if (s->shutdown && s->sasl_wait == SMTP_SASL_IDLE) {
 		smtp_reply(s, 421, "4.3.2 %s Service shutting down", smtp_config(s)->hostname);
 		smtp_session_close(s, "shutdown");

@@ -260,6 +260,42 @@ def test_recipient_limit_and_rset():
         cmd(r, "QUIT")
 
 
+def test_chunking_bdat():
+    msg = b"Subject: chunks\r\n\r\n.dot stays\r\nbare\nLF\r\n.\r\nend\r\n"
+    with server() as srv:
+        r = smtp_raw(srv)
+        code, lines = cmd(r, "EHLO c")
+        assert b"250-CHUNKING" in lines
+        # a refused BDAT's octets are read and dropped, the session stays in sync
+        r.send(b"BDAT 5\r\nhello")
+        assert reply(r)[0] == 503
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        r.send(b"BDAT 3 LAST\r\nabc")
+        assert reply(r)[0] == 554
+        assert cmd(r, "RCPT TO:<alice@example.test>")[0] == 503  # the txn went with it
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        cmd(r, "RCPT TO:<alice@example.test>")
+        a, b = msg[:20], msg[20:]
+        r.send(b"BDAT %d\r\n" % len(a) + a + b"BDAT %d LAST\r\n" % len(b))
+        assert reply(r)[0] == 250
+        r.send(b[:5])
+        time.sleep(0.2)
+        r.send(b[5:])
+        code, lines = reply(r)
+        assert code == 250 and b"queued as" in lines[0], lines
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        cmd(r, "RCPT TO:<bob@example.test>")
+        r.send(b"BDAT 4\r\nx\r\ny")
+        assert reply(r)[0] == 250
+        assert cmd(r, "DATA")[0] == 503  # no DATA after BDAT
+        r.send(b"BDAT 0 LAST\r\n")
+        assert reply(r)[0] == 250
+        cmd(r, "QUIT")
+        assert [body_of(m) for m in srv.messages(ALICE)] == [
+            msg.replace(b"bare\nLF", b"bare\r\nLF")]  # stored in wire form, dots kept
+        assert body_of(srv.messages(BOB)[0]) == b"x\r\ny\r\n"
+
+
 def test_pipelined_transactions():
     with server() as srv:
         r = smtp_raw(srv)
@@ -351,7 +387,7 @@ def test_bad_input_and_limits():
         assert cmd(r, "MAIL FROM:<x@remote.test>")[0] == 503  # EHLO first
         cmd(r, "EHLO c")
         assert cmd(r, "MAIL FROM:x@remote.test")[0] == 501
-        assert cmd(r, "BDAT 10 LAST")[0] == 500
+        assert cmd(r, "XYZZY")[0] == 500
         assert cmd(r, "FOO")[0] == 500
         assert reply(r)[0] == 421  # the fifth error ends the session
         assert r.closed()
