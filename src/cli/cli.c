@@ -27,6 +27,7 @@ static const char usage_main[] =
 	"  alias add|remove|list    extra addresses of mailboxes\n"
 	"  deliver ADDRESS          deliver a message read from stdin\n"
 	"  queue list|show|flush|hold|release|remove   the outbound queue\n"
+	"  route add|remove|list    next hops for remote domains (smart hosts)\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
@@ -238,7 +239,7 @@ static const struct {
 } verbs[] = {
 	{"init", cli_init},	{"serve", cli_serve}, {"domain", cli_domain},
 	{"user", cli_user},	{"alias", cli_alias}, {"deliver", cli_deliver},
-	{"queue", cli_queue},
+	{"queue", cli_queue},	{"route", cli_route},
 };
 
 int cli_main(int argc, char **argv)

@@ -91,6 +91,15 @@ static const char *const migrations[] = {
 	" last_error TEXT,"
 	" PRIMARY KEY (queue_id, address));"
 	"CREATE INDEX queue_next ON queue(next_attempt);",
+	/* 3: routes (SPEC §4 connectors) and delivery bookkeeping */
+	"CREATE TABLE routes ("
+	" space TEXT PRIMARY KEY,"	/* "example.org", "*.example.org" or "*" */
+	" hop TEXT NOT NULL,"		/* "host[:port]", "[ip][:port]" or "mx" */
+	" tls TEXT NOT NULL,"		/* none, may, encrypt, verify */
+	" auth_user TEXT,"
+	" auth_secret TEXT);"
+	"ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queue_rcpts ADD COLUMN remote_reply TEXT;",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)

@@ -334,6 +334,59 @@ static void test_submit_and_queue(void)
 	test_end();
 }
 
+static void expect_route(struct store *st, const char *domain, const char *hop)
+{
+	struct store_route r;
+	int rc = store_route_find(st, domain, &r);
+	if (hop == NULL) {
+		test_assert(rc == STORE_NOTFOUND);
+		return;
+	}
+	test_assert(rc == STORE_OK && strcmp(r.hop, hop) == 0);
+	store_route_clear(&r);
+}
+
+static void test_routes(void)
+{
+	char *dir;
+	struct store *st = test_store_new(&dir);
+
+	test_begin("store: routes, most specific first");
+	expect_route(st, "example.org", NULL);
+	struct store_route r = {.space = "Example.ORG", .hop = "smtp.example.org:587",
+				.tls = ROUTE_TLS_VERIFY};
+	test_assert(store_route_set(st, &r) == STORE_OK);
+	r = (struct store_route){.space = "*.example.org", .hop = "[192.0.2.7]"};
+	test_assert(store_route_set(st, &r) == STORE_OK);
+	r = (struct store_route){.space = "*.b.example.org", .hop = "b-hop"};
+	test_assert(store_route_set(st, &r) == STORE_OK);
+	expect_route(st, "example.org", "smtp.example.org:587");
+	expect_route(st, "a.example.org", "[192.0.2.7]");
+	expect_route(st, "x.b.example.org", "b-hop");
+	expect_route(st, "badexample.org", NULL); /* not a subdomain */
+	expect_route(st, "elsewhere.test", NULL);
+	r = (struct store_route){.space = "*", .hop = "mx"};
+	test_assert(store_route_set(st, &r) == STORE_OK);
+	expect_route(st, "elsewhere.test", "mx");
+	expect_route(st, "example.org", "smtp.example.org:587");
+	r = (struct store_route){.space = "*", .hop = "smart.test:25"}; /* replaces */
+	test_assert(store_route_set(st, &r) == STORE_OK);
+	expect_route(st, "elsewhere.test", "smart.test:25");
+	r = (struct store_route){.space = "bad..space", .hop = "mx"};
+	test_assert(store_route_set(st, &r) == STORE_INVALID);
+	static const char *const bad_hops[] = {"", "host:0", "host:99999", "[1.2.3.4", "[]",
+					       "host:x", "bad..host"};
+	for (size_t i = 0; i < sizeof(bad_hops) / sizeof(bad_hops[0]); i++)
+		test_assert(route_hop_valid(bad_hops[i]) < 0);
+	test_assert(route_hop_valid("[2001:db8::1]:2525") == 0);
+	test_assert(store_route_remove(st, "*.example.org") == STORE_OK);
+	test_assert(store_route_remove(st, "*.example.org") == STORE_NOTFOUND);
+	expect_route(st, "a.example.org", "smart.test:25");
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
 static void wire(const char *in, const char *want)
 {
 	struct buf out = {0};
@@ -358,6 +411,6 @@ int main(void)
 {
 	return test_run((void (*[])(void)){test_open_and_migrate, test_domains,
 					    test_users_and_aliases, test_single_instance_and_uids,
-					    test_quota_and_failures, test_submit_and_queue,
+					    test_quota_and_failures, test_submit_and_queue, test_routes,
 					    test_to_wire, NULL});
 }
