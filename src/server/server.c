@@ -23,6 +23,7 @@
 #include "net/workers.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp.h"
+#include "queue/queue.h"
 #include "store/store.h"
 #include "tls/tls.h"
 #include "util/log.h"
@@ -540,6 +541,7 @@ int server_run(const struct config *cfg)
 	srv->penalty = penalty_new(cfg->auth_fail_delay_max);
 	srv->pop3 = pop3_service_new(srv);
 	srv->smtp = smtp_service_new(srv);
+	srv->queue = queue_mgr_new(srv);
 
 	if (bind_all(sp) == 0) {
 		log_info("mailroom ready hostname=%s workers=%u", cfg->hostname, cfg->workers);
@@ -552,6 +554,7 @@ int server_run(const struct config *cfg)
 	loop_timer_del(srv->loop, &sp->grace);
 	conn_mgr_free(&sp->conns);   /* the last `closed`s: sessions go dead */
 	workers_free(&srv->workers); /* queued jobs finish; their `done` frees sessions */
+	queue_mgr_free(&srv->queue); /* deliveries under way finish */
 	if (pop3_service_sessions(srv->pop3) == 0)
 		pop3_service_free(&srv->pop3);
 	else

@@ -23,6 +23,7 @@ struct tls_ctx;
 struct penalty;
 struct pop3_service;
 struct smtp_service;
+struct queue_mgr;
 
 struct server {
 	const struct config *cfg;
@@ -32,6 +33,7 @@ struct server {
 	struct penalty *penalty; /* per-IP auth failure delays */
 	struct pop3_service *pop3;
 	struct smtp_service *smtp;
+	struct queue_mgr *queue; /* NULL with [delivery] enabled = no */
 	unsigned connections;
 };
 

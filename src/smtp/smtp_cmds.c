@@ -22,6 +22,7 @@
 #include "directory/penalty.h"
 #include "net/conn.h"
 #include "net/loop.h"
+#include "queue/queue.h"
 #include "server/server.h"
 #include "smtp/smtp_private.h"
 #include "util/base64.h"
@@ -615,6 +616,8 @@ static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 
 	if (job->commit.sub.status == STORE_OK) {
 		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", job->qid);
+		if (s->txn->n_remote > 0)
+			queue_mgr_kick(s->svc->srv->queue);
 		snprintf(res, sizeof(res), "250 queued as %s", job->qid);
 	} else {
 		smtp_reply(s, 451, "4.3.0 Error: mail store temporarily unavailable, try again");

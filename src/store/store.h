@@ -194,6 +194,34 @@ int store_queue_flush(struct store *st, const char *qid);
 /* Checks whether mailbox `id` can take `size` more octets (RCPT time). */
 int store_quota_check(struct store *st, int64_t mailbox_id, uint64_t size, bool *ok_r);
 
+/* --- delivery (queue manager) --------------------------------------------- */
+/* Up to max queue ids due at `now` (not held, with recipients left), oldest
+   first; caller frees each and the array. */
+int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, size_t *n_r);
+
+enum queue_rcpt_status { QRCPT_PENDING = 0, QRCPT_SENT = 1, QRCPT_FAILED = 2 };
+struct store_queue_rcpt {
+	char *address, *dsn_notify, *dsn_orcpt, *remote_reply;
+	enum queue_rcpt_status status;
+};
+struct store_queue_msg {
+	char *qid, *sender, *auth_user, *dsn_envid, *dsn_ret;
+	int64_t created, next_attempt;
+	unsigned attempts;
+	bool held, delay_notified;
+	struct buf body;
+	struct store_queue_rcpt *rcpts; /* pending ones only */
+	size_t n_rcpts;
+};
+int store_queue_load(struct store *st, const char *qid, struct store_queue_msg *m_r);
+void store_queue_msg_clear(struct store_queue_msg *m);
+/* Records one attempt: each recipient's new status and remote reply;
+   attempts + 1; next_attempt; delay_notified. Reports (DSNs) to store go in
+   the same transaction (they may be empty). When no recipient is left
+   pending the message leaves the queue. */
+int store_queue_attempt(struct store *st, const struct store_queue_msg *m, int64_t next_attempt,
+			struct store_submission *reports, size_t n_reports);
+
 /* --- routes (SPEC §4) ------------------------------------------------------ */
 enum route_tls { ROUTE_TLS_NONE, ROUTE_TLS_MAY, ROUTE_TLS_ENCRYPT, ROUTE_TLS_VERIFY };
 struct store_route {

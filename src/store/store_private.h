@@ -54,4 +54,7 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 		       size_t len, const char *uidl, bool ignore_quota, int *results,
 		       size_t *accepted_r);
 
+/* One submission inside the caller's transaction (store_queue.c). */
+int store_submit_one(struct store *st, struct store_submission *sub);
+
 #endif

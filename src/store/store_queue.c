@@ -16,6 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return t != NULL ? xstrdup((const char *)t) : NULL;
+}
+
 static int queue_rows(struct store *st, const struct store_submission *sub, int64_t body_id)
 {
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO queue (qid, sender, body_id, size, created, "
@@ -51,7 +57,7 @@ static int queue_rows(struct store *st, const struct store_submission *sub, int6
 	return STORE_OK;
 }
 
-static int submit_one(struct store *st, struct store_submission *sub)
+int store_submit_one(struct store *st, struct store_submission *sub)
 {
 	int64_t body_id = 0;
 	size_t accepted = 0;
@@ -87,7 +93,7 @@ int store_submit(struct store *st, struct store_submission *subs, size_t n)
 			store_rollback(st);
 			goto fail_all;
 		}
-		subs[i].status = submit_one(st, &subs[i]);
+		subs[i].status = store_submit_one(st, &subs[i]);
 		store_idle(st);
 		if (subs[i].status != STORE_OK &&
 		    (r = store_exec(st, "ROLLBACK TO sub")) != STORE_OK) {
@@ -127,12 +133,6 @@ int store_quota_check(struct store *st, int64_t mailbox_id, uint64_t size, bool 
 	}
 	store_idle(st);
 	return r;
-}
-
-static char *col_dup(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	return t != NULL ? xstrdup((const char *)t) : NULL;
 }
 
 static void entry_clear(struct store_queue_entry *e)
@@ -222,7 +222,9 @@ int store_queue_body(struct store *st, const char *qid, struct buf *out)
 	return r;
 }
 
-int store_queue_remove(struct store *st, const char *qid)
+/* Deletes a queued message and drops its reference on the body, inside the
+   caller's transaction. Returns STORE_NOTFOUND if there was none. */
+static int queue_drop(struct store *st, const char *qid)
 {
 	static const char *const steps[] = {
 		"DELETE FROM queue_rcpts WHERE queue_id = (SELECT id FROM queue WHERE qid = ?1)",
@@ -232,28 +234,32 @@ int store_queue_remove(struct store *st, const char *qid)
 		"qid = ?1)",
 		"DELETE FROM queue WHERE qid = ?1",
 	};
+
+	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
+		sqlite3_stmt *s = store_stmt(st, steps[i]);
+		int rc;
+		if (s == NULL)
+			return STORE_TEMP;
+		sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+			return store_fail(st, rc, "queue remove");
+		if (i == N_ELEMENTS(steps) - 1 && sqlite3_changes(st->db) == 0) {
+			snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
+			return STORE_NOTFOUND;
+		}
+	}
+	return STORE_OK;
+}
+
+int store_queue_remove(struct store *st, const char *qid)
+{
 	int r;
 
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
-	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
-		sqlite3_stmt *s = store_stmt(st, steps[i]);
-		int rc;
-		if (s == NULL) {
-			store_rollback(st);
-			return STORE_TEMP;
-		}
-		sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
-		if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
-			r = store_fail(st, rc, "queue remove");
-			store_rollback(st);
-			return r;
-		}
-		if (i == N_ELEMENTS(steps) - 1 && sqlite3_changes(st->db) == 0) {
-			store_rollback(st);
-			snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
-			return STORE_NOTFOUND;
-		}
+	if ((r = queue_drop(st, qid)) != STORE_OK) {
+		store_rollback(st);
+		return r;
 	}
 	return store_commit(st);
 }
@@ -293,4 +299,168 @@ int store_queue_flush(struct store *st, const char *qid)
 		return STORE_NOTFOUND;
 	}
 	return STORE_OK;
+}
+
+/* --- delivery -------------------------------------------------------------------- */
+
+int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, size_t *n_r)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT qid FROM queue q WHERE held = 0 AND "
+					 "next_attempt <= ?1 AND EXISTS (SELECT 1 FROM "
+					 "queue_rcpts r WHERE r.queue_id = q.id AND r.status = 0) "
+					 "ORDER BY next_attempt, id LIMIT ?2");
+	char **q = NULL;
+	size_t n = 0;
+	int rc;
+
+	*qids_r = NULL;
+	*n_r = 0;
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, (int64_t)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		q = xrealloc(q, (n + 1) * sizeof(*q));
+		q[n++] = col_dup(s, 0);
+	}
+	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "queue due");
+	store_idle(st);
+	*qids_r = q;
+	*n_r = n;
+	return r;
+}
+
+void store_queue_msg_clear(struct store_queue_msg *m)
+{
+	for (size_t i = 0; i < m->n_rcpts; i++) {
+		free(m->rcpts[i].address);
+		free(m->rcpts[i].dsn_notify);
+		free(m->rcpts[i].dsn_orcpt);
+		free(m->rcpts[i].remote_reply);
+	}
+	free(m->rcpts);
+	free(m->qid);
+	free(m->sender);
+	free(m->auth_user);
+	free(m->dsn_envid);
+	free(m->dsn_ret);
+	buf_free(&m->body);
+	memset(m, 0, sizeof(*m));
+}
+
+int store_queue_load(struct store *st, const char *qid, struct store_queue_msg *m)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT q.qid, q.sender, q.auth_user, q.dsn_envid, "
+					 "q.dsn_ret, q.created, q.next_attempt, q.attempts, q.held, "
+					 "q.delay_notified, b.data, q.id FROM queue q JOIN bodies b "
+					 "ON b.id = q.body_id WHERE q.qid = ?1");
+	int rc, r = STORE_OK;
+
+	memset(m, 0, sizeof(*m));
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? STORE_NOTFOUND : store_fail(st, rc, "queue load");
+		store_idle(st);
+		return r;
+	}
+	m->qid = col_dup(s, 0);
+	m->sender = col_dup(s, 1);
+	m->auth_user = col_dup(s, 2);
+	m->dsn_envid = col_dup(s, 3);
+	m->dsn_ret = col_dup(s, 4);
+	m->created = sqlite3_column_int64(s, 5);
+	m->next_attempt = sqlite3_column_int64(s, 6);
+	m->attempts = (unsigned)sqlite3_column_int(s, 7);
+	m->held = sqlite3_column_int(s, 8) != 0;
+	m->delay_notified = sqlite3_column_int(s, 9) != 0;
+	buf_append(&m->body, sqlite3_column_blob(s, 10), (size_t)sqlite3_column_bytes(s, 10));
+	int64_t row = sqlite3_column_int64(s, 11);
+	sqlite3_reset(s);
+	s = store_stmt(st, "SELECT address, dsn_notify, dsn_orcpt FROM queue_rcpts WHERE "
+			   "queue_id = ?1 AND status = 0 ORDER BY address");
+	if (s == NULL) {
+		store_queue_msg_clear(m);
+		return STORE_TEMP;
+	}
+	sqlite3_bind_int64(s, 1, row);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		m->rcpts = xrealloc(m->rcpts, (m->n_rcpts + 1) * sizeof(*m->rcpts));
+		struct store_queue_rcpt *q = &m->rcpts[m->n_rcpts++];
+		memset(q, 0, sizeof(*q));
+		q->address = col_dup(s, 0);
+		q->dsn_notify = col_dup(s, 1);
+		q->dsn_orcpt = col_dup(s, 2);
+	}
+	if (rc != SQLITE_DONE) {
+		r = store_fail(st, rc, "queue load");
+		store_queue_msg_clear(m);
+	}
+	store_idle(st);
+	return r;
+}
+
+int store_queue_attempt(struct store *st, const struct store_queue_msg *m, int64_t next_attempt,
+			struct store_submission *reports, size_t n_reports)
+{
+	int r;
+
+	if ((r = store_begin(st)) != STORE_OK)
+		return r;
+	for (size_t i = 0; i < m->n_rcpts; i++) {
+		sqlite3_stmt *s = store_stmt(st, "UPDATE queue_rcpts SET status = ?3, remote_reply = "
+						 "?4 WHERE queue_id = (SELECT id FROM queue WHERE "
+						 "qid = ?1) AND address = ?2");
+		int rc;
+		if (s == NULL) {
+			store_rollback(st);
+			return STORE_TEMP;
+		}
+		sqlite3_bind_text(s, 1, m->qid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, m->rcpts[i].address, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, (int)m->rcpts[i].status);
+		sqlite3_bind_text(s, 4, m->rcpts[i].remote_reply, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+			r = store_fail(st, rc, "queue attempt");
+			store_rollback(st);
+			return r;
+		}
+	}
+	sqlite3_stmt *s = store_stmt(st, "UPDATE queue SET attempts = attempts + 1, next_attempt = "
+					 "?2, delay_notified = ?3 WHERE qid = ?1");
+	int rc;
+	if (s == NULL) {
+		store_rollback(st);
+		return STORE_TEMP;
+	}
+	sqlite3_bind_text(s, 1, m->qid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, next_attempt);
+	sqlite3_bind_int(s, 3, m->delay_notified);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+		r = store_fail(st, rc, "queue attempt");
+		store_rollback(st);
+		return r;
+	}
+	/* reports go in with the attempt: one commit, never one without the other */
+	for (size_t i = 0; i < n_reports; i++) {
+		if ((r = store_exec(st, "SAVEPOINT rep")) != STORE_OK) {
+			store_rollback(st);
+			return r;
+		}
+		reports[i].status = store_submit_one(st, &reports[i]);
+		store_idle(st);
+		if (reports[i].status != STORE_OK)
+			store_exec(st, "ROLLBACK TO rep");
+		store_exec(st, "RELEASE rep");
+	}
+	bool left = false;
+	for (size_t i = 0; i < m->n_rcpts; i++)
+		left |= m->rcpts[i].status == QRCPT_PENDING;
+	if (!left && (r = queue_drop(st, m->qid)) != STORE_OK) {
+		store_rollback(st);
+		return r;
+	}
+	return store_commit(st);
 }

@@ -264,13 +264,37 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_string(&c->smtp_postmaster, v);
 		if (strcmp(key, "sender_login_match") == 0)
 			return set_bool(&c->smtp_sender_login_match, v);
+	} else if (strcmp(sec, "delivery") == 0) {
+		if (strcmp(key, "enabled") == 0)
+			return set_bool(&c->delivery_enabled, v);
+		if (strcmp(key, "threads") == 0)
+			return set_count(&c->delivery_threads, v, 1, 256);
+		if (strcmp(key, "scan_interval") == 0)
+			return set_duration(&c->delivery_scan_interval, v, 1);
+		if (strcmp(key, "retry_min") == 0)
+			return set_duration(&c->delivery_retry_min, v, 1);
+		if (strcmp(key, "retry_max") == 0)
+			return set_duration(&c->delivery_retry_max, v, 1);
+		if (strcmp(key, "lifetime") == 0)
+			return set_duration(&c->delivery_lifetime, v, 1);
+		if (strcmp(key, "delay_warning") == 0)
+			return set_duration(&c->delivery_delay_warning, v, 1);
+		if (strcmp(key, "connect_timeout") == 0)
+			return set_duration(&c->delivery_connect_timeout, v, 1);
+		if (strcmp(key, "command_timeout") == 0)
+			return set_duration(&c->delivery_command_timeout, v, 1);
+		if (strcmp(key, "resolver") == 0) {
+			if (!listen_addr_valid(v) && strchr(v, ':') != NULL)
+				return "expected ip or ip:port";
+			return set_string(&c->delivery_resolver, v);
+		}
 	}
 	return "unknown key";
 }
 
 static bool section_known(const char *s)
 {
-	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp"};
+	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -306,6 +330,15 @@ static void config_defaults(struct config *c)
 	c->smtp_command_timeout = 300;
 	c->smtp_data_timeout = 600;
 	c->smtp_sender_login_match = true;
+	c->delivery_enabled = true;
+	c->delivery_threads = 4;
+	c->delivery_scan_interval = 30;
+	c->delivery_retry_min = 300;
+	c->delivery_retry_max = 3600;
+	c->delivery_lifetime = 5 * 86400;
+	c->delivery_delay_warning = 4 * 3600;
+	c->delivery_connect_timeout = 30;
+	c->delivery_command_timeout = 300;
 }
 
 /* Make `*p` absolute against `base` (a folder). */
@@ -499,6 +532,7 @@ int config_load(const char *path, struct config *cfg, char **err_r)
 void config_free(struct config *c)
 {
 	free(c->smtp_postmaster);
+	free(c->delivery_resolver);
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);

@@ -68,6 +68,17 @@ struct config {
 	unsigned smtp_data_timeout;	 /* seconds waiting for DATA content */
 	char *smtp_postmaster;		 /* mailbox for postmaster@ without one, or NULL */
 	bool smtp_sender_login_match;	 /* submission: MAIL FROM must be the user's */
+
+	bool delivery_enabled;		 /* run the queue manager in serve */
+	unsigned delivery_threads;	 /* delivery agents (blocking SMTP clients) */
+	unsigned delivery_scan_interval; /* seconds between queue scans */
+	unsigned delivery_retry_min;	 /* first retry after this; doubles each time */
+	unsigned delivery_retry_max;	 /* ... up to this */
+	unsigned delivery_lifetime;	 /* give up and report after this */
+	unsigned delivery_delay_warning; /* send a delay notice after this */
+	unsigned delivery_connect_timeout;
+	unsigned delivery_command_timeout;
+	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
 };
 
 const char *listen_role_name(enum listen_role role);

@@ -62,6 +62,9 @@ class Server:
                        "pop3": "127.0.0.1:%d" % self.pop3_port if pop3 else "off",
                        "pop3s": "127.0.0.1:%d" % self.pop3s_port if pop3s else "off"},
             "limits": {"auth_fail_delay_max": "0"},
+            # no outbound delivery unless a test asks: remote test domains
+            # must stay in the queue where the tests look for them
+            "delivery": {"enabled": "no"},
         }
         for key, value in (extra or {}).items():
             sec, name = key.split(".", 1)

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dns.h - MX and address lookups for the delivery agents (blocking: they run
+ * on delivery threads, never on the network thread), through glibc's
+ * resolver library with an optional resolver address of our own ([delivery]
+ * resolver), so tests can point it at a DNS server on loopback.
+ */
+#ifndef MAILROOM_QUEUE_DNS_H
+#define MAILROOM_QUEUE_DNS_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+
+#define DNS_HOSTS_MAX 10
+
+enum dns_status {
+	DNS_OK,
+	DNS_NULL_MX, /* RFC 7505: the domain accepts no mail */
+	DNS_NOTFOUND,/* no such domain / no address */
+	DNS_TEMP,    /* try again later */
+};
+
+struct mx_host {
+	char name[256];
+	unsigned pref;
+};
+
+/* The MX hosts of a domain by preference (RFC 5321 §5.1); a domain without
+   MX records is its own mail host (implicit MX). */
+enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out,
+		       size_t max, size_t *n_r);
+/* IPv4 addresses of a host name (or the literal itself). */
+enum dns_status dns_addrs(const char *resolver, const char *host, struct in_addr *out,
+			  size_t max, size_t *n_r);
+
+#endif

@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/* queue_mgr.c - see queue.h: scheduling on the loop thread, delivery on agent
+   threads. */
+#include "queue/dns.h"
+#include "queue/dsn.h"
+#include "queue/queue.h"
+#include "queue/smtp_client.h"
+#include "net/loop.h"
+#include "net/workers.h"
+#include "server/server.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <arpa/inet.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define QUEUE_JOB_MAX 1024
+#define QUEUE_KICK_MS 200
+#define QUEUE_MX_MAX 5
+
+struct queue_mgr {
+	struct server *srv;
+	struct workers *agents;
+	struct timer *timer;
+	bool scanning;
+	char **inflight; /* queue ids handed to an agent */
+	size_t n_inflight;
+};
+
+struct scan_job {
+	struct queue_mgr *q;
+	char **qids;
+	size_t n;
+};
+
+struct deliver_job {
+	struct queue_mgr *q;
+	char *qid;
+};
+
+/* --- agent threads ----------------------------------------------------------- */
+
+static void *agent_init(void *arg)
+{
+	const struct config *cfg = arg;
+	struct store *st = NULL;
+
+	if (store_open(cfg->data_dir, false, &st) != STORE_OK)
+		log_fatal("delivery: cannot open the store in %s: %s", cfg->data_dir,
+			  st != NULL ? store_error(st) : "error");
+	return st;
+}
+
+static void agent_deinit(void *ctx)
+{
+	struct store *st = ctx;
+	store_close(&st);
+}
+
+static const char *domain_of(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	return at != NULL ? at + 1 : address;
+}
+
+static void set_all(struct store_queue_msg *m, const size_t *idx, size_t n,
+		    enum queue_rcpt_status st, const char *reply)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct store_queue_rcpt *r = &m->rcpts[idx[i]];
+		r->status = st;
+		free(r->remote_reply);
+		r->remote_reply = xstrdup(reply);
+	}
+}
+
+/* "host", "host:port", "[ip]", "[ip]:port" */
+static void split_hop(const char *hop, char *host, size_t len, unsigned *port)
+{
+	const char *colon;
+	*port = 25;
+	if (hop[0] == '[') {
+		const char *rb = strchr(hop, ']');
+		snprintf(host, len, "%.*s", (int)(rb - hop - 1), hop + 1);
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = strrchr(hop, ':');
+		snprintf(host, len, "%.*s", (int)(colon != NULL ? colon - hop : (long)strlen(hop)),
+			 hop);
+	}
+	if (colon != NULL)
+		*port = (unsigned)atoi(colon + 1);
+}
+
+/* Delivers the recipients m->rcpts[idx[0..n)] (one domain) over one route. */
+static void deliver_domain(struct store *st, const struct config *cfg, struct store_queue_msg *m,
+			   const size_t *idx, size_t n, bool *dsn_offered)
+{
+	const char *domain = domain_of(m->rcpts[idx[0]].address);
+	struct store_route route;
+	struct mx_host hosts[QUEUE_MX_MAX];
+	size_t n_hosts = 0;
+	unsigned port = 25;
+	char last[SMTP_CLIENT_REPLY_MAX] = "4.4.1 no next hop answered";
+
+	memset(&route, 0, sizeof(route));
+	route.tls = ROUTE_TLS_MAY;
+	int rr = store_route_find(st, domain, &route);
+	if (rr != STORE_OK && rr != STORE_NOTFOUND) {
+		set_all(m, idx, n, QRCPT_PENDING, "4.3.0 route lookup failed");
+		return;
+	}
+	if (rr == STORE_OK && strcmp(route.hop, "mx") != 0) {
+		split_hop(route.hop, hosts[0].name, sizeof(hosts[0].name), &port);
+		n_hosts = 1;
+	} else {
+		enum dns_status d = dns_mx(cfg->delivery_resolver, domain, hosts, QUEUE_MX_MAX,
+					   &n_hosts);
+		if (d == DNS_NULL_MX || d == DNS_NOTFOUND) {
+			set_all(m, idx, n, QRCPT_FAILED,
+				d == DNS_NULL_MX ? "556 5.1.10 Recipient domain has a null MX: it "
+						   "accepts no mail"
+						 : "550 5.1.2 Recipient domain not found");
+			store_route_clear(&route);
+			return;
+		}
+		if (d != DNS_OK) {
+			set_all(m, idx, n, QRCPT_PENDING, "4.4.3 DNS lookup of the domain failed");
+			store_route_clear(&route);
+			return;
+		}
+	}
+	struct smtp_client_rcpt *rc = xcalloc(n, sizeof(*rc));
+	for (size_t i = 0; i < n; i++) {
+		rc[i].address = m->rcpts[idx[i]].address;
+		rc[i].notify = m->rcpts[idx[i]].dsn_notify;
+		rc[i].orcpt = m->rcpts[idx[i]].dsn_orcpt;
+	}
+	bool utf8 = false;
+	for (const char *p = m->sender; *p != '\0'; p++)
+		utf8 |= (unsigned char)*p >= 0x80;
+	for (size_t i = 0; i < n; i++)
+		for (const char *p = rc[i].address; *p != '\0'; p++)
+			utf8 |= (unsigned char)*p >= 0x80;
+	bool done = false;
+	for (size_t h = 0; h < n_hosts && !done; h++) {
+		struct in_addr addrs[4];
+		size_t n_addrs = 0;
+		if (dns_addrs(cfg->delivery_resolver, hosts[h].name, addrs, 4, &n_addrs) != DNS_OK) {
+			snprintf(last, sizeof(last), "4.4.3 cannot resolve %.200s", hosts[h].name);
+			continue;
+		}
+		for (size_t a = 0; a < n_addrs && !done; a++) {
+			struct smtp_client_job j = {
+				.helo = cfg->hostname,
+				.host = hosts[h].name,
+				.addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					 .sin_addr = addrs[a]},
+				.tls = route.tls,
+				.auth_user = route.auth_user,
+				.auth_secret = route.auth_secret,
+				.sender = m->sender,
+				.body = m->body.data,
+				.len = m->body.len,
+				.smtputf8 = utf8,
+				.envid = m->dsn_envid,
+				.ret = m->dsn_ret,
+				.rcpts = rc,
+				.n_rcpts = n,
+				.connect_timeout = cfg->delivery_connect_timeout,
+				.command_timeout = cfg->delivery_command_timeout,
+			};
+			char ip[INET_ADDRSTRLEN];
+			inet_ntop(AF_INET, &addrs[a], ip, sizeof(ip));
+			if (smtp_client_run(&j)) {
+				for (size_t i = 0; i < n; i++) {
+					struct store_queue_rcpt *r = &m->rcpts[idx[i]];
+					r->status = rc[i].code >= 200 && rc[i].code < 300 ? QRCPT_SENT
+						    : rc[i].code >= 500		      ? QRCPT_FAILED
+										      : QRCPT_PENDING;
+					free(r->remote_reply);
+					r->remote_reply = xasprintf("%s", rc[i].reply);
+					log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s "
+						 "status=%s reply=\"%s\"",
+						 m->qid, r->address, hosts[h].name, ip, port,
+						 j.tls_used ? "yes" : "no",
+						 r->status == QRCPT_SENT	   ? "sent"
+						 : r->status == QRCPT_FAILED ? "bounced"
+									     : "deferred",
+						 rc[i].reply);
+				}
+				*dsn_offered = j.dsn_offered;
+				done = true;
+			} else if (j.code >= 500) {
+				set_all(m, idx, n, QRCPT_FAILED, j.reply);
+				log_info("queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u status=bounced "
+					 "reply=\"%s\"",
+					 m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
+					 port, j.reply);
+				done = true;
+			} else {
+				snprintf(last, sizeof(last), "%s", j.reply);
+				log_info("queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u "
+					 "status=deferred reply=\"%s\"",
+					 m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
+					 port, j.reply);
+			}
+		}
+	}
+	if (!done)
+		set_all(m, idx, n, QRCPT_PENDING, last);
+	free(rc);
+	store_route_clear(&route);
+}
+
+static void make_report_id(char *out, size_t len)
+{
+	unsigned char r[8];
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		log_panic("RAND_bytes failed");
+	snprintf(out, len, "R%02X%02X%02X%02X%02X%02X%02X%02X", r[0], r[1], r[2], r[3], r[4], r[5],
+		 r[6], r[7]);
+}
+
+struct report {
+	struct store_submission sub;
+	struct buf body;
+	char qid[24];
+	int64_t *ids;
+	size_t n_ids;
+	char **forward;
+	size_t n_forward;
+	struct store_remote_rcpt *remote;
+};
+
+/* A report to m->sender (never to the null sender): local if the sender is
+   one of ours, else through the queue. */
+static bool report_add(struct store *st, const struct config *cfg, struct store_queue_msg *m,
+		       const size_t *which, size_t n, enum dsn_action action, struct report *rep)
+{
+	if (n == 0 || m->sender[0] == '\0')
+		return false;
+	memset(rep, 0, sizeof(*rep));
+	make_report_id(rep->qid, sizeof(rep->qid));
+	dsn_build(&rep->body, cfg->hostname, m, which, n, action, rep->qid);
+	int r = store_resolve_all(st, m->sender, &rep->ids, &rep->n_ids, &rep->forward,
+				  &rep->n_forward);
+	if (r != STORE_OK) {
+		rep->forward = xmalloc(sizeof(char *));
+		rep->forward[0] = xstrdup(m->sender);
+		rep->n_forward = 1;
+	}
+	if (rep->n_forward > 0) {
+		rep->remote = xcalloc(rep->n_forward, sizeof(*rep->remote));
+		for (size_t i = 0; i < rep->n_forward; i++)
+			rep->remote[i].address = rep->forward[i];
+	}
+	rep->sub = (struct store_submission){
+		.qid = rep->qid,
+		.sender = "",
+		.body = rep->body.data,
+		.len = rep->body.len,
+		.mailbox_ids = rep->ids,
+		.n_local = rep->n_ids,
+		.remote = rep->remote,
+		.n_remote = rep->n_forward,
+	};
+	log_info("queue report qid=%s report=%s to=<%s> action=%s recipients=%zu", m->qid, rep->qid,
+		 m->sender,
+		 action == DSN_FAILED ? "failed" : action == DSN_DELAYED ? "delayed" : "relayed", n);
+	return true;
+}
+
+static void report_free(struct report *rep)
+{
+	buf_free(&rep->body);
+	free(rep->ids);
+	for (size_t i = 0; i < rep->n_forward; i++)
+		free(rep->forward[i]);
+	free(rep->forward);
+	free(rep->remote);
+}
+
+static void work_deliver(void *ctx, void *p)
+{
+	struct deliver_job *job = p;
+	struct store *st = ctx;
+	const struct config *cfg = job->q->srv->cfg;
+	struct store_queue_msg m;
+	int64_t now = (int64_t)time(NULL);
+
+	if (store_queue_load(st, job->qid, &m) != STORE_OK)
+		return;
+	if (m.held || m.n_rcpts == 0) {
+		store_queue_msg_clear(&m);
+		return;
+	}
+	size_t *idx = xcalloc(m.n_rcpts, sizeof(*idx));
+	bool *done = xcalloc(m.n_rcpts, sizeof(*done));
+	bool *dsn_offered = xcalloc(m.n_rcpts, sizeof(*dsn_offered));
+	for (size_t i = 0; i < m.n_rcpts; i++) {
+		if (done[i])
+			continue;
+		size_t n = 0;
+		const char *dom = domain_of(m.rcpts[i].address);
+		for (size_t k = i; k < m.n_rcpts; k++)
+			if (!done[k] && strcasecmp(domain_of(m.rcpts[k].address), dom) == 0) {
+				idx[n++] = k;
+				done[k] = true;
+			}
+		bool offered = false;
+		deliver_domain(st, cfg, &m, idx, n, &offered);
+		for (size_t k = 0; k < n; k++)
+			dsn_offered[idx[k]] = offered;
+	}
+	/* out of time: what is still pending fails now */
+	bool expired = now - m.created >= (int64_t)cfg->delivery_lifetime;
+	size_t nf = 0, nd = 0, ns = 0;
+	size_t *failed = xcalloc(m.n_rcpts, sizeof(size_t));
+	size_t *delayed = xcalloc(m.n_rcpts, sizeof(size_t));
+	size_t *relayed = xcalloc(m.n_rcpts, sizeof(size_t));
+	for (size_t i = 0; i < m.n_rcpts; i++) {
+		struct store_queue_rcpt *r = &m.rcpts[i];
+		if (r->status == QRCPT_PENDING && expired) {
+			char *why = xasprintf("4.4.7 Message expired after %u days in the queue; last "
+					      "error: %s",
+					      cfg->delivery_lifetime / 86400,
+					      r->remote_reply != NULL ? r->remote_reply : "none");
+			free(r->remote_reply);
+			r->remote_reply = why;
+			r->status = QRCPT_FAILED;
+			log_info("queue delivery qid=%s to=<%s> status=expired", m.qid, r->address);
+		}
+		if (r->status == QRCPT_FAILED && dsn_wanted(r->dsn_notify, DSN_FAILED))
+			failed[nf++] = i;
+		else if (r->status == QRCPT_PENDING && !m.delay_notified &&
+			 now - m.created >= (int64_t)cfg->delivery_delay_warning &&
+			 dsn_wanted(r->dsn_notify, DSN_DELAYED))
+			delayed[nd++] = i;
+		else if (r->status == QRCPT_SENT && !dsn_offered[i] &&
+			 dsn_wanted(r->dsn_notify, DSN_RELAYED))
+			relayed[ns++] = i;
+	}
+	struct report reps[3];
+	size_t n_reps = 0;
+	if (report_add(st, cfg, &m, failed, nf, DSN_FAILED, &reps[n_reps]))
+		n_reps++;
+	if (report_add(st, cfg, &m, delayed, nd, DSN_DELAYED, &reps[n_reps]))
+		n_reps++;
+	if (nd > 0)
+		m.delay_notified = true;
+	if (report_add(st, cfg, &m, relayed, ns, DSN_RELAYED, &reps[n_reps]))
+		n_reps++;
+	struct store_submission subs[3];
+	for (size_t i = 0; i < n_reps; i++)
+		subs[i] = reps[i].sub;
+
+	uint64_t backoff = cfg->delivery_retry_min;
+	for (unsigned a = 0; a < m.attempts && backoff < cfg->delivery_retry_max; a++)
+		backoff *= 2;
+	if (backoff > cfg->delivery_retry_max)
+		backoff = cfg->delivery_retry_max;
+	int r = store_queue_attempt(st, &m, now + (int64_t)backoff, subs, n_reps);
+	if (r != STORE_OK)
+		log_error("queue qid=%s: cannot record the attempt: %s (it will be retried)", m.qid,
+			  store_error(st));
+	for (size_t i = 0; i < n_reps; i++)
+		report_free(&reps[i]);
+	free(failed);
+	free(delayed);
+	free(relayed);
+	free(idx);
+	free(done);
+	free(dsn_offered);
+	store_queue_msg_clear(&m);
+}
+
+static void work_scan(void *ctx, void *p)
+{
+	struct scan_job *job = p;
+	store_queue_due(ctx, (int64_t)time(NULL), QUEUE_JOB_MAX, &job->qids, &job->n);
+}
+
+/* --- loop thread -------------------------------------------------------------------- */
+
+static void schedule(struct queue_mgr *q, uint64_t ms);
+
+static bool inflight_has(const struct queue_mgr *q, const char *qid)
+{
+	for (size_t i = 0; i < q->n_inflight; i++)
+		if (strcmp(q->inflight[i], qid) == 0)
+			return true;
+	return false;
+}
+
+static void deliver_done(void *p)
+{
+	struct deliver_job *job = p;
+	struct queue_mgr *q = job->q;
+
+	for (size_t i = 0; i < q->n_inflight; i++)
+		if (strcmp(q->inflight[i], job->qid) == 0) {
+			free(q->inflight[i]);
+			q->inflight[i] = q->inflight[--q->n_inflight];
+			break;
+		}
+	free(job->qid);
+	free(job);
+}
+
+static void scan_done(void *p)
+{
+	struct scan_job *job = p;
+	struct queue_mgr *q = job->q;
+
+	q->scanning = false;
+	for (size_t i = 0; i < job->n; i++) {
+		if (!inflight_has(q, job->qids[i]) && q->n_inflight < QUEUE_JOB_MAX) {
+			struct deliver_job *d = xcalloc(1, sizeof(*d));
+			d->q = q;
+			d->qid = job->qids[i];
+			job->qids[i] = NULL;
+			if (workers_submit(q->agents, work_deliver, deliver_done, d) != 0) {
+				free(d->qid);
+				free(d);
+				break;
+			}
+			q->inflight = xrealloc(q->inflight, (q->n_inflight + 1) * sizeof(char *));
+			q->inflight[q->n_inflight++] = xstrdup(d->qid);
+		}
+	}
+	for (size_t i = 0; i < job->n; i++)
+		free(job->qids[i]);
+	free(job->qids);
+	free(job);
+}
+
+static void scan(struct loop *l, void *ctx)
+{
+	struct queue_mgr *q = ctx;
+
+	q->timer = NULL;
+	if (!q->scanning) {
+		struct scan_job *job = xcalloc(1, sizeof(*job));
+		job->q = q;
+		if (workers_submit(q->agents, work_scan, scan_done, job) == 0)
+			q->scanning = true;
+		else
+			free(job);
+	}
+	schedule(q, (uint64_t)q->srv->cfg->delivery_scan_interval * 1000);
+}
+
+static void schedule(struct queue_mgr *q, uint64_t ms)
+{
+	loop_timer_del(q->srv->loop, &q->timer);
+	q->timer = loop_timer_add(q->srv->loop, ms, scan, q);
+}
+
+struct queue_mgr *queue_mgr_new(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+
+	if (!cfg->delivery_enabled)
+		return NULL;
+	struct queue_mgr *q = xcalloc(1, sizeof(*q));
+	q->srv = srv;
+	q->agents = workers_new(srv->loop, cfg->delivery_threads, QUEUE_JOB_MAX * 2, agent_init,
+				agent_deinit, (void *)cfg);
+	schedule(q, 1000); /* a first look soon after start: mail left from before */
+	return q;
+}
+
+void queue_mgr_kick(struct queue_mgr *q)
+{
+	if (q != NULL)
+		schedule(q, QUEUE_KICK_MS);
+}
+
+void queue_mgr_free(struct queue_mgr **qp)
+{
+	struct queue_mgr *q = *qp;
+
+	if (q == NULL)
+		return;
+	loop_timer_del(q->srv->loop, &q->timer);
+	workers_free(&q->agents); /* deliveries under way finish first */
+	for (size_t i = 0; i < q->n_inflight; i++)
+		free(q->inflight[i]);
+	free(q->inflight);
+	free(q);
+	*qp = NULL;
+}
