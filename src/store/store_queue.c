@@ -228,25 +228,35 @@ static int queue_drop(struct store *st, const char *qid)
 {
 	static const char *const steps[] = {
 		"DELETE FROM queue_rcpts WHERE queue_id = (SELECT id FROM queue WHERE qid = ?1)",
-		"UPDATE bodies SET refcount = refcount - 1 WHERE id = (SELECT body_id FROM queue "
-		"WHERE qid = ?1)",
-		"DELETE FROM bodies WHERE refcount <= 0 AND id = (SELECT body_id FROM queue WHERE "
-		"qid = ?1)",
 		"DELETE FROM queue WHERE qid = ?1",
+		"UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
+		"DELETE FROM bodies WHERE refcount <= 0 AND id = ?2",
 	};
+	sqlite3_stmt *s = store_stmt(st, "SELECT body_id FROM queue WHERE qid = ?1");
+	int rc;
 
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return store_fail(st, rc, "queue remove");
+		snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
+		return STORE_NOTFOUND;
+	}
+	int64_t body_id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	/* the queue row goes before the body it references */
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
-		sqlite3_stmt *s = store_stmt(st, steps[i]);
-		int rc;
+		s = store_stmt(st, steps[i]);
 		if (s == NULL)
 			return STORE_TEMP;
 		sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, body_id);
 		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
 			return store_fail(st, rc, "queue remove");
-		if (i == N_ELEMENTS(steps) - 1 && sqlite3_changes(st->db) == 0) {
-			snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
-			return STORE_NOTFOUND;
-		}
 	}
 	return STORE_OK;
 }

@@ -1,0 +1,277 @@
+# SPDX-License-Identifier: MIT
+"""Outbound delivery: the queue manager hands queued mail to a real second
+SMTP server on loopback (aiosmtpd from Debian's python3-aiosmtpd), through
+routes; refusals and unreachable hops give RFC 3464 reports in the sender's
+POP3 mailbox; retries back off; reports never go to the null sender."""
+import email
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PASSWORD, Server, free_port, run_tests  # noqa: E402
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
+
+ALICE = "alice@example.test"
+
+
+class Sink:
+    """Records what arrives; refuses recipients whose local part starts with
+    'refuse' (550) or 'later' (451)."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@")[0]
+        if local.startswith("refuse"):
+            return "550 5.1.1 <%s>: no such user here" % address
+        if local.startswith("later"):
+            return "451 4.2.0 <%s>: try again later" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content,
+                              session.authenticated))
+        return "250 2.0.0 Ok: stored"
+
+
+def start_sink(tls=False, auth=False):
+    sink = Sink()
+    port = free_port()
+    kw = {}
+    if tls:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert = os.path.join(sink_dir(), "cert.pem")
+        key = os.path.join(sink_dir(), "key.pem")
+        if not os.path.exists(cert):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", key, "-out", cert, "-days", "1", "-subj",
+                            "/CN=sink.test"], check=True, capture_output=True)
+        ctx.load_cert_chain(cert, key)
+        kw["tls_context"] = ctx
+        kw["require_starttls"] = False
+    if auth:
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"relayuser" \
+                and auth_data.password == b"relay-pw"
+            return AuthResult(success=ok)
+        kw["authenticator"] = authenticator
+        kw["auth_require_tls"] = True
+    c = Controller(sink, hostname="127.0.0.1", port=port, **kw)
+    c.start()
+    return c, sink, port
+
+
+_SINK_DIR = None
+
+
+def sink_dir():
+    global _SINK_DIR
+    if _SINK_DIR is None:
+        import atexit
+        import shutil
+        import tempfile
+        _SINK_DIR = tempfile.mkdtemp(prefix="mailroom-sink.")
+        atexit.register(shutil.rmtree, _SINK_DIR, True)
+    return _SINK_DIR
+
+
+def server(extra=None):
+    conf = {"delivery.enabled": "yes", "delivery.scan_interval": "1s",
+            "delivery.retry_min": "1s", "delivery.retry_max": "2s",
+            "delivery.connect_timeout": "3s", "delivery.command_timeout": "10s"}
+    conf.update(extra or {})
+    srv = Server(conf, smtp=True)
+    srv.add_user(ALICE)
+    return srv
+
+
+def wait(pred, timeout=20, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def queue(srv):
+    return json.loads(srv.cli("queue", "list", "--json").stdout)
+
+
+def reports(srv):
+    out = []
+    for raw in srv.messages(ALICE):
+        m = email.message_from_bytes(raw)
+        if m.get_content_type() == "multipart/report":
+            out.append(m)
+    return out
+
+
+def status_fields(report):
+    for part in report.walk():
+        if part.get_content_type() == "message/delivery-status":
+            return part.get_payload()  # list of Message: per-message then per-recipient
+    raise AssertionError("no delivery-status part")
+
+
+def test_delivered_through_route():
+    c, sink, port = start_sink()
+    try:
+        srv = server()
+        srv.cli("route", "add", "example.org", "127.0.0.1:%d" % port, "--tls", "none")
+        srv.start()
+        try:
+            s = srv.submission(ALICE)
+            s.sendmail(ALICE, ["bob@example.org", "carol@example.org"],
+                       b"Subject: out\r\n\r\n.dot line\r\nhello\r\n")
+            s.quit()
+            wait(lambda: sink.messages, what="delivery")
+            frm, tos, content, _ = sink.messages[0]
+            assert frm == ALICE and sorted(tos) == ["bob@example.org", "carol@example.org"]
+            assert b"\r\n.dot line\r\nhello\r\n" in content or b"\n.dot line\nhello" in content
+            assert b"Received: from client.example" in content
+            wait(lambda: queue(srv) == [], what="queue empty")
+            srv.wait_log(r"queue delivery qid=\S+ to=<bob@example.org> relay=127.0.0.1"
+                         r"\[127.0.0.1\]:%d tls=no status=sent" % port)
+            assert reports(srv) == []
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        c.stop()
+
+
+def test_refused_recipient_gets_report():
+    c, sink, port = start_sink()
+    try:
+        srv = server()
+        srv.cli("route", "add", "*", "127.0.0.1:%d" % port, "--tls", "none")
+        srv.start()
+        try:
+            s = srv.submission(ALICE)
+            s.sendmail(ALICE, ["ok@far.test", "refuse-me@far.test"],
+                       b"Subject: mixed\r\nMessage-ID: <m1@example.test>\r\n\r\nbody\r\n")
+            s.quit()
+            rep = wait(lambda: reports(srv), what="failure report")[0]
+            assert rep["From"].startswith("Mail Delivery System")
+            assert rep["Auto-Submitted"] == "auto-replied"
+            fields = status_fields(rep)
+            rcpts = [f for f in fields if f.get("Final-Recipient")]
+            assert len(rcpts) == 1, fields
+            assert rcpts[0]["Final-Recipient"] == "rfc822; refuse-me@far.test"
+            assert rcpts[0]["Action"] == "failed" and rcpts[0]["Status"] == "5.1.1"
+            assert "no such user here" in rcpts[0]["Diagnostic-Code"]
+            assert b"Message-ID: <m1@example.test>" in rep.as_bytes()  # the original
+            assert len(sink.messages) == 1 and sink.messages[0][1] == ["ok@far.test"]
+            wait(lambda: queue(srv) == [], what="queue empty")
+            # the null sender never gets a report
+            s = srv.submission(ALICE)
+            s.sendmail("", ["refuse-again@far.test"], b"Subject: bounce\r\n\r\nx\r\n")
+            s.quit()
+            wait(lambda: queue(srv) == [], what="queue empty")
+            time.sleep(1)
+            assert len(reports(srv)) == 1
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        c.stop()
+
+
+def test_unreachable_retries_delay_then_failure():
+    dead = free_port()  # nothing listens here
+    srv = server({"delivery.delay_warning": "2s", "delivery.lifetime": "6s"})
+    srv.cli("route", "add", "far.test", "127.0.0.1:%d" % dead)
+    srv.start()
+    try:
+        s = srv.submission(ALICE)
+        s.sendmail(ALICE, ["x@far.test"], b"Subject: stuck\r\n\r\nx\r\n")
+        s.quit()
+        q = wait(lambda: [e for e in queue(srv) if e["attempts"] >= 2], what="retries")
+        assert q[0]["recipients"] == ["x@far.test"]
+        delay = wait(lambda: [r for r in reports(srv)
+                              if "Delayed" in r["Subject"]], what="delay notice")[0]
+        rc = [f for f in status_fields(delay) if f.get("Final-Recipient")][0]
+        assert rc["Action"] == "delayed" and rc["Status"].startswith("4.")
+        fail = wait(lambda: [r for r in reports(srv)
+                             if "Undelivered" in r["Subject"]], timeout=30,
+                    what="failure report")[0]
+        rc = [f for f in status_fields(fail) if f.get("Final-Recipient")][0]
+        assert rc["Action"] == "failed" and "expired" in rc["Diagnostic-Code"]
+        assert queue(srv) == []
+        assert len([r for r in reports(srv) if "Delayed" in r["Subject"]]) == 1  # once
+        srv.wait_log(r"status=deferred reply=\"4.4.1 connect to 127.0.0.1: ")
+    finally:
+        srv.stop()
+        srv.cleanup()
+
+
+def test_tls_required_and_auth_to_smart_host():
+    plain, psink, pport = start_sink()
+    tls, tsink, tport = start_sink(tls=True, auth=True)
+    try:
+        srv = server()
+        srv.cli("route", "add", "needs-tls.test", "127.0.0.1:%d" % pport, "--tls", "encrypt")
+        srv.cli("route", "add", "smart.test", "127.0.0.1:%d" % tport, "--tls", "encrypt",
+                "--auth-user", "relayuser", "--password-stdin", stdin=b"relay-pw\n")
+        srv.start()
+        try:
+            s = srv.submission(ALICE)
+            s.sendmail(ALICE, ["a@needs-tls.test"], b"Subject: tls\r\n\r\nx\r\n")
+            s.sendmail(ALICE, ["b@smart.test"], b"Subject: smart\r\n\r\nx\r\n")
+            s.quit()
+            wait(lambda: tsink.messages, what="delivery over TLS with AUTH")
+            assert tsink.messages[0][1] == ["b@smart.test"]
+            assert tsink.messages[0][3] is True  # authenticated
+            srv.wait_log(r"to=<b@smart.test> relay=127.0.0.1\[127.0.0.1\]:%d tls=yes "
+                         r"status=sent" % tport)
+            srv.wait_log(r"to=<a@needs-tls.test> .*status=deferred reply=\"4.7.4 ")
+            assert psink.messages == []  # never sent in the clear
+            assert [e["recipients"] for e in queue(srv)] == [["a@needs-tls.test"]]
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        plain.stop()
+        tls.stop()
+
+
+def test_restart_keeps_queue_and_delivers_once():
+    dead = free_port()
+    srv = server()
+    srv.cli("route", "add", "later.test", "127.0.0.1:%d" % dead)
+    srv.start()
+    try:
+        s = srv.submission(ALICE)
+        for i in range(5):
+            s.sendmail(ALICE, ["x%d@later.test" % i], b"Subject: q\r\n\r\nx\r\n")
+        s.quit()
+        wait(lambda: all(e["attempts"] >= 1 for e in queue(srv)) and len(queue(srv)) == 5,
+             what="first attempts")
+        srv.stop()
+        c, sink, port = start_sink()
+        try:
+            srv.cli("route", "add", "later.test", "127.0.0.1:%d" % port, "--tls", "none")
+            srv.start()
+            wait(lambda: queue(srv) == [], what="queue drained after restart")
+            time.sleep(2)
+            tos = sorted(t for m in sink.messages for t in m[1])
+            assert tos == ["x%d@later.test" % i for i in range(5)], tos  # each once
+        finally:
+            c.stop()
+    finally:
+        srv.stop()
+        srv.cleanup()
+
+
+if __name__ == "__main__":
+    run_tests(globals())
