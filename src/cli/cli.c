@@ -3,6 +3,7 @@
  * cli.c - global options, verb dispatch and the helpers every verb uses.
  */
 #include "cli/cli_private.h"
+#include "directory/password.h"
 #include "store/store.h"
 #include "util/mem.h"
 
@@ -209,9 +210,9 @@ int cli_read_password(bool from_stdin, char **pw_r)
 		cli_err("empty password refused");
 		return 1;
 	}
-	if (strlen(pw) > 1024) {
+	if (strlen(pw) > PASSWORD_MAX) {
 		secret_free(&pw);
-		cli_err("password longer than 1024 bytes refused");
+		cli_err("password longer than %d bytes refused", PASSWORD_MAX);
 		return 1;
 	}
 	*pw_r = pw;

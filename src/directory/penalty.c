@@ -103,7 +103,7 @@ uint64_t penalty_delay_ms(struct penalty *p, const char *ip, uint64_t now_ms)
 	if (p->max_ms == 0)
 		return 0;
 	if (e != NULL)
-		d = e->fails >= 20 ? p->max_ms : PENALTY_FIRST_MS << e->fails;
+		d = e->fails >= 42 ? p->max_ms : PENALTY_FIRST_MS << e->fails; /* 2^42 s: no overflow */
 	return d < p->max_ms ? d : p->max_ms;
 }
 

@@ -54,7 +54,7 @@ void sasl_challenge_line(struct buf *line, const char *prefix, const struct buf 
 
 /* --- limits ---------------------------------------------------------------- */
 #define SASL_NAME_MAX 255      /* authcid/authzid octets (RFC 5321 paths are shorter) */
-#define SASL_PASSWORD_MAX 1024 /* = PASSWORD_MAX of directory/password.h */
+#define SASL_PASSWORD_MAX 1024 /* read up to this; above PASSWORD_MAX never matches */
 #define SASL_NONCE_MAX 128     /* client nonce octets (RFC 5802 §5.1 sets none) */
 #define SASL_MESSAGE_MAX 2048  /* one decoded client message */
 

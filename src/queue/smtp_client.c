@@ -40,7 +40,7 @@ static void set_timeout(int fd, unsigned secs)
 }
 
 /* Connection-level failure: code 4xx/5xx and text. Returns false. */
-static bool fail(struct client *c, int code, const char *fmt, ...)
+ATTR_FORMAT(3, 4) static bool fail(struct client *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -129,7 +129,7 @@ static int read_reply(struct client *c, char *text, size_t cap, void (*line_cb)(
 	return 0;
 }
 
-static int command(struct client *c, char *text, size_t cap, const char *fmt, ...)
+ATTR_FORMAT(4, 5) static int command(struct client *c, char *text, size_t cap, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;

@@ -580,15 +580,26 @@ struct resolve {
 	char **remote; /* alias targets outside the hosted domains */
 	size_t n_remote;
 	char **seen; /* addresses already expanded: loop safety */
+	int *seen_depth; /* ... and the smallest depth each was met at */
 	size_t n_seen;
 };
 
-static bool resolve_seen(struct resolve *rs, const char *a)
+/* True if a was already expanded from this depth or a shallower one. A
+   shorter path met later expands it again (the depth limit may have cut
+   the longer one short), so the result never depends on the names; loops
+   still end, as every revisit is shallower and depth is bounded. */
+static bool resolve_seen(struct resolve *rs, const char *a, int depth)
 {
 	for (size_t i = 0; i < rs->n_seen; i++)
-		if (strcmp(rs->seen[i], a) == 0)
-			return true;
+		if (strcmp(rs->seen[i], a) == 0) {
+			if (rs->seen_depth[i] <= depth)
+				return true;
+			rs->seen_depth[i] = depth;
+			return false;
+		}
 	rs->seen = xrealloc(rs->seen, (rs->n_seen + 1) * sizeof(char *));
+	rs->seen_depth = xrealloc(rs->seen_depth, (rs->n_seen + 1) * sizeof(int));
+	rs->seen_depth[rs->n_seen] = depth;
 	rs->seen[rs->n_seen++] = xstrdup(a);
 	return false;
 }
@@ -607,7 +618,7 @@ static void resolve_add(struct resolve *rs, int64_t id)
 
 static int resolve_rec(struct store *st, struct resolve *rs, const char *a, int depth)
 {
-	if (depth > ALIAS_DEPTH_MAX || rs->n_seen > RESOLVE_MAX || resolve_seen(rs, a))
+	if (depth > ALIAS_DEPTH_MAX || rs->n_seen > RESOLVE_MAX || resolve_seen(rs, a, depth))
 		return STORE_OK;
 	int64_t id = mailbox_id(st, a);
 	if (id < 0)
@@ -669,6 +680,7 @@ static int resolve_full(struct store *st, const char *address, int64_t **ids_r, 
 	for (size_t i = 0; i < rs.n_seen; i++)
 		free(rs.seen[i]);
 	free(rs.seen);
+	free(rs.seen_depth);
 	free(a);
 	if (r != STORE_OK || rs.n + rs.n_remote == 0) {
 		free(rs.ids);

@@ -19,10 +19,14 @@
 #include <string.h>
 #include <time.h>
 
+/* 1-70 printable characters, and not of the form of generated UIDLs (16
+   lower-case hex digits), so an imported one can never equal one of ours. */
 static bool uidl_valid(const char *u)
 {
-	size_t n = strlen(u);
-	if (n == 0 || n > 70)
+	size_t n = strlen(u), hex = 0;
+	for (size_t i = 0; i < n; i++)
+		hex += (u[i] >= '0' && u[i] <= '9') || (u[i] >= 'a' && u[i] <= 'f');
+	if (n == 0 || n > 70 || (n == 16 && hex == 16))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)u[i] < 0x21 || (unsigned char)u[i] > 0x7e)
@@ -39,7 +43,7 @@ int store_body_insert(struct store *st, const char *body, size_t len, int64_t *i
 	if (s == NULL)
 		return STORE_TEMP;
 	sqlite3_bind_int64(s, 1, (int64_t)len);
-	sqlite3_bind_blob64(s, 2, body, len, SQLITE_STATIC);
+	sqlite3_bind_blob64(s, 2, body != NULL ? body : "", len, SQLITE_STATIC);
 	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
 		return store_fail(st, rc, "body insert");
 	*id_r = sqlite3_last_insert_rowid(st->db);
@@ -126,11 +130,37 @@ static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const
 	int r;
 
 	if (uidl != NULL && !uidl_valid(uidl)) {
-		snprintf(st->err, sizeof(st->err), "UIDL must be 1-70 printable characters");
+		snprintf(st->err, sizeof(st->err), "UIDL must be 1-70 printable characters, and not "
+			 "16 lower-case hex digits (the form of generated ones)");
 		return STORE_INVALID;
 	}
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
+	for (size_t i = 0; uidl != NULL && i < n; i++) {
+		/* S3: unique in the mailbox (RFC 1939 §7) */
+		sqlite3_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM messages WHERE "
+						 "mailbox_id = ?1 AND uidl = ?2)");
+		if (s == NULL) {
+			store_rollback(st);
+			return STORE_TEMP;
+		}
+		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
+		sqlite3_bind_text(s, 2, uidl, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(s);
+		bool dup = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW) {
+			r = store_fail(st, rc, "uidl check");
+			store_rollback(st);
+			return r;
+		}
+		if (dup) {
+			store_rollback(st);
+			snprintf(st->err, sizeof(st->err), "UIDL %s is used by a message already",
+				 uidl);
+			return STORE_EXISTS;
+		}
+	}
 	if ((r = store_body_insert(st, body, len, &body_id)) != STORE_OK ||
 	    (r = store_message_rows(st, body_id, mailbox_ids, n, len, uidl, false, results,
 			      &accepted)) != STORE_OK)

@@ -314,7 +314,7 @@ void store_close(struct store **stp)
 static bool domain_valid(const char *d)
 {
 	size_t label = 0, len = strlen(d);
-	if (len == 0 || len > 253 || d[len - 1] == '.' || d[0] == '.')
+	if (len == 0 || len > 253 || d[len - 1] == '.' || d[len - 1] == '-' || d[0] == '.')
 		return false;
 	for (const char *p = d; *p != '\0'; p++) {
 		if (*p == '.') {

@@ -89,6 +89,11 @@ static void check_defaults(const struct config *c, const char *base)
 	test_assert(c->max_connections == 20000 && c->max_connections_per_ip == 50);
 	test_assert(c->idle_timeout == 600 && c->auth_fail_delay_max == 15);
 	test_assert(!c->pop3_plaintext_auth && c->pop3_apop);
+	test_assert(c->smtp_max_message_size == 35ULL * 1024 * 1024);
+	test_assert(c->smtp_max_recipients == 100 && c->smtp_max_errors == 20);
+	test_assert(c->smtp_max_commands == 10000 && c->smtp_max_received == 50);
+	test_assert(c->smtp_command_timeout == 300 && c->smtp_data_timeout == 600);
+	test_assert(c->smtp_postmaster == NULL && c->smtp_sender_login_match);
 }
 
 static void test_load(void)
@@ -192,9 +197,9 @@ static void test_doc_example(void)
 				      "[listen]\n"
 				      "pop3  = 0.0.0.0:110\n"
 				      "pop3s = 0.0.0.0:995\n"
-				      "smtp  = off\n"
-				      "submission = off\n"
-				      "submissions = off\n"
+				      "smtp  = 0.0.0.0:25\n"
+				      "submission = 0.0.0.0:587\n"
+				      "submissions = 0.0.0.0:465\n"
 				      "\n"
 				      "[tls]\n"
 				      "cert = /etc/ssl/mail.example.test/fullchain.pem\n"
@@ -202,7 +207,11 @@ static void test_doc_example(void)
 				      "\n"
 				      "[limits]\n"
 				      "idle_timeout = 10m\n"
-				      "max_connections_per_ip = 20\n";
+				      "max_connections_per_ip = 20\n"
+				      "\n"
+				      "[smtp]\n"
+				      "postmaster = admin@example.test\n"
+				      "max_message_size = 50M\n";
 
 	test_begin("config: the example of docs/config.md");
 	test_assert(parses(example, &c));
@@ -210,12 +219,18 @@ static void test_doc_example(void)
 	test_assert_str(c.data_dir, "/var/lib/mailroom");
 	test_assert(c.listen[ROLE_POP3].count == 1 && c.listen[ROLE_POP3S].count == 1);
 	test_assert_str(c.listen[ROLE_POP3].addrs[0], "0.0.0.0:110");
-	test_assert(c.listen[ROLE_SMTP].count == 0 && c.listen[ROLE_SUBMISSION].count == 0 &&
-		    c.listen[ROLE_SUBMISSIONS].count == 0);
+	test_assert(c.listen[ROLE_SMTP].count == 1 && c.listen[ROLE_SUBMISSION].count == 1 &&
+		    c.listen[ROLE_SUBMISSIONS].count == 1);
+	test_assert_str(c.listen[ROLE_SMTP].addrs[0], "0.0.0.0:25");
+	test_assert_str(c.listen[ROLE_SUBMISSION].addrs[0], "0.0.0.0:587");
+	test_assert_str(c.listen[ROLE_SUBMISSIONS].addrs[0], "0.0.0.0:465");
 	test_assert_str(c.tls_cert, "/etc/ssl/mail.example.test/fullchain.pem");
 	test_assert_str(c.tls_key, "/etc/ssl/mail.example.test/privkey.pem");
 	test_assert(c.idle_timeout == 600 && c.max_connections_per_ip == 20);
+	test_assert_str(c.smtp_postmaster, "admin@example.test");
+	test_assert(c.smtp_max_message_size == 50ULL * 1024 * 1024);
 	test_assert(c.max_connections == 20000 && c.workers == 4); /* untouched defaults */
+	test_assert(c.smtp_max_recipients == 100);
 	test_assert_str(c.file, "/srv/mr/mailroom.conf");
 	config_free(&c);
 	test_end();
@@ -283,6 +298,76 @@ static void test_syntax(void)
 	test_end();
 }
 
+static void test_every_key(void)
+{
+	struct config c;
+
+	test_begin("config: every key of docs/config.md, set away from its default");
+	test_assert(parses("[server]\n"
+			   "hostname = mx.example.test\n"
+			   "data_dir = /data\n"
+			   "workers = 12\n"
+			   "log_level = error\n"
+			   "[listen]\n"
+			   "pop3 = 10.0.0.1:110\n"
+			   "pop3s = 10.0.0.1:995\n"
+			   "smtp = 10.0.0.1:25\n"
+			   "submission = 10.0.0.1:587\n"
+			   "submissions = 10.0.0.1:465\n"
+			   "[tls]\n"
+			   "cert = /c.pem\n"
+			   "key = /k.pem\n"
+			   "[limits]\n"
+			   "max_connections = 999\n"
+			   "max_connections_per_ip = 9\n"
+			   "idle_timeout = 2h\n"
+			   "auth_fail_delay_max = 1m\n"
+			   "[pop3]\n"
+			   "plaintext_auth = yes\n"
+			   "apop = no\n"
+			   "[smtp]\n"
+			   "max_message_size = 1K\n"
+			   "max_recipients = 1000\n"
+			   "max_errors = 3\n"
+			   "max_commands = 10\n"
+			   "max_received_headers = 5\n"
+			   "command_timeout = 30s\n"
+			   "data_timeout = 1h\n"
+			   "postmaster = pm@example.test\n"
+			   "sender_login_match = no\n",
+			   &c));
+	test_assert_str(c.hostname, "mx.example.test");
+	test_assert_str(c.data_dir, "/data");
+	test_assert(c.workers == 12 && c.log_level == LOG_ERROR);
+	static const char *const addr[ROLE_COUNT] = {
+		[ROLE_SMTP] = "10.0.0.1:25",	     [ROLE_SUBMISSION] = "10.0.0.1:587",
+		[ROLE_SUBMISSIONS] = "10.0.0.1:465", [ROLE_POP3] = "10.0.0.1:110",
+		[ROLE_POP3S] = "10.0.0.1:995",
+	};
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		test_assert(c.listen[r].count == 1);
+		if (c.listen[r].count == 1)
+			test_assert_str(c.listen[r].addrs[0], addr[r]);
+	}
+	test_assert_str(c.tls_cert, "/c.pem");
+	test_assert_str(c.tls_key, "/k.pem");
+	test_assert(c.max_connections == 999 && c.max_connections_per_ip == 9);
+	test_assert(c.idle_timeout == 7200 && c.auth_fail_delay_max == 60);
+	test_assert(c.pop3_plaintext_auth && !c.pop3_apop);
+	test_assert(c.smtp_max_message_size == 1024 && c.smtp_max_recipients == 1000);
+	test_assert(c.smtp_max_errors == 3 && c.smtp_max_commands == 10);
+	test_assert(c.smtp_max_received == 5);
+	test_assert(c.smtp_command_timeout == 30 && c.smtp_data_timeout == 3600);
+	test_assert_str(c.smtp_postmaster, "pm@example.test");
+	test_assert(!c.smtp_sender_login_match);
+	config_free(&c);
+	/* the upper ends of the documented ranges */
+	test_assert(parses("[smtp]\nmax_message_size = 1G\n", &c));
+	test_assert(c.smtp_max_message_size == 1ULL << 30);
+	config_free(&c);
+	test_end();
+}
+
 /* --- errors with FILE:LINE -------------------------------------------------------- */
 
 static void test_errors(void)
@@ -338,6 +423,18 @@ static void test_errors(void)
 		{"[listen]\npop3 = OFF\n"},
 		{"[listen]\npop3 = 127.0.0.1:110 127.0.0.1:111\n"},
 		{"[listen]\npop3s = 127.0.0.1:110, nope\n"},
+		{"[smtp]\nmax_message_size = 1023\n"},
+		{"[smtp]\nmax_message_size = 2G\n"},
+		{"[smtp]\nmax_message_size = 10MiB\n"},
+		{"[smtp]\nmax_recipients = 0\n"},
+		{"[smtp]\nmax_errors = 0\n"},
+		{"[smtp]\nmax_commands = 9\n"},
+		{"[smtp]\nmax_received_headers = 4\n"},
+		{"[smtp]\ncommand_timeout = 0\n"},
+		{"[smtp]\ndata_timeout = 5x\n"},
+		{"[smtp]\npostmaster =\n"},
+		{"[smtp]\nsender_login_match = sometimes\n"},
+		{"[smtp]\nidle_timeout = 10m\n"}, /* a [limits] key */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		test_assert(fails_at(bad[i].text, 2));
@@ -487,6 +584,7 @@ static void test_value_parsers(void)
 
 int main(void)
 {
-	return test_run((void (*[])(void)){test_load, test_doc_example, test_syntax, test_errors,
-					    test_listen, test_paths, test_value_parsers, NULL});
+	return test_run((void (*[])(void)){test_load, test_doc_example, test_syntax, test_every_key,
+					    test_errors, test_listen, test_paths,
+					    test_value_parsers, NULL});
 }
