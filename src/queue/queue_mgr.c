@@ -79,6 +79,16 @@ static void set_all(struct store_queue_msg *m, const size_t *idx, size_t n,
 	}
 }
 
+/* Outcomes decided without a next hop (DNS, routes). */
+static void set_all_log(struct store_queue_msg *m, const size_t *idx, size_t n,
+			enum queue_rcpt_status st, const char *reply)
+{
+	set_all(m, idx, n, st, reply);
+	for (size_t i = 0; i < n; i++)
+		log_info("queue delivery qid=%s to=<%s> relay=none status=%s reply=\"%s\"", m->qid,
+			 m->rcpts[idx[i]].address, st == QRCPT_FAILED ? "bounced" : "deferred", reply);
+}
+
 /* "host", "host:port", "[ip]", "[ip]:port" */
 static void split_hop(const char *hop, char *host, size_t len, unsigned *port)
 {
@@ -112,7 +122,7 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 	route.tls = ROUTE_TLS_MAY;
 	int rr = store_route_find(st, domain, &route);
 	if (rr != STORE_OK && rr != STORE_NOTFOUND) {
-		set_all(m, idx, n, QRCPT_PENDING, "4.3.0 route lookup failed");
+		set_all_log(m, idx, n, QRCPT_PENDING, "4.3.0 route lookup failed");
 		return;
 	}
 	if (rr == STORE_OK && strcmp(route.hop, "mx") != 0) {
@@ -122,15 +132,15 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 		enum dns_status d = dns_mx(cfg->delivery_resolver, domain, hosts, QUEUE_MX_MAX,
 					   &n_hosts);
 		if (d == DNS_NULL_MX || d == DNS_NOTFOUND) {
-			set_all(m, idx, n, QRCPT_FAILED,
-				d == DNS_NULL_MX ? "556 5.1.10 Recipient domain has a null MX: it "
+			set_all_log(m, idx, n, QRCPT_FAILED,
+				    d == DNS_NULL_MX ? "556 5.1.10 Recipient domain has a null MX: it "
 						   "accepts no mail"
 						 : "550 5.1.2 Recipient domain not found");
 			store_route_clear(&route);
 			return;
 		}
 		if (d != DNS_OK) {
-			set_all(m, idx, n, QRCPT_PENDING, "4.4.3 DNS lookup of the domain failed");
+			set_all_log(m, idx, n, QRCPT_PENDING, "4.4.3 DNS lookup of the domain failed");
 			store_route_clear(&route);
 			return;
 		}
@@ -213,7 +223,7 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 		}
 	}
 	if (!done)
-		set_all(m, idx, n, QRCPT_PENDING, last);
+		set_all_log(m, idx, n, QRCPT_PENDING, last);
 	free(rc);
 	store_route_clear(&route);
 }
