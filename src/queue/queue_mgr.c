@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define QUEUE_JOB_MAX 1024
@@ -28,13 +29,15 @@ struct queue_mgr {
 	struct workers *agents;
 	struct timer *timer;
 	bool scanning;
-	char **inflight; /* queue ids handed to an agent */
+	bool limited; /* a destination hit its limit (logged once) */
+	char **inflight;      /* queue ids handed to an agent ... */
+	char **inflight_dest; /* ... and their destinations */
 	size_t n_inflight;
 };
 
 struct scan_job {
 	struct queue_mgr *q;
-	char **qids;
+	char **qids, **dests;
 	size_t n;
 };
 
@@ -393,7 +396,7 @@ static void work_deliver(void *ctx, void *p)
 static void work_scan(void *ctx, void *p)
 {
 	struct scan_job *job = p;
-	store_queue_due(ctx, (int64_t)time(NULL), QUEUE_JOB_MAX, &job->qids, &job->n);
+	store_queue_due(ctx, (int64_t)time(NULL), QUEUE_JOB_MAX, &job->qids, &job->dests, &job->n);
 }
 
 /* --- loop thread -------------------------------------------------------------------- */
@@ -416,11 +419,18 @@ static void deliver_done(void *p)
 	for (size_t i = 0; i < q->n_inflight; i++)
 		if (strcmp(q->inflight[i], job->qid) == 0) {
 			free(q->inflight[i]);
-			q->inflight[i] = q->inflight[--q->n_inflight];
+			free(q->inflight_dest[i]);
+			q->n_inflight--;
+			q->inflight[i] = q->inflight[q->n_inflight];
+			q->inflight_dest[i] = q->inflight_dest[q->n_inflight];
 			break;
 		}
 	free(job->qid);
 	free(job);
+	if (q->limited) {
+		q->limited = false;
+		queue_mgr_kick(q);
+	}
 }
 
 static void scan_done(void *p)
@@ -430,6 +440,17 @@ static void scan_done(void *p)
 
 	q->scanning = false;
 	for (size_t i = 0; i < job->n; i++) {
+		/* per-destination limit: the rest waits for the next scan */
+		unsigned same = 0;
+		for (size_t k = 0; k < q->n_inflight; k++)
+			same += strcasecmp(q->inflight_dest[k], job->dests[i]) == 0;
+		if (same >= q->srv->cfg->delivery_per_destination) {
+			if (!q->limited)
+				log_info("queue destination=%s at its limit of %u deliveries",
+					 job->dests[i], q->srv->cfg->delivery_per_destination);
+			q->limited = true;
+			continue;
+		}
 		if (!inflight_has(q, job->qids[i]) && q->n_inflight < QUEUE_JOB_MAX) {
 			struct deliver_job *d = xcalloc(1, sizeof(*d));
 			d->q = q;
@@ -441,12 +462,18 @@ static void scan_done(void *p)
 				break;
 			}
 			q->inflight = xrealloc(q->inflight, (q->n_inflight + 1) * sizeof(char *));
+			q->inflight_dest = xrealloc(q->inflight_dest,
+						    (q->n_inflight + 1) * sizeof(char *));
+			q->inflight_dest[q->n_inflight] = xstrdup(job->dests[i]);
 			q->inflight[q->n_inflight++] = xstrdup(d->qid);
 		}
 	}
-	for (size_t i = 0; i < job->n; i++)
+	for (size_t i = 0; i < job->n; i++) {
 		free(job->qids[i]);
+		free(job->dests[i]);
+	}
 	free(job->qids);
+	free(job->dests);
 	free(job);
 }
 
@@ -500,9 +527,12 @@ void queue_mgr_free(struct queue_mgr **qp)
 		return;
 	loop_timer_del(q->srv->loop, &q->timer);
 	workers_free(&q->agents); /* deliveries under way finish first */
-	for (size_t i = 0; i < q->n_inflight; i++)
+	for (size_t i = 0; i < q->n_inflight; i++) {
 		free(q->inflight[i]);
+		free(q->inflight_dest[i]);
+	}
 	free(q->inflight);
+	free(q->inflight_dest);
 	free(q);
 	*qp = NULL;
 }

@@ -317,6 +317,14 @@ static bool transaction(struct client *c)
 	size_t o = 0;
 
 	params[0] = '\0';
+	if (!c->eightbit) {
+		/* RFC 6152: no 8-bit content to a next hop without 8BITMIME; we
+		   do not convert it, so the recipient fails with a clear reason */
+		for (size_t i = 0; i < j->len; i++)
+			if ((unsigned char)j->body[i] >= 0x80)
+				return fail(c, 554, "5.6.3 %s does not accept 8-bit content "
+						    "(no 8BITMIME)", j->host);
+	}
 	if (c->size)
 		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu", j->len);
 	if (c->eightbit)

@@ -196,8 +196,10 @@ int store_quota_check(struct store *st, int64_t mailbox_id, uint64_t size, bool 
 
 /* --- delivery (queue manager) --------------------------------------------- */
 /* Up to max queue ids due at `now` (not held, with recipients left), oldest
-   first; caller frees each and the array. */
-int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, size_t *n_r);
+   first, each with the domain of its first pending recipient (its
+   destination, for concurrency limits); caller frees the strings and arrays. */
+int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, char ***dests_r,
+		    size_t *n_r);
 
 enum queue_rcpt_status { QRCPT_PENDING = 0, QRCPT_SENT = 1, QRCPT_FAILED = 2 };
 struct store_queue_rcpt {

@@ -313,17 +313,20 @@ int store_queue_flush(struct store *st, const char *qid)
 
 /* --- delivery -------------------------------------------------------------------- */
 
-int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, size_t *n_r)
+int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, char ***dests_r,
+		    size_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT qid FROM queue q WHERE held = 0 AND "
-					 "next_attempt <= ?1 AND EXISTS (SELECT 1 FROM "
-					 "queue_rcpts r WHERE r.queue_id = q.id AND r.status = 0) "
-					 "ORDER BY next_attempt, id LIMIT ?2");
-	char **q = NULL;
+	sqlite3_stmt *s = store_stmt(st, "SELECT q.qid, (SELECT substr(r.address, instr(r.address, "
+					 "'@') + 1) FROM queue_rcpts r WHERE r.queue_id = q.id AND "
+					 "r.status = 0 ORDER BY r.address LIMIT 1) AS dest FROM queue "
+					 "q WHERE held = 0 AND next_attempt <= ?1 AND dest IS NOT "
+					 "NULL ORDER BY next_attempt, id LIMIT ?2");
+	char **q = NULL, **d = NULL;
 	size_t n = 0;
 	int rc;
 
 	*qids_r = NULL;
+	*dests_r = NULL;
 	*n_r = 0;
 	if (s == NULL)
 		return STORE_TEMP;
@@ -331,11 +334,14 @@ int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, s
 	sqlite3_bind_int64(s, 2, (int64_t)max);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		q = xrealloc(q, (n + 1) * sizeof(*q));
-		q[n++] = col_dup(s, 0);
+		d = xrealloc(d, (n + 1) * sizeof(*d));
+		q[n] = col_dup(s, 0);
+		d[n++] = col_dup(s, 1);
 	}
 	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "queue due");
 	store_idle(st);
 	*qids_r = q;
+	*dests_r = d;
 	*n_r = n;
 	return r;
 }

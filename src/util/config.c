@@ -269,6 +269,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_bool(&c->delivery_enabled, v);
 		if (strcmp(key, "threads") == 0)
 			return set_count(&c->delivery_threads, v, 1, 256);
+		if (strcmp(key, "per_destination") == 0)
+			return set_count(&c->delivery_per_destination, v, 1, 10000);
 		if (strcmp(key, "scan_interval") == 0)
 			return set_duration(&c->delivery_scan_interval, v, 1);
 		if (strcmp(key, "retry_min") == 0)
@@ -332,6 +334,7 @@ static void config_defaults(struct config *c)
 	c->smtp_sender_login_match = true;
 	c->delivery_enabled = true;
 	c->delivery_threads = 4;
+	c->delivery_per_destination = 2;
 	c->delivery_scan_interval = 30;
 	c->delivery_retry_min = 300;
 	c->delivery_retry_max = 3600;

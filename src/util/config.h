@@ -71,6 +71,7 @@ struct config {
 
 	bool delivery_enabled;		 /* run the queue manager in serve */
 	unsigned delivery_threads;	 /* delivery agents (blocking SMTP clients) */
+	unsigned delivery_per_destination; /* messages in delivery to one domain at once */
 	unsigned delivery_scan_interval; /* seconds between queue scans */
 	unsigned delivery_retry_min;	 /* first retry after this; doubles each time */
 	unsigned delivery_retry_max;	 /* ... up to this */
