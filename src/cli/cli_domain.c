@@ -6,14 +6,15 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: mailroom [-c FILE] domain add NAME [--type TYPE]\n"
+	"usage: mailroom [-c FILE] domain add NAME [--type TYPE | --alias-of DOMAIN]\n"
 	"       mailroom [-c FILE] domain remove NAME\n"
 	"       mailroom [-c FILE] domain list [--json]\n"
 	"\n"
 	"TYPE is authoritative (default: recipients must exist here), internal-relay\n"
 	"(unknown recipients go on to the domain's route) or external-relay (all mail\n"
-	"goes on to the route). A domain is removed only once no mailbox or alias\n"
-	"uses it.\n";
+	"goes on to the route). --alias-of makes NAME a domain alias: every address\n"
+	"local@NAME is local@DOMAIN, for mail and logins. A domain is removed only\n"
+	"once no mailbox, alias or domain alias uses it.\n";
 
 struct list_ctx {
 	bool json;
@@ -27,8 +28,15 @@ static void print_domain(const struct store_domain *d, void *p)
 	if (lc->json) {
 		printf("%s{\"name\":", lc->n > 0 ? "," : "");
 		cli_json_str(stdout, d->name);
-		printf(",\"type\":\"%s\",\"mailboxes\":%lld}", domain_type_name(d->type),
+		printf(",\"type\":\"%s\",\"mailboxes\":%lld,\"alias_of\":", domain_type_name(d->type),
 		       (long long)d->mailboxes);
+		if (d->alias_of != NULL)
+			cli_json_str(stdout, d->alias_of);
+		else
+			fputs("null", stdout);
+		fputs("}", stdout);
+	} else if (d->alias_of != NULL) {
+		printf("%-40s alias of %s\n", d->name, d->alias_of);
 	} else {
 		printf("%-40s %-15s %lld\n", d->name, domain_type_name(d->type),
 		       (long long)d->mailboxes);
@@ -38,12 +46,14 @@ static void print_domain(const struct store_domain *d, void *p)
 
 int cli_domain(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{.name = "type", .has_arg = true}, {.name = "json"}};
+	struct cli_opt opts[] = {{.name = "type", .has_arg = true},
+				 {.name = "json"},
+				 {.name = "alias-of", .has_arg = true}};
 	const char *pos[2];
 	size_t np;
 	bool done;
 	struct store *st = NULL;
-	int rc = cli_parse(usage, argc, argv, opts, 2, pos, 1, 2, &np, &done);
+	int rc = cli_parse(usage, argc, argv, opts, 3, pos, 1, 2, &np, &done);
 
 	if (rc != 0 || done)
 		return rc;
@@ -63,8 +73,12 @@ int cli_domain(struct cli *c, int argc, char **argv)
 		cli_err("domain list takes no NAME");
 		return EXIT_USAGE;
 	}
-	if (opts[0].set && !is_add) {
-		cli_err("--type goes with domain add");
+	if ((opts[0].set || opts[2].set) && !is_add) {
+		cli_err("--type and --alias-of go with domain add");
+		return EXIT_USAGE;
+	}
+	if (opts[0].set && opts[2].set) {
+		cli_err("a domain alias takes the type of its target: no --type with --alias-of");
 		return EXIT_USAGE;
 	}
 	if (opts[1].set && !is_list) {
@@ -80,7 +94,13 @@ int cli_domain(struct cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
-	if (is_add) {
+	if (is_add && opts[2].set) {
+		rc = store_domain_alias_add(st, pos[1], opts[2].value);
+		if (rc == STORE_OK)
+			printf("domain %s added as an alias of %s\n", pos[1], opts[2].value);
+		else
+			rc = cli_store_fail(st, rc, "domain add");
+	} else if (is_add) {
 		rc = store_domain_add(st, pos[1], type);
 		if (rc == STORE_OK)
 			printf("domain %s added (%s)\n", pos[1], domain_type_name(type));

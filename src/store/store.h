@@ -66,10 +66,15 @@ int domain_type_parse(const char *s, enum domain_type *t_r);
 /* --- domains ----------------------------------------------------------- */
 struct store_domain {
 	char *name;
-	enum domain_type type;
-	int64_t mailboxes; /* number of mailboxes whose primary address is here */
+	enum domain_type type; /* for an alias: the target's */
+	int64_t mailboxes;     /* number of mailboxes whose primary address is here */
+	char *alias_of;	       /* a domain alias: the domain it stands for, else NULL */
 };
 int store_domain_add(struct store *st, const char *name, enum domain_type type);
+/* A domain alias (SPEC §4): local@alias is local@target for delivery and
+   login. The target must exist and not be an alias itself; an alias holds no
+   mailboxes or aliases of its own. */
+int store_domain_alias_add(struct store *st, const char *alias, const char *target);
 /* Refuses (STORE_EXISTS) while mailboxes or aliases still use the domain. */
 int store_domain_remove(struct store *st, const char *name);
 int store_domain_get(struct store *st, const char *name, struct store_domain *d_r);

@@ -77,6 +77,72 @@ int store_domain_add(struct store *st, const char *name, enum domain_type type)
 	return r;
 }
 
+int store_domain_alias_add(struct store *st, const char *alias, const char *target)
+{
+	char *a = store_norm_domain(alias), *t = store_norm_domain(target);
+	int r;
+
+	if (a == NULL || t == NULL) {
+		snprintf(st->err, sizeof(st->err), "'%s' is not a valid domain name",
+			 a == NULL ? alias : target);
+		r = STORE_INVALID;
+		goto out;
+	}
+	if (strcmp(a, t) == 0) {
+		snprintf(st->err, sizeof(st->err), "a domain cannot be an alias of itself");
+		r = STORE_INVALID;
+		goto out;
+	}
+	if ((r = store_begin(st)) != STORE_OK)
+		goto out;
+	sqlite3_stmt *s = store_stmt(st, "SELECT id, alias_of IS NOT NULL FROM domains WHERE "
+					 "name = ?1");
+	if (s == NULL) {
+		store_rollback(st);
+		r = STORE_TEMP;
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	int64_t tid = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	bool target_is_alias = rc == SQLITE_ROW && sqlite3_column_int(s, 1) != 0;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW || target_is_alias) {
+		store_rollback(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = store_fail(st, rc, "domain alias");
+			goto out;
+		}
+		snprintf(st->err, sizeof(st->err), target_is_alias
+				? "domain %s is an alias itself; point at the domain it stands for"
+				: "domain %s does not exist",
+			 t);
+		r = target_is_alias ? STORE_INVALID : STORE_NOTFOUND;
+		goto out;
+	}
+	s = store_stmt(st, "INSERT INTO domains (name, type, created, alias_of) SELECT ?1, "
+			   "type, ?3, ?2 FROM domains WHERE id = ?2");
+	if (s == NULL) {
+		store_rollback(st);
+		r = STORE_TEMP;
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, tid);
+	sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+	if ((r = step_done(st, s, "domain alias")) != STORE_OK) {
+		if (r == STORE_EXISTS)
+			snprintf(st->err, sizeof(st->err), "domain %s exists already", a);
+		store_rollback(st);
+		goto out;
+	}
+	r = store_commit(st);
+out:
+	free(a);
+	free(t);
+	return r;
+}
+
 int store_domain_remove(struct store *st, const char *name)
 {
 	char *d = store_norm_domain(name);
@@ -97,7 +163,8 @@ int store_domain_remove(struct store *st, const char *name)
 	}
 	sqlite3_stmt *s = store_stmt(st, "SELECT (SELECT count(*) FROM mailboxes WHERE "
 					 "domain_id = ?1) + (SELECT count(*) FROM aliases "
-					 "WHERE domain_id = ?1)");
+					 "WHERE domain_id = ?1) + (SELECT count(*) FROM domains "
+					 "WHERE alias_of = ?1)");
 	if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
 		store_rollback(st);
 		r = STORE_TEMP;
@@ -106,7 +173,9 @@ int store_domain_remove(struct store *st, const char *name)
 	if (sqlite3_column_int64(s, 0) > 0) {
 		store_rollback(st);
 		snprintf(st->err, sizeof(st->err),
-			 "domain %s still has mailboxes or aliases; remove them first", d);
+			 "domain %s still has mailboxes, aliases or domain aliases; remove them "
+			 "first",
+			 d);
 		r = STORE_EXISTS;
 		goto out;
 	}
@@ -128,15 +197,16 @@ static void domain_row(sqlite3_stmt *s, struct store_domain *d)
 	d->name = col_text(s, 0);
 	d->type = (enum domain_type)sqlite3_column_int(s, 1);
 	d->mailboxes = sqlite3_column_int64(s, 2);
+	d->alias_of = col_text(s, 3);
 }
 
 #define DOMAIN_SELECT                                                                      \
-	"SELECT name, type, (SELECT count(*) FROM mailboxes m WHERE m.domain_id = d.id) "  \
-	"FROM domains d "
+	"SELECT d.name, coalesce(t.type, d.type), (SELECT count(*) FROM mailboxes m WHERE "  \
+	"m.domain_id = d.id), t.name FROM domains d LEFT JOIN domains t ON t.id = d.alias_of "
 
 static int domain_get(struct store *st, const char *name, struct store_domain *d_r)
 {
-	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT "WHERE name = lower(?1)");
+	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT "WHERE d.name = lower(?1)");
 	if (s == NULL)
 		return STORE_TEMP;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
@@ -151,7 +221,7 @@ static int domain_get(struct store *st, const char *name, struct store_domain *d
 
 int store_domain_list(struct store *st, store_domain_cb *cb, void *ctx)
 {
-	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT "ORDER BY name");
+	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT "ORDER BY d.name");
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
@@ -167,7 +237,24 @@ int store_domain_list(struct store *st, store_domain_cb *cb, void *ctx)
 void store_domain_clear(struct store_domain *d)
 {
 	free(d->name);
+	free(d->alias_of);
 	d->name = NULL;
+	d->alias_of = NULL;
+}
+
+/* The domain an alias domain stands for (malloc'd), or NULL. */
+static char *domain_alias_target(struct store *st, const char *domain)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT t.name FROM domains d JOIN domains t ON t.id = "
+					 "d.alias_of WHERE d.name = ?1");
+	char *t = NULL;
+	if (s == NULL)
+		return NULL;
+	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		t = col_text(s, 0);
+	sqlite3_reset(s);
+	return t;
 }
 
 /* --- mailboxes ------------------------------------------------------------------- */
@@ -204,6 +291,15 @@ static int address_prepare(struct store *st, const char *address, char **norm_r,
 				 store_addr_domain(a));
 		free(a);
 		return dom == 0 ? STORE_NOTFOUND : STORE_TEMP;
+	}
+	char *target = domain_alias_target(st, store_addr_domain(a));
+	if (target != NULL) {
+		snprintf(st->err, sizeof(st->err),
+			 "domain %s is an alias of %s: add the address in %s", store_addr_domain(a),
+			 target, target);
+		free(target);
+		free(a);
+		return STORE_INVALID;
 	}
 	*norm_r = a;
 	*dom_r = dom;
@@ -675,6 +771,13 @@ static int resolve_full(struct store *st, const char *address, int64_t **ids_r, 
 	if (a == NULL) {
 		snprintf(st->err, sizeof(st->err), "'%s' is not a valid address", address);
 		return STORE_INVALID;
+	}
+	char *target = domain_alias_target(st, store_addr_domain(a));
+	if (target != NULL) { /* local@alias.domain is local@target */
+		char *b = xasprintf("%.*s@%s", (int)(store_addr_domain(a) - a - 1), a, target);
+		free(target);
+		free(a);
+		a = b;
 	}
 	r = resolve_rec(st, &rs, a, 0);
 	for (size_t i = 0; i < rs.n_seen; i++)

@@ -100,6 +100,9 @@ static const char *const migrations[] = {
 	" auth_secret TEXT);"
 	"ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE queue_rcpts ADD COLUMN remote_reply TEXT;",
+	/* 4: domain aliases (SPEC §4): every address of the alias is valid in
+	   the target domain */
+	"ALTER TABLE domains ADD COLUMN alias_of INTEGER REFERENCES domains(id);",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)

@@ -480,6 +480,30 @@ def test_aliases_expand_at_rcpt():
                                                           "far@remote.test"]]
 
 
+def test_domain_alias():
+    with server() as srv:
+        srv.cli("domain", "add", "example.net", "--alias-of", "example.test")
+        doms = {d["name"]: d for d in json.loads(srv.cli("domain", "list", "--json").stdout)}
+        assert doms["example.net"]["alias_of"] == "example.test"
+        assert doms["example.net"]["type"] == "authoritative"
+        p = srv.cli("user", "add", "x@example.net", "--password-stdin", stdin=b"pw\n",
+                    check=False)
+        assert p.returncode == 1 and b"alias of example.test" in p.stderr, p.stderr
+        p = srv.cli("domain", "remove", "example.test", check=False)
+        assert p.returncode == 1
+        c = srv.smtp()
+        c.sendmail("x@remote.test", ["alice@example.net", "ALICE@example.test"],
+                   b"Subject: alias domain\r\n\r\nx\r\n")
+        try:
+            c.sendmail("x@remote.test", ["nobody@example.net"], b"x\r\n")
+            raise AssertionError("unknown user in an alias domain accepted")
+        except smtplib.SMTPRecipientsRefused as e:
+            assert list(e.recipients.values())[0][0] == 550
+        c.quit()
+        assert len(srv.messages(ALICE)) == 1  # one mailbox, one copy
+        assert len(srv.messages("alice@example.net")) == 1  # logins work too
+
+
 def test_msmtp_submission():
     with server() as srv:
         rc = os.path.join(srv.dir, "msmtprc")
