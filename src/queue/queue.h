@@ -23,6 +23,9 @@ struct queue_mgr;
 struct queue_mgr *queue_mgr_new(struct server *srv);
 /* Scan soon (new mail was queued). */
 void queue_mgr_kick(struct queue_mgr *q);
+/* Graceful stop (SIGTERM): no more scans; deliveries under way finish,
+   those not started yet stay due for the next run. */
+void queue_mgr_stop(struct queue_mgr *q);
 /* Stops scanning; deliveries under way finish (their threads are joined). */
 void queue_mgr_free(struct queue_mgr **q);
 

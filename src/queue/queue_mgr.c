@@ -13,6 +13,7 @@
 #include "util/mem.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ struct queue_mgr {
 	struct timer *timer;
 	bool scanning;
 	bool limited; /* a destination hit its limit (logged once) */
+	atomic_bool stopping; /* jobs not started yet are left for the next run */
 	char **inflight;      /* queue ids handed to an agent ... */
 	char **inflight_dest; /* ... and their destinations */
 	size_t n_inflight;
@@ -307,6 +309,8 @@ static void work_deliver(void *ctx, void *p)
 	struct store_queue_msg m;
 	int64_t now = (int64_t)time(NULL);
 
+	if (atomic_load(&job->q->stopping))
+		return; /* still due after the restart */
 	if (store_queue_load(st, job->qid, &m) != STORE_OK)
 		return;
 	if (m.held || m.n_rcpts == 0) {
@@ -482,6 +486,8 @@ static void scan(struct loop *l, void *ctx)
 	struct queue_mgr *q = ctx;
 
 	q->timer = NULL;
+	if (atomic_load(&q->stopping))
+		return;
 	if (!q->scanning) {
 		struct scan_job *job = xcalloc(1, sizeof(*job));
 		job->q = q;
@@ -515,8 +521,16 @@ struct queue_mgr *queue_mgr_new(struct server *srv)
 
 void queue_mgr_kick(struct queue_mgr *q)
 {
-	if (q != NULL)
+	if (q != NULL && !atomic_load(&q->stopping))
 		schedule(q, QUEUE_KICK_MS);
+}
+
+void queue_mgr_stop(struct queue_mgr *q)
+{
+	if (q == NULL)
+		return;
+	atomic_store(&q->stopping, true);
+	loop_timer_del(q->srv->loop, &q->timer);
 }
 
 void queue_mgr_free(struct queue_mgr **qp)

@@ -413,6 +413,7 @@ static void shutdown_begin(struct server_priv *sp, const char *why)
 	conn_mgr_abort_handshakes(sp->conns, "server stopping");
 	pop3_service_shutdown(sp->pub.pop3);
 	smtp_service_shutdown(sp->pub.smtp);
+	queue_mgr_stop(sp->pub.queue);
 	sp->stop_check = loop_timer_add(l, 0, stop_check, sp);
 	sp->grace = loop_timer_add(l, SERVER_GRACE_SECS * 1000, grace_over, sp);
 }

@@ -245,6 +245,40 @@ def test_tls_required_and_auth_to_smart_host():
         tls.stop()
 
 
+class SlowSink(Sink):
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        await asyncio.sleep(0.4)
+        return await Sink.handle_DATA(self, server, session, envelope)
+
+
+def test_sigterm_mid_run_delivers_each_once():
+    sink = SlowSink()
+    port = free_port()
+    ctl = Controller(sink, hostname="127.0.0.1", port=port)
+    ctl.start()
+    srv = server({"delivery.threads": "2", "delivery.per_destination": "2"})
+    srv.cli("route", "add", "slow.test", "127.0.0.1:%d" % port, "--tls", "none")
+    srv.start()
+    try:
+        s = srv.submission(ALICE)
+        for i in range(8):
+            s.sendmail(ALICE, ["r%d@slow.test" % i], b"Subject: slow\r\n\r\nx\r\n")
+        s.quit()
+        wait(lambda: sink.messages, what="first delivery")
+        srv.stop()  # SIGTERM while deliveries run: they finish, the rest waits
+        left = len(queue(srv))
+        assert 0 < left < 8, left
+        srv.start()
+        wait(lambda: queue(srv) == [], timeout=30, what="the rest after the restart")
+        tos = sorted(t for m in sink.messages for t in m[1])
+        assert tos == sorted("r%d@slow.test" % i for i in range(8)), tos  # each once
+    finally:
+        srv.stop()
+        srv.cleanup()
+        ctl.stop()
+
+
 def test_restart_keeps_queue_and_delivers_once():
     dead = free_port()
     srv = server()
