@@ -32,8 +32,7 @@ struct queue_mgr {
 	bool scanning;
 	bool limited; /* a destination hit its limit (logged once) */
 	atomic_bool stopping; /* jobs not started yet are left for the next run */
-	char **inflight;      /* queue ids handed to an agent ... */
-	char **inflight_dest; /* ... and their destinations */
+	struct deliver_job **inflight; /* bundles handed to an agent */
 	size_t n_inflight;
 };
 
@@ -43,9 +42,21 @@ struct scan_job {
 	size_t n;
 };
 
+#define QUEUE_BUNDLE_MAX 20 /* messages for one destination per job (one connection) */
+
 struct deliver_job {
 	struct queue_mgr *q;
-	char *qid;
+	char *dest;
+	char *qids[QUEUE_BUNDLE_MAX];
+	size_t n;
+};
+
+/* An open connection kept for the next message of the bundle. */
+struct conn_cache {
+	struct smtp_client *c;
+	char domain[256], host[256];
+	struct sockaddr_in addr;
+	unsigned port;
 };
 
 /* --- agent threads ----------------------------------------------------------- */
@@ -113,8 +124,28 @@ static void split_hop(const char *hop, char *host, size_t len, unsigned *port)
 }
 
 /* Delivers the recipients m->rcpts[idx[0..n)] (one domain) over one route. */
+static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
+		   const struct smtp_client_rcpt *rc, const struct smtp_client_job *j, const char *ip)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct store_queue_rcpt *r = &m->rcpts[idx[i]];
+		r->status = rc[i].code >= 200 && rc[i].code < 300 ? QRCPT_SENT
+			    : rc[i].code >= 500			  ? QRCPT_FAILED
+								  : QRCPT_PENDING;
+		free(r->remote_reply);
+		r->remote_reply = xasprintf("%s", rc[i].reply);
+		log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s status=%s reply=\"%s\"",
+			 m->qid, r->address, j->host, ip, ntohs(j->addr.sin_port),
+			 j->tls_used ? "yes" : "no",
+			 r->status == QRCPT_SENT     ? "sent"
+			 : r->status == QRCPT_FAILED ? "bounced"
+						     : "deferred",
+			 rc[i].reply);
+	}
+}
+
 static void deliver_domain(struct store *st, const struct config *cfg, struct store_queue_msg *m,
-			   const size_t *idx, size_t n, bool *dsn_offered)
+			   const size_t *idx, size_t n, bool *dsn_offered, struct conn_cache *cache)
 {
 	const char *domain = domain_of(m->rcpts[idx[0]].address);
 	struct store_route route;
@@ -163,6 +194,36 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 		for (const char *p = rc[i].address; *p != '\0'; p++)
 			utf8 |= (unsigned char)*p >= 0x80;
 	bool done = false;
+	struct smtp_client_job j = {
+		.helo = cfg->hostname,
+		.tls = route.tls,
+		.auth_user = route.auth_user,
+		.auth_secret = route.auth_secret,
+		.sender = m->sender,
+		.body = m->body.data,
+		.len = m->body.len,
+		.smtputf8 = utf8,
+		.envid = m->dsn_envid,
+		.ret = m->dsn_ret,
+		.rcpts = rc,
+		.n_rcpts = n,
+		.connect_timeout = cfg->delivery_connect_timeout,
+		.command_timeout = cfg->delivery_command_timeout,
+	};
+	char ip[INET_ADDRSTRLEN];
+	/* the connection of the previous message to this domain, if any */
+	if (cache != NULL && cache->c != NULL && strcasecmp(cache->domain, domain) == 0) {
+		j.host = cache->host;
+		j.addr = cache->addr;
+		inet_ntop(AF_INET, &j.addr.sin_addr, ip, sizeof(ip));
+		if (smtp_client_send(cache->c, &j)) {
+			record(m, idx, n, rc, &j, ip);
+			*dsn_offered = j.dsn_offered;
+			done = true;
+		} else {
+			smtp_client_close(&cache->c); /* start afresh below */
+		}
+	}
 	for (size_t h = 0; h < n_hosts && !done; h++) {
 		struct in_addr addrs[4];
 		size_t n_addrs = 0;
@@ -171,46 +232,25 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 			continue;
 		}
 		for (size_t a = 0; a < n_addrs && !done; a++) {
-			struct smtp_client_job j = {
-				.helo = cfg->hostname,
-				.host = hosts[h].name,
-				.addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-					 .sin_addr = addrs[a]},
-				.tls = route.tls,
-				.auth_user = route.auth_user,
-				.auth_secret = route.auth_secret,
-				.sender = m->sender,
-				.body = m->body.data,
-				.len = m->body.len,
-				.smtputf8 = utf8,
-				.envid = m->dsn_envid,
-				.ret = m->dsn_ret,
-				.rcpts = rc,
-				.n_rcpts = n,
-				.connect_timeout = cfg->delivery_connect_timeout,
-				.command_timeout = cfg->delivery_command_timeout,
-			};
-			char ip[INET_ADDRSTRLEN];
+			j.host = hosts[h].name;
+			j.addr = (struct sockaddr_in){.sin_family = AF_INET,
+						      .sin_port = htons((uint16_t)port),
+						      .sin_addr = addrs[a]};
+			j.tls_used = false;
 			inet_ntop(AF_INET, &addrs[a], ip, sizeof(ip));
-			if (smtp_client_run(&j)) {
-				for (size_t i = 0; i < n; i++) {
-					struct store_queue_rcpt *r = &m->rcpts[idx[i]];
-					r->status = rc[i].code >= 200 && rc[i].code < 300 ? QRCPT_SENT
-						    : rc[i].code >= 500		      ? QRCPT_FAILED
-										      : QRCPT_PENDING;
-					free(r->remote_reply);
-					r->remote_reply = xasprintf("%s", rc[i].reply);
-					log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s "
-						 "status=%s reply=\"%s\"",
-						 m->qid, r->address, hosts[h].name, ip, port,
-						 j.tls_used ? "yes" : "no",
-						 r->status == QRCPT_SENT	   ? "sent"
-						 : r->status == QRCPT_FAILED ? "bounced"
-									     : "deferred",
-						 rc[i].reply);
-				}
+			struct smtp_client *c = smtp_client_open(&j);
+			if (c != NULL && smtp_client_send(c, &j)) {
+				record(m, idx, n, rc, &j, ip);
 				*dsn_offered = j.dsn_offered;
 				done = true;
+				if (cache != NULL) { /* keep it for the next message */
+					smtp_client_close(&cache->c);
+					cache->c = c;
+					c = NULL;
+					snprintf(cache->domain, sizeof(cache->domain), "%s", domain);
+					snprintf(cache->host, sizeof(cache->host), "%.255s", hosts[h].name);
+					cache->addr = j.addr;
+				}
 			} else if (j.code >= 500) {
 				set_all(m, idx, n, QRCPT_FAILED, j.reply);
 				log_info("queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u status=bounced "
@@ -225,6 +265,7 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 					 m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
 					 port, j.reply);
 			}
+			smtp_client_close(&c);
 		}
 	}
 	if (!done)
@@ -301,17 +342,14 @@ static void report_free(struct report *rep)
 	free(rep->remote);
 }
 
-static void work_deliver(void *ctx, void *p)
+static void deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
+			struct conn_cache *cache)
 {
-	struct deliver_job *job = p;
-	struct store *st = ctx;
-	const struct config *cfg = job->q->srv->cfg;
+	const struct config *cfg = q->srv->cfg;
 	struct store_queue_msg m;
 	int64_t now = (int64_t)time(NULL);
 
-	if (atomic_load(&job->q->stopping))
-		return; /* still due after the restart */
-	if (store_queue_load(st, job->qid, &m) != STORE_OK)
+	if (store_queue_load(st, qid, &m) != STORE_OK)
 		return;
 	if (m.held || m.n_rcpts == 0) {
 		store_queue_msg_clear(&m);
@@ -331,7 +369,7 @@ static void work_deliver(void *ctx, void *p)
 				done[k] = true;
 			}
 		bool offered = false;
-		deliver_domain(st, cfg, &m, idx, n, &offered);
+		deliver_domain(st, cfg, &m, idx, n, &offered, cache);
 		for (size_t k = 0; k < n; k++)
 			dsn_offered[idx[k]] = offered;
 	}
@@ -397,6 +435,22 @@ static void work_deliver(void *ctx, void *p)
 	store_queue_msg_clear(&m);
 }
 
+/* Agent thread: the messages of one bundle, in order, over one connection
+   to their destination where the next hop allows. */
+static void work_deliver(void *ctx, void *p)
+{
+	struct deliver_job *job = p;
+	struct conn_cache cache;
+
+	memset(&cache, 0, sizeof(cache));
+	for (size_t i = 0; i < job->n; i++) {
+		if (atomic_load(&job->q->stopping))
+			break; /* the rest is still due after the restart */
+		deliver_one(ctx, job->q, job->qids[i], &cache);
+	}
+	smtp_client_close(&cache.c);
+}
+
 static void work_scan(void *ctx, void *p)
 {
 	struct scan_job *job = p;
@@ -410,9 +464,26 @@ static void schedule(struct queue_mgr *q, uint64_t ms);
 static bool inflight_has(const struct queue_mgr *q, const char *qid)
 {
 	for (size_t i = 0; i < q->n_inflight; i++)
-		if (strcmp(q->inflight[i], qid) == 0)
-			return true;
+		for (size_t k = 0; k < q->inflight[i]->n; k++)
+			if (strcmp(q->inflight[i]->qids[k], qid) == 0)
+				return true;
 	return false;
+}
+
+static unsigned inflight_to(const struct queue_mgr *q, const char *dest)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < q->n_inflight; i++)
+		n += strcasecmp(q->inflight[i]->dest, dest) == 0;
+	return n;
+}
+
+static void job_free(struct deliver_job *job)
+{
+	for (size_t i = 0; i < job->n; i++)
+		free(job->qids[i]);
+	free(job->dest);
+	free(job);
 }
 
 static void deliver_done(void *p)
@@ -421,16 +492,11 @@ static void deliver_done(void *p)
 	struct queue_mgr *q = job->q;
 
 	for (size_t i = 0; i < q->n_inflight; i++)
-		if (strcmp(q->inflight[i], job->qid) == 0) {
-			free(q->inflight[i]);
-			free(q->inflight_dest[i]);
-			q->n_inflight--;
-			q->inflight[i] = q->inflight[q->n_inflight];
-			q->inflight_dest[i] = q->inflight_dest[q->n_inflight];
+		if (q->inflight[i] == job) {
+			q->inflight[i] = q->inflight[--q->n_inflight];
 			break;
 		}
-	free(job->qid);
-	free(job);
+	job_free(job);
 	if (q->limited) {
 		q->limited = false;
 		queue_mgr_kick(q);
@@ -439,46 +505,47 @@ static void deliver_done(void *p)
 
 static void scan_done(void *p)
 {
-	struct scan_job *job = p;
-	struct queue_mgr *q = job->q;
+	struct scan_job *scan = p;
+	struct queue_mgr *q = scan->q;
+	const struct config *cfg = q->srv->cfg;
 
 	q->scanning = false;
-	for (size_t i = 0; i < job->n; i++) {
+	for (size_t i = 0; i < scan->n; i++) {
+		if (scan->qids[i] == NULL || inflight_has(q, scan->qids[i]))
+			continue;
 		/* per-destination limit: the rest waits for the next scan */
-		unsigned same = 0;
-		for (size_t k = 0; k < q->n_inflight; k++)
-			same += strcasecmp(q->inflight_dest[k], job->dests[i]) == 0;
-		if (same >= q->srv->cfg->delivery_per_destination) {
+		if (inflight_to(q, scan->dests[i]) >= cfg->delivery_per_destination) {
 			if (!q->limited)
 				log_info("queue destination=%s at its limit of %u deliveries",
-					 job->dests[i], q->srv->cfg->delivery_per_destination);
+					 scan->dests[i], cfg->delivery_per_destination);
 			q->limited = true;
 			continue;
 		}
-		if (!inflight_has(q, job->qids[i]) && q->n_inflight < QUEUE_JOB_MAX) {
-			struct deliver_job *d = xcalloc(1, sizeof(*d));
-			d->q = q;
-			d->qid = job->qids[i];
-			job->qids[i] = NULL;
-			if (workers_submit(q->agents, work_deliver, deliver_done, d) != 0) {
-				free(d->qid);
-				free(d);
-				break;
-			}
-			q->inflight = xrealloc(q->inflight, (q->n_inflight + 1) * sizeof(char *));
-			q->inflight_dest = xrealloc(q->inflight_dest,
-						    (q->n_inflight + 1) * sizeof(char *));
-			q->inflight_dest[q->n_inflight] = xstrdup(job->dests[i]);
-			q->inflight[q->n_inflight++] = xstrdup(d->qid);
+		/* one job takes this message and the next ones for the same place */
+		struct deliver_job *d = xcalloc(1, sizeof(*d));
+		d->q = q;
+		d->dest = xstrdup(scan->dests[i]);
+		for (size_t k = i; k < scan->n && d->n < QUEUE_BUNDLE_MAX; k++) {
+			if (scan->qids[k] == NULL || strcasecmp(scan->dests[k], d->dest) != 0 ||
+			    inflight_has(q, scan->qids[k]))
+				continue;
+			d->qids[d->n++] = scan->qids[k];
+			scan->qids[k] = NULL;
 		}
+		if (workers_submit(q->agents, work_deliver, deliver_done, d) != 0) {
+			job_free(d);
+			break;
+		}
+		q->inflight = xrealloc(q->inflight, (q->n_inflight + 1) * sizeof(*q->inflight));
+		q->inflight[q->n_inflight++] = d;
 	}
-	for (size_t i = 0; i < job->n; i++) {
-		free(job->qids[i]);
-		free(job->dests[i]);
+	for (size_t i = 0; i < scan->n; i++) {
+		free(scan->qids[i]);
+		free(scan->dests[i]);
 	}
-	free(job->qids);
-	free(job->dests);
-	free(job);
+	free(scan->qids);
+	free(scan->dests);
+	free(scan);
 }
 
 static void scan(struct loop *l, void *ctx)
@@ -541,12 +608,7 @@ void queue_mgr_free(struct queue_mgr **qp)
 		return;
 	loop_timer_del(q->srv->loop, &q->timer);
 	workers_free(&q->agents); /* deliveries under way finish first */
-	for (size_t i = 0; i < q->n_inflight; i++) {
-		free(q->inflight[i]);
-		free(q->inflight_dest[i]);
-	}
-	free(q->inflight);
-	free(q->inflight_dest);
+	free(q->inflight); /* the jobs themselves went in workers_free */
 	free(q);
 	*qp = NULL;
 }

@@ -28,6 +28,8 @@ struct client {
 	char in[16384];
 	size_t off, len;
 	struct smtp_client_job *job;
+	bool used;   /* a transaction ran: RSET before the next */
+	bool tls_on; /* STARTTLS done */
 	/* EHLO keywords */
 	bool esmtp, starttls, size, eightbit, smtputf8, dsn, auth_plain;
 };
@@ -259,6 +261,7 @@ static int start_tls(struct client *c)
 		return -1;
 	}
 	j->tls_used = true;
+	c->tls_on = true;
 	return 1;
 }
 
@@ -378,60 +381,106 @@ static bool transaction(struct client *c)
 	return true;
 }
 
-bool smtp_client_run(struct smtp_client_job *j)
+static void client_free(struct client *c)
 {
-	struct client c = {.fd = -1, .job = j};
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	SSL_CTX_free(c->ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+struct smtp_client *smtp_client_open(struct smtp_client_job *j)
+{
+	struct client *c = xcalloc(1, sizeof(*c));
 	char text[SMTP_CLIENT_REPLY_MAX];
 
+	c->fd = -1;
+	c->job = j;
 	j->session = false;
 	j->code = 0;
 	j->reply[0] = '\0';
-	if (!tcp_connect(&c))
-		goto out;
-	int code = read_reply(&c, text, sizeof(text), NULL);
+	if (!tcp_connect(c))
+		goto fail;
+	int code = read_reply(c, text, sizeof(text), NULL);
 	if (code != 220) {
-		fail(&c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 no greeting");
-		goto out;
+		fail(c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 no greeting");
+		goto fail;
 	}
-	if ((code = ehlo(&c, text, sizeof(text))) != 250) {
-		fail(&c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 EHLO: no answer");
-		goto out;
+	if ((code = ehlo(c, text, sizeof(text))) != 250) {
+		fail(c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 EHLO: no answer");
+		goto fail;
 	}
-	if (j->tls != ROUTE_TLS_NONE && c.starttls) {
-		int t = start_tls(&c);
+	if (j->tls != ROUTE_TLS_NONE && c->starttls) {
+		int t = start_tls(c);
 		if (t < 0 || (t == 0 && j->tls >= ROUTE_TLS_ENCRYPT))
-			goto out;
+			goto fail;
 		j->code = 0; /* refused under "may": go on without TLS */
-		if (t == 1 && (code = ehlo(&c, text, sizeof(text))) != 250) {
-			fail(&c, 451, "%s", code ? text : "4.4.2 EHLO after STARTTLS: no answer");
-			goto out;
+		if (t == 1 && (code = ehlo(c, text, sizeof(text))) != 250) {
+			fail(c, 451, "%s", code ? text : "4.4.2 EHLO after STARTTLS: no answer");
+			goto fail;
 		}
 	} else if (j->tls >= ROUTE_TLS_ENCRYPT) {
-		fail(&c, 451, "4.7.4 %s does not offer STARTTLS, required for this route", j->host);
-		goto out;
+		fail(c, 451, "4.7.4 %s does not offer STARTTLS, required for this route", j->host);
+		goto fail;
 	}
 	if (j->auth_user != NULL) {
 		if (!j->tls_used) {
-			fail(&c, 451, "4.7.0 not sending credentials to %s without TLS", j->host);
-			goto out;
+			fail(c, 451, "4.7.0 not sending credentials to %s without TLS", j->host);
+			goto fail;
 		}
-		if (!c.auth_plain) {
-			fail(&c, 451, "4.7.0 %s offers no AUTH PLAIN", j->host);
-			goto out;
+		if (!c->auth_plain) {
+			fail(c, 451, "4.7.0 %s offers no AUTH PLAIN", j->host);
+			goto fail;
 		}
-		if (!auth_plain(&c))
-			goto out;
+		if (!auth_plain(c))
+			goto fail;
 	}
-	transaction(&c);
-	if (c.fd >= 0)
-		command(&c, NULL, 0, "QUIT");
-out:
-	if (c.ssl != NULL) {
-		SSL_shutdown(c.ssl);
-		SSL_free(c.ssl);
-	}
-	SSL_CTX_free(c.ctx);
-	if (c.fd >= 0)
-		close(c.fd);
+	return (struct smtp_client *)c;
+fail:
+	client_free(c);
+	return NULL;
+}
+
+bool smtp_client_send(struct smtp_client *sc, struct smtp_client_job *j)
+{
+	struct client *c = (struct client *)sc;
+
+	c->job = j;
+	j->tls_used = c->tls_on;
+	j->session = false;
+	j->code = 0;
+	j->reply[0] = '\0';
+	if (c->used && command(c, NULL, 0, "RSET") != 250)
+		return fail(c, 451, "4.4.2 %s: lost connection at RSET", j->host);
+	c->used = true;
+	transaction(c);
 	return j->session;
+}
+
+void smtp_client_close(struct smtp_client **scp)
+{
+	struct client *c = (struct client *)*scp;
+
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		command(c, NULL, 0, "QUIT");
+	client_free(c);
+	*scp = NULL;
+}
+
+bool smtp_client_run(struct smtp_client_job *j)
+{
+	struct smtp_client *c = smtp_client_open(j);
+	bool ok = false;
+
+	if (c != NULL) {
+		ok = smtp_client_send(c, j);
+		smtp_client_close(&c);
+	}
+	return ok;
 }

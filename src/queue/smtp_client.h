@@ -46,7 +46,16 @@ struct smtp_client_job {
 	bool tls_used, dsn_offered;
 };
 
-/* Returns job->session. */
+/* Returns job->session: connect, one transaction, QUIT. */
 bool smtp_client_run(struct smtp_client_job *job);
+
+/* The same in steps, to send several messages over one connection:
+   open (greeting, EHLO, STARTTLS, AUTH by job's route fields; NULL on
+   failure, with job->code and reply set), send (RSET between messages;
+   returns job->session), close (QUIT). */
+struct smtp_client;
+struct smtp_client *smtp_client_open(struct smtp_client_job *job);
+bool smtp_client_send(struct smtp_client *c, struct smtp_client_job *job);
+void smtp_client_close(struct smtp_client **c);
 
 #endif

@@ -26,6 +26,7 @@ class Sink:
 
     def __init__(self):
         self.messages = []
+        self.sessions = set()  # connections that carried messages
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0]
@@ -39,6 +40,7 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content,
                               session.authenticated))
+        self.sessions.add(id(session))
         return "250 2.0.0 Ok: stored"
 
 
@@ -143,6 +145,26 @@ def test_delivered_through_route():
             srv.wait_log(r"queue delivery qid=\S+ to=<bob@example.org> relay=127.0.0.1"
                          r"\[127.0.0.1\]:%d tls=no status=sent" % port)
             assert reports(srv) == []
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        c.stop()
+
+
+def test_one_connection_for_several_messages():
+    c, sink, port = start_sink()
+    try:
+        srv = server({"delivery.per_destination": "1"})
+        srv.cli("route", "add", "many.test", "127.0.0.1:%d" % port, "--tls", "none")
+        srv.start()
+        try:
+            s = srv.submission(ALICE)
+            for i in range(6):
+                s.sendmail(ALICE, ["m%d@many.test" % i], b"Subject: batch\r\n\r\nx\r\n")
+            s.quit()
+            wait(lambda: len(sink.messages) == 6, what="six deliveries")
+            assert len(sink.sessions) < 6, sink.sessions  # connections were reused
         finally:
             srv.stop()
             srv.cleanup()
