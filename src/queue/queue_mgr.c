@@ -84,6 +84,12 @@ static const char *domain_of(const char *address)
 	return at != NULL ? at + 1 : address;
 }
 
+/* Seconds since the message was queued, for the log lines. */
+static long long delay_of(const struct store_queue_msg *m)
+{
+	return (long long)(time(NULL) - m->created);
+}
+
 static void set_all(struct store_queue_msg *m, const size_t *idx, size_t n,
 		    enum queue_rcpt_status st, const char *reply)
 {
@@ -101,8 +107,10 @@ static void set_all_log(struct store_queue_msg *m, const size_t *idx, size_t n,
 {
 	set_all(m, idx, n, st, reply);
 	for (size_t i = 0; i < n; i++)
-		log_info("queue delivery qid=%s to=<%s> relay=none status=%s reply=\"%s\"", m->qid,
-			 m->rcpts[idx[i]].address, st == QRCPT_FAILED ? "bounced" : "deferred", reply);
+		log_info("queue delivery qid=%s to=<%s> relay=none delay=%llds status=%s "
+			 "reply=\"%s\"",
+			 m->qid, m->rcpts[idx[i]].address, delay_of(m),
+			 st == QRCPT_FAILED ? "bounced" : "deferred", reply);
 }
 
 /* "host", "host:port", "[ip]", "[ip]:port" */
@@ -134,9 +142,10 @@ static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
 								  : QRCPT_PENDING;
 		free(r->remote_reply);
 		r->remote_reply = xasprintf("%s", rc[i].reply);
-		log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s status=%s reply=\"%s\"",
+		log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s delay=%llds status=%s "
+			 "reply=\"%s\"",
 			 m->qid, r->address, j->host, ip, ntohs(j->addr.sin_port),
-			 j->tls_used ? "yes" : "no",
+			 j->tls_used ? "yes" : "no", delay_of(m),
 			 r->status == QRCPT_SENT     ? "sent"
 			 : r->status == QRCPT_FAILED ? "bounced"
 						     : "deferred",
@@ -253,17 +262,17 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 				}
 			} else if (j.code >= 500) {
 				set_all(m, idx, n, QRCPT_FAILED, j.reply);
-				log_info("queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u status=bounced "
-					 "reply=\"%s\"",
+				log_info("queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u delay=%llds "
+					 "status=bounced reply=\"%s\"",
 					 m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
-					 port, j.reply);
+					 port, delay_of(m), j.reply);
 				done = true;
 			} else {
 				snprintf(last, sizeof(last), "%s", j.reply);
-				log_info("queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u "
+				log_info("queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u delay=%llds "
 					 "status=deferred reply=\"%s\"",
 					 m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
-					 port, j.reply);
+					 port, delay_of(m), j.reply);
 			}
 			smtp_client_close(&c);
 		}
@@ -389,7 +398,8 @@ static void deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 			free(r->remote_reply);
 			r->remote_reply = why;
 			r->status = QRCPT_FAILED;
-			log_info("queue delivery qid=%s to=<%s> status=expired", m.qid, r->address);
+			log_info("queue delivery qid=%s to=<%s> delay=%llds status=expired", m.qid,
+				 r->address, delay_of(&m));
 		}
 		if (r->status == QRCPT_FAILED && dsn_wanted(r->dsn_notify, DSN_FAILED))
 			failed[nf++] = i;

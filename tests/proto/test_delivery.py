@@ -143,13 +143,63 @@ def test_delivered_through_route():
             assert b"Received: from client.example" in content
             wait(lambda: queue(srv) == [], what="queue empty")
             srv.wait_log(r"queue delivery qid=\S+ to=<bob@example.org> relay=127.0.0.1"
-                         r"\[127.0.0.1\]:%d tls=no status=sent" % port)
+                         r"\[127.0.0.1\]:%d tls=no delay=\d+s status=sent" % port)
             assert reports(srv) == []
         finally:
             srv.stop()
             srv.cleanup()
     finally:
         c.stop()
+
+
+def test_success_report_when_next_hop_has_no_dsn():
+    c, sink, port = start_sink()  # aiosmtpd offers no DSN
+    try:
+        srv = server()
+        srv.cli("route", "add", "*", "127.0.0.1:%d" % port, "--tls", "none")
+        srv.start()
+        try:
+            s = srv.submission(ALICE)
+            s.sendmail(ALICE, ["n@far.test"], b"Subject: notify\r\n\r\nx\r\n",
+                       rcpt_options=["NOTIFY=SUCCESS"])
+            s.sendmail(ALICE, ["q@far.test"], b"Subject: quiet\r\n\r\nx\r\n",
+                       rcpt_options=["NOTIFY=NEVER"])
+            s.quit()
+            rep = wait(lambda: reports(srv), what="relayed report")[0]
+            f = [x for x in status_fields(rep) if x.get("Final-Recipient")]
+            assert [x["Action"] for x in f] == ["relayed"], f
+            assert f[0]["Final-Recipient"] == "rfc822; n@far.test"
+            wait(lambda: len(sink.messages) == 2 and queue(srv) == [], what="both sent")
+            time.sleep(1)
+            assert len(reports(srv)) == 1
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        c.stop()
+
+
+def test_silent_next_hop_times_out():
+    import socket
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)  # accepts (by the kernel) and never says a word
+    try:
+        srv = server({"delivery.command_timeout": "2s"})
+        srv.cli("route", "add", "mute.test", "127.0.0.1:%d" % lsock.getsockname()[1])
+        srv.start()
+        try:
+            s = srv.submission(ALICE)
+            s.sendmail(ALICE, ["x@mute.test"], b"Subject: mute\r\n\r\nx\r\n")
+            s.quit()
+            srv.wait_log(r"to=<x@mute.test> relay=127.0.0.1\[127.0.0.1\]:\d+ delay=\d+s "
+                         r"status=deferred reply=\"4.4.2 no greeting\"", timeout=20)
+            assert [e["recipients"] for e in queue(srv)] == [["x@mute.test"]]
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        lsock.close()
 
 
 def test_one_connection_for_several_messages():
@@ -231,7 +281,7 @@ def test_unreachable_retries_delay_then_failure():
         assert rc["Action"] == "failed" and "expired" in rc["Diagnostic-Code"]
         assert queue(srv) == []
         assert len([r for r in reports(srv) if "Delayed" in r["Subject"]]) == 1  # once
-        srv.wait_log(r"status=deferred reply=\"4.4.1 connect to 127.0.0.1: ")
+        srv.wait_log(r"delay=\d+s status=deferred reply=\"4.4.1 connect to 127.0.0.1: ")
     finally:
         srv.stop()
         srv.cleanup()
@@ -255,7 +305,7 @@ def test_tls_required_and_auth_to_smart_host():
             assert tsink.messages[0][1] == ["b@smart.test"]
             assert tsink.messages[0][3] is True  # authenticated
             srv.wait_log(r"to=<b@smart.test> relay=127.0.0.1\[127.0.0.1\]:%d tls=yes "
-                         r"status=sent" % tport)
+                         r"delay=\d+s status=sent" % tport)
             srv.wait_log(r"to=<a@needs-tls.test> .*status=deferred reply=\"4.7.4 ")
             assert psink.messages == []  # never sent in the clear
             assert [e["recipients"] for e in queue(srv)] == [["a@needs-tls.test"]]
