@@ -23,7 +23,9 @@
  * STAT's size. Any failure is an error; the exit status is 1 if any
  * happened, 2 for a usage error.
  *
- * Results go to stdout as one "key=value" line, for scripts.
+ * Results go to stdout as "key=value" lines, for scripts: one for load;
+ * for idle, one when every connection is greeted (or failed) and one at
+ * the end (how many were still open).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +47,7 @@
 #include <unistd.h>
 
 #define INBUF (64 * 1024)
+#define IDLE_INBUF 512
 #define OUTBUF 1024
 #define MAX_ERRORS_SHOWN 10
 
@@ -78,7 +81,7 @@ struct conn {
 	int slot;
 	int mbox;
 	double deadline;
-	size_t inlen;
+	size_t inlen, incap;
 	char *in;
 	char out[OUTBUF];
 	size_t outlen, outoff;
@@ -121,7 +124,7 @@ static struct {
 static struct {
 	long sessions, messages, errors, refused;
 	unsigned long long bytes;
-	long idle_held, idle_failed, idle_dropped;
+	long idle_opened, idle_held, idle_failed, idle_dropped;
 } st;
 
 static int epfd;
@@ -529,11 +532,11 @@ static void on_event(struct conn *c, uint32_t ev)
 	if (!(ev & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	for (;;) {
-		if (c->inlen == INBUF) {
+		if (c->inlen == c->incap) {
 			conn_error(c, "input buffer full");
 			goto fail;
 		}
-		ssize_t r = read(c->fd, c->in + c->inlen, INBUF - c->inlen);
+		ssize_t r = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
 		if (r > 0) {
 			c->inlen += (size_t)r;
 			if (c->st != ST_IDLE)
@@ -648,9 +651,14 @@ static int run_load(void)
 	}
 	alloc_conns(opt.conc);
 	slots = calloc((size_t)opt.conc, sizeof(*slots));
+	if (slots == NULL) {
+		perror("calloc");
+		return 1;
+	}
 	for (int s = 0; s < opt.conc; s++) {
 		slots[s].count = (opt.mailboxes - s + opt.conc - 1) / opt.conc;
 		conns[s].in = malloc(INBUF);
+		conns[s].incap = INBUF;
 		if (conns[s].in == NULL) {
 			perror("malloc");
 			return 1;
@@ -677,7 +685,7 @@ static int run_load(void)
 	if (got_signal)
 		st.errors++;
 	printf("label=%s sessions=%ld messages=%ld bytes=%llu seconds=%.3f msgs_per_s=%.1f "
-	       "mb_per_s=%.2f sessions_per_s=%.1f errors=%ld client_cpu_s=%.2f\n",
+	       "mib_per_s=%.2f sessions_per_s=%.1f errors=%ld client_cpu_s=%.2f\n",
 	       opt.label, st.sessions, st.messages, st.bytes, secs, (double)st.messages / secs,
 	       (double)st.bytes / secs / (1024.0 * 1024.0), (double)st.sessions / secs, st.errors,
 	       cpu_seconds() - cpu0);
@@ -688,19 +696,25 @@ static int run_load(void)
 static int run_idle(void)
 {
 	alloc_conns(opt.idle_n);
-	static char idle_buf[INBUF];
-	for (int i = 0; i < opt.idle_n; i++)
-		conns[i].in = idle_buf; /* greetings are read whole; contents unused after */
+	/* a greeting is one short line: a small buffer each */
+	char *bufs = malloc((size_t)opt.idle_n * IDLE_INBUF);
+	if (bufs == NULL) {
+		perror("malloc");
+		return 1;
+	}
+	for (int i = 0; i < opt.idle_n; i++) {
+		conns[i].in = bufs + (size_t)i * IDLE_INBUF;
+		conns[i].incap = IDLE_INBUF;
+	}
 	t_start = now();
-	int next = 0, pending = 0;
+	int next = 0;
 	double last_check = t_start;
 	/* bounded: each connection ends greeted, failed or timed out */
 	while (!got_signal) {
-		pending = 0;
-		for (int i = 0; i < next; i++)
-			pending += conns[i].st == ST_CONNECTING || conns[i].st == ST_GREETING;
+		/* opened connections not yet greeted or failed */
+		long pending = st.idle_opened - st.idle_held - st.idle_failed;
 		while (next < opt.idle_n && pending < opt.idle_pending) {
-			conns[next].inlen = 0;
+			st.idle_opened++;
 			if (conn_open(&conns[next]) == 0)
 				pending++;
 			else
