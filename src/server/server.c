@@ -17,6 +17,7 @@
  * Loop thread only; no global state.
  */
 #include "server/server.h"
+#include "directory/auth.h"
 #include "directory/penalty.h"
 #include "net/conn_private.h"
 #include "net/loop.h"
@@ -540,6 +541,7 @@ int server_run(const struct config *cfg)
 	srv->workers = workers_new(srv->loop, cfg->workers, SERVER_JOB_QUEUE_MAX, worker_init,
 				   worker_deinit, (void *)cfg);
 	srv->penalty = penalty_new(cfg->auth_fail_delay_max);
+	auth_cache_configure(cfg->auth_cache_ttl);
 	srv->pop3 = pop3_service_new(srv);
 	srv->smtp = smtp_service_new(srv);
 	srv->queue = queue_mgr_new(srv);

@@ -235,6 +235,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_duration(&c->idle_timeout, v, 1);
 		if (strcmp(key, "auth_fail_delay_max") == 0)
 			return set_duration(&c->auth_fail_delay_max, v, 0);
+		if (strcmp(key, "auth_cache_ttl") == 0)
+			return set_duration(&c->auth_cache_ttl, v, 0);
 	} else if (strcmp(sec, "pop3") == 0) {
 		if (strcmp(key, "plaintext_auth") == 0)
 			return set_bool(&c->pop3_plaintext_auth, v);
@@ -322,6 +324,7 @@ static void config_defaults(struct config *c)
 	c->max_connections_per_ip = 50;
 	c->idle_timeout = 600;
 	c->auth_fail_delay_max = 15;
+	c->auth_cache_ttl = 300;
 	c->pop3_plaintext_auth = false;
 	c->pop3_apop = true;
 	c->smtp_max_message_size = 35ULL * 1024 * 1024;

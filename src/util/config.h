@@ -55,6 +55,7 @@ struct config {
 	unsigned max_connections_per_ip;
 	unsigned idle_timeout;           /* seconds; RFC 1939 §3 asks >= 600 for POP3 */
 	unsigned auth_fail_delay_max;    /* seconds; the per-IP delay doubles up to this */
+	unsigned auth_cache_ttl;         /* seconds a successful password check is reused */
 
 	bool pop3_plaintext_auth; /* allow USER/PASS, AUTH PLAIN/LOGIN without TLS */
 	bool pop3_apop;           /* offer APOP for accounts that hold an APOP secret */

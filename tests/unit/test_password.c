@@ -123,6 +123,26 @@ static void test_auth(void)
 			      &id) == AUTH_FAILED);
 	test_assert(auth_apop(st, "nobody@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
 			      &id) == AUTH_FAILED);
+	/* the cache: a hit skips the hash, a new password misses, failures
+	   are not cached */
+	auth_cache_configure(300);
+	unsigned long hits = auth_cache_hits();
+	test_assert(auth_password(st, "user@example.test", "pencil", &id) == AUTH_OK);
+	test_assert(auth_password(st, "user@example.test", "pencil", &id) == AUTH_OK);
+	test_assert(auth_cache_hits() == hits + 1);
+	test_assert(auth_password(st, "user@example.test", "wrong", &id) == AUTH_FAILED);
+	test_assert(auth_password(st, "user@example.test", "wrong", &id) == AUTH_FAILED);
+	test_assert(auth_cache_hits() == hits + 1);
+	char *h2 = NULL;
+	password_hash("new-pencil", &h2);
+	test_assert(store_user_set_password(st, "user@example.test", h2, NULL, NULL) == STORE_OK);
+	test_assert(auth_password(st, "user@example.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(auth_password(st, "user@example.test", "new-pencil", &id) == AUTH_OK);
+	test_assert(auth_cache_hits() == hits + 1);
+	test_assert(store_user_remove(st, "user@example.test") == STORE_OK);
+	test_assert(auth_password(st, "user@example.test", "new-pencil", &id) == AUTH_FAILED);
+	auth_cache_configure(0);
+	free(h2);
 	free(h);
 	store_close(&st);
 	test_rmtree(dir);
