@@ -22,6 +22,10 @@
 #                                login mode (service_count = 0: few login
 #                                processes, many clients each); then
 #                                DOVECOT_IDLE_N defaults to IDLE_N
+#   AUTH_CACHE=on                or "off": both servers reuse successful
+#                                password checks for 5 minutes (mailroom's
+#                                default; Dovecot's auth_cache_size/ttl), or
+#                                neither does (Dovecot's default)
 #   KEEP_TMP=1                   keep the temporary folder (logs, configs)
 # Both servers listen on 127.0.0.1 only; they are stopped by PID on exit.
 set -euo pipefail
@@ -40,6 +44,13 @@ performance) DOVECOT_IDLE_N=${DOVECOT_IDLE_N:-$IDLE_N} ;;
 *) echo "run-pop3: DOVECOT_LOGIN is default or performance" >&2; exit 2 ;;
 esac
 KEEP_TMP=${KEEP_TMP:-0}
+AUTH_CACHE=${AUTH_CACHE:-on}
+case $AUTH_CACHE in
+on) MR_CACHE=5m DC_CACHE="auth_cache_size = 10M
+auth_cache_ttl = 5 min" ;;
+off) MR_CACHE=0 DC_CACHE="auth_cache_size = 0" ;;
+*) echo "run-pop3: AUTH_CACHE is on or off" >&2; exit 2 ;;
+esac
 PASSWORD=bench-pass
 USERFMT='bench%04d@bench.test'
 user() { printf 'bench%04d@bench.test' "$1"; } # the same names as USERFMT
@@ -192,6 +203,7 @@ submissions = off
 [limits]
 max_connections = $((IDLE_N + 1000))
 max_connections_per_ip = $((IDLE_N + 1000))
+auth_cache_ttl = $MR_CACHE
 
 [pop3]
 plaintext_auth = yes
@@ -265,6 +277,7 @@ log_path = $DC/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
+$DC_CACHE
 passdb {
   driver = passwd-file
   args = $DC/users
@@ -308,7 +321,7 @@ wait_port() { # port pid name
 }
 wait_port "$MR_PORT" "$MR_PID" mailroom "$T/mailroom.log"
 wait_port "$DC_PORT" "$DC_PID" dovecot "$DC/dovecot.log"
-say "mailroom pid $MR_PID ($("$MR" --version 2>/dev/null || echo mailroom)), dovecot pid $DC_PID ($(dovecot --version), login mode: $DOVECOT_LOGIN)"
+say "mailroom pid $MR_PID ($("$MR" --version 2>/dev/null || echo mailroom)), dovecot pid $DC_PID ($(dovecot --version), login mode: $DOVECOT_LOGIN, auth cache: $AUTH_CACHE)"
 
 # Memory of a process and all its descendants: "PSS_KiB RSS_KiB processes".
 mem_tree() {
