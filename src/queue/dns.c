@@ -120,48 +120,105 @@ enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host 
 	return DNS_OK;
 }
 
-enum dns_status dns_addrs(const char *resolver, const char *host, struct in_addr *out,
-			  size_t max, size_t *n_r)
+void dns_addr_sockaddr(const struct dns_addr *a, unsigned port, struct sockaddr_storage *ss,
+		       socklen_t *len_r)
 {
-	*n_r = 0;
-	if (max == 0)
-		return DNS_NOTFOUND;
-	if (inet_pton(AF_INET, host, &out[0]) == 1) {
-		*n_r = 1;
-		return DNS_OK;
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		memcpy(&s6->sin6_addr, a->bytes, 16);
+		*len_r = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		memcpy(&s4->sin_addr, a->bytes, 4);
+		*len_r = sizeof(*s4);
 	}
-	if (resolver == NULL || resolver[0] == '\0') {
-		/* the system's resolver, /etc/hosts included */
-		struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
-		struct addrinfo *res = NULL;
-		int e = getaddrinfo(host, NULL, &hints, &res);
-		if (e != 0)
-			return e == EAI_NONAME || e == EAI_NODATA ? DNS_NOTFOUND : DNS_TEMP;
-		size_t n = 0;
-		for (struct addrinfo *a = res; a != NULL && n < max; a = a->ai_next)
-			out[n++] = ((struct sockaddr_in *)a->ai_addr)->sin_addr;
-		freeaddrinfo(res);
-		*n_r = n;
-		return n > 0 ? DNS_OK : DNS_NOTFOUND;
-	}
+}
+
+void dns_addr_text(const struct dns_addr *a, char *out, size_t len)
+{
+	if (inet_ntop(a->family, a->bytes, out, (socklen_t)len) == NULL)
+		snprintf(out, len, "?");
+}
+
+static void add(struct dns_addr *out, size_t max, size_t *n, int family, const void *bytes)
+{
+	if (*n >= max)
+		return;
+	out[*n].family = family;
+	memset(out[*n].bytes, 0, sizeof(out[*n].bytes));
+	memcpy(out[*n].bytes, bytes, family == AF_INET6 ? 16 : 4);
+	(*n)++;
+}
+
+/* One record type through our resolver; appends what it finds. */
+static enum dns_status query_addrs(const char *resolver, const char *host, int type,
+				   struct dns_addr *out, size_t max, size_t *n)
+{
 	struct __res_state rs;
 	unsigned char ans[4096];
 	ns_msg msg;
-	size_t n = 0;
+
 	if (res_open(&rs, resolver) < 0)
 		return DNS_TEMP;
-	int r = (int)query(&rs, host, ns_t_a, ans, sizeof(ans), &msg);
+	int r = query(&rs, host, type, ans, sizeof(ans), &msg);
 	if (r != DNS_OK) {
 		res_nclose(&rs);
 		return r == DNS_NODATA ? DNS_NOTFOUND : (enum dns_status)r;
 	}
-	for (int i = 0; i < ns_msg_count(msg, ns_s_an) && n < max; i++) {
+	size_t want = type == ns_t_aaaa ? 16 : 4;
+	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
 		ns_rr rr;
-		if (ns_parserr(&msg, ns_s_an, i, &rr) == 0 && ns_rr_type(rr) == ns_t_a &&
-		    ns_rr_rdlen(rr) == 4)
-			memcpy(&out[n++], ns_rr_rdata(rr), 4);
+		if (ns_parserr(&msg, ns_s_an, i, &rr) == 0 && (int)ns_rr_type(rr) == type &&
+		    ns_rr_rdlen(rr) == want)
+			add(out, max, n, type == ns_t_aaaa ? AF_INET6 : AF_INET, ns_rr_rdata(rr));
 	}
 	res_nclose(&rs);
+	return DNS_OK;
+}
+
+enum dns_status dns_addrs(const char *resolver, const char *host, struct dns_addr *out,
+			  size_t max, size_t *n_r)
+{
+	unsigned char lit[16];
+	size_t n = 0;
+
+	*n_r = 0;
+	if (max == 0)
+		return DNS_NOTFOUND;
+	if (inet_pton(AF_INET6, host, lit) == 1 || inet_pton(AF_INET, host, lit) == 1) {
+		add(out, max, &n, strchr(host, ':') != NULL ? AF_INET6 : AF_INET, lit);
+		*n_r = n;
+		return DNS_OK;
+	}
+	if (resolver == NULL || resolver[0] == '\0') {
+		/* the system's resolver, /etc/hosts included */
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+		struct addrinfo *res = NULL;
+		int e = getaddrinfo(host, NULL, &hints, &res);
+		if (e != 0)
+			return e == EAI_NONAME || e == EAI_NODATA ? DNS_NOTFOUND : DNS_TEMP;
+		for (int fam = 0; fam < 2; fam++)
+			for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+				if (fam == 0 && a->ai_family == AF_INET6)
+					add(out, max, &n, AF_INET6,
+					    &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr);
+				else if (fam == 1 && a->ai_family == AF_INET)
+					add(out, max, &n, AF_INET,
+					    &((struct sockaddr_in *)a->ai_addr)->sin_addr);
+			}
+		freeaddrinfo(res);
+		*n_r = n;
+		return n > 0 ? DNS_OK : DNS_NOTFOUND;
+	}
+	enum dns_status r6 = query_addrs(resolver, host, ns_t_aaaa, out, max, &n);
+	enum dns_status r4 = query_addrs(resolver, host, ns_t_a, out, max, &n);
 	*n_r = n;
-	return n > 0 ? DNS_OK : DNS_NOTFOUND;
+	if (n > 0)
+		return DNS_OK;
+	return r6 == DNS_TEMP || r4 == DNS_TEMP ? DNS_TEMP : DNS_NOTFOUND;
 }

@@ -9,6 +9,7 @@
 #define MAILROOM_QUEUE_DNS_H
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stddef.h>
 
 #define DNS_HOSTS_MAX 10
@@ -29,8 +30,17 @@ struct mx_host {
    MX records is its own mail host (implicit MX). */
 enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out,
 		       size_t max, size_t *n_r);
-/* IPv4 addresses of a host name (or the literal itself). */
-enum dns_status dns_addrs(const char *resolver, const char *host, struct in_addr *out,
+struct dns_addr {
+	int family; /* AF_INET6 or AF_INET */
+	unsigned char bytes[16];
+};
+
+/* The addresses of a host name (or the literal itself, IPv6 or IPv4): IPv6
+   ones first, then IPv4. */
+enum dns_status dns_addrs(const char *resolver, const char *host, struct dns_addr *out,
 			  size_t max, size_t *n_r);
+void dns_addr_sockaddr(const struct dns_addr *a, unsigned port, struct sockaddr_storage *ss,
+		       socklen_t *len_r);
+void dns_addr_text(const struct dns_addr *a, char *out, size_t len);
 
 #endif

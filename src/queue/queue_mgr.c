@@ -55,7 +55,9 @@ struct deliver_job {
 struct conn_cache {
 	struct smtp_client *c;
 	char domain[256], host[256];
-	struct sockaddr_in addr;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char ip[INET6_ADDRSTRLEN];
 	unsigned port;
 };
 
@@ -133,7 +135,8 @@ static void split_hop(const char *hop, char *host, size_t len, unsigned *port)
 
 /* Delivers the recipients m->rcpts[idx[0..n)] (one domain) over one route. */
 static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
-		   const struct smtp_client_rcpt *rc, const struct smtp_client_job *j, const char *ip)
+		   const struct smtp_client_rcpt *rc, const struct smtp_client_job *j, const char *ip,
+		   unsigned port)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct store_queue_rcpt *r = &m->rcpts[idx[i]];
@@ -144,7 +147,7 @@ static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
 		r->remote_reply = xasprintf("%s", rc[i].reply);
 		log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s delay=%llds status=%s "
 			 "reply=\"%s\"",
-			 m->qid, r->address, j->host, ip, ntohs(j->addr.sin_port),
+			 m->qid, r->address, j->host, ip, port,
 			 j->tls_used ? "yes" : "no", delay_of(m),
 			 r->status == QRCPT_SENT     ? "sent"
 			 : r->status == QRCPT_FAILED ? "bounced"
@@ -219,14 +222,14 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 		.connect_timeout = cfg->delivery_connect_timeout,
 		.command_timeout = cfg->delivery_command_timeout,
 	};
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	/* the connection of the previous message to this domain, if any */
 	if (cache != NULL && cache->c != NULL && strcasecmp(cache->domain, domain) == 0) {
 		j.host = cache->host;
 		j.addr = cache->addr;
-		inet_ntop(AF_INET, &j.addr.sin_addr, ip, sizeof(ip));
+		j.addr_len = cache->addr_len;
 		if (smtp_client_send(cache->c, &j)) {
-			record(m, idx, n, rc, &j, ip);
+			record(m, idx, n, rc, &j, cache->ip, cache->port);
 			*dsn_offered = j.dsn_offered;
 			done = true;
 		} else {
@@ -234,7 +237,7 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 		}
 	}
 	for (size_t h = 0; h < n_hosts && !done; h++) {
-		struct in_addr addrs[4];
+		struct dns_addr addrs[4];
 		size_t n_addrs = 0;
 		if (dns_addrs(cfg->delivery_resolver, hosts[h].name, addrs, 4, &n_addrs) != DNS_OK) {
 			snprintf(last, sizeof(last), "4.4.3 cannot resolve %.200s", hosts[h].name);
@@ -242,14 +245,12 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 		}
 		for (size_t a = 0; a < n_addrs && !done; a++) {
 			j.host = hosts[h].name;
-			j.addr = (struct sockaddr_in){.sin_family = AF_INET,
-						      .sin_port = htons((uint16_t)port),
-						      .sin_addr = addrs[a]};
+			dns_addr_sockaddr(&addrs[a], port, &j.addr, &j.addr_len);
 			j.tls_used = false;
-			inet_ntop(AF_INET, &addrs[a], ip, sizeof(ip));
+			dns_addr_text(&addrs[a], ip, sizeof(ip));
 			struct smtp_client *c = smtp_client_open(&j);
 			if (c != NULL && smtp_client_send(c, &j)) {
-				record(m, idx, n, rc, &j, ip);
+				record(m, idx, n, rc, &j, ip, port);
 				*dsn_offered = j.dsn_offered;
 				done = true;
 				if (cache != NULL) { /* keep it for the next message */
@@ -259,6 +260,9 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 					snprintf(cache->domain, sizeof(cache->domain), "%s", domain);
 					snprintf(cache->host, sizeof(cache->host), "%.255s", hosts[h].name);
 					cache->addr = j.addr;
+					cache->addr_len = j.addr_len;
+					cache->port = port;
+					snprintf(cache->ip, sizeof(cache->ip), "%s", ip);
 				}
 			} else if (j.code >= 500) {
 				set_all(m, idx, n, QRCPT_FAILED, j.reply);

@@ -189,10 +189,10 @@ static int ehlo(struct client *c, char *text, size_t cap)
 static bool tcp_connect(struct client *c)
 {
 	struct smtp_client_job *j = c->job;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	c->fd = socket(j->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0)
 		return fail(c, 451, "4.4.0 socket: %s", strerror(errno));
-	int r = connect(c->fd, (struct sockaddr *)&j->addr, sizeof(j->addr));
+	int r = connect(c->fd, (struct sockaddr *)&j->addr, j->addr_len);
 	if (r < 0 && errno == EINPROGRESS) {
 		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
 		r = poll(&pfd, 1, (int)j->connect_timeout * 1000);

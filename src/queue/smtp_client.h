@@ -11,6 +11,7 @@
 #define MAILROOM_QUEUE_SMTP_CLIENT_H
 
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,7 +29,8 @@ struct smtp_client_job {
 	/* in */
 	const char *helo;
 	const char *host; /* next hop name: logs, TLS verification */
-	struct sockaddr_in addr;
+	struct sockaddr_storage addr; /* IPv6 or IPv4, with the port */
+	socklen_t addr_len;
 	enum route_tls tls;
 	const char *auth_user, *auth_secret;
 	const char *sender;

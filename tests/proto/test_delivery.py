@@ -202,6 +202,35 @@ def test_silent_next_hop_times_out():
         lsock.close()
 
 
+def test_ipv6_next_hop():
+    import socket
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        print("skipped: no IPv6 loopback here")
+        return
+    sink = Sink()
+    port = free_port()
+    ctl = Controller(sink, hostname="::1", port=port)
+    ctl.start()
+    try:
+        srv = server()
+        srv.cli("route", "add", "v6.test", "[::1]:%d" % port, "--tls", "none")
+        srv.start()
+        try:
+            s = srv.submission(ALICE)
+            s.sendmail(ALICE, ["x@v6.test"], b"Subject: v6\r\n\r\nx\r\n")
+            s.quit()
+            wait(lambda: sink.messages, what="delivery over IPv6")
+            srv.wait_log(r"to=<x@v6.test> relay=::1\[::1\]:%d tls=no delay=\d+s status=sent"
+                         % port)
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        ctl.stop()
+
+
 def test_one_connection_for_several_messages():
     c, sink, port = start_sink()
     try:
