@@ -234,6 +234,29 @@ void cli_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+void cli_list_begin(struct cli_list *l, bool json)
+{
+	l->json = json;
+	l->n = 0;
+	if (json)
+		fputs("[", stdout);
+}
+
+void cli_list_item(struct cli_list *l)
+{
+	if (l->json && l->n > 0)
+		fputs(",", stdout);
+	l->n++;
+}
+
+void cli_list_end(struct cli_list *l, const char *empty)
+{
+	if (l->json)
+		fputs("]\n", stdout);
+	else if (l->n == 0 && empty != NULL)
+		puts(empty);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);

@@ -15,17 +15,13 @@ static const char usage[] =
 	"targets delivers to each; an alias with one local target also logs in to it.\n"
 	"remove without TARGET removes every target of ADDRESS.\n";
 
-struct list_ctx {
-	bool json;
-	unsigned n;
-};
-
 static void print_alias(const char *address, const char *target, void *p)
 {
-	struct list_ctx *lc = p;
+	struct cli_list *lc = p;
 
+	cli_list_item(lc);
 	if (lc->json) {
-		printf("%s{\"address\":", lc->n > 0 ? "," : "");
+		fputs("{\"address\":", stdout);
 		cli_json_str(stdout, address);
 		fputs(",\"target\":", stdout);
 		cli_json_str(stdout, target);
@@ -33,7 +29,6 @@ static void print_alias(const char *address, const char *target, void *p)
 	} else {
 		printf("%-40s -> %s\n", address, target);
 	}
-	lc->n++;
 }
 
 int cli_alias(struct cli *c, int argc, char **argv)
@@ -79,12 +74,10 @@ int cli_alias(struct cli *c, int argc, char **argv)
 		else
 			rc = cli_store_fail(st, rc, "alias remove");
 	} else {
-		struct list_ctx lc = {.json = opts[0].set};
-		if (lc.json)
-			fputs("[", stdout);
+		struct cli_list lc;
+		cli_list_begin(&lc, opts[0].set);
 		rc = store_alias_list(st, np == 2 ? pos[1] : NULL, print_alias, &lc);
-		if (lc.json)
-			fputs("]\n", stdout);
+		cli_list_end(&lc, NULL);
 		if (rc != STORE_OK)
 			rc = cli_store_fail(st, rc, "alias list");
 	}

@@ -16,17 +16,13 @@ static const char usage[] =
 	"local@NAME is local@DOMAIN, for mail and logins. A domain is removed only\n"
 	"once no mailbox, alias or domain alias uses it.\n";
 
-struct list_ctx {
-	bool json;
-	unsigned n;
-};
-
 static void print_domain(const struct store_domain *d, void *p)
 {
-	struct list_ctx *lc = p;
+	struct cli_list *lc = p;
 
+	cli_list_item(lc);
 	if (lc->json) {
-		printf("%s{\"name\":", lc->n > 0 ? "," : "");
+		fputs("{\"name\":", stdout);
 		cli_json_str(stdout, d->name);
 		printf(",\"type\":\"%s\",\"mailboxes\":%lld,\"alias_of\":", domain_type_name(d->type),
 		       (long long)d->mailboxes);
@@ -41,7 +37,6 @@ static void print_domain(const struct store_domain *d, void *p)
 		printf("%-40s %-15s %lld\n", d->name, domain_type_name(d->type),
 		       (long long)d->mailboxes);
 	}
-	lc->n++;
 }
 
 int cli_domain(struct cli *c, int argc, char **argv)
@@ -113,12 +108,10 @@ int cli_domain(struct cli *c, int argc, char **argv)
 		else
 			rc = cli_store_fail(st, rc, "domain remove");
 	} else {
-		struct list_ctx lc = {.json = opts[1].set};
-		if (lc.json)
-			fputs("[", stdout);
+		struct cli_list lc;
+		cli_list_begin(&lc, opts[1].set);
 		rc = store_domain_list(st, print_domain, &lc);
-		if (lc.json)
-			fputs("]\n", stdout);
+		cli_list_end(&lc, NULL);
 		if (rc != STORE_OK)
 			rc = cli_store_fail(st, rc, "domain list");
 	}

@@ -47,6 +47,17 @@ int cli_store_fail(struct store *st, int rc, const char *what);
 int cli_read_password(bool from_stdin, char **pw_r);
 
 void cli_json_str(FILE *f, const char *s);
+
+/* A listing on stdout: a JSON array with --json, else lines. */
+struct cli_list {
+	bool json;
+	unsigned n;
+};
+void cli_list_begin(struct cli_list *l, bool json);
+/* Before each item: the separator in JSON; counts the items. */
+void cli_list_item(struct cli_list *l);
+/* Closes the array, or prints `empty` (if not NULL) when nothing was listed. */
+void cli_list_end(struct cli_list *l, const char *empty);
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cli_init(struct cli *c, int argc, char **argv);

@@ -18,22 +18,18 @@ static const char usage[] =
 	"now; hold keeps a message from delivery until release; remove deletes it\n"
 	"without a bounce.\n";
 
-struct list_ctx {
-	bool json;
-	unsigned n;
-};
-
 static void print_entry(const struct store_queue_entry *e, void *p)
 {
-	struct list_ctx *lc = p;
+	struct cli_list *lc = p;
 	char when[32];
 	struct tm tm;
 	time_t t = (time_t)e->created;
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cli_list_item(lc);
 	if (lc->json) {
-		printf("%s{\"id\":", lc->n > 0 ? "," : "");
+		fputs("{\"id\":", stdout);
 		cli_json_str(stdout, e->qid);
 		fputs(",\"sender\":", stdout);
 		cli_json_str(stdout, e->sender);
@@ -51,7 +47,6 @@ static void print_entry(const struct store_queue_entry *e, void *p)
 		for (size_t i = 0; i < e->n_rcpts; i++)
 			printf("%-14s %8s   -> <%s>\n", "", "", e->rcpts[i]);
 	}
-	lc->n++;
 }
 
 int cli_queue(struct cli *c, int argc, char **argv)
@@ -86,16 +81,12 @@ int cli_queue(struct cli *c, int argc, char **argv)
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
 	if (is_list) {
-		struct list_ctx lc = {.json = opts[0].set};
-		if (lc.json)
-			fputs("[", stdout);
+		struct cli_list lc;
+		cli_list_begin(&lc, opts[0].set);
 		rc = store_queue_list(st, NULL, print_entry, &lc);
-		if (lc.json)
-			fputs("]\n", stdout);
-		else if (rc == STORE_OK && lc.n == 0)
-			puts("queue is empty");
+		cli_list_end(&lc, rc == STORE_OK ? "queue is empty" : NULL);
 	} else if (strcmp(sub, "show") == 0) {
-		struct list_ctx lc = {0};
+		struct cli_list lc = {0};
 		struct buf body = {0};
 		rc = store_queue_list(st, id, print_entry, &lc);
 		if (rc == STORE_OK)

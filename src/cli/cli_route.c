@@ -22,17 +22,13 @@ static const char usage[] =
 
 enum { O_TLS, O_USER, O_PWSTDIN, O_JSON, O_N };
 
-struct list_ctx {
-	bool json;
-	unsigned n;
-};
-
 static void print_route(const struct store_route *r, void *p)
 {
-	struct list_ctx *lc = p;
+	struct cli_list *lc = p;
 
+	cli_list_item(lc);
 	if (lc->json) {
-		printf("%s{\"space\":", lc->n > 0 ? "," : "");
+		fputs("{\"space\":", stdout);
 		cli_json_str(stdout, r->space);
 		fputs(",\"hop\":", stdout);
 		cli_json_str(stdout, r->hop);
@@ -46,7 +42,6 @@ static void print_route(const struct store_route *r, void *p)
 		printf("%-30s %-30s tls=%s%s%s\n", r->space, r->hop, route_tls_name(r->tls),
 		       r->auth_user != NULL ? " auth=" : "", r->auth_user != NULL ? r->auth_user : "");
 	}
-	lc->n++;
 }
 
 int cli_route(struct cli *c, int argc, char **argv)
@@ -125,14 +120,10 @@ int cli_route(struct cli *c, int argc, char **argv)
 		if (rc == STORE_OK)
 			printf("route %s removed\n", pos[1]);
 	} else {
-		struct list_ctx lc = {.json = o[O_JSON].set};
-		if (lc.json)
-			fputs("[", stdout);
+		struct cli_list lc;
+		cli_list_begin(&lc, o[O_JSON].set);
 		rc = store_route_list(st, print_route, &lc);
-		if (lc.json)
-			fputs("]\n", stdout);
-		else if (rc == STORE_OK && lc.n == 0)
-			puts("no routes: mail goes to the MX hosts of each domain");
+		cli_list_end(&lc, rc == STORE_OK ? "no routes: mail goes to the MX hosts of each domain" : NULL);
 	}
 	if (rc != STORE_OK)
 		rc = cli_store_fail(st, rc, "route");

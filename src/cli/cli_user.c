@@ -45,17 +45,13 @@ static int secrets(bool from_stdin, char **pw_r, char **hash_r, char **scram_r)
 	return 0;
 }
 
-struct list_ctx {
-	bool json;
-	unsigned n;
-};
-
 static void print_user(const struct store_user *u, void *p)
 {
-	struct list_ctx *lc = p;
+	struct cli_list *lc = p;
 
+	cli_list_item(lc);
 	if (lc->json) {
-		printf("%s{\"address\":", lc->n > 0 ? "," : "");
+		fputs("{\"address\":", stdout);
 		cli_json_str(stdout, u->address);
 		printf(",\"messages\":%lld,\"bytes\":%llu,\"quota\":%llu,\"pop3\":%s,"
 		       "\"enabled\":%s,\"apop\":%s}",
@@ -70,7 +66,6 @@ static void print_user(const struct store_user *u, void *p)
 		       (unsigned long long)u->used, quota, u->enabled ? "" : "disabled ",
 		       u->pop3_enabled ? "pop3" : "no-pop3", u->apop_secret != NULL ? " apop" : "");
 	}
-	lc->n++;
 }
 
 static bool only(struct cli_opt *o, const char *sub, const int *allowed, size_t n)
@@ -239,12 +234,10 @@ int cli_user(struct cli *c, int argc, char **argv)
 			return EXIT_USAGE;
 		if ((rc = cli_store_open(c, false, &st)) != 0)
 			return rc;
-		struct list_ctx lc = {.json = o[O_JSON].set};
-		if (lc.json)
-			fputs("[", stdout);
+		struct cli_list lc;
+		cli_list_begin(&lc, o[O_JSON].set);
 		rc = store_user_list(st, np == 2 ? pos[1] : NULL, print_user, &lc);
-		if (lc.json)
-			fputs("]\n", stdout);
+		cli_list_end(&lc, NULL);
 		if (rc != STORE_OK)
 			rc = cli_store_fail(st, rc, "user list");
 		store_close(&st);
