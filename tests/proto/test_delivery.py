@@ -85,6 +85,28 @@ def sink_dir():
     return _SINK_DIR
 
 
+class routed:
+    """A sink on loopback and a started server whose route for `space` leads
+    there: `with routed("example.org") as (srv, sink, port):`."""
+
+    def __init__(self, space, extra=None, tls="none"):
+        self.space, self.extra, self.tls = space, extra, tls
+
+    def __enter__(self):
+        self.ctl, self.sink, self.port = start_sink()
+        self.srv = server(self.extra)
+        self.srv.cli("route", "add", self.space, "127.0.0.1:%d" % self.port, "--tls", self.tls)
+        self.srv.start()
+        return self.srv, self.sink, self.port
+
+    def __exit__(self, *exc):
+        try:
+            self.srv.stop()
+            self.srv.cleanup()
+        finally:
+            self.ctl.stop()
+
+
 def server(extra=None):
     conf = {"delivery.enabled": "yes", "delivery.scan_interval": "1s",
             "delivery.retry_min": "1s", "delivery.retry_max": "2s",
@@ -126,30 +148,20 @@ def status_fields(report):
 
 
 def test_delivered_through_route():
-    c, sink, port = start_sink()
-    try:
-        srv = server()
-        srv.cli("route", "add", "example.org", "127.0.0.1:%d" % port, "--tls", "none")
-        srv.start()
-        try:
-            s = srv.submission(ALICE)
-            s.sendmail(ALICE, ["bob@example.org", "carol@example.org"],
-                       b"Subject: out\r\n\r\n.dot line\r\nhello\r\n")
-            s.quit()
-            wait(lambda: sink.messages, what="delivery")
-            frm, tos, content, _ = sink.messages[0]
-            assert frm == ALICE and sorted(tos) == ["bob@example.org", "carol@example.org"]
-            assert b"\r\n.dot line\r\nhello\r\n" in content or b"\n.dot line\nhello" in content
-            assert b"Received: from client.example" in content
-            wait(lambda: queue(srv) == [], what="queue empty")
-            srv.wait_log(r"queue delivery qid=\S+ to=<bob@example.org> relay=127.0.0.1"
-                         r"\[127.0.0.1\]:%d tls=no delay=\d+s status=sent" % port)
-            assert reports(srv) == []
-        finally:
-            srv.stop()
-            srv.cleanup()
-    finally:
-        c.stop()
+    with routed("example.org") as (srv, sink, port):
+        s = srv.submission(ALICE)
+        s.sendmail(ALICE, ["bob@example.org", "carol@example.org"],
+                   b"Subject: out\r\n\r\n.dot line\r\nhello\r\n")
+        s.quit()
+        wait(lambda: sink.messages, what="delivery")
+        frm, tos, content, _ = sink.messages[0]
+        assert frm == ALICE and sorted(tos) == ["bob@example.org", "carol@example.org"]
+        assert b"\r\n.dot line\r\nhello\r\n" in content or b"\n.dot line\nhello" in content
+        assert b"Received: from client.example" in content
+        wait(lambda: queue(srv) == [], what="queue empty")
+        srv.wait_log(r"queue delivery qid=\S+ to=<bob@example.org> relay=127.0.0.1"
+                     r"\[127.0.0.1\]:%d tls=no delay=\d+s status=sent" % port)
+        assert reports(srv) == []
 
 
 def test_success_report_when_next_hop_has_no_dsn():
@@ -232,60 +244,40 @@ def test_ipv6_next_hop():
 
 
 def test_one_connection_for_several_messages():
-    c, sink, port = start_sink()
-    try:
-        srv = server({"delivery.per_destination": "1"})
-        srv.cli("route", "add", "many.test", "127.0.0.1:%d" % port, "--tls", "none")
-        srv.start()
-        try:
-            s = srv.submission(ALICE)
-            for i in range(6):
-                s.sendmail(ALICE, ["m%d@many.test" % i], b"Subject: batch\r\n\r\nx\r\n")
-            s.quit()
-            wait(lambda: len(sink.messages) == 6, what="six deliveries")
-            assert len(sink.sessions) < 6, sink.sessions  # connections were reused
-        finally:
-            srv.stop()
-            srv.cleanup()
-    finally:
-        c.stop()
+    with routed("many.test", {"delivery.per_destination": "1"}) as (srv, sink, port):
+        s = srv.submission(ALICE)
+        for i in range(6):
+            s.sendmail(ALICE, ["m%d@many.test" % i], b"Subject: batch\r\n\r\nx\r\n")
+        s.quit()
+        wait(lambda: len(sink.messages) == 6, what="six deliveries")
+        assert len(sink.sessions) < 6, sink.sessions  # connections were reused
 
 
 def test_refused_recipient_gets_report():
-    c, sink, port = start_sink()
-    try:
-        srv = server()
-        srv.cli("route", "add", "*", "127.0.0.1:%d" % port, "--tls", "none")
-        srv.start()
-        try:
-            s = srv.submission(ALICE)
-            s.sendmail(ALICE, ["ok@far.test", "refuse-me@far.test"],
-                       b"Subject: mixed\r\nMessage-ID: <m1@example.test>\r\n\r\nbody\r\n")
-            s.quit()
-            rep = wait(lambda: reports(srv), what="failure report")[0]
-            assert rep["From"].startswith("Mail Delivery System")
-            assert rep["Auto-Submitted"] == "auto-replied"
-            fields = status_fields(rep)
-            rcpts = [f for f in fields if f.get("Final-Recipient")]
-            assert len(rcpts) == 1, fields
-            assert rcpts[0]["Final-Recipient"] == "rfc822; refuse-me@far.test"
-            assert rcpts[0]["Action"] == "failed" and rcpts[0]["Status"] == "5.1.1"
-            assert "no such user here" in rcpts[0]["Diagnostic-Code"]
-            assert b"Message-ID: <m1@example.test>" in rep.as_bytes()  # the original
-            assert len(sink.messages) == 1 and sink.messages[0][1] == ["ok@far.test"]
-            wait(lambda: queue(srv) == [], what="queue empty")
-            # the null sender never gets a report
-            s = srv.submission(ALICE)
-            s.sendmail("", ["refuse-again@far.test"], b"Subject: bounce\r\n\r\nx\r\n")
-            s.quit()
-            wait(lambda: queue(srv) == [], what="queue empty")
-            time.sleep(1)
-            assert len(reports(srv)) == 1
-        finally:
-            srv.stop()
-            srv.cleanup()
-    finally:
-        c.stop()
+    with routed("*") as (srv, sink, port):
+        s = srv.submission(ALICE)
+        s.sendmail(ALICE, ["ok@far.test", "refuse-me@far.test"],
+                   b"Subject: mixed\r\nMessage-ID: <m1@example.test>\r\n\r\nbody\r\n")
+        s.quit()
+        rep = wait(lambda: reports(srv), what="failure report")[0]
+        assert rep["From"].startswith("Mail Delivery System")
+        assert rep["Auto-Submitted"] == "auto-replied"
+        fields = status_fields(rep)
+        rcpts = [f for f in fields if f.get("Final-Recipient")]
+        assert len(rcpts) == 1, fields
+        assert rcpts[0]["Final-Recipient"] == "rfc822; refuse-me@far.test"
+        assert rcpts[0]["Action"] == "failed" and rcpts[0]["Status"] == "5.1.1"
+        assert "no such user here" in rcpts[0]["Diagnostic-Code"]
+        assert b"Message-ID: <m1@example.test>" in rep.as_bytes()  # the original
+        assert len(sink.messages) == 1 and sink.messages[0][1] == ["ok@far.test"]
+        wait(lambda: queue(srv) == [], what="queue empty")
+        # the null sender never gets a report
+        s = srv.submission(ALICE)
+        s.sendmail("", ["refuse-again@far.test"], b"Subject: bounce\r\n\r\nx\r\n")
+        s.quit()
+        wait(lambda: queue(srv) == [], what="queue empty")
+        time.sleep(1)
+        assert len(reports(srv)) == 1
 
 
 def test_unreachable_retries_delay_then_failure():
