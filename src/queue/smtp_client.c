@@ -31,7 +31,7 @@ struct client {
 	bool used;   /* a transaction ran: RSET before the next */
 	bool tls_on; /* STARTTLS done */
 	/* EHLO keywords */
-	bool esmtp, starttls, size, eightbit, smtputf8, dsn, auth_plain;
+	bool esmtp, pipelining, starttls, size, eightbit, smtputf8, dsn, auth_plain;
 };
 
 static void set_timeout(int fd, unsigned secs)
@@ -150,6 +150,8 @@ static void ehlo_line(struct client *c, const char *kw)
 {
 	if (strcasecmp(kw, "STARTTLS") == 0)
 		c->starttls = true;
+	else if (strcasecmp(kw, "PIPELINING") == 0)
+		c->pipelining = true;
 	else if (strncasecmp(kw, "SIZE", 4) == 0)
 		c->size = true;
 	else if (strcasecmp(kw, "8BITMIME") == 0)
@@ -176,6 +178,7 @@ static int ehlo(struct client *c, char *text, size_t cap)
 {
 	char line[600];
 	c->starttls = c->size = c->eightbit = c->smtputf8 = c->dsn = c->auth_plain = false;
+	c->pipelining = false;
 	snprintf(line, sizeof(line), "EHLO %s\r\n", c->job->helo);
 	if (!io_write(c, line, strlen(line)))
 		return 0;
@@ -312,6 +315,16 @@ static bool send_body(struct client *c)
 	return ok;
 }
 
+/* Sends the next command line of *next (unless pipelining sent them all)
+   and moves past it. */
+static bool send_next(struct client *c, const char **next, bool pipelined)
+{
+	const char *e = strstr(*next, "\r\n") + 2;
+	bool ok = pipelined || io_write(c, *next, (size_t)(e - *next));
+	*next = e;
+	return ok;
+}
+
 static bool transaction(struct client *c)
 {
 	struct smtp_client_job *j = c->job;
@@ -342,27 +355,78 @@ static bool transaction(struct client *c)
 	if (c->dsn && j->envid != NULL && o < sizeof(params))
 		snprintf(params + o, sizeof(params) - o, " ENVID=%s", j->envid);
 	j->dsn_offered = c->dsn;
-	code = command(c, text, sizeof(text), "MAIL FROM:<%s>%s", j->sender, params);
-	if (code != 250)
-		return fail(c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 lost connection");
-	size_t ok = 0;
+	/* RFC 2920: with PIPELINING, MAIL, every RCPT and DATA go in one write
+	   and the replies are read in order; without it, one at a time */
+	struct buf out = {0};
+	buf_printf(&out, "MAIL FROM:<%s>%s\r\n", j->sender, params);
 	for (size_t i = 0; i < j->n_rcpts; i++) {
 		struct smtp_client_rcpt *r = &j->rcpts[i];
-		char rp[600] = "";
+		buf_printf(&out, "RCPT TO:<%s>", r->address);
 		if (c->dsn && r->notify != NULL)
-			snprintf(rp, sizeof(rp), " NOTIFY=%s%s%s", r->notify,
-				 r->orcpt != NULL ? " ORCPT=" : "", r->orcpt != NULL ? r->orcpt : "");
-		r->code = command(c, r->reply, sizeof(r->reply), "RCPT TO:<%s>%s", r->address, rp);
-		if (r->code == 0)
+			buf_printf(&out, " NOTIFY=%s", r->notify);
+		if (c->dsn && r->orcpt != NULL)
+			buf_printf(&out, " ORCPT=%s", r->orcpt);
+		buf_append_str(&out, "\r\n");
+	}
+	buf_append_str(&out, "DATA\r\n");
+	const char *next = out.data;
+	size_t ok = 0;
+	bool pipe = c->pipelining;
+	if (pipe && !io_write(c, out.data, out.len)) {
+		buf_free(&out);
+		return fail(c, 451, "4.4.2 %s: lost connection", j->host);
+	}
+	if (!send_next(c, &next, pipe)) {
+		buf_free(&out);
+		return fail(c, 451, "4.4.2 %s: lost connection", j->host);
+	}
+	code = read_reply(c, text, sizeof(text), NULL);
+	if (code != 250 && !pipe) {
+		buf_free(&out);
+		return fail(c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 lost connection");
+	}
+	int mail_code = code;
+	char mail_text[SMTP_CLIENT_REPLY_MAX];
+	snprintf(mail_text, sizeof(mail_text), "%s", text);
+	for (size_t i = 0; i < j->n_rcpts; i++) {
+		struct smtp_client_rcpt *r = &j->rcpts[i];
+		if (!send_next(c, &next, pipe)) {
+			buf_free(&out);
+			return fail(c, 451, "4.4.2 %s: lost connection", j->host);
+		}
+		r->code = read_reply(c, r->reply, sizeof(r->reply), NULL);
+		if (r->code == 0) {
+			buf_free(&out);
 			return fail(c, 451, "4.4.2 %s: lost connection during RCPT", j->host);
+		}
 		ok += r->code == 250 || r->code == 251;
 	}
-	if (ok == 0) {
+	if (mail_code != 250) { /* pipelined: the RCPT and DATA replies are read too */
+		if (pipe)
+			read_reply(c, NULL, 0, NULL);
+		buf_free(&out);
+		return fail(c, mail_code >= 500 ? mail_code : 451, "%s",
+			    mail_code ? mail_text : "4.4.2 lost connection");
+	}
+	if (ok == 0 && !pipe) {
+		buf_free(&out);
 		command(c, NULL, 0, "RSET");
 		j->session = true;
 		return true;
 	}
-	code = command(c, text, sizeof(text), "DATA");
+	bool sent = send_next(c, &next, pipe);
+	buf_free(&out);
+	if (!sent)
+		return fail(c, 451, "4.4.2 %s: lost connection", j->host);
+	code = read_reply(c, text, sizeof(text), NULL);
+	if (ok == 0) { /* pipelined DATA after no recipient: refused, or end it at once */
+		if (code == 354) {
+			io_write(c, ".\r\n", 3);
+			read_reply(c, NULL, 0, NULL);
+		}
+		j->session = true;
+		return true;
+	}
 	if (code != 354)
 		return fail(c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 lost connection");
 	if (!send_body(c))
