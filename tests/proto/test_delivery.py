@@ -372,6 +372,30 @@ def test_sigterm_mid_run_delivers_each_once():
         ctl.stop()
 
 
+def test_tls_verify_refuses_an_unverifiable_certificate():
+    tls, tsink, tport = start_sink(tls=True)  # self-signed: cannot verify
+    try:
+        srv = server()
+        srv.cli("route", "add", "strict.test", "localhost:%d" % tport, "--tls", "verify")
+        srv.cli("route", "add", "lax.test", "localhost:%d" % tport, "--tls", "may")
+        srv.start()
+        try:
+            s = srv.submission(ALICE)
+            s.sendmail(ALICE, ["a@strict.test"], b"Subject: strict\r\n\r\nx\r\n")
+            s.sendmail(ALICE, ["b@lax.test"], b"Subject: lax\r\n\r\nx\r\n")
+            s.quit()
+            srv.wait_log(r"to=<a@strict.test> .*status=deferred reply=\"4.7.5 TLS handshake "
+                         r"with localhost failed: self-signed certificate")
+            wait(lambda: tsink.messages, what="opportunistic TLS delivery")
+            assert [m[1] for m in tsink.messages] == [["b@lax.test"]]
+            srv.wait_log(r"to=<b@lax.test> .*tls=yes .*status=sent")
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        tls.stop()
+
+
 def test_restart_keeps_queue_and_delivers_once():
     dead = free_port()
     srv = server()
