@@ -209,6 +209,7 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 	struct smtp_client_job j = {
 		.helo = cfg->hostname,
 		.tls = route.tls,
+		.ca_file = cfg->delivery_ca_file,
 		.auth_user = route.auth_user,
 		.auth_secret = route.auth_secret,
 		.sender = m->sender,

@@ -239,7 +239,10 @@ static int start_tls(struct client *c)
 	}
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
 	if (j->tls == ROUTE_TLS_VERIFY) {
-		SSL_CTX_set_default_verify_paths(c->ctx);
+		if (j->ca_file != NULL)
+			SSL_CTX_load_verify_locations(c->ctx, j->ca_file, NULL);
+		else
+			SSL_CTX_set_default_verify_paths(c->ctx);
 		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	} else {
 		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);

@@ -32,6 +32,7 @@ struct smtp_client_job {
 	struct sockaddr_storage addr; /* IPv6 or IPv4, with the port */
 	socklen_t addr_len;
 	enum route_tls tls;
+	const char *ca_file; /* for ROUTE_TLS_VERIFY; NULL: the system's CAs */
 	const char *auth_user, *auth_secret;
 	const char *sender;
 	const char *body; /* wire form */

@@ -292,6 +292,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 				return "expected ip or ip:port";
 			return set_string(&c->delivery_resolver, v);
 		}
+		if (strcmp(key, "ca_file") == 0)
+			return set_string(&c->delivery_ca_file, v);
 	}
 	return "unknown key";
 }
@@ -381,6 +383,8 @@ static void resolve_paths(struct config *c, const char *name)
 	make_absolute(&c->data_dir, base);
 	make_absolute(&c->tls_cert, c->data_dir);
 	make_absolute(&c->tls_key, c->data_dir);
+	if (c->delivery_ca_file != NULL)
+		make_absolute(&c->delivery_ca_file, c->data_dir);
 	free(base);
 }
 
@@ -539,6 +543,7 @@ void config_free(struct config *c)
 {
 	free(c->smtp_postmaster);
 	free(c->delivery_resolver);
+	free(c->delivery_ca_file);
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);

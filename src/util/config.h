@@ -81,6 +81,7 @@ struct config {
 	unsigned delivery_connect_timeout;
 	unsigned delivery_command_timeout;
 	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
+	char *delivery_ca_file;	 /* CAs for --tls verify, or NULL: the system's */
 };
 
 const char *listen_role_name(enum listen_role role);

@@ -396,6 +396,45 @@ def test_tls_verify_refuses_an_unverifiable_certificate():
         tls.stop()
 
 
+def test_tls_verify_with_a_private_ca():
+    d = sink_dir()
+    ca_key, ca, key, csr, crt = (os.path.join(d, n) for n in (
+        "ca.key", "ca.pem", "v.key", "v.csr", "v.pem"))
+    ext = os.path.join(d, "v.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName = DNS:localhost\n")
+    for cmd in (["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
+                 "-out", ca, "-days", "1", "-subj", "/CN=mailroom test CA"],
+                ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                 "-subj", "/CN=localhost"],
+                ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                 "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", ext]):
+        subprocess.run(cmd, check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(crt, key)
+    sink = Sink()
+    port = free_port()
+    ctl = Controller(sink, hostname="127.0.0.1", port=port, tls_context=ctx,
+                     require_starttls=False)
+    ctl.start()
+    try:
+        srv = server({"delivery.ca_file": ca})
+        srv.cli("route", "add", "verified.test", "localhost:%d" % port, "--tls", "verify")
+        srv.start()
+        try:
+            s = srv.submission(ALICE)
+            s.sendmail(ALICE, ["a@verified.test"], b"Subject: verified\r\n\r\nx\r\n")
+            s.quit()
+            wait(lambda: sink.messages, what="delivery with a verified certificate")
+            srv.wait_log(r"to=<a@verified.test> relay=localhost\[127.0.0.1\]:%d tls=yes "
+                         r"delay=\d+s status=sent" % port)
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        ctl.stop()
+
+
 def test_restart_keeps_queue_and_delivers_once():
     dead = free_port()
     srv = server()
