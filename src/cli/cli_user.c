@@ -11,12 +11,13 @@
 
 static const char usage[] =
 	"usage: mailroom [-c FILE] user add ADDRESS [--password-stdin] [--quota SIZE]\n"
-	"                                           [--apop] [--no-pop3]\n"
+	"                                           [--apop] [--no-pop3] [--no-submission]\n"
 	"       mailroom [-c FILE] user remove ADDRESS\n"
 	"       mailroom [-c FILE] user list [DOMAIN] [--json]\n"
 	"       mailroom [-c FILE] user passwd ADDRESS [--password-stdin] [--apop]\n"
 	"       mailroom [-c FILE] user set ADDRESS [--quota SIZE] [--pop3 yes|no]\n"
-	"                                           [--enabled yes|no] [--no-apop]\n"
+	"                                           [--submission yes|no] [--enabled yes|no]\n"
+	"                                           [--no-apop]\n"
 	"\n"
 	"The password is read from the terminal (twice), or with --password-stdin\n"
 	"from the first line of stdin. It is stored as a yescrypt hash and a\n"
@@ -24,9 +25,22 @@ static const char usage[] =
 	"account can use POP3 APOP; only opt in for clients that need it.\n"
 	"SIZE: bytes, or with K, M, G (1024-based); 0 = no quota.\n"
 	"A disabled account (--enabled no) still receives mail but cannot log in;\n"
-	"--pop3 no closes POP3 for the account alone.\n";
+	"--pop3 no closes POP3 for the account alone, --submission no its SMTP\n"
+	"submission (sending); mail to it is still accepted.\n";
 
-enum { O_PWSTDIN, O_QUOTA, O_APOP, O_NOPOP3, O_JSON, O_POP3, O_ENABLED, O_NOAPOP, O_N };
+enum {
+	O_PWSTDIN,
+	O_QUOTA,
+	O_APOP,
+	O_NOPOP3,
+	O_JSON,
+	O_POP3,
+	O_ENABLED,
+	O_NOAPOP,
+	O_NOSUBM,
+	O_SUBM,
+	O_N
+};
 
 /* Makes the hash and SCRAM verifier of a password read per the options. */
 static int secrets(bool from_stdin, char **pw_r, char **hash_r, char **scram_r)
@@ -54,17 +68,20 @@ static void print_user(const struct store_user *u, void *p)
 		fputs("{\"address\":", stdout);
 		cli_json_str(stdout, u->address);
 		printf(",\"messages\":%lld,\"bytes\":%llu,\"quota\":%llu,\"pop3\":%s,"
-		       "\"enabled\":%s,\"apop\":%s}",
+		       "\"submission\":%s,\"enabled\":%s,\"apop\":%s}",
 		       (long long)u->messages, (unsigned long long)u->used,
 		       (unsigned long long)u->quota, u->pop3_enabled ? "true" : "false",
-		       u->enabled ? "true" : "false", u->apop_secret != NULL ? "true" : "false");
+		       u->submission_enabled ? "true" : "false", u->enabled ? "true" : "false",
+		       u->apop_secret != NULL ? "true" : "false");
 	} else {
 		char quota[32] = "-";
 		if (u->quota > 0)
 			snprintf(quota, sizeof(quota), "%llu", (unsigned long long)u->quota);
-		printf("%-40s %8lld %12llu %12s %s%s%s\n", u->address, (long long)u->messages,
+		printf("%-40s %8lld %12llu %12s %s%s%s%s\n", u->address, (long long)u->messages,
 		       (unsigned long long)u->used, quota, u->enabled ? "" : "disabled ",
-		       u->pop3_enabled ? "pop3" : "no-pop3", u->apop_secret != NULL ? " apop" : "");
+		       u->pop3_enabled ? "pop3" : "no-pop3",
+		       u->submission_enabled ? " submission" : " no-submission",
+		       u->apop_secret != NULL ? " apop" : "");
 	}
 }
 
@@ -119,6 +136,8 @@ static int user_add(struct cli *c, struct cli_opt *o, const char *address)
 	rc = store_user_add(st, &nu);
 	if (rc == STORE_OK && o[O_NOPOP3].set)
 		rc = store_user_set_pop3(st, address, false);
+	if (rc == STORE_OK && o[O_NOSUBM].set)
+		rc = store_user_set_submission(st, address, false);
 	if (rc == STORE_OK)
 		printf("user %s added\n", address);
 	else
@@ -173,12 +192,14 @@ static int user_passwd(struct cli *c, struct cli_opt *o, const char *address)
 static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 {
 	uint64_t quota = 0;
-	bool pop3 = true, enabled = true;
+	bool pop3 = true, enabled = true, subm = true;
 	struct store *st = NULL;
 	int rc = 0;
 
-	if (!o[O_QUOTA].set && !o[O_POP3].set && !o[O_ENABLED].set && !o[O_NOAPOP].set) {
-		cli_err("user set: nothing to change (--quota, --pop3, --enabled, --no-apop)");
+	if (!o[O_QUOTA].set && !o[O_POP3].set && !o[O_ENABLED].set && !o[O_NOAPOP].set &&
+	    !o[O_SUBM].set) {
+		cli_err("user set: nothing to change (--quota, --pop3, --submission, --enabled, "
+			"--no-apop)");
 		return EXIT_USAGE;
 	}
 	if (o[O_QUOTA].set && config_parse_size(o[O_QUOTA].value, &quota) < 0) {
@@ -186,7 +207,8 @@ static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 		return EXIT_USAGE;
 	}
 	if ((o[O_POP3].set && (rc = yesno(&o[O_POP3], &pop3)) != 0) ||
-	    (o[O_ENABLED].set && (rc = yesno(&o[O_ENABLED], &enabled)) != 0))
+	    (o[O_ENABLED].set && (rc = yesno(&o[O_ENABLED], &enabled)) != 0) ||
+	    (o[O_SUBM].set && (rc = yesno(&o[O_SUBM], &subm)) != 0))
 		return rc;
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
@@ -197,6 +219,8 @@ static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 		rc = store_user_set_pop3(st, address, pop3);
 	if (rc == STORE_OK && o[O_ENABLED].set)
 		rc = store_user_set_enabled(st, address, enabled);
+	if (rc == STORE_OK && o[O_SUBM].set)
+		rc = store_user_set_submission(st, address, subm);
 	if (rc == STORE_OK && o[O_NOAPOP].set)
 		rc = store_user_clear_apop(st, address);
 	if (rc == STORE_OK)
@@ -218,6 +242,8 @@ int cli_user(struct cli *c, int argc, char **argv)
 		[O_POP3] = {.name = "pop3", .has_arg = true},
 		[O_ENABLED] = {.name = "enabled", .has_arg = true},
 		[O_NOAPOP] = {.name = "no-apop"},
+		[O_NOSUBM] = {.name = "no-submission"},
+		[O_SUBM] = {.name = "submission", .has_arg = true},
 	};
 	const char *pos[2];
 	size_t np;
@@ -249,7 +275,7 @@ int cli_user(struct cli *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(sub, "add") == 0) {
-		static const int ok[] = {O_PWSTDIN, O_QUOTA, O_APOP, O_NOPOP3};
+		static const int ok[] = {O_PWSTDIN, O_QUOTA, O_APOP, O_NOPOP3, O_NOSUBM};
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_add(c, o, pos[1]) : EXIT_USAGE;
 	}
 	if (strcmp(sub, "passwd") == 0) {
@@ -257,7 +283,7 @@ int cli_user(struct cli *c, int argc, char **argv)
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_passwd(c, o, pos[1]) : EXIT_USAGE;
 	}
 	if (strcmp(sub, "set") == 0) {
-		static const int ok[] = {O_QUOTA, O_POP3, O_ENABLED, O_NOAPOP};
+		static const int ok[] = {O_QUOTA, O_POP3, O_ENABLED, O_NOAPOP, O_SUBM};
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_set(c, o, pos[1]) : EXIT_USAGE;
 	}
 	if (strcmp(sub, "remove") == 0) {

@@ -120,6 +120,7 @@ static void identity_fill(const struct store_user *u, struct auth_identity *id_r
 	id_r->mailbox_id = u->id;
 	snprintf(id_r->address, sizeof(id_r->address), "%s", u->address);
 	id_r->pop3_enabled = u->pop3_enabled;
+	id_r->submission_enabled = u->submission_enabled;
 	id_r->enabled = u->enabled;
 }
 

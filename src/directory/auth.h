@@ -25,6 +25,7 @@ struct auth_identity {
 	int64_t mailbox_id;
 	char address[320];
 	bool pop3_enabled;
+	bool submission_enabled;
 	bool enabled;
 };
 

@@ -490,6 +490,7 @@ static int store_scram_lookup(void *ctx, struct store *st, const char *user, cha
 		snprintf(id_r->address, sizeof(id_r->address), "%s",
 			 u.address != NULL ? u.address : user);
 		id_r->pop3_enabled = u.pop3_enabled;
+		id_r->submission_enabled = u.submission_enabled;
 		id_r->enabled = u.enabled;
 	}
 	store_user_clear(&u);

@@ -753,9 +753,9 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 	struct penalty *pen = s->svc->srv->penalty;
 
 	smtp_reset_auth(s);
-	if (!id->enabled) {
-		log_info("sid=%s smtp auth refused user=%s reason=disabled ip=%s", s->sid,
-			 id->address, s->ip);
+	if (!id->enabled || !id->submission_enabled) {
+		log_info("sid=%s smtp auth refused user=%s reason=%s ip=%s", s->sid, id->address,
+			 !id->enabled ? "disabled" : "submission-disabled", s->ip);
 		smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
 		return;
 	}

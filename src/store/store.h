@@ -93,6 +93,7 @@ struct store_user {
 	uint64_t used;     /* bytes currently stored */
 	int64_t messages;
 	bool pop3_enabled;
+	bool submission_enabled;
 	bool enabled;
 };
 struct store_user_new {
@@ -111,6 +112,7 @@ int store_user_set_password(struct store *st, const char *address, const char *p
 			    const char *scram, const char *apop_secret);
 int store_user_set_quota(struct store *st, const char *address, uint64_t quota);
 int store_user_set_pop3(struct store *st, const char *address, bool enabled);
+int store_user_set_submission(struct store *st, const char *address, bool enabled);
 /* A disabled mailbox keeps receiving mail but cannot log in. */
 int store_user_set_enabled(struct store *st, const char *address, bool enabled);
 /* Drops the reversible APOP secret (the account stops accepting APOP). */

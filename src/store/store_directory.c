@@ -449,6 +449,17 @@ int store_user_set_pop3(struct store *st, const char *address, bool enabled)
 	return update_one(st, s, address);
 }
 
+int store_user_set_submission(struct store *st, const char *address, bool enabled)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET submission_enabled = ?2 WHERE "
+					 "address = lower(?1)");
+	if (s != NULL) {
+		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(s, 2, enabled);
+	}
+	return update_one(st, s, address);
+}
+
 int store_user_set_enabled(struct store *st, const char *address, bool enabled)
 {
 	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET enabled = ?2 WHERE "
@@ -471,7 +482,7 @@ int store_user_clear_apop(struct store *st, const char *address)
 
 #define USER_SELECT                                                                        \
 	"SELECT id, address, pw_hash, scram, apop_secret, quota, used, messages, "         \
-	"pop3_enabled, enabled FROM mailboxes "
+	"pop3_enabled, enabled, submission_enabled FROM mailboxes "
 
 static void user_row(sqlite3_stmt *s, struct store_user *u)
 {
@@ -485,6 +496,7 @@ static void user_row(sqlite3_stmt *s, struct store_user *u)
 	u->messages = sqlite3_column_int64(s, 7);
 	u->pop3_enabled = sqlite3_column_int(s, 8) != 0;
 	u->enabled = sqlite3_column_int(s, 9) != 0;
+	u->submission_enabled = sqlite3_column_int(s, 10) != 0;
 }
 
 static int user_by_id(struct store *st, int64_t id, struct store_user *u_r)

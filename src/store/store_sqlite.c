@@ -103,6 +103,8 @@ static const char *const migrations[] = {
 	/* 4: domain aliases (SPEC §4): every address of the alias is valid in
 	   the target domain */
 	"ALTER TABLE domains ADD COLUMN alias_of INTEGER REFERENCES domains(id);",
+	/* 5: per-mailbox switch for SMTP submission (SPEC §4 enabled protocols) */
+	"ALTER TABLE mailboxes ADD COLUMN submission_enabled INTEGER NOT NULL DEFAULT 1;",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)

@@ -101,8 +101,8 @@ def test_domain_user_alias_lifecycle():
         assert p.returncode == 1
         users = json.loads(srv.cli("user", "list", "--json").stdout)
         assert users == [{"address": "alice@example.test", "messages": 0, "bytes": 0,
-                          "quota": 10 * 1024 * 1024, "pop3": True, "enabled": True,
-                          "apop": False}], users
+                          "quota": 10 * 1024 * 1024, "pop3": True, "submission": True,
+                          "enabled": True, "apop": False}], users
 
         srv.cli("alias", "add", "sales@example.test", "alice@example.test")
         p = srv.cli("alias", "add", "alice@example.test", "x@example.test", check=False)

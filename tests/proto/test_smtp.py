@@ -197,6 +197,25 @@ def test_auth_failures():
         r.close()
 
 
+def test_submission_switch_per_account():
+    with server() as srv:
+        srv.cli("user", "set", ALICE, "--submission", "no")
+        c = srv.submission()
+        try:
+            c.login(ALICE, PASSWORD)
+            raise AssertionError("login with submission switched off")
+        except smtplib.SMTPAuthenticationError as e:
+            assert e.smtp_code == 535, e
+        c.close()
+        srv.wait_log("smtp auth refused user=alice@example.test reason=submission-disabled")
+        srv.poplib_stls(ALICE).quit()  # POP3 still works, and mail still arrives
+        c = srv.smtp()
+        c.sendmail("x@remote.test", [ALICE], b"Subject: in\r\n\r\nx\r\n")
+        c.quit()
+        srv.cli("user", "set", ALICE, "--submission", "yes")
+        srv.submission(ALICE).quit()
+
+
 def test_starttls_injection_discarded():
     with server() as srv:
         r = smtp_raw(srv)
