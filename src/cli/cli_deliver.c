@@ -15,6 +15,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,12 +25,14 @@
 #define DELIVER_MAX (64u * 1024 * 1024)
 
 static const char usage[] =
-	"usage: mailroom [-c FILE] deliver ADDRESS [--uidl UIDL] < message\n"
+	"usage: mailroom [-c FILE] deliver ADDRESS [--sender ADDRESS] [--uidl UIDL] < message\n"
 	"\n"
 	"Stores the message read from stdin (at most 64 MiB) in the mailbox of\n"
-	"ADDRESS, or of every mailbox an alias leads to, and exits 0 once it is on\n"
-	"disk. Line ends are stored as CRLF. --uidl keeps the POP3 UIDL the message\n"
-	"had on another server (1-70 printable characters), for migrations.\n"
+	"ADDRESS, or of every mailbox an alias leads to (alias targets outside the\n"
+	"hosted domains go to the outbound queue), and exits 0 once it is on disk.\n"
+	"Line ends are stored as CRLF. --sender is the envelope sender, for reports\n"
+	"about forwarded copies (default: none). --uidl keeps the POP3 UIDL the\n"
+	"message had on another server (1-70 printable characters), for migrations.\n"
 	"Exit: 0 delivered, 67 unknown recipient, 75 try later (store busy, quota\n"
 	"full), 65 bad message, 1 other errors.\n";
 
@@ -56,7 +59,8 @@ static int read_all(struct buf *in)
 
 int cli_deliver(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt opts[] = {{.name = "uidl", .has_arg = true}};
+	struct cli_opt opts[] = {{.name = "uidl", .has_arg = true},
+				 {.name = "sender", .has_arg = true}};
 	const char *pos[1];
 	size_t np;
 	bool done;
@@ -65,7 +69,9 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 	int64_t *ids = NULL;
 	size_t n = 0;
 	int *results = NULL;
-	int rc = cli_parse(usage, argc, argv, opts, 1, pos, 1, 1, &np, &done);
+	int rc = cli_parse(usage, argc, argv, opts, 2, pos, 1, 1, &np, &done);
+	char **fwd = NULL;
+	size_t n_fwd = 0;
 
 	if (rc != 0 || done)
 		return rc;
@@ -83,7 +89,7 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 		rc = rc == 1 ? EXIT_TEMPFAIL : rc;
 		goto out;
 	}
-	rc = store_resolve(st, rcpt, &ids, &n);
+	rc = store_resolve_all(st, rcpt, &ids, &n, &fwd, &n_fwd);
 	if (rc == STORE_NOTFOUND || rc == STORE_INVALID) {
 		cli_err("deliver: no mailbox for %s", rcpt);
 		rc = EXIT_NOUSER;
@@ -94,26 +100,73 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 		rc = EXIT_TEMPFAIL;
 		goto out;
 	}
-	results = xcalloc(n, sizeof(*results));
-	rc = store_deliver(st, ids, n, wire.data, wire.len, opts[0].value, results);
-	if (rc == STORE_OK) {
-		size_t full = 0;
-		for (size_t i = 0; i < n; i++)
-			full += results[i] != STORE_OK;
-		if (full > 0)
-			cli_err("deliver: %zu of %zu mailboxes of %s are over quota", full, n, rcpt);
-		rc = 0;
-	} else if (rc == STORE_QUOTA) {
+	/* quota: a message refused by every mailbox waits (75); one that some
+	   mailboxes can take goes to all of them, never to only some */
+	size_t over = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool ok = true;
+		if (store_quota_check(st, ids[i], wire.len, &ok) != STORE_OK) {
+			cli_store_fail(st, STORE_TEMP, "deliver");
+			rc = EXIT_TEMPFAIL;
+			goto out;
+		}
+		over += !ok;
+	}
+	if (n > 0 && over == n && n_fwd == 0) {
 		cli_err("deliver: mailbox of %s is over quota", rcpt);
 		rc = EXIT_TEMPFAIL;
-	} else if (rc == STORE_INVALID) {
+		goto out;
+	}
+	if (opts[0].set) {
+		if (n_fwd > 0 || over > 0) {
+			cli_err("deliver: --uidl needs local mailboxes with room: %s %s", rcpt,
+				n_fwd > 0 ? "also forwards elsewhere" : "has a mailbox over quota");
+			rc = n_fwd > 0 ? EXIT_DATAERR : EXIT_TEMPFAIL;
+			goto out;
+		}
+		results = xcalloc(n, sizeof(*results));
+		rc = store_deliver(st, ids, n, wire.data, wire.len, opts[0].value, results);
+	} else {
+		struct store_remote_rcpt *remote = xcalloc(n_fwd + 1, sizeof(*remote));
+		unsigned char rnd[8];
+		char qid[24];
+		for (size_t i = 0; i < n_fwd; i++)
+			remote[i].address = fwd[i];
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			memset(rnd, 0, sizeof(rnd));
+		snprintf(qid, sizeof(qid), "L%02X%02X%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1], rnd[2],
+			 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		struct store_submission sub = {
+			.qid = qid,
+			.sender = opts[1].set ? opts[1].value : "",
+			.body = wire.data,
+			.len = wire.len,
+			.mailbox_ids = ids,
+			.n_local = n,
+			.remote = remote,
+			.n_remote = n_fwd,
+		};
+		rc = store_submit(st, &sub, 1);
+		if (rc == STORE_OK)
+			rc = sub.status;
+		free(remote);
+	}
+	if (rc == STORE_OK) {
+		if (over > 0)
+			cli_err("deliver: %zu of %zu mailboxes of %s are now over quota", over, n,
+				rcpt);
+		rc = 0;
+	} else if (rc == STORE_INVALID || rc == STORE_EXISTS) {
 		cli_store_fail(st, rc, "deliver");
 		rc = EXIT_DATAERR;
 	} else {
 		cli_store_fail(st, rc, "deliver");
-		rc = rc == STORE_TEMP ? EXIT_TEMPFAIL : 1;
+		rc = rc == STORE_TEMP || rc == STORE_QUOTA ? EXIT_TEMPFAIL : 1;
 	}
 out:
+	for (size_t i = 0; i < n_fwd; i++)
+		free(fwd[i]);
+	free(fwd);
 	free(results);
 	free(ids);
 	buf_free(&in);

@@ -148,6 +148,28 @@ def test_deliver_exit_codes():
         c.quit()
 
 
+def test_deliver_forwards_and_partial_quota():
+    with Server() as srv:
+        srv.add_user("alice@example.test")
+        srv.add_user("bob@example.test")
+        srv.cli("alias", "add", "team@example.test", "alice@example.test")
+        srv.cli("alias", "add", "team@example.test", "bob@example.test")
+        srv.cli("alias", "add", "team@example.test", "far@remote.test")
+        srv.cli("user", "set", "bob@example.test", "--quota", "10")  # bob is full
+        p = srv.cli("deliver", "team@example.test", "--sender", "boss@remote.test",
+                    stdin=b"Subject: team\n\nx\n", check=False)
+        assert p.returncode == 0 and b"now over quota" in p.stderr, p.stderr
+        users = {u["address"]: u for u in json.loads(srv.cli("user", "list", "--json").stdout)}
+        # nothing dropped: bob gets it too, a little past his quota
+        assert users["alice@example.test"]["messages"] == 1
+        assert users["bob@example.test"]["messages"] == 1
+        q = json.loads(srv.cli("queue", "list", "--json").stdout)
+        assert [(e["sender"], e["recipients"]) for e in q] == [
+            ("boss@remote.test", ["far@remote.test"])], q
+        p = srv.cli("deliver", "team@example.test", "--uidl", "X1", stdin=b"x\n", check=False)
+        assert p.returncode == 65, p.returncode
+
+
 def test_cli_while_serving_and_sigterm():
     with Server() as srv:
         srv.add_user("alice@example.test")
