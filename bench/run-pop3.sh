@@ -337,10 +337,10 @@ for p in os.listdir("/proc"):
             kids.setdefault(ppid, []).append(int(p))
         except (OSError, ValueError, IndexError):
             pass
-todo, pss, rss, n = [root], 0, 0, 0
-while todo:
-    p = todo.pop()
-    todo += kids.get(p, [])
+pending, pss, rss, n = [root], 0, 0, 0
+while pending:
+    p = pending.pop()
+    pending += kids.get(p, [])
     try:
         with open("/proc/%d/smaps_rollup" % p) as f:
             for line in f:

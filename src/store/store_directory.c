@@ -427,48 +427,40 @@ int store_user_set_password(struct store *st, const char *address, const char *p
 	return update_one(st, s, address);
 }
 
-int store_user_set_quota(struct store *st, const char *address, uint64_t quota)
+/* One column of one mailbox: `sql` is a literal "UPDATE ... ?2 ... ?1". */
+static int set_column(struct store *st, const char *sql, const char *address, int64_t value)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET quota = ?2 WHERE address = "
-					 "lower(?1)");
+	sqlite3_stmt *s = store_stmt(st, sql);
 	if (s != NULL) {
 		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 2, (int64_t)quota);
+		sqlite3_bind_int64(s, 2, value);
 	}
 	return update_one(st, s, address);
+}
+
+int store_user_set_quota(struct store *st, const char *address, uint64_t quota)
+{
+	return set_column(st, "UPDATE mailboxes SET quota = ?2 WHERE address = lower(?1)",
+			  address, (int64_t)quota);
 }
 
 int store_user_set_pop3(struct store *st, const char *address, bool enabled)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET pop3_enabled = ?2 WHERE "
-					 "address = lower(?1)");
-	if (s != NULL) {
-		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(s, 2, enabled);
-	}
-	return update_one(st, s, address);
+	return set_column(st, "UPDATE mailboxes SET pop3_enabled = ?2 WHERE address = lower(?1)",
+			  address, enabled);
 }
 
 int store_user_set_submission(struct store *st, const char *address, bool enabled)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET submission_enabled = ?2 WHERE "
-					 "address = lower(?1)");
-	if (s != NULL) {
-		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(s, 2, enabled);
-	}
-	return update_one(st, s, address);
+	return set_column(st,
+			  "UPDATE mailboxes SET submission_enabled = ?2 WHERE address = lower(?1)",
+			  address, enabled);
 }
 
 int store_user_set_enabled(struct store *st, const char *address, bool enabled)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET enabled = ?2 WHERE "
-					 "address = lower(?1)");
-	if (s != NULL) {
-		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(s, 2, enabled);
-	}
-	return update_one(st, s, address);
+	return set_column(st, "UPDATE mailboxes SET enabled = ?2 WHERE address = lower(?1)",
+			  address, enabled);
 }
 
 int store_user_clear_apop(struct store *st, const char *address)
