@@ -10,6 +10,7 @@ Tests are plain functions named test_*; run_tests() runs those of a module
 and prints one line per test and "N passed, N failed".
 """
 import os
+import random
 import re
 import shutil
 import signal
@@ -29,10 +30,38 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                    "UndefinedBehaviorSanitizer")
 
 
+# Ports for test listeners come from below the kernel's ephemeral range:
+# a port the kernel hands out (bind to 0) is free only until some client
+# socket gets it as its local port, which happens all the time in a suite
+# whose tests run in parallel. Each process draws from its own random
+# stream and never hands out the same port twice.
+_PORT_LOW, _PORT_HIGH = 20000, 32000
+_ports_given = set()
+_port_rng = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    high = min(_PORT_HIGH, _ephemeral_low())
+    for _ in range(500):
+        port = _port_rng.randrange(_PORT_LOW, high)
+        if port in _ports_given:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise AssertionError("no free port in %d-%d" % (_PORT_LOW, high))
 
 
 def tls_client_context():
