@@ -26,16 +26,26 @@ static void rfc5322_date(char *out, size_t len, time_t t)
 	strftime(out, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
 }
 
-/* "5.1.1" from a reply like "550 5.1.1 <x>: unknown", else class.0.0 */
+/* An SMTP reply of the next hop: three digits, then a space or the end.
+   mailroom's own reasons (connection lost, no 8BITMIME...) start with the
+   enhanced status code instead. */
+static bool is_smtp_reply(const char *r)
+{
+	return r != NULL && isdigit((unsigned char)r[0]) && isdigit((unsigned char)r[1]) &&
+	       isdigit((unsigned char)r[2]) && (r[3] == ' ' || r[3] == '\0');
+}
+
+/* "5.1.1" from "550 5.1.1 <x>: unknown" or from "5.1.1 ...", else class.0.0 */
 static void status_of(const char *reply, enum dsn_action a, char *out, size_t len)
 {
 	int cls = a == DSN_DELAYED ? 4 : a == DSN_RELAYED ? 2 : 5;
-	if (reply != NULL && strlen(reply) > 9 && reply[3] == ' ' && isdigit((unsigned char)reply[4]) &&
-	    reply[5] == '.') {
-		size_t n = 4;
-		while (reply[n] != '\0' && reply[n] != ' ' && n < 4 + 9)
-			n++;
-		snprintf(out, len, "%.*s", (int)(n - 4), reply + 4);
+	const char *s = reply == NULL ? "" : is_smtp_reply(reply) ? reply + 3 + (reply[3] == ' ') : reply;
+	size_t n = 0, dots = 0;
+	while (n < 9 && (isdigit((unsigned char)s[n]) || s[n] == '.'))
+		dots += s[n++] == '.';
+	if (n >= 5 && (s[0] == '2' || s[0] == '4' || s[0] == '5') && s[1] == '.' && dots == 2 &&
+	    s[2] != '.' && s[n - 1] != '.' && (s[n] == ' ' || s[n] == '\0')) {
+		snprintf(out, len, "%.*s", (int)n, s);
 		if (a == DSN_FAILED)
 			out[0] = '5'; /* a temporary reason that ran out of time fails now */
 		return;
@@ -103,8 +113,10 @@ void dsn_build(struct buf *out, const char *hostname, const struct store_queue_m
 			   action == DSN_FAILED ? "failed" : action == DSN_DELAYED ? "delayed"
 										 : "relayed",
 			   status);
-		if (r->remote_reply != NULL && r->remote_reply[0] >= '2' && r->remote_reply[0] <= '5')
+		if (is_smtp_reply(r->remote_reply))
 			buf_printf(out, "Diagnostic-Code: smtp; %s\r\n", r->remote_reply);
+		else if (r->remote_reply != NULL && r->remote_reply[0] != '\0')
+			buf_printf(out, "Diagnostic-Code: X-mailroom; %s\r\n", r->remote_reply);
 	}
 	buf_append_str(out, "\r\n");
 
