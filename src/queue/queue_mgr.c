@@ -145,10 +145,10 @@ static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
 								  : QRCPT_PENDING;
 		free(r->remote_reply);
 		r->remote_reply = xasprintf("%s", rc[i].reply);
-		log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s delay=%llds status=%s "
-			 "reply=\"%s\"",
-			 m->qid, r->address, j->host, ip, port,
-			 j->tls_used ? "yes" : "no", delay_of(m),
+		log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s%s delay=%llds "
+			 "status=%s reply=\"%s\"",
+			 m->qid, r->address, j->host, ip, port, j->tls_used ? "yes" : "no",
+			 j->downgraded ? " mime=downgraded" : "", delay_of(m),
 			 r->status == QRCPT_SENT     ? "sent"
 			 : r->status == QRCPT_FAILED ? "bounced"
 						     : "deferred",

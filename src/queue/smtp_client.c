@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* smtp_client.c - see smtp_client.h. */
 #include "queue/smtp_client.h"
+#include "mime/mime.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -28,6 +29,9 @@ struct client {
 	char in[16384];
 	size_t off, len;
 	struct smtp_client_job *job;
+	const char *body; /* what DATA sends: the job's, or its 7-bit form */
+	size_t body_len;
+	struct buf seven_bit;
 	bool used;   /* a transaction ran: RSET before the next */
 	bool tls_on; /* STARTTLS done */
 	/* EHLO keywords */
@@ -294,7 +298,7 @@ static bool auth_plain(struct client *c)
 
 static bool send_body(struct client *c)
 {
-	const char *p = c->job->body, *end = p + c->job->len;
+	const char *p = c->body, *end = p + c->body_len;
 	struct buf out = {0};
 	bool ok = true;
 
@@ -310,7 +314,7 @@ static bool send_body(struct client *c)
 			buf_clear(&out);
 		}
 	}
-	if (ok && c->job->len > 0 && end[-1] != '\n')
+	if (ok && c->body_len > 0 && end[-1] != '\n')
 		buf_append_str(&out, "\r\n");
 	buf_append_str(&out, ".\r\n");
 	ok = ok && io_write(c, out.data, out.len);
@@ -336,16 +340,27 @@ static bool transaction(struct client *c)
 	size_t o = 0;
 
 	params[0] = '\0';
+	c->body = j->body;
+	c->body_len = j->len;
 	if (!c->eightbit) {
-		/* RFC 6152: no 8-bit content to a next hop without 8BITMIME; we
-		   do not convert it, so the recipient fails with a clear reason */
-		for (size_t i = 0; i < j->len; i++)
-			if ((unsigned char)j->body[i] >= 0x80)
-				return fail(c, 554, "5.6.3 %s does not accept 8-bit content "
-						    "(no 8BITMIME)", j->host);
+		/* RFC 6152 §3: no 8-bit content to a next hop without 8BITMIME:
+		   convert it to quoted-printable, or fail with a clear reason */
+		buf_clear(&c->seven_bit);
+		switch (mime_downgrade(j->body, j->len, &c->seven_bit)) {
+		case MIME_7BIT:
+			break;
+		case MIME_CONVERTED:
+			c->body = c->seven_bit.data;
+			c->body_len = c->seven_bit.len;
+			j->downgraded = true;
+			break;
+		case MIME_UNCONVERTIBLE:
+			return fail(c, 554, "5.6.3 %s does not accept 8-bit content (no 8BITMIME), "
+					    "and this message cannot be converted to 7 bits", j->host);
+		}
 	}
 	if (c->size)
-		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu", j->len);
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu", c->body_len);
 	if (c->eightbit)
 		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=8BITMIME");
 	if (j->smtputf8) {
@@ -457,6 +472,7 @@ static void client_free(struct client *c)
 	SSL_CTX_free(c->ctx);
 	if (c->fd >= 0)
 		close(c->fd);
+	buf_free(&c->seven_bit);
 	free(c);
 }
 
@@ -519,6 +535,7 @@ bool smtp_client_send(struct smtp_client *sc, struct smtp_client_job *j)
 	c->job = j;
 	j->tls_used = c->tls_on;
 	j->session = false;
+	j->downgraded = false;
 	j->code = 0;
 	j->reply[0] = '\0';
 	if (c->used && command(c, NULL, 0, "RSET") != 250)

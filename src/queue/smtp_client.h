@@ -4,7 +4,8 @@
  * the delivery agents: EHLO (HELO fallback), STARTTLS by the route's policy,
  * AUTH PLAIN to smart hosts (only over TLS), MAIL with SIZE, BODY, SMTPUTF8
  * and DSN parameters when the next hop offers them, one RCPT per recipient,
- * DATA with dot-stuffing, QUIT. Blocking with a time limit on every phase:
+ * DATA with dot-stuffing (8-bit content converted to 7 bits for a next hop
+ * without 8BITMIME), QUIT. Blocking with a time limit on every phase:
  * it runs on delivery threads, never on the network thread.
  */
 #ifndef MAILROOM_QUEUE_SMTP_CLIENT_H
@@ -47,6 +48,7 @@ struct smtp_client_job {
 	int code;	/* else why not: 4xx (try again) or 5xx (give up) */
 	char reply[SMTP_CLIENT_REPLY_MAX];
 	bool tls_used, dsn_offered;
+	bool downgraded; /* sent as 7 bits (mime/mime.h): no 8BITMIME there */
 };
 
 /* Returns job->session: connect, one transaction, QUIT. */

@@ -44,8 +44,16 @@ class Sink:
         return "250 2.0.0 Ok: stored"
 
 
-def start_sink(tls=False, auth=False):
-    sink = Sink()
+class SevenBitSink(Sink):
+    """A next hop that does not offer 8BITMIME."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [r for r in responses if "8BITMIME" not in r.upper()]
+
+
+def start_sink(tls=False, auth=False, sink=None):
+    sink = sink or Sink()
     port = free_port()
     kw = {}
     if tls:
@@ -184,6 +192,45 @@ def test_success_report_when_next_hop_has_no_dsn():
             wait(lambda: len(sink.messages) == 2 and queue(srv) == [], what="both sent")
             time.sleep(1)
             assert len(reports(srv)) == 1
+        finally:
+            srv.stop()
+            srv.cleanup()
+    finally:
+        c.stop()
+
+
+def test_eight_bit_converted_for_a_seven_bit_next_hop():
+    c, sink, port = start_sink(sink=SevenBitSink())
+    try:
+        srv = server()
+        srv.cli("route", "add", "*", "127.0.0.1:%d" % port, "--tls", "none")
+        srv.start()
+        try:
+            body = "gr\u00fc\u00df Gott = 1 \r\n.line\r\n".encode()
+            s = srv.submission(ALICE)
+            s.sendmail(ALICE, ["a@far.test"],
+                       b"Subject: latin\r\nMIME-Version: 1.0\r\n"
+                       b"Content-Type: text/plain; charset=utf-8\r\n"
+                       b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body,
+                       mail_options=["BODY=8BITMIME"])
+            # 8-bit in a header field cannot be converted: a report
+            s.sendmail(ALICE, ["b@far.test"], "Subject: gr\u00fc\u00df\r\n\r\nx\r\n".encode(),
+                       mail_options=["BODY=8BITMIME"])
+            s.quit()
+            wait(lambda: len(sink.messages) == 1, what="converted message")
+            got = sink.messages[0][2]
+            assert all(b < 0x80 for b in got), got
+            m = email.message_from_bytes(got)
+            assert m["Content-Transfer-Encoding"] == "quoted-printable", got
+            assert m.get_payload(decode=True) == body, got
+            assert b"gr=C3=BC=C3=9F Gott =3D 1=20\r\n" in got, got
+            srv.wait_log(r"to=<a@far\.test> relay=\S+ tls=no mime=downgraded .*status=sent")
+            rep = wait(lambda: reports(srv), what="failure report")[0]
+            f = [x for x in status_fields(rep) if x.get("Final-Recipient")]
+            assert f[0]["Final-Recipient"] == "rfc822; b@far.test"
+            assert f[0]["Status"] == "5.6.3", f[0].items()
+            assert "cannot be converted" in f[0]["Diagnostic-Code"], f
+            assert len(sink.messages) == 1
         finally:
             srv.stop()
             srv.cleanup()

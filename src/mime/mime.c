@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+/* mime.c - see mime.h. */
+#include "mime/mime.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+enum cte { CTE_7BIT, CTE_8BIT, CTE_BINARY, CTE_QP, CTE_BASE64, CTE_OTHER };
+
+/* An entity is its header fields [0, hdr_len), an optional empty line, and
+   its body [body_off, len). */
+struct split {
+	size_t hdr_len, body_off;
+};
+
+struct ctype {
+	char type[32], subtype[64];
+	char boundary[71]; /* RFC 2046 §5.1.1: 1 to 70 characters */
+	bool valid, has_boundary;
+};
+
+static bool has_8bit(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* The line at p[i..n): returns where the next one starts; *text_end is
+   where this one's text ends (before CRLF or LF). */
+static size_t line_end(const char *p, size_t n, size_t i, size_t *text_end)
+{
+	const char *nl = memchr(p + i, '\n', n - i);
+	size_t t = nl != NULL ? (size_t)(nl - p) : n;
+	size_t e = nl != NULL ? t + 1 : n;
+	if (t > i && p[t - 1] == '\r')
+		t--;
+	*text_end = t;
+	return e;
+}
+
+/* field-name, optional white space (RFC 5322 §4.5.3 obsolete syntax), ':' */
+static size_t field_name_len(const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (unsigned char)p[i] > 32 && (unsigned char)p[i] < 127 && p[i] != ':')
+		i++;
+	size_t name = i;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return name > 0 && i < n && p[i] == ':' ? name : 0;
+}
+
+/* The header ends at the first empty line (which is skipped) or at the
+   first line that is neither a field nor a field's continuation. */
+static struct split split(const char *p, size_t n)
+{
+	size_t i = 0, t;
+	bool any = false;
+
+	while (i < n) {
+		size_t e = line_end(p, n, i, &t);
+		if (t == i)
+			return (struct split){i, e};
+		if (any && (p[i] == ' ' || p[i] == '\t')) {
+			i = e;
+			continue;
+		}
+		if (field_name_len(p + i, t - i) == 0)
+			return (struct split){i, i};
+		any = true;
+		i = e;
+	}
+	return (struct split){n, n};
+}
+
+/* The field that starts at i ends after its continuation lines. */
+static size_t field_end(const char *p, size_t hdr_len, size_t i)
+{
+	size_t t, e = line_end(p, hdr_len, i, &t);
+	while (e < hdr_len && (p[e] == ' ' || p[e] == '\t'))
+		e = line_end(p, hdr_len, e, &t);
+	return e;
+}
+
+static bool field_is(const char *p, size_t i, size_t e, const char *name)
+{
+	size_t k = strlen(name);
+	return field_name_len(p + i, e - i) == k && strncasecmp(p + i, name, k) == 0;
+}
+
+static bool header_get(const char *p, size_t hdr_len, const char *name, struct buf *value)
+{
+	buf_clear(value);
+	for (size_t i = 0; i < hdr_len;) {
+		size_t e = field_end(p, hdr_len, i);
+		if (field_is(p, i, e, name)) {
+			const char *colon = memchr(p + i, ':', e - i);
+			for (const char *c = colon + 1; c < p + e; c++)
+				if (*c != '\r' && *c != '\n')
+					buf_append_c(value, *c);
+			size_t skip = 0;
+			while (skip < value->len && (value->data[skip] == ' ' || value->data[skip] == '\t'))
+				skip++;
+			buf_consume(value, skip);
+			while (value->len > 0 &&
+			       (value->data[value->len - 1] == ' ' || value->data[value->len - 1] == '\t'))
+				value->data[--value->len] = '\0';
+			return true;
+		}
+		i = e;
+	}
+	return false;
+}
+
+bool mime_header_get(const char *msg, size_t len, const char *name, struct buf *value)
+{
+	return header_get(msg, split(msg, len).hdr_len, name, value);
+}
+
+/* --- Content-Type and Content-Transfer-Encoding (RFC 2045 §5.1, §6.1) --- */
+
+static void skip_cfws(const char **s)
+{
+	for (;;) {
+		while (**s == ' ' || **s == '\t')
+			(*s)++;
+		if (**s != '(')
+			return;
+		int depth = 0;
+		while (**s != '\0') {
+			if (**s == '\\' && (*s)[1] != '\0') {
+				*s += 2;
+				continue;
+			}
+			if (**s == '(')
+				depth++;
+			else if (**s == ')' && --depth == 0) {
+				(*s)++;
+				break;
+			}
+			(*s)++;
+		}
+	}
+}
+
+static bool is_token_char(char c)
+{
+	return (unsigned char)c > 32 && (unsigned char)c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+/* A token into out (cap bytes with the NUL); false if none or too long. */
+static bool token(const char **s, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; is_token_char(**s); (*s)++, n++)
+		if (n + 1 < cap)
+			out[n] = **s;
+	if (n == 0 || n >= cap)
+		return false;
+	out[n] = '\0';
+	return true;
+}
+
+static bool quoted_string(const char **s, char *out, size_t cap)
+{
+	size_t n = 0;
+	for ((*s)++; **s != '\0' && **s != '"'; (*s)++, n++) {
+		if (**s == '\\' && (*s)[1] != '\0')
+			(*s)++;
+		if (n + 1 < cap)
+			out[n] = **s;
+	}
+	if (**s != '"' || n >= cap)
+		return false;
+	(*s)++;
+	out[n] = '\0';
+	return true;
+}
+
+static void parse_ctype(const char *s, struct ctype *ct)
+{
+	memset(ct, 0, sizeof(*ct));
+	skip_cfws(&s);
+	if (!token(&s, ct->type, sizeof(ct->type)))
+		return;
+	skip_cfws(&s);
+	if (*s++ != '/')
+		return;
+	skip_cfws(&s);
+	if (!token(&s, ct->subtype, sizeof(ct->subtype)))
+		return;
+	ct->valid = true;
+	for (;;) {
+		char name[64], value[256];
+		skip_cfws(&s);
+		if (*s != ';')
+			return;
+		s++;
+		skip_cfws(&s);
+		bool ok = token(&s, name, sizeof(name));
+		skip_cfws(&s);
+		ok = ok && *s == '=';
+		if (ok) {
+			s++;
+			skip_cfws(&s);
+			ok = *s == '"' ? quoted_string(&s, value, sizeof(value))
+				       : token(&s, value, sizeof(value));
+		}
+		if (!ok) { /* a parameter we cannot read: on to the next */
+			while (*s != '\0' && *s != ';')
+				s++;
+			continue;
+		}
+		size_t vlen = strlen(value);
+		if (strcasecmp(name, "boundary") == 0 && !ct->has_boundary && vlen >= 1 &&
+		    vlen < sizeof(ct->boundary)) {
+			memcpy(ct->boundary, value, vlen + 1);
+			ct->has_boundary = true;
+		}
+	}
+}
+
+static enum cte parse_cte(const char *s)
+{
+	char word[32];
+	skip_cfws(&s);
+	if (!token(&s, word, sizeof(word)))
+		return CTE_OTHER;
+	static const struct {
+		const char *name;
+		enum cte cte;
+	} known[] = {{"7bit", CTE_7BIT},
+		     {"8bit", CTE_8BIT},
+		     {"binary", CTE_BINARY},
+		     {"quoted-printable", CTE_QP},
+		     {"base64", CTE_BASE64}};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcasecmp(word, known[i].name) == 0)
+			return known[i].cte;
+	return CTE_OTHER;
+}
+
+/* --- the downgrade ------------------------------------------------------ */
+
+/* RFC 2045 §6.7: lines of at most 76 characters, '=' for soft breaks,
+   white space encoded before a line end, CRLF kept as the line break. */
+static void qp_encode(const char *p, size_t n, struct buf *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t col = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\n' || (c == '\r' && i + 1 < n && p[i + 1] == '\n')) {
+			i += c == '\r';
+			buf_append_str(out, "\r\n");
+			col = 0;
+			continue;
+		}
+		bool eol = i + 1 == n || p[i + 1] == '\n' ||
+			   (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n');
+		bool plain = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !eol);
+		size_t w = plain ? 1 : 3;
+		if (col + w > 75) {
+			buf_append_str(out, "=\r\n");
+			col = 0;
+		}
+		if (plain) {
+			buf_append_c(out, (char)c);
+		} else {
+			char enc[3] = {'=', hex[c >> 4], hex[c & 15]};
+			buf_append(out, enc, 3);
+		}
+		col += w;
+	}
+}
+
+/* The header with every Content-Transfer-Encoding field replaced by one
+   saying cte, MIME-Version added to a message that lacks it, and the
+   empty line that ends it. */
+static void write_header(const char *p, size_t hdr_len, const char *cte, bool message,
+			 struct buf *out)
+{
+	bool has_version = false;
+	for (size_t i = 0; i < hdr_len;) {
+		size_t e = field_end(p, hdr_len, i);
+		if (!field_is(p, i, e, "Content-Transfer-Encoding")) {
+			has_version = has_version || field_is(p, i, e, "MIME-Version");
+			buf_append(out, p + i, e - i);
+			if (p[e - 1] != '\n')
+				buf_append_str(out, "\r\n");
+		}
+		i = e;
+	}
+	if (message && !has_version)
+		buf_append_str(out, "MIME-Version: 1.0\r\n");
+	buf_printf(out, "Content-Transfer-Encoding: %s\r\n\r\n", cte);
+}
+
+static enum mime_downgrade entity(const char *p, size_t n, bool message, bool digest_child,
+				  int depth, struct buf *out);
+
+/* RFC 2046 §5.1.1: the CRLF before a delimiter line belongs to it. */
+static enum mime_downgrade multipart(const char *p, size_t n, const char *boundary, bool digest,
+				     int depth, struct buf *out)
+{
+	size_t blen = strlen(boundary), part = SIZE_MAX, i = 0, t;
+
+	while (i < n) {
+		size_t e = line_end(p, n, i, &t);
+		if (t - i < 2 + blen || p[i] != '-' || p[i + 1] != '-' ||
+		    memcmp(p + i + 2, boundary, blen) != 0) {
+			i = e;
+			continue;
+		}
+		size_t k = i + 2 + blen;
+		bool close = t - k >= 2 && p[k] == '-' && p[k + 1] == '-';
+		k += close ? 2 : 0;
+		while (k < t && (p[k] == ' ' || p[k] == '\t'))
+			k++;
+		if (k != t) { /* "--boundaryX": not a delimiter */
+			i = e;
+			continue;
+		}
+		if (part == SIZE_MAX) { /* the preamble */
+			if (has_8bit(p, i))
+				return MIME_UNCONVERTIBLE;
+			buf_append(out, p, i);
+		} else {
+			size_t end = i;
+			if (end > part && p[end - 1] == '\n')
+				end--;
+			if (end > part && p[end - 1] == '\r')
+				end--;
+			if (entity(p + part, end - part, false, digest, depth + 1, out) ==
+			    MIME_UNCONVERTIBLE)
+				return MIME_UNCONVERTIBLE;
+			buf_append(out, p + end, i - end);
+		}
+		buf_append(out, p + i, e - i);
+		i = part = e;
+		if (close) { /* the epilogue */
+			if (has_8bit(p + i, n - i))
+				return MIME_UNCONVERTIBLE;
+			buf_append(out, p + i, n - i);
+			return MIME_CONVERTED;
+		}
+	}
+	if (part == SIZE_MAX) /* no delimiter at all: 8-bit text nobody reads */
+		return MIME_UNCONVERTIBLE;
+	/* no close delimiter: the last part runs to the end */
+	return entity(p + part, n - part, false, digest, depth + 1, out) == MIME_UNCONVERTIBLE
+		       ? MIME_UNCONVERTIBLE
+		       : MIME_CONVERTED;
+}
+
+static enum mime_downgrade entity(const char *p, size_t n, bool message, bool digest_child,
+				  int depth, struct buf *out)
+{
+	if (!has_8bit(p, n)) {
+		buf_append(out, p, n);
+		return MIME_7BIT;
+	}
+	struct split h = split(p, n);
+	if (depth > MIME_MAX_DEPTH || has_8bit(p, h.hdr_len))
+		return MIME_UNCONVERTIBLE;
+
+	struct buf v = {0};
+	struct ctype ct;
+	enum cte cte = CTE_7BIT;
+	if (header_get(p, h.hdr_len, "Content-Type", &v))
+		parse_ctype(v.len > 0 ? v.data : "", &ct);
+	else
+		ct.valid = false;
+	if (!ct.valid) { /* RFC 2045 §5.2, RFC 2046 §5.1.5 */
+		memset(&ct, 0, sizeof(ct));
+		strcpy(ct.type, digest_child ? "message" : "text");
+		strcpy(ct.subtype, digest_child ? "rfc822" : "plain");
+	}
+	if (header_get(p, h.hdr_len, "Content-Transfer-Encoding", &v))
+		cte = parse_cte(v.len > 0 ? v.data : "");
+	buf_free(&v);
+
+	const char *body = p + h.body_off;
+	size_t body_len = n - h.body_off;
+	bool is_message = strcasecmp(ct.type, "message") == 0;
+	bool multi = strcasecmp(ct.type, "multipart") == 0;
+	bool rfc822 = is_message && strcasecmp(ct.subtype, "rfc822") == 0;
+	if (cte != CTE_7BIT && cte != CTE_8BIT)
+		return MIME_UNCONVERTIBLE; /* binary, or 8-bit bytes an encoding cannot hold */
+	if (multi && !ct.has_boundary)
+		return MIME_UNCONVERTIBLE; /* no parts to find, and it may not be encoded */
+	if (multi || rfc822) {
+		/* RFC 2046 §5: composite types are never encoded; 7bit now */
+		if (cte == CTE_8BIT)
+			write_header(p, h.hdr_len, "7bit", false, out);
+		else
+			buf_append(out, p, h.body_off);
+		enum mime_downgrade r =
+			multi ? multipart(body, body_len, ct.boundary,
+					  strcasecmp(ct.subtype, "digest") == 0, depth, out)
+			      : entity(body, body_len, true, false, depth + 1, out);
+		return r == MIME_UNCONVERTIBLE ? r : MIME_CONVERTED;
+	}
+	/* message/global (RFC 6532) needs SMTPUTF8; message/partial and
+	   message/external-body must be 7bit (RFC 2046 §5.2.2, §5.2.3) */
+	if (is_message && (strncasecmp(ct.subtype, "global", 6) == 0 ||
+			   strcasecmp(ct.subtype, "partial") == 0 ||
+			   strcasecmp(ct.subtype, "external-body") == 0))
+		return MIME_UNCONVERTIBLE;
+	write_header(p, h.hdr_len, "quoted-printable", message, out);
+	qp_encode(body, body_len, out);
+	return MIME_CONVERTED;
+}
+
+enum mime_downgrade mime_downgrade(const char *msg, size_t len, struct buf *out)
+{
+	if (!has_8bit(msg, len))
+		return MIME_7BIT;
+	size_t start = out->len;
+	if (entity(msg, len, true, false, 0, out) == MIME_UNCONVERTIBLE) {
+		out->len = start;
+		if (out->data != NULL)
+			out->data[start] = '\0';
+		return MIME_UNCONVERTIBLE;
+	}
+	return MIME_CONVERTED;
+}
