@@ -2,8 +2,10 @@
 /*
  * fuzz_config.c - libFuzzer target for the INI config parser (util/config.h).
  * Any input must parse or fail with a message naming the file, never crash,
- * leak or read out of bounds; a parsed config must hold sane values.
+ * leak or read out of bounds; a parsed config must hold sane values, and
+ * what config_write() makes of it must read back to the same text.
  */
+#include "util/buf.h"
 #include "util/config.h"
 
 #include <stdint.h>
@@ -25,6 +27,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t i = 0; i < c.listen[r].count; i++)
 				if (strlen(c.listen[r].addrs[i]) == 0)
 					abort();
+		struct buf once = {0}, twice = {0};
+		struct config again;
+		config_write(&c, &once);
+		if (config_parse("/fuzz/mailroom.conf", once.data, once.len, &again, &err) != 0)
+			abort();
+		config_write(&again, &twice);
+		if (once.len != twice.len || memcmp(once.data, twice.data, once.len) != 0)
+			abort();
+		config_free(&again);
+		buf_free(&once);
+		buf_free(&twice);
 	} else if (err == NULL || strncmp(err, "/fuzz/mailroom.conf", 19) != 0) {
 		abort();
 	}

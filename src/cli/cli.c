@@ -29,6 +29,8 @@ static const char usage_main[] =
 	"  deliver ADDRESS          deliver a message read from stdin\n"
 	"  queue list|show|flush|hold|release|remove   the outbound queue\n"
 	"  route add|remove|list    next hops for remote domains (smart hosts)\n"
+	"  config check|show        check the config file, TLS files and store; print\n"
+	"                           the effective configuration\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
@@ -263,7 +265,7 @@ static const struct {
 } verbs[] = {
 	{"init", cli_init},	{"serve", cli_serve}, {"domain", cli_domain},
 	{"user", cli_user},	{"alias", cli_alias}, {"deliver", cli_deliver},
-	{"queue", cli_queue},	{"route", cli_route},
+	{"queue", cli_queue},	{"route", cli_route}, {"config", cli_config},
 };
 
 int cli_main(int argc, char **argv)

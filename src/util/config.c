@@ -4,8 +4,9 @@
  *
  * The grammar: `[section]` lines, `key = value` lines, blank lines and
  * comments starting with ';' or '#' (at line start, or after whitespace in a
- * value). Keys and sections are case-sensitive lower case. Each key is listed
- * once in `keys[]` with its setter; adding a key means adding one row.
+ * value). Keys and sections are case-sensitive lower case. set_key() knows
+ * every key; config_defaults() gives its default and config_write() writes
+ * it back (a unit test checks that what is written reads back the same).
  */
 #include "util/config.h"
 #include "util/buf.h"
@@ -141,18 +142,35 @@ static void listen_list_clear(struct listen_list *l)
 	l->count = 0;
 }
 
-/* Validates "host:port" / "[v6]:port" syntax; resolution happens at bind. */
+/* A host name (RFC 1123 letters, digits, hyphens, dots) or IPv4 address:
+   what a greeting, a certificate and getaddrinfo() all take. */
+static bool host_name_valid(const char *h, size_t len)
+{
+	if (len == 0 || len > 253 || h[0] == '.' || h[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-' &&
+		    !(h[i] == '.' && h[i + 1] != '.'))
+			return false;
+	return true;
+}
+
+/* Validates "host:port" / "[v6]:port" / "*:port" syntax; resolution happens
+   at bind. */
 static bool listen_addr_valid(const char *a)
 {
 	const char *colon;
 	if (*a == '[') {
 		const char *rb = strchr(a, ']');
-		if (rb == NULL || rb[1] != ':')
+		if (rb == NULL || rb[1] != ':' || rb == a + 1 ||
+		    strspn(a + 1, "0123456789abcdefABCDEF:.") != (size_t)(rb - a - 1))
 			return false;
 		colon = rb + 1;
 	} else {
 		colon = strrchr(a, ':');
 		if (colon == NULL || colon == a || memchr(a, ':', (size_t)(colon - a)) != NULL)
+			return false;
+		if (!(colon == a + 1 && a[0] == '*') && !host_name_valid(a, (size_t)(colon - a)))
 			return false;
 	}
 	uint64_t port;
@@ -202,8 +220,11 @@ static const char *set_duration(unsigned *dst, const char *v, unsigned min)
 static const char *set_key(struct config *c, const char *sec, const char *key, const char *v)
 {
 	if (strcmp(sec, "server") == 0) {
-		if (strcmp(key, "hostname") == 0)
+		if (strcmp(key, "hostname") == 0) {
+			if (!host_name_valid(v, strlen(v)))
+				return "expected a host name (letters, digits, '-' and '.')";
 			return set_string(&c->hostname, v);
+		}
 		if (strcmp(key, "data_dir") == 0)
 			return set_string(&c->data_dir, v);
 		if (strcmp(key, "workers") == 0)
@@ -537,6 +558,126 @@ int config_load(const char *path, struct config *cfg, char **err_r)
 	int ret = config_parse(path, text.data ? text.data : "", text.len, cfg, err_r);
 	buf_free(&text);
 	return ret;
+}
+
+/* --- the effective configuration, written back -------------------------------------------- */
+
+static void put_duration(struct buf *b, const char *key, unsigned secs)
+{
+	static const struct {
+		unsigned secs;
+		char unit;
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+	for (size_t i = 0; i < N_ELEMENTS(units); i++)
+		if (secs != 0 && secs % units[i].secs == 0) {
+			buf_printf(b, "%s = %u%c\n", key, secs / units[i].secs, units[i].unit);
+			return;
+		}
+	buf_printf(b, "%s = %us\n", key, secs);
+}
+
+static void put_size(struct buf *b, const char *key, uint64_t n)
+{
+	static const char units[] = "GMK";
+	for (int i = 0; i < 3; i++) {
+		uint64_t u = 1ULL << (10 * (3 - i));
+		if (n != 0 && n % u == 0) {
+			buf_printf(b, "%s = %llu%c\n", key, (unsigned long long)(n / u), units[i]);
+			return;
+		}
+	}
+	buf_printf(b, "%s = %llu\n", key, (unsigned long long)n);
+}
+
+static void put_str(struct buf *b, const char *key, const char *v)
+{
+	if (v == NULL)
+		buf_printf(b, "; %s is not set\n", key);
+	else
+		buf_printf(b, "%s = %s\n", key, v);
+}
+
+static void put_bool(struct buf *b, const char *key, bool v)
+{
+	buf_printf(b, "%s = %s\n", key, v ? "yes" : "no");
+}
+
+void config_write(const struct config *c, struct buf *b)
+{
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+
+	buf_printf(b, "[server]\n");
+	put_str(b, "hostname", c->hostname);
+	put_str(b, "data_dir", c->data_dir);
+	buf_printf(b, "workers = %u\nlog_level = %s\n", c->workers, levels[c->log_level]);
+	buf_printf(b, "\n[listen]\n");
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		buf_printf(b, "%s = ", role_names[r]);
+		for (size_t i = 0; i < c->listen[r].count; i++)
+			buf_printf(b, "%s%s", i > 0 ? ", " : "", c->listen[r].addrs[i]);
+		buf_printf(b, "%s\n", c->listen[r].count == 0 ? "off" : "");
+	}
+	buf_printf(b, "\n[tls]\n");
+	put_str(b, "cert", c->tls_cert);
+	put_str(b, "key", c->tls_key);
+	buf_printf(b, "\n[limits]\nmax_connections = %u\nmax_connections_per_ip = %u\n",
+		   c->max_connections, c->max_connections_per_ip);
+	put_duration(b, "idle_timeout", c->idle_timeout);
+	put_duration(b, "auth_fail_delay_max", c->auth_fail_delay_max);
+	put_duration(b, "auth_cache_ttl", c->auth_cache_ttl);
+	buf_printf(b, "\n[pop3]\n");
+	put_bool(b, "plaintext_auth", c->pop3_plaintext_auth);
+	put_bool(b, "apop", c->pop3_apop);
+	buf_printf(b, "\n[smtp]\n");
+	put_size(b, "max_message_size", c->smtp_max_message_size);
+	buf_printf(b, "max_recipients = %u\nmax_errors = %u\nmax_commands = %u\n"
+		      "max_received_headers = %u\n",
+		   c->smtp_max_recipients, c->smtp_max_errors, c->smtp_max_commands,
+		   c->smtp_max_received);
+	put_duration(b, "command_timeout", c->smtp_command_timeout);
+	put_duration(b, "data_timeout", c->smtp_data_timeout);
+	put_str(b, "postmaster", c->smtp_postmaster);
+	put_bool(b, "sender_login_match", c->smtp_sender_login_match);
+	buf_printf(b, "\n[delivery]\n");
+	put_bool(b, "enabled", c->delivery_enabled);
+	buf_printf(b, "threads = %u\nper_destination = %u\n", c->delivery_threads,
+		   c->delivery_per_destination);
+	put_duration(b, "scan_interval", c->delivery_scan_interval);
+	put_duration(b, "retry_min", c->delivery_retry_min);
+	put_duration(b, "retry_max", c->delivery_retry_max);
+	put_duration(b, "lifetime", c->delivery_lifetime);
+	put_duration(b, "delay_warning", c->delivery_delay_warning);
+	put_duration(b, "connect_timeout", c->delivery_connect_timeout);
+	put_duration(b, "command_timeout", c->delivery_command_timeout);
+	put_str(b, "resolver", c->delivery_resolver);
+	put_str(b, "ca_file", c->delivery_ca_file);
+}
+
+void config_diff(const struct config *a, const struct config *b,
+		 void (*fn)(const char *key, void *arg), void *arg)
+{
+	struct buf ta = {0}, tb = {0};
+	char section[64] = "";
+
+	config_write(a, &ta);
+	config_write(b, &tb);
+	/* one line per key, in the same order on both sides */
+	const char *pa = ta.data, *pb = tb.data;
+	while (*pa != '\0' && *pb != '\0') {
+		size_t la = strcspn(pa, "\n"), lb = strcspn(pb, "\n");
+		if (pa[0] == '[')
+			snprintf(section, sizeof(section), "%.*s", (int)(la - 2), pa + 1);
+		else if (la != lb || memcmp(pa, pb, la) != 0) {
+			const char *k = pa[0] == ';' ? pa + 2 : pa;
+			char key[128];
+			snprintf(key, sizeof(key), "%s.%.*s", section, (int)strcspn(k, " "), k);
+			fn(key, arg);
+		}
+		pa += la + (pa[la] == '\n');
+		pb += lb + (pb[lb] == '\n');
+	}
+	buf_free(&ta);
+	buf_free(&tb);
 }
 
 void config_free(struct config *c)

@@ -96,6 +96,15 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 		 char **err_r);
 void config_free(struct config *cfg);
 
+struct buf;
+/* The effective configuration as INI text that config_parse() reads back:
+   every key on one line, defaults included, paths absolute; an optional
+   key that is not set is a comment ("; postmaster is not set"). */
+void config_write(const struct config *cfg, struct buf *out);
+/* Calls fn with "section.key" for every key whose value differs. */
+void config_diff(const struct config *a, const struct config *b,
+		 void (*fn)(const char *key, void *arg), void *arg);
+
 /* Value parsers, shared with the CLI. Return 0 or -1. */
 int config_parse_size(const char *s, uint64_t *v_r);
 int config_parse_duration(const char *s, unsigned *secs_r);

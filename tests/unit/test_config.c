@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_config.c - the INI contract (SPEC §7): defaults, keys, strict errors. */
 #include "test_common.h"
+#include "util/buf.h"
 #include "util/config.h"
 
 #include <stdio.h>
@@ -105,6 +106,11 @@ static void test_errors(void)
 	expect_error("[pop3]\nplaintext_auth = maybe\n", "test.conf:2:");
 	expect_error("[server\n", "test.conf:1:");
 	expect_error("[server]\nhostname =\n", "test.conf:2:");
+	expect_error("[server]\nhostname = mail\x0b.example\n", "test.conf:2: expected a host name");
+	expect_error("[server]\nhostname = a..b\n", "test.conf:2: expected a host name");
+	expect_error("[listen]\npop3 = a, #b:110\n", "test.conf:2: expected host:port");
+	expect_error("[listen]\npop3 = [fe80::1%eth0]:110\n", "test.conf:2: expected host:port");
+	expect_error("[listen]\npop3 = []:110\n", "test.conf:2: expected host:port");
 	struct config c;
 	char *err = NULL;
 	memset(&c, 0, sizeof(c));
@@ -147,8 +153,80 @@ static void test_value_parsers(void)
 	test_end();
 }
 
+/* A file that sets every key to something other than its default. */
+static const char EVERY_KEY[] =
+	"[server]\nhostname = mx.example.test\ndata_dir = /srv/mail\nworkers = 3\n"
+	"log_level = debug\n"
+	"[listen]\nsmtp = 127.0.0.1:25, [::1]:25\nsubmission = off\n"
+	"submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
+	"[tls]\ncert = c.pem\nkey = /etc/k.pem\n"
+	"[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
+	"auth_fail_delay_max = 2m\nauth_cache_ttl = 0\n"
+	"[pop3]\nplaintext_auth = yes\napop = no\n"
+	"[smtp]\nmax_message_size = 1500000\nmax_recipients = 500\nmax_errors = 3\n"
+	"max_commands = 77\nmax_received_headers = 9\ncommand_timeout = 1h\n"
+	"data_timeout = 2d\npostmaster = admin@example.test\nsender_login_match = no\n"
+	"[delivery]\nenabled = no\nthreads = 9\nper_destination = 5\nscan_interval = 5s\n"
+	"retry_min = 61s\nretry_max = 2h\nlifetime = 3d\ndelay_warning = 1h\n"
+	"connect_timeout = 4s\ncommand_timeout = 6m\nresolver = 127.0.0.1:5353\n"
+	"ca_file = ca.pem\n";
+
+static void count_key(const char *key, void *arg)
+{
+	struct buf *b = arg;
+	buf_printf(b, "%s ", key);
+}
+
+static void test_write_reads_back(void)
+{
+	test_begin("config: the written configuration reads back the same; diff names keys");
+	struct config a, b, d;
+	struct buf ta = {0}, tb = {0}, keys = {0};
+	char *err = NULL;
+
+	test_assert(config_parse("/etc/mailroom.conf", EVERY_KEY, sizeof(EVERY_KEY) - 1, &a,
+				 &err) == 0);
+	config_write(&a, &ta);
+	test_assert(strstr(ta.data, "cert = /srv/mail/c.pem\n") != NULL);
+	test_assert(strstr(ta.data, "max_message_size = 1500000\n") != NULL);
+	test_assert(strstr(ta.data, "data_timeout = 2d\n") != NULL);
+	test_assert(strstr(ta.data, "smtp = 127.0.0.1:25, [::1]:25\n") != NULL);
+	test_assert(config_parse("/etc/mailroom.conf", ta.data, ta.len, &b, &err) == 0);
+	config_write(&b, &tb);
+	test_assert_str(tb.data, ta.data);
+
+	/* every key differs from its default, so the diff names all of them */
+	test_assert(config_parse("/etc/mailroom.conf", "", 0, &d, &err) == 0);
+	config_diff(&d, &a, count_key, &keys);
+	size_t n = 0, lines = 0;
+	for (size_t i = 0; i < keys.len; i++)
+		n += keys.data[i] == ' ';
+	for (size_t i = 0; i < ta.len; i++)
+		lines += ta.data[i] == '=' || (ta.data[i] == ';' && ta.data[i + 1] == ' ');
+	test_assert(n == lines);
+	test_assert(strstr(keys.data, "tls.cert ") != NULL);
+	test_assert(strstr(keys.data, "delivery.ca_file ") != NULL);
+	test_assert(strstr(keys.data, "smtp.command_timeout ") != NULL);
+	test_assert(strstr(keys.data, "delivery.command_timeout ") != NULL);
+
+	buf_clear(&keys);
+	config_diff(&a, &b, count_key, &keys);
+	test_assert(keys.len == 0);
+	/* the unset optional keys of the defaults are written as comments */
+	buf_clear(&ta);
+	config_write(&d, &ta);
+	test_assert(strstr(ta.data, "; postmaster is not set\n") != NULL);
+	config_free(&a);
+	config_free(&b);
+	config_free(&d);
+	buf_free(&ta);
+	buf_free(&tb);
+	buf_free(&keys);
+	test_end();
+}
+
 int main(void)
 {
-	return test_run(
-		(void (*[])(void)){test_defaults_and_full, test_errors, test_value_parsers, NULL});
+	return test_run((void (*[])(void)){test_defaults_and_full, test_errors, test_value_parsers,
+					   test_write_reads_back, NULL});
 }

@@ -262,8 +262,8 @@ static void test_syntax(void)
 	config_free(&c);
 
 	/* ';' or '#' not after whitespace belongs to the value */
-	test_assert(parses("[server]\nhostname = a;b#c\n", &c));
-	test_assert_str(c.hostname, "a;b#c");
+	test_assert(parses("[smtp]\npostmaster = a;b#c\n", &c));
+	test_assert_str(c.smtp_postmaster, "a;b#c");
 	config_free(&c);
 
 	/* CRLF line ends and no final line end */
