@@ -72,7 +72,7 @@ struct server_priv {
 	struct listener *listeners;
 	struct ip_count *ips[SERVER_IP_BUCKETS];
 	int sigfd;
-	bool stopping;
+	bool stopping, reloading;
 	struct timer *stop_check, *grace;
 };
 
@@ -419,6 +419,79 @@ static void shutdown_begin(struct server_priv *sp, const char *why)
 	sp->grace = loop_timer_add(l, SERVER_GRACE_SECS * 1000, grace_over, sp);
 }
 
+/* --- SIGHUP: reload ---------------------------------------------------------------------- */
+
+/* The file is read and the certificate loaded on a worker thread (file
+   I/O stays off the loop); the swap happens on the loop thread. */
+struct reload_job {
+	struct server_priv *sp;
+	struct config next;
+	bool read;
+	char *err;
+	struct tls_ctx *tls;
+};
+
+static void reload_work(void *thread_ctx, void *p)
+{
+	struct reload_job *j = p;
+
+	if (config_load(j->sp->pub.cfg->file, &j->next, &j->err) < 0)
+		return;
+	j->read = true;
+	if (tls_ctx_new(j->next.tls_cert, j->next.tls_key, &j->tls, &j->err) < 0)
+		j->tls = NULL;
+}
+
+static void reload_changed(const char *key, void *arg)
+{
+	if (strncmp(key, "tls.", 4) != 0 && strcmp(key, "server.log_level") != 0)
+		log_warn("reload: %s changed; it takes effect at the next restart", key);
+}
+
+static void reload_done(void *p)
+{
+	struct reload_job *j = p;
+	struct server_priv *sp = j->sp;
+
+	sp->reloading = false;
+	if (!j->read) {
+		log_error("reload refused: %s; the running configuration stays", j->err);
+	} else {
+		config_diff(sp->pub.cfg, &j->next, reload_changed, NULL);
+		log_set_level(j->next.log_level);
+		if (j->tls == NULL) {
+			log_error("reload: %s; the running certificate stays", j->err);
+		} else {
+			tls_ctx_swap(sp->pub.tls, &j->tls);
+			log_info("reload: TLS certificate %s and key %s loaded", j->next.tls_cert,
+				 j->next.tls_key);
+		}
+		config_free(&j->next);
+	}
+	free(j->err);
+	free(j);
+}
+
+static void reload_begin(struct server_priv *sp)
+{
+	if (sp->stopping)
+		return;
+	if (sp->reloading) {
+		log_info("SIGHUP: a reload is already under way");
+		return;
+	}
+	struct reload_job *j = xcalloc(1, sizeof(*j));
+	j->sp = sp;
+	log_info("SIGHUP: reloading %s", sp->pub.cfg->file != NULL ? sp->pub.cfg->file
+								    : "the built-in configuration");
+	if (workers_submit(sp->pub.workers, reload_work, reload_done, j) < 0) {
+		log_error("reload: the worker queue is full; send SIGHUP again later");
+		free(j);
+		return;
+	}
+	sp->reloading = true;
+}
+
 static void signal_ready(struct loop *l, int fd, int mask, void *ctx)
 {
 	struct server_priv *sp = ctx;
@@ -426,8 +499,7 @@ static void signal_ready(struct loop *l, int fd, int mask, void *ctx)
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: configuration reload is not supported yet; "
-				 "restart to apply changes");
+			reload_begin(sp);
 			continue;
 		}
 		if (!sp->stopping)

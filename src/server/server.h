@@ -10,7 +10,12 @@
  * protocol-appropriate refusal and is closed.
  *
  * Signals: SIGTERM/SIGINT stop gracefully (listeners close, sessions get a
- * last reply, queued jobs finish); SIGPIPE is ignored.
+ * last reply, queued jobs finish); SIGPIPE is ignored. SIGHUP reads the
+ * config file again: a file with an error is refused and nothing changes;
+ * otherwise the TLS certificate and key are loaded anew (for new
+ * connections; a certificate that fails to load keeps the old one), the
+ * log level is applied, and every other changed key is logged as taking
+ * effect at the next restart.
  */
 #ifndef MAILROOM_SERVER_SERVER_H
 #define MAILROOM_SERVER_SERVER_H

@@ -163,6 +163,14 @@ void tls_ctx_free(struct tls_ctx **ctx)
 	*ctx = NULL;
 }
 
+void tls_ctx_swap(struct tls_ctx *running, struct tls_ctx **fresh)
+{
+	SSL_CTX *old = running->ssl_ctx;
+	running->ssl_ctx = (*fresh)->ssl_ctx;
+	(*fresh)->ssl_ctx = old;
+	tls_ctx_free(fresh);
+}
+
 /* --- self-signed certificate ------------------------------------------------ */
 
 /* mkdir -p of the folder holding `file`, new folders mode 0700. */

@@ -16,6 +16,10 @@ struct tls_ctx;
 int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ctx_r,
 		char **err_r);
 void tls_ctx_free(struct tls_ctx **ctx);
+/* Puts fresh's certificate, key and settings into running and frees fresh.
+   New handshakes use them; connections that started before keep theirs
+   (each SSL holds a reference to the context it was made from). */
+void tls_ctx_swap(struct tls_ctx *running, struct tls_ctx **fresh);
 
 /* Writes a self-signed certificate (EC P-256, SAN = hostname, 10 years) and
    its key (mode 0600) unless both files exist already. Returns 0 or -1. */

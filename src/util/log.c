@@ -3,17 +3,19 @@
 #include "util/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level min_level = LOG_INFO;
+/* set by the loop thread (start-up, SIGHUP), read by every thread */
+static atomic_int min_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level)
 {
-	min_level = level;
+	atomic_store_explicit(&min_level, (int)level, memory_order_relaxed);
 }
 
 ATTR_FORMAT(2, 0) static void log_v(const char *level, const char *fmt, va_list ap)
@@ -46,7 +48,7 @@ ATTR_FORMAT(2, 0) static void log_v(const char *level, const char *fmt, va_list 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
-	if (level < min_level)
+	if ((int)level < atomic_load_explicit(&min_level, memory_order_relaxed))
 		return;
 	va_start(ap, fmt);
 	log_v(level_names[level], fmt, ap);
