@@ -7,17 +7,12 @@
  * gives back the message (plus the line end added to a body that lacks
  * one, which wire-form bodies never do).
  */
+#include "fuzz.h"
 #include "proto/dotstuff.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static void run(const char *p, size_t len, bool top, uint64_t lines, size_t chunk, struct buf *out)
 {

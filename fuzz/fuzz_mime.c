@@ -6,17 +6,12 @@
  * already 7-bit one leaves the output buffer as it was; header lookups
  * of the same input never fail to terminate.
  */
+#include "fuzz.h"
 #include "mime/mime.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,17 +6,12 @@
  * parsed, and every slice the parser returns is checked to lie inside the
  * line it came from. Invariant failures abort, which libFuzzer reports.
  */
+#include "fuzz.h"
 #include "pop3/pop3_parse.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static bool inside(struct slice s, struct slice outer)
 {

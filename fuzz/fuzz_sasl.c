@@ -6,6 +6,7 @@
  * through the lookup hook, so no store is needed. The input is split at its
  * first newline into the client's two messages.
  */
+#include "fuzz.h"
 #include "proto/sasl.h"
 #include "store/store.h"
 #include "util/base64.h"
@@ -16,12 +17,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static char *verifier; /* "pencil" with RFC 7677's salt, made once */
 

@@ -5,17 +5,12 @@
  * end, the same octets and the same counts; the end found must be a real
  * CR LF "." CR LF; the output never holds more than the limit.
  */
+#include "fuzz.h"
 #include "smtp/smtp_data.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,17 +5,12 @@
  * pipelined client lines; MAIL/RCPT arguments go through the path parser
  * with and without SMTPUTF8. Invariants abort, which libFuzzer reports.
  */
+#include "fuzz.h"
 #include "smtp/smtp_parse.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static void check_path(struct slice arg, bool utf8)
 {

@@ -150,7 +150,7 @@ static bool host_name_valid(const char *h, size_t len)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!isalnum((unsigned char)h[i]) && h[i] != '-' &&
-		    !(h[i] == '.' && h[i + 1] != '.'))
+		    !(h[i] == '.' && (i + 1 == len || h[i + 1] != '.')))
 			return false;
 	return true;
 }

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, run_tests, tls_client_context  # noqa: E402
+from harness import BIN, Server, run_tests, tls_client_context  # noqa: E402
 
 ALICE = "alice@example.test"
 
@@ -106,8 +106,7 @@ def test_config_check_and_show():
         again = os.path.join(srv.dir, "shown.conf")
         with open(again, "wb") as f:
             f.write(shown)
-        p = subprocess.run([os.environ.get("MAILROOM_BIN", "build/mailroom"), "-c", again,
-                            "config", "show"], capture_output=True, timeout=30)
+        p = subprocess.run([BIN, "-c", again, "config", "show"], capture_output=True, timeout=30)
         assert p.returncode == 0 and p.stdout == shown, p.stderr
         assert srv.cli("config", "--help").stdout.startswith(b"usage: mailroom")
 
