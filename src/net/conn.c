@@ -5,9 +5,11 @@
  *
  * A conn owns its socket, a transport (plain, or TLS from tls/ after the
  * handshake: nginx swaps c->recv/c->send the same way), an input and an
- * output buffer, and one timer that serves the idle timeout, the handshake
- * timeout and the close linger. All I/O happens in conn_io(), which only
- * the loop calls (fd events, the timer, the manager's before-sleep pass).
+ * output buffer, and one timer that serves the handshake timeout, the
+ * close linger, and in between the earliest of the session's clocks (idle,
+ * line deadline, phase deadline, rate window; conn.h "Time"). All I/O
+ * happens in conn_io(), which only the loop calls (fd events, the timer,
+ * the manager's before-sleep pass).
  * Session calls (conn_write, conn_close, conn_starttls, ...) only record
  * what is wanted and put the conn on the pending list; the before-sleep
  * pass then flushes output in one write per conn and iteration (Redis
@@ -64,6 +66,22 @@ enum conn_tls_state {
 	CONN_TLS_ON,
 };
 
+enum conn_expiry {
+	CONN_EXPIRY_NONE,
+	CONN_EXPIRY_IDLE,
+	CONN_EXPIRY_LINE,
+	CONN_EXPIRY_PHASE,
+	CONN_EXPIRY_RATE,
+};
+
+static const char *const conn_expiry_names[] = {
+    [CONN_EXPIRY_NONE] = "",
+    [CONN_EXPIRY_IDLE] = "idle",
+    [CONN_EXPIRY_LINE] = "line_deadline",
+    [CONN_EXPIRY_PHASE] = "data_deadline",
+    [CONN_EXPIRY_RATE] = "data_rate",
+};
+
 struct conn_transport {
 	ssize_t (*read)(struct conn *c, void *p, size_t n);
 	ssize_t (*write)(struct conn *c, const void *p, size_t n);
@@ -80,6 +98,7 @@ struct conn_mgr {
 	struct conn *full;    /* input full: singly linked through fnext */
 	unsigned count;
 	unsigned handshake_secs, linger_secs;
+	struct conn_limits lim;
 	conn_gone_fn *gone;
 	void *gone_ctx;
 };
@@ -100,6 +119,12 @@ struct conn {
 	struct timer *timer;
 	uint64_t deadline, timer_at; /* ms; deadline 0 = no timeout */
 	unsigned idle_secs;
+	/* the session's clocks (absolute ms, 0 = not running); while the
+	   transport is readable and no close is under way, deadline is the
+	   earliest of them (conn_clocks_arm) */
+	uint64_t idle_at, unit_at, phase_at, window_at;
+	uint64_t window_bytes, window_seen; /* this rate window; the last one */
+	enum conn_expiry expiry;	    /* why `timeout` fired last */
 
 	int fd;
 	int mask; /* registered with the loop */
@@ -107,7 +132,7 @@ struct conn {
 	unsigned frame;
 	enum listen_role role;
 	enum conn_tls_state tls_state;
-	bool listed, in_full, paused, eof, closing, doomed, graceful, gone;
+	bool listed, in_full, paused, eof, closing, doomed, graceful, gone, phase;
 
 	char *tls_desc;
 	char id[17];
@@ -304,6 +329,110 @@ static bool conn_readable_state(const struct conn *c)
 	return c->tls_state == CONN_TLS_OFF || c->tls_state == CONN_TLS_ON;
 }
 
+/* --- the session's clocks (conn.h "Time") ------------------------------------------ */
+
+/* Points the one timer at the earliest running clock. Only while they
+   rule: the handshake and the close linger set the timer themselves. */
+static void conn_clocks_arm(struct conn *c)
+{
+	const uint64_t at[] = {c->idle_at, c->unit_at, c->phase_at, c->window_at};
+	uint64_t first = 0;
+
+	if (c->gone || c->doomed || c->closing || !conn_readable_state(c))
+		return;
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+		if (at[i] != 0 && (first == 0 || at[i] < first))
+			first = at[i];
+	if (first == 0)
+		conn_timer_set(c, 0);
+	else
+		conn_deadline_push(c, first);
+}
+
+static void conn_clocks_clear(struct conn *c)
+{
+	c->idle_at = c->unit_at = c->phase_at = c->window_at = 0;
+	c->window_bytes = 0;
+	c->phase = false;
+}
+
+/* The line deadline of the unit that the input holds the start of, if any. */
+static uint64_t conn_unit_deadline(const struct conn *c)
+{
+	return c->in.len > 0 ? conn_after(c, c->mgr->lim.line_secs) : 0;
+}
+
+/* `n` bytes arrived. The idle clock restarts; a unit opens with its first
+   byte; a phase counts them towards its rate window. */
+static void conn_clocks_input(struct conn *c, size_t n)
+{
+	if (c->idle_secs != 0)
+		c->idle_at = conn_after(c, c->idle_secs);
+	if (c->phase)
+		c->window_bytes += n;
+	else if (c->unit_at == 0)
+		c->unit_at = conn_after(c, c->mgr->lim.line_secs);
+	conn_clocks_arm(c);
+}
+
+/* Which clock has run out at `now`, if any; that one stops (a rate window
+   that was met starts the next one instead), so that a session which
+   carries on is not woken again at once. */
+static enum conn_expiry conn_clocks_expired(struct conn *c, uint64_t now)
+{
+	const struct conn_limits *lim = &c->mgr->lim;
+
+	if (c->phase_at != 0 && now >= c->phase_at) {
+		c->phase_at = 0;
+		return CONN_EXPIRY_PHASE;
+	}
+	if (c->unit_at != 0 && now >= c->unit_at) {
+		c->unit_at = 0;
+		return CONN_EXPIRY_LINE;
+	}
+	if (c->window_at != 0 && now >= c->window_at) {
+		c->window_seen = c->window_bytes;
+		c->window_bytes = 0;
+		c->window_at = now + (uint64_t)lim->rate_secs * 1000;
+		if (c->window_seen < lim->rate_bytes)
+			return CONN_EXPIRY_RATE;
+	}
+	if (c->idle_at != 0 && now >= c->idle_at) {
+		c->idle_at = 0;
+		return CONN_EXPIRY_IDLE;
+	}
+	return CONN_EXPIRY_NONE;
+}
+
+/* One line for every session ended by a clock, with the limit it broke. */
+static void conn_log_expiry(const struct conn *c)
+{
+	const struct conn_limits *lim = &c->mgr->lim;
+	const char *why = conn_expiry_names[c->expiry];
+
+	switch (c->expiry) {
+	case CONN_EXPIRY_IDLE:
+		log_info("timeout sid=%s reason=%s limit=%us ip=%s", c->id, why, c->idle_secs,
+			 c->ip);
+		break;
+	case CONN_EXPIRY_LINE:
+		log_info("timeout sid=%s reason=%s limit=%us ip=%s", c->id, why, lim->line_secs,
+			 c->ip);
+		break;
+	case CONN_EXPIRY_PHASE:
+		log_info("timeout sid=%s reason=%s limit=%us ip=%s", c->id, why, lim->phase_secs,
+			 c->ip);
+		break;
+	case CONN_EXPIRY_RATE:
+		log_info("timeout sid=%s reason=%s bytes=%llu window=%us min=%u ip=%s", c->id, why,
+			 (unsigned long long)c->window_seen, lim->rate_secs, lim->rate_bytes,
+			 c->ip);
+		break;
+	case CONN_EXPIRY_NONE:
+		break;
+	}
+}
+
 static bool conn_wants_read(const struct conn *c)
 {
 	return !c->gone && !c->doomed && !c->closing && !c->eof && !c->paused &&
@@ -401,7 +530,9 @@ static bool conn_handshake(struct conn *c)
 	c->tls_state = CONN_TLS_ON;
 	tls_conn_desc(c->tls, desc, sizeof(desc));
 	c->tls_desc = xstrdup(desc);
-	conn_timer_set(c, conn_after(c, c->idle_secs));
+	conn_clocks_clear(c);
+	c->idle_at = conn_after(c, c->idle_secs);
+	conn_clocks_arm(c);
 	fire(c, EV(c, tls_ready));
 	return true;
 }
@@ -477,8 +608,7 @@ static bool conn_read(struct conn *c)
 	}
 	secure_zero(tmp, used); /* it may have held a password */
 	if (total > 0 && !c->doomed) {
-		if (c->idle_secs != 0 && c->tls_state != CONN_TLS_HANDSHAKE)
-			conn_deadline_push(c, conn_after(c, c->idle_secs));
+		conn_clocks_input(c, total);
 		fire(c, EV(c, data_in));
 	}
 	if (c->eof && !c->doomed && !c->closing) {
@@ -614,6 +744,7 @@ static void conn_on_timer(struct loop *l, void *ctx)
 {
 	struct conn *c = ctx;
 	uint64_t now = loop_now_ms(l);
+	enum conn_expiry why = CONN_EXPIRY_NONE;
 
 	c->timer = NULL;
 	if (c->deadline == 0 || c->doomed)
@@ -629,15 +760,23 @@ static void conn_on_timer(struct loop *l, void *ctx)
 	} else if (c->closing) {
 		conn_set_reason(c, "timeout while closing");
 		conn_doom(c, false);
+	} else if ((why = conn_clocks_expired(c, now)) == CONN_EXPIRY_NONE) {
+		conn_clocks_arm(c); /* a rate window that was met */
+		return;
 	} else if (EV(c, timeout) != NULL) {
+		c->expiry = why;
 		fire(c, EV(c, timeout));
 		/* a session that neither closed nor re-armed stays watched */
-		if (!c->doomed && !c->closing && c->timer == NULL && c->idle_secs != 0)
-			conn_timer_set(c, conn_after(c, c->idle_secs));
+		if (!c->doomed && !c->closing && c->idle_at == 0 && c->idle_secs != 0)
+			c->idle_at = conn_after(c, c->idle_secs);
+		conn_clocks_arm(c);
 	} else {
+		c->expiry = why;
 		conn_set_reason(c, "timeout");
 		conn_doom(c, false);
 	}
+	if (why != CONN_EXPIRY_NONE && (c->doomed || c->closing))
+		conn_log_expiry(c);
 	conn_io(c, 0);
 }
 
@@ -701,6 +840,13 @@ void conn_mgr_set_timeouts(struct conn_mgr *m, unsigned handshake_secs, unsigned
 {
 	m->handshake_secs = handshake_secs != 0 ? handshake_secs : CONN_HANDSHAKE_SECS;
 	m->linger_secs = linger_secs != 0 ? linger_secs : CONN_LINGER_SECS;
+}
+
+void conn_mgr_set_limits(struct conn_mgr *m, const struct conn_limits *lim)
+{
+	m->lim = *lim;
+	if (m->lim.rate_bytes == 0 || m->lim.rate_secs == 0)
+		m->lim.rate_bytes = m->lim.rate_secs = 0;
 }
 
 unsigned conn_mgr_count(const struct conn_mgr *m)
@@ -858,7 +1004,45 @@ void conn_set_idle_timeout(struct conn *c, unsigned secs)
 	c->idle_secs = secs;
 	if (c->gone || c->doomed || c->closing || !conn_readable_state(c))
 		return; /* the handshake or linger timer rules until then */
-	conn_timer_set(c, conn_after(c, secs));
+	c->idle_at = conn_after(c, secs);
+	conn_clocks_arm(c);
+}
+
+void conn_unit_done(struct conn *c)
+{
+	if (c->phase)
+		return;
+	c->unit_at = conn_unit_deadline(c);
+	conn_clocks_arm(c);
+}
+
+void conn_phase_begin(struct conn *c)
+{
+	const struct conn_limits *lim = &c->mgr->lim;
+
+	if (c->phase || c->gone || c->doomed || c->closing)
+		return;
+	c->phase = true;
+	c->unit_at = 0;
+	c->phase_at = conn_after(c, lim->phase_secs);
+	c->window_bytes = 0;
+	c->window_at = conn_after(c, lim->rate_secs);
+	conn_clocks_arm(c);
+}
+
+void conn_phase_end(struct conn *c)
+{
+	if (!c->phase)
+		return;
+	c->phase = false;
+	c->phase_at = c->window_at = 0;
+	c->unit_at = conn_unit_deadline(c);
+	conn_clocks_arm(c);
+}
+
+const char *conn_timeout_reason(const struct conn *c)
+{
+	return conn_expiry_names[c->expiry];
 }
 
 static int conn_tls_start(struct conn *c)
@@ -868,6 +1052,7 @@ static int conn_tls_start(struct conn *c)
 		return -1;
 	c->tls_mark = c->out.len;
 	c->tls_state = CONN_TLS_FLUSHING;
+	conn_clocks_clear(c); /* the handshake's own limit rules, then all start anew */
 	conn_timer_set(c, conn_after(c, c->mgr->handshake_secs));
 	conn_schedule(c);
 	return 0;

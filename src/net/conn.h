@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * conn.h - one client connection: socket, transport (plain or TLS), input
- * and output buffers, idle timer. Sessions (pop3/, later smtp/) see only
- * semantic events; want-read/want-write never leave net/ and tls/.
+ * and output buffers, idle timer and the deadlines against dripping
+ * clients. Sessions (pop3/, smtp/) see only semantic events;
+ * want-read/want-write never leave net/ and tls/.
  *
  * Lifetime: the listener creates the conn and hands it to a protocol's
  * start function once it is ready (after the handshake on implicit-TLS
@@ -16,6 +17,25 @@
  * than the input limit (conn_set_input_max) or while paused by the session.
  * Output: conn_write() appends and flushes as the socket allows; `drained`
  * fires each time the output becomes empty.
+ *
+ * Time: the idle timeout is restarted by every byte, so alone it lets a
+ * client that sends one byte a minute hold a session for ever (slowloris).
+ * Totals that bytes do not restart bound that, with limits the server sets
+ * for all conns (conn_mgr_set_limits in conn_private.h):
+ *   - a unit, one command line: opened by the first byte that arrives while
+ *     none is open, closed by the session's conn_unit_done() once it has
+ *     consumed a complete line; it must close within the line deadline;
+ *   - a phase, a message body (SMTP DATA, one BDAT chunk): from
+ *     conn_phase_begin() to conn_phase_end(), no unit meanwhile; it must end
+ *     within the phase deadline, and every window of it must bring at least
+ *     the minimum number of bytes (the rate floor).
+ * A unit whose bytes wait while the session itself is busy (a worker job,
+ * output the client has not read yet) may expire too: the session, seeing
+ * that, carries on as it does for the idle timeout, and the next byte opens
+ * a new unit. Any expiry fires `timeout`; conn_timeout_reason() says which
+ * limit it was, and the conn logs it (key reason=) if the session closes.
+ * The limits are protocol-neutral: RFC numbers for them live in the config
+ * (docs/config.md).
  */
 #ifndef MAILROOM_NET_CONN_H
 #define MAILROOM_NET_CONN_H
@@ -47,8 +67,23 @@ void conn_write(struct conn *c, const void *p, size_t n);
 void conn_printf(struct conn *c, const char *fmt, ...) ATTR_FORMAT(2, 3);
 size_t conn_output_pending(const struct conn *c);
 
-/* Idle timeout in seconds, restarted by every read; 0 disables. */
+/* Idle timeout in seconds, restarted by every read; 0 disables. The unit
+   and phase totals are not touched. */
 void conn_set_idle_timeout(struct conn *c, unsigned secs);
+
+/* The session has consumed one complete unit (a command line) from the
+   input: the line deadline stops, and starts again at once if input is
+   left over (pipelined lines, or the start of the next one). */
+void conn_unit_done(struct conn *c);
+/* A phase begins: bytes are a message body now, under the phase deadline
+   and the rate floor instead of the line deadline. Both calls may be
+   repeated: a second begin keeps the running phase, an end outside a phase
+   does nothing. */
+void conn_phase_begin(struct conn *c);
+void conn_phase_end(struct conn *c);
+/* Which limit fired the last `timeout`: "idle", "line_deadline",
+   "data_deadline" or "data_rate" ("" before any). */
+const char *conn_timeout_reason(const struct conn *c);
 
 /* Server-side STARTTLS/STLS upgrade: discards any input still buffered
    (bytes pipelined after the command are never executed, CVE-2011-0411),

@@ -38,6 +38,15 @@ unsigned conn_mgr_count(const struct conn_mgr *m);
    the STARTTLS flush or of the implicit handshake), and the wait of
    conn_close() for output to drain (restarted by each write progress). */
 void conn_mgr_set_timeouts(struct conn_mgr *m, unsigned handshake_secs, unsigned linger_secs);
+/* The totals against dripping clients (conn.h), used from now on; 0 turns
+   each off, and all are off until this is called. */
+struct conn_limits {
+	unsigned line_secs;  /* a unit: from its first byte until consumed */
+	unsigned phase_secs; /* a phase: conn_phase_begin() to conn_phase_end() */
+	unsigned rate_bytes; /* a phase brings at least this many bytes ... */
+	unsigned rate_secs;  /* ... in every window of this many seconds */
+};
+void conn_mgr_set_limits(struct conn_mgr *m, const struct conn_limits *lim);
 /* conn_abort() on every conn still in a TLS handshake (they have no
    session to say goodbye), or on every conn. */
 void conn_mgr_abort_handshakes(struct conn_mgr *m, const char *reason);

@@ -10,6 +10,13 @@
  * conn_pause_input(); an idle conn frees its big buffers; conn_close()
  * gives up after the linger limit on a peer that never reads; ids are 16 hex
  * digits and distinct; conn_mgr_free() closes what is left, once each.
+ * Against dripping clients, with limits of a second or two: a line dripped
+ * a byte at a time hits the line deadline although every byte restarts the
+ * idle clock; complete lines, even each sent in pieces, keep a session
+ * alive past it; a phase (DATA) that drips hits the rate floor, one that
+ * streams steadily but never ends hits the phase deadline, one that streams
+ * and ends is fine; a session that carries on after an expiry is still
+ * watched.
  */
 #include "net/conn.h"
 #include "net/conn_private.h"
@@ -44,6 +51,14 @@ struct sess {
 	struct timer *consume;
 	bool (*done)(struct sess *s);
 	bool timed_out;
+	bool units;	    /* tell the conn about each consumed line */
+	bool in_phase;	    /* between DATA and "." */
+	bool carry_on;	    /* the first timeout does not close */
+	char why[32];	    /* conn_timeout_reason() at the last timeout */
+	struct timer *drip; /* the client sends drip_text piece by piece */
+	const char *drip_text;
+	size_t drip_off, drip_piece;
+	unsigned drip_ms, drip_rounds;
 };
 
 static void on_data_in(struct conn *c, void *ctx);
@@ -62,7 +77,17 @@ static void handle_line(struct sess *s, struct conn *c, const char *line, size_t
 {
 	buf_append(&s->got, line, len);
 	buf_append_c(&s->got, '\n');
-	if (len == 4 && memcmp(line, "QUIT", 4) == 0) {
+	if (s->in_phase) {
+		if (len == 1 && line[0] == '.') {
+			s->in_phase = false;
+			conn_phase_end(c);
+			conn_write(c, "+done\r\n", 7);
+		}
+	} else if (len == 4 && memcmp(line, "DATA", 4) == 0) {
+		s->in_phase = true;
+		conn_phase_begin(c);
+		conn_write(c, "+go\r\n", 5);
+	} else if (len == 4 && memcmp(line, "QUIT", 4) == 0) {
 		conn_write(c, "+BYE\r\n", 6);
 		conn_close(c, "quit");
 	} else if (len == 5 && memcmp(line, "ABORT", 5) == 0) {
@@ -97,6 +122,8 @@ static void consume_lines(struct sess *s, struct conn *c)
 			len--;
 		memcpy(line, in->data, len);
 		buf_consume(in, used);
+		if (s->units)
+			conn_unit_done(c);
 		handle_line(s, c, line, len);
 	}
 }
@@ -140,6 +167,11 @@ static void on_timeout(struct conn *c, void *ctx)
 {
 	struct sess *s = ctx;
 	s->timeouts++;
+	snprintf(s->why, sizeof(s->why), "%s", conn_timeout_reason(c));
+	if (s->carry_on) {
+		s->carry_on = false;
+		return;
+	}
 	conn_printf(c, "-ERR idle\r\n");
 	conn_close(c, "idle");
 }
@@ -153,6 +185,7 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 	s->t_closed = loop_now_ms(s->loop);
 	snprintf(s->reason, sizeof(s->reason), "%s", reason);
 	loop_timer_del(s->loop, &s->consume);
+	loop_timer_del(s->loop, &s->drip);
 	s->c = NULL;
 }
 
@@ -230,6 +263,7 @@ static void sess_free(struct sess *s)
 	close(s->cfd);
 	conn_mgr_free(&s->mgr);
 	loop_timer_del(s->loop, &s->consume);
+	loop_timer_del(s->loop, &s->drip);
 	loop_free(&s->loop);
 	buf_free(&s->cli);
 	buf_free(&s->got);
@@ -538,12 +572,185 @@ static void test_ids_and_mgr_free(void)
 	test_end();
 }
 
+/* --- deadlines against dripping clients ---------------------------------------------- */
+
+/* Sends the next drip_piece bytes of drip_text (from the start again at its
+   end), drip_rounds times, one every drip_ms. */
+static void drip_cb(struct loop *l, void *ctx)
+{
+	struct sess *s = ctx;
+	size_t len = strlen(s->drip_text);
+
+	s->drip = NULL;
+	if (s->c == NULL || s->drip_rounds == 0)
+		return;
+	s->drip_rounds--;
+	for (size_t i = 0; i < s->drip_piece; i++) {
+		char b = s->drip_text[s->drip_off++ % len];
+		test_assert(send(s->cfd, &b, 1, MSG_NOSIGNAL) == 1);
+	}
+	s->drip = loop_timer_add(l, s->drip_ms, drip_cb, s);
+}
+
+static void drip_start(struct sess *s, const char *text, size_t piece, unsigned ms, unsigned rounds)
+{
+	s->drip_text = text;
+	s->drip_off = 0;
+	s->drip_piece = piece;
+	s->drip_ms = ms;
+	s->drip_rounds = rounds;
+	s->drip = loop_timer_add(s->loop, 0, drip_cb, s);
+}
+
+/* A line of 1 s, a phase of 2 s, at least 10 bytes per 1 s of a phase; the
+   idle timeout (3 s) is longer than all, so it never decides these. */
+static void sess_init_limits(struct sess *s)
+{
+	sess_init(s, M_ECHO);
+	s->units = true;
+	conn_mgr_set_limits(s->mgr,
+			    &(struct conn_limits){
+				.line_secs = 1, .phase_secs = 2, .rate_bytes = 10, .rate_secs = 1});
+	conn_set_idle_timeout(s->c, 3);
+	test_assert_str(conn_timeout_reason(s->c), "");
+}
+
+/* Runs until the conn is closed; it must have been by `why`, between lo and
+   hi ms after `from`. */
+static void expect_closed_by(struct sess *s, const char *why, uint64_t from, uint64_t lo,
+			     uint64_t hi)
+{
+	s->done = done_closed;
+	sess_run(s, hi + 2000);
+	test_assert(s->closed == 1);
+	test_assert_str(s->why, why);
+	test_assert(s->t_closed - from >= lo && s->t_closed - from < hi);
+}
+
+static void test_line_drip(void)
+{
+	test_begin("conn a line dripped a byte per 200 ms hits the line deadline");
+	struct sess s;
+	sess_init_limits(&s);
+	drip_start(&s, "NOOP", 1, 200, 40); /* 8 s if nothing stopped it */
+	expect_closed_by(&s, "line_deadline", s.t0, 1000, 2000);
+	test_assert(s.timeouts == 1);
+	test_assert_str(s.cli.data, "-ERR idle\r\n");
+	sess_free(&s);
+	test_end();
+}
+
+static bool done_twelve(struct sess *s)
+{
+	return s->got.len >= 12 * 4; /* "pin\n" or "big\n" */
+}
+
+static void test_lines_keep_alive(void)
+{
+	test_begin("conn complete lines, each in pieces, keep a session past the deadline");
+	struct sess s;
+	sess_init_limits(&s);
+	s.done = done_twelve;
+	/* 2 bytes per 100 ms: each line takes 250 ms, twelve take 3 s */
+	drip_start(&s, "pin\r\nbig\r\n", 2, 100, 40);
+	sess_run(&s, 6000);
+	test_assert(s.timeouts == 0 && s.closed == 0);
+	test_assert(s.got.len == 12 * 4);
+	test_assert(loop_now_ms(s.loop) - s.t0 >= 2500);
+	sess_free(&s);
+	test_end();
+}
+
+static void test_carry_on(void)
+{
+	test_begin("conn a session that carries on after a line deadline is still watched");
+	struct sess s;
+	sess_init_limits(&s);
+	s.carry_on = true; /* as a session whose own job is still running */
+	cli_send(&s, "HAL");
+	/* the line deadline at 1 s, then the idle clock (3 s) closes it */
+	expect_closed_by(&s, "idle", s.t0, 3000, 5000);
+	test_assert(s.timeouts == 2);
+	sess_free(&s);
+	test_end();
+}
+
+static bool done_go(struct sess *s)
+{
+	return done_cli_has(s, "+go\r\n");
+}
+
+/* sess_init_limits(), then DATA: returns the time the phase began. */
+static uint64_t sess_init_phase(struct sess *s)
+{
+	sess_init_limits(s);
+	s->done = done_go;
+	cli_send(s, "DATA\r\n");
+	sess_run(s, 3000);
+	return loop_now_ms(s->loop);
+}
+
+static void test_phase_drip(void)
+{
+	test_begin("conn a phase dripped a byte per 300 ms falls below the rate floor");
+	struct sess s;
+	uint64_t t1 = sess_init_phase(&s);
+	drip_start(&s, "x", 1, 300, 30);
+	expect_closed_by(&s, "data_rate", t1, 900, 1900);
+	sess_free(&s);
+	test_end();
+}
+
+static void test_phase_deadline(void)
+{
+	test_begin("conn a phase that streams above the floor but never ends hits its deadline");
+	struct sess s;
+	uint64_t t1 = sess_init_phase(&s);
+	/* 40 bytes per second, body lines of 300 ms: neither the floor nor a
+	   line deadline (there is none in a phase) ends it */
+	drip_start(&s, "body line\r\n", 4, 100, 60);
+	expect_closed_by(&s, "data_deadline", t1, 1900, 2900);
+	sess_free(&s);
+	test_end();
+}
+
+static bool done_done(struct sess *s)
+{
+	return done_cli_has(s, "+done\r\n");
+}
+
+static void stop_drip(struct loop *l, void *ctx)
+{
+	struct sess *s = ctx;
+	loop_timer_del(l, &s->drip);
+	cli_send(s, "\r\n.\r\n");
+}
+
+static void test_phase_steady(void)
+{
+	test_begin("conn a steady phase longer than a line deadline and a rate window ends well");
+	struct sess s;
+	sess_init_phase(&s);
+	s.done = done_done;
+	drip_start(&s, "x", 3, 100, 100); /* 30 bytes/s, one line without an end */
+	loop_timer_add(s.loop, 1600, stop_drip, &s);
+	sess_run(&s, 4000);
+	test_assert(s.timeouts == 0 && s.closed == 0);
+	/* after the phase the line deadline rules again */
+	uint64_t t1 = loop_now_ms(s.loop);
+	cli_send(&s, "NO");
+	expect_closed_by(&s, "line_deadline", t1, 900, 1900);
+	sess_free(&s);
+	test_end();
+}
+
 int main(void)
 {
 	alarm(100);
-	return test_run((void (*[])(void)){test_echo, test_big_then_close, test_abort_in_callback,
-					   test_idle_timeout, test_idle_restart, test_peer_close,
-					   test_half_close, test_input_limit, test_pause,
-					   test_idle_memory, test_linger_timeout,
-					   test_ids_and_mgr_free, NULL});
+	return test_run((void (*[])(void)){
+	    test_echo, test_big_then_close, test_abort_in_callback, test_idle_timeout,
+	    test_idle_restart, test_peer_close, test_half_close, test_input_limit, test_pause,
+	    test_idle_memory, test_linger_timeout, test_ids_and_mgr_free, test_line_drip,
+	    test_lines_keep_alive, test_carry_on, test_phase_drip, test_phase_deadline,
+	    test_phase_steady, NULL});
 }
