@@ -254,6 +254,14 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_count(&c->max_connections_per_ip, v, 1, 1000000);
 		if (strcmp(key, "idle_timeout") == 0)
 			return set_duration(&c->idle_timeout, v, 1);
+		if (strcmp(key, "line_deadline") == 0)
+			return set_duration(&c->line_deadline, v, 1);
+		if (strcmp(key, "data_deadline") == 0)
+			return set_duration(&c->data_deadline, v, 1);
+		if (strcmp(key, "min_data_rate") == 0)
+			return set_count(&c->min_data_rate, v, 0, 1U << 30);
+		if (strcmp(key, "data_rate_window") == 0)
+			return set_duration(&c->data_rate_window, v, 1);
 		if (strcmp(key, "auth_fail_delay_max") == 0)
 			return set_duration(&c->auth_fail_delay_max, v, 0);
 		if (strcmp(key, "auth_cache_ttl") == 0)
@@ -346,6 +354,16 @@ static void config_defaults(struct config *c)
 	c->max_connections = 20000;
 	c->max_connections_per_ip = 50;
 	c->idle_timeout = 600;
+	/* RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for a command;
+	   typing one by hand takes far less */
+	c->line_deadline = 300;
+	/* a whole 35 MiB message at about 10 KiB/s (80 kbit/s) */
+	c->data_deadline = 3600;
+	/* RFC 5321 §4.5.3.2.5 lets a client pause 3 minutes between data
+	   blocks: the window is longer, and the floor (under a byte a second)
+	   is far below any real upload or typist */
+	c->min_data_rate = 256;
+	c->data_rate_window = 300;
 	c->auth_fail_delay_max = 15;
 	c->auth_cache_ttl = 300;
 	c->pop3_plaintext_auth = false;
@@ -623,6 +641,10 @@ void config_write(const struct config *c, struct buf *b)
 	buf_printf(b, "\n[limits]\nmax_connections = %u\nmax_connections_per_ip = %u\n",
 		   c->max_connections, c->max_connections_per_ip);
 	put_duration(b, "idle_timeout", c->idle_timeout);
+	put_duration(b, "line_deadline", c->line_deadline);
+	put_duration(b, "data_deadline", c->data_deadline);
+	buf_printf(b, "min_data_rate = %u\n", c->min_data_rate);
+	put_duration(b, "data_rate_window", c->data_rate_window);
 	put_duration(b, "auth_fail_delay_max", c->auth_fail_delay_max);
 	put_duration(b, "auth_cache_ttl", c->auth_cache_ttl);
 	buf_printf(b, "\n[pop3]\n");

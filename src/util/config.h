@@ -54,6 +54,10 @@ struct config {
 	unsigned max_connections;        /* whole server */
 	unsigned max_connections_per_ip;
 	unsigned idle_timeout;           /* seconds; RFC 1939 §3 asks >= 600 for POP3 */
+	unsigned line_deadline;		 /* seconds from a command line's first byte to its end */
+	unsigned data_deadline;		 /* seconds for all of one DATA or BDAT chunk */
+	unsigned min_data_rate;		 /* bytes each data_rate_window of DATA must bring; 0 off */
+	unsigned data_rate_window;	 /* seconds */
 	unsigned auth_fail_delay_max;    /* seconds; the per-IP delay doubles up to this */
 	unsigned auth_cache_ttl;         /* seconds a successful password check is reused */
 

@@ -161,7 +161,8 @@ static const char EVERY_KEY[] =
 	"submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
 	"[tls]\ncert = c.pem\nkey = /etc/k.pem\n"
 	"[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
-	"auth_fail_delay_max = 2m\nauth_cache_ttl = 0\n"
+	"auth_fail_delay_max = 2m\nauth_cache_ttl = 0\nline_deadline = 20s\n"
+	"data_deadline = 3h\nmin_data_rate = 1K\ndata_rate_window = 45s\n"
 	"[pop3]\nplaintext_auth = yes\napop = no\n"
 	"[smtp]\nmax_message_size = 1500000\nmax_recipients = 500\nmax_errors = 3\n"
 	"max_commands = 77\nmax_received_headers = 9\ncommand_timeout = 1h\n"
@@ -190,6 +191,8 @@ static void test_write_reads_back(void)
 	test_assert(strstr(ta.data, "cert = /srv/mail/c.pem\n") != NULL);
 	test_assert(strstr(ta.data, "max_message_size = 1500000\n") != NULL);
 	test_assert(strstr(ta.data, "data_timeout = 2d\n") != NULL);
+	test_assert(strstr(ta.data, "min_data_rate = 1024\n") != NULL);
+	test_assert(strstr(ta.data, "data_rate_window = 45s\n") != NULL);
 	test_assert(strstr(ta.data, "smtp = 127.0.0.1:25, [::1]:25\n") != NULL);
 	test_assert(config_parse("/etc/mailroom.conf", ta.data, ta.len, &b, &err) == 0);
 	config_write(&b, &tb);

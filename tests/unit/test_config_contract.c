@@ -88,6 +88,8 @@ static void check_defaults(const struct config *c, const char *base)
 	}
 	test_assert(c->max_connections == 20000 && c->max_connections_per_ip == 50);
 	test_assert(c->idle_timeout == 600 && c->auth_fail_delay_max == 15);
+	test_assert(c->line_deadline == 300 && c->data_deadline == 3600);
+	test_assert(c->min_data_rate == 256 && c->data_rate_window == 300);
 	test_assert(!c->pop3_plaintext_auth && c->pop3_apop);
 	test_assert(c->smtp_max_message_size == 35ULL * 1024 * 1024);
 	test_assert(c->smtp_max_recipients == 100 && c->smtp_max_errors == 20);
@@ -322,6 +324,10 @@ static void test_every_key(void)
 			   "max_connections_per_ip = 9\n"
 			   "idle_timeout = 2h\n"
 			   "auth_fail_delay_max = 1m\n"
+			   "line_deadline = 1m\n"
+			   "data_deadline = 2h\n"
+			   "min_data_rate = 0\n"
+			   "data_rate_window = 10s\n"
 			   "[pop3]\n"
 			   "plaintext_auth = yes\n"
 			   "apop = no\n"
@@ -353,6 +359,8 @@ static void test_every_key(void)
 	test_assert_str(c.tls_key, "/k.pem");
 	test_assert(c.max_connections == 999 && c.max_connections_per_ip == 9);
 	test_assert(c.idle_timeout == 7200 && c.auth_fail_delay_max == 60);
+	test_assert(c.line_deadline == 60 && c.data_deadline == 7200);
+	test_assert(c.min_data_rate == 0 && c.data_rate_window == 10);
 	test_assert(c.pop3_plaintext_auth && !c.pop3_apop);
 	test_assert(c.smtp_max_message_size == 1024 && c.smtp_max_recipients == 1000);
 	test_assert(c.smtp_max_errors == 3 && c.smtp_max_commands == 10);
@@ -410,6 +418,15 @@ static void test_errors(void)
 		{"[limits]\nidle_timeout = -5\n"},
 		{"[limits]\nauth_fail_delay_max = 1w\n"},
 		{"[limits]\nauth_fail_delay_max = \n"},
+		{"[limits]\nline_deadline = 0\n"},
+		{"[limits]\nline_deadline = 5 m\n"},
+		{"[limits]\ndata_deadline = 0\n"},
+		{"[limits]\ndata_deadline = 1w\n"},
+		{"[limits]\nmin_data_rate = -1\n"},
+		{"[limits]\nmin_data_rate = 2G\n"},
+		{"[limits]\nmin_data_rate = 1 KB\n"},
+		{"[limits]\ndata_rate_window = 0\n"},
+		{"[smtp]\nline_deadline = 5m\n"}, /* a [limits] key */
 		{"[pop3]\nplaintext_auth = \n"},
 		{"[pop3]\napop = 2\n"},
 		{"[listen]\npop3 = localhost\n"},
