@@ -293,6 +293,7 @@ static bool session_next_line(struct pop3_session *s)
 	memcpy(copy, line.p, line.len);
 	line.p = copy;
 	buf_consume(in, used);
+	conn_unit_done(s->conn);
 	if (s->sasl_wait != POP3_SASL_IDLE)
 		pop3_auth_sasl_line(s, line);
 	else
@@ -454,7 +455,10 @@ static void on_timeout(struct conn *c, void *ctx)
 	/* RFC 1939 §3 lets us just close; a last line tells the user why */
 	cont_free(&s->cont);
 	s->in_run = true;
-	pop3_reply(s, false, "Autologout; idle for too long");
+	if (strcmp(conn_timeout_reason(c), "idle") == 0)
+		pop3_reply(s, false, "Autologout; idle for too long");
+	else
+		pop3_reply(s, false, "Autologout; command line not completed in time");
 	pop3_session_close(s, "timeout");
 	session_leave(s);
 }

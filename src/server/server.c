@@ -607,6 +607,10 @@ int server_run(const struct config *cfg)
 			      cfg->idle_timeout < CONN_HANDSHAKE_SECS ? cfg->idle_timeout
 								 : CONN_HANDSHAKE_SECS,
 			      0);
+	conn_mgr_set_limits(sp->conns, &(struct conn_limits){.line_secs = cfg->line_deadline,
+							     .phase_secs = cfg->data_deadline,
+							     .rate_bytes = cfg->min_data_rate,
+							     .rate_secs = cfg->data_rate_window});
 	sp->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sp->sigfd < 0 || loop_fd_add(srv->loop, sp->sigfd, LOOP_READ, signal_ready, sp) < 0)
 		log_fatal("signalfd: %s", strerror(errno));

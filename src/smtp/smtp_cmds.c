@@ -542,6 +542,7 @@ static void cmd_data(struct smtp_session *s, struct slice rest)
 	smtp_data_init(&s->data, &s->body, cfg->smtp_max_message_size);
 	s->state = SMTP_DATA;
 	conn_set_idle_timeout(s->conn, cfg->smtp_data_timeout);
+	conn_phase_begin(s->conn);
 	smtp_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
 }
 
@@ -693,6 +694,7 @@ static void cmd_bdat(struct smtp_session *s, struct slice rest)
 	s->chunk_discard = false;
 	s->chunk_error = 0;
 	conn_set_idle_timeout(s->conn, cfg->smtp_data_timeout);
+	conn_phase_begin(s->conn);
 	/* RFC 3030 §2: a refused BDAT's octets are still read and dropped */
 	if (s->state != SMTP_RCPT) {
 		s->chunk_discard = true;

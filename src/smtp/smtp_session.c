@@ -149,6 +149,7 @@ static bool data_step(struct smtp_session *s)
 	if (!end)
 		return false;
 	conn_set_idle_timeout(s->conn, smtp_config(s)->smtp_command_timeout);
+	conn_phase_end(s->conn);
 	smtp_data_end(s);
 	return true;
 }
@@ -168,6 +169,7 @@ static bool chunk_step(struct smtp_session *s)
 		return false;
 	s->chunk_reading = false;
 	conn_set_idle_timeout(s->conn, smtp_config(s)->smtp_command_timeout);
+	conn_phase_end(s->conn);
 	smtp_chunk_end(s);
 	return true;
 }
@@ -196,6 +198,7 @@ static bool next_line(struct smtp_session *s)
 	memcpy(copy, line.p, line.len);
 	line.p = copy;
 	buf_consume(in, used);
+	conn_unit_done(s->conn);
 	if (s->sasl_wait != SMTP_SASL_IDLE)
 		smtp_auth_line(s, line);
 	else
