@@ -54,7 +54,8 @@ struct config {
 	unsigned max_connections;        /* whole server */
 	unsigned max_connections_per_ip;
 	unsigned idle_timeout;           /* seconds; RFC 1939 §3 asks >= 600 for POP3 */
-	unsigned auth_fail_delay_max;    /* seconds; the per-IP delay doubles up to this */
+	unsigned auth_fail_delay_max;    /* seconds; the login brake doubles up to this */
+	unsigned auth_fail_delay_ms;     /* the login brake's wait after one failure */
 	unsigned auth_cache_ttl;         /* seconds a successful password check is reused */
 
 	bool pop3_plaintext_auth; /* allow USER/PASS, AUTH PLAIN/LOGIN without TLS */

@@ -161,7 +161,7 @@ static const char EVERY_KEY[] =
 	"submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
 	"[tls]\ncert = c.pem\nkey = /etc/k.pem\n"
 	"[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
-	"auth_fail_delay_max = 2m\nauth_cache_ttl = 0\n"
+	"auth_fail_delay_max = 2m\nauth_fail_delay = 250ms\nauth_cache_ttl = 0\n"
 	"[pop3]\nplaintext_auth = yes\napop = no\n"
 	"[smtp]\nmax_message_size = 1500000\nmax_recipients = 500\nmax_errors = 3\n"
 	"max_commands = 77\nmax_received_headers = 9\ncommand_timeout = 1h\n"
