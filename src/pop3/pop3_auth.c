@@ -108,14 +108,16 @@ static void finish_load(struct pop3_session *s, struct pop3_job *job)
 	pop3_cmd_finish(s);
 }
 
-/* The credentials were right: check the account, lock, then load. */
-static void login_begin(struct pop3_session *s, const struct auth_identity *id, const char *mech)
+/* The credentials were right: check the account, lock, then load. `login`
+   is the name the client gave (the brake knows failures by it alone). */
+static void login_begin(struct pop3_session *s, const struct auth_identity *id, const char *mech,
+			const char *login)
 {
 	struct penalty *pen = s->svc->srv->penalty;
 
-	pop3_session_reset_auth(s);
 	if (pen != NULL)
-		penalty_success(pen, s->ip, id->address, loop_now_ms(pop3_loop(s)));
+		penalty_success(pen, s->ip, login, loop_now_ms(pop3_loop(s)));
+	pop3_session_reset_auth(s);
 	if (!id->enabled || !id->pop3_enabled) {
 		log_info("sid=%s pop3 login refused user=%s ip=%s mech=%s reason=%s", s->sid,
 			 id->address, s->ip, mech, !id->enabled ? "disabled" : "pop3-disabled");
@@ -181,7 +183,7 @@ static void finish_check(struct pop3_session *s, struct pop3_job *job)
 {
 	switch ((enum auth_result)job->result) {
 	case AUTH_OK:
-		login_begin(s, &job->id, job->mech);
+		login_begin(s, &job->id, job->mech, job->login);
 		return;
 	case AUTH_FAILED:
 		auth_failed(s, job->mech, job->login);
@@ -327,7 +329,7 @@ static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
 			s->sasl_wait = POP3_SASL_FINAL_EMPTY;
 			return;
 		}
-		login_begin(s, &job->id, mech);
+		login_begin(s, &job->id, mech, sasl_server_authcid(s->sasl));
 		return;
 	case SASL_FAILED: {
 		char user[LOG_USER_MAX + 1];
@@ -428,7 +430,7 @@ void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
 		}
 		struct auth_identity id = *s->pending;
 		const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
-		login_begin(s, &id, mech);
+		login_begin(s, &id, mech, sasl_server_authcid(s->sasl));
 		secure_zero(&id, sizeof(id));
 		return;
 	}

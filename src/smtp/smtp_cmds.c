@@ -751,7 +751,9 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 			 const char *mech)
 {
 	struct penalty *pen = s->svc->srv->penalty;
+	char login[SASL_NAME_MAX + 1]; /* as the client gave it: the brake's key */
 
+	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->sasl));
 	smtp_reset_auth(s);
 	if (!id->enabled || !id->submission_enabled) {
 		log_info("sid=%s smtp auth refused user=%s reason=%s ip=%s", s->sid, id->address,
@@ -760,7 +762,7 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 		return;
 	}
 	if (pen != NULL)
-		penalty_success(pen, s->ip, id->address, loop_now_ms(conn_loop(s->conn)));
+		penalty_success(pen, s->ip, login, loop_now_ms(conn_loop(s->conn)));
 	s->auth = xmalloc(sizeof(*s->auth));
 	*s->auth = *id;
 	log_info("sid=%s smtp login user=%s ip=%s mech=%s", s->sid, id->address, s->ip, mech);
