@@ -6,9 +6,11 @@
  *
  * Every credential check runs on a worker (auth_password, auth_apop,
  * sasl_server_step); the session reads no input until it returns. Outcomes:
- *  - wrong credentials: "-ERR [AUTH] Authentication failed" after the
- *    per-IP penalty delay (directory/penalty.h); POP3_AUTH_FAILS_MAX of them
- *    close the session. Unknown users and wrong passwords look the same.
+ *  - before the check, the login brake (directory/penalty.h) may hold the
+ *    attempt back, right or wrong password alike; the outcome is recorded.
+ *  - wrong credentials: "-ERR [AUTH] Authentication failed" at once;
+ *    POP3_AUTH_FAILS_MAX of them close the session. Unknown users and wrong
+ *    passwords look the same.
  *  - right credentials, account disabled or POP3 switched off:
  *    "-ERR [SYS/PERM] ..." (RFC 3206 §4: [AUTH] means bad credentials, and
  *    retrying with other ones would not help; the client should tell the
@@ -106,14 +108,16 @@ static void finish_load(struct pop3_session *s, struct pop3_job *job)
 	pop3_cmd_finish(s);
 }
 
-/* The credentials were right: check the account, lock, then load. */
-static void login_begin(struct pop3_session *s, const struct auth_identity *id, const char *mech)
+/* The credentials were right: check the account, lock, then load. `login`
+   is the name the client gave (the brake knows failures by it alone). */
+static void login_begin(struct pop3_session *s, const struct auth_identity *id, const char *mech,
+			const char *login)
 {
 	struct penalty *pen = s->svc->srv->penalty;
 
-	pop3_session_reset_auth(s);
 	if (pen != NULL)
-		penalty_success(pen, s->ip);
+		penalty_success(pen, s->ip, login, loop_now_ms(pop3_loop(s)));
+	pop3_session_reset_auth(s);
 	if (!id->enabled || !id->pop3_enabled) {
 		log_info("sid=%s pop3 login refused user=%s ip=%s mech=%s reason=%s", s->sid,
 			 id->address, s->ip, mech, !id->enabled ? "disabled" : "pop3-disabled");
@@ -156,17 +160,22 @@ static void auth_failed_answer(struct pop3_session *s)
 static void auth_failed(struct pop3_session *s, const char *mech, const char *user)
 {
 	struct penalty *pen = s->svc->srv->penalty;
-	uint64_t delay = 0;
 
 	s->auth_fails++;
 	log_info("sid=%s pop3 auth failed user=%.*s ip=%s mech=%s attempt=%u", s->sid, LOG_USER_MAX,
 		 user != NULL ? user : "", s->ip, mech, s->auth_fails);
-	if (pen != NULL) {
-		uint64_t now = loop_now_ms(pop3_loop(s));
-		delay = penalty_delay_ms(pen, s->ip, now);
-		penalty_fail(pen, s->ip, now);
-	}
-	pop3_session_delay(s, delay, auth_failed_answer);
+	if (pen != NULL)
+		penalty_fail(pen, s->ip, user != NULL && *user != '\0' ? user : NULL,
+			     loop_now_ms(pop3_loop(s)));
+	auth_failed_answer(s);
+}
+
+/* The login brake: the wait before checking a password of account. */
+static uint64_t brake_wait(struct pop3_session *s, const char *account)
+{
+	struct penalty *pen = s->svc->srv->penalty;
+
+	return pen != NULL ? penalty_wait_ms(pen, s->ip, account, loop_now_ms(pop3_loop(s))) : 0;
 }
 
 /* A job's auth_result, for USER/PASS and APOP. */
@@ -174,7 +183,7 @@ static void finish_check(struct pop3_session *s, struct pop3_job *job)
 {
 	switch ((enum auth_result)job->result) {
 	case AUTH_OK:
-		login_begin(s, &job->id, job->mech);
+		login_begin(s, &job->id, job->mech, job->login);
 		return;
 	case AUTH_FAILED:
 		auth_failed(s, job->mech, job->login);
@@ -229,7 +238,7 @@ enum pop3_cmd_result pop3_cmd_pass(struct pop3_cmd_ctx *ctx)
 	s->user = NULL;
 	job->secret = xstrndup(ctx->rest.p, ctx->rest.len);
 	job->mech = "USER";
-	pop3_job_submit(s, job, work_pass);
+	pop3_job_submit_after(s, job, work_pass, brake_wait(s, job->login));
 	return POP3_CMD_ASYNC;
 }
 
@@ -270,7 +279,7 @@ enum pop3_cmd_result pop3_cmd_apop(struct pop3_cmd_ctx *ctx)
 	job->login = xstrndup(name.p, name.len);
 	job->timestamp = s->timestamp;
 	job->mech = "APOP";
-	pop3_job_submit(s, job, work_apop);
+	pop3_job_submit_after(s, job, work_apop, brake_wait(s, job->login));
 	return POP3_CMD_ASYNC;
 }
 
@@ -320,7 +329,7 @@ static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
 			s->sasl_wait = POP3_SASL_FINAL_EMPTY;
 			return;
 		}
-		login_begin(s, &job->id, mech);
+		login_begin(s, &job->id, mech, sasl_server_authcid(s->sasl));
 		return;
 	case SASL_FAILED: {
 		char user[LOG_USER_MAX + 1];
@@ -345,15 +354,20 @@ static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
 static void sasl_submit(struct pop3_session *s, struct buf *in)
 {
 	struct pop3_job *job = pop3_job_new(s, finish_sasl);
+	char account[SASL_NAME_MAX + 1];
+	uint64_t wait = 0;
 
+	/* the login brake holds back the step that checks the password */
+	if (in != NULL &&
+	    sasl_server_checks(s->sasl, in->data != NULL ? in->data : "", in->len, account))
+		wait = brake_wait(s, account);
 	job->sasl = s->sasl;
 	if (in != NULL) {
 		job->has_in = true;
 		job->in = *in;
 		memset(in, 0, sizeof(*in));
 	}
-	if (!pop3_job_submit(s, job, work_sasl))
-		pop3_session_reset_auth(s);
+	pop3_job_submit_after(s, job, work_sasl, wait);
 }
 
 static void list_mechs(struct pop3_session *s)
@@ -416,7 +430,7 @@ void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
 		}
 		struct auth_identity id = *s->pending;
 		const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
-		login_begin(s, &id, mech);
+		login_begin(s, &id, mech, sasl_server_authcid(s->sasl));
 		secure_zero(&id, sizeof(id));
 		return;
 	}

@@ -146,6 +146,7 @@ struct pop3_session {
 	struct pop3_job *job;	       /* outstanding worker job */
 	struct timer *delay;	       /* delayed answer to a failed login */
 	void (*delay_fn)(struct pop3_session *s);
+	struct pop3_job *braked; /* a login check waiting out the brake */
 	struct pop3_cont *cont; /* multi-line reply in progress */
 	uint64_t progress;	/* bytes produced, for the idle check */
 	uint64_t progress_at_timeout;
@@ -191,12 +192,19 @@ struct pop3_job {
 	const char *mech;
 	bool top;
 	uint64_t top_lines;
+	worker_fn *worker; /* pop3_job_submit_after: what runs when the wait is over */
 };
 
 struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish);
 /* Submits; on failure replies -ERR [SYS/TEMP], frees the job, finishes the
    command and returns false. */
 bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn);
+/* The same after wait_ms on a loop timer (the login brake, directory/
+   penalty.h): no input is read meanwhile; a session that ends while it
+   waits drops the job unrun; a full queue at the end of the wait answers
+   as pop3_job_submit does and resets the AUTH state. */
+void pop3_job_submit_after(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
+			   uint64_t wait_ms);
 
 /* --- session helpers (pop3_session.c) ------------------------------------ */
 void pop3_session_set_state(struct pop3_session *s, enum pop3_state to);

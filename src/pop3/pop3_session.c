@@ -414,6 +414,28 @@ void pop3_session_delay(struct pop3_session *s, uint64_t ms, void (*fn)(struct p
 	s->delay = loop_timer_add(pop3_loop(s), ms, delay_fired, s);
 }
 
+static void braked_fire(struct pop3_session *s)
+{
+	struct pop3_job *job = s->braked;
+
+	s->braked = NULL;
+	if (!pop3_job_submit(s, job, job->worker))
+		pop3_session_reset_auth(s);
+}
+
+void pop3_job_submit_after(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
+			   uint64_t wait_ms)
+{
+	if (wait_ms == 0) {
+		if (!pop3_job_submit(s, job, fn))
+			pop3_session_reset_auth(s);
+		return;
+	}
+	job->worker = fn;
+	s->braked = job;
+	pop3_session_delay(s, wait_ms, braked_fire);
+}
+
 /* --- connection events ------------------------------------------------------------ */
 
 static void on_data_in(struct conn *c, void *ctx)
@@ -470,6 +492,10 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 	s->conn = NULL;
 	s->dead = true;
 	loop_timer_del(pop3_loop(s), &s->delay);
+	if (s->braked != NULL) {
+		job_free(s->braked);
+		s->braked = NULL;
+	}
 	if (s->address != NULL)
 		log_info("sid=%s pop3 logout user=%s reason=%s retrieved=%u deleted=%u bytes=%llu",
 			 s->sid, s->address, reason, s->retrieved, s->expunged,

@@ -116,6 +116,36 @@ const char *sasl_server_authcid(const struct sasl_server *s)
 	return s->authcid;
 }
 
+bool sasl_server_checks(const struct sasl_server *s, const char *in, size_t in_len,
+			char account_r[SASL_NAME_MAX + 1])
+{
+	struct slice authzid, authcid, passwd;
+
+	if (in == NULL)
+		return false;
+	switch (s->mech) {
+	case SASL_PLAIN:
+		/* the one message carries name and password (RFC 4616 §2) */
+		if (s->step > 1 || sasl_plain_parse(in, in_len, &authzid, &authcid, &passwd) < 0)
+			return false;
+		memcpy(account_r, authcid.p, authcid.len);
+		account_r[authcid.len] = '\0';
+		return true;
+	case SASL_LOGIN:
+		if (s->step != 2)
+			return false; /* the name itself is checked by nobody */
+		break;
+	case SASL_SCRAM_SHA_256:
+		if (s->step != SCRAM_WANT_FINAL)
+			return false; /* client-first only fetches the salt (RFC 5802 §5) */
+		break;
+	case SASL_MECH_COUNT:
+		return false;
+	}
+	memcpy(account_r, s->authcid, sizeof(s->authcid));
+	return true;
+}
+
 void sasl_server_set_scram_lookup(struct sasl_server *s, sasl_scram_lookup_fn *fn, void *ctx)
 {
 	s->lookup = fn;

@@ -61,6 +61,12 @@ void sasl_challenge_line(struct buf *line, const char *prefix, const struct buf 
 enum sasl_mech sasl_server_mech(const struct sasl_server *s);
 /* The user name the client has given so far ("" if none), for logs. */
 const char *sasl_server_authcid(const struct sasl_server *s);
+/* Whether the step that gets the client message `in` checks credentials,
+   and for whom: PLAIN's message, LOGIN's password, SCRAM's client-final
+   message. Pure and cheap, for the loop thread: the login brake
+   (directory/penalty.h) waits before exactly that step. */
+bool sasl_server_checks(const struct sasl_server *s, const char *in, size_t in_len,
+			char account_r[SASL_NAME_MAX + 1]);
 
 /* Where SCRAM finds a user's verifier (directory/password.h format) and
    identity. Returns STORE_OK with a malloc'd *verifier_r, STORE_NOTFOUND,

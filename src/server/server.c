@@ -616,7 +616,7 @@ int server_run(const struct config *cfg)
 		log_fatal("signalfd: %s", strerror(errno));
 	srv->workers = workers_new(srv->loop, cfg->workers, SERVER_JOB_QUEUE_MAX, worker_init,
 				   worker_deinit, (void *)cfg);
-	srv->penalty = penalty_new(cfg->auth_fail_delay_max);
+	srv->penalty = penalty_new(cfg->auth_fail_delay_ms, cfg->auth_fail_delay_max * 1000ULL);
 	auth_cache_configure(cfg->auth_cache_ttl);
 	srv->pop3 = pop3_service_new(srv);
 	srv->smtp = smtp_service_new(srv);

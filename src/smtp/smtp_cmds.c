@@ -753,7 +753,9 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 			 const char *mech)
 {
 	struct penalty *pen = s->svc->srv->penalty;
+	char login[SASL_NAME_MAX + 1]; /* as the client gave it: the brake's key */
 
+	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->sasl));
 	smtp_reset_auth(s);
 	if (!id->enabled || !id->submission_enabled) {
 		log_info("sid=%s smtp auth refused user=%s reason=%s ip=%s", s->sid, id->address,
@@ -762,7 +764,7 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 		return;
 	}
 	if (pen != NULL)
-		penalty_success(pen, s->ip);
+		penalty_success(pen, s->ip, login, loop_now_ms(conn_loop(s->conn)));
 	s->auth = xmalloc(sizeof(*s->auth));
 	*s->auth = *id;
 	log_info("sid=%s smtp login user=%s ip=%s mech=%s", s->sid, id->address, s->ip, mech);
@@ -773,11 +775,13 @@ static void auth_failed(struct smtp_session *s, const char *mech)
 {
 	struct penalty *pen = s->svc->srv->penalty;
 
-	log_info("sid=%s smtp auth failed user=%s ip=%s mech=%s", s->sid,
-		 s->sasl != NULL ? sasl_server_authcid(s->sasl) : "", s->ip, mech);
-	smtp_reset_auth(s);
+	const char *user = s->sasl != NULL ? sasl_server_authcid(s->sasl) : "";
+
+	log_info("sid=%s smtp auth failed user=%s ip=%s mech=%s", s->sid, user, s->ip, mech);
 	if (pen != NULL)
-		penalty_fail(pen, s->ip, loop_now_ms(conn_loop(s->conn)));
+		penalty_fail(pen, s->ip, *user != '\0' ? user : NULL,
+			     loop_now_ms(conn_loop(s->conn)));
+	smtp_reset_auth(s);
 	smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
 	if (++s->auth_fails >= SMTP_AUTH_FAILS_MAX) {
 		smtp_reply(s, 421, "4.7.0 %s Too many authentication failures",
@@ -823,18 +827,24 @@ static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
 static void sasl_submit(struct smtp_session *s, struct buf *in)
 {
 	struct smtp_job *job = smtp_job_new(s, finish_sasl);
+	struct penalty *pen = s->svc->srv->penalty;
+	char account[SASL_NAME_MAX + 1];
+	uint64_t wait = 0;
 
+	/* the login brake (directory/penalty.h) holds back the step that checks
+	   the password, right or wrong, so its timing tells nothing */
+	if (pen != NULL && in != NULL &&
+	    sasl_server_checks(s->sasl, in->data != NULL ? in->data : "", in->len, account))
+		wait = penalty_wait_ms(pen, s->ip, account, loop_now_ms(conn_loop(s->conn)));
 	job->sasl = s->sasl;
 	if (in != NULL) {
 		job->has_in = true;
 		job->in = *in;
 		memset(in, 0, sizeof(*in));
 	}
-	if (!smtp_job_submit(s, job, work_sasl))
-		smtp_reset_auth(s);
+	smtp_job_submit_after(s, job, work_sasl, wait);
 }
 
-/* The failure penalty of the client's address delays the start of AUTH. */
 static void auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
 	s->sasl = sasl_server_new(m);

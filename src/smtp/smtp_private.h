@@ -104,6 +104,8 @@ struct smtp_session {
 	struct smtp_data data;
 	struct buf body;
 	struct smtp_job *job;
+	struct timer *brake;	 /* smtp_job_submit_after's wait */
+	struct smtp_job *braked; /* the job that waits for it */
 };
 
 /* --- worker jobs -------------------------------------------------------- */
@@ -134,10 +136,17 @@ struct smtp_job {
 	struct smtp_commit commit;
 	struct buf msg;
 	char qid[24];
+	worker_fn *worker; /* smtp_job_submit_after: what runs when the wait is over */
 };
 
 struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish);
 bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn);
+/* The same after wait_ms on a loop timer (the login brake, directory/
+   penalty.h): no input is read meanwhile; a session that ends while it
+   waits drops the job unrun; a full queue at the end of the wait answers
+   as smtp_job_submit does and resets the AUTH state. */
+void smtp_job_submit_after(struct smtp_session *s, struct smtp_job *job, worker_fn *fn,
+			   uint64_t wait_ms);
 
 /* --- session (smtp_session.c) ------------------------------------------ */
 const struct config *smtp_config(const struct smtp_session *s);

@@ -209,7 +209,7 @@ static bool next_line(struct smtp_session *s)
 
 static bool session_step(struct smtp_session *s)
 {
-	if (s->dead || s->closing || s->job != NULL || s->tls_starting)
+	if (s->dead || s->closing || s->job != NULL || s->brake != NULL || s->tls_starting)
 		return false;
 	if (conn_output_pending(s->conn) >= SMTP_OUTBUF_THROTTLE)
 		return false;
@@ -295,6 +295,36 @@ bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn
 	return false;
 }
 
+static void brake_fired(struct loop *l, void *ctx)
+{
+	struct smtp_session *s = ctx;
+	struct smtp_job *job = s->braked;
+
+	s->brake = NULL;
+	s->braked = NULL;
+	if (s->in_run)
+		log_panic("sid=%s smtp timer inside a callback frame", s->sid);
+	s->in_run = true;
+	if (!smtp_job_submit(s, job, job->worker))
+		smtp_reset_auth(s);
+	while (session_step(s))
+		;
+	session_leave(s);
+}
+
+void smtp_job_submit_after(struct smtp_session *s, struct smtp_job *job, worker_fn *fn,
+			   uint64_t wait_ms)
+{
+	if (wait_ms == 0) {
+		if (!smtp_job_submit(s, job, fn))
+			smtp_reset_auth(s);
+		return;
+	}
+	job->worker = fn;
+	s->braked = job;
+	s->brake = loop_timer_add(s->svc->srv->loop, wait_ms, brake_fired, s);
+}
+
 /* --- connection events --------------------------------------------------------- */
 
 static void on_data_in(struct conn *c, void *ctx)
@@ -322,7 +352,7 @@ static void on_timeout(struct conn *c, void *ctx)
 
 	if (s->in_run)
 		return;
-	if (s->job != NULL) { /* our side is busy, not the client */
+	if (s->job != NULL || s->brake != NULL) { /* our side is busy, not the client */
 		conn_set_idle_timeout(c, smtp_config(s)->smtp_command_timeout);
 		return;
 	}
@@ -339,6 +369,11 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 
 	s->conn = NULL;
 	s->dead = true;
+	loop_timer_del(s->svc->srv->loop, &s->brake);
+	if (s->braked != NULL) {
+		job_free(s->braked);
+		s->braked = NULL;
+	}
 	log_debug("sid=%s smtp end reason=%s commands=%u", s->sid, reason, s->commands);
 	if (!s->in_run && s->job == NULL)
 		session_free(s);
@@ -387,7 +422,10 @@ void smtp_service_shutdown(struct smtp_service *svc)
 		s->shutdown = true;
 		if (s->state == SMTP_DATA)
 			continue; /* let the message arrive; 421 follows its answer */
-		smtp_reset_auth(s);
+		/* an AUTH exchange waiting for the client ends now; a step on a
+		   worker or waiting out the login brake holds s->sasl */
+		if (s->sasl_wait != SMTP_SASL_IDLE)
+			smtp_reset_auth(s);
 		session_run(s);
 	}
 }

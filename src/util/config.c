@@ -217,6 +217,24 @@ static const char *set_duration(unsigned *dst, const char *v, unsigned min)
 	return NULL;
 }
 
+/* "250ms", or a duration of whole seconds ("1s"); from 1 ms to a minute */
+static const char *set_delay_ms(unsigned *dst, const char *v)
+{
+	size_t len = strlen(v), digits = strspn(v, "0123456789");
+	unsigned n;
+
+	if (digits > 0 && digits <= 5 && len == digits + 2 && strcmp(v + digits, "ms") == 0)
+		n = (unsigned)strtoul(v, NULL, 10);
+	else if (config_parse_duration(v, &n) == 0 && n <= 60)
+		n *= 1000;
+	else
+		n = 0;
+	if (n < 1 || n > 60000)
+		return "expected a delay from 1ms to 60s, such as 250ms or 1s";
+	*dst = n;
+	return NULL;
+}
+
 static const char *set_key(struct config *c, const char *sec, const char *key, const char *v)
 {
 	if (strcmp(sec, "server") == 0) {
@@ -264,6 +282,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_duration(&c->data_rate_window, v, 1);
 		if (strcmp(key, "auth_fail_delay_max") == 0)
 			return set_duration(&c->auth_fail_delay_max, v, 0);
+		if (strcmp(key, "auth_fail_delay") == 0)
+			return set_delay_ms(&c->auth_fail_delay_ms, v);
 		if (strcmp(key, "auth_cache_ttl") == 0)
 			return set_duration(&c->auth_cache_ttl, v, 0);
 	} else if (strcmp(sec, "pop3") == 0) {
@@ -365,6 +385,7 @@ static void config_defaults(struct config *c)
 	c->min_data_rate = 256;
 	c->data_rate_window = 300;
 	c->auth_fail_delay_max = 15;
+	c->auth_fail_delay_ms = 1000;
 	c->auth_cache_ttl = 300;
 	c->pop3_plaintext_auth = false;
 	c->pop3_apop = true;
@@ -646,6 +667,10 @@ void config_write(const struct config *c, struct buf *b)
 	buf_printf(b, "min_data_rate = %u\n", c->min_data_rate);
 	put_duration(b, "data_rate_window", c->data_rate_window);
 	put_duration(b, "auth_fail_delay_max", c->auth_fail_delay_max);
+	if (c->auth_fail_delay_ms % 1000 == 0)
+		put_duration(b, "auth_fail_delay", c->auth_fail_delay_ms / 1000);
+	else
+		buf_printf(b, "auth_fail_delay = %ums\n", c->auth_fail_delay_ms);
 	put_duration(b, "auth_cache_ttl", c->auth_cache_ttl);
 	buf_printf(b, "\n[pop3]\n");
 	put_bool(b, "plaintext_auth", c->pop3_plaintext_auth);

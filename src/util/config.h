@@ -58,7 +58,8 @@ struct config {
 	unsigned data_deadline;		 /* seconds for all of one DATA or BDAT chunk */
 	unsigned min_data_rate;		 /* bytes each data_rate_window of DATA must bring; 0 off */
 	unsigned data_rate_window;	 /* seconds */
-	unsigned auth_fail_delay_max;    /* seconds; the per-IP delay doubles up to this */
+	unsigned auth_fail_delay_max;    /* seconds; the login brake doubles up to this */
+	unsigned auth_fail_delay_ms;     /* the login brake's wait after one failure */
 	unsigned auth_cache_ttl;         /* seconds a successful password check is reused */
 
 	bool pop3_plaintext_auth; /* allow USER/PASS, AUTH PLAIN/LOGIN without TLS */

@@ -90,6 +90,7 @@ static void check_defaults(const struct config *c, const char *base)
 	test_assert(c->idle_timeout == 600 && c->auth_fail_delay_max == 15);
 	test_assert(c->line_deadline == 300 && c->data_deadline == 3600);
 	test_assert(c->min_data_rate == 256 && c->data_rate_window == 300);
+	test_assert(c->auth_fail_delay_ms == 1000);
 	test_assert(!c->pop3_plaintext_auth && c->pop3_apop);
 	test_assert(c->smtp_max_message_size == 35ULL * 1024 * 1024);
 	test_assert(c->smtp_max_recipients == 100 && c->smtp_max_errors == 20);
@@ -254,12 +255,14 @@ static void test_syntax(void)
 			   "[ limits ]\n"
 			   "idle_timeout = 1h # another trailing comment\n"
 			   "auth_fail_delay_max = 2m\n"
+			   "auth_fail_delay = 250ms\n"
 			   "[server]\n" /* a section may come back */
 			   "data_dir = rel\n",
 			   &c));
 	test_assert(c.workers == 3 && c.log_level == LOG_WARN);
 	test_assert_str(c.hostname, "a.example.test");
 	test_assert(c.idle_timeout == 3600 && c.auth_fail_delay_max == 120);
+	test_assert(c.auth_fail_delay_ms == 250);
 	test_assert_str(c.data_dir, "/srv/mr/rel");
 	config_free(&c);
 
@@ -328,6 +331,7 @@ static void test_every_key(void)
 			   "data_deadline = 2h\n"
 			   "min_data_rate = 0\n"
 			   "data_rate_window = 10s\n"
+			   "auth_fail_delay = 2s\n"
 			   "[pop3]\n"
 			   "plaintext_auth = yes\n"
 			   "apop = no\n"
@@ -361,6 +365,7 @@ static void test_every_key(void)
 	test_assert(c.idle_timeout == 7200 && c.auth_fail_delay_max == 60);
 	test_assert(c.line_deadline == 60 && c.data_deadline == 7200);
 	test_assert(c.min_data_rate == 0 && c.data_rate_window == 10);
+	test_assert(c.auth_fail_delay_ms == 2000);
 	test_assert(c.pop3_plaintext_auth && !c.pop3_apop);
 	test_assert(c.smtp_max_message_size == 1024 && c.smtp_max_recipients == 1000);
 	test_assert(c.smtp_max_errors == 3 && c.smtp_max_commands == 10);
@@ -372,6 +377,11 @@ static void test_every_key(void)
 	/* the upper ends of the documented ranges */
 	test_assert(parses("[smtp]\nmax_message_size = 1G\n", &c));
 	test_assert(c.smtp_max_message_size == 1ULL << 30);
+	config_free(&c);
+	test_assert(parses("[limits]\nauth_fail_delay = 1m\n", &c) &&
+		    c.auth_fail_delay_ms == 60000);
+	config_free(&c);
+	test_assert(parses("[limits]\nauth_fail_delay = 1ms\n", &c) && c.auth_fail_delay_ms == 1);
 	config_free(&c);
 	test_end();
 }
@@ -427,6 +437,14 @@ static void test_errors(void)
 		{"[limits]\nmin_data_rate = 1 KB\n"},
 		{"[limits]\ndata_rate_window = 0\n"},
 		{"[smtp]\nline_deadline = 5m\n"}, /* a [limits] key */
+		{"[limits]\nauth_fail_delay = 0ms\n"},
+		{"[limits]\nauth_fail_delay = 0\n"},
+		{"[limits]\nauth_fail_delay = 61s\n"},
+		{"[limits]\nauth_fail_delay = 60001ms\n"},
+		{"[limits]\nauth_fail_delay = ms\n"},
+		{"[limits]\nauth_fail_delay = 1.5s\n"},
+		{"[limits]\nauth_fail_delay = 100 ms\n"},
+		{"[limits]\nauth_fail_delay = 1hms\n"},
 		{"[pop3]\nplaintext_auth = \n"},
 		{"[pop3]\napop = 2\n"},
 		{"[listen]\npop3 = localhost\n"},

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* test_password.c - password hashes, SCRAM verifiers, auth and penalties. */
+/* test_password.c - password hashes, SCRAM verifiers and auth (the brake: test_penalty.c). */
 #include "directory/auth.h"
 #include "directory/password.h"
-#include "directory/penalty.h"
 #include "store/store.h"
 #include "test_common.h"
 
@@ -149,44 +148,8 @@ static void test_auth(void)
 	test_end();
 }
 
-static void test_penalty(void)
-{
-	struct penalty *p = penalty_new(15);
-	uint64_t t = 1000000;
-
-	test_begin("penalty: doubling delay, cap, reset, expiry, bound");
-	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 1000);
-	penalty_fail(p, "192.0.2.1", t);
-	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 2000);
-	penalty_fail(p, "192.0.2.1", t);
-	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 4000);
-	for (int i = 0; i < 40; i++)
-		penalty_fail(p, "192.0.2.1", t);
-	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 15000);
-	test_assert(penalty_delay_ms(p, "192.0.2.2", t) == 1000); /* others unaffected */
-	penalty_success(p, "192.0.2.1");
-	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 1000);
-	penalty_fail(p, "2001:db8::1", t);
-	test_assert(penalty_delay_ms(p, "2001:db8::1", t + 60000) == 2000);
-	test_assert(penalty_delay_ms(p, "2001:db8::1", t + 16 * 60 * 1000) == 1000); /* expired */
-	char ip[64];
-	for (int i = 0; i < 40000; i++) { /* bounded table: old entries go */
-		snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
-		penalty_fail(p, ip, t + (uint64_t)i);
-	}
-	test_assert(penalty_delay_ms(p, "10.0.156.63", t + 40000) == 2000);
-	penalty_free(&p);
-	test_assert(p == NULL);
-
-	p = penalty_new(0);
-	penalty_fail(p, "192.0.2.1", t);
-	test_assert(penalty_delay_ms(p, "192.0.2.1", t) == 0);
-	penalty_free(&p);
-	test_end();
-}
-
 int main(void)
 {
-	return test_run((void (*[])(void)){test_hash_and_verify, test_scram_verifier, test_auth,
-					    test_penalty, NULL});
+	return test_run(
+	    (void (*[])(void)){test_hash_and_verify, test_scram_verifier, test_auth, NULL});
 }

@@ -5,7 +5,8 @@
  * verifier supplied through the lookup hook, the server nonce fixed through
  * the nonce hook); unknown users in SCRAM; and PLAIN, LOGIN and SCRAM end to
  * end through a real store in a temporary folder (auth_password and
- * scram_verifier_make of directory/).
+ * scram_verifier_make of directory/); and which step checks a password, for
+ * the login brake (sasl_server_checks).
  */
 #include "directory/password.h"
 #include "proto/sasl.h"
@@ -502,10 +503,57 @@ static void test_store_backed(void)
 	test_end();
 }
 
+/* sasl_server_checks: true, with the account, exactly before the step that
+   checks a password, so the login brake waits there and only there. */
+static void test_checks(void)
+{
+	struct sasl_server *s;
+	struct buf out = {0};
+	struct auth_identity id;
+	char acct[SASL_NAME_MAX + 1];
+	static const char plain[] = "\0alice@example.test\0pw";
+	static const char bad_plain[] = "alice@example.test\0pw";
+
+	test_begin("SASL: the step that checks credentials, and for whom");
+	memset(&id, 0, sizeof(id));
+	/* PLAIN: the one message, as initial response or after the empty challenge */
+	for (int ir = 0; ir < 2; ir++) {
+		s = sasl_server_new(SASL_PLAIN);
+		if (ir == 0)
+			test_assert(step_str(s, NULL, &out, &id) == SASL_CONTINUE);
+		test_assert(!sasl_server_checks(s, NULL, 0, acct));
+		test_assert(!sasl_server_checks(s, bad_plain, sizeof(bad_plain) - 1, acct));
+		acct[0] = '\0';
+		test_assert(sasl_server_checks(s, plain, sizeof(plain) - 1, acct));
+		test_assert_str(acct, "alice@example.test");
+		sasl_server_free(&s);
+	}
+	/* LOGIN: the name is checked by nobody, the password is */
+	s = sasl_server_new(SASL_LOGIN);
+	test_assert(step_str(s, NULL, &out, &id) == SASL_CONTINUE);
+	test_assert(!sasl_server_checks(s, "bob@example.test", 16, acct));
+	test_assert(step_str(s, "bob@example.test", &out, &id) == SASL_CONTINUE);
+	test_assert(sasl_server_checks(s, "pw", 2, acct));
+	test_assert_str(acct, "bob@example.test");
+	sasl_server_free(&s);
+	/* SCRAM: client-first only fetches the salt; client-final is checked */
+	s = sasl_server_new(SASL_SCRAM_SHA_256);
+	sasl_server_set_scram_lookup(s, rfc_lookup, NULL);
+	test_assert(!sasl_server_checks(s, "n,,n=user,r=abc", 15, acct));
+	test_assert(step_str(s, "n,,n=user,r=abc", &out, &id) == SASL_CONTINUE);
+	test_assert(sasl_server_checks(s, "c=biws", 6, acct));
+	test_assert_str(acct, "user");
+	test_assert(step_str(s, "c=biws", &out, &id) == SASL_MALFORMED);
+	test_assert(!sasl_server_checks(s, "c=biws", 6, acct)); /* exchange over */
+	sasl_server_free(&s);
+	buf_free(&out);
+	test_end();
+}
+
 int main(void)
 {
 	return test_run((void (*[])(void)){test_plain_parse, test_scram_first_parse,
 					   test_scram_final_parse, test_mechs, test_scram_rfc7677,
 					   test_scram_failures, test_scram_unknown_user,
-					   test_store_backed, NULL});
+					   test_store_backed, test_checks, NULL});
 }
