@@ -34,7 +34,10 @@ static const char usage_serve[] =
 	"usage: mailroom [-c FILE] serve\n"
 	"\n"
 	"Runs the server in the foreground and logs to stderr. SIGTERM or SIGINT stop\n"
-	"it gracefully: listeners close, sessions get a last reply, queued work ends.\n";
+	"it gracefully: listeners close, sessions get a last reply, queued work ends.\n"
+	"\n"
+	"Started as root, it binds its listeners and then runs as [server] user; as\n"
+	"root without [server] user it refuses to start.\n";
 
 int cli_init(struct cli *c, int argc, char **argv)
 {

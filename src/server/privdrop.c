@@ -307,8 +307,8 @@ int privdrop_apply(const struct privdrop *pd, char **err_r)
 {
 	if (!pd->drop)
 		return 0;
-	unsigned threads = thread_count();
-	if (threads != 1)
+	unsigned threads = thread_count(); /* 0: no /proc to tell */
+	if (threads > 1)
 		log_panic("privdrop: %u threads exist; the switch must come first", threads);
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0 || initgroups(pd->name, pd->gid) < 0 ||
 	    setresgid(pd->gid, pd->gid, pd->gid) < 0 || setresuid(pd->uid, pd->uid, pd->uid) < 0) {
