@@ -3,10 +3,41 @@
 # run.sh - build mailroom, initialise ./mailroom-data with the built-in
 # defaults (or ./mailroom.conf if present), and run the server in the
 # foreground on 127.0.0.1. Ctrl-C (SIGINT) or SIGTERM stops it.
+#
+# Run as root, serve binds its listeners and then runs as [server] user
+# (docs/admin.md, Privileges), and refuses to start without one. So as root
+# this script makes the system user `mailroom` if it is missing and, when
+# there is no ./mailroom.conf, writes one that names it. A checkout that the
+# user cannot enter (say, below /root) gets its data in /var/lib/mailroom.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/build.sh build
 bin=build/mailroom
+if [ "$(id -u)" -eq 0 ]; then
+	user=mailroom
+	if [ -e mailroom.conf ]; then
+		user=$($bin config show | sed -n 's/^user = //p')
+	fi
+	if [ -n "$user" ] && ! id -u "$user" >/dev/null 2>&1; then
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$user"
+		echo "run.sh: made the system user $user; serve runs as it"
+	fi
+	if [ ! -e mailroom.conf ]; then
+		data=mailroom-data
+		if ! runuser -u "$user" -- test -x "$PWD" 2>/dev/null; then
+			data=/var/lib/mailroom
+		fi
+		cat >mailroom.conf <<CONF
+; written by scripts/run.sh, run as root: serve binds its listeners as root,
+; then runs as $user (docs/admin.md, Privileges)
+[server]
+user = $user
+data_dir = $data
+CONF
+		echo "run.sh: wrote ./mailroom.conf (user = $user, data_dir = $data)"
+	fi
+fi
 $bin init
 cat <<TXT
 

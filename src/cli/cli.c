@@ -4,6 +4,7 @@
  */
 #include "cli/cli_private.h"
 #include "directory/password.h"
+#include "server/privdrop.h"
 #include "store/store.h"
 #include "util/mem.h"
 
@@ -125,6 +126,10 @@ int cli_parse(const char *usage, int argc, char **argv, struct cli_opt *opts, si
 
 int cli_store_open(struct cli *c, bool create, struct store **st_r)
 {
+	*st_r = NULL;
+	/* as root with [server] user: the store is touched only as that user */
+	if (privdrop_cli(&c->cfg, false) != 0)
+		return 1;
 	int rc = store_open(c->cfg.data_dir, create, st_r);
 
 	if (rc == STORE_OK)

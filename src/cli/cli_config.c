@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli_config.c - `mailroom config check|show`. */
 #include "cli/cli_private.h"
+#include "server/privdrop.h"
 #include "store/store.h"
 #include "tls/tls.h"
 #include "util/buf.h"
@@ -27,6 +28,9 @@ static int check(struct cli *c)
 	int rc;
 
 	printf("config: %s: ok\n", c->cfg.file != NULL ? c->cfg.file : "(built-in defaults)");
+	/* the rest as serve sees it after its switch to [server] user */
+	if (privdrop_cli(&c->cfg, true) != 0)
+		return 1;
 	if (tls_ctx_new(c->cfg.tls_cert, c->cfg.tls_key, &tls, &err) < 0) {
 		cli_err("%s", err);
 		free(err);

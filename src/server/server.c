@@ -5,8 +5,11 @@
  *
  * Start-up: signals are blocked first (worker threads inherit the mask and
  * the loop reads them from a signalfd), the open-files limit is raised, the
- * store is checked, the TLS context loaded, then the loop, the worker pool
- * (one store handle per thread), the POP3 service and the listeners. Name
+ * store's presence, [server] user and the data dir's owner are checked, the
+ * loop is made and the listeners bound; then, while the process still has
+ * one thread, it switches to [server] user (privdrop.h). Only after that is
+ * the store opened, the TLS context loaded (so no SQLite or OpenSSL code ever
+ * runs as root) and the worker pool, the services and the queue started. Name
  * resolution of listen addresses happens here, never later. Any failure
  * before "mailroom ready" stops the process with a message naming the cause.
  *
@@ -17,6 +20,7 @@
  * Loop thread only; no global state.
  */
 #include "server/server.h"
+#include "server/privdrop.h"
 #include "directory/auth.h"
 #include "directory/penalty.h"
 #include "net/conn_private.h"
@@ -540,14 +544,19 @@ static void raise_nofile(void)
 			 (unsigned long long)rl.rlim_cur, strerror(errno));
 }
 
+static void store_missing(const struct config *cfg)
+{
+	log_fatal("no mail store in %s: run 'mailroom%s%s init' first", cfg->data_dir,
+		  cfg->file != NULL ? " -c " : "", cfg->file != NULL ? cfg->file : "");
+}
+
 static void check_store(const struct config *cfg)
 {
 	struct store *st = NULL;
 	int r = store_open(cfg->data_dir, false, &st);
 
 	if (r == STORE_NOTFOUND)
-		log_fatal("no mail store in %s: run 'mailroom%s%s init' first", cfg->data_dir,
-			  cfg->file != NULL ? " -c " : "", cfg->file != NULL ? cfg->file : "");
+		store_missing(cfg);
 	if (r != STORE_OK)
 		log_fatal("cannot open the mail store in %s: %s", cfg->data_dir,
 			  st != NULL ? store_error(st) : "error");
@@ -572,11 +581,54 @@ static int bind_all(struct server_priv *sp)
 	return 0;
 }
 
+/* As root nothing but stat(2), bind(2) and the switch to [server] user
+   (privdrop.h); then the store and the TLS files, read as that user. Logs
+   why and returns -1 on failure; pd is filled either way. */
+static int start_as_user(struct server_priv *sp, struct privdrop *pd)
+{
+	const struct config *cfg = sp->pub.cfg;
+	char *err = NULL;
+
+	char *db = xasprintf("%s/mailroom.db", cfg->data_dir);
+	bool have_store = access(db, F_OK) == 0 || errno != ENOENT;
+	free(db);
+	if (!have_store)
+		store_missing(cfg);
+	if (privdrop_plan(cfg, true, pd, &err) < 0 || privdrop_check_owner(cfg, pd, &err) < 0)
+		goto fail;
+	sp->pub.loop = loop_new();
+	if (bind_all(sp) < 0 || privdrop_apply(pd, &err) < 0 ||
+	    privdrop_check_reach(cfg->data_dir, pd, &err) < 0)
+		goto fail;
+	if (pd->drop)
+		log_info("running as user=%s uid=%u gid=%u", pd->name, (unsigned)pd->uid,
+			 (unsigned)pd->gid);
+	check_store(cfg);
+	if (tls_ctx_new(cfg->tls_cert, cfg->tls_key, &sp->pub.tls, &err) < 0) {
+		log_error("%s", err);
+		if (pd->drop && ((access(cfg->tls_cert, R_OK) < 0 && errno == EACCES) ||
+				 (access(cfg->tls_key, R_OK) < 0 && errno == EACCES)))
+			log_error("serve reads [tls] cert and key as %s, at start and on SIGHUP: "
+				  "make them readable by it (chgrp %s; chmod 0640)",
+				  pd->name, pd->group);
+		else
+			log_error("refusing to start without TLS: run 'mailroom init' to make a "
+				  "self-signed certificate, or set [tls] cert and key");
+		free(err);
+		return -1;
+	}
+	return 0;
+fail:
+	if (err != NULL)
+		log_error("%s", err);
+	free(err);
+	return -1;
+}
+
 int server_run(const struct config *cfg)
 {
 	struct server_priv *sp = xcalloc(1, sizeof(*sp));
 	struct server *srv = &sp->pub;
-	char *err = NULL;
 	sigset_t set;
 	int ret = 1;
 
@@ -589,17 +641,15 @@ int server_run(const struct config *cfg)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	raise_nofile();
-	check_store(cfg);
 
-	if (tls_ctx_new(cfg->tls_cert, cfg->tls_key, &srv->tls, &err) < 0) {
-		log_error("%s", err);
-		log_error("refusing to start without TLS: run 'mailroom init' to make a "
-			  "self-signed certificate, or set [tls] cert and key");
-		free(err);
+	struct privdrop pd;
+	if (start_as_user(sp, &pd) < 0) {
+		privdrop_clear(&pd);
+		listeners_close(sp);
+		loop_free(&srv->loop);
 		free(sp);
 		return 1;
 	}
-	srv->loop = loop_new();
 	sp->conns = conn_mgr_new(srv->loop, srv->tls);
 	conn_mgr_set_gone(sp->conns, conn_gone, sp);
 	/* a TLS handshake gets at most 30 s, less when sessions idle out sooner */
@@ -622,11 +672,11 @@ int server_run(const struct config *cfg)
 	srv->smtp = smtp_service_new(srv);
 	srv->queue = queue_mgr_new(srv);
 
-	if (bind_all(sp) == 0) {
-		log_info("mailroom ready hostname=%s workers=%u", cfg->hostname, cfg->workers);
-		loop_run(srv->loop);
-		ret = 0;
-	}
+	log_info("mailroom ready hostname=%s workers=%u user=%s", cfg->hostname, cfg->workers,
+		 pd.name);
+	privdrop_clear(&pd);
+	loop_run(srv->loop);
+	ret = 0;
 
 	listeners_close(sp);
 	loop_timer_del(srv->loop, &sp->stop_check);

@@ -5,6 +5,10 @@
  * the protocol of their role. There is no global: everything a session
  * needs hangs off struct server, passed at start.
  *
+ * Started as root, serve binds its listeners and then runs as [server] user
+ * for good, before any thread starts (privdrop.h); as root without it, it
+ * refuses to start.
+ *
  * Limits enforced before a protocol sees a connection: max_connections in
  * total and max_connections_per_ip; over either, the connection gets a short
  * protocol-appropriate refusal and is closed.

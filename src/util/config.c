@@ -178,6 +178,19 @@ static bool listen_addr_valid(const char *a)
 	return slice_to_uint(p, 65535, &port) && port > 0;
 }
 
+/* An account name as useradd(8) takes it (POSIX portable characters, not
+   starting with '-'), so a message can quote it and getpwnam() sees it as is. */
+static bool user_name_valid(const char *u)
+{
+	size_t len = strlen(u);
+	if (len == 0 || len > 32 || u[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)u[i]) && u[i] != '.' && u[i] != '_' && u[i] != '-')
+			return false;
+	return true;
+}
+
 static const char *set_listen(struct listen_list *l, const char *v)
 {
 	listen_list_clear(l);
@@ -245,6 +258,11 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 		}
 		if (strcmp(key, "data_dir") == 0)
 			return set_string(&c->data_dir, v);
+		if (strcmp(key, "user") == 0) {
+			if (!user_name_valid(v))
+				return "expected a user name (letters, digits, '.', '_' and '-')";
+			return set_string(&c->user, v);
+		}
 		if (strcmp(key, "workers") == 0)
 			return set_count(&c->workers, v, 1, 256);
 		if (strcmp(key, "log_level") == 0) {
@@ -522,6 +540,8 @@ static int parse_text(const char *name, const char *text, size_t len, struct con
 				else {
 					msg = set_key(c, section, key, val);
 					buf_append_str(&seen, id + 1);
+					if (msg == NULL && strcmp(id, "\nserver.user\n") == 0)
+						c->user_line = lineno;
 				}
 				if (msg != NULL && strcmp(msg, "unknown key") == 0) {
 					*err_r = xasprintf("%s:%u: unknown key '%s' in [%s]", name,
@@ -648,6 +668,7 @@ void config_write(const struct config *c, struct buf *b)
 	buf_printf(b, "[server]\n");
 	put_str(b, "hostname", c->hostname);
 	put_str(b, "data_dir", c->data_dir);
+	put_str(b, "user", c->user);
 	buf_printf(b, "workers = %u\nlog_level = %s\n", c->workers, levels[c->log_level]);
 	buf_printf(b, "\n[listen]\n");
 	for (int r = 0; r < ROLE_COUNT; r++) {
@@ -735,6 +756,7 @@ void config_free(struct config *c)
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);
+	free(c->user);
 	for (int r = 0; r < ROLE_COUNT; r++)
 		listen_list_clear(&c->listen[r]);
 	free(c->tls_cert);

@@ -43,6 +43,9 @@ struct config {
 	char *file; /* the file read, or NULL for built-in defaults */
 	char *hostname;
 	char *data_dir;
+	char *user;	    /* [server] user: the account serve runs as once started
+			       as root (server/privdrop.h); NULL if not set */
+	unsigned user_line; /* its line in the file, for messages; 0 if not set */
 	enum log_level log_level;
 	unsigned workers; /* threads for blocking work (hashing, store) */
 

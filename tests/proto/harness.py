@@ -6,10 +6,16 @@ made by `mailroom init`, and the serve process. Every wait is bounded. On
 stop the server gets SIGTERM and must exit 0 within 10 s; its stderr must
 carry no sanitizer report (ASan/UBSan builds run the same tests).
 
+Run as root (as CI does), the config names TEST_USER as [server] user, made
+with useradd(8) when missing: serve binds its listeners as root and then runs
+as that user, and the CLI works on the store as that user too. A key given as
+None in `extra` is left out of the config.
+
 Tests are plain functions named test_*; run_tests() runs those of a module
 and prints one line per test and "N passed, N failed".
 """
 import os
+import pwd
 import random
 import re
 import shutil
@@ -64,6 +70,25 @@ def free_port():
     raise AssertionError("no free port in %d-%d" % (_PORT_LOW, high))
 
 
+TEST_USER = "mailroom-test"
+
+
+def unprivileged_user():
+    """The unprivileged account tests run serve as when they run as root."""
+    for _ in range(50):  # useradd fails while a parallel test holds the lock
+        try:
+            pwd.getpwnam(TEST_USER)
+            return TEST_USER
+        except KeyError:
+            pass
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                        TEST_USER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=30)
+        time.sleep(0.1)
+    raise AssertionError("cannot create the test user %s" % TEST_USER)
+
+
 def tls_client_context():
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -95,9 +120,14 @@ class Server:
             # must stay in the queue where the tests look for them
             "delivery": {"enabled": "no"},
         }
+        if os.geteuid() == 0:
+            sections["server"]["user"] = unprivileged_user()
+            os.chmod(self.dir, 0o711)  # the user must reach its data dir
         for key, value in (extra or {}).items():
             sec, name = key.split(".", 1)
             sections.setdefault(sec, {})[name] = value
+            if value is None:
+                del sections[sec][name]
         with open(self.conf, "w") as f:
             for sec, kv in sections.items():
                 f.write("[%s]\n" % sec)

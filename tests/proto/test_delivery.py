@@ -89,6 +89,7 @@ def sink_dir():
         import shutil
         import tempfile
         _SINK_DIR = tempfile.mkdtemp(prefix="mailroom-sink.")
+        os.chmod(_SINK_DIR, 0o755)  # serve reads ca_file as [server] user
         atexit.register(shutil.rmtree, _SINK_DIR, True)
     return _SINK_DIR
 

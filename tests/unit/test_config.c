@@ -155,7 +155,7 @@ static void test_value_parsers(void)
 
 /* A file that sets every key to something other than its default. */
 static const char EVERY_KEY[] =
-	"[server]\nhostname = mx.example.test\ndata_dir = /srv/mail\nworkers = 3\n"
+	"[server]\nhostname = mx.example.test\ndata_dir = /srv/mail\nuser = mail\nworkers = 3\n"
 	"log_level = debug\n"
 	"[listen]\nsmtp = 127.0.0.1:25, [::1]:25\nsubmission = off\n"
 	"submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"

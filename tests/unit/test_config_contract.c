@@ -9,6 +9,7 @@
  * TLS files; the value parsers at their overflow edges.
  */
 #include "test_common.h"
+#include "util/buf.h"
 #include "util/config.h"
 
 #include <limits.h>
@@ -97,6 +98,7 @@ static void check_defaults(const struct config *c, const char *base)
 	test_assert(c->smtp_max_commands == 10000 && c->smtp_max_received == 50);
 	test_assert(c->smtp_command_timeout == 300 && c->smtp_data_timeout == 600);
 	test_assert(c->smtp_postmaster == NULL && c->smtp_sender_login_match);
+	test_assert(c->user == NULL && c->user_line == 0); /* root must name one */
 }
 
 static void test_load(void)
@@ -196,6 +198,7 @@ static void test_doc_example(void)
 	static const char example[] = "[server]\n"
 				      "hostname = mail.example.test\n"
 				      "data_dir = /var/lib/mailroom\n"
+				      "user = mailroom\n"
 				      "\n"
 				      "[listen]\n"
 				      "pop3  = 0.0.0.0:110\n"
@@ -220,6 +223,7 @@ static void test_doc_example(void)
 	test_assert(parses(example, &c));
 	test_assert_str(c.hostname, "mail.example.test");
 	test_assert_str(c.data_dir, "/var/lib/mailroom");
+	test_assert_str(c.user, "mailroom");
 	test_assert(c.listen[ROLE_POP3].count == 1 && c.listen[ROLE_POP3S].count == 1);
 	test_assert_str(c.listen[ROLE_POP3].addrs[0], "0.0.0.0:110");
 	test_assert(c.listen[ROLE_SMTP].count == 1 && c.listen[ROLE_SUBMISSION].count == 1 &&
@@ -476,6 +480,64 @@ static void test_errors(void)
 	test_end();
 }
 
+/* --- [server] user ----------------------------------------------------------------------- */
+
+static void test_server_user(void)
+{
+	struct config c;
+	struct buf out = {0};
+
+	test_begin("config: [server] user: names, its line, config show, errors");
+	test_assert(parses("; first\n[server]\n\nuser = mailroom\n", &c));
+	test_assert_str(c.user, "mailroom");
+	test_assert(c.user_line == 4); /* for FILE:LINE in privdrop's messages */
+	config_write(&c, &out);
+	test_assert(strstr(out.data, "data_dir = /srv/mr/mailroom-data\nuser = mailroom\n") !=
+		    NULL);
+	config_free(&c);
+	/* what config show writes reads back the same */
+	struct config back;
+	test_assert(parses(out.data, &back));
+	test_assert_str(back.user, "mailroom");
+	config_free(&back);
+	buf_free(&out);
+
+	/* not set: config show says so */
+	test_assert(parses("[server]\nworkers = 2\n", &c));
+	test_assert(c.user == NULL && c.user_line == 0);
+	config_write(&c, &out);
+	test_assert(strstr(out.data, "; user is not set\n") != NULL);
+	config_free(&c);
+	buf_free(&out);
+
+	static const char *const good[] = {
+	    "mail-room", "_mailroom", "mr.user", "a", "Mailroom9",
+	    "abcdefghijklmnopqrstuvwxyz012345", /* 32, useradd's limit */
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "[server]\nuser = %s\n", good[i]);
+		test_assert(parses(text, &c));
+		test_assert_str(c.user, good[i]);
+		config_free(&c);
+	}
+	/* empty, shell or path characters, a leading '-', over 32: FILE:LINE */
+	static const char *const bad[] = {
+	    "[server]\nuser =\n",
+	    "[server]\nuser = mail room\n",
+	    "[server]\nuser = -r\n",
+	    "[server]\nuser = a/b\n",
+	    "[server]\nuser = a:b\n",
+	    "[server]\nuser = $(id)\n",
+	    "[server]\nuser = abcdefghijklmnopqrstuvwxyz0123456\n",
+	    "[pop3]\nuser = mailroom\n", /* a [server] key only */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		test_assert(fails_at(bad[i], 2));
+	test_assert(fails_at("[server]\nuser = a\nuser = a\n", 3)); /* duplicate */
+	test_end();
+}
+
 /* --- listen lists ---------------------------------------------------------------------- */
 
 static void test_listen(void)
@@ -621,5 +683,5 @@ int main(void)
 {
 	return test_run((void (*[])(void)){test_load, test_doc_example, test_syntax, test_every_key,
 					    test_errors, test_listen, test_paths,
-					    test_value_parsers, NULL});
+					    test_value_parsers, test_server_user, NULL});
 }
