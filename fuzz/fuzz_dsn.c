@@ -91,11 +91,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct buf out = {0};
 		dsn_build(&out, "mx.example.test", &m, which, 2, actions[i], "RFUZZ");
 		CHECK(out.len > 0);
-		const char *orig = strstr(out.data, "\r\n--RFUZZ/mx.example.test\r\nContent-Type: "
+		/* the first part boundary that opens the original (the original
+		   itself may hold the same text further on) */
+		const char *full = strstr(out.data, "\r\n--RFUZZ/mx.example.test\r\nContent-Type: "
 						    "message/rfc822");
-		if (orig == NULL)
-			orig = strstr(out.data, "\r\n--RFUZZ/mx.example.test\r\nContent-Type: "
-						"text/rfc822-headers");
+		const char *hdrs = strstr(out.data, "\r\n--RFUZZ/mx.example.test\r\nContent-Type: "
+						    "text/rfc822-headers");
+		const char *orig = full == NULL || (hdrs != NULL && hdrs < full) ? hdrs : full;
 		CHECK(orig != NULL);
 		check_report(&out, (size_t)(orig - out.data) + 2, actions[i], 2);
 		buf_free(&out);
