@@ -270,10 +270,14 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 				smtp_client_close(&cache->c);
 		} else {
 			smtp_client_close(&cache->c); /* start afresh below */
+			snprintf(last, sizeof(last), "%s", j.reply);
 		}
-		slow |= j.timed_out;
+		slow = j.timed_out;
 	}
-	for (size_t h = 0; h < n_hosts && !done; h++) {
+	/* a kept connection that ran into a time limit: not another one now;
+	   a fresh one that does tries the next host (a backup MX may answer) */
+	bool kept_slow = slow;
+	for (size_t h = 0; h < n_hosts && !done && !kept_slow; h++) {
 		struct dns_addr addrs[4];
 		size_t n_addrs = 0;
 		if (dns_addrs(cfg->delivery_resolver, hosts[h].name, addrs, 4, &n_addrs) !=
