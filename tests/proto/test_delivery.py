@@ -598,7 +598,8 @@ def test_tarpit_never_holds_every_slot():
 
 def test_reply_deadline_defers_a_dripping_next_hop():
     tar = Tarpit()
-    srv = server({"delivery.command_timeout": "2s", "delivery.retry_min": "30s"})
+    srv = server({"delivery.command_timeout": "2s", "delivery.retry_min": "30s",
+                  "delivery.per_destination": "1"})  # b@ waits for a@, bundled or not
     try:
         srv.cli("route", "add", "drip.test", "127.0.0.1:%d" % tar.port)
         srv.start()
@@ -623,8 +624,8 @@ def test_reply_deadline_defers_a_dripping_next_hop():
 
 
 class Scripted(Hop):
-    """Answers each command from a table (prefix -> raw reply) and records
-    the commands it got."""
+    """Answers each command from a table (prefix -> raw reply, or None for
+    no answer at all) and records the commands it got."""
 
     def __init__(self, replies, greeting=b"220 scripted.test ESMTP\r\n"):
         self.replies, self.greeting = replies, greeting
@@ -642,12 +643,35 @@ class Scripted(Hop):
             self.commands.append(line.strip().decode("latin-1"))
             for prefix, reply in self.replies:
                 if line.upper().startswith(prefix):
+                    if reply is None:  # silence, until the client gives up
+                        self.stopping.wait(30)
+                        return
                     c.sendall(reply)
                     break
             else:
                 c.sendall(b"250 ok\r\n")
             if line.upper().startswith(b"QUIT"):
                 return
+
+
+def test_reply_deadline_in_the_transaction():
+    hop = Scripted([(b"EHLO", b"250-scripted.test\r\n250 PIPELINING\r\n"),
+                    (b"RCPT", None)])
+    srv = server({"delivery.command_timeout": "2s"})
+    try:
+        srv.cli("route", "add", "quiet.test", "127.0.0.1:%d" % hop.port, "--tls", "none")
+        srv.start()
+        s = srv.submission(ALICE)
+        s.sendmail(ALICE, ["x@quiet.test"], b"Subject: q\r\n\r\nx\r\n")
+        s.quit()
+        srv.wait_log(r"to=<x@quiet.test> relay=127.0.0.1\[127.0.0.1\]:%d delay=\d+s "
+                     r"status=deferred reply=\"4.4.2 conversation with 127.0.0.1 timed out "
+                     r"after 2s waiting for the reply to RCPT\"" % hop.port, timeout=8)
+        assert [e["recipients"] for e in queue(srv)] == [["x@quiet.test"]]
+    finally:
+        hop.close()
+        srv.stop()
+        srv.cleanup()
 
 
 def test_malformed_multiline_reply_is_a_temporary_failure():
