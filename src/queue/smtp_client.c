@@ -10,7 +10,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -21,7 +20,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,7 +38,6 @@ struct client {
 	struct buf converted;
 	bool used;   /* a transaction ran: RSET before the next */
 	bool tls_on; /* STARTTLS done */
-	bool esmtp;
 	struct smtp_ehlo ehlo;
 	unsigned quit_timeout; /* the open's command_timeout: close has no job */
 	int64_t deadline;      /* CLOCK_MONOTONIC ms: the current reply or write ends by then */
@@ -273,7 +270,6 @@ static int ehlo(struct client *c, char *text, size_t cap)
 	if (!io_write(c, line, strlen(line)))
 		return 0;
 	int code = read_reply(c, text, cap, true);
-	c->esmtp = code == 250;
 	if (code >= 500 && code < 600) { /* RFC 5321 §3.2: fall back to HELO */
 		memset(&c->ehlo, 0, sizeof(c->ehlo));
 		code = command(c, j->command_timeout, text, cap, "HELO %.500s", j->helo);
