@@ -102,11 +102,12 @@ static bool header_get(const char *p, size_t hdr_len, const char *name, struct b
 				if (*c != '\r' && *c != '\n')
 					buf_append_c(value, *c);
 			size_t skip = 0;
-			while (skip < value->len && (value->data[skip] == ' ' || value->data[skip] == '\t'))
+			while (skip < value->len &&
+			       (value->data[skip] == ' ' || value->data[skip] == '\t'))
 				skip++;
 			buf_consume(value, skip);
-			while (value->len > 0 &&
-			       (value->data[value->len - 1] == ' ' || value->data[value->len - 1] == '\t'))
+			while (value->len > 0 && (value->data[value->len - 1] == ' ' ||
+						  value->data[value->len - 1] == '\t'))
 				value->data[--value->len] = '\0';
 			return true;
 		}
@@ -148,7 +149,8 @@ static void skip_cfws(const char **s)
 
 static bool is_token_char(char c)
 {
-	return (unsigned char)c > 32 && (unsigned char)c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+	return (unsigned char)c > 32 && (unsigned char)c < 127 &&
+	       strchr("()<>@,;:\\\"/[]?=", c) == NULL;
 }
 
 /* A token into out (cap bytes with the NUL); false if none or too long. */
@@ -243,7 +245,43 @@ static enum cte parse_cte(const char *s)
 	return CTE_OTHER;
 }
 
-/* --- the downgrade ------------------------------------------------------ */
+/* --- conversion for a next hop ---------------------------------------------- */
+
+/* What the conversion must achieve, and why it failed. */
+struct conv {
+	bool seven_bit;	 /* no 8-bit octets may remain (no 8BITMIME there) */
+	bool long_lines; /* no line over MIME_LINE_MAX may remain */
+	enum mime_relay why;
+};
+
+static enum mime_downgrade give_up(struct conv *cv, enum mime_relay why)
+{
+	cv->why = why;
+	return MIME_UNCONVERTIBLE;
+}
+
+/* A line over MIME_LINE_MAX octets, its CRLF not counted. */
+static bool has_long_line(const char *p, size_t n)
+{
+	size_t i = 0;
+	while (n - i > MIME_LINE_MAX) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t t = nl != NULL ? (size_t)(nl - p) : n;
+		size_t len = t - i - (t > i && p[t - 1] == '\r');
+		if (len > MIME_LINE_MAX)
+			return true;
+		if (nl == NULL)
+			return false;
+		i = t + 1;
+	}
+	return false;
+}
+
+/* Whether p[0..n) needs converting under cv. */
+static bool needs_work(const struct conv *cv, const char *p, size_t n)
+{
+	return (cv->seven_bit && has_8bit(p, n)) || (cv->long_lines && has_long_line(p, n));
+}
 
 /* RFC 2045 §6.7: lines of at most 76 characters, '=' for soft breaks,
    white space encoded before a line end, CRLF kept as the line break. */
@@ -278,34 +316,121 @@ static void qp_encode(const char *p, size_t n, struct buf *out)
 	}
 }
 
-/* The header with every Content-Transfer-Encoding field replaced by one
-   saying cte, MIME-Version added to a message that lacks it, and the
-   empty line that ends it. */
-static void write_header(const char *p, size_t hdr_len, const char *cte, bool message,
-			 struct buf *out)
+/* A quoted-printable body that breaks RFC 2045 §6.7 with long lines gets
+   soft line breaks ("=" CRLF, which decoding removes) so that no line
+   exceeds 76 characters; an "=XX" escape is never split. */
+static void qp_rewrap(const char *p, size_t n, struct buf *out)
+{
+	size_t col = 0;
+	for (size_t i = 0; i < n;) {
+		size_t w = p[i] == '\r' && i + 1 < n && p[i + 1] == '\n' ? 2 : p[i] == '\n' ? 1 : 0;
+		if (w > 0) { /* a line end */
+			buf_append(out, p + i, w);
+			i += w;
+			col = 0;
+			continue;
+		}
+		w = 1;
+		if (p[i] == '=')
+			while (w < 3 && i + w < n && p[i + w] != '\r' && p[i + w] != '\n')
+				w++;
+		if (col + w > 75) {
+			buf_append_str(out, "=\r\n");
+			col = 0;
+		}
+		buf_append(out, p + i, w);
+		col += w;
+		i += w;
+	}
+}
+
+/* base64 (RFC 2045 §6.8) ignores line breaks: long lines get a CRLF after
+   every 76 characters, the decoded octets stay the same. */
+static void b64_rewrap(const char *p, size_t n, struct buf *out)
+{
+	size_t col = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n' || p[i] == '\r') {
+			col = 0;
+		} else if (col == 76) {
+			buf_append_str(out, "\r\n");
+			col = 0;
+		}
+		buf_append_c(out, p[i]);
+		col += p[i] != '\n' && p[i] != '\r';
+	}
+}
+
+/* Appends the field p[0..n) (its continuation lines included), folding
+   every line over MIME_LINE_MAX before white space (RFC 5322 §2.2.3: the
+   CRLF goes before a WSP, and unfolding removes it). Fails when a long
+   line has no white space to fold at. */
+static bool fold_field(const char *p, size_t n, bool fold, struct buf *out)
+{
+	size_t i = 0, t;
+	while (i < n) {
+		size_t e = line_end(p, n, i, &t);
+		while (fold && t - i > MIME_LINE_MAX) {
+			size_t k = i + MIME_LINE_MAX;
+			while (k > i + 1 && !((p[k] == ' ' || p[k] == '\t') && p[k - 1] != ' ' &&
+					      p[k - 1] != '\t'))
+				k--;
+			if (k <= i + 1)
+				return false;
+			buf_append(out, p + i, k - i);
+			buf_append_str(out, "\r\n");
+			i = k;
+		}
+		buf_append(out, p + i, e - i);
+		if (e == t) /* the header's last line, without its line end */
+			buf_append_str(out, "\r\n");
+		i = e;
+	}
+	return true;
+}
+
+/* The header with its long lines folded and, when cte is given, every
+   Content-Transfer-Encoding field replaced by one saying cte and
+   MIME-Version added to a message that lacks it; then the empty line that
+   ends it. */
+static bool write_header(const struct conv *cv, const char *p, size_t hdr_len, const char *cte,
+			 bool message, struct buf *out)
 {
 	bool has_version = false;
 	for (size_t i = 0; i < hdr_len;) {
 		size_t e = field_end(p, hdr_len, i);
-		if (!field_is(p, i, e, "Content-Transfer-Encoding")) {
+		if (cte == NULL || !field_is(p, i, e, "Content-Transfer-Encoding")) {
 			has_version = has_version || field_is(p, i, e, "MIME-Version");
-			buf_append(out, p + i, e - i);
-			if (p[e - 1] != '\n')
-				buf_append_str(out, "\r\n");
+			if (!fold_field(p + i, e - i, cv->long_lines, out))
+				return false;
 		}
 		i = e;
 	}
-	if (message && !has_version)
+	if (cte != NULL && message && !has_version)
 		buf_append_str(out, "MIME-Version: 1.0\r\n");
-	buf_printf(out, "Content-Transfer-Encoding: %s\r\n\r\n", cte);
+	if (cte != NULL)
+		buf_printf(out, "Content-Transfer-Encoding: %s\r\n", cte);
+	buf_append_str(out, "\r\n");
+	return true;
 }
 
-static enum mime_downgrade entity(const char *p, size_t n, bool message, bool digest_child,
-				  int depth, struct buf *out);
+static enum mime_downgrade entity(struct conv *cv, const char *p, size_t n, bool message,
+				  bool digest_child, int depth, struct buf *out);
+
+/* A preamble or epilogue: nobody reads it, and it may not be encoded. */
+static enum mime_downgrade outside_parts(struct conv *cv, const char *p, size_t n, struct buf *out)
+{
+	if (cv->seven_bit && has_8bit(p, n))
+		return give_up(cv, MIME_RELAY_NO_8BIT);
+	if (cv->long_lines && has_long_line(p, n))
+		return give_up(cv, MIME_RELAY_LONG_LINE);
+	buf_append(out, p, n);
+	return MIME_CONVERTED;
+}
 
 /* RFC 2046 §5.1.1: the CRLF before a delimiter line belongs to it. */
-static enum mime_downgrade multipart(const char *p, size_t n, const char *boundary, bool digest,
-				     int depth, struct buf *out)
+static enum mime_downgrade multipart(struct conv *cv, const char *p, size_t n, const char *boundary,
+				     bool digest, int depth, struct buf *out)
 {
 	size_t blen = strlen(boundary), part = SIZE_MAX, i = 0, t;
 
@@ -326,47 +451,86 @@ static enum mime_downgrade multipart(const char *p, size_t n, const char *bounda
 			continue;
 		}
 		if (part == SIZE_MAX) { /* the preamble */
-			if (has_8bit(p, i))
+			if (outside_parts(cv, p, i, out) == MIME_UNCONVERTIBLE)
 				return MIME_UNCONVERTIBLE;
-			buf_append(out, p, i);
 		} else {
 			size_t end = i;
 			if (end > part && p[end - 1] == '\n')
 				end--;
 			if (end > part && p[end - 1] == '\r')
 				end--;
-			if (entity(p + part, end - part, false, digest, depth + 1, out) ==
+			if (entity(cv, p + part, end - part, false, digest, depth + 1, out) ==
 			    MIME_UNCONVERTIBLE)
 				return MIME_UNCONVERTIBLE;
 			buf_append(out, p + end, i - end);
 		}
+		if (cv->long_lines && e - i > MIME_LINE_MAX + 2)
+			return give_up(cv, MIME_RELAY_LONG_LINE); /* white space after it */
 		buf_append(out, p + i, e - i);
 		i = part = e;
-		if (close) { /* the epilogue */
-			if (has_8bit(p + i, n - i))
-				return MIME_UNCONVERTIBLE;
-			buf_append(out, p + i, n - i);
-			return MIME_CONVERTED;
-		}
+		if (close) /* the epilogue */
+			return outside_parts(cv, p + i, n - i, out);
 	}
-	if (part == SIZE_MAX) /* no delimiter at all: 8-bit text nobody reads */
-		return MIME_UNCONVERTIBLE;
+	if (part == SIZE_MAX) /* no delimiter at all: text nobody reads */
+		return outside_parts(cv, p, n, out) == MIME_UNCONVERTIBLE ? MIME_UNCONVERTIBLE
+									  : MIME_CONVERTED;
 	/* no close delimiter: the last part runs to the end */
-	return entity(p + part, n - part, false, digest, depth + 1, out) == MIME_UNCONVERTIBLE
-		       ? MIME_UNCONVERTIBLE
-		       : MIME_CONVERTED;
+	return entity(cv, p + part, n - part, false, digest, depth + 1, out) == MIME_UNCONVERTIBLE
+		   ? MIME_UNCONVERTIBLE
+		   : MIME_CONVERTED;
 }
 
-static enum mime_downgrade entity(const char *p, size_t n, bool message, bool digest_child,
-				  int depth, struct buf *out)
+/* A leaf's body that the header of p[0..h.body_off) labels cte. */
+static enum mime_downgrade leaf(struct conv *cv, const char *p, size_t n, struct split h,
+				enum cte cte, const struct ctype *ct, bool message, struct buf *out)
 {
-	if (!has_8bit(p, n)) {
+	const char *body = p + h.body_off;
+	size_t body_len = n - h.body_off;
+	bool eight = cv->seven_bit && has_8bit(body, body_len);
+	bool is_message = strcasecmp(ct->type, "message") == 0;
+
+	if (!eight && !(cv->long_lines && has_long_line(body, body_len))) {
+		/* only the header needed folding */
+		if (!write_header(cv, p, h.hdr_len, NULL, message, out))
+			return give_up(cv, MIME_RELAY_LONG_LINE);
+		buf_append(out, body, body_len);
+		return MIME_CONVERTED;
+	}
+	if (cte == CTE_QP || cte == CTE_BASE64) {
+		if (eight) /* octets these encodings cannot hold */
+			return give_up(cv, MIME_RELAY_NO_8BIT);
+		if (!write_header(cv, p, h.hdr_len, NULL, message, out))
+			return give_up(cv, MIME_RELAY_LONG_LINE);
+		(cte == CTE_QP ? qp_rewrap : b64_rewrap)(body, body_len, out);
+		return MIME_CONVERTED;
+	}
+	if (cte != CTE_7BIT && cte != CTE_8BIT) /* binary, or unknown */
+		return give_up(cv, eight ? MIME_RELAY_NO_8BIT : MIME_RELAY_LONG_LINE);
+	/* message/global (RFC 6532) needs SMTPUTF8; message/partial and
+	   message/external-body must be 7bit (RFC 2046 §5.2.2, §5.2.3) */
+	if (is_message && (strncasecmp(ct->subtype, "global", 6) == 0 ||
+			   strcasecmp(ct->subtype, "partial") == 0 ||
+			   strcasecmp(ct->subtype, "external-body") == 0))
+		return give_up(cv, eight ? MIME_RELAY_NO_8BIT : MIME_RELAY_LONG_LINE);
+	if (!write_header(cv, p, h.hdr_len, "quoted-printable", message, out))
+		return give_up(cv, MIME_RELAY_LONG_LINE);
+	qp_encode(body, body_len, out);
+	return MIME_CONVERTED;
+}
+
+static enum mime_downgrade entity(struct conv *cv, const char *p, size_t n, bool message,
+				  bool digest_child, int depth, struct buf *out)
+{
+	if (!needs_work(cv, p, n)) {
 		buf_append(out, p, n);
 		return MIME_7BIT;
 	}
 	struct split h = split(p, n);
-	if (depth > MIME_MAX_DEPTH || has_8bit(p, h.hdr_len))
-		return MIME_UNCONVERTIBLE;
+	if (cv->seven_bit && has_8bit(p, h.hdr_len))
+		return give_up(cv, MIME_RELAY_NO_8BIT); /* those need SMTPUTF8 */
+	if (depth > MIME_MAX_DEPTH)
+		return give_up(cv, has_8bit(p, n) && cv->seven_bit ? MIME_RELAY_NO_8BIT
+								   : MIME_RELAY_LONG_LINE);
 
 	struct buf v = {0};
 	struct ctype ct;
@@ -386,46 +550,83 @@ static enum mime_downgrade entity(const char *p, size_t n, bool message, bool di
 
 	const char *body = p + h.body_off;
 	size_t body_len = n - h.body_off;
-	bool is_message = strcasecmp(ct.type, "message") == 0;
 	bool multi = strcasecmp(ct.type, "multipart") == 0;
-	bool rfc822 = is_message && strcasecmp(ct.subtype, "rfc822") == 0;
-	if (cte != CTE_7BIT && cte != CTE_8BIT)
-		return MIME_UNCONVERTIBLE; /* binary, or 8-bit bytes an encoding cannot hold */
-	if (multi && !ct.has_boundary)
-		return MIME_UNCONVERTIBLE; /* no parts to find, and it may not be encoded */
-	if (multi || rfc822) {
+	bool rfc822 = strcasecmp(ct.type, "message") == 0 && strcasecmp(ct.subtype, "rfc822") == 0;
+	bool eight = cv->seven_bit && has_8bit(body, body_len);
+	if ((multi || rfc822) && needs_work(cv, body, body_len)) {
 		/* RFC 2046 §5: composite types are never encoded; 7bit now */
-		if (cte == CTE_8BIT)
-			write_header(p, h.hdr_len, "7bit", false, out);
-		else
-			buf_append(out, p, h.body_off);
+		if (cte != CTE_7BIT && cte != CTE_8BIT)
+			return give_up(cv, eight ? MIME_RELAY_NO_8BIT : MIME_RELAY_LONG_LINE);
+		if (multi && !ct.has_boundary) /* no parts to find, and it may not be encoded */
+			return give_up(cv, eight ? MIME_RELAY_NO_8BIT : MIME_RELAY_LONG_LINE);
+		bool relabel = cte == CTE_8BIT && cv->seven_bit;
+		if (!write_header(cv, p, h.hdr_len, relabel ? "7bit" : NULL, false, out))
+			return give_up(cv, MIME_RELAY_LONG_LINE);
 		enum mime_downgrade r =
-			multi ? multipart(body, body_len, ct.boundary,
-					  strcasecmp(ct.subtype, "digest") == 0, depth, out)
-			      : entity(body, body_len, true, false, depth + 1, out);
+		    multi ? multipart(cv, body, body_len, ct.boundary,
+				      strcasecmp(ct.subtype, "digest") == 0, depth, out)
+			  : entity(cv, body, body_len, true, false, depth + 1, out);
 		return r == MIME_UNCONVERTIBLE ? r : MIME_CONVERTED;
 	}
-	/* message/global (RFC 6532) needs SMTPUTF8; message/partial and
-	   message/external-body must be 7bit (RFC 2046 §5.2.2, §5.2.3) */
-	if (is_message && (strncasecmp(ct.subtype, "global", 6) == 0 ||
-			   strcasecmp(ct.subtype, "partial") == 0 ||
-			   strcasecmp(ct.subtype, "external-body") == 0))
-		return MIME_UNCONVERTIBLE;
-	write_header(p, h.hdr_len, "quoted-printable", message, out);
-	qp_encode(body, body_len, out);
-	return MIME_CONVERTED;
+	return leaf(cv, p, n, h, multi || rfc822 ? CTE_7BIT : cte, &ct, message, out);
 }
 
-enum mime_downgrade mime_downgrade(const char *msg, size_t len, struct buf *out)
+static enum mime_downgrade convert(struct conv *cv, const char *msg, size_t len, struct buf *out)
 {
-	if (!has_8bit(msg, len))
+	if (!needs_work(cv, msg, len))
 		return MIME_7BIT;
 	size_t start = out->len;
-	if (entity(msg, len, true, false, 0, out) == MIME_UNCONVERTIBLE) {
+	if (entity(cv, msg, len, true, false, 0, out) == MIME_UNCONVERTIBLE) {
 		out->len = start;
 		if (out->data != NULL)
 			out->data[start] = '\0';
 		return MIME_UNCONVERTIBLE;
 	}
 	return MIME_CONVERTED;
+}
+
+enum mime_downgrade mime_downgrade(const char *msg, size_t len, struct buf *out)
+{
+	struct conv cv = {.seven_bit = true};
+	return convert(&cv, msg, len, out);
+}
+
+enum mime_relay mime_relay_form(const char *msg, size_t len, bool seven_bit, struct buf *out)
+{
+	struct conv cv = {.seven_bit = seven_bit, .long_lines = true};
+	switch (convert(&cv, msg, len, out)) {
+	case MIME_7BIT:
+		return MIME_RELAY_ASIS;
+	case MIME_CONVERTED:
+		return MIME_RELAY_CONVERTED;
+	case MIME_UNCONVERTIBLE:
+		break;
+	}
+	return cv.why;
+}
+
+bool mime_relay_possible(const char *body, size_t len)
+{
+	/* the stored form will end every line at a bare CR or LF as well */
+	size_t run = 0, max = 0;
+	for (size_t i = 0; i < len; i++) {
+		run = body[i] == '\r' || body[i] == '\n' ? 0 : run + 1;
+		max = run > max ? run : max;
+	}
+	if (max <= MIME_LINE_MAX)
+		return true;
+	struct buf wire = {0}, out = {0};
+	buf_reserve(&wire, len + len / 32 + 2);
+	for (size_t i = 0; i < len; i++) {
+		if (body[i] == '\r' && i + 1 < len && body[i + 1] == '\n')
+			continue; /* the CR of a CRLF: added with its LF */
+		if (body[i] == '\r' || body[i] == '\n')
+			buf_append_str(&wire, "\r\n");
+		else
+			buf_append_c(&wire, body[i]);
+	}
+	bool ok = mime_relay_form(wire.data, wire.len, false, &out) != MIME_RELAY_LONG_LINE;
+	buf_free(&wire);
+	buf_free(&out);
+	return ok;
 }

@@ -17,6 +17,18 @@
  * or epilogue, in message/global or other message/ types, or deeper than
  * the depth limit.
  *
+ * mime_relay_form() does the same where needed and, for every next hop,
+ * keeps lines within MIME_LINE_MAX octets (RFC 5321 §4.5.3.1.6): a long
+ * header line is folded before white space (RFC 5322 §2.2.3); a leaf part
+ * with long lines labelled 7bit or 8bit (or nothing) is re-encoded as
+ * quoted-printable; one labelled quoted-printable or base64 gets line
+ * breaks that decoding ignores (soft breaks, RFC 2045 §6.7 and §6.8), so
+ * every part decodes to what it was. Long lines that cannot be changed
+ * that way (a header line without white space, a binary part, a preamble
+ * or epilogue, message/partial) make the message unrelayable, and
+ * mime_relay_possible() lets SMTP refuse it at DATA instead of bouncing it
+ * later.
+ *
  * Input is the wire form (CRLF line ends); a lone LF is read as a line end
  * too. Nothing here allocates except the output buffer.
  */
@@ -29,6 +41,7 @@
 #include "util/buf.h"
 
 #define MIME_MAX_DEPTH 32
+#define MIME_LINE_MAX 998 /* octets per line, CRLF not counted (RFC 5321 §4.5.3.1.6) */
 
 enum mime_downgrade {
 	MIME_7BIT,	    /* 7-bit already: nothing appended to out */
@@ -36,7 +49,24 @@ enum mime_downgrade {
 	MIME_UNCONVERTIBLE, /* see above; out is left as it was */
 };
 
+/* 8-bit content only; lines are left as they are. */
 enum mime_downgrade mime_downgrade(const char *msg, size_t len, struct buf *out);
+
+enum mime_relay {
+	MIME_RELAY_ASIS,      /* nothing to change: nothing appended to out */
+	MIME_RELAY_CONVERTED, /* the form to send is appended to out */
+	MIME_RELAY_NO_8BIT,   /* 8-bit content that cannot go in 7 bits; out as it was */
+	MIME_RELAY_LONG_LINE, /* a long line that cannot be encoded; out as it was */
+};
+
+/* The form of msg (wire form) to send to a next hop: without 8-bit
+   octets when seven_bit (no 8BITMIME there), lines within MIME_LINE_MAX. */
+enum mime_relay mime_relay_form(const char *msg, size_t len, bool seven_bit, struct buf *out);
+
+/* Whether a message as SMTP DATA received it (bare CR and LF allowed; they
+   become line ends in the store) can be sent to a next hop at all as far as
+   line length goes. Fast when no line is long. */
+bool mime_relay_possible(const char *body, size_t len);
 
 /* The unfolded value of the first header field `name` (case-insensitive)
    in the header that ends at the first empty line of msg, without the

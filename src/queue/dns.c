@@ -40,8 +40,8 @@ static int res_open(struct __res_state *rs, const char *resolver)
 
 #define DNS_NODATA 100 /* the name exists, without records of this type */
 
-static int query(struct __res_state *rs, const char *name, int type,
-		 unsigned char *ans, int len, ns_msg *msg)
+static int query(struct __res_state *rs, const char *name, int type, unsigned char *ans, int len,
+		 ns_msg *msg)
 {
 	int n = res_nquery(rs, name, ns_c_in, type, ans, len);
 	if (n < 0) {
@@ -59,8 +59,35 @@ static int query(struct __res_state *rs, const char *name, int type,
 	return DNS_OK;
 }
 
-enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out,
-		       size_t max, size_t *n_r)
+enum dns_status dns_parse_mx(ns_msg *msg, struct mx_host *out, size_t max, size_t *n_r)
+{
+	size_t n = 0;
+
+	*n_r = 0;
+	for (int i = 0; i < ns_msg_count(*msg, ns_s_an) && n < max; i++) {
+		ns_rr rr;
+		if (ns_parserr(msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_mx ||
+		    ns_rr_rdlen(rr) < 3)
+			continue;
+		unsigned pref = ns_get16(ns_rr_rdata(rr));
+		char name[NS_MAXDNAME];
+		if (ns_name_uncompress(ns_msg_base(*msg), ns_msg_end(*msg), ns_rr_rdata(rr) + 2,
+				       name, sizeof(name)) < 0)
+			continue;
+		if (name[0] == '\0' || strcmp(name, ".") == 0)
+			return DNS_NULL_MX; /* RFC 7505 null MX: a single record "0 ." */
+		if (strlen(name) >= sizeof(out[n].name))
+			continue; /* longer than any host name may be (RFC 1035: 255) */
+		memcpy(out[n].name, name, strlen(name) + 1);
+		out[n].pref = pref;
+		n++;
+	}
+	*n_r = n;
+	return n == 0 ? DNS_NOTFOUND : DNS_OK;
+}
+
+enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out, size_t max,
+		       size_t *n_r)
 {
 	struct __res_state rs;
 	unsigned char ans[4096];
@@ -83,30 +110,10 @@ enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host 
 		res_nclose(&rs);
 		return (enum dns_status)r;
 	}
-	for (int i = 0; i < ns_msg_count(msg, ns_s_an) && n < max; i++) {
-		ns_rr rr;
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_mx ||
-		    ns_rr_rdlen(rr) < 3)
-			continue;
-		unsigned pref = ns_get16(ns_rr_rdata(rr));
-		char name[NS_MAXDNAME];
-		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), ns_rr_rdata(rr) + 2, name,
-				       sizeof(name)) < 0)
-			continue;
-		if (name[0] == '\0' || strcmp(name, ".") == 0) {
-			/* RFC 7505 null MX: a single record "0 ." */
-			res_nclose(&rs);
-			return DNS_NULL_MX;
-		}
-		if (strlen(name) >= sizeof(out[n].name))
-			continue; /* longer than any host name may be (RFC 1035: 255) */
-		memcpy(out[n].name, name, strlen(name) + 1);
-		out[n].pref = pref;
-		n++;
-	}
 	res_nclose(&rs);
-	if (n == 0)
-		return DNS_NOTFOUND;
+	enum dns_status st = dns_parse_mx(&msg, out, max, &n);
+	if (st != DNS_OK)
+		return st;
 	/* by preference; equal preferences in random order (RFC 5321 §5.1) */
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
@@ -155,6 +162,18 @@ static void add(struct dns_addr *out, size_t max, size_t *n, int family, const v
 	(*n)++;
 }
 
+void dns_parse_addrs(ns_msg *msg, int family, struct dns_addr *out, size_t max, size_t *n)
+{
+	int type = family == AF_INET6 ? ns_t_aaaa : ns_t_a;
+	size_t want = family == AF_INET6 ? 16 : 4;
+	for (int i = 0; i < ns_msg_count(*msg, ns_s_an); i++) {
+		ns_rr rr;
+		if (ns_parserr(msg, ns_s_an, i, &rr) == 0 && (int)ns_rr_type(rr) == type &&
+		    ns_rr_rdlen(rr) == want)
+			add(out, max, n, family, ns_rr_rdata(rr));
+	}
+}
+
 /* One record type through our resolver; appends what it finds. */
 static enum dns_status query_addrs(const char *resolver, const char *host, int type,
 				   struct dns_addr *out, size_t max, size_t *n)
@@ -170,19 +189,13 @@ static enum dns_status query_addrs(const char *resolver, const char *host, int t
 		res_nclose(&rs);
 		return r == DNS_NODATA ? DNS_NOTFOUND : (enum dns_status)r;
 	}
-	size_t want = type == ns_t_aaaa ? 16 : 4;
-	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-		ns_rr rr;
-		if (ns_parserr(&msg, ns_s_an, i, &rr) == 0 && (int)ns_rr_type(rr) == type &&
-		    ns_rr_rdlen(rr) == want)
-			add(out, max, n, type == ns_t_aaaa ? AF_INET6 : AF_INET, ns_rr_rdata(rr));
-	}
 	res_nclose(&rs);
+	dns_parse_addrs(&msg, type == ns_t_aaaa ? AF_INET6 : AF_INET, out, max, n);
 	return DNS_OK;
 }
 
-enum dns_status dns_addrs(const char *resolver, const char *host, struct dns_addr *out,
-			  size_t max, size_t *n_r)
+enum dns_status dns_addrs(const char *resolver, const char *host, struct dns_addr *out, size_t max,
+			  size_t *n_r)
 {
 	unsigned char lit[16];
 	size_t n = 0;

@@ -8,6 +8,7 @@
 #ifndef MAILROOM_QUEUE_DNS_H
 #define MAILROOM_QUEUE_DNS_H
 
+#include <arpa/nameser.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <stddef.h>
@@ -16,9 +17,9 @@
 
 enum dns_status {
 	DNS_OK,
-	DNS_NULL_MX, /* RFC 7505: the domain accepts no mail */
-	DNS_NOTFOUND,/* no such domain / no address */
-	DNS_TEMP,    /* try again later */
+	DNS_NULL_MX,  /* RFC 7505: the domain accepts no mail */
+	DNS_NOTFOUND, /* no such domain / no address */
+	DNS_TEMP,     /* try again later */
 };
 
 struct mx_host {
@@ -28,8 +29,8 @@ struct mx_host {
 
 /* The MX hosts of a domain by preference (RFC 5321 §5.1); a domain without
    MX records is its own mail host (implicit MX). */
-enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out,
-		       size_t max, size_t *n_r);
+enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out, size_t max,
+		       size_t *n_r);
 struct dns_addr {
 	int family; /* AF_INET6 or AF_INET */
 	unsigned char bytes[16];
@@ -37,10 +38,18 @@ struct dns_addr {
 
 /* The addresses of a host name (or the literal itself, IPv6 or IPv4): IPv6
    ones first, then IPv4. */
-enum dns_status dns_addrs(const char *resolver, const char *host, struct dns_addr *out,
-			  size_t max, size_t *n_r);
+enum dns_status dns_addrs(const char *resolver, const char *host, struct dns_addr *out, size_t max,
+			  size_t *n_r);
 void dns_addr_sockaddr(const struct dns_addr *a, unsigned port, struct sockaddr_storage *ss,
 		       socklen_t *len_r);
 void dns_addr_text(const struct dns_addr *a, char *out, size_t len);
+
+/* The answer-section readers behind dns_mx() and dns_addrs(), apart so that
+   they can be fuzzed: msg is a raw answer that ns_initparse() accepted.
+   MX: the hosts in answer order (no sorting), DNS_NULL_MX for "0 .",
+   DNS_NOTFOUND for none. Addresses: the A (AF_INET) or AAAA (AF_INET6)
+   records, appended to out[*n..max). */
+enum dns_status dns_parse_mx(ns_msg *msg, struct mx_host *out, size_t max, size_t *n_r);
+void dns_parse_addrs(ns_msg *msg, int family, struct dns_addr *out, size_t max, size_t *n);
 
 #endif

@@ -1,6 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* queue_mgr.c - see queue.h: scheduling on the loop thread, delivery on agent
-   threads. */
+/*
+ * queue_mgr.c - see queue.h: scheduling on the loop thread, delivery on agent
+ * threads.
+ *
+ * Slots. A slow next hop must never stop the rest of the mail (a tarpit
+ * answers, but one octet at a time). So:
+ *  1. every reply has a total deadline (smtp_client.h), so each delivery
+ *     ends;
+ *  2. one destination gets at most min(per_destination, threads - 1)
+ *     deliveries at once, so it never holds every agent;
+ *  3. a delivery that has run for slow_after stops counting against
+ *     `threads`: up to `threads` more agents serve the other destinations
+ *     meanwhile (the pool has 2 * threads agents, and one more for scans);
+ *  4. a destination whose delivery ran into a time limit is suspended until
+ *     retry_min has passed: the rest of its bundle and its other due mail
+ *     wait, untried, instead of each costing another time limit.
+ */
 #include "queue/dns.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
@@ -30,10 +45,17 @@ struct queue_mgr {
 	struct workers *agents;
 	struct timer *timer;
 	bool scanning;
-	bool limited; /* a destination hit its limit (logged once) */
-	atomic_bool stopping; /* jobs not started yet are left for the next run */
+	bool limited;		       /* a destination hit its limit (logged once) */
+	atomic_bool stopping;	       /* jobs not started yet are left for the next run */
 	struct deliver_job **inflight; /* bundles handed to an agent */
 	size_t n_inflight;
+	struct suspension *suspended; /* destinations that ran into a time limit */
+	size_t n_suspended;
+};
+
+struct suspension {
+	char *dest;
+	int64_t until; /* time(NULL) */
 };
 
 struct scan_job {
@@ -49,6 +71,8 @@ struct deliver_job {
 	char *dest;
 	char *qids[QUEUE_BUNDLE_MAX];
 	size_t n;
+	int64_t started;       /* monotonic ms, when handed to an agent */
+	atomic_bool timed_out; /* set by the agent: a time limit ran out */
 };
 
 /* An open connection kept for the next message of the bundle. */
@@ -135,8 +159,8 @@ static void split_hop(const char *hop, char *host, size_t len, unsigned *port)
 
 /* Delivers the recipients m->rcpts[idx[0..n)] (one domain) over one route. */
 static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
-		   const struct smtp_client_rcpt *rc, const struct smtp_client_job *j, const char *ip,
-		   unsigned port)
+		   const struct smtp_client_rcpt *rc, const struct smtp_client_job *j,
+		   const char *ip, unsigned port)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct store_queue_rcpt *r = &m->rcpts[idx[i]];
@@ -148,7 +172,10 @@ static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
 		log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s%s delay=%llds "
 			 "status=%s reply=\"%s\"",
 			 m->qid, r->address, j->host, ip, port, j->tls_used ? "yes" : "no",
-			 j->downgraded ? " mime=downgraded" : "", delay_of(m),
+			 j->downgraded	? " mime=downgraded"
+			 : j->reencoded ? " mime=reencoded"
+					: "",
+			 delay_of(m),
 			 r->status == QRCPT_SENT     ? "sent"
 			 : r->status == QRCPT_FAILED ? "bounced"
 						     : "deferred",
@@ -156,7 +183,8 @@ static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
 	}
 }
 
-static void deliver_domain(struct store *st, const struct config *cfg, struct store_queue_msg *m,
+/* Returns true when a next hop ran into a time limit. */
+static bool deliver_domain(struct store *st, const struct config *cfg, struct store_queue_msg *m,
 			   const size_t *idx, size_t n, bool *dsn_offered, struct conn_cache *cache)
 {
 	const char *domain = domain_of(m->rcpts[idx[0]].address);
@@ -171,26 +199,28 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 	int rr = store_route_find(st, domain, &route);
 	if (rr != STORE_OK && rr != STORE_NOTFOUND) {
 		set_all_log(m, idx, n, QRCPT_PENDING, "4.3.0 route lookup failed");
-		return;
+		return false;
 	}
 	if (rr == STORE_OK && strcmp(route.hop, "mx") != 0) {
 		split_hop(route.hop, hosts[0].name, sizeof(hosts[0].name), &port);
 		n_hosts = 1;
 	} else {
-		enum dns_status d = dns_mx(cfg->delivery_resolver, domain, hosts, QUEUE_MX_MAX,
-					   &n_hosts);
+		enum dns_status d =
+		    dns_mx(cfg->delivery_resolver, domain, hosts, QUEUE_MX_MAX, &n_hosts);
 		if (d == DNS_NULL_MX || d == DNS_NOTFOUND) {
 			set_all_log(m, idx, n, QRCPT_FAILED,
-				    d == DNS_NULL_MX ? "556 5.1.10 Recipient domain has a null MX: it "
-						   "accepts no mail"
-						 : "550 5.1.2 Recipient domain not found");
+				    d == DNS_NULL_MX
+					? "556 5.1.10 Recipient domain has a null MX: it "
+					  "accepts no mail"
+					: "550 5.1.2 Recipient domain not found");
 			store_route_clear(&route);
-			return;
+			return false;
 		}
 		if (d != DNS_OK) {
-			set_all_log(m, idx, n, QRCPT_PENDING, "4.4.3 DNS lookup of the domain failed");
+			set_all_log(m, idx, n, QRCPT_PENDING,
+				    "4.4.3 DNS lookup of the domain failed");
 			store_route_clear(&route);
-			return;
+			return false;
 		}
 	}
 	struct smtp_client_rcpt *rc = xcalloc(n, sizeof(*rc));
@@ -205,23 +235,26 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 	for (size_t i = 0; i < n; i++)
 		for (const char *p = rc[i].address; *p != '\0'; p++)
 			utf8 |= (unsigned char)*p >= 0x80;
-	bool done = false;
+	bool done = false, slow = false;
 	struct smtp_client_job j = {
-		.helo = cfg->hostname,
-		.tls = route.tls,
-		.ca_file = cfg->delivery_ca_file,
-		.auth_user = route.auth_user,
-		.auth_secret = route.auth_secret,
-		.sender = m->sender,
-		.body = m->body.data,
-		.len = m->body.len,
-		.smtputf8 = utf8,
-		.envid = m->dsn_envid,
-		.ret = m->dsn_ret,
-		.rcpts = rc,
-		.n_rcpts = n,
-		.connect_timeout = cfg->delivery_connect_timeout,
-		.command_timeout = cfg->delivery_command_timeout,
+	    .helo = cfg->hostname,
+	    .tls = route.tls,
+	    .ca_file = cfg->delivery_ca_file,
+	    .auth_user = route.auth_user,
+	    .auth_secret = route.auth_secret,
+	    .sender = m->sender,
+	    .body = m->body.data,
+	    .len = m->body.len,
+	    .smtputf8 = utf8,
+	    .envid = m->dsn_envid,
+	    .ret = m->dsn_ret,
+	    .rcpts = rc,
+	    .n_rcpts = n,
+	    .connect_timeout = cfg->delivery_connect_timeout,
+	    .command_timeout = cfg->delivery_command_timeout,
+	    .data_init_timeout = cfg->delivery_data_init_timeout,
+	    .data_xfer_timeout = cfg->delivery_data_xfer_timeout,
+	    .data_done_timeout = cfg->delivery_data_done_timeout,
 	};
 	char ip[INET6_ADDRSTRLEN];
 	/* the connection of the previous message to this domain, if any */
@@ -233,14 +266,22 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 			record(m, idx, n, rc, &j, cache->ip, cache->port);
 			*dsn_offered = j.dsn_offered;
 			done = true;
+			if (!smtp_client_usable(cache->c))
+				smtp_client_close(&cache->c);
 		} else {
 			smtp_client_close(&cache->c); /* start afresh below */
+			snprintf(last, sizeof(last), "%s", j.reply);
 		}
+		slow = j.timed_out;
 	}
-	for (size_t h = 0; h < n_hosts && !done; h++) {
+	/* a kept connection that ran into a time limit: not another one now;
+	   a fresh one that does tries the next host (a backup MX may answer) */
+	bool kept_slow = slow;
+	for (size_t h = 0; h < n_hosts && !done && !kept_slow; h++) {
 		struct dns_addr addrs[4];
 		size_t n_addrs = 0;
-		if (dns_addrs(cfg->delivery_resolver, hosts[h].name, addrs, 4, &n_addrs) != DNS_OK) {
+		if (dns_addrs(cfg->delivery_resolver, hosts[h].name, addrs, 4, &n_addrs) !=
+		    DNS_OK) {
 			snprintf(last, sizeof(last), "4.4.3 cannot resolve %.200s", hosts[h].name);
 			continue;
 		}
@@ -250,16 +291,21 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 			j.tls_used = false;
 			dns_addr_text(&addrs[a], ip, sizeof(ip));
 			struct smtp_client *c = smtp_client_open(&j);
-			if (c != NULL && smtp_client_send(c, &j)) {
+			bool sent = c != NULL && smtp_client_send(c, &j);
+			slow |= j.timed_out;
+			if (sent) {
 				record(m, idx, n, rc, &j, ip, port);
 				*dsn_offered = j.dsn_offered;
 				done = true;
-				if (cache != NULL) { /* keep it for the next message */
+				if (cache != NULL &&
+				    smtp_client_usable(c)) { /* keep it for the next message */
 					smtp_client_close(&cache->c);
 					cache->c = c;
 					c = NULL;
-					snprintf(cache->domain, sizeof(cache->domain), "%s", domain);
-					snprintf(cache->host, sizeof(cache->host), "%.255s", hosts[h].name);
+					snprintf(cache->domain, sizeof(cache->domain), "%s",
+						 domain);
+					snprintf(cache->host, sizeof(cache->host), "%.255s",
+						 hosts[h].name);
 					cache->addr = j.addr;
 					cache->addr_len = j.addr_len;
 					cache->port = port;
@@ -267,17 +313,19 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 				}
 			} else if (j.code >= 500) {
 				set_all(m, idx, n, QRCPT_FAILED, j.reply);
-				log_info("queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u delay=%llds "
-					 "status=bounced reply=\"%s\"",
-					 m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
-					 port, delay_of(m), j.reply);
+				log_info(
+				    "queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u delay=%llds "
+				    "status=bounced reply=\"%s\"",
+				    m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
+				    port, delay_of(m), j.reply);
 				done = true;
 			} else {
 				snprintf(last, sizeof(last), "%s", j.reply);
-				log_info("queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u delay=%llds "
-					 "status=deferred reply=\"%s\"",
-					 m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
-					 port, delay_of(m), j.reply);
+				log_info(
+				    "queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u delay=%llds "
+				    "status=deferred reply=\"%s\"",
+				    m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
+				    port, delay_of(m), j.reply);
 			}
 			smtp_client_close(&c);
 		}
@@ -286,6 +334,7 @@ static void deliver_domain(struct store *st, const struct config *cfg, struct st
 		set_all_log(m, idx, n, QRCPT_PENDING, last);
 	free(rc);
 	store_route_clear(&route);
+	return slow;
 }
 
 static void make_report_id(char *out, size_t len)
@@ -331,18 +380,21 @@ static bool report_add(struct store *st, const struct config *cfg, struct store_
 			rep->remote[i].address = rep->forward[i];
 	}
 	rep->sub = (struct store_submission){
-		.qid = rep->qid,
-		.sender = "",
-		.body = rep->body.data,
-		.len = rep->body.len,
-		.mailbox_ids = rep->ids,
-		.n_local = rep->n_ids,
-		.remote = rep->remote,
-		.n_remote = rep->n_forward,
+	    .qid = rep->qid,
+	    .sender = "",
+	    .body = rep->body.data,
+	    .len = rep->body.len,
+	    .mailbox_ids = rep->ids,
+	    .n_local = rep->n_ids,
+	    .remote = rep->remote,
+	    .n_remote = rep->n_forward,
 	};
 	log_info("queue report qid=%s report=%s to=<%s> action=%s recipients=%zu", m->qid, rep->qid,
 		 m->sender,
-		 action == DSN_FAILED ? "failed" : action == DSN_DELAYED ? "delayed" : "relayed", n);
+		 action == DSN_FAILED	 ? "failed"
+		 : action == DSN_DELAYED ? "delayed"
+					 : "relayed",
+		 n);
 	return true;
 }
 
@@ -356,18 +408,21 @@ static void report_free(struct report *rep)
 	free(rep->remote);
 }
 
-static void deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
+/* Returns true when a next hop ran into a time limit. */
+static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 			struct conn_cache *cache)
 {
 	const struct config *cfg = q->srv->cfg;
 	struct store_queue_msg m;
 	int64_t now = (int64_t)time(NULL);
 
+	bool slow = false;
+
 	if (store_queue_load(st, qid, &m) != STORE_OK)
-		return;
+		return false;
 	if (m.held || m.n_rcpts == 0) {
 		store_queue_msg_clear(&m);
-		return;
+		return false;
 	}
 	size_t *idx = xcalloc(m.n_rcpts, sizeof(*idx));
 	bool *done = xcalloc(m.n_rcpts, sizeof(*done));
@@ -383,7 +438,7 @@ static void deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 				done[k] = true;
 			}
 		bool offered = false;
-		deliver_domain(st, cfg, &m, idx, n, &offered, cache);
+		slow |= deliver_domain(st, cfg, &m, idx, n, &offered, cache);
 		for (size_t k = 0; k < n; k++)
 			dsn_offered[idx[k]] = offered;
 	}
@@ -396,10 +451,11 @@ static void deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 	for (size_t i = 0; i < m.n_rcpts; i++) {
 		struct store_queue_rcpt *r = &m.rcpts[i];
 		if (r->status == QRCPT_PENDING && expired) {
-			char *why = xasprintf("4.4.7 Message expired after %u days in the queue; last "
-					      "error: %s",
-					      cfg->delivery_lifetime / 86400,
-					      r->remote_reply != NULL ? r->remote_reply : "none");
+			char *why =
+			    xasprintf("4.4.7 Message expired after %u days in the queue; last "
+				      "error: %s",
+				      cfg->delivery_lifetime / 86400,
+				      r->remote_reply != NULL ? r->remote_reply : "none");
 			free(r->remote_reply);
 			r->remote_reply = why;
 			r->status = QRCPT_FAILED;
@@ -448,6 +504,7 @@ static void deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 	free(done);
 	free(dsn_offered);
 	store_queue_msg_clear(&m);
+	return slow;
 }
 
 /* Agent thread: the messages of one bundle, in order, over one connection
@@ -461,7 +518,11 @@ static void work_deliver(void *ctx, void *p)
 	for (size_t i = 0; i < job->n; i++) {
 		if (atomic_load(&job->q->stopping))
 			break; /* the rest is still due after the restart */
-		deliver_one(ctx, job->q, job->qids[i], &cache);
+		if (deliver_one(ctx, job->q, job->qids[i], &cache)) {
+			/* slot rule 4: the rest waits for the suspension to end */
+			atomic_store(&job->timed_out, true);
+			break;
+		}
 	}
 	smtp_client_close(&cache.c);
 }
@@ -501,6 +562,45 @@ static void job_free(struct deliver_job *job)
 	free(job);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Slot rule 4: whether dest is suspended now (expired entries go). */
+static bool suspended(struct queue_mgr *q, const char *dest)
+{
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < q->n_suspended;) {
+		struct suspension *s = &q->suspended[i];
+		if (s->until <= now) {
+			free(s->dest);
+			*s = q->suspended[--q->n_suspended];
+			continue;
+		}
+		if (strcasecmp(s->dest, dest) == 0)
+			return true;
+		i++;
+	}
+	return false;
+}
+
+static void suspend(struct queue_mgr *q, const char *dest)
+{
+	const struct config *cfg = q->srv->cfg;
+	if (suspended(q, dest))
+		return;
+	q->suspended = xrealloc(q->suspended, (q->n_suspended + 1) * sizeof(*q->suspended));
+	q->suspended[q->n_suspended++] = (struct suspension){
+	    .dest = xstrdup(dest),
+	    .until = (int64_t)time(NULL) + (int64_t)cfg->delivery_retry_min,
+	};
+	log_info("queue destination=%s suspended for %us: a next hop ran into a time limit", dest,
+		 cfg->delivery_retry_min);
+}
+
 static void deliver_done(void *p)
 {
 	struct deliver_job *job = p;
@@ -511,6 +611,8 @@ static void deliver_done(void *p)
 			q->inflight[i] = q->inflight[--q->n_inflight];
 			break;
 		}
+	if (atomic_load(&job->timed_out))
+		suspend(q, job->dest);
 	job_free(job);
 	if (q->limited) {
 		q->limited = false;
@@ -518,21 +620,48 @@ static void deliver_done(void *p)
 	}
 }
 
+/* Slot rules 2 and 3: whether one more delivery may start for dest now;
+ *wake_ms_r: when the next delivery turns slow (0: none is running). */
+static bool slot_free(struct queue_mgr *q, const char *dest, uint64_t *wake_ms_r)
+{
+	const struct config *cfg = q->srv->cfg;
+	int64_t now = mono_ms(), slow_ms = (int64_t)cfg->delivery_slow_after * 1000;
+	unsigned fast = 0;
+
+	*wake_ms_r = 0;
+	for (size_t i = 0; i < q->n_inflight; i++) {
+		int64_t age = now - q->inflight[i]->started;
+		if (age < slow_ms) {
+			fast++;
+			uint64_t left = (uint64_t)(slow_ms - age);
+			if (*wake_ms_r == 0 || left < *wake_ms_r)
+				*wake_ms_r = left;
+		}
+	}
+	if (fast >= cfg->delivery_threads || q->n_inflight >= 2 * (size_t)cfg->delivery_threads)
+		return false;
+	unsigned share = cfg->delivery_per_destination;
+	if (cfg->delivery_threads > 1 && share > cfg->delivery_threads - 1)
+		share = cfg->delivery_threads - 1;
+	return inflight_to(q, dest) < share;
+}
+
 static void scan_done(void *p)
 {
 	struct scan_job *scan = p;
 	struct queue_mgr *q = scan->q;
-	const struct config *cfg = q->srv->cfg;
+	uint64_t wake = 0;
 
 	q->scanning = false;
 	for (size_t i = 0; i < scan->n; i++) {
-		if (scan->qids[i] == NULL || inflight_has(q, scan->qids[i]))
+		if (scan->qids[i] == NULL || inflight_has(q, scan->qids[i]) ||
+		    suspended(q, scan->dests[i]))
 			continue;
-		/* per-destination limit: the rest waits for the next scan */
-		if (inflight_to(q, scan->dests[i]) >= cfg->delivery_per_destination) {
+		/* the rest waits for a free slot, or for the next scan */
+		if (!slot_free(q, scan->dests[i], &wake)) {
 			if (!q->limited)
-				log_info("queue destination=%s at its limit of %u deliveries",
-					 scan->dests[i], cfg->delivery_per_destination);
+				log_info("queue destination=%s waits: %zu deliveries under way",
+					 scan->dests[i], q->n_inflight);
 			q->limited = true;
 			continue;
 		}
@@ -540,6 +669,7 @@ static void scan_done(void *p)
 		struct deliver_job *d = xcalloc(1, sizeof(*d));
 		d->q = q;
 		d->dest = xstrdup(scan->dests[i]);
+		d->started = mono_ms();
 		for (size_t k = i; k < scan->n && d->n < QUEUE_BUNDLE_MAX; k++) {
 			if (scan->qids[k] == NULL || strcasecmp(scan->dests[k], d->dest) != 0 ||
 			    inflight_has(q, scan->qids[k]))
@@ -554,6 +684,10 @@ static void scan_done(void *p)
 		q->inflight = xrealloc(q->inflight, (q->n_inflight + 1) * sizeof(*q->inflight));
 		q->inflight[q->n_inflight++] = d;
 	}
+	/* slot rule 3: when a delivery turns slow, what waits may start */
+	if (q->limited && wake > 0 && !atomic_load(&q->stopping) &&
+	    wake + 50 < (uint64_t)q->srv->cfg->delivery_scan_interval * 1000)
+		schedule(q, wake + 50);
 	for (size_t i = 0; i < scan->n; i++) {
 		free(scan->qids[i]);
 		free(scan->dests[i]);
@@ -595,8 +729,9 @@ struct queue_mgr *queue_mgr_new(struct server *srv)
 		return NULL;
 	struct queue_mgr *q = xcalloc(1, sizeof(*q));
 	q->srv = srv;
-	q->agents = workers_new(srv->loop, cfg->delivery_threads, QUEUE_JOB_MAX * 2, agent_init,
-				agent_deinit, (void *)cfg);
+	/* slot rule 3: twice the threads, and one for the scans */
+	q->agents = workers_new(srv->loop, cfg->delivery_threads * 2 + 1, QUEUE_JOB_MAX * 2,
+				agent_init, agent_deinit, (void *)cfg);
 	schedule(q, 1000); /* a first look soon after start: mail left from before */
 	return q;
 }
@@ -623,7 +758,10 @@ void queue_mgr_free(struct queue_mgr **qp)
 		return;
 	loop_timer_del(q->srv->loop, &q->timer);
 	workers_free(&q->agents); /* deliveries under way finish first */
-	free(q->inflight); /* the jobs themselves went in workers_free */
+	free(q->inflight);	  /* the jobs themselves went in workers_free */
+	for (size_t i = 0; i < q->n_suspended; i++)
+		free(q->suspended[i].dest);
+	free(q->suspended);
 	free(q);
 	*qp = NULL;
 }

@@ -2,13 +2,14 @@
 /* smtp_client.c - see smtp_client.h. */
 #include "queue/smtp_client.h"
 #include "mime/mime.h"
+#include "proto/dotstuff.h"
+#include "queue/smtp_reply.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -19,33 +20,33 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
+/* How the last read or write failed (the connection is unusable then). */
+enum client_io { IO_OK, IO_LOST, IO_TIMEOUT, IO_MALFORMED };
+
 struct client {
-	int fd;
+	int fd; /* non-blocking: every wait is a poll() against the deadline */
 	SSL_CTX *ctx;
 	SSL *ssl;
 	char in[16384];
 	size_t off, len;
 	struct smtp_client_job *job;
-	const char *body; /* what DATA sends: the job's, or its 7-bit form */
+	const char *body; /* what DATA sends: the job's, or its converted form */
 	size_t body_len;
-	struct buf seven_bit;
+	struct buf converted;
 	bool used;   /* a transaction ran: RSET before the next */
 	bool tls_on; /* STARTTLS done */
-	/* EHLO keywords */
-	bool esmtp, pipelining, starttls, size, eightbit, smtputf8, dsn, auth_plain;
+	struct smtp_ehlo ehlo;
+	unsigned quit_timeout; /* the open's command_timeout: close has no job */
+	int64_t deadline;      /* CLOCK_MONOTONIC ms: the current reply or write ends by then */
+	unsigned limit;	       /* its length in seconds, for the reason */
+	enum client_io io;
+	enum smtp_reply_error bad; /* with IO_MALFORMED */
 };
 
-static void set_timeout(int fd, unsigned secs)
-{
-	struct timeval tv = {.tv_sec = secs};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* Connection-level failure: code 4xx/5xx and text. Returns false. */
+/* A failure of this message: code 4xx/5xx and text. Returns false. */
 ATTR_FORMAT(3, 4) static bool fail(struct client *c, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -56,86 +57,193 @@ ATTR_FORMAT(3, 4) static bool fail(struct client *c, int code, const char *fmt, 
 	return false;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The next reply (or write) must be complete within secs: a total, not a
+   time per recv, so a next hop that drips octets cannot stretch it
+   (RFC 5321 §4.5.3.2 gives these limits per command). */
+static void deadline_in(struct client *c, unsigned secs)
+{
+	c->limit = secs;
+	c->deadline = now_ms() + (int64_t)secs * 1000;
+}
+
+static bool io_failed(struct client *c, enum client_io why)
+{
+	if (c->io == IO_OK)
+		c->io = why;
+	if (why == IO_TIMEOUT && c->job != NULL)
+		c->job->timed_out = true;
+	return false;
+}
+
+/* Waits until the socket is ready for ev, at most until the deadline. */
+static bool wait_ready(struct client *c, short ev)
+{
+	for (;;) {
+		int64_t left = c->deadline - now_ms();
+		if (left <= 0)
+			return io_failed(c, IO_TIMEOUT);
+		struct pollfd pfd = {.fd = c->fd, .events = ev};
+		int r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0)
+			return true;
+		if (r < 0 && errno != EINTR)
+			return io_failed(c, IO_LOST);
+	}
+}
+
+/* Waits for what OpenSSL asks for after a call that returned r. */
+static bool ssl_wait(struct client *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return wait_ready(c, POLLIN);
+	case SSL_ERROR_WANT_WRITE:
+		return wait_ready(c, POLLOUT);
+	default:
+		return io_failed(c, IO_LOST);
+	}
+}
+
 static ssize_t io_read(struct client *c, void *p, size_t n)
 {
-	if (c->ssl != NULL) {
-		int r = SSL_read(c->ssl, p, (int)n);
-		return r > 0 ? r : -1;
+	if (c->io != IO_OK)
+		return -1;
+	for (;;) {
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			int r = SSL_read(c->ssl, p, (int)n);
+			if (r > 0)
+				return r;
+			if (!ssl_wait(c, r))
+				return -1;
+			continue;
+		}
+		ssize_t r = recv(c->fd, p, n, 0);
+		if (r > 0)
+			return r;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!wait_ready(c, POLLIN))
+				return -1;
+			continue;
+		}
+		io_failed(c, IO_LOST);
+		return -1;
 	}
-	ssize_t r;
-	do
-		r = recv(c->fd, p, n, 0);
-	while (r < 0 && errno == EINTR);
-	return r > 0 ? r : -1;
 }
 
 static bool io_write(struct client *c, const void *p, size_t n)
 {
 	const char *q = p;
+	if (c->io != IO_OK)
+		return false;
 	while (n > 0) {
-		ssize_t w;
+		size_t chunk = n > 65536 ? 65536 : n;
 		if (c->ssl != NULL) {
-			int r = SSL_write(c->ssl, q, (int)(n > 65536 ? 65536 : n));
-			w = r > 0 ? r : -1;
-		} else {
-			w = send(c->fd, q, n, MSG_NOSIGNAL);
-			if (w < 0 && errno == EINTR)
-				continue;
+			ERR_clear_error();
+			int r = SSL_write(c->ssl, q, (int)chunk);
+			if (r <= 0) {
+				if (!ssl_wait(c, r))
+					return false;
+				continue; /* the same buffer again, as OpenSSL requires */
+			}
+			q += r;
+			n -= (size_t)r;
+			continue;
+		}
+		ssize_t w = send(c->fd, q, chunk, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!wait_ready(c, POLLOUT))
+				return false;
+			continue;
 		}
 		if (w <= 0)
-			return false;
+			return io_failed(c, IO_LOST);
 		q += w;
 		n -= (size_t)w;
 	}
 	return true;
 }
 
-static bool read_line(struct client *c, char *line, size_t cap)
+/* Reads one whole reply before the deadline (queue/smtp_reply.h); returns
+   its code, or 0 with c->io saying why. text gets "code text" of the last
+   line; with ehlo, the lines after the first are read as EHLO keywords. */
+static int read_reply(struct client *c, char *text, size_t cap, bool ehlo)
 {
-	size_t n = 0;
+	struct smtp_reply r;
+
+	smtp_reply_init(&r);
 	for (;;) {
-		while (c->off < c->len) {
-			char ch = c->in[c->off++];
-			if (ch == '\n') {
-				if (n > 0 && line[n - 1] == '\r')
-					n--;
-				line[n] = '\0';
-				return true;
-			}
-			if (n + 1 < cap)
-				line[n++] = ch;
+		if (c->off == c->len) {
+			ssize_t n = io_read(c, c->in, sizeof(c->in));
+			if (n <= 0)
+				return 0;
+			c->off = 0;
+			c->len = (size_t)n;
 		}
-		ssize_t r = io_read(c, c->in, sizeof(c->in));
-		if (r <= 0)
-			return false;
-		c->off = 0;
-		c->len = (size_t)r;
-	}
-}
-
-/* Reads a whole reply; returns its code (0 on I/O failure). The last line's
-   text goes to text; every line to ehlo_cb when given. */
-static int read_reply(struct client *c, char *text, size_t cap, void (*line_cb)(struct client *,
-										 const char *))
-{
-	char line[1024];
-	for (int lines = 0; lines < 1000; lines++) {
-		if (!read_line(c, line, sizeof(line)))
-			return 0;
-		if (strlen(line) < 3 || line[0] < '2' || line[0] > '5')
-			return 0;
-		if (line_cb != NULL && lines > 0)
-			line_cb(c, line + 4);
-		if (line[3] != '-') {
+		size_t used;
+		enum smtp_reply_status st =
+		    smtp_reply_feed(&r, c->in + c->off, c->len - c->off, &used);
+		c->off += used;
+		if (st == SMTP_REPLY_BAD) {
+			c->bad = r.error;
+			return io_failed(c, IO_MALFORMED);
+		}
+		if (st == SMTP_REPLY_MORE)
+			continue;
+		if (ehlo && r.lines > 1)
+			smtp_ehlo_line(&c->ehlo, r.text, r.text_len);
+		if (st == SMTP_REPLY_DONE) {
 			if (text != NULL)
-				snprintf(text, cap, "%s", line);
-			return atoi(line);
+				snprintf(text, cap, "%d%s%.*s", r.code, r.text_len > 0 ? " " : "",
+					 (int)(cap > 8 ? cap - 8 : 0), r.text);
+			return r.code;
 		}
 	}
-	return 0;
 }
 
-ATTR_FORMAT(4, 5) static int command(struct client *c, char *text, size_t cap, const char *fmt, ...)
+/* Why the conversation with the next hop ended while sending something or
+   waiting for the reply to `what` (NULL: the greeting); a temporary
+   failure either way (RFC 5321 §4.5.3.2, §4.2.4). Returns false. */
+static bool fail_io(struct client *c, bool sending, const char *what)
+{
+	struct smtp_client_job *j = c->job;
+	char phase[64];
+
+	if (sending)
+		snprintf(phase, sizeof(phase), "sending %s", what);
+	else if (what == NULL)
+		snprintf(phase, sizeof(phase), "waiting for the greeting");
+	else
+		snprintf(phase, sizeof(phase), "waiting for the reply to %s", what);
+	switch (c->io) {
+	case IO_TIMEOUT:
+		return fail(c, 451, "4.4.2 conversation with %.200s timed out after %us %s",
+			    j->host, c->limit, phase);
+	case IO_MALFORMED:
+		return fail(c, 451, "4.5.0 %.200s sent a malformed reply (%s) %s", j->host,
+			    smtp_reply_error_text(c->bad), phase);
+	case IO_LOST:
+	case IO_OK:
+		break;
+	}
+	return fail(c, 451, "4.4.2 %.200s: lost connection %s", j->host, phase);
+}
+
+/* One command line, then its reply within secs; 0 when the connection
+   failed (c->io). */
+ATTR_FORMAT(5, 6)
+static int command(struct client *c, unsigned secs, char *text, size_t cap, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
@@ -145,51 +253,27 @@ ATTR_FORMAT(4, 5) static int command(struct client *c, char *text, size_t cap, c
 	if (n < 0 || (size_t)n >= sizeof(line) - 2)
 		return 0;
 	memcpy(line + n, "\r\n", 2);
+	deadline_in(c, secs);
 	if (!io_write(c, line, (size_t)n + 2))
 		return 0;
-	return read_reply(c, text, cap, NULL);
-}
-
-static void ehlo_line(struct client *c, const char *kw)
-{
-	if (strcasecmp(kw, "STARTTLS") == 0)
-		c->starttls = true;
-	else if (strcasecmp(kw, "PIPELINING") == 0)
-		c->pipelining = true;
-	else if (strncasecmp(kw, "SIZE", 4) == 0)
-		c->size = true;
-	else if (strcasecmp(kw, "8BITMIME") == 0)
-		c->eightbit = true;
-	else if (strcasecmp(kw, "SMTPUTF8") == 0)
-		c->smtputf8 = true;
-	else if (strcasecmp(kw, "DSN") == 0)
-		c->dsn = true;
-	else if (strncasecmp(kw, "AUTH ", 5) == 0 || strncasecmp(kw, "AUTH=", 5) == 0) {
-		for (const char *p = kw + 5; *p != '\0';) {
-			while (*p == ' ')
-				p++;
-			const char *e = p;
-			while (*e != '\0' && *e != ' ')
-				e++;
-			if (e - p == 5 && strncasecmp(p, "PLAIN", 5) == 0)
-				c->auth_plain = true;
-			p = e;
-		}
-	}
+	return read_reply(c, text, cap, false);
 }
 
 static int ehlo(struct client *c, char *text, size_t cap)
 {
+	struct smtp_client_job *j = c->job;
 	char line[600];
-	c->starttls = c->size = c->eightbit = c->smtputf8 = c->dsn = c->auth_plain = false;
-	c->pipelining = false;
-	snprintf(line, sizeof(line), "EHLO %s\r\n", c->job->helo);
+
+	memset(&c->ehlo, 0, sizeof(c->ehlo));
+	snprintf(line, sizeof(line), "EHLO %.500s\r\n", j->helo);
+	deadline_in(c, j->command_timeout);
 	if (!io_write(c, line, strlen(line)))
 		return 0;
-	int code = read_reply(c, text, cap, ehlo_line);
-	c->esmtp = code == 250;
-	if (code >= 500 && code < 600) /* RFC 5321 §3.2: fall back to HELO */
-		code = command(c, text, cap, "HELO %s", c->job->helo);
+	int code = read_reply(c, text, cap, true);
+	if (code >= 500 && code < 600) { /* RFC 5321 §3.2: fall back to HELO */
+		memset(&c->ehlo, 0, sizeof(c->ehlo));
+		code = command(c, j->command_timeout, text, cap, "HELO %.500s", j->helo);
+	}
 	return code;
 }
 
@@ -201,22 +285,21 @@ static bool tcp_connect(struct client *c)
 		return fail(c, 451, "4.4.0 socket: %s", strerror(errno));
 	int r = connect(c->fd, (struct sockaddr *)&j->addr, j->addr_len);
 	if (r < 0 && errno == EINPROGRESS) {
-		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-		r = poll(&pfd, 1, (int)j->connect_timeout * 1000);
-		if (r == 0)
-			return fail(c, 451, "4.4.1 connect to %s: timed out", j->host);
+		deadline_in(c, j->connect_timeout);
+		if (!wait_ready(c, POLLOUT)) {
+			if (c->io == IO_TIMEOUT)
+				return fail(c, 451, "4.4.1 connect to %.200s: timed out", j->host);
+			return fail(c, 451, "4.4.1 connect to %.200s: %s", j->host,
+				    strerror(errno));
+		}
 		int err = 0;
 		socklen_t el = sizeof(err);
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		if (r < 0 || err != 0)
-			return fail(c, 451, "4.4.1 connect to %s: %s", j->host,
-				    strerror(err != 0 ? err : errno));
+		if (err != 0)
+			return fail(c, 451, "4.4.1 connect to %.200s: %s", j->host, strerror(err));
 	} else if (r < 0) {
-		return fail(c, 451, "4.4.1 connect to %s: %s", j->host, strerror(errno));
+		return fail(c, 451, "4.4.1 connect to %.200s: %s", j->host, strerror(errno));
 	}
-	int fl = fcntl(c->fd, F_GETFL);
-	fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK);
-	set_timeout(c->fd, j->command_timeout);
 	return true;
 }
 
@@ -226,14 +309,14 @@ static int start_tls(struct client *c)
 {
 	struct smtp_client_job *j = c->job;
 	char text[SMTP_CLIENT_REPLY_MAX];
-	int code = command(c, text, sizeof(text), "STARTTLS");
+	int code = command(c, j->command_timeout, text, sizeof(text), "STARTTLS");
 
 	if (code == 0) {
-		fail(c, 451, "4.4.2 %s: lost connection at STARTTLS", j->host);
+		fail_io(c, false, "STARTTLS");
 		return -1;
 	}
 	if (code != 220) {
-		fail(c, 451, "4.7.5 STARTTLS refused by %s: %s", j->host, text);
+		fail(c, 451, "4.7.5 STARTTLS refused by %.200s: %s", j->host, text);
 		return 0;
 	}
 	c->ctx = SSL_CTX_new(TLS_client_method());
@@ -260,12 +343,25 @@ static int start_tls(struct client *c)
 	SSL_set_tlsext_host_name(c->ssl, j->host);
 	if (j->tls == ROUTE_TLS_VERIFY)
 		SSL_set1_host(c->ssl, j->host);
-	c->off = c->len = 0; /* nothing read before the handshake survives it */
-	ERR_clear_error();
-	if (SSL_connect(c->ssl) != 1) {
+	c->off = c->len = 0;		    /* nothing read before the handshake survives it */
+	deadline_in(c, j->command_timeout); /* the handshake as a whole */
+	for (;;) {
+		ERR_clear_error();
+		int r = SSL_connect(c->ssl);
+		if (r == 1)
+			break;
+		int e = SSL_get_error(c->ssl, r);
+		if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && ssl_wait(c, r))
+			continue;
 		long v = SSL_get_verify_result(c->ssl);
-		fail(c, 451, "4.7.5 TLS handshake with %s failed%s%s", j->host,
-		     v != X509_V_OK ? ": " : "", v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+		if (c->io == IO_TIMEOUT)
+			fail(c, 451, "4.4.2 TLS handshake with %.200s timed out after %us", j->host,
+			     c->limit);
+		else
+			fail(c, 451, "4.7.5 TLS handshake with %.200s failed%s%s", j->host,
+			     v != X509_V_OK ? ": " : "",
+			     v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+		c->io = c->io == IO_OK ? IO_LOST : c->io;
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 		return -1;
@@ -287,49 +383,83 @@ static bool auth_plain(struct client *c)
 	buf_append_str(&raw, j->auth_secret);
 	base64_encode(&b64, raw.data, raw.len);
 	buf_append_c(&b64, '\0');
-	int code = command(c, text, sizeof(text), "AUTH PLAIN %s", b64.data);
+	int code = command(c, j->command_timeout, text, sizeof(text), "AUTH PLAIN %s", b64.data);
 	buf_free_secret(&raw);
 	buf_free_secret(&b64);
 	if (code == 235)
 		return true;
-	return fail(c, code >= 500 ? 554 : 451, "%s AUTH at %s failed: %s",
+	if (code == 0)
+		return fail_io(c, false, "AUTH");
+	return fail(c, code >= 500 ? 554 : 451, "%s AUTH at %.200s failed: %s",
 		    code >= 500 ? "5.7.8" : "4.7.0", j->host, text);
 }
 
+/* The message, dot-stuffed by the shared filter (proto/dotstuff.h, RFC
+   5321 §4.5.2), in blocks; each write has its own time limit. */
 static bool send_body(struct client *c)
 {
-	const char *p = c->body, *end = p + c->body_len;
+	enum { BLOCK = 65536 };
+	struct dotstuff ds;
 	struct buf out = {0};
 	bool ok = true;
 
-	/* dot-stuff line by line (RFC 5321 §4.5.2), in chunks */
-	bool bol = true;
-	for (; p < end && ok; p++) {
-		if (bol && *p == '.')
-			buf_append_c(&out, '.');
-		buf_append_c(&out, *p);
-		bol = *p == '\n';
-		if (out.len >= 65536) {
-			ok = io_write(c, out.data, out.len);
-			buf_clear(&out);
-		}
+	dotstuff_init(&ds);
+	for (size_t off = 0; ok && off < c->body_len; off += BLOCK) {
+		size_t n = c->body_len - off < BLOCK ? c->body_len - off : BLOCK;
+		dotstuff_feed(&ds, c->body + off, n, &out);
+		deadline_in(c, c->job->data_xfer_timeout);
+		ok = io_write(c, out.data, out.len);
+		buf_clear(&out);
 	}
-	if (ok && c->body_len > 0 && end[-1] != '\n')
-		buf_append_str(&out, "\r\n");
-	buf_append_str(&out, ".\r\n");
+	dotstuff_finish(&ds, &out);
+	deadline_in(c, c->job->data_xfer_timeout);
 	ok = ok && io_write(c, out.data, out.len);
 	buf_free(&out);
 	return ok;
 }
 
 /* Sends the next command line of *next (unless pipelining sent them all)
-   and moves past it. */
-static bool send_next(struct client *c, const char **next, bool pipelined)
+   and moves past it; the reply is due within secs of the write. */
+static bool send_next(struct client *c, const char **next, bool pipelined, unsigned secs)
 {
 	const char *e = strstr(*next, "\r\n") + 2;
+	deadline_in(c, secs); /* pipelined: its reply is due within secs from now */
 	bool ok = pipelined || io_write(c, *next, (size_t)(e - *next));
 	*next = e;
 	return ok;
+}
+
+/* The form of the message for this next hop (mime/mime.h): no 8-bit
+   content without 8BITMIME (RFC 6152 §3), no line over 998 octets for
+   anyone (RFC 5321 §4.5.3.1.6). False with the reason when impossible. */
+static bool prepare_body(struct client *c)
+{
+	struct smtp_client_job *j = c->job;
+
+	c->body = j->body;
+	c->body_len = j->len;
+	buf_clear(&c->converted);
+	switch (mime_relay_form(j->body, j->len, !c->ehlo.eightbit, &c->converted)) {
+	case MIME_RELAY_ASIS:
+		return true;
+	case MIME_RELAY_CONVERTED:
+		c->body = c->converted.data;
+		c->body_len = c->converted.len;
+		for (size_t i = 0; i < j->len && !c->ehlo.eightbit && !j->downgraded; i++)
+			j->downgraded = (unsigned char)j->body[i] >= 0x80;
+		j->reencoded = !j->downgraded; /* only long lines needed it */
+		return true;
+	case MIME_RELAY_NO_8BIT:
+		return fail(c, 554,
+			    "5.6.3 %.200s does not accept 8-bit content (no 8BITMIME), "
+			    "and this message cannot be converted to 7 bits",
+			    j->host);
+	case MIME_RELAY_LONG_LINE:
+		break;
+	}
+	return fail(c, 554,
+		    "5.6.3 the message has a line over 998 octets that cannot be encoded "
+		    "(RFC 5321 4.5.3.1.6)");
 }
 
 static bool transaction(struct client *c)
@@ -340,39 +470,22 @@ static bool transaction(struct client *c)
 	size_t o = 0;
 
 	params[0] = '\0';
-	c->body = j->body;
-	c->body_len = j->len;
-	if (!c->eightbit) {
-		/* RFC 6152 §3: no 8-bit content to a next hop without 8BITMIME:
-		   convert it to quoted-printable, or fail with a clear reason */
-		buf_clear(&c->seven_bit);
-		switch (mime_downgrade(j->body, j->len, &c->seven_bit)) {
-		case MIME_7BIT:
-			break;
-		case MIME_CONVERTED:
-			c->body = c->seven_bit.data;
-			c->body_len = c->seven_bit.len;
-			j->downgraded = true;
-			break;
-		case MIME_UNCONVERTIBLE:
-			return fail(c, 554, "5.6.3 %s does not accept 8-bit content (no 8BITMIME), "
-					    "and this message cannot be converted to 7 bits", j->host);
-		}
-	}
-	if (c->size)
+	if (!prepare_body(c))
+		return false;
+	if (c->ehlo.size)
 		o += (size_t)snprintf(params + o, sizeof(params) - o, " SIZE=%zu", c->body_len);
-	if (c->eightbit)
+	if (c->ehlo.eightbit)
 		o += (size_t)snprintf(params + o, sizeof(params) - o, " BODY=8BITMIME");
 	if (j->smtputf8) {
-		if (!c->smtputf8) /* RFC 6531 §3.4: cannot downgrade an address */
-			return fail(c, 553, "5.6.7 %s does not support SMTPUTF8", j->host);
+		if (!c->ehlo.smtputf8) /* RFC 6531 §3.4: cannot downgrade an address */
+			return fail(c, 553, "5.6.7 %.200s does not support SMTPUTF8", j->host);
 		o += (size_t)snprintf(params + o, sizeof(params) - o, " SMTPUTF8");
 	}
-	if (c->dsn && j->ret != NULL)
-		o += (size_t)snprintf(params + o, sizeof(params) - o, " RET=%s", j->ret);
-	if (c->dsn && j->envid != NULL && o < sizeof(params))
-		snprintf(params + o, sizeof(params) - o, " ENVID=%s", j->envid);
-	j->dsn_offered = c->dsn;
+	if (c->ehlo.dsn && j->ret != NULL)
+		o += (size_t)snprintf(params + o, sizeof(params) - o, " RET=%.20s", j->ret);
+	if (c->ehlo.dsn && j->envid != NULL && o < sizeof(params))
+		snprintf(params + o, sizeof(params) - o, " ENVID=%.200s", j->envid);
+	j->dsn_offered = c->ehlo.dsn;
 	/* RFC 2920: with PIPELINING, MAIL, every RCPT and DATA go in one write
 	   and the replies are read in order; without it, one at a time */
 	struct buf out = {0};
@@ -380,78 +493,87 @@ static bool transaction(struct client *c)
 	for (size_t i = 0; i < j->n_rcpts; i++) {
 		struct smtp_client_rcpt *r = &j->rcpts[i];
 		buf_printf(&out, "RCPT TO:<%s>", r->address);
-		if (c->dsn && r->notify != NULL)
+		if (c->ehlo.dsn && r->notify != NULL)
 			buf_printf(&out, " NOTIFY=%s", r->notify);
-		if (c->dsn && r->orcpt != NULL)
+		if (c->ehlo.dsn && r->orcpt != NULL)
 			buf_printf(&out, " ORCPT=%s", r->orcpt);
 		buf_append_str(&out, "\r\n");
 	}
 	buf_append_str(&out, "DATA\r\n");
 	const char *next = out.data;
 	size_t ok = 0;
-	bool pipe = c->pipelining;
+	bool pipe = c->ehlo.pipelining;
+	deadline_in(c, j->command_timeout);
 	if (pipe && !io_write(c, out.data, out.len)) {
 		buf_free(&out);
-		return fail(c, 451, "4.4.2 %s: lost connection", j->host);
+		return fail_io(c, true, "MAIL");
 	}
-	if (!send_next(c, &next, pipe)) {
+	if (!send_next(c, &next, pipe, j->command_timeout)) {
 		buf_free(&out);
-		return fail(c, 451, "4.4.2 %s: lost connection", j->host);
+		return fail_io(c, true, "MAIL");
 	}
-	code = read_reply(c, text, sizeof(text), NULL);
+	code = read_reply(c, text, sizeof(text), false);
+	if (code == 0) {
+		buf_free(&out);
+		return fail_io(c, false, "MAIL");
+	}
 	if (code != 250 && !pipe) {
 		buf_free(&out);
-		return fail(c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 lost connection");
+		return fail(c, code >= 500 ? code : 451, "%s", text);
 	}
 	int mail_code = code;
 	char mail_text[SMTP_CLIENT_REPLY_MAX];
 	snprintf(mail_text, sizeof(mail_text), "%s", text);
 	for (size_t i = 0; i < j->n_rcpts; i++) {
 		struct smtp_client_rcpt *r = &j->rcpts[i];
-		if (!send_next(c, &next, pipe)) {
+		if (!send_next(c, &next, pipe, j->command_timeout)) {
 			buf_free(&out);
-			return fail(c, 451, "4.4.2 %s: lost connection", j->host);
+			return fail_io(c, true, "RCPT");
 		}
-		r->code = read_reply(c, r->reply, sizeof(r->reply), NULL);
+		r->code = read_reply(c, r->reply, sizeof(r->reply), false);
 		if (r->code == 0) {
 			buf_free(&out);
-			return fail(c, 451, "4.4.2 %s: lost connection during RCPT", j->host);
+			return fail_io(c, false, "RCPT");
 		}
 		ok += r->code == 250 || r->code == 251;
 	}
 	if (mail_code != 250) { /* pipelined: the RCPT and DATA replies are read too */
-		if (pipe)
-			read_reply(c, NULL, 0, NULL);
+		deadline_in(c, j->data_init_timeout);
+		if (pipe && read_reply(c, NULL, 0, false) == 0)
+			c->io = c->io == IO_OK ? IO_LOST : c->io; /* out of step: no reuse */
 		buf_free(&out);
-		return fail(c, mail_code >= 500 ? mail_code : 451, "%s",
-			    mail_code ? mail_text : "4.4.2 lost connection");
+		return fail(c, mail_code >= 500 ? mail_code : 451, "%s", mail_text);
 	}
 	if (ok == 0 && !pipe) {
 		buf_free(&out);
-		command(c, NULL, 0, "RSET");
+		command(c, j->command_timeout, NULL, 0, "RSET");
 		j->session = true;
 		return true;
 	}
-	bool sent = send_next(c, &next, pipe);
+	bool sent = send_next(c, &next, pipe, j->data_init_timeout);
 	buf_free(&out);
 	if (!sent)
-		return fail(c, 451, "4.4.2 %s: lost connection", j->host);
-	code = read_reply(c, text, sizeof(text), NULL);
+		return fail_io(c, true, "DATA");
+	code = read_reply(c, text, sizeof(text), false);
+	if (code == 0)
+		return fail_io(c, false, "DATA");
 	if (ok == 0) { /* pipelined DATA after no recipient: refused, or end it at once */
 		if (code == 354) {
-			io_write(c, ".\r\n", 3);
-			read_reply(c, NULL, 0, NULL);
+			deadline_in(c, j->data_done_timeout);
+			if (!io_write(c, ".\r\n", 3) || read_reply(c, NULL, 0, false) == 0)
+				c->io = c->io == IO_OK ? IO_LOST : c->io;
 		}
 		j->session = true;
 		return true;
 	}
 	if (code != 354)
-		return fail(c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 lost connection");
+		return fail(c, code >= 500 ? code : 451, "%s", text);
 	if (!send_body(c))
-		return fail(c, 451, "4.4.2 %s: lost connection during DATA", j->host);
-	code = read_reply(c, text, sizeof(text), NULL);
+		return fail_io(c, true, "the message");
+	deadline_in(c, j->data_done_timeout);
+	code = read_reply(c, text, sizeof(text), false);
 	if (code == 0) /* unknown outcome: retry (a duplicate beats a loss) */
-		return fail(c, 451, "4.4.2 %s: no answer after DATA", j->host);
+		return fail_io(c, false, "the end of data");
 	for (size_t i = 0; i < j->n_rcpts; i++) {
 		struct smtp_client_rcpt *r = &j->rcpts[i];
 		if (r->code == 250 || r->code == 251) {
@@ -466,13 +588,14 @@ static bool transaction(struct client *c)
 static void client_free(struct client *c)
 {
 	if (c->ssl != NULL) {
-		SSL_shutdown(c->ssl);
+		if (c->io == IO_OK)
+			SSL_shutdown(c->ssl); /* non-blocking: one try, never a wait */
 		SSL_free(c->ssl);
 	}
 	SSL_CTX_free(c->ctx);
 	if (c->fd >= 0)
 		close(c->fd);
-	buf_free(&c->seven_bit);
+	buf_free(&c->converted);
 	free(c);
 }
 
@@ -483,40 +606,55 @@ struct smtp_client *smtp_client_open(struct smtp_client_job *j)
 
 	c->fd = -1;
 	c->job = j;
+	c->quit_timeout = j->command_timeout;
 	j->session = false;
+	j->timed_out = false;
 	j->code = 0;
 	j->reply[0] = '\0';
 	if (!tcp_connect(c))
 		goto fail;
-	int code = read_reply(c, text, sizeof(text), NULL);
+	deadline_in(c, j->command_timeout); /* RFC 5321 §4.5.3.2.1: 5 minutes */
+	int code = read_reply(c, text, sizeof(text), false);
+	if (code == 0) {
+		fail_io(c, false, NULL);
+		goto fail;
+	}
 	if (code != 220) {
-		fail(c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 no greeting");
+		fail(c, code >= 500 ? code : 451, "%s", text);
 		goto fail;
 	}
 	if ((code = ehlo(c, text, sizeof(text))) != 250) {
-		fail(c, code >= 500 ? code : 451, "%s", code ? text : "4.4.2 EHLO: no answer");
+		if (code == 0)
+			fail_io(c, false, "EHLO");
+		else
+			fail(c, code >= 500 ? code : 451, "%s", text);
 		goto fail;
 	}
-	if (j->tls != ROUTE_TLS_NONE && c->starttls) {
+	if (j->tls != ROUTE_TLS_NONE && c->ehlo.starttls) {
 		int t = start_tls(c);
 		if (t < 0 || (t == 0 && j->tls >= ROUTE_TLS_ENCRYPT))
 			goto fail;
 		j->code = 0; /* refused under "may": go on without TLS */
 		if (t == 1 && (code = ehlo(c, text, sizeof(text))) != 250) {
-			fail(c, 451, "%s", code ? text : "4.4.2 EHLO after STARTTLS: no answer");
+			if (code == 0)
+				fail_io(c, false, "EHLO after STARTTLS");
+			else
+				fail(c, 451, "%s", text);
 			goto fail;
 		}
 	} else if (j->tls >= ROUTE_TLS_ENCRYPT) {
-		fail(c, 451, "4.7.4 %s does not offer STARTTLS, required for this route", j->host);
+		fail(c, 451, "4.7.4 %.200s does not offer STARTTLS, required for this route",
+		     j->host);
 		goto fail;
 	}
 	if (j->auth_user != NULL) {
 		if (!j->tls_used) {
-			fail(c, 451, "4.7.0 not sending credentials to %s without TLS", j->host);
+			fail(c, 451, "4.7.0 not sending credentials to %.200s without TLS",
+			     j->host);
 			goto fail;
 		}
-		if (!c->auth_plain) {
-			fail(c, 451, "4.7.0 %s offers no AUTH PLAIN", j->host);
+		if (!c->ehlo.auth_plain) {
+			fail(c, 451, "4.7.0 %.200s offers no AUTH PLAIN", j->host);
 			goto fail;
 		}
 		if (!auth_plain(c))
@@ -536,13 +674,27 @@ bool smtp_client_send(struct smtp_client *sc, struct smtp_client_job *j)
 	j->tls_used = c->tls_on;
 	j->session = false;
 	j->downgraded = false;
+	j->reencoded = false;
+	j->timed_out = false;
 	j->code = 0;
 	j->reply[0] = '\0';
-	if (c->used && command(c, NULL, 0, "RSET") != 250)
-		return fail(c, 451, "4.4.2 %s: lost connection at RSET", j->host);
+	if (c->io != IO_OK)
+		return fail(c, 451, "4.4.2 %.200s: the connection is no longer usable", j->host);
+	if (c->used) {
+		int code = command(c, j->command_timeout, NULL, 0, "RSET");
+		if (code == 0)
+			return fail_io(c, false, "RSET");
+		if (code != 250)
+			return fail(c, 451, "4.4.2 %.200s: RSET refused", j->host);
+	}
 	c->used = true;
 	transaction(c);
 	return j->session;
+}
+
+bool smtp_client_usable(const struct smtp_client *sc)
+{
+	return sc != NULL && ((const struct client *)sc)->io == IO_OK;
 }
 
 void smtp_client_close(struct smtp_client **scp)
@@ -551,8 +703,11 @@ void smtp_client_close(struct smtp_client **scp)
 
 	if (c == NULL)
 		return;
-	if (c->fd >= 0)
-		command(c, NULL, 0, "QUIT");
+	/* a conversation out of step, timed out or lost gets no QUIT: it
+	   would only wait for another time limit */
+	c->job = NULL; /* the last one's may be gone */
+	if (c->fd >= 0 && c->io == IO_OK)
+		command(c, c->quit_timeout, NULL, 0, "QUIT");
 	client_free(c);
 	*scp = NULL;
 }

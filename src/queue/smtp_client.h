@@ -4,9 +4,13 @@
  * the delivery agents: EHLO (HELO fallback), STARTTLS by the route's policy,
  * AUTH PLAIN to smart hosts (only over TLS), MAIL with SIZE, BODY, SMTPUTF8
  * and DSN parameters when the next hop offers them, one RCPT per recipient,
- * DATA with dot-stuffing (8-bit content converted to 7 bits for a next hop
- * without 8BITMIME), QUIT. Blocking with a time limit on every phase:
- * it runs on delivery threads, never on the network thread.
+ * DATA with dot-stuffing (proto/dotstuff.h; 8-bit content converted to 7
+ * bits for a next hop without 8BITMIME, lines over 998 octets encoded:
+ * mime/mime.h), QUIT. It runs on delivery threads, never on the network
+ * thread, and blocks, but never without bound: every reply has a total
+ * deadline, however the next hop drips its octets (RFC 5321 §4.5.3.2), as
+ * has each write of the message; a reply that breaks the grammar
+ * (queue/smtp_reply.h) ends the connection with a temporary failure.
  */
 #ifndef MAILROOM_QUEUE_SMTP_CLIENT_H
 #define MAILROOM_QUEUE_SMTP_CLIENT_H
@@ -22,14 +26,14 @@
 
 struct smtp_client_rcpt {
 	const char *address, *notify, *orcpt;
-	int code;			       /* the next hop's answer (RCPT, or DATA's) */
+	int code;			   /* the next hop's answer (RCPT, or DATA's) */
 	char reply[SMTP_CLIENT_REPLY_MAX]; /* its text, for logs and reports */
 };
 
 struct smtp_client_job {
 	/* in */
 	const char *helo;
-	const char *host; /* next hop name: logs, TLS verification */
+	const char *host;	      /* next hop name: logs, TLS verification */
 	struct sockaddr_storage addr; /* IPv6 or IPv4, with the port */
 	socklen_t addr_len;
 	enum route_tls tls;
@@ -42,13 +46,19 @@ struct smtp_client_job {
 	const char *envid, *ret;
 	struct smtp_client_rcpt *rcpts;
 	size_t n_rcpts;
-	unsigned connect_timeout, command_timeout;
+	/* seconds (RFC 5321 §4.5.3.2): connecting; the greeting and every
+	   command's reply but DATA's; DATA's 354; each write of the message;
+	   the reply after the final "." */
+	unsigned connect_timeout, command_timeout, data_init_timeout, data_xfer_timeout,
+	    data_done_timeout;
 	/* out */
-	bool session;	/* the transaction ran: rcpts[].code hold the answers */
-	int code;	/* else why not: 4xx (try again) or 5xx (give up) */
+	bool session; /* the transaction ran: rcpts[].code hold the answers */
+	int code;     /* else why not: 4xx (try again) or 5xx (give up) */
 	char reply[SMTP_CLIENT_REPLY_MAX];
 	bool tls_used, dsn_offered;
 	bool downgraded; /* sent as 7 bits (mime/mime.h): no 8BITMIME there */
+	bool reencoded;	 /* long lines were encoded (mime/mime.h) */
+	bool timed_out;	 /* a time limit ran out: the next hop is slow */
 };
 
 /* Returns job->session: connect, one transaction, QUIT. */
@@ -62,5 +72,8 @@ struct smtp_client;
 struct smtp_client *smtp_client_open(struct smtp_client_job *job);
 bool smtp_client_send(struct smtp_client *c, struct smtp_client_job *job);
 void smtp_client_close(struct smtp_client **c);
+/* Whether the connection can carry another message (not timed out, lost or
+   out of step after a malformed reply). */
+bool smtp_client_usable(const struct smtp_client *c);
 
 #endif

@@ -20,6 +20,7 @@
  *  - Quotas are checked at RCPT with the size declared in MAIL (452 4.2.2).
  */
 #include "directory/penalty.h"
+#include "mime/mime.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "queue/queue.h"
@@ -645,6 +646,12 @@ void smtp_data_end(struct smtp_session *s)
 	if (s->data.received > cfg->smtp_max_received) {
 		smtp_reply(s, 554, "5.4.6 Too many hops (mail loop?)");
 		log_message(s, qid, (size_t)s->data.size, "554 loop");
+		smtp_txn_reset(s);
+		return;
+	}
+	if (t->n_remote > 0 && !mime_relay_possible(s->body.data, s->body.len)) { /* SPEC §3 */
+		smtp_reply(s, 554, "5.6.3 A line over 998 octets cannot be encoded for relaying");
+		log_message(s, qid, (size_t)s->data.size, "554 long line");
 		smtp_txn_reset(s);
 		return;
 	}

@@ -354,6 +354,14 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_duration(&c->delivery_connect_timeout, v, 1);
 		if (strcmp(key, "command_timeout") == 0)
 			return set_duration(&c->delivery_command_timeout, v, 1);
+		if (strcmp(key, "data_init_timeout") == 0)
+			return set_duration(&c->delivery_data_init_timeout, v, 1);
+		if (strcmp(key, "data_xfer_timeout") == 0)
+			return set_duration(&c->delivery_data_xfer_timeout, v, 1);
+		if (strcmp(key, "data_done_timeout") == 0)
+			return set_duration(&c->delivery_data_done_timeout, v, 1);
+		if (strcmp(key, "slow_after") == 0)
+			return set_duration(&c->delivery_slow_after, v, 1);
 		if (strcmp(key, "resolver") == 0) {
 			if (!listen_addr_valid(v) && strchr(v, ':') != NULL)
 				return "expected ip or ip:port";
@@ -424,7 +432,11 @@ static void config_defaults(struct config *c)
 	c->delivery_lifetime = 5 * 86400;
 	c->delivery_delay_warning = 4 * 3600;
 	c->delivery_connect_timeout = 30;
-	c->delivery_command_timeout = 300;
+	c->delivery_command_timeout = 300;   /* RFC 5321 §4.5.3.2.1-4: 5 minutes */
+	c->delivery_data_init_timeout = 120; /* §4.5.3.2.5 */
+	c->delivery_data_xfer_timeout = 180; /* §4.5.3.2.6 */
+	c->delivery_data_done_timeout = 600; /* §4.5.3.2.7 */
+	c->delivery_slow_after = 30;
 }
 
 /* Make `*p` absolute against `base` (a folder). */
@@ -717,6 +729,10 @@ void config_write(const struct config *c, struct buf *b)
 	put_duration(b, "delay_warning", c->delivery_delay_warning);
 	put_duration(b, "connect_timeout", c->delivery_connect_timeout);
 	put_duration(b, "command_timeout", c->delivery_command_timeout);
+	put_duration(b, "data_init_timeout", c->delivery_data_init_timeout);
+	put_duration(b, "data_xfer_timeout", c->delivery_data_xfer_timeout);
+	put_duration(b, "data_done_timeout", c->delivery_data_done_timeout);
+	put_duration(b, "slow_after", c->delivery_slow_after);
 	put_str(b, "resolver", c->delivery_resolver);
 	put_str(b, "ca_file", c->delivery_ca_file);
 }

@@ -87,7 +87,11 @@ struct config {
 	unsigned delivery_lifetime;	 /* give up and report after this */
 	unsigned delivery_delay_warning; /* send a delay notice after this */
 	unsigned delivery_connect_timeout;
-	unsigned delivery_command_timeout;
+	unsigned delivery_command_timeout; /* each reply but DATA's, as a whole */
+	unsigned delivery_data_init_timeout; /* the 354 after DATA */
+	unsigned delivery_data_xfer_timeout; /* each write of the message */
+	unsigned delivery_data_done_timeout; /* the reply after the final "." */
+	unsigned delivery_slow_after;	     /* a delivery this old frees its slot */
 	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
 	char *delivery_ca_file;	 /* CAs for --tls verify, or NULL: the system's */
 };

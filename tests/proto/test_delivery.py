@@ -253,7 +253,8 @@ def test_silent_next_hop_times_out():
             s.sendmail(ALICE, ["x@mute.test"], b"Subject: mute\r\n\r\nx\r\n")
             s.quit()
             srv.wait_log(r"to=<x@mute.test> relay=127.0.0.1\[127.0.0.1\]:\d+ delay=\d+s "
-                         r"status=deferred reply=\"4.4.2 no greeting\"", timeout=20)
+                         r"status=deferred reply=\"4.4.2 conversation with 127.0.0.1 timed "
+                         r"out after 2s waiting for the greeting\"", timeout=20)
             assert [e["recipients"] for e in queue(srv)] == [["x@mute.test"]]
         finally:
             srv.stop()
@@ -509,6 +510,239 @@ def test_restart_keeps_queue_and_delivers_once():
     finally:
         srv.stop()
         srv.cleanup()
+
+
+class Hop:
+    """A hand-made next hop on loopback: each connection is served by
+    self.serve(sock) on a thread of its own; close() ends them all."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", free_port()))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.conns = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.conns += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            self.serve(c)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+class Tarpit(Hop):
+    """Accepts, then drips its greeting one octet every 0.3 s and never
+    ends it (bounded: 60 s per connection)."""
+
+    def serve(self, c):
+        c.sendall(b"220 ")
+        for _ in range(200):
+            if self.stopping.wait(0.3):
+                break
+            c.sendall(b"x")
+
+
+def test_tarpit_never_holds_every_slot():
+    tar = Tarpit()
+    ctl, sink, port = start_sink()
+    srv = server({"delivery.threads": "2", "delivery.per_destination": "2",
+                  "delivery.slow_after": "1s", "delivery.command_timeout": "30s"})
+    try:
+        srv.cli("route", "add", "tar1.test", "127.0.0.1:%d" % tar.port)
+        srv.cli("route", "add", "tar2.test", "127.0.0.1:%d" % tar.port)
+        srv.cli("route", "add", "ok.test", "127.0.0.1:%d" % port, "--tls", "none")
+        srv.start()
+        s = srv.submission(ALICE)
+        s.sendmail(ALICE, ["a@tar1.test"], b"Subject: t1\r\n\r\nx\r\n")
+        s.sendmail(ALICE, ["b@tar2.test"], b"Subject: t2\r\n\r\nx\r\n")
+        wait(lambda: tar.conns >= 2, what="both agents in the tarpit")
+        t0 = time.monotonic()
+        s.sendmail(ALICE, ["c@ok.test"], b"Subject: healthy\r\n\r\nx\r\n")
+        s.quit()
+        wait(lambda: sink.messages, timeout=10, what="healthy mail past the tarpit")
+        assert time.monotonic() - t0 < 8, time.monotonic() - t0
+        assert [m[1] for m in sink.messages] == [["c@ok.test"]]
+        assert sorted(r for e in queue(srv) for r in e["recipients"]) == \
+            ["a@tar1.test", "b@tar2.test"]  # still dripping: not given up
+    finally:
+        tar.close()  # ends the drips, so the stop does not wait for them
+        srv.stop()
+        srv.cleanup()
+        ctl.stop()
+
+
+def test_reply_deadline_defers_a_dripping_next_hop():
+    tar = Tarpit()
+    srv = server({"delivery.command_timeout": "2s", "delivery.retry_min": "30s",
+                  "delivery.per_destination": "1"})  # b@ waits for a@, bundled or not
+    try:
+        srv.cli("route", "add", "drip.test", "127.0.0.1:%d" % tar.port)
+        srv.start()
+        s = srv.submission(ALICE)
+        s.sendmail(ALICE, ["a@drip.test"], b"Subject: d1\r\n\r\nx\r\n")
+        s.sendmail(ALICE, ["b@drip.test"], b"Subject: d2\r\n\r\nx\r\n")
+        s.quit()
+        # octets keep coming, but the greeting as a whole is late
+        srv.wait_log(r"to=<a@drip.test> relay=127.0.0.1\[127.0.0.1\]:%d delay=\d+s "
+                     r"status=deferred reply=\"4.4.2 conversation with 127.0.0.1 timed out "
+                     r"after 2s waiting for the greeting\"" % tar.port, timeout=8)
+        srv.wait_log(r"queue destination=drip.test suspended for 30s")
+        time.sleep(1.5)
+        assert tar.conns == 1, tar.conns  # b@ waits for the suspension, untried
+        assert sorted(r for e in queue(srv) for r in e["recipients"]) == \
+            ["a@drip.test", "b@drip.test"]
+        assert "b@drip.test> relay=" not in srv.log_text()
+    finally:
+        tar.close()
+        srv.stop()
+        srv.cleanup()
+
+
+class Scripted(Hop):
+    """Answers each command from a table (prefix -> raw reply, or None for
+    no answer at all) and records the commands it got."""
+
+    def __init__(self, replies, greeting=b"220 scripted.test ESMTP\r\n"):
+        self.replies, self.greeting = replies, greeting
+        self.commands = []
+        Hop.__init__(self)
+
+    def serve(self, c):
+        c.settimeout(5)
+        c.sendall(self.greeting)
+        f = c.makefile("rb")
+        for _ in range(50):
+            line = f.readline()
+            if not line:
+                return
+            self.commands.append(line.strip().decode("latin-1"))
+            for prefix, reply in self.replies:
+                if line.upper().startswith(prefix):
+                    if reply is None:  # silence, until the client gives up
+                        self.stopping.wait(30)
+                        return
+                    c.sendall(reply)
+                    break
+            else:
+                c.sendall(b"250 ok\r\n")
+            if line.upper().startswith(b"QUIT"):
+                return
+
+
+def test_reply_deadline_in_the_transaction():
+    hop = Scripted([(b"EHLO", b"250-scripted.test\r\n250 PIPELINING\r\n"),
+                    (b"RCPT", None)])
+    srv = server({"delivery.command_timeout": "2s"})
+    try:
+        srv.cli("route", "add", "quiet.test", "127.0.0.1:%d" % hop.port, "--tls", "none")
+        srv.start()
+        s = srv.submission(ALICE)
+        s.sendmail(ALICE, ["x@quiet.test"], b"Subject: q\r\n\r\nx\r\n")
+        s.quit()
+        srv.wait_log(r"to=<x@quiet.test> relay=127.0.0.1\[127.0.0.1\]:%d delay=\d+s "
+                     r"status=deferred reply=\"4.4.2 conversation with 127.0.0.1 timed out "
+                     r"after 2s waiting for the reply to RCPT\"" % hop.port, timeout=8)
+        assert [e["recipients"] for e in queue(srv)] == [["x@quiet.test"]]
+    finally:
+        hop.close()
+        srv.stop()
+        srv.cleanup()
+
+
+def test_malformed_multiline_reply_is_a_temporary_failure():
+    # "250-" then "550 ": one reply must carry one code (RFC 5321 §4.2.1)
+    hop = Scripted([(b"EHLO", b"250-scripted.test\r\n250 HELP\r\n"),
+                    (b"RCPT", b"250-2.1.5 fine\r\n550 5.1.1 or not\r\n")])
+    srv = server({"delivery.delay_warning": "1s"})
+    try:
+        srv.cli("route", "add", "odd.test", "127.0.0.1:%d" % hop.port, "--tls", "none")
+        srv.start()
+        s = srv.submission(ALICE)
+        s.sendmail(ALICE, ["x@odd.test"], b"Subject: odd\r\n\r\nx\r\n")
+        s.quit()
+        why = (r"4.5.0 127.0.0.1 sent a malformed reply \(different reply codes in one "
+               r"reply\) waiting for the reply to RCPT")
+        srv.wait_log(r"to=<x@odd.test> relay=127.0.0.1\[127.0.0.1\]:%d delay=\d+s "
+                     r"status=deferred reply=\"%s\"" % (hop.port, why))
+        assert [e["recipients"] for e in queue(srv)] == [["x@odd.test"]]  # not bounced
+        rep = wait(lambda: reports(srv), what="delay notice")[0]
+        assert "Delayed" in rep["Subject"], rep["Subject"]
+        rc = [f for f in status_fields(rep) if f.get("Final-Recipient")][0]
+        assert rc["Action"] == "delayed" and rc["Status"] == "4.5.0", rc.items()
+        assert "malformed reply" in rc["Diagnostic-Code"], rc["Diagnostic-Code"]
+        assert rc["Diagnostic-Code"].startswith("X-mailroom;"), rc["Diagnostic-Code"]
+        assert not any(c.startswith("DATA") for c in hop.commands), hop.commands
+        assert "QUIT" not in hop.commands  # out of step: the connection is dropped
+    finally:
+        srv.stop()
+        srv.cleanup()
+        hop.close()
+
+
+def test_long_line_is_encoded_for_the_next_hop():
+    import re
+    words = " ".join("w%d" % i for i in range(400))  # about 2,300 octets, spaces
+    text = ("A" * 2000 + "\r\nshort line\r\n" + "b=c " * 600 + "\r\n").encode()
+    msg = ("Subject: long\r\nX-Long: %s\r\n\r\n" % words).encode() + text
+    assert max(len(x) for x in msg.split(b"\r\n")) > 2000
+    with routed("*") as (srv, sink, port):  # aiosmtpd answers 500 to lines over 1001
+        s = srv.submission(ALICE)
+        s.sendmail(ALICE, ["far@long.test"], msg)
+        s.quit()
+        wait(lambda: sink.messages, what="the encoded message")
+        got = sink.messages[0][2]
+        lines = got.replace(b"\r\n", b"\n").split(b"\n")
+        assert max(len(x) for x in lines) <= 998, max(len(x) for x in lines)
+        m = email.message_from_bytes(got)
+        assert m["Content-Transfer-Encoding"] == "quoted-printable", got[:300]
+        assert m.get_payload(decode=True).replace(b"\r\n", b"\n") == \
+            text.replace(b"\r\n", b"\n"), got[:300]
+        assert re.sub(r"\r?\n", "", m["X-Long"]) == words
+        srv.wait_log(r"to=<far@long.test> relay=\S+ tls=no mime=reencoded .*status=sent")
+        assert reports(srv) == []
+
+
+def test_unencodable_long_line_is_refused_at_data():
+    import smtplib
+    msg = b"Subject: x\r\nX-Token: " + b"t" * 1500 + b"\r\n\r\nbody\r\n"
+    with routed("*") as (srv, sink, port):
+        s = srv.submission(ALICE)
+        try:
+            s.sendmail(ALICE, ["far@long.test"], msg)
+            raise AssertionError("accepted")
+        except smtplib.SMTPDataError as e:
+            assert e.smtp_code == 554 and b"998" in e.smtp_error, e
+        s.sendmail(ALICE, [ALICE], msg)  # delivered here: no next hop involved
+        s.quit()
+        time.sleep(1)
+        assert queue(srv) == [] and sink.messages == []
+        assert any(b"t" * 1500 in raw for raw in srv.messages(ALICE))
 
 
 if __name__ == "__main__":

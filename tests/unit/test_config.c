@@ -169,7 +169,8 @@ static const char EVERY_KEY[] =
 	"data_timeout = 2d\npostmaster = admin@example.test\nsender_login_match = no\n"
 	"[delivery]\nenabled = no\nthreads = 9\nper_destination = 5\nscan_interval = 5s\n"
 	"retry_min = 61s\nretry_max = 2h\nlifetime = 3d\ndelay_warning = 1h\n"
-	"connect_timeout = 4s\ncommand_timeout = 6m\nresolver = 127.0.0.1:5353\n"
+	"connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
+	"data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
 	"ca_file = ca.pem\n";
 
 static void count_key(const char *key, void *arg)

@@ -84,6 +84,26 @@ static void test_fields(void)
 	test_assert_str(field_after(r, "d@far.test", "Action: ", v, sizeof(v)), "delayed");
 	test_assert(strstr(r, "a@far.test") == NULL);
 	test_assert(strstr(r, "X-Mark: 1\r\n") != NULL && strstr(r, "the body") == NULL);
+
+	/* RFC 3464 §2.3.4: the class follows the action; foreign text never
+	   breaks a line of the report */
+	struct store_queue_rcpt odd[] = {
+	    {.address = "g@far.test", .remote_reply = "550 5.7.1 refused\r\nX-Injected: 1"},
+	    {.address = "h@far.test", .remote_reply = "2.0.0 passed on"},
+	};
+	m.rcpts = odd;
+	m.n_rcpts = 2;
+	buf_clear(&out);
+	dsn_build(&out, "mail.example.test", &m, all, 2, DSN_DELAYED, "R3");
+	r = out.data;
+	test_assert_str(field_after(r, "g@far.test", "Status: ", v, sizeof(v)), "4.7.1");
+	test_assert_str(field_after(r, "h@far.test", "Status: ", v, sizeof(v)), "4.0.0");
+	test_assert(strstr(r, "\r\nX-Injected") == NULL);
+	test_assert_str(field_after(r, "g@far.test", "Diagnostic-Code: ", v, sizeof(v)),
+			"smtp; 550 5.7.1 refused  X-Injected: 1");
+	buf_clear(&out);
+	dsn_build(&out, "mail.example.test", &m, all + 1, 1, DSN_RELAYED, "R4");
+	test_assert_str(field_after(out.data, "h@far.test", "Status: ", v, sizeof(v)), "2.0.0");
 	buf_free(&out);
 	buf_free(&m.body);
 	test_end();

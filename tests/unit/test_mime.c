@@ -287,9 +287,157 @@ static void test_header_get(void)
 	test_end();
 }
 
+/* --- lines over 998 octets (mime_relay_form) ----------------------------------------- */
+
+static size_t longest_line(const char *p, size_t n)
+{
+	size_t max = 0, run = 0;
+	for (size_t i = 0; i < n; i++) {
+		run = p[i] == '\r' || p[i] == '\n' ? 0 : run + 1;
+		max = run > max ? run : max;
+	}
+	return max;
+}
+
+static void test_relay_long_lines(void)
+{
+	test_begin("relay form: long lines encoded, the decoded body unchanged");
+	struct buf in = {0}, out = {0}, back = {0};
+
+	/* no long line, 8-bit allowed: nothing to do */
+	test_assert(mime_relay_form("Subject: x\r\n\r\n\xe9\r\n", 17, false, &out) ==
+		    MIME_RELAY_ASIS);
+	test_assert(out.len == 0);
+
+	/* a plain message with a 2,000-octet line: quoted-printable */
+	buf_append_str(&in, "Subject: long\r\n\r\nfirst\r\n");
+	size_t body_at = in.len - 7;
+	for (int i = 0; i < 2000; i++)
+		buf_append_c(&in, i % 97 == 0 ? '=' : 'a' + i % 26);
+	buf_append_str(&in, "\r\nlast \r\n");
+	test_assert(mime_relay_form(in.data, in.len, false, &out) == MIME_RELAY_CONVERTED);
+	test_assert(longest_line(out.data, out.len) <= 76);
+	test_assert(strstr(out.data, "MIME-Version: 1.0\r\nContent-Transfer-Encoding: "
+				     "quoted-printable\r\n\r\n") != NULL);
+	const char *body = strstr(out.data, "\r\n\r\n") + 4;
+	test_assert(qp_decode(body, out.len - (size_t)(body - out.data), &back));
+	test_assert(back.len == in.len - body_at &&
+		    memcmp(back.data, in.data + body_at, back.len) == 0);
+
+	/* a long header line with white space is folded; unfolding restores it */
+	buf_clear(&in);
+	buf_clear(&out);
+	buf_append_str(&in, "X-Words:");
+	for (int i = 0; i < 500; i++)
+		buf_printf(&in, " w%d", i);
+	size_t hdr_len = in.len;
+	buf_append_str(&in, "\r\nSubject: s\r\n\r\nshort body\r\n");
+	test_assert(mime_relay_form(in.data, in.len, false, &out) == MIME_RELAY_CONVERTED);
+	test_assert(longest_line(out.data, out.len) <= 998);
+	test_assert(strstr(out.data, "\r\n\r\nshort body\r\n") != NULL); /* body as it was */
+	test_assert(strstr(out.data, "Content-Transfer-Encoding") == NULL);
+	buf_clear(&back);
+	for (size_t i = 0; i < out.len && back.len < hdr_len; i++)
+		if (out.data[i] != '\r' && out.data[i] != '\n')
+			buf_append_c(&back, out.data[i]);
+	test_assert(back.len == hdr_len && memcmp(back.data, in.data, hdr_len) == 0);
+
+	/* base64 and quoted-printable parts get breaks their decoding ignores;
+	   the short part stays byte for byte */
+	buf_clear(&in);
+	buf_clear(&out);
+	buf_append_str(&in, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+			    "--b\r\nContent-Type: text/plain\r\n\r\nkept \xe9 as is\r\n"
+			    "--b\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	for (int i = 0; i < 1500; i++)
+		buf_append_c(&in, "QUJD"[i % 4]);
+	buf_append_str(&in, "\r\n--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
+	for (int i = 0; i < 700; i++)
+		buf_append_str(&in, "a=3D");
+	buf_append_str(&in, "\r\n--b--\r\n");
+	test_assert(mime_relay_form(in.data, in.len, false, &out) == MIME_RELAY_CONVERTED);
+	test_assert(longest_line(out.data, out.len) <= 76);
+	test_assert(strstr(out.data, "\r\n\r\nkept \xe9 as is\r\n--b\r\n") != NULL);
+	const char *qp = strstr(out.data, "quoted-printable\r\n\r\n") + 20;
+	const char *qp_end = strstr(qp, "\r\n--b--");
+	buf_clear(&back);
+	test_assert(qp_decode(qp, (size_t)(qp_end - qp), &back));
+	test_assert(back.len == 1400);
+	for (size_t i = 0; i < back.len; i++)
+		test_assert(back.data[i] == (i % 2 == 0 ? 'a' : '='));
+	size_t b64 = 0;
+	for (const char *c = strstr(out.data, "base64\r\n\r\n") + 10; *c != '-'; c++)
+		b64 += *c != '\r' && *c != '\n';
+	test_assert(b64 == 1500);
+
+	/* and without 8BITMIME, the 8-bit part is converted as well */
+	buf_clear(&out);
+	test_assert(mime_relay_form(in.data, in.len, true, &out) == MIME_RELAY_CONVERTED);
+	test_assert(strstr(out.data, "kept =E9 as is") != NULL);
+	buf_free(&in);
+	buf_free(&out);
+	buf_free(&back);
+	test_end();
+}
+
+static void test_relay_refused(void)
+{
+	test_begin("relay form: long lines that cannot be encoded");
+	static const char *const heads[] = {
+	    "Content-Transfer-Encoding: binary\r\n\r\n",
+	    "Content-Type: message/partial; id=x\r\n\r\n",
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+	};
+	struct buf in = {0}, out = {0};
+
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		buf_clear(&in);
+		buf_append_str(&in, heads[i]);
+		for (int k = 0; k < 1200; k++)
+			buf_append_c(&in, 'x'); /* in the multipart: its preamble */
+		buf_append_str(&in, "\r\n");
+		if (i == 2)
+			buf_append_str(&in, "--b\r\n\r\npart\r\n--b--\r\n");
+		test_assert(mime_relay_form(in.data, in.len, false, &out) == MIME_RELAY_LONG_LINE);
+		test_assert(out.len == 0);
+		test_assert(!mime_relay_possible(in.data, in.len));
+	}
+	/* a header line without white space to fold at */
+	buf_clear(&in);
+	buf_append_str(&in, "X-Token: ");
+	for (int k = 0; k < 1200; k++)
+		buf_append_c(&in, 't');
+	buf_append_str(&in, "\r\n\r\nbody\r\n");
+	test_assert(mime_relay_form(in.data, in.len, false, &out) == MIME_RELAY_LONG_LINE);
+	test_assert(!mime_relay_possible(in.data, in.len));
+	/* the downgrade alone leaves line lengths to the relay form */
+	buf_append_str(&in, "\xe9\r\n");
+	test_assert(mime_downgrade(in.data, in.len, &out) == MIME_CONVERTED);
+	test_assert(strstr(out.data, "X-Token: tttt") != NULL);
+	/* with 8-bit in a header and no 8BITMIME, that is the reason given */
+	buf_clear(&in);
+	buf_clear(&out);
+	buf_append_str(&in, "Subject: \xe9\r\n\r\nx\r\n");
+	test_assert(mime_relay_form(in.data, in.len, true, &out) == MIME_RELAY_NO_8BIT);
+	/* as DATA sees it: bare CR and LF end lines too; an encodable long
+	   line is fine */
+	buf_clear(&in);
+	for (int k = 0; k < 1200; k++)
+		buf_append_c(&in, k % 600 == 599 ? '\r' : 'y');
+	test_assert(mime_relay_possible(in.data, in.len));
+	for (int k = 0; k < 1200; k++)
+		buf_append_c(&in, 'z');
+	test_assert(mime_relay_possible(in.data, in.len)); /* a body line: encoded */
+	test_assert(mime_relay_possible("a\r\n", 3));
+	buf_free(&in);
+	buf_free(&out);
+	test_end();
+}
+
 int main(void)
 {
-	return test_run((void (*[])(void)){test_seven_bit_untouched, test_plain_text, test_long_lines,
-					   test_multipart, test_refused, test_roundtrip,
-					   test_header_get, NULL});
+	return test_run((void (*[])(void)){test_seven_bit_untouched, test_plain_text,
+					   test_long_lines, test_multipart, test_refused,
+					   test_roundtrip, test_header_get, test_relay_long_lines,
+					   test_relay_refused, NULL});
 }
