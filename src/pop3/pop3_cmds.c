@@ -292,11 +292,11 @@ static enum pop3_cmd_result cmd_uidl(struct pop3_cmd_ctx *ctx)
 
 /* A RETR or TOP reply in progress. The body comes from the store in pieces
    of POP3_READ_CHUNK, one worker job at a time, and each piece is
-   byte-stuffed on the worker and written at once: the session holds at most
-   one stuffed piece plus what waits in the output buffer (the next job
-   starts only once that is below POP3_OUTBUF_THROTTLE), whatever the size
-   of the message. The first job opens the body, so a missing message still
-   gets a proper -ERR; after the +OK line, an error can only end the
+   byte-stuffed on the worker and written at once; the next job starts only
+   once the output buffer is empty (pop3_cont_steps), so the session holds
+   one stuffed piece at most, whatever the size of the message. The kernel's
+   socket buffer keeps the client busy while the next piece is read. The first job opens the body,
+   so a missing message still gets a proper -ERR; after the +OK line, an error can only end the
    connection, since an -ERR line would read as message text and the missing
    "." tells the client that the message is incomplete (RFC 1939 §3). TOP
    stops reading once the dot-stuffer reaches its cut (RFC 1939 §7). */

@@ -35,7 +35,7 @@ struct store_msg;
 #define POP3_ARENA_FIRST 1536		 /* session + timestamp + a small mailbox */
 #define POP3_OUTBUF_THROTTLE (64 * 1024) /* stop producing output above this */
 #define POP3_CHUNK (32 * 1024)		 /* bytes written per step of a long reply */
-#define POP3_READ_CHUNK (64 * 1024)	 /* RETR/TOP: body octets read per worker job */
+#define POP3_READ_CHUNK (60 * 1024) /* RETR/TOP: body octets per job; stuffed, it fits 64 KiB */
 #define POP3_RETRY_MS 20		 /* RETR/TOP: wait when the worker queue is full */
 #define POP3_BAD_CMDS_MAX 20		 /* unknown/invalid commands before we close */
 #define POP3_AUTH_FAILS_MAX 3		 /* failed logins per session before we close */
@@ -226,10 +226,10 @@ void pop3_cmd_finish(struct pop3_session *s);
 /* Counts an invalid command; closes the session past POP3_BAD_CMDS_MAX. */
 void pop3_session_bad_command(struct pop3_session *s);
 /* Multi-line replies: a LIST/UIDL listing, or a reply produced in steps
-   (RETR/TOP). `step` runs whenever the output is below POP3_OUTBUF_THROTTLE
-   and no job, delay or handshake is pending (so never while its own job
-   runs); it writes output or starts a job and returns true once the reply
-   is complete, which ends the command. `free_fn(ctx)` runs when the reply
+   (RETR/TOP). `step` runs whenever the output is empty and no job, delay
+   or handshake is pending (so never while its own job runs); it writes
+   output or starts a job and returns true once the reply is complete,
+   which ends the command. `free_fn(ctx)` runs when the reply
    ends, completed or cut short by the session's end. */
 typedef bool pop3_cont_step_fn(struct pop3_session *s, void *ctx);
 void pop3_cont_list(struct pop3_session *s, bool uidl);

@@ -306,6 +306,10 @@ static bool session_step(struct pop3_session *s)
 	if (conn_output_pending(s->conn) >= POP3_OUTBUF_THROTTLE)
 		return false; /* resumed by `drained` */
 	if (s->cont != NULL) {
+		/* a step writes a whole store piece: the next one only once the
+		   output is empty, so a session holds one piece, not two */
+		if (s->cont->step != NULL && conn_output_pending(s->conn) > 0)
+			return false; /* resumed by `drained` */
 		cont_pump(s);
 		return true;
 	}
