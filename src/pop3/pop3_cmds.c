@@ -291,15 +291,16 @@ static enum pop3_cmd_result cmd_uidl(struct pop3_cmd_ctx *ctx)
 /* --- RETR, TOP ------------------------------------------------------------------------ */
 
 /* A RETR or TOP reply in progress. The body comes from the store in pieces
-   of POP3_READ_CHUNK, one worker job at a time, and each piece is
-   byte-stuffed on the worker and written at once; the next job starts only
-   once the output buffer is empty (pop3_cont_steps), so the session holds
-   one stuffed piece at most, whatever the size of the message. The kernel's
-   socket buffer keeps the client busy while the next piece is read. The first job opens the body,
-   so a missing message still gets a proper -ERR; after the +OK line, an error can only end the
-   connection, since an -ERR line would read as message text and the missing
-   "." tells the client that the message is incomplete (RFC 1939 §3). TOP
-   stops reading once the dot-stuffer reaches its cut (RFC 1939 §7). */
+   of POP3_READ_CHUNK, one worker job at a time; each piece is byte-stuffed
+   on the worker and written at once, and the next job starts only once the
+   output buffer is empty (pop3_cont_steps), so the session holds one
+   stuffed piece at most, whatever the size of the message. The kernel's
+   socket buffer keeps the client busy while the next piece is read.
+   The first job opens the body, so a missing message still gets a proper
+   -ERR. After the +OK line an error can only end the connection: an -ERR
+   line would read as message text, and the missing "." tells the client
+   that the message is incomplete (RFC 1939 §3). TOP stops reading once the
+   dot-stuffer reaches its cut (RFC 1939 §7). */
 struct pop3_body {
 	struct store_body_reader reader;
 	struct dotstuff ds;
