@@ -283,9 +283,11 @@ int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, str
       read at different times fit together.
    XXX SQLite walks a blob's overflow pages from the start on every open, so
    a piece at offset `off` costs about off/page_size page lookups and a whole
-   body costs time quadratic in its size: in 60 KiB pieces, 10 MiB takes
-   0.14 s of worker CPU, 50 MiB 3.3 s (docs/benchmarks.md). Bodies stored in
-   rows of one piece each would remove it, at the price of a migration. */
+   body costs time quadratic in its size. Reads map the database for the
+   copy, which makes a lookup cheap (in 60 KiB pieces, 10 MiB takes 0.05 s of
+   worker CPU, 50 MiB 0.8 s; docs/benchmarks.md), but the growth stays.
+   Bodies stored in rows of one piece each would remove it, at the price of
+   a migration. */
 struct store_body_reader {
 	int64_t mailbox_id, msg_id, body_id;
 	uint64_t size;

@@ -258,6 +258,9 @@ int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, str
 	return r;
 }
 
+/* SQLite clamps it to SQLITE_MAX_MMAP_SIZE (0x7fff0000 on Linux). */
+#define STORE_BODY_MMAP_ON "PRAGMA mmap_size=2147418112"
+
 /* The body row of a message in a mailbox; leaves the statement on its row
    (the read transaction open) for the caller, who must call store_idle(). */
 static int body_of(struct store *st, int64_t mailbox_id, int64_t msg_id, int64_t *body_id_r,
@@ -304,6 +307,15 @@ int store_body_read(struct store *st, const struct store_body_reader *r, uint64_
 	int rc;
 
 	*n_r = 0;
+	/* SQLite walks a blob's overflow chain from its start on every open, so
+	   a piece costs about off/page_size page lookups. Mapped pages make each
+	   lookup a memory read instead of a pread() (a 50 MiB body in 60 KiB
+	   pieces: 0.8 s of CPU instead of 4 s). The mapping lives only for this
+	   read, so the handle's other work and the process's RSS are as before.
+	   XXX an I/O error on a mapped page is SIGBUS, not SQLITE_IOERR (SQLite,
+	   "Memory-Mapped I/O"); nothing truncates the database while the server
+	   runs (no VACUUM). Best effort: without the pragma the read still works. */
+	(void)sqlite3_exec(st->db, STORE_BODY_MMAP_ON, NULL, NULL, NULL);
 	/* the row stays current while the blob is read: one snapshot for both */
 	int ret = body_of(st, r->mailbox_id, r->msg_id, &body_id, &size);
 	if (ret == STORE_OK && body_id != r->body_id) {
@@ -340,6 +352,7 @@ out:
 	if (blob != NULL)
 		sqlite3_blob_close(blob);
 	store_idle(st);
+	(void)sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
 	return ret;
 }
 
