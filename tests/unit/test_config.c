@@ -155,21 +155,21 @@ static void test_value_parsers(void)
 
 /* A file that sets every key to something other than its default. */
 static const char EVERY_KEY[] =
-    "[server]\nhostname = mx.example.test\ndata_dir = /srv/mail\nworkers = 3\n"
-    "log_level = debug\n"
-    "[listen]\nsmtp = 127.0.0.1:25, [::1]:25\nsubmission = off\n"
-    "submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
-    "[tls]\ncert = c.pem\nkey = /etc/k.pem\n"
-    "[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
-    "auth_fail_delay_max = 2m\nauth_cache_ttl = 0\n"
-    "[pop3]\nplaintext_auth = yes\napop = yes\n"
-    "[smtp]\nmax_message_size = 1500000\nmax_recipients = 500\nmax_errors = 3\n"
-    "max_commands = 77\nmax_received_headers = 9\ncommand_timeout = 1h\n"
-    "data_timeout = 2d\npostmaster = admin@example.test\nsender_login_match = no\n"
-    "[delivery]\nenabled = no\nthreads = 9\nper_destination = 5\nscan_interval = 5s\n"
-    "retry_min = 61s\nretry_max = 2h\nlifetime = 3d\ndelay_warning = 1h\n"
-    "connect_timeout = 4s\ncommand_timeout = 6m\nresolver = 127.0.0.1:5353\n"
-    "ca_file = ca.pem\n";
+	"[server]\nhostname = mx.example.test\ndata_dir = /srv/mail\nworkers = 3\n"
+	"log_level = debug\n"
+	"[listen]\nsmtp = 127.0.0.1:25, [::1]:25\nsubmission = off\n"
+	"submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
+	"[tls]\ncert = c.pem\nkey = /etc/k.pem\n"
+	"[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
+	"auth_fail_delay_max = 2m\nauth_cache_ttl = 0\n"
+	"[pop3]\nplaintext_auth = yes\napop = yes\n"
+	"[smtp]\nmax_message_size = 1500000\nmax_recipients = 500\nmax_errors = 3\n"
+	"max_commands = 77\nmax_received_headers = 9\ncommand_timeout = 1h\n"
+	"data_timeout = 2d\npostmaster = admin@example.test\nsender_login_match = no\n"
+	"[delivery]\nenabled = no\nthreads = 9\nper_destination = 5\nscan_interval = 5s\n"
+	"retry_min = 61s\nretry_max = 2h\nlifetime = 3d\ndelay_warning = 1h\n"
+	"connect_timeout = 4s\ncommand_timeout = 6m\nresolver = 127.0.0.1:5353\n"
+	"ca_file = ca.pem\n";
 
 static void count_key(const char *key, void *arg)
 {
