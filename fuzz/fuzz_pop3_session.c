@@ -33,6 +33,7 @@
 #include "util/log.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FUZZ_USER "fuzz@example.test"
@@ -122,10 +124,26 @@ static void mailbox_reset(struct fuzz_env *e)
 	e->n_msgs = sizeof(fuzz_msgs) / sizeof(fuzz_msgs[0]) + 1;
 }
 
+static char fuzz_dir[] = "/tmp/mailroom-fuzz-pop3.XXXXXX";
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* At exit: the store goes with the process (open files may be unlinked). */
+static void env_remove_dir(void)
+{
+	nftw(fuzz_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static struct fuzz_env *env_get(void)
 {
 	static struct fuzz_env *env;
-	char tmpl[] = "/tmp/mailroom-fuzz-pop3.XXXXXX";
+	char *tmpl = fuzz_dir;
 	char *err = NULL;
 	struct buf conf = {0};
 
@@ -134,6 +152,7 @@ static struct fuzz_env *env_get(void)
 	env = calloc(1, sizeof(*env));
 	if (env == NULL || mkdtemp(tmpl) == NULL)
 		abort();
+	atexit(env_remove_dir);
 	log_set_level(LOG_ERROR);
 	signal(SIGPIPE, SIG_IGN); /* as `mailroom serve` does: either side may hang up first */
 	/* APOP on, so its paths run too; no login delays, no auth cache:
