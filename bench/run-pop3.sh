@@ -8,7 +8,10 @@
 #      server and the ratio;
 #   2. idle connections: IDLE_N connections to mailroom, DOVECOT_IDLE_N to
 #      Dovecot, each greeted and held; memory (PSS of all the server's
-#      processes) per connection.
+#      processes) per connection;
+#   3. RETR memory: RETR_CLIENTS clients, each in a mailbox of its own, send
+#      RETR for a RETR_MB MiB message and read nothing; the server's memory
+#      before and while they wait (bench/retrhold.py).
 #
 # Run as root on Debian 12 from the top of the tree:  bench/run-pop3.sh
 # Knobs (environment):
@@ -26,6 +29,8 @@
 #                                password checks for 5 minutes (mailroom's
 #                                default; Dovecot's auth_cache_size/ttl), or
 #                                neither does (Dovecot's default)
+#   RETR_CLIENTS=100 RETR_MB=50  part 3: clients, message size in MiB
+#   PARTS="download idle retr"   the parts to run (e.g. PARTS=retr)
 #   KEEP_TMP=1                   keep the temporary folder (logs, configs)
 # Both servers listen on 127.0.0.1 only; they are stopped by PID on exit.
 set -euo pipefail
@@ -44,6 +49,16 @@ performance) DOVECOT_IDLE_N=${DOVECOT_IDLE_N:-$IDLE_N} ;;
 *) echo "run-pop3: DOVECOT_LOGIN is default or performance" >&2; exit 2 ;;
 esac
 KEEP_TMP=${KEEP_TMP:-0}
+RETR_CLIENTS=${RETR_CLIENTS:-100}
+RETR_MB=${RETR_MB:-50}
+PARTS=${PARTS:-download idle retr}
+want() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+for p in $PARTS; do
+	case $p in
+	download | idle | retr) ;;
+	*) echo "run-pop3: PARTS is a list of download, idle, retr" >&2; exit 2 ;;
+	esac
+done
 AUTH_CACHE=${AUTH_CACHE:-on}
 case $AUTH_CACHE in
 on) MR_CACHE=5m DC_CACHE="auth_cache_size = 10M
@@ -54,8 +69,10 @@ esac
 PASSWORD=bench-pass
 USERFMT='bench%04d@bench.test'
 user() { printf 'bench%04d@bench.test' "$1"; } # the same names as USERFMT
+RETR_FMT='retr%04d@bench.test'
+retr_user() { printf 'retr%04d@bench.test' "$1"; } # the same names as RETR_FMT
 
-for v in MAILBOXES MESSAGES CONCURRENCY RUN_SECONDS REPEATS IDLE_N DOVECOT_IDLE_N; do
+for v in MAILBOXES MESSAGES CONCURRENCY RUN_SECONDS REPEATS IDLE_N DOVECOT_IDLE_N RETR_CLIENTS RETR_MB; do
 	case ${!v} in
 	'' | *[!0-9]*) echo "run-pop3: $v must be a positive number" >&2; exit 2 ;;
 	esac
@@ -219,6 +236,28 @@ for i in $(seq "$MAILBOXES"); do
 	done
 done
 say "mailroom: $MAILBOXES users added, $((MAILBOXES * MESSAGES)) messages delivered ($(( $(date +%s) - t0 )) s)"
+if want retr; then
+	# part 3: one RETR_MB MiB message, stored once (one body row, an alias
+	# to every retr mailbox) in mailroom, hard-linked into every Maildir
+	python3 - "$T/big.eml" "$RETR_MB" <<'PY'
+import sys
+path, mib = sys.argv[1], int(sys.argv[2])
+with open(path, "w") as f:
+    f.write("From: Bob Chen <bob@example.org>\nTo: user@bench.test\nSubject: large\n"
+            "Message-ID: <large.1@example.org>\nMIME-Version: 1.0\n"
+            "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n")
+    line = "QmVuY2htYXJrIGRhdGEsIGJhc2U2NCBsaW5lcyBvZiA3NiBjaGFyYWN0ZXJzIGFzIGluIG1h\n"
+    f.write(line * (mib * 1024 * 1024 // len(line)))
+PY
+	t0=$(date +%s)
+	for i in $(seq "$RETR_CLIENTS"); do
+		u=$(retr_user "$i")
+		echo "$PASSWORD" | "$MR" -c "$MRCONF" user add "$u" --password-stdin >/dev/null
+		"$MR" -c "$MRCONF" alias add retr-all@bench.test "$u" >/dev/null
+	done
+	"$MR" -c "$MRCONF" deliver retr-all@bench.test < "$T/big.eml"
+	say "mailroom: $RETR_CLIENTS users with one $(($(stat -c %s "$T/big.eml") / 1048576)) MiB message each ($(( $(date +%s) - t0 )) s)"
+fi
 
 # ---------------------------------------------------------------- Dovecot
 # Same users with the same password hashes (yescrypt, from mailroom's store),
@@ -235,7 +274,9 @@ with open(sys.argv[2], "w") as f:
 PY
 chown root:dovecot "$DC/users" # read by Dovecot's auth process
 chmod 640 "$DC/users"
-[ "$(wc -l < "$DC/users")" -eq "$MAILBOXES" ] || { echo "run-pop3: could not copy the users" >&2; exit 1; }
+n_users=$MAILBOXES
+if want retr; then n_users=$((MAILBOXES + RETR_CLIENTS)); fi
+[ "$(wc -l < "$DC/users")" -eq "$n_users" ] || { echo "run-pop3: could not copy the users" >&2; exit 1; }
 # Maildir file names as Dovecot's own LDA writes them (S= size, W= size with
 # CRLF), already seen (:2,S) so RETR changes nothing on disk.
 now=$(date +%s)
@@ -255,6 +296,17 @@ for i in $(seq "$MAILBOXES"); do
 		k=$((k + 1))
 	done
 done
+if want retr; then
+	s=$(stat -c %s "$T/big.eml")
+	w=$((s + $(wc -l < "$T/big.eml")))
+	big="$DC/big.eml"
+	cp "$T/big.eml" "$big"
+	for i in $(seq "$RETR_CLIENTS"); do
+		md=$DC/mail/$(retr_user "$i")/Maildir
+		mkdir -p "$md/cur" "$md/new" "$md/tmp"
+		ln "$big" "$md/cur/$((now + i)).M1P1.bench.test,S=$s,W=$w:2,S"
+	done
+fi
 chown -R nobody:nogroup "$DC/mail"
 # Dovecot's defaults are kept (one pop3-login process per connection,
 # service_count=1, as Debian ships it); only the limits are raised so that
@@ -325,34 +377,7 @@ say "mailroom pid $MR_PID ($("$MR" --version 2>/dev/null || echo mailroom)), dov
 
 # Memory of a process and all its descendants: "PSS_KiB RSS_KiB processes".
 mem_tree() {
-	python3 - "$1" <<'PY'
-import os, sys
-root = int(sys.argv[1])
-kids = {}
-for p in os.listdir("/proc"):
-    if p.isdigit():
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            kids.setdefault(ppid, []).append(int(p))
-        except (OSError, ValueError, IndexError):
-            pass
-pending, pss, rss, n = [root], 0, 0, 0
-while pending:
-    p = pending.pop()
-    pending += kids.get(p, [])
-    try:
-        with open("/proc/%d/smaps_rollup" % p) as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    pss += int(line.split()[1])
-                elif line.startswith("Rss:"):
-                    rss += int(line.split()[1])
-        n += 1
-    except OSError:
-        pass
-print(pss, rss, n)
-PY
+	python3 bench/memtree.py "$1"
 }
 # Number of processes under a PID (bounded wait until it settles).
 settle() {
@@ -367,6 +392,7 @@ settle() {
 
 failed=0
 
+if want download; then
 # ---------------------------------------------------------------- download
 step "POP3 full download: $CONCURRENCY clients, login + STAT + UIDL + RETR all + QUIT; $REPEATS x ${RUN_SECONDS} s per server, alternating"
 load() { # name port out [pop3load options]
@@ -398,7 +424,10 @@ for r in $(seq "$REPEATS"); do
 	done
 done
 
+fi
+
 # ---------------------------------------------------------------- idle
+if want idle; then
 step "idle connections: greeting read, then held (no login)"
 idle() { # name port pid count
 	local base held_line still_line held after per rss_per i n established
@@ -446,8 +475,35 @@ idle() { # name port pid count
 }
 idle mailroom "$MR_PORT" "$MR_PID" "$IDLE_N"
 idle dovecot "$DC_PORT" "$DC_PID" "$DOVECOT_IDLE_N"
+fi
+
+# ---------------------------------------------------------------- RETR memory
+if want retr; then
+step "RETR memory: $RETR_CLIENTS clients RETR a $RETR_MB MiB message each and read nothing"
+retr() { # name port pid
+	settle "$3"
+	python3 bench/retrhold.py "$1" "$2" "$3" "$RETR_FMT" 1 "$RETR_CLIENTS" "$PASSWORD" \
+		> "$T/$1.retr" 2> "$T/$1.retr.err" || failed=1
+	head -5 "$T/$1.retr.err"
+	python3 - "$T/$1.retr" <<'PY'
+import sys
+f = dict(kv.split("=", 1) for kv in open(sys.argv[1]).read().split())
+mib = lambda k: int(f[k]) / 1024.0
+print("%-9s %s clients, +OK for all after %s s; RSS %.1f MiB -> %.1f MiB (+%.1f MiB), "
+      "PSS %.1f MiB -> %.1f MiB (+%.1f MiB); processes %s -> %s; then one client read "
+      "its %.1f MiB in %s s; errors %s"
+      % (f["label"], f["clients"], f["ok_seconds"], mib("rss_before"), mib("rss_peak"),
+         mib("rss_peak") - mib("rss_before"), mib("pss_before"), mib("pss_peak"),
+         mib("pss_peak") - mib("pss_before"), f["procs_before"], f["procs_peak"],
+         int(f["read_octets"]) / 1048576.0, f["read_seconds"], f["errors"]))
+PY
+}
+retr mailroom "$MR_PORT" "$MR_PID"
+retr dovecot "$DC_PORT" "$DC_PID"
+fi
 
 # ---------------------------------------------------------------- summary
+if want download && want idle; then
 step "summary ($(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(. /etc/os-release && echo "$PRETTY_NAME"))"
 read -r mr_held mr_per mr_n < "$T/mailroom.idle.result"
 read -r dc_held dc_per dc_n < "$T/dovecot.idle.result"
@@ -488,6 +544,7 @@ if dcm < dch or mrm < mrh:
     print("(memory per connection is over the connections still established when it "
           "was read: mailroom %d, dovecot %d)" % (mrm, dcm))
 PY
+fi
 if [ "$failed" -ne 0 ]; then
 	say "run-pop3: some runs had errors; see above"
 	KEEP_TMP=1

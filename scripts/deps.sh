@@ -9,7 +9,7 @@ level=${1:-build}
 
 pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev openssl"
 case "$level" in
-test)  pkgs="$pkgs python3 python3-aiosmtpd unbound curl fetchmail mpop swaks msmtp openssl clang libclang-rt-14-dev" ;;
+test)  pkgs="$pkgs python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail swaks msmtp openssl clang libclang-rt-14-dev" ;;
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d" ;;
 build) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;

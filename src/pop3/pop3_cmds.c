@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -289,64 +290,135 @@ static enum pop3_cmd_result cmd_uidl(struct pop3_cmd_ctx *ctx)
 
 /* --- RETR, TOP ------------------------------------------------------------------------ */
 
-/* Worker: read the body and byte-stuff it here, off the loop thread. */
-static void work_read(void *thread_ctx, void *p)
+/* A RETR or TOP reply in progress. The body comes from the store in pieces
+   of POP3_READ_CHUNK, one worker job at a time; each piece is byte-stuffed
+   on the worker and written at once, and the next job starts only once the
+   output buffer is empty (pop3_cont_steps), so the session holds one
+   stuffed piece at most, whatever the size of the message. The kernel's
+   socket buffer keeps the client busy while the next piece is read.
+   The first job opens the body, so a missing message still gets a proper
+   -ERR. After the +OK line an error can only end the connection: an -ERR
+   line would read as message text, and the missing "." tells the client
+   that the message is incomplete (RFC 1939 §3). TOP stops reading once the
+   dot-stuffer reaches its cut (RFC 1939 §7). */
+struct pop3_body {
+	struct store_body_reader reader;
+	struct dotstuff ds;
+	uint64_t off; /* octets of the body read so far */
+	uint32_t msgno;
+	bool top;
+	bool opened;  /* the worker found the body: reader is valid */
+	bool started; /* the +OK line has gone out */
+	bool last;    /* the last piece (and the final ".") was produced */
+	bool done;    /* the reply is complete, or was refused */
+};
+
+/* Worker: open the body on the first call, then read and stuff one piece.
+   The body state belongs to this job while it runs (pop3_cont_steps). */
+static void work_body(void *thread_ctx, void *p)
 {
 	struct pop3_job *job = p;
-	struct buf body = {0};
-	struct dotstuff ds;
+	struct pop3_body *b = job->body;
+	size_t n = 0;
 
-	job->result = store_message_read(thread_ctx, job->mailbox_id, job->msg_id, &body);
-	if (job->result == STORE_OK) {
-		if (job->top)
-			dotstuff_init_top(&ds, job->top_lines);
-		else
-			dotstuff_init(&ds);
-		buf_reserve(&job->out, body.len + body.len / 32 + 8);
-		dotstuff_feed(&ds, body.data, body.len, &job->out);
-		dotstuff_finish(&ds, &job->out);
-		job->raw_len = body.len; /* for the size check */
+	if (!b->opened) {
+		job->result = store_body_open(thread_ctx, job->mailbox_id, job->msg_id, &b->reader);
+		if (job->result != STORE_OK)
+			return;
+		b->opened = true;
 	}
-	buf_free(&body);
+	char *raw = xmalloc(POP3_READ_CHUNK);
+	job->result = store_body_read(thread_ctx, &b->reader, b->off, raw, POP3_READ_CHUNK, &n);
+	if (job->result == STORE_OK) {
+		b->off += n;
+		buf_reserve(&job->out, n + n / 32 + 8);
+		bool cut = dotstuff_feed(&b->ds, raw, n, &job->out);
+		if (cut || n == 0 || b->off >= b->reader.size) {
+			dotstuff_finish(&b->ds, &job->out);
+			b->last = true;
+		}
+	}
+	free(raw);
 }
 
-static void finish_read(struct pop3_session *s, struct pop3_job *job)
+static void finish_body(struct pop3_session *s, struct pop3_job *job)
 {
-	struct pop3_msg *m = &s->msgs[job->msgno - 1];
+	struct pop3_body *b = job->body;
+	const struct pop3_msg *m = &s->msgs[b->msgno - 1];
 
-	if (job->result != STORE_OK) {
-		pop3_reply_store_error(s, job->result, job->top ? "top" : "retr");
-		pop3_cmd_finish(s);
+	if (job->result != STORE_OK && !b->started) {
+		pop3_reply_store_error(s, job->result, b->top ? "top" : "retr");
+		b->done = true;
 		return;
 	}
-	if (!job->top && job->raw_len != m->size)
-		log_warn("sid=%s pop3 size mismatch msg=%u listed=%llu read=%zu", s->sid,
-			 job->msgno, (unsigned long long)m->size, job->raw_len);
-	if (job->top) {
-		pop3_reply(s, true, "Top of message follows");
-	} else {
-		pop3_reply(s, true, "%llu octets", (unsigned long long)m->size);
-		s->retrieved++;
+	if (job->result != STORE_OK) {
+		log_warn("sid=%s pop3 store error op=%s status=%d msg=%u offset=%llu", s->sid,
+			 b->top ? "top" : "retr", job->result, b->msgno,
+			 (unsigned long long)b->off);
+		pop3_session_close(s, "store error inside a message");
+		return;
+	}
+	if (!b->started) {
+		if (b->reader.size != m->size)
+			log_warn("sid=%s pop3 size mismatch msg=%u listed=%llu stored=%llu", s->sid,
+				 b->msgno, (unsigned long long)m->size,
+				 (unsigned long long)b->reader.size);
+		if (b->top) {
+			pop3_reply(s, true, "Top of message follows");
+		} else {
+			pop3_reply(s, true, "%llu octets", (unsigned long long)m->size);
+			s->retrieved++;
+		}
+		b->started = true;
 	}
 	s->bytes_out += job->out.len;
-	pop3_cont_body(s, &job->out);
+	pop3_write(s, job->out.data, job->out.len);
+	b->done = b->last;
+}
+
+/* The worker pool was full in the middle of a message: try again soon. */
+static void body_retry(struct pop3_session *s)
+{
+	(void)s; /* the next session step starts the job again */
+}
+
+static bool body_step(struct pop3_session *s, void *ctx)
+{
+	struct pop3_body *b = ctx;
+
+	if (b->done)
+		return true;
+	struct pop3_job *job = pop3_job_new(s, finish_body);
+	job->mailbox_id = s->mailbox_id;
+	job->msg_id = s->msgs[b->msgno - 1].id;
+	job->body = b;
+	if (!b->started)
+		return !pop3_job_submit(s, job, work_body); /* it replied -ERR if not */
+	if (!pop3_job_try_submit(s, job, work_body))
+		pop3_session_delay(s, POP3_RETRY_MS, body_retry); /* back-pressure, not an error */
+	return false;
+}
+
+static void body_free(void *ctx)
+{
+	free(ctx);
 }
 
 static enum pop3_cmd_result start_read(struct pop3_session *s, struct slice arg, bool top,
 				       uint64_t lines)
 {
 	uint32_t no;
-	struct pop3_msg *m = pop3_cmd_msg_arg(s, arg, &no);
 
-	if (m == NULL)
+	if (pop3_cmd_msg_arg(s, arg, &no) == NULL)
 		return POP3_CMD_DONE;
-	struct pop3_job *job = pop3_job_new(s, finish_read);
-	job->mailbox_id = s->mailbox_id;
-	job->msg_id = m->id;
-	job->msgno = no;
-	job->top = top;
-	job->top_lines = lines;
-	pop3_job_submit(s, job, work_read);
+	struct pop3_body *b = xcalloc(1, sizeof(*b));
+	b->msgno = no;
+	b->top = top;
+	if (top)
+		dotstuff_init_top(&b->ds, lines);
+	else
+		dotstuff_init(&b->ds);
+	pop3_cont_steps(s, body_step, body_free, b);
 	return POP3_CMD_ASYNC;
 }
 

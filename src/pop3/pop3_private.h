@@ -35,6 +35,8 @@ struct store_msg;
 #define POP3_ARENA_FIRST 1536		 /* session + timestamp + a small mailbox */
 #define POP3_OUTBUF_THROTTLE (64 * 1024) /* stop producing output above this */
 #define POP3_CHUNK (32 * 1024)		 /* bytes written per step of a long reply */
+#define POP3_READ_CHUNK (60 * 1024) /* RETR/TOP: body octets per job; stuffed, it fits 64 KiB */
+#define POP3_RETRY_MS 20		 /* RETR/TOP: wait when the worker queue is full */
 #define POP3_BAD_CMDS_MAX 20		 /* unknown/invalid commands before we close */
 #define POP3_AUTH_FAILS_MAX 3		 /* failed logins per session before we close */
 #define POP3_LOG_ARGS_MAX 40		 /* RFC 1939 §3: arguments are <= 40 chars */
@@ -120,6 +122,7 @@ enum pop3_sasl_wait {
 
 struct pop3_job;
 struct pop3_cont;
+struct pop3_body;
 
 struct pop3_session {
 	struct pop3_service *svc;
@@ -188,10 +191,8 @@ struct pop3_job {
 	int64_t *ids;
 	size_t n_ids;
 	uint32_t msgno;
-	size_t raw_len; /* RETR: octets read before stuffing */
+	struct pop3_body *body; /* RETR/TOP: the reply's state, borrowed (pop3_cmds.c) */
 	const char *mech;
-	bool top;
-	uint64_t top_lines;
 	worker_fn *worker; /* pop3_job_submit_after: what runs when the wait is over */
 };
 
@@ -205,6 +206,10 @@ bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn
    as pop3_job_submit does and resets the AUTH state. */
 void pop3_job_submit_after(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
 			   uint64_t wait_ms);
+/* The same without the reply: on failure (the pool's queue is full) only
+   frees the job and returns false. For a long reply already under way,
+   where an -ERR line would be read as part of the message. */
+bool pop3_job_try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn);
 
 /* --- session helpers (pop3_session.c) ------------------------------------ */
 void pop3_session_set_state(struct pop3_session *s, enum pop3_state to);
@@ -228,9 +233,16 @@ void pop3_cmd_begin(struct pop3_session *s, const struct pop3_cmd_def *def, stru
 void pop3_cmd_finish(struct pop3_session *s);
 /* Counts an invalid command; closes the session past POP3_BAD_CMDS_MAX. */
 void pop3_session_bad_command(struct pop3_session *s);
-/* Multi-line replies: LIST/UIDL listing or a stuffed body in job->out. */
+/* Multi-line replies: a LIST/UIDL listing, or a reply produced in steps
+   (RETR/TOP). `step` runs whenever the output is empty and no job, delay
+   or handshake is pending (so never while its own job runs); it writes
+   output or starts a job and returns true once the reply is complete,
+   which ends the command. `free_fn(ctx)` runs when the reply
+   ends, completed or cut short by the session's end. */
+typedef bool pop3_cont_step_fn(struct pop3_session *s, void *ctx);
 void pop3_cont_list(struct pop3_session *s, bool uidl);
-void pop3_cont_body(struct pop3_session *s, struct buf *stuffed);
+void pop3_cont_steps(struct pop3_session *s, pop3_cont_step_fn *step, void (*free_fn)(void *),
+		     void *ctx);
 /* Forget USER, SASL state (after STLS, RFC 2595 §4). */
 void pop3_session_reset_auth(struct pop3_session *s);
 

@@ -45,11 +45,11 @@
 #define POP3_REPLY_MAX 512
 
 struct pop3_cont {
-	bool body;	 /* a stuffed message body, else a LIST/UIDL listing */
 	bool uidl;	 /* listing kind */
 	uint32_t next;	 /* listing: next message index */
-	struct buf data; /* body: stuffed bytes ending in ".\r\n" */
-	size_t off;	 /* body: bytes written so far */
+	pop3_cont_step_fn *step; /* a reply in steps (RETR/TOP), else a listing */
+	void (*free_fn)(void *ctx);
+	void *ctx;
 };
 
 static const char *const state_names[POP3_STATE_COUNT] = {
@@ -174,7 +174,8 @@ static void cont_free(struct pop3_cont **cp)
 {
 	if (*cp == NULL)
 		return;
-	buf_free(&(*cp)->data);
+	if ((*cp)->free_fn != NULL)
+		(*cp)->free_fn((*cp)->ctx);
 	free(*cp);
 	*cp = NULL;
 }
@@ -222,12 +223,13 @@ void pop3_cont_list(struct pop3_session *s, bool uidl)
 	s->cont->uidl = uidl;
 }
 
-void pop3_cont_body(struct pop3_session *s, struct buf *stuffed)
+void pop3_cont_steps(struct pop3_session *s, pop3_cont_step_fn *step, void (*free_fn)(void *),
+		     void *ctx)
 {
 	s->cont = xcalloc(1, sizeof(*s->cont));
-	s->cont->body = true;
-	s->cont->data = *stuffed;
-	memset(stuffed, 0, sizeof(*stuffed));
+	s->cont->step = step;
+	s->cont->free_fn = free_fn;
+	s->cont->ctx = ctx;
 }
 
 /* Writes one chunk of the long reply; ends the command after the last. */
@@ -236,13 +238,8 @@ static void cont_pump(struct pop3_session *s)
 	struct pop3_cont *c = s->cont;
 	bool done;
 
-	if (c->body) {
-		size_t n = c->data.len - c->off;
-		if (n > POP3_CHUNK)
-			n = POP3_CHUNK;
-		pop3_write(s, c->data.data + c->off, n);
-		c->off += n;
-		done = c->off == c->data.len;
+	if (c->step != NULL) {
+		done = c->step(s, c->ctx);
 	} else {
 		struct buf chunk = {0};
 		while (chunk.len < POP3_CHUNK && c->next < s->n_msgs) {
@@ -310,6 +307,10 @@ static bool session_step(struct pop3_session *s)
 	if (conn_output_pending(s->conn) >= POP3_OUTBUF_THROTTLE)
 		return false; /* resumed by `drained` */
 	if (s->cont != NULL) {
+		/* a step writes a whole store piece: the next one only once the
+		   output is empty, so a session holds one piece, not two */
+		if (s->cont->step != NULL && conn_output_pending(s->conn) > 0)
+			return false; /* resumed by `drained` */
 		cont_pump(s);
 		return true;
 	}
@@ -373,7 +374,7 @@ static void job_done(void *p)
 	session_leave(s);
 }
 
-bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
+bool pop3_job_try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
 {
 	s->job = job;
 	if (workers_submit(s->svc->srv->workers, fn, job_done, job) == 0)
@@ -381,6 +382,13 @@ bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn
 	s->job = NULL;
 	job_free(job);
 	log_warn("sid=%s pop3 worker queue full", s->sid);
+	return false;
+}
+
+bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
+{
+	if (pop3_job_try_submit(s, job, fn))
+		return true;
 	pop3_reply(s, false, "[SYS/TEMP] Server busy, try again later");
 	pop3_cmd_finish(s);
 	return false;

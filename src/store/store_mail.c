@@ -130,7 +130,8 @@ static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const
 	int r;
 
 	if (uidl != NULL && !uidl_valid(uidl)) {
-		snprintf(st->err, sizeof(st->err), "UIDL must be 1-70 printable characters, and not "
+		snprintf(st->err, sizeof(st->err),
+			 "UIDL must be 1-70 printable characters, and not "
 			 "16 lower-case hex digits (the form of generated ones)");
 		return STORE_INVALID;
 	}
@@ -194,8 +195,7 @@ int store_deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const 
 	return r;
 }
 
-int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r,
-		       size_t *n_r)
+int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r, size_t *n_r)
 {
 	sqlite3_stmt *s = store_stmt(st, "SELECT id, uid, size, uidl FROM messages WHERE "
 					 "mailbox_id = ?1 ORDER BY uid");
@@ -256,6 +256,104 @@ int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, str
 	}
 	store_idle(st);
 	return r;
+}
+
+/* SQLite clamps it to SQLITE_MAX_MMAP_SIZE (0x7fff0000 on Linux). */
+#define STORE_BODY_MMAP_ON "PRAGMA mmap_size=2147418112"
+
+/* The body row of a message in a mailbox; leaves the statement on its row
+   (the read transaction open) for the caller, who must call store_idle(). */
+static int body_of(struct store *st, int64_t mailbox_id, int64_t msg_id, int64_t *body_id_r,
+		   uint64_t *size_r)
+{
+	sqlite3_stmt *s =
+	    store_stmt(st, "SELECT m.body_id, b.size FROM messages m JOIN bodies b "
+			   "ON b.id = m.body_id WHERE m.id = ?1 AND m.mailbox_id = ?2");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, msg_id);
+	sqlite3_bind_int64(s, 2, mailbox_id);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		snprintf(st->err, sizeof(st->err), "message %" PRId64 " is gone", msg_id);
+		return STORE_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return store_fail(st, rc, "body open");
+	*body_id_r = sqlite3_column_int64(s, 0);
+	*size_r = (uint64_t)sqlite3_column_int64(s, 1);
+	return STORE_OK;
+}
+
+int store_body_open(struct store *st, int64_t mailbox_id, int64_t msg_id,
+		    struct store_body_reader *r_r)
+{
+	memset(r_r, 0, sizeof(*r_r));
+	int r = body_of(st, mailbox_id, msg_id, &r_r->body_id, &r_r->size);
+	store_idle(st);
+	if (r == STORE_OK) {
+		r_r->mailbox_id = mailbox_id;
+		r_r->msg_id = msg_id;
+	}
+	return r;
+}
+
+int store_body_read(struct store *st, const struct store_body_reader *r, uint64_t off, void *dst,
+		    size_t len, size_t *n_r)
+{
+	int64_t body_id;
+	uint64_t size;
+	sqlite3_blob *blob = NULL;
+	int rc;
+
+	*n_r = 0;
+	/* SQLite walks a blob's overflow chain from its start on every open, so
+	   a piece costs about off/page_size page lookups. Mapped pages make each
+	   lookup a memory read instead of a pread() (a 50 MiB body in 60 KiB
+	   pieces: 0.8 s of CPU instead of 4 s). The mapping lives only for this
+	   read, so the handle's other work and the process's RSS are as before.
+	   XXX an I/O error on a mapped page is SIGBUS, not SQLITE_IOERR (SQLite,
+	   "Memory-Mapped I/O"); nothing truncates the database while the server
+	   runs (no VACUUM). Best effort: without the pragma the read still works. */
+	(void)sqlite3_exec(st->db, STORE_BODY_MMAP_ON, NULL, NULL, NULL);
+	/* the row stays current while the blob is read: one snapshot for both */
+	int ret = body_of(st, r->mailbox_id, r->msg_id, &body_id, &size);
+	if (ret == STORE_OK && body_id != r->body_id) {
+		snprintf(st->err, sizeof(st->err), "message %" PRId64 " has another body",
+			 r->msg_id);
+		ret = STORE_NOTFOUND;
+	}
+	if (ret != STORE_OK || off >= size || len == 0)
+		goto out;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	if (off + len > INT32_MAX) {
+		/* sqlite3_blob_read() takes int offsets; SQLite's own blob limit
+		   (SQLITE_MAX_LENGTH) is 1e9 octets, so no stored body is this big */
+		snprintf(st->err, sizeof(st->err), "body %" PRId64 " is too large", body_id);
+		ret = STORE_PERM;
+		goto out;
+	}
+	rc = sqlite3_blob_open(st->db, "main", "bodies", "data", body_id, 0, &blob);
+	if (rc == SQLITE_OK && (uint64_t)sqlite3_blob_bytes(blob) != size) {
+		snprintf(st->err, sizeof(st->err), "body %" PRId64 " is not %" PRIu64 " octets",
+			 body_id, size);
+		ret = STORE_PERM; /* the size column and the data disagree: corrupt */
+		goto out;
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_blob_read(blob, dst, (int)len, (int)off);
+	if (rc != SQLITE_OK) {
+		ret = store_fail(st, rc, "body read");
+		goto out;
+	}
+	*n_r = len;
+out:
+	if (blob != NULL)
+		sqlite3_blob_close(blob);
+	store_idle(st);
+	(void)sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
+	return ret;
 }
 
 int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, size_t n)

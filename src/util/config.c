@@ -414,7 +414,7 @@ static void config_defaults(struct config *c)
 	c->auth_fail_delay_ms = 1000;
 	c->auth_cache_ttl = 300;
 	c->pop3_plaintext_auth = false;
-	c->pop3_apop = true;
+	c->pop3_apop = false; /* SPEC §7: a timestamp in the greeting makes clients try APOP */
 	c->smtp_max_message_size = 35ULL * 1024 * 1024;
 	c->smtp_max_recipients = 100;
 	c->smtp_max_errors = 20;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Real mail clients against `mailroom serve`: curl (pop3:// with STLS and
-pop3s://), fetchmail and mpop, including "leave a copy on the server" runs
-that rely on UIDL to fetch only new mail."""
+pop3s://), fetchmail, mpop and s-nail, including "leave a copy on the server"
+runs that rely on UIDL to fetch only new mail."""
 import os
 import subprocess
 import sys
@@ -106,6 +106,34 @@ def test_mpop_keep_fetches_only_new():
         assert count_mbox(os.path.join(home, "mbox")) == 4
         # mail left on the server
         assert '"messages":4' in srv.cli("user", "list", "--json").stdout.decode()
+
+
+def snail(srv, home, url, *opts):
+    """s-nail in batch mode: saves message 1 of the POP3 mailbox to a file."""
+    out = os.path.join(home, "saved")
+    env = dict(os.environ, HOME=home, MAILRC="/dev/null", LC_ALL="C")
+    p = run(["s-nail", "-n", "-N", "-#", "-vv", "-S", "v15-compat", "-S", "tls-verify=ignore",
+             "-S", "password=" + PASSWORD] + list(opts) + ["-f", url],
+            input=("copy 1 %s\nquit\n" % out).encode(), env=env)
+    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+    with open(out, "rb") as f:
+        return f.read(), p.stderr.decode(errors="replace")
+
+
+def test_snail_with_the_default_config():
+    # s-nail tries APOP when the greeting carries a timestamp; with the
+    # default config ([pop3] apop = no) there is none, and USER/PASS is used
+    with server(2) as srv:
+        user = ALICE.replace("@", "%40")
+        for url, opts in (("pop3s://%s@127.0.0.1:%d" % (user, srv.pop3s_port), ()),
+                          ("pop3://%s@127.0.0.1:%d" % (user, srv.pop3_port),
+                           ("-S", "pop3-use-starttls"))):
+            home = os.path.join(srv.dir, "snail-%d" % len(opts))
+            os.mkdir(home)
+            saved, transcript = snail(srv, home, url, *opts)
+            assert b"Subject: note 1\n" in saved and b"\n.dot line 1\n" in saved, saved
+            assert "POP3 ready\n" in transcript, transcript  # no <timestamp>
+            assert ">>> APOP" not in transcript and ">>> USER " + ALICE in transcript
 
 
 def fetchmail_rc(srv, home, implicit):

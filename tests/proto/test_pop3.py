@@ -42,8 +42,8 @@ def test_greeting_and_capa():
     with server_with_mail([]) as srv:
         r = srv.raw()
         greet = r.line()
-        assert greet.startswith(b"+OK mail.example.test POP3 ready"), greet
-        assert re.search(rb"<[^<>@]+@mail\.example\.test>$", greet), greet  # APOP stamp
+        # no APOP timestamp by default (SPEC §7: [pop3] apop = no)
+        assert greet == b"+OK mail.example.test POP3 ready", greet
         assert r.cmd("CAPA") == b"+OK Capability list follows"
         caps = r.multiline()
         for c in (b"TOP", b"UIDL", b"RESP-CODES", b"AUTH-RESP-CODE", b"PIPELINING",
@@ -158,10 +158,43 @@ def test_scram_sha_256():
         r.close()
 
 
-def test_apop_only_for_opted_in():
+def capa_lines(r):
+    assert r.cmd("CAPA") == b"+OK Capability list follows"
+    return r.multiline()
+
+
+def test_apop_off_by_default():
     with server_with_mail([msg(1)]) as srv:
         srv.add_user("bob@example.test", "tanstaaf", "--apop")
+        r = srv.raw()
+        greet = r.line()
+        assert greet == b"+OK mail.example.test POP3 ready", greet
+        assert b"<" not in greet and b"@" not in greet, greet
+        caps_off = capa_lines(r)
+        # even an account with an APOP secret cannot use it
+        digest = hashlib.md5(b"<1.2@mail.example.test>tanstaaf").hexdigest()
+        assert r.cmd("APOP bob@example.test " + digest) == \
+            b"-ERR APOP is not enabled on this server"
+        r.close()
+        # the ordinary login is unaffected
+        c = srv.poplib_stls("bob@example.test", "tanstaaf")
+        assert c.stat() == (0, 0)
+        c.quit()
+    with server_with_mail([], {"pop3.apop": "yes"}) as srv:
+        r = srv.raw()
+        greet = r.line()
+        assert re.match(rb"^\+OK mail\.example\.test POP3 ready <[^<>@]+@mail\.example\.test>$",
+                        greet), greet
+        # CAPA says the same either way: RFC 2449 has no APOP capability
+        assert capa_lines(r) == caps_off
+        r.close()
+
+
+def test_apop_only_for_opted_in():
+    with server_with_mail([msg(1)], {"pop3.apop": "yes"}) as srv:
+        srv.add_user("bob@example.test", "tanstaaf", "--apop")
         c = poplib.POP3("127.0.0.1", srv.pop3_port, timeout=10)
+        assert re.search(rb"<[^<>@]+@mail\.example\.test>$", c.getwelcome())
         c.apop("bob@example.test", "tanstaaf")
         assert c.stat() == (0, 0)
         c.quit()

@@ -29,7 +29,7 @@ static void test_defaults_and_full(void)
 	test_assert_str(c.listen[ROLE_POP3S].addrs[0], "127.0.0.1:2995");
 	test_assert_str(c.listen[ROLE_SMTP].addrs[0], "127.0.0.1:2525");
 	test_assert(c.max_connections_per_ip == 50 && c.idle_timeout == 600);
-	test_assert(!c.pop3_plaintext_auth && c.pop3_apop);
+	test_assert(!c.pop3_plaintext_auth && !c.pop3_apop); /* SPEC §7 */
 	config_free(&c);
 
 	const char *full = "; comment\n"
@@ -55,7 +55,7 @@ static void test_defaults_and_full(void)
 			   "auth_fail_delay_max = 0\n"
 			   "[pop3]\n"
 			   "plaintext_auth = yes\n"
-			   "apop = off\n";
+			   "apop = on\n";
 	test_assert(parse(full, &c, &err) == 0);
 	test_assert(err == NULL);
 	test_assert_str(c.hostname, "mail.example.test");
@@ -68,7 +68,7 @@ static void test_defaults_and_full(void)
 	test_assert_str(c.tls_key, "/var/lib/mailroom/keys/mail.key");
 	test_assert(c.max_connections == 100 && c.max_connections_per_ip == 7);
 	test_assert(c.idle_timeout == 900 && c.auth_fail_delay_max == 0);
-	test_assert(c.pop3_plaintext_auth && !c.pop3_apop);
+	test_assert(c.pop3_plaintext_auth && c.pop3_apop);
 	config_free(&c);
 	test_end();
 }
@@ -163,7 +163,7 @@ static const char EVERY_KEY[] =
 	"[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
 	"auth_fail_delay_max = 2m\nauth_fail_delay = 250ms\nauth_cache_ttl = 0\n"
 	"line_deadline = 20s\ndata_deadline = 3h\nmin_data_rate = 1K\ndata_rate_window = 45s\n"
-	"[pop3]\nplaintext_auth = yes\napop = no\n"
+	"[pop3]\nplaintext_auth = yes\napop = yes\n"
 	"[smtp]\nmax_message_size = 1500000\nmax_recipients = 500\nmax_errors = 3\n"
 	"max_commands = 77\nmax_received_headers = 9\ncommand_timeout = 1h\n"
 	"data_timeout = 2d\npostmaster = admin@example.test\nsender_login_match = no\n"

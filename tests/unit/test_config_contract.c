@@ -92,7 +92,7 @@ static void check_defaults(const struct config *c, const char *base)
 	test_assert(c->line_deadline == 300 && c->data_deadline == 3600);
 	test_assert(c->min_data_rate == 256 && c->data_rate_window == 300);
 	test_assert(c->auth_fail_delay_ms == 1000);
-	test_assert(!c->pop3_plaintext_auth && c->pop3_apop);
+	test_assert(!c->pop3_plaintext_auth && !c->pop3_apop); /* SPEC §7 */
 	test_assert(c->smtp_max_message_size == 35ULL * 1024 * 1024);
 	test_assert(c->smtp_max_recipients == 100 && c->smtp_max_errors == 20);
 	test_assert(c->smtp_max_commands == 10000 && c->smtp_max_received == 50);
@@ -276,8 +276,8 @@ static void test_syntax(void)
 	config_free(&c);
 
 	/* CRLF line ends and no final line end */
-	test_assert(parses("[server]\r\nworkers = 5\r\n\r\n[pop3]\r\napop = no", &c));
-	test_assert(c.workers == 5 && !c.pop3_apop);
+	test_assert(parses("[server]\r\nworkers = 5\r\n\r\n[pop3]\r\napop = yes", &c));
+	test_assert(c.workers == 5 && c.pop3_apop);
 	config_free(&c);
 
 	/* every boolean spelling of the docs, any case */
@@ -285,10 +285,12 @@ static void test_syntax(void)
 	static const char *const no[] = {"no", "false", "off", "0", "NO", "False", "oFF"};
 	char text[128];
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		snprintf(text, sizeof(text), "[pop3]\nplaintext_auth = %s\napop = %s\n", yes[i],
-			 no[i]);
+		snprintf(
+		    text, sizeof(text),
+		    "[pop3]\nplaintext_auth = %s\napop = %s\n[smtp]\nsender_login_match = %s\n",
+		    yes[i], yes[i], no[i]);
 		test_assert(parses(text, &c));
-		test_assert(c.pop3_plaintext_auth && !c.pop3_apop);
+		test_assert(c.pop3_plaintext_auth && c.pop3_apop && !c.smtp_sender_login_match);
 		config_free(&c);
 	}
 	/* the log levels */

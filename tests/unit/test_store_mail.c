@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_store_mail.c - store/store.h, the message half: store_deliver, the
- * POP3 view (store_mailbox_load, store_message_read), store_expunge and
+ * POP3 view (store_mailbox_load, store_message_read, the body reader),
+ * store_expunge and
  * store_to_wire, against the invariants S1-S7 of store.h. Complements
  * test_store.c with the edges: body reference counts, quota boundaries,
  * UIDs after expunging the newest message, UIDL format and uniqueness,
@@ -11,6 +12,7 @@
  */
 #include "store/store.h"
 #include "test_common.h"
+#include "util/mem.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -299,8 +301,8 @@ static void test_imported_uidl(void)
 	test_assert(store_deliver(st, ids, 1, MSG, MSG_LEN, u70, res) == STORE_OK);
 	test_assert(store_deliver(st, ids, 1, MSG, MSG_LEN, NULL, res) == STORE_OK);
 
-	const char *const bad[] = {"", "has space", "tab\there", "del\x7f", "\xc3\xa4",
-					  "new\nline", u71};
+	const char *const bad[] = {"",	       "has space", "tab\there", "del\x7f",
+				   "\xc3\xa4", "new\nline", u71};
 	long long bodies = test_db_int(dir, "SELECT count(*) FROM bodies");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		res[0] = res[1] = STORE_OK;
@@ -394,6 +396,106 @@ static void test_exact_bytes(void)
 
 	int r = store_deliver(st, &id, 1, NULL, 0, NULL, res);
 	test_assert(r == STORE_OK);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
+/* --- body reader (POP3 RETR/TOP in pieces) ------------------------------------- */
+
+/* Reads the whole body in pieces of `piece` octets; the status of the first
+   failing read, else STORE_OK. */
+static int read_pieces(struct store *st, const struct store_body_reader *r, size_t piece,
+		       struct buf *out)
+{
+	char *tmp = malloc(piece);
+	uint64_t off = 0;
+	size_t n;
+	int ret;
+
+	while ((ret = store_body_read(st, r, off, tmp, piece, &n)) == STORE_OK && n > 0) {
+		buf_append(out, tmp, n);
+		off += n;
+	}
+	free(tmp);
+	return ret;
+}
+
+static void test_body_reader(void)
+{
+	char *dir;
+	struct store *st = fresh(&dir);
+	struct store *other = NULL;
+	int res[2];
+	const size_t big_len = 300 * 1024 + 5;
+	char *big = malloc(big_len);
+	struct store_body_reader r, gone;
+	struct buf out = {0};
+	char tmp[16];
+	size_t n = 99;
+
+	test_begin("store: a body read in pieces is byte-exact, checks its message (S2, S4)");
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (char)(i * 131 + (i >> 9));
+	int64_t ids[2] = {new_user(st, "a@example.test", 0), new_user(st, "b@example.test", 0)};
+	test_assert(store_deliver(st, ids, 2, big, big_len, NULL, res) == STORE_OK);
+	test_assert(store_deliver(st, ids, 1, "", 0, NULL, res) == STORE_OK);
+	struct store_msg *m;
+	size_t nm = load(st, ids[0], &m);
+	test_assert(nm == 2);
+	if (nm != 2)
+		goto done;
+
+	test_assert(store_body_open(st, ids[0], m[0].id, &r) == STORE_OK);
+	test_assert(r.size == big_len && r.size == m[0].size);
+	/* any piece size, and any handle: the reader holds nothing */
+	test_assert(store_open(dir, false, &other) == STORE_OK);
+	static const size_t pieces[] = {1000, 64 * 1024, 7, big_len, big_len + 1};
+	for (size_t i = 0; i < N_ELEMENTS(pieces); i++) {
+		buf_clear(&out);
+		test_assert(read_pieces(i % 2 ? other : st, &r, pieces[i], &out) == STORE_OK);
+		test_assert(out.len == big_len && memcmp(out.data, big, big_len) == 0);
+	}
+	/* at and past the end: nothing, not an error */
+	test_assert(store_body_read(st, &r, big_len, tmp, sizeof(tmp), &n) == STORE_OK && n == 0);
+	test_assert(store_body_read(st, &r, big_len + 9, tmp, sizeof(tmp), &n) == STORE_OK &&
+		    n == 0);
+	test_assert(store_body_read(st, &r, big_len - 3, tmp, sizeof(tmp), &n) == STORE_OK &&
+		    n == 3 && memcmp(tmp, big + big_len - 3, 3) == 0);
+
+	/* an empty body */
+	test_assert(store_body_open(st, ids[0], m[1].id, &gone) == STORE_OK && gone.size == 0);
+	test_assert(store_body_read(st, &gone, 0, tmp, sizeof(tmp), &n) == STORE_OK && n == 0);
+
+	/* another mailbox's message, an unknown one */
+	test_assert(store_body_open(st, ids[1], m[0].id, &gone) == STORE_NOTFOUND);
+	test_assert(store_body_open(st, ids[0], 987654321, &gone) == STORE_NOTFOUND);
+
+	/* expunged between two pieces: NOTFOUND, even though mailbox b still
+	   holds the body (S2), and even though the body row is later reused */
+	test_assert(store_expunge(other, ids[0], &m[0].id, 1) == STORE_OK);
+	test_assert(store_body_read(st, &r, 0, tmp, sizeof(tmp), &n) == STORE_NOTFOUND && n == 0);
+	struct store_body_reader forged = r;
+	struct store_msg *mb;
+	size_t nb = load(st, ids[1], &mb);
+	test_assert(nb == 1);
+	if (nb == 1) {
+		/* b's message with the body id of a's empty one: the row check refuses */
+		forged.mailbox_id = ids[1];
+		forged.msg_id = mb[0].id;
+		test_assert(store_body_read(st, &forged, 0, tmp, sizeof(tmp), &n) == STORE_OK &&
+			    n == sizeof(tmp));
+		forged.body_id = r.body_id + 1;
+		test_assert(store_body_read(st, &forged, 0, tmp, sizeof(tmp), &n) ==
+				STORE_NOTFOUND &&
+			    n == 0);
+	}
+	free(mb);
+	free(m);
+done:
+	buf_free(&out);
+	free(big);
+	store_close(&other);
 	store_close(&st);
 	test_rmtree(dir);
 	test_end();
@@ -681,7 +783,7 @@ static void test_concurrent_writers(void)
 int main(void)
 {
 	return test_run((void (*[])(void)){test_single_instance, test_quota, test_uids,
-					    test_imported_uidl, test_exact_bytes, test_expunge,
-					    test_fail_commit, test_wire, test_two_handles,
-					    test_concurrent_writers, NULL});
+					   test_imported_uidl, test_exact_bytes, test_body_reader,
+					   test_expunge, test_fail_commit, test_wire,
+					   test_two_handles, test_concurrent_writers, NULL});
 }
