@@ -34,6 +34,7 @@
 #   KEEP_TMP=1                   keep the temporary folder (logs, configs)
 # Both servers listen on 127.0.0.1 only; they are stopped by PID on exit.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 MAILBOXES=${MAILBOXES:-50}
@@ -209,6 +210,7 @@ cat > "$MRCONF" <<EOF
 [server]
 hostname = bench.test
 data_dir = $T/mailroom-data
+$(mr_user_line)
 
 [listen]
 pop3 = 127.0.0.1:$MR_PORT

@@ -12,6 +12,7 @@
 # Knobs (environment): CONNECTIONS (16), MESSAGES (200), SIZE (4096), USERS (20).
 # Both servers listen on 127.0.0.1 only and are stopped by PID on exit.
 set -eu
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 CONNECTIONS=${CONNECTIONS:-16}
 MESSAGES=${MESSAGES:-200}
@@ -70,6 +71,7 @@ cat > "$T/mailroom.conf" <<EOF
 [server]
 hostname = mr.bench.test
 data_dir = $T/mailroom-data
+$(mr_user_line)
 log_level = warn
 [listen]
 smtp = 127.0.0.1:$MR_PORT
