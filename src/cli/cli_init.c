@@ -15,25 +15,25 @@
 #include <unistd.h>
 
 static const char usage_init[] =
-	"usage: mailroom [-c FILE] init\n"
-	"\n"
-	"Creates the data dir (mode 0700), the store (SQLite, migrated to the latest\n"
-	"schema) and, unless the configured [tls] cert and key exist, a self-signed\n"
-	"certificate for [server] hostname. Safe to run again: nothing existing is\n"
-	"changed.\n";
+    "usage: mailroom [-c FILE] init\n"
+    "\n"
+    "Creates the data dir (mode 0700), the store (SQLite, migrated to the latest\n"
+    "schema) and, unless the configured [tls] cert and key exist, a self-signed\n"
+    "certificate for [server] hostname. Safe to run again: nothing existing is\n"
+    "changed.\n";
 
 static const char usage_serve[] =
-	"usage: mailroom [-c FILE] serve\n"
-	"\n"
-	"Runs the server in the foreground and logs to stderr. SIGTERM or SIGINT stop\n"
-	"it gracefully: listeners close, sessions get a last reply, queued work ends.\n";
+    "usage: mailroom [-c FILE] serve\n"
+    "\n"
+    "Runs the server in the foreground and logs to stderr. SIGTERM or SIGINT stop\n"
+    "it gracefully: listeners close, sessions get a last reply, queued work ends.\n";
 
 int cli_init(struct cli *c, int argc, char **argv)
 {
 	const char *pos[1];
 	size_t np;
 	bool done;
-	int rc = cli_parse(usage_init, argc, argv, NULL, 0, pos, 0, 0, &np, &done);
+	int rc = cli_parse("init", usage_init, "", argc, argv, NULL, 0, pos, 0, 0, &np, &done);
 	struct store *st = NULL;
 	char *err = NULL;
 
@@ -41,13 +41,21 @@ int cli_init(struct cli *c, int argc, char **argv)
 		return rc;
 	bool had_cert = access(c->cfg.tls_cert, F_OK) == 0 && access(c->cfg.tls_key, F_OK) == 0;
 	if ((rc = cli_store_open(c, true, &st)) != 0)
-		return rc;
+		return rc == EX_IOERR ? EX_CANTCREAT : rc;
+	struct store_user pm;
+	bool pm_password =
+	    store_user_lookup(st, STORE_POSTMASTER, &pm) == STORE_OK && pm.pw_hash != NULL;
+	store_user_clear(&pm);
 	store_close(&st);
 	printf("store: %s/mailroom.db\n", c->cfg.data_dir);
+	if (!pm_password)
+		printf("postmaster: mail to postmaster lands in the built-in mailbox 'postmaster'; "
+		       "to read it over POP3, run: %s user passwd postmaster\n",
+		       c->prog);
 	if (tls_selfsigned_ensure(c->cfg.hostname, c->cfg.tls_cert, c->cfg.tls_key, &err) < 0) {
 		cli_err("%s", err);
 		free(err);
-		return 1;
+		return EX_CANTCREAT;
 	}
 	printf("tls: %s (%s)\n", c->cfg.tls_cert,
 	       had_cert ? "existing" : "new self-signed certificate");
@@ -59,7 +67,7 @@ int cli_serve(struct cli *c, int argc, char **argv)
 	const char *pos[1];
 	size_t np;
 	bool done;
-	int rc = cli_parse(usage_serve, argc, argv, NULL, 0, pos, 0, 0, &np, &done);
+	int rc = cli_parse("serve", usage_serve, "", argc, argv, NULL, 0, pos, 0, 0, &np, &done);
 
 	if (rc != 0 || done)
 		return rc;
