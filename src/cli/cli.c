@@ -153,10 +153,11 @@ int cli_store_open(struct cli *c, bool create, struct store **st_r)
 	}
 	/* the environment's texts name the folder already */
 	const char *why = *st_r != NULL ? store_error(*st_r) : "out of memory";
+	const char *verb = create ? "create" : "open";
 	if (strstr(why, c->cfg.data_dir) != NULL)
-		cli_err("cannot open the mail store: %s", why);
+		cli_err("cannot %s the mail store: %s", verb, why);
 	else
-		cli_err("cannot open the mail store in %s: %s", c->cfg.data_dir, why);
+		cli_err("cannot %s the mail store in %s: %s", verb, c->cfg.data_dir, why);
 	store_close(st_r);
 	return cli_exit_code(rc);
 }

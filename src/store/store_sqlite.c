@@ -300,8 +300,9 @@ static int migrate(struct store *st, bool create, int latest)
 	if (v > latest) {
 		store_rollback(st);
 		snprintf(st->err, sizeof(st->err),
-			 "the store has schema version %d, newer than this mailroom (%d)", v,
-			 latest);
+			 "the store has schema version %d, newer than this mailroom (%d): run the "
+			 "mailroom that made it",
+			 v, latest);
 		return STORE_PERM;
 	}
 	if (v == latest) {
@@ -339,7 +340,7 @@ static int open_at(const char *data_dir, bool create, int version, struct store 
 	*st_r = st;
 	st->data_dir = xstrdup(data_dir);
 	if (create && mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(st->err, sizeof(st->err), "cannot create %s: %s", data_dir,
+		snprintf(st->err, sizeof(st->err), "cannot make the folder %s: %s", data_dir,
 			 strerror(errno));
 		free(path);
 		return STORE_PERM;

@@ -303,7 +303,7 @@ MESSAGES = [
      "domain example.net is an alias itself; point at the domain it stands for"),
     (["domain", "remove", "nowhere.test"], None, 67, "domain nowhere.test does not exist"),
     (["domain", "remove", "example.test"], None, 65,
-     "domain example.test is in use by 1 mailbox, 1 alias, 1 domain alias: remove them "
+     "domain example.test is in use by 1 mailbox, 2 aliases, 1 domain alias: remove them "
      "first (user list, alias list, domain list shows them)"),
     # user
     (["user"], None, 64, "user: give an action: add, remove, list, passwd or set (see "
@@ -404,6 +404,9 @@ MESSAGES = [
     (["deliver", "no address"], b"x\n", 67, "deliver: 'no address' is not a valid address"),
     (["deliver", "alice@example.test"], b"", 65,
      "deliver: the message on stdin is empty: nothing delivered"),
+    (["deliver", "fwd@example.test", "--uidl", "U1"], b"x\n", 65,
+     "deliver: --uidl needs local mailboxes with room: fwd@example.test also forwards "
+     "elsewhere"),
     (["deliver", "alice@example.test", "--uidl", "two words"], b"x\n", 65,
      "UIDL must be 1-70 printable characters, and not 16 lower-case hex digits (the form of "
      "generated ones)"),
@@ -460,6 +463,8 @@ def test_every_error_message():
     with Server() as srv:
         srv.add_user("alice@example.test")
         srv.cli("alias", "add", "sales@example.test", "alice@example.test")
+        srv.cli("alias", "add", "fwd@example.test", "alice@example.test")
+        srv.cli("alias", "add", "fwd@example.test", "far@remote.test")
         srv.cli("domain", "add", "example.net", "--alias-of", "example.test")
         wrong = []
         for args, stdin, code, text in MESSAGES:
@@ -472,8 +477,8 @@ def test_every_error_message():
         # nothing of the refused commands was done
         users = json.loads(srv.cli("user", "list", "--json").stdout)
         assert [u["address"] for u in users] == ["alice@example.test", "postmaster"], users
-        assert json.loads(srv.cli("alias", "list", "--json").stdout) == [
-            {"address": "sales@example.test", "target": "alice@example.test"}]
+        assert [a["address"] for a in json.loads(srv.cli("alias", "list", "--json").stdout)] \
+            == ["fwd@example.test", "fwd@example.test", "sales@example.test"]
         assert json.loads(srv.cli("route", "list", "--json").stdout) == []
 
 
@@ -497,6 +502,64 @@ def test_deliver_over_quota_and_serve_without_store_messages():
             b"postmaster\n"), p.stderr
         srv.add_user("admin@example.test")
         assert srv.cli("config", "check").returncode == 0
+
+
+def test_store_that_cannot_be_made_or_is_too_new():
+    with tempfile.TemporaryDirectory() as d:
+        conf = os.path.join(d, "m.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\ndata_dir = %s/no/such/parent\n" % d)
+        p = mr("-c", conf, "init")
+        assert p.returncode == 73 and p.stderr == (
+            "mailroom: cannot create the mail store: cannot make the folder "
+            "%s/no/such/parent: No such file or directory\n" % d).encode(), p.stderr
+        with open(conf, "w") as f:
+            f.write("[server]\ndata_dir = %s/data\n" % d)
+        assert mr("-c", conf, "init").returncode == 0
+        import sqlite3
+        db = sqlite3.connect(os.path.join(d, "data", "mailroom.db"))
+        db.execute("UPDATE schema_version SET version = 999")
+        db.commit()
+        db.close()
+        p = mr("-c", conf, "user", "list")
+        assert p.returncode == 74 and p.stderr == (
+            "mailroom: cannot open the mail store in %s/data: the store has schema version "
+            "999, newer than this mailroom (6): run the mailroom that made it\n" % d).encode(), \
+            p.stderr
+
+
+def test_password_prompt_on_a_terminal():
+    import pty
+    with Server() as srv:
+        srv.add_user("alice@example.test")
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(BIN, [BIN, "-c", srv.conf, "user", "passwd", "alice@example.test"])
+        import termios
+        out = b""
+        for answer in (b"first-pw\n", b"second-pw\n"):
+            while not out.rstrip().endswith(b":"):
+                out += os.read(fd, 1024)
+            # answer once echo is off: the prompt flushes what came before it
+            deadline = time.monotonic() + 10
+            while termios.tcgetattr(fd)[3] & termios.ECHO and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.write(fd, answer)
+            out += os.read(fd, 1024)
+        try:
+            while True:
+                chunk = os.read(fd, 1024)
+                if not chunk:
+                    break
+                out += chunk
+        except OSError:
+            pass
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 65, (status, out)
+        assert b"Password: " in out and b"Again: " in out, out
+        assert b"first-pw" not in out and b"second-pw" not in out, out  # no echo
+        assert out.rstrip().endswith(
+            b"mailroom: the two passwords do not match: nothing changed, try again"), out
 
 
 def test_listings_have_headers_and_json_keeps_its_shape():
