@@ -178,8 +178,7 @@ int store_fail(struct store *st, int rc, const char *what)
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		snprintf(st->err, sizeof(st->err),
-			 "the store in %s is busy (another process holds its lock); try again",
-			 dir);
+			 "the store in %s is busy (another writer holds its lock); try again", dir);
 		return STORE_TEMP;
 	case SQLITE_IOERR:
 		snprintf(st->err, sizeof(st->err),
@@ -284,11 +283,16 @@ static int schema_version(struct store *st, int *v_r)
 
 /* Takes the schema to version `latest`. Foreign keys are off meanwhile (a
    migration may rebuild a table that others reference; PRAGMA foreign_keys
-   is a no-op inside a transaction) and on again for every later statement. */
+   is a no-op inside a transaction) and on again for every later statement.
+   A store already at `latest` is only read: opening it never waits for
+   another writer's lock. */
 static int migrate(struct store *st, bool create, int latest)
 {
 	int v, r;
 
+	schema_version(st, &v);
+	if (v == latest)
+		return STORE_OK;
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
 	schema_version(st, &v);

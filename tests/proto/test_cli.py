@@ -528,6 +528,23 @@ def test_store_that_cannot_be_made_or_is_too_new():
             p.stderr
 
 
+def test_busy_store_says_try_again():
+    import sqlite3
+    with Server() as srv:
+        data = os.path.join(srv.dir, "data")
+        db = sqlite3.connect(os.path.join(data, "mailroom.db"), isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")  # another writer, for longer than the CLI waits
+        try:
+            p = srv.cli("domain", "add", "busy.test", check=False)
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        assert p.returncode == 75 and p.stderr == (
+            "mailroom: the store in %s is busy (another writer holds its lock); try again\n"
+            % data).encode(), p.stderr
+        assert srv.cli("domain", "add", "busy.test").returncode == 0
+
+
 def test_password_prompt_on_a_terminal():
     import pty
     with Server() as srv:
