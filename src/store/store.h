@@ -96,12 +96,12 @@ void store_domain_clear(struct store_domain *d);
 
 struct store_user {
 	int64_t id;
-	char *address;	   /* primary address, lower-cased domain */
-	char *pw_hash;	   /* crypt(3) string, e.g. "$y$...", or NULL: no password */
-	char *scram;	   /* SCRAM-SHA-256 verifier (directory/password.h) or NULL */
+	char *address;     /* primary address, lower-cased domain */
+	char *pw_hash;     /* crypt(3) string, e.g. "$y$...", or NULL: no password */
+	char *scram;       /* SCRAM-SHA-256 verifier (directory/password.h) or NULL */
 	char *apop_secret; /* reversible secret for APOP, NULL unless opted in */
-	uint64_t quota;	   /* bytes, 0 = unlimited */
-	uint64_t used;	   /* bytes currently stored */
+	uint64_t quota;    /* bytes, 0 = unlimited */
+	uint64_t used;     /* bytes currently stored */
 	int64_t messages;
 	bool pop3_enabled;
 	bool submission_enabled;
@@ -277,8 +277,8 @@ void store_route_clear(struct store_route *r);
 struct store_msg {
 	int64_t id;
 	uint64_t uid;
-	uint64_t size; /* octets of the wire form (S4) */
-	char uidl[71]; /* RFC 1939 §7: 1-70 chars in 0x21-0x7E */
+	uint64_t size;  /* octets of the wire form (S4) */
+	char uidl[71];  /* RFC 1939 §7: 1-70 chars in 0x21-0x7E */
 };
 /* The mailbox's messages in UID order; caller frees *msgs_r. */
 int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r,
