@@ -20,24 +20,24 @@
 #endif
 
 static const char usage_main[] =
-	"usage: mailroom [-c FILE] VERB [ARGS]\n"
-	"\n"
-	"  init                     create the data dir, store and a self-signed certificate\n"
-	"  serve                    run the server in the foreground (SIGTERM stops it)\n"
-	"  domain add|remove|list   accepted domains\n"
-	"  user add|remove|list|passwd|set   mailboxes\n"
-	"  alias add|remove|list    extra addresses of mailboxes\n"
-	"  deliver ADDRESS          deliver a message read from stdin\n"
-	"  queue list|show|flush|hold|release|remove   the outbound queue\n"
-	"  route add|remove|list    next hops for remote domains (smart hosts)\n"
-	"  config check|show        check the config file, TLS files and store; print\n"
-	"                           the effective configuration\n"
-	"\n"
-	"options:\n"
-	"  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
-	"                           else built-in defaults with data in ./mailroom-data)\n"
-	"  -h, --help               this text; VERB --help for each verb\n"
-	"  -V, --version            print the version\n";
+    "usage: mailroom [-c FILE] VERB [ARGS]\n"
+    "\n"
+    "  init                     create the data dir, store and a self-signed certificate\n"
+    "  serve                    run the server in the foreground (SIGTERM stops it)\n"
+    "  domain add|remove|list   accepted domains\n"
+    "  user add|remove|list|passwd|set   mailboxes\n"
+    "  alias add|remove|list    extra addresses of mailboxes\n"
+    "  deliver ADDRESS          deliver a message read from stdin\n"
+    "  queue list|show|flush|hold|release|remove   the outbound queue\n"
+    "  route add|remove|list    next hops for remote domains (smart hosts)\n"
+    "  config check|show        check the config file, TLS files and store; print\n"
+    "                           the effective configuration\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
+    "                           else built-in defaults with data in ./mailroom-data)\n"
+    "  -h, --help               this text; VERB --help for each verb\n"
+    "  -V, --version            print the version\n";
 
 void cli_err(const char *fmt, ...)
 {
@@ -58,8 +58,9 @@ struct cli_opt *cli_opt(struct cli_opt *opts, size_t nopts, const char *name)
 	return NULL;
 }
 
-int cli_parse(const char *usage, int argc, char **argv, struct cli_opt *opts, size_t nopts,
-	      const char **pos, size_t min_pos, size_t max_pos, size_t *npos_r, bool *done_r)
+int cli_parse(const char *verb, const char *usage, const char *missing, int argc, char **argv,
+	      struct cli_opt *opts, size_t nopts, const char **pos, size_t min_pos, size_t max_pos,
+	      size_t *npos_r, bool *done_r)
 {
 	size_t np = 0;
 	bool only_pos = false;
@@ -81,9 +82,9 @@ int cli_parse(const char *usage, int argc, char **argv, struct cli_opt *opts, si
 		}
 		if (only_pos || a[0] != '-' || a[1] == '\0') {
 			if (np == max_pos) {
-				cli_err("unexpected argument '%s'", a);
-				fputs(usage, stderr);
-				return EXIT_USAGE;
+				cli_err("%s: unexpected argument '%s' (see mailroom %s --help)",
+					verb, a, verb);
+				return EX_USAGE;
 			}
 			pos[np++] = a;
 			continue;
@@ -96,9 +97,8 @@ int cli_parse(const char *usage, int argc, char **argv, struct cli_opt *opts, si
 			if (strlen(opts[k].name) == nl && strncmp(opts[k].name, name, nl) == 0)
 				o = &opts[k];
 		if (o == NULL) {
-			cli_err("unknown option '%s'", a);
-			fputs(usage, stderr);
-			return EXIT_USAGE;
+			cli_err("%s: unknown option '%s' (see mailroom %s --help)", verb, a, verb);
+			return EX_USAGE;
 		}
 		if (o->has_arg) {
 			if (eq != NULL) {
@@ -106,22 +106,39 @@ int cli_parse(const char *usage, int argc, char **argv, struct cli_opt *opts, si
 			} else if (i + 1 < argc) {
 				o->value = argv[++i];
 			} else {
-				cli_err("option --%s needs a value", o->name);
-				return EXIT_USAGE;
+				cli_err("%s: option --%s needs a value", verb, o->name);
+				return EX_USAGE;
 			}
 		} else if (eq != NULL) {
-			cli_err("option --%s takes no value", o->name);
-			return EXIT_USAGE;
+			cli_err("%s: option --%s takes no value", verb, o->name);
+			return EX_USAGE;
 		}
 		o->set = true;
 	}
 	if (np < min_pos) {
-		cli_err("missing argument");
-		fputs(usage, stderr);
-		return EXIT_USAGE;
+		cli_err("%s: %s (see mailroom %s --help)", verb, missing, verb);
+		return EX_USAGE;
 	}
 	*npos_r = np;
 	return 0;
+}
+
+int cli_exit_code(int store_status)
+{
+	switch (store_status) {
+	case STORE_OK:
+		return 0;
+	case STORE_NOTFOUND:
+		return EX_NOUSER;
+	case STORE_EXISTS:
+	case STORE_INVALID:
+		return EX_DATAERR;
+	case STORE_QUOTA:
+	case STORE_TEMP:
+		return EX_TEMPFAIL;
+	default:
+		return EX_IOERR;
+	}
 }
 
 int cli_store_open(struct cli *c, bool create, struct store **st_r)
@@ -129,7 +146,7 @@ int cli_store_open(struct cli *c, bool create, struct store **st_r)
 	*st_r = NULL;
 	/* as root with [server] user: the store is touched only as that user */
 	if (privdrop_cli(&c->cfg, false) != 0)
-		return 1;
+		return EX_CONFIG;
 	int rc = store_open(c->cfg.data_dir, create, st_r);
 
 	if (rc == STORE_OK)
@@ -137,18 +154,23 @@ int cli_store_open(struct cli *c, bool create, struct store **st_r)
 	if (rc == STORE_NOTFOUND && !create) {
 		cli_err("no mail store in %s: run '%s init' first", c->cfg.data_dir, c->prog);
 		store_close(st_r);
-		return 1;
+		return EX_CONFIG;
 	}
-	cli_err("cannot open the mail store in %s: %s", c->cfg.data_dir,
-		*st_r != NULL ? store_error(*st_r) : "error");
+	/* the environment's texts name the folder already */
+	const char *why = *st_r != NULL ? store_error(*st_r) : "out of memory";
+	const char *verb = create ? "create" : "open";
+	if (strstr(why, c->cfg.data_dir) != NULL)
+		cli_err("cannot %s the mail store: %s", verb, why);
+	else
+		cli_err("cannot %s the mail store in %s: %s", verb, c->cfg.data_dir, why);
 	store_close(st_r);
-	return rc == STORE_TEMP ? EXIT_TEMPFAIL : 1;
+	return cli_exit_code(rc);
 }
 
-int cli_store_fail(struct store *st, int rc, const char *what)
+int cli_store_fail(struct store *st, int rc)
 {
-	cli_err("%s: %s", what, store_error(st));
-	return rc == STORE_TEMP ? EXIT_TEMPFAIL : 1;
+	cli_err("%s", store_error(st));
+	return cli_exit_code(rc);
 }
 
 static char *read_line(FILE *f)
@@ -194,33 +216,35 @@ int cli_read_password(bool from_stdin, char **pw_r)
 	if (from_stdin) {
 		pw = read_line(stdin);
 		if (pw == NULL) {
-			cli_err("no password on stdin");
-			return 1;
+			cli_err("no password on stdin: give it as the first line");
+			return EX_NOINPUT;
 		}
 	} else {
 		if (!isatty(STDIN_FILENO)) {
-			cli_err("stdin is not a terminal: use --password-stdin");
-			return EXIT_USAGE;
+			cli_err("stdin is not a terminal: pass the password on stdin with "
+				"--password-stdin");
+			return EX_USAGE;
 		}
 		pw = ask("Password: ");
 		char *again = pw != NULL ? ask("Again: ") : NULL;
 		if (pw == NULL || again == NULL || strcmp(pw, again) != 0) {
 			secret_free(&pw);
 			secret_free(&again);
-			cli_err("the passwords do not match");
-			return 1;
+			cli_err("the two passwords do not match: nothing changed, try again");
+			return EX_DATAERR;
 		}
 		secret_free(&again);
 	}
 	if (pw[0] == '\0') {
 		secret_free(&pw);
-		cli_err("empty password refused");
-		return 1;
+		cli_err("an empty password is refused: give one of 1 to %d bytes", PASSWORD_MAX);
+		return EX_DATAERR;
 	}
 	if (strlen(pw) > PASSWORD_MAX) {
 		secret_free(&pw);
-		cli_err("password longer than %d bytes refused", PASSWORD_MAX);
-		return 1;
+		cli_err("the password is longer than %d bytes: give one of 1 to %d bytes",
+			PASSWORD_MAX, PASSWORD_MAX);
+		return EX_DATAERR;
 	}
 	*pw_r = pw;
 	return 0;
@@ -241,36 +265,40 @@ void cli_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void cli_list_begin(struct cli_list *l, bool json)
+void cli_list_begin(struct cli_list *l, bool json, const char *header)
 {
 	l->json = json;
+	l->header = header;
 	l->n = 0;
-	if (json)
-		fputs("[", stdout);
 }
 
 void cli_list_item(struct cli_list *l)
 {
-	if (l->json && l->n > 0)
-		fputs(",", stdout);
+	if (l->json)
+		fputs(l->n > 0 ? "," : "[", stdout);
+	else if (l->n == 0 && l->header != NULL)
+		puts(l->header);
 	l->n++;
 }
 
-void cli_list_end(struct cli_list *l, const char *empty)
+int cli_list_end(struct cli_list *l, struct store *st, int rc, const char *empty)
 {
-	if (l->json)
-		fputs("]\n", stdout);
-	else if (l->n == 0 && empty != NULL)
+	if (l->json && (rc == STORE_OK || l->n > 0))
+		fputs(l->n > 0 ? "]\n" : "[]\n", stdout);
+	if (rc != STORE_OK)
+		return cli_store_fail(st, rc);
+	if (!l->json && l->n == 0 && empty != NULL)
 		puts(empty);
+	return 0;
 }
 
 static const struct {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);
 } verbs[] = {
-	{"init", cli_init},	{"serve", cli_serve}, {"domain", cli_domain},
-	{"user", cli_user},	{"alias", cli_alias}, {"deliver", cli_deliver},
-	{"queue", cli_queue},	{"route", cli_route}, {"config", cli_config},
+    {"init", cli_init},	  {"serve", cli_serve}, {"domain", cli_domain},
+    {"user", cli_user},	  {"alias", cli_alias}, {"deliver", cli_deliver},
+    {"queue", cli_queue}, {"route", cli_route}, {"config", cli_config},
 };
 
 int cli_main(int argc, char **argv)
@@ -293,21 +321,20 @@ int cli_main(int argc, char **argv)
 		}
 		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
 			if (++i == argc) {
-				cli_err("%s needs a file name", a);
-				return EXIT_USAGE;
+				cli_err("%s needs a file name: mailroom -c FILE VERB", a);
+				return EX_USAGE;
 			}
 			cfg_path = argv[i];
 		} else if (strncmp(a, "--config=", 9) == 0) {
 			cfg_path = a + 9;
 		} else {
-			cli_err("unknown option '%s'", a);
-			fputs(usage_main, stderr);
-			return EXIT_USAGE;
+			cli_err("unknown option '%s' (see mailroom --help)", a);
+			return EX_USAGE;
 		}
 	}
 	if (i == argc) {
 		fputs(usage_main, stderr);
-		return EXIT_USAGE;
+		return EX_USAGE;
 	}
 	const char *verb = argv[i];
 	for (size_t k = 0; k < N_ELEMENTS(verbs); k++) {
@@ -316,17 +343,16 @@ int cli_main(int argc, char **argv)
 		if (config_load(cfg_path, &c.cfg, &err) < 0) {
 			cli_err("%s", err);
 			free(err);
-			return 1;
+			return EX_CONFIG;
 		}
-		char *prog = cfg_path != NULL ? xasprintf("mailroom -c %s", cfg_path)
-					      : xstrdup("mailroom");
+		char *prog =
+		    cfg_path != NULL ? xasprintf("mailroom -c %s", cfg_path) : xstrdup("mailroom");
 		c.prog = prog;
 		int rc = verbs[k].fn(&c, argc - i - 1, argv + i + 1);
 		config_free(&c.cfg);
 		free(prog);
 		return rc;
 	}
-	cli_err("unknown verb '%s'", verb);
-	fputs(usage_main, stderr);
-	return EXIT_USAGE;
+	cli_err("unknown verb '%s' (see mailroom --help)", verb);
+	return EX_USAGE;
 }

@@ -6,19 +6,20 @@
 #include "tls/tls.h"
 #include "util/buf.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
-	"usage: mailroom [-c FILE] config check\n"
-	"       mailroom [-c FILE] config show\n"
-	"\n"
-	"check reads the config file as serve would (an error names FILE:LINE),\n"
-	"then loads the TLS certificate and key and opens the store; it prints\n"
-	"what it checked, or why it failed with a non-zero exit. Run it before\n"
-	"sending serve a SIGHUP or restarting it.\n"
-	"show prints the effective configuration: every key with its value,\n"
-	"defaults included, paths absolute. Its output is a valid config file.\n";
+    "usage: mailroom [-c FILE] config check\n"
+    "       mailroom [-c FILE] config show\n"
+    "\n"
+    "check reads the config file as serve would (an error names FILE:LINE),\n"
+    "then loads the TLS certificate and key and opens the store; it prints\n"
+    "what it checked, or why it failed with a non-zero exit. Run it before\n"
+    "sending serve a SIGHUP or restarting it.\n"
+    "show prints the effective configuration: every key with its value,\n"
+    "defaults included, paths absolute. Its output is a valid config file.\n";
 
 static int check(struct cli *c)
 {
@@ -30,19 +31,36 @@ static int check(struct cli *c)
 	printf("config: %s: ok\n", c->cfg.file != NULL ? c->cfg.file : "(built-in defaults)");
 	/* the rest as serve sees it after its switch to [server] user */
 	if (privdrop_cli(&c->cfg, true) != 0)
-		return 1;
+		return EX_CONFIG;
 	if (tls_ctx_new(c->cfg.tls_cert, c->cfg.tls_key, &tls, &err) < 0) {
 		cli_err("%s", err);
 		free(err);
-		return 1;
+		return EX_CONFIG;
 	}
 	tls_ctx_free(&tls);
 	printf("tls: %s and %s: ok\n", c->cfg.tls_cert, c->cfg.tls_key);
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
-	store_close(&st);
 	printf("store: %s/mailroom.db: ok\n", c->cfg.data_dir);
-	return 0;
+	/* a postmaster that leads nowhere would answer 451 at RCPT (RFC 5321 §4.5.1) */
+	const char *pm = c->cfg.smtp_postmaster != NULL ? c->cfg.smtp_postmaster : STORE_POSTMASTER;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int r = store_resolve(st, pm, &ids, &n);
+	free(ids);
+	if (r == STORE_NOTFOUND || r == STORE_INVALID) {
+		cli_err(
+		    "[smtp] postmaster = %s is no local mailbox or alias: postmaster mail would "
+		    "be refused; add it, or remove the key to use the built-in postmaster",
+		    pm);
+		rc = EX_CONFIG;
+	} else if (r != STORE_OK) {
+		rc = cli_store_fail(st, r);
+	} else {
+		printf("postmaster: mail to postmaster goes to %s\n", pm);
+	}
+	store_close(&st);
+	return rc;
 }
 
 int cli_config(struct cli *c, int argc, char **argv)
@@ -50,7 +68,8 @@ int cli_config(struct cli *c, int argc, char **argv)
 	const char *pos[1];
 	size_t np;
 	bool done;
-	int rc = cli_parse(usage, argc, argv, NULL, 0, pos, 1, 1, &np, &done);
+	int rc = cli_parse("config", usage, "give an action: check or show", argc, argv, NULL, 0,
+			   pos, 1, 1, &np, &done);
 
 	if (rc != 0 || done)
 		return rc;
@@ -63,7 +82,6 @@ int cli_config(struct cli *c, int argc, char **argv)
 		buf_free(&out);
 		return 0;
 	}
-	cli_err("config: unknown action '%s'", pos[0]);
-	fputs(usage, stderr);
-	return EXIT_USAGE;
+	cli_err("config: unknown action '%s': use check or show", pos[0]);
+	return EX_USAGE;
 }

@@ -44,7 +44,7 @@ int cli_init(struct cli *c, int argc, char **argv)
 	const char *pos[1];
 	size_t np;
 	bool done;
-	int rc = cli_parse(usage_init, argc, argv, NULL, 0, pos, 0, 0, &np, &done);
+	int rc = cli_parse("init", usage_init, "", argc, argv, NULL, 0, pos, 0, 0, &np, &done);
 	struct store *st = NULL;
 	char *err = NULL;
 
@@ -56,7 +56,7 @@ int cli_init(struct cli *c, int argc, char **argv)
 		cli_err("%s", err);
 		free(err);
 		privdrop_clear(&pd);
-		return 1;
+		return EX_CONFIG;
 	}
 	if (pd.drop)
 		printf("owner: %s (uid %u) for %s\n", pd.name, (unsigned)pd.uid, c->cfg.data_dir);
@@ -67,13 +67,21 @@ int cli_init(struct cli *c, int argc, char **argv)
 	/* cli_store_open() switches to [server] user before the store is made */
 	bool had_cert = access(c->cfg.tls_cert, F_OK) == 0 && access(c->cfg.tls_key, F_OK) == 0;
 	if ((rc = cli_store_open(c, true, &st)) != 0)
-		return rc;
+		return rc == EX_IOERR ? EX_CANTCREAT : rc;
+	struct store_user pm;
+	bool pm_password =
+	    store_user_lookup(st, STORE_POSTMASTER, &pm) == STORE_OK && pm.pw_hash != NULL;
+	store_user_clear(&pm);
 	store_close(&st);
 	printf("store: %s/mailroom.db\n", c->cfg.data_dir);
+	if (!pm_password)
+		printf("postmaster: mail to postmaster lands in the built-in mailbox 'postmaster'; "
+		       "to read it over POP3, run: %s user passwd postmaster\n",
+		       c->prog);
 	if (tls_selfsigned_ensure(c->cfg.hostname, c->cfg.tls_cert, c->cfg.tls_key, &err) < 0) {
 		cli_err("%s", err);
 		free(err);
-		return 1;
+		return EX_CANTCREAT;
 	}
 	printf("tls: %s (%s)\n", c->cfg.tls_cert,
 	       had_cert ? "existing" : "new self-signed certificate");
@@ -85,7 +93,7 @@ int cli_serve(struct cli *c, int argc, char **argv)
 	const char *pos[1];
 	size_t np;
 	bool done;
-	int rc = cli_parse(usage_serve, argc, argv, NULL, 0, pos, 0, 0, &np, &done);
+	int rc = cli_parse("serve", usage_serve, "", argc, argv, NULL, 0, pos, 0, 0, &np, &done);
 
 	if (rc != 0 || done)
 		return rc;

@@ -13,11 +13,13 @@
 #include "cli/cli.h"
 #include "util/config.h"
 
+#include <sysexits.h>
+
 struct store;
 
 struct cli {
 	struct config cfg;
-	const char *prog;     /* "mailroom" or "mailroom -c FILE", for hints */
+	const char *prog; /* "mailroom" or "mailroom -c FILE", for hints */
 };
 
 /* One option of a verb: "--name" alone, or "--name VALUE" / "--name=VALUE". */
@@ -30,17 +32,21 @@ struct cli_opt {
 
 /* Splits argv into options and positionals. "--help"/"-h" prints usage and
    returns 0 with *done_r = true. Unknown options, missing values or a wrong
-   number of positionals print an error and return EXIT_USAGE. */
-int cli_parse(const char *usage, int argc, char **argv, struct cli_opt *opts, size_t nopts,
-	      const char **pos, size_t min_pos, size_t max_pos, size_t *npos_r, bool *done_r);
+   number of positionals print an error naming `verb` (and, when fewer than
+   min_pos were given, `missing`: what to give) and return EX_USAGE. */
+int cli_parse(const char *verb, const char *usage, const char *missing, int argc, char **argv,
+	      struct cli_opt *opts, size_t nopts, const char **pos, size_t min_pos, size_t max_pos,
+	      size_t *npos_r, bool *done_r);
 struct cli_opt *cli_opt(struct cli_opt *opts, size_t nopts, const char *name);
 
 /* Opens the store (create only for init); on failure prints why and returns
    the exit code. */
 int cli_store_open(struct cli *c, bool create, struct store **st_r);
-/* Prints "mailroom: WHAT: store error text" and maps a store status to an
-   exit code (EXIT_TEMPFAIL for STORE_TEMP). */
-int cli_store_fail(struct store *st, int rc, const char *what);
+/* The sysexits(3) code for a store status (see cli.h). */
+int cli_exit_code(int store_status);
+/* Prints the store's error text (it names the thing and what to do) and
+   returns cli_exit_code(rc). */
+int cli_store_fail(struct store *st, int rc);
 
 /* Reads a password: from stdin's first line with --password-stdin, else
    from the terminal (asked twice, no echo). Returns 0 or an exit code. */
@@ -48,16 +54,21 @@ int cli_read_password(bool from_stdin, char **pw_r);
 
 void cli_json_str(FILE *f, const char *s);
 
-/* A listing on stdout: a JSON array with --json, else lines. */
+/* A listing on stdout: a JSON array with --json, else lines under a header
+   line (printed before the first item). Nothing is printed before the first
+   item, so a listing that fails prints only its error. */
 struct cli_list {
 	bool json;
+	const char *header;
 	unsigned n;
 };
-void cli_list_begin(struct cli_list *l, bool json);
-/* Before each item: the separator in JSON; counts the items. */
+void cli_list_begin(struct cli_list *l, bool json, const char *header);
+/* Before each item: the header or the JSON separator; counts the items. */
 void cli_list_item(struct cli_list *l);
-/* Closes the array, or prints `empty` (if not NULL) when nothing was listed. */
-void cli_list_end(struct cli_list *l, const char *empty);
+/* Ends the listing of store status rc: closes the JSON array (`[]` when
+   empty), or prints `empty` (if not NULL) when nothing was listed. On an
+   error prints it and returns its exit code; else 0. */
+int cli_list_end(struct cli_list *l, struct store *st, int rc, const char *empty);
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cli_init(struct cli *c, int argc, char **argv);

@@ -7,16 +7,16 @@
 #include <time.h>
 
 static const char usage[] =
-	"usage: mailroom [-c FILE] queue list [--json]\n"
-	"       mailroom [-c FILE] queue show ID\n"
-	"       mailroom [-c FILE] queue flush [ID]\n"
-	"       mailroom [-c FILE] queue hold|release|remove ID\n"
-	"\n"
-	"The outbound queue holds mail accepted for other domains (submission, and\n"
-	"relay domains). ID is the queue id of the `250 ... queued as ID` reply and\n"
-	"of the log line. show prints the stored message; flush makes messages due\n"
-	"now; hold keeps a message from delivery until release; remove deletes it\n"
-	"without a bounce.\n";
+    "usage: mailroom [-c FILE] queue list [--json]\n"
+    "       mailroom [-c FILE] queue show ID\n"
+    "       mailroom [-c FILE] queue flush [ID]\n"
+    "       mailroom [-c FILE] queue hold|release|remove ID\n"
+    "\n"
+    "The outbound queue holds mail accepted for other domains (submission, and\n"
+    "relay domains). ID is the queue id of the `250 ... queued as ID` reply and\n"
+    "of the log line. show prints the stored message; flush makes messages due\n"
+    "now; hold keeps a message from delivery until release; remove deletes it\n"
+    "without a bounce.\n";
 
 static void print_entry(const struct store_queue_entry *e, void *p)
 {
@@ -56,35 +56,44 @@ int cli_queue(struct cli *c, int argc, char **argv)
 	size_t np;
 	bool done;
 	struct store *st = NULL;
-	int rc = cli_parse(usage, argc, argv, opts, 1, pos, 1, 2, &np, &done);
+	int rc =
+	    cli_parse("queue", usage, "give an action: list, show, flush, hold, release or remove",
+		      argc, argv, opts, 1, pos, 1, 2, &np, &done);
 
 	if (rc != 0 || done)
 		return rc;
 	const char *sub = pos[0], *id = np == 2 ? pos[1] : NULL;
 	bool is_list = strcmp(sub, "list") == 0, is_flush = strcmp(sub, "flush") == 0;
-	bool known = is_list || is_flush || strcmp(sub, "show") == 0 ||
-		     strcmp(sub, "hold") == 0 || strcmp(sub, "release") == 0 ||
-		     strcmp(sub, "remove") == 0;
+	bool known = is_list || is_flush || strcmp(sub, "show") == 0 || strcmp(sub, "hold") == 0 ||
+		     strcmp(sub, "release") == 0 || strcmp(sub, "remove") == 0;
 	if (!known) {
-		cli_err("queue: unknown action '%s'", sub);
-		fputs(usage, stderr);
-		return EXIT_USAGE;
+		cli_err("queue: unknown action '%s': use list, show, flush, hold, release or "
+			"remove",
+			sub);
+		return EX_USAGE;
 	}
-	if ((is_list && id != NULL) || (!is_list && !is_flush && id == NULL)) {
-		cli_err("queue %s: wrong number of arguments", sub);
-		return EXIT_USAGE;
+	if (is_list && id != NULL) {
+		cli_err("queue list takes no ID: it lists the whole queue");
+		return EX_USAGE;
+	}
+	if (!is_list && !is_flush && id == NULL) {
+		cli_err("queue %s: ID is missing: give a queue id from queue list", sub);
+		return EX_USAGE;
 	}
 	if (opts[0].set && !is_list) {
-		cli_err("--json goes with queue list");
-		return EXIT_USAGE;
+		cli_err("queue %s: --json goes with queue list", sub);
+		return EX_USAGE;
 	}
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
 	if (is_list) {
 		struct cli_list lc;
-		cli_list_begin(&lc, opts[0].set);
+		cli_list_begin(&lc, opts[0].set,
+			       "ID                 SIZE CREATED              SENDER");
 		rc = store_queue_list(st, NULL, print_entry, &lc);
-		cli_list_end(&lc, rc == STORE_OK ? "queue is empty" : NULL);
+		rc = cli_list_end(&lc, st, rc, "queue is empty");
+		store_close(&st);
+		return rc;
 	} else if (strcmp(sub, "show") == 0) {
 		struct cli_list lc = {0};
 		struct buf body = {0};
@@ -110,8 +119,7 @@ int cli_queue(struct cli *c, int argc, char **argv)
 		if (rc == STORE_OK)
 			printf("%s %s\n", id, hold ? "held" : "released");
 	}
-	if (rc != STORE_OK)
-		rc = cli_store_fail(st, rc, "queue");
+	rc = rc == STORE_OK ? 0 : cli_store_fail(st, rc);
 	store_close(&st);
 	return rc;
 }

@@ -10,23 +10,23 @@
 #include <strings.h>
 
 static const char usage[] =
-	"usage: mailroom [-c FILE] user add ADDRESS [--password-stdin] [--quota SIZE]\n"
-	"                                           [--apop] [--no-pop3] [--no-submission]\n"
-	"       mailroom [-c FILE] user remove ADDRESS\n"
-	"       mailroom [-c FILE] user list [DOMAIN] [--json]\n"
-	"       mailroom [-c FILE] user passwd ADDRESS [--password-stdin] [--apop]\n"
-	"       mailroom [-c FILE] user set ADDRESS [--quota SIZE] [--pop3 yes|no]\n"
-	"                                           [--submission yes|no] [--enabled yes|no]\n"
-	"                                           [--no-apop]\n"
-	"\n"
-	"The password is read from the terminal (twice), or with --password-stdin\n"
-	"from the first line of stdin. It is stored as a yescrypt hash and a\n"
-	"SCRAM-SHA-256 verifier. --apop also keeps it in reversible form so the\n"
-	"account can use POP3 APOP; only opt in for clients that need it.\n"
-	"SIZE: bytes, or with K, M, G (1024-based); 0 = no quota.\n"
-	"A disabled account (--enabled no) still receives mail but cannot log in;\n"
-	"--pop3 no closes POP3 for the account alone, --submission no its SMTP\n"
-	"submission (sending); mail to it is still accepted.\n";
+    "usage: mailroom [-c FILE] user add ADDRESS [--password-stdin] [--quota SIZE]\n"
+    "                                           [--apop] [--no-pop3] [--no-submission]\n"
+    "       mailroom [-c FILE] user remove ADDRESS\n"
+    "       mailroom [-c FILE] user list [DOMAIN] [--json]\n"
+    "       mailroom [-c FILE] user passwd ADDRESS [--password-stdin] [--apop]\n"
+    "       mailroom [-c FILE] user set ADDRESS [--quota SIZE] [--pop3 yes|no]\n"
+    "                                           [--submission yes|no] [--enabled yes|no]\n"
+    "                                           [--no-apop]\n"
+    "\n"
+    "The password is read from the terminal (twice), or with --password-stdin\n"
+    "from the first line of stdin. It is stored as a yescrypt hash and a\n"
+    "SCRAM-SHA-256 verifier. --apop also keeps it in reversible form so the\n"
+    "account can use POP3 APOP; only opt in for clients that need it.\n"
+    "SIZE: bytes, or with K, M, G (1024-based); 0 = no quota.\n"
+    "A disabled account (--enabled no) still receives mail but cannot log in;\n"
+    "--pop3 no closes POP3 for the account alone, --submission no its SMTP\n"
+    "submission (sending); mail to it is still accepted.\n";
 
 enum {
 	O_PWSTDIN,
@@ -53,8 +53,8 @@ static int secrets(bool from_stdin, char **pw_r, char **hash_r, char **scram_r)
 	    scram_verifier_make(*pw_r, SCRAM_ITERATIONS_DEFAULT, scram_r) < 0) {
 		secret_free(pw_r);
 		secret_free(hash_r);
-		cli_err("cannot hash the password");
-		return 1;
+		cli_err("cannot hash the password: libxcrypt or OpenSSL failed; nothing changed");
+		return EX_SOFTWARE;
 	}
 	return 0;
 }
@@ -77,11 +77,12 @@ static void print_user(const struct store_user *u, void *p)
 		char quota[32] = "-";
 		if (u->quota > 0)
 			snprintf(quota, sizeof(quota), "%llu", (unsigned long long)u->quota);
-		printf("%-40s %8lld %12llu %12s %s%s%s%s\n", u->address, (long long)u->messages,
+		printf("%-40s %8lld %12llu %12s %s%s%s%s%s\n", u->address, (long long)u->messages,
 		       (unsigned long long)u->used, quota, u->enabled ? "" : "disabled ",
 		       u->pop3_enabled ? "pop3" : "no-pop3",
 		       u->submission_enabled ? " submission" : " no-submission",
-		       u->apop_secret != NULL ? " apop" : "");
+		       u->apop_secret != NULL ? " apop" : "",
+		       u->pw_hash == NULL ? " no-password" : "");
 	}
 }
 
@@ -92,7 +93,8 @@ static bool only(struct cli_opt *o, const char *sub, const int *allowed, size_t 
 		for (size_t k = 0; k < n; k++)
 			ok |= allowed[k] == i;
 		if (o[i].set && !ok) {
-			cli_err("user %s does not take --%s", sub, o[i].name);
+			cli_err("user %s does not take --%s (see mailroom user --help)", sub,
+				o[i].name);
 			return false;
 		}
 	}
@@ -102,8 +104,23 @@ static bool only(struct cli_opt *o, const char *sub, const int *allowed, size_t 
 static int yesno(const struct cli_opt *o, bool *v_r)
 {
 	if (config_parse_bool(o->value, v_r) < 0) {
-		cli_err("--%s wants yes or no, not '%s'", o->name, o->value);
-		return EXIT_USAGE;
+		cli_err("user set: --%s wants yes or no, not '%s'", o->name, o->value);
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+/* --quota SIZE: 0 (none) up to QUOTA_MAX, which the store's 64-bit signed
+   integers hold with room to spare. */
+#define QUOTA_MAX (1024ull * 1024 * 1024 * 1024 * 1024) /* 1024 T */
+
+static int quota_parse(const char *sub, const char *v, uint64_t *quota_r)
+{
+	if (config_parse_size(v, quota_r) < 0 || *quota_r > QUOTA_MAX) {
+		cli_err("user %s: --quota '%s' is not a size from 0 (no quota) to %lluG: give "
+			"bytes, or a number with K, M or G",
+			sub, v, QUOTA_MAX >> 30);
+		return EX_USAGE;
 	}
 	return 0;
 }
@@ -115,23 +132,26 @@ static int user_add(struct cli *c, struct cli_opt *o, const char *address)
 	struct store *st = NULL;
 	int rc;
 
-	if (o[O_QUOTA].set && config_parse_size(o[O_QUOTA].value, &quota) < 0) {
-		cli_err("bad --quota '%s' (bytes, or a number with K, M or G)", o[O_QUOTA].value);
-		return EXIT_USAGE;
-	}
-	/* open first: no password prompt when the store is missing */
+	if (o[O_QUOTA].set && (rc = quota_parse("add", o[O_QUOTA].value, &quota)) != 0)
+		return rc;
+	/* no password prompt when the store is missing or the address taken */
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
+	if ((rc = store_user_can_add(st, address)) != STORE_OK) {
+		rc = cli_store_fail(st, rc);
+		store_close(&st);
+		return rc;
+	}
 	if ((rc = secrets(o[O_PWSTDIN].set, &pw, &hash, &scram)) != 0) {
 		store_close(&st);
 		return rc;
 	}
 	struct store_user_new nu = {
-		.address = address,
-		.pw_hash = hash,
-		.scram = scram,
-		.apop_secret = o[O_APOP].set ? pw : NULL,
-		.quota = quota,
+	    .address = address,
+	    .pw_hash = hash,
+	    .scram = scram,
+	    .apop_secret = o[O_APOP].set ? pw : NULL,
+	    .quota = quota,
 	};
 	rc = store_user_add(st, &nu);
 	if (rc == STORE_OK && o[O_NOPOP3].set)
@@ -141,7 +161,7 @@ static int user_add(struct cli *c, struct cli_opt *o, const char *address)
 	if (rc == STORE_OK)
 		printf("user %s added\n", address);
 	else
-		rc = cli_store_fail(st, rc, "user add");
+		rc = cli_store_fail(st, rc);
 	secret_free(&pw);
 	secret_free(&hash);
 	secret_free(&scram);
@@ -162,14 +182,21 @@ static int user_passwd(struct cli *c, struct cli_opt *o, const char *address)
 	memset(&u, 0, sizeof(u));
 	rc = store_user_lookup(st, address, &u);
 	bool primary = rc == STORE_OK && strcasecmp(u.address, address) == 0;
-	store_user_clear(&u);
 	if (rc == STORE_OK && !primary) {
-		cli_err("user passwd: %s is an alias; give the mailbox's address", address);
+		cli_err("user passwd: %s is an alias of %s: give the mailbox's address", address,
+			u.address);
+		store_user_clear(&u);
 		store_close(&st);
-		return 1;
+		return EX_DATAERR;
+	}
+	store_user_clear(&u);
+	if (rc == STORE_NOTFOUND) {
+		cli_err("user passwd: no mailbox %s (user list shows them)", address);
+		store_close(&st);
+		return EX_NOUSER;
 	}
 	if (rc != STORE_OK) {
-		rc = cli_store_fail(st, rc, "user passwd");
+		rc = cli_store_fail(st, rc);
 		store_close(&st);
 		return rc;
 	}
@@ -181,7 +208,7 @@ static int user_passwd(struct cli *c, struct cli_opt *o, const char *address)
 	if (rc == STORE_OK)
 		printf("password of %s changed%s\n", address, o[O_APOP].set ? " (APOP on)" : "");
 	else
-		rc = cli_store_fail(st, rc, "user passwd");
+		rc = cli_store_fail(st, rc);
 	secret_free(&pw);
 	secret_free(&hash);
 	secret_free(&scram);
@@ -198,14 +225,12 @@ static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 
 	if (!o[O_QUOTA].set && !o[O_POP3].set && !o[O_ENABLED].set && !o[O_NOAPOP].set &&
 	    !o[O_SUBM].set) {
-		cli_err("user set: nothing to change (--quota, --pop3, --submission, --enabled, "
-			"--no-apop)");
-		return EXIT_USAGE;
+		cli_err("user set: nothing to change: give --quota, --pop3, --submission, "
+			"--enabled or --no-apop");
+		return EX_USAGE;
 	}
-	if (o[O_QUOTA].set && config_parse_size(o[O_QUOTA].value, &quota) < 0) {
-		cli_err("bad --quota '%s' (bytes, or a number with K, M or G)", o[O_QUOTA].value);
-		return EXIT_USAGE;
-	}
+	if (o[O_QUOTA].set && (rc = quota_parse("set", o[O_QUOTA].value, &quota)) != 0)
+		return rc;
 	if ((o[O_POP3].set && (rc = yesno(&o[O_POP3], &pop3)) != 0) ||
 	    (o[O_ENABLED].set && (rc = yesno(&o[O_ENABLED], &enabled)) != 0) ||
 	    (o[O_SUBM].set && (rc = yesno(&o[O_SUBM], &subm)) != 0))
@@ -226,7 +251,7 @@ static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 	if (rc == STORE_OK)
 		printf("user %s updated\n", address);
 	else
-		rc = cli_store_fail(st, rc, "user set");
+		rc = cli_store_fail(st, rc);
 	store_close(&st);
 	return rc;
 }
@@ -234,21 +259,22 @@ static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 int cli_user(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt o[O_N] = {
-		[O_PWSTDIN] = {.name = "password-stdin"},
-		[O_QUOTA] = {.name = "quota", .has_arg = true},
-		[O_APOP] = {.name = "apop"},
-		[O_NOPOP3] = {.name = "no-pop3"},
-		[O_JSON] = {.name = "json"},
-		[O_POP3] = {.name = "pop3", .has_arg = true},
-		[O_ENABLED] = {.name = "enabled", .has_arg = true},
-		[O_NOAPOP] = {.name = "no-apop"},
-		[O_NOSUBM] = {.name = "no-submission"},
-		[O_SUBM] = {.name = "submission", .has_arg = true},
+	    [O_PWSTDIN] = {.name = "password-stdin"},
+	    [O_QUOTA] = {.name = "quota", .has_arg = true},
+	    [O_APOP] = {.name = "apop"},
+	    [O_NOPOP3] = {.name = "no-pop3"},
+	    [O_JSON] = {.name = "json"},
+	    [O_POP3] = {.name = "pop3", .has_arg = true},
+	    [O_ENABLED] = {.name = "enabled", .has_arg = true},
+	    [O_NOAPOP] = {.name = "no-apop"},
+	    [O_NOSUBM] = {.name = "no-submission"},
+	    [O_SUBM] = {.name = "submission", .has_arg = true},
 	};
 	const char *pos[2];
 	size_t np;
 	bool done;
-	int rc = cli_parse(usage, argc, argv, o, O_N, pos, 1, 2, &np, &done);
+	int rc = cli_parse("user", usage, "give an action: add, remove, list, passwd or set", argc,
+			   argv, o, O_N, pos, 1, 2, &np, &done);
 
 	if (rc != 0 || done)
 		return rc;
@@ -257,50 +283,49 @@ int cli_user(struct cli *c, int argc, char **argv)
 		static const int ok[] = {O_JSON};
 		struct store *st = NULL;
 		if (!only(o, sub, ok, N_ELEMENTS(ok)))
-			return EXIT_USAGE;
+			return EX_USAGE;
 		if ((rc = cli_store_open(c, false, &st)) != 0)
 			return rc;
 		struct cli_list lc;
-		cli_list_begin(&lc, o[O_JSON].set);
+		cli_list_begin(&lc, o[O_JSON].set,
+			       "ADDRESS                                  MESSAGES        BYTES     "
+			       "   QUOTA FLAGS");
 		rc = store_user_list(st, np == 2 ? pos[1] : NULL, print_user, &lc);
-		cli_list_end(&lc, NULL);
-		if (rc != STORE_OK)
-			rc = cli_store_fail(st, rc, "user list");
+		rc = cli_list_end(&lc, st, rc, "no mailboxes in this domain");
 		store_close(&st);
 		return rc;
 	}
 	if (np != 2 && (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 ||
 			strcmp(sub, "passwd") == 0 || strcmp(sub, "set") == 0)) {
-		cli_err("user %s: ADDRESS is missing", sub);
-		return EXIT_USAGE;
+		cli_err("user %s: ADDRESS is missing, as in: user %s alice@example.org", sub, sub);
+		return EX_USAGE;
 	}
 	if (strcmp(sub, "add") == 0) {
 		static const int ok[] = {O_PWSTDIN, O_QUOTA, O_APOP, O_NOPOP3, O_NOSUBM};
-		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_add(c, o, pos[1]) : EXIT_USAGE;
+		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_add(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "passwd") == 0) {
 		static const int ok[] = {O_PWSTDIN, O_APOP};
-		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_passwd(c, o, pos[1]) : EXIT_USAGE;
+		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_passwd(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "set") == 0) {
 		static const int ok[] = {O_QUOTA, O_POP3, O_ENABLED, O_NOAPOP, O_SUBM};
-		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_set(c, o, pos[1]) : EXIT_USAGE;
+		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_set(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "remove") == 0) {
 		struct store *st = NULL;
 		if (!only(o, sub, NULL, 0))
-			return EXIT_USAGE;
+			return EX_USAGE;
 		if ((rc = cli_store_open(c, false, &st)) != 0)
 			return rc;
 		rc = store_user_remove(st, pos[1]);
 		if (rc == STORE_OK)
 			printf("user %s removed with its mail\n", pos[1]);
 		else
-			rc = cli_store_fail(st, rc, "user remove");
+			rc = cli_store_fail(st, rc);
 		store_close(&st);
 		return rc;
 	}
-	cli_err("user: unknown action '%s'", sub);
-	fputs(usage, stderr);
-	return EXIT_USAGE;
+	cli_err("user: unknown action '%s': use add, remove, list, passwd or set", sub);
+	return EX_USAGE;
 }

@@ -208,11 +208,11 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 		enum dns_status d =
 		    dns_mx(cfg->delivery_resolver, domain, hosts, QUEUE_MX_MAX, &n_hosts);
 		if (d == DNS_NULL_MX || d == DNS_NOTFOUND) {
+			/* mailroom's own finding, not a reply: no SMTP code (dsn.c, X-mailroom) */
 			set_all_log(m, idx, n, QRCPT_FAILED,
-				    d == DNS_NULL_MX
-					? "556 5.1.10 Recipient domain has a null MX: it "
-					  "accepts no mail"
-					: "550 5.1.2 Recipient domain not found");
+				    d == DNS_NULL_MX ? "5.1.10 Recipient domain has a null MX: it "
+						       "accepts no mail"
+						     : "5.1.2 Recipient domain not found");
 			store_route_clear(&route);
 			return false;
 		}

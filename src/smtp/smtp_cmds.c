@@ -16,7 +16,7 @@
  *    sender_login_match = no ("<>" is allowed, for receipts and reports).
  *  - postmaster@ every hosted domain, and bare <Postmaster>, are always
  *    accepted (RFC 5321 §4.5.1): to that address's own mailbox if one exists,
- *    else to [smtp] postmaster.
+ *    else to [smtp] postmaster, else to the store's built-in postmaster.
  *  - Quotas are checked at RCPT with the size declared in MAIL (452 4.2.2).
  */
 #include "directory/penalty.h"
@@ -339,12 +339,8 @@ static void work_rcpt(void *thread_ctx, void *p)
 		goto out;
 	}
 	goto quota;
-postmaster:
-	if (rc->postmaster == NULL) {
-		job->result = RCPT_NO_POSTMASTER;
-		goto out;
-	}
-	r = resolve_local(st, rc->postmaster, job);
+postmaster: /* RFC 5321 §4.5.1: without [smtp] postmaster, the store's built-in one */
+	r = resolve_local(st, rc->postmaster != NULL ? rc->postmaster : STORE_POSTMASTER, job);
 	if (r != STORE_OK) {
 		job->result = r == STORE_NOTFOUND || r == STORE_INVALID ? RCPT_NO_POSTMASTER
 									: RCPT_TEMP;
@@ -421,8 +417,8 @@ static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
 		smtp_reply(s, 452, "4.2.2 <%s>: Mailbox full", a);
 		return;
 	case RCPT_NO_POSTMASTER:
-		log_error("sid=%s smtp postmaster mail for <%s> has no mailbox: set [smtp] "
-			  "postmaster",
+		log_error("sid=%s smtp postmaster mail for <%s> has no mailbox: [smtp] "
+			  "postmaster names no local mailbox",
 			  s->sid, a);
 		smtp_reply(s, 451, "4.3.0 <%s>: Postmaster mailbox not configured", a);
 		return;

@@ -70,12 +70,16 @@ struct store_domain {
 	int64_t mailboxes;     /* number of mailboxes whose primary address is here */
 	char *alias_of;	       /* a domain alias: the domain it stands for, else NULL */
 };
+/* A hosted domain needs at least two labels and a last label that is not
+   all digits (RFC 1123 §2.1): "example" or "10.0.0.1" is refused
+   (STORE_INVALID). */
 int store_domain_add(struct store *st, const char *name, enum domain_type type);
 /* A domain alias (SPEC §4): local@alias is local@target for delivery and
    login. The target must exist and not be an alias itself; an alias holds no
    mailboxes or aliases of its own. */
 int store_domain_alias_add(struct store *st, const char *alias, const char *target);
-/* Refuses (STORE_EXISTS) while mailboxes or aliases still use the domain. */
+/* Refuses (STORE_EXISTS) while mailboxes, aliases or domain aliases still
+   use the domain; the error text says how many of each. */
 int store_domain_remove(struct store *st, const char *name);
 int store_domain_get(struct store *st, const char *name, struct store_domain *d_r);
 typedef void store_domain_cb(const struct store_domain *d, void *ctx);
@@ -83,10 +87,17 @@ int store_domain_list(struct store *st, store_domain_cb *cb, void *ctx);
 void store_domain_clear(struct store_domain *d);
 
 /* --- mailboxes (users) --------------------------------------------------- */
+/* The built-in postmaster mailbox (RFC 5321 §4.5.1), in every store from its
+   first start (schema 6): its address is this bare name, without a domain.
+   It has no password (no login works) until one is set with
+   store_user_set_password(); it cannot be removed. store_resolve() and
+   store_user_lookup() take the name in any case. */
+#define STORE_POSTMASTER "postmaster"
+
 struct store_user {
 	int64_t id;
 	char *address;     /* primary address, lower-cased domain */
-	char *pw_hash;     /* crypt(3) string, e.g. "$y$..." */
+	char *pw_hash;     /* crypt(3) string, e.g. "$y$...", or NULL: no password */
 	char *scram;       /* SCRAM-SHA-256 verifier (directory/password.h) or NULL */
 	char *apop_secret; /* reversible secret for APOP, NULL unless opted in */
 	uint64_t quota;    /* bytes, 0 = unlimited */
@@ -106,7 +117,11 @@ struct store_user_new {
 /* The address's domain must exist (STORE_NOTFOUND otherwise) and the address
    must not be used by any mailbox or alias (STORE_EXISTS). */
 int store_user_add(struct store *st, const struct store_user_new *u);
-/* Removes the mailbox, its addresses and messages (bodies per S2). */
+/* The checks of store_user_add without the write: STORE_OK if the address
+   could be added now (so the CLI asks for a password only then). */
+int store_user_can_add(struct store *st, const char *address);
+/* Removes the mailbox, its addresses and messages (bodies per S2). The
+   built-in postmaster is refused (STORE_INVALID). */
 int store_user_remove(struct store *st, const char *address);
 int store_user_set_password(struct store *st, const char *address, const char *pw_hash,
 			    const char *scram, const char *apop_secret);
@@ -120,16 +135,20 @@ int store_user_clear_apop(struct store *st, const char *address);
 /* Looks up by primary address or any alias that points at one mailbox. */
 int store_user_lookup(struct store *st, const char *login, struct store_user *u_r);
 typedef void store_user_cb(const struct store_user *u, void *ctx);
-/* domain NULL = all */
+/* domain NULL = all (the built-in postmaster included); a domain that is not
+   hosted is STORE_NOTFOUND, a domain alias STORE_INVALID. */
 int store_user_list(struct store *st, const char *domain, store_user_cb *cb, void *ctx);
 void store_user_clear(struct store_user *u);
 
 /* --- aliases -------------------------------------------------------------- */
 /* An alias maps an address in a hosted domain to a target: a local mailbox's
-   address (delivered there) or any other address (kept for forwarding). */
+   address (delivered there) or any other address (kept for forwarding). A
+   target in an authoritative hosted domain must exist as a mailbox or alias
+   (STORE_NOTFOUND otherwise): mail to it could never be delivered. */
 int store_alias_add(struct store *st, const char *address, const char *target);
 int store_alias_remove(struct store *st, const char *address, const char *target);
 typedef void store_alias_cb(const char *address, const char *target, void *ctx);
+/* address NULL = all; a named address without alias is STORE_NOTFOUND. */
 int store_alias_list(struct store *st, const char *address, store_alias_cb *cb, void *ctx);
 
 /* Resolve a recipient to local mailbox ids, expanding aliases (depth-limited,
@@ -308,5 +327,8 @@ char *store_norm_domain(const char *name);
 /* Test seam (S7): the next commit on this handle fails as a disk error
    would, after the work was done; nothing of it may remain. */
 void store_test_fail_next_commit(struct store *st);
+/* Test seam (S6): creates or opens a store migrated only up to schema
+   `version` (1 to the latest), as an older mailroom left it. */
+int store_test_open_schema(const char *data_dir, int version, struct store **st_r);
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define ALIAS_DEPTH_MAX 8
@@ -24,7 +25,7 @@
 static int resolve(struct store *st, const char *address, int64_t **ids_r, size_t *n_r);
 
 static const char *const domain_type_names[] = {"authoritative", "internal-relay",
-						 "external-relay"};
+						"external-relay"};
 
 const char *domain_type_name(enum domain_type t)
 {
@@ -55,13 +56,43 @@ static char *col_text(sqlite3_stmt *s, int i)
 
 /* --- domains ------------------------------------------------------------------ */
 
-int store_domain_add(struct store *st, const char *name, enum domain_type type)
+/* A domain mailroom can host: a valid name (store_norm_domain) with two
+   labels at least and a last label that is not all digits (RFC 1123 §2.1:
+   an IP address is no domain). Host names of next hops may be single
+   labels; hosted domains may not, since mail from elsewhere never reaches
+   them. Returns the lower-cased name or NULL with the reason in st->err. */
+static char *hosted_domain(struct store *st, const char *name)
 {
 	char *d = store_norm_domain(name);
 	if (d == NULL) {
-		snprintf(st->err, sizeof(st->err), "'%s' is not a valid domain name", name);
-		return STORE_INVALID;
+		snprintf(st->err, sizeof(st->err),
+			 "'%.200s' is not a valid domain name (letters, digits, '-', labels "
+			 "separated by dots, as in example.org)",
+			 name);
+		return NULL;
 	}
+	const char *last = strrchr(d, '.');
+	if (last == NULL) {
+		snprintf(st->err, sizeof(st->err),
+			 "'%.200s' has no dot: a hosted domain is a full name such as %.200s.org",
+			 name, d);
+		free(d);
+		return NULL;
+	}
+	if (strspn(last + 1, "0123456789") == strlen(last + 1)) {
+		snprintf(st->err, sizeof(st->err),
+			 "'%.200s' ends in a number: an IP address is not a domain name", name);
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+int store_domain_add(struct store *st, const char *name, enum domain_type type)
+{
+	char *d = hosted_domain(st, name);
+	if (d == NULL)
+		return STORE_INVALID;
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO domains (name, type, created) "
 					 "VALUES (?1, ?2, ?3)");
 	int r = STORE_TEMP;
@@ -79,12 +110,10 @@ int store_domain_add(struct store *st, const char *name, enum domain_type type)
 
 int store_domain_alias_add(struct store *st, const char *alias, const char *target)
 {
-	char *a = store_norm_domain(alias), *t = store_norm_domain(target);
+	char *a = hosted_domain(st, alias), *t = a != NULL ? hosted_domain(st, target) : NULL;
 	int r;
 
 	if (a == NULL || t == NULL) {
-		snprintf(st->err, sizeof(st->err), "'%s' is not a valid domain name",
-			 a == NULL ? alias : target);
 		r = STORE_INVALID;
 		goto out;
 	}
@@ -113,9 +142,10 @@ int store_domain_alias_add(struct store *st, const char *alias, const char *targ
 			r = store_fail(st, rc, "domain alias");
 			goto out;
 		}
-		snprintf(st->err, sizeof(st->err), target_is_alias
-				? "domain %s is an alias itself; point at the domain it stands for"
-				: "domain %s does not exist",
+		snprintf(st->err, sizeof(st->err),
+			 target_is_alias
+			     ? "domain %s is an alias itself; point at the domain it stands for"
+			     : "domain %s does not exist",
 			 t);
 		r = target_is_alias ? STORE_INVALID : STORE_NOTFOUND;
 		goto out;
@@ -162,24 +192,48 @@ int store_domain_remove(struct store *st, const char *name)
 		goto out;
 	}
 	sqlite3_stmt *s = store_stmt(st, "SELECT (SELECT count(*) FROM mailboxes WHERE "
-					 "domain_id = ?1) + (SELECT count(*) FROM aliases "
-					 "WHERE domain_id = ?1) + (SELECT count(*) FROM domains "
-					 "WHERE alias_of = ?1)");
-	if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
+					 "domain_id = ?1), (SELECT count(DISTINCT address) FROM "
+					 "aliases WHERE domain_id = ?1), (SELECT count(*) FROM "
+					 "domains WHERE alias_of = ?1)");
+	if (s == NULL) {
 		store_rollback(st);
 		r = STORE_TEMP;
 		goto out;
 	}
-	if (sqlite3_column_int64(s, 0) > 0) {
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		r = store_fail(st, rc, "domain remove");
+		store_rollback(st);
+		goto out;
+	}
+	long long boxes = sqlite3_column_int64(s, 0), aliases = sqlite3_column_int64(s, 1),
+		  dom_aliases = sqlite3_column_int64(s, 2);
+	sqlite3_reset(s);
+	if (boxes + aliases + dom_aliases > 0) {
+		const struct {
+			long long n;
+			const char *what, *list;
+		} use[] = {{boxes, "mailbox", "user list"},
+			   {aliases, "alias", "alias list"},
+			   {dom_aliases, "domain alias", "domain list"}};
+		char in_use[160] = "", lists[64] = "";
+		for (size_t i = 0; i < N_ELEMENTS(use); i++) {
+			if (use[i].n == 0)
+				continue;
+			size_t l = strlen(in_use), k = strlen(lists);
+			snprintf(in_use + l, sizeof(in_use) - l, "%s%lld %s%s", l > 0 ? ", " : "",
+				 use[i].n, use[i].what, use[i].n == 1 ? "" : "es");
+			snprintf(lists + k, sizeof(lists) - k, "%s%s", k > 0 ? ", " : "",
+				 use[i].list);
+		}
 		store_rollback(st);
 		snprintf(st->err, sizeof(st->err),
-			 "domain %s still has mailboxes, aliases or domain aliases; remove them "
-			 "first",
-			 d);
+			 "domain %s is in use by %s: remove them first (%s shows them)", d, in_use,
+			 lists);
 		r = STORE_EXISTS;
 		goto out;
 	}
-	sqlite3_reset(s);
 	s = store_stmt(st, "DELETE FROM domains WHERE id = ?1");
 	sqlite3_bind_int64(s, 1, id);
 	if ((r = step_done(st, s, "domain remove")) != STORE_OK) {
@@ -200,8 +254,8 @@ static void domain_row(sqlite3_stmt *s, struct store_domain *d)
 	d->alias_of = col_text(s, 3);
 }
 
-#define DOMAIN_SELECT                                                                      \
-	"SELECT d.name, coalesce(t.type, d.type), (SELECT count(*) FROM mailboxes m WHERE "  \
+#define DOMAIN_SELECT                                                                              \
+	"SELECT d.name, coalesce(t.type, d.type), (SELECT count(*) FROM mailboxes m WHERE "        \
 	"m.domain_id = d.id), t.name FROM domains d LEFT JOIN domains t ON t.id = d.alias_of "
 
 static int domain_get(struct store *st, const char *name, struct store_domain *d_r)
@@ -259,6 +313,18 @@ static char *domain_alias_target(struct store *st, const char *domain)
 
 /* --- mailboxes ------------------------------------------------------------------- */
 
+static bool is_postmaster(const char *address)
+{
+	return strcasecmp(address, STORE_POSTMASTER) == 0;
+}
+
+/* A local address as the store keeps it: the bare name of the built-in
+   postmaster, or a valid address lower-cased (malloc'd), else NULL. */
+static char *norm_local(const char *address)
+{
+	return is_postmaster(address) ? xstrdup(STORE_POSTMASTER) : store_norm_address(address);
+}
+
 /* Is the (normalised) address used by a mailbox or an alias? */
 static int address_used(struct store *st, const char *a, bool *used_r)
 {
@@ -276,8 +342,7 @@ static int address_used(struct store *st, const char *a, bool *used_r)
 }
 
 /* Normalises and checks that the domain is hosted; returns its id via *dom_r. */
-static int address_prepare(struct store *st, const char *address, char **norm_r,
-			   int64_t *dom_r)
+static int address_prepare(struct store *st, const char *address, char **norm_r, int64_t *dom_r)
 {
 	char *a = store_norm_address(address);
 	if (a == NULL) {
@@ -306,24 +371,54 @@ static int address_prepare(struct store *st, const char *address, char **norm_r,
 	return STORE_OK;
 }
 
+/* What store_user_add checks before it writes: *a_r gets the normalised
+   address (caller frees), *dom_r its domain id. */
+static int user_add_check(struct store *st, const char *address, char **a_r, int64_t *dom_r)
+{
+	bool used = false;
+	int r;
+
+	*a_r = NULL;
+	if (is_postmaster(address)) {
+		snprintf(st->err, sizeof(st->err),
+			 "postmaster is the built-in mailbox and exists already; give it a "
+			 "password with: user passwd postmaster");
+		return STORE_EXISTS;
+	}
+	if ((r = address_prepare(st, address, a_r, dom_r)) != STORE_OK)
+		return r;
+	if ((r = address_used(st, *a_r, &used)) == STORE_OK && used) {
+		snprintf(st->err, sizeof(st->err),
+			 "address %s is in use already (user list, alias list %s)", *a_r, *a_r);
+		r = STORE_EXISTS;
+	}
+	if (r != STORE_OK) {
+		free(*a_r);
+		*a_r = NULL;
+	}
+	return r;
+}
+
+int store_user_can_add(struct store *st, const char *address)
+{
+	char *a = NULL;
+	int64_t dom = 0;
+	int r = user_add_check(st, address, &a, &dom);
+	free(a);
+	store_idle(st);
+	return r;
+}
+
 int store_user_add(struct store *st, const struct store_user_new *u)
 {
 	char *a = NULL;
 	int64_t dom = 0;
-	bool used = false;
 	int r;
 
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
-	if ((r = address_prepare(st, u->address, &a, &dom)) != STORE_OK)
+	if ((r = user_add_check(st, u->address, &a, &dom)) != STORE_OK)
 		goto fail;
-	if ((r = address_used(st, a, &used)) != STORE_OK)
-		goto fail;
-	if (used) {
-		snprintf(st->err, sizeof(st->err), "address %s is in use already", a);
-		r = STORE_EXISTS;
-		goto fail;
-	}
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO mailboxes (address, domain_id, pw_hash, "
 					 "scram, apop_secret, quota, created) VALUES (?1, ?2, "
 					 "?3, ?4, ?5, ?6, ?7)");
@@ -368,6 +463,12 @@ static int64_t mailbox_id(struct store *st, const char *address)
 int store_user_remove(struct store *st, const char *address)
 {
 	int r;
+	if (is_postmaster(address)) {
+		snprintf(st->err, sizeof(st->err),
+			 "postmaster is the built-in mailbox (RFC 5321 postmaster mail) and cannot "
+			 "be removed; to have that mail elsewhere, set [smtp] postmaster");
+		return STORE_INVALID;
+	}
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
 	int64_t id = mailbox_id(st, address);
@@ -376,13 +477,13 @@ int store_user_remove(struct store *st, const char *address)
 		return id == 0 ? STORE_NOTFOUND : STORE_TEMP;
 	}
 	static const char *const steps[] = {
-		"UPDATE bodies SET refcount = refcount - (SELECT count(*) FROM messages m "
-		"WHERE m.body_id = bodies.id AND m.mailbox_id = ?1) WHERE id IN (SELECT "
-		"body_id FROM messages WHERE mailbox_id = ?1)",
-		"DELETE FROM messages WHERE mailbox_id = ?1",
-		"DELETE FROM bodies WHERE refcount <= 0",
-		"DELETE FROM aliases WHERE target = (SELECT address FROM mailboxes WHERE id = ?1)",
-		"DELETE FROM mailboxes WHERE id = ?1",
+	    "UPDATE bodies SET refcount = refcount - (SELECT count(*) FROM messages m "
+	    "WHERE m.body_id = bodies.id AND m.mailbox_id = ?1) WHERE id IN (SELECT "
+	    "body_id FROM messages WHERE mailbox_id = ?1)",
+	    "DELETE FROM messages WHERE mailbox_id = ?1",
+	    "DELETE FROM bodies WHERE refcount <= 0",
+	    "DELETE FROM aliases WHERE target = (SELECT address FROM mailboxes WHERE id = ?1)",
+	    "DELETE FROM mailboxes WHERE id = ?1",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
 		sqlite3_stmt *s = store_stmt(st, steps[i]);
@@ -440,8 +541,8 @@ static int set_column(struct store *st, const char *sql, const char *address, in
 
 int store_user_set_quota(struct store *st, const char *address, uint64_t quota)
 {
-	return set_column(st, "UPDATE mailboxes SET quota = ?2 WHERE address = lower(?1)",
-			  address, (int64_t)quota);
+	return set_column(st, "UPDATE mailboxes SET quota = ?2 WHERE address = lower(?1)", address,
+			  (int64_t)quota);
 }
 
 int store_user_set_pop3(struct store *st, const char *address, bool enabled)
@@ -472,8 +573,8 @@ int store_user_clear_apop(struct store *st, const char *address)
 	return update_one(st, s, address);
 }
 
-#define USER_SELECT                                                                        \
-	"SELECT id, address, pw_hash, scram, apop_secret, quota, used, messages, "         \
+#define USER_SELECT                                                                                \
+	"SELECT id, address, pw_hash, scram, apop_secret, quota, used, messages, "                 \
 	"pop3_enabled, enabled, submission_enabled FROM mailboxes "
 
 static void user_row(sqlite3_stmt *s, struct store_user *u)
@@ -535,8 +636,27 @@ static int user_lookup(struct store *st, const char *login, struct store_user *u
 int store_user_list(struct store *st, const char *domain, store_user_cb *cb, void *ctx)
 {
 	sqlite3_stmt *s;
-	int rc;
+	int rc, r;
 	if (domain != NULL) {
+		char *d = store_norm_domain(domain), *target = NULL;
+		int64_t id = d != NULL ? store_domain_id(st, d) : 0;
+		if (id > 0)
+			target = domain_alias_target(st, d);
+		if (id <= 0 || target != NULL) {
+			if (id == 0)
+				snprintf(st->err, sizeof(st->err), "domain %.200s does not exist",
+					 domain);
+			else if (target != NULL)
+				snprintf(st->err, sizeof(st->err),
+					 "domain %.100s is an alias of %.100s: its mailboxes are "
+					 "listed under %.100s",
+					 d, target, target);
+			r = id < 0 ? STORE_TEMP : id == 0 ? STORE_NOTFOUND : STORE_INVALID;
+			free(d);
+			free(target);
+			return r;
+		}
+		free(d);
 		s = store_stmt(st, USER_SELECT "WHERE domain_id = (SELECT id FROM domains "
 					       "WHERE name = lower(?1)) ORDER BY address");
 		if (s != NULL)
@@ -552,7 +672,9 @@ int store_user_list(struct store *st, const char *domain, store_user_cb *cb, voi
 		cb(&u, ctx);
 		store_user_clear(&u);
 	}
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "user list");
+	r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "user list");
+	store_idle(st);
+	return r;
 }
 
 void store_user_clear(struct store_user *u)
@@ -566,15 +688,47 @@ void store_user_clear(struct store_user *u)
 
 /* --- aliases --------------------------------------------------------------------- */
 
+/* An alias target in an authoritative hosted domain (directly or through a
+   domain alias) must be a mailbox or an alias: mail to it would be refused
+   as unknown. Targets elsewhere, and in relay domains, are forwarded. */
+static int target_exists(struct store *st, const char *t)
+{
+	if (is_postmaster(t))
+		return STORE_OK;
+	struct store_domain d = {0};
+	int r = domain_get(st, store_addr_domain(t), &d);
+	if (r == STORE_NOTFOUND)
+		return STORE_OK;
+	if (r != STORE_OK)
+		return r;
+	char *local = d.alias_of == NULL ? xstrdup(t)
+					 : xasprintf("%.*s@%s", (int)(store_addr_domain(t) - t - 1),
+						     t, d.alias_of);
+	bool used = true;
+	if (d.type == DOMAIN_AUTHORITATIVE)
+		r = address_used(st, local, &used);
+	if (r == STORE_OK && !used) {
+		snprintf(st->err, sizeof(st->err),
+			 "alias target %.200s does not exist: add that mailbox or alias first "
+			 "(user add, alias add)",
+			 t);
+		r = STORE_NOTFOUND;
+	}
+	free(local);
+	store_domain_clear(&d);
+	return r;
+}
+
 int store_alias_add(struct store *st, const char *address, const char *target)
 {
-	char *a = NULL, *t = store_norm_address(target);
+	char *a = NULL, *t = norm_local(target);
 	int64_t dom;
 	bool used;
 	int r;
 
 	if (t == NULL) {
-		snprintf(st->err, sizeof(st->err), "'%s' is not a valid target address", target);
+		snprintf(st->err, sizeof(st->err), "'%.200s' is not a valid target address",
+			 target);
 		return STORE_INVALID;
 	}
 	if ((r = store_begin(st)) != STORE_OK) {
@@ -605,6 +759,8 @@ int store_alias_add(struct store *st, const char *address, const char *target)
 		r = STORE_INVALID;
 		goto fail;
 	}
+	if ((r = target_exists(st, t)) != STORE_OK)
+		goto fail;
 	s = store_stmt(st, "INSERT INTO aliases (address, target, domain_id) VALUES (?1, ?2, ?3)");
 	if (s == NULL) {
 		r = STORE_TEMP;
@@ -665,10 +821,20 @@ int store_alias_list(struct store *st, const char *address, store_alias_cb *cb, 
 	}
 	if (s == NULL)
 		return STORE_TEMP;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	size_t n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		cb((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
 		   ctx);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "alias list");
+		n++;
+	}
+	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "alias list");
+	store_idle(st);
+	if (r == STORE_OK && n == 0 && address != NULL) {
+		snprintf(st->err, sizeof(st->err), "no alias %.200s (alias list shows them all)",
+			 address);
+		r = STORE_NOTFOUND;
+	}
+	return r;
 }
 
 /* --- resolution ----------------------------------------------------------------- */
@@ -679,7 +845,7 @@ struct resolve {
 	bool want_remote;
 	char **remote; /* alias targets outside the hosted domains */
 	size_t n_remote;
-	char **seen; /* addresses already expanded: loop safety */
+	char **seen;	 /* addresses already expanded: loop safety */
 	int *seen_depth; /* ... and the smallest depth each was met at */
 	size_t n_seen;
 };
@@ -763,7 +929,7 @@ static int resolve_full(struct store *st, const char *address, int64_t **ids_r, 
 			char ***remote_r, size_t *n_remote_r)
 {
 	struct resolve rs = {.want_remote = remote_r != NULL};
-	char *a = store_norm_address(address);
+	char *a = norm_local(address);
 	int r;
 
 	*ids_r = NULL;

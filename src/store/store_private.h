@@ -21,7 +21,8 @@ struct store_stmt {
 
 struct store {
 	sqlite3 *db;
-	char err[256];
+	char *data_dir; /* for error texts: where the store is */
+	char err[768];
 	bool fail_next_commit; /* test seam: the next commit fails (S7) */
 	struct store_stmt cache[STORE_STMT_CACHE];
 	size_t n_cached;

@@ -135,6 +135,16 @@ int store_quota_check(struct store *st, int64_t mailbox_id, uint64_t size, bool 
 	return r;
 }
 
+/* Every verb that names a queue id says the same when it is not there. */
+static int no_such_message(struct store *st, const char *qid)
+{
+	snprintf(st->err, sizeof(st->err),
+		 "no queued message %.100s: it was delivered or removed, or the id is mistyped "
+		 "(queue list shows the queue)",
+		 qid);
+	return STORE_NOTFOUND;
+}
+
 static void entry_clear(struct store_queue_entry *e)
 {
 	for (size_t i = 0; i < e->n_rcpts; i++)
@@ -194,8 +204,7 @@ int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void
 	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "queue list");
 	store_idle(st);
 	if (r == STORE_OK && qid != NULL && !have) {
-		snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
-		return STORE_NOTFOUND;
+		return no_such_message(st, qid);
 	}
 	return r;
 }
@@ -213,8 +222,7 @@ int store_queue_body(struct store *st, const char *qid, struct buf *out)
 	if (rc == SQLITE_ROW) {
 		buf_append(out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
 	} else if (rc == SQLITE_DONE) {
-		snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
-		r = STORE_NOTFOUND;
+		r = no_such_message(st, qid);
 	} else {
 		r = store_fail(st, rc, "queue body");
 	}
@@ -243,8 +251,7 @@ static int queue_drop(struct store *st, const char *qid)
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE)
 			return store_fail(st, rc, "queue remove");
-		snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
-		return STORE_NOTFOUND;
+		return no_such_message(st, qid);
 	}
 	int64_t body_id = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
@@ -286,8 +293,7 @@ int store_queue_hold(struct store *st, const char *qid, bool held)
 	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
 		return store_fail(st, rc, "queue hold");
 	if (sqlite3_changes(st->db) == 0) {
-		snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
-		return STORE_NOTFOUND;
+		return no_such_message(st, qid);
 	}
 	return STORE_OK;
 }
@@ -305,8 +311,7 @@ int store_queue_flush(struct store *st, const char *qid)
 	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
 		return store_fail(st, rc, "queue flush");
 	if (qid != NULL && sqlite3_changes(st->db) == 0) {
-		snprintf(st->err, sizeof(st->err), "no queued message %s", qid);
-		return STORE_NOTFOUND;
+		return no_such_message(st, qid);
 	}
 	return STORE_OK;
 }

@@ -69,7 +69,8 @@ int route_hop_valid(const char *hop)
 	if (port != NULL) {
 		char *end;
 		long p = strtol(port, &end, 10);
-		if (*port == '\0' || *end != '\0' || p < 1 || p > 65535 || !isdigit((unsigned char)*port))
+		if (*port == '\0' || *end != '\0' || p < 1 || p > 65535 ||
+		    !isdigit((unsigned char)*port))
 			return -1;
 	}
 	return 0;
@@ -78,13 +79,17 @@ int route_hop_valid(const char *hop)
 int store_route_set(struct store *st, const struct store_route *r)
 {
 	if (route_space_valid(r->space) < 0) {
-		snprintf(st->err, sizeof(st->err), "'%s' is not an address space (domain, "
-						   "*.domain or *)", r->space);
+		snprintf(st->err, sizeof(st->err),
+			 "'%.200s' is not an address space: give a domain, *.domain (its "
+			 "subdomains) or * (the default route)",
+			 r->space);
 		return STORE_INVALID;
 	}
 	if (route_hop_valid(r->hop) < 0) {
-		snprintf(st->err, sizeof(st->err), "'%s' is not a next hop (host[:port], "
-						   "[ip][:port] or mx)", r->hop);
+		snprintf(st->err, sizeof(st->err),
+			 "'%.200s' is not a next hop: give host[:port], [ip][:port] or mx, with a "
+			 "port from 1 to 65535",
+			 r->hop);
 		return STORE_INVALID;
 	}
 	sqlite3_stmt *s = store_stmt(st, "INSERT OR REPLACE INTO routes (space, hop, tls, "
@@ -113,7 +118,8 @@ int store_route_remove(struct store *st, const char *space)
 	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
 		return store_fail(st, rc, "route remove");
 	if (sqlite3_changes(st->db) == 0) {
-		snprintf(st->err, sizeof(st->err), "no route for %s", space);
+		snprintf(st->err, sizeof(st->err), "no route for %.200s (route list shows them)",
+			 space);
 		return STORE_NOTFOUND;
 	}
 	return STORE_OK;

@@ -28,83 +28,113 @@
 /* Numbered migrations: entry i takes the schema from version i to i + 1.
    Never edit a released entry; append a new one. */
 static const char *const migrations[] = {
-	/* 1: domains, mailboxes, aliases, single-instance bodies, messages */
-	"CREATE TABLE domains ("
-	" id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL UNIQUE,"
-	" type INTEGER NOT NULL,"
-	" created INTEGER NOT NULL);"
-	"CREATE TABLE mailboxes ("
-	" id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: UIDLs stay unique (S3) */
-	" address TEXT NOT NULL UNIQUE,"
-	" domain_id INTEGER NOT NULL REFERENCES domains(id),"
-	" pw_hash TEXT NOT NULL,"
-	" scram TEXT,"
-	" apop_secret TEXT,"
-	" quota INTEGER NOT NULL DEFAULT 0,"
-	" used INTEGER NOT NULL DEFAULT 0,"
-	" messages INTEGER NOT NULL DEFAULT 0,"
-	" pop3_enabled INTEGER NOT NULL DEFAULT 1,"
-	" enabled INTEGER NOT NULL DEFAULT 1,"
-	" next_uid INTEGER NOT NULL DEFAULT 1,"
-	" created INTEGER NOT NULL);"
-	"CREATE TABLE aliases ("
-	" address TEXT NOT NULL,"
-	" target TEXT NOT NULL,"
-	" domain_id INTEGER NOT NULL REFERENCES domains(id),"
-	" PRIMARY KEY (address, target));"
-	"CREATE TABLE bodies ("
-	" id INTEGER PRIMARY KEY,"
-	" refcount INTEGER NOT NULL,"
-	" size INTEGER NOT NULL,"
-	" data BLOB NOT NULL);"
-	"CREATE TABLE messages ("
-	" id INTEGER PRIMARY KEY,"
-	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
-	" uid INTEGER NOT NULL,"
-	" body_id INTEGER NOT NULL REFERENCES bodies(id),"
-	" size INTEGER NOT NULL,"
-	" uidl TEXT,"
-	" received INTEGER NOT NULL,"
-	" UNIQUE (mailbox_id, uid));"
-	"CREATE INDEX messages_body ON messages(body_id);",
-	/* 2: the outbound queue; a queued message holds one reference on its body */
-	"CREATE TABLE queue ("
-	" id INTEGER PRIMARY KEY,"
-	" qid TEXT NOT NULL UNIQUE,"
-	" sender TEXT NOT NULL,"
-	" body_id INTEGER NOT NULL REFERENCES bodies(id),"
-	" size INTEGER NOT NULL,"
-	" created INTEGER NOT NULL,"
-	" next_attempt INTEGER NOT NULL,"
-	" attempts INTEGER NOT NULL DEFAULT 0,"
-	" held INTEGER NOT NULL DEFAULT 0,"
-	" auth_user TEXT,"
-	" dsn_envid TEXT,"
-	" dsn_ret TEXT);"
-	"CREATE TABLE queue_rcpts ("
-	" queue_id INTEGER NOT NULL REFERENCES queue(id),"
-	" address TEXT NOT NULL,"
-	" dsn_notify TEXT,"
-	" dsn_orcpt TEXT,"
-	" status INTEGER NOT NULL DEFAULT 0,"
-	" last_error TEXT,"
-	" PRIMARY KEY (queue_id, address));"
-	"CREATE INDEX queue_next ON queue(next_attempt);",
-	/* 3: routes (SPEC §4 connectors) and delivery bookkeeping */
-	"CREATE TABLE routes ("
-	" space TEXT PRIMARY KEY,"	/* "example.org", "*.example.org" or "*" */
-	" hop TEXT NOT NULL,"		/* "host[:port]", "[ip][:port]" or "mx" */
-	" tls TEXT NOT NULL,"		/* none, may, encrypt, verify */
-	" auth_user TEXT,"
-	" auth_secret TEXT);"
-	"ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE queue_rcpts ADD COLUMN remote_reply TEXT;",
-	/* 4: domain aliases (SPEC §4): every address of the alias is valid in
-	   the target domain */
-	"ALTER TABLE domains ADD COLUMN alias_of INTEGER REFERENCES domains(id);",
-	/* 5: per-mailbox switch for SMTP submission (SPEC §4 enabled protocols) */
-	"ALTER TABLE mailboxes ADD COLUMN submission_enabled INTEGER NOT NULL DEFAULT 1;",
+    /* 1: domains, mailboxes, aliases, single-instance bodies, messages */
+    "CREATE TABLE domains ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " type INTEGER NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE mailboxes ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: UIDLs stay unique (S3) */
+    " address TEXT NOT NULL UNIQUE,"
+    " domain_id INTEGER NOT NULL REFERENCES domains(id),"
+    " pw_hash TEXT NOT NULL,"
+    " scram TEXT,"
+    " apop_secret TEXT,"
+    " quota INTEGER NOT NULL DEFAULT 0,"
+    " used INTEGER NOT NULL DEFAULT 0,"
+    " messages INTEGER NOT NULL DEFAULT 0,"
+    " pop3_enabled INTEGER NOT NULL DEFAULT 1,"
+    " enabled INTEGER NOT NULL DEFAULT 1,"
+    " next_uid INTEGER NOT NULL DEFAULT 1,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE aliases ("
+    " address TEXT NOT NULL,"
+    " target TEXT NOT NULL,"
+    " domain_id INTEGER NOT NULL REFERENCES domains(id),"
+    " PRIMARY KEY (address, target));"
+    "CREATE TABLE bodies ("
+    " id INTEGER PRIMARY KEY,"
+    " refcount INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " data BLOB NOT NULL);"
+    "CREATE TABLE messages ("
+    " id INTEGER PRIMARY KEY,"
+    " mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
+    " uid INTEGER NOT NULL,"
+    " body_id INTEGER NOT NULL REFERENCES bodies(id),"
+    " size INTEGER NOT NULL,"
+    " uidl TEXT,"
+    " received INTEGER NOT NULL,"
+    " UNIQUE (mailbox_id, uid));"
+    "CREATE INDEX messages_body ON messages(body_id);",
+    /* 2: the outbound queue; a queued message holds one reference on its body */
+    "CREATE TABLE queue ("
+    " id INTEGER PRIMARY KEY,"
+    " qid TEXT NOT NULL UNIQUE,"
+    " sender TEXT NOT NULL,"
+    " body_id INTEGER NOT NULL REFERENCES bodies(id),"
+    " size INTEGER NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " next_attempt INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " held INTEGER NOT NULL DEFAULT 0,"
+    " auth_user TEXT,"
+    " dsn_envid TEXT,"
+    " dsn_ret TEXT);"
+    "CREATE TABLE queue_rcpts ("
+    " queue_id INTEGER NOT NULL REFERENCES queue(id),"
+    " address TEXT NOT NULL,"
+    " dsn_notify TEXT,"
+    " dsn_orcpt TEXT,"
+    " status INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT,"
+    " PRIMARY KEY (queue_id, address));"
+    "CREATE INDEX queue_next ON queue(next_attempt);",
+    /* 3: routes (SPEC §4 connectors) and delivery bookkeeping */
+    "CREATE TABLE routes ("
+    " space TEXT PRIMARY KEY," /* "example.org", "*.example.org" or "*" */
+    " hop TEXT NOT NULL,"      /* "host[:port]", "[ip][:port]" or "mx" */
+    " tls TEXT NOT NULL,"      /* none, may, encrypt, verify */
+    " auth_user TEXT,"
+    " auth_secret TEXT);"
+    "ALTER TABLE queue ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queue_rcpts ADD COLUMN remote_reply TEXT;",
+    /* 4: domain aliases (SPEC §4): every address of the alias is valid in
+       the target domain */
+    "ALTER TABLE domains ADD COLUMN alias_of INTEGER REFERENCES domains(id);",
+    /* 5: per-mailbox switch for SMTP submission (SPEC §4 enabled protocols) */
+    "ALTER TABLE mailboxes ADD COLUMN submission_enabled INTEGER NOT NULL DEFAULT 1;",
+    /* 6: the built-in postmaster mailbox (RFC 5321 §4.5.1: postmaster is
+       accepted from the first start). It has no domain and no password
+       until the admin sets one. SQLite cannot relax NOT NULL in place, so
+       the table is rebuilt (runs with foreign keys off, see migrate());
+       ids and their AUTOINCREMENT counter are kept, so no id is reused (S3). */
+    "CREATE TABLE mailboxes_v6 ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " address TEXT NOT NULL UNIQUE,"
+    " domain_id INTEGER REFERENCES domains(id)," /* NULL: the built-in postmaster */
+    " pw_hash TEXT,"				 /* NULL: no password, no login */
+    " scram TEXT,"
+    " apop_secret TEXT,"
+    " quota INTEGER NOT NULL DEFAULT 0,"
+    " used INTEGER NOT NULL DEFAULT 0,"
+    " messages INTEGER NOT NULL DEFAULT 0,"
+    " pop3_enabled INTEGER NOT NULL DEFAULT 1,"
+    " enabled INTEGER NOT NULL DEFAULT 1,"
+    " next_uid INTEGER NOT NULL DEFAULT 1,"
+    " created INTEGER NOT NULL,"
+    " submission_enabled INTEGER NOT NULL DEFAULT 1);"
+    "INSERT INTO mailboxes_v6 (id, address, domain_id, pw_hash, scram, apop_secret, quota,"
+    " used, messages, pop3_enabled, enabled, next_uid, created, submission_enabled)"
+    " SELECT id, address, domain_id, pw_hash, scram, apop_secret, quota, used, messages,"
+    " pop3_enabled, enabled, next_uid, created, submission_enabled FROM mailboxes;"
+    "DELETE FROM sqlite_sequence WHERE name = 'mailboxes_v6';"
+    "UPDATE sqlite_sequence SET name = 'mailboxes_v6' WHERE name = 'mailboxes';"
+    "DROP TABLE mailboxes;"
+    "ALTER TABLE mailboxes_v6 RENAME TO mailboxes;"
+    "INSERT INTO mailboxes (address, domain_id, pw_hash, created)"
+    " VALUES ('" STORE_POSTMASTER "', NULL, NULL, CAST(strftime('%s', 'now') AS INTEGER));",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)
@@ -128,25 +158,60 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql)
 	return s;
 }
 
+/* Environment failures are said in the admin's terms, with the place and
+   what to do; they do not depend on the operation, so `what` is left out.
+   Anything else keeps the operation and SQLite's own text. */
 int store_fail(struct store *st, int rc, const char *what)
 {
 	int prim = rc & 0xff;
-	snprintf(st->err, sizeof(st->err), "%s: %s", what,
-		 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+	int os_errno = st->db != NULL ? sqlite3_system_errno(st->db) : 0;
+	const char *dir = st->data_dir != NULL ? st->data_dir : "the data dir";
+
+	if (prim == SQLITE_FULL || (prim == SQLITE_IOERR && os_errno == ENOSPC)) {
+		snprintf(st->err, sizeof(st->err),
+			 "the disk is full: no space left for the store in %s; free some space, "
+			 "then try again",
+			 dir);
+		return STORE_TEMP;
+	}
 	switch (prim) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-	case SQLITE_IOERR:
-	case SQLITE_FULL:
-	case SQLITE_NOMEM:
-	case SQLITE_CANTOPEN:
-	case SQLITE_PROTOCOL:
+		snprintf(st->err, sizeof(st->err),
+			 "the store in %s is busy (another writer holds its lock); try again", dir);
 		return STORE_TEMP;
-	case SQLITE_CONSTRAINT:
-		return STORE_EXISTS;
-	default:
+	case SQLITE_IOERR:
+		snprintf(st->err, sizeof(st->err),
+			 "I/O error on the store in %s%s%s; check the disk", dir,
+			 os_errno != 0 ? ": " : "", os_errno != 0 ? strerror(os_errno) : "");
+		return STORE_TEMP;
+	case SQLITE_CANTOPEN:
+		snprintf(st->err, sizeof(st->err), "cannot open the store files in %s%s%s", dir,
+			 os_errno != 0 ? ": " : "", os_errno != 0 ? strerror(os_errno) : "");
+		return STORE_TEMP;
+	case SQLITE_READONLY:
+		snprintf(st->err, sizeof(st->err),
+			 "the store in %s is read-only: check the owner and mode of its files and "
+			 "that the disk is mounted read-write",
+			 dir);
+		return STORE_PERM;
+	case SQLITE_NOMEM:
+		snprintf(st->err, sizeof(st->err), "out of memory");
+		return STORE_TEMP;
+	case SQLITE_PROTOCOL:
+		snprintf(st->err, sizeof(st->err),
+			 "the store in %s is busy (lock protocol); try again", dir);
+		return STORE_TEMP;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		snprintf(st->err, sizeof(st->err),
+			 "%s/mailroom.db is damaged or not a mailroom store (%s)", dir,
+			 sqlite3_errstr(rc));
 		return STORE_PERM;
 	}
+	snprintf(st->err, sizeof(st->err), "%s: %s", what,
+		 st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+	return prim == SQLITE_CONSTRAINT ? STORE_EXISTS : STORE_PERM;
 }
 
 void store_idle(struct store *st)
@@ -205,8 +270,7 @@ const char *store_error(const struct store *st)
 static int schema_version(struct store *st, int *v_r)
 {
 	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(st->db,
-				    "SELECT version FROM schema_version", -1, &s, NULL);
+	int rc = sqlite3_prepare_v2(st->db, "SELECT version FROM schema_version", -1, &s, NULL);
 	if (rc != SQLITE_OK) {
 		*v_r = 0; /* no table yet: a new database */
 		return STORE_OK;
@@ -217,11 +281,18 @@ static int schema_version(struct store *st, int *v_r)
 	return STORE_OK;
 }
 
-static int migrate(struct store *st, bool create)
+/* Takes the schema to version `latest`. Foreign keys are off meanwhile (a
+   migration may rebuild a table that others reference; PRAGMA foreign_keys
+   is a no-op inside a transaction) and on again for every later statement.
+   A store already at `latest` is only read: opening it never waits for
+   another writer's lock. */
+static int migrate(struct store *st, bool create, int latest)
 {
 	int v, r;
-	const int latest = (int)N_ELEMENTS(migrations);
 
+	schema_version(st, &v);
+	if (v == latest)
+		return STORE_OK;
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
 	schema_version(st, &v);
@@ -233,17 +304,18 @@ static int migrate(struct store *st, bool create)
 	if (v > latest) {
 		store_rollback(st);
 		snprintf(st->err, sizeof(st->err),
-			 "the store has schema version %d, newer than this mailroom (%d)", v,
-			 latest);
+			 "the store has schema version %d, newer than this mailroom (%d): run the "
+			 "mailroom that made it",
+			 v, latest);
 		return STORE_PERM;
 	}
 	if (v == latest) {
 		store_rollback(st);
 		return STORE_OK;
 	}
-	if (v == 0 && (r = store_exec(st, "CREATE TABLE schema_version (version INTEGER NOT "
-					  "NULL); INSERT INTO schema_version VALUES (0)")) !=
-			      STORE_OK) {
+	if (v == 0 &&
+	    (r = store_exec(st, "CREATE TABLE schema_version (version INTEGER NOT "
+				"NULL); INSERT INTO schema_version VALUES (0)")) != STORE_OK) {
 		store_rollback(st);
 		return r;
 	}
@@ -263,15 +335,16 @@ static int migrate(struct store *st, bool create)
 	return store_commit(st);
 }
 
-int store_open(const char *data_dir, bool create, struct store **st_r)
+static int open_at(const char *data_dir, bool create, int version, struct store **st_r)
 {
 	struct store *st = xcalloc(1, sizeof(*st));
 	char *path = xasprintf("%s/%s", data_dir, STORE_DB_FILE);
 	int r;
 
 	*st_r = st;
+	st->data_dir = xstrdup(data_dir);
 	if (create && mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(st->err, sizeof(st->err), "cannot create %s: %s", data_dir,
+		snprintf(st->err, sizeof(st->err), "cannot make the folder %s: %s", data_dir,
 			 strerror(errno));
 		free(path);
 		return STORE_PERM;
@@ -282,10 +355,9 @@ int store_open(const char *data_dir, bool create, struct store **st_r)
 		return STORE_NOTFOUND;
 	}
 	mode_t old = umask(077); /* database, WAL and SHM files: 0600 */
-	int rc = sqlite3_open_v2(path, &st->db,
-				 SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
-					 SQLITE_OPEN_NOMUTEX,
-				 NULL);
+	int rc = sqlite3_open_v2(
+	    path, &st->db,
+	    SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, NULL);
 	umask(old);
 	free(path);
 	if (rc != SQLITE_OK) {
@@ -296,9 +368,22 @@ int store_open(const char *data_dir, bool create, struct store **st_r)
 	sqlite3_extended_result_codes(st->db, 1);
 	if ((r = store_exec(st, "PRAGMA journal_mode=WAL")) != STORE_OK ||
 	    (r = store_exec(st, "PRAGMA synchronous=FULL")) != STORE_OK ||
-	    (r = store_exec(st, "PRAGMA foreign_keys=ON")) != STORE_OK)
+	    (r = store_exec(st, "PRAGMA foreign_keys=OFF")) != STORE_OK ||
+	    (r = migrate(st, create, version)) != STORE_OK)
 		return r;
-	return migrate(st, create);
+	return store_exec(st, "PRAGMA foreign_keys=ON");
+}
+
+int store_open(const char *data_dir, bool create, struct store **st_r)
+{
+	return open_at(data_dir, create, (int)N_ELEMENTS(migrations), st_r);
+}
+
+int store_test_open_schema(const char *data_dir, int version, struct store **st_r)
+{
+	if (version < 1 || version > (int)N_ELEMENTS(migrations))
+		log_panic("store: no schema version %d", version);
+	return open_at(data_dir, true, version, st_r);
 }
 
 void store_close(struct store **stp)
@@ -310,6 +395,7 @@ void store_close(struct store **stp)
 		sqlite3_finalize(st->cache[i].stmt);
 	if (st->db != NULL)
 		sqlite3_close(st->db);
+	free(st->data_dir);
 	free(st);
 	*stp = NULL;
 }

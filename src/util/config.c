@@ -126,9 +126,12 @@ static const char *set_string(char **dst, const char *v)
 
 static const char *set_count(unsigned *dst, const char *v, unsigned min, unsigned max)
 {
+	static _Thread_local char msg[64]; /* parses may run on several threads (reload) */
 	uint64_t n;
-	if (config_parse_size(v, &n) < 0 || n < min || n > max)
-		return "expected a number in range";
+	if (config_parse_size(v, &n) < 0 || n < min || n > max) {
+		snprintf(msg, sizeof(msg), "expected a number from %u to %u", min, max);
+		return msg;
+	}
 	*dst = (unsigned)n;
 	return NULL;
 }
@@ -225,7 +228,8 @@ static const char *set_duration(unsigned *dst, const char *v, unsigned min)
 {
 	unsigned s;
 	if (config_parse_duration(v, &s) < 0 || s < min)
-		return "expected a duration such as 30s, 10m or 1h";
+		return min > 0 ? "expected a duration of 1s or more, such as 30s, 10m or 1h"
+			       : "expected a duration such as 0, 30s, 10m or 1h";
 	*dst = s;
 	return NULL;
 }
@@ -547,9 +551,16 @@ static int parse_text(const char *name, const char *text, size_t len, struct con
 				char *id = xasprintf("\n%s.%s\n", section, key);
 				if (seen.len == 0)
 					buf_append_c(&seen, '\n');
-				if (strstr(seen.data, id) != NULL)
-					msg = "duplicate key";
-				else {
+				if (strstr(seen.data, id) != NULL) {
+					*err_r =
+					    xasprintf("%s:%u: duplicate key '%s' in [%s]: it is "
+						      "set above already; keep one",
+						      name, lineno, key, section);
+					free(id);
+					free(line);
+					ret = -1;
+					break;
+				} else {
 					msg = set_key(c, section, key, val);
 					buf_append_str(&seen, id + 1);
 					if (msg == NULL && strcmp(id, "\nserver.user\n") == 0)

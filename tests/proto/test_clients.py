@@ -191,7 +191,8 @@ def test_fetchmail_without_keep_deletes():
         with open(rc, "w") as f:
             f.write(text)
         assert fetchmail(home, rc) == 0
-        assert '"messages":0' in srv.cli("user", "list", "--json").stdout.decode()
+        assert '{"address":"%s","messages":0,' % ALICE in srv.cli(
+            "user", "list", "--json").stdout.decode()
 
 
 if __name__ == "__main__":

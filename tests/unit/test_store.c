@@ -119,9 +119,9 @@ static void test_users_and_aliases(void)
 	free(ids);
 	test_assert(store_user_lookup(st, "team@example.test", &u) == STORE_NOTFOUND);
 	/* loops terminate */
+	test_assert(store_alias_add(st, "loop2@example.test", "bob@example.test") == STORE_OK);
 	test_assert(store_alias_add(st, "loop1@example.test", "loop2@example.test") == STORE_OK);
 	test_assert(store_alias_add(st, "loop2@example.test", "loop1@example.test") == STORE_OK);
-	test_assert(store_alias_add(st, "loop2@example.test", "bob@example.test") == STORE_OK);
 	ids = NULL;
 	test_assert(store_resolve(st, "loop1@example.test", &ids, &n) == STORE_OK && n == 1);
 	free(ids);
@@ -309,7 +309,8 @@ static void test_submit_and_queue(void)
 	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 2);
 	test_assert(test_db_int(dir, "SELECT refcount FROM bodies ORDER BY id LIMIT 1") == 2);
 	/* over quota at commit time: RCPT already checked, so it is stored */
-	test_assert(test_db_int(dir, "SELECT messages FROM mailboxes") == 2);
+	test_assert(test_db_int(dir, "SELECT messages FROM mailboxes WHERE address = "
+				     "'a@example.test'") == 2);
 	test_assert(store_queue_list(st, NULL, count_queue, &q) == STORE_OK && q.n == 1);
 	test_assert(strcmp(q.rcpts, "x@remote.test;y@remote.test;") == 0);
 	struct buf out = {0};
