@@ -127,8 +127,8 @@ static int read_reply(struct client *c, char *text, size_t cap, void (*line_cb)(
 		if (line_cb != NULL && lines > 0)
 			line_cb(c, line + 4);
 		if (line[3] != '-') {
-			if (text != NULL)
-				snprintf(text, cap, "%s", line);
+			if (text != NULL) /* a longer text is clipped to the caller's buffer */
+				snprintf(text, cap, "%.*s", (int)(cap - 1), line);
 			return atoi(line);
 		}
 	}
