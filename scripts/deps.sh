@@ -19,8 +19,9 @@ case "$level" in
 # the real clients, and swaks speaks TLS only with Net::SSLeay
 # (libnet-ssleay-perl, a mere recommendation of swaks); clang with its
 # runtime (libclang-rt-14-dev) builds the second compiler's configurations
-# and the libFuzzer targets.
-test)  pkgs="$pkgs python3 python3-aiosmtpd unbound curl fetchmail mpop msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev" ;;
+# and the libFuzzer targets, and llvm's llvm-symbolizer gives their crash
+# reports function names and lines instead of bare addresses.
+test)  pkgs="$pkgs python3 python3-aiosmtpd unbound curl fetchmail mpop msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
 # bench: Dovecot (bench/run-pop3.sh) and Postfix (bench/run-smtp.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix" ;;
 build) ;;
