@@ -4,13 +4,26 @@
 #   scripts/deps.sh build   compilers and libraries
 #   scripts/deps.sh test    + the real clients the protocol tests drive, clang
 #   scripts/deps.sh bench   + the peers the benchmarks compare against
+# Packages go in with --no-install-recommends, so every package a command
+# needs at run time is named here even where Debian only recommends it;
+# To check: scripts/test.sh as root in a freshly debootstrapped bookworm.
 set -eu
 level=${1:-build}
 
+# build: gcc, make (build-essential), cmake, pkg-config; OpenSSL, SQLite,
+# libxcrypt; the openssl command makes the tests' certificates.
 pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev openssl"
 case "$level" in
-test)  pkgs="$pkgs python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail swaks msmtp openssl clang libclang-rt-14-dev" ;;
-bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d" ;;
+# test: python3 and aiosmtpd run the protocol tests and their SMTP sinks;
+# unbound answers the DNS tests; curl, fetchmail, mpop, msmtp and swaks are
+# the real clients (s-nail too: the APOP-greeting test), and swaks speaks TLS only with Net::SSLeay
+# (libnet-ssleay-perl, a mere recommendation of swaks); clang with its
+# runtime (libclang-rt-14-dev) builds the second compiler's configurations
+# and the libFuzzer targets, and llvm's llvm-symbolizer gives their crash
+# reports function names and lines instead of bare addresses.
+test)  pkgs="$pkgs python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
+# bench: Dovecot (bench/run-pop3.sh) and Postfix (bench/run-smtp.sh).
+bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix" ;;
 build) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
@@ -30,12 +43,16 @@ fi
 echo "mailroom: installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# Packages with daemons (dovecot) must not start system services here:
-# the benchmark runs its own private instance.
+# Packages with daemons (dovecot, postfix, unbound) must not start system
+# services here: the tests and benchmarks run private instances.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
 	chmod 755 /usr/sbin/policy-rc.d
 	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
+# Postfix leaves the system mailer unconfigured (bench/run-smtp.sh writes its own).
+case "$missing" in *" postfix"*)
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections ;;
+esac
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
