@@ -15,8 +15,8 @@ level=${1:-build}
 pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev openssl"
 case "$level" in
 # test: python3 and aiosmtpd run the protocol tests and their SMTP sinks;
-# unbound answers the DNS tests; curl, fetchmail, mpop, msmtp and swaks are
-# the real clients (s-nail too: the APOP-greeting test), and swaks speaks TLS only with Net::SSLeay
+# unbound answers the DNS tests; curl, fetchmail, mpop, s-nail, msmtp and
+# swaks are the real clients, and swaks speaks TLS only with Net::SSLeay
 # (libnet-ssleay-perl, a mere recommendation of swaks); clang with its
 # runtime (libclang-rt-14-dev) builds the second compiler's configurations
 # and the libFuzzer targets, and llvm's llvm-symbolizer gives their crash
