@@ -28,9 +28,11 @@ def server(extra=None):
 
 
 def body_of(stored):
-    """The message as sent: without the Received: header mailroom added."""
+    """The message as sent: without the Return-Path: and Received: header
+    fields mailroom added (RFC 5321 §4.4: Return-Path first)."""
+    assert stored.startswith(b"Return-Path: <"), stored[:200]
+    stored = stored.split(b"\r\n", 1)[1]
     assert stored.startswith(b"Received: from "), stored[:200]
-    i = 0
     lines = stored.split(b"\r\n")
     i = 1
     while lines[i].startswith(b"\t"):
