@@ -22,7 +22,9 @@
 #include "net/workers.h"
 #include "pop3/pop3.h"
 #include "pop3/pop3_parse.h"
+#include "proto/job.h"
 #include "proto/sasl.h"
+#include "proto/sasl_job.h"
 #include "util/buf.h"
 
 struct arena;
@@ -131,8 +133,7 @@ struct pop3_session {
 	const char *timestamp; /* APOP "<...@host>", arena; NULL if APOP is off */
 	enum pop3_state state;
 
-	bool in_run;	   /* inside one of our callbacks (no re-entry) */
-	bool dead;	   /* connection gone; free when the job returns */
+	struct proto_frame frame; /* callback frame and outstanding job (proto/job.h) */
 	bool closing;	   /* conn_close() called; ignore further input */
 	bool tls_starting; /* STLS accepted; waiting for tls_ready */
 	bool locked;	   /* holds the mailbox lock in the service */
@@ -143,7 +144,6 @@ struct pop3_session {
 	char *user;		       /* USER argument until PASS; malloc'd */
 	struct sasl_server *sasl;      /* AUTH exchange in progress */
 	struct auth_identity *pending; /* SASL success waiting for the empty line */
-	struct pop3_job *job;	       /* outstanding worker job */
 	struct timer *delay;	       /* delayed answer to a failed login */
 	void (*delay_fn)(struct pop3_session *s);
 	struct pop3_cont *cont; /* multi-line reply in progress */
@@ -177,9 +177,8 @@ struct pop3_job {
 	int result;		    /* enum auth_result / sasl_step / store_status */
 	char *login, *secret;	    /* secret is wiped on free */
 	const char *timestamp;	    /* APOP, borrowed from the session arena */
-	struct sasl_server *sasl;   /* borrowed from the session */
-	bool has_in;		    /* SASL: `in` holds a client message */
-	struct buf in, out;	    /* SASL messages (wiped), or a stuffed body */
+	struct sasl_job sasl;	    /* AUTH: one SASL step (proto/sasl_job.h) */
+	struct buf out;		    /* a stuffed body */
 	struct auth_identity id;
 	int64_t mailbox_id, msg_id;
 	struct store_msg *msgs;

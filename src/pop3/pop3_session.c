@@ -179,8 +179,9 @@ static void cont_free(struct pop3_cont **cp)
 	*cp = NULL;
 }
 
-static void session_free(struct pop3_session *s)
+static void session_free(void *p)
 {
+	struct pop3_session *s = p;
 	struct arena *a = s->arena;
 
 	if (s->locked)
@@ -204,14 +205,6 @@ void pop3_session_close(struct pop3_session *s, const char *reason)
 	pop3_session_set_state(s, POP3_STATE_LOGOUT);
 	s->closing = true;
 	conn_close(s->conn, reason);
-}
-
-/* Leaves a callback frame; frees the session if it died meanwhile. */
-static void session_leave(struct pop3_session *s)
-{
-	s->in_run = false;
-	if (s->dead && s->job == NULL)
-		session_free(s);
 }
 
 /* --- long replies ------------------------------------------------------------- */
@@ -302,9 +295,12 @@ static bool session_next_line(struct pop3_session *s)
 }
 
 /* One step of work; false when the session must wait for an event. */
-static bool session_step(struct pop3_session *s)
+static bool session_step(void *p)
 {
-	if (s->dead || s->closing || s->job != NULL || s->delay != NULL || s->tls_starting)
+	struct pop3_session *s = p;
+
+	if (s->frame.dead || s->closing || s->frame.job != NULL || s->delay != NULL ||
+	    s->tls_starting)
 		return false;
 	if (conn_output_pending(s->conn) >= POP3_OUTBUF_THROTTLE)
 		return false; /* resumed by `drained` */
@@ -321,16 +317,6 @@ static bool session_step(struct pop3_session *s)
 	return session_next_line(s);
 }
 
-static void session_run(struct pop3_session *s)
-{
-	if (s->in_run)
-		return; /* the outer frame's loop carries on */
-	s->in_run = true;
-	while (session_step(s))
-		;
-	session_leave(s);
-}
-
 /* --- worker jobs ------------------------------------------------------------------ */
 
 struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish)
@@ -341,11 +327,13 @@ struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish
 	return job;
 }
 
-static void job_free(struct pop3_job *job)
+static void job_free(void *p)
 {
+	struct pop3_job *job = p;
+
 	free(job->login);
 	secret_free(&job->secret);
-	buf_free_secret(&job->in);
+	sasl_job_clear(&job->sasl);
 	buf_free(&job->out);
 	free(job->msgs);
 	free(job->ids);
@@ -353,31 +341,23 @@ static void job_free(struct pop3_job *job)
 	free(job);
 }
 
+static void job_finish(void *p)
+{
+	struct pop3_job *job = p;
+	job->finish(job->sess, job);
+}
+
 /* Runs on the loop thread once the worker is done (workers.h). */
 static void job_done(void *p)
 {
 	struct pop3_job *job = p;
-	struct pop3_session *s = job->sess;
-	bool nested = s->in_run;
-
-	s->job = NULL;
-	s->in_run = true;
-	if (!s->dead)
-		job->finish(s, job);
-	job_free(job);
-	if (nested)
-		return;
-	while (session_step(s))
-		;
-	session_leave(s);
+	proto_frame_job_done(&job->sess->frame, job, job_finish, job_free);
 }
 
 bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
 {
-	s->job = job;
-	if (workers_submit(s->svc->srv->workers, fn, job_done, job) == 0)
+	if (proto_frame_submit(&s->frame, s->svc->srv->workers, fn, job_done, job) == 0)
 		return true;
-	s->job = NULL;
 	job_free(job);
 	log_warn("sid=%s pop3 worker queue full", s->sid);
 	pop3_reply(s, false, "[SYS/TEMP] Server busy, try again later");
@@ -394,13 +374,13 @@ static void delay_fired(struct loop *l, void *ctx)
 
 	s->delay = NULL;
 	s->delay_fn = NULL;
-	if (s->in_run)
+	if (s->frame.in_run)
 		log_panic("sid=%s pop3 timer inside a callback frame", s->sid);
-	s->in_run = true;
+	s->frame.in_run = true;
 	fn(s);
 	while (session_step(s))
 		;
-	session_leave(s);
+	proto_frame_leave(&s->frame);
 }
 
 void pop3_session_delay(struct pop3_session *s, uint64_t ms, void (*fn)(struct pop3_session *s))
@@ -417,12 +397,12 @@ void pop3_session_delay(struct pop3_session *s, uint64_t ms, void (*fn)(struct p
 
 static void on_data_in(struct conn *c, void *ctx)
 {
-	session_run(ctx);
+	proto_frame_run(&((struct pop3_session *)ctx)->frame);
 }
 
 static void on_drained(struct conn *c, void *ctx)
 {
-	session_run(ctx);
+	proto_frame_run(&((struct pop3_session *)ctx)->frame);
 }
 
 static void on_tls_ready(struct conn *c, void *ctx)
@@ -433,7 +413,7 @@ static void on_tls_ready(struct conn *c, void *ctx)
 	s->tls_starting = false;
 	pop3_session_reset_auth(s);
 	log_debug("sid=%s pop3 tls started %s", s->sid, conn_tls_desc(c));
-	session_run(s);
+	proto_frame_run(&s->frame);
 }
 
 static void on_timeout(struct conn *c, void *ctx)
@@ -441,11 +421,11 @@ static void on_timeout(struct conn *c, void *ctx)
 	struct pop3_session *s = ctx;
 	const struct config *cfg = pop3_config(s);
 
-	if (s->in_run)
+	if (s->frame.in_run)
 		return;
 
 	/* Not idle while a job runs or a long reply still moves. */
-	if (s->job != NULL || s->delay != NULL ||
+	if (s->frame.job != NULL || s->delay != NULL ||
 	    (s->cont != NULL && s->progress != s->progress_at_timeout)) {
 		s->progress_at_timeout = s->progress;
 		conn_set_idle_timeout(c, cfg->idle_timeout);
@@ -453,10 +433,10 @@ static void on_timeout(struct conn *c, void *ctx)
 	}
 	/* RFC 1939 §3 lets us just close; a last line tells the user why */
 	cont_free(&s->cont);
-	s->in_run = true;
+	s->frame.in_run = true;
 	pop3_reply(s, false, "Autologout; idle for too long");
 	pop3_session_close(s, "timeout");
-	session_leave(s);
+	proto_frame_leave(&s->frame);
 }
 
 static void on_closed(struct conn *c, void *ctx, const char *reason)
@@ -464,7 +444,7 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 	struct pop3_session *s = ctx;
 
 	s->conn = NULL;
-	s->dead = true;
+	s->frame.dead = true;
 	loop_timer_del(pop3_loop(s), &s->delay);
 	if (s->address != NULL)
 		log_info("sid=%s pop3 logout user=%s reason=%s retrieved=%u deleted=%u bytes=%llu",
@@ -472,7 +452,7 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 			 (unsigned long long)s->bytes_out);
 	else
 		log_debug("sid=%s pop3 disconnect reason=%s", s->sid, reason);
-	if (!s->in_run && s->job == NULL)
+	if (!s->frame.in_run && s->frame.job == NULL)
 		session_free(s);
 }
 
@@ -509,6 +489,7 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	s->arena = a;
 	s->svc = svc;
 	s->conn = c;
+	s->frame = (struct proto_frame){.sess = s, .step = session_step, .free = session_free};
 	s->state = POP3_STATE_AUTHORIZATION;
 	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
 	s->ip = arena_strdup(a, conn_peer_ip(c));
@@ -525,12 +506,12 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	if (cfg->pop3_apop)
 		s->timestamp = make_timestamp(s, cfg->hostname);
 	log_debug("sid=%s pop3 start ip=%s tls=%s", s->sid, s->ip, conn_is_tls(c) ? "yes" : "no");
-	s->in_run = true;
+	s->frame.in_run = true;
 	pop3_reply(s, true, "%s POP3 ready%s%s", cfg->hostname, s->timestamp ? " " : "",
 		   s->timestamp ? s->timestamp : "");
 	while (session_step(s)) /* the client may have spoken first */
 		;
-	session_leave(s);
+	proto_frame_leave(&s->frame);
 }
 
 void pop3_service_shutdown(struct pop3_service *svc)
@@ -544,7 +525,7 @@ void pop3_service_shutdown(struct pop3_service *svc)
 			pop3_session_reset_auth(s);
 			pop3_cmd_finish(s);
 		}
-		session_run(s); /* may free s */
+		proto_frame_run(&s->frame); /* may free s */
 	}
 }
 
