@@ -38,7 +38,7 @@ struct config;
 struct timer;
 
 #define SMTP_OUTBUF_THROTTLE (64 * 1024)
-#define SMTP_ARENA_FIRST 512	 /* session + ip + HELO name */
+#define SMTP_ARENA_FIRST 768	 /* session (584 bytes) + ip */
 #define SMTP_TX_ARENA_FIRST 1024 /* envelope of a few recipients */
 #define SMTP_AUTH_FAILS_MAX 3
 #define SMTP_LOG_ARGS_MAX 60
