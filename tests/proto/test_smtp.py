@@ -726,5 +726,28 @@ def test_notify_success_reports_local_delivery():
         assert len(srv.messages(ALICE)) == 5 and len(srv.messages(BOB)) == 2
 
 
+def test_permanent_store_error_gives_5xx():
+    """A store failure that will not go away (here: every body insert fails
+    with "blob too big") is 554 5.3.0, not a 451 that senders retry for days;
+    the session goes on and nothing is half-written."""
+    with server() as srv:
+        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"), isolation_level=None)
+        db.execute("CREATE TRIGGER broken BEFORE INSERT ON bodies "
+                   "BEGIN SELECT zeroblob(2000000000); END")
+        db.close()
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        cmd(r, "RCPT TO:<alice@example.test>")
+        assert cmd(r, "DATA")[0] == 354
+        r.send("Subject: perm\r\n\r\nx\r\n.\r\n")
+        code, lines = reply(r)
+        assert code == 554 and b"5.3.0" in lines[0], lines
+        assert cmd(r, "NOOP")[0] == 250
+        cmd(r, "QUIT")
+        assert db_query(srv, "select count(*) from messages") == [(0,)]
+        assert "store error op=commit status=-6" in srv.log_text()
+
+
 if __name__ == "__main__":
     run_tests(globals())
