@@ -749,5 +749,28 @@ def test_permanent_store_error_gives_5xx():
         assert "store error op=commit status=-6" in srv.log_text()
 
 
+def test_command_records_and_state_trace():
+    """One record per command with its reply, AUTH arguments masked (the
+    table's SECRET flag), and every state change traced from -> to."""
+    import base64
+    with server({"server.log_level": "debug"}) as srv:
+        ir = base64.b64encode(("\0%s\0%s" % (ALICE, PASSWORD)).encode()).decode()
+        c = srv.submission()
+        code, _ = c.docmd("AUTH", "PLAIN " + ir)
+        assert code == 235
+        c.sendmail(ALICE, [BOB], b"Subject: rec\r\n\r\nx\r\n")
+        assert c.docmd("MAIL", "FROM:<alice@example.test>")[0] == 250
+        assert c.docmd("MAIL", "FROM:<alice@example.test>")[0] == 503  # nested
+        c.quit()
+        log = srv.wait_log(r"smtp end reason=quit") and srv.log_text()
+        assert ir not in log and PASSWORD not in log
+        assert 'smtp cmd=AUTH args="********" reply=235' in log, log
+        assert 'smtp cmd=RCPT args="TO:<bob@example.test>" reply=250 state=RCPT' in log, log
+        assert "reply=503 state=MAIL" in log, log
+        for trace in ("state GREETED -> READY", "state READY -> MAIL", "state MAIL -> RCPT",
+                      "state RCPT -> DATA", "state DATA -> RCPT", "state RCPT -> READY"):
+            assert trace in log, trace
+
+
 if __name__ == "__main__":
     run_tests(globals())
