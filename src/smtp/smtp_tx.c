@@ -105,6 +105,9 @@ static void tx_add_notify(struct smtp_tx *t, const struct smtp_job *job)
 	if (job->notify == NULL ||
 	    !smtp_policy_notify_success((struct slice){job->notify, strlen(job->notify)}))
 		return;
+	for (size_t i = 0; i < t->n_notify; i++)
+		if (strcmp(t->notify[i].address, job->address) == 0)
+			return; /* the same recipient twice: one line in the report */
 	t->notify = tx_grow(t, t->notify, t->n_notify, &t->cap_notify, sizeof(*t->notify));
 	struct smtp_tx_notify *n = &t->notify[t->n_notify++];
 	n->address = tx_strdup(t, job->address);
