@@ -133,7 +133,9 @@ struct pop3_session {
 	const char *timestamp; /* APOP "<...@host>", arena; NULL if APOP is off */
 	enum pop3_state state;
 
-	struct proto_frame frame; /* callback frame and outstanding job (proto/job.h) */
+	/* callback frame (no re-entry), dead flag, outstanding job: proto/job.h */
+	struct proto_frame frame;
+
 	bool closing;	   /* conn_close() called; ignore further input */
 	bool tls_starting; /* STLS accepted; waiting for tls_ready */
 	bool locked;	   /* holds the mailbox lock in the service */
