@@ -605,6 +605,7 @@ static void data_refuse(struct smtp_session *s, const char *qid, int code, const
 	smtp_reply(s, code, "%s", text);
 	log_message(s, qid, (size_t)s->data.size, res);
 	smtp_tx_reset(s);
+	smtp_cmd_finish(s); /* BDAT LAST; after DATA its record ended at 354 */
 }
 
 void smtp_data_end(struct smtp_session *s)
