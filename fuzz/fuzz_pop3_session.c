@@ -215,8 +215,8 @@ static bool run_idle(const struct fuzz_run *r)
 		return false;
 	if (ioctl(r->server_fd, FIONREAD, &unread) != 0 || unread > 0)
 		return false;
-	return s->job == NULL && s->delay == NULL && s->cont == NULL && !s->tls_starting &&
-	       conn_output_pending(s->conn) == 0;
+	return !proto_frame_busy(&s->frame) && s->delay == NULL && s->cont == NULL &&
+	       !s->tls_starting && conn_output_pending(s->conn) == 0;
 }
 
 static void client_io(struct loop *l, int fd, int mask, void *ctx)

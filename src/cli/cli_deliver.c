@@ -165,7 +165,7 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 			 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 		struct store_submission sub = {
 		    .qid = qid,
-		    .sender = opts[1].set ? opts[1].value : "",
+		    .sender = opts[1].set ? opts[1].value : NULL,
 		    .body = wire.data,
 		    .len = wire.len,
 		    .mailbox_ids = ids,

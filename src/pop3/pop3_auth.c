@@ -288,9 +288,8 @@ enum pop3_cmd_result pop3_cmd_apop(struct pop3_cmd_ctx *ctx)
 static void work_sasl(void *thread_ctx, void *p)
 {
 	struct pop3_job *job = p;
-	const char *in = job->has_in ? (job->in.data != NULL ? job->in.data : "") : NULL;
 
-	job->result = sasl_server_step(job->sasl, thread_ctx, in, job->in.len, &job->out, &job->id);
+	sasl_job_run(&job->sasl, thread_ctx);
 }
 
 static void sasl_abort(struct pop3_session *s, const char *text)
@@ -314,22 +313,22 @@ static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
 {
 	const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
 
-	switch ((enum sasl_step)job->result) {
+	switch (job->sasl.result) {
 	case SASL_CONTINUE:
-		send_challenge(s, &job->out);
+		send_challenge(s, &job->sasl.out);
 		s->sasl_wait = POP3_SASL_RESPONSE;
 		return;
 	case SASL_SUCCESS:
-		if (job->out.len > 0) {
+		if (job->sasl.out.len > 0) {
 			/* RFC 5034 §4: additional data with success goes out as a
 			   challenge; the client answers with an empty line */
-			send_challenge(s, &job->out);
+			send_challenge(s, &job->sasl.out);
 			s->pending = xmalloc(sizeof(*s->pending));
-			*s->pending = job->id;
+			*s->pending = job->sasl.id;
 			s->sasl_wait = POP3_SASL_FINAL_EMPTY;
 			return;
 		}
-		login_begin(s, &job->id, mech, sasl_server_authcid(s->sasl));
+		login_begin(s, &job->sasl.id, mech, sasl_server_authcid(s->sasl));
 		return;
 	case SASL_FAILED: {
 		char user[LOG_USER_MAX + 1];
@@ -354,19 +353,11 @@ static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
 static void sasl_submit(struct pop3_session *s, struct buf *in)
 {
 	struct pop3_job *job = pop3_job_new(s, finish_sasl);
-	char account[SASL_NAME_MAX + 1];
-	uint64_t wait = 0;
-
 	/* the login brake holds back the step that checks the password */
-	if (in != NULL &&
-	    sasl_server_checks(s->sasl, in->data != NULL ? in->data : "", in->len, account))
-		wait = brake_wait(s, account);
-	job->sasl = s->sasl;
-	if (in != NULL) {
-		job->has_in = true;
-		job->in = *in;
-		memset(in, 0, sizeof(*in));
-	}
+	uint64_t wait =
+	    sasl_job_brake_ms(s->sasl, in, s->svc->srv->penalty, s->ip, loop_now_ms(pop3_loop(s)));
+
+	sasl_job_init(&job->sasl, s->sasl, in);
 	pop3_job_submit_after(s, job, work_sasl, wait);
 }
 

@@ -22,7 +22,9 @@
 #include "net/workers.h"
 #include "pop3/pop3.h"
 #include "pop3/pop3_parse.h"
+#include "proto/job.h"
 #include "proto/sasl.h"
+#include "proto/sasl_job.h"
 #include "util/buf.h"
 
 struct arena;
@@ -36,10 +38,10 @@ struct store_msg;
 #define POP3_OUTBUF_THROTTLE (64 * 1024) /* stop producing output above this */
 #define POP3_CHUNK (32 * 1024)		 /* bytes written per step of a long reply */
 #define POP3_READ_CHUNK (60 * 1024) /* RETR/TOP: body octets per job; stuffed, it fits 64 KiB */
-#define POP3_RETRY_MS 20		 /* RETR/TOP: wait when the worker queue is full */
-#define POP3_BAD_CMDS_MAX 20		 /* unknown/invalid commands before we close */
-#define POP3_AUTH_FAILS_MAX 3		 /* failed logins per session before we close */
-#define POP3_LOG_ARGS_MAX 40		 /* RFC 1939 §3: arguments are <= 40 chars */
+#define POP3_RETRY_MS 20	    /* RETR/TOP: wait when the worker queue is full */
+#define POP3_BAD_CMDS_MAX 20	    /* unknown/invalid commands before we close */
+#define POP3_AUTH_FAILS_MAX 3	    /* failed logins per session before we close */
+#define POP3_LOG_ARGS_MAX 40	    /* RFC 1939 §3: arguments are <= 40 chars */
 
 /* --- states (the diagram is at the top of pop3_session.c) --------------- */
 enum pop3_state {
@@ -134,8 +136,10 @@ struct pop3_session {
 	const char *timestamp; /* APOP "<...@host>", arena; NULL if APOP is off */
 	enum pop3_state state;
 
-	bool in_run;	   /* inside one of our callbacks (no re-entry) */
-	bool dead;	   /* connection gone; free when the job returns */
+	/* callback frame (no re-entry), dead flag, outstanding job and a job
+	   waiting out the login brake: proto/job.h */
+	struct proto_frame frame;
+
 	bool closing;	   /* conn_close() called; ignore further input */
 	bool tls_starting; /* STLS accepted; waiting for tls_ready */
 	bool locked;	   /* holds the mailbox lock in the service */
@@ -146,10 +150,8 @@ struct pop3_session {
 	char *user;		       /* USER argument until PASS; malloc'd */
 	struct sasl_server *sasl;      /* AUTH exchange in progress */
 	struct auth_identity *pending; /* SASL success waiting for the empty line */
-	struct pop3_job *job;	       /* outstanding worker job */
-	struct timer *delay;	       /* delayed answer to a failed login */
+	struct timer *delay;	       /* pop3_session_delay (RETR/TOP back-pressure) */
 	void (*delay_fn)(struct pop3_session *s);
-	struct pop3_job *braked; /* a login check waiting out the brake */
 	struct pop3_cont *cont; /* multi-line reply in progress */
 	uint64_t progress;	/* bytes produced, for the idle check */
 	uint64_t progress_at_timeout;
@@ -181,9 +183,8 @@ struct pop3_job {
 	int result;		    /* enum auth_result / sasl_step / store_status */
 	char *login, *secret;	    /* secret is wiped on free */
 	const char *timestamp;	    /* APOP, borrowed from the session arena */
-	struct sasl_server *sasl;   /* borrowed from the session */
-	bool has_in;		    /* SASL: `in` holds a client message */
-	struct buf in, out;	    /* SASL messages (wiped), or a stuffed body */
+	struct sasl_job sasl;	    /* AUTH: one SASL step (proto/sasl_job.h) */
+	struct buf out;		    /* a stuffed body */
 	struct auth_identity id;
 	int64_t mailbox_id, msg_id;
 	struct store_msg *msgs;
@@ -193,7 +194,6 @@ struct pop3_job {
 	uint32_t msgno;
 	struct pop3_body *body; /* RETR/TOP: the reply's state, borrowed (pop3_cmds.c) */
 	const char *mech;
-	worker_fn *worker; /* pop3_job_submit_after: what runs when the wait is over */
 };
 
 struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish);
@@ -201,9 +201,10 @@ struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish
    command and returns false. */
 bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn);
 /* The same after wait_ms on a loop timer (the login brake, directory/
-   penalty.h): no input is read meanwhile; a session that ends while it
-   waits drops the job unrun; a full queue at the end of the wait answers
-   as pop3_job_submit does and resets the AUTH state. */
+   penalty.h; proto_frame_submit_after): no input is read meanwhile; a
+   session that ends while it waits drops the job unrun; a full queue at the
+   end of the wait answers as pop3_job_submit does and resets the AUTH
+   state. */
 void pop3_job_submit_after(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
 			   uint64_t wait_ms);
 /* The same without the reply: on failure (the pool's queue is full) only

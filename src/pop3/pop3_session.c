@@ -18,13 +18,14 @@
  * goes to LOGOUT without passing UPDATE, so nothing is deleted (RFC 1939 §6).
  *
  * Input is handled one line at a time, in order (RFC 2449 PIPELINING). While
- * a worker job, a delayed failure answer, a long reply or a TLS handshake is
- * under way, or while more than POP3_OUTBUF_THROTTLE bytes wait to be sent
- * (Dovecot's POP3_OUTBUF_THROTTLE_SIZE), no further line is read; the
- * `drained`, job-done and timer events pick up where it stopped. Each of
- * those entry points runs inside one frame (in_run): a `closed` event that
- * arrives inside a frame only marks the session dead, and the frame frees it
- * on the way out, or the job's done callback does if a job is outstanding.
+ * a worker job, a login check waiting out the brake, a delayed step, a long
+ * reply or a TLS handshake is under way, or while more than
+ * POP3_OUTBUF_THROTTLE bytes wait to be sent (Dovecot's
+ * POP3_OUTBUF_THROTTLE_SIZE), no further line is read; the `drained`,
+ * job-done and timer events pick up where it stopped. Each of those entry
+ * points runs inside one frame (in_run): a `closed` event that arrives inside
+ * a frame only marks the session dead, and the frame frees it on the way
+ * out, or the job's done callback does if a job is outstanding.
  */
 #include "net/conn.h"
 #include "net/loop.h"
@@ -45,8 +46,8 @@
 #define POP3_REPLY_MAX 512
 
 struct pop3_cont {
-	bool uidl;	 /* listing kind */
-	uint32_t next;	 /* listing: next message index */
+	bool uidl;		 /* listing kind */
+	uint32_t next;		 /* listing: next message index */
 	pop3_cont_step_fn *step; /* a reply in steps (RETR/TOP), else a listing */
 	void (*free_fn)(void *ctx);
 	void *ctx;
@@ -180,8 +181,9 @@ static void cont_free(struct pop3_cont **cp)
 	*cp = NULL;
 }
 
-static void session_free(struct pop3_session *s)
+static void session_free(void *p)
 {
+	struct pop3_session *s = p;
 	struct arena *a = s->arena;
 
 	if (s->locked)
@@ -205,14 +207,6 @@ void pop3_session_close(struct pop3_session *s, const char *reason)
 	pop3_session_set_state(s, POP3_STATE_LOGOUT);
 	s->closing = true;
 	conn_close(s->conn, reason);
-}
-
-/* Leaves a callback frame; frees the session if it died meanwhile. */
-static void session_leave(struct pop3_session *s)
-{
-	s->in_run = false;
-	if (s->dead && s->job == NULL)
-		session_free(s);
 }
 
 /* --- long replies ------------------------------------------------------------- */
@@ -300,9 +294,12 @@ static bool session_next_line(struct pop3_session *s)
 }
 
 /* One step of work; false when the session must wait for an event. */
-static bool session_step(struct pop3_session *s)
+static bool session_step(void *p)
 {
-	if (s->dead || s->closing || s->job != NULL || s->delay != NULL || s->tls_starting)
+	struct pop3_session *s = p;
+
+	if (s->frame.dead || s->closing || proto_frame_busy(&s->frame) || s->delay != NULL ||
+	    s->tls_starting)
 		return false;
 	if (conn_output_pending(s->conn) >= POP3_OUTBUF_THROTTLE)
 		return false; /* resumed by `drained` */
@@ -323,16 +320,6 @@ static bool session_step(struct pop3_session *s)
 	return session_next_line(s);
 }
 
-static void session_run(struct pop3_session *s)
-{
-	if (s->in_run)
-		return; /* the outer frame's loop carries on */
-	s->in_run = true;
-	while (session_step(s))
-		;
-	session_leave(s);
-}
-
 /* --- worker jobs ------------------------------------------------------------------ */
 
 struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish)
@@ -343,11 +330,13 @@ struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish
 	return job;
 }
 
-static void job_free(struct pop3_job *job)
+static void job_free(void *p)
 {
+	struct pop3_job *job = p;
+
 	free(job->login);
 	secret_free(&job->secret);
-	buf_free_secret(&job->in);
+	sasl_job_clear(&job->sasl);
 	buf_free(&job->out);
 	free(job->msgs);
 	free(job->ids);
@@ -355,31 +344,23 @@ static void job_free(struct pop3_job *job)
 	free(job);
 }
 
+static void job_finish(void *p)
+{
+	struct pop3_job *job = p;
+	job->finish(job->sess, job);
+}
+
 /* Runs on the loop thread once the worker is done (workers.h). */
 static void job_done(void *p)
 {
 	struct pop3_job *job = p;
-	struct pop3_session *s = job->sess;
-	bool nested = s->in_run;
-
-	s->job = NULL;
-	s->in_run = true;
-	if (!s->dead)
-		job->finish(s, job);
-	job_free(job);
-	if (nested)
-		return;
-	while (session_step(s))
-		;
-	session_leave(s);
+	proto_frame_job_done(&job->sess->frame, job, job_finish, job_free);
 }
 
 bool pop3_job_try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
 {
-	s->job = job;
-	if (workers_submit(s->svc->srv->workers, fn, job_done, job) == 0)
+	if (proto_frame_submit(&s->frame, s->svc->srv->workers, fn, job_done, job) == 0)
 		return true;
-	s->job = NULL;
 	job_free(job);
 	log_warn("sid=%s pop3 worker queue full", s->sid);
 	return false;
@@ -394,7 +375,7 @@ bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn
 	return false;
 }
 
-/* --- delayed answers ------------------------------------------------------------ */
+/* --- delayed steps and the login brake ------------------------------------------ */
 
 static void delay_fired(struct loop *l, void *ctx)
 {
@@ -403,13 +384,13 @@ static void delay_fired(struct loop *l, void *ctx)
 
 	s->delay = NULL;
 	s->delay_fn = NULL;
-	if (s->in_run)
+	if (s->frame.in_run)
 		log_panic("sid=%s pop3 timer inside a callback frame", s->sid);
-	s->in_run = true;
+	s->frame.in_run = true;
 	fn(s);
 	while (session_step(s))
 		;
-	session_leave(s);
+	proto_frame_leave(&s->frame);
 }
 
 void pop3_session_delay(struct pop3_session *s, uint64_t ms, void (*fn)(struct pop3_session *s))
@@ -422,38 +403,33 @@ void pop3_session_delay(struct pop3_session *s, uint64_t ms, void (*fn)(struct p
 	s->delay = loop_timer_add(pop3_loop(s), ms, delay_fired, s);
 }
 
-static void braked_fire(struct pop3_session *s)
+/* The end of the brake's wait (or no wait): a refused job ends the AUTH
+   state too, so the next line is a command again. */
+static void braked_submit(void *sess, void *job, worker_fn *fn)
 {
-	struct pop3_job *job = s->braked;
+	struct pop3_session *s = sess;
 
-	s->braked = NULL;
-	if (!pop3_job_submit(s, job, job->worker))
+	if (!pop3_job_submit(s, job, fn))
 		pop3_session_reset_auth(s);
 }
 
 void pop3_job_submit_after(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
 			   uint64_t wait_ms)
 {
-	if (wait_ms == 0) {
-		if (!pop3_job_submit(s, job, fn))
-			pop3_session_reset_auth(s);
-		return;
-	}
-	job->worker = fn;
-	s->braked = job;
-	pop3_session_delay(s, wait_ms, braked_fire);
+	proto_frame_submit_after(&s->frame, pop3_loop(s), wait_ms, job, fn, braked_submit,
+				 job_free);
 }
 
 /* --- connection events ------------------------------------------------------------ */
 
 static void on_data_in(struct conn *c, void *ctx)
 {
-	session_run(ctx);
+	proto_frame_run(&((struct pop3_session *)ctx)->frame);
 }
 
 static void on_drained(struct conn *c, void *ctx)
 {
-	session_run(ctx);
+	proto_frame_run(&((struct pop3_session *)ctx)->frame);
 }
 
 static void on_tls_ready(struct conn *c, void *ctx)
@@ -464,7 +440,7 @@ static void on_tls_ready(struct conn *c, void *ctx)
 	s->tls_starting = false;
 	pop3_session_reset_auth(s);
 	log_debug("sid=%s pop3 tls started %s", s->sid, conn_tls_desc(c));
-	session_run(s);
+	proto_frame_run(&s->frame);
 }
 
 static void on_timeout(struct conn *c, void *ctx)
@@ -472,11 +448,11 @@ static void on_timeout(struct conn *c, void *ctx)
 	struct pop3_session *s = ctx;
 	const struct config *cfg = pop3_config(s);
 
-	if (s->in_run)
+	if (s->frame.in_run)
 		return;
 
-	/* Not idle while a job runs or a long reply still moves. */
-	if (s->job != NULL || s->delay != NULL ||
+	/* Not idle while a job runs or waits, or a long reply still moves. */
+	if (proto_frame_busy(&s->frame) || s->delay != NULL ||
 	    (s->cont != NULL && s->progress != s->progress_at_timeout)) {
 		s->progress_at_timeout = s->progress;
 		conn_set_idle_timeout(c, cfg->idle_timeout);
@@ -484,13 +460,13 @@ static void on_timeout(struct conn *c, void *ctx)
 	}
 	/* RFC 1939 §3 lets us just close; a last line tells the user why */
 	cont_free(&s->cont);
-	s->in_run = true;
+	s->frame.in_run = true;
 	if (strcmp(conn_timeout_reason(c), "idle") == 0)
 		pop3_reply(s, false, "Autologout; idle for too long");
 	else
 		pop3_reply(s, false, "Autologout; command line not completed in time");
 	pop3_session_close(s, "timeout");
-	session_leave(s);
+	proto_frame_leave(&s->frame);
 }
 
 static void on_closed(struct conn *c, void *ctx, const char *reason)
@@ -498,19 +474,16 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 	struct pop3_session *s = ctx;
 
 	s->conn = NULL;
-	s->dead = true;
+	s->frame.dead = true;
 	loop_timer_del(pop3_loop(s), &s->delay);
-	if (s->braked != NULL) {
-		job_free(s->braked);
-		s->braked = NULL;
-	}
+	proto_frame_cancel_wait(&s->frame);
 	if (s->address != NULL)
 		log_info("sid=%s pop3 logout user=%s reason=%s retrieved=%u deleted=%u bytes=%llu",
 			 s->sid, s->address, reason, s->retrieved, s->expunged,
 			 (unsigned long long)s->bytes_out);
 	else
 		log_debug("sid=%s pop3 disconnect reason=%s", s->sid, reason);
-	if (!s->in_run && s->job == NULL)
+	if (!s->frame.in_run && s->frame.job == NULL)
 		session_free(s);
 }
 
@@ -547,6 +520,7 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	s->arena = a;
 	s->svc = svc;
 	s->conn = c;
+	s->frame = (struct proto_frame){.sess = s, .step = session_step, .free = session_free};
 	s->state = POP3_STATE_AUTHORIZATION;
 	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
 	s->ip = arena_strdup(a, conn_peer_ip(c));
@@ -563,12 +537,12 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	if (cfg->pop3_apop)
 		s->timestamp = make_timestamp(s, cfg->hostname);
 	log_debug("sid=%s pop3 start ip=%s tls=%s", s->sid, s->ip, conn_is_tls(c) ? "yes" : "no");
-	s->in_run = true;
+	s->frame.in_run = true;
 	pop3_reply(s, true, "%s POP3 ready%s%s", cfg->hostname, s->timestamp ? " " : "",
 		   s->timestamp ? s->timestamp : "");
 	while (session_step(s)) /* the client may have spoken first */
 		;
-	session_leave(s);
+	proto_frame_leave(&s->frame);
 }
 
 void pop3_service_shutdown(struct pop3_service *svc)
@@ -582,7 +556,7 @@ void pop3_service_shutdown(struct pop3_service *svc)
 			pop3_session_reset_auth(s);
 			pop3_cmd_finish(s);
 		}
-		session_run(s); /* may free s */
+		proto_frame_run(&s->frame); /* may free s */
 	}
 }
 

@@ -13,7 +13,7 @@ bool dsn_wanted(const char *notify, enum dsn_action a)
 	const char *word = a == DSN_FAILED ? "FAILURE" : a == DSN_DELAYED ? "DELAY" : "SUCCESS";
 
 	if (notify == NULL)
-		return a != DSN_RELAYED;
+		return a != DSN_RELAYED && a != DSN_DELIVERED;
 	if (strcasecmp(notify, "NEVER") == 0)
 		return false;
 	return strcasestr(notify, word) != NULL;
@@ -47,7 +47,7 @@ static bool is_smtp_reply(const char *r)
 /* "5.1.1" from "550 5.1.1 <x>: unknown" or from "5.1.1 ...", else class.0.0 */
 static void status_of(const char *reply, enum dsn_action a, char *out, size_t len)
 {
-	int cls = a == DSN_DELAYED ? 4 : a == DSN_RELAYED ? 2 : 5;
+	int cls = a == DSN_DELAYED ? 4 : a == DSN_RELAYED || a == DSN_DELIVERED ? 2 : 5;
 	const char *s = reply == NULL	       ? ""
 			: is_smtp_reply(reply) ? reply + 3 + (reply[3] == ' ')
 					       : reply;
@@ -102,6 +102,9 @@ void dsn_build(struct buf *out, const char *hostname, const struct store_queue_m
 		buf_append_str(out,
 			       "Your message has not been delivered yet to the recipients "
 			       "below.\r\nIt is still being retried; no action is needed.\r\n\r\n");
+	else if (action == DSN_DELIVERED)
+		buf_append_str(out, "Your message was delivered to the mailboxes of the recipients "
+				    "below.\r\n\r\n");
 	else
 		buf_append_str(out, "Your message was passed on to the recipients' mail system,\r\n"
 				    "which does not send delivery reports.\r\n\r\n");
@@ -137,9 +140,10 @@ void dsn_build(struct buf *out, const char *hostname, const struct store_queue_m
 		buf_append_str(out, "Final-Recipient: rfc822; ");
 		put_clean(out, r->address);
 		buf_printf(out, "\r\nAction: %s\r\nStatus: %s\r\n",
-			   action == DSN_FAILED	   ? "failed"
-			   : action == DSN_DELAYED ? "delayed"
-						   : "relayed",
+			   action == DSN_FAILED	     ? "failed"
+			   : action == DSN_DELAYED   ? "delayed"
+			   : action == DSN_DELIVERED ? "delivered"
+						     : "relayed",
 			   status);
 		if (r->remote_reply != NULL && r->remote_reply[0] != '\0') {
 			buf_append_str(out, is_smtp_reply(r->remote_reply)

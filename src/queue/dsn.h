@@ -2,7 +2,8 @@
 /*
  * dsn.h - delivery status notifications (RFC 3464, RFC 3461): the report a
  * sender gets when mail to some recipients failed, is delayed, or (with
- * NOTIFY=SUCCESS to a next hop without DSN) was relayed.
+ * NOTIFY=SUCCESS to a next hop without DSN) was relayed, or (NOTIFY=SUCCESS,
+ * RFC 3461 §6.2.1) was delivered into a mailbox here.
  */
 #ifndef MAILROOM_QUEUE_DSN_H
 #define MAILROOM_QUEUE_DSN_H
@@ -12,7 +13,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 
-enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_RELAYED };
+enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_RELAYED, DSN_DELIVERED };
 
 /* Whether a recipient's NOTIFY asks for this kind of report (RFC 3461
    §4.1: without NOTIFY, failures and delays are reported). */

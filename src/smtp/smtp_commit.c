@@ -1,22 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtp_commit.c - group commit of accepted messages, and the service object.
+ * smtp_commit.c - group commit of accepted messages, their success reports,
+ * and the service object.
  *
  * A message whose DATA ended is appended to the service's pending list (loop
  * thread) and a worker job is submitted for it. The first worker to run
  * takes EVERY pending message and stores them in one store_submit() call:
  * one transaction, one WAL fsync. A worker whose message was taken by
- * another batch waits for that batch to finish; so each job returns only
- * once its own message is on stable storage (S1), and the session answers
- * 250 only then. Under load the batches grow by themselves: while one fsync
- * runs, the next messages gather.
+ * another batch waits for that batch to finish (on a worker thread, never
+ * on the loop); so each job returns only once its own message is on stable
+ * storage (S1), and the session answers 250 only then. Under load the
+ * batches grow by themselves: while one fsync runs, the next messages
+ * gather.
+ *
+ * Back-pressure: when the worker pool refuses the job (its queue is full),
+ * the message stays pending (a running batch may take it), the session
+ * counts the job as outstanding so it reads no further input, and the
+ * submission is tried again SMTP_COMMIT_RETRY_MS later. The loop never
+ * waits.
+ *
+ * A message with local recipients that asked for NOTIFY=SUCCESS (RFC 3461
+ * §6.2.1) carries a "delivered" report as a side effect of its submission:
+ * stored in the same transaction, or not at all (SPEC §3). Making it needs
+ * the store (is the sender one of ours?), so its worker makes it first and
+ * only then queues the message for a batch.
  */
+#include "net/loop.h"
+#include "queue/dsn.h"
 #include "server/server.h"
 #include "smtp/smtp_private.h"
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#define SMTP_BATCH_MAX 256
+#define SMTP_COMMIT_RETRY_MS 5 /* pool full: try again this much later */
 
 struct smtp_service *smtp_service_new(struct server *srv)
 {
@@ -26,6 +48,7 @@ struct smtp_service *smtp_service_new(struct server *srv)
 	pthread_mutex_init(&svc->mu, NULL);
 	pthread_cond_init(&svc->cv, NULL);
 	svc->pending_tail = &svc->pending;
+	svc->stats = xcalloc(smtp_cmd_count, sizeof(*svc->stats));
 	return svc;
 }
 
@@ -38,6 +61,12 @@ void smtp_service_free(struct smtp_service **svcp)
 	if (svc->batches > 0)
 		log_info("smtp commits batches=%llu messages=%llu",
 			 (unsigned long long)svc->batches, (unsigned long long)svc->batched);
+	for (size_t i = 0; i < smtp_cmd_count; i++)
+		if (svc->stats[i].total > 0)
+			log_debug("smtp cmd=%s total=%llu ok=%llu", smtp_cmd_table[i].name,
+				  (unsigned long long)svc->stats[i].total,
+				  (unsigned long long)svc->stats[i].ok);
+	free(svc->stats);
 	pthread_mutex_destroy(&svc->mu);
 	pthread_cond_destroy(&svc->cv);
 	free(svc);
@@ -49,42 +78,121 @@ unsigned smtp_service_sessions(const struct smtp_service *svc)
 	return svc->sessions;
 }
 
+/* --- loop side ---------------------------------------------------------------- */
+
+static void pending_append(struct smtp_service *svc, struct smtp_commit *c)
+{
+	*svc->pending_tail = c;
+	svc->pending_tail = &c->next;
+}
+
+static void commit_try(struct smtp_session *s, struct smtp_job *job);
+
+static void commit_retry(struct loop *l, void *ctx)
+{
+	struct smtp_job *job = ctx;
+	struct smtp_session *s = job->sess;
+
+	s->retry = NULL;
+	s->frame.job = NULL;
+	commit_try(s, job);
+}
+
+static void commit_try(struct smtp_session *s, struct smtp_job *job)
+{
+	struct smtp_service *svc = s->svc;
+
+	if (proto_frame_submit(&s->frame, svc->srv->workers, smtp_commit_work, smtp_job_done,
+			       job) == 0)
+		return;
+	/* the job's message may already be in a running batch: never fail it
+	   here, and never wait for it here either */
+	if (s->retry == NULL)
+		log_debug("sid=%s smtp worker queue full, commit waits", s->sid);
+	s->frame.job = job; /* the session waits for it as for a running job */
+	s->retry = loop_timer_add(smtp_loop(s), SMTP_COMMIT_RETRY_MS, commit_retry, job);
+}
+
 void smtp_commit_submit(struct smtp_session *s, struct smtp_job *job)
 {
 	struct smtp_service *svc = s->svc;
 	struct smtp_commit *c = &job->commit;
 
 	c->next = NULL;
-	c->taken = c->done = false;
-	pthread_mutex_lock(&svc->mu);
-	*svc->pending_tail = c;
-	svc->pending_tail = &c->next;
-	pthread_mutex_unlock(&svc->mu);
-	s->job = job;
-	if (workers_submit(svc->srv->workers, smtp_commit_work, smtp_job_done, job) == 0)
-		return;
-	/* The pool refused the job (full or stopping). Another worker's batch
-	   may have taken the message already: then wait for that batch (this is
-	   the rare overload path); otherwise unlink it and fail it. */
-	pthread_mutex_lock(&svc->mu);
-	if (!c->taken) {
-		struct smtp_commit **pp = &svc->pending;
-		while (*pp != c)
-			pp = &(*pp)->next;
-		*pp = c->next;
-		if (svc->pending_tail == &c->next)
-			svc->pending_tail = pp;
-		c->sub.status = STORE_TEMP;
-		c->done = true;
+	c->taken = c->done = c->queued = false;
+	if (!c->deferred) {
+		pthread_mutex_lock(&svc->mu);
+		pending_append(svc, c);
+		c->queued = true;
+		pthread_mutex_unlock(&svc->mu);
 	}
-	while (!c->done)
-		pthread_cond_wait(&svc->cv, &svc->mu);
-	pthread_mutex_unlock(&svc->mu);
-	log_warn("sid=%s smtp worker queue full", s->sid);
-	smtp_job_complete(job);
+	commit_try(s, job);
 }
 
-#define SMTP_BATCH_MAX 256
+/* --- worker side ---------------------------------------------------------------- */
+
+/* Builds the "delivered" report of job's message (RFC 3464 with Action:
+   delivered) and hangs it on the submission, addressed to the sender: into
+   the sender's mailboxes if the sender is ours, else to the outbound queue. */
+static void report_prepare(struct store *st, struct smtp_job *job)
+{
+	const struct store_submission *sub = &job->commit.sub;
+	struct store_queue_rcpt *rcpts = xcalloc(job->n_notify, sizeof(*rcpts));
+	size_t *which = xcalloc(job->n_notify, sizeof(*which));
+	unsigned char r[8];
+
+	for (size_t i = 0; i < job->n_notify; i++) {
+		rcpts[i].address = (char *)job->notify_rcpts[i].address;
+		rcpts[i].dsn_orcpt = (char *)job->notify_rcpts[i].orcpt;
+		rcpts[i].dsn_notify = "SUCCESS";
+		rcpts[i].remote_reply = "2.0.0 delivered to mailbox";
+		which[i] = i;
+	}
+	struct store_queue_msg m = {
+	    .qid = (char *)sub->qid,
+	    .sender = (char *)sub->sender,
+	    .dsn_envid = (char *)sub->dsn_envid,
+	    .dsn_ret = (char *)sub->dsn_ret,
+	    .created = (int64_t)job->arrival,
+	    .body = {.data = (char *)sub->body, .len = sub->len},
+	    .rcpts = rcpts,
+	    .n_rcpts = job->n_notify,
+	};
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		log_panic("RAND_bytes failed");
+	snprintf(job->report_qid, sizeof(job->report_qid), "R%02X%02X%02X%02X%02X%02X%02X%02X",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+	dsn_build(&job->report_body, job->hostname, &m, which, job->n_notify, DSN_DELIVERED,
+		  job->report_qid);
+	free(which);
+	free(rcpts);
+
+	if (store_resolve_all(st, sub->sender, &job->report_ids, &job->n_report_ids,
+			      &job->report_fwd, &job->n_report_fwd) != STORE_OK) {
+		job->report_fwd = xmalloc(sizeof(char *));
+		job->report_fwd[0] = xstrdup(sub->sender);
+		job->n_report_fwd = 1;
+	}
+	if (job->n_report_fwd > 0) {
+		job->report_remote = xcalloc(job->n_report_fwd, sizeof(*job->report_remote));
+		for (size_t i = 0; i < job->n_report_fwd; i++)
+			job->report_remote[i].address = job->report_fwd[i];
+	}
+	job->report = (struct store_submission){
+	    .qid = job->report_qid,
+	    .sender = "", /* RFC 3461 §6.2: reports go out with the null sender */
+	    .body = job->report_body.data,
+	    .len = job->report_body.len,
+	    .mailbox_ids = job->report_ids,
+	    .n_local = job->n_report_ids,
+	    .remote = job->report_remote,
+	    .n_remote = job->n_report_fwd,
+	};
+	job->commit.sub.reports = &job->report;
+	job->commit.sub.n_reports = 1;
+	log_info("smtp report qid=%s report=%s to=<%s> action=delivered recipients=%zu", sub->qid,
+		 job->report_qid, sub->sender, job->n_notify);
+}
 
 void smtp_commit_work(void *thread_ctx, void *p)
 {
@@ -92,6 +200,13 @@ void smtp_commit_work(void *thread_ctx, void *p)
 	struct smtp_service *svc = job->sess->svc;
 	struct store *st = thread_ctx;
 
+	if (job->commit.deferred && !job->commit.queued) {
+		report_prepare(st, job);
+		pthread_mutex_lock(&svc->mu);
+		pending_append(svc, &job->commit);
+		job->commit.queued = true;
+		pthread_mutex_unlock(&svc->mu);
+	}
 	pthread_mutex_lock(&svc->mu);
 	while (!job->commit.taken) {
 		/* take the batch: everything pending, oldest first */
@@ -122,7 +237,7 @@ void smtp_commit_work(void *thread_ctx, void *p)
 		free(subs);
 		pthread_cond_broadcast(&svc->cv);
 	}
-	while (!job->commit.done)
+	while (!job->commit.done) /* another worker's batch has it */
 		pthread_cond_wait(&svc->cv, &svc->mu);
 	pthread_mutex_unlock(&svc->mu);
 }

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtp_private.h - what the files of smtp/ share. Nothing outside smtp/
+ * smtp_private.h - what the files of smtp/ share: the service, the session,
+ * the transaction, the command table's types, worker jobs and the reply
+ * helpers. Nothing outside smtp/ (and its unit tests and fuzz targets)
  * includes it.
  *
- * A session lives from smtp_session_start() until its connection is closed
- * and no worker job is outstanding (the same rule as POP3 sessions). The
- * envelope of the current transaction is malloc'd and dropped at RSET,
- * after DATA, and at STARTTLS.
+ * Lifetimes (the same rule as POP3 sessions): a session lives from
+ * smtp_session_start() until its connection is closed AND no worker job is
+ * outstanding; it and what it keeps for that whole time (ip, HELO name) sit
+ * in the session arena. A transaction (struct smtp_tx) lives from MAIL to the
+ * answer after DATA/BDAT LAST, or to RSET, HELO/EHLO or STARTTLS; it and all
+ * of its envelope sit in its own child arena, freed whole by smtp_tx_free().
+ * The message body is a buf owned by the transaction (it can be large).
  */
 #ifndef MAILROOM_SMTP_SMTP_PRIVATE_H
 #define MAILROOM_SMTP_SMTP_PRIVATE_H
@@ -17,33 +22,96 @@
 
 #include "directory/auth.h"
 #include "net/workers.h"
+#include "proto/job.h"
 #include "proto/sasl.h"
+#include "proto/sasl_job.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
+#include "smtp/smtp_policy.h"
 #include "store/store.h"
 #include "util/buf.h"
 
+struct arena;
 struct conn;
 struct config;
+struct timer;
 
 #define SMTP_OUTBUF_THROTTLE (64 * 1024)
+#define SMTP_ARENA_FIRST 768	 /* session (632 bytes) + ip */
+#define SMTP_TX_ARENA_FIRST 1024 /* envelope of a few recipients */
+#define SMTP_AUTH_FAILS_MAX 3
+#define SMTP_LOG_ARGS_MAX 60
 
+/* --- states (the diagram is at the top of smtp_session.c) ----------------- */
 enum smtp_state {
 	SMTP_GREETED, /* before EHLO/HELO */
 	SMTP_READY,   /* after EHLO/HELO, no transaction */
 	SMTP_MAIL,    /* MAIL accepted */
 	SMTP_RCPT,    /* at least one RCPT accepted */
 	SMTP_DATA,    /* reading the message */
+	SMTP_STATE_COUNT
+};
+#define SMTP_IN(st) (1u << (st))
+#define SMTP_IN_ANY                                                                                \
+	(SMTP_IN(SMTP_GREETED) | SMTP_IN(SMTP_READY) | SMTP_IN(SMTP_MAIL) | SMTP_IN(SMTP_RCPT))
+#define SMTP_IN_HELLO (SMTP_IN(SMTP_READY) | SMTP_IN(SMTP_MAIL) | SMTP_IN(SMTP_RCPT))
+
+/* --- the command table ---------------------------------------------------- */
+enum smtp_cmd_flags {
+	SMTP_CMD_PRE_TLS = 1 << 0,	 /* allowed before TLS; else 538 on a plain conn */
+	SMTP_CMD_PRE_AUTH = 1 << 1,	 /* allowed before login on submission roles; else 530 */
+	SMTP_CMD_PIPELINE_LAST = 1 << 2, /* RFC 2920 §3.1: must end a pipelined group */
+	SMTP_CMD_LIMIT = 1 << 3,	 /* counts toward [smtp] max_commands */
+	SMTP_CMD_SECRET = 1 << 4,	 /* arguments never logged */
+	SMTP_CMD_SUBMISSION = 1 << 5,	 /* only on submission roles; else 503 */
 };
 
-enum smtp_sasl_wait { SMTP_SASL_IDLE, SMTP_SASL_RESPONSE, SMTP_SASL_FINAL_EMPTY };
+enum smtp_arg_rule {
+	SMTP_ARG_ANY,	   /* the handler reads what it needs */
+	SMTP_ARG_NONE,	   /* nothing may follow the verb: 501 */
+	SMTP_ARG_REQUIRED, /* something must follow the verb: 501 */
+};
 
+enum smtp_cmd_result {
+	SMTP_CMD_OK,	/* replied; the command is finished */
+	SMTP_CMD_ERROR, /* replied with an error that counts toward [smtp] max_errors */
+	SMTP_CMD_ASYNC, /* a job or the DATA/BDAT reader finishes it later */
+};
+
+struct smtp_session;
+struct smtp_cmd_def;
+
+struct smtp_cmd_ctx {
+	struct smtp_session *sess;
+	const struct smtp_cmd_def *def;
+	struct slice verb, rest; /* rest: after the first space */
+};
+
+typedef enum smtp_cmd_result smtp_cmd_fn(struct smtp_cmd_ctx *ctx);
+
+struct smtp_cmd_def {
+	const char *name;
+	smtp_cmd_fn *handler;
+	unsigned states;   /* SMTP_IN(...) mask */
+	unsigned flags;	   /* enum smtp_cmd_flags */
+	uint8_t args;	   /* enum smtp_arg_rule */
+	const char *usage; /* "Syntax: ..." text of the 501 for a bad argument */
+};
+
+struct smtp_cmd_stats {
+	uint64_t total, ok;
+};
+
+/* --- the service ----------------------------------------------------------- */
 /* A message handed to the group committer. */
 struct smtp_commit {
 	struct store_submission sub;
 	struct smtp_commit *next;
-	bool taken, done;
+	bool taken, done; /* guarded by the service's mutex */
+	/* a success report is still to be made: the worker makes it, then
+	   queues the commit (loop side: set before smtp_commit_submit) */
+	bool deferred, queued;
 };
 
 struct smtp_service {
@@ -51,31 +119,43 @@ struct smtp_service {
 	unsigned sessions;
 	uint64_t qid_counter;
 	struct smtp_session *first;
+	struct smtp_cmd_stats *stats; /* one per row of the command table */
 	bool stopping;
 	/* group commit, shared with the worker threads */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv; /* a batch finished (worker threads only) */
 	struct smtp_commit *pending, **pending_tail;
 	uint64_t batches, batched; /* for logs: messages per fsync */
 };
 
-struct smtp_local {
-	int64_t mailbox_id;
+/* --- the transaction (smtp_tx.c) ------------------------------------------- */
+/* A recipient that resolved to local mailboxes and asked for a success
+   report (RFC 3461 §6.2.1): the report goes out with the delivery. */
+struct smtp_tx_notify {
+	const char *address, *orcpt; /* tx arena */
 };
 
-struct smtp_txn {
+struct smtp_tx {
+	struct arena *arena; /* holds this struct and every string below */
 	char sender[SMTP_PATH_MAX + 1];
 	bool null_sender;
-	uint64_t declared_size;
+	uint64_t declared_size; /* MAIL SIZE= */
 	bool body_8bit, smtputf8;
-	char *dsn_envid, *dsn_ret;
-	int64_t *local; /* mailbox ids, no duplicates */
-	size_t n_local;
-	struct store_remote_rcpt *remote; /* strings malloc'd */
-	size_t n_remote;
+	const char *dsn_envid, *dsn_ret; /* tx arena, or NULL */
+	int64_t *local;			 /* mailbox ids, no duplicates */
+	size_t n_local, cap_local;
+	struct store_remote_rcpt *remote;
+	size_t n_remote, cap_remote;
+	struct smtp_tx_notify *notify; /* NOTIFY=SUCCESS local recipients */
+	size_t n_notify, cap_notify;
 	size_t n_rcpts; /* accepted RCPT commands */
-	char first_rcpt[SMTP_PATH_MAX + 1];
+	const char *first_rcpt;
+	struct buf body; /* DATA/BDAT content */
+	bool bdat_started;
 };
+
+/* --- the session ----------------------------------------------------------- */
+enum smtp_sasl_wait { SMTP_SASL_IDLE, SMTP_SASL_RESPONSE, SMTP_SASL_FINAL_EMPTY };
 
 struct smtp_job;
 
@@ -83,12 +163,14 @@ struct smtp_session {
 	struct smtp_service *svc;
 	struct smtp_session *prev, *next;
 	struct conn *conn;
+	struct arena *arena;
+	struct proto_frame frame; /* in_run / dead / job / brake wait (proto/job.h) */
 	char sid[17];
-	char ip[46];
+	const char *ip; /* arena */
 	char helo[256];
 	bool esmtp;
 	enum smtp_state state;
-	bool in_run, dead, closing, tls_starting, shutdown;
+	bool closing, tls_starting, shutdown;
 	uint8_t sasl_wait;
 	unsigned errors, commands, auth_fails;
 
@@ -96,87 +178,127 @@ struct smtp_session {
 	struct auth_identity *auth;    /* logged in (submission) */
 	struct auth_identity *pending; /* SASL success waiting for the empty line */
 
-	struct smtp_txn *txn;
-	/* BDAT (RFC 3030): a chunk being read, and whether DATA-less mode is on */
+	struct smtp_tx *tx;
+	/* BDAT (RFC 3030): a chunk being read */
 	uint64_t chunk_left;
-	bool chunk_reading, chunk_last, chunk_discard, bdat_started;
+	bool chunk_reading, chunk_last, chunk_discard;
 	int chunk_error; /* reply code once a discarded chunk is read */
 	struct smtp_data data;
-	struct buf body;
-	struct smtp_job *job;
-	struct timer *brake;	 /* smtp_job_submit_after's wait */
-	struct smtp_job *braked; /* the job that waits for it */
+	struct timer *retry; /* commit waiting for a worker (back-pressure) */
+
+	/* the command being run, for the per-command log record */
+	const struct smtp_cmd_def *cmd;
+	uint64_t cmd_start_ms;
+	bool cmd_active;
+	int reply_code;
+	char cmd_args[SMTP_LOG_ARGS_MAX + 1];
 };
 
-/* --- worker jobs -------------------------------------------------------- */
+/* --- worker jobs (smtp_session.c) ------------------------------------------- */
 typedef void smtp_job_finish_fn(struct smtp_session *s, struct smtp_job *job);
 
 struct smtp_job {
 	struct smtp_session *sess;
 	smtp_job_finish_fn *finish;
 	int result;
+	int status; /* the store's status behind a failed lookup */
 	/* RCPT / MAIL lookups */
 	char address[SMTP_PATH_MAX + 1];
 	unsigned path_flags;
-	bool is_postmaster;
+	char *notify, *orcpt; /* RCPT NOTIFY=/ORCPT= values, or NULL */
 	int64_t *ids;
 	size_t n_ids;
 	char **forward; /* alias targets elsewhere */
 	size_t n_forward;
-	enum domain_type dom_type;
-	bool dom_hosted;
-	bool quota_ok;
-	char *notify, *orcpt;
-	/* SASL */
-	struct sasl_server *sasl;
-	bool has_in;
-	struct buf in, out;
-	struct auth_identity id;
+	bool authenticated;
+	const char *postmaster; /* [smtp] postmaster, borrowed from the config */
+	bool postmaster_fallback; /* it names no mailbox: the built-in one took it */
+	uint64_t size;		/* declared in MAIL, for the quota */
+	/* AUTH */
+	struct sasl_job sasl;
 	/* DATA */
 	struct smtp_commit commit;
 	struct buf msg;
 	char qid[24];
-	worker_fn *worker; /* smtp_job_submit_after: what runs when the wait is over */
+	const struct smtp_tx_notify *notify_rcpts; /* tx arena: who wants a success report */
+	size_t n_notify;
+	uint64_t arrival;		/* time(NULL) at the end of DATA, for the report */
+	char hostname[256];		/* [server] hostname, for the report (a worker reads it) */
+	struct store_submission report; /* the success DSN, if one is due */
+	struct buf report_body;
+	char report_qid[24];
+	int64_t *report_ids;
+	size_t n_report_ids;
+	char **report_fwd;
+	size_t n_report_fwd;
+	struct store_remote_rcpt *report_remote;
 };
 
 struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish);
+/* Submits; on failure replies 451, frees the job and returns false. */
 bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn);
 /* The same after wait_ms on a loop timer (the login brake, directory/
-   penalty.h): no input is read meanwhile; a session that ends while it
-   waits drops the job unrun; a full queue at the end of the wait answers
-   as smtp_job_submit does and resets the AUTH state. */
+   penalty.h; proto_frame_submit_after): no input is read meanwhile; a
+   session that ends while it waits drops the job unrun; a full queue at the
+   end of the wait answers as smtp_job_submit does and resets the AUTH
+   state. */
 void smtp_job_submit_after(struct smtp_session *s, struct smtp_job *job, worker_fn *fn,
 			   uint64_t wait_ms);
+/* Runs on the loop thread once the worker is done (a worker_done_fn). */
+void smtp_job_done(void *job);
 
-/* --- session (smtp_session.c) ------------------------------------------ */
+/* --- session (smtp_session.c) ---------------------------------------------- */
 const struct config *smtp_config(const struct smtp_session *s);
+struct loop *smtp_loop(const struct smtp_session *s);
+/* The one state setter: every transition is traced "from -> to". */
+void smtp_enter_state(struct smtp_session *s, enum smtp_state to);
+const char *smtp_state_name(enum smtp_state st);
+/* "code text" with CRLF; records the reply for the command's log record. */
 void smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
+/* A store status at `what` -> 451 4.3.0 (temporary) or 554 5.3.0 (permanent):
+   the one place where store errors become replies (STYLE §6). */
+void smtp_reply_store_error(struct smtp_session *s, int status, const char *what);
 void smtp_write(struct smtp_session *s, const void *p, size_t n);
 void smtp_session_close(struct smtp_session *s, const char *reason);
-/* Counts a client error; closes with 421 past the limit. */
+/* Counts a client error; closes with 421 past [smtp] max_errors. */
 void smtp_session_error(struct smtp_session *s);
-void smtp_txn_reset(struct smtp_session *s);
 void smtp_reset_auth(struct smtp_session *s);
 bool smtp_role_submission(const struct smtp_session *s);
+/* Per-command record: the dispatcher begins it, the reply of the command (or
+   its job) finishes it. */
+void smtp_cmd_begin(struct smtp_session *s, const struct smtp_cmd_def *def, struct slice args);
+void smtp_cmd_finish(struct smtp_session *s);
 
-/* --- commands (smtp_cmds.c) --------------------------------------------- */
+/* --- commands (smtp_cmds.c) ------------------------------------------------- */
+extern const struct smtp_cmd_def smtp_cmd_table[];
+extern const size_t smtp_cmd_count;
 void smtp_cmd_dispatch(struct smtp_session *s, struct slice line);
-void smtp_auth_line(struct smtp_session *s, struct slice line);
-/* The DATA content ended: check and hand it to the committer. */
+
+/* --- the transaction (smtp_tx.c) -------------------------------------------- */
+struct smtp_tx *smtp_tx_new(void);
+void smtp_tx_free(struct smtp_tx **tx);
+/* Drops the transaction of s and goes back to READY (RSET, after DATA). */
+void smtp_tx_reset(struct smtp_session *s);
+smtp_cmd_fn smtp_cmd_mail, smtp_cmd_rcpt, smtp_cmd_data, smtp_cmd_bdat;
+/* The DATA content ended (DATA terminator or BDAT LAST): check it and hand
+   it to the committer. Every end-of-message check lives here. */
 void smtp_data_end(struct smtp_session *s);
 /* A BDAT chunk has been read completely. */
 void smtp_chunk_end(struct smtp_session *s);
 
-/* --- group commit (smtp_commit.c) ---------------------------------------- */
+/* --- authentication (smtp_auth.c) -------------------------------------------- */
+smtp_cmd_fn smtp_cmd_auth;
+void smtp_auth_line(struct smtp_session *s, struct slice line);
+
+/* --- group commit (smtp_commit.c) ---------------------------------------------- */
 /* Worker side: stores the job's message, batched with every other message
    pending at that moment (one transaction, one fsync). */
 void smtp_commit_work(void *thread_ctx, void *job);
 /* Loop side: queues the job's message for the next batch and submits the
-   job; its finish callback runs once the message is stored or failed. */
+   job; its finish callback runs once the message is stored or failed. Never
+   blocks: with the worker pool full, the session waits (reads nothing) and
+   the submission is retried on the next loop turn. */
 void smtp_commit_submit(struct smtp_session *s, struct smtp_job *job);
-/* smtp_session.c: runs a finished job as if a worker had returned it. */
-void smtp_job_complete(struct smtp_job *job);
-void smtp_job_done(void *job); /* the worker_done_fn of every SMTP job */
 
 #endif

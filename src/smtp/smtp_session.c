@@ -1,15 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtp_session.c - one SMTP conversation: input loop, replies, DATA phase,
- * worker jobs, timeouts and the end of a session.
+ * smtp_session.c - one SMTP conversation (RFC 5321 §3): the state machine,
+ * the input loop, replies and the per-command record, worker jobs,
+ * timeouts and the end of a session.
  *
  *   accept --220--> GREETED --EHLO/HELO--> READY --MAIL--> MAIL --RCPT--> RCPT
- *                                            ^                              |
- *                                            +--250/4xx/5xx <-- DATA <--354-+
- *   RSET: back to READY. STARTTLS: back to GREETED, everything forgotten.
+ *                     ^                      ^  ^                  |   |
+ *                     |                      |  +--RSET, EHLO/HELO-+   | DATA (354)
+ *                     |                      |                         v
+ *                     |                      +--250/4xx/5xx answer-- DATA
+ *                     |                      +--BDAT LAST answer------(RCPT)
+ *                     +--STARTTLS: handshake, then everything is forgotten
+ *
+ * Transitions (all through smtp_enter_state(), which traces "from -> to"):
+ *   GREETED|READY|MAIL|RCPT -> READY   EHLO/HELO (a transaction is dropped)
+ *   READY -> MAIL                      MAIL accepted
+ *   MAIL|RCPT -> RCPT                  RCPT accepted
+ *   RCPT -> DATA                       DATA answered 354
+ *   DATA -> RCPT                       the terminator arrived; until the answer
+ *   MAIL|RCPT -> READY                 RSET, the DATA/BDAT answer, a refused chunk
+ *   any -> GREETED                     TLS handshake done (RFC 3207 §4.2)
+ * BDAT chunks are read in RCPT state (chunk_reading) and never enter DATA.
  *
  * Commands are handled one at a time, in order (RFC 2920 PIPELINING): while a
- * worker job (a lookup, an AUTH step, the commit of a message) or a TLS
+ * worker job (a lookup, an AUTH step, the commit of a message), an AUTH step
+ * waiting out the login brake, a commit waiting for a free worker, or a TLS
  * handshake is under way, no further input is read. During DATA, input goes
  * to the DATA reader instead of the command parser; the connection's input
  * buffer is consumed as it arrives, so a large message never sits whole in
@@ -20,6 +35,7 @@
 #include "net/loop.h"
 #include "server/server.h"
 #include "smtp/smtp_private.h"
+#include "util/arena.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -29,9 +45,33 @@
 #include <string.h>
 #include <strings.h>
 
+static const char *const state_names[SMTP_STATE_COUNT] = {
+    [SMTP_GREETED] = "GREETED", [SMTP_READY] = "READY", [SMTP_MAIL] = "MAIL",
+    [SMTP_RCPT] = "RCPT",	[SMTP_DATA] = "DATA",
+};
+
+const char *smtp_state_name(enum smtp_state st)
+{
+	return st < SMTP_STATE_COUNT ? state_names[st] : "?";
+}
+
+void smtp_enter_state(struct smtp_session *s, enum smtp_state to)
+{
+	if (s->state == to)
+		return;
+	log_debug("sid=%s smtp state %s -> %s", s->sid, smtp_state_name(s->state),
+		  smtp_state_name(to));
+	s->state = to;
+}
+
 const struct config *smtp_config(const struct smtp_session *s)
 {
 	return s->svc->srv->cfg;
+}
+
+struct loop *smtp_loop(const struct smtp_session *s)
+{
+	return s->svc->srv->loop;
 }
 
 bool smtp_role_submission(const struct smtp_session *s)
@@ -39,6 +79,8 @@ bool smtp_role_submission(const struct smtp_session *s)
 	enum listen_role r = s->conn != NULL ? conn_role(s->conn) : ROLE_SMTP;
 	return r == ROLE_SUBMISSION || r == ROLE_SUBMISSIONS;
 }
+
+/* --- output ------------------------------------------------------------------ */
 
 void smtp_write(struct smtp_session *s, const void *p, size_t n)
 {
@@ -59,7 +101,19 @@ void smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
 		n += (size_t)m < sizeof(line) - n - 2 ? (size_t)m : sizeof(line) - n - 3;
 	line[n++] = '\r';
 	line[n++] = '\n';
+	s->reply_code = code;
 	smtp_write(s, line, n);
+}
+
+void smtp_reply_store_error(struct smtp_session *s, int status, const char *what)
+{
+	log_warn("sid=%s smtp store error op=%s status=%d", s->sid, what, status);
+	/* RFC 5321 §4.2.1: 4yz may succeed later, 5yz will not; RFC 3463 §3.4
+	   X.3.0: "other or undefined mail system status" */
+	if (status == STORE_PERM)
+		smtp_reply(s, 554, "5.3.0 Error: mail store failure");
+	else
+		smtp_reply(s, 451, "4.3.0 Error: mail store temporarily unavailable, try again");
 }
 
 void smtp_session_close(struct smtp_session *s, const char *reason)
@@ -79,28 +133,42 @@ void smtp_session_error(struct smtp_session *s)
 	}
 }
 
-void smtp_txn_reset(struct smtp_session *s)
-{
-	struct smtp_txn *t = s->txn;
+/* --- per-command record (Postfix success_count/total_count) --------------------- */
 
-	if (t != NULL) {
-		for (size_t i = 0; i < t->n_remote; i++) {
-			free((char *)t->remote[i].address);
-			free((char *)t->remote[i].dsn_notify);
-			free((char *)t->remote[i].dsn_orcpt);
-		}
-		free(t->remote);
-		free(t->local);
-		free(t->dsn_envid);
-		free(t->dsn_ret);
-		free(t);
-		s->txn = NULL;
+void smtp_cmd_begin(struct smtp_session *s, const struct smtp_cmd_def *def, struct slice args)
+{
+	s->cmd = def;
+	s->cmd_active = true;
+	s->reply_code = 0;
+	s->cmd_start_ms = loop_now_ms(smtp_loop(s));
+	if (def != NULL && (def->flags & SMTP_CMD_SECRET) && args.len > 0)
+		args = SLICE_LIT("********"); /* as OpenSMTPD logs AUTH */
+	size_t n = args.len < SMTP_LOG_ARGS_MAX ? args.len : SMTP_LOG_ARGS_MAX;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)args.p[i];
+		s->cmd_args[i] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
 	}
-	buf_free(&s->body);
-	s->bdat_started = false;
-	if (s->state > SMTP_READY)
-		s->state = SMTP_READY;
+	s->cmd_args[n] = '\0';
 }
+
+void smtp_cmd_finish(struct smtp_session *s)
+{
+	if (!s->cmd_active)
+		return;
+	s->cmd_active = false;
+	bool ok = s->reply_code >= 200 && s->reply_code < 400;
+	if (s->cmd != NULL) {
+		struct smtp_cmd_stats *st = &s->svc->stats[s->cmd - smtp_cmd_table];
+		st->total++;
+		st->ok += ok;
+	}
+	log_debug("sid=%s smtp cmd=%s args=\"%s\" reply=%d state=%s ms=%llu", s->sid,
+		  s->cmd != NULL ? s->cmd->name : "unknown", s->cmd_args, s->reply_code,
+		  smtp_state_name(s->state),
+		  (unsigned long long)(loop_now_ms(smtp_loop(s)) - s->cmd_start_ms));
+}
+
+/* --- lifetime -------------------------------------------------------------------- */
 
 void smtp_reset_auth(struct smtp_session *s)
 {
@@ -113,11 +181,17 @@ void smtp_reset_auth(struct smtp_session *s)
 	}
 }
 
-static void session_free(struct smtp_session *s)
+static void session_free(void *p)
 {
-	smtp_txn_reset(s);
+	struct smtp_session *s = p;
+	struct arena *a = s->arena;
+
+	smtp_tx_free(&s->tx);
 	smtp_reset_auth(s);
-	free(s->auth);
+	if (s->auth != NULL) {
+		secure_zero(s->auth, sizeof(*s->auth));
+		free(s->auth);
+	}
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -125,17 +199,10 @@ static void session_free(struct smtp_session *s)
 	if (s->next != NULL)
 		s->next->prev = s->prev;
 	s->svc->sessions--;
-	free(s);
+	arena_free(&a);
 }
 
-static void session_leave(struct smtp_session *s)
-{
-	s->in_run = false;
-	if (s->dead && s->job == NULL)
-		session_free(s);
-}
-
-/* --- input ----------------------------------------------------------------- */
+/* --- input ----------------------------------------------------------------------- */
 
 static bool data_step(struct smtp_session *s)
 {
@@ -184,8 +251,8 @@ static bool next_line(struct smtp_session *s)
 	bool auth = s->sasl_wait != SMTP_SASL_IDLE ||
 		    (in->len >= 5 && strncasecmp(in->data, "AUTH ", 5) == 0);
 
-	int r = smtp_parse_line(in->data, in->len, auth ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX,
-				&line, &used);
+	int r = smtp_parse_line(in->data, in->len, auth ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX, &line,
+				&used);
 	if (r == 0)
 		return false;
 	if (r < 0) {
@@ -195,6 +262,8 @@ static bool next_line(struct smtp_session *s)
 		smtp_session_close(s, "line too long");
 		return false;
 	}
+	/* copied: the handler may see the input buffer change under it
+	   (conn_starttls() discards what is left) */
 	memcpy(copy, line.p, line.len);
 	line.p = copy;
 	buf_consume(in, used);
@@ -203,16 +272,18 @@ static bool next_line(struct smtp_session *s)
 		smtp_auth_line(s, line);
 	else
 		smtp_cmd_dispatch(s, line);
-	secure_zero(copy, line.len);
+	secure_zero(copy, line.len); /* it may have held a password */
 	return true;
 }
 
-static bool session_step(struct smtp_session *s)
+static bool session_step(void *p)
 {
-	if (s->dead || s->closing || s->job != NULL || s->brake != NULL || s->tls_starting)
+	struct smtp_session *s = p;
+
+	if (s->frame.dead || s->closing || proto_frame_busy(&s->frame) || s->tls_starting)
 		return false;
 	if (conn_output_pending(s->conn) >= SMTP_OUTBUF_THROTTLE)
-		return false;
+		return false; /* resumed by `drained` */
 	if (s->state == SMTP_DATA)
 		return data_step(s);
 	if (s->chunk_reading)
@@ -225,17 +296,7 @@ static bool session_step(struct smtp_session *s)
 	return next_line(s);
 }
 
-static void session_run(struct smtp_session *s)
-{
-	if (s->in_run)
-		return;
-	s->in_run = true;
-	while (session_step(s))
-		;
-	session_leave(s);
-}
-
-/* --- jobs -------------------------------------------------------------------- */
+/* --- jobs (proto/job.h does the frame) ------------------------------------------------ */
 
 struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish)
 {
@@ -245,91 +306,78 @@ struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish
 	return job;
 }
 
-static void job_free(struct smtp_job *job)
+static void job_free(void *p)
 {
+	struct smtp_job *job = p;
+
 	free(job->ids);
 	for (size_t i = 0; i < job->n_forward; i++)
 		free(job->forward[i]);
 	free(job->forward);
 	free(job->notify);
 	free(job->orcpt);
-	buf_free_secret(&job->in);
-	buf_free(&job->out);
+	sasl_job_clear(&job->sasl);
 	buf_free(&job->msg);
-	secure_zero(&job->id, sizeof(job->id));
+	buf_free(&job->report_body);
+	free(job->report_ids);
+	for (size_t i = 0; i < job->n_report_fwd; i++)
+		free(job->report_fwd[i]);
+	free(job->report_fwd);
+	free(job->report_remote);
 	free(job);
 }
 
-void smtp_job_complete(struct smtp_job *job)
+static void job_finish(void *p)
 {
-	smtp_job_done(job);
+	struct smtp_job *job = p;
+	struct smtp_session *s = job->sess;
+
+	job->finish(s, job);
+	/* the command ends with its answer, unless an AUTH exchange goes on */
+	if (s->frame.job == NULL && s->sasl_wait == SMTP_SASL_IDLE)
+		smtp_cmd_finish(s);
 }
 
 void smtp_job_done(void *p)
 {
 	struct smtp_job *job = p;
-	struct smtp_session *s = job->sess;
-	bool nested = s->in_run;
-
-	s->job = NULL;
-	s->in_run = true;
-	if (!s->dead)
-		job->finish(s, job);
-	job_free(job);
-	if (nested)
-		return;
-	while (session_step(s))
-		;
-	session_leave(s);
+	proto_frame_job_done(&job->sess->frame, job, job_finish, job_free);
 }
 
 bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn)
 {
-	s->job = job;
-	if (workers_submit(s->svc->srv->workers, fn, smtp_job_done, job) == 0)
+	if (proto_frame_submit(&s->frame, s->svc->srv->workers, fn, smtp_job_done, job) == 0)
 		return true;
-	s->job = NULL;
 	job_free(job);
 	log_warn("sid=%s smtp worker queue full", s->sid);
 	smtp_reply(s, 451, "4.3.0 Server busy, try again later");
+	smtp_cmd_finish(s);
 	return false;
 }
 
-static void brake_fired(struct loop *l, void *ctx)
+/* The end of the brake's wait (or no wait): a refused job ends the AUTH
+   state too, so the next line is a command again. */
+static void braked_submit(void *sess, void *job, worker_fn *fn)
 {
-	struct smtp_session *s = ctx;
-	struct smtp_job *job = s->braked;
+	struct smtp_session *s = sess;
 
-	s->brake = NULL;
-	s->braked = NULL;
-	if (s->in_run)
-		log_panic("sid=%s smtp timer inside a callback frame", s->sid);
-	s->in_run = true;
-	if (!smtp_job_submit(s, job, job->worker))
+	if (!smtp_job_submit(s, job, fn))
 		smtp_reset_auth(s);
-	while (session_step(s))
-		;
-	session_leave(s);
 }
 
 void smtp_job_submit_after(struct smtp_session *s, struct smtp_job *job, worker_fn *fn,
 			   uint64_t wait_ms)
 {
-	if (wait_ms == 0) {
-		if (!smtp_job_submit(s, job, fn))
-			smtp_reset_auth(s);
-		return;
-	}
-	job->worker = fn;
-	s->braked = job;
-	s->brake = loop_timer_add(s->svc->srv->loop, wait_ms, brake_fired, s);
+	proto_frame_submit_after(&s->frame, smtp_loop(s), wait_ms, job, fn, braked_submit,
+				 job_free);
 }
 
-/* --- connection events --------------------------------------------------------- */
+/* --- connection events ------------------------------------------------------------------ */
 
 static void on_data_in(struct conn *c, void *ctx)
 {
-	session_run(ctx);
+	struct smtp_session *s = ctx;
+	proto_frame_run(&s->frame);
 }
 
 static void on_tls_ready(struct conn *c, void *ctx)
@@ -338,29 +386,31 @@ static void on_tls_ready(struct conn *c, void *ctx)
 
 	/* RFC 3207 §4.2: forget everything; the client starts with EHLO again */
 	s->tls_starting = false;
-	smtp_txn_reset(s);
+	smtp_tx_free(&s->tx);
 	smtp_reset_auth(s);
-	s->state = SMTP_GREETED;
+	smtp_enter_state(s, SMTP_GREETED);
 	s->helo[0] = '\0';
 	log_debug("sid=%s smtp tls started %s", s->sid, conn_tls_desc(c));
-	session_run(s);
+	proto_frame_run(&s->frame);
 }
 
 static void on_timeout(struct conn *c, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
-	if (s->in_run)
+	if (s->frame.in_run)
 		return;
-	if (s->job != NULL || s->brake != NULL) { /* our side is busy, not the client */
+	/* our side is busy (a job, the login brake, a commit waiting for a worker),
+	   not the client */
+	if (proto_frame_busy(&s->frame)) {
 		conn_set_idle_timeout(c, smtp_config(s)->smtp_command_timeout);
 		return;
 	}
-	s->in_run = true;
+	s->frame.in_run = true;
 	smtp_reply(s, 421, "4.4.2 %s Error: timeout exceeded", smtp_config(s)->hostname);
-	log_info("sid=%s smtp timeout state=%d ip=%s", s->sid, (int)s->state, s->ip);
+	log_info("sid=%s smtp timeout state=%s ip=%s", s->sid, smtp_state_name(s->state), s->ip);
 	smtp_session_close(s, "timeout");
-	session_leave(s);
+	proto_frame_leave(&s->frame);
 }
 
 static void on_closed(struct conn *c, void *ctx, const char *reason)
@@ -368,14 +418,10 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 	struct smtp_session *s = ctx;
 
 	s->conn = NULL;
-	s->dead = true;
-	loop_timer_del(s->svc->srv->loop, &s->brake);
-	if (s->braked != NULL) {
-		job_free(s->braked);
-		s->braked = NULL;
-	}
+	s->frame.dead = true;
+	proto_frame_cancel_wait(&s->frame);
 	log_debug("sid=%s smtp end reason=%s commands=%u", s->sid, reason, s->commands);
-	if (!s->in_run && s->job == NULL)
+	if (!s->frame.in_run && s->frame.job == NULL)
 		session_free(s);
 }
 
@@ -390,13 +436,16 @@ static const struct conn_events smtp_conn_events = {
 void smtp_session_start(struct smtp_service *svc, struct conn *c)
 {
 	const struct config *cfg = svc->srv->cfg;
-	struct smtp_session *s = xcalloc(1, sizeof(*s));
+	struct arena *a = arena_new(SMTP_ARENA_FIRST);
+	struct smtp_session *s = arena_alloc(a, sizeof(*s));
 
+	s->arena = a;
 	s->svc = svc;
 	s->conn = c;
+	s->frame = (struct proto_frame){.sess = s, .step = session_step, .free = session_free};
 	s->state = SMTP_GREETED;
 	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
-	snprintf(s->ip, sizeof(s->ip), "%s", conn_peer_ip(c));
+	s->ip = arena_strdup(a, conn_peer_ip(c));
 	s->shutdown = svc->stopping;
 	s->next = svc->first;
 	if (s->next != NULL)
@@ -407,11 +456,11 @@ void smtp_session_start(struct smtp_service *svc, struct conn *c)
 	conn_set_events(c, &smtp_conn_events, s);
 	conn_set_input_max(c, SMTP_AUTH_LINE_MAX);
 	conn_set_idle_timeout(c, cfg->smtp_command_timeout);
-	s->in_run = true;
+	s->frame.in_run = true;
 	smtp_reply(s, 220, "%s ESMTP mailroom", cfg->hostname);
-	while (session_step(s))
+	while (session_step(s)) /* the client may have spoken first */
 		;
-	session_leave(s);
+	proto_frame_leave(&s->frame);
 }
 
 void smtp_service_shutdown(struct smtp_service *svc)
@@ -426,6 +475,6 @@ void smtp_service_shutdown(struct smtp_service *svc)
 		   worker or waiting out the login brake holds s->sasl */
 		if (s->sasl_wait != SMTP_SASL_IDLE)
 			smtp_reset_auth(s);
-		session_run(s);
+		proto_frame_run(&s->frame); /* may free s */
 	}
 }

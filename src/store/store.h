@@ -170,6 +170,13 @@ int store_resolve_all(struct store *st, const char *address, int64_t **ids_r, si
 int store_deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const char *body,
 		  size_t len, const char *uidl, int *results);
 
+/* The trace field final delivery puts first (RFC 5321 §4.4 MUST):
+   "Return-Path: <sender>" CRLF, "<>" for the null sender, a local part
+   quoted again when it is no dot-atom. store_submit() adds it to the copy
+   it puts into mailboxes (SMTP, `mailroom deliver --sender`, reports), never
+   to the copy it queues for elsewhere; store_deliver() (imports) does not. */
+void store_return_path(struct buf *out, const char *sender);
+
 /* --- SMTP: local delivery and the outbound queue, group-committed -------- */
 struct store_remote_rcpt {
 	const char *address;
@@ -179,7 +186,9 @@ struct store_remote_rcpt {
 struct store_submission {
 	/* in */
 	const char *qid;    /* queue id, unique (the session makes it) */
-	const char *sender; /* envelope sender, "" for the null sender */
+	/* envelope sender, "" for the null sender; NULL: not known (`mailroom
+	   deliver` without --sender): no Return-Path, queued as the null sender */
+	const char *sender;
 	const char *body;   /* wire form (S4) */
 	size_t len;
 	const int64_t *mailbox_ids; /* local recipients, no duplicates */
@@ -188,6 +197,10 @@ struct store_submission {
 	size_t n_remote;
 	const char *auth_user; /* submission login or NULL */
 	const char *dsn_envid, *dsn_ret;
+	/* side effects (e.g. a success report, RFC 3461 §6.2.1): stored with
+	   this submission in its savepoint, or not at all */
+	struct store_submission *reports;
+	size_t n_reports;
 	/* out: STORE_OK once the batch committed (S1), else why it failed */
 	int status;
 };

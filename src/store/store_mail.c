@@ -64,6 +64,40 @@ int store_body_refs(struct store *st, int64_t body_id, int64_t refs)
 	return STORE_OK;
 }
 
+/* RFC 5322 §3.2.3 atext, for the local part of a Return-Path. */
+static bool atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c >= 0x80 || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+void store_return_path(struct buf *out, const char *sender)
+{
+	const char *at = strrchr(sender, '@');
+	size_t local = at != NULL ? (size_t)(at - sender) : strlen(sender);
+	bool dot_atom = local > 0 && sender[0] != '.' && sender[local - 1] != '.';
+
+	for (size_t i = 0; dot_atom && i < local; i++)
+		dot_atom =
+		    atext((unsigned char)sender[i]) || (sender[i] == '.' && sender[i + 1] != '.');
+	/* RFC 5321 §4.4: the reverse-path as given in MAIL, "<>" for none */
+	buf_append_str(out, "Return-Path: <");
+	if (sender[0] == '\0' || dot_atom) {
+		buf_append_str(out, sender);
+	} else {
+		/* the session keeps the local part unquoted: quote it again */
+		buf_append_str(out, "\"");
+		for (size_t i = 0; i < local; i++) {
+			if (sender[i] == '"' || sender[i] == '\\')
+				buf_append(out, "\\", 1);
+			buf_append(out, &sender[i], 1);
+		}
+		buf_append_str(out, "\"");
+		buf_append_str(out, sender + local);
+	}
+	buf_append_str(out, ">\r\n");
+}
+
 /* Message rows for each mailbox inside the caller's transaction; results[i]
    per mailbox; *accepted_r counts the rows written. */
 int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox_ids, size_t n,

@@ -32,7 +32,7 @@ static int queue_rows(struct store *st, const struct store_submission *sub, int6
 	if (s == NULL)
 		return STORE_TEMP;
 	sqlite3_bind_text(s, 1, sub->qid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, sub->sender, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, sub->sender != NULL ? sub->sender : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, body_id);
 	sqlite3_bind_int64(s, 4, (int64_t)sub->len);
 	sqlite3_bind_int64(s, 5, (int64_t)time(NULL));
@@ -57,25 +57,52 @@ static int queue_rows(struct store *st, const struct store_submission *sub, int6
 	return STORE_OK;
 }
 
+static int body_drop(struct store *st, int64_t body_id)
+{
+	sqlite3_stmt *s = store_stmt(st, "DELETE FROM bodies WHERE id = ?1");
+	int rc;
+
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, body_id);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		return store_fail(st, rc, "body delete");
+	return STORE_OK;
+}
+
 int store_submit_one(struct store *st, struct store_submission *sub)
 {
-	int64_t body_id = 0;
+	int64_t local_id = 0, queue_id = 0;
 	size_t accepted = 0;
-	int r;
+	int r = STORE_OK;
 	int *results = sub->n_local > 0 ? xcalloc(sub->n_local, sizeof(int)) : NULL;
+	struct buf local = {0};
 
-	if ((r = store_body_insert(st, sub->body, sub->len, &body_id)) == STORE_OK &&
-	    (r = store_message_rows(st, body_id, sub->mailbox_ids, sub->n_local, sub->len, NULL,
-				    true, results, &accepted)) == STORE_OK &&
-	    (sub->n_remote == 0 || (r = queue_rows(st, sub, body_id)) == STORE_OK)) {
-		int64_t refs = (int64_t)accepted + (sub->n_remote > 0 ? 1 : 0);
-		if (refs == 0) {
-			snprintf(st->err, sizeof(st->err), "no recipient left for %s", sub->qid);
-			r = STORE_NOTFOUND;
-		} else {
-			r = store_body_refs(st, body_id, refs);
-		}
+	/* final delivery gets its Return-Path (RFC 5321 §4.4); the queued copy
+	   does not: the last hop adds it */
+	if (sub->n_local > 0) {
+		if (sub->sender != NULL)
+			store_return_path(&local, sub->sender);
+		buf_append(&local, sub->body, sub->len);
+		if ((r = store_body_insert(st, local.data, local.len, &local_id)) == STORE_OK)
+			r = store_message_rows(st, local_id, sub->mailbox_ids, sub->n_local,
+					       local.len, NULL, true, results, &accepted);
+		if (r == STORE_OK && accepted > 0)
+			r = store_body_refs(st, local_id, (int64_t)accepted);
+		else if (r == STORE_OK)
+			r = body_drop(st, local_id); /* every mailbox went away meanwhile */
 	}
+	if (r == STORE_OK && sub->n_remote > 0 &&
+	    (r = store_body_insert(st, sub->body, sub->len, &queue_id)) == STORE_OK &&
+	    (r = queue_rows(st, sub, queue_id)) == STORE_OK)
+		r = store_body_refs(st, queue_id, 1);
+	if (r == STORE_OK && accepted == 0 && sub->n_remote == 0) {
+		snprintf(st->err, sizeof(st->err), "no recipient left for %s", sub->qid);
+		r = STORE_NOTFOUND;
+	}
+	for (size_t i = 0; r == STORE_OK && i < sub->n_reports; i++)
+		r = store_submit_one(st, &sub->reports[i]);
+	buf_free(&local);
 	free(results);
 	return r;
 }

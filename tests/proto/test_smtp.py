@@ -28,9 +28,11 @@ def server(extra=None):
 
 
 def body_of(stored):
-    """The message as sent: without the Received: header mailroom added."""
+    """The message as sent: without the Return-Path: and Received: header
+    fields mailroom added (RFC 5321 §4.4: Return-Path first)."""
+    assert stored.startswith(b"Return-Path: <"), stored[:200]
+    stored = stored.split(b"\r\n", 1)[1]
     assert stored.startswith(b"Received: from "), stored[:200]
-    i = 0
     lines = stored.split(b"\r\n")
     i = 1
     while lines[i].startswith(b"\t"):
@@ -354,6 +356,15 @@ def test_postmaster_always_accepted():
         srv.cli("user", "passwd", "postmaster", "--password-stdin", stdin=b"pm-secret\n")
         got = srv.messages("postmaster", "pm-secret")
         assert len(got) == 1 and b"Subject: to the postmaster" in got[0], got
+    # [smtp] postmaster naming a mailbox that is gone: still 250, to the built-in one
+    with server({"smtp.postmaster": "gone@example.test"}) as srv:
+        c = srv.smtp()
+        c.sendmail("x@remote.test", ["postmaster@example.test"], b"Subject: pm2\r\n\r\nx\r\n")
+        c.quit()
+        srv.wait_log(r"\[smtp\] postmaster <gone@example.test> names no mailbox here")
+        srv.cli("user", "passwd", "postmaster", "--password-stdin", stdin=b"pm-secret\n")
+        got = srv.messages("postmaster", "pm-secret")
+        assert len(got) == 1 and b"Subject: pm2" in got[0], got
 
 
 def test_mail_loop_refused():
@@ -593,6 +604,194 @@ def test_kill_9_loses_nothing_acknowledged():
             assert len(subjects) == len(set(subjects)), "a message stored twice"
             missing = set(acked) - set(subjects)
             assert not missing, "acknowledged but lost: %s" % sorted(missing)[:5]
+
+
+def db_query(srv, sql, *args):
+    db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def queued_body(srv, qid):
+    return db_query(srv, "select data from bodies where id = "
+                    "(select body_id from queue where qid = ?)", qid)[0][0]
+
+
+def header_of(stored):
+    return stored.split(b"\r\n\r\n")[0]
+
+
+def test_return_path_on_final_delivery():
+    """RFC 5321 §4.4: final delivery puts the envelope sender first; a copy
+    for elsewhere leaves without it."""
+    with server() as srv:
+        c = srv.smtp()
+        c.sendmail("x@remote.test", [ALICE], b"Subject: one\r\n\r\nx\r\n")
+        c.sendmail("", [ALICE], b"Subject: bounce\r\n\r\nx\r\n")
+        c.sendmail('"odd name"@remote.test', [ALICE], b"Subject: quoted\r\n\r\nx\r\n")
+        c.quit()
+        got = srv.messages(ALICE)
+        assert [m.split(b"\r\n")[0] for m in got] == [
+            b"Return-Path: <x@remote.test>", b"Return-Path: <>",
+            b'Return-Path: <"odd name"@remote.test>'], got
+        assert all(m.count(b"Return-Path:") == 1 for m in got)
+        # submission to a local and a remote recipient: only the mailbox copy
+        c = srv.submission(ALICE)
+        c.sendmail(ALICE, [BOB, "friend@remote.test"], b"Subject: both\r\n\r\nx\r\n")
+        c.quit()
+        assert srv.messages(BOB)[0].startswith(b"Return-Path: <alice@example.test>\r\n")
+        q = queue(srv)
+        assert len(q) == 1 and b"Return-Path" not in queued_body(srv, q[0]["id"]), q
+        # mailroom deliver: with --sender as given; without, nothing is made up
+        srv.deliver(BOB, b"Subject: cli\r\n\r\nx\r\n", "--sender", "boss@remote.test")
+        srv.deliver(BOB, b"Subject: cli2\r\n\r\nx\r\n")
+        got = srv.messages(BOB)
+        assert got[1].startswith(b"Return-Path: <boss@remote.test>\r\nSubject: cli\r\n")
+        assert got[2] == b"Subject: cli2\r\n\r\nx\r\n", got[2]
+
+
+def test_submission_adds_date_and_message_id():
+    """RFC 6409 §8.3: submission completes a bare message; port 25 never
+    changes one."""
+    with server() as srv:
+        c = srv.submission(ALICE)
+        c.sendmail(ALICE, [BOB], b"Subject: bare\r\n\r\nx\r\n")
+        c.sendmail(ALICE, [BOB], b"Subject: own\r\nmessage-id : <mine@example.test>\r\n"
+                   b"DATE: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nDate: body\r\n")
+        c.sendmail(ALICE, [BOB], b"\r\nMessage-ID: <in-body@x>\r\n")  # no header at all
+        c.quit()
+        bare, own, empty = [header_of(m) for m in srv.messages(BOB)]
+        assert b"\r\nDate: " in bare and b"\r\nMessage-ID: <" in bare, bare
+        assert bare.count(b"Message-ID:") == 1 and b"@mail.example.test>" in bare, bare
+        assert b"\r\nDate: " not in own and b"Message-ID: <" not in own, own
+        assert own.count(b"<mine@example.test>") == 1, own
+        assert b"\r\nDate: " in empty and b"\r\nMessage-ID: <" in empty, empty
+        c = srv.smtp()
+        c.sendmail("x@remote.test", [ALICE], b"Subject: bare\r\n\r\nx\r\n")
+        c.quit()
+        head = header_of(srv.messages(ALICE)[0])
+        assert b"Date:" not in head and b"Message-ID:" not in head, head
+
+
+def test_received_names_protocol_and_tls():
+    """RFC 3848: ESMTPS over TLS, ESMTPSA logged in too; the TLS version is
+    in a comment."""
+    with server() as srv:
+        c = srv.submission(ALICE)
+        c.sendmail(ALICE, [BOB], b"Subject: sa\r\n\r\nx\r\n")
+        c.quit()
+        c = srv.smtp()
+        c.starttls(context=tls_client_context())
+        c.ehlo("client.example")
+        c.sendmail("x@remote.test", [BOB], b"Subject: s\r\n\r\nx\r\n")
+        c.quit()
+        c = srv.smtp()
+        c.sendmail("x@remote.test", [BOB], b"Subject: plain\r\n\r\nx\r\n")
+        c.quit()
+        c = srv.smtp(ehlo=False)
+        c.helo("old.example")
+        c.sendmail("x@remote.test", [BOB], b"Subject: helo\r\n\r\nx\r\n")
+        c.quit()
+        sa, s, plain, helo = [header_of(m) for m in srv.messages(BOB)]
+        assert b" with ESMTPSA id " in sa and b"(authenticated as alice@example.test)" in sa, sa
+        assert b" with ESMTPS id " in s and b"\t(TLSv1." in s, s
+        assert b" with ESMTP id " in plain and b"TLSv1" not in plain, plain
+        assert b" with SMTP id " in helo, helo
+
+
+def report_of(stored):
+    assert stored.startswith(b"Return-Path: <>\r\n"), stored[:100]
+    return stored
+
+
+def test_notify_success_reports_local_delivery():
+    """RFC 3461 §6.2.1: NOTIFY=SUCCESS to a mailbox here gets a "delivered"
+    report to the sender, never to <>, stored with the delivery."""
+    with server() as srv:
+        c = srv.submission(BOB)
+        c.sendmail(BOB, [ALICE], b"Subject: tell me\r\nMessage-ID: <m1@example.test>\r\n"
+                   b"\r\nsecret body\r\n",
+                   mail_options=["ENVID=env+2B1", "RET=HDRS"],
+                   rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;alice@example.test"])
+        c.quit()
+        assert len(srv.messages(ALICE)) == 1
+        got = srv.messages(BOB)
+        assert len(got) == 1, got
+        rep = report_of(got[0])
+        for want in (b"Subject: Successful Mail Delivery Report", b"To: <bob@example.test>",
+                     b"Content-Type: multipart/report; report-type=delivery-status",
+                     b"Original-Envelope-Id: env+2B1",
+                     b"Original-Recipient: rfc822;alice@example.test",
+                     b"Final-Recipient: rfc822; alice@example.test",
+                     b"Action: delivered", b"Status: 2.0.0",
+                     b"Content-Type: text/rfc822-headers", b"Message-ID: <m1@example.test>"):
+            assert want in rep, (want, rep)
+        assert b"secret body" not in rep  # headers only
+        # inbound from elsewhere: the report is queued to the sender
+        c = srv.smtp()
+        c.sendmail("x@remote.test", [ALICE, BOB], b"Subject: in\r\n\r\nx\r\n",
+                   rcpt_options=["NOTIFY=SUCCESS"])
+        # no report for the null sender, for NOTIFY=FAILURE or without NOTIFY
+        c.sendmail("", [ALICE], b"Subject: n\r\n\r\nx\r\n", rcpt_options=["NOTIFY=SUCCESS"])
+        c.sendmail("y@remote.test", [ALICE], b"Subject: f\r\n\r\nx\r\n",
+                   rcpt_options=["NOTIFY=FAILURE"])
+        c.sendmail("y@remote.test", [ALICE], b"Subject: f\r\n\r\nx\r\n")
+        c.quit()
+        q = queue(srv)
+        assert len(q) == 1 and q[0]["sender"] == "" and q[0]["recipients"] == [
+            "x@remote.test"], q
+        body = queued_body(srv, q[0]["id"])
+        assert body.count(b"Action: delivered") == 2, body
+        assert b"Final-Recipient: rfc822; bob@example.test" in body, body
+        assert len(srv.messages(ALICE)) == 5 and len(srv.messages(BOB)) == 2
+
+
+def test_permanent_store_error_gives_5xx():
+    """A store failure that will not go away (here: every body insert fails
+    with "blob too big") is 554 5.3.0, not a 451 that senders retry for days;
+    the session goes on and nothing is half-written."""
+    with server() as srv:
+        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"), isolation_level=None)
+        db.execute("CREATE TRIGGER broken BEFORE INSERT ON bodies "
+                   "BEGIN SELECT zeroblob(2000000000); END")
+        db.close()
+        r = smtp_raw(srv)
+        cmd(r, "EHLO c")
+        cmd(r, "MAIL FROM:<x@remote.test>")
+        cmd(r, "RCPT TO:<alice@example.test>")
+        assert cmd(r, "DATA")[0] == 354
+        r.send("Subject: perm\r\n\r\nx\r\n.\r\n")
+        code, lines = reply(r)
+        assert code == 554 and b"5.3.0" in lines[0], lines
+        assert cmd(r, "NOOP")[0] == 250
+        cmd(r, "QUIT")
+        assert db_query(srv, "select count(*) from messages") == [(0,)]
+        assert "store error op=commit status=-6" in srv.log_text()
+
+
+def test_command_records_and_state_trace():
+    """One record per command with its reply, AUTH arguments masked (the
+    table's SECRET flag), and every state change traced from -> to."""
+    import base64
+    with server({"server.log_level": "debug"}) as srv:
+        ir = base64.b64encode(("\0%s\0%s" % (ALICE, PASSWORD)).encode()).decode()
+        c = srv.submission()
+        code, _ = c.docmd("AUTH", "PLAIN " + ir)
+        assert code == 235
+        c.sendmail(ALICE, [BOB], b"Subject: rec\r\n\r\nx\r\n")
+        assert c.docmd("MAIL", "FROM:<alice@example.test>")[0] == 250
+        assert c.docmd("MAIL", "FROM:<alice@example.test>")[0] == 503  # nested
+        c.quit()
+        log = srv.wait_log(r"smtp end reason=quit") and srv.log_text()
+        assert ir not in log and PASSWORD not in log
+        assert 'smtp cmd=AUTH args="********" reply=235' in log, log
+        assert 'smtp cmd=RCPT args="TO:<bob@example.test>" reply=250 state=RCPT' in log, log
+        assert "reply=503 state=MAIL" in log, log
+        for trace in ("state GREETED -> READY", "state READY -> MAIL", "state MAIL -> RCPT",
+                      "state RCPT -> DATA", "state DATA -> RCPT", "state RCPT -> READY"):
+            assert trace in log, trace
 
 
 if __name__ == "__main__":

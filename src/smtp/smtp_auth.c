@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * smtp_auth.c - SMTP AUTH (RFC 4954) on the submission roles: the command,
+ * the SASL exchange driven one worker step at a time (proto/sasl_job.h),
+ * the lines of the client in between, and the login's outcome.
+ *
+ * The dispatcher has already checked the role, TLS and the state (READY);
+ * here only the meaning of the arguments is judged. Every outcome is
+ * recorded in the shared penalty table (directory/penalty.h), and its login
+ * brake may hold back the step that checks a password; after
+ * SMTP_AUTH_FAILS_MAX failures the session closes. Credentials never reach
+ * the log: the table row is SECRET, and every buffer that held a response
+ * is wiped.
+ */
+#include "directory/penalty.h"
+#include "net/conn.h"
+#include "net/loop.h"
+#include "server/server.h"
+#include "smtp/smtp_private.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void work_sasl(void *thread_ctx, void *p)
+{
+	struct smtp_job *job = p;
+
+	sasl_job_run(&job->sasl, thread_ctx);
+}
+
+static void send_challenge(struct smtp_session *s, const struct buf *data)
+{
+	struct buf line = {0};
+
+	sasl_challenge_line(&line, "334 ", data);
+	smtp_write(s, line.data, line.len);
+	s->reply_code = 334;
+	buf_free(&line);
+}
+
+static void auth_success(struct smtp_session *s, const struct auth_identity *id, const char *mech)
+{
+	struct penalty *pen = s->svc->srv->penalty;
+	char login[SASL_NAME_MAX + 1]; /* as the client gave it: the brake's key */
+
+	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->sasl));
+	smtp_reset_auth(s);
+	if (!id->enabled || !id->submission_enabled) {
+		log_info("sid=%s smtp auth refused user=%s reason=%s ip=%s", s->sid, id->address,
+			 !id->enabled ? "disabled" : "submission-disabled", s->ip);
+		smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
+		return;
+	}
+	if (pen != NULL)
+		penalty_success(pen, s->ip, login, loop_now_ms(smtp_loop(s)));
+	s->auth = xmalloc(sizeof(*s->auth));
+	*s->auth = *id;
+	log_info("sid=%s smtp login user=%s ip=%s mech=%s", s->sid, id->address, s->ip, mech);
+	smtp_reply(s, 235, "2.7.0 Authentication successful");
+}
+
+static void auth_failed(struct smtp_session *s, const char *mech)
+{
+	struct penalty *pen = s->svc->srv->penalty;
+	const char *user = s->sasl != NULL ? sasl_server_authcid(s->sasl) : "";
+
+	log_info("sid=%s smtp auth failed user=%s ip=%s mech=%s", s->sid, user, s->ip, mech);
+	if (pen != NULL) /* before the reset: `user` belongs to the exchange */
+		penalty_fail(pen, s->ip, *user != '\0' ? user : NULL, loop_now_ms(smtp_loop(s)));
+	smtp_reset_auth(s);
+	smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
+	if (++s->auth_fails >= SMTP_AUTH_FAILS_MAX) {
+		smtp_reply(s, 421, "4.7.0 %s Too many authentication failures",
+			   smtp_config(s)->hostname);
+		smtp_session_close(s, "too many authentication failures");
+	}
+}
+
+static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
+{
+	const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
+
+	switch (job->sasl.result) {
+	case SASL_CONTINUE:
+		send_challenge(s, &job->sasl.out);
+		s->sasl_wait = SMTP_SASL_RESPONSE;
+		return;
+	case SASL_SUCCESS:
+		if (job->sasl.out.len > 0) {
+			/* RFC 4954 §4: success data goes in a challenge; an empty
+			   response completes */
+			send_challenge(s, &job->sasl.out);
+			s->pending = xmalloc(sizeof(*s->pending));
+			*s->pending = job->sasl.id;
+			s->sasl_wait = SMTP_SASL_FINAL_EMPTY;
+			return;
+		}
+		auth_success(s, &job->sasl.id, mech);
+		return;
+	case SASL_FAILED:
+		auth_failed(s, mech);
+		return;
+	case SASL_TEMPFAIL:
+		smtp_reset_auth(s);
+		smtp_reply(s, 454, "4.7.0 Temporary authentication failure");
+		return;
+	case SASL_MALFORMED:
+		break;
+	}
+	smtp_reset_auth(s);
+	smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
+	smtp_session_error(s);
+}
+
+/* Runs one step of the exchange on a worker; in == NULL: no client data.
+   The login brake (directory/penalty.h) holds back the step that checks
+   the password, right or wrong, so its timing tells nothing. False: the
+   pool refused the step, which has answered and ended the exchange. */
+static bool sasl_submit(struct smtp_session *s, struct buf *in)
+{
+	struct smtp_job *job = smtp_job_new(s, finish_sasl);
+	uint64_t wait =
+	    sasl_job_brake_ms(s->sasl, in, s->svc->srv->penalty, s->ip, loop_now_ms(smtp_loop(s)));
+
+	sasl_job_init(&job->sasl, s->sasl, in);
+	smtp_job_submit_after(s, job, work_sasl, wait);
+	return s->sasl != NULL;
+}
+
+static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
+{
+	s->sasl = sasl_server_new(m);
+	return sasl_submit(s, has_ir ? ir : NULL);
+}
+
+enum smtp_cmd_result smtp_cmd_auth(struct smtp_cmd_ctx *ctx)
+{
+	struct smtp_session *s = ctx->sess;
+	enum sasl_mech m;
+	struct slice mech, ir;
+
+	if (s->auth != NULL) {
+		smtp_reply(s, 503, "5.5.1 Error: already authenticated"); /* RFC 4954 §4 */
+		return SMTP_CMD_ERROR;
+	}
+	if (!slice_token(ctx->rest, &mech, &ir) || sasl_mech_parse(mech.p, mech.len, &m) < 0) {
+		smtp_reply(s, 504, "5.5.4 Unrecognized authentication type");
+		return SMTP_CMD_ERROR;
+	}
+	struct buf in = {0};
+	bool has_ir = ir.len > 0;
+	if (has_ir && sasl_response_decode(ir, &in) < 0) {
+		buf_free_secret(&in);
+		smtp_reply(s, 501, "5.5.2 Invalid base64 data");
+		return SMTP_CMD_ERROR;
+	}
+	bool started = auth_start(s, m, &in, has_ir);
+	buf_free_secret(&in);
+	return started ? SMTP_CMD_ASYNC : SMTP_CMD_OK;
+}
+
+void smtp_auth_line(struct smtp_session *s, struct slice line)
+{
+	struct buf in = {0};
+
+	if (slice_eq(line, "*")) {
+		/* RFC 4954 §4: the client cancels */
+		smtp_reset_auth(s);
+		smtp_reply(s, 501, "5.0.0 Authentication cancelled");
+		smtp_cmd_finish(s);
+		return;
+	}
+	if (s->sasl_wait == SMTP_SASL_FINAL_EMPTY) {
+		struct auth_identity id = *s->pending;
+		const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
+		if (line.len != 0) {
+			smtp_reset_auth(s);
+			smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
+			smtp_cmd_finish(s);
+			smtp_session_error(s);
+			return;
+		}
+		auth_success(s, &id, mech);
+		secure_zero(&id, sizeof(id));
+		smtp_cmd_finish(s);
+		return;
+	}
+	if (sasl_response_decode(line, &in) < 0) {
+		buf_free_secret(&in);
+		smtp_reset_auth(s);
+		smtp_reply(s, 501, "5.5.2 Invalid base64 data");
+		smtp_cmd_finish(s);
+		smtp_session_error(s);
+		return;
+	}
+	s->sasl_wait = SMTP_SASL_IDLE;
+	sasl_submit(s, &in);
+	buf_free_secret(&in);
+}
