@@ -34,9 +34,11 @@ static const char usage[] =
     "Stores the message read from stdin (at most 64 MiB) in the mailbox of\n"
     "ADDRESS, or of every mailbox an alias leads to (alias targets outside the\n"
     "hosted domains go to the outbound queue), and exits 0 once it is on disk.\n"
-    "Line ends are stored as CRLF. --sender is the envelope sender, for reports\n"
-    "about forwarded copies (default: none). --uidl keeps the POP3 UIDL the\n"
-    "message had on another server (1-70 printable characters), for migrations.\n"
+    "Line ends are stored as CRLF. --sender is the envelope sender: the copy\n"
+    "starts with Return-Path: <ADDRESS> (\"\" gives <>), and reports about\n"
+    "forwarded copies go to it (default: none, no Return-Path added). --uidl\n"
+    "keeps the POP3 UIDL the message had on another server (1-70 printable\n"
+    "characters), for migrations.\n"
     "Exit: 0 delivered, 67 unknown recipient, 75 try later (store busy, quota\n"
     "full), 65 bad message, 74 stdin or store unreadable.\n";
 
