@@ -269,7 +269,8 @@ mkdir -p "$DC/run" "$DC/state" "$DC/mail"
 python3 - "$T/mailroom-data/mailroom.db" "$DC/users" <<'PY'
 import sqlite3, sys
 rows = sqlite3.connect(sys.argv[1]).execute(
-    "SELECT address, pw_hash FROM mailboxes ORDER BY address").fetchall()
+    "SELECT address, pw_hash FROM mailboxes WHERE pw_hash IS NOT NULL"
+    " AND domain_id IS NOT NULL ORDER BY address").fetchall()  # not the built-in postmaster
 with open(sys.argv[2], "w") as f:
     for addr, h in rows:
         f.write("%s:{CRYPT}%s\n" % (addr, h))
