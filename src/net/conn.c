@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -928,6 +929,14 @@ struct conn *conn_new(struct conn_mgr *m, int fd, const struct sockaddr *peer,
 		close(fd);
 		free(c);
 		return NULL;
+	}
+	if (peer != NULL && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)) {
+		/* Output is already gathered per batch (conn_write buffers until the
+		   loop flushes), so Nagle only adds delay: a reply written in pieces
+		   (a RETR streamed from the store) would have its tail held until the
+		   client's delayed ACK, about 40 ms per message. */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	c->mgr = m;
 	c->fd = fd;

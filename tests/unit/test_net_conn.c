@@ -26,6 +26,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,6 +575,37 @@ static void test_ids_and_mgr_free(void)
 	test_end();
 }
 
+/* Replies leave as they are gathered: a TCP conn has Nagle off, or the tail
+   of a reply written in pieces (a streamed RETR) waits for a delayed ACK. */
+static void test_tcp_nodelay(void)
+{
+	test_begin("conn turns Nagle off on TCP connections");
+	struct loop *l = loop_new();
+	struct conn_mgr *m = conn_mgr_new(l, NULL);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	test_assert(bind(ls, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(ls, 1) == 0);
+	test_assert(getsockname(ls, (struct sockaddr *)&a, &al) == 0);
+	int cl = socket(AF_INET, SOCK_STREAM, 0);
+	test_assert(connect(cl, (struct sockaddr *)&a, sizeof(a)) == 0);
+	struct sockaddr_in peer;
+	socklen_t pl = sizeof(peer);
+	int fd = accept(ls, (struct sockaddr *)&peer, &pl);
+	test_assert(fd >= 0);
+	int v = 0;
+	socklen_t vl = sizeof(v);
+	test_assert(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v == 0);
+	struct conn *c = conn_new(m, fd, (struct sockaddr *)&peer, ROLE_POP3);
+	test_assert(c != NULL);
+	test_assert(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v == 1);
+	conn_mgr_free(&m);
+	loop_free(&l);
+	close(cl);
+	close(ls);
+	test_end();
+}
+
 /* --- deadlines against dripping clients ---------------------------------------------- */
 
 /* Sends the next drip_piece bytes of drip_text (from the start again at its
@@ -750,7 +784,7 @@ int main(void)
 	return test_run((void (*[])(void)){
 	    test_echo, test_big_then_close, test_abort_in_callback, test_idle_timeout,
 	    test_idle_restart, test_peer_close, test_half_close, test_input_limit, test_pause,
-	    test_idle_memory, test_linger_timeout, test_ids_and_mgr_free, test_line_drip,
+	    test_idle_memory, test_linger_timeout, test_ids_and_mgr_free, test_tcp_nodelay, test_line_drip,
 	    test_lines_keep_alive, test_carry_on, test_phase_drip, test_phase_deadline,
 	    test_phase_steady, NULL});
 }
