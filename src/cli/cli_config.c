@@ -42,7 +42,8 @@ static int check(struct cli *c)
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
 	printf("store: %s/mailroom.db: ok\n", c->cfg.data_dir);
-	/* a postmaster that leads nowhere would answer 451 at RCPT (RFC 5321 §4.5.1) */
+	/* a postmaster that leads nowhere: SMTP falls back to the built-in one
+	   (RFC 5321 §4.5.1 MUST accept), but the admin meant another mailbox */
 	const char *pm = c->cfg.smtp_postmaster != NULL ? c->cfg.smtp_postmaster : STORE_POSTMASTER;
 	int64_t *ids = NULL;
 	size_t n = 0;
@@ -50,8 +51,8 @@ static int check(struct cli *c)
 	free(ids);
 	if (r == STORE_NOTFOUND || r == STORE_INVALID) {
 		cli_err(
-		    "[smtp] postmaster = %s is no local mailbox or alias: postmaster mail would "
-		    "be refused; add it, or remove the key to use the built-in postmaster",
+		    "[smtp] postmaster = %s is no local mailbox or alias: postmaster mail goes "
+		    "to the built-in mailbox 'postmaster' instead; add it, or remove the key",
 		    pm);
 		rc = EX_CONFIG;
 	} else if (r != STORE_OK) {

@@ -498,8 +498,8 @@ def test_deliver_over_quota_and_serve_without_store_messages():
         p = srv.cli("config", "check", check=False)
         assert p.returncode == 78 and p.stderr == (
             b"mailroom: [smtp] postmaster = admin@example.test is no local mailbox or alias: "
-            b"postmaster mail would be refused; add it, or remove the key to use the built-in "
-            b"postmaster\n"), p.stderr
+            b"postmaster mail goes to the built-in mailbox 'postmaster' instead; add it, or "
+            b"remove the key\n"), p.stderr
         srv.add_user("admin@example.test")
         assert srv.cli("config", "check").returncode == 0
 
