@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* dsn.c - see dsn.h. */
 #include "queue/dsn.h"
+#include "util/log.h"
+#include "util/mem.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <openssl/rand.h>
 
 bool dsn_wanted(const char *notify, enum dsn_action a)
 {
@@ -172,4 +177,54 @@ void dsn_build(struct buf *out, const char *hostname, const struct store_queue_m
 	if (len < 2 || body[len - 2] != '\r' || body[len - 1] != '\n')
 		buf_append_str(out, "\r\n");
 	buf_printf(out, "\r\n--%s--\r\n", boundary);
+}
+
+/* --- reports ready to store --------------------------------------------------------- */
+
+bool dsn_report_make(struct store *st, const char *hostname, const struct store_queue_msg *m,
+		     const size_t *which, size_t n, enum dsn_action action, struct dsn_report *rep)
+{
+	unsigned char r[8];
+
+	if (n == 0 || m->sender == NULL || m->sender[0] == '\0')
+		return false;
+	memset(rep, 0, sizeof(*rep));
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		log_panic("RAND_bytes failed");
+	snprintf(rep->qid, sizeof(rep->qid), "R%02X%02X%02X%02X%02X%02X%02X%02X", r[0], r[1], r[2],
+		 r[3], r[4], r[5], r[6], r[7]);
+	dsn_build(&rep->body, hostname, m, which, n, action, rep->qid);
+	if (store_resolve_all(st, m->sender, &rep->ids, &rep->n_ids, &rep->forward,
+			      &rep->n_forward) != STORE_OK) {
+		rep->forward = xmalloc(sizeof(char *));
+		rep->forward[0] = xstrdup(m->sender);
+		rep->n_forward = 1;
+	}
+	if (rep->n_forward > 0) {
+		rep->remote = xcalloc(rep->n_forward, sizeof(*rep->remote));
+		for (size_t i = 0; i < rep->n_forward; i++)
+			rep->remote[i].address = rep->forward[i];
+	}
+	rep->sub = (struct store_submission){
+	    .qid = rep->qid,
+	    .sender = "",
+	    .body = rep->body.data,
+	    .len = rep->body.len,
+	    .mailbox_ids = rep->ids,
+	    .n_local = rep->n_ids,
+	    .remote = rep->remote,
+	    .n_remote = rep->n_forward,
+	};
+	return true;
+}
+
+void dsn_report_clear(struct dsn_report *rep)
+{
+	buf_free(&rep->body);
+	free(rep->ids);
+	for (size_t i = 0; i < rep->n_forward; i++)
+		free(rep->forward[i]);
+	free(rep->forward);
+	free(rep->remote);
+	memset(rep, 0, sizeof(*rep));
 }

@@ -29,7 +29,6 @@
 
 #include <arpa/inet.h>
 #include <stdatomic.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,58 +336,13 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	return slow;
 }
 
-static void make_report_id(char *out, size_t len)
-{
-	unsigned char r[8];
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		log_panic("RAND_bytes failed");
-	snprintf(out, len, "R%02X%02X%02X%02X%02X%02X%02X%02X", r[0], r[1], r[2], r[3], r[4], r[5],
-		 r[6], r[7]);
-}
-
-struct report {
-	struct store_submission sub;
-	struct buf body;
-	char qid[24];
-	int64_t *ids;
-	size_t n_ids;
-	char **forward;
-	size_t n_forward;
-	struct store_remote_rcpt *remote;
-};
-
-/* A report to m->sender (never to the null sender): local if the sender is
-   one of ours, else through the queue. */
+/* A report to m->sender (dsn_report_make), logged. */
 static bool report_add(struct store *st, const struct config *cfg, struct store_queue_msg *m,
-		       const size_t *which, size_t n, enum dsn_action action, struct report *rep)
+		       const size_t *which, size_t n, enum dsn_action action,
+		       struct dsn_report *rep)
 {
-	if (n == 0 || m->sender[0] == '\0')
+	if (!dsn_report_make(st, cfg->hostname, m, which, n, action, rep))
 		return false;
-	memset(rep, 0, sizeof(*rep));
-	make_report_id(rep->qid, sizeof(rep->qid));
-	dsn_build(&rep->body, cfg->hostname, m, which, n, action, rep->qid);
-	int r = store_resolve_all(st, m->sender, &rep->ids, &rep->n_ids, &rep->forward,
-				  &rep->n_forward);
-	if (r != STORE_OK) {
-		rep->forward = xmalloc(sizeof(char *));
-		rep->forward[0] = xstrdup(m->sender);
-		rep->n_forward = 1;
-	}
-	if (rep->n_forward > 0) {
-		rep->remote = xcalloc(rep->n_forward, sizeof(*rep->remote));
-		for (size_t i = 0; i < rep->n_forward; i++)
-			rep->remote[i].address = rep->forward[i];
-	}
-	rep->sub = (struct store_submission){
-	    .qid = rep->qid,
-	    .sender = "",
-	    .body = rep->body.data,
-	    .len = rep->body.len,
-	    .mailbox_ids = rep->ids,
-	    .n_local = rep->n_ids,
-	    .remote = rep->remote,
-	    .n_remote = rep->n_forward,
-	};
 	log_info("queue report qid=%s report=%s to=<%s> action=%s recipients=%zu", m->qid, rep->qid,
 		 m->sender,
 		 action == DSN_FAILED	 ? "failed"
@@ -396,16 +350,6 @@ static bool report_add(struct store *st, const struct config *cfg, struct store_
 					 : "relayed",
 		 n);
 	return true;
-}
-
-static void report_free(struct report *rep)
-{
-	buf_free(&rep->body);
-	free(rep->ids);
-	for (size_t i = 0; i < rep->n_forward; i++)
-		free(rep->forward[i]);
-	free(rep->forward);
-	free(rep->remote);
 }
 
 /* Returns true when a next hop ran into a time limit. */
@@ -472,7 +416,7 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 			 dsn_wanted(r->dsn_notify, DSN_RELAYED))
 			relayed[ns++] = i;
 	}
-	struct report reps[3];
+	struct dsn_report reps[3];
 	size_t n_reps = 0;
 	if (report_add(st, cfg, &m, failed, nf, DSN_FAILED, &reps[n_reps]))
 		n_reps++;
@@ -496,7 +440,7 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 		log_error("queue qid=%s: cannot record the attempt: %s (it will be retried)", m.qid,
 			  store_error(st));
 	for (size_t i = 0; i < n_reps; i++)
-		report_free(&reps[i]);
+		dsn_report_clear(&reps[i]);
 	free(failed);
 	free(delayed);
 	free(relayed);

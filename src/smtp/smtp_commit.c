@@ -32,7 +32,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +138,6 @@ static void report_prepare(struct store *st, struct smtp_job *job)
 	const struct store_submission *sub = &job->commit.sub;
 	struct store_queue_rcpt *rcpts = xcalloc(job->n_notify, sizeof(*rcpts));
 	size_t *which = xcalloc(job->n_notify, sizeof(*which));
-	unsigned char r[8];
 
 	for (size_t i = 0; i < job->n_notify; i++) {
 		rcpts[i].address = (char *)job->notify_rcpts[i].address;
@@ -158,40 +156,17 @@ static void report_prepare(struct store *st, struct smtp_job *job)
 	    .rcpts = rcpts,
 	    .n_rcpts = job->n_notify,
 	};
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		log_panic("RAND_bytes failed");
-	snprintf(job->report_qid, sizeof(job->report_qid), "R%02X%02X%02X%02X%02X%02X%02X%02X",
-		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
-	dsn_build(&job->report_body, job->hostname, &m, which, job->n_notify, DSN_DELIVERED,
-		  job->report_qid);
+	/* never for <>: smtp_tx.c defers no report for the null sender */
+	bool made = dsn_report_make(st, job->hostname, &m, which, job->n_notify, DSN_DELIVERED,
+				    &job->report);
 	free(which);
 	free(rcpts);
-
-	if (store_resolve_all(st, sub->sender, &job->report_ids, &job->n_report_ids,
-			      &job->report_fwd, &job->n_report_fwd) != STORE_OK) {
-		job->report_fwd = xmalloc(sizeof(char *));
-		job->report_fwd[0] = xstrdup(sub->sender);
-		job->n_report_fwd = 1;
-	}
-	if (job->n_report_fwd > 0) {
-		job->report_remote = xcalloc(job->n_report_fwd, sizeof(*job->report_remote));
-		for (size_t i = 0; i < job->n_report_fwd; i++)
-			job->report_remote[i].address = job->report_fwd[i];
-	}
-	job->report = (struct store_submission){
-	    .qid = job->report_qid,
-	    .sender = "", /* RFC 3461 §6.2: reports go out with the null sender */
-	    .body = job->report_body.data,
-	    .len = job->report_body.len,
-	    .mailbox_ids = job->report_ids,
-	    .n_local = job->n_report_ids,
-	    .remote = job->report_remote,
-	    .n_remote = job->n_report_fwd,
-	};
-	job->commit.sub.reports = &job->report;
+	if (!made)
+		return;
+	job->commit.sub.reports = &job->report.sub;
 	job->commit.sub.n_reports = 1;
 	log_info("smtp report qid=%s report=%s to=<%s> action=delivered recipients=%zu", sub->qid,
-		 job->report_qid, sub->sender, job->n_notify);
+		 job->report.qid, sub->sender, job->n_notify);
 }
 
 void smtp_commit_work(void *thread_ctx, void *p)

@@ -25,6 +25,7 @@
 #include "proto/job.h"
 #include "proto/sasl.h"
 #include "proto/sasl_job.h"
+#include "queue/dsn.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
@@ -224,14 +225,7 @@ struct smtp_job {
 	size_t n_notify;
 	uint64_t arrival;		/* time(NULL) at the end of DATA, for the report */
 	char hostname[256];		/* [server] hostname, for the report (a worker reads it) */
-	struct store_submission report; /* the success DSN, if one is due */
-	struct buf report_body;
-	char report_qid[24];
-	int64_t *report_ids;
-	size_t n_report_ids;
-	char **report_fwd;
-	size_t n_report_fwd;
-	struct store_remote_rcpt *report_remote;
+	struct dsn_report report;	/* the success DSN, if one is due */
 };
 
 struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish);

@@ -318,12 +318,7 @@ static void job_free(void *p)
 	free(job->orcpt);
 	sasl_job_clear(&job->sasl);
 	buf_free(&job->msg);
-	buf_free(&job->report_body);
-	free(job->report_ids);
-	for (size_t i = 0; i < job->n_report_fwd; i++)
-		free(job->report_fwd[i]);
-	free(job->report_fwd);
-	free(job->report_remote);
+	dsn_report_clear(&job->report);
 	free(job);
 }
 

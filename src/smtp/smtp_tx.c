@@ -600,7 +600,7 @@ static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 
 	if (job->commit.sub.status == STORE_OK) {
 		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", job->qid);
-		if (s->tx->n_remote > 0 || job->report.n_remote > 0)
+		if (s->tx->n_remote > 0 || job->report.sub.n_remote > 0)
 			queue_mgr_kick(s->svc->srv->queue);
 		snprintf(res, sizeof(res), "250 queued as %s", job->qid);
 	} else {
