@@ -47,6 +47,10 @@ bool pop3_auth_plaintext_allowed(const struct pop3_session *s)
 
 bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m)
 {
+	/* GSSAPI only with a keytab; like SCRAM it is offered before STLS too:
+	   Kerberos never sends the password (docs/admin.md, Kerberos) */
+	if (m == SASL_GSSAPI)
+		return sasl_gssapi_configured(pop3_config(s));
 	return !sasl_mech_plaintext(m) || pop3_auth_plaintext_allowed(s);
 }
 
@@ -363,7 +367,8 @@ static void sasl_submit(struct pop3_session *s, struct buf *in)
 
 static void list_mechs(struct pop3_session *s)
 {
-	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_PLAIN, SASL_LOGIN};
+	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_GSSAPI, SASL_PLAIN,
+					       SASL_LOGIN};
 	struct buf b = {0};
 
 	for (size_t i = 0; i < N_ELEMENTS(order); i++)
@@ -390,6 +395,10 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		pop3_reply(s, false, "Unsupported authentication mechanism");
 		return POP3_CMD_DONE;
 	}
+	if (m == SASL_GSSAPI && !pop3_auth_mech_allowed(s, m)) {
+		pop3_reply(s, false, "Unsupported authentication mechanism");
+		return POP3_CMD_DONE;
+	}
 	if (!pop3_auth_mech_allowed(s, m)) {
 		pop3_reply(s, false, "[AUTH] Plaintext authentication disallowed before STLS");
 		return POP3_CMD_DONE;
@@ -401,6 +410,7 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		return POP3_CMD_DONE;
 	}
 	s->sasl = sasl_server_new(m);
+	sasl_server_use_gssapi(s->sasl, pop3_config(s), "pop"); /* RFC 5034 §4 */
 	sasl_submit(s, ctx->argc == 2 ? &ir : NULL);
 	return POP3_CMD_ASYNC;
 }

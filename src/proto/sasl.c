@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sasl.c - server side of PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login)
- * and SCRAM-SHA-256 (RFC 5802, RFC 7677) without channel binding.
+ * and SCRAM-SHA-256 (RFC 5802, RFC 7677) without channel binding, and the
+ * dispatch to GSSAPI (sasl_gssapi.c), whose proven address becomes an
+ * account here.
  *
  * A struct sasl_server is one exchange. It is driven by sasl_server_step(),
  * which runs on a worker thread because it reaches the store (and, for PLAIN
@@ -17,8 +19,10 @@
  */
 #include "proto/sasl.h"
 #include "directory/password.h"
+#include "proto/sasl_gssapi.h"
 #include "store/store.h"
 #include "util/base64.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -56,12 +60,14 @@ struct sasl_server {
 	struct auth_identity id;
 	sasl_scram_lookup_fn *lookup; /* test hook, else the store */
 	void *lookup_ctx;
+	struct sasl_gssapi *gss; /* GSSAPI, once sasl_server_use_gssapi() */
 };
 
 static const char *const mech_names[SASL_MECH_COUNT] = {
     [SASL_PLAIN] = "PLAIN",
     [SASL_LOGIN] = "LOGIN",
     [SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
+    [SASL_GSSAPI] = "GSSAPI",
 };
 
 int sasl_mech_parse(const char *name, size_t len, enum sasl_mech *m_r)
@@ -101,6 +107,7 @@ void sasl_server_free(struct sasl_server **sp)
 	buf_free(&s->gs2_header);
 	buf_free_secret(&s->auth_message);
 	buf_free(&s->nonce);
+	sasl_gssapi_free(&s->gss);
 	secure_zero(s, sizeof(*s));
 	free(s);
 	*sp = NULL;
@@ -139,11 +146,44 @@ bool sasl_server_checks(const struct sasl_server *s, const char *in, size_t in_l
 		if (s->step != SCRAM_WANT_FINAL)
 			return false; /* client-first only fetches the salt (RFC 5802 §5) */
 		break;
+	case SASL_GSSAPI:
+		if (s->gss == NULL || !sasl_gssapi_checks(s->gss, in))
+			return false;
+		account_r[0] = '\0'; /* the name is in the ticket: the address brake */
+		return true;
 	case SASL_MECH_COUNT:
 		return false;
 	}
 	memcpy(account_r, s->authcid, sizeof(s->authcid));
 	return true;
+}
+
+bool sasl_gssapi_configured(const struct config *cfg)
+{
+	return cfg->gssapi_keytab != NULL && cfg->gssapi_realm != NULL;
+}
+
+void sasl_server_use_gssapi(struct sasl_server *s, const struct config *cfg, const char *service)
+{
+	char domain[256];
+
+	if (s->mech != SASL_GSSAPI || !sasl_gssapi_configured(cfg))
+		return;
+	/* [gssapi] domain defaults to the realm in lower case */
+	snprintf(domain, sizeof(domain), "%s",
+		 cfg->gssapi_domain != NULL ? cfg->gssapi_domain : cfg->gssapi_realm);
+	for (char *p = domain; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	struct sasl_gssapi_conf c = {
+	    .keytab = cfg->gssapi_keytab,
+	    .service = service,
+	    .host = cfg->gssapi_principal != NULL ? cfg->gssapi_principal : cfg->hostname,
+	    .realm = cfg->gssapi_realm,
+	    .domain = domain,
+	};
+	sasl_gssapi_free(&s->gss);
+	s->gss = sasl_gssapi_new(&c);
 }
 
 void sasl_server_set_scram_lookup(struct sasl_server *s, sasl_scram_lookup_fn *fn, void *ctx)
@@ -502,6 +542,17 @@ static void hmac256(const unsigned char *key, size_t key_len, const void *data, 
 		log_panic("HMAC-SHA-256 failed");
 }
 
+static void identity_from_user(const struct store_user *u, const char *login,
+			       struct auth_identity *id_r)
+{
+	id_r->mailbox_id = u->id;
+	snprintf(id_r->address, sizeof(id_r->address), "%s",
+		 u->address != NULL ? u->address : login);
+	id_r->pop3_enabled = u->pop3_enabled;
+	id_r->submission_enabled = u->submission_enabled;
+	id_r->enabled = u->enabled;
+}
+
 /* The default verifier lookup: the store's user record. */
 static int store_scram_lookup(void *ctx, struct store *st, const char *user, char **verifier_r,
 			      struct auth_identity *id_r)
@@ -516,12 +567,7 @@ static int store_scram_lookup(void *ctx, struct store *st, const char *user, cha
 		rc = STORE_NOTFOUND; /* e.g. an imported crypt hash only */
 	} else {
 		*verifier_r = xstrdup(u.scram);
-		id_r->mailbox_id = u.id;
-		snprintf(id_r->address, sizeof(id_r->address), "%s",
-			 u.address != NULL ? u.address : user);
-		id_r->pop3_enabled = u.pop3_enabled;
-		id_r->submission_enabled = u.submission_enabled;
-		id_r->enabled = u.enabled;
+		identity_from_user(&u, user, id_r);
 	}
 	store_user_clear(&u);
 	return rc;
@@ -667,6 +713,40 @@ static enum sasl_step scram_step(struct sasl_server *s, struct store *st, const 
 	}
 }
 
+/* --- GSSAPI (sasl_gssapi.c) ------------------------------------------- */
+
+/* The account of an address proven by Kerberos: no password to check. */
+static enum auth_result identity_lookup(struct store *st, const char *address,
+					struct auth_identity *id_r)
+{
+	struct store_user u;
+	memset(&u, 0, sizeof(u));
+	int rc = store_user_lookup(st, address, &u);
+
+	if (rc == STORE_OK)
+		identity_from_user(&u, address, id_r);
+	store_user_clear(&u);
+	return rc == STORE_OK ? AUTH_OK : rc == STORE_NOTFOUND ? AUTH_FAILED : AUTH_TEMPFAIL;
+}
+
+static enum sasl_step gssapi_step(struct sasl_server *s, struct store *st, const char *in,
+				  size_t in_len, struct buf *out, struct auth_identity *id_r)
+{
+	char address[SASL_GSSAPI_ADDRESS_MAX];
+
+	if (s->gss == NULL)
+		return SASL_TEMPFAIL; /* not configured for this exchange */
+	enum sasl_step r = sasl_gssapi_step(s->gss, in, in_len, out, address);
+	/* the principal stands for the login name in logs and the brake */
+	snprintf(s->authcid, sizeof(s->authcid), "%s", sasl_gssapi_principal(s->gss));
+	if (r != SASL_SUCCESS)
+		return r;
+	r = map_auth(identity_lookup(st, address, id_r));
+	if (r == SASL_FAILED)
+		log_info("gssapi refused principal=%s: no account %s", s->authcid, address);
+	return r;
+}
+
 enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const char *in,
 				size_t in_len, struct buf *out, struct auth_identity *id_r)
 {
@@ -679,6 +759,8 @@ enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const c
 		return login_step(s, st, in, in_len, out, id_r);
 	case SASL_SCRAM_SHA_256:
 		return scram_step(s, st, in, in_len, out, id_r);
+	case SASL_GSSAPI:
+		return gssapi_step(s, st, in, in_len, out, id_r);
 	case SASL_MECH_COUNT:
 		break;
 	}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sasl.h - server side of the SASL mechanisms (RFC 4422) for POP3 AUTH
- * (RFC 5034) and SMTP AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, and
- * SCRAM-SHA-256 (RFC 7677) on OpenSSL primitives.
+ * (RFC 5034) and SMTP AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN,
+ * SCRAM-SHA-256 (RFC 7677) on OpenSSL primitives, and GSSAPI (RFC 4752,
+ * Kerberos 5, sasl_gssapi.c) when [gssapi] keytab is configured.
  *
  * The protocol layer owns base64 (util/base64.h) and the line syntax; this
  * layer sees decoded bytes. sasl_server_step() may look up the store and
@@ -18,10 +19,11 @@
 #include "directory/auth.h"
 #include "util/buf.h"
 
+struct config;
 struct store;
 struct sasl_server;
 
-enum sasl_mech { SASL_PLAIN, SASL_LOGIN, SASL_SCRAM_SHA_256, SASL_MECH_COUNT };
+enum sasl_mech { SASL_PLAIN, SASL_LOGIN, SASL_SCRAM_SHA_256, SASL_GSSAPI, SASL_MECH_COUNT };
 
 enum sasl_step {
 	SASL_CONTINUE,	/* send `out` as a challenge, wait for the next message */
@@ -38,6 +40,13 @@ const char *sasl_mech_name(enum sasl_mech m);
 bool sasl_mech_plaintext(enum sasl_mech m);
 
 struct sasl_server *sasl_server_new(enum sasl_mech m);
+/* GSSAPI is offered (and accepted) only when cfg names a keytab. */
+bool sasl_gssapi_configured(const struct config *cfg);
+/* Readies a GSSAPI exchange (sasl_server_new(SASL_GSSAPI)) with cfg's
+   [gssapi] settings for `service`: "pop" (RFC 5034 §4) or "smtp" (RFC 4954
+   §4). Copies what it needs; makes no GSS call, so the loop may call it.
+   Without it, every GSSAPI step fails as temporary. */
+void sasl_server_use_gssapi(struct sasl_server *s, const struct config *cfg, const char *service);
 void sasl_server_free(struct sasl_server **s);
 /* `in` is the decoded client message; in == NULL means the client sent no
    initial response (the first step then produces the first challenge). */
@@ -59,11 +68,13 @@ void sasl_challenge_line(struct buf *line, const char *prefix, const struct buf 
 #define SASL_MESSAGE_MAX 2048  /* one decoded client message */
 
 enum sasl_mech sasl_server_mech(const struct sasl_server *s);
-/* The user name the client has given so far ("" if none), for logs. */
+/* The user name the client has given so far ("" if none), for logs; for
+   GSSAPI the client's principal once its ticket is accepted. */
 const char *sasl_server_authcid(const struct sasl_server *s);
 /* Whether the step that gets the client message `in` checks credentials,
    and for whom: PLAIN's message, LOGIN's password, SCRAM's client-final
-   message. Pure and cheap, for the loop thread: the login brake
+   message, GSSAPI's first context token (account "": the principal is
+   inside the ticket). Pure and cheap, for the loop thread: the login brake
    (directory/penalty.h) waits before exactly that step. */
 bool sasl_server_checks(const struct sasl_server *s, const char *in, size_t in_len,
 			char account_r[SASL_NAME_MAX + 1]);

@@ -27,7 +27,8 @@ uint64_t sasl_job_brake_ms(const struct sasl_server *sasl, const struct buf *in,
 	if (pen == NULL || in == NULL ||
 	    !sasl_server_checks(sasl, in->data != NULL ? in->data : "", in->len, account))
 		return 0;
-	return penalty_wait_ms(pen, ip, account, now_ms);
+	/* "": the step checks a name it cannot know yet (GSSAPI's ticket) */
+	return penalty_wait_ms(pen, ip, account[0] != '\0' ? account : NULL, now_ms);
 }
 
 void sasl_job_run(struct sasl_job *j, struct store *st)

@@ -133,6 +133,7 @@ static bool sasl_submit(struct smtp_session *s, struct buf *in)
 static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
 	s->sasl = sasl_server_new(m);
+	sasl_server_use_gssapi(s->sasl, smtp_config(s), "smtp"); /* RFC 4954 §4 */
 	return sasl_submit(s, has_ir ? ir : NULL);
 }
 
@@ -146,7 +147,8 @@ enum smtp_cmd_result smtp_cmd_auth(struct smtp_cmd_ctx *ctx)
 		smtp_reply(s, 503, "5.5.1 Error: already authenticated"); /* RFC 4954 §4 */
 		return SMTP_CMD_ERROR;
 	}
-	if (!slice_token(ctx->rest, &mech, &ir) || sasl_mech_parse(mech.p, mech.len, &m) < 0) {
+	if (!slice_token(ctx->rest, &mech, &ir) || sasl_mech_parse(mech.p, mech.len, &m) < 0 ||
+	    (m == SASL_GSSAPI && !sasl_gssapi_configured(smtp_config(s)))) {
 		smtp_reply(s, 504, "5.5.4 Unrecognized authentication type");
 		return SMTP_CMD_ERROR;
 	}

@@ -373,13 +373,33 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 		}
 		if (strcmp(key, "ca_file") == 0)
 			return set_string(&c->delivery_ca_file, v);
+	} else if (strcmp(sec, "gssapi") == 0) {
+		if (strcmp(key, "keytab") == 0)
+			return set_string(&c->gssapi_keytab, v);
+		if (strcmp(key, "realm") == 0) {
+			/* RFC 4120 §6.1: no separators; '@' and '/' would split names */
+			if (strpbrk(v, "@/\\ \t") != NULL)
+				return "expected a Kerberos realm such as EXAMPLE.COM";
+			return set_string(&c->gssapi_realm, v);
+		}
+		if (strcmp(key, "domain") == 0) {
+			if (!host_name_valid(v, strlen(v)))
+				return "expected a mail domain";
+			return set_string(&c->gssapi_domain, v);
+		}
+		if (strcmp(key, "principal") == 0) {
+			if (strcmp(v, "*") != 0 && !host_name_valid(v, strlen(v)))
+				return "expected a host name, or * for any key in the keytab";
+			return set_string(&c->gssapi_principal, v);
+		}
 	}
 	return "unknown key";
 }
 
 static bool section_known(const char *s)
 {
-	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery"};
+	static const char *const secs[] = {"server", "listen", "tls",	   "limits",
+					   "pop3",   "smtp",   "delivery", "gssapi"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -479,6 +499,8 @@ static void resolve_paths(struct config *c, const char *name)
 	make_absolute(&c->tls_key, c->data_dir);
 	if (c->delivery_ca_file != NULL)
 		make_absolute(&c->delivery_ca_file, c->data_dir);
+	if (c->gssapi_keytab != NULL)
+		make_absolute(&c->gssapi_keytab, c->data_dir);
 	free(base);
 }
 
@@ -595,6 +617,12 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 	config_defaults(cfg);
 	cfg->file = xstrdup(name);
 	if (parse_text(name, text, len, cfg, err_r) < 0) {
+		config_free(cfg);
+		return -1;
+	}
+	if (cfg->gssapi_keytab != NULL && cfg->gssapi_realm == NULL) {
+		/* without a realm no principal maps to an address */
+		*err_r = xasprintf("%s: [gssapi] keytab is set but realm is not", name);
 		config_free(cfg);
 		return -1;
 	}
@@ -746,6 +774,11 @@ void config_write(const struct config *c, struct buf *b)
 	put_duration(b, "slow_after", c->delivery_slow_after);
 	put_str(b, "resolver", c->delivery_resolver);
 	put_str(b, "ca_file", c->delivery_ca_file);
+	buf_printf(b, "\n[gssapi]\n");
+	put_str(b, "keytab", c->gssapi_keytab);
+	put_str(b, "realm", c->gssapi_realm);
+	put_str(b, "domain", c->gssapi_domain);
+	put_str(b, "principal", c->gssapi_principal);
 }
 
 void config_diff(const struct config *a, const struct config *b,
@@ -780,6 +813,10 @@ void config_free(struct config *c)
 	free(c->smtp_postmaster);
 	free(c->delivery_resolver);
 	free(c->delivery_ca_file);
+	free(c->gssapi_keytab);
+	free(c->gssapi_realm);
+	free(c->gssapi_domain);
+	free(c->gssapi_principal);
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);

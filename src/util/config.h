@@ -94,6 +94,12 @@ struct config {
 	unsigned delivery_slow_after;	     /* a delivery this old frees its slot */
 	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
 	char *delivery_ca_file;	 /* CAs for --tls verify, or NULL: the system's */
+
+	/* SASL GSSAPI (RFC 4752); offered only when gssapi_keytab is set */
+	char *gssapi_keytab;	/* service keys, relative to data_dir; NULL: off */
+	char *gssapi_realm;	/* the client realm whose users are ours */
+	char *gssapi_domain;	/* NAME@realm logs in as NAME@domain; NULL: realm in lower case */
+	char *gssapi_principal; /* host part of pop/HOST, smtp/HOST, or "*"; NULL: hostname */
 };
 
 const char *listen_role_name(enum listen_role role);

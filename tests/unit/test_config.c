@@ -171,7 +171,9 @@ static const char EVERY_KEY[] =
 	"retry_min = 61s\nretry_max = 2h\nlifetime = 3d\ndelay_warning = 1h\n"
 	"connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
 	"data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
-	"ca_file = ca.pem\n";
+	"ca_file = ca.pem\n"
+	"[gssapi]\nkeytab = mail.keytab\nrealm = EXAMPLE.TEST\ndomain = example.test\n"
+	"principal = mail.example.test\n";
 
 static void count_key(const char *key, void *arg)
 {
@@ -212,6 +214,8 @@ static void test_write_reads_back(void)
 	test_assert(strstr(keys.data, "delivery.ca_file ") != NULL);
 	test_assert(strstr(keys.data, "smtp.command_timeout ") != NULL);
 	test_assert(strstr(keys.data, "delivery.command_timeout ") != NULL);
+	test_assert(strstr(keys.data, "gssapi.keytab ") != NULL);
+	test_assert(strstr(ta.data, "keytab = /srv/mail/mail.keytab\n") != NULL);
 
 	buf_clear(&keys);
 	config_diff(&a, &b, count_key, &keys);
@@ -229,8 +233,44 @@ static void test_write_reads_back(void)
 	test_end();
 }
 
+static void test_gssapi_keys(void)
+{
+	struct config c;
+	char *err = NULL;
+	static const char ok[] = "[server]\ndata_dir = /srv/mail\n[gssapi]\n"
+				 "keytab = /etc/k.keytab\nrealm = EXAMPLE.TEST\nprincipal = *\n";
+
+	test_begin("config: [gssapi]");
+	test_assert(config_parse("/etc/mailroom.conf", "", 0, &c, &err) == 0);
+	test_assert(c.gssapi_keytab == NULL && c.gssapi_realm == NULL);
+	config_free(&c);
+	test_assert(config_parse("/etc/mailroom.conf", ok, sizeof(ok) - 1, &c, &err) == 0);
+	test_assert_str(c.gssapi_keytab, "/etc/k.keytab");
+	test_assert_str(c.gssapi_realm, "EXAMPLE.TEST");
+	test_assert_str(c.gssapi_principal, "*");
+	test_assert(c.gssapi_domain == NULL);
+	config_free(&c);
+	/* a keytab without a realm maps no principal */
+	static const char no_realm[] = "[gssapi]\nkeytab = k.keytab\n";
+	test_assert(config_parse("/etc/m.conf", no_realm, sizeof(no_realm) - 1, &c, &err) < 0);
+	test_assert(err != NULL && strstr(err, "realm") != NULL);
+	free(err);
+	static const char *const bad[] = {
+	    "[gssapi]\nrealm = A@B\n",     "[gssapi]\nrealm = A/B\n",
+	    "[gssapi]\nprincipal = a b\n", "[gssapi]\ndomain = -x..\n",
+	    "[gssapi]\nkeytab =\n",        "[gssapi]\nservice = pop\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		test_assert(config_parse("/etc/m.conf", bad[i], strlen(bad[i]), &c, &err) < 0);
+		test_assert(err != NULL && strncmp(err, "/etc/m.conf:2: ", 15) == 0);
+		free(err);
+	}
+	test_end();
+}
+
 int main(void)
 {
 	return test_run((void (*[])(void)){test_defaults_and_full, test_errors, test_value_parsers,
-					   test_write_reads_back, NULL});
+					   test_write_reads_back, test_gssapi_keys, NULL});
 }
