@@ -2,7 +2,7 @@
 """SASL GSSAPI (RFC 4752) with a private MIT KDC (krb5kdc.py) on loopback:
 the in-process exchanges of the unit test test_sasl_gssapi against real
 tickets, then real clients - curl for POP3 (RFC 5034) and SMTP submission
-(RFC 4954), fetchmail for POP3 - logging in to `mailroom serve` with a
+(RFC 4954), fetchmail for POP3, msmtp for submission - logging in to `mailroom serve` with a
 ticket from kinit. Negative cases: another realm, a principal without a
 mailbox, garbage tokens, a server without a keytab (no GSSAPI offered).
 The server needs only its keytab: the KDC is stopped before some logins.
@@ -114,13 +114,43 @@ def test_curl_smtp_gssapi():
         with open(body, "wb") as f:
             f.write(b"From: alice@example.test\r\nTo: alice@example.test\r\n"
                     b"Subject: via gssapi\r\n\r\nsent with a ticket\r\n")
-        p = run(["curl", "-sS", "--max-time", "20", "-k", "--ssl-reqd",
-                 "-u", "alice@%s:" % REALM, "--login-options", "AUTH=GSSAPI",
-                 "--resolve", "%s:%d:127.0.0.1" % (HOST, srv.submission_port),
-                 "--mail-from", ALICE, "--mail-rcpt", ALICE, "-T", body,
-                 "smtp://%s:%d" % (HOST, srv.submission_port)], r.env)
+        p = curl_smtp(srv, r.env, body)
         assert p.returncode == 0, p.stderr
         srv.wait_log(r"smtp login user=alice@example\.test .*mech=GSSAPI")
+
+
+def curl_smtp(srv, env, body):
+    return run(["curl", "-sS", "--max-time", "20", "-k", "--ssl-reqd",
+                "-u", "alice@%s:" % REALM, "--login-options", "AUTH=GSSAPI",
+                "--resolve", "%s:%d:127.0.0.1" % (HOST, srv.submission_port),
+                "--mail-from", ALICE, "--mail-rcpt", ALICE, "-T", body,
+                "smtp://%s:%d" % (HOST, srv.submission_port)], env)
+
+
+def test_parallel_logins():
+    # exchanges on both worker threads at once share no GSS state
+    import concurrent.futures
+    with Realm() as r, gss_server(r) as srv:
+        body = os.path.join(r.kdc.dir, "msg.txt")
+        with open(body, "wb") as f:
+            f.write(b"Subject: parallel\r\n\r\nhi\r\n")
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda _: curl_smtp(srv, r.env, body), range(16)))
+        for p in results:
+            assert p.returncode == 0, p.stderr
+        assert srv.log_text().count("mech=GSSAPI") == 16
+
+
+def test_msmtp_gssapi():
+    # Debian's msmtp does GSSAPI through GNU SASL
+    with Realm() as r, gss_server(r) as srv:
+        p = run(["msmtp", "--host=" + HOST, "--port=%d" % srv.submission_port, "--tls=on",
+                 "--tls-starttls=on", "--tls-certcheck=off", "--auth=gssapi",
+                 "--user=" + ALICE, "--from=" + ALICE, ALICE], r.env,
+                input=b"Subject: msmtp and kerberos\r\n\r\nhi\r\n")
+        assert p.returncode == 0, p.stderr
+        srv.wait_log(r"smtp login user=alice@example\.test .*mech=GSSAPI")
+        srv.wait_log(r"smtp message .*auth=alice@example\.test")
 
 
 def test_fetchmail_gssapi():
