@@ -130,9 +130,27 @@ static bool sasl_submit(struct smtp_session *s, struct buf *in)
 	return s->sasl != NULL;
 }
 
+bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m)
+{
+	/* GSSAPI needs a keytab ([gssapi]) */
+	if (m == SASL_GSSAPI)
+		return sasl_gssapi_configured(smtp_config(s));
+	/* SCRAM needs a verifier that only some backends hold */
+	return m != SASL_SCRAM_SHA_256 || directory_offers(s->svc->srv->dir, DIRECTORY_SCRAM);
+}
+
+void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
+{
+	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_GSSAPI, SASL_PLAIN,
+					       SASL_LOGIN};
+	for (size_t i = 0; i < N_ELEMENTS(order); i++)
+		if (smtp_auth_mech_offered(s, order[i]))
+			buf_printf(b, " %s", sasl_mech_name(order[i]));
+}
+
 static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
-	s->sasl = sasl_server_new(m);
+	s->sasl = sasl_server_new(m, s->svc->srv->dir);
 	sasl_server_use_gssapi(s->sasl, smtp_config(s), "smtp"); /* RFC 4954 §4 */
 	return sasl_submit(s, has_ir ? ir : NULL);
 }
@@ -148,7 +166,7 @@ enum smtp_cmd_result smtp_cmd_auth(struct smtp_cmd_ctx *ctx)
 		return SMTP_CMD_ERROR;
 	}
 	if (!slice_token(ctx->rest, &mech, &ir) || sasl_mech_parse(mech.p, mech.len, &m) < 0 ||
-	    (m == SASL_GSSAPI && !sasl_gssapi_configured(smtp_config(s)))) {
+	    !smtp_auth_mech_offered(s, m)) {
 		smtp_reply(s, 504, "5.5.4 Unrecognized authentication type");
 		return SMTP_CMD_ERROR;
 	}
