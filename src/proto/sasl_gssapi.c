@@ -7,9 +7,9 @@
  * Kerberos principal to a mail address.
  *
  * It owns the GSS handles of one exchange and never shares them: the
- * acceptor credential is read from the keytab by name through the
- * credential store (gss_acquire_cred_from), never through KRB5_KTNAME, so
- * nothing process-wide changes while other threads authenticate. It must
+ * acceptor credential is read from the keytab through the credential store
+ * (gss_acquire_cred_from), never through KRB5_KTNAME, so nothing
+ * process-wide changes while other threads authenticate. It must
  * never reach the KDC, the store or the directory, and never log a token:
  * only GSS status text and principal names reach the log.
  */
@@ -172,35 +172,59 @@ static void log_gss(const struct sasl_gssapi *g, const char *what, OM_uint32 maj
 	log_info("gssapi %s failed service=%s@%s: %s", what, g->service, g->host, text);
 }
 
-/* The acceptor credential: the service key from the configured keytab. */
+/* The acceptor credential: every key of the configured keytab. No desired
+   name: MIT krb5 1.20 leaks the name's principal whenever acquiring a
+   named credential fails (a missing keytab would leak at every login), and
+   check_target() below holds the ticket to our service anyway. */
 static enum sasl_step acquire(struct sasl_gssapi *g)
 {
 	OM_uint32 major, minor;
-	gss_name_t name = GSS_C_NO_NAME;
 	gss_OID_set_desc mechs = {1, (gss_OID)gss_mech_krb5};
 	gss_key_value_element_desc kv = {"keytab", g->keytab};
 	gss_key_value_set_desc store = {1, &kv};
 
-	if (strcmp(g->host, "*") != 0) {
-		/* RFC 4752 §3.1: the client asks for "service@hostname" */
-		char *sname = xasprintf("%s@%s", g->service, g->host);
-		gss_buffer_desc b = {strlen(sname), sname};
-		major = gss_import_name(&minor, &b, GSS_C_NT_HOSTBASED_SERVICE, &name);
-		free(sname);
-		if (GSS_ERROR(major)) {
-			log_gss(g, "import_name", major, minor);
-			return SASL_TEMPFAIL;
-		}
-	}
-	major = gss_acquire_cred_from(&minor, name, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT, &store,
-				      &g->cred, NULL, NULL);
-	if (name != GSS_C_NO_NAME)
-		gss_release_name(&minor, &name);
+	major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT,
+				      &store, &g->cred, NULL, NULL);
 	if (GSS_ERROR(major)) {
 		log_gss(g, "keytab", major, minor);
 		return SASL_TEMPFAIL;
 	}
 	return SASL_CONTINUE;
+}
+
+/* RFC 4752 §3.1: the client asked for service@host, so its ticket names
+   service/host@REALM; a ticket for another key of the keytab (smtp/ on
+   POP3, host/, another name) is not for us. The realm is the keytab's. */
+static bool check_target(const struct sasl_gssapi *g)
+{
+	OM_uint32 minor;
+	gss_name_t target = GSS_C_NO_NAME;
+	gss_buffer_desc b = GSS_C_EMPTY_BUFFER;
+	char name[SASL_NAME_MAX + 1] = "";
+
+	if (GSS_ERROR(
+		gss_inquire_context(&minor, g->ctx, NULL, &target, NULL, NULL, NULL, NULL, NULL)))
+		return false;
+	if (!GSS_ERROR(gss_display_name(&minor, target, &b, NULL))) {
+		if (b.length < sizeof(name) && memchr(b.value, '\0', b.length) == NULL) {
+			memcpy(name, b.value, b.length);
+			name[b.length] = '\0';
+		}
+		gss_release_buffer(&minor, &b);
+	}
+	gss_release_name(&minor, &target);
+	size_t slen = strlen(g->service);
+	char *at = strrchr(name, '@');
+	bool ok = at != NULL && strncmp(name, g->service, slen) == 0 && name[slen] == '/';
+	if (ok && strcmp(g->host, "*") != 0) {
+		const char *host = name + slen + 1;
+		ok = (size_t)(at - host) == strlen(g->host) &&
+		     strncasecmp(host, g->host, (size_t)(at - host)) == 0;
+	}
+	if (!ok)
+		log_info("gssapi refused: a ticket for %s, not for %s/%s", name, g->service,
+			 g->host);
+	return ok;
 }
 
 static bool oid_is(const gss_OID a, const gss_OID b)
@@ -281,6 +305,8 @@ static enum sasl_step accept_token(struct sasl_gssapi *g, const char *in, size_t
 		  remember_principal(g, src);
 	if (src != GSS_C_NO_NAME)
 		gss_release_name(&minor, &src);
+	if (ok && !check_target(g))
+		return SASL_FAILED;
 	if (!ok || !(flags & GSS_C_INTEG_FLAG)) {
 		log_info("gssapi accept refused: %s",
 			 !ok ? "no Kerberos 5 principal" : "no integrity protection");

@@ -24,7 +24,7 @@ struct sasl_gssapi;
 struct sasl_gssapi_conf {
 	const char *keytab;  /* absolute path of the keytab */
 	const char *service; /* "pop" (RFC 5034 §4) or "smtp" (RFC 4954 §4) */
-	const char *host;    /* host part of service@host, or "*": any key */
+	const char *host;    /* host part of service/host, or "*": any host */
 	const char *realm;   /* the only client realm that maps to addresses */
 	const char *domain;  /* NAME@realm -> NAME@domain */
 };
@@ -37,8 +37,9 @@ void sasl_gssapi_free(struct sasl_gssapi **g);
 /* One client message (in == NULL: no initial response). SASL_SUCCESS fills
    address_r with the authorised address, which the caller still has to
    find in the directory. SASL_FAILED for anything the client got wrong or
-   may not do (bad token, other realm, security layer, foreign authzid);
-   SASL_TEMPFAIL when the keytab cannot be used. */
+   may not do (bad token, a ticket for another service or host, other
+   realm, security layer, foreign authzid); SASL_TEMPFAIL when the keytab
+   cannot be used. */
 enum sasl_step sasl_gssapi_step(struct sasl_gssapi *g, const char *in, size_t in_len,
 				struct buf *out, char address_r[SASL_GSSAPI_ADDRESS_MAX]);
 

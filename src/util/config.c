@@ -428,7 +428,7 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 		}
 		if (strcmp(key, "principal") == 0) {
 			if (strcmp(v, "*") != 0 && !host_name_valid(v, strlen(v)))
-				return "expected a host name, or * for any key in the keytab";
+				return "expected a host name, or * for any host in the keytab";
 			return set_string(&c->gssapi_principal, v);
 		}
 	}

@@ -228,6 +228,8 @@ def test_not_offered_without_keytab():
             c.close()
             s = srv.submission()
             assert "GSSAPI" not in s.esmtp_features.get("auth", ""), s.esmtp_features
+            code, _ = s.docmd("AUTH", "GSSAPI")
+            assert code == 504, code
             s.quit()
 
 

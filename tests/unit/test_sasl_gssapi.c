@@ -163,8 +163,14 @@ static void test_garbage_tokens(void)
 		enum sasl_step r = one_token(keytab, buf, len);
 		test_assert(r == SASL_FAILED);
 	}
-	/* a keytab that does not exist: the server's fault, not the client's */
+	/* a keytab that does not exist or holds no key: the server's fault */
 	test_assert(one_token("/nonexistent/mail.keytab", hdr, sizeof(hdr)) == SASL_TEMPFAIL);
+	char *empty = NULL;
+	if (asprintf(&empty, "%s/empty.keytab", dir) < 0)
+		abort();
+	fclose(fopen(empty, "w"));
+	test_assert(one_token(empty, hdr, sizeof(hdr)) == SASL_TEMPFAIL);
+	free(empty);
 	/* steps out of order */
 	struct sasl_gssapi_conf c = conf_for(keytab, "pop");
 	struct sasl_gssapi *g = sasl_gssapi_new(&c);
@@ -307,13 +313,25 @@ static void test_kdc_exchange(void)
 	/* the acceptor for smtp does not take a ticket for pop */
 	o.service = "pop";
 	test_assert(exchange(&smtp, &o, addr) == SASL_FAILED);
-	/* a service whose key is not in the keytab: the server's problem */
-	struct sasl_gssapi_conf imap = conf_for(keytab, "imap");
-	test_assert(exchange(&imap, &o, addr) == SASL_TEMPFAIL);
-	/* "*": any key of the keytab */
+	/* the acceptor expects another host name */
+	struct sasl_gssapi_conf other_host = conf_for(keytab, "pop");
+	other_host.host = "mail.example.org";
+	test_assert(exchange(&other_host, &o, addr) == SASL_FAILED);
+	/* "*": any host, but still only the service's own keys */
 	struct sasl_gssapi_conf any = conf_for(keytab, "pop");
 	any.host = "*";
 	test_assert(exchange(&any, &o, addr) == SASL_SUCCESS);
+	any.service = "smtp";
+	test_assert(exchange(&any, &o, addr) == SASL_FAILED);
+	/* a keytab without a key for the ticket */
+	char *dir = NULL;
+	char *offline = offline_keytab(&dir);
+	if (offline != NULL) {
+		struct sasl_gssapi_conf stale = conf_for(offline, "pop");
+		test_assert(exchange(&stale, &o, addr) == SASL_FAILED);
+		free(offline);
+		test_rmtree(dir);
+	}
 
 	test_end();
 	test_begin("gssapi authzid and layers");
