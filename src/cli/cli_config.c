@@ -2,6 +2,7 @@
 /* cli_config.c - `mailroom config check|show`. */
 #include "cli/cli_private.h"
 #include "directory/directory.h"
+#include "proto/sasl.h"
 #include "server/privdrop.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -16,9 +17,10 @@ static const char usage[] =
     "       mailroom [-c FILE] config show\n"
     "\n"
     "check reads the config file as serve would (an error names FILE:LINE),\n"
-    "then loads the TLS certificate and key and opens the store; it prints\n"
-    "what it checked, or why it failed with a non-zero exit. Run it before\n"
-    "sending serve a SIGHUP or restarting it.\n"
+    "then loads the TLS certificate and key, reads the [gssapi] keytab if one\n"
+    "is set, and opens the store; it prints what it checked, or why it failed\n"
+    "with a non-zero exit. Run it before sending serve a SIGHUP or restarting\n"
+    "it.\n"
     "show prints the effective configuration: every key with its value,\n"
     "defaults included, paths absolute. Its output is a valid config file.\n";
 
@@ -40,6 +42,17 @@ static int check(struct cli *c)
 	}
 	tls_ctx_free(&tls);
 	printf("tls: %s and %s: ok\n", c->cfg.tls_cert, c->cfg.tls_key);
+	if (sasl_gssapi_configured(&c->cfg)) {
+		struct buf found = {0};
+		if (sasl_gssapi_check(&c->cfg, &found, &err) < 0) {
+			cli_err("%s", err);
+			free(err);
+			buf_free(&found);
+			return EX_CONFIG;
+		}
+		printf("gssapi: %s: %s: ok\n", c->cfg.gssapi_keytab, found.data);
+		buf_free(&found);
+	}
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
 	printf("store: %s/mailroom.db: ok\n", c->cfg.data_dir);

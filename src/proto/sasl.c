@@ -165,6 +165,17 @@ bool sasl_gssapi_configured(const struct config *cfg)
 	return cfg->gssapi_keytab != NULL && cfg->gssapi_realm != NULL;
 }
 
+/* HOST of the service principals pop/HOST and smtp/HOST, or "*" */
+static const char *gssapi_host(const struct config *cfg)
+{
+	return cfg->gssapi_principal != NULL ? cfg->gssapi_principal : cfg->hostname;
+}
+
+int sasl_gssapi_check(const struct config *cfg, struct buf *found, char **err_r)
+{
+	return sasl_gssapi_keytab_check(cfg->gssapi_keytab, gssapi_host(cfg), found, err_r);
+}
+
 void sasl_server_use_gssapi(struct sasl_server *s, const struct config *cfg, const char *service)
 {
 	char domain[256];
@@ -180,7 +191,7 @@ void sasl_server_use_gssapi(struct sasl_server *s, const struct config *cfg, con
 	struct sasl_gssapi_conf c = {
 	    .keytab = cfg->gssapi_keytab,
 	    .service = service,
-	    .host = cfg->gssapi_principal != NULL ? cfg->gssapi_principal : cfg->hostname,
+	    .host = gssapi_host(cfg),
 	    .realm = cfg->gssapi_realm,
 	    .domain = domain,
 	};

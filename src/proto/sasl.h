@@ -49,6 +49,10 @@ bool sasl_gssapi_configured(const struct config *cfg);
    §4). Copies what it needs; makes no GSS call, so the loop may call it.
    Without it, every GSSAPI step fails as temporary. */
 void sasl_server_use_gssapi(struct sasl_server *s, const struct config *cfg, const char *service);
+/* For `config check`: cfg's keytab can be read and holds the keys pop/HOST
+   and smtp/HOST. Appends the principals found to `found`; returns 0, or -1
+   with a malloc'd message. Blocks on the file. */
+int sasl_gssapi_check(const struct config *cfg, struct buf *found, char **err_r);
 void sasl_server_free(struct sasl_server **s);
 /* `in` is the decoded client message; in == NULL means the client sent no
    initial response (the first step then produces the first challenge). */

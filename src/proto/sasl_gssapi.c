@@ -20,6 +20,7 @@
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
+#include <krb5/krb5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,4 +389,69 @@ enum sasl_step sasl_gssapi_step(struct sasl_gssapi *g, const char *in, size_t in
 		break;
 	}
 	return SASL_MALFORMED;
+}
+
+/* --- config check ------------------------------------------------------------ */
+
+/* Whether the keytab entry `p` is service/host (host "*": any host). */
+static bool entry_is(krb5_const_principal p, const char *service, const char *host)
+{
+	if (p->length != 2 || p->data[0].length != strlen(service) ||
+	    memcmp(p->data[0].data, service, p->data[0].length) != 0)
+		return false;
+	return strcmp(host, "*") == 0 || (p->data[1].length == strlen(host) &&
+					  strncasecmp(p->data[1].data, host, strlen(host)) == 0);
+}
+
+int sasl_gssapi_keytab_check(const char *keytab, const char *host, struct buf *found, char **err_r)
+{
+	static const char *const services[] = {"pop", "smtp"};
+	krb5_context kc;
+	krb5_keytab kt = NULL;
+	krb5_kt_cursor cur;
+	krb5_keytab_entry e;
+	bool seen[2] = {false, false};
+	krb5_error_code ret;
+
+	if (krb5_init_context(&kc) != 0) {
+		*err_r = xstrdup("cannot start the Kerberos library");
+		return -1;
+	}
+	char *name = xasprintf("FILE:%s", keytab);
+	ret = krb5_kt_resolve(kc, name, &kt);
+	free(name);
+	if (ret == 0)
+		ret = krb5_kt_start_seq_get(kc, kt, &cur);
+	if (ret != 0) {
+		const char *msg = krb5_get_error_message(kc, ret);
+		*err_r = xasprintf("[gssapi] keytab %s: %s", keytab, msg);
+		krb5_free_error_message(kc, msg);
+		if (kt != NULL)
+			krb5_kt_close(kc, kt);
+		krb5_free_context(kc);
+		return -1;
+	}
+	while (krb5_kt_next_entry(kc, kt, &e, &cur) == 0) {
+		for (size_t i = 0; i < 2; i++) {
+			char *text = NULL;
+			if (seen[i] || !entry_is(e.principal, services[i], host) ||
+			    krb5_unparse_name(kc, e.principal, &text) != 0)
+				continue;
+			seen[i] = true;
+			buf_printf(found, "%s%s", found->len > 0 ? ", " : "", text);
+			krb5_free_unparsed_name(kc, text);
+		}
+		krb5_free_keytab_entry_contents(kc, &e);
+	}
+	krb5_kt_end_seq_get(kc, kt, &cur);
+	krb5_kt_close(kc, kt);
+	krb5_free_context(kc);
+	if (!seen[0] || !seen[1]) {
+		*err_r =
+		    xasprintf("[gssapi] keytab %s has no key for %s/%s: clients cannot log in "
+			      "to %s with GSSAPI",
+			      keytab, services[seen[0] ? 1 : 0], host, seen[0] ? "SMTP" : "POP3");
+		return -1;
+	}
+	return 0;
 }

@@ -49,6 +49,11 @@ const char *sasl_gssapi_principal(const struct sasl_gssapi *g);
 /* Whether the next message is one the acceptor verifies (a context token). */
 bool sasl_gssapi_checks(const struct sasl_gssapi *g, const char *in);
 
+/* For `config check`: the keytab can be read and holds a key for pop/host
+   and for smtp/host (host "*": any host). Appends the principals found to
+   `found`; returns 0, or -1 with a malloc'd message. Blocks on the file. */
+int sasl_gssapi_keytab_check(const char *keytab, const char *host, struct buf *found, char **err_r);
+
 /* --- pure helpers (no GSS calls; for tests) ------------------------------- */
 
 /* NAME@REALM (as gss_display_name shows a krb5 principal) -> NAME@domain,

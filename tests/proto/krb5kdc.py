@@ -101,8 +101,9 @@ class Kdc:
             self.kadmin("addprinc -randkey %s" % n)
 
     def keytab(self, path, *names):
-        """Writes the keys of names to path, readable by the server's user."""
-        self.kadmin("ktadd -k %s %s" % (path, " ".join(names)))
+        """Writes the keys of names to path, readable by the server's user.
+        The keys stay as they are (-norandkey): earlier keytabs stay valid."""
+        self.kadmin("ktadd -k %s -norandkey %s" % (path, " ".join(names)))
         os.chmod(path, 0o600)
         if os.geteuid() == 0:
             pw = pwd.getpwnam(unprivileged_user())

@@ -172,6 +172,33 @@ def test_fetchmail_gssapi():
             assert b"Kerberos mail." in f.read()
 
 
+def test_relative_keytab_and_config_check():
+    with Realm() as r:
+        os.environ["KRB5_CONFIG"] = r.kdc.krb5_conf
+        srv = Server(extra={"server.hostname": HOST, "gssapi.keytab": "mail.keytab",
+                            "gssapi.realm": REALM, "gssapi.domain": DOMAIN})
+        with srv:
+            data = os.path.join(srv.dir, "data")
+            # relative to data_dir, like the TLS files
+            r.kdc.keytab(os.path.join(data, "mail.keytab"), "pop/" + HOST, "smtp/" + HOST)
+            out = srv.cli("config", "check").stdout.decode()
+            assert ("gssapi: %s/mail.keytab: pop/localhost@%s, smtp/localhost@%s: ok"
+                    % (data, REALM, REALM)) in out, out
+            srv.add_user(ALICE)
+            srv.start()
+            assert curl_pop3(srv, r.env).returncode == 0
+            srv.stop()
+            # a keytab without the smtp key: config check says so
+            os.unlink(os.path.join(data, "mail.keytab"))
+            r.kdc.keytab(os.path.join(data, "mail.keytab"), "pop/" + HOST)
+            p = srv.cli("config", "check", check=False)
+            err = p.stderr.decode()
+            assert p.returncode != 0 and "no key for smtp/localhost" in err, err
+            os.unlink(os.path.join(data, "mail.keytab"))
+            p = srv.cli("config", "check", check=False)
+            assert p.returncode != 0 and "mail.keytab" in p.stderr.decode(), p.stderr
+
+
 def gss_refused(srv, env, service="pop"):
     """curl's login fails; the server answers, logs why, and keeps serving."""
     p = curl_pop3(srv, env)
