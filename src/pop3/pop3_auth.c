@@ -407,7 +407,7 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		return POP3_CMD_DONE;
 	}
 	struct buf ir = {0};
-	if (ctx->argc == 2 && sasl_response_decode(ctx->args[1], &ir) < 0) {
+	if (ctx->argc == 2 && sasl_response_decode(ctx->args[1], m, &ir) < 0) {
 		buf_free_secret(&ir);
 		pop3_reply(s, false, "Invalid base64 data");
 		return POP3_CMD_DONE;
@@ -438,7 +438,8 @@ void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
 		secure_zero(&id, sizeof(id));
 		return;
 	}
-	if (pop3_parse_check(line) != POP3_PARSE_OK || sasl_response_decode(line, &in) < 0) {
+	if (pop3_parse_check(line) != POP3_PARSE_OK ||
+	    sasl_response_decode(line, sasl_server_mech(s->sasl), &in) < 0) {
 		buf_free_secret(&in);
 		/* RFC 5034 §4: a response that is not base64 fails the command */
 		sasl_abort(s, "Invalid base64 data");

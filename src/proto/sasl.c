@@ -739,7 +739,7 @@ static enum sasl_step gssapi_step(struct sasl_server *s, struct store *st, const
 enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const char *in,
 				size_t in_len, struct buf *out, struct auth_identity *id_r)
 {
-	if (in != NULL && in_len > SASL_MESSAGE_MAX)
+	if (in != NULL && in_len > sasl_message_max(s->mech))
 		return SASL_MALFORMED;
 	switch (s->mech) {
 	case SASL_PLAIN:
@@ -756,11 +756,16 @@ enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const c
 	return SASL_MALFORMED;
 }
 
-int sasl_response_decode(struct slice text, struct buf *out)
+size_t sasl_message_max(enum sasl_mech m)
+{
+	return m == SASL_GSSAPI ? SASL_GSSAPI_MESSAGE_MAX : SASL_MESSAGE_MAX;
+}
+
+int sasl_response_decode(struct slice text, enum sasl_mech m, struct buf *out)
 {
 	if (slice_eq(text, "="))
 		return 0;
-	if (text.len > (SASL_MESSAGE_MAX + 2) / 3 * 4)
+	if (text.len > (sasl_message_max(m) + 2) / 3 * 4)
 		return -1;
 	return base64_decode(out, text.p, text.len);
 }

@@ -61,9 +61,9 @@ enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const c
 
 /* --- line helpers shared by POP3 AUTH and SMTP AUTH ------------------------ */
 /* A client response line (RFC 5034 §4, RFC 4954 §4): "=" is the empty
-   response, anything else base64 of at most SASL_MESSAGE_MAX octets.
+   response, anything else base64 of at most sasl_message_max(m) octets.
    Returns 0, or -1 (out unchanged) for bad base64 or an oversized message. */
-int sasl_response_decode(struct slice text, struct buf *out);
+int sasl_response_decode(struct slice text, enum sasl_mech m, struct buf *out);
 /* Appends one challenge line: prefix ("+ " or "334 "), base64(data), CRLF. */
 void sasl_challenge_line(struct buf *line, const char *prefix, const struct buf *data);
 
@@ -72,6 +72,12 @@ void sasl_challenge_line(struct buf *line, const char *prefix, const struct buf 
 #define SASL_PASSWORD_MAX 1024 /* read up to this; above PASSWORD_MAX never matches */
 #define SASL_NONCE_MAX 128     /* client nonce octets (RFC 5802 §5.1 sets none) */
 #define SASL_MESSAGE_MAX 2048  /* one decoded client message */
+/* A GSSAPI context token: an Active Directory ticket carries the user's
+   groups (the PAC) and outgrows SASL_MESSAGE_MAX. This is RFC 4954 §4's
+   12288-octet AUTH line decoded; a POP3 line (POP3_LONG_LINE_MAX) holds less. */
+#define SASL_GSSAPI_MESSAGE_MAX 9216
+/* The largest decoded client message of mechanism m. */
+size_t sasl_message_max(enum sasl_mech m);
 
 enum sasl_mech sasl_server_mech(const struct sasl_server *s);
 /* The user name the client has given so far ("" if none), for logs; for

@@ -172,7 +172,7 @@ enum smtp_cmd_result smtp_cmd_auth(struct smtp_cmd_ctx *ctx)
 	}
 	struct buf in = {0};
 	bool has_ir = ir.len > 0;
-	if (has_ir && sasl_response_decode(ir, &in) < 0) {
+	if (has_ir && sasl_response_decode(ir, m, &in) < 0) {
 		buf_free_secret(&in);
 		smtp_reply(s, 501, "5.5.2 Invalid base64 data");
 		return SMTP_CMD_ERROR;
@@ -208,7 +208,7 @@ void smtp_auth_line(struct smtp_session *s, struct slice line)
 		smtp_cmd_finish(s);
 		return;
 	}
-	if (sasl_response_decode(line, &in) < 0) {
+	if (sasl_response_decode(line, sasl_server_mech(s->sasl), &in) < 0) {
 		buf_free_secret(&in);
 		smtp_reset_auth(s);
 		smtp_reply(s, 501, "5.5.2 Invalid base64 data");

@@ -233,8 +233,19 @@ def test_garbage_tokens_clean_failure():
             c.send(base64.b64encode(tok) + b"\r\n")
             assert c.line().startswith(b"-ERR [AUTH]")
         c.close()
+        # a token larger than other mechanisms' messages (an AD ticket's
+        # size) still reaches the acceptor: a failure, not a syntax error
+        c = srv.raw()
+        c.line()
+        c.send(b"AUTH GSSAPI\r\n")
+        assert c.line() == b"+ "
+        c.send(base64.b64encode(b"\x60" + os.urandom(2800)) + b"\r\n")
+        assert c.line().startswith(b"-ERR [AUTH]")
+        c.close()
         s = srv.submission()
         code, _ = s.docmd("AUTH", "GSSAPI " + base64.b64encode(b"garbage").decode())
+        assert code == 535, code
+        code, _ = s.docmd("AUTH", "GSSAPI " + base64.b64encode(os.urandom(9000)).decode())
         assert code == 535, code
         s.quit()
         assert curl_pop3(srv, r.env).returncode == 0

@@ -152,7 +152,7 @@ static void test_garbage_tokens(void)
 	test_assert(one_token(keytab, "\x60", 1) == SASL_FAILED);
 	test_assert(one_token(keytab, "hello", 5) == SASL_FAILED);
 	test_assert(one_token(keytab, "", 0) == SASL_MALFORMED);
-	unsigned char buf[SASL_MESSAGE_MAX];
+	unsigned char buf[SASL_GSSAPI_MESSAGE_MAX];
 	unsigned seed = 12345;
 	for (int round = 0; round < 200; round++) {
 		size_t len = 1 + (size_t)(rand_r(&seed) % (int)sizeof(buf));
