@@ -306,11 +306,14 @@ static enum sasl_step accept_token(struct sasl_gssapi *g, const char *in, size_t
 		  remember_principal(g, src);
 	if (src != GSS_C_NO_NAME)
 		gss_release_name(&minor, &src);
-	if (ok && !check_target(g))
+	if (ok && !check_target(g)) {
+		out->len = 0;
 		return SASL_FAILED;
+	}
 	if (!ok || !(flags & GSS_C_INTEG_FLAG)) {
 		log_info("gssapi accept refused: %s",
 			 !ok ? "no Kerberos 5 principal" : "no integrity protection");
+		out->len = 0;
 		return SASL_FAILED;
 	}
 	if (out->len > 0) {
