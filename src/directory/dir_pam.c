@@ -279,8 +279,9 @@ static void no_fail_delay(int retval, unsigned usec, void *appdata)
 }
 
 /* Debian's /etc/shadow is root:shadow 0640. Run as an account outside group
-   shadow, pam_unix falls back to unix_chkpwd, which checks only the calling
-   account's own password, so every login fails like a wrong password. */
+   shadow, pam_unix falls back to its helper unix_chkpwd, which gives up its
+   own group shadow before it checks any account but the caller's: every
+   login then ends in PAM_AUTHINFO_UNAVAIL. Say once what to do. */
 static void shadow_hint(struct dir_pam *be)
 {
 	if (geteuid() == 0 || access("/etc/shadow", F_OK) != 0 || access("/etc/shadow", R_OK) == 0)
@@ -297,6 +298,8 @@ static void shadow_hint(struct dir_pam *be)
 static enum dir_status map_result(struct dir_pam *be, const char *name, const char *step, int r,
 				  const struct dir_pam_conv *cv)
 {
+	if (r == PAM_AUTH_ERR || r == PAM_AUTHINFO_UNAVAIL)
+		shadow_hint(be);
 	switch (r) {
 	case PAM_SUCCESS:
 		return DIR_OK;
@@ -305,8 +308,6 @@ static enum dir_status map_result(struct dir_pam *be, const char *name, const ch
 	case PAM_MAXTRIES:
 	case PAM_CRED_INSUFFICIENT:
 	case PAM_AUTHTOK_ERR:
-		if (r == PAM_AUTH_ERR)
-			shadow_hint(be);
 		log_debug("pam: %s of %s: %s", step, name, pam_strerror(NULL, r));
 		return DIR_FAILED;
 	case PAM_PERM_DENIED:
