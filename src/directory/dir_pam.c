@@ -334,6 +334,14 @@ static enum dir_status map_result(struct dir_pam *be, const char *name, const ch
 	return DIR_TEMPFAIL;
 }
 
+/* PAM_USER after authentication: still the account we started with? */
+static bool same_user(pam_handle_t *ph, const char *name)
+{
+	const void *item = NULL;
+	return pam_get_item(ph, PAM_USER, &item) == PAM_SUCCESS && item != NULL &&
+	       strcmp(item, name) == 0;
+}
+
 static enum dir_status run_pam(struct dir_pam *be, const char *name, const char *password)
 {
 	struct dir_pam_conv cv = {.password = password};
@@ -357,6 +365,14 @@ static enum dir_status run_pam(struct dir_pam *be, const char *name, const char 
 		   not open to the network (pam_unix's nullok notwithstanding) */
 		r = pam_authenticate(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 		s = map_result(be, name, "authentication", r, &cv);
+		if (s == DIR_OK && !same_user(ph, name)) {
+			/* a module mapped the name to another account: that
+			   account is not the mailbox the client asked for */
+			log_warn("pam: service %s changed the user %s during authentication; "
+				 "refused",
+				 be->service, name);
+			s = DIR_FAILED;
+		}
 		if (s == DIR_OK) {
 			r = pam_acct_mgmt(ph, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 			s = map_result(be, name, "account check", r, &cv);
