@@ -186,8 +186,12 @@ static enum dir_status find_account(const struct dir_pam *be, const char *name, 
 		return s;
 	/* an NSS source may hand back another spelling than the one asked:
 	   only a name that is itself valid becomes an address */
-	if (!name_valid(pw->pw_name, strlen(pw->pw_name)) || pw->pw_uid == 0 ||
-	    pw->pw_uid < be->min_uid || pw->pw_uid == DIR_PAM_NOBODY_UID) {
+	if (!name_valid(pw->pw_name, strlen(pw->pw_name))) {
+		log_debug("pam: the passwd database answers %s with a name that is no address",
+			  name);
+		return DIR_UNKNOWN;
+	}
+	if (pw->pw_uid == 0 || pw->pw_uid < be->min_uid || pw->pw_uid == DIR_PAM_NOBODY_UID) {
 		log_debug("pam: account %s (uid %u) is not a mail account ([pam] min_uid %u)",
 			  pw->pw_name, (unsigned)pw->pw_uid, be->min_uid);
 		return DIR_UNKNOWN;
