@@ -10,9 +10,10 @@
  * otherwise (GSSAPI, certificates) only ask the passwd database: mail for an
  * expired account is still accepted.
  *
- * Names: the name as given first; a name with capitals that names no
- * account is tried in lower case once (adduser makes lower-case names, mail
- * addresses arrive in any case). The account's own name is the address.
+ * Names: a login or address in any case names the account of that name in
+ * lower case; accounts with capitals in their names are not mail accounts
+ * (the store keeps addresses in lower case, so "John" and "john" would share
+ * a mailbox). adduser makes lower-case names anyway.
  *
  * Never: log a password, keep a copy of one after the call, let PAM sleep on
  * a failure (the server's login brake does that, per client), or run a PAM
@@ -165,28 +166,24 @@ static enum dir_status passwd_get(const char *name, struct passwd *pw, char **bu
 	}
 }
 
-/* The mail account called `name`: exactly, else its lower-case form. */
+/* The mail account called `name`, in any case: mailbox addresses are lower
+   case in the store, so only an account whose name is lower case is a mail
+   account ("John" and "john" would otherwise share one mailbox). */
 static enum dir_status find_account(const struct dir_pam *be, const char *name, struct passwd *pw,
 				    char **buf_r)
 {
-	enum dir_status s = passwd_get(name, pw, buf_r);
-	if (s == DIR_UNKNOWN) {
-		char lower[DIR_PAM_NAME_MAX + 1];
-		size_t i;
-		bool changed = false;
-		for (i = 0; name[i] != '\0'; i++) {
-			lower[i] = (char)tolower((unsigned char)name[i]);
-			changed |= lower[i] != name[i];
-		}
-		lower[i] = '\0';
-		if (changed)
-			s = passwd_get(lower, pw, buf_r);
-	}
+	char lower[DIR_PAM_NAME_MAX + 1];
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < DIR_PAM_NAME_MAX; i++)
+		lower[i] = (char)tolower((unsigned char)name[i]);
+	lower[i] = '\0';
+	enum dir_status s = passwd_get(lower, pw, buf_r);
 	if (s != DIR_OK)
 		return s;
 	/* an NSS source may hand back another spelling than the one asked:
 	   only a name that is itself valid becomes an address */
-	if (!name_valid(pw->pw_name, strlen(pw->pw_name))) {
+	if (!name_valid(pw->pw_name, strlen(pw->pw_name)) || strcmp(pw->pw_name, lower) != 0) {
 		log_debug("pam: the passwd database answers %s with a name that is no address",
 			  name);
 		return DIR_UNKNOWN;

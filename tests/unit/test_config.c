@@ -181,6 +181,7 @@ static const char EVERY_KEY[] =
 	"connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
 	"data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
 	"ca_file = ca.pem\n"
+	"[directory]\nbackend = passwd-file, builtin\n"
 	"[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
 	"confdir = pam.d\n";
 

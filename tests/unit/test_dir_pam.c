@@ -21,35 +21,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* Weak stand-ins for the helpers directory.c defines, so the backend can be
-   tested alone; the real ones win when they are linked. */
-__attribute__((weak)) void dir_account_clear(struct dir_account *a)
-{
-	free(a->address);
-	secret_free(&a->pw_hash);
-	secret_free(&a->scram);
-	secret_free(&a->apop_secret);
-	memset(a, 0, sizeof(*a));
-}
-
-__attribute__((weak)) void dir_resolution_add_mailbox(struct dir_resolution *r, const char *address)
-{
-	r->mailboxes = xrealloc(r->mailboxes, (r->n_mailboxes + 1) * sizeof(char *));
-	r->mailboxes[r->n_mailboxes++] = xstrdup(address);
-}
-
-__attribute__((weak)) void dir_resolution_clear(struct dir_resolution *r)
-{
-	for (size_t i = 0; i < r->n_mailboxes; i++)
-		free(r->mailboxes[i]);
-	free(r->mailboxes);
-	free(r->ids);
-	for (size_t i = 0; i < r->n_remote; i++)
-		free(r->remote[i]);
-	free(r->remote);
-	memset(r, 0, sizeof(*r));
-}
-
 static const struct {
 	const char *name, *text;
 } services[] = {
