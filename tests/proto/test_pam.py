@@ -129,7 +129,7 @@ def curl_pop3(srv, user, password, *args):
 def test_pop3_and_smtp_auth_with_the_unix_password():
     with pam_server() as srv:
         srv.start()
-        for login in (LOCAL, LOCAL + "@" + DOMAIN, LOCAL + "@" + DOMAIN.upper()):
+        for login in (LOCAL, LOCAL + "@" + DOMAIN, LOCAL.upper() + "@" + DOMAIN.upper()):
             c = srv.poplib_stls(login, UNIX_PW)
             assert c.stat() == (0, 0)  # the mailbox is there from the first login
             c.quit()
@@ -141,8 +141,10 @@ def test_pop3_and_smtp_auth_with_the_unix_password():
             assert "[AUTH]" in pop3_refused(srv, LOCAL, pw)
             assert submission_refused(srv, LOCAL, pw) == 535
         assert curl_pop3(srv, LOCAL, "wrong").returncode == 67  # login denied
-        # another domain is not the local account's
-        assert "[AUTH]" in pop3_refused(srv, LOCAL + "@example.org", UNIX_PW)
+        # another domain is not the local account's, nor are names dressed up
+        for login in (LOCAL + "@example.org", "../" + LOCAL, LOCAL + ":x", LOCAL + "/",
+                      LOCAL + "+tag@" + DOMAIN, "x" * 200, "-" + LOCAL):
+            assert "[AUTH]" in pop3_refused(srv, login, UNIX_PW), login
         assert "cannot read /etc/shadow" not in srv.log_text()
 
 
@@ -172,6 +174,43 @@ def test_mail_to_a_local_account_is_delivered_and_read():
         assert len(msgs) == 1 and b"Subject: to a local account" in msgs[0], msgs
         p = curl_pop3(srv, LOCAL + "@" + DOMAIN, UNIX_PW, "-X", "LIST")
         assert p.returncode == 0 and p.stdout.startswith(b"1 "), (p.stdout, p.stderr)
+
+
+def test_submission_sends_as_the_local_address():
+    body = b"From: x\r\nSubject: out\r\n\r\nbye\r\n"
+    with pam_server() as srv:
+        srv.start()
+        c = srv.submission(LOCAL, UNIX_PW)
+        c.sendmail(LOCAL + "@" + DOMAIN, ["friend@remote.test"], body)
+        # [smtp] sender_login_match: another local address is not the user's
+        try:
+            c.sendmail("other@" + DOMAIN, ["friend@remote.test"], body)
+            raise AssertionError("sent as another address")
+        except smtplib.SMTPSenderRefused as e:
+            assert e.smtp_code == 553, e
+        c.quit()
+
+
+def test_expired_and_locked_accounts_do_not_log_in_but_get_mail():
+    try:
+        sh("chage", "-E", "0", LOCAL)
+        with pam_server() as srv:
+            srv.start()
+            assert "[AUTH]" in pop3_refused(srv, LOCAL, UNIX_PW)
+            srv.wait_log(r"pam: account check refuses %s: User account has expired" % LOCAL)
+            c = srv.smtp()
+            c.sendmail("someone@remote.test", [LOCAL + "@" + DOMAIN],
+                       b"Subject: still delivered\r\n\r\nx\r\n")
+            c.quit()
+        sh("chage", "-E", "-1", LOCAL)
+        sh("usermod", "-L", LOCAL)
+        with pam_server() as srv:
+            srv.start()
+            assert "[AUTH]" in pop3_refused(srv, LOCAL, UNIX_PW)
+            assert submission_refused(srv, LOCAL, UNIX_PW) == 535
+    finally:
+        sh("chage", "-E", "-1", LOCAL)
+        sh("usermod", "-U", LOCAL)
 
 
 def test_builtin_then_pam():
