@@ -213,6 +213,27 @@ def test_expired_and_locked_accounts_do_not_log_in_but_get_mail():
         sh("usermod", "-U", LOCAL)
 
 
+def test_config_check_names_what_is_missing():
+    with pam_server(backend="builtin, pam") as srv:
+        for key, value, says in (
+                ("pam.service", "no-such-service",
+                 "[pam] service 'no-such-service': %s/no-such-service does not exist"
+                 % confdir),
+                ("pam.domain", None, "[pam] domain is not set")):
+            text = open(srv.conf).read()
+            line = "%s = " % key.split(".")[1]
+            kept = [ln for ln in text.splitlines() if not ln.startswith(line)]
+            if value is not None:
+                kept.insert(kept.index("[pam]") + 1, line + value)
+            with open(srv.conf, "w") as f:
+                f.write("\n".join(kept) + "\n")
+            p = srv.cli("config", "check", check=False)
+            assert p.returncode == 78 and says in p.stderr.decode(), (p.returncode, p.stderr)
+            with open(srv.conf, "w") as f:
+                f.write(text)
+        assert srv.cli("config", "check").returncode == 0
+
+
 def test_builtin_then_pam():
     with pam_server(backend="builtin, pam") as srv:
         srv.add_user("alice@example.test")
