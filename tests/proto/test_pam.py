@@ -238,6 +238,14 @@ def test_builtin_then_pam():
     with pam_server(backend="builtin, pam") as srv:
         srv.add_user("alice@example.test")
         srv.start()
+        # a built-in alias may name a local account (once it has its mailbox)
+        srv.poplib_stls(LOCAL, UNIX_PW).quit()
+        srv.cli("alias", "add", "sales@" + DOMAIN, LOCAL + "@" + DOMAIN)
+        c = srv.smtp()
+        c.sendmail("x@remote.test", ["sales@" + DOMAIN], b"Subject: via alias\r\n\r\nx\r\n")
+        c.quit()
+        msgs = srv.messages(LOCAL, UNIX_PW)
+        assert len(msgs) == 1 and b"Subject: via alias" in msgs[0], msgs
         srv.poplib_stls("alice@example.test", PASSWORD).quit()
         srv.poplib_stls(LOCAL, UNIX_PW).quit()
         srv.submission(LOCAL + "@" + DOMAIN, UNIX_PW).quit()
