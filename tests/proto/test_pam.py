@@ -13,6 +13,7 @@ Needs root (accounts are made and removed); skipped (exit 77) otherwise.
 Every account made is removed at the end, also after a failure or SIGTERM,
 and leftovers of an earlier run that was killed are removed at the start.
 """
+import json
 import os
 import pwd
 import signal
@@ -170,6 +171,10 @@ def test_mail_to_a_local_account_is_delivered_and_read():
             except smtplib.SMTPRecipientsRefused as e:
                 assert e.recipients[rcpt][0] == 550, e.recipients
         c.quit()
+        # the mailbox was made by that first delivery, and is pam's
+        users = json.loads(srv.cli("user", "list", "--json").stdout)
+        mine = [u for u in users if u["address"] == LOCAL + "@" + DOMAIN]
+        assert len(mine) == 1 and mine[0]["directory"] == "pam", users
         msgs = srv.messages(LOCAL, UNIX_PW)
         assert len(msgs) == 1 and b"Subject: to a local account" in msgs[0], msgs
         p = curl_pop3(srv, LOCAL + "@" + DOMAIN, UNIX_PW, "-X", "LIST")
