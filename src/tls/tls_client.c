@@ -28,9 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* client, at most two intermediates, the root: longer chains are odd for
-   user certificates and only cost verification time */
-#define TLS_CLIENT_VERIFY_DEPTH 3
+/* intermediates between the client's certificate and the root
+   (SSL_CTX_set_verify_depth(3)): longer chains are odd for user
+   certificates and only cost verification time */
+#define TLS_CLIENT_VERIFY_DEPTH 2
 #define TLS_ADDRESS_MAX 319 /* RFC 5321 §4.5.3.1: 64 + "@" + 254 */
 
 struct client_map {
