@@ -527,7 +527,7 @@ def test_store_that_cannot_be_made_or_is_too_new():
         p = mr("-c", conf, "user", "list")
         assert p.returncode == 74 and p.stderr == (
             "mailroom: cannot open the mail store in %s/data: the store has schema version "
-            "999, newer than this mailroom (6): run the mailroom that made it\n" % d).encode(), \
+            "999, newer than this mailroom (7): run the mailroom that made it\n" % d).encode(), \
             p.stderr
 
 
