@@ -13,6 +13,7 @@ import base64
 import os
 import poplib
 import shutil
+import signal
 import smtplib
 import ssl
 import subprocess
@@ -364,6 +365,35 @@ def test_msmtp_auth_external():
         finally:
             shutil.rmtree(home, ignore_errors=True)
         assert len(srv.messages(BOB)) == 2
+
+
+def test_sighup_turns_client_certificates_on_and_config_check_reads_them():
+    with server(client_ca=False) as srv:
+        c = pop3s(srv, "alice")
+        assert "EXTERNAL" not in sasl_mechs(c)
+        with open(srv.conf) as f:
+            text = f.read()
+        with open(srv.conf, "w") as f:
+            f.write(text.replace("[tls]\n", "[tls]\nclient_ca = %s\n" % pem("ca")))
+        if "[tls]" not in text:
+            with open(srv.conf, "a") as f:
+                f.write("[tls]\nclient_ca = %s\n" % pem("ca"))
+        out = srv.cli("config", "check").stdout.decode()
+        assert "tls: client certificates from %s: ok" % pem("ca") in out, out
+        srv.proc.send_signal(signal.SIGHUP)
+        srv.wait_log(r"reload: TLS certificate")
+        assert "EXTERNAL" not in sasl_mechs(c)  # decided at this one's handshake
+        c.quit()
+        c = pop3s(srv, "alice")
+        assert auth_external(c).startswith(b"+OK")
+        c.quit()
+        # a CA file that is not there: config check says so
+        with open(srv.conf) as f:
+            text = f.read()
+        with open(srv.conf, "w") as f:
+            f.write(text.replace(pem("ca"), pem("nope")))
+        p = srv.cli("config", "check", check=False)
+        assert p.returncode != 0 and b"nope.pem" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":
