@@ -233,8 +233,10 @@ def test_password_login_with_a_certificate():
     with server() as srv:
         c = pop3s(srv, "alice")
         c.user(BOB)  # a certificate does not bind the password login
-        assert c.pass_(PASSWORD).startswith(b"+OK")
-        assert retr_subject(c) == "Subject: for %s 1" % BOB
+        resp = c.pass_(PASSWORD)
+        assert resp.startswith(b"+OK"), resp
+        subject = retr_subject(c)
+        assert subject == "Subject: for %s 1" % BOB, (subject, srv.log_text()[-2000:])
         c.quit()
 
 
