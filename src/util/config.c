@@ -427,6 +427,25 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 	} else if (strcmp(sec, "directory") == 0) {
 		if (strcmp(key, "backend") == 0)
 			return set_directory(&c->directory, v);
+	} else if (strcmp(sec, "pam") == 0) {
+		if (strcmp(key, "service") == 0) {
+			/* a file name in /etc/pam.d (or confdir), never a path */
+			if (strchr(v, '/') != NULL || v[0] == '.')
+				return "expected a PAM service name (a file in /etc/pam.d)";
+			return set_string(&c->pam_service, v);
+		}
+		if (strcmp(key, "domain") == 0) {
+			if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
+				return "expected a domain name such as example.org";
+			const char *err = set_string(&c->pam_domain, v);
+			for (char *q = c->pam_domain; *q != '\0'; q++)
+				*q = (char)tolower((unsigned char)*q);
+			return err;
+		}
+		if (strcmp(key, "min_uid") == 0)
+			return set_count(&c->pam_min_uid, v, 1, UINT32_MAX - 1);
+		if (strcmp(key, "confdir") == 0)
+			return set_string(&c->pam_confdir, v);
 	}
 	return "unknown key";
 }
@@ -434,7 +453,7 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 static bool section_known(const char *s)
 {
 	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery",
-					   "directory"};
+					   "directory", "pam"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -497,6 +516,10 @@ static void config_defaults(struct config *c)
 	c->delivery_data_xfer_timeout = 180; /* §4.5.3.2.6 */
 	c->delivery_data_done_timeout = 600; /* §4.5.3.2.7 */
 	c->delivery_slow_after = 30;
+	c->pam_service = xstrdup("mailroom");
+	/* Debian's first user uid (adduser.conf FIRST_UID): root and the system
+	   accounts are not mail accounts */
+	c->pam_min_uid = 1000;
 }
 
 /* Make `*p` absolute against `base` (a folder). */
@@ -539,6 +562,8 @@ static void resolve_paths(struct config *c, const char *name)
 		make_absolute(&c->tls_client_crl, c->data_dir);
 	if (c->delivery_ca_file != NULL)
 		make_absolute(&c->delivery_ca_file, c->data_dir);
+	if (c->pam_confdir != NULL)
+		make_absolute(&c->pam_confdir, c->data_dir);
 	free(base);
 }
 
@@ -815,6 +840,11 @@ void config_write(const struct config *c, struct buf *b)
 	for (size_t i = 0; i < c->directory.count; i++)
 		buf_printf(b, "%s%s", i > 0 ? ", " : "", c->directory.addrs[i]);
 	buf_printf(b, "\n");
+	buf_printf(b, "\n[pam]\n");
+	put_str(b, "service", c->pam_service);
+	put_str(b, "domain", c->pam_domain);
+	buf_printf(b, "min_uid = %u\n", c->pam_min_uid);
+	put_str(b, "confdir", c->pam_confdir);
 }
 
 void config_diff(const struct config *a, const struct config *b,
@@ -849,6 +879,9 @@ void config_free(struct config *c)
 	free(c->smtp_postmaster);
 	free(c->delivery_resolver);
 	free(c->delivery_ca_file);
+	free(c->pam_service);
+	free(c->pam_domain);
+	free(c->pam_confdir);
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);

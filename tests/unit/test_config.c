@@ -30,6 +30,8 @@ static void test_defaults_and_full(void)
 	test_assert_str(c.listen[ROLE_SMTP].addrs[0], "127.0.0.1:2525");
 	test_assert(c.max_connections_per_ip == 50 && c.idle_timeout == 600);
 	test_assert(!c.pop3_plaintext_auth && !c.pop3_apop); /* SPEC §7 */
+	test_assert_str(c.pam_service, "mailroom");	     /* SPEC §7 */
+	test_assert(c.pam_domain == NULL && c.pam_confdir == NULL && c.pam_min_uid == 1000);
 	config_free(&c);
 
 	const char *full = "; comment\n"
@@ -111,6 +113,13 @@ static void test_errors(void)
 	expect_error("[listen]\npop3 = a, #b:110\n", "test.conf:2: expected host:port");
 	expect_error("[listen]\npop3 = [fe80::1%eth0]:110\n", "test.conf:2: expected host:port");
 	expect_error("[listen]\npop3 = []:110\n", "test.conf:2: expected host:port");
+	expect_error("[pam]\nservice = ../shadow\n", "test.conf:2: expected a PAM service");
+	expect_error("[pam]\nservice = pam.d/login\n", "test.conf:2: expected a PAM service");
+	expect_error("[pam]\ndomain = localhost\n", "test.conf:2: expected a domain");
+	expect_error("[pam]\ndomain = a@b.test\n", "test.conf:2: expected a domain");
+	expect_error("[pam]\nmin_uid = 0\n", "test.conf:2: expected a number from 1");
+	expect_error("[pam]\nmin_uid = 4294967295\n", "test.conf:2: expected a number");
+	expect_error("[pam]\nuser = x\n", "test.conf:2: unknown key 'user' in [pam]");
 	struct config c;
 	char *err = NULL;
 	memset(&c, 0, sizeof(c));
@@ -173,7 +182,9 @@ static const char EVERY_KEY[] =
 	"connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
 	"data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
 	"ca_file = ca.pem\n"
-	"[directory]\nbackend = passwd-file, builtin\n";
+	"[directory]\nbackend = passwd-file, builtin\n"
+	"[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
+	"confdir = pam.d\n";
 
 static void count_key(const char *key, void *arg)
 {
@@ -199,6 +210,8 @@ static void test_write_reads_back(void)
 	test_assert(strstr(ta.data, "min_data_rate = 1024\n") != NULL);
 	test_assert(strstr(ta.data, "data_rate_window = 45s\n") != NULL);
 	test_assert(strstr(ta.data, "smtp = 127.0.0.1:25, [::1]:25\n") != NULL);
+	test_assert(strstr(ta.data, "domain = local.example.test\n") != NULL);
+	test_assert(strstr(ta.data, "confdir = /srv/mail/pam.d\n") != NULL);
 	test_assert(config_parse("/etc/mailroom.conf", ta.data, ta.len, &b, &err) == 0);
 	config_write(&b, &tb);
 	test_assert_str(tb.data, ta.data);
