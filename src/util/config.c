@@ -323,6 +323,21 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_string(&c->tls_cert, v);
 		if (strcmp(key, "key") == 0)
 			return set_string(&c->tls_key, v);
+		if (strcmp(key, "client_ca") == 0)
+			return set_string(&c->tls_client_ca, v);
+		if (strcmp(key, "client_crl") == 0)
+			return set_string(&c->tls_client_crl, v);
+		if (strcmp(key, "client_cert_map") == 0) {
+			if (strcmp(v, "email") != 0 && strcmp(v, "cn") != 0)
+				return "expected email or cn";
+			c->tls_client_cert_map = strcmp(v, "cn") == 0 ? CERT_MAP_CN : CERT_MAP_EMAIL;
+			return NULL;
+		}
+		if (strcmp(key, "client_cert_domain") == 0) {
+			if (!host_name_valid(v, strlen(v)))
+				return "expected a domain name (letters, digits, '-' and '.')";
+			return set_string(&c->tls_client_cert_domain, v);
+		}
 	} else if (strcmp(sec, "limits") == 0) {
 		if (strcmp(key, "max_connections") == 0)
 			return set_count(&c->max_connections, v, 1, 1000000);
@@ -541,6 +556,10 @@ static void resolve_paths(struct config *c, const char *name)
 	make_absolute(&c->data_dir, base);
 	make_absolute(&c->tls_cert, c->data_dir);
 	make_absolute(&c->tls_key, c->data_dir);
+	if (c->tls_client_ca != NULL)
+		make_absolute(&c->tls_client_ca, c->data_dir);
+	if (c->tls_client_crl != NULL)
+		make_absolute(&c->tls_client_crl, c->data_dir);
 	if (c->delivery_ca_file != NULL)
 		make_absolute(&c->delivery_ca_file, c->data_dir);
 	if (c->pam_confdir != NULL)
@@ -769,6 +788,11 @@ void config_write(const struct config *c, struct buf *b)
 	buf_printf(b, "\n[tls]\n");
 	put_str(b, "cert", c->tls_cert);
 	put_str(b, "key", c->tls_key);
+	put_str(b, "client_ca", c->tls_client_ca);
+	put_str(b, "client_crl", c->tls_client_crl);
+	buf_printf(b, "client_cert_map = %s\n",
+		   c->tls_client_cert_map == CERT_MAP_CN ? "cn" : "email");
+	put_str(b, "client_cert_domain", c->tls_client_cert_domain);
 	buf_printf(b, "\n[limits]\nmax_connections = %u\nmax_connections_per_ip = %u\n",
 		   c->max_connections, c->max_connections_per_ip);
 	put_duration(b, "idle_timeout", c->idle_timeout);
@@ -867,5 +891,8 @@ void config_free(struct config *c)
 	listen_list_clear(&c->directory);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->tls_client_ca);
+	free(c->tls_client_crl);
+	free(c->tls_client_cert_domain);
 	memset(c, 0, sizeof(*c));
 }

@@ -53,6 +53,12 @@ struct config {
 
 	char *tls_cert;
 	char *tls_key;
+	/* client certificates (tls/tls.h, SASL EXTERNAL): CAs to verify them,
+	   or NULL: none asked for; an optional CRL; how one names its owner */
+	char *tls_client_ca;
+	char *tls_client_crl;
+	enum tls_cert_map { CERT_MAP_EMAIL, CERT_MAP_CN } tls_client_cert_map;
+	char *tls_client_cert_domain; /* appended to a CN without '@', or NULL */
 
 	unsigned max_connections;        /* whole server */
 	unsigned max_connections_per_ip;

@@ -168,7 +168,8 @@ static const char EVERY_KEY[] =
 	"log_level = debug\n"
 	"[listen]\nsmtp = 127.0.0.1:25, [::1]:25\nsubmission = off\n"
 	"submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
-	"[tls]\ncert = c.pem\nkey = /etc/k.pem\n"
+	"[tls]\ncert = c.pem\nkey = /etc/k.pem\nclient_ca = ca.pem\nclient_crl = /etc/crl.pem\n"
+	"client_cert_map = cn\nclient_cert_domain = example.test\n"
 	"[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
 	"auth_fail_delay_max = 2m\nauth_fail_delay = 250ms\nauth_cache_ttl = 0\n"
 	"line_deadline = 20s\ndata_deadline = 3h\nmin_data_rate = 1K\ndata_rate_window = 45s\n"
@@ -202,6 +203,8 @@ static void test_write_reads_back(void)
 				 &err) == 0);
 	config_write(&a, &ta);
 	test_assert(strstr(ta.data, "cert = /srv/mail/c.pem\n") != NULL);
+	test_assert(strstr(ta.data, "client_ca = /srv/mail/ca.pem\n") != NULL);
+	test_assert(strstr(ta.data, "client_cert_map = cn\n") != NULL);
 	test_assert(strstr(ta.data, "max_message_size = 1500000\n") != NULL);
 	test_assert(strstr(ta.data, "data_timeout = 2d\n") != NULL);
 	test_assert(strstr(ta.data, "min_data_rate = 1024\n") != NULL);
