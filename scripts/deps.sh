@@ -11,9 +11,10 @@ set -eu
 level=${1:-build}
 
 # build: gcc, make (build-essential), cmake, pkg-config; OpenSSL, SQLite,
-# libxcrypt; the openssl command makes the tests' certificates; MIT
-# Kerberos' GSS-API (libkrb5-dev) for SASL GSSAPI.
-pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev openssl libkrb5-dev"
+# libxcrypt; Linux-PAM (libpam0g-dev) for [directory] backend = pam; MIT
+# Kerberos' GSS-API (libkrb5-dev) for SASL GSSAPI; the openssl command makes
+# the tests' certificates.
+pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libpam0g-dev libkrb5-dev openssl"
 case "$level" in
 # test: python3 and aiosmtpd run the protocol tests and their SMTP sinks;
 # unbound answers the DNS tests; curl, fetchmail, mpop, s-nail, msmtp and

@@ -19,7 +19,8 @@ from harness import BIN, PASSWORD, Server, check_sanitizer, run_tests, unprivile
 
 
 POSTMASTER_ENTRY = {"address": "postmaster", "messages": 0, "bytes": 0, "quota": 0,
-                    "pop3": True, "submission": True, "enabled": True, "apop": False}
+                    "pop3": True, "submission": True, "enabled": True, "apop": False,
+                    "directory": "builtin"}
 
 
 def mr(*args, stdin=None, cwd=None):
@@ -137,7 +138,8 @@ def test_domain_user_alias_lifecycle():
         users = json.loads(srv.cli("user", "list", "--json").stdout)
         assert users == [{"address": "alice@example.test", "messages": 0, "bytes": 0,
                           "quota": 10 * 1024 * 1024, "pop3": True, "submission": True,
-                          "enabled": True, "apop": False}, POSTMASTER_ENTRY], users
+                          "enabled": True, "apop": False, "directory": "builtin"},
+                         POSTMASTER_ENTRY], users
 
         srv.cli("alias", "add", "sales@example.test", "alice@example.test")
         p = srv.cli("alias", "add", "alice@example.test", "x@example.test", check=False)
