@@ -137,40 +137,42 @@ int sasl_gssapi_parse_layer(const unsigned char *in, size_t len, struct slice *a
 
 /* --- GSS calls ------------------------------------------------------------- */
 
+/* Appends the library's text for one status code. */
+static void status_text(struct buf *b, OM_uint32 code, int type)
+{
+	OM_uint32 ctx = 0, min2;
+
+	do {
+		gss_buffer_desc msg = GSS_C_EMPTY_BUFFER;
+		if (GSS_ERROR(gss_display_status(&min2, code, type,
+						 type == GSS_C_MECH_CODE ? (gss_OID)gss_mech_krb5
+									 : GSS_C_NO_OID,
+						 &ctx, &msg)))
+			break;
+		/* a mapped minor code of 0 reads "Success": no news */
+		if (!(msg.length == 7 && memcmp(msg.value, "Success", 7) == 0)) {
+			buf_append_str(b, b->len > 0 ? "; " : "");
+			buf_append(b, msg.value, msg.length);
+		}
+		gss_release_buffer(&min2, &msg);
+	} while (ctx != 0 && b->len < 512);
+}
+
 /* Logs what the library says about a failure: the admin's only clue to a
-   wrong keytab, clock skew or a service name the client asked for. */
+   wrong keytab, clock skew or a service name the client asked for. The
+   minor (Kerberos) code says more; "Unspecified GSS failure" only points
+   at it, so the major text comes only when the minor one says nothing. */
 static void log_gss(const struct sasl_gssapi *g, const char *what, OM_uint32 major, OM_uint32 minor)
 {
-	char text[512];
-	size_t len = 0;
-	struct {
-		OM_uint32 code;
-		int type;
-	} parts[2] = {{major, GSS_C_GSS_CODE}, {minor, GSS_C_MECH_CODE}};
+	struct buf text = {0};
 
-	text[0] = '\0';
-	for (size_t k = 0; k < 2; k++) {
-		OM_uint32 ctx = 0, min2;
-		if (k == 1 && minor == 0)
-			break;
-		do {
-			gss_buffer_desc msg = GSS_C_EMPTY_BUFFER;
-			if (GSS_ERROR(gss_display_status(
-				&min2, parts[k].code, parts[k].type,
-				k == 1 ? (gss_OID)gss_mech_krb5 : GSS_C_NO_OID, &ctx, &msg)))
-				break;
-			int n =
-			    snprintf(text + len, sizeof(text) - len, "%s%.*s", len > 0 ? "; " : "",
-				     (int)msg.length, (const char *)msg.value);
-			gss_release_buffer(&min2, &msg);
-			if (n < 0 || (size_t)n >= sizeof(text) - len) {
-				len = sizeof(text) - 1;
-				break;
-			}
-			len += (size_t)n;
-		} while (ctx != 0);
-	}
-	log_info("gssapi %s failed service=%s@%s: %s", what, g->service, g->host, text);
+	if (minor != 0)
+		status_text(&text, minor, GSS_C_MECH_CODE);
+	if (text.len == 0)
+		status_text(&text, major, GSS_C_GSS_CODE);
+	log_info("gssapi %s failed service=%s@%s: %.*s", what, g->service, g->host,
+		 (int)(text.len > 512 ? 512 : text.len), text.data != NULL ? text.data : "");
+	buf_free(&text);
 }
 
 /* The acceptor credential: every key of the configured keytab. No desired
@@ -285,13 +287,14 @@ static enum sasl_step accept_token(struct sasl_gssapi *g, const char *in, size_t
 		return SASL_TEMPFAIL;
 	major = gss_accept_sec_context(&minor, &g->ctx, g->cred, &token, GSS_C_NO_CHANNEL_BINDINGS,
 				       &src, &mech, &reply, &flags, NULL, NULL);
+	OM_uint32 min2; /* `minor` is for the log below */
 	if (reply.length > 0)
 		buf_append(out, reply.value, reply.length);
-	gss_release_buffer(&minor, &reply);
+	gss_release_buffer(&min2, &reply);
 	if (GSS_ERROR(major)) {
 		log_gss(g, "accept", major, minor);
 		if (src != GSS_C_NO_NAME)
-			gss_release_name(&minor, &src);
+			gss_release_name(&min2, &src);
 		out->len = 0; /* an error token has no place in SASL */
 		return SASL_FAILED;
 	}
