@@ -772,13 +772,15 @@ static enum sasl_step gssapi_step(struct sasl_server *s, struct store *st, const
 {
 	char address[SASL_GSSAPI_ADDRESS_MAX];
 
-	if (s->gss == NULL || s->dir == NULL)
+	if (s->gss == NULL)
 		return SASL_TEMPFAIL; /* not configured for this exchange */
 	enum sasl_step r = sasl_gssapi_step(s->gss, in, in_len, out, address);
 	/* the principal stands for the login name in logs and the brake */
 	snprintf(s->authcid, sizeof(s->authcid), "%s", sasl_gssapi_principal(s->gss));
 	if (r != SASL_SUCCESS)
 		return r;
+	if (s->dir == NULL)
+		return SASL_TEMPFAIL;
 	/* the address is proven: the directory only says whose it is */
 	r = map_auth(directory_identity(s->dir, st, address, id_r));
 	if (r == SASL_FAILED)

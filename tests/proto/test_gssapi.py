@@ -199,6 +199,14 @@ def test_relative_keytab_and_config_check():
             assert p.returncode != 0 and "mail.keytab" in p.stderr.decode(), p.stderr
 
 
+def test_domain_defaults_to_realm():
+    with Realm() as r, gss_server(r, {"gssapi.domain": None}) as srv:
+        srv.add_user("alice@test.realm")
+        p = curl_pop3(srv, r.env)
+        assert p.returncode == 0, p.stderr
+        srv.wait_log(r"pop3 login user=alice@test\.realm .*mech=GSSAPI")
+
+
 def gss_refused(srv, env, service="pop"):
     """curl's login fails; the server answers, logs why, and keeps serving."""
     p = curl_pop3(srv, env)

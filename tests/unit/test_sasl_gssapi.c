@@ -12,6 +12,7 @@
 #include "proto/sasl_gssapi.h"
 #include "test_common.h"
 #include "util/buf.h"
+#include "util/config.h"
 
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_krb5.h>
@@ -186,6 +187,64 @@ static void test_garbage_tokens(void)
 	buf_free(&out);
 	free(keytab);
 	test_rmtree(dir);
+	test_end();
+}
+
+static void test_sasl_layer(void)
+{
+	enum sasl_mech m;
+	struct config cfg;
+	char *err = NULL;
+	char account[SASL_NAME_MAX + 1];
+	struct buf out = {0};
+	struct auth_identity id;
+	static const char text[] = "[gssapi]\nkeytab = /nonexistent/k.keytab\nrealm = " REALM "\n";
+
+	test_begin("gssapi in sasl.c");
+	test_assert(sasl_mech_parse("gssapi", 6, &m) == 0 && m == SASL_GSSAPI);
+	test_assert_str(sasl_mech_name(SASL_GSSAPI), "GSSAPI");
+	test_assert(!sasl_mech_plaintext(SASL_GSSAPI));
+	test_assert(sasl_message_max(SASL_GSSAPI) == SASL_GSSAPI_MESSAGE_MAX);
+	test_assert(sasl_message_max(SASL_PLAIN) == SASL_MESSAGE_MAX);
+	/* a token longer than other mechanisms' messages decodes for GSSAPI */
+	struct buf b64 = {0}, dec = {0};
+	for (int i = 0; i < 4000; i++)
+		buf_append_c(&b64, 'A');
+	struct slice t = {b64.data, b64.len};
+	test_assert(sasl_response_decode(t, SASL_PLAIN, &dec) < 0);
+	test_assert(sasl_response_decode(t, SASL_GSSAPI, &dec) == 0 && dec.len == 3000);
+	buf_free(&b64);
+	buf_free(&dec);
+
+	test_assert(config_parse("/etc/m.conf", "", 0, &cfg, &err) == 0);
+	test_assert(!sasl_gssapi_configured(&cfg));
+	config_free(&cfg);
+	test_assert(config_parse("/etc/m.conf", text, sizeof(text) - 1, &cfg, &err) == 0);
+	test_assert(sasl_gssapi_configured(&cfg));
+
+	/* not readied with sasl_server_use_gssapi(): a temporary failure */
+	struct sasl_server *s = sasl_server_new(SASL_GSSAPI, NULL);
+	test_assert(sasl_server_step(s, NULL, "x", 1, &out, &id) == SASL_TEMPFAIL);
+	sasl_server_free(&s);
+	/* readied, the first token is the checked step, by address only; a
+	   keytab that is not there is the server's problem */
+	s = sasl_server_new(SASL_GSSAPI, NULL);
+	sasl_server_use_gssapi(s, &cfg, "pop");
+	test_assert(!sasl_server_checks(s, NULL, 0, account));
+	test_assert(sasl_server_checks(s, "x", 1, account) && account[0] == '\0');
+	test_assert(sasl_server_step(s, NULL, NULL, 0, &out, &id) == SASL_CONTINUE);
+	test_assert(out.len == 0);
+	test_assert(sasl_server_checks(s, "x", 1, account));
+	test_assert(sasl_server_step(s, NULL, "x", 1, &out, &id) == SASL_TEMPFAIL);
+	test_assert_str(sasl_server_authcid(s), "");
+	sasl_server_free(&s);
+	/* use_gssapi leaves other mechanisms alone */
+	s = sasl_server_new(SASL_PLAIN, NULL);
+	sasl_server_use_gssapi(s, &cfg, "pop");
+	test_assert(sasl_server_checks(s, "\0a\0b", 4, account));
+	sasl_server_free(&s);
+	config_free(&cfg);
+	buf_free(&out);
 	test_end();
 }
 
@@ -383,5 +442,5 @@ static void test_kdc_exchange(void)
 int main(void)
 {
 	return test_run((void (*[])(void)){test_map, test_parse_layer, test_garbage_tokens,
-					   test_kdc_exchange, NULL});
+					   test_sasl_layer, test_kdc_exchange, NULL});
 }
