@@ -95,10 +95,9 @@ static void fuzz_helpers(const uint8_t *data, size_t size)
 	char addr[SASL_GSSAPI_ADDRESS_MAX];
 	struct slice z;
 
-	if (plen >= sizeof(principal))
-		plen = sizeof(principal) - 1;
-	memcpy(principal, data, plen);
-	principal[plen] = '\0';
+	size_t copy = plen < sizeof(principal) ? plen : sizeof(principal) - 1;
+	memcpy(principal, data, copy);
+	principal[copy] = '\0';
 	if (sasl_gssapi_map(principal, REALM, DOMAIN, addr) == 0) {
 		/* NAME@REALM -> NAME@DOMAIN, NAME without separators */
 		char *at = strrchr(principal, '@');

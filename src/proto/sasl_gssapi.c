@@ -29,7 +29,8 @@
 /* RFC 4752 §3.3: the security layer bit mask */
 #define GSS_LAYER_NONE 0x01
 
-#define LOCAL_PART_MAX 64 /* RFC 5321 §4.5.3.1.1 */
+#define LOCAL_PART_MAX 64   /* RFC 5321 §4.5.3.1.1 */
+#define GSSAPI_ROUNDS_MAX 4 /* context tokens; Kerberos 5 needs one */
 
 enum gssapi_state {
 	G_START,      /* nothing received yet */
@@ -44,6 +45,7 @@ struct sasl_gssapi {
 	char *keytab, *service, *host, *realm, *domain;
 	gss_cred_id_t cred;
 	gss_ctx_id_t ctx;
+	unsigned rounds;		   /* context tokens that did not complete it */
 	char principal[SASL_NAME_MAX + 1]; /* the client, once known */
 };
 
@@ -300,7 +302,17 @@ static enum sasl_step accept_token(struct sasl_gssapi *g, const char *in, size_t
 	}
 	if (major & GSS_S_CONTINUE_NEEDED) {
 		if (src != GSS_C_NO_NAME)
-			gss_release_name(&minor, &src);
+			gss_release_name(&min2, &src);
+		/* Kerberos 5 completes on the client's first token (the AP-REQ);
+		   a context that wants more without a token for the client (seen
+		   from mangled tokens) or after a few rounds is no login */
+		if (out->len == 0 || ++g->rounds >= GSSAPI_ROUNDS_MAX) {
+			log_info(
+			    "gssapi accept refused service=%s@%s: the context does not complete",
+			    g->service, g->host);
+			out->len = 0;
+			return SASL_FAILED;
+		}
 		return SASL_CONTINUE;
 	}
 	/* RFC 4752 §3.1: the server SHOULD check that Kerberos V5 was used;
