@@ -374,7 +374,7 @@ static void sasl_submit(struct pop3_session *s, struct buf *in)
 static void list_mechs(struct pop3_session *s)
 {
 	static const enum sasl_mech order[] = {SASL_EXTERNAL, SASL_SCRAM_SHA_256, SASL_GSSAPI,
-					       SASL_PLAIN, 					       SASL_LOGIN};
+					       SASL_PLAIN, SASL_LOGIN};
 	struct buf b = {0};
 
 	for (size_t i = 0; i < N_ELEMENTS(order); i++)

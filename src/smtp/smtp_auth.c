@@ -145,7 +145,7 @@ bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m)
 void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
 {
 	static const enum sasl_mech order[] = {SASL_EXTERNAL, SASL_SCRAM_SHA_256, SASL_GSSAPI,
-					       SASL_PLAIN, 					       SASL_LOGIN};
+					       SASL_PLAIN, SASL_LOGIN};
 	for (size_t i = 0; i < N_ELEMENTS(order); i++)
 		if (smtp_auth_mech_offered(s, order[i]))
 			buf_printf(b, " %s", sasl_mech_name(order[i]));
