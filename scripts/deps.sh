@@ -11,8 +11,9 @@ set -eu
 level=${1:-build}
 
 # build: gcc, make (build-essential), cmake, pkg-config; OpenSSL, SQLite,
-# libxcrypt; the openssl command makes the tests' certificates.
-pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev openssl"
+# libxcrypt, libargon2 (Dovecot's {ARGON2I}/{ARGON2ID} hashes); the openssl
+# command makes the tests' certificates.
+pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libargon2-dev openssl"
 case "$level" in
 # test: python3 and aiosmtpd run the protocol tests and their SMTP sinks;
 # unbound answers the DNS tests; curl, fetchmail, mpop, s-nail, msmtp and
@@ -20,8 +21,9 @@ case "$level" in
 # (libnet-ssleay-perl, a mere recommendation of swaks); clang with its
 # runtime (libclang-rt-14-dev) builds the second compiler's configurations
 # and the libFuzzer targets, and llvm's llvm-symbolizer gives their crash
-# reports function names and lines instead of bare addresses.
-test)  pkgs="$pkgs python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
+# reports function names and lines instead of bare addresses. dovecot-core's
+# doveadm writes the fresh passwd-file hashes of test_passwdfile.py.
+test)  pkgs="$pkgs dovecot-core python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
 # bench: Dovecot (bench/run-pop3.sh) and Postfix (bench/run-smtp.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix" ;;
 build) ;;
