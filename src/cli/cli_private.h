@@ -80,5 +80,6 @@ int cli_deliver(struct cli *c, int argc, char **argv);
 int cli_queue(struct cli *c, int argc, char **argv);
 int cli_route(struct cli *c, int argc, char **argv);
 int cli_config(struct cli *c, int argc, char **argv);
+int cli_pw(struct cli *c, int argc, char **argv);
 
 #endif
