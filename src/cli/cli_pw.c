@@ -41,7 +41,8 @@ int cli_pw(struct cli *c, int argc, char **argv)
 	scheme = o[O_SCHEME].set ? o[O_SCHEME].value : "yescrypt";
 	if (strcasecmp(scheme, "yescrypt") != 0 && strcasecmp(scheme, "sha512-crypt") != 0 &&
 	    strcasecmp(scheme, "argon2id") != 0) {
-		cli_err("pw: unknown --scheme '%s': use yescrypt, sha512-crypt or argon2id", scheme);
+		cli_err("pw: unknown --scheme '%s': use yescrypt, sha512-crypt or argon2id",
+			scheme);
 		return EX_USAGE;
 	}
 	if ((rc = cli_read_password(!isatty(STDIN_FILENO), &pw)) != 0)
