@@ -373,13 +373,27 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 		}
 		if (strcmp(key, "ca_file") == 0)
 			return set_string(&c->delivery_ca_file, v);
+	} else if (strcmp(sec, "passwd-file") == 0) {
+		if (strcmp(key, "path") == 0)
+			return set_string(&c->passwdfile_path, v);
+		if (strcmp(key, "domain") == 0) {
+			if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
+				return "expected a domain name such as example.org";
+			const char *e = set_string(&c->passwdfile_domain, v);
+			/* addresses are lower-case throughout (store_directory.c) */
+			for (char *q = c->passwdfile_domain; *q != '\0'; q++)
+				if (*q >= 'A' && *q <= 'Z')
+					*q = (char)(*q - 'A' + 'a');
+			return e;
+		}
 	}
 	return "unknown key";
 }
 
 static bool section_known(const char *s)
 {
-	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery"};
+	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery",
+					   "passwd-file"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -479,6 +493,8 @@ static void resolve_paths(struct config *c, const char *name)
 	make_absolute(&c->tls_key, c->data_dir);
 	if (c->delivery_ca_file != NULL)
 		make_absolute(&c->delivery_ca_file, c->data_dir);
+	if (c->passwdfile_path != NULL)
+		make_absolute(&c->passwdfile_path, c->data_dir);
 	free(base);
 }
 
@@ -746,6 +762,9 @@ void config_write(const struct config *c, struct buf *b)
 	put_duration(b, "slow_after", c->delivery_slow_after);
 	put_str(b, "resolver", c->delivery_resolver);
 	put_str(b, "ca_file", c->delivery_ca_file);
+	buf_printf(b, "\n[passwd-file]\n");
+	put_str(b, "path", c->passwdfile_path);
+	put_str(b, "domain", c->passwdfile_domain);
 }
 
 void config_diff(const struct config *a, const struct config *b,
@@ -780,6 +799,8 @@ void config_free(struct config *c)
 	free(c->smtp_postmaster);
 	free(c->delivery_resolver);
 	free(c->delivery_ca_file);
+	free(c->passwdfile_path);
+	free(c->passwdfile_domain);
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);

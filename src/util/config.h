@@ -94,6 +94,9 @@ struct config {
 	unsigned delivery_slow_after;	     /* a delivery this old frees its slot */
 	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
 	char *delivery_ca_file;	 /* CAs for --tls verify, or NULL: the system's */
+
+	char *passwdfile_path;	 /* [passwd-file] path (absolute: relative to data_dir), or NULL */
+	char *passwdfile_domain; /* appended to bare user names (lower-case), or NULL */
 };
 
 const char *listen_role_name(enum listen_role role);

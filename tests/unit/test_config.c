@@ -171,7 +171,8 @@ static const char EVERY_KEY[] =
 	"retry_min = 61s\nretry_max = 2h\nlifetime = 3d\ndelay_warning = 1h\n"
 	"connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
 	"data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
-	"ca_file = ca.pem\n";
+	"ca_file = ca.pem\n"
+	"[passwd-file]\npath = users.passwd\ndomain = example.net\n";
 
 static void count_key(const char *key, void *arg)
 {
