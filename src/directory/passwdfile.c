@@ -75,9 +75,7 @@ static char *address_make(const char *u, size_t len, const char *domain, const c
 		return NULL;
 	}
 	a = at != NULL ? xstrndup(u, len) : xasprintf("%.*s@%s", (int)len, u, domain);
-	for (char *p = a; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+	pwf_lower(a);
 	at = strchr(a, '@');
 	if (!domain_ok(at + 1, strlen(at + 1))) {
 		*why_r = "the domain after '@' is not a domain name";
@@ -141,11 +139,6 @@ static int line_parse(const char *p, size_t len, const char *domain, struct pwf_
 	if ((u->address = address_make(f[0], fl[0], domain, why_r)) == NULL)
 		return -1;
 	if (n > 1 && fl[1] > 0) {
-		if (memchr(f[1], ' ', fl[1]) != NULL || memchr(f[1], '\t', fl[1]) != NULL) {
-			*why_r = "the password field holds a space";
-			free(u->address);
-			return -1;
-		}
 		u->pw_hash = f[1][0] == '{' ? xstrndup(f[1], fl[1])
 					    : xasprintf("{CRYPT}%.*s", (int)fl[1], f[1]);
 	}
@@ -273,6 +266,13 @@ const struct pwf_user *pwf_find(const struct pwf *f, const char *address)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+void pwf_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
 }
 
 void pwf_free(struct pwf *f)

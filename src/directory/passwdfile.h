@@ -47,6 +47,8 @@ int pwf_parse(const char *text, size_t len, const char *domain, struct pwf *f, c
 int pwf_load(const char *path, const char *domain, struct pwf *f, char **err_r);
 /* The line of a lower-case address, or NULL. */
 const struct pwf_user *pwf_find(const struct pwf *f, const char *address);
+/* Lower-cases ASCII letters in place (addresses; UTF-8 bytes stay). */
+void pwf_lower(char *s);
 /* Wipes the hashes and frees everything; *f is empty afterwards. */
 void pwf_free(struct pwf *f);
 

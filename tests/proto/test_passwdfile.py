@@ -13,9 +13,63 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, check_sanitizer, run_tests  # noqa: E402
+from harness import BIN, Server, check_sanitizer, run_tests  # noqa: E402
 
 DOVEADM = shutil.which("doveadm")
+PW = "pä ss-word 1"  # a passwd-file field holds no ':'
+
+# Written by doveadm pw for "pencil": used where doveadm is not installed
+FIXED = {
+    "SHA512-CRYPT": "{SHA512-CRYPT}$6$qF.3DVZydkJVISRv$GMeCZ/FzHf/fAXnaYjWY0Mp8zZ6jrv.ybS8NDDVhbCK0"
+                    "ceI2LQ.rwmXTV58zjXUK.bUDNz.APpLTE6k8h141B0",
+    "BLF-CRYPT": "{BLF-CRYPT}$2y$05$Nd9jo.MWo9rA4utXzSIvsub338Re995ZtU./J1Csj9uyOKz5lL9lW",
+    "SSHA256": "{SSHA256}ulmSQm59f6oiZYVGSBIf2DTsy7B5m/3RPCjMEFR0BtrhVnHY",
+    "PBKDF2": "{PBKDF2}$1$wDliMW3QHsE7p7BI$5000$90fc6f6bfb04380139add3b176b070e33e42ee35",
+    "ARGON2ID": "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$UztuRbp55yxOCrM7/J3ePA$0y+8OOoF6clZFYb"
+                "hAgH3aR9t70eINBQSKeUt0owISqo",
+    "SCRAM-SHA-256": "{SCRAM-SHA-256}4096,tTAulBhpjUmFydnrOYSeyA==,SIZpK61coFb34PtIyvvGwEcLVC3VPEr"
+                     "/2wzRgDDNNPY=,C5XvIMLbtNA5jnUU5HVyUdbAp9Ny8x3PmLY/Ibs0Pzg=",
+    "PLAIN": "{PLAIN}pencil",
+}
+SCHEMES = ("SHA512-CRYPT", "SHA256-CRYPT", "MD5-CRYPT", "BLF-CRYPT", "SSHA", "SSHA256",
+           "SSHA512", "SHA256", "PBKDF2", "ARGON2I", "ARGON2ID", "SCRAM-SHA-256", "PLAIN")
+
+
+def hashes():
+    """{scheme: (hash, password)}: fresh from doveadm when it is installed."""
+    if not DOVEADM:
+        return {s: (h, "pencil") for s, h in FIXED.items()}
+    out = {}
+    for s in SCHEMES:
+        p = subprocess.run([DOVEADM, "pw", "-s", s, "-p", PW], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60, check=True)
+        out[s] = (p.stdout.decode().strip(), PW)
+    return out
+
+
+def user_name(scheme):
+    return scheme.lower().replace("-", "")
+
+
+def pop3_login_ok(srv, user, password):
+    import poplib
+    try:
+        c = srv.poplib_stls(user, password)
+    except poplib.error_proto:
+        return False
+    c.quit()
+    return True
+
+
+def smtp_login_ok(srv, user, password):
+    """AUTH PLAIN (RFC 4616) by hand: smtplib encodes passwords as ASCII only."""
+    import base64
+    c = srv.submission()
+    cred = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+    code, _ = c.docmd("AUTH", "PLAIN " + cred)
+    c.quit()
+    assert code in (235, 535), code
+    return code == 235
 
 
 def mr(*args, stdin=None):
@@ -59,6 +113,53 @@ def test_pw_errors():
     p = mr("pw", "--help")
     assert p.returncode == 0 and p.stdout.startswith(
         b"usage: mailroom [-c FILE] pw [--scheme yescrypt|sha512-crypt|argon2id]")
+
+
+def test_password_hash_and_import_into_the_builtin_directory():
+    with Server(smtp=True) as srv:
+        srv.cli("domain", "add", "example.org")
+        for scheme in ("yescrypt", "argon2id"):
+            h = srv.cli("pw", "--scheme", scheme, stdin=(PW + "\n").encode()).stdout.decode()
+            p = srv.cli("user", "add", "pw-%s@example.org" % scheme, "--password-hash",
+                        h.strip())
+            assert p.stdout == b"user pw-%s@example.org added\n" % scheme.encode(), p.stdout
+        p = srv.cli("user", "add", "x@example.org", "--password-hash", "{NOPE}abc", check=False)
+        assert p.returncode == 65 and b"{NOPE}" not in p.stderr, p.stderr
+
+        hs = hashes()
+        path = os.path.join(srv.dir, "users")
+        with open(path, "w") as f:
+            f.write("# from Dovecot\n\n")
+            for s, (h, _) in sorted(hs.items()):
+                f.write("%s:%s:1000:1000::/home/%s::\n" % (user_name(s), h, user_name(s)))
+            f.write("locked:{PLAIN}pencil:::::: nologin\n")
+            f.write("cram:{CRAM-MD5}7f47ace0e2af8f6cdeb72c03243a8c87834e19104164d6a42de72d243adb"
+                    "4080\n")
+            f.write("pw-yescrypt@example.org:{PLAIN}other\n")
+        p = srv.cli("user", "import", "passwd-file", path, "--domain", "Example.ORG",
+                    check=False)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        assert p.returncode == 65, (p.returncode, err)  # one unusable hash
+        assert out == "imported %d, skipped 2\n" % (len(hs) + 1), (out, err)
+        assert "pw-yescrypt@example.org skipped: the mailbox or alias exists already" in err, err
+        assert "cram@example.org skipped: its hash is of no scheme mailroom verifies" in err, err
+        assert "7f47ace0" not in err  # hashes are never printed
+        # again: every line exists now
+        p = srv.cli("user", "import", "passwd-file", path, "--domain", "example.org", "--json",
+                    check=False)
+        assert p.stdout.startswith(b'{"imported":0,"skipped":[{"line":'), p.stdout
+
+        srv.start()
+        for scheme in ("yescrypt", "argon2id"):
+            assert pop3_login_ok(srv, "pw-%s@example.org" % scheme, PW)
+            assert not pop3_login_ok(srv, "pw-%s@example.org" % scheme, PW + "x")
+        for s, (_, pw) in sorted(hs.items()):
+            user = "%s@example.org" % user_name(s)
+            assert pop3_login_ok(srv, user, pw), s
+            assert not pop3_login_ok(srv, user, pw + "x"), s
+            assert smtp_login_ok(srv, user, pw), s
+        assert not pop3_login_ok(srv, "locked@example.org", "pencil")  # nologin
+        assert not pop3_login_ok(srv, "cram@example.org", "pencil")
 
 
 if __name__ == "__main__":
