@@ -172,6 +172,7 @@ static const char EVERY_KEY[] =
 	"connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
 	"data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
 	"ca_file = ca.pem\n"
+	"[directory]\nbackend = passwd-file, builtin\n"
 	"[passwd-file]\npath = users.passwd\ndomain = example.net\n";
 
 static void count_key(const char *key, void *arg)
