@@ -34,6 +34,7 @@
 /* Every backend this build knows, by [directory] backend name. */
 static const struct dir_backend_ops *const backends[] = {
     &dir_builtin_ops,
+    &dir_passwdfile_ops,
 };
 
 struct dir_link {
