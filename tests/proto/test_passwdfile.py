@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, Server, check_sanitizer, run_tests  # noqa: E402
@@ -160,6 +161,117 @@ def test_password_hash_and_import_into_the_builtin_directory():
             assert smtp_login_ok(srv, user, pw), s
         assert not pop3_login_ok(srv, "locked@example.org", "pencil")  # nologin
         assert not pop3_login_ok(srv, "cram@example.org", "pencil")
+
+
+def pwfile_server(chain="passwd-file"):
+    return Server(smtp=True, extra={"directory.backend": chain,
+                                    "passwd-file.path": "users.passwd",  # in data_dir
+                                    "passwd-file.domain": "example.org"})
+
+
+def write_users(srv, lines):
+    """Replaced in one rename, as editors and scripts do; readable by serve."""
+    path = os.path.join(srv.dir, "data", "users.passwd")
+    with open(path + ".new", "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+    os.chmod(path + ".new", 0o644)
+    os.rename(path + ".new", path)
+
+
+def eventually(fn, what, timeout=6):
+    """The file is looked at once a second: a change shows within ~1 s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if fn():
+            return
+        time.sleep(0.2)
+    raise AssertionError("never: " + what)
+
+
+def test_passwdfile_backend_logins_mail_and_edits():
+    hs = hashes()
+    with pwfile_server() as srv:
+        srv.cli("domain", "add", "example.org")
+        made = srv.cli("pw", "--scheme", "argon2id", stdin=(PW + "\n").encode()).stdout
+        lines = ["# moved from Dovecot", ""]
+        lines += ["%s:%s:1000:1000::/home/%s::" % (user_name(s), h, user_name(s))
+                  for s, (h, _) in sorted(hs.items())]
+        lines += ["made@example.org:%s" % made.decode().strip(),
+                  "locked:{PLAIN}pencil:::::: nologin"]
+        write_users(srv, lines)
+        p = srv.cli("config", "check", check=False)  # (the harness's postmaster aside)
+        assert b"passwd-file" not in p.stderr, p.stderr
+        srv.start()
+        for s, (_, pw) in sorted(hs.items()):
+            user = user_name(s)
+            # a bare name gets [passwd-file] domain; the domain's case does not matter
+            assert pop3_login_ok(srv, user + "@Example.ORG", pw), s
+            assert pop3_login_ok(srv, user, pw), s
+            assert not pop3_login_ok(srv, user + "@example.org", pw + "x"), s
+            assert smtp_login_ok(srv, user + "@example.org", pw), s
+            assert not smtp_login_ok(srv, user + "@example.org", "x" + pw), s
+        assert pop3_login_ok(srv, "made@example.org", PW)
+        assert not pop3_login_ok(srv, "locked@example.org", "pencil")
+        assert not pop3_login_ok(srv, "nobody@example.org", "pencil")
+
+        # mail over SMTP to a passwd-file user: its mailbox is made, POP3 reads it
+        c = srv.smtp()
+        c.sendmail("someone@remote.example", ["sha512crypt@example.org"],
+                   b"Subject: moved\r\n\r\nwelcome over\r\n")
+        c.docmd("MAIL", "FROM:<someone@remote.example>")
+        code, _ = c.docmd("RCPT", "TO:<nobody@example.org>")
+        assert code == 550, code
+        c.quit()
+        user, pw = "sha512crypt@example.org", hs["SHA512-CRYPT"][1]
+        msgs = srv.messages(user, pw)
+        assert len(msgs) == 1 and b"welcome over" in msgs[0], msgs
+
+        # edited while serving: a new user logs in, a removed one no longer
+        lines = [ln for ln in lines if not ln.startswith("plain:")]
+        lines.append("newbie:{PLAIN}fresh-pw")
+        write_users(srv, lines)
+        eventually(lambda: pop3_login_ok(srv, "newbie@example.org", "fresh-pw"),
+                   "the added user logs in")
+        assert not pop3_login_ok(srv, "plain@example.org", hs["PLAIN"][1])
+        assert pop3_login_ok(srv, user, pw)
+
+        # a broken file keeps the users read before, and says which line
+        write_users(srv, lines + ["not a user line"])
+        bad = "users.passwd:%d: the user name holds a space" % (len(lines) + 1)
+        # the file is looked at when a login or recipient needs it
+        eventually(lambda: pop3_login_ok(srv, "newbie@example.org", "fresh-pw") and
+                   bad in srv.log_text(), "the bad line logged, the users kept")
+        assert pop3_login_ok(srv, user, pw)
+        for h, _ in hs.values():  # hashes never reach the log
+            assert h not in srv.log_text()
+
+
+def test_builtin_then_passwdfile():
+    with pwfile_server("builtin, passwd-file") as srv:
+        srv.add_user("admin@example.org", "admin-pw")
+        srv.add_user("both@example.org", "builtin-pw")
+        write_users(srv, ["file:{PLAIN}file-pw", "both:{PLAIN}file-pw"])
+        srv.start()
+        assert pop3_login_ok(srv, "admin@example.org", "admin-pw")
+        assert pop3_login_ok(srv, "file@example.org", "file-pw")
+        assert smtp_login_ok(srv, "file@example.org", "file-pw")
+        # the first backend that knows a name decides
+        assert pop3_login_ok(srv, "both@example.org", "builtin-pw")
+        assert not pop3_login_ok(srv, "both@example.org", "file-pw")
+        c = srv.smtp()
+        c.sendmail("someone@remote.example", ["file@example.org", "admin@example.org"],
+                   b"Subject: both\r\n\r\nhello\r\n")
+        c.quit()
+        assert len(srv.messages("file@example.org", "file-pw")) == 1
+        assert len(srv.messages("admin@example.org", "admin-pw")) == 1
+
+
+def test_config_check_names_the_bad_line():
+    with pwfile_server() as srv:
+        write_users(srv, ["good:{PLAIN}x", "two@at@example.org:{PLAIN}x"])
+        p = srv.cli("config", "check", check=False)
+        assert p.returncode != 0, p.stdout
+        assert b"users.passwd:2: the domain after '@' is not a domain name" in p.stderr, p.stderr
 
 
 if __name__ == "__main__":
