@@ -206,7 +206,10 @@ static enum dir_status pwfile_resolve(void *p, struct store *st, const char *add
 
 const struct dir_backend_ops dir_passwdfile_ops = {
     .name = "passwd-file",
-    .flags = DIR_BE_SCRAM,
+    /* SCRAM is not advertised for a file whose hashes are mostly crypt(3):
+       clients would pick it and fail; with builtin in the chain it is, and
+       then {SCRAM-SHA-256} lines take it */
+    .flags = 0,
     .open = pwfile_open,
     .close = pwfile_close,
     .lookup = pwfile_lookup,
