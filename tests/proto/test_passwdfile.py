@@ -32,8 +32,11 @@ FIXED = {
                      "/2wzRgDDNNPY=,C5XvIMLbtNA5jnUU5HVyUdbAp9Ny8x3PmLY/Ibs0Pzg=",
     "PLAIN": "{PLAIN}pencil",
 }
-SCHEMES = ("SHA512-CRYPT", "SHA256-CRYPT", "MD5-CRYPT", "BLF-CRYPT", "SSHA", "SSHA256",
-           "SSHA512", "SHA256", "PBKDF2", "ARGON2I", "ARGON2ID", "SCRAM-SHA-256", "PLAIN")
+# every scheme doveadm writes that mailroom verifies (test_password_schemes has the rest)
+SCHEMES = ("CRYPT", "DES-CRYPT", "MD5", "MD5-CRYPT", "SHA256-CRYPT", "SHA512-CRYPT", "BLF-CRYPT",
+           "SHA", "SHA1", "SHA256", "SHA512", "SSHA", "SSHA256", "SSHA512", "SMD5", "PLAIN-MD5",
+           "LDAP-MD5", "PBKDF2", "SCRAM-SHA-1", "SCRAM-SHA-256", "ARGON2I", "ARGON2ID", "PLAIN",
+           "CLEAR", "CLEARTEXT", "SSHA256.HEX")
 
 
 def hashes():
@@ -42,14 +45,15 @@ def hashes():
         return {s: (h, "pencil") for s, h in FIXED.items()}
     out = {}
     for s in SCHEMES:
-        p = subprocess.run([DOVEADM, "pw", "-s", s, "-p", PW], stdout=subprocess.PIPE,
+        pw = "pencil1" if s == "DES-CRYPT" else PW  # DES keeps 8 bytes: a wrong one must differ
+        p = subprocess.run([DOVEADM, "pw", "-s", s, "-p", pw], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60, check=True)
-        out[s] = (p.stdout.decode().strip(), PW)
+        out[s] = (p.stdout.decode().strip(), pw)
     return out
 
 
 def user_name(scheme):
-    return scheme.lower().replace("-", "")
+    return scheme.lower().replace("-", "").replace(".", "")
 
 
 def pop3_login_ok(srv, user, password):
@@ -225,6 +229,9 @@ def test_passwdfile_backend_logins_mail_and_edits():
         user, pw = "sha512crypt@example.org", hs["SHA512-CRYPT"][1]
         msgs = srv.messages(user, pw)
         assert len(msgs) == 1 and b"welcome over" in msgs[0], msgs
+        srv.deliver("Argon2id@example.org", "Subject: lda\r\n\r\nby deliver\r\n")
+        msgs = srv.messages("argon2id@example.org", hs["ARGON2ID"][1])
+        assert len(msgs) == 1 and b"by deliver" in msgs[0], msgs
 
         # edited while serving: a new user logs in, a removed one no longer
         lines = [ln for ln in lines if not ln.startswith("plain:")]
