@@ -11,9 +11,10 @@ set -eu
 level=${1:-build}
 
 # build: gcc, make (build-essential), cmake, pkg-config; OpenSSL, SQLite,
-# libxcrypt, libargon2 (Dovecot's {ARGON2I}/{ARGON2ID} hashes); the openssl
-# command makes the tests' certificates.
-pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libargon2-dev openssl"
+# libxcrypt; Linux-PAM (libpam0g-dev) for [directory] backend = pam;
+# libargon2 for Dovecot's {ARGON2I}/{ARGON2ID} hashes; the openssl command
+# makes the tests' certificates.
+pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libpam0g-dev libargon2-dev openssl"
 case "$level" in
 # test: python3 and aiosmtpd run the protocol tests and their SMTP sinks;
 # unbound answers the DNS tests; curl, fetchmail, mpop, s-nail, msmtp and

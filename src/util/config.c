@@ -323,6 +323,21 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_string(&c->tls_cert, v);
 		if (strcmp(key, "key") == 0)
 			return set_string(&c->tls_key, v);
+		if (strcmp(key, "client_ca") == 0)
+			return set_string(&c->tls_client_ca, v);
+		if (strcmp(key, "client_crl") == 0)
+			return set_string(&c->tls_client_crl, v);
+		if (strcmp(key, "client_cert_map") == 0) {
+			if (strcmp(v, "email") != 0 && strcmp(v, "cn") != 0)
+				return "expected email or cn";
+			c->tls_client_cert_map = strcmp(v, "cn") == 0 ? CERT_MAP_CN : CERT_MAP_EMAIL;
+			return NULL;
+		}
+		if (strcmp(key, "client_cert_domain") == 0) {
+			if (!host_name_valid(v, strlen(v)))
+				return "expected a domain name (letters, digits, '-' and '.')";
+			return set_string(&c->tls_client_cert_domain, v);
+		}
 	} else if (strcmp(sec, "limits") == 0) {
 		if (strcmp(key, "max_connections") == 0)
 			return set_count(&c->max_connections, v, 1, 1000000);
@@ -412,6 +427,25 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 	} else if (strcmp(sec, "directory") == 0) {
 		if (strcmp(key, "backend") == 0)
 			return set_directory(&c->directory, v);
+	} else if (strcmp(sec, "pam") == 0) {
+		if (strcmp(key, "service") == 0) {
+			/* a file name in /etc/pam.d (or confdir), never a path */
+			if (strchr(v, '/') != NULL || v[0] == '.')
+				return "expected a PAM service name (a file in /etc/pam.d)";
+			return set_string(&c->pam_service, v);
+		}
+		if (strcmp(key, "domain") == 0) {
+			if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
+				return "expected a domain name such as example.org";
+			const char *err = set_string(&c->pam_domain, v);
+			for (char *q = c->pam_domain; *q != '\0'; q++)
+				*q = (char)tolower((unsigned char)*q);
+			return err;
+		}
+		if (strcmp(key, "min_uid") == 0)
+			return set_count(&c->pam_min_uid, v, 1, UINT32_MAX - 1);
+		if (strcmp(key, "confdir") == 0)
+			return set_string(&c->pam_confdir, v);
 	} else if (strcmp(sec, "passwd-file") == 0) {
 		if (strcmp(key, "path") == 0)
 			return set_string(&c->passwdfile_path, v);
@@ -432,7 +466,7 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 static bool section_known(const char *s)
 {
 	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery",
-					   "directory", "passwd-file"};
+					   "directory", "pam", "passwd-file"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -495,6 +529,10 @@ static void config_defaults(struct config *c)
 	c->delivery_data_xfer_timeout = 180; /* §4.5.3.2.6 */
 	c->delivery_data_done_timeout = 600; /* §4.5.3.2.7 */
 	c->delivery_slow_after = 30;
+	c->pam_service = xstrdup("mailroom");
+	/* Debian's first user uid (adduser.conf FIRST_UID): root and the system
+	   accounts are not mail accounts */
+	c->pam_min_uid = 1000;
 }
 
 /* Make `*p` absolute against `base` (a folder). */
@@ -531,8 +569,14 @@ static void resolve_paths(struct config *c, const char *name)
 	make_absolute(&c->data_dir, base);
 	make_absolute(&c->tls_cert, c->data_dir);
 	make_absolute(&c->tls_key, c->data_dir);
+	if (c->tls_client_ca != NULL)
+		make_absolute(&c->tls_client_ca, c->data_dir);
+	if (c->tls_client_crl != NULL)
+		make_absolute(&c->tls_client_crl, c->data_dir);
 	if (c->delivery_ca_file != NULL)
 		make_absolute(&c->delivery_ca_file, c->data_dir);
+	if (c->pam_confdir != NULL)
+		make_absolute(&c->pam_confdir, c->data_dir);
 	if (c->passwdfile_path != NULL)
 		make_absolute(&c->passwdfile_path, c->data_dir);
 	free(base);
@@ -759,6 +803,11 @@ void config_write(const struct config *c, struct buf *b)
 	buf_printf(b, "\n[tls]\n");
 	put_str(b, "cert", c->tls_cert);
 	put_str(b, "key", c->tls_key);
+	put_str(b, "client_ca", c->tls_client_ca);
+	put_str(b, "client_crl", c->tls_client_crl);
+	buf_printf(b, "client_cert_map = %s\n",
+		   c->tls_client_cert_map == CERT_MAP_CN ? "cn" : "email");
+	put_str(b, "client_cert_domain", c->tls_client_cert_domain);
 	buf_printf(b, "\n[limits]\nmax_connections = %u\nmax_connections_per_ip = %u\n",
 		   c->max_connections, c->max_connections_per_ip);
 	put_duration(b, "idle_timeout", c->idle_timeout);
@@ -806,6 +855,11 @@ void config_write(const struct config *c, struct buf *b)
 	for (size_t i = 0; i < c->directory.count; i++)
 		buf_printf(b, "%s%s", i > 0 ? ", " : "", c->directory.addrs[i]);
 	buf_printf(b, "\n");
+	buf_printf(b, "\n[pam]\n");
+	put_str(b, "service", c->pam_service);
+	put_str(b, "domain", c->pam_domain);
+	buf_printf(b, "min_uid = %u\n", c->pam_min_uid);
+	put_str(b, "confdir", c->pam_confdir);
 	buf_printf(b, "\n[passwd-file]\n");
 	put_str(b, "path", c->passwdfile_path);
 	put_str(b, "domain", c->passwdfile_domain);
@@ -843,6 +897,9 @@ void config_free(struct config *c)
 	free(c->smtp_postmaster);
 	free(c->delivery_resolver);
 	free(c->delivery_ca_file);
+	free(c->pam_service);
+	free(c->pam_domain);
+	free(c->pam_confdir);
 	free(c->passwdfile_path);
 	free(c->passwdfile_domain);
 	free(c->file);
@@ -854,5 +911,8 @@ void config_free(struct config *c)
 	listen_list_clear(&c->directory);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->tls_client_ca);
+	free(c->tls_client_crl);
+	free(c->tls_client_cert_domain);
 	memset(c, 0, sizeof(*c));
 }
