@@ -288,6 +288,18 @@ static const char *set_delay_ms(unsigned *dst, const char *v)
 	return NULL;
 }
 
+/* A mail domain for a backend's bare names, kept lower-case like every
+   address (store_directory.c). */
+static const char *set_domain(char **dst, const char *v)
+{
+	if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
+		return "expected a domain name such as example.org";
+	const char *err = set_string(dst, v);
+	for (char *q = *dst; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	return err;
+}
+
 static const char *set_key(struct config *c, const char *sec, const char *key, const char *v)
 {
 	if (strcmp(sec, "server") == 0) {
@@ -434,14 +446,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 				return "expected a PAM service name (a file in /etc/pam.d)";
 			return set_string(&c->pam_service, v);
 		}
-		if (strcmp(key, "domain") == 0) {
-			if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
-				return "expected a domain name such as example.org";
-			const char *err = set_string(&c->pam_domain, v);
-			for (char *q = c->pam_domain; *q != '\0'; q++)
-				*q = (char)tolower((unsigned char)*q);
-			return err;
-		}
+		if (strcmp(key, "domain") == 0)
+			return set_domain(&c->pam_domain, v);
 		if (strcmp(key, "min_uid") == 0)
 			return set_count(&c->pam_min_uid, v, 1, UINT32_MAX - 1);
 		if (strcmp(key, "confdir") == 0)
@@ -449,16 +455,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 	} else if (strcmp(sec, "passwd-file") == 0) {
 		if (strcmp(key, "path") == 0)
 			return set_string(&c->passwdfile_path, v);
-		if (strcmp(key, "domain") == 0) {
-			if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
-				return "expected a domain name such as example.org";
-			const char *e = set_string(&c->passwdfile_domain, v);
-			/* addresses are lower-case throughout (store_directory.c) */
-			for (char *q = c->passwdfile_domain; *q != '\0'; q++)
-				if (*q >= 'A' && *q <= 'Z')
-					*q = (char)(*q - 'A' + 'a');
-			return e;
-		}
+		if (strcmp(key, "domain") == 0)
+			return set_domain(&c->passwdfile_domain, v);
 	}
 	return "unknown key";
 }
