@@ -112,8 +112,10 @@ int cli_user_import_passwdfile(struct cli *c, const char *path, const char *doma
 			continue;
 		if (password_scram_from_stored(u->pw_hash, &scram) < 0)
 			scram = NULL;
-		struct store_user_new nu = {
-		    .address = u->address, .pw_hash = u->pw_hash, .scram = scram};
+		struct store_user_new nu = {.address = u->address,
+					    .pw_hash = u->pw_hash,
+					    .scram = scram,
+					    .quota = u->quota};
 		int r = store_user_add(st, &nu);
 		/* Dovecot's nologin: the mailbox receives mail, nobody logs in */
 		if (r == STORE_OK && u->nologin)

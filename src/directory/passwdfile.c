@@ -85,9 +85,9 @@ static char *address_make(const char *u, size_t len, const char *domain, const c
 	return a;
 }
 
-/* Does the space-separated list of extra fields hold `name` alone or as
-   name=value? */
-static bool extra_has(const char *p, size_t len, const char *name)
+/* The extra field `name` (alone or as name=value) in the space-separated
+   list: true with its value (empty when alone). */
+static bool extra_get(const char *p, size_t len, const char *name, const char **v_r, size_t *vl_r)
 {
 	size_t nl = strlen(name), i = 0;
 
@@ -99,10 +99,42 @@ static bool extra_has(const char *p, size_t len, const char *name)
 			i++;
 		size_t tl = i - start;
 		if (tl >= nl && memcmp(p + start, name, nl) == 0 &&
-		    (tl == nl || p[start + nl] == '='))
+		    (tl == nl || p[start + nl] == '=')) {
+			*v_r = p + start + (tl == nl ? nl : nl + 1);
+			*vl_r = tl == nl ? 0 : tl - nl - 1;
 			return true;
+		}
 	}
 	return false;
+}
+
+/* Dovecot 2.3's userdb_quota_rule=*:storage=SIZE: the whole mailbox's
+   limit, in KiB unless a b, k, M, G or T follows. 0 for anything else (a
+   percentage, a per-folder rule, a malformed size). */
+static uint64_t quota_rule(const char *v, size_t vl)
+{
+	static const char prefix[] = "*:storage=";
+	uint64_t n = 0, unit = 1024;
+	size_t i = sizeof(prefix) - 1;
+
+	if (vl <= i || memcmp(v, prefix, i) != 0)
+		return 0;
+	for (; i < vl && v[i] >= '0' && v[i] <= '9'; i++) {
+		if (n > 1000000000000000ull) /* 10^15 of any unit is no quota anyone means */
+			return 0;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (i + 1 == vl) {
+		const char *units = "bkMGT", *u = strchr(units, v[i]);
+		if (u == NULL || v[i] == '\0')
+			return 0;
+		unit = 1;
+		for (const char *q = units; q < u; q++)
+			unit *= 1024;
+	} else if (i != vl) {
+		return 0;
+	}
+	return n > UINT64_MAX / unit ? 0 : n * unit;
 }
 
 static int user_cmp(const void *a, const void *b)
@@ -142,7 +174,11 @@ static int line_parse(const char *p, size_t len, const char *domain, struct pwf_
 		u->pw_hash = f[1][0] == '{' ? xstrndup(f[1], fl[1])
 					    : xasprintf("{CRYPT}%.*s", (int)fl[1], f[1]);
 	}
-	u->nologin = n == 8 && extra_has(f[7], fl[7], "nologin");
+	const char *v;
+	size_t vl;
+	u->nologin = n == 8 && extra_get(f[7], fl[7], "nologin", &v, &vl);
+	if (n == 8 && extra_get(f[7], fl[7], "userdb_quota_rule", &v, &vl))
+		u->quota = quota_rule(v, vl);
 	return 0;
 }
 

@@ -13,19 +13,22 @@
  * crypt(3), Dovecot's default scheme for passwd-files, so it is stored with
  * "{CRYPT}" in front. uid, gid, gecos, home and shell are mailroom's to
  * ignore (the store holds the mail). Of the extra fields (space-separated
- * key[=value]) only "nologin" means something here: the account receives
- * mail but may not log in; the rest are ignored.
+ * key[=value]) "nologin" means the account receives mail but may not log
+ * in, and "userdb_quota_rule=*:storage=SIZE" (Dovecot 2.3) gives `user
+ * import` a quota; the rest are ignored.
  */
 #ifndef MAILROOM_DIRECTORY_PASSWDFILE_H
 #define MAILROOM_DIRECTORY_PASSWDFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct pwf_user {
-	char *address; /* user@domain, lower-case */
-	char *pw_hash; /* "{SCHEME}..." as written, or "{CRYPT}"-prefixed; NULL if empty */
-	bool nologin;  /* extra field "nologin" */
+	char *address;	/* user@domain, lower-case */
+	char *pw_hash;	/* "{SCHEME}..." as written, or "{CRYPT}"-prefixed; NULL if empty */
+	bool nologin;	/* extra field "nologin" */
+	uint64_t quota; /* bytes, from userdb_quota_rule=*:storage=...; 0: none */
 	unsigned line;
 };
 

@@ -7,6 +7,7 @@ edited while the server runs, `user add --password-hash` and
 
 doveadm (dovecot-core) makes fresh hashes where it is installed; the unit
 test test_password_schemes checks committed ones without it."""
+import json
 import os
 import shutil
 import subprocess
@@ -137,7 +138,7 @@ def test_password_hash_and_import_into_the_builtin_directory():
             f.write("# from Dovecot\n\n")
             for s, (h, _) in sorted(hs.items()):
                 f.write("%s:%s:1000:1000::/home/%s::\n" % (user_name(s), h, user_name(s)))
-            f.write("locked:{PLAIN}pencil:::::: nologin\n")
+            f.write("locked:{PLAIN}pencil:::::: userdb_quota_rule=*:storage=10M nologin\n")
             f.write("cram:{CRAM-MD5}7f47ace0e2af8f6cdeb72c03243a8c87834e19104164d6a42de72d243adb"
                     "4080\n")
             f.write("pw-yescrypt@example.org:{PLAIN}other\n")
@@ -153,6 +154,11 @@ def test_password_hash_and_import_into_the_builtin_directory():
         p = srv.cli("user", "import", "passwd-file", path, "--domain", "example.org", "--json",
                     check=False)
         assert p.stdout.startswith(b'{"imported":0,"skipped":[{"line":'), p.stdout
+        listed = {u["address"]: u for u in
+                  json.loads(srv.cli("user", "list", "example.org", "--json").stdout)}
+        assert listed["locked@example.org"]["quota"] == 10 * 1024 * 1024, listed
+        assert not listed["locked@example.org"]["enabled"]
+        assert listed["sha512crypt@example.org"]["quota"] == 0
 
         srv.start()
         for scheme in ("yescrypt", "argon2id"):

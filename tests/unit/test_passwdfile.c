@@ -34,12 +34,13 @@ static void test_lines(void)
 	test_assert(f.n == 7);
 	test_assert(f.n_dups == 1 && f.dup_line == 10);
 	u = pwf_find(&f, "alice@example.org");
-	test_assert(u != NULL && u->line == 3 && !u->nologin);
+	test_assert(u != NULL && u->line == 3 && !u->nologin && u->quota == 0);
 	test_assert(u != NULL && strcmp(u->pw_hash, "{SHA512-CRYPT}$6$abc$def") == 0);
 	u = pwf_find(&f, "bob@example.net");
 	test_assert(u != NULL && strcmp(u->pw_hash, "{PLAIN}pen cil") == 0);
 	u = pwf_find(&f, "carol@example.net");
 	test_assert(u != NULL && u->nologin && strcmp(u->pw_hash, "{CRYPT}$6$salt$hash") == 0);
+	test_assert(u != NULL && u->quota == 1024ull * 1024 * 1024);
 	u = pwf_find(&f, "dave@example.net");
 	test_assert(u != NULL && u->pw_hash == NULL);
 	u = pwf_find(&f, "erin@example.net");
@@ -56,6 +57,42 @@ static void test_lines(void)
 
 	test_assert(pwf_parse("", 0, NULL, &f, &err) == 0 && f.n == 0);
 	test_assert(pwf_find(&f, "a@b") == NULL);
+	test_end();
+}
+
+static void test_quota_rules(void)
+{
+	static const struct {
+		const char *extra;
+		uint64_t quota;
+	} rules[] = {
+	    {"userdb_quota_rule=*:storage=1G", 1024ull * 1024 * 1024},
+	    {"userdb_quota_rule=*:storage=100M nologin", 100ull * 1024 * 1024},
+	    {"userdb_quota_rule=*:storage=2048", 2048ull * 1024}, /* KiB, as in Dovecot 2.3 */
+	    {"userdb_quota_rule=*:storage=512k", 512ull * 1024},
+	    {"userdb_quota_rule=*:storage=77b", 77},
+	    {"userdb_quota_rule=*:storage=1T", 1024ull * 1024 * 1024 * 1024},
+	    {"userdb_quota_rule=*:storage=10%", 0},
+	    {"userdb_quota_rule=Trash:storage=1G", 0},
+	    {"userdb_quota_rule=*:messages=100", 0},
+	    {"userdb_quota_rule=*:storage=", 0},
+	    {"userdb_quota_rule=*:storage=1GG", 0},
+	    {"userdb_quota_rule=*:storage=99999999999999999999", 0},
+	    {"quota_rule=*:storage=1G", 0},
+	};
+	char line[200], *err = NULL;
+	struct pwf f;
+
+	test_begin("passwd-file: userdb_quota_rule=*:storage= sizes");
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		snprintf(line, sizeof(line), "a@example.org:{PLAIN}x::::::%s\n", rules[i].extra);
+		test_assert(pwf_parse(line, strlen(line), NULL, &f, &err) == 0 && f.n == 1);
+		if (f.n == 1 && f.users[0].quota != rules[i].quota)
+			fprintf(stderr, "  %s: %llu\n", rules[i].extra,
+				(unsigned long long)f.users[0].quota);
+		test_assert(f.n == 1 && f.users[0].quota == rules[i].quota);
+		pwf_free(&f);
+	}
 	test_end();
 }
 
@@ -183,6 +220,6 @@ static void test_config_keys(void)
 
 int main(void)
 {
-	return test_run((void (*[])(void)){test_lines, test_bad_lines, test_load_large,
-					   test_config_keys, NULL});
+	return test_run((void (*[])(void)){test_lines, test_quota_rules, test_bad_lines,
+					   test_load_large, test_config_keys, NULL});
 }
