@@ -288,6 +288,18 @@ static const char *set_delay_ms(unsigned *dst, const char *v)
 	return NULL;
 }
 
+/* A mail domain for a backend's bare names, kept lower-case like every
+   address (store_directory.c). */
+static const char *set_domain(char **dst, const char *v)
+{
+	if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
+		return "expected a domain name such as example.org";
+	const char *err = set_string(dst, v);
+	for (char *q = *dst; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	return err;
+}
+
 static const char *set_key(struct config *c, const char *sec, const char *key, const char *v)
 {
 	if (strcmp(sec, "server") == 0) {
@@ -434,18 +446,17 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 				return "expected a PAM service name (a file in /etc/pam.d)";
 			return set_string(&c->pam_service, v);
 		}
-		if (strcmp(key, "domain") == 0) {
-			if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
-				return "expected a domain name such as example.org";
-			const char *err = set_string(&c->pam_domain, v);
-			for (char *q = c->pam_domain; *q != '\0'; q++)
-				*q = (char)tolower((unsigned char)*q);
-			return err;
-		}
+		if (strcmp(key, "domain") == 0)
+			return set_domain(&c->pam_domain, v);
 		if (strcmp(key, "min_uid") == 0)
 			return set_count(&c->pam_min_uid, v, 1, UINT32_MAX - 1);
 		if (strcmp(key, "confdir") == 0)
 			return set_string(&c->pam_confdir, v);
+	} else if (strcmp(sec, "passwd-file") == 0) {
+		if (strcmp(key, "path") == 0)
+			return set_string(&c->passwdfile_path, v);
+		if (strcmp(key, "domain") == 0)
+			return set_domain(&c->passwdfile_domain, v);
 	} else if (strcmp(sec, "gssapi") == 0) {
 		if (strcmp(key, "keytab") == 0)
 			return set_string(&c->gssapi_keytab, v);
@@ -455,11 +466,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 				return "expected a Kerberos realm such as EXAMPLE.COM";
 			return set_string(&c->gssapi_realm, v);
 		}
-		if (strcmp(key, "domain") == 0) {
-			if (!host_name_valid(v, strlen(v)))
-				return "expected a mail domain";
-			return set_string(&c->gssapi_domain, v);
-		}
+		if (strcmp(key, "domain") == 0)
+			return set_domain(&c->gssapi_domain, v);
 		if (strcmp(key, "principal") == 0) {
 			if (strcmp(v, "*") != 0 && !host_name_valid(v, strlen(v)))
 				return "expected a host name, or * for any host in the keytab";
@@ -472,7 +480,7 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 static bool section_known(const char *s)
 {
 	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery",
-					   "directory", "pam", "gssapi"};
+					   "directory", "pam", "passwd-file", "gssapi"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -583,6 +591,8 @@ static void resolve_paths(struct config *c, const char *name)
 		make_absolute(&c->delivery_ca_file, c->data_dir);
 	if (c->pam_confdir != NULL)
 		make_absolute(&c->pam_confdir, c->data_dir);
+	if (c->passwdfile_path != NULL)
+		make_absolute(&c->passwdfile_path, c->data_dir);
 	if (c->gssapi_keytab != NULL)
 		make_absolute(&c->gssapi_keytab, c->data_dir);
 	free(base);
@@ -872,6 +882,9 @@ void config_write(const struct config *c, struct buf *b)
 	put_str(b, "domain", c->pam_domain);
 	buf_printf(b, "min_uid = %u\n", c->pam_min_uid);
 	put_str(b, "confdir", c->pam_confdir);
+	buf_printf(b, "\n[passwd-file]\n");
+	put_str(b, "path", c->passwdfile_path);
+	put_str(b, "domain", c->passwdfile_domain);
 	buf_printf(b, "\n[gssapi]\n");
 	put_str(b, "keytab", c->gssapi_keytab);
 	put_str(b, "realm", c->gssapi_realm);
@@ -914,6 +927,8 @@ void config_free(struct config *c)
 	free(c->pam_service);
 	free(c->pam_domain);
 	free(c->pam_confdir);
+	free(c->passwdfile_path);
+	free(c->passwdfile_domain);
 	free(c->gssapi_keytab);
 	free(c->gssapi_realm);
 	free(c->gssapi_domain);

@@ -185,6 +185,7 @@ static const char EVERY_KEY[] =
 	"[directory]\nbackend = passwd-file, builtin\n"
 	"[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
 	"confdir = pam.d\n"
+	"[passwd-file]\npath = users.passwd\ndomain = example.net\n"
 	"[gssapi]\nkeytab = mail.keytab\nrealm = EXAMPLE.TEST\ndomain = example.test\n"
 	"principal = mail.example.test\n";
 
