@@ -199,6 +199,29 @@ def test_relative_keytab_and_config_check():
             assert p.returncode != 0 and "mail.keytab" in p.stderr.decode(), p.stderr
 
 
+def test_login_brake():
+    # failed GSSAPI logins count like wrong passwords: later attempts from
+    # the address wait before their token is checked, a genuine one too
+    import time
+    with Realm() as r, gss_server(r, {"limits.auth_fail_delay": "200ms",
+                                      "limits.auth_fail_delay_max": "1s"}) as srv:
+        c = srv.raw()
+        c.line()
+        for _ in range(3):
+            c.send(b"AUTH GSSAPI\r\n")
+            assert c.line() == b"+ "
+            c.send(base64.b64encode(b"\x60garbage") + b"\r\n")
+            assert c.line().startswith(b"-ERR [AUTH]")
+        c.close()
+        t0 = time.monotonic()
+        p = curl_pop3(srv, r.env)
+        waited = time.monotonic() - t0
+        assert p.returncode == 0, p.stderr
+        assert waited >= 0.75, waited  # 200 ms << 2 after three failures
+        # a token that fails names nobody: the address alone was braked
+        assert srv.log_text().count("pop3 auth failed user= ip=127.0.0.1 mech=GSSAPI") == 3
+
+
 def test_domain_defaults_to_realm():
     with Realm() as r, gss_server(r, {"gssapi.domain": None}) as srv:
         srv.add_user("alice@test.realm")
