@@ -27,6 +27,7 @@
 #include "net/loop.h"
 #include "net/workers.h"
 #include "pop3/pop3.h"
+#include "proto/sasl.h"
 #include "smtp/smtp.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -632,6 +633,25 @@ fail:
 	return -1;
 }
 
+/* SASL GSSAPI: a keytab that cannot serve logins is said at the start,
+   not at the first refused ticket. Not fatal: the file is read at every
+   login, so it may be put in place later. */
+static void gssapi_report(const struct config *cfg)
+{
+	struct buf found = {0};
+	char *err = NULL;
+
+	if (!sasl_gssapi_configured(cfg))
+		return;
+	if (sasl_gssapi_check(cfg, &found, &err) < 0) {
+		log_warn("gssapi: %s", err);
+		free(err);
+	} else {
+		log_info("gssapi: keytab %s: %s", cfg->gssapi_keytab, found.data);
+	}
+	buf_free(&found);
+}
+
 int server_run(const struct config *cfg)
 {
 	struct server_priv *sp = xcalloc(1, sizeof(*sp));
@@ -669,6 +689,7 @@ int server_run(const struct config *cfg)
 		free(sp);
 		return 78; /* EX_CONFIG */
 	}
+	gssapi_report(cfg);
 	sp->conns = conn_mgr_new(srv->loop, srv->tls);
 	conn_mgr_set_gone(sp->conns, conn_gone, sp);
 	/* a TLS handshake gets at most 30 s, less when sessions idle out sooner */

@@ -95,6 +95,9 @@ def test_curl_pop3_gssapi():
         p = curl_pop3(srv, r.env, "1")
         assert p.returncode == 0, p.stderr
         assert b"Kerberos mail." in p.stdout, p.stdout
+        # serve said at its start which keys it has
+        srv.wait_log(r"gssapi: keytab .*mail\.keytab: pop/localhost@TEST\.REALM, "
+                     r"smtp/localhost@TEST\.REALM")
         srv.wait_log(r"pop3 login user=alice@example\.test .*mech=GSSAPI")
 
 
@@ -189,12 +192,17 @@ def test_relative_keytab_and_config_check():
             srv.start()
             assert curl_pop3(srv, r.env).returncode == 0
             srv.stop()
-            # a keytab without the smtp key: config check says so
+            # a keytab without the smtp key: config check says so, and
+            # serve warns at its start (and serves POP3 logins)
             os.unlink(os.path.join(data, "mail.keytab"))
             r.kdc.keytab(os.path.join(data, "mail.keytab"), "pop/" + HOST)
             p = srv.cli("config", "check", check=False)
             err = p.stderr.decode()
             assert p.returncode != 0 and "no key for smtp/localhost" in err, err
+            srv.start()
+            srv.wait_log(r"warn gssapi: .*no key for smtp/localhost")
+            assert curl_pop3(srv, r.env).returncode == 0
+            srv.stop()
             os.unlink(os.path.join(data, "mail.keytab"))
             p = srv.cli("config", "check", check=False)
             assert p.returncode != 0 and "mail.keytab" in p.stderr.decode(), p.stderr
