@@ -4,7 +4,8 @@
  * the context tokens (gss_accept_sec_context, one per client message), the
  * security layer negotiation of RFC 4752 §3.1 (only "no security layer" is
  * offered: TLS protects the session, not SASL), and the step from a
- * Kerberos principal to a mail address.
+ * Kerberos principal to a mail address; and the keytab check of `config
+ * check` and the server's start (libkrb5, its own context).
  *
  * It owns the GSS handles of one exchange and never shares them: the
  * acceptor credential is read from the keytab through the credential store
