@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,81 @@ static const char *set_delay_ms(unsigned *dst, const char *v)
 	return NULL;
 }
 
+/* An LDAP filter as RFC 4515 §3 writes it: in parentheses, balanced. The
+   server checks the rest; this catches a missing ")" at `config check`. */
+static bool ldap_filter_valid(const char *f)
+{
+	int depth = 0;
+	if (f[0] != '(')
+		return false;
+	for (const char *p = f; *p != '\0'; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth < 0)
+			return false;
+		else if (*p == '%' && (p[1] == '\0' || strchr("und%", p[1]) == NULL))
+			return false;
+		else if (*p == '%')
+			p++;
+		if (depth == 0 && p[1] != '\0')
+			return false;
+	}
+	return depth == 0;
+}
+
+static const char *set_ldap_filter(char **dst, const char *v)
+{
+	if (!ldap_filter_valid(v))
+		return "expected an LDAP filter in parentheses, such as (mail=%u) "
+		       "(%u, %n and %d are the only % forms; %% is a %)";
+	return set_string(dst, v);
+}
+
+static const char *set_ldap_key(struct config *c, const char *key, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+	    {"base", offsetof(struct config, ldap_base)},
+	    {"bind_dn", offsetof(struct config, ldap_bind_dn)},
+	    {"bind_password_file", offsetof(struct config, ldap_bind_password_file)},
+	    {"mail_attribute", offsetof(struct config, ldap_mail_attribute)},
+	    {"password_attribute", offsetof(struct config, ldap_password_attribute)},
+	    {"ca_file", offsetof(struct config, ldap_ca_file)},
+	};
+	if (strcmp(key, "uri") == 0) {
+		if (strncmp(v, "ldap://", 7) != 0 && strncmp(v, "ldaps://", 8) != 0)
+			return "expected ldap://host[:port] or ldaps://host[:port]";
+		return set_string(&c->ldap_uri, v);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(strs); i++)
+		if (strcmp(key, strs[i].key) == 0)
+			return set_string((char **)((char *)c + strs[i].off), v);
+	if (strcmp(key, "user_filter") == 0)
+		return set_ldap_filter(&c->ldap_user_filter, v);
+	if (strcmp(key, "login_filter") == 0)
+		return set_ldap_filter(&c->ldap_login_filter, v);
+	if (strcmp(key, "recipient_filter") == 0)
+		return set_ldap_filter(&c->ldap_recipient_filter, v);
+	if (strcmp(key, "alias_attribute") == 0) {
+		free(c->ldap_alias_attribute);
+		c->ldap_alias_attribute = NULL;
+		return strcmp(v, "none") == 0 ? NULL : set_string(&c->ldap_alias_attribute, v);
+	}
+	if (strcmp(key, "starttls") == 0)
+		return set_bool(&c->ldap_starttls, v);
+	if (strcmp(key, "auth_bind") == 0)
+		return set_bool(&c->ldap_auth_bind, v);
+	if (strcmp(key, "timeout") == 0)
+		return set_duration(&c->ldap_timeout, v, 1);
+	if (strcmp(key, "pool_size") == 0)
+		return set_count(&c->ldap_pool_size, v, 1, 256);
+	if (strcmp(key, "cache_ttl") == 0)
+		return set_duration(&c->ldap_cache_ttl, v, 0);
+	return "unknown key";
+}
+
 static const char *set_key(struct config *c, const char *sec, const char *key, const char *v)
 {
 	if (strcmp(sec, "server") == 0) {
@@ -373,13 +449,16 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 		}
 		if (strcmp(key, "ca_file") == 0)
 			return set_string(&c->delivery_ca_file, v);
+	} else if (strcmp(sec, "ldap") == 0) {
+		return set_ldap_key(c, key, v);
 	}
 	return "unknown key";
 }
 
 static bool section_known(const char *s)
 {
-	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery"};
+	static const char *const secs[] = {"server", "listen", "tls",	   "limits",
+					   "pop3",   "smtp",   "delivery", "ldap"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -441,6 +520,14 @@ static void config_defaults(struct config *c)
 	c->delivery_data_xfer_timeout = 180; /* §4.5.3.2.6 */
 	c->delivery_data_done_timeout = 600; /* §4.5.3.2.7 */
 	c->delivery_slow_after = 30;
+	c->ldap_user_filter = xstrdup("(&(objectClass=inetOrgPerson)(mail=%u))"); /* SPEC §7 */
+	c->ldap_mail_attribute = xstrdup("mail");
+	c->ldap_alias_attribute = xstrdup("mailAlternateAddress");
+	c->ldap_password_attribute = xstrdup("userPassword");
+	c->ldap_auth_bind = true;
+	c->ldap_timeout = 5;
+	c->ldap_pool_size = 4;
+	c->ldap_cache_ttl = 60;
 }
 
 /* Make `*p` absolute against `base` (a folder). */
@@ -479,6 +566,10 @@ static void resolve_paths(struct config *c, const char *name)
 	make_absolute(&c->tls_key, c->data_dir);
 	if (c->delivery_ca_file != NULL)
 		make_absolute(&c->delivery_ca_file, c->data_dir);
+	if (c->ldap_bind_password_file != NULL)
+		make_absolute(&c->ldap_bind_password_file, c->data_dir);
+	if (c->ldap_ca_file != NULL)
+		make_absolute(&c->ldap_ca_file, c->data_dir);
 	free(base);
 }
 
@@ -746,6 +837,24 @@ void config_write(const struct config *c, struct buf *b)
 	put_duration(b, "slow_after", c->delivery_slow_after);
 	put_str(b, "resolver", c->delivery_resolver);
 	put_str(b, "ca_file", c->delivery_ca_file);
+	buf_printf(b, "\n[ldap]\n");
+	put_str(b, "uri", c->ldap_uri);
+	put_str(b, "base", c->ldap_base);
+	put_str(b, "bind_dn", c->ldap_bind_dn);
+	put_str(b, "bind_password_file", c->ldap_bind_password_file);
+	put_str(b, "user_filter", c->ldap_user_filter);
+	put_str(b, "login_filter", c->ldap_login_filter);
+	put_str(b, "recipient_filter", c->ldap_recipient_filter);
+	put_str(b, "mail_attribute", c->ldap_mail_attribute);
+	buf_printf(b, "alias_attribute = %s\n",
+		   c->ldap_alias_attribute ? c->ldap_alias_attribute : "none");
+	put_bool(b, "auth_bind", c->ldap_auth_bind);
+	put_str(b, "password_attribute", c->ldap_password_attribute);
+	put_bool(b, "starttls", c->ldap_starttls);
+	put_str(b, "ca_file", c->ldap_ca_file);
+	put_duration(b, "timeout", c->ldap_timeout);
+	buf_printf(b, "pool_size = %u\n", c->ldap_pool_size);
+	put_duration(b, "cache_ttl", c->ldap_cache_ttl);
 }
 
 void config_diff(const struct config *a, const struct config *b,
@@ -780,6 +889,19 @@ void config_free(struct config *c)
 	free(c->smtp_postmaster);
 	free(c->delivery_resolver);
 	free(c->delivery_ca_file);
+	char **ldap_strs[] = {&c->ldap_uri,
+			      &c->ldap_base,
+			      &c->ldap_bind_dn,
+			      &c->ldap_bind_password_file,
+			      &c->ldap_user_filter,
+			      &c->ldap_login_filter,
+			      &c->ldap_recipient_filter,
+			      &c->ldap_mail_attribute,
+			      &c->ldap_alias_attribute,
+			      &c->ldap_password_attribute,
+			      &c->ldap_ca_file};
+	for (size_t i = 0; i < N_ELEMENTS(ldap_strs); i++)
+		free(*ldap_strs[i]);
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dir_ldap_probe.c - calls the ldap directory backend's ops directly, for
+ * tests/proto/test_ldap.py (a real slapd on loopback).
+ *
+ *   dir_ldap_probe CONFIG
+ * reads one request per line on stdin, tab-separated, and answers one line
+ * each on stdout, so one backend (its pool, its cache) serves many requests:
+ *   lookup LOGIN            -> OK address=A hash=yes|no | UNKNOWN | TEMPFAIL
+ *   verify LOGIN PASSWORD   -> OK address=A | FAILED | UNKNOWN | TEMPFAIL
+ *   resolve ADDRESS         -> OK A[,B...] | UNKNOWN | TEMPFAIL
+ * Every answer ends with " ms=N", the time the op took.
+ */
+#include "directory/dir_backend.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* The account and resolution helpers live in directory/directory.c; these
+   weak twins let the probe link against a tree without it. */
+__attribute__((weak)) void dir_account_clear(struct dir_account *a)
+{
+	free(a->address);
+	secret_free(&a->pw_hash);
+	secret_free(&a->scram);
+	secret_free(&a->apop_secret);
+	memset(a, 0, sizeof(*a));
+}
+
+__attribute__((weak)) void dir_resolution_add_mailbox(struct dir_resolution *r, const char *address)
+{
+	r->mailboxes = xrealloc(r->mailboxes, (r->n_mailboxes + 1) * sizeof(char *));
+	r->mailboxes[r->n_mailboxes++] = xstrdup(address);
+}
+
+__attribute__((weak)) void dir_resolution_clear(struct dir_resolution *r)
+{
+	for (size_t i = 0; i < r->n_mailboxes; i++)
+		free(r->mailboxes[i]);
+	free(r->mailboxes);
+	for (size_t i = 0; i < r->n_remote; i++)
+		free(r->remote[i]);
+	free(r->remote);
+	free(r->ids);
+	memset(r, 0, sizeof(*r));
+}
+
+static const char *const status_names[] = {"OK", "UNKNOWN", "FAILED", "TEMPFAIL"};
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	char *err = NULL, line[4096];
+	void *be;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: dir_ldap_probe CONFIG\n");
+		return 2;
+	}
+	if (config_load(argv[1], &cfg, &err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	log_set_level(cfg.log_level);
+	if (dir_ldap_ops.open(&cfg, &be, &err) < 0) {
+		printf("OPEN-ERROR %s\n", err);
+		return 1;
+	}
+	printf("READY\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		char *save = NULL;
+		line[strcspn(line, "\n")] = '\0';
+		char *cmd = strtok_r(line, "\t", &save), *arg = strtok_r(NULL, "\t", &save);
+		char *pw = strtok_r(NULL, "\t", &save);
+		struct dir_account a = {0};
+		struct dir_resolution r = {0};
+		enum dir_status st;
+		double t0 = now_ms();
+
+		if (cmd == NULL || arg == NULL) {
+			printf("BAD-REQUEST\n");
+		} else if (strcmp(cmd, "lookup") == 0) {
+			st = dir_ldap_ops.lookup(be, NULL, arg, &a);
+			printf("%s", status_names[st]);
+			if (st == DIR_OK)
+				printf(" address=%s hash=%s", a.address, a.pw_hash ? "yes" : "no");
+		} else if (strcmp(cmd, "verify") == 0) {
+			st = dir_ldap_ops.verify(be, NULL, arg, pw ? pw : "", &a);
+			printf("%s", status_names[st]);
+			if (st == DIR_OK)
+				printf(" address=%s", a.address);
+		} else if (strcmp(cmd, "resolve") == 0) {
+			st = dir_ldap_ops.resolve(be, NULL, arg, &r);
+			printf("%s", status_names[st]);
+			for (size_t i = 0; i < r.n_mailboxes; i++)
+				printf("%c%s", i == 0 ? ' ' : ',', r.mailboxes[i]);
+		} else {
+			printf("BAD-REQUEST");
+		}
+		if (cmd != NULL && arg != NULL)
+			printf(" ms=%.0f\n", now_ms() - t0);
+		fflush(stdout);
+		if (pw != NULL)
+			secure_zero(pw, strlen(pw));
+		dir_account_clear(&a);
+		dir_resolution_clear(&r);
+	}
+	dir_ldap_ops.close(be);
+	config_free(&cfg);
+	return 0;
+}
