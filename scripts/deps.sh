@@ -11,8 +11,9 @@ set -eu
 level=${1:-build}
 
 # build: gcc, make (build-essential), cmake, pkg-config; OpenSSL, SQLite,
-# libxcrypt; the openssl command makes the tests' certificates.
-pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev openssl"
+# libxcrypt, OpenLDAP's client library (libldap-dev: the ldap directory
+# backend); the openssl command makes the tests' certificates.
+pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev openssl"
 case "$level" in
 # test: python3 and aiosmtpd run the protocol tests and their SMTP sinks;
 # unbound answers the DNS tests; curl, fetchmail, mpop, s-nail, msmtp and
@@ -20,8 +21,10 @@ case "$level" in
 # (libnet-ssleay-perl, a mere recommendation of swaks); clang with its
 # runtime (libclang-rt-14-dev) builds the second compiler's configurations
 # and the libFuzzer targets, and llvm's llvm-symbolizer gives their crash
-# reports function names and lines instead of bare addresses.
-test)  pkgs="$pkgs python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
+# reports function names and lines instead of bare addresses. slapd is the
+# directory server of the LDAP tests, ldap-utils (ldapadd, ldapmodify) loads
+# their entries.
+test)  pkgs="$pkgs slapd ldap-utils python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
 # bench: Dovecot (bench/run-pop3.sh) and Postfix (bench/run-smtp.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix" ;;
 build) ;;
