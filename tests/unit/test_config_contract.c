@@ -432,6 +432,39 @@ static void test_ldap_keys(void)
 		    c.ldap_alias_attribute == NULL);
 	config_free(&c);
 
+	/* the [ldap] parts of the admin guide's examples, verbatim */
+	test_assert(parses("[ldap]\n"
+			   "uri = ldap://ldap.example.test\n"
+			   "starttls = yes\n"
+			   "ca_file = /etc/ssl/certs/example-ca.pem\n"
+			   "base = ou=people,dc=example,dc=test\n"
+			   "bind_dn = cn=mailroom,ou=services,dc=example,dc=test\n"
+			   "bind_password_file = ldap.secret\n"
+			   "user_filter = (&(objectClass=inetOrgPerson)(|(uid=%n)(mail=%u)))\n"
+			   "alias_attribute = mailAlternateAddress\n"
+			   "auth_bind = no\n"
+			   "password_attribute = userPassword\n",
+			   &c));
+	test_assert(c.ldap_starttls && !c.ldap_auth_bind);
+	config_free(&c);
+	test_assert(parses("[ldap]\n"
+			   "uri = ldaps://dc1.example.test:636\n"
+			   "ca_file = ad-root-ca.pem\n"
+			   "base = DC=example,DC=test\n"
+			   "bind_dn = CN=svc-mailroom,OU=Service Accounts,DC=example,DC=test\n"
+			   "bind_password_file = ldap.secret\n"
+			   "user_filter = (&(objectClass=user)(objectCategory=person)"
+			   "(|(sAMAccountName=%n)(userPrincipalName=%u)))\n"
+			   "login_filter = (&(!(userAccountControl:1.2.840.113556.1.4.803:=2))"
+			   "(memberOf=CN=Mail Users,OU=Groups,DC=example,DC=test))\n"
+			   "alias_attribute = proxyAddresses\n"
+			   "auth_bind = yes\n",
+			   &c));
+	test_assert_str(c.ldap_ca_file, "/srv/mr/mailroom-data/ad-root-ca.pem");
+	test_assert_str(c.ldap_login_filter, "(&(!(userAccountControl:1.2.840.113556.1.4.803:=2))"
+					     "(memberOf=CN=Mail Users,OU=Groups,DC=example,DC=test))");
+	config_free(&c);
+
 	test_assert(fails_at("[ldap]\nuri = 127.0.0.1\n", 2));
 	test_assert(fails_at("[ldap]\nuser_filter = mail=%u\n", 2));
 	test_assert(fails_at("[ldap]\nuser_filter = (mail=%u\n", 2));
