@@ -388,6 +388,36 @@ def test_silent_server_times_out():
         srv.close()
 
 
+def established_to(port):
+    out = subprocess.run(["ss", "-Htn", "state", "established", "( dport = :%d )" % port],
+                         stdout=subprocess.PIPE, timeout=30).stdout.decode()
+    return len([l for l in out.splitlines() if l.strip()])
+
+
+def test_pool_shared_by_threads():
+    with Probe({"pool_size": "2", "cache_ttl": "0"}) as p:
+        answer, _ = p.ask("parallel", "8", "verify", "alice@example.test", "alice-pw")
+        assert answer.split("|") == ["OK address=alice@example.test"] * 8, answer
+        answer, _ = p.ask("parallel", "8", "verify", "alice@example.test", "bad")
+        assert answer.split("|") == ["FAILED"] * 8, answer
+        answer, _ = p.ask("parallel", "8", "resolve", "a.liddell@example.test")
+        assert answer.split("|") == ["OK alice@example.test"] * 8, answer
+        assert 1 <= established_to(slapd.port) <= 2
+
+
+def test_pool_wait_is_bounded():
+    # one connection, stuck on a silent server: the others wait for it no
+    # longer than their own timeout
+    srv = FakeServer(lambda c: None)
+    try:
+        with Probe({"uri": srv.uri, "timeout": "1s", "pool_size": "1"}) as p:
+            answer, ms = p.ask("parallel", "4", "verify", "alice@example.test", "alice-pw")
+            assert answer.split("|") == ["TEMPFAIL"] * 4, answer
+            assert ms < 1600, ms
+    finally:
+        srv.close()
+
+
 def test_wrong_service_password_is_temporary():
     with Probe(secret="not-the-password") as p:
         assert p.ask("verify", "alice@example.test", "alice-pw")[0] == "TEMPFAIL"
