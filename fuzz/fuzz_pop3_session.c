@@ -17,7 +17,7 @@
  * the rest. The mailbox is restored after a run that expunged anything, so
  * every input meets the same store.
  */
-#include "directory/auth.h"
+#include "directory/directory.h"
 #include "directory/password.h"
 #include "fuzz.h"
 #include "net/conn.h"
@@ -165,7 +165,8 @@ static struct fuzz_env *env_get(void)
 	if (config_parse("/fuzz/mailroom.conf", conf.data, conf.len, &env->cfg, &err) != 0)
 		abort();
 	buf_free(&conf);
-	auth_cache_configure(0);
+	if (directory_open(&env->cfg, &env->srv.dir, &err) != 0)
+		abort();
 	if (store_open(env->cfg.data_dir, true, &env->st) != STORE_OK ||
 	    store_domain_add(env->st, "example.test", DOMAIN_AUTHORITATIVE) != STORE_OK)
 		abort();

@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* a whole exchange: first message, newline, final message */
 	const char *nl = memchr(in, '\n', size);
 	size_t len1 = nl != NULL ? (size_t)(nl - in) : size;
-	struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256);
+	struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256, NULL);
 	struct buf out = {0};
 	struct auth_identity id;
 	memset(&id, 0, sizeof(id));

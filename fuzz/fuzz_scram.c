@@ -96,7 +96,7 @@ static void check_round_trip(const struct verifier *v)
    auth_message as part of AuthMessage (RFC 5802 §3). */
 static struct sasl_server *start(char *stored, struct buf *auth_message, struct buf *first)
 {
-	struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256);
+	struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256, NULL);
 	struct auth_identity id;
 
 	memset(&id, 0, sizeof(id));

@@ -3,6 +3,7 @@
  * cli.c - global options, verb dispatch and the helpers every verb uses.
  */
 #include "cli/cli_private.h"
+#include "directory/directory.h"
 #include "directory/password.h"
 #include "server/privdrop.h"
 #include "store/store.h"
@@ -139,6 +140,16 @@ int cli_exit_code(int store_status)
 	default:
 		return EX_IOERR;
 	}
+}
+
+int cli_directory_open(struct cli *c, struct directory **dir_r)
+{
+	char *err = NULL;
+	if (directory_open(&c->cfg, dir_r, &err) == 0)
+		return 0;
+	cli_err("%s", err);
+	free(err);
+	return EX_CONFIG;
 }
 
 int cli_store_open(struct cli *c, bool create, struct store **st_r)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli_config.c - `mailroom config check|show`. */
 #include "cli/cli_private.h"
+#include "directory/directory.h"
 #include "server/privdrop.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -45,10 +46,18 @@ static int check(struct cli *c)
 	/* a postmaster that leads nowhere: SMTP falls back to the built-in one
 	   (RFC 5321 §4.5.1 MUST accept), but the admin meant another mailbox */
 	const char *pm = c->cfg.smtp_postmaster != NULL ? c->cfg.smtp_postmaster : STORE_POSTMASTER;
-	int64_t *ids = NULL;
-	size_t n = 0;
-	int r = store_resolve(st, pm, &ids, &n);
-	free(ids);
+	struct directory *dir = NULL;
+	if ((rc = cli_directory_open(c, &dir)) != 0) {
+		store_close(&st);
+		return rc;
+	}
+	printf("directory: %s: ok\n", directory_describe(dir));
+	struct dir_rcpt to;
+	int r = directory_resolve(dir, st, pm, &to);
+	if (r == STORE_OK && to.n_ids == 0)
+		r = STORE_NOTFOUND; /* only outside targets: SMTP falls back too */
+	dir_rcpt_clear(&to);
+	directory_free(&dir);
 	if (r == STORE_NOTFOUND || r == STORE_INVALID) {
 		cli_err(
 		    "[smtp] postmaster = %s is no local mailbox or alias: postmaster mail goes "

@@ -15,6 +15,7 @@
  * the store's built-in postmaster; `deliver postmaster` reaches the latter.
  */
 #include "cli/cli_private.h"
+#include "directory/directory.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -65,12 +66,24 @@ static int read_all(struct buf *in)
 	}
 }
 
-/* store_resolve_all, with postmaster@ a hosted domain falling back as the
-   SMTP RCPT path does. */
-static int resolve(struct cli *c, struct store *st, const char *rcpt, int64_t **ids_r, size_t *n_r,
-		   char ***fwd_r, size_t *n_fwd_r)
+static int resolve_one(struct directory *dir, struct store *st, const char *rcpt,
+		       int64_t **ids_r, size_t *n_r, char ***fwd_r, size_t *n_fwd_r)
 {
-	int rc = store_resolve_all(st, rcpt, ids_r, n_r, fwd_r, n_fwd_r);
+	struct dir_rcpt r;
+	int rc = directory_resolve(dir, st, rcpt, &r);
+	*ids_r = r.ids;
+	*n_r = r.n_ids;
+	*fwd_r = r.remote;
+	*n_fwd_r = r.n_remote;
+	return rc;
+}
+
+/* directory_resolve, with postmaster@ a hosted domain falling back as the
+   SMTP RCPT path does. */
+static int resolve(struct cli *c, struct directory *dir, struct store *st, const char *rcpt,
+		   int64_t **ids_r, size_t *n_r, char ***fwd_r, size_t *n_fwd_r)
+{
+	int rc = resolve_one(dir, st, rcpt, ids_r, n_r, fwd_r, n_fwd_r);
 	const char *at = strrchr(rcpt, '@');
 	struct store_domain d;
 
@@ -81,7 +94,7 @@ static int resolve(struct cli *c, struct store *st, const char *rcpt, int64_t **
 		return rc;
 	store_domain_clear(&d);
 	const char *pm = c->cfg.smtp_postmaster != NULL ? c->cfg.smtp_postmaster : STORE_POSTMASTER;
-	return store_resolve_all(st, pm, ids_r, n_r, fwd_r, n_fwd_r);
+	return resolve_one(dir, st, pm, ids_r, n_r, fwd_r, n_fwd_r);
 }
 
 int cli_deliver(struct cli *c, int argc, char **argv)
@@ -92,6 +105,7 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 	size_t np;
 	bool done;
 	struct store *st = NULL;
+	struct directory *dir = NULL;
 	struct buf in = {0}, wire = {0};
 	int64_t *ids = NULL;
 	size_t n = 0;
@@ -117,9 +131,16 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 		rc = rc == EX_CONFIG || rc == EX_IOERR ? EX_TEMPFAIL : rc;
 		goto out;
 	}
-	rc = resolve(c, st, rcpt, &ids, &n, &fwd, &n_fwd);
+	if ((rc = cli_directory_open(c, &dir)) != 0) {
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	rc = resolve(c, dir, st, rcpt, &ids, &n, &fwd, &n_fwd);
 	if (rc == STORE_NOTFOUND || rc == STORE_INVALID) {
-		cli_err("deliver: %s", store_error(st));
+		if (rc == STORE_INVALID)
+			cli_err("deliver: '%s' is not a valid address", rcpt);
+		else
+			cli_err("deliver: no mailbox for %s", rcpt);
 		rc = EX_NOUSER;
 		goto out;
 	}
@@ -196,6 +217,7 @@ out:
 	free(ids);
 	buf_free(&in);
 	buf_free(&wire);
+	directory_free(&dir);
 	store_close(&st);
 	return rc;
 }

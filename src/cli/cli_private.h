@@ -42,6 +42,10 @@ struct cli_opt *cli_opt(struct cli_opt *opts, size_t nopts, const char *name);
 /* Opens the store (create only for init); on failure prints why and returns
    the exit code. */
 int cli_store_open(struct cli *c, bool create, struct store **st_r);
+struct directory;
+/* The config's directory chain (directory.h), after cli_store_open (which
+   drops root). Returns 0, or EX_CONFIG after printing why. */
+int cli_directory_open(struct cli *c, struct directory **dir_r);
 /* The sysexits(3) code for a store status (see cli.h). */
 int cli_exit_code(int store_status);
 /* Prints the store's error text (it names the thing and what to do) and

@@ -68,21 +68,27 @@ static void print_user(const struct store_user *u, void *p)
 		fputs("{\"address\":", stdout);
 		cli_json_str(stdout, u->address);
 		printf(",\"messages\":%lld,\"bytes\":%llu,\"quota\":%llu,\"pop3\":%s,"
-		       "\"submission\":%s,\"enabled\":%s,\"apop\":%s}",
+		       "\"submission\":%s,\"enabled\":%s,\"apop\":%s,\"directory\":",
 		       (long long)u->messages, (unsigned long long)u->used,
 		       (unsigned long long)u->quota, u->pop3_enabled ? "true" : "false",
 		       u->submission_enabled ? "true" : "false", u->enabled ? "true" : "false",
 		       u->apop_secret != NULL ? "true" : "false");
+		cli_json_str(stdout, u->source != NULL ? u->source : "builtin");
+		fputs("}", stdout);
 	} else {
 		char quota[32] = "-";
 		if (u->quota > 0)
 			snprintf(quota, sizeof(quota), "%llu", (unsigned long long)u->quota);
-		printf("%-40s %8lld %12llu %12s %s%s%s%s%s\n", u->address, (long long)u->messages,
+		/* a directory account's mailbox has no password here: say whose it is */
+		const char *tag = u->source != NULL    ? u->source
+				  : u->pw_hash == NULL ? "no-password"
+						       : NULL;
+		printf("%-40s %8lld %12llu %12s %s%s%s%s%s%s\n", u->address, (long long)u->messages,
 		       (unsigned long long)u->used, quota, u->enabled ? "" : "disabled ",
 		       u->pop3_enabled ? "pop3" : "no-pop3",
 		       u->submission_enabled ? " submission" : " no-submission",
-		       u->apop_secret != NULL ? " apop" : "",
-		       u->pw_hash == NULL ? " no-password" : "");
+		       u->apop_secret != NULL ? " apop" : "", tag != NULL ? " " : "",
+		       tag != NULL ? tag : "");
 	}
 }
 

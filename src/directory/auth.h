@@ -1,50 +1,46 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * auth.h - who is this? Built-in accounts checked against the store.
+ * auth.h - the parts of a password check that every backend shares, used by
+ * directory.c only: the auth cache, the dummy hash for unknown logins, and
+ * APOP's digest.
  *
- * All auth_* calls block (store lookups, password hashing) and run on worker
- * threads. A failed login costs the same time whether or not the account
- * exists (a dummy hash is verified for unknown users). The penalty table
- * (penalty.h) belongs to the loop thread and delays answers per client IP.
+ * The auth cache (SPEC §10: POP3 clients log in every few minutes) keeps a
+ * successful check for ttl seconds under an HMAC of backend, login and
+ * password, keyed with a random per-cache key, so no password is kept. Each
+ * entry holds a digest of what the check matched: the stored hash for
+ * backends that hand one over (the account is still read each time and a
+ * hit counts only while its hash is unchanged, so a new password, a removed
+ * or a disabled account take effect at once), or a fixed tag for backends
+ * that check passwords themselves (LDAP bind, PAM; the cached identity is
+ * then reused until ttl, and a directory that is down does not stop logins
+ * that succeeded a moment ago). Failures are never cached. Thread-safe.
  */
 #ifndef MAILROOM_DIRECTORY_AUTH_H
 #define MAILROOM_DIRECTORY_AUTH_H
 
 #include <stdbool.h>
-#include <stdint.h>
 
-struct store;
+#include "directory/directory.h"
 
-enum auth_result {
-	AUTH_OK,
-	AUTH_FAILED,   /* unknown user or wrong secret: never say which */
-	AUTH_TEMPFAIL, /* store error: [SYS/TEMP] */
-};
+struct auth_cache;
 
-struct auth_identity {
-	int64_t mailbox_id;
-	char address[320];
-	bool pop3_enabled;
-	bool submission_enabled;
-	bool enabled;
-};
+/* ttl 0: a cache that never hits (and keeps nothing). */
+struct auth_cache *auth_cache_new(unsigned ttl_secs);
+void auth_cache_free(struct auth_cache **c);
+/* `matched` is the stored hash, or NULL for a backend that verified itself.
+   A hit fills *id_r with the identity put (callers with a fresh account may
+   ignore it). */
+bool auth_cache_get(struct auth_cache *c, unsigned backend, const char *login, const char *password,
+		    const char *matched, struct auth_identity *id_r);
+void auth_cache_put(struct auth_cache *c, unsigned backend, const char *login, const char *password,
+		    const char *matched, const struct auth_identity *id);
+unsigned long auth_cache_hits(const struct auth_cache *c);
 
-enum auth_result auth_password(struct store *st, const char *login, const char *password,
-			       struct auth_identity *id_r);
+/* Spends the time of one real check, for logins no backend knows. */
+void auth_dummy_verify(const char *password);
 
-/* The auth cache (SPEC §10: POP3 clients log in every few minutes). A
-   successful password check is remembered for ttl seconds under an HMAC of
-   login and password (keyed with a random per-process key: no password is
-   kept), together with a digest of the stored hash it matched. A hit skips
-   the slow hash, but the account is still read from the store each time and
-   the hit counts only if its stored hash is unchanged: a new password, a
-   removed or disabled account take effect at once. Failures are never
-   cached. ttl 0 (the default until set) disables it. Thread-safe. */
-void auth_cache_configure(unsigned ttl_secs);
-unsigned long auth_cache_hits(void); /* for tests and logs */
-/* RFC 1939 §7: digest_hex = MD5(timestamp || secret) in lower-case hex. Fails
-   for accounts without an APOP secret. */
-enum auth_result auth_apop(struct store *st, const char *login, const char *timestamp,
-			   const char *digest_hex, struct auth_identity *id_r);
+/* RFC 1939 §7: digest_hex == MD5(timestamp || secret) in lower-case hex.
+   Returns AUTH_OK, AUTH_FAILED, or AUTH_TEMPFAIL if OpenSSL fails. */
+enum auth_result auth_apop_check(const char *secret, const char *timestamp, const char *digest_hex);
 
 #endif

@@ -51,10 +51,15 @@ struct dir_resolution {
 	size_t n_mailboxes;
 	char **remote; /* targets outside every hosted domain */
 	size_t n_remote;
+	char **pass_on; /* targets in hosted domains that this backend does not
+			   hold (a built-in alias of an LDAP user): directory.c
+			   resolves each through the other backends, one level */
+	size_t n_pass_on;
 };
 void dir_resolution_add_id(struct dir_resolution *r, int64_t id);
 void dir_resolution_add_mailbox(struct dir_resolution *r, const char *address);
 void dir_resolution_add_remote(struct dir_resolution *r, const char *address);
+void dir_resolution_add_pass_on(struct dir_resolution *r, const char *address);
 void dir_resolution_clear(struct dir_resolution *r);
 
 enum {
@@ -79,7 +84,8 @@ struct dir_backend_ops {
 	   cached by directory.c for [limits] auth_cache_ttl. */
 	enum dir_status (*verify)(void *be, struct store *st, const char *login,
 				  const char *password, struct dir_account *a_r);
-	/* Recipient resolution (aliases, alternate addresses). */
+	/* Recipient resolution (aliases, alternate addresses). lookup and
+	   resolve are required; verify is optional. */
 	enum dir_status (*resolve)(void *be, struct store *st, const char *address,
 				   struct dir_resolution *r_r);
 };

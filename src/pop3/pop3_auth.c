@@ -4,7 +4,7 @@
  * AUTH (RFC 5034), STLS (RFC 2595), and the road from a verified identity
  * to TRANSACTION (lock the mailbox, load its snapshot).
  *
- * Every credential check runs on a worker (auth_password, auth_apop,
+ * Every credential check runs on a worker (directory_password, directory_apop,
  * sasl_server_step); the session reads no input until it returns. Outcomes:
  *  - before the check, the login brake (directory/penalty.h) may hold the
  *    attempt back, right or wrong password alike; the outcome is recorded.
@@ -47,6 +47,8 @@ bool pop3_auth_plaintext_allowed(const struct pop3_session *s)
 
 bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m)
 {
+	if (m == SASL_SCRAM_SHA_256 && !directory_offers(s->svc->srv->dir, DIRECTORY_SCRAM))
+		return false; /* no backend in the chain holds SCRAM verifiers */
 	return !sasl_mech_plaintext(m) || pop3_auth_plaintext_allowed(s);
 }
 
@@ -216,7 +218,7 @@ enum pop3_cmd_result pop3_cmd_user(struct pop3_cmd_ctx *ctx)
 static void work_pass(void *thread_ctx, void *p)
 {
 	struct pop3_job *job = p;
-	job->result = auth_password(thread_ctx, job->login, job->secret, &job->id);
+	job->result = directory_password(job->dir, thread_ctx, job->login, job->secret, &job->id);
 }
 
 enum pop3_cmd_result pop3_cmd_pass(struct pop3_cmd_ctx *ctx)
@@ -247,7 +249,8 @@ enum pop3_cmd_result pop3_cmd_pass(struct pop3_cmd_ctx *ctx)
 static void work_apop(void *thread_ctx, void *p)
 {
 	struct pop3_job *job = p;
-	job->result = auth_apop(thread_ctx, job->login, job->timestamp, job->secret, &job->id);
+	job->result = directory_apop(job->dir, thread_ctx, job->login, job->timestamp, job->secret,
+				     &job->id);
 }
 
 enum pop3_cmd_result pop3_cmd_apop(struct pop3_cmd_ctx *ctx)
@@ -400,7 +403,7 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		pop3_reply(s, false, "Invalid base64 data");
 		return POP3_CMD_DONE;
 	}
-	s->sasl = sasl_server_new(m);
+	s->sasl = sasl_server_new(m, s->svc->srv->dir);
 	sasl_submit(s, ctx->argc == 2 ? &ir : NULL);
 	return POP3_CMD_ASYNC;
 }

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "directory/auth.h"
+#include "directory/directory.h"
 #include "net/workers.h"
 #include "pop3/pop3.h"
 #include "pop3/pop3_parse.h"
@@ -179,6 +179,7 @@ typedef void pop3_job_finish_fn(struct pop3_session *s, struct pop3_job *job);
 
 struct pop3_job {
 	struct pop3_session *sess;
+	struct directory *dir;	    /* the server's, for the worker side */
 	pop3_job_finish_fn *finish; /* runs on the loop thread unless the session died */
 	int result;		    /* enum auth_result / sasl_step / store_status */
 	char *login, *secret;	    /* secret is wiped on free */

@@ -326,6 +326,7 @@ struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish
 {
 	struct pop3_job *job = xcalloc(1, sizeof(*job));
 	job->sess = s;
+	job->dir = s->svc->srv->dir;
 	job->finish = finish;
 	return job;
 }
@@ -534,7 +535,7 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	conn_set_events(c, &pop3_conn_events, s);
 	conn_set_input_max(c, POP3_LONG_LINE_MAX);
 	conn_set_idle_timeout(c, cfg->idle_timeout);
-	if (cfg->pop3_apop)
+	if (cfg->pop3_apop && directory_offers(svc->srv->dir, DIRECTORY_APOP))
 		s->timestamp = make_timestamp(s, cfg->hostname);
 	log_debug("sid=%s pop3 start ip=%s tls=%s", s->sid, s->ip, conn_is_tls(c) ? "yes" : "no");
 	s->frame.in_run = true;

@@ -5,7 +5,7 @@
  *
  * A struct sasl_server is one exchange. It is driven by sasl_server_step(),
  * which runs on a worker thread because it reaches the store (and, for PLAIN
- * and LOGIN, password hashing through auth_password()). Every client message
+ * and LOGIN, password hashing through directory_password()). Every client message
  * is checked against the limits in sasl.h before anything is copied.
  *
  * SCRAM never reveals whether an account exists: an unknown login (or one
@@ -54,8 +54,9 @@ struct sasl_server {
 	unsigned char server_key[SCRAM_KEY_LEN];
 	bool user_known;
 	struct auth_identity id;
-	sasl_scram_lookup_fn *lookup; /* test hook, else the store */
+	sasl_scram_lookup_fn *lookup; /* test hook, else the directory */
 	void *lookup_ctx;
+	struct directory *dir; /* borrowed; NULL only with the test hook */
 };
 
 static const char *const mech_names[SASL_MECH_COUNT] = {
@@ -85,10 +86,11 @@ bool sasl_mech_plaintext(enum sasl_mech m)
 	return m == SASL_PLAIN || m == SASL_LOGIN;
 }
 
-struct sasl_server *sasl_server_new(enum sasl_mech m)
+struct sasl_server *sasl_server_new(enum sasl_mech m, struct directory *dir)
 {
 	struct sasl_server *s = xcalloc(1, sizeof(*s));
 	s->mech = m;
+	s->dir = dir;
 	return s;
 }
 
@@ -257,9 +259,9 @@ static enum sasl_step map_auth(enum auth_result r)
 }
 
 /* Copies name and password to NUL-terminated stack buffers for
-   auth_password(), and wipes the password copy afterwards. */
-static enum sasl_step check_password(struct store *st, struct slice user, struct slice pass,
-				     struct auth_identity *id_r)
+   directory_password(), and wipes the password copy afterwards. */
+static enum sasl_step check_password(struct sasl_server *s, struct store *st, struct slice user,
+				     struct slice pass, struct auth_identity *id_r)
 {
 	char login[SASL_NAME_MAX + 1];
 	char password[SASL_PASSWORD_MAX + 1];
@@ -268,7 +270,8 @@ static enum sasl_step check_password(struct store *st, struct slice user, struct
 	login[user.len] = '\0';
 	memcpy(password, pass.p, pass.len);
 	password[pass.len] = '\0';
-	enum auth_result r = auth_password(st, login, password, id_r);
+	enum auth_result r = s->dir != NULL ? directory_password(s->dir, st, login, password, id_r)
+					    : AUTH_TEMPFAIL;
 	secure_zero(password, sizeof(password));
 	return map_auth(r);
 }
@@ -289,7 +292,7 @@ static enum sasl_step plain_step(struct sasl_server *s, struct store *st, const 
 		return SASL_MALFORMED;
 	memcpy(s->authcid, authcid.p, authcid.len);
 	s->authcid[authcid.len] = '\0';
-	enum sasl_step r = check_password(st, authcid, passwd, id_r);
+	enum sasl_step r = check_password(s, st, authcid, passwd, id_r);
 	/* RFC 4616 §2: acting as someone else is an authorization question; we
 	   allow only the identity itself. Checked after the password so the
 	   work (and time) is the same either way. */
@@ -325,7 +328,8 @@ static enum sasl_step login_step(struct sasl_server *s, struct store *st, const 
 		s->step = 3;
 		if (in == NULL || !password_valid(in, in_len))
 			return SASL_MALFORMED;
-		return check_password(st, slice_from(s->authcid), (struct slice){in, in_len}, id_r);
+		return check_password(s, st, slice_from(s->authcid), (struct slice){in, in_len},
+				      id_r);
 	default:
 		return SASL_MALFORMED;
 	}
@@ -502,29 +506,22 @@ static void hmac256(const unsigned char *key, size_t key_len, const void *data, 
 		log_panic("HMAC-SHA-256 failed");
 }
 
-/* The default verifier lookup: the store's user record. */
-static int store_scram_lookup(void *ctx, struct store *st, const char *user, char **verifier_r,
-			      struct auth_identity *id_r)
+/* The default verifier lookup: the directory's account. */
+static int directory_scram_lookup(void *ctx, struct store *st, const char *user,
+				  char **verifier_r, struct auth_identity *id_r)
 {
-	struct store_user u;
-	memset(&u, 0, sizeof(u));
-	int rc = store_user_lookup(st, user, &u);
-
-	if (rc != STORE_OK)
-		return rc;
-	if (u.scram == NULL) {
-		rc = STORE_NOTFOUND; /* e.g. an imported crypt hash only */
-	} else {
-		*verifier_r = xstrdup(u.scram);
-		id_r->mailbox_id = u.id;
-		snprintf(id_r->address, sizeof(id_r->address), "%s",
-			 u.address != NULL ? u.address : user);
-		id_r->pop3_enabled = u.pop3_enabled;
-		id_r->submission_enabled = u.submission_enabled;
-		id_r->enabled = u.enabled;
+	struct directory *dir = ctx;
+	if (dir == NULL)
+		return STORE_TEMP;
+	switch (directory_scram(dir, st, user, verifier_r, id_r)) {
+	case AUTH_OK:
+		return STORE_OK;
+	case AUTH_FAILED:
+		return STORE_NOTFOUND;
+	case AUTH_TEMPFAIL:
+		break;
 	}
-	store_user_clear(&u);
-	return rc;
+	return STORE_TEMP;
 }
 
 /* Looks the user up and fills salt, iterations and keys; unknown users get
@@ -532,9 +529,9 @@ static int store_scram_lookup(void *ctx, struct store *st, const char *user, cha
 static enum sasl_step scram_lookup(struct sasl_server *s, struct store *st, const char *user,
 				   unsigned char *salt, size_t *salt_len, unsigned *iter)
 {
-	sasl_scram_lookup_fn *lookup = s->lookup != NULL ? s->lookup : store_scram_lookup;
 	char *verifier = NULL;
-	int rc = lookup(s->lookup_ctx, st, user, &verifier, &s->id);
+	int rc = s->lookup != NULL ? s->lookup(s->lookup_ctx, st, user, &verifier, &s->id)
+				   : directory_scram_lookup(s->dir, st, user, &verifier, &s->id);
 
 	s->user_known = rc == STORE_OK &&
 			scram_verifier_parse(verifier, iter, salt, salt_len, SCRAM_SALT_MAX,

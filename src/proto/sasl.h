@@ -15,9 +15,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "directory/auth.h"
+#include "directory/directory.h"
 #include "util/buf.h"
 
+struct directory;
 struct store;
 struct sasl_server;
 
@@ -37,7 +38,8 @@ const char *sasl_mech_name(enum sasl_mech m);
 /* Mechanisms that send the password itself (need TLS unless configured). */
 bool sasl_mech_plaintext(enum sasl_mech m);
 
-struct sasl_server *sasl_server_new(enum sasl_mech m);
+/* dir: where logins are checked (borrowed, outlives the exchange). */
+struct sasl_server *sasl_server_new(enum sasl_mech m, struct directory *dir);
 void sasl_server_free(struct sasl_server **s);
 /* `in` is the decoded client message; in == NULL means the client sent no
    initial response (the first step then produces the first challenge). */
@@ -73,8 +75,8 @@ bool sasl_server_checks(const struct sasl_server *s, const char *in, size_t in_l
    or another store error (-> SASL_TEMPFAIL). */
 typedef int sasl_scram_lookup_fn(void *ctx, struct store *st, const char *user, char **verifier_r,
 				 struct auth_identity *id_r);
-/* Test hook: replace the store lookup (store_user_lookup and its `scram`
-   field) for this exchange. Never called by the server. */
+/* Test hook: replace the directory's lookup (directory_scram) for this
+   exchange. Never called by the server. */
 void sasl_server_set_scram_lookup(struct sasl_server *s, sasl_scram_lookup_fn *fn, void *ctx);
 
 /* Test hook: use `suffix` (copied) as the server's SCRAM nonce part instead of

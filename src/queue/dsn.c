@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* dsn.c - see dsn.h. */
 #include "queue/dsn.h"
+#include "directory/directory.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -181,7 +182,8 @@ void dsn_build(struct buf *out, const char *hostname, const struct store_queue_m
 
 /* --- reports ready to store --------------------------------------------------------- */
 
-bool dsn_report_make(struct store *st, const char *hostname, const struct store_queue_msg *m,
+bool dsn_report_make(struct store *st, struct directory *dir, const char *hostname,
+		     const struct store_queue_msg *m,
 		     const size_t *which, size_t n, enum dsn_action action, struct dsn_report *rep)
 {
 	unsigned char r[8];
@@ -194,8 +196,15 @@ bool dsn_report_make(struct store *st, const char *hostname, const struct store_
 	snprintf(rep->qid, sizeof(rep->qid), "R%02X%02X%02X%02X%02X%02X%02X%02X", r[0], r[1], r[2],
 		 r[3], r[4], r[5], r[6], r[7]);
 	dsn_build(&rep->body, hostname, m, which, n, action, rep->qid);
-	if (store_resolve_all(st, m->sender, &rep->ids, &rep->n_ids, &rep->forward,
-			      &rep->n_forward) != STORE_OK) {
+	struct dir_rcpt to;
+	/* XXX: a directory that cannot answer (STORE_TEMP) sends the report
+	   out as to a remote sender, as an unknown one does */
+	if (directory_resolve(dir, st, m->sender, &to) == STORE_OK) {
+		rep->ids = to.ids;
+		rep->n_ids = to.n_ids;
+		rep->forward = to.remote;
+		rep->n_forward = to.n_remote;
+	} else {
 		rep->forward = xmalloc(sizeof(char *));
 		rep->forward[0] = xstrdup(m->sender);
 		rep->n_forward = 1;

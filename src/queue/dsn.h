@@ -11,6 +11,8 @@
 #include <stdbool.h>
 
 #include "store/store.h"
+
+struct directory;
 #include "util/buf.h"
 
 enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_RELAYED, DSN_DELIVERED };
@@ -41,9 +43,11 @@ struct dsn_report {
 
 /* Builds the report for the recipients which[0..n) of m into *rep; false
    (and *rep untouched) when there is none to make: no recipients, or the
-   null sender. Looks the sender up in st: blocking, worker threads only.
-   The caller frees a made report with dsn_report_clear(). */
-bool dsn_report_make(struct store *st, const char *hostname, const struct store_queue_msg *m,
+   null sender. Looks the sender up through dir (directory.h) in st:
+   blocking, worker threads only. The caller frees a made report with
+   dsn_report_clear(). */
+bool dsn_report_make(struct store *st, struct directory *dir, const char *hostname,
+		     const struct store_queue_msg *m,
 		     const size_t *which, size_t n, enum dsn_action action, struct dsn_report *rep);
 void dsn_report_clear(struct dsn_report *rep);
 

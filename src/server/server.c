@@ -21,7 +21,7 @@
  */
 #include "server/server.h"
 #include "server/privdrop.h"
-#include "directory/auth.h"
+#include "directory/directory.h"
 #include "directory/penalty.h"
 #include "net/conn_private.h"
 #include "net/loop.h"
@@ -650,6 +650,18 @@ int server_run(const struct config *cfg)
 		free(sp);
 		return 1;
 	}
+	char *derr = NULL;
+	/* after the drop: every file a backend reads (a passwd-file, LDAP's
+	   password file) must be readable by the user that serves */
+	if (directory_open(cfg, &srv->dir, &derr) < 0) {
+		log_error("%s", derr);
+		free(derr);
+		privdrop_clear(&pd);
+		listeners_close(sp);
+		loop_free(&srv->loop);
+		free(sp);
+		return 78; /* EX_CONFIG */
+	}
 	sp->conns = conn_mgr_new(srv->loop, srv->tls);
 	conn_mgr_set_gone(sp->conns, conn_gone, sp);
 	/* a TLS handshake gets at most 30 s, less when sessions idle out sooner */
@@ -667,13 +679,12 @@ int server_run(const struct config *cfg)
 	srv->workers = workers_new(srv->loop, cfg->workers, SERVER_JOB_QUEUE_MAX, worker_init,
 				   worker_deinit, (void *)cfg);
 	srv->penalty = penalty_new(cfg->auth_fail_delay_ms, cfg->auth_fail_delay_max * 1000ULL);
-	auth_cache_configure(cfg->auth_cache_ttl);
 	srv->pop3 = pop3_service_new(srv);
 	srv->smtp = smtp_service_new(srv);
 	srv->queue = queue_mgr_new(srv);
 
-	log_info("mailroom ready hostname=%s workers=%u user=%s", cfg->hostname, cfg->workers,
-		 pd.name);
+	log_info("mailroom ready hostname=%s workers=%u user=%s directory=%s", cfg->hostname,
+		 cfg->workers, pd.name, directory_describe(srv->dir));
 	privdrop_clear(&pd);
 	loop_run(srv->loop);
 	ret = 0;
@@ -695,6 +706,7 @@ int server_run(const struct config *cfg)
 		log_error("shutdown: %u SMTP sessions still alive; not freeing the service",
 			  smtp_service_sessions(srv->smtp));
 	penalty_free(&srv->penalty);
+	directory_free(&srv->dir);
 	loop_fd_del(srv->loop, sp->sigfd);
 	close(sp->sigfd);
 	loop_free(&srv->loop);

@@ -30,6 +30,7 @@ struct loop;
 struct workers;
 struct tls_ctx;
 struct penalty;
+struct directory;
 struct pop3_service;
 struct smtp_service;
 struct queue_mgr;
@@ -40,6 +41,7 @@ struct server {
 	struct workers *workers; /* thread ctx = struct store * */
 	struct tls_ctx *tls;     /* NULL if no certificate could be loaded */
 	struct penalty *penalty; /* per-IP auth failure delays */
+	struct directory *dir;	 /* accounts and recipients (directory.h) */
 	struct pop3_service *pop3;
 	struct smtp_service *smtp;
 	struct queue_mgr *queue; /* NULL with [delivery] enabled = no */

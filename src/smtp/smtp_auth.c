@@ -130,9 +130,23 @@ static bool sasl_submit(struct smtp_session *s, struct buf *in)
 	return s->sasl != NULL;
 }
 
+bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m)
+{
+	/* SCRAM needs a verifier that only some backends hold */
+	return m != SASL_SCRAM_SHA_256 || directory_offers(s->svc->srv->dir, DIRECTORY_SCRAM);
+}
+
+void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
+{
+	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_PLAIN, SASL_LOGIN};
+	for (size_t i = 0; i < N_ELEMENTS(order); i++)
+		if (smtp_auth_mech_offered(s, order[i]))
+			buf_printf(b, " %s", sasl_mech_name(order[i]));
+}
+
 static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
-	s->sasl = sasl_server_new(m);
+	s->sasl = sasl_server_new(m, s->svc->srv->dir);
 	return sasl_submit(s, has_ir ? ir : NULL);
 }
 
@@ -146,7 +160,8 @@ enum smtp_cmd_result smtp_cmd_auth(struct smtp_cmd_ctx *ctx)
 		smtp_reply(s, 503, "5.5.1 Error: already authenticated"); /* RFC 4954 §4 */
 		return SMTP_CMD_ERROR;
 	}
-	if (!slice_token(ctx->rest, &mech, &ir) || sasl_mech_parse(mech.p, mech.len, &m) < 0) {
+	if (!slice_token(ctx->rest, &mech, &ir) || sasl_mech_parse(mech.p, mech.len, &m) < 0 ||
+	    !smtp_auth_mech_offered(s, m)) {
 		smtp_reply(s, 504, "5.5.4 Unrecognized authentication type");
 		return SMTP_CMD_ERROR;
 	}

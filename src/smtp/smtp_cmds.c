@@ -204,8 +204,11 @@ static enum smtp_cmd_result cmd_ehlo(struct smtp_cmd_ctx *ctx)
 	buf_printf(&b, "250-SIZE %llu\r\n", (unsigned long long)cfg->smtp_max_message_size);
 	if (!conn_is_tls(s->conn) && conn_tls_available(s->conn))
 		buf_append_str(&b, "250-STARTTLS\r\n");
-	if (auth_offered(s))
-		buf_append_str(&b, "250-AUTH SCRAM-SHA-256 PLAIN LOGIN\r\n");
+	if (auth_offered(s)) {
+		buf_append_str(&b, "250-AUTH");
+		smtp_auth_mech_list(s, &b);
+		buf_append_str(&b, "\r\n");
+	}
 	buf_append_str(&b, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"
 			   "250-CHUNKING\r\n250 SMTPUTF8\r\n");
 	smtp_write(s, b.data, b.len);

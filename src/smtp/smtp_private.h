@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "directory/auth.h"
+#include "directory/directory.h"
 #include "net/workers.h"
 #include "proto/job.h"
 #include "proto/sasl.h"
@@ -200,6 +200,7 @@ typedef void smtp_job_finish_fn(struct smtp_session *s, struct smtp_job *job);
 
 struct smtp_job {
 	struct smtp_session *sess;
+	struct directory *dir; /* the server's, for the worker side */
 	smtp_job_finish_fn *finish;
 	int result;
 	int status; /* the store's status behind a failed lookup */
@@ -284,6 +285,10 @@ void smtp_chunk_end(struct smtp_session *s);
 /* --- authentication (smtp_auth.c) -------------------------------------------- */
 smtp_cmd_fn smtp_cmd_auth;
 void smtp_auth_line(struct smtp_session *s, struct slice line);
+/* Whether mechanism m may be used on this session, and the EHLO keyword's
+   list of them ("SCRAM-SHA-256 PLAIN LOGIN"), appended to b. */
+bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m);
+void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b);
 
 /* --- group commit (smtp_commit.c) ---------------------------------------------- */
 /* Worker side: stores the job's message, batched with every other message

@@ -302,6 +302,7 @@ struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish
 {
 	struct smtp_job *job = xcalloc(1, sizeof(*job));
 	job->sess = s;
+	job->dir = s->svc->srv->dir;
 	job->finish = finish;
 	return job;
 }

@@ -142,11 +142,29 @@ static void mail_accept(struct smtp_session *s)
 	smtp_reply(s, 250, "2.1.0 Ok");
 }
 
+/* Where mail to `address` goes, through the directory (directory.h): the
+   mailboxes in job->ids, the outside targets in job->forward. */
+static int job_resolve(struct smtp_job *job, struct store *st, const char *address)
+{
+	struct dir_rcpt r;
+	int rc = directory_resolve(job->dir, st, address, &r);
+
+	free(job->ids);
+	for (size_t i = 0; i < job->n_forward; i++)
+		free(job->forward[i]);
+	free(job->forward);
+	job->ids = r.ids;
+	job->n_ids = r.n_ids;
+	job->forward = r.remote;
+	job->n_forward = r.n_remote;
+	return rc;
+}
+
 static void work_sender(void *thread_ctx, void *p)
 {
 	struct smtp_job *job = p;
 
-	job->result = store_resolve(thread_ctx, job->address, &job->ids, &job->n_ids);
+	job->result = job_resolve(job, thread_ctx, job->address);
 }
 
 static void finish_sender(struct smtp_session *s, struct smtp_job *job)
@@ -294,27 +312,24 @@ static void work_rcpt(void *thread_ctx, void *p)
 		f.domain = r == STORE_OK ? domain_kind(d.type) : SMTP_DOMAIN_NONE;
 	}
 	if (f.domain == SMTP_DOMAIN_AUTHORITATIVE || f.domain == SMTP_DOMAIN_INTERNAL_RELAY) {
-		r = store_resolve_all(st, job->address, &job->ids, &job->n_ids, &job->forward,
-				      &job->n_forward);
+		r = job_resolve(job, st, job->address);
 		if (store_failed(r))
 			goto out;
 		f.found = r == STORE_OK;
 	}
 	enum smtp_rcpt_verdict v = smtp_policy_rcpt(&f);
 	if (v == SMTP_RCPT_POSTMASTER) {
-		free(job->ids);
-		job->ids = NULL;
-		job->n_ids = 0;
 		/* RFC 5321 §4.5.1 MUST accept: [smtp] postmaster when it names a
 		   mailbox here, else the store's built-in one (store.h) */
-		r = job->postmaster != NULL
-			? store_resolve(st, job->postmaster, &job->ids, &job->n_ids)
-			: STORE_NOTFOUND;
+		r = job->postmaster != NULL ? job_resolve(job, st, job->postmaster)
+					    : STORE_NOTFOUND;
+		if (r == STORE_OK && job->n_ids == 0)
+			r = STORE_NOTFOUND; /* only outside targets: not a mailbox here */
 		if (store_failed(r))
 			goto out;
 		if (r != STORE_OK) {
 			job->postmaster_fallback = job->postmaster != NULL;
-			r = store_resolve(st, STORE_POSTMASTER, &job->ids, &job->n_ids);
+			r = job_resolve(job, st, STORE_POSTMASTER);
 		}
 		if (store_failed(r))
 			goto out;

@@ -60,6 +60,10 @@ void store_close(struct store **st);
 /* Human-readable text of the last error on this handle (never NULL). */
 const char *store_error(const struct store *st);
 
+/* An address as the store keeps it: the domain lower-cased, validated;
+   returns a malloc'd copy, or NULL if it is no valid address. */
+char *store_norm_address(const char *address);
+
 const char *domain_type_name(enum domain_type t);
 int domain_type_parse(const char *s, enum domain_type *t_r);
 
@@ -106,6 +110,8 @@ struct store_user {
 	bool pop3_enabled;
 	bool submission_enabled;
 	bool enabled;
+	char *source; /* NULL: a built-in account; else the directory backend whose
+			 account this mailbox holds ("ldap", "pam", ...) */
 };
 struct store_user_new {
 	const char *address;
@@ -132,6 +138,13 @@ int store_user_set_submission(struct store *st, const char *address, bool enable
 int store_user_set_enabled(struct store *st, const char *address, bool enabled);
 /* Drops the reversible APOP secret (the account stops accepting APOP). */
 int store_user_clear_apop(struct store *st, const char *address);
+/* The mailbox of an account that lives in another directory backend
+   (directory.h), made on first use: an existing mailbox with this address
+   (of any source) is returned as it is, else one is created without a
+   password, marked with `source`. The domain need not be hosted (then the
+   mailbox has none). Safe against a concurrent ensure of the same address. */
+int store_mailbox_ensure(struct store *st, const char *address, const char *source,
+			 int64_t *id_r);
 /* Looks up by primary address or any alias that points at one mailbox. */
 int store_user_lookup(struct store *st, const char *login, struct store_user *u_r);
 typedef void store_user_cb(const struct store_user *u, void *ctx);
@@ -160,6 +173,13 @@ int store_resolve(struct store *st, const char *address, int64_t **ids_r, size_t
    anything at all matched. */
 int store_resolve_all(struct store *st, const char *address, int64_t **ids_r, size_t *n_r,
 		      char ***remote_r, size_t *n_remote_r);
+/* Like store_resolve_all, and also returns alias targets in hosted domains
+   that name no built-in mailbox or alias (*local_r: accounts of another
+   directory backend, resolved by directory.c). Mailboxes made for such
+   accounts (store_mailbox_ensure) are never matched here by address: their
+   backend decides whether they still exist. */
+int store_resolve_ex(struct store *st, const char *address, int64_t **ids_r, size_t *n_r,
+		     char ***remote_r, size_t *n_remote_r, char ***local_r, size_t *n_local_r);
 
 /* --- delivery ------------------------------------------------------------ */
 /* Deliver one body (wire form, S4) to n mailboxes in one transaction.

@@ -460,6 +460,78 @@ static int64_t mailbox_id(struct store *st, const char *address)
 	return -1;
 }
 
+/* Resolution matches built-in mailboxes only: another backend's mailbox is
+   found through that backend (store_resolve_ex). */
+static int64_t builtin_mailbox_id(struct store *st, const char *address)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM mailboxes WHERE address = lower(?1) "
+					 "AND source IS NULL");
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		return sqlite3_column_int64(s, 0);
+	if (rc == SQLITE_DONE)
+		return 0;
+	store_fail(st, rc, "mailbox lookup");
+	return -1;
+}
+
+int store_mailbox_ensure(struct store *st, const char *address, const char *source,
+			 int64_t *id_r)
+{
+	char *a = store_norm_address(address);
+	int r;
+
+	if (a == NULL) {
+		snprintf(st->err, sizeof(st->err), "'%s' is not a valid address", address);
+		return STORE_INVALID;
+	}
+	int64_t id = mailbox_id(st, a);
+	if (id > 0) {
+		*id_r = id;
+		free(a);
+		store_idle(st);
+		return STORE_OK;
+	}
+	if (id < 0 || (r = store_begin(st)) != STORE_OK) {
+		free(a);
+		store_idle(st);
+		return STORE_TEMP;
+	}
+	/* INSERT OR IGNORE: another thread or node may have made it meanwhile */
+	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO mailboxes (address, domain_id, "
+					 "pw_hash, source, created) VALUES (?1, (SELECT id FROM "
+					 "domains WHERE name = ?2 AND alias_of IS NULL), NULL, "
+					 "?3, ?4)");
+	if (s == NULL) {
+		r = STORE_TEMP;
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, store_addr_domain(a), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	if ((r = step_done(st, s, "mailbox create")) != STORE_OK)
+		goto fail;
+	id = mailbox_id(st, a);
+	if (id <= 0) {
+		r = STORE_TEMP;
+		goto fail;
+	}
+	if ((r = store_commit(st)) != STORE_OK)
+		goto out;
+	*id_r = id;
+	log_info("store: made mailbox %s for a %s account", a, source);
+	goto out;
+fail:
+	store_rollback(st);
+out:
+	free(a);
+	return r;
+}
+
 int store_user_remove(struct store *st, const char *address)
 {
 	int r;
@@ -575,7 +647,7 @@ int store_user_clear_apop(struct store *st, const char *address)
 
 #define USER_SELECT                                                                                \
 	"SELECT id, address, pw_hash, scram, apop_secret, quota, used, messages, "                 \
-	"pop3_enabled, enabled, submission_enabled FROM mailboxes "
+	"pop3_enabled, enabled, submission_enabled, source FROM mailboxes "
 
 static void user_row(sqlite3_stmt *s, struct store_user *u)
 {
@@ -590,6 +662,7 @@ static void user_row(sqlite3_stmt *s, struct store_user *u)
 	u->pop3_enabled = sqlite3_column_int(s, 8) != 0;
 	u->enabled = sqlite3_column_int(s, 9) != 0;
 	u->submission_enabled = sqlite3_column_int(s, 10) != 0;
+	u->source = col_text(s, 11);
 }
 
 static int user_by_id(struct store *st, int64_t id, struct store_user *u_r)
@@ -680,6 +753,7 @@ int store_user_list(struct store *st, const char *domain, store_user_cb *cb, voi
 void store_user_clear(struct store_user *u)
 {
 	free(u->address);
+	free(u->source);
 	secret_free(&u->pw_hash);
 	secret_free(&u->scram);
 	secret_free(&u->apop_secret);
@@ -845,6 +919,9 @@ struct resolve {
 	bool want_remote;
 	char **remote; /* alias targets outside the hosted domains */
 	size_t n_remote;
+	bool want_local;
+	char **local; /* targets in hosted domains unknown here (other backends) */
+	size_t n_local;
 	char **seen;	 /* addresses already expanded: loop safety */
 	int *seen_depth; /* ... and the smallest depth each was met at */
 	size_t n_seen;
@@ -886,7 +963,7 @@ static int resolve_rec(struct store *st, struct resolve *rs, const char *a, int 
 {
 	if (depth > ALIAS_DEPTH_MAX || rs->n_seen > RESOLVE_MAX || resolve_seen(rs, a, depth))
 		return STORE_OK;
-	int64_t id = mailbox_id(st, a);
+	int64_t id = builtin_mailbox_id(st, a);
 	if (id < 0)
 		return STORE_TEMP;
 	if (id > 0) {
@@ -906,14 +983,18 @@ static int resolve_rec(struct store *st, struct resolve *rs, const char *a, int 
 		targets[nt++] = xstrdup((const char *)sqlite3_column_text(s, 0));
 	}
 	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "alias lookup");
-	if (r == STORE_OK && nt == 0 && depth > 0 && rs->want_remote) {
-		/* a forwarding target: outside every hosted domain */
+	if (r == STORE_OK && nt == 0 && depth > 0 && (rs->want_remote || rs->want_local)) {
+		/* outside every hosted domain: a forwarding target; inside one but
+		   unknown here: maybe another directory backend's account */
 		int64_t dom = store_domain_id(st, store_addr_domain(a));
 		if (dom < 0)
 			return STORE_TEMP;
-		if (dom == 0) {
+		if (dom == 0 && rs->want_remote) {
 			rs->remote = xrealloc(rs->remote, (rs->n_remote + 1) * sizeof(char *));
 			rs->remote[rs->n_remote++] = xstrdup(a);
+		} else if (dom > 0 && rs->want_local) {
+			rs->local = xrealloc(rs->local, (rs->n_local + 1) * sizeof(char *));
+			rs->local[rs->n_local++] = xstrdup(a);
 		}
 	}
 	for (size_t i = 0; i < nt; i++) {
@@ -925,10 +1006,17 @@ static int resolve_rec(struct store *st, struct resolve *rs, const char *a, int 
 	return r;
 }
 
-static int resolve_full(struct store *st, const char *address, int64_t **ids_r, size_t *n_r,
-			char ***remote_r, size_t *n_remote_r)
+static void strv_free(char **v, size_t n)
 {
-	struct resolve rs = {.want_remote = remote_r != NULL};
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int resolve_full(struct store *st, const char *address, int64_t **ids_r, size_t *n_r,
+			char ***remote_r, size_t *n_remote_r, char ***local_r, size_t *n_local_r)
+{
+	struct resolve rs = {.want_remote = remote_r != NULL, .want_local = local_r != NULL};
 	char *a = norm_local(address);
 	int r;
 
@@ -937,6 +1025,10 @@ static int resolve_full(struct store *st, const char *address, int64_t **ids_r, 
 	if (remote_r != NULL) {
 		*remote_r = NULL;
 		*n_remote_r = 0;
+	}
+	if (local_r != NULL) {
+		*local_r = NULL;
+		*n_local_r = 0;
 	}
 	if (a == NULL) {
 		snprintf(st->err, sizeof(st->err), "'%s' is not a valid address", address);
@@ -955,11 +1047,10 @@ static int resolve_full(struct store *st, const char *address, int64_t **ids_r, 
 	free(rs.seen);
 	free(rs.seen_depth);
 	free(a);
-	if (r != STORE_OK || rs.n + rs.n_remote == 0) {
+	if (r != STORE_OK || rs.n + rs.n_remote + rs.n_local == 0) {
 		free(rs.ids);
-		for (size_t i = 0; i < rs.n_remote; i++)
-			free(rs.remote[i]);
-		free(rs.remote);
+		strv_free(rs.remote, rs.n_remote);
+		strv_free(rs.local, rs.n_local);
 		if (r == STORE_OK)
 			snprintf(st->err, sizeof(st->err), "no mailbox for %s", address);
 		return r != STORE_OK ? r : STORE_NOTFOUND;
@@ -970,12 +1061,16 @@ static int resolve_full(struct store *st, const char *address, int64_t **ids_r, 
 		*remote_r = rs.remote;
 		*n_remote_r = rs.n_remote;
 	}
+	if (local_r != NULL) {
+		*local_r = rs.local;
+		*n_local_r = rs.n_local;
+	}
 	return STORE_OK;
 }
 
 static int resolve(struct store *st, const char *address, int64_t **ids_r, size_t *n_r)
 {
-	int r = resolve_full(st, address, ids_r, n_r, NULL, NULL);
+	int r = resolve_full(st, address, ids_r, n_r, NULL, NULL, NULL, NULL);
 	if (r == STORE_OK && *n_r == 0) {
 		free(*ids_r);
 		*ids_r = NULL;
@@ -1003,7 +1098,15 @@ int store_user_lookup(struct store *st, const char *login, struct store_user *u_
 int store_resolve_all(struct store *st, const char *address, int64_t **ids_r, size_t *n_r,
 		      char ***remote_r, size_t *n_remote_r)
 {
-	int r = resolve_full(st, address, ids_r, n_r, remote_r, n_remote_r);
+	int r = resolve_full(st, address, ids_r, n_r, remote_r, n_remote_r, NULL, NULL);
+	store_idle(st);
+	return r;
+}
+
+int store_resolve_ex(struct store *st, const char *address, int64_t **ids_r, size_t *n_r,
+		     char ***remote_r, size_t *n_remote_r, char ***local_r, size_t *n_local_r)
+{
+	int r = resolve_full(st, address, ids_r, n_r, remote_r, n_remote_r, local_r, n_local_r);
 	store_idle(st);
 	return r;
 }

@@ -41,8 +41,6 @@ void store_idle(struct store *st);
 int store_begin(struct store *st);   /* BEGIN IMMEDIATE: writers take the lock first */
 int store_commit(struct store *st);  /* rolls back on failure */
 void store_rollback(struct store *st);
-/* Lower-cases and validates an address; returns a malloc'd copy or NULL. */
-char *store_norm_address(const char *address);
 /* The domain part of a normalised address. */
 const char *store_addr_domain(const char *address);
 /* Domain id, or 0 if the domain is not hosted; -1 on error. */

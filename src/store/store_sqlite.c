@@ -135,6 +135,9 @@ static const char *const migrations[] = {
     "ALTER TABLE mailboxes_v6 RENAME TO mailboxes;"
     "INSERT INTO mailboxes (address, domain_id, pw_hash, created)"
     " VALUES ('" STORE_POSTMASTER "', NULL, NULL, CAST(strftime('%s', 'now') AS INTEGER));",
+    /* 7: mailboxes of accounts that live in another directory backend
+       (directory.h): the backend's name, NULL for built-in accounts */
+    "ALTER TABLE mailboxes ADD COLUMN source TEXT;",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)

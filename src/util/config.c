@@ -220,6 +220,42 @@ static const char *set_listen(struct listen_list *l, const char *v)
 	return NULL;
 }
 
+/* [directory] backend: "builtin, ldap" - known names, each once, in order */
+static const char *set_directory(struct listen_list *l, const char *v)
+{
+	static const char *const names[] = {"builtin", "ldap", "pam", "passwd-file"};
+	char *copy = xstrdup(v), *save = NULL;
+	const char *err = NULL;
+
+	listen_list_clear(l);
+	for (char *tok = strtok_r(copy, ",", &save); tok != NULL && err == NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*tok))
+			tok++;
+		char *e = tok + strlen(tok);
+		while (e > tok && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		bool known = false;
+		for (size_t i = 0; i < N_ELEMENTS(names); i++)
+			known |= strcmp(tok, names[i]) == 0;
+		for (size_t i = 0; i < l->count && known; i++)
+			if (strcmp(l->addrs[i], tok) == 0)
+				err = "each backend may appear once";
+		if (!known)
+			err = "expected builtin, ldap, pam or passwd-file (comma-separated, in order)";
+		if (err == NULL) {
+			l->addrs = xrealloc(l->addrs, (l->count + 1) * sizeof(char *));
+			l->addrs[l->count++] = xstrdup(tok);
+		}
+	}
+	free(copy);
+	if (err == NULL && l->count == 0)
+		err = "expected builtin, ldap, pam or passwd-file (comma-separated, in order)";
+	if (err != NULL)
+		listen_list_clear(l);
+	return err;
+}
+
 static const char *set_bool(bool *dst, const char *v)
 {
 	return config_parse_bool(v, dst) < 0 ? "expected yes or no" : NULL;
@@ -449,6 +485,9 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 		}
 		if (strcmp(key, "ca_file") == 0)
 			return set_string(&c->delivery_ca_file, v);
+	} else if (strcmp(sec, "directory") == 0) {
+		if (strcmp(key, "backend") == 0)
+			return set_directory(&c->directory, v);
 	} else if (strcmp(sec, "ldap") == 0) {
 		return set_ldap_key(c, key, v);
 	}
@@ -457,8 +496,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 
 static bool section_known(const char *s)
 {
-	static const char *const secs[] = {"server", "listen", "tls",	   "limits",
-					   "pop3",   "smtp",   "delivery", "ldap"};
+	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery",
+					   "directory", "ldap"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -496,6 +535,7 @@ static void config_defaults(struct config *c)
 	c->auth_fail_delay_max = 15;
 	c->auth_fail_delay_ms = 1000;
 	c->auth_cache_ttl = 300;
+	set_directory(&c->directory, "builtin");
 	c->pop3_plaintext_auth = false;
 	c->pop3_apop = false; /* SPEC §7: a timestamp in the greeting makes clients try APOP */
 	c->smtp_max_message_size = 35ULL * 1024 * 1024;
@@ -837,6 +877,10 @@ void config_write(const struct config *c, struct buf *b)
 	put_duration(b, "slow_after", c->delivery_slow_after);
 	put_str(b, "resolver", c->delivery_resolver);
 	put_str(b, "ca_file", c->delivery_ca_file);
+	buf_printf(b, "\n[directory]\nbackend = ");
+	for (size_t i = 0; i < c->directory.count; i++)
+		buf_printf(b, "%s%s", i > 0 ? ", " : "", c->directory.addrs[i]);
+	buf_printf(b, "\n");
 	buf_printf(b, "\n[ldap]\n");
 	put_str(b, "uri", c->ldap_uri);
 	put_str(b, "base", c->ldap_base);
@@ -908,6 +952,7 @@ void config_free(struct config *c)
 	free(c->user);
 	for (int r = 0; r < ROLE_COUNT; r++)
 		listen_list_clear(&c->listen[r]);
+	listen_list_clear(&c->directory);
 	free(c->tls_cert);
 	free(c->tls_key);
 	memset(c, 0, sizeof(*c));

@@ -92,6 +92,7 @@ struct config {
 	unsigned delivery_data_xfer_timeout; /* each write of the message */
 	unsigned delivery_data_done_timeout; /* the reply after the final "." */
 	unsigned delivery_slow_after;	     /* a delivery this old frees its slot */
+	struct listen_list directory; /* [directory] backend: names in chain order */
 	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
 	char *delivery_ca_file;	 /* CAs for --tls verify, or NULL: the system's */
 

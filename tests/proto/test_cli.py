@@ -19,7 +19,8 @@ from harness import BIN, PASSWORD, Server, check_sanitizer, run_tests, unprivile
 
 
 POSTMASTER_ENTRY = {"address": "postmaster", "messages": 0, "bytes": 0, "quota": 0,
-                    "pop3": True, "submission": True, "enabled": True, "apop": False}
+                    "pop3": True, "submission": True, "enabled": True, "apop": False,
+                    "directory": "builtin"}
 
 
 def mr(*args, stdin=None, cwd=None):
@@ -137,7 +138,8 @@ def test_domain_user_alias_lifecycle():
         users = json.loads(srv.cli("user", "list", "--json").stdout)
         assert users == [{"address": "alice@example.test", "messages": 0, "bytes": 0,
                           "quota": 10 * 1024 * 1024, "pop3": True, "submission": True,
-                          "enabled": True, "apop": False}, POSTMASTER_ENTRY], users
+                          "enabled": True, "apop": False, "directory": "builtin"},
+                         POSTMASTER_ENTRY], users
 
         srv.cli("alias", "add", "sales@example.test", "alice@example.test")
         p = srv.cli("alias", "add", "alice@example.test", "x@example.test", check=False)
@@ -527,7 +529,7 @@ def test_store_that_cannot_be_made_or_is_too_new():
         p = mr("-c", conf, "user", "list")
         assert p.returncode == 74 and p.stderr == (
             "mailroom: cannot open the mail store in %s/data: the store has schema version "
-            "999, newer than this mailroom (6): run the mailroom that made it\n" % d).encode(), \
+            "999, newer than this mailroom (7): run the mailroom that made it\n" % d).encode(), \
             p.stderr
 
 

@@ -23,35 +23,6 @@
 #include <string.h>
 #include <time.h>
 
-/* The account and resolution helpers live in directory/directory.c; these
-   weak twins let the probe link against a tree without it. */
-__attribute__((weak)) void dir_account_clear(struct dir_account *a)
-{
-	free(a->address);
-	secret_free(&a->pw_hash);
-	secret_free(&a->scram);
-	secret_free(&a->apop_secret);
-	memset(a, 0, sizeof(*a));
-}
-
-__attribute__((weak)) void dir_resolution_add_mailbox(struct dir_resolution *r, const char *address)
-{
-	r->mailboxes = xrealloc(r->mailboxes, (r->n_mailboxes + 1) * sizeof(char *));
-	r->mailboxes[r->n_mailboxes++] = xstrdup(address);
-}
-
-__attribute__((weak)) void dir_resolution_clear(struct dir_resolution *r)
-{
-	for (size_t i = 0; i < r->n_mailboxes; i++)
-		free(r->mailboxes[i]);
-	free(r->mailboxes);
-	for (size_t i = 0; i < r->n_remote; i++)
-		free(r->remote[i]);
-	free(r->remote);
-	free(r->ids);
-	memset(r, 0, sizeof(*r));
-}
-
 static const char *const status_names[] = {"OK", "UNKNOWN", "FAILED", "TEMPFAIL"};
 
 static double now_ms(void)

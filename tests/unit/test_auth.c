@@ -8,7 +8,7 @@
  * real store in a temporary folder, with the APOP digest computed here with
  * OpenSSL EVP (RFC 1939 §7).
  */
-#include "directory/auth.h"
+#include "directory/directory.h"
 #include "directory/password.h"
 #include "store/store.h"
 #include "test_common.h"
@@ -298,6 +298,7 @@ struct fixture {
 	char *dir;
 	struct store *st;
 	int64_t alice, mrose;
+	struct directory *d;
 };
 
 static void fixture_make(struct fixture *f)
@@ -329,10 +330,12 @@ static void fixture_make(struct fixture *f)
 	f->mrose = u.id;
 	store_user_clear(&u);
 	free(h);
+	f->d = test_directory("[limits]\nauth_cache_ttl = 0\n");
 }
 
 static void fixture_free(struct fixture *f)
 {
+	directory_free(&f->d);
 	store_close(&f->st);
 	test_rmtree(f->dir);
 }
@@ -345,40 +348,40 @@ static void test_auth_password(void)
 	test_begin("auth: auth_password against a store");
 	fixture_make(&f);
 	memset(&id, 0xa5, sizeof(id));
-	test_assert(auth_password(f.st, "Alice@Example.TEST", "pencil", &id) == AUTH_OK);
+	test_assert(directory_password(f.d, f.st, "Alice@Example.TEST", "pencil", &id) == AUTH_OK);
 	test_assert(id.mailbox_id == f.alice);
 	test_assert_str(id.address, "alice@example.test");
 	test_assert(id.enabled && id.pop3_enabled);
 
 	/* through an alias with one mailbox: the identity is the mailbox */
 	memset(&id, 0, sizeof(id));
-	test_assert(auth_password(f.st, "info@example.test", "pencil", &id) == AUTH_OK);
+	test_assert(directory_password(f.d, f.st, "info@example.test", "pencil", &id) == AUTH_OK);
 	test_assert(id.mailbox_id == f.alice);
 	test_assert_str(id.address, "alice@example.test");
-	test_assert(auth_password(f.st, "both@example.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "both@example.test", "pencil", &id) == AUTH_FAILED);
 
 	/* failures never say which part was wrong */
-	test_assert(auth_password(f.st, "alice@example.test", "Pencil", &id) == AUTH_FAILED);
-	test_assert(auth_password(f.st, "alice@example.test", "", &id) == AUTH_FAILED);
-	test_assert(auth_password(f.st, "nobody@example.test", "pencil", &id) == AUTH_FAILED);
-	test_assert(auth_password(f.st, "alice@elsewhere.test", "pencil", &id) == AUTH_FAILED);
-	test_assert(auth_password(f.st, "alice", "pencil", &id) == AUTH_FAILED);
-	test_assert(auth_password(f.st, "", "pencil", &id) == AUTH_FAILED);
-	test_assert(auth_password(f.st, "alice@example.test\r\n", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice@example.test", "Pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice@example.test", "", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "nobody@example.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice@elsewhere.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice@example.test\r\n", "pencil", &id) == AUTH_FAILED);
 
 	/* an imported {PLAIN} password works through auth too */
-	test_assert(auth_password(f.st, "mrose@example.test", "plain pw", &id) == AUTH_OK);
+	test_assert(directory_password(f.d, f.st, "mrose@example.test", "plain pw", &id) == AUTH_OK);
 	test_assert(id.mailbox_id == f.mrose);
-	test_assert(auth_password(f.st, "mrose@example.test", "{PLAIN}plain pw", &id) ==
+	test_assert(directory_password(f.d, f.st, "mrose@example.test", "{PLAIN}plain pw", &id) ==
 		    AUTH_FAILED);
 
 	/* flags come along, so the protocol layer can refuse the login */
 	memset(&id, 0, sizeof(id));
-	enum auth_result r = auth_password(f.st, "pop3off@example.test", "pencil", &id);
+	enum auth_result r = directory_password(f.d, f.st, "pop3off@example.test", "pencil", &id);
 	test_assert(r == AUTH_FAILED || (r == AUTH_OK && !id.pop3_enabled && id.enabled));
 	test_assert(store_user_set_enabled(f.st, "alice@example.test", false) == STORE_OK);
 	memset(&id, 0, sizeof(id));
-	r = auth_password(f.st, "alice@example.test", "pencil", &id);
+	r = directory_password(f.d, f.st, "alice@example.test", "pencil", &id);
 	test_assert(r == AUTH_FAILED || (r == AUTH_OK && !id.enabled));
 
 	/* a new password takes effect at once; the old one stops working */
@@ -388,8 +391,8 @@ static void test_auth_password(void)
 	test_assert(store_user_set_password(f.st, "alice@example.test", h, NULL, NULL) ==
 		    STORE_OK);
 	free(h);
-	test_assert(auth_password(f.st, "alice@example.test", "new pencil", &id) == AUTH_OK);
-	test_assert(auth_password(f.st, "alice@example.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice@example.test", "new pencil", &id) == AUTH_OK);
+	test_assert(directory_password(f.d, f.st, "alice@example.test", "pencil", &id) == AUTH_FAILED);
 	fixture_free(&f);
 	test_end();
 }
@@ -407,17 +410,17 @@ static void test_auth_apop(void)
 	md5_hex(rfc_ts, "tanstaaf", digest);
 	test_assert_str(digest, "c4c9334bac560ecc979e58001b3e22fb");
 	memset(&id, 0, sizeof(id));
-	test_assert(auth_apop(f.st, "mrose@example.test", rfc_ts, digest, &id) == AUTH_OK);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", rfc_ts, digest, &id) == AUTH_OK);
 	test_assert(id.mailbox_id == f.mrose);
 	test_assert_str(id.address, "mrose@example.test");
 
 	/* another timestamp: the digest covers it */
 	const char *ts = "<4242.1700000000@mail.example.test>";
 	md5_hex(ts, "tanstaaf", digest);
-	test_assert(auth_apop(f.st, "MROSE@example.test", ts, digest, &id) == AUTH_OK);
-	test_assert(auth_apop(f.st, "mrose@example.test", rfc_ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "MROSE@example.test", ts, digest, &id) == AUTH_OK);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", rfc_ts, digest, &id) == AUTH_FAILED);
 	/* through an alias */
-	test_assert(auth_apop(f.st, "postmaster@example.test", ts, digest, &id) == AUTH_OK);
+	test_assert(directory_apop(f.d, f.st, "postmaster@example.test", ts, digest, &id) == AUTH_OK);
 	test_assert(id.mailbox_id == f.mrose);
 
 	/* auth.h asks for lower-case hex (the POP3 layer lower-cases what the
@@ -425,38 +428,38 @@ static void test_auth_apop(void)
 	for (int i = 0; i < 33; i++)
 		upper[i] = (char)(digest[i] >= 'a' && digest[i] <= 'f' ? digest[i] - 32 : digest[i]);
 	test_assert(strcmp(upper, digest) != 0);
-	test_assert(auth_apop(f.st, "mrose@example.test", ts, upper, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, upper, &id) == AUTH_FAILED);
 
 	/* wrong lengths and non-hex never match */
 	char shorter[33], longer[34];
 	memcpy(shorter, digest, 31);
 	shorter[31] = '\0';
 	snprintf(longer, sizeof(longer), "%s0", digest);
-	test_assert(auth_apop(f.st, "mrose@example.test", ts, shorter, &id) == AUTH_FAILED);
-	test_assert(auth_apop(f.st, "mrose@example.test", ts, longer, &id) == AUTH_FAILED);
-	test_assert(auth_apop(f.st, "mrose@example.test", ts, "", &id) == AUTH_FAILED);
-	test_assert(auth_apop(f.st, "mrose@example.test", ts,
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, shorter, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, longer, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, "", &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts,
 			      "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", &id) == AUTH_FAILED);
 
 	/* accounts without an APOP secret, unknown users */
 	md5_hex(ts, "pencil", digest);
-	test_assert(auth_apop(f.st, "alice@example.test", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "alice@example.test", ts, digest, &id) == AUTH_FAILED);
 	md5_hex(ts, "", digest);
-	test_assert(auth_apop(f.st, "alice@example.test", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "alice@example.test", ts, digest, &id) == AUTH_FAILED);
 	md5_hex(ts, "tanstaaf", digest);
-	test_assert(auth_apop(f.st, "nobody@example.test", ts, digest, &id) == AUTH_FAILED);
-	test_assert(auth_apop(f.st, "not an address", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "nobody@example.test", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "not an address", ts, digest, &id) == AUTH_FAILED);
 
 	/* clearing the secret ends APOP for the account; the password remains */
 	test_assert(store_user_clear_apop(f.st, "mrose@example.test") == STORE_OK);
-	test_assert(auth_apop(f.st, "mrose@example.test", ts, digest, &id) == AUTH_FAILED);
-	test_assert(auth_password(f.st, "mrose@example.test", "plain pw", &id) == AUTH_OK);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "mrose@example.test", "plain pw", &id) == AUTH_OK);
 	/* and a new secret works with its own digest only */
 	test_assert(store_user_set_password(f.st, "mrose@example.test", "{PLAIN}plain pw", NULL,
 					    "s3cret") == STORE_OK);
-	test_assert(auth_apop(f.st, "mrose@example.test", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, digest, &id) == AUTH_FAILED);
 	md5_hex(ts, "s3cret", digest);
-	test_assert(auth_apop(f.st, "mrose@example.test", ts, digest, &id) == AUTH_OK);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, digest, &id) == AUTH_OK);
 	fixture_free(&f);
 	test_end();
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_common.c - see test_common.h. */
 #include "test_common.h"
+#include "directory/directory.h"
 #include "store/store.h"
+#include "util/config.h"
 
 #include <sqlite3.h>
 
@@ -102,6 +104,27 @@ int64_t test_mailbox_id(struct store *st, const char *address)
 		id = u.id;
 	store_user_clear(&u);
 	return id;
+}
+
+struct directory *test_directory(const char *ini)
+{
+	struct config cfg;
+	struct directory *d = NULL;
+	char *err = NULL;
+
+	if (config_parse("test.conf", ini, strlen(ini), &cfg, &err) != 0) {
+		fprintf(stderr, "test_directory: %s\n", err);
+		free(err);
+		test_assert(false);
+		return NULL;
+	}
+	if (directory_open(&cfg, &d, &err) != 0) {
+		fprintf(stderr, "test_directory: %s\n", err);
+		free(err);
+	}
+	test_assert(d != NULL);
+	config_free(&cfg);
+	return d;
 }
 
 long long test_db_int(const char *dir, const char *sql)

@@ -33,6 +33,10 @@ struct store;
 struct store *test_store_new(char **dir_r);
 int test_add_user(struct store *st, const char *address, uint64_t quota);
 int64_t test_mailbox_id(struct store *st, const char *address);
+/* A directory (directory.h) from config text, e.g. "" for the built-in
+   backend alone; the test fails if it does not open. directory_free() it. */
+struct directory;
+struct directory *test_directory(const char *ini);
 long long test_db_int(const char *dir, const char *sql);
 
 #define test_assert(x) test_assert_at((x), #x, __FILE__, __LINE__)

@@ -178,7 +178,8 @@ static const char EVERY_KEY[] =
 	"login_filter = (!(userAccountControl:1.2.840.113556.1.4.803:=2))\n"
 	"recipient_filter = (|(mail=%u)(proxyAddresses=smtp:%u))\nmail_attribute = mail2\n"
 	"alias_attribute = proxyAddresses\nauth_bind = no\npassword_attribute = pw\n"
-	"starttls = yes\nca_file = ldap-ca.pem\ntimeout = 3s\npool_size = 2\ncache_ttl = 0\n";
+	"starttls = yes\nca_file = ldap-ca.pem\ntimeout = 3s\npool_size = 2\ncache_ttl = 0\n"
+	"[directory]\nbackend = passwd-file, builtin\n";
 
 static void count_key(const char *key, void *arg)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_password.c - password hashes, SCRAM verifiers and auth (the brake: test_penalty.c). */
-#include "directory/auth.h"
+#include "directory/directory.h"
 #include "directory/password.h"
 #include "store/store.h"
 #include "test_common.h"
@@ -92,6 +92,7 @@ static void test_auth(void)
 	char *h = NULL;
 
 	test_begin("auth: passwords and APOP against a store");
+	struct directory *d = test_directory("[limits]\nauth_cache_ttl = 0\n");
 	test_assert(store_open(dir, true, &st) == STORE_OK);
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
 	password_hash("pencil", &h);
@@ -103,44 +104,45 @@ static void test_auth(void)
 	test_assert(store_user_add(st, &a) == STORE_OK);
 
 	memset(&id, 0, sizeof(id));
-	test_assert(auth_password(st, "USER@example.test", "pencil", &id) == AUTH_OK);
+	test_assert(directory_password(d, st, "USER@example.test", "pencil", &id) == AUTH_OK);
 	test_assert_str(id.address, "user@example.test");
 	test_assert(id.mailbox_id > 0 && id.enabled && id.pop3_enabled);
-	test_assert(auth_password(st, "user@example.test", "wrong", &id) == AUTH_FAILED);
-	test_assert(auth_password(st, "nobody@example.test", "pencil", &id) == AUTH_FAILED);
-	test_assert(auth_password(st, "not an address", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(d, st, "user@example.test", "wrong", &id) == AUTH_FAILED);
+	test_assert(directory_password(d, st, "nobody@example.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(d, st, "not an address", "pencil", &id) == AUTH_FAILED);
 
 	const char *ts = "<1896.697170952@dbc.mtview.ca.us>";
-	test_assert(auth_apop(st, "mrose@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
+	test_assert(directory_apop(d, st, "mrose@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
 			      &id) == AUTH_OK);
 	test_assert_str(id.address, "mrose@example.test");
-	test_assert(auth_apop(st, "mrose@example.test", ts, "c4c9334bac560ecc979e58001b3e22fc",
+	test_assert(directory_apop(d, st, "mrose@example.test", ts, "c4c9334bac560ecc979e58001b3e22fc",
 			      &id) == AUTH_FAILED);
-	test_assert(auth_apop(st, "mrose@example.test", ts, "c4c9", &id) == AUTH_FAILED);
+	test_assert(directory_apop(d, st, "mrose@example.test", ts, "c4c9", &id) == AUTH_FAILED);
 	/* no APOP secret, no APOP */
-	test_assert(auth_apop(st, "user@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
+	test_assert(directory_apop(d, st, "user@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
 			      &id) == AUTH_FAILED);
-	test_assert(auth_apop(st, "nobody@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
+	test_assert(directory_apop(d, st, "nobody@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
 			      &id) == AUTH_FAILED);
 	/* the cache: a hit skips the hash, a new password misses, failures
 	   are not cached */
-	auth_cache_configure(300);
-	unsigned long hits = auth_cache_hits();
-	test_assert(auth_password(st, "user@example.test", "pencil", &id) == AUTH_OK);
-	test_assert(auth_password(st, "user@example.test", "pencil", &id) == AUTH_OK);
-	test_assert(auth_cache_hits() == hits + 1);
-	test_assert(auth_password(st, "user@example.test", "wrong", &id) == AUTH_FAILED);
-	test_assert(auth_password(st, "user@example.test", "wrong", &id) == AUTH_FAILED);
-	test_assert(auth_cache_hits() == hits + 1);
+	directory_free(&d);
+	d = test_directory("[limits]\nauth_cache_ttl = 300\n");
+	unsigned long hits = directory_cache_hits(d);
+	test_assert(directory_password(d, st, "user@example.test", "pencil", &id) == AUTH_OK);
+	test_assert(directory_password(d, st, "user@example.test", "pencil", &id) == AUTH_OK);
+	test_assert(directory_cache_hits(d) == hits + 1);
+	test_assert(directory_password(d, st, "user@example.test", "wrong", &id) == AUTH_FAILED);
+	test_assert(directory_password(d, st, "user@example.test", "wrong", &id) == AUTH_FAILED);
+	test_assert(directory_cache_hits(d) == hits + 1);
 	char *h2 = NULL;
 	password_hash("new-pencil", &h2);
 	test_assert(store_user_set_password(st, "user@example.test", h2, NULL, NULL) == STORE_OK);
-	test_assert(auth_password(st, "user@example.test", "pencil", &id) == AUTH_FAILED);
-	test_assert(auth_password(st, "user@example.test", "new-pencil", &id) == AUTH_OK);
-	test_assert(auth_cache_hits() == hits + 1);
+	test_assert(directory_password(d, st, "user@example.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(d, st, "user@example.test", "new-pencil", &id) == AUTH_OK);
+	test_assert(directory_cache_hits(d) == hits + 1);
 	test_assert(store_user_remove(st, "user@example.test") == STORE_OK);
-	test_assert(auth_password(st, "user@example.test", "new-pencil", &id) == AUTH_FAILED);
-	auth_cache_configure(0);
+	test_assert(directory_password(d, st, "user@example.test", "new-pencil", &id) == AUTH_FAILED);
+	directory_free(&d);
 	free(h2);
 	free(h);
 	store_close(&st);

@@ -8,6 +8,7 @@
  * scram_verifier_make of directory/); and which step checks a password, for
  * the login brake (sasl_server_checks).
  */
+#include "directory/directory.h"
 #include "directory/password.h"
 #include "proto/sasl.h"
 #include "store/store.h"
@@ -225,6 +226,15 @@ static int tempfail_lookup(void *ctx, struct store *st, const char *user, char *
 	return STORE_TEMP;
 }
 
+/* The built-in directory without an auth cache, for every exchange. */
+static struct directory *tdir(void)
+{
+	static struct directory *d;
+	if (d == NULL)
+		d = test_directory("[limits]\nauth_cache_ttl = 0\n");
+	return d;
+}
+
 static enum sasl_step step_str(struct sasl_server *s, const char *in, struct buf *out,
 			       struct auth_identity *id)
 {
@@ -241,7 +251,7 @@ static enum sasl_step step_st(struct sasl_server *s, struct store *st, const cha
 
 static void test_scram_rfc7677(void)
 {
-	struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256);
+	struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 	struct buf out = {0};
 	struct auth_identity id;
 
@@ -326,7 +336,7 @@ static void test_scram_failures(void)
 
 	test_begin("SCRAM-SHA-256: wrong proofs, nonces, channel binding, authzid");
 	for (size_t i = 0; i < N_ELEMENTS(finals); i++) {
-		struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256);
+		struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 		sasl_server_set_scram_lookup(s, rfc_lookup, NULL);
 		sasl_server_set_nonce(s, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
 		test_assert(step_str(s, first, &out, &id) == SASL_CONTINUE);
@@ -334,7 +344,7 @@ static void test_scram_failures(void)
 		sasl_server_free(&s);
 	}
 	/* a foreign authzid fails even with the right proof */
-	struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256);
+	struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 	sasl_server_set_scram_lookup(s, rfc_lookup, NULL);
 	test_assert(step_str(s, "n,a=admin,n=user,r=abc", &out, &id) == SASL_CONTINUE);
 	char *final = scram_client_final("n,a=admin,", "n=user,r=abc", out.data, "pencil");
@@ -342,7 +352,7 @@ static void test_scram_failures(void)
 	free(final);
 	sasl_server_free(&s);
 	/* the same with a matching authzid succeeds: the helper is right */
-	s = sasl_server_new(SASL_SCRAM_SHA_256);
+	s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 	sasl_server_set_scram_lookup(s, rfc_lookup, NULL);
 	test_assert(step_str(s, "n,a=user,n=user,r=abc", &out, &id) == SASL_CONTINUE);
 	final = scram_client_final("n,a=user,", "n=user,r=abc", out.data, "pencil");
@@ -350,12 +360,12 @@ static void test_scram_failures(void)
 	free(final);
 	sasl_server_free(&s);
 	/* store trouble */
-	s = sasl_server_new(SASL_SCRAM_SHA_256);
+	s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 	sasl_server_set_scram_lookup(s, tempfail_lookup, NULL);
 	test_assert(step_str(s, first, &out, &id) == SASL_TEMPFAIL);
 	sasl_server_free(&s);
 	/* malformed first messages */
-	s = sasl_server_new(SASL_SCRAM_SHA_256);
+	s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 	test_assert(step_str(s, "p=tls-unique,,n=user,r=abc", &out, &id) == SASL_MALFORMED);
 	sasl_server_free(&s);
 	buf_free(&out);
@@ -369,7 +379,7 @@ static void test_scram_unknown_user(void)
 
 	test_begin("SCRAM-SHA-256: unknown users get a stable fake salt, then fail");
 	for (int i = 0; i < 2; i++) {
-		struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256);
+		struct sasl_server *s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 		struct buf *out = i == 0 ? &out1 : &out2;
 		sasl_server_set_scram_lookup(s, rfc_lookup, NULL);
 		sasl_server_set_nonce(s, "SERVER");
@@ -386,8 +396,8 @@ static void test_scram_unknown_user(void)
 	}
 	test_assert_str(out1.data, out2.data); /* same salt both times */
 	/* random nonces differ and carry the client's prefix */
-	struct sasl_server *a = sasl_server_new(SASL_SCRAM_SHA_256);
-	struct sasl_server *b = sasl_server_new(SASL_SCRAM_SHA_256);
+	struct sasl_server *a = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
+	struct sasl_server *b = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 	sasl_server_set_scram_lookup(a, rfc_lookup, NULL);
 	sasl_server_set_scram_lookup(b, rfc_lookup, NULL);
 	test_assert(step_str(a, "n,,n=user,r=abc", &out1, &id) == SASL_CONTINUE);
@@ -441,7 +451,7 @@ static void test_store_backed(void)
 	    {nobody, sizeof(nobody) - 1, SASL_FAILED}, {"x", 1, SASL_MALFORMED},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(plain); i++) {
-		s = sasl_server_new(SASL_PLAIN);
+		s = sasl_server_new(SASL_PLAIN, tdir());
 		memset(&id, 0, sizeof(id));
 		enum sasl_step r = sasl_server_step(s, st, plain[i].in, plain[i].len, &out, &id);
 		test_assert(r == plain[i].r);
@@ -450,13 +460,13 @@ static void test_store_backed(void)
 		sasl_server_free(&s);
 	}
 	/* PLAIN without an initial response */
-	s = sasl_server_new(SASL_PLAIN);
+	s = sasl_server_new(SASL_PLAIN, tdir());
 	test_assert(sasl_server_step(s, st, NULL, 0, &out, &id) == SASL_CONTINUE);
 	test_assert(sasl_server_step(s, st, good, sizeof(good) - 1, &out, &id) == SASL_SUCCESS);
 	sasl_server_free(&s);
 
 	/* LOGIN */
-	s = sasl_server_new(SASL_LOGIN);
+	s = sasl_server_new(SASL_LOGIN, tdir());
 	test_assert(step_str(s, NULL, &out, &id) == SASL_CONTINUE);
 	test_assert_str(out.data, "Username:");
 	buf_clear(&out);
@@ -465,16 +475,16 @@ static void test_store_backed(void)
 	buf_clear(&out);
 	test_assert(sasl_server_step(s, st, "pencil", 6, &out, &id) == SASL_SUCCESS);
 	sasl_server_free(&s);
-	s = sasl_server_new(SASL_LOGIN); /* initial response = user name */
+	s = sasl_server_new(SASL_LOGIN, tdir()); /* initial response = user name */
 	test_assert(sasl_server_step(s, st, "user@example.test", 17, &out, &id) == SASL_CONTINUE);
 	test_assert(sasl_server_step(s, st, "wrong", 5, &out, &id) == SASL_FAILED);
 	sasl_server_free(&s);
-	s = sasl_server_new(SASL_LOGIN);
+	s = sasl_server_new(SASL_LOGIN, tdir());
 	test_assert(sasl_server_step(s, st, "", 0, &out, &id) == SASL_MALFORMED);
 	sasl_server_free(&s);
 
 	/* SCRAM with the verifier made by directory/password.c */
-	s = sasl_server_new(SASL_SCRAM_SHA_256);
+	s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 	buf_clear(&out);
 	test_assert(step_st(s, st, "n,,n=user@example.test,r=clientnonce", &out, &id) ==
 		    SASL_CONTINUE);
@@ -486,7 +496,7 @@ static void test_store_backed(void)
 	test_assert_str(id.address, "user@example.test");
 	free(final);
 	sasl_server_free(&s);
-	s = sasl_server_new(SASL_SCRAM_SHA_256);
+	s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 	test_assert(step_st(s, st, "n,,n=user@example.test,r=clientnonce", &out, &id) ==
 		    SASL_CONTINUE);
 	final = scram_client_final("n,,", "n=user@example.test,r=clientnonce", out.data, "wrong");
@@ -518,7 +528,7 @@ static void test_checks(void)
 	memset(&id, 0, sizeof(id));
 	/* PLAIN: the one message, as initial response or after the empty challenge */
 	for (int ir = 0; ir < 2; ir++) {
-		s = sasl_server_new(SASL_PLAIN);
+		s = sasl_server_new(SASL_PLAIN, tdir());
 		if (ir == 0)
 			test_assert(step_str(s, NULL, &out, &id) == SASL_CONTINUE);
 		test_assert(!sasl_server_checks(s, NULL, 0, acct));
@@ -529,7 +539,7 @@ static void test_checks(void)
 		sasl_server_free(&s);
 	}
 	/* LOGIN: the name is checked by nobody, the password is */
-	s = sasl_server_new(SASL_LOGIN);
+	s = sasl_server_new(SASL_LOGIN, tdir());
 	test_assert(step_str(s, NULL, &out, &id) == SASL_CONTINUE);
 	test_assert(!sasl_server_checks(s, "bob@example.test", 16, acct));
 	test_assert(step_str(s, "bob@example.test", &out, &id) == SASL_CONTINUE);
@@ -537,7 +547,7 @@ static void test_checks(void)
 	test_assert_str(acct, "bob@example.test");
 	sasl_server_free(&s);
 	/* SCRAM: client-first only fetches the salt; client-final is checked */
-	s = sasl_server_new(SASL_SCRAM_SHA_256);
+	s = sasl_server_new(SASL_SCRAM_SHA_256, tdir());
 	sasl_server_set_scram_lookup(s, rfc_lookup, NULL);
 	test_assert(!sasl_server_checks(s, "n,,n=user,r=abc", 15, acct));
 	test_assert(step_str(s, "n,,n=user,r=abc", &out, &id) == SASL_CONTINUE);
