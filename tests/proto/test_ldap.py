@@ -7,8 +7,10 @@ proxyAddresses and userAccountControl, a disabled user, two entries with the
 same address, and an address full of filter metacharacters. The backend's
 ops are called directly by tests/tools/dir_ldap_probe (one request per
 line, one backend for all of them: its pool and cache live across
-requests).
+requests). The second half runs `mailroom serve` with `[directory] backend
+= ldap` and real POP3/SMTP clients.
 """
+import grp
 import os
 import select
 import socket
@@ -20,7 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import run_tests  # noqa: E402
+from harness import Server, run_tests  # noqa: E402
 from slapd import BASE, SERVICE_DN, SERVICE_PW, Slapd  # noqa: E402
 
 TOOLS = os.environ.get("MAILROOM_TOOLS", "build")
@@ -431,6 +433,151 @@ def test_open_checks():
         assert p.first.startswith("OPEN-ERROR") and "ldap.secret" in p.first, p.first
     with Probe({"base": None}) as p:
         assert p.first.startswith("OPEN-ERROR") and "base" in p.first, p.first
+
+
+# --- the server: [directory] backend = ldap ------------------------------------------
+
+
+MESSAGE = "From: x@remote.test\r\nSubject: %s\r\n\r\nbody %s\r\n"
+
+
+def ldap_server(keys=None, backend="ldap"):
+    """A started Server whose accounts come from the test slapd."""
+    extra = {"directory.backend": backend, "pop3.plaintext_auth": "yes",
+             "ldap.uri": slapd.uri, "ldap.base": BASE, "ldap.bind_dn": SERVICE_DN,
+             "ldap.bind_password_file": "ldap.secret", "ldap.timeout": "2s",
+             "ldap.starttls": "yes", "ldap.ca_file": slapd.ca_crt}
+    for k, v in (keys or {}).items():
+        extra["ldap." + k if "." not in k else k] = v
+    srv = Server(extra=extra, smtp=True)
+    try:
+        secret = os.path.join(srv.dir, "data", "ldap.secret")
+        with open(secret, "w") as f:
+            f.write(SERVICE_PW + "\n")
+        os.chmod(secret, 0o640)
+        if os.geteuid() == 0:  # serve reads it after dropping to the test user
+            os.chown(secret, 0, grp.getgrnam("mailroom-test").gr_gid)
+        for d in ("example.test", "alias.test", "legacy.test"):
+            srv.cli("domain", "add", d)
+        return srv.start()
+    except BaseException:
+        srv.cleanup()
+        raise
+
+
+def send(srv, rcpt, subject):
+    c = srv.smtp()
+    try:
+        c.sendmail("x@remote.test", [rcpt], MESSAGE % (subject, subject))
+    finally:
+        c.quit()
+
+
+def subjects(srv, user, password):
+    return sorted(m.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0].decode()
+                  for m in srv.messages(user, password))
+
+
+def pop3_login(srv, user, password):
+    r = srv.raw()
+    try:
+        r.line()
+        assert r.cmd("USER " + user).startswith(b"+OK")
+        t0 = time.monotonic()
+        return r.cmd("PASS " + password).decode(), time.monotonic() - t0
+    finally:
+        r.close()
+
+
+def test_server_bind_style_pop3_smtp_auth_and_delivery():
+    with ldap_server() as srv:
+        send(srv, "alice@example.test", "one")
+        send(srv, "A.Liddell@example.test", "two")
+        send(srv, "alice@alias.test", "three")
+        # the mailbox appeared on first delivery, named by the mail attribute
+        assert "alice@example.test" in srv.cli("user", "list").stdout.decode()
+        assert subjects(srv, "alice@example.test", "alice-pw") == ["one", "three", "two"]
+        assert pop3_login(srv, "alice@example.test", "wrong")[0].startswith("-ERR [AUTH]")
+        assert pop3_login(srv, "alice@example.test", "")[0].startswith("-ERR")
+        c = srv.submission("alice@example.test", "alice-pw")  # AUTH PLAIN over STARTTLS
+        c.quit()
+        import smtplib
+        try:
+            srv.submission("alice@example.test", "nope")
+            raise AssertionError("a wrong password logged in")
+        except smtplib.SMTPAuthenticationError as e:
+            assert e.smtp_code == 535, e
+
+
+def test_server_compare_style():
+    with ldap_server({"auth_bind": "no"}) as srv:
+        send(srv, "carol@example.test", "c1")
+        assert subjects(srv, "carol@example.test", "carol-pw") == ["c1"]
+        assert pop3_login(srv, "carol@example.test", "carol-PW")[0].startswith("-ERR [AUTH]")
+        c = srv.submission("carol@example.test", "carol-pw")
+        c.quit()
+
+
+def test_server_active_directory_style():
+    keys = {"user_filter": "(&(objectClass=inetOrgPerson)(|(sAMAccountName=%n)(mail=%u)))",
+            "login_filter": AD_FILTER, "alias_attribute": "proxyAddresses", "starttls": None,
+            "uri": slapd.ldaps_uri}
+    with ldap_server(keys) as srv:
+        send(srv, "dave@example.test", "d1")
+        send(srv, "d.jones@example.test", "d2")
+        send(srv, "dave@legacy.test", "d3")
+        assert subjects(srv, "dave", "dave-pw") == ["d1", "d2", "d3"]
+        # disabled: no login, but mail is still taken
+        send(srv, "frank@example.test", "f1")
+        assert pop3_login(srv, "frank", "frank-pw")[0].startswith("-ERR [AUTH]")
+        c = srv.smtp()
+        c.mail("x@remote.test")
+        code, _ = c.rcpt("nobody@example.test")
+        assert code == 550, code
+        c.quit()
+
+
+def test_server_chain_builtin_then_ldap():
+    with ldap_server(backend="builtin, ldap") as srv:
+        srv.add_user("admin@example.test", "admin-pw")
+        send(srv, "admin@example.test", "a1")
+        send(srv, "alice@example.test", "l1")
+        assert subjects(srv, "admin@example.test", "admin-pw") == ["a1"]
+        assert subjects(srv, "alice@example.test", "alice-pw") == ["l1"]
+
+
+def test_server_directory_down_is_temporary():
+    keys = {"cache_ttl": "0", "limits.auth_cache_ttl": "0"}
+    with ldap_server(keys) as srv:
+        send(srv, "bob@example.test", "b1")
+        assert pop3_login(srv, "bob@example.test", "bob-pw")[0].startswith("+OK")
+        slapd.stop()
+        try:
+            for pw in ("bob-pw", "wrong"):
+                reply, secs = pop3_login(srv, "bob@example.test", pw)
+                assert reply.startswith("-ERR [SYS/TEMP]"), reply
+                assert secs < 4, secs
+            c = srv.smtp()
+            c.mail("x@remote.test")
+            t0 = time.monotonic()
+            code, _ = c.rcpt("bob@example.test")
+            assert 400 <= code < 500, code
+            code, _ = c.rcpt("nobody@example.test")
+            assert 400 <= code < 500, code
+            assert time.monotonic() - t0 < 8
+            c.quit()
+            import smtplib
+            try:
+                srv.submission("bob@example.test", "bob-pw")
+                raise AssertionError("logged in with the directory down")
+            except smtplib.SMTPAuthenticationError as e:
+                assert 400 <= e.smtp_code < 500, e
+        finally:
+            slapd.start()
+        # back without a restart of mailroom
+        assert pop3_login(srv, "bob@example.test", "bob-pw")[0].startswith("+OK")
+        send(srv, "bob@example.test", "b2")
+        assert subjects(srv, "bob@example.test", "bob-pw") == ["b1", "b2"]
 
 
 if __name__ == "__main__":
