@@ -25,8 +25,9 @@ case "$level" in
 # directory server of the LDAP tests, ldap-utils (ldapadd, ldapmodify) loads
 # their entries.
 test)  pkgs="$pkgs slapd ldap-utils python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
-# bench: Dovecot (bench/run-pop3.sh) and Postfix (bench/run-smtp.sh).
-bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix" ;;
+# bench: Dovecot (bench/run-pop3.sh), Postfix (bench/run-smtp.sh), slapd and
+# ldap-utils (bench/run-ldap.sh).
+bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix slapd ldap-utils" ;;
 build) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

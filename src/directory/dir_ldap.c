@@ -825,7 +825,7 @@ static int dir_ldap_open(const struct config *cfg, void **be_r, char **err_r)
 		*err_r = xstrdup("[ldap] bind_dn needs bind_password_file");
 		return -1;
 	}
-	if (cfg->ldap_starttls && strncmp(cfg->ldap_uri, "ldaps://", 8) == 0) {
+	if (cfg->ldap_starttls && strstr(cfg->ldap_uri, "ldaps://") != NULL) {
 		*err_r = xstrdup("[ldap] starttls = yes is for ldap:// (ldaps:// is TLS already)");
 		return -1;
 	}

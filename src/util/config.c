@@ -333,8 +333,11 @@ static const char *set_ldap_key(struct config *c, const char *key, const char *v
 	    {"ca_file", offsetof(struct config, ldap_ca_file)},
 	};
 	if (strcmp(key, "uri") == 0) {
-		if (strncmp(v, "ldap://", 7) != 0 && strncmp(v, "ldaps://", 8) != 0)
-			return "expected ldap://host[:port] or ldaps://host[:port]";
+		/* libldap tries several, space-separated, in order (one per DC) */
+		for (const char *p = v; *p != '\0'; p += strcspn(p, " \t"), p += strspn(p, " \t"))
+			if (strncmp(p, "ldap://", 7) != 0 && strncmp(p, "ldaps://", 8) != 0)
+				return "expected ldap://host[:port] or ldaps://host[:port] (several "
+				       "separated by spaces)";
 		return set_string(&c->ldap_uri, v);
 	}
 	for (size_t i = 0; i < N_ELEMENTS(strs); i++)

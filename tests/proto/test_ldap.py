@@ -375,6 +375,14 @@ def test_server_down_is_temporary_then_recovers():
         assert p.ask("resolve", "bob@example.test")[0] == "OK bob@example.test"
 
 
+def test_next_uri_when_the_first_is_down():
+    from harness import free_port
+    dead = "ldap://127.0.0.1:%d" % free_port()  # nothing listens there
+    with Probe({"uri": "%s %s" % (dead, slapd.uri)}) as p:
+        assert p.ask("verify", "alice@example.test", "alice-pw")[0].startswith("OK")
+        assert p.ask("resolve", "bob@example.test")[0] == "OK bob@example.test"
+
+
 def test_silent_server_times_out():
     # a server that accepts and never answers: every request ends within
     # the timeout, as a temporary failure

@@ -465,7 +465,10 @@ static void test_ldap_keys(void)
 					     "(memberOf=CN=Mail Users,OU=Groups,DC=example,DC=test))");
 	config_free(&c);
 
+	test_assert(parses("[ldap]\nuri = ldaps://dc1.example.test ldaps://dc2.example.test\n", &c));
+	config_free(&c);
 	test_assert(fails_at("[ldap]\nuri = 127.0.0.1\n", 2));
+	test_assert(fails_at("[ldap]\nuri = ldap://dc1.example.test dc2.example.test\n", 2));
 	test_assert(fails_at("[ldap]\nuser_filter = mail=%u\n", 2));
 	test_assert(fails_at("[ldap]\nuser_filter = (mail=%u\n", 2));
 	test_assert(fails_at("[ldap]\nuser_filter = (mail=%u))\n", 2));
