@@ -534,7 +534,11 @@ def test_server_active_directory_style():
         send(srv, "dave@example.test", "d1")
         send(srv, "d.jones@example.test", "d2")
         send(srv, "dave@legacy.test", "d3")
-        assert subjects(srv, "dave", "dave-pw") == ["d1", "d2", "d3"]
+        srv.deliver("D.Jones@example.test", MESSAGE % ("d4", "d4"))  # the LDA path
+        assert subjects(srv, "dave", "dave-pw") == ["d1", "d2", "d3", "d4"]
+        p = srv.cli("deliver", "nobody@example.test", stdin=b"Subject: x\r\n\r\nx\r\n",
+                    check=False)
+        assert p.returncode == 67, p  # EX_NOUSER
         # disabled: no login, but mail is still taken
         send(srv, "frank@example.test", "f1")
         assert pop3_login(srv, "frank", "frank-pw")[0].startswith("-ERR [AUTH]")
