@@ -11,6 +11,7 @@
  * every reply line must be "ddd" followed by a space or a dash.
  */
 #include "fuzz.h"
+#include "directory/directory.h"
 #include "net/conn_private.h"
 #include "net/loop.h"
 #include "net/workers.h"
@@ -78,6 +79,7 @@ static void cleanup(void)
 {
 	workers_free(&g.srv.workers);
 	smtp_service_free(&g.srv.smtp);
+	directory_free(&g.srv.dir);
 	conn_mgr_free(&g.mgr);
 	loop_free(&g.srv.loop);
 	config_free(&g.cfg);
@@ -112,6 +114,7 @@ static void setup(void)
 	CHECK(store_user_add(st, &u) == STORE_OK);
 	store_close(&st);
 	g.srv.cfg = &g.cfg;
+	CHECK(directory_open(&g.cfg, &g.srv.dir, &err) == 0);
 	g.srv.loop = loop_new();
 	g.srv.workers = workers_new(g.srv.loop, 1, 64, worker_init, worker_deinit, g.dir);
 	g.srv.smtp = smtp_service_new(&g.srv);

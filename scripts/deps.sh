@@ -11,9 +11,10 @@ set -eu
 level=${1:-build}
 
 # build: gcc, make (build-essential), cmake, pkg-config; OpenSSL, SQLite,
-# libxcrypt, OpenLDAP's client library (libldap-dev: the ldap directory
-# backend); the openssl command makes the tests' certificates.
-pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev openssl"
+# libxcrypt; OpenLDAP's client library (libldap-dev) for [directory]
+# backend = ldap; Linux-PAM (libpam0g-dev) for [directory] backend = pam;
+# the openssl command makes the tests' certificates.
+pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev openssl"
 case "$level" in
 # test: python3 and aiosmtpd run the protocol tests and their SMTP sinks;
 # unbound answers the DNS tests; curl, fetchmail, mpop, s-nail, msmtp and

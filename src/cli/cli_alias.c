@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli_alias.c - `mailroom alias add|remove|list`. */
 #include "cli/cli_private.h"
+#include "directory/directory.h"
 #include "store/store.h"
 
 #include <string.h>
@@ -65,6 +66,17 @@ int cli_alias(struct cli *c, int argc, char **argv)
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
 	if (is_add) {
+		/* a target that is another backend's account (LDAP, PAM) gets its
+		   mailbox now, so the store sees it exists (directory.h) */
+		struct directory *dir = NULL;
+		struct dir_rcpt to;
+		if (cli_directory_open(c, &dir) != 0) {
+			store_close(&st);
+			return EX_CONFIG;
+		}
+		if (directory_resolve(dir, st, pos[2], &to) == STORE_OK)
+			dir_rcpt_clear(&to);
+		directory_free(&dir);
 		rc = store_alias_add(st, pos[1], pos[2]);
 		if (rc == STORE_OK)
 			printf("alias %s -> %s added\n", pos[1], pos[2]);

@@ -33,13 +33,17 @@ static int check(struct cli *c)
 	/* the rest as serve sees it after its switch to [server] user */
 	if (privdrop_cli(&c->cfg, true) != 0)
 		return EX_CONFIG;
-	if (tls_ctx_new(c->cfg.tls_cert, c->cfg.tls_key, &tls, &err) < 0) {
+	if (tls_ctx_new(c->cfg.tls_cert, c->cfg.tls_key, &tls, &err) < 0 ||
+	    tls_ctx_client_auth(tls, &c->cfg, &err) < 0) {
+		tls_ctx_free(&tls);
 		cli_err("%s", err);
 		free(err);
 		return EX_CONFIG;
 	}
 	tls_ctx_free(&tls);
 	printf("tls: %s and %s: ok\n", c->cfg.tls_cert, c->cfg.tls_key);
+	if (c->cfg.tls_client_ca != NULL)
+		printf("tls: client certificates from %s: ok\n", c->cfg.tls_client_ca);
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
 	printf("store: %s/mailroom.db: ok\n", c->cfg.data_dir);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * auth.h - the parts of a password check that every backend shares, used by
- * directory.c only: the auth cache, the dummy hash for unknown logins, and
- * APOP's digest.
+ * auth.h - what a login proves (enum auth_result, struct auth_identity, which
+ * directory.h hands on to every caller), and the parts of a password check
+ * that every backend shares, used by directory.c only: the auth cache, the
+ * dummy hash for unknown logins, and APOP's digest.
  *
  * The auth cache (SPEC §10: POP3 clients log in every few minutes) keeps a
  * successful check for ttl seconds under an HMAC of backend, login and
@@ -19,8 +20,22 @@
 #define MAILROOM_DIRECTORY_AUTH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
-#include "directory/directory.h"
+enum auth_result {
+	AUTH_OK,
+	AUTH_FAILED,   /* unknown user or wrong secret: never say which */
+	AUTH_TEMPFAIL, /* store or directory error: [SYS/TEMP] / 454 4.7.0 */
+};
+
+/* A proven login: the store mailbox it opens and what it may do. */
+struct auth_identity {
+	int64_t mailbox_id;
+	char address[320];
+	bool pop3_enabled;
+	bool submission_enabled;
+	bool enabled;
+};
 
 struct auth_cache;
 

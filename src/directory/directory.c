@@ -35,6 +35,7 @@
 static const struct dir_backend_ops *const backends[] = {
     &dir_builtin_ops,
     &dir_ldap_ops,
+    &dir_pam_ops,
 };
 
 struct dir_link {
@@ -444,6 +445,14 @@ int directory_resolve(struct directory *d, struct store *st, const char *address
 				rc = resolve_at(d, st, i, pass.pass_on[k], r, NULL, &hit);
 	}
 	dir_resolution_clear(&pass);
+	/* RFC 5321 §4.5.1: the store's built-in postmaster takes its mail even
+	   when the chain leaves the built-in backend out */
+	if (rc == STORE_OK && !found && strcasecmp(address, STORE_POSTMASTER) == 0 &&
+	    dir_builtin_ops.resolve(NULL, st, address, &pass) == DIR_OK) {
+		for (size_t k = 0; k < pass.n_ids; k++)
+			rcpt_add_id(r, pass.ids[k]);
+		dir_resolution_clear(&pass);
+	}
 	if (rc == STORE_OK && r->n_ids + r->n_remote == 0)
 		rc = STORE_NOTFOUND;
 	if (rc != STORE_OK)

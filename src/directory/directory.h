@@ -30,24 +30,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "directory/auth.h" /* enum auth_result, struct auth_identity */
+
 struct config;
 struct directory;
 struct store;
-
-enum auth_result {
-	AUTH_OK,
-	AUTH_FAILED,   /* unknown user or wrong secret: never say which */
-	AUTH_TEMPFAIL, /* store or directory error: [SYS/TEMP] / 454 4.7.0 */
-};
-
-/* A proven login: the store mailbox it opens and what it may do. */
-struct auth_identity {
-	int64_t mailbox_id;
-	char address[320];
-	bool pop3_enabled;
-	bool submission_enabled;
-	bool enabled;
-};
 
 /* Opens every backend of cfg's chain (reads passwd-files, checks LDAP
    settings; connects lazily). Returns 0, or -1 with a malloc'd message. */

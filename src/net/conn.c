@@ -531,6 +531,10 @@ static bool conn_handshake(struct conn *c)
 	c->tls_state = CONN_TLS_ON;
 	tls_conn_desc(c->tls, desc, sizeof(desc));
 	c->tls_desc = xstrdup(desc);
+	/* a certificate that does not verify costs only SASL EXTERNAL */
+	if (tls_conn_cert_refused(c->tls) != NULL)
+		log_info("tls sid=%s ip=%s client certificate gives no identity: %s", c->id, c->ip,
+			 tls_conn_cert_refused(c->tls));
 	conn_clocks_clear(c);
 	c->idle_at = conn_after(c, c->idle_secs);
 	conn_clocks_arm(c);
@@ -1135,6 +1139,11 @@ bool conn_tls_available(const struct conn *c)
 const char *conn_tls_desc(const struct conn *c)
 {
 	return c->tls_desc != NULL ? c->tls_desc : "";
+}
+
+const char *conn_tls_identity(const struct conn *c)
+{
+	return c->tls != NULL && c->tls_state == CONN_TLS_ON ? tls_conn_identity(c->tls) : NULL;
 }
 
 struct loop *conn_loop(const struct conn *c)

@@ -104,6 +104,10 @@ bool conn_is_tls(const struct conn *c);
 bool conn_tls_available(const struct conn *c);  /* STARTTLS possible */
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" */
 const char *conn_tls_desc(const struct conn *c);
+/* The e-mail address of the client's verified TLS certificate ([tls]
+   client_ca), or NULL: no TLS, no certificate, or one that did not verify
+   or names no address. Decided once, at the end of the handshake. */
+const char *conn_tls_identity(const struct conn *c);
 struct loop *conn_loop(const struct conn *c);
 
 #endif

@@ -47,6 +47,9 @@ bool pop3_auth_plaintext_allowed(const struct pop3_session *s)
 
 bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m)
 {
+	/* EXTERNAL only for a verified client certificate ([tls] client_ca) */
+	if (m == SASL_EXTERNAL)
+		return s->conn != NULL && conn_tls_identity(s->conn) != NULL;
 	if (m == SASL_SCRAM_SHA_256 && !directory_offers(s->svc->srv->dir, DIRECTORY_SCRAM))
 		return false; /* no backend in the chain holds SCRAM verifiers */
 	return !sasl_mech_plaintext(m) || pop3_auth_plaintext_allowed(s);
@@ -366,7 +369,8 @@ static void sasl_submit(struct pop3_session *s, struct buf *in)
 
 static void list_mechs(struct pop3_session *s)
 {
-	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_PLAIN, SASL_LOGIN};
+	static const enum sasl_mech order[] = {SASL_EXTERNAL, SASL_SCRAM_SHA_256, SASL_PLAIN,
+					       SASL_LOGIN};
 	struct buf b = {0};
 
 	for (size_t i = 0; i < N_ELEMENTS(order); i++)
@@ -393,6 +397,10 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		pop3_reply(s, false, "Unsupported authentication mechanism");
 		return POP3_CMD_DONE;
 	}
+	if (m == SASL_EXTERNAL && !pop3_auth_mech_allowed(s, m)) {
+		pop3_reply(s, false, "Unsupported authentication mechanism");
+		return POP3_CMD_DONE;
+	}
 	if (!pop3_auth_mech_allowed(s, m)) {
 		pop3_reply(s, false, "[AUTH] Plaintext authentication disallowed before STLS");
 		return POP3_CMD_DONE;
@@ -404,6 +412,8 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		return POP3_CMD_DONE;
 	}
 	s->sasl = sasl_server_new(m, s->svc->srv->dir);
+	if (m == SASL_EXTERNAL)
+		sasl_server_set_external(s->sasl, conn_tls_identity(s->conn));
 	sasl_submit(s, ctx->argc == 2 ? &ir : NULL);
 	return POP3_CMD_ASYNC;
 }

@@ -167,7 +167,8 @@ static enum pop3_cmd_result cmd_capa(struct pop3_cmd_ctx *ctx)
 	if (pop3_auth_plaintext_allowed(s))
 		buf_append_str(&b, "USER\r\n");
 	buf_append_str(&b, "SASL");
-	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_PLAIN, SASL_LOGIN};
+	static const enum sasl_mech order[] = {SASL_EXTERNAL, SASL_SCRAM_SHA_256, SASL_PLAIN,
+					       SASL_LOGIN};
 	for (size_t i = 0; i < N_ELEMENTS(order); i++)
 		if (pop3_auth_mech_allowed(s, order[i]))
 			buf_printf(&b, " %s", sasl_mech_name(order[i]));

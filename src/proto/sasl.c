@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sasl.c - server side of PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login)
- * and SCRAM-SHA-256 (RFC 5802, RFC 7677) without channel binding.
+ * sasl.c - server side of PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login),
+ * SCRAM-SHA-256 (RFC 5802, RFC 7677) without channel binding, and EXTERNAL
+ * (RFC 4422 appendix A) on the identity the session got from TLS.
  *
  * A struct sasl_server is one exchange. It is driven by sasl_server_step(),
  * which runs on a worker thread because it reaches the store (and, for PLAIN
@@ -57,12 +58,14 @@ struct sasl_server {
 	sasl_scram_lookup_fn *lookup; /* test hook, else the directory */
 	void *lookup_ctx;
 	struct directory *dir; /* borrowed; NULL only with the test hook */
+	char *external;	       /* EXTERNAL: the client certificate's address, or NULL */
 };
 
 static const char *const mech_names[SASL_MECH_COUNT] = {
     [SASL_PLAIN] = "PLAIN",
     [SASL_LOGIN] = "LOGIN",
     [SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
+    [SASL_EXTERNAL] = "EXTERNAL",
 };
 
 int sasl_mech_parse(const char *name, size_t len, enum sasl_mech *m_r)
@@ -100,6 +103,7 @@ void sasl_server_free(struct sasl_server **sp)
 	if (s == NULL)
 		return;
 	free(s->nonce_suffix);
+	free(s->external);
 	buf_free(&s->gs2_header);
 	buf_free_secret(&s->auth_message);
 	buf_free(&s->nonce);
@@ -141,6 +145,11 @@ bool sasl_server_checks(const struct sasl_server *s, const char *in, size_t in_l
 		if (s->step != SCRAM_WANT_FINAL)
 			return false; /* client-first only fetches the salt (RFC 5802 §5) */
 		break;
+	case SASL_EXTERNAL:
+		/* the authzid message decides; the brake knows the certificate's name */
+		snprintf(account_r, SASL_NAME_MAX + 1, "%s",
+			 s->external != NULL ? s->external : "");
+		return true;
 	case SASL_MECH_COUNT:
 		return false;
 	}
@@ -152,6 +161,13 @@ void sasl_server_set_scram_lookup(struct sasl_server *s, sasl_scram_lookup_fn *f
 {
 	s->lookup = fn;
 	s->lookup_ctx = ctx;
+}
+
+void sasl_server_set_external(struct sasl_server *s, const char *address)
+{
+	free(s->external);
+	s->external = address != NULL ? xstrdup(address) : NULL;
+	snprintf(s->authcid, sizeof(s->authcid), "%s", address != NULL ? address : "");
 }
 
 void sasl_server_set_nonce(struct sasl_server *s, const char *suffix)
@@ -664,6 +680,40 @@ static enum sasl_step scram_step(struct sasl_server *s, struct store *st, const 
 	}
 }
 
+/* --- EXTERNAL (RFC 4422 appendix A) ------------------------------------ */
+
+bool sasl_external_authzid_ok(const char *address, const char *authzid, size_t len)
+{
+	const char *at = strrchr(address, '@');
+	size_t local = at != NULL ? (size_t)(at - address) : strlen(address);
+
+	if (len == 0)
+		return true;
+	/* RFC 5321 §2.4: the local part is the mailbox owner's, exact; domain
+	   names compare without case */
+	return len == strlen(address) && memcmp(authzid, address, local) == 0 &&
+	       strncasecmp(authzid + local, address + local, len - local) == 0;
+}
+
+static enum sasl_step external_step(struct sasl_server *s, struct store *st, const char *in,
+				    size_t in_len, struct auth_identity *id_r)
+{
+	if (in == NULL) {
+		/* no initial response: an empty challenge asks for the authzid */
+		if (s->step++ > 0)
+			return SASL_MALFORMED;
+		return SASL_CONTINUE;
+	}
+	s->step++;
+	if (in_len > 0 && !name_valid(in, in_len))
+		return SASL_MALFORMED;
+	if (s->external == NULL || !sasl_external_authzid_ok(s->external, in, in_len))
+		return SASL_FAILED; /* acting as someone else: like a wrong password */
+	if (s->dir == NULL)
+		return SASL_TEMPFAIL;
+	return map_auth(directory_identity(s->dir, st, s->external, id_r));
+}
+
 enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const char *in,
 				size_t in_len, struct buf *out, struct auth_identity *id_r)
 {
@@ -676,6 +726,8 @@ enum sasl_step sasl_server_step(struct sasl_server *s, struct store *st, const c
 		return login_step(s, st, in, in_len, out, id_r);
 	case SASL_SCRAM_SHA_256:
 		return scram_step(s, st, in, in_len, out, id_r);
+	case SASL_EXTERNAL:
+		return external_step(s, st, in, in_len, id_r);
 	case SASL_MECH_COUNT:
 		break;
 	}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sasl.h - server side of the SASL mechanisms (RFC 4422) for POP3 AUTH
- * (RFC 5034) and SMTP AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN, and
- * SCRAM-SHA-256 (RFC 7677) on OpenSSL primitives.
+ * (RFC 5034) and SMTP AUTH (RFC 4954): PLAIN (RFC 4616), LOGIN,
+ * SCRAM-SHA-256 (RFC 7677) on OpenSSL primitives, and EXTERNAL (RFC 4422
+ * appendix A) for a TLS client certificate the connection verified.
  *
  * The protocol layer owns base64 (util/base64.h) and the line syntax; this
  * layer sees decoded bytes. sasl_server_step() may look up the store and
@@ -22,7 +23,8 @@ struct directory;
 struct store;
 struct sasl_server;
 
-enum sasl_mech { SASL_PLAIN, SASL_LOGIN, SASL_SCRAM_SHA_256, SASL_MECH_COUNT };
+/* EXTERNAL: RFC 4422 appendix A, the TLS client certificate */
+enum sasl_mech { SASL_PLAIN, SASL_LOGIN, SASL_SCRAM_SHA_256, SASL_EXTERNAL, SASL_MECH_COUNT };
 
 enum sasl_step {
 	SASL_CONTINUE,	/* send `out` as a challenge, wait for the next message */
@@ -78,6 +80,15 @@ typedef int sasl_scram_lookup_fn(void *ctx, struct store *st, const char *user, 
 /* Test hook: replace the directory's lookup (directory_scram) for this
    exchange. Never called by the server. */
 void sasl_server_set_scram_lookup(struct sasl_server *s, sasl_scram_lookup_fn *fn, void *ctx);
+
+/* EXTERNAL: the address of the connection's verified TLS client
+   certificate (net/conn.h conn_tls_identity(), copied), or NULL: then
+   EXTERNAL fails. Set before the first step. */
+void sasl_server_set_external(struct sasl_server *s, const char *address);
+/* RFC 4422 appendix A.1: the client's message is its authorization
+   identity. Empty means the certificate's own address; a non-empty one must
+   be that address, the local part exactly, the domain in any case. */
+bool sasl_external_authzid_ok(const char *address, const char *authzid, size_t len);
 
 /* Test hook: use `suffix` (copied) as the server's SCRAM nonce part instead of
    random bytes, so RFC 7677 §3's example exchange can be replayed. Never

@@ -444,6 +444,8 @@ static void reload_work(void *thread_ctx, void *p)
 	j->read = true;
 	if (tls_ctx_new(j->next.tls_cert, j->next.tls_key, &j->tls, &j->err) < 0)
 		j->tls = NULL;
+	else if (tls_ctx_client_auth(j->tls, &j->next, &j->err) < 0)
+		tls_ctx_free(&j->tls);
 }
 
 static void reload_changed(const char *key, void *arg)
@@ -614,6 +616,11 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 		else
 			log_error("refusing to start without TLS: run 'mailroom init' to make a "
 				  "self-signed certificate, or set [tls] cert and key");
+		free(err);
+		return -1;
+	}
+	if (tls_ctx_client_auth(sp->pub.tls, cfg, &err) < 0) {
+		log_error("%s", err);
 		free(err);
 		return -1;
 	}

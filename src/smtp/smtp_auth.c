@@ -132,13 +132,17 @@ static bool sasl_submit(struct smtp_session *s, struct buf *in)
 
 bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m)
 {
+	/* EXTERNAL only for a verified client certificate ([tls] client_ca) */
+	if (m == SASL_EXTERNAL)
+		return conn_tls_identity(s->conn) != NULL;
 	/* SCRAM needs a verifier that only some backends hold */
 	return m != SASL_SCRAM_SHA_256 || directory_offers(s->svc->srv->dir, DIRECTORY_SCRAM);
 }
 
 void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
 {
-	static const enum sasl_mech order[] = {SASL_SCRAM_SHA_256, SASL_PLAIN, SASL_LOGIN};
+	static const enum sasl_mech order[] = {SASL_EXTERNAL, SASL_SCRAM_SHA_256, SASL_PLAIN,
+					       SASL_LOGIN};
 	for (size_t i = 0; i < N_ELEMENTS(order); i++)
 		if (smtp_auth_mech_offered(s, order[i]))
 			buf_printf(b, " %s", sasl_mech_name(order[i]));
@@ -147,6 +151,8 @@ void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
 static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
 	s->sasl = sasl_server_new(m, s->svc->srv->dir);
+	if (m == SASL_EXTERNAL)
+		sasl_server_set_external(s->sasl, conn_tls_identity(s->conn));
 	return sasl_submit(s, has_ir ? ir : NULL);
 }
 

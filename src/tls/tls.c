@@ -65,7 +65,7 @@ static char *ssl_errstr(void)
 	return xstrdup(buf);
 }
 
-static int fail(char **err_r, const char *what, const char *file)
+int tls_fail(char **err_r, const char *what, const char *file)
 {
 	char *e = ssl_errstr();
 	*err_r = xasprintf("%s %s: %s", what, file, e);
@@ -105,7 +105,7 @@ int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ct
 	ERR_clear_error();
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
 	if (c == NULL)
-		return fail(err_r, "TLS", "context");
+		return tls_fail(err_r, "TLS", "context");
 
 	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
 	/* OpenSSL 3 refuses client-initiated renegotiation unless
@@ -118,7 +118,7 @@ int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ct
 				    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_set_cipher_list(c, TLS_CIPHERS) != 1) {
 		SSL_CTX_free(c);
-		return fail(err_r, "TLS", "cipher list");
+		return tls_fail(err_r, "TLS", "cipher list");
 	}
 	SSL_CTX_set_dh_auto(c, 1);
 	/* no server-side session cache (memory); stateless tickets resume */
@@ -128,14 +128,14 @@ int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ct
 
 	if (SSL_CTX_use_certificate_chain_file(c, cert_file) != 1) {
 		SSL_CTX_free(c);
-		return fail(err_r, "cannot load TLS certificate", cert_file);
+		return tls_fail(err_r, "cannot load TLS certificate", cert_file);
 	}
 	if (SSL_CTX_use_PrivateKey_file(c, key_file, SSL_FILETYPE_PEM) != 1) {
 		/* OpenSSL already compares the key with the certificate here */
 		bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
 		SSL_CTX_free(c);
 		if (!mismatch)
-			return fail(err_r, "cannot load TLS key", key_file);
+			return tls_fail(err_r, "cannot load TLS key", key_file);
 		ERR_clear_error();
 		*err_r = xasprintf("TLS key %s does not match certificate %s", key_file,
 				   cert_file);

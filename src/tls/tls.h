@@ -10,12 +10,19 @@
 #ifndef MAILROOM_TLS_TLS_H
 #define MAILROOM_TLS_TLS_H
 
+struct config;
 struct tls_ctx;
 
 /* Loads cert and key (PEM). Returns 0, or -1 with a malloc'd *err_r. */
 int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ctx_r,
 		char **err_r);
 void tls_ctx_free(struct tls_ctx **ctx);
+/* [tls] client_ca: every handshake of ctx asks for a client certificate
+   and verifies it against those CAs (and client_crl). A client without one,
+   or with one that does not verify, still completes the handshake; it only
+   has no identity (tls_private.h). Nothing happens when client_ca is not
+   set. Returns 0, or -1 with a malloc'd *err_r. */
+int tls_ctx_client_auth(struct tls_ctx *ctx, const struct config *cfg, char **err_r);
 /* Puts fresh's certificate, key and settings into running and frees fresh.
    New handshakes use them; connections that started before keep theirs
    (each SSL holds a reference to the context it was made from). */

@@ -9,6 +9,9 @@
  * OpenSSL's error queue is per thread and sticky: it is cleared before
  * every call so a stale error never fails the next connection.
  *
+ * The identity of a client certificate (tls_client.c) is decided once, as
+ * the handshake completes, and kept: sessions ask for it at every AUTH.
+ *
  * Lifetime: created by net/conn.c when TLS starts, freed with the conn. The
  * SSL borrows the fd; the conn closes it.
  */
@@ -20,6 +23,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,9 @@ struct tls_conn {
 	int hs_want, read_want, write_want; /* LOOP_READ or LOOP_WRITE */
 	bool failed;                        /* no close_notify after a fatal error */
 	const char *err;                    /* why the last call failed (static) */
+	int verify_err;                     /* first X509_V_ERR_* of the client's chain */
+	char *identity;                     /* tls_conn_identity(), or NULL */
+	const char *cert_refused;           /* tls_conn_cert_refused(), or NULL */
 };
 
 enum listen_role tls_conn_role(const SSL *ssl)
@@ -60,11 +67,20 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, enum listen_role role
 	return t;
 }
 
+void tls_conn_verify_failed(SSL *ssl, int err)
+{
+	struct tls_conn *t = SSL_get_app_data(ssl);
+
+	if (t != NULL && t->verify_err == X509_V_OK)
+		t->verify_err = err;
+}
+
 void tls_conn_free(struct tls_conn **tp)
 {
 	struct tls_conn *t = *tp;
 	if (t == NULL)
 		return;
+	free(t->identity);
 	SSL_free(t->ssl);
 	free(t);
 	*tp = NULL;
@@ -110,9 +126,16 @@ int tls_conn_handshake(struct tls_conn *t, const char **err_r)
 	ERR_clear_error();
 	errno = 0;
 	int r = SSL_do_handshake(t->ssl);
-	if (r == 1)
-		return 1;
-	return io_result(t, r, &t->hs_want, err_r);
+	if (r != 1)
+		return io_result(t, r, &t->hs_want, err_r);
+	if (t->identity == NULL && SSL_get0_peer_certificate(t->ssl) != NULL) {
+		t->identity = tls_client_identity(t->ssl, t->verify_err);
+		long v = t->verify_err != X509_V_OK ? t->verify_err : SSL_get_verify_result(t->ssl);
+		if (t->identity == NULL)
+			t->cert_refused = v != X509_V_OK ? X509_verify_cert_error_string(v)
+							 : "no usable e-mail address in it";
+	}
+	return 1;
 }
 
 ssize_t tls_conn_read(struct tls_conn *t, void *p, size_t n)
@@ -179,4 +202,14 @@ void tls_conn_alpn(const struct tls_conn *t, char *out, size_t len)
 
 	SSL_get0_alpn_selected(t->ssl, &p, &n);
 	snprintf(out, len, "%.*s", (int)n, p != NULL ? (const char *)p : "");
+}
+
+const char *tls_conn_identity(const struct tls_conn *t)
+{
+	return t->identity;
+}
+
+const char *tls_conn_cert_refused(const struct tls_conn *t)
+{
+	return t->cert_refused;
 }

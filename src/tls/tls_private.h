@@ -50,5 +50,13 @@ void tls_conn_shutdown(struct tls_conn *t);
 void tls_conn_desc(const struct tls_conn *t, char *out, size_t len);
 /* ALPN protocol the client chose, or "" (for tests and logs). */
 void tls_conn_alpn(const struct tls_conn *t, char *out, size_t len);
+/* After the handshake: the address of the client's verified certificate
+   ([tls] client_ca, client_cert_map), or NULL. Decided once, when the
+   handshake completes, and kept for the connection. */
+const char *tls_conn_identity(const struct tls_conn *t);
+/* After the handshake: why the certificate the client sent gives no
+   identity (static text, for the log), or NULL if it sent none or it
+   does. */
+const char *tls_conn_cert_refused(const struct tls_conn *t);
 
 #endif

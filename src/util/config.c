@@ -402,6 +402,21 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_string(&c->tls_cert, v);
 		if (strcmp(key, "key") == 0)
 			return set_string(&c->tls_key, v);
+		if (strcmp(key, "client_ca") == 0)
+			return set_string(&c->tls_client_ca, v);
+		if (strcmp(key, "client_crl") == 0)
+			return set_string(&c->tls_client_crl, v);
+		if (strcmp(key, "client_cert_map") == 0) {
+			if (strcmp(v, "email") != 0 && strcmp(v, "cn") != 0)
+				return "expected email or cn";
+			c->tls_client_cert_map = strcmp(v, "cn") == 0 ? CERT_MAP_CN : CERT_MAP_EMAIL;
+			return NULL;
+		}
+		if (strcmp(key, "client_cert_domain") == 0) {
+			if (!host_name_valid(v, strlen(v)))
+				return "expected a domain name (letters, digits, '-' and '.')";
+			return set_string(&c->tls_client_cert_domain, v);
+		}
 	} else if (strcmp(sec, "limits") == 0) {
 		if (strcmp(key, "max_connections") == 0)
 			return set_count(&c->max_connections, v, 1, 1000000);
@@ -493,6 +508,25 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 			return set_directory(&c->directory, v);
 	} else if (strcmp(sec, "ldap") == 0) {
 		return set_ldap_key(c, key, v);
+	} else if (strcmp(sec, "pam") == 0) {
+		if (strcmp(key, "service") == 0) {
+			/* a file name in /etc/pam.d (or confdir), never a path */
+			if (strchr(v, '/') != NULL || v[0] == '.')
+				return "expected a PAM service name (a file in /etc/pam.d)";
+			return set_string(&c->pam_service, v);
+		}
+		if (strcmp(key, "domain") == 0) {
+			if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
+				return "expected a domain name such as example.org";
+			const char *err = set_string(&c->pam_domain, v);
+			for (char *q = c->pam_domain; *q != '\0'; q++)
+				*q = (char)tolower((unsigned char)*q);
+			return err;
+		}
+		if (strcmp(key, "min_uid") == 0)
+			return set_count(&c->pam_min_uid, v, 1, UINT32_MAX - 1);
+		if (strcmp(key, "confdir") == 0)
+			return set_string(&c->pam_confdir, v);
 	}
 	return "unknown key";
 }
@@ -500,7 +534,7 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 static bool section_known(const char *s)
 {
 	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery",
-					   "directory", "ldap"};
+					   "directory", "ldap", "pam"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -571,6 +605,10 @@ static void config_defaults(struct config *c)
 	c->ldap_timeout = 5;
 	c->ldap_pool_size = 4;
 	c->ldap_cache_ttl = 60;
+	c->pam_service = xstrdup("mailroom");
+	/* Debian's first user uid (adduser.conf FIRST_UID): root and the system
+	   accounts are not mail accounts */
+	c->pam_min_uid = 1000;
 }
 
 /* Make `*p` absolute against `base` (a folder). */
@@ -607,12 +645,18 @@ static void resolve_paths(struct config *c, const char *name)
 	make_absolute(&c->data_dir, base);
 	make_absolute(&c->tls_cert, c->data_dir);
 	make_absolute(&c->tls_key, c->data_dir);
+	if (c->tls_client_ca != NULL)
+		make_absolute(&c->tls_client_ca, c->data_dir);
+	if (c->tls_client_crl != NULL)
+		make_absolute(&c->tls_client_crl, c->data_dir);
 	if (c->delivery_ca_file != NULL)
 		make_absolute(&c->delivery_ca_file, c->data_dir);
 	if (c->ldap_bind_password_file != NULL)
 		make_absolute(&c->ldap_bind_password_file, c->data_dir);
 	if (c->ldap_ca_file != NULL)
 		make_absolute(&c->ldap_ca_file, c->data_dir);
+	if (c->pam_confdir != NULL)
+		make_absolute(&c->pam_confdir, c->data_dir);
 	free(base);
 }
 
@@ -837,6 +881,11 @@ void config_write(const struct config *c, struct buf *b)
 	buf_printf(b, "\n[tls]\n");
 	put_str(b, "cert", c->tls_cert);
 	put_str(b, "key", c->tls_key);
+	put_str(b, "client_ca", c->tls_client_ca);
+	put_str(b, "client_crl", c->tls_client_crl);
+	buf_printf(b, "client_cert_map = %s\n",
+		   c->tls_client_cert_map == CERT_MAP_CN ? "cn" : "email");
+	put_str(b, "client_cert_domain", c->tls_client_cert_domain);
 	buf_printf(b, "\n[limits]\nmax_connections = %u\nmax_connections_per_ip = %u\n",
 		   c->max_connections, c->max_connections_per_ip);
 	put_duration(b, "idle_timeout", c->idle_timeout);
@@ -902,6 +951,11 @@ void config_write(const struct config *c, struct buf *b)
 	put_duration(b, "timeout", c->ldap_timeout);
 	buf_printf(b, "pool_size = %u\n", c->ldap_pool_size);
 	put_duration(b, "cache_ttl", c->ldap_cache_ttl);
+	buf_printf(b, "\n[pam]\n");
+	put_str(b, "service", c->pam_service);
+	put_str(b, "domain", c->pam_domain);
+	buf_printf(b, "min_uid = %u\n", c->pam_min_uid);
+	put_str(b, "confdir", c->pam_confdir);
 }
 
 void config_diff(const struct config *a, const struct config *b,
@@ -949,6 +1003,9 @@ void config_free(struct config *c)
 			      &c->ldap_ca_file};
 	for (size_t i = 0; i < N_ELEMENTS(ldap_strs); i++)
 		free(*ldap_strs[i]);
+	free(c->pam_service);
+	free(c->pam_domain);
+	free(c->pam_confdir);
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);
@@ -958,5 +1015,8 @@ void config_free(struct config *c)
 	listen_list_clear(&c->directory);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->tls_client_ca);
+	free(c->tls_client_crl);
+	free(c->tls_client_cert_domain);
 	memset(c, 0, sizeof(*c));
 }

@@ -8,7 +8,7 @@
  * server that starts with a half-understood config is worse than one that
  * does not start. Paths come out absolute: data_dir relative to the config
  * file's folder (or to the working directory for the built-in defaults), TLS
- * files relative to data_dir. The struct owns all its strings;
+ * files and [pam] confdir relative to data_dir. The struct owns all its strings;
  * config_free() releases them.
  *
  * Durations accept s/m/h/d suffixes (bare numbers are seconds); sizes accept
@@ -53,6 +53,12 @@ struct config {
 
 	char *tls_cert;
 	char *tls_key;
+	/* client certificates (tls/tls.h, SASL EXTERNAL): CAs to verify them,
+	   or NULL: none asked for; an optional CRL; how one names its owner */
+	char *tls_client_ca;
+	char *tls_client_crl;
+	enum tls_cert_map { CERT_MAP_EMAIL, CERT_MAP_CN } tls_client_cert_map;
+	char *tls_client_cert_domain; /* appended to a CN without '@', or NULL */
 
 	unsigned max_connections;        /* whole server */
 	unsigned max_connections_per_ip;
@@ -114,6 +120,10 @@ struct config {
 	unsigned ldap_timeout; /* seconds, each request as a whole */
 	unsigned ldap_pool_size;
 	unsigned ldap_cache_ttl; /* seconds a recipient answer is reused; 0 off */
+	char *pam_service;    /* [pam] service: the PAM service file's name */
+	char *pam_domain;     /* local account NAME is NAME@domain (lower-case), or NULL */
+	unsigned pam_min_uid; /* accounts below this uid are not mail accounts (>= 1) */
+	char *pam_confdir;    /* folder of PAM service files, or NULL: /etc/pam.d */
 };
 
 const char *listen_role_name(enum listen_role role);

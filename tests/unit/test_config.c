@@ -30,6 +30,8 @@ static void test_defaults_and_full(void)
 	test_assert_str(c.listen[ROLE_SMTP].addrs[0], "127.0.0.1:2525");
 	test_assert(c.max_connections_per_ip == 50 && c.idle_timeout == 600);
 	test_assert(!c.pop3_plaintext_auth && !c.pop3_apop); /* SPEC §7 */
+	test_assert_str(c.pam_service, "mailroom");	     /* SPEC §7 */
+	test_assert(c.pam_domain == NULL && c.pam_confdir == NULL && c.pam_min_uid == 1000);
 	config_free(&c);
 
 	const char *full = "; comment\n"
@@ -111,6 +113,13 @@ static void test_errors(void)
 	expect_error("[listen]\npop3 = a, #b:110\n", "test.conf:2: expected host:port");
 	expect_error("[listen]\npop3 = [fe80::1%eth0]:110\n", "test.conf:2: expected host:port");
 	expect_error("[listen]\npop3 = []:110\n", "test.conf:2: expected host:port");
+	expect_error("[pam]\nservice = ../shadow\n", "test.conf:2: expected a PAM service");
+	expect_error("[pam]\nservice = pam.d/login\n", "test.conf:2: expected a PAM service");
+	expect_error("[pam]\ndomain = localhost\n", "test.conf:2: expected a domain");
+	expect_error("[pam]\ndomain = a@b.test\n", "test.conf:2: expected a domain");
+	expect_error("[pam]\nmin_uid = 0\n", "test.conf:2: expected a number from 1");
+	expect_error("[pam]\nmin_uid = 4294967295\n", "test.conf:2: expected a number");
+	expect_error("[pam]\nuser = x\n", "test.conf:2: unknown key 'user' in [pam]");
 	struct config c;
 	char *err = NULL;
 	memset(&c, 0, sizeof(c));
@@ -159,7 +168,8 @@ static const char EVERY_KEY[] =
 	"log_level = debug\n"
 	"[listen]\nsmtp = 127.0.0.1:25, [::1]:25\nsubmission = off\n"
 	"submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
-	"[tls]\ncert = c.pem\nkey = /etc/k.pem\n"
+	"[tls]\ncert = c.pem\nkey = /etc/k.pem\nclient_ca = ca.pem\nclient_crl = /etc/crl.pem\n"
+	"client_cert_map = cn\nclient_cert_domain = example.test\n"
 	"[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
 	"auth_fail_delay_max = 2m\nauth_fail_delay = 250ms\nauth_cache_ttl = 0\n"
 	"line_deadline = 20s\ndata_deadline = 3h\nmin_data_rate = 1K\ndata_rate_window = 45s\n"
@@ -179,7 +189,9 @@ static const char EVERY_KEY[] =
 	"recipient_filter = (|(mail=%u)(proxyAddresses=smtp:%u))\nmail_attribute = mail2\n"
 	"alias_attribute = proxyAddresses\nauth_bind = no\npassword_attribute = pw\n"
 	"starttls = yes\nca_file = ldap-ca.pem\ntimeout = 3s\npool_size = 2\ncache_ttl = 0\n"
-	"[directory]\nbackend = passwd-file, builtin\n";
+	"[directory]\nbackend = passwd-file, builtin\n"
+	"[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
+	"confdir = pam.d\n";
 
 static void count_key(const char *key, void *arg)
 {
@@ -198,11 +210,15 @@ static void test_write_reads_back(void)
 				 &err) == 0);
 	config_write(&a, &ta);
 	test_assert(strstr(ta.data, "cert = /srv/mail/c.pem\n") != NULL);
+	test_assert(strstr(ta.data, "client_ca = /srv/mail/ca.pem\n") != NULL);
+	test_assert(strstr(ta.data, "client_cert_map = cn\n") != NULL);
 	test_assert(strstr(ta.data, "max_message_size = 1500000\n") != NULL);
 	test_assert(strstr(ta.data, "data_timeout = 2d\n") != NULL);
 	test_assert(strstr(ta.data, "min_data_rate = 1024\n") != NULL);
 	test_assert(strstr(ta.data, "data_rate_window = 45s\n") != NULL);
 	test_assert(strstr(ta.data, "smtp = 127.0.0.1:25, [::1]:25\n") != NULL);
+	test_assert(strstr(ta.data, "domain = local.example.test\n") != NULL);
+	test_assert(strstr(ta.data, "confdir = /srv/mail/pam.d\n") != NULL);
 	test_assert(config_parse("/etc/mailroom.conf", ta.data, ta.len, &b, &err) == 0);
 	config_write(&b, &tb);
 	test_assert_str(tb.data, ta.data);

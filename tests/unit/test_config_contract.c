@@ -350,7 +350,12 @@ static void test_every_key(void)
 			   "command_timeout = 30s\n"
 			   "data_timeout = 1h\n"
 			   "postmaster = pm@example.test\n"
-			   "sender_login_match = no\n",
+			   "sender_login_match = no\n"
+			   "[pam]\n"
+			   "service = imap\n"
+			   "domain = example.org\n"
+			   "min_uid = 2000\n"
+			   "confdir = /etc/mailroom/pam.d\n",
 			   &c));
 	test_assert_str(c.hostname, "mx.example.test");
 	test_assert_str(c.data_dir, "/data");
@@ -379,6 +384,10 @@ static void test_every_key(void)
 	test_assert(c.smtp_command_timeout == 30 && c.smtp_data_timeout == 3600);
 	test_assert_str(c.smtp_postmaster, "pm@example.test");
 	test_assert(!c.smtp_sender_login_match);
+	test_assert_str(c.pam_service, "imap");
+	test_assert_str(c.pam_domain, "example.org");
+	test_assert(c.pam_min_uid == 2000);
+	test_assert_str(c.pam_confdir, "/etc/mailroom/pam.d");
 	config_free(&c);
 	/* the upper ends of the documented ranges */
 	test_assert(parses("[smtp]\nmax_message_size = 1G\n", &c));

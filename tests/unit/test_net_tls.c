@@ -13,13 +13,18 @@
  *  - STARTTLS: the "+OK" goes out in plaintext, a command pipelined behind
  *    STLS is discarded (CVE-2011-0411), commands after the handshake work;
  *  - 1 MiB over TLS then close_notify; 50 pipelined lines with a 16-byte
- *    input limit (plaintext left inside OpenSSL must still be delivered).
+ *    input limit (plaintext left inside OpenSSL must still be delivered);
+ *  - client certificates ([tls] client_ca): the SAN e-mail, the subject's
+ *    emailAddress and the CN (+ domain) mappings; a verified certificate
+ *    gives conn_tls_identity(), while none, an expired one and one of
+ *    another CA still complete the handshake with no identity.
  */
 #include "net/conn.h"
 #include "net/conn_private.h"
 #include "net/loop.h"
 #include "test_common.h"
 #include "tls/tls.h"
+#include "tls/tls_internal.h"
 
 #include <ftw.h>
 #include <openssl/err.h>
@@ -51,6 +56,7 @@ struct sess {
 	bool was_tls_at_capa;
 	char reason[128];
 	char alpn[32];
+	char identity[320]; /* conn_tls_identity() at tls_ready, "" if NULL */
 	atomic_bool client_done;
 	bool timed_out;
 };
@@ -109,6 +115,8 @@ static void on_tls_ready(struct conn *c, void *ctx)
 	test_assert(!conn_tls_available(c));
 	test_assert(strncmp(conn_tls_desc(c), "TLSv1.", 6) == 0);
 	conn_tls_alpn(c, s->alpn, sizeof(s->alpn));
+	snprintf(s->identity, sizeof(s->identity), "%s",
+		 conn_tls_identity(c) != NULL ? conn_tls_identity(c) : "");
 	on_data_in(c, ctx); /* anything that came with the handshake */
 }
 
@@ -147,6 +155,8 @@ struct client {
 	const char *alpn;   /* offered, or NULL */
 	int max_version;    /* 0 = default */
 	const char *script; /* scenario name */
+	X509 *cert;	    /* client certificate to send, or NULL */
+	EVP_PKEY *key;
 	struct sess *s;
 	/* results */
 	bool connected;
@@ -170,6 +180,10 @@ static SSL *client_ssl(struct client *cl)
 	}
 	ssl = SSL_new(ctx);
 	SSL_CTX_free(ctx); /* the SSL keeps a reference */
+	if (cl->cert != NULL) {
+		test_assert(SSL_use_certificate(ssl, cl->cert) == 1);
+		test_assert(SSL_use_PrivateKey(ssl, cl->key) == 1);
+	}
 	SSL_set_fd(ssl, cl->fd);
 	SSL_set_tlsext_host_name(ssl, HOST);
 	SSL_set1_host(ssl, HOST);
@@ -559,6 +573,180 @@ static void test_pending(void)
 	test_end();
 }
 
+/* --- client certificates ------------------------------------------------------------- */
+
+struct cert_spec {
+	const char *cn, *san_email, *subject_email;
+	X509 *issuer;
+	EVP_PKEY *issuer_key; /* NULL: self-signed */
+	bool ca;
+	long from_days, to_days;
+};
+
+static X509 *make_cert(EVP_PKEY *key, const struct cert_spec *cs)
+{
+	X509 *x = X509_new();
+	X509_NAME *name = X509_get_subject_name(x);
+	X509V3_CTX v3;
+	static long serial = 100;
+
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
+	X509_set_version(x, X509_VERSION_3);
+	X509_time_adj_ex(X509_getm_notBefore(x), (int)cs->from_days, 0, NULL);
+	X509_time_adj_ex(X509_getm_notAfter(x), (int)cs->to_days, 0, NULL);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cs->cn, -1, -1,
+				   0);
+	if (cs->subject_email != NULL)
+		X509_NAME_add_entry_by_NID(name, NID_pkcs9_emailAddress, MBSTRING_ASC,
+					   (const unsigned char *)cs->subject_email, -1, -1, 0);
+	X509_set_issuer_name(x, cs->issuer != NULL ? X509_get_subject_name(cs->issuer) : name);
+	X509V3_set_ctx(&v3, cs->issuer != NULL ? cs->issuer : x, x, NULL, NULL, 0);
+	char san[128];
+	snprintf(san, sizeof(san), "email:%s", cs->san_email != NULL ? cs->san_email : "");
+	const char *exts[][2] = {
+	    {"basicConstraints", cs->ca ? "critical,CA:TRUE" : "CA:FALSE"},
+	    {"keyUsage", cs->ca ? "critical,keyCertSign,cRLSign" : "digitalSignature"},
+	    {"extendedKeyUsage", cs->ca ? NULL : "clientAuth"},
+	    {"subjectAltName", cs->san_email != NULL ? san : NULL},
+	};
+	for (size_t i = 0; i < N_ELEMENTS(exts); i++) {
+		if (exts[i][1] == NULL)
+			continue;
+		X509_EXTENSION *e = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+		test_assert(e != NULL && X509_add_ext(x, e, -1) == 1);
+		X509_EXTENSION_free(e);
+	}
+	test_assert(X509_sign(x, cs->issuer_key != NULL ? cs->issuer_key : key, EVP_sha256()) > 0);
+	return x;
+}
+
+static void check_map(X509 *x, enum tls_cert_map map, const char *domain, const char *want)
+{
+	char *got = tls_cert_address(x, map, domain);
+	if (want == NULL)
+		test_assert(got == NULL);
+	else
+		test_assert_str(got != NULL ? got : "(null)", want);
+	free(got);
+}
+
+static void test_cert_map(void)
+{
+	test_begin("tls client certificate names: SAN e-mail, emailAddress, CN + domain");
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct cert_spec both = {.cn = "Alice",
+				 .san_email = "alice@example.test",
+				 .subject_email = "old@example.test",
+				 .to_days = 1};
+	struct cert_spec legacy = {
+	    .cn = "carol", .subject_email = "carol@example.test", .to_days = 1};
+	struct cert_spec cn_only = {.cn = "bob", .to_days = 1};
+	struct cert_spec cn_addr = {.cn = "dave@example.test", .to_days = 1};
+	struct cert_spec cn_space = {.cn = "Bob Smith", .to_days = 1};
+	X509 *x;
+
+	x = make_cert(k, &both);
+	check_map(x, CERT_MAP_EMAIL, NULL, "alice@example.test");
+	check_map(x, CERT_MAP_CN, "example.test", "Alice@example.test");
+	X509_free(x);
+	x = make_cert(k, &legacy);
+	check_map(x, CERT_MAP_EMAIL, NULL, "carol@example.test");
+	X509_free(x);
+	x = make_cert(k, &cn_only);
+	check_map(x, CERT_MAP_EMAIL, NULL, NULL);
+	check_map(x, CERT_MAP_CN, "example.test", "bob@example.test");
+	check_map(x, CERT_MAP_CN, "", NULL); /* no domain: no address */
+	X509_free(x);
+	x = make_cert(k, &cn_addr);
+	check_map(x, CERT_MAP_CN, "other.test", "dave@example.test");
+	X509_free(x);
+	x = make_cert(k, &cn_space);
+	check_map(x, CERT_MAP_CN, "example.test", NULL);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	test_end();
+}
+
+static void write_cert(const char *path, X509 *x)
+{
+	FILE *f = fopen(path, "w");
+	test_assert(f != NULL && PEM_write_X509(f, x) == 1);
+	if (f != NULL)
+		fclose(f);
+}
+
+/* One implicit-TLS echo session against a server that asks for client
+   certificates; returns what conn_tls_identity() said ("" for NULL). */
+static void client_cert_case(struct tls_ctx *ctx, X509 *cert, EVP_PKEY *key, const char *want)
+{
+	struct tls_ctx *saved = server_tls;
+	struct sess s;
+	struct client cl = {.script = "echo", .cert = cert, .key = key};
+
+	server_tls = ctx;
+	run_case(&s, &cl, ROLE_POP3S, true, 0);
+	server_tls = saved;
+	test_assert(cl.connected); /* a certificate never fails the handshake */
+	test_assert(s.tls_ready == 1);
+	test_assert_str(cl.rx.data, "+hello\r\n+BYE\r\n");
+	test_assert_str(s.identity, want);
+	case_free(&s, &cl);
+}
+
+static void test_client_certs(void)
+{
+	test_begin("tls client certificates: verified gives an identity, others none");
+	EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *other_key = EVP_EC_gen("P-256");
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct cert_spec ca_spec = {.cn = "Test CA", .ca = true, .to_days = 2};
+	struct cert_spec other_spec = {.cn = "Other CA", .ca = true, .to_days = 2};
+	X509 *ca = make_cert(ca_key, &ca_spec), *other = make_cert(other_key, &other_spec);
+	struct cert_spec alice_spec = {.cn = "Alice",
+				       .san_email = "alice@example.test",
+				       .issuer = ca,
+				       .issuer_key = ca_key,
+				       .to_days = 1};
+	struct cert_spec expired_spec = alice_spec, foreign_spec = alice_spec;
+	expired_spec.from_days = -3, expired_spec.to_days = -1;
+	foreign_spec.issuer = other, foreign_spec.issuer_key = other_key;
+	X509 *alice = make_cert(k, &alice_spec), *expired = make_cert(k, &expired_spec);
+	X509 *foreign = make_cert(k, &foreign_spec);
+	struct config cfg = {.tls_client_cert_map = CERT_MAP_EMAIL};
+	struct tls_ctx *ctx = NULL;
+	char *err = NULL;
+
+	cfg.tls_client_ca = xasprintf("%s/client-ca.pem", tmpdir);
+	write_cert(cfg.tls_client_ca, ca);
+	test_assert(tls_ctx_new(cert_file, key_file, &ctx, &err) == 0);
+	test_assert(tls_ctx_client_auth(ctx, &cfg, &err) == 0);
+	client_cert_case(ctx, alice, k, "alice@example.test");
+	client_cert_case(ctx, NULL, NULL, "");
+	client_cert_case(ctx, expired, k, "");
+	client_cert_case(ctx, foreign, k, "");
+	client_cert_case(server_tls, alice, k, ""); /* no client_ca: never asked */
+	tls_ctx_free(&ctx);
+
+	/* a missing CA file stops the start */
+	free(cfg.tls_client_ca);
+	cfg.tls_client_ca = xasprintf("%s/nope-ca.pem", tmpdir);
+	test_assert(tls_ctx_new(cert_file, key_file, &ctx, &err) == 0);
+	test_assert(tls_ctx_client_auth(ctx, &cfg, &err) == -1);
+	test_assert(err != NULL && strstr(err, "nope-ca.pem") != NULL);
+	free(err);
+	tls_ctx_free(&ctx);
+	free(cfg.tls_client_ca);
+	X509_free(alice);
+	X509_free(expired);
+	X509_free(foreign);
+	X509_free(ca);
+	X509_free(other);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(other_key);
+	test_end();
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(path);
@@ -579,10 +767,9 @@ static void test_cleanup(void)
 int main(void)
 {
 	alarm(110);
-	return test_run((void (*[])(void)){test_selfsigned, test_ctx_errors,
-					   test_implicit_alpn_pop3, test_implicit_no_alpn,
-					   test_alpn_refused, test_alpn_smtp, test_old_tls_refused,
-					   test_garbage, test_handshake_timeout,
-					   test_starttls_injection, test_big,
-					   test_pending, test_cleanup, NULL});
+	return test_run((void (*[])(void)){
+	    test_selfsigned, test_ctx_errors, test_implicit_alpn_pop3, test_implicit_no_alpn,
+	    test_alpn_refused, test_alpn_smtp, test_old_tls_refused, test_garbage,
+	    test_handshake_timeout, test_starttls_injection, test_big, test_pending, test_cert_map,
+	    test_client_certs, test_cleanup, NULL});
 }

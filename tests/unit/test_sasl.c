@@ -5,8 +5,9 @@
  * verifier supplied through the lookup hook, the server nonce fixed through
  * the nonce hook); unknown users in SCRAM; and PLAIN, LOGIN and SCRAM end to
  * end through a real store in a temporary folder (auth_password and
- * scram_verifier_make of directory/); and which step checks a password, for
- * the login brake (sasl_server_checks).
+ * scram_verifier_make of directory/); EXTERNAL's authorization identities
+ * and its lookup through directory_identity(); and which step checks a
+ * password, for the login brake (sasl_server_checks).
  */
 #include "directory/directory.h"
 #include "directory/password.h"
@@ -180,6 +181,36 @@ static void test_mechs(void)
 	test_assert_str(sasl_mech_name(SASL_SCRAM_SHA_256), "SCRAM-SHA-256");
 	test_assert(sasl_mech_plaintext(SASL_PLAIN) && sasl_mech_plaintext(SASL_LOGIN));
 	test_assert(!sasl_mech_plaintext(SASL_SCRAM_SHA_256));
+	test_assert(sasl_mech_parse("external", 8, &m) == 0 && m == SASL_EXTERNAL);
+	test_assert_str(sasl_mech_name(SASL_EXTERNAL), "EXTERNAL");
+	test_assert(!sasl_mech_plaintext(SASL_EXTERNAL));
+	test_end();
+}
+
+static void test_external_authzid(void)
+{
+	static const char addr[] = "alice@example.test";
+	static const struct {
+		const char *authzid;
+		bool ok;
+	} cases[] = {
+	    {"", true},
+	    {"alice@example.test", true},
+	    {"alice@EXAMPLE.Test", true}, /* domains compare without case */
+	    {"Alice@example.test", false}, /* local parts do not */
+	    {"bob@example.test", false},
+	    {"alice@example.tes", false},
+	    {"alice@example.test.", false},
+	    {"alice", false},
+	};
+	test_begin("sasl EXTERNAL authorization identities");
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		bool ok =
+		    sasl_external_authzid_ok(addr, cases[i].authzid, strlen(cases[i].authzid));
+		test_assert(ok == cases[i].ok);
+		if (ok != cases[i].ok)
+			printf("  case %zu\n", i);
+	}
 	test_end();
 }
 
@@ -427,7 +458,7 @@ static void test_store_backed(void)
 	struct auth_identity id;
 	struct sasl_server *s;
 
-	test_begin("PLAIN, LOGIN, SCRAM-SHA-256 through the store");
+	test_begin("PLAIN, LOGIN, SCRAM-SHA-256, EXTERNAL through the store");
 	test_assert(store_open(dir, true, &st) == STORE_OK);
 	test_assert(store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
 	test_assert(password_hash("pencil", &hash) == 0);
@@ -504,6 +535,44 @@ static void test_store_backed(void)
 	free(final);
 	sasl_server_free(&s);
 
+	/* EXTERNAL: the certificate's address, looked up without a password */
+	static const struct {
+		const char *cert, *authzid; /* authzid NULL: no initial response */
+		enum sasl_step r;
+	} ext[] = {
+	    {"user@example.test", "", SASL_SUCCESS},
+	    {"user@example.test", NULL, SASL_SUCCESS},
+	    {"user@example.test", "user@EXAMPLE.test", SASL_SUCCESS},
+	    {"user@example.test", "USER@example.test", SASL_FAILED},
+	    {"user@example.test", "admin@example.test", SASL_FAILED},
+	    {"nobody@example.test", "", SASL_FAILED},
+	    {NULL, "", SASL_FAILED}, /* no certificate */
+	};
+	for (size_t i = 0; i < N_ELEMENTS(ext); i++) {
+		char acct[SASL_NAME_MAX + 1];
+		s = sasl_server_new(SASL_EXTERNAL, tdir());
+		sasl_server_set_external(s, ext[i].cert);
+		memset(&id, 0, sizeof(id));
+		if (ext[i].authzid == NULL) {
+			test_assert(step_st(s, st, NULL, &out, &id) == SASL_CONTINUE);
+			test_assert(out.len == 0);
+		}
+		test_assert(sasl_server_checks(s, "", 0, acct)); /* the brake waits here */
+		test_assert_str(acct, ext[i].cert != NULL ? ext[i].cert : "");
+		const char *in = ext[i].authzid != NULL ? ext[i].authzid : "";
+		enum sasl_step r = step_st(s, st, in, &out, &id);
+		test_assert(r == ext[i].r);
+		if (r != ext[i].r)
+			printf("  EXTERNAL case %zu: %d\n", i, (int)r);
+		if (r == SASL_SUCCESS)
+			test_assert_str(id.address, "user@example.test");
+		sasl_server_free(&s);
+	}
+	s = sasl_server_new(SASL_EXTERNAL, tdir());
+	sasl_server_set_external(s, "user@example.test");
+	test_assert(step_st(s, st, "a\tb", &out, &id) == SASL_MALFORMED);
+	sasl_server_free(&s);
+
 	buf_free(&out);
 	free(hash);
 	free(verifier);
@@ -563,7 +632,7 @@ static void test_checks(void)
 int main(void)
 {
 	return test_run((void (*[])(void)){test_plain_parse, test_scram_first_parse,
-					   test_scram_final_parse, test_mechs, test_scram_rfc7677,
-					   test_scram_failures, test_scram_unknown_user,
+					   test_scram_final_parse, test_mechs, test_external_authzid,
+					   test_scram_rfc7677, test_scram_failures, test_scram_unknown_user,
 					   test_store_backed, test_checks, NULL});
 }
