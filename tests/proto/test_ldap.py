@@ -375,6 +375,19 @@ def test_server_down_is_temporary_then_recovers():
         assert p.ask("resolve", "bob@example.test")[0] == "OK bob@example.test"
 
 
+def test_stale_pooled_connection_is_made_again():
+    # the server restarts while connections sit idle in the pool (AD also
+    # closes idle ones): the next request gets a new connection, not an error
+    with Probe({"pool_size": "1", "cache_ttl": "0"}) as p:
+        assert p.ask("verify", "alice@example.test", "alice-pw")[0].startswith("OK")
+        slapd.stop()
+        slapd.start()
+        assert p.ask("verify", "alice@example.test", "alice-pw")[0].startswith("OK")
+        slapd.stop()
+        slapd.start()
+        assert p.ask("resolve", "bob@example.test")[0] == "OK bob@example.test"
+
+
 def test_next_uri_when_the_first_is_down():
     from harness import free_port
     dead = "ldap://127.0.0.1:%d" % free_port()  # nothing listens there
