@@ -221,6 +221,28 @@ static int conn_bind(LDAP *ld, const char *dn, const char *password,
 	return rc;
 }
 
+/* Why a connection could not be made, with the server's words if it said
+   any. libldap reports a certificate that fails verification like a server
+   that cannot be reached, so with TLS the line says so. */
+static void conn_warn(const struct dir_ldap *be, LDAP *ld, const char *what, int rc)
+{
+	bool tls = be->starttls || strstr(be->uri, "ldaps://") != NULL;
+	char *diag = NULL;
+
+	ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	if (diag != NULL && (diag[0] == '\0' || strcmp(diag, "(unknown error code)") == 0)) {
+		ldap_memfree(diag);
+		diag = NULL;
+	}
+	log_warn("ldap: %s at %s failed: %s%s%s%s", what, be->uri, ldap_err2string(rc),
+		 diag ? ": " : "", diag ? diag : "",
+		 tls && (rc == LDAP_CONNECT_ERROR || rc == LDAP_SERVER_DOWN)
+		     ? " (or TLS failed: the certificate must verify against ca_file and name "
+		       "the host of uri)"
+		     : "");
+	ldap_memfree(diag);
+}
+
 static int conn_open(struct dir_ldap *be, const struct timespec *deadline, LDAP **ld_r)
 {
 	static const int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND,
@@ -249,11 +271,7 @@ static int conn_open(struct dir_ldap *be, const struct timespec *deadline, LDAP 
 		/* RFC 4513 §3: no bind and no search before TLS is up */
 		rc = ldap_start_tls_s(ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
-			char *diag = NULL;
-			ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-			log_warn("ldap: StartTLS with %s failed: %s%s%s", be->uri,
-				 ldap_err2string(rc), diag ? ": " : "", diag ? diag : "");
-			ldap_memfree(diag);
+			conn_warn(be, ld, "StartTLS", rc);
 			if (rc > 0)
 				rc =
 				    LDAP_CONNECT_ERROR; /* refused by the server: no TLS, no talk */
@@ -263,8 +281,7 @@ static int conn_open(struct dir_ldap *be, const struct timespec *deadline, LDAP 
 	if (be->bind_dn != NULL) {
 		rc = conn_bind(ld, be->bind_dn, be->bind_password, deadline);
 		if (rc != LDAP_SUCCESS) {
-			log_warn("ldap: bind as %s at %s failed: %s", be->bind_dn, be->uri,
-				 ldap_err2string(rc));
+			conn_warn(be, ld, "bind as bind_dn", rc);
 			if (rc > 0)
 				rc = LDAP_UNAVAILABLE; /* our own credentials: never the user's
 							  fault */
