@@ -127,13 +127,15 @@ class Slapd:
         for port in (self.port, self.ldaps_port):
             while True:
                 if self.proc.poll() is not None:
-                    raise AssertionError("slapd exited %d: %s" % (self.proc.returncode,
-                                                                   self.log_text()))
+                    text = self.log_text()
+                    self.stop()
+                    raise AssertionError("slapd exited: %s" % text)
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     break
                 except OSError:
                     if time.monotonic() > deadline:
+                        self.stop()
                         raise AssertionError("slapd does not listen on %d" % port)
                     time.sleep(0.05)
         return self

@@ -112,7 +112,8 @@ class Probe:
 
 def setup():
     global slapd
-    slapd = Slapd().start()
+    slapd = Slapd()  # teardown() removes it, however far start() got
+    slapd.start()
     slapd.add_base()
     slapd.add_user("alice", "alice@example.test", "alice-pw",
                    mailAlternateAddress=["a.liddell@example.test", "alice@alias.test"])
@@ -613,8 +614,8 @@ if __name__ == "__main__":
                   % PROBE)
             sys.exit(77)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # slapd is still stopped
-    setup()
     try:
+        setup()
         run_tests(globals())
     finally:
         teardown()
