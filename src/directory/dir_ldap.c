@@ -362,10 +362,28 @@ static void pool_put(struct dir_ldap *be, struct ldap_conn *c, int rc)
 	pthread_mutex_unlock(&be->mu);
 }
 
+/* Closes every idle connection: one of them was found dead, and the
+   others, as old, went with the same restart. */
+static void pool_drop_idle(struct dir_ldap *be)
+{
+	pthread_mutex_lock(&be->mu);
+	struct ldap_conn *c = be->idle;
+	be->idle = NULL;
+	while (c != NULL) {
+		struct ldap_conn *next = c->next;
+		ldap_unbind_ext_s(c->ld, NULL, NULL);
+		free(c);
+		be->n_open--;
+		c = next;
+	}
+	pthread_cond_broadcast(&be->cv);
+	pthread_mutex_unlock(&be->mu);
+}
+
 /* One subtree search under base. A pooled connection the server dropped
-   while it sat idle (a restart, AD's idle limit) is re-made once. On
-   return *c_r is the connection used (for a bind after the search), or
-   NULL. */
+   while it sat idle (a restart, AD's idle limit) is re-made once, and the
+   other idle ones are dropped with it. On return *c_r is the connection
+   used (for a bind after the search), or NULL. */
 static int dir_ldap_search(struct dir_ldap *be, const char *filter, char **attrs, int sizelimit,
 			   const struct timespec *deadline, struct ldap_conn **c_r,
 			   LDAPMessage **res_r)
@@ -393,6 +411,7 @@ static int dir_ldap_search(struct dir_ldap *be, const char *filter, char **attrs
 			rc = conn_wait(c->ld, msgid, deadline, res_r);
 		if (rc == LDAP_SERVER_DOWN && !fresh) {
 			pool_put(be, c, rc);
+			pool_drop_idle(be);
 			continue;
 		}
 		if (conn_broken(rc)) {

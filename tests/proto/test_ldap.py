@@ -388,6 +388,14 @@ def test_stale_pooled_connection_is_made_again():
         slapd.stop()
         slapd.start()
         assert p.ask("resolve", "bob@example.test")[0] == "OK bob@example.test"
+    # several idle connections went with the restart: all are made again
+    with Probe({"pool_size": "4", "cache_ttl": "0"}) as p:
+        answer, _ = p.ask("parallel", "4", "verify", "alice@example.test", "alice-pw")
+        assert answer.split("|") == ["OK address=alice@example.test"] * 4, answer
+        slapd.stop()
+        slapd.start()
+        for _ in range(4):
+            assert p.ask("verify", "alice@example.test", "alice-pw")[0].startswith("OK")
 
 
 def test_next_uri_when_the_first_is_down():
