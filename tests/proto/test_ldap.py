@@ -531,6 +531,12 @@ def test_server_bind_style_pop3_smtp_auth_and_delivery():
         assert pop3_login(srv, "alice@example.test", "wrong")[0].startswith("-ERR [AUTH]")
         assert pop3_login(srv, "alice@example.test", "")[0].startswith("-ERR")
         c = srv.submission("alice@example.test", "alice-pw")  # AUTH PLAIN over STARTTLS
+        # [smtp] sender_login_match: her directory addresses are hers, bob's are not
+        for sender, want in (("alice@example.test", 250), ("a.liddell@example.test", 250),
+                             ("bob@example.test", 553)):
+            code, _ = c.mail(sender)
+            assert code == want, (sender, code)
+            c.rset()
         c.quit()
         import smtplib
         try:
