@@ -13,8 +13,9 @@ level=${1:-build}
 # build: gcc, make (build-essential), cmake, pkg-config; OpenSSL, SQLite,
 # libxcrypt; OpenLDAP's client library (libldap-dev) for [directory]
 # backend = ldap; Linux-PAM (libpam0g-dev) for [directory] backend = pam;
-# the openssl command makes the tests' certificates.
-pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev openssl"
+# libargon2 for Dovecot's {ARGON2I}/{ARGON2ID} hashes; the openssl command
+# makes the tests' certificates.
+pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev openssl"
 case "$level" in
 # test: python3 and aiosmtpd run the protocol tests and their SMTP sinks;
 # unbound answers the DNS tests; curl, fetchmail, mpop, s-nail, msmtp and
@@ -22,10 +23,11 @@ case "$level" in
 # (libnet-ssleay-perl, a mere recommendation of swaks); clang with its
 # runtime (libclang-rt-14-dev) builds the second compiler's configurations
 # and the libFuzzer targets, and llvm's llvm-symbolizer gives their crash
-# reports function names and lines instead of bare addresses. slapd is the
-# directory server of the LDAP tests, ldap-utils (ldapadd, ldapmodify) loads
-# their entries.
-test)  pkgs="$pkgs slapd ldap-utils python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
+# reports function names and lines instead of bare addresses. dovecot-core's
+# doveadm writes the fresh passwd-file hashes of test_passwdfile.py. slapd is
+# the directory server of the LDAP tests, ldap-utils (ldapadd, ldapmodify)
+# loads their entries.
+test)  pkgs="$pkgs dovecot-core slapd ldap-utils python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
 # bench: Dovecot (bench/run-pop3.sh), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix slapd ldap-utils" ;;

@@ -33,6 +33,7 @@ static const char usage_main[] =
     "  route add|remove|list    next hops for remote domains (smart hosts)\n"
     "  config check|show        check the config file, TLS files and store; print\n"
     "                           the effective configuration\n"
+    "  pw                       hash a password read from stdin: one {SCHEME}hash line\n"
     "\n"
     "options:\n"
     "  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
@@ -310,6 +311,7 @@ static const struct {
     {"init", cli_init},	  {"serve", cli_serve}, {"domain", cli_domain},
     {"user", cli_user},	  {"alias", cli_alias}, {"deliver", cli_deliver},
     {"queue", cli_queue}, {"route", cli_route}, {"config", cli_config},
+    {"pw", cli_pw},
 };
 
 int cli_main(int argc, char **argv)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cli_user.c - `mailroom user add|remove|list|passwd|set`. */
+/* cli_user.c - `mailroom user add|remove|list|passwd|set|import`. */
 #include "cli/cli_private.h"
 #include "directory/password.h"
 #include "store/store.h"
@@ -10,19 +10,30 @@
 #include <strings.h>
 
 static const char usage[] =
-    "usage: mailroom [-c FILE] user add ADDRESS [--password-stdin] [--quota SIZE]\n"
-    "                                           [--apop] [--no-pop3] [--no-submission]\n"
+    "usage: mailroom [-c FILE] user add ADDRESS [--password-stdin | --password-hash HASH]\n"
+    "                                           [--quota SIZE] [--apop] [--no-pop3]\n"
+    "                                           [--no-submission]\n"
     "       mailroom [-c FILE] user remove ADDRESS\n"
     "       mailroom [-c FILE] user list [DOMAIN] [--json]\n"
     "       mailroom [-c FILE] user passwd ADDRESS [--password-stdin] [--apop]\n"
     "       mailroom [-c FILE] user set ADDRESS [--quota SIZE] [--pop3 yes|no]\n"
     "                                           [--submission yes|no] [--enabled yes|no]\n"
     "                                           [--no-apop]\n"
+    "       mailroom [-c FILE] user import passwd-file FILE [--domain DOMAIN] [--json]\n"
     "\n"
     "The password is read from the terminal (twice), or with --password-stdin\n"
     "from the first line of stdin. It is stored as a yescrypt hash and a\n"
     "SCRAM-SHA-256 verifier. --apop also keeps it in reversible form so the\n"
     "account can use POP3 APOP; only opt in for clients that need it.\n"
+    "--password-hash stores HASH as it is: {SCHEME}data of a scheme mailroom\n"
+    "verifies (mailroom pw makes one; Dovecot's passwd-file hashes) or a\n"
+    "crypt(3) string. SCRAM-SHA-256 login then works only for a Dovecot\n"
+    "{SCRAM-SHA-256} hash; other accounts log in with PLAIN, LOGIN or USER/PASS.\n"
+    "user import passwd-file adds a mailbox for every line of a Dovecot\n"
+    "passwd-file with its hash (bare names get --domain, else [passwd-file]\n"
+    "domain); every domain must be hosted already. Existing mailboxes and\n"
+    "lines without a usable hash are skipped and listed on stderr; the last\n"
+    "line says \"imported N, skipped M\". Exit 65 if a hash was unusable.\n"
     "SIZE: bytes, or with K, M, G (1024-based); 0 = no quota.\n"
     "A disabled account (--enabled no) still receives mail but cannot log in;\n"
     "--pop3 no closes POP3 for the account alone, --submission no its SMTP\n"
@@ -39,6 +50,8 @@ enum {
 	O_NOAPOP,
 	O_NOSUBM,
 	O_SUBM,
+	O_PWHASH,
+	O_DOMAIN,
 	O_N
 };
 
@@ -140,6 +153,18 @@ static int user_add(struct cli *c, struct cli_opt *o, const char *address)
 
 	if (o[O_QUOTA].set && (rc = quota_parse("add", o[O_QUOTA].value, &quota)) != 0)
 		return rc;
+	if (o[O_PWHASH].set && (o[O_PWSTDIN].set || o[O_APOP].set)) {
+		cli_err("user add: --password-hash goes without --password-stdin and --apop (a "
+			"hash holds no password to read or keep)");
+		return EX_USAGE;
+	}
+	/* the hash is not echoed: a {PLAIN} one is the password itself */
+	if (o[O_PWHASH].set && !password_scheme_known(o[O_PWHASH].value)) {
+		cli_err("user add: --password-hash is not a hash mailroom can verify: give "
+			"{SCHEME}data of a known scheme (mailroom pw makes one) or a crypt(3) "
+			"string");
+		return EX_DATAERR;
+	}
 	/* no password prompt when the store is missing or the address taken */
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
@@ -148,7 +173,12 @@ static int user_add(struct cli *c, struct cli_opt *o, const char *address)
 		store_close(&st);
 		return rc;
 	}
-	if ((rc = secrets(o[O_PWSTDIN].set, &pw, &hash, &scram)) != 0) {
+	if (o[O_PWHASH].set) {
+		/* as given; a Dovecot SCRAM-SHA-256 hash also serves SCRAM */
+		hash = xstrdup(o[O_PWHASH].value);
+		if (password_scram_from_stored(hash, &scram) < 0)
+			scram = NULL;
+	} else if ((rc = secrets(o[O_PWSTDIN].set, &pw, &hash, &scram)) != 0) {
 		store_close(&st);
 		return rc;
 	}
@@ -275,16 +305,35 @@ int cli_user(struct cli *c, int argc, char **argv)
 	    [O_NOAPOP] = {.name = "no-apop"},
 	    [O_NOSUBM] = {.name = "no-submission"},
 	    [O_SUBM] = {.name = "submission", .has_arg = true},
+	    [O_PWHASH] = {.name = "password-hash", .has_arg = true},
+	    [O_DOMAIN] = {.name = "domain", .has_arg = true},
 	};
-	const char *pos[2];
+	const char *pos[3];
 	size_t np;
 	bool done;
-	int rc = cli_parse("user", usage, "give an action: add, remove, list, passwd or set", argc,
-			   argv, o, O_N, pos, 1, 2, &np, &done);
+	int rc =
+	    cli_parse("user", usage, "give an action: add, remove, list, passwd, set or import",
+		      argc, argv, o, O_N, pos, 1, 3, &np, &done);
 
 	if (rc != 0 || done)
 		return rc;
 	const char *sub = pos[0];
+	if (strcmp(sub, "import") == 0) {
+		static const int ok[] = {O_DOMAIN, O_JSON};
+		if (!only(o, sub, ok, N_ELEMENTS(ok)))
+			return EX_USAGE;
+		if (np < 3 || strcmp(pos[1], "passwd-file") != 0) {
+			cli_err("user import: give the format and the file, as in: user import "
+				"passwd-file /etc/dovecot/users");
+			return EX_USAGE;
+		}
+		return cli_user_import_passwdfile(
+		    c, pos[2], o[O_DOMAIN].set ? o[O_DOMAIN].value : NULL, o[O_JSON].set);
+	}
+	if (np == 3) {
+		cli_err("user: unexpected argument '%s' (see mailroom user --help)", pos[2]);
+		return EX_USAGE;
+	}
 	if (strcmp(sub, "list") == 0) {
 		static const int ok[] = {O_JSON};
 		struct store *st = NULL;
@@ -307,7 +356,7 @@ int cli_user(struct cli *c, int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (strcmp(sub, "add") == 0) {
-		static const int ok[] = {O_PWSTDIN, O_QUOTA, O_APOP, O_NOPOP3, O_NOSUBM};
+		static const int ok[] = {O_PWSTDIN, O_QUOTA, O_APOP, O_NOPOP3, O_NOSUBM, O_PWHASH};
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_add(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "passwd") == 0) {
@@ -332,6 +381,6 @@ int cli_user(struct cli *c, int argc, char **argv)
 		store_close(&st);
 		return rc;
 	}
-	cli_err("user: unknown action '%s': use add, remove, list, passwd or set", sub);
+	cli_err("user: unknown action '%s': use add, remove, list, passwd, set or import", sub);
 	return EX_USAGE;
 }

@@ -36,6 +36,7 @@ static const struct dir_backend_ops *const backends[] = {
     &dir_builtin_ops,
     &dir_ldap_ops,
     &dir_pam_ops,
+    &dir_passwdfile_ops,
 };
 
 struct dir_link {

@@ -367,6 +367,18 @@ static const char *set_ldap_key(struct config *c, const char *key, const char *v
 	return "unknown key";
 }
 
+/* A mail domain for a backend's bare names, kept lower-case like every
+   address (store_directory.c). */
+static const char *set_domain(char **dst, const char *v)
+{
+	if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
+		return "expected a domain name such as example.org";
+	const char *err = set_string(dst, v);
+	for (char *q = *dst; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
+	return err;
+}
+
 static const char *set_key(struct config *c, const char *sec, const char *key, const char *v)
 {
 	if (strcmp(sec, "server") == 0) {
@@ -515,18 +527,17 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 				return "expected a PAM service name (a file in /etc/pam.d)";
 			return set_string(&c->pam_service, v);
 		}
-		if (strcmp(key, "domain") == 0) {
-			if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
-				return "expected a domain name such as example.org";
-			const char *err = set_string(&c->pam_domain, v);
-			for (char *q = c->pam_domain; *q != '\0'; q++)
-				*q = (char)tolower((unsigned char)*q);
-			return err;
-		}
+		if (strcmp(key, "domain") == 0)
+			return set_domain(&c->pam_domain, v);
 		if (strcmp(key, "min_uid") == 0)
 			return set_count(&c->pam_min_uid, v, 1, UINT32_MAX - 1);
 		if (strcmp(key, "confdir") == 0)
 			return set_string(&c->pam_confdir, v);
+	} else if (strcmp(sec, "passwd-file") == 0) {
+		if (strcmp(key, "path") == 0)
+			return set_string(&c->passwdfile_path, v);
+		if (strcmp(key, "domain") == 0)
+			return set_domain(&c->passwdfile_domain, v);
 	}
 	return "unknown key";
 }
@@ -534,7 +545,7 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 static bool section_known(const char *s)
 {
 	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery",
-					   "directory", "ldap", "pam"};
+					   "directory", "ldap", "pam", "passwd-file"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -657,6 +668,8 @@ static void resolve_paths(struct config *c, const char *name)
 		make_absolute(&c->ldap_ca_file, c->data_dir);
 	if (c->pam_confdir != NULL)
 		make_absolute(&c->pam_confdir, c->data_dir);
+	if (c->passwdfile_path != NULL)
+		make_absolute(&c->passwdfile_path, c->data_dir);
 	free(base);
 }
 
@@ -956,6 +969,9 @@ void config_write(const struct config *c, struct buf *b)
 	put_str(b, "domain", c->pam_domain);
 	buf_printf(b, "min_uid = %u\n", c->pam_min_uid);
 	put_str(b, "confdir", c->pam_confdir);
+	buf_printf(b, "\n[passwd-file]\n");
+	put_str(b, "path", c->passwdfile_path);
+	put_str(b, "domain", c->passwdfile_domain);
 }
 
 void config_diff(const struct config *a, const struct config *b,
@@ -1006,6 +1022,8 @@ void config_free(struct config *c)
 	free(c->pam_service);
 	free(c->pam_domain);
 	free(c->pam_confdir);
+	free(c->passwdfile_path);
+	free(c->passwdfile_domain);
 	free(c->file);
 	free(c->hostname);
 	free(c->data_dir);

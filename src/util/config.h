@@ -124,6 +124,8 @@ struct config {
 	char *pam_domain;     /* local account NAME is NAME@domain (lower-case), or NULL */
 	unsigned pam_min_uid; /* accounts below this uid are not mail accounts (>= 1) */
 	char *pam_confdir;    /* folder of PAM service files, or NULL: /etc/pam.d */
+	char *passwdfile_path;	 /* [passwd-file] path (absolute: relative to data_dir), or NULL */
+	char *passwdfile_domain; /* appended to bare user names (lower-case), or NULL */
 };
 
 const char *listen_role_name(enum listen_role role);

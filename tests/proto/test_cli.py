@@ -308,10 +308,10 @@ MESSAGES = [
      "domain example.test is in use by 1 mailbox, 2 aliases, 1 domain alias: remove them "
      "first (user list, alias list, domain list shows them)"),
     # user
-    (["user"], None, 64, "user: give an action: add, remove, list, passwd or set (see "
+    (["user"], None, 64, "user: give an action: add, remove, list, passwd, set or import (see "
      "mailroom user --help)"),
     (["user", "move", "a@example.test"], None, 64,
-     "user: unknown action 'move': use add, remove, list, passwd or set"),
+     "user: unknown action 'move': use add, remove, list, passwd, set or import"),
     (["user", "add"], None, 64, "user add: ADDRESS is missing, as in: user add alice@example.org"),
     (["user", "add", "x@example.test", "--pop3", "no"], None, 64,
      "user add does not take --pop3 (see mailroom user --help)"),

@@ -191,7 +191,8 @@ static const char EVERY_KEY[] =
 	"starttls = yes\nca_file = ldap-ca.pem\ntimeout = 3s\npool_size = 2\ncache_ttl = 0\n"
 	"[directory]\nbackend = passwd-file, builtin\n"
 	"[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
-	"confdir = pam.d\n";
+	"confdir = pam.d\n"
+	"[passwd-file]\npath = users.passwd\ndomain = example.net\n";
 
 static void count_key(const char *key, void *arg)
 {
