@@ -15,6 +15,7 @@
  * user, never log a password, and never answer "wrong password" or
  * "unknown" when the directory could not be asked: that is DIR_TEMPFAIL.
  */
+#include "directory/auth.h"
 #include "directory/dir_backend.h"
 #include "directory/password.h"
 #include "util/buf.h"
@@ -600,9 +601,12 @@ static enum dir_status dir_ldap_verify(void *v, struct store *st, const char *lo
 		s = DIR_FAILED;
 		pool_put(be, c, LDAP_SUCCESS);
 	} else if (!be->auth_bind) {
+		/* the slow hash needs no connection: others may use it meanwhile */
+		pool_put(be, c, LDAP_SUCCESS);
+		if (a_r->pw_hash == NULL)
+			auth_dummy_verify(password); /* the same time as a real check */
 		s = a_r->pw_hash != NULL && password_verify(password, a_r->pw_hash) ? DIR_OK
 										    : DIR_FAILED;
-		pool_put(be, c, LDAP_SUCCESS);
 	} else if (dn == NULL || dn[0] == '\0') {
 		s = DIR_FAILED;
 		pool_put(be, c, LDAP_SUCCESS);
