@@ -73,17 +73,10 @@ user() { printf 'bench%04d@bench.test' "$1"; } # the same names as USERFMT
 RETR_FMT='retr%04d@bench.test'
 retr_user() { printf 'retr%04d@bench.test' "$1"; } # the same names as RETR_FMT
 
-for v in MAILBOXES MESSAGES CONCURRENCY RUN_SECONDS REPEATS IDLE_N DOVECOT_IDLE_N RETR_CLIENTS RETR_MB; do
-	case ${!v} in
-	'' | *[!0-9]*) echo "run-pop3: $v must be a positive number" >&2; exit 2 ;;
-	esac
-	[ "${!v}" -gt 0 ] || { echo "run-pop3: $v must be a positive number" >&2; exit 2; }
-done
+need_positive run-pop3 MAILBOXES MESSAGES CONCURRENCY RUN_SECONDS REPEATS IDLE_N DOVECOT_IDLE_N \
+	RETR_CLIENTS RETR_MB
 [ "$(id -u)" -eq 0 ] || { echo "run-pop3: run as root (Dovecot needs it)" >&2; exit 2; }
 [ "$CONCURRENCY" -le "$MAILBOXES" ] || CONCURRENCY=$MAILBOXES
-
-say() { printf '%s\n' "$*"; }
-step() { printf '\n== %s\n' "$*"; }
 
 step "dependencies and build"
 scripts/deps.sh bench
@@ -108,15 +101,6 @@ T=$(mktemp -d /tmp/mailroom-bench.XXXXXX)
 chmod 755 "$T" # Dovecot's mail processes run as nobody
 MR_PID="" DC_PID="" IDLE_PID="" LOAD_PID=""
 
-# Waits (bounded) for a PID to exit.
-wait_gone() {
-	local i
-	for i in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
 cleanup() {
 	set +e
 	[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
@@ -145,9 +129,6 @@ MR=$T/mailroom
 cc -O2 -Wall -o "$T/pop3load" bench/pop3load.c
 LOAD=$T/pop3load
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 MR_PORT=$(free_port)
 DC_PORT=$(free_port)
 while [ "$DC_PORT" = "$MR_PORT" ]; do DC_PORT=$(free_port); done

@@ -11,11 +11,12 @@ set -eu
 level=${1:-build}
 
 # build: gcc, make (build-essential), cmake, pkg-config; OpenSSL, SQLite,
-# libxcrypt; Linux-PAM (libpam0g-dev) for [directory] backend = pam;
+# libxcrypt; OpenLDAP's client library (libldap-dev) for [directory]
+# backend = ldap; Linux-PAM (libpam0g-dev) for [directory] backend = pam;
 # libargon2 for Dovecot's {ARGON2I}/{ARGON2ID} hashes; MIT Kerberos' GSS-API
 # (libkrb5-dev) for SASL GSSAPI; the openssl command makes the tests'
 # certificates.
-pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libpam0g-dev libargon2-dev libkrb5-dev openssl"
+pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev libkrb5-dev openssl"
 case "$level" in
 # test: python3 and aiosmtpd run the protocol tests and their SMTP sinks;
 # unbound answers the DNS tests; curl, fetchmail, mpop, s-nail, msmtp and
@@ -24,13 +25,15 @@ case "$level" in
 # runtime (libclang-rt-14-dev) builds the second compiler's configurations
 # and the libFuzzer targets, and llvm's llvm-symbolizer gives their crash
 # reports function names and lines instead of bare addresses. dovecot-core's
-# doveadm writes the fresh passwd-file hashes of test_passwdfile.py. krb5-kdc
-# (krb5kdc, kdb5_util) with krb5-admin-server (kadmin.local) is the private
-# KDC of the GSSAPI tests; krb5-user's kinit, kvno and ktutil get their
-# clients tickets and make keytabs.
-test)  pkgs="$pkgs dovecot-core krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
-# bench: Dovecot (bench/run-pop3.sh) and Postfix (bench/run-smtp.sh).
-bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix" ;;
+# doveadm writes the fresh passwd-file hashes of test_passwdfile.py. slapd is
+# the directory server of the LDAP tests, ldap-utils (ldapadd, ldapmodify)
+# loads their entries. krb5-kdc (krb5kdc, kdb5_util) with krb5-admin-server
+# (kadmin.local) is the private KDC of the GSSAPI tests; krb5-user's kinit,
+# kvno and ktutil get their clients tickets and make keytabs.
+test)  pkgs="$pkgs dovecot-core slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
+# bench: Dovecot (bench/run-pop3.sh), Postfix (bench/run-smtp.sh), slapd and
+# ldap-utils (bench/run-ldap.sh).
+bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix slapd ldap-utils" ;;
 build) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

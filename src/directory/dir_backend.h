@@ -91,6 +91,7 @@ struct dir_backend_ops {
 };
 
 extern const struct dir_backend_ops dir_builtin_ops;
+extern const struct dir_backend_ops dir_ldap_ops;
 extern const struct dir_backend_ops dir_pam_ops;
 extern const struct dir_backend_ops dir_passwdfile_ops;
 

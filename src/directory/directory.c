@@ -34,6 +34,7 @@
 /* Every backend this build knows, by [directory] backend name. */
 static const struct dir_backend_ops *const backends[] = {
     &dir_builtin_ops,
+    &dir_ldap_ops,
     &dir_pam_ops,
     &dir_passwdfile_ops,
 };

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,84 @@ static const char *set_delay_ms(unsigned *dst, const char *v)
 	return NULL;
 }
 
+/* An LDAP filter as RFC 4515 §3 writes it: in parentheses, balanced. The
+   server checks the rest; this catches a missing ")" at `config check`. */
+static bool ldap_filter_valid(const char *f)
+{
+	int depth = 0;
+	if (f[0] != '(')
+		return false;
+	for (const char *p = f; *p != '\0'; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth < 0)
+			return false;
+		else if (*p == '%' && (p[1] == '\0' || strchr("und%", p[1]) == NULL))
+			return false;
+		else if (*p == '%')
+			p++;
+		if (depth == 0 && p[1] != '\0')
+			return false;
+	}
+	return depth == 0;
+}
+
+static const char *set_ldap_filter(char **dst, const char *v)
+{
+	if (!ldap_filter_valid(v))
+		return "expected an LDAP filter in parentheses, such as (mail=%u) "
+		       "(%u, %n and %d are the only % forms; %% is a %)";
+	return set_string(dst, v);
+}
+
+static const char *set_ldap_key(struct config *c, const char *key, const char *v)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+	    {"base", offsetof(struct config, ldap_base)},
+	    {"bind_dn", offsetof(struct config, ldap_bind_dn)},
+	    {"bind_password_file", offsetof(struct config, ldap_bind_password_file)},
+	    {"mail_attribute", offsetof(struct config, ldap_mail_attribute)},
+	    {"password_attribute", offsetof(struct config, ldap_password_attribute)},
+	    {"ca_file", offsetof(struct config, ldap_ca_file)},
+	};
+	if (strcmp(key, "uri") == 0) {
+		/* libldap tries several, space-separated, in order (one per DC) */
+		for (const char *p = v; *p != '\0'; p += strcspn(p, " \t"), p += strspn(p, " \t"))
+			if (strncmp(p, "ldap://", 7) != 0 && strncmp(p, "ldaps://", 8) != 0)
+				return "expected ldap://host[:port] or ldaps://host[:port] (several "
+				       "separated by spaces)";
+		return set_string(&c->ldap_uri, v);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(strs); i++)
+		if (strcmp(key, strs[i].key) == 0)
+			return set_string((char **)((char *)c + strs[i].off), v);
+	if (strcmp(key, "user_filter") == 0)
+		return set_ldap_filter(&c->ldap_user_filter, v);
+	if (strcmp(key, "login_filter") == 0)
+		return set_ldap_filter(&c->ldap_login_filter, v);
+	if (strcmp(key, "recipient_filter") == 0)
+		return set_ldap_filter(&c->ldap_recipient_filter, v);
+	if (strcmp(key, "alias_attribute") == 0) {
+		free(c->ldap_alias_attribute);
+		c->ldap_alias_attribute = NULL;
+		return strcmp(v, "none") == 0 ? NULL : set_string(&c->ldap_alias_attribute, v);
+	}
+	if (strcmp(key, "starttls") == 0)
+		return set_bool(&c->ldap_starttls, v);
+	if (strcmp(key, "auth_bind") == 0)
+		return set_bool(&c->ldap_auth_bind, v);
+	if (strcmp(key, "timeout") == 0)
+		return set_duration(&c->ldap_timeout, v, 1);
+	if (strcmp(key, "pool_size") == 0)
+		return set_count(&c->ldap_pool_size, v, 1, 256);
+	if (strcmp(key, "cache_ttl") == 0)
+		return set_duration(&c->ldap_cache_ttl, v, 0);
+	return "unknown key";
+}
+
 /* A mail domain for a backend's bare names, kept lower-case like every
    address (store_directory.c). */
 static const char *set_domain(char **dst, const char *v)
@@ -439,6 +518,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 	} else if (strcmp(sec, "directory") == 0) {
 		if (strcmp(key, "backend") == 0)
 			return set_directory(&c->directory, v);
+	} else if (strcmp(sec, "ldap") == 0) {
+		return set_ldap_key(c, key, v);
 	} else if (strcmp(sec, "pam") == 0) {
 		if (strcmp(key, "service") == 0) {
 			/* a file name in /etc/pam.d (or confdir), never a path */
@@ -480,7 +561,7 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 static bool section_known(const char *s)
 {
 	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery",
-					   "directory", "pam", "passwd-file", "gssapi"};
+					   "directory", "ldap", "pam", "passwd-file", "gssapi"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -543,6 +624,14 @@ static void config_defaults(struct config *c)
 	c->delivery_data_xfer_timeout = 180; /* §4.5.3.2.6 */
 	c->delivery_data_done_timeout = 600; /* §4.5.3.2.7 */
 	c->delivery_slow_after = 30;
+	c->ldap_user_filter = xstrdup("(&(objectClass=inetOrgPerson)(mail=%u))"); /* SPEC §7 */
+	c->ldap_mail_attribute = xstrdup("mail");
+	c->ldap_alias_attribute = xstrdup("mailAlternateAddress");
+	c->ldap_password_attribute = xstrdup("userPassword");
+	c->ldap_auth_bind = true;
+	c->ldap_timeout = 5;
+	c->ldap_pool_size = 4;
+	c->ldap_cache_ttl = 60;
 	c->pam_service = xstrdup("mailroom");
 	/* Debian's first user uid (adduser.conf FIRST_UID): root and the system
 	   accounts are not mail accounts */
@@ -589,6 +678,10 @@ static void resolve_paths(struct config *c, const char *name)
 		make_absolute(&c->tls_client_crl, c->data_dir);
 	if (c->delivery_ca_file != NULL)
 		make_absolute(&c->delivery_ca_file, c->data_dir);
+	if (c->ldap_bind_password_file != NULL)
+		make_absolute(&c->ldap_bind_password_file, c->data_dir);
+	if (c->ldap_ca_file != NULL)
+		make_absolute(&c->ldap_ca_file, c->data_dir);
 	if (c->pam_confdir != NULL)
 		make_absolute(&c->pam_confdir, c->data_dir);
 	if (c->passwdfile_path != NULL)
@@ -877,6 +970,24 @@ void config_write(const struct config *c, struct buf *b)
 	for (size_t i = 0; i < c->directory.count; i++)
 		buf_printf(b, "%s%s", i > 0 ? ", " : "", c->directory.addrs[i]);
 	buf_printf(b, "\n");
+	buf_printf(b, "\n[ldap]\n");
+	put_str(b, "uri", c->ldap_uri);
+	put_str(b, "base", c->ldap_base);
+	put_str(b, "bind_dn", c->ldap_bind_dn);
+	put_str(b, "bind_password_file", c->ldap_bind_password_file);
+	put_str(b, "user_filter", c->ldap_user_filter);
+	put_str(b, "login_filter", c->ldap_login_filter);
+	put_str(b, "recipient_filter", c->ldap_recipient_filter);
+	put_str(b, "mail_attribute", c->ldap_mail_attribute);
+	buf_printf(b, "alias_attribute = %s\n",
+		   c->ldap_alias_attribute ? c->ldap_alias_attribute : "none");
+	put_bool(b, "auth_bind", c->ldap_auth_bind);
+	put_str(b, "password_attribute", c->ldap_password_attribute);
+	put_bool(b, "starttls", c->ldap_starttls);
+	put_str(b, "ca_file", c->ldap_ca_file);
+	put_duration(b, "timeout", c->ldap_timeout);
+	buf_printf(b, "pool_size = %u\n", c->ldap_pool_size);
+	put_duration(b, "cache_ttl", c->ldap_cache_ttl);
 	buf_printf(b, "\n[pam]\n");
 	put_str(b, "service", c->pam_service);
 	put_str(b, "domain", c->pam_domain);
@@ -924,6 +1035,19 @@ void config_free(struct config *c)
 	free(c->smtp_postmaster);
 	free(c->delivery_resolver);
 	free(c->delivery_ca_file);
+	char **ldap_strs[] = {&c->ldap_uri,
+			      &c->ldap_base,
+			      &c->ldap_bind_dn,
+			      &c->ldap_bind_password_file,
+			      &c->ldap_user_filter,
+			      &c->ldap_login_filter,
+			      &c->ldap_recipient_filter,
+			      &c->ldap_mail_attribute,
+			      &c->ldap_alias_attribute,
+			      &c->ldap_password_attribute,
+			      &c->ldap_ca_file};
+	for (size_t i = 0; i < N_ELEMENTS(ldap_strs); i++)
+		free(*ldap_strs[i]);
 	free(c->pam_service);
 	free(c->pam_domain);
 	free(c->pam_confdir);

@@ -102,6 +102,24 @@ struct config {
 	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
 	char *delivery_ca_file;	 /* CAs for --tls verify, or NULL: the system's */
 
+	/* [ldap] (directory/dir_ldap.c). Filters hold %u/%n/%d (RFC 4515
+	   escaped when expanded); a NULL string is "not set". */
+	char *ldap_uri; /* ldap:// or ldaps:// */
+	char *ldap_base;
+	char *ldap_bind_dn;	       /* NULL: anonymous searches */
+	char *ldap_bind_password_file; /* absolute (relative to data_dir) */
+	char *ldap_user_filter;
+	char *ldap_login_filter;     /* ANDed for logins only, or NULL */
+	char *ldap_recipient_filter; /* NULL: derived from the attributes */
+	char *ldap_mail_attribute;
+	char *ldap_alias_attribute;    /* NULL: none */
+	char *ldap_password_attribute; /* auth_bind = no */
+	char *ldap_ca_file;	       /* NULL: the system's CAs */
+	bool ldap_starttls;
+	bool ldap_auth_bind;   /* yes: bind as the user; no: compare a hash */
+	unsigned ldap_timeout; /* seconds, each request as a whole */
+	unsigned ldap_pool_size;
+	unsigned ldap_cache_ttl; /* seconds a recipient answer is reused; 0 off */
 	char *pam_service;    /* [pam] service: the PAM service file's name */
 	char *pam_domain;     /* local account NAME is NAME@domain (lower-case), or NULL */
 	unsigned pam_min_uid; /* accounts below this uid are not mail accounts (>= 1) */

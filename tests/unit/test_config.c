@@ -182,6 +182,13 @@ static const char EVERY_KEY[] =
 	"connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
 	"data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
 	"ca_file = ca.pem\n"
+	"[ldap]\nuri = ldaps://ldap.example.test\nbase = dc=example,dc=test\n"
+	"bind_dn = cn=mailroom,dc=example,dc=test\nbind_password_file = ldap.secret\n"
+	"user_filter = (&(objectClass=user)(sAMAccountName=%n))\n"
+	"login_filter = (!(userAccountControl:1.2.840.113556.1.4.803:=2))\n"
+	"recipient_filter = (|(mail=%u)(proxyAddresses=smtp:%u))\nmail_attribute = mail2\n"
+	"alias_attribute = proxyAddresses\nauth_bind = no\npassword_attribute = pw\n"
+	"starttls = yes\nca_file = ldap-ca.pem\ntimeout = 3s\npool_size = 2\ncache_ttl = 0\n"
 	"[directory]\nbackend = passwd-file, builtin\n"
 	"[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
 	"confdir = pam.d\n"
@@ -225,11 +232,19 @@ static void test_write_reads_back(void)
 	size_t n = 0, lines = 0;
 	for (size_t i = 0; i < keys.len; i++)
 		n += keys.data[i] == ' ';
-	for (size_t i = 0; i < ta.len; i++)
-		lines += ta.data[i] == '=' || (ta.data[i] == ';' && ta.data[i + 1] == ' ');
+	/* one key a line ("k = v" or "; k is not set"); LDAP filters hold '=' too */
+	for (const char *l = ta.data; *l != '\0';) {
+		size_t ll = strcspn(l, "\n");
+		const char *eq = strstr(l, " = ");
+		lines += (eq != NULL && eq < l + ll) || strncmp(l, "; ", 2) == 0;
+		l += ll + (l[ll] == '\n');
+	}
 	test_assert(n == lines);
 	test_assert(strstr(keys.data, "tls.cert ") != NULL);
 	test_assert(strstr(keys.data, "delivery.ca_file ") != NULL);
+	test_assert(strstr(keys.data, "ldap.ca_file ") != NULL);
+	test_assert(strstr(keys.data, "ldap.login_filter ") != NULL);
+	test_assert(strstr(ta.data, "bind_password_file = /srv/mail/ldap.secret\n") != NULL);
 	test_assert(strstr(keys.data, "smtp.command_timeout ") != NULL);
 	test_assert(strstr(keys.data, "delivery.command_timeout ") != NULL);
 	test_assert(strstr(keys.data, "gssapi.keytab ") != NULL);

@@ -401,6 +401,96 @@ static void test_every_key(void)
 	test_end();
 }
 
+static void test_ldap_keys(void)
+{
+	struct config c;
+
+	test_begin("config: [ldap] keys, defaults, paths and filter checks");
+	test_assert(parses("", &c));
+	test_assert(c.ldap_uri == NULL && c.ldap_base == NULL && c.ldap_bind_dn == NULL);
+	test_assert_str(c.ldap_user_filter, "(&(objectClass=inetOrgPerson)(mail=%u))");
+	test_assert_str(c.ldap_mail_attribute, "mail");
+	test_assert_str(c.ldap_alias_attribute, "mailAlternateAddress");
+	test_assert_str(c.ldap_password_attribute, "userPassword");
+	test_assert(c.ldap_auth_bind && !c.ldap_starttls && c.ldap_login_filter == NULL);
+	test_assert(c.ldap_timeout == 5 && c.ldap_pool_size == 4 && c.ldap_cache_ttl == 60);
+	config_free(&c);
+
+	test_assert(parses("[ldap]\n"
+			   "uri = ldaps://dc1.example.test:636\n"
+			   "base = dc=example,dc=test\n"
+			   "bind_dn = CN=mailroom,CN=Users,DC=example,DC=test\n"
+			   "bind_password_file = ldap.secret\n"
+			   "ca_file = /etc/ssl/ad-ca.pem\n"
+			   "user_filter = (&(objectClass=user)(|(sAMAccountName=%n)"
+			   "(userPrincipalName=%u)))\n"
+			   "login_filter = (!(userAccountControl:1.2.840.113556.1.4.803:=2))\n"
+			   "alias_attribute = proxyAddresses\n"
+			   "auth_bind = yes\n"
+			   "timeout = 2s\n"
+			   "pool_size = 8\n"
+			   "cache_ttl = 0\n",
+			   &c));
+	test_assert_str(c.ldap_uri, "ldaps://dc1.example.test:636");
+	test_assert_str(c.ldap_bind_password_file, "/srv/mr/mailroom-data/ldap.secret");
+	test_assert_str(c.ldap_ca_file, "/etc/ssl/ad-ca.pem");
+	test_assert_str(c.ldap_alias_attribute, "proxyAddresses");
+	test_assert(c.ldap_timeout == 2 && c.ldap_pool_size == 8 && c.ldap_cache_ttl == 0);
+	config_free(&c);
+	test_assert(parses("[ldap]\nalias_attribute = none\n", &c) &&
+		    c.ldap_alias_attribute == NULL);
+	config_free(&c);
+
+	/* the [ldap] parts of the admin guide's examples, verbatim */
+	test_assert(parses("[ldap]\n"
+			   "uri = ldap://ldap.example.test\n"
+			   "starttls = yes\n"
+			   "ca_file = /etc/ssl/certs/example-ca.pem\n"
+			   "base = ou=people,dc=example,dc=test\n"
+			   "bind_dn = cn=mailroom,ou=services,dc=example,dc=test\n"
+			   "bind_password_file = ldap.secret\n"
+			   "user_filter = (&(objectClass=inetOrgPerson)(|(uid=%n)(mail=%u)))\n"
+			   "alias_attribute = mailAlternateAddress\n"
+			   "auth_bind = no\n"
+			   "password_attribute = userPassword\n",
+			   &c));
+	test_assert(c.ldap_starttls && !c.ldap_auth_bind);
+	config_free(&c);
+	test_assert(parses("[ldap]\n"
+			   "uri = ldaps://dc1.example.test:636\n"
+			   "ca_file = ad-root-ca.pem\n"
+			   "base = DC=example,DC=test\n"
+			   "bind_dn = CN=svc-mailroom,OU=Service Accounts,DC=example,DC=test\n"
+			   "bind_password_file = ldap.secret\n"
+			   "user_filter = (&(objectClass=user)(objectCategory=person)"
+			   "(|(sAMAccountName=%n)(userPrincipalName=%u)))\n"
+			   "login_filter = (&(!(userAccountControl:1.2.840.113556.1.4.803:=2))"
+			   "(memberOf=CN=Mail Users,OU=Groups,DC=example,DC=test))\n"
+			   "alias_attribute = proxyAddresses\n"
+			   "auth_bind = yes\n",
+			   &c));
+	test_assert_str(c.ldap_ca_file, "/srv/mr/mailroom-data/ad-root-ca.pem");
+	test_assert_str(c.ldap_login_filter, "(&(!(userAccountControl:1.2.840.113556.1.4.803:=2))"
+					     "(memberOf=CN=Mail Users,OU=Groups,DC=example,DC=test))");
+	config_free(&c);
+
+	test_assert(parses("[ldap]\nuri = ldaps://dc1.example.test ldaps://dc2.example.test\n", &c));
+	config_free(&c);
+	test_assert(fails_at("[ldap]\nuri = 127.0.0.1\n", 2));
+	test_assert(fails_at("[ldap]\nuri = ldap://dc1.example.test dc2.example.test\n", 2));
+	test_assert(fails_at("[ldap]\nuser_filter = mail=%u\n", 2));
+	test_assert(fails_at("[ldap]\nuser_filter = (mail=%u\n", 2));
+	test_assert(fails_at("[ldap]\nuser_filter = (mail=%u))\n", 2));
+	test_assert(fails_at("[ldap]\nuser_filter = (mail=%u)(uid=%n)\n", 2));
+	test_assert(fails_at("[ldap]\nuser_filter = (mail=%s)\n", 2));
+	test_assert(fails_at("[ldap]\nrecipient_filter = (mail=%)\n", 2));
+	test_assert(fails_at("[ldap]\npool_size = 0\n", 2));
+	test_assert(fails_at("[ldap]\ntimeout = 0\n", 2));
+	test_assert(fails_at("[ldap]\nstarttls = maybe\n", 2));
+	test_assert(fails_at("[ldap]\nport = 389\n", 2));
+	test_end();
+}
+
 /* --- errors with FILE:LINE -------------------------------------------------------- */
 
 static void test_errors(void)
@@ -693,6 +783,6 @@ static void test_value_parsers(void)
 int main(void)
 {
 	return test_run((void (*[])(void)){test_load, test_doc_example, test_syntax, test_every_key,
-					    test_errors, test_listen, test_paths,
-					    test_value_parsers, test_server_user, NULL});
+					   test_errors, test_listen, test_paths, test_value_parsers,
+					   test_server_user, test_ldap_keys, NULL});
 }
