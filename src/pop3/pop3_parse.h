@@ -26,10 +26,12 @@
 
 #include "util/buf.h"
 
-#define POP3_LINE_MAX 255	/* RFC 2449 §4: a command line, CRLF included */
-#define POP3_LONG_LINE_MAX 4096 /* credential lines and SASL responses */
-#define POP3_VERB_MAX 4		/* RFC 1939 §3: keywords are 3 or 4 characters */
-#define POP3_ARGS_MAX 4		/* no command takes more than 2; the rest is an error */
+#define POP3_LINE_MAX 255 /* RFC 2449 §4: a command line, CRLF included */
+/* credential lines and SASL responses: a GSSAPI ticket of an Active
+   Directory account with many groups, base64, as RFC 4954 §4 allows SMTP */
+#define POP3_LONG_LINE_MAX 12290
+#define POP3_VERB_MAX 4 /* RFC 1939 §3: keywords are 3 or 4 characters */
+#define POP3_ARGS_MAX 4 /* no command takes more than 2; the rest is an error */
 
 enum pop3_parse_status {
 	POP3_PARSE_OK,

@@ -83,7 +83,7 @@ void sasl_challenge_line(struct buf *line, const char *prefix, const struct buf 
 #define SASL_MESSAGE_MAX 2048  /* one decoded client message */
 /* A GSSAPI context token: an Active Directory ticket carries the user's
    groups (the PAC) and outgrows SASL_MESSAGE_MAX. This is RFC 4954 §4's
-   12288-octet AUTH line decoded; a POP3 line (POP3_LONG_LINE_MAX) holds less. */
+   12288-octet AUTH line decoded; a POP3 line (POP3_LONG_LINE_MAX) holds as much. */
 #define SASL_GSSAPI_MESSAGE_MAX 9216
 /* The largest decoded client message of mechanism m. */
 size_t sasl_message_max(enum sasl_mech m);
