@@ -332,9 +332,12 @@ enum auth_result directory_password(struct directory *d, struct store *st, const
 	return AUTH_FAILED;
 }
 
-enum auth_result directory_apop(struct directory *d, struct store *st, const char *login,
-				const char *timestamp, const char *digest_hex,
-				struct auth_identity *id_r)
+/* The account a login names, put through `check` (NULL: none), as an
+   identity: APOP and logins proven elsewhere share this road. */
+static enum auth_result account_login(struct directory *d, struct store *st, const char *login,
+				      enum auth_result (*check)(const struct dir_account *a,
+								const void *arg),
+				      const void *arg, struct auth_identity *id_r)
 {
 	struct dir_account a;
 	size_t i = 0;
@@ -342,11 +345,30 @@ enum auth_result directory_apop(struct directory *d, struct store *st, const cha
 
 	if (r != AUTH_OK)
 		return r;
-	r = auth_apop_check(a.apop_secret, timestamp, digest_hex);
+	if (check != NULL)
+		r = check(&a, arg);
 	if (r == AUTH_OK)
 		r = identity_of(d, st, i, &a, id_r);
 	dir_account_clear(&a);
 	return r;
+}
+
+struct apop_args {
+	const char *timestamp, *digest_hex;
+};
+
+static enum auth_result apop_check(const struct dir_account *a, const void *arg)
+{
+	const struct apop_args *p = arg;
+	return auth_apop_check(a->apop_secret, p->timestamp, p->digest_hex);
+}
+
+enum auth_result directory_apop(struct directory *d, struct store *st, const char *login,
+				const char *timestamp, const char *digest_hex,
+				struct auth_identity *id_r)
+{
+	struct apop_args args = {timestamp, digest_hex};
+	return account_login(d, st, login, apop_check, &args, id_r);
 }
 
 enum auth_result directory_scram(struct directory *d, struct store *st, const char *login,
@@ -374,15 +396,7 @@ enum auth_result directory_scram(struct directory *d, struct store *st, const ch
 enum auth_result directory_identity(struct directory *d, struct store *st, const char *login,
 				    struct auth_identity *id_r)
 {
-	struct dir_account a;
-	size_t i = 0;
-	enum auth_result r = find_account(d, st, login, &a, &i);
-
-	if (r != AUTH_OK)
-		return r;
-	r = identity_of(d, st, i, &a, id_r);
-	dir_account_clear(&a);
-	return r;
+	return account_login(d, st, login, NULL, NULL, id_r);
 }
 
 /* --- recipients ------------------------------------------------------------- */

@@ -96,6 +96,25 @@ def tls_client_context():
     return ctx
 
 
+class Daemon:
+    """A private peer daemon a test starts (slapd, krb5kdc): a subclass
+    sets self.dir (its temp folder) and defines start() and stop();
+    cleanup() stops it and removes the folder, and `with` does both ends."""
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
 class Server:
     def __init__(self, extra=None, pop3=True, pop3s=True, smtp=False):
         self.dir = tempfile.mkdtemp(prefix="mailroom-proto.")

@@ -16,20 +16,19 @@ reads the keytab and never talks to the KDC.
 """
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
 
-from harness import free_port, unprivileged_user
+from harness import Daemon, free_port, unprivileged_user
 
 REALM = "TEST.REALM"
 ENCTYPES = "aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal"
 
 
-class Kdc:
+class Kdc(Daemon):
     def __init__(self, realm=REALM):
         self.realm = realm
         self.dir = tempfile.mkdtemp(prefix="mailroom-kdc.")
@@ -155,14 +154,3 @@ class Kdc:
                 pass
         return text
 
-    def cleanup(self):
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cleanup()

@@ -15,14 +15,13 @@ anyone may bind (auth); a user reads its own entry; nobody else reads
 anything, so a connection left bound as a user could not search.
 """
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
 
-from harness import free_port
+from harness import Daemon, free_port
 
 BASE = "dc=example,dc=test"
 ROOT_DN = "cn=admin," + BASE
@@ -84,7 +83,7 @@ def make_cert(folder, name, ca_crt, ca_key, ip="127.0.0.1"):
     return crt, key
 
 
-class Slapd:
+class Slapd(Daemon):
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="mailroom-slapd.")
         os.chmod(self.dir, 0o755)
@@ -189,14 +188,3 @@ class Slapd:
     def hash(self, password, scheme="{SSHA}"):
         return _run(["slappasswd", "-h", scheme, "-s", password]).stdout.decode().strip()
 
-    def cleanup(self):
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.cleanup()
