@@ -308,10 +308,9 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);
 } verbs[] = {
-    {"init", cli_init},	  {"serve", cli_serve}, {"domain", cli_domain},
-    {"user", cli_user},	  {"alias", cli_alias}, {"deliver", cli_deliver},
-    {"queue", cli_queue}, {"route", cli_route}, {"config", cli_config},
-    {"pw", cli_pw},
+    {"init", cli_init},	    {"serve", cli_serve},     {"domain", cli_domain}, {"user", cli_user},
+    {"alias", cli_alias},   {"deliver", cli_deliver}, {"queue", cli_queue},   {"route", cli_route},
+    {"config", cli_config}, {"pw", cli_pw},
 };
 
 int cli_main(int argc, char **argv)

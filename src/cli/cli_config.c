@@ -76,10 +76,9 @@ static int check(struct cli *c)
 	dir_rcpt_clear(&to);
 	directory_free(&dir);
 	if (r == STORE_NOTFOUND || r == STORE_INVALID) {
-		cli_err(
-		    "[smtp] postmaster = %s is no local mailbox or alias: postmaster mail goes "
-		    "to the built-in mailbox 'postmaster' instead; add it, or remove the key",
-		    pm);
+		cli_err("[smtp] postmaster = %s is no local mailbox or alias: postmaster mail goes "
+			"to the built-in mailbox 'postmaster' instead; add it, or remove the key",
+			pm);
 		rc = EX_CONFIG;
 	} else if (r != STORE_OK) {
 		rc = cli_store_fail(st, r);

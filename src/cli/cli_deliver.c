@@ -66,8 +66,8 @@ static int read_all(struct buf *in)
 	}
 }
 
-static int resolve_one(struct directory *dir, struct store *st, const char *rcpt,
-		       int64_t **ids_r, size_t *n_r, char ***fwd_r, size_t *n_fwd_r)
+static int resolve_one(struct directory *dir, struct store *st, const char *rcpt, int64_t **ids_r,
+		       size_t *n_r, char ***fwd_r, size_t *n_fwd_r)
 {
 	struct dir_rcpt r;
 	int rc = directory_resolve(dir, st, rcpt, &r);

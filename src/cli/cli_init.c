@@ -19,25 +19,25 @@
 #include <unistd.h>
 
 static const char usage_init[] =
-	"usage: mailroom [-c FILE] init\n"
-	"\n"
-	"Creates the data dir (mode 0700), the store (SQLite, migrated to the latest\n"
-	"schema) and, unless the configured [tls] cert and key exist, a self-signed\n"
-	"certificate for [server] hostname. Safe to run again: nothing existing is\n"
-	"changed.\n"
-	"\n"
-	"As root with [server] user set, the data dir, the store and the TLS files in\n"
-	"the data dir are given to that user (existing ones too), and the store and\n"
-	"certificate are made as that user.\n";
+    "usage: mailroom [-c FILE] init\n"
+    "\n"
+    "Creates the data dir (mode 0700), the store (SQLite, migrated to the latest\n"
+    "schema) and, unless the configured [tls] cert and key exist, a self-signed\n"
+    "certificate for [server] hostname. Safe to run again: nothing existing is\n"
+    "changed.\n"
+    "\n"
+    "As root with [server] user set, the data dir, the store and the TLS files in\n"
+    "the data dir are given to that user (existing ones too), and the store and\n"
+    "certificate are made as that user.\n";
 
 static const char usage_serve[] =
-	"usage: mailroom [-c FILE] serve\n"
-	"\n"
-	"Runs the server in the foreground and logs to stderr. SIGTERM or SIGINT stop\n"
-	"it gracefully: listeners close, sessions get a last reply, queued work ends.\n"
-	"\n"
-	"Started as root, it binds its listeners and then runs as [server] user; as\n"
-	"root without [server] user it refuses to start.\n";
+    "usage: mailroom [-c FILE] serve\n"
+    "\n"
+    "Runs the server in the foreground and logs to stderr. SIGTERM or SIGINT stop\n"
+    "it gracefully: listeners close, sessions get a last reply, queued work ends.\n"
+    "\n"
+    "Started as root, it binds its listeners and then runs as [server] user; as\n"
+    "root without [server] user it refuses to start.\n";
 
 int cli_init(struct cli *c, int argc, char **argv)
 {

@@ -559,14 +559,13 @@ static void hmac256(const unsigned char *key, size_t key_len, const char *data,
 		    unsigned char out[32])
 {
 	unsigned len = 32;
-	HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)data, strlen(data), out,
-	     &len);
+	HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)data, strlen(data), out, &len);
 }
 
 int scram_verifier_make(const char *password, unsigned iterations, char **verifier_r)
 {
 	unsigned char salt[SCRAM_SALT_LEN], salted[32], client_key[32], stored_key[32],
-		server_key[32];
+	    server_key[32];
 	struct buf b = {0};
 
 	if (strlen(password) > PASSWORD_MAX || iterations == 0 || iterations > SCRAM_ITER_MAX)
@@ -575,8 +574,8 @@ int scram_verifier_make(const char *password, unsigned iterations, char **verifi
 		return -1;
 	/* RFC 5802 §3: SaltedPassword := Hi(Normalize(password), salt, i).
 	   Passwords are used as given (UTF-8); SASLprep is not applied. */
-	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof(salt),
-			      (int)iterations, EVP_sha256(), sizeof(salted), salted) != 1)
+	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof(salt), (int)iterations,
+			      EVP_sha256(), sizeof(salted), salted) != 1)
 		return -1;
 	hmac256(salted, sizeof(salted), "Client Key", client_key);
 	SHA256(client_key, sizeof(client_key), stored_key);
@@ -597,8 +596,8 @@ int scram_verifier_make(const char *password, unsigned iterations, char **verifi
 }
 
 /* Decodes text[0..len) into exactly `want` bytes (or up to max if want == 0). */
-static int decode_into(const char *text, size_t len, unsigned char *out, size_t want,
-		       size_t max, size_t *got_r)
+static int decode_into(const char *text, size_t len, unsigned char *out, size_t want, size_t max,
+		       size_t *got_r)
 {
 	struct buf b = {0};
 	int rc = -1;
@@ -643,8 +642,8 @@ int scram_verifier_parse(const char *verifier, unsigned *iter_r, unsigned char *
 	colon2 = strchr(dollar + 1, ':');
 	if (colon2 == NULL)
 		return -1;
-	if (decode_into(colon + 1, (size_t)(dollar - colon - 1), salt, 0, salt_max,
-			salt_len_r) < 0 ||
+	if (decode_into(colon + 1, (size_t)(dollar - colon - 1), salt, 0, salt_max, salt_len_r) <
+		0 ||
 	    decode_into(dollar + 1, (size_t)(colon2 - dollar - 1), stored_key, 32, 32, NULL) < 0 ||
 	    decode_into(colon2 + 1, strlen(colon2 + 1), server_key, 32, 32, NULL) < 0)
 		return -1;

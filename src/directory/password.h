@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #define SCRAM_ITERATIONS_DEFAULT 4096 /* RFC 7677 §4 minimum */
-#define PASSWORD_MAX 511 /* libxcrypt hashes at most 511 octets */
+#define PASSWORD_MAX 511	      /* libxcrypt hashes at most 511 octets */
 
 /* Returns 0 with a malloc'd hash, or -1. */
 int password_hash(const char *password, char **hash_r);

@@ -47,13 +47,13 @@
 
 #include <openssl/rand.h>
 
-#define CONN_READ_CHUNK 16384		/* one TLS record */
-#define CONN_READ_BURST (256 * 1024)	/* per conn and round, for fairness */
+#define CONN_READ_CHUNK 16384	     /* one TLS record */
+#define CONN_READ_BURST (256 * 1024) /* per conn and round, for fairness */
 #define CONN_INPUT_MAX_DEFAULT 65536
-#define CONN_BUF_KEEP 512		/* empty buffers above this are freed */
-#define CONN_COMPACT_MIN 4096		/* written prefix worth a memmove */
-#define CONN_IO_ROUNDS 8		/* read/write rounds per conn_io() */
-#define CONN_PENDING_ROUNDS 8		/* before-sleep passes before giving up */
+#define CONN_BUF_KEEP 512     /* empty buffers above this are freed */
+#define CONN_COMPACT_MIN 4096 /* written prefix worth a memmove */
+#define CONN_IO_ROUNDS 8      /* read/write rounds per conn_io() */
+#define CONN_PENDING_ROUNDS 8 /* before-sleep passes before giving up */
 
 /* Transport results: bytes (> 0) or one of these (same as tls/'s). */
 #define CONN_IO_AGAIN TLS_IO_AGAIN
@@ -62,7 +62,7 @@
 
 enum conn_tls_state {
 	CONN_TLS_OFF,
-	CONN_TLS_FLUSHING,  /* STARTTLS: plaintext reply still going out */
+	CONN_TLS_FLUSHING, /* STARTTLS: plaintext reply still going out */
 	CONN_TLS_HANDSHAKE,
 	CONN_TLS_ON,
 };
@@ -113,7 +113,7 @@ struct conn {
 	void *ctx;
 
 	struct buf in, out;
-	size_t out_off;  /* bytes of out already written */
+	size_t out_off;	 /* bytes of out already written */
 	size_t tls_mark; /* STARTTLS: out bytes to send in plaintext */
 	size_t in_max;
 
@@ -909,7 +909,8 @@ static void peer_text(const struct sockaddr *sa, char *out, size_t len)
 	if (sa == NULL) {
 		snprintf(out, len, "local");
 	} else if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)len);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(a)) /* one address, one spelling: limits count it once */

@@ -97,11 +97,11 @@ void conn_close(struct conn *c, const char *reason);
 /* Close now, dropping unsent output. */
 void conn_abort(struct conn *c, const char *reason);
 
-const char *conn_id(const struct conn *c);      /* 16 hex digits, for logs */
+const char *conn_id(const struct conn *c);	/* 16 hex digits, for logs */
 const char *conn_peer_ip(const struct conn *c); /* textual address */
 enum listen_role conn_role(const struct conn *c);
 bool conn_is_tls(const struct conn *c);
-bool conn_tls_available(const struct conn *c);  /* STARTTLS possible */
+bool conn_tls_available(const struct conn *c); /* STARTTLS possible */
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" */
 const char *conn_tls_desc(const struct conn *c);
 /* The e-mail address of the client's verified TLS certificate ([tls]

@@ -20,7 +20,7 @@ struct workers;
 
 typedef void worker_fn(void *thread_ctx, void *job);
 typedef void worker_done_fn(void *job);
-typedef void *worker_init_fn(void *arg);        /* returns the thread's ctx */
+typedef void *worker_init_fn(void *arg); /* returns the thread's ctx */
 typedef void worker_deinit_fn(void *thread_ctx);
 
 struct workers *workers_new(struct loop *l, unsigned threads, size_t max_queue,

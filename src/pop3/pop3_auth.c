@@ -256,8 +256,8 @@ enum pop3_cmd_result pop3_cmd_pass(struct pop3_cmd_ctx *ctx)
 static void work_apop(void *thread_ctx, void *p)
 {
 	struct pop3_job *job = p;
-	job->result = directory_apop(job->dir, thread_ctx, job->login, job->timestamp, job->secret,
-				     &job->id);
+	job->result =
+	    directory_apop(job->dir, thread_ctx, job->login, job->timestamp, job->secret, &job->id);
 }
 
 enum pop3_cmd_result pop3_cmd_apop(struct pop3_cmd_ctx *ctx)

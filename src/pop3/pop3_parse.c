@@ -16,8 +16,7 @@ int pop3_parse_line(const char *p, size_t len, size_t max, struct slice *line_r,
 
 enum pop3_parse_status pop3_parse_check(struct slice line)
 {
-	static const enum pop3_parse_status map[] = {POP3_PARSE_OK, POP3_PARSE_CTL,
-						     POP3_PARSE_NUL};
+	static const enum pop3_parse_status map[] = {POP3_PARSE_OK, POP3_PARSE_CTL, POP3_PARSE_NUL};
 	return map[line_check_ctl(line)];
 }
 

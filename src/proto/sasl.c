@@ -67,11 +67,8 @@ struct sasl_server {
 };
 
 static const char *const mech_names[SASL_MECH_COUNT] = {
-    [SASL_PLAIN] = "PLAIN",
-    [SASL_LOGIN] = "LOGIN",
-    [SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
-    [SASL_EXTERNAL] = "EXTERNAL",
-    [SASL_GSSAPI] = "GSSAPI",
+    [SASL_PLAIN] = "PLAIN",	  [SASL_LOGIN] = "LOGIN",   [SASL_SCRAM_SHA_256] = "SCRAM-SHA-256",
+    [SASL_EXTERNAL] = "EXTERNAL", [SASL_GSSAPI] = "GSSAPI",
 };
 
 int sasl_mech_parse(const char *name, size_t len, enum sasl_mech *m_r)
@@ -337,8 +334,8 @@ static enum sasl_step check_password(struct sasl_server *s, struct store *st, st
 	login[user.len] = '\0';
 	memcpy(password, pass.p, pass.len);
 	password[pass.len] = '\0';
-	enum auth_result r = s->dir != NULL ? directory_password(s->dir, st, login, password, id_r)
-					    : AUTH_TEMPFAIL;
+	enum auth_result r =
+	    s->dir != NULL ? directory_password(s->dir, st, login, password, id_r) : AUTH_TEMPFAIL;
 	secure_zero(password, sizeof(password));
 	return map_auth(r);
 }
@@ -574,8 +571,8 @@ static void hmac256(const unsigned char *key, size_t key_len, const void *data, 
 }
 
 /* The default verifier lookup: the directory's account. */
-static int directory_scram_lookup(void *ctx, struct store *st, const char *user,
-				  char **verifier_r, struct auth_identity *id_r)
+static int directory_scram_lookup(void *ctx, struct store *st, const char *user, char **verifier_r,
+				  struct auth_identity *id_r)
 {
 	struct directory *dir = ctx;
 	if (dir == NULL)

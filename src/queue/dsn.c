@@ -183,8 +183,8 @@ void dsn_build(struct buf *out, const char *hostname, const struct store_queue_m
 /* --- reports ready to store --------------------------------------------------------- */
 
 bool dsn_report_make(struct store *st, struct directory *dir, const char *hostname,
-		     const struct store_queue_msg *m,
-		     const size_t *which, size_t n, enum dsn_action action, struct dsn_report *rep)
+		     const struct store_queue_msg *m, const size_t *which, size_t n,
+		     enum dsn_action action, struct dsn_report *rep)
 {
 	unsigned char r[8];
 

@@ -47,8 +47,8 @@ struct dsn_report {
    blocking, worker threads only. The caller frees a made report with
    dsn_report_clear(). */
 bool dsn_report_make(struct store *st, struct directory *dir, const char *hostname,
-		     const struct store_queue_msg *m,
-		     const size_t *which, size_t n, enum dsn_action action, struct dsn_report *rep);
+		     const struct store_queue_msg *m, const size_t *which, size_t n,
+		     enum dsn_action action, struct dsn_report *rep);
 void dsn_report_clear(struct dsn_report *rep);
 
 #endif

@@ -338,9 +338,8 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 
 /* A report to m->sender (dsn_report_make), logged. */
 static bool report_add(struct store *st, struct directory *q_dir, const struct config *cfg,
-		       struct store_queue_msg *m,
-		       const size_t *which, size_t n, enum dsn_action action,
-		       struct dsn_report *rep)
+		       struct store_queue_msg *m, const size_t *which, size_t n,
+		       enum dsn_action action, struct dsn_report *rep)
 {
 	if (!dsn_report_make(st, q_dir, cfg->hostname, m, which, n, action, rep))
 		return false;

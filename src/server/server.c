@@ -191,9 +191,9 @@ static void refuse(struct listener *ls, int fd, const char *ip, const char *why)
 {
 	static const char pop3_msg[] = "-ERR [SYS/TEMP] Too many connections\r\n";
 	static const char smtp_msg[] = "421 4.7.0 Too many connections, try again later\r\n";
-	const char *msg = ls->role == ROLE_POP3 ? pop3_msg
+	const char *msg = ls->role == ROLE_POP3					 ? pop3_msg
 			  : ls->role == ROLE_SMTP || ls->role == ROLE_SUBMISSION ? smtp_msg
-										   : NULL;
+										 : NULL;
 
 	if (msg != NULL) {
 		ssize_t r = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -316,8 +316,7 @@ static int listen_fd(const struct addrinfo *ai, char **err_r, const char *addr)
 	return fd;
 }
 
-static int listen_on(struct server_priv *sp, enum listen_role role, const char *addr,
-		     char **err_r)
+static int listen_on(struct server_priv *sp, enum listen_role role, const char *addr, char **err_r)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_STREAM,
@@ -489,8 +488,8 @@ static void reload_begin(struct server_priv *sp)
 	}
 	struct reload_job *j = xcalloc(1, sizeof(*j));
 	j->sp = sp;
-	log_info("SIGHUP: reloading %s", sp->pub.cfg->file != NULL ? sp->pub.cfg->file
-								    : "the built-in configuration");
+	log_info("SIGHUP: reloading %s",
+		 sp->pub.cfg->file != NULL ? sp->pub.cfg->file : "the built-in configuration");
 	if (workers_submit(sp->pub.workers, reload_work, reload_done, j) < 0) {
 		log_error("reload: the worker queue is full; send SIGHUP again later");
 		free(j);
@@ -693,10 +692,9 @@ int server_run(const struct config *cfg)
 	sp->conns = conn_mgr_new(srv->loop, srv->tls);
 	conn_mgr_set_gone(sp->conns, conn_gone, sp);
 	/* a TLS handshake gets at most 30 s, less when sessions idle out sooner */
-	conn_mgr_set_timeouts(sp->conns,
-			      cfg->idle_timeout < CONN_HANDSHAKE_SECS ? cfg->idle_timeout
-								 : CONN_HANDSHAKE_SECS,
-			      0);
+	conn_mgr_set_timeouts(
+	    sp->conns,
+	    cfg->idle_timeout < CONN_HANDSHAKE_SECS ? cfg->idle_timeout : CONN_HANDSHAKE_SECS, 0);
 	conn_mgr_set_limits(sp->conns, &(struct conn_limits){.line_secs = cfg->line_deadline,
 							     .phase_secs = cfg->data_deadline,
 							     .rate_bytes = cfg->min_data_rate,

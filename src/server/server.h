@@ -39,7 +39,7 @@ struct server {
 	const struct config *cfg;
 	struct loop *loop;
 	struct workers *workers; /* thread ctx = struct store * */
-	struct tls_ctx *tls;     /* NULL if no certificate could be loaded */
+	struct tls_ctx *tls;	 /* NULL if no certificate could be loaded */
 	struct penalty *penalty; /* per-IP auth failure delays */
 	struct directory *dir;	 /* accounts and recipients (directory.h) */
 	struct pop3_service *pop3;

@@ -157,8 +157,8 @@ static void report_prepare(struct store *st, struct smtp_job *job)
 	    .n_rcpts = job->n_notify,
 	};
 	/* never for <>: smtp_tx.c defers no report for the null sender */
-	bool made = dsn_report_make(st, job->dir, job->hostname, &m, which, job->n_notify, DSN_DELIVERED,
-				    &job->report);
+	bool made = dsn_report_make(st, job->dir, job->hostname, &m, which, job->n_notify,
+				    DSN_DELIVERED, &job->report);
 	free(which);
 	free(rcpts);
 	if (!made)

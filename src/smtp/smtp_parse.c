@@ -10,8 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-int smtp_parse_line(const char *p, size_t len, size_t max, struct slice *line_r,
-		    size_t *used_r)
+int smtp_parse_line(const char *p, size_t len, size_t max, struct slice *line_r, size_t *used_r)
 {
 	return line_find(p, len, max, line_r, used_r);
 }

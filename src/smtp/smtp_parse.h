@@ -44,7 +44,7 @@
 enum smtp_parse_status {
 	SMTP_PARSE_OK,
 	SMTP_PARSE_EMPTY, /* nothing, or no keyword (leading space) */
-	SMTP_PARSE_CTL, /* NUL or another control character */
+	SMTP_PARSE_CTL,	  /* NUL or another control character */
 };
 
 struct smtp_command {
@@ -54,18 +54,17 @@ struct smtp_command {
 
 /* Same contract as pop3_parse_line(): 1 with a line, 0 for more input, -1
    when no LF comes within max octets. */
-int smtp_parse_line(const char *p, size_t len, size_t max, struct slice *line_r,
-		    size_t *used_r);
+int smtp_parse_line(const char *p, size_t len, size_t max, struct slice *line_r, size_t *used_r);
 enum smtp_parse_status smtp_parse_command(struct slice line, struct smtp_command *cmd_r);
 
 enum smtp_path_flags {
-	SMTP_PATH_NULL = 1 << 0,	/* "<>" */
-	SMTP_PATH_ROUTE = 1 << 1,	/* a source route was given (and dropped) */
-	SMTP_PATH_QUOTED = 1 << 2,	/* quoted-string local part */
-	SMTP_PATH_ROUTING = 1 << 3,	/* '%', '!' or '@' in the local part */
-	SMTP_PATH_LITERAL = 1 << 4,	/* address-literal domain */
-	SMTP_PATH_UTF8 = 1 << 5,	/* octets >= 0x80 */
-	SMTP_PATH_POSTMASTER = 1 << 6,	/* bare <Postmaster> (RFC 5321 §4.5.1) */
+	SMTP_PATH_NULL = 1 << 0,       /* "<>" */
+	SMTP_PATH_ROUTE = 1 << 1,      /* a source route was given (and dropped) */
+	SMTP_PATH_QUOTED = 1 << 2,     /* quoted-string local part */
+	SMTP_PATH_ROUTING = 1 << 3,    /* '%', '!' or '@' in the local part */
+	SMTP_PATH_LITERAL = 1 << 4,    /* address-literal domain */
+	SMTP_PATH_UTF8 = 1 << 5,       /* octets >= 0x80 */
+	SMTP_PATH_POSTMASTER = 1 << 6, /* bare <Postmaster> (RFC 5321 §4.5.1) */
 };
 
 struct smtp_param {

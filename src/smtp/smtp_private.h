@@ -213,9 +213,9 @@ struct smtp_job {
 	char **forward; /* alias targets elsewhere */
 	size_t n_forward;
 	bool authenticated;
-	const char *postmaster; /* [smtp] postmaster, borrowed from the config */
+	const char *postmaster;	  /* [smtp] postmaster, borrowed from the config */
 	bool postmaster_fallback; /* it names no mailbox: the built-in one took it */
-	uint64_t size;		/* declared in MAIL, for the quota */
+	uint64_t size;		  /* declared in MAIL, for the quota */
 	/* AUTH */
 	struct sasl_job sasl;
 	/* DATA */
@@ -224,9 +224,9 @@ struct smtp_job {
 	char qid[24];
 	const struct smtp_tx_notify *notify_rcpts; /* tx arena: who wants a success report */
 	size_t n_notify;
-	uint64_t arrival;		/* time(NULL) at the end of DATA, for the report */
-	char hostname[256];		/* [server] hostname, for the report (a worker reads it) */
-	struct dsn_report report;	/* the success DSN, if one is due */
+	uint64_t arrival;	  /* time(NULL) at the end of DATA, for the report */
+	char hostname[256];	  /* [server] hostname, for the report (a worker reads it) */
+	struct dsn_report report; /* the success DSN, if one is due */
 };
 
 struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish);

@@ -100,12 +100,12 @@ void store_domain_clear(struct store_domain *d);
 
 struct store_user {
 	int64_t id;
-	char *address;     /* primary address, lower-cased domain */
-	char *pw_hash;     /* crypt(3) string, e.g. "$y$...", or NULL: no password */
-	char *scram;       /* SCRAM-SHA-256 verifier (directory/password.h) or NULL */
+	char *address;	   /* primary address, lower-cased domain */
+	char *pw_hash;	   /* crypt(3) string, e.g. "$y$...", or NULL: no password */
+	char *scram;	   /* SCRAM-SHA-256 verifier (directory/password.h) or NULL */
 	char *apop_secret; /* reversible secret for APOP, NULL unless opted in */
-	uint64_t quota;    /* bytes, 0 = unlimited */
-	uint64_t used;     /* bytes currently stored */
+	uint64_t quota;	   /* bytes, 0 = unlimited */
+	uint64_t used;	   /* bytes currently stored */
 	int64_t messages;
 	bool pop3_enabled;
 	bool submission_enabled;
@@ -143,8 +143,7 @@ int store_user_clear_apop(struct store *st, const char *address);
    (of any source) is returned as it is, else one is created without a
    password, marked with `source`. The domain need not be hosted (then the
    mailbox has none). Safe against a concurrent ensure of the same address. */
-int store_mailbox_ensure(struct store *st, const char *address, const char *source,
-			 int64_t *id_r);
+int store_mailbox_ensure(struct store *st, const char *address, const char *source, int64_t *id_r);
 /* Looks up by primary address or any alias that points at one mailbox. */
 int store_user_lookup(struct store *st, const char *login, struct store_user *u_r);
 typedef void store_user_cb(const struct store_user *u, void *ctx);
@@ -205,11 +204,11 @@ struct store_remote_rcpt {
 };
 struct store_submission {
 	/* in */
-	const char *qid;    /* queue id, unique (the session makes it) */
+	const char *qid; /* queue id, unique (the session makes it) */
 	/* envelope sender, "" for the null sender; NULL: not known (`mailroom
 	   deliver` without --sender): no Return-Path, queued as the null sender */
 	const char *sender;
-	const char *body;   /* wire form (S4) */
+	const char *body; /* wire form (S4) */
 	size_t len;
 	const int64_t *mailbox_ids; /* local recipients, no duplicates */
 	size_t n_local;
@@ -310,8 +309,8 @@ void store_route_clear(struct store_route *r);
 struct store_msg {
 	int64_t id;
 	uint64_t uid;
-	uint64_t size;  /* octets of the wire form (S4) */
-	char uidl[71];  /* RFC 1939 §7: 1-70 chars in 0x21-0x7E */
+	uint64_t size; /* octets of the wire form (S4) */
+	char uidl[71]; /* RFC 1939 §7: 1-70 chars in 0x21-0x7E */
 };
 /* The mailbox's messages in UID order; caller frees *msgs_r. */
 int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r,

@@ -478,8 +478,7 @@ static int64_t builtin_mailbox_id(struct store *st, const char *address)
 	return -1;
 }
 
-int store_mailbox_ensure(struct store *st, const char *address, const char *source,
-			 int64_t *id_r)
+int store_mailbox_ensure(struct store *st, const char *address, const char *source, int64_t *id_r)
 {
 	char *a = store_norm_address(address);
 	int r;

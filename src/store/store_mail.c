@@ -101,8 +101,8 @@ void store_return_path(struct buf *out, const char *sender)
 /* Message rows for each mailbox inside the caller's transaction; results[i]
    per mailbox; *accepted_r counts the rows written. */
 int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox_ids, size_t n,
-			size_t len, const char *uidl, bool ignore_quota, int *results,
-			size_t *accepted_r)
+		       size_t len, const char *uidl, bool ignore_quota, int *results,
+		       size_t *accepted_r)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -198,7 +198,7 @@ static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const
 	}
 	if ((r = store_body_insert(st, body, len, &body_id)) != STORE_OK ||
 	    (r = store_message_rows(st, body_id, mailbox_ids, n, len, uidl, false, results,
-			      &accepted)) != STORE_OK)
+				    &accepted)) != STORE_OK)
 		goto fail;
 	if (accepted == 0) {
 		store_rollback(st);
@@ -412,11 +412,11 @@ int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, 
 		int64_t body_id = sqlite3_column_int64(s, 0), size = sqlite3_column_int64(s, 1);
 		sqlite3_reset(s);
 		static const char *const steps[] = {
-			"DELETE FROM messages WHERE id = ?1",
-			"UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
-			"DELETE FROM bodies WHERE id = ?2 AND refcount <= 0",
-			("UPDATE mailboxes SET used = max(used - ?3, 0), messages = messages - 1 "
-			 "WHERE id = ?4"),
+		    "DELETE FROM messages WHERE id = ?1",
+		    "UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
+		    "DELETE FROM bodies WHERE id = ?2 AND refcount <= 0",
+		    ("UPDATE mailboxes SET used = max(used - ?3, 0), messages = messages - 1 "
+		     "WHERE id = ?4"),
 		};
 		for (size_t k = 0; k < N_ELEMENTS(steps); k++) {
 			s = store_stmt(st, steps[k]);

@@ -38,8 +38,8 @@ int store_exec(struct store *st, const char *sql);
    on SQLITE_ROW holds its read transaction open: the handle would keep seeing
    an old snapshot and block WAL checkpoints. Every public read ends here. */
 void store_idle(struct store *st);
-int store_begin(struct store *st);   /* BEGIN IMMEDIATE: writers take the lock first */
-int store_commit(struct store *st);  /* rolls back on failure */
+int store_begin(struct store *st);  /* BEGIN IMMEDIATE: writers take the lock first */
+int store_commit(struct store *st); /* rolls back on failure */
 void store_rollback(struct store *st);
 /* The domain part of a normalised address. */
 const char *store_addr_domain(const char *address);

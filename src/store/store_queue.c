@@ -187,10 +187,10 @@ int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void
 {
 	/* one query: entries with their recipients, grouped by the caller loop */
 	sqlite3_stmt *s = store_stmt(
-		st, "SELECT q.qid, q.sender, q.auth_user, q.created, q.next_attempt, q.size, "
-		    "q.attempts, q.held, r.address FROM queue q LEFT JOIN queue_rcpts r ON "
-		    "r.queue_id = q.id AND r.status = 0 WHERE ?1 IS NULL OR q.qid = ?1 "
-		    "ORDER BY q.id, r.address");
+	    st, "SELECT q.qid, q.sender, q.auth_user, q.created, q.next_attempt, q.size, "
+		"q.attempts, q.held, r.address FROM queue q LEFT JOIN queue_rcpts r ON "
+		"r.queue_id = q.id AND r.status = 0 WHERE ?1 IS NULL OR q.qid = ?1 "
+		"ORDER BY q.id, r.address");
 	struct store_queue_entry e;
 	int rc;
 	bool have = false;
@@ -262,10 +262,10 @@ int store_queue_body(struct store *st, const char *qid, struct buf *out)
 static int queue_drop(struct store *st, const char *qid)
 {
 	static const char *const steps[] = {
-		"DELETE FROM queue_rcpts WHERE queue_id = (SELECT id FROM queue WHERE qid = ?1)",
-		"DELETE FROM queue WHERE qid = ?1",
-		"UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
-		"DELETE FROM bodies WHERE refcount <= 0 AND id = ?2",
+	    "DELETE FROM queue_rcpts WHERE queue_id = (SELECT id FROM queue WHERE qid = ?1)",
+	    "DELETE FROM queue WHERE qid = ?1",
+	    "UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
+	    "DELETE FROM bodies WHERE refcount <= 0 AND id = ?2",
 	};
 	sqlite3_stmt *s = store_stmt(st, "SELECT body_id FROM queue WHERE qid = ?1");
 	int rc;
@@ -348,11 +348,12 @@ int store_queue_flush(struct store *st, const char *qid)
 int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, char ***dests_r,
 		    size_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT q.qid, (SELECT substr(r.address, instr(r.address, "
-					 "'@') + 1) FROM queue_rcpts r WHERE r.queue_id = q.id AND "
-					 "r.status = 0 ORDER BY r.address LIMIT 1) AS dest FROM queue "
-					 "q WHERE held = 0 AND next_attempt <= ?1 AND dest IS NOT "
-					 "NULL ORDER BY next_attempt, id LIMIT ?2");
+	sqlite3_stmt *s =
+	    store_stmt(st, "SELECT q.qid, (SELECT substr(r.address, instr(r.address, "
+			   "'@') + 1) FROM queue_rcpts r WHERE r.queue_id = q.id AND "
+			   "r.status = 0 ORDER BY r.address LIMIT 1) AS dest FROM queue "
+			   "q WHERE held = 0 AND next_attempt <= ?1 AND dest IS NOT "
+			   "NULL ORDER BY next_attempt, id LIMIT ?2");
 	char **q = NULL, **d = NULL;
 	size_t n = 0;
 	int rc;
@@ -398,10 +399,11 @@ void store_queue_msg_clear(struct store_queue_msg *m)
 
 int store_queue_load(struct store *st, const char *qid, struct store_queue_msg *m)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT q.qid, q.sender, q.auth_user, q.dsn_envid, "
-					 "q.dsn_ret, q.created, q.next_attempt, q.attempts, q.held, "
-					 "q.delay_notified, b.data, q.id FROM queue q JOIN bodies b "
-					 "ON b.id = q.body_id WHERE q.qid = ?1");
+	sqlite3_stmt *s =
+	    store_stmt(st, "SELECT q.qid, q.sender, q.auth_user, q.dsn_envid, "
+			   "q.dsn_ret, q.created, q.next_attempt, q.attempts, q.held, "
+			   "q.delay_notified, b.data, q.id FROM queue q JOIN bodies b "
+			   "ON b.id = q.body_id WHERE q.qid = ?1");
 	int rc, r = STORE_OK;
 
 	memset(m, 0, sizeof(*m));
@@ -458,9 +460,10 @@ int store_queue_attempt(struct store *st, const struct store_queue_msg *m, int64
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
 	for (size_t i = 0; i < m->n_rcpts; i++) {
-		sqlite3_stmt *s = store_stmt(st, "UPDATE queue_rcpts SET status = ?3, remote_reply = "
-						 "?4 WHERE queue_id = (SELECT id FROM queue WHERE "
-						 "qid = ?1) AND address = ?2");
+		sqlite3_stmt *s =
+		    store_stmt(st, "UPDATE queue_rcpts SET status = ?3, remote_reply = "
+				   "?4 WHERE queue_id = (SELECT id FROM queue WHERE "
+				   "qid = ?1) AND address = ?2");
 		int rc;
 		if (s == NULL) {
 			store_rollback(st);

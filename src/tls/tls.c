@@ -34,10 +34,10 @@
 #include <unistd.h>
 
 /* Mozilla "intermediate" TLS 1.2 list; TLS 1.3 suites are OpenSSL's. */
-#define TLS_CIPHERS                                                                      \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                     \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                     \
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                     \
+#define TLS_CIPHERS                                                                                \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                               \
 	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
 #define TLS_CERT_DAYS 3650
 #define TLS_CN_MAX 64 /* RFC 5280 ub-common-name */
@@ -99,8 +99,7 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ctx_r,
-		char **err_r)
+int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ctx_r, char **err_r)
 {
 	ERR_clear_error();
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
@@ -111,11 +110,10 @@ int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ct
 	/* OpenSSL 3 refuses client-initiated renegotiation unless
 	   SSL_OP_ALLOW_CLIENT_RENEGOTIATION; NO_RENEGOTIATION covers ours */
 	SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				       SSL_OP_CIPHER_SERVER_PREFERENCE |
-				       SSL_OP_IGNORE_UNEXPECTED_EOF);
+				   SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* partial and moving writes: conn.c writes from a buffer that grows */
 	SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-				    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+				SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_set_cipher_list(c, TLS_CIPHERS) != 1) {
 		SSL_CTX_free(c);
 		return tls_fail(err_r, "TLS", "cipher list");
@@ -137,15 +135,13 @@ int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ct
 		if (!mismatch)
 			return tls_fail(err_r, "cannot load TLS key", key_file);
 		ERR_clear_error();
-		*err_r = xasprintf("TLS key %s does not match certificate %s", key_file,
-				   cert_file);
+		*err_r = xasprintf("TLS key %s does not match certificate %s", key_file, cert_file);
 		return -1;
 	}
 	if (SSL_CTX_check_private_key(c) != 1) {
 		SSL_CTX_free(c);
 		ERR_clear_error();
-		*err_r = xasprintf("TLS key %s does not match certificate %s", key_file,
-				   cert_file);
+		*err_r = xasprintf("TLS key %s does not match certificate %s", key_file, cert_file);
 		return -1;
 	}
 	struct tls_ctx *ctx = xcalloc(1, sizeof(*ctx));
@@ -292,8 +288,8 @@ static X509 *make_cert(const char *hostname, EVP_PKEY *key)
 	ok = ok && X509_set_pubkey(x, key);
 	X509_NAME *name = ok ? X509_get_subject_name(x) : NULL;
 	const char *cn = strlen(hostname) <= TLS_CN_MAX ? hostname : "mailroom";
-	ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-					      (const unsigned char *)cn, -1, -1, 0);
+	ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn,
+					      -1, -1, 0);
 	ok = ok && X509_set_issuer_name(x, name);
 	ok = ok && add_san(x, hostname) == 0;
 	ok = ok && add_ext(x, NID_basic_constraints, "critical,CA:FALSE") == 0;
@@ -314,8 +310,8 @@ int tls_selfsigned_ensure(const char *hostname, const char *cert_file, const cha
 	if (access(cert_file, F_OK) == 0 && access(key_file, F_OK) == 0)
 		return 0;
 	if (mkdir_parents(cert_file) < 0 || mkdir_parents(key_file) < 0) {
-		*err_r = xasprintf("cannot create the folder of %s: %s", cert_file,
-				   strerror(errno));
+		*err_r =
+		    xasprintf("cannot create the folder of %s: %s", cert_file, strerror(errno));
 		return -1;
 	}
 	ERR_clear_error();

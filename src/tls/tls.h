@@ -14,8 +14,7 @@ struct config;
 struct tls_ctx;
 
 /* Loads cert and key (PEM). Returns 0, or -1 with a malloc'd *err_r. */
-int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ctx_r,
-		char **err_r);
+int tls_ctx_new(const char *cert_file, const char *key_file, struct tls_ctx **ctx_r, char **err_r);
 void tls_ctx_free(struct tls_ctx **ctx);
 /* [tls] client_ca: every handshake of ctx asks for a client certificate
    and verifies it against those CAs (and client_crl). A client without one,

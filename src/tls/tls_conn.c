@@ -34,11 +34,11 @@ struct tls_conn {
 	SSL *ssl;
 	enum listen_role role;
 	int hs_want, read_want, write_want; /* LOOP_READ or LOOP_WRITE */
-	bool failed;                        /* no close_notify after a fatal error */
-	const char *err;                    /* why the last call failed (static) */
-	int verify_err;                     /* first X509_V_ERR_* of the client's chain */
-	char *identity;                     /* tls_conn_identity(), or NULL */
-	const char *cert_refused;           /* tls_conn_cert_refused(), or NULL */
+	bool failed;			    /* no close_notify after a fatal error */
+	const char *err;		    /* why the last call failed (static) */
+	int verify_err;			    /* first X509_V_ERR_* of the client's chain */
+	char *identity;			    /* tls_conn_identity(), or NULL */
+	const char *cert_refused;	    /* tls_conn_cert_refused(), or NULL */
 };
 
 enum listen_role tls_conn_role(const SSL *ssl)

@@ -25,11 +25,10 @@
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_DEFAULT_FILE "mailroom.conf"
 
-static const char *const role_names[ROLE_COUNT] = {"smtp", "submission", "submissions",
-						    "pop3", "pop3s"};
-static const char *const role_defaults[ROLE_COUNT] = {"127.0.0.1:2525", "127.0.0.1:2587",
-						       "127.0.0.1:2465", "127.0.0.1:2110",
-						       "127.0.0.1:2995"};
+static const char *const role_names[ROLE_COUNT] = {"smtp", "submission", "submissions", "pop3",
+						   "pop3s"};
+static const char *const role_defaults[ROLE_COUNT] = {
+    "127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2110", "127.0.0.1:2995"};
 
 const char *listen_role_name(enum listen_role role)
 {
@@ -53,10 +52,17 @@ int config_parse_size(const char *s, uint64_t *v_r)
 		return -1;
 	if (*end != '\0') {
 		switch (toupper((unsigned char)*end)) {
-		case 'K': mul = 1024ULL; break;
-		case 'M': mul = 1024ULL * 1024; break;
-		case 'G': mul = 1024ULL * 1024 * 1024; break;
-		default: return -1;
+		case 'K':
+			mul = 1024ULL;
+			break;
+		case 'M':
+			mul = 1024ULL * 1024;
+			break;
+		case 'G':
+			mul = 1024ULL * 1024 * 1024;
+			break;
+		default:
+			return -1;
 		}
 		end++;
 		if (*end == 'B' || *end == 'b')
@@ -82,11 +88,20 @@ int config_parse_duration(const char *s, unsigned *secs_r)
 		return -1;
 	if (*end != '\0') {
 		switch (*end) {
-		case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		default: return -1;
+		case 's':
+			mul = 1;
+			break;
+		case 'm':
+			mul = 60;
+			break;
+		case 'h':
+			mul = 3600;
+			break;
+		case 'd':
+			mul = 86400;
+			break;
+		default:
+			return -1;
 		}
 		if (end[1] != '\0')
 			return -1;
@@ -242,7 +257,8 @@ static const char *set_directory(struct listen_list *l, const char *v)
 			if (strcmp(l->addrs[i], tok) == 0)
 				err = "each backend may appear once";
 		if (!known)
-			err = "expected builtin, ldap, pam or passwd-file (comma-separated, in order)";
+			err = "expected builtin, ldap, pam or passwd-file (comma-separated, in "
+			      "order)";
 		if (err == NULL) {
 			l->addrs = xrealloc(l->addrs, (l->count + 1) * sizeof(char *));
 			l->addrs[l->count++] = xstrdup(tok);
@@ -336,7 +352,8 @@ static const char *set_ldap_key(struct config *c, const char *key, const char *v
 		/* libldap tries several, space-separated, in order (one per DC) */
 		for (const char *p = v; *p != '\0'; p += strcspn(p, " \t"), p += strspn(p, " \t"))
 			if (strncmp(p, "ldap://", 7) != 0 && strncmp(p, "ldaps://", 8) != 0)
-				return "expected ldap://host[:port] or ldaps://host[:port] (several "
+				return "expected ldap://host[:port] or ldaps://host[:port] "
+				       "(several "
 				       "separated by spaces)";
 		return set_string(&c->ldap_uri, v);
 	}
@@ -421,7 +438,8 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 		if (strcmp(key, "client_cert_map") == 0) {
 			if (strcmp(v, "email") != 0 && strcmp(v, "cn") != 0)
 				return "expected email or cn";
-			c->tls_client_cert_map = strcmp(v, "cn") == 0 ? CERT_MAP_CN : CERT_MAP_EMAIL;
+			c->tls_client_cert_map =
+			    strcmp(v, "cn") == 0 ? CERT_MAP_CN : CERT_MAP_EMAIL;
 			return NULL;
 		}
 		if (strcmp(key, "client_cert_domain") == 0) {
@@ -560,8 +578,9 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 
 static bool section_known(const char *s)
 {
-	static const char *const secs[] = {"server", "listen", "tls", "limits", "pop3", "smtp", "delivery",
-					   "directory", "ldap", "pam", "passwd-file", "gssapi"};
+	static const char *const secs[] = {"server", "listen", "tls",	      "limits",
+					   "pop3",   "smtp",   "delivery",    "directory",
+					   "ldap",   "pam",    "passwd-file", "gssapi"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -798,8 +817,7 @@ static int parse_text(const char *name, const char *text, size_t len, struct con
 	return ret;
 }
 
-int config_parse(const char *name, const char *text, size_t len, struct config *cfg,
-		 char **err_r)
+int config_parse(const char *name, const char *text, size_t len, struct config *cfg, char **err_r)
 {
 	config_defaults(cfg);
 	cfg->file = xstrdup(name);
@@ -941,8 +959,9 @@ void config_write(const struct config *c, struct buf *b)
 	put_bool(b, "apop", c->pop3_apop);
 	buf_printf(b, "\n[smtp]\n");
 	put_size(b, "max_message_size", c->smtp_max_message_size);
-	buf_printf(b, "max_recipients = %u\nmax_errors = %u\nmax_commands = %u\n"
-		      "max_received_headers = %u\n",
+	buf_printf(b,
+		   "max_recipients = %u\nmax_errors = %u\nmax_commands = %u\n"
+		   "max_received_headers = %u\n",
 		   c->smtp_max_recipients, c->smtp_max_errors, c->smtp_max_commands,
 		   c->smtp_max_received);
 	put_duration(b, "command_timeout", c->smtp_command_timeout);

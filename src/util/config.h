@@ -60,45 +60,45 @@ struct config {
 	enum tls_cert_map { CERT_MAP_EMAIL, CERT_MAP_CN } tls_client_cert_map;
 	char *tls_client_cert_domain; /* appended to a CN without '@', or NULL */
 
-	unsigned max_connections;        /* whole server */
+	unsigned max_connections; /* whole server */
 	unsigned max_connections_per_ip;
-	unsigned idle_timeout;           /* seconds; RFC 1939 §3 asks >= 600 for POP3 */
-	unsigned line_deadline;		 /* seconds from a command line's first byte to its end */
-	unsigned data_deadline;		 /* seconds for all of one DATA or BDAT chunk */
-	unsigned min_data_rate;		 /* bytes each data_rate_window of DATA must bring; 0 off */
-	unsigned data_rate_window;	 /* seconds */
-	unsigned auth_fail_delay_max;    /* seconds; the login brake doubles up to this */
-	unsigned auth_fail_delay_ms;     /* the login brake's wait after one failure */
-	unsigned auth_cache_ttl;         /* seconds a successful password check is reused */
+	unsigned idle_timeout;	      /* seconds; RFC 1939 §3 asks >= 600 for POP3 */
+	unsigned line_deadline;	      /* seconds from a command line's first byte to its end */
+	unsigned data_deadline;	      /* seconds for all of one DATA or BDAT chunk */
+	unsigned min_data_rate;	      /* bytes each data_rate_window of DATA must bring; 0 off */
+	unsigned data_rate_window;    /* seconds */
+	unsigned auth_fail_delay_max; /* seconds; the login brake doubles up to this */
+	unsigned auth_fail_delay_ms;  /* the login brake's wait after one failure */
+	unsigned auth_cache_ttl;      /* seconds a successful password check is reused */
 
 	bool pop3_plaintext_auth; /* allow USER/PASS, AUTH PLAIN/LOGIN without TLS */
-	bool pop3_apop;           /* offer APOP for accounts that hold an APOP secret */
+	bool pop3_apop;		  /* offer APOP for accounts that hold an APOP secret */
 
-	uint64_t smtp_max_message_size;	 /* octets; EHLO advertises it (SIZE) */
-	unsigned smtp_max_recipients;	 /* per message (RFC 5321 §4.5.3.1.8: >= 100) */
-	unsigned smtp_max_errors;	 /* bad commands per session before we close */
-	unsigned smtp_max_commands;	 /* commands per session */
-	unsigned smtp_max_received;	 /* Received: headers before a loop is assumed */
-	unsigned smtp_command_timeout;	 /* seconds waiting for a command */
-	unsigned smtp_data_timeout;	 /* seconds waiting for DATA content */
-	char *smtp_postmaster;		 /* mailbox for postmaster@ without one, or NULL */
-	bool smtp_sender_login_match;	 /* submission: MAIL FROM must be the user's */
+	uint64_t smtp_max_message_size; /* octets; EHLO advertises it (SIZE) */
+	unsigned smtp_max_recipients;	/* per message (RFC 5321 §4.5.3.1.8: >= 100) */
+	unsigned smtp_max_errors;	/* bad commands per session before we close */
+	unsigned smtp_max_commands;	/* commands per session */
+	unsigned smtp_max_received;	/* Received: headers before a loop is assumed */
+	unsigned smtp_command_timeout;	/* seconds waiting for a command */
+	unsigned smtp_data_timeout;	/* seconds waiting for DATA content */
+	char *smtp_postmaster;		/* mailbox for postmaster@ without one, or NULL */
+	bool smtp_sender_login_match;	/* submission: MAIL FROM must be the user's */
 
-	bool delivery_enabled;		 /* run the queue manager in serve */
-	unsigned delivery_threads;	 /* delivery agents (blocking SMTP clients) */
+	bool delivery_enabled;		   /* run the queue manager in serve */
+	unsigned delivery_threads;	   /* delivery agents (blocking SMTP clients) */
 	unsigned delivery_per_destination; /* messages in delivery to one domain at once */
-	unsigned delivery_scan_interval; /* seconds between queue scans */
-	unsigned delivery_retry_min;	 /* first retry after this; doubles each time */
-	unsigned delivery_retry_max;	 /* ... up to this */
-	unsigned delivery_lifetime;	 /* give up and report after this */
-	unsigned delivery_delay_warning; /* send a delay notice after this */
+	unsigned delivery_scan_interval;   /* seconds between queue scans */
+	unsigned delivery_retry_min;	   /* first retry after this; doubles each time */
+	unsigned delivery_retry_max;	   /* ... up to this */
+	unsigned delivery_lifetime;	   /* give up and report after this */
+	unsigned delivery_delay_warning;   /* send a delay notice after this */
 	unsigned delivery_connect_timeout;
-	unsigned delivery_command_timeout; /* each reply but DATA's, as a whole */
+	unsigned delivery_command_timeout;   /* each reply but DATA's, as a whole */
 	unsigned delivery_data_init_timeout; /* the 354 after DATA */
 	unsigned delivery_data_xfer_timeout; /* each write of the message */
 	unsigned delivery_data_done_timeout; /* the reply after the final "." */
 	unsigned delivery_slow_after;	     /* a delivery this old frees its slot */
-	struct listen_list directory; /* [directory] backend: names in chain order */
+	struct listen_list directory;	     /* [directory] backend: names in chain order */
 	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
 	char *delivery_ca_file;	 /* CAs for --tls verify, or NULL: the system's */
 
@@ -120,10 +120,10 @@ struct config {
 	unsigned ldap_timeout; /* seconds, each request as a whole */
 	unsigned ldap_pool_size;
 	unsigned ldap_cache_ttl; /* seconds a recipient answer is reused; 0 off */
-	char *pam_service;    /* [pam] service: the PAM service file's name */
-	char *pam_domain;     /* local account NAME is NAME@domain (lower-case), or NULL */
-	unsigned pam_min_uid; /* accounts below this uid are not mail accounts (>= 1) */
-	char *pam_confdir;    /* folder of PAM service files, or NULL: /etc/pam.d */
+	char *pam_service;	 /* [pam] service: the PAM service file's name */
+	char *pam_domain;	 /* local account NAME is NAME@domain (lower-case), or NULL */
+	unsigned pam_min_uid;	 /* accounts below this uid are not mail accounts (>= 1) */
+	char *pam_confdir;	 /* folder of PAM service files, or NULL: /etc/pam.d */
 	char *passwdfile_path;	 /* [passwd-file] path (absolute: relative to data_dir), or NULL */
 	char *passwdfile_domain; /* appended to bare user names (lower-case), or NULL */
 
@@ -142,8 +142,7 @@ bool listen_role_implicit_tls(enum listen_role role);
 int config_load(const char *path, struct config *cfg, char **err_r);
 /* Parse config text (for tests and fuzzing); `name` is used in messages and
    as the base for relative paths. */
-int config_parse(const char *name, const char *text, size_t len, struct config *cfg,
-		 char **err_r);
+int config_parse(const char *name, const char *text, size_t len, struct config *cfg, char **err_r);
 void config_free(struct config *cfg);
 
 struct buf;

@@ -53,9 +53,13 @@ static void test_schemes(void)
 	static const struct {
 		const char *scheme, *prefix;
 	} schemes[] = {
-		{"{CRYPT}", "$y$"},	     {"{YESCRYPT}", "$y$"},  {"{SHA512-CRYPT}", "$6$"},
-		{"{SHA256-CRYPT}", "$5$"}, {"{BLF-CRYPT}", "$2b$"}, {"{MD5-CRYPT}", "$1$"},
-		{"", "$6$"}, /* a bare crypt string needs no scheme */
+	    {"{CRYPT}", "$y$"},
+	    {"{YESCRYPT}", "$y$"},
+	    {"{SHA512-CRYPT}", "$6$"},
+	    {"{SHA256-CRYPT}", "$5$"},
+	    {"{BLF-CRYPT}", "$2b$"},
+	    {"{MD5-CRYPT}", "$1$"},
+	    {"", "$6$"}, /* a bare crypt string needs no scheme */
 	};
 
 	test_begin("password: every listed {SCHEME} verifies its own hashes only");
@@ -133,12 +137,36 @@ static void test_malformed_stored(void)
 
 	test_begin("password: malformed or mutated stored strings never match");
 	static const char *const bad[] = {
-		"",	      "{",	   "}",		 "{}",		"{PLAIN",      "PLAIN}x",
-		"{CRYPT}",    "{CRYPT}$",  "{CRYPT}$y$",	 "{CRYPT}x",	"$",	       "$y$",
-		"$y$j9T$",    "$6$",	   "$6$salt",	 "$1$",		"$2b$",	       "$2b$04$",
-		"$5$$",	      "$7$",	   "$zz$abc$def", "*",		"!",	       "!$y$abc",
-		"*LK*",	      "x",	   "{SHA512-CRYPT}", "{SHA512-CRYPT}abc", "{{PLAIN}}p",
-		"{PLAIN}{PLAIN}p",
+	    "",
+	    "{",
+	    "}",
+	    "{}",
+	    "{PLAIN",
+	    "PLAIN}x",
+	    "{CRYPT}",
+	    "{CRYPT}$",
+	    "{CRYPT}$y$",
+	    "{CRYPT}x",
+	    "$",
+	    "$y$",
+	    "$y$j9T$",
+	    "$6$",
+	    "$6$salt",
+	    "$1$",
+	    "$2b$",
+	    "$2b$04$",
+	    "$5$$",
+	    "$7$",
+	    "$zz$abc$def",
+	    "*",
+	    "!",
+	    "!$y$abc",
+	    "*LK*",
+	    "x",
+	    "{SHA512-CRYPT}",
+	    "{SHA512-CRYPT}abc",
+	    "{{PLAIN}}p",
+	    "{PLAIN}{PLAIN}p",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		test_assert(!password_verify("p", bad[i]));
@@ -182,8 +210,8 @@ static void test_scram_round_trip(void)
 
 	/* SaltedPassword = Hi(password, salt, i); StoredKey = H(HMAC(SP,
 	   "Client Key")); ServerKey = HMAC(SP, "Server Key") */
-	test_assert(PKCS5_PBKDF2_HMAC("pencil", 6, salt, (int)sl, 4096, EVP_sha256(), 32,
-				      salted) == 1);
+	test_assert(PKCS5_PBKDF2_HMAC("pencil", 6, salt, (int)sl, 4096, EVP_sha256(), 32, salted) ==
+		    1);
 	HMAC(EVP_sha256(), salted, 32, (const unsigned char *)"Client Key", 10, ck, &len);
 	SHA256(ck, 32, want_sk);
 	len = 32;
@@ -227,31 +255,31 @@ static void test_scram_malformed(void)
 #define K31 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==" /* 31 */
 #define K33 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" /* 33 */
 	static const char *const bad[] = {
-		"",
-		"SCRAM-SHA-256",
-		"SCRAM-SHA-256$",
-		"scram-sha-256$4096:c2FsdA==$" K32 ":" K32, /* prefix is case-sensitive */
-		"SCRAM-SHA-1$4096:c2FsdA==$" K32 ":" K32,
-		" SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K32,
-		"SCRAM-SHA-256$0:c2FsdA==$" K32 ":" K32,
-		"SCRAM-SHA-256$000:c2FsdA==$" K32 ":" K32,
-		"SCRAM-SHA-256$-1:c2FsdA==$" K32 ":" K32,
-		"SCRAM-SHA-256$+1:c2FsdA==$" K32 ":" K32,
-		"SCRAM-SHA-256$:c2FsdA==$" K32 ":" K32,
-		"SCRAM-SHA-256$4096c2FsdA==$" K32 ":" K32,
-		"SCRAM-SHA-256$4096:$" K32 ":" K32,		  /* empty salt */
-		"SCRAM-SHA-256$4096:c2FsdA$" K32 ":" K32,	  /* unpadded salt */
-		"SCRAM-SHA-256$4096:c2Fs dA==$" K32 ":" K32,	  /* space */
-		"SCRAM-SHA-256$4096:c2FsdA==$" K31 ":" K32,	  /* short StoredKey */
-		"SCRAM-SHA-256$4096:c2FsdA==$" K33 ":" K32,	  /* long StoredKey */
-		"SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K31,	  /* short ServerKey */
-		"SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K33,	  /* long ServerKey */
-		"SCRAM-SHA-256$4096:c2FsdA==$" K32 ":",	  /* missing ServerKey */
-		"SCRAM-SHA-256$4096:c2FsdA==$" K32,		  /* no second field */
-		"SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K32 ":x", /* trailing field */
-		"SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K32 "\n", /* trailing newline */
-		"SCRAM-SHA-256$4096:c2FsdA==$!" K32 ":" K32,
-		"SCRAM-SHA-256$99999999:c2FsdA==$" K32 ":" K32,
+	    "",
+	    "SCRAM-SHA-256",
+	    "SCRAM-SHA-256$",
+	    "scram-sha-256$4096:c2FsdA==$" K32 ":" K32, /* prefix is case-sensitive */
+	    "SCRAM-SHA-1$4096:c2FsdA==$" K32 ":" K32,
+	    " SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K32,
+	    "SCRAM-SHA-256$0:c2FsdA==$" K32 ":" K32,
+	    "SCRAM-SHA-256$000:c2FsdA==$" K32 ":" K32,
+	    "SCRAM-SHA-256$-1:c2FsdA==$" K32 ":" K32,
+	    "SCRAM-SHA-256$+1:c2FsdA==$" K32 ":" K32,
+	    "SCRAM-SHA-256$:c2FsdA==$" K32 ":" K32,
+	    "SCRAM-SHA-256$4096c2FsdA==$" K32 ":" K32,
+	    "SCRAM-SHA-256$4096:$" K32 ":" K32,		     /* empty salt */
+	    "SCRAM-SHA-256$4096:c2FsdA$" K32 ":" K32,	     /* unpadded salt */
+	    "SCRAM-SHA-256$4096:c2Fs dA==$" K32 ":" K32,     /* space */
+	    "SCRAM-SHA-256$4096:c2FsdA==$" K31 ":" K32,	     /* short StoredKey */
+	    "SCRAM-SHA-256$4096:c2FsdA==$" K33 ":" K32,	     /* long StoredKey */
+	    "SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K31,	     /* short ServerKey */
+	    "SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K33,	     /* long ServerKey */
+	    "SCRAM-SHA-256$4096:c2FsdA==$" K32 ":",	     /* missing ServerKey */
+	    "SCRAM-SHA-256$4096:c2FsdA==$" K32,		     /* no second field */
+	    "SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K32 ":x", /* trailing field */
+	    "SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K32 "\n", /* trailing newline */
+	    "SCRAM-SHA-256$4096:c2FsdA==$!" K32 ":" K32,
+	    "SCRAM-SHA-256$99999999:c2FsdA==$" K32 ":" K32,
 	};
 	/* the well-formed base line parses, so the failures are the mutations */
 	test_assert(scram_verifier_parse("SCRAM-SHA-256$4096:c2FsdA==$" K32 ":" K32, &iter, salt,
@@ -310,7 +338,8 @@ static void fixture_make(struct fixture *f)
 	test_assert(store_domain_add(f->st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
 	test_assert(password_hash("pencil", &h) == 0);
 	struct store_user_new a = {.address = "alice@example.test", .pw_hash = h};
-	struct store_user_new m = {.address = "mrose@example.test", .pw_hash = "{PLAIN}plain pw",
+	struct store_user_new m = {.address = "mrose@example.test",
+				   .pw_hash = "{PLAIN}plain pw",
 				   .apop_secret = "tanstaaf"};
 	struct store_user_new p = {.address = "pop3off@example.test", .pw_hash = h};
 	test_assert(store_user_add(f->st, &a) == STORE_OK);
@@ -358,19 +387,25 @@ static void test_auth_password(void)
 	test_assert(directory_password(f.d, f.st, "info@example.test", "pencil", &id) == AUTH_OK);
 	test_assert(id.mailbox_id == f.alice);
 	test_assert_str(id.address, "alice@example.test");
-	test_assert(directory_password(f.d, f.st, "both@example.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "both@example.test", "pencil", &id) ==
+		    AUTH_FAILED);
 
 	/* failures never say which part was wrong */
-	test_assert(directory_password(f.d, f.st, "alice@example.test", "Pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice@example.test", "Pencil", &id) ==
+		    AUTH_FAILED);
 	test_assert(directory_password(f.d, f.st, "alice@example.test", "", &id) == AUTH_FAILED);
-	test_assert(directory_password(f.d, f.st, "nobody@example.test", "pencil", &id) == AUTH_FAILED);
-	test_assert(directory_password(f.d, f.st, "alice@elsewhere.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "nobody@example.test", "pencil", &id) ==
+		    AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice@elsewhere.test", "pencil", &id) ==
+		    AUTH_FAILED);
 	test_assert(directory_password(f.d, f.st, "alice", "pencil", &id) == AUTH_FAILED);
 	test_assert(directory_password(f.d, f.st, "", "pencil", &id) == AUTH_FAILED);
-	test_assert(directory_password(f.d, f.st, "alice@example.test\r\n", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice@example.test\r\n", "pencil", &id) ==
+		    AUTH_FAILED);
 
 	/* an imported {PLAIN} password works through auth too */
-	test_assert(directory_password(f.d, f.st, "mrose@example.test", "plain pw", &id) == AUTH_OK);
+	test_assert(directory_password(f.d, f.st, "mrose@example.test", "plain pw", &id) ==
+		    AUTH_OK);
 	test_assert(id.mailbox_id == f.mrose);
 	test_assert(directory_password(f.d, f.st, "mrose@example.test", "{PLAIN}plain pw", &id) ==
 		    AUTH_FAILED);
@@ -388,11 +423,12 @@ static void test_auth_password(void)
 	char *h = NULL;
 	test_assert(password_hash("new pencil", &h) == 0);
 	test_assert(store_user_set_enabled(f.st, "alice@example.test", true) == STORE_OK);
-	test_assert(store_user_set_password(f.st, "alice@example.test", h, NULL, NULL) ==
-		    STORE_OK);
+	test_assert(store_user_set_password(f.st, "alice@example.test", h, NULL, NULL) == STORE_OK);
 	free(h);
-	test_assert(directory_password(f.d, f.st, "alice@example.test", "new pencil", &id) == AUTH_OK);
-	test_assert(directory_password(f.d, f.st, "alice@example.test", "pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "alice@example.test", "new pencil", &id) ==
+		    AUTH_OK);
+	test_assert(directory_password(f.d, f.st, "alice@example.test", "pencil", &id) ==
+		    AUTH_FAILED);
 	fixture_free(&f);
 	test_end();
 }
@@ -410,7 +446,8 @@ static void test_auth_apop(void)
 	md5_hex(rfc_ts, "tanstaaf", digest);
 	test_assert_str(digest, "c4c9334bac560ecc979e58001b3e22fb");
 	memset(&id, 0, sizeof(id));
-	test_assert(directory_apop(f.d, f.st, "mrose@example.test", rfc_ts, digest, &id) == AUTH_OK);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", rfc_ts, digest, &id) ==
+		    AUTH_OK);
 	test_assert(id.mailbox_id == f.mrose);
 	test_assert_str(id.address, "mrose@example.test");
 
@@ -418,15 +455,18 @@ static void test_auth_apop(void)
 	const char *ts = "<4242.1700000000@mail.example.test>";
 	md5_hex(ts, "tanstaaf", digest);
 	test_assert(directory_apop(f.d, f.st, "MROSE@example.test", ts, digest, &id) == AUTH_OK);
-	test_assert(directory_apop(f.d, f.st, "mrose@example.test", rfc_ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", rfc_ts, digest, &id) ==
+		    AUTH_FAILED);
 	/* through an alias */
-	test_assert(directory_apop(f.d, f.st, "postmaster@example.test", ts, digest, &id) == AUTH_OK);
+	test_assert(directory_apop(f.d, f.st, "postmaster@example.test", ts, digest, &id) ==
+		    AUTH_OK);
 	test_assert(id.mailbox_id == f.mrose);
 
 	/* auth.h asks for lower-case hex (the POP3 layer lower-cases what the
 	   client sent); upper case is not accepted at this layer */
 	for (int i = 0; i < 33; i++)
-		upper[i] = (char)(digest[i] >= 'a' && digest[i] <= 'f' ? digest[i] - 32 : digest[i]);
+		upper[i] =
+		    (char)(digest[i] >= 'a' && digest[i] <= 'f' ? digest[i] - 32 : digest[i]);
 	test_assert(strcmp(upper, digest) != 0);
 	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, upper, &id) == AUTH_FAILED);
 
@@ -435,29 +475,37 @@ static void test_auth_apop(void)
 	memcpy(shorter, digest, 31);
 	shorter[31] = '\0';
 	snprintf(longer, sizeof(longer), "%s0", digest);
-	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, shorter, &id) == AUTH_FAILED);
-	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, longer, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, shorter, &id) ==
+		    AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, longer, &id) ==
+		    AUTH_FAILED);
 	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, "", &id) == AUTH_FAILED);
 	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts,
-			      "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", &id) == AUTH_FAILED);
+				   "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", &id) == AUTH_FAILED);
 
 	/* accounts without an APOP secret, unknown users */
 	md5_hex(ts, "pencil", digest);
-	test_assert(directory_apop(f.d, f.st, "alice@example.test", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "alice@example.test", ts, digest, &id) ==
+		    AUTH_FAILED);
 	md5_hex(ts, "", digest);
-	test_assert(directory_apop(f.d, f.st, "alice@example.test", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "alice@example.test", ts, digest, &id) ==
+		    AUTH_FAILED);
 	md5_hex(ts, "tanstaaf", digest);
-	test_assert(directory_apop(f.d, f.st, "nobody@example.test", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "nobody@example.test", ts, digest, &id) ==
+		    AUTH_FAILED);
 	test_assert(directory_apop(f.d, f.st, "not an address", ts, digest, &id) == AUTH_FAILED);
 
 	/* clearing the secret ends APOP for the account; the password remains */
 	test_assert(store_user_clear_apop(f.st, "mrose@example.test") == STORE_OK);
-	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, digest, &id) == AUTH_FAILED);
-	test_assert(directory_password(f.d, f.st, "mrose@example.test", "plain pw", &id) == AUTH_OK);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, digest, &id) ==
+		    AUTH_FAILED);
+	test_assert(directory_password(f.d, f.st, "mrose@example.test", "plain pw", &id) ==
+		    AUTH_OK);
 	/* and a new secret works with its own digest only */
 	test_assert(store_user_set_password(f.st, "mrose@example.test", "{PLAIN}plain pw", NULL,
 					    "s3cret") == STORE_OK);
-	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, digest, &id) == AUTH_FAILED);
+	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, digest, &id) ==
+		    AUTH_FAILED);
 	md5_hex(ts, "s3cret", digest);
 	test_assert(directory_apop(f.d, f.st, "mrose@example.test", ts, digest, &id) == AUTH_OK);
 	fixture_free(&f);
@@ -466,8 +514,7 @@ static void test_auth_apop(void)
 
 int main(void)
 {
-	return test_run((void (*[])(void)){test_schemes, test_hash_and_limits,
-					    test_malformed_stored, test_scram_round_trip,
-					    test_scram_malformed, test_auth_password, test_auth_apop,
-					    NULL});
+	return test_run((void (*[])(void)){
+	    test_schemes, test_hash_and_limits, test_malformed_stored, test_scram_round_trip,
+	    test_scram_malformed, test_auth_password, test_auth_apop, NULL});
 }

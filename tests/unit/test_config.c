@@ -108,7 +108,8 @@ static void test_errors(void)
 	expect_error("[pop3]\nplaintext_auth = maybe\n", "test.conf:2:");
 	expect_error("[server\n", "test.conf:1:");
 	expect_error("[server]\nhostname =\n", "test.conf:2:");
-	expect_error("[server]\nhostname = mail\x0b.example\n", "test.conf:2: expected a host name");
+	expect_error("[server]\nhostname = mail\x0b.example\n",
+		     "test.conf:2: expected a host name");
 	expect_error("[server]\nhostname = a..b\n", "test.conf:2: expected a host name");
 	expect_error("[listen]\npop3 = a, #b:110\n", "test.conf:2: expected host:port");
 	expect_error("[listen]\npop3 = [fe80::1%eth0]:110\n", "test.conf:2: expected host:port");
@@ -164,37 +165,37 @@ static void test_value_parsers(void)
 
 /* A file that sets every key to something other than its default. */
 static const char EVERY_KEY[] =
-	"[server]\nhostname = mx.example.test\ndata_dir = /srv/mail\nuser = mail\nworkers = 3\n"
-	"log_level = debug\n"
-	"[listen]\nsmtp = 127.0.0.1:25, [::1]:25\nsubmission = off\n"
-	"submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
-	"[tls]\ncert = c.pem\nkey = /etc/k.pem\nclient_ca = ca.pem\nclient_crl = /etc/crl.pem\n"
-	"client_cert_map = cn\nclient_cert_domain = example.test\n"
-	"[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
-	"auth_fail_delay_max = 2m\nauth_fail_delay = 250ms\nauth_cache_ttl = 0\n"
-	"line_deadline = 20s\ndata_deadline = 3h\nmin_data_rate = 1K\ndata_rate_window = 45s\n"
-	"[pop3]\nplaintext_auth = yes\napop = yes\n"
-	"[smtp]\nmax_message_size = 1500000\nmax_recipients = 500\nmax_errors = 3\n"
-	"max_commands = 77\nmax_received_headers = 9\ncommand_timeout = 1h\n"
-	"data_timeout = 2d\npostmaster = admin@example.test\nsender_login_match = no\n"
-	"[delivery]\nenabled = no\nthreads = 9\nper_destination = 5\nscan_interval = 5s\n"
-	"retry_min = 61s\nretry_max = 2h\nlifetime = 3d\ndelay_warning = 1h\n"
-	"connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
-	"data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
-	"ca_file = ca.pem\n"
-	"[ldap]\nuri = ldaps://ldap.example.test\nbase = dc=example,dc=test\n"
-	"bind_dn = cn=mailroom,dc=example,dc=test\nbind_password_file = ldap.secret\n"
-	"user_filter = (&(objectClass=user)(sAMAccountName=%n))\n"
-	"login_filter = (!(userAccountControl:1.2.840.113556.1.4.803:=2))\n"
-	"recipient_filter = (|(mail=%u)(proxyAddresses=smtp:%u))\nmail_attribute = mail2\n"
-	"alias_attribute = proxyAddresses\nauth_bind = no\npassword_attribute = pw\n"
-	"starttls = yes\nca_file = ldap-ca.pem\ntimeout = 3s\npool_size = 2\ncache_ttl = 0\n"
-	"[directory]\nbackend = passwd-file, builtin\n"
-	"[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
-	"confdir = pam.d\n"
-	"[passwd-file]\npath = users.passwd\ndomain = example.net\n"
-	"[gssapi]\nkeytab = mail.keytab\nrealm = EXAMPLE.TEST\ndomain = example.test\n"
-	"principal = mail.example.test\n";
+    "[server]\nhostname = mx.example.test\ndata_dir = /srv/mail\nuser = mail\nworkers = 3\n"
+    "log_level = debug\n"
+    "[listen]\nsmtp = 127.0.0.1:25, [::1]:25\nsubmission = off\n"
+    "submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
+    "[tls]\ncert = c.pem\nkey = /etc/k.pem\nclient_ca = ca.pem\nclient_crl = /etc/crl.pem\n"
+    "client_cert_map = cn\nclient_cert_domain = example.test\n"
+    "[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
+    "auth_fail_delay_max = 2m\nauth_fail_delay = 250ms\nauth_cache_ttl = 0\n"
+    "line_deadline = 20s\ndata_deadline = 3h\nmin_data_rate = 1K\ndata_rate_window = 45s\n"
+    "[pop3]\nplaintext_auth = yes\napop = yes\n"
+    "[smtp]\nmax_message_size = 1500000\nmax_recipients = 500\nmax_errors = 3\n"
+    "max_commands = 77\nmax_received_headers = 9\ncommand_timeout = 1h\n"
+    "data_timeout = 2d\npostmaster = admin@example.test\nsender_login_match = no\n"
+    "[delivery]\nenabled = no\nthreads = 9\nper_destination = 5\nscan_interval = 5s\n"
+    "retry_min = 61s\nretry_max = 2h\nlifetime = 3d\ndelay_warning = 1h\n"
+    "connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
+    "data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
+    "ca_file = ca.pem\n"
+    "[ldap]\nuri = ldaps://ldap.example.test\nbase = dc=example,dc=test\n"
+    "bind_dn = cn=mailroom,dc=example,dc=test\nbind_password_file = ldap.secret\n"
+    "user_filter = (&(objectClass=user)(sAMAccountName=%n))\n"
+    "login_filter = (!(userAccountControl:1.2.840.113556.1.4.803:=2))\n"
+    "recipient_filter = (|(mail=%u)(proxyAddresses=smtp:%u))\nmail_attribute = mail2\n"
+    "alias_attribute = proxyAddresses\nauth_bind = no\npassword_attribute = pw\n"
+    "starttls = yes\nca_file = ldap-ca.pem\ntimeout = 3s\npool_size = 2\ncache_ttl = 0\n"
+    "[directory]\nbackend = passwd-file, builtin\n"
+    "[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
+    "confdir = pam.d\n"
+    "[passwd-file]\npath = users.passwd\ndomain = example.net\n"
+    "[gssapi]\nkeytab = mail.keytab\nrealm = EXAMPLE.TEST\ndomain = example.test\n"
+    "principal = mail.example.test\n";
 
 static void count_key(const char *key, void *arg)
 {
@@ -209,8 +210,8 @@ static void test_write_reads_back(void)
 	struct buf ta = {0}, tb = {0}, keys = {0};
 	char *err = NULL;
 
-	test_assert(config_parse("/etc/mailroom.conf", EVERY_KEY, sizeof(EVERY_KEY) - 1, &a,
-				 &err) == 0);
+	test_assert(
+	    config_parse("/etc/mailroom.conf", EVERY_KEY, sizeof(EVERY_KEY) - 1, &a, &err) == 0);
 	config_write(&a, &ta);
 	test_assert(strstr(ta.data, "cert = /srv/mail/c.pem\n") != NULL);
 	test_assert(strstr(ta.data, "client_ca = /srv/mail/ca.pem\n") != NULL);
@@ -289,9 +290,8 @@ static void test_gssapi_keys(void)
 	test_assert(err != NULL && strstr(err, "realm") != NULL);
 	free(err);
 	static const char *const bad[] = {
-	    "[gssapi]\nrealm = A@B\n",     "[gssapi]\nrealm = A/B\n",
-	    "[gssapi]\nprincipal = a b\n", "[gssapi]\ndomain = -x..\n",
-	    "[gssapi]\nkeytab =\n",        "[gssapi]\nservice = pop\n",
+	    "[gssapi]\nrealm = A@B\n",	 "[gssapi]\nrealm = A/B\n", "[gssapi]\nprincipal = a b\n",
+	    "[gssapi]\ndomain = -x..\n", "[gssapi]\nkeytab =\n",    "[gssapi]\nservice = pop\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = NULL;

@@ -78,9 +78,9 @@ static void check_defaults(const struct config *c, const char *base)
 	test_assert_str(c->tls_key, want);
 	test_assert(c->workers == 4 && c->log_level == LOG_INFO);
 	static const char *const addr[ROLE_COUNT] = {
-		[ROLE_SMTP] = "127.0.0.1:2525",	       [ROLE_SUBMISSION] = "127.0.0.1:2587",
-		[ROLE_SUBMISSIONS] = "127.0.0.1:2465", [ROLE_POP3] = "127.0.0.1:2110",
-		[ROLE_POP3S] = "127.0.0.1:2995",
+	    [ROLE_SMTP] = "127.0.0.1:2525",	   [ROLE_SUBMISSION] = "127.0.0.1:2587",
+	    [ROLE_SUBMISSIONS] = "127.0.0.1:2465", [ROLE_POP3] = "127.0.0.1:2110",
+	    [ROLE_POP3S] = "127.0.0.1:2995",
 	};
 	for (int r = 0; r < ROLE_COUNT; r++) {
 		test_assert(c->listen[r].count == 1);
@@ -361,9 +361,9 @@ static void test_every_key(void)
 	test_assert_str(c.data_dir, "/data");
 	test_assert(c.workers == 12 && c.log_level == LOG_ERROR);
 	static const char *const addr[ROLE_COUNT] = {
-		[ROLE_SMTP] = "10.0.0.1:25",	     [ROLE_SUBMISSION] = "10.0.0.1:587",
-		[ROLE_SUBMISSIONS] = "10.0.0.1:465", [ROLE_POP3] = "10.0.0.1:110",
-		[ROLE_POP3S] = "10.0.0.1:995",
+	    [ROLE_SMTP] = "10.0.0.1:25",	 [ROLE_SUBMISSION] = "10.0.0.1:587",
+	    [ROLE_SUBMISSIONS] = "10.0.0.1:465", [ROLE_POP3] = "10.0.0.1:110",
+	    [ROLE_POP3S] = "10.0.0.1:995",
 	};
 	for (int r = 0; r < ROLE_COUNT; r++) {
 		test_assert(c.listen[r].count == 1);
@@ -470,11 +470,13 @@ static void test_ldap_keys(void)
 			   "auth_bind = yes\n",
 			   &c));
 	test_assert_str(c.ldap_ca_file, "/srv/mr/mailroom-data/ad-root-ca.pem");
-	test_assert_str(c.ldap_login_filter, "(&(!(userAccountControl:1.2.840.113556.1.4.803:=2))"
-					     "(memberOf=CN=Mail Users,OU=Groups,DC=example,DC=test))");
+	test_assert_str(c.ldap_login_filter,
+			"(&(!(userAccountControl:1.2.840.113556.1.4.803:=2))"
+			"(memberOf=CN=Mail Users,OU=Groups,DC=example,DC=test))");
 	config_free(&c);
 
-	test_assert(parses("[ldap]\nuri = ldaps://dc1.example.test ldaps://dc2.example.test\n", &c));
+	test_assert(
+	    parses("[ldap]\nuri = ldaps://dc1.example.test ldaps://dc2.example.test\n", &c));
 	config_free(&c);
 	test_assert(fails_at("[ldap]\nuri = 127.0.0.1\n", 2));
 	test_assert(fails_at("[ldap]\nuri = ldap://dc1.example.test dc2.example.test\n", 2));
@@ -516,65 +518,65 @@ static void test_errors(void)
 	static const struct {
 		const char *text;
 	} bad[] = {
-		{"[server]\nhostname = \n"},
-		{"[server]\ndata_dir =\n"},
-		{"[server]\nworkers = 257\n"},
-		{"[server]\nworkers = -1\n"},
-		{"[server]\nworkers = four\n"},
-		{"[server]\nlog_level = DEBUG\n"},
-		{"[server]\nlog_level = \n"},
-		{"[tls]\ncert =\n"},
-		{"[tls]\nkey = \n"},
-		{"[limits]\nmax_connections = 0\n"},
-		{"[limits]\nmax_connections = 1000001\n"},
-		{"[limits]\nmax_connections_per_ip = 0\n"},
-		{"[limits]\nidle_timeout = 10x\n"},
-		{"[limits]\nidle_timeout = 10 m\n"},
-		{"[limits]\nidle_timeout = -5\n"},
-		{"[limits]\nauth_fail_delay_max = 1w\n"},
-		{"[limits]\nauth_fail_delay_max = \n"},
-		{"[limits]\nline_deadline = 0\n"},
-		{"[limits]\nline_deadline = 5 m\n"},
-		{"[limits]\ndata_deadline = 0\n"},
-		{"[limits]\ndata_deadline = 1w\n"},
-		{"[limits]\nmin_data_rate = -1\n"},
-		{"[limits]\nmin_data_rate = 2G\n"},
-		{"[limits]\nmin_data_rate = 1 KB\n"},
-		{"[limits]\ndata_rate_window = 0\n"},
-		{"[smtp]\nline_deadline = 5m\n"}, /* a [limits] key */
-		{"[limits]\nauth_fail_delay = 0ms\n"},
-		{"[limits]\nauth_fail_delay = 0\n"},
-		{"[limits]\nauth_fail_delay = 61s\n"},
-		{"[limits]\nauth_fail_delay = 60001ms\n"},
-		{"[limits]\nauth_fail_delay = ms\n"},
-		{"[limits]\nauth_fail_delay = 1.5s\n"},
-		{"[limits]\nauth_fail_delay = 100 ms\n"},
-		{"[limits]\nauth_fail_delay = 1hms\n"},
-		{"[pop3]\nplaintext_auth = \n"},
-		{"[pop3]\napop = 2\n"},
-		{"[listen]\npop3 = localhost\n"},
-		{"[listen]\npop3 = :110\n"},
-		{"[listen]\npop3 = 127.0.0.1:0\n"},
-		{"[listen]\npop3 = 127.0.0.1:65536\n"},
-		{"[listen]\npop3 = 127.0.0.1:x\n"},
-		{"[listen]\npop3 = ::1:110\n"}, /* IPv6 needs brackets */
-		{"[listen]\npop3 = [::1]110\n"},
-		{"[listen]\npop3 = [::1]:\n"},
-		{"[listen]\npop3 = OFF\n"},
-		{"[listen]\npop3 = 127.0.0.1:110 127.0.0.1:111\n"},
-		{"[listen]\npop3s = 127.0.0.1:110, nope\n"},
-		{"[smtp]\nmax_message_size = 1023\n"},
-		{"[smtp]\nmax_message_size = 2G\n"},
-		{"[smtp]\nmax_message_size = 10MiB\n"},
-		{"[smtp]\nmax_recipients = 0\n"},
-		{"[smtp]\nmax_errors = 0\n"},
-		{"[smtp]\nmax_commands = 9\n"},
-		{"[smtp]\nmax_received_headers = 4\n"},
-		{"[smtp]\ncommand_timeout = 0\n"},
-		{"[smtp]\ndata_timeout = 5x\n"},
-		{"[smtp]\npostmaster =\n"},
-		{"[smtp]\nsender_login_match = sometimes\n"},
-		{"[smtp]\nidle_timeout = 10m\n"}, /* a [limits] key */
+	    {"[server]\nhostname = \n"},
+	    {"[server]\ndata_dir =\n"},
+	    {"[server]\nworkers = 257\n"},
+	    {"[server]\nworkers = -1\n"},
+	    {"[server]\nworkers = four\n"},
+	    {"[server]\nlog_level = DEBUG\n"},
+	    {"[server]\nlog_level = \n"},
+	    {"[tls]\ncert =\n"},
+	    {"[tls]\nkey = \n"},
+	    {"[limits]\nmax_connections = 0\n"},
+	    {"[limits]\nmax_connections = 1000001\n"},
+	    {"[limits]\nmax_connections_per_ip = 0\n"},
+	    {"[limits]\nidle_timeout = 10x\n"},
+	    {"[limits]\nidle_timeout = 10 m\n"},
+	    {"[limits]\nidle_timeout = -5\n"},
+	    {"[limits]\nauth_fail_delay_max = 1w\n"},
+	    {"[limits]\nauth_fail_delay_max = \n"},
+	    {"[limits]\nline_deadline = 0\n"},
+	    {"[limits]\nline_deadline = 5 m\n"},
+	    {"[limits]\ndata_deadline = 0\n"},
+	    {"[limits]\ndata_deadline = 1w\n"},
+	    {"[limits]\nmin_data_rate = -1\n"},
+	    {"[limits]\nmin_data_rate = 2G\n"},
+	    {"[limits]\nmin_data_rate = 1 KB\n"},
+	    {"[limits]\ndata_rate_window = 0\n"},
+	    {"[smtp]\nline_deadline = 5m\n"}, /* a [limits] key */
+	    {"[limits]\nauth_fail_delay = 0ms\n"},
+	    {"[limits]\nauth_fail_delay = 0\n"},
+	    {"[limits]\nauth_fail_delay = 61s\n"},
+	    {"[limits]\nauth_fail_delay = 60001ms\n"},
+	    {"[limits]\nauth_fail_delay = ms\n"},
+	    {"[limits]\nauth_fail_delay = 1.5s\n"},
+	    {"[limits]\nauth_fail_delay = 100 ms\n"},
+	    {"[limits]\nauth_fail_delay = 1hms\n"},
+	    {"[pop3]\nplaintext_auth = \n"},
+	    {"[pop3]\napop = 2\n"},
+	    {"[listen]\npop3 = localhost\n"},
+	    {"[listen]\npop3 = :110\n"},
+	    {"[listen]\npop3 = 127.0.0.1:0\n"},
+	    {"[listen]\npop3 = 127.0.0.1:65536\n"},
+	    {"[listen]\npop3 = 127.0.0.1:x\n"},
+	    {"[listen]\npop3 = ::1:110\n"}, /* IPv6 needs brackets */
+	    {"[listen]\npop3 = [::1]110\n"},
+	    {"[listen]\npop3 = [::1]:\n"},
+	    {"[listen]\npop3 = OFF\n"},
+	    {"[listen]\npop3 = 127.0.0.1:110 127.0.0.1:111\n"},
+	    {"[listen]\npop3s = 127.0.0.1:110, nope\n"},
+	    {"[smtp]\nmax_message_size = 1023\n"},
+	    {"[smtp]\nmax_message_size = 2G\n"},
+	    {"[smtp]\nmax_message_size = 10MiB\n"},
+	    {"[smtp]\nmax_recipients = 0\n"},
+	    {"[smtp]\nmax_errors = 0\n"},
+	    {"[smtp]\nmax_commands = 9\n"},
+	    {"[smtp]\nmax_received_headers = 4\n"},
+	    {"[smtp]\ncommand_timeout = 0\n"},
+	    {"[smtp]\ndata_timeout = 5x\n"},
+	    {"[smtp]\npostmaster =\n"},
+	    {"[smtp]\nsender_login_match = sometimes\n"},
+	    {"[smtp]\nidle_timeout = 10m\n"}, /* a [limits] key */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		test_assert(fails_at(bad[i].text, 2));
@@ -612,8 +614,8 @@ static void test_server_user(void)
 	buf_free(&out);
 
 	static const char *const good[] = {
-	    "mail-room", "_mailroom", "mr.user", "a", "Mailroom9",
-	    "abcdefghijklmnopqrstuvwxyz012345", /* 32, useradd's limit */
+	    "mail-room", "_mailroom", "mr.user",
+	    "a",	 "Mailroom9", "abcdefghijklmnopqrstuvwxyz012345", /* 32, useradd's limit */
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char text[128];
@@ -692,8 +694,9 @@ static void test_paths(void)
 	test_begin("config: relative data_dir and TLS paths");
 	test_assert(getcwd(cwd, sizeof(cwd)) != NULL);
 	/* data_dir relative to the file's folder; TLS relative to data_dir */
-	test_assert(parse_as("/etc/mr/m.conf", "[server]\ndata_dir = var/data\n[tls]\n"
-					       "cert = c.pem\nkey = /abs/k.pem\n",
+	test_assert(parse_as("/etc/mr/m.conf",
+			     "[server]\ndata_dir = var/data\n[tls]\n"
+			     "cert = c.pem\nkey = /abs/k.pem\n",
 			     &c, &err) == 0);
 	test_assert_str(c.data_dir, "/etc/mr/var/data");
 	test_assert_str(c.tls_cert, "/etc/mr/var/data/c.pem");
@@ -747,8 +750,8 @@ static void test_value_parsers(void)
 	test_assert(config_parse_size("1m", &v) == 0 && v == 1048576);
 	test_assert(config_parse_size("1kb", &v) == 0 && v == 1024);
 	v = 7;
-	static const char *const bad_size[] = {"",  "K",  "-1", "+1", " 1", "1 ", "1 K", "1KiB",
-					       "1.5M", "0x10", "1e3", "1KBB", "1BK", "١"};
+	static const char *const bad_size[] = {"",     "K",    "-1",   "+1",  " 1",   "1 ",  "1 K",
+					       "1KiB", "1.5M", "0x10", "1e3", "1KBB", "1BK", "١"};
 	for (size_t i = 0; i < sizeof(bad_size) / sizeof(bad_size[0]); i++)
 		test_assert(config_parse_size(bad_size[i], &v) < 0);
 	test_assert(v == 7); /* untouched on failure */
@@ -765,14 +768,14 @@ static void test_value_parsers(void)
 	test_assert(config_parse_duration("49711d", &s) < 0);
 	test_assert(config_parse_duration("18446744073709551617", &s) < 0);
 	s = 7;
-	static const char *const bad_dur[] = {"", "s", "-1", "+1", "1 ", "10 m", "1mm", "1.5h",
-					      "1y", "1ms", "0x1"};
+	static const char *const bad_dur[] = {"",    "s",    "-1", "+1",  "1 ", "10 m",
+					      "1mm", "1.5h", "1y", "1ms", "0x1"};
 	for (size_t i = 0; i < sizeof(bad_dur) / sizeof(bad_dur[0]); i++)
 		test_assert(config_parse_duration(bad_dur[i], &s) < 0);
 	test_assert(s == 7);
 
-	static const char *const bad_bool[] = {"", " yes", "yes ", "2", "y", "n", "enable",
-					       "yess", "of", "o"};
+	static const char *const bad_bool[] = {"",  " yes",   "yes ", "2",  "y",
+					       "n", "enable", "yess", "of", "o"};
 	for (size_t i = 0; i < sizeof(bad_bool) / sizeof(bad_bool[0]); i++)
 		test_assert(config_parse_bool(bad_bool[i], &b) < 0);
 	test_assert(config_parse_bool("TRUE", &b) == 0 && b);

@@ -270,8 +270,8 @@ static void test_names(void)
 	};
 	for (size_t i = 0; i < N_ELEMENTS(dressed) + N_ELEMENTS(odd); i++) {
 		char *name = i < N_ELEMENTS(dressed)
-				  ? xasprintf("%s%s%s", dressed[i][0], account, dressed[i][1])
-				  : xstrdup(odd[i - N_ELEMENTS(dressed)]);
+				 ? xasprintf("%s%s%s", dressed[i][0], account, dressed[i][1])
+				 : xstrdup(odd[i - N_ELEMENTS(dressed)]);
 		enum dir_status s = verify(be, name, "pw", NULL);
 		if (s != DIR_UNKNOWN)
 			printf("  '%s': got %d\n", name, s);

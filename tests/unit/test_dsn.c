@@ -24,8 +24,8 @@ static void test_wanted(void)
 	test_end();
 }
 
-static const char *field_after(const char *report, const char *rcpt, const char *field,
-			       char *out, size_t cap)
+static const char *field_after(const char *report, const char *rcpt, const char *field, char *out,
+			       size_t cap)
 {
 	char key[200];
 	snprintf(key, sizeof(key), "Final-Recipient: rfc822; %s\r\n", rcpt);
@@ -46,16 +46,19 @@ static void test_fields(void)
 {
 	test_begin("per-recipient Status and Diagnostic-Code");
 	struct store_queue_rcpt rcpts[] = {
-		{.address = "a@far.test", .remote_reply = "550 5.1.1 <a@far.test>: no such user"},
-		{.address = "b@far.test",
-		 .remote_reply = "5.6.3 far.test does not accept 8-bit content"},
-		{.address = "c@far.test", .remote_reply = "451 try again later"},
-		{.address = "d@far.test", .remote_reply = "452 4.2.2 mailbox full"},
-		{.address = "e@far.test", .remote_reply = "5..1 odd"},
-		{.address = "f@far.test", .remote_reply = NULL},
+	    {.address = "a@far.test", .remote_reply = "550 5.1.1 <a@far.test>: no such user"},
+	    {.address = "b@far.test",
+	     .remote_reply = "5.6.3 far.test does not accept 8-bit content"},
+	    {.address = "c@far.test", .remote_reply = "451 try again later"},
+	    {.address = "d@far.test", .remote_reply = "452 4.2.2 mailbox full"},
+	    {.address = "e@far.test", .remote_reply = "5..1 odd"},
+	    {.address = "f@far.test", .remote_reply = NULL},
 	};
-	struct store_queue_msg m = {.qid = "Q1", .sender = "alice@example.test",
-				    .created = 1700000000, .rcpts = rcpts, .n_rcpts = 6};
+	struct store_queue_msg m = {.qid = "Q1",
+				    .sender = "alice@example.test",
+				    .created = 1700000000,
+				    .rcpts = rcpts,
+				    .n_rcpts = 6};
 	buf_append_str(&m.body, "Subject: hello\r\nX-Mark: 1\r\n\r\nthe body\r\n");
 	size_t all[] = {0, 1, 2, 3, 4, 5};
 	struct buf out = {0};

@@ -83,54 +83,52 @@ static void test_long_lines(void)
 	test_end();
 }
 
-static const char MULTI_IN[] =
-	"Content-Type: multipart/mixed; boundary=\"=-b1\"\r\n"
-	"Content-Transfer-Encoding: 8bit\r\n"
-	"\r\n"
-	"This is a MIME message.\r\n"
-	"--=-b1\r\n"
-	"Content-Type: text/plain; charset=iso-8859-1\r\n"
-	"\r\n"
-	"gr\xfc\xdf\r\n"
-	"--=-b1\r\n"
-	"Content-Type: application/octet-stream\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"\r\n"
-	"AAEC\r\n"
-	"--=-b1\r\n"
-	"Content-Type: message/rfc822\r\n"
-	"\r\n"
-	"Subject: fwd\r\n"
-	"\r\n"
-	"\xe4\r\n"
-	"--=-b1--  \r\n"
-	"epilogue\r\n";
+static const char MULTI_IN[] = "Content-Type: multipart/mixed; boundary=\"=-b1\"\r\n"
+			       "Content-Transfer-Encoding: 8bit\r\n"
+			       "\r\n"
+			       "This is a MIME message.\r\n"
+			       "--=-b1\r\n"
+			       "Content-Type: text/plain; charset=iso-8859-1\r\n"
+			       "\r\n"
+			       "gr\xfc\xdf\r\n"
+			       "--=-b1\r\n"
+			       "Content-Type: application/octet-stream\r\n"
+			       "Content-Transfer-Encoding: base64\r\n"
+			       "\r\n"
+			       "AAEC\r\n"
+			       "--=-b1\r\n"
+			       "Content-Type: message/rfc822\r\n"
+			       "\r\n"
+			       "Subject: fwd\r\n"
+			       "\r\n"
+			       "\xe4\r\n"
+			       "--=-b1--  \r\n"
+			       "epilogue\r\n";
 
-static const char MULTI_OUT[] =
-	"Content-Type: multipart/mixed; boundary=\"=-b1\"\r\n"
-	"Content-Transfer-Encoding: 7bit\r\n"
-	"\r\n"
-	"This is a MIME message.\r\n"
-	"--=-b1\r\n"
-	"Content-Type: text/plain; charset=iso-8859-1\r\n"
-	"Content-Transfer-Encoding: quoted-printable\r\n"
-	"\r\n"
-	"gr=FC=DF\r\n"
-	"--=-b1\r\n"
-	"Content-Type: application/octet-stream\r\n"
-	"Content-Transfer-Encoding: base64\r\n"
-	"\r\n"
-	"AAEC\r\n"
-	"--=-b1\r\n"
-	"Content-Type: message/rfc822\r\n"
-	"\r\n"
-	"Subject: fwd\r\n"
-	"MIME-Version: 1.0\r\n"
-	"Content-Transfer-Encoding: quoted-printable\r\n"
-	"\r\n"
-	"=E4\r\n"
-	"--=-b1--  \r\n"
-	"epilogue\r\n";
+static const char MULTI_OUT[] = "Content-Type: multipart/mixed; boundary=\"=-b1\"\r\n"
+				"Content-Transfer-Encoding: 7bit\r\n"
+				"\r\n"
+				"This is a MIME message.\r\n"
+				"--=-b1\r\n"
+				"Content-Type: text/plain; charset=iso-8859-1\r\n"
+				"Content-Transfer-Encoding: quoted-printable\r\n"
+				"\r\n"
+				"gr=FC=DF\r\n"
+				"--=-b1\r\n"
+				"Content-Type: application/octet-stream\r\n"
+				"Content-Transfer-Encoding: base64\r\n"
+				"\r\n"
+				"AAEC\r\n"
+				"--=-b1\r\n"
+				"Content-Type: message/rfc822\r\n"
+				"\r\n"
+				"Subject: fwd\r\n"
+				"MIME-Version: 1.0\r\n"
+				"Content-Transfer-Encoding: quoted-printable\r\n"
+				"\r\n"
+				"=E4\r\n"
+				"--=-b1--  \r\n"
+				"epilogue\r\n";
 
 static void test_multipart(void)
 {
@@ -163,19 +161,21 @@ static void test_refused(void)
 {
 	test_begin("what cannot be carried in 7 bits is refused");
 	static const char *const cases[] = {
-		"Subject: caf\xc3\xa9\r\n\r\nbody\r\n",
-		"Content-Transfer-Encoding: base64\r\n\r\n\xff\xfe\r\n",
-		"Content-Transfer-Encoding: quoted-printable\r\n\r\n\xff\r\n",
-		"Content-Transfer-Encoding: binary\r\n\r\n\xff\r\n",
-		"Content-Transfer-Encoding: x-custom\r\n\r\n\xff\r\n",
-		"Content-Type: message/global\r\n\r\nSubject: \xc3\xa9\r\n\r\nx\r\n",
-		"Content-Type: message/partial; id=1\r\n\r\n\xff\r\n",
-		"Content-Type: multipart/mixed\r\n\r\n\xff\r\n",
-		"Content-Type: multipart/mixed; boundary=b\r\n\r\n\xff pre\r\n--b\r\n\r\nx\r\n--b--\r\n",
-		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n\xff\r\n",
-		"Content-Type: multipart/mixed; boundary=b\r\n\r\nno delimiter \xff\r\n",
-		("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
-		 "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n\xff\r\n--b--\r\n"),
+	    "Subject: caf\xc3\xa9\r\n\r\nbody\r\n",
+	    "Content-Transfer-Encoding: base64\r\n\r\n\xff\xfe\r\n",
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n\xff\r\n",
+	    "Content-Transfer-Encoding: binary\r\n\r\n\xff\r\n",
+	    "Content-Transfer-Encoding: x-custom\r\n\r\n\xff\r\n",
+	    "Content-Type: message/global\r\n\r\nSubject: \xc3\xa9\r\n\r\nx\r\n",
+	    "Content-Type: message/partial; id=1\r\n\r\n\xff\r\n",
+	    "Content-Type: multipart/mixed\r\n\r\n\xff\r\n",
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n\xff "
+	    "pre\r\n--b\r\n\r\nx\r\n--b--\r\n",
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n\xff\r\n",
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\nno delimiter \xff\r\n",
+	    ("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+	     "Content-Type: text/plain\r\nContent-Transfer-Encoding: "
+	     "base64\r\n\r\n\xff\r\n--b--\r\n"),
 	};
 	struct buf out = {0};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -273,7 +273,8 @@ static void test_roundtrip(void)
 static void test_header_get(void)
 {
 	test_begin("header fields: unfolded, case-insensitive, header only");
-	static const char msg[] = "From: a\r\nsubject : one\r\n\ttwo  \r\nX: y\r\n\r\nSubject: body\r\n";
+	static const char msg[] =
+	    "From: a\r\nsubject : one\r\n\ttwo  \r\nX: y\r\n\r\nSubject: body\r\n";
 	struct buf v = {0};
 	test_assert(mime_header_get(msg, sizeof(msg) - 1, "Subject", &v));
 	test_assert_str(v.data, "one\ttwo");

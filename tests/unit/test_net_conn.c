@@ -44,8 +44,8 @@ struct sess {
 	enum mode mode;
 	int cfd; /* client end */
 	bool cli_eof;
-	struct buf cli;  /* what the client received */
-	struct buf got;  /* what the session consumed */
+	struct buf cli; /* what the client received */
+	struct buf got; /* what the session consumed */
 	int data_in, drained, timeouts, closed, gone;
 	bool in_cb, closed_nested, stopped;
 	size_t max_seen;
@@ -117,7 +117,8 @@ static void consume_lines(struct sess *s, struct conn *c)
 	struct buf *in = conn_input(c);
 	char *nl;
 
-	while (s->c != NULL && !s->stopped && in->len > 0 && (nl = memchr(in->data, '\n', in->len)) != NULL) {
+	while (s->c != NULL && !s->stopped && in->len > 0 &&
+	       (nl = memchr(in->data, '\n', in->len)) != NULL) {
 		size_t used = (size_t)(nl - in->data) + 1;
 		size_t len = used - 1;
 		char line[8192];
@@ -529,7 +530,7 @@ static void test_linger_timeout(void)
 	s.done = done_conn_closed;
 	conn_mgr_set_timeouts(s.mgr, 0, 1);
 	loop_fd_del(s.loop, s.cfd); /* the client stops reading */
-	cli_send(&s, "BIG\r\n");      /* 1 MiB, more than the socket holds */
+	cli_send(&s, "BIG\r\n");    /* 1 MiB, more than the socket holds */
 	sess_run(&s, 5000);
 	test_assert(s.closed == 1);
 	test_assert_str(s.reason, "timeout while closing");
@@ -782,9 +783,9 @@ int main(void)
 {
 	alarm(100);
 	return test_run((void (*[])(void)){
-	    test_echo, test_big_then_close, test_abort_in_callback, test_idle_timeout,
-	    test_idle_restart, test_peer_close, test_half_close, test_input_limit, test_pause,
-	    test_idle_memory, test_linger_timeout, test_ids_and_mgr_free, test_tcp_nodelay, test_line_drip,
-	    test_lines_keep_alive, test_carry_on, test_phase_drip, test_phase_deadline,
-	    test_phase_steady, NULL});
+	    test_echo,	       test_big_then_close, test_abort_in_callback, test_idle_timeout,
+	    test_idle_restart, test_peer_close,	    test_half_close,	    test_input_limit,
+	    test_pause,	       test_idle_memory,    test_linger_timeout,    test_ids_and_mgr_free,
+	    test_tcp_nodelay,  test_line_drip,	    test_lines_keep_alive,  test_carry_on,
+	    test_phase_drip,   test_phase_deadline, test_phase_steady,	    NULL});
 }

@@ -66,20 +66,22 @@ static void test_scram_verifier(void)
 	test_assert(iter == 4096 && sl == 16);
 	free(v);
 	static const char *const bad[] = {
-		"",
-		"SCRAM-SHA-1$4096:c2FsdA==$AAAA:AAAA",
-		"SCRAM-SHA-256$0:c2FsdA==$" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"SCRAM-SHA-256$4096:!!!$" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA", /* keys too short */
-		"SCRAM-SHA-256$4096:c2FsdA==",
-		"SCRAM-SHA-256$x:c2FsdA==$AAAA:AAAA",
-		"SCRAM-SHA-256$99999999999:c2FsdA==$AAAA:AAAA",
+	    "",
+	    "SCRAM-SHA-1$4096:c2FsdA==$AAAA:AAAA",
+	    "SCRAM-SHA-256$0:c2FsdA==$"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+	    "SCRAM-SHA-256$4096:!!!$"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+	    "SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA", /* keys too short */
+	    "SCRAM-SHA-256$4096:c2FsdA==",
+	    "SCRAM-SHA-256$x:c2FsdA==$AAAA:AAAA",
+	    "SCRAM-SHA-256$99999999999:c2FsdA==$AAAA:AAAA",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		test_assert(scram_verifier_parse(bad[i], &iter, salt, &sl, sizeof(salt), sk,
-						 svk) < 0);
+		test_assert(scram_verifier_parse(bad[i], &iter, salt, &sl, sizeof(salt), sk, svk) <
+			    0);
 	test_assert(scram_verifier_make("pencil", 0, &v) < 0);
 	test_end();
 }
@@ -99,8 +101,8 @@ static void test_auth(void)
 	struct store_user_new u = {.address = "user@example.test", .pw_hash = h};
 	test_assert(store_user_add(st, &u) == STORE_OK);
 	/* RFC 1939 §7 example secret */
-	struct store_user_new a = {.address = "mrose@example.test", .pw_hash = h,
-				   .apop_secret = "tanstaaf"};
+	struct store_user_new a = {
+	    .address = "mrose@example.test", .pw_hash = h, .apop_secret = "tanstaaf"};
 	test_assert(store_user_add(st, &a) == STORE_OK);
 
 	memset(&id, 0, sizeof(id));
@@ -112,17 +114,17 @@ static void test_auth(void)
 	test_assert(directory_password(d, st, "not an address", "pencil", &id) == AUTH_FAILED);
 
 	const char *ts = "<1896.697170952@dbc.mtview.ca.us>";
-	test_assert(directory_apop(d, st, "mrose@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
-			      &id) == AUTH_OK);
+	test_assert(directory_apop(d, st, "mrose@example.test", ts,
+				   "c4c9334bac560ecc979e58001b3e22fb", &id) == AUTH_OK);
 	test_assert_str(id.address, "mrose@example.test");
-	test_assert(directory_apop(d, st, "mrose@example.test", ts, "c4c9334bac560ecc979e58001b3e22fc",
-			      &id) == AUTH_FAILED);
+	test_assert(directory_apop(d, st, "mrose@example.test", ts,
+				   "c4c9334bac560ecc979e58001b3e22fc", &id) == AUTH_FAILED);
 	test_assert(directory_apop(d, st, "mrose@example.test", ts, "c4c9", &id) == AUTH_FAILED);
 	/* no APOP secret, no APOP */
-	test_assert(directory_apop(d, st, "user@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
-			      &id) == AUTH_FAILED);
-	test_assert(directory_apop(d, st, "nobody@example.test", ts, "c4c9334bac560ecc979e58001b3e22fb",
-			      &id) == AUTH_FAILED);
+	test_assert(directory_apop(d, st, "user@example.test", ts,
+				   "c4c9334bac560ecc979e58001b3e22fb", &id) == AUTH_FAILED);
+	test_assert(directory_apop(d, st, "nobody@example.test", ts,
+				   "c4c9334bac560ecc979e58001b3e22fb", &id) == AUTH_FAILED);
 	/* the cache: a hit skips the hash, a new password misses, failures
 	   are not cached */
 	directory_free(&d);
@@ -141,7 +143,8 @@ static void test_auth(void)
 	test_assert(directory_password(d, st, "user@example.test", "new-pencil", &id) == AUTH_OK);
 	test_assert(directory_cache_hits(d) == hits + 1);
 	test_assert(store_user_remove(st, "user@example.test") == STORE_OK);
-	test_assert(directory_password(d, st, "user@example.test", "new-pencil", &id) == AUTH_FAILED);
+	test_assert(directory_password(d, st, "user@example.test", "new-pencil", &id) ==
+		    AUTH_FAILED);
 	directory_free(&d);
 	free(h2);
 	free(h);

@@ -196,7 +196,7 @@ static void test_external_authzid(void)
 	} cases[] = {
 	    {"", true},
 	    {"alice@example.test", true},
-	    {"alice@EXAMPLE.Test", true}, /* domains compare without case */
+	    {"alice@EXAMPLE.Test", true},  /* domains compare without case */
 	    {"Alice@example.test", false}, /* local parts do not */
 	    {"bob@example.test", false},
 	    {"alice@example.tes", false},
@@ -631,8 +631,8 @@ static void test_checks(void)
 
 int main(void)
 {
-	return test_run((void (*[])(void)){test_plain_parse, test_scram_first_parse,
-					   test_scram_final_parse, test_mechs, test_external_authzid,
-					   test_scram_rfc7677, test_scram_failures, test_scram_unknown_user,
-					   test_store_backed, test_checks, NULL});
+	return test_run((void (*[])(void)){
+	    test_plain_parse, test_scram_first_parse, test_scram_final_parse, test_mechs,
+	    test_external_authzid, test_scram_rfc7677, test_scram_failures, test_scram_unknown_user,
+	    test_store_backed, test_checks, NULL});
 }

@@ -67,7 +67,8 @@ static void test_slice_eq(void)
 	test_assert(slice_eq_ci(capa, "capa") && slice_eq_ci(capa, "CaPa"));
 	test_assert(!slice_eq_ci(capa, "CAP") && !slice_eq_ci(capa, "CAPAx"));
 	test_assert(!slice_eq_ci(capa, "CAPAXYZ")); /* the length is the slice's */
-	test_assert(slice_eq((struct slice){buf, 0}, "") && slice_eq_ci((struct slice){buf, 0}, ""));
+	test_assert(slice_eq((struct slice){buf, 0}, "") &&
+		    slice_eq_ci((struct slice){buf, 0}, ""));
 	test_assert(!slice_eq_ci((struct slice){buf, 0}, "C"));
 	test_assert(slice_eq_ci(slice_from("TOP1"), "top1"));
 	/* only letters fold: '[' and '{' differ by 0x20 but are not a case pair */
@@ -106,8 +107,8 @@ static void test_slice_to_uint(void)
 	test_assert(slice_to_uint((struct slice){"123abc", 3}, 1000, &v) && v == 123);
 	test_assert(!slice_to_uint((struct slice){"123abc", 4}, 1000, &v));
 	v = 77;
-	static const char *const junk[] = {"", " ", "1 ", "\t1", "1\r", "1.0", "1e3", "0x1",
-					   "+0", "-0", "١", "1,000", "\xff"};
+	static const char *const junk[] = {"",	  " ",	"1 ", "\t1", "1\r",   "1.0", "1e3",
+					   "0x1", "+0", "-0", "١",   "1,000", "\xff"};
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
 		test_assert(!slice_to_uint(slice_from(junk[i]), UINT64_MAX, &v));
 	test_assert(v == 77); /* untouched on failure */
@@ -189,9 +190,12 @@ static void test_buf_growth(void)
 
 static void test_base64_vectors(void)
 {
-	static const char *const vec[][2] = {{"", ""},	       {"f", "Zg=="},
-					     {"fo", "Zm8="},	       {"foo", "Zm9v"},
-					     {"foob", "Zm9vYg=="},     {"fooba", "Zm9vYmE="},
+	static const char *const vec[][2] = {{"", ""},
+					     {"f", "Zg=="},
+					     {"fo", "Zm8="},
+					     {"foo", "Zm9v"},
+					     {"foob", "Zm9vYg=="},
+					     {"fooba", "Zm9vYmE="},
 					     {"foobar", "Zm9vYmFy"}};
 	struct buf b = {0};
 
@@ -208,12 +212,11 @@ static void test_base64_vectors(void)
 	}
 	/* all 64 alphabet characters, and high octets */
 	buf_clear(&b);
-	static const unsigned char all[] = {0x00, 0x10, 0x83, 0x10, 0x51, 0x87, 0x20, 0x92,
-					    0x8b, 0x30, 0xd3, 0x8f, 0x41, 0x14, 0x93, 0x51,
-					    0x55, 0x97, 0x61, 0x96, 0x9b, 0x71, 0xd7, 0x9f,
-					    0x82, 0x18, 0xa3, 0x92, 0x59, 0xa7, 0xa2, 0x9a,
-					    0xab, 0xb2, 0xdb, 0xaf, 0xc3, 0x1c, 0xb3, 0xd3,
-					    0x5d, 0xb7, 0xe3, 0x9e, 0xbb, 0xf3, 0xdf, 0xbf};
+	static const unsigned char all[] = {
+	    0x00, 0x10, 0x83, 0x10, 0x51, 0x87, 0x20, 0x92, 0x8b, 0x30, 0xd3, 0x8f,
+	    0x41, 0x14, 0x93, 0x51, 0x55, 0x97, 0x61, 0x96, 0x9b, 0x71, 0xd7, 0x9f,
+	    0x82, 0x18, 0xa3, 0x92, 0x59, 0xa7, 0xa2, 0x9a, 0xab, 0xb2, 0xdb, 0xaf,
+	    0xc3, 0x1c, 0xb3, 0xd3, 0x5d, 0xb7, 0xe3, 0x9e, 0xbb, 0xf3, 0xdf, 0xbf};
 	base64_encode(&b, all, sizeof(all));
 	test_assert_str(b.data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
 	buf_free(&b);
@@ -246,8 +249,8 @@ static void test_base64_round_trip(void)
 				test_assert((enc.data[k] == '=') == (k >= enc.len - pad));
 			/* decoding appends after what the buffer holds */
 			buf_append(&dec, "pre", 3);
-			test_assert(base64_decode(&dec, enc.data != NULL ? enc.data : "", enc.len) ==
-				    0);
+			test_assert(
+			    base64_decode(&dec, enc.data != NULL ? enc.data : "", enc.len) == 0);
 			test_assert(dec.len == 3 + n && memcmp(dec.data, "pre", 3) == 0 &&
 				    (n == 0 || memcmp(dec.data + 3, in, n) == 0));
 		}
@@ -267,12 +270,13 @@ static void test_base64_strict(void)
 		size_t len;
 	} bad[] = {
 #define B(s) {s, sizeof(s) - 1}
-		B("Z"),	       B("Zg"),	     B("Zg="),	     B("Zg==="),   B("Zm9vY"),
-		B("=Zg="),     B("Z==="),    B("===="),	     B("Zg==Zg=="), B("Zm8=Zm9v"),
-		B("Zg=a"),     B("Z=g="),    B("Zm9v===="),  B("Zh=="),    B("Zm9="),
-		B("Zm+/Zm-_"), B("Zm9v\n"), B("Zm 9v"),     B(" Zm9v"),   B("Zm9v "),
-		B("Zm9\tv"),   B("Zm9v\r\n"), B("Zm.v"),    B("Zm9\x80"), B("Zm\0v"),
-		B("Zm9v\0\0\0\0"), B("Zg==\0"),
+	    B("Z"),	   B("Zg"),	      B("Zg="),	   B("Zg==="),
+	    B("Zm9vY"),	   B("=Zg="),	      B("Z==="),   B("===="),
+	    B("Zg==Zg=="), B("Zm8=Zm9v"),     B("Zg=a"),   B("Z=g="),
+	    B("Zm9v===="), B("Zh=="),	      B("Zm9="),   B("Zm+/Zm-_"),
+	    B("Zm9v\n"),   B("Zm 9v"),	      B(" Zm9v"),  B("Zm9v "),
+	    B("Zm9\tv"),   B("Zm9v\r\n"),     B("Zm.v"),   B("Zm9\x80"),
+	    B("Zm\0v"),	   B("Zm9v\0\0\0\0"), B("Zg==\0"),
 #undef B
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -298,6 +302,6 @@ static void test_base64_strict(void)
 int main(void)
 {
 	return test_run((void (*[])(void)){test_slice_token, test_slice_eq, test_slice_to_uint,
-					    test_buf_growth, test_base64_vectors,
-					    test_base64_round_trip, test_base64_strict, NULL});
+					   test_buf_growth, test_base64_vectors,
+					   test_base64_round_trip, test_base64_strict, NULL});
 }

@@ -88,6 +88,6 @@ static void test_limits_and_headers(void)
 
 int main(void)
 {
-	return test_run((void (*[])(void)){test_termination, test_unstuffing,
-					    test_limits_and_headers, NULL});
+	return test_run(
+	    (void (*[])(void)){test_termination, test_unstuffing, test_limits_and_headers, NULL});
 }

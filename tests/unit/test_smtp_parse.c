@@ -24,7 +24,8 @@ static void test_commands(void)
 	test_assert(smtp_parse_command(slice_from("mail FROM:<a@b.c> SIZE=10"), &c) ==
 		    SMTP_PARSE_OK);
 	test_assert(slice_eq(c.verb, "mail") && slice_eq(c.rest, "FROM:<a@b.c> SIZE=10"));
-	test_assert(smtp_parse_prefix(c.rest, "from:", &after) && slice_eq(after, "<a@b.c> SIZE=10"));
+	test_assert(smtp_parse_prefix(c.rest, "from:", &after) &&
+		    slice_eq(after, "<a@b.c> SIZE=10"));
 	test_assert(!smtp_parse_prefix(c.rest, "to:", &after));
 	test_assert(smtp_parse_command(slice_from("QUIT "), &c) == SMTP_PARSE_OK &&
 		    slice_eq(c.verb, "QUIT"));
@@ -62,8 +63,7 @@ static void test_paths(void)
 	test_assert((p.flags & SMTP_PATH_QUOTED) && (p.flags & SMTP_PATH_ROUTING));
 	test_assert_str(p.address, "a@remote.test@b.test");
 	test_assert(p.local_len == 13);
-	test_assert(path("<@relay.test,@x.test:a@remote.test>", false, false, &p) ==
-		    SMTP_PATH_OK);
+	test_assert(path("<@relay.test,@x.test:a@remote.test>", false, false, &p) == SMTP_PATH_OK);
 	test_assert((p.flags & SMTP_PATH_ROUTE) && strcmp(p.address, "a@remote.test") == 0);
 	test_assert(path("<@:a@b.test>", false, false, &p) == SMTP_PATH_ESYNTAX);
 	test_assert(path("<a@[192.0.2.1]>", false, false, &p) == SMTP_PATH_OK &&

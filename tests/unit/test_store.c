@@ -106,8 +106,7 @@ static void test_users_and_aliases(void)
 	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);
 	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") ==
 		    STORE_EXISTS);
-	test_assert(store_alias_add(st, "alice@example.test", "bob@example.test") ==
-		    STORE_EXISTS);
+	test_assert(store_alias_add(st, "alice@example.test", "bob@example.test") == STORE_EXISTS);
 	test_assert(test_add_user(st, "sales@example.test", 0) == STORE_EXISTS);
 	test_assert(store_user_lookup(st, "sales@example.test", &u) == STORE_OK);
 	test_assert_str(u.address, "alice@example.test");
@@ -161,7 +160,8 @@ static void test_single_instance_and_uids(void)
 	test_add_user(st, "a@example.test", 0);
 	test_add_user(st, "b@example.test", 0);
 	test_add_user(st, "c@example.test", 0);
-	int64_t ids[3] = {test_mailbox_id(st, "a@example.test"), test_mailbox_id(st, "b@example.test"),
+	int64_t ids[3] = {test_mailbox_id(st, "a@example.test"),
+			  test_mailbox_id(st, "b@example.test"),
 			  test_mailbox_id(st, "c@example.test")};
 	test_assert(store_deliver(st, ids, 3, body, sizeof(body) - 1, NULL, results) == STORE_OK);
 	test_assert(results[0] == STORE_OK && results[1] == STORE_OK && results[2] == STORE_OK);
@@ -236,7 +236,8 @@ static void test_quota_and_failures(void)
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
 	test_add_user(st, "small@example.test", 1000);
 	test_add_user(st, "big@example.test", 0);
-	int64_t ids[2] = {test_mailbox_id(st, "small@example.test"), test_mailbox_id(st, "big@example.test")};
+	int64_t ids[2] = {test_mailbox_id(st, "small@example.test"),
+			  test_mailbox_id(st, "big@example.test")};
 	test_assert(store_deliver(st, ids, 2, big, sizeof(big), NULL, results) == STORE_OK);
 	test_assert(store_deliver(st, ids, 2, big, sizeof(big), NULL, results) == STORE_OK);
 	test_assert(results[0] == STORE_QUOTA && results[1] == STORE_OK);
@@ -296,12 +297,26 @@ static void test_submit_and_queue(void)
 	test_assert(store_quota_check(st, a, 5, &ok) == STORE_OK && ok);
 	test_assert(store_quota_check(st, a, 50, &ok) == STORE_OK && !ok);
 	struct store_submission subs[3] = {
-		{.qid = "Q1", .sender = "s@remote.test", .body = body, .len = sizeof(body) - 1,
-		 .mailbox_ids = &a, .n_local = 1, .remote = remote, .n_remote = 2},
-		{.qid = "Q1", .sender = "", .body = body, .len = sizeof(body) - 1,
-		 .remote = remote, .n_remote = 1}, /* duplicate qid: fails alone */
-		{.qid = "Q3", .sender = "", .body = body, .len = sizeof(body) - 1,
-		 .mailbox_ids = &a, .n_local = 1},
+	    {.qid = "Q1",
+	     .sender = "s@remote.test",
+	     .body = body,
+	     .len = sizeof(body) - 1,
+	     .mailbox_ids = &a,
+	     .n_local = 1,
+	     .remote = remote,
+	     .n_remote = 2},
+	    {.qid = "Q1",
+	     .sender = "",
+	     .body = body,
+	     .len = sizeof(body) - 1,
+	     .remote = remote,
+	     .n_remote = 1}, /* duplicate qid: fails alone */
+	    {.qid = "Q3",
+	     .sender = "",
+	     .body = body,
+	     .len = sizeof(body) - 1,
+	     .mailbox_ids = &a,
+	     .n_local = 1},
 	};
 	test_assert(store_submit(st, subs, 3) == STORE_OK);
 	test_assert(subs[0].status == STORE_OK && subs[1].status != STORE_OK &&
@@ -328,8 +343,12 @@ static void test_submit_and_queue(void)
 
 	/* a failed commit writes nothing of the batch (S7) */
 	long bodies = test_db_int(dir, "SELECT count(*) FROM bodies");
-	struct store_submission one = {.qid = "Q9", .sender = "", .body = body,
-				       .len = sizeof(body) - 1, .mailbox_ids = &a, .n_local = 1};
+	struct store_submission one = {.qid = "Q9",
+				       .sender = "",
+				       .body = body,
+				       .len = sizeof(body) - 1,
+				       .mailbox_ids = &a,
+				       .n_local = 1};
 	store_test_fail_next_commit(st);
 	test_assert(store_submit(st, &one, 1) == STORE_TEMP && one.status == STORE_TEMP);
 	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == bodies);
@@ -358,8 +377,8 @@ static void test_routes(void)
 
 	test_begin("store: routes, most specific first");
 	expect_route(st, "example.org", NULL);
-	struct store_route r = {.space = "Example.ORG", .hop = "smtp.example.org:587",
-				.tls = ROUTE_TLS_VERIFY};
+	struct store_route r = {
+	    .space = "Example.ORG", .hop = "smtp.example.org:587", .tls = ROUTE_TLS_VERIFY};
 	test_assert(store_route_set(st, &r) == STORE_OK);
 	r = (struct store_route){.space = "*.example.org", .hop = "[192.0.2.7]"};
 	test_assert(store_route_set(st, &r) == STORE_OK);
@@ -379,8 +398,8 @@ static void test_routes(void)
 	expect_route(st, "elsewhere.test", "smart.test:25");
 	r = (struct store_route){.space = "bad..space", .hop = "mx"};
 	test_assert(store_route_set(st, &r) == STORE_INVALID);
-	static const char *const bad_hops[] = {"", "host:0", "host:99999", "[1.2.3.4", "[]",
-					       "host:x", "bad..host"};
+	static const char *const bad_hops[] = {"",   "host:0", "host:99999", "[1.2.3.4",
+					       "[]", "host:x", "bad..host"};
 	for (size_t i = 0; i < sizeof(bad_hops) / sizeof(bad_hops[0]); i++)
 		test_assert(route_hop_valid(bad_hops[i]) < 0);
 	test_assert(route_hop_valid("[2001:db8::1]:2525") == 0);
@@ -415,7 +434,7 @@ static void test_to_wire(void)
 int main(void)
 {
 	return test_run((void (*[])(void)){test_open_and_migrate, test_domains,
-					    test_users_and_aliases, test_single_instance_and_uids,
-					    test_quota_and_failures, test_submit_and_queue, test_routes,
-					    test_to_wire, NULL});
+					   test_users_and_aliases, test_single_instance_and_uids,
+					   test_quota_and_failures, test_submit_and_queue,
+					   test_routes, test_to_wire, NULL});
 }

@@ -635,13 +635,13 @@ static void test_wire(void)
 	WIRE("a\nb\n", "a\r\nb\r\n");
 	WIRE("a\rb\r", "a\r\nb\r\n");
 	WIRE("a\r\nb\r\n", "a\r\nb\r\n");
-	WIRE("a\n\rb", "a\r\n\r\nb\r\n");      /* LF then lone CR: two line ends */
-	WIRE("a\r\r\nb", "a\r\n\r\nb\r\n");    /* lone CR then CRLF */
+	WIRE("a\n\rb", "a\r\n\r\nb\r\n");   /* LF then lone CR: two line ends */
+	WIRE("a\r\r\nb", "a\r\n\r\nb\r\n"); /* lone CR then CRLF */
 	WIRE("\n\n\n", "\r\n\r\n\r\n");
 	WIRE("\r\r", "\r\n\r\n");
 	WIRE("a\r\n\nb", "a\r\n\r\nb\r\n");
-	WIRE(".\n..\n", ".\r\n..\r\n");        /* not dot-stuffed (S4) */
-	WIRE("a\0b\n", "a\0b\r\n");            /* NUL kept */
+	WIRE(".\n..\n", ".\r\n..\r\n"); /* not dot-stuffed (S4) */
+	WIRE("a\0b\n", "a\0b\r\n");	/* NUL kept */
 	WIRE("\xff\xfe", "\xff\xfe\r\n");
 	WIRE("Subject: x\n\nbody", "Subject: x\r\n\r\nbody\r\n");
 

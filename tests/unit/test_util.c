@@ -69,8 +69,8 @@ static void test_base64(void)
 	buf_clear(&dec);
 	test_assert(base64_decode(&dec, "cGVuY2ls", 8) == 0 && dec.len == 6 &&
 		    memcmp(dec.data, "pencil", 6) == 0);
-	static const char *const bad[] = {"cGVuY2l", "cGVu Y2ls", "cGVuY2l!", "c===",
-					  "cGVuY2ls=", "====", "cGVuY2l=x", "Zm9v\r\n"};
+	static const char *const bad[] = {"cGVuY2l",   "cGVu Y2ls", "cGVuY2l!",	 "c===",
+					  "cGVuY2ls=", "====",	    "cGVuY2l=x", "Zm9v\r\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		buf_clear(&dec);
 		test_assert(base64_decode(&dec, bad[i], strlen(bad[i])) < 0);
