@@ -19,6 +19,7 @@ level=${1:-build}
 pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev libkrb5-dev openssl"
 case "$level" in
 # test: clang-format checks the C sources' layout (style/clang-format);
+# iproute2's ss counts the LDAP pool's connections in test_ldap.py;
 # python3 and aiosmtpd run the protocol tests and their SMTP sinks;
 # unbound answers the DNS tests; curl, fetchmail, mpop, s-nail, msmtp and
 # swaks are the real clients, and swaks speaks TLS only with Net::SSLeay
@@ -31,7 +32,7 @@ case "$level" in
 # loads their entries. krb5-kdc (krb5kdc, kdb5_util) with krb5-admin-server
 # (kadmin.local) is the private KDC of the GSSAPI tests; krb5-user's kinit,
 # kvno and ktutil get their clients tickets and make keytabs.
-test)  pkgs="$pkgs clang-format dovecot-core slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
+test)  pkgs="$pkgs clang-format iproute2 dovecot-core slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm" ;;
 # bench: Dovecot (bench/run-pop3.sh), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix slapd ldap-utils" ;;
