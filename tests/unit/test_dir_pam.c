@@ -345,9 +345,9 @@ static void test_no_fail_delay(void)
 	test_assert(verify(be, account, "pw", NULL) == DIR_FAILED);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	if (secs >= 1.0)
+	if (secs >= 2.0)
 		printf("  took %.2f s\n", secs);
-	test_assert(secs < 1.0);
+	test_assert(secs < 2.0); /* the stack asks for 3 s */
 	dir_pam_ops.close(be);
 	test_end();
 }

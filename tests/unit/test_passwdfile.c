@@ -156,7 +156,8 @@ static void test_load_large(void)
 			break;
 		}
 	}
-	test_assert((double)(clock() - t0) / CLOCKS_PER_SEC < 2.0);
+	/* CPU time: a scan per lookup would take minutes; room for sanitizers */
+	test_assert((double)(clock() - t0) / CLOCKS_PER_SEC < 5.0);
 	pwf_free(&f);
 
 	test_assert(pwf_load("/nonexistent/users", NULL, &f, &err) < 0);
