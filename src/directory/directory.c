@@ -242,9 +242,35 @@ static enum auth_result identity_of(struct directory *d, struct store *st, size_
 
 /* Asks the chain for the account of a login; *which_r gets the backend
    that knew it. AUTH_FAILED: none did. */
-static enum auth_result find_account(struct directory *d, struct store *st, const char *login,
-				     struct dir_account *a_r, size_t *which_r)
+/* A login that no backend knows may be a built-in alias of exactly one
+   account of another backend (alias add sales@ alice@, alice in LDAP): that
+   account's address (malloc'd), or NULL. The built-in backend logs in its
+   own aliases itself; this is the road for the others, one level deep. */
+static char *alias_login(struct directory *d, struct store *st, const char *login,
+			 enum auth_result *r)
 {
+	struct dir_resolution res = {0};
+	char *target = NULL;
+	bool builtin = false;
+	enum dir_status s = DIR_UNKNOWN;
+
+	for (size_t i = 0; i < d->n; i++)
+		builtin |= d->chain[i].ops == &dir_builtin_ops;
+	if (builtin)
+		s = dir_builtin_ops.resolve(NULL, st, login, &res);
+	if (s == DIR_TEMPFAIL)
+		*r = AUTH_TEMPFAIL; /* the store could not say: no "wrong password" */
+	if (s == DIR_OK && res.n_ids == 0 && res.n_remote == 0 && res.n_pass_on == 1 &&
+	    strcasecmp(res.pass_on[0], login) != 0)
+		target = xstrdup(res.pass_on[0]);
+	dir_resolution_clear(&res);
+	return target;
+}
+
+static enum auth_result find_in_chain(struct directory *d, struct store *st, const char *login,
+				      struct dir_account *a_r, size_t *which_r, bool *known_r)
+{
+	*known_r = true;
 	for (size_t i = 0; i < d->n; i++) {
 		memset(a_r, 0, sizeof(*a_r));
 		enum dir_status s = d->chain[i].ops->lookup(d->chain[i].be, st, login, a_r);
@@ -258,7 +284,24 @@ static enum auth_result find_account(struct directory *d, struct store *st, cons
 		if (s == DIR_FAILED)
 			return AUTH_FAILED;
 	}
+	*known_r = false;
 	return AUTH_FAILED;
+}
+
+/* Asks the chain for the account of a login (or of the one account a
+   built-in alias names); *which_r gets the backend that knew it.
+   AUTH_FAILED: none did. */
+static enum auth_result find_account(struct directory *d, struct store *st, const char *login,
+				     struct dir_account *a_r, size_t *which_r)
+{
+	bool known = false;
+	enum auth_result r = find_in_chain(d, st, login, a_r, which_r, &known);
+	char *target = known ? NULL : alias_login(d, st, login, &r);
+
+	if (target != NULL)
+		r = find_in_chain(d, st, target, a_r, which_r, &known);
+	free(target);
+	return r;
 }
 
 /* A backend that checks the password itself (LDAP bind, PAM). */
@@ -317,19 +360,35 @@ static enum auth_result lookup_at(struct directory *d, struct store *st, size_t 
 	return r;
 }
 
+static enum auth_result password_in_chain(struct directory *d, struct store *st, const char *login,
+					  const char *password, bool *known_r,
+					  struct auth_identity *id_r)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		enum auth_result r = d->chain[i].ops->verify != NULL
+					 ? verify_at(d, st, i, login, password, known_r, id_r)
+					 : lookup_at(d, st, i, login, password, known_r, id_r);
+		if (*known_r || r == AUTH_TEMPFAIL)
+			return r;
+	}
+	return AUTH_FAILED;
+}
+
 enum auth_result directory_password(struct directory *d, struct store *st, const char *login,
 				    const char *password, struct auth_identity *id_r)
 {
-	for (size_t i = 0; i < d->n; i++) {
-		bool known = false;
-		enum auth_result r = d->chain[i].ops->verify != NULL
-					 ? verify_at(d, st, i, login, password, &known, id_r)
-					 : lookup_at(d, st, i, login, password, &known, id_r);
-		if (known || r == AUTH_TEMPFAIL)
-			return r;
+	bool known = false;
+	enum auth_result r = password_in_chain(d, st, login, password, &known, id_r);
+
+	if (!known && r != AUTH_TEMPFAIL) {
+		char *target = alias_login(d, st, login, &r);
+		if (target != NULL)
+			r = password_in_chain(d, st, target, password, &known, id_r);
+		free(target);
 	}
-	auth_dummy_verify(password);
-	return AUTH_FAILED;
+	if (!known && r != AUTH_TEMPFAIL)
+		auth_dummy_verify(password);
+	return r;
 }
 
 /* The account a login names, put through `check` (NULL: none), as an

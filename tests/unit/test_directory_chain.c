@@ -10,7 +10,9 @@
 #include "store/store.h"
 #include "test_common.h"
 #include "util/config.h"
+#include "util/mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +82,53 @@ static void test_builtin_chain(void)
 	test_end();
 }
 
+/* A built-in alias of another backend's account: mail to it and logins
+   with it reach that account (one level deep). */
+static void test_alias_of_other_backend(void)
+{
+	char *dir = NULL;
+	struct store *st = test_store_new(&dir);
+	struct auth_identity id;
+	struct dir_rcpt r;
+	char *ini = NULL, *path = NULL;
+
+	test_begin("directory: a built-in alias of a passwd-file account");
+	path = xasprintf("%s/users.passwd", dir);
+	FILE *f = fopen(path, "w");
+	test_assert(f != NULL);
+	fputs("carol@example.test:{PLAIN}carol-pw::::::\n", f);
+	fclose(f);
+	ini = xasprintf("[directory]\nbackend = builtin, passwd-file\n"
+			"[passwd-file]\npath = %s\n[limits]\nauth_cache_ttl = 0\n",
+			path);
+	struct directory *d = test_directory(ini);
+	test_assert(store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
+	/* alias add makes the target's mailbox first (cli_alias.c) */
+	test_assert(directory_resolve(d, st, "carol@example.test", &r) == STORE_OK && r.n_ids == 1);
+	int64_t carol = r.ids[0];
+	dir_rcpt_clear(&r);
+	test_assert(store_alias_add(st, "team@example.test", "carol@example.test") == STORE_OK);
+
+	test_assert(directory_resolve(d, st, "team@example.test", &r) == STORE_OK);
+	test_assert(r.n_ids == 1 && r.ids[0] == carol);
+	dir_rcpt_clear(&r);
+	test_assert(directory_password(d, st, "team@example.test", "carol-pw", &id) == AUTH_OK);
+	test_assert_str(id.address, "carol@example.test");
+	test_assert(id.mailbox_id == carol);
+	test_assert(directory_password(d, st, "team@example.test", "wrong", &id) == AUTH_FAILED);
+	test_assert(directory_identity(d, st, "TEAM@example.test", &id) == AUTH_OK &&
+		    id.mailbox_id == carol);
+	test_assert(directory_password(d, st, "nobody@example.test", "carol-pw", &id) ==
+		    AUTH_FAILED);
+
+	directory_free(&d);
+	free(ini);
+	free(path);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
 static void test_backend_key(void)
 {
 	static const struct {
@@ -112,5 +161,6 @@ static void test_backend_key(void)
 
 int main(void)
 {
-	return test_run((void (*[])(void)){test_builtin_chain, test_backend_key, NULL});
+	return test_run((void (*[])(void)){test_builtin_chain, test_alias_of_other_backend,
+					   test_backend_key, NULL});
 }
