@@ -198,7 +198,10 @@ bool dsn_report_make(struct store *st, struct directory *dir, const char *hostna
 	dsn_build(&rep->body, hostname, m, which, n, action, rep->qid);
 	struct dir_rcpt to;
 	/* XXX: a directory that cannot answer (STORE_TEMP) sends the report
-	   out as to a remote sender, as an unknown one does */
+	   out as to a remote sender, as an unknown one does: it comes back in
+	   over SMTP and waits there (451) until the directory answers. The
+	   queue has no local delivery of its own to retry it in place; the
+	   one local delivery path (delivery/) is where that belongs. */
 	if (directory_resolve(dir, st, m->sender, &to) == STORE_OK) {
 		rep->ids = to.ids;
 		rep->n_ids = to.n_ids;

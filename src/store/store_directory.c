@@ -443,9 +443,16 @@ fail:
 	return r;
 }
 
-static int64_t mailbox_id(struct store *st, const char *address)
+/* The id of the mailbox with this address, 0 if none (st->err says so), -1
+   on error. builtin_only: mailboxes of built-in accounts alone, as
+   resolution wants them (another backend's mailbox is found through that
+   backend, store_resolve_ex). */
+static int64_t mailbox_find(struct store *st, const char *address, bool builtin_only)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM mailboxes WHERE address = lower(?1)");
+	sqlite3_stmt *s =
+	    store_stmt(st, builtin_only ? "SELECT id FROM mailboxes WHERE address = "
+					  "lower(?1) AND source IS NULL"
+					: "SELECT id FROM mailboxes WHERE address = lower(?1)");
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
@@ -460,22 +467,9 @@ static int64_t mailbox_id(struct store *st, const char *address)
 	return -1;
 }
 
-/* Resolution matches built-in mailboxes only: another backend's mailbox is
-   found through that backend (store_resolve_ex). */
-static int64_t builtin_mailbox_id(struct store *st, const char *address)
+static int64_t mailbox_id(struct store *st, const char *address)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM mailboxes WHERE address = lower(?1) "
-					 "AND source IS NULL");
-	if (s == NULL)
-		return -1;
-	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		return sqlite3_column_int64(s, 0);
-	if (rc == SQLITE_DONE)
-		return 0;
-	store_fail(st, rc, "mailbox lookup");
-	return -1;
+	return mailbox_find(st, address, false);
 }
 
 int store_mailbox_ensure(struct store *st, const char *address, const char *source, int64_t *id_r)
@@ -962,7 +956,7 @@ static int resolve_rec(struct store *st, struct resolve *rs, const char *a, int 
 {
 	if (depth > ALIAS_DEPTH_MAX || rs->n_seen > RESOLVE_MAX || resolve_seen(rs, a, depth))
 		return STORE_OK;
-	int64_t id = builtin_mailbox_id(st, a);
+	int64_t id = mailbox_find(st, a, true);
 	if (id < 0)
 		return STORE_TEMP;
 	if (id > 0) {
