@@ -146,7 +146,7 @@ static int quota_parse(const char *sub, const char *v, uint64_t *quota_r)
 
 static int user_add(struct cli *c, struct cli_opt *o, const char *address)
 {
-	uint64_t quota = 0;
+	uint64_t quota = 0; /* without --quota: the domain's default */
 	char *pw = NULL, *hash = NULL, *scram = NULL;
 	struct store *st = NULL;
 	int rc;
@@ -187,7 +187,7 @@ static int user_add(struct cli *c, struct cli_opt *o, const char *address)
 	    .pw_hash = hash,
 	    .scram = scram,
 	    .apop_secret = o[O_APOP].set ? pw : NULL,
-	    .quota = quota,
+	    .quota = o[O_QUOTA].set ? (int64_t)quota : STORE_INHERIT,
 	};
 	rc = store_user_add(st, &nu);
 	if (rc == STORE_OK && o[O_NOPOP3].set)

@@ -115,7 +115,8 @@ int cli_user_import_passwdfile(struct cli *c, const char *path, const char *doma
 		struct store_user_new nu = {.address = u->address,
 					    .pw_hash = u->pw_hash,
 					    .scram = scram,
-					    .quota = u->quota};
+					    .quota =
+						u->quota > 0 ? (int64_t)u->quota : STORE_INHERIT};
 		int r = store_user_add(st, &nu);
 		/* Dovecot's nologin: the mailbox receives mail, nobody logs in */
 		if (r == STORE_OK && u->nologin)

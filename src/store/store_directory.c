@@ -495,9 +495,9 @@ int store_mailbox_ensure(struct store *st, const char *address, const char *sour
 	}
 	/* INSERT OR IGNORE: another thread or node may have made it meanwhile */
 	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO mailboxes (address, domain_id, "
-					 "pw_hash, source, created) VALUES (?1, (SELECT id FROM "
-					 "domains WHERE name = ?2 AND alias_of IS NULL), NULL, "
-					 "?3, ?4)");
+					 "pw_hash, source, quota, created) VALUES (?1, (SELECT id "
+					 "FROM domains WHERE name = ?2 AND alias_of IS NULL), "
+					 "NULL, ?3, -1, ?4)");
 	if (s == NULL) {
 		r = STORE_TEMP;
 		goto fail;
@@ -639,8 +639,10 @@ int store_user_clear_apop(struct store *st, const char *address)
 }
 
 #define USER_SELECT                                                                                \
-	"SELECT id, address, pw_hash, scram, apop_secret, quota, used, messages, "                 \
-	"pop3_enabled, enabled, submission_enabled, source FROM mailboxes "
+	"SELECT id, address, pw_hash, scram, apop_secret, " STORE_EFFECTIVE(                       \
+	    "quota") ", used, "                                                                    \
+		     "messages, pop3_enabled, enabled, submission_enabled, source FROM mailboxes " \
+		     "m "
 
 static void user_row(sqlite3_stmt *s, struct store_user *u)
 {

@@ -110,7 +110,8 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 
 	*accepted_r = 0;
 	for (size_t i = 0; i < n; i++) {
-		s = store_stmt(st, "SELECT quota, used, next_uid FROM mailboxes WHERE id = ?1");
+		s = store_stmt(st, "SELECT " STORE_EFFECTIVE("quota") ", used, next_uid FROM "
+								      "mailboxes m WHERE id = ?1");
 		if (s == NULL)
 			return STORE_TEMP;
 		sqlite3_bind_int64(s, 1, mailbox_ids[i]);

@@ -46,6 +46,13 @@ const char *store_addr_domain(const char *address);
 /* Domain id, or 0 if the domain is not hosted; -1 on error. */
 int64_t store_domain_id(struct store *st, const char *domain);
 
+/* SQL for a mailbox's effective value of a schema-8 level or limit column
+   (store.h enum store_limit): its own unless -1, else its domain's, else 0.
+   The mailbox row must be aliased `m`. */
+#define STORE_EFFECTIVE(col)                                                                       \
+	"(CASE WHEN m." col " >= 0 THEN m." col " ELSE COALESCE((SELECT d." col                    \
+	" FROM domains d WHERE d.id = m.domain_id), 0) END)"
+
 /* Delivery pieces (store_mail.c) for use inside a caller's transaction. */
 int store_body_insert(struct store *st, const char *body, size_t len, int64_t *id_r);
 int store_body_refs(struct store *st, int64_t body_id, int64_t refs);

@@ -144,7 +144,8 @@ fail_all:
 
 int store_quota_check(struct store *st, int64_t mailbox_id, uint64_t size, bool *ok_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT quota, used FROM mailboxes WHERE id = ?1");
+	sqlite3_stmt *s = store_stmt(
+	    st, "SELECT " STORE_EFFECTIVE("quota") ", used FROM mailboxes m WHERE id = ?1");
 	int rc, r = STORE_OK;
 
 	if (s == NULL)

@@ -138,6 +138,64 @@ static const char *const migrations[] = {
     /* 7: mailboxes of accounts that live in another directory backend
        (directory.h): the backend's name, NULL for built-in accounts */
     "ALTER TABLE mailboxes ADD COLUMN source TEXT;",
+    /* 8: the local delivery path's data (delivery/delivery.h). Quota levels
+       and sending limits per mailbox (-1: the domain's default) and per
+       domain (0: none); a quota of 0 so far meant "none", which is now the
+       domain's default, itself none until set. Forwarding, auto-replies,
+       distribution lists, side effects sent at most once, and the
+       submissions each mailbox made (rate limits). */
+    "UPDATE mailboxes SET quota = -1 WHERE quota = 0;"
+    "ALTER TABLE mailboxes ADD COLUMN quota_warn INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE mailboxes ADD COLUMN quota_send INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE mailboxes ADD COLUMN max_message_size INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE mailboxes ADD COLUMN max_recipients INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE mailboxes ADD COLUMN messages_per_hour INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE mailboxes ADD COLUMN messages_per_day INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE mailboxes ADD COLUMN recipients_per_hour INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE mailboxes ADD COLUMN recipients_per_day INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE mailboxes ADD COLUMN forward TEXT;" /* comma-separated, NULL: none */
+    "ALTER TABLE mailboxes ADD COLUMN keep_copy INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE domains ADD COLUMN quota_warn INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE domains ADD COLUMN quota_send INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE domains ADD COLUMN quota INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE domains ADD COLUMN max_message_size INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE domains ADD COLUMN max_recipients INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE domains ADD COLUMN messages_per_hour INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE domains ADD COLUMN messages_per_day INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE domains ADD COLUMN recipients_per_hour INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE domains ADD COLUMN recipients_per_day INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE vacations ("
+    " mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id),"
+    " subject TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " external_subject TEXT,"
+    " external_body TEXT,"
+    " until INTEGER NOT NULL DEFAULT 0," /* unix time, 0: no end */
+    " interval_days INTEGER NOT NULL DEFAULT 7,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE lists ("
+    " id INTEGER PRIMARY KEY,"
+    " address TEXT NOT NULL UNIQUE,"
+    " domain_id INTEGER NOT NULL REFERENCES domains(id),"
+    " senders INTEGER NOT NULL DEFAULT 0," /* enum store_list_senders */
+    " owner TEXT,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE list_members ("
+    " list_id INTEGER NOT NULL REFERENCES lists(id),"
+    " member TEXT NOT NULL,"
+    " PRIMARY KEY (list_id, member));"
+    "CREATE TABLE list_senders ("
+    " list_id INTEGER NOT NULL REFERENCES lists(id),"
+    " sender TEXT NOT NULL,"
+    " PRIMARY KEY (list_id, sender));"
+    "CREATE TABLE once ("
+    " key TEXT PRIMARY KEY,"
+    " until INTEGER NOT NULL);"
+    "CREATE TABLE sent ("
+    " mailbox_id INTEGER NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " recipients INTEGER NOT NULL);"
+    "CREATE INDEX sent_mailbox ON sent(mailbox_id, at);",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)
