@@ -63,6 +63,14 @@ def notices(srv, user):
                                                        re.M)]
 
 
+def mail_reply(srv, user):
+    """The answer to MAIL FROM after a submission login of `user`."""
+    c = srv.submission(user)
+    r = c.mail(user)
+    c.quit()
+    return r
+
+
 def reply(result):
     code, text = result
     return "%d %s" % (code, text.decode(errors="replace"))
@@ -115,10 +123,8 @@ def test_quota_send_refuses_mail_from_but_port_25_delivers():
         srv.cli("user", "set", ALICE, "--quota-send", "1K")
         srv.deliver(ALICE, message("fill", 2048))
         srv.start()
-        c = srv.submission(ALICE)
-        r = c.mail(ALICE)
+        r = mail_reply(srv, ALICE)
         assert r[0] == 552 and b"5.2.2" in r[1], reply(r)
-        c.quit()
         # receiving goes on, from outside and from bob
         assert inbound(srv, [ALICE], message("in", 300))[ALICE][0] == 250
         c = srv.submission(BOB)
@@ -131,9 +137,7 @@ def test_quota_send_refuses_mail_from_but_port_25_delivers():
         for i in range(c.stat()[0]):
             c.dele(i + 1)
         c.quit()
-        c = srv.submission(ALICE)
-        assert c.mail(ALICE)[0] == 250
-        c.quit()
+        assert mail_reply(srv, ALICE)[0] == 250
 
 
 def test_quota_receive_452_at_rcpt():
@@ -158,14 +162,10 @@ def test_domain_default_inherited_and_overridden():
         assert r[ALICE][0] == 452 and b"4.2.2" in r[ALICE][1], reply(r[ALICE])
         assert r[BOB][0] == 250, reply(r[BOB])  # bob's own "none" wins
         for user in (ALICE, BOB):  # both take the domain's send level
-            c = srv.submission(user)
-            r = c.mail(user)
+            r = mail_reply(srv, user)
             assert r[0] == 552 and b"5.2.2" in r[1], (user, reply(r))
-            c.quit()
         srv.cli("user", "set", BOB, "--quota-send", "0")
-        c = srv.submission(BOB)
-        assert c.mail(BOB)[0] == 250
-        c.quit()
+        assert mail_reply(srv, BOB)[0] == 250
 
 
 def test_max_message_size_declared_and_not():
@@ -247,15 +247,11 @@ def test_messages_per_hour():
         c.quit()
         assert len(limit_logged(srv, ALICE, "messages-per-hour")) == 1, srv.log_text()[-2000:]
         # another login, and port 25 to alice, are not counted against her
-        c = srv.submission(BOB)
-        assert c.mail(BOB)[0] == 250
-        c.quit()
+        assert mail_reply(srv, BOB)[0] == 250
         assert inbound(srv, [ALICE], message("in", 300))[ALICE][0] == 250
         # raising the limit lets her send again
         srv.cli("user", "set", ALICE, "--messages-per-hour", "3")
-        c = srv.submission(ALICE)
-        assert c.mail(ALICE)[0] == 250
-        c.quit()
+        assert mail_reply(srv, ALICE)[0] == 250
 
 
 def test_recipients_per_hour():
