@@ -12,7 +12,10 @@
 
 #include "store/store.h"
 
-#define STORE_STMT_CACHE 96
+/* Room for every SQL literal of store/ (about 80 with schema 8's lists,
+   limits, auto-replies and forwarding), with some to spare: one handle may
+   use them all over its life, and a full cache is fatal. */
+#define STORE_STMT_CACHE 192
 
 struct store_stmt {
 	const char *sql; /* a string literal: compared by address */
