@@ -28,6 +28,7 @@ static const char usage_main[] =
     "  domain add|remove|set|list   accepted domains and their quota and limit defaults\n"
     "  user add|remove|list|passwd|set   mailboxes\n"
     "  alias add|remove|list    extra addresses of mailboxes\n"
+    "  list add|set|member|sender|remove|show|list   distribution lists\n"
     "  deliver ADDRESS          deliver a message read from stdin\n"
     "  queue list|show|flush|hold|release|remove   the outbound queue\n"
     "  route add|remove|list    next hops for remote domains (smart hosts)\n"
@@ -310,7 +311,7 @@ static const struct {
 } verbs[] = {
     {"init", cli_init},	    {"serve", cli_serve},     {"domain", cli_domain}, {"user", cli_user},
     {"alias", cli_alias},   {"deliver", cli_deliver}, {"queue", cli_queue},   {"route", cli_route},
-    {"config", cli_config}, {"pw", cli_pw},
+    {"config", cli_config}, {"pw", cli_pw},	      {"list", cli_list},
 };
 
 int cli_main(int argc, char **argv)

@@ -98,6 +98,7 @@ int cli_serve(struct cli *c, int argc, char **argv);
 int cli_domain(struct cli *c, int argc, char **argv);
 int cli_user(struct cli *c, int argc, char **argv);
 int cli_alias(struct cli *c, int argc, char **argv);
+int cli_list(struct cli *c, int argc, char **argv);
 int cli_deliver(struct cli *c, int argc, char **argv);
 int cli_queue(struct cli *c, int argc, char **argv);
 int cli_route(struct cli *c, int argc, char **argv);

@@ -12,7 +12,10 @@
 
 #include "store/store.h"
 
-#define STORE_STMT_CACHE 48
+/* Room for every SQL literal of store/ (about 80 with schema 8's lists,
+   limits, auto-replies and forwarding), with some to spare: one handle may
+   use them all over its life, and a full cache is fatal. */
+#define STORE_STMT_CACHE 192
 
 struct store_stmt {
 	const char *sql; /* a string literal: compared by address */
@@ -83,6 +86,18 @@ int store_body_refs(struct store *st, int64_t body_id, int64_t refs);
 int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox_ids, size_t n,
 		       size_t len, const char *uidl, bool ignore_quota, int *results,
 		       size_t *accepted_r);
+
+/* Is the (normalised) address used by a mailbox or an alias?
+   (store_directory.c) */
+int store_address_used(struct store *st, const char *a, bool *used_r);
+/* Whether a member or alias target `t` (normalised) may be added: in an
+   authoritative hosted domain it must be a mailbox or an alias, or (lists)
+   a distribution list; else STORE_NOTFOUND with a text naming it `role`
+   (store_directory.c). */
+int store_target_exists(struct store *st, const char *t, const char *role, bool lists);
+/* Whether a distribution list holds the normalised address: as its own or
+   as its bounce address owner-LOCAL@DOMAIN (store_list.c). */
+int store_list_holds(struct store *st, const char *a, bool *held_r);
 
 /* One submission inside the caller's transaction (store_queue.c). */
 int store_submit_one(struct store *st, struct store_submission *sub);
