@@ -207,7 +207,7 @@ def test_max_recipients_counts_list_members():
             srv.add_user(m)
         has_lists = srv.cli("list", "--help", check=False).returncode == 0
         if has_lists:
-            srv.cli("list", "add", "staff@example.test")
+            srv.cli("list", "add", "staff@example.test", "--senders", "anyone")
             for m in members:
                 srv.cli("list", "member", "add", "staff@example.test", m)
             first = ["staff@example.test"]
