@@ -548,6 +548,9 @@ int store_user_remove(struct store *st, const char *address)
 	    "DELETE FROM messages WHERE mailbox_id = ?1",
 	    "DELETE FROM bodies WHERE refcount <= 0",
 	    "DELETE FROM aliases WHERE target = (SELECT address FROM mailboxes WHERE id = ?1)",
+	    /* its auto-reply, and whom it answered: a later mailbox may get the id */
+	    "DELETE FROM vacations WHERE mailbox_id = ?1",
+	    "DELETE FROM once WHERE key LIKE 'vacation:' || ?1 || ':%'",
 	    "DELETE FROM mailboxes WHERE id = ?1",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
