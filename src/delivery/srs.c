@@ -184,6 +184,13 @@ static bool srs_host_ok(struct part h)
 	return true;
 }
 
+/* What follows an SRS1 address's first hop: the SRS0 local part that hop
+   made, without its tag (its separator first, then at least something). */
+static bool srs1_rest_ok(struct part r)
+{
+	return r.len >= 2 && strchr("=+-", r.p[0]) != NULL;
+}
+
 static bool srs_text_ok(const char *s)
 {
 	for (; *s != '\0'; s++)
@@ -226,13 +233,13 @@ int srs_forward(const unsigned char *key, size_t key_len, const char *sender, co
 	struct part hop, rest, old_hash;
 	if (srs_tag(user.p, user.len, '1') &&
 	    srs_split((struct part){user.p + 5, user.len - 5}, &old_hash, &rest) &&
-	    srs_split(rest, &hop, &rest) && srs_host_ok(hop) && rest.len > 0) {
+	    srs_split(rest, &hop, &rest) && srs_host_ok(hop) && srs1_rest_ok(rest)) {
 		/* SRS1 of another forwarder: keep its first hop, hash again */
 		struct part parts[] = {hop, rest};
 		srs_hash(key, key_len, parts, 2, hash);
 		n = snprintf(out, out_len, "SRS1=%.*s=%.*s=%.*s@%s", SRS_HASH_LEN, hash,
 			     (int)hop.len, hop.p, (int)rest.len, rest.p, domain);
-	} else if (srs_tag(user.p, user.len, '0')) {
+	} else if (srs_tag(user.p, user.len, '0') && user.len > 5) {
 		/* SRS0 of the forwarder before us: it becomes the first hop, its
 		   local part after the tag (separator included) the rest */
 		struct part tail = {user.p + 4, user.len - 4};
@@ -283,8 +290,7 @@ int srs_reverse(const unsigned char *key, size_t key_len, const char *address, i
 	} else {
 		/* the rest is an SRS0 local part without its tag: its separator
 		   comes first; the first hop checks its hash and age */
-		if (!srs_split(rest, &host, &user) || !srs_host_ok(host) || user.len < 2 ||
-		    strchr("=+-", user.p[0]) == NULL)
+		if (!srs_split(rest, &host, &user) || !srs_host_ok(host) || !srs1_rest_ok(user))
 			return -1;
 		struct part parts[] = {host, user};
 		if (!srs_hash_ok(key, key_len, &hash, parts, 2))
