@@ -25,7 +25,7 @@ static const char usage_main[] =
     "\n"
     "  init                     create the data dir, store and a self-signed certificate\n"
     "  serve                    run the server in the foreground (SIGTERM stops it)\n"
-    "  domain add|remove|list   accepted domains\n"
+    "  domain add|remove|set|list   accepted domains and their quota and limit defaults\n"
     "  user add|remove|list|passwd|set   mailboxes\n"
     "  alias add|remove|list    extra addresses of mailboxes\n"
     "  list add|set|member|sender|remove|show|list   distribution lists\n"

@@ -622,12 +622,6 @@ static int set_column(struct store *st, const char *sql, const char *address, in
 	return update_one(st, s, address);
 }
 
-int store_user_set_quota(struct store *st, const char *address, uint64_t quota)
-{
-	return set_column(st, "UPDATE mailboxes SET quota = ?2 WHERE address = lower(?1)", address,
-			  (int64_t)quota);
-}
-
 int store_user_set_pop3(struct store *st, const char *address, bool enabled)
 {
 	return set_column(st, "UPDATE mailboxes SET pop3_enabled = ?2 WHERE address = lower(?1)",
@@ -659,8 +653,9 @@ int store_user_clear_apop(struct store *st, const char *address)
 #define USER_SELECT                                                                                \
 	"SELECT id, address, pw_hash, scram, apop_secret, " STORE_EFFECTIVE(                       \
 	    "quota") ", used, "                                                                    \
-		     "messages, pop3_enabled, enabled, submission_enabled, source FROM mailboxes " \
-		     "m "
+		     "messages, pop3_enabled, enabled, submission_enabled, source, forward, "      \
+		     "keep_copy, EXISTS (SELECT 1 FROM vacations v WHERE v.mailbox_id = "          \
+		     "m.id)" STORE_LIMITS_OWN STORE_LIMITS_EFFECTIVE " FROM mailboxes m "
 
 static void user_row(sqlite3_stmt *s, struct store_user *u)
 {
@@ -676,6 +671,11 @@ static void user_row(sqlite3_stmt *s, struct store_user *u)
 	u->enabled = sqlite3_column_int(s, 9) != 0;
 	u->submission_enabled = sqlite3_column_int(s, 10) != 0;
 	u->source = col_text(s, 11);
+	u->forward = col_text(s, 12);
+	u->keep_copy = sqlite3_column_int(s, 13) != 0;
+	u->vacation = sqlite3_column_int(s, 14) != 0;
+	store_limits_row(s, 15, &u->own);
+	store_limits_row(s, 15 + STORE_LIMIT_COUNT, &u->effective);
 }
 
 static int user_by_id(struct store *st, int64_t id, struct store_user *u_r)
@@ -767,6 +767,7 @@ void store_user_clear(struct store_user *u)
 {
 	free(u->address);
 	free(u->source);
+	free(u->forward);
 	secret_free(&u->pw_hash);
 	secret_free(&u->scram);
 	secret_free(&u->apop_secret);

@@ -399,7 +399,8 @@ static void test_user_changes(void)
 	test_assert(test_add_user(st, "bob@example.test", 0) == STORE_OK);
 	test_assert(test_add_user(st, "carol@other.test", 0) == STORE_OK);
 
-	test_assert(store_user_set_quota(st, "ALICE@example.test", 5000) == STORE_OK);
+	test_assert(store_user_set_limit(st, "ALICE@example.test", STORE_LIMIT_QUOTA, 5000) ==
+		    STORE_OK);
 	test_assert(store_user_set_pop3(st, "alice@example.test", false) == STORE_OK);
 	test_assert(store_user_lookup(st, "alice@example.test", &u) == STORE_OK);
 	test_assert(u.quota == 5000 && !u.pop3_enabled && u.enabled);
@@ -410,7 +411,8 @@ static void test_user_changes(void)
 	test_assert(u.pop3_enabled && !u.enabled); /* a disabled mailbox is still found */
 	store_user_clear(&u);
 	test_assert(store_user_set_enabled(st, "alice@example.test", true) == STORE_OK);
-	test_assert(store_user_set_quota(st, "alice@example.test", 0) == STORE_OK);
+	test_assert(store_user_set_limit(st, "alice@example.test", STORE_LIMIT_QUOTA, 0) ==
+		    STORE_OK);
 
 	/* a new password replaces all three secrets; NULLs clear */
 	test_assert(store_user_set_password(st, "alice@example.test", "$y$2", NULL, NULL) ==
@@ -430,13 +432,15 @@ static void test_user_changes(void)
 
 	/* unknown mailboxes, and aliases are not mailboxes for set_* */
 	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);
-	test_assert(store_user_set_quota(st, "nobody@example.test", 1) == STORE_NOTFOUND);
+	test_assert(store_user_set_limit(st, "nobody@example.test", STORE_LIMIT_QUOTA, 1) ==
+		    STORE_NOTFOUND);
 	test_assert(store_user_set_pop3(st, "nobody@example.test", true) == STORE_NOTFOUND);
 	test_assert(store_user_set_enabled(st, "nobody@example.test", true) == STORE_NOTFOUND);
 	test_assert(store_user_clear_apop(st, "nobody@example.test") == STORE_NOTFOUND);
 	test_assert(store_user_set_password(st, "nobody@example.test", "$y$", NULL, NULL) ==
 		    STORE_NOTFOUND);
-	test_assert(store_user_set_quota(st, "sales@example.test", 1) == STORE_NOTFOUND);
+	test_assert(store_user_set_limit(st, "sales@example.test", STORE_LIMIT_QUOTA, 1) ==
+		    STORE_NOTFOUND);
 	test_assert(store_user_remove(st, "sales@example.test") == STORE_NOTFOUND);
 
 	/* lookup through an alias with one local target gives that mailbox */
