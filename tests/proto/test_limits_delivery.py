@@ -130,6 +130,7 @@ def test_quota_send_refuses_mail_from_but_port_25_delivers():
         r = c.mail(ALICE)
         assert r[0] == 552 and b"5.2.2" in r[1], reply(r)
         c.quit()
+        assert len(limit_logged(srv, ALICE, "quota-send")) == 2, srv.log_text()[-2000:]
         # receiving goes on, from outside and from bob
         assert inbound(srv, [ALICE], message("in", 300))[ALICE][0] == 250
         c = srv.submission(BOB)
@@ -190,6 +191,7 @@ def test_max_message_size_declared_and_not():
         except smtplib.SMTPDataError as e:
             r = (e.smtp_code, e.smtp_error)
         assert r[0] == 552 and b"5.3.4" in r[1], reply(r)
+        assert len(limit_logged(srv, ALICE, "max-message-size")) == 2, srv.log_text()[-2000:]
         # a small one goes
         small = message("small", 1000)
         assert c.mail(ALICE, ["SIZE=%d" % len(small)])[0] == 250
@@ -244,6 +246,17 @@ def test_messages_per_hour():
         srv.cli("user", "set", ALICE, "--messages-per-hour", "2")
         srv.start()
         c = srv.submission(ALICE)
+        # an abandoned transaction, and one refused after its data, send nothing
+        assert c.mail(ALICE)[0] == 250 and c.rcpt(OUTSIDE)[0] == 250
+        c.rset()
+        srv.cli("user", "set", ALICE, "--max-message-size", "1K")
+        assert c.mail(ALICE)[0] == 250 and c.rcpt(OUTSIDE)[0] == 250
+        try:
+            r = c.data(message("too big", 3000))
+        except smtplib.SMTPDataError as e:
+            r = (e.smtp_code, e.smtp_error)
+        assert r[0] == 552, reply(r)
+        srv.cli("user", "set", ALICE, "--max-message-size", "default")
         for i in range(2):
             assert c.mail(ALICE)[0] == 250 and c.rcpt(OUTSIDE)[0] == 250
             assert c.data(message("n%d" % i, 300))[0] == 250
