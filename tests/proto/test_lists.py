@@ -511,12 +511,32 @@ def test_mail_list_id_loop_is_not_expanded_again():
         assert len(reports) == 1, reports
         assert reports[0].startswith(b"Return-Path: <>\r\n"), reports[0][:200]
         assert STAFF.encode() in reports[0], reports[0][:2000]
+        # the same List-Id with a phrase (RFC 2919 §2): still this list's
+        s = srv.submission(CAROL)
+        s.sendmail(CAROL, [STAFF], b"List-Id: Staff of example <staff.example.test>\r\n"
+                   b"Subject: looped\r\n\r\nx\r\n")
+        s.quit()
+        assert count(srv, ALICE) == 0 and count(srv, BOB) == 0
+        assert count(srv, CAROL) == 2
         # another list's List-Id is no loop
         s = srv.submission(CAROL)
         s.sendmail(CAROL, [STAFF], b"List-Id: <other.example.org>\r\nSubject: fine\r\n"
                    b"\r\nx\r\n")
         s.quit()
         assert count(srv, ALICE) == 1 and count(srv, BOB) == 1
+
+
+def test_mail_remote_member_also_a_direct_recipient():
+    with mail_server() as srv:
+        make_list(srv, STAFF, [ALICE, "far@remote.test", "other@remote.test"])
+        srv.start()
+        s = srv.submission(CAROL)
+        s.sendmail(CAROL, [STAFF, "far@remote.test"], b"Subject: both\r\n\r\nx\r\n")
+        s.quit()
+        q = sorted((e["sender"], e["recipients"]) for e in queue(srv))
+        assert q == [(CAROL, ["far@remote.test"]),
+                     ("owner-staff@example.test", ["other@remote.test"])], q
+        assert count(srv, ALICE) == 1
 
 
 def remote_members(srv, address, n, first=0):
