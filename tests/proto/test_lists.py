@@ -539,6 +539,65 @@ def test_mail_remote_member_also_a_direct_recipient():
         assert count(srv, ALICE) == 1
 
 
+def test_mail_folded_list_id_is_the_lists_own():
+    with mail_server() as srv:
+        make_list(srv, STAFF, [ALICE])
+        srv.start()
+        s = srv.submission(CAROL)
+        # a folded field (RFC 5322 §2.2.3) carries the same List-Id
+        s.sendmail(CAROL, [STAFF], b"List-Id: Staff of example\r\n <staff.example.test>\r\n"
+                   b"Subject: looped\r\n\r\nx\r\n")
+        s.quit()
+        assert count(srv, ALICE) == 0
+        assert count(srv, CAROL) == 1
+
+
+def test_mail_members_rule_on_lists_nested_in_each_other():
+    """Eight lists that all contain each other: whether a sender is a member
+    is decided by looking at each list once (smtplib gives up on an answer
+    after 10 s)."""
+    with mail_server() as srv:
+        names = ["ring%d@example.test" % i for i in range(8)]
+        for n in names:
+            srv.cli("list", "add", n, "--senders", "members")
+        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
+        db.executemany("INSERT INTO list_members (list_id, member) SELECT id, ? FROM lists",
+                       [(m,) for m in names])
+        db.commit()
+        db.close()
+        srv.cli("list", "member", "add", names[7], ALICE)
+        srv.start()
+        c = srv.smtp()
+        r = rcpt(c, "stranger@remote.test", [names[0]])[0]
+        assert refused(r, names[0], "member"), r
+        assert rcpt(c, ALICE, [names[0]])[0][0] == 250
+        c.quit()
+
+
+def test_mail_list_without_members():
+    """A list that delivers to nobody (no members yet, or none that takes
+    mail) must not leave the sender retrying: either RCPT refuses it for
+    good or the message is accepted with nothing to store."""
+    with mail_server() as srv:
+        make_list(srv, "empty@example.test", [])
+        make_list(srv, "gone@example.test", [])
+        srv.cli("alias", "add", "sales@example.test", ALICE)
+        srv.cli("list", "member", "add", "gone@example.test", "sales@example.test")
+        srv.cli("alias", "remove", "sales@example.test")
+        srv.start()
+        for address in ("empty@example.test", "gone@example.test"):
+            c = srv.smtp()
+            assert c.mail("x@remote.test")[0] == 250
+            code, text = c.rcpt(address)
+            if code == 250:
+                code, text = c.data(b"Subject: nobody\r\n\r\nx\r\n")
+                assert code == 250, (address, "DATA", code, text)
+            else:
+                assert code == 550, (address, "RCPT", code, text)
+            c.quit()
+        assert count(srv, ALICE) == 0 and queue(srv) == []
+
+
 def remote_members(srv, address, n, first=0):
     """n remote members for a list, written behind the CLI's back (one
     process per member would take minutes)."""
