@@ -526,6 +526,32 @@ def test_mail_list_id_loop_is_not_expanded_again():
         assert count(srv, ALICE) == 1 and count(srv, BOB) == 1
 
 
+def test_mail_member_of_another_directory_backend():
+    srv = Server(smtp=True, pop3s=False,
+                 extra={"directory.backend": "passwd-file",
+                        "passwd-file.path": "users.passwd",  # in data_dir
+                        "passwd-file.domain": "example.org"})
+    with srv:
+        path = os.path.join(srv.dir, "data", "users.passwd")
+        with open(path, "w") as f:
+            f.write("dana:{PLAIN}pencil-12\n")
+        os.chmod(path, 0o644)
+        srv.cli("domain", "add", "example.org")
+        make_list(srv, "staff@example.org", [])
+        # the account lives in the passwd-file: it gets its mailbox as it joins
+        srv.cli("list", "member", "add", "staff@example.org", "dana@example.org")
+        p = srv.cli("list", "member", "add", "staff@example.org", "nobody@example.org",
+                    check=False)
+        assert p.returncode == 67, p.stderr
+        assert show(srv, "staff@example.org")["members"] == ["dana@example.org"]
+        srv.start()
+        c = srv.smtp()
+        c.sendmail("x@remote.test", ["staff@example.org"], b"Subject: to dana\r\n\r\nx\r\n")
+        c.quit()
+        msgs = srv.messages("dana@example.org", "pencil-12")
+        assert len(msgs) == 1 and b"List-Id: <staff.example.org>\r\n" in msgs[0], msgs
+
+
 def test_mail_remote_member_also_a_direct_recipient():
     with mail_server() as srv:
         make_list(srv, STAFF, [ALICE, "far@remote.test", "other@remote.test"])
