@@ -447,6 +447,13 @@ def test_mail_copies_list_id_and_queued_members():
         c.sendmail("sender@remote.test", ["staff@example.net"], b"Subject: again\r\n\r\nx\r\n")
         c.quit()
         assert count(srv, ALICE) == 2 and count(srv, BOB) == 2
+        # `mailroom deliver` takes the same road
+        srv.cli("deliver", STAFF, "--sender", "lda@remote.test", stdin=b"Subject: lda\n\nx\n")
+        msgs = srv.messages(ALICE)
+        assert len(msgs) == 3 and msgs[2].startswith(
+            b"Return-Path: <owner-staff@example.test>\r\nList-Id: <staff.example.test>\r\n"), \
+            msgs[2][:200]
+        assert len(queue(srv)) == 3
 
 
 def test_mail_owner_address():
