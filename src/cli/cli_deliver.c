@@ -8,7 +8,9 @@
  * store busy or failing, no store yet, or the mailbox over quota (the MTA
  * keeps the message and retries); 65 (EX_DATAERR) message too large or
  * empty, or a bad --uidl; 74 (EX_IOERR) stdin unreadable, or the store
- * damaged or read-only.
+ * damaged or read-only; 77 (EX_NOPERM) a list's sender rule refuses the
+ * sender. The message goes through the local delivery path (delivery.h)
+ * as SMTP's does, side effects included.
  *
  * postmaster@ a hosted domain without a mailbox or alias of that name goes
  * where SMTP sends it (RFC 5321 §4.5.1): to [smtp] postmaster if set, else to
@@ -42,8 +44,11 @@ static const char usage[] =
     "forwarded copies go to it (default: none, no Return-Path added). --uidl\n"
     "keeps the POP3 UIDL the message had on another server (1-70 printable\n"
     "characters), for migrations.\n"
+    "Lists, forwarding, auto-replies and quota warnings apply as to SMTP (not\n"
+    "with --uidl: an import only stores).\n"
     "Exit: 0 delivered, 67 unknown recipient, 75 try later (store busy, quota\n"
-    "full), 65 bad message, 74 stdin or store unreadable.\n";
+    "full), 65 bad message, 74 stdin or store unreadable, 77 a list's sender\n"
+    "rule refuses the sender.\n";
 
 static int read_all(struct buf *in)
 {
