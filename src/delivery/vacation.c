@@ -51,6 +51,12 @@ struct lex {
 	const char *p, *end;
 };
 
+/* A value to read; an empty buf has no data at all. */
+static struct lex lex_of(const char *v, size_t n)
+{
+	return v != NULL ? (struct lex){v, v + n} : (struct lex){"", ""};
+}
+
 static bool is_special(char c)
 {
 	return c == '<' || c == '>' || c == '@' || c == ',' || c == ';' || c == ':';
@@ -218,7 +224,7 @@ static void spec_done(struct spec *sp, struct wanted *w)
    display names, angle-addrs with obsolete source routes. */
 static void address_list(const char *v, size_t n, struct spec *sp, struct wanted *w)
 {
-	struct lex lx = {v, v + n};
+	struct lex lx = lex_of(v, n);
 	bool in_angle = false, angle_done = false;
 
 	spec_reset(sp);
@@ -295,7 +301,7 @@ static bool name_is(struct slice name, const char *lit)
    keyword before any parameters (RFC 3834 §5.1). */
 static struct slice first_word(const struct buf *v)
 {
-	struct lex lx = {v->data, v->data + v->len};
+	struct lex lx = lex_of(v->data, v->len);
 	skip_cfws(&lx);
 	const char *s = lx.p;
 	while (lx.p < lx.end && strchr(" \t;(", *lx.p) == NULL)
@@ -380,7 +386,7 @@ enum vacation_skip vacation_check(const char *msg, size_t len, const char *sende
 	    : list	 ? VACATION_LIST
 	    : !w.found	 ? VACATION_NOT_ADDRESSED
 			 : VACATION_SEND;
-	if (w.found && matched_r != NULL)
+	if (r == VACATION_SEND && matched_r != NULL)
 		*matched_r = w.index;
 out:
 	for (size_t i = 0; i < n; i++)
@@ -428,9 +434,11 @@ static size_t longest_word(const char *s, size_t n)
 static void put_subject(struct buf *out, const char *text, size_t n)
 {
 	struct buf t = {0};
-	size_t col = 9, start = out->len;
+	size_t col = 9;
 
 	put_clean(&t, text, n);
+	while (t.len > 0 && t.data[t.len - 1] == ' ')
+		t.len--; /* no white space at the end: a fold there would end the header */
 	buf_append_str(out, "Subject: ");
 	if (is_ascii(t.data, t.len) && longest_word(t.data, t.len) < 900) {
 		for (size_t i = 0; i < t.len; i++) {
@@ -461,8 +469,6 @@ static void put_subject(struct buf *out, const char *text, size_t n)
 			i += k;
 		}
 	}
-	while (out->len > start + 9 && out->data[out->len - 1] == ' ')
-		out->len--; /* no white space at the end of the field */
 	buf_append_str(out, "\r\n");
 	buf_free(&t);
 }
@@ -472,7 +478,7 @@ static void put_subject(struct buf *out, const char *text, size_t n)
    of the obsolete syntax, comments, junk) is passed over. */
 static size_t msg_ids(const struct buf *v, struct slice *ids, size_t max)
 {
-	struct lex lx = {v->data, v->data + v->len};
+	struct lex lx = lex_of(v->data, v->len);
 	size_t k = 0;
 
 	for (struct tok t; (t = lex_next(&lx)).kind != TOK_END;) {
@@ -487,9 +493,11 @@ static size_t msg_ids(const struct buf *v, struct slice *ids, size_t max)
 		if (t.kind == TOK_END)
 			break;
 		size_t n = (size_t)(t.s + 1 - s);
-		/* no white space or comment inside: the id as it was written */
-		ok &= at && n <= MSGID_MAX && memchr(s, ' ', n) == NULL &&
-		      memchr(s, '\t', n) == NULL && memchr(s, '(', n) == NULL;
+		/* printable ASCII alone, no white space or comment inside: the
+		   id as it was written, safe to copy into a field */
+		ok &= at && n <= MSGID_MAX;
+		for (size_t i = 0; i < n && ok; i++)
+			ok = s[i] > ' ' && s[i] < 127 && s[i] != '(';
 		if (ok && k < max) {
 			ids[k++] = (struct slice){s, n};
 		} else if (ok && max > 2) { /* keep the first and the newest */

@@ -548,11 +548,12 @@ int store_user_remove(struct store *st, const char *address)
 	    "DELETE FROM messages WHERE mailbox_id = ?1",
 	    "DELETE FROM bodies WHERE refcount <= 0",
 	    "DELETE FROM aliases WHERE target = (SELECT address FROM mailboxes WHERE id = ?1)",
-	    /* its auto-reply, and whom it answered: a later mailbox may get the id */
-	    "DELETE FROM vacations WHERE mailbox_id = ?1",
-	    "DELETE FROM once WHERE key LIKE 'vacation:' || ?1 || ':%'",
 	    "DELETE FROM mailboxes WHERE id = ?1",
 	};
+	if ((r = store_vacation_drop(st, id)) != STORE_OK) {
+		store_rollback(st);
+		return r;
+	}
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
 		sqlite3_stmt *s = store_stmt(st, steps[i]);
 		if (s == NULL) {

@@ -60,6 +60,10 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 		       size_t len, const char *uidl, bool ignore_quota, int *results,
 		       size_t *accepted_r);
 
+/* Inside the caller's transaction, before the mailbox goes: its auto-reply
+   and whom it answered (store_vacation.c); a later mailbox may get the id. */
+int store_vacation_drop(struct store *st, int64_t mailbox_id);
+
 /* One submission inside the caller's transaction (store_queue.c). */
 int store_submit_one(struct store *st, struct store_submission *sub);
 
