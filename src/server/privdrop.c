@@ -153,8 +153,9 @@ static bool path_inside(const char *path, const char *dir)
    each and the array. */
 static char **owned_paths(const struct config *cfg)
 {
+	/* the store's files, and the SRS secret (delivery/srs.h) */
 	static const char *const store_files[] = {"mailroom.db", "mailroom.db-wal",
-						  "mailroom.db-shm"};
+						  "mailroom.db-shm", "srs.key"};
 	char **v = xcalloc(N_ELEMENTS(store_files) + 6, sizeof(char *));
 	size_t n = 0;
 

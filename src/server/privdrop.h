@@ -16,9 +16,9 @@
  * `init` as root first makes the data dir, then gives it and the files it
  * knows to that user.
  *
- * The data dir, the store's files and any TLS file inside the data dir must
- * belong to the user mailroom runs as; a mismatch is refused with a message
- * naming the path, its owner and the chown(1) to run.
+ * The data dir, the store's files, the SRS secret and any TLS file inside the
+ * data dir must belong to the user mailroom runs as; a mismatch is refused
+ * with a message naming the path, its owner and the chown(1) to run.
  *
  * Errors come back as malloc'd text in *err_r (the caller frees). Nothing
  * here keeps state; the process's credentials are the state.
@@ -45,8 +45,9 @@ struct privdrop {
    stays root (drop and check false). Returns 0 or -1. */
 int privdrop_plan(const struct config *cfg, bool serve, struct privdrop *pd, char **err_r);
 
-/* The data dir, mailroom.db, its -wal and -shm files, and the TLS files
-   inside the data dir, where they exist, must be owned by pd->uid. */
+/* The data dir, mailroom.db, its -wal and -shm files, the SRS secret
+   (srs.key) and the TLS files inside the data dir, where they exist, must
+   be owned by pd->uid. */
 int privdrop_check_owner(const struct config *cfg, const struct privdrop *pd, char **err_r);
 
 /* As root: makes the data dir (mode 0700) if it is missing and gives it and

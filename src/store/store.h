@@ -168,7 +168,6 @@ int store_user_can_add(struct store *st, const char *address);
 int store_user_remove(struct store *st, const char *address);
 int store_user_set_password(struct store *st, const char *address, const char *pw_hash,
 			    const char *scram, const char *apop_secret);
-int store_user_set_quota(struct store *st, const char *address, uint64_t quota);
 int store_user_set_pop3(struct store *st, const char *address, bool enabled);
 int store_user_set_submission(struct store *st, const char *address, bool enabled);
 /* A disabled mailbox keeps receiving mail but cannot log in. */
@@ -194,10 +193,14 @@ void store_user_clear(struct store_user *u);
    keep_copy: 1 keep a copy in the mailbox, 0 not, -1 leave as it is (a new
    forward keeps a copy unless told). Targets are normalised addresses, at
    most STORE_FORWARD_MAX; STORE_INVALID for a bad one, STORE_NOTFOUND for
-   a target in an authoritative hosted domain that does not exist. */
+   a target in an authoritative hosted domain that does not exist. The
+   mailbox's own address (or an alias that leads to it alone) is no target:
+   STORE_INVALID. */
 #define STORE_FORWARD_MAX 32
 int store_user_set_forward(struct store *st, const char *address, const char *const *targets,
 			   size_t n, int keep_copy);
+/* Changes keep_copy alone; STORE_INVALID when the mailbox forwards nowhere. */
+int store_user_set_keep_copy(struct store *st, const char *address, bool keep_copy);
 
 /* --- auto-reply (schema 8) ---------------------------------------------------- */
 struct store_vacation {

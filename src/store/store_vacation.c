@@ -83,26 +83,6 @@ static int write_and_forget(struct store *st, sqlite3_stmt *s, int64_t id, const
 	return r;
 }
 
-int store_vacation_drop(struct store *st, int64_t mailbox_id)
-{
-	/* a store held at an older schema (store_test_open_schema) has none */
-	sqlite3_stmt *s = store_stmt(st, "SELECT 1 FROM sqlite_master WHERE name = 'vacations'");
-	if (s == NULL)
-		return STORE_TEMP;
-	int rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-	if (rc != SQLITE_ROW)
-		return store_fail(st, rc, "auto-reply drop");
-	if ((s = store_stmt(st, "DELETE FROM vacations WHERE mailbox_id = ?1")) == NULL)
-		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
-		return store_fail(st, rc, "auto-reply drop");
-	return forget_replies(st, mailbox_id);
-}
-
 static void bind_opt_text(sqlite3_stmt *s, int i, const char *t)
 {
 	if (t != NULL)

@@ -135,6 +135,18 @@ static void test_check_owner(void)
 	/* a link below the data dir is judged by the link, not its target */
 	test_assert(symlink("/", wal) == 0);
 	test_assert(privdrop_check_owner(&c, &pd, &err) == 0);
+	/* the SRS secret is the server's too (root can make it another's) */
+	if (geteuid() == 0) {
+		char *srs = xasprintf("%s/srs.key", dir);
+		touch(srs);
+		test_assert(chown(srs, geteuid() + 1, getegid()) == 0);
+		test_assert(privdrop_check_owner(&c, &pd, &err) < 0);
+		test_assert(err != NULL && strstr(err, srs) != NULL);
+		free(err);
+		err = NULL;
+		test_assert(unlink(srs) == 0);
+		free(srs);
+	}
 	/* without check (root staying root) nothing is looked at */
 	pd.uid = geteuid() + 1;
 	pd.check = false;
