@@ -260,8 +260,7 @@ static void test_address_lists(void)
 	    "To: <@relay.test,@hop.test:alice@example.test>\n", /* obsolete route */
 	    "To: Alice <alice@example.test> (comment <carol@example.test>)\n",
 	    "To: =?UTF-8?B?QWxpY2U=?= <alice@example.test>\n",
-	    "To: Al\xc3\xaf"
-	    "ce <alice@example.test>\n", /* RFC 6532 display name */
+	    "To: Al\303\257ce <alice@example.test>\n", /* RFC 6532 display name */
 	    "To: ,,carol@example.test,,alice@example.test,\n",
 	    "To: carol@example.test;alice@example.test\n",
 	    "To: alice.smith@alias.test\n",
