@@ -34,7 +34,7 @@ static const char *const skip_names[] = {
 
 const char *vacation_skip_name(enum vacation_skip s)
 {
-	return (size_t)s < sizeof(skip_names) / sizeof(skip_names[0]) ? skip_names[s] : "?";
+	return (size_t)s < N_ELEMENTS(skip_names) ? skip_names[s] : "?";
 }
 
 /* --- the lexer of structured field values (RFC 5322 §3.2) --------------------- */
@@ -274,15 +274,15 @@ static bool special_local(const char *local, size_t n)
 	const char *plus = memchr(local, '+', n);
 	if (plus != NULL && plus > local)
 		n = (size_t)(plus - local);
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(exact); i++)
 		if (strlen(exact[i]) == n && strncasecmp(local, exact[i], n) == 0)
 			return true;
-	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++) {
+	for (size_t i = 0; i < N_ELEMENTS(prefix); i++) {
 		size_t k = strlen(prefix[i]);
 		if (n >= k && strncasecmp(local, prefix[i], k) == 0)
 			return true;
 	}
-	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+	for (size_t i = 0; i < N_ELEMENTS(suffix); i++) {
 		size_t k = strlen(suffix[i]);
 		if (n > k && strncasecmp(local + n - k, suffix[i], k) == 0)
 			return true;
@@ -291,11 +291,6 @@ static bool special_local(const char *local, size_t n)
 }
 
 /* --- header fields ---------------------------------------------------------------- */
-
-static bool name_is(struct slice name, const char *lit)
-{
-	return slice_eq_ci(name, lit);
-}
 
 /* The first token of a field value (after comments), e.g. Auto-Submitted's
    keyword before any parameters (RFC 3834 §5.1). */
@@ -358,26 +353,26 @@ enum vacation_skip vacation_check(const char *msg, size_t len, const char *sende
 	struct slice name;
 	mime_fields_begin(&it, msg, len);
 	while (mime_fields_next(&it, &name, &value)) {
-		if (name_is(name, "Auto-Submitted")) {
+		if (slice_eq_ci(name, "Auto-Submitted")) {
 			/* §5: anything but "no" (any case, comments and parameters
 			   aside) is automatic; an empty value too */
 			automatic |= !slice_eq_ci(first_word(&value), "no");
-		} else if (name_is(name, "X-Auto-Response-Suppress")) {
+		} else if (slice_eq_ci(name, "X-Auto-Response-Suppress")) {
 			/* Exchange's way of asking for no out-of-office answer */
-			automatic |=
-			    has_word(&value, suppress, sizeof(suppress) / sizeof(suppress[0]));
-		} else if (name_is(name, "Precedence")) {
+			automatic |= has_word(&value, suppress, N_ELEMENTS(suppress));
+		} else if (slice_eq_ci(name, "Precedence")) {
 			struct slice p = first_word(&value);
-			for (size_t i = 0; i < sizeof(bulk) / sizeof(bulk[0]); i++)
+			for (size_t i = 0; i < N_ELEMENTS(bulk); i++)
 				precedence |= slice_eq_ci(p, bulk[i]);
 		} else if ((name.len > 5 && strncasecmp(name.p, "List-", 5) == 0) ||
-			   name_is(name, "Mailing-List") || name_is(name, "X-Mailing-List")) {
+			   slice_eq_ci(name, "Mailing-List") ||
+			   slice_eq_ci(name, "X-Mailing-List")) {
 			/* RFC 2369 and RFC 2919 fields, and ezmlm's and older
 			   lists' own: list traffic */
 			list = true;
-		} else if (name_is(name, "To") || name_is(name, "Cc") || name_is(name, "Bcc") ||
-			   name_is(name, "Resent-To") || name_is(name, "Resent-Cc") ||
-			   name_is(name, "Resent-Bcc")) {
+		} else if (slice_eq_ci(name, "To") || slice_eq_ci(name, "Cc") ||
+			   slice_eq_ci(name, "Bcc") || slice_eq_ci(name, "Resent-To") ||
+			   slice_eq_ci(name, "Resent-Cc") || slice_eq_ci(name, "Resent-Bcc")) {
 			address_list(value.data, value.len, &sp, &w);
 		}
 	}
