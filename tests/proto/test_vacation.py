@@ -501,6 +501,22 @@ def test_vacation_loop_between_two_mailboxes():
 
 
 @needs_delivery
+def test_no_reply_to_a_list_copy():
+    with delivery_server() as srv:
+        srv.cli("list", "add", "staff@example.test")
+        srv.cli("list", "member", "add", "staff@example.test", ALICE)
+        send(srv, BOB, ["staff@example.test"], message("to the list", to="staff@example.test"))
+        got = parsed(srv, ALICE)
+        assert len(got) == 1 and got[0]["List-Id"] == "<staff.example.test>", \
+            [m.as_string() for m in got]
+        assert parsed(srv, BOB) == [] and queue(srv) == []
+        # even when the copy names the mailbox in To as well
+        send(srv, BOB, ["staff@example.test"],
+             message("to both", to="staff@example.test, alice@example.test"))
+        assert len(parsed(srv, ALICE)) == 2 and parsed(srv, BOB) == []
+
+
+@needs_delivery
 def test_reply_through_deliver():
     with delivery_server() as srv:
         p = srv.deliver(ALICE, message("via deliver", sender=BOB), "--sender", BOB)
