@@ -337,10 +337,12 @@ static void build_vacation(struct delivery *d, struct store *st, struct built *b
 		} else {
 			bool inside = sender_internal(st, p->sender);
 			const char *subject = v.subject, *text = v.body;
-			if (!inside && v.external_body != NULL) {
+			/* each external text stands in for its own inside one
+			   (store.h: NULL, the inside one) */
+			if (!inside && v.external_subject != NULL)
 				subject = v.external_subject;
+			if (!inside && v.external_body != NULL)
 				text = v.external_body;
-			}
 			struct buf *body = new_body(b);
 			vacation_reply_build(body, d->hostname, addrs[matched], p->sender, subject,
 					     text, m->body, m->len);
