@@ -375,29 +375,32 @@ static void human_size(char *out, size_t len, uint64_t v)
 		snprintf(out, len, "%llu octets", (unsigned long long)v);
 }
 
+/* A warning for a mailbox with a warning level: stored only if, once the
+   message is in, the mailbox is at or above the level (cond_used, decided
+   in the transaction) and no warning went since it last was below
+   (once_key). */
 static void build_quota_warning(struct delivery *d, struct built *b,
 				const struct store_mailbox_info *in,
 				const struct delivery_message *m)
 {
 	const int64_t *lv = in->limits.v;
-	char date[64], used[32], warn[32], send[32], quota[32];
+	char date[64], warn[32], send[32], quota[32];
 
-	if (lv[STORE_LIMIT_QUOTA_WARN] <= 0 ||
-	    in->used + m->len < (uint64_t)lv[STORE_LIMIT_QUOTA_WARN])
+	if (lv[STORE_LIMIT_QUOTA_WARN] <= 0)
 		return;
 	date_now(date, sizeof(date));
-	human_size(used, sizeof(used), in->used + m->len);
 	human_size(warn, sizeof(warn), (uint64_t)lv[STORE_LIMIT_QUOTA_WARN]);
 	struct buf *body = new_body(b);
 	buf_printf(body,
 		   "From: Mail Delivery System <MAILER-DAEMON@%s>\r\nTo: <%s>\r\n"
-		   "Subject: Mailbox almost full: %s of %s used\r\nDate: %s\r\n",
-		   d->hostname, in->address, used, warn, date);
+		   "Subject: Mailbox almost full: %s reached its warning level of %s\r\n"
+		   "Date: %s\r\n",
+		   d->hostname, in->address, in->address, warn, date);
 	message_id(body, d->hostname);
 	buf_printf(body, "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
 			 "Content-Type: text/plain; charset=utf-8\r\n\r\n");
-	buf_printf(body, "Your mailbox <%s> now holds %s, at or above its warning level of %s.\r\n",
-		   in->address, used, warn);
+	buf_printf(body, "Your mailbox <%s> has reached its warning level of %s.\r\n", in->address,
+		   warn);
 	if (lv[STORE_LIMIT_QUOTA_SEND] > 0) {
 		human_size(send, sizeof(send), (uint64_t)lv[STORE_LIMIT_QUOTA_SEND]);
 		buf_printf(body, "At %s you can no longer send mail.\r\n", send);
@@ -418,6 +421,8 @@ static void build_quota_warning(struct delivery *d, struct built *b,
 	s->n_local = 1;
 	s->body = body->data;
 	s->len = body->len;
+	s->cond_mailbox = in->id;
+	s->cond_used = (uint64_t)lv[STORE_LIMIT_QUOTA_WARN];
 	s->once_key = keep_str(b, key);
 	s->once_until = INT64_MAX;
 }

@@ -359,6 +359,12 @@ struct store_submission {
 	   once_key lasts past now, and then recorded until once_until */
 	const char *once_key;
 	int64_t once_until;
+	/* a side effect stored only when mailbox cond_mailbox (0: always) holds
+	   at least cond_used octets at that point of the transaction, the
+	   message it comes with included (a quota warning: decided against the
+	   use of that moment, whatever else was delivered meanwhile) */
+	int64_t cond_mailbox;
+	uint64_t cond_used;
 	/* rate limits: the submitting mailbox (0: none) and the recipients it
 	   counts for (lists expanded), recorded with the message */
 	int64_t sent_by;

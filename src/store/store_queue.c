@@ -100,6 +100,25 @@ static int once_taken(struct store *st, const struct store_submission *sub, int6
 	return STORE_OK;
 }
 
+/* Whether the submission's condition (cond_mailbox) holds now. */
+static int cond_holds(struct store *st, const struct store_submission *sub, bool *holds_r)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT used FROM mailboxes WHERE id = ?1");
+	int rc;
+
+	*holds_r = false;
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, sub->cond_mailbox);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*holds_r = (uint64_t)sqlite3_column_int64(s, 0) >= sub->cond_used;
+	else if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "condition lookup");
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
 /* The submitting mailbox's record for the rate limits; rows older than the
    longest window (a day) go. */
 static int sent_record(struct store *st, const struct store_submission *sub, int64_t now)
@@ -140,6 +159,14 @@ static int submit_one(struct store *st, struct store_submission *sub, bool side_
 
 	*stored_r = false;
 	sub->skipped = false;
+	if (sub->cond_mailbox > 0) {
+		bool holds = false;
+		if ((r = cond_holds(st, sub, &holds)) != STORE_OK || !holds) {
+			sub->skipped = r == STORE_OK;
+			free(results);
+			return r;
+		}
+	}
 	if (sub->once_key != NULL && (r = once_taken(st, sub, now, &taken)) == STORE_OK && taken) {
 		sub->skipped = true; /* and what it would have caused */
 		free(results);
