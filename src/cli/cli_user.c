@@ -19,6 +19,8 @@ static const char usage[] =
     "       mailroom [-c FILE] user set ADDRESS [--quota SIZE] [--pop3 yes|no]\n"
     "                                           [--submission yes|no] [--enabled yes|no]\n"
     "                                           [--no-apop]\n"
+    "                                           [--forward ADDR[,ADDR...] | --no-forward]\n"
+    "                                           [--keep-copy yes|no]\n"
     "       mailroom [-c FILE] user import passwd-file FILE [--domain DOMAIN] [--json]\n"
     "\n"
     "The password is read from the terminal (twice), or with --password-stdin\n"
@@ -37,7 +39,12 @@ static const char usage[] =
     "SIZE: bytes, or with K, M, G (1024-based); 0 = no quota.\n"
     "A disabled account (--enabled no) still receives mail but cannot log in;\n"
     "--pop3 no closes POP3 for the account alone, --submission no its SMTP\n"
-    "submission (sending); mail to it is still accepted.\n";
+    "submission (sending); mail to it is still accepted.\n"
+    "--forward sends the account's mail on to up to 32 addresses (local or\n"
+    "not; it replaces what was set), --no-forward stops that. A copy stays in\n"
+    "the mailbox unless --keep-copy no; a new forward keeps one unless told.\n"
+    "Mail forwarded elsewhere gets an SRS envelope sender of the account's\n"
+    "domain, so the next hop's SPF check passes and bounces come back.\n";
 
 enum {
 	O_PWSTDIN,
@@ -52,6 +59,9 @@ enum {
 	O_SUBM,
 	O_PWHASH,
 	O_DOMAIN,
+	O_FORWARD,
+	O_NOFORWARD,
+	O_KEEPCOPY,
 	O_N
 };
 
@@ -252,15 +262,82 @@ static int user_passwd(struct cli *c, struct cli_opt *o, const char *address)
 	return rc;
 }
 
+/* What `user set` was told about forwarding: the targets of --forward
+   (split in a copy of its value), --no-forward, --keep-copy. */
+struct forward_set {
+	bool given, clear;
+	int keep; /* 1, 0, or -1: as it is */
+	const char *targets[STORE_FORWARD_MAX];
+	size_t n;
+	char list[STORE_FORWARD_MAX * 256];
+};
+
+static int forward_parse(struct cli_opt *o, struct forward_set *f)
+{
+	bool keep = true;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->keep = -1;
+	f->given = o[O_FORWARD].set || o[O_NOFORWARD].set || o[O_KEEPCOPY].set;
+	f->clear = o[O_NOFORWARD].set;
+	if (o[O_NOFORWARD].set && (o[O_FORWARD].set || o[O_KEEPCOPY].set)) {
+		cli_err("user set: --no-forward goes alone: without --forward and --keep-copy");
+		return EX_USAGE;
+	}
+	if (o[O_KEEPCOPY].set && (rc = yesno(&o[O_KEEPCOPY], &keep)) != 0)
+		return rc;
+	if (o[O_KEEPCOPY].set)
+		f->keep = keep;
+	if (!o[O_FORWARD].set)
+		return 0;
+	const char *v = o[O_FORWARD].value;
+	if (strlen(v) >= sizeof(f->list)) {
+		cli_err("user set: --forward takes at most %d addresses", STORE_FORWARD_MAX);
+		return EX_USAGE;
+	}
+	strcpy(f->list, v);
+	for (char *save = NULL, *t = strtok_r(f->list, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save)) {
+		t += strspn(t, " \t");
+		t[strcspn(t, " \t")] = '\0';
+		if (*t == '\0')
+			continue;
+		if (f->n == STORE_FORWARD_MAX) {
+			cli_err("user set: --forward takes at most %d addresses",
+				STORE_FORWARD_MAX);
+			return EX_USAGE;
+		}
+		f->targets[f->n++] = t;
+	}
+	if (f->n == 0) {
+		cli_err("user set: --forward wants addresses, as in --forward "
+			"bob@example.org,carol@example.net (--no-forward stops forwarding)");
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+/* A store status, as the other settings of user_set. */
+static int forward_apply(struct store *st, const char *address, const struct forward_set *f)
+{
+	if (f->n == 0 && !f->clear)
+		return store_user_set_keep_copy(st, address, f->keep == 1);
+	return store_user_set_forward(st, address, f->targets, f->n, f->keep);
+}
+
 static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 {
 	uint64_t quota = 0;
 	bool pop3 = true, enabled = true, subm = true;
 	struct store *st = NULL;
-	int rc = 0;
+	struct forward_set fw;
+	int rc = forward_parse(o, &fw);
 
+	if (rc != 0)
+		return rc;
 	if (!o[O_QUOTA].set && !o[O_POP3].set && !o[O_ENABLED].set && !o[O_NOAPOP].set &&
-	    !o[O_SUBM].set) {
+	    !o[O_SUBM].set && !fw.given) {
 		cli_err("user set: nothing to change: give --quota, --pop3, --submission, "
 			"--enabled or --no-apop");
 		return EX_USAGE;
@@ -284,6 +361,8 @@ static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 		rc = store_user_set_submission(st, address, subm);
 	if (rc == STORE_OK && o[O_NOAPOP].set)
 		rc = store_user_clear_apop(st, address);
+	if (rc == STORE_OK && fw.given)
+		rc = forward_apply(st, address, &fw);
 	if (rc == STORE_OK)
 		printf("user %s updated\n", address);
 	else
@@ -307,6 +386,9 @@ int cli_user(struct cli *c, int argc, char **argv)
 	    [O_SUBM] = {.name = "submission", .has_arg = true},
 	    [O_PWHASH] = {.name = "password-hash", .has_arg = true},
 	    [O_DOMAIN] = {.name = "domain", .has_arg = true},
+	    [O_FORWARD] = {.name = "forward", .has_arg = true},
+	    [O_NOFORWARD] = {.name = "no-forward"},
+	    [O_KEEPCOPY] = {.name = "keep-copy", .has_arg = true},
 	};
 	const char *pos[3];
 	size_t np;
@@ -364,7 +446,8 @@ int cli_user(struct cli *c, int argc, char **argv)
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_passwd(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "set") == 0) {
-		static const int ok[] = {O_QUOTA, O_POP3, O_ENABLED, O_NOAPOP, O_SUBM};
+		static const int ok[] = {O_QUOTA, O_POP3,    O_ENABLED,	  O_NOAPOP,
+					 O_SUBM,  O_FORWARD, O_NOFORWARD, O_KEEPCOPY};
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_set(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "remove") == 0) {
