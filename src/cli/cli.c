@@ -25,15 +25,17 @@ static const char usage_main[] =
     "\n"
     "  init                     create the data dir, store and a self-signed certificate\n"
     "  serve                    run the server in the foreground (SIGTERM stops it)\n"
-    "  domain add|remove|list   accepted domains\n"
+    "  domain add|remove|set|list   accepted domains and their quota and limit defaults\n"
     "  user add|remove|list|passwd|set   mailboxes\n"
     "  alias add|remove|list    extra addresses of mailboxes\n"
+    "  list add|set|member|sender|remove|show|list   distribution lists\n"
     "  deliver ADDRESS          deliver a message read from stdin\n"
     "  queue list|show|flush|hold|release|remove   the outbound queue\n"
     "  route add|remove|list    next hops for remote domains (smart hosts)\n"
     "  config check|show        check the config file, TLS files and store; print\n"
     "                           the effective configuration\n"
     "  pw                       hash a password read from stdin: one {SCHEME}hash line\n"
+    "  vacation set|show|remove auto-replies (out of office) of a mailbox\n"
     "\n"
     "options:\n"
     "  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
@@ -308,9 +310,10 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);
 } verbs[] = {
-    {"init", cli_init},	    {"serve", cli_serve},     {"domain", cli_domain}, {"user", cli_user},
-    {"alias", cli_alias},   {"deliver", cli_deliver}, {"queue", cli_queue},   {"route", cli_route},
-    {"config", cli_config}, {"pw", cli_pw},
+    {"init", cli_init},	  {"serve", cli_serve}, {"domain", cli_domain},
+    {"user", cli_user},	  {"alias", cli_alias}, {"deliver", cli_deliver},
+    {"queue", cli_queue}, {"route", cli_route}, {"config", cli_config},
+    {"pw", cli_pw},	  {"list", cli_list},	{"vacation", cli_vacation},
 };
 
 int cli_main(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "store/store.h"
 #include "util/config.h"
 
 #include <sysexits.h>
@@ -75,16 +76,35 @@ void cli_list_item(struct cli_list *l);
 int cli_list_end(struct cli_list *l, struct store *st, int rc, const char *empty);
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Quota levels and sending limits (cli_limits.c). A value of option
+   --NAME (store_limit_name): a size (K, M, G) or a count, 0 for none, and
+   with inherit_ok `default` (STORE_INHERIT). Returns 0 or EX_USAGE after
+   saying why, naming `verb`. */
+bool cli_limit_is_size(enum store_limit l);
+int cli_limit_parse(const char *verb, enum store_limit l, const char *s, bool inherit_ok,
+		    int64_t *v_r);
+/* "10M", "1536", "50" or "-" (none). */
+void cli_limit_text(char *buf, size_t n, enum store_limit l, int64_t v);
+/* quota-warn <= quota-send <= quota among the levels set in eff (a
+   mailbox's with its own values in `own`, else NULL for a domain's): 0, or
+   EX_DATAERR after saying which two are out of order for `who`. */
+int cli_limits_order(const char *verb, const char *who, const struct store_limits *eff,
+		     const struct store_limits *own);
+/* {"quota-warn":N,...}; with inherit_null STORE_INHERIT is null. */
+void cli_limits_json(FILE *f, const struct store_limits *l, bool inherit_null);
+
 int cli_init(struct cli *c, int argc, char **argv);
 int cli_serve(struct cli *c, int argc, char **argv);
 int cli_domain(struct cli *c, int argc, char **argv);
 int cli_user(struct cli *c, int argc, char **argv);
 int cli_alias(struct cli *c, int argc, char **argv);
+int cli_list(struct cli *c, int argc, char **argv);
 int cli_deliver(struct cli *c, int argc, char **argv);
 int cli_queue(struct cli *c, int argc, char **argv);
 int cli_route(struct cli *c, int argc, char **argv);
 int cli_config(struct cli *c, int argc, char **argv);
 int cli_pw(struct cli *c, int argc, char **argv);
+int cli_vacation(struct cli *c, int argc, char **argv);
 /* `user import passwd-file FILE [--domain DOMAIN] [--json]` (cli_user_import.c). */
 int cli_user_import_passwdfile(struct cli *c, const char *path, const char *domain, bool json);
 

@@ -16,11 +16,18 @@ static const char usage[] =
     "       mailroom [-c FILE] user remove ADDRESS\n"
     "       mailroom [-c FILE] user list [DOMAIN] [--json]\n"
     "       mailroom [-c FILE] user passwd ADDRESS [--password-stdin] [--apop]\n"
-    "       mailroom [-c FILE] user set ADDRESS [--quota SIZE] [--pop3 yes|no]\n"
+    "       mailroom [-c FILE] user set ADDRESS [--pop3 yes|no]\n"
     "                                           [--submission yes|no] [--enabled yes|no]\n"
     "                                           [--no-apop]\n"
     "                                           [--forward ADDR[,ADDR...] | --no-forward]\n"
     "                                           [--keep-copy yes|no]\n"
+    "                                           [--quota-warn SIZE] [--quota-send SIZE]\n"
+    "                                           [--quota SIZE] [--max-message-size SIZE]\n"
+    "                                           [--max-recipients N]\n"
+    "                                           [--messages-per-hour N]\n"
+    "                                           [--messages-per-day N]\n"
+    "                                           [--recipients-per-hour N]\n"
+    "                                           [--recipients-per-day N]\n"
     "       mailroom [-c FILE] user import passwd-file FILE [--domain DOMAIN] [--json]\n"
     "\n"
     "The password is read from the terminal (twice), or with --password-stdin\n"
@@ -37,6 +44,15 @@ static const char usage[] =
     "lines without a usable hash are skipped and listed on stderr; the last\n"
     "line says \"imported N, skipped M\". Exit 65 if a hash was unusable.\n"
     "SIZE: bytes, or with K, M, G (1024-based); 0 = no quota.\n"
+    "Quota levels, as in Exchange: at --quota-warn the mailbox gets one notice\n"
+    "(again only after it dropped below and crossed it anew), at --quota-send\n"
+    "its login can no longer send, at --quota it receives no more mail (452\n"
+    "4.2.2). The sending limits count what the login submits: the size of one\n"
+    "message, its recipients (lists expanded), and messages and recipients in\n"
+    "any hour or day. For each, 0 means none and `default` the domain's value\n"
+    "(domain set); a new mailbox takes the domain's values. The levels go\n"
+    "quota-warn <= quota-send <= quota. user list shows the use against each\n"
+    "level (a % of it; `default` marks the domain's value).\n"
     "A disabled account (--enabled no) still receives mail but cannot log in;\n"
     "--pop3 no closes POP3 for the account alone, --submission no its SMTP\n"
     "submission (sending); mail to it is still accepted.\n"
@@ -62,8 +78,21 @@ enum {
 	O_FORWARD,
 	O_NOFORWARD,
 	O_KEEPCOPY,
+	/* quota levels and sending limits, beside O_QUOTA (limit_opt) */
+	O_QWARN,
+	O_QSEND,
+	O_MAXSIZE,
+	O_MAXRCPT,
+	O_MPH,
+	O_MPD,
+	O_RPH,
+	O_RPD,
 	O_N
 };
+
+/* The option of each store limit, in enum store_limit order. */
+static const int limit_opt[STORE_LIMIT_COUNT] = {O_QWARN, O_QSEND, O_QUOTA, O_MAXSIZE, O_MAXRCPT,
+						 O_MPH,	  O_MPD,   O_RPH,   O_RPD};
 
 /* Makes the hash and SCRAM verifier of a password read per the options. */
 static int secrets(bool from_stdin, char **pw_r, char **hash_r, char **scram_r)
@@ -82,6 +111,22 @@ static int secrets(bool from_stdin, char **pw_r, char **hash_r, char **scram_r)
 	return 0;
 }
 
+/* One quota level in `user list`: "-" when none, else the level, the share
+   of it in use and, when it is the domain's, "default". */
+static void level_cell(char *buf, size_t n, const struct store_user *u, enum store_limit l)
+{
+	int64_t v = u->effective.v[l];
+	char t[32];
+
+	cli_limit_text(t, sizeof(t), l, v);
+	if (v <= 0) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	snprintf(buf, n, "%s %llu%%%s", t, (unsigned long long)(u->used * 100 / (uint64_t)v),
+		 u->own.v[l] == STORE_INHERIT ? " default" : "");
+}
+
 static void print_user(const struct store_user *u, void *p)
 {
 	struct cli_list *lc = p;
@@ -97,18 +142,23 @@ static void print_user(const struct store_user *u, void *p)
 		       u->submission_enabled ? "true" : "false", u->enabled ? "true" : "false",
 		       u->apop_secret != NULL ? "true" : "false");
 		cli_json_str(stdout, u->source != NULL ? u->source : "builtin");
+		fputs(",\"own\":", stdout);
+		cli_limits_json(stdout, &u->own, true);
+		fputs(",\"effective\":", stdout);
+		cli_limits_json(stdout, &u->effective, false);
 		fputs("}", stdout);
 	} else {
-		char quota[32] = "-";
-		if (u->quota > 0)
-			snprintf(quota, sizeof(quota), "%llu", (unsigned long long)u->quota);
+		char warn[80], send[80], quota[80];
+		level_cell(warn, sizeof(warn), u, STORE_LIMIT_QUOTA_WARN);
+		level_cell(send, sizeof(send), u, STORE_LIMIT_QUOTA_SEND);
+		level_cell(quota, sizeof(quota), u, STORE_LIMIT_QUOTA);
 		/* a directory account's mailbox has no password here: say whose it is */
 		const char *tag = u->source != NULL    ? u->source
 				  : u->pw_hash == NULL ? "no-password"
 						       : NULL;
-		printf("%-40s %8lld %12llu %12s %s%s%s%s%s%s\n", u->address, (long long)u->messages,
-		       (unsigned long long)u->used, quota, u->enabled ? "" : "disabled ",
-		       u->pop3_enabled ? "pop3" : "no-pop3",
+		printf("%-40s %8lld %12llu %-20s %-20s %-20s %s%s%s%s%s%s\n", u->address,
+		       (long long)u->messages, (unsigned long long)u->used, warn, send, quota,
+		       u->enabled ? "" : "disabled ", u->pop3_enabled ? "pop3" : "no-pop3",
 		       u->submission_enabled ? " submission" : " no-submission",
 		       u->apop_secret != NULL ? " apop" : "", tag != NULL ? " " : "",
 		       tag != NULL ? tag : "");
@@ -139,29 +189,79 @@ static int yesno(const struct cli_opt *o, bool *v_r)
 	return 0;
 }
 
-/* --quota SIZE: 0 (none) up to QUOTA_MAX, which the store's 64-bit signed
-   integers hold with room to spare. */
-#define QUOTA_MAX (1024ull * 1024 * 1024 * 1024 * 1024) /* 1024 T */
-
-static int quota_parse(const char *sub, const char *v, uint64_t *quota_r)
+/* The levels and limits `user set` was given: want[l] for given[l]. */
+static int limits_parse(struct cli_opt *o, int64_t *want, bool *given, bool *any_r)
 {
-	if (config_parse_size(v, quota_r) < 0 || *quota_r > QUOTA_MAX) {
-		cli_err("user %s: --quota '%s' is not a size from 0 (no quota) to %lluG: give "
-			"bytes, or a number with K, M or G",
-			sub, v, QUOTA_MAX >> 30);
-		return EX_USAGE;
+	int rc;
+
+	*any_r = false;
+	for (int l = 0; l < STORE_LIMIT_COUNT; l++) {
+		const struct cli_opt *op = &o[limit_opt[l]];
+		given[l] = op->set;
+		if (op->set && (rc = cli_limit_parse("user set", (enum store_limit)l, op->value,
+						     true, &want[l])) != 0)
+			return rc;
+		*any_r |= op->set;
 	}
 	return 0;
 }
 
+/* Sets the given values after checking the order of the quota levels the
+   mailbox would then have (its own, else its domain's). */
+static int limits_apply(struct store *st, const char *address, const int64_t *want,
+			const bool *given)
+{
+	struct store_user u;
+	struct store_limits dom = {{0}}, own, eff;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	rc = store_user_lookup(st, address, &u);
+	if (rc == STORE_OK && strcasecmp(u.address, address) != 0)
+		rc = STORE_NOTFOUND; /* an alias: the store sets a mailbox's own */
+	if (rc != STORE_OK) {
+		store_user_clear(&u);
+		if (rc != STORE_NOTFOUND)
+			return cli_store_fail(st, rc);
+		cli_err("mailbox %s does not exist", address);
+		return EX_NOUSER;
+	}
+	/* a mailbox outside the hosted domains (postmaster, another
+	   directory's) has no domain defaults: none */
+	const char *at = strrchr(u.address, '@');
+	rc = at != NULL ? store_domain_limits(st, at + 1, &dom) : STORE_NOTFOUND;
+	if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_INVALID) {
+		store_user_clear(&u);
+		return cli_store_fail(st, rc);
+	}
+	own = u.own;
+	bool levels = false;
+	for (int l = 0; l < STORE_LIMIT_COUNT; l++) {
+		if (given[l])
+			own.v[l] = want[l];
+		eff.v[l] = own.v[l] != STORE_INHERIT ? own.v[l] : rc == STORE_OK ? dom.v[l] : 0;
+		levels |= given[l] && l <= STORE_LIMIT_QUOTA;
+	}
+	/* only when a level moves: a limit alone is set even if the domain's
+	   levels disagree with the mailbox's */
+	rc = levels ? cli_limits_order("user set", u.address, &eff, &own) : 0;
+	store_user_clear(&u);
+	for (int l = 0; l < STORE_LIMIT_COUNT && rc == 0; l++)
+		if (given[l] && (rc = store_user_set_limit(st, address, (enum store_limit)l,
+							   want[l])) != STORE_OK)
+			rc = cli_store_fail(st, rc);
+	return rc;
+}
+
 static int user_add(struct cli *c, struct cli_opt *o, const char *address)
 {
-	uint64_t quota = 0; /* without --quota: the domain's default */
+	int64_t quota = STORE_INHERIT; /* without --quota: the domain's default */
 	char *pw = NULL, *hash = NULL, *scram = NULL;
 	struct store *st = NULL;
 	int rc;
 
-	if (o[O_QUOTA].set && (rc = quota_parse("add", o[O_QUOTA].value, &quota)) != 0)
+	if (o[O_QUOTA].set && (rc = cli_limit_parse("user add", STORE_LIMIT_QUOTA, o[O_QUOTA].value,
+						    false, &quota)) != 0)
 		return rc;
 	if (o[O_PWHASH].set && (o[O_PWSTDIN].set || o[O_APOP].set)) {
 		cli_err("user add: --password-hash goes without --password-stdin and --apop (a "
@@ -197,7 +297,7 @@ static int user_add(struct cli *c, struct cli_opt *o, const char *address)
 	    .pw_hash = hash,
 	    .scram = scram,
 	    .apop_secret = o[O_APOP].set ? pw : NULL,
-	    .quota = o[O_QUOTA].set ? (int64_t)quota : STORE_INHERIT,
+	    .quota = quota,
 	};
 	rc = store_user_add(st, &nu);
 	if (rc == STORE_OK && o[O_NOPOP3].set)
@@ -328,32 +428,34 @@ static int forward_apply(struct store *st, const char *address, const struct for
 
 static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 {
-	uint64_t quota = 0;
-	bool pop3 = true, enabled = true, subm = true;
+	bool pop3 = true, enabled = true, subm = true, limits = false;
+	int64_t want[STORE_LIMIT_COUNT];
+	bool given[STORE_LIMIT_COUNT];
 	struct store *st = NULL;
 	struct forward_set fw;
 	int rc = forward_parse(o, &fw);
 
-	if (rc != 0)
+	if (rc != 0 || (rc = limits_parse(o, want, given, &limits)) != 0)
 		return rc;
-	if (!o[O_QUOTA].set && !o[O_POP3].set && !o[O_ENABLED].set && !o[O_NOAPOP].set &&
-	    !o[O_SUBM].set && !fw.given) {
-		cli_err("user set: nothing to change: give --quota, --pop3, --submission, "
-			"--enabled or --no-apop");
+	if (!limits && !o[O_POP3].set && !o[O_ENABLED].set && !o[O_NOAPOP].set && !o[O_SUBM].set &&
+	    !fw.given) {
+		cli_err("user set: nothing to change: give --pop3, --submission, --enabled, "
+			"--no-apop, a quota level (--quota-warn, --quota-send, --quota) or a "
+			"sending limit (see mailroom user --help)");
 		return EX_USAGE;
 	}
-	if (o[O_QUOTA].set && (rc = quota_parse("set", o[O_QUOTA].value, &quota)) != 0)
-		return rc;
 	if ((o[O_POP3].set && (rc = yesno(&o[O_POP3], &pop3)) != 0) ||
 	    (o[O_ENABLED].set && (rc = yesno(&o[O_ENABLED], &enabled)) != 0) ||
 	    (o[O_SUBM].set && (rc = yesno(&o[O_SUBM], &subm)) != 0))
 		return rc;
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
+	if (limits && (rc = limits_apply(st, address, want, given)) != 0) {
+		store_close(&st);
+		return rc;
+	}
 	rc = STORE_OK;
-	if (o[O_QUOTA].set)
-		rc = store_user_set_quota(st, address, quota);
-	if (rc == STORE_OK && o[O_POP3].set)
+	if (o[O_POP3].set)
 		rc = store_user_set_pop3(st, address, pop3);
 	if (rc == STORE_OK && o[O_ENABLED].set)
 		rc = store_user_set_enabled(st, address, enabled);
@@ -390,6 +492,9 @@ int cli_user(struct cli *c, int argc, char **argv)
 	    [O_NOFORWARD] = {.name = "no-forward"},
 	    [O_KEEPCOPY] = {.name = "keep-copy", .has_arg = true},
 	};
+	for (int l = 0; l < STORE_LIMIT_COUNT; l++)
+		o[limit_opt[l]] = (struct cli_opt){.name = store_limit_name((enum store_limit)l),
+						   .has_arg = true};
 	const char *pos[3];
 	size_t np;
 	bool done;
@@ -424,9 +529,10 @@ int cli_user(struct cli *c, int argc, char **argv)
 		if ((rc = cli_store_open(c, false, &st)) != 0)
 			return rc;
 		struct cli_list lc;
-		cli_list_begin(&lc, o[O_JSON].set,
-			       "ADDRESS                                  MESSAGES        BYTES     "
-			       "   QUOTA FLAGS");
+		cli_list_begin(
+		    &lc, o[O_JSON].set,
+		    "ADDRESS                                  MESSAGES        BYTES "
+		    "QUOTA-WARN           QUOTA-SEND           QUOTA                FLAGS");
 		rc = store_user_list(st, np == 2 ? pos[1] : NULL, print_user, &lc);
 		rc = cli_list_end(&lc, st, rc, "no mailboxes in this domain");
 		store_close(&st);
@@ -446,8 +552,10 @@ int cli_user(struct cli *c, int argc, char **argv)
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_passwd(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "set") == 0) {
-		static const int ok[] = {O_QUOTA, O_POP3,    O_ENABLED,	  O_NOAPOP,
-					 O_SUBM,  O_FORWARD, O_NOFORWARD, O_KEEPCOPY};
+		static const int ok[] = {O_QUOTA,   O_POP3,    O_ENABLED,   O_NOAPOP,
+					 O_SUBM,    O_QWARN,   O_QSEND,	    O_MAXSIZE,
+					 O_MAXRCPT, O_MPH,     O_MPD,	    O_RPH,
+					 O_RPD,	    O_FORWARD, O_NOFORWARD, O_KEEPCOPY};
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_set(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "remove") == 0) {

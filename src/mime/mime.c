@@ -91,24 +91,32 @@ static bool field_is(const char *p, size_t i, size_t e, const char *name)
 	return field_name_len(p + i, e - i) == k && strncasecmp(p + i, name, k) == 0;
 }
 
+/* The value of the field [i, e): unfolded (line ends dropped), without the
+   white space at either end. */
+static void field_value(const char *p, size_t i, size_t e, struct buf *value)
+{
+	const char *colon = memchr(p + i, ':', e - i);
+
+	buf_clear(value);
+	for (const char *c = colon + 1; c < p + e; c++)
+		if (*c != '\r' && *c != '\n')
+			buf_append_c(value, *c);
+	size_t skip = 0;
+	while (skip < value->len && (value->data[skip] == ' ' || value->data[skip] == '\t'))
+		skip++;
+	buf_consume(value, skip);
+	while (value->len > 0 &&
+	       (value->data[value->len - 1] == ' ' || value->data[value->len - 1] == '\t'))
+		value->data[--value->len] = '\0';
+}
+
 static bool header_get(const char *p, size_t hdr_len, const char *name, struct buf *value)
 {
 	buf_clear(value);
 	for (size_t i = 0; i < hdr_len;) {
 		size_t e = field_end(p, hdr_len, i);
 		if (field_is(p, i, e, name)) {
-			const char *colon = memchr(p + i, ':', e - i);
-			for (const char *c = colon + 1; c < p + e; c++)
-				if (*c != '\r' && *c != '\n')
-					buf_append_c(value, *c);
-			size_t skip = 0;
-			while (skip < value->len &&
-			       (value->data[skip] == ' ' || value->data[skip] == '\t'))
-				skip++;
-			buf_consume(value, skip);
-			while (value->len > 0 && (value->data[value->len - 1] == ' ' ||
-						  value->data[value->len - 1] == '\t'))
-				value->data[--value->len] = '\0';
+			field_value(p, i, e, value);
 			return true;
 		}
 		i = e;
@@ -119,6 +127,24 @@ static bool header_get(const char *p, size_t hdr_len, const char *name, struct b
 bool mime_header_get(const char *msg, size_t len, const char *name, struct buf *value)
 {
 	return header_get(msg, split(msg, len).hdr_len, name, value);
+}
+
+void mime_fields_begin(struct mime_fields *it, const char *msg, size_t len)
+{
+	it->msg = msg;
+	it->hdr_len = split(msg, len).hdr_len;
+	it->pos = 0;
+}
+
+bool mime_fields_next(struct mime_fields *it, struct slice *name, struct buf *value)
+{
+	if (it->pos >= it->hdr_len)
+		return false;
+	size_t i = it->pos, e = field_end(it->msg, it->hdr_len, i);
+	*name = (struct slice){it->msg + i, field_name_len(it->msg + i, e - i)};
+	field_value(it->msg, i, e, value);
+	it->pos = e;
+	return true;
 }
 
 /* --- Content-Type and Content-Transfer-Encoding (RFC 2045 §5.1, §6.1) --- */
@@ -285,7 +311,7 @@ static bool needs_work(const struct conv *cv, const char *p, size_t n)
 
 /* RFC 2045 §6.7: lines of at most 76 characters, '=' for soft breaks,
    white space encoded before a line end, CRLF kept as the line break. */
-static void qp_encode(const char *p, size_t n, struct buf *out)
+void mime_qp_encode(const char *p, size_t n, struct buf *out)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t col = 0;
@@ -514,7 +540,7 @@ static enum mime_downgrade leaf(struct conv *cv, const char *p, size_t n, struct
 		return give_up(cv, eight ? MIME_RELAY_NO_8BIT : MIME_RELAY_LONG_LINE);
 	if (!write_header(cv, p, h.hdr_len, "quoted-printable", message, out))
 		return give_up(cv, MIME_RELAY_LONG_LINE);
-	qp_encode(body, body_len, out);
+	mime_qp_encode(body, body_len, out);
 	return MIME_CONVERTED;
 }
 

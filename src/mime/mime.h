@@ -73,4 +73,20 @@ bool mime_relay_possible(const char *body, size_t len);
    leading white space, into *value. Returns false when there is none. */
 bool mime_header_get(const char *msg, size_t len, const char *name, struct buf *value);
 
+/* Every field of that header in turn, with its name (a slice into msg,
+   without the colon) and its value as mime_header_get() gives it:
+     struct mime_fields it; mime_fields_begin(&it, msg, len);
+     while (mime_fields_next(&it, &name, &value)) ...
+   One pass over the header however many fields it has. */
+struct mime_fields {
+	const char *msg;
+	size_t hdr_len, pos;
+};
+void mime_fields_begin(struct mime_fields *it, const char *msg, size_t len);
+bool mime_fields_next(struct mime_fields *it, struct slice *name, struct buf *value);
+
+/* Appends p[0..n) as quoted-printable (RFC 2045 §6.7): lines of at most 76
+   characters with soft breaks, CRLF or LF kept as CRLF line breaks. */
+void mime_qp_encode(const char *p, size_t n, struct buf *out);
+
 #endif

@@ -168,7 +168,6 @@ int store_user_can_add(struct store *st, const char *address);
 int store_user_remove(struct store *st, const char *address);
 int store_user_set_password(struct store *st, const char *address, const char *pw_hash,
 			    const char *scram, const char *apop_secret);
-int store_user_set_quota(struct store *st, const char *address, uint64_t quota);
 int store_user_set_pop3(struct store *st, const char *address, bool enabled);
 int store_user_set_submission(struct store *st, const char *address, bool enabled);
 /* A disabled mailbox keeps receiving mail but cannot log in. */

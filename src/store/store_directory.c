@@ -194,7 +194,8 @@ int store_domain_remove(struct store *st, const char *name)
 	sqlite3_stmt *s = store_stmt(st, "SELECT (SELECT count(*) FROM mailboxes WHERE "
 					 "domain_id = ?1), (SELECT count(DISTINCT address) FROM "
 					 "aliases WHERE domain_id = ?1), (SELECT count(*) FROM "
-					 "domains WHERE alias_of = ?1)");
+					 "domains WHERE alias_of = ?1), (SELECT count(*) FROM "
+					 "lists WHERE domain_id = ?1)");
 	if (s == NULL) {
 		store_rollback(st);
 		r = STORE_TEMP;
@@ -208,22 +209,23 @@ int store_domain_remove(struct store *st, const char *name)
 		goto out;
 	}
 	long long boxes = sqlite3_column_int64(s, 0), aliases = sqlite3_column_int64(s, 1),
-		  dom_aliases = sqlite3_column_int64(s, 2);
+		  dom_aliases = sqlite3_column_int64(s, 2), lists_n = sqlite3_column_int64(s, 3);
 	sqlite3_reset(s);
-	if (boxes + aliases + dom_aliases > 0) {
+	if (boxes + aliases + dom_aliases + lists_n > 0) {
 		const struct {
 			long long n;
-			const char *what, *list;
-		} use[] = {{boxes, "mailbox", "user list"},
-			   {aliases, "alias", "alias list"},
-			   {dom_aliases, "domain alias", "domain list"}};
-		char in_use[160] = "", lists[64] = "";
+			const char *what, *plural, *list;
+		} use[] = {{boxes, "mailbox", "es", "user list"},
+			   {aliases, "alias", "es", "alias list"},
+			   {dom_aliases, "domain alias", "es", "domain list"},
+			   {lists_n, "distribution list", "s", "list list"}};
+		char in_use[200] = "", lists[64] = "";
 		for (size_t i = 0; i < N_ELEMENTS(use); i++) {
 			if (use[i].n == 0)
 				continue;
 			size_t l = strlen(in_use), k = strlen(lists);
 			snprintf(in_use + l, sizeof(in_use) - l, "%s%lld %s%s", l > 0 ? ", " : "",
-				 use[i].n, use[i].what, use[i].n == 1 ? "" : "es");
+				 use[i].n, use[i].what, use[i].n == 1 ? "" : use[i].plural);
 			snprintf(lists + k, sizeof(lists) - k, "%s%s", k > 0 ? ", " : "",
 				 use[i].list);
 		}
@@ -325,8 +327,7 @@ static char *norm_local(const char *address)
 	return is_postmaster(address) ? xstrdup(STORE_POSTMASTER) : store_norm_address(address);
 }
 
-/* Is the (normalised) address used by a mailbox or an alias? */
-static int address_used(struct store *st, const char *a, bool *used_r)
+int store_address_used(struct store *st, const char *a, bool *used_r)
 {
 	sqlite3_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE "
 					 "address = ?1) OR EXISTS (SELECT 1 FROM aliases WHERE "
@@ -387,9 +388,15 @@ static int user_add_check(struct store *st, const char *address, char **a_r, int
 	}
 	if ((r = address_prepare(st, address, a_r, dom_r)) != STORE_OK)
 		return r;
-	if ((r = address_used(st, *a_r, &used)) == STORE_OK && used) {
+	if ((r = store_address_used(st, *a_r, &used)) == STORE_OK && used) {
 		snprintf(st->err, sizeof(st->err),
 			 "address %s is in use already (user list, alias list %s)", *a_r, *a_r);
+		r = STORE_EXISTS;
+	} else if (r == STORE_OK && (r = store_list_holds(st, *a_r, &used)) == STORE_OK && used) {
+		snprintf(st->err, sizeof(st->err),
+			 "address %s belongs to a distribution list: it is a list's address or its "
+			 "bounce address owner-LIST (list list shows them)",
+			 *a_r);
 		r = STORE_EXISTS;
 	}
 	if (r != STORE_OK) {
@@ -548,6 +555,17 @@ int store_user_remove(struct store *st, const char *address)
 	    "DELETE FROM messages WHERE mailbox_id = ?1",
 	    "DELETE FROM bodies WHERE refcount <= 0",
 	    "DELETE FROM aliases WHERE target = (SELECT address FROM mailboxes WHERE id = ?1)",
+	    /* its list memberships go as its aliases do, lists it owned bounce
+	       to the postmaster; its auto-reply, what it sent (rate limits) and
+	       its once-keys (store.h) go with it */
+	    "DELETE FROM list_members WHERE member = (SELECT address FROM mailboxes WHERE id = "
+	    "?1)",
+	    "UPDATE lists SET owner = NULL WHERE owner = (SELECT address FROM mailboxes WHERE id "
+	    "= ?1)",
+	    "DELETE FROM vacations WHERE mailbox_id = ?1",
+	    "DELETE FROM sent WHERE mailbox_id = ?1",
+	    "DELETE FROM once WHERE key = '" STORE_ONCE_QUOTA_WARN "' || ?1 OR key LIKE "
+	    "'vacation:' || ?1 || ':%'",
 	    "DELETE FROM mailboxes WHERE id = ?1",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
@@ -604,12 +622,6 @@ static int set_column(struct store *st, const char *sql, const char *address, in
 	return update_one(st, s, address);
 }
 
-int store_user_set_quota(struct store *st, const char *address, uint64_t quota)
-{
-	return set_column(st, "UPDATE mailboxes SET quota = ?2 WHERE address = lower(?1)", address,
-			  (int64_t)quota);
-}
-
 int store_user_set_pop3(struct store *st, const char *address, bool enabled)
 {
 	return set_column(st, "UPDATE mailboxes SET pop3_enabled = ?2 WHERE address = lower(?1)",
@@ -641,8 +653,9 @@ int store_user_clear_apop(struct store *st, const char *address)
 #define USER_SELECT                                                                                \
 	"SELECT id, address, pw_hash, scram, apop_secret, " STORE_EFFECTIVE(                       \
 	    "quota") ", used, "                                                                    \
-		     "messages, pop3_enabled, enabled, submission_enabled, source FROM mailboxes " \
-		     "m "
+		     "messages, pop3_enabled, enabled, submission_enabled, source, forward, "      \
+		     "keep_copy, EXISTS (SELECT 1 FROM vacations v WHERE v.mailbox_id = "          \
+		     "m.id)" STORE_LIMITS_OWN STORE_LIMITS_EFFECTIVE " FROM mailboxes m "
 
 static void user_row(sqlite3_stmt *s, struct store_user *u)
 {
@@ -658,6 +671,11 @@ static void user_row(sqlite3_stmt *s, struct store_user *u)
 	u->enabled = sqlite3_column_int(s, 9) != 0;
 	u->submission_enabled = sqlite3_column_int(s, 10) != 0;
 	u->source = col_text(s, 11);
+	u->forward = col_text(s, 12);
+	u->keep_copy = sqlite3_column_int(s, 13) != 0;
+	u->vacation = sqlite3_column_int(s, 14) != 0;
+	store_limits_row(s, 15, &u->own);
+	store_limits_row(s, 15 + STORE_LIMIT_COUNT, &u->effective);
 }
 
 static int user_by_id(struct store *st, int64_t id, struct store_user *u_r)
@@ -749,6 +767,7 @@ void store_user_clear(struct store_user *u)
 {
 	free(u->address);
 	free(u->source);
+	free(u->forward);
 	secret_free(&u->pw_hash);
 	secret_free(&u->scram);
 	secret_free(&u->apop_secret);
@@ -760,7 +779,7 @@ void store_user_clear(struct store_user *u)
 /* An alias target in an authoritative hosted domain (directly or through a
    domain alias) must be a mailbox or an alias: mail to it would be refused
    as unknown. Targets elsewhere, and in relay domains, are forwarded. */
-static int target_exists(struct store *st, const char *t)
+int store_target_exists(struct store *st, const char *t, const char *role, bool lists)
 {
 	if (is_postmaster(t))
 		return STORE_OK;
@@ -775,12 +794,14 @@ static int target_exists(struct store *st, const char *t)
 						     t, d.alias_of);
 	bool used = true;
 	if (d.type == DOMAIN_AUTHORITATIVE)
-		r = address_used(st, local, &used);
+		r = store_address_used(st, local, &used);
+	if (r == STORE_OK && !used && lists)
+		r = store_list_holds(st, local, &used);
 	if (r == STORE_OK && !used) {
 		snprintf(st->err, sizeof(st->err),
-			 "alias target %.200s does not exist: add that mailbox or alias first "
-			 "(user add, alias add)",
-			 t);
+			 "%s %.200s does not exist: add that %s first (user add, alias add%s)",
+			 role, t, lists ? "mailbox, alias or list" : "mailbox or alias",
+			 lists ? ", list add" : "");
 		r = STORE_NOTFOUND;
 	}
 	free(local);
@@ -823,12 +844,22 @@ int store_alias_add(struct store *st, const char *address, const char *target)
 		r = STORE_EXISTS;
 		goto fail;
 	}
+	if ((r = store_list_holds(st, a, &used)) != STORE_OK)
+		goto fail;
+	if (used) {
+		snprintf(st->err, sizeof(st->err),
+			 "%s belongs to a distribution list (a list's address or its bounce "
+			 "address owner-LIST), it cannot be an alias (list list shows them)",
+			 a);
+		r = STORE_EXISTS;
+		goto fail;
+	}
 	if (strcmp(a, t) == 0) {
 		snprintf(st->err, sizeof(st->err), "an alias cannot point at itself");
 		r = STORE_INVALID;
 		goto fail;
 	}
-	if ((r = target_exists(st, t)) != STORE_OK)
+	if ((r = store_target_exists(st, t, "alias target", false)) != STORE_OK)
 		goto fail;
 	s = store_stmt(st, "INSERT INTO aliases (address, target, domain_id) VALUES (?1, ?2, ?3)");
 	if (s == NULL) {

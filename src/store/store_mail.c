@@ -433,6 +433,10 @@ int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, 
 				goto fail_rc;
 		}
 	}
+	if ((r = store_quota_warn_recheck(st, mailbox_id)) != STORE_OK) {
+		store_rollback(st);
+		return r;
+	}
 	return store_commit(st);
 fail_rc:
 	r = store_fail(st, rc, "expunge");

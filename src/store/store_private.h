@@ -12,7 +12,10 @@
 
 #include "store/store.h"
 
-#define STORE_STMT_CACHE 48
+/* Room for every SQL literal of store/ (about 80 with schema 8's lists,
+   limits, auto-replies and forwarding), with some to spare: one handle may
+   use them all over its life, and a full cache is fatal. */
+#define STORE_STMT_CACHE 192
 
 struct store_stmt {
 	const char *sql; /* a string literal: compared by address */
@@ -53,12 +56,48 @@ int64_t store_domain_id(struct store *st, const char *domain);
 	"(CASE WHEN m." col " >= 0 THEN m." col " ELSE COALESCE((SELECT d." col                    \
 	" FROM domains d WHERE d.id = m.domain_id), 0) END)"
 
+/* The schema-8 level and limit columns in enum store_limit order, as
+   X("column") for a macro X; the same names on mailboxes and domains. */
+#define STORE_LIMIT_COLUMNS(X)                                                                     \
+	X("quota_warn")                                                                            \
+	X("quota_send")                                                                            \
+	X("quota")                                                                                 \
+	X("max_message_size")                                                                      \
+	X("max_recipients")                                                                        \
+	X("messages_per_hour")                                                                     \
+	X("messages_per_day")                                                                      \
+	X("recipients_per_hour")                                                                   \
+	X("recipients_per_day")
+/* ", m.quota_warn, m.quota_send, ...": a mailbox's own values, and the same
+   with the domain's defaults filled in, to append to a select list. */
+#define STORE_OWN_COLUMN_(col) ", m." col
+#define STORE_EFFECTIVE_COLUMN_(col) ", " STORE_EFFECTIVE(col)
+#define STORE_LIMITS_OWN STORE_LIMIT_COLUMNS(STORE_OWN_COLUMN_)
+#define STORE_LIMITS_EFFECTIVE STORE_LIMIT_COLUMNS(STORE_EFFECTIVE_COLUMN_)
+/* Reads STORE_LIMIT_COUNT columns from column `first` on (store_limits.c). */
+void store_limits_row(sqlite3_stmt *s, int first, struct store_limits *r);
+/* Inside expunge's transaction: forgets the mailbox's quota notice once its
+   use is below the warning level again, so the next crossing sends one. */
+int store_quota_warn_recheck(struct store *st, int64_t mailbox_id);
+
 /* Delivery pieces (store_mail.c) for use inside a caller's transaction. */
 int store_body_insert(struct store *st, const char *body, size_t len, int64_t *id_r);
 int store_body_refs(struct store *st, int64_t body_id, int64_t refs);
 int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox_ids, size_t n,
 		       size_t len, const char *uidl, bool ignore_quota, int *results,
 		       size_t *accepted_r);
+
+/* Is the (normalised) address used by a mailbox or an alias?
+   (store_directory.c) */
+int store_address_used(struct store *st, const char *a, bool *used_r);
+/* Whether a member or alias target `t` (normalised) may be added: in an
+   authoritative hosted domain it must be a mailbox or an alias, or (lists)
+   a distribution list; else STORE_NOTFOUND with a text naming it `role`
+   (store_directory.c). */
+int store_target_exists(struct store *st, const char *t, const char *role, bool lists);
+/* Whether a distribution list holds the normalised address: as its own or
+   as its bounce address owner-LOCAL@DOMAIN (store_list.c). */
+int store_list_holds(struct store *st, const char *a, bool *held_r);
 
 /* One submission inside the caller's transaction (store_queue.c). */
 int store_submit_one(struct store *st, struct store_submission *sub);

@@ -18,9 +18,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, PASSWORD, Server, check_sanitizer, run_tests, unprivileged_user  # noqa: E402
 
 
+LIMITS = ("quota-warn", "quota-send", "quota", "max-message-size", "max-recipients",
+          "messages-per-hour", "messages-per-day", "recipients-per-hour", "recipients-per-day")
+
+
+def limits(own=False, **values):
+    """A mailbox's own (None: the domain's) or effective levels and limits,
+    as `user list --json` gives them; values by option name with _ for -."""
+    v = {n: None if own else 0 for n in LIMITS}
+    v.update({k.replace("_", "-"): x for k, x in values.items()})
+    return v
+
+
 POSTMASTER_ENTRY = {"address": "postmaster", "messages": 0, "bytes": 0, "quota": 0,
                     "pop3": True, "submission": True, "enabled": True, "apop": False,
-                    "directory": "builtin"}
+                    "directory": "builtin", "own": limits(own=True), "effective": limits()}
 
 
 def mr(*args, stdin=None, cwd=None):
@@ -138,7 +150,9 @@ def test_domain_user_alias_lifecycle():
         users = json.loads(srv.cli("user", "list", "--json").stdout)
         assert users == [{"address": "alice@example.test", "messages": 0, "bytes": 0,
                           "quota": 10 * 1024 * 1024, "pop3": True, "submission": True,
-                          "enabled": True, "apop": False, "directory": "builtin"},
+                          "enabled": True, "apop": False, "directory": "builtin",
+                          "own": limits(own=True, quota=10 * 1024 * 1024),
+                          "effective": limits(quota=10 * 1024 * 1024)},
                          POSTMASTER_ENTRY], users
 
         srv.cli("alias", "add", "sales@example.test", "alice@example.test")
@@ -270,9 +284,9 @@ def test_passwd_from_terminal_is_refused_without_tty():
 MESSAGES = [
     # domain
     (["domain"], None, 64,
-     "domain: give an action: add, remove or list (see mailroom domain --help)"),
+     "domain: give an action: add, remove, set or list (see mailroom domain --help)"),
     (["domain", "rename", "x.test"], None, 64,
-     "domain: unknown action 'rename': use add, remove or list"),
+     "domain: unknown action 'rename': use add, remove, set or list"),
     (["domain", "add"], None, 64, "domain add: NAME is missing, as in: domain add example.org"),
     (["domain", "list", "x.test"], None, 64, "domain list takes no NAME: it lists every domain"),
     (["domain", "remove", "x.test", "--type", "internal-relay"], None, 64,
@@ -331,11 +345,11 @@ MESSAGES = [
     (["user", "add", "x@example.net", "--password-stdin"], b"pw\n", 65,
      "domain example.net is an alias of example.test: add the address in example.test"),
     (["user", "add", "x@example.test", "--quota", "lots", "--password-stdin"], b"pw\n", 64,
-     "user add: --quota 'lots' is not a size from 0 (no quota) to 1048576G: give bytes, or "
+     "user add: --quota 'lots' is not a size from 0 (none) to 1048576G: give bytes, or "
      "a number with K, M or G"),
     (["user", "set", "alice@example.test", "--quota", "2000000G"], None, 64,
-     "user set: --quota '2000000G' is not a size from 0 (no quota) to 1048576G: give bytes, "
-     "or a number with K, M or G"),
+     "user set: --quota '2000000G' is not a size from 0 (none) to 1048576G: give bytes, "
+     "or a number with K, M or G, or default (the domain's)"),
     (["user", "add", "x@example.test"], b"pw\n", 64,
      "stdin is not a terminal: pass the password on stdin with --password-stdin"),
     (["user", "add", "x@example.test", "--password-stdin"], b"", 66,
@@ -345,7 +359,9 @@ MESSAGES = [
     (["user", "add", "x@example.test", "--password-stdin"], b"p" * 512 + b"\n", 65,
      "the password is longer than 511 bytes: give one of 1 to 511 bytes"),
     (["user", "set", "alice@example.test"], None, 64,
-     "user set: nothing to change: give --quota, --pop3, --submission, --enabled or --no-apop"),
+     "user set: nothing to change: give --pop3, --submission, --enabled, --no-apop, a quota "
+     "level (--quota-warn, --quota-send, --quota) or a sending limit (see mailroom user "
+     "--help)"),
     (["user", "set", "alice@example.test", "--pop3", "maybe"], None, 64,
      "user set: --pop3 wants yes or no, not 'maybe'"),
     (["user", "set", "nobody@example.test", "--pop3", "no"], None, 67,
@@ -529,7 +545,7 @@ def test_store_that_cannot_be_made_or_is_too_new():
         p = mr("-c", conf, "user", "list")
         assert p.returncode == 74 and p.stderr == (
             "mailroom: cannot open the mail store in %s/data: the store has schema version "
-            "999, newer than this mailroom (7): run the mailroom that made it\n" % d).encode(), \
+            "999, newer than this mailroom (8): run the mailroom that made it\n" % d).encode(), \
             p.stderr
 
 
@@ -600,26 +616,31 @@ def test_listings_have_headers_and_json_keeps_its_shape():
         srv.cli("alias", "add", "sales@example.test", "alice@example.test")
         srv.cli("route", "add", "far.test", "smtp.far.test:587", "--tls", "encrypt")
         lines = srv.cli("domain", "list").stdout.decode().splitlines()
-        assert lines[0].split() == ["DOMAIN", "TYPE", "MAILBOXES", "ALIAS-OF"], lines
-        assert lines[1].split() == ["example.net", "authoritative", "-", "example.test"], lines
-        assert lines[2].split() == ["example.test", "authoritative", "1", "-"], lines
-        assert lines[3].split() == ["relay.test", "internal-relay", "0", "-"], lines
+        assert lines[0].split() == ["DOMAIN", "TYPE", "MAILBOXES", "ALIAS-OF",
+                                    "DEFAULTS"], lines
+        assert lines[1].split() == ["example.net", "authoritative", "-", "example.test",
+                                    "-"], lines
+        assert lines[2].split() == ["example.test", "authoritative", "1", "-", "-"], lines
+        assert lines[3].split() == ["relay.test", "internal-relay", "0", "-", "-"], lines
         lines = srv.cli("user", "list").stdout.decode().splitlines()
-        assert lines[0].split() == ["ADDRESS", "MESSAGES", "BYTES", "QUOTA", "FLAGS"], lines
-        assert lines[1].split() == ["alice@example.test", "0", "0", "-", "pop3",
+        assert lines[0].split() == ["ADDRESS", "MESSAGES", "BYTES", "QUOTA-WARN", "QUOTA-SEND",
+                                    "QUOTA", "FLAGS"], lines
+        assert lines[1].split() == ["alice@example.test", "0", "0", "-", "-", "-", "pop3",
                                     "submission"], lines
-        assert lines[2].split() == ["postmaster", "0", "0", "-", "pop3", "submission",
-                                    "no-password"], lines
+        assert lines[2].split() == ["postmaster", "0", "0", "-", "-", "-", "pop3",
+                                    "submission", "no-password"], lines
         lines = srv.cli("alias", "list").stdout.decode().splitlines()
         assert lines[0].split() == ["ADDRESS", "TARGET"], lines
         assert lines[1].split() == ["sales@example.test", "->", "alice@example.test"], lines
         lines = srv.cli("route", "list").stdout.decode().splitlines()
         assert lines[0].split() == ["ADDRESS-SPACE", "NEXT-HOP", "TLS", "AUTH-USER"], lines
         assert lines[1].split() == ["far.test", "smtp.far.test:587", "encrypt", "-"], lines
-        # the JSON forms are what they were: arrays of the same objects
+        # the JSON forms are what they were: arrays of the same objects, with
+        # the domain defaults (none for a domain alias) added
         doms = json.loads(srv.cli("domain", "list", "--json").stdout)
         assert doms[0] == {"name": "example.net", "type": "authoritative", "mailboxes": 0,
-                           "alias_of": "example.test"}, doms
+                           "alias_of": "example.test", "defaults": None}, doms
+        assert doms[1]["defaults"] == limits(), doms
         assert json.loads(srv.cli("route", "list", "--json").stdout) == [
             {"space": "far.test", "hop": "smtp.far.test:587", "tls": "encrypt",
              "auth_user": None}]

@@ -100,7 +100,8 @@ static void test_users_and_aliases(void)
 	test_assert(store_user_lookup(st, "alice@example.test", &u) == STORE_OK);
 	test_assert(u.apop_secret == NULL);
 	store_user_clear(&u);
-	test_assert(store_user_set_quota(st, "nobody@example.test", 5) == STORE_NOTFOUND);
+	test_assert(store_user_set_limit(st, "nobody@example.test", STORE_LIMIT_QUOTA, 5) ==
+		    STORE_NOTFOUND);
 
 	/* aliases: one local target logs in; several deliver to each */
 	test_assert(store_alias_add(st, "sales@example.test", "alice@example.test") == STORE_OK);

@@ -175,21 +175,25 @@ static void test_quota(void)
 	long long bodies = test_db_int(dir, "SELECT count(*) FROM bodies");
 	test_assert(store_deliver(st, ids, 1, MSG, MSG_LEN, NULL, res) == STORE_QUOTA);
 	test_assert(res[0] == STORE_QUOTA);
-	test_assert(store_user_set_quota(st, "mid@example.test", 3 * MSG_LEN) == STORE_OK);
+	test_assert(store_user_set_limit(st, "mid@example.test", STORE_LIMIT_QUOTA, 3 * MSG_LEN) ==
+		    STORE_OK);
 	int64_t full[2] = {ids[0], ids[2]};
 	test_assert(store_deliver(st, full, 2, MSG, MSG_LEN, NULL, res) == STORE_QUOTA);
 	test_assert(res[0] == STORE_QUOTA && res[1] == STORE_QUOTA);
 	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == bodies);
 
 	/* a single byte over also counts; a smaller message still fits */
-	test_assert(store_user_set_quota(st, "small@example.test", 2 * MSG_LEN + 2) == STORE_OK);
+	test_assert(store_user_set_limit(st, "small@example.test", STORE_LIMIT_QUOTA,
+					 2 * MSG_LEN + 2) == STORE_OK);
 	test_assert(store_deliver(st, ids, 1, "abc", 3, NULL, res) == STORE_QUOTA);
 	test_assert(store_deliver(st, ids, 1, "\r\n", 2, NULL, res) == STORE_OK);
 	/* raising the quota lets mail in again; 0 is unlimited */
-	test_assert(store_user_set_quota(st, "small@example.test", 0) == STORE_OK);
+	test_assert(store_user_set_limit(st, "small@example.test", STORE_LIMIT_QUOTA, 0) ==
+		    STORE_OK);
 	test_assert(store_deliver(st, ids, 1, MSG, MSG_LEN, NULL, res) == STORE_OK);
 	/* expunging frees room under a quota */
-	test_assert(store_user_set_quota(st, "mid@example.test", 3 * MSG_LEN) == STORE_OK);
+	test_assert(store_user_set_limit(st, "mid@example.test", STORE_LIMIT_QUOTA, 3 * MSG_LEN) ==
+		    STORE_OK);
 	struct store_msg *m;
 	size_t n = load(st, ids[2], &m);
 	test_assert(n == 3);
