@@ -127,6 +127,22 @@ static void level_cell(char *buf, size_t n, const struct store_user *u, enum sto
 		 u->own.v[l] == STORE_INHERIT ? " default" : "");
 }
 
+/* ,"forward":[...],"keep_copy":B of a `user list --json` item. */
+static void forward_json(const struct store_user *u)
+{
+	fputs(",\"forward\":[", stdout);
+	for (const char *t = u->forward; t != NULL && *t != '\0';) {
+		size_t n = strcspn(t, ",");
+		char *one = xstrndup(t, n);
+		if (t != u->forward)
+			fputc(',', stdout);
+		cli_json_str(stdout, one);
+		free(one);
+		t += n + (t[n] == ',');
+	}
+	printf("],\"keep_copy\":%s", u->keep_copy ? "true" : "false");
+}
+
 static void print_user(const struct store_user *u, void *p)
 {
 	struct cli_list *lc = p;
@@ -146,6 +162,7 @@ static void print_user(const struct store_user *u, void *p)
 		cli_limits_json(stdout, &u->own, true);
 		fputs(",\"effective\":", stdout);
 		cli_limits_json(stdout, &u->effective, false);
+		forward_json(u);
 		fputs("}", stdout);
 	} else {
 		char warn[80], send[80], quota[80];
@@ -156,12 +173,15 @@ static void print_user(const struct store_user *u, void *p)
 		const char *tag = u->source != NULL    ? u->source
 				  : u->pw_hash == NULL ? "no-password"
 						       : NULL;
-		printf("%-40s %8lld %12llu %-20s %-20s %-20s %s%s%s%s%s%s\n", u->address,
+		printf("%-40s %8lld %12llu %-20s %-20s %-20s %s%s%s%s%s%s%s\n", u->address,
 		       (long long)u->messages, (unsigned long long)u->used, warn, send, quota,
 		       u->enabled ? "" : "disabled ", u->pop3_enabled ? "pop3" : "no-pop3",
 		       u->submission_enabled ? " submission" : " no-submission",
-		       u->apop_secret != NULL ? " apop" : "", tag != NULL ? " " : "",
-		       tag != NULL ? tag : "");
+		       u->apop_secret != NULL ? " apop" : "",
+		       u->forward == NULL ? ""
+		       : u->keep_copy	  ? " forward"
+					  : " forward-only",
+		       tag != NULL ? " " : "", tag != NULL ? tag : "");
 	}
 }
 

@@ -4,9 +4,11 @@
 which exit code (sysexits: 64 usage, 65 data, 67 no such user/target).
 
 The stored forward (comma-separated normalised targets, NULL for none) and
-keep_copy are read from the store's database with Python's sqlite3. The
+keep_copy are read from the store's database with Python's sqlite3, and
+`user list` shows them (--json: "forward" and "keep_copy"). The
 delivery of forwarded mail is test_forward.py's.
 """
+import json
 import os
 import sqlite3
 import sys
@@ -107,6 +109,30 @@ def test_forward_refused():
         # --keep-copy alone needs a forward to keep a copy of
         fails(srv, EX_DATAERR, "bob@a.test", "--keep-copy", "no", text="forwards nowhere")
         assert row(srv, "bob@a.test") == (None, True)
+
+
+def test_forward_listed():
+    with setup() as srv:
+        srv.cli("user", "set", "alice@a.test", "--forward", "bob@a.test,Carol@Elsewhere.Example")
+        srv.cli("user", "set", "bob@a.test", "--forward", "alice@a.test", "--keep-copy", "no")
+        users = {u["address"]: u for u in json.loads(
+            srv.cli("user", "list", "a.test", "--json").stdout)}
+        assert users["alice@a.test"]["forward"] == ["bob@a.test", "carol@elsewhere.example"]
+        assert users["alice@a.test"]["keep_copy"] is True
+        assert users["bob@a.test"]["forward"] == ["alice@a.test"]
+        assert users["bob@a.test"]["keep_copy"] is False
+        srv.cli("user", "set", "bob@a.test", "--no-forward")
+        users = {u["address"]: u for u in json.loads(
+            srv.cli("user", "list", "--json").stdout)}
+        assert users["bob@a.test"]["forward"] == []
+        assert users["postmaster"]["forward"] == []
+        text = srv.cli("user", "list", "a.test").stdout.decode().splitlines()
+        line = {ln.split()[0]: ln for ln in text[1:]}
+        assert " forward" in line["alice@a.test"] and "forward-only" not in line["alice@a.test"]
+        assert "forward" not in line["bob@a.test"]
+        srv.cli("user", "set", "alice@a.test", "--keep-copy", "no")
+        text = srv.cli("user", "list", "a.test").stdout.decode()
+        assert "forward-only" in text
 
 
 def test_forward_help():
