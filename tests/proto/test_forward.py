@@ -112,7 +112,10 @@ class Key:
     def reverse(self, address, now=None):
         return self.ask("reverse", address, int(now or time.time()))
 
-    def close(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         self.proc.stdin.close()
         self.proc.wait(timeout=10)
 
@@ -163,11 +166,8 @@ def test_outside_forward_keeps_a_copy():
         assert len(msgs) == 1 and msgs[0].startswith(b"Return-Path: <%s>\r\n" % OUTSIDE.encode())
         assert b"Subject: fwd test" in msgs[0]
         # our SRS address reverses, with the server's secret, to the sender
-        key = Key(srv)
-        try:
+        with Key(srv) as key:
             assert key.reverse(q[0]["sender"]) == (1, OUTSIDE)
-        finally:
-            key.close()
 
 
 def test_outside_forward_without_copy():
@@ -265,62 +265,52 @@ def test_delivered_to_already_there_is_kept():
 
 
 def test_bounce_to_srs_addresses():
-    with server() as srv:
-        srv.start()
-        key = Key(srv)
-        try:
-            # a valid SRS0: accepted, queued to the original sender, whatever the case
-            srs0 = key.forward(OUTSIDE, "a.test")
-            assert send(srv, "", [srs0])[0][0] == 250
-            q = wait(lambda: queue(srv), what="the bounce queued")
-            assert len(q) == 1 and q[0]["recipients"] == [OUTSIDE], q
-            assert q[0]["sender"] in ("", "<>"), q
-            local, _, dom = srs0.rpartition("@")
-            assert send(srv, "", [local.lower() + "@" + dom])[0][0] == 250
-            # an SRS0 of a mailbox here: delivered to it
-            mine = key.forward(DAVE, "a.test")
-            assert send(srv, "", [mine])[0][0] == 250
-            wait(lambda: srv.messages(DAVE), what="dave's bounce")
-            # a valid SRS1: to the SRS0 address of the first hop
-            hop0 = "SRS0=AbCd=G3=orig.example=user@hop.example"
-            srs1 = key.forward(hop0, "a.test")
-            assert srs1.startswith("SRS1=") and key.reverse(srs1) == (1, hop0)
-            n = len(queue(srv))
-            assert send(srv, "", [srs1])[0][0] == 250
-            q = wait(lambda: len(queue(srv)) > n and queue(srv), what="the SRS1 bounce")
-            assert [hop0] in [e["recipients"] for e in q], q
-        finally:
-            key.close()
+    with server() as srv, Key(srv.start()) as key:
+        # a valid SRS0: accepted, queued to the original sender, whatever the case
+        srs0 = key.forward(OUTSIDE, "a.test")
+        assert send(srv, "", [srs0])[0][0] == 250
+        q = wait(lambda: queue(srv), what="the bounce queued")
+        assert len(q) == 1 and q[0]["recipients"] == [OUTSIDE], q
+        assert q[0]["sender"] in ("", "<>"), q
+        local, _, dom = srs0.rpartition("@")
+        assert send(srv, "", [local.lower() + "@" + dom])[0][0] == 250
+        # an SRS0 of a mailbox here: delivered to it
+        mine = key.forward(DAVE, "a.test")
+        assert send(srv, "", [mine])[0][0] == 250
+        wait(lambda: srv.messages(DAVE), what="dave's bounce")
+        # a valid SRS1: to the SRS0 address of the first hop
+        hop0 = "SRS0=AbCd=G3=orig.example=user@hop.example"
+        srs1 = key.forward(hop0, "a.test")
+        assert srs1.startswith("SRS1=") and key.reverse(srs1) == (1, hop0)
+        n = len(queue(srv))
+        assert send(srv, "", [srs1])[0][0] == 250
+        q = wait(lambda: len(queue(srv)) > n and queue(srv), what="the SRS1 bounce")
+        assert [hop0] in [e["recipients"] for e in q], q
 
 
 def test_forged_and_expired_srs_refused():
-    with server() as srv:
-        srv.start()
-        key = Key(srv)
-        try:
-            good = key.forward(OUTSIDE, "a.test")
-            h = good[5:9]
-            forged = good[:5] + ("A" if h[0].upper() != "A" else "B") + good[6:]
-            other = good.replace("=sender.example=", "=evil.example=")
-            expired = key.forward(OUTSIDE, "a.test", time.time() - 30 * DAY)
-            assert key.reverse(expired)[0] == -1 and key.reverse(good)[0] == 1
-            # made the same way with another secret
-            other_key = subprocess.run([PROBE, "ab" * 32], capture_output=True, text=True,
-                                       input="forward\t%s\ta.test\t%d\n"
-                                       % (OUTSIDE, time.time()), timeout=10)
-            foreign = other_key.stdout.split("\t")[1].strip()
-            assert foreign.startswith("SRS0=") and foreign != good
-            srs1 = key.forward("SRS0=AbCd=G3=orig.example=user@hop.example", "a.test")
-            bad_srs1 = srs1[:5] + ("A" if srs1[5].upper() != "A" else "B") + srs1[6:]
-            refused = [forged, other, expired, foreign, bad_srs1, "SRS0=abcd@a.test",
-                       "SRS0=ab=G3=x.example=u@a.test", "SRS1=abcd=hop.example@a.test"]
-            for addr in refused:
-                for sender in ("", OUTSIDE):
-                    (code, text), = send(srv, sender, [addr])
-                    assert code == 550 and text.startswith(b"5.7.1"), (addr, code, text)
-            assert queue(srv) == []
-        finally:
-            key.close()
+    with server() as srv, Key(srv.start()) as key:
+        good = key.forward(OUTSIDE, "a.test")
+        h = good[5:9]
+        forged = good[:5] + ("A" if h[0].upper() != "A" else "B") + good[6:]
+        other = good.replace("=sender.example=", "=evil.example=")
+        expired = key.forward(OUTSIDE, "a.test", time.time() - 30 * DAY)
+        assert key.reverse(expired)[0] == -1 and key.reverse(good)[0] == 1
+        # made the same way with another secret
+        other_key = subprocess.run([PROBE, "ab" * 32], capture_output=True, text=True,
+                                   input="forward\t%s\ta.test\t%d\n"
+                                   % (OUTSIDE, time.time()), timeout=10)
+        foreign = other_key.stdout.split("\t")[1].strip()
+        assert foreign.startswith("SRS0=") and foreign != good
+        srs1 = key.forward("SRS0=AbCd=G3=orig.example=user@hop.example", "a.test")
+        bad_srs1 = srs1[:5] + ("A" if srs1[5].upper() != "A" else "B") + srs1[6:]
+        refused = [forged, other, expired, foreign, bad_srs1, "SRS0=abcd@a.test",
+                   "SRS0=ab=G3=x.example=u@a.test", "SRS1=abcd=hop.example@a.test"]
+        for addr in refused:
+            for sender in ("", OUTSIDE):
+                (code, text), = send(srv, sender, [addr])
+                assert code == 550 and text.startswith(b"5.7.1"), (addr, code, text)
+        assert queue(srv) == []
 
 
 def test_round_trip_through_a_second_server():
