@@ -11,6 +11,7 @@
  * every reply line must be "ddd" followed by a space or a dash.
  */
 #include "fuzz.h"
+#include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "net/conn_private.h"
 #include "net/loop.h"
@@ -79,6 +80,7 @@ static void cleanup(void)
 {
 	workers_free(&g.srv.workers);
 	smtp_service_free(&g.srv.smtp);
+	delivery_free(&g.srv.delivery);
 	directory_free(&g.srv.dir);
 	conn_mgr_free(&g.mgr);
 	loop_free(&g.srv.loop);
@@ -115,6 +117,10 @@ static void setup(void)
 	store_close(&st);
 	g.srv.cfg = &g.cfg;
 	CHECK(directory_open(&g.cfg, &g.srv.dir, &err) == 0);
+	struct delivery_settings ds = {
+	    .hostname = g.cfg.hostname, .data_dir = g.dir, .dir = g.srv.dir};
+	const char *derr;
+	CHECK(delivery_open(&ds, &g.srv.delivery, &derr) == 0);
 	g.srv.loop = loop_new();
 	g.srv.workers = workers_new(g.srv.loop, 1, 64, worker_init, worker_deinit, g.dir);
 	g.srv.smtp = smtp_service_new(&g.srv);

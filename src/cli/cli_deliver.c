@@ -8,13 +8,16 @@
  * store busy or failing, no store yet, or the mailbox over quota (the MTA
  * keeps the message and retries); 65 (EX_DATAERR) message too large or
  * empty, or a bad --uidl; 74 (EX_IOERR) stdin unreadable, or the store
- * damaged or read-only.
+ * damaged or read-only; 77 (EX_NOPERM) a list's sender rule refuses the
+ * sender. The message goes through the local delivery path (delivery.h)
+ * as SMTP's does, side effects included.
  *
  * postmaster@ a hosted domain without a mailbox or alias of that name goes
  * where SMTP sends it (RFC 5321 §4.5.1): to [smtp] postmaster if set, else to
  * the store's built-in postmaster; `deliver postmaster` reaches the latter.
  */
 #include "cli/cli_private.h"
+#include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DELIVER_MAX (64u * 1024 * 1024)
@@ -40,8 +44,11 @@ static const char usage[] =
     "forwarded copies go to it (default: none, no Return-Path added). --uidl\n"
     "keeps the POP3 UIDL the message had on another server (1-70 printable\n"
     "characters), for migrations.\n"
+    "Lists, forwarding, auto-replies and quota warnings apply as to SMTP (not\n"
+    "with --uidl: an import only stores).\n"
     "Exit: 0 delivered, 67 unknown recipient, 75 try later (store busy, quota\n"
-    "full), 65 bad message, 74 stdin or store unreadable.\n";
+    "full), 65 bad message, 74 stdin or store unreadable, 77 a list's sender\n"
+    "rule refuses the sender.\n";
 
 static int read_all(struct buf *in)
 {
@@ -66,35 +73,52 @@ static int read_all(struct buf *in)
 	}
 }
 
-static int resolve_one(struct directory *dir, struct store *st, const char *rcpt, int64_t **ids_r,
-		       size_t *n_r, char ***fwd_r, size_t *n_fwd_r)
+/* The sysexits code of a recipient the delivery path refused. */
+static int refused(const char *rcpt, const struct delivery_result *res)
 {
-	struct dir_rcpt r;
-	int rc = directory_resolve(dir, st, rcpt, &r);
-	*ids_r = r.ids;
-	*n_r = r.n_ids;
-	*fwd_r = r.remote;
-	*n_fwd_r = r.n_remote;
-	return rc;
+	switch (res->verdict) {
+	case DELIVERY_UNKNOWN:
+		cli_err("deliver: no mailbox for %s", rcpt);
+		return EX_NOUSER;
+	case DELIVERY_FULL:
+		cli_err("deliver: the mailbox of %s is over its quota: try later, or raise it with "
+			"user set --quota",
+			rcpt);
+		return EX_TEMPFAIL;
+	case DELIVERY_REFUSED:
+		cli_err("deliver: %s: %s", rcpt, res->text);
+		return EX_NOPERM;
+	case DELIVERY_NO_POSTMASTER:
+	case DELIVERY_TEMP:
+	default:
+		cli_err("deliver: %s: %s", rcpt, res->text);
+		return EX_TEMPFAIL;
+	}
 }
 
-/* directory_resolve, with postmaster@ a hosted domain falling back as the
-   SMTP RCPT path does. */
-static int resolve(struct cli *c, struct directory *dir, struct store *st, const char *rcpt,
-		   int64_t **ids_r, size_t *n_r, char ***fwd_r, size_t *n_fwd_r)
+static void make_qid(char *qid, size_t len)
 {
-	int rc = resolve_one(dir, st, rcpt, ids_r, n_r, fwd_r, n_fwd_r);
+	unsigned char rnd[8];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(qid, len, "L%02X%02X%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1], rnd[2], rnd[3],
+		 rnd[4], rnd[5], rnd[6], rnd[7]);
+}
+
+/* postmaster@ a hosted domain falls back as on SMTP (RFC 5321 §4.5.1). */
+static bool postmaster_address(struct store *st, const char *rcpt)
+{
 	const char *at = strrchr(rcpt, '@');
 	struct store_domain d;
 
-	if (rc != STORE_NOTFOUND || at == NULL || (size_t)(at - rcpt) != 10 ||
-	    strncasecmp(rcpt, STORE_POSTMASTER, 10) != 0)
-		return rc;
-	if (store_domain_get(st, at + 1, &d) != STORE_OK)
-		return rc;
+	if (at == NULL)
+		return strcasecmp(rcpt, STORE_POSTMASTER) == 0;
+	if ((size_t)(at - rcpt) != 10 || strncasecmp(rcpt, STORE_POSTMASTER, 10) != 0 ||
+	    store_domain_get(st, at + 1, &d) != STORE_OK)
+		return false;
 	store_domain_clear(&d);
-	const char *pm = c->cfg.smtp_postmaster != NULL ? c->cfg.smtp_postmaster : STORE_POSTMASTER;
-	return resolve_one(dir, st, pm, ids_r, n_r, fwd_r, n_fwd_r);
+	return true;
 }
 
 int cli_deliver(struct cli *c, int argc, char **argv)
@@ -106,14 +130,12 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 	bool done;
 	struct store *st = NULL;
 	struct directory *dir = NULL;
+	struct delivery *dl = NULL;
+	struct delivery_plan *plan = NULL;
+	struct delivery_out out = {0};
 	struct buf in = {0}, wire = {0};
-	int64_t *ids = NULL;
-	size_t n = 0;
-	int *results = NULL;
 	int rc = cli_parse("deliver", usage, "ADDRESS is missing, as in: deliver alice@example.org",
 			   argc, argv, opts, 2, pos, 1, 1, &np, &done);
-	char **fwd = NULL;
-	size_t n_fwd = 0;
 
 	if (rc != 0 || done)
 		return rc;
@@ -135,86 +157,67 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 		rc = EX_TEMPFAIL;
 		goto out;
 	}
-	rc = resolve(c, dir, st, rcpt, &ids, &n, &fwd, &n_fwd);
-	if (rc == STORE_NOTFOUND || rc == STORE_INVALID) {
-		if (rc == STORE_INVALID)
-			cli_err("deliver: '%s' is not a valid address", rcpt);
-		else
-			cli_err("deliver: no mailbox for %s", rcpt);
+	struct delivery_settings ds = {.hostname = c->cfg.hostname,
+				       .postmaster = c->cfg.smtp_postmaster,
+				       .data_dir = c->cfg.data_dir,
+				       .dir = dir};
+	const char *derr;
+	if (delivery_open(&ds, &dl, &derr) < 0) {
+		cli_err("deliver: %s", derr);
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	char *norm = store_norm_address(rcpt);
+	if (norm == NULL && strcasecmp(rcpt, STORE_POSTMASTER) != 0) {
+		cli_err("deliver: '%s' is not a valid address", rcpt);
 		rc = EX_NOUSER;
 		goto out;
 	}
-	if (rc != STORE_OK) {
-		cli_store_fail(st, rc);
-		rc = EX_TEMPFAIL;
+	free(norm);
+	struct delivery_sender snd = {.address = opts[1].set ? opts[1].value : NULL};
+	struct delivery_rcpt r = {
+	    .address = rcpt, .postmaster = postmaster_address(st, rcpt), .any_room = true};
+	struct delivery_result res;
+	plan = delivery_plan_new(&snd, wire.len);
+	if (delivery_add(dl, st, plan, &r, &res) != DELIVERY_OK) {
+		rc = refused(rcpt, &res);
 		goto out;
 	}
-	/* quota: a message refused by every mailbox waits (75); one that some
-	   mailboxes can take goes to all of them, never to only some */
-	size_t over = 0;
-	for (size_t i = 0; i < n; i++) {
-		bool ok = true;
-		if (store_quota_check(st, ids[i], wire.len, &ok) != STORE_OK) {
-			rc = cli_store_fail(st, STORE_TEMP);
-			goto out;
-		}
-		over += !ok;
-	}
-	if (n > 0 && over == n && n_fwd == 0) {
-		cli_err("deliver: the mailbox of %s is over its quota: try later, or raise it with "
-			"user set --quota",
-			rcpt);
-		rc = EX_TEMPFAIL;
-		goto out;
-	}
+	char qid[24];
+	make_qid(qid, sizeof(qid));
+	struct delivery_message m = {
+	    .qid = qid, .body = wire.data, .len = wire.len, .arrival = (int64_t)time(NULL)};
+	delivery_build(dl, st, plan, &m, &out);
 	if (opts[0].set) {
-		if (n_fwd > 0 || over > 0) {
+		/* a migrated message keeps its UIDL: into the mailboxes alone, with
+		   no side effects (an import is no new mail) */
+		if (out.sub.n_remote > 0 || delivery_plan_remote(plan) > 0 || res.over_quota > 0 ||
+		    delivery_plan_local(plan) != out.sub.n_local) {
+			bool fwd = out.sub.n_remote > 0 || delivery_plan_remote(plan) > 0;
 			cli_err("deliver: --uidl needs local mailboxes with room: %s %s", rcpt,
-				n_fwd > 0 ? "also forwards elsewhere" : "has a mailbox over quota");
-			rc = n_fwd > 0 ? EX_DATAERR : EX_TEMPFAIL;
+				fwd ? "also forwards elsewhere" : "has a mailbox over quota");
+			rc = fwd ? EX_DATAERR : EX_TEMPFAIL;
 			goto out;
 		}
-		results = xcalloc(n, sizeof(*results));
-		rc = store_deliver(st, ids, n, wire.data, wire.len, opts[0].value, results);
+		int *results = xcalloc(out.sub.n_local, sizeof(*results));
+		rc = store_deliver(st, out.sub.mailbox_ids, out.sub.n_local, wire.data, wire.len,
+				   opts[0].value, results);
+		free(results);
 	} else {
-		struct store_remote_rcpt *remote = xcalloc(n_fwd + 1, sizeof(*remote));
-		unsigned char rnd[8];
-		char qid[24];
-		for (size_t i = 0; i < n_fwd; i++)
-			remote[i].address = fwd[i];
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-			memset(rnd, 0, sizeof(rnd));
-		snprintf(qid, sizeof(qid), "L%02X%02X%02X%02X%02X%02X%02X%02X", rnd[0], rnd[1],
-			 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-		struct store_submission sub = {
-		    .qid = qid,
-		    .sender = opts[1].set ? opts[1].value : NULL,
-		    .body = wire.data,
-		    .len = wire.len,
-		    .mailbox_ids = ids,
-		    .n_local = n,
-		    .remote = remote,
-		    .n_remote = n_fwd,
-		};
-		rc = store_submit(st, &sub, 1);
+		rc = store_submit(st, &out.sub, 1);
 		if (rc == STORE_OK)
-			rc = sub.status;
-		free(remote);
+			rc = out.sub.status;
+		if (rc == STORE_OK)
+			delivery_log(&out, qid);
 	}
-	if (rc == STORE_OK) {
-		if (over > 0)
-			cli_err("deliver: %zu of %zu mailboxes of %s are now over quota", over, n,
-				rcpt);
-		rc = 0;
-	} else {
-		rc = cli_store_fail(st, rc);
-	}
+	if (rc == STORE_OK && res.over_quota > 0)
+		cli_err("deliver: %zu of %zu mailboxes of %s are now over quota", res.over_quota,
+			out.sub.n_local, rcpt);
+	rc = rc == STORE_OK ? 0 : cli_store_fail(st, rc);
 out:
-	for (size_t i = 0; i < n_fwd; i++)
-		free(fwd[i]);
-	free(fwd);
-	free(results);
-	free(ids);
+	delivery_out_clear(&out);
+	delivery_plan_free(&plan);
+	delivery_free(&dl);
 	buf_free(&in);
 	buf_free(&wire);
 	directory_free(&dir);

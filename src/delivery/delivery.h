@@ -77,6 +77,8 @@ struct delivery_result {
 	int status;		  /* the store status behind DELIVERY_TEMP */
 	char text[256];		  /* why, for the reply and the log ("" when OK) */
 	size_t expanded;	  /* recipients the address expanded to */
+	size_t over_quota;	  /* of its mailboxes, those over their quota */
+	int limit;		  /* the enum store_limit that refused, or -1 */
 	bool postmaster_fallback; /* [smtp] postmaster names no mailbox here */
 };
 
@@ -102,13 +104,19 @@ struct delivery_rcpt {
 	   alias of its own it goes to [smtp] postmaster, else to the store's
 	   built-in postmaster (RFC 5321 §4.5.1) */
 	bool postmaster;
+	/* `mailroom deliver`: an LDA cannot refuse part of a message, so the
+	   quota refuses it only when no mailbox found has room and nothing
+	   goes elsewhere; the others then take it past their quota */
+	bool any_room;
 };
 /* Resolves r, checks its policy and adds it to the plan. */
 enum delivery_verdict delivery_add(struct delivery *d, struct store *st, struct delivery_plan *p,
 				   const struct delivery_rcpt *r, struct delivery_result *res);
 /* A recipient that is not ours (relayed by submission or to a relay
-   domain): queued as it is. Does not block. */
-void delivery_add_remote(struct delivery_plan *p, const struct delivery_rcpt *r);
+   domain): queued as it is, within the sender's recipient limits read by
+   delivery_sender_check(). Does not block. */
+enum delivery_verdict delivery_add_remote(struct delivery_plan *p, const struct delivery_rcpt *r,
+					  struct delivery_result *res);
 /* Recipients accepted so far (lists expanded) and whether any is local. */
 size_t delivery_plan_recipients(const struct delivery_plan *p);
 size_t delivery_plan_local(const struct delivery_plan *p);
@@ -121,7 +129,6 @@ struct delivery_message {
 	size_t len;
 	int64_t arrival;		 /* time(NULL) when it was received */
 	const char *dsn_envid, *dsn_ret; /* RFC 3461, or NULL */
-	const char *uidl;		 /* an imported POP3 UIDL to keep, or NULL */
 };
 
 /* What delivery_build made: out->sub is ready for store_submit(); every

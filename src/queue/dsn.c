@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* dsn.c - see dsn.h. */
 #include "queue/dsn.h"
-#include "directory/directory.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -182,7 +181,7 @@ void dsn_build(struct buf *out, const char *hostname, const struct store_queue_m
 
 /* --- reports ready to store --------------------------------------------------------- */
 
-bool dsn_report_make(struct store *st, struct directory *dir, const char *hostname,
+bool dsn_report_make(struct store *st, struct delivery *d, const char *hostname,
 		     const struct store_queue_msg *m, const size_t *which, size_t n,
 		     enum dsn_action action, struct dsn_report *rep)
 {
@@ -196,47 +195,14 @@ bool dsn_report_make(struct store *st, struct directory *dir, const char *hostna
 	snprintf(rep->qid, sizeof(rep->qid), "R%02X%02X%02X%02X%02X%02X%02X%02X", r[0], r[1], r[2],
 		 r[3], r[4], r[5], r[6], r[7]);
 	dsn_build(&rep->body, hostname, m, which, n, action, rep->qid);
-	struct dir_rcpt to;
-	/* XXX: a directory that cannot answer (STORE_TEMP) sends the report
-	   out as to a remote sender, as an unknown one does: it comes back in
-	   over SMTP and waits there (451) until the directory answers. The
-	   queue has no local delivery of its own to retry it in place; the
-	   one local delivery path (delivery/) is where that belongs. */
-	if (directory_resolve(dir, st, m->sender, &to) == STORE_OK) {
-		rep->ids = to.ids;
-		rep->n_ids = to.n_ids;
-		rep->forward = to.remote;
-		rep->n_forward = to.n_remote;
-	} else {
-		rep->forward = xmalloc(sizeof(char *));
-		rep->forward[0] = xstrdup(m->sender);
-		rep->n_forward = 1;
-	}
-	if (rep->n_forward > 0) {
-		rep->remote = xcalloc(rep->n_forward, sizeof(*rep->remote));
-		for (size_t i = 0; i < rep->n_forward; i++)
-			rep->remote[i].address = rep->forward[i];
-	}
-	rep->sub = (struct store_submission){
-	    .qid = rep->qid,
-	    .sender = "",
-	    .body = rep->body.data,
-	    .len = rep->body.len,
-	    .mailbox_ids = rep->ids,
-	    .n_local = rep->n_ids,
-	    .remote = rep->remote,
-	    .n_remote = rep->n_forward,
-	};
+	delivery_report(d, st, rep->qid, m->sender, rep->body.data, rep->body.len, &rep->out);
+	rep->sub = rep->out.sub;
 	return true;
 }
 
 void dsn_report_clear(struct dsn_report *rep)
 {
 	buf_free(&rep->body);
-	free(rep->ids);
-	for (size_t i = 0; i < rep->n_forward; i++)
-		free(rep->forward[i]);
-	free(rep->forward);
-	free(rep->remote);
+	delivery_out_clear(&rep->out);
 	memset(rep, 0, sizeof(*rep));
 }

@@ -10,9 +10,8 @@
 
 #include <stdbool.h>
 
+#include "delivery/delivery.h"
 #include "store/store.h"
-
-struct directory;
 #include "util/buf.h"
 
 enum dsn_action { DSN_FAILED, DSN_DELAYED, DSN_RELAYED, DSN_DELIVERED };
@@ -26,27 +25,23 @@ bool dsn_wanted(const char *notify, enum dsn_action a);
 void dsn_build(struct buf *out, const char *hostname, const struct store_queue_msg *m,
 	       const size_t *which, size_t n, enum dsn_action action, const char *report_id);
 
-/* A report ready to be stored in the same transaction as what caused it
-   (a delivery attempt, a local delivery): to m->sender's mailboxes when the
-   sender is one of ours, else through the outbound queue, always with the
-   null sender (RFC 3461 §6.2). `sub` points into the other fields. */
+/* A report ready to be stored in the same transaction as what caused it (a
+   delivery attempt): to m->sender through the local delivery path
+   (delivery.h delivery_report: into the sender's mailboxes when the sender
+   is ours, its forwarding applied, else through the outbound queue), always
+   with the null sender (RFC 3461 §6.2). `sub` points into the other fields. */
 struct dsn_report {
 	struct store_submission sub;
 	struct buf body;
 	char qid[24]; /* "R" and 16 hex digits */
-	int64_t *ids;
-	size_t n_ids;
-	char **forward;
-	size_t n_forward;
-	struct store_remote_rcpt *remote;
+	struct delivery_out out;
 };
 
 /* Builds the report for the recipients which[0..n) of m into *rep; false
    (and *rep untouched) when there is none to make: no recipients, or the
-   null sender. Looks the sender up through dir (directory.h) in st:
-   blocking, worker threads only. The caller frees a made report with
-   dsn_report_clear(). */
-bool dsn_report_make(struct store *st, struct directory *dir, const char *hostname,
+   null sender. Looks the sender up through d in st: blocking, worker
+   threads only. The caller frees a made report with dsn_report_clear(). */
+bool dsn_report_make(struct store *st, struct delivery *d, const char *hostname,
 		     const struct store_queue_msg *m, const size_t *which, size_t n,
 		     enum dsn_action action, struct dsn_report *rep);
 void dsn_report_clear(struct dsn_report *rep);

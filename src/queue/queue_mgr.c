@@ -337,11 +337,11 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 }
 
 /* A report to m->sender (dsn_report_make), logged. */
-static bool report_add(struct store *st, struct directory *q_dir, const struct config *cfg,
+static bool report_add(struct store *st, struct delivery *d, const struct config *cfg,
 		       struct store_queue_msg *m, const size_t *which, size_t n,
 		       enum dsn_action action, struct dsn_report *rep)
 {
-	if (!dsn_report_make(st, q_dir, cfg->hostname, m, which, n, action, rep))
+	if (!dsn_report_make(st, d, cfg->hostname, m, which, n, action, rep))
 		return false;
 	log_info("queue report qid=%s report=%s to=<%s> action=%s recipients=%zu", m->qid, rep->qid,
 		 m->sender,
@@ -418,13 +418,13 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 	}
 	struct dsn_report reps[3];
 	size_t n_reps = 0;
-	if (report_add(st, q->srv->dir, cfg, &m, failed, nf, DSN_FAILED, &reps[n_reps]))
+	if (report_add(st, q->srv->delivery, cfg, &m, failed, nf, DSN_FAILED, &reps[n_reps]))
 		n_reps++;
-	if (report_add(st, q->srv->dir, cfg, &m, delayed, nd, DSN_DELAYED, &reps[n_reps]))
+	if (report_add(st, q->srv->delivery, cfg, &m, delayed, nd, DSN_DELAYED, &reps[n_reps]))
 		n_reps++;
 	if (nd > 0)
 		m.delay_notified = true;
-	if (report_add(st, q->srv->dir, cfg, &m, relayed, ns, DSN_RELAYED, &reps[n_reps]))
+	if (report_add(st, q->srv->delivery, cfg, &m, relayed, ns, DSN_RELAYED, &reps[n_reps]))
 		n_reps++;
 	struct store_submission subs[3];
 	for (size_t i = 0; i < n_reps; i++)

@@ -21,6 +21,7 @@
  */
 #include "server/server.h"
 #include "server/privdrop.h"
+#include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "directory/penalty.h"
 #include "net/conn_private.h"
@@ -688,6 +689,22 @@ int server_run(const struct config *cfg)
 		free(sp);
 		return 78; /* EX_CONFIG */
 	}
+	struct delivery_settings ds = {
+	    .hostname = cfg->hostname,
+	    .postmaster = cfg->smtp_postmaster,
+	    .data_dir = cfg->data_dir,
+	    .dir = srv->dir,
+	};
+	const char *lerr;
+	if (delivery_open(&ds, &srv->delivery, &lerr) < 0) {
+		log_error("%s", lerr);
+		directory_free(&srv->dir);
+		privdrop_clear(&pd);
+		listeners_close(sp);
+		loop_free(&srv->loop);
+		free(sp);
+		return 78; /* EX_CONFIG */
+	}
 	gssapi_report(cfg);
 	sp->conns = conn_mgr_new(srv->loop, srv->tls);
 	conn_mgr_set_gone(sp->conns, conn_gone, sp);
@@ -732,6 +749,7 @@ int server_run(const struct config *cfg)
 		log_error("shutdown: %u SMTP sessions still alive; not freeing the service",
 			  smtp_service_sessions(srv->smtp));
 	penalty_free(&srv->penalty);
+	delivery_free(&srv->delivery);
 	directory_free(&srv->dir);
 	loop_fd_del(srv->loop, sp->sigfd);
 	close(sp->sigfd);

@@ -31,6 +31,7 @@ struct workers;
 struct tls_ctx;
 struct penalty;
 struct directory;
+struct delivery;
 struct pop3_service;
 struct smtp_service;
 struct queue_mgr;
@@ -38,10 +39,11 @@ struct queue_mgr;
 struct server {
 	const struct config *cfg;
 	struct loop *loop;
-	struct workers *workers; /* thread ctx = struct store * */
-	struct tls_ctx *tls;	 /* NULL if no certificate could be loaded */
-	struct penalty *penalty; /* per-IP auth failure delays */
-	struct directory *dir;	 /* accounts and recipients (directory.h) */
+	struct workers *workers;   /* thread ctx = struct store * */
+	struct tls_ctx *tls;	   /* NULL if no certificate could be loaded */
+	struct penalty *penalty;   /* per-IP auth failure delays */
+	struct directory *dir;	   /* accounts and recipients (directory.h) */
+	struct delivery *delivery; /* the local delivery path (delivery.h) */
 	struct pop3_service *pop3;
 	struct smtp_service *smtp;
 	struct queue_mgr *queue; /* NULL with [delivery] enabled = no */

@@ -19,14 +19,13 @@
  * submission is tried again SMTP_COMMIT_RETRY_MS later. The loop never
  * waits.
  *
- * A message with local recipients that asked for NOTIFY=SUCCESS (RFC 3461
- * §6.2.1) carries a "delivered" report as a side effect of its submission:
- * stored in the same transaction, or not at all (SPEC §3). Making it needs
- * the store (is the sender one of ours?), so its worker makes it first and
- * only then queues the message for a batch.
+ * Before a message joins a batch, its worker makes its submission from the
+ * transaction's plan (delivery_build, delivery.h): the message and every
+ * side effect it causes (list and forwarded copies, auto-replies, quota
+ * warnings, success reports), all stored in the same transaction or not at
+ * all (SPEC §3). That needs the store, so it runs on the worker too.
  */
 #include "net/loop.h"
-#include "queue/dsn.h"
 #include "server/server.h"
 #include "smtp/smtp_private.h"
 #include "util/log.h"
@@ -114,60 +113,14 @@ static void commit_try(struct smtp_session *s, struct smtp_job *job)
 
 void smtp_commit_submit(struct smtp_session *s, struct smtp_job *job)
 {
-	struct smtp_service *svc = s->svc;
 	struct smtp_commit *c = &job->commit;
 
 	c->next = NULL;
 	c->taken = c->done = c->queued = false;
-	if (!c->deferred) {
-		pthread_mutex_lock(&svc->mu);
-		pending_append(svc, c);
-		c->queued = true;
-		pthread_mutex_unlock(&svc->mu);
-	}
 	commit_try(s, job);
 }
 
 /* --- worker side ---------------------------------------------------------------- */
-
-/* Builds the "delivered" report of job's message (RFC 3464 with Action:
-   delivered) and hangs it on the submission, addressed to the sender: into
-   the sender's mailboxes if the sender is ours, else to the outbound queue. */
-static void report_prepare(struct store *st, struct smtp_job *job)
-{
-	const struct store_submission *sub = &job->commit.sub;
-	struct store_queue_rcpt *rcpts = xcalloc(job->n_notify, sizeof(*rcpts));
-	size_t *which = xcalloc(job->n_notify, sizeof(*which));
-
-	for (size_t i = 0; i < job->n_notify; i++) {
-		rcpts[i].address = (char *)job->notify_rcpts[i].address;
-		rcpts[i].dsn_orcpt = (char *)job->notify_rcpts[i].orcpt;
-		rcpts[i].dsn_notify = "SUCCESS";
-		rcpts[i].remote_reply = "2.0.0 delivered to mailbox";
-		which[i] = i;
-	}
-	struct store_queue_msg m = {
-	    .qid = (char *)sub->qid,
-	    .sender = (char *)sub->sender,
-	    .dsn_envid = (char *)sub->dsn_envid,
-	    .dsn_ret = (char *)sub->dsn_ret,
-	    .created = (int64_t)job->arrival,
-	    .body = {.data = (char *)sub->body, .len = sub->len},
-	    .rcpts = rcpts,
-	    .n_rcpts = job->n_notify,
-	};
-	/* never for <>: smtp_tx.c defers no report for the null sender */
-	bool made = dsn_report_make(st, job->dir, job->hostname, &m, which, job->n_notify,
-				    DSN_DELIVERED, &job->report);
-	free(which);
-	free(rcpts);
-	if (!made)
-		return;
-	job->commit.sub.reports = &job->report.sub;
-	job->commit.sub.n_reports = 1;
-	log_info("smtp report qid=%s report=%s to=<%s> action=delivered recipients=%zu", sub->qid,
-		 job->report.qid, sub->sender, job->n_notify);
-}
 
 void smtp_commit_work(void *thread_ctx, void *p)
 {
@@ -175,8 +128,11 @@ void smtp_commit_work(void *thread_ctx, void *p)
 	struct smtp_service *svc = job->sess->svc;
 	struct store *st = thread_ctx;
 
-	if (job->commit.deferred && !job->commit.queued) {
-		report_prepare(st, job);
+	if (!job->commit.queued) {
+		if (job->plan != NULL) { /* else the submission came ready */
+			delivery_build(job->delivery, st, job->plan, &job->dmsg, &job->out);
+			job->commit.sub = job->out.sub;
+		}
 		pthread_mutex_lock(&svc->mu);
 		pending_append(svc, &job->commit);
 		job->commit.queued = true;

@@ -106,14 +106,6 @@ enum smtp_rcpt_verdict smtp_policy_rcpt(const struct smtp_rcpt_facts *f)
 	return f->domain == SMTP_DOMAIN_INTERNAL_RELAY ? SMTP_RCPT_REMOTE : SMTP_RCPT_UNKNOWN;
 }
 
-enum smtp_rcpt_verdict smtp_policy_quota(enum smtp_rcpt_verdict v, bool bare_postmaster,
-					 bool over_quota)
-{
-	if ((v == SMTP_RCPT_LOCAL || v == SMTP_RCPT_POSTMASTER) && over_quota && !bare_postmaster)
-		return SMTP_RCPT_FULL;
-	return v;
-}
-
 bool smtp_policy_sender_owned(const int64_t *ids, size_t n, int64_t mailbox_id)
 {
 	for (size_t i = 0; i < n; i++)

@@ -18,8 +18,8 @@
  *  - postmaster@ every hosted domain, and bare <Postmaster>, are always
  *    accepted (RFC 5321 §4.5.1): to that address's own mailbox if one exists,
  *    else to [smtp] postmaster, else to the store's built-in postmaster.
- *  - Quotas are checked at RCPT with the size declared in MAIL (452 4.2.2);
- *    bare <Postmaster> is never refused for quota.
+ *  - What a local recipient expands to, and its quota and the sender's
+ *    limits, are the delivery path's (delivery/delivery.h).
  */
 #ifndef MAILROOM_SMTP_SMTP_POLICY_H
 #define MAILROOM_SMTP_SMTP_POLICY_H
@@ -72,24 +72,17 @@ struct smtp_rcpt_facts {
 };
 
 enum smtp_rcpt_verdict {
-	SMTP_RCPT_LOCAL,	 /* the address's own mailboxes (and alias targets) */
-	SMTP_RCPT_POSTMASTER,	 /* the [smtp] postmaster mailbox */
-	SMTP_RCPT_REMOTE,	 /* queue for delivery elsewhere */
-	SMTP_RCPT_UNKNOWN,	 /* 550 5.1.1 */
-	SMTP_RCPT_RELAY,	 /* 550 5.7.1 relay denied */
-	SMTP_RCPT_ROUTING,	 /* 550 5.7.1 sender-specified routing */
-	SMTP_RCPT_FULL,		 /* 452 4.2.2 */
-	SMTP_RCPT_NO_POSTMASTER, /* 451 4.3.0: no mailbox configured */
-	SMTP_RCPT_TEMP,		 /* 451 4.3.0: a lookup failed */
+	SMTP_RCPT_LOCAL,      /* the address's own mailboxes (and alias targets) */
+	SMTP_RCPT_POSTMASTER, /* the [smtp] postmaster mailbox */
+	SMTP_RCPT_REMOTE,     /* queue for delivery elsewhere */
+	SMTP_RCPT_UNKNOWN,    /* 550 5.1.1 */
+	SMTP_RCPT_RELAY,      /* 550 5.7.1 relay denied */
+	SMTP_RCPT_ROUTING,    /* 550 5.7.1 sender-specified routing */
+	SMTP_RCPT_TEMP,	      /* 451 4.3.0: a lookup failed */
 };
 
 /* Where a recipient goes, before any mailbox lookup past `found`. */
 enum smtp_rcpt_verdict smtp_policy_rcpt(const struct smtp_rcpt_facts *f);
-/* The quota step for a local verdict: over_quota is whether any mailbox
-   found is over quota with the declared size. */
-enum smtp_rcpt_verdict smtp_policy_quota(enum smtp_rcpt_verdict v, bool bare_postmaster,
-					 bool over_quota);
-
 /* --- senders ----------------------------------------------------------------- */
 /* Submission with [smtp] sender_login_match: the sender address resolved to
    ids[0..n); it is the user's if one of them is the login's mailbox. */

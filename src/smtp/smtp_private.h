@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "net/workers.h"
 #include "proto/job.h"
@@ -110,9 +111,9 @@ struct smtp_commit {
 	struct store_submission sub;
 	struct smtp_commit *next;
 	bool taken, done; /* guarded by the service's mutex */
-	/* a success report is still to be made: the worker makes it, then
-	   queues the commit (loop side: set before smtp_commit_submit) */
-	bool deferred, queued;
+	/* queued: made from the plan (delivery_build, on the worker) and
+	   appended to the pending list */
+	bool queued;
 };
 
 struct smtp_service {
@@ -130,12 +131,6 @@ struct smtp_service {
 };
 
 /* --- the transaction (smtp_tx.c) ------------------------------------------- */
-/* A recipient that resolved to local mailboxes and asked for a success
-   report (RFC 3461 §6.2.1): the report goes out with the delivery. */
-struct smtp_tx_notify {
-	const char *address, *orcpt; /* tx arena */
-};
-
 struct smtp_tx {
 	struct arena *arena; /* holds this struct and every string below */
 	char sender[SMTP_PATH_MAX + 1];
@@ -143,12 +138,9 @@ struct smtp_tx {
 	uint64_t declared_size; /* MAIL SIZE= */
 	bool body_8bit, smtputf8;
 	const char *dsn_envid, *dsn_ret; /* tx arena, or NULL */
-	int64_t *local;			 /* mailbox ids, no duplicates */
-	size_t n_local, cap_local;
-	struct store_remote_rcpt *remote;
-	size_t n_remote, cap_remote;
-	struct smtp_tx_notify *notify; /* NOTIFY=SUCCESS local recipients */
-	size_t n_notify, cap_notify;
+	/* the recipients, resolved and expanded (delivery.h); a job that runs
+	   for this session is the only one to touch it meanwhile */
+	struct delivery_plan *plan;
 	size_t n_rcpts; /* accepted RCPT commands */
 	const char *first_rcpt;
 	struct buf body; /* DATA/BDAT content */
@@ -205,28 +197,25 @@ struct smtp_job {
 	int result;
 	int status; /* the store's status behind a failed lookup */
 	/* RCPT / MAIL lookups */
+	struct delivery *delivery;  /* the server's */
+	struct delivery_plan *plan; /* the transaction's (MAIL, RCPT), or the message's (DATA) */
+	struct delivery_result dres;
 	char address[SMTP_PATH_MAX + 1];
 	unsigned path_flags;
 	char *notify, *orcpt; /* RCPT NOTIFY=/ORCPT= values, or NULL */
-	int64_t *ids;
+	int64_t *ids;	      /* MAIL: the sender address's mailboxes */
 	size_t n_ids;
-	char **forward; /* alias targets elsewhere */
-	size_t n_forward;
 	bool authenticated;
-	const char *postmaster;	  /* [smtp] postmaster, borrowed from the config */
-	bool postmaster_fallback; /* it names no mailbox: the built-in one took it */
-	uint64_t size;		  /* declared in MAIL, for the quota */
+	bool check_owner; /* MAIL: [smtp] sender_login_match applies */
+	uint64_t size;	  /* declared in MAIL */
 	/* AUTH */
 	struct sasl_job sasl;
 	/* DATA */
 	struct smtp_commit commit;
 	struct buf msg;
 	char qid[24];
-	const struct smtp_tx_notify *notify_rcpts; /* tx arena: who wants a success report */
-	size_t n_notify;
-	uint64_t arrival;	  /* time(NULL) at the end of DATA, for the report */
-	char hostname[256];	  /* [server] hostname, for the report (a worker reads it) */
-	struct dsn_report report; /* the success DSN, if one is due */
+	struct delivery_message dmsg;
+	struct delivery_out out; /* the submission and its side effects */
 };
 
 struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish);

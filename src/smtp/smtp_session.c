@@ -303,6 +303,7 @@ struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish
 	struct smtp_job *job = xcalloc(1, sizeof(*job));
 	job->sess = s;
 	job->dir = s->svc->srv->dir;
+	job->delivery = s->svc->srv->delivery;
 	job->finish = finish;
 	return job;
 }
@@ -312,14 +313,11 @@ static void job_free(void *p)
 	struct smtp_job *job = p;
 
 	free(job->ids);
-	for (size_t i = 0; i < job->n_forward; i++)
-		free(job->forward[i]);
-	free(job->forward);
 	free(job->notify);
 	free(job->orcpt);
 	sasl_job_clear(&job->sasl);
 	buf_free(&job->msg);
-	dsn_report_clear(&job->report);
+	delivery_out_clear(&job->out);
 	free(job);
 }
 

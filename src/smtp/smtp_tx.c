@@ -48,6 +48,7 @@ void smtp_tx_free(struct smtp_tx **tp)
 		return;
 	struct arena *a = t->arena;
 	buf_free(&t->body);
+	delivery_plan_free(&t->plan);
 	arena_free(&a);
 	*tp = NULL;
 }
@@ -59,60 +60,9 @@ void smtp_tx_reset(struct smtp_session *s)
 		smtp_enter_state(s, SMTP_READY);
 }
 
-/* Room for one more element in an arena array (the old copy stays in the
-   arena; [smtp] max_recipients bounds the waste to the array's size). */
-static void *tx_grow(struct smtp_tx *t, void *old, size_t n, size_t *cap, size_t size)
-{
-	if (n < *cap)
-		return old;
-	size_t nc = *cap > 0 ? *cap * 2 : 4;
-	void *p = arena_alloc(t->arena, nc * size);
-	if (n > 0)
-		memcpy(p, old, n * size);
-	*cap = nc;
-	return p;
-}
-
 static const char *tx_strdup(struct smtp_tx *t, const char *s)
 {
 	return s != NULL ? arena_strdup(t->arena, s) : NULL;
-}
-
-static void tx_add_local(struct smtp_tx *t, int64_t id)
-{
-	for (size_t i = 0; i < t->n_local; i++)
-		if (t->local[i] == id)
-			return;
-	t->local = tx_grow(t, t->local, t->n_local, &t->cap_local, sizeof(*t->local));
-	t->local[t->n_local++] = id;
-}
-
-static void tx_add_remote(struct smtp_tx *t, const struct smtp_job *job, const char *address)
-{
-	for (size_t i = 0; i < t->n_remote; i++)
-		if (strcmp(t->remote[i].address, address) == 0)
-			return;
-	t->remote = tx_grow(t, t->remote, t->n_remote, &t->cap_remote, sizeof(*t->remote));
-	struct store_remote_rcpt *r = &t->remote[t->n_remote++];
-	r->address = tx_strdup(t, address);
-	r->dsn_notify = tx_strdup(t, job->notify);
-	r->dsn_orcpt = tx_strdup(t, job->orcpt);
-}
-
-/* RFC 3461 §6.2.1: a recipient delivered here with NOTIFY=SUCCESS gets a
-   "delivered" report; its mailboxes are in `local` already. */
-static void tx_add_notify(struct smtp_tx *t, const struct smtp_job *job)
-{
-	if (job->notify == NULL ||
-	    !smtp_policy_notify_success((struct slice){job->notify, strlen(job->notify)}))
-		return;
-	for (size_t i = 0; i < t->n_notify; i++)
-		if (strcmp(t->notify[i].address, job->address) == 0)
-			return; /* the same recipient twice: one line in the report */
-	t->notify = tx_grow(t, t->notify, t->n_notify, &t->cap_notify, sizeof(*t->notify));
-	struct smtp_tx_notify *n = &t->notify[t->n_notify++];
-	n->address = tx_strdup(t, job->address);
-	n->orcpt = tx_strdup(t, job->orcpt);
 }
 
 /* --- MAIL ------------------------------------------------------------------------ */
@@ -142,29 +92,73 @@ static void mail_accept(struct smtp_session *s)
 	smtp_reply(s, 250, "2.1.0 Ok");
 }
 
-/* Where mail to `address` goes, through the directory (directory.h): the
-   mailboxes in job->ids, the outside targets in job->forward. */
-static int job_resolve(struct smtp_job *job, struct store *st, const char *address)
-{
-	struct dir_rcpt r;
-	int rc = directory_resolve(job->dir, st, address, &r);
-
-	free(job->ids);
-	for (size_t i = 0; i < job->n_forward; i++)
-		free(job->forward[i]);
-	free(job->forward);
-	job->ids = r.ids;
-	job->n_ids = r.n_ids;
-	job->forward = r.remote;
-	job->n_forward = r.n_remote;
-	return rc;
-}
-
+/* Worker, submission: whether the login owns the sender address ([smtp]
+   sender_login_match), and may send now (delivery.h: send quota, rates,
+   size). */
 static void work_sender(void *thread_ctx, void *p)
 {
 	struct smtp_job *job = p;
+	struct store *st = thread_ctx;
+	struct dir_rcpt r = {0};
 
-	job->result = job_resolve(job, thread_ctx, job->address);
+	job->result = STORE_OK;
+	if (job->check_owner) {
+		job->result = directory_resolve(job->dir, st, job->address, &r);
+		job->ids = r.ids;
+		job->n_ids = r.n_ids;
+		r.ids = NULL;
+		dir_rcpt_clear(&r);
+		if (job->result != STORE_OK)
+			return;
+	}
+	delivery_sender_check(job->delivery, st, job->plan, &job->dres);
+}
+
+/* The reply to a refusal of delivery.h for the verdict v. */
+static void reply_delivery(struct smtp_session *s, const struct delivery_result *res,
+			   const char *address)
+{
+	const char *a = address != NULL ? address : "";
+
+	switch (res->verdict) {
+	case DELIVERY_OK:
+		break;
+	case DELIVERY_UNKNOWN:
+		smtp_reply(s, 550, "5.1.1 <%s>: %s", a, res->text);
+		break;
+	case DELIVERY_FULL:
+		smtp_reply(s, 452, "4.2.2 <%s>: %s", a, res->text);
+		break;
+	case DELIVERY_REFUSED:
+		smtp_reply(s, 550, "5.7.1 <%s>: %s", a, res->text);
+		break;
+	case DELIVERY_TOO_MANY:
+		smtp_reply(s, 452, "4.5.3 %s", res->text);
+		break;
+	case DELIVERY_RATE:
+		smtp_reply(s, 450, "4.7.1 %s", res->text);
+		break;
+	case DELIVERY_SEND_QUOTA:
+		smtp_reply(s, 552, "5.2.2 %s", res->text);
+		break;
+	case DELIVERY_TOO_BIG:
+		smtp_reply(s, 552, "5.3.4 %s", res->text);
+		break;
+	case DELIVERY_NO_POSTMASTER:
+		smtp_reply(s, 451, "4.3.0 <%s>: %s", a, res->text);
+		break;
+	case DELIVERY_TEMP:
+		if (res->status == STORE_PERM)
+			smtp_reply_store_error(s, STORE_PERM, "recipient lookup");
+		else
+			smtp_reply(s, 451, "4.3.0 <%s>: %s", a, res->text);
+		break;
+	}
+}
+
+static const char *limit_name(const struct delivery_result *res)
+{
+	return res->limit >= 0 ? store_limit_name((enum store_limit)res->limit) : "-";
 }
 
 static void finish_sender(struct smtp_session *s, struct smtp_job *job)
@@ -175,14 +169,22 @@ static void finish_sender(struct smtp_session *s, struct smtp_job *job)
 		smtp_tx_free(&s->tx);
 		return;
 	}
-	if (job->result != STORE_OK ||
-	    !smtp_policy_sender_owned(job->ids, job->n_ids, s->auth->mailbox_id)) {
+	if (job->check_owner &&
+	    (job->result != STORE_OK ||
+	     !smtp_policy_sender_owned(job->ids, job->n_ids, s->auth->mailbox_id))) {
 		log_info("sid=%s smtp sender refused from=<%s> user=%s", s->sid, job->address,
 			 s->auth->address);
 		smtp_reply(s, 553, "5.7.1 Sender address <%s> not owned by user %s", job->address,
 			   s->auth->address);
 		smtp_tx_free(&s->tx);
 		smtp_session_error(s);
+		return;
+	}
+	if (job->dres.verdict != DELIVERY_OK) {
+		log_info("sid=%s delivery limit user=%s from=<%s> limit=%s reason=\"%s\"", s->sid,
+			 s->auth->address, job->address, limit_name(&job->dres), job->dres.text);
+		reply_delivery(s, &job->dres, NULL);
+		smtp_tx_free(&s->tx);
 		return;
 	}
 	mail_accept(s);
@@ -240,10 +242,18 @@ static enum smtp_cmd_result smtp_do_mail(struct smtp_session *s, const struct sm
 		t->dsn_envid = arena_strndup(t->arena, mp->envid.p, mp->envid.len);
 	t->null_sender = (path->flags & SMTP_PATH_NULL) != 0;
 	snprintf(t->sender, sizeof(t->sender), "%s", path->address);
+	struct delivery_sender snd = {
+	    .address = t->sender,
+	    .mailbox = s->auth != NULL ? s->auth->mailbox_id : 0,
+	    .login = s->auth != NULL ? s->auth->address : NULL,
+	};
+	t->plan = delivery_plan_new(&snd, mp->size);
 	s->tx = t;
-	if (smtp_role_submission(s) && cfg->smtp_sender_login_match && !t->null_sender) {
+	if (smtp_role_submission(s) && s->auth != NULL) {
 		struct smtp_job *job = smtp_job_new(s, finish_sender);
 		snprintf(job->address, sizeof(job->address), "%s", path->address);
+		job->check_owner = cfg->smtp_sender_login_match && !t->null_sender;
+		job->plan = t->plan;
 		if (!smtp_job_submit(s, job, work_sender)) {
 			smtp_tx_free(&s->tx);
 			return SMTP_CMD_OK; /* replied and finished */
@@ -284,10 +294,10 @@ static bool store_failed(int r)
 	return r != STORE_OK && r != STORE_NOTFOUND && r != STORE_INVALID;
 }
 
-/* Worker: gathers the facts about one recipient, lets smtp_policy_rcpt()
-   decide, and finds the mailboxes of a local verdict. job->result gets the
-   verdict, job->ids the mailboxes; a store failure leaves SMTP_RCPT_TEMP
-   with the store's status in job->status. */
+/* Worker: gathers the facts about one recipient and lets smtp_policy_rcpt()
+   decide where it may go; a local recipient is resolved, expanded and added
+   to the plan by the delivery path, which has its own verdict in job->dres.
+   A store failure leaves SMTP_RCPT_TEMP with the store's status. */
 static void work_rcpt(void *thread_ctx, void *p)
 {
 	struct smtp_job *job = p;
@@ -299,55 +309,39 @@ static void work_rcpt(void *thread_ctx, void *p)
 	};
 	const char *at = strrchr(job->address, '@');
 	struct store_domain d;
-	int r = STORE_OK;
+	struct delivery_rcpt r = {
+	    .address = job->address, .notify = job->notify, .orcpt = job->orcpt};
+	int rc = STORE_OK;
 
 	memset(&d, 0, sizeof(d));
 	job->result = SMTP_RCPT_TEMP;
 	f.postmaster_local = at != NULL && (size_t)(at - job->address) == 10 &&
 			     strncasecmp(job->address, "postmaster", 10) == 0;
 	if (!f.bare_postmaster && !(job->path_flags & SMTP_PATH_LITERAL) && at != NULL) {
-		r = store_domain_get(st, at + 1, &d);
-		if (store_failed(r))
+		rc = store_domain_get(st, at + 1, &d);
+		if (store_failed(rc))
 			goto out;
-		f.domain = r == STORE_OK ? domain_kind(d.type) : SMTP_DOMAIN_NONE;
+		f.domain = rc == STORE_OK ? domain_kind(d.type) : SMTP_DOMAIN_NONE;
 	}
-	if (f.domain == SMTP_DOMAIN_AUTHORITATIVE || f.domain == SMTP_DOMAIN_INTERNAL_RELAY) {
-		r = job_resolve(job, st, job->address);
-		if (store_failed(r))
+	rc = STORE_OK;
+	bool ours =
+	    f.bare_postmaster ||
+	    ((f.domain == SMTP_DOMAIN_AUTHORITATIVE || f.domain == SMTP_DOMAIN_INTERNAL_RELAY) &&
+	     !(f.routing && !f.authenticated));
+	if (ours) {
+		r.postmaster = f.bare_postmaster || f.postmaster_local;
+		enum delivery_verdict v =
+		    delivery_add(job->delivery, st, job->plan, &r, &job->dres);
+		if (v != DELIVERY_UNKNOWN) {
+			job->result = SMTP_RCPT_LOCAL; /* dres says how it went */
 			goto out;
-		f.found = r == STORE_OK;
-	}
-	enum smtp_rcpt_verdict v = smtp_policy_rcpt(&f);
-	if (v == SMTP_RCPT_POSTMASTER) {
-		/* RFC 5321 §4.5.1 MUST accept: [smtp] postmaster when it names a
-		   mailbox here, else the store's built-in one (store.h) */
-		r = job->postmaster != NULL ? job_resolve(job, st, job->postmaster)
-					    : STORE_NOTFOUND;
-		if (r == STORE_OK && job->n_ids == 0)
-			r = STORE_NOTFOUND; /* only outside targets: not a mailbox here */
-		if (store_failed(r))
-			goto out;
-		if (r != STORE_OK) {
-			job->postmaster_fallback = job->postmaster != NULL;
-			r = job_resolve(job, st, STORE_POSTMASTER);
 		}
-		if (store_failed(r))
-			goto out;
-		if (r != STORE_OK)
-			v = SMTP_RCPT_NO_POSTMASTER;
 	}
-	bool over = false;
-	for (size_t i = 0; (v == SMTP_RCPT_LOCAL || v == SMTP_RCPT_POSTMASTER) && i < job->n_ids;
-	     i++) {
-		bool ok = true;
-		if ((r = store_quota_check(st, job->ids[i], job->size, &ok)) != STORE_OK)
-			goto out;
-		over |= !ok;
-	}
-	r = STORE_OK;
-	job->result = smtp_policy_quota(v, f.bare_postmaster, over);
+	job->result = smtp_policy_rcpt(&f);
+	if (job->result == SMTP_RCPT_REMOTE)
+		delivery_add_remote(job->plan, &r, &job->dres);
 out:
-	job->status = r;
+	job->status = rc;
 	store_domain_clear(&d);
 }
 
@@ -359,19 +353,22 @@ static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
 	switch ((enum smtp_rcpt_verdict)job->result) {
 	case SMTP_RCPT_LOCAL:
 	case SMTP_RCPT_POSTMASTER:
-		if (job->postmaster_fallback)
+	case SMTP_RCPT_REMOTE:
+		if (job->dres.postmaster_fallback)
 			log_warn("sid=%s smtp [smtp] postmaster <%s> names no mailbox here: mail "
 				 "for <%s> goes to the built-in postmaster",
-				 s->sid, job->postmaster, a);
-		for (size_t i = 0; i < job->n_ids; i++)
-			tx_add_local(t, job->ids[i]);
-		for (size_t i = 0; i < job->n_forward; i++)
-			tx_add_remote(t, job, job->forward[i]);
-		if (job->n_ids > 0)
-			tx_add_notify(t, job);
-		break;
-	case SMTP_RCPT_REMOTE:
-		tx_add_remote(t, job, job->address);
+				 s->sid, smtp_config(s)->smtp_postmaster, a);
+		if (job->dres.verdict != DELIVERY_OK) {
+			log_info("sid=%s %s to=<%s> user=%s limit=%s reason=\"%s\"", s->sid,
+				 job->dres.limit >= 0 ? "delivery limit" : "smtp rcpt refused", a,
+				 s->auth != NULL ? s->auth->address : "-", limit_name(&job->dres),
+				 job->dres.text);
+			reply_delivery(s, &job->dres, a);
+			if (job->dres.verdict == DELIVERY_UNKNOWN ||
+			    job->dres.verdict == DELIVERY_REFUSED)
+				smtp_session_error(s);
+			return;
+		}
 		break;
 	case SMTP_RCPT_UNKNOWN:
 		log_info("sid=%s smtp rcpt refused to=<%s> reason=unknown ip=%s", s->sid, a, s->ip);
@@ -387,15 +384,6 @@ static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
 			       ? "Relay access denied"
 			       : "Sender-specified routing is not allowed");
 		smtp_session_error(s);
-		return;
-	case SMTP_RCPT_FULL:
-		smtp_reply(s, 452, "4.2.2 <%s>: Mailbox full", a);
-		return;
-	case SMTP_RCPT_NO_POSTMASTER:
-		log_error("sid=%s smtp postmaster mail for <%s> has no mailbox: the store's "
-			  "built-in postmaster is missing",
-			  s->sid, a);
-		smtp_reply(s, 451, "4.3.0 <%s>: Postmaster mailbox not configured", a);
 		return;
 	case SMTP_RCPT_TEMP:
 		if (job->status == STORE_PERM)
@@ -455,8 +443,7 @@ static enum smtp_cmd_result smtp_do_rcpt(struct smtp_session *s, const struct sm
 	if (rp->orcpt.len > 0)
 		job->orcpt = xstrndup(rp->orcpt.p, rp->orcpt.len);
 	job->authenticated = s->auth != NULL;
-	job->postmaster = smtp_config(s)->smtp_postmaster;
-	job->size = s->tx->declared_size;
+	job->plan = s->tx->plan;
 	return smtp_job_submit(s, job, work_rcpt) ? SMTP_CMD_ASYNC : SMTP_CMD_OK;
 }
 
@@ -604,7 +591,8 @@ static void log_message(struct smtp_session *s, const char *qid, size_t size, co
 		snprintf(to + o, sizeof(to) - o, ",+%zu", t->n_rcpts - 1);
 	log_info("sid=%s smtp message qid=%s from=<%s> to=%s rcpts=%zu local=%zu remote=%zu "
 		 "size=%zu ip=%s tls=%s auth=%s result=\"%s\"",
-		 s->sid, qid, t->sender, to, t->n_rcpts, t->n_local, t->n_remote, size, s->ip,
+		 s->sid, qid, t->sender, to, t->n_rcpts, delivery_plan_local(t->plan),
+		 delivery_plan_remote(t->plan), size, s->ip,
 		 conn_is_tls(s->conn) ? conn_tls_desc(s->conn) : "no",
 		 s->auth != NULL ? s->auth->address : "-", res);
 }
@@ -613,9 +601,10 @@ static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 {
 	char res[128];
 
+	delivery_log(&job->out, s->sid);
 	if (job->commit.sub.status == STORE_OK) {
 		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", job->qid);
-		if (s->tx->n_remote > 0 || job->report.sub.n_remote > 0)
+		if (job->commit.sub.n_remote > 0 || job->commit.sub.n_reports > 0)
 			queue_mgr_kick(s->svc->srv->queue);
 		snprintf(res, sizeof(res), "250 queued as %s", job->qid);
 	} else {
@@ -650,11 +639,20 @@ void smtp_data_end(struct smtp_session *s)
 			    "552 too big");
 		return;
 	}
+	if (!delivery_plan_size_ok(t->plan, s->data.size)) {
+		log_info("sid=%s delivery limit user=%s size=%llu limit=max-message-size", s->sid,
+			 s->auth != NULL ? s->auth->address : "-",
+			 (unsigned long long)s->data.size);
+		data_refuse(s, qid, 552, "5.3.4 Message size exceeds the limit of this sender",
+			    "552 too big for the sender");
+		return;
+	}
 	if (s->data.received > cfg->smtp_max_received) {
 		data_refuse(s, qid, 554, "5.4.6 Too many hops (mail loop?)", "554 loop");
 		return;
 	}
-	if (t->n_remote > 0 && !mime_relay_possible(t->body.data, t->body.len)) { /* SPEC §3 */
+	if (delivery_plan_remote(t->plan) > 0 &&
+	    !mime_relay_possible(t->body.data, t->body.len)) { /* SPEC §3 */
 		data_refuse(s, qid, 554,
 			    "5.6.3 A line over 998 octets cannot be encoded for relaying",
 			    "554 long line");
@@ -671,24 +669,15 @@ void smtp_data_end(struct smtp_session *s)
 	/* wire form: bare CR and LF become CR LF (see smtp_data.h) */
 	store_to_wire(&job->msg, t->body.data != NULL ? t->body.data : "", t->body.len);
 	buf_free(&t->body);
-	struct store_submission *sub = &job->commit.sub;
-	sub->qid = job->qid;
-	sub->sender = t->sender;
-	sub->body = job->msg.data;
-	sub->len = job->msg.len;
-	sub->mailbox_ids = t->local;
-	sub->n_local = t->n_local;
-	sub->remote = t->remote;
-	sub->n_remote = t->n_remote;
-	sub->auth_user = s->auth != NULL ? s->auth->address : NULL;
-	sub->dsn_envid = t->dsn_envid;
-	sub->dsn_ret = t->dsn_ret;
-	/* RFC 3461 §6.2.1: never a report to the null sender */
-	job->commit.deferred = t->n_notify > 0 && !t->null_sender;
-	job->notify_rcpts = t->notify;
-	job->n_notify = t->n_notify;
-	job->arrival = (uint64_t)time(NULL);
-	snprintf(job->hostname, sizeof(job->hostname), "%s", cfg->hostname);
+	job->dmsg = (struct delivery_message){
+	    .qid = job->qid,
+	    .body = job->msg.data,
+	    .len = job->msg.len,
+	    .arrival = (int64_t)time(NULL),
+	    .dsn_envid = t->dsn_envid,
+	    .dsn_ret = t->dsn_ret,
+	};
+	job->plan = t->plan; /* the transaction's until its answer */
 	smtp_commit_submit(s, job);
 }
 

@@ -70,17 +70,84 @@ static int body_drop(struct store *st, int64_t body_id)
 	return STORE_OK;
 }
 
-int store_submit_one(struct store *st, struct store_submission *sub)
+/* A side effect sent at most once per key (store.h once_key): true when an
+   unexpired record of its key exists; else the key is recorded now. */
+static int once_taken(struct store *st, const struct store_submission *sub, int64_t now,
+		      bool *taken_r)
 {
-	int64_t local_id = 0, queue_id = 0;
+	sqlite3_stmt *s = store_stmt(st, "SELECT until FROM once WHERE key = ?1");
+	int rc;
+
+	*taken_r = false;
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, sub->once_key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*taken_r = sqlite3_column_int64(s, 0) > now;
+	else if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "once lookup");
+	sqlite3_reset(s);
+	if (*taken_r)
+		return STORE_OK;
+	s = store_stmt(st, "INSERT OR REPLACE INTO once (key, until) VALUES (?1, ?2)");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_text(s, 1, sub->once_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, sub->once_until);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		return store_fail(st, rc, "once insert");
+	return STORE_OK;
+}
+
+/* The submitting mailbox's record for the rate limits; rows older than the
+   longest window (a day) go. */
+static int sent_record(struct store *st, const struct store_submission *sub, int64_t now)
+{
+	sqlite3_stmt *s = store_stmt(st, "DELETE FROM sent WHERE mailbox_id = ?1 AND at <= ?2");
+	int rc;
+
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, sub->sent_by);
+	sqlite3_bind_int64(s, 2, now - 86400);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		return store_fail(st, rc, "sent prune");
+	s = store_stmt(st, "INSERT INTO sent (mailbox_id, at, recipients) VALUES (?1, ?2, ?3)");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, sub->sent_by);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, sub->sent_rcpts);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		return store_fail(st, rc, "sent insert");
+	return STORE_OK;
+}
+
+/* One submission and its side effects. A side effect (side_effect true)
+   whose recipients are all gone, or whose once_key was used, is skipped;
+   the submission itself fails (STORE_NOTFOUND) only when nothing at all,
+   neither it nor a side effect, was stored. */
+static int submit_one(struct store *st, struct store_submission *sub, bool side_effect,
+		      bool *stored_r)
+{
+	int64_t local_id = 0, queue_id = 0, now = (int64_t)time(NULL);
 	size_t accepted = 0;
 	int r = STORE_OK;
 	int *results = sub->n_local > 0 ? xcalloc(sub->n_local, sizeof(int)) : NULL;
 	struct buf local = {0};
+	bool taken = false, any = false;
 
+	*stored_r = false;
+	sub->skipped = false;
+	if (sub->once_key != NULL && (r = once_taken(st, sub, now, &taken)) == STORE_OK && taken) {
+		sub->skipped = true; /* and what it would have caused */
+		free(results);
+		return STORE_OK;
+	}
 	/* final delivery gets its Return-Path (RFC 5321 §4.4); the queued copy
 	   does not: the last hop adds it */
-	if (sub->n_local > 0) {
+	if (r == STORE_OK && !taken && sub->n_local > 0) {
 		if (sub->sender != NULL)
 			store_return_path(&local, sub->sender);
 		buf_append(&local, sub->body, sub->len);
@@ -92,19 +159,35 @@ int store_submit_one(struct store *st, struct store_submission *sub)
 		else if (r == STORE_OK)
 			r = body_drop(st, local_id); /* every mailbox went away meanwhile */
 	}
-	if (r == STORE_OK && sub->n_remote > 0 &&
+	if (r == STORE_OK && !taken && sub->n_remote > 0 &&
 	    (r = store_body_insert(st, sub->body, sub->len, &queue_id)) == STORE_OK &&
 	    (r = queue_rows(st, sub, queue_id)) == STORE_OK)
 		r = store_body_refs(st, queue_id, 1);
-	if (r == STORE_OK && accepted == 0 && sub->n_remote == 0) {
+	any = !taken && (accepted > 0 || sub->n_remote > 0);
+	for (size_t i = 0; r == STORE_OK && i < sub->n_reports; i++) {
+		bool stored = false;
+		r = submit_one(st, &sub->reports[i], true, &stored);
+		any |= stored;
+	}
+	if (r == STORE_OK && any && sub->sent_by > 0)
+		r = sent_record(st, sub, now);
+	if (r == STORE_OK && !any && !side_effect && !taken) {
 		snprintf(st->err, sizeof(st->err), "no recipient left for %s", sub->qid);
 		r = STORE_NOTFOUND;
 	}
-	for (size_t i = 0; r == STORE_OK && i < sub->n_reports; i++)
-		r = store_submit_one(st, &sub->reports[i]);
+	if (r == STORE_OK && !any && side_effect)
+		sub->skipped = true;
+	*stored_r = any;
 	buf_free(&local);
 	free(results);
 	return r;
+}
+
+int store_submit_one(struct store *st, struct store_submission *sub)
+{
+	bool stored;
+
+	return submit_one(st, sub, false, &stored);
 }
 
 int store_submit(struct store *st, struct store_submission *subs, size_t n)

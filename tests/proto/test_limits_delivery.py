@@ -4,7 +4,8 @@ poplib): the warning notice once per crossing, prohibit send (552 5.2.2 at
 MAIL on submission, port 25 still delivering), prohibit receive (452 4.2.2),
 domain defaults and a mailbox's own values, the message size both declared
 and not, the recipients per message with a list expanded, and the hourly
-message and recipient rates (450 4.7.1 and a `delivery limit` log line).
+and daily message and recipient rates (450 4.7.1 and a `delivery limit` log
+line).
 Limits hold for submission logins only; port 25 is never limited by them."""
 import os
 import re
@@ -12,7 +13,7 @@ import smtplib
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SRC, Server, run_tests  # noqa: E402
+from harness import Server, run_tests  # noqa: E402
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -125,6 +126,11 @@ def test_quota_send_refuses_mail_from_but_port_25_delivers():
         srv.start()
         r = mail_reply(srv, ALICE)
         assert r[0] == 552 and b"5.2.2" in r[1], reply(r)
+        c = srv.submission(ALICE, implicit=True)  # port 465 alike
+        r = c.mail(ALICE)
+        assert r[0] == 552 and b"5.2.2" in r[1], reply(r)
+        c.quit()
+        assert len(limit_logged(srv, ALICE, "quota-send")) == 2, srv.log_text()[-2000:]
         # receiving goes on, from outside and from bob
         assert inbound(srv, [ALICE], message("in", 300))[ALICE][0] == 250
         c = srv.submission(BOB)
@@ -185,6 +191,7 @@ def test_max_message_size_declared_and_not():
         except smtplib.SMTPDataError as e:
             r = (e.smtp_code, e.smtp_error)
         assert r[0] == 552 and b"5.3.4" in r[1], reply(r)
+        assert len(limit_logged(srv, ALICE, "max-message-size")) == 2, srv.log_text()[-2000:]
         # a small one goes
         small = message("small", 1000)
         assert c.mail(ALICE, ["SIZE=%d" % len(small)])[0] == 250
@@ -207,7 +214,7 @@ def test_max_recipients_counts_list_members():
             srv.add_user(m)
         has_lists = srv.cli("list", "--help", check=False).returncode == 0
         if has_lists:
-            srv.cli("list", "add", "staff@example.test")
+            srv.cli("list", "add", "staff@example.test", "--senders", "anyone")
             for m in members:
                 srv.cli("list", "member", "add", "staff@example.test", m)
             first = ["staff@example.test"]
@@ -239,6 +246,17 @@ def test_messages_per_hour():
         srv.cli("user", "set", ALICE, "--messages-per-hour", "2")
         srv.start()
         c = srv.submission(ALICE)
+        # an abandoned transaction, and one refused after its data, send nothing
+        assert c.mail(ALICE)[0] == 250 and c.rcpt(OUTSIDE)[0] == 250
+        c.rset()
+        srv.cli("user", "set", ALICE, "--max-message-size", "1K")
+        assert c.mail(ALICE)[0] == 250 and c.rcpt(OUTSIDE)[0] == 250
+        try:
+            r = c.data(message("too big", 3000))
+        except smtplib.SMTPDataError as e:
+            r = (e.smtp_code, e.smtp_error)
+        assert r[0] == 552, reply(r)
+        srv.cli("user", "set", ALICE, "--max-message-size", "default")
         for i in range(2):
             assert c.mail(ALICE)[0] == 250 and c.rcpt(OUTSIDE)[0] == 250
             assert c.data(message("n%d" % i, 300))[0] == 250
@@ -252,6 +270,29 @@ def test_messages_per_hour():
         # raising the limit lets her send again
         srv.cli("user", "set", ALICE, "--messages-per-hour", "3")
         assert mail_reply(srv, ALICE)[0] == 250
+
+
+def test_daily_limits():
+    with server() as srv:
+        srv.cli("user", "set", ALICE, "--messages-per-day", "1")
+        srv.cli("user", "set", BOB, "--recipients-per-day", "2")
+        srv.start()
+        c = srv.submission(ALICE)
+        assert c.mail(ALICE)[0] == 250 and c.rcpt(OUTSIDE)[0] == 250
+        assert c.data(message("first", 300))[0] == 250
+        r = c.mail(ALICE)
+        assert r[0] == 450 and b"4.7.1" in r[1], reply(r)
+        c.quit()
+        c = srv.submission(BOB)
+        assert c.mail(BOB)[0] == 250
+        assert c.rcpt("a@remote.test")[0] == 250 and c.rcpt(ALICE)[0] == 250
+        r = c.rcpt("b@remote.test")
+        assert r[0] == 450 and b"4.7.1" in r[1], reply(r)
+        assert c.data(message("two", 300))[0] == 250
+        c.quit()
+        assert len(limit_logged(srv, ALICE, "messages-per-day")) == 1, srv.log_text()[-2000:]
+        assert len(limit_logged(srv, BOB, "recipients-per-day")) == 1, srv.log_text()[-2000:]
+        assert len(srv.messages(ALICE)) == 1  # bob's message reached her
 
 
 def test_recipients_per_hour():
@@ -270,15 +311,21 @@ def test_recipients_per_hour():
         c.quit()
         assert len(limit_logged(srv, ALICE, "recipients-per-hour")) == 1, \
             srv.log_text()[-2000:]
-        # bob has a domain limit of his own count
+        # bob's count is his own; a list counts as its members
+        for m in ("m0@example.test", "m1@example.test"):
+            srv.add_user(m)
+        srv.cli("list", "add", "pair@example.test", "--senders", "anyone")
+        srv.cli("list", "member", "add", "pair@example.test", "m0@example.test")
+        srv.cli("list", "member", "add", "pair@example.test", "m1@example.test")
         c = srv.submission(BOB)
-        assert c.mail(BOB)[0] == 250 and c.rcpt("a@remote.test")[0] == 250
+        assert c.mail(BOB)[0] == 250
+        assert c.rcpt("pair@example.test")[0] == 250 and c.rcpt("a@remote.test")[0] == 250
+        r = c.rcpt("b@remote.test")
+        assert r[0] == 450 and b"4.7.1" in r[1], reply(r)
+        assert c.data(message("to the pair", 300))[0] == 250
         c.quit()
+        assert len(srv.messages("m1@example.test")) == 1
 
 
 if __name__ == "__main__":
-    if not os.path.exists(os.path.join(SRC, "src", "delivery", "delivery.c")):
-        print("skip: the delivery path (src/delivery/delivery.c) that applies these "
-              "limits is not in this tree")
-        sys.exit(77)
     run_tests(globals())

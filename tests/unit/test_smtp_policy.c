@@ -54,28 +54,6 @@ static void test_rcpt_table(void)
 	test_end();
 }
 
-static void test_quota_table(void)
-{
-	static const struct {
-		enum smtp_rcpt_verdict v;
-		bool bare, over;
-		enum smtp_rcpt_verdict want;
-	} rows[] = {
-	    {SMTP_RCPT_LOCAL, false, false, SMTP_RCPT_LOCAL},
-	    {SMTP_RCPT_LOCAL, false, true, SMTP_RCPT_FULL},
-	    {SMTP_RCPT_POSTMASTER, false, true, SMTP_RCPT_FULL},
-	    {SMTP_RCPT_POSTMASTER, true, true, SMTP_RCPT_POSTMASTER}, /* bare: never refused */
-	    {SMTP_RCPT_REMOTE, false, true, SMTP_RCPT_REMOTE},
-	    {SMTP_RCPT_RELAY, false, true, SMTP_RCPT_RELAY},
-	};
-
-	test_begin("smtp policy: quota at RCPT");
-	for (size_t i = 0; i < N_ELEMENTS(rows); i++)
-		test_assert(smtp_policy_quota(rows[i].v, rows[i].bare, rows[i].over) ==
-			    rows[i].want);
-	test_end();
-}
-
 static bool mail_params(const char *arg, struct smtp_mail_params *mp, size_t *bad)
 {
 	struct smtp_path p;
@@ -160,6 +138,5 @@ static void test_sender(void)
 
 int main(void)
 {
-	return test_run(
-	    (void (*[])(void)){test_rcpt_table, test_quota_table, test_params, test_sender, NULL});
+	return test_run((void (*[])(void)){test_rcpt_table, test_params, test_sender, NULL});
 }
