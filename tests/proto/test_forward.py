@@ -58,7 +58,11 @@ def queue(srv):
 
 
 def queued_body(srv, qid):
-    return srv.cli("queue", "show", qid).stdout
+    """The stored message of `queue show`, after its envelope lines."""
+    out = srv.cli("queue", "show", qid).stdout
+    head, sep, body = out.partition(b"\n\n")
+    assert sep and qid.encode() in head, out[:300]
+    return body
 
 
 def wait(pred, timeout=30, what="condition"):
@@ -274,10 +278,6 @@ def test_bounce_to_srs_addresses():
         assert q[0]["sender"] in ("", "<>"), q
         local, _, dom = srs0.rpartition("@")
         assert send(srv, "", [local.lower() + "@" + dom])[0][0] == 250
-        # an SRS0 of a mailbox here: delivered to it
-        mine = key.forward(DAVE, "a.test")
-        assert send(srv, "", [mine])[0][0] == 250
-        wait(lambda: srv.messages(DAVE), what="dave's bounce")
         # a valid SRS1: to the SRS0 address of the first hop
         hop0 = "SRS0=AbCd=G3=orig.example=user@hop.example"
         srs1 = key.forward(hop0, "a.test")
@@ -286,6 +286,18 @@ def test_bounce_to_srs_addresses():
         assert send(srv, "", [srs1])[0][0] == 250
         q = wait(lambda: len(queue(srv)) > n and queue(srv), what="the SRS1 bounce")
         assert [hop0] in [e["recipients"] for e in q], q
+
+
+def test_bounce_to_srs_of_a_local_sender():
+    # dave@c.test (hosted here) wrote to alice, whose forward went elsewhere
+    # with dave's SRS0 address; the bounce for it is dave's: delivered into
+    # his mailbox, not queued for c.test's MX hosts (which are this server)
+    with server() as srv, Key(srv.start()) as key:
+        mine = key.forward(DAVE, "a.test")
+        assert send(srv, "", [mine])[0][0] == 250
+        wait(lambda: srv.messages(DAVE) or queue(srv), what="dave's bounce")
+        assert queue(srv) == [], queue(srv)
+        assert len(srv.messages(DAVE)) == 1
 
 
 def test_forged_and_expired_srs_refused():
