@@ -360,9 +360,15 @@ def test_round_trip_through_a_second_server():
         assert "nobody@b.test" in text and "5.1.1" in text, text[:3000]
         assert "Subject: round trip" in text
         # the forwarded copy left server 1 with carol's SRS address
-        srs = re.search(r"from=<(SRS0=[^>]+)>", s2.log_text())
-        if srs:
-            assert re.match(srs0_of("carol@c.test", "a.test"), srs.group(1)), srs.group(1)
+        # server 1 forwarded with carol's SRS address, reported to it, and
+        # reversed that to carol at server 2
+        log = s1.log_text()
+        fwd = re.search(r"forward qid=\S+ to=<nobody@b\.test> from=<(SRS0=[^>]+)>", log)
+        assert fwd and re.match(srs0_of("carol@c.test", "a.test"), fwd.group(1)), log[-3000:]
+        assert re.search(r"queue report qid=\S+ report=\S+ to=<%s>" % re.escape(fwd.group(1)),
+                         log), log[-3000:]
+        assert re.search(r"queue delivery qid=\S+ to=<carol@c\.test> relay=127\.0\.0\.1\S* "
+                         r"tls=no delay=\d+s status=sent", log), log[-3000:]
         assert s1.messages(ALICE) == []
         wait(lambda: queue(s1) == [] and queue(s2) == [], timeout=30, what="queues empty")
         s2.stop()
