@@ -6,7 +6,8 @@ off) with an SRS0 envelope sender of the mailbox's domain and
 `Delivered-To:` first (`mailroom queue list --json`, `queue show`), with or
 without a copy in the mailbox. A local forward, and a chain A->B->A that
 loses nothing and stops. A copy that already carries `Delivered-To:` of the
-mailbox is kept, not sent round again. The null sender is not rewritten.
+mailbox is kept, not sent round again, and so is mail for a local target
+that is gone. The null sender is not rewritten.
 Bounces to SRS addresses: a valid SRS0 is accepted and queued to the
 original sender (or delivered, when that is a mailbox here), a valid SRS1
 goes to the first hop's SRS0; forged, foreign, expired and malformed ones
@@ -249,6 +250,20 @@ def test_chain_back_to_itself_loses_nothing():
         na, nb = len(srv.messages(ALICE)) - 1, len(srv.messages(BOB))
         assert na in (0, 1) and nb in (0, 1), (na, nb)
         assert queue(srv) == []
+
+
+def test_vanished_local_target_keeps_the_mail():
+    with server() as srv:
+        srv.add_user("zed@a.test")
+        srv.cli("user", "set", ALICE, "--forward", "zed@a.test,x@far.test", "--keep-copy", "no")
+        srv.cli("user", "remove", "zed@a.test")
+        srv.start()
+        assert [c for c, _ in send(srv, OUTSIDE, [ALICE])] == [250]
+        # the outside target still gets its copy; zed's stays with alice
+        q = wait(lambda: queue(srv), what="the forwarded copy")
+        assert [e["recipients"] for e in q] == [["x@far.test"]], q
+        assert len(srv.messages(ALICE)) == 1
+        srv.wait_log(r"<alice@a\.test> forwards to <zed@a\.test>, which takes no mail")
 
 
 def test_delivered_to_already_there_is_kept():
