@@ -517,12 +517,16 @@ static int add_mailbox(struct expansion *x, int64_t id, struct dl_list *into, un
 	return r;
 }
 
-/* Whether `sender` is a member of list l, or of a list nested in it. */
+/* Whether `sender` is a member of list l, or of a list nested in it. Each
+   list is looked at once (`seen`): lists that contain each other would
+   otherwise be walked once per path, exponentially many. */
 static int list_member(struct store *st, const struct store_list *l, const char *sender,
-		       unsigned depth, bool *yes_r)
+		       unsigned depth, struct dl_ids *seen, bool *yes_r)
 {
 	int r = STORE_OK;
 
+	if (!dl_ids_add(seen, l->id))
+		return STORE_OK;
 	for (size_t i = 0; i < l->n_members && !*yes_r; i++)
 		*yes_r = strcasecmp(l->members[i], sender) == 0;
 	for (size_t i = 0;
@@ -530,7 +534,7 @@ static int list_member(struct store *st, const struct store_list *l, const char 
 		struct store_list in;
 		int g = store_list_get(st, l->members[i], &in);
 		if (g == STORE_OK) {
-			r = list_member(st, &in, sender, depth + 1, yes_r);
+			r = list_member(st, &in, sender, depth + 1, seen, yes_r);
 			store_list_clear(&in);
 		} else if (g != STORE_NOTFOUND) {
 			r = g;
@@ -554,8 +558,11 @@ static int list_sender_ok(struct expansion *x, const struct store_list *l)
 		return STORE_OK;
 	switch (l->senders) {
 	case STORE_LIST_MEMBERS:
-		if (snd != NULL && *snd != '\0')
-			r = list_member(x->st, l, snd, 0, &ok);
+		if (snd != NULL && *snd != '\0') {
+			struct dl_ids seen = {0};
+			r = list_member(x->st, l, snd, 0, &seen, &ok);
+			ids_free(&seen);
+		}
 		break;
 	case STORE_LIST_AUTHENTICATED:
 		ok = x->p->snd_mailbox != 0;
@@ -770,6 +777,11 @@ enum delivery_verdict delivery_add(struct delivery *d, struct store *st, struct 
 	} else if (s != STORE_OK) {
 		res->status = s;
 		v = refuse(res, DELIVERY_TEMP, "Temporary lookup failure");
+	} else if (x.count == 0) {
+		/* a list without members that take mail: refused now rather than
+		   accepted and then failed at the commit, with nothing to store */
+		v = refuse(res, DELIVERY_UNKNOWN,
+			   "Recipient address rejected: no member of this list takes mail");
 	} else if (quota_refuses(&x, r, res->over_quota = over_quota(&x))) {
 		v = refuse(res, DELIVERY_FULL, "Mailbox full");
 	} else {

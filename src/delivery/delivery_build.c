@@ -118,7 +118,8 @@ static struct store_remote_rcpt *rems_copy(struct built *b, const struct dl_rems
 }
 
 /* Whether the header section has a field `name` whose value contains
-   `value` (case-insensitive), e.g. a Delivered-To or List-Id of ours. */
+   `value` (case-insensitive), e.g. a Delivered-To or List-Id of ours; the
+   value may go on over folded lines (RFC 5322 §2.2.3). */
 static bool header_has(const char *msg, size_t len, const char *name, const char *value)
 {
 	const char *p = msg, *end = msg + len;
@@ -128,7 +129,12 @@ static bool header_has(const char *msg, size_t len, const char *name, const char
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *next = eol != NULL ? eol + 1 : end;
 		if ((size_t)(next - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-			for (const char *q = p + nl + 1; q + vl <= next; q++)
+			const char *fend = next;
+			while (fend < end && (*fend == ' ' || *fend == '\t')) {
+				const char *e = memchr(fend, '\n', (size_t)(end - fend));
+				fend = e != NULL ? e + 1 : end;
+			}
+			for (const char *q = p + nl + 1; q + vl <= fend; q++)
 				if (strncasecmp(q, value, vl) == 0)
 					return true;
 		}
@@ -331,10 +337,12 @@ static void build_vacation(struct delivery *d, struct store *st, struct built *b
 		} else {
 			bool inside = sender_internal(st, p->sender);
 			const char *subject = v.subject, *text = v.body;
-			if (!inside && v.external_body != NULL) {
+			/* each external text stands in for its own inside one
+			   (store.h: NULL, the inside one) */
+			if (!inside && v.external_subject != NULL)
 				subject = v.external_subject;
+			if (!inside && v.external_body != NULL)
 				text = v.external_body;
-			}
 			struct buf *body = new_body(b);
 			vacation_reply_build(body, d->hostname, addrs[matched], p->sender, subject,
 					     text, m->body, m->len);

@@ -34,7 +34,7 @@ static const char *const skip_names[] = {
 
 const char *vacation_skip_name(enum vacation_skip s)
 {
-	return (size_t)s < sizeof(skip_names) / sizeof(skip_names[0]) ? skip_names[s] : "?";
+	return (size_t)s < N_ELEMENTS(skip_names) ? skip_names[s] : "?";
 }
 
 /* --- the lexer of structured field values (RFC 5322 §3.2) --------------------- */
@@ -50,6 +50,12 @@ struct tok {
 struct lex {
 	const char *p, *end;
 };
+
+/* A value to read; an empty buf has no data at all. */
+static struct lex lex_of(const char *v, size_t n)
+{
+	return v != NULL ? (struct lex){v, v + n} : (struct lex){"", ""};
+}
 
 static bool is_special(char c)
 {
@@ -218,7 +224,7 @@ static void spec_done(struct spec *sp, struct wanted *w)
    display names, angle-addrs with obsolete source routes. */
 static void address_list(const char *v, size_t n, struct spec *sp, struct wanted *w)
 {
-	struct lex lx = {v, v + n};
+	struct lex lx = lex_of(v, n);
 	bool in_angle = false, angle_done = false;
 
 	spec_reset(sp);
@@ -268,15 +274,15 @@ static bool special_local(const char *local, size_t n)
 	const char *plus = memchr(local, '+', n);
 	if (plus != NULL && plus > local)
 		n = (size_t)(plus - local);
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+	for (size_t i = 0; i < N_ELEMENTS(exact); i++)
 		if (strlen(exact[i]) == n && strncasecmp(local, exact[i], n) == 0)
 			return true;
-	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++) {
+	for (size_t i = 0; i < N_ELEMENTS(prefix); i++) {
 		size_t k = strlen(prefix[i]);
 		if (n >= k && strncasecmp(local, prefix[i], k) == 0)
 			return true;
 	}
-	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+	for (size_t i = 0; i < N_ELEMENTS(suffix); i++) {
 		size_t k = strlen(suffix[i]);
 		if (n > k && strncasecmp(local + n - k, suffix[i], k) == 0)
 			return true;
@@ -286,16 +292,11 @@ static bool special_local(const char *local, size_t n)
 
 /* --- header fields ---------------------------------------------------------------- */
 
-static bool name_is(struct slice name, const char *lit)
-{
-	return slice_eq_ci(name, lit);
-}
-
 /* The first token of a field value (after comments), e.g. Auto-Submitted's
    keyword before any parameters (RFC 3834 §5.1). */
 static struct slice first_word(const struct buf *v)
 {
-	struct lex lx = {v->data, v->data + v->len};
+	struct lex lx = lex_of(v->data, v->len);
 	skip_cfws(&lx);
 	const char *s = lx.p;
 	while (lx.p < lx.end && strchr(" \t;(", *lx.p) == NULL)
@@ -352,26 +353,26 @@ enum vacation_skip vacation_check(const char *msg, size_t len, const char *sende
 	struct slice name;
 	mime_fields_begin(&it, msg, len);
 	while (mime_fields_next(&it, &name, &value)) {
-		if (name_is(name, "Auto-Submitted")) {
+		if (slice_eq_ci(name, "Auto-Submitted")) {
 			/* §5: anything but "no" (any case, comments and parameters
 			   aside) is automatic; an empty value too */
 			automatic |= !slice_eq_ci(first_word(&value), "no");
-		} else if (name_is(name, "X-Auto-Response-Suppress")) {
+		} else if (slice_eq_ci(name, "X-Auto-Response-Suppress")) {
 			/* Exchange's way of asking for no out-of-office answer */
-			automatic |=
-			    has_word(&value, suppress, sizeof(suppress) / sizeof(suppress[0]));
-		} else if (name_is(name, "Precedence")) {
+			automatic |= has_word(&value, suppress, N_ELEMENTS(suppress));
+		} else if (slice_eq_ci(name, "Precedence")) {
 			struct slice p = first_word(&value);
-			for (size_t i = 0; i < sizeof(bulk) / sizeof(bulk[0]); i++)
+			for (size_t i = 0; i < N_ELEMENTS(bulk); i++)
 				precedence |= slice_eq_ci(p, bulk[i]);
 		} else if ((name.len > 5 && strncasecmp(name.p, "List-", 5) == 0) ||
-			   name_is(name, "Mailing-List") || name_is(name, "X-Mailing-List")) {
+			   slice_eq_ci(name, "Mailing-List") ||
+			   slice_eq_ci(name, "X-Mailing-List")) {
 			/* RFC 2369 and RFC 2919 fields, and ezmlm's and older
 			   lists' own: list traffic */
 			list = true;
-		} else if (name_is(name, "To") || name_is(name, "Cc") || name_is(name, "Bcc") ||
-			   name_is(name, "Resent-To") || name_is(name, "Resent-Cc") ||
-			   name_is(name, "Resent-Bcc")) {
+		} else if (slice_eq_ci(name, "To") || slice_eq_ci(name, "Cc") ||
+			   slice_eq_ci(name, "Bcc") || slice_eq_ci(name, "Resent-To") ||
+			   slice_eq_ci(name, "Resent-Cc") || slice_eq_ci(name, "Resent-Bcc")) {
 			address_list(value.data, value.len, &sp, &w);
 		}
 	}
@@ -380,7 +381,7 @@ enum vacation_skip vacation_check(const char *msg, size_t len, const char *sende
 	    : list	 ? VACATION_LIST
 	    : !w.found	 ? VACATION_NOT_ADDRESSED
 			 : VACATION_SEND;
-	if (w.found && matched_r != NULL)
+	if (r == VACATION_SEND && matched_r != NULL)
 		*matched_r = w.index;
 out:
 	for (size_t i = 0; i < n; i++)
@@ -428,9 +429,11 @@ static size_t longest_word(const char *s, size_t n)
 static void put_subject(struct buf *out, const char *text, size_t n)
 {
 	struct buf t = {0};
-	size_t col = 9, start = out->len;
+	size_t col = 9;
 
 	put_clean(&t, text, n);
+	while (t.len > 0 && t.data[t.len - 1] == ' ')
+		t.len--; /* no white space at the end: a fold there would end the header */
 	buf_append_str(out, "Subject: ");
 	if (is_ascii(t.data, t.len) && longest_word(t.data, t.len) < 900) {
 		for (size_t i = 0; i < t.len; i++) {
@@ -461,8 +464,6 @@ static void put_subject(struct buf *out, const char *text, size_t n)
 			i += k;
 		}
 	}
-	while (out->len > start + 9 && out->data[out->len - 1] == ' ')
-		out->len--; /* no white space at the end of the field */
 	buf_append_str(out, "\r\n");
 	buf_free(&t);
 }
@@ -472,7 +473,7 @@ static void put_subject(struct buf *out, const char *text, size_t n)
    of the obsolete syntax, comments, junk) is passed over. */
 static size_t msg_ids(const struct buf *v, struct slice *ids, size_t max)
 {
-	struct lex lx = {v->data, v->data + v->len};
+	struct lex lx = lex_of(v->data, v->len);
 	size_t k = 0;
 
 	for (struct tok t; (t = lex_next(&lx)).kind != TOK_END;) {
@@ -487,9 +488,11 @@ static size_t msg_ids(const struct buf *v, struct slice *ids, size_t max)
 		if (t.kind == TOK_END)
 			break;
 		size_t n = (size_t)(t.s + 1 - s);
-		/* no white space or comment inside: the id as it was written */
-		ok &= at && n <= MSGID_MAX && memchr(s, ' ', n) == NULL &&
-		      memchr(s, '\t', n) == NULL && memchr(s, '(', n) == NULL;
+		/* printable ASCII alone, no white space or comment inside: the
+		   id as it was written, safe to copy into a field */
+		ok &= at && n <= MSGID_MAX;
+		for (size_t i = 0; i < n && ok; i++)
+			ok = s[i] > ' ' && s[i] < 127 && s[i] != '(';
 		if (ok && k < max) {
 			ids[k++] = (struct slice){s, n};
 		} else if (ok && max > 2) { /* keep the first and the newest */

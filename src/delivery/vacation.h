@@ -27,10 +27,12 @@ const char *vacation_skip_name(enum vacation_skip s); /* for logs: "auto-submitt
 
 /* Whether the message (wire form) from envelope sender `sender` ("" for
    <>, NULL unknown) to a mailbox whose addresses are addrs[0..n) gets an
-   auto-reply; *matched_r is the index of the address found in To/Cc (the
-   reply's From). Addresses compare with the local part as is and the
-   domain case-insensitively; group syntax, comments, quoted local parts
-   and folded fields are understood (RFC 5322 §3.4). */
+   auto-reply; with VACATION_SEND, *matched_r is the index of the address
+   found in To/Cc (the reply's From; Bcc and Resent-To/Cc/Bcc count too).
+   Addresses compare as the store keeps them, case-insensitively, local
+   part included, a quoted local part by its content; group syntax,
+   comments, quoted strings and folded fields are understood (RFC 5322
+   §3.4). */
 enum vacation_skip vacation_check(const char *msg, size_t len, const char *sender,
 				  const char *const *addrs, size_t n, size_t *matched_r);
 

@@ -447,6 +447,13 @@ def test_mail_copies_list_id_and_queued_members():
         c.sendmail("sender@remote.test", ["staff@example.net"], b"Subject: again\r\n\r\nx\r\n")
         c.quit()
         assert count(srv, ALICE) == 2 and count(srv, BOB) == 2
+        # `mailroom deliver` takes the same road
+        srv.cli("deliver", STAFF, "--sender", "lda@remote.test", stdin=b"Subject: lda\n\nx\n")
+        msgs = srv.messages(ALICE)
+        assert len(msgs) == 3 and msgs[2].startswith(
+            b"Return-Path: <owner-staff@example.test>\r\nList-Id: <staff.example.test>\r\n"), \
+            msgs[2][:200]
+        assert len(queue(srv)) == 3
 
 
 def test_mail_owner_address():
@@ -511,12 +518,117 @@ def test_mail_list_id_loop_is_not_expanded_again():
         assert len(reports) == 1, reports
         assert reports[0].startswith(b"Return-Path: <>\r\n"), reports[0][:200]
         assert STAFF.encode() in reports[0], reports[0][:2000]
+        # the same List-Id with a phrase (RFC 2919 §2): still this list's
+        s = srv.submission(CAROL)
+        s.sendmail(CAROL, [STAFF], b"List-Id: Staff of example <staff.example.test>\r\n"
+                   b"Subject: looped\r\n\r\nx\r\n")
+        s.quit()
+        assert count(srv, ALICE) == 0 and count(srv, BOB) == 0
+        assert count(srv, CAROL) == 2
         # another list's List-Id is no loop
         s = srv.submission(CAROL)
         s.sendmail(CAROL, [STAFF], b"List-Id: <other.example.org>\r\nSubject: fine\r\n"
                    b"\r\nx\r\n")
         s.quit()
         assert count(srv, ALICE) == 1 and count(srv, BOB) == 1
+
+
+def test_mail_member_of_another_directory_backend():
+    srv = Server(smtp=True, pop3s=False,
+                 extra={"directory.backend": "passwd-file",
+                        "passwd-file.path": "users.passwd",  # in data_dir
+                        "passwd-file.domain": "example.org"})
+    with srv:
+        path = os.path.join(srv.dir, "data", "users.passwd")
+        with open(path, "w") as f:
+            f.write("dana:{PLAIN}pencil-12\n")
+        os.chmod(path, 0o644)
+        srv.cli("domain", "add", "example.org")
+        make_list(srv, "staff@example.org", [])
+        # the account lives in the passwd-file: it gets its mailbox as it joins
+        srv.cli("list", "member", "add", "staff@example.org", "dana@example.org")
+        p = srv.cli("list", "member", "add", "staff@example.org", "nobody@example.org",
+                    check=False)
+        assert p.returncode == 67, p.stderr
+        assert show(srv, "staff@example.org")["members"] == ["dana@example.org"]
+        srv.start()
+        c = srv.smtp()
+        c.sendmail("x@remote.test", ["staff@example.org"], b"Subject: to dana\r\n\r\nx\r\n")
+        c.quit()
+        msgs = srv.messages("dana@example.org", "pencil-12")
+        assert len(msgs) == 1 and b"List-Id: <staff.example.org>\r\n" in msgs[0], msgs
+
+
+def test_mail_remote_member_also_a_direct_recipient():
+    with mail_server() as srv:
+        make_list(srv, STAFF, [ALICE, "far@remote.test", "other@remote.test"])
+        srv.start()
+        s = srv.submission(CAROL)
+        s.sendmail(CAROL, [STAFF, "far@remote.test"], b"Subject: both\r\n\r\nx\r\n")
+        s.quit()
+        q = sorted((e["sender"], e["recipients"]) for e in queue(srv))
+        assert q == [(CAROL, ["far@remote.test"]),
+                     ("owner-staff@example.test", ["other@remote.test"])], q
+        assert count(srv, ALICE) == 1
+
+
+def test_mail_folded_list_id_is_the_lists_own():
+    with mail_server() as srv:
+        make_list(srv, STAFF, [ALICE])
+        srv.start()
+        s = srv.submission(CAROL)
+        # a folded field (RFC 5322 §2.2.3) carries the same List-Id
+        s.sendmail(CAROL, [STAFF], b"List-Id: Staff of example\r\n <staff.example.test>\r\n"
+                   b"Subject: looped\r\n\r\nx\r\n")
+        s.quit()
+        assert count(srv, ALICE) == 0
+        assert count(srv, CAROL) == 1
+
+
+def test_mail_members_rule_on_lists_nested_in_each_other():
+    """Eight lists that all contain each other: whether a sender is a member
+    is decided by looking at each list once (smtplib gives up on an answer
+    after 10 s)."""
+    with mail_server() as srv:
+        names = ["ring%d@example.test" % i for i in range(8)]
+        for n in names:
+            srv.cli("list", "add", n, "--senders", "members")
+        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
+        db.executemany("INSERT INTO list_members (list_id, member) SELECT id, ? FROM lists",
+                       [(m,) for m in names])
+        db.commit()
+        db.close()
+        srv.cli("list", "member", "add", names[7], ALICE)
+        srv.start()
+        c = srv.smtp()
+        r = rcpt(c, "stranger@remote.test", [names[0]])[0]
+        assert refused(r, names[0], "member"), r
+        assert rcpt(c, ALICE, [names[0]])[0][0] == 250
+        c.quit()
+
+
+def test_mail_list_without_members():
+    """A list that delivers to nobody (no members yet, or none that takes
+    mail) must not leave the sender retrying: either RCPT refuses it for
+    good or the message is accepted with nothing to store."""
+    with mail_server() as srv:
+        make_list(srv, "empty@example.test", [])
+        make_list(srv, "gone@example.test", [])
+        srv.cli("alias", "add", "sales@example.test", ALICE)
+        srv.cli("list", "member", "add", "gone@example.test", "sales@example.test")
+        srv.cli("alias", "remove", "sales@example.test")
+        srv.start()
+        for address in ("empty@example.test", "gone@example.test"):
+            c = srv.smtp()
+            assert c.mail("x@remote.test")[0] == 250
+            code, text = c.rcpt(address)
+            if code == 250:
+                code, text = c.data(b"Subject: nobody\r\n\r\nx\r\n")
+                assert code == 250, (address, "DATA", code, text)
+            else:
+                assert code == 550, (address, "RCPT", code, text)
+            c.quit()
+        assert count(srv, ALICE) == 0 and queue(srv) == []
 
 
 def remote_members(srv, address, n, first=0):

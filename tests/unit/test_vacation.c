@@ -260,8 +260,7 @@ static void test_address_lists(void)
 	    "To: <@relay.test,@hop.test:alice@example.test>\n", /* obsolete route */
 	    "To: Alice <alice@example.test> (comment <carol@example.test>)\n",
 	    "To: =?UTF-8?B?QWxpY2U=?= <alice@example.test>\n",
-	    "To: Al\xc3\xaf"
-	    "ce <alice@example.test>\n", /* RFC 6532 display name */
+	    "To: Al\303\257ce <alice@example.test>\n", /* RFC 6532 display name */
 	    "To: ,,carol@example.test,,alice@example.test,\n",
 	    "To: carol@example.test;alice@example.test\n",
 	    "To: alice.smith@alias.test\n",
@@ -493,6 +492,7 @@ static void test_reply_subject(void)
 	struct buf longs = {0};
 	for (int i = 0; i < 60; i++)
 		buf_append_str(&longs, "\xc3\xa9t\xc3\xa9 ");
+	longs.data[--longs.len] = '\0'; /* white space at the end is dropped */
 	build(&r, longs.data, "x", ORIG "\r\n");
 	s = field(&r, "Subject");
 	decode_words(s, &d);
@@ -516,6 +516,17 @@ static void test_reply_subject(void)
 	/* control characters can add no field */
 	build(&r, "away\r\nBcc: victim@example.test", "x", ORIG "\r\n");
 	test_assert_str(field(&r, "Subject"), "away  Bcc: victim@example.test");
+	/* white space at the end could make a fold there an empty line */
+	struct buf trail = {0};
+	for (int i = 0; i < 20; i++)
+		buf_append_str(&trail, "word ");
+	buf_append_str(&trail, "\x01  \t");
+	build(&r, trail.data, "x", ORIG "\r\n");
+	trail.len -= 5;
+	trail.data[trail.len] = '\0';
+	test_assert_str(field(&r, "Subject"), trail.data);
+	test_assert_str(field(&r, "Content-Type"), "text/plain; charset=utf-8");
+	buf_free(&trail);
 	test_assert_str(field(&r, "Bcc"), "");
 	build(&r, NULL, "x", "Subject: a\r\n\tb\r\n\r\n");
 	test_assert_str(field(&r, "Subject"), "Auto: a b");
