@@ -196,6 +196,21 @@ def test_outside_forward_without_copy():
         assert q and all(e["sender"] == BOB for e in q)
 
 
+def test_forwarded_from_mailroom_deliver():
+    with server() as srv:
+        srv.cli("user", "set", ALICE, "--forward", "x@far.test", "--keep-copy", "no")
+        srv.deliver(ALICE, "Subject: by deliver\r\n\r\nx\r\n", "--sender", OUTSIDE)
+        q = queue(srv)
+        assert len(q) == 1 and q[0]["recipients"] == ["x@far.test"], q
+        assert re.match(srs0_of(OUTSIDE, "a.test"), q[0]["sender"]), q
+        assert re.match(rb"Delivered-To: <?alice@a\.test>?\r\n", queued_body(srv, q[0]["id"]))
+        # the secret deliver made is the one serve reads
+        with Key(srv) as key:
+            assert key.reverse(q[0]["sender"]) == (1, OUTSIDE)
+        srv.start()
+        assert send(srv, "", [q[0]["sender"]])[0][0] == 250
+
+
 def test_null_sender_is_not_rewritten():
     with server() as srv:
         srv.cli("user", "set", ALICE, "--forward", "x@far.test", "--keep-copy", "no")
