@@ -19,6 +19,8 @@ static const char usage[] =
     "       mailroom [-c FILE] user set ADDRESS [--pop3 yes|no]\n"
     "                                           [--submission yes|no] [--enabled yes|no]\n"
     "                                           [--no-apop]\n"
+    "                                           [--forward ADDR[,ADDR...] | --no-forward]\n"
+    "                                           [--keep-copy yes|no]\n"
     "                                           [--quota-warn SIZE] [--quota-send SIZE]\n"
     "                                           [--quota SIZE] [--max-message-size SIZE]\n"
     "                                           [--max-recipients N]\n"
@@ -53,7 +55,12 @@ static const char usage[] =
     "level (a % of it; `default` marks the domain's value).\n"
     "A disabled account (--enabled no) still receives mail but cannot log in;\n"
     "--pop3 no closes POP3 for the account alone, --submission no its SMTP\n"
-    "submission (sending); mail to it is still accepted.\n";
+    "submission (sending); mail to it is still accepted.\n"
+    "--forward sends the account's mail on to up to 32 addresses (local or\n"
+    "not; it replaces what was set), --no-forward stops that. A copy stays in\n"
+    "the mailbox unless --keep-copy no; a new forward keeps one unless told.\n"
+    "Mail forwarded elsewhere gets an SRS envelope sender of the account's\n"
+    "domain, so the next hop's SPF check passes and bounces come back.\n";
 
 enum {
 	O_PWSTDIN,
@@ -68,6 +75,9 @@ enum {
 	O_SUBM,
 	O_PWHASH,
 	O_DOMAIN,
+	O_FORWARD,
+	O_NOFORWARD,
+	O_KEEPCOPY,
 	/* quota levels and sending limits, beside O_QUOTA (limit_opt) */
 	O_QWARN,
 	O_QSEND,
@@ -117,6 +127,22 @@ static void level_cell(char *buf, size_t n, const struct store_user *u, enum sto
 		 u->own.v[l] == STORE_INHERIT ? " default" : "");
 }
 
+/* ,"forward":[...],"keep_copy":B of a `user list --json` item. */
+static void forward_json(const struct store_user *u)
+{
+	fputs(",\"forward\":[", stdout);
+	for (const char *t = u->forward; t != NULL && *t != '\0';) {
+		size_t n = strcspn(t, ",");
+		char *one = xstrndup(t, n);
+		if (t != u->forward)
+			fputc(',', stdout);
+		cli_json_str(stdout, one);
+		free(one);
+		t += n + (t[n] == ',');
+	}
+	printf("],\"keep_copy\":%s", u->keep_copy ? "true" : "false");
+}
+
 static void print_user(const struct store_user *u, void *p)
 {
 	struct cli_list *lc = p;
@@ -136,6 +162,7 @@ static void print_user(const struct store_user *u, void *p)
 		cli_limits_json(stdout, &u->own, true);
 		fputs(",\"effective\":", stdout);
 		cli_limits_json(stdout, &u->effective, false);
+		forward_json(u);
 		fputs("}", stdout);
 	} else {
 		char warn[80], send[80], quota[80];
@@ -146,12 +173,15 @@ static void print_user(const struct store_user *u, void *p)
 		const char *tag = u->source != NULL    ? u->source
 				  : u->pw_hash == NULL ? "no-password"
 						       : NULL;
-		printf("%-40s %8lld %12llu %-20s %-20s %-20s %s%s%s%s%s%s\n", u->address,
+		printf("%-40s %8lld %12llu %-20s %-20s %-20s %s%s%s%s%s%s%s\n", u->address,
 		       (long long)u->messages, (unsigned long long)u->used, warn, send, quota,
 		       u->enabled ? "" : "disabled ", u->pop3_enabled ? "pop3" : "no-pop3",
 		       u->submission_enabled ? " submission" : " no-submission",
-		       u->apop_secret != NULL ? " apop" : "", tag != NULL ? " " : "",
-		       tag != NULL ? tag : "");
+		       u->apop_secret != NULL ? " apop" : "",
+		       u->forward == NULL ? ""
+		       : u->keep_copy	  ? " forward"
+					  : " forward-only",
+		       tag != NULL ? " " : "", tag != NULL ? tag : "");
 	}
 }
 
@@ -352,17 +382,83 @@ static int user_passwd(struct cli *c, struct cli_opt *o, const char *address)
 	return rc;
 }
 
+/* What `user set` was told about forwarding: the targets of --forward
+   (split in a copy of its value), --no-forward, --keep-copy. */
+struct forward_set {
+	bool given, clear;
+	int keep; /* 1, 0, or -1: as it is */
+	const char *targets[STORE_FORWARD_MAX];
+	size_t n;
+	char list[STORE_FORWARD_MAX * 256];
+};
+
+static int forward_parse(struct cli_opt *o, struct forward_set *f)
+{
+	bool keep = true;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->keep = -1;
+	f->given = o[O_FORWARD].set || o[O_NOFORWARD].set || o[O_KEEPCOPY].set;
+	f->clear = o[O_NOFORWARD].set;
+	if (o[O_NOFORWARD].set && (o[O_FORWARD].set || o[O_KEEPCOPY].set)) {
+		cli_err("user set: --no-forward goes alone: without --forward and --keep-copy");
+		return EX_USAGE;
+	}
+	if (o[O_KEEPCOPY].set && (rc = yesno(&o[O_KEEPCOPY], &keep)) != 0)
+		return rc;
+	if (o[O_KEEPCOPY].set)
+		f->keep = keep;
+	if (!o[O_FORWARD].set)
+		return 0;
+	const char *v = o[O_FORWARD].value;
+	if (strlen(v) >= sizeof(f->list)) {
+		cli_err("user set: --forward takes at most %d addresses", STORE_FORWARD_MAX);
+		return EX_USAGE;
+	}
+	strcpy(f->list, v);
+	for (char *save = NULL, *t = strtok_r(f->list, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save)) {
+		t += strspn(t, " \t");
+		t[strcspn(t, " \t")] = '\0';
+		if (*t == '\0')
+			continue;
+		if (f->n == STORE_FORWARD_MAX) {
+			cli_err("user set: --forward takes at most %d addresses",
+				STORE_FORWARD_MAX);
+			return EX_USAGE;
+		}
+		f->targets[f->n++] = t;
+	}
+	if (f->n == 0) {
+		cli_err("user set: --forward wants addresses, as in --forward "
+			"bob@example.org,carol@example.net (--no-forward stops forwarding)");
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+/* A store status, as the other settings of user_set. */
+static int forward_apply(struct store *st, const char *address, const struct forward_set *f)
+{
+	if (f->n == 0 && !f->clear)
+		return store_user_set_keep_copy(st, address, f->keep == 1);
+	return store_user_set_forward(st, address, f->targets, f->n, f->keep);
+}
+
 static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 {
 	bool pop3 = true, enabled = true, subm = true, limits = false;
 	int64_t want[STORE_LIMIT_COUNT];
 	bool given[STORE_LIMIT_COUNT];
 	struct store *st = NULL;
-	int rc = 0;
+	struct forward_set fw;
+	int rc = forward_parse(o, &fw);
 
-	if ((rc = limits_parse(o, want, given, &limits)) != 0)
+	if (rc != 0 || (rc = limits_parse(o, want, given, &limits)) != 0)
 		return rc;
-	if (!limits && !o[O_POP3].set && !o[O_ENABLED].set && !o[O_NOAPOP].set && !o[O_SUBM].set) {
+	if (!limits && !o[O_POP3].set && !o[O_ENABLED].set && !o[O_NOAPOP].set && !o[O_SUBM].set &&
+	    !fw.given) {
 		cli_err("user set: nothing to change: give --pop3, --submission, --enabled, "
 			"--no-apop, a quota level (--quota-warn, --quota-send, --quota) or a "
 			"sending limit (see mailroom user --help)");
@@ -387,6 +483,8 @@ static int user_set(struct cli *c, struct cli_opt *o, const char *address)
 		rc = store_user_set_submission(st, address, subm);
 	if (rc == STORE_OK && o[O_NOAPOP].set)
 		rc = store_user_clear_apop(st, address);
+	if (rc == STORE_OK && fw.given)
+		rc = forward_apply(st, address, &fw);
 	if (rc == STORE_OK)
 		printf("user %s updated\n", address);
 	else
@@ -410,6 +508,9 @@ int cli_user(struct cli *c, int argc, char **argv)
 	    [O_SUBM] = {.name = "submission", .has_arg = true},
 	    [O_PWHASH] = {.name = "password-hash", .has_arg = true},
 	    [O_DOMAIN] = {.name = "domain", .has_arg = true},
+	    [O_FORWARD] = {.name = "forward", .has_arg = true},
+	    [O_NOFORWARD] = {.name = "no-forward"},
+	    [O_KEEPCOPY] = {.name = "keep-copy", .has_arg = true},
 	};
 	for (int l = 0; l < STORE_LIMIT_COUNT; l++)
 		o[limit_opt[l]] = (struct cli_opt){.name = store_limit_name((enum store_limit)l),
@@ -471,9 +572,10 @@ int cli_user(struct cli *c, int argc, char **argv)
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_passwd(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "set") == 0) {
-		static const int ok[] = {O_QUOTA, O_POP3,  O_ENABLED, O_NOAPOP,	 O_SUBM,
-					 O_QWARN, O_QSEND, O_MAXSIZE, O_MAXRCPT, O_MPH,
-					 O_MPD,	  O_RPH,   O_RPD};
+		static const int ok[] = {O_QUOTA,   O_POP3,    O_ENABLED,   O_NOAPOP,
+					 O_SUBM,    O_QWARN,   O_QSEND,	    O_MAXSIZE,
+					 O_MAXRCPT, O_MPH,     O_MPD,	    O_RPH,
+					 O_RPD,	    O_FORWARD, O_NOFORWARD, O_KEEPCOPY};
 		return only(o, sub, ok, N_ELEMENTS(ok)) ? user_set(c, o, pos[1]) : EX_USAGE;
 	}
 	if (strcmp(sub, "remove") == 0) {

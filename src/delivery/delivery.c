@@ -625,8 +625,10 @@ static int resolve_owner(struct expansion *x, const char *address, struct dl_lis
 }
 
 /* An SRS address here (a bounce of forwarded mail): STORE_NOTFOUND when it
-   is none. */
-static int resolve_srs(struct expansion *x, const char *address, struct dl_list *into)
+   is none. The original sender is resolved as any address: a mailbox here
+   gets the bounce itself, it is not queued for its domain's MX hosts. */
+static int resolve_srs(struct expansion *x, const char *address, struct dl_list *into,
+		       unsigned depth)
 {
 	char orig[STORE_ADDRESS_MAX + 1];
 	int hs;
@@ -644,8 +646,7 @@ static int resolve_srs(struct expansion *x, const char *address, struct dl_list 
 			 address);
 		return EXP_REFUSED;
 	}
-	add_remote(x, into, orig);
-	return STORE_OK;
+	return resolve_addr(x, orig, into, depth + 1);
 }
 
 static int resolve_addr(struct expansion *x, const char *address, struct dl_list *into,
@@ -658,7 +659,7 @@ static int resolve_addr(struct expansion *x, const char *address, struct dl_list
 		log_warn("delivery <%s> is nested too deep: left out", address);
 		return STORE_OK;
 	}
-	if ((r = resolve_srs(x, address, into)) != STORE_NOTFOUND)
+	if ((r = resolve_srs(x, address, into, depth)) != STORE_NOTFOUND)
 		return r;
 	r = directory_resolve(x->d->dir, x->st, address, &dr);
 	if (r == STORE_OK) {

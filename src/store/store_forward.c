@@ -7,11 +7,11 @@
  * store_norm_address), joined with commas, NULL for none: a valid address
  * holds no comma, so the list comes apart again. Targets are checked as
  * alias targets are: one in an authoritative hosted domain must be a
- * mailbox, alias or list there (or that domain's postmaster), because mail
- * to it would be refused as unknown. A mailbox may not forward to itself
- * (its own address, or an alias or domain alias that leads to it alone):
- * such a forward could only bounce around. Longer loops (A to B to A) are
- * allowed here; delivery ends them where they close.
+ * mailbox, alias or list there (or a list's owner- address, or that
+ * domain's postmaster), because mail to it would be refused as unknown. A mailbox may not forward
+ * to itself (its own address, or an alias or domain alias that leads to it alone): such a forward
+ * could only bounce around. Longer loops (A to B to A) are allowed here; delivery ends them where
+ * they close.
  */
 #include "store/store_private.h"
 #include "util/buf.h"
@@ -66,7 +66,7 @@ static int target_check(struct store *st, const char *t, int64_t self, const cha
 		r = exists(st,
 			   "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE address = ?1) OR EXISTS "
 			   "(SELECT 1 FROM aliases WHERE address = ?1) OR EXISTS (SELECT 1 FROM "
-			   "lists WHERE address = ?1)",
+			   "lists WHERE address = ?1 OR 'owner-' || address = ?1)",
 			   here, &found);
 	store_domain_clear(&d);
 	if (r == STORE_OK && !found) {

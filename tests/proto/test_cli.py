@@ -32,7 +32,8 @@ def limits(own=False, **values):
 
 POSTMASTER_ENTRY = {"address": "postmaster", "messages": 0, "bytes": 0, "quota": 0,
                     "pop3": True, "submission": True, "enabled": True, "apop": False,
-                    "directory": "builtin", "own": limits(own=True), "effective": limits()}
+                    "directory": "builtin", "own": limits(own=True), "effective": limits(),
+                    "forward": [], "keep_copy": True}
 
 
 def mr(*args, stdin=None, cwd=None):
@@ -152,7 +153,8 @@ def test_domain_user_alias_lifecycle():
                           "quota": 10 * 1024 * 1024, "pop3": True, "submission": True,
                           "enabled": True, "apop": False, "directory": "builtin",
                           "own": limits(own=True, quota=10 * 1024 * 1024),
-                          "effective": limits(quota=10 * 1024 * 1024)},
+                          "effective": limits(quota=10 * 1024 * 1024),
+                          "forward": [], "keep_copy": True},
                          POSTMASTER_ENTRY], users
 
         srv.cli("alias", "add", "sales@example.test", "alice@example.test")

@@ -103,13 +103,15 @@ static void test_forward_set(void)
 static void test_forward_targets(void)
 {
 	static const char *const ok[] = {
-	    "bob@a.test",	 "al@a.test", /* an alias of alice and no one else... */
-	    "staff@a.test",	 "postmaster@a.test",
-	    "nobody@relay.test", "nobody@out.test",
-	    "bob@alias.test",	 "someone@elsewhere.example",
-	    "both@a.test",	 "postmaster@alias.test",
+	    "bob@a.test",	  "al@a.test", /* an alias of alice and no one else... */
+	    "staff@a.test",	  "postmaster@a.test",
+	    "nobody@relay.test",  "nobody@out.test",
+	    "bob@alias.test",	  "someone@elsewhere.example",
+	    "both@a.test",	  "postmaster@alias.test",
+	    "owner-staff@a.test",
 	};
-	static const char *const unknown[] = {"nobody@a.test", "nobody@alias.test", "staf@a.test"};
+	static const char *const unknown[] = {"nobody@a.test", "nobody@alias.test", "staf@a.test",
+					      "owner-nobody@a.test", "owner-alice@a.test"};
 
 	test_begin("store forward: targets that exist, and those that do not");
 	struct store *st = fixture();
