@@ -505,6 +505,8 @@ void delivery_log(const struct delivery_out *out, const char *sid)
 
 	for (size_t i = 0; b != NULL && i < b->n_fx; i++) {
 		const struct store_submission *s = &out->sub.reports[i];
+		if (s->skipped && s->cond_mailbox > 0)
+			continue; /* a quota warning that was not due: every message has one */
 		log_info("sid=%s delivery qid=%s %s qid=%s to=<%s> from=<%s> result=%s", sid,
 			 out->sub.qid, b->labels[i].kind, s->qid, b->labels[i].to,
 			 s->sender != NULL ? s->sender : "",

@@ -319,9 +319,11 @@ def check(srv, traffic, epochs):
                 used += len(raw)
                 crossed = crossed or used >= WARN_LEVEL
         crossings += crossed
-        # concurrent messages may cross without a notice: the level is
-        # compared with the use read at RCPT (counted, not failed)
+        # the warning is decided in the commit of the message that crossed:
+        # a crossing without one is lost
         unwarned += crossed and not warned
+        if crossed and not warned:
+            problems.append("a crossing of the quota warning level without a warning")
         if warned > 1:
             problems.append("%d quota warnings for one crossing" % warned)
     for r in traffic.refused:

@@ -249,6 +249,43 @@ static void test_quota_warning_once(void)
 	test_end();
 }
 
+/* Two messages whose plans were made while the mailbox was under its level,
+   and which cross it only together, bring one warning. */
+static void test_quota_warning_together(void)
+{
+	struct fixture f;
+	struct delivery_sender snd = {.address = "x@remote.test"};
+	struct delivery_rcpt r = {.address = "a@example.test"};
+	struct delivery_result res;
+	struct delivery_plan *p[2];
+	struct delivery_out out[2];
+
+	test_begin("delivery: a quota warning is decided against the use at the commit");
+	setup(&f);
+	test_assert(store_user_set_limit(f.st, "a@example.test", STORE_LIMIT_QUOTA_WARN,
+					 (int64_t)(sizeof(msg) - 1) * 3 / 2) == STORE_OK);
+	for (int i = 0; i < 2; i++) {
+		p[i] = delivery_plan_new(&snd, sizeof(msg) - 1);
+		test_assert(delivery_add(f.dl, f.st, p[i], &r, &res) == DELIVERY_OK);
+	}
+	struct store_submission subs[2];
+	for (int i = 0; i < 2; i++) {
+		struct delivery_message m = {
+		    .qid = i == 0 ? "G0" : "G1", .body = msg, .len = sizeof(msg) - 1};
+		delivery_build(f.dl, f.st, p[i], &m, &out[i]);
+		subs[i] = out[i].sub;
+	}
+	test_assert(store_submit(f.st, subs, 2) == STORE_OK);
+	test_assert(subs[0].status == STORE_OK && subs[1].status == STORE_OK);
+	test_assert(count(&f, "a@example.test") == 3); /* two messages, one warning */
+	for (int i = 0; i < 2; i++) {
+		delivery_out_clear(&out[i]);
+		delivery_plan_free(&p[i]);
+	}
+	teardown(&f);
+	test_end();
+}
+
 static void test_sender_limits(void)
 {
 	struct fixture f;
@@ -286,7 +323,7 @@ static void test_sender_limits(void)
 
 int main(void)
 {
-	return test_run((void (*[])(void)){test_aliases_and_postmaster, test_quota,
-					   test_forward_chains, test_srs_bounce,
-					   test_quota_warning_once, test_sender_limits, NULL});
+	return test_run((void (*[])(void)){
+	    test_aliases_and_postmaster, test_quota, test_forward_chains, test_srs_bounce,
+	    test_quota_warning_once, test_quota_warning_together, test_sender_limits, NULL});
 }
