@@ -102,6 +102,7 @@ static void set_free(struct dl_set *s)
 	dl_rems_free(&s->remote);
 	for (size_t i = 0; i < s->n_fwd; i++) {
 		free(s->fwd[i].from_addr);
+		free(s->fwd[i].list);
 		dl_rems_free(&s->fwd[i].to);
 	}
 	free(s->fwd);
@@ -115,16 +116,20 @@ static void set_free(struct dl_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static struct dl_fwd *fwd_of(struct dl_set *s, int64_t from, const char *from_addr)
+static struct dl_fwd *fwd_of(struct dl_set *s, int64_t from, const char *from_addr,
+			     const char *list)
 {
 	for (size_t i = 0; i < s->n_fwd; i++)
-		if (s->fwd[i].from == from)
+		if (s->fwd[i].from == from &&
+		    (list == NULL ? s->fwd[i].list == NULL
+				  : s->fwd[i].list != NULL && strcmp(s->fwd[i].list, list) == 0))
 			return &s->fwd[i];
 	s->fwd = xrealloc(s->fwd, (s->n_fwd + 1) * sizeof(*s->fwd));
 	struct dl_fwd *f = &s->fwd[s->n_fwd++];
 	memset(f, 0, sizeof(*f));
 	f->from = from;
 	f->from_addr = xstrdup(from_addr);
+	f->list = list != NULL ? xstrdup(list) : NULL;
 	return f;
 }
 
@@ -149,7 +154,8 @@ static void set_merge(struct dl_set *to, struct dl_set *from)
 		dl_rem_add(&to->remote, from->remote.v[i].address, from->remote.v[i].dsn_notify,
 			   from->remote.v[i].dsn_orcpt);
 	for (size_t i = 0; i < from->n_fwd; i++) {
-		struct dl_fwd *f = fwd_of(to, from->fwd[i].from, from->fwd[i].from_addr);
+		struct dl_fwd *f =
+		    fwd_of(to, from->fwd[i].from, from->fwd[i].from_addr, from->fwd[i].list);
 		for (size_t j = 0; j < from->fwd[i].to.n; j++)
 			dl_rem_add(&f->to, from->fwd[i].to.v[j].address, NULL, NULL);
 	}
@@ -503,7 +509,9 @@ static int add_mailbox(struct expansion *x, int64_t id, struct dl_list *into, un
 			} else {
 				r = t;
 			}
-		} else if (dl_rem_add(&fwd_of(&x->set, id, self)->to, targets[i], NULL, NULL)) {
+		} else if (dl_rem_add(
+			       &fwd_of(&x->set, id, self, into != NULL ? into->address : NULL)->to,
+			       targets[i], NULL, NULL)) {
 			x->count++;
 		}
 	}

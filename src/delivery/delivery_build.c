@@ -218,6 +218,20 @@ static void fx_failure(struct delivery *d, struct store *st, struct built *b,
 	free(qr);
 }
 
+/* RFC 2919 §3: the list's address as "local.domain". */
+static void list_id(char *out, size_t len, const char *list)
+{
+	const char *at = strrchr(list, '@');
+	snprintf(out, len, "<%.*s.%s>", (int)(at - list), list, at + 1);
+}
+
+static void list_id_field(struct buf *body, const char *list)
+{
+	char id[STORE_ADDRESS_MAX + 8];
+	list_id(id, sizeof(id), list);
+	buf_printf(body, "List-Id: %s\r\n", id);
+}
+
 static void build_forwards(struct delivery *d, struct built *b, const struct delivery_plan *p,
 			   const struct delivery_message *m)
 {
@@ -231,8 +245,12 @@ static void build_forwards(struct delivery *d, struct built *b, const struct del
 			dl_ids_add(&b->ids, f->from);
 			continue;
 		}
-		char srs[STORE_ADDRESS_MAX * 2 + 64];
+		char srs[STORE_ADDRESS_MAX * 2 + 64], bounce[STORE_ADDRESS_MAX + 8];
 		const char *snd = p->sender != NULL ? p->sender : "";
+		if (f->list != NULL) { /* the list's copy: bounces go to its owner */
+			snprintf(bounce, sizeof(bounce), "owner-%s", f->list);
+			snd = bounce;
+		}
 		const char *dom = strrchr(f->from_addr, '@');
 		if (*snd != '\0' && dom != NULL &&
 		    srs_forward(d->srs_key, sizeof(d->srs_key), snd, dom + 1, (int64_t)time(NULL),
@@ -240,6 +258,8 @@ static void build_forwards(struct delivery *d, struct built *b, const struct del
 			snd = srs;
 		struct buf *body = new_body(b);
 		buf_printf(body, "Delivered-To: %s\r\n", f->from_addr);
+		if (f->list != NULL)
+			list_id_field(body, f->list);
 		buf_append(body, m->body, m->len);
 		struct store_submission *s = add_fx(b, "forward", f->to.v[0].address);
 		s->qid = side_qid(b, m->qid, 'F', i);
@@ -260,9 +280,8 @@ static void build_lists(struct delivery *d, struct store *st, struct built *b,
 
 	for (size_t i = 0; i < p->set.n_lists; i++) {
 		const struct dl_list *l = &p->set.lists[i];
-		const char *at = strrchr(l->address, '@');
 		char id[STORE_ADDRESS_MAX + 8], bounce[STORE_ADDRESS_MAX + 8];
-		snprintf(id, sizeof(id), "<%.*s.%s>", (int)(at - l->address), l->address, at + 1);
+		list_id(id, sizeof(id), l->address);
 		snprintf(bounce, sizeof(bounce), "owner-%s", l->address);
 		if (header_has(m->body, m->len, "List-Id", id)) {
 			struct dl_rems one = {0};
@@ -286,7 +305,7 @@ static void build_lists(struct delivery *d, struct store *st, struct built *b,
 				dl_rem_add(&rem, l->remote.v[j].address, NULL, NULL);
 		if (ids.n > 0 || rem.n > 0) {
 			struct buf *body = new_body(b);
-			buf_printf(body, "List-Id: %s\r\n", id);
+			list_id_field(body, l->address);
 			buf_append(body, m->body, m->len);
 			struct store_submission *s = add_fx(b, "list", l->address);
 			s->qid = side_qid(b, m->qid, 'L', i);
@@ -367,10 +386,12 @@ static void build_vacation(struct delivery *d, struct store *st, struct built *b
 
 static void human_size(char *out, size_t len, uint64_t v)
 {
-	if (v >= 10ull * 1024 * 1024)
-		snprintf(out, len, "%llu MiB", (unsigned long long)(v / (1024 * 1024)));
-	else if (v >= 10ull * 1024)
-		snprintf(out, len, "%llu KiB", (unsigned long long)(v / 1024));
+	if (v >= 1024ull * 1024 * 1024)
+		snprintf(out, len, "%.1f GiB", (double)v / (1024.0 * 1024 * 1024));
+	else if (v >= 1024ull * 1024)
+		snprintf(out, len, "%.1f MiB", (double)v / (1024.0 * 1024));
+	else if (v >= 1024)
+		snprintf(out, len, "%.1f KiB", (double)v / 1024.0);
 	else
 		snprintf(out, len, "%llu octets", (unsigned long long)v);
 }

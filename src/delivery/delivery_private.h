@@ -38,10 +38,12 @@ bool dl_rem_has(const struct dl_rems *a, const char *address);
 bool dl_rem_add(struct dl_rems *a, const char *address, const char *notify, const char *orcpt);
 void dl_rems_free(struct dl_rems *a);
 
-/* Outside targets of one mailbox's forwarding. */
+/* Outside targets of one mailbox's forwarding; a member reached through a
+   list forwards the list's copy (its bounce address, its List-Id). */
 struct dl_fwd {
 	int64_t from;
 	char *from_addr;
+	char *list; /* the list's address, or NULL */
 	struct dl_rems to;
 };
 /* One list's copy: its members, flattened. */

@@ -631,6 +631,25 @@ def test_mail_list_without_members():
         assert count(srv, ALICE) == 0 and queue(srv) == []
 
 
+def test_mail_member_who_forwards_passes_the_list_copy_on():
+    # a member forwarding elsewhere sends the list's copy: its List-Id, and the
+    # list's bounce address as sender (SRS-rewritten when the list is in
+    # another domain than the member), so bounces reach the list's owner
+    with mail_server() as srv:
+        make_list(srv, STAFF, [ALICE, BOB])
+        srv.cli("user", "set", BOB, "--forward", "bob@elsewhere.test", "--keep-copy", "no")
+        srv.start()
+        c = srv.smtp()
+        c.sendmail("sender@remote.test", [STAFF], b"Subject: fwd via list\r\n\r\nx\r\n")
+        c.quit()
+        assert count(srv, ALICE) == 1 and count(srv, BOB) == 0
+        q = [e for e in queue(srv) if e["recipients"] == ["bob@elsewhere.test"]]
+        assert len(q) == 1 and q[0]["sender"] == "owner-staff@example.test", q
+        body = srv.cli("queue", "show", q[0]["id"]).stdout
+        assert b"Delivered-To: bob@example.test\r\nList-Id: <staff.example.test>\r\n" in body, \
+            body[:400]
+
+
 def remote_members(srv, address, n, first=0):
     """n remote members for a list, written behind the CLI's back (one
     process per member would take minutes)."""
