@@ -238,6 +238,21 @@ void delivery_plan_free(struct delivery_plan **pp)
 	*pp = NULL;
 }
 
+bool delivery_plan_simple(const struct delivery_plan *p)
+{
+	if (p->set.n_lists > 0 || p->set.n_fwd > 0 ||
+	    (p->n_notify > 0 && p->sender != NULL && *p->sender != '\0'))
+		return false;
+	for (size_t i = 0; i < p->set.ids.n; i++) {
+		int r;
+		const struct store_mailbox_info *in =
+		    dl_info(NULL, (struct delivery_plan *)p, p->set.ids.v[i], &r);
+		if (in == NULL || in->vacation)
+			return false;
+	}
+	return true;
+}
+
 size_t delivery_plan_recipients(const struct delivery_plan *p)
 {
 	return p->recipients;
@@ -267,6 +282,10 @@ const struct store_mailbox_info *dl_info(struct store *st, struct delivery_plan 
 	for (size_t i = 0; i < p->n_info; i++)
 		if (p->info[i].id == id)
 			return &p->info[i];
+	if (st == NULL) { /* delivery_plan_simple(): everything was read at RCPT */
+		*status_r = STORE_TEMP;
+		return NULL;
+	}
 	struct store_mailbox_info in;
 	int r = store_mailbox_info(st, id, (int64_t)time(NULL), &in);
 	*status_r = r;

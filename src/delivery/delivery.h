@@ -140,6 +140,12 @@ struct delivery_out {
 /* Blocking. The plan is kept (the caller frees it after the commit). */
 void delivery_build(struct delivery *d, struct store *st, struct delivery_plan *p,
 		    const struct delivery_message *m, struct delivery_out *out);
+/* Whether the message causes nothing that needs the store to be made: no
+   list or forwarded copy, auto-reply or report (quota warnings need
+   nothing: what they depend on is decided in the commit). Then
+   delivery_build(d, NULL, ...) does not block and may run on a network
+   thread, which keeps the plain message's way to the group commit short. */
+bool delivery_plan_simple(const struct delivery_plan *p);
 /* After store_submit(): one log line per side effect stored or skipped. */
 void delivery_log(const struct delivery_out *out, const char *sid);
 void delivery_out_clear(struct delivery_out *out);

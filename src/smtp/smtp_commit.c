@@ -117,6 +117,19 @@ void smtp_commit_submit(struct smtp_session *s, struct smtp_job *job)
 
 	c->next = NULL;
 	c->taken = c->done = c->queued = false;
+	if (job->plan != NULL && delivery_plan_simple(job->plan)) {
+		/* nothing to look up: made here, and pending at once, so that it
+		   joins the batch that gathers while another one is being synced */
+		delivery_build(job->delivery, NULL, job->plan, &job->dmsg, &job->out);
+		c->sub = job->out.sub;
+		job->plan = NULL;
+	}
+	if (job->plan == NULL) {
+		pthread_mutex_lock(&s->svc->mu);
+		pending_append(s->svc, c);
+		c->queued = true;
+		pthread_mutex_unlock(&s->svc->mu);
+	}
 	commit_try(s, job);
 }
 
@@ -128,11 +141,9 @@ void smtp_commit_work(void *thread_ctx, void *p)
 	struct smtp_service *svc = job->sess->svc;
 	struct store *st = thread_ctx;
 
-	if (!job->commit.queued) {
-		if (job->plan != NULL) { /* else the submission came ready */
-			delivery_build(job->delivery, st, job->plan, &job->dmsg, &job->out);
-			job->commit.sub = job->out.sub;
-		}
+	if (!job->commit.queued) { /* made here: its side effects need the store */
+		delivery_build(job->delivery, st, job->plan, &job->dmsg, &job->out);
+		job->commit.sub = job->out.sub;
 		pthread_mutex_lock(&svc->mu);
 		pending_append(svc, &job->commit);
 		job->commit.queued = true;
