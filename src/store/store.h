@@ -460,8 +460,9 @@ void store_route_clear(struct store_route *r);
 struct store_msg {
 	int64_t id;
 	uint64_t uid;
-	uint64_t size; /* octets of the wire form (S4) */
-	char uidl[71]; /* RFC 1939 §7: 1-70 chars in 0x21-0x7E */
+	uint64_t size;	  /* octets of the wire form (S4) */
+	char uidl[71];	  /* RFC 1939 §7: 1-70 chars in 0x21-0x7E */
+	int64_t received; /* unix time it arrived (or the import kept) */
 };
 /* The mailbox's messages in UID order; caller frees *msgs_r. */
 int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r,
@@ -500,6 +501,46 @@ int store_body_read(struct store *st, const struct store_body_reader *r, uint64_
 		    size_t len, size_t *n_r);
 /* Remove messages of a mailbox (S2, S5). */
 int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, size_t n);
+
+/* --- imports (migration in) ------------------------------------------------- */
+struct store_import_msg {
+	const char *body; /* wire form (S4) */
+	size_t len;
+	const char *uidl; /* the UIDL the source served (1-70 printable), or NULL: a fresh one */
+	int64_t received; /* unix time the source received it, 0: now */
+};
+/* Adds messages to one mailbox in ONE transaction (S1 for all of them),
+   single instance per message, the mailbox's quota not applied (an import
+   is the admin's). A message whose UIDL the mailbox already holds is
+   skipped (results[i] = STORE_EXISTS; else STORE_OK or STORE_INVALID for
+   a malformed UIDL), so an import run again adds only what is missing.
+   Returns STORE_OK once committed, or an error with nothing written. */
+int store_import(struct store *st, int64_t mailbox_id, const struct store_import_msg *msgs,
+		 size_t n, int *results);
+
+/* --- backup, verify, restore ------------------------------------------------ */
+struct store_check_stats {
+	uint64_t mailboxes, messages, bodies, octets, queued;
+	int64_t taken; /* backup: the unix time of the snapshot */
+};
+/* A consistent copy of the store at one point in time into DIR (which must
+   not exist; made mode 0700): every commit before the call is in it,
+   nothing half-written. It reads inside one read transaction, so writers
+   go on (WAL): no lock stops delivery for longer than a commit. DIR gets
+   the database, the SRS secret and a manifest of checksums (MANIFEST). */
+int store_backup(struct store *st, const char *dir, struct store_check_stats *stats);
+/* Checks a store (the live one, or a backup opened with store_open on its
+   folder): SQLite's integrity check, every body's reference count against
+   its messages and queue entries, sizes against the bodies, UID counters
+   above every UID, the used counters against the messages; for a backup,
+   every file against MANIFEST. Each problem is given to cb; STORE_OK only
+   when there was none. */
+typedef void store_problem_cb(const char *problem, void *ctx);
+int store_verify(struct store *st, const char *backup_dir, store_problem_cb *cb, void *ctx,
+		 struct store_check_stats *stats);
+/* Puts a verified backup into data_dir, which must hold no store (the
+   server stopped); the files keep their owner rules (privdrop). */
+int store_restore(const char *backup_dir, const char *data_dir, char *err, size_t err_len);
 
 /* Convert a message as read from a file or pipe into wire form: lone LF and
    lone CR become CRLF; a missing final line end is added. */

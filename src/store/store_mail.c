@@ -232,8 +232,8 @@ int store_deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const 
 
 int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r, size_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT id, uid, size, uidl FROM messages WHERE "
-					 "mailbox_id = ?1 ORDER BY uid");
+	sqlite3_stmt *s = store_stmt(st, "SELECT id, uid, size, uidl, received FROM messages "
+					 "WHERE mailbox_id = ?1 ORDER BY uid");
 	struct store_msg *msgs = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -252,6 +252,7 @@ int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **
 		m->id = sqlite3_column_int64(s, 0);
 		m->uid = (uint64_t)sqlite3_column_int64(s, 1);
 		m->size = (uint64_t)sqlite3_column_int64(s, 2);
+		m->received = sqlite3_column_int64(s, 4);
 		const unsigned char *u = sqlite3_column_text(s, 3);
 		if (u != NULL)
 			snprintf(m->uidl, sizeof(m->uidl), "%s", (const char *)u);
