@@ -3,12 +3,18 @@
  * test_migrate_pop3.c - the pop3 import source (migrate/mig_pop3.h): its
  * URLs, the reader of server answers (status lines, multi-line answers
  * with the stuffing undone, fed whole and one octet at a time, bounds),
- * UIDL and LIST lines, the arrival time from Received, and a plain server
- * without STLS, which must never see a user name or password.
+ * UIDL and LIST lines, the arrival time from Received, a plain server
+ * without STLS, which must never see a user name or password, and a
+ * scripted TLS server: SASL PLAIN when offered, USER/PASS when not, a
+ * server without UIDL refused, messages the mailbox holds never fetched,
+ * no DELE ever, QUIT at the end.
  */
 #include "migrate/mig_pop3.h"
 #include "migrate/migrate.h"
 #include "test_common.h"
+#include "tls/tls.h"
+
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static void test_url(void)
@@ -316,8 +323,209 @@ static void test_no_stls(void)
 	test_end();
 }
 
+/* --- a scripted TLS server ------------------------------------------------------- */
+
+struct tls_server {
+	int lfd;
+	unsigned port;
+	SSL_CTX *ctx;
+	const char *capa, *uidl; /* the answers to CAPA and UIDL */
+	char got[8192];		 /* every command line received */
+	size_t got_len;
+};
+
+static const char *const bodies[] = {"Subject: 1\r\n\r\none\r\n", "Subject: 2\r\n\r\n.two\r\n",
+				     "Subject: 3\r\n\r\nthree\r\n"};
+
+/* as they go on the wire (RFC 1939 §3: a line that starts with '.' gets one more) */
+static const char *const stuffed[] = {"Subject: 1\r\n\r\none\r\n", "Subject: 2\r\n\r\n..two\r\n",
+				      "Subject: 3\r\n\r\nthree\r\n"};
+
+static void *tls_serve(void *arg)
+{
+	struct tls_server *ts = arg;
+	int fd = accept(ts->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	SSL *ssl = SSL_new(ts->ctx);
+	char line[1024];
+	size_t n = 0;
+
+	SSL_set_fd(ssl, fd);
+	if (SSL_accept(ssl) != 1)
+		goto out;
+	SSL_write(ssl, "+OK hello\r\n", 11);
+	for (int turns = 0; turns < 40;) {
+		int r = SSL_read(ssl, line + n, 1);
+		if (r <= 0)
+			break;
+		if (line[n] != '\n' && n + 1 < sizeof(line)) {
+			n++;
+			continue;
+		}
+		line[n + 1] = '\0';
+		n = 0, turns++;
+		if (ts->got_len + strlen(line) < sizeof(ts->got)) {
+			memcpy(ts->got + ts->got_len, line, strlen(line) + 1);
+			ts->got_len += strlen(line);
+		}
+		const char *a = "-ERR unknown\r\n";
+		char retr[256];
+		unsigned k;
+		if (strncmp(line, "CAPA", 4) == 0)
+			a = ts->capa;
+		else if (strncmp(line, "AUTH PLAIN\r", 11) == 0)
+			a = "+ \r\n";
+		else if (strncmp(line, "AGFsaWNlAHB3\r", 13) == 0) /* \0alice\0pw */
+			a = "+OK in\r\n";
+		else if (strncmp(line, "USER alice\r", 11) == 0 ||
+			 strncmp(line, "PASS pw\r", 8) == 0)
+			a = "+OK\r\n";
+		else if (strncmp(line, "STAT", 4) == 0)
+			a = "+OK 3 60\r\n";
+		else if (strncmp(line, "UIDL", 4) == 0)
+			a = ts->uidl;
+		else if (strncmp(line, "LIST", 4) == 0)
+			a = "+OK\r\n1 20\r\n2 21\r\n3 22\r\n.\r\n";
+		else if (sscanf(line, "RETR %u", &k) == 1 && k >= 1 && k <= 3) {
+			snprintf(retr, sizeof(retr), "+OK\r\n%s.\r\n", stuffed[k - 1]);
+			a = retr;
+		} else if (strncmp(line, "QUIT", 4) == 0) {
+			SSL_write(ssl, "+OK bye\r\n", 9);
+			break;
+		}
+		SSL_write(ssl, a, (int)strlen(a));
+	}
+out:
+	SSL_free(ssl);
+	close(fd);
+	return NULL;
+}
+
+static void tls_server_start(struct tls_server *ts, const char *dir, pthread_t *t)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	char cert[512], key[512], *err = NULL;
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	test_assert(tls_selfsigned_ensure("localhost", cert, key, &err) == 0);
+	ts->ctx = SSL_CTX_new(TLS_server_method());
+	test_assert(SSL_CTX_use_certificate_chain_file(ts->ctx, cert) == 1);
+	test_assert(SSL_CTX_use_PrivateKey_file(ts->ctx, key, SSL_FILETYPE_PEM) == 1);
+	ts->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	test_assert(bind(ts->lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	test_assert(listen(ts->lfd, 1) == 0);
+	getsockname(ts->lfd, (struct sockaddr *)&sa, &sl);
+	/* a client that never comes (a failed test) must not hang the run */
+	struct timeval tv = {.tv_sec = 10};
+	setsockopt(ts->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ts->port = ntohs(sa.sin_port);
+	pthread_create(t, NULL, tls_serve, ts);
+}
+
+static void tls_server_stop(struct tls_server *ts, pthread_t t)
+{
+	pthread_join(t, NULL);
+	close(ts->lfd);
+	SSL_CTX_free(ts->ctx);
+}
+
+static bool holds_uidl_b(void *ctx, const char *uidl)
+{
+	(*(int *)ctx)++;
+	return strcmp(uidl, "u-two") == 0;
+}
+
+static void test_tls_session(void)
+{
+	char *dir = test_tmpdir(), url[128], err[512] = "", ca[512];
+	int asked = 0;
+	struct tls_server ts = {.capa = "+OK\r\nUSER\r\nSASL PLAIN LOGIN\r\nUIDL\r\n.\r\n",
+				.uidl = "+OK\r\n1 u-one\r\n2 u-two\r\n3 u-three\r\n.\r\n"};
+	struct migrate_options o = {
+	    .password = "pw", .has_uidl = holds_uidl_b, .has_uidl_ctx = &asked};
+	struct migrate_source *src = NULL;
+	struct migrate_msg m = {0};
+	pthread_t t;
+
+	test_begin("pop3 over TLS: SASL PLAIN, skipped UIDLs, no DELE");
+	tls_server_start(&ts, dir, &t);
+	/* the certificate names localhost: verified with it as the CA */
+	snprintf(url, sizeof(url), "pop3s://alice@localhost:%u", ts.port);
+	snprintf(ca, sizeof(ca), "%s/cert.pem", dir);
+	o.ca_file = ca;
+	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) == 0);
+	test_assert(migrate_source_pop3.count(src) == 3);
+	test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) == 1);
+	test_assert_str(m.uidl, "u-one");
+	test_assert(m.body.len == strlen(bodies[0]) &&
+		    memcmp(m.body.data, bodies[0], m.body.len) == 0);
+	test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) == 1);
+	test_assert_str(m.uidl, "u-three");
+	test_assert(m.body.len == strlen(bodies[2]) &&
+		    memcmp(m.body.data, bodies[2], m.body.len) == 0);
+	test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) == 0);
+	migrate_source_pop3.close(&src);
+	tls_server_stop(&ts, t);
+	test_assert(asked == 3);
+	test_assert(strstr(ts.got, "AUTH PLAIN\r\n") != NULL && strstr(ts.got, "USER") == NULL);
+	test_assert(strstr(ts.got, "RETR 1\r\n") != NULL && strstr(ts.got, "RETR 3\r\n") != NULL);
+	test_assert(strstr(ts.got, "RETR 2") == NULL && strstr(ts.got, "DELE") == NULL);
+	test_assert(strstr(ts.got, "QUIT\r\n") != NULL);
+	buf_free(&m.body);
+	test_end();
+
+	test_begin("pop3 over TLS: USER/PASS, the stuffing undone");
+	ts = (struct tls_server){.capa = "+OK\r\nUSER\r\n.\r\n",
+				 .uidl = "+OK\r\n1 u-one\r\n2 u-two\r\n3 u-three\r\n.\r\n"};
+	tls_server_start(&ts, dir, &t);
+	snprintf(url, sizeof(url), "pop3s://alice@127.0.0.1:%u", ts.port);
+	o = (struct migrate_options){.password = "pw", .insecure = true};
+	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) == 0);
+	for (int i = 0; i < 3; i++) {
+		test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) == 1);
+		test_assert(m.body.len == strlen(bodies[i]) &&
+			    memcmp(m.body.data, bodies[i], m.body.len) == 0);
+	}
+	migrate_source_pop3.close(&src);
+	tls_server_stop(&ts, t);
+	test_assert(strstr(ts.got, "USER alice\r\nPASS pw\r\n") != NULL);
+	test_assert(strstr(ts.got, "AUTH") == NULL && strstr(ts.got, "DELE") == NULL);
+	buf_free(&m.body);
+	test_end();
+
+	test_begin("pop3 over TLS: the certificate checked, UIDL required");
+	/* the CA holds, the name does not: 127.0.0.1 is not in the certificate */
+	ts = (struct tls_server){.capa = "+OK\r\nUSER\r\n.\r\n", .uidl = "-ERR no UIDL here\r\n"};
+	tls_server_start(&ts, dir, &t);
+	o = (struct migrate_options){.password = "pw", .ca_file = ca};
+	snprintf(url, sizeof(url), "pop3s://alice@127.0.0.1:%u", ts.port);
+	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) < 0);
+	test_assert(strstr(err, "TLS handshake failed") != NULL);
+	tls_server_stop(&ts, t);
+	test_assert(ts.got_len == 0);
+	tls_server_start(&ts, dir, &t);
+	snprintf(url, sizeof(url), "pop3s://alice@localhost:%u", ts.port);
+	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) < 0);
+	test_assert(strstr(err, "does not support UIDL") != NULL);
+	tls_server_stop(&ts, t);
+	/* a UIDL answer the RFC does not allow */
+	ts.uidl = "+OK\r\n1 has space\r\n.\r\n";
+	ts.got_len = 0;
+	tls_server_start(&ts, dir, &t);
+	snprintf(url, sizeof(url), "pop3s://alice@localhost:%u", ts.port);
+	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) < 0);
+	test_assert(strstr(err, "malformed") != NULL);
+	tls_server_stop(&ts, t);
+	test_assert(strstr(ts.got, "QUIT") != NULL && strstr(ts.got, "RETR") == NULL);
+	test_rmtree(dir);
+	test_end();
+}
+
 int main(void)
 {
 	return test_run((void (*[])(void)){test_url, test_reader, test_bounds, test_listing_lines,
-					   test_received, test_no_stls, NULL});
+					   test_received, test_no_stls, test_tls_session, NULL});
 }
