@@ -48,6 +48,7 @@
    breaks that (HTML on one line); an import must not lose such mail */
 #define MIG_POP3_BODY_LINE (4u << 20)
 #define MIG_POP3_BODY_SLACK (1u << 20) /* a message beyond its LIST size */
+#define MIG_POP3_WINDOW 16	       /* RETRs in flight with PIPELINING */
 
 /* --- the URL ---------------------------------------------------------------- */
 
@@ -409,7 +410,9 @@ struct migrate_source {
 	bool timed_out;
 	struct mig_pop3_in in;
 	struct entry *list;
-	size_t n, next;
+	size_t n, sent;		      /* entries, and the next one to send RETR for */
+	size_t ring[MIG_POP3_WINDOW]; /* the entries of the RETRs in flight */
+	size_t head, inflight, window;
 	long long stat_count;
 	bool (*has_uidl)(void *ctx, const char *uidl);
 	void *has_uidl_ctx;
@@ -608,7 +611,7 @@ static int start_tls(struct migrate_source *s, const struct migrate_options *o, 
 
 /* CAPA (RFC 2449): whether it worked, and the tags mailroom cares for. */
 struct capa {
-	bool stls, sasl_plain, user, uidl;
+	bool stls, sasl_plain, user, uidl, pipelining;
 };
 
 static int capa(struct migrate_source *s, struct capa *c, char *err, size_t err_len)
@@ -640,6 +643,8 @@ static int capa(struct migrate_source *s, struct capa *c, char *err, size_t err_
 			c->user = true;
 		else if (tok != NULL && strcasecmp(tok, "UIDL") == 0)
 			c->uidl = true;
+		else if (tok != NULL && strcasecmp(tok, "PIPELINING") == 0)
+			c->pipelining = true;
 		else if (tok != NULL && strcasecmp(tok, "SASL") == 0)
 			while ((tok = strtok(NULL, " ")) != NULL)
 				c->sasl_plain |= strcasecmp(tok, "PLAIN") == 0;
@@ -690,7 +695,7 @@ static int login(struct migrate_source *s, const struct capa *c, const char *pas
 	return 0;
 }
 
-/* A multi-line listing (UIDL, LIST), one callback per line. */
+/* A multi-line listing (UIDL, LIST) into b; UIDL -ERR is the refusal. */
 static int listing(struct migrate_source *s, const char *cmd, struct buf *b, char *err,
 		   size_t err_len)
 {
@@ -848,6 +853,7 @@ static int src_open(const char *where, const struct migrate_options *o, struct m
 		if (capa(s, &c, err, err_len) < 0)
 			goto fail;
 	}
+	s->window = c.pipelining ? MIG_POP3_WINDOW : 1;
 	if (login(s, &c, o->password, err, err_len) < 0 || pop3_stat(s, err, err_len) < 0 ||
 	    read_lists(s, err, err_len) < 0)
 		goto fail;
@@ -876,34 +882,54 @@ static void to_wire(struct buf *body)
 	}
 }
 
+/* Sends RETR for the next messages the mailbox does not hold, up to the
+   window: one at a time, or with PIPELINING (RFC 2449 §6.6) several, so a
+   distant server's round trips overlap. The commands are short: the
+   server's answers never wait for them to be sent. */
+static int send_retrs(struct migrate_source *s, char *err, size_t err_len)
+{
+	while (s->inflight < s->window && s->sent < s->n) {
+		struct entry *e = &s->list[s->sent++];
+		char cmd[40];
+		if (s->has_uidl != NULL && s->has_uidl(s->has_uidl_ctx, e->uidl))
+			continue; /* the mailbox holds it: not fetched again */
+		int n = snprintf(cmd, sizeof(cmd), "RETR %llu\r\n", (unsigned long long)e->n);
+		if (!conn_write(s, cmd, (size_t)n))
+			return fail(err, err_len, "%s: RETR: cannot send%s", s->where,
+				    s->timed_out || errno == EAGAIN ? " (timed out)" : "");
+		s->ring[(s->head + s->inflight++) % MIG_POP3_WINDOW] = (size_t)(e - s->list);
+	}
+	return 0;
+}
+
 static int src_next(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
 {
 	char text[MIG_POP3_STATUS_MAX], cmd[32];
 
 	buf_clear(&m->body);
-	for (; s->next < s->n; s->next++) {
-		struct entry *e = &s->list[s->next];
-		if (s->has_uidl != NULL && s->has_uidl(s->has_uidl_ctx, e->uidl))
-			continue; /* the mailbox holds it: not fetched again */
-		snprintf(cmd, sizeof(cmd), "RETR %llu", (unsigned long long)e->n);
-		int st = command(s, cmd, cmd, text, sizeof(text), err, err_len);
-		if (st < 0)
-			return -1;
-		if (st != MIG_POP3_OK)
-			return fail(err, err_len, "%s: %s (UIDL %s) failed: %s", s->where, cmd,
-				    e->uidl, text);
-		size_t max = e->size > SIZE_MAX / 4 ? SIZE_MAX / 2
-						    : (size_t)e->size * 2 + MIG_POP3_BODY_SLACK;
-		st = mig_pop3_multiline(&s->in, &m->body, MIG_POP3_BODY_LINE, max);
-		if (st != MIG_POP3_OK)
-			return io_fail(s, st, cmd, err, err_len);
-		to_wire(&m->body);
-		snprintf(m->uidl, sizeof(m->uidl), "%s", e->uidl);
-		m->received = mig_pop3_received(m->body.data, m->body.len);
-		s->next++;
-		return 1;
-	}
-	return 0;
+	if (send_retrs(s, err, err_len) < 0)
+		return -1;
+	if (s->inflight == 0)
+		return 0;
+	const struct entry *e = &s->list[s->ring[s->head]];
+	s->head = (s->head + 1) % MIG_POP3_WINDOW;
+	s->inflight--;
+	snprintf(cmd, sizeof(cmd), "RETR %llu", (unsigned long long)e->n);
+	int st = mig_pop3_status(&s->in, text, sizeof(text));
+	if (st < 0)
+		return io_fail(s, st, cmd, err, err_len);
+	if (st != MIG_POP3_OK)
+		return fail(err, err_len, "%s: %s (UIDL %s) failed: %s", s->where, cmd, e->uidl,
+			    text);
+	size_t max =
+	    e->size > SIZE_MAX / 4 ? SIZE_MAX / 2 : (size_t)e->size * 2 + MIG_POP3_BODY_SLACK;
+	st = mig_pop3_multiline(&s->in, &m->body, MIG_POP3_BODY_LINE, max);
+	if (st != MIG_POP3_OK)
+		return io_fail(s, st, cmd, err, err_len);
+	to_wire(&m->body);
+	snprintf(m->uidl, sizeof(m->uidl), "%s", e->uidl);
+	m->received = mig_pop3_received(m->body.data, m->body.len);
+	return 1;
 }
 
 static long long src_count(struct migrate_source *s)

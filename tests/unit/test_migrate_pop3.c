@@ -442,8 +442,9 @@ static void test_tls_session(void)
 {
 	char *dir = test_tmpdir(), url[128], err[512] = "", ca[512];
 	int asked = 0;
-	struct tls_server ts = {.capa = "+OK\r\nUSER\r\nSASL PLAIN LOGIN\r\nUIDL\r\n.\r\n",
-				.uidl = "+OK\r\n1 u-one\r\n2 u-two\r\n3 u-three\r\n.\r\n"};
+	struct tls_server ts = {
+	    .capa = "+OK\r\nUSER\r\nSASL PLAIN LOGIN\r\nUIDL\r\nPIPELINING\r\n.\r\n",
+	    .uidl = "+OK\r\n1 u-one\r\n2 u-two\r\n3 u-three\r\n.\r\n"};
 	struct migrate_options o = {
 	    .password = "pw", .has_uidl = holds_uidl_b, .has_uidl_ctx = &asked};
 	struct migrate_source *src = NULL;
