@@ -31,6 +31,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -781,10 +783,10 @@ static int pop3_stat(struct migrate_source *s, char *err, size_t err_len)
 	return 0;
 }
 
-static void src_close(struct migrate_source **sp);
+static void close_session(struct migrate_source **sp);
 
-static int src_open(const char *where, const struct migrate_options *o, struct migrate_source **s_r,
-		    char *err, size_t err_len)
+static int open_session(const char *where, const struct migrate_options *o,
+			struct migrate_source **s_r, char *err, size_t err_len)
 {
 	struct migrate_source *s = xcalloc(1, sizeof(*s));
 	char text[MIG_POP3_STATUS_MAX];
@@ -860,7 +862,7 @@ static int src_open(const char *where, const struct migrate_options *o, struct m
 	*s_r = s;
 	return 0;
 fail:
-	src_close(&s);
+	close_session(&s);
 	return -1;
 }
 
@@ -902,7 +904,7 @@ static int send_retrs(struct migrate_source *s, char *err, size_t err_len)
 	return 0;
 }
 
-static int src_next(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
+static int next_msg(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
 {
 	char text[MIG_POP3_STATUS_MAX], cmd[32];
 
@@ -937,7 +939,7 @@ static long long src_count(struct migrate_source *s)
 	return s->stat_count;
 }
 
-static void src_close(struct migrate_source **sp)
+static void close_session(struct migrate_source **sp)
 {
 	struct migrate_source *s = *sp;
 	char text[MIG_POP3_STATUS_MAX], err[16];
@@ -960,6 +962,56 @@ static void src_close(struct migrate_source **sp)
 		close(s->fd);
 	free(s->list);
 	free(s);
+}
+
+/* A server that closes the connection must make a write fail with EPIPE,
+   not end the CLI (which, unlike serve, does not ignore SIGPIPE): the
+   signal is held while the source runs and one it raised is taken away. */
+static void pipe_hold(sigset_t *old)
+{
+	sigset_t pipe;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, old);
+}
+
+static void pipe_release(const sigset_t *old)
+{
+	sigset_t pipe, pending;
+	struct timespec zero = {0};
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigpending(&pending);
+	if (!sigismember(old, SIGPIPE) && sigismember(&pending, SIGPIPE))
+		sigtimedwait(&pipe, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static int src_open(const char *where, const struct migrate_options *o, struct migrate_source **s_r,
+		    char *err, size_t err_len)
+{
+	sigset_t old;
+	pipe_hold(&old);
+	int r = open_session(where, o, s_r, err, err_len);
+	pipe_release(&old);
+	return r;
+}
+
+static int src_next(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
+{
+	sigset_t old;
+	pipe_hold(&old);
+	int r = next_msg(s, m, err, err_len);
+	pipe_release(&old);
+	return r;
+}
+
+static void src_close(struct migrate_source **sp)
+{
+	sigset_t old;
+	pipe_hold(&old);
+	close_session(sp);
+	pipe_release(&old);
 }
 
 const struct migrate_source_ops migrate_source_pop3 = {

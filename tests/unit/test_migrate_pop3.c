@@ -330,6 +330,7 @@ struct tls_server {
 	unsigned port;
 	SSL_CTX *ctx;
 	const char *capa, *uidl; /* the answers to CAPA and UIDL */
+	bool close_after_list;	 /* then the connection is closed */
 	char got[8192];		 /* every command line received */
 	size_t got_len;
 };
@@ -395,6 +396,8 @@ static void *tls_serve(void *arg)
 			break;
 		}
 		SSL_write(ssl, a, (int)strlen(a));
+		if (ts->close_after_list && strncmp(line, "LIST", 4) == 0)
+			break;
 	}
 out:
 	SSL_free(ssl);
@@ -521,6 +524,23 @@ static void test_tls_session(void)
 	test_assert(strstr(err, "malformed") != NULL);
 	tls_server_stop(&ts, t);
 	test_assert(strstr(ts.got, "QUIT") != NULL && strstr(ts.got, "RETR") == NULL);
+	test_end();
+
+	/* pipelined RETRs into a closed connection: an error naming RETR, the
+	   process alive (SIGPIPE is held while the source writes) */
+	test_begin("pop3 over TLS: a connection closed mid-session is an error");
+	ts = (struct tls_server){.capa = "+OK\r\nUSER\r\nPIPELINING\r\n.\r\n",
+				 .uidl = "+OK\r\n1 u-one\r\n2 u-two\r\n3 u-three\r\n.\r\n",
+				 .close_after_list = true};
+	tls_server_start(&ts, dir, &t);
+	snprintf(url, sizeof(url), "pop3s://alice@localhost:%u", ts.port);
+	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) == 0);
+	tls_server_stop(&ts, t);
+	usleep(100 * 1000); /* the close is in */
+	test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) < 0);
+	test_assert(strstr(err, "RETR") != NULL);
+	migrate_source_pop3.close(&src);
+	buf_free(&m.body);
 	test_rmtree(dir);
 	test_end();
 }
