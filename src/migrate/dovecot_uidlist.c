@@ -200,9 +200,9 @@ static void modify(char *v, size_t v_len, const char *mods, size_t n_mods)
 {
 	for (size_t i = 0; i < n_mods; i++) {
 		char m = mods[i];
-		if (m == 'X' || m == 'x') {
+		if (m == 'X') {
 			unsigned long long x = strtoull(v, NULL, 10);
-			snprintf(v, v_len, m == 'X' ? "%llX" : "%llx", x);
+			snprintf(v, v_len, "%llx", x); /* Dovecot: lower-case */
 		} else {
 			for (char *c = v; *c != '\0'; c++)
 				if (m == 'U' && *c >= 'a' && *c <= 'z')
@@ -232,7 +232,7 @@ int dc_uidl_format(const char *fmt, uint32_t uid, uint32_t uidvalidity, const ch
 		while (*p >= '0' && *p <= '9' && width < 100)
 			width = width * 10 + (size_t)(*p++ - '0');
 		const char *mods = p;
-		while (*p == 'X' || *p == 'x' || *p == 'U' || *p == 'L')
+		while (*p == 'X' || *p == 'U' || *p == 'L')
 			p++;
 		size_t n_mods = (size_t)(p - mods);
 		char var[16] = "";

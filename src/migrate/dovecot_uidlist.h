@@ -41,9 +41,9 @@ void dc_uidlist_free(struct dc_uidlist *l);
 
 /* Expands a pop3_uidl_format (Dovecot's variables: %u the uid, %v the
    uidvalidity, %f the file name, %g the GUID; %{uid}, %{uidvalidity},
-   %{filename}, %{guid}; %%; a width, 0 for zero padding; modifiers X and
-   x (hexadecimal), U and L (case)). Returns 0, or -1 with err for an
-   unknown variable or a result that is no valid UIDL (1-70 printable). */
+   %{filename}, %{guid}; %%; a width, 0 for zero padding; modifiers X
+   (hexadecimal, in lower case as Dovecot writes it), U and L (case)). Returns 0, or -1 with err for
+   an unknown variable or a result that is no valid UIDL (1-70 printable). */
 int dc_uidl_format(const char *fmt, uint32_t uid, uint32_t uidvalidity, const char *filename,
 		   const char *guid, char *out, size_t out_len, char *err, size_t err_len);
 

@@ -101,12 +101,12 @@ static void test_v3(void)
 	    "10 :1700000099.gone.host\n");
 	test_assert(read_all("maildir", d, NULL, &g, err, sizeof(err)) == 0);
 	test_assert(g.n == 5);
-	test_assert_str(g.uidl[0], "000000036553F100");
+	test_assert_str(g.uidl[0], "000000036553f100");
 	test_assert_str(g.uidl[1], "+OLD-uidl.1");
-	test_assert_str(g.uidl[2], "000000096553F100");
+	test_assert_str(g.uidl[2], "000000096553f100");
 	/* not in the list: Dovecot's next sync numbers them 12, 13 by name */
-	test_assert_str(g.uidl[3], "0000000C6553F100");
-	test_assert_str(g.uidl[4], "0000000D6553F100");
+	test_assert_str(g.uidl[3], "0000000c6553f100");
+	test_assert_str(g.uidl[4], "0000000d6553f100");
 	test_assert_str(g.body[0], "Subject: a\r\n\r\nbody a\r\n");
 	test_assert_str(g.body[1], "Subject: b\r\n\r\nbody b\r\n");
 	test_assert_str(g.body[2], "Subject: c\r\n\r\nc\r\n");
@@ -130,21 +130,22 @@ static void test_v1_and_formats(void)
 	    "2 1700000001.A.host:2,S\n"
 	    "4 1700000002.B.host\n");
 	test_assert(read_all("maildir", d, NULL, &g, err, sizeof(err)) == 0 && g.n == 2);
-	test_assert_str(g.uidl[0], "00000002000004D2");
-	test_assert_str(g.uidl[1], "00000004000004D2");
+	test_assert_str(g.uidl[0], "00000002000004d2");
+	test_assert_str(g.uidl[1], "00000004000004d2");
 	test_assert(read_all("maildir", d, "%u-%v", &g, err, sizeof(err)) == 0);
 	test_assert_str(g.uidl[0], "2-1234");
 	test_assert(read_all("maildir", d, "%f", &g, err, sizeof(err)) == 0);
 	test_assert_str(g.uidl[1], "1700000002.B.host");
 	test_assert(read_all("maildir", d, "%{uidvalidity}.%04{uid}%%", &g, err, sizeof(err)) == 0);
 	test_assert_str(g.uidl[0], "1234.0002%");
-	test_assert(read_all("maildir", d, "%08xu%Ug", &g, err, sizeof(err)) == 0);
+	test_assert(read_all("maildir", d, "%08XUu%Ug", &g, err, sizeof(err)) == 0);
 	test_assert_str(g.uidl[1], "000000041700000002.B.HOST");
 	test_assert(read_all("maildir", d, "%4f", &g, err, sizeof(err)) == 0);
 	test_assert_str(g.uidl[0], "1700");
 	/* refused: a variable not supported, and a result that is no UIDL */
 	test_assert(read_all("maildir", d, "%m", &g, err, sizeof(err)) < 0);
 	test_assert(strstr(err, "%m") != NULL);
+	test_assert(read_all("maildir", d, "%08xu", &g, err, sizeof(err)) < 0);
 	test_assert(read_all("maildir", d, "%u %v", &g, err, sizeof(err)) < 0);
 	test_assert(read_all("maildir", d, "", &g, err, sizeof(err)) < 0);
 	test_rmtree(d);
@@ -176,7 +177,7 @@ static void test_courier(void)
 	    "3 :1700000003.C.host\n");
 	test_assert(read_all("maildir", d, NULL, &g, err, sizeof(err)) == 0 && g.n == 3);
 	test_assert_str(g.uidl[0], "UID1-1699999999");
-	test_assert_str(g.uidl[2], "000000030000000A");
+	test_assert_str(g.uidl[2], "000000030000000a");
 	put(d, "courierpop3dsizelist", "not a header\n");
 	test_assert(read_all("maildir", d, NULL, &g, err, sizeof(err)) < 0);
 	test_assert(strstr(err, "courierpop3dsizelist") != NULL);
@@ -271,7 +272,7 @@ static void test_import_twice(void)
 	test_assert(stats.octets == 1200 * strlen("Subject: x\r\n\r\nbody\r\n"));
 	/* no list: fresh UIDLs, so a second run would duplicate; with one it
 	   does not */
-	put(d, "dovecot-uidlist", "3 V77 N1\n");
+	put(d, "dovecot-uidlist", "3 V1700000000 N1\n");
 	test_assert(ops->open(d, NULL, &s, err, sizeof(err)) == 0);
 	test_assert(migrate_import(st, mb, ops, s, NULL, NULL, &stats, err, sizeof(err)) == 0);
 	ops->close(&s);
