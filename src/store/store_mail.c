@@ -456,9 +456,10 @@ void store_to_wire(struct buf *out, const char *in, size_t len)
 	/* a line at a time: a bulk copy, not a call per octet (imports convert
 	   every message of a Maildir) */
 	while (p < end) {
-		const char *q = p;
-		while (q < end && *q != '\r' && *q != '\n')
-			q++;
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *lim = nl != NULL ? nl : end;
+		const char *cr = memchr(p, '\r', (size_t)(lim - p));
+		const char *q = cr != NULL ? cr : lim;
 		buf_append(out, p, (size_t)(q - p));
 		if (q == end)
 			break;
