@@ -1014,7 +1014,7 @@ static void src_close(struct migrate_source **sp)
 	pipe_release(&old);
 }
 
-const struct migrate_source_ops migrate_source_pop3 = {
+const struct migrate_source_ops migrate_pop3_ops = {
     .name = "pop3",
     .open = src_open,
     .next = src_next,

@@ -78,6 +78,6 @@ int64_t mig_pop3_received(const char *msg, size_t len);
 
 /* The source's ops table (migrate_source_find("pop3")). */
 struct migrate_source_ops;
-extern const struct migrate_source_ops migrate_source_pop3;
+extern const struct migrate_source_ops migrate_pop3_ops;
 
 #endif

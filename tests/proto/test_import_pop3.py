@@ -4,8 +4,8 @@ server with each message's UIDL kept, so that a client that leaves mail on
 the server ("keep") fetches nothing twice after the switch.
 
 The old server is a private Dovecot (dovecot-pop3d) on loopback with its
-own config folder, a self-signed certificate made by openssl req,
-passwd-file users and Maildir, or another mailroom. The messages include
+own config folder (test_import.py's, with TLS: a self-signed certificate
+made by openssl req), passwd-file users and Maildir, or another mailroom. The messages include
 lines that start with '.', 8-bit octets and one of about 2 MiB; every one
 must arrive byte for byte. mpop, having fetched once from the old server
 with --keep, must find nothing new on mailroom with the same uidls file.
@@ -18,17 +18,15 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BIN, PASSWORD, Daemon, Server, free_port, run_tests,  # noqa: E402
-                     tls_client_context)
+from harness import PASSWORD, Server, free_port, run_tests, tls_client_context  # noqa: E402
+from test_import import Dovecot as PlainDovecot, count_mbox, mpop_conf  # noqa: E402
+from test_import import mpop as run_mpop  # noqa: E402
 
 ALICE = "alice@example.test"
 ALICE_URL = "alice%40example.test"  # the user, percent-encoded (RFC 3986 §2.1)
-OLD_PASSWORD = "old-server-pw"
 
 
 def old_messages():
@@ -51,15 +49,13 @@ def wire(m):
     return m.replace(b"\n", b"\r\n")
 
 
-class Dovecot(Daemon):
-    """A private Dovecot POP3 server: pop3 (STLS) and pop3s on free
-    loopback ports, passwd-file users, Maildir under its own folder."""
+class Dovecot(PlainDovecot):
+    """test_import.py's private Dovecot with TLS: STLS on its pop3 port, a
+    pop3s port, a self-signed certificate for 127.0.0.1 and localhost."""
 
-    def __init__(self, users):
-        self.dir = tempfile.mkdtemp(prefix="mailroom-dovecot.")
-        os.chmod(self.dir, 0o755)  # its mail processes run as nobody
-        self.pop3_port, self.pop3s_port = free_port(), free_port()
-        self.proc = None
+    def __init__(self):
+        super().__init__()
+        self.pop3_port, self.pop3s_port = self.port, free_port()
         self.cert = os.path.join(self.dir, "cert.pem")
         key = os.path.join(self.dir, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -67,95 +63,28 @@ class Dovecot(Daemon):
                         "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
                         "-keyout", key, "-out", self.cert], check=True, timeout=60,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with open(os.path.join(self.dir, "users"), "w") as f:
-            for user, password in users.items():
-                f.write("%s:{PLAIN}%s::::::\n" % (user, password))
-        self.conf = os.path.join(self.dir, "dovecot.conf")
-        with open(self.conf, "w") as f:
-            f.write("""protocols = pop3
-listen = 127.0.0.1
-base_dir = {d}/run
-state_dir = {d}/state
-instance_name = mailroom-import-{p}
-log_path = {d}/dovecot.log
-ssl = required
-ssl_cert = <{d}/cert.pem
-ssl_key = <{d}/key.pem
-ssl_min_protocol = TLSv1.2
-disable_plaintext_auth = yes
-auth_mechanisms = plain
-passdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={d}/mail/%u
-}}
-mail_location = maildir:~/Maildir
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {p}
-  }}
-  inet_listener pop3s {{
-    address = 127.0.0.1
-    port = {ps}
-  }}
-}}
-""".format(d=self.dir, p=self.pop3_port, ps=self.pop3s_port))
+        conf = os.path.join(self.dir, "dovecot.conf")
+        with open(conf) as f:
+            text = f.read()
+        for old, new in (("ssl = no\ndisable_plaintext_auth = no\n",
+                          "ssl = required\nssl_cert = <%s\nssl_key = <%s\n"
+                          "ssl_min_protocol = TLSv1.2\ndisable_plaintext_auth = yes\n"
+                          % (self.cert, key)),
+                         ("inet_listener pop3s {\n    port = 0\n",
+                          "inet_listener pop3s {\n    address = 127.0.0.1\n    port = %d\n"
+                          % self.pop3s_port)):
+            assert old in text, "test_import.py's dovecot.conf changed"
+            text = text.replace(old, new)
+        with open(conf, "w") as f:
+            f.write(text)
 
-    def put(self, user, messages):
-        """Messages into the user's Maildir/new, as an LDA leaves them."""
-        home = os.path.join(self.dir, "mail", user)
-        for sub in ("new", "cur", "tmp"):
-            os.makedirs(os.path.join(home, "Maildir", sub), exist_ok=True)
+    def put_all(self, messages):
+        """Messages into Maildir/new, as an LDA leaves them."""
         for i, m in enumerate(messages):
-            with open(os.path.join(home, "Maildir", "new",
-                                   "17%08d.M%dP1.old.example.test" % (i, i)), "wb") as f:
+            with open(os.path.join(self.maildir, "new", "%d.M%dP1.old.example.test"
+                                   % (1700000000 + i, i)), "wb") as f:
                 f.write(m)
-        subprocess.run(["chown", "-R", "nobody:nogroup", os.path.join(self.dir, "mail")],
-                       check=True, timeout=30)
-
-    def start(self):
-        self.log = open(os.path.join(self.dir, "stderr"), "wb")
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        for port in (self.pop3_port, self.pop3s_port):
-            while True:
-                if self.proc.poll() is not None:
-                    raise AssertionError("dovecot exited: %s" % self.log_text())
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise AssertionError("dovecot does not listen on %d" % port)
-                    time.sleep(0.05)
-        return self
-
-    def log_text(self):
-        text = ""
-        for name in ("stderr", "dovecot.log"):
-            try:
-                with open(os.path.join(self.dir, name), errors="replace") as f:
-                    text += f.read()
-            except OSError:
-                pass
-        return text[-3000:]
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # the master stops its children
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc is not None:
-            self.log.close()
-            self.proc = None
+        self.own()
 
 
 def pop3_all(port, user, password):
@@ -169,23 +98,11 @@ def pop3_all(port, user, password):
     return uidls, bodies
 
 
-def mpop(home, port, password):
-    """mpop with keep on and only_new on, over pop3s, sharing one uidls file."""
-    conf = os.path.join(home, "mpoprc-%d" % port)
-    with open(conf, "w") as f:
-        f.write("account default\nhost 127.0.0.1\nport %d\nuser %s\npassword %s\n"
-                "tls on\ntls_starttls off\ntls_certcheck off\nauth plain\nkeep on\n"
-                "only_new on\ndelivery mbox %s/mbox\nuidls_file %s/uidls\ntimeout 30\n"
-                % (port, ALICE, password, home, home))
-    os.chmod(conf, 0o600)
-    p = subprocess.run(["mpop", "-C", conf, "-q"], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=120)
-    assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
-    path = os.path.join(home, "mbox")
-    if not os.path.exists(path):
-        return 0
-    with open(path, "rb") as f:
-        return sum(1 for line in f if line.startswith(b"From "))
+def mpop(home, port):
+    """mpop (keep on, only new) over pop3s with the uidls file in home: how
+    many messages its mbox holds."""
+    run_mpop(mpop_conf(home, port, True))
+    return count_mbox(os.path.join(home, "mbox"))
 
 
 def do_import(srv, url, password, *opts, check=True):
@@ -200,17 +117,17 @@ def target():
 
 
 def test_from_dovecot():
-    with Dovecot({ALICE: OLD_PASSWORD}) as dc, target() as srv:
-        dc.put(ALICE, old_messages())
+    with Dovecot() as dc, target() as srv:
+        dc.put_all(old_messages())
         dc.start()
-        old_uidls, old_bodies = pop3_all(dc.pop3s_port, ALICE, OLD_PASSWORD)
+        old_uidls, old_bodies = pop3_all(dc.pop3s_port, ALICE, PASSWORD)
         assert old_bodies == [wire(m) for m in old_messages()], "dovecot serves other octets"
         home = os.path.join(srv.dir, "mpop")
         os.mkdir(home)
-        assert mpop(home, dc.pop3s_port, OLD_PASSWORD) == 4  # fetched once, left there
+        assert mpop(home, dc.pop3s_port) == 4  # fetched once, left there
 
         url = "pop3s://%s@127.0.0.1:%d" % (ALICE_URL, dc.pop3s_port)
-        p = do_import(srv, url, OLD_PASSWORD, "--insecure")
+        p = do_import(srv, url, PASSWORD, "--insecure")
         assert "insecure" in p.stderr.decode(), p.stderr  # the warning
         srv.start()
         uidls, bodies = pop3_all(srv.pop3s_port, ALICE, PASSWORD)
@@ -219,26 +136,26 @@ def test_from_dovecot():
             assert a == b, "message %d differs (%d vs %d octets)" % (i + 1, len(a), len(b))
         assert len(bodies) == 4
         # the same uidls file against mailroom: nothing new to fetch
-        assert mpop(home, srv.pop3s_port, PASSWORD) == 4
+        assert mpop(home, srv.pop3s_port) == 4
 
         # again: nothing added, nothing doubled
-        p = do_import(srv, url, OLD_PASSWORD, "--insecure")
+        p = do_import(srv, url, PASSWORD, "--insecure")
         out = p.stdout.decode() + p.stderr.decode()
-        m = re.search(r"(\d+) added", out)
-        assert m is None or m.group(1) == "0", out
+        m = re.search(r"added (\d+)", out)
+        assert m is not None and m.group(1) == "0", out
         assert pop3_all(srv.pop3s_port, ALICE, PASSWORD)[0] == old_uidls
         # the old server kept every message (QUIT, no DELE)
-        assert pop3_all(dc.pop3s_port, ALICE, OLD_PASSWORD)[0] == old_uidls
+        assert pop3_all(dc.pop3s_port, ALICE, PASSWORD)[0] == old_uidls
 
         # STLS on the plain port, the certificate verified with --ca-file
         # (its SAN names 127.0.0.1): the same mailbox, nothing added
         stls = "pop3://%s@127.0.0.1:%d" % (ALICE_URL, dc.pop3_port)
-        p = do_import(srv, stls, OLD_PASSWORD, "--ca-file", dc.cert)
+        p = do_import(srv, stls, PASSWORD, "--ca-file", dc.cert)
         assert "insecure" not in p.stderr.decode(), p.stderr
         assert pop3_all(srv.pop3s_port, ALICE, PASSWORD)[0] == old_uidls
 
         # a self-signed certificate the system does not know: refused
-        p = do_import(srv, url, OLD_PASSWORD, check=False)
+        p = do_import(srv, url, PASSWORD, check=False)
         err = p.stderr.decode()
         assert p.returncode != 0 and "certificate" in err, (p.returncode, err)
         # a wrong password: a clear error, non-zero exit
@@ -331,12 +248,5 @@ if __name__ == "__main__":
     missing = [c for c in ("dovecot", "mpop", "openssl") if shutil.which(c) is None]
     if missing or not os.path.exists("/usr/lib/dovecot/pop3"):
         print("skip: needs dovecot-core, dovecot-pop3d, mpop, openssl: %s" % missing)
-        sys.exit(77)
-    # XXX until `mailroom import` is in the build (src/cli/cli_import.c): then
-    # this test runs everywhere and the check goes
-    verb = subprocess.run([BIN, "import", "--help"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=30)
-    if b"pop3" not in verb.stdout + verb.stderr:
-        print("skip: this build has no `mailroom import pop3`")
         sys.exit(77)
     run_tests(globals())

@@ -307,7 +307,7 @@ static void test_no_stls(void)
 	getsockname(ps.lfd, (struct sockaddr *)&sa, &sl);
 	pthread_create(&t, NULL, plain_serve, &ps);
 	snprintf(url, sizeof(url), "pop3://alice@127.0.0.1:%u", ntohs(sa.sin_port));
-	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) < 0);
+	test_assert(migrate_pop3_ops.open(url, &o, &src, err, sizeof(err)) < 0);
 	test_assert(src == NULL);
 	test_assert(strstr(err, "STLS") != NULL);
 	pthread_join(t, NULL);
@@ -318,7 +318,7 @@ static void test_no_stls(void)
 	test_assert(strstr(ps.got, "USER") == NULL && strstr(ps.got, "AUTH") == NULL);
 	/* nothing listens: a clear error, no hang */
 	err[0] = '\0';
-	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) < 0);
+	test_assert(migrate_pop3_ops.open(url, &o, &src, err, sizeof(err)) < 0);
 	test_assert(strstr(err, "connect") != NULL);
 	test_end();
 }
@@ -460,18 +460,18 @@ static void test_tls_session(void)
 	snprintf(url, sizeof(url), "pop3s://alice@localhost:%u", ts.port);
 	snprintf(ca, sizeof(ca), "%s/cert.pem", dir);
 	o.ca_file = ca;
-	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) == 0);
-	test_assert(migrate_source_pop3.count(src) == 3);
-	test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) == 1);
+	test_assert(migrate_pop3_ops.open(url, &o, &src, err, sizeof(err)) == 0);
+	test_assert(migrate_pop3_ops.count(src) == 3);
+	test_assert(migrate_pop3_ops.next(src, &m, err, sizeof(err)) == 1);
 	test_assert_str(m.uidl, "u-one");
 	test_assert(m.body.len == strlen(bodies[0]) &&
 		    memcmp(m.body.data, bodies[0], m.body.len) == 0);
-	test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) == 1);
+	test_assert(migrate_pop3_ops.next(src, &m, err, sizeof(err)) == 1);
 	test_assert_str(m.uidl, "u-three");
 	test_assert(m.body.len == strlen(bodies[2]) &&
 		    memcmp(m.body.data, bodies[2], m.body.len) == 0);
-	test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) == 0);
-	migrate_source_pop3.close(&src);
+	test_assert(migrate_pop3_ops.next(src, &m, err, sizeof(err)) == 0);
+	migrate_pop3_ops.close(&src);
 	tls_server_stop(&ts, t);
 	test_assert(asked == 3);
 	test_assert(strstr(ts.got, "AUTH PLAIN\r\n") != NULL && strstr(ts.got, "USER") == NULL);
@@ -487,13 +487,13 @@ static void test_tls_session(void)
 	tls_server_start(&ts, dir, &t);
 	snprintf(url, sizeof(url), "pop3s://alice@127.0.0.1:%u", ts.port);
 	o = (struct migrate_options){.password = "pw", .insecure = true};
-	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) == 0);
+	test_assert(migrate_pop3_ops.open(url, &o, &src, err, sizeof(err)) == 0);
 	for (int i = 0; i < 3; i++) {
-		test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) == 1);
+		test_assert(migrate_pop3_ops.next(src, &m, err, sizeof(err)) == 1);
 		test_assert(m.body.len == strlen(bodies[i]) &&
 			    memcmp(m.body.data, bodies[i], m.body.len) == 0);
 	}
-	migrate_source_pop3.close(&src);
+	migrate_pop3_ops.close(&src);
 	tls_server_stop(&ts, t);
 	test_assert(strstr(ts.got, "USER alice\r\nPASS pw\r\n") != NULL);
 	test_assert(strstr(ts.got, "AUTH") == NULL && strstr(ts.got, "DELE") == NULL);
@@ -506,13 +506,13 @@ static void test_tls_session(void)
 	tls_server_start(&ts, dir, &t);
 	o = (struct migrate_options){.password = "pw", .ca_file = ca};
 	snprintf(url, sizeof(url), "pop3s://alice@127.0.0.1:%u", ts.port);
-	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) < 0);
+	test_assert(migrate_pop3_ops.open(url, &o, &src, err, sizeof(err)) < 0);
 	test_assert(strstr(err, "TLS handshake failed") != NULL);
 	tls_server_stop(&ts, t);
 	test_assert(ts.got_len == 0);
 	tls_server_start(&ts, dir, &t);
 	snprintf(url, sizeof(url), "pop3s://alice@localhost:%u", ts.port);
-	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) < 0);
+	test_assert(migrate_pop3_ops.open(url, &o, &src, err, sizeof(err)) < 0);
 	test_assert(strstr(err, "does not support UIDL") != NULL);
 	tls_server_stop(&ts, t);
 	/* a UIDL answer the RFC does not allow */
@@ -520,7 +520,7 @@ static void test_tls_session(void)
 	ts.got_len = 0;
 	tls_server_start(&ts, dir, &t);
 	snprintf(url, sizeof(url), "pop3s://alice@localhost:%u", ts.port);
-	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) < 0);
+	test_assert(migrate_pop3_ops.open(url, &o, &src, err, sizeof(err)) < 0);
 	test_assert(strstr(err, "malformed") != NULL);
 	tls_server_stop(&ts, t);
 	test_assert(strstr(ts.got, "QUIT") != NULL && strstr(ts.got, "RETR") == NULL);
@@ -534,12 +534,12 @@ static void test_tls_session(void)
 				 .close_after_list = true};
 	tls_server_start(&ts, dir, &t);
 	snprintf(url, sizeof(url), "pop3s://alice@localhost:%u", ts.port);
-	test_assert(migrate_source_pop3.open(url, &o, &src, err, sizeof(err)) == 0);
+	test_assert(migrate_pop3_ops.open(url, &o, &src, err, sizeof(err)) == 0);
 	tls_server_stop(&ts, t);
 	usleep(100 * 1000); /* the close is in */
-	test_assert(migrate_source_pop3.next(src, &m, err, sizeof(err)) < 0);
+	test_assert(migrate_pop3_ops.next(src, &m, err, sizeof(err)) < 0);
 	test_assert(strstr(err, "RETR") != NULL);
-	migrate_source_pop3.close(&src);
+	migrate_pop3_ops.close(&src);
 	buf_free(&m.body);
 	test_rmtree(dir);
 	test_end();
