@@ -155,23 +155,33 @@ int cli_verify(struct cli *c, int argc, char **argv)
 
 	if (rc != 0 || done)
 		return rc;
+	double t0 = now_s();
 	if (np == 0) {
 		if ((rc = cli_store_open(c, false, &st)) != 0)
 			return rc;
+		store_verify(st, NULL, collect, &p, &s);
 	} else {
+		/* the files against the MANIFEST first, as they are: a damaged
+		   database may not open, and opening one migrates an older
+		   mailroom's; then the data, and the files once more with the
+		   counts when they were whole */
 		if (privdrop_cli(&c->cfg, false) != 0)
 			return EX_CONFIG;
-		int r = store_open(pos[0], false, &st);
-		if (r != STORE_OK) {
+		struct problems files = {NULL, 0};
+		store_verify(NULL, pos[0], collect, &files, &s);
+		if (store_open(pos[0], false, &st) != STORE_OK) {
 			char text[1024];
 			snprintf(text, sizeof(text), "the backup's database cannot be opened: %s",
 				 st != NULL ? store_error(st) : "out of memory");
+			p = files;
 			collect(text, &p);
-			store_close(&st);
+		} else if (files.n == 0) {
+			store_verify(st, pos[0], collect, &p, &s);
+		} else {
+			p = files;
+			store_verify(st, NULL, collect, &p, &s);
 		}
 	}
-	double t0 = now_s();
-	store_verify(st, np == 1 ? pos[0] : NULL, collect, &p, &s);
 	double dt = now_s() - t0;
 	store_close(&st);
 	for (size_t i = 0; i < p.n; i++)

@@ -51,6 +51,7 @@
 #define DB_FILE "mailroom.db"
 #define SRS_FILE "srs.key"
 #define MAX_FILES 8
+#define STAGE_DIR "restore.tmp" /* inside the data dir, during a restore */
 
 struct manifest {
 	int format, schema;
@@ -306,7 +307,8 @@ static int read_stats(sqlite3 *db, struct store_check_stats *c, int *schema_r)
 
 /* --- backup ------------------------------------------------------------- */
 
-/* Removes what a failed backup made; the folder goes only if it is empty. */
+/* Removes what a failed backup (or a restore's staging folder) holds; the
+   folder goes only if it is empty then. */
 static void backup_undo(const char *dir)
 {
 	static const char *const files[] = {DB_FILE, DB_FILE "-wal", DB_FILE "-shm", SRS_FILE,
@@ -703,6 +705,14 @@ static void keep_first(const char *p, void *ctx)
 		snprintf(f->text, sizeof(f->text), "%s", p);
 }
 
+static int refuse(const char *backup_dir, const struct first_problem *fp, char *err, size_t err_len)
+{
+	snprintf(err, err_len,
+		 "%s is no good backup (%u problem%s; mailroom verify %s lists them): %s",
+		 backup_dir, fp->n, fp->n == 1 ? "" : "s", backup_dir, fp->text);
+	return STORE_INVALID;
+}
+
 int store_restore(const char *backup_dir, const char *data_dir, char *err, size_t err_len)
 {
 	static const char *const store_files[] = {DB_FILE, DB_FILE "-wal", DB_FILE "-shm"};
@@ -728,75 +738,75 @@ int store_restore(const char *backup_dir, const char *data_dir, char *err, size_
 		return STORE_EXISTS;
 	}
 
-	/* the backup is checked whole before anything is copied */
+	/* the files against the MANIFEST first, on the backup as it is; then
+	   the data, on a copy in a staging folder inside data_dir: opening a
+	   database may migrate it to this mailroom's schema, and the backup is
+	   never written to */
 	struct first_problem fp = {.n = 0};
-	struct store *bst = NULL;
-	int r = store_open(backup_dir, false, &bst);
-	if (r != STORE_OK) {
-		snprintf(fp.text, sizeof(fp.text), "its database cannot be opened: %s",
-			 bst != NULL ? store_error(bst) : "out of memory");
-		fp.n = 1;
-		store_close(&bst);
-		struct first_problem more = {.n = 0};
-		store_verify(NULL, backup_dir, keep_first, &more, NULL);
-		fp.n += more.n;
-	} else {
-		store_verify(bst, backup_dir, keep_first, &fp, NULL);
-		store_close(&bst);
-	}
-	if (fp.n > 0) {
-		snprintf(err, err_len,
-			 "%s is no good backup (%u problem%s; mailroom verify %s lists them): %s",
-			 backup_dir, fp.n, fp.n == 1 ? "" : "s", backup_dir, fp.text);
-		return STORE_INVALID;
-	}
-
 	struct manifest m;
-	if (manifest_read(backup_dir, &m, err, err_len) < 0)
+	store_verify(NULL, backup_dir, keep_first, &fp, NULL);
+	if (fp.n == 0 && manifest_read(backup_dir, &m, err, err_len) < 0)
 		return STORE_INVALID;
+	if (fp.n > 0)
+		return refuse(backup_dir, &fp, err, err_len);
 	if (mkdir(data_dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, err_len, "cannot make the folder %s: %s", data_dir, strerror(errno));
 		return STORE_PERM;
 	}
-	/* the database last: until it is in place the data dir holds no store,
-	   so an interrupted restore can simply be run again */
-	size_t order[MAX_FILES], k = 0;
-	for (size_t i = 0; i < m.n; i++)
-		if (strcmp(m.name[i], DB_FILE) != 0)
-			order[k++] = i;
-	for (size_t i = 0; i < m.n; i++)
-		if (strcmp(m.name[i], DB_FILE) == 0)
-			order[k++] = i;
-	r = STORE_OK;
-	for (size_t j = 0; j < k && r == STORE_OK; j++) {
-		size_t i = order[j];
+	char *stage = xasprintf("%s/" STAGE_DIR, data_dir);
+	backup_undo(stage); /* left by an interrupted restore */
+	int r = STORE_OK;
+	if (mkdir(stage, 0700) < 0) {
+		snprintf(err, err_len, "cannot make the folder %s: %s", stage, strerror(errno));
+		r = errno == ENOSPC ? STORE_TEMP : STORE_PERM;
+	}
+	for (size_t i = 0; i < m.n && r == STORE_OK; i++) {
 		char *src = xasprintf("%s/%s", backup_dir, m.name[i]);
-		char *tmp = xasprintf("%s/%s.restore", data_dir, m.name[i]);
-		char *dst = xasprintf("%s/%s", data_dir, m.name[i]);
+		char *dst = xasprintf("%s/%s", stage, m.name[i]);
 		char hex[EVP_MAX_MD_SIZE * 2 + 1];
-		unlink(tmp); /* left by an interrupted restore */
-		if (copy_file(src, tmp, hex) < 0) {
-			snprintf(err, err_len, "cannot copy %s to %s: %s", src, tmp,
+		if (copy_file(src, dst, hex) < 0) {
+			snprintf(err, err_len, "cannot copy %s to %s: %s", src, dst,
 				 strerror(errno));
 			r = errno == ENOSPC ? STORE_TEMP : STORE_PERM;
 		} else if (strcmp(hex, m.sha[i]) != 0) {
 			snprintf(err, err_len, "%s changed while it was restored: nothing restored",
 				 src);
-			unlink(tmp);
 			r = STORE_INVALID;
-		} else if (rename(tmp, dst) < 0) {
-			snprintf(err, err_len, "cannot rename %s to %s: %s", tmp, dst,
-				 strerror(errno));
-			unlink(tmp);
-			r = STORE_PERM;
 		}
 		free(src);
-		free(tmp);
 		free(dst);
 	}
+	if (r == STORE_OK) {
+		struct store *st = NULL;
+		if (store_open(stage, false, &st) != STORE_OK)
+			keep_first(store_error(st), &fp);
+		else
+			store_verify(st, NULL, keep_first, &fp, NULL);
+		store_close(&st);
+		if (fp.n > 0)
+			r = refuse(backup_dir, &fp, err, err_len);
+	}
+	/* the database last: until it is in place the data dir holds no store,
+	   so an interrupted restore can simply be run again */
+	for (int last = 0; last < 2 && r == STORE_OK; last++)
+		for (size_t i = 0; i < m.n && r == STORE_OK; i++) {
+			if ((strcmp(m.name[i], DB_FILE) == 0) != (last == 1))
+				continue;
+			char *src = xasprintf("%s/%s", stage, m.name[i]);
+			char *dst = xasprintf("%s/%s", data_dir, m.name[i]);
+			if (rename(src, dst) < 0) {
+				snprintf(err, err_len, "cannot rename %s to %s: %s", src, dst,
+					 strerror(errno));
+				r = STORE_PERM;
+			}
+			free(src);
+			free(dst);
+		}
 	if (r == STORE_OK && fsync_path(data_dir, true) < 0) {
 		snprintf(err, err_len, "cannot fsync %s: %s", data_dir, strerror(errno));
 		r = STORE_TEMP;
 	}
+	backup_undo(stage);
+	free(stage);
 	return r;
 }

@@ -369,6 +369,17 @@ static void test_restore(void)
 	test_assert(strstr(err, "no good backup") != NULL);
 	char *db2 = xasprintf("%s/mailroom.db", to2);
 	test_assert(access(db2, F_OK) < 0);
+	/* files whole, data not: made from a damaged store, the MANIFEST
+	   matches; the staged copy's check refuses it, and nothing is left */
+	sql(dir, "UPDATE mailboxes SET next_uid = 1");
+	char *bad2 = backup_of(st, base, "bad2");
+	test_assert(store_restore(bad2, to2, err, sizeof(err)) == STORE_INVALID);
+	test_assert(strstr(err, "would reuse a UID") != NULL);
+	test_assert(access(db2, F_OK) < 0);
+	char *stage = xasprintf("%s/restore.tmp", to2);
+	test_assert(access(stage, F_OK) < 0);
+	free(stage);
+	free(bad2);
 	char *nodir = xasprintf("%s/none", base);
 	test_assert(store_restore(nodir, to2, err, sizeof(err)) == STORE_INVALID);
 	test_assert(access(db2, F_OK) < 0);
