@@ -388,9 +388,10 @@ int store_backup(struct store *st, const char *dir, struct store_check_stats *st
 			ok = copy_file(srs_src, srs_dst, m.sha[m.n]) == 0;
 		}
 		if (!ok) {
+			int e = errno;
 			snprintf(st->err, sizeof(st->err), "cannot copy %s into %s: %s", srcs[i],
-				 dir, strerror(errno));
-			r = errno == ENOSPC ? STORE_TEMP : STORE_PERM;
+				 dir, strerror(e));
+			r = e == ENOSPC ? STORE_TEMP : STORE_PERM;
 			goto fail;
 		}
 		snprintf(m.name[m.n++], sizeof(m.name[0]), "%s", names[i]);
@@ -765,9 +766,9 @@ int store_restore(const char *backup_dir, const char *data_dir, char *err, size_
 		char *dst = xasprintf("%s/%s", stage, m.name[i]);
 		char hex[EVP_MAX_MD_SIZE * 2 + 1];
 		if (copy_file(src, dst, hex) < 0) {
-			snprintf(err, err_len, "cannot copy %s to %s: %s", src, dst,
-				 strerror(errno));
-			r = errno == ENOSPC ? STORE_TEMP : STORE_PERM;
+			int e = errno;
+			snprintf(err, err_len, "cannot copy %s to %s: %s", src, dst, strerror(e));
+			r = e == ENOSPC ? STORE_TEMP : STORE_PERM;
 		} else if (strcmp(hex, m.sha[i]) != 0) {
 			snprintf(err, err_len, "%s changed while it was restored: nothing restored",
 				 src);
