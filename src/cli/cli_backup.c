@@ -101,6 +101,10 @@ int cli_backup(struct cli *c, int argc, char **argv)
 	double dt = now_s() - t0;
 	if (r != STORE_OK) {
 		cli_err("backup: %s", store_error(st));
+		if (r == STORE_PERM && c->cfg.user != NULL && strstr(store_error(st), "denied"))
+			cli_err("backup: it runs as [server] user %s: the folder DIR goes into "
+				"must be writable by that user",
+				c->cfg.user);
 		store_close(&st);
 		return r == STORE_EXISTS ? EX_CANTCREAT : cli_exit_code(r);
 	}

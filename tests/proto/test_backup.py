@@ -93,7 +93,7 @@ class Load:
         self.srv = srv
         self.halt = threading.Event()
         self.lock = threading.Lock()
-        self.acked = {}    # token -> (user, time sendmail returned)
+        self.acked = {}    # token -> (user, time sendmail returned, time it began)
         self.deleted = {}  # token -> (user, uidl, bytes, time QUIT began, time it returned)
         self.errors = []
         self.threads = [threading.Thread(target=self.writer, args=(w,)) for w in range(2)]
@@ -118,9 +118,10 @@ class Load:
                     break
                 user = USERS[i % len(USERS)]
                 token = "w%d-%d" % (w, i)
+                t0 = time.monotonic()
                 s.sendmail("w@remote.test", [user], message(token))
                 with self.lock:
-                    self.acked[token] = (user, time.monotonic())
+                    self.acked[token] = (user, time.monotonic(), t0)
             s.quit()
         except Exception as e:  # noqa: BLE001 - reported by stop()
             self.errors.append("writer %d: %r" % (w, e))
@@ -213,11 +214,11 @@ def test_backup_under_load_restores_a_point_in_time():
                 assert kdata == data, "message %s differs from the live one" % tok
                 assert whole(data, tok), "half message %s" % tok
                 if tok in load.acked:
-                    assert load.acked[tok][1] < t_end, "%s acked after the backup" % tok
+                    assert load.acked[tok][2] < t_end, "%s sent after the backup" % tok
                 if tok in load.deleted:  # deleted after the snapshot
                     assert load.deleted[tok][4] > t_start, "%s deleted before" % tok
         got = {tok for u in USERS for tok in restored[u]}
-        acked_before = {t for t, (_, at) in load.acked.items() if at < t_start}
+        acked_before = {t for t, (_, at, _) in load.acked.items() if at < t_start}
         acked_before |= set(pre)
         for tok in acked_before:
             d = load.deleted.get(tok)
