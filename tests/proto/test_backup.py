@@ -275,8 +275,12 @@ def test_verify_damage_and_restore_refusals():
                 p = fresh.cli("restore", os.path.join(backups, name), check=False)
                 assert p.returncode == 65 and b"no good backup" in p.stderr, p.stderr
                 assert not os.path.exists(os.path.join(data, "mailroom.db"))
+            for verb in ("backup", "verify", "restore"):
+                assert b"usage: mailroom [-c FILE] " + verb.encode() in fresh.cli(
+                    verb, "--help").stdout
             assert fresh.cli("restore", check=False).returncode == 64
-            assert b"restore DIR" in fresh.cli("restore", "--help").stdout
+            assert fresh.cli("backup", check=False).returncode == 64
+            assert fresh.cli("verify", "a", "b", check=False).returncode == 64
             fresh.cli("restore", good)
             fresh.start()
             assert len(fresh.messages(USERS[0])) == 20
