@@ -218,6 +218,17 @@ def test_backup_under_load_restores_a_point_in_time():
                     assert load.acked[tok][2] < t_end, "%s sent after the backup" % tok
                 if tok in load.deleted:  # deleted after the snapshot
                     assert load.deleted[tok][4] > t_start, "%s deleted before" % tok
+        # no hole: below a mailbox's highest restored UID every message the
+        # live server ever showed is restored, unless a deleter removed it
+        # before the backup ended (UIDLs are 8 hex digits of mailbox id,
+        # then 8 of the UID)
+        for u in USERS:
+            top = max(int(uidl[8:], 16) for uidl, _ in restored[u].values())
+            for tok, (ku, kuidl, _) in known.items():
+                if ku != u or int(kuidl[8:], 16) > top or tok in restored[u]:
+                    continue
+                d = load.deleted.get(tok)
+                assert d is not None and d[3] < t_end, "%s: hole at %s" % (u, kuidl)
         got = {tok for u in USERS for tok in restored[u]}
         acked_before = {t for t, (_, at, _) in load.acked.items() if at < t_start}
         acked_before |= set(pre)
