@@ -72,8 +72,8 @@ int cli_export(struct cli *c, int argc, char **argv)
 			: migrate_export_mbox(st, r.ids[0], pos[2], &stats, err, sizeof(err));
 	if (e < 0) {
 		cli_err("export: %s", err);
-		rc = strstr(err, "busy") != NULL || strstr(err, "locked") != NULL ? EX_TEMPFAIL
-										  : EX_CANTCREAT;
+		/* the exporters report a store failure with the store's own text */
+		rc = strcmp(err, store_error(st)) == 0 ? EX_TEMPFAIL : EX_CANTCREAT;
 		goto out;
 	}
 	printf("exported %" PRIu64 " messages (%" PRIu64 " octets) of %s to %s %s\n", stats.added,
