@@ -184,7 +184,13 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 		const struct store_msg *m = &msgs[i];
 		buf_clear(&body);
 		buf_clear(&lf);
-		if ((rc = store_message_read(st, mailbox_id, m->id, &body)) != STORE_OK) {
+		rc = store_message_read(st, mailbox_id, m->id, &body);
+		if (rc == STORE_NOTFOUND) {
+			/* deleted (POP3 DELE) since the list was read */
+			stats->skipped++;
+			continue;
+		}
+		if (rc != STORE_OK) {
 			store_failed(st, err, err_len);
 			goto out;
 		}
@@ -205,12 +211,6 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 			close(fd);
 			goto out;
 		}
-		if (i + 1 == n && syncfs(fd) < 0) {
-			/* one sync for every file of the export */
-			fail(err, err_len, "cannot sync", tmp);
-			close(fd);
-			goto out;
-		}
 		if (close(fd) < 0) {
 			fail(err, err_len, "cannot write", tmp);
 			goto out;
@@ -221,7 +221,19 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 			next_uid = m->uid + 1;
 		buf_printf(&list, "%" PRIu64 " P%s W%zu :%s\n", m->uid, m->uidl, body.len, name);
 	}
+	/* one sync for every file of the export */
+	snprintf(tmp, sizeof(tmp), "%s/tmp", path);
+	int tfd = open(tmp, O_RDONLY | O_CLOEXEC);
+	if (tfd < 0 || syncfs(tfd) < 0) {
+		fail(err, err_len, "cannot sync", tmp);
+		if (tfd >= 0)
+			close(tfd);
+		goto out;
+	}
+	close(tfd);
 	for (; done < n; done++) {
+		if (names[done] == NULL)
+			continue;
 		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", path, names[done]);
 		snprintf(cur, sizeof(cur), "%s/cur/%s:2,", path, names[done]);
 		if (rename(tmp, cur) < 0) {
@@ -257,7 +269,9 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 	r = 0;
 out:
 	/* what was not moved yet leaves no file behind in tmp/ */
-	for (size_t i = done; r < 0 && i < n && names[i] != NULL; i++) {
+	for (size_t i = done; r < 0 && i < n; i++) {
+		if (names[i] == NULL)
+			continue;
 		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", path, names[i]);
 		(void)unlink(tmp);
 	}
@@ -334,7 +348,12 @@ int migrate_export_mbox(struct store *st, int64_t mailbox_id, const char *path,
 		char sender[256], date[32];
 		struct tm tm;
 		buf_clear(&body);
-		if (store_message_read(st, mailbox_id, msgs[i].id, &body) != STORE_OK) {
+		int rc = store_message_read(st, mailbox_id, msgs[i].id, &body);
+		if (rc == STORE_NOTFOUND) {
+			stats->skipped++;
+			continue;
+		}
+		if (rc != STORE_OK) {
 			store_failed(st, err, err_len);
 			goto out;
 		}
@@ -347,7 +366,7 @@ int migrate_export_mbox(struct store *st, int64_t mailbox_id, const char *path,
 		buf_append_c(&out, '\n');
 		stats->seen++;
 		stats->octets += body.len;
-		if (out.len >= (1u << 20) || i + 1 == n) {
+		if (out.len >= (1u << 20)) {
 			if (write_all(fd, out.data, out.len) < 0) {
 				fail(err, err_len, "cannot write", path);
 				goto out;
@@ -355,6 +374,10 @@ int migrate_export_mbox(struct store *st, int64_t mailbox_id, const char *path,
 			buf_clear(&out);
 		}
 		stats->added++;
+	}
+	if (write_all(fd, out.data, out.len) < 0) {
+		fail(err, err_len, "cannot write", path);
+		goto out;
 	}
 	if (fsync(fd) < 0) {
 		fail(err, err_len, "cannot sync", path);
