@@ -28,6 +28,8 @@
  * The file is mapped, not read: only the message at hand is copied (into
  * wire form, store.h S4), and the pages behind it are dropped as the
  * source goes on, so a file of any size costs memory of one message.
+ * The file must not shrink while it is read (a mapped page past the new
+ * end faults): an import reads a copy, or a spool no one delivers to.
  */
 #include "migrate/mig_mbox.h"
 #include "store/store.h"

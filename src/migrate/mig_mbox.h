@@ -32,7 +32,8 @@ void mbox_split_init(struct mbox_split *sp, const char *p, size_t len, enum mbox
 int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, size_t err_len);
 
 /* The unix time of a From_ line's date ("From sender Www Mmm dd hh:mm:ss
-   yyyy", a zone token allowed), or -1 when it has none. */
+   yyyy", a zone token allowed; UTC unless a numeric zone is given), or -1
+   when it has none. */
 int64_t mbox_from_date(const char *line, size_t len);
 
 /* The `mbox` source (migrate.h): mboxrd unquoting. */
