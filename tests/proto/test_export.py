@@ -226,6 +226,10 @@ def test_maildir_served_by_dovecot_and_back():
         assert got[1] == want[1], (got[1], want[1])
         for i, (a, b) in enumerate(zip(got[2], want[2])):
             assert a == b, (i, a[:200], b[:200])
+        # a second session, after Dovecot marked them seen (renamed the files,
+        # rewrote its uidlist), serves the same again
+        again = pop3_view(dc.port, ALICE, False)
+        assert again == got, dc.log()
         # Dovecot's RETR gives back what SMTP took (the no-end one with CRLF)
         for body, served in zip(BODIES, want[2][:len(BODIES)]):
             assert served.endswith(body if body.endswith(b"\r\n") else body + b"\r\n")
