@@ -423,5 +423,5 @@ static void mbox_close(struct migrate_source **sp)
 	*sp = NULL;
 }
 
-const struct migrate_source_ops migrate_source_mbox = {
+const struct migrate_source_ops migrate_mbox_ops = {
     .name = "mbox", .open = mbox_open, .next = mbox_next, .count = mbox_count, .close = mbox_close};

@@ -37,6 +37,6 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 int64_t mbox_from_date(const char *line, size_t len);
 
 /* The `mbox` source (migrate.h): mboxrd unquoting. */
-extern const struct migrate_source_ops migrate_source_mbox;
+extern const struct migrate_source_ops migrate_mbox_ops;
 
 #endif

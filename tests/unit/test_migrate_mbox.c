@@ -235,7 +235,7 @@ static void test_dates(void)
 
 static void test_source_files(void)
 {
-	const struct migrate_source_ops *ops = &migrate_source_mbox;
+	const struct migrate_source_ops *ops = &migrate_mbox_ops;
 	struct migrate_source *s = NULL;
 	struct migrate_msg m = {0};
 	char err[256], path[4096];
