@@ -37,6 +37,7 @@ static const char usage_main[] =
     "  pw                       hash a password read from stdin: one {SCHEME}hash line\n"
     "  vacation set|show|remove auto-replies (out of office) of a mailbox\n"
     "  import maildir|mbox|winpop3|pop3   another server's mailbox, UIDLs kept\n"
+    "  export maildir|mbox ADDRESS PATH   a mailbox out as a Maildir or mbox file\n"
     "  backup DIR               a consistent copy of the store while serve runs\n"
     "  verify [DIR]             check the live store or a backup (exit 65 on damage)\n"
     "  restore DIR              put a backup into an empty data dir (server stopped)\n"
@@ -319,7 +320,7 @@ static const struct {
     {"queue", cli_queue},   {"route", cli_route},   {"config", cli_config},
     {"pw", cli_pw},	    {"list", cli_list},	    {"vacation", cli_vacation},
     {"backup", cli_backup}, {"verify", cli_verify}, {"restore", cli_restore},
-    {"import", cli_import},
+    {"import", cli_import}, {"export", cli_export},
 };
 
 int cli_main(int argc, char **argv)

@@ -22,12 +22,14 @@
 #define MIGRATE_BATCH_OCTETS (8u * 1024 * 1024)
 
 extern const struct migrate_source_ops migrate_maildir_ops;
+extern const struct migrate_source_ops migrate_mbox_ops;
 extern const struct migrate_source_ops migrate_winpop3_ops;
 extern const struct migrate_source_ops migrate_pop3_ops;
 
 /* One line per source. */
 static const struct migrate_source_ops *const sources[] = {
     &migrate_maildir_ops,
+    &migrate_mbox_ops,
     &migrate_winpop3_ops,
     &migrate_pop3_ops,
 };

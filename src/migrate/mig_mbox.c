@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mig_mbox.c - the `mbox` source of migrate.h: one file of messages, each
+ * after a From_ line ("From sender date"), as Unix mail spools, mutt,
+ * Thunderbird and POP3 clients such as fetchmail write them.
+ *
+ * Where a message ends:
+ *  - with a Content-Length header whose count is consistent (the body it
+ *    gives ends at the end of the file or just before a From_ line, one
+ *    empty separator line allowed), exactly there, and the body is taken as
+ *    it is (mboxcl2: such writers do not quote);
+ *  - else before the next From_ line that follows an empty line; that empty
+ *    line is the separator writers add and is not part of the message. A
+ *    separating From_ line must carry a date (mbox_from_date): a body line
+ *    "From here on..." after an empty line that an mboxo writer failed to
+ *    quote stays in its message.
+ * Quoting: the source reads mboxrd (">From ", ">>From ", ... each lose one
+ * '>'). An mboxo file reads the same except for body lines that began with
+ * ">>From " or more: those come out one '>' shorter. mboxo itself cannot
+ * be undone exactly: its writer turned "From " into ">From " and left
+ * ">From " as it was, so after it both are the same bytes; either reading
+ * gives back "From " for them.
+ * The UIDL is the message's X-UIDL header where it has a valid one (POP3
+ * clients and servers that keep mail in mbox files record it there), else
+ * "" (a fresh one). The header stays in the message: the bytes are the
+ * ones the old server served.
+ *
+ * The file is mapped, not read: only the message at hand is copied (into
+ * wire form, store.h S4), and the pages behind it are dropped as the
+ * source goes on, so a file of any size costs memory of one message.
+ * The file must not shrink while it is read (a mapped page past the new
+ * end faults): an import reads a copy, or a spool no one delivers to.
+ */
+#include "migrate/mig_mbox.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The end of the line at pos: just past its LF, or len. */
+static size_t line_end(const char *p, size_t len, size_t pos)
+{
+	const char *nl = memchr(p + pos, '\n', len - pos);
+	return nl != NULL ? (size_t)(nl - p) + 1 : len;
+}
+
+/* An empty line: LF or CRLF alone. */
+static bool line_empty(const char *p, size_t pos, size_t end)
+{
+	size_t n = end - pos;
+	return (n == 1 && p[pos] == '\n') || (n == 2 && p[pos] == '\r' && p[pos + 1] == '\n');
+}
+
+static bool starts_from(const char *p, size_t len, size_t pos)
+{
+	return len - pos >= 5 && memcmp(p + pos, "From ", 5) == 0;
+}
+
+/* The next space-separated token of [*i, n). */
+static bool token(const char *s, size_t n, size_t *i, const char **t, size_t *tn)
+{
+	while (*i < n && (s[*i] == ' ' || s[*i] == '\t'))
+		(*i)++;
+	size_t b = *i;
+	while (*i < n && s[*i] != ' ' && s[*i] != '\t' && s[*i] != '\r' && s[*i] != '\n')
+		(*i)++;
+	*t = s + b;
+	*tn = *i - b;
+	return *tn > 0;
+}
+
+static bool digits(const char *t, size_t n, size_t min, size_t max, int *v)
+{
+	if (n < min || n > max)
+		return false;
+	*v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)t[i]))
+			return false;
+		*v = *v * 10 + (t[i] - '0');
+	}
+	return true;
+}
+
+static int month_of(const char *t, size_t n)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	if (n != 3)
+		return -1;
+	for (int i = 0; i < 12; i++)
+		if (strncasecmp(t, months + 3 * i, 3) == 0)
+			return i;
+	return -1;
+}
+
+int64_t mbox_from_date(const char *line, size_t len)
+{
+	/* only the first bytes: a From_ line is short, a body line need not be */
+	size_t n = len < 256 ? len : 256, i = 0;
+	const char *t;
+	size_t tn;
+
+	if (n < 5 || memcmp(line, "From ", 5) != 0)
+		return -1;
+	i = 5;
+	/* the sender first, then the first month name followed by a day and a
+	   time (the weekday before it is not needed) */
+	if (!token(line, n, &i, &t, &tn))
+		return -1;
+	while (token(line, n, &i, &t, &tn)) {
+		int mon = month_of(t, tn), day, hh, mm, ss = 0, year = -1, v;
+		if (mon < 0)
+			continue;
+		size_t j = i;
+		if (!token(line, n, &j, &t, &tn) || !digits(t, tn, 1, 2, &day) || day < 1 ||
+		    day > 31)
+			continue;
+		if (!token(line, n, &j, &t, &tn) || tn < 4 || tn > 8)
+			continue;
+		if (!(digits(t, 2, 1, 2, &hh) && t[2] == ':' && digits(t + 3, 2, 2, 2, &mm)) &&
+		    !(t[1] == ':' && digits(t, 1, 1, 1, &hh) && digits(t + 2, 2, 2, 2, &mm)))
+			continue;
+		const char *c = memchr(t, ':', tn);
+		const char *c2 = memchr(c + 1, ':', tn - (size_t)(c + 1 - t));
+		if (c2 != NULL && !digits(c2 + 1, tn - (size_t)(c2 + 1 - t), 2, 2, &ss))
+			continue;
+		long off = 0;
+		/* the year, with at most two zone tokens before or after it */
+		for (int k = 0; k < 3 && token(line, n, &j, &t, &tn); k++) {
+			if (year < 0 && digits(t, tn, 4, 4, &v)) {
+				year = v;
+			} else if (tn == 5 && (t[0] == '+' || t[0] == '-') &&
+				   digits(t + 1, 4, 4, 4, &v)) {
+				off = (v / 100 * 3600L + v % 100 * 60L) * (t[0] == '-' ? -1 : 1);
+			}
+		}
+		if (year < 1970 || hh > 23 || mm > 59 || ss > 60)
+			return -1;
+		struct tm tm = {.tm_year = year - 1900,
+				.tm_mon = mon,
+				.tm_mday = day,
+				.tm_hour = hh,
+				.tm_min = mm,
+				.tm_sec = ss};
+		time_t u = timegm(&tm);
+		return u == (time_t)-1 ? -1 : (int64_t)u - off;
+	}
+	return -1;
+}
+
+/* A From_ line that separates messages: "From " with a date. */
+static bool separator(const char *p, size_t len, size_t pos)
+{
+	return starts_from(p, len, pos) &&
+	       mbox_from_date(p + pos, line_end(p, len, pos) - pos) >= 0;
+}
+
+void mbox_split_init(struct mbox_split *sp, const char *p, size_t len, enum mbox_flavour flavour)
+{
+	*sp = (struct mbox_split){.p = p, .len = len, .flavour = flavour};
+}
+
+/* A header's value if the line [pos, end) is `name: value` (name given
+   with its colon), trimmed. */
+static bool header_value(const char *p, size_t pos, size_t end, const char *name, const char **v,
+			 size_t *vn)
+{
+	size_t nl = strlen(name);
+	if (end - pos < nl || strncasecmp(p + pos, name, nl) != 0)
+		return false;
+	size_t b = pos + nl, e = end;
+	while (b < e && (p[b] == ' ' || p[b] == '\t'))
+		b++;
+	while (e > b &&
+	       (p[e - 1] == '\n' || p[e - 1] == '\r' || p[e - 1] == ' ' || p[e - 1] == '\t'))
+		e--;
+	*v = p + b;
+	*vn = e - b;
+	return true;
+}
+
+/* Where a body of n octets from body_start ends, if that is consistent
+   with the file: at its end, or at a From_ line (one empty line between
+   allowed). Returns the offset of what follows (the next From_ line or
+   len), or 0 when the count does not fit. */
+static size_t content_length_end(const struct mbox_split *sp, size_t body_start, uint64_t n)
+{
+	const char *p = sp->p;
+	size_t len = sp->len;
+
+	if (n > len - body_start)
+		return 0;
+	size_t q = body_start + (size_t)n;
+	if (q > 0 && q < len && p[q - 1] != '\n')
+		return 0;
+	if (q == len || separator(p, len, q))
+		return q;
+	size_t e = line_end(p, len, q);
+	if (line_empty(p, q, e) && (e == len || separator(p, len, e)))
+		return e;
+	return 0;
+}
+
+/* Appends the line [pos, end) to the body in wire form, one '>' of a
+   quoted From_ line removed. */
+static void put_line(const struct mbox_split *sp, struct buf *out, size_t pos, size_t end)
+{
+	const char *p = sp->p;
+	size_t q = pos;
+
+	while (q < end && p[q] == '>')
+		q++;
+	if (q > pos && end - q >= 5 && memcmp(p + q, "From ", 5) == 0 &&
+	    (sp->flavour == MBOX_RD || q == pos + 1))
+		pos++;
+	store_to_wire(out, p + pos, end - pos);
+}
+
+int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, size_t err_len)
+{
+	const char *p = sp->p;
+	size_t len = sp->len;
+
+	buf_clear(&m->body);
+	m->uidl[0] = '\0';
+	m->received = 0;
+	if (!sp->started) {
+		sp->started = true;
+		/* empty lines before the first From_ line are harmless */
+		while (sp->off < len) {
+			size_t e = line_end(p, len, sp->off);
+			if (!line_empty(p, sp->off, e))
+				break;
+			sp->off = e;
+		}
+		if (sp->off < len && !starts_from(p, len, sp->off)) {
+			snprintf(err, err_len,
+				 "not an mbox file: it does not begin with a From_ line");
+			return -1;
+		}
+	}
+	for (;;) {
+		if (sp->off >= len)
+			return 0;
+		size_t from_end = line_end(p, len, sp->off);
+		int64_t t = mbox_from_date(p + sp->off, from_end - sp->off);
+		size_t start = from_end, pos = start, body_start = len;
+		uint64_t clen = 0;
+		bool have_clen = false;
+
+		/* the header: Content-Length and X-UIDL */
+		while (pos < len) {
+			size_t e = line_end(p, len, pos);
+			const char *v;
+			size_t vn;
+			if (line_empty(p, pos, e)) {
+				body_start = e;
+				break;
+			}
+			if (header_value(p, pos, e, "Content-Length:", &v, &vn)) {
+				int d;
+				have_clen = vn > 0 && vn <= 18;
+				clen = 0;
+				for (size_t i = 0; have_clen && i < vn; i++) {
+					have_clen = digits(v + i, 1, 1, 1, &d);
+					clen = clen * 10 + (uint64_t)d;
+				}
+			} else if (header_value(p, pos, e, "X-UIDL:", &v, &vn) && vn >= 1 &&
+				   vn <= 70) {
+				bool ok = true;
+				for (size_t i = 0; i < vn; i++)
+					ok = ok && v[i] >= 0x21 && v[i] <= 0x7e;
+				if (ok) {
+					memcpy(m->uidl, v, vn);
+					m->uidl[vn] = '\0';
+				}
+			}
+			pos = e;
+		}
+		size_t next = 0;
+		if (have_clen && body_start < len)
+			next = content_length_end(sp, body_start, clen);
+		else if (have_clen && clen == 0)
+			next = len;
+		if (next > 0) {
+			size_t end = body_start >= len ? len : body_start + (size_t)clen;
+			store_to_wire(&m->body, p + start, end - start);
+		} else {
+			/* up to the empty line before the next separating From_ line */
+			size_t end = len;
+			next = len;
+			for (pos = start; pos < len;) {
+				size_t e = line_end(p, len, pos);
+				if (line_empty(p, pos, e) && e < len && separator(p, len, e)) {
+					end = pos;
+					next = e;
+					break;
+				}
+				pos = e;
+			}
+			if (next == len && end > start) {
+				/* the separator line writers leave after the last message */
+				size_t b = end - 1;
+				if (p[b] == '\n' && b > start && p[b - 1] == '\r')
+					b--;
+				if (p[end - 1] == '\n' && b > start && p[b - 1] == '\n')
+					end = b;
+			}
+			for (pos = start; pos < end;) {
+				size_t e = line_end(p, end, pos);
+				put_line(sp, &m->body, pos, e);
+				pos = e;
+			}
+		}
+		sp->off = next;
+		m->received = t > 0 ? t : 0;
+		if (m->body.len > 0)
+			return 1;
+		/* a From_ line with nothing after it holds no message */
+	}
+}
+
+/* --- the source over a mapped file -------------------------------------- */
+
+struct migrate_source {
+	int fd;
+	char *map;
+	size_t len, dropped;
+	struct mbox_split sp;
+};
+
+static int mbox_open(const char *where, const struct migrate_options *o,
+		     struct migrate_source **s_r, char *err, size_t err_len)
+{
+	struct stat sb;
+	(void)o;
+
+	int fd = open(where, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_len, "%s: %s", where, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, err_len, "%s: %s", where,
+			 S_ISDIR(sb.st_mode) ? "a folder, not an mbox file" : "not a regular file");
+		close(fd);
+		return -1;
+	}
+	struct migrate_source *s = xcalloc(1, sizeof(*s));
+	s->fd = fd;
+	s->len = (size_t)sb.st_size;
+	if (s->len > 0) {
+		void *m = mmap(NULL, s->len, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			snprintf(err, err_len, "%s: cannot map it: %s", where, strerror(errno));
+			close(fd);
+			free(s);
+			return -1;
+		}
+		s->map = m;
+		(void)madvise(s->map, s->len, MADV_SEQUENTIAL);
+	}
+	mbox_split_init(&s->sp, s->map, s->len, MBOX_RD);
+	/* refuse a file that is no mbox now, before anything is imported */
+	size_t off = 0;
+	while (off < s->len) {
+		size_t e = line_end(s->map, s->len, off);
+		if (!line_empty(s->map, off, e))
+			break;
+		off = e;
+	}
+	if (off < s->len && !starts_from(s->map, s->len, off)) {
+		snprintf(err, err_len, "%s: not an mbox file: it does not begin with a From_ line",
+			 where);
+		munmap(s->map, s->len);
+		close(fd);
+		free(s);
+		return -1;
+	}
+	*s_r = s;
+	return 0;
+}
+
+static int mbox_next(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
+{
+	int r = mbox_split_next(&s->sp, m, err, err_len);
+	/* the pages behind this message are not needed again */
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t upto = s->sp.off / (size_t)pg * (size_t)pg;
+	if (s->map != NULL && upto > s->dropped + (8u << 20)) {
+		(void)madvise(s->map + s->dropped, upto - s->dropped, MADV_DONTNEED);
+		s->dropped = upto;
+	}
+	return r;
+}
+
+static long long mbox_count(struct migrate_source *s)
+{
+	(void)s;
+	return -1; /* counting would read the whole file once more */
+}
+
+static void mbox_close(struct migrate_source **sp)
+{
+	struct migrate_source *s = *sp;
+	if (s == NULL)
+		return;
+	if (s->map != NULL)
+		munmap(s->map, s->len);
+	close(s->fd);
+	free(s);
+	*sp = NULL;
+}
+
+const struct migrate_source_ops migrate_mbox_ops = {
+    .name = "mbox", .open = mbox_open, .next = mbox_next, .count = mbox_count, .close = mbox_close};
