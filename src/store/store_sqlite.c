@@ -422,6 +422,11 @@ static int pre_upgrade_backup(struct store *st, int from, int to, char **dir_r)
 		rc = sqlite3_open_v2(part, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 		umask(old);
 	}
+	/* a copy that fails is removed whole, and it is fsync'ed below: the
+	   copy's own journal and syncs would only slow it down */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(dst, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL,
+				  NULL, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
 		if (b == NULL) {
