@@ -101,6 +101,17 @@ def cli(conf, *args, timeout=120):
                           stderr=subprocess.PIPE, timeout=timeout)
 
 
+def data_dir(what):
+    """A temp folder with an empty data dir and a config naming it."""
+    tmp = tempfile.mkdtemp(prefix="mailroom-upgrade-%s." % what)
+    data = os.path.join(tmp, "data")
+    os.mkdir(data, 0o700)
+    conf = os.path.join(tmp, "mailroom.conf")
+    with open(conf, "w") as f:
+        f.write("[server]\nhostname = mail.example.test\ndata_dir = %s\n" % data)
+    return tmp, data, conf
+
+
 def check_backups(data, version):
     """A copy made before the upgrade is whole or says it is unfinished."""
     b = os.path.join(data, "backups")
@@ -122,13 +133,8 @@ def check_backups(data, version):
 
 
 def kill_rounds(version, n_rounds):
-    tmp = tempfile.mkdtemp(prefix="mailroom-upgrade-kill.")
+    tmp, data, conf = data_dir("kill")
     try:
-        data = os.path.join(tmp, "data")
-        os.mkdir(data, 0o700)
-        conf = os.path.join(tmp, "mailroom.conf")
-        with open(conf, "w") as f:
-            f.write("[server]\nhostname = mail.example.test\ndata_dir = %s\n" % data)
         big = os.path.join(tmp, "big.db")
         make_big(version, big)
         v, check, want, quotas_old = fingerprint(big)
@@ -226,13 +232,8 @@ def test_kill_during_upgrade_from_5():
 
 
 def test_newer_store_refused():
-    tmp = tempfile.mkdtemp(prefix="mailroom-upgrade-newer.")
+    tmp, data, conf = data_dir("newer")
     try:
-        data = os.path.join(tmp, "data")
-        os.mkdir(data, 0o700)
-        conf = os.path.join(tmp, "mailroom.conf")
-        with open(conf, "w") as f:
-            f.write("[server]\nhostname = mail.example.test\ndata_dir = %s\n" % data)
         db = os.path.join(data, "mailroom.db")
         shutil.copyfile(os.path.join(SRC, "tests/fixtures/stores/v7/mailroom.db"), db)
         assert cli(conf, "domain", "list").returncode == 0
