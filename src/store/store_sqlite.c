@@ -463,6 +463,15 @@ static int pre_upgrade_backup(struct store *st, int from, int to, char **dir_r)
 	return r;
 }
 
+static int newer_refused(struct store *st, int v, int latest)
+{
+	snprintf(st->err, sizeof(st->err),
+		 "the store has schema version %d, newer than this mailroom (%d): run the "
+		 "mailroom that made it",
+		 v, latest);
+	return STORE_PERM;
+}
+
 /* Takes the schema to version `latest`. Foreign keys are off meanwhile (a
    migration may rebuild a table that others reference; PRAGMA foreign_keys
    is a no-op inside a transaction) and on again for every later statement.
@@ -475,6 +484,10 @@ static int migrate(struct store *st, bool create, int latest)
 	schema_version(st, &v);
 	if (v == latest)
 		return STORE_OK;
+	/* a newer store is refused before any lock: a newer server may be
+	   running on it */
+	if (v > latest)
+		return newer_refused(st, v, latest);
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
 	schema_version(st, &v);
@@ -485,11 +498,7 @@ static int migrate(struct store *st, bool create, int latest)
 	}
 	if (v > latest) {
 		store_rollback(st);
-		snprintf(st->err, sizeof(st->err),
-			 "the store has schema version %d, newer than this mailroom (%d): run the "
-			 "mailroom that made it",
-			 v, latest);
-		return STORE_PERM;
+		return newer_refused(st, v, latest);
 	}
 	if (v == latest) {
 		store_rollback(st);

@@ -18,12 +18,14 @@
 #include "util/mem.h"
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define N_VERSIONS 7 /* fixtures v1 .. v7; today's schema is newer */
@@ -471,6 +473,18 @@ static void test_newer_refused(void)
 		test_assert(strstr(store_error(st), "newer than this mailroom") != NULL);
 		store_close(&st);
 	}
+	/* refused at once, even while another writer holds the lock (a newer
+	   server at work on it) */
+	sqlite3 *other = NULL;
+	test_assert(sqlite3_open(db, &other) == SQLITE_OK);
+	test_assert(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	time_t t0 = time(NULL);
+	test_assert(store_open(dir, false, &st) == STORE_PERM);
+	test_assert(strstr(store_error(st), "newer than this mailroom") != NULL);
+	test_assert(time(NULL) - t0 < 5);
+	store_close(&st);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
 	test_assert(same_file(db, &before));
 	test_assert(backups(dir, NULL) == 1); /* only the upgrade's own */
 	test_assert(test_db_int(dir, "SELECT version FROM schema_version") == latest + 1);
@@ -508,6 +522,44 @@ static void test_backup_failure(void)
 	test_assert(store_open(dir, false, &st) == STORE_OK);
 	test_assert(backups(dir, NULL) == 1);
 	store_close(&st);
+
+	/* an upgrade cut short leaves its folder; the next one in the same
+	   second takes another name (folders for this second and the next two
+	   are there already) */
+	char *dir2 = copy_fixture(2);
+	char *b2 = xasprintf("%s/backups", dir2);
+	int latest = latest_version();
+	time_t now = time(NULL);
+	test_assert(mkdir(b2, 0700) == 0);
+	for (int i = 0; i < 3; i++) {
+		char stamp[32];
+		time_t t = now + i;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+		char *taken = xasprintf("%s/pre-schema-%d-%s", b2, latest, stamp);
+		test_assert(mkdir(taken, 0700) == 0);
+		free(taken);
+	}
+	st = open_ok(dir2);
+	store_close(&st);
+	test_assert(backups(dir2, NULL) == 4);
+	DIR *d = opendir(b2);
+	int suffixed = 0;
+	for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;) {
+		size_t n = strlen(de->d_name);
+		if (n > 2 && strcmp(de->d_name + n - 2, ".1") == 0) {
+			char *db2 = xasprintf("%s/%s", b2, de->d_name);
+			test_assert(test_db_int(db2, "SELECT version FROM schema_version") == 2);
+			free(db2);
+			suffixed++;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	test_assert(suffixed == 1);
+	free(b2);
+	test_rmtree(dir2);
 
 	/* a fresh store has nothing to keep: no copy */
 	char *fresh = NULL;
