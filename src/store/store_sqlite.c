@@ -392,7 +392,7 @@ static int pre_upgrade_backup(struct store *st, int from, int to, char **dir_r)
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
 	if (mkdir(base, 0700) < 0 && errno != EEXIST) {
 		r = backup_fail(st, from, to, "make the folder", base, strerror(errno),
-				errno == ENOSPC);
+				errno == ENOSPC || errno == EDQUOT);
 		free(base);
 		return r;
 	}
@@ -404,8 +404,9 @@ static int pre_upgrade_backup(struct store *st, int from, int to, char **dir_r)
 			break;
 		if (errno != EEXIST || i == 99) {
 			r = backup_fail(st, from, to, "make the folder", dir, strerror(errno),
-					errno == ENOSPC);
-			free(base), free(dir);
+					errno == ENOSPC || errno == EDQUOT);
+			free(base);
+			free(dir);
 			return r;
 		}
 		free(dir);
@@ -458,7 +459,9 @@ static int pre_upgrade_backup(struct store *st, int from, int to, char **dir_r)
 		free(dir);
 		dir = NULL;
 	}
-	free(base), free(part), free(final);
+	free(base);
+	free(part);
+	free(final);
 	*dir_r = dir;
 	return r;
 }
