@@ -27,14 +27,15 @@ case "$level" in
 # runtime (libclang-rt-14-dev) builds the second compiler's configurations
 # and the libFuzzer targets, and llvm's llvm-symbolizer gives their crash
 # reports function names and lines instead of bare addresses. dovecot-core's
-# doveadm writes the fresh passwd-file hashes of test_passwdfile.py. slapd is
+# doveadm writes the fresh passwd-file hashes of test_passwdfile.py, and with
+# dovecot-pop3d it is the real Dovecot test_import.py migrates from. slapd is
 # the directory server of the LDAP tests, ldap-utils (ldapadd, ldapmodify)
 # loads their entries. krb5-kdc (krb5kdc, kdb5_util) with krb5-admin-server
 # (kadmin.local) is the private KDC of the GSSAPI tests; krb5-user's kinit,
 # kvno and ktutil get their clients tickets and make keytabs. Perl's
 # Mail::SRS (libmail-srs-perl) is the second SRS implementation
 # test_srs_perl.py checks our addresses against.
-test)  pkgs="$pkgs clang-format iproute2 dovecot-core slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl" ;;
+test)  pkgs="$pkgs clang-format iproute2 dovecot-core dovecot-pop3d slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl" ;;
 # bench: Dovecot (bench/run-pop3.sh), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix slapd ldap-utils" ;;

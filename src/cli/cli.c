@@ -36,6 +36,7 @@ static const char usage_main[] =
     "                           the effective configuration\n"
     "  pw                       hash a password read from stdin: one {SCHEME}hash line\n"
     "  vacation set|show|remove auto-replies (out of office) of a mailbox\n"
+    "  import maildir|mbox|winpop3|pop3   another server's mailbox, UIDLs kept\n"
     "\n"
     "options:\n"
     "  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
@@ -310,10 +311,11 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);
 } verbs[] = {
-    {"init", cli_init},	  {"serve", cli_serve}, {"domain", cli_domain},
-    {"user", cli_user},	  {"alias", cli_alias}, {"deliver", cli_deliver},
-    {"queue", cli_queue}, {"route", cli_route}, {"config", cli_config},
-    {"pw", cli_pw},	  {"list", cli_list},	{"vacation", cli_vacation},
+    {"init", cli_init},	    {"serve", cli_serve}, {"domain", cli_domain},
+    {"user", cli_user},	    {"alias", cli_alias}, {"deliver", cli_deliver},
+    {"queue", cli_queue},   {"route", cli_route}, {"config", cli_config},
+    {"pw", cli_pw},	    {"list", cli_list},	  {"vacation", cli_vacation},
+    {"import", cli_import},
 };
 
 int cli_main(int argc, char **argv)

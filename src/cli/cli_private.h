@@ -105,6 +105,7 @@ int cli_route(struct cli *c, int argc, char **argv);
 int cli_config(struct cli *c, int argc, char **argv);
 int cli_pw(struct cli *c, int argc, char **argv);
 int cli_vacation(struct cli *c, int argc, char **argv);
+int cli_import(struct cli *c, int argc, char **argv);
 /* `user import passwd-file FILE [--domain DOMAIN] [--json]` (cli_user_import.c). */
 int cli_user_import_passwdfile(struct cli *c, const char *path, const char *domain, bool json);
 

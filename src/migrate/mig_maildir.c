@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mig_maildir.c - the `maildir` import source (migrate.h): the messages of
+ * cur/ and new/ (tmp/ holds deliveries not finished; flags are ignored),
+ * each with the UIDL the old POP3 server served for it.
+ *
+ * UIDLs, in this order of precedence:
+ *  1. Courier's courierpop3dsizelist, for the files it lists: "UID<n>-<v>"
+ *     (or the file name for its oldest entries), as Courier's pop3d did;
+ *  2. Dovecot's dovecot-uidlist: the record's P field where one is stored
+ *     (pop3_save_uidl, or a migration), else pop3_uidl_format applied to
+ *     the record's uid, the list's uidvalidity, the file name and GUID;
+ *  3. a Dovecot Maildir's files without a record get what Dovecot would
+ *     give them at its next sync: the uids from the list's next uid on, in
+ *     file-name order (the delivery time first), with the same format;
+ *  4. anything else: no UIDL, so the store makes a fresh one.
+ * Messages come in the order Dovecot numbers them: records by uid, then the
+ * other files by name (the time stamp at its head first). A file's arrival
+ * time is that time stamp, else its mtime.
+ */
+#include "migrate/dovecot_uidlist.h"
+#include "migrate/migrate.h"
+#include "store/store.h"
+#include "util/mem.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_UIDL_FORMAT "%08Xu%08Xv"
+#define MAILDIR_MSG_MAX (1024u * 1024 * 1024)
+
+struct mfile {
+	char *path;  /* "cur/NAME" relative to the Maildir */
+	char *base;  /* NAME up to ':' */
+	int64_t uid; /* Dovecot's, 0: none */
+	char uidl[71];
+};
+
+struct migrate_source {
+	char *dir;
+	struct mfile *files;
+	size_t n, next;
+	struct buf raw;
+};
+
+/* The leading decimal time stamp of a Maildir name, 0 if none. */
+static int64_t name_time(const char *base)
+{
+	int64_t t = 0;
+	for (const char *p = base; *p >= '0' && *p <= '9' && t < (int64_t)1 << 40; p++)
+		t = t * 10 + (*p - '0');
+	return t;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	const struct mfile *x = a, *y = b;
+	int64_t tx = name_time(x->base), ty = name_time(y->base);
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return strcmp(x->base, y->base);
+}
+
+static int cmp_order(const void *a, const void *b)
+{
+	const struct mfile *x = a, *y = b;
+	if ((x->uid != 0) != (y->uid != 0))
+		return x->uid != 0 ? -1 : 1;
+	if (x->uid != 0)
+		return x->uid < y->uid ? -1 : x->uid > y->uid;
+	return cmp_name(a, b);
+}
+
+static int cmp_base(const void *a, const void *b)
+{
+	return strcmp(((const struct mfile *)a)->base, ((const struct mfile *)b)->base);
+}
+
+static struct mfile *find(struct migrate_source *s, const char *base)
+{
+	struct mfile key = {.base = (char *)base};
+	return bsearch(&key, s->files, s->n, sizeof(*s->files), cmp_base);
+}
+
+static int scan(struct migrate_source *s, const char *sub, size_t *cap, char *err, size_t err_len)
+{
+	char *path = xasprintf("%s/%s", s->dir, sub);
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (d == NULL) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	free(path);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (s->n == *cap) {
+			*cap = *cap ? *cap * 2 : 256;
+			s->files = xrealloc(s->files, *cap * sizeof(*s->files));
+		}
+		struct mfile *f = &s->files[s->n++];
+		memset(f, 0, sizeof(*f));
+		f->path = xasprintf("%s/%s", sub, de->d_name);
+		char *colon = strchr(de->d_name, ':');
+		f->base = xstrndup(de->d_name, colon != NULL ? (size_t)(colon - de->d_name)
+							     : strlen(de->d_name));
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Reads DIR/name whole into b; 0, 1 if it does not exist, -1 with err. */
+static int slurp(const char *dir, const char *name, struct buf *b, char *err, size_t err_len)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	int ret = 0;
+
+	buf_clear(b);
+	if (fd < 0) {
+		ret = errno == ENOENT ? 1 : -1;
+		if (ret < 0)
+			snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		free(path);
+		return ret;
+	}
+	if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_size > MAILDIR_MSG_MAX) {
+		snprintf(err, err_len, "%s: larger than 1 GiB", path);
+		ret = -1;
+	}
+	while (ret == 0) {
+		buf_reserve(b, sb.st_size > 0 ? (size_t)sb.st_size + 1 : 65536);
+		ssize_t r = read(fd, b->data + b->len, b->cap - b->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, err_len, "%s: %s", path, strerror(errno));
+			ret = -1;
+		}
+		if (r <= 0)
+			break;
+		b->len += (size_t)r;
+		if (b->len > MAILDIR_MSG_MAX) {
+			snprintf(err, err_len, "%s: larger than 1 GiB", path);
+			ret = -1;
+		}
+	}
+	close(fd);
+	free(path);
+	return ret;
+}
+
+static int apply_dovecot(struct migrate_source *s, const char *fmt, char *err, size_t err_len)
+{
+	struct dc_uidlist l;
+	struct buf b = {0};
+	char why[512];
+	int r = slurp(s->dir, "dovecot-uidlist", &b, err, err_len);
+
+	if (r != 0) {
+		buf_free(&b);
+		return r < 0 ? -1 : 0;
+	}
+	if (dc_uidlist_parse(b.data, b.len, &l, why, sizeof(why)) < 0) {
+		snprintf(err, err_len, "%s/dovecot-uidlist: %s", s->dir, why);
+		buf_free(&b);
+		return -1;
+	}
+	buf_free(&b);
+	uint32_t next = l.next_uid;
+	int ret = 0;
+	for (size_t i = 0; i < l.n && ret == 0; i++) {
+		const struct dc_uidrec *rec = &l.recs[i];
+		struct mfile *f = find(s, rec->name);
+		if (f == NULL)
+			continue; /* expunged since the list was written */
+		f->uid = rec->uid;
+		if (next <= rec->uid)
+			next = rec->uid + 1;
+		if (f->uidl[0] != '\0')
+			continue; /* Courier's wins */
+		if (rec->pop3_uidl != NULL && rec->pop3_uidl[0] != '\0') {
+			snprintf(f->uidl, sizeof(f->uidl), "%s", rec->pop3_uidl);
+			if (strlen(rec->pop3_uidl) > 70) {
+				snprintf(err, err_len,
+					 "%s/dovecot-uidlist: line %u: the P field is longer than "
+					 "70 characters",
+					 s->dir, rec->line);
+				ret = -1;
+			}
+			continue;
+		}
+		if (dc_uidl_format(fmt, rec->uid, l.uidvalidity, rec->name,
+				   rec->guid != NULL ? rec->guid : rec->name, f->uidl,
+				   sizeof(f->uidl), why, sizeof(why)) < 0) {
+			snprintf(err, err_len, "%s: %s", f->path, why);
+			ret = -1;
+		}
+	}
+	/* the files Dovecot has not numbered yet: what its next sync gives */
+	struct mfile **rest = xcalloc(s->n + 1, sizeof(*rest));
+	size_t n_rest = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->files[i].uid == 0)
+			rest[n_rest++] = &s->files[i];
+	for (size_t i = 1; i < n_rest; i++)
+		for (size_t k = i; k > 0 && cmp_name(rest[k - 1], rest[k]) > 0; k--) {
+			struct mfile *t = rest[k];
+			rest[k] = rest[k - 1];
+			rest[k - 1] = t;
+		}
+	for (size_t i = 0; i < n_rest && ret == 0; i++) {
+		struct mfile *f = rest[i];
+		f->uid = next++;
+		if (f->uidl[0] == '\0' &&
+		    dc_uidl_format(fmt, (uint32_t)f->uid, l.uidvalidity, f->base, f->base, f->uidl,
+				   sizeof(f->uidl), why, sizeof(why)) < 0) {
+			snprintf(err, err_len, "%s: %s", f->path, why);
+			ret = -1;
+		}
+	}
+	free(rest);
+	dc_uidlist_free(&l);
+	return ret;
+}
+
+static int apply_courier(struct migrate_source *s, char *err, size_t err_len)
+{
+	struct courier_list l;
+	struct buf b = {0};
+	char why[512];
+	int r = slurp(s->dir, "courierpop3dsizelist", &b, err, err_len);
+
+	if (r != 0) {
+		buf_free(&b);
+		return r < 0 ? -1 : 0;
+	}
+	r = courier_list_parse(b.data, b.len, &l, why, sizeof(why));
+	buf_free(&b);
+	if (r < 0) {
+		snprintf(err, err_len, "%s/courierpop3dsizelist: %s", s->dir, why);
+		return -1;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct mfile *f = find(s, l.recs[i].name);
+		if (f != NULL)
+			snprintf(f->uidl, sizeof(f->uidl), "%s", l.recs[i].uidl);
+	}
+	courier_list_free(&l);
+	return 0;
+}
+
+static void maildir_close(struct migrate_source **sp)
+{
+	struct migrate_source *s = *sp;
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->files[i].path);
+		free(s->files[i].base);
+	}
+	free(s->files);
+	free(s->dir);
+	buf_free(&s->raw);
+	free(s);
+	*sp = NULL;
+}
+
+static int maildir_open(const char *where, const struct migrate_options *o,
+			struct migrate_source **s_r, char *err, size_t err_len)
+{
+	struct migrate_source *s = xcalloc(1, sizeof(*s));
+	const char *fmt =
+	    o != NULL && o->uidl_format != NULL ? o->uidl_format : DEFAULT_UIDL_FORMAT;
+	size_t cap = 0;
+	char probe[128];
+
+	*s_r = NULL;
+	s->dir = xstrdup(where);
+	if (dc_uidl_format(fmt, 1, 1, "name", "guid", probe, sizeof(probe), err, err_len) < 0 ||
+	    scan(s, "cur", &cap, err, err_len) < 0 || scan(s, "new", &cap, err, err_len) < 0)
+		goto fail;
+	qsort(s->files, s->n, sizeof(*s->files), cmp_base);
+	for (size_t i = 1; i < s->n; i++)
+		if (strcmp(s->files[i - 1].base, s->files[i].base) == 0) {
+			snprintf(err, err_len, "%s/%s and %s: one message under two names", s->dir,
+				 s->files[i - 1].path, s->files[i].path);
+			goto fail;
+		}
+	if (apply_courier(s, err, err_len) < 0 || apply_dovecot(s, fmt, err, err_len) < 0)
+		goto fail;
+	qsort(s->files, s->n, sizeof(*s->files), cmp_order);
+	*s_r = s;
+	return 0;
+fail:
+	maildir_close(&s);
+	return -1;
+}
+
+static int maildir_next(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
+{
+	for (;;) {
+		if (s->next >= s->n)
+			return 0;
+		struct mfile *f = &s->files[s->next++];
+		int r = slurp(s->dir, f->path, &s->raw, err, err_len);
+		if (r > 0)
+			continue; /* gone since the scan (a POP3 client deleted it) */
+		if (r < 0)
+			return -1;
+		buf_clear(&m->body);
+		store_to_wire(&m->body, s->raw.data != NULL ? s->raw.data : "", s->raw.len);
+		snprintf(m->uidl, sizeof(m->uidl), "%s", f->uidl);
+		m->received = name_time(f->base);
+		if (m->received == 0) {
+			char *path = xasprintf("%s/%s", s->dir, f->path);
+			struct stat sb;
+			if (stat(path, &sb) == 0)
+				m->received = (int64_t)sb.st_mtime;
+			free(path);
+		}
+		return 1;
+	}
+}
+
+static long long maildir_count(struct migrate_source *s)
+{
+	return (long long)s->n;
+}
+
+const struct migrate_source_ops migrate_maildir_ops = {
+    .name = "maildir",
+    .open = maildir_open,
+    .next = maildir_next,
+    .count = maildir_count,
+    .close = maildir_close,
+};

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_import.c - bulk import into one mailbox (store.h "imports"): the
+ * store half of a migration from another server.
+ *
+ * One call is one transaction, so one WAL fsync covers a whole batch (S1);
+ * that, and statements prepared once per handle (store_stmt), is what makes
+ * an import of a large Maildir fast. Each message gets its own body row
+ * (single instance: one body per message, S2), a UID from the mailbox's
+ * counter (S3) and the UIDL the old server served, so POP3 clients that
+ * left mail on it download nothing twice. A UIDL the mailbox holds already
+ * (its own, or the generated form of a message stored without one) is
+ * skipped, which makes an import run again resumable.
+ *
+ * XXX the UIDLs already in the mailbox are read once per call into a hash
+ * set: messages has no index on (mailbox_id, uidl) and a query per message
+ * would scan the mailbox each time. The read is O(mailbox) per batch, fine
+ * for batches of hundreds; an index would need a schema migration (S6).
+ */
+#include "store/store_private.h"
+#include "util/mem.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Open addressing over borrowed or owned strings; never removes. */
+struct uidl_set {
+	char **slot;
+	bool *owned;
+	size_t cap, n;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static bool set_has(const struct uidl_set *u, const char *s)
+{
+	if (u->cap == 0)
+		return false;
+	for (size_t i = hash_str(s) & (u->cap - 1);; i = (i + 1) & (u->cap - 1)) {
+		if (u->slot[i] == NULL)
+			return false;
+		if (strcmp(u->slot[i], s) == 0)
+			return true;
+	}
+}
+
+static void set_put(struct uidl_set *u, char *s, bool owned);
+
+static void set_grow(struct uidl_set *u)
+{
+	struct uidl_set old = *u;
+	u->cap = old.cap ? old.cap * 2 : 256;
+	u->n = 0;
+	u->slot = xcalloc(u->cap, sizeof(*u->slot));
+	u->owned = xcalloc(u->cap, sizeof(*u->owned));
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.slot[i] != NULL)
+			set_put(u, old.slot[i], old.owned[i]);
+	free(old.slot);
+	free(old.owned);
+}
+
+static void set_put(struct uidl_set *u, char *s, bool owned)
+{
+	if ((u->n + 1) * 2 > u->cap)
+		set_grow(u);
+	size_t i = hash_str(s) & (u->cap - 1);
+	while (u->slot[i] != NULL)
+		i = (i + 1) & (u->cap - 1);
+	u->slot[i] = s;
+	u->owned[i] = owned;
+	u->n++;
+}
+
+static void set_free(struct uidl_set *u)
+{
+	for (size_t i = 0; i < u->cap; i++)
+		if (u->owned[i])
+			free(u->slot[i]);
+	free(u->slot);
+	free(u->owned);
+}
+
+/* RFC 1939 §7: 1-70 characters in 0x21-0x7E. */
+static bool uidl_ok(const char *u)
+{
+	size_t n = strlen(u);
+	if (n == 0 || n > 70)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] < 0x21 || (unsigned char)u[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* The uid in a UIDL of the generated form for this mailbox ("%08x%08x" of
+   mailbox id and uid, store_mail.c), or 0. An imported UIDL of that form
+   would equal the one a later message of that uid generates, so the
+   counter is moved past it (S3 holds: it only grows). */
+static uint64_t generated_uid(const char *u, int64_t mailbox_id)
+{
+	if (strlen(u) != 16)
+		return 0;
+	for (size_t i = 0; i < 16; i++)
+		if (!((u[i] >= '0' && u[i] <= '9') || (u[i] >= 'a' && u[i] <= 'f')))
+			return 0;
+	char head[9];
+	memcpy(head, u, 8);
+	head[8] = '\0';
+	if (strtoull(head, NULL, 16) != (uint64_t)mailbox_id)
+		return 0;
+	return strtoull(u + 8, NULL, 16);
+}
+
+/* The mailbox's UIDLs into *set, and its next uid; inside the transaction. */
+static int load_uidls(struct store *st, int64_t mailbox_id, struct uidl_set *set,
+		      int64_t *next_uid_r)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT next_uid FROM mailboxes WHERE id = ?1");
+	int rc;
+
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, mailbox_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		snprintf(st->err, sizeof(st->err), "mailbox %" PRId64 " does not exist",
+			 mailbox_id);
+		return STORE_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return store_fail(st, rc, "import");
+	*next_uid_r = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	s = store_stmt(st, "SELECT uid, uidl FROM messages WHERE mailbox_id = ?1");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, mailbox_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *u = sqlite3_column_text(s, 1);
+		char *v = u != NULL ? xstrdup((const char *)u)
+				    : xasprintf("%08" PRIx64 "%08" PRIx64, (uint64_t)mailbox_id,
+						(uint64_t)sqlite3_column_int64(s, 0));
+		set_put(set, v, true);
+	}
+	if (rc != SQLITE_DONE)
+		return store_fail(st, rc, "import");
+	return STORE_OK;
+}
+
+static int add_one(struct store *st, int64_t mailbox_id, const struct store_import_msg *m,
+		   int64_t uid, int64_t now)
+{
+	int64_t body_id;
+	int r, rc;
+
+	if ((r = store_body_insert(st, m->body, m->len, &body_id)) != STORE_OK ||
+	    (r = store_body_refs(st, body_id, 1)) != STORE_OK)
+		return r;
+	sqlite3_stmt *s = store_stmt(st, "INSERT INTO messages (mailbox_id, uid, body_id, size, "
+					 "uidl, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	if (s == NULL)
+		return STORE_TEMP;
+	sqlite3_bind_int64(s, 1, mailbox_id);
+	sqlite3_bind_int64(s, 2, uid);
+	sqlite3_bind_int64(s, 3, body_id);
+	sqlite3_bind_int64(s, 4, (int64_t)m->len);
+	if (m->uidl != NULL)
+		sqlite3_bind_text(s, 5, m->uidl, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, m->received > 0 ? m->received : now);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		return store_fail(st, rc, "import");
+	return STORE_OK;
+}
+
+static int import(struct store *st, int64_t mailbox_id, const struct store_import_msg *msgs,
+		  size_t n, int *results)
+{
+	struct uidl_set set = {0};
+	int64_t next_uid = 0, now = (int64_t)time(NULL), used = 0, added = 0;
+	int r, rc;
+
+	if ((r = store_begin(st)) != STORE_OK)
+		return r;
+	if ((r = load_uidls(st, mailbox_id, &set, &next_uid)) != STORE_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_import_msg *m = &msgs[i];
+		if (m->uidl != NULL && !uidl_ok(m->uidl)) {
+			results[i] = STORE_INVALID;
+			continue;
+		}
+		if (m->uidl != NULL && set_has(&set, m->uidl)) {
+			results[i] = STORE_EXISTS; /* there already, or twice in this batch */
+			continue;
+		}
+		if ((r = add_one(st, mailbox_id, m, next_uid++, now)) != STORE_OK)
+			goto fail;
+		if (m->uidl != NULL) {
+			set_put(&set, (char *)m->uidl, false);
+			uint64_t g = generated_uid(m->uidl, mailbox_id);
+			if (g >= (uint64_t)next_uid && g < INT64_MAX)
+				next_uid = (int64_t)g + 1;
+		}
+		used += (int64_t)m->len;
+		added++;
+		results[i] = STORE_OK;
+	}
+	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET next_uid = ?2, used = used + ?3, "
+					 "messages = messages + ?4 WHERE id = ?1");
+	if (s == NULL) {
+		r = STORE_TEMP;
+		goto fail;
+	}
+	sqlite3_bind_int64(s, 1, mailbox_id);
+	sqlite3_bind_int64(s, 2, next_uid);
+	sqlite3_bind_int64(s, 3, used);
+	sqlite3_bind_int64(s, 4, added);
+	if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+		r = store_fail(st, rc, "import");
+		goto fail;
+	}
+	set_free(&set);
+	return store_commit(st); /* S1: one WAL fsync for the batch */
+fail:
+	set_free(&set);
+	store_rollback(st);
+	return r;
+}
+
+int store_import(struct store *st, int64_t mailbox_id, const struct store_import_msg *msgs,
+		 size_t n, int *results)
+{
+	for (size_t i = 0; i < n; i++)
+		results[i] = STORE_TEMP;
+	int r = import(st, mailbox_id, msgs, n, results);
+	if (r != STORE_OK)
+		for (size_t i = 0; i < n; i++)
+			results[i] = r; /* nothing was written */
+	store_idle(st);
+	return r;
+}
