@@ -37,6 +37,9 @@ static const char usage_main[] =
     "  pw                       hash a password read from stdin: one {SCHEME}hash line\n"
     "  vacation set|show|remove auto-replies (out of office) of a mailbox\n"
     "  import maildir|mbox|winpop3|pop3   another server's mailbox, UIDLs kept\n"
+    "  backup DIR               a consistent copy of the store while serve runs\n"
+    "  verify [DIR]             check the live store or a backup (exit 65 on damage)\n"
+    "  restore DIR              put a backup into an empty data dir (server stopped)\n"
     "\n"
     "options:\n"
     "  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
@@ -311,10 +314,11 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);
 } verbs[] = {
-    {"init", cli_init},	    {"serve", cli_serve}, {"domain", cli_domain},
-    {"user", cli_user},	    {"alias", cli_alias}, {"deliver", cli_deliver},
-    {"queue", cli_queue},   {"route", cli_route}, {"config", cli_config},
-    {"pw", cli_pw},	    {"list", cli_list},	  {"vacation", cli_vacation},
+    {"init", cli_init},	    {"serve", cli_serve},   {"domain", cli_domain},
+    {"user", cli_user},	    {"alias", cli_alias},   {"deliver", cli_deliver},
+    {"queue", cli_queue},   {"route", cli_route},   {"config", cli_config},
+    {"pw", cli_pw},	    {"list", cli_list},	    {"vacation", cli_vacation},
+    {"backup", cli_backup}, {"verify", cli_verify}, {"restore", cli_restore},
     {"import", cli_import},
 };
 

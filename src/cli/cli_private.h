@@ -106,6 +106,9 @@ int cli_config(struct cli *c, int argc, char **argv);
 int cli_pw(struct cli *c, int argc, char **argv);
 int cli_vacation(struct cli *c, int argc, char **argv);
 int cli_import(struct cli *c, int argc, char **argv);
+int cli_backup(struct cli *c, int argc, char **argv);
+int cli_verify(struct cli *c, int argc, char **argv);
+int cli_restore(struct cli *c, int argc, char **argv);
 /* `user import passwd-file FILE [--domain DOMAIN] [--json]` (cli_user_import.c). */
 int cli_user_import_passwdfile(struct cli *c, const char *path, const char *domain, bool json);
 

@@ -533,13 +533,17 @@ int store_backup(struct store *st, const char *dir, struct store_check_stats *st
    folder): SQLite's integrity check, every body's reference count against
    its messages and queue entries, sizes against the bodies, UID counters
    above every UID, the used counters against the messages; for a backup,
-   every file against MANIFEST. Each problem is given to cb; STORE_OK only
-   when there was none. */
+   every file against MANIFEST (st may then be NULL: a backup whose
+   database does not open gets its files checked). Each problem is given to
+   cb as one sentence; STORE_OK only when there was none, else
+   STORE_INVALID. */
 typedef void store_problem_cb(const char *problem, void *ctx);
 int store_verify(struct store *st, const char *backup_dir, store_problem_cb *cb, void *ctx,
 		 struct store_check_stats *stats);
 /* Puts a verified backup into data_dir, which must hold no store (the
-   server stopped); the files keep their owner rules (privdrop). */
+   server stopped); the files keep their owner rules (privdrop). A bad
+   backup is STORE_INVALID, a data dir with a store STORE_EXISTS, one whose
+   store a process has open STORE_TEMP; nothing is copied then. */
 int store_restore(const char *backup_dir, const char *data_dir, char *err, size_t err_len);
 
 /* Convert a message as read from a file or pipe into wire form: lone LF and

@@ -14,7 +14,8 @@ kill the store must hold schema 7 or 8 and nothing between: integrity check
 clean, every mailbox and every message there with its bytes, UID and UIDL,
 quotas with their meaning; a copy under backups/ is whole (mailroom.db, the
 old schema) or marked unfinished (mailroom.db.part). Then `mailroom user
-list` must work, finish the upgrade and list every mailbox.
+list` must work, finish the upgrade and list every mailbox, and `mailroom
+verify` must find the store consistent.
 """
 import hashlib
 import json
@@ -215,6 +216,8 @@ def kill_rounds(version, n_rounds):
             v, check, got, _ = fingerprint(db)
             assert v == 8 and check == ["ok"] and got == want
             assert check_backups(data, version) >= 1
+            p = cli(conf, "verify")
+            assert p.returncode == 0, (rounds, p.stdout, p.stderr)
         print("  from schema %d: upgrade %.2fs; %d rounds: %s" % (version, total, rounds,
                                                                  outcomes), flush=True)
         assert outcomes["mid"] > 0, "no kill landed inside the migration: %s" % outcomes
