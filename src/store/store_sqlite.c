@@ -344,8 +344,7 @@ static int schema_version(struct store *st, int *v_r)
 	return STORE_OK;
 }
 
-/* fsync of a file or folder by path; 0 or -1 with errno. */
-static int fsync_path(const char *path, bool dir)
+int store_fsync_path(const char *path, bool dir)
 {
 	int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -445,12 +444,12 @@ static int pre_upgrade_backup(struct store *st, int from, int to, char **dir_r)
 	sqlite3_close(src);
 	if (sqlite3_close(dst) != SQLITE_OK && r == STORE_OK)
 		r = backup_fail(st, from, to, "close", part, "the copy is still in use", false);
-	if (r == STORE_OK && fsync_path(part, false) < 0)
+	if (r == STORE_OK && store_fsync_path(part, false) < 0)
 		r = backup_fail(st, from, to, "fsync", part, strerror(errno), true);
 	if (r == STORE_OK && rename(part, final) < 0)
 		r = backup_fail(st, from, to, "rename", part, strerror(errno), false);
-	if (r == STORE_OK && (fsync_path(dir, true) < 0 || fsync_path(base, true) < 0 ||
-			      fsync_path(st->data_dir, true) < 0))
+	if (r == STORE_OK && (store_fsync_path(dir, true) < 0 || store_fsync_path(base, true) < 0 ||
+			      store_fsync_path(st->data_dir, true) < 0))
 		r = backup_fail(st, from, to, "fsync the folders of", final, strerror(errno), true);
 	if (r != STORE_OK) {
 		unlink(part);
