@@ -28,7 +28,8 @@ case "$level" in
 # and the libFuzzer targets, and llvm's llvm-symbolizer gives their crash
 # reports function names and lines instead of bare addresses. dovecot-core's
 # doveadm writes the fresh passwd-file hashes of test_passwdfile.py, and with
-# dovecot-pop3d it is the real Dovecot test_import.py migrates from. slapd is
+# dovecot-pop3d it is the real Dovecot test_import.py migrates from (from disk)
+# and test_import_pop3.py imports from (over the wire). slapd is
 # the directory server of the LDAP tests, ldap-utils (ldapadd, ldapmodify)
 # loads their entries. krb5-kdc (krb5kdc, kdb5_util) with krb5-admin-server
 # (kadmin.local) is the private KDC of the GSSAPI tests; krb5-user's kinit,

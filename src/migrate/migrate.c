@@ -23,11 +23,13 @@
 
 extern const struct migrate_source_ops migrate_maildir_ops;
 extern const struct migrate_source_ops migrate_winpop3_ops;
+extern const struct migrate_source_ops migrate_pop3_ops;
 
 /* One line per source. */
 static const struct migrate_source_ops *const sources[] = {
     &migrate_maildir_ops,
     &migrate_winpop3_ops,
+    &migrate_pop3_ops,
 };
 
 const struct migrate_source_ops *migrate_source_find(const char *name)

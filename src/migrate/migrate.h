@@ -39,6 +39,11 @@ struct migrate_options {
 	const char *password;	 /* pop3: the account's password */
 	const char *ca_file;	 /* pop3: CA to verify the server with, NULL: the system's */
 	bool insecure;		 /* pop3: accept any certificate (a self-signed test server) */
+	/* pop3, optional: true when the mailbox holds that UIDL already; such
+	   messages are not fetched at all (a run again downloads only what is
+	   new). NULL: every message is fetched and store_import skips them. */
+	bool (*has_uidl)(void *ctx, const char *uidl);
+	void *has_uidl_ctx;
 };
 
 struct migrate_msg {
