@@ -64,18 +64,6 @@ struct manifest {
 
 /* --- files -------------------------------------------------------------- */
 
-static int fsync_path(const char *path, bool dir)
-{
-	int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int r = fsync(fd);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
-
 /* SHA-256 of a file in lower-case hex, copying it to `out_fd` on the way
    when that is >= 0. Returns 0, or -1 with errno set. */
 static int hash_file(const char *path, int out_fd, char hex[EVP_MAX_MD_SIZE * 2 + 1])
@@ -380,7 +368,7 @@ int store_backup(struct store *st, const char *dir, struct store_check_stats *st
 		int ok;
 		if (i == 0) {
 			chmod(db_path, 0600);
-			ok = fsync_path(db_path, false) == 0 &&
+			ok = store_fsync_path(db_path, false) == 0 &&
 			     hash_file(db_path, -1, m.sha[m.n]) == 0;
 		} else {
 			if (!exists(srs_src))
@@ -407,8 +395,8 @@ int store_backup(struct store *st, const char *dir, struct store_check_stats *st
 		slash[1] = '\0';
 	else if (slash != NULL)
 		*slash = '\0';
-	int synced =
-	    fsync_path(dir, true) == 0 && fsync_path(slash != NULL ? parent : ".", true) == 0;
+	int synced = store_fsync_path(dir, true) == 0 &&
+		     store_fsync_path(slash != NULL ? parent : ".", true) == 0;
 	free(parent);
 	if (!synced) {
 		snprintf(st->err, sizeof(st->err), "cannot fsync %s: %s", dir, strerror(errno));
@@ -803,7 +791,7 @@ int store_restore(const char *backup_dir, const char *data_dir, char *err, size_
 			free(src);
 			free(dst);
 		}
-	if (r == STORE_OK && fsync_path(data_dir, true) < 0) {
+	if (r == STORE_OK && store_fsync_path(data_dir, true) < 0) {
 		snprintf(err, err_len, "cannot fsync %s: %s", data_dir, strerror(errno));
 		r = STORE_TEMP;
 	}

@@ -44,6 +44,8 @@ void store_idle(struct store *st);
 int store_begin(struct store *st);  /* BEGIN IMMEDIATE: writers take the lock first */
 int store_commit(struct store *st); /* rolls back on failure */
 void store_rollback(struct store *st);
+/* fsync of a file, or of a folder (dir), by path: 0, or -1 with errno. */
+int store_fsync_path(const char *path, bool dir);
 /* The domain part of a normalised address. */
 const char *store_addr_domain(const char *address);
 /* Domain id, or 0 if the domain is not hosted; -1 on error. */

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STORE_DB_FILE "mailroom.db"
@@ -342,6 +344,136 @@ static int schema_version(struct store *st, int *v_r)
 	return STORE_OK;
 }
 
+int store_fsync_path(const char *path, bool dir)
+{
+	int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/* Why the copy before an upgrade was not made; the store is untouched. */
+static int backup_fail(struct store *st, int from, int to, const char *what, const char *path,
+		       const char *why, bool temp)
+{
+	snprintf(st->err, sizeof(st->err),
+		 "cannot back up the store before upgrading it from schema %d to %d: cannot %s "
+		 "%s: %s; nothing was changed (free some space or fix the folder, then try "
+		 "again)",
+		 from, to, what, path, why);
+	return temp ? STORE_TEMP : STORE_PERM;
+}
+
+/* The copy an upgrade makes first: DATA_DIR/backups/pre-schema-<new>-<time>/
+   mailroom.db, taken with SQLite's backup API while this connection holds
+   the migration's write lock and has written nothing yet: a second, read-only
+   connection (WAL: a reader beside the writer) copies the store exactly as
+   the migration finds it, and no writer comes between. Written as
+   mailroom.db.part and renamed only once fsync'ed: a copy cut short by a
+   crash is never taken for a whole one. Returns STORE_OK with the folder in
+   dir_r (malloc'd), or an error in st->err with nothing of the store
+   changed. */
+static int pre_upgrade_backup(struct store *st, int from, int to, char **dir_r)
+{
+	char *base = xasprintf("%s/backups", st->data_dir);
+	char *dir = NULL, *part = NULL, *final = NULL;
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int r = STORE_OK;
+
+	*dir_r = NULL;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	if (mkdir(base, 0700) < 0 && errno != EEXIST) {
+		r = backup_fail(st, from, to, "make the folder", base, strerror(errno),
+				errno == ENOSPC || errno == EDQUOT);
+		free(base);
+		return r;
+	}
+	/* a second upgrade in the same second (the first one cut short) */
+	for (int i = 0;; i++) {
+		dir = i == 0 ? xasprintf("%s/pre-schema-%d-%s", base, to, stamp)
+			     : xasprintf("%s/pre-schema-%d-%s.%d", base, to, stamp, i);
+		if (mkdir(dir, 0700) == 0)
+			break;
+		if (errno != EEXIST || i == 99) {
+			r = backup_fail(st, from, to, "make the folder", dir, strerror(errno),
+					errno == ENOSPC || errno == EDQUOT);
+			free(base);
+			free(dir);
+			return r;
+		}
+		free(dir);
+	}
+	part = xasprintf("%s/%s.part", dir, STORE_DB_FILE);
+	final = xasprintf("%s/%s", dir, STORE_DB_FILE);
+
+	sqlite3 *dst = NULL, *src = NULL;
+	const char *src_path = sqlite3_db_filename(st->db, "main");
+	int rc = sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(src, STORE_BUSY_MS);
+		mode_t old = umask(077);
+		rc = sqlite3_open_v2(part, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+		umask(old);
+	}
+	/* a copy that fails is removed whole, and it is fsync'ed below: the
+	   copy's own journal and syncs would only slow it down */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(dst, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL,
+				  NULL, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+		if (b == NULL) {
+			rc = sqlite3_errcode(dst);
+		} else {
+			rc = sqlite3_backup_step(b, -1);
+			int frc = sqlite3_backup_finish(b);
+			rc = rc == SQLITE_DONE ? frc : rc;
+		}
+	}
+	if (rc != SQLITE_OK)
+		r = backup_fail(st, from, to, "copy the store to", part,
+				dst != NULL ? sqlite3_errmsg(dst) : sqlite3_errstr(rc),
+				(rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR);
+	sqlite3_close(src);
+	if (sqlite3_close(dst) != SQLITE_OK && r == STORE_OK)
+		r = backup_fail(st, from, to, "close", part, "the copy is still in use", false);
+	if (r == STORE_OK && store_fsync_path(part, false) < 0)
+		r = backup_fail(st, from, to, "fsync", part, strerror(errno), true);
+	if (r == STORE_OK && rename(part, final) < 0)
+		r = backup_fail(st, from, to, "rename", part, strerror(errno), false);
+	if (r == STORE_OK && (store_fsync_path(dir, true) < 0 || store_fsync_path(base, true) < 0 ||
+			      store_fsync_path(st->data_dir, true) < 0))
+		r = backup_fail(st, from, to, "fsync the folders of", final, strerror(errno), true);
+	if (r != STORE_OK) {
+		unlink(part);
+		unlink(final);
+		rmdir(dir);
+		free(dir);
+		dir = NULL;
+	}
+	free(base);
+	free(part);
+	free(final);
+	*dir_r = dir;
+	return r;
+}
+
+static int newer_refused(struct store *st, int v, int latest)
+{
+	snprintf(st->err, sizeof(st->err),
+		 "the store has schema version %d, newer than this mailroom (%d): run the "
+		 "mailroom that made it",
+		 v, latest);
+	return STORE_PERM;
+}
+
 /* Takes the schema to version `latest`. Foreign keys are off meanwhile (a
    migration may rebuild a table that others reference; PRAGMA foreign_keys
    is a no-op inside a transaction) and on again for every later statement.
@@ -354,6 +486,10 @@ static int migrate(struct store *st, bool create, int latest)
 	schema_version(st, &v);
 	if (v == latest)
 		return STORE_OK;
+	/* a newer store is refused before any lock: a newer server may be
+	   running on it */
+	if (v > latest)
+		return newer_refused(st, v, latest);
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
 	schema_version(st, &v);
@@ -364,15 +500,22 @@ static int migrate(struct store *st, bool create, int latest)
 	}
 	if (v > latest) {
 		store_rollback(st);
-		snprintf(st->err, sizeof(st->err),
-			 "the store has schema version %d, newer than this mailroom (%d): run the "
-			 "mailroom that made it",
-			 v, latest);
-		return STORE_PERM;
+		return newer_refused(st, v, latest);
 	}
 	if (v == latest) {
 		store_rollback(st);
 		return STORE_OK;
+	}
+	if (v > 0) {
+		char *bdir = NULL;
+		if ((r = pre_upgrade_backup(st, v, latest, &bdir)) != STORE_OK) {
+			store_rollback(st);
+			return r;
+		}
+		log_info("store: schema %d store in %s copied to %s/%s before the upgrade to "
+			 "schema %d",
+			 v, st->data_dir, bdir, STORE_DB_FILE, latest);
+		free(bdir);
 	}
 	if (v == 0 &&
 	    (r = store_exec(st, "CREATE TABLE schema_version (version INTEGER NOT "
