@@ -252,7 +252,13 @@ int cli_restore(struct cli *c, int argc, char **argv)
 		cli_err("restore: %s", why);
 		return r == STORE_EXISTS ? EX_CANTCREAT : cli_exit_code(r);
 	}
-	printf("restored: %s into %s (%.2f s); start the server with: %s serve\n", pos[0],
-	       c->cfg.data_dir, now_s() - t0, c->prog);
+	printf("restored: %s into %s (%.2f s)\n", pos[0], c->cfg.data_dir, now_s() - t0);
+	/* a backup holds the store, not the certificate: serve needs one */
+	if (access(c->cfg.tls_cert, F_OK) != 0 || access(c->cfg.tls_key, F_OK) != 0)
+		printf("tls: no certificate at %s: put yours back, or run %s init for a new "
+		       "self-signed one, then start the server with: %s serve\n",
+		       c->cfg.tls_cert, c->prog, c->prog);
+	else
+		printf("start the server with: %s serve\n", c->prog);
 	return 0;
 }
