@@ -102,6 +102,50 @@ static int one_mailbox(struct cli *c, struct store *st, const char *address, int
 	return 0;
 }
 
+/* The UIDLs a mailbox holds, sorted, for a live source to skip. */
+struct known {
+	char **v;
+	size_t n;
+	uint64_t hits;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int known_load(struct store *st, int64_t mailbox, struct known *k)
+{
+	struct store_msg *msgs = NULL;
+	size_t n = 0;
+	int r = store_mailbox_load(st, mailbox, &msgs, &n);
+
+	if (r != STORE_OK)
+		return cli_store_fail(st, r);
+	k->v = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		k->v[k->n++] = xstrdup(msgs[i].uidl);
+	free(msgs);
+	qsort(k->v, k->n, sizeof(char *), cmp_str);
+	return 0;
+}
+
+static bool known_has(void *ctx, const char *uidl)
+{
+	struct known *k = ctx;
+	bool yes = bsearch(&uidl, k->v, k->n, sizeof(char *), cmp_str) != NULL;
+	k->hits += yes;
+	return yes;
+}
+
+static void known_free(struct known *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->v[i]);
+	free(k->v);
+	memset(k, 0, sizeof(*k));
+}
+
 int cli_import(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt opts[] = {
@@ -151,18 +195,35 @@ int cli_import(struct cli *c, int argc, char **argv)
 	}
 
 	struct migrate_source *src = NULL;
+	struct store *st = NULL;
+	int64_t mailbox = 0;
+	struct known known = {0};
 	char err[1024];
+	/* a live server: the mailbox first, so that what it holds already is
+	   not downloaded again (the files of the other sources are read as
+	   the server's user, after the store is open, either way) */
+	if (is_pop3) {
+		if ((rc = cli_store_open(c, false, &st)) != 0 ||
+		    (rc = one_mailbox(c, st, pos[2], &mailbox)) != 0 ||
+		    (rc = known_load(st, mailbox, &known)) != 0) {
+			secret_free(&password);
+			store_close(&st);
+			return rc;
+		}
+		o.has_uidl = known_has;
+		o.has_uidl_ctx = &known;
+	}
 	if (ops->open(pos[1], &o, &src, err, sizeof(err)) < 0) {
 		secret_free(&password);
+		known_free(&known);
+		store_close(&st);
 		cli_err("import %s: %s; nothing imported", ops->name, err);
 		return is_pop3 ? EX_UNAVAILABLE : EX_NOINPUT;
 	}
 	secret_free(&password);
 
-	struct store *st = NULL;
-	int64_t mailbox = 0;
-	if ((rc = cli_store_open(c, false, &st)) != 0 ||
-	    (rc = one_mailbox(c, st, pos[2], &mailbox)) != 0) {
+	if (st == NULL && ((rc = cli_store_open(c, false, &st)) != 0 ||
+			   (rc = one_mailbox(c, st, pos[2], &mailbox)) != 0)) {
 		ops->close(&src);
 		store_close(&st);
 		return rc;
@@ -177,6 +238,8 @@ int cli_import(struct cli *c, int argc, char **argv)
 		fputc('\n', stderr);
 	ops->close(&src);
 	store_close(&st);
+	stats.skipped += known.hits; /* not even fetched */
+	known_free(&known);
 	printf("import %s: added %llu, %llu already there, %llu octets, %.2f seconds\n", ops->name,
 	       (unsigned long long)stats.added, (unsigned long long)stats.skipped,
 	       (unsigned long long)stats.octets, secs);

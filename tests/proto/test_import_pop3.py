@@ -143,6 +143,12 @@ def test_from_dovecot():
         out = p.stdout.decode() + p.stderr.decode()
         m = re.search(r"added (\d+)", out)
         assert m is not None and m.group(1) == "0", out
+        assert "4 already there" in out, out
+        # what the mailbox holds is not even downloaded: the last session of
+        # the old server retrieved nothing
+        with open(os.path.join(dc.dir, "dovecot.log")) as f:
+            logouts = [ln for ln in f if "retr=" in ln]
+        assert logouts and "retr=0/0" in logouts[-1], logouts[-1:]
         assert pop3_all(srv.pop3s_port, ALICE, PASSWORD)[0] == old_uidls
         # the old server kept every message (QUIT, no DELE)
         assert pop3_all(dc.pop3s_port, ALICE, PASSWORD)[0] == old_uidls
