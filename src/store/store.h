@@ -540,6 +540,11 @@ int store_backup(struct store *st, const char *dir, struct store_check_stats *st
 typedef void store_problem_cb(const char *problem, void *ctx);
 int store_verify(struct store *st, const char *backup_dir, store_problem_cb *cb, void *ctx,
 		 struct store_check_stats *stats);
+/* A backup's database for store_verify, read-only and never migrated or
+   written (no lock, no -wal or -shm made): STORE_INVALID, with the text,
+   when it has another schema than this mailroom's (restore checks those
+   on the copy it upgrades). */
+int store_open_backup(const char *dir, struct store **st_r);
 /* Puts a verified backup into data_dir, which must hold no store (the
    server stopped); the files keep their owner rules (privdrop). A bad
    backup is STORE_INVALID, a data dir with a store STORE_EXISTS, one whose

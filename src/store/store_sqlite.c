@@ -583,6 +583,47 @@ int store_open(const char *data_dir, bool create, struct store **st_r)
 	return open_at(data_dir, create, (int)N_ELEMENTS(migrations), st_r);
 }
 
+int store_open_backup(const char *dir, struct store **st_r)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	struct buf uri = {0};
+	int r;
+
+	*st_r = st;
+	st->data_dir = xstrdup(dir);
+	/* a URI, so the path's '%', '?' and '#' are escaped; immutable: no
+	   lock, no -shm or -wal made, nothing written (the file is a copy) */
+	buf_printf(&uri, "file:");
+	for (const char *c = dir; *c != '\0'; c++)
+		if (*c == '%' || *c == '?' || *c == '#')
+			buf_printf(&uri, "%%%02X", (unsigned char)*c);
+		else
+			buf_append_c(&uri, *c);
+	buf_printf(&uri, "/%s?mode=ro&immutable=1", STORE_DB_FILE);
+	buf_append_c(&uri, '\0');
+	int rc = sqlite3_open_v2(
+	    uri.data, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+	buf_free(&uri);
+	if (rc != SQLITE_OK)
+		return store_fail(st, rc, "open");
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_stmt *s = store_stmt(st, "SELECT max(version) FROM schema_version");
+	if (s == NULL)
+		return STORE_PERM;
+	rc = sqlite3_step(s);
+	int v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	r = rc == SQLITE_ROW ? STORE_OK : store_fail(st, rc, "schema version");
+	store_idle(st);
+	if (r == STORE_OK && v != (int)N_ELEMENTS(migrations)) {
+		snprintf(st->err, sizeof(st->err),
+			 "the backup has schema version %d, this mailroom %d: its data is checked "
+			 "when it is restored (restore upgrades a copy; the backup stays as it is)",
+			 v, (int)N_ELEMENTS(migrations));
+		r = STORE_INVALID;
+	}
+	return r;
+}
+
 int store_test_open_schema(const char *data_dir, int version, struct store **st_r)
 {
 	if (version < 1 || version > (int)N_ELEMENTS(migrations))

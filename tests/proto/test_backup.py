@@ -241,6 +241,31 @@ def test_backup_under_load_restores_a_point_in_time():
               % (len(got), len(load.acked), len(load.deleted), t_end - t_start))
 
 
+def test_verify_leaves_a_backup_of_an_older_schema_as_it_is():
+    """A backup an older mailroom made is checked by its files; its data is
+    not migrated, nothing in the folder changes (restore upgrades a copy)."""
+    import hashlib
+    with Server() as srv:
+        bk = owned_dir(srv.dir, "old")
+        fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures",
+                               "stores", "v7", "mailroom.db")
+        shutil.copyfile(fixture, os.path.join(bk, "mailroom.db"))
+        digest = hashlib.sha256(open(os.path.join(bk, "mailroom.db"), "rb").read()).hexdigest()
+        with open(os.path.join(bk, "MANIFEST"), "w") as f:
+            f.write("mailroom-backup 1\nschema 7\ntaken 1764547200 2025-12-01T00:00:00Z\n"
+                    "mailboxes 0\nmessages 0\nbodies 0\noctets 0\nqueued 0\n"
+                    "sha256 %s mailroom.db\n" % digest)
+        copy_backup(bk, os.path.join(srv.dir, "old2"))
+        bk = os.path.join(srv.dir, "old2")
+        before = sorted(os.listdir(bk))
+        p = srv.cli("verify", bk, check=False)
+        assert p.returncode == 0, (p.returncode, p.stderr)
+        assert b"schema version 7" in p.stderr, p.stderr
+        assert sorted(os.listdir(bk)) == before, os.listdir(bk)  # no -wal, no backups/
+        after = hashlib.sha256(open(os.path.join(bk, "mailroom.db"), "rb").read()).hexdigest()
+        assert after == digest
+
+
 def test_verify_damage_and_restore_refusals():
     with Server(smtp=True) as srv:
         srv.add_user(USERS[0])
