@@ -34,7 +34,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "queue/dsn.h"
 #include "store/store.h"
+#include "util/buf.h"
 
 struct directory;
 struct delivery;
@@ -157,5 +159,25 @@ void delivery_out_clear(struct delivery_out *out);
    be resolved now (directory down) or is not ours goes to the queue. */
 void delivery_report(struct delivery *d, struct store *st, const char *qid, const char *to,
 		     const char *body, size_t len, struct delivery_out *out);
+
+/* A delivery status report (RFC 3464; queue/dsn.h writes it) about the
+   recipients which[0..n) of the queued message m, ready to be stored in the
+   same transaction as the attempt that caused it: to m->sender through
+   delivery_report() (into the sender's mailboxes when the sender is ours,
+   its forwarding applied, else through the outbound queue), always with the
+   null sender (RFC 3461 §6.2). `sub` points into the other fields. */
+struct delivery_dsn {
+	struct store_submission sub;
+	struct buf body;
+	char qid[24]; /* "R" and 16 hex digits */
+	struct delivery_out out;
+};
+/* False (and *rep untouched) when there is none to make: no recipients,
+   or the null sender. Blocking. The caller frees a made report with
+   delivery_dsn_clear(). */
+bool delivery_dsn_make(struct delivery *d, struct store *st, const struct store_queue_msg *m,
+		       const size_t *which, size_t n, enum dsn_action action,
+		       struct delivery_dsn *rep);
+void delivery_dsn_clear(struct delivery_dsn *rep);
 
 #endif

@@ -585,3 +585,29 @@ void delivery_report(struct delivery *d, struct store *st, const char *qid, cons
 	keep(out->priv, copy);
 	delivery_plan_free(&p);
 }
+
+bool delivery_dsn_make(struct delivery *d, struct store *st, const struct store_queue_msg *m,
+		       const size_t *which, size_t n, enum dsn_action action,
+		       struct delivery_dsn *rep)
+{
+	unsigned char r[8];
+
+	if (n == 0 || m->sender == NULL || m->sender[0] == '\0')
+		return false;
+	memset(rep, 0, sizeof(*rep));
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		log_panic("RAND_bytes failed");
+	snprintf(rep->qid, sizeof(rep->qid), "R%02X%02X%02X%02X%02X%02X%02X%02X", r[0], r[1], r[2],
+		 r[3], r[4], r[5], r[6], r[7]);
+	dsn_build(&rep->body, d->hostname, m, which, n, action, rep->qid);
+	delivery_report(d, st, rep->qid, m->sender, rep->body.data, rep->body.len, &rep->out);
+	rep->sub = rep->out.sub;
+	return true;
+}
+
+void delivery_dsn_clear(struct delivery_dsn *rep)
+{
+	buf_free(&rep->body);
+	delivery_out_clear(&rep->out);
+	memset(rep, 0, sizeof(*rep));
+}

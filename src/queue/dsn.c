@@ -11,8 +11,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/rand.h>
-
 bool dsn_wanted(const char *notify, enum dsn_action a)
 {
 	const char *word = a == DSN_FAILED ? "FAILURE" : a == DSN_DELAYED ? "DELAY" : "SUCCESS";
@@ -180,29 +178,3 @@ void dsn_build(struct buf *out, const char *hostname, const struct store_queue_m
 }
 
 /* --- reports ready to store --------------------------------------------------------- */
-
-bool dsn_report_make(struct store *st, struct delivery *d, const char *hostname,
-		     const struct store_queue_msg *m, const size_t *which, size_t n,
-		     enum dsn_action action, struct dsn_report *rep)
-{
-	unsigned char r[8];
-
-	if (n == 0 || m->sender == NULL || m->sender[0] == '\0')
-		return false;
-	memset(rep, 0, sizeof(*rep));
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		log_panic("RAND_bytes failed");
-	snprintf(rep->qid, sizeof(rep->qid), "R%02X%02X%02X%02X%02X%02X%02X%02X", r[0], r[1], r[2],
-		 r[3], r[4], r[5], r[6], r[7]);
-	dsn_build(&rep->body, hostname, m, which, n, action, rep->qid);
-	delivery_report(d, st, rep->qid, m->sender, rep->body.data, rep->body.len, &rep->out);
-	rep->sub = rep->out.sub;
-	return true;
-}
-
-void dsn_report_clear(struct dsn_report *rep)
-{
-	buf_free(&rep->body);
-	delivery_out_clear(&rep->out);
-	memset(rep, 0, sizeof(*rep));
-}

@@ -16,6 +16,7 @@
  *     retry_min has passed: the rest of its bundle and its other due mail
  *     wait, untried, instead of each costing another time limit.
  */
+#include "delivery/delivery.h"
 #include "queue/dns.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
@@ -336,12 +337,12 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	return slow;
 }
 
-/* A report to m->sender (dsn_report_make), logged. */
+/* A report to m->sender (delivery_dsn_make), logged. */
 static bool report_add(struct store *st, struct delivery *d, const struct config *cfg,
 		       struct store_queue_msg *m, const size_t *which, size_t n,
-		       enum dsn_action action, struct dsn_report *rep)
+		       enum dsn_action action, struct delivery_dsn *rep)
 {
-	if (!dsn_report_make(st, d, cfg->hostname, m, which, n, action, rep))
+	if (!delivery_dsn_make(d, st, m, which, n, action, rep))
 		return false;
 	log_info("queue report qid=%s report=%s to=<%s> action=%s recipients=%zu", m->qid, rep->qid,
 		 m->sender,
@@ -416,7 +417,7 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 			 dsn_wanted(r->dsn_notify, DSN_RELAYED))
 			relayed[ns++] = i;
 	}
-	struct dsn_report reps[3];
+	struct delivery_dsn reps[3];
 	size_t n_reps = 0;
 	if (report_add(st, q->srv->delivery, cfg, &m, failed, nf, DSN_FAILED, &reps[n_reps]))
 		n_reps++;
@@ -440,7 +441,7 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 		log_error("queue qid=%s: cannot record the attempt: %s (it will be retried)", m.qid,
 			  store_error(st));
 	for (size_t i = 0; i < n_reps; i++)
-		dsn_report_clear(&reps[i]);
+		delivery_dsn_clear(&reps[i]);
 	free(failed);
 	free(delayed);
 	free(relayed);
