@@ -290,7 +290,8 @@ static int maildir_open(const char *where, const struct migrate_options *o,
 	if (dc_uidl_format(fmt, 1, 1, "name", "guid", probe, sizeof(probe), err, err_len) < 0 ||
 	    scan(s, "cur", &cap, err, err_len) < 0 || scan(s, "new", &cap, err, err_len) < 0)
 		goto fail;
-	qsort(s->files, s->n, sizeof(*s->files), cmp_base);
+	if (s->n > 1) /* none: no array at all */
+		qsort(s->files, s->n, sizeof(*s->files), cmp_base);
 	for (size_t i = 1; i < s->n; i++)
 		if (strcmp(s->files[i - 1].base, s->files[i].base) == 0) {
 			snprintf(err, err_len, "%s/%s and %s: one message under two names", s->dir,
@@ -299,7 +300,8 @@ static int maildir_open(const char *where, const struct migrate_options *o,
 		}
 	if (apply_courier(s, err, err_len) < 0 || apply_dovecot(s, fmt, err, err_len) < 0)
 		goto fail;
-	qsort(s->files, s->n, sizeof(*s->files), cmp_order);
+	if (s->n > 1)
+		qsort(s->files, s->n, sizeof(*s->files), cmp_order);
 	*s_r = s;
 	return 0;
 fail:

@@ -131,7 +131,8 @@ static int winpop3_open(const char *where, const struct migrate_options *o,
 			 where, folders, where);
 		goto fail;
 	}
-	qsort(s->files, s->n, sizeof(*s->files), cmp_file);
+	if (s->n > 1) /* none: no array at all */
+		qsort(s->files, s->n, sizeof(*s->files), cmp_file);
 	*s_r = s;
 	return 0;
 fail:

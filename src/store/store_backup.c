@@ -237,8 +237,9 @@ static int manifest_read(const char *dir, struct manifest *m, char *err, size_t 
 		else if (n == 3 && strcmp(key, "sha256") == 0 && m->n < MAX_FILES &&
 			 strlen(a) == 64 && strlen(b) < sizeof(m->name[0]) &&
 			 strchr(b, '/') == NULL && b[0] != '.') {
-			snprintf(m->sha[m->n], sizeof(m->sha[0]), "%s", a);
-			snprintf(m->name[m->n], sizeof(m->name[0]), "%s", b);
+			/* lengths checked above */
+			memcpy(m->sha[m->n], a, 65);
+			memcpy(m->name[m->n], b, strlen(b) + 1);
 			m->n++;
 		} else
 			ret = -1;

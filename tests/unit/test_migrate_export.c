@@ -22,8 +22,8 @@
 
 static const char *const bodies[] = {
     "Subject: one\r\n\r\nplain\r\n",
-    "Return-Path: <bob@example.org>\r\nSubject: two\r\n\r\n\r\nFrom here\r\n>From once\r\n"
-    ">>From twice\r\n\r\nFrom x Thu Nov 24 18:22:48 1986\r\n",
+    ("Return-Path: <bob@example.org>\r\nSubject: two\r\n\r\n\r\nFrom here\r\n>From once\r\n"
+     ">>From twice\r\n\r\nFrom x Thu Nov 24 18:22:48 1986\r\n"),
     "Subject: three\r\n\r\n.\r\n..\r\nlast\r\n",
 };
 #define NB (sizeof(bodies) / sizeof(bodies[0]))
@@ -59,6 +59,7 @@ static char *slurp(const char *path, size_t *n_r)
 	char tmp[4096];
 	size_t n;
 
+	*n_r = 0;
 	if (f == NULL)
 		return NULL;
 	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
