@@ -128,7 +128,9 @@ int64_t mbox_from_date(const char *line, size_t len)
 			continue;
 		if (!token(line, n, &j, &t, &tn) || tn < 4 || tn > 8)
 			continue;
-		if (!(digits(t, 2, 1, 2, &hh) && t[2] == ':' && digits(t + 3, 2, 2, 2, &mm)) &&
+		/* hh:mm or h:mm, each within the token */
+		if (!(tn >= 5 && digits(t, 2, 1, 2, &hh) && t[2] == ':' &&
+		      digits(t + 3, 2, 2, 2, &mm)) &&
 		    !(t[1] == ':' && digits(t, 1, 1, 1, &hh) && digits(t + 2, 2, 2, 2, &mm)))
 			continue;
 		const char *c = memchr(t, ':', tn);
