@@ -12,10 +12,12 @@
  * (its own, or the generated form of a message stored without one) is
  * skipped, which makes an import run again resumable.
  *
- * XXX the UIDLs already in the mailbox are read once per call into a hash
- * set: messages has no index on (mailbox_id, uidl) and a query per message
- * would scan the mailbox each time. The read is O(mailbox) per batch, fine
- * for batches of hundreds; an index would need a schema migration (S6).
+ * The UIDLs already in the mailbox are read into a hash set once per import
+ * run, not once per batch: the handle keeps the set of the mailbox it last
+ * imported into, with SQLite's data_version of that moment. A commit by any
+ * other connection changes data_version, and then the set is read afresh,
+ * so a message another process delivered or expunged meanwhile is seen. A
+ * batch that fails drops the set (it may hold UIDLs never committed).
  */
 #include "store/store_private.h"
 #include "util/mem.h"
@@ -121,9 +123,7 @@ static uint64_t generated_uid(const char *u, int64_t mailbox_id)
 	return strtoull(u + 8, NULL, 16);
 }
 
-/* The mailbox's UIDLs into *set, and its next uid; inside the transaction. */
-static int load_uidls(struct store *st, int64_t mailbox_id, struct uidl_set *set,
-		      int64_t *next_uid_r)
+static int next_uid_of(struct store *st, int64_t mailbox_id, int64_t *next_uid_r)
 {
 	sqlite3_stmt *s = store_stmt(st, "SELECT next_uid FROM mailboxes WHERE id = ?1");
 	int rc;
@@ -141,7 +141,18 @@ static int load_uidls(struct store *st, int64_t mailbox_id, struct uidl_set *set
 		return store_fail(st, rc, "import");
 	*next_uid_r = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	s = store_stmt(st, "SELECT uid, uidl FROM messages WHERE mailbox_id = ?1");
+	return STORE_OK;
+}
+
+/* The mailbox's UIDLs into *set, and its next uid; inside the transaction. */
+static int load_uidls(struct store *st, int64_t mailbox_id, struct uidl_set *set,
+		      int64_t *next_uid_r)
+{
+	int rc, r = next_uid_of(st, mailbox_id, next_uid_r);
+
+	if (r != STORE_OK)
+		return r;
+	sqlite3_stmt *s = store_stmt(st, "SELECT uid, uidl FROM messages WHERE mailbox_id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
 	sqlite3_bind_int64(s, 1, mailbox_id);
@@ -154,6 +165,66 @@ static int load_uidls(struct store *st, int64_t mailbox_id, struct uidl_set *set
 	}
 	if (rc != SQLITE_DONE)
 		return store_fail(st, rc, "import");
+	return STORE_OK;
+}
+
+/* The set of the mailbox last imported into on this handle (store_private.h). */
+struct store_import_cache {
+	int64_t mailbox_id;
+	int64_t data_version;
+	struct uidl_set set;
+};
+
+void store_import_cache_free(struct store *st)
+{
+	if (st->import_cache == NULL)
+		return;
+	set_free(&st->import_cache->set);
+	free(st->import_cache);
+	st->import_cache = NULL;
+}
+
+static int data_version(struct store *st, int64_t *v_r)
+{
+	sqlite3_stmt *s = store_stmt(st, "PRAGMA data_version");
+	int rc;
+
+	*v_r = 0;
+	if (s == NULL)
+		return STORE_TEMP;
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+		return store_fail(st, rc, "import");
+	*v_r = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+/* The mailbox's UIDL set and next uid, the kept set when nobody else has
+   committed since; inside the transaction. */
+static int uidls_of(struct store *st, int64_t mailbox_id, struct uidl_set **set_r,
+		    int64_t *next_uid_r)
+{
+	struct store_import_cache *c = st->import_cache;
+	int64_t v = 0;
+	int r;
+
+	if ((r = data_version(st, &v)) != STORE_OK)
+		return r;
+	if (c != NULL && (c->mailbox_id != mailbox_id || c->data_version != v)) {
+		store_import_cache_free(st);
+		c = NULL;
+	}
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		c->mailbox_id = mailbox_id;
+		c->data_version = v;
+		st->import_cache = c;
+		if ((r = load_uidls(st, mailbox_id, &c->set, next_uid_r)) != STORE_OK)
+			return r;
+	} else if ((r = next_uid_of(st, mailbox_id, next_uid_r)) != STORE_OK) {
+		return r;
+	}
+	*set_r = &c->set;
 	return STORE_OK;
 }
 
@@ -185,13 +256,13 @@ static int add_one(struct store *st, int64_t mailbox_id, const struct store_impo
 static int import(struct store *st, int64_t mailbox_id, const struct store_import_msg *msgs,
 		  size_t n, int *results)
 {
-	struct uidl_set set = {0};
+	struct uidl_set *set = NULL;
 	int64_t next_uid = 0, now = (int64_t)time(NULL), used = 0, added = 0;
 	int r, rc;
 
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
-	if ((r = load_uidls(st, mailbox_id, &set, &next_uid)) != STORE_OK)
+	if ((r = uidls_of(st, mailbox_id, &set, &next_uid)) != STORE_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		const struct store_import_msg *m = &msgs[i];
@@ -199,14 +270,20 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 			results[i] = STORE_INVALID;
 			continue;
 		}
-		if (m->uidl != NULL && set_has(&set, m->uidl)) {
+		if (m->uidl != NULL && set_has(set, m->uidl)) {
 			results[i] = STORE_EXISTS; /* there already, or twice in this batch */
 			continue;
 		}
-		if ((r = add_one(st, mailbox_id, m, next_uid++, now)) != STORE_OK)
+		int64_t uid = next_uid++;
+		if ((r = add_one(st, mailbox_id, m, uid, now)) != STORE_OK)
 			goto fail;
+		/* kept past this call: the set owns its strings */
+		set_put(set,
+			m->uidl != NULL ? xstrdup(m->uidl)
+					: xasprintf("%08" PRIx64 "%08" PRIx64, (uint64_t)mailbox_id,
+						    (uint64_t)uid),
+			true);
 		if (m->uidl != NULL) {
-			set_put(&set, (char *)m->uidl, false);
 			uint64_t g = generated_uid(m->uidl, mailbox_id);
 			if (g >= (uint64_t)next_uid && g < INT64_MAX)
 				next_uid = (int64_t)g + 1;
@@ -229,10 +306,11 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 		r = store_fail(st, rc, "import");
 		goto fail;
 	}
-	set_free(&set);
-	return store_commit(st); /* S1: one WAL fsync for the batch */
+	if ((r = store_commit(st)) != STORE_OK) /* S1: one WAL fsync for the batch */
+		store_import_cache_free(st);
+	return r;
 fail:
-	set_free(&set);
+	store_import_cache_free(st);
 	store_rollback(st);
 	return r;
 }

@@ -26,7 +26,8 @@ struct store {
 	sqlite3 *db;
 	char *data_dir; /* for error texts: where the store is */
 	char err[768];
-	bool fail_next_commit; /* test seam: the next commit fails (S7) */
+	bool fail_next_commit;			 /* test seam: the next commit fails (S7) */
+	struct store_import_cache *import_cache; /* store_import.c */
 	struct store_stmt cache[STORE_STMT_CACHE];
 	size_t n_cached;
 };
@@ -100,6 +101,9 @@ int store_target_exists(struct store *st, const char *t, const char *role, bool 
 /* Whether a distribution list holds the normalised address: as its own or
    as its bounce address owner-LOCAL@DOMAIN (store_list.c). */
 int store_list_holds(struct store *st, const char *a, bool *held_r);
+
+/* Drops what store_import keeps between calls (store_close does). */
+void store_import_cache_free(struct store *st);
 
 /* One submission inside the caller's transaction (store_queue.c). */
 int store_submit_one(struct store *st, struct store_submission *sub);

@@ -636,6 +636,7 @@ void store_close(struct store **stp)
 	struct store *st = *stp;
 	if (st == NULL)
 		return;
+	store_import_cache_free(st);
 	for (size_t i = 0; i < st->n_cached; i++)
 		sqlite3_finalize(st->cache[i].stmt);
 	if (st->db != NULL)

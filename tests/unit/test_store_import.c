@@ -215,8 +215,32 @@ static void test_many(void)
 	test_end();
 }
 
+/* The UIDLs read by one handle are kept between its calls, and read again
+   once another connection has committed (data_version). */
+static void test_other_writer(void)
+{
+	char *dir;
+	int64_t mb;
+	struct store *st = setup(&dir, &mb, 0), *other = NULL;
+	struct store_import_msg a = msg("Subject: a\r\n\r\na\r\n", "U-A", 0);
+	struct store_import_msg b = msg("Subject: b\r\n\r\nb\r\n", "U-B", 0);
+	int res[1];
+
+	test_begin("import: a UIDL another process stored between two batches is skipped");
+	test_assert(store_import(st, mb, &a, 1, res) == STORE_OK && res[0] == STORE_OK);
+	test_assert(store_open(dir, false, &other) == STORE_OK);
+	test_assert(store_import(other, mb, &b, 1, res) == STORE_OK && res[0] == STORE_OK);
+	store_close(&other);
+	test_assert(store_import(st, mb, &b, 1, res) == STORE_OK && res[0] == STORE_EXISTS);
+	test_assert(store_import(st, mb, &a, 1, res) == STORE_OK && res[0] == STORE_EXISTS);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 2);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
 int main(void)
 {
-	return test_run((void (*[])(void)){test_basic, test_skip, test_invalid, test_generated,
-					   test_failures, test_many, NULL});
+	return test_run((void (*[])(void)){test_other_writer, test_basic, test_skip, test_invalid,
+					   test_generated, test_failures, test_many, NULL});
 }
