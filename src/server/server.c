@@ -451,7 +451,8 @@ static void reload_work(void *thread_ctx, void *p)
 
 static void reload_changed(const char *key, void *arg)
 {
-	if (strncmp(key, "tls.", 4) != 0 && strcmp(key, "server.log_level") != 0)
+	if (strncmp(key, "tls.", 4) != 0 && strcmp(key, "server.log_level") != 0 &&
+	    strcmp(key, "server.log_format") != 0)
 		log_warn("reload: %s changed; it takes effect at the next restart", key);
 }
 
@@ -466,6 +467,7 @@ static void reload_done(void *p)
 	} else {
 		config_diff(sp->pub.cfg, &j->next, reload_changed, NULL);
 		log_set_level(j->next.log_level);
+		log_set_format(j->next.log_format);
 		if (j->tls == NULL) {
 			log_error("reload: %s; the running certificate stays", j->err);
 		} else {
@@ -660,6 +662,7 @@ int server_run(const struct config *cfg)
 	int ret = 1;
 
 	log_set_level(cfg->log_level);
+	log_set_format(cfg->log_format);
 	srv->cfg = cfg;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);

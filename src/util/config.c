@@ -422,6 +422,12 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 				}
 			return "expected debug, info, warn or error";
 		}
+		if (strcmp(key, "log_format") == 0) {
+			if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)
+				return "expected text or json";
+			c->log_format = strcmp(v, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
+			return NULL;
+		}
 	} else if (strcmp(sec, "listen") == 0) {
 		for (int r = 0; r < ROLE_COUNT; r++)
 			if (strcmp(key, role_names[r]) == 0)
@@ -447,6 +453,9 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 				return "expected a domain name (letters, digits, '-' and '.')";
 			return set_string(&c->tls_client_cert_domain, v);
 		}
+	} else if (strcmp(sec, "metrics") == 0) {
+		if (strcmp(key, "listen") == 0)
+			return set_listen(&c->metrics_listen, v);
 	} else if (strcmp(sec, "limits") == 0) {
 		if (strcmp(key, "max_connections") == 0)
 			return set_count(&c->max_connections, v, 1, 1000000);
@@ -578,9 +587,9 @@ static const char *set_key(struct config *c, const char *sec, const char *key, c
 
 static bool section_known(const char *s)
 {
-	static const char *const secs[] = {"server", "listen", "tls",	      "limits",
-					   "pop3",   "smtp",   "delivery",    "directory",
-					   "ldap",   "pam",    "passwd-file", "gssapi"};
+	static const char *const secs[] = {"server",	  "listen",   "tls",	   "limits", "pop3",
+					   "smtp",	  "delivery", "directory", "ldap",   "pam",
+					   "passwd-file", "gssapi",   "metrics"};
 	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
 		if (strcmp(s, secs[i]) == 0)
 			return true;
@@ -926,6 +935,7 @@ void config_write(const struct config *c, struct buf *b)
 	put_str(b, "data_dir", c->data_dir);
 	put_str(b, "user", c->user);
 	buf_printf(b, "workers = %u\nlog_level = %s\n", c->workers, levels[c->log_level]);
+	buf_printf(b, "log_format = %s\n", c->log_format == LOG_FORMAT_JSON ? "json" : "text");
 	buf_printf(b, "\n[listen]\n");
 	for (int r = 0; r < ROLE_COUNT; r++) {
 		buf_printf(b, "%s = ", role_names[r]);
@@ -1020,6 +1030,10 @@ void config_write(const struct config *c, struct buf *b)
 	put_str(b, "realm", c->gssapi_realm);
 	put_str(b, "domain", c->gssapi_domain);
 	put_str(b, "principal", c->gssapi_principal);
+	buf_printf(b, "\n[metrics]\nlisten = ");
+	for (size_t i = 0; i < c->metrics_listen.count; i++)
+		buf_printf(b, "%s%s", i > 0 ? ", " : "", c->metrics_listen.addrs[i]);
+	buf_printf(b, "%s\n", c->metrics_listen.count == 0 ? "off" : "");
 }
 
 void config_diff(const struct config *a, const struct config *b,
@@ -1083,6 +1097,7 @@ void config_free(struct config *c)
 	for (int r = 0; r < ROLE_COUNT; r++)
 		listen_list_clear(&c->listen[r]);
 	listen_list_clear(&c->directory);
+	listen_list_clear(&c->metrics_listen);
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->tls_client_ca);

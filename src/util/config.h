@@ -47,7 +47,8 @@ struct config {
 			       as root (server/privdrop.h); NULL if not set */
 	unsigned user_line; /* its line in the file, for messages; 0 if not set */
 	enum log_level log_level;
-	unsigned workers; /* threads for blocking work (hashing, store) */
+	enum log_format log_format; /* [server] log_format: text or json */
+	unsigned workers;	    /* threads for blocking work (hashing, store) */
 
 	struct listen_list listen[ROLE_COUNT];
 
@@ -99,6 +100,7 @@ struct config {
 	unsigned delivery_data_done_timeout; /* the reply after the final "." */
 	unsigned delivery_slow_after;	     /* a delivery this old frees its slot */
 	struct listen_list directory;	     /* [directory] backend: names in chain order */
+	struct listen_list metrics_listen;   /* [metrics] listen: HTTP /metrics (admin/) */
 	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
 	char *delivery_ca_file;	 /* CAs for --tls verify, or NULL: the system's */
 

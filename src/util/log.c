@@ -4,14 +4,36 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 /* set by the loop thread (start-up, SIGHUP), read by every thread */
 static atomic_int min_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static atomic_int log_format = LOG_FORMAT_TEXT;
+static log_sink_fn *sink;
+
+void log_set_format(enum log_format format)
+{
+	atomic_store_explicit(&log_format, (int)format, memory_order_relaxed);
+}
+
+void log_set_sink(log_sink_fn *fn)
+{
+	sink = fn;
+}
+
+const char *log_event_name(enum log_event ev)
+{
+	static const char *const names[LOG_EV_COUNT] = {
+	    "connect", "tls", "command", "login", "message", "session", "delivery",
+	};
+	return (unsigned)ev < LOG_EV_COUNT ? names[ev] : "?";
+}
 
 void log_set_level(enum log_level level)
 {
@@ -71,4 +93,55 @@ void log_panic(const char *fmt, ...)
 	log_v("panic", fmt, ap);
 	va_end(ap);
 	abort();
+}
+
+static void add_field(char *line, size_t cap, size_t *n, const char *key, const char *v)
+{
+	if (v == NULL || *n >= cap)
+		return;
+	bool quote = v[0] == '\0' || strpbrk(v, " \"=") != NULL;
+	int m = snprintf(line + *n, cap - *n, quote ? " %s=\"%s\"" : " %s=%s", key, v);
+	if (m > 0)
+		*n += (size_t)m;
+}
+
+/* The text form: "[sid=ID ]SERVICE EVENT key=value...". The json form is
+   written by log_v from the same text (every field is a key=value pair). */
+void log_record(enum log_level level, const struct log_record *r)
+{
+	char line[3072], num[32];
+	size_t n = 0;
+
+	if (sink != NULL)
+		sink(r);
+	if ((int)level < atomic_load_explicit(&min_level, memory_order_relaxed))
+		return;
+	if (r->sid != NULL)
+		n += (size_t)snprintf(line, sizeof(line), "sid=%s ", r->sid);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "%s %s",
+			      r->service != NULL ? r->service : "-", log_event_name(r->event));
+	add_field(line, sizeof(line), &n, "cmd", r->command);
+	add_field(line, sizeof(line), &n, "qid", r->qid);
+	add_field(line, sizeof(line), &n, "user", r->user);
+	add_field(line, sizeof(line), &n, "ip", r->ip);
+	add_field(line, sizeof(line), &n, "mech", r->mech);
+	add_field(line, sizeof(line), &n, "result", r->result);
+	add_field(line, sizeof(line), &n, "reason", r->reason);
+	add_field(line, sizeof(line), &n, "tls", r->tls);
+	if (r->bytes != 0) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)r->bytes);
+		add_field(line, sizeof(line), &n, "bytes", num);
+	}
+	if (r->count != 0) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)r->count);
+		add_field(line, sizeof(line), &n, "count", num);
+	}
+	if (r->usec != 0) {
+		snprintf(num, sizeof(num), "%llu.%03llu", (unsigned long long)(r->usec / 1000),
+			 (unsigned long long)(r->usec % 1000));
+		add_field(line, sizeof(line), &n, "ms", num);
+	}
+	if (r->extra != NULL && n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, " %s", r->extra);
+	log_msg(level, "%s", line);
 }

@@ -7,9 +7,22 @@
  * for one id shows a whole conversation. log_panic() is for our own bugs and
  * aborts; log_fatal() is for the environment (bad config, no port) and exits 1.
  * Thread-safe: each line is written with one write(2).
+ *
+ * Records. What an operator counts or searches for - a finished command, a
+ * login, a session, an accepted message, a delivery attempt - is a struct
+ * log_record with named fields, not a format string. log_record() writes it
+ * as one line in the log format in effect ([server] log_format: text is
+ * key=value pairs, json one JSON object per line) when its level passes,
+ * and hands it, whatever the level, to the sink (log_set_sink(): the
+ * metrics of admin/metrics.h) on the calling thread. Every record names
+ * its event and service; the other fields are NULL or 0 when they do not
+ * apply. A record never holds a secret: no password, no SASL response, no
+ * AUTH argument (tests/proto/test_logs.py checks).
  */
 #ifndef MAILROOM_UTIL_LOG_H
 #define MAILROOM_UTIL_LOG_H
+
+#include <stdint.h>
 
 #include "util/mem.h"
 
@@ -21,6 +34,46 @@ void log_msg(enum log_level level, const char *fmt, ...) ATTR_FORMAT(2, 3);
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+void log_set_format(enum log_format format);
+
+enum log_event {
+	LOG_EV_CONNECT,	 /* a connection accepted, or refused (result, reason) */
+	LOG_EV_TLS,	 /* a TLS handshake finished: result ok|failed, tls = "TLSv1.3" */
+	LOG_EV_COMMAND,	 /* one protocol command answered: command, result ok|err, usec */
+	LOG_EV_LOGIN,	 /* a login decided: user, mech, result ok|failed|refused, usec */
+	LOG_EV_MESSAGE,	 /* a message accepted (qid, bytes, count = recipients, usec =
+			    end of data to the 250) or refused at its end (result) */
+	LOG_EV_SESSION,	 /* a connection ended: reason, usec = its life, count = commands */
+	LOG_EV_DELIVERY, /* one recipient's delivery attempt: result sent|deferred|bounced|
+			    expired|local, qid, usec = the delay since it was queued */
+	LOG_EV_COUNT
+};
+const char *log_event_name(enum log_event ev);
+
+struct log_record {
+	enum log_event event;
+	const char *service; /* "pop3", "pop3s", "smtp", "submission", "submissions", "queue",
+				"metrics" */
+	const char *sid, *qid, *ip, *user;
+	const char *command; /* LOG_EV_COMMAND: the verb, upper-case ("RETR", "DATA") */
+	const char *mech;    /* LOG_EV_LOGIN: "PLAIN", "USER", "SCRAM-SHA-256", ... */
+	const char *result;  /* a short token, see the events above */
+	const char *reason;  /* a short token or text ("timeout", "in-use", the reply) */
+	const char *tls;     /* the protocol version once TLS runs, else NULL */
+	uint64_t usec;	     /* the duration the event gives it */
+	uint64_t bytes;
+	uint64_t count;
+	const char *extra; /* more fields as "key=value key=\"a b\"", or NULL */
+};
+void log_record(enum log_level level, const struct log_record *r);
+
+/* Called with every record, whatever the level, on the thread that made it
+   (admin/metrics.h says which threads those are). NULL: none. Set once,
+   before any other thread runs. */
+typedef void log_sink_fn(const struct log_record *r);
+void log_set_sink(log_sink_fn *fn);
+
 ATTR_NORETURN void log_fatal(const char *fmt, ...) ATTR_FORMAT(1, 2);
 ATTR_NORETURN void log_panic(const char *fmt, ...) ATTR_FORMAT(1, 2);
 
