@@ -26,6 +26,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,19 +266,81 @@ static unsigned thread_count(void)
 	return n;
 }
 
-/* True if any capability is left in the permitted or effective set. */
-static bool caps_left(void)
+/* The three capability sets of this process, as 64-bit masks. */
+struct capsets {
+	uint64_t permitted, effective, inheritable;
+};
+
+static int caps_get(struct capsets *cs)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capget, &hdr, data) < 0)
-		return true;
-	for (size_t i = 0; i < N_ELEMENTS(data); i++)
-		if (data[i].permitted != 0 || data[i].effective != 0)
-			return true;
-	return false;
+		return -1;
+	cs->permitted = data[0].permitted | (uint64_t)data[1].permitted << 32;
+	cs->effective = data[0].effective | (uint64_t)data[1].effective << 32;
+	cs->inheritable = data[0].inheritable | (uint64_t)data[1].inheritable << 32;
+	return 0;
+}
+
+/* The ambient set: PR_CAP_AMBIENT_IS_SET for each capability the kernel
+   knows (it answers EINVAL past the last one). */
+static uint64_t caps_ambient(void)
+{
+	uint64_t mask = 0;
+
+	for (unsigned c = 0; c < 64; c++) {
+		int r = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0);
+		if (r < 0)
+			break;
+		if (r == 1)
+			mask |= (uint64_t)1 << c;
+	}
+	return mask;
+}
+
+/* True if any capability is left in the permitted or effective set. */
+static bool caps_left(void)
+{
+	struct capsets cs;
+
+	return caps_get(&cs) < 0 || cs.permitted != 0 || cs.effective != 0;
+}
+
+int privdrop_caps_clear(char **held_r, char **err_r)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+	struct capsets cs;
+	uint64_t ambient = caps_ambient();
+
+	*held_r = NULL;
+	if (caps_get(&cs) < 0) {
+		*err_r = xasprintf("capabilities: capget: %s", strerror(errno));
+		return -1;
+	}
+	if (cs.permitted == 0 && cs.effective == 0 && cs.inheritable == 0 && ambient == 0)
+		return 0;
+	memset(none, 0, sizeof(none));
+	/* ambient first: the kernel keeps it only within permitted and
+	   inheritable, but an explicit clear does not depend on that */
+	if ((ambient != 0 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) ||
+	    syscall(SYS_capset, &hdr, none) < 0) {
+		*err_r = xasprintf("capabilities: cannot drop them: %s", strerror(errno));
+		return -1;
+	}
+	struct capsets after;
+	if (caps_get(&after) < 0 || after.permitted != 0 || after.effective != 0 ||
+	    after.inheritable != 0 || caps_ambient() != 0) {
+		*err_r = xasprintf("capabilities: some are still held after dropping them");
+		return -1;
+	}
+	*held_r = xasprintf("permitted=0x%llx effective=0x%llx inheritable=0x%llx ambient=0x%llx",
+			    (unsigned long long)cs.permitted, (unsigned long long)cs.effective,
+			    (unsigned long long)cs.inheritable, (unsigned long long)ambient);
+	return 0;
 }
 
 static int verify(const struct privdrop *pd, char **err_r)

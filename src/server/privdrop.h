@@ -6,6 +6,9 @@
  * runs as [server] user for good: supplementary groups, group and user are
  * switched before any thread starts and before any client byte is read, and
  * the switch is verified (root cannot be regained, no capability is left).
+ * Started as another user with capabilities (a systemd unit's
+ * AmbientCapabilities=CAP_NET_BIND_SERVICE), serve drops them all once its
+ * listeners are bound.
  * As root without [server] user, serve refuses to start; [server] user may
  * not name root. Not started as root, the key must name the current user
  * (it is then ignored) or be left out.
@@ -58,6 +61,15 @@ int privdrop_chown_data(const struct config *cfg, const struct privdrop *pd, cha
 /* Switches to pd->uid/gid for good and verifies it; a no-op without
    pd->drop. Must run while the process has one thread. */
 int privdrop_apply(const struct privdrop *pd, char **err_r);
+
+/* Drops every capability the process holds: the ambient set is cleared
+   (PR_CAP_AMBIENT_CLEAR_ALL) and the permitted, effective and inheritable
+   sets set to none (capset), then read back. For a start that is not as
+   root but with CAP_NET_BIND_SERVICE from the service manager (systemd's
+   AmbientCapabilities=): once the listeners are bound, it is needed no
+   more. *held_r: what was held, as text for the log ("permitted=0x400
+   ..."), or NULL when nothing was (caller frees). Returns 0 or -1. */
+int privdrop_caps_clear(char **held_r, char **err_r);
 
 /* After the switch: the data dir can be reached (every parent searchable). */
 int privdrop_check_reach(const char *dir, const struct privdrop *pd, char **err_r);

@@ -12,6 +12,10 @@
  * runs as root) and the worker pool, the services and the queue started. Name
  * resolution of listen addresses happens here, never later. Any failure
  * before "mailroom ready" stops the process with a message naming the cause.
+ * Not started as root, the capabilities a service manager gave (to bind
+ * ports below 1024) are dropped once the listeners are bound. A service
+ * manager ($NOTIFY_SOCKET, notify.h) hears READY once the loop runs,
+ * RELOADING and READY around a SIGHUP reload, and STOPPING at shutdown.
  *
  * Shutdown (SIGTERM/SIGINT): listeners close, handshakes in progress are
  * aborted, every POP3 session gets a last reply and closes; after
@@ -20,6 +24,7 @@
  * Loop thread only; no global state.
  */
 #include "server/server.h"
+#include "server/notify.h"
 #include "server/privdrop.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
@@ -77,6 +82,7 @@ struct server_priv {
 	struct conn_mgr *conns;
 	struct listener *listeners;
 	struct ip_count *ips[SERVER_IP_BUCKETS];
+	struct notify *notify; /* the service manager ($NOTIFY_SOCKET), or NULL */
 	int sigfd;
 	bool stopping, reloading;
 	struct timer *stop_check, *grace;
@@ -415,6 +421,9 @@ static void shutdown_begin(struct server_priv *sp, const char *why)
 
 	sp->stopping = true;
 	log_info("shutdown signal=%s connections=%u", why, sp->pub.connections);
+	char *status = xasprintf("stopping: %u connections open", sp->pub.connections);
+	notify_stopping(sp->notify, status);
+	free(status);
 	listeners_close(sp);
 	conn_mgr_abort_handshakes(sp->conns, "server stopping");
 	pop3_service_shutdown(sp->pub.pop3);
@@ -464,7 +473,11 @@ static void reload_done(void *p)
 	sp->reloading = false;
 	if (!j->read) {
 		log_error("reload refused: %s; the running configuration stays", j->err);
+		char *status = xasprintf("serving; reload refused: %s", j->err);
+		notify_ready(sp->notify, status);
+		free(status);
 	} else {
+		bool tls_ok = j->tls != NULL;
 		config_diff(sp->pub.cfg, &j->next, reload_changed, NULL);
 		log_set_level(j->next.log_level);
 		log_set_format(j->next.log_format);
@@ -475,6 +488,10 @@ static void reload_done(void *p)
 			log_info("reload: TLS certificate %s and key %s loaded", j->next.tls_cert,
 				 j->next.tls_key);
 		}
+		notify_ready(
+		    sp->notify,
+		    tls_ok ? "serving; reloaded"
+			   : "serving; reloaded, the running certificate stays (see the log)");
 		config_free(&j->next);
 	}
 	free(j->err);
@@ -499,6 +516,7 @@ static void reload_begin(struct server_priv *sp)
 		return;
 	}
 	sp->reloading = true;
+	notify_reloading(sp->notify, "reloading the configuration");
 }
 
 static void signal_ready(struct loop *l, int fd, int mask, void *ctx)
@@ -602,12 +620,18 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 	if (privdrop_plan(cfg, true, pd, &err) < 0 || privdrop_check_owner(cfg, pd, &err) < 0)
 		goto fail;
 	sp->pub.loop = loop_new();
+	char *held = NULL;
 	if (bind_all(sp) < 0 || privdrop_apply(pd, &err) < 0 ||
-	    privdrop_check_reach(cfg->data_dir, pd, &err) < 0)
+	    privdrop_caps_clear(&held, &err) < 0)
 		goto fail;
 	if (pd->drop)
 		log_info("running as user=%s uid=%u gid=%u", pd->name, (unsigned)pd->uid,
 			 (unsigned)pd->gid);
+	if (held != NULL)
+		log_info("capabilities dropped %s", held);
+	free(held);
+	if (privdrop_check_reach(cfg->data_dir, pd, &err) < 0)
+		goto fail;
 	check_store(cfg);
 	if (tls_ctx_new(cfg->tls_cert, cfg->tls_key, &sp->pub.tls, &err) < 0) {
 		log_error("%s", err);
@@ -672,8 +696,11 @@ int server_run(const struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	raise_nofile();
 
+	/* before the switch: the socket may be writable by root only */
+	sp->notify = notify_from_env();
 	struct privdrop pd;
 	if (start_as_user(sp, &pd) < 0) {
+		notify_free(&sp->notify);
 		privdrop_clear(&pd);
 		listeners_close(sp);
 		loop_free(&srv->loop);
@@ -686,6 +713,7 @@ int server_run(const struct config *cfg)
 	if (directory_open(cfg, &srv->dir, &derr) < 0) {
 		log_error("%s", derr);
 		free(derr);
+		notify_free(&sp->notify);
 		privdrop_clear(&pd);
 		listeners_close(sp);
 		loop_free(&srv->loop);
@@ -702,6 +730,7 @@ int server_run(const struct config *cfg)
 	if (delivery_open(&ds, &srv->delivery, &lerr) < 0) {
 		log_error("%s", lerr);
 		directory_free(&srv->dir);
+		notify_free(&sp->notify);
 		privdrop_clear(&pd);
 		listeners_close(sp);
 		loop_free(&srv->loop);
@@ -731,9 +760,16 @@ int server_run(const struct config *cfg)
 
 	log_info("mailroom ready hostname=%s workers=%u user=%s directory=%s", cfg->hostname,
 		 cfg->workers, pd.name, directory_describe(srv->dir));
+	unsigned nls = 0;
+	for (struct listener *ls = sp->listeners; ls != NULL; ls = ls->next)
+		nls++;
+	char *status = xasprintf("serving on %u listeners as user %s", nls, pd.name);
+	notify_start(sp->notify, srv->loop, status);
+	free(status);
 	privdrop_clear(&pd);
 	loop_run(srv->loop);
 	ret = 0;
+	notify_free(&sp->notify);
 
 	listeners_close(sp);
 	loop_timer_del(srv->loop, &sp->stop_check);
