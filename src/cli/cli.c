@@ -44,6 +44,9 @@ static const char usage_main[] =
     "\n"
     "options:\n"
     "  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
+#ifdef MAILROOM_SYSTEM_CONFIG
+    "                           else " MAILROOM_SYSTEM_CONFIG " if present,\n"
+#endif
     "                           else built-in defaults with data in ./mailroom-data)\n"
     "  -h, --help               this text; VERB --help for each verb\n"
     "  -V, --version            print the version\n";

@@ -844,12 +844,28 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 	return 0;
 }
 
+const char *config_default_path(const char *system_path)
+{
+	if (access(CONFIG_DEFAULT_FILE, F_OK) == 0)
+		return CONFIG_DEFAULT_FILE;
+	if (system_path != NULL && system_path[0] != '\0' && access(system_path, F_OK) == 0)
+		return system_path;
+	return NULL;
+}
+
+/* A packaged build names its system config (CMake MAILROOM_SYSTEM_CONFIG,
+   /etc/mailroom/mailroom.conf in the .deb); a plain build has none. */
+#ifdef MAILROOM_SYSTEM_CONFIG
+#define CONFIG_SYSTEM_FILE MAILROOM_SYSTEM_CONFIG
+#else
+#define CONFIG_SYSTEM_FILE NULL
+#endif
+
 int config_load(const char *path, struct config *cfg, char **err_r)
 {
 	if (path == NULL) {
-		if (access(CONFIG_DEFAULT_FILE, F_OK) == 0)
-			path = CONFIG_DEFAULT_FILE;
-		else {
+		path = config_default_path(CONFIG_SYSTEM_FILE);
+		if (path == NULL) {
 			config_defaults(cfg);
 			resolve_paths(cfg, NULL);
 			return 0;

@@ -139,9 +139,14 @@ struct config {
 const char *listen_role_name(enum listen_role role);
 bool listen_role_implicit_tls(enum listen_role role);
 
-/* path may be NULL: then ./mailroom.conf if it exists, else defaults.
-   Returns 0, or -1 with a malloc'd message in *err_r (caller frees). */
+/* path may be NULL: then ./mailroom.conf if it exists, else the system
+   config of a packaged build (CMake MAILROOM_SYSTEM_CONFIG) if it exists,
+   else defaults. Returns 0, or -1 with a malloc'd message in *err_r
+   (caller frees). */
 int config_load(const char *path, struct config *cfg, char **err_r);
+/* The file config_load(NULL) reads: ./mailroom.conf if it exists, else
+   system_path (may be NULL) if it exists; NULL: the built-in defaults. */
+const char *config_default_path(const char *system_path);
 /* Parse config text (for tests and fuzzing); `name` is used in messages and
    as the base for relative paths. */
 int config_parse(const char *name, const char *text, size_t len, struct config *cfg, char **err_r);

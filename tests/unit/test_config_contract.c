@@ -2,11 +2,11 @@
 /*
  * test_config_contract.c - util/config.h against docs/config.md, beyond the
  * basics of test_config.c: config_load() with no file, ./mailroom.conf, a
- * named file, a missing or oversized one; the documented defaults of every
- * key; the example of docs/config.md verbatim; the syntax (comments, CRLF,
- * spacing, case); FILE:LINE in every kind of error, counted across blank,
- * comment and CRLF lines; listen lists; relative paths for data_dir and the
- * TLS files; the value parsers at their overflow edges.
+ * named file, the system config of a packaged build after ./mailroom.conf, a missing or oversized
+ * one; the documented defaults of every key; the example of docs/config.md verbatim; the syntax
+ * (comments, CRLF, spacing, case); FILE:LINE in every kind of error, counted across blank, comment
+ * and CRLF lines; listen lists; relative paths for data_dir and the TLS files; the value parsers at
+ * their overflow edges.
  */
 #include "test_common.h"
 #include "util/buf.h"
@@ -190,6 +190,30 @@ static void test_load(void)
 }
 
 /* --- the documented example and syntax ------------------------------------------------ */
+
+/* A packaged build's system config comes after ./mailroom.conf. */
+static void test_default_path(void)
+{
+	test_begin("config: without -c, ./mailroom.conf, else the system config, else none");
+	char *dir = test_tmpdir();
+	char old_cwd[PATH_MAX], sys[PATH_MAX + 64], work[PATH_MAX + 64];
+
+	snprintf(sys, sizeof(sys), "%s/etc-mailroom.conf", dir);
+	snprintf(work, sizeof(work), "%s/work", dir);
+	test_assert(getcwd(old_cwd, sizeof(old_cwd)) != NULL);
+	test_assert(mkdir(work, 0700) == 0 && chdir(work) == 0);
+	test_assert(config_default_path(NULL) == NULL);
+	test_assert(config_default_path("") == NULL);
+	test_assert(config_default_path(sys) == NULL); /* not there */
+	write_file(sys, "[server]\nhostname = sys.example.test\n");
+	test_assert_str(config_default_path(sys), sys);
+	write_file("mailroom.conf", "[server]\nhostname = here.example.test\n");
+	test_assert_str(config_default_path(sys), "mailroom.conf");
+	test_assert_str(config_default_path(NULL), "mailroom.conf");
+	test_assert(chdir(old_cwd) == 0);
+	test_rmtree(dir);
+	test_end();
+}
 
 static void test_doc_example(void)
 {
@@ -787,5 +811,6 @@ int main(void)
 {
 	return test_run((void (*[])(void)){test_load, test_doc_example, test_syntax, test_every_key,
 					   test_errors, test_listen, test_paths, test_value_parsers,
-					   test_server_user, test_ldap_keys, NULL});
+					   test_server_user, test_ldap_keys, test_default_path,
+					   NULL});
 }
