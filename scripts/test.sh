@@ -4,7 +4,8 @@
 # suite on each: C unit tests, protocol tests with real clients, fuzz corpus
 # replays; build every other configuration a user or packager builds (Debug,
 # RelWithDebInfo, Release with gcc and with clang) and run its unit tests and
-# corpus replays; then run every libFuzzer target briefly (clang build). Ends
+# corpus replays; then run every libFuzzer target briefly (clang build); then
+# build the Debian package, lint it and test its install. Ends
 # with one line "N passed, N failed" summing everything; a build that fails
 # counts as a failure.
 set -u
@@ -114,6 +115,43 @@ else
 	echo "== fuzz: BUILD FAILED"
 	total_fail=$((total_fail + 1))
 fi
+
+# The Debian package: built in a copy of the tree (dpkg-buildpackage writes
+# ../*.deb next to the source), checked by lintian (no error, no warning),
+# then installed and served in a fresh bookworm root (tests/pkg/install-test.sh,
+# root only). One pass or fail for each of the three.
+package_check() { # $1 = label, rest = command; its output goes to $log/$1.out
+	label=$1
+	shift
+	if "$@" > "$log/$label.out" 2>&1; then
+		echo "package $label: ok"
+		total_pass=$((total_pass + 1))
+	else
+		echo "package $label: FAILED"
+		tail -n 40 "$log/$label.out"
+		total_fail=$((total_fail + 1))
+	fi
+}
+echo "== package: dpkg-buildpackage, lintian, install test"
+pkg_t0=$(date +%s)
+pkg=$(mktemp -d /var/tmp/mailroom-deb.XXXXXX)
+mkdir "$pkg/src"
+tar --exclude='./build' --exclude='./build-*' --exclude=./.git -cf - . | tar -C "$pkg/src" -xf -
+package_check deb sh -c "cd '$pkg/src' && dpkg-buildpackage -us -uc -b"
+deb=$(ls "$pkg"/mailroom_*.deb 2>/dev/null | head -n 1)
+if [ -n "$deb" ]; then
+	package_check lintian lintian --fail-on error,warning "$deb"
+	if [ "$(id -u)" -eq 0 ]; then
+		package_check install tests/pkg/install-test.sh "$deb"
+	else
+		echo "package install: skipped (debootstrap and chroot need root)"
+	fi
+else
+	echo "package lintian, install: FAILED (no .deb)"
+	total_fail=$((total_fail + 2))
+fi
+rm -rf "$pkg"
+echo "package: $(($(date +%s) - pkg_t0)) s"
 
 if [ $((total_pass + total_fail)) -eq 0 ]; then
 	total_fail=1 # a suite that ran nothing has failed
