@@ -136,7 +136,9 @@ echo "== package: dpkg-buildpackage, lintian, install test"
 pkg_t0=$(date +%s)
 pkg=$(mktemp -d /var/tmp/mailroom-deb.XXXXXX)
 mkdir "$pkg/src"
-tar --exclude='./build' --exclude='./build-*' --exclude=./.git -cf - . | tar -C "$pkg/src" -xf -
+# not the build folders, nor run.sh's config and data
+tar --exclude='./build' --exclude='./build-*' --exclude=./.git --exclude=./mailroom.conf \
+	--exclude=./mailroom-data -cf - . | tar -C "$pkg/src" -xf -
 package_check deb sh -c "cd '$pkg/src' && dpkg-buildpackage -us -uc -b"
 deb=$(ls "$pkg"/mailroom_*.deb 2>/dev/null | head -n 1)
 if [ -n "$deb" ]; then

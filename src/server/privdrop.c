@@ -317,6 +317,12 @@ int privdrop_caps_clear(char **held_r, char **err_r)
 	uint64_t ambient = caps_ambient();
 
 	*held_r = NULL;
+	/* capabilities belong to a thread: threads started later inherit
+	   the empty sets, threads started before would keep theirs */
+	unsigned threads = thread_count();
+	if (threads > 1)
+		log_panic("privdrop: %u threads exist; capabilities must be dropped first",
+			  threads);
 	if (caps_get(&cs) < 0) {
 		*err_r = xasprintf("capabilities: capget: %s", strerror(errno));
 		return -1;

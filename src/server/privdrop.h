@@ -68,7 +68,8 @@ int privdrop_apply(const struct privdrop *pd, char **err_r);
    root but with CAP_NET_BIND_SERVICE from the service manager (systemd's
    AmbientCapabilities=): once the listeners are bound, it is needed no
    more. *held_r: what was held, as text for the log ("permitted=0x400
-   ..."), or NULL when nothing was (caller frees). Returns 0 or -1. */
+   ..."), or NULL when nothing was (caller frees). Returns 0 or -1.
+   Capabilities are per thread: must run while the process has one. */
 int privdrop_caps_clear(char **held_r, char **err_r);
 
 /* After the switch: the data dir can be reached (every parent searchable). */

@@ -4,7 +4,8 @@
  * ownership check (which paths, links not followed, files outside the data
  * dir left alone), and, run as root, the switch itself in a child process:
  * ids, setuid(0) refused, no capability, not dumpable, no_new_privs, and a
- * refusal when a second thread exists.
+ * refusal when a second thread exists; privdrop_caps_clear() leaving no
+ * capability in any set.
  */
 #include "server/privdrop.h"
 #include "test_common.h"
@@ -236,7 +237,67 @@ static void test_apply(void)
 	test_end();
 }
 
+/* How many of CapInh, CapPrm, CapEff and CapAmb in /proc/self/status (as an
+   admin reads them) are empty; -1 if it cannot be read. */
+static int caps_empty_sets(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+	int zero = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "CapInh:", 7) == 0 || strncmp(line, "CapPrm:", 7) == 0 ||
+		    strncmp(line, "CapEff:", 7) == 0 || strncmp(line, "CapAmb:", 7) == 0)
+			zero += strtoull(line + 7, NULL, 16) == 0;
+	fclose(f);
+	return zero;
+}
+
+/* In a child: drop what the process holds, then report through the exit
+   code whether anything is left. */
+static int child_caps_clear(void)
+{
+	char *held = NULL, *err = NULL;
+	bool expect_held = caps_empty_sets() != 4;
+
+	if (privdrop_caps_clear(&held, &err) < 0) {
+		printf("  caps_clear: %s\n", err);
+		return 30;
+	}
+	if ((held != NULL) != expect_held)
+		return 31;
+	if (held != NULL && strncmp(held, "permitted=0x", 12) != 0)
+		return 32;
+	free(held);
+	if (caps_empty_sets() != 4)
+		return 34;
+	/* a second call finds nothing to drop */
+	if (privdrop_caps_clear(&held, &err) < 0 || held != NULL)
+		return 35;
+	return 0;
+}
+
+static void test_caps_clear(void)
+{
+	test_begin("privdrop: every capability dropped and none left, in a child");
+	fflush(stdout);
+	/* root holds them all, a unit's account one (ambient), others none:
+	   each must end with none */
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(child_caps_clear());
+	int st = 0;
+	test_assert(pid > 0 && waitpid(pid, &st, 0) == pid);
+	test_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+		printf("  child exit %d\n", WEXITSTATUS(st));
+	test_end();
+}
+
 int main(void)
 {
-	return test_run((void (*[])(void)){test_plan, test_check_owner, test_apply, NULL});
+	return test_run(
+	    (void (*[])(void)){test_plan, test_check_owner, test_apply, test_caps_clear, NULL});
 }
