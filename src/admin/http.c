@@ -36,6 +36,7 @@
 #define ADMIN_LINGER_MS 1000
 #define ADMIN_BACKLOG 64
 #define ADMIN_ERR_MAX 256
+#define ADMIN_ACCEPT_PAUSE_MS 100 /* after EMFILE and friends */
 
 enum hc_state { HC_READ, HC_WAIT, HC_WRITE, HC_LINGER };
 enum hc_target { HC_METRICS, HC_HEALTH };
@@ -63,6 +64,7 @@ struct admin {
 	size_t n_fds;
 	struct http_conn *conns;
 	unsigned n_conns;
+	struct timer *pause; /* accepting paused: out of descriptors */
 	/* the store gauges: the last answer, when it came, whether one is out */
 	struct store_stats stats;
 	bool stats_ok, fetching, stopping;
@@ -375,6 +377,25 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
 		snprintf(out, len, "?");
 }
 
+static void accept_ready(struct loop *l, int fd, int mask, void *ctx);
+
+static void accept_resume(struct loop *l, void *ctx)
+{
+	struct admin *a = ctx;
+	a->pause = NULL;
+	for (size_t i = 0; i < a->n_fds; i++)
+		loop_fd_mod(l, a->fds[i], LOOP_READ);
+}
+
+static void accept_pause(struct admin *a)
+{
+	if (a->pause != NULL)
+		return;
+	for (size_t i = 0; i < a->n_fds; i++)
+		loop_fd_mod(a->loop, a->fds[i], 0);
+	a->pause = loop_timer_add(a->loop, ADMIN_ACCEPT_PAUSE_MS, accept_resume, a);
+}
+
 static void accept_ready(struct loop *l, int fd, int mask, void *ctx)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
@@ -386,9 +407,16 @@ static void accept_ready(struct loop *l, int fd, int mask, void *ctx)
 		socklen_t sl = sizeof(ss);
 		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* level-triggered: without a pause the loop would spin */
+				log_error("metrics: accept: %s; pausing %d ms", strerror(errno),
+					  ADMIN_ACCEPT_PAUSE_MS);
+				accept_pause(a);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+				   errno != ECONNABORTED) {
 				log_error("metrics: accept: %s", strerror(errno));
+			}
 			return;
 		}
 		if (a->n_conns >= ADMIN_CONNS_MAX) {
@@ -501,6 +529,7 @@ static int bind_addr(struct admin *a, const char *addr, char **err_r)
 
 static void listeners_close(struct admin *a)
 {
+	loop_timer_del(a->loop, &a->pause);
 	for (size_t i = 0; i < a->n_fds; i++) {
 		loop_fd_del(a->loop, a->fds[i]);
 		close(a->fds[i]);
