@@ -44,7 +44,8 @@ static const char *const mechs[] = {"USER",	     "APOP",	 "PLAIN",  "LOGIN",
 				    "SCRAM-SHA-256", "EXTERNAL", "GSSAPI", "other"};
 #define N_MECH (sizeof(mechs) / sizeof(mechs[0]))
 
-static const char *const login_results[] = {"ok", "failed", "refused", "other"};
+/* error: the check could not be made (store or directory down) */
+static const char *const login_results[] = {"ok", "failed", "refused", "error", "other"};
 #define N_LRES (sizeof(login_results) / sizeof(login_results[0]))
 
 /* "none": a handshake that failed before a version was agreed */
@@ -56,8 +57,9 @@ static const char *const ok_failed[] = {"ok", "failed"};
 static const char *const ok_err[] = {"ok", "err"};
 static const char *const conn_results[] = {"accepted", "refused"};
 
-static const char *const delivery_results[] = {"sent",	  "deferred", "bounced",
-					       "expired", "local",    "other"};
+/* report: a delivery status notification made for the recipient */
+static const char *const delivery_results[] = {"sent",	"deferred", "bounced", "expired",
+					       "local", "report",   "other"};
 #define N_DELIV (sizeof(delivery_results) / sizeof(delivery_results[0]))
 
 /* Upper bounds in microseconds, and as the le label says them. */
@@ -179,11 +181,11 @@ static void observe(struct shard *s, enum hist h, uint64_t usec)
 	bump(s, OFF_HIST + h * HIST_SLOTS + N_BUCKETS, usec);
 }
 
-/* A message record names a refusal in its result; an accepted one has
-   none, or "ok" / "accepted". */
+/* A message record's result is the final reply's code: 2xx accepted,
+   anything else refused; none (or "ok") is accepted too. */
 static bool message_accepted(const char *result)
 {
-	return result == NULL || strcmp(result, "ok") == 0 || strcmp(result, "accepted") == 0;
+	return result == NULL || result[0] == '2' || strcmp(result, "ok") == 0;
 }
 
 void metrics_record(const struct log_record *r)
@@ -393,7 +395,8 @@ void metrics_render(struct buf *o, const struct metrics_gauges *g)
 	per_service(o, t + OFF_MSG_REFUSED, "messages_refused_total",
 		    "Messages refused at the end of their data, by service.");
 	family(o, "deliveries_total", "counter",
-	       "Delivery attempts per recipient, by result (local: delivered here).");
+	       "Delivery attempts per recipient, by result (local: delivered here; report: a "
+	       "status notification made).");
 	for (size_t i = 0; i < N_DELIV; i++)
 		if (i + 1 < N_DELIV || t[OFF_DELIV + i] != 0)
 			sample(o, "deliveries_total",

@@ -24,7 +24,7 @@
  * Labels come from fixed tables: a service, command, mechanism, TLS
  * version or result that is not in them counts as "other", so no client
  * can grow the set of series. A series is written once it is non-zero
- * (deliveries_total always has its five results).
+ * (deliveries_total always has each of its named results).
  */
 #ifndef MAILROOM_ADMIN_METRICS_H
 #define MAILROOM_ADMIN_METRICS_H

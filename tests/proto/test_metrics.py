@@ -138,7 +138,7 @@ def test_format_and_routes():
         assert abs(m["mailroom_process_start_time_seconds"] - time.time()) < 120
         for fam in ("login_duration_seconds", "retr_duration_seconds", "data_to_250_seconds"):
             assert m["mailroom_%s_bucket{le=\"+Inf\"}" % fam] == m["mailroom_%s_count" % fam]
-        for result in ("sent", "deferred", "bounced", "expired", "local"):
+        for result in ("sent", "deferred", "bounced", "expired", "local", "report"):
             assert 'mailroom_deliveries_total{result="%s"}' % result in m
 
         assert http(s.metrics_port, "/health") == (200, http(s.metrics_port, "/health")[1], "ok\n")
@@ -154,6 +154,26 @@ def test_format_and_routes():
         ok = 'mailroom_commands_total{service="metrics",command="GET",result="ok"}'
         err = 'mailroom_commands_total{service="metrics",command="GET",result="err"}'
         assert m[ok] >= 4 and m[err] >= 2, m
+
+
+def test_health_store_unreadable():
+    """/health is 503 and store_up 0 once the store cannot be read (its
+    files emptied behind the server's back), after the 5 s cache at most."""
+    with metrics_server() as s:
+        s.start()
+        assert http(s.metrics_port, "/health")[0] == 200
+        data = os.path.join(s.dir, "data")
+        for name in ("mailroom.db-wal", "mailroom.db"):
+            if os.path.exists(os.path.join(data, name)):
+                os.truncate(os.path.join(data, name), 0)
+        deadline = time.monotonic() + 15
+        while http(s.metrics_port, "/health")[:3:2] != (503, "store unreadable\n"):
+            assert time.monotonic() < deadline, "/health never said 503"
+            time.sleep(0.3)
+        m = scrape(s.metrics_port)
+        assert m["mailroom_store_up"] == 0 and "mailroom_queue_messages" not in m, m
+        s.wait_log(r"warn metrics: the store does not answer: ")
+        s.stop(expect_rc=None)  # the store is gone; only a clean exit matters
 
 
 # --- counters move as clients work --------------------------------------------------

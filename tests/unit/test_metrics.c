@@ -182,6 +182,7 @@ static void test_format(void)
 	/* deliveries: the five results always, "other" only once seen */
 	test_assert(value_of(t, "mailroom_deliveries_total{result=\"sent\"}") >= 0);
 	test_assert(value_of(t, "mailroom_deliveries_total{result=\"local\"}") >= 0);
+	test_assert(value_of(t, "mailroom_deliveries_total{result=\"report\"}") >= 0);
 	test_assert(value_of(t, "mailroom_deliveries_total{result=\"other\"}") == -1);
 	free(t);
 
@@ -289,12 +290,13 @@ static void test_counters(void)
 	    {"mailroom_commands_total{service=\"other\",command=\"other\",result=\"err\"}", 2},
 	    {"mailroom_logins_total{service=\"submission\",mech=\"PLAIN\",result=\"failed\"}", 1},
 	    {"mailroom_logins_total{service=\"submission\",mech=\"other\",result=\"other\"}", 1},
-	    {"mailroom_messages_received_total{service=\"submission\"}", 2},
-	    {"mailroom_messages_refused_total{service=\"submission\"}", 1},
+	    {"mailroom_messages_received_total{service=\"submission\"}", 3},
+	    {"mailroom_messages_refused_total{service=\"submission\"}", 2},
 	    {"mailroom_deliveries_total{result=\"sent\"}", 1},
 	    {"mailroom_deliveries_total{result=\"bounced\"}", 1},
-	    {"mailroom_data_to_250_seconds_count", 2},
-	    {"mailroom_login_duration_seconds_count", 2},
+	    {"mailroom_data_to_250_seconds_count", 3},
+	    {"mailroom_logins_total{service=\"submission\",mech=\"LOGIN\",result=\"error\"}", 1},
+	    {"mailroom_login_duration_seconds_count", 3},
 	};
 	const size_t n_moves = sizeof(moves) / sizeof(moves[0]);
 	double v[sizeof(moves) / sizeof(moves[0])];
@@ -328,11 +330,17 @@ static void test_counters(void)
 	metrics_record(&(struct log_record){
 	    .event = LOG_EV_LOGIN, .service = "submission", .mech = "X-ODD", .result = "weird"});
 	metrics_record(&(struct log_record){
+	    .event = LOG_EV_LOGIN, .service = "submission", .mech = "LOGIN", .result = "error"});
+	metrics_record(&(struct log_record){
 	    .event = LOG_EV_MESSAGE, .service = "submission", .qid = "Q", .usec = 2000});
 	metrics_record(&(struct log_record){
 	    .event = LOG_EV_MESSAGE, .service = "submission", .result = "ok", .usec = 2000});
 	metrics_record(&(struct log_record){
-	    .event = LOG_EV_MESSAGE, .service = "submission", .result = "refused"});
+	    .event = LOG_EV_MESSAGE, .service = "submission", .result = "250", .usec = 9});
+	metrics_record(&(struct log_record){
+	    .event = LOG_EV_MESSAGE, .service = "submission", .result = "554"});
+	metrics_record(&(struct log_record){
+	    .event = LOG_EV_MESSAGE, .service = "submission", .result = "451"});
 	metrics_record(
 	    &(struct log_record){.event = LOG_EV_DELIVERY, .service = "queue", .result = "sent"});
 	metrics_record(&(struct log_record){
