@@ -331,10 +331,12 @@ static void conn_ready(struct loop *l, int fd, int mask, void *ctx)
 	}
 	if (c->state == HC_LINGER) {
 		char junk[4096];
-		ssize_t n;
-		while ((n = read(fd, junk, sizeof(junk))) > 0)
+		ssize_t n = 0;
+		/* a bounded drain per wake-up: a client that keeps sending gets
+		   the loop back in turns, and the linger timer ends it */
+		for (int i = 0; i < 16 && (n = read(fd, junk, sizeof(junk))) > 0; i++)
 			;
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 			conn_close(c);
 		return;
 	}
