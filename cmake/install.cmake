@@ -4,6 +4,7 @@
 #   ${sysconfdir}/mailroom/mailroom.conf     the config (never overwritten)
 #   <systemd unit dir>/mailroom.service      the hardened unit
 #   ${docdir}/                               README, docs/*.md
+# (the man pages: cmake/man.cmake)
 # With the default prefix /usr/local everything goes below it, the unit
 # into /usr/local/lib/systemd/system (which systemd reads); with prefix /usr
 # the unit goes where pkg-config's systemd.pc says (/lib/systemd/system on

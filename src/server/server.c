@@ -26,6 +26,7 @@
 #include "server/server.h"
 #include "server/notify.h"
 #include "server/privdrop.h"
+#include "admin/admin.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "directory/penalty.h"
@@ -83,6 +84,7 @@ struct server_priv {
 	struct listener *listeners;
 	struct ip_count *ips[SERVER_IP_BUCKETS];
 	struct notify *notify; /* the service manager ($NOTIFY_SOCKET), or NULL */
+	struct admin *admin;   /* [metrics] listen, or NULL */
 	int sigfd;
 	bool stopping, reloading;
 	struct timer *stop_check, *grace;
@@ -429,6 +431,7 @@ static void shutdown_begin(struct server_priv *sp, const char *why)
 	pop3_service_shutdown(sp->pub.pop3);
 	smtp_service_shutdown(sp->pub.smtp);
 	queue_mgr_stop(sp->pub.queue);
+	admin_stop(sp->admin);
 	sp->stop_check = loop_timer_add(l, 0, stop_check, sp);
 	sp->grace = loop_timer_add(l, SERVER_GRACE_SECS * 1000, grace_over, sp);
 }
@@ -621,8 +624,9 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 		goto fail;
 	sp->pub.loop = loop_new();
 	char *held = NULL;
-	if (bind_all(sp) < 0 || privdrop_apply(pd, &err) < 0 ||
-	    privdrop_caps_clear(&held, &err) < 0)
+	if (bind_all(sp) < 0 ||
+	    admin_listen(sp->pub.loop, &cfg->metrics_listen, &sp->admin, &err) < 0 ||
+	    privdrop_apply(pd, &err) < 0 || privdrop_caps_clear(&held, &err) < 0)
 		goto fail;
 	if (pd->drop)
 		log_info("running as user=%s uid=%u gid=%u", pd->name, (unsigned)pd->uid,
@@ -703,6 +707,7 @@ int server_run(const struct config *cfg)
 		notify_free(&sp->notify);
 		privdrop_clear(&pd);
 		listeners_close(sp);
+		admin_free(&sp->admin);
 		loop_free(&srv->loop);
 		free(sp);
 		return 1;
@@ -716,6 +721,7 @@ int server_run(const struct config *cfg)
 		notify_free(&sp->notify);
 		privdrop_clear(&pd);
 		listeners_close(sp);
+		admin_free(&sp->admin);
 		loop_free(&srv->loop);
 		free(sp);
 		return 78; /* EX_CONFIG */
@@ -733,6 +739,7 @@ int server_run(const struct config *cfg)
 		notify_free(&sp->notify);
 		privdrop_clear(&pd);
 		listeners_close(sp);
+		admin_free(&sp->admin);
 		loop_free(&srv->loop);
 		free(sp);
 		return 78; /* EX_CONFIG */
@@ -757,6 +764,7 @@ int server_run(const struct config *cfg)
 	srv->pop3 = pop3_service_new(srv);
 	srv->smtp = smtp_service_new(srv);
 	srv->queue = queue_mgr_new(srv);
+	admin_start(sp->admin, srv);
 
 	log_info("mailroom ready hostname=%s workers=%u user=%s directory=%s", cfg->hostname,
 		 cfg->workers, pd.name, directory_describe(srv->dir));
@@ -776,6 +784,7 @@ int server_run(const struct config *cfg)
 	loop_timer_del(srv->loop, &sp->grace);
 	conn_mgr_free(&sp->conns);   /* the last `closed`s: sessions go dead */
 	workers_free(&srv->workers); /* queued jobs finish; their `done` frees sessions */
+	admin_free(&sp->admin);	     /* after its store job's `done` */
 	queue_mgr_free(&srv->queue); /* deliveries under way finish */
 	if (pop3_service_sessions(srv->pop3) == 0)
 		pop3_service_free(&srv->pop3);

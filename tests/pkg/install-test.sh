@@ -259,9 +259,12 @@ st=$(stat -c '%a %u %g' "$root/var/lib/mailroom")
 grep -qx /etc/mailroom/mailroom.conf "$root/var/lib/dpkg/info/mailroom.conffiles" ||
 	fail "/etc/mailroom/mailroom.conf is not a conffile"
 [ -x "$root/usr/sbin/mailroom" ] || fail "no /usr/sbin/mailroom"
+for page in man8/mailroom.8.gz man5/mailroom.conf.5.gz; do
+	[ -f "$root/usr/share/man/$page" ] || fail "no /usr/share/man/$page"
+done
 [ -L "$root/etc/systemd/system/multi-user.target.wants/mailroom.service" ] ||
 	fail "the unit is not enabled"
-say "account, data dir (0700), store, certificate, conffile and enabled unit are there"
+say "account, data dir (0700), store, certificate, conffile, man pages and enabled unit are there"
 # without -c the CLI reads the packaged config
 chroot "$root" sh -c 'cd / && mailroom config show' | grep -qx 'data_dir = /var/lib/mailroom' ||
 	fail "mailroom without -c does not read /etc/mailroom/mailroom.conf"
