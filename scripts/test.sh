@@ -140,7 +140,10 @@ mkdir "$pkg/src"
 tar --exclude='./build' --exclude='./build-*' --exclude=./.git --exclude=./mailroom.conf \
 	--exclude=./mailroom-data -cf - . | tar -C "$pkg/src" -xf -
 package_check deb sh -c "cd '$pkg/src' && dpkg-buildpackage -us -uc -b"
-deb=$(ls "$pkg"/mailroom_*.deb 2>/dev/null | head -n 1)
+deb=""
+for f in "$pkg"/mailroom_*.deb; do
+	[ -f "$f" ] && deb=$f
+done
 if [ -n "$deb" ]; then
 	package_check lintian lintian --fail-on error,warning "$deb"
 	if [ "$(id -u)" -eq 0 ]; then

@@ -132,7 +132,7 @@ if [ "$in_netns" = 1 ]; then
 	[ -n "$start" ] || fail "no ExecStart= in $unit"
 	user=$(sed -n 's/^User=//p' "$unit")
 	group=$(sed -n 's/^Group=//p' "$unit")
-	caps=$(sed -n 's/^AmbientCapabilities=//p' "$unit" | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
+	caps=$(sed -n 's/^AmbientCapabilities=//p' "$unit" | tr '[:upper:]' '[:lower:]' | sed 's/cap_/+/g; s/ /,/g')
 	# as the unit runs it: the account, its groups, the ambient capability,
 	# no new privileges
 	as_unit="setpriv --reuid=$user --regid=$group --init-groups --inh-caps=$caps --ambient-caps=$caps --no-new-privs"
