@@ -36,8 +36,11 @@ case "$level" in
 # (kadmin.local) is the private KDC of the GSSAPI tests; krb5-user's kinit,
 # kvno and ktutil get their clients tickets and make keytabs. Perl's
 # Mail::SRS (libmail-srs-perl) is the second SRS implementation
-# test_srs_perl.py checks our addresses against.
-test)  pkgs="$pkgs clang-format iproute2 dovecot-core dovecot-pop3d slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl" ;;
+# test_srs_perl.py checks our addresses against. postfix is the private
+# submission server (SASL through the private Dovecot's auth socket) that
+# test_check.py runs `mailroom check` against; as for bench, it is installed
+# with the system mailer left unconfigured (the debconf answer below).
+test)  pkgs="$pkgs clang-format iproute2 dovecot-core dovecot-pop3d slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl postfix" ;;
 # bench: Dovecot (bench/run-pop3.sh), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix slapd ldap-utils" ;;
