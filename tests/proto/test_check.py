@@ -254,7 +254,7 @@ def test_silent_server_times_out():
                                            "--timeout", "2", "--no-probe")
             assert rc == 2, (rc, out, err)
             got = lines(out)
-            assert got[("pop3", "greeting")] [0] == "CRITICAL", out
+            assert got[("pop3", "greeting")][0] == "CRITICAL", out
             assert "timeout after 2 s" in got[("pop3", "greeting")][1], out
             assert "timeout after 2 s" in got[("pop3s", "tls")][1], out
             assert "timeout after 2 s" in got[("submissions", "tls")][1], out
@@ -280,6 +280,75 @@ def test_cannot_run_is_unknown():
         p = subprocess.run([H.BIN, "-c", srv.conf, "check", "--help"], capture_output=True,
                            timeout=30)
         assert p.returncode == 0 and b"Exit: 0 OK, 1 WARNING" in p.stdout
+
+
+# --- DNS -------------------------------------------------------------------------
+
+DNS_ZONES = """
+  local-zone: "example.test." static
+  local-data: "example.test. MX 10 mail.example.test."
+  local-data: 'example.test. TXT "v=spf1 mx -all"'
+  local-data: "mail.example.test. A 127.0.0.2"
+  local-data: "bare.example.test. A 127.0.0.4"
+  local-data: "stray.example.test. A 127.0.0.5"
+  local-zone: "nospf.test." static
+  local-data: "nospf.test. MX 10 mx.nospf.test."
+  local-data: 'nospf.test. TXT "not an spf record"'
+  local-data: "mx.nospf.test. A 127.0.0.9"
+  local-zone: "127.in-addr.arpa." static
+  local-data-ptr: "127.0.0.2 mail.example.test"
+  local-data-ptr: "127.0.0.5 elsewhere.example.test"
+"""
+
+
+def unbound():
+    import test_dns
+    test_dns.ZONES = DNS_ZONES
+    return test_dns.Unbound()
+
+
+def test_dns_records():
+    if shutil.which("unbound") is None and not os.path.exists("/usr/sbin/unbound"):
+        print("skip: unbound not installed")
+        sys.exit(77)
+    ub = unbound()
+    try:
+        off = ["--pop3", "off", "--pop3s", "off", "--submission", "off",
+               "--submissions", "off", "--no-probe"]
+        resolver = "127.0.0.1:%d" % ub.port
+        with Server(extra={"delivery.resolver": resolver}) as srv:
+            rc, out, err, _ = run_check(srv.conf, *off, "--dns", "example.test")
+            assert rc == 0, (rc, out, err)
+            got = lines(out)
+            assert got[("dns", "mx")][1].endswith("10 mail.example.test"), out
+            assert got[("dns", "mx-host")][1].endswith("127.0.0.2"), out
+            assert got[("dns", "host")][1].endswith("127.0.0.2"), out
+            assert got[("dns", "ptr")][0] == "OK", out
+            assert "mail.example.test (forward-confirmed)" in got[("dns", "ptr")][1], out
+            assert got[("dns", "spf")][1].endswith("v=spf1 mx -all"), out
+            assert "dkim" not in out.lower(), out
+        # a mail host without PTR, and a domain without SPF: warnings
+        with Server(extra={"delivery.resolver": resolver,
+                           "server.hostname": "bare.example.test"}) as srv:
+            rc, out, err, _ = run_check(srv.conf, *off, "--dns", "nospf.test")
+            assert rc == 1, (rc, out, err)
+            got = lines(out)
+            assert got[("dns", "mx")][0] == "OK", out
+            st, details = got[("dns", "ptr")]
+            assert st == "WARNING" and "no PTR record" in details, out
+            st, details = got[("dns", "spf")]
+            assert st == "WARNING" and "no SPF record" in details, out
+        # a PTR whose name does not resolve back; a domain that does not exist
+        with Server(extra={"delivery.resolver": resolver,
+                           "server.hostname": "stray.example.test"}) as srv:
+            rc, out, err, _ = run_check(srv.conf, *off, "--dns", "nosuch.test")
+            assert rc == 2, (rc, out, err)
+            got = lines(out)
+            assert got[("dns", "mx")][0] == "CRITICAL", out
+            st, details = got[("dns", "ptr")]
+            assert st == "WARNING" and "not forward-confirmed" in details, out
+    finally:
+        ub.stop()
 
 
 if __name__ == "__main__":
