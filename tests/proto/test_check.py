@@ -10,6 +10,7 @@ the Dovecot, delivering into the Maildir the Dovecot serves)."""
 import datetime
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -37,14 +38,16 @@ def run_check(conf, *args, password=H.PASSWORD, stdin_flag=True, timeout=90):
     return p.returncode, out, err, time.monotonic() - t0
 
 
+STEP_LINE = re.compile(r"^(OK|WARNING|CRITICAL|SKIPPED) +(\S+) +(\S+) +(\S+) +(\d+ ms|-)  (.*)$")
+
+
 def lines(out):
     """{(service, step): (status, details)} of the step lines."""
     res = {}
     for ln in out.splitlines():
-        parts = ln.split(None, 4)
-        if len(parts) == 5 and parts[0] in ("OK", "WARNING", "CRITICAL", "SKIPPED"):
-            status, service, _addr, step, rest = parts
-            res[(service, step)] = (status, rest)
+        m = STEP_LINE.match(ln)
+        if m:
+            res[(m.group(2), m.group(4))] = (m.group(1), m.group(6))
     return res
 
 
@@ -349,6 +352,216 @@ def test_dns_records():
             assert st == "WARNING" and "not forward-confirmed" in details, out
     finally:
         ub.stop()
+
+
+# --- a private Dovecot + Postfix -------------------------------------------------
+
+DOVECOT_CONF = """protocols = pop3
+listen = 127.0.0.1
+base_dir = {d}/run
+state_dir = {d}/state
+instance_name = mailroom-check-{pop3}
+log_path = {d}/dovecot.log
+ssl = yes
+ssl_cert = <{d}/cert.pem
+ssl_key = <{d}/key.pem
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={d}/mail/%u
+}}
+mail_location = maildir:~/Maildir
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {pop3s}
+    ssl = yes
+  }}
+}}
+service auth {{
+  unix_listener {pf}/queue/private/auth {{
+    mode = 0666
+  }}
+}}
+"""
+
+POSTFIX_MAIN = """compatibility_level = 3.6
+queue_directory = {pf}/queue
+data_directory = {pf}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mail.example.test
+mydestination =
+mynetworks = 127.0.0.255/32
+virtual_mailbox_domains = example.test
+virtual_mailbox_base = {d}/mail
+virtual_mailbox_maps = texthash:{pf}/conf/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+smtpd_tls_cert_file = {d}/cert.pem
+smtpd_tls_key_file = {d}/key.pem
+smtpd_tls_security_level = may
+smtpd_tls_auth_only = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = private/auth
+smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
+maillog_file = /dev/stdout
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+"""
+
+POSTFIX_MASTER = """{submission} inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+{submissions} inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+"""
+
+
+def wait_port(port, proc, what, log):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("%s exited: %s" % (what, log()))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("%s does not listen on %d: %s" % (what, port, log()))
+
+
+def test_dovecot_postfix():
+    for prog in ("/usr/sbin/dovecot", "/usr/lib/dovecot/pop3", "/usr/sbin/postfix"):
+        if not os.path.exists(prog):
+            print("skip: %s not installed (dovecot-pop3d, postfix)" % prog)
+            sys.exit(77)
+    if os.geteuid() != 0:
+        print("skip: a private Postfix needs root")
+        sys.exit(77)
+    d = tempfile.mkdtemp(prefix="mailroom-check-dp.")
+    os.chmod(d, 0o755)
+    pf = os.path.join(d, "pf")
+    ports = {k: free_port() for k in ("pop3", "pop3s", "submission", "submissions")}
+    procs = []
+    try:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        make_cert(d, now - datetime.timedelta(days=1), now + datetime.timedelta(days=90))
+        for sub in ("run", "state", "mail", "pf/conf", "pf/queue", "pf/data"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        subprocess.run(["chown", "nobody:nogroup", os.path.join(d, "mail")], check=True)
+        subprocess.run(["chown", "postfix", os.path.join(pf, "data")], check=True)
+        with open(os.path.join(d, "users"), "w") as f:
+            f.write("%s:{PLAIN}%s\n" % (USER, H.PASSWORD))
+        with open(os.path.join(pf, "conf", "vmailbox"), "w") as f:
+            f.write("%s %s/Maildir/\n" % (USER, USER))
+        with open(os.path.join(pf, "conf", "main.cf"), "w") as f:
+            f.write(POSTFIX_MAIN.format(d=d, pf=pf))
+        shutil.copy("/etc/postfix/master.cf", os.path.join(pf, "conf", "master.cf"))
+        pconf = ["postconf", "-c", os.path.join(pf, "conf")]
+        subprocess.run(pconf + ["-X", "-M", "smtp/inet"], check=True, capture_output=True)
+        subprocess.run(pconf + ["-F", "*/*/chroot = n"], check=True, capture_output=True)
+        with open(os.path.join(pf, "conf", "master.cf"), "a") as f:
+            f.write(POSTFIX_MASTER.format(
+                submission="127.0.0.1:%d" % ports["submission"],
+                submissions="127.0.0.1:%d" % ports["submissions"]))
+        if not os.path.exists("/etc/postfix/main.cf"):
+            open("/etc/postfix/main.cf", "a").close()
+        # makes the queue folders (private/ for the auth socket among them)
+        subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "check"],
+                       capture_output=True, timeout=60)
+        private = os.path.join(pf, "queue", "private")
+        os.makedirs(private, exist_ok=True)
+        subprocess.run(["chown", "postfix", private], check=True)
+        os.chmod(private, 0o700)
+        with open(os.path.join(d, "dovecot.conf"), "w") as f:
+            f.write(DOVECOT_CONF.format(d=d, pf=pf, **ports))
+        dlog = open(os.path.join(d, "dovecot.stderr"), "wb")
+        dc = subprocess.Popen(["/usr/sbin/dovecot", "-F", "-c",
+                               os.path.join(d, "dovecot.conf")], stdout=dlog, stderr=dlog)
+        procs.append(dc)
+
+        def dovecot_log():
+            text = ""
+            for name in ("dovecot.stderr", "dovecot.log"):
+                try:
+                    with open(os.path.join(d, name), errors="replace") as f:
+                        text += f.read()[-3000:]
+                except OSError:
+                    pass
+            return text
+
+        wait_port(ports["pop3"], dc, "dovecot", dovecot_log)
+        plog = open(os.path.join(pf, "postfix.stderr"), "wb")
+        pm = subprocess.Popen(["postfix", "-c", os.path.join(pf, "conf"), "start-fg"],
+                              stdout=plog, stderr=plog)
+        procs.append(pm)
+
+        def postfix_log():
+            text = ""
+            for name in ("postfix.stderr", "postfix.log"):
+                try:
+                    with open(os.path.join(pf, name), errors="replace") as f:
+                        text += f.read()[-3000:]
+                except OSError:
+                    pass
+            return text
+
+        wait_port(ports["submission"], pm, "postfix", postfix_log)
+        wait_port(ports["submissions"], pm, "postfix", postfix_log)
+
+        conf = os.path.join(d, "mailroom.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\nhostname = client.example.test\ndata_dir = %s/mr\n" % d)
+        args = ["--ca-file", os.path.join(d, "ca.pem"), "--tls-name", HOST]
+        for k, port in ports.items():
+            args += ["--" + k, "127.0.0.1:%d" % port]
+        rc, out, err, _ = run_check(conf, *args)
+        assert rc == 0, (rc, out, err, dovecot_log(), postfix_log())
+        got = lines(out)
+        assert "AUTH PLAIN" in got[("pop3", "login")][1], out
+        assert got[("submission", "greeting")][1].startswith("220 mail.example.test"), out
+        assert "intact, deleted" in got[("probe", "fetch")][1], out
+        assert out.splitlines()[-1].startswith("MAILROOM CHECK OK - 24 steps"), out
+        assert H.PASSWORD not in out + err
+        # the probe is gone: nothing left in the Maildir
+        md = os.path.join(d, "mail", USER, "Maildir")
+        left = [n for sub in ("new", "cur") for n in os.listdir(os.path.join(md, sub))]
+        assert left == [], left
+        # a wrong password at Dovecot's and Postfix's doors
+        rc, out, err, _ = run_check(conf, *args, "--no-probe", password="wrong-pw")
+        assert rc == 2, (rc, out, err)
+        for svc in ("pop3", "pop3s", "submission", "submissions"):
+            assert got[(svc, "login")][0] == "OK"
+            assert lines(out)[(svc, "login")][0] == "CRITICAL", out
+    finally:
+        subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "stop"],
+                       capture_output=True, timeout=60)
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
