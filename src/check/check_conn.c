@@ -3,86 +3,45 @@
  * check_conn.c - the connection of `mailroom check` (check_private.h): TCP
  * with a connect bound, TLS with the certificate looked at rather than
  * trusted blindly, and reads and writes that poll against the deadline of
- * the step in progress.
+ * the step in progress (net/dial.h).
  */
 #include "check/check_private.h"
+#include "net/dial.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 int64_t check_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return dial_now_ms();
 }
 
 void check_conn_init(struct check_conn *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->fd = -1;
+	dial_init(&c->d);
 	mig_pop3_in_init(&c->in, check_conn_read, c);
 }
 
 void check_conn_deadline(struct check_conn *c, unsigned secs)
 {
-	c->secs = secs;
-	c->deadline = check_now_ms() + (int64_t)secs * 1000;
+	dial_deadline(&c->d, secs);
 }
 
 const char *check_conn_why(const struct check_conn *c)
 {
 	static char why[48];
-	if (c->timed_out) {
-		snprintf(why, sizeof(why), "timeout after %u s", c->secs);
+	if (c->d.io == DIAL_TIMEOUT) {
+		snprintf(why, sizeof(why), "timeout after %u s", c->d.secs);
 		return why;
 	}
 	return "connection lost";
-}
-
-/* Until fd is ready for ev or the deadline passes. */
-static bool await(struct check_conn *c, short ev)
-{
-	for (;;) {
-		int64_t left = c->deadline - check_now_ms();
-		if (left <= 0) {
-			c->timed_out = true;
-			return false;
-		}
-		struct pollfd pfd = {.fd = c->fd, .events = ev};
-		int n = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
-		if (n > 0)
-			return true;
-		if (n < 0 && errno != EINTR) {
-			c->lost = true;
-			return false;
-		}
-	}
-}
-
-/* After an SSL call that returned r: wait for what it wants; false when
-   the connection is over (closed, failed or out of time). */
-static bool ssl_retry(struct check_conn *c, int r)
-{
-	int e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ)
-		return await(c, POLLIN);
-	if (e == SSL_ERROR_WANT_WRITE)
-		return await(c, POLLOUT);
-	if (e != SSL_ERROR_ZERO_RETURN)
-		c->lost = true;
-	return false;
 }
 
 static int split_endpoint(const char *ep, char *host, size_t hlen, char *port, size_t plen)
@@ -113,7 +72,7 @@ int check_conn_open(struct check_conn *c, const char *endpoint, char *err, size_
 {
 	char host[256], port[16];
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	int last = 0;
+	int e = 0;
 
 	if (split_endpoint(endpoint, host, sizeof(host), port, sizeof(port)) < 0) {
 		snprintf(err, err_len, "not host:port");
@@ -125,101 +84,30 @@ int check_conn_open(struct check_conn *c, const char *endpoint, char *err, size_
 		return -1;
 	}
 	for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
-		c->fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			       a->ai_protocol);
-		if (c->fd < 0) {
-			last = errno;
-			continue;
-		}
-		int r = connect(c->fd, a->ai_addr, a->ai_addrlen);
-		if (r < 0 && errno == EINPROGRESS) {
-			int e = 0;
-			socklen_t el = sizeof(e);
-			if (!await(c, POLLOUT))
-				e = c->timed_out ? ETIMEDOUT : errno;
-			else if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
-				e = errno;
-			r = e == 0 ? 0 : -1;
-			errno = e;
-		}
-		if (r == 0) {
-			freeaddrinfo(res);
-			return 0;
-		}
-		last = errno;
-		close(c->fd);
-		c->fd = -1;
-		if (c->timed_out)
-			break;
+		c->d.io = DIAL_OK;
+		e = dial_connect(&c->d, a->ai_addr, a->ai_addrlen);
+		if (e == 0 || c->d.io == DIAL_TIMEOUT)
+			break; /* connected, or out of time for the others too */
 	}
 	freeaddrinfo(res);
-	if (c->timed_out)
-		snprintf(err, err_len, "timeout after %u s", c->secs);
+	if (e == 0)
+		return 0;
+	if (c->d.io == DIAL_TIMEOUT)
+		snprintf(err, err_len, "timeout after %u s", c->d.secs);
 	else
-		snprintf(err, err_len, "%s", strerror(last));
+		snprintf(err, err_len, "%s", strerror(e));
 	return -1;
 }
 
 ssize_t check_conn_read(void *ctx, void *dst, size_t len)
 {
 	struct check_conn *c = ctx;
-
-	for (;;) {
-		if (c->ssl != NULL) {
-			ERR_clear_error();
-			int r = SSL_read(c->ssl, dst, len > INT32_MAX ? INT32_MAX : (int)len);
-			if (r > 0)
-				return r;
-			if (SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN)
-				return 0;
-			if (!ssl_retry(c, r))
-				return -1;
-			continue;
-		}
-		ssize_t n = recv(c->fd, dst, len, 0);
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if ((errno != EAGAIN && errno != EWOULDBLOCK) || !await(c, POLLIN)) {
-			c->lost = !c->timed_out;
-			return -1;
-		}
-	}
+	return dial_read(&c->d, dst, len);
 }
 
 bool check_conn_write(struct check_conn *c, const void *p, size_t len)
 {
-	const char *q = p;
-
-	while (len > 0) {
-		size_t chunk = len > 65536 ? 65536 : len;
-		if (c->ssl != NULL) {
-			ERR_clear_error();
-			int r = SSL_write(c->ssl, q, (int)chunk);
-			if (r <= 0) {
-				if (!ssl_retry(c, r))
-					return false;
-				continue; /* OpenSSL wants the same buffer again */
-			}
-			q += r, len -= (size_t)r;
-			continue;
-		}
-		ssize_t n = send(c->fd, q, chunk, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!await(c, POLLOUT))
-				return false;
-			continue;
-		}
-		if (n <= 0) {
-			c->lost = true;
-			return false;
-		}
-		q += n, len -= (size_t)n;
-	}
-	return true;
+	return dial_write(&c->d, p, len);
 }
 
 static void name_text(X509_NAME *name, char *out, size_t len)
@@ -284,42 +172,34 @@ int check_conn_tls(struct check_conn *c, const char *name, const char *ca_file, 
 	/* the chain and the name are checked, and the result read after the
 	   handshake: an unverified certificate is a warning, not an end */
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
-	c->ssl = SSL_new(c->ctx);
-	if (c->ssl == NULL) {
+	SSL *ssl = SSL_new(c->ctx);
+	if (ssl == NULL) {
 		snprintf(err, err_len, "cannot make a TLS session");
 		return -1;
 	}
-	SSL_set_fd(c->ssl, c->fd);
+	SSL_set_fd(ssl, c->d.fd);
 	struct in6_addr lit;
 	bool literal = inet_pton(AF_INET, name, &lit) == 1 || inet_pton(AF_INET6, name, &lit) == 1;
 	if (!literal) /* SNI names hosts, never addresses (RFC 6066 §3) */
-		SSL_set_tlsext_host_name(c->ssl, name);
-	SSL_set1_host(c->ssl, name);
+		SSL_set_tlsext_host_name(ssl, name);
+	SSL_set1_host(ssl, name);
 	c->in.off = c->in.len = 0; /* nothing read in the clear survives (RFC 2595 §4) */
-	for (;;) {
-		ERR_clear_error();
-		int r = SSL_connect(c->ssl);
-		if (r == 1)
-			break;
-		int e = SSL_get_error(c->ssl, r);
+	if (!dial_handshake(&c->d, ssl)) {
 		unsigned long why = ERR_peek_error();
-		if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && ssl_retry(c, r))
-			continue;
-		if (c->timed_out)
-			snprintf(err, err_len, "handshake: timeout after %u s", c->secs);
+		if (c->d.io == DIAL_TIMEOUT)
+			snprintf(err, err_len, "handshake: timeout after %u s", c->d.secs);
 		else if (why != 0)
 			snprintf(err, err_len, "handshake failed: %s",
 				 ERR_reason_error_string(why));
 		else
 			snprintf(err, err_len,
 				 "handshake failed: the server closed the connection");
-		SSL_free(c->ssl);
-		c->ssl = NULL;
+		SSL_free(ssl);
 		return -1;
 	}
-	snprintf(t->version, sizeof(t->version), "%s", SSL_get_version(c->ssl));
-	t->verify = SSL_get_verify_result(c->ssl);
-	X509 *cert = SSL_get1_peer_certificate(c->ssl);
+	snprintf(t->version, sizeof(t->version), "%s", SSL_get_version(ssl));
+	t->verify = SSL_get_verify_result(ssl);
+	X509 *cert = SSL_get1_peer_certificate(ssl);
 	if (cert != NULL) {
 		cert_facts(cert, t);
 		X509_free(cert);
@@ -356,15 +236,7 @@ enum check_status check_tls_judge(const struct check_tls *t, char *details, size
 
 void check_conn_close(struct check_conn *c)
 {
-	if (c->ssl != NULL) {
-		if (!c->lost && !c->timed_out)
-			SSL_shutdown(c->ssl);
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
+	dial_close(&c->d);
 	SSL_CTX_free(c->ctx);
 	c->ctx = NULL;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
 }

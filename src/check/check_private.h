@@ -13,6 +13,7 @@
 
 #include "check/check.h"
 #include "migrate/mig_pop3.h"
+#include "net/dial.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -50,12 +51,8 @@ struct check_tls {
 };
 
 struct check_conn {
-	int fd;
+	struct dial d;
 	struct ssl_ctx_st *ctx;
-	struct ssl_st *ssl;
-	int64_t deadline; /* CLOCK_MONOTONIC ms */
-	unsigned secs;	  /* the step's limit, for the reason */
-	bool timed_out, lost;
 	struct mig_pop3_in in; /* buffered input, read through check_conn_read */
 };
 

@@ -183,37 +183,39 @@ def test_wrong_password():
         assert "not-the-password" not in out + err
 
 
-def test_expired_certificate():
+def check_with_cert(start_days, end_days):
+    """`check` against a mailroom whose certificate (from the test's CA)
+    is valid from now + start_days to now + end_days."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    srv = cert_server(now - datetime.timedelta(days=400), now - datetime.timedelta(days=35))
-    with srv:
-        srv.add_user(USER)
-        srv.start()
-        ca = os.path.join(srv.ca_dir, "ca.pem")
-        rc, out, err, _ = run_check(srv.conf, "--ca-file", ca, "--tls-name", HOST)
-        assert rc == 2, (rc, out, err)
-        st, details = lines(out)[("pop3s", "tls")]
-        assert st == "CRITICAL" and "certificate expired" in details, out
-        # the password is not sent to a server whose certificate failed
-        assert ("pop3s", "login") not in lines(out), out
-    shutil.rmtree(srv.ca_dir, ignore_errors=True)
+    srv = cert_server(now + datetime.timedelta(days=start_days),
+                      now + datetime.timedelta(days=end_days))
+    try:
+        with srv:
+            srv.add_user(USER)
+            srv.start()
+            ca = os.path.join(srv.ca_dir, "ca.pem")
+            return run_check(srv.conf, "--ca-file", ca, "--tls-name", HOST)[:3]
+    finally:
+        shutil.rmtree(srv.ca_dir, ignore_errors=True)
+
+
+def test_expired_certificate():
+    rc, out, err = check_with_cert(-400, -35)
+    assert rc == 2, (rc, out, err)
+    st, details = lines(out)[("pop3s", "tls")]
+    assert st == "CRITICAL" and "certificate expired" in details, out
+    # the password is not sent to a server whose certificate failed
+    assert ("pop3s", "login") not in lines(out), out
 
 
 def test_certificate_expiring_soon():
-    now = datetime.datetime.now(datetime.timezone.utc)
-    srv = cert_server(now - datetime.timedelta(days=1), now + datetime.timedelta(days=10))
-    with srv:
-        srv.add_user(USER)
-        srv.start()
-        ca = os.path.join(srv.ca_dir, "ca.pem")
-        rc, out, err, _ = run_check(srv.conf, "--ca-file", ca, "--tls-name", HOST)
-        assert rc == 1, (rc, out, err)
-        st, details = lines(out)[("submission", "tls")]
-        assert st == "WARNING" and "expires in" in details, out
-        assert "issuer mailroom test CA" in details, out
-        assert lines(out)[("probe", "fetch")][0] == "OK", out
-        assert out.splitlines()[-1].startswith("MAILROOM CHECK WARNING - pop3 tls "), out
-    shutil.rmtree(srv.ca_dir, ignore_errors=True)
+    rc, out, err = check_with_cert(-1, 10)
+    assert rc == 1, (rc, out, err)
+    st, details = lines(out)[("submission", "tls")]
+    assert st == "WARNING" and "expires in" in details, out
+    assert "issuer mailroom test CA" in details, out
+    assert lines(out)[("probe", "fetch")][0] == "OK", out
+    assert out.splitlines()[-1].startswith("MAILROOM CHECK WARNING - pop3 tls "), out
 
 
 def test_untrusted_self_signed():
@@ -316,40 +318,37 @@ def test_dns_records():
         sys.exit(77)
     ub = unbound()
     try:
-        off = ["--pop3", "off", "--pop3s", "off", "--submission", "off",
-               "--submissions", "off", "--no-probe"]
         resolver = "127.0.0.1:%d" % ub.port
-        with Server(extra={"delivery.resolver": resolver}) as srv:
-            rc, out, err, _ = run_check(srv.conf, *off, "--dns", "example.test")
-            assert rc == 0, (rc, out, err)
-            got = lines(out)
-            assert got[("dns", "mx")][1].endswith("10 mail.example.test"), out
-            assert got[("dns", "mx-host")][1].endswith("127.0.0.2"), out
-            assert got[("dns", "host")][1].endswith("127.0.0.2"), out
-            assert got[("dns", "ptr")][0] == "OK", out
-            assert "mail.example.test (forward-confirmed)" in got[("dns", "ptr")][1], out
-            assert got[("dns", "spf")][1].endswith("v=spf1 mx -all"), out
-            assert "dkim" not in out.lower(), out
+
+        def dns_check(hostname, domain, want_rc):
+            with Server(extra={"delivery.resolver": resolver,
+                               "server.hostname": hostname}) as srv:
+                rc, out, err, _ = run_check(srv.conf, "--pop3", "off", "--pop3s", "off",
+                                            "--submission", "off", "--submissions", "off",
+                                            "--no-probe", "--dns", domain)
+                assert rc == want_rc, (rc, out, err)
+                return out, lines(out)
+
+        out, got = dns_check("mail.example.test", "example.test", 0)
+        assert got[("dns", "mx")][1].endswith("10 mail.example.test"), out
+        assert got[("dns", "mx-host")][1].endswith("127.0.0.2"), out
+        assert got[("dns", "host")][1].endswith("127.0.0.2"), out
+        assert got[("dns", "ptr")][0] == "OK", out
+        assert "mail.example.test (forward-confirmed)" in got[("dns", "ptr")][1], out
+        assert got[("dns", "spf")][1].endswith("v=spf1 mx -all"), out
+        assert "dkim" not in out.lower(), out
         # a mail host without PTR, and a domain without SPF: warnings
-        with Server(extra={"delivery.resolver": resolver,
-                           "server.hostname": "bare.example.test"}) as srv:
-            rc, out, err, _ = run_check(srv.conf, *off, "--dns", "nospf.test")
-            assert rc == 1, (rc, out, err)
-            got = lines(out)
-            assert got[("dns", "mx")][0] == "OK", out
-            st, details = got[("dns", "ptr")]
-            assert st == "WARNING" and "no PTR record" in details, out
-            st, details = got[("dns", "spf")]
-            assert st == "WARNING" and "no SPF record" in details, out
+        out, got = dns_check("bare.example.test", "nospf.test", 1)
+        assert got[("dns", "mx")][0] == "OK", out
+        st, details = got[("dns", "ptr")]
+        assert st == "WARNING" and "no PTR record" in details, out
+        st, details = got[("dns", "spf")]
+        assert st == "WARNING" and "no SPF record" in details, out
         # a PTR whose name does not resolve back; a domain that does not exist
-        with Server(extra={"delivery.resolver": resolver,
-                           "server.hostname": "stray.example.test"}) as srv:
-            rc, out, err, _ = run_check(srv.conf, *off, "--dns", "nosuch.test")
-            assert rc == 2, (rc, out, err)
-            got = lines(out)
-            assert got[("dns", "mx")][0] == "CRITICAL", out
-            st, details = got[("dns", "ptr")]
-            assert st == "WARNING" and "not forward-confirmed" in details, out
+        out, got = dns_check("stray.example.test", "nosuch.test", 2)
+        assert got[("dns", "mx")][0] == "CRITICAL", out
+        st, details = got[("dns", "ptr")]
+        assert st == "WARNING" and "not forward-confirmed" in details, out
     finally:
         ub.stop()
 
@@ -434,6 +433,18 @@ POSTFIX_MASTER = """{submission} inet n - n - - smtpd
 """
 
 
+def tails(*paths):
+    """The ends of some log files, for a failure's message."""
+    text = ""
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                text += f.read()[-3000:]
+        except OSError:
+            pass
+    return text
+
+
 def wait_port(port, proc, what, log):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -498,14 +509,7 @@ def test_dovecot_postfix():
         procs.append(dc)
 
         def dovecot_log():
-            text = ""
-            for name in ("dovecot.stderr", "dovecot.log"):
-                try:
-                    with open(os.path.join(d, name), errors="replace") as f:
-                        text += f.read()[-3000:]
-                except OSError:
-                    pass
-            return text
+            return tails(os.path.join(d, "dovecot.stderr"), os.path.join(d, "dovecot.log"))
 
         wait_port(ports["pop3"], dc, "dovecot", dovecot_log)
         plog = open(os.path.join(pf, "postfix.stderr"), "wb")
@@ -514,14 +518,7 @@ def test_dovecot_postfix():
         procs.append(pm)
 
         def postfix_log():
-            text = ""
-            for name in ("postfix.stderr", "postfix.log"):
-                try:
-                    with open(os.path.join(pf, name), errors="replace") as f:
-                        text += f.read()[-3000:]
-                except OSError:
-                    pass
-            return text
+            return tails(os.path.join(pf, "postfix.stderr"))
 
         wait_port(ports["submission"], pm, "postfix", postfix_log)
         wait_port(ports["submissions"], pm, "postfix", postfix_log)
