@@ -366,7 +366,8 @@ int cli_main(int argc, char **argv)
 		if (config_load(cfg_path, &c.cfg, &err) < 0) {
 			cli_err("%s", err);
 			free(err);
-			return EX_CONFIG;
+			/* check answers monitoring systems: UNKNOWN, as Nagios plugins */
+			return strcmp(verb, "check") == 0 ? 3 : EX_CONFIG;
 		}
 		char *prog =
 		    cfg_path != NULL ? xasprintf("mailroom -c %s", cfg_path) : xstrdup("mailroom");

@@ -151,7 +151,9 @@ def test_all_pass():
 
 
 def test_pop3_off_and_refused():
-    with Server(smtp=True, pop3=False) as srv:
+    wild = free_port()
+    with Server(smtp=True, pop3=False, extra={"listen.pop3s": "0.0.0.0:%d" % wild}) as srv:
+        srv.pop3s_port = wild
         srv.add_user(USER)
         srv.start()
         # off in the config: skipped, the probe goes over pop3s
@@ -159,6 +161,8 @@ def test_pop3_off_and_refused():
         assert rc == 0, (rc, out, err)
         assert lines(out)[("pop3", "connect")][0] == "SKIPPED", out
         assert lines(out)[("probe", "fetch")][0] == "OK", out
+        # a wildcard listener is reached on loopback
+        assert "127.0.0.1:%d" % wild in out, out
         # pointed at a port where nothing listens: refused, CRITICAL
         dead = "127.0.0.1:%d" % free_port()
         rc, out, err, _ = run_check(srv.conf, *trusted(srv), "--pop3", dead)
@@ -282,6 +286,10 @@ def test_cannot_run_is_unknown():
         assert rc == 3, (rc, err)
         rc, out, err, _ = run_check(srv.conf, "--timeout", "0")
         assert rc == 3, (rc, err)
+        rc, out, err, _ = run_check(os.path.join(srv.dir, "missing.conf"))
+        assert rc == 3 and "missing.conf" in err, (rc, err)
+        rc, out, err, _ = run_check(srv.conf, "--ca-file", os.path.join(srv.dir, "none.pem"))
+        assert rc == 3 and "none.pem" in err, (rc, err)
         p = subprocess.run([H.BIN, "-c", srv.conf, "check", "--help"], capture_output=True,
                            timeout=30)
         assert p.returncode == 0 and b"Exit: 0 OK, 1 WARNING" in p.stdout
