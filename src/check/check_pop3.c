@@ -200,7 +200,7 @@ struct fetch {
 	struct pop3 *p;
 	const char *subject; /* "mailroom check TOKEN" */
 	uint64_t found;	     /* its message number, 0: none yet */
-	int failed;	     /* a read failed: the session is over */
+	int failed;	     /* TOP failed (MIG_POP3_ERR or a read failure) */
 };
 
 static bool is_probe(void *ctx, uint64_t n)
@@ -211,8 +211,8 @@ static bool is_probe(void *ctx, uint64_t n)
 
 	snprintf(cmd, sizeof(cmd), "TOP %llu 0", (unsigned long long)n);
 	int st = listing(f->p, cmd, &b, POP3_MESSAGE_LINE, 1u << 20);
-	if (st < 0)
-		f->failed = st;
+	if (st != MIG_POP3_OK)
+		f->failed = st; /* a read failed, or no TOP (RFC 1939 lists it as optional) */
 	else if (st == MIG_POP3_OK && check_parse_header_has(b.data, b.len, "Subject", f->subject))
 		f->found = n;
 	buf_free(&b);
@@ -242,7 +242,7 @@ int check_pop3_fetch(struct check_run *r, enum check_service svc, const char *to
 	check_parse_new_uidls(uidl.data, uidl.len, r->baseline[svc].data, r->baseline[svc].len,
 			      is_probe, &f);
 	if (f.failed != 0) {
-		step(&p, CHECK_CRITICAL, "TOP", "%s", io_why(&p, f.failed));
+		step(&p, CHECK_CRITICAL, "TOP", "%s", f.failed < 0 ? io_why(&p, f.failed) : p.text);
 		goto out;
 	}
 	if (f.found == 0) {

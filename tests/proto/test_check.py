@@ -238,6 +238,25 @@ def test_untrusted_self_signed():
         assert "hostname mismatch" in lines(out)[("pop3s", "tls")][1], out
 
 
+def test_probe_that_never_arrives():
+    # submission at one server, POP3 at another: the probe is accepted and
+    # never seen in the mailbox; the poll ends at --probe-timeout
+    with Server(smtp=True) as sub, Server() as pop:
+        for srv in (sub, pop):
+            srv.add_user(USER)
+            srv.start()
+        rc, out, err, took = run_check(
+            sub.conf, "--tls-name", HOST, "--submissions", "off",
+            "--pop3", "127.0.0.1:%d" % pop.pop3_port, "--pop3s", "127.0.0.1:%d" % pop.pop3s_port,
+            "--probe-timeout", "2")
+        assert rc == 2, (rc, out, err)
+        got = lines(out)
+        assert got[("probe", "send")][0] == "OK", out
+        st, details = got[("probe", "fetch")]
+        assert st == "CRITICAL" and "not in the mailbox within 2 s" in details, out
+        assert took < 15, took
+
+
 def test_silent_server_times_out():
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", free_port()))
