@@ -15,8 +15,9 @@ level=${1:-build}
 # backend = ldap; Linux-PAM (libpam0g-dev) for [directory] backend = pam;
 # libargon2 for Dovecot's {ARGON2I}/{ARGON2ID} hashes; MIT Kerberos' GSS-API
 # (libkrb5-dev) for SASL GSSAPI; the openssl command makes the tests'
-# certificates.
-pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev libkrb5-dev openssl"
+# certificates; python3 (/usr/bin/python3) runs man/mkman.py, which makes
+# the manual pages mailroom(8) and mailroom.conf(5) at build time.
+pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev libkrb5-dev openssl python3"
 case "$level" in
 # test: clang-format checks the C sources' layout (style/clang-format);
 # iproute2's ss counts the LDAP pool's connections in test_ldap.py;
@@ -36,11 +37,15 @@ case "$level" in
 # (kadmin.local) is the private KDC of the GSSAPI tests; krb5-user's kinit,
 # kvno and ktutil get their clients tickets and make keytabs. Perl's
 # Mail::SRS (libmail-srs-perl) is the second SRS implementation
-# test_srs_perl.py checks our addresses against. postfix is the private
-# submission server (SASL through the private Dovecot's auth socket) that
-# test_check.py runs `mailroom check` against; as for bench, it is installed
-# with the system mailer left unconfigured (the debconf answer below).
-test)  pkgs="$pkgs clang-format iproute2 dovecot-core dovecot-pop3d slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl postfix" ;;
+# test_srs_perl.py checks our addresses against. groff-base's groff and
+# man-db's man render the manual pages and report their warnings
+# (test_man.py). Prometheus (prometheus, with promtool) scrapes and checks
+# the [metrics] endpoint in test_metrics.py and test_metrics_prometheus.py.
+# postfix is the private submission server (SASL through the private
+# Dovecot's auth socket) that test_check.py runs `mailroom check` against;
+# as for bench, it is installed with the system mailer left unconfigured
+# (the debconf answer below).
+test)  pkgs="$pkgs groff-base man-db clang-format iproute2 dovecot-core dovecot-pop3d slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix" ;;
 # bench: Dovecot (bench/run-pop3.sh), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix slapd ldap-utils" ;;

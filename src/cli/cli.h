@@ -10,8 +10,9 @@
  * code: 64 (EX_USAGE) a wrong command line, 65 (EX_DATAERR) a name or value
  * refused, 66 (EX_NOINPUT) nothing to read on stdin, 67 (EX_NOUSER) the
  * mailbox, alias, domain, route or queued message named does not exist,
- * 70 (EX_SOFTWARE) an internal failure, 73 (EX_CANTCREAT) init cannot make a
- * file, 74 (EX_IOERR) the store is damaged or read-only, 75 (EX_TEMPFAIL)
+ * 69 (EX_UNAVAILABLE) a directory server that does not answer (config
+ * check), 70 (EX_SOFTWARE) an internal failure, 73 (EX_CANTCREAT) init
+ * cannot make a file, 74 (EX_IOERR) the store is damaged or read-only, 75 (EX_TEMPFAIL)
  * the store is busy or the disk full (try again), 78 (EX_CONFIG) the config
  * file, its TLS files, or a missing store (run init). Listings take --json;
  * in text they have a header line. The CLI opens the store itself, so it

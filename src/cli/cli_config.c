@@ -18,11 +18,28 @@ static const char usage[] =
     "\n"
     "check reads the config file as serve would (an error names FILE:LINE),\n"
     "then loads the TLS certificate and key, reads the [gssapi] keytab if one\n"
-    "is set, and opens the store; it prints what it checked, or why it failed\n"
-    "with a non-zero exit. Run it before sending serve a SIGHUP or restarting\n"
-    "it.\n"
+    "is set, opens the store, and reaches every directory backend of\n"
+    "[directory] backend: ldap connects to [ldap] uri, does StartTLS if set,\n"
+    "binds as bind_dn and reads the entry of base (within [ldap] timeout);\n"
+    "pam finds its service file; passwd-file reads and parses its file. It\n"
+    "prints one line per check, or why it failed, with a non-zero exit. Run\n"
+    "it before sending serve a SIGHUP or restarting it.\n"
     "show prints the effective configuration: every key with its value,\n"
-    "defaults included, paths absolute. Its output is a valid config file.\n";
+    "defaults included, paths absolute. Its output is a valid config file.\n"
+    "Exit: 0 all checks passed, 78 a problem of the config or of what it\n"
+    "names (a refused bind, a missing file), 69 a directory server that does\n"
+    "not answer.\n";
+
+/* One line per probed directory backend: on stdout when it passed, else
+   the reason on stderr. */
+static void probe_line(void *ctx, const char *backend, enum directory_probe_status status,
+		       const char *text, unsigned ms)
+{
+	if (status == DIRECTORY_PROBE_OK)
+		printf("ok: %s %s (%u ms)\n", backend, text, ms);
+	else
+		cli_err("%s: %s (%u ms)", backend, text, ms);
+}
 
 static int check(struct cli *c)
 {
@@ -69,6 +86,12 @@ static int check(struct cli *c)
 		return rc;
 	}
 	printf("directory: %s: ok\n", directory_describe(dir));
+	enum directory_probe_status ps = directory_probe(dir, probe_line, NULL);
+	if (ps != DIRECTORY_PROBE_OK) {
+		directory_free(&dir);
+		store_close(&st);
+		return ps == DIRECTORY_PROBE_UNAVAILABLE ? EX_UNAVAILABLE : EX_CONFIG;
+	}
 	struct dir_rcpt to;
 	int r = directory_resolve(dir, st, pm, &to);
 	if (r == STORE_OK && to.n_ids == 0)

@@ -88,6 +88,15 @@ struct dir_backend_ops {
 	   resolve are required; verify is optional. */
 	enum dir_status (*resolve)(void *be, struct store *st, const char *address,
 				   struct dir_resolution *r_r);
+	/* Optional, for `config check`: reaches what the backend depends on
+	   (the LDAP server: connect, StartTLS, bind, the base entry; a file:
+	   there and parsed) within the backend's timeout, and says what it
+	   found in *text_r (malloc'd, one line: "ldap://h bind as cn=x and
+	   base dc=y found"). DIR_OK; DIR_FAILED when the settings are wrong
+	   (a refused bind, no base entry, a file that does not parse);
+	   DIR_TEMPFAIL when the server did not answer. On failure *text_r
+	   says why, naming the step. */
+	enum dir_status (*probe)(void *be, char **text_r);
 };
 
 extern const struct dir_backend_ops dir_builtin_ops;

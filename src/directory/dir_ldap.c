@@ -222,10 +222,11 @@ static int conn_bind(LDAP *ld, const char *dn, const char *password,
 	return rc;
 }
 
-/* Why a connection could not be made, with the server's words if it said
-   any. libldap reports a certificate that fails verification like a server
-   that cannot be reached, so with TLS the line says so. */
-static void conn_warn(const struct dir_ldap *be, LDAP *ld, const char *what, int rc)
+/* Why step `what` of a new connection failed, with the server's words if
+   it said any; malloc'd. libldap reports a certificate that fails
+   verification like a server that cannot be reached, so with TLS the text
+   says so. */
+static char *conn_why(const struct dir_ldap *be, LDAP *ld, const char *what, int rc)
 {
 	bool tls = be->starttls || strstr(be->uri, "ldaps://") != NULL;
 	char *diag = NULL;
@@ -235,16 +236,22 @@ static void conn_warn(const struct dir_ldap *be, LDAP *ld, const char *what, int
 		ldap_memfree(diag);
 		diag = NULL;
 	}
-	log_warn("ldap: %s at %s failed: %s%s%s%s", what, be->uri, ldap_err2string(rc),
-		 diag ? ": " : "", diag ? diag : "",
-		 tls && (rc == LDAP_CONNECT_ERROR || rc == LDAP_SERVER_DOWN)
-		     ? " (or TLS failed: the certificate must verify against ca_file and name "
-		       "the host of uri)"
-		     : "");
+	char *why = xasprintf("%s at %s failed: %s%s%s%s", what, be->uri, ldap_err2string(rc),
+			      diag ? ": " : "", diag ? diag : "",
+			      tls && (rc == LDAP_CONNECT_ERROR || rc == LDAP_SERVER_DOWN)
+				  ? " (or TLS failed: the certificate must verify against "
+				    "ca_file and name the host of uri)"
+				  : "");
 	ldap_memfree(diag);
+	return why;
 }
 
-static int conn_open(struct dir_ldap *be, const struct timespec *deadline, LDAP **ld_r)
+/* A new connection: connect (TLS for ldaps://), StartTLS if set, bind as
+   bind_dn if set. On failure returns the LDAP result code of the step that
+   failed (the server's own code where it answered) with *why_r, a
+   malloc'd text naming the step. */
+static int conn_open(struct dir_ldap *be, const struct timespec *deadline, LDAP **ld_r,
+		     char **why_r)
 {
 	static const int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND,
 			 tls12 = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2, zero = 0;
@@ -252,9 +259,12 @@ static int conn_open(struct dir_ldap *be, const struct timespec *deadline, LDAP 
 	int rc;
 
 	*ld_r = NULL;
+	*why_r = NULL;
 	rc = ldap_initialize(&ld, be->uri);
-	if (rc != LDAP_SUCCESS)
+	if (rc != LDAP_SUCCESS) {
+		*why_r = xasprintf("uri %s: %s", be->uri, ldap_err2string(rc));
 		return rc;
+	}
 	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
 	/* a referral would send the service password to another server */
 	ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
@@ -265,27 +275,32 @@ static int conn_open(struct dir_ldap *be, const struct timespec *deadline, LDAP 
 	if (be->ca_file != NULL)
 		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, be->ca_file);
 	rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
-	if (rc != LDAP_SUCCESS)
+	if (rc != LDAP_SUCCESS) {
+		*why_r = conn_why(be, ld, "TLS setup", rc);
 		goto fail;
+	}
 	conn_set_timeouts(ld, deadline);
+	/* the first step on its own, so that a server that is not there is
+	   told apart from one that refuses StartTLS or the bind */
+	rc = ldap_connect(ld);
+	if (rc != LDAP_SUCCESS) {
+		*why_r = conn_why(be, ld, "connect", rc);
+		goto fail;
+	}
 	if (be->starttls) {
 		/* RFC 4513 §3: no bind and no search before TLS is up */
 		rc = ldap_start_tls_s(ld, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
-			conn_warn(be, ld, "StartTLS", rc);
-			if (rc > 0)
-				rc =
-				    LDAP_CONNECT_ERROR; /* refused by the server: no TLS, no talk */
+			*why_r = conn_why(be, ld, "StartTLS", rc);
 			goto fail;
 		}
 	}
 	if (be->bind_dn != NULL) {
 		rc = conn_bind(ld, be->bind_dn, be->bind_password, deadline);
 		if (rc != LDAP_SUCCESS) {
-			conn_warn(be, ld, "bind as bind_dn", rc);
-			if (rc > 0)
-				rc = LDAP_UNAVAILABLE; /* our own credentials: never the user's
-							  fault */
+			char *what = xasprintf("bind as %s", be->bind_dn);
+			*why_r = conn_why(be, ld, what, rc);
+			free(what);
 			goto fail;
 		}
 	}
@@ -327,8 +342,15 @@ static int pool_get(struct dir_ldap *be, const struct timespec *deadline, struct
 	be->n_open++;
 	pthread_mutex_unlock(&be->mu);
 
-	rc = conn_open(be, deadline, &ld);
+	char *why;
+	rc = conn_open(be, deadline, &ld, &why);
 	if (rc != LDAP_SUCCESS) {
+		log_warn("ldap: %s", why);
+		free(why);
+		/* a refused StartTLS or service bind is never the user's fault:
+		   no talk, as if the server were down */
+		if (rc > 0)
+			rc = LDAP_UNAVAILABLE;
 		pthread_mutex_lock(&be->mu);
 		be->n_open--;
 		pthread_cond_signal(&be->cv);
@@ -783,6 +805,57 @@ static enum dir_status dir_ldap_resolve(void *v, struct store *st, const char *a
 	return n_found > 0 ? DIR_OK : DIR_UNKNOWN;
 }
 
+/* --- config check --------------------------------------------------------------- */
+
+/* `config check`: a connection of its own (not one of the pool's) through
+   every step serve's first request takes, then a base-scope search of
+   base, which the service account must be allowed to see. */
+static enum dir_status dir_ldap_probe(void *v, char **text_r)
+{
+	struct dir_ldap *be = v;
+	struct timespec deadline = deadline_in(be->timeout);
+	char *attrs[] = {LDAP_NO_ATTRS, NULL};
+	LDAPMessage *res = NULL;
+	struct timeval tv;
+	LDAP *ld;
+	char *why;
+	int msgid, n = 0;
+
+	int rc = conn_open(be, &deadline, &ld, &why);
+	if (rc != LDAP_SUCCESS) {
+		*text_r = why;
+		return conn_broken(rc) ? DIR_TEMPFAIL : DIR_FAILED;
+	}
+	rc = LDAP_TIMEOUT;
+	if (remaining(&deadline, &tv))
+		rc = ldap_search_ext(ld, be->base, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+				     NULL, NULL, &tv, 1, &msgid);
+	if (rc == LDAP_SUCCESS)
+		rc = conn_wait(ld, msgid, &deadline, &res);
+	if (rc == LDAP_SUCCESS)
+		n = ldap_count_entries(ld, res);
+	ldap_msgfree(res);
+
+	const char *as = be->bind_dn != NULL ? be->bind_dn : "anonymous";
+	enum dir_status s = DIR_FAILED;
+	if (rc == LDAP_SUCCESS && n == 1) {
+		*text_r = xasprintf("%s %s%s%s and base %s found", be->uri,
+				    be->starttls ? "StartTLS, " : "", be->bind_dn ? "bind as " : "",
+				    as, be->base);
+		s = DIR_OK;
+	} else if (rc == LDAP_SUCCESS || rc == LDAP_NO_SUCH_OBJECT) {
+		/* a server hides what an account may not read as if it were not there */
+		*text_r = xasprintf("%s: base %s does not exist, or %s may not read it", be->uri,
+				    be->base, as);
+	} else {
+		*text_r = conn_why(be, ld, "search of base", rc);
+		if (conn_broken(rc))
+			s = DIR_TEMPFAIL;
+	}
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return s;
+}
+
 /* --- open and close ----------------------------------------------------------------- */
 
 /* The service password: the file's first line. It is a secret: a file
@@ -919,4 +992,5 @@ const struct dir_backend_ops dir_ldap_ops = {
     .lookup = dir_ldap_lookup,
     .verify = dir_ldap_verify,
     .resolve = dir_ldap_resolve,
+    .probe = dir_ldap_probe,
 };

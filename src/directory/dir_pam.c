@@ -57,6 +57,37 @@ struct dir_pam_conv {
 	bool refused; /* a prompt we cannot answer (a second factor, a name) */
 };
 
+/* The service file Linux-PAM will read, malloc'd: confdir/SERVICE, else
+   /etc/pam.d/SERVICE or the vendor's /usr/lib/pam.d/SERVICE. NULL if there
+   is none, with *tried_r (malloc'd) the path that should hold it. */
+static char *service_file(const char *confdir, const char *service, char **tried_r)
+{
+	char *file = confdir != NULL ? xasprintf("%s/%s", confdir, service)
+				     : xasprintf("/etc/pam.d/%s", service);
+	struct stat st;
+
+	*tried_r = NULL;
+	if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
+		return file;
+	if (confdir == NULL) {
+		char *vendor = xasprintf("/usr/lib/pam.d/%s", service);
+		if (stat(vendor, &st) == 0 && S_ISREG(st.st_mode)) {
+			free(file);
+			return vendor;
+		}
+		free(vendor);
+	}
+	*tried_r = file;
+	return NULL;
+}
+
+static char *service_missing(const char *service, const char *tried)
+{
+	return xasprintf("[pam] service '%s': %s does not exist; create it (docs/admin.md, "
+			 "Local accounts (PAM))",
+			 service, tried);
+}
+
 static int dir_pam_open(const struct config *cfg, void **be_r, char **err_r)
 {
 	if (cfg->pam_domain == NULL) {
@@ -66,22 +97,11 @@ static int dir_pam_open(const struct config *cfg, void **be_r, char **err_r)
 	}
 	/* A missing service file makes Linux-PAM use "other" silently (Debian's
 	   other is the full login stack): say so now rather than guess. */
-	char *file = cfg->pam_confdir != NULL
-			 ? xasprintf("%s/%s", cfg->pam_confdir, cfg->pam_service)
-			 : xasprintf("/etc/pam.d/%s", cfg->pam_service);
-	struct stat st;
-	bool found = stat(file, &st) == 0 && S_ISREG(st.st_mode);
-	if (!found && cfg->pam_confdir == NULL) {
-		char *vendor = xasprintf("/usr/lib/pam.d/%s", cfg->pam_service);
-		found = stat(vendor, &st) == 0 && S_ISREG(st.st_mode);
-		free(vendor);
-	}
-	if (!found) {
-		*err_r =
-		    xasprintf("[pam] service '%s': %s does not exist; create it (docs/admin.md, "
-			      "Local accounts (PAM))",
-			      cfg->pam_service, file);
-		free(file);
+	char *tried;
+	char *file = service_file(cfg->pam_confdir, cfg->pam_service, &tried);
+	if (file == NULL) {
+		*err_r = service_missing(cfg->pam_service, tried);
+		free(tried);
 		return -1;
 	}
 	free(file);
@@ -94,6 +114,24 @@ static int dir_pam_open(const struct config *cfg, void **be_r, char **err_r)
 	atomic_flag_clear(&be->shadow_hint);
 	*be_r = be;
 	return 0;
+}
+
+/* `config check`: the service file is (still) there. */
+static enum dir_status dir_pam_probe(void *vbe, char **text_r)
+{
+	struct dir_pam *be = vbe;
+	char *tried;
+	char *file = service_file(be->confdir, be->service, &tried);
+
+	if (file == NULL) {
+		*text_r = service_missing(be->service, tried);
+		free(tried);
+		return DIR_FAILED;
+	}
+	*text_r = xasprintf("service %s: %s found, accounts from uid %u as NAME@%s", be->service,
+			    file, be->min_uid, be->domain);
+	free(file);
+	return DIR_OK;
 }
 
 static void dir_pam_close(void *vbe)
@@ -427,6 +465,7 @@ const struct dir_backend_ops dir_pam_ops = {
     .name = "pam",
     .flags = 0,
     .open = dir_pam_open,
+    .probe = dir_pam_probe,
     .close = dir_pam_close,
     .lookup = dir_pam_lookup,
     .verify = dir_pam_verify,

@@ -204,6 +204,24 @@ static enum dir_status pwfile_resolve(void *p, struct store *st, const char *add
 	return found ? DIR_OK : DIR_UNKNOWN;
 }
 
+/* `config check`: the file as it is now parses (serve would keep its last
+   good copy of one that does not, so the check reads it afresh). */
+static enum dir_status pwfile_probe(void *p, char **text_r)
+{
+	struct pwf_backend *be = p;
+	struct pwf now;
+	char *err = NULL;
+
+	if (pwf_load(be->path, be->domain, &now, &err) < 0) {
+		*text_r = xasprintf("passwd-file %s", err);
+		free(err);
+		return DIR_FAILED;
+	}
+	*text_r = xasprintf("%s: %zu user%s", be->path, now.n, now.n == 1 ? "" : "s");
+	pwf_free(&now);
+	return DIR_OK;
+}
+
 const struct dir_backend_ops dir_passwdfile_ops = {
     .name = "passwd-file",
     /* SCRAM is not advertised for a file whose hashes are mostly crypt(3):
@@ -215,4 +233,5 @@ const struct dir_backend_ops dir_passwdfile_ops = {
     .lookup = pwfile_lookup,
     .verify = NULL,
     .resolve = pwfile_resolve,
+    .probe = pwfile_probe,
 };

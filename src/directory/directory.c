@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Every backend this build knows, by [directory] backend name. */
 static const struct dir_backend_ops *const backends[] = {
@@ -209,6 +210,33 @@ bool directory_offers(const struct directory *d, enum directory_feature f)
 unsigned long directory_cache_hits(const struct directory *d)
 {
 	return auth_cache_hits(d->cache);
+}
+
+/* --- config check ------------------------------------------------------------ */
+
+enum directory_probe_status directory_probe(struct directory *d, directory_probe_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct dir_backend_ops *ops = d->chain[i].ops;
+		struct timespec t0, t1;
+		char *text = NULL;
+
+		if (ops->probe == NULL)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		enum dir_status s = ops->probe(d->chain[i].be, &text);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long long ms =
+		    (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		enum directory_probe_status ps = s == DIR_OK	     ? DIRECTORY_PROBE_OK
+						 : s == DIR_TEMPFAIL ? DIRECTORY_PROBE_UNAVAILABLE
+								     : DIRECTORY_PROBE_WRONG;
+		fn(ctx, ops->name, ps, text != NULL ? text : "", ms > 0 ? (unsigned)ms : 0);
+		free(text);
+		if (ps != DIRECTORY_PROBE_OK)
+			return ps;
+	}
+	return DIRECTORY_PROBE_OK;
 }
 
 /* --- logins ----------------------------------------------------------------- */

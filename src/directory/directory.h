@@ -69,6 +69,27 @@ enum directory_feature {
 };
 bool directory_offers(const struct directory *dir, enum directory_feature f);
 
+/* --- config check ----------------------------------------------------------- */
+
+enum directory_probe_status {
+	DIRECTORY_PROBE_OK,
+	DIRECTORY_PROBE_WRONG,	     /* a setting is wrong: a refused bind, no base */
+	DIRECTORY_PROBE_UNAVAILABLE, /* the server did not answer in time */
+};
+/* Called once per probed backend: its name ([directory] backend), what it
+   found or why it failed (one line), and how long that took. */
+typedef void (*directory_probe_fn)(void *ctx, const char *backend,
+				   enum directory_probe_status status, const char *text,
+				   unsigned ms);
+/* For `mailroom config check`: every backend of the chain that depends on
+   something outside the store (an LDAP server, a PAM service file, a
+   passwd-file) reaches it, in chain order, and fn hears of each; the
+   built-in backend has nothing to reach. Stops at the first failure and
+   returns its status, else DIRECTORY_PROBE_OK. Blocks up to each
+   backend's timeout. */
+enum directory_probe_status directory_probe(struct directory *dir, directory_probe_fn fn,
+					    void *ctx);
+
 /* --- recipients ------------------------------------------------------------ */
 
 /* Where mail to one address goes: store mailboxes (ids, each once) and

@@ -173,6 +173,14 @@ int workers_submit(struct workers *w, worker_fn *fn, worker_done_fn *done, void 
 	return 0;
 }
 
+size_t workers_depth(struct workers *w)
+{
+	pthread_mutex_lock(&w->mu);
+	size_t n = w->queued;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
 void workers_free(struct workers **wp)
 {
 	struct workers *w = *wp;

@@ -27,6 +27,9 @@ struct workers *workers_new(struct loop *l, unsigned threads, size_t max_queue,
 			    worker_init_fn *init, worker_deinit_fn *deinit, void *arg);
 /* Returns 0, or -1 if the queue is full or the pool is stopping. */
 int workers_submit(struct workers *w, worker_fn *fn, worker_done_fn *done, void *job);
+/* Jobs queued or running now (the bound counts them), for metrics; takes
+   the pool's mutex for a moment. */
+size_t workers_depth(struct workers *w);
 /* Lets queued jobs finish, joins the threads, runs pending `done`s; sets *w = NULL. */
 void workers_free(struct workers **w);
 

@@ -21,6 +21,7 @@
  */
 #include "server/server.h"
 #include "server/privdrop.h"
+#include "admin/admin.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "directory/penalty.h"
@@ -77,6 +78,7 @@ struct server_priv {
 	struct conn_mgr *conns;
 	struct listener *listeners;
 	struct ip_count *ips[SERVER_IP_BUCKETS];
+	struct admin *admin; /* [metrics] listen, or NULL */
 	int sigfd;
 	bool stopping, reloading;
 	struct timer *stop_check, *grace;
@@ -420,6 +422,7 @@ static void shutdown_begin(struct server_priv *sp, const char *why)
 	pop3_service_shutdown(sp->pub.pop3);
 	smtp_service_shutdown(sp->pub.smtp);
 	queue_mgr_stop(sp->pub.queue);
+	admin_stop(sp->admin);
 	sp->stop_check = loop_timer_add(l, 0, stop_check, sp);
 	sp->grace = loop_timer_add(l, SERVER_GRACE_SECS * 1000, grace_over, sp);
 }
@@ -602,8 +605,9 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 	if (privdrop_plan(cfg, true, pd, &err) < 0 || privdrop_check_owner(cfg, pd, &err) < 0)
 		goto fail;
 	sp->pub.loop = loop_new();
-	if (bind_all(sp) < 0 || privdrop_apply(pd, &err) < 0 ||
-	    privdrop_check_reach(cfg->data_dir, pd, &err) < 0)
+	if (bind_all(sp) < 0 ||
+	    admin_listen(sp->pub.loop, &cfg->metrics_listen, &sp->admin, &err) < 0 ||
+	    privdrop_apply(pd, &err) < 0 || privdrop_check_reach(cfg->data_dir, pd, &err) < 0)
 		goto fail;
 	if (pd->drop)
 		log_info("running as user=%s uid=%u gid=%u", pd->name, (unsigned)pd->uid,
@@ -676,6 +680,7 @@ int server_run(const struct config *cfg)
 	if (start_as_user(sp, &pd) < 0) {
 		privdrop_clear(&pd);
 		listeners_close(sp);
+		admin_free(&sp->admin);
 		loop_free(&srv->loop);
 		free(sp);
 		return 1;
@@ -688,6 +693,7 @@ int server_run(const struct config *cfg)
 		free(derr);
 		privdrop_clear(&pd);
 		listeners_close(sp);
+		admin_free(&sp->admin);
 		loop_free(&srv->loop);
 		free(sp);
 		return 78; /* EX_CONFIG */
@@ -704,6 +710,7 @@ int server_run(const struct config *cfg)
 		directory_free(&srv->dir);
 		privdrop_clear(&pd);
 		listeners_close(sp);
+		admin_free(&sp->admin);
 		loop_free(&srv->loop);
 		free(sp);
 		return 78; /* EX_CONFIG */
@@ -728,6 +735,7 @@ int server_run(const struct config *cfg)
 	srv->pop3 = pop3_service_new(srv);
 	srv->smtp = smtp_service_new(srv);
 	srv->queue = queue_mgr_new(srv);
+	admin_start(sp->admin, srv);
 
 	log_info("mailroom ready hostname=%s workers=%u user=%s directory=%s", cfg->hostname,
 		 cfg->workers, pd.name, directory_describe(srv->dir));
@@ -740,6 +748,7 @@ int server_run(const struct config *cfg)
 	loop_timer_del(srv->loop, &sp->grace);
 	conn_mgr_free(&sp->conns);   /* the last `closed`s: sessions go dead */
 	workers_free(&srv->workers); /* queued jobs finish; their `done` frees sessions */
+	admin_free(&sp->admin);	     /* after its store job's `done` */
 	queue_mgr_free(&srv->queue); /* deliveries under way finish */
 	if (pop3_service_sessions(srv->pop3) == 0)
 		pop3_service_free(&srv->pop3);

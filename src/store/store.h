@@ -518,6 +518,18 @@ struct store_import_msg {
 int store_import(struct store *st, int64_t mailbox_id, const struct store_import_msg *msgs,
 		 size_t n, int *results);
 
+/* --- statistics (admin/ metrics) ------------------------------------------- */
+struct store_stats {
+	uint64_t queue_messages; /* messages in the outbound queue, held ones too */
+	int64_t queue_oldest;	 /* unix time the oldest of them was queued; 0: none */
+	uint64_t bodies;	 /* stored bodies (S2: one per distinct message) */
+	uint64_t db_bytes;	 /* the database's size: its pages times the page size */
+};
+/* Reads them in one snapshot. It counts rows, so it costs time in
+   proportion to the store: callers cache the answer (metrics keep it a
+   few seconds). Every field is 0 on failure. */
+int store_stats(struct store *st, struct store_stats *r);
+
 /* --- backup, verify, restore ------------------------------------------------ */
 struct store_check_stats {
 	uint64_t mailboxes, messages, bodies, octets, queued;

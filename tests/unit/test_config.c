@@ -166,7 +166,7 @@ static void test_value_parsers(void)
 /* A file that sets every key to something other than its default. */
 static const char EVERY_KEY[] =
     "[server]\nhostname = mx.example.test\ndata_dir = /srv/mail\nuser = mail\nworkers = 3\n"
-    "log_level = debug\n"
+    "log_level = debug\nlog_format = json\n"
     "[listen]\nsmtp = 127.0.0.1:25, [::1]:25\nsubmission = off\n"
     "submissions = 127.0.0.1:465\npop3 = 127.0.0.1:110\npop3s = off\n"
     "[tls]\ncert = c.pem\nkey = /etc/k.pem\nclient_ca = ca.pem\nclient_crl = /etc/crl.pem\n"
@@ -195,7 +195,8 @@ static const char EVERY_KEY[] =
     "confdir = pam.d\n"
     "[passwd-file]\npath = users.passwd\ndomain = example.net\n"
     "[gssapi]\nkeytab = mail.keytab\nrealm = EXAMPLE.TEST\ndomain = example.test\n"
-    "principal = mail.example.test\n";
+    "principal = mail.example.test\n"
+    "[metrics]\nlisten = 127.0.0.1:9325\n";
 
 static void count_key(const char *key, void *arg)
 {
