@@ -22,6 +22,7 @@
 #ifndef MAILROOM_UTIL_LOG_H
 #define MAILROOM_UTIL_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/mem.h"
@@ -67,12 +68,29 @@ struct log_record {
 	const char *extra; /* more fields as "key=value key=\"a b\"", or NULL */
 };
 void log_record(enum log_level level, const struct log_record *r);
+/* A monotonic clock in microseconds, for the durations of records. */
+uint64_t log_now_usec(void);
 
 /* Called with every record, whatever the level, on the thread that made it
    (admin/metrics.h says which threads those are). NULL: none. Set once,
    before any other thread runs. */
 typedef void log_sink_fn(const struct log_record *r);
 void log_set_sink(log_sink_fn *fn);
+
+/* Appends " key=value" to the extra text in buf (cap octets, NUL-terminated,
+   len of them used), the value quoted as the text form quotes it (when it
+   is empty or holds a space, '"', '\\' or '='; \" and \\ inside); a pair
+   that does not fit is left out whole. Returns the new length. */
+size_t log_extra_add(char *buf, size_t cap, size_t len, const char *key, const char *value);
+
+/* The line formatters behind log_msg() and log_record(), for tests and fuzz
+   targets: they write one whole line, '\n' included, of at most size octets
+   (size >= 128) into out and return its length. log_json_line() takes a
+   free-form message of len octets. */
+#define LOG_LINE_MAX 4096
+size_t log_json_line(char *out, size_t size, const char *level, const char *msg, size_t len);
+size_t log_record_line(char *out, size_t size, const char *level, const struct log_record *r,
+		       enum log_format format);
 
 ATTR_NORETURN void log_fatal(const char *fmt, ...) ATTR_FORMAT(1, 2);
 ATTR_NORETURN void log_panic(const char *fmt, ...) ATTR_FORMAT(1, 2);
