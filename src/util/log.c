@@ -423,9 +423,9 @@ void log_panic(const char *fmt, ...)
 
 /* " key=value", the value quoted (with \" and \\) when it is empty or holds
    a space, a quote, a backslash or '='; in whole or not at all. */
-static void text_pair(char *buf, size_t cap, size_t *n, const char *key, const char *v)
+static void text_pair(char *buf, size_t cap, size_t *n, const char *key, const char *v, bool force)
 {
-	bool quote = v[0] == '\0' || strpbrk(v, " \"=\\") != NULL;
+	bool quote = force || v[0] == '\0' || strpbrk(v, " \"=\\") != NULL;
 	size_t need = 2 + strlen(key) + strlen(v) + (quote ? 2 : 0);
 
 	if (quote)
@@ -453,7 +453,15 @@ size_t log_extra_add(char *buf, size_t cap, size_t len, const char *key, const c
 {
 	if (cap == 0 || len >= cap || value == NULL)
 		return len;
-	text_pair(buf, cap, &len, key, value);
+	text_pair(buf, cap, &len, key, value, false);
+	return len;
+}
+
+size_t log_extra_add_text(char *buf, size_t cap, size_t len, const char *key, const char *value)
+{
+	if (cap == 0 || len >= cap || value == NULL)
+		return len;
+	text_pair(buf, cap, &len, key, value, true);
 	return len;
 }
 
@@ -529,7 +537,7 @@ size_t log_record_line(char *out, size_t size, const char *level, const struct l
 			      log_event_name(r->event));
 	for (size_t i = 0; i < nf; i++)
 		if (strcmp(f[i].key, "sid") != 0)
-			text_pair(body, sizeof(body), &n, f[i].key, f[i].val);
+			text_pair(body, sizeof(body), &n, f[i].key, f[i].val, false);
 	if (r->extra != NULL && n + 1 + strlen(r->extra) < sizeof(body))
 		n += (size_t)snprintf(body + n, sizeof(body) - n, " %s", r->extra);
 	struct timespec ts;
@@ -546,6 +554,29 @@ size_t log_record_line(char *out, size_t size, const char *level, const struct l
 			out[i] = '?';
 	out[k++] = '\n';
 	return k;
+}
+
+void log_login(const struct log_session *who, const char *result, const char *mech,
+	       const char *user, const char *reason, uint64_t usec, const char *extra)
+{
+	char name[65];
+
+	if (user != NULL)
+		snprintf(name, sizeof(name), "%s", user);
+	struct log_record r = {
+	    .event = LOG_EV_LOGIN,
+	    .service = who->service,
+	    .sid = who->sid,
+	    .ip = who->ip,
+	    .user = user != NULL && *user != '\0' ? name : NULL,
+	    .mech = mech,
+	    .result = result,
+	    .reason = reason,
+	    .tls = who->tls,
+	    .usec = usec,
+	    .extra = extra,
+	};
+	log_record(LOG_INFO, &r);
 }
 
 uint64_t log_now_usec(void)

@@ -68,6 +68,14 @@ struct log_record {
 	const char *extra; /* more fields as "key=value key=\"a b\"", or NULL */
 };
 void log_record(enum log_level level, const struct log_record *r);
+/* The LOG_EV_LOGIN record of a session, at info; user is the name the
+   client gave, cut to 64 octets, and left out when empty. POP3 and SMTP
+   write theirs through it. */
+struct log_session {
+	const char *service, *sid, *ip, *tls;
+};
+void log_login(const struct log_session *who, const char *result, const char *mech,
+	       const char *user, const char *reason, uint64_t usec, const char *extra);
 /* A monotonic clock in microseconds, for the durations of records. */
 uint64_t log_now_usec(void);
 
@@ -82,6 +90,9 @@ void log_set_sink(log_sink_fn *fn);
    is empty or holds a space, '"', '\\' or '='; \" and \\ inside); a pair
    that does not fit is left out whole. Returns the new length. */
 size_t log_extra_add(char *buf, size_t cap, size_t len, const char *key, const char *value);
+/* The same, always quoted: a value from the network (a command's
+   arguments) stays a string in the json form even when it is all digits. */
+size_t log_extra_add_text(char *buf, size_t cap, size_t len, const char *key, const char *value);
 
 /* The line formatters behind log_msg() and log_record(), for tests and fuzz
    targets: they write one whole line, '\n' included, of at most size octets

@@ -192,14 +192,14 @@ static void test_text_record(void)
 static void test_extra_add(void)
 {
 	test_begin("log_extra_add");
-	char b[24] = "";
+	char b[26] = "";
 	size_t n = log_extra_add(b, sizeof(b), 0, "from", "<a@b>");
 	n = log_extra_add(b, sizeof(b), n, "to", "\"x y\"@z");
 	test_assert_str(b, " from=<a@b>");
-	n = log_extra_add(b, sizeof(b), n, "n", "3");
-	test_assert_str(b, " from=<a@b> n=3");
+	n = log_extra_add_text(b, sizeof(b), n, "n", "3");
+	test_assert_str(b, " from=<a@b> n=\"3\"");
 	n = log_extra_add(b, sizeof(b), n, "e", "");
-	test_assert_str(b, " from=<a@b> n=3 e=\"\"");
+	test_assert_str(b, " from=<a@b> n=\"3\" e=\"\"");
 	test_assert(n == strlen(b));
 	n = log_extra_add(b, sizeof(b), n, "z", NULL);
 	test_assert(n == strlen(b));
