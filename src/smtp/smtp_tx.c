@@ -634,6 +634,19 @@ static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 		snprintf(res, sizeof(res), "store error %d", job->commit.sub.status);
 	}
 	log_message(s, job->qid, job->msg.len, res);
+	if (job->commit.sub.status == STORE_OK && delivery_plan_local(s->tx->plan) > 0) {
+		/* the local mailboxes got it in the same commit */
+		struct log_record r = {
+		    .event = LOG_EV_DELIVERY,
+		    .service = s->service,
+		    .sid = s->sid,
+		    .qid = job->qid,
+		    .result = "local",
+		    .usec = log_now_usec() - s->data_end_us,
+		    .count = delivery_plan_local(s->tx->plan),
+		};
+		log_record(LOG_INFO, &r);
+	}
 	smtp_tx_reset(s);
 }
 

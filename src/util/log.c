@@ -47,6 +47,7 @@ void log_set_level(enum log_level level)
    at LOG_LINE_MAX is still one valid object ("truncated":true). */
 #define LOG_JSON_RESERVE 32
 #define LOG_KEYS_MAX 48
+#define LOG_KEY_MAX 48 /* a longer "key=" is a word, not a field */
 
 struct jw {
 	char *p;
@@ -221,7 +222,7 @@ static bool kv_next(const char *s, size_t len, size_t *pos, struct kv_token *t)
 	size_t k = i;
 	while (k < len && key_char((unsigned char)s[k], k == i))
 		k++;
-	if (k > i && k < len && s[k] == '=') {
+	if (k > i && k - i <= LOG_KEY_MAX && k < len && s[k] == '=') {
 		size_t v = k + 1;
 		if (v < len && s[v] == '"') {
 			size_t e = v + 1;

@@ -227,6 +227,8 @@ def test_json_records():
     assert m["qid"] == qid and m["result"] == "250" and m["count"] == 2, (m, qid)
     assert m["user"] == ALICE and m["from"] == "<%s>" % ALICE and m["remote"] == 1, m
     assert m["service"] == "submission" and m["sid"] in by_sid, m
+    local = [r for r in recs if r["event"] == "delivery" and r["result"] == "local"]
+    assert [(r["qid"], r["count"], r["sid"]) for r in local] == [(qid, 1, m["sid"])], local
 
 
 def test_text_records():
