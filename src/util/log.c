@@ -354,6 +354,22 @@ size_t log_json_line(char *out, size_t size, const char *level, const char *msg,
 	return jw_close(&w);
 }
 
+/* The text form: control characters from the network never reach the log
+   verbatim, and neither do octets that are not UTF-8 (journald would keep
+   the line as a binary blob): each becomes '?'. */
+static void text_clean(char *line, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)line[i];
+		size_t k = c < 0x20 || c == 0x7f ? 0 : utf8_seq((unsigned char *)line + i, n - i);
+		if (k == 0) {
+			line[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+}
+
 static void write_line(const char *line, size_t n)
 {
 	ssize_t w = write(STDERR_FILENO, line, n);
@@ -384,10 +400,7 @@ ATTR_FORMAT(2, 0) static void log_v(const char *level, const char *fmt, va_list 
 	n += (size_t)m;
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2; /* truncated; never split a line */
-	/* Control characters from the network never reach the log verbatim. */
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-			line[i] = '?';
+	text_clean(line, n);
 	line[n++] = '\n';
 	write_line(line, n);
 }
@@ -550,9 +563,7 @@ size_t log_record_line(char *out, size_t size, const char *level, const struct l
 	k += m < 0 ? 0 : (size_t)m;
 	if (k > size - 2)
 		k = size - 2;
-	for (size_t i = 0; i < k; i++)
-		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
-			out[i] = '?';
+	text_clean(out, k);
 	out[k++] = '\n';
 	return k;
 }

@@ -128,6 +128,17 @@ def run(fmt):
         assert r.cmd(b64(PW)).startswith(b"+OK")
         r.cmd("QUIT")
 
+        # a name that is not UTF-8, with a quote and a backslash: still one
+        # valid line (json: escaped, U+FFFD), still one record
+        r = srv.raw(tls=True)
+        r.line()
+        r.send(b'USER \xff\xfe"q\\x\xc3\xa9\r\n')
+        reply = r.line()
+        assert reply.startswith(b"+OK"), reply
+        r.send(b"QUIT\r\n")
+        r.line()
+        r.close()
+
         # SCRAM-SHA-256 (the client is test_pop3's), wrong then right
         r = Recorder(srv.raw(), sent)
         r.line()
@@ -215,6 +226,9 @@ def test_json_records():
     retr = [r for r in cmds if r["command"] == "RETR"]
     assert retr and retr[0]["bytes"] > 0 and retr[0]["args"] == "1", retr
     # (the harness's probes of the TLS ports leave failed handshakes, at info)
+    odd = [r for r in recs if r["event"] == "command" and r["command"] == "USER"
+           and r["args"] != ALICE]
+    assert [r["args"] for r in odd] == ['\ufffd\ufffd"q\\x\u00e9'], odd
     tls = [r for r in recs if r["event"] == "tls" and "login" in by_sid[r["sid"]]]
     assert tls and all(r["result"] == "ok" and r["tls"].startswith("TLSv1.") and
                        r["level"] == "debug" for r in tls), tls
@@ -250,6 +264,7 @@ def test_text_records():
                      % (sid, re.escape(ALICE)), log), log[-3000:]
     assert re.search(r"sid=\w+ pop3 command user=%s ip=127\.0\.0\.1 command=RETR result=ok "
                      r"ms=[\d.]+ bytes=\d+ args=\"1\" state=TRANSACTION\n" % re.escape(ALICE), log)
+    assert '??\\"q\\\\x\u00e9"' in log  # the text form: \" and \\ in a quoted value
     assert re.search(r"pop3 command ip=127\.0\.0\.1 command=PASS result=(ok|err) ms=[\d.]+ "
                      r"state=AUTHORIZATION\n", log)
 

@@ -175,7 +175,7 @@ static void test_text_record(void)
 	r.event = LOG_EV_CONNECT;
 	r.user = NULL;
 	r.reason = "max_connections";
-	r.extra = "x=\x01";
+	r.extra = "x=\x01\xff\xc3\xa9";
 	log_record(LOG_WARN, &r);
 	char *out = capture_end();
 	char *second = strchr(out, '\n');
@@ -184,7 +184,7 @@ static void test_text_record(void)
 	test_assert_str(after_time(out), "info sid=beef submission login user=\"a b\\\"c\" "
 					 "mech=PLAIN result=failed reason=\"\" ms=0.005");
 	test_assert_str(after_time(second), "warn submission connect mech=PLAIN result=failed "
-					    "reason=max_connections ms=0.005 x=?\n");
+					    "reason=max_connections ms=0.005 x=??\xc3\xa9\n");
 	free(out);
 	test_end();
 }
