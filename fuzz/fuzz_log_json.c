@@ -5,7 +5,8 @@
  * whether the rest is a free-form message or the fields of a record (split
  * at NUL octets: user, reason, extra, command, ip); every line made must be
  * one strict JSON object (RFC 8259, UTF-8 only, no duplicate key) ending in
- * the one newline, within the size.
+ * the one newline, within the size; a record's text form must be UTF-8
+ * without control characters.
  */
 #include "fuzz.h"
 #include "util/log.h"
@@ -33,6 +34,42 @@ static bool lit(struct rd *r, const char *s)
 		return false;
 	r->i += k;
 	return true;
+}
+
+/* The length of the valid UTF-8 sequence at p (a non-ASCII lead octet;
+   RFC 3629: no overlong form, surrogate or code point past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t k = c >= 0xc2 && c <= 0xdf   ? 2
+		   : c >= 0xe0 && c <= 0xef ? 3
+		   : c >= 0xf0 && c <= 0xf4 ? 4
+					    : 0;
+
+	if (k == 0 || n < k)
+		return 0;
+	unsigned char c1 = p[1];
+	if (c1 < 0x80 || c1 > 0xbf || (c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) ||
+	    (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))
+		return 0;
+	for (size_t j = 2; j < k; j++)
+		if (p[j] < 0x80 || p[j] > 0xbf)
+			return 0;
+	return k;
+}
+
+/* A text line: UTF-8 without control characters, then the newline. */
+static void check_text(const char *line, size_t n, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)line;
+
+	CHECK(n > 0 && n <= size && line[n - 1] == '\n');
+	for (size_t i = 0; i + 1 < n;) {
+		CHECK(p[i] >= 0x20 && p[i] != 0x7f);
+		size_t k = p[i] < 0x80 ? 1 : utf8_len(p + i, n - 1 - i);
+		CHECK(k > 0);
+		i += k;
+	}
 }
 
 /* A string: valid escapes, no raw control octet, valid UTF-8 (no overlong
@@ -76,20 +113,9 @@ static bool string(struct rd *r, const unsigned char **s, size_t *len)
 			r->i++;
 			continue;
 		}
-		size_t k = c >= 0xc2 && c <= 0xdf   ? 2
-			   : c >= 0xe0 && c <= 0xef ? 3
-			   : c >= 0xf0 && c <= 0xf4 ? 4
-						    : 0;
-		if (k == 0 || r->n - r->i < k)
+		size_t k = utf8_len(r->p + r->i, r->n - r->i);
+		if (k == 0)
 			return false;
-		unsigned char c1 = r->p[r->i + 1];
-		if (c1 < 0x80 || c1 > 0xbf || (c == 0xe0 && c1 < 0xa0) ||
-		    (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) ||
-		    (c == 0xf4 && c1 > 0x8f))
-			return false;
-		for (size_t j = 2; j < k; j++)
-			if (r->p[r->i + j] < 0x80 || r->p[r->i + j] > 0xbf)
-				return false;
 		r->i += k;
 	}
 	return false;
@@ -204,8 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = log_record_line(line, cap, "info", &rec, LOG_FORMAT_JSON);
 		check_line(line, n, cap);
 		n = log_record_line(line, cap, "info", &rec, LOG_FORMAT_TEXT);
-		CHECK(n > 0 && n <= cap && line[n - 1] == '\n' &&
-		      memchr(line, '\n', n - 1) == NULL);
+		check_text(line, n, cap);
 	} else {
 		size_t n = log_json_line(line, cap, "debug", text, size - 1);
 		check_line(line, n, cap);

@@ -138,6 +138,7 @@ struct conn {
 	char *tls_desc;
 	char tls_version[16]; /* "TLSv1.3" once TLS runs */
 	uint64_t born_us;     /* log_now_usec() at accept */
+	uint64_t tls_us;      /* ... when the handshake began */
 	/* for the session record (conn_set_session_info, conn_session_extra) */
 	char *user, *extra;
 	uint64_t commands, bytes;
@@ -511,6 +512,7 @@ static void conn_tls_begin(struct conn *c)
 	}
 	c->tr = &tls_transport;
 	c->tls_state = CONN_TLS_HANDSHAKE;
+	c->tls_us = log_now_usec();
 }
 
 /* The handshake's record: debug when it worked, info when it failed
@@ -530,7 +532,7 @@ static void conn_tls_record(const struct conn *c, const char *failure)
 	    .result = failure != NULL ? "failed" : "ok",
 	    .reason = failure,
 	    .tls = c->tls_version[0] != '\0' ? c->tls_version : NULL,
-	    .usec = log_now_usec() - c->born_us,
+	    .usec = log_now_usec() - (c->tls_us != 0 ? c->tls_us : c->born_us),
 	    .extra = extra[0] != '\0' ? extra + 1 : NULL,
 	};
 	log_record(failure != NULL ? LOG_INFO : LOG_DEBUG, &r);

@@ -54,7 +54,7 @@ enum log_event {
 	   refused one has no sid) */
 	LOG_EV_CONNECT,
 	/* a TLS handshake finished: result ok|failed, tls = "TLSv1.3", reason;
-	   usec since the accept */
+	   usec = the handshake's time */
 	LOG_EV_TLS,
 	/* one protocol command answered: command, result ok|err, usec from its
 	   arrival to the last octet of its reply queued; bytes = RETR/TOP reply
