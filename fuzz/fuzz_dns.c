@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_dns.c - libFuzzer target for the readers of raw DNS answers that the
- * delivery agents use (queue/dns.h: dns_parse_mx, dns_parse_addrs). The
+ * delivery agents use (queue/dns.h: dns_parse_mx, dns_parse_addrs) and of `mailroom check --dns`
+ * (dns_parse_ptr, dns_parse_txt). The
  * input is one answer message as a resolver would return it; what passes
- * ns_initparse() goes through the MX reader and both address readers.
+ * ns_initparse() goes through the MX reader, both address readers, the PTR and the TXT
+ * reader.
  * Invariants abort.
  */
 #include "fuzz.h"
@@ -42,5 +44,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = n6; i < n; i++) /* IPv4: the rest of the bytes stay zero */
 		for (size_t k = 4; k < sizeof(addrs[i].bytes); k++)
 			CHECK(addrs[i].bytes[k] == 0);
+	n = 0;
+	dns_parse_ptr(&msg, mx, FUZZ_MAX, &n);
+	CHECK(n <= FUZZ_MAX);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strnlen(mx[i].name, sizeof(mx[i].name));
+		CHECK(len > 0 && len < sizeof(mx[i].name));
+	}
+	static char txt[FUZZ_MAX][DNS_TXT_MAX];
+	n = 0;
+	dns_parse_txt(&msg, txt, FUZZ_MAX, &n);
+	CHECK(n <= FUZZ_MAX);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strnlen(txt[i], DNS_TXT_MAX);
+		CHECK(len < DNS_TXT_MAX);
+		for (size_t k = 0; k < len; k++)
+			CHECK((unsigned char)txt[i][k] >= 0x20 && txt[i][k] != 0x7f);
+	}
 	return 0;
 }

@@ -41,11 +41,14 @@ case "$level" in
 # man-db's man render the manual pages and report their warnings
 # (test_man.py). Prometheus (prometheus, with promtool) scrapes and checks
 # the [metrics] endpoint in test_metrics.py and test_metrics_prometheus.py.
-# The package step of test.sh builds the .deb with dpkg-buildpackage
-# (debhelper, fakeroot), lints it (lintian) and installs it in a fresh root
-# made by debootstrap; test_systemd.py checks the unit with systemd-analyze
-# (systemd).
-test)  pkgs="$pkgs groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus" ;;
+# postfix is the private submission server (SASL through the private
+# Dovecot's auth socket) that test_check.py runs `mailroom check` against;
+# as for bench, it is installed with the system mailer left unconfigured
+# (the debconf answer below). The package step of test.sh builds the .deb
+# with dpkg-buildpackage (debhelper, fakeroot), lints it (lintian) and
+# installs it in a fresh root made by debootstrap; test_systemd.py checks
+# the unit with systemd-analyze (systemd).
+test)  pkgs="$pkgs groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix" ;;
 # bench: Dovecot (bench/run-pop3.sh), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix slapd ldap-utils" ;;

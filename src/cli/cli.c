@@ -41,6 +41,7 @@ static const char usage_main[] =
     "  backup DIR               a consistent copy of the store while serve runs\n"
     "  verify [DIR]             check the live store or a backup (exit 65 on damage)\n"
     "  restore DIR              put a backup into an empty data dir (server stopped)\n"
+    "  check ADDRESS            test POP3 and submission as a client: TLS, login, a probe\n"
     "\n"
     "options:\n"
     "  -c, --config FILE        config file (default ./mailroom.conf if present,\n"
@@ -323,7 +324,7 @@ static const struct {
     {"queue", cli_queue},   {"route", cli_route},   {"config", cli_config},
     {"pw", cli_pw},	    {"list", cli_list},	    {"vacation", cli_vacation},
     {"backup", cli_backup}, {"verify", cli_verify}, {"restore", cli_restore},
-    {"import", cli_import}, {"export", cli_export},
+    {"import", cli_import}, {"export", cli_export}, {"check", cli_check},
 };
 
 int cli_main(int argc, char **argv)
@@ -368,7 +369,8 @@ int cli_main(int argc, char **argv)
 		if (config_load(cfg_path, &c.cfg, &err) < 0) {
 			cli_err("%s", err);
 			free(err);
-			return EX_CONFIG;
+			/* check answers monitoring systems: UNKNOWN, as Nagios plugins */
+			return strcmp(verb, "check") == 0 ? 3 : EX_CONFIG;
 		}
 		char *prog =
 		    cfg_path != NULL ? xasprintf("mailroom -c %s", cfg_path) : xstrdup("mailroom");

@@ -110,6 +110,7 @@ int cli_backup(struct cli *c, int argc, char **argv);
 int cli_verify(struct cli *c, int argc, char **argv);
 int cli_restore(struct cli *c, int argc, char **argv);
 int cli_export(struct cli *c, int argc, char **argv);
+int cli_check(struct cli *c, int argc, char **argv);
 /* `user import passwd-file FILE [--domain DOMAIN] [--json]` (cli_user_import.c). */
 int cli_user_import_passwdfile(struct cli *c, const char *path, const char *domain, bool json);
 

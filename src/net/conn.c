@@ -136,6 +136,13 @@ struct conn {
 	bool listed, in_full, paused, eof, closing, doomed, graceful, gone, phase;
 
 	char *tls_desc;
+	char tls_version[16]; /* "TLSv1.3" once TLS runs */
+	uint64_t born_us;     /* log_now_usec() at accept */
+	uint64_t tls_us;      /* ... when the handshake began */
+	/* for the session record (conn_set_session_info, conn_session_extra) */
+	char *user, *extra;
+	uint64_t commands, bytes;
+	char close_detail[96]; /* the limit a clock ended the session with */
 	char id[17];
 	char ip[INET6_ADDRSTRLEN];
 	char reason[96];
@@ -405,33 +412,26 @@ static enum conn_expiry conn_clocks_expired(struct conn *c, uint64_t now)
 	return CONN_EXPIRY_NONE;
 }
 
-/* One line for every session ended by a clock, with the limit it broke. */
-static void conn_log_expiry(const struct conn *c)
+/* The limit a clock ended the session with, for its record: "timeout=idle
+   limit=300s", or the rate's "timeout=data_rate bytes=N window=Ns min=N". */
+static void conn_note_expiry(struct conn *c)
 {
 	const struct conn_limits *lim = &c->mgr->lim;
 	const char *why = conn_expiry_names[c->expiry];
+	unsigned limit = c->expiry == CONN_EXPIRY_IDLE	  ? c->idle_secs
+			 : c->expiry == CONN_EXPIRY_LINE  ? lim->line_secs
+			 : c->expiry == CONN_EXPIRY_PHASE ? lim->phase_secs
+							  : 0;
 
-	switch (c->expiry) {
-	case CONN_EXPIRY_IDLE:
-		log_info("timeout sid=%s reason=%s limit=%us ip=%s", c->id, why, c->idle_secs,
-			 c->ip);
-		break;
-	case CONN_EXPIRY_LINE:
-		log_info("timeout sid=%s reason=%s limit=%us ip=%s", c->id, why, lim->line_secs,
-			 c->ip);
-		break;
-	case CONN_EXPIRY_PHASE:
-		log_info("timeout sid=%s reason=%s limit=%us ip=%s", c->id, why, lim->phase_secs,
-			 c->ip);
-		break;
-	case CONN_EXPIRY_RATE:
-		log_info("timeout sid=%s reason=%s bytes=%llu window=%us min=%u ip=%s", c->id, why,
-			 (unsigned long long)c->window_seen, lim->rate_secs, lim->rate_bytes,
-			 c->ip);
-		break;
-	case CONN_EXPIRY_NONE:
-		break;
-	}
+	if (c->expiry == CONN_EXPIRY_NONE)
+		return;
+	if (c->expiry == CONN_EXPIRY_RATE)
+		snprintf(c->close_detail, sizeof(c->close_detail),
+			 "timeout=%s bytes=%llu window=%us min=%u", why,
+			 (unsigned long long)c->window_seen, lim->rate_secs, lim->rate_bytes);
+	else
+		snprintf(c->close_detail, sizeof(c->close_detail), "timeout=%s limit=%us", why,
+			 limit);
 }
 
 static bool conn_wants_read(const struct conn *c)
@@ -512,6 +512,30 @@ static void conn_tls_begin(struct conn *c)
 	}
 	c->tr = &tls_transport;
 	c->tls_state = CONN_TLS_HANDSHAKE;
+	c->tls_us = log_now_usec();
+}
+
+/* The handshake's record: debug when it worked, info when it failed
+   (failure = the reason). */
+static void conn_tls_record(const struct conn *c, const char *failure)
+{
+	char extra[96] = "";
+	const char *cipher = c->tls_desc != NULL ? strchr(c->tls_desc, ' ') : NULL;
+
+	if (cipher != NULL)
+		log_extra_add(extra, sizeof(extra), 0, "cipher", cipher + 1);
+	struct log_record r = {
+	    .event = LOG_EV_TLS,
+	    .service = listen_role_name(c->role),
+	    .sid = c->id,
+	    .ip = c->ip,
+	    .result = failure != NULL ? "failed" : "ok",
+	    .reason = failure,
+	    .tls = c->tls_version[0] != '\0' ? c->tls_version : NULL,
+	    .usec = log_now_usec() - (c->tls_us != 0 ? c->tls_us : c->born_us),
+	    .extra = extra[0] != '\0' ? extra + 1 : NULL,
+	};
+	log_record(failure != NULL ? LOG_INFO : LOG_DEBUG, &r);
 }
 
 /* Returns true if the handshake completed. */
@@ -525,12 +549,15 @@ static bool conn_handshake(struct conn *c)
 		return false;
 	if (r != 1) {
 		conn_set_reason(c, "tls handshake failed: %s", err != NULL ? err : "error");
+		conn_tls_record(c, err != NULL ? err : "error");
 		conn_doom(c, false);
 		return false;
 	}
 	c->tls_state = CONN_TLS_ON;
 	tls_conn_desc(c->tls, desc, sizeof(desc));
 	c->tls_desc = xstrdup(desc);
+	snprintf(c->tls_version, sizeof(c->tls_version), "%.*s", (int)strcspn(desc, " "), desc);
+	conn_tls_record(c, NULL);
 	/* a certificate that does not verify costs only SASL EXTERNAL */
 	if (tls_conn_cert_refused(c->tls) != NULL)
 		log_info("tls sid=%s ip=%s client certificate gives no identity: %s", c->id, c->ip,
@@ -694,6 +721,9 @@ static void conn_finish(struct conn *c)
 	buf_free(&c->out);
 	free(c->tls_desc);
 	c->tls_desc = NULL;
+	free(c->user);
+	free(c->extra);
+	c->user = c->extra = NULL;
 	conn_release(c);
 }
 
@@ -761,6 +791,7 @@ static void conn_on_timer(struct loop *l, void *ctx)
 	c->deadline = 0;
 	if (c->tls_state == CONN_TLS_FLUSHING || c->tls_state == CONN_TLS_HANDSHAKE) {
 		conn_set_reason(c, "tls handshake timeout");
+		conn_tls_record(c, "timeout");
 		conn_doom(c, false);
 	} else if (c->closing) {
 		conn_set_reason(c, "timeout while closing");
@@ -781,7 +812,7 @@ static void conn_on_timer(struct loop *l, void *ctx)
 		conn_doom(c, false);
 	}
 	if (why != CONN_EXPIRY_NONE && (c->doomed || c->closing))
-		conn_log_expiry(c);
+		conn_note_expiry(c);
 	conn_io(c, 0);
 }
 
@@ -950,6 +981,7 @@ struct conn *conn_new(struct conn_mgr *m, int fd, const struct sockaddr *peer,
 	c->tr = &plain_transport;
 	c->in_max = CONN_INPUT_MAX_DEFAULT;
 	conn_make_id(c->id);
+	c->born_us = log_now_usec();
 	peer_text(peer, c->ip, sizeof(c->ip));
 	c->next = m->all;
 	if (c->next != NULL)
@@ -1135,6 +1167,39 @@ bool conn_is_tls(const struct conn *c)
 bool conn_tls_available(const struct conn *c)
 {
 	return c->mgr->tls != NULL && c->tls_state == CONN_TLS_OFF;
+}
+
+const char *conn_tls_version(const struct conn *c)
+{
+	return c->tls_version[0] != '\0' ? c->tls_version : NULL;
+}
+
+uint64_t conn_age_usec(const struct conn *c)
+{
+	return log_now_usec() - c->born_us;
+}
+
+void conn_set_session_info(struct conn *c, const char *user, uint64_t commands, uint64_t bytes,
+			   const char *extra)
+{
+	c->bytes = bytes;
+	free(c->user);
+	free(c->extra);
+	c->user = user != NULL ? xstrdup(user) : NULL;
+	c->extra = extra != NULL && extra[0] != '\0' ? xstrdup(extra) : NULL;
+	c->commands = commands;
+}
+
+size_t conn_session_extra(const struct conn *c, char *buf, size_t cap, const char **user_r,
+			  uint64_t *commands_r, uint64_t *bytes_r)
+{
+	*bytes_r = c->bytes;
+	*user_r = c->user;
+	*commands_r = c->commands;
+	int n =
+	    snprintf(buf, cap, "%s%s%s", c->extra != NULL ? c->extra : "",
+		     c->extra != NULL && c->close_detail[0] != '\0' ? " " : "", c->close_detail);
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 const char *conn_tls_desc(const struct conn *c)

@@ -33,7 +33,8 @@
  * output the client has not read yet) may expire too: the session, seeing
  * that, carries on as it does for the idle timeout, and the next byte opens
  * a new unit. Any expiry fires `timeout`; conn_timeout_reason() says which
- * limit it was, and the conn logs it (key reason=) if the session closes.
+ * limit it was, and the session record says it (timeout=, limit=) if the
+ * session closes.
  * The limits are protocol-neutral: RFC numbers for them live in the config
  * (docs/config.md).
  */
@@ -42,6 +43,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 #include "util/config.h"
@@ -104,6 +106,23 @@ bool conn_is_tls(const struct conn *c);
 bool conn_tls_available(const struct conn *c); /* STARTTLS possible */
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" */
 const char *conn_tls_desc(const struct conn *c);
+/* "TLSv1.3", or NULL before (or without) TLS */
+const char *conn_tls_version(const struct conn *c);
+/* Microseconds since the connection was accepted. */
+uint64_t conn_age_usec(const struct conn *c);
+
+/* The session record (util/log.h LOG_EV_SESSION) is written once per
+   connection, when it is gone (the server's gone hook). The protocol adds
+   what only it knows, in its `closed` event: the user logged in (or NULL),
+   the commands run, the message octets it moved (POP3: retrieved, SMTP:
+   accepted), and more fields as log_extra_add() text; copied. */
+void conn_set_session_info(struct conn *c, const char *user, uint64_t commands, uint64_t bytes,
+			   const char *extra);
+/* For the gone hook: the user, commands and bytes given, and into buf the extra
+   text followed by the limit a clock ended the session with
+   ("timeout=idle limit=300s"); returns its length. */
+size_t conn_session_extra(const struct conn *c, char *buf, size_t cap, const char **user_r,
+			  uint64_t *commands_r, uint64_t *bytes_r);
 /* The e-mail address of the client's verified TLS certificate ([tls]
    client_ca), or NULL: no TLS, no certificate, or one that did not verify
    or names no address. Decided once, at the end of the handshake. */

@@ -59,6 +59,14 @@ bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m)
 	return !sasl_mech_plaintext(m) || pop3_auth_plaintext_allowed(s);
 }
 
+void pop3_login_record(struct pop3_session *s, const char *result, const char *mech,
+		       const char *user, const char *reason, const char *extra)
+{
+	struct log_session who = {s->service, s->sid, s->ip,
+				  s->conn != NULL ? conn_tls_version(s->conn) : NULL};
+	log_login(&who, result, mech, user, reason, log_now_usec() - s->login_start_us, extra);
+}
+
 /* --- after the check: lock, load, TRANSACTION ------------------------------ */
 
 static void work_load(void *thread_ctx, void *p)
@@ -103,6 +111,7 @@ static void finish_load(struct pop3_session *s, struct pop3_job *job)
 		s->locked = false;
 		pop3_reply_store_error(s, job->result != STORE_OK ? job->result : STORE_PERM,
 				       "mailbox_load");
+		pop3_login_record(s, "error", job->mech, job->login, "store", NULL);
 		pop3_cmd_finish(s);
 		return;
 	}
@@ -110,10 +119,11 @@ static void finish_load(struct pop3_session *s, struct pop3_job *job)
 	s->mech = job->mech;
 	pop3_session_reset_auth(s);
 	pop3_session_set_state(s, POP3_STATE_TRANSACTION);
-	log_info("sid=%s pop3 login user=%s ip=%s tls=%s mech=%s messages=%u", s->sid, s->address,
-		 s->ip, s->conn != NULL && conn_is_tls(s->conn) ? "yes" : "no", s->mech, s->n_msgs);
 	pop3_reply(s, true, "Logged in, %u messages (%llu octets)", s->n_msgs,
 		   (unsigned long long)s->total_size);
+	char extra[32];
+	snprintf(extra, sizeof(extra), "messages=%u", s->n_msgs);
+	pop3_login_record(s, "ok", s->mech, s->address, NULL, extra);
 	pop3_cmd_finish(s);
 }
 
@@ -128,18 +138,17 @@ static void login_begin(struct pop3_session *s, const struct auth_identity *id, 
 		penalty_success(pen, s->ip, login, loop_now_ms(pop3_loop(s)));
 	pop3_session_reset_auth(s);
 	if (!id->enabled || !id->pop3_enabled) {
-		log_info("sid=%s pop3 login refused user=%s ip=%s mech=%s reason=%s", s->sid,
-			 id->address, s->ip, mech, !id->enabled ? "disabled" : "pop3-disabled");
 		pop3_reply(s, false, "[SYS/PERM] %s",
 			   !id->enabled ? "Account is disabled"
 					: "POP3 access is disabled for this account");
+		pop3_login_record(s, "refused", mech, id->address,
+				  !id->enabled ? "disabled" : "pop3-disabled", NULL);
 		pop3_cmd_finish(s);
 		return;
 	}
 	if (!pop3_lock_mailbox(s->svc, id->mailbox_id)) {
-		log_info("sid=%s pop3 login refused user=%s ip=%s mech=%s reason=in-use", s->sid,
-			 id->address, s->ip, mech);
 		pop3_reply(s, false, "[IN-USE] Mailbox is in use by another POP3 session");
+		pop3_login_record(s, "refused", mech, id->address, "in-use", NULL);
 		pop3_cmd_finish(s);
 		return;
 	}
@@ -171,11 +180,13 @@ static void auth_failed(struct pop3_session *s, const char *mech, const char *us
 	struct penalty *pen = s->svc->srv->penalty;
 
 	s->auth_fails++;
-	log_info("sid=%s pop3 auth failed user=%.*s ip=%s mech=%s attempt=%u", s->sid, LOG_USER_MAX,
-		 user != NULL ? user : "", s->ip, mech, s->auth_fails);
 	if (pen != NULL)
 		penalty_fail(pen, s->ip, user != NULL && *user != '\0' ? user : NULL,
 			     loop_now_ms(pop3_loop(s)));
+	char extra[32];
+	snprintf(extra, sizeof(extra), "attempt=%u", s->auth_fails);
+	/* recorded before the answer may close the session */
+	pop3_login_record(s, "failed", mech, user, NULL, extra);
 	auth_failed_answer(s);
 }
 
@@ -201,6 +212,7 @@ static void finish_check(struct pop3_session *s, struct pop3_job *job)
 		break;
 	}
 	pop3_reply(s, false, "[SYS/TEMP] Authentication temporarily unavailable");
+	pop3_login_record(s, "error", job->mech, job->login, "tempfail", NULL);
 	pop3_cmd_finish(s);
 }
 
@@ -348,12 +360,14 @@ static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
 		return;
 	}
 	case SASL_TEMPFAIL:
+		pop3_login_record(s, "error", mech, sasl_server_authcid(s->sasl), "tempfail", NULL);
 		sasl_abort(s, "[SYS/TEMP] Authentication temporarily unavailable");
 		return;
 	case SASL_MALFORMED:
 		break;
 	}
 	/* a protocol violation is no password guess: no delay, but it counts */
+	pop3_login_record(s, "failed", mech, NULL, "malformed", NULL);
 	sasl_abort(s, "Invalid authentication exchange");
 	if (++s->auth_fails >= POP3_AUTH_FAILS_MAX)
 		pop3_session_close(s, "too many authentication failures");
@@ -427,6 +441,7 @@ void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
 {
 	struct buf in = {0};
 
+	s->login_start_us = log_now_usec(); /* the login's time runs from here */
 	if (slice_eq(line, "*")) {
 		/* RFC 5034 §4: the client cancels; the server answers -ERR */
 		sasl_abort(s, "Authentication canceled");

@@ -35,6 +35,7 @@ static pop3_cmd_fn cmd_capa, cmd_quit, cmd_noop, cmd_stat, cmd_list, cmd_uidl, c
 #define LONG POP3_CMD_LONG
 #define SECRET POP3_CMD_SECRET
 #define RAW POP3_CMD_RAW
+#define BODY POP3_CMD_BODY
 
 /* clang-format off */
 const struct pop3_cmd_def pop3_cmd_table[] = {
@@ -49,8 +50,8 @@ const struct pop3_cmd_def pop3_cmd_table[] = {
 	{"STAT", cmd_stat,        POP3_IN_TRANS,  0,                              0, 0},
 	{"LIST", cmd_list,        POP3_IN_TRANS,  0,                              0, 1},
 	{"UIDL", cmd_uidl,        POP3_IN_TRANS,  0,                              0, 1},
-	{"RETR", cmd_retr,        POP3_IN_TRANS,  0,                              1, 1},
-	{"TOP",  cmd_top,         POP3_IN_TRANS,  0,                              2, 2},
+	{"RETR", cmd_retr,        POP3_IN_TRANS,  BODY,                           1, 1},
+	{"TOP",  cmd_top,         POP3_IN_TRANS,  BODY,                           2, 2},
 	{"DELE", cmd_dele,        POP3_IN_TRANS,  0,                              1, 1},
 	{"RSET", cmd_rset,        POP3_IN_TRANS,  0,                              0, 0},
 	{"NOOP", cmd_noop,        POP3_IN_TRANS,  0,                              0, 0},

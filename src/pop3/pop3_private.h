@@ -61,6 +61,7 @@ enum pop3_cmd_flags {
 	POP3_CMD_PLAINTEXT = 1 << 1, /* sends a password: refused before TLS unless allowed */
 	POP3_CMD_LONG = 1 << 2,	     /* line may exceed POP3_LINE_MAX (credentials) */
 	POP3_CMD_RAW = 1 << 3,	     /* one argument that may hold spaces: use `rest` */
+	POP3_CMD_BODY = 1 << 4,	     /* replies with a message: its octets go in the record */
 };
 
 enum pop3_cmd_result {
@@ -158,9 +159,13 @@ struct pop3_session {
 
 	/* the command being run, for the per-command log record */
 	const struct pop3_cmd_def *cmd;
-	uint64_t cmd_start_ms;
+	uint64_t cmd_start_us;	 /* log_now_usec() when it arrived */
+	uint64_t login_start_us; /* ... or its last SASL response did */
+	uint64_t cmd_progress;	 /* `progress` when it arrived */
 	bool cmd_active, reply_ok;
-	char cmd_args[POP3_LOG_ARGS_MAX + 1];
+	char cmd_args[POP3_LOG_ARGS_MAX + 1]; /* "" for SECRET commands */
+	const char *service;		      /* "pop3" or "pop3s", for records */
+	unsigned commands;
 
 	/* TRANSACTION */
 	int64_t mailbox_id;
@@ -231,7 +236,7 @@ struct loop *pop3_loop(const struct pop3_session *s);
 size_t pop3_session_footprint(const struct pop3_session *s);
 /* Starts the per-command record; the dispatcher calls it. */
 void pop3_cmd_begin(struct pop3_session *s, const struct pop3_cmd_def *def, struct slice args);
-/* Ends the command: logs one record and counts it. */
+/* Ends the command: logs one record (LOG_EV_COMMAND, debug) and counts it. */
 void pop3_cmd_finish(struct pop3_session *s);
 /* Counts an invalid command; closes the session past POP3_BAD_CMDS_MAX. */
 void pop3_session_bad_command(struct pop3_session *s);
@@ -263,6 +268,9 @@ struct pop3_msg *pop3_cmd_msg_arg(struct pop3_session *s, struct slice arg, uint
 
 /* --- authentication (pop3_auth.c) ------------------------------------------ */
 pop3_cmd_fn pop3_cmd_user, pop3_cmd_pass, pop3_cmd_apop, pop3_cmd_auth, pop3_cmd_stls;
+/* The login record (LOG_EV_LOGIN): result ok|failed|refused|error. */
+void pop3_login_record(struct pop3_session *s, const char *result, const char *mech,
+		       const char *user, const char *reason, const char *extra);
 bool pop3_auth_plaintext_allowed(const struct pop3_session *s);
 bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m);
 /* A line received while a SASL exchange waits for the client. */

@@ -127,9 +127,11 @@ void pop3_cmd_begin(struct pop3_session *s, const struct pop3_cmd_def *def, stru
 	s->cmd = def;
 	s->cmd_active = true;
 	s->reply_ok = false;
-	s->cmd_start_ms = loop_now_ms(pop3_loop(s));
-	if (def != NULL && (def->flags & POP3_CMD_SECRET) && args.len > 0)
-		args = SLICE_LIT("***");
+	s->cmd_start_us = s->login_start_us = log_now_usec();
+	s->cmd_progress = s->progress;
+	/* PASS, APOP and AUTH arguments never reach a record, not even masked */
+	if (def != NULL && (def->flags & POP3_CMD_SECRET))
+		args.len = 0;
 	size_t n = args.len < POP3_LOG_ARGS_MAX ? args.len : POP3_LOG_ARGS_MAX;
 	memcpy(s->cmd_args, args.p, n);
 	s->cmd_args[n] = '\0';
@@ -140,15 +142,32 @@ void pop3_cmd_finish(struct pop3_session *s)
 	if (!s->cmd_active)
 		return;
 	s->cmd_active = false;
+	s->commands++;
 	if (s->cmd != NULL) {
 		struct pop3_cmd_stats *st = &s->svc->stats[s->cmd - pop3_cmd_table];
 		st->total++;
 		st->ok += s->reply_ok;
 	}
-	log_debug("sid=%s pop3 cmd=%s args=\"%s\" result=%s state=%s ms=%llu", s->sid,
-		  s->cmd != NULL ? s->cmd->name : "unknown", s->cmd_args,
-		  s->reply_ok ? "ok" : "err", pop3_state_name(s->state),
-		  (unsigned long long)(loop_now_ms(pop3_loop(s)) - s->cmd_start_ms));
+	/* RETR/TOP: the reply's octets, once its last one is queued */
+	bool body = s->cmd != NULL && (s->cmd->flags & POP3_CMD_BODY);
+	char extra[POP3_LOG_ARGS_MAX * 2 + 48] = "";
+	size_t n = 0;
+	if (s->cmd_args[0] != '\0')
+		n = log_extra_add_text(extra, sizeof(extra), n, "args", s->cmd_args);
+	n = log_extra_add(extra, sizeof(extra), n, "state", pop3_state_name(s->state));
+	struct log_record r = {
+	    .event = LOG_EV_COMMAND,
+	    .service = s->service,
+	    .sid = s->sid,
+	    .ip = s->ip,
+	    .user = s->address,
+	    .command = s->cmd != NULL ? s->cmd->name : "unknown",
+	    .result = s->reply_ok ? "ok" : "err",
+	    .usec = log_now_usec() - s->cmd_start_us,
+	    .bytes = body ? s->progress - s->cmd_progress : 0,
+	    .extra = n > 0 ? extra + 1 : NULL,
+	};
+	log_record(LOG_DEBUG, &r);
 }
 
 void pop3_session_bad_command(struct pop3_session *s)
@@ -275,7 +294,6 @@ static bool session_next_line(struct pop3_session *s)
 	if (r < 0) {
 		/* nginx ngx_mail_read_command: one answer, then close */
 		pop3_reply(s, false, "Line too long");
-		log_info("sid=%s pop3 line too long ip=%s", s->sid, s->ip);
 		pop3_session_close(s, "line too long");
 		return false;
 	}
@@ -440,7 +458,6 @@ static void on_tls_ready(struct conn *c, void *ctx)
 	/* RFC 2595 §4: forget everything learnt before the handshake */
 	s->tls_starting = false;
 	pop3_session_reset_auth(s);
-	log_debug("sid=%s pop3 tls started %s", s->sid, conn_tls_desc(c));
 	proto_frame_run(&s->frame);
 }
 
@@ -478,12 +495,12 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 	s->frame.dead = true;
 	loop_timer_del(pop3_loop(s), &s->delay);
 	proto_frame_cancel_wait(&s->frame);
+	/* the session record itself is the server's, when the conn is gone */
+	char extra[64] = "";
 	if (s->address != NULL)
-		log_info("sid=%s pop3 logout user=%s reason=%s retrieved=%u deleted=%u bytes=%llu",
-			 s->sid, s->address, reason, s->retrieved, s->expunged,
-			 (unsigned long long)s->bytes_out);
-	else
-		log_debug("sid=%s pop3 disconnect reason=%s", s->sid, reason);
+		snprintf(extra, sizeof(extra), "retrieved=%u deleted=%u", s->retrieved,
+			 s->expunged);
+	conn_set_session_info(c, s->address, s->commands, s->bytes_out, extra);
 	if (!s->frame.in_run && s->frame.job == NULL)
 		session_free(s);
 }
@@ -525,6 +542,7 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	s->state = POP3_STATE_AUTHORIZATION;
 	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
 	s->ip = arena_strdup(a, conn_peer_ip(c));
+	s->service = listen_role_name(conn_role(c));
 	s->shutdown = svc->stopping;
 	s->next = svc->first;
 	if (s->next != NULL)
@@ -537,7 +555,6 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	conn_set_idle_timeout(c, cfg->idle_timeout);
 	if (cfg->pop3_apop && directory_offers(svc->srv->dir, DIRECTORY_APOP))
 		s->timestamp = make_timestamp(s, cfg->hostname);
-	log_debug("sid=%s pop3 start ip=%s tls=%s", s->sid, s->ip, conn_is_tls(c) ? "yes" : "no");
 	s->frame.in_run = true;
 	pop3_reply(s, true, "%s POP3 ready%s%s", cfg->hostname, s->timestamp ? " " : "",
 		   s->timestamp ? s->timestamp : "");

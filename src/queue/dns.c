@@ -6,6 +6,7 @@
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <resolv.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,6 @@ static int res_open(struct __res_state *rs, const char *resolver)
 	return 0;
 }
 
-#define DNS_NODATA 100 /* the name exists, without records of this type */
-
 static int query(struct __res_state *rs, const char *name, int type, unsigned char *ans, int len,
 		 ns_msg *msg)
 {
@@ -57,6 +56,18 @@ static int query(struct __res_state *rs, const char *name, int type, unsigned ch
 	if (ns_initparse(ans, n, msg) < 0)
 		return DNS_TEMP;
 	return DNS_OK;
+}
+
+/* One query through a resolver of its own (res_open). */
+static int lookup(const char *resolver, const char *name, int type, unsigned char *ans, int len,
+		  ns_msg *msg)
+{
+	struct __res_state rs;
+	if (res_open(&rs, resolver) < 0)
+		return DNS_TEMP;
+	int r = query(&rs, name, type, ans, len, msg);
+	res_nclose(&rs);
+	return r;
 }
 
 enum dns_status dns_parse_mx(ns_msg *msg, struct mx_host *out, size_t max, size_t *n_r)
@@ -86,8 +97,8 @@ enum dns_status dns_parse_mx(ns_msg *msg, struct mx_host *out, size_t max, size_
 	return n == 0 ? DNS_NOTFOUND : DNS_OK;
 }
 
-enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out, size_t max,
-		       size_t *n_r)
+static enum dns_status mx_lookup(const char *resolver, const char *domain, bool implicit,
+				 struct mx_host *out, size_t max, size_t *n_r)
 {
 	struct __res_state rs;
 	unsigned char ans[4096];
@@ -98,7 +109,7 @@ enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host 
 	if (res_open(&rs, resolver) < 0)
 		return DNS_TEMP;
 	int r = (int)query(&rs, domain, ns_t_mx, ans, sizeof(ans), &msg);
-	if (r == DNS_NODATA) {
+	if (r == DNS_NODATA && implicit) {
 		/* no MX: the domain itself (RFC 5321 §5.1 implicit MX) */
 		snprintf(out[0].name, sizeof(out[0].name), "%s", domain);
 		out[0].pref = 0;
@@ -125,6 +136,18 @@ enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host 
 			}
 	*n_r = n;
 	return DNS_OK;
+}
+
+enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out, size_t max,
+		       size_t *n_r)
+{
+	return mx_lookup(resolver, domain, true, out, max, n_r);
+}
+
+enum dns_status dns_mx_records(const char *resolver, const char *domain, struct mx_host *out,
+			       size_t max, size_t *n_r)
+{
+	return mx_lookup(resolver, domain, false, out, max, n_r);
 }
 
 void dns_addr_sockaddr(const struct dns_addr *a, unsigned port, struct sockaddr_storage *ss,
@@ -178,18 +201,12 @@ void dns_parse_addrs(ns_msg *msg, int family, struct dns_addr *out, size_t max, 
 static enum dns_status query_addrs(const char *resolver, const char *host, int type,
 				   struct dns_addr *out, size_t max, size_t *n)
 {
-	struct __res_state rs;
 	unsigned char ans[4096];
 	ns_msg msg;
 
-	if (res_open(&rs, resolver) < 0)
-		return DNS_TEMP;
-	int r = query(&rs, host, type, ans, sizeof(ans), &msg);
-	if (r != DNS_OK) {
-		res_nclose(&rs);
+	int r = lookup(resolver, host, type, ans, sizeof(ans), &msg);
+	if (r != DNS_OK)
 		return r == DNS_NODATA ? DNS_NOTFOUND : (enum dns_status)r;
-	}
-	res_nclose(&rs);
 	dns_parse_addrs(&msg, type == ns_t_aaaa ? AF_INET6 : AF_INET, out, max, n);
 	return DNS_OK;
 }
@@ -234,4 +251,84 @@ enum dns_status dns_addrs(const char *resolver, const char *host, struct dns_add
 	if (n > 0)
 		return DNS_OK;
 	return r6 == DNS_TEMP || r4 == DNS_TEMP ? DNS_TEMP : DNS_NOTFOUND;
+}
+
+void dns_parse_ptr(ns_msg *msg, struct mx_host *out, size_t max, size_t *n)
+{
+	for (int i = 0; i < ns_msg_count(*msg, ns_s_an) && *n < max; i++) {
+		ns_rr rr;
+		char name[NS_MAXDNAME];
+		if (ns_parserr(msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_ptr ||
+		    ns_name_uncompress(ns_msg_base(*msg), ns_msg_end(*msg), ns_rr_rdata(rr), name,
+				       sizeof(name)) < 0)
+			continue;
+		size_t len = strlen(name);
+		if (len == 0 || len >= sizeof(out[*n].name))
+			continue;
+		memcpy(out[*n].name, name, len + 1);
+		out[*n].pref = 0;
+		(*n)++;
+	}
+}
+
+void dns_parse_txt(ns_msg *msg, char (*out)[DNS_TXT_MAX], size_t max, size_t *n)
+{
+	for (int i = 0; i < ns_msg_count(*msg, ns_s_an) && *n < max; i++) {
+		ns_rr rr;
+		if (ns_parserr(msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_txt)
+			continue;
+		/* RFC 1035 §3.3.14: one or more <character-string>s, each a
+		   length octet and that many octets */
+		const unsigned char *p = ns_rr_rdata(rr), *end = p + ns_rr_rdlen(rr);
+		size_t o = 0;
+		while (p < end) {
+			size_t k = *p++;
+			if (k > (size_t)(end - p))
+				k = (size_t)(end - p);
+			for (size_t j = 0; j < k && o + 1 < DNS_TXT_MAX; j++)
+				out[*n][o++] = p[j] < 0x20 || p[j] == 0x7f ? '?' : (char)p[j];
+			p += k;
+		}
+		out[*n][o] = '\0';
+		(*n)++;
+	}
+}
+
+enum dns_status dns_ptr(const char *resolver, const struct dns_addr *a, struct mx_host *out,
+			size_t max, size_t *n_r)
+{
+	unsigned char ans[4096];
+	char name[80];
+	ns_msg msg;
+	size_t o = 0;
+
+	*n_r = 0;
+	if (a->family == AF_INET6) {
+		for (int i = 15; i >= 0; i--)
+			o += (size_t)snprintf(name + o, sizeof(name) - o, "%x.%x.",
+					      a->bytes[i] & 0xf, a->bytes[i] >> 4);
+		snprintf(name + o, sizeof(name) - o, "ip6.arpa");
+	} else {
+		snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa", a->bytes[3], a->bytes[2],
+			 a->bytes[1], a->bytes[0]);
+	}
+	int r = lookup(resolver, name, ns_t_ptr, ans, sizeof(ans), &msg);
+	if (r != DNS_OK)
+		return (enum dns_status)r;
+	dns_parse_ptr(&msg, out, max, n_r);
+	return *n_r > 0 ? DNS_OK : DNS_NODATA;
+}
+
+enum dns_status dns_txt(const char *resolver, const char *name, char (*out)[DNS_TXT_MAX],
+			size_t max, size_t *n_r)
+{
+	unsigned char ans[8192];
+	ns_msg msg;
+
+	*n_r = 0;
+	int r = lookup(resolver, name, ns_t_txt, ans, sizeof(ans), &msg);
+	if (r != DNS_OK)
+		return (enum dns_status)r;
+	dns_parse_txt(&msg, out, max, n_r);
+	return *n_r > 0 ? DNS_OK : DNS_NODATA;
 }

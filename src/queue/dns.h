@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dns.h - MX and address lookups for the delivery agents (blocking: they run
+ * dns.h - MX and address lookups for the delivery agents (and PTR and TXT
+ * ones for `mailroom check --dns`) (blocking: they run
  * on delivery threads, never on the network thread), through glibc's
  * resolver library with an optional resolver address of our own ([delivery]
  * resolver), so tests can point it at a DNS server on loopback.
@@ -20,6 +21,7 @@ enum dns_status {
 	DNS_NULL_MX,  /* RFC 7505: the domain accepts no mail */
 	DNS_NOTFOUND, /* no such domain / no address */
 	DNS_TEMP,     /* try again later */
+	DNS_NODATA,   /* the name exists, without records of the type asked */
 };
 
 struct mx_host {
@@ -31,6 +33,10 @@ struct mx_host {
    MX records is its own mail host (implicit MX). */
 enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out, size_t max,
 		       size_t *n_r);
+/* The same without the implicit MX: DNS_NODATA when the domain exists
+   without MX records (`mailroom check --dns` tells that case apart). */
+enum dns_status dns_mx_records(const char *resolver, const char *domain, struct mx_host *out,
+			       size_t max, size_t *n_r);
 struct dns_addr {
 	int family; /* AF_INET6 or AF_INET */
 	unsigned char bytes[16];
@@ -44,6 +50,18 @@ void dns_addr_sockaddr(const struct dns_addr *a, unsigned port, struct sockaddr_
 		       socklen_t *len_r);
 void dns_addr_text(const struct dns_addr *a, char *out, size_t len);
 
+#define DNS_TXT_MAX 1024 /* octets of one TXT record kept (its strings joined) */
+
+/* The PTR names of an address (RFC 1035 §3.5: in-addr.arpa, RFC 3596 §2.5:
+   ip6.arpa), without the trailing dot. */
+enum dns_status dns_ptr(const char *resolver, const struct dns_addr *a, struct mx_host *out,
+			size_t max, size_t *n_r);
+/* The TXT records of a name, each one's character-strings joined (RFC 7208
+   §3.3), NUL-terminated, control octets shown as '?', cut at
+   DNS_TXT_MAX - 1 octets. */
+enum dns_status dns_txt(const char *resolver, const char *name, char (*out)[DNS_TXT_MAX],
+			size_t max, size_t *n_r);
+
 /* The answer-section readers behind dns_mx() and dns_addrs(), apart so that
    they can be fuzzed: msg is a raw answer that ns_initparse() accepted.
    MX: the hosts in answer order (no sorting), DNS_NULL_MX for "0 .",
@@ -51,5 +69,9 @@ void dns_addr_text(const struct dns_addr *a, char *out, size_t len);
    records, appended to out[*n..max). */
 enum dns_status dns_parse_mx(ns_msg *msg, struct mx_host *out, size_t max, size_t *n_r);
 void dns_parse_addrs(ns_msg *msg, int family, struct dns_addr *out, size_t max, size_t *n);
+/* PTR names (in mx_host.name, pref 0) and TXT records, appended to
+   out[*n..max). */
+void dns_parse_ptr(ns_msg *msg, struct mx_host *out, size_t max, size_t *n);
+void dns_parse_txt(ns_msg *msg, char (*out)[DNS_TXT_MAX], size_t max, size_t *n);
 
 #endif

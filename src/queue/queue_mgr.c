@@ -110,10 +110,57 @@ static const char *domain_of(const char *address)
 	return at != NULL ? at + 1 : address;
 }
 
-/* Seconds since the message was queued, for the log lines. */
-static long long delay_of(const struct store_queue_msg *m)
+/* The delay since the message was queued, for its records. */
+static uint64_t delay_usec(const struct store_queue_msg *m)
 {
-	return (long long)(time(NULL) - m->created);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t us = ((int64_t)now.tv_sec - m->created) * 1000000 + now.tv_nsec / 1000;
+	return us > 0 ? (uint64_t)us : 0;
+}
+
+/* One recipient's attempt (util/log.h LOG_EV_DELIVERY): result sent |
+   deferred | bounced | expired | report; relay "host[ip]:port" or "none"
+   (NULL: no attempt), starttls yes|no (NULL: not tried), status the
+   reply's enhanced code. Runs on a delivery thread. */
+static void delivery_record(const struct store_queue_msg *m, const char *to, const char *result,
+			    const char *relay, const char *starttls, const char *mime,
+			    const char *reply)
+{
+	char extra[SMTP_CLIENT_REPLY_MAX + 800], rcpt[600], status[16];
+	size_t n = 0;
+
+	extra[0] = '\0';
+	snprintf(rcpt, sizeof(rcpt), "<%.590s>", to);
+	n = log_extra_add(extra, sizeof(extra), n, "to", rcpt);
+	n = log_extra_add(extra, sizeof(extra), n, "relay", relay);
+	n = log_extra_add(extra, sizeof(extra), n, "starttls", starttls);
+	n = log_extra_add(extra, sizeof(extra), n, "mime", mime);
+	/* "550 5.1.1 ..." or "4.4.1 connect to ...": the enhanced code
+	   (RFC 3463) leads the text, after the reply code if there is one */
+	const char *p = reply != NULL ? reply : "";
+	if (strspn(p, "0123456789") == 3 && p[3] == ' ')
+		p += 4;
+	size_t k = strspn(p, "0123456789.");
+	if (k >= 5 && k < sizeof(status) && (p[k] == ' ' || p[k] == '\0')) {
+		snprintf(status, sizeof(status), "%.*s", (int)k, p);
+		n = log_extra_add(extra, sizeof(extra), n, "status", status);
+	}
+	log_extra_add(extra, sizeof(extra), n, "reply", reply);
+	struct log_record r = {
+	    .event = LOG_EV_DELIVERY,
+	    .service = "queue",
+	    .qid = m->qid,
+	    .result = result,
+	    .usec = delay_usec(m),
+	    .extra = extra + 1,
+	};
+	log_record(LOG_INFO, &r);
+}
+
+static const char *rcpt_result(enum queue_rcpt_status st)
+{
+	return st == QRCPT_SENT ? "sent" : st == QRCPT_FAILED ? "bounced" : "deferred";
 }
 
 static void set_all(struct store_queue_msg *m, const size_t *idx, size_t n,
@@ -133,10 +180,8 @@ static void set_all_log(struct store_queue_msg *m, const size_t *idx, size_t n,
 {
 	set_all(m, idx, n, st, reply);
 	for (size_t i = 0; i < n; i++)
-		log_info("queue delivery qid=%s to=<%s> relay=none delay=%llds status=%s "
-			 "reply=\"%s\"",
-			 m->qid, m->rcpts[idx[i]].address, delay_of(m),
-			 st == QRCPT_FAILED ? "bounced" : "deferred", reply);
+		delivery_record(m, m->rcpts[idx[i]].address, rcpt_result(st), "none", NULL, NULL,
+				reply);
 }
 
 /* "host", "host:port", "[ip]", "[ip]:port" */
@@ -169,18 +214,28 @@ static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
 								  : QRCPT_PENDING;
 		free(r->remote_reply);
 		r->remote_reply = xasprintf("%s", rc[i].reply);
-		log_info("queue delivery qid=%s to=<%s> relay=%s[%s]:%u tls=%s%s delay=%llds "
-			 "status=%s reply=\"%s\"",
-			 m->qid, r->address, j->host, ip, port, j->tls_used ? "yes" : "no",
-			 j->downgraded	? " mime=downgraded"
-			 : j->reencoded ? " mime=reencoded"
-					: "",
-			 delay_of(m),
-			 r->status == QRCPT_SENT     ? "sent"
-			 : r->status == QRCPT_FAILED ? "bounced"
-						     : "deferred",
-			 rc[i].reply);
+		char relay[400];
+		snprintf(relay, sizeof(relay), "%.255s[%s]:%u", j->host, ip, port);
+		delivery_record(m, r->address, rcpt_result(r->status), relay,
+				j->tls_used ? "yes" : "no",
+				j->downgraded  ? "downgraded"
+				: j->reencoded ? "reencoded"
+					       : NULL,
+				rc[i].reply);
 	}
+}
+
+/* A next hop that refused the whole transaction: one record per recipient. */
+static void attempt_records(const struct store_queue_msg *m, const struct smtp_client_rcpt *rc,
+			    size_t n, const char *result, const char *host, const char *ip,
+			    unsigned port, const struct smtp_client_job *j)
+{
+	char relay[400];
+
+	snprintf(relay, sizeof(relay), "%.255s[%s]:%u", host, ip, port);
+	for (size_t i = 0; i < n; i++)
+		delivery_record(m, rc[i].address, result, relay, j->tls_used ? "yes" : "no", NULL,
+				j->reply);
 }
 
 /* Returns true when a next hop ran into a time limit. */
@@ -313,19 +368,11 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 				}
 			} else if (j.code >= 500) {
 				set_all(m, idx, n, QRCPT_FAILED, j.reply);
-				log_info(
-				    "queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u delay=%llds "
-				    "status=bounced reply=\"%s\"",
-				    m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
-				    port, delay_of(m), j.reply);
+				attempt_records(m, rc, n, "bounced", hosts[h].name, ip, port, &j);
 				done = true;
 			} else {
 				snprintf(last, sizeof(last), "%s", j.reply);
-				log_info(
-				    "queue delivery qid=%s to=<%s>%s relay=%s[%s]:%u delay=%llds "
-				    "status=deferred reply=\"%s\"",
-				    m->qid, rc[0].address, n > 1 ? ",..." : "", hosts[h].name, ip,
-				    port, delay_of(m), j.reply);
+				attempt_records(m, rc, n, "deferred", hosts[h].name, ip, port, &j);
 			}
 			smtp_client_close(&c);
 		}
@@ -344,12 +391,28 @@ static bool report_add(struct store *st, struct delivery *d, const struct config
 {
 	if (!delivery_dsn_make(d, st, m, which, n, action, rep))
 		return false;
-	log_info("queue report qid=%s report=%s to=<%s> action=%s recipients=%zu", m->qid, rep->qid,
-		 m->sender,
-		 action == DSN_FAILED	 ? "failed"
-		 : action == DSN_DELAYED ? "delayed"
-					 : "relayed",
-		 n);
+	char extra[700], to[600], num[24];
+	size_t k = 0;
+	extra[0] = '\0';
+	snprintf(to, sizeof(to), "<%.590s>", m->sender);
+	k = log_extra_add(extra, sizeof(extra), k, "report", rep->qid);
+	k = log_extra_add(extra, sizeof(extra), k, "to", to);
+	k = log_extra_add(extra, sizeof(extra), k, "action",
+			  action == DSN_FAILED	  ? "failed"
+			  : action == DSN_DELAYED ? "delayed"
+						  : "relayed");
+	snprintf(num, sizeof(num), "%zu", n);
+	log_extra_add(extra, sizeof(extra), k, "recipients", num);
+	struct log_record r = {
+	    .event = LOG_EV_DELIVERY,
+	    .service = "queue",
+	    .qid = m->qid,
+	    .result = "report",
+	    .usec = delay_usec(m),
+	    .count = n,
+	    .extra = extra + 1,
+	};
+	log_record(LOG_INFO, &r);
 	return true;
 }
 
@@ -404,8 +467,7 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 			free(r->remote_reply);
 			r->remote_reply = why;
 			r->status = QRCPT_FAILED;
-			log_info("queue delivery qid=%s to=<%s> delay=%llds status=expired", m.qid,
-				 r->address, delay_of(&m));
+			delivery_record(&m, r->address, "expired", NULL, NULL, NULL, why);
 		}
 		if (r->status == QRCPT_FAILED && dsn_wanted(r->dsn_notify, DSN_FAILED))
 			failed[nf++] = i;

@@ -2,6 +2,7 @@
 /* smtp_client.c - see smtp_client.h. */
 #include "queue/smtp_client.h"
 #include "mime/mime.h"
+#include "net/dial.h"
 #include "proto/dotstuff.h"
 #include "queue/smtp_reply.h"
 #include "util/base64.h"
@@ -9,27 +10,21 @@
 #include "util/mem.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 /* How the last read or write failed (the connection is unusable then). */
 enum client_io { IO_OK, IO_LOST, IO_TIMEOUT, IO_MALFORMED };
 
 struct client {
-	int fd; /* non-blocking: every wait is a poll() against the deadline */
+	struct dial d; /* every wait a poll() against the current deadline */
 	SSL_CTX *ctx;
-	SSL *ssl;
 	char in[16384];
 	size_t off, len;
 	struct smtp_client_job *job;
@@ -40,8 +35,6 @@ struct client {
 	bool tls_on; /* STARTTLS done */
 	struct smtp_ehlo ehlo;
 	unsigned quit_timeout; /* the open's command_timeout: close has no job */
-	int64_t deadline;      /* CLOCK_MONOTONIC ms: the current reply or write ends by then */
-	unsigned limit;	       /* its length in seconds, for the reason */
 	enum client_io io;
 	enum smtp_reply_error bad; /* with IO_MALFORMED */
 };
@@ -57,20 +50,12 @@ ATTR_FORMAT(3, 4) static bool fail(struct client *c, int code, const char *fmt, 
 	return false;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The next reply (or write) must be complete within secs: a total, not a
    time per recv, so a next hop that drips octets cannot stretch it
    (RFC 5321 §4.5.3.2 gives these limits per command). */
 static void deadline_in(struct client *c, unsigned secs)
 {
-	c->limit = secs;
-	c->deadline = now_ms() + (int64_t)secs * 1000;
+	dial_deadline(&c->d, secs);
 }
 
 static bool io_failed(struct client *c, enum client_io why)
@@ -82,97 +67,27 @@ static bool io_failed(struct client *c, enum client_io why)
 	return false;
 }
 
-/* Waits until the socket is ready for ev, at most until the deadline. */
-static bool wait_ready(struct client *c, short ev)
+/* The connection's failure (net/dial.h) as the conversation's. */
+static bool dial_failed(struct client *c)
 {
-	for (;;) {
-		int64_t left = c->deadline - now_ms();
-		if (left <= 0)
-			return io_failed(c, IO_TIMEOUT);
-		struct pollfd pfd = {.fd = c->fd, .events = ev};
-		int r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (r > 0)
-			return true;
-		if (r < 0 && errno != EINTR)
-			return io_failed(c, IO_LOST);
-	}
-}
-
-/* Waits for what OpenSSL asks for after a call that returned r. */
-static bool ssl_wait(struct client *c, int r)
-{
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		return wait_ready(c, POLLIN);
-	case SSL_ERROR_WANT_WRITE:
-		return wait_ready(c, POLLOUT);
-	default:
-		return io_failed(c, IO_LOST);
-	}
+	return io_failed(c, c->d.io == DIAL_TIMEOUT ? IO_TIMEOUT : IO_LOST);
 }
 
 static ssize_t io_read(struct client *c, void *p, size_t n)
 {
 	if (c->io != IO_OK)
 		return -1;
-	for (;;) {
-		if (c->ssl != NULL) {
-			ERR_clear_error();
-			int r = SSL_read(c->ssl, p, (int)n);
-			if (r > 0)
-				return r;
-			if (!ssl_wait(c, r))
-				return -1;
-			continue;
-		}
-		ssize_t r = recv(c->fd, p, n, 0);
-		if (r > 0)
-			return r;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!wait_ready(c, POLLIN))
-				return -1;
-			continue;
-		}
-		io_failed(c, IO_LOST);
+	ssize_t r = dial_read(&c->d, p, n);
+	if (r <= 0) {
+		dial_failed(c);
 		return -1;
 	}
+	return r;
 }
 
 static bool io_write(struct client *c, const void *p, size_t n)
 {
-	const char *q = p;
-	if (c->io != IO_OK)
-		return false;
-	while (n > 0) {
-		size_t chunk = n > 65536 ? 65536 : n;
-		if (c->ssl != NULL) {
-			ERR_clear_error();
-			int r = SSL_write(c->ssl, q, (int)chunk);
-			if (r <= 0) {
-				if (!ssl_wait(c, r))
-					return false;
-				continue; /* the same buffer again, as OpenSSL requires */
-			}
-			q += r;
-			n -= (size_t)r;
-			continue;
-		}
-		ssize_t w = send(c->fd, q, chunk, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!wait_ready(c, POLLOUT))
-				return false;
-			continue;
-		}
-		if (w <= 0)
-			return io_failed(c, IO_LOST);
-		q += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return c->io == IO_OK && (dial_write(&c->d, p, n) || dial_failed(c));
 }
 
 /* Reads one whole reply before the deadline (queue/smtp_reply.h); returns
@@ -229,7 +144,7 @@ static bool fail_io(struct client *c, bool sending, const char *what)
 	switch (c->io) {
 	case IO_TIMEOUT:
 		return fail(c, 451, "4.4.2 conversation with %.200s timed out after %us %s",
-			    j->host, c->limit, phase);
+			    j->host, c->d.secs, phase);
 	case IO_MALFORMED:
 		return fail(c, 451, "4.5.0 %.200s sent a malformed reply (%s) %s", j->host,
 			    smtp_reply_error_text(c->bad), phase);
@@ -280,27 +195,15 @@ static int ehlo(struct client *c, char *text, size_t cap)
 static bool tcp_connect(struct client *c)
 {
 	struct smtp_client_job *j = c->job;
-	c->fd = socket(j->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (c->fd < 0)
-		return fail(c, 451, "4.4.0 socket: %s", strerror(errno));
-	int r = connect(c->fd, (struct sockaddr *)&j->addr, j->addr_len);
-	if (r < 0 && errno == EINPROGRESS) {
-		deadline_in(c, j->connect_timeout);
-		if (!wait_ready(c, POLLOUT)) {
-			if (c->io == IO_TIMEOUT)
-				return fail(c, 451, "4.4.1 connect to %.200s: timed out", j->host);
-			return fail(c, 451, "4.4.1 connect to %.200s: %s", j->host,
-				    strerror(errno));
-		}
-		int err = 0;
-		socklen_t el = sizeof(err);
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		if (err != 0)
-			return fail(c, 451, "4.4.1 connect to %.200s: %s", j->host, strerror(err));
-	} else if (r < 0) {
-		return fail(c, 451, "4.4.1 connect to %.200s: %s", j->host, strerror(errno));
-	}
-	return true;
+
+	deadline_in(c, j->connect_timeout);
+	int e = dial_connect(&c->d, (struct sockaddr *)&j->addr, j->addr_len);
+	if (e == 0)
+		return true;
+	dial_failed(c);
+	if (c->io == IO_TIMEOUT)
+		return fail(c, 451, "4.4.1 connect to %.200s: timed out", j->host);
+	return fail(c, 451, "4.4.1 connect to %.200s: %s", j->host, strerror(e));
 }
 
 /* 1: TLS is on; 0: the next hop refused STARTTLS (the plain connection
@@ -334,36 +237,28 @@ static int start_tls(struct client *c)
 	} else {
 		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
 	}
-	c->ssl = SSL_new(c->ctx);
-	if (c->ssl == NULL) {
+	SSL *ssl = SSL_new(c->ctx);
+	if (ssl == NULL) {
 		fail(c, 451, "4.7.5 TLS session");
 		return -1;
 	}
-	SSL_set_fd(c->ssl, c->fd);
-	SSL_set_tlsext_host_name(c->ssl, j->host);
+	SSL_set_fd(ssl, c->d.fd);
+	SSL_set_tlsext_host_name(ssl, j->host);
 	if (j->tls == ROUTE_TLS_VERIFY)
-		SSL_set1_host(c->ssl, j->host);
+		SSL_set1_host(ssl, j->host);
 	c->off = c->len = 0;		    /* nothing read before the handshake survives it */
 	deadline_in(c, j->command_timeout); /* the handshake as a whole */
-	for (;;) {
-		ERR_clear_error();
-		int r = SSL_connect(c->ssl);
-		if (r == 1)
-			break;
-		int e = SSL_get_error(c->ssl, r);
-		if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && ssl_wait(c, r))
-			continue;
-		long v = SSL_get_verify_result(c->ssl);
+	if (!dial_handshake(&c->d, ssl)) {
+		long v = SSL_get_verify_result(ssl);
+		dial_failed(c);
 		if (c->io == IO_TIMEOUT)
 			fail(c, 451, "4.4.2 TLS handshake with %.200s timed out after %us", j->host,
-			     c->limit);
+			     c->d.secs);
 		else
 			fail(c, 451, "4.7.5 TLS handshake with %.200s failed%s%s", j->host,
 			     v != X509_V_OK ? ": " : "",
 			     v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
-		c->io = c->io == IO_OK ? IO_LOST : c->io;
-		SSL_free(c->ssl);
-		c->ssl = NULL;
+		SSL_free(ssl);
 		return -1;
 	}
 	j->tls_used = true;
@@ -587,14 +482,8 @@ static bool transaction(struct client *c)
 
 static void client_free(struct client *c)
 {
-	if (c->ssl != NULL) {
-		if (c->io == IO_OK)
-			SSL_shutdown(c->ssl); /* non-blocking: one try, never a wait */
-		SSL_free(c->ssl);
-	}
+	dial_close(&c->d);
 	SSL_CTX_free(c->ctx);
-	if (c->fd >= 0)
-		close(c->fd);
 	buf_free(&c->converted);
 	free(c);
 }
@@ -604,7 +493,7 @@ struct smtp_client *smtp_client_open(struct smtp_client_job *j)
 	struct client *c = xcalloc(1, sizeof(*c));
 	char text[SMTP_CLIENT_REPLY_MAX];
 
-	c->fd = -1;
+	dial_init(&c->d);
 	c->job = j;
 	c->quit_timeout = j->command_timeout;
 	j->session = false;
@@ -706,7 +595,7 @@ void smtp_client_close(struct smtp_client **scp)
 	/* a conversation out of step, timed out or lost gets no QUIT: it
 	   would only wait for another time limit */
 	c->job = NULL; /* the last one's may be gone */
-	if (c->fd >= 0 && c->io == IO_OK)
+	if (c->d.fd >= 0 && c->io == IO_OK)
 		command(c, c->quit_timeout, NULL, 0, "QUIT");
 	client_free(c);
 	*scp = NULL;

@@ -161,9 +161,28 @@ static void conn_gone(struct conn *c, const char *reason, void *ctx)
 {
 	struct server_priv *sp = ctx;
 
+	char extra[512];
+	const char *user;
+	uint64_t commands, bytes;
+
 	sp->pub.connections--;
 	ip_dec(sp, conn_peer_ip(c));
-	log_info("disconnect sid=%s reason=%s", conn_id(c), reason);
+	/* the one record of a finished session, whoever ended it */
+	size_t n = conn_session_extra(c, extra, sizeof(extra), &user, &commands, &bytes);
+	struct log_record r = {
+	    .event = LOG_EV_SESSION,
+	    .service = listen_role_name(conn_role(c)),
+	    .sid = conn_id(c),
+	    .ip = conn_peer_ip(c),
+	    .user = user,
+	    .reason = reason,
+	    .tls = conn_tls_version(c),
+	    .usec = conn_age_usec(c),
+	    .bytes = bytes,
+	    .count = commands,
+	    .extra = n > 0 ? extra : NULL,
+	};
+	log_record(LOG_INFO, &r);
 }
 
 /* Hands a ready connection (after the handshake on implicit-TLS ports) to
@@ -209,7 +228,14 @@ static void refuse(struct listener *ls, int fd, const char *ip, const char *why)
 		(void)r;
 	}
 	close(fd);
-	log_warn("refused ip=%s role=%s reason=%s", ip, listen_role_name(ls->role), why);
+	struct log_record r = {
+	    .event = LOG_EV_CONNECT,
+	    .service = listen_role_name(ls->role),
+	    .ip = ip,
+	    .result = "refused",
+	    .reason = why,
+	};
+	log_record(LOG_WARN, &r);
 }
 
 static void accept_one(struct listener *ls, int fd, const struct sockaddr *sa)
@@ -232,8 +258,14 @@ static void accept_one(struct listener *ls, int fd, const struct sockaddr *sa)
 		return;
 	sp->pub.connections++;
 	ip_inc(sp, conn_peer_ip(c));
-	log_info("connect sid=%s ip=%s role=%s", conn_id(c), conn_peer_ip(c),
-		 listen_role_name(ls->role));
+	struct log_record r = {
+	    .event = LOG_EV_CONNECT,
+	    .service = listen_role_name(ls->role),
+	    .sid = conn_id(c),
+	    .ip = conn_peer_ip(c),
+	    .result = "accepted",
+	};
+	log_record(LOG_INFO, &r);
 	conn_set_idle_timeout(c, cfg->idle_timeout);
 	if (listen_role_implicit_tls(ls->role)) {
 		conn_set_events(c, &pretls_events, sp);

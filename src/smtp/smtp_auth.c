@@ -49,17 +49,17 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->sasl));
 	smtp_reset_auth(s);
 	if (!id->enabled || !id->submission_enabled) {
-		log_info("sid=%s smtp auth refused user=%s reason=%s ip=%s", s->sid, id->address,
-			 !id->enabled ? "disabled" : "submission-disabled", s->ip);
 		smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
+		smtp_login_record(s, "refused", mech, id->address,
+				  !id->enabled ? "disabled" : "submission-disabled");
 		return;
 	}
 	if (pen != NULL)
 		penalty_success(pen, s->ip, login, loop_now_ms(smtp_loop(s)));
 	s->auth = xmalloc(sizeof(*s->auth));
 	*s->auth = *id;
-	log_info("sid=%s smtp login user=%s ip=%s mech=%s", s->sid, id->address, s->ip, mech);
 	smtp_reply(s, 235, "2.7.0 Authentication successful");
+	smtp_login_record(s, "ok", mech, id->address, NULL);
 }
 
 static void auth_failed(struct smtp_session *s, const char *mech)
@@ -67,7 +67,7 @@ static void auth_failed(struct smtp_session *s, const char *mech)
 	struct penalty *pen = s->svc->srv->penalty;
 	const char *user = s->sasl != NULL ? sasl_server_authcid(s->sasl) : "";
 
-	log_info("sid=%s smtp auth failed user=%s ip=%s mech=%s", s->sid, user, s->ip, mech);
+	smtp_login_record(s, "failed", mech, user, NULL);
 	if (pen != NULL) /* before the reset: `user` belongs to the exchange */
 		penalty_fail(pen, s->ip, *user != '\0' ? user : NULL, loop_now_ms(smtp_loop(s)));
 	smtp_reset_auth(s);
@@ -104,12 +104,14 @@ static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
 		auth_failed(s, mech);
 		return;
 	case SASL_TEMPFAIL:
+		smtp_login_record(s, "error", mech, sasl_server_authcid(s->sasl), "tempfail");
 		smtp_reset_auth(s);
 		smtp_reply(s, 454, "4.7.0 Temporary authentication failure");
 		return;
 	case SASL_MALFORMED:
 		break;
 	}
+	smtp_login_record(s, "failed", mech, NULL, "malformed");
 	smtp_reset_auth(s);
 	smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
 	smtp_session_error(s);
@@ -191,6 +193,7 @@ void smtp_auth_line(struct smtp_session *s, struct slice line)
 {
 	struct buf in = {0};
 
+	s->login_start_us = log_now_usec(); /* the login's time runs from here */
 	if (slice_eq(line, "*")) {
 		/* RFC 4954 §4: the client cancels */
 		smtp_reset_auth(s);

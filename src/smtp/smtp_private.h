@@ -181,10 +181,14 @@ struct smtp_session {
 
 	/* the command being run, for the per-command log record */
 	const struct smtp_cmd_def *cmd;
-	uint64_t cmd_start_ms;
+	uint64_t cmd_start_us;	 /* log_now_usec() when it arrived */
+	uint64_t login_start_us; /* ... or the last AUTH response did */
+	uint64_t data_end_us;	 /* the message's end (final "." or BDAT LAST) */
 	bool cmd_active;
 	int reply_code;
-	char cmd_args[SMTP_LOG_ARGS_MAX + 1];
+	char cmd_args[SMTP_LOG_ARGS_MAX + 1]; /* "" for SECRET commands */
+	const char *service;		      /* "smtp", "submission", "submissions", for records */
+	uint64_t cmds_done, messages, bytes_in; /* for the session record */
 };
 
 /* --- worker jobs (smtp_session.c) ------------------------------------------- */
@@ -253,6 +257,9 @@ bool smtp_role_submission(const struct smtp_session *s);
    its job) finishes it. */
 void smtp_cmd_begin(struct smtp_session *s, const struct smtp_cmd_def *def, struct slice args);
 void smtp_cmd_finish(struct smtp_session *s);
+/* The login record (LOG_EV_LOGIN): result ok|failed|refused|error. */
+void smtp_login_record(struct smtp_session *s, const char *result, const char *mech,
+		       const char *user, const char *reason);
 
 /* --- commands (smtp_cmds.c) ------------------------------------------------- */
 extern const struct smtp_cmd_def smtp_cmd_table[];

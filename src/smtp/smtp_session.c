@@ -140,9 +140,10 @@ void smtp_cmd_begin(struct smtp_session *s, const struct smtp_cmd_def *def, stru
 	s->cmd = def;
 	s->cmd_active = true;
 	s->reply_code = 0;
-	s->cmd_start_ms = loop_now_ms(smtp_loop(s));
-	if (def != NULL && (def->flags & SMTP_CMD_SECRET) && args.len > 0)
-		args = SLICE_LIT("********"); /* as OpenSMTPD logs AUTH */
+	s->cmd_start_us = s->login_start_us = log_now_usec();
+	/* AUTH arguments never reach a record, not even masked */
+	if (def != NULL && (def->flags & SMTP_CMD_SECRET))
+		args.len = 0;
 	size_t n = args.len < SMTP_LOG_ARGS_MAX ? args.len : SMTP_LOG_ARGS_MAX;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)args.p[i];
@@ -156,16 +157,40 @@ void smtp_cmd_finish(struct smtp_session *s)
 	if (!s->cmd_active)
 		return;
 	s->cmd_active = false;
+	s->cmds_done++;
 	bool ok = s->reply_code >= 200 && s->reply_code < 400;
 	if (s->cmd != NULL) {
 		struct smtp_cmd_stats *st = &s->svc->stats[s->cmd - smtp_cmd_table];
 		st->total++;
 		st->ok += ok;
 	}
-	log_debug("sid=%s smtp cmd=%s args=\"%s\" reply=%d state=%s ms=%llu", s->sid,
-		  s->cmd != NULL ? s->cmd->name : "unknown", s->cmd_args, s->reply_code,
-		  smtp_state_name(s->state),
-		  (unsigned long long)(loop_now_ms(smtp_loop(s)) - s->cmd_start_ms));
+	char extra[SMTP_LOG_ARGS_MAX * 2 + 64] = "", code[8];
+	size_t n = 0;
+	snprintf(code, sizeof(code), "%d", s->reply_code);
+	n = log_extra_add(extra, sizeof(extra), n, "reply", code);
+	if (s->cmd_args[0] != '\0')
+		n = log_extra_add_text(extra, sizeof(extra), n, "args", s->cmd_args);
+	log_extra_add(extra, sizeof(extra), n, "state", smtp_state_name(s->state));
+	struct log_record r = {
+	    .event = LOG_EV_COMMAND,
+	    .service = s->service,
+	    .sid = s->sid,
+	    .ip = s->ip,
+	    .user = s->auth != NULL ? s->auth->address : NULL,
+	    .command = s->cmd != NULL ? s->cmd->name : "unknown",
+	    .result = ok ? "ok" : "err",
+	    .usec = log_now_usec() - s->cmd_start_us,
+	    .extra = extra + 1,
+	};
+	log_record(LOG_DEBUG, &r);
+}
+
+void smtp_login_record(struct smtp_session *s, const char *result, const char *mech,
+		       const char *user, const char *reason)
+{
+	struct log_session who = {s->service, s->sid, s->ip,
+				  s->conn != NULL ? conn_tls_version(s->conn) : NULL};
+	log_login(&who, result, mech, user, reason, log_now_usec() - s->login_start_us, NULL);
 }
 
 /* --- lifetime -------------------------------------------------------------------- */
@@ -258,7 +283,6 @@ static bool next_line(struct smtp_session *s)
 	if (r < 0) {
 		/* no resynchronisation after an overlong line: one answer, then close */
 		smtp_reply(s, 500, "5.5.2 Line too long");
-		log_info("sid=%s smtp line too long ip=%s", s->sid, s->ip);
 		smtp_session_close(s, "line too long");
 		return false;
 	}
@@ -384,7 +408,6 @@ static void on_tls_ready(struct conn *c, void *ctx)
 	smtp_reset_auth(s);
 	smtp_enter_state(s, SMTP_GREETED);
 	s->helo[0] = '\0';
-	log_debug("sid=%s smtp tls started %s", s->sid, conn_tls_desc(c));
 	proto_frame_run(&s->frame);
 }
 
@@ -402,7 +425,6 @@ static void on_timeout(struct conn *c, void *ctx)
 	}
 	s->frame.in_run = true;
 	smtp_reply(s, 421, "4.4.2 %s Error: timeout exceeded", smtp_config(s)->hostname);
-	log_info("sid=%s smtp timeout state=%s ip=%s", s->sid, smtp_state_name(s->state), s->ip);
 	smtp_session_close(s, "timeout");
 	proto_frame_leave(&s->frame);
 }
@@ -414,7 +436,12 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 	s->conn = NULL;
 	s->frame.dead = true;
 	proto_frame_cancel_wait(&s->frame);
-	log_debug("sid=%s smtp end reason=%s commands=%u", s->sid, reason, s->commands);
+	/* the session record itself is the server's, when the conn is gone */
+	char extra[64];
+	snprintf(extra, sizeof(extra), "messages=%llu state=%s", (unsigned long long)s->messages,
+		 smtp_state_name(s->state));
+	conn_set_session_info(c, s->auth != NULL ? s->auth->address : NULL, s->cmds_done,
+			      s->bytes_in, extra);
 	if (!s->frame.in_run && s->frame.job == NULL)
 		session_free(s);
 }
@@ -440,6 +467,7 @@ void smtp_session_start(struct smtp_service *svc, struct conn *c)
 	s->state = SMTP_GREETED;
 	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
 	s->ip = arena_strdup(a, conn_peer_ip(c));
+	s->service = listen_role_name(conn_role(c));
 	s->shutdown = svc->stopping;
 	s->next = svc->first;
 	if (s->next != NULL)

@@ -578,41 +578,75 @@ static void submission_fields(struct smtp_session *s, struct buf *b, const char 
 	}
 }
 
-static void log_message(struct smtp_session *s, const char *qid, size_t size, const char *res)
+/* The message record: result is the reply code, reason its meaning. */
+static void log_message(struct smtp_session *s, const char *qid, size_t size, const char *reason)
 {
 	const struct smtp_tx *t = s->tx;
-	char to[600];
-	size_t o = 0;
+	char to[600], from[SMTP_PATH_MAX + 3], extra[1400], code[8], num[24];
+	size_t o = 0, n = 0;
 
 	to[0] = '\0';
 	if (t->n_rcpts > 0)
 		o = (size_t)snprintf(to, sizeof(to), "<%s>", t->first_rcpt);
 	if (t->n_rcpts > 1 && o < sizeof(to))
 		snprintf(to + o, sizeof(to) - o, ",+%zu", t->n_rcpts - 1);
-	log_info("sid=%s smtp message qid=%s from=<%s> to=%s rcpts=%zu local=%zu remote=%zu "
-		 "size=%zu ip=%s tls=%s auth=%s result=\"%s\"",
-		 s->sid, qid, t->sender, to, t->n_rcpts, delivery_plan_local(t->plan),
-		 delivery_plan_remote(t->plan), size, s->ip,
-		 conn_is_tls(s->conn) ? conn_tls_desc(s->conn) : "no",
-		 s->auth != NULL ? s->auth->address : "-", res);
+	snprintf(from, sizeof(from), "<%s>", t->sender);
+	extra[0] = '\0';
+	n = log_extra_add(extra, sizeof(extra), n, "from", from);
+	n = log_extra_add(extra, sizeof(extra), n, "to", to);
+	snprintf(num, sizeof(num), "%zu", delivery_plan_local(t->plan));
+	n = log_extra_add(extra, sizeof(extra), n, "local", num);
+	snprintf(num, sizeof(num), "%zu", delivery_plan_remote(t->plan));
+	log_extra_add(extra, sizeof(extra), n, "remote", num);
+	snprintf(code, sizeof(code), "%d", s->reply_code);
+	struct log_record r = {
+	    .event = LOG_EV_MESSAGE,
+	    .service = s->service,
+	    .sid = s->sid,
+	    .qid = qid,
+	    .ip = s->ip,
+	    .user = s->auth != NULL ? s->auth->address : NULL,
+	    .result = code,
+	    .reason = reason,
+	    .tls = s->conn != NULL ? conn_tls_version(s->conn) : NULL,
+	    .usec = log_now_usec() - s->data_end_us,
+	    .bytes = size,
+	    .count = t->n_rcpts,
+	    .extra = extra + 1,
+	};
+	log_record(LOG_INFO, &r);
 }
 
 static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 {
-	char res[128];
+	char res[64];
 
 	delivery_log(&job->out, s->sid);
 	if (job->commit.sub.status == STORE_OK) {
 		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", job->qid);
 		if (job->commit.sub.n_remote > 0 || job->commit.sub.n_reports > 0)
 			queue_mgr_kick(s->svc->srv->queue);
-		snprintf(res, sizeof(res), "250 queued as %s", job->qid);
+		snprintf(res, sizeof(res), "queued");
+		s->messages++;
+		s->bytes_in += job->msg.len;
 	} else {
 		smtp_reply_store_error(s, job->commit.sub.status, "commit");
-		snprintf(res, sizeof(res), "%d store error %d", s->reply_code,
-			 job->commit.sub.status);
+		snprintf(res, sizeof(res), "store error %d", job->commit.sub.status);
 	}
 	log_message(s, job->qid, job->msg.len, res);
+	if (job->commit.sub.status == STORE_OK && delivery_plan_local(s->tx->plan) > 0) {
+		/* the local mailboxes got it in the same commit */
+		struct log_record r = {
+		    .event = LOG_EV_DELIVERY,
+		    .service = s->service,
+		    .sid = s->sid,
+		    .qid = job->qid,
+		    .result = "local",
+		    .usec = log_now_usec() - s->data_end_us,
+		    .count = delivery_plan_local(s->tx->plan),
+		};
+		log_record(LOG_INFO, &r);
+	}
 	smtp_tx_reset(s);
 }
 
@@ -632,11 +666,12 @@ void smtp_data_end(struct smtp_session *s)
 	struct smtp_tx *t = s->tx;
 	char qid[24];
 
+	s->data_end_us = log_now_usec();
 	smtp_enter_state(s, SMTP_RCPT); /* until the answer; the tx resets after it */
 	make_qid(s, qid, sizeof(qid));
 	if (s->data.too_big) {
 		data_refuse(s, qid, 552, "5.3.4 Message size exceeds fixed maximum message size",
-			    "552 too big");
+			    "too big");
 		return;
 	}
 	if (!delivery_plan_size_ok(t->plan, s->data.size)) {
@@ -644,18 +679,18 @@ void smtp_data_end(struct smtp_session *s)
 			 s->auth != NULL ? s->auth->address : "-",
 			 (unsigned long long)s->data.size);
 		data_refuse(s, qid, 552, "5.3.4 Message size exceeds the limit of this sender",
-			    "552 too big for the sender");
+			    "too big for the sender");
 		return;
 	}
 	if (s->data.received > cfg->smtp_max_received) {
-		data_refuse(s, qid, 554, "5.4.6 Too many hops (mail loop?)", "554 loop");
+		data_refuse(s, qid, 554, "5.4.6 Too many hops (mail loop?)", "loop");
 		return;
 	}
 	if (delivery_plan_remote(t->plan) > 0 &&
 	    !mime_relay_possible(t->body.data, t->body.len)) { /* SPEC §3 */
 		data_refuse(s, qid, 554,
 			    "5.6.3 A line over 998 octets cannot be encoded for relaying",
-			    "554 long line");
+			    "long line");
 		return;
 	}
 	struct smtp_job *job = smtp_job_new(s, finish_commit);

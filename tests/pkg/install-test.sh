@@ -7,8 +7,8 @@
 # then starts the server the way the unit does (its own ExecStartPre and
 # ExecStart lines, as the mailroom account holding CAP_NET_BIND_SERVICE
 # only) in a private network namespace, so ports 25, 110, 465, 587 and 995
-# are free, adds a mailbox and talks to every port like a client
-# (check_server). Everything is undone on exit: the server stopped, the
+# are free, adds a mailbox, runs `mailroom check` against it (check_server)
+# and talks to every port with Python's clients (check_clients). Everything is undone on exit: the server stopped, the
 # mounts gone, the root removed. Every step is bounded by a timeout.
 #
 # Needs root, debootstrap and a Debian mirror: the one of /etc/apt's sources,
@@ -37,10 +37,19 @@ fail() {
 
 # --- inside the network namespace: serve and check -----------------------------
 
-# check_server: POP3 with STLS on 110 and over TLS on 995, submission with
-# STARTTLS on 587 and over TLS on 465 (AUTH PLAIN), a probe message sent
-# through each SMTP port, fetched back over POP3 and deleted.
+# check_server: `mailroom check` from inside the root against the standard
+# ports: POP3 with STLS (110) and over TLS (995), submission with STARTTLS
+# (587) and over TLS (465), a probe sent and fetched back. The certificate
+# is the self-signed one init made for the host name, so it is its own CA.
 check_server() {
+	echo "$PASSWORD" | timeout 120 chroot "$root" mailroom check "$ADDR" --password-stdin \
+		--host 127.0.0.1 --ca-file /var/lib/mailroom/tls/cert.pem --tls-name "$(uname -n)"
+}
+
+# check_clients: the same through Python's poplib and smtplib, plus inbound
+# SMTP on 25 (which check does not test): a message through each SMTP port,
+# fetched back over POP3 and deleted.
+check_clients() {
 	timeout 120 python3 - "$ADDR" "$PASSWORD" <<'PY'
 import poplib, smtplib, ssl, sys, time
 addr, pw = sys.argv[1], sys.argv[2]
@@ -156,10 +165,12 @@ if [ "$in_netns" = 1 ]; then
 	say "serve runs as uid $(stat -c %u "/proc/$pid") with no capability left"
 	timeout 30 chroot "$root" mailroom domain add example.test
 	echo "$PASSWORD" | timeout 30 chroot "$root" mailroom user add "$ADDR" --password-stdin
-	if ! check_server; then
-		cat "$root/tmp/serve.log"
-		fail "check_server"
-	fi
+	for check in check_server check_clients; do
+		if ! $check; then
+			cat "$root/tmp/serve.log"
+			fail "$check"
+		fi
+	done
 	kill -TERM "$pid"
 	rc=0
 	timeout 20 sh -c "while kill -0 $pid 2>/dev/null; do sleep 0.1; done" || rc=1

@@ -188,7 +188,7 @@ class Server:
                                      stderr=subprocess.STDOUT)
         ports = [p for p in (self.pop3_port, self.pop3s_port, self.smtp_port,
                              self.submission_port, self.submissions_port) if p]
-        n0 = self.log_text().count("disconnect sid=")
+        n0 = self.sessions_ended()
         deadline = time.monotonic() + 15
         for port in ports:
             while True:
@@ -205,11 +205,15 @@ class Server:
         # the probes above count against the connection limits until the
         # server has seen them go
         deadline = time.monotonic() + 10
-        while self.log_text().count("disconnect sid=") < n0 + len(ports):
+        while self.sessions_ended() < n0 + len(ports):
             if time.monotonic() > deadline:
                 raise AssertionError("probe connections not closed")
             time.sleep(0.02)
         return self
+
+    def sessions_ended(self):
+        """The session records in the log so far (text or json form)."""
+        return len(re.findall(r'sid=\w+ \w+ session |"event":"session"', self.log_text()))
 
     def log_text(self):
         with open(self.log_path, "rb") as f:

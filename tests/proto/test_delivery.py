@@ -168,8 +168,8 @@ def test_delivered_through_route():
         assert b"\r\n.dot line\r\nhello\r\n" in content or b"\n.dot line\nhello" in content
         assert b"Received: from client.example" in content
         wait(lambda: queue(srv) == [], what="queue empty")
-        srv.wait_log(r"queue delivery qid=\S+ to=<bob@example.org> relay=127.0.0.1"
-                     r"\[127.0.0.1\]:%d tls=no delay=\d+s status=sent" % port)
+        srv.wait_log(r"queue delivery qid=\S+ result=sent ms=\S+ to=<bob@example.org> "
+                     r"relay=127.0.0.1\[127.0.0.1\]:%d starttls=no " % port)
         assert reports(srv) == []
 
 
@@ -225,7 +225,7 @@ def test_eight_bit_converted_for_a_seven_bit_next_hop():
             assert m["Content-Transfer-Encoding"] == "quoted-printable", got
             assert m.get_payload(decode=True) == body, got
             assert b"gr=C3=BC=C3=9F Gott =3D 1=20\r\n" in got, got
-            srv.wait_log(r"to=<a@far\.test> relay=\S+ tls=no mime=downgraded .*status=sent")
+            srv.wait_log(r"result=sent ms=\S+ to=<a@far\.test> relay=\S+ starttls=no mime=downgraded ")
             rep = wait(lambda: reports(srv), what="failure report")[0]
             f = [x for x in status_fields(rep) if x.get("Final-Recipient")]
             assert f[0]["Final-Recipient"] == "rfc822; b@far.test"
@@ -252,8 +252,8 @@ def test_silent_next_hop_times_out():
             s = srv.submission(ALICE)
             s.sendmail(ALICE, ["x@mute.test"], b"Subject: mute\r\n\r\nx\r\n")
             s.quit()
-            srv.wait_log(r"to=<x@mute.test> relay=127.0.0.1\[127.0.0.1\]:\d+ delay=\d+s "
-                         r"status=deferred reply=\"4.4.2 conversation with 127.0.0.1 timed "
+            srv.wait_log(r"result=deferred ms=\S+ to=<x@mute.test> relay=127.0.0.1\[127.0.0.1\]:\d+ "
+                         r".*reply=\"4.4.2 conversation with 127.0.0.1 timed "
                          r"out after 2s waiting for the greeting\"", timeout=20)
             assert [e["recipients"] for e in queue(srv)] == [["x@mute.test"]]
         finally:
@@ -283,7 +283,7 @@ def test_ipv6_next_hop():
             s.sendmail(ALICE, ["x@v6.test"], b"Subject: v6\r\n\r\nx\r\n")
             s.quit()
             wait(lambda: sink.messages, what="delivery over IPv6")
-            srv.wait_log(r"to=<x@v6.test> relay=::1\[::1\]:%d tls=no delay=\d+s status=sent"
+            srv.wait_log(r"result=sent ms=\S+ to=<x@v6.test> relay=::1\[::1\]:%d starttls=no "
                          % port)
         finally:
             srv.stop()
@@ -351,7 +351,7 @@ def test_unreachable_retries_delay_then_failure():
         assert rc["Action"] == "failed" and "expired" in rc["Diagnostic-Code"]
         assert queue(srv) == []
         assert len([r for r in reports(srv) if "Delayed" in r["Subject"]]) == 1  # once
-        srv.wait_log(r"delay=\d+s status=deferred reply=\"4.4.1 connect to 127.0.0.1: ")
+        srv.wait_log(r"result=deferred .*reply=\"4.4.1 connect to 127.0.0.1: ")
     finally:
         srv.stop()
         srv.cleanup()
@@ -374,9 +374,9 @@ def test_tls_required_and_auth_to_smart_host():
             wait(lambda: tsink.messages, what="delivery over TLS with AUTH")
             assert tsink.messages[0][1] == ["b@smart.test"]
             assert tsink.messages[0][3] is True  # authenticated
-            srv.wait_log(r"to=<b@smart.test> relay=127.0.0.1\[127.0.0.1\]:%d tls=yes "
-                         r"delay=\d+s status=sent" % tport)
-            srv.wait_log(r"to=<a@needs-tls.test> .*status=deferred reply=\"4.7.4 ")
+            srv.wait_log(r"result=sent ms=\S+ to=<b@smart.test> relay=127.0.0.1\[127.0.0.1\]:%d "
+                         r"starttls=yes " % tport)
+            srv.wait_log(r"result=deferred ms=\S+ to=<a@needs-tls.test> .*reply=\"4.7.4 ")
             assert psink.messages == []  # never sent in the clear
             assert [e["recipients"] for e in queue(srv)] == [["a@needs-tls.test"]]
         finally:
@@ -433,11 +433,11 @@ def test_tls_verify_refuses_an_unverifiable_certificate():
             s.sendmail(ALICE, ["a@strict.test"], b"Subject: strict\r\n\r\nx\r\n")
             s.sendmail(ALICE, ["b@lax.test"], b"Subject: lax\r\n\r\nx\r\n")
             s.quit()
-            srv.wait_log(r"to=<a@strict.test> .*status=deferred reply=\"4.7.5 TLS handshake "
+            srv.wait_log(r"result=deferred ms=\S+ to=<a@strict.test> .*reply=\"4.7.5 TLS handshake "
                          r"with localhost failed: self-signed certificate")
             wait(lambda: tsink.messages, what="opportunistic TLS delivery")
             assert [m[1] for m in tsink.messages] == [["b@lax.test"]]
-            srv.wait_log(r"to=<b@lax.test> .*tls=yes .*status=sent")
+            srv.wait_log(r"result=sent ms=\S+ to=<b@lax.test> .*starttls=yes ")
         finally:
             srv.stop()
             srv.cleanup()
@@ -475,8 +475,8 @@ def test_tls_verify_with_a_private_ca():
             s.sendmail(ALICE, ["a@verified.test"], b"Subject: verified\r\n\r\nx\r\n")
             s.quit()
             wait(lambda: sink.messages, what="delivery with a verified certificate")
-            srv.wait_log(r"to=<a@verified.test> relay=localhost\[127.0.0.1\]:%d tls=yes "
-                         r"delay=\d+s status=sent" % port)
+            srv.wait_log(r"result=sent ms=\S+ to=<a@verified.test> relay=localhost\[127.0.0.1\]:%d "
+                         r"starttls=yes " % port)
         finally:
             srv.stop()
             srv.cleanup()
@@ -609,8 +609,8 @@ def test_reply_deadline_defers_a_dripping_next_hop():
         s.sendmail(ALICE, ["b@drip.test"], b"Subject: d2\r\n\r\nx\r\n")
         s.quit()
         # octets keep coming, but the greeting as a whole is late
-        srv.wait_log(r"to=<a@drip.test> relay=127.0.0.1\[127.0.0.1\]:%d delay=\d+s "
-                     r"status=deferred reply=\"4.4.2 conversation with 127.0.0.1 timed out "
+        srv.wait_log(r"result=deferred ms=\S+ to=<a@drip.test> relay=127.0.0.1\[127.0.0.1\]:%d "
+                     r".*reply=\"4.4.2 conversation with 127.0.0.1 timed out "
                      r"after 2s waiting for the greeting\"" % tar.port, timeout=8)
         srv.wait_log(r"queue destination=drip.test suspended for 30s")
         time.sleep(1.5)
@@ -665,8 +665,8 @@ def test_reply_deadline_in_the_transaction():
         s = srv.submission(ALICE)
         s.sendmail(ALICE, ["x@quiet.test"], b"Subject: q\r\n\r\nx\r\n")
         s.quit()
-        srv.wait_log(r"to=<x@quiet.test> relay=127.0.0.1\[127.0.0.1\]:%d delay=\d+s "
-                     r"status=deferred reply=\"4.4.2 conversation with 127.0.0.1 timed out "
+        srv.wait_log(r"result=deferred ms=\S+ to=<x@quiet.test> relay=127.0.0.1\[127.0.0.1\]:%d "
+                     r".*reply=\"4.4.2 conversation with 127.0.0.1 timed out "
                      r"after 2s waiting for the reply to RCPT\"" % hop.port, timeout=8)
         assert [e["recipients"] for e in queue(srv)] == [["x@quiet.test"]]
     finally:
@@ -688,8 +688,8 @@ def test_malformed_multiline_reply_is_a_temporary_failure():
         s.quit()
         why = (r"4.5.0 127.0.0.1 sent a malformed reply \(different reply codes in one "
                r"reply\) waiting for the reply to RCPT")
-        srv.wait_log(r"to=<x@odd.test> relay=127.0.0.1\[127.0.0.1\]:%d delay=\d+s "
-                     r"status=deferred reply=\"%s\"" % (hop.port, why))
+        srv.wait_log(r"result=deferred ms=\S+ to=<x@odd.test> relay=127.0.0.1\[127.0.0.1\]:%d "
+                     r".*reply=\"%s\"" % (hop.port, why))
         assert [e["recipients"] for e in queue(srv)] == [["x@odd.test"]]  # not bounced
         rep = wait(lambda: reports(srv), what="delay notice")[0]
         assert "Delayed" in rep["Subject"], rep["Subject"]
@@ -724,7 +724,7 @@ def test_long_line_is_encoded_for_the_next_hop():
         assert m.get_payload(decode=True).replace(b"\r\n", b"\n") == \
             text.replace(b"\r\n", b"\n"), got[:300]
         assert re.sub(r"\r?\n", "", m["X-Long"]) == words
-        srv.wait_log(r"to=<far@long.test> relay=\S+ tls=no mime=reencoded .*status=sent")
+        srv.wait_log(r"result=sent ms=\S+ to=<far@long.test> relay=\S+ starttls=no mime=reencoded ")
         assert reports(srv) == []
 
 

@@ -85,10 +85,10 @@ def test_mx_order_implicit_and_null():
         # the preferred host does not answer: the next one gets it
         s.sendmail(D.ALICE, ["a@mx.test"], b"Subject: one\r\n\r\nx\r\n")
         D.wait(lambda: bsink.messages, what="delivery to the backup MX")
-        srv.wait_log(r"to=<a@mx.test> relay=primary.mx.test\[127.0.0.2\]:25 "
-                     r"delay=\d+s status=deferred")
-        srv.wait_log(r"to=<a@mx.test> relay=backup.mx.test\[127.0.0.3\]:25 tls=no "
-                     r"delay=\d+s status=sent")
+        srv.wait_log(r"result=deferred ms=\S+ to=<a@mx.test> "
+                     r"relay=primary.mx.test\[127.0.0.2\]:25 ")
+        srv.wait_log(r"result=sent ms=\S+ to=<a@mx.test> "
+                     r"relay=backup.mx.test\[127.0.0.3\]:25 starttls=no ")
         primary, psink = sink_on("127.0.0.2")
         s.sendmail(D.ALICE, ["b@mx.test"], b"Subject: two\r\n\r\nx\r\n")
         D.wait(lambda: psink.messages, what="delivery to the primary MX")

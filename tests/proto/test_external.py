@@ -175,7 +175,7 @@ def test_pop3s_external_logs_into_the_certificates_mailbox():
         c = pop3s(srv, "alice")
         assert auth_external(c, "alice@EXAMPLE.Test").startswith(b"+OK")
         c.quit()
-        srv.wait_log(r"pop3 login user=alice@example.test .*mech=EXTERNAL")
+        srv.wait_log(r"pop3s? login user=alice@example.test .*mech=EXTERNAL result=ok")
 
 
 def test_pop3_stls_external_and_the_two_step_exchange():
@@ -198,7 +198,7 @@ def test_authzid_of_someone_else_is_refused():
         # the session stays usable: the right authzid still works
         assert auth_external(c, ALICE).startswith(b"+OK")
         c.quit()
-        srv.wait_log(r"pop3 auth failed user=.* mech=EXTERNAL")
+        srv.wait_log(r"pop3s? login .*mech=EXTERNAL result=failed")
 
 
 def test_no_certificate_no_external():
@@ -302,7 +302,8 @@ def test_smtp_external_on_587_and_465():
             assert code == 235, (code, text)
             s.sendmail(ALICE, [BOB], msg(BOB, 2))
             s.quit()
-        srv.wait_log(r"smtp login user=alice@example.test .*mech=EXTERNAL")
+        srv.wait_log(r"(smtp|submissions?) login user=alice@example.test .*mech=EXTERNAL "
+                     r"result=ok")
         assert len(srv.messages(BOB)) == 3
 
 

@@ -381,7 +381,7 @@ def test_round_trip_through_a_second_server():
                    b"\r\nthere and back\r\n")
         c.quit()
         # server 2 refuses the forwarded copy; the report comes back to carol
-        s1.wait_log(r"to=<nobody@b\.test> relay=127\.0\.0\.1.*status=bounced", timeout=60)
+        s1.wait_log(r"result=bounced ms=\S+ to=<nobody@b\.test> relay=127\.0\.0\.1", timeout=60)
         rep = wait(lambda: [m for m in s2.messages("carol@c.test")
                             if b"multipart/report" in m], timeout=60, what="carol's report")
         m = email.message_from_bytes(rep[0])
@@ -395,10 +395,10 @@ def test_round_trip_through_a_second_server():
         log = s1.log_text()
         fwd = re.search(r"forward qid=\S+ to=<nobody@b\.test> from=<(SRS0=[^>]+)>", log)
         assert fwd and re.match(srs0_of("carol@c.test", "a.test"), fwd.group(1)), log[-3000:]
-        assert re.search(r"queue report qid=\S+ report=\S+ to=<%s>" % re.escape(fwd.group(1)),
-                         log), log[-3000:]
-        assert re.search(r"queue delivery qid=\S+ to=<carol@c\.test> relay=127\.0\.0\.1\S* "
-                         r"tls=no delay=\d+s status=sent", log), log[-3000:]
+        assert re.search(r"queue delivery qid=\S+ result=report ms=\S+ count=1 report=\S+ "
+                         r"to=\"<%s>\"" % re.escape(fwd.group(1)), log), log[-3000:]
+        assert re.search(r"queue delivery qid=\S+ result=sent ms=\S+ to=<carol@c\.test> "
+                         r"relay=127\.0\.0\.1\S* starttls=no status=2\.0\.0 ", log), log[-3000:]
         assert s1.messages(ALICE) == []
         wait(lambda: queue(s1) == [] and queue(s2) == [], timeout=30, what="queues empty")
         s2.stop()

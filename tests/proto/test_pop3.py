@@ -226,7 +226,7 @@ def test_wrong_password_and_unknown_user():
             except poplib.error_proto as e:
                 assert e.args[0] == b"-ERR [AUTH] Authentication failed", e
             c.close()
-        srv.wait_log(r"auth failed|login failed")
+        srv.wait_log(r"login .*result=failed")
 
 
 def test_too_many_failures_close_session():
@@ -351,7 +351,7 @@ def test_in_use():
         a = srv.poplib_stls(ALICE)
         a.sock.shutdown(socket.SHUT_RDWR)  # a dropped session frees the lock too
         a.close()
-        srv.wait_log(r"pop3 logout user=alice@example.test reason=(?!quit)")
+        srv.wait_log(r"pop3s? session user=alice@example.test ip=\S+ reason=(?!quit)")
         b = srv.poplib_stls(ALICE)
         b.quit()
 
@@ -387,14 +387,14 @@ def test_dropped_connection_deletes_nothing():
         c.dele(2)
         c.sock.shutdown(socket.SHUT_RDWR)
         c.sock.close()
-        srv.wait_log(r"pop3 logout user=alice@example.test")
+        srv.wait_log(r"pop3s? session user=alice@example.test")
         r = srv.raw(tls=True)
         r.line()
         r.cmd("USER " + ALICE)
         r.cmd("PASS " + PASSWORD)
         r.cmd("DELE 1")
         r.close()  # TLS torn down without QUIT
-        srv.wait_log(r"(?s)logout user=alice@example.test.*logout user=alice@example.test")
+        srv.wait_log(r"(?s)session user=alice@example.test.*session user=alice@example.test")
         c = srv.poplib_stls(ALICE)
         assert c.stat()[0] == 2
         c.quit()

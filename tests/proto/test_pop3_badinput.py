@@ -237,7 +237,7 @@ def test_client_that_never_reads():
             r.send("RETR 1\r\n")  # never read: the server must throttle, not buffer
         time.sleep(1)
         r.close()
-        srv.wait_log(r"logout user=alice@example.test")
+        srv.wait_log(r"session user=alice@example.test")
         c = srv.poplib_stls(ALICE)
         assert c.stat()[0] == 1
         c.quit()

@@ -104,7 +104,7 @@ def closed_by_limit(srv, r, pieces, interval, within, reply, log):
     assert within[0] <= took < within[1], took
     assert reply in r.buf, r.buf
     r.close()
-    srv.wait_log(r"timeout sid=\w+ reason=" + log)
+    srv.wait_log(r"sid=\w+ \w+ session .*reason=timeout .*timeout=" + log)
 
 
 def test_pop3_dripped_line_is_closed():
@@ -213,8 +213,8 @@ def test_slow_but_steady_clients_succeed():
         p.close()
         got = srv.messages(ALICE)
         assert len(got) == 1 and got[0].endswith(body), got
-        assert "reason=line_deadline" not in srv.log_text()
-        assert "reason=data_" not in srv.log_text()
+        assert "timeout=line_deadline" not in srv.log_text()
+        assert "timeout=data_" not in srv.log_text()
 
 
 if __name__ == "__main__":

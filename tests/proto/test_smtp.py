@@ -4,6 +4,7 @@ extensions, relay policy, AUTH, DATA termination, limits, durability."""
 import json
 import os
 import random
+import re
 import signal
 import smtplib
 import socket
@@ -99,8 +100,9 @@ def test_inbound_delivery_byte_exact():
         db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
         assert db.execute("select count(*) from bodies").fetchone()[0] == 1
         db.close()
-        srv.wait_log(r"smtp message qid=\S+ from=<x@remote.test> to=<alice@example.test>,\+1 "
-                     r"rcpts=2 local=2 remote=0")
+        srv.wait_log(r"smtp message qid=\S+ ip=\S+ result=250 reason=queued ms=\S+ bytes=\d+ "
+                     r"count=2 from=<x@remote.test> to=<alice@example.test>,\+1 "
+                     r"local=2 remote=0")
 
 
 def test_unknown_recipient_and_vrfy():
@@ -209,7 +211,8 @@ def test_submission_switch_per_account():
         except smtplib.SMTPAuthenticationError as e:
             assert e.smtp_code == 535, e
         c.close()
-        srv.wait_log("smtp auth refused user=alice@example.test reason=submission-disabled")
+        srv.wait_log(r"submission login user=alice@example.test ip=\S+ mech=\S+ result=refused "
+                     r"reason=submission-disabled")
         srv.poplib_stls(ALICE).quit()  # POP3 still works, and mail still arrives
         c = srv.smtp()
         c.sendmail("x@remote.test", [ALICE], b"Subject: in\r\n\r\nx\r\n")
@@ -784,11 +787,14 @@ def test_command_records_and_state_trace():
         assert c.docmd("MAIL", "FROM:<alice@example.test>")[0] == 250
         assert c.docmd("MAIL", "FROM:<alice@example.test>")[0] == 503  # nested
         c.quit()
-        log = srv.wait_log(r"smtp end reason=quit") and srv.log_text()
+        log = srv.wait_log(r"submission session user=\S+ ip=\S+ reason=quit") and \
+            srv.log_text()
         assert ir not in log and PASSWORD not in log
-        assert 'smtp cmd=AUTH args="********" reply=235' in log, log
-        assert 'smtp cmd=RCPT args="TO:<bob@example.test>" reply=250 state=RCPT' in log, log
-        assert "reply=503 state=MAIL" in log, log
+        assert re.search(r"submission command user=alice@example.test ip=\S+ command=AUTH "
+                         r"result=ok ms=\S+ reply=235 state=READY\n", log), log
+        assert re.search(r"command=RCPT result=ok ms=\S+ reply=250 "
+                         r"args=\"TO:<bob@example.test>\" state=RCPT\n", log), log
+        assert "reply=503 args=\"FROM:<alice@example.test>\" state=MAIL" in log, log
         for trace in ("state GREETED -> READY", "state READY -> MAIL", "state MAIL -> RCPT",
                       "state RCPT -> DATA", "state DATA -> RCPT", "state RCPT -> READY"):
             assert trace in log, trace

@@ -1,0 +1,592 @@
+# SPDX-License-Identifier: MIT
+"""`mailroom check` against real servers on loopback: mailroom with every
+step passing (the probe gone from the mailbox afterwards, no password in
+the output), mailroom with a broken piece (POP3 off, a wrong password, an
+expired certificate, one expiring in 10 days, an untrusted self-signed
+one, a server that accepts and never answers), each with its line and exit
+code; --dns against a private unbound; and a private Dovecot (POP3 with STLS
+and pop3s) with Postfix (submission with STARTTLS and implicit TLS, SASL by
+the Dovecot, delivering into the Maildir the Dovecot serves)."""
+import datetime
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as H  # noqa: E402
+from harness import Server, free_port, run_tests  # noqa: E402
+
+USER = "alice@example.test"
+HOST = "mail.example.test"
+
+
+def run_check(conf, *args, password=H.PASSWORD, stdin_flag=True, timeout=90):
+    t0 = time.monotonic()
+    flag = ["--password-stdin"] if stdin_flag else []
+    p = subprocess.run([H.BIN, "-c", conf, "check", USER] + flag + list(args),
+                       input=None if password is None else (password + "\n").encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    H.check_sanitizer(err, "mailroom check")
+    return p.returncode, out, err, time.monotonic() - t0
+
+
+STEP_LINE = re.compile(r"^(OK|WARNING|CRITICAL|SKIPPED) +(\S+) +(\S+) +(\S+) +(\d+ ms|-)  (.*)$")
+
+
+def lines(out):
+    """{(service, step): (status, details)} of the step lines."""
+    res = {}
+    for ln in out.splitlines():
+        m = STEP_LINE.match(ln)
+        if m:
+            res[(m.group(2), m.group(4))] = (m.group(1), m.group(6))
+    return res
+
+
+def trusted(srv):
+    return ["--ca-file", os.path.join(srv.dir, "data", "tls", "cert.pem"),
+            "--tls-name", HOST]
+
+
+def stat(srv):
+    c = srv.poplib_ssl(USER)
+    n = c.stat()
+    c.quit()
+    return n
+
+
+# --- certificates made by the test (openssl ca with chosen dates) ------------
+
+CA_CONF = """[ca]
+default_ca = test
+[test]
+database = {d}/index.txt
+new_certs_dir = {d}
+serial = {d}/serial
+default_md = sha256
+policy = pol
+copy_extensions = copy
+unique_subject = no
+[pol]
+commonName = supplied
+"""
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True,
+                   timeout=60)
+
+
+def make_cert(d, start, end):
+    """A CA (d/ca.pem) and a server certificate for HOST valid from start
+    to end (datetimes, UTC): d/cert.pem, d/key.pem."""
+    with open(os.path.join(d, "ca.conf"), "w") as f:
+        f.write(CA_CONF.format(d=d))
+    open(os.path.join(d, "index.txt"), "w").close()
+    with open(os.path.join(d, "serial"), "w") as f:
+        f.write("1000\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "30",
+            "-subj", "/CN=mailroom test CA", cwd=d)
+    openssl("req", *ec, "-keyout", "key.pem", "-out", "req.csr", "-subj", "/CN=" + HOST,
+            "-addext", "subjectAltName=DNS:" + HOST, cwd=d)
+    fmt = "%Y%m%d%H%M%SZ"
+    openssl("ca", "-batch", "-config", "ca.conf", "-cert", "ca.pem", "-keyfile", "ca.key",
+            "-in", "req.csr", "-out", "cert.pem", "-notext", "-startdate",
+            start.strftime(fmt), "-enddate", end.strftime(fmt), cwd=d)
+    os.chmod(os.path.join(d, "key.pem"), 0o644)  # serve reads it as its own user
+
+
+def cert_server(start, end):
+    d = tempfile.mkdtemp(prefix="mailroom-check-ca.")
+    os.chmod(d, 0o755)
+    make_cert(d, start, end)
+    srv = Server(smtp=True, extra={"tls.cert": os.path.join(d, "cert.pem"),
+                                   "tls.key": os.path.join(d, "key.pem")})
+    srv.ca_dir = d
+    return srv
+
+
+# --- against mailroom ----------------------------------------------------------
+
+def test_all_pass():
+    with Server(smtp=True) as srv:
+        srv.add_user(USER)
+        srv.deliver(USER, "Subject: mailroom check 0000\r\n\r\nan older message\r\n")
+        srv.start()
+        before = stat(srv)
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv))
+        assert rc == 0, (rc, out, err)
+        got = lines(out)
+        for svc in ("pop3", "pop3s"):
+            for step in ("connect", "greeting", "tls", "login", "stat", "logout"):
+                assert got[(svc, step)][0] == "OK", (svc, step, out)
+        for svc in ("submission", "submissions"):
+            for step in ("connect", "greeting", "tls", "login", "logout"):
+                assert got[(svc, step)][0] == "OK", (svc, step, out)
+        assert "TLSv1." in got[("pop3s", "tls")][1] and HOST in got[("pop3s", "tls")][1]
+        assert "verified" in got[("pop3s", "tls")][1], out
+        assert got[("probe", "send")][0] == "OK" and got[("probe", "fetch")][0] == "OK", out
+        assert "intact, deleted" in got[("probe", "fetch")][1], out
+        last = out.splitlines()[-1]
+        assert last.startswith("MAILROOM CHECK OK - 24 steps in "), last
+        assert "| time_pop3_connect=" in last and "time_probe_e2e=" in last, last
+        assert H.PASSWORD not in out + err
+        assert stat(srv) == before, (before, stat(srv))  # the probe is gone
+        # the same as JSON
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv), "--json")
+        assert rc == 0, (rc, out, err)
+        steps = json.loads(out)
+        assert len(steps) == 24 and all(s["status"] == "OK" for s in steps), out
+        assert {"status", "service", "address", "step", "ms", "details"} <= set(steps[0])
+        assert stat(srv) == before
+
+
+def test_pop3_off_and_refused():
+    wild = free_port()
+    with Server(smtp=True, pop3=False, extra={"listen.pop3s": "0.0.0.0:%d" % wild}) as srv:
+        srv.pop3s_port = wild
+        srv.add_user(USER)
+        srv.start()
+        # off in the config: skipped, the probe goes over pop3s
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv))
+        assert rc == 0, (rc, out, err)
+        assert lines(out)[("pop3", "connect")][0] == "SKIPPED", out
+        assert lines(out)[("probe", "fetch")][0] == "OK", out
+        # a wildcard listener is reached on loopback
+        assert "127.0.0.1:%d" % wild in out, out
+        # pointed at a port where nothing listens: refused, CRITICAL
+        dead = "127.0.0.1:%d" % free_port()
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv), "--pop3", dead)
+        assert rc == 2, (rc, out, err)
+        st, details = lines(out)[("pop3", "connect")]
+        assert st == "CRITICAL" and "refused" in details.lower(), out
+        assert out.splitlines()[-1].startswith(
+            "MAILROOM CHECK CRITICAL - pop3 connect %s: " % dead), out
+
+
+def test_wrong_password():
+    with Server(smtp=True) as srv:
+        srv.add_user(USER)
+        srv.start()
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv), password="not-the-password")
+        assert rc == 2, (rc, out, err)
+        got = lines(out)
+        for svc in ("pop3", "pop3s", "submission", "submissions"):
+            st, details = got[(svc, "login")]
+            assert st == "CRITICAL" and "refused" in details, out
+        assert got[("probe", "send")][0] == "SKIPPED", out
+        assert "not-the-password" not in out + err
+
+
+def check_with_cert(start_days, end_days):
+    """`check` against a mailroom whose certificate (from the test's CA)
+    is valid from now + start_days to now + end_days."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    srv = cert_server(now + datetime.timedelta(days=start_days),
+                      now + datetime.timedelta(days=end_days))
+    try:
+        with srv:
+            srv.add_user(USER)
+            srv.start()
+            ca = os.path.join(srv.ca_dir, "ca.pem")
+            return run_check(srv.conf, "--ca-file", ca, "--tls-name", HOST)[:3]
+    finally:
+        shutil.rmtree(srv.ca_dir, ignore_errors=True)
+
+
+def test_expired_certificate():
+    rc, out, err = check_with_cert(-400, -35)
+    assert rc == 2, (rc, out, err)
+    st, details = lines(out)[("pop3s", "tls")]
+    assert st == "CRITICAL" and "certificate expired" in details, out
+    # the password is not sent to a server whose certificate failed
+    assert ("pop3s", "login") not in lines(out), out
+
+
+def test_certificate_expiring_soon():
+    rc, out, err = check_with_cert(-1, 10)
+    assert rc == 1, (rc, out, err)
+    st, details = lines(out)[("submission", "tls")]
+    assert st == "WARNING" and "expires in" in details, out
+    assert "issuer mailroom test CA" in details, out
+    assert lines(out)[("probe", "fetch")][0] == "OK", out
+    assert out.splitlines()[-1].startswith("MAILROOM CHECK WARNING - pop3 tls "), out
+
+
+def test_untrusted_self_signed():
+    with Server(smtp=True) as srv:
+        srv.add_user(USER)
+        srv.start()
+        rc, out, err, _ = run_check(srv.conf, "--tls-name", HOST)
+        assert rc == 1, (rc, out, err)
+        st, details = lines(out)[("pop3", "tls")]
+        assert st == "WARNING" and "not verified: self-signed certificate" in details, out
+        # a wrong name is a warning too, and says so
+        rc, out, err, _ = run_check(srv.conf, "--ca-file",
+                                    os.path.join(srv.dir, "data", "tls", "cert.pem"),
+                                    "--tls-name", "other.example.test", "--no-probe")
+        assert rc == 1, (rc, out, err)
+        assert "hostname mismatch" in lines(out)[("pop3s", "tls")][1], out
+
+
+def test_probe_that_never_arrives():
+    # submission at one server, POP3 at another: the probe is accepted and
+    # never seen in the mailbox; the poll ends at --probe-timeout
+    with Server(smtp=True) as sub, Server() as pop:
+        for srv in (sub, pop):
+            srv.add_user(USER)
+            srv.start()
+        rc, out, err, took = run_check(
+            sub.conf, "--tls-name", HOST, "--submissions", "off",
+            "--pop3", "127.0.0.1:%d" % pop.pop3_port, "--pop3s", "127.0.0.1:%d" % pop.pop3s_port,
+            "--probe-timeout", "2")
+        assert rc == 2, (rc, out, err)
+        got = lines(out)
+        assert got[("probe", "send")][0] == "OK", out
+        st, details = got[("probe", "fetch")]
+        assert st == "CRITICAL" and "not in the mailbox within 2 s" in details, out
+        assert took < 15, took
+
+
+def test_silent_server_times_out():
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", free_port()))
+    lsock.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        lsock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(lsock.accept()[0])  # and never a word
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        with Server(smtp=True) as srv:
+            addr = "127.0.0.1:%d" % lsock.getsockname()[1]
+            rc, out, err, took = run_check(srv.conf, "--pop3", addr, "--pop3s", addr,
+                                           "--submission", "off", "--submissions", addr,
+                                           "--timeout", "2", "--no-probe")
+            assert rc == 2, (rc, out, err)
+            got = lines(out)
+            assert got[("pop3", "greeting")][0] == "CRITICAL", out
+            assert "timeout after 2 s" in got[("pop3", "greeting")][1], out
+            assert "timeout after 2 s" in got[("pop3s", "tls")][1], out
+            assert "timeout after 2 s" in got[("submissions", "tls")][1], out
+            assert took < 15, took
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        for s in held:
+            s.close()
+        lsock.close()
+
+
+def test_cannot_run_is_unknown():
+    with Server(smtp=True) as srv:
+        rc, out, err, _ = run_check(srv.conf, stdin_flag=False)
+        assert rc == 3 and "--password-stdin" in err, (rc, err)
+        rc, out, err, _ = run_check(srv.conf, password=None)
+        assert rc == 3, (rc, err)
+        rc, out, err, _ = run_check(srv.conf, "--bogus")
+        assert rc == 3, (rc, err)
+        rc, out, err, _ = run_check(srv.conf, "--timeout", "0")
+        assert rc == 3, (rc, err)
+        rc, out, err, _ = run_check(os.path.join(srv.dir, "missing.conf"))
+        assert rc == 3 and "missing.conf" in err, (rc, err)
+        rc, out, err, _ = run_check(srv.conf, "--ca-file", os.path.join(srv.dir, "none.pem"))
+        assert rc == 3 and "none.pem" in err, (rc, err)
+        p = subprocess.run([H.BIN, "-c", srv.conf, "check", "--help"], capture_output=True,
+                           timeout=30)
+        assert p.returncode == 0 and b"Exit: 0 OK, 1 WARNING" in p.stdout
+
+
+# --- DNS -------------------------------------------------------------------------
+
+DNS_ZONES = """
+  local-zone: "example.test." static
+  local-data: "example.test. MX 10 mail.example.test."
+  local-data: 'example.test. TXT "v=spf1 mx -all"'
+  local-data: "mail.example.test. A 127.0.0.2"
+  local-data: "bare.example.test. A 127.0.0.4"
+  local-data: "stray.example.test. A 127.0.0.5"
+  local-zone: "nospf.test." static
+  local-data: "nospf.test. MX 10 mx.nospf.test."
+  local-data: 'nospf.test. TXT "not an spf record"'
+  local-data: "mx.nospf.test. A 127.0.0.9"
+  local-zone: "127.in-addr.arpa." static
+  local-data-ptr: "127.0.0.2 mail.example.test"
+  local-data-ptr: "127.0.0.5 elsewhere.example.test"
+"""
+
+
+def unbound():
+    import test_dns
+    test_dns.ZONES = DNS_ZONES
+    return test_dns.Unbound()
+
+
+def test_dns_records():
+    if shutil.which("unbound") is None and not os.path.exists("/usr/sbin/unbound"):
+        print("skip: unbound not installed")
+        sys.exit(77)
+    ub = unbound()
+    try:
+        resolver = "127.0.0.1:%d" % ub.port
+
+        def dns_check(hostname, domain, want_rc):
+            with Server(extra={"delivery.resolver": resolver,
+                               "server.hostname": hostname}) as srv:
+                rc, out, err, _ = run_check(srv.conf, "--pop3", "off", "--pop3s", "off",
+                                            "--submission", "off", "--submissions", "off",
+                                            "--no-probe", "--dns", domain)
+                assert rc == want_rc, (rc, out, err)
+                return out, lines(out)
+
+        out, got = dns_check("mail.example.test", "example.test", 0)
+        assert got[("dns", "mx")][1].endswith("10 mail.example.test"), out
+        assert got[("dns", "mx-host")][1].endswith("127.0.0.2"), out
+        assert got[("dns", "host")][1].endswith("127.0.0.2"), out
+        assert got[("dns", "ptr")][0] == "OK", out
+        assert "mail.example.test (forward-confirmed)" in got[("dns", "ptr")][1], out
+        assert got[("dns", "spf")][1].endswith("v=spf1 mx -all"), out
+        assert "dkim" not in out.lower(), out
+        # a mail host without PTR, and a domain without SPF: warnings
+        out, got = dns_check("bare.example.test", "nospf.test", 1)
+        assert got[("dns", "mx")][0] == "OK", out
+        st, details = got[("dns", "ptr")]
+        assert st == "WARNING" and "no PTR record" in details, out
+        st, details = got[("dns", "spf")]
+        assert st == "WARNING" and "no SPF record" in details, out
+        # a PTR whose name does not resolve back; a domain that does not exist
+        out, got = dns_check("stray.example.test", "nosuch.test", 2)
+        assert got[("dns", "mx")][0] == "CRITICAL", out
+        st, details = got[("dns", "ptr")]
+        assert st == "WARNING" and "not forward-confirmed" in details, out
+    finally:
+        ub.stop()
+
+
+# --- a private Dovecot + Postfix -------------------------------------------------
+
+DOVECOT_CONF = """protocols = pop3
+listen = 127.0.0.1
+base_dir = {d}/run
+state_dir = {d}/state
+instance_name = mailroom-check-{pop3}
+log_path = {d}/dovecot.log
+ssl = yes
+ssl_cert = <{d}/cert.pem
+ssl_key = <{d}/key.pem
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={d}/mail/%u
+}}
+mail_location = maildir:~/Maildir
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {pop3s}
+    ssl = yes
+  }}
+}}
+service auth {{
+  unix_listener {pf}/queue/private/auth {{
+    mode = 0666
+  }}
+}}
+"""
+
+POSTFIX_MAIN = """compatibility_level = 3.6
+queue_directory = {pf}/queue
+data_directory = {pf}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mail.example.test
+mydestination =
+mynetworks = 127.0.0.255/32
+virtual_mailbox_domains = example.test
+virtual_mailbox_base = {d}/mail
+virtual_mailbox_maps = texthash:{pf}/conf/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+smtpd_tls_cert_file = {d}/cert.pem
+smtpd_tls_key_file = {d}/key.pem
+smtpd_tls_security_level = may
+smtpd_tls_auth_only = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = private/auth
+smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
+maillog_file = /dev/stdout
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+"""
+
+POSTFIX_MASTER = """{submission} inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+{submissions} inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+"""
+
+
+def tails(*paths):
+    """The ends of some log files, for a failure's message."""
+    text = ""
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                text += f.read()[-3000:]
+        except OSError:
+            pass
+    return text
+
+
+def wait_port(port, proc, what, log):
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("%s exited: %s" % (what, log()))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("%s does not listen on %d: %s" % (what, port, log()))
+
+
+def test_dovecot_postfix():
+    for prog in ("/usr/sbin/dovecot", "/usr/lib/dovecot/pop3", "/usr/sbin/postfix"):
+        if not os.path.exists(prog):
+            print("skip: %s not installed (dovecot-pop3d, postfix)" % prog)
+            sys.exit(77)
+    if os.geteuid() != 0:
+        print("skip: a private Postfix needs root")
+        sys.exit(77)
+    d = tempfile.mkdtemp(prefix="mailroom-check-dp.")
+    os.chmod(d, 0o755)
+    pf = os.path.join(d, "pf")
+    ports = {k: free_port() for k in ("pop3", "pop3s", "submission", "submissions")}
+    procs = []
+    try:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        make_cert(d, now - datetime.timedelta(days=1), now + datetime.timedelta(days=90))
+        for sub in ("run", "state", "mail", "pf/conf", "pf/queue", "pf/data"):
+            os.makedirs(os.path.join(d, sub), exist_ok=True)
+        subprocess.run(["chown", "nobody:nogroup", os.path.join(d, "mail")], check=True)
+        subprocess.run(["chown", "postfix", os.path.join(pf, "data")], check=True)
+        with open(os.path.join(d, "users"), "w") as f:
+            f.write("%s:{PLAIN}%s\n" % (USER, H.PASSWORD))
+        with open(os.path.join(pf, "conf", "vmailbox"), "w") as f:
+            f.write("%s %s/Maildir/\n" % (USER, USER))
+        with open(os.path.join(pf, "conf", "main.cf"), "w") as f:
+            f.write(POSTFIX_MAIN.format(d=d, pf=pf))
+        shutil.copy("/etc/postfix/master.cf", os.path.join(pf, "conf", "master.cf"))
+        pconf = ["postconf", "-c", os.path.join(pf, "conf")]
+        subprocess.run(pconf + ["-X", "-M", "smtp/inet"], check=True, capture_output=True)
+        subprocess.run(pconf + ["-F", "*/*/chroot = n"], check=True, capture_output=True)
+        with open(os.path.join(pf, "conf", "master.cf"), "a") as f:
+            f.write(POSTFIX_MASTER.format(
+                submission="127.0.0.1:%d" % ports["submission"],
+                submissions="127.0.0.1:%d" % ports["submissions"]))
+        if not os.path.exists("/etc/postfix/main.cf"):
+            open("/etc/postfix/main.cf", "a").close()
+        # makes the queue folders (private/ for the auth socket among them)
+        subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "check"],
+                       capture_output=True, timeout=60)
+        private = os.path.join(pf, "queue", "private")
+        os.makedirs(private, exist_ok=True)
+        subprocess.run(["chown", "postfix", private], check=True)
+        os.chmod(private, 0o700)
+        with open(os.path.join(d, "dovecot.conf"), "w") as f:
+            f.write(DOVECOT_CONF.format(d=d, pf=pf, **ports))
+        dlog = open(os.path.join(d, "dovecot.stderr"), "wb")
+        dc = subprocess.Popen(["/usr/sbin/dovecot", "-F", "-c",
+                               os.path.join(d, "dovecot.conf")], stdout=dlog, stderr=dlog)
+        procs.append(dc)
+
+        def dovecot_log():
+            return tails(os.path.join(d, "dovecot.stderr"), os.path.join(d, "dovecot.log"))
+
+        wait_port(ports["pop3"], dc, "dovecot", dovecot_log)
+        plog = open(os.path.join(pf, "postfix.stderr"), "wb")
+        pm = subprocess.Popen(["postfix", "-c", os.path.join(pf, "conf"), "start-fg"],
+                              stdout=plog, stderr=plog)
+        procs.append(pm)
+
+        def postfix_log():
+            return tails(os.path.join(pf, "postfix.stderr"))
+
+        wait_port(ports["submission"], pm, "postfix", postfix_log)
+        wait_port(ports["submissions"], pm, "postfix", postfix_log)
+
+        conf = os.path.join(d, "mailroom.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\nhostname = client.example.test\ndata_dir = %s/mr\n" % d)
+        args = ["--ca-file", os.path.join(d, "ca.pem"), "--tls-name", HOST]
+        for k, port in ports.items():
+            args += ["--" + k, "127.0.0.1:%d" % port]
+        rc, out, err, _ = run_check(conf, *args)
+        assert rc == 0, (rc, out, err, dovecot_log(), postfix_log())
+        got = lines(out)
+        assert "AUTH PLAIN" in got[("pop3", "login")][1], out
+        assert got[("submission", "greeting")][1].startswith("220 mail.example.test"), out
+        assert "intact, deleted" in got[("probe", "fetch")][1], out
+        assert out.splitlines()[-1].startswith("MAILROOM CHECK OK - 24 steps"), out
+        assert H.PASSWORD not in out + err
+        # the probe is gone: nothing left in the Maildir
+        md = os.path.join(d, "mail", USER, "Maildir")
+        left = [n for sub in ("new", "cur") for n in os.listdir(os.path.join(md, sub))]
+        assert left == [], left
+        # a wrong password at Dovecot's and Postfix's doors
+        rc, out, err, _ = run_check(conf, *args, "--no-probe", password="wrong-pw")
+        assert rc == 2, (rc, out, err)
+        for svc in ("pop3", "pop3s", "submission", "submissions"):
+            assert got[(svc, "login")][0] == "OK"
+            assert lines(out)[(svc, "login")][0] == "CRITICAL", out
+    finally:
+        subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "stop"],
+                       capture_output=True, timeout=60)
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run_tests(globals())
