@@ -13,6 +13,7 @@
  */
 #include "admin/metrics.h"
 #include "util/mem.h"
+#include "util/version.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,10 +22,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-#ifndef MAILROOM_VERSION
-#define MAILROOM_VERSION "0.1.0"
-#endif
 
 /* --- label tables (the last entry of each is "other") -------------------------------- */
 

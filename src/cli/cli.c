@@ -8,6 +8,7 @@
 #include "server/privdrop.h"
 #include "store/store.h"
 #include "util/mem.h"
+#include "util/version.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,10 +16,6 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
-
-#ifndef MAILROOM_VERSION
-#define MAILROOM_VERSION "0.1.0"
-#endif
 
 static const char usage_main[] =
     "usage: mailroom [-c FILE] VERB [ARGS]\n"

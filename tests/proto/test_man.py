@@ -19,6 +19,10 @@ VERBS subsections, in order; every `mailroom VERB --help` exits 0 and its text
 are the verb lines and options of `mailroom --help`. Every option and action a
 src/cli/cli_*.c file parses is named in its verbs' --help.
 
+The release number is the same in src/util/version.h, CMakeLists.txt's
+project(), debian/changelog's top entry, `mailroom --version` and the
+build_info metric's source.
+
 Both pages format without a warning: `groff -man -ww -z -t` and, as lintian
 runs it, `man --warnings -E UTF-8 -l -Tutf8 -Z`; lexgrog finds their whatis
 line; they are ASCII (groff escapes for the rest) and every "-" before an
@@ -275,6 +279,20 @@ def test_config_page_says_what_config_md_says():
                 meaning = re.sub(r"`|\[([^\]]+)\]\([^)]*\)", lambda x: x.group(1) or "",
                                  m.group(2)).replace("\\|", "|")
                 assert normalize(meaning) in page, (m.group(1), meaning)
+
+
+def test_version_agrees():
+    def grab(path, pattern):
+        with open(os.path.join(SRC, path)) as f:
+            m = re.search(pattern, f.read(), re.M)
+        assert m, "%s: no version matching %r" % (path, pattern)
+        return m.group(1)
+    header = grab("src/util/version.h", r'^#define MAILROOM_VERSION "([^"]+)"')
+    cmake = grab("CMakeLists.txt", r"^project\(mailroom VERSION (\S+)")
+    changelog = grab("debian/changelog", r"^mailroom \(([^)-]+)")
+    binary = subprocess.run([BIN, "--version"], stdout=subprocess.PIPE,
+                            check=True).stdout.decode().split()[-1]
+    assert header == cmake == changelog == binary, (header, cmake, changelog, binary)
 
 
 if __name__ == "__main__":
