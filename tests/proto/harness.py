@@ -14,6 +14,7 @@ None in `extra` is left out of the config.
 Tests are plain functions named test_*; run_tests() runs those of a module
 and prints one line per test and "N passed, N failed".
 """
+import fcntl
 import os
 import pwd
 import random
@@ -39,10 +40,13 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
 # Ports for test listeners come from below the kernel's ephemeral range:
 # a port the kernel hands out (bind to 0) is free only until some client
 # socket gets it as its local port, which happens all the time in a suite
-# whose tests run in parallel. Each process draws from its own random
-# stream and never hands out the same port twice.
+# whose tests run in parallel. A port that binds now may still be drawn by
+# another test process before its server binds it, so every port given is
+# written, under flock, to one registry file that all test processes share;
+# an entry is kept for _PORT_HOLD seconds, longer than any test holds it.
 _PORT_LOW, _PORT_HIGH = 20000, 32000
-_ports_given = set()
+_PORT_HOLD = 3600
+_PORT_REGISTRY = os.path.join(tempfile.gettempdir(), "mailroom-test-ports")
 _port_rng = random.Random(os.getpid() ^ time.monotonic_ns())
 
 
@@ -54,19 +58,43 @@ def _ephemeral_low():
         return 32768
 
 
+def _port_binds(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def free_port():
     high = min(_PORT_HIGH, _ephemeral_low())
-    for _ in range(500):
-        port = _port_rng.randrange(_PORT_LOW, high)
-        if port in _ports_given:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    fd = os.open(_PORT_REGISTRY, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        os.fchmod(fd, 0o666)  # shared by root's runs and a user's
+    except OSError:
+        pass
+    with os.fdopen(fd, "r+") as reg:
+        fcntl.flock(reg, fcntl.LOCK_EX)  # released when the file closes
+        now = time.time()
+        held = {}
+        for line in reg.read().split("\n"):
             try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
+                port, since = line.split()
+                if now - float(since) < _PORT_HOLD:
+                    held[int(port)] = since
+            except ValueError:
                 continue
-        _ports_given.add(port)
-        return port
+        for _ in range(500):
+            port = _port_rng.randrange(_PORT_LOW, high)
+            if port in held or not _port_binds(port):
+                continue
+            held[port] = "%.0f" % now
+            reg.seek(0)
+            reg.truncate()
+            reg.write("".join("%d %s\n" % kv for kv in held.items()))
+            reg.flush()
+            return port
     raise AssertionError("no free port in %d-%d" % (_PORT_LOW, high))
 
 
