@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H  # noqa: E402
+from dovecot import Dovecot, need_dovecot  # noqa: E402
 from harness import Server, free_port, run_tests  # noqa: E402
 
 USER = "alice@example.test"
@@ -382,44 +383,6 @@ def test_dns_records():
 
 # --- a private Dovecot + Postfix -------------------------------------------------
 
-DOVECOT_CONF = """protocols = pop3
-listen = 127.0.0.1
-base_dir = {d}/run
-state_dir = {d}/state
-instance_name = mailroom-check-{pop3}
-log_path = {d}/dovecot.log
-ssl = yes
-ssl_cert = <{d}/cert.pem
-ssl_key = <{d}/key.pem
-disable_plaintext_auth = yes
-auth_mechanisms = plain login
-passdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={d}/mail/%u
-}}
-mail_location = maildir:~/Maildir
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {pop3}
-  }}
-  inet_listener pop3s {{
-    address = 127.0.0.1
-    port = {pop3s}
-    ssl = yes
-  }}
-}}
-service auth {{
-  unix_listener {pf}/queue/private/auth {{
-    mode = 0666
-  }}
-}}
-"""
-
 POSTFIX_MAIN = """compatibility_level = 3.6
 queue_directory = {pf}/queue
 data_directory = {pf}/data
@@ -431,7 +394,7 @@ myhostname = mail.example.test
 mydestination =
 mynetworks = 127.0.0.255/32
 virtual_mailbox_domains = example.test
-virtual_mailbox_base = {d}/mail
+virtual_mailbox_base = {mail}
 virtual_mailbox_maps = texthash:{pf}/conf/vmailbox
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
@@ -486,31 +449,34 @@ def wait_port(port, proc, what, log):
 
 
 def test_dovecot_postfix():
-    for prog in ("/usr/sbin/dovecot", "/usr/lib/dovecot/pop3", "/usr/sbin/postfix"):
-        if not os.path.exists(prog):
-            print("skip: %s not installed (dovecot-pop3d, postfix)" % prog)
-            sys.exit(77)
+    need_dovecot()
+    if not os.path.exists("/usr/sbin/postfix"):
+        print("skip: /usr/sbin/postfix not installed (postfix)")
+        sys.exit(77)
     if os.geteuid() != 0:
         print("skip: a private Postfix needs root")
         sys.exit(77)
     d = tempfile.mkdtemp(prefix="mailroom-check-dp.")
     os.chmod(d, 0o755)
     pf = os.path.join(d, "pf")
-    ports = {k: free_port() for k in ("pop3", "pop3s", "submission", "submissions")}
+    ports = {k: free_port() for k in ("submission", "submissions")}
     procs = []
+    dc = None
     try:
         now = datetime.datetime.now(datetime.timezone.utc)
         make_cert(d, now - datetime.timedelta(days=1), now + datetime.timedelta(days=90))
-        for sub in ("run", "state", "mail", "pf/conf", "pf/queue", "pf/data"):
+        # Postfix asks Dovecot's auth service for SMTP AUTH
+        dc = Dovecot({USER: H.PASSWORD}, tls=True, cert=os.path.join(d, "cert.pem"),
+                     key=os.path.join(d, "key.pem"), mechanisms="plain login",
+                     extra="service auth {\n  unix_listener %s/queue/private/auth {\n"
+                           "    mode = 0666\n  }\n}\n" % pf)
+        for sub in ("pf/conf", "pf/queue", "pf/data"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
-        subprocess.run(["chown", "nobody:nogroup", os.path.join(d, "mail")], check=True)
         subprocess.run(["chown", "postfix", os.path.join(pf, "data")], check=True)
-        with open(os.path.join(d, "users"), "w") as f:
-            f.write("%s:{PLAIN}%s\n" % (USER, H.PASSWORD))
         with open(os.path.join(pf, "conf", "vmailbox"), "w") as f:
             f.write("%s %s/Maildir/\n" % (USER, USER))
         with open(os.path.join(pf, "conf", "main.cf"), "w") as f:
-            f.write(POSTFIX_MAIN.format(d=d, pf=pf))
+            f.write(POSTFIX_MAIN.format(d=d, pf=pf, mail=os.path.join(dc.dir, "mail")))
         shutil.copy("/etc/postfix/master.cf", os.path.join(pf, "conf", "master.cf"))
         pconf = ["postconf", "-c", os.path.join(pf, "conf")]
         subprocess.run(pconf + ["-X", "-M", "smtp/inet"], check=True, capture_output=True)
@@ -528,17 +494,9 @@ def test_dovecot_postfix():
         os.makedirs(private, exist_ok=True)
         subprocess.run(["chown", "postfix", private], check=True)
         os.chmod(private, 0o700)
-        with open(os.path.join(d, "dovecot.conf"), "w") as f:
-            f.write(DOVECOT_CONF.format(d=d, pf=pf, **ports))
-        dlog = open(os.path.join(d, "dovecot.stderr"), "wb")
-        dc = subprocess.Popen(["/usr/sbin/dovecot", "-F", "-c",
-                               os.path.join(d, "dovecot.conf")], stdout=dlog, stderr=dlog)
-        procs.append(dc)
-
-        def dovecot_log():
-            return tails(os.path.join(d, "dovecot.stderr"), os.path.join(d, "dovecot.log"))
-
-        wait_port(ports["pop3"], dc, "dovecot", dovecot_log)
+        dc.start()
+        ports.update(pop3=dc.pop3_port, pop3s=dc.pop3s_port)
+        dovecot_log = dc.log
         plog = open(os.path.join(pf, "postfix.stderr"), "wb")
         pm = subprocess.Popen(["postfix", "-c", os.path.join(pf, "conf"), "start-fg"],
                               stdout=plog, stderr=plog)
@@ -565,7 +523,7 @@ def test_dovecot_postfix():
         assert out.splitlines()[-1].startswith("MAILROOM CHECK OK - 24 steps"), out
         assert H.PASSWORD not in out + err
         # the probe is gone: nothing left in the Maildir
-        md = os.path.join(d, "mail", USER, "Maildir")
+        md = dc.maildir_of(USER)
         left = [n for sub in ("new", "cur") for n in os.listdir(os.path.join(md, sub))]
         assert left == [], left
         # a wrong password at Dovecot's and Postfix's doors
@@ -585,6 +543,8 @@ def test_dovecot_postfix():
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(timeout=10)
+        if dc is not None:
+            dc.cleanup()
         shutil.rmtree(d, ignore_errors=True)
 
 

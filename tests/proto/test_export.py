@@ -12,22 +12,19 @@ import os
 import poplib
 import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PASSWORD, TEST_USER, Daemon, Server, free_port,  # noqa: E402
+from dovecot import Dovecot, need_dovecot  # noqa: E402
+from harness import (PASSWORD, TEST_USER, Server,  # noqa: E402
                      run_tests, unprivileged_user)
 
 poplib._MAXLINE = 1 << 20  # the long line of BODIES
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
-POP3_BIN = "/usr/lib/dovecot/pop3"
 
 # Bodies that test what a Maildir and an mbox must keep: From_ lines (plain
 # and quoted) after empty lines, dot lines, 8-bit text, a long line, a
@@ -48,94 +45,6 @@ BODIES = [
 def skip(why):
     print("skip: %s" % why)
     sys.exit(77)
-
-
-class Dovecot(Daemon):
-    """A private Dovecot POP3 server for one user whose home is a Maildir."""
-
-    def __init__(self, user, maildir, owner):
-        self.dir = tempfile.mkdtemp(prefix="mailroom-dovecot.")
-        os.chmod(self.dir, 0o755)
-        self.port = free_port()
-        self.pid = None
-        uid, gid = owner.pw_uid, owner.pw_gid
-        with open(os.path.join(self.dir, "users"), "w") as f:
-            f.write("%s:{PLAIN}%s:%d:%d::%s::\n" % (user, PASSWORD, uid, gid, maildir))
-        os.chmod(os.path.join(self.dir, "users"), 0o644)
-        for d in ("run", "state"):
-            os.mkdir(os.path.join(self.dir, d))
-        self.conf = os.path.join(self.dir, "dovecot.conf")
-        with open(self.conf, "w") as f:
-            f.write("""protocols = pop3
-listen = 127.0.0.1
-base_dir = {d}/run
-state_dir = {d}/state
-instance_name = mailroom-export-{p}
-log_path = {d}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 1
-passdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-# the indexes in memory: Dovecot reads the Maildir and its dovecot-uidlist
-mail_location = maildir:~:INDEX=MEMORY
-service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {p}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-""".format(d=self.dir, p=self.port))
-
-    def start(self):
-        self.err = open(os.path.join(self.dir, "stderr"), "wb")
-        p = subprocess.Popen([DOVECOT, "-F", "-c", self.conf], stdout=self.err,
-                             stderr=subprocess.STDOUT)
-        self.pid = p.pid
-        self.proc = p
-        deadline = time.monotonic() + 15
-        while True:
-            if p.poll() is not None:
-                raise AssertionError("dovecot exited %d: %s" % (p.returncode, self.log()))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("dovecot does not listen: %s" % self.log())
-                time.sleep(0.05)
-
-    def log(self):
-        text = ""
-        for name in ("stderr", "dovecot.log"):
-            try:
-                with open(os.path.join(self.dir, name), errors="replace") as f:
-                    text += f.read()
-            except OSError:
-                pass
-        return text[-3000:]
-
-    def stop(self):
-        if self.pid is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)  # the master stops its children
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.err.close()
-        self.pid = None
 
 
 def pop3_view(port, user, stls):
@@ -219,7 +128,7 @@ def test_maildir_served_by_dovecot_and_back():
         assert all(" P" in x and " :" in x for x in head[1:])
 
         owner = pwd.getpwnam(TEST_USER)
-        dc = Dovecot(ALICE, md, owner)
+        dc = Dovecot({ALICE: PASSWORD}, homes={ALICE: md}, owner=owner)
         dc.start()
         got = pop3_view(dc.port, ALICE, False)
         assert got[0] == want[0], (got[0], want[0], dc.log())
@@ -358,6 +267,5 @@ def test_export_refusals():
 
 
 if __name__ == "__main__":
-    if not os.path.exists(DOVECOT) or not os.path.exists(POP3_BIN):
-        skip("Debian dovecot-core and dovecot-pop3d are needed (scripts/deps.sh test)")
+    need_dovecot()
     run_tests(globals())

@@ -14,27 +14,16 @@ adds nothing. The same with a custom pop3_uidl_format (--uidl-format).
 """
 import os
 import poplib
-import pwd
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PASSWORD, Daemon, Server, free_port, run_tests,  # noqa: E402
+from dovecot import Dovecot as PeerDovecot, need_dovecot  # noqa: E402
+from harness import (PASSWORD, Server, free_port, run_tests,  # noqa: E402
                      tls_client_context)
 
-DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
-POP3_BIN = "/usr/lib/dovecot/pop3"
 ALICE = "alice@example.test"
-
-
-def need(path):
-    if not os.path.exists(path):
-        print("skip: %s not installed (dovecot-core, dovecot-pop3d)" % path)
-        sys.exit(77)
 
 
 def msg(i):
@@ -44,51 +33,13 @@ def msg(i):
             % (ALICE, i, i, i)).encode()
 
 
-class Dovecot(Daemon):
-    def __init__(self, uidl_format=None):
-        self.dir = tempfile.mkdtemp(prefix="mailroom-dovecot.")
-        os.chmod(self.dir, 0o755)
-        self.port = free_port()
-        self.maildir = os.path.join(self.dir, "mail", ALICE, "Maildir")
-        for sub in ("cur", "new", "tmp"):
-            os.makedirs(os.path.join(self.maildir, sub))
-        os.makedirs(os.path.join(self.dir, "run"))
-        os.makedirs(os.path.join(self.dir, "state"))
-        users = os.path.join(self.dir, "users")
-        with open(users, "w") as f:
-            f.write("%s:{PLAIN}%s\n" % (ALICE, PASSWORD))
-        os.chmod(users, 0o644)
-        self.proc = None
+class Dovecot(PeerDovecot):
+    """The peer for one user, alice, with mail in its Maildir."""
+
+    def __init__(self, uidl_format=None, **kw):
         extra = "pop3_uidl_format = %s\n" % uidl_format if uidl_format else ""
-        with open(os.path.join(self.dir, "dovecot.conf"), "w") as f:
-            f.write("""protocols = pop3
-listen = 127.0.0.1
-base_dir = {d}/run
-state_dir = {d}/state
-instance_name = mailroom-import-{port}
-log_path = {d}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-passdb {{
-  driver = passwd-file
-  args = {d}/users
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={d}/mail/%u
-}}
-mail_location = maildir:~/Maildir
-{extra}service pop3-login {{
-  inet_listener pop3 {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-""".format(d=self.dir, port=self.port, extra=extra))
+        super().__init__({ALICE: PASSWORD}, extra=extra, **kw)
+        self.maildir = self.maildir_of(ALICE)
 
     def put(self, i, sub="new"):
         """A message as an LDA leaves it: a unique name with the time first."""
@@ -97,37 +48,6 @@ mail_location = maildir:~/Maildir
         with open(path, "wb") as f:
             f.write(msg(i))
         self.own()
-
-    def own(self):
-        """The mail belongs to the user Dovecot's mail processes run as."""
-        subprocess.run(["chown", "-R", "nobody:nogroup", os.path.join(self.dir, "mail")],
-                       check=True)
-
-    def start(self):
-        self.own()
-        self.proc = subprocess.Popen([DOVECOT, "-F", "-c",
-                                      os.path.join(self.dir, "dovecot.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("dovecot exited: %s" % self.proc.stderr.read())
-            try:
-                poplib.POP3("127.0.0.1", self.port, timeout=2).quit()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("dovecot did not open port %d" % self.port)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
 
     def pop(self):
         p = poplib.POP3("127.0.0.1", self.port, timeout=20)
@@ -178,8 +98,7 @@ def imported(srv, *args):
 
 
 def migrate(uidl_format=None):
-    need(DOVECOT)
-    need(POP3_BIN)
+    need_dovecot()
     if not shutil.which("mpop"):
         print("skip: mpop not installed")
         sys.exit(77)
@@ -225,7 +144,7 @@ def test_dovecot_maildir_custom_format():
 
 def test_dovecot_pop3_save_uidl():
     """A P field (a UIDL Dovecot stores, e.g. after its own migration) wins."""
-    need(DOVECOT)
+    need_dovecot()
     with Dovecot() as dc, Server() as srv:
         srv.add_user(ALICE)
         dc.put(1, "cur")

@@ -4,8 +4,8 @@ server with each message's UIDL kept, so that a client that leaves mail on
 the server ("keep") fetches nothing twice after the switch.
 
 The old server is a private Dovecot (dovecot-pop3d) on loopback with its
-own config folder (test_import.py's, with TLS: a self-signed certificate
-made by openssl req), passwd-file users and Maildir, or another mailroom. The messages include
+own config folder (tests/proto/dovecot.py's, with TLS: a self-signed
+certificate made by openssl req), passwd-file users and Maildir, or another mailroom. The messages include
 lines that start with '.', 8-bit octets and one of about 2 MiB; every one
 must arrive byte for byte. mpop, having fetched once from the old server
 with --keep, must find nothing new on mailroom with the same uidls file.
@@ -54,29 +54,7 @@ class Dovecot(PlainDovecot):
     pop3s port, a self-signed certificate for 127.0.0.1 and localhost."""
 
     def __init__(self):
-        super().__init__()
-        self.pop3_port, self.pop3s_port = self.port, free_port()
-        self.cert = os.path.join(self.dir, "cert.pem")
-        key = os.path.join(self.dir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
-                        "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                        "-keyout", key, "-out", self.cert], check=True, timeout=60,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        conf = os.path.join(self.dir, "dovecot.conf")
-        with open(conf) as f:
-            text = f.read()
-        for old, new in (("ssl = no\ndisable_plaintext_auth = no\n",
-                          "ssl = required\nssl_cert = <%s\nssl_key = <%s\n"
-                          "ssl_min_protocol = TLSv1.2\ndisable_plaintext_auth = yes\n"
-                          % (self.cert, key)),
-                         ("inet_listener pop3s {\n    port = 0\n",
-                          "inet_listener pop3s {\n    address = 127.0.0.1\n    port = %d\n"
-                          % self.pop3s_port)):
-            assert old in text, "test_import.py's dovecot.conf changed"
-            text = text.replace(old, new)
-        with open(conf, "w") as f:
-            f.write(text)
+        super().__init__(tls=True)
 
     def put_all(self, messages):
         """Messages into Maildir/new, as an LDA leaves them."""
