@@ -15,6 +15,7 @@
 #include "admin/metrics.h"
 #include "directory/directory.h"
 #include "directory/penalty.h"
+#include "net/listen.h"
 #include "net/loop.h"
 #include "net/workers.h"
 #include "server/server.h"
@@ -448,85 +449,19 @@ static void accept_ready(struct loop *l, int fd, int mask, void *ctx)
 
 /* --- listeners ------------------------------------------------------------------------ */
 
-/* "host:port", "[v6]:port" or "*:port" into getaddrinfo's two strings. */
-static int addr_parts(const char *addr, char *host, size_t host_len, const char **port_r)
-{
-	const char *colon, *h = addr;
-	size_t n;
-
-	if (addr[0] == '[') {
-		const char *rb = strchr(addr, ']');
-		if (rb == NULL || rb[1] != ':')
-			return -1;
-		h = addr + 1;
-		n = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		if ((colon = strrchr(addr, ':')) == NULL)
-			return -1;
-		n = (size_t)(colon - addr);
-	}
-	if (n >= host_len || colon[1] == '\0')
-		return -1;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	*port_r = colon + 1;
-	return 0;
-}
-
-/* 0, or -1 with *err_r; an address this host cannot have (no IPv6) is
-   skipped while the name has another one. */
+/* 0, or -1 with *err_r. */
 static int bind_addr(struct admin *a, const char *addr, char **err_r)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	char host[256];
-	const char *port;
-	int e, bound = 0, one = 1;
-
-	if (addr_parts(addr, host, sizeof(host), &port) < 0) {
-		*err_r = xasprintf("[metrics] listen: bad address %s (want host:port or [v6]:port)",
-				   addr);
+	char *why = NULL;
+	int n =
+	    net_listen(addr, ADMIN_BACKLOG, a->fds + a->n_fds, ADMIN_LISTEN_MAX - a->n_fds, &why);
+	if (n < 0) {
+		*err_r = xasprintf("[metrics] listen: %s", why);
+		free(why);
 		return -1;
 	}
-	bool any = host[0] == '\0' || strcmp(host, "*") == 0;
-	if ((e = getaddrinfo(any ? NULL : host, port, &hints, &res)) != 0) {
-		*err_r =
-		    xasprintf("[metrics] listen: cannot resolve %s: %s", addr, gai_strerror(e));
-		return -1;
-	}
-	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-		if (a->n_fds == ADMIN_LISTEN_MAX) {
-			*err_r =
-			    xasprintf("[metrics] listen: more than %d sockets", ADMIN_LISTEN_MAX);
-			break;
-		}
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd >= 0) {
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-			if (ai->ai_family == AF_INET6)
-				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		}
-		if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-		    listen(fd, ADMIN_BACKLOG) < 0) {
-			int err = errno;
-			if (fd >= 0)
-				close(fd);
-			if ((err == EADDRNOTAVAIL || err == EAFNOSUPPORT) &&
-			    (ai != res || ai->ai_next != NULL))
-				continue;
-			*err_r = xasprintf("[metrics] listen: cannot listen on %s: %s", addr,
-					   strerror(err));
-			break;
-		}
-		a->fds[a->n_fds++] = fd;
-		bound++;
-	}
-	freeaddrinfo(res);
-	if (*err_r == NULL && bound == 0)
-		*err_r = xasprintf("[metrics] listen: no usable address in %s", addr);
-	return *err_r == NULL ? 0 : -1;
+	a->n_fds += (size_t)n;
+	return 0;
 }
 
 static void listeners_close(struct admin *a)

@@ -31,6 +31,7 @@
 #include "directory/directory.h"
 #include "directory/penalty.h"
 #include "net/conn_private.h"
+#include "net/listen.h"
 #include "net/loop.h"
 #include "net/workers.h"
 #include "pop3/pop3.h"
@@ -56,7 +57,8 @@
 #include <unistd.h>
 
 #define SERVER_BACKLOG 1024
-#define SERVER_ACCEPT_BATCH 256 /* per wake-up, so one port cannot starve the rest */
+#define SERVER_LISTEN_FDS_MAX 16 /* sockets one configured address may open */
+#define SERVER_ACCEPT_BATCH 256	 /* per wake-up, so one port cannot starve the rest */
 #define SERVER_ACCEPT_PAUSE_MS 100
 #define SERVER_GRACE_SECS 10
 #define SERVER_JOB_QUEUE_MAX 4096
@@ -312,103 +314,27 @@ static void accept_ready(struct loop *l, int fd, int mask, void *ctx)
 
 /* --- listeners ----------------------------------------------------------------------- */
 
-/* Splits "host:port" or "[v6]:port"; "*" means every address. */
-static int split_addr(const char *addr, char **host_r, char **port_r)
-{
-	const char *colon;
-
-	if (addr[0] == '[') {
-		const char *rb = strchr(addr, ']');
-		if (rb == NULL || rb[1] != ':')
-			return -1;
-		*host_r = xstrndup(addr + 1, (size_t)(rb - addr - 1));
-		colon = rb + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (colon == NULL)
-			return -1;
-		*host_r = xstrndup(addr, (size_t)(colon - addr));
-	}
-	*port_r = xstrdup(colon + 1);
-	return 0;
-}
-
-/* Returns the listening fd, -1 on a fatal error, or -2 if this address
-   family or address cannot exist here (IPv6 disabled, ::1 missing): fine
-   when a host name resolves to several addresses and another one works. */
-static int listen_fd(const struct addrinfo *ai, char **err_r, const char *addr)
-{
-	int one = 1;
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0) {
-		*err_r = xasprintf("cannot listen on %s: socket: %s", addr, strerror(errno));
-		return errno == EAFNOSUPPORT ? -2 : -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6) /* so "[::]" and "0.0.0.0" can both bind */
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SERVER_BACKLOG) < 0) {
-		int e = errno;
-		*err_r = xasprintf("cannot listen on %s: %s", addr, strerror(e));
-		close(fd);
-		return e == EADDRNOTAVAIL || e == EAFNOSUPPORT ? -2 : -1;
-	}
-	return fd;
-}
-
 static int listen_on(struct server_priv *sp, enum listen_role role, const char *addr, char **err_r)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	char *host, *port;
-	int n = 0, e;
+	int fds[SERVER_LISTEN_FDS_MAX];
+	int n = net_listen(addr, SERVER_BACKLOG, fds, SERVER_LISTEN_FDS_MAX, err_r);
 
-	if (split_addr(addr, &host, &port) < 0) {
-		*err_r = xasprintf("bad listen address %s (want host:port or [v6]:port)", addr);
-		return -1;
-	}
-	/* blocking DNS, once, before the loop runs */
-	e = getaddrinfo(strcmp(host, "*") == 0 || host[0] == '\0' ? NULL : host, port, &hints,
-			&res);
-	if (e != 0)
-		*err_r = xasprintf("cannot resolve listen address %s: %s", addr, gai_strerror(e));
-	for (struct addrinfo *ai = res; e == 0 && ai != NULL; ai = ai->ai_next) {
-		int fd = listen_fd(ai, err_r, addr);
-		if (fd == -2 && (ai != res || ai->ai_next != NULL)) {
-			log_warn("%s; skipped", *err_r); /* "localhost" without IPv6 */
-			free(*err_r);
-			*err_r = NULL;
-			continue;
-		}
-		if (fd < 0) {
-			n = -1;
-			break;
-		}
+	for (int i = 0; i < n; i++) {
 		struct listener *ls = xcalloc(1, sizeof(*ls));
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		ls->sp = sp;
-		ls->fd = fd;
+		ls->fd = fds[i];
 		ls->role = role;
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		if (getsockname(ls->fd, (struct sockaddr *)&ss, &sl) == 0)
 			sockaddr_text((struct sockaddr *)&ss, ls->addr, sizeof(ls->addr), true);
 		ls->next = sp->listeners;
 		sp->listeners = ls;
-		if (loop_fd_add(sp->pub.loop, fd, LOOP_READ, accept_ready, ls) < 0)
+		if (loop_fd_add(sp->pub.loop, ls->fd, LOOP_READ, accept_ready, ls) < 0)
 			log_fatal("cannot watch listener %s: %s", ls->addr, strerror(errno));
 		log_info("listening role=%s addr=%s", listen_role_name(role), ls->addr);
-		n++;
 	}
-	if (res != NULL)
-		freeaddrinfo(res);
-	free(host);
-	free(port);
-	if (e == 0 && n == 0 && *err_r == NULL)
-		*err_r = xasprintf("cannot listen on %s: no usable address", addr);
-	return e == 0 && n > 0 ? 0 : -1;
+	return n > 0 ? 0 : -1;
 }
 
 static void listeners_close(struct server_priv *sp)
