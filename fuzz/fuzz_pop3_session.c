@@ -26,7 +26,7 @@
 #include "net/workers.h"
 #include "pop3/pop3.h"
 #include "pop3/pop3_private.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/config.h"
@@ -50,7 +50,8 @@
 
 struct fuzz_env {
 	struct config cfg;
-	struct server srv;
+	struct service_env srv;
+	struct pop3_service *pop3;
 	struct conn_mgr *mgr;
 	struct store *st; /* the loop thread's own handle, for set-up and resets */
 	int64_t mailbox;
@@ -190,7 +191,7 @@ static struct fuzz_env *env_get(void)
 	env->srv.loop = loop_new();
 	env->srv.workers =
 	    workers_new(env->srv.loop, 2, 64, worker_init, worker_deinit, (void *)&env->cfg);
-	env->srv.pop3 = pop3_service_new(&env->srv);
+	env->pop3 = pop3_service_new(&env->srv);
 	env->mgr = conn_mgr_new(env->srv.loop, NULL);
 	if (env->srv.workers == NULL || env->mgr == NULL)
 		abort();
@@ -200,7 +201,7 @@ static struct fuzz_env *env_get(void)
 /* The one session of this run, or NULL once it has ended. */
 static struct pop3_session *run_session(const struct fuzz_run *r)
 {
-	return r->env->srv.pop3->first;
+	return r->env->pop3->first;
 }
 
 /* Nothing left to do: all input read and handled, no job, timer or long
@@ -296,17 +297,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     .step = 1 + 16 * (size_t)data[0]};
 	struct loop *l = e->srv.loop;
 	r.deadline = loop_now_ms(l) + FUZZ_DEADLINE_MS;
-	struct conn *c = conn_new(e->mgr, sv[0], NULL, ROLE_POP3);
+	struct conn *c = conn_new(e->mgr, sv[0], NULL, "pop3", "pop3");
 	CHECK(c != NULL);
 	if (loop_fd_add(l, sv[1], LOOP_READ | LOOP_WRITE, client_io, &r) != 0)
 		abort();
-	pop3_session_start(e->srv.pop3, c);
+	pop3_session_start(e->pop3, c);
 	r.tick = loop_timer_add(l, FUZZ_TICK_MS, run_tick, &r);
 	loop_run(l);
 	loop_timer_del(l, &r.tick);
 	loop_fd_del(l, sv[1]);
 	close(sv[1]);
-	CHECK(pop3_service_sessions(e->srv.pop3) == 0);
+	CHECK(pop3_service_sessions(e->pop3) == 0);
 	check_output(&r.out);
 	buf_free(&r.out);
 	return 0;

@@ -16,7 +16,7 @@
 #include "net/conn_private.h"
 #include "net/loop.h"
 #include "net/workers.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "smtp/smtp.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -43,7 +43,8 @@ static const char conf_text[] = "[server]\nhostname = mx.example.test\n"
 static struct {
 	char dir[64];
 	struct config cfg;
-	struct server srv;
+	struct service_env srv;
+	struct smtp_service *smtp;
 	struct conn_mgr *mgr;
 	bool ready;
 } g;
@@ -79,7 +80,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 static void cleanup(void)
 {
 	workers_free(&g.srv.workers);
-	smtp_service_free(&g.srv.smtp);
+	smtp_service_free(&g.smtp);
 	delivery_free(&g.srv.delivery);
 	directory_free(&g.srv.dir);
 	conn_mgr_free(&g.mgr);
@@ -123,7 +124,7 @@ static void setup(void)
 	CHECK(delivery_open(&ds, &g.srv.delivery, &derr) == 0);
 	g.srv.loop = loop_new();
 	g.srv.workers = workers_new(g.srv.loop, 1, 64, worker_init, worker_deinit, g.dir);
-	g.srv.smtp = smtp_service_new(&g.srv);
+	g.smtp = smtp_service_new(&g.srv);
 	g.mgr = conn_mgr_new(g.srv.loop, NULL);
 	unsigned char r[8];
 	CHECK(RAND_bytes(r, sizeof(r)) == 1);
@@ -176,7 +177,7 @@ static void client_io(struct loop *l, int fd, int mask, void *ctx)
 
 static void check_done(struct loop *l, void *ctx)
 {
-	if (smtp_service_sessions(g.srv.smtp) == 0)
+	if (smtp_service_sessions(g.smtp) == 0)
 		loop_stop(l);
 }
 
@@ -213,17 +214,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!g.ready)
 		setup();
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-	enum listen_role role = (data[0] & 1) ? ROLE_SUBMISSION : ROLE_SMTP;
-	struct conn *conn = conn_new(g.mgr, sv[0], NULL, role);
+	bool submission = (data[0] & 1) != 0;
+	struct conn *conn =
+	    conn_new(g.mgr, sv[0], NULL, submission ? "submission" : "smtp", "smtp");
 	CHECK(conn != NULL);
 	struct client c = {.fd = sv[1], .p = (const char *)data + 1, .len = size - 1, .step = 1};
 	fcntl(c.fd, F_SETFL, O_NONBLOCK);
-	smtp_session_start(g.srv.smtp, conn);
+	smtp_session_start(g.smtp, conn, submission);
 	CHECK(loop_fd_add(g.srv.loop, c.fd, LOOP_READ, client_io, &c) == 0);
 	client_send(&c);
 	loop_before_sleep(g.srv.loop, check_done, NULL);
 	struct timer *t = loop_timer_add(g.srv.loop, FUZZ_SESSION_MS, guard, &c);
-	if (smtp_service_sessions(g.srv.smtp) > 0)
+	if (smtp_service_sessions(g.smtp) > 0)
 		loop_run(g.srv.loop);
 	if (!c.timed_out)
 		loop_timer_del(g.srv.loop, &t);

@@ -37,13 +37,14 @@
 
 struct admin;
 struct loop;
-struct server;
+struct service_env;
 
 /* Binds every address of the list. An empty list: returns 0 with *a_r
    NULL (no endpoint, no sink). On failure -1 with *err_r (free it). */
 int admin_listen(struct loop *l, const struct listen_list *addrs, struct admin **a_r, char **err_r);
-/* Begins accepting; srv must outlive the admin. Accepts NULL. */
-void admin_start(struct admin *a, struct server *srv);
+/* Begins accepting; env (its directory, brake and workers) must outlive
+   the admin. Accepts NULL. */
+void admin_start(struct admin *a, const struct service_env *env);
 /* Closes the listeners and every connection. Accepts NULL. */
 void admin_stop(struct admin *a);
 /* Accepts NULL; sets *a = NULL. */

@@ -18,7 +18,7 @@
 #include "net/listen.h"
 #include "net/loop.h"
 #include "net/workers.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -60,7 +60,7 @@ struct http_conn {
 
 struct admin {
 	struct loop *loop;
-	struct server *srv;
+	const struct service_env *env;
 	int fds[ADMIN_LISTEN_MAX];
 	size_t n_fds;
 	struct http_conn *conns;
@@ -207,11 +207,11 @@ static void answer(struct http_conn *c)
 			method);
 		return;
 	}
-	struct server *srv = a->srv;
+	const struct service_env *env = a->env;
 	struct metrics_gauges g = {
-	    .auth_cache_hits = directory_cache_hits(srv->dir),
-	    .penalty_entries = penalty_count(srv->penalty),
-	    .workers_queue_depth = workers_depth(srv->workers),
+	    .auth_cache_hits = directory_cache_hits(env->dir),
+	    .penalty_entries = penalty_count(env->penalty),
+	    .workers_queue_depth = workers_depth(env->workers),
 	    .store_ok = a->stats_ok,
 	    .queue_messages = a->stats.queue_messages,
 	    .store_bytes = a->stats.db_bytes,
@@ -287,7 +287,7 @@ static void answer_with_stats(struct http_conn *c)
 		return;
 	struct stats_job *j = xcalloc(1, sizeof(*j));
 	j->a = a;
-	if (workers_submit(a->srv->workers, stats_work, stats_done, j) < 0) {
+	if (workers_submit(a->env->workers, stats_work, stats_done, j) < 0) {
 		/* the pool is full: what we had, or "store unreadable" */
 		free(j);
 		answer_waiting(a);
@@ -497,11 +497,11 @@ int admin_listen(struct loop *l, const struct listen_list *addrs, struct admin *
 	return 0;
 }
 
-void admin_start(struct admin *a, struct server *srv)
+void admin_start(struct admin *a, const struct service_env *env)
 {
 	if (a == NULL)
 		return;
-	a->srv = srv;
+	a->env = env;
 	for (size_t i = 0; i < a->n_fds; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -514,7 +514,7 @@ void admin_start(struct admin *a, struct server *srv)
 			port =
 			    ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 							   : ((struct sockaddr_in *)&ss)->sin_port);
-			log_info("listening role=metrics addr=%s%s%s:%u",
+			log_info("listening service=metrics addr=%s%s%s:%u",
 				 ss.ss_family == AF_INET6 ? "[" : "", ip,
 				 ss.ss_family == AF_INET6 ? "]" : "", port);
 		}

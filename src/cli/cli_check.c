@@ -50,14 +50,13 @@ static const char usage[] =
     "Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the check could not run).\n";
 
 static const struct {
-	const char *opt;
-	enum listen_role role;
+	const char *opt; /* also its [listen] key */
 	unsigned port;
 } services[CHECK_SERVICES] = {
-    [CHECK_POP3] = {"pop3", ROLE_POP3, 110},
-    [CHECK_POP3S] = {"pop3s", ROLE_POP3S, 995},
-    [CHECK_SUBMISSION] = {"submission", ROLE_SUBMISSION, 587},
-    [CHECK_SUBMISSIONS] = {"submissions", ROLE_SUBMISSIONS, 465},
+    [CHECK_POP3] = {"pop3", 110},
+    [CHECK_POP3S] = {"pop3s", 995},
+    [CHECK_SUBMISSION] = {"submission", 587},
+    [CHECK_SUBMISSIONS] = {"submissions", 465},
 };
 
 struct out {
@@ -177,13 +176,13 @@ int cli_check(struct cli *c, int argc, char **argv)
 	char *ep[CHECK_SERVICES] = {NULL};
 	for (enum check_service s = 0; s < CHECK_SERVICES; s++) {
 		const char *v = cli_opt(opts, N_ELEMENTS(opts), services[s].opt)->value;
-		const struct listen_list *l = &c->cfg.listen[services[s].role];
+		const struct listen_list *l = config_listen(&c->cfg, services[s].opt);
 		if (v != NULL)
 			ep[s] = strcmp(v, "off") == 0 ? NULL : xstrdup(v);
 		else if (host != NULL)
 			ep[s] = xasprintf(strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host,
 					  services[s].port);
-		else if (l->count > 0)
+		else if (l != NULL && l->count > 0)
 			ep[s] = local_endpoint(l->addrs[0]);
 		o.endpoint[s] = ep[s];
 	}

@@ -131,7 +131,7 @@ struct conn {
 	int mask; /* registered with the loop */
 	int err;  /* errno of the last failed plain read/write */
 	unsigned frame;
-	enum listen_role role;
+	const char *service, *alpn; /* conn_new() */
 	enum conn_tls_state tls_state;
 	bool listed, in_full, paused, eof, closing, doomed, graceful, gone, phase;
 
@@ -504,7 +504,7 @@ static void fire(struct conn *c, void (*cb)(struct conn *, void *))
 static void conn_tls_begin(struct conn *c)
 {
 	out_compact(c); /* the plaintext part is gone; the rest waits for TLS */
-	c->tls = tls_conn_new(c->mgr->tls, c->fd, c->role);
+	c->tls = tls_conn_new(c->mgr->tls, c->fd, c->alpn);
 	if (c->tls == NULL) {
 		conn_set_reason(c, "tls: cannot create a session");
 		conn_doom(c, false);
@@ -526,7 +526,7 @@ static void conn_tls_record(const struct conn *c, const char *failure)
 		log_extra_add(extra, sizeof(extra), 0, "cipher", cipher + 1);
 	struct log_record r = {
 	    .event = LOG_EV_TLS,
-	    .service = listen_role_name(c->role),
+	    .service = c->service,
 	    .sid = c->id,
 	    .ip = c->ip,
 	    .result = failure != NULL ? "failed" : "ok",
@@ -953,8 +953,8 @@ static void peer_text(const struct sockaddr *sa, char *out, size_t len)
 	}
 }
 
-struct conn *conn_new(struct conn_mgr *m, int fd, const struct sockaddr *peer,
-		      enum listen_role role)
+struct conn *conn_new(struct conn_mgr *m, int fd, const struct sockaddr *peer, const char *service,
+		      const char *alpn)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 	int fl = fcntl(fd, F_GETFL);
@@ -977,7 +977,8 @@ struct conn *conn_new(struct conn_mgr *m, int fd, const struct sockaddr *peer,
 	c->mgr = m;
 	c->fd = fd;
 	c->mask = LOOP_READ;
-	c->role = role;
+	c->service = service;
+	c->alpn = alpn;
 	c->tr = &plain_transport;
 	c->in_max = CONN_INPUT_MAX_DEFAULT;
 	conn_make_id(c->id);
@@ -1154,9 +1155,9 @@ const char *conn_peer_ip(const struct conn *c)
 	return c->ip;
 }
 
-enum listen_role conn_role(const struct conn *c)
+const char *conn_service(const struct conn *c)
 {
-	return c->role;
+	return c->service;
 }
 
 bool conn_is_tls(const struct conn *c)

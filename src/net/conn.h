@@ -46,7 +46,6 @@
 #include <stdint.h>
 
 #include "util/buf.h"
-#include "util/config.h"
 
 struct conn;
 struct loop;
@@ -101,7 +100,7 @@ void conn_abort(struct conn *c, const char *reason);
 
 const char *conn_id(const struct conn *c);	/* 16 hex digits, for logs */
 const char *conn_peer_ip(const struct conn *c); /* textual address */
-enum listen_role conn_role(const struct conn *c);
+const char *conn_service(const struct conn *c); /* the port's name: "pop3s" */
 bool conn_is_tls(const struct conn *c);
 bool conn_tls_available(const struct conn *c); /* STARTTLS possible */
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" */

@@ -55,9 +55,11 @@ void conn_mgr_abort_all(struct conn_mgr *m, const char *reason);
 /* Takes ownership of the connected socket fd (made non-blocking here).
    peer may be NULL (socketpair in tests). Returns NULL, with fd closed, if
    the loop refuses the fd. The conn reads at once and buffers input until
-   a session sets its events. */
-struct conn *conn_new(struct conn_mgr *m, int fd, const struct sockaddr *peer,
-		      enum listen_role role);
+   a session sets its events. service names the port in records ("pop3s");
+   alpn is the only ALPN id its TLS accepts (RFC 9325 §3.8). Both are kept
+   as given: static strings (proto/service.h tables). */
+struct conn *conn_new(struct conn_mgr *m, int fd, const struct sockaddr *peer, const char *service,
+		      const char *alpn);
 /* Implicit TLS (pop3s, submissions): handshake within the handshake limit,
    then the current events' tls_ready; on failure, closed. Returns -1 if no
    TLS context is configured. */

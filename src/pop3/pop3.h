@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pop3.h - the POP3 service (RFC 1939, 2449, 2595, 5034, 3206, 8314): the
- * face of pop3/. The server creates one service at start and hands it every
- * connection of the pop3 and pop3s roles once the connection is ready.
+ * face of pop3/. `pop3_service` is its entry in the server's list of
+ * services (proto/service.h): ports pop3 (STLS) and pop3s (implicit TLS),
+ * ALPN id "pop3". The functions below are what that entry calls, and what
+ * tests and fuzz targets call directly.
  */
 #ifndef MAILROOM_POP3_POP3_H
 #define MAILROOM_POP3_POP3_H
 
-struct server;
+#include "proto/service.h"
+
 struct conn;
 struct pop3_service;
 
-struct pop3_service *pop3_service_new(struct server *srv);
+extern const struct service pop3_service;
+
+/* env must outlive the service (S1). */
+struct pop3_service *pop3_service_new(const struct service_env *env);
 void pop3_service_free(struct pop3_service **svc);
 /* Greets and runs a session on c (plain on pop3, already TLS on pop3s). */
 void pop3_session_start(struct pop3_service *svc, struct conn *c);

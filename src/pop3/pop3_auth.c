@@ -23,7 +23,7 @@
 #include "net/conn.h"
 #include "net/loop.h"
 #include "pop3/pop3_private.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "store/store.h"
 #include "util/arena.h"
 #include "util/base64.h"
@@ -54,7 +54,7 @@ bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m)
 	   Kerberos never sends the password (docs/admin.md, Kerberos) */
 	if (m == SASL_GSSAPI)
 		return sasl_gssapi_configured(pop3_config(s));
-	if (m == SASL_SCRAM_SHA_256 && !directory_offers(s->svc->srv->dir, DIRECTORY_SCRAM))
+	if (m == SASL_SCRAM_SHA_256 && !directory_offers(s->svc->env->dir, DIRECTORY_SCRAM))
 		return false; /* no backend in the chain holds SCRAM verifiers */
 	return !sasl_mech_plaintext(m) || pop3_auth_plaintext_allowed(s);
 }
@@ -132,7 +132,7 @@ static void finish_load(struct pop3_session *s, struct pop3_job *job)
 static void login_begin(struct pop3_session *s, const struct auth_identity *id, const char *mech,
 			const char *login)
 {
-	struct penalty *pen = s->svc->srv->penalty;
+	struct penalty *pen = s->svc->env->penalty;
 
 	if (pen != NULL)
 		penalty_success(pen, s->ip, login, loop_now_ms(pop3_loop(s)));
@@ -177,7 +177,7 @@ static void auth_failed_answer(struct pop3_session *s)
 
 static void auth_failed(struct pop3_session *s, const char *mech, const char *user)
 {
-	struct penalty *pen = s->svc->srv->penalty;
+	struct penalty *pen = s->svc->env->penalty;
 
 	s->auth_fails++;
 	if (pen != NULL)
@@ -193,7 +193,7 @@ static void auth_failed(struct pop3_session *s, const char *mech, const char *us
 /* The login brake: the wait before checking a password of account. */
 static uint64_t brake_wait(struct pop3_session *s, const char *account)
 {
-	struct penalty *pen = s->svc->srv->penalty;
+	struct penalty *pen = s->svc->env->penalty;
 
 	return pen != NULL ? penalty_wait_ms(pen, s->ip, account, loop_now_ms(pop3_loop(s))) : 0;
 }
@@ -379,7 +379,7 @@ static void sasl_submit(struct pop3_session *s, struct buf *in)
 	struct pop3_job *job = pop3_job_new(s, finish_sasl);
 	/* the login brake holds back the step that checks the password */
 	uint64_t wait =
-	    sasl_job_brake_ms(s->sasl, in, s->svc->srv->penalty, s->ip, loop_now_ms(pop3_loop(s)));
+	    sasl_job_brake_ms(s->sasl, in, s->svc->env->penalty, s->ip, loop_now_ms(pop3_loop(s)));
 
 	sasl_job_init(&job->sasl, s->sasl, in);
 	pop3_job_submit_after(s, job, work_sasl, wait);
@@ -429,7 +429,7 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		pop3_reply(s, false, "Invalid base64 data");
 		return POP3_CMD_DONE;
 	}
-	s->sasl = sasl_server_new(m, s->svc->srv->dir);
+	s->sasl = sasl_server_new(m, s->svc->env->dir);
 	if (m == SASL_EXTERNAL)
 		sasl_server_set_external(s->sasl, conn_tls_identity(s->conn));
 	sasl_server_use_gssapi(s->sasl, pop3_config(s), "pop"); /* RFC 5034 §4 */

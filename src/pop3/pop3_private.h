@@ -99,7 +99,7 @@ struct pop3_cmd_stats {
 };
 
 struct pop3_service {
-	struct server *srv;
+	const struct service_env *env;
 	unsigned sessions;
 	uint64_t timestamps; /* counter for unique APOP timestamps */
 	struct pop3_lockset locks;

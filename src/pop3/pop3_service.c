@@ -13,7 +13,7 @@
  * full. Id 0 marks an empty slot; store ids start at 1.
  */
 #include "pop3/pop3_private.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -22,10 +22,10 @@
 
 #define LOCKSET_MIN 64
 
-struct pop3_service *pop3_service_new(struct server *srv)
+struct pop3_service *pop3_service_new(const struct service_env *env)
 {
 	struct pop3_service *svc = xcalloc(1, sizeof(*svc));
-	svc->srv = srv;
+	svc->env = env;
 	svc->stats = xcalloc(pop3_cmd_count, sizeof(*svc->stats));
 	return svc;
 }
@@ -48,7 +48,7 @@ unsigned pop3_service_sessions(const struct pop3_service *svc)
 
 const struct config *pop3_config(const struct pop3_session *s)
 {
-	return s->svc->srv->cfg;
+	return s->svc->env->cfg;
 }
 
 static size_t lock_hash(int64_t id, size_t cap)
@@ -116,3 +116,50 @@ void pop3_unlock_mailbox(struct pop3_service *svc, int64_t mailbox_id)
 		}
 	}
 }
+
+/* --- the service entry (proto/service.h) ------------------------------------ */
+
+/* RFC 3206 §4 [SYS/TEMP]: the client may retry later */
+static const struct service_port pop3_ports[] = {
+    {.name = "pop3", .busy = "-ERR [SYS/TEMP] Too many connections\r\n"},
+    {.name = "pop3s", .implicit_tls = true},
+};
+
+static void *svc_create(const struct service_env *env)
+{
+	return pop3_service_new(env);
+}
+
+static void svc_session(void *svc, struct conn *c, const struct service_port *port)
+{
+	(void)port; /* both ports speak the same POP3; STLS is offered where TLS is not on */
+	pop3_session_start(svc, c);
+}
+
+static unsigned svc_sessions(const void *svc)
+{
+	return pop3_service_sessions(svc);
+}
+
+static void svc_shutdown(void *svc)
+{
+	pop3_service_shutdown(svc);
+}
+
+static void svc_destroy(void *svc)
+{
+	struct pop3_service *p = svc;
+	pop3_service_free(&p);
+}
+
+const struct service pop3_service = {
+    .name = "pop3",
+    .alpn = "pop3",
+    .ports = pop3_ports,
+    .n_ports = sizeof(pop3_ports) / sizeof(pop3_ports[0]),
+    .create = svc_create,
+    .session = svc_session,
+    .sessions = svc_sessions,
+    .shutdown = svc_shutdown,
+    .destroy = svc_destroy,
+};

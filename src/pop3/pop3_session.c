@@ -30,9 +30,10 @@
 #include "net/conn.h"
 #include "net/loop.h"
 #include "pop3/pop3_private.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "store/store.h"
 #include "util/arena.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -76,7 +77,7 @@ void pop3_session_set_state(struct pop3_session *s, enum pop3_state to)
 
 struct loop *pop3_loop(const struct pop3_session *s)
 {
-	return s->svc->srv->loop;
+	return s->svc->env->loop;
 }
 
 /* --- output ----------------------------------------------------------------- */
@@ -344,7 +345,7 @@ struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish
 {
 	struct pop3_job *job = xcalloc(1, sizeof(*job));
 	job->sess = s;
-	job->dir = s->svc->srv->dir;
+	job->dir = s->svc->env->dir;
 	job->finish = finish;
 	return job;
 }
@@ -378,7 +379,7 @@ static void job_done(void *p)
 
 bool pop3_job_try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
 {
-	if (proto_frame_submit(&s->frame, s->svc->srv->workers, fn, job_done, job) == 0)
+	if (proto_frame_submit(&s->frame, s->svc->env->workers, fn, job_done, job) == 0)
 		return true;
 	job_free(job);
 	log_warn("sid=%s pop3 worker queue full", s->sid);
@@ -531,7 +532,7 @@ static const char *make_timestamp(struct pop3_session *s, const char *hostname)
 
 void pop3_session_start(struct pop3_service *svc, struct conn *c)
 {
-	const struct config *cfg = svc->srv->cfg;
+	const struct config *cfg = svc->env->cfg;
 	struct arena *a = arena_new(POP3_ARENA_FIRST);
 	struct pop3_session *s = arena_alloc(a, sizeof(*s));
 
@@ -542,7 +543,7 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	s->state = POP3_STATE_AUTHORIZATION;
 	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
 	s->ip = arena_strdup(a, conn_peer_ip(c));
-	s->service = listen_role_name(conn_role(c));
+	s->service = conn_service(c);
 	s->shutdown = svc->stopping;
 	s->next = svc->first;
 	if (s->next != NULL)
@@ -553,7 +554,7 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	conn_set_events(c, &pop3_conn_events, s);
 	conn_set_input_max(c, POP3_LONG_LINE_MAX);
 	conn_set_idle_timeout(c, cfg->idle_timeout);
-	if (cfg->pop3_apop && directory_offers(svc->srv->dir, DIRECTORY_APOP))
+	if (cfg->pop3_apop && directory_offers(svc->env->dir, DIRECTORY_APOP))
 		s->timestamp = make_timestamp(s, cfg->hostname);
 	s->frame.in_run = true;
 	pop3_reply(s, true, "%s POP3 ready%s%s", cfg->hostname, s->timestamp ? " " : "",

@@ -17,10 +17,12 @@
 #ifndef MAILROOM_QUEUE_QUEUE_H
 #define MAILROOM_QUEUE_QUEUE_H
 
-struct server;
+struct service_env;
 struct queue_mgr;
 
-struct queue_mgr *queue_mgr_new(struct server *srv);
+/* It reads the config, loop and delivery path through env (proto/service.h),
+   which must outlive it. */
+struct queue_mgr *queue_mgr_new(const struct service_env *env);
 /* Scan soon (new mail was queued). */
 void queue_mgr_kick(struct queue_mgr *q);
 /* Graceful stop (SIGTERM): no more scans; deliveries under way finish,

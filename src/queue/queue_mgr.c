@@ -23,8 +23,9 @@
 #include "queue/smtp_client.h"
 #include "net/loop.h"
 #include "net/workers.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "store/store.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -41,7 +42,7 @@
 #define QUEUE_MX_MAX 5
 
 struct queue_mgr {
-	struct server *srv;
+	const struct service_env *env;
 	struct workers *agents;
 	struct timer *timer;
 	bool scanning;
@@ -420,7 +421,7 @@ static bool report_add(struct store *st, struct delivery *d, const struct config
 static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 			struct conn_cache *cache)
 {
-	const struct config *cfg = q->srv->cfg;
+	const struct config *cfg = q->env->cfg;
 	struct store_queue_msg m;
 	int64_t now = (int64_t)time(NULL);
 
@@ -481,13 +482,13 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 	}
 	struct delivery_dsn reps[3];
 	size_t n_reps = 0;
-	if (report_add(st, q->srv->delivery, cfg, &m, failed, nf, DSN_FAILED, &reps[n_reps]))
+	if (report_add(st, q->env->delivery, cfg, &m, failed, nf, DSN_FAILED, &reps[n_reps]))
 		n_reps++;
-	if (report_add(st, q->srv->delivery, cfg, &m, delayed, nd, DSN_DELAYED, &reps[n_reps]))
+	if (report_add(st, q->env->delivery, cfg, &m, delayed, nd, DSN_DELAYED, &reps[n_reps]))
 		n_reps++;
 	if (nd > 0)
 		m.delay_notified = true;
-	if (report_add(st, q->srv->delivery, cfg, &m, relayed, ns, DSN_RELAYED, &reps[n_reps]))
+	if (report_add(st, q->env->delivery, cfg, &m, relayed, ns, DSN_RELAYED, &reps[n_reps]))
 		n_reps++;
 	struct store_submission subs[3];
 	for (size_t i = 0; i < n_reps; i++)
@@ -596,7 +597,7 @@ static bool suspended(struct queue_mgr *q, const char *dest)
 
 static void suspend(struct queue_mgr *q, const char *dest)
 {
-	const struct config *cfg = q->srv->cfg;
+	const struct config *cfg = q->env->cfg;
 	if (suspended(q, dest))
 		return;
 	q->suspended = xrealloc(q->suspended, (q->n_suspended + 1) * sizeof(*q->suspended));
@@ -631,7 +632,7 @@ static void deliver_done(void *p)
  *wake_ms_r: when the next delivery turns slow (0: none is running). */
 static bool slot_free(struct queue_mgr *q, const char *dest, uint64_t *wake_ms_r)
 {
-	const struct config *cfg = q->srv->cfg;
+	const struct config *cfg = q->env->cfg;
 	int64_t now = mono_ms(), slow_ms = (int64_t)cfg->delivery_slow_after * 1000;
 	unsigned fast = 0;
 
@@ -693,7 +694,7 @@ static void scan_done(void *p)
 	}
 	/* slot rule 3: when a delivery turns slow, what waits may start */
 	if (q->limited && wake > 0 && !atomic_load(&q->stopping) &&
-	    wake + 50 < (uint64_t)q->srv->cfg->delivery_scan_interval * 1000)
+	    wake + 50 < (uint64_t)q->env->cfg->delivery_scan_interval * 1000)
 		schedule(q, wake + 50);
 	for (size_t i = 0; i < scan->n; i++) {
 		free(scan->qids[i]);
@@ -719,25 +720,25 @@ static void scan(struct loop *l, void *ctx)
 		else
 			free(job);
 	}
-	schedule(q, (uint64_t)q->srv->cfg->delivery_scan_interval * 1000);
+	schedule(q, (uint64_t)q->env->cfg->delivery_scan_interval * 1000);
 }
 
 static void schedule(struct queue_mgr *q, uint64_t ms)
 {
-	loop_timer_del(q->srv->loop, &q->timer);
-	q->timer = loop_timer_add(q->srv->loop, ms, scan, q);
+	loop_timer_del(q->env->loop, &q->timer);
+	q->timer = loop_timer_add(q->env->loop, ms, scan, q);
 }
 
-struct queue_mgr *queue_mgr_new(struct server *srv)
+struct queue_mgr *queue_mgr_new(const struct service_env *env)
 {
-	const struct config *cfg = srv->cfg;
+	const struct config *cfg = env->cfg;
 
 	if (!cfg->delivery_enabled)
 		return NULL;
 	struct queue_mgr *q = xcalloc(1, sizeof(*q));
-	q->srv = srv;
+	q->env = env;
 	/* slot rule 3: twice the threads, and one for the scans */
-	q->agents = workers_new(srv->loop, cfg->delivery_threads * 2 + 1, QUEUE_JOB_MAX * 2,
+	q->agents = workers_new(env->loop, cfg->delivery_threads * 2 + 1, QUEUE_JOB_MAX * 2,
 				agent_init, agent_deinit, (void *)cfg);
 	schedule(q, 1000); /* a first look soon after start: mail left from before */
 	return q;
@@ -754,7 +755,7 @@ void queue_mgr_stop(struct queue_mgr *q)
 	if (q == NULL)
 		return;
 	atomic_store(&q->stopping, true);
-	loop_timer_del(q->srv->loop, &q->timer);
+	loop_timer_del(q->env->loop, &q->timer);
 }
 
 void queue_mgr_free(struct queue_mgr **qp)
@@ -763,7 +764,7 @@ void queue_mgr_free(struct queue_mgr **qp)
 
 	if (q == NULL)
 		return;
-	loop_timer_del(q->srv->loop, &q->timer);
+	loop_timer_del(q->env->loop, &q->timer);
 	workers_free(&q->agents); /* deliveries under way finish first */
 	free(q->inflight);	  /* the jobs themselves went in workers_free */
 	for (size_t i = 0; i < q->n_suspended; i++)

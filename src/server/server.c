@@ -25,6 +25,7 @@
  */
 #include "server/server.h"
 #include "server/notify.h"
+#include "server/services.h"
 #include "server/privdrop.h"
 #include "admin/admin.h"
 #include "delivery/delivery.h"
@@ -34,9 +35,8 @@
 #include "net/listen.h"
 #include "net/loop.h"
 #include "net/workers.h"
-#include "pop3/pop3.h"
 #include "proto/sasl.h"
-#include "smtp/smtp.h"
+#include "proto/service.h"
 #include "queue/queue.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #define SERVER_BACKLOG 1024
+#define SERVER_PORTS_MAX 16
 #define SERVER_LISTEN_FDS_MAX 16 /* sockets one configured address may open */
 #define SERVER_ACCEPT_BATCH 256	 /* per wake-up, so one port cannot starve the rest */
 #define SERVER_ACCEPT_PAUSE_MS 100
@@ -65,12 +66,20 @@
 #define SERVER_IP_BUCKETS 4096
 #define SERVER_NOFILE_CAP (1u << 20)
 
+/* One port of one service; lives as long as the server (a connection in
+   its TLS handshake points here, and may outlive its listener). */
+struct port_ctx {
+	struct server_priv *sp;
+	size_t svc; /* index in server_services */
+	const struct service_port *port;
+};
+
 struct listener {
 	struct listener *next;
 	struct server_priv *sp;
+	struct port_ctx *pc;
 	struct timer *pause; /* accept paused after EMFILE/ENFILE */
 	int fd;
-	enum listen_role role;
 	char addr[INET6_ADDRSTRLEN + 8];
 };
 
@@ -81,7 +90,13 @@ struct ip_count {
 };
 
 struct server_priv {
-	struct server pub; /* first: sessions get &pub */
+	struct service_env env;		/* what every service and the admin see */
+	struct tls_ctx *tls;		/* NULL if no certificate could be loaded */
+	struct queue_mgr *queue;	/* NULL with [delivery] enabled = no */
+	void *svc[SERVER_SERVICES_MAX]; /* one instance per server_services entry */
+	struct port_ctx ports[SERVER_PORTS_MAX];
+	size_t n_ports;
+	unsigned connections;
 	struct conn_mgr *conns;
 	struct listener *listeners;
 	struct ip_count *ips[SERVER_IP_BUCKETS];
@@ -167,13 +182,13 @@ static void conn_gone(struct conn *c, const char *reason, void *ctx)
 	const char *user;
 	uint64_t commands, bytes;
 
-	sp->pub.connections--;
+	sp->connections--;
 	ip_dec(sp, conn_peer_ip(c));
 	/* the one record of a finished session, whoever ended it */
 	size_t n = conn_session_extra(c, extra, sizeof(extra), &user, &commands, &bytes);
 	struct log_record r = {
 	    .event = LOG_EV_SESSION,
-	    .service = listen_role_name(conn_role(c)),
+	    .service = conn_service(c),
 	    .sid = conn_id(c),
 	    .ip = conn_peer_ip(c),
 	    .user = user,
@@ -188,25 +203,12 @@ static void conn_gone(struct conn *c, const char *reason, void *ctx)
 }
 
 /* Hands a ready connection (after the handshake on implicit-TLS ports) to
-   the protocol of its role. */
+   the service of the port it arrived on. */
 static void conn_ready(struct conn *c, void *ctx)
 {
-	struct server_priv *sp = ctx;
+	struct port_ctx *pc = ctx;
 
-	switch (conn_role(c)) {
-	case ROLE_POP3:
-	case ROLE_POP3S:
-		pop3_session_start(sp->pub.pop3, c);
-		break;
-	case ROLE_SMTP:
-	case ROLE_SUBMISSION:
-	case ROLE_SUBMISSIONS:
-		smtp_session_start(sp->pub.smtp, c);
-		break;
-	default:
-		conn_abort(c, "no protocol for this role");
-		break;
-	}
+	server_services[pc->svc]->session(pc->sp->svc[pc->svc], c, pc->port);
 }
 
 /* Implicit TLS: the conn belongs to the server until the handshake ends. */
@@ -214,16 +216,12 @@ static const struct conn_events pretls_events = {
     .tls_ready = conn_ready,
 };
 
-/* Over a limit: one best-effort line on plaintext POP3 (RFC 3206 §4
-   [SYS/TEMP]: the client may retry later), never on TLS ports, where
-   plaintext would only confuse the handshake. */
+/* Over a limit: the port's one best-effort line (its service's busy reply),
+   never on implicit-TLS ports, where plaintext would only confuse the
+   handshake. */
 static void refuse(struct listener *ls, int fd, const char *ip, const char *why)
 {
-	static const char pop3_msg[] = "-ERR [SYS/TEMP] Too many connections\r\n";
-	static const char smtp_msg[] = "421 4.7.0 Too many connections, try again later\r\n";
-	const char *msg = ls->role == ROLE_POP3					 ? pop3_msg
-			  : ls->role == ROLE_SMTP || ls->role == ROLE_SUBMISSION ? smtp_msg
-										 : NULL;
+	const char *msg = ls->pc->port->implicit_tls ? NULL : ls->pc->port->busy;
 
 	if (msg != NULL) {
 		ssize_t r = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -232,7 +230,7 @@ static void refuse(struct listener *ls, int fd, const char *ip, const char *why)
 	close(fd);
 	struct log_record r = {
 	    .event = LOG_EV_CONNECT,
-	    .service = listen_role_name(ls->role),
+	    .service = ls->pc->port->name,
 	    .ip = ip,
 	    .result = "refused",
 	    .reason = why,
@@ -243,11 +241,11 @@ static void refuse(struct listener *ls, int fd, const char *ip, const char *why)
 static void accept_one(struct listener *ls, int fd, const struct sockaddr *sa)
 {
 	struct server_priv *sp = ls->sp;
-	const struct config *cfg = sp->pub.cfg;
+	const struct config *cfg = sp->env.cfg;
 	char ip[INET6_ADDRSTRLEN];
 
 	sockaddr_text(sa, ip, sizeof(ip), false);
-	if (cfg->max_connections != 0 && sp->pub.connections >= cfg->max_connections) {
+	if (cfg->max_connections != 0 && sp->connections >= cfg->max_connections) {
 		refuse(ls, fd, ip, "max_connections");
 		return;
 	}
@@ -255,26 +253,27 @@ static void accept_one(struct listener *ls, int fd, const struct sockaddr *sa)
 		refuse(ls, fd, ip, "max_connections_per_ip");
 		return;
 	}
-	struct conn *c = conn_new(sp->conns, fd, sa, ls->role);
+	struct conn *c =
+	    conn_new(sp->conns, fd, sa, ls->pc->port->name, server_services[ls->pc->svc]->alpn);
 	if (c == NULL)
 		return;
-	sp->pub.connections++;
+	sp->connections++;
 	ip_inc(sp, conn_peer_ip(c));
 	struct log_record r = {
 	    .event = LOG_EV_CONNECT,
-	    .service = listen_role_name(ls->role),
+	    .service = ls->pc->port->name,
 	    .sid = conn_id(c),
 	    .ip = conn_peer_ip(c),
 	    .result = "accepted",
 	};
 	log_record(LOG_INFO, &r);
 	conn_set_idle_timeout(c, cfg->idle_timeout);
-	if (listen_role_implicit_tls(ls->role)) {
-		conn_set_events(c, &pretls_events, sp);
+	if (ls->pc->port->implicit_tls) {
+		conn_set_events(c, &pretls_events, ls->pc);
 		if (conn_tls_accept(c) < 0)
 			conn_abort(c, "tls not configured");
 	} else {
-		conn_ready(c, sp);
+		conn_ready(c, ls->pc);
 	}
 }
 
@@ -314,7 +313,7 @@ static void accept_ready(struct loop *l, int fd, int mask, void *ctx)
 
 /* --- listeners ----------------------------------------------------------------------- */
 
-static int listen_on(struct server_priv *sp, enum listen_role role, const char *addr, char **err_r)
+static int listen_on(struct server_priv *sp, struct port_ctx *pc, const char *addr, char **err_r)
 {
 	int fds[SERVER_LISTEN_FDS_MAX];
 	int n = net_listen(addr, SERVER_BACKLOG, fds, SERVER_LISTEN_FDS_MAX, err_r);
@@ -325,14 +324,15 @@ static int listen_on(struct server_priv *sp, enum listen_role role, const char *
 		socklen_t sl = sizeof(ss);
 		ls->sp = sp;
 		ls->fd = fds[i];
-		ls->role = role;
+		ls->pc = pc;
 		if (getsockname(ls->fd, (struct sockaddr *)&ss, &sl) == 0)
 			sockaddr_text((struct sockaddr *)&ss, ls->addr, sizeof(ls->addr), true);
 		ls->next = sp->listeners;
 		sp->listeners = ls;
-		if (loop_fd_add(sp->pub.loop, ls->fd, LOOP_READ, accept_ready, ls) < 0)
+		if (loop_fd_add(sp->env.loop, ls->fd, LOOP_READ, accept_ready, ls) < 0)
 			log_fatal("cannot watch listener %s: %s", ls->addr, strerror(errno));
-		log_info("listening role=%s addr=%s", listen_role_name(role), ls->addr);
+		log_info("listening service=%s port=%s addr=%s", server_services[pc->svc]->name,
+			 pc->port->name, ls->addr);
 	}
 	return n > 0 ? 0 : -1;
 }
@@ -341,8 +341,8 @@ static void listeners_close(struct server_priv *sp)
 {
 	for (struct listener *ls = sp->listeners, *next; ls != NULL; ls = next) {
 		next = ls->next;
-		loop_timer_del(sp->pub.loop, &ls->pause);
-		loop_fd_del(sp->pub.loop, ls->fd);
+		loop_timer_del(sp->env.loop, &ls->pause);
+		loop_fd_del(sp->env.loop, ls->fd);
 		close(ls->fd);
 		free(ls);
 	}
@@ -356,8 +356,10 @@ static void stop_check(struct loop *l, void *ctx)
 	struct server_priv *sp = ctx;
 
 	sp->stop_check = NULL;
-	if (conn_mgr_count(sp->conns) == 0 && pop3_service_sessions(sp->pub.pop3) == 0 &&
-	    smtp_service_sessions(sp->pub.smtp) == 0)
+	bool idle = conn_mgr_count(sp->conns) == 0;
+	for (size_t i = 0; i < server_n_services && idle; i++)
+		idle = server_services[i]->sessions(sp->svc[i]) == 0;
+	if (idle)
 		loop_stop(l);
 	else
 		sp->stop_check = loop_timer_add(l, 20, stop_check, sp);
@@ -377,18 +379,18 @@ static void grace_over(struct loop *l, void *ctx)
 
 static void shutdown_begin(struct server_priv *sp, const char *why)
 {
-	struct loop *l = sp->pub.loop;
+	struct loop *l = sp->env.loop;
 
 	sp->stopping = true;
-	log_info("shutdown signal=%s connections=%u", why, sp->pub.connections);
-	char *status = xasprintf("stopping: %u connections open", sp->pub.connections);
+	log_info("shutdown signal=%s connections=%u", why, sp->connections);
+	char *status = xasprintf("stopping: %u connections open", sp->connections);
 	notify_stopping(sp->notify, status);
 	free(status);
 	listeners_close(sp);
 	conn_mgr_abort_handshakes(sp->conns, "server stopping");
-	pop3_service_shutdown(sp->pub.pop3);
-	smtp_service_shutdown(sp->pub.smtp);
-	queue_mgr_stop(sp->pub.queue);
+	for (size_t i = 0; i < server_n_services; i++)
+		server_services[i]->shutdown(sp->svc[i]);
+	queue_mgr_stop(sp->queue);
 	admin_stop(sp->admin);
 	sp->stop_check = loop_timer_add(l, 0, stop_check, sp);
 	sp->grace = loop_timer_add(l, SERVER_GRACE_SECS * 1000, grace_over, sp);
@@ -410,7 +412,7 @@ static void reload_work(void *thread_ctx, void *p)
 {
 	struct reload_job *j = p;
 
-	if (config_load(j->sp->pub.cfg->file, &j->next, &j->err) < 0)
+	if (config_load(j->sp->env.cfg->file, &j->next, &j->err) < 0)
 		return;
 	j->read = true;
 	if (tls_ctx_new(j->next.tls_cert, j->next.tls_key, &j->tls, &j->err) < 0)
@@ -439,13 +441,13 @@ static void reload_done(void *p)
 		free(status);
 	} else {
 		bool tls_ok = j->tls != NULL;
-		config_diff(sp->pub.cfg, &j->next, reload_changed, NULL);
+		config_diff(sp->env.cfg, &j->next, reload_changed, NULL);
 		log_set_level(j->next.log_level);
 		log_set_format(j->next.log_format);
 		if (j->tls == NULL) {
 			log_error("reload: %s; the running certificate stays", j->err);
 		} else {
-			tls_ctx_swap(sp->pub.tls, &j->tls);
+			tls_ctx_swap(sp->tls, &j->tls);
 			log_info("reload: TLS certificate %s and key %s loaded", j->next.tls_cert,
 				 j->next.tls_key);
 		}
@@ -470,8 +472,8 @@ static void reload_begin(struct server_priv *sp)
 	struct reload_job *j = xcalloc(1, sizeof(*j));
 	j->sp = sp;
 	log_info("SIGHUP: reloading %s",
-		 sp->pub.cfg->file != NULL ? sp->pub.cfg->file : "the built-in configuration");
-	if (workers_submit(sp->pub.workers, reload_work, reload_done, j) < 0) {
+		 sp->env.cfg->file != NULL ? sp->env.cfg->file : "the built-in configuration");
+	if (workers_submit(sp->env.workers, reload_work, reload_done, j) < 0) {
 		log_error("reload: the worker queue is full; send SIGHUP again later");
 		free(j);
 		return;
@@ -549,16 +551,23 @@ static void check_store(const struct config *cfg)
 
 static int bind_all(struct server_priv *sp)
 {
-	const struct config *cfg = sp->pub.cfg;
+	const struct config *cfg = sp->env.cfg;
 	char *err = NULL;
 
-	for (int role = 0; role < ROLE_COUNT; role++) {
-		const struct listen_list *ll = &cfg->listen[role];
-		for (size_t i = 0; i < ll->count; i++) {
-			if (listen_on(sp, role, ll->addrs[i], &err) < 0) {
-				log_error("%s", err);
-				free(err);
-				return -1;
+	for (size_t v = 0; v < server_n_services; v++) {
+		const struct service *svc = server_services[v];
+		for (size_t p = 0; p < svc->n_ports; p++) {
+			if (sp->n_ports == SERVER_PORTS_MAX)
+				log_fatal("more than %d ports in the services", SERVER_PORTS_MAX);
+			struct port_ctx *pc = &sp->ports[sp->n_ports++];
+			*pc = (struct port_ctx){.sp = sp, .svc = v, .port = &svc->ports[p]};
+			const struct listen_list *ll = config_listen(cfg, pc->port->name);
+			for (size_t i = 0; ll != NULL && i < ll->count; i++) {
+				if (listen_on(sp, pc, ll->addrs[i], &err) < 0) {
+					log_error("%s", err);
+					free(err);
+					return -1;
+				}
 			}
 		}
 	}
@@ -570,7 +579,7 @@ static int bind_all(struct server_priv *sp)
    why and returns -1 on failure; pd is filled either way. */
 static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 {
-	const struct config *cfg = sp->pub.cfg;
+	const struct config *cfg = sp->env.cfg;
 	char *err = NULL;
 
 	char *db = xasprintf("%s/mailroom.db", cfg->data_dir);
@@ -580,10 +589,10 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 		store_missing(cfg);
 	if (privdrop_plan(cfg, true, pd, &err) < 0 || privdrop_check_owner(cfg, pd, &err) < 0)
 		goto fail;
-	sp->pub.loop = loop_new();
+	sp->env.loop = loop_new();
 	char *held = NULL;
 	if (bind_all(sp) < 0 ||
-	    admin_listen(sp->pub.loop, &cfg->metrics_listen, &sp->admin, &err) < 0 ||
+	    admin_listen(sp->env.loop, &cfg->metrics_listen, &sp->admin, &err) < 0 ||
 	    privdrop_apply(pd, &err) < 0 || privdrop_caps_clear(&held, &err) < 0)
 		goto fail;
 	if (pd->drop)
@@ -595,7 +604,7 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 	if (privdrop_check_reach(cfg->data_dir, pd, &err) < 0)
 		goto fail;
 	check_store(cfg);
-	if (tls_ctx_new(cfg->tls_cert, cfg->tls_key, &sp->pub.tls, &err) < 0) {
+	if (tls_ctx_new(cfg->tls_cert, cfg->tls_key, &sp->tls, &err) < 0) {
 		log_error("%s", err);
 		if (pd->drop && ((access(cfg->tls_cert, R_OK) < 0 && errno == EACCES) ||
 				 (access(cfg->tls_key, R_OK) < 0 && errno == EACCES)))
@@ -608,7 +617,7 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 		free(err);
 		return -1;
 	}
-	if (tls_ctx_client_auth(sp->pub.tls, cfg, &err) < 0) {
+	if (tls_ctx_client_auth(sp->tls, cfg, &err) < 0) {
 		log_error("%s", err);
 		free(err);
 		return -1;
@@ -640,16 +649,21 @@ static void gssapi_report(const struct config *cfg)
 	buf_free(&found);
 }
 
+static void queue_kick(void *ctx)
+{
+	struct server_priv *sp = ctx;
+	queue_mgr_kick(sp->queue);
+}
+
 int server_run(const struct config *cfg)
 {
 	struct server_priv *sp = xcalloc(1, sizeof(*sp));
-	struct server *srv = &sp->pub;
 	sigset_t set;
 	int ret = 1;
 
 	log_set_level(cfg->log_level);
 	log_set_format(cfg->log_format);
-	srv->cfg = cfg;
+	sp->env.cfg = cfg;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -666,21 +680,21 @@ int server_run(const struct config *cfg)
 		privdrop_clear(&pd);
 		listeners_close(sp);
 		admin_free(&sp->admin);
-		loop_free(&srv->loop);
+		loop_free(&sp->env.loop);
 		free(sp);
 		return 1;
 	}
 	char *derr = NULL;
 	/* after the drop: every file a backend reads (a passwd-file, LDAP's
 	   password file) must be readable by the user that serves */
-	if (directory_open(cfg, &srv->dir, &derr) < 0) {
+	if (directory_open(cfg, &sp->env.dir, &derr) < 0) {
 		log_error("%s", derr);
 		free(derr);
 		notify_free(&sp->notify);
 		privdrop_clear(&pd);
 		listeners_close(sp);
 		admin_free(&sp->admin);
-		loop_free(&srv->loop);
+		loop_free(&sp->env.loop);
 		free(sp);
 		return 78; /* EX_CONFIG */
 	}
@@ -688,22 +702,22 @@ int server_run(const struct config *cfg)
 	    .hostname = cfg->hostname,
 	    .postmaster = cfg->smtp_postmaster,
 	    .data_dir = cfg->data_dir,
-	    .dir = srv->dir,
+	    .dir = sp->env.dir,
 	};
 	const char *lerr;
-	if (delivery_open(&ds, &srv->delivery, &lerr) < 0) {
+	if (delivery_open(&ds, &sp->env.delivery, &lerr) < 0) {
 		log_error("%s", lerr);
-		directory_free(&srv->dir);
+		directory_free(&sp->env.dir);
 		notify_free(&sp->notify);
 		privdrop_clear(&pd);
 		listeners_close(sp);
 		admin_free(&sp->admin);
-		loop_free(&srv->loop);
+		loop_free(&sp->env.loop);
 		free(sp);
 		return 78; /* EX_CONFIG */
 	}
 	gssapi_report(cfg);
-	sp->conns = conn_mgr_new(srv->loop, srv->tls);
+	sp->conns = conn_mgr_new(sp->env.loop, sp->tls);
 	conn_mgr_set_gone(sp->conns, conn_gone, sp);
 	/* a TLS handshake gets at most 30 s, less when sessions idle out sooner */
 	conn_mgr_set_timeouts(
@@ -714,53 +728,53 @@ int server_run(const struct config *cfg)
 							     .rate_bytes = cfg->min_data_rate,
 							     .rate_secs = cfg->data_rate_window});
 	sp->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sp->sigfd < 0 || loop_fd_add(srv->loop, sp->sigfd, LOOP_READ, signal_ready, sp) < 0)
+	if (sp->sigfd < 0 || loop_fd_add(sp->env.loop, sp->sigfd, LOOP_READ, signal_ready, sp) < 0)
 		log_fatal("signalfd: %s", strerror(errno));
-	srv->workers = workers_new(srv->loop, cfg->workers, SERVER_JOB_QUEUE_MAX, worker_init,
-				   worker_deinit, (void *)cfg);
-	srv->penalty = penalty_new(cfg->auth_fail_delay_ms, cfg->auth_fail_delay_max * 1000ULL);
-	srv->pop3 = pop3_service_new(srv);
-	srv->smtp = smtp_service_new(srv);
-	srv->queue = queue_mgr_new(srv);
-	admin_start(sp->admin, srv);
+	sp->env.workers = workers_new(sp->env.loop, cfg->workers, SERVER_JOB_QUEUE_MAX, worker_init,
+				      worker_deinit, (void *)cfg);
+	sp->env.penalty = penalty_new(cfg->auth_fail_delay_ms, cfg->auth_fail_delay_max * 1000ULL);
+	sp->env.queue_kick = queue_kick;
+	sp->env.queue_ctx = sp;
+	for (size_t i = 0; i < server_n_services; i++)
+		sp->svc[i] = server_services[i]->create(&sp->env);
+	sp->queue = queue_mgr_new(&sp->env);
+	admin_start(sp->admin, &sp->env);
 
 	log_info("mailroom ready hostname=%s workers=%u user=%s directory=%s", cfg->hostname,
-		 cfg->workers, pd.name, directory_describe(srv->dir));
+		 cfg->workers, pd.name, directory_describe(sp->env.dir));
 	unsigned nls = 0;
 	for (struct listener *ls = sp->listeners; ls != NULL; ls = ls->next)
 		nls++;
 	char *status = xasprintf("serving on %u listeners as user %s", nls, pd.name);
-	notify_start(sp->notify, srv->loop, status);
+	notify_start(sp->notify, sp->env.loop, status);
 	free(status);
 	privdrop_clear(&pd);
-	loop_run(srv->loop);
+	loop_run(sp->env.loop);
 	ret = 0;
 	notify_free(&sp->notify);
 
 	listeners_close(sp);
-	loop_timer_del(srv->loop, &sp->stop_check);
-	loop_timer_del(srv->loop, &sp->grace);
-	conn_mgr_free(&sp->conns);   /* the last `closed`s: sessions go dead */
-	workers_free(&srv->workers); /* queued jobs finish; their `done` frees sessions */
-	admin_free(&sp->admin);	     /* after its store job's `done` */
-	queue_mgr_free(&srv->queue); /* deliveries under way finish */
-	if (pop3_service_sessions(srv->pop3) == 0)
-		pop3_service_free(&srv->pop3);
-	else
-		log_error("shutdown: %u POP3 sessions still alive; not freeing the service",
-			  pop3_service_sessions(srv->pop3));
-	if (smtp_service_sessions(srv->smtp) == 0)
-		smtp_service_free(&srv->smtp);
-	else
-		log_error("shutdown: %u SMTP sessions still alive; not freeing the service",
-			  smtp_service_sessions(srv->smtp));
-	penalty_free(&srv->penalty);
-	delivery_free(&srv->delivery);
-	directory_free(&srv->dir);
-	loop_fd_del(srv->loop, sp->sigfd);
+	loop_timer_del(sp->env.loop, &sp->stop_check);
+	loop_timer_del(sp->env.loop, &sp->grace);
+	conn_mgr_free(&sp->conns);	/* the last `closed`s: sessions go dead */
+	workers_free(&sp->env.workers); /* queued jobs finish; their `done` frees sessions */
+	admin_free(&sp->admin);		/* after its store job's `done` */
+	queue_mgr_free(&sp->queue);	/* deliveries under way finish */
+	for (size_t i = 0; i < server_n_services; i++) {
+		unsigned alive = server_services[i]->sessions(sp->svc[i]);
+		if (alive == 0)
+			server_services[i]->destroy(sp->svc[i]);
+		else
+			log_error("shutdown: %u %s sessions still alive; not freeing the service",
+				  alive, server_services[i]->name);
+	}
+	penalty_free(&sp->env.penalty);
+	delivery_free(&sp->env.delivery);
+	directory_free(&sp->env.dir);
+	loop_fd_del(sp->env.loop, sp->sigfd);
 	close(sp->sigfd);
-	loop_free(&srv->loop);
-	tls_ctx_free(&srv->tls);
+	loop_free(&sp->env.loop);
+	tls_ctx_free(&sp->tls);
 	for (size_t i = 0; i < SERVER_IP_BUCKETS; i++)
 		for (struct ip_count *e = sp->ips[i], *next; e != NULL; e = next) {
 			next = e->next;

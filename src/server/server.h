@@ -2,8 +2,8 @@
 /*
  * server.h - `mailroom serve`: the process that owns the loop, the worker
  * pool, the TLS context and the listeners, and hands ready connections to
- * the protocol of their role. There is no global: everything a session
- * needs hangs off struct server, passed at start.
+ * the service of their port (server/services.h, proto/service.h). There is
+ * no global: a service gets a struct service_env at start and nothing else.
  *
  * Started as root, serve binds its listeners and then runs as [server] user
  * for good, before any thread starts (privdrop.h); as root without it, it
@@ -25,30 +25,6 @@
 #define MAILROOM_SERVER_SERVER_H
 
 #include "util/config.h"
-
-struct loop;
-struct workers;
-struct tls_ctx;
-struct penalty;
-struct directory;
-struct delivery;
-struct pop3_service;
-struct smtp_service;
-struct queue_mgr;
-
-struct server {
-	const struct config *cfg;
-	struct loop *loop;
-	struct workers *workers;   /* thread ctx = struct store * */
-	struct tls_ctx *tls;	   /* NULL if no certificate could be loaded */
-	struct penalty *penalty;   /* per-IP auth failure delays */
-	struct directory *dir;	   /* accounts and recipients (directory.h) */
-	struct delivery *delivery; /* the local delivery path (delivery.h) */
-	struct pop3_service *pop3;
-	struct smtp_service *smtp;
-	struct queue_mgr *queue; /* NULL with [delivery] enabled = no */
-	unsigned connections;
-};
 
 /* Runs until SIGTERM; returns the process exit code. */
 int server_run(const struct config *cfg);

@@ -2,20 +2,29 @@
 /*
  * smtp.h - the SMTP service (RFC 5321 with PIPELINING, SIZE, 8BITMIME,
  * ENHANCEDSTATUSCODES, STARTTLS, AUTH, SMTPUTF8, DSN): the face of smtp/.
- * One service serves the three roles: smtp (inbound for hosted domains),
- * submission (STARTTLS) and submissions (implicit TLS); the role of the
- * connection decides the policy.
+ * `smtp_service` is its entry in the server's list of services
+ * (proto/service.h), ALPN id "smtp", with three ports: smtp (inbound for
+ * hosted domains), submission (STARTTLS) and submissions (implicit TLS);
+ * the port a connection arrived on decides the policy.
  */
 #ifndef MAILROOM_SMTP_SMTP_H
 #define MAILROOM_SMTP_SMTP_H
 
-struct server;
+#include "proto/service.h"
+
+#include <stdbool.h>
+
 struct conn;
 struct smtp_service;
 
-struct smtp_service *smtp_service_new(struct server *srv);
+extern const struct service smtp_service;
+
+/* env must outlive the service (S1). */
+struct smtp_service *smtp_service_new(const struct service_env *env);
 void smtp_service_free(struct smtp_service **svc);
-void smtp_session_start(struct smtp_service *svc, struct conn *c);
+/* submission: the port is for authenticated users (submission,
+   submissions), not inbound relay for hosted domains (smtp). */
+void smtp_session_start(struct smtp_service *svc, struct conn *c, bool submission);
 unsigned smtp_service_sessions(const struct smtp_service *svc);
 /* Graceful stop: sessions answer 421 between commands and close; a message
    whose commit is under way still gets its 250 first. */

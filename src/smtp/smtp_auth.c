@@ -15,8 +15,9 @@
 #include "directory/penalty.h"
 #include "net/conn.h"
 #include "net/loop.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "smtp/smtp_private.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -43,7 +44,7 @@ static void send_challenge(struct smtp_session *s, const struct buf *data)
 
 static void auth_success(struct smtp_session *s, const struct auth_identity *id, const char *mech)
 {
-	struct penalty *pen = s->svc->srv->penalty;
+	struct penalty *pen = s->svc->env->penalty;
 	char login[SASL_NAME_MAX + 1]; /* as the client gave it: the brake's key */
 
 	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->sasl));
@@ -64,7 +65,7 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 
 static void auth_failed(struct smtp_session *s, const char *mech)
 {
-	struct penalty *pen = s->svc->srv->penalty;
+	struct penalty *pen = s->svc->env->penalty;
 	const char *user = s->sasl != NULL ? sasl_server_authcid(s->sasl) : "";
 
 	smtp_login_record(s, "failed", mech, user, NULL);
@@ -125,7 +126,7 @@ static bool sasl_submit(struct smtp_session *s, struct buf *in)
 {
 	struct smtp_job *job = smtp_job_new(s, finish_sasl);
 	uint64_t wait =
-	    sasl_job_brake_ms(s->sasl, in, s->svc->srv->penalty, s->ip, loop_now_ms(smtp_loop(s)));
+	    sasl_job_brake_ms(s->sasl, in, s->svc->env->penalty, s->ip, loop_now_ms(smtp_loop(s)));
 
 	sasl_job_init(&job->sasl, s->sasl, in);
 	smtp_job_submit_after(s, job, work_sasl, wait);
@@ -141,7 +142,7 @@ bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m)
 	if (m == SASL_GSSAPI)
 		return sasl_gssapi_configured(smtp_config(s));
 	/* SCRAM needs a verifier that only some backends hold */
-	return m != SASL_SCRAM_SHA_256 || directory_offers(s->svc->srv->dir, DIRECTORY_SCRAM);
+	return m != SASL_SCRAM_SHA_256 || directory_offers(s->svc->env->dir, DIRECTORY_SCRAM);
 }
 
 void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
@@ -155,7 +156,7 @@ void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
 
 static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
-	s->sasl = sasl_server_new(m, s->svc->srv->dir);
+	s->sasl = sasl_server_new(m, s->svc->env->dir);
 	if (m == SASL_EXTERNAL)
 		sasl_server_set_external(s->sasl, conn_tls_identity(s->conn));
 	sasl_server_use_gssapi(s->sasl, smtp_config(s), "smtp"); /* RFC 4954 §4 */

@@ -16,8 +16,9 @@
  * [smtp] max_errors.
  */
 #include "net/conn.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "smtp/smtp_private.h"
+#include "util/config.h"
 #include "util/log.h"
 
 #include <string.h>

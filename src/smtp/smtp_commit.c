@@ -26,7 +26,7 @@
  * all (SPEC §3). That needs the store, so it runs on the worker too.
  */
 #include "net/loop.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "smtp/smtp_private.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -38,11 +38,11 @@
 #define SMTP_BATCH_MAX 256
 #define SMTP_COMMIT_RETRY_MS 5 /* pool full: try again this much later */
 
-struct smtp_service *smtp_service_new(struct server *srv)
+struct smtp_service *smtp_service_new(const struct service_env *env)
 {
 	struct smtp_service *svc = xcalloc(1, sizeof(*svc));
 
-	svc->srv = srv;
+	svc->env = env;
 	pthread_mutex_init(&svc->mu, NULL);
 	pthread_cond_init(&svc->cv, NULL);
 	svc->pending_tail = &svc->pending;
@@ -100,7 +100,7 @@ static void commit_try(struct smtp_session *s, struct smtp_job *job)
 {
 	struct smtp_service *svc = s->svc;
 
-	if (proto_frame_submit(&s->frame, svc->srv->workers, smtp_commit_work, smtp_job_done,
+	if (proto_frame_submit(&s->frame, svc->env->workers, smtp_commit_work, smtp_job_done,
 			       job) == 0)
 		return;
 	/* the job's message may already be in a running batch: never fail it

@@ -117,7 +117,7 @@ struct smtp_commit {
 };
 
 struct smtp_service {
-	struct server *srv;
+	const struct service_env *env;
 	unsigned sessions;
 	uint64_t qid_counter;
 	struct smtp_session *first;
@@ -188,6 +188,7 @@ struct smtp_session {
 	int reply_code;
 	char cmd_args[SMTP_LOG_ARGS_MAX + 1]; /* "" for SECRET commands */
 	const char *service;		      /* "smtp", "submission", "submissions", for records */
+	bool submission;		      /* arrived on submission or submissions */
 	uint64_t cmds_done, messages, bytes_in; /* for the session record */
 };
 

@@ -33,9 +33,10 @@
  */
 #include "net/conn.h"
 #include "net/loop.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "smtp/smtp_private.h"
 #include "util/arena.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -66,18 +67,17 @@ void smtp_enter_state(struct smtp_session *s, enum smtp_state to)
 
 const struct config *smtp_config(const struct smtp_session *s)
 {
-	return s->svc->srv->cfg;
+	return s->svc->env->cfg;
 }
 
 struct loop *smtp_loop(const struct smtp_session *s)
 {
-	return s->svc->srv->loop;
+	return s->svc->env->loop;
 }
 
 bool smtp_role_submission(const struct smtp_session *s)
 {
-	enum listen_role r = s->conn != NULL ? conn_role(s->conn) : ROLE_SMTP;
-	return r == ROLE_SUBMISSION || r == ROLE_SUBMISSIONS;
+	return s->submission;
 }
 
 /* --- output ------------------------------------------------------------------ */
@@ -326,8 +326,8 @@ struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish
 {
 	struct smtp_job *job = xcalloc(1, sizeof(*job));
 	job->sess = s;
-	job->dir = s->svc->srv->dir;
-	job->delivery = s->svc->srv->delivery;
+	job->dir = s->svc->env->dir;
+	job->delivery = s->svc->env->delivery;
 	job->finish = finish;
 	return job;
 }
@@ -364,7 +364,7 @@ void smtp_job_done(void *p)
 
 bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn)
 {
-	if (proto_frame_submit(&s->frame, s->svc->srv->workers, fn, smtp_job_done, job) == 0)
+	if (proto_frame_submit(&s->frame, s->svc->env->workers, fn, smtp_job_done, job) == 0)
 		return true;
 	job_free(job);
 	log_warn("sid=%s smtp worker queue full", s->sid);
@@ -454,9 +454,9 @@ static const struct conn_events smtp_conn_events = {
     .closed = on_closed,
 };
 
-void smtp_session_start(struct smtp_service *svc, struct conn *c)
+void smtp_session_start(struct smtp_service *svc, struct conn *c, bool submission)
 {
-	const struct config *cfg = svc->srv->cfg;
+	const struct config *cfg = svc->env->cfg;
 	struct arena *a = arena_new(SMTP_ARENA_FIRST);
 	struct smtp_session *s = arena_alloc(a, sizeof(*s));
 
@@ -467,7 +467,8 @@ void smtp_session_start(struct smtp_service *svc, struct conn *c)
 	s->state = SMTP_GREETED;
 	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
 	s->ip = arena_strdup(a, conn_peer_ip(c));
-	s->service = listen_role_name(conn_role(c));
+	s->service = conn_service(c);
+	s->submission = submission;
 	s->shutdown = svc->stopping;
 	s->next = svc->first;
 	if (s->next != NULL)
@@ -500,3 +501,53 @@ void smtp_service_shutdown(struct smtp_service *svc)
 		proto_frame_run(&s->frame); /* may free s */
 	}
 }
+
+/* --- the service entry (proto/service.h) ------------------------------------ */
+
+enum { SMTP_PORT_RELAY, SMTP_PORT_SUBMISSION };
+
+static const char smtp_busy[] = "421 4.7.0 Too many connections, try again later\r\n";
+
+static const struct service_port smtp_ports[] = {
+    {.name = "smtp", .busy = smtp_busy, .kind = SMTP_PORT_RELAY},
+    {.name = "submission", .busy = smtp_busy, .kind = SMTP_PORT_SUBMISSION},
+    {.name = "submissions", .implicit_tls = true, .kind = SMTP_PORT_SUBMISSION},
+};
+
+static void *svc_create(const struct service_env *env)
+{
+	return smtp_service_new(env);
+}
+
+static void svc_session(void *svc, struct conn *c, const struct service_port *port)
+{
+	smtp_session_start(svc, c, port->kind == SMTP_PORT_SUBMISSION);
+}
+
+static unsigned svc_sessions(const void *svc)
+{
+	return smtp_service_sessions(svc);
+}
+
+static void svc_shutdown(void *svc)
+{
+	smtp_service_shutdown(svc);
+}
+
+static void svc_destroy(void *svc)
+{
+	struct smtp_service *p = svc;
+	smtp_service_free(&p);
+}
+
+const struct service smtp_service = {
+    .name = "smtp",
+    .alpn = "smtp",
+    .ports = smtp_ports,
+    .n_ports = sizeof(smtp_ports) / sizeof(smtp_ports[0]),
+    .create = svc_create,
+    .session = svc_session,
+    .sessions = svc_sessions,
+    .shutdown = svc_shutdown,
+    .destroy = svc_destroy,
+};

@@ -15,10 +15,10 @@
 #include "mime/mime.h"
 #include "net/conn.h"
 #include "net/loop.h"
-#include "queue/queue.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "smtp/smtp_private.h"
 #include "util/arena.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -624,8 +624,10 @@ static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 	delivery_log(&job->out, s->sid);
 	if (job->commit.sub.status == STORE_OK) {
 		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", job->qid);
-		if (job->commit.sub.n_remote > 0 || job->commit.sub.n_reports > 0)
-			queue_mgr_kick(s->svc->srv->queue);
+		const struct service_env *env = s->svc->env;
+		if ((job->commit.sub.n_remote > 0 || job->commit.sub.n_reports > 0) &&
+		    env->queue_kick != NULL)
+			env->queue_kick(env->queue_ctx);
 		snprintf(res, sizeof(res), "queued");
 		s->messages++;
 		s->bytes_in += job->msg.len;

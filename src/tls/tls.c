@@ -3,11 +3,12 @@
  * tls.c - the server's OpenSSL context and the self-signed certificate that
  * `mailroom init` makes.
  *
- * One SSL_CTX serves every role. The policy is RFC 9325's: TLS 1.2 at
+ * One SSL_CTX serves every port. The policy is RFC 9325's: TLS 1.2 at
  * least, AEAD ciphers with forward secrecy, no compression (CRIME), no
- * renegotiation, and strict ALPN (§3.8, the ALPACA attack): the role of a
- * connection reaches the ALPN callback through the SSL's app data, and only
- * that role's protocol ("pop3" or "smtp") or no ALPN at all is accepted.
+ * renegotiation, and strict ALPN (§3.8, the ALPACA attack): a
+ * connection's ALPN id (its service's, proto/service.h) reaches the ALPN
+ * callback through the SSL's app data, and only that id or no ALPN at all
+ * is accepted.
  * SSL_MODE_RELEASE_BUFFERS keeps idle connections small: OpenSSL frees its
  * 16 KiB record buffers whenever nothing is in flight.
  *
@@ -79,12 +80,11 @@ int tls_fail(char **err_r, const char *what, const char *file)
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 		       const unsigned char *in, unsigned inlen, void *arg)
 {
-	enum listen_role role = tls_conn_role(ssl);
-	const char *want = role == ROLE_POP3 || role == ROLE_POP3S ? "pop3" : "smtp";
-	size_t wl = strlen(want);
+	const char *want = tls_conn_alpn_id(ssl);
 
-	if (role == ROLE_COUNT)
+	if (want == NULL)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	size_t wl = strlen(want);
 	for (unsigned i = 0; i < inlen;) {
 		unsigned l = in[i];
 		if (l == 0 || i + 1 + l > inlen)

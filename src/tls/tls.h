@@ -3,9 +3,9 @@
  * tls.h - OpenSSL contexts, certificates and the TLS transport of net/conn.
  *
  * Policy (SPEC §10): TLS 1.2 and newer only, modern cipher list, no
- * compression, no renegotiation, strict ALPN (RFC 9325 §3.8, ALPACA): on POP3
- * ports "pop3" or no ALPN is accepted, on SMTP ports "smtp" or none; any
- * other protocol name aborts the handshake.
+ * compression, no renegotiation, strict ALPN (RFC 9325 §3.8, ALPACA): a
+ * port accepts its service's ALPN id ("pop3" on POP3 ports, "smtp" on SMTP
+ * ports) or no ALPN; any other protocol name aborts the handshake.
  */
 #ifndef MAILROOM_TLS_TLS_H
 #define MAILROOM_TLS_TLS_H

@@ -32,7 +32,7 @@
 
 struct tls_conn {
 	SSL *ssl;
-	enum listen_role role;
+	const char *alpn;		    /* the port's protocol id, for the ALPN callback */
 	int hs_want, read_want, write_want; /* LOOP_READ or LOOP_WRITE */
 	bool failed;			    /* no close_notify after a fatal error */
 	const char *err;		    /* why the last call failed (static) */
@@ -41,13 +41,13 @@ struct tls_conn {
 	const char *cert_refused;	    /* tls_conn_cert_refused(), or NULL */
 };
 
-enum listen_role tls_conn_role(const SSL *ssl)
+const char *tls_conn_alpn_id(const SSL *ssl)
 {
 	const struct tls_conn *t = SSL_get_app_data(ssl);
-	return t != NULL ? t->role : ROLE_COUNT;
+	return t != NULL ? t->alpn : NULL;
 }
 
-struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, enum listen_role role)
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, const char *alpn)
 {
 	ERR_clear_error();
 	SSL *ssl = SSL_new(tls_ctx_ssl(ctx));
@@ -59,10 +59,10 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, enum listen_role role
 	}
 	struct tls_conn *t = xcalloc(1, sizeof(*t));
 	t->ssl = ssl;
-	t->role = role;
+	t->alpn = alpn;
 	t->hs_want = t->read_want = LOOP_READ;
 	t->write_want = LOOP_WRITE;
-	SSL_set_app_data(ssl, t); /* the ALPN callback finds the role here */
+	SSL_set_app_data(ssl, t); /* the ALPN callback finds the id here */
 	SSL_set_accept_state(ssl);
 	return t;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tls_internal.h - what tls.c and tls_conn.c share and nobody else sees:
- * the SSL_CTX behind a struct tls_ctx, the listening role of an SSL (for
+ * the SSL_CTX behind a struct tls_ctx, the ALPN id of an SSL's port (for
  * the ALPN callback, which only gets the SSL), and the client certificate
  * checks of tls_client.c.
  */
@@ -17,8 +17,9 @@ SSL_CTX *tls_ctx_ssl(struct tls_ctx *ctx);
 /* *err_r = "what file: <the oldest queued OpenSSL error>", the queue
    cleared; returns -1. */
 int tls_fail(char **err_r, const char *what, const char *file);
-/* ROLE_COUNT if the SSL was not made by tls_conn_new(). */
-enum listen_role tls_conn_role(const SSL *ssl);
+/* The ALPN id the connection's port speaks (tls_conn_new), or NULL if the
+   SSL was not made by tls_conn_new(). */
+const char *tls_conn_alpn_id(const SSL *ssl);
 
 /* The verify callback saw X509_V_ERR_* `err`; the first one counts. */
 void tls_conn_verify_failed(SSL *ssl, int err);

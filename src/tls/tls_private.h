@@ -25,9 +25,10 @@ struct tls_conn;
 #define TLS_IO_EOF (-2)
 #define TLS_IO_ERROR (-3)
 
-/* Server side, on a connected non-blocking socket. The role selects the
-   only ALPN protocol accepted. Returns NULL if OpenSSL refuses. */
-struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, enum listen_role role);
+/* Server side, on a connected non-blocking socket. alpn is the
+   only ALPN protocol id accepted (kept, not copied: a static string). Returns NULL if OpenSSL
+   refuses. */
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, const char *alpn);
 void tls_conn_free(struct tls_conn **t);
 /* 1 = handshake complete, or a TLS_IO_* code; on TLS_IO_ERROR/EOF *err_r
    (static text) says why, e.g. "no application protocol". */

@@ -35,6 +35,14 @@ const char *listen_role_name(enum listen_role role)
 	return role_names[role];
 }
 
+const struct listen_list *config_listen(const struct config *c, const char *name)
+{
+	for (int r = 0; r < ROLE_COUNT; r++)
+		if (strcmp(role_names[r], name) == 0)
+			return &c->listen[r];
+	return NULL;
+}
+
 bool listen_role_implicit_tls(enum listen_role role)
 {
 	return role == ROLE_SUBMISSIONS || role == ROLE_POP3S;

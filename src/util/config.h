@@ -137,6 +137,9 @@ struct config {
 };
 
 const char *listen_role_name(enum listen_role role);
+/* The addresses of the [listen] key NAME ("pop3s"), or NULL if there is no
+   such key. */
+const struct listen_list *config_listen(const struct config *c, const char *name);
 bool listen_role_implicit_tls(enum listen_role role);
 
 /* path may be NULL: then ./mailroom.conf if it exists, else the system

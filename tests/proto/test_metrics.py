@@ -125,7 +125,7 @@ def raw_exchange(port, data, timeout=12):
 def test_format_and_routes():
     with metrics_server() as s:
         s.start()
-        s.wait_log(r"listening role=metrics addr=127\.0\.0\.1:%d" % s.metrics_port)
+        s.wait_log(r"listening service=metrics addr=127\.0\.0\.1:%d" % s.metrics_port)
         status, headers, body = http(s.metrics_port)
         assert status == 200
         promtool(body)

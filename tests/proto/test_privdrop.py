@@ -110,7 +110,7 @@ def test_serve_runs_as_the_user():
         log = srv.log_text()
         assert "running as user=%s uid=%d gid=%d" % (TEST_USER, uid, gid) in log, log
         # the switch comes after the listeners, before anything is served
-        assert log.index("listening role=") < log.index("running as user=") < log.index(
+        assert log.index("listening service=") < log.index("running as user=") < log.index(
             "mailroom ready")
         assert "user=%s" % TEST_USER in log[log.index("mailroom ready"):]
         # SMTP in, POP3 out: the store and the TLS key work as the user

@@ -242,7 +242,7 @@ static void sess_init(struct sess *s, enum mode mode)
 	s->mgr = conn_mgr_new(s->loop, NULL);
 	conn_mgr_set_gone(s->mgr, on_gone, s);
 	test_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-	s->c = conn_new(s->mgr, sv[0], NULL, ROLE_POP3);
+	s->c = conn_new(s->mgr, sv[0], NULL, "pop3", "pop3");
 	test_assert(s->c != NULL);
 	conn_set_events(s->c, &events, s);
 	s->cfd = sv[1];
@@ -311,7 +311,7 @@ static void test_echo(void)
 	test_assert(!conn_is_tls(s.c));
 	test_assert(!conn_tls_available(s.c)); /* no TLS context given */
 	test_assert(conn_starttls(s.c) == -1);
-	test_assert(conn_role(s.c) == ROLE_POP3);
+	test_assert_str(conn_service(s.c), "pop3");
 	test_assert_str(conn_peer_ip(s.c), "local");
 	test_assert_str(conn_tls_desc(s.c), "");
 	test_assert(conn_loop(s.c) == s.loop);
@@ -559,7 +559,7 @@ static void test_ids_and_mgr_free(void)
 	sess_init(&s, M_ECHO);
 	for (int i = 0; i < 2; i++) {
 		test_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]) == 0);
-		more[i] = conn_new(s.mgr, sv[i][0], NULL, ROLE_POP3S);
+		more[i] = conn_new(s.mgr, sv[i][0], NULL, "pop3s", "pop3");
 		conn_set_events(more[i], &events, &s);
 	}
 	test_assert(is_hex16(conn_id(s.c)) && is_hex16(conn_id(more[0])));
@@ -597,7 +597,7 @@ static void test_tcp_nodelay(void)
 	int v = 0;
 	socklen_t vl = sizeof(v);
 	test_assert(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v == 0);
-	struct conn *c = conn_new(m, fd, (struct sockaddr *)&peer, ROLE_POP3);
+	struct conn *c = conn_new(m, fd, (struct sockaddr *)&peer, "pop3", "pop3");
 	test_assert(c != NULL);
 	test_assert(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v == 1);
 	conn_mgr_free(&m);

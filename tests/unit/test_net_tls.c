@@ -7,8 +7,8 @@
  *    verification) for about 10 years; a no-op when both files exist;
  *  - tls_ctx_new() refuses a missing file and a key of another certificate;
  *  - implicit TLS: handshake then tls_ready, ALPN "pop3" or none accepted on
- *    POP3 roles, "http/1.1" or "smtp" refused with no_application_protocol,
- *    "smtp" accepted on an SMTP role, TLS 1.1 refused, plaintext garbage
+ *    POP3 ports, "http/1.1" or "smtp" refused with no_application_protocol,
+ *    "smtp" accepted on an SMTP port, TLS 1.1 refused, plaintext garbage
  *    fails the handshake, a silent client hits the handshake limit;
  *  - STARTTLS: the "+OK" goes out in plaintext, a command pipelined behind
  *    STLS is discarded (CVE-2011-0411), commands after the handshake work;
@@ -318,9 +318,9 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
-/* Runs one scenario: a conn of `role` (implicit TLS unless starttls) against
+/* Runs one scenario: a conn whose port speaks `alpn` (implicit TLS unless starttls) against
    a client thread. */
-static void run_case(struct sess *s, struct client *cl, enum listen_role role, bool implicit,
+static void run_case(struct sess *s, struct client *cl, const char *alpn, bool implicit,
 		     size_t input_max)
 {
 	int sv[2];
@@ -332,7 +332,7 @@ static void run_case(struct sess *s, struct client *cl, enum listen_role role, b
 	conn_mgr_set_timeouts(s->mgr, 1, 0);
 	loop_before_sleep(s->loop, check_done, s);
 	test_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-	s->c = conn_new(s->mgr, sv[0], NULL, role);
+	s->c = conn_new(s->mgr, sv[0], NULL, "test", alpn);
 	conn_set_events(s->c, &events, s);
 	if (input_max != 0)
 		conn_set_input_max(s->c, input_max);
@@ -430,7 +430,7 @@ static void test_implicit_alpn_pop3(void)
 	test_begin("tls implicit handshake with ALPN pop3, then lines");
 	struct sess s;
 	struct client cl = {.alpn = "pop3", .script = "echo"};
-	run_case(&s, &cl, ROLE_POP3S, true, 0);
+	run_case(&s, &cl, "pop3", true, 0);
 	test_assert(cl.connected);
 	test_assert_str(cl.alpn_got, "pop3");
 	test_assert_str(s.alpn, "pop3");
@@ -447,7 +447,7 @@ static void test_implicit_no_alpn(void)
 	test_begin("tls implicit handshake without ALPN is accepted");
 	struct sess s;
 	struct client cl = {.script = "echo"};
-	run_case(&s, &cl, ROLE_POP3S, true, 0);
+	run_case(&s, &cl, "pop3", true, 0);
 	test_assert(cl.connected);
 	test_assert_str(cl.alpn_got, "");
 	test_assert_str(cl.rx.data, "+hello\r\n+BYE\r\n");
@@ -455,11 +455,11 @@ static void test_implicit_no_alpn(void)
 	test_end();
 }
 
-static void expect_refused(enum listen_role role, const char *alpn)
+static void expect_refused(const char *port_alpn, const char *alpn)
 {
 	struct sess s;
 	struct client cl = {.alpn = alpn, .script = "echo"};
-	run_case(&s, &cl, role, true, 0);
+	run_case(&s, &cl, port_alpn, true, 0);
 	test_assert(!cl.connected);
 	test_assert(strstr(cl.err, "no application protocol") != NULL);
 	test_assert(s.tls_ready == 0);
@@ -471,18 +471,18 @@ static void expect_refused(enum listen_role role, const char *alpn)
 static void test_alpn_refused(void)
 {
 	test_begin("tls ALPN of another protocol is refused (ALPACA)");
-	expect_refused(ROLE_POP3S, "http/1.1");
-	expect_refused(ROLE_POP3S, "smtp");
-	expect_refused(ROLE_SUBMISSIONS, "pop3");
+	expect_refused("pop3", "http/1.1");
+	expect_refused("pop3", "smtp");
+	expect_refused("smtp", "pop3");
 	test_end();
 }
 
 static void test_alpn_smtp(void)
 {
-	test_begin("tls ALPN smtp is accepted on an SMTP role");
+	test_begin("tls ALPN smtp is accepted on an SMTP port");
 	struct sess s;
 	struct client cl = {.alpn = "smtp", .script = "echo"};
-	run_case(&s, &cl, ROLE_SUBMISSIONS, true, 0);
+	run_case(&s, &cl, "smtp", true, 0);
 	test_assert(cl.connected);
 	test_assert_str(cl.alpn_got, "smtp");
 	case_free(&s, &cl);
@@ -494,7 +494,7 @@ static void test_old_tls_refused(void)
 	test_begin("tls 1.1 is refused");
 	struct sess s;
 	struct client cl = {.script = "echo", .max_version = TLS1_1_VERSION};
-	run_case(&s, &cl, ROLE_POP3S, true, 0);
+	run_case(&s, &cl, "pop3", true, 0);
 	test_assert(!cl.connected);
 	test_assert(s.closed == 1 && strncmp(s.reason, "tls handshake failed", 20) == 0);
 	case_free(&s, &cl);
@@ -506,7 +506,7 @@ static void test_garbage(void)
 	test_begin("tls plaintext on an implicit-TLS port fails the handshake");
 	struct sess s;
 	struct client cl = {.script = "garbage"};
-	run_case(&s, &cl, ROLE_POP3S, true, 0);
+	run_case(&s, &cl, "pop3", true, 0);
 	test_assert(s.closed == 1 && strncmp(s.reason, "tls handshake failed", 20) == 0);
 	test_assert(s.got.len == 0);
 	case_free(&s, &cl);
@@ -518,7 +518,7 @@ static void test_handshake_timeout(void)
 	test_begin("tls a client that never starts the handshake is dropped");
 	struct sess s;
 	struct client cl = {.script = "silent"};
-	run_case(&s, &cl, ROLE_POP3S, true, 0);
+	run_case(&s, &cl, "pop3", true, 0);
 	test_assert(s.closed == 1);
 	test_assert_str(s.reason, "tls handshake timeout");
 	case_free(&s, &cl);
@@ -530,7 +530,7 @@ static void test_starttls_injection(void)
 	test_begin("tls STARTTLS discards bytes pipelined after the command");
 	struct sess s;
 	struct client cl = {.alpn = "pop3", .script = "starttls"};
-	run_case(&s, &cl, ROLE_POP3, false, 0);
+	run_case(&s, &cl, "pop3", false, 0);
 	test_assert(cl.connected);
 	test_assert(s.tls_ready == 1);
 	test_assert(s.was_tls_at_capa);
@@ -545,7 +545,7 @@ static void test_big(void)
 	test_begin("tls 1 MiB reply, then close_notify");
 	struct sess s;
 	struct client cl = {.script = "big"};
-	run_case(&s, &cl, ROLE_POP3S, true, 0);
+	run_case(&s, &cl, "pop3", true, 0);
 	test_assert(cl.rx.len == 1 << 20);
 	bool same = cl.rx.len == 1 << 20;
 	for (size_t i = 0; same && i < cl.rx.len; i++)
@@ -563,7 +563,7 @@ static void test_pending(void)
 	struct client cl = {.script = "pipelined"};
 	struct buf want = {0};
 
-	run_case(&s, &cl, ROLE_POP3S, true, 16);
+	run_case(&s, &cl, "pop3", true, 16);
 	for (int i = 0; i < 50; i++)
 		buf_printf(&want, "+line %02d\r\n", i);
 	buf_append_str(&want, "+BYE\r\n");
@@ -685,7 +685,7 @@ static void client_cert_case(struct tls_ctx *ctx, X509 *cert, EVP_PKEY *key, con
 	struct client cl = {.script = "echo", .cert = cert, .key = key};
 
 	server_tls = ctx;
-	run_case(&s, &cl, ROLE_POP3S, true, 0);
+	run_case(&s, &cl, "pop3", true, 0);
 	server_tls = saved;
 	test_assert(cl.connected); /* a certificate never fails the handshake */
 	test_assert(s.tls_ready == 1);

@@ -2,7 +2,7 @@
 /* test_smtp_commit.c - group commit on a full worker pool: the loop never
    waits, the session waits (back-pressure), and no message is failed for it. */
 #include "net/loop.h"
-#include "server/server.h"
+#include "proto/service.h"
 #include "smtp/smtp_private.h"
 #include "test_common.h"
 #include "util/config.h"
@@ -63,7 +63,7 @@ static void test_full_pool_is_back_pressure(void)
 	char *dir;
 	struct store *st = test_store_new(&dir);
 	struct config cfg;
-	struct server srv;
+	struct service_env srv;
 	struct smtp_session sess[N_MSGS];
 
 	test_begin("smtp commit: a full worker pool makes the session wait, never the loop");
