@@ -43,7 +43,8 @@ struct workers {
 	int efd;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	struct job_list queue, finished;
+	struct job_list quick, hash, finished; /* the two lanes, and jobs done */
+	unsigned quick_streak; /* quick jobs taken in a row while a hash job waited */
 	size_t queued, max_queue;
 	bool stopping;
 	worker_init_fn *init;
@@ -74,6 +75,19 @@ static struct job *list_pop(struct job_list *l)
 	return j;
 }
 
+/* The next job: quick first, but a waiting hash job after a streak. */
+static struct job *take(struct workers *w)
+{
+	if (w->hash.head != NULL &&
+	    (w->quick.head == NULL || w->quick_streak >= WORKERS_QUICK_STREAK)) {
+		w->quick_streak = 0;
+		return list_pop(&w->hash);
+	}
+	if (w->hash.head != NULL)
+		w->quick_streak++;
+	return list_pop(&w->quick);
+}
+
 static void *worker_main(void *arg)
 {
 	struct workers *w = arg;
@@ -81,9 +95,9 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (w->queue.head == NULL && !w->stopping)
+		while (w->quick.head == NULL && w->hash.head == NULL && !w->stopping)
 			pthread_cond_wait(&w->cond, &w->mu);
-		struct job *j = list_pop(&w->queue);
+		struct job *j = take(w);
 		if (j == NULL)
 			break; /* stopping and nothing left */
 		pthread_mutex_unlock(&w->mu);
@@ -157,6 +171,12 @@ struct workers *workers_new(struct loop *l, unsigned threads, size_t max_queue,
 
 int workers_submit(struct workers *w, worker_fn *fn, worker_done_fn *done, void *arg)
 {
+	return workers_submit_lane(w, WORKER_LANE_QUICK, fn, done, arg);
+}
+
+int workers_submit_lane(struct workers *w, enum worker_lane lane, worker_fn *fn,
+			worker_done_fn *done, void *arg)
+{
 	pthread_mutex_lock(&w->mu);
 	if (w->stopping || w->queued >= w->max_queue) {
 		pthread_mutex_unlock(&w->mu);
@@ -166,7 +186,7 @@ int workers_submit(struct workers *w, worker_fn *fn, worker_done_fn *done, void 
 	j->fn = fn;
 	j->done = done;
 	j->arg = arg;
-	list_push(&w->queue, j);
+	list_push(lane == WORKER_LANE_HASH ? &w->hash : &w->quick, j);
 	w->queued++;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);

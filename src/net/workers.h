@@ -9,6 +9,15 @@
  * must stay alive until `done` runs (a session closed meanwhile marks itself
  * dead and is freed by `done`). The queue is bounded: when it is full,
  * workers_submit() fails and the caller answers with a temporary error.
+ *
+ * Two lanes share the threads. Quick jobs (store reads and writes, a few
+ * hundred microseconds) are taken before hash jobs (a password check:
+ * milliseconds of one core each, and a burst of logins brings hundreds at
+ * once). Without that, a login whose hash is done would queue its mailbox
+ * load behind every hash still waiting, and no client of a burst would be
+ * answered until the whole burst was hashed; sessions already logged in
+ * would wait too. A hash job still runs after WORKERS_QUICK_STREAK quick
+ * jobs in a row, so steady store work cannot starve logins.
  */
 #ifndef MAILROOM_NET_WORKERS_H
 #define MAILROOM_NET_WORKERS_H
@@ -18,6 +27,13 @@
 struct loop;
 struct workers;
 
+enum worker_lane {
+	WORKER_LANE_QUICK, /* store work: taken first */
+	WORKER_LANE_HASH,  /* password checks */
+};
+
+#define WORKERS_QUICK_STREAK 4
+
 typedef void worker_fn(void *thread_ctx, void *job);
 typedef void worker_done_fn(void *job);
 typedef void *worker_init_fn(void *arg); /* returns the thread's ctx */
@@ -25,8 +41,11 @@ typedef void worker_deinit_fn(void *thread_ctx);
 
 struct workers *workers_new(struct loop *l, unsigned threads, size_t max_queue,
 			    worker_init_fn *init, worker_deinit_fn *deinit, void *arg);
-/* Returns 0, or -1 if the queue is full or the pool is stopping. */
+/* Returns 0, or -1 if the queue is full or the pool is stopping. The bound
+   counts both lanes. workers_submit() is the quick lane. */
 int workers_submit(struct workers *w, worker_fn *fn, worker_done_fn *done, void *job);
+int workers_submit_lane(struct workers *w, enum worker_lane lane, worker_fn *fn,
+			worker_done_fn *done, void *job);
 /* Jobs queued or running now (the bound counts them), for metrics; takes
    the pool's mutex for a moment. */
 size_t workers_depth(struct workers *w);

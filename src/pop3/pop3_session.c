@@ -377,22 +377,34 @@ static void job_done(void *p)
 	proto_frame_job_done(&job->sess->frame, job, job_finish, job_free);
 }
 
-bool pop3_job_try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
+static bool try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
+		       enum worker_lane lane)
 {
-	if (proto_frame_submit(&s->frame, s->svc->env->workers, fn, job_done, job) == 0)
+	if (proto_frame_submit(&s->frame, s->svc->env->workers, lane, fn, job_done, job) == 0)
 		return true;
 	job_free(job);
 	log_warn("sid=%s pop3 worker queue full", s->sid);
 	return false;
 }
 
-bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
+static bool submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
+		   enum worker_lane lane)
 {
-	if (pop3_job_try_submit(s, job, fn))
+	if (try_submit(s, job, fn, lane))
 		return true;
 	pop3_reply(s, false, "[SYS/TEMP] Server busy, try again later");
 	pop3_cmd_finish(s);
 	return false;
+}
+
+bool pop3_job_try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
+{
+	return try_submit(s, job, fn, WORKER_LANE_QUICK);
+}
+
+bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
+{
+	return submit(s, job, fn, WORKER_LANE_QUICK);
 }
 
 /* --- delayed steps and the login brake ------------------------------------------ */
@@ -423,13 +435,14 @@ void pop3_session_delay(struct pop3_session *s, uint64_t ms, void (*fn)(struct p
 	s->delay = loop_timer_add(pop3_loop(s), ms, delay_fired, s);
 }
 
-/* The end of the brake's wait (or no wait): a refused job ends the AUTH
-   state too, so the next line is a command again. */
+/* The end of the brake's wait (or no wait): a password check, in the hash
+   lane (net/workers.h). A refused job ends the AUTH state too, so the next
+   line is a command again. */
 static void braked_submit(void *sess, void *job, worker_fn *fn)
 {
 	struct pop3_session *s = sess;
 
-	if (!pop3_job_submit(s, job, fn))
+	if (!submit(s, job, fn, WORKER_LANE_HASH))
 		pop3_session_reset_auth(s);
 }
 

@@ -23,11 +23,11 @@ void proto_frame_run(struct proto_frame *f)
 	proto_frame_leave(f);
 }
 
-int proto_frame_submit(struct proto_frame *f, struct workers *w, worker_fn *fn,
-		       worker_done_fn *done, void *job)
+int proto_frame_submit(struct proto_frame *f, struct workers *w, enum worker_lane lane,
+		       worker_fn *fn, worker_done_fn *done, void *job)
 {
 	f->job = job;
-	if (workers_submit(w, fn, done, job) == 0)
+	if (workers_submit_lane(w, lane, fn, done, job) == 0)
 		return 0;
 	f->job = NULL;
 	return -1;

@@ -56,8 +56,8 @@ void proto_frame_leave(struct proto_frame *f);
 /* Records `job` as outstanding and gives it to the pool; on refusal (pool
    full or stopping) clears it again and returns -1: the caller then frees
    the job and replies. */
-int proto_frame_submit(struct proto_frame *f, struct workers *w, worker_fn *fn,
-		       worker_done_fn *done, void *job);
+int proto_frame_submit(struct proto_frame *f, struct workers *w, enum worker_lane lane,
+		       worker_fn *fn, worker_done_fn *done, void *job);
 /* Calls submit(sess, job, fn) after wait_ms on a loop timer, inside the
    frame, then runs the session's steps; with wait_ms 0 at once. Until then
    the frame is busy (proto_frame_busy) and the session reads no input.

@@ -100,8 +100,8 @@ static void commit_try(struct smtp_session *s, struct smtp_job *job)
 {
 	struct smtp_service *svc = s->svc;
 
-	if (proto_frame_submit(&s->frame, svc->env->workers, smtp_commit_work, smtp_job_done,
-			       job) == 0)
+	if (proto_frame_submit(&s->frame, svc->env->workers, WORKER_LANE_QUICK, smtp_commit_work,
+			       smtp_job_done, job) == 0)
 		return;
 	/* the job's message may already be in a running batch: never fail it
 	   here, and never wait for it here either */

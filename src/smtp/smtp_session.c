@@ -362,9 +362,10 @@ void smtp_job_done(void *p)
 	proto_frame_job_done(&job->sess->frame, job, job_finish, job_free);
 }
 
-bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn)
+static bool submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn,
+		   enum worker_lane lane)
 {
-	if (proto_frame_submit(&s->frame, s->svc->env->workers, fn, smtp_job_done, job) == 0)
+	if (proto_frame_submit(&s->frame, s->svc->env->workers, lane, fn, smtp_job_done, job) == 0)
 		return true;
 	job_free(job);
 	log_warn("sid=%s smtp worker queue full", s->sid);
@@ -373,13 +374,19 @@ bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn
 	return false;
 }
 
-/* The end of the brake's wait (or no wait): a refused job ends the AUTH
-   state too, so the next line is a command again. */
+bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn)
+{
+	return submit(s, job, fn, WORKER_LANE_QUICK);
+}
+
+/* The end of the brake's wait (or no wait): a password check, in the hash
+   lane (net/workers.h). A refused job ends the AUTH state too, so the next
+   line is a command again. */
 static void braked_submit(void *sess, void *job, worker_fn *fn)
 {
 	struct smtp_session *s = sess;
 
-	if (!smtp_job_submit(s, job, fn))
+	if (!submit(s, job, fn, WORKER_LANE_HASH))
 		smtp_reset_auth(s);
 }
 

@@ -4,7 +4,9 @@
  * thread with that thread's own context (from init), and its `done` runs
  * on the loop thread; a full queue refuses the job instead of growing;
  * workers_free() lets accepted jobs finish, runs their `done`s, refuses new
- * work from those `done`s, and calls deinit once per thread.
+ * work from those `done`s, and calls deinit once per thread. Lanes: with
+ * one thread held, quick jobs queued after hash jobs run first, and a
+ * waiting hash job runs after WORKERS_QUICK_STREAK quick ones in a row.
  */
 #include "net/loop.h"
 #include "net/workers.h"
@@ -12,7 +14,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct pool_ctx {
@@ -185,8 +189,97 @@ static void test_free_drains(void)
 	test_end();
 }
 
+/* --- lanes ----------------------------------------------------------------------- */
+
+struct lane_log {
+	pthread_mutex_t mu;
+	char order[64]; /* 'g' for the gate, then 'q' or 'h' per job, in run order */
+	size_t n;
+	pthread_mutex_t gate;
+	int done, expected;
+	struct loop *loop;
+};
+
+struct lane_job {
+	struct lane_log *log;
+	char tag;
+};
+
+static void lane_fn(void *tctx, void *arg)
+{
+	struct lane_job *j = arg;
+	(void)tctx;
+	if (j->tag == 'g') { /* the first job holds the only thread */
+		pthread_mutex_lock(&j->log->gate);
+		pthread_mutex_unlock(&j->log->gate);
+	}
+	pthread_mutex_lock(&j->log->mu);
+	if (j->log->n + 1 < sizeof(j->log->order))
+		j->log->order[j->log->n++] = j->tag;
+	pthread_mutex_unlock(&j->log->mu);
+}
+
+static void lane_done(void *arg)
+{
+	struct lane_job *j = arg;
+	if (++j->log->done == j->log->expected)
+		loop_stop(j->log->loop);
+	free(j);
+}
+
+static void give_up(struct loop *l, void *ctx)
+{
+	(void)ctx;
+	loop_stop(l);
+}
+
+/* Runs the gate, then the jobs of `plan` ('q' quick, 'h' hash) submitted in
+   that order while the gate holds the one thread; returns the run order. */
+static void run_lanes(const char *plan, char *out, size_t len)
+{
+	struct lane_log log = {.mu = PTHREAD_MUTEX_INITIALIZER,
+			       .gate = PTHREAD_MUTEX_INITIALIZER,
+			       .expected = (int)strlen(plan) + 1};
+	log.loop = loop_new();
+	struct workers *w = workers_new(log.loop, 1, 64, NULL, NULL, NULL);
+	pthread_mutex_lock(&log.gate);
+	struct lane_job *g = calloc(1, sizeof(*g));
+	*g = (struct lane_job){&log, 'g'};
+	test_assert(workers_submit(w, lane_fn, lane_done, g) == 0);
+	usleep(20000); /* the thread takes the gate job before the rest is queued */
+	for (const char *p = plan; *p != '\0'; p++) {
+		struct lane_job *j = calloc(1, sizeof(*j));
+		*j = (struct lane_job){&log, *p};
+		test_assert(workers_submit_lane(w, *p == 'h' ? WORKER_LANE_HASH : WORKER_LANE_QUICK,
+						lane_fn, lane_done, j) == 0);
+	}
+	pthread_mutex_unlock(&log.gate);
+	struct timer *t = loop_timer_add(log.loop, 10000, give_up, NULL);
+	loop_run(log.loop);
+	loop_timer_del(log.loop, &t);
+	workers_free(&w);
+	loop_free(&log.loop);
+	snprintf(out, len, "%.*s", (int)log.n, log.order);
+}
+
+static void test_lanes(void)
+{
+	char got[64];
+
+	test_begin("workers: quick jobs go before hash jobs, a hash job after a streak");
+	run_lanes("hhhqqq", got, sizeof(got));
+	test_assert_str(got, "gqqqhhh");
+	/* WORKERS_QUICK_STREAK (4) quick jobs in a row, then the waiting hash */
+	run_lanes("hhqqqqqqqqqq", got, sizeof(got));
+	test_assert_str(got, "gqqqqhqqqqhqq");
+	run_lanes("hqhq", got, sizeof(got));
+	test_assert_str(got, "gqqhh");
+	test_end();
+}
+
 int main(void)
 {
 	alarm(60);
-	return test_run((void (*[])(void)){test_jobs, test_queue_full, test_free_drains, NULL});
+	return test_run(
+	    (void (*[])(void)){test_jobs, test_queue_full, test_free_drains, test_lanes, NULL});
 }
