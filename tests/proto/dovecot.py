@@ -21,11 +21,9 @@ of its logs for a failure message.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 from harness import Daemon, free_port
 
@@ -131,19 +129,7 @@ class Dovecot(Daemon):
         self.err = open(os.path.join(self.dir, "stderr"), "wb")
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf], stdout=self.err,
                                      stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError("dovecot exited %d: %s" % (self.proc.returncode,
-                                                                self.log()))
-            try:
-                socket.create_connection(("127.0.0.1", self.pop3_port), timeout=1).close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("dovecot does not listen on %d: %s"
-                                         % (self.pop3_port, self.log()))
-                time.sleep(0.05)
+        return self.wait_listening(self.pop3_port, "dovecot", self.log)
 
     def log(self):
         text = ""

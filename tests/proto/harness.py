@@ -129,6 +129,21 @@ class Daemon:
     sets self.dir (its temp folder) and defines start() and stop();
     cleanup() stops it and removes the folder, and `with` does both ends."""
 
+    def wait_listening(self, port, what, log, timeout=20):
+        """Bounded wait until self.proc accepts on port; raises with log()
+        if the process exits or the time runs out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("%s exited %d: %s" % (what, self.proc.returncode, log()))
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("%s does not listen on %d: %s" % (what, port, log()))
+                time.sleep(0.05)
+
     def cleanup(self):
         try:
             self.stop()

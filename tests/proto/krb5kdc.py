@@ -17,10 +17,8 @@ reads the keytab and never talks to the KDC.
 import os
 import pwd
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 
 from harness import Daemon, free_port, unprivileged_user
 
@@ -121,18 +119,7 @@ class Kdc(Daemon):
             ["krb5kdc", "-n", "-r", self.realm, "-P", os.path.join(self.dir, "kdc.pid")],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "krb5kdc.err"), "wb"),
             env=self.env())
-        deadline = time.monotonic() + 15
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError("krb5kdc exited %d: %s" % (self.proc.returncode,
-                                                                self.log_text()))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("krb5kdc does not listen on %d" % self.port)
-                time.sleep(0.05)
+        return self.wait_listening(self.port, "krb5kdc", self.log_text, timeout=15)
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
