@@ -47,6 +47,9 @@
 
 #include <openssl/rand.h>
 
+_Static_assert(TLS_WANT_READ == LOOP_READ && TLS_WANT_WRITE == LOOP_WRITE,
+	       "tls_conn_events() answers in the loop's bits");
+
 #define CONN_READ_CHUNK 16384	     /* one TLS record */
 #define CONN_READ_BURST (256 * 1024) /* per conn and round, for fairness */
 #define CONN_INPUT_MAX_DEFAULT 65536

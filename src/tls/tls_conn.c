@@ -15,7 +15,6 @@
  * Lifetime: created by net/conn.c when TLS starts, freed with the conn. The
  * SSL borrows the fd; the conn closes it.
  */
-#include "net/loop.h"
 #include "tls/tls_internal.h"
 #include "tls/tls_private.h"
 #include "util/mem.h"
@@ -33,7 +32,7 @@
 struct tls_conn {
 	SSL *ssl;
 	const char *alpn;		    /* the port's protocol id, for the ALPN callback */
-	int hs_want, read_want, write_want; /* LOOP_READ or LOOP_WRITE */
+	int hs_want, read_want, write_want; /* TLS_WANT_READ or TLS_WANT_WRITE */
 	bool failed;			    /* no close_notify after a fatal error */
 	const char *err;		    /* why the last call failed (static) */
 	int verify_err;			    /* first X509_V_ERR_* of the client's chain */
@@ -60,8 +59,8 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, const char *alpn)
 	struct tls_conn *t = xcalloc(1, sizeof(*t));
 	t->ssl = ssl;
 	t->alpn = alpn;
-	t->hs_want = t->read_want = LOOP_READ;
-	t->write_want = LOOP_WRITE;
+	t->hs_want = t->read_want = TLS_WANT_READ;
+	t->write_want = TLS_WANT_WRITE;
 	SSL_set_app_data(ssl, t); /* the ALPN callback finds the id here */
 	SSL_set_accept_state(ssl);
 	return t;
@@ -95,10 +94,10 @@ static int io_result(struct tls_conn *t, int r, int *want, const char **err_r)
 
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
-		*want = LOOP_READ;
+		*want = TLS_WANT_READ;
 		return TLS_IO_AGAIN;
 	case SSL_ERROR_WANT_WRITE:
-		*want = LOOP_WRITE;
+		*want = TLS_WANT_WRITE;
 		return TLS_IO_AGAIN;
 	case SSL_ERROR_ZERO_RETURN:
 		/* close_notify, or a bare TCP FIN: SSL_OP_IGNORE_UNEXPECTED_EOF
@@ -144,7 +143,7 @@ ssize_t tls_conn_read(struct tls_conn *t, void *p, size_t n)
 	errno = 0;
 	int r = SSL_read(t->ssl, p, n > TLS_RECORD_MAX ? TLS_RECORD_MAX : (int)n);
 	if (r > 0) {
-		t->read_want = LOOP_READ;
+		t->read_want = TLS_WANT_READ;
 		return r;
 	}
 	return io_result(t, r, &t->read_want, &t->err);
@@ -158,7 +157,7 @@ ssize_t tls_conn_write(struct tls_conn *t, const void *p, size_t n)
 	errno = 0;
 	int r = SSL_write(t->ssl, p, n > TLS_RECORD_MAX ? TLS_RECORD_MAX : (int)n);
 	if (r > 0) {
-		t->write_want = LOOP_WRITE;
+		t->write_want = TLS_WANT_WRITE;
 		return r;
 	}
 	return io_result(t, r, &t->write_want, &t->err);

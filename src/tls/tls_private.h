@@ -39,9 +39,14 @@ ssize_t tls_conn_read(struct tls_conn *t, void *p, size_t n);
 ssize_t tls_conn_write(struct tls_conn *t, const void *p, size_t n);
 /* Why the last read or write returned TLS_IO_EOF/ERROR (static text). */
 const char *tls_conn_error(const struct tls_conn *t);
-/* LOOP_READ/LOOP_WRITE mask to wait for, given that the caller wants to
+/* TLS_WANT_READ/TLS_WANT_WRITE mask to wait for, given that the caller wants to
    read (in) and/or has output to send (out). During the handshake, only
    the handshake's own need counts. */
+/* What tls_conn_events() asks for; the same bits as net/loop.h's
+   LOOP_READ and LOOP_WRITE (net/conn.c checks), so the caller passes
+   them on as they are. */
+#define TLS_WANT_READ 1
+#define TLS_WANT_WRITE 2
 int tls_conn_events(const struct tls_conn *t, bool in, bool out);
 /* Plaintext already inside OpenSSL that the socket will not announce. */
 bool tls_conn_pending(const struct tls_conn *t);
