@@ -18,6 +18,7 @@
  * every input meets the same store.
  */
 #include "directory/directory.h"
+#include "server/schema.h"
 #include "directory/password.h"
 #include "fuzz.h"
 #include "net/conn.h"
@@ -163,7 +164,8 @@ static struct fuzz_env *env_get(void)
 		   "[limits]\nauth_fail_delay_max = 0\nauth_cache_ttl = 0\n"
 		   "[pop3]\nplaintext_auth = yes\napop = yes\n",
 		   tmpl);
-	if (config_parse("/fuzz/mailroom.conf", conf.data, conf.len, &env->cfg, &err) != 0)
+	if (config_parse(server_schema(), "/fuzz/mailroom.conf", conf.data, conf.len, &env->cfg,
+			 &err) != 0)
 		abort();
 	buf_free(&conf);
 	if (directory_open(&env->cfg, &env->srv.dir, &err) != 0)

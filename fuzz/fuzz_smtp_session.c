@@ -11,6 +11,7 @@
  * every reply line must be "ddd" followed by a space or a dash.
  */
 #include "fuzz.h"
+#include "server/schema.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "net/conn_private.h"
@@ -111,7 +112,8 @@ static void setup(void)
 	log_set_level(LOG_ERROR);
 	snprintf(g.dir, sizeof(g.dir), "/tmp/mailroom-fuzz-XXXXXX");
 	CHECK(mkdtemp(g.dir) != NULL);
-	CHECK(config_parse("fuzz", conf_text, sizeof(conf_text) - 1, &g.cfg, &err) == 0);
+	CHECK(config_parse(server_schema(), "fuzz", conf_text, sizeof(conf_text) - 1, &g.cfg,
+			   &err) == 0);
 	CHECK(store_open(g.dir, true, &st) == STORE_OK);
 	CHECK(store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
 	CHECK(store_user_add(st, &u) == STORE_OK);

@@ -39,9 +39,18 @@ struct admin;
 struct loop;
 struct service_env;
 
-/* Binds every address of the list. An empty list: returns 0 with *a_r
-   NULL (no endpoint, no sink). On failure -1 with *err_r (free it). */
-int admin_listen(struct loop *l, const struct listen_list *addrs, struct admin **a_r, char **err_r);
+/* [metrics] (docs/config.md) */
+struct metrics_config {
+	struct listen_list listen; /* HTTP /metrics and /health; empty: off */
+};
+extern const struct config_section metrics_config_section;
+const struct metrics_config *metrics_config(const struct config *cfg);
+
+/* Binds every address of cfg's [metrics] listen, and counts records by
+   the [listen] keys' names. No address: returns 0 with *a_r NULL (no
+   endpoint, no sink). On failure -1 with *err_r (free it). cfg must
+   outlive the admin. */
+int admin_listen(struct loop *l, const struct config *cfg, struct admin **a_r, char **err_r);
 /* Begins accepting; env (its directory, brake and workers) must outlive
    the admin. Accepts NULL. */
 void admin_start(struct admin *a, const struct service_env *env);

@@ -474,8 +474,10 @@ static void listeners_close(struct admin *a)
 	a->n_fds = 0;
 }
 
-int admin_listen(struct loop *l, const struct listen_list *addrs, struct admin **a_r, char **err_r)
+int admin_listen(struct loop *l, const struct config *cfg, struct admin **a_r, char **err_r)
 {
+	const struct listen_list *addrs = &metrics_config(cfg)->listen;
+
 	*a_r = NULL;
 	*err_r = NULL;
 	if (addrs->count == 0)
@@ -491,7 +493,8 @@ int admin_listen(struct loop *l, const struct listen_list *addrs, struct admin *
 		}
 	}
 	/* one thread still (admin.h): the sink is in place before any other */
-	metrics_init();
+	const char *ports[METRICS_SERVICES_MAX];
+	metrics_init(ports, config_listen_names(cfg, ports, METRICS_SERVICES_MAX));
 	log_set_sink(metrics_record);
 	*a_r = a;
 	return 0;

@@ -25,9 +25,11 @@
 
 /* --- label tables (the last entry of each is "other") -------------------------------- */
 
-static const char *const services[] = {"pop3", "pop3s", "smtp",	 "submission", "submissions",
-				       "imap", "imaps", "queue", "metrics",    "other"};
-#define N_SVC (sizeof(services) / sizeof(services[0]))
+/* The service label: the services' port names (metrics_init()), then
+   "queue", "metrics" and "other". The layout keeps room for the most. */
+#define N_SVC METRICS_SERVICES_MAX
+static const char *services[N_SVC] = {"queue", "metrics", "other"};
+static size_t n_svc = 3;
 
 /* Sorted (binary search): the POP3 and SMTP verbs, and HTTP's for the
    metrics listener itself. */
@@ -100,8 +102,17 @@ static struct shard *overflow;	     /* under shards_mu; the shared one */
 static _Thread_local struct shard *my_shard;
 static struct timespec started;
 
-void metrics_init(void)
+void metrics_init(const char *const *ports, size_t n)
 {
+	static const char *const own[] = {"queue", "metrics", "other"};
+
+	if (n > N_SVC - 3)
+		n = N_SVC - 3; /* the rest count as "other" */
+	for (size_t i = 0; i < n; i++)
+		services[i] = ports[i];
+	for (size_t i = 0; i < 3; i++)
+		services[n + i] = own[i];
+	n_svc = n + 3;
 	clock_gettime(CLOCK_REALTIME, &started);
 }
 
@@ -188,7 +199,7 @@ static bool message_accepted(const char *result)
 void metrics_record(const struct log_record *r)
 {
 	struct shard *s = shard_get();
-	size_t svc = lookup(services, N_SVC, r->service);
+	size_t svc = lookup(services, n_svc, r->service);
 
 	switch (r->event) {
 	case LOG_EV_CONNECT: {
@@ -291,7 +302,7 @@ static void gauge(struct buf *o, const char *name, const char *help, uint64_t v)
 static void per_service(struct buf *o, const uint64_t *t, const char *name, const char *help)
 {
 	family(o, name, "counter", help);
-	for (size_t i = 0; i < N_SVC; i++)
+	for (size_t i = 0; i < n_svc; i++)
 		if (t[i] != 0)
 			sample(o, name, &(struct label){"service", services[i]}, 1, t[i]);
 }
@@ -302,7 +313,7 @@ static void per_service_key(struct buf *o, const uint64_t *t, const char *name, 
 			    const char *const *results, size_t n_results)
 {
 	family(o, name, "counter", help);
-	for (size_t i = 0; i < N_SVC; i++)
+	for (size_t i = 0; i < n_svc; i++)
 		for (size_t k = 0; k < n_keys; k++)
 			for (size_t r = 0; r < n_results; r++) {
 				uint64_t v = t[(i * n_keys + k) * n_results + r];
@@ -346,7 +357,7 @@ static void render_connections(struct buf *o, const uint64_t *t)
 {
 	family(o, "connections_total", "counter",
 	       "Connections by service, accepted or refused at a limit.");
-	for (size_t i = 0; i < N_SVC; i++)
+	for (size_t i = 0; i < n_svc; i++)
 		for (size_t r = 0; r < 2; r++)
 			if (t[OFF_CONN + i * 2 + r] != 0)
 				sample(o, "connections_total",
@@ -355,7 +366,7 @@ static void render_connections(struct buf *o, const uint64_t *t)
 				       2, t[OFF_CONN + i * 2 + r]);
 	family(o, "connections_open", "gauge",
 	       "Connections open now: accepted minus ended sessions, by service.");
-	for (size_t i = 0; i < N_SVC; i++) {
+	for (size_t i = 0; i < n_svc; i++) {
 		uint64_t in = t[OFF_CONN + i * 2], out = t[OFF_SESS + i];
 		if (in != 0)
 			sample(o, "connections_open", &(struct label){"service", services[i]}, 1,

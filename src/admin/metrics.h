@@ -37,9 +37,13 @@
 
 #define METRICS_SHARDS_MAX 64
 
-/* Sets the process start time; call once, before any other thread runs
-   (with log_set_sink(metrics_record)). */
-void metrics_init(void);
+#define METRICS_SERVICES_MAX 20
+
+/* Sets the service label's values, the ports' names (the strings must
+   outlive the process's records: the schema's), and the process start
+   time; call once, before any other thread runs (with
+   log_set_sink(metrics_record)). */
+void metrics_init(const char *const *ports, size_t n);
 /* The log sink: counts one record. Any thread; never blocks. */
 void metrics_record(const struct log_record *r);
 

@@ -3,6 +3,7 @@
  * cli.c - global options, verb dispatch and the helpers every verb uses.
  */
 #include "cli/cli_private.h"
+#include "server/schema.h"
 #include "directory/directory.h"
 #include "directory/password.h"
 #include "server/privdrop.h"
@@ -363,7 +364,7 @@ int cli_main(int argc, char **argv)
 	for (size_t k = 0; k < N_ELEMENTS(verbs); k++) {
 		if (strcmp(verbs[k].name, verb) != 0)
 			continue;
-		if (config_load(cfg_path, &c.cfg, &err) < 0) {
+		if (config_load(server_schema(), cfg_path, &c.cfg, &err) < 0) {
 			cli_err("%s", err);
 			free(err);
 			/* check answers monitoring systems: UNKNOWN, as Nagios plugins */

@@ -10,6 +10,7 @@
  * the standard ports of that host; --pop3 and the like override one.
  */
 #include "check/check.h"
+#include "queue/queue.h"
 #include "cli/cli_private.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -147,7 +148,7 @@ int cli_check(struct cli *c, int argc, char **argv)
 	    .no_probe = cli_opt(opts, N_ELEMENTS(opts), "no-probe")->set,
 	    .ca_file = cli_opt(opts, N_ELEMENTS(opts), "ca-file")->value,
 	    .dns_domain = cli_opt(opts, N_ELEMENTS(opts), "dns")->value,
-	    .resolver = c->cfg.delivery_resolver,
+	    .resolver = delivery_config(&c->cfg)->resolver,
 	    .helo = c->cfg.hostname,
 	    .on_step = on_step,
 	};

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli_config.c - `mailroom config check|show`. */
 #include "cli/cli_private.h"
+#include "smtp/smtp.h"
 #include "directory/directory.h"
 #include "proto/sasl.h"
 #include "server/privdrop.h"
@@ -71,7 +72,7 @@ static int check(struct cli *c)
 			buf_free(&found);
 			return EX_CONFIG;
 		}
-		printf("gssapi: %s: %s: ok\n", c->cfg.gssapi_keytab, found.data);
+		printf("gssapi: %s: %s: ok\n", gssapi_config(&c->cfg)->keytab, found.data);
 		buf_free(&found);
 	}
 	if ((rc = cli_store_open(c, false, &st)) != 0)
@@ -79,7 +80,8 @@ static int check(struct cli *c)
 	printf("store: %s/mailroom.db: ok\n", c->cfg.data_dir);
 	/* a postmaster that leads nowhere: SMTP falls back to the built-in one
 	   (RFC 5321 §4.5.1 MUST accept), but the admin meant another mailbox */
-	const char *pm = c->cfg.smtp_postmaster != NULL ? c->cfg.smtp_postmaster : STORE_POSTMASTER;
+	const char *pm = smtp_config(&c->cfg)->postmaster != NULL ? smtp_config(&c->cfg)->postmaster
+								  : STORE_POSTMASTER;
 	struct directory *dir = NULL;
 	if ((rc = cli_directory_open(c, &dir)) != 0) {
 		store_close(&st);

@@ -17,6 +17,7 @@
  * the store's built-in postmaster; `deliver postmaster` reaches the latter.
  */
 #include "cli/cli_private.h"
+#include "smtp/smtp.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "store/store.h"
@@ -158,7 +159,7 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	struct delivery_settings ds = {.hostname = c->cfg.hostname,
-				       .postmaster = c->cfg.smtp_postmaster,
+				       .postmaster = smtp_config(&c->cfg)->postmaster,
 				       .data_dir = c->cfg.data_dir,
 				       .dir = dir};
 	const char *derr;

@@ -11,6 +11,7 @@
  * prints a hash: a {PLAIN} one is the password.
  */
 #include "cli/cli_private.h"
+#include "directory/dir_config.h"
 #include "directory/password.h"
 #include "directory/passwdfile.h"
 #include "store/store.h"
@@ -58,7 +59,7 @@ int cli_user_import_passwdfile(struct cli *c, const char *path, const char *doma
 	int rc;
 
 	if (domain == NULL)
-		domain = c->cfg.passwdfile_domain;
+		domain = passwdfile_config(&c->cfg)->domain;
 	if (domain != NULL) {
 		dom = xstrdup(domain);
 		pwf_lower(dom);

@@ -16,6 +16,7 @@
  * "unknown" when the directory could not be asked: that is DIR_TEMPFAIL.
  */
 #include "directory/auth.h"
+#include "directory/dir_config.h"
 #include "directory/dir_backend.h"
 #include "directory/password.h"
 #include "util/buf.h"
@@ -930,15 +931,15 @@ static int dir_ldap_open(const struct config *cfg, void **be_r, char **err_r)
 	pthread_condattr_t ca;
 
 	*be_r = NULL;
-	if (cfg->ldap_uri == NULL || cfg->ldap_base == NULL) {
+	if (ldap_config(cfg)->uri == NULL || ldap_config(cfg)->base == NULL) {
 		*err_r = xstrdup("[directory] backend ldap needs [ldap] uri and base");
 		return -1;
 	}
-	if (cfg->ldap_bind_dn != NULL && cfg->ldap_bind_password_file == NULL) {
+	if (ldap_config(cfg)->bind_dn != NULL && ldap_config(cfg)->bind_password_file == NULL) {
 		*err_r = xstrdup("[ldap] bind_dn needs bind_password_file");
 		return -1;
 	}
-	if (cfg->ldap_starttls && strstr(cfg->ldap_uri, "ldaps://") != NULL) {
+	if (ldap_config(cfg)->starttls && strstr(ldap_config(cfg)->uri, "ldaps://") != NULL) {
 		*err_r = xstrdup("[ldap] starttls = yes is for ldap:// (ldaps:// is TLS already)");
 		return -1;
 	}
@@ -950,33 +951,34 @@ static int dir_ldap_open(const struct config *cfg, void **be_r, char **err_r)
 	pthread_cond_init(&be->cv, &ca);
 	pthread_condattr_destroy(&ca);
 
-	be->uri = xstrdup(cfg->ldap_uri);
-	be->base = xstrdup(cfg->ldap_base);
-	be->bind_dn = cfg->ldap_bind_dn ? xstrdup(cfg->ldap_bind_dn) : NULL;
-	be->ca_file = cfg->ldap_ca_file ? xstrdup(cfg->ldap_ca_file) : NULL;
-	be->mail_attr = xstrdup(cfg->ldap_mail_attribute);
-	be->alias_attr = cfg->ldap_alias_attribute ? xstrdup(cfg->ldap_alias_attribute) : NULL;
+	be->uri = xstrdup(ldap_config(cfg)->uri);
+	be->base = xstrdup(ldap_config(cfg)->base);
+	be->bind_dn = ldap_config(cfg)->bind_dn ? xstrdup(ldap_config(cfg)->bind_dn) : NULL;
+	be->ca_file = ldap_config(cfg)->ca_file ? xstrdup(ldap_config(cfg)->ca_file) : NULL;
+	be->mail_attr = xstrdup(ldap_config(cfg)->mail_attribute);
+	be->alias_attr =
+	    ldap_config(cfg)->alias_attribute ? xstrdup(ldap_config(cfg)->alias_attribute) : NULL;
 	be->alias_prefixed = be->alias_attr && strcasecmp(be->alias_attr, "proxyAddresses") == 0;
-	be->password_attr = xstrdup(cfg->ldap_password_attribute);
-	be->starttls = cfg->ldap_starttls;
-	be->auth_bind = cfg->ldap_auth_bind;
-	be->timeout = cfg->ldap_timeout;
-	be->pool_size = cfg->ldap_pool_size;
-	be->cache_ttl = cfg->ldap_cache_ttl;
-	if (cfg->ldap_login_filter != NULL)
-		be->login_filter =
-		    xasprintf("(&%s%s)", cfg->ldap_user_filter, cfg->ldap_login_filter);
+	be->password_attr = xstrdup(ldap_config(cfg)->password_attribute);
+	be->starttls = ldap_config(cfg)->starttls;
+	be->auth_bind = ldap_config(cfg)->auth_bind;
+	be->timeout = ldap_config(cfg)->timeout;
+	be->pool_size = ldap_config(cfg)->pool_size;
+	be->cache_ttl = ldap_config(cfg)->cache_ttl;
+	if (ldap_config(cfg)->login_filter != NULL)
+		be->login_filter = xasprintf("(&%s%s)", ldap_config(cfg)->user_filter,
+					     ldap_config(cfg)->login_filter);
 	else
-		be->login_filter = xstrdup(cfg->ldap_user_filter);
-	if (cfg->ldap_recipient_filter != NULL)
-		be->recipient_filter = xstrdup(cfg->ldap_recipient_filter);
+		be->login_filter = xstrdup(ldap_config(cfg)->user_filter);
+	if (ldap_config(cfg)->recipient_filter != NULL)
+		be->recipient_filter = xstrdup(ldap_config(cfg)->recipient_filter);
 	else if (be->alias_attr == NULL)
 		be->recipient_filter = xasprintf("(%s=%%u)", be->mail_attr);
 	else
 		be->recipient_filter = xasprintf("(|(%s=%%u)(%s=%s%%u))", be->mail_attr,
 						 be->alias_attr, be->alias_prefixed ? "smtp:" : "");
-	if (cfg->ldap_bind_password_file != NULL &&
-	    read_secret(cfg->ldap_bind_password_file, &be->bind_password, err_r) < 0) {
+	if (ldap_config(cfg)->bind_password_file != NULL &&
+	    read_secret(ldap_config(cfg)->bind_password_file, &be->bind_password, err_r) < 0) {
 		dir_ldap_close(be);
 		return -1;
 	}

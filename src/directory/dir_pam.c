@@ -20,6 +20,7 @@
  * stack for a name that getpwnam() does not know as a mail account.
  */
 #include "directory/dir_backend.h"
+#include "directory/dir_config.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -90,7 +91,7 @@ static char *service_missing(const char *service, const char *tried)
 
 static int dir_pam_open(const struct config *cfg, void **be_r, char **err_r)
 {
-	if (cfg->pam_domain == NULL) {
+	if (pam_config(cfg)->domain == NULL) {
 		*err_r = xasprintf("[pam] domain is not set: backend pam needs it (the local "
 				   "account NAME receives mail as NAME@domain)");
 		return -1;
@@ -98,19 +99,19 @@ static int dir_pam_open(const struct config *cfg, void **be_r, char **err_r)
 	/* A missing service file makes Linux-PAM use "other" silently (Debian's
 	   other is the full login stack): say so now rather than guess. */
 	char *tried;
-	char *file = service_file(cfg->pam_confdir, cfg->pam_service, &tried);
+	char *file = service_file(pam_config(cfg)->confdir, pam_config(cfg)->service, &tried);
 	if (file == NULL) {
-		*err_r = service_missing(cfg->pam_service, tried);
+		*err_r = service_missing(pam_config(cfg)->service, tried);
 		free(tried);
 		return -1;
 	}
 	free(file);
 
 	struct dir_pam *be = xcalloc(1, sizeof(*be));
-	be->service = xstrdup(cfg->pam_service);
-	be->domain = xstrdup(cfg->pam_domain);
-	be->confdir = cfg->pam_confdir != NULL ? xstrdup(cfg->pam_confdir) : NULL;
-	be->min_uid = cfg->pam_min_uid;
+	be->service = xstrdup(pam_config(cfg)->service);
+	be->domain = xstrdup(pam_config(cfg)->domain);
+	be->confdir = pam_config(cfg)->confdir != NULL ? xstrdup(pam_config(cfg)->confdir) : NULL;
+	be->min_uid = pam_config(cfg)->min_uid;
 	atomic_flag_clear(&be->shadow_hint);
 	*be_r = be;
 	return 0;

@@ -15,6 +15,7 @@
  * hash, and wipes every copy it frees (pwf_free).
  */
 #include "directory/dir_backend.h"
+#include "directory/dir_config.h"
 #include "directory/password.h"
 #include "directory/passwdfile.h"
 #include "util/config.h"
@@ -94,14 +95,15 @@ static int pwfile_open(const struct config *cfg, void **be_r, char **err_r)
 	struct pwf_backend *be;
 	char *err = NULL;
 
-	if (cfg->passwdfile_path == NULL) {
+	if (passwdfile_config(cfg)->path == NULL) {
 		*err_r = xstrdup("[directory] backend names passwd-file, but [passwd-file] path "
 				 "is not set");
 		return -1;
 	}
 	be = xcalloc(1, sizeof(*be));
-	be->path = xstrdup(cfg->passwdfile_path);
-	be->domain = cfg->passwdfile_domain != NULL ? xstrdup(cfg->passwdfile_domain) : NULL;
+	be->path = xstrdup(passwdfile_config(cfg)->path);
+	be->domain =
+	    passwdfile_config(cfg)->domain != NULL ? xstrdup(passwdfile_config(cfg)->domain) : NULL;
 	/* the first read must work: a server without its users should not start */
 	if (stat(be->path, &be->seen) < 0 || pwf_load(be->path, be->domain, &be->table, &err) < 0) {
 		*err_r = err != NULL ? xasprintf("passwd-file %s", err)

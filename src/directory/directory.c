@@ -17,6 +17,7 @@
  * store_mailbox_ensure() here, under the backend's name as their source.
  */
 #include "directory/directory.h"
+#include "directory/dir_config.h"
 #include "directory/auth.h"
 #include "directory/dir_backend.h"
 #include "directory/password.h"
@@ -139,9 +140,11 @@ int directory_open(const struct config *cfg, struct directory **dir_r, char **er
 	struct directory *d = xcalloc(1, sizeof(*d));
 	struct buf desc = {0};
 
-	d->chain = xcalloc(cfg->directory.count > 0 ? cfg->directory.count : 1, sizeof(*d->chain));
-	for (size_t i = 0; i < cfg->directory.count; i++) {
-		const char *name = cfg->directory.addrs[i];
+	d->chain = xcalloc(
+	    directory_config(cfg)->backends.count > 0 ? directory_config(cfg)->backends.count : 1,
+	    sizeof(*d->chain));
+	for (size_t i = 0; i < directory_config(cfg)->backends.count; i++) {
+		const char *name = directory_config(cfg)->backends.addrs[i];
 		const struct dir_backend_ops *ops = NULL;
 		for (size_t k = 0; k < N_ELEMENTS(backends); k++)
 			if (strcmp(backends[k]->name, name) == 0)

@@ -11,10 +11,21 @@
 
 #include "proto/service.h"
 
+#include <stdbool.h>
+
 struct conn;
 struct pop3_service;
 
 extern const struct service pop3_service;
+
+/* [pop3] (docs/config.md): read through pop3_config(cfg). */
+struct pop3_config {
+	bool plaintext_auth; /* allow USER/PASS, AUTH PLAIN/LOGIN without TLS */
+	bool apop;	     /* offer APOP for accounts that hold an APOP secret */
+};
+struct config;
+extern const struct config_section pop3_config_section;
+const struct pop3_config *pop3_config(const struct config *cfg);
 
 /* env must outlive the service (S1). */
 struct pop3_service *pop3_service_new(const struct service_env *env);

@@ -20,6 +20,7 @@
  * Passwords never reach a log line; only the login name (truncated) does.
  */
 #include "directory/penalty.h"
+#include "pop3/pop3.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "pop3/pop3_private.h"
@@ -42,7 +43,8 @@
 bool pop3_auth_plaintext_allowed(const struct pop3_session *s)
 {
 	/* RFC 2595 §2.1 / RFC 8314: passwords only under TLS unless configured */
-	return (s->conn != NULL && conn_is_tls(s->conn)) || pop3_config(s)->pop3_plaintext_auth;
+	return (s->conn != NULL && conn_is_tls(s->conn)) ||
+	       pop3_config(pop3_cfg(s))->plaintext_auth;
 }
 
 bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m)
@@ -53,7 +55,7 @@ bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m)
 	/* GSSAPI only with a keytab; like SCRAM it is offered before STLS too:
 	   Kerberos never sends the password (docs/admin.md, Kerberos) */
 	if (m == SASL_GSSAPI)
-		return sasl_gssapi_configured(pop3_config(s));
+		return sasl_gssapi_configured(pop3_cfg(s));
 	if (m == SASL_SCRAM_SHA_256 && !directory_offers(s->svc->env->dir, DIRECTORY_SCRAM))
 		return false; /* no backend in the chain holds SCRAM verifiers */
 	return !sasl_mech_plaintext(m) || pop3_auth_plaintext_allowed(s);
@@ -432,7 +434,7 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 	s->sasl = sasl_server_new(m, s->svc->env->dir);
 	if (m == SASL_EXTERNAL)
 		sasl_server_set_external(s->sasl, conn_tls_identity(s->conn));
-	sasl_server_use_gssapi(s->sasl, pop3_config(s), "pop"); /* RFC 5034 §4 */
+	sasl_server_use_gssapi(s->sasl, pop3_cfg(s), "pop"); /* RFC 5034 §4 */
 	sasl_submit(s, ctx->argc == 2 ? &ir : NULL);
 	return POP3_CMD_ASYNC;
 }

@@ -256,7 +256,7 @@ void pop3_session_reset_auth(struct pop3_session *s);
 /* --- service (pop3_service.c) --------------------------------------------- */
 bool pop3_lock_mailbox(struct pop3_service *svc, int64_t mailbox_id);
 void pop3_unlock_mailbox(struct pop3_service *svc, int64_t mailbox_id);
-const struct config *pop3_config(const struct pop3_session *s);
+const struct config *pop3_cfg(const struct pop3_session *s);
 
 /* --- commands (pop3_cmds.c) ------------------------------------------------ */
 extern const struct pop3_cmd_def pop3_cmd_table[];

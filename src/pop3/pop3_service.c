@@ -13,6 +13,7 @@
  * full. Id 0 marks an empty slot; store ids start at 1.
  */
 #include "pop3/pop3_private.h"
+#include "pop3/pop3.h"
 #include "proto/service.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -46,7 +47,7 @@ unsigned pop3_service_sessions(const struct pop3_service *svc)
 	return svc->sessions;
 }
 
-const struct config *pop3_config(const struct pop3_session *s)
+const struct config *pop3_cfg(const struct pop3_session *s)
 {
 	return s->svc->env->cfg;
 }
@@ -121,8 +122,10 @@ void pop3_unlock_mailbox(struct pop3_service *svc, int64_t mailbox_id)
 
 /* RFC 3206 §4 [SYS/TEMP]: the client may retry later */
 static const struct service_port pop3_ports[] = {
-    {.name = "pop3", .busy = "-ERR [SYS/TEMP] Too many connections\r\n"},
-    {.name = "pop3s", .implicit_tls = true},
+    {.name = "pop3",
+     .listen = "127.0.0.1:2110",
+     .busy = "-ERR [SYS/TEMP] Too many connections\r\n"},
+    {.name = "pop3s", .listen = "127.0.0.1:2995", .implicit_tls = true},
 };
 
 static void *svc_create(const struct service_env *env)
@@ -157,6 +160,7 @@ const struct service pop3_service = {
     .alpn = "pop3",
     .ports = pop3_ports,
     .n_ports = sizeof(pop3_ports) / sizeof(pop3_ports[0]),
+    .config = &pop3_config_section,
     .create = svc_create,
     .session = svc_session,
     .sessions = svc_sessions,

@@ -28,6 +28,7 @@
  * out, or the job's done callback does if a job is outstanding.
  */
 #include "net/conn.h"
+#include "pop3/pop3.h"
 #include "net/loop.h"
 #include "pop3/pop3_private.h"
 #include "proto/service.h"
@@ -478,7 +479,7 @@ static void on_tls_ready(struct conn *c, void *ctx)
 static void on_timeout(struct conn *c, void *ctx)
 {
 	struct pop3_session *s = ctx;
-	const struct config *cfg = pop3_config(s);
+	const struct config *cfg = pop3_cfg(s);
 
 	if (s->frame.in_run)
 		return;
@@ -567,7 +568,7 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	conn_set_events(c, &pop3_conn_events, s);
 	conn_set_input_max(c, POP3_LONG_LINE_MAX);
 	conn_set_idle_timeout(c, cfg->idle_timeout);
-	if (cfg->pop3_apop && directory_offers(svc->env->dir, DIRECTORY_APOP))
+	if (pop3_config(cfg)->apop && directory_offers(svc->env->dir, DIRECTORY_APOP))
 		s->timestamp = make_timestamp(s, cfg->hostname);
 	s->frame.in_run = true;
 	pop3_reply(s, true, "%s POP3 ready%s%s", cfg->hostname, s->timestamp ? " " : "",

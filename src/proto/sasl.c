@@ -168,18 +168,19 @@ bool sasl_server_checks(const struct sasl_server *s, const char *in, size_t in_l
 
 bool sasl_gssapi_configured(const struct config *cfg)
 {
-	return cfg->gssapi_keytab != NULL && cfg->gssapi_realm != NULL;
+	return gssapi_config(cfg)->keytab != NULL && gssapi_config(cfg)->realm != NULL;
 }
 
 /* HOST of the service principals pop/HOST and smtp/HOST, or "*" */
 static const char *gssapi_host(const struct config *cfg)
 {
-	return cfg->gssapi_principal != NULL ? cfg->gssapi_principal : cfg->hostname;
+	return gssapi_config(cfg)->principal != NULL ? gssapi_config(cfg)->principal
+						     : cfg->hostname;
 }
 
 int sasl_gssapi_check(const struct config *cfg, struct buf *found, char **err_r)
 {
-	return sasl_gssapi_keytab_check(cfg->gssapi_keytab, gssapi_host(cfg), found, err_r);
+	return sasl_gssapi_keytab_check(gssapi_config(cfg)->keytab, gssapi_host(cfg), found, err_r);
 }
 
 void sasl_server_use_gssapi(struct sasl_server *s, const struct config *cfg, const char *service)
@@ -190,15 +191,16 @@ void sasl_server_use_gssapi(struct sasl_server *s, const struct config *cfg, con
 		return;
 	/* [gssapi] domain defaults to the realm in lower case */
 	snprintf(domain, sizeof(domain), "%s",
-		 cfg->gssapi_domain != NULL ? cfg->gssapi_domain : cfg->gssapi_realm);
+		 gssapi_config(cfg)->domain != NULL ? gssapi_config(cfg)->domain
+						    : gssapi_config(cfg)->realm);
 	for (char *p = domain; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	struct sasl_gssapi_conf c = {
-	    .keytab = cfg->gssapi_keytab,
+	    .keytab = gssapi_config(cfg)->keytab,
 	    .service = service,
 	    .host = gssapi_host(cfg),
-	    .realm = cfg->gssapi_realm,
+	    .realm = gssapi_config(cfg)->realm,
 	    .domain = domain,
 	};
 	sasl_gssapi_free(&s->gss);

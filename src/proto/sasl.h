@@ -21,6 +21,18 @@
 #include "util/buf.h"
 
 struct config;
+struct config_section;
+
+/* [gssapi] (docs/config.md): SASL GSSAPI (RFC 4752), offered only when a
+   keytab and a realm are set. */
+struct gssapi_config {
+	char *keytab;	 /* service keys, relative to data_dir; NULL: off */
+	char *realm;	 /* the client realm whose users are ours */
+	char *domain;	 /* NAME@realm logs in as NAME@domain; NULL: realm in lower case */
+	char *principal; /* host part of pop/HOST, smtp/HOST, or "*"; NULL: hostname */
+};
+extern const struct config_section gssapi_config_section;
+const struct gssapi_config *gssapi_config(const struct config *cfg);
 struct directory;
 struct store;
 struct sasl_server;

@@ -30,6 +30,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct config_section;
+
 struct config;
 struct conn;
 struct delivery;
@@ -53,8 +55,9 @@ struct service_env {
 };
 
 struct service_port {
-	const char *name;  /* its [listen] key and the records' service name */
-	bool implicit_tls; /* the handshake comes first (RFC 8314) */
+	const char *name;   /* its [listen] key and the records' service name */
+	const char *listen; /* that key's default: "127.0.0.1:2110", or "off" */
+	bool implicit_tls;  /* the handshake comes first (RFC 8314) */
 	/* one plaintext line for a connection refused over a limit, or NULL
 	   (never on implicit-TLS ports: it would only confuse the handshake) */
 	const char *busy;
@@ -66,6 +69,9 @@ struct service {
 	const char *alpn; /* its RFC 7301 protocol id */
 	const struct service_port *ports;
 	size_t n_ports;
+	/* its own section of mailroom.conf ([pop3]), or NULL; the schema
+	   (server/schema.c) lists it after the core sections */
+	const struct config_section *config;
 
 	void *(*create)(const struct service_env *env);
 	/* a ready connection (TLS done on implicit ports) that arrived on port */

@@ -20,6 +20,32 @@
 struct service_env;
 struct queue_mgr;
 
+#include <stdbool.h>
+
+/* [delivery] (docs/config.md): read through delivery_config(cfg). */
+struct delivery_config {
+	bool enabled;		  /* run the queue manager in serve */
+	unsigned threads;	  /* delivery agents (blocking SMTP clients) */
+	unsigned per_destination; /* messages in delivery to one domain at once */
+	unsigned scan_interval;	  /* seconds between queue scans */
+	unsigned retry_min;	  /* first retry after this; doubles each time */
+	unsigned retry_max;	  /* ... up to this */
+	unsigned lifetime;	  /* give up and report after this */
+	unsigned delay_warning;	  /* send a delay notice after this */
+	unsigned connect_timeout;
+	unsigned command_timeout;   /* each reply but DATA's, as a whole */
+	unsigned data_init_timeout; /* the 354 after DATA */
+	unsigned data_xfer_timeout; /* each write of the message */
+	unsigned data_done_timeout; /* the reply after the final "." */
+	unsigned slow_after;	    /* a delivery this old frees its slot */
+	char *resolver;		    /* "ip[:port]" of the DNS server, or NULL: the system's */
+	char *ca_file;		    /* CAs for --tls verify, or NULL: the system's */
+};
+struct config;
+struct config_section;
+extern const struct config_section delivery_config_section;
+const struct delivery_config *delivery_config(const struct config *cfg);
+
 /* It reads the config, loop and delivery path through env (proto/service.h),
    which must outlive it. */
 struct queue_mgr *queue_mgr_new(const struct service_env *env);

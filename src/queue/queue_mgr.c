@@ -262,7 +262,7 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 		n_hosts = 1;
 	} else {
 		enum dns_status d =
-		    dns_mx(cfg->delivery_resolver, domain, hosts, QUEUE_MX_MAX, &n_hosts);
+		    dns_mx(delivery_config(cfg)->resolver, domain, hosts, QUEUE_MX_MAX, &n_hosts);
 		if (d == DNS_NULL_MX || d == DNS_NOTFOUND) {
 			/* mailroom's own finding, not a reply: no SMTP code (dsn.c, X-mailroom) */
 			set_all_log(m, idx, n, QRCPT_FAILED,
@@ -295,7 +295,7 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	struct smtp_client_job j = {
 	    .helo = cfg->hostname,
 	    .tls = route.tls,
-	    .ca_file = cfg->delivery_ca_file,
+	    .ca_file = delivery_config(cfg)->ca_file,
 	    .auth_user = route.auth_user,
 	    .auth_secret = route.auth_secret,
 	    .sender = m->sender,
@@ -306,11 +306,11 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	    .ret = m->dsn_ret,
 	    .rcpts = rc,
 	    .n_rcpts = n,
-	    .connect_timeout = cfg->delivery_connect_timeout,
-	    .command_timeout = cfg->delivery_command_timeout,
-	    .data_init_timeout = cfg->delivery_data_init_timeout,
-	    .data_xfer_timeout = cfg->delivery_data_xfer_timeout,
-	    .data_done_timeout = cfg->delivery_data_done_timeout,
+	    .connect_timeout = delivery_config(cfg)->connect_timeout,
+	    .command_timeout = delivery_config(cfg)->command_timeout,
+	    .data_init_timeout = delivery_config(cfg)->data_init_timeout,
+	    .data_xfer_timeout = delivery_config(cfg)->data_xfer_timeout,
+	    .data_done_timeout = delivery_config(cfg)->data_done_timeout,
 	};
 	char ip[INET6_ADDRSTRLEN];
 	/* the connection of the previous message to this domain, if any */
@@ -336,7 +336,7 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	for (size_t h = 0; h < n_hosts && !done && !kept_slow; h++) {
 		struct dns_addr addrs[4];
 		size_t n_addrs = 0;
-		if (dns_addrs(cfg->delivery_resolver, hosts[h].name, addrs, 4, &n_addrs) !=
+		if (dns_addrs(delivery_config(cfg)->resolver, hosts[h].name, addrs, 4, &n_addrs) !=
 		    DNS_OK) {
 			snprintf(last, sizeof(last), "4.4.3 cannot resolve %.200s", hosts[h].name);
 			continue;
@@ -452,7 +452,7 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 			dsn_offered[idx[k]] = offered;
 	}
 	/* out of time: what is still pending fails now */
-	bool expired = now - m.created >= (int64_t)cfg->delivery_lifetime;
+	bool expired = now - m.created >= (int64_t)delivery_config(cfg)->lifetime;
 	size_t nf = 0, nd = 0, ns = 0;
 	size_t *failed = xcalloc(m.n_rcpts, sizeof(size_t));
 	size_t *delayed = xcalloc(m.n_rcpts, sizeof(size_t));
@@ -463,7 +463,7 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 			char *why =
 			    xasprintf("4.4.7 Message expired after %u days in the queue; last "
 				      "error: %s",
-				      cfg->delivery_lifetime / 86400,
+				      delivery_config(cfg)->lifetime / 86400,
 				      r->remote_reply != NULL ? r->remote_reply : "none");
 			free(r->remote_reply);
 			r->remote_reply = why;
@@ -473,7 +473,7 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 		if (r->status == QRCPT_FAILED && dsn_wanted(r->dsn_notify, DSN_FAILED))
 			failed[nf++] = i;
 		else if (r->status == QRCPT_PENDING && !m.delay_notified &&
-			 now - m.created >= (int64_t)cfg->delivery_delay_warning &&
+			 now - m.created >= (int64_t)delivery_config(cfg)->delay_warning &&
 			 dsn_wanted(r->dsn_notify, DSN_DELAYED))
 			delayed[nd++] = i;
 		else if (r->status == QRCPT_SENT && !dsn_offered[i] &&
@@ -494,11 +494,11 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 	for (size_t i = 0; i < n_reps; i++)
 		subs[i] = reps[i].sub;
 
-	uint64_t backoff = cfg->delivery_retry_min;
-	for (unsigned a = 0; a < m.attempts && backoff < cfg->delivery_retry_max; a++)
+	uint64_t backoff = delivery_config(cfg)->retry_min;
+	for (unsigned a = 0; a < m.attempts && backoff < delivery_config(cfg)->retry_max; a++)
 		backoff *= 2;
-	if (backoff > cfg->delivery_retry_max)
-		backoff = cfg->delivery_retry_max;
+	if (backoff > delivery_config(cfg)->retry_max)
+		backoff = delivery_config(cfg)->retry_max;
 	int r = store_queue_attempt(st, &m, now + (int64_t)backoff, subs, n_reps);
 	if (r != STORE_OK)
 		log_error("queue qid=%s: cannot record the attempt: %s (it will be retried)", m.qid,
@@ -603,10 +603,10 @@ static void suspend(struct queue_mgr *q, const char *dest)
 	q->suspended = xrealloc(q->suspended, (q->n_suspended + 1) * sizeof(*q->suspended));
 	q->suspended[q->n_suspended++] = (struct suspension){
 	    .dest = xstrdup(dest),
-	    .until = (int64_t)time(NULL) + (int64_t)cfg->delivery_retry_min,
+	    .until = (int64_t)time(NULL) + (int64_t)delivery_config(cfg)->retry_min,
 	};
 	log_info("queue destination=%s suspended for %us: a next hop ran into a time limit", dest,
-		 cfg->delivery_retry_min);
+		 delivery_config(cfg)->retry_min);
 }
 
 static void deliver_done(void *p)
@@ -633,7 +633,7 @@ static void deliver_done(void *p)
 static bool slot_free(struct queue_mgr *q, const char *dest, uint64_t *wake_ms_r)
 {
 	const struct config *cfg = q->env->cfg;
-	int64_t now = mono_ms(), slow_ms = (int64_t)cfg->delivery_slow_after * 1000;
+	int64_t now = mono_ms(), slow_ms = (int64_t)delivery_config(cfg)->slow_after * 1000;
 	unsigned fast = 0;
 
 	*wake_ms_r = 0;
@@ -646,11 +646,12 @@ static bool slot_free(struct queue_mgr *q, const char *dest, uint64_t *wake_ms_r
 				*wake_ms_r = left;
 		}
 	}
-	if (fast >= cfg->delivery_threads || q->n_inflight >= 2 * (size_t)cfg->delivery_threads)
+	if (fast >= delivery_config(cfg)->threads ||
+	    q->n_inflight >= 2 * (size_t)delivery_config(cfg)->threads)
 		return false;
-	unsigned share = cfg->delivery_per_destination;
-	if (cfg->delivery_threads > 1 && share > cfg->delivery_threads - 1)
-		share = cfg->delivery_threads - 1;
+	unsigned share = delivery_config(cfg)->per_destination;
+	if (delivery_config(cfg)->threads > 1 && share > delivery_config(cfg)->threads - 1)
+		share = delivery_config(cfg)->threads - 1;
 	return inflight_to(q, dest) < share;
 }
 
@@ -694,7 +695,7 @@ static void scan_done(void *p)
 	}
 	/* slot rule 3: when a delivery turns slow, what waits may start */
 	if (q->limited && wake > 0 && !atomic_load(&q->stopping) &&
-	    wake + 50 < (uint64_t)q->env->cfg->delivery_scan_interval * 1000)
+	    wake + 50 < (uint64_t)delivery_config(q->env->cfg)->scan_interval * 1000)
 		schedule(q, wake + 50);
 	for (size_t i = 0; i < scan->n; i++) {
 		free(scan->qids[i]);
@@ -720,7 +721,7 @@ static void scan(struct loop *l, void *ctx)
 		else
 			free(job);
 	}
-	schedule(q, (uint64_t)q->env->cfg->delivery_scan_interval * 1000);
+	schedule(q, (uint64_t)delivery_config(q->env->cfg)->scan_interval * 1000);
 }
 
 static void schedule(struct queue_mgr *q, uint64_t ms)
@@ -733,12 +734,12 @@ struct queue_mgr *queue_mgr_new(const struct service_env *env)
 {
 	const struct config *cfg = env->cfg;
 
-	if (!cfg->delivery_enabled)
+	if (!delivery_config(cfg)->enabled)
 		return NULL;
 	struct queue_mgr *q = xcalloc(1, sizeof(*q));
 	q->env = env;
 	/* slot rule 3: twice the threads, and one for the scans */
-	q->agents = workers_new(env->loop, cfg->delivery_threads * 2 + 1, QUEUE_JOB_MAX * 2,
+	q->agents = workers_new(env->loop, delivery_config(cfg)->threads * 2 + 1, QUEUE_JOB_MAX * 2,
 				agent_init, agent_deinit, (void *)cfg);
 	schedule(q, 1000); /* a first look soon after start: mail left from before */
 	return q;

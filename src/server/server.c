@@ -24,6 +24,8 @@
  * Loop thread only; no global state.
  */
 #include "server/server.h"
+#include "smtp/smtp.h"
+#include "server/schema.h"
 #include "server/notify.h"
 #include "server/services.h"
 #include "server/privdrop.h"
@@ -412,7 +414,7 @@ static void reload_work(void *thread_ctx, void *p)
 {
 	struct reload_job *j = p;
 
-	if (config_load(j->sp->env.cfg->file, &j->next, &j->err) < 0)
+	if (config_load(server_schema(), j->sp->env.cfg->file, &j->next, &j->err) < 0)
 		return;
 	j->read = true;
 	if (tls_ctx_new(j->next.tls_cert, j->next.tls_key, &j->tls, &j->err) < 0)
@@ -591,8 +593,7 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 		goto fail;
 	sp->env.loop = loop_new();
 	char *held = NULL;
-	if (bind_all(sp) < 0 ||
-	    admin_listen(sp->env.loop, &cfg->metrics_listen, &sp->admin, &err) < 0 ||
+	if (bind_all(sp) < 0 || admin_listen(sp->env.loop, cfg, &sp->admin, &err) < 0 ||
 	    privdrop_apply(pd, &err) < 0 || privdrop_caps_clear(&held, &err) < 0)
 		goto fail;
 	if (pd->drop)
@@ -644,7 +645,7 @@ static void gssapi_report(const struct config *cfg)
 		log_warn("gssapi: %s", err);
 		free(err);
 	} else {
-		log_info("gssapi: keytab %s: %s", cfg->gssapi_keytab, found.data);
+		log_info("gssapi: keytab %s: %s", gssapi_config(cfg)->keytab, found.data);
 	}
 	buf_free(&found);
 }
@@ -700,7 +701,7 @@ int server_run(const struct config *cfg)
 	}
 	struct delivery_settings ds = {
 	    .hostname = cfg->hostname,
-	    .postmaster = cfg->smtp_postmaster,
+	    .postmaster = smtp_config(cfg)->postmaster,
 	    .data_dir = cfg->data_dir,
 	    .dir = sp->env.dir,
 	};

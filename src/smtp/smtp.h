@@ -13,11 +13,28 @@
 #include "proto/service.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct conn;
 struct smtp_service;
 
 extern const struct service smtp_service;
+
+/* [smtp] (docs/config.md): read through smtp_config(cfg). */
+struct smtp_config {
+	uint64_t max_message_size; /* octets; EHLO advertises it (SIZE) */
+	unsigned max_recipients;   /* per message (RFC 5321 §4.5.3.1.8: >= 100) */
+	unsigned max_errors;	   /* bad commands per session before we close */
+	unsigned max_commands;	   /* commands per session */
+	unsigned max_received;	   /* Received: headers before a loop is assumed */
+	unsigned command_timeout;  /* seconds waiting for a command */
+	unsigned data_timeout;	   /* seconds waiting for DATA content */
+	char *postmaster;	   /* mailbox for postmaster@ without one, or NULL */
+	bool sender_login_match;   /* submission: MAIL FROM must be the user's */
+};
+struct config;
+extern const struct config_section smtp_config_section;
+const struct smtp_config *smtp_config(const struct config *cfg);
 
 /* env must outlive the service (S1). */
 struct smtp_service *smtp_service_new(const struct service_env *env);

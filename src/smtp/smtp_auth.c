@@ -13,6 +13,7 @@
  * is wiped.
  */
 #include "directory/penalty.h"
+#include "smtp/smtp.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "proto/service.h"
@@ -75,7 +76,7 @@ static void auth_failed(struct smtp_session *s, const char *mech)
 	smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
 	if (++s->auth_fails >= SMTP_AUTH_FAILS_MAX) {
 		smtp_reply(s, 421, "4.7.0 %s Too many authentication failures",
-			   smtp_config(s)->hostname);
+			   smtp_cfg(s)->hostname);
 		smtp_session_close(s, "too many authentication failures");
 	}
 }
@@ -140,7 +141,7 @@ bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m)
 		return conn_tls_identity(s->conn) != NULL;
 	/* GSSAPI needs a keytab ([gssapi]) */
 	if (m == SASL_GSSAPI)
-		return sasl_gssapi_configured(smtp_config(s));
+		return sasl_gssapi_configured(smtp_cfg(s));
 	/* SCRAM needs a verifier that only some backends hold */
 	return m != SASL_SCRAM_SHA_256 || directory_offers(s->svc->env->dir, DIRECTORY_SCRAM);
 }
@@ -159,7 +160,7 @@ static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir,
 	s->sasl = sasl_server_new(m, s->svc->env->dir);
 	if (m == SASL_EXTERNAL)
 		sasl_server_set_external(s->sasl, conn_tls_identity(s->conn));
-	sasl_server_use_gssapi(s->sasl, smtp_config(s), "smtp"); /* RFC 4954 §4 */
+	sasl_server_use_gssapi(s->sasl, smtp_cfg(s), "smtp"); /* RFC 4954 §4 */
 	return sasl_submit(s, has_ir ? ir : NULL);
 }
 

@@ -16,6 +16,7 @@
  * [smtp] max_errors.
  */
 #include "net/conn.h"
+#include "smtp/smtp.h"
 #include "proto/service.h"
 #include "smtp/smtp_private.h"
 #include "util/config.h"
@@ -122,14 +123,14 @@ static bool cmd_allowed(struct smtp_session *s, const struct smtp_cmd_def *def, 
 
 void smtp_cmd_dispatch(struct smtp_session *s, struct slice line)
 {
-	const struct config *cfg = smtp_config(s);
+	const struct config *cfg = smtp_cfg(s);
 	struct smtp_command cmd;
 	enum smtp_parse_status st = smtp_parse_command(line, &cmd);
 	const struct smtp_cmd_def *def = st == SMTP_PARSE_OK ? cmd_lookup(cmd.verb) : NULL;
 
 	smtp_cmd_begin(s, def, def != NULL ? cmd.rest : (struct slice){"", 0});
 	if ((def == NULL || (def->flags & SMTP_CMD_LIMIT)) &&
-	    ++s->commands > cfg->smtp_max_commands) {
+	    ++s->commands > smtp_config(cfg)->max_commands) {
 		smtp_reply(s, 421, "4.7.0 %s Too many commands, closing connection", cfg->hostname);
 		smtp_cmd_finish(s);
 		smtp_session_close(s, "too many commands");
@@ -194,7 +195,7 @@ static bool auth_offered(const struct smtp_session *s)
 static enum smtp_cmd_result cmd_ehlo(struct smtp_cmd_ctx *ctx)
 {
 	struct smtp_session *s = ctx->sess;
-	const struct config *cfg = smtp_config(s);
+	const struct config *cfg = smtp_cfg(s);
 	struct buf b = {0};
 
 	if (!helo_arg(s, ctx->rest, "EHLO"))
@@ -202,7 +203,7 @@ static enum smtp_cmd_result cmd_ehlo(struct smtp_cmd_ctx *ctx)
 	s->esmtp = true;
 	buf_printf(&b, "250-%s\r\n", cfg->hostname);
 	buf_append_str(&b, "250-PIPELINING\r\n");
-	buf_printf(&b, "250-SIZE %llu\r\n", (unsigned long long)cfg->smtp_max_message_size);
+	buf_printf(&b, "250-SIZE %llu\r\n", (unsigned long long)smtp_config(cfg)->max_message_size);
 	if (!conn_is_tls(s->conn) && conn_tls_available(s->conn))
 		buf_append_str(&b, "250-STARTTLS\r\n");
 	if (auth_offered(s)) {
@@ -225,7 +226,7 @@ static enum smtp_cmd_result cmd_helo(struct smtp_cmd_ctx *ctx)
 	if (!helo_arg(s, ctx->rest, "HELO"))
 		return SMTP_CMD_ERROR;
 	s->esmtp = false;
-	smtp_reply(s, 250, "%s", smtp_config(s)->hostname);
+	smtp_reply(s, 250, "%s", smtp_cfg(s)->hostname);
 	return SMTP_CMD_OK;
 }
 

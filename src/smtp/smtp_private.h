@@ -237,7 +237,7 @@ void smtp_job_submit_after(struct smtp_session *s, struct smtp_job *job, worker_
 void smtp_job_done(void *job);
 
 /* --- session (smtp_session.c) ---------------------------------------------- */
-const struct config *smtp_config(const struct smtp_session *s);
+const struct config *smtp_cfg(const struct smtp_session *s);
 struct loop *smtp_loop(const struct smtp_session *s);
 /* The one state setter: every transition is traced "from -> to". */
 void smtp_enter_state(struct smtp_session *s, enum smtp_state to);

@@ -32,6 +32,7 @@
  * while the message arrives.
  */
 #include "net/conn.h"
+#include "smtp/smtp.h"
 #include "net/loop.h"
 #include "proto/service.h"
 #include "smtp/smtp_private.h"
@@ -65,7 +66,7 @@ void smtp_enter_state(struct smtp_session *s, enum smtp_state to)
 	s->state = to;
 }
 
-const struct config *smtp_config(const struct smtp_session *s)
+const struct config *smtp_cfg(const struct smtp_session *s)
 {
 	return s->svc->env->cfg;
 }
@@ -126,9 +127,9 @@ void smtp_session_close(struct smtp_session *s, const char *reason)
 
 void smtp_session_error(struct smtp_session *s)
 {
-	if (++s->errors >= smtp_config(s)->smtp_max_errors) {
+	if (++s->errors >= smtp_config(smtp_cfg(s))->max_errors) {
 		smtp_reply(s, 421, "4.7.0 %s Too many errors, closing connection",
-			   smtp_config(s)->hostname);
+			   smtp_cfg(s)->hostname);
 		smtp_session_close(s, "too many errors");
 	}
 }
@@ -240,7 +241,7 @@ static bool data_step(struct smtp_session *s)
 	buf_consume(in, used);
 	if (!end)
 		return false;
-	conn_set_idle_timeout(s->conn, smtp_config(s)->smtp_command_timeout);
+	conn_set_idle_timeout(s->conn, smtp_config(smtp_cfg(s))->command_timeout);
 	conn_phase_end(s->conn);
 	smtp_data_end(s);
 	return true;
@@ -260,7 +261,7 @@ static bool chunk_step(struct smtp_session *s)
 	if (s->chunk_left > 0)
 		return false;
 	s->chunk_reading = false;
-	conn_set_idle_timeout(s->conn, smtp_config(s)->smtp_command_timeout);
+	conn_set_idle_timeout(s->conn, smtp_config(smtp_cfg(s))->command_timeout);
 	conn_phase_end(s->conn);
 	smtp_chunk_end(s);
 	return true;
@@ -313,7 +314,7 @@ static bool session_step(void *p)
 	if (s->chunk_reading)
 		return chunk_step(s);
 	if (s->shutdown && s->sasl_wait == SMTP_SASL_IDLE) {
-		smtp_reply(s, 421, "4.3.2 %s Service shutting down", smtp_config(s)->hostname);
+		smtp_reply(s, 421, "4.3.2 %s Service shutting down", smtp_cfg(s)->hostname);
 		smtp_session_close(s, "shutdown");
 		return false;
 	}
@@ -427,11 +428,11 @@ static void on_timeout(struct conn *c, void *ctx)
 	/* our side is busy (a job, the login brake, a commit waiting for a worker),
 	   not the client */
 	if (proto_frame_busy(&s->frame)) {
-		conn_set_idle_timeout(c, smtp_config(s)->smtp_command_timeout);
+		conn_set_idle_timeout(c, smtp_config(smtp_cfg(s))->command_timeout);
 		return;
 	}
 	s->frame.in_run = true;
-	smtp_reply(s, 421, "4.4.2 %s Error: timeout exceeded", smtp_config(s)->hostname);
+	smtp_reply(s, 421, "4.4.2 %s Error: timeout exceeded", smtp_cfg(s)->hostname);
 	smtp_session_close(s, "timeout");
 	proto_frame_leave(&s->frame);
 }
@@ -485,7 +486,7 @@ void smtp_session_start(struct smtp_service *svc, struct conn *c, bool submissio
 
 	conn_set_events(c, &smtp_conn_events, s);
 	conn_set_input_max(c, SMTP_AUTH_LINE_MAX);
-	conn_set_idle_timeout(c, cfg->smtp_command_timeout);
+	conn_set_idle_timeout(c, smtp_config(cfg)->command_timeout);
 	s->frame.in_run = true;
 	smtp_reply(s, 220, "%s ESMTP mailroom", cfg->hostname);
 	while (session_step(s)) /* the client may have spoken first */
@@ -516,9 +517,15 @@ enum { SMTP_PORT_RELAY, SMTP_PORT_SUBMISSION };
 static const char smtp_busy[] = "421 4.7.0 Too many connections, try again later\r\n";
 
 static const struct service_port smtp_ports[] = {
-    {.name = "smtp", .busy = smtp_busy, .kind = SMTP_PORT_RELAY},
-    {.name = "submission", .busy = smtp_busy, .kind = SMTP_PORT_SUBMISSION},
-    {.name = "submissions", .implicit_tls = true, .kind = SMTP_PORT_SUBMISSION},
+    {.name = "smtp", .listen = "127.0.0.1:2525", .busy = smtp_busy, .kind = SMTP_PORT_RELAY},
+    {.name = "submission",
+     .listen = "127.0.0.1:2587",
+     .busy = smtp_busy,
+     .kind = SMTP_PORT_SUBMISSION},
+    {.name = "submissions",
+     .listen = "127.0.0.1:2465",
+     .implicit_tls = true,
+     .kind = SMTP_PORT_SUBMISSION},
 };
 
 static void *svc_create(const struct service_env *env)
@@ -552,6 +559,7 @@ const struct service smtp_service = {
     .alpn = "smtp",
     .ports = smtp_ports,
     .n_ports = sizeof(smtp_ports) / sizeof(smtp_ports[0]),
+    .config = &smtp_config_section,
     .create = svc_create,
     .session = svc_session,
     .sessions = svc_sessions,

@@ -13,6 +13,7 @@
  * where a complete message is checked and committed.
  */
 #include "mime/mime.h"
+#include "smtp/smtp.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "proto/service.h"
@@ -194,7 +195,7 @@ static void finish_sender(struct smtp_session *s, struct smtp_job *job)
 static bool smtp_check_mail(struct smtp_session *s, struct slice rest, struct smtp_path *path,
 			    struct smtp_mail_params *mp, enum smtp_cmd_result *r)
 {
-	const struct config *cfg = smtp_config(s);
+	const struct config *cfg = smtp_cfg(s);
 	struct slice arg;
 	size_t bad;
 
@@ -217,7 +218,7 @@ static bool smtp_check_mail(struct smtp_session *s, struct slice rest, struct sm
 		reply_path_error(s, SMTP_PATH_E8BIT, true);
 		return false;
 	}
-	if (mp->size > cfg->smtp_max_message_size) {
+	if (mp->size > smtp_config(cfg)->max_message_size) {
 		/* RFC 1870 §6: permanent, and no client error */
 		smtp_reply(s, 552, "5.3.4 Message size exceeds fixed limit");
 		*r = SMTP_CMD_OK;
@@ -230,7 +231,7 @@ static bool smtp_check_mail(struct smtp_session *s, struct slice rest, struct sm
 static enum smtp_cmd_result smtp_do_mail(struct smtp_session *s, const struct smtp_path *path,
 					 const struct smtp_mail_params *mp)
 {
-	const struct config *cfg = smtp_config(s);
+	const struct config *cfg = smtp_cfg(s);
 	struct smtp_tx *t = smtp_tx_new();
 
 	t->declared_size = mp->size;
@@ -252,7 +253,7 @@ static enum smtp_cmd_result smtp_do_mail(struct smtp_session *s, const struct sm
 	if (smtp_role_submission(s) && s->auth != NULL) {
 		struct smtp_job *job = smtp_job_new(s, finish_sender);
 		snprintf(job->address, sizeof(job->address), "%s", path->address);
-		job->check_owner = cfg->smtp_sender_login_match && !t->null_sender;
+		job->check_owner = smtp_config(cfg)->sender_login_match && !t->null_sender;
 		job->plan = t->plan;
 		if (!smtp_job_submit(s, job, work_sender)) {
 			smtp_tx_free(&s->tx);
@@ -357,7 +358,7 @@ static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
 		if (job->dres.postmaster_fallback)
 			log_warn("sid=%s smtp [smtp] postmaster <%s> names no mailbox here: mail "
 				 "for <%s> goes to the built-in postmaster",
-				 s->sid, smtp_config(s)->smtp_postmaster, a);
+				 s->sid, smtp_config(smtp_cfg(s))->postmaster, a);
 		if (job->dres.verdict != DELIVERY_OK) {
 			log_info("sid=%s %s to=<%s> user=%s limit=%s reason=\"%s\"", s->sid,
 				 job->dres.limit >= 0 ? "delivery limit" : "smtp rcpt refused", a,
@@ -408,7 +409,7 @@ static bool smtp_check_rcpt(struct smtp_session *s, struct slice rest, struct sm
 	size_t bad;
 
 	*r = SMTP_CMD_ERROR;
-	if (s->tx->n_rcpts >= smtp_config(s)->smtp_max_recipients) {
+	if (s->tx->n_rcpts >= smtp_config(smtp_cfg(s))->max_recipients) {
 		smtp_reply(s, 452, "4.5.3 Error: too many recipients"); /* RFC 5321 §4.5.3.1.10 */
 		*r = SMTP_CMD_OK;
 		return false;
@@ -463,16 +464,16 @@ enum smtp_cmd_result smtp_cmd_rcpt(struct smtp_cmd_ctx *ctx)
 enum smtp_cmd_result smtp_cmd_data(struct smtp_cmd_ctx *ctx)
 {
 	struct smtp_session *s = ctx->sess;
-	const struct config *cfg = smtp_config(s);
+	const struct config *cfg = smtp_cfg(s);
 
 	if (s->tx->bdat_started) {
 		smtp_reply(s, 503, "5.5.1 Error: DATA after BDAT"); /* RFC 3030 §3 */
 		return SMTP_CMD_ERROR;
 	}
 	buf_free(&s->tx->body);
-	smtp_data_init(&s->data, &s->tx->body, cfg->smtp_max_message_size);
+	smtp_data_init(&s->data, &s->tx->body, smtp_config(cfg)->max_message_size);
 	smtp_enter_state(s, SMTP_DATA);
-	conn_set_idle_timeout(s->conn, cfg->smtp_data_timeout);
+	conn_set_idle_timeout(s->conn, smtp_config(cfg)->data_timeout);
 	conn_phase_begin(s->conn);
 	smtp_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
 	return SMTP_CMD_OK;
@@ -507,7 +508,7 @@ static void rfc5322_now(char *out, size_t len)
 
 static void received_header(struct smtp_session *s, struct buf *b, const char *qid)
 {
-	const struct config *cfg = smtp_config(s);
+	const struct config *cfg = smtp_cfg(s);
 	const struct smtp_tx *t = s->tx;
 	char date[64];
 	bool tls = conn_is_tls(s->conn);
@@ -574,7 +575,7 @@ static void submission_fields(struct smtp_session *s, struct buf *b, const char 
 		if (RAND_bytes(r, sizeof(r)) != 1)
 			log_panic("RAND_bytes failed");
 		buf_printf(b, "Message-ID: <%s.%02x%02x%02x%02x%02x%02x@%s>\r\n", qid, r[0], r[1],
-			   r[2], r[3], r[4], r[5], smtp_config(s)->hostname);
+			   r[2], r[3], r[4], r[5], smtp_cfg(s)->hostname);
 	}
 }
 
@@ -664,7 +665,7 @@ static void data_refuse(struct smtp_session *s, const char *qid, int code, const
 
 void smtp_data_end(struct smtp_session *s)
 {
-	const struct config *cfg = smtp_config(s);
+	const struct config *cfg = smtp_cfg(s);
 	struct smtp_tx *t = s->tx;
 	char qid[24];
 
@@ -684,7 +685,7 @@ void smtp_data_end(struct smtp_session *s)
 			    "too big for the sender");
 		return;
 	}
-	if (s->data.received > cfg->smtp_max_received) {
+	if (s->data.received > smtp_config(cfg)->max_received) {
 		data_refuse(s, qid, 554, "5.4.6 Too many hops (mail loop?)", "loop");
 		return;
 	}
@@ -723,7 +724,7 @@ void smtp_data_end(struct smtp_session *s)
 enum smtp_cmd_result smtp_cmd_bdat(struct smtp_cmd_ctx *ctx)
 {
 	struct smtp_session *s = ctx->sess;
-	const struct config *cfg = smtp_config(s);
+	const struct config *cfg = smtp_cfg(s);
 	struct slice size, last;
 	uint64_t n;
 
@@ -739,7 +740,7 @@ enum smtp_cmd_result smtp_cmd_bdat(struct smtp_cmd_ctx *ctx)
 	s->chunk_reading = true;
 	s->chunk_discard = false;
 	s->chunk_error = 0;
-	conn_set_idle_timeout(s->conn, cfg->smtp_data_timeout);
+	conn_set_idle_timeout(s->conn, smtp_config(cfg)->data_timeout);
 	conn_phase_begin(s->conn);
 	/* RFC 3030 §2: a refused BDAT's octets are still read and dropped */
 	if (s->state != SMTP_RCPT) {
@@ -749,7 +750,7 @@ enum smtp_cmd_result smtp_cmd_bdat(struct smtp_cmd_ctx *ctx)
 	}
 	if (!s->tx->bdat_started) {
 		buf_free(&s->tx->body);
-		smtp_data_init(&s->data, &s->tx->body, cfg->smtp_max_message_size);
+		smtp_data_init(&s->data, &s->tx->body, smtp_config(cfg)->max_message_size);
 		s->tx->bdat_started = true;
 	}
 	return SMTP_CMD_ASYNC;

@@ -4,12 +4,13 @@
  *
  * The grammar: `[section]` lines, `key = value` lines, blank lines and
  * comments starting with ';' or '#' (at line start, or after whitespace in a
- * value). Keys and sections are case-sensitive lower case. set_key() knows
- * every key; config_defaults() gives its default and config_write() writes
- * it back (a unit test checks that what is written reads back the same).
+ * value). Keys and sections are case-sensitive lower case. What keys exist
+ * is the schema's business (config.h); this file walks its tables to set,
+ * default, write, compare and free values, and defines the core sections.
  */
 #include "util/config.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #include <ctype.h>
@@ -24,29 +25,6 @@
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define CONFIG_DEFAULT_FILE "mailroom.conf"
-
-static const char *const role_names[ROLE_COUNT] = {"smtp", "submission", "submissions", "pop3",
-						   "pop3s"};
-static const char *const role_defaults[ROLE_COUNT] = {
-    "127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2110", "127.0.0.1:2995"};
-
-const char *listen_role_name(enum listen_role role)
-{
-	return role_names[role];
-}
-
-const struct listen_list *config_listen(const struct config *c, const char *name)
-{
-	for (int r = 0; r < ROLE_COUNT; r++)
-		if (strcmp(role_names[r], name) == 0)
-			return &c->listen[r];
-	return NULL;
-}
-
-bool listen_role_implicit_tls(enum listen_role role)
-{
-	return role == ROLE_SUBMISSIONS || role == ROLE_POP3S;
-}
 
 int config_parse_size(const char *s, uint64_t *v_r)
 {
@@ -137,37 +115,7 @@ int config_parse_bool(const char *s, bool *v_r)
 	return -1;
 }
 
-/* --- setters: each returns NULL or a static error message --------------- */
-
-static const char *set_string(char **dst, const char *v)
-{
-	if (*v == '\0')
-		return "value must not be empty";
-	free(*dst);
-	*dst = xstrdup(v);
-	return NULL;
-}
-
-static const char *set_count(unsigned *dst, const char *v, unsigned min, unsigned max)
-{
-	static _Thread_local char msg[64]; /* parses may run on several threads (reload) */
-	uint64_t n;
-	if (config_parse_size(v, &n) < 0 || n < min || n > max) {
-		snprintf(msg, sizeof(msg), "expected a number from %u to %u", min, max);
-		return msg;
-	}
-	*dst = (unsigned)n;
-	return NULL;
-}
-
-static void listen_list_clear(struct listen_list *l)
-{
-	for (size_t i = 0; i < l->count; i++)
-		free(l->addrs[i]);
-	free(l->addrs);
-	l->addrs = NULL;
-	l->count = 0;
-}
+/* --- checks the parts share ---------------------------------------------------------------- */
 
 /* A host name (RFC 1123 letters, digits, hyphens, dots) or IPv4 address:
    what a greeting, a certificate and getaddrinfo() all take. */
@@ -182,9 +130,7 @@ static bool host_name_valid(const char *h, size_t len)
 	return true;
 }
 
-/* Validates "host:port" / "[v6]:port" / "*:port" syntax; resolution happens
-   at bind. */
-static bool listen_addr_valid(const char *a)
+bool config_addr_valid(const char *a)
 {
 	const char *colon;
 	if (*a == '[') {
@@ -205,485 +151,535 @@ static bool listen_addr_valid(const char *a)
 	return slice_to_uint(p, 65535, &port) && port > 0;
 }
 
+const char *config_check_host(const char *v)
+{
+	return host_name_valid(v, strlen(v))
+		   ? NULL
+		   : "expected a host name (letters, digits, '-' and '.')";
+}
+
+const char *config_check_domain(const char *v)
+{
+	return host_name_valid(v, strlen(v)) && strchr(v, '.') != NULL
+		   ? NULL
+		   : "expected a domain name such as example.org";
+}
+
 /* An account name as useradd(8) takes it (POSIX portable characters, not
    starting with '-'), so a message can quote it and getpwnam() sees it as is. */
-static bool user_name_valid(const char *u)
+static const char *check_user_name(const char *u)
 {
 	size_t len = strlen(u);
-	if (len == 0 || len > 32 || u[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)u[i]) && u[i] != '.' && u[i] != '_' && u[i] != '-')
-			return false;
-	return true;
+	bool ok = len > 0 && len <= 32 && u[0] != '-';
+	for (size_t i = 0; ok && i < len; i++)
+		ok = isalnum((unsigned char)u[i]) || u[i] == '.' || u[i] == '_' || u[i] == '-';
+	return ok ? NULL : "expected a user name (letters, digits, '.', '_' and '-')";
 }
 
-static const char *set_listen(struct listen_list *l, const char *v)
+/* --- values: set, write, free by type ------------------------------------------------------ */
+
+static void list_clear(struct listen_list *l)
 {
-	listen_list_clear(l);
-	if (*v == '\0' || strcmp(v, "off") == 0)
-		return NULL;
-	char *copy = xstrdup(v), *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
-		while (isspace((unsigned char)*tok))
-			tok++;
-		char *e = tok + strlen(tok);
-		while (e > tok && isspace((unsigned char)e[-1]))
-			*--e = '\0';
-		if (!listen_addr_valid(tok)) {
-			free(copy);
-			listen_list_clear(l);
-			return "expected host:port (comma-separated for several), or off";
+	for (size_t i = 0; i < l->count; i++)
+		free(l->addrs[i]);
+	free(l->addrs);
+	l->addrs = NULL;
+	l->count = 0;
+}
+
+static void list_add(struct listen_list *l, const char *s)
+{
+	l->addrs = xrealloc(l->addrs, (l->count + 1) * sizeof(char *));
+	l->addrs[l->count++] = xstrdup(s);
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* a buffer's text, for the caller to free */
+static char *take(struct buf *b)
+{
+	char *d = b->data != NULL ? b->data : xstrdup("");
+	*b = (struct buf){0};
+	return d;
+}
+
+/* "a, b or c" from a NULL-terminated list */
+static void put_choices(struct buf *b, const char *const *names)
+{
+	for (size_t i = 0; names[i] != NULL; i++)
+		buf_printf(b, "%s%s", i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ", names[i]);
+}
+
+static void put_size_value(struct buf *b, uint64_t n)
+{
+	static const char units[] = "GMK";
+	for (int i = 0; i < 3; i++) {
+		uint64_t u = 1ULL << (10 * (3 - i));
+		if (n != 0 && n % u == 0) {
+			buf_printf(b, "%llu%c", (unsigned long long)(n / u), units[i]);
+			return;
 		}
-		l->addrs = xrealloc(l->addrs, (l->count + 1) * sizeof(char *));
-		l->addrs[l->count++] = xstrdup(tok);
 	}
-	free(copy);
-	return NULL;
+	buf_printf(b, "%llu", (unsigned long long)n);
 }
 
-/* [directory] backend: "builtin, ldap" - known names, each once, in order */
-static const char *set_directory(struct listen_list *l, const char *v)
+static void put_duration_value(struct buf *b, unsigned secs)
 {
-	static const char *const names[] = {"builtin", "ldap", "pam", "passwd-file"};
+	static const struct {
+		unsigned secs;
+		char unit;
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+	for (size_t i = 0; i < N_ELEMENTS(units); i++)
+		if (secs != 0 && secs % units[i].secs == 0) {
+			buf_printf(b, "%u%c", secs / units[i].secs, units[i].unit);
+			return;
+		}
+	buf_printf(b, "%us", secs);
+}
+
+/* A message for a value that does not fit: static text, or one made in
+ *msg (the caller frees it). */
+static const char *set_list(const struct config_key *k, struct listen_list *l, const char *v,
+			    char **msg)
+{
 	char *copy = xstrdup(v), *save = NULL;
 	const char *err = NULL;
 
-	listen_list_clear(l);
+	list_clear(l);
+	if (k->type == CONFIG_ADDRS && (*v == '\0' || strcmp(v, "off") == 0)) {
+		free(copy);
+		return NULL;
+	}
 	for (char *tok = strtok_r(copy, ",", &save); tok != NULL && err == NULL;
 	     tok = strtok_r(NULL, ",", &save)) {
-		while (isspace((unsigned char)*tok))
-			tok++;
-		char *e = tok + strlen(tok);
-		while (e > tok && isspace((unsigned char)e[-1]))
-			*--e = '\0';
-		bool known = false;
-		for (size_t i = 0; i < N_ELEMENTS(names); i++)
-			known |= strcmp(tok, names[i]) == 0;
-		for (size_t i = 0; i < l->count && known; i++)
-			if (strcmp(l->addrs[i], tok) == 0)
-				err = "each backend may appear once";
-		if (!known)
-			err = "expected builtin, ldap, pam or passwd-file (comma-separated, in "
-			      "order)";
-		if (err == NULL) {
-			l->addrs = xrealloc(l->addrs, (l->count + 1) * sizeof(char *));
-			l->addrs[l->count++] = xstrdup(tok);
+		tok = trim(tok);
+		if (k->type == CONFIG_ADDRS) {
+			if (!config_addr_valid(tok))
+				err = "expected host:port (comma-separated for several), or off";
+		} else {
+			bool known = false;
+			for (size_t i = 0; k->names[i] != NULL; i++)
+				known |= strcmp(tok, k->names[i]) == 0;
+			for (size_t i = 0; i < l->count && known; i++)
+				if (strcmp(l->addrs[i], tok) == 0)
+					err = "each name may appear once";
+			if (!known)
+				err = "";
 		}
+		if (err == NULL)
+			list_add(l, tok);
 	}
 	free(copy);
-	if (err == NULL && l->count == 0)
-		err = "expected builtin, ldap, pam or passwd-file (comma-separated, in order)";
+	if (err == NULL && k->type == CONFIG_NAMES && l->count == 0)
+		err = "";
+	if (err != NULL && *err == '\0') {
+		struct buf b = {0};
+		buf_printf(&b, "expected ");
+		put_choices(&b, k->names);
+		buf_printf(&b, " (comma-separated, in order)");
+		*msg = take(&b);
+		err = *msg;
+	}
 	if (err != NULL)
-		listen_list_clear(l);
+		list_clear(l);
 	return err;
 }
 
-static const char *set_bool(bool *dst, const char *v)
+static const char *set_value(const struct config_key *k, void *field, const char *v, char **msg)
 {
-	return config_parse_bool(v, dst) < 0 ? "expected yes or no" : NULL;
-}
-
-static const char *set_duration(unsigned *dst, const char *v, unsigned min)
-{
-	unsigned s;
-	if (config_parse_duration(v, &s) < 0 || s < min)
-		return min > 0 ? "expected a duration of 1s or more, such as 30s, 10m or 1h"
-			       : "expected a duration such as 0, 30s, 10m or 1h";
-	*dst = s;
-	return NULL;
-}
-
-/* "250ms", or a duration of whole seconds ("1s"); from 1 ms to a minute */
-static const char *set_delay_ms(unsigned *dst, const char *v)
-{
-	size_t len = strlen(v), digits = strspn(v, "0123456789");
-	unsigned n;
-
-	if (digits > 0 && digits <= 5 && len == digits + 2 && strcmp(v + digits, "ms") == 0)
-		n = (unsigned)strtoul(v, NULL, 10);
-	else if (config_parse_duration(v, &n) == 0 && n <= 60)
-		n *= 1000;
-	else
-		n = 0;
-	if (n < 1 || n > 60000)
-		return "expected a delay from 1ms to 60s, such as 250ms or 1s";
-	*dst = n;
-	return NULL;
-}
-
-/* An LDAP filter as RFC 4515 §3 writes it: in parentheses, balanced. The
-   server checks the rest; this catches a missing ")" at `config check`. */
-static bool ldap_filter_valid(const char *f)
-{
-	int depth = 0;
-	if (f[0] != '(')
-		return false;
-	for (const char *p = f; *p != '\0'; p++) {
-		if (*p == '(')
-			depth++;
-		else if (*p == ')' && --depth < 0)
-			return false;
-		else if (*p == '%' && (p[1] == '\0' || strchr("und%", p[1]) == NULL))
-			return false;
-		else if (*p == '%')
-			p++;
-		if (depth == 0 && p[1] != '\0')
-			return false;
-	}
-	return depth == 0;
-}
-
-static const char *set_ldap_filter(char **dst, const char *v)
-{
-	if (!ldap_filter_valid(v))
-		return "expected an LDAP filter in parentheses, such as (mail=%u) "
-		       "(%u, %n and %d are the only % forms; %% is a %)";
-	return set_string(dst, v);
-}
-
-static const char *set_ldap_key(struct config *c, const char *key, const char *v)
-{
-	static const struct {
-		const char *key;
-		size_t off;
-	} strs[] = {
-	    {"base", offsetof(struct config, ldap_base)},
-	    {"bind_dn", offsetof(struct config, ldap_bind_dn)},
-	    {"bind_password_file", offsetof(struct config, ldap_bind_password_file)},
-	    {"mail_attribute", offsetof(struct config, ldap_mail_attribute)},
-	    {"password_attribute", offsetof(struct config, ldap_password_attribute)},
-	    {"ca_file", offsetof(struct config, ldap_ca_file)},
-	};
-	if (strcmp(key, "uri") == 0) {
-		/* libldap tries several, space-separated, in order (one per DC) */
-		for (const char *p = v; *p != '\0'; p += strcspn(p, " \t"), p += strspn(p, " \t"))
-			if (strncmp(p, "ldap://", 7) != 0 && strncmp(p, "ldaps://", 8) != 0)
-				return "expected ldap://host[:port] or ldaps://host[:port] "
-				       "(several "
-				       "separated by spaces)";
-		return set_string(&c->ldap_uri, v);
-	}
-	for (size_t i = 0; i < N_ELEMENTS(strs); i++)
-		if (strcmp(key, strs[i].key) == 0)
-			return set_string((char **)((char *)c + strs[i].off), v);
-	if (strcmp(key, "user_filter") == 0)
-		return set_ldap_filter(&c->ldap_user_filter, v);
-	if (strcmp(key, "login_filter") == 0)
-		return set_ldap_filter(&c->ldap_login_filter, v);
-	if (strcmp(key, "recipient_filter") == 0)
-		return set_ldap_filter(&c->ldap_recipient_filter, v);
-	if (strcmp(key, "alias_attribute") == 0) {
-		free(c->ldap_alias_attribute);
-		c->ldap_alias_attribute = NULL;
-		return strcmp(v, "none") == 0 ? NULL : set_string(&c->ldap_alias_attribute, v);
-	}
-	if (strcmp(key, "starttls") == 0)
-		return set_bool(&c->ldap_starttls, v);
-	if (strcmp(key, "auth_bind") == 0)
-		return set_bool(&c->ldap_auth_bind, v);
-	if (strcmp(key, "timeout") == 0)
-		return set_duration(&c->ldap_timeout, v, 1);
-	if (strcmp(key, "pool_size") == 0)
-		return set_count(&c->ldap_pool_size, v, 1, 256);
-	if (strcmp(key, "cache_ttl") == 0)
-		return set_duration(&c->ldap_cache_ttl, v, 0);
-	return "unknown key";
-}
-
-/* A mail domain for a backend's bare names, kept lower-case like every
-   address (store_directory.c). */
-static const char *set_domain(char **dst, const char *v)
-{
-	if (!host_name_valid(v, strlen(v)) || strchr(v, '.') == NULL)
-		return "expected a domain name such as example.org";
-	const char *err = set_string(dst, v);
-	for (char *q = *dst; *q != '\0'; q++)
-		*q = (char)tolower((unsigned char)*q);
-	return err;
-}
-
-static const char *set_key(struct config *c, const char *sec, const char *key, const char *v)
-{
-	if (strcmp(sec, "server") == 0) {
-		if (strcmp(key, "hostname") == 0) {
-			if (!host_name_valid(v, strlen(v)))
-				return "expected a host name (letters, digits, '-' and '.')";
-			return set_string(&c->hostname, v);
-		}
-		if (strcmp(key, "data_dir") == 0)
-			return set_string(&c->data_dir, v);
-		if (strcmp(key, "user") == 0) {
-			if (!user_name_valid(v))
-				return "expected a user name (letters, digits, '.', '_' and '-')";
-			return set_string(&c->user, v);
-		}
-		if (strcmp(key, "workers") == 0)
-			return set_count(&c->workers, v, 1, 256);
-		if (strcmp(key, "log_level") == 0) {
-			static const char *const names[] = {"debug", "info", "warn", "error"};
-			for (size_t i = 0; i < N_ELEMENTS(names); i++)
-				if (strcmp(v, names[i]) == 0) {
-					c->log_level = (enum log_level)i;
-					return NULL;
-				}
-			return "expected debug, info, warn or error";
-		}
-		if (strcmp(key, "log_format") == 0) {
-			if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)
-				return "expected text or json";
-			c->log_format = strcmp(v, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
+	*msg = NULL;
+	switch (k->type) {
+	case CONFIG_STR:
+	case CONFIG_PATH: {
+		char **dst = field;
+		if (k->none != NULL && strcmp(v, k->none) == 0) {
+			free(*dst);
+			*dst = NULL;
 			return NULL;
 		}
-	} else if (strcmp(sec, "listen") == 0) {
-		for (int r = 0; r < ROLE_COUNT; r++)
-			if (strcmp(key, role_names[r]) == 0)
-				return set_listen(&c->listen[r], v);
-	} else if (strcmp(sec, "tls") == 0) {
-		if (strcmp(key, "cert") == 0)
-			return set_string(&c->tls_cert, v);
-		if (strcmp(key, "key") == 0)
-			return set_string(&c->tls_key, v);
-		if (strcmp(key, "client_ca") == 0)
-			return set_string(&c->tls_client_ca, v);
-		if (strcmp(key, "client_crl") == 0)
-			return set_string(&c->tls_client_crl, v);
-		if (strcmp(key, "client_cert_map") == 0) {
-			if (strcmp(v, "email") != 0 && strcmp(v, "cn") != 0)
-				return "expected email or cn";
-			c->tls_client_cert_map =
-			    strcmp(v, "cn") == 0 ? CERT_MAP_CN : CERT_MAP_EMAIL;
-			return NULL;
+		if (*v == '\0')
+			return "value must not be empty";
+		const char *err = k->check != NULL ? k->check(v) : NULL;
+		if (err != NULL)
+			return err;
+		free(*dst);
+		*dst = xstrdup(v);
+		for (char *q = *dst; (k->flags & CONFIG_LOWER) && *q != '\0'; q++)
+			*q = (char)tolower((unsigned char)*q);
+		return NULL;
+	}
+	case CONFIG_BOOL:
+		return config_parse_bool(v, field) < 0 ? "expected yes or no" : NULL;
+	case CONFIG_COUNT:
+	case CONFIG_SIZE: {
+		uint64_t n;
+		if (config_parse_size(v, &n) < 0 || n < k->min || n > k->max) {
+			struct buf b = {0};
+			if (k->type == CONFIG_COUNT) {
+				buf_printf(&b, "expected a number from %llu to %llu",
+					   (unsigned long long)k->min, (unsigned long long)k->max);
+			} else {
+				buf_printf(&b, "expected a size from ");
+				put_size_value(&b, k->min);
+				buf_printf(&b, " to ");
+				put_size_value(&b, k->max);
+			}
+			*msg = take(&b);
+			return *msg;
 		}
-		if (strcmp(key, "client_cert_domain") == 0) {
-			if (!host_name_valid(v, strlen(v)))
-				return "expected a domain name (letters, digits, '-' and '.')";
-			return set_string(&c->tls_client_cert_domain, v);
+		if (k->type == CONFIG_COUNT)
+			*(unsigned *)field = (unsigned)n;
+		else
+			*(uint64_t *)field = n;
+		return NULL;
+	}
+	case CONFIG_DURATION: {
+		unsigned secs;
+		if (config_parse_duration(v, &secs) < 0 || secs < k->min) {
+			if (k->min == 0)
+				return "expected a duration such as 0, 30s, 10m or 1h";
+			struct buf b = {0};
+			buf_printf(&b, "expected a duration of ");
+			put_duration_value(&b, (unsigned)k->min);
+			buf_printf(&b, " or more, such as 30s, 10m or 1h");
+			*msg = take(&b);
+			return *msg;
 		}
-	} else if (strcmp(sec, "metrics") == 0) {
-		if (strcmp(key, "listen") == 0)
-			return set_listen(&c->metrics_listen, v);
-	} else if (strcmp(sec, "limits") == 0) {
-		if (strcmp(key, "max_connections") == 0)
-			return set_count(&c->max_connections, v, 1, 1000000);
-		if (strcmp(key, "max_connections_per_ip") == 0)
-			return set_count(&c->max_connections_per_ip, v, 1, 1000000);
-		if (strcmp(key, "idle_timeout") == 0)
-			return set_duration(&c->idle_timeout, v, 1);
-		if (strcmp(key, "line_deadline") == 0)
-			return set_duration(&c->line_deadline, v, 1);
-		if (strcmp(key, "data_deadline") == 0)
-			return set_duration(&c->data_deadline, v, 1);
-		if (strcmp(key, "min_data_rate") == 0)
-			return set_count(&c->min_data_rate, v, 0, 1U << 30);
-		if (strcmp(key, "data_rate_window") == 0)
-			return set_duration(&c->data_rate_window, v, 1);
-		if (strcmp(key, "auth_fail_delay_max") == 0)
-			return set_duration(&c->auth_fail_delay_max, v, 0);
-		if (strcmp(key, "auth_fail_delay") == 0)
-			return set_delay_ms(&c->auth_fail_delay_ms, v);
-		if (strcmp(key, "auth_cache_ttl") == 0)
-			return set_duration(&c->auth_cache_ttl, v, 0);
-	} else if (strcmp(sec, "pop3") == 0) {
-		if (strcmp(key, "plaintext_auth") == 0)
-			return set_bool(&c->pop3_plaintext_auth, v);
-		if (strcmp(key, "apop") == 0)
-			return set_bool(&c->pop3_apop, v);
-	} else if (strcmp(sec, "smtp") == 0) {
-		if (strcmp(key, "max_message_size") == 0) {
-			uint64_t n;
-			if (config_parse_size(v, &n) < 0 || n < 1024 || n > (1ULL << 30))
-				return "expected a size from 1K to 1G";
-			c->smtp_max_message_size = n;
-			return NULL;
-		}
-		if (strcmp(key, "max_recipients") == 0)
-			return set_count(&c->smtp_max_recipients, v, 1, 100000);
-		if (strcmp(key, "max_errors") == 0)
-			return set_count(&c->smtp_max_errors, v, 1, 10000);
-		if (strcmp(key, "max_commands") == 0)
-			return set_count(&c->smtp_max_commands, v, 10, 10000000);
-		if (strcmp(key, "max_received_headers") == 0)
-			return set_count(&c->smtp_max_received, v, 5, 1000);
-		if (strcmp(key, "command_timeout") == 0)
-			return set_duration(&c->smtp_command_timeout, v, 1);
-		if (strcmp(key, "data_timeout") == 0)
-			return set_duration(&c->smtp_data_timeout, v, 1);
-		if (strcmp(key, "postmaster") == 0)
-			return set_string(&c->smtp_postmaster, v);
-		if (strcmp(key, "sender_login_match") == 0)
-			return set_bool(&c->smtp_sender_login_match, v);
-	} else if (strcmp(sec, "delivery") == 0) {
-		if (strcmp(key, "enabled") == 0)
-			return set_bool(&c->delivery_enabled, v);
-		if (strcmp(key, "threads") == 0)
-			return set_count(&c->delivery_threads, v, 1, 256);
-		if (strcmp(key, "per_destination") == 0)
-			return set_count(&c->delivery_per_destination, v, 1, 10000);
-		if (strcmp(key, "scan_interval") == 0)
-			return set_duration(&c->delivery_scan_interval, v, 1);
-		if (strcmp(key, "retry_min") == 0)
-			return set_duration(&c->delivery_retry_min, v, 1);
-		if (strcmp(key, "retry_max") == 0)
-			return set_duration(&c->delivery_retry_max, v, 1);
-		if (strcmp(key, "lifetime") == 0)
-			return set_duration(&c->delivery_lifetime, v, 1);
-		if (strcmp(key, "delay_warning") == 0)
-			return set_duration(&c->delivery_delay_warning, v, 1);
-		if (strcmp(key, "connect_timeout") == 0)
-			return set_duration(&c->delivery_connect_timeout, v, 1);
-		if (strcmp(key, "command_timeout") == 0)
-			return set_duration(&c->delivery_command_timeout, v, 1);
-		if (strcmp(key, "data_init_timeout") == 0)
-			return set_duration(&c->delivery_data_init_timeout, v, 1);
-		if (strcmp(key, "data_xfer_timeout") == 0)
-			return set_duration(&c->delivery_data_xfer_timeout, v, 1);
-		if (strcmp(key, "data_done_timeout") == 0)
-			return set_duration(&c->delivery_data_done_timeout, v, 1);
-		if (strcmp(key, "slow_after") == 0)
-			return set_duration(&c->delivery_slow_after, v, 1);
-		if (strcmp(key, "resolver") == 0) {
-			if (!listen_addr_valid(v) && strchr(v, ':') != NULL)
-				return "expected ip or ip:port";
-			return set_string(&c->delivery_resolver, v);
-		}
-		if (strcmp(key, "ca_file") == 0)
-			return set_string(&c->delivery_ca_file, v);
-	} else if (strcmp(sec, "directory") == 0) {
-		if (strcmp(key, "backend") == 0)
-			return set_directory(&c->directory, v);
-	} else if (strcmp(sec, "ldap") == 0) {
-		return set_ldap_key(c, key, v);
-	} else if (strcmp(sec, "pam") == 0) {
-		if (strcmp(key, "service") == 0) {
-			/* a file name in /etc/pam.d (or confdir), never a path */
-			if (strchr(v, '/') != NULL || v[0] == '.')
-				return "expected a PAM service name (a file in /etc/pam.d)";
-			return set_string(&c->pam_service, v);
-		}
-		if (strcmp(key, "domain") == 0)
-			return set_domain(&c->pam_domain, v);
-		if (strcmp(key, "min_uid") == 0)
-			return set_count(&c->pam_min_uid, v, 1, UINT32_MAX - 1);
-		if (strcmp(key, "confdir") == 0)
-			return set_string(&c->pam_confdir, v);
-	} else if (strcmp(sec, "passwd-file") == 0) {
-		if (strcmp(key, "path") == 0)
-			return set_string(&c->passwdfile_path, v);
-		if (strcmp(key, "domain") == 0)
-			return set_domain(&c->passwdfile_domain, v);
-	} else if (strcmp(sec, "gssapi") == 0) {
-		if (strcmp(key, "keytab") == 0)
-			return set_string(&c->gssapi_keytab, v);
-		if (strcmp(key, "realm") == 0) {
-			/* RFC 4120 §6.1: no separators; '@' and '/' would split names */
-			if (strpbrk(v, "@/\\ \t") != NULL)
-				return "expected a Kerberos realm such as EXAMPLE.COM";
-			return set_string(&c->gssapi_realm, v);
-		}
-		if (strcmp(key, "domain") == 0)
-			return set_domain(&c->gssapi_domain, v);
-		if (strcmp(key, "principal") == 0) {
-			if (strcmp(v, "*") != 0 && !host_name_valid(v, strlen(v)))
-				return "expected a host name, or * for any host in the keytab";
-			return set_string(&c->gssapi_principal, v);
-		}
+		*(unsigned *)field = secs;
+		return NULL;
+	}
+	case CONFIG_DELAY_MS: {
+		size_t len = strlen(v), digits = strspn(v, "0123456789");
+		unsigned n;
+		if (digits > 0 && digits <= 5 && len == digits + 2 && strcmp(v + digits, "ms") == 0)
+			n = (unsigned)strtoul(v, NULL, 10);
+		else if (config_parse_duration(v, &n) == 0 && n <= 60)
+			n *= 1000;
+		else
+			n = 0;
+		if (n < 1 || n > 60000)
+			return "expected a delay from 1ms to 60s, such as 250ms or 1s";
+		*(unsigned *)field = n;
+		return NULL;
+	}
+	case CONFIG_ENUM:
+		for (size_t i = 0; k->names[i] != NULL; i++)
+			if (strcmp(v, k->names[i]) == 0) {
+				*(int *)field = (int)i;
+				return NULL;
+			}
+		struct buf b = {0};
+		buf_printf(&b, "expected ");
+		put_choices(&b, k->names);
+		*msg = take(&b);
+		return *msg;
+	case CONFIG_ADDRS:
+	case CONFIG_NAMES:
+		return set_list(k, field, v, msg);
 	}
 	return "unknown key";
 }
 
-static bool section_known(const char *s)
+static void write_value(const struct config_key *k, const void *field, struct buf *b)
 {
-	static const char *const secs[] = {"server",	  "listen",   "tls",	   "limits", "pop3",
-					   "smtp",	  "delivery", "directory", "ldap",   "pam",
-					   "passwd-file", "gssapi",   "metrics"};
-	for (size_t i = 0; i < N_ELEMENTS(secs); i++)
-		if (strcmp(s, secs[i]) == 0)
-			return true;
-	return false;
+	switch (k->type) {
+	case CONFIG_STR:
+	case CONFIG_PATH: {
+		const char *v = *(char *const *)field;
+		if (v == NULL && k->none == NULL)
+			buf_printf(b, "; %s is not set\n", k->name);
+		else
+			buf_printf(b, "%s = %s\n", k->name, v != NULL ? v : k->none);
+		return;
+	}
+	case CONFIG_BOOL:
+		buf_printf(b, "%s = %s\n", k->name, *(const bool *)field ? "yes" : "no");
+		return;
+	case CONFIG_COUNT:
+		buf_printf(b, "%s = %u\n", k->name, *(const unsigned *)field);
+		return;
+	case CONFIG_SIZE:
+		buf_printf(b, "%s = ", k->name);
+		put_size_value(b, *(const uint64_t *)field);
+		buf_printf(b, "\n");
+		return;
+	case CONFIG_DURATION:
+		buf_printf(b, "%s = ", k->name);
+		put_duration_value(b, *(const unsigned *)field);
+		buf_printf(b, "\n");
+		return;
+	case CONFIG_DELAY_MS: {
+		unsigned ms = *(const unsigned *)field;
+		buf_printf(b, "%s = ", k->name);
+		if (ms % 1000 == 0)
+			put_duration_value(b, ms / 1000);
+		else
+			buf_printf(b, "%ums", ms);
+		buf_printf(b, "\n");
+		return;
+	}
+	case CONFIG_ENUM:
+		buf_printf(b, "%s = %s\n", k->name, k->names[*(const int *)field]);
+		return;
+	case CONFIG_ADDRS:
+	case CONFIG_NAMES: {
+		const struct listen_list *l = field;
+		buf_printf(b, "%s = ", k->name);
+		for (size_t i = 0; i < l->count; i++)
+			buf_printf(b, "%s%s", i > 0 ? ", " : "", l->addrs[i]);
+		buf_printf(b, "%s\n", l->count == 0 && k->type == CONFIG_ADDRS ? "off" : "");
+		return;
+	}
+	}
 }
 
-static void config_defaults(struct config *c)
+static void free_value(const struct config_key *k, void *field)
 {
+	if (k->type == CONFIG_STR || k->type == CONFIG_PATH) {
+		free(*(char **)field);
+		*(char **)field = NULL;
+	} else if (k->type == CONFIG_ADDRS || k->type == CONFIG_NAMES) {
+		list_clear(field);
+	}
+}
+
+/* --- the core sections --------------------------------------------------------------------- */
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const cert_maps[] = {"email", "cn", NULL};
+
+static const char *check_client_cert_domain(const char *v)
+{
+	return host_name_valid(v, strlen(v))
+		   ? NULL
+		   : "expected a domain name (letters, digits, '-' and '.')";
+}
+
+#define SRV(field) offsetof(struct config, field)
+
+static const struct config_key server_keys[] = {
+    {.name = "hostname", .type = CONFIG_STR, .off = SRV(hostname), .check = config_check_host},
+    {.name = "data_dir", .type = CONFIG_STR, .off = SRV(data_dir), .def = "mailroom-data"},
+    {.name = "user",
+     .type = CONFIG_STR,
+     .off = SRV(user),
+     .check = check_user_name,
+     .line_off = SRV(user_line)},
+    {.name = "workers",
+     .type = CONFIG_COUNT,
+     .off = SRV(workers),
+     .def = "4",
+     .min = 1,
+     .max = 256},
+    {.name = "log_level",
+     .type = CONFIG_ENUM,
+     .off = SRV(log_level),
+     .def = "info",
+     .names = log_levels},
+    {.name = "log_format",
+     .type = CONFIG_ENUM,
+     .off = SRV(log_format),
+     .def = "text",
+     .names = log_formats},
+};
+
+static void server_defaults(void *fields)
+{
+	struct config *c = fields;
 	char host[256];
-	memset(c, 0, sizeof(*c));
 	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
 	c->hostname = xstrdup(host);
-	c->data_dir = xstrdup("mailroom-data");
-	c->log_level = LOG_INFO;
-	c->workers = 4;
-	for (int r = 0; r < ROLE_COUNT; r++)
-		set_listen(&c->listen[r], role_defaults[r]);
-	c->tls_cert = xstrdup("tls/cert.pem");
-	c->tls_key = xstrdup("tls/key.pem");
-	c->max_connections = 20000;
-	c->max_connections_per_ip = 50;
-	c->idle_timeout = 600;
-	/* RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for a command;
-	   typing one by hand takes far less */
-	c->line_deadline = 300;
-	/* a whole 35 MiB message at about 10 KiB/s (80 kbit/s) */
-	c->data_deadline = 3600;
-	/* RFC 5321 §4.5.3.2.5 lets a client pause 3 minutes between data
-	   blocks: the window is longer, and the floor (under a byte a second)
-	   is far below any real upload or typist */
-	c->min_data_rate = 256;
-	c->data_rate_window = 300;
-	c->auth_fail_delay_max = 15;
-	c->auth_fail_delay_ms = 1000;
-	c->auth_cache_ttl = 300;
-	set_directory(&c->directory, "builtin");
-	c->pop3_plaintext_auth = false;
-	c->pop3_apop = false; /* SPEC §7: a timestamp in the greeting makes clients try APOP */
-	c->smtp_max_message_size = 35ULL * 1024 * 1024;
-	c->smtp_max_recipients = 100;
-	c->smtp_max_errors = 20;
-	c->smtp_max_commands = 10000;
-	c->smtp_max_received = 50;
-	c->smtp_command_timeout = 300;
-	c->smtp_data_timeout = 600;
-	c->smtp_sender_login_match = true;
-	c->delivery_enabled = true;
-	c->delivery_threads = 4;
-	c->delivery_per_destination = 2;
-	c->delivery_scan_interval = 30;
-	c->delivery_retry_min = 300;
-	c->delivery_retry_max = 3600;
-	c->delivery_lifetime = 5 * 86400;
-	c->delivery_delay_warning = 4 * 3600;
-	c->delivery_connect_timeout = 30;
-	c->delivery_command_timeout = 300;   /* RFC 5321 §4.5.3.2.1-4: 5 minutes */
-	c->delivery_data_init_timeout = 120; /* §4.5.3.2.5 */
-	c->delivery_data_xfer_timeout = 180; /* §4.5.3.2.6 */
-	c->delivery_data_done_timeout = 600; /* §4.5.3.2.7 */
-	c->delivery_slow_after = 30;
-	c->ldap_user_filter = xstrdup("(&(objectClass=inetOrgPerson)(mail=%u))"); /* SPEC §7 */
-	c->ldap_mail_attribute = xstrdup("mail");
-	c->ldap_alias_attribute = xstrdup("mailAlternateAddress");
-	c->ldap_password_attribute = xstrdup("userPassword");
-	c->ldap_auth_bind = true;
-	c->ldap_timeout = 5;
-	c->ldap_pool_size = 4;
-	c->ldap_cache_ttl = 60;
-	c->pam_service = xstrdup("mailroom");
-	/* Debian's first user uid (adduser.conf FIRST_UID): root and the system
-	   accounts are not mail accounts */
-	c->pam_min_uid = 1000;
+}
+
+const struct config_section config_server_section = {.name = "server",
+						     .keys = server_keys,
+						     .n_keys = N_ELEMENTS(server_keys),
+						     .defaults = server_defaults};
+
+static const struct config_key tls_keys[] = {
+    {.name = "cert", .type = CONFIG_PATH, .off = SRV(tls_cert), .def = "tls/cert.pem"},
+    {.name = "key", .type = CONFIG_PATH, .off = SRV(tls_key), .def = "tls/key.pem"},
+    {.name = "client_ca", .type = CONFIG_PATH, .off = SRV(tls_client_ca)},
+    {.name = "client_crl", .type = CONFIG_PATH, .off = SRV(tls_client_crl)},
+    {.name = "client_cert_map",
+     .type = CONFIG_ENUM,
+     .off = SRV(tls_client_cert_map),
+     .def = "email",
+     .names = cert_maps},
+    {.name = "client_cert_domain",
+     .type = CONFIG_STR,
+     .off = SRV(tls_client_cert_domain),
+     .check = check_client_cert_domain},
+};
+
+const struct config_section config_tls_section = {
+    .name = "tls", .keys = tls_keys, .n_keys = N_ELEMENTS(tls_keys)};
+
+static const struct config_key limits_keys[] = {
+    {.name = "max_connections",
+     .type = CONFIG_COUNT,
+     .off = SRV(max_connections),
+     .def = "20000",
+     .min = 1,
+     .max = 1000000},
+    {.name = "max_connections_per_ip",
+     .type = CONFIG_COUNT,
+     .off = SRV(max_connections_per_ip),
+     .def = "50",
+     .min = 1,
+     .max = 1000000},
+    {.name = "idle_timeout",
+     .type = CONFIG_DURATION,
+     .off = SRV(idle_timeout),
+     .def = "10m",
+     .min = 1},
+    /* RFC 5321 §4.5.3.2.7: a server waits at least 5 minutes for a command;
+       typing one by hand takes far less */
+    {.name = "line_deadline",
+     .type = CONFIG_DURATION,
+     .off = SRV(line_deadline),
+     .def = "5m",
+     .min = 1},
+    /* a whole 35 MiB message at about 10 KiB/s (80 kbit/s) */
+    {.name = "data_deadline",
+     .type = CONFIG_DURATION,
+     .off = SRV(data_deadline),
+     .def = "1h",
+     .min = 1},
+    /* RFC 5321 §4.5.3.2.5 lets a client pause 3 minutes between data
+       blocks: the window is longer, and the floor (under a byte a second)
+       is far below any real upload or typist */
+    {.name = "min_data_rate",
+     .type = CONFIG_COUNT,
+     .off = SRV(min_data_rate),
+     .def = "256",
+     .min = 0,
+     .max = 1U << 30},
+    {.name = "data_rate_window",
+     .type = CONFIG_DURATION,
+     .off = SRV(data_rate_window),
+     .def = "5m",
+     .min = 1},
+    {.name = "auth_fail_delay_max",
+     .type = CONFIG_DURATION,
+     .off = SRV(auth_fail_delay_max),
+     .def = "15s"},
+    {.name = "auth_fail_delay",
+     .type = CONFIG_DELAY_MS,
+     .off = SRV(auth_fail_delay_ms),
+     .def = "1s"},
+    {.name = "auth_cache_ttl", .type = CONFIG_DURATION, .off = SRV(auth_cache_ttl), .def = "5m"},
+};
+
+const struct config_section config_limits_section = {
+    .name = "limits", .keys = limits_keys, .n_keys = N_ELEMENTS(limits_keys)};
+
+size_t config_listen_offset(size_t i)
+{
+	return offsetof(struct config, listen) + i * sizeof(struct listen_list);
+}
+
+/* --- walking the schema -------------------------------------------------------------------- */
+
+static void *fields_of(struct config *c, size_t sec)
+{
+	return c->schema->sections[sec]->size == 0 ? (void *)c : c->parts[sec];
+}
+
+const void *config_part(const struct config *c, const struct config_section *s)
+{
+	for (size_t i = 0; c->schema != NULL && i < c->schema->n_sections; i++)
+		if (c->schema->sections[i] == s)
+			return fields_of((struct config *)c, i);
+	fprintf(stderr, "config: section [%s] is not in the schema\n", s->name);
+	abort();
+}
+
+const struct listen_list *config_listen(const struct config *c, const char *name)
+{
+	for (size_t i = 0; c->schema != NULL && i < c->schema->n_sections; i++) {
+		const struct config_section *s = c->schema->sections[i];
+		if (strcmp(s->name, "listen") != 0)
+			continue;
+		for (size_t k = 0; k < s->n_keys; k++)
+			if (strcmp(s->keys[k].name, name) == 0)
+				return (const struct listen_list *)((const char *)c +
+								    s->keys[k].off);
+	}
+	return NULL;
+}
+
+size_t config_listen_names(const struct config *c, const char **names, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; c->schema != NULL && i < c->schema->n_sections; i++) {
+		const struct config_section *s = c->schema->sections[i];
+		for (size_t k = 0; strcmp(s->name, "listen") == 0 && k < s->n_keys && n < cap; k++)
+			names[n++] = s->keys[k].name;
+	}
+	return n;
+}
+
+static void config_defaults(const struct config_schema *schema, struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->schema = schema;
+	for (size_t i = 0; i < schema->n_sections; i++) {
+		const struct config_section *s = schema->sections[i];
+		if (s->size > 0)
+			c->parts[i] = xcalloc(1, s->size);
+		char *base = fields_of(c, i);
+		for (size_t k = 0; k < s->n_keys; k++) {
+			char *msg;
+			const char *err;
+			if (s->keys[k].def == NULL)
+				continue;
+			err = set_value(&s->keys[k], base + s->keys[k].off, s->keys[k].def, &msg);
+			if (err != NULL) { /* C1: a default the parser refuses is a program error */
+				fprintf(stderr, "config: the default of [%s] %s is refused: %s\n",
+					s->name, s->keys[k].name, err);
+				abort();
+			}
+		}
+		if (s->defaults != NULL)
+			s->defaults(base);
+	}
+}
+
+static const struct config_section *section_find(const struct config_schema *schema,
+						 const char *name, size_t *idx_r)
+{
+	for (size_t i = 0; i < schema->n_sections; i++)
+		if (strcmp(schema->sections[i]->name, name) == 0) {
+			*idx_r = i;
+			return schema->sections[i];
+		}
+	return NULL;
 }
 
 /* Make `*p` absolute against `base` (a folder). */
 static void make_absolute(char **p, const char *base)
 {
-	if ((*p)[0] == '/')
+	if (*p == NULL || (*p)[0] == '/')
 		return;
 	char *abs = xasprintf("%s/%s", base, *p);
 	free(*p);
 	*p = abs;
 }
 
+/* data_dir against the config file's folder (or the working directory for
+   the built-in defaults), then every path key against data_dir */
 static void resolve_paths(struct config *c, const char *name)
 {
 	char cwd[PATH_MAX];
@@ -706,55 +702,34 @@ static void resolve_paths(struct config *c, const char *name)
 		base = xstrdup(cwd);
 	}
 	make_absolute(&c->data_dir, base);
-	make_absolute(&c->tls_cert, c->data_dir);
-	make_absolute(&c->tls_key, c->data_dir);
-	if (c->tls_client_ca != NULL)
-		make_absolute(&c->tls_client_ca, c->data_dir);
-	if (c->tls_client_crl != NULL)
-		make_absolute(&c->tls_client_crl, c->data_dir);
-	if (c->delivery_ca_file != NULL)
-		make_absolute(&c->delivery_ca_file, c->data_dir);
-	if (c->ldap_bind_password_file != NULL)
-		make_absolute(&c->ldap_bind_password_file, c->data_dir);
-	if (c->ldap_ca_file != NULL)
-		make_absolute(&c->ldap_ca_file, c->data_dir);
-	if (c->pam_confdir != NULL)
-		make_absolute(&c->pam_confdir, c->data_dir);
-	if (c->passwdfile_path != NULL)
-		make_absolute(&c->passwdfile_path, c->data_dir);
-	if (c->gssapi_keytab != NULL)
-		make_absolute(&c->gssapi_keytab, c->data_dir);
+	for (size_t i = 0; i < c->schema->n_sections; i++) {
+		const struct config_section *s = c->schema->sections[i];
+		char *f = fields_of(c, i);
+		for (size_t k = 0; k < s->n_keys; k++)
+			if (s->keys[k].type == CONFIG_PATH)
+				make_absolute((char **)(f + s->keys[k].off), c->data_dir);
+	}
 	free(base);
-}
-
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	char *e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
 }
 
 static int parse_text(const char *name, const char *text, size_t len, struct config *c,
 		      char **err_r)
 {
-	char section[64] = "";
+	const struct config_section *sec = NULL;
+	size_t sec_idx = 0;
 	struct buf seen = {0}; /* "\nsection.key\n..." for duplicate checks */
 	unsigned lineno = 0;
 	const char *p = text, *end = text + len;
-	int ret = 0;
 
 	if (memchr(text, '\0', len) != NULL) {
 		*err_r = xasprintf("%s: file contains a NUL byte", name);
 		return -1;
 	}
-	while (p < end) {
+	buf_append_c(&seen, '\n');
+	while (p < end && *err_r == NULL) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		char *line = xstrndup(p, ll), *s = trim(line);
-		const char *msg = NULL;
 		p += ll + (nl ? 1 : 0);
 		lineno++;
 
@@ -762,27 +737,24 @@ static int parse_text(const char *name, const char *text, size_t len, struct con
 			/* blank or comment */
 		} else if (*s == '[') {
 			char *rb = strchr(s, ']');
-			if (rb == NULL || *trim(rb + 1) != '\0')
-				msg = "malformed section header";
-			else {
+			if (rb == NULL || *trim(rb + 1) != '\0') {
+				*err_r = xasprintf("%s:%u: malformed section header", name, lineno);
+			} else {
 				*rb = '\0';
 				char *secname = trim(s + 1);
-				if (!section_known(secname)) {
+				sec = section_find(c->schema, secname, &sec_idx);
+				if (sec == NULL)
 					*err_r = xasprintf("%s:%u: unknown section [%s]", name,
 							   lineno, secname);
-					free(line);
-					ret = -1;
-					break;
-				}
-				snprintf(section, sizeof(section), "%s", secname);
 			}
 		} else {
 			char *eq = strchr(s, '=');
-			if (eq == NULL)
-				msg = "expected key = value";
-			else if (section[0] == '\0')
-				msg = "key outside of any [section]";
-			else {
+			if (eq == NULL) {
+				*err_r = xasprintf("%s:%u: expected key = value", name, lineno);
+			} else if (sec == NULL) {
+				*err_r =
+				    xasprintf("%s:%u: key outside of any [section]", name, lineno);
+			} else {
 				*eq = '\0';
 				char *key = trim(s), *val = trim(eq + 1);
 				/* inline comment: " ;" or " #" */
@@ -793,58 +765,55 @@ static int parse_text(const char *name, const char *text, size_t len, struct con
 						val = trim(val);
 						break;
 					}
-				char *id = xasprintf("\n%s.%s\n", section, key);
-				if (seen.len == 0)
-					buf_append_c(&seen, '\n');
-				if (strstr(seen.data, id) != NULL) {
+				const struct config_key *k = NULL;
+				for (size_t i = 0; i < sec->n_keys && k == NULL; i++)
+					if (strcmp(sec->keys[i].name, key) == 0)
+						k = &sec->keys[i];
+				char *id = xasprintf("\n%s.%s\n", sec->name, key);
+				if (k == NULL) {
+					*err_r = xasprintf("%s:%u: unknown key '%s' in [%s]", name,
+							   lineno, key, sec->name);
+				} else if (strstr(seen.data, id) != NULL) {
 					*err_r =
 					    xasprintf("%s:%u: duplicate key '%s' in [%s]: it is "
 						      "set above already; keep one",
-						      name, lineno, key, section);
-					free(id);
-					free(line);
-					ret = -1;
-					break;
+						      name, lineno, key, sec->name);
 				} else {
-					msg = set_key(c, section, key, val);
+					char *f = fields_of(c, sec_idx), *msg;
+					const char *err = set_value(k, f + k->off, val, &msg);
 					buf_append_str(&seen, id + 1);
-					if (msg == NULL && strcmp(id, "\nserver.user\n") == 0)
-						c->user_line = lineno;
-				}
-				if (msg != NULL && strcmp(msg, "unknown key") == 0) {
-					*err_r = xasprintf("%s:%u: unknown key '%s' in [%s]", name,
-							   lineno, key, section);
-					free(id);
-					free(line);
-					ret = -1;
-					break;
+					if (err != NULL)
+						*err_r = xasprintf("%s:%u: %s", name, lineno, err);
+					else if (k->line_off != 0)
+						*(unsigned *)(f + k->line_off) = lineno;
+					free(msg);
 				}
 				free(id);
 			}
 		}
-		if (msg != NULL) {
-			*err_r = xasprintf("%s:%u: %s", name, lineno, msg);
-			free(line);
-			ret = -1;
-			break;
-		}
 		free(line);
 	}
 	buf_free(&seen);
-	return ret;
+	if (*err_r != NULL)
+		return -1;
+	for (size_t i = 0; i < c->schema->n_sections; i++) {
+		const struct config_section *s = c->schema->sections[i];
+		const char *err = s->finish != NULL ? s->finish(fields_of(c, i), c) : NULL;
+		if (err != NULL) {
+			*err_r = xasprintf("%s: %s", name, err);
+			return -1;
+		}
+	}
+	return 0;
 }
 
-int config_parse(const char *name, const char *text, size_t len, struct config *cfg, char **err_r)
+int config_parse(const struct config_schema *schema, const char *name, const char *text, size_t len,
+		 struct config *cfg, char **err_r)
 {
-	config_defaults(cfg);
+	config_defaults(schema, cfg);
 	cfg->file = xstrdup(name);
+	*err_r = NULL;
 	if (parse_text(name, text, len, cfg, err_r) < 0) {
-		config_free(cfg);
-		return -1;
-	}
-	if (cfg->gssapi_keytab != NULL && cfg->gssapi_realm == NULL) {
-		/* without a realm no principal maps to an address */
-		*err_r = xasprintf("%s: [gssapi] keytab is set but realm is not", name);
 		config_free(cfg);
 		return -1;
 	}
@@ -869,12 +838,13 @@ const char *config_default_path(const char *system_path)
 #define CONFIG_SYSTEM_FILE NULL
 #endif
 
-int config_load(const char *path, struct config *cfg, char **err_r)
+int config_load(const struct config_schema *schema, const char *path, struct config *cfg,
+		char **err_r)
 {
 	if (path == NULL) {
 		path = config_default_path(CONFIG_SYSTEM_FILE);
 		if (path == NULL) {
-			config_defaults(cfg);
+			config_defaults(schema, cfg);
 			resolve_paths(cfg, NULL);
 			return 0;
 		}
@@ -903,229 +873,56 @@ int config_load(const char *path, struct config *cfg, char **err_r)
 		*err_r = xasprintf("%s: read error", path);
 		return -1;
 	}
-	int ret = config_parse(path, text.data ? text.data : "", text.len, cfg, err_r);
+	int ret = config_parse(schema, path, text.data ? text.data : "", text.len, cfg, err_r);
 	buf_free(&text);
 	return ret;
 }
 
 /* --- the effective configuration, written back -------------------------------------------- */
 
-static void put_duration(struct buf *b, const char *key, unsigned secs)
-{
-	static const struct {
-		unsigned secs;
-		char unit;
-	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
-	for (size_t i = 0; i < N_ELEMENTS(units); i++)
-		if (secs != 0 && secs % units[i].secs == 0) {
-			buf_printf(b, "%s = %u%c\n", key, secs / units[i].secs, units[i].unit);
-			return;
-		}
-	buf_printf(b, "%s = %us\n", key, secs);
-}
-
-static void put_size(struct buf *b, const char *key, uint64_t n)
-{
-	static const char units[] = "GMK";
-	for (int i = 0; i < 3; i++) {
-		uint64_t u = 1ULL << (10 * (3 - i));
-		if (n != 0 && n % u == 0) {
-			buf_printf(b, "%s = %llu%c\n", key, (unsigned long long)(n / u), units[i]);
-			return;
-		}
-	}
-	buf_printf(b, "%s = %llu\n", key, (unsigned long long)n);
-}
-
-static void put_str(struct buf *b, const char *key, const char *v)
-{
-	if (v == NULL)
-		buf_printf(b, "; %s is not set\n", key);
-	else
-		buf_printf(b, "%s = %s\n", key, v);
-}
-
-static void put_bool(struct buf *b, const char *key, bool v)
-{
-	buf_printf(b, "%s = %s\n", key, v ? "yes" : "no");
-}
-
 void config_write(const struct config *c, struct buf *b)
 {
-	static const char *const levels[] = {"debug", "info", "warn", "error"};
-
-	buf_printf(b, "[server]\n");
-	put_str(b, "hostname", c->hostname);
-	put_str(b, "data_dir", c->data_dir);
-	put_str(b, "user", c->user);
-	buf_printf(b, "workers = %u\nlog_level = %s\n", c->workers, levels[c->log_level]);
-	buf_printf(b, "log_format = %s\n", c->log_format == LOG_FORMAT_JSON ? "json" : "text");
-	buf_printf(b, "\n[listen]\n");
-	for (int r = 0; r < ROLE_COUNT; r++) {
-		buf_printf(b, "%s = ", role_names[r]);
-		for (size_t i = 0; i < c->listen[r].count; i++)
-			buf_printf(b, "%s%s", i > 0 ? ", " : "", c->listen[r].addrs[i]);
-		buf_printf(b, "%s\n", c->listen[r].count == 0 ? "off" : "");
+	for (size_t i = 0; i < c->schema->n_sections; i++) {
+		const struct config_section *s = c->schema->sections[i];
+		const char *f = fields_of((struct config *)c, i);
+		buf_printf(b, "%s[%s]\n", i > 0 ? "\n" : "", s->name);
+		for (size_t k = 0; k < s->n_keys; k++)
+			write_value(&s->keys[k], f + s->keys[k].off, b);
 	}
-	buf_printf(b, "\n[tls]\n");
-	put_str(b, "cert", c->tls_cert);
-	put_str(b, "key", c->tls_key);
-	put_str(b, "client_ca", c->tls_client_ca);
-	put_str(b, "client_crl", c->tls_client_crl);
-	buf_printf(b, "client_cert_map = %s\n",
-		   c->tls_client_cert_map == CERT_MAP_CN ? "cn" : "email");
-	put_str(b, "client_cert_domain", c->tls_client_cert_domain);
-	buf_printf(b, "\n[limits]\nmax_connections = %u\nmax_connections_per_ip = %u\n",
-		   c->max_connections, c->max_connections_per_ip);
-	put_duration(b, "idle_timeout", c->idle_timeout);
-	put_duration(b, "line_deadline", c->line_deadline);
-	put_duration(b, "data_deadline", c->data_deadline);
-	buf_printf(b, "min_data_rate = %u\n", c->min_data_rate);
-	put_duration(b, "data_rate_window", c->data_rate_window);
-	put_duration(b, "auth_fail_delay_max", c->auth_fail_delay_max);
-	if (c->auth_fail_delay_ms % 1000 == 0)
-		put_duration(b, "auth_fail_delay", c->auth_fail_delay_ms / 1000);
-	else
-		buf_printf(b, "auth_fail_delay = %ums\n", c->auth_fail_delay_ms);
-	put_duration(b, "auth_cache_ttl", c->auth_cache_ttl);
-	buf_printf(b, "\n[pop3]\n");
-	put_bool(b, "plaintext_auth", c->pop3_plaintext_auth);
-	put_bool(b, "apop", c->pop3_apop);
-	buf_printf(b, "\n[smtp]\n");
-	put_size(b, "max_message_size", c->smtp_max_message_size);
-	buf_printf(b,
-		   "max_recipients = %u\nmax_errors = %u\nmax_commands = %u\n"
-		   "max_received_headers = %u\n",
-		   c->smtp_max_recipients, c->smtp_max_errors, c->smtp_max_commands,
-		   c->smtp_max_received);
-	put_duration(b, "command_timeout", c->smtp_command_timeout);
-	put_duration(b, "data_timeout", c->smtp_data_timeout);
-	put_str(b, "postmaster", c->smtp_postmaster);
-	put_bool(b, "sender_login_match", c->smtp_sender_login_match);
-	buf_printf(b, "\n[delivery]\n");
-	put_bool(b, "enabled", c->delivery_enabled);
-	buf_printf(b, "threads = %u\nper_destination = %u\n", c->delivery_threads,
-		   c->delivery_per_destination);
-	put_duration(b, "scan_interval", c->delivery_scan_interval);
-	put_duration(b, "retry_min", c->delivery_retry_min);
-	put_duration(b, "retry_max", c->delivery_retry_max);
-	put_duration(b, "lifetime", c->delivery_lifetime);
-	put_duration(b, "delay_warning", c->delivery_delay_warning);
-	put_duration(b, "connect_timeout", c->delivery_connect_timeout);
-	put_duration(b, "command_timeout", c->delivery_command_timeout);
-	put_duration(b, "data_init_timeout", c->delivery_data_init_timeout);
-	put_duration(b, "data_xfer_timeout", c->delivery_data_xfer_timeout);
-	put_duration(b, "data_done_timeout", c->delivery_data_done_timeout);
-	put_duration(b, "slow_after", c->delivery_slow_after);
-	put_str(b, "resolver", c->delivery_resolver);
-	put_str(b, "ca_file", c->delivery_ca_file);
-	buf_printf(b, "\n[directory]\nbackend = ");
-	for (size_t i = 0; i < c->directory.count; i++)
-		buf_printf(b, "%s%s", i > 0 ? ", " : "", c->directory.addrs[i]);
-	buf_printf(b, "\n");
-	buf_printf(b, "\n[ldap]\n");
-	put_str(b, "uri", c->ldap_uri);
-	put_str(b, "base", c->ldap_base);
-	put_str(b, "bind_dn", c->ldap_bind_dn);
-	put_str(b, "bind_password_file", c->ldap_bind_password_file);
-	put_str(b, "user_filter", c->ldap_user_filter);
-	put_str(b, "login_filter", c->ldap_login_filter);
-	put_str(b, "recipient_filter", c->ldap_recipient_filter);
-	put_str(b, "mail_attribute", c->ldap_mail_attribute);
-	buf_printf(b, "alias_attribute = %s\n",
-		   c->ldap_alias_attribute ? c->ldap_alias_attribute : "none");
-	put_bool(b, "auth_bind", c->ldap_auth_bind);
-	put_str(b, "password_attribute", c->ldap_password_attribute);
-	put_bool(b, "starttls", c->ldap_starttls);
-	put_str(b, "ca_file", c->ldap_ca_file);
-	put_duration(b, "timeout", c->ldap_timeout);
-	buf_printf(b, "pool_size = %u\n", c->ldap_pool_size);
-	put_duration(b, "cache_ttl", c->ldap_cache_ttl);
-	buf_printf(b, "\n[pam]\n");
-	put_str(b, "service", c->pam_service);
-	put_str(b, "domain", c->pam_domain);
-	buf_printf(b, "min_uid = %u\n", c->pam_min_uid);
-	put_str(b, "confdir", c->pam_confdir);
-	buf_printf(b, "\n[passwd-file]\n");
-	put_str(b, "path", c->passwdfile_path);
-	put_str(b, "domain", c->passwdfile_domain);
-	buf_printf(b, "\n[gssapi]\n");
-	put_str(b, "keytab", c->gssapi_keytab);
-	put_str(b, "realm", c->gssapi_realm);
-	put_str(b, "domain", c->gssapi_domain);
-	put_str(b, "principal", c->gssapi_principal);
-	buf_printf(b, "\n[metrics]\nlisten = ");
-	for (size_t i = 0; i < c->metrics_listen.count; i++)
-		buf_printf(b, "%s%s", i > 0 ? ", " : "", c->metrics_listen.addrs[i]);
-	buf_printf(b, "%s\n", c->metrics_listen.count == 0 ? "off" : "");
 }
 
 void config_diff(const struct config *a, const struct config *b,
 		 void (*fn)(const char *key, void *arg), void *arg)
 {
-	struct buf ta = {0}, tb = {0};
-	char section[64] = "";
-
-	config_write(a, &ta);
-	config_write(b, &tb);
-	/* one line per key, in the same order on both sides */
-	const char *pa = ta.data, *pb = tb.data;
-	while (*pa != '\0' && *pb != '\0') {
-		size_t la = strcspn(pa, "\n"), lb = strcspn(pb, "\n");
-		if (pa[0] == '[')
-			snprintf(section, sizeof(section), "%.*s", (int)(la - 2), pa + 1);
-		else if (la != lb || memcmp(pa, pb, la) != 0) {
-			const char *k = pa[0] == ';' ? pa + 2 : pa;
-			char key[128];
-			snprintf(key, sizeof(key), "%s.%.*s", section, (int)strcspn(k, " "), k);
-			fn(key, arg);
+	/* C3: one line per key, in the same order on both sides */
+	for (size_t i = 0; i < a->schema->n_sections && a->schema == b->schema; i++) {
+		const struct config_section *s = a->schema->sections[i];
+		const char *fa = fields_of((struct config *)a, i);
+		const char *fb = fields_of((struct config *)b, i);
+		for (size_t k = 0; k < s->n_keys; k++) {
+			struct buf va = {0}, vb = {0};
+			write_value(&s->keys[k], fa + s->keys[k].off, &va);
+			write_value(&s->keys[k], fb + s->keys[k].off, &vb);
+			if (va.len != vb.len || memcmp(va.data, vb.data, va.len) != 0) {
+				char *key = xasprintf("%s.%s", s->name, s->keys[k].name);
+				fn(key, arg);
+				free(key);
+			}
+			buf_free(&va);
+			buf_free(&vb);
 		}
-		pa += la + (pa[la] == '\n');
-		pb += lb + (pb[lb] == '\n');
 	}
-	buf_free(&ta);
-	buf_free(&tb);
 }
 
 void config_free(struct config *c)
 {
-	free(c->smtp_postmaster);
-	free(c->delivery_resolver);
-	free(c->delivery_ca_file);
-	char **ldap_strs[] = {&c->ldap_uri,
-			      &c->ldap_base,
-			      &c->ldap_bind_dn,
-			      &c->ldap_bind_password_file,
-			      &c->ldap_user_filter,
-			      &c->ldap_login_filter,
-			      &c->ldap_recipient_filter,
-			      &c->ldap_mail_attribute,
-			      &c->ldap_alias_attribute,
-			      &c->ldap_password_attribute,
-			      &c->ldap_ca_file};
-	for (size_t i = 0; i < N_ELEMENTS(ldap_strs); i++)
-		free(*ldap_strs[i]);
-	free(c->pam_service);
-	free(c->pam_domain);
-	free(c->pam_confdir);
-	free(c->passwdfile_path);
-	free(c->passwdfile_domain);
-	free(c->gssapi_keytab);
-	free(c->gssapi_realm);
-	free(c->gssapi_domain);
-	free(c->gssapi_principal);
+	for (size_t i = 0; c->schema != NULL && i < c->schema->n_sections; i++) {
+		const struct config_section *s = c->schema->sections[i];
+		char *f = fields_of(c, i);
+		for (size_t k = 0; k < s->n_keys && f != NULL; k++)
+			free_value(&s->keys[k], f + s->keys[k].off);
+		free(c->parts[i]);
+	}
 	free(c->file);
-	free(c->hostname);
-	free(c->data_dir);
-	free(c->user);
-	for (int r = 0; r < ROLE_COUNT; r++)
-		listen_list_clear(&c->listen[r]);
-	listen_list_clear(&c->directory);
-	listen_list_clear(&c->metrics_listen);
-	free(c->tls_cert);
-	free(c->tls_key);
-	free(c->tls_client_ca);
-	free(c->tls_client_crl);
-	free(c->tls_client_cert_domain);
 	memset(c, 0, sizeof(*c));
 }

@@ -24,34 +24,108 @@
 
 #include "util/log.h"
 
-/* The listening roles of SPEC §1. Implicit-TLS roles end in "s". */
-enum listen_role {
-	ROLE_SMTP,
-	ROLE_SUBMISSION,
-	ROLE_SUBMISSIONS,
-	ROLE_POP3,
-	ROLE_POP3S,
-	ROLE_COUNT
-};
-
+/* A list of strings from one key: "host:port" addresses ([listen], the
+   [metrics] listener) or names ([directory] backend). */
 struct listen_list {
-	char **addrs; /* "host:port" or "[v6]:port" strings */
+	char **addrs;
 	size_t count;
 };
 
+/* --- the schema: sections and keys, each owned by its part --------------------------------
+ *
+ * The engine here knows the INI grammar, the value types and the core
+ * sections ([server], [tls], [limits]); every other section is defined by
+ * the part that reads it (pop3/, smtp/, queue/, directory/, admin/ ...) as a
+ * `const struct config_section` over a struct of its own, and the program
+ * lists the sections it is made of in a `struct config_schema`
+ * (server/schema.c). Parsing, defaults, `config show` (config_write), the
+ * reload diff and freeing all walk the same tables, so a key exists in
+ * exactly one place.
+ *
+ * Invariants (tests/unit/test_config.c cites them):
+ *  C1 every key's default is written in the file's own syntax and goes
+ *     through the same parser as a value from the file (a bad default aborts);
+ *  C2 config_write() output parses back to an equal configuration;
+ *  C3 sections and keys are written in schema order, one key per line.
+ */
+enum config_type {
+	CONFIG_STR,	 /* char *; NULL: not set */
+	CONFIG_PATH,	 /* char *, made absolute against data_dir after the parse */
+	CONFIG_BOOL,	 /* bool: yes/no, true/false, on/off, 1/0 */
+	CONFIG_COUNT,	 /* unsigned from min to max */
+	CONFIG_SIZE,	 /* uint64_t octets from min to max; K/M/G suffixes */
+	CONFIG_DURATION, /* unsigned seconds, at least min; s/m/h/d suffixes */
+	CONFIG_DELAY_MS, /* unsigned milliseconds: "250ms" or whole seconds, 1ms to 60s */
+	CONFIG_ENUM,	 /* int: the index of the value in names */
+	CONFIG_ADDRS,	 /* struct listen_list of host:port, comma-separated; "off": none */
+	CONFIG_NAMES,	 /* struct listen_list of names from `names`, each once, in order */
+};
+
+#define CONFIG_LOWER 1u /* CONFIG_STR: kept in lower case */
+
+struct config_key {
+	const char *name;
+	enum config_type type;
+	size_t off;		  /* of the field in the section's struct */
+	const char *def;	  /* the default as the file would write it; NULL: not set */
+	uint64_t min, max;	  /* COUNT, SIZE; DURATION uses min */
+	const char *const *names; /* ENUM, NAMES: the values, NULL-terminated */
+	/* STR, PATH: a further check of the value; returns NULL or a message */
+	const char *(*check)(const char *v);
+	const char *none; /* STR: the word that means "not set", written for NULL */
+	unsigned flags;	  /* CONFIG_LOWER */
+	size_t line_off;  /* nonzero: an unsigned there gets the key's line in the file */
+};
+
+struct config;
+struct config_section {
+	const char *name;
+	const struct config_key *keys;
+	size_t n_keys;
+	/* the size of the part's struct, allocated per configuration; 0: the
+	   fields are struct config's own (the core sections) */
+	size_t size;
+	/* defaults that are not constants (the host name); after the keys' */
+	void (*defaults)(void *fields);
+	/* checks across keys after the whole file; returns NULL or a message */
+	const char *(*finish)(const void *fields, const struct config *cfg);
+};
+
+#define CONFIG_SECTIONS_MAX 24
+#define CONFIG_LISTEN_MAX 16
+
+struct config_schema {
+	const struct config_section *sections[CONFIG_SECTIONS_MAX];
+	size_t n_sections;
+};
+
+/* The core sections, for a schema to list. [listen] is the schema's to
+   build (its keys are the services' ports): key i is the field at
+   config_listen_offset(i). */
+extern const struct config_section config_server_section;
+extern const struct config_section config_tls_section;
+extern const struct config_section config_limits_section;
+size_t config_listen_offset(size_t i);
+
 struct config {
-	char *file; /* the file read, or NULL for built-in defaults */
+	const struct config_schema *schema;
+	void *parts[CONFIG_SECTIONS_MAX]; /* each section's fields, in schema order */
+	char *file;			  /* the file read, or NULL for built-in defaults */
+
+	/* [server] */
 	char *hostname;
 	char *data_dir;
-	char *user;	    /* [server] user: the account serve runs as once started
-			       as root (server/privdrop.h); NULL if not set */
+	char *user;	    /* the account serve runs as once started as root
+			       (server/privdrop.h); NULL if not set */
 	unsigned user_line; /* its line in the file, for messages; 0 if not set */
 	enum log_level log_level;
-	enum log_format log_format; /* [server] log_format: text or json */
+	enum log_format log_format; /* text or json */
 	unsigned workers;	    /* threads for blocking work (hashing, store) */
 
-	struct listen_list listen[ROLE_COUNT];
+	/* [listen]: the addresses of the schema's [listen] keys, in order */
+	struct listen_list listen[CONFIG_LISTEN_MAX];
 
+	/* [tls] */
 	char *tls_cert;
 	char *tls_key;
 	/* client certificates (tls/tls.h, SASL EXTERNAL): CAs to verify them,
@@ -61,6 +135,7 @@ struct config {
 	enum tls_cert_map { CERT_MAP_EMAIL, CERT_MAP_CN } tls_client_cert_map;
 	char *tls_client_cert_domain; /* appended to a CN without '@', or NULL */
 
+	/* [limits]: the whole server's, every service applies them */
 	unsigned max_connections; /* whole server */
 	unsigned max_connections_per_ip;
 	unsigned idle_timeout;	      /* seconds; RFC 1939 §3 asks >= 600 for POP3 */
@@ -71,88 +146,30 @@ struct config {
 	unsigned auth_fail_delay_max; /* seconds; the login brake doubles up to this */
 	unsigned auth_fail_delay_ms;  /* the login brake's wait after one failure */
 	unsigned auth_cache_ttl;      /* seconds a successful password check is reused */
-
-	bool pop3_plaintext_auth; /* allow USER/PASS, AUTH PLAIN/LOGIN without TLS */
-	bool pop3_apop;		  /* offer APOP for accounts that hold an APOP secret */
-
-	uint64_t smtp_max_message_size; /* octets; EHLO advertises it (SIZE) */
-	unsigned smtp_max_recipients;	/* per message (RFC 5321 §4.5.3.1.8: >= 100) */
-	unsigned smtp_max_errors;	/* bad commands per session before we close */
-	unsigned smtp_max_commands;	/* commands per session */
-	unsigned smtp_max_received;	/* Received: headers before a loop is assumed */
-	unsigned smtp_command_timeout;	/* seconds waiting for a command */
-	unsigned smtp_data_timeout;	/* seconds waiting for DATA content */
-	char *smtp_postmaster;		/* mailbox for postmaster@ without one, or NULL */
-	bool smtp_sender_login_match;	/* submission: MAIL FROM must be the user's */
-
-	bool delivery_enabled;		   /* run the queue manager in serve */
-	unsigned delivery_threads;	   /* delivery agents (blocking SMTP clients) */
-	unsigned delivery_per_destination; /* messages in delivery to one domain at once */
-	unsigned delivery_scan_interval;   /* seconds between queue scans */
-	unsigned delivery_retry_min;	   /* first retry after this; doubles each time */
-	unsigned delivery_retry_max;	   /* ... up to this */
-	unsigned delivery_lifetime;	   /* give up and report after this */
-	unsigned delivery_delay_warning;   /* send a delay notice after this */
-	unsigned delivery_connect_timeout;
-	unsigned delivery_command_timeout;   /* each reply but DATA's, as a whole */
-	unsigned delivery_data_init_timeout; /* the 354 after DATA */
-	unsigned delivery_data_xfer_timeout; /* each write of the message */
-	unsigned delivery_data_done_timeout; /* the reply after the final "." */
-	unsigned delivery_slow_after;	     /* a delivery this old frees its slot */
-	struct listen_list directory;	     /* [directory] backend: names in chain order */
-	struct listen_list metrics_listen;   /* [metrics] listen: HTTP /metrics (admin/) */
-	char *delivery_resolver; /* "ip[:port]" of the DNS server, or NULL: the system's */
-	char *delivery_ca_file;	 /* CAs for --tls verify, or NULL: the system's */
-
-	/* [ldap] (directory/dir_ldap.c). Filters hold %u/%n/%d (RFC 4515
-	   escaped when expanded); a NULL string is "not set". */
-	char *ldap_uri; /* ldap:// or ldaps:// */
-	char *ldap_base;
-	char *ldap_bind_dn;	       /* NULL: anonymous searches */
-	char *ldap_bind_password_file; /* absolute (relative to data_dir) */
-	char *ldap_user_filter;
-	char *ldap_login_filter;     /* ANDed for logins only, or NULL */
-	char *ldap_recipient_filter; /* NULL: derived from the attributes */
-	char *ldap_mail_attribute;
-	char *ldap_alias_attribute;    /* NULL: none */
-	char *ldap_password_attribute; /* auth_bind = no */
-	char *ldap_ca_file;	       /* NULL: the system's CAs */
-	bool ldap_starttls;
-	bool ldap_auth_bind;   /* yes: bind as the user; no: compare a hash */
-	unsigned ldap_timeout; /* seconds, each request as a whole */
-	unsigned ldap_pool_size;
-	unsigned ldap_cache_ttl; /* seconds a recipient answer is reused; 0 off */
-	char *pam_service;	 /* [pam] service: the PAM service file's name */
-	char *pam_domain;	 /* local account NAME is NAME@domain (lower-case), or NULL */
-	unsigned pam_min_uid;	 /* accounts below this uid are not mail accounts (>= 1) */
-	char *pam_confdir;	 /* folder of PAM service files, or NULL: /etc/pam.d */
-	char *passwdfile_path;	 /* [passwd-file] path (absolute: relative to data_dir), or NULL */
-	char *passwdfile_domain; /* appended to bare user names (lower-case), or NULL */
-
-	/* SASL GSSAPI (RFC 4752); offered only when gssapi_keytab is set */
-	char *gssapi_keytab;	/* service keys, relative to data_dir; NULL: off */
-	char *gssapi_realm;	/* the client realm whose users are ours */
-	char *gssapi_domain;	/* NAME@realm logs in as NAME@domain; NULL: realm in lower case */
-	char *gssapi_principal; /* host part of pop/HOST, smtp/HOST, or "*"; NULL: hostname */
 };
 
-const char *listen_role_name(enum listen_role role);
+/* A section's fields in this configuration. Asking for a section the
+   schema does not list is a program error and aborts. */
+const void *config_part(const struct config *c, const struct config_section *s);
 /* The addresses of the [listen] key NAME ("pop3s"), or NULL if there is no
    such key. */
 const struct listen_list *config_listen(const struct config *c, const char *name);
-bool listen_role_implicit_tls(enum listen_role role);
+/* The names of the [listen] keys in schema order, up to cap; their count. */
+size_t config_listen_names(const struct config *c, const char **names, size_t cap);
 
 /* path may be NULL: then ./mailroom.conf if it exists, else the system
    config of a packaged build (CMake MAILROOM_SYSTEM_CONFIG) if it exists,
    else defaults. Returns 0, or -1 with a malloc'd message in *err_r
    (caller frees). */
-int config_load(const char *path, struct config *cfg, char **err_r);
+int config_load(const struct config_schema *schema, const char *path, struct config *cfg,
+		char **err_r);
 /* The file config_load(NULL) reads: ./mailroom.conf if it exists, else
    system_path (may be NULL) if it exists; NULL: the built-in defaults. */
 const char *config_default_path(const char *system_path);
 /* Parse config text (for tests and fuzzing); `name` is used in messages and
    as the base for relative paths. */
-int config_parse(const char *name, const char *text, size_t len, struct config *cfg, char **err_r);
+int config_parse(const struct config_schema *schema, const char *name, const char *text, size_t len,
+		 struct config *cfg, char **err_r);
 void config_free(struct config *cfg);
 
 struct buf;
@@ -163,6 +180,12 @@ void config_write(const struct config *cfg, struct buf *out);
 /* Calls fn with "section.key" for every key whose value differs. */
 void config_diff(const struct config *a, const struct config *b,
 		 void (*fn)(const char *key, void *arg), void *arg);
+
+/* Checks for CONFIG_STR keys, shared by the parts: NULL or a message. */
+const char *config_check_host(const char *v);	/* a host name or IPv4 address */
+const char *config_check_domain(const char *v); /* a domain name with a dot */
+/* "host:port", "[v6]:port" or "*:port" (resolved at bind, not here) */
+bool config_addr_valid(const char *a);
 
 /* Value parsers, shared with the CLI. Return 0 or -1. */
 int config_parse_size(const char *s, uint64_t *v_r);

@@ -13,6 +13,7 @@
  * Every answer ends with " ms=N", the time the op took.
  */
 #include "directory/dir_backend.h"
+#include "server/schema.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: dir_ldap_probe CONFIG\n");
 		return 2;
 	}
-	if (config_load(argv[1], &cfg, &err) < 0) {
+	if (config_load(server_schema(), argv[1], &cfg, &err) < 0) {
 		fprintf(stderr, "%s\n", err);
 		free(err);
 		return 1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_common.c - see test_common.h. */
 #include "test_common.h"
+#include "server/schema.h"
 #include "directory/directory.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -112,7 +113,7 @@ struct directory *test_directory(const char *ini)
 	struct directory *d = NULL;
 	char *err = NULL;
 
-	if (config_parse("test.conf", ini, strlen(ini), &cfg, &err) != 0) {
+	if (config_parse(server_schema(), "test.conf", ini, strlen(ini), &cfg, &err) != 0) {
 		fprintf(stderr, "test_directory: %s\n", err);
 		free(err);
 		test_assert(false);

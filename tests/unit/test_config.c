@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* test_config.c - the INI contract (SPEC §7): defaults, keys, strict errors. */
 #include "test_common.h"
+#include "proto/sasl.h"
+#include "directory/dir_config.h"
+#include "pop3/pop3.h"
+#include "server/schema.h"
 #include "util/buf.h"
 #include "util/config.h"
 
@@ -12,7 +16,7 @@ static int parse(const char *text, struct config *c, char **err)
 {
 	*err = NULL;
 	memset(c, 0, sizeof(*c));
-	return config_parse("/etc/mr/test.conf", text, strlen(text), c, err);
+	return config_parse(server_schema(), "/etc/mr/test.conf", text, strlen(text), c, err);
 }
 
 static void test_defaults_and_full(void)
@@ -24,14 +28,15 @@ static void test_defaults_and_full(void)
 	test_assert(parse("", &c, &err) == 0);
 	test_assert_str(c.data_dir, "/etc/mr/mailroom-data");
 	test_assert_str(c.tls_cert, "/etc/mr/mailroom-data/tls/cert.pem");
-	test_assert(c.listen[ROLE_POP3].count == 1);
-	test_assert_str(c.listen[ROLE_POP3].addrs[0], "127.0.0.1:2110");
-	test_assert_str(c.listen[ROLE_POP3S].addrs[0], "127.0.0.1:2995");
-	test_assert_str(c.listen[ROLE_SMTP].addrs[0], "127.0.0.1:2525");
+	test_assert(config_listen(&c, "pop3")->count == 1);
+	test_assert_str(config_listen(&c, "pop3")->addrs[0], "127.0.0.1:2110");
+	test_assert_str(config_listen(&c, "pop3s")->addrs[0], "127.0.0.1:2995");
+	test_assert_str(config_listen(&c, "smtp")->addrs[0], "127.0.0.1:2525");
 	test_assert(c.max_connections_per_ip == 50 && c.idle_timeout == 600);
-	test_assert(!c.pop3_plaintext_auth && !c.pop3_apop); /* SPEC §7 */
-	test_assert_str(c.pam_service, "mailroom");	     /* SPEC §7 */
-	test_assert(c.pam_domain == NULL && c.pam_confdir == NULL && c.pam_min_uid == 1000);
+	test_assert(!pop3_config(&c)->plaintext_auth && !pop3_config(&c)->apop); /* SPEC §7 */
+	test_assert_str(pam_config(&c)->service, "mailroom");			 /* SPEC §7 */
+	test_assert(pam_config(&c)->domain == NULL && pam_config(&c)->confdir == NULL &&
+		    pam_config(&c)->min_uid == 1000);
 	config_free(&c);
 
 	const char *full = "; comment\n"
@@ -62,15 +67,16 @@ static void test_defaults_and_full(void)
 	test_assert(err == NULL);
 	test_assert_str(c.hostname, "mail.example.test");
 	test_assert(c.workers == 8 && c.log_level == LOG_DEBUG);
-	test_assert(c.listen[ROLE_SMTP].count == 0 && c.listen[ROLE_SUBMISSION].count == 0);
-	test_assert(c.listen[ROLE_POP3].count == 2);
-	test_assert_str(c.listen[ROLE_POP3].addrs[1], "[::1]:110");
-	test_assert_str(c.listen[ROLE_POP3S].addrs[0], "0.0.0.0:995");
+	test_assert(config_listen(&c, "smtp")->count == 0 &&
+		    config_listen(&c, "submission")->count == 0);
+	test_assert(config_listen(&c, "pop3")->count == 2);
+	test_assert_str(config_listen(&c, "pop3")->addrs[1], "[::1]:110");
+	test_assert_str(config_listen(&c, "pop3s")->addrs[0], "0.0.0.0:995");
 	test_assert_str(c.tls_cert, "/etc/ssl/mail.pem");
 	test_assert_str(c.tls_key, "/var/lib/mailroom/keys/mail.key");
 	test_assert(c.max_connections == 100 && c.max_connections_per_ip == 7);
 	test_assert(c.idle_timeout == 900 && c.auth_fail_delay_max == 0);
-	test_assert(c.pop3_plaintext_auth && c.pop3_apop);
+	test_assert(pop3_config(&c)->plaintext_auth && pop3_config(&c)->apop);
 	config_free(&c);
 	test_end();
 }
@@ -124,7 +130,7 @@ static void test_errors(void)
 	struct config c;
 	char *err = NULL;
 	memset(&c, 0, sizeof(c));
-	test_assert(config_parse("x.conf", "[server]\0x", 10, &c, &err) < 0);
+	test_assert(config_parse(server_schema(), "x.conf", "[server]\0x", 10, &c, &err) < 0);
 	test_assert(err != NULL && strstr(err, "NUL") != NULL);
 	free(err);
 	config_free(&c);
@@ -211,8 +217,8 @@ static void test_write_reads_back(void)
 	struct buf ta = {0}, tb = {0}, keys = {0};
 	char *err = NULL;
 
-	test_assert(
-	    config_parse("/etc/mailroom.conf", EVERY_KEY, sizeof(EVERY_KEY) - 1, &a, &err) == 0);
+	test_assert(config_parse(server_schema(), "/etc/mailroom.conf", EVERY_KEY,
+				 sizeof(EVERY_KEY) - 1, &a, &err) == 0);
 	config_write(&a, &ta);
 	test_assert(strstr(ta.data, "cert = /srv/mail/c.pem\n") != NULL);
 	test_assert(strstr(ta.data, "client_ca = /srv/mail/ca.pem\n") != NULL);
@@ -224,12 +230,13 @@ static void test_write_reads_back(void)
 	test_assert(strstr(ta.data, "smtp = 127.0.0.1:25, [::1]:25\n") != NULL);
 	test_assert(strstr(ta.data, "domain = local.example.test\n") != NULL);
 	test_assert(strstr(ta.data, "confdir = /srv/mail/pam.d\n") != NULL);
-	test_assert(config_parse("/etc/mailroom.conf", ta.data, ta.len, &b, &err) == 0);
+	test_assert(
+	    config_parse(server_schema(), "/etc/mailroom.conf", ta.data, ta.len, &b, &err) == 0);
 	config_write(&b, &tb);
 	test_assert_str(tb.data, ta.data);
 
 	/* every key differs from its default, so the diff names all of them */
-	test_assert(config_parse("/etc/mailroom.conf", "", 0, &d, &err) == 0);
+	test_assert(config_parse(server_schema(), "/etc/mailroom.conf", "", 0, &d, &err) == 0);
 	config_diff(&d, &a, count_key, &keys);
 	size_t n = 0, lines = 0;
 	for (size_t i = 0; i < keys.len; i++)
@@ -276,18 +283,20 @@ static void test_gssapi_keys(void)
 				 "keytab = /etc/k.keytab\nrealm = EXAMPLE.TEST\nprincipal = *\n";
 
 	test_begin("config: [gssapi]");
-	test_assert(config_parse("/etc/mailroom.conf", "", 0, &c, &err) == 0);
-	test_assert(c.gssapi_keytab == NULL && c.gssapi_realm == NULL);
+	test_assert(config_parse(server_schema(), "/etc/mailroom.conf", "", 0, &c, &err) == 0);
+	test_assert(gssapi_config(&c)->keytab == NULL && gssapi_config(&c)->realm == NULL);
 	config_free(&c);
-	test_assert(config_parse("/etc/mailroom.conf", ok, sizeof(ok) - 1, &c, &err) == 0);
-	test_assert_str(c.gssapi_keytab, "/etc/k.keytab");
-	test_assert_str(c.gssapi_realm, "EXAMPLE.TEST");
-	test_assert_str(c.gssapi_principal, "*");
-	test_assert(c.gssapi_domain == NULL);
+	test_assert(
+	    config_parse(server_schema(), "/etc/mailroom.conf", ok, sizeof(ok) - 1, &c, &err) == 0);
+	test_assert_str(gssapi_config(&c)->keytab, "/etc/k.keytab");
+	test_assert_str(gssapi_config(&c)->realm, "EXAMPLE.TEST");
+	test_assert_str(gssapi_config(&c)->principal, "*");
+	test_assert(gssapi_config(&c)->domain == NULL);
 	config_free(&c);
 	/* a keytab without a realm maps no principal */
 	static const char no_realm[] = "[gssapi]\nkeytab = k.keytab\n";
-	test_assert(config_parse("/etc/m.conf", no_realm, sizeof(no_realm) - 1, &c, &err) < 0);
+	test_assert(config_parse(server_schema(), "/etc/m.conf", no_realm, sizeof(no_realm) - 1, &c,
+				 &err) < 0);
 	test_assert(err != NULL && strstr(err, "realm") != NULL);
 	free(err);
 	static const char *const bad[] = {
@@ -296,7 +305,8 @@ static void test_gssapi_keys(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = NULL;
-		test_assert(config_parse("/etc/m.conf", bad[i], strlen(bad[i]), &c, &err) < 0);
+		test_assert(config_parse(server_schema(), "/etc/m.conf", bad[i], strlen(bad[i]), &c,
+					 &err) < 0);
 		test_assert(err != NULL && strncmp(err, "/etc/m.conf:2: ", 15) == 0);
 		free(err);
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_config_contract.c - util/config.h against docs/config.md, beyond the
- * basics of test_config.c: config_load() with no file, ./mailroom.conf, a
+ * basics of test_config.c: config_load(server_schema(), ) with no file, ./mailroom.conf, a
  * named file, the system config of a packaged build after ./mailroom.conf, a missing or oversized
  * one; the documented defaults of every key; the example of docs/config.md verbatim; the syntax
  * (comments, CRLF, spacing, case); FILE:LINE in every kind of error, counted across blank, comment
@@ -9,6 +9,10 @@
  * their overflow edges.
  */
 #include "test_common.h"
+#include "directory/dir_config.h"
+#include "smtp/smtp.h"
+#include "pop3/pop3.h"
+#include "server/schema.h"
 #include "util/buf.h"
 #include "util/config.h"
 
@@ -23,7 +27,7 @@ static int parse_as(const char *name, const char *text, struct config *c, char *
 {
 	*err = NULL;
 	memset(c, 0, sizeof(*c));
-	return config_parse(name, text, strlen(text), c, err);
+	return config_parse(server_schema(), name, text, strlen(text), c, err);
 }
 
 static bool parses(const char *text, struct config *c)
@@ -77,27 +81,28 @@ static void check_defaults(const struct config *c, const char *base)
 	snprintf(want, sizeof(want), "%s/mailroom-data/tls/key.pem", base);
 	test_assert_str(c->tls_key, want);
 	test_assert(c->workers == 4 && c->log_level == LOG_INFO);
-	static const char *const addr[ROLE_COUNT] = {
-	    [ROLE_SMTP] = "127.0.0.1:2525",	   [ROLE_SUBMISSION] = "127.0.0.1:2587",
-	    [ROLE_SUBMISSIONS] = "127.0.0.1:2465", [ROLE_POP3] = "127.0.0.1:2110",
-	    [ROLE_POP3S] = "127.0.0.1:2995",
+	static const char *const names[] = {"smtp", "submission", "submissions", "pop3", "pop3s"};
+	static const char *const addr[] = {
+	    "127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465",
+	    "127.0.0.1:2110", "127.0.0.1:2995",
 	};
-	for (int r = 0; r < ROLE_COUNT; r++) {
-		test_assert(c->listen[r].count == 1);
-		if (c->listen[r].count == 1)
-			test_assert_str(c->listen[r].addrs[0], addr[r]);
+	for (size_t r = 0; r < 5; r++) {
+		const struct listen_list *l = config_listen(c, names[r]);
+		test_assert(l != NULL && l->count == 1);
+		if (l != NULL && l->count == 1)
+			test_assert_str(l->addrs[0], addr[r]);
 	}
 	test_assert(c->max_connections == 20000 && c->max_connections_per_ip == 50);
 	test_assert(c->idle_timeout == 600 && c->auth_fail_delay_max == 15);
 	test_assert(c->line_deadline == 300 && c->data_deadline == 3600);
 	test_assert(c->min_data_rate == 256 && c->data_rate_window == 300);
 	test_assert(c->auth_fail_delay_ms == 1000);
-	test_assert(!c->pop3_plaintext_auth && !c->pop3_apop); /* SPEC §7 */
-	test_assert(c->smtp_max_message_size == 35ULL * 1024 * 1024);
-	test_assert(c->smtp_max_recipients == 100 && c->smtp_max_errors == 20);
-	test_assert(c->smtp_max_commands == 10000 && c->smtp_max_received == 50);
-	test_assert(c->smtp_command_timeout == 300 && c->smtp_data_timeout == 600);
-	test_assert(c->smtp_postmaster == NULL && c->smtp_sender_login_match);
+	test_assert(!pop3_config(c)->plaintext_auth && !pop3_config(c)->apop); /* SPEC §7 */
+	test_assert(smtp_config(c)->max_message_size == 35ULL * 1024 * 1024);
+	test_assert(smtp_config(c)->max_recipients == 100 && smtp_config(c)->max_errors == 20);
+	test_assert(smtp_config(c)->max_commands == 10000 && smtp_config(c)->max_received == 50);
+	test_assert(smtp_config(c)->command_timeout == 300 && smtp_config(c)->data_timeout == 600);
+	test_assert(smtp_config(c)->postmaster == NULL && smtp_config(c)->sender_login_match);
 	test_assert(c->user == NULL && c->user_line == 0); /* root must name one */
 }
 
@@ -116,7 +121,7 @@ static void test_load(void)
 
 	/* no file at all: built-in defaults, paths from the working directory */
 	memset(&c, 0, sizeof(c));
-	test_assert(config_load(NULL, &c, &err) == 0 && err == NULL);
+	test_assert(config_load(server_schema(), NULL, &c, &err) == 0 && err == NULL);
 	test_assert(c.file == NULL);
 	check_defaults(&c, cwd);
 	config_free(&c);
@@ -124,14 +129,14 @@ static void test_load(void)
 	/* ./mailroom.conf is read when present */
 	write_file("mailroom.conf", "[server]\nworkers = 7\n");
 	memset(&c, 0, sizeof(c));
-	test_assert(config_load(NULL, &c, &err) == 0);
+	test_assert(config_load(server_schema(), NULL, &c, &err) == 0);
 	test_assert(c.workers == 7 && c.file != NULL);
 	snprintf(path, sizeof(path), "%s/mailroom-data", cwd);
 	test_assert_str(c.data_dir, path);
 	config_free(&c);
 	write_file("mailroom.conf", "[server]\nworkers = 0\n");
 	memset(&c, 0, sizeof(c));
-	test_assert(config_load(NULL, &c, &err) < 0);
+	test_assert(config_load(server_schema(), NULL, &c, &err) < 0);
 	test_assert(err != NULL && strstr(err, "mailroom.conf:2: ") != NULL);
 	free(err);
 	err = NULL;
@@ -143,7 +148,7 @@ static void test_load(void)
 	snprintf(path, sizeof(path), "%s/etc/mr.conf", cwd);
 	write_file(path, "[server]\ndata_dir = store\n[tls]\ncert = certs/c.pem\n");
 	memset(&c, 0, sizeof(c));
-	test_assert(config_load(path, &c, &err) == 0);
+	test_assert(config_load(server_schema(), path, &c, &err) == 0);
 	snprintf(sub, sizeof(sub), "%s/etc/store", cwd);
 	test_assert_str(c.data_dir, sub);
 	snprintf(sub, sizeof(sub), "%s/etc/store/certs/c.pem", cwd);
@@ -154,7 +159,7 @@ static void test_load(void)
 	config_free(&c);
 	/* ... also when the file is named relative to the working directory */
 	memset(&c, 0, sizeof(c));
-	test_assert(config_load("etc/mr.conf", &c, &err) == 0);
+	test_assert(config_load(server_schema(), "etc/mr.conf", &c, &err) == 0);
 	snprintf(sub, sizeof(sub), "%s/etc/store", cwd);
 	test_assert_str(c.data_dir, sub);
 	config_free(&c);
@@ -162,14 +167,14 @@ static void test_load(void)
 	/* an empty file is all defaults */
 	write_file(path, "");
 	memset(&c, 0, sizeof(c));
-	test_assert(config_load(path, &c, &err) == 0);
+	test_assert(config_load(server_schema(), path, &c, &err) == 0);
 	snprintf(sub, sizeof(sub), "%s/etc", cwd);
 	check_defaults(&c, sub);
 	config_free(&c);
 
 	/* a missing file and a file over 1 MiB are errors naming the file */
 	memset(&c, 0, sizeof(c));
-	test_assert(config_load("etc/none.conf", &c, &err) < 0);
+	test_assert(config_load(server_schema(), "etc/none.conf", &c, &err) < 0);
 	test_assert(err != NULL && strstr(err, "etc/none.conf") != NULL);
 	free(err);
 	err = NULL;
@@ -180,7 +185,7 @@ static void test_load(void)
 		fclose(f);
 	}
 	memset(&c, 0, sizeof(c));
-	test_assert(config_load(path, &c, &err) < 0);
+	test_assert(config_load(server_schema(), path, &c, &err) < 0);
 	test_assert(err != NULL && strstr(err, "mr.conf") != NULL);
 	free(err);
 
@@ -248,20 +253,22 @@ static void test_doc_example(void)
 	test_assert_str(c.hostname, "mail.example.test");
 	test_assert_str(c.data_dir, "/var/lib/mailroom");
 	test_assert_str(c.user, "mailroom");
-	test_assert(c.listen[ROLE_POP3].count == 1 && c.listen[ROLE_POP3S].count == 1);
-	test_assert_str(c.listen[ROLE_POP3].addrs[0], "0.0.0.0:110");
-	test_assert(c.listen[ROLE_SMTP].count == 1 && c.listen[ROLE_SUBMISSION].count == 1 &&
-		    c.listen[ROLE_SUBMISSIONS].count == 1);
-	test_assert_str(c.listen[ROLE_SMTP].addrs[0], "0.0.0.0:25");
-	test_assert_str(c.listen[ROLE_SUBMISSION].addrs[0], "0.0.0.0:587");
-	test_assert_str(c.listen[ROLE_SUBMISSIONS].addrs[0], "0.0.0.0:465");
+	test_assert(config_listen(&c, "pop3")->count == 1 &&
+		    config_listen(&c, "pop3s")->count == 1);
+	test_assert_str(config_listen(&c, "pop3")->addrs[0], "0.0.0.0:110");
+	test_assert(config_listen(&c, "smtp")->count == 1 &&
+		    config_listen(&c, "submission")->count == 1 &&
+		    config_listen(&c, "submissions")->count == 1);
+	test_assert_str(config_listen(&c, "smtp")->addrs[0], "0.0.0.0:25");
+	test_assert_str(config_listen(&c, "submission")->addrs[0], "0.0.0.0:587");
+	test_assert_str(config_listen(&c, "submissions")->addrs[0], "0.0.0.0:465");
 	test_assert_str(c.tls_cert, "/etc/ssl/mail.example.test/fullchain.pem");
 	test_assert_str(c.tls_key, "/etc/ssl/mail.example.test/privkey.pem");
 	test_assert(c.idle_timeout == 600 && c.max_connections_per_ip == 20);
-	test_assert_str(c.smtp_postmaster, "admin@example.test");
-	test_assert(c.smtp_max_message_size == 50ULL * 1024 * 1024);
+	test_assert_str(smtp_config(&c)->postmaster, "admin@example.test");
+	test_assert(smtp_config(&c)->max_message_size == 50ULL * 1024 * 1024);
 	test_assert(c.max_connections == 20000 && c.workers == 4); /* untouched defaults */
-	test_assert(c.smtp_max_recipients == 100);
+	test_assert(smtp_config(&c)->max_recipients == 100);
 	test_assert_str(c.file, "/srv/mr/mailroom.conf");
 	config_free(&c);
 	test_end();
@@ -296,12 +303,12 @@ static void test_syntax(void)
 
 	/* ';' or '#' not after whitespace belongs to the value */
 	test_assert(parses("[smtp]\npostmaster = a;b#c\n", &c));
-	test_assert_str(c.smtp_postmaster, "a;b#c");
+	test_assert_str(smtp_config(&c)->postmaster, "a;b#c");
 	config_free(&c);
 
 	/* CRLF line ends and no final line end */
 	test_assert(parses("[server]\r\nworkers = 5\r\n\r\n[pop3]\r\napop = yes", &c));
-	test_assert(c.workers == 5 && c.pop3_apop);
+	test_assert(c.workers == 5 && pop3_config(&c)->apop);
 	config_free(&c);
 
 	/* every boolean spelling of the docs, any case */
@@ -314,7 +321,8 @@ static void test_syntax(void)
 		    "[pop3]\nplaintext_auth = %s\napop = %s\n[smtp]\nsender_login_match = %s\n",
 		    yes[i], yes[i], no[i]);
 		test_assert(parses(text, &c));
-		test_assert(c.pop3_plaintext_auth && c.pop3_apop && !c.smtp_sender_login_match);
+		test_assert(pop3_config(&c)->plaintext_auth && pop3_config(&c)->apop &&
+			    !smtp_config(&c)->sender_login_match);
 		config_free(&c);
 	}
 	/* the log levels */
@@ -384,15 +392,15 @@ static void test_every_key(void)
 	test_assert_str(c.hostname, "mx.example.test");
 	test_assert_str(c.data_dir, "/data");
 	test_assert(c.workers == 12 && c.log_level == LOG_ERROR);
-	static const char *const addr[ROLE_COUNT] = {
-	    [ROLE_SMTP] = "10.0.0.1:25",	 [ROLE_SUBMISSION] = "10.0.0.1:587",
-	    [ROLE_SUBMISSIONS] = "10.0.0.1:465", [ROLE_POP3] = "10.0.0.1:110",
-	    [ROLE_POP3S] = "10.0.0.1:995",
+	static const char *const names[] = {"smtp", "submission", "submissions", "pop3", "pop3s"};
+	static const char *const addr[] = {
+	    "10.0.0.1:25", "10.0.0.1:587", "10.0.0.1:465", "10.0.0.1:110", "10.0.0.1:995",
 	};
-	for (int r = 0; r < ROLE_COUNT; r++) {
-		test_assert(c.listen[r].count == 1);
-		if (c.listen[r].count == 1)
-			test_assert_str(c.listen[r].addrs[0], addr[r]);
+	for (size_t r = 0; r < 5; r++) {
+		const struct listen_list *l = config_listen(&c, names[r]);
+		test_assert(l != NULL && l->count == 1);
+		if (l != NULL && l->count == 1)
+			test_assert_str(l->addrs[0], addr[r]);
 	}
 	test_assert_str(c.tls_cert, "/c.pem");
 	test_assert_str(c.tls_key, "/k.pem");
@@ -401,21 +409,23 @@ static void test_every_key(void)
 	test_assert(c.line_deadline == 60 && c.data_deadline == 7200);
 	test_assert(c.min_data_rate == 0 && c.data_rate_window == 10);
 	test_assert(c.auth_fail_delay_ms == 2000);
-	test_assert(c.pop3_plaintext_auth && !c.pop3_apop);
-	test_assert(c.smtp_max_message_size == 1024 && c.smtp_max_recipients == 1000);
-	test_assert(c.smtp_max_errors == 3 && c.smtp_max_commands == 10);
-	test_assert(c.smtp_max_received == 5);
-	test_assert(c.smtp_command_timeout == 30 && c.smtp_data_timeout == 3600);
-	test_assert_str(c.smtp_postmaster, "pm@example.test");
-	test_assert(!c.smtp_sender_login_match);
-	test_assert_str(c.pam_service, "imap");
-	test_assert_str(c.pam_domain, "example.org");
-	test_assert(c.pam_min_uid == 2000);
-	test_assert_str(c.pam_confdir, "/etc/mailroom/pam.d");
+	test_assert(pop3_config(&c)->plaintext_auth && !pop3_config(&c)->apop);
+	test_assert(smtp_config(&c)->max_message_size == 1024 &&
+		    smtp_config(&c)->max_recipients == 1000);
+	test_assert(smtp_config(&c)->max_errors == 3 && smtp_config(&c)->max_commands == 10);
+	test_assert(smtp_config(&c)->max_received == 5);
+	test_assert(smtp_config(&c)->command_timeout == 30 &&
+		    smtp_config(&c)->data_timeout == 3600);
+	test_assert_str(smtp_config(&c)->postmaster, "pm@example.test");
+	test_assert(!smtp_config(&c)->sender_login_match);
+	test_assert_str(pam_config(&c)->service, "imap");
+	test_assert_str(pam_config(&c)->domain, "example.org");
+	test_assert(pam_config(&c)->min_uid == 2000);
+	test_assert_str(pam_config(&c)->confdir, "/etc/mailroom/pam.d");
 	config_free(&c);
 	/* the upper ends of the documented ranges */
 	test_assert(parses("[smtp]\nmax_message_size = 1G\n", &c));
-	test_assert(c.smtp_max_message_size == 1ULL << 30);
+	test_assert(smtp_config(&c)->max_message_size == 1ULL << 30);
 	config_free(&c);
 	test_assert(parses("[limits]\nauth_fail_delay = 1m\n", &c) &&
 		    c.auth_fail_delay_ms == 60000);
@@ -431,13 +441,16 @@ static void test_ldap_keys(void)
 
 	test_begin("config: [ldap] keys, defaults, paths and filter checks");
 	test_assert(parses("", &c));
-	test_assert(c.ldap_uri == NULL && c.ldap_base == NULL && c.ldap_bind_dn == NULL);
-	test_assert_str(c.ldap_user_filter, "(&(objectClass=inetOrgPerson)(mail=%u))");
-	test_assert_str(c.ldap_mail_attribute, "mail");
-	test_assert_str(c.ldap_alias_attribute, "mailAlternateAddress");
-	test_assert_str(c.ldap_password_attribute, "userPassword");
-	test_assert(c.ldap_auth_bind && !c.ldap_starttls && c.ldap_login_filter == NULL);
-	test_assert(c.ldap_timeout == 5 && c.ldap_pool_size == 4 && c.ldap_cache_ttl == 60);
+	test_assert(ldap_config(&c)->uri == NULL && ldap_config(&c)->base == NULL &&
+		    ldap_config(&c)->bind_dn == NULL);
+	test_assert_str(ldap_config(&c)->user_filter, "(&(objectClass=inetOrgPerson)(mail=%u))");
+	test_assert_str(ldap_config(&c)->mail_attribute, "mail");
+	test_assert_str(ldap_config(&c)->alias_attribute, "mailAlternateAddress");
+	test_assert_str(ldap_config(&c)->password_attribute, "userPassword");
+	test_assert(ldap_config(&c)->auth_bind && !ldap_config(&c)->starttls &&
+		    ldap_config(&c)->login_filter == NULL);
+	test_assert(ldap_config(&c)->timeout == 5 && ldap_config(&c)->pool_size == 4 &&
+		    ldap_config(&c)->cache_ttl == 60);
 	config_free(&c);
 
 	test_assert(parses("[ldap]\n"
@@ -455,14 +468,15 @@ static void test_ldap_keys(void)
 			   "pool_size = 8\n"
 			   "cache_ttl = 0\n",
 			   &c));
-	test_assert_str(c.ldap_uri, "ldaps://dc1.example.test:636");
-	test_assert_str(c.ldap_bind_password_file, "/srv/mr/mailroom-data/ldap.secret");
-	test_assert_str(c.ldap_ca_file, "/etc/ssl/ad-ca.pem");
-	test_assert_str(c.ldap_alias_attribute, "proxyAddresses");
-	test_assert(c.ldap_timeout == 2 && c.ldap_pool_size == 8 && c.ldap_cache_ttl == 0);
+	test_assert_str(ldap_config(&c)->uri, "ldaps://dc1.example.test:636");
+	test_assert_str(ldap_config(&c)->bind_password_file, "/srv/mr/mailroom-data/ldap.secret");
+	test_assert_str(ldap_config(&c)->ca_file, "/etc/ssl/ad-ca.pem");
+	test_assert_str(ldap_config(&c)->alias_attribute, "proxyAddresses");
+	test_assert(ldap_config(&c)->timeout == 2 && ldap_config(&c)->pool_size == 8 &&
+		    ldap_config(&c)->cache_ttl == 0);
 	config_free(&c);
 	test_assert(parses("[ldap]\nalias_attribute = none\n", &c) &&
-		    c.ldap_alias_attribute == NULL);
+		    ldap_config(&c)->alias_attribute == NULL);
 	config_free(&c);
 
 	/* the [ldap] parts of the admin guide's examples, verbatim */
@@ -478,7 +492,7 @@ static void test_ldap_keys(void)
 			   "auth_bind = no\n"
 			   "password_attribute = userPassword\n",
 			   &c));
-	test_assert(c.ldap_starttls && !c.ldap_auth_bind);
+	test_assert(ldap_config(&c)->starttls && !ldap_config(&c)->auth_bind);
 	config_free(&c);
 	test_assert(parses("[ldap]\n"
 			   "uri = ldaps://dc1.example.test:636\n"
@@ -493,8 +507,8 @@ static void test_ldap_keys(void)
 			   "alias_attribute = proxyAddresses\n"
 			   "auth_bind = yes\n",
 			   &c));
-	test_assert_str(c.ldap_ca_file, "/srv/mr/mailroom-data/ad-root-ca.pem");
-	test_assert_str(c.ldap_login_filter,
+	test_assert_str(ldap_config(&c)->ca_file, "/srv/mr/mailroom-data/ad-root-ca.pem");
+	test_assert_str(ldap_config(&c)->login_filter,
 			"(&(!(userAccountControl:1.2.840.113556.1.4.803:=2))"
 			"(memberOf=CN=Mail Users,OU=Groups,DC=example,DC=test))");
 	config_free(&c);
@@ -679,32 +693,26 @@ static void test_listen(void)
 			   "submission =\n"
 			   "submissions = localhost:465\n",
 			   &c));
-	test_assert(c.listen[ROLE_POP3].count == 3);
-	if (c.listen[ROLE_POP3].count == 3) {
-		test_assert_str(c.listen[ROLE_POP3].addrs[0], "127.0.0.1:2110");
-		test_assert_str(c.listen[ROLE_POP3].addrs[1], "[::1]:2110");
-		test_assert_str(c.listen[ROLE_POP3].addrs[2], "0.0.0.0:110");
+	test_assert(config_listen(&c, "pop3")->count == 3);
+	if (config_listen(&c, "pop3")->count == 3) {
+		test_assert_str(config_listen(&c, "pop3")->addrs[0], "127.0.0.1:2110");
+		test_assert_str(config_listen(&c, "pop3")->addrs[1], "[::1]:2110");
+		test_assert_str(config_listen(&c, "pop3")->addrs[2], "0.0.0.0:110");
 	}
-	test_assert(c.listen[ROLE_POP3S].count == 1);
-	test_assert_str(c.listen[ROLE_POP3S].addrs[0], "[2001:db8::1]:995");
-	test_assert(c.listen[ROLE_SMTP].count == 0 && c.listen[ROLE_SUBMISSION].count == 0);
-	test_assert(c.listen[ROLE_SUBMISSIONS].count == 1);
+	test_assert(config_listen(&c, "pop3s")->count == 1);
+	test_assert_str(config_listen(&c, "pop3s")->addrs[0], "[2001:db8::1]:995");
+	test_assert(config_listen(&c, "smtp")->count == 0 &&
+		    config_listen(&c, "submission")->count == 0);
+	test_assert(config_listen(&c, "submissions")->count == 1);
 	config_free(&c);
 	test_assert(parses("[listen]\npop3 = [::1]:2110\npop3s = 127.0.0.1:65535\n", &c));
-	test_assert(c.listen[ROLE_POP3].count == 1);
-	test_assert_str(c.listen[ROLE_POP3].addrs[0], "[::1]:2110");
-	test_assert_str(c.listen[ROLE_POP3S].addrs[0], "127.0.0.1:65535");
+	test_assert(config_listen(&c, "pop3")->count == 1);
+	test_assert_str(config_listen(&c, "pop3")->addrs[0], "[::1]:2110");
+	test_assert_str(config_listen(&c, "pop3s")->addrs[0], "127.0.0.1:65535");
 	config_free(&c);
 
-	/* role names are the keys; implicit TLS for pop3s and submissions */
-	static const char *const names[ROLE_COUNT] = {"smtp", "submission", "submissions", "pop3",
-						      "pop3s"};
-	for (int r = 0; r < ROLE_COUNT; r++)
-		test_assert_str(listen_role_name((enum listen_role)r), names[r]);
-	test_assert(listen_role_implicit_tls(ROLE_POP3S) &&
-		    listen_role_implicit_tls(ROLE_SUBMISSIONS));
-	test_assert(!listen_role_implicit_tls(ROLE_POP3) && !listen_role_implicit_tls(ROLE_SMTP) &&
-		    !listen_role_implicit_tls(ROLE_SUBMISSION));
+	/* the services' ports are the keys, and nothing else is */
+	test_assert(config_listen(&c, "imap4") == NULL);
 	test_end();
 }
 

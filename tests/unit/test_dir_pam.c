@@ -9,6 +9,7 @@
  * DIR_UNKNOWN before any PAM stack runs; PAM never sleeps on a failure.
  */
 #include "directory/dir_backend.h"
+#include "server/schema.h"
 #include "test_common.h"
 #include "util/config.h"
 #include "util/mem.h"
@@ -104,7 +105,8 @@ static void *open_be(const char *service, unsigned min_uid, char **err_r)
 	char *err = NULL;
 	void *be = NULL;
 
-	test_assert(config_parse("/etc/mr/test.conf", text, strlen(text), &cfg, &err) == 0);
+	test_assert(config_parse(server_schema(), "/etc/mr/test.conf", text, strlen(text), &cfg,
+				 &err) == 0);
 	free(text);
 	if (err != NULL) {
 		printf("  config: %s\n", err);
@@ -135,7 +137,7 @@ static void test_open(void)
 	char *err = NULL;
 	test_begin("pam: open needs [pam] domain and an existing service file");
 	struct config cfg;
-	test_assert(config_parse("/etc/mr/test.conf", "", 0, &cfg, &err) == 0);
+	test_assert(config_parse(server_schema(), "/etc/mr/test.conf", "", 0, &cfg, &err) == 0);
 	void *be = NULL;
 	test_assert(dir_pam_ops.open(&cfg, &be, &err) < 0 && be == NULL);
 	test_assert(err != NULL && strstr(err, "[pam] domain is not set") != NULL);

@@ -8,6 +8,7 @@
  * auth cache.
  */
 #include "directory/directory.h"
+#include "server/schema.h"
 #include "directory/password.h"
 #include "store/store.h"
 #include "test_common.h"
@@ -265,7 +266,8 @@ static void test_chain_and_cache(void)
 	struct config cfg;
 	struct directory *none = NULL;
 	static const char nopath[] = "[directory]\nbackend = passwd-file\n";
-	test_assert(config_parse("t.conf", nopath, strlen(nopath), &cfg, &err) == 0);
+	test_assert(config_parse(server_schema(), "t.conf", nopath, strlen(nopath), &cfg, &err) ==
+		    0);
 	test_assert(directory_open(&cfg, &none, &err) < 0 && none == NULL);
 	test_assert(err != NULL && strstr(err, "[passwd-file] path is not set") != NULL);
 	free(err);
@@ -274,7 +276,7 @@ static void test_chain_and_cache(void)
 	char ini[1200];
 	snprintf(ini, sizeof(ini), "[directory]\nbackend = passwd-file\n[passwd-file]\npath = %s\n",
 		 path);
-	test_assert(config_parse("t.conf", ini, strlen(ini), &cfg, &err) == 0);
+	test_assert(config_parse(server_schema(), "t.conf", ini, strlen(ini), &cfg, &err) == 0);
 	test_assert(directory_open(&cfg, &none, &err) < 0 && none == NULL);
 	test_assert(err != NULL && strstr(err, "users.passwd:1: a bare user name") != NULL);
 	free(err);

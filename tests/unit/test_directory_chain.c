@@ -6,6 +6,7 @@
  * [directory] backend key's checks.
  */
 #include "directory/directory.h"
+#include "server/schema.h"
 #include "directory/password.h"
 #include "store/store.h"
 #include "test_common.h"
@@ -148,7 +149,8 @@ static void test_backend_key(void)
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		struct config cfg;
 		char *err = NULL;
-		int rc = config_parse("t.conf", cases[i].ini, strlen(cases[i].ini), &cfg, &err);
+		int rc = config_parse(server_schema(), "t.conf", cases[i].ini, strlen(cases[i].ini),
+				      &cfg, &err);
 		test_assert((rc == 0) == cases[i].ok);
 		if (rc == 0)
 			config_free(&cfg);

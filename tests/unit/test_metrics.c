@@ -159,7 +159,8 @@ static bool format_ok(const char *text)
 static void test_format(void)
 {
 	test_begin("render: HELP/TYPE per family, well-formed samples, gauges");
-	metrics_init();
+	static const char *const ports[] = {"pop3", "pop3s", "smtp", "submission", "submissions"};
+	metrics_init(ports, 5);
 	metrics_record(&(struct log_record){
 	    .event = LOG_EV_LOGIN, .service = "pop3", .mech = "USER", .result = "ok", .usec = 10});
 	char *t = render(&gauges);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_passwdfile.c - Dovecot passwd-file lines (directory/passwdfile.c). */
 #include "directory/passwdfile.h"
+#include "directory/dir_config.h"
+#include "server/schema.h"
 #include "test_common.h"
 #include "util/buf.h"
 #include "util/config.h"
@@ -187,33 +189,39 @@ static void test_config_keys(void)
 	char *err = NULL;
 
 	test_begin("passwd-file: [passwd-file] path and domain");
-	test_assert(config_parse("/etc/mailroom.conf", text, strlen(text), &c, &err) == 0);
-	test_assert_str(c.passwdfile_path, "/srv/mr/users.passwd"); /* like the TLS files */
-	test_assert_str(c.passwdfile_domain, "example.org");
+	test_assert(
+	    config_parse(server_schema(), "/etc/mailroom.conf", text, strlen(text), &c, &err) == 0);
+	test_assert_str(passwdfile_config(&c)->path,
+			"/srv/mr/users.passwd"); /* like the TLS files */
+	test_assert_str(passwdfile_config(&c)->domain, "example.org");
 	config_write(&c, &b);
 	test_assert(strstr(b.data, "\n[passwd-file]\npath = /srv/mr/users.passwd\n"
 				   "domain = example.org\n") != NULL);
-	test_assert(config_parse("/etc/mailroom.conf", b.data, b.len, &back, &err) == 0);
-	test_assert_str(back.passwdfile_path, c.passwdfile_path);
+	test_assert(
+	    config_parse(server_schema(), "/etc/mailroom.conf", b.data, b.len, &back, &err) == 0);
+	test_assert_str(passwdfile_config(&back)->path, passwdfile_config(&c)->path);
 	config_free(&back);
 	config_free(&c);
 	buf_free(&b);
 
 	static const char none[] = "[server]\ndata_dir = /srv/mr\n";
-	test_assert(config_parse("/etc/mailroom.conf", none, strlen(none), &c, &err) == 0);
-	test_assert(c.passwdfile_path == NULL && c.passwdfile_domain == NULL);
+	test_assert(
+	    config_parse(server_schema(), "/etc/mailroom.conf", none, strlen(none), &c, &err) == 0);
+	test_assert(passwdfile_config(&c)->path == NULL && passwdfile_config(&c)->domain == NULL);
 	config_write(&c, &b);
 	test_assert(strstr(b.data, "; path is not set\n; domain is not set\n") != NULL);
 	config_free(&c);
 	buf_free(&b);
 
 	static const char bad[] = "[passwd-file]\ndomain = not a domain\n";
-	test_assert(config_parse("/etc/mailroom.conf", bad, strlen(bad), &c, &err) < 0);
+	test_assert(
+	    config_parse(server_schema(), "/etc/mailroom.conf", bad, strlen(bad), &c, &err) < 0);
 	test_assert(err != NULL && strncmp(err, "/etc/mailroom.conf:2: ", 22) == 0);
 	free(err);
 	config_free(&c);
 	static const char unknown[] = "[passwd-file]\nfile = x\n";
-	test_assert(config_parse("/etc/mailroom.conf", unknown, strlen(unknown), &c, &err) < 0);
+	test_assert(config_parse(server_schema(), "/etc/mailroom.conf", unknown, strlen(unknown),
+				 &c, &err) < 0);
 	free(err);
 	config_free(&c);
 	test_end();

@@ -10,6 +10,7 @@
  * client that picks a security layer, another realm, a replayed token.
  */
 #include "proto/sasl_gssapi.h"
+#include "server/schema.h"
 #include "test_common.h"
 #include "util/buf.h"
 #include "util/config.h"
@@ -216,10 +217,11 @@ static void test_sasl_layer(void)
 	buf_free(&b64);
 	buf_free(&dec);
 
-	test_assert(config_parse("/etc/m.conf", "", 0, &cfg, &err) == 0);
+	test_assert(config_parse(server_schema(), "/etc/m.conf", "", 0, &cfg, &err) == 0);
 	test_assert(!sasl_gssapi_configured(&cfg));
 	config_free(&cfg);
-	test_assert(config_parse("/etc/m.conf", text, sizeof(text) - 1, &cfg, &err) == 0);
+	test_assert(
+	    config_parse(server_schema(), "/etc/m.conf", text, sizeof(text) - 1, &cfg, &err) == 0);
 	test_assert(sasl_gssapi_configured(&cfg));
 
 	/* not readied with sasl_server_use_gssapi(): a temporary failure */

@@ -8,6 +8,7 @@
  * handshake); the list holds POP3 and SMTP with the ports of SPEC §1.
  */
 #include "proto/service.h"
+#include "server/schema.h"
 #include "server/services.h"
 #include "test_common.h"
 #include "util/config.h"
@@ -22,7 +23,7 @@ static void test_table(void)
 	size_t n_seen = 0;
 
 	test_begin("services: names, ALPN ids, calls, ports");
-	test_assert(config_load(NULL, &cfg, &err) == 0);
+	test_assert(config_load(server_schema(), NULL, &cfg, &err) == 0);
 	test_assert(server_n_services >= 2 && server_n_services <= SERVER_SERVICES_MAX);
 	for (size_t i = 0; i < server_n_services; i++) {
 		const struct service *s = server_services[i];
@@ -31,13 +32,21 @@ static void test_table(void)
 		test_assert(s->create != NULL && s->session != NULL && s->sessions != NULL &&
 			    s->shutdown != NULL && s->destroy != NULL);
 		test_assert(s->n_ports >= 1);
+		/* its own section is part of mailroom.conf */
+		if (s->config != NULL)
+			test_assert(config_part(&cfg, s->config) != NULL);
 		for (size_t p = 0; p < s->n_ports; p++) {
 			const struct service_port *port = &s->ports[p];
 			for (size_t k = 0; k < n_seen; k++)
 				test_assert(strcmp(seen[k], port->name) != 0);
 			if (n_seen < sizeof(seen) / sizeof(seen[0]))
 				seen[n_seen++] = port->name;
-			test_assert(config_listen(&cfg, port->name) != NULL);
+			/* the port's default address is its [listen] key's default */
+			const struct listen_list *addrs = config_listen(&cfg, port->name);
+			test_assert(addrs != NULL && port->listen != NULL);
+			if (addrs != NULL && strcmp(port->listen, "off") != 0)
+				test_assert(addrs->count == 1 &&
+					    strcmp(addrs->addrs[0], port->listen) == 0);
 			if (port->implicit_tls) {
 				test_assert(port->busy == NULL);
 			} else if (port->busy != NULL) {

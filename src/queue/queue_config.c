@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* queue_config.c - the [delivery] section of mailroom.conf (util/config.h). */
+#include "queue/queue.h"
+#include "util/config.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define F(field) offsetof(struct delivery_config, field)
+
+static const char *check_resolver(const char *v)
+{
+	return !config_addr_valid(v) && strchr(v, ':') != NULL ? "expected ip or ip:port" : NULL;
+}
+
+static const struct config_key delivery_keys[] = {
+    {.name = "enabled", .type = CONFIG_BOOL, .off = F(enabled), .def = "yes"},
+    {.name = "threads", .type = CONFIG_COUNT, .off = F(threads), .def = "4", .min = 1, .max = 256},
+    {.name = "per_destination",
+     .type = CONFIG_COUNT,
+     .off = F(per_destination),
+     .def = "2",
+     .min = 1,
+     .max = 10000},
+    {.name = "scan_interval",
+     .type = CONFIG_DURATION,
+     .off = F(scan_interval),
+     .def = "30s",
+     .min = 1},
+    {.name = "retry_min", .type = CONFIG_DURATION, .off = F(retry_min), .def = "5m", .min = 1},
+    {.name = "retry_max", .type = CONFIG_DURATION, .off = F(retry_max), .def = "1h", .min = 1},
+    {.name = "lifetime", .type = CONFIG_DURATION, .off = F(lifetime), .def = "5d", .min = 1},
+    {.name = "delay_warning",
+     .type = CONFIG_DURATION,
+     .off = F(delay_warning),
+     .def = "4h",
+     .min = 1},
+    {.name = "connect_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(connect_timeout),
+     .def = "30s",
+     .min = 1},
+    /* RFC 5321 §4.5.3.2.1-4: 5 minutes */
+    {.name = "command_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(command_timeout),
+     .def = "5m",
+     .min = 1},
+    /* §4.5.3.2.5 */
+    {.name = "data_init_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(data_init_timeout),
+     .def = "2m",
+     .min = 1},
+    /* §4.5.3.2.6 */
+    {.name = "data_xfer_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(data_xfer_timeout),
+     .def = "3m",
+     .min = 1},
+    /* §4.5.3.2.7 */
+    {.name = "data_done_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(data_done_timeout),
+     .def = "10m",
+     .min = 1},
+    {.name = "slow_after", .type = CONFIG_DURATION, .off = F(slow_after), .def = "30s", .min = 1},
+    {.name = "resolver", .type = CONFIG_STR, .off = F(resolver), .check = check_resolver},
+    {.name = "ca_file", .type = CONFIG_PATH, .off = F(ca_file)},
+};
+
+const struct config_section delivery_config_section = {
+    .name = "delivery",
+    .keys = delivery_keys,
+    .n_keys = sizeof(delivery_keys) / sizeof(delivery_keys[0]),
+    .size = sizeof(struct delivery_config),
+};
+
+const struct delivery_config *delivery_config(const struct config *cfg)
+{
+	return config_part(cfg, &delivery_config_section);
+}
