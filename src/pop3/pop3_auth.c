@@ -335,37 +335,28 @@ static void send_challenge(struct pop3_session *s, const struct buf *data)
 
 static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
 {
-	const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
+	const char *mech = sasl_mech_name(sasl_server_mech(s->sx.sasl));
 
-	switch (job->sasl.result) {
-	case SASL_CONTINUE:
+	switch (sasl_exchange_result(&s->sx, &job->sasl)) {
+	case SASL_OUTCOME_CHALLENGE:
 		send_challenge(s, &job->sasl.out);
-		s->sasl_wait = POP3_SASL_RESPONSE;
 		return;
-	case SASL_SUCCESS:
-		if (job->sasl.out.len > 0) {
-			/* RFC 5034 §4: additional data with success goes out as a
-			   challenge; the client answers with an empty line */
-			send_challenge(s, &job->sasl.out);
-			s->pending = xmalloc(sizeof(*s->pending));
-			*s->pending = job->sasl.id;
-			s->sasl_wait = POP3_SASL_FINAL_EMPTY;
-			return;
-		}
-		login_begin(s, &job->sasl.id, mech, sasl_server_authcid(s->sasl));
+	case SASL_OUTCOME_SUCCESS:
+		login_begin(s, &job->sasl.id, mech, sasl_server_authcid(s->sx.sasl));
 		return;
-	case SASL_FAILED: {
+	case SASL_OUTCOME_FAILED: {
 		char user[LOG_USER_MAX + 1];
-		snprintf(user, sizeof(user), "%s", sasl_server_authcid(s->sasl));
+		snprintf(user, sizeof(user), "%s", sasl_server_authcid(s->sx.sasl));
 		pop3_session_reset_auth(s);
 		auth_failed(s, mech, user);
 		return;
 	}
-	case SASL_TEMPFAIL:
-		pop3_login_record(s, "error", mech, sasl_server_authcid(s->sasl), "tempfail", NULL);
+	case SASL_OUTCOME_TEMPFAIL:
+		pop3_login_record(s, "error", mech, sasl_server_authcid(s->sx.sasl), "tempfail",
+				  NULL);
 		sasl_abort(s, "[SYS/TEMP] Authentication temporarily unavailable");
 		return;
-	case SASL_MALFORMED:
+	case SASL_OUTCOME_MALFORMED:
 		break;
 	}
 	/* a protocol violation is no password guess: no delay, but it counts */
@@ -380,10 +371,10 @@ static void sasl_submit(struct pop3_session *s, struct buf *in)
 {
 	struct pop3_job *job = pop3_job_new(s, finish_sasl);
 	/* the login brake holds back the step that checks the password */
-	uint64_t wait =
-	    sasl_job_brake_ms(s->sasl, in, s->svc->env->penalty, s->ip, loop_now_ms(pop3_loop(s)));
+	uint64_t wait = sasl_job_brake_ms(s->sx.sasl, in, s->svc->env->penalty, s->ip,
+					  loop_now_ms(pop3_loop(s)));
 
-	sasl_job_init(&job->sasl, s->sasl, in);
+	sasl_job_init(&job->sasl, s->sx.sasl, in);
 	pop3_job_submit_after(s, job, work_sasl, wait);
 }
 
@@ -431,10 +422,9 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		pop3_reply(s, false, "Invalid base64 data");
 		return POP3_CMD_DONE;
 	}
-	s->sasl = sasl_server_new(m, s->svc->env->dir);
-	if (m == SASL_EXTERNAL)
-		sasl_server_set_external(s->sasl, conn_tls_identity(s->conn));
-	sasl_server_use_gssapi(s->sasl, pop3_cfg(s), "pop"); /* RFC 5034 §4 */
+	/* the Kerberos service is "pop" (RFC 5034 §4) */
+	sasl_exchange_start(&s->sx, m, s->svc->env->dir, conn_tls_identity(s->conn), pop3_cfg(s),
+			    "pop");
 	sasl_submit(s, ctx->argc == 2 ? &ir : NULL);
 	return POP3_CMD_ASYNC;
 }
@@ -442,33 +432,35 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
 {
 	struct buf in = {0};
+	struct auth_identity id;
 
 	s->login_start_us = log_now_usec(); /* the login's time runs from here */
-	if (slice_eq(line, "*")) {
-		/* RFC 5034 §4: the client cancels; the server answers -ERR */
-		sasl_abort(s, "Authentication canceled");
-		return;
-	}
-	if (s->sasl_wait == POP3_SASL_FINAL_EMPTY) {
-		if (line.len != 0 && !slice_eq(line, "=")) {
-			sasl_abort(s, "Invalid authentication exchange");
-			return;
-		}
-		struct auth_identity id = *s->pending;
-		const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
-		login_begin(s, &id, mech, sasl_server_authcid(s->sasl));
-		secure_zero(&id, sizeof(id));
-		return;
-	}
-	if (pop3_parse_check(line) != POP3_PARSE_OK ||
-	    sasl_response_decode(line, sasl_server_mech(s->sasl), &in) < 0) {
-		buf_free_secret(&in);
+	if (pop3_parse_check(line) != POP3_PARSE_OK && !slice_eq(line, "*") &&
+	    s->sx.wait == SASL_WAIT_RESPONSE) {
 		/* RFC 5034 §4: a response that is not base64 fails the command */
 		sasl_abort(s, "Invalid base64 data");
 		return;
 	}
-	s->sasl_wait = POP3_SASL_IDLE;
-	sasl_submit(s, &in);
+	switch (sasl_exchange_line(&s->sx, line, true, &in, &id)) {
+	case SASL_LINE_STEP:
+		sasl_submit(s, &in);
+		return;
+	case SASL_LINE_CANCEL:
+		/* RFC 5034 §4: the client cancels; the server answers -ERR */
+		sasl_abort(s, "Authentication canceled");
+		return;
+	case SASL_LINE_DONE:
+		login_begin(s, &id, sasl_mech_name(sasl_server_mech(s->sx.sasl)),
+			    sasl_server_authcid(s->sx.sasl));
+		secure_zero(&id, sizeof(id));
+		return;
+	case SASL_LINE_BAD_FINAL:
+		sasl_abort(s, "Invalid authentication exchange");
+		return;
+	case SASL_LINE_BAD_BASE64:
+		sasl_abort(s, "Invalid base64 data");
+		return;
+	}
 }
 
 /* --- STLS (RFC 2595 §4) ------------------------------------------------------------ */

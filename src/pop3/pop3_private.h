@@ -117,12 +117,6 @@ struct pop3_msg {
 	bool deleted;
 };
 
-enum pop3_sasl_wait {
-	POP3_SASL_IDLE,
-	POP3_SASL_RESPONSE,    /* next line is a client response (or "*") */
-	POP3_SASL_FINAL_EMPTY, /* we sent success data; an empty line completes */
-};
-
 struct pop3_job;
 struct pop3_cont;
 struct pop3_body;
@@ -145,13 +139,11 @@ struct pop3_session {
 	bool tls_starting; /* STLS accepted; waiting for tls_ready */
 	bool locked;	   /* holds the mailbox lock in the service */
 	bool shutdown;	   /* server stopping: say so once idle, then close */
-	uint8_t sasl_wait; /* enum pop3_sasl_wait */
 	uint8_t bad_cmds, auth_fails;
 
-	char *user;		       /* USER argument until PASS; malloc'd */
-	struct sasl_server *sasl;      /* AUTH exchange in progress */
-	struct auth_identity *pending; /* SASL success waiting for the empty line */
-	struct timer *delay;	       /* pop3_session_delay (RETR/TOP back-pressure) */
+	char *user;		 /* USER argument until PASS; malloc'd */
+	struct sasl_exchange sx; /* AUTH exchange in progress (proto/sasl_job.h) */
+	struct timer *delay;	 /* pop3_session_delay (RETR/TOP back-pressure) */
 	void (*delay_fn)(struct pop3_session *s);
 	struct pop3_cont *cont; /* multi-line reply in progress */
 	uint64_t progress;	/* bytes produced, for the idle check */

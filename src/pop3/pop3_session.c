@@ -183,13 +183,7 @@ void pop3_session_bad_command(struct pop3_session *s)
 void pop3_session_reset_auth(struct pop3_session *s)
 {
 	secret_free(&s->user);
-	sasl_server_free(&s->sasl);
-	s->sasl_wait = POP3_SASL_IDLE;
-	if (s->pending != NULL) {
-		secure_zero(s->pending, sizeof(*s->pending));
-		free(s->pending);
-		s->pending = NULL;
-	}
+	sasl_exchange_end(&s->sx);
 }
 
 static void cont_free(struct pop3_cont **cp)
@@ -305,7 +299,7 @@ static bool session_next_line(struct pop3_session *s)
 	line.p = copy;
 	buf_consume(in, used);
 	conn_unit_done(s->conn);
-	if (s->sasl_wait != POP3_SASL_IDLE)
+	if (s->sx.wait != SASL_WAIT_NONE)
 		pop3_auth_sasl_line(s, line);
 	else
 		pop3_cmd_dispatch(s, line, used);
@@ -584,7 +578,7 @@ void pop3_service_shutdown(struct pop3_service *svc)
 	for (struct pop3_session *s = svc->first, *next; s != NULL; s = next) {
 		next = s->next;
 		s->shutdown = true;
-		if (s->sasl_wait != POP3_SASL_IDLE) {
+		if (s->sx.wait != SASL_WAIT_NONE) {
 			/* an AUTH exchange waiting for the client: end it now */
 			pop3_session_reset_auth(s);
 			pop3_cmd_finish(s);

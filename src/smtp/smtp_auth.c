@@ -48,7 +48,7 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 	struct penalty *pen = s->svc->env->penalty;
 	char login[SASL_NAME_MAX + 1]; /* as the client gave it: the brake's key */
 
-	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->sasl));
+	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->sx.sasl));
 	smtp_reset_auth(s);
 	if (!id->enabled || !id->submission_enabled) {
 		smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
@@ -67,7 +67,7 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 static void auth_failed(struct smtp_session *s, const char *mech)
 {
 	struct penalty *pen = s->svc->env->penalty;
-	const char *user = s->sasl != NULL ? sasl_server_authcid(s->sasl) : "";
+	const char *user = s->sx.sasl != NULL ? sasl_server_authcid(s->sx.sasl) : "";
 
 	smtp_login_record(s, "failed", mech, user, NULL);
 	if (pen != NULL) /* before the reset: `user` belongs to the exchange */
@@ -83,34 +83,24 @@ static void auth_failed(struct smtp_session *s, const char *mech)
 
 static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
 {
-	const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
+	const char *mech = sasl_mech_name(sasl_server_mech(s->sx.sasl));
 
-	switch (job->sasl.result) {
-	case SASL_CONTINUE:
+	switch (sasl_exchange_result(&s->sx, &job->sasl)) {
+	case SASL_OUTCOME_CHALLENGE:
 		send_challenge(s, &job->sasl.out);
-		s->sasl_wait = SMTP_SASL_RESPONSE;
 		return;
-	case SASL_SUCCESS:
-		if (job->sasl.out.len > 0) {
-			/* RFC 4954 §4: success data goes in a challenge; an empty
-			   response completes */
-			send_challenge(s, &job->sasl.out);
-			s->pending = xmalloc(sizeof(*s->pending));
-			*s->pending = job->sasl.id;
-			s->sasl_wait = SMTP_SASL_FINAL_EMPTY;
-			return;
-		}
+	case SASL_OUTCOME_SUCCESS:
 		auth_success(s, &job->sasl.id, mech);
 		return;
-	case SASL_FAILED:
+	case SASL_OUTCOME_FAILED:
 		auth_failed(s, mech);
 		return;
-	case SASL_TEMPFAIL:
-		smtp_login_record(s, "error", mech, sasl_server_authcid(s->sasl), "tempfail");
+	case SASL_OUTCOME_TEMPFAIL:
+		smtp_login_record(s, "error", mech, sasl_server_authcid(s->sx.sasl), "tempfail");
 		smtp_reset_auth(s);
 		smtp_reply(s, 454, "4.7.0 Temporary authentication failure");
 		return;
-	case SASL_MALFORMED:
+	case SASL_OUTCOME_MALFORMED:
 		break;
 	}
 	smtp_login_record(s, "failed", mech, NULL, "malformed");
@@ -126,12 +116,12 @@ static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
 static bool sasl_submit(struct smtp_session *s, struct buf *in)
 {
 	struct smtp_job *job = smtp_job_new(s, finish_sasl);
-	uint64_t wait =
-	    sasl_job_brake_ms(s->sasl, in, s->svc->env->penalty, s->ip, loop_now_ms(smtp_loop(s)));
+	uint64_t wait = sasl_job_brake_ms(s->sx.sasl, in, s->svc->env->penalty, s->ip,
+					  loop_now_ms(smtp_loop(s)));
 
-	sasl_job_init(&job->sasl, s->sasl, in);
+	sasl_job_init(&job->sasl, s->sx.sasl, in);
 	smtp_job_submit_after(s, job, work_sasl, wait);
-	return s->sasl != NULL;
+	return s->sx.sasl != NULL;
 }
 
 bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m)
@@ -157,10 +147,9 @@ void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
 
 static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
-	s->sasl = sasl_server_new(m, s->svc->env->dir);
-	if (m == SASL_EXTERNAL)
-		sasl_server_set_external(s->sasl, conn_tls_identity(s->conn));
-	sasl_server_use_gssapi(s->sasl, smtp_cfg(s), "smtp"); /* RFC 4954 §4 */
+	/* the Kerberos service is "smtp" (RFC 4954 §4) */
+	sasl_exchange_start(&s->sx, m, s->svc->env->dir, conn_tls_identity(s->conn), smtp_cfg(s),
+			    "smtp");
 	return sasl_submit(s, has_ir ? ir : NULL);
 }
 
@@ -194,39 +183,34 @@ enum smtp_cmd_result smtp_cmd_auth(struct smtp_cmd_ctx *ctx)
 void smtp_auth_line(struct smtp_session *s, struct slice line)
 {
 	struct buf in = {0};
+	struct auth_identity id;
 
 	s->login_start_us = log_now_usec(); /* the login's time runs from here */
-	if (slice_eq(line, "*")) {
+	switch (sasl_exchange_line(&s->sx, line, false, &in, &id)) {
+	case SASL_LINE_STEP:
+		sasl_submit(s, &in);
+		buf_free_secret(&in);
+		return;
+	case SASL_LINE_CANCEL:
 		/* RFC 4954 §4: the client cancels */
 		smtp_reset_auth(s);
 		smtp_reply(s, 501, "5.0.0 Authentication cancelled");
 		smtp_cmd_finish(s);
 		return;
-	}
-	if (s->sasl_wait == SMTP_SASL_FINAL_EMPTY) {
-		struct auth_identity id = *s->pending;
-		const char *mech = sasl_mech_name(sasl_server_mech(s->sasl));
-		if (line.len != 0) {
-			smtp_reset_auth(s);
-			smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
-			smtp_cmd_finish(s);
-			smtp_session_error(s);
-			return;
-		}
-		auth_success(s, &id, mech);
+	case SASL_LINE_DONE:
+		auth_success(s, &id, sasl_mech_name(sasl_server_mech(s->sx.sasl)));
 		secure_zero(&id, sizeof(id));
 		smtp_cmd_finish(s);
 		return;
-	}
-	if (sasl_response_decode(line, sasl_server_mech(s->sasl), &in) < 0) {
-		buf_free_secret(&in);
+	case SASL_LINE_BAD_FINAL:
+		smtp_reset_auth(s);
+		smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
+		break;
+	case SASL_LINE_BAD_BASE64:
 		smtp_reset_auth(s);
 		smtp_reply(s, 501, "5.5.2 Invalid base64 data");
-		smtp_cmd_finish(s);
-		smtp_session_error(s);
-		return;
+		break;
 	}
-	s->sasl_wait = SMTP_SASL_IDLE;
-	sasl_submit(s, &in);
-	buf_free_secret(&in);
+	smtp_cmd_finish(s);
+	smtp_session_error(s);
 }

@@ -148,8 +148,6 @@ struct smtp_tx {
 };
 
 /* --- the session ----------------------------------------------------------- */
-enum smtp_sasl_wait { SMTP_SASL_IDLE, SMTP_SASL_RESPONSE, SMTP_SASL_FINAL_EMPTY };
-
 struct smtp_job;
 
 struct smtp_session {
@@ -164,12 +162,10 @@ struct smtp_session {
 	bool esmtp;
 	enum smtp_state state;
 	bool closing, tls_starting, shutdown;
-	uint8_t sasl_wait;
 	unsigned errors, commands, auth_fails;
 
-	struct sasl_server *sasl;
-	struct auth_identity *auth;    /* logged in (submission) */
-	struct auth_identity *pending; /* SASL success waiting for the empty line */
+	struct sasl_exchange sx;    /* AUTH exchange in progress (proto/sasl_job.h) */
+	struct auth_identity *auth; /* logged in (submission) */
 
 	struct smtp_tx *tx;
 	/* BDAT (RFC 3030): a chunk being read */

@@ -198,13 +198,7 @@ void smtp_login_record(struct smtp_session *s, const char *result, const char *m
 
 void smtp_reset_auth(struct smtp_session *s)
 {
-	sasl_server_free(&s->sasl);
-	s->sasl_wait = SMTP_SASL_IDLE;
-	if (s->pending != NULL) {
-		secure_zero(s->pending, sizeof(*s->pending));
-		free(s->pending);
-		s->pending = NULL;
-	}
+	sasl_exchange_end(&s->sx);
 }
 
 static void session_free(void *p)
@@ -274,7 +268,7 @@ static bool next_line(struct smtp_session *s)
 	struct slice line;
 	size_t used;
 	/* AUTH lines carry base64 and may be long (RFC 4954 §4) */
-	bool auth = s->sasl_wait != SMTP_SASL_IDLE ||
+	bool auth = s->sx.wait != SASL_WAIT_NONE ||
 		    (in->len >= 5 && strncasecmp(in->data, "AUTH ", 5) == 0);
 
 	int r = smtp_parse_line(in->data, in->len, auth ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX, &line,
@@ -293,7 +287,7 @@ static bool next_line(struct smtp_session *s)
 	line.p = copy;
 	buf_consume(in, used);
 	conn_unit_done(s->conn);
-	if (s->sasl_wait != SMTP_SASL_IDLE)
+	if (s->sx.wait != SASL_WAIT_NONE)
 		smtp_auth_line(s, line);
 	else
 		smtp_cmd_dispatch(s, line);
@@ -313,7 +307,7 @@ static bool session_step(void *p)
 		return data_step(s);
 	if (s->chunk_reading)
 		return chunk_step(s);
-	if (s->shutdown && s->sasl_wait == SMTP_SASL_IDLE) {
+	if (s->shutdown && s->sx.wait == SASL_WAIT_NONE) {
 		smtp_reply(s, 421, "4.3.2 %s Service shutting down", smtp_cfg(s)->hostname);
 		smtp_session_close(s, "shutdown");
 		return false;
@@ -353,7 +347,7 @@ static void job_finish(void *p)
 
 	job->finish(s, job);
 	/* the command ends with its answer, unless an AUTH exchange goes on */
-	if (s->frame.job == NULL && s->sasl_wait == SMTP_SASL_IDLE)
+	if (s->frame.job == NULL && s->sx.wait == SASL_WAIT_NONE)
 		smtp_cmd_finish(s);
 }
 
@@ -503,8 +497,8 @@ void smtp_service_shutdown(struct smtp_service *svc)
 		if (s->state == SMTP_DATA)
 			continue; /* let the message arrive; 421 follows its answer */
 		/* an AUTH exchange waiting for the client ends now; a step on a
-		   worker or waiting out the login brake holds s->sasl */
-		if (s->sasl_wait != SMTP_SASL_IDLE)
+		   worker or waiting out the login brake holds s->sx */
+		if (s->sx.wait != SASL_WAIT_NONE)
 			smtp_reset_auth(s);
 		proto_frame_run(&s->frame); /* may free s */
 	}
