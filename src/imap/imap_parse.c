@@ -736,7 +736,8 @@ static enum imap_parse_result feed_line(struct imap_parser *ps, const char *p, s
 		ps->skip_pos = stop;
 		ps->tail_len = 0;
 		size_t from = stop - ps->seg > sizeof(ps->tail) ? stop - sizeof(ps->tail) : ps->seg;
-		tail_push(ps, p + from, stop - from);
+		if (stop > from)
+			tail_push(ps, p + from, stop - from);
 		return error_at(ps, p, cmd);
 	}
 	size_t at = (size_t)(lf - p), end = at;
@@ -852,7 +853,8 @@ enum imap_parse_result imap_parser_skip(struct imap_parser *ps, const char *p, s
 		}
 		const char *lf = pos < len ? memchr(p + pos, '\n', len - pos) : NULL;
 		if (lf == NULL) {
-			tail_push(ps, p + pos, len - pos);
+			if (len > pos)
+				tail_push(ps, p + pos, len - pos);
 			ps->skip_pos = 0;
 			*used_r = len;
 			return IMAP_PARSE_MORE;
