@@ -9,15 +9,18 @@
  * codes and offsets, where each skip ended) must be equal (P1). Every DONE
  * command is checked on the way: slices inside the command or the parser's
  * own copy (P2), no NUL but in a literal8 and no CR/LF in a quoted string
- * (P5), the bounds (P6), and its dump parses back to itself (P8).
+ * (P5), the bounds (P6), and its dump parses back to itself (P8). Its atoms
+ * and strings also go through the sequence-set and date parsers.
  */
 #include "fuzz.h"
 #include "imap/imap_parse.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 struct config {
 	struct imap_parse_limits lim;
@@ -125,6 +128,88 @@ static size_t check_node(const struct imap_node *n, const struct imap_parser *ps
 	return nodes;
 }
 
+/* A sequence set: ranges normalised, numbers nz-number or "*", one range
+   per comma-separated piece. */
+static void check_seqset(struct slice s)
+{
+	struct imap_seq_range r[8];
+	struct imap_seqset set = {r, N_ELEMENTS(r), 0, false};
+	const char *err = NULL;
+
+	if (imap_parse_seqset(s, true, &set, &err) != 0) {
+		CHECK(err != NULL);
+		return;
+	}
+	if (set.last) {
+		CHECK(s.len == 1 && s.p[0] == '$' && set.n == 0);
+		return;
+	}
+	size_t commas = 0;
+	for (size_t i = 0; i < s.len; i++)
+		commas += s.p[i] == ',';
+	CHECK(set.n == commas + 1);
+	for (size_t i = 0; i < set.n; i++) {
+		CHECK(r[i].lo >= 1 && r[i].lo <= r[i].hi && r[i].hi <= IMAP_SEQ_STAR);
+		CHECK(r[i].lo <= UINT32_MAX || r[i].lo == IMAP_SEQ_STAR);
+		struct imap_seq_range x = imap_seq_range_resolve(r[i], 7);
+		CHECK(x.lo <= x.hi && x.hi <= UINT32_MAX);
+	}
+}
+
+/* A date that parses, written back with gmtime_r(), is the text again (up
+   to the case of the month and the day's padding). */
+static void check_dates(struct slice s)
+{
+	static const char months[12][4] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+					   "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+	char want[64], got[64];
+	struct tm tm;
+	time_t t;
+	int zone;
+
+	if (s.len >= sizeof(want) - 1)
+		return;
+	if (imap_parse_date(s, &t) == 0) {
+		CHECK(t % 86400 == 0 && gmtime_r(&t, &tm) != NULL);
+		snprintf(got, sizeof(got), "%d-%s-%04d", tm.tm_mday, months[tm.tm_mon],
+			 tm.tm_year + 1900);
+		size_t skip = s.p[0] == '0' ? 1 : 0; /* "01-Feb-1994" */
+		CHECK(strlen(got) == s.len - skip &&
+		      strncasecmp(got, s.p + skip, s.len - skip) == 0);
+	}
+	if (imap_parse_date_time(s, &t, &zone) == 0) {
+		CHECK(zone > -24 * 60 && zone < 24 * 60);
+		time_t local = t + (time_t)zone * 60;
+		CHECK(gmtime_r(&local, &tm) != NULL);
+		snprintf(got, sizeof(got), "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", tm.tm_mday,
+			 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 zone < 0 ? '-' : '+', abs(zone) / 60, abs(zone) % 60);
+		/* the day as "07", however it came; a leap second rolls over */
+		size_t n = s.len;
+		if (s.p[1] == '-')
+			snprintf(want, sizeof(want), "0%.*s", (int)n, s.p);
+		else
+			snprintf(want, sizeof(want), "%.*s", (int)n, s.p);
+		if (want[0] == ' ')
+			want[0] = '0';
+		if (zone == 0 && want[strlen(want) - 5] == '-')
+			want[strlen(want) - 5] = '+'; /* "-0000" is zone 0 */
+		if (strstr(want, ":60 ") == NULL)
+			CHECK(strcasecmp(got, want) == 0);
+	}
+}
+
+static void check_values(const struct imap_node *n)
+{
+	for (; n != NULL; n = n->next) {
+		if (n->type == IMAP_NODE_ATOM || n->type == IMAP_NODE_NUMBER)
+			check_seqset(n->str);
+		if (n->type == IMAP_NODE_ATOM || n->type == IMAP_NODE_QUOTED)
+			check_dates(n->str);
+		check_values(n->child);
+	}
+}
+
 /* P8: the canonical dump parses back to the same dump. */
 static void check_round_trip(const struct imap_command *cmd, const struct imap_parse_limits *lim)
 {
@@ -161,6 +246,7 @@ static void check_command(const struct imap_command *cmd, const struct imap_pars
 	}
 	CHECK(top == cmd->argc && nodes <= ps->lim.nodes_max);
 	check_round_trip(cmd, &ps->lim);
+	check_values(cmd->args);
 }
 
 /* The fake session over data, in pieces of the sizes step() gives. */
