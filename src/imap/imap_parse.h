@@ -7,10 +7,11 @@
  *
  * What a command is here (RFC 9051 §9, the client side):
  *
- *   command  = tag SP name [SP "UID"... ] *(SP value) CRLF
+ *   command  = tag SP ["UID" SP] name *(SP value) CRLF
  *   tag      = 1*<ASTRING-CHAR except "+">
- *   name     = atom, upper-cased into imap_command.name; "UID" followed by
- *              another name sets imap_command.uid ("UID FETCH" = FETCH+uid)
+ *   name     = atom, upper-cased into imap_command.name (at most
+ *              IMAP_NAME_MAX octets); after "UID", imap_command.uid is set
+ *              and name is the command that follows ("UID FETCH": FETCH)
  *   value    = atom / number / NIL / quoted / literal / "(" [values] ")"
  *              / fetch-att with a section (FETCH only, below)
  *   atom     = 1*<CHAR except SP, CTL, "(", ")", "{", DQUOTE, "\">, with
@@ -44,8 +45,9 @@
  *    arrives; other control octets are errors wherever the grammar has no
  *    room for them (TEXT-CHAR lets a quoted string hold TAB). Octets >= 0x80
  *    are allowed only in quoted strings (as UTF-8) and in literals.
- *  - Runs of spaces between values, after "(" and before ")" or the line end
- *    are taken as one (Dovecot does the same); TAB is no separator.
+ *  - The grammar has single spaces; runs of spaces (between tag, name and
+ *    values, after "(", before ")" or the line end) are taken as one, for
+ *    clients that pad. TAB is no separator.
  *  - An empty line is IMAP_PERR_EMPTY: the session may ignore it.
  *
  * Limits (struct imap_parse_limits; imap_parse_limits_default() gives the
@@ -61,7 +63,9 @@
  *    built in (RFC 9051 §4.3); UINT64_MAX when LITERAL+ is advertised; 0 for
  *    an IMAP4rev1-only server that advertises neither.
  *  A limit that is hit is an error with its own code (below); nothing is
- *  allocated before the limit that bounds it was checked.
+ *  allocated before the limit that bounds it was checked. Sequence sets are
+ *  split into the caller's array (imap_parse_seqset()), whose size is the
+ *  limit on ranges.
  *
  * Literals, and what the caller does on each result of imap_parser_feed():
  *  - IMAP_PARSE_MORE: read more, append it to the buffer, call again with
@@ -95,10 +99,11 @@
  *  so a session can choose to close the connection rather than read a huge
  *  refused non-synchronizing literal.
  *
- * Memory: values refer to the caller's bytes (atoms, unescaped quoted strings,
- * literals: slices into p, which must hold the whole command - literals
- * included - until the command was handled) or to the parser's own copy of
- * quoted strings that had escapes. Slices and node pointers in cmd are valid
+ * Memory: nothing is copied but quoted strings that had escapes. Atoms,
+ * other quoted strings and literals are slices into p, which must therefore
+ * hold the whole command - literals included, so literal_max bounds the
+ * session's input buffer - until the command was handled; escaped strings
+ * point into the parser's own copy. Slices and node pointers in cmd are valid
  * until the next call on the parser or until the caller moves or changes its
  * buffer. The parser owns a node array and a string buffer that it reuses
  * across commands (and shrinks in reset() after a big one).

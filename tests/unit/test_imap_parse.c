@@ -121,6 +121,22 @@ static void sep(struct buf *t)
 
 static bool round_trip_ok(const struct imap_command *cmd, const struct imap_parse_limits *lim);
 
+/* P5: no NUL but in a literal8, no CR or LF in a quoted string. */
+static bool strings_ok(const struct imap_node *n)
+{
+	for (; n != NULL; n = n->next) {
+		struct slice s = n->str;
+		if (!(n->flags & IMAP_NODE_BINARY) && s.len > 0 && memchr(s.p, '\0', s.len) != NULL)
+			return false;
+		if (n->type == IMAP_NODE_QUOTED && s.len > 0 &&
+		    (memchr(s.p, '\r', s.len) != NULL || memchr(s.p, '\n', s.len) != NULL))
+			return false;
+		if (!strings_ok(n->child))
+			return false;
+	}
+	return true;
+}
+
 /* The fake session. sizes[] are the chunk sizes, used in turn. Writes the
    transcript to t; a command left incomplete at the end shows as "...N". */
 static void run(struct buf *t, const char *in, size_t len, enum lim_kind lk, long refuse,
@@ -175,6 +191,7 @@ static void run(struct buf *t, const char *in, size_t len, enum lim_kind lk, lon
 				show_command(t, &cmd);
 				test_assert(cmd.len <= b.len && p[cmd.len - 1] == '\n');
 				test_assert(round_trip_ok(&cmd, &lim));
+				test_assert(strings_ok(cmd.args));
 				buf_consume(&b, cmd.len);
 				base += cmd.len;
 				imap_parser_reset(&ps);
@@ -544,6 +561,38 @@ static void test_literal_event(void)
 	test_end();
 }
 
+/* P3: the scan resumes where it stopped, so a long line read a byte at a
+   time costs each byte once, not the whole line again on every read. */
+static void test_linear(void)
+{
+	struct imap_parser ps;
+	struct imap_command cmd;
+	struct buf b = {0};
+	bool resumed = true;
+
+	test_begin("P3: a 60,000-octet line fed byte by byte, each octet scanned once");
+	buf_append_str(&b, "v1 SEARCH UID ");
+	for (int i = 1; b.len < 60000; i++)
+		buf_printf(&b, "%d,", i);
+	buf_append_str(&b, "1\r\n");
+	imap_parser_init(&ps, NULL);
+	for (size_t len = 1; len < b.len; len++) {
+		test_assert(imap_parser_feed(&ps, b.data, len, &cmd) == IMAP_PARSE_MORE);
+		resumed &= ps.scan == len;
+	}
+	test_assert(resumed);
+	test_assert(imap_parser_feed(&ps, b.data, b.len, &cmd) == IMAP_PARSE_DONE);
+	test_assert(cmd.argc == 2 && cmd.args->next->str.len == b.len - 16);
+	struct imap_seq_range r[16384];
+	struct imap_seqset set = {r, N_ELEMENTS(r), 0, false};
+	const char *err;
+	test_assert(imap_parse_seqset(cmd.args->next->str, false, &set, &err) == 0);
+	test_assert(set.n > 10000 && r[set.n - 1].lo == 1 && r[set.n - 2].hi == set.n - 1);
+	imap_parser_deinit(&ps);
+	buf_free(&b);
+	test_end();
+}
+
 static void test_skip_pending(void)
 {
 	static const char head[] = "w1 APPEND INBOX {100000+}\r\n";
@@ -799,7 +848,8 @@ static void test_dates(void)
 
 int main(void)
 {
-	return test_run((void (*[])(void)){
-	    test_table, test_cut_independence, test_nodes, test_literal_event, test_skip_pending,
-	    test_limits_default, test_line, test_section, test_seqset, test_dates, NULL});
+	return test_run((void (*[])(void)){test_table, test_cut_independence, test_nodes,
+					   test_literal_event, test_linear, test_skip_pending,
+					   test_limits_default, test_line, test_section,
+					   test_seqset, test_dates, NULL});
 }
