@@ -83,6 +83,12 @@ static size_t check_node(const struct imap_node *n, const struct imap_parser *ps
 		  : inside(n->str, p, len));
 	if (!(n->flags & IMAP_NODE_BINARY))
 		CHECK(n->str.len == 0 || memchr(n->str.p, '\0', n->str.len) == NULL);
+	if (n->type == IMAP_NODE_QUOTED || n->type == IMAP_NODE_LITERAL) {
+		bool eight = false;
+		for (size_t i = 0; i < n->str.len; i++)
+			eight |= (unsigned char)n->str.p[i] >= 0x80;
+		CHECK(eight == ((n->flags & IMAP_NODE_8BIT) != 0));
+	}
 	switch (n->type) {
 	case IMAP_NODE_ATOM:
 	case IMAP_NODE_NUMBER:

@@ -765,19 +765,22 @@ static enum imap_parse_result feed_literal(struct imap_parser *ps, const char *p
 					   struct imap_command *cmd)
 {
 	size_t stop = len < ps->lit_end ? len : ps->lit_end;
+	struct imap_node *n = &ps->nodes[ps->n_nodes - 1]; /* the literal, made last */
 
-	if (stop > ps->lit_scan) {
-		const char *nul =
-		    ps->lit_binary ? NULL : memchr(p + ps->lit_scan, '\0', stop - ps->lit_scan);
-		if (nul != NULL) {
-			fail(ps, IMAP_PERR_NUL, "NUL octet in literal", (size_t)(nul - p));
+	for (size_t i = ps->lit_scan; i < stop; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\0' && !ps->lit_binary) {
+			fail(ps, IMAP_PERR_NUL, "NUL octet in literal", i);
 			ps->skip_phase = SK_LITERAL;
-			ps->skip_pos = ps->err_off;
-			ps->skip_left = ps->lit_end - ps->err_off;
+			ps->skip_pos = i;
+			ps->skip_left = ps->lit_end - i;
 			return error_at(ps, p, cmd);
 		}
-		ps->lit_scan = stop;
+		if (c >= 0x80)
+			n->flags |= IMAP_NODE_8BIT;
 	}
+	if (stop > ps->lit_scan)
+		ps->lit_scan = stop;
 	if (stop < ps->lit_end)
 		return report(ps, p, cmd, IMAP_PARSE_MORE);
 	ps->seg = ps->scan = ps->lit_end;

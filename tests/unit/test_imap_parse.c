@@ -506,6 +506,7 @@ static void test_nodes(void)
 	test_assert((n->flags & (IMAP_NODE_BINARY | IMAP_NODE_NONSYNC)) ==
 		    (IMAP_NODE_BINARY | IMAP_NODE_NONSYNC));
 	test_assert(!imap_node_string(n, &s) && !imap_node_astring(n, &s)); /* literal8 */
+	test_assert(!(n->flags & IMAP_NODE_8BIT));
 	n = n->next;
 	test_assert(n->type == IMAP_NODE_QUOTED && n->str.len == 3 &&
 		    memcmp(n->str.p, "\xc3\xa4\"", 3) == 0);
@@ -535,7 +536,7 @@ static void test_nodes(void)
 
 static void test_literal_event(void)
 {
-	static const char in[] = "z1 LOGIN {5}\r\nalice {3+}\r\npw!\r\n";
+	static const char in[] = "z1 LOGIN {5}\r\nalice {3+}\r\np\xc3\xa4\r\n";
 	struct imap_parser ps;
 	struct imap_command cmd;
 
@@ -554,6 +555,8 @@ static void test_literal_event(void)
 	test_assert(cmd.lit.size == 3 && !cmd.lit.sync);
 	test_assert(imap_parser_feed(&ps, in, sizeof(in) - 1, &cmd) == IMAP_PARSE_DONE);
 	test_assert(cmd.argc == 2 && cmd.len == sizeof(in) - 1);
+	test_assert(!(cmd.args->flags & IMAP_NODE_8BIT) &&
+		    (cmd.args->next->flags & IMAP_NODE_8BIT));
 	/* refuse() only right after an announcement */
 	imap_parser_refuse(&ps);
 	test_assert(imap_parser_feed(&ps, in, sizeof(in) - 1, &cmd) == IMAP_PARSE_DONE);
