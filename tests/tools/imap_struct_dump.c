@@ -5,6 +5,7 @@
  * a real Dovecot's FETCH answers).
  *
  *   imap_struct_dump [--rev2] FILE...
+ *   imap_struct_dump --blob FILE      (the serialised tree, on stdout)
  * For each file, as it is on disk (wire form or bare LF), prints
  *   FILE <path>\n
  * then three items, each "<NAME> <length>\n" and that many octets (the
@@ -91,17 +92,34 @@ static int dump(const char *path, unsigned flags)
 	return ret;
 }
 
+static int blob(const char *path)
+{
+	struct buf msg = {0}, out = {0};
+
+	if (read_file(path, &msg) < 0)
+		return 1;
+	struct mime_tree *t = mime_tree_parse(msg.data != NULL ? msg.data : "", msg.len);
+	mime_tree_serialize(t, &out);
+	fwrite(out.data, 1, out.len, stdout);
+	mime_tree_free(&t);
+	buf_free(&msg);
+	buf_free(&out);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned flags = 0;
 	int ret = 0, i = 1;
 
+	if (argc == 3 && strcmp(argv[1], "--blob") == 0)
+		return blob(argv[2]);
 	if (i < argc && strcmp(argv[i], "--rev2") == 0) {
 		flags |= IMAP_STRUCT_REV2;
 		i++;
 	}
 	if (i == argc) {
-		fprintf(stderr, "usage: imap_struct_dump [--rev2] FILE...\n");
+		fprintf(stderr, "usage: imap_struct_dump [--rev2] FILE... | --blob FILE\n");
 		return 2;
 	}
 	for (; i < argc; i++)
