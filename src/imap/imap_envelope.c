@@ -47,7 +47,7 @@ static bool write_list(struct mime_strs field, struct buf *out)
 	size_t start = out->len;
 
 	for (size_t i = 0; i < field.n; i++)
-		mime_address_parse(field.v[i], strlen(field.v[i]), write_address, &ao);
+		mime_address_parse(field.v[i], field.len[i], write_address, &ao);
 	if (ao.n == 0) {
 		out->len = start;
 		if (out->data != NULL)
@@ -67,7 +67,7 @@ static void write_list_or(struct mime_strs field, struct mime_strs fallback, str
 void imap_envelope_write(const struct mime_part *message, struct buf *out)
 {
 	const struct mime_envelope *e = message != NULL ? message->envelope : NULL;
-	static const struct mime_strs none = {NULL, 0};
+	static const struct mime_strs none = {NULL, NULL, 0};
 
 	if (e == NULL) {
 		buf_append_str(out, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");

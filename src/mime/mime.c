@@ -200,8 +200,12 @@ enum mime_hdr_next mime_hdr_next(struct mime_hdr_walk *w, struct mime_hdr_field 
 	return MIME_HDR_FIELD;
 }
 
-static void append_clean(struct buf *out, const char *p, size_t n)
+static void append_clean(struct buf *out, const char *p, size_t n, bool raw)
 {
+	if (raw || memchr(p, '\0', n) == NULL) {
+		buf_append(out, p, n);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '\0')
 			buf_append_str(out, "\xef\xbf\xbd");
@@ -210,7 +214,7 @@ static void append_clean(struct buf *out, const char *p, size_t n)
 	}
 }
 
-void mime_hdr_value(const char *msg, const struct mime_hdr_field *f, struct buf *value)
+static void hdr_value(const char *msg, const struct mime_hdr_field *f, struct buf *value, bool raw)
 {
 	size_t end = f->off + f->len, t;
 	size_t e = hdr_line(msg, end, f->off, &t);
@@ -224,13 +228,23 @@ void mime_hdr_value(const char *msg, const struct mime_hdr_field *f, struct buf 
 			k++;
 		v = k < t ? k : v + (v < t); /* only white space: one goes */
 	}
-	append_clean(value, msg + v, t - v);
+	append_clean(value, msg + v, t - v, raw);
 	while (e < end) {
 		size_t s = e;
 		e = hdr_line(msg, end, s, &t);
 		buf_append_c(value, '\n');
-		append_clean(value, msg + s, t - s);
+		append_clean(value, msg + s, t - s, raw);
 	}
+}
+
+void mime_hdr_value(const char *msg, const struct mime_hdr_field *f, struct buf *value)
+{
+	hdr_value(msg, f, value, false);
+}
+
+void mime_hdr_value_raw(const char *msg, const struct mime_hdr_field *f, struct buf *value)
+{
+	hdr_value(msg, f, value, true);
 }
 
 /* --- Content-Type and Content-Transfer-Encoding (RFC 2045 §5.1, §6.1) --- */

@@ -122,6 +122,8 @@ enum mime_hdr_next mime_hdr_next(struct mime_hdr_walk *w, struct mime_hdr_field 
    itself, the CR before every LF dropped, trailing white space kept, and
    every NUL octet replaced by U+FFFD. Always NUL-terminated. */
 void mime_hdr_value(const char *msg, const struct mime_hdr_field *f, struct buf *value);
+/* The same with every NUL kept as it is, for values that are lexed. */
+void mime_hdr_value_raw(const char *msg, const struct mime_hdr_field *f, struct buf *value);
 
 /* Appends p[0..n) as quoted-printable (RFC 2045 §6.7): lines of at most 76
    characters with soft breaks, CRLF or LF kept as CRLF line breaks. */

@@ -12,9 +12,11 @@
  * Encoded-words (RFC 2047) are left as they are. A comment after an
  * addr-spec ("u@example.org (Name)") becomes the display name.
  *
- * The value is one header field's value as mime_hdr_value() gives it; it
- * must not hold NUL octets. Nothing is kept after the call returns: each
- * address is handed to the callback with strings valid during that call.
+ * The value is one header field's value as mime_hdr_value_raw() gives it:
+ * a NUL octet in it ends a word (in quoted strings and comments it reads
+ * as U+FFFD), as in Dovecot; the strings handed out hold no NUL. Nothing
+ * is kept after the call returns: each address is handed to the callback
+ * with strings valid during that call.
  */
 #ifndef MAILROOM_MIME_MIME_ADDRESS_H
 #define MAILROOM_MIME_MIME_ADDRESS_H

@@ -9,7 +9,9 @@
  * token characters, a quoted-pair before a line end is kept as it is,
  * folding line ends inside quoted strings and comments disappear, and a
  * parameter value that starts with '=' (a bare encoded-word) runs to the
- * next white space or ';'.
+ * next white space or ';'. A NUL octet is neither atext nor a token
+ * character, so it ends words; inside quoted strings, comments and domain
+ * literals it is kept as U+FFFD.
  */
 #include "mime/mime_private.h"
 
@@ -44,6 +46,18 @@ static bool at_end(const struct mime_lex *lx)
 	return lx->p >= lx->end;
 }
 
+#define NUL_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
+
+/* A NUL at lx->p inside quoted text: [start, p) and U+FFFD to out. */
+static void nul(struct mime_lex *lx, const unsigned char **start, struct buf *out)
+{
+	if (out != NULL) {
+		buf_append(out, *start, (size_t)(lx->p - *start));
+		buf_append_str(out, NUL_REPLACEMENT);
+	}
+	*start = lx->p + 1;
+}
+
 /* at '(': nested comments, quoted-pairs; the text of the outermost one
    (folding line ends removed) into lx->comment */
 static int skip_comment(struct mime_lex *lx)
@@ -56,6 +70,9 @@ static int skip_comment(struct mime_lex *lx)
 	start = ++lx->p;
 	for (; lx->p < lx->end; lx->p++) {
 		switch (*lx->p) {
+		case '\0':
+			nul(lx, &start, lx->comment);
+			break;
 		case '(':
 			level++;
 			break;
@@ -167,6 +184,9 @@ int mime_lex_quoted(struct mime_lex *lx, struct buf *out)
 	start = ++lx->p; /* the opening '"' */
 	for (; lx->p < lx->end; lx->p++) {
 		switch (*lx->p) {
+		case '\0':
+			nul(lx, &start, out);
+			break;
 		case '"':
 			buf_append(out, start, (size_t)(lx->p - start));
 			lx->p++;
@@ -232,6 +252,9 @@ static int domain_literal(struct mime_lex *lx, struct buf *out)
 
 	for (start = lx->p++; lx->p < lx->end; lx->p++) {
 		switch (*lx->p) {
+		case '\0':
+			nul(lx, &start, out);
+			break;
 		case '[':
 			return -1;
 		case ']':

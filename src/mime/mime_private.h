@@ -6,8 +6,10 @@
  * continuations merged), and nothing else.
  *
  * The lexer reads [p, end) of an unfolded or folded field value; it never
- * reads past end (at end, the current character reads as NUL, so a value
- * must be free of NUL bytes: the header readers replace them first). Its
+ * reads past end. At end the current character reads as NUL, which is
+ * what a NUL octet in the value is too: neither atext nor a token
+ * character, so it ends words (inside quoted strings, comments and domain
+ * literals it is kept, as U+FFFD), as in Dovecot. Its
  * functions return as Dovecot's rfc822-parser does, which mailroom matches
  * byte for byte in IMAP (docs/imap.md): 1 = more input follows, 0 = the
  * end was reached, -1 = broken input. Every function appends to the buffer
@@ -28,7 +30,7 @@ struct mime_lex {
 };
 
 void mime_lex_init(struct mime_lex *lx, const char *p, size_t n, struct buf *comment);
-/* The current character, or NUL at the end. */
+/* The current character, or NUL at the end (as for a NUL octet). */
 static inline unsigned char mime_lex_cur(const struct mime_lex *lx)
 {
 	return lx->p < lx->end ? *lx->p : 0;
@@ -122,13 +124,17 @@ struct env_rec {
 	uint32_t list[EL_COUNT], n_list[EL_COUNT]; /* into strs */
 };
 
+struct str_rec {
+	uint32_t ref, len; /* len octets at the ref, which may hold NUL */
+};
+
 struct mime_tree {
 	uint64_t msg_size;
 	struct part_rec *recs;
 	size_t n_recs, cap_recs;
 	struct param_rec *prm;
 	size_t n_prm, cap_prm;
-	uint32_t *strs; /* refs, for languages and address fields */
+	struct str_rec *strs; /* languages and address fields */
 	size_t n_strs, cap_strs;
 	struct env_rec *envs;
 	size_t n_envs, cap_envs;
@@ -138,6 +144,7 @@ struct mime_tree {
 	struct mime_part *parts;
 	struct mime_param *params;
 	const char **strv;
+	size_t *strlen;
 	struct mime_envelope *envelopes;
 };
 

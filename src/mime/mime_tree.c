@@ -57,6 +57,7 @@ void mime_tree_free(struct mime_tree **tp)
 	free(t->parts);
 	free(t->params);
 	free(t->strv);
+	free(t->strlen);
 	free(t->envelopes);
 	free(t);
 	*tp = NULL;
@@ -83,13 +84,14 @@ struct hdr_info {
 	struct buf ct; /* "type/subtype" as far as it could be read */
 	struct mime_kvs params, disp;
 	uint32_t str[PS_COUNT];
-	uint32_t *lang;
+	struct str_rec *lang;
 	size_t n_lang, cap_lang;
 	/* envelope fields, message parts only */
 	bool message;
 	uint32_t env[ES_COUNT];
 	struct {
-		uint32_t list, ref;
+		uint32_t list;
+		struct str_rec s;
 	} * addr;
 	size_t n_addr, cap_addr;
 	char boundary[MIME_BOUNDARY_MAX];
@@ -134,7 +136,7 @@ struct parser {
 	} stack[MAX_NESTED + 1];
 	size_t nb;
 	struct hdr_info h;
-	struct buf v, tmp;
+	struct buf v, raw, tmp;
 	struct mime_lex lx;
 };
 
@@ -150,7 +152,7 @@ static void field_content_type(struct parser *ps)
 	if (h->seen_ct)
 		return;
 	h->seen_ct = true;
-	mime_lex_init(&ps->lx, ps->v.data, ps->v.len, NULL);
+	mime_lex_init(&ps->lx, ps->raw.data, ps->raw.len, NULL);
 	mime_lex_skip_lwsp(&ps->lx);
 	h->ct_ret = mime_lex_content_type(&ps->lx, &h->ct);
 	if (h->ct_ret >= 0)
@@ -177,7 +179,7 @@ static void field_encoding(struct parser *ps)
 	if (h->seen_cte)
 		return;
 	buf_clear(&ps->tmp);
-	mime_lex_init(&ps->lx, ps->v.data, ps->v.len, NULL);
+	mime_lex_init(&ps->lx, ps->raw.data, ps->raw.len, NULL);
 	mime_lex_skip_lwsp(&ps->lx);
 	if (mime_lex_token(&ps->lx, &ps->tmp) >= 0 && mime_lex_skip_lwsp(&ps->lx) == 0 &&
 	    ps->tmp.len > 0) {
@@ -193,7 +195,7 @@ static void field_disposition(struct parser *ps)
 	if (h->seen_disp_params)
 		return;
 	buf_clear(&ps->tmp);
-	mime_lex_init(&ps->lx, ps->v.data, ps->v.len, NULL);
+	mime_lex_init(&ps->lx, ps->raw.data, ps->raw.len, NULL);
 	mime_lex_skip_lwsp(&ps->lx);
 	if (mime_lex_token(&ps->lx, &ps->tmp) < 0)
 		return;
@@ -209,14 +211,16 @@ static void field_language(struct parser *ps)
 	struct hdr_info *h = &ps->h;
 	if (h->seen_lang)
 		return;
-	mime_lex_init(&ps->lx, ps->v.data, ps->v.len, NULL);
+	mime_lex_init(&ps->lx, ps->raw.data, ps->raw.len, NULL);
 	mime_lex_skip_lwsp(&ps->lx);
 	for (;;) {
 		buf_clear(&ps->tmp);
 		if (mime_lex_atom(&ps->lx, &ps->tmp) < 0)
 			break;
+		uint32_t ref = pool_add(ps->t, ps->tmp.data, ps->tmp.len);
 		GROW(h->lang, h->n_lang, h->cap_lang);
-		h->lang[h->n_lang++] = pool_add(ps->t, ps->tmp.data, ps->tmp.len);
+		if (ref != 0) /* 0: the pool is full */
+			h->lang[h->n_lang++] = (struct str_rec){ref, (uint32_t)ps->tmp.len};
 		if (mime_lex_cur(&ps->lx) != ',')
 			break;
 		ps->lx.p++;
@@ -269,7 +273,8 @@ static void field_envelope(struct parser *ps, struct slice name)
 		if (name_is(name, env_list_names[i])) { /* every one counts */
 			GROW(h->addr, h->n_addr, h->cap_addr);
 			h->addr[h->n_addr].list = i;
-			h->addr[h->n_addr].ref = pool_add(ps->t, ps->v.data, ps->v.len);
+			h->addr[h->n_addr].s = (struct str_rec){
+			    pool_add(ps->t, ps->raw.data, ps->raw.len), (uint32_t)ps->raw.len};
 			h->n_addr++;
 			return;
 		}
@@ -287,6 +292,9 @@ static void field(struct parser *ps, const struct mime_hdr_field *f)
 	}
 	if (!content && !envelope)
 		return;
+	/* Structured values are read with their NULs (a NUL ends a word,
+	   as in Dovecot); the values kept as they are get U+FFFD for them. */
+	mime_hdr_value_raw(ps->p, f, &ps->raw);
 	mime_hdr_value(ps->p, f, &ps->v);
 	if (content)
 		field_content(ps, f->name);
@@ -299,21 +307,23 @@ static uint32_t add_params(struct mime_tree *t, const struct mime_kvs *kv, uint3
 	uint32_t first = (uint32_t)t->n_prm;
 	for (size_t i = 0; i < kv->n; i++) {
 		const char *name = mime_kvs_name(kv, i), *value = mime_kvs_value(kv, i);
+		uint32_t nref = pool_add(t, name, strlen(name));
+		uint32_t vref = pool_add(t, value, strlen(value));
+		if (nref == 0 || vref == 0) /* the pool is full */
+			break;
 		GROW(t->prm, t->n_prm, t->cap_prm);
-		t->prm[t->n_prm].name = pool_add(t, name, strlen(name));
-		t->prm[t->n_prm].value = pool_add(t, value, strlen(value));
-		t->n_prm++;
+		t->prm[t->n_prm++] = (struct param_rec){nref, vref};
 	}
-	*n_r = (uint32_t)kv->n;
+	*n_r = (uint32_t)(t->n_prm - first);
 	return first;
 }
 
-static uint32_t add_strs(struct mime_tree *t, const uint32_t *refs, size_t n)
+static uint32_t add_strs(struct mime_tree *t, const struct str_rec *strs, size_t n)
 {
 	uint32_t first = (uint32_t)t->n_strs;
 	for (size_t i = 0; i < n; i++) {
 		GROW(t->strs, t->n_strs, t->cap_strs);
-		t->strs[t->n_strs++] = refs[i];
+		t->strs[t->n_strs++] = strs[i];
 	}
 	return first;
 }
@@ -328,9 +338,9 @@ static void commit_envelope(struct parser *ps, struct part_rec *r)
 	for (uint32_t l = 0; l < EL_COUNT; l++) {
 		e.list[l] = (uint32_t)t->n_strs;
 		for (size_t i = 0; i < h->n_addr; i++) {
-			if (h->addr[i].list != l || h->addr[i].ref == 0)
+			if (h->addr[i].list != l || h->addr[i].s.ref == 0)
 				continue;
-			add_strs(t, &h->addr[i].ref, 1);
+			add_strs(t, &h->addr[i].s, 1);
 			e.n_list[l]++;
 		}
 	}
@@ -671,6 +681,7 @@ struct mime_tree *mime_tree_parse(const char *msg, size_t len)
 		st = st == ST_HEADER ? read_header(&ps, &pos) : read_body(&ps, &pos);
 	info_free(&ps.h);
 	buf_free(&ps.v);
+	buf_free(&ps.raw);
 	buf_free(&ps.tmp);
 	measure(ps.t, msg);
 	mime_tree_finish(ps.t);
@@ -686,7 +697,9 @@ static const char *str_of(const struct mime_tree *t, uint32_t ref)
 
 static struct mime_strs strs_of(const struct mime_tree *t, uint32_t first, uint32_t n)
 {
-	return (struct mime_strs){n > 0 ? t->strv + first : NULL, n};
+	if (n == 0)
+		return (struct mime_strs){NULL, NULL, 0};
+	return (struct mime_strs){t->strv + first, t->strlen + first, n};
 }
 
 void mime_tree_finish(struct mime_tree *t)
@@ -694,17 +707,21 @@ void mime_tree_finish(struct mime_tree *t)
 	free(t->parts);
 	free(t->params);
 	free(t->strv);
+	free(t->strlen);
 	free(t->envelopes);
 	t->parts = xcalloc(t->n_recs, sizeof(*t->parts));
 	t->params = xcalloc(t->n_prm + 1, sizeof(*t->params));
 	t->strv = xcalloc(t->n_strs + 1, sizeof(*t->strv));
+	t->strlen = xcalloc(t->n_strs + 1, sizeof(*t->strlen));
 	t->envelopes = xcalloc(t->n_envs + 1, sizeof(*t->envelopes));
 	struct mime_part **last = xcalloc(t->n_recs + 1, sizeof(*last));
 	for (size_t i = 0; i < t->n_prm; i++)
 		t->params[i] =
 		    (struct mime_param){str_of(t, t->prm[i].name), str_of(t, t->prm[i].value)};
-	for (size_t i = 0; i < t->n_strs; i++)
-		t->strv[i] = str_of(t, t->strs[i]);
+	for (size_t i = 0; i < t->n_strs; i++) {
+		t->strv[i] = str_of(t, t->strs[i].ref);
+		t->strlen[i] = t->strs[i].len;
+	}
 	for (size_t i = 0; i < t->n_envs; i++) {
 		const struct env_rec *e = &t->envs[i];
 		struct mime_envelope *v = &t->envelopes[i];
@@ -798,7 +815,7 @@ static bool strs_eq(struct mime_strs a, struct mime_strs b)
 	if (a.n != b.n)
 		return false;
 	for (size_t i = 0; i < a.n; i++)
-		if (!str_eq(a.v[i], b.v[i]))
+		if (a.len[i] != b.len[i] || memcmp(a.v[i], b.v[i], a.len[i]) != 0)
 			return false;
 	return true;
 }

@@ -25,8 +25,9 @@
  * limit, delimiter lines are ordinary body text.
  *
  * A tree owns all its memory; the parts and strings it hands out live
- * until mime_tree_free(). Strings are NUL-terminated and free of NUL
- * (a NUL in a header reads as U+FFFD). Offsets are into the message the
+ * until mime_tree_free(). Strings are NUL-terminated and free of NUL (a
+ * NUL in a header reads as U+FFFD), but for the raw address fields of an
+ * envelope, which carry their lengths. Offsets are into the message the
  * tree was parsed from (or, after deserialising, the one it was parsed
  * from then: check mime_tree_msg_size() against the bytes you have).
  */
@@ -57,14 +58,16 @@ struct mime_param {
 };
 
 struct mime_strs {
-	const char *const *v;
+	const char *const *v; /* NUL-terminated, but may hold NUL: see len */
+	const size_t *len;
 	size_t n;
 };
 
 /* Raw values (mime_hdr_value(): unfolded with LF, not decoded) of the
    fields ENVELOPE shows. For the four single fields the last occurrence
-   counts; every occurrence of an address field is kept, in order. NULL or
-   n == 0: no such field. */
+   counts; every occurrence of an address field is kept, in order, with
+   its NUL octets (mime_hdr_value_raw(): the address reader treats them as
+   Dovecot does). NULL or n == 0: no such field. */
 struct mime_envelope {
 	const char *date, *subject, *in_reply_to, *message_id;
 	struct mime_strs from, sender, reply_to, to, cc, bcc;

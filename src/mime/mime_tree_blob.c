@@ -10,7 +10,7 @@
  *             body_size; u32 flags parent; u32 str[8]; u32 params n_params
  *             disp n_disp lang n_lang envelope }                  124 bytes
  *   params x { u32 name value }                                     8 bytes
- *   strs x u32 ref                                                  4 bytes
+ *   strs x { u32 ref len }                                          8 bytes
  *   envelopes x { u32 str[4]; u32 list[6]; u32 n_list[6] }         64 bytes
  *   pool (NUL-terminated strings; a ref is offset + 1, 0 is NULL)
  *   u32 CRC-32 (IEEE 802.3) of everything before it
@@ -29,7 +29,7 @@
 #define HEAD_LEN 36
 #define PART_LEN 124
 #define PARAM_LEN 8
-#define STR_LEN 4
+#define STR_LEN 8
 #define ENV_LEN 64
 #define KNOWN_FLAGS 0x3fu
 
@@ -105,8 +105,10 @@ void mime_tree_serialize(const struct mime_tree *t, struct buf *out)
 		put32(out, t->prm[i].name);
 		put32(out, t->prm[i].value);
 	}
-	for (size_t i = 0; i < t->n_strs; i++)
-		put32(out, t->strs[i]);
+	for (size_t i = 0; i < t->n_strs; i++) {
+		put32(out, t->strs[i].ref);
+		put32(out, t->strs[i].len);
+	}
 	for (size_t i = 0; i < t->n_envs; i++) {
 		const struct env_rec *e = &t->envs[i];
 		for (int k = 0; k < ES_COUNT; k++)
@@ -235,8 +237,10 @@ static void read_records(struct mime_tree *t, struct rd *rd)
 		t->prm[i].name = get32(rd);
 		t->prm[i].value = get32(rd);
 	}
-	for (size_t i = 0; i < t->n_strs; i++)
-		t->strs[i] = get32(rd);
+	for (size_t i = 0; i < t->n_strs; i++) {
+		t->strs[i].ref = get32(rd);
+		t->strs[i].len = get32(rd);
+	}
 	for (size_t i = 0; i < t->n_envs; i++) {
 		struct env_rec *e = &t->envs[i];
 		for (int k = 0; k < ES_COUNT; k++)
@@ -255,9 +259,12 @@ static const char *check(struct mime_tree *t)
 	for (size_t i = 0; i < t->n_prm; i++)
 		if (!ref_ok(t, t->prm[i].name, false) || !ref_ok(t, t->prm[i].value, false))
 			return "bad parameter";
-	for (size_t i = 0; i < t->n_strs; i++)
-		if (!ref_ok(t, t->strs[i], false))
+	for (size_t i = 0; i < t->n_strs; i++) {
+		const struct str_rec *sr = &t->strs[i];
+		if (!ref_ok(t, sr->ref, false) || (uint64_t)sr->ref - 1 + sr->len >= t->pool.len ||
+		    t->pool.data[sr->ref - 1 + sr->len] != '\0')
 			return "bad string";
+	}
 	for (size_t i = 0; i < t->n_envs; i++) {
 		const struct env_rec *e = &t->envs[i];
 		for (int k = 0; k < ES_COUNT; k++)

@@ -47,6 +47,17 @@ static void test_envelope(void)
 			"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 4 1 "
 			"NIL NIL NIL NIL)");
 
+	/* a NUL in an address ends the word there, as in Dovecot */
+	static const char nul[] = "From: nul\0name <n@x.example>\r\n\r\n";
+	struct mime_tree *t = mime_tree_parse(nul, sizeof(nul) - 1);
+	buf_clear(&e);
+	imap_envelope_write(mime_tree_root(t), &e);
+	test_assert_str(e.data,
+			"(NIL NIL ((NIL NIL \"nul\" \"MISSING_DOMAIN\")) ((NIL NIL \"nul\" "
+			"\"MISSING_DOMAIN\")) ((NIL NIL \"nul\" \"MISSING_DOMAIN\")) NIL NIL NIL "
+			"NIL NIL)");
+	mime_tree_free(&t);
+
 	render("", 0, &e, &b, &s);
 	test_assert_str(e.data, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
 	test_assert_str(s.data,

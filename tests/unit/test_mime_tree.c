@@ -240,6 +240,22 @@ static void test_fields(void)
 	test_assert(r->children->next->flags & MIME_PART_TEXT);
 	mime_tree_free(&t);
 
+	/* a NUL ends a token; in a quoted string it is U+FFFD; raw fields
+	   keep U+FFFD, address fields their NUL */
+	static const char nul[] = "Content-Type: text/plain; charset=us\0x; name=\"a\0b\"\r\n"
+				  "Content-ID: <a\0b>\r\nFrom: x\0y <u@v.example>\r\n\r\n";
+	t = mime_tree_parse(nul, sizeof(nul) - 1);
+	r = mime_tree_root(t);
+	test_assert(r->n_params == 2);
+	test_assert_str(r->params[0].value, "us");
+	test_assert_str(r->params[1].value, "a\xef\xbf\xbd"
+					    "b");
+	test_assert_str(r->id, "<a\xef\xbf\xbd"
+			       "b>");
+	test_assert(r->envelope->from.n == 1 && r->envelope->from.len[0] == 17);
+	test_assert(memcmp(r->envelope->from.v[0], "x\0y <u@v.example>", 17) == 0);
+	mime_tree_free(&t);
+
 	/* a type without a subtype, and one broken after it */
 	t = parse("Content-Type: text\r\n\r\n");
 	test_assert_str(mime_tree_root(t)->type, "text");
