@@ -389,18 +389,17 @@ void mime_kvs_free(struct mime_kvs *kv)
 /* An RFC 2231 piece: name*N or name*N* (or name*, whose index is the one
    the previous piece had, as in Dovecot). */
 struct piece {
-	size_t kv;    /* index into the pieces list (name = base name) */
-	size_t order; /* position in the header, for a stable sort */
+	size_t kv;	  /* index into the pieces list (name = base name) */
+	size_t order;	  /* position in the header, for a stable sort */
+	const char *name; /* set just before sorting */
 	unsigned idx;
 	bool extended;
 };
 
-static const struct mime_kvs *sort_kvs;
-
 static int piece_cmp(const void *a, const void *b)
 {
 	const struct piece *x = a, *y = b;
-	int r = strcmp(mime_kvs_name(sort_kvs, x->kv), mime_kvs_name(sort_kvs, y->kv));
+	int r = strcmp(x->name, y->name);
 	if (r != 0)
 		return r;
 	if (x->idx != y->idx)
@@ -422,7 +421,8 @@ static void merge_pieces(struct mime_kvs *kv, struct mime_kvs *pk, struct piece 
 {
 	struct buf v = {0}, k = {0};
 
-	sort_kvs = pk;
+	for (size_t i = 0; i < n; i++) /* the pool no longer moves */
+		pc[i].name = mime_kvs_name(pk, pc[i].kv);
 	qsort(pc, n, sizeof(*pc), piece_cmp);
 	for (size_t i = 0, next; i < n; i = next) {
 		bool ok = true, have_ext = false;
@@ -512,7 +512,7 @@ void mime_lex_params(struct mime_lex *lx, struct mime_kvs *kv)
 			pc = xrealloc(pc, cap * sizeof(*pc));
 		}
 		mime_kvs_add(&pieces, name, (size_t)(star - name), val, value.len);
-		pc[npc] = (struct piece){pieces.n - 1, npc, idx, extended};
+		pc[npc] = (struct piece){pieces.n - 1, npc, NULL, idx, extended};
 		npc++;
 	}
 	if (npc > 0)

@@ -29,13 +29,14 @@
 
 /* --- storage ----------------------------------------------------------------- */
 
-#define GROW(arr, n, cap)                                                                          \
-	do {                                                                                       \
-		if ((n) == (cap)) {                                                                \
-			(cap) = (cap) ? (cap)*2 : 8;                                               \
-			(arr) = xrealloc((arr), (cap) * sizeof(*(arr)));                           \
-		}                                                                                  \
-	} while (0)
+/* Room for one more element in an array of n with capacity *cap. */
+static void *grow(void *arr, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : 8;
+	return xrealloc(arr, *cap * size);
+}
 
 struct mime_tree *mime_tree_alloc(void)
 {
@@ -218,7 +219,7 @@ static void field_language(struct parser *ps)
 		if (mime_lex_atom(&ps->lx, &ps->tmp) < 0)
 			break;
 		uint32_t ref = pool_add(ps->t, ps->tmp.data, ps->tmp.len);
-		GROW(h->lang, h->n_lang, h->cap_lang);
+		h->lang = grow(h->lang, h->n_lang, &h->cap_lang, sizeof(*h->lang));
 		if (ref != 0) /* 0: the pool is full */
 			h->lang[h->n_lang++] = (struct str_rec){ref, (uint32_t)ps->tmp.len};
 		if (mime_lex_cur(&ps->lx) != ',')
@@ -271,7 +272,7 @@ static void field_envelope(struct parser *ps, struct slice name)
 	}
 	for (uint32_t i = 0; i < EL_COUNT; i++) {
 		if (name_is(name, env_list_names[i])) { /* every one counts */
-			GROW(h->addr, h->n_addr, h->cap_addr);
+			h->addr = grow(h->addr, h->n_addr, &h->cap_addr, sizeof(*h->addr));
 			h->addr[h->n_addr].list = i;
 			h->addr[h->n_addr].s = (struct str_rec){
 			    pool_add(ps->t, ps->raw.data, ps->raw.len), (uint32_t)ps->raw.len};
@@ -311,7 +312,7 @@ static uint32_t add_params(struct mime_tree *t, const struct mime_kvs *kv, uint3
 		uint32_t vref = pool_add(t, value, strlen(value));
 		if (nref == 0 || vref == 0) /* the pool is full */
 			break;
-		GROW(t->prm, t->n_prm, t->cap_prm);
+		t->prm = grow(t->prm, t->n_prm, &t->cap_prm, sizeof(*t->prm));
 		t->prm[t->n_prm++] = (struct param_rec){nref, vref};
 	}
 	*n_r = (uint32_t)(t->n_prm - first);
@@ -322,7 +323,7 @@ static uint32_t add_strs(struct mime_tree *t, const struct str_rec *strs, size_t
 {
 	uint32_t first = (uint32_t)t->n_strs;
 	for (size_t i = 0; i < n; i++) {
-		GROW(t->strs, t->n_strs, t->cap_strs);
+		t->strs = grow(t->strs, t->n_strs, &t->cap_strs, sizeof(*t->strs));
 		t->strs[t->n_strs++] = strs[i];
 	}
 	return first;
@@ -344,7 +345,7 @@ static void commit_envelope(struct parser *ps, struct part_rec *r)
 			e.n_list[l]++;
 		}
 	}
-	GROW(t->envs, t->n_envs, t->cap_envs);
+	t->envs = grow(t->envs, t->n_envs, &t->cap_envs, sizeof(*t->envs));
 	t->envs[t->n_envs++] = e;
 	r->envelope = (uint32_t)t->n_envs;
 }
@@ -450,7 +451,7 @@ enum state { ST_HEADER, ST_BODY, ST_DONE };
 static uint32_t new_part(struct parser *ps, uint32_t parent, size_t off)
 {
 	struct mime_tree *t = ps->t;
-	GROW(t->recs, t->n_recs, t->cap_recs);
+	t->recs = grow(t->recs, t->n_recs, &t->cap_recs, sizeof(*t->recs));
 	struct part_rec *r = &t->recs[t->n_recs];
 	memset(r, 0, sizeof(*r));
 	r->hdr_off = off;
@@ -555,7 +556,7 @@ static enum state read_header(struct parser *ps, size_t *pos)
 			/* an encapsulated message with nothing in it */
 			uint32_t c = new_part(ps, cur, hdr_end);
 			t->recs[c].flags = MIME_PART_TEXT;
-			GROW(t->envs, t->n_envs, t->cap_envs);
+			t->envs = grow(t->envs, t->n_envs, &t->cap_envs, sizeof(*t->envs));
 			memset(&t->envs[t->n_envs++], 0, sizeof(struct env_rec));
 			t->recs[c].envelope = (uint32_t)t->n_envs;
 			ps->cur = c;
