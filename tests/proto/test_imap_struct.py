@@ -28,7 +28,6 @@ USER, PASSWORD = "struct", "struct-pw"
 ITEMS = ("ENVELOPE", "BODY", "BODYSTRUCTURE")
 
 
-
 def leaf_at_depth(depth):
     """Allowed: the multipart at `depth` (first children all the way down)
     is, in ours, an "application" "octet-stream" leaf; all else equal."""
