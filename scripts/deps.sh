@@ -31,7 +31,8 @@ case "$level" in
 # doveadm writes the fresh passwd-file hashes of test_passwdfile.py, and with
 # dovecot-pop3d it is the real Dovecot test_import.py migrates from (from disk),
 # test_import_pop3.py imports from (over the wire) and test_export.py serves
-# its export with. slapd is
+# its export with; dovecot-imapd is the IMAP server whose ENVELOPE, BODY and
+# BODYSTRUCTURE test_imap_struct.py compares ours with. slapd is
 # the directory server of the LDAP tests, ldap-utils (ldapadd, ldapmodify)
 # loads their entries. krb5-kdc (krb5kdc, kdb5_util) with krb5-admin-server
 # (kadmin.local) is the private KDC of the GSSAPI tests; krb5-user's kinit,
@@ -48,10 +49,10 @@ case "$level" in
 # with dpkg-buildpackage (debhelper, fakeroot), lints it (lintian) and
 # installs it in a fresh root made by debootstrap; test_systemd.py checks
 # the unit with systemd-analyze (systemd).
-test)  pkgs="$pkgs groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix" ;;
-# bench: Dovecot (bench/run-pop3.sh), Postfix (bench/run-smtp.sh), slapd and
+test)  pkgs="$pkgs groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix" ;;
+# bench: Dovecot (bench/run-pop3.sh, and IMAP to compare with), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
-bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d postfix slapd ldap-utils" ;;
+bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d dovecot-imapd postfix slapd ldap-utils" ;;
 build) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

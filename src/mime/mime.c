@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mime.c - see mime.h. */
 #include "mime/mime.h"
+#include "mime/mime_private.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -147,116 +148,146 @@ bool mime_fields_next(struct mime_fields *it, struct slice *name, struct buf *va
 	return true;
 }
 
+/* --- the header as IMAP reads it (mime.h) --------------------------------- */
+
+/* A line of the header: text [i, *text_end), next line at the return
+   value; only a CR right before the LF is left out of the text. */
+static size_t hdr_line(const char *p, size_t end, size_t i, size_t *text_end)
+{
+	const char *nl = memchr(p + i, '\n', end - i);
+	if (nl == NULL) {
+		*text_end = end;
+		return end;
+	}
+	size_t t = (size_t)(nl - p);
+	*text_end = t > i && p[t - 1] == '\r' ? t - 1 : t;
+	return t + 1;
+}
+
+void mime_hdr_begin(struct mime_hdr_walk *w, const char *msg, size_t start, size_t end)
+{
+	*w = (struct mime_hdr_walk){msg, end, start};
+}
+
+enum mime_hdr_next mime_hdr_next(struct mime_hdr_walk *w, struct mime_hdr_field *f)
+{
+	const char *p = w->msg;
+	size_t i = w->pos, t;
+
+	if (i >= w->end)
+		return MIME_HDR_EOF;
+	size_t e = hdr_line(p, w->end, i, &t);
+	if (t == i && e > i && p[e - 1] == '\n') { /* the empty line */
+		w->pos = e;
+		return MIME_HDR_END;
+	}
+	const char *colon = memchr(p + i, ':', t - i);
+	size_t name_end = colon != NULL ? (size_t)(colon - p) : i;
+	while (name_end > i && (p[name_end - 1] == ' ' || p[name_end - 1] == '\t'))
+		name_end--;
+	if (colon == NULL || name_end - i > MIME_HDR_NAME_MAX) {
+		f->name = (struct slice){p + i, 0};
+		f->value_off = i;
+	} else {
+		f->name = (struct slice){p + i, name_end - i};
+		f->value_off = (size_t)(colon - p) + 1;
+	}
+	f->off = i;
+	while (e < w->end && (p[e] == ' ' || p[e] == '\t'))
+		e = hdr_line(p, w->end, e, &t);
+	f->len = e - i;
+	w->pos = e;
+	return MIME_HDR_FIELD;
+}
+
+static void append_clean(struct buf *out, const char *p, size_t n, bool raw)
+{
+	if (raw || memchr(p, '\0', n) == NULL) {
+		buf_append(out, p, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\0')
+			buf_append_str(out, "\xef\xbf\xbd");
+		else
+			buf_append_c(out, p[i]);
+	}
+}
+
+static void hdr_value(const char *msg, const struct mime_hdr_field *f, struct buf *value, bool raw)
+{
+	size_t end = f->off + f->len, t;
+	size_t e = hdr_line(msg, end, f->off, &t);
+	size_t v = f->value_off;
+
+	buf_clear(value);
+	buf_reserve(value, f->len);
+	if (v > f->off) { /* after a colon */
+		size_t k = v;
+		while (k < t && (msg[k] == ' ' || msg[k] == '\t'))
+			k++;
+		v = k < t ? k : v + (v < t); /* only white space: one goes */
+	}
+	append_clean(value, msg + v, t - v, raw);
+	while (e < end) {
+		size_t s = e;
+		e = hdr_line(msg, end, s, &t);
+		buf_append_c(value, '\n');
+		append_clean(value, msg + s, t - s, raw);
+	}
+}
+
+void mime_hdr_value(const char *msg, const struct mime_hdr_field *f, struct buf *value)
+{
+	hdr_value(msg, f, value, false);
+}
+
+void mime_hdr_value_raw(const char *msg, const struct mime_hdr_field *f, struct buf *value)
+{
+	hdr_value(msg, f, value, true);
+}
+
 /* --- Content-Type and Content-Transfer-Encoding (RFC 2045 §5.1, §6.1) --- */
 
-static void skip_cfws(const char **s)
+/* Through the lexer the structure reader (mime_tree.c) uses, so that a
+   message is one shape for SMTP and for IMAP. */
+static void parse_ctype(const struct buf *v, struct ctype *ct)
 {
-	for (;;) {
-		while (**s == ' ' || **s == '\t')
-			(*s)++;
-		if (**s != '(')
-			return;
-		int depth = 0;
-		while (**s != '\0') {
-			if (**s == '\\' && (*s)[1] != '\0') {
-				*s += 2;
-				continue;
-			}
-			if (**s == '(')
-				depth++;
-			else if (**s == ')' && --depth == 0) {
-				(*s)++;
-				break;
-			}
-			(*s)++;
-		}
-	}
-}
+	struct mime_lex lx;
+	struct buf t = {0};
+	struct mime_kvs kv = {0};
 
-static bool is_token_char(char c)
-{
-	return (unsigned char)c > 32 && (unsigned char)c < 127 &&
-	       strchr("()<>@,;:\\\"/[]?=", c) == NULL;
-}
-
-/* A token into out (cap bytes with the NUL); false if none or too long. */
-static bool token(const char **s, char *out, size_t cap)
-{
-	size_t n = 0;
-	for (; is_token_char(**s); (*s)++, n++)
-		if (n + 1 < cap)
-			out[n] = **s;
-	if (n == 0 || n >= cap)
-		return false;
-	out[n] = '\0';
-	return true;
-}
-
-static bool quoted_string(const char **s, char *out, size_t cap)
-{
-	size_t n = 0;
-	for ((*s)++; **s != '\0' && **s != '"'; (*s)++, n++) {
-		if (**s == '\\' && (*s)[1] != '\0')
-			(*s)++;
-		if (n + 1 < cap)
-			out[n] = **s;
-	}
-	if (**s != '"' || n >= cap)
-		return false;
-	(*s)++;
-	out[n] = '\0';
-	return true;
-}
-
-static void parse_ctype(const char *s, struct ctype *ct)
-{
 	memset(ct, 0, sizeof(*ct));
-	skip_cfws(&s);
-	if (!token(&s, ct->type, sizeof(ct->type)))
-		return;
-	skip_cfws(&s);
-	if (*s++ != '/')
-		return;
-	skip_cfws(&s);
-	if (!token(&s, ct->subtype, sizeof(ct->subtype)))
-		return;
-	ct->valid = true;
-	for (;;) {
-		char name[64], value[256];
-		skip_cfws(&s);
-		if (*s != ';')
-			return;
-		s++;
-		skip_cfws(&s);
-		bool ok = token(&s, name, sizeof(name));
-		skip_cfws(&s);
-		ok = ok && *s == '=';
-		if (ok) {
-			s++;
-			skip_cfws(&s);
-			ok = *s == '"' ? quoted_string(&s, value, sizeof(value))
-				       : token(&s, value, sizeof(value));
-		}
-		if (!ok) { /* a parameter we cannot read: on to the next */
-			while (*s != '\0' && *s != ';')
-				s++;
-			continue;
-		}
-		size_t vlen = strlen(value);
-		if (strcasecmp(name, "boundary") == 0 && !ct->has_boundary && vlen >= 1 &&
-		    vlen < sizeof(ct->boundary)) {
-			memcpy(ct->boundary, value, vlen + 1);
-			ct->has_boundary = true;
+	mime_lex_init(&lx, v->data, v->len, NULL);
+	int r = mime_lex_content_type(&lx, &t);
+	const char *slash = t.len > 0 ? memchr(t.data, '/', t.len) : NULL;
+	size_t tlen = slash != NULL ? (size_t)(slash - t.data) : 0;
+	size_t slen = slash != NULL ? t.len - tlen - 1 : 0;
+	if (r >= 0 && slash != NULL && tlen < sizeof(ct->type) && slen < sizeof(ct->subtype)) {
+		memcpy(ct->type, t.data, tlen);
+		memcpy(ct->subtype, slash + 1, slen);
+		ct->valid = true;
+		mime_lex_params(&lx, &kv);
+		for (size_t i = 0; i < kv.n; i++) {
+			if (strcasecmp(mime_kvs_name(&kv, i), "boundary") != 0)
+				continue;
+			size_t blen = strlen(mime_kvs_value(&kv, i));
+			if (blen >= 1 && blen < sizeof(ct->boundary)) {
+				memcpy(ct->boundary, mime_kvs_value(&kv, i), blen + 1);
+				ct->has_boundary = true;
+			}
+			break;
 		}
 	}
+	buf_free(&t);
+	mime_kvs_free(&kv);
 }
 
-static enum cte parse_cte(const char *s)
+static enum cte parse_cte(const struct buf *v)
 {
-	char word[32];
-	skip_cfws(&s);
-	if (!token(&s, word, sizeof(word)))
-		return CTE_OTHER;
+	struct mime_lex lx;
+	struct buf word = {0};
+	enum cte cte = CTE_OTHER;
 	static const struct {
 		const char *name;
 		enum cte cte;
@@ -265,10 +296,15 @@ static enum cte parse_cte(const char *s)
 		     {"binary", CTE_BINARY},
 		     {"quoted-printable", CTE_QP},
 		     {"base64", CTE_BASE64}};
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcasecmp(word, known[i].name) == 0)
-			return known[i].cte;
-	return CTE_OTHER;
+
+	mime_lex_init(&lx, v->data, v->len, NULL);
+	mime_lex_skip_lwsp(&lx);
+	mime_lex_token(&lx, &word);
+	for (size_t i = 0; word.len > 0 && i < N_ELEMENTS(known); i++)
+		if (strcasecmp(word.data, known[i].name) == 0)
+			cte = known[i].cte;
+	buf_free(&word);
+	return cte;
 }
 
 /* --- conversion for a next hop ---------------------------------------------- */
@@ -562,7 +598,7 @@ static enum mime_downgrade entity(struct conv *cv, const char *p, size_t n, bool
 	struct ctype ct;
 	enum cte cte = CTE_7BIT;
 	if (header_get(p, h.hdr_len, "Content-Type", &v))
-		parse_ctype(v.len > 0 ? v.data : "", &ct);
+		parse_ctype(&v, &ct);
 	else
 		ct.valid = false;
 	if (!ct.valid) { /* RFC 2045 §5.2, RFC 2046 §5.1.5 */
@@ -571,7 +607,7 @@ static enum mime_downgrade entity(struct conv *cv, const char *p, size_t n, bool
 		strcpy(ct.subtype, digest_child ? "rfc822" : "plain");
 	}
 	if (header_get(p, h.hdr_len, "Content-Transfer-Encoding", &v))
-		cte = parse_cte(v.len > 0 ? v.data : "");
+		cte = parse_cte(&v);
 	buf_free(&v);
 
 	const char *body = p + h.body_off;

@@ -85,6 +85,46 @@ struct mime_fields {
 void mime_fields_begin(struct mime_fields *it, const char *msg, size_t len);
 bool mime_fields_next(struct mime_fields *it, struct slice *name, struct buf *value);
 
+/* The header of an entity as IMAP servers read it (RFC 5322 §2.2), which
+   is not quite how mime_fields_*() read it: the header ends only at the
+   first empty line (which belongs to it) or at the end of the input. Every
+   other line is a field, or a continuation of the field before when it
+   starts with white space; a line without a colon is a field with an
+   empty name, as is one whose name is over MIME_HDR_NAME_MAX octets.
+     struct mime_hdr_walk w; struct mime_hdr_field f;
+     mime_hdr_begin(&w, msg, start, end);
+     while (mime_hdr_next(&w, &f) == MIME_HDR_FIELD) ... w.pos ...
+   Before each call w.pos is where the next line starts, so a caller can
+   stop the header there (at a multipart boundary, say). Nothing is
+   allocated; only mime_hdr_value() copies. */
+#define MIME_HDR_NAME_MAX 1000 /* RFC 5322 §2.1.1: no line is longer */
+
+struct mime_hdr_walk {
+	const char *msg;
+	size_t end, pos;
+};
+struct mime_hdr_field {
+	struct slice name; /* without the white space before the colon */
+	size_t off, len;   /* the field, its continuation lines and line ends */
+	size_t value_off;  /* after the colon, or the line start without one */
+};
+enum mime_hdr_next {
+	MIME_HDR_FIELD, /* *f is the next field; w.pos is after it */
+	MIME_HDR_END,	/* the empty line that ends the header; w.pos after it */
+	MIME_HDR_EOF,	/* the input ended without an empty line */
+};
+void mime_hdr_begin(struct mime_hdr_walk *w, const char *msg, size_t start, size_t end);
+enum mime_hdr_next mime_hdr_next(struct mime_hdr_walk *w, struct mime_hdr_field *f);
+/* The value of f into *value (cleared first) as Dovecot gives it to its
+   readers, which is what IMAP's ENVELOPE and BODYSTRUCTURE show: the white
+   space after the colon skipped (all of it, or one character when the
+   value is nothing else), each continuation line as LF and the line
+   itself, the CR before every LF dropped, trailing white space kept, and
+   every NUL octet replaced by U+FFFD. Always NUL-terminated. */
+void mime_hdr_value(const char *msg, const struct mime_hdr_field *f, struct buf *value);
+/* The same with every NUL kept as it is, for values that are lexed. */
+void mime_hdr_value_raw(const char *msg, const struct mime_hdr_field *f, struct buf *value);
+
 /* Appends p[0..n) as quoted-printable (RFC 2045 §6.7): lines of at most 76
    characters with soft breaks, CRLF or LF kept as CRLF line breaks. */
 void mime_qp_encode(const char *p, size_t n, struct buf *out);

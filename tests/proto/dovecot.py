@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""dovecot.py - a private Dovecot POP3 server (Debian dovecot-core and
-dovecot-pop3d) on 127.0.0.1 for the tests that use it as a peer: the import,
-export and check tests.
+"""dovecot.py - a private Dovecot POP3 or IMAP server (Debian dovecot-core
+with dovecot-pop3d or dovecot-imapd) on 127.0.0.1 for the tests that use it
+as a peer: the import, export and check tests (POP3), and the ENVELOPE /
+BODYSTRUCTURE comparison of test_imap_struct.py (protocols="imap").
 
 Dovecot(users) writes a dovecot.conf in a temp folder of its own (base_dir,
 state_dir, log and instance name there, so it never touches the system
@@ -14,7 +15,10 @@ instance) with a passwd-file of {PLAIN} passwords. Mail is a Maildir:
 tls=True adds STLS on the pop3 port and a pop3s port (pop3s_port), with
 plaintext logins refused before TLS, using cert/key when given or else a
 self-signed certificate for localhost and 127.0.0.1 (self.cert). `extra` is
-appended to the config as it is. start() waits until the pop3 port accepts;
+appended to the config as it is. protocols is Dovecot's setting of that
+name ("pop3" by default, "imap", or "pop3 imap"); imap_port is the IMAP
+listener's port when imap is among them. start() waits until the first
+protocol's port accepts;
 stop() sends the master SIGTERM, which stops its children; log() is the end
 of its logs for a failure message.
 """
@@ -29,6 +33,7 @@ from harness import Daemon, free_port
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 POP3_BIN = "/usr/lib/dovecot/pop3"
+IMAP_BIN = "/usr/lib/dovecot/imap"
 
 
 def need_dovecot():
@@ -39,7 +44,26 @@ def need_dovecot():
             sys.exit(77)
 
 
-CONF = """protocols = pop3
+def need_dovecot_imap():
+    """Exit 77 (skipped) where Dovecot's IMAP server is not installed."""
+    for path in (DOVECOT, IMAP_BIN):
+        if not os.path.exists(path):
+            print("skip: %s not installed (dovecot-core, dovecot-imapd)" % path)
+            sys.exit(77)
+
+
+IMAP_SERVICE = """service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+CONF = """protocols = {protocols}
 listen = 127.0.0.1
 base_dir = {d}/run
 state_dir = {d}/state
@@ -62,16 +86,18 @@ passdb {{
     ssl = yes
   }}
 }}
-{extra}"""
+{imap_service}{extra}"""
 
 
 class Dovecot(Daemon):
     def __init__(self, users, homes=None, owner=None, tls=False, cert=None, key=None,
-                 mechanisms="plain", extra=""):
+                 mechanisms="plain", extra="", protocols="pop3"):
         self.dir = tempfile.mkdtemp(prefix="mailroom-dovecot.")
         os.chmod(self.dir, 0o755)
         self.proc = None
+        self.protocols = protocols.split()
         self.pop3_port = self.port = free_port()
+        self.imap_port = free_port() if "imap" in self.protocols else None
         self.pop3s_port = free_port() if tls else None
         for sub in ("run", "state"):
             os.mkdir(os.path.join(self.dir, sub))
@@ -114,7 +140,9 @@ class Dovecot(Daemon):
         with open(self.conf, "w") as f:
             f.write(CONF.format(d=self.dir, pop3=self.pop3_port, pop3s=self.pop3s_port or 0,
                                 tls=tls_conf, mechanisms=mechanisms, userdb=userdb,
-                                extra=extra))
+                                extra=extra, protocols=protocols,
+                                imap_service=IMAP_SERVICE.format(imap=self.imap_port)
+                                if self.imap_port else ""))
 
     def maildir_of(self, user):
         return os.path.join(self.dir, "mail", user, "Maildir")
@@ -129,7 +157,8 @@ class Dovecot(Daemon):
         self.err = open(os.path.join(self.dir, "stderr"), "wb")
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf], stdout=self.err,
                                      stderr=subprocess.STDOUT)
-        return self.wait_listening(self.pop3_port, "dovecot", self.log)
+        first = self.imap_port if self.protocols[0] == "imap" else self.pop3_port
+        return self.wait_listening(first, "dovecot", self.log)
 
     def log(self):
         text = ""
