@@ -566,8 +566,7 @@ struct store_folder {
 
 /* The mailbox's folders in name order, INBOX first, each with its counts;
    caller frees with store_folders_free(). */
-int store_folder_list(struct store *st, int64_t mailbox_id, struct store_folder **f_r,
-		      size_t *n_r);
+int store_folder_list(struct store *st, int64_t mailbox_id, struct store_folder **f_r, size_t *n_r);
 /* One folder by name ("inbox" in any case is INBOX); STORE_NOTFOUND. */
 int store_folder_get(struct store *st, int64_t mailbox_id, const char *name,
 		     struct store_folder *f_r);
@@ -591,8 +590,8 @@ int store_folder_subscribe(struct store *st, int64_t mailbox_id, const char *nam
 struct store_imsg {
 	int64_t id;
 	uint32_t uid;
-	unsigned flags;	  /* enum store_flag */
-	char *keywords;	  /* space-separated, or NULL */
+	unsigned flags; /* enum store_flag */
+	char *keywords; /* space-separated, or NULL */
 	uint64_t modseq;
 	uint64_t size;	  /* of the wire form (S4) */
 	int64_t received; /* INTERNALDATE, unix time */
@@ -689,7 +688,10 @@ int store_backup(struct store *st, const char *dir, struct store_check_stats *st
 /* Checks a store (the live one, or a backup opened with store_open on its
    folder): SQLite's integrity check, every body's reference count against
    its messages and queue entries, sizes against the bodies, UID counters
-   above every UID, the used counters against the messages; for a backup,
+   above every UID, the used counters against the messages, and the folders
+   (S8, S9: every message in a folder of its mailbox, every mailbox with an
+   INBOX, uidnext above every UID of its folder, highestmodseq at or above
+   every modseq there, UIDVALIDITY in range); for a backup,
    every file against MANIFEST (st may then be NULL: a backup whose
    database does not open gets its files checked). Each problem is given to
    cb as one sentence; STORE_OK only when there was none, else
@@ -717,6 +719,9 @@ char *store_norm_domain(const char *name);
 /* Test seam (S7): the next commit on this handle fails as a disk error
    would, after the work was done; nothing of it may remain. */
 void store_test_fail_next_commit(struct store *st);
+/* Test seam (S9): the folder's expunge records become `seconds` older, as
+   if made that long ago, so that the next expunge there prunes them. */
+int store_test_age_expunged(struct store *st, int64_t folder_id, int64_t seconds);
 /* Test seam (S6): creates or opens a store migrated only up to schema
    `version` (1 to the latest), as an older mailroom left it. */
 int store_test_open_schema(const char *data_dir, int version, struct store **st_r);
