@@ -592,6 +592,62 @@ static void say_uidl(struct checker *c, sqlite3_stmt *s)
 	problem(c, "mailbox %s: UIDL %s is used by %lld messages", TXT(0), TXT(1), I64(2));
 }
 
+/* --- folders (schema 9: store.h S8, S9) --- */
+
+static void say_msg_folder(struct checker *c, sqlite3_stmt *s)
+{
+	if (sqlite3_column_type(s, 4) == SQLITE_NULL)
+		problem(c, "message %lld (UID %lld of %s) is in folder %lld, which does not exist",
+			I64(0), I64(1), TXT(3) != NULL ? TXT(3) : "a missing mailbox", I64(2));
+	else
+		problem(c,
+			"message %lld (UID %lld of %s) is in folder %lld, which belongs to "
+			"mailbox %lld",
+			I64(0), I64(1), TXT(3) != NULL ? TXT(3) : "a missing mailbox", I64(2),
+			I64(4));
+}
+
+static void say_folder_mailbox(struct checker *c, sqlite3_stmt *s)
+{
+	problem(c, "folder %lld (%s) belongs to mailbox %lld, which does not exist", I64(0), TXT(1),
+		I64(2));
+}
+
+static void say_inbox(struct checker *c, sqlite3_stmt *s)
+{
+	problem(c, "mailbox %s has no INBOX folder", TXT(0));
+}
+
+static void say_folder_uid(struct checker *c, sqlite3_stmt *s)
+{
+	problem(c,
+		"mailbox %s, folder %s: its UIDNEXT is %lld, but it holds UID %lld (RFC 9051 "
+		"§2.3.1.1)",
+		TXT(0), TXT(1), I64(2), I64(3));
+}
+
+static void say_folder_modseq(struct checker *c, sqlite3_stmt *s)
+{
+	problem(c,
+		"mailbox %s, folder %s: its HIGHESTMODSEQ is %lld, but a message or expunge "
+		"record there has modseq %lld (RFC 7162 §3.1)",
+		TXT(0), TXT(1), I64(2), I64(3));
+}
+
+static void say_uidvalidity(struct checker *c, sqlite3_stmt *s)
+{
+	problem(c,
+		"mailbox %s, folder %s: UIDVALIDITY %lld is 0, over 32 bits or above the "
+		"mailbox's last one (%lld): a folder made again could reuse it",
+		TXT(0), TXT(1), I64(2), I64(3));
+}
+
+static void say_expunged_folder(struct checker *c, sqlite3_stmt *s)
+{
+	problem(c, "%lld expunge records belong to folder %lld, which does not exist", I64(1),
+		I64(0));
+}
+
 static const struct {
 	const char *sql;
 	row_say *say;
@@ -635,6 +691,34 @@ static const struct {
      " ON mb.id = m.mailbox_id WHERE m.uidl IS NOT NULL GROUP BY m.mailbox_id, m.uidl"
      " HAVING count(*) > 1",
      say_uidl},
+    {"SELECT m.id, m.uid, m.folder_id, mb.address, f.mailbox_id FROM messages m"
+     " LEFT JOIN mailboxes mb ON mb.id = m.mailbox_id LEFT JOIN folders f ON f.id = m.folder_id"
+     " WHERE f.id IS NULL OR f.mailbox_id != m.mailbox_id",
+     say_msg_folder},
+    {"SELECT f.id, f.name, f.mailbox_id FROM folders f"
+     " WHERE NOT EXISTS (SELECT 1 FROM mailboxes mb WHERE mb.id = f.mailbox_id)",
+     say_folder_mailbox},
+    {"SELECT mb.address FROM mailboxes mb WHERE NOT EXISTS"
+     " (SELECT 1 FROM folders f WHERE f.mailbox_id = mb.id AND f.name = 'INBOX')",
+     say_inbox},
+    {"SELECT mb.address, f.name, f.uidnext, max(m.uid) FROM folders f"
+     " JOIN messages m ON m.folder_id = f.id JOIN mailboxes mb ON mb.id = f.mailbox_id"
+     " GROUP BY f.id HAVING max(m.uid) >= f.uidnext",
+     say_folder_uid},
+    {"SELECT mb.address, f.name, f.highestmodseq, max(x.modseq) FROM folders f"
+     " JOIN (SELECT folder_id, modseq FROM messages UNION ALL"
+     " SELECT folder_id, modseq FROM expunged) x ON x.folder_id = f.id"
+     " JOIN mailboxes mb ON mb.id = f.mailbox_id"
+     " GROUP BY f.id HAVING max(x.modseq) > f.highestmodseq",
+     say_folder_modseq},
+    {"SELECT mb.address, f.name, f.uidvalidity, mb.last_uidvalidity FROM folders f"
+     " JOIN mailboxes mb ON mb.id = f.mailbox_id"
+     " WHERE f.uidvalidity <= 0 OR f.uidvalidity > 4294967295"
+     " OR f.uidvalidity > mb.last_uidvalidity",
+     say_uidvalidity},
+    {"SELECT e.folder_id, count(*) FROM expunged e"
+     " WHERE NOT EXISTS (SELECT 1 FROM folders f WHERE f.id = e.folder_id) GROUP BY e.folder_id",
+     say_expunged_folder},
 };
 
 int store_verify(struct store *st, const char *backup_dir, store_problem_cb *cb, void *ctx,

@@ -440,7 +440,8 @@ int store_user_add(struct store *st, const struct store_user_new *u)
 	sqlite3_bind_text(s, 5, u->apop_secret, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, (int64_t)u->quota);
 	sqlite3_bind_int64(s, 7, (int64_t)time(NULL));
-	if ((r = step_done(st, s, "user add")) != STORE_OK)
+	if ((r = step_done(st, s, "user add")) != STORE_OK ||
+	    (r = store_folders_default(st, sqlite3_last_insert_rowid(st->db))) != STORE_OK)
 		goto fail;
 	free(a);
 	return store_commit(st);
@@ -515,11 +516,14 @@ int store_mailbox_ensure(struct store *st, const char *address, const char *sour
 	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
 	if ((r = step_done(st, s, "mailbox create")) != STORE_OK)
 		goto fail;
+	bool made = sqlite3_changes(st->db) > 0;
 	id = mailbox_id(st, a);
 	if (id <= 0) {
 		r = STORE_TEMP;
 		goto fail;
 	}
+	if (made && (r = store_folders_default(st, id)) != STORE_OK)
+		goto fail;
 	if ((r = store_commit(st)) != STORE_OK)
 		goto out;
 	*id_r = id;
@@ -566,6 +570,10 @@ int store_user_remove(struct store *st, const char *address)
 	    "DELETE FROM sent WHERE mailbox_id = ?1",
 	    "DELETE FROM once WHERE key = '" STORE_ONCE_QUOTA_WARN "' || ?1 OR key LIKE "
 	    "'vacation:' || ?1 || ':%'",
+	    /* its folders and their expunge records (schema 9) */
+	    "DELETE FROM expunged WHERE folder_id IN (SELECT id FROM folders WHERE mailbox_id = "
+	    "?1)",
+	    "DELETE FROM folders WHERE mailbox_id = ?1",
 	    "DELETE FROM mailboxes WHERE id = ?1",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {

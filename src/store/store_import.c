@@ -7,7 +7,8 @@
  * that, and statements prepared once per handle (store_stmt), is what makes
  * an import of a large Maildir fast. Each message gets its own body row
  * (single instance: one body per message, S2), a UID from the mailbox's
- * counter (S3) and the UIDL the old server served, so POP3 clients that
+ * counter (S3), a place in INBOX with the batch's one modseq (S8, S9) and
+ * the UIDL the old server served, so POP3 clients that
  * left mail on it download nothing twice. A UIDL the mailbox holds already
  * (its own, or the generated form of a message stored without one) is
  * skipped, which makes an import run again resumable.
@@ -159,7 +160,7 @@ static int load_uidls(struct store *st, int64_t mailbox_id, struct uidl_set *set
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const unsigned char *u = sqlite3_column_text(s, 1);
 		char *v = u != NULL ? xstrdup((const char *)u)
-				    : xasprintf("%08" PRIx64 "%08" PRIx64, (uint64_t)mailbox_id,
+				    : xasprintf(STORE_UIDL_FMT, (uint64_t)mailbox_id,
 						(uint64_t)sqlite3_column_int64(s, 0));
 		set_put(set, v, true);
 	}
@@ -228,8 +229,10 @@ static int uidls_of(struct store *st, int64_t mailbox_id, struct uidl_set **set_
 	return STORE_OK;
 }
 
-static int add_one(struct store *st, int64_t mailbox_id, const struct store_import_msg *m,
-		   int64_t uid, int64_t now)
+/* One message into the mailbox's INBOX (folder_id) with the batch's
+   modseq (S9). */
+static int add_one(struct store *st, int64_t mailbox_id, int64_t folder_id, uint64_t modseq,
+		   const struct store_import_msg *m, int64_t uid, int64_t now)
 {
 	int64_t body_id;
 	int r, rc;
@@ -238,7 +241,8 @@ static int add_one(struct store *st, int64_t mailbox_id, const struct store_impo
 	    (r = store_body_refs(st, body_id, 1)) != STORE_OK)
 		return r;
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO messages (mailbox_id, uid, body_id, size, "
-					 "uidl, received) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+					 "uidl, received, folder_id, modseq) VALUES (?1, ?2, ?3, "
+					 "?4, ?5, ?6, ?7, ?8)");
 	if (s == NULL)
 		return STORE_TEMP;
 	sqlite3_bind_int64(s, 1, mailbox_id);
@@ -248,6 +252,8 @@ static int add_one(struct store *st, int64_t mailbox_id, const struct store_impo
 	if (m->uidl != NULL)
 		sqlite3_bind_text(s, 5, m->uidl, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, m->received > 0 ? m->received : now);
+	sqlite3_bind_int64(s, 7, folder_id);
+	sqlite3_bind_int64(s, 8, (int64_t)modseq);
 	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
 		return store_fail(st, rc, "import");
 	return STORE_OK;
@@ -258,12 +264,16 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 {
 	struct uidl_set *set = NULL;
 	int64_t next_uid = 0, now = (int64_t)time(NULL), used = 0, added = 0;
+	int64_t inbox = 0, last_uid = 0;
+	uint64_t modseq = 0;
 	int r, rc;
 
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
-	if ((r = uidls_of(st, mailbox_id, &set, &next_uid)) != STORE_OK)
+	if ((r = uidls_of(st, mailbox_id, &set, &next_uid)) != STORE_OK ||
+	    (r = store_inbox_of(st, mailbox_id, &inbox, &modseq)) != STORE_OK)
 		goto fail;
+	modseq++; /* one for the batch (S9) */
 	for (size_t i = 0; i < n; i++) {
 		const struct store_import_msg *m = &msgs[i];
 		if (m->uidl != NULL && !uidl_ok(m->uidl)) {
@@ -275,13 +285,14 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 			continue;
 		}
 		int64_t uid = next_uid++;
-		if ((r = add_one(st, mailbox_id, m, uid, now)) != STORE_OK)
+		if ((r = add_one(st, mailbox_id, inbox, modseq, m, uid, now)) != STORE_OK)
 			goto fail;
+		last_uid = uid;
 		/* kept past this call: the set owns its strings */
 		set_put(set,
-			m->uidl != NULL ? xstrdup(m->uidl)
-					: xasprintf("%08" PRIx64 "%08" PRIx64, (uint64_t)mailbox_id,
-						    (uint64_t)uid),
+			m->uidl != NULL
+			    ? xstrdup(m->uidl)
+			    : xasprintf(STORE_UIDL_FMT, (uint64_t)mailbox_id, (uint64_t)uid),
 			true);
 		if (m->uidl != NULL) {
 			uint64_t g = generated_uid(m->uidl, mailbox_id);
@@ -292,6 +303,8 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 		added++;
 		results[i] = STORE_OK;
 	}
+	if (added > 0 && (r = store_folder_added(st, inbox, last_uid, modseq)) != STORE_OK)
+		goto fail;
 	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET next_uid = ?2, used = used + ?3, "
 					 "messages = messages + ?4 WHERE id = ?1");
 	if (s == NULL) {

@@ -9,6 +9,11 @@
  * Generated UIDLs are "<mailbox id><uid>" in fixed-width hex: mailbox ids are
  * AUTOINCREMENT and never reused, so a UIDL is unique for the life of the
  * store, even across a mailbox removed and created again.
+ *
+ * Mail arrives in the mailbox's INBOX folder, which POP3 sees alone: each
+ * message added takes the folder's next modseq and moves its uidnext (S8,
+ * S9), and a POP3 expunge leaves the records IMAP's VANISHED reads. A
+ * message IMAP moved out of INBOX is no longer POP3's to list or expunge.
  */
 #include "store/store_private.h"
 #include "util/mem.h"
@@ -110,8 +115,11 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 
 	*accepted_r = 0;
 	for (size_t i = 0; i < n; i++) {
-		s = store_stmt(st, "SELECT " STORE_EFFECTIVE("quota") ", used, next_uid FROM "
-								      "mailboxes m WHERE id = ?1");
+		s = store_stmt(
+		    st, "SELECT " STORE_EFFECTIVE(
+			    "quota") ", m.used, m.next_uid, f.id, f.highestmodseq FROM "
+				     "mailboxes m LEFT JOIN folders f ON f.mailbox_id = m.id "
+				     "AND f.name = 'INBOX' WHERE m.id = ?1");
 		if (s == NULL)
 			return STORE_TEMP;
 		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
@@ -125,13 +133,24 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 		uint64_t quota = (uint64_t)sqlite3_column_int64(s, 0);
 		uint64_t used = (uint64_t)sqlite3_column_int64(s, 1);
 		int64_t uid = sqlite3_column_int64(s, 2);
+		bool inbox = sqlite3_column_type(s, 3) != SQLITE_NULL;
+		int64_t folder_id = sqlite3_column_int64(s, 3);
+		uint64_t modseq = (uint64_t)sqlite3_column_int64(s, 4) + 1; /* S9 */
 		sqlite3_reset(s);
+		if (!inbox) {
+			snprintf(st->err, sizeof(st->err),
+				 "mailbox %" PRId64 " has no INBOX folder (mailroom verify)",
+				 mailbox_ids[i]);
+			return STORE_PERM;
+		}
 		if (!ignore_quota && quota > 0 && used + len > quota) {
 			results[i] = STORE_QUOTA;
 			continue;
 		}
-		s = store_stmt(st, "INSERT INTO messages (mailbox_id, uid, body_id, size, uidl, "
-				   "received) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+		s = store_stmt(st,
+			       "INSERT INTO messages (mailbox_id, uid, body_id, size, uidl, "
+			       "received, folder_id, modseq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			       "?8)");
 		if (s == NULL)
 			return STORE_TEMP;
 		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
@@ -141,8 +160,13 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 		if (uidl != NULL)
 			sqlite3_bind_text(s, 5, uidl, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 6, now);
+		sqlite3_bind_int64(s, 7, folder_id);
+		sqlite3_bind_int64(s, 8, (int64_t)modseq);
 		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
 			return store_fail(st, rc, "deliver");
+		int r = store_folder_added(st, folder_id, uid, modseq);
+		if (r != STORE_OK)
+			return r;
 		s = store_stmt(st, "UPDATE mailboxes SET next_uid = next_uid + 1, used = used + "
 				   "?2, messages = messages + 1 WHERE id = ?1");
 		if (s == NULL)
@@ -232,8 +256,10 @@ int store_deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const 
 
 int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r, size_t *n_r)
 {
+	/* INBOX alone (S8: the UIDs, so the UIDLs, it always had) */
 	sqlite3_stmt *s = store_stmt(st, "SELECT id, uid, size, uidl, received FROM messages "
-					 "WHERE mailbox_id = ?1 ORDER BY uid");
+					 "WHERE folder_id = (SELECT id FROM folders WHERE "
+					 "mailbox_id = ?1 AND name = 'INBOX') ORDER BY uid");
 	struct store_msg *msgs = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -257,8 +283,8 @@ int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **
 		if (u != NULL)
 			snprintf(m->uidl, sizeof(m->uidl), "%s", (const char *)u);
 		else
-			snprintf(m->uidl, sizeof(m->uidl), "%08" PRIx64 "%08" PRIx64,
-				 (uint64_t)mailbox_id, m->uid);
+			snprintf(m->uidl, sizeof(m->uidl), STORE_UIDL_FMT, (uint64_t)mailbox_id,
+				 m->uid);
 	}
 	if (rc != SQLITE_DONE) {
 		int r = store_fail(st, rc, "mailbox load");
@@ -392,60 +418,93 @@ out:
 	return ret;
 }
 
+int store_message_remove(struct store *st, int64_t msg_id, int64_t body_id)
+{
+	static const char *const steps[] = {
+	    "DELETE FROM messages WHERE id = ?1",
+	    "UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
+	    "DELETE FROM bodies WHERE id = ?2 AND refcount <= 0",
+	};
+	for (size_t k = 0; k < N_ELEMENTS(steps); k++) {
+		sqlite3_stmt *s = store_stmt(st, steps[k]);
+		if (s == NULL)
+			return STORE_TEMP;
+		/* the steps share one numbering; binding a number a statement
+		   lacks is a harmless SQLITE_RANGE */
+		sqlite3_bind_int64(s, 1, msg_id);
+		sqlite3_bind_int64(s, 2, body_id);
+		int rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			return store_fail(st, rc, "expunge");
+	}
+	return STORE_OK;
+}
+
+/* POP3's expunge: messages of the mailbox's INBOX (one moved elsewhere
+   meanwhile is no longer the POP3 session's), each leaving an expunge
+   record with one new modseq for the call (S9). */
 int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, size_t n)
 {
+	int64_t inbox = 0, now = (int64_t)time(NULL), used = 0, removed = 0;
+	uint64_t modseq = 0;
 	int r, rc;
+
 	if (n == 0)
 		return STORE_OK;
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
+	if ((r = store_inbox_of(st, mailbox_id, &inbox, &modseq)) != STORE_OK) {
+		store_rollback(st);
+		/* the mailbox was removed meanwhile: its messages are gone */
+		return r == STORE_NOTFOUND ? STORE_OK : r;
+	}
+	modseq++;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *s = store_stmt(st, "SELECT body_id, size FROM messages WHERE id = ?1 "
-						 "AND mailbox_id = ?2");
+		sqlite3_stmt *s = store_stmt(st, "SELECT body_id, size, uid FROM messages WHERE "
+						 "id = ?1 AND folder_id = ?2");
 		if (s == NULL)
 			goto temp;
 		sqlite3_bind_int64(s, 1, msg_ids[i]);
-		sqlite3_bind_int64(s, 2, mailbox_id);
+		sqlite3_bind_int64(s, 2, inbox);
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_DONE)
 			continue; /* already gone: expunge is idempotent */
-		if (rc != SQLITE_ROW)
-			goto fail_rc;
-		int64_t body_id = sqlite3_column_int64(s, 0), size = sqlite3_column_int64(s, 1);
-		sqlite3_reset(s);
-		static const char *const steps[] = {
-		    "DELETE FROM messages WHERE id = ?1",
-		    "UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
-		    "DELETE FROM bodies WHERE id = ?2 AND refcount <= 0",
-		    ("UPDATE mailboxes SET used = max(used - ?3, 0), messages = messages - 1 "
-		     "WHERE id = ?4"),
-		};
-		for (size_t k = 0; k < N_ELEMENTS(steps); k++) {
-			s = store_stmt(st, steps[k]);
-			if (s == NULL)
-				goto temp;
-			/* the steps share one numbering; binding a number a
-			   statement lacks is a harmless SQLITE_RANGE */
-			sqlite3_bind_int64(s, 1, msg_ids[i]);
-			sqlite3_bind_int64(s, 2, body_id);
-			sqlite3_bind_int64(s, 3, size);
-			sqlite3_bind_int64(s, 4, mailbox_id);
-			if ((rc = sqlite3_step(s)) != SQLITE_DONE)
-				goto fail_rc;
+		if (rc != SQLITE_ROW) {
+			r = store_fail(st, rc, "expunge");
+			goto fail;
 		}
+		int64_t body_id = sqlite3_column_int64(s, 0), size = sqlite3_column_int64(s, 1);
+		int64_t uid = sqlite3_column_int64(s, 2);
+		sqlite3_reset(s);
+		if ((r = store_message_remove(st, msg_ids[i], body_id)) != STORE_OK ||
+		    (r = store_expunged_add(st, inbox, uid, modseq, now)) != STORE_OK)
+			goto fail;
+		used += size;
+		removed++;
 	}
-	if ((r = store_quota_warn_recheck(st, mailbox_id)) != STORE_OK) {
-		store_rollback(st);
-		return r;
+	if (removed > 0) {
+		sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET used = max(used - ?2, 0), "
+						 "messages = messages - ?3 WHERE id = ?1");
+		if (s == NULL)
+			goto temp;
+		sqlite3_bind_int64(s, 1, mailbox_id);
+		sqlite3_bind_int64(s, 2, used);
+		sqlite3_bind_int64(s, 3, removed);
+		if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+			r = store_fail(st, rc, "expunge");
+			goto fail;
+		}
+		if ((r = store_folder_expunged(st, inbox, modseq, now)) != STORE_OK)
+			goto fail;
 	}
+	if ((r = store_quota_warn_recheck(st, mailbox_id)) != STORE_OK)
+		goto fail;
 	return store_commit(st);
-fail_rc:
-	r = store_fail(st, rc, "expunge");
+temp:
+	r = STORE_TEMP;
+fail:
 	store_rollback(st);
 	return r;
-temp:
-	store_rollback(st);
-	return STORE_TEMP;
 }
 
 void store_to_wire(struct buf *out, const char *in, size_t len)

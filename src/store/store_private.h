@@ -7,15 +7,17 @@
 #ifndef MAILROOM_STORE_STORE_PRIVATE_H
 #define MAILROOM_STORE_STORE_PRIVATE_H
 
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 
 #include "store/store.h"
 
-/* Room for every SQL literal of store/ (about 80 with schema 8's lists,
-   limits, auto-replies and forwarding), with some to spare: one handle may
-   use them all over its life, and a full cache is fatal. */
-#define STORE_STMT_CACHE 192
+/* Room for every SQL literal of store/ (about 120 with schema 8's lists,
+   limits, auto-replies and forwarding, about 190 with schema 9's folders),
+   with some to spare: one handle may use them all over its life, and a
+   full cache is fatal. */
+#define STORE_STMT_CACHE 320
 
 struct store_stmt {
 	const char *sql; /* a string literal: compared by address */
@@ -89,6 +91,30 @@ int store_body_refs(struct store *st, int64_t body_id, int64_t refs);
 int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox_ids, size_t n,
 		       size_t len, const char *uidl, bool ignore_quota, int *results,
 		       size_t *accepted_r);
+
+/* The UIDL of a message stored without one: mailbox id and UID in
+   fixed-width hex (store_mail.c). */
+#define STORE_UIDL_FMT "%08" PRIx64 "%08" PRIx64
+/* Removes one message row and drops its body's reference, the body too
+   when that was the last (S2); the mailbox's counters are the caller's
+   (store_mail.c). */
+int store_message_remove(struct store *st, int64_t msg_id, int64_t body_id);
+
+/* Folders (store_folder.c), inside the caller's transaction. */
+/* INBOX and the special-use folders of a new mailbox (store.h). */
+int store_folders_default(struct store *st, int64_t mailbox_id);
+/* The mailbox's INBOX and its highestmodseq; STORE_PERM if it has none. */
+int store_inbox_of(struct store *st, int64_t mailbox_id, int64_t *folder_id_r, uint64_t *modseq_r);
+/* Messages were added to the folder, the last with UID `last_uid`, each
+   with modseq `modseq`: uidnext and highestmodseq follow (S8, S9). */
+int store_folder_added(struct store *st, int64_t folder_id, int64_t last_uid, uint64_t modseq);
+/* The expunge record of one UID (S9). */
+int store_expunged_add(struct store *st, int64_t folder_id, int64_t uid, uint64_t modseq,
+		       int64_t now);
+/* After expunges that took `modseq`: the folder's highestmodseq follows,
+   and its records older than STORE_EXPUNGED_KEEP_DAYS are pruned, the
+   highest pruned modseq kept (S9). */
+int store_folder_expunged(struct store *st, int64_t folder_id, uint64_t modseq, int64_t now);
 
 /* Is the (normalised) address used by a mailbox or an alias?
    (store_directory.c) */

@@ -198,6 +198,54 @@ static const char *const migrations[] = {
     " at INTEGER NOT NULL,"
     " recipients INTEGER NOT NULL);"
     "CREATE INDEX sent_mailbox ON sent(mailbox_id, at);",
+    /* 9: folders for IMAP (store.h S8-S10). Every mailbox gets INBOX and
+       the five RFC 6154 special-use folders, subscribed; INBOX's uidnext is
+       the mailbox's UID counter and every message goes into INBOX with the
+       UID it had, so POP3 serves the same UIDLs. UIDVALIDITY is a 32-bit
+       unix time (never 0), and mailboxes.last_uidvalidity the largest one a
+       mailbox has used, so a folder made again gets a larger one. Messages
+       gain flags (enum store_flag), keywords and a modseq (RFC 7162), 1 for
+       the ones already there; `expunged` keeps (folder, UID, modseq) for
+       QRESYNC's VANISHED, folders.pruned_modseq the highest modseq of the
+       records pruned. Bodies gain a cache of their parsed MIME structure.
+       Set-based statements only: a big store migrates in one pass per step. */
+    "CREATE TABLE folders ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: QRESYNC state stays apart */
+    " mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
+    " name TEXT NOT NULL,"		   /* UTF-8, '/' between levels; INBOX as "INBOX" */
+    " special INTEGER NOT NULL DEFAULT 0," /* enum store_special */
+    " subscribed INTEGER NOT NULL DEFAULT 0,"
+    " uidvalidity INTEGER NOT NULL,"
+    " uidnext INTEGER NOT NULL,"
+    " highestmodseq INTEGER NOT NULL DEFAULT 1,"
+    " pruned_modseq INTEGER NOT NULL DEFAULT 0,"
+    " keywords TEXT NOT NULL DEFAULT '',"
+    " created INTEGER NOT NULL,"
+    " UNIQUE (mailbox_id, name));"
+    "ALTER TABLE mailboxes ADD COLUMN last_uidvalidity INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE mailboxes SET last_uidvalidity ="
+    " max(1, CAST(strftime('%s', 'now') AS INTEGER) % 4294967296);"
+    "INSERT INTO folders (mailbox_id, name, special, subscribed, uidvalidity, uidnext,"
+    " created) SELECT m.id, d.column1, d.column2, 1, m.last_uidvalidity, m.next_uid,"
+    " CAST(strftime('%s', 'now') AS INTEGER) FROM mailboxes m, (VALUES ('INBOX', 0),"
+    " ('Sent', 1), ('Drafts', 2), ('Trash', 3), ('Junk', 4), ('Archive', 5)) d"
+    " ORDER BY m.id, d.column2;"
+    "ALTER TABLE messages ADD COLUMN folder_id INTEGER REFERENCES folders(id);"
+    "ALTER TABLE messages ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN keywords TEXT;" /* space-separated, NULL: none */
+    "ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;"
+    "UPDATE messages SET folder_id = (SELECT f.id FROM folders f WHERE"
+    " f.mailbox_id = messages.mailbox_id AND f.name = 'INBOX');"
+    "CREATE INDEX messages_folder_uid ON messages(folder_id, uid);"
+    "CREATE INDEX messages_folder_modseq ON messages(folder_id, modseq);"
+    "CREATE TABLE expunged ("
+    " folder_id INTEGER NOT NULL REFERENCES folders(id),"
+    " uid INTEGER NOT NULL,"
+    " modseq INTEGER NOT NULL,"
+    " at INTEGER NOT NULL);"
+    "CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);"
+    "CREATE INDEX expunged_at ON expunged(folder_id, at);"
+    "ALTER TABLE bodies ADD COLUMN mime BLOB;",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)

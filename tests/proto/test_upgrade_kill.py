@@ -6,16 +6,19 @@ A large schema-7 store is made from the fixture the schema-7 binary wrote
 (tests/fixtures/stores/v7), grown with plain SQL in that schema to tens of
 thousands of mailboxes and messages, so that the copy before the upgrade and
 the migration itself take long enough to be cut; the same from the schema-5
-fixture, whose upgrade rebuilds the mailboxes table with foreign keys off. Each round puts that store
-in place, starts `mailroom domain list` (any verb opens the store and so
-upgrades it), and kills it with SIGKILL at a random moment: anywhere in its
-run, or once it has said the copy is made, inside the migration. After each
-kill the store must hold schema 7 or 8 and nothing between: integrity check
+fixture, whose upgrade rebuilds the mailboxes table with foreign keys off,
+and from the schema-8 fixture, whose upgrade makes the folders and moves
+every message into INBOX. Each round puts that store in place, starts
+`mailroom domain list` (any verb opens the store and so upgrades it), and
+kills it with SIGKILL at a random moment: anywhere in its run, or once it
+has said the copy is made, inside the migration. After each kill the store
+must hold the old schema or the latest and nothing between: integrity check
 clean, every mailbox and every message there with its bytes, UID and UIDL,
-quotas with their meaning; a copy under backups/ is whole (mailroom.db, the
-old schema) or marked unfinished (mailroom.db.part). Then `mailroom user
-list` must work, finish the upgrade and list every mailbox, and `mailroom
-verify` must find the store consistent.
+quotas with their meaning, from schema 9 on every message in its mailbox's
+INBOX; a copy under backups/ is whole (mailroom.db, the old schema) or
+marked unfinished (mailroom.db.part). Then `mailroom user list` must work,
+finish the upgrade and list every mailbox, and `mailroom verify` must find
+the store consistent.
 """
 import hashlib
 import json
@@ -32,6 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, SRC, run_tests  # noqa: E402
 
+LATEST = 9  # the schema of this mailroom
 MAILBOXES = 40000
 MESSAGES = 16000
 EXTRA_ROUNDS = 10  # only while no kill has landed inside the migration yet
@@ -56,6 +60,17 @@ def fingerprint(db):
         for row in con.execute("SELECT qid, sender, size FROM queue ORDER BY id"):
             h.update(repr(row).encode())
         version = con.execute("SELECT version FROM schema_version").fetchone()[0]
+        if version >= 9:
+            # every message in its mailbox's INBOX, every mailbox with six folders
+            h.update(repr(con.execute(
+                "SELECT count(*) FROM messages m WHERE m.folder_id IS NOT (SELECT f.id "
+                "FROM folders f WHERE f.mailbox_id = m.mailbox_id AND f.name = 'INBOX')"
+            ).fetchone()).encode())
+            h.update(repr(con.execute(
+                "SELECT count(*) FROM mailboxes mb WHERE (SELECT count(*) FROM folders f "
+                "WHERE f.mailbox_id = mb.id) != 6").fetchone()).encode())
+        else:
+            h.update(repr((0,)).encode() * 2)
         check = [r[0] for r in con.execute("PRAGMA integrity_check")]
         quotas = dict(con.execute("SELECT quota, count(*) FROM mailboxes "
                                   "WHERE address LIKE '%@%' GROUP BY quota"))
@@ -122,7 +137,7 @@ def check_backups(data, version):
     for name in os.listdir(b):
         d = os.path.join(b, name)
         files = sorted(os.listdir(d))
-        assert name.startswith("pre-schema-8-"), name
+        assert name.startswith("pre-schema-%d-" % LATEST), name
         assert files in ([], ["mailroom.db"], ["mailroom.db.part"]), (name, files)
         if files == ["mailroom.db"]:
             con = sqlite3.connect(os.path.join(d, "mailroom.db"))
@@ -144,6 +159,12 @@ def kill_rounds(version, n_rounds):
         assert zero > MAILBOXES // 2
         db = os.path.join(data, "mailroom.db")
 
+        def quotas_kept(quotas):
+            # migration 8 made "0 = none" the domain's default (-1)
+            if version < 8:
+                return quotas.get(0, 0) == 0 and quotas.get(-1, 0) == zero
+            return quotas == quotas_old
+
         def fresh():
             for p in (db, db + "-wal", db + "-shm"):
                 if os.path.exists(p):
@@ -158,11 +179,11 @@ def kill_rounds(version, n_rounds):
         p = cli(conf, "domain", "list")
         total = time.monotonic() - t0
         assert p.returncode == 0, p.stderr
-        assert b"before the upgrade to schema 8" in p.stderr, p.stderr
+        assert b"before the upgrade to schema %d" % LATEST in p.stderr, p.stderr
         assert check_backups(data, version) == 1
         v, check, got, quotas = fingerprint(db)
-        assert v == 8 and check == ["ok"] and got == want
-        assert quotas.get(0, 0) == 0 and quotas.get(-1, 0) == zero, quotas
+        assert v == LATEST and check == ["ok"] and got == want
+        assert quotas_kept(quotas), quotas
 
         rng = random.Random()
         outcomes = {"old": 0, "new": 0, "mid": 0}
@@ -202,8 +223,8 @@ def kill_rounds(version, n_rounds):
                 assert quotas == quotas_old, (rounds, quotas)
                 outcomes["mid" if copied else "old"] += 1
             else:
-                assert v == 8, (rounds, v)
-                assert quotas.get(0, 0) == 0 and quotas.get(-1, 0) == zero, quotas
+                assert v == LATEST, (rounds, v)
+                assert quotas_kept(quotas), quotas
                 outcomes["new"] += 1
             check_backups(data, version)
 
@@ -214,7 +235,7 @@ def kill_rounds(version, n_rounds):
             assert len(users) == MAILBOXES + 5, len(users)
             assert sum(u["messages"] for u in users) == MESSAGES + 10
             v, check, got, _ = fingerprint(db)
-            assert v == 8 and check == ["ok"] and got == want
+            assert v == LATEST and check == ["ok"] and got == want
             assert check_backups(data, version) >= 1
             p = cli(conf, "verify")
             assert p.returncode == 0, (rounds, p.stdout, p.stderr)
@@ -227,6 +248,11 @@ def kill_rounds(version, n_rounds):
 
 def test_kill_during_upgrade_from_7():
     kill_rounds(7, 14)
+
+
+def test_kill_during_upgrade_from_8():
+    # schema 9 makes the folders and moves every message into INBOX
+    kill_rounds(8, 8)
 
 
 def test_kill_during_upgrade_from_5():

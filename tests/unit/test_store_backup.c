@@ -6,8 +6,9 @@
  * each kind of damage verify checks for is made by SQL (or by hand on the
  * files) in a fresh backup and must be named: a wrong reference count, a
  * missing body or mailbox, a UID counter too low, a wrong use or size, a
- * MANIFEST that does not match, a missing or extra file, a damaged page.
- * Restore refuses a data dir with a store and a bad backup.
+ * message outside its mailbox's folders, a folder's UIDNEXT, HIGHESTMODSEQ
+ * or UIDVALIDITY out of line, no INBOX, a MANIFEST that does not match, a missing or extra file, a
+ * damaged page. Restore refuses a data dir with a store and a bad backup.
  */
 #include "store/store.h"
 #include "test_common.h"
@@ -179,6 +180,36 @@ static const struct {
      "UPDATE messages SET uidl = 'same' WHERE mailbox_id = (SELECT id FROM mailboxes"
      " WHERE address = 'a@example.test')",
      "UIDL same is used by 2"},
+    /* schema 9: folders (S8, S9) */
+    {"message in another mailbox's folder",
+     "UPDATE messages SET folder_id = (SELECT id FROM folders WHERE name = 'Sent' AND"
+     " mailbox_id = (SELECT id FROM mailboxes WHERE address = 'b@example.test'))"
+     " WHERE mailbox_id = (SELECT id FROM mailboxes WHERE address = 'a@example.test')",
+     "which belongs to mailbox"},
+    {"message in no folder", "UPDATE messages SET folder_id = 999 WHERE uid = 1",
+     "is in folder 999, which does not exist"},
+    {"no INBOX",
+     "UPDATE folders SET name = 'Old' WHERE name = 'INBOX' AND mailbox_id ="
+     " (SELECT id FROM mailboxes WHERE address = 'postmaster')",
+     "mailbox postmaster has no INBOX folder"},
+    {"UIDNEXT too low", "UPDATE folders SET uidnext = 1 WHERE name = 'INBOX'",
+     "its UIDNEXT is 1, but it holds UID"},
+    {"HIGHESTMODSEQ too low", "UPDATE messages SET modseq = 99", "a message or expunge record"},
+    {"expunge record above HIGHESTMODSEQ",
+     "INSERT INTO expunged (folder_id, uid, modseq, at) SELECT id, 50, 1000, 0 FROM folders"
+     " WHERE name = 'Trash' LIMIT 1",
+     "has modseq 1000"},
+    {"UIDVALIDITY above the mailbox's last",
+     "UPDATE folders SET uidvalidity = uidvalidity + 5 WHERE name = 'Junk'",
+     "above the mailbox's last one"},
+    {"UIDVALIDITY 0", "UPDATE folders SET uidvalidity = 0 WHERE name = 'Drafts'",
+     "UIDVALIDITY 0 is 0"},
+    {"folder of no mailbox",
+     "UPDATE folders SET mailbox_id = 999 WHERE id = (SELECT max(id) FROM folders)",
+     "belongs to mailbox 999, which does not exist"},
+    {"expunge records of no folder",
+     "INSERT INTO expunged (folder_id, uid, modseq, at) VALUES (999, 1, 1, 0)",
+     "belong to folder 999"},
 };
 
 /* As a backup, the database no longer matches its MANIFEST. */

@@ -7,7 +7,9 @@
  * password, quota, alias, domain, route and queue entry of its expected.txt
  * must be there as that version served it, the UID counters must go on
  * where they were, store_verify must find the upgraded store consistent, and
- * the copy taken before the upgrade must be the old store. Also: a store
+ * the copy taken before the upgrade must be the old store. From schema 9 on
+ * (folders) every mailbox has INBOX and the special-use folders, and INBOX
+ * holds every old message under its old UID (S8). Also: a store
  * newer than this mailroom is refused and left as it is, and an upgrade
  * whose copy cannot be made changes nothing.
  */
@@ -29,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_VERSIONS 7 /* fixtures v1 .. v7; today's schema is newer */
+#define N_VERSIONS 8 /* fixtures v1 .. v8; today's schema is newer */
 #define MAX_ITEMS 64
 
 struct exp_msg {
@@ -293,6 +295,61 @@ static void check_messages(struct store *st, const struct expected *e, const cha
 	free(msgs);
 }
 
+/* Schema 9: the default folders, INBOX with every old message under the
+   UID (and so the UIDL) it had, the UID counter as INBOX's uidnext (S8). */
+static void check_folders(struct store *st, const struct expected *e, const char *address,
+			  int64_t mailbox_id)
+{
+	static const char *const names[] = {"INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"};
+	static const enum store_special uses[] = {STORE_SPECIAL_NONE,	STORE_SPECIAL_ARCHIVE,
+						  STORE_SPECIAL_DRAFTS, STORE_SPECIAL_JUNK,
+						  STORE_SPECIAL_SENT,	STORE_SPECIAL_TRASH};
+	uint32_t next_uid = 0, n_exp = 0;
+	for (size_t i = 0; i < e->n_lines; i++)
+		if (strcmp(e->lines[i][0], "next-uid") == 0 && strcmp(e->lines[i][1], address) == 0)
+			next_uid = (uint32_t)strtoul(e->lines[i][2], NULL, 10);
+	for (size_t i = 0; i < e->n_msgs; i++)
+		n_exp += strcmp(e->msgs[i].address, address) == 0;
+
+	struct store_folder *f = NULL;
+	size_t n = 0;
+	test_assert(store_folder_list(st, mailbox_id, &f, &n) == STORE_OK && n == 6);
+	for (size_t i = 0; i < n && i < 6; i++) {
+		test_assert_str(f[i].name, names[i]);
+		test_assert(f[i].special == uses[i] && f[i].subscribed && f[i].uidvalidity > 0);
+		test_assert(next_uid == 0 || f[i].uidnext == next_uid);
+		test_assert(f[i].messages == (i == 0 ? n_exp : 0));
+		test_assert(f[i].unseen == f[i].messages && f[i].deleted == 0);
+	}
+	int64_t inbox = 0;
+	test_assert(store_inbox_id(st, mailbox_id, &inbox) == STORE_OK && n > 0 &&
+		    inbox == f[0].id);
+	uint64_t highest = n > 0 ? f[0].highestmodseq : 0;
+	store_folders_free(f, n);
+
+	struct store_imsg *m = NULL;
+	struct store_msg *p = NULL;
+	size_t nm = 0, np = 0;
+	test_assert(store_folder_load(st, inbox, &m, &nm) == STORE_OK && nm == n_exp);
+	test_assert(store_mailbox_load(st, mailbox_id, &p, &np) == STORE_OK && np == nm);
+	for (size_t i = 0; i < nm && i < np; i++) {
+		test_assert(m[i].id == p[i].id && m[i].uid == p[i].uid && m[i].size == p[i].size);
+		test_assert(m[i].flags == 0 && m[i].keywords == NULL);
+		test_assert(m[i].modseq >= 1 && m[i].modseq <= highest);
+	}
+	store_imsgs_free(m, nm);
+	free(p);
+	/* QRESYNC from 0: every message, nothing vanished */
+	uint32_t *v = NULL;
+	size_t nv = 0;
+	uint64_t h = 0;
+	bool all = true;
+	test_assert(store_folder_changes(st, inbox, 0, &m, &nm, &v, &nv, &h, &all) == STORE_OK);
+	test_assert(nm == n_exp && nv == 0 && !all && h == highest);
+	store_imsgs_free(m, nm);
+	free(v);
+}
+
 static void check_user(struct store *st, const struct expected *e, char *const *w)
 {
 	const char *address = w[1];
@@ -303,13 +360,17 @@ static void check_user(struct store *st, const struct expected *e, char *const *
 	test_assert(store_user_lookup(st, address, &u) == STORE_OK);
 	test_assert(u.pw_hash != NULL && password_verify(pw, u.pw_hash));
 	test_assert(u.pw_hash != NULL && !password_verify("not the password", u.pw_hash));
-	/* quotas keep their meaning: a limit stays, "0 = none" becomes the
-	   domain's default, which is none */
+	/* quotas keep their meaning: a limit stays, "0 = none" of a store
+	   before schema 8 becomes the domain's default, which is none; a
+	   schema 8 store keeps a mailbox's explicit "--quota 0" (none) */
+	int64_t own = u.own.v[STORE_LIMIT_QUOTA];
 	test_assert(u.quota == quota);
-	test_assert(u.own.v[STORE_LIMIT_QUOTA] == (quota == 0 ? STORE_INHERIT : (int64_t)quota));
+	test_assert(quota != 0 ? own == (int64_t)quota
+			       : own == STORE_INHERIT || (e->version >= 8 && own == 0));
 	test_assert(u.effective.v[STORE_LIMIT_QUOTA] == (int64_t)quota);
 	test_assert(u.pop3_enabled && u.submission_enabled && u.enabled && u.source == NULL);
 	check_messages(st, e, address, u.id);
+	check_folders(st, e, address, u.id);
 
 	/* the UID counter goes on where the old version left it (S3): the
 	   next message gets it, and its UIDL is none served before */
@@ -394,6 +455,10 @@ static void check_store(struct store *st, const struct expected *e)
 	struct store_user pm = {0};
 	test_assert(store_user_lookup(st, STORE_POSTMASTER, &pm) == STORE_OK);
 	test_assert(pm.pw_hash == NULL);
+	struct store_folder *f = NULL;
+	size_t n = 0;
+	test_assert(store_folder_list(st, pm.id, &f, &n) == STORE_OK && n == 6);
+	store_folders_free(f, n);
 	store_user_clear(&pm);
 }
 
