@@ -78,8 +78,9 @@
  *    Content-Type are decoded from quoted-printable or base64; other leaves
  *    are searched as they are when their encoding is 7bit, 8bit or binary
  *    and skipped when encoded (base64 of an image would match anything);
- *    preambles, epilogues and boundary lines are skipped; a message/rfc822
- *    part contributes its header as it is and its body walked the same way.
+ *    preambles, epilogues, boundary lines and the parts' own header fields
+ *    are no body text; a message/rfc822 part contributes its header as it
+ *    is and its body walked the same way.
  *  - Charsets of decoded text: ISO-8859-1 (latin1) is converted to UTF-8,
  *    in bodies and in encoded words; other charsets are left as the
  *    decoded octets, so their ASCII still matches.
@@ -131,9 +132,10 @@
  *  S3. Match is pure: its answer depends only on the program and the
  *      message; it writes nothing the caller sees and reads msg only
  *      within [0, len).
- *  S4. Match is bounded: time O(len x program size) (each view is built in
- *      O(len x IMAP_SEARCH_MIME_DEPTH), each string key is one linear
- *      scan of a view), stack depth O(IMAP_SEARCH_DEPTH_MAX).
+ *  S4. Match is bounded: time O(len x program size) (each view is built
+ *      once, in O(len x IMAP_SEARCH_MIME_DEPTH); an encoded word is at
+ *      most 200 octets; each string key is one linear scan of a view),
+ *      stack depth O(IMAP_SEARCH_DEPTH_MAX + IMAP_SEARCH_MIME_DEPTH).
  *  S5. When imap_search_needs_text() is false, match never looks at msg
  *      (it may be NULL); when it is true, a NULL msg is an empty message.
  *  S6. Logic: NOT k matches exactly what k does not; OR k1 k2 what either

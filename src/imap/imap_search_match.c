@@ -242,6 +242,7 @@ static void decode_value(const char *p, size_t n, struct buf *out, struct buf *s
 struct cur {
 	const char *p;
 	size_t n, i;
+	bool open; /* a comment ran to the end unclosed */
 };
 
 /* CFWS: white space and comments, nested, with quoted pairs. */
@@ -263,6 +264,7 @@ static void skip_cfws(struct cur *c)
 			return;
 		c->i++;
 	}
+	c->open |= depth > 0;
 }
 
 /* 1..max digits; returns how many (0: none), the value in *v_r. */
@@ -322,7 +324,7 @@ static bool parse_date_field(const char *p, size_t n, int64_t *day_r)
 	static const char *const days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct cur c = {p, n, 0};
+	struct cur c = {p, n, 0, false};
 	unsigned day, year, h, m, s;
 	size_t k, at;
 
@@ -372,7 +374,7 @@ static bool parse_date_field(const char *p, size_t n, int64_t *day_r)
 	if (c.i < n && !zone(&c))
 		return false;
 	skip_cfws(&c);
-	if (c.i != n || year > 9999)
+	if (c.i != n || c.open || year > 9999)
 		return false;
 	/* imap_parse_date() knows the month lengths and the calendar */
 	char text[16];
@@ -479,7 +481,7 @@ static size_t param_value(struct cur *c, char *out, size_t cap)
    value). One that does not parse leaves the default (§5.2). */
 static void parse_ctype(const char *p, size_t n, struct part *pt)
 {
-	struct cur c = {p, n, 0};
+	struct cur c = {p, n, 0, false};
 	char type[32], sub[64], attr[32], val[80];
 
 	if (n == 0)
@@ -540,7 +542,7 @@ static void read_part(struct view *v, const char *p, size_t n, bool in_digest, s
 			parse_ctype(v->tmp.data, v->tmp.len, pt);
 		} else if (!cte && slice_eq_ci(name, "Content-Transfer-Encoding")) {
 			cte = true;
-			struct cur c = {v->tmp.data, v->tmp.len, 0};
+			struct cur c = {v->tmp.data, v->tmp.len, 0, false};
 			char enc[32];
 			skip_cfws(&c);
 			token(&c, enc, sizeof(enc));
