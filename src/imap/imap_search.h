@@ -15,7 +15,8 @@
  *   for each message of the folder, in sequence order:
  *       fill struct imap_search_msg (the text only if imap_search_needs_text())
  *       if (imap_search_match(prog, &m)) append cmd.uid ? m.uid : m.seq
- *   imap_search_result(prog, ids, n, cmd.uid, tag, false, &out);
+ *   imap_search_result(prog, ids, n, cmd.uid, tag, false, &out);  (tag: cmd.tag
+ *       as a NUL-terminated string)
  *   if (imap_search_return(prog) & IMAP_SEARCH_RET_SAVE) save the UIDs that
  *       imap_search_save_filter() leaves of the matching UIDs ("$", RFC 5182)
  *   imap_search_free(&prog);
@@ -120,9 +121,9 @@
  * Memory: the program owns copies of everything it needs (strings, ranges,
  * the saved result); args and env may go once compile returned. A match
  * builds its views of the message (the decoded header fields, the body
- * text) in memory it frees before returning: at most about twice the
- * message's size, only when a key needs them, once per view however many
- * keys use it.
+ * text) in memory it frees before returning: each at most about twice the
+ * message's size (ISO-8859-1 doubles in UTF-8), built only when a key needs
+ * it, once however many keys use it.
  *
  * Invariants (tests and fuzz/fuzz_imap_search.c cite them by number):
  *  S1. Compile reads only the argument chain: args, its ->next and ->child
