@@ -155,7 +155,7 @@ static bool read_reply(struct dial *d, const struct clamd_conf *conf, struct cla
 	}
 	struct clamd_reply rep;
 	if (!clamd_reply_parse(rd.text, rd.len, &rep)) {
-		snprintf(r->reason, sizeof(r->reason), "malformed reply \"%.200s\"", rd.text);
+		snprintf(r->reason, sizeof(r->reason), "malformed reply '%.200s'", rd.text);
 		return false;
 	}
 	r->verdict = rep.verdict;
