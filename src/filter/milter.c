@@ -41,9 +41,10 @@
 #define REPLY_TEMPFAIL "451 4.7.1 Service unavailable - try again later"
 
 /* Postfix's default macro lists per stage (milter_*_macros), by SMFIM_*. */
+static const char connect_macros[] = "j {daemon_name} {daemon_addr} {daemon_port} {if_addr} "
+				     "{client_addr} {client_port} {client_name} v _";
 static const char *const default_macros[MILTER_SYMLISTS_MAX] = {
-    [SMFIM_CONNECT] = "j {daemon_name} {daemon_addr} {daemon_port} {if_addr} {client_addr} "
-		      "{client_port} {client_name} v _",
+    [SMFIM_CONNECT] = connect_macros,
     [SMFIM_HELO] = "{tls_version} {cipher} {cipher_bits}",
     [SMFIM_ENVFROM] = "i {auth_type} {auth_authen} {mail_addr} {mail_host}",
     [SMFIM_ENVRCPT] = "i {rcpt_addr} {rcpt_host}",
