@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, free_port, run_tests  # noqa: E402
+from harness import Daemon, check_sanitizer, free_port, run_tests  # noqa: E402
 
 TOOLS = os.environ.get("MAILROOM_TOOLS", "build")
 PROBE = os.path.join(TOOLS, "filter_probe")
@@ -108,6 +108,7 @@ def scan(socket_spec, message, policy="tempfail", max_scan_size="10M"):
             f.write(message)
         p = subprocess.run([PROBE, "-c", conf, "-r", "b@example.test", msg],
                            capture_output=True, timeout=120)
+        check_sanitizer(p.stderr.decode(errors="replace"), "filter_probe")
         assert p.returncode == 0, p.stderr
         m = re.search(r'^clamd verdict=(\w+) action=(\w+) signature=(\S*) size_limit=(\w+) '
                       r'reason="([^"]*)" reply="([^"]*)"$', p.stdout.decode(), re.M)

@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, free_port, run_tests  # noqa: E402
+from harness import Daemon, check_sanitizer, free_port, run_tests  # noqa: E402
 
 TOOLS = os.environ.get("MAILROOM_TOOLS", "build")
 PROBE = os.path.join(TOOLS, "filter_probe")
@@ -173,6 +173,7 @@ def probe(milters, rcpts, message=MESSAGE, policy="tempfail", extra=()):
         for r in rcpts:
             args += ["-r", r]
         p = subprocess.run(args + list(extra) + [msg], capture_output=True, timeout=120)
+        check_sanitizer(p.stderr.decode(errors="replace"), "filter_probe")
         assert p.returncode == 0, p.stderr
         head, _, body = p.stdout.partition(b"\nmessage:\n")
         return Result(head.decode(), body, p.stderr.decode(errors="replace"))

@@ -500,9 +500,11 @@ static void test_session_failures(void)
 	struct fake v = {.version = 7};
 	test_assert(run_one(&v, &conf, &res) == -1 && strstr(res.error, "version 7") != NULL);
 	milter_result_free(&res);
+	buf_free(&v.data);
 	struct fake d = {CONNECT_REPLY("\000\000\000\001d")};
 	test_assert(run_one(&d, &conf, &res) == -1 && strstr(res.error, "DISCARD after CONNECT"));
 	milter_result_free(&res);
+	buf_free(&d.data);
 	struct fake many = {.actions = SMFIF_ADDHDRS};
 	struct buf mods = {0};
 	for (int i = 0; i <= MILTER_HEADER_MODS_MAX; i++)
@@ -513,6 +515,7 @@ static void test_session_failures(void)
 	test_assert(run_one(&many, &conf, &res) == -1 && strstr(res.error, "header changes"));
 	milter_result_free(&res);
 	buf_free(&mods);
+	buf_free(&many.data);
 
 	conf.timeout = 1;
 	conf.policy = FILTER_FAIL_OPEN;
@@ -521,6 +524,7 @@ static void test_session_failures(void)
 	test_assert(res.failed && res.action == MILTER_CONTINUE);
 	test_assert(strstr(res.error, "timeout after 1s waiting for the reply to EOB") != NULL);
 	milter_result_free(&res);
+	buf_free(&s.data);
 
 	conf.socket = "unix:/nonexistent/milter.sock";
 	test_assert(milter_run(&conf, &ENV, MSG, sizeof(MSG) - 1, &res) == -1);

@@ -217,6 +217,11 @@ struct good {
 		bytes, sizeof(bytes) - 1, want                                                     \
 	}
 
+/* a negotiation reply with two macro lists (SETSYMLIST) */
+static const char OPTNEG_LISTS[] = "\000\000\000\061O\000\000\000\006\000\000\001\000"
+				   "\000\000\000\000\000\000\000\001{tls_version}\000"
+				   "\000\000\000\002{auth_authen}\000";
+
 static const struct good goods[] = {
     GOOD("\000\000\000\001a", "ACCEPT"),
     GOOD("\000\000\000\001c", "CONTINUE"),
@@ -251,9 +256,7 @@ static const struct good goods[] = {
     GOOD("\000\000\000\001b", "REPLBODY []"),
     GOOD("\000\000\000\023l\000\000\000\002{mail_addr} i\000", "SETSYMLIST 2: [{mail_addr} i]"),
     GOOD("\000\000\000\015O\000\000\000\006\000\000\000\003\000\000\000\020", "OPTNEG 6 0x3 0x10"),
-    GOOD("\000\000\000\061O\000\000\000\006\000\000\001\000\000\000\000\000\000\000\000\001{tls_"
-	 "version}\000\000\000\000\002{auth_authen}\000",
-	 "OPTNEG 6 0x100 0x0 1: [{tls_version}] 2: [{auth_authen}]"),
+    GOOD(OPTNEG_LISTS, "OPTNEG 6 0x100 0x0 1: [{tls_version}] 2: [{auth_authen}]"),
 };
 
 /* Feeds in at the cuts (each a length; the rest after the last), one
