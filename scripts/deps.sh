@@ -14,10 +14,11 @@ level=${1:-build}
 # libxcrypt; OpenLDAP's client library (libldap-dev) for [directory]
 # backend = ldap; Linux-PAM (libpam0g-dev) for [directory] backend = pam;
 # libargon2 for Dovecot's {ARGON2I}/{ARGON2ID} hashes; MIT Kerberos' GSS-API
-# (libkrb5-dev) for SASL GSSAPI; the openssl command makes the tests'
-# certificates; python3 (/usr/bin/python3) runs man/mkman.py, which makes
+# (libkrb5-dev) for SASL GSSAPI; libmilter-dev's <libmilter/mfdef.h> gives
+# the milter protocol's constants (filter/milter_proto.c; the library itself
+# is not linked); the openssl command makes the tests' certificates; python3 (/usr/bin/python3) runs man/mkman.py, which makes
 # the manual pages mailroom(8) and mailroom.conf(5) at build time.
-pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev libkrb5-dev openssl python3"
+pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev libkrb5-dev libmilter-dev openssl python3"
 case "$level" in
 # test: clang-format checks the C sources' layout (style/clang-format);
 # iproute2's ss counts the LDAP pool's connections in test_ldap.py;
@@ -48,8 +49,14 @@ case "$level" in
 # (the debconf answer below). The package step of test.sh builds the .deb
 # with dpkg-buildpackage (debhelper, fakeroot), lints it (lintian) and
 # installs it in a fresh root made by debootstrap; test_systemd.py checks
-# the unit with systemd-analyze (systemd).
-test)  pkgs="$pkgs groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix" ;;
+# the unit with systemd-analyze (systemd). The filter tests run real filter
+# daemons privately: python3-milter (libmilter under Python) is the milter
+# of test_milter.py, opendkim signs and verifies there (opendkim-tools'
+# opendkim-genkey makes its key, python3-dkim checks the signature too), and
+# clamav-daemon's clamd scans in test_clamd.py with a signature database
+# the test writes (its clamav-freshclam dependency is never run). The IMAP
+# structure tests compare FETCH items with Dovecot's own IMAP (dovecot-imapd).
+test)  pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix" ;;
 # bench: Dovecot (bench/run-pop3.sh, and IMAP to compare with), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d dovecot-imapd postfix slapd ldap-utils" ;;
@@ -72,7 +79,8 @@ fi
 echo "mailroom: installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# Packages with daemons (dovecot, postfix, unbound) must not start system
+# Packages with daemons (dovecot, postfix, unbound, opendkim, clamd and
+# freshclam) must not start system
 # services here: the tests and benchmarks run private instances.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d

@@ -3,6 +3,7 @@
 #include "server/schema.h"
 #include "admin/admin.h"
 #include "directory/dir_config.h"
+#include "filter/filter.h"
 #include "proto/sasl.h"
 #include "queue/queue.h"
 #include "server/services.h"
@@ -64,6 +65,7 @@ static void build(void)
 	add(&pam_config_section);
 	add(&passwdfile_config_section);
 	add(&gssapi_config_section);
+	add(&filter_config_section);
 	add(&metrics_config_section);
 }
 

@@ -254,7 +254,8 @@ static const char *set_list(const struct config_key *k, struct listen_list *l, c
 	const char *err = NULL;
 
 	list_clear(l);
-	if (k->type == CONFIG_ADDRS && (*v == '\0' || strcmp(v, "off") == 0)) {
+	if ((k->type == CONFIG_ADDRS || k->type == CONFIG_LIST) &&
+	    (*v == '\0' || strcmp(v, "off") == 0)) {
 		free(copy);
 		return NULL;
 	}
@@ -264,6 +265,11 @@ static const char *set_list(const struct config_key *k, struct listen_list *l, c
 		if (k->type == CONFIG_ADDRS) {
 			if (!config_addr_valid(tok))
 				err = "expected host:port (comma-separated for several), or off";
+		} else if (k->type == CONFIG_LIST) {
+			if (*tok == '\0')
+				err = "empty item in the list (comma-separated), or off";
+			else
+				err = k->check(tok);
 		} else {
 			bool known = false;
 			for (size_t i = 0; k->names[i] != NULL; i++)
@@ -383,6 +389,7 @@ static const char *set_value(const struct config_key *k, void *field, const char
 		return *msg;
 	case CONFIG_ADDRS:
 	case CONFIG_NAMES:
+	case CONFIG_LIST:
 		return set_list(k, field, v, msg);
 	}
 	return "unknown key";
@@ -430,12 +437,13 @@ static void write_value(const struct config_key *k, const void *field, struct bu
 		buf_printf(b, "%s = %s\n", k->name, k->names[*(const int *)field]);
 		return;
 	case CONFIG_ADDRS:
-	case CONFIG_NAMES: {
+	case CONFIG_NAMES:
+	case CONFIG_LIST: {
 		const struct listen_list *l = field;
 		buf_printf(b, "%s = ", k->name);
 		for (size_t i = 0; i < l->count; i++)
 			buf_printf(b, "%s%s", i > 0 ? ", " : "", l->addrs[i]);
-		buf_printf(b, "%s\n", l->count == 0 && k->type == CONFIG_ADDRS ? "off" : "");
+		buf_printf(b, "%s\n", l->count == 0 && k->type != CONFIG_NAMES ? "off" : "");
 		return;
 	}
 	}
@@ -446,7 +454,7 @@ static void free_value(const struct config_key *k, void *field)
 	if (k->type == CONFIG_STR || k->type == CONFIG_PATH) {
 		free(*(char **)field);
 		*(char **)field = NULL;
-	} else if (k->type == CONFIG_ADDRS || k->type == CONFIG_NAMES) {
+	} else if (k->type == CONFIG_ADDRS || k->type == CONFIG_NAMES || k->type == CONFIG_LIST) {
 		list_clear(field);
 	}
 }

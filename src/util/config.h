@@ -25,7 +25,8 @@
 #include "util/log.h"
 
 /* A list of strings from one key: "host:port" addresses ([listen], the
-   [metrics] listener) or names ([directory] backend). */
+   [metrics] listener), names ([directory] backend) or other values a
+   part checks (CONFIG_LIST: [filter] milter sockets). */
 struct listen_list {
 	char **addrs;
 	size_t count;
@@ -59,6 +60,8 @@ enum config_type {
 	CONFIG_ENUM,	 /* int: the index of the value in names */
 	CONFIG_ADDRS,	 /* struct listen_list of host:port, comma-separated; "off": none */
 	CONFIG_NAMES,	 /* struct listen_list of names from `names`, each once, in order */
+	CONFIG_LIST,	 /* struct listen_list of values, comma-separated, each passing
+			    `check` (required); "off" or empty: none */
 };
 
 #define CONFIG_LOWER 1u /* CONFIG_STR: kept in lower case */
@@ -70,7 +73,8 @@ struct config_key {
 	const char *def;	  /* the default as the file would write it; NULL: not set */
 	uint64_t min, max;	  /* COUNT, SIZE; DURATION uses min */
 	const char *const *names; /* ENUM, NAMES: the values, NULL-terminated */
-	/* STR, PATH: a further check of the value; returns NULL or a message */
+	/* STR, PATH: a further check of the value; LIST: of each item; returns
+	   NULL or a message */
 	const char *(*check)(const char *v);
 	const char *none; /* STR: the word that means "not set", written for NULL */
 	unsigned flags;	  /* CONFIG_LOWER */

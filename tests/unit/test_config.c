@@ -202,6 +202,9 @@ static const char EVERY_KEY[] =
     "[passwd-file]\npath = users.passwd\ndomain = example.net\n"
     "[gssapi]\nkeytab = mail.keytab\nrealm = EXAMPLE.TEST\ndomain = example.test\n"
     "principal = mail.example.test\n"
+    "[filter]\nmilter = inet:127.0.0.1:8891,unix:/run/milter/x.sock\nmilter_timeout = 45s\n"
+    "milter_default_action = accept\nclamd = unix:/run/clamav/clamd.ctl\n"
+    "clamd_timeout = 3m\nclamd_default_action = accept\nmax_scan_size = 10M\n"
     "[metrics]\nlisten = 127.0.0.1:9325\n";
 
 static void count_key(const char *key, void *arg)
@@ -230,6 +233,8 @@ static void test_write_reads_back(void)
 	test_assert(strstr(ta.data, "smtp = 127.0.0.1:25, [::1]:25\n") != NULL);
 	test_assert(strstr(ta.data, "domain = local.example.test\n") != NULL);
 	test_assert(strstr(ta.data, "confdir = /srv/mail/pam.d\n") != NULL);
+	test_assert(strstr(ta.data, "milter = inet:127.0.0.1:8891, unix:/run/milter/x.sock\n") !=
+		    NULL);
 	test_assert(
 	    config_parse(server_schema(), "/etc/mailroom.conf", ta.data, ta.len, &b, &err) == 0);
 	config_write(&b, &tb);

@@ -37,6 +37,8 @@ static void test_tables(void)
 				test_assert(strcmp(key->name, sec->keys[j].name) != 0);
 			if (key->type == CONFIG_ENUM || key->type == CONFIG_NAMES)
 				test_assert(key->names != NULL && key->names[0] != NULL);
+			if (key->type == CONFIG_LIST)
+				test_assert(key->check != NULL);
 			/* a part's field lies inside the part's struct */
 			if (sec->size > 0)
 				test_assert(key->off < sec->size);

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* filter_config.c - the [filter] section of mailroom.conf (util/config.h). */
+#include "filter/filter.h"
+#include "util/config.h"
+
+#include <stddef.h>
+
+#define F(field) offsetof(struct filter_config, field)
+
+/* the order of enum filter_policy */
+static const char *const policies[] = {"accept", "tempfail", NULL};
+
+static const struct config_key filter_keys[] = {
+    {.name = "milter", .type = CONFIG_LIST, .off = F(milter), .check = filter_socket_check},
+    /* Postfix's milter_command_timeout */
+    {.name = "milter_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(milter_timeout),
+     .def = "30s",
+     .min = 1},
+    {.name = "milter_default_action",
+     .type = CONFIG_ENUM,
+     .off = F(milter_default_action),
+     .def = "tempfail",
+     .names = policies},
+    {.name = "clamd",
+     .type = CONFIG_STR,
+     .off = F(clamd),
+     .check = filter_socket_check,
+     .none = "off"},
+    /* clamav-milter's ReadTimeout: a big message takes a while to scan */
+    {.name = "clamd_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(clamd_timeout),
+     .def = "2m",
+     .min = 1},
+    {.name = "clamd_default_action",
+     .type = CONFIG_ENUM,
+     .off = F(clamd_default_action),
+     .def = "tempfail",
+     .names = policies},
+    /* clamd's StreamMaxLength is 100M in Debian's ClamAV 1.x; 25M keeps the
+       scan of one message short and is the classic clamav-milter limit */
+    {.name = "max_scan_size",
+     .type = CONFIG_SIZE,
+     .off = F(max_scan_size),
+     .def = "25M",
+     .min = 1024,
+     .max = 4ULL << 30},
+};
+
+const struct config_section filter_config_section = {
+    .name = "filter",
+    .keys = filter_keys,
+    .n_keys = sizeof(filter_keys) / sizeof(filter_keys[0]),
+    .size = sizeof(struct filter_config),
+};
+
+const struct filter_config *filter_config(const struct config *cfg)
+{
+	return config_part(cfg, &filter_config_section);
+}
