@@ -196,8 +196,12 @@ static void quit_done(struct pop3_session *s, int status, uint32_t n)
 		/* store.h S5: nothing was removed */
 		pop3_reply_store_error(s, status, "expunge");
 	} else {
+		const struct service_env *env = s->svc->env;
 		s->expunged = n;
 		pop3_reply(s, true, "Logging out, %u messages deleted", n);
+		/* IMAP sessions on the mailbox see them go */
+		if (n > 0 && env->changed != NULL)
+			env->changed(env->changed_ctx, s->mailbox_id);
 	}
 	pop3_unlock_mailbox(s->svc, s->mailbox_id);
 	s->locked = false;

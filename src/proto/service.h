@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct config_section;
 
@@ -52,6 +53,10 @@ struct service_env {
 	   looks now instead of at its next scan (a no-op when it is off) */
 	void (*queue_kick)(void *ctx);
 	void *queue_ctx;
+	/* a mailbox's content changed (a delivery, an expunge, a flag): every
+	   service that keeps sessions on mailboxes is told (IMAP) */
+	void (*changed)(void *ctx, int64_t mailbox_id);
+	void *changed_ctx;
 };
 
 struct service_port {
@@ -79,6 +84,8 @@ struct service {
 	unsigned (*sessions)(const void *svc); /* alive now */
 	void (*shutdown)(void *svc);	       /* S3 */
 	void (*destroy)(void *svc);
+	/* optional: env->changed reached it (loop thread) */
+	void (*changed)(void *svc, int64_t mailbox_id);
 };
 
 #endif

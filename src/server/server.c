@@ -656,6 +656,15 @@ static void queue_kick(void *ctx)
 	queue_mgr_kick(sp->queue);
 }
 
+/* env->changed: every service that keeps sessions on mailboxes hears it */
+static void mailbox_changed(void *ctx, int64_t mailbox_id)
+{
+	struct server_priv *sp = ctx;
+	for (size_t i = 0; i < server_n_services; i++)
+		if (server_services[i]->changed != NULL && sp->svc[i] != NULL)
+			server_services[i]->changed(sp->svc[i], mailbox_id);
+}
+
 int server_run(const struct config *cfg)
 {
 	struct server_priv *sp = xcalloc(1, sizeof(*sp));
@@ -736,6 +745,8 @@ int server_run(const struct config *cfg)
 	sp->env.penalty = penalty_new(cfg->auth_fail_delay_ms, cfg->auth_fail_delay_max * 1000ULL);
 	sp->env.queue_kick = queue_kick;
 	sp->env.queue_ctx = sp;
+	sp->env.changed = mailbox_changed;
+	sp->env.changed_ctx = sp;
 	for (size_t i = 0; i < server_n_services; i++)
 		sp->svc[i] = server_services[i]->create(&sp->env);
 	sp->queue = queue_mgr_new(&sp->env);

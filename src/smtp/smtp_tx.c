@@ -629,6 +629,9 @@ static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 		if ((job->commit.sub.n_remote > 0 || job->commit.sub.n_reports > 0) &&
 		    env->queue_kick != NULL)
 			env->queue_kick(env->queue_ctx);
+		/* IMAP sessions on those mailboxes hear of the new mail */
+		for (size_t i = 0; env->changed != NULL && i < job->commit.sub.n_local; i++)
+			env->changed(env->changed_ctx, job->commit.sub.mailbox_ids[i]);
 		snprintf(res, sizeof(res), "queued");
 		s->messages++;
 		s->bytes_in += job->msg.len;
