@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* services.c - see services.h. */
 #include "server/services.h"
+#include "imap/imap.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp.h"
 
 const struct service *const server_services[] = {
     &smtp_service,
     &pop3_service,
+    &imap_service,
 };
 
 const size_t server_n_services = sizeof(server_services) / sizeof(server_services[0]);

@@ -15,6 +15,7 @@ Tests are plain functions named test_*; run_tests() runs those of a module
 and prints one line per test and "N passed, N failed".
 """
 import fcntl
+import imaplib
 import os
 import pwd
 import random
@@ -159,13 +160,15 @@ class Daemon:
 
 
 class Server:
-    def __init__(self, extra=None, pop3=True, pop3s=True, smtp=False):
+    def __init__(self, extra=None, pop3=True, pop3s=True, smtp=False, imap=False):
         self.dir = tempfile.mkdtemp(prefix="mailroom-proto.")
         self.pop3_port = free_port() if pop3 else None
         self.pop3s_port = free_port() if pop3s else None
         self.smtp_port = free_port() if smtp else None
         self.submission_port = free_port() if smtp else None
         self.submissions_port = free_port() if smtp else None
+        self.imap_port = free_port() if imap else None
+        self.imaps_port = free_port() if imap else None
         self.conf = os.path.join(self.dir, "mailroom.conf")
         self.log_path = os.path.join(self.dir, "serve.log")
         self.proc = None
@@ -176,7 +179,9 @@ class Server:
                        "submission": self._addr(self.submission_port),
                        "submissions": self._addr(self.submissions_port),
                        "pop3": "127.0.0.1:%d" % self.pop3_port if pop3 else "off",
-                       "pop3s": "127.0.0.1:%d" % self.pop3s_port if pop3s else "off"},
+                       "pop3s": "127.0.0.1:%d" % self.pop3s_port if pop3s else "off",
+                       "imap": self._addr(self.imap_port),
+                       "imaps": self._addr(self.imaps_port)},
             "limits": {"auth_fail_delay_max": "0"},
             # no outbound delivery unless a test asks: remote test domains
             # must stay in the queue where the tests look for them
@@ -230,7 +235,8 @@ class Server:
         self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         ports = [p for p in (self.pop3_port, self.pop3s_port, self.smtp_port,
-                             self.submission_port, self.submissions_port) if p]
+                             self.submission_port, self.submissions_port,
+                             self.imap_port, self.imaps_port) if p]
         n0 = self.sessions_ended()
         deadline = time.monotonic() + 15
         for port in ports:
@@ -349,6 +355,21 @@ class Server:
         if user:
             c.user(user)
             c.pass_(password)
+        return c
+
+    def imaplib_stls(self, user=None, password=PASSWORD):
+        """An IMAP4 client on the STARTTLS port, logged in when user is given."""
+        c = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=10)
+        c.starttls(ssl_context=tls_client_context())
+        if user is not None:
+            c.login(user, password)
+        return c
+
+    def imaplib_ssl(self, user=None, password=PASSWORD):
+        c = imaplib.IMAP4_SSL("127.0.0.1", self.imaps_port, ssl_context=tls_client_context(),
+                              timeout=10)
+        if user is not None:
+            c.login(user, password)
         return c
 
     def poplib_ssl(self, user=None, password=PASSWORD):

@@ -256,7 +256,8 @@ def test_serve_refuses_without_init_and_busy_port():
         conf = os.path.join(d, "m.conf")
         with open(conf, "w") as f:
             f.write("[server]\ndata_dir = data\n[listen]\nsmtp = off\nsubmission = off\n"
-                    "submissions = off\npop3 = 127.0.0.1:1\npop3s = off\n")
+                    "submissions = off\npop3 = 127.0.0.1:1\npop3s = off\nimap = off\n"
+                    "imaps = off\n")
         p = mr("-c", conf, "serve")
         assert p.returncode != 0 and b"init" in p.stderr, p.stderr
         assert mr("-c", conf, "init").returncode == 0

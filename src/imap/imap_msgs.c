@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * imap_msgs.c - commands that change messages: STORE (RFC 9051 §6.4.6),
+ * EXPUNGE and UID EXPUNGE (§6.4.3, RFC 4315), COPY (§6.4.7, with COPYUID),
+ * MOVE (RFC 6851) and APPEND (§6.3.12, with APPENDUID; APPENDLIMIT,
+ * RFC 7889). Each is one store transaction on a worker; the other
+ * sessions on the mailbox are told through env->changed.
+ */
+#include "imap/imap_private.h"
+#include "imap/imap_search.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static void changed(struct imap_session *s)
+{
+	const struct service_env *env = s->svc->env;
+	if (env->changed != NULL)
+		env->changed(env->changed_ctx, s->mailbox_id);
+}
+
+/* "2,4:7" of a sorted list of UIDs, as UIDPLUS writes sets. */
+static void put_uid_set(struct buf *b, const uint32_t *u, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && u[j + 1] == u[j] + 1)
+			j++;
+		if (j > i)
+			buf_printf(b, "%s%u:%u", i ? "," : "", u[i], u[j]);
+		else
+			buf_printf(b, "%s%u", i ? "," : "", u[i]);
+		i = j + 1;
+	}
+}
+
+/* The flags of a STORE or APPEND: system flags and keywords. -1 on a flag
+   that may not be set (\Recent, an unknown \Flag) or a bad keyword. */
+static int parse_flags(const struct imap_node *n, unsigned *flags_r, struct buf *kw)
+{
+	static const struct {
+		const char *name;
+		unsigned flag;
+	} sys[] = {{"\\Seen", STORE_FLAG_SEEN},
+		   {"\\Answered", STORE_FLAG_ANSWERED},
+		   {"\\Flagged", STORE_FLAG_FLAGGED},
+		   {"\\Deleted", STORE_FLAG_DELETED},
+		   {"\\Draft", STORE_FLAG_DRAFT}};
+	const struct imap_node *first = n->type == IMAP_NODE_LIST ? n->child : n;
+	bool list = n->type == IMAP_NODE_LIST;
+
+	*flags_r = 0;
+	for (const struct imap_node *f = first; f != NULL; f = list ? f->next : NULL) {
+		if (f->type != IMAP_NODE_ATOM)
+			return -1;
+		size_t i;
+		for (i = 0; i < N_ELEMENTS(sys); i++)
+			if (imap_node_is(f, sys[i].name))
+				break;
+		if (i < N_ELEMENTS(sys)) {
+			*flags_r |= sys[i].flag;
+			continue;
+		}
+		if (f->str.len > 0 && f->str.p[0] == '\\')
+			return -1;
+		if (kw->len + f->str.len + 1 > STORE_KEYWORDS_MAX)
+			return -1;
+		if (kw->len > 0)
+			buf_append_c(kw, ' ');
+		buf_append(kw, f->str.p, f->str.len);
+	}
+	return 0;
+}
+
+/* --- STORE ---------------------------------------------------------------------------- */
+
+struct store_ctx {
+	uint32_t *uids;
+	size_t n;
+	enum store_flag_op op;
+	unsigned flags;
+	struct buf keywords;
+	bool silent;
+	uint64_t unchangedsince;
+	struct store_imsg *ch;
+	size_t n_ch;
+	uint32_t *failed;
+	size_t n_failed;
+	uint32_t *expunged;
+	size_t n_expunged;
+	/* COPY / MOVE */
+	char *dest;
+	bool move;
+	uint32_t *src, *dst;
+	size_t n_copied;
+	uint32_t dest_uidvalidity;
+	/* APPEND */
+	struct buf body;
+	int64_t date;
+	uint32_t new_uid;
+};
+
+static void store_ctx_free(void *p)
+{
+	struct store_ctx *c = p;
+	free(c->uids);
+	buf_free(&c->keywords);
+	store_imsgs_free(c->ch, c->n_ch);
+	free(c->failed);
+	free(c->expunged);
+	free(c->dest);
+	free(c->src);
+	free(c->dst);
+	buf_free(&c->body);
+	free(c);
+}
+
+static struct imap_job *ctx_job(struct imap_session *s, imap_job_finish_fn *finish,
+				struct store_ctx **c_r)
+{
+	struct imap_job *job = imap_job_new(s, finish);
+	*c_r = xcalloc(1, sizeof(**c_r));
+	job->ctx = *c_r;
+	job->ctx_free = store_ctx_free;
+	return job;
+}
+
+static void work_store(void *thread_ctx, void *p)
+{
+	struct imap_job *job = p;
+	struct store_ctx *c = job->ctx;
+	job->result =
+	    store_flags_change(thread_ctx, job->folder_id, c->uids, c->n, c->op, c->flags,
+			       c->keywords.len > 0 ? c->keywords.data : NULL, c->unchangedsince,
+			       &c->ch, &c->n_ch, &c->failed, &c->n_failed);
+}
+
+static void finish_store(struct imap_session *s, struct imap_job *job)
+{
+	struct store_ctx *c = job->ctx;
+
+	if (job->result != STORE_OK) {
+		imap_reply_store_error(s, job->result, "store");
+		imap_cmd_finish(s);
+		return;
+	}
+	for (size_t i = 0; i < c->n_ch && !c->silent && s->sel != NULL; i++) {
+		uint32_t seq = imap_view_seq(s->sel, c->ch[i].uid);
+		if (seq == 0)
+			continue;
+		struct buf b = {0};
+		imap_flags_write(&b, c->ch[i].flags, c->ch[i].keywords);
+		if (s->cmd_uid)
+			imap_untagged(s, "%u FETCH (UID %u FLAGS %.*s)", seq, c->ch[i].uid,
+				      (int)b.len, b.data);
+		else
+			imap_untagged(s, "%u FETCH (FLAGS %.*s)", seq, (int)b.len, b.data);
+		buf_free(&b);
+	}
+	if (c->n_ch > 0)
+		changed(s);
+	imap_tagged(s, "OK", "%sSTORE completed", s->cmd_uid ? "UID " : "");
+	imap_cmd_finish(s);
+}
+
+enum imap_cmd_result imap_cmd_store(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->sess;
+	const struct imap_node *set = ctx->args, *item, *flags;
+	const char *err = NULL;
+	struct store_ctx *c;
+
+	if (ctx->argc != 3 || set->next->type != IMAP_NODE_ATOM) {
+		imap_tagged(s, "BAD", "STORE takes a sequence set, an item and flags");
+		return IMAP_CMD_DONE;
+	}
+	if (s->sel->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return IMAP_CMD_DONE;
+	}
+	item = set->next;
+	flags = item->next;
+	struct imap_job *job = ctx_job(s, finish_store, &c);
+	struct slice name = item->str;
+	if (name.len > 7 && strncasecmp(name.p + name.len - 7, ".SILENT", 7) == 0) {
+		c->silent = true;
+		name.len -= 7;
+	}
+	if (slice_eq_ci(name, "FLAGS"))
+		c->op = STORE_FLAGS_SET;
+	else if (slice_eq_ci(name, "+FLAGS"))
+		c->op = STORE_FLAGS_ADD;
+	else if (slice_eq_ci(name, "-FLAGS"))
+		c->op = STORE_FLAGS_REMOVE;
+	else
+		err = "Unknown STORE item";
+	if (err == NULL && parse_flags(flags, &c->flags, &c->keywords) < 0)
+		err = "Invalid flag";
+	if (err == NULL && imap_view_select(s->sel, set, ctx->uid, &c->uids, &c->n, &err) < 0 &&
+	    err == NULL)
+		err = "Invalid sequence set";
+	if (err != NULL) {
+		store_ctx_free(c);
+		free(job);
+		imap_tagged(s, "BAD", "%s", err);
+		return IMAP_CMD_DONE;
+	}
+	if (c->n == 0) {
+		store_ctx_free(c);
+		free(job);
+		imap_tagged(s, "OK", "%sSTORE completed", ctx->uid ? "UID " : "");
+		return IMAP_CMD_DONE;
+	}
+	imap_job_submit(s, job, work_store);
+	return IMAP_CMD_ASYNC;
+}
+
+/* --- EXPUNGE and UID EXPUNGE ---------------------------------------------------------- */
+
+static void work_expunge(void *thread_ctx, void *p)
+{
+	struct imap_job *job = p;
+	struct store_ctx *c = job->ctx;
+	job->result = store_folder_expunge(thread_ctx, job->folder_id, c->uids, c->n, &c->expunged,
+					   &c->n_expunged);
+}
+
+/* "* n EXPUNGE" for each UID the view holds, and out of the view */
+static void tell_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+	struct imap_view *v = s->sel;
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		uint32_t seq = imap_view_seq(v, uids[i]);
+		if (seq == 0)
+			continue;
+		imap_untagged(s, "%u EXPUNGE", seq);
+		memmove(&v->uids[seq - 1], &v->uids[seq], (v->n - seq) * sizeof(*v->uids));
+		v->n--;
+		s->expunged++;
+	}
+}
+
+static void finish_expunge(struct imap_session *s, struct imap_job *job)
+{
+	struct store_ctx *c = job->ctx;
+
+	if (job->result != STORE_OK) {
+		imap_reply_store_error(s, job->result, "expunge");
+		imap_cmd_finish(s);
+		return;
+	}
+	tell_expunged(s, c->expunged, c->n_expunged);
+	if (c->n_expunged > 0)
+		changed(s);
+	imap_tagged(s, "OK", "%sEXPUNGE completed", s->cmd_uid ? "UID " : "");
+	imap_cmd_finish(s);
+}
+
+enum imap_cmd_result imap_cmd_expunge(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->sess;
+	const char *err = NULL;
+	struct store_ctx *c;
+
+	if (ctx->argc != (ctx->uid ? 1u : 0u)) {
+		imap_tagged(s, "BAD", "%s",
+			    ctx->uid ? "UID EXPUNGE takes a UID set"
+				     : "EXPUNGE takes no arguments");
+		return IMAP_CMD_DONE;
+	}
+	if (s->sel->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return IMAP_CMD_DONE;
+	}
+	struct imap_job *job = ctx_job(s, finish_expunge, &c);
+	if (ctx->uid && imap_view_select(s->sel, ctx->args, true, &c->uids, &c->n, &err) < 0) {
+		store_ctx_free(c);
+		free(job);
+		imap_tagged(s, "BAD", "%s", err != NULL ? err : "Invalid UID set");
+		return IMAP_CMD_DONE;
+	}
+	if (ctx->uid && c->n == 0) {
+		store_ctx_free(c);
+		free(job);
+		imap_tagged(s, "OK", "UID EXPUNGE completed");
+		return IMAP_CMD_DONE;
+	}
+	imap_job_submit(s, job, work_expunge);
+	return IMAP_CMD_ASYNC;
+}
+
+/* --- COPY and MOVE ------------------------------------------------------------------ */
+
+static void work_copy(void *thread_ctx, void *p)
+{
+	struct imap_job *job = p;
+	struct store_ctx *c = job->ctx;
+	struct store_folder f = {0};
+
+	job->result = store_folder_get(thread_ctx, job->mailbox_id, c->dest, &f);
+	if (job->result == STORE_OK) {
+		c->dest_uidvalidity = f.uidvalidity;
+		job->result = store_folder_copy(thread_ctx, job->folder_id, f.id, c->uids, c->n,
+						c->move, &c->src, &c->dst, &c->n_copied);
+	}
+	store_folder_clear(&f);
+}
+
+static void finish_copy(struct imap_session *s, struct imap_job *job)
+{
+	struct store_ctx *c = job->ctx;
+	const char *verb = c->move ? "MOVE" : "COPY";
+
+	if (job->result == STORE_NOTFOUND) {
+		/* RFC 9051 §6.4.7: the client may create it and retry */
+		imap_tagged(s, "NO", "[TRYCREATE] No such mailbox");
+		imap_cmd_finish(s);
+		return;
+	}
+	if (job->result != STORE_OK) {
+		imap_reply_store_error(s, job->result, verb);
+		imap_cmd_finish(s);
+		return;
+	}
+	struct buf code = {0};
+	if (c->n_copied > 0) {
+		buf_printf(&code, "COPYUID %u ", c->dest_uidvalidity);
+		put_uid_set(&code, c->src, c->n_copied);
+		buf_append_c(&code, ' ');
+		put_uid_set(&code, c->dst, c->n_copied);
+	}
+	if (c->move) {
+		/* RFC 6851 §4.3: COPYUID in an untagged OK, before the expunges */
+		if (code.len > 0)
+			imap_untagged(s, "OK [%.*s] Moved", (int)code.len, code.data);
+		tell_expunged(s, c->src, c->n_copied);
+		imap_tagged(s, "OK", "%sMOVE completed", s->cmd_uid ? "UID " : "");
+	} else if (code.len > 0) {
+		imap_tagged(s, "OK", "[%.*s] %sCOPY completed", (int)code.len, code.data,
+			    s->cmd_uid ? "UID " : "");
+	} else {
+		imap_tagged(s, "OK", "%sCOPY completed", s->cmd_uid ? "UID " : "");
+	}
+	buf_free(&code);
+	if (c->n_copied > 0)
+		changed(s);
+	imap_cmd_finish(s);
+}
+
+static enum imap_cmd_result copy_common(struct imap_cmd_ctx *ctx, bool move)
+{
+	struct imap_session *s = ctx->sess;
+	const char *err = NULL;
+	struct store_ctx *c;
+
+	if (ctx->argc != 2) {
+		imap_tagged(s, "BAD", "%s takes a sequence set and a mailbox",
+			    move ? "MOVE" : "COPY");
+		return IMAP_CMD_DONE;
+	}
+	if (move && s->sel->readonly) {
+		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return IMAP_CMD_DONE;
+	}
+	char *dest = imap_mailbox_arg(s, ctx->args->next);
+	if (dest == NULL)
+		return IMAP_CMD_DONE;
+	struct imap_job *job = ctx_job(s, finish_copy, &c);
+	c->dest = dest;
+	c->move = move;
+	if (imap_view_select(s->sel, ctx->args, ctx->uid, &c->uids, &c->n, &err) < 0) {
+		store_ctx_free(c);
+		free(job);
+		imap_tagged(s, "BAD", "%s", err != NULL ? err : "Invalid sequence set");
+		return IMAP_CMD_DONE;
+	}
+	imap_job_submit(s, job, work_copy);
+	return IMAP_CMD_ASYNC;
+}
+
+enum imap_cmd_result imap_cmd_copy(struct imap_cmd_ctx *ctx)
+{
+	return copy_common(ctx, false);
+}
+
+enum imap_cmd_result imap_cmd_move(struct imap_cmd_ctx *ctx)
+{
+	return copy_common(ctx, true);
+}
+
+/* --- APPEND ----------------------------------------------------------------------- */
+
+static void work_append(void *thread_ctx, void *p)
+{
+	struct imap_job *job = p;
+	struct store_ctx *c = job->ctx;
+	struct store_folder f = {0};
+
+	job->result = store_folder_get(thread_ctx, job->mailbox_id, c->dest, &f);
+	if (job->result == STORE_OK) {
+		c->dest_uidvalidity = f.uidvalidity;
+		job->result = store_folder_append(
+		    thread_ctx, f.id, c->body.data, c->body.len, c->flags,
+		    c->keywords.len > 0 ? c->keywords.data : NULL, c->date, &c->new_uid);
+	}
+	store_folder_clear(&f);
+}
+
+static void finish_append(struct imap_session *s, struct imap_job *job)
+{
+	struct store_ctx *c = job->ctx;
+
+	if (job->result == STORE_NOTFOUND) {
+		imap_tagged(s, "NO", "[TRYCREATE] No such mailbox");
+	} else if (job->result != STORE_OK) {
+		imap_reply_store_error(s, job->result, "append");
+	} else {
+		s->appended++;
+		imap_tagged(s, "OK", "[APPENDUID %u %u] APPEND completed", c->dest_uidvalidity,
+			    c->new_uid);
+		changed(s);
+	}
+	imap_cmd_finish(s);
+}
+
+enum imap_cmd_result imap_cmd_append(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->sess;
+	const struct imap_node *a = ctx->args, *msg = NULL;
+	struct store_ctx *c;
+	struct slice data;
+
+	if (ctx->argc < 2 || ctx->argc > 4) {
+		imap_tagged(s, "BAD", "APPEND takes a mailbox, flags, a date and a message");
+		return IMAP_CMD_DONE;
+	}
+	char *dest = imap_mailbox_arg(s, a);
+	if (dest == NULL)
+		return IMAP_CMD_DONE;
+	struct imap_job *job = ctx_job(s, finish_append, &c);
+	c->dest = dest;
+	const char *err = NULL;
+	for (const struct imap_node *n = a->next; n != NULL && err == NULL; n = n->next) {
+		if (n->next == NULL) {
+			msg = n;
+		} else if (n->type == IMAP_NODE_LIST) {
+			if (parse_flags(n, &c->flags, &c->keywords) < 0)
+				err = "Invalid flag";
+		} else if (n->type == IMAP_NODE_QUOTED) {
+			time_t t;
+			int zone;
+			if (imap_parse_date_time(n->str, &t, &zone) < 0)
+				err = "Invalid date-time";
+			else
+				c->date = (int64_t)t;
+		} else {
+			err = "Invalid APPEND arguments";
+		}
+	}
+	if (err == NULL && (msg == NULL || !imap_node_string(msg, &data)))
+		err = "APPEND needs the message as a literal";
+	if (err == NULL && (msg->flags & IMAP_NODE_BINARY))
+		err = "BINARY is not offered"; /* literal8 needs RFC 3516 */
+	if (err != NULL) {
+		store_ctx_free(c);
+		free(job);
+		imap_tagged(s, "BAD", "%s", err);
+		return IMAP_CMD_DONE;
+	}
+	if (data.len == 0) {
+		store_ctx_free(c);
+		free(job);
+		imap_tagged(s, "NO", "[CANNOT] Empty message");
+		return IMAP_CMD_DONE;
+	}
+	/* the store keeps the wire form (store.h S4): CRLF line ends */
+	store_to_wire(&c->body, data.p, data.len);
+	imap_job_submit(s, job, work_append);
+	return IMAP_CMD_ASYNC;
+}
+
+/* --- SEARCH (imap_search.h) ---------------------------------------------------------- */
+
+struct search_ctx {
+	struct imap_search *prog;
+	uint32_t *view; /* the view's UIDs when the command came (seq = index + 1) */
+	uint32_t n_view;
+	bool uid;
+	uint32_t *matches;
+	size_t n_matches;
+};
+
+static void search_ctx_free(void *p)
+{
+	struct search_ctx *c = p;
+	imap_search_free(&c->prog);
+	free(c->view);
+	free(c->matches);
+	free(c);
+}
+
+static void work_search(void *thread_ctx, void *p)
+{
+	struct imap_job *job = p;
+	struct search_ctx *c = job->ctx;
+	struct store *st = thread_ctx;
+	struct store_imsg *m = NULL;
+	size_t n = 0, k = 0;
+	bool text = imap_search_needs_text(c->prog);
+
+	job->result = store_folder_load(st, job->folder_id, &m, &n);
+	if (job->result != STORE_OK)
+		return;
+	c->matches = xmalloc((c->n_view > 0 ? c->n_view : 1) * sizeof(*c->matches));
+	for (uint32_t i = 0; i < c->n_view; i++) {
+		while (k < n && m[k].uid < c->view[i])
+			k++;
+		if (k == n || m[k].uid != c->view[i])
+			continue; /* expunged meanwhile: it matches nothing */
+		struct buf body = {0};
+		if (text) {
+			int r = store_message_read(st, job->mailbox_id, m[k].id, &body);
+			if (r == STORE_NOTFOUND) {
+				buf_free(&body);
+				continue;
+			}
+			if (r != STORE_OK) {
+				buf_free(&body);
+				job->result = r;
+				break;
+			}
+		}
+		struct imap_search_msg sm = {
+		    .seq = i + 1,
+		    .uid = m[k].uid,
+		    .flags = m[k].flags,
+		    .keywords = m[k].keywords,
+		    .size = m[k].size,
+		    .internaldate = m[k].received,
+		    .msg = body.data,
+		    .len = body.len,
+		};
+		if (imap_search_match(c->prog, &sm))
+			c->matches[c->n_matches++] = c->uid ? m[k].uid : i + 1;
+		buf_free(&body);
+	}
+	store_imsgs_free(m, n);
+}
+
+static void finish_search(struct imap_session *s, struct imap_job *job)
+{
+	struct search_ctx *c = job->ctx;
+
+	if (job->result != STORE_OK) {
+		imap_reply_store_error(s, job->result, "search");
+		imap_cmd_finish(s);
+		return;
+	}
+	struct buf out = {0};
+	imap_search_result(c->prog, c->matches, c->n_matches, c->uid, s->tag, false, &out);
+	imap_write(s, out.data, out.len);
+	buf_free(&out);
+	imap_tagged(s, "OK", "%sSEARCH completed", c->uid ? "UID " : "");
+	imap_cmd_finish(s);
+}
+
+enum imap_cmd_result imap_cmd_search(struct imap_cmd_ctx *ctx)
+{
+	struct imap_session *s = ctx->sess;
+	const struct imap_view *v = s->sel;
+	const char *err = NULL;
+	struct imap_search_env env = {
+	    .messages = v->n,
+	    .uid_max = v->n > 0 ? v->uids[v->n - 1] : 0,
+	    .rev2 = s->rev2,
+	};
+	struct imap_search *prog = NULL;
+
+	int r = imap_search_compile(ctx->args, &env, &prog, &err);
+	if (r == IMAP_SEARCH_BADCHARSET) {
+		imap_tagged(s, "NO", IMAP_SEARCH_BADCHARSET_CODE " %s", err);
+		return IMAP_CMD_DONE;
+	}
+	if (r < 0) {
+		imap_tagged(s, "BAD", "%s", err != NULL ? err : "Invalid search");
+		return IMAP_CMD_DONE;
+	}
+	struct imap_job *job = imap_job_new(s, finish_search);
+	struct search_ctx *c = xcalloc(1, sizeof(*c));
+	c->prog = prog;
+	c->uid = ctx->uid;
+	c->n_view = v->n;
+	c->view = xmalloc((v->n > 0 ? v->n : 1) * sizeof(*c->view));
+	memcpy(c->view, v->uids, v->n * sizeof(*c->view));
+	job->ctx = c;
+	job->ctx_free = search_ctx_free;
+	imap_job_submit(s, job, work_search);
+	return IMAP_CMD_ASYNC;
+}

@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * imap_session.c - one IMAP conversation (RFC 9051 §3): the state machine,
+ * the input loop over the incremental parser, replies, worker jobs, long
+ * replies and IDLE.
+ *
+ *   accept --greeting--> NOT AUTHENTICATED --LOGIN/AUTHENTICATE ok--> AUTHENTICATED
+ *                          |  ^                                          |  ^
+ *                          |  +-- STARTTLS: handshake, then any          |  | CLOSE, UNSELECT,
+ *                          |      SASL exchange is forgotten     SELECT, |  | a failed SELECT
+ *                          |                                    EXAMINE  v  |
+ *                          | LOGOUT                                    SELECTED
+ *                          v                                             | LOGOUT
+ *                        LOGOUT <----------------------------------------+
+ *
+ * Every transition goes through imap_session_set_state(). Any state can
+ * end early (autologout, too many bad commands or failed logins, the peer
+ * going away, shutdown): the session says "* BYE" when it can and closes.
+ *
+ * Input: commands are handled one at a time, in order; the parser
+ * (imap_parse.h) works on the connection's input buffer, which holds the
+ * whole command (its literals too, up to [imap] append_limit for APPEND)
+ * until it is handled and dropped. A synchronizing literal is answered with
+ * "+" once the parser has checked its size; one the command may not take is
+ * refused before the client sends it. While a job, a long reply, a TLS
+ * handshake or a brake wait is under way, or while more than
+ * IMAP_OUTBUF_THROTTLE octets wait to go out, nothing more is read. Every
+ * entry point runs inside the session's frame (proto/job.h), as in pop3/.
+ *
+ * Lines that are no commands: an AUTHENTICATE response while a SASL
+ * exchange waits (imap_auth.c), and "DONE" ending IDLE (RFC 2177).
+ */
+#include "imap/imap_private.h"
+#include "net/conn.h"
+#include "net/loop.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IMAP_REPLY_MAX 1024
+#define IMAP_NONAPPEND_LITERAL_MAX (64 * 1024) /* literals outside APPEND */
+
+struct imap_cont {
+	imap_cont_step_fn *step;
+	void (*free_fn)(void *ctx);
+	void *ctx;
+};
+
+static const char *const state_names[IMAP_STATE_COUNT] = {
+    [IMAP_STATE_NOTAUTH] = "NOTAUTH",
+    [IMAP_STATE_AUTH] = "AUTH",
+    [IMAP_STATE_SELECTED] = "SELECTED",
+    [IMAP_STATE_LOGOUT] = "LOGOUT",
+};
+
+const char *imap_state_name(enum imap_state st)
+{
+	return st < IMAP_STATE_COUNT ? state_names[st] : "?";
+}
+
+void imap_session_set_state(struct imap_session *s, enum imap_state to)
+{
+	if (s->state == to)
+		return;
+	log_debug("sid=%s imap state %s -> %s", s->sid, imap_state_name(s->state),
+		  imap_state_name(to));
+	s->state = to;
+	if (s->conn != NULL && (to == IMAP_STATE_AUTH || to == IMAP_STATE_SELECTED))
+		conn_set_idle_timeout(s->conn, imap_config(imap_cfg(s))->autologout);
+}
+
+struct loop *imap_loop(const struct imap_session *s)
+{
+	return s->svc->env->loop;
+}
+
+const struct config *imap_cfg(const struct imap_session *s)
+{
+	return s->svc->env->cfg;
+}
+
+/* --- output ----------------------------------------------------------------- */
+
+void imap_write(struct imap_session *s, const void *p, size_t n)
+{
+	if (s->conn == NULL || s->closing)
+		return;
+	conn_write(s->conn, p, n);
+	s->progress += n;
+}
+
+static void write_line(struct imap_session *s, const char *head, const char *fmt, va_list ap)
+{
+	char line[IMAP_REPLY_MAX];
+	size_t n = (size_t)snprintf(line, sizeof(line), "%s", head);
+	size_t room = sizeof(line) - n - 2;
+	int m = vsnprintf(line + n, room, fmt, ap);
+
+	if (m > 0)
+		n += (size_t)m < room ? (size_t)m : room - 1;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	imap_write(s, line, n);
+}
+
+void imap_untagged(struct imap_session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	write_line(s, "* ", fmt, ap);
+	va_end(ap);
+}
+
+void imap_tagged(struct imap_session *s, const char *status, const char *fmt, ...)
+{
+	char head[IMAP_TAG_MAX + 8];
+	va_list ap;
+
+	snprintf(head, sizeof(head), "%s %s ", s->tag[0] != '\0' ? s->tag : "*", status);
+	s->reply_ok = strcmp(status, "OK") == 0;
+	va_start(ap, fmt);
+	write_line(s, head, fmt, ap);
+	va_end(ap);
+}
+
+void imap_reply_store_error(struct imap_session *s, int status, const char *what)
+{
+	log_warn("sid=%s imap store error op=%s status=%d", s->sid, what, status);
+	/* RFC 5530 response codes */
+	switch (status) {
+	case STORE_NOTFOUND:
+		imap_tagged(s, "NO", "[NONEXISTENT] No such mailbox");
+		break;
+	case STORE_EXISTS:
+		imap_tagged(s, "NO", "[ALREADYEXISTS] Mailbox exists");
+		break;
+	case STORE_INVALID:
+		imap_tagged(s, "NO", "[CANNOT] Invalid mailbox name or argument");
+		break;
+	case STORE_QUOTA:
+		imap_tagged(s, "NO", "[OVERQUOTA] Mailbox is full");
+		break;
+	case STORE_PERM:
+		imap_tagged(s, "NO", "[SERVERBUG] Mail store failure");
+		break;
+	default:
+		imap_tagged(s, "NO", "[UNAVAILABLE] Mail store temporarily unavailable, try again");
+		break;
+	}
+}
+
+/* --- per-command record ----------------------------------------------------- */
+
+void imap_cmd_begin(struct imap_session *s, const struct imap_cmd_def *def,
+		    const struct imap_command *cmd)
+{
+	s->cmd = def;
+	s->cmd_active = true;
+	s->reply_ok = false;
+	s->cmd_uid = cmd->uid;
+	s->cmd_start_us = s->login_start_us = log_now_usec();
+	s->cmd_progress = s->progress;
+	s->cmd_args[0] = '\0';
+	/* LOGIN and AUTHENTICATE arguments never reach a record */
+	if (def != NULL && !(def->flags & IMAP_CMD_SECRET)) {
+		struct buf b = {0};
+		imap_command_dump(cmd, &b);
+		size_t skip = cmd->tag.len + 1, n = 0;
+		for (size_t i = skip; i < b.len && n < IMAP_LOG_ARGS_MAX; i++) {
+			char c = b.data[i];
+			if (c == '\r' || c == '\n')
+				break;
+			s->cmd_args[n++] = (c < 0x20 || c == 0x7f) ? '?' : c;
+		}
+		s->cmd_args[n] = '\0';
+		buf_free(&b);
+	}
+}
+
+void imap_cmd_finish(struct imap_session *s)
+{
+	if (!s->cmd_active)
+		return;
+	s->cmd_active = false;
+	s->commands++;
+	if (s->cmd != NULL) {
+		struct imap_cmd_stats *st = &s->svc->stats[s->cmd - imap_cmd_table];
+		st->total++;
+		st->ok += s->reply_ok;
+	}
+	char extra[IMAP_LOG_ARGS_MAX * 2 + 48] = "";
+	size_t n = 0;
+	if (s->cmd_args[0] != '\0')
+		n = log_extra_add_text(extra, sizeof(extra), n, "args", s->cmd_args);
+	n = log_extra_add(extra, sizeof(extra), n, "state", imap_state_name(s->state));
+	struct log_record r = {
+	    .event = LOG_EV_COMMAND,
+	    .service = s->service,
+	    .sid = s->sid,
+	    .ip = s->ip,
+	    .user = s->address,
+	    .command = s->cmd != NULL ? s->cmd->name : "unknown",
+	    .result = s->reply_ok ? "ok" : "err",
+	    .usec = log_now_usec() - s->cmd_start_us,
+	    .bytes = s->progress - s->cmd_progress,
+	    .extra = n > 0 ? extra + 1 : NULL,
+	};
+	log_record(LOG_DEBUG, &r);
+	if (s->reply_ok)
+		s->bad_cmds = 0;
+}
+
+void imap_session_bad_command(struct imap_session *s)
+{
+	if (++s->bad_cmds > IMAP_BAD_CMDS_MAX) {
+		imap_untagged(s, "BYE Too many invalid commands");
+		imap_session_close(s, "too many bad commands");
+	}
+}
+
+/* --- lifetime ----------------------------------------------------------------- */
+
+void imap_session_reset_auth(struct imap_session *s)
+{
+	sasl_exchange_end(&s->sx);
+}
+
+static void cont_free(struct imap_cont **cp)
+{
+	if (*cp == NULL)
+		return;
+	if ((*cp)->free_fn != NULL)
+		(*cp)->free_fn((*cp)->ctx);
+	free(*cp);
+	*cp = NULL;
+}
+
+static void session_free(void *p)
+{
+	struct imap_session *s = p;
+	struct arena *a = s->arena;
+
+	imap_session_reset_auth(s);
+	cont_free(&s->cont);
+	imap_view_free(&s->sel);
+	imap_parser_deinit(&s->parser);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		s->svc->first = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->svc->sessions--;
+	arena_free(&a);
+}
+
+void imap_session_close(struct imap_session *s, const char *reason)
+{
+	if (s->closing || s->conn == NULL)
+		return;
+	imap_session_set_state(s, IMAP_STATE_LOGOUT);
+	s->closing = true;
+	conn_close(s->conn, reason);
+}
+
+/* --- long replies ------------------------------------------------------------- */
+
+void imap_cont_steps(struct imap_session *s, imap_cont_step_fn *step, void (*free_fn)(void *),
+		     void *ctx)
+{
+	s->cont = xcalloc(1, sizeof(*s->cont));
+	s->cont->step = step;
+	s->cont->free_fn = free_fn;
+	s->cont->ctx = ctx;
+}
+
+static void cont_pump(struct imap_session *s)
+{
+	if (s->cont->step(s, s->cont->ctx)) {
+		cont_free(&s->cont);
+		imap_cmd_finish(s);
+	}
+}
+
+/* --- input ------------------------------------------------------------------------ */
+
+/* The largest literal the command being read may send. */
+static uint64_t literal_limit(const struct imap_session *s, const struct imap_command *cmd)
+{
+	if (strcmp(cmd->name, "APPEND") == 0 && s->state != IMAP_STATE_NOTAUTH)
+		return imap_config(imap_cfg(s))->append_limit;
+	return IMAP_NONAPPEND_LITERAL_MAX;
+}
+
+static void copy_tag(struct imap_session *s, const struct imap_command *cmd)
+{
+	size_t n = cmd->tag.len;
+	if (n > IMAP_TAG_MAX)
+		n = 0;
+	memcpy(s->tag, cmd->tag.p, n);
+	s->tag[n] = '\0';
+}
+
+/* A command the parser refused: one BAD (or NO [TOOBIG]), then skip it. */
+static void parse_error(struct imap_session *s, const struct imap_command *cmd)
+{
+	copy_tag(s, cmd);
+	if (cmd->err == IMAP_PERR_EMPTY) {
+		/* an empty line: nothing to answer */
+	} else if (cmd->err == IMAP_PERR_TOOBIG || cmd->err == IMAP_PERR_REFUSED) {
+		if (cmd->lit.sync)
+			imap_tagged(s, "NO", "[TOOBIG] Literal too big");
+		else
+			imap_tagged(s, "BAD", "[TOOBIG] Literal too big");
+		imap_session_bad_command(s);
+	} else {
+		imap_tagged(s, "BAD", "%s", cmd->err_text != NULL ? cmd->err_text : "Syntax error");
+		imap_session_bad_command(s);
+	}
+	s->skipping = true;
+	s->tag[0] = '\0';
+}
+
+static void idle_poll_fired(struct loop *l, void *ctx);
+
+static void idle_polled(struct imap_session *s)
+{
+	if (s->idling && s->conn != NULL && s->idle_poll == NULL)
+		s->idle_poll = loop_timer_add(imap_loop(s), IMAP_IDLE_POLL_MS, idle_poll_fired, s);
+}
+
+static void idle_poll_fired(struct loop *l, void *ctx)
+{
+	struct imap_session *s = ctx;
+
+	s->idle_poll = NULL;
+	if (!s->idling || s->frame.in_run)
+		return;
+	if (proto_frame_busy(&s->frame)) {
+		idle_polled(s); /* a sync is under way already */
+		return;
+	}
+	s->frame.in_run = true;
+	if (s->sel != NULL)
+		s->sel->dirty = true;
+	imap_sync(s, true, idle_polled);
+	proto_frame_leave(&s->frame);
+}
+
+void imap_idle_start(struct imap_session *s)
+{
+	s->idling = true;
+	imap_write(s, "+ idling\r\n", 10);
+	idle_polled(s);
+}
+
+/* "DONE" ends IDLE (RFC 2177 §3); anything else ends it too, with BAD. */
+static bool idle_line(struct imap_session *s)
+{
+	struct buf *in = conn_input(s->conn);
+	struct slice line;
+	size_t used;
+	bool nul;
+
+	int r = imap_parse_line(in->data, in->len, IMAP_LINE_MAX, &line, &used, &nul);
+	if (r == 0)
+		return false;
+	bool done = r > 0 && !nul && slice_eq_ci(line, "DONE");
+	if (r > 0)
+		buf_consume(in, used);
+	conn_unit_done(s->conn);
+	s->idling = false;
+	loop_timer_del(imap_loop(s), &s->idle_poll);
+	if (done)
+		imap_tagged(s, "OK", "IDLE terminated");
+	else
+		imap_tagged(s, "BAD", "Expected DONE");
+	imap_cmd_finish(s);
+	if (r < 0)
+		imap_session_close(s, "line too long");
+	return true;
+}
+
+static bool sasl_line(struct imap_session *s)
+{
+	struct buf *in = conn_input(s->conn);
+	char copy[IMAP_SASL_LINE_MAX];
+	struct slice line;
+	size_t used;
+	bool nul;
+
+	int r = imap_parse_line(in->data, in->len, IMAP_SASL_LINE_MAX, &line, &used, &nul);
+	if (r == 0)
+		return false;
+	if (r < 0 || nul) {
+		imap_tagged(s, "BAD", "Invalid authentication response");
+		imap_session_reset_auth(s);
+		imap_cmd_finish(s);
+		imap_session_close(s, "bad authentication response");
+		return false;
+	}
+	memcpy(copy, line.p, line.len);
+	line.p = copy;
+	buf_consume(in, used);
+	conn_unit_done(s->conn);
+	imap_auth_sasl_line(s, line);
+	secure_zero(copy, line.len);
+	return true;
+}
+
+/* Reads on in the command under way; false when more input is needed. */
+static bool next_command(struct imap_session *s)
+{
+	struct buf *in = conn_input(s->conn);
+	struct imap_command cmd;
+
+	if (s->skipping) {
+		size_t used = 0;
+		enum imap_parse_result r = imap_parser_skip(&s->parser, in->data, in->len, &used);
+		buf_consume(in, used);
+		if (r != IMAP_PARSE_DONE)
+			return false;
+		s->skipping = false;
+		imap_parser_reset(&s->parser);
+		conn_unit_done(s->conn);
+		return true;
+	}
+	if (in->len == 0)
+		return false;
+	enum imap_parse_result r = imap_parser_feed(&s->parser, in->data, in->len, &cmd);
+	switch (r) {
+	case IMAP_PARSE_MORE:
+		return false;
+	case IMAP_PARSE_LITERAL:
+		if (cmd.lit.size > literal_limit(s, &cmd)) {
+			/* refused before the client sends it (RFC 7888 §4) */
+			imap_parser_refuse(&s->parser);
+			cmd.err = IMAP_PERR_REFUSED;
+			parse_error(s, &cmd);
+			return true;
+		}
+		if (cmd.lit.size > IMAP_NONAPPEND_LITERAL_MAX)
+			conn_phase_begin(s->conn); /* a message: the data deadline */
+		if (cmd.lit.sync)
+			imap_write(s, "+ Ready for literal data\r\n", 26);
+		return true;
+	case IMAP_PARSE_ERROR:
+		parse_error(s, &cmd);
+		return true;
+	case IMAP_PARSE_DONE:
+		break;
+	}
+	conn_phase_end(s->conn);
+	copy_tag(s, &cmd);
+	if (s->tag[0] == '\0') {
+		imap_tagged(s, "BAD", "Tag too long");
+		imap_session_bad_command(s);
+	} else {
+		imap_cmd_dispatch(s, &cmd);
+	}
+	/* the command's octets go only now: the handler read them in place */
+	imap_parser_reset(&s->parser);
+	if (s->conn == NULL)
+		return false;
+	buf_consume(conn_input(s->conn), cmd.len);
+	conn_unit_done(s->conn);
+	return true;
+}
+
+static bool session_step(void *p)
+{
+	struct imap_session *s = p;
+
+	if (s->frame.dead || s->closing || proto_frame_busy(&s->frame) || s->tls_starting)
+		return false;
+	if (conn_output_pending(s->conn) >= IMAP_OUTBUF_THROTTLE)
+		return false; /* resumed by `drained` */
+	if (s->cont != NULL) {
+		if (conn_output_pending(s->conn) > 0)
+			return false; /* one piece at a time */
+		cont_pump(s);
+		return true;
+	}
+	if (s->shutdown && (!s->cmd_active || s->idling)) {
+		if (s->idling) {
+			s->idling = false;
+			loop_timer_del(imap_loop(s), &s->idle_poll);
+			imap_tagged(s, "OK", "IDLE terminated");
+			imap_cmd_finish(s);
+		}
+		imap_untagged(s, "BYE Server shutting down");
+		imap_session_close(s, "shutdown");
+		return false;
+	}
+	if (s->idling)
+		return idle_line(s);
+	if (s->sx.wait != SASL_WAIT_NONE)
+		return sasl_line(s);
+	if (s->cmd_active)
+		return false; /* a command waits for its own event */
+	return next_command(s);
+}
+
+/* --- worker jobs ------------------------------------------------------------------ */
+
+struct imap_job *imap_job_new(struct imap_session *s, imap_job_finish_fn *finish)
+{
+	struct imap_job *job = xcalloc(1, sizeof(*job));
+	job->sess = s;
+	job->dir = s->svc->env->dir;
+	job->finish = finish;
+	job->mailbox_id = s->mailbox_id;
+	job->folder_id = s->sel != NULL ? s->sel->folder_id : 0;
+	return job;
+}
+
+static void job_free(void *p)
+{
+	struct imap_job *job = p;
+
+	free(job->login);
+	secret_free(&job->secret);
+	sasl_job_clear(&job->sasl);
+	secure_zero(&job->id, sizeof(job->id));
+	if (job->ctx_free != NULL)
+		job->ctx_free(job->ctx);
+	free(job);
+}
+
+static void job_finish(void *p)
+{
+	struct imap_job *job = p;
+	job->finish(job->sess, job);
+}
+
+static void job_done(void *p)
+{
+	struct imap_job *job = p;
+	proto_frame_job_done(&job->sess->frame, job, job_finish, job_free);
+}
+
+static bool try_submit(struct imap_session *s, struct imap_job *job, worker_fn *fn,
+		       enum worker_lane lane)
+{
+	if (proto_frame_submit(&s->frame, s->svc->env->workers, lane, fn, job_done, job) == 0)
+		return true;
+	job_free(job);
+	log_warn("sid=%s imap worker queue full", s->sid);
+	return false;
+}
+
+static bool submit(struct imap_session *s, struct imap_job *job, worker_fn *fn,
+		   enum worker_lane lane)
+{
+	if (try_submit(s, job, fn, lane))
+		return true;
+	imap_tagged(s, "NO", "[UNAVAILABLE] Server busy, try again later");
+	imap_cmd_finish(s);
+	return false;
+}
+
+bool imap_job_submit(struct imap_session *s, struct imap_job *job, worker_fn *fn)
+{
+	return submit(s, job, fn, WORKER_LANE_QUICK);
+}
+
+bool imap_job_try_submit(struct imap_session *s, struct imap_job *job, worker_fn *fn)
+{
+	return try_submit(s, job, fn, WORKER_LANE_QUICK);
+}
+
+static void braked_submit(void *sess, void *job, worker_fn *fn)
+{
+	struct imap_session *s = sess;
+
+	if (!submit(s, job, fn, WORKER_LANE_HASH))
+		imap_session_reset_auth(s);
+}
+
+void imap_job_submit_after(struct imap_session *s, struct imap_job *job, worker_fn *fn,
+			   uint64_t wait_ms)
+{
+	proto_frame_submit_after(&s->frame, imap_loop(s), wait_ms, job, fn, braked_submit,
+				 job_free);
+}
+
+/* --- connection events ------------------------------------------------------------ */
+
+static void on_data_in(struct conn *c, void *ctx)
+{
+	proto_frame_run(&((struct imap_session *)ctx)->frame);
+}
+
+static void on_drained(struct conn *c, void *ctx)
+{
+	proto_frame_run(&((struct imap_session *)ctx)->frame);
+}
+
+static void on_tls_ready(struct conn *c, void *ctx)
+{
+	struct imap_session *s = ctx;
+
+	/* RFC 9051 §6.2.1: what was learnt before the handshake is forgotten */
+	s->tls_starting = false;
+	imap_session_reset_auth(s);
+	proto_frame_run(&s->frame);
+}
+
+static void on_timeout(struct conn *c, void *ctx)
+{
+	struct imap_session *s = ctx;
+
+	if (s->frame.in_run)
+		return;
+	if (proto_frame_busy(&s->frame) ||
+	    (s->cont != NULL && s->progress != s->progress_at_timeout)) {
+		s->progress_at_timeout = s->progress;
+		conn_set_idle_timeout(c, imap_config(imap_cfg(s))->autologout);
+		return;
+	}
+	cont_free(&s->cont);
+	s->frame.in_run = true;
+	if (strcmp(conn_timeout_reason(c), "idle") == 0)
+		imap_untagged(s, "BYE Autologout; idle for too long");
+	else
+		imap_untagged(s, "BYE Autologout; command not completed in time");
+	imap_session_close(s, "timeout");
+	proto_frame_leave(&s->frame);
+}
+
+static void on_closed(struct conn *c, void *ctx, const char *reason)
+{
+	struct imap_session *s = ctx;
+
+	s->conn = NULL;
+	s->frame.dead = true;
+	loop_timer_del(imap_loop(s), &s->idle_poll);
+	proto_frame_cancel_wait(&s->frame);
+	char extra[96] = "";
+	if (s->address != NULL)
+		snprintf(extra, sizeof(extra), "fetched=%u appended=%u expunged=%u", s->fetched,
+			 s->appended, s->expunged);
+	conn_set_session_info(c, s->address, s->commands, s->bytes_out, extra);
+	if (!s->frame.in_run && s->frame.job == NULL)
+		session_free(s);
+}
+
+static const struct conn_events imap_conn_events = {
+    .data_in = on_data_in,
+    .drained = on_drained,
+    .tls_ready = on_tls_ready,
+    .timeout = on_timeout,
+    .closed = on_closed,
+};
+
+/* --- start ------------------------------------------------------------------------- */
+
+void imap_session_start(struct imap_service *svc, struct conn *c)
+{
+	const struct config *cfg = svc->env->cfg;
+	const struct imap_config *ic = imap_config(cfg);
+	struct arena *a = arena_new(IMAP_ARENA_FIRST);
+	struct imap_session *s = arena_alloc(a, sizeof(*s));
+	struct imap_parse_limits lim;
+
+	s->arena = a;
+	s->svc = svc;
+	s->conn = c;
+	s->frame = (struct proto_frame){.sess = s, .step = session_step, .free = session_free};
+	s->state = IMAP_STATE_NOTAUTH;
+	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
+	s->ip = arena_strdup(a, conn_peer_ip(c));
+	s->service = conn_service(c);
+	s->shutdown = svc->stopping;
+	imap_parse_limits_default(&lim);
+	lim.literal_max = ic->append_limit;
+	lim.literals_max = ic->append_limit + IMAP_NONAPPEND_LITERAL_MAX;
+	lim.nonsync_max = ic->literal_plus ? UINT64_MAX : IMAP_LITERAL_MINUS_MAX;
+	imap_parser_init(&s->parser, &lim);
+	s->next = svc->first;
+	if (s->next != NULL)
+		s->next->prev = s;
+	svc->first = s;
+	svc->sessions++;
+
+	conn_set_events(c, &imap_conn_events, s);
+	/* the whole command stays in the buffer until it is handled */
+	conn_set_input_max(c, (size_t)(lim.line_max + lim.literals_max + 64));
+	conn_set_idle_timeout(c, cfg->idle_timeout);
+	s->frame.in_run = true;
+	struct buf caps = {0};
+	imap_capabilities(s, &caps);
+	if (s->shutdown) {
+		imap_untagged(s, "BYE Server shutting down");
+		imap_session_close(s, "shutdown");
+	} else {
+		imap_untagged(s, "OK [CAPABILITY %s] %s IMAP ready", caps.data, cfg->hostname);
+	}
+	buf_free(&caps);
+	while (session_step(s))
+		;
+	proto_frame_leave(&s->frame);
+}
+
+void imap_service_shutdown(struct imap_service *svc)
+{
+	svc->stopping = true;
+	for (struct imap_session *s = svc->first, *next; s != NULL; s = next) {
+		next = s->next;
+		s->shutdown = true;
+		if (s->sx.wait != SASL_WAIT_NONE) {
+			imap_session_reset_auth(s);
+			imap_tagged(s, "NO", "Server shutting down");
+			imap_cmd_finish(s);
+		}
+		proto_frame_run(&s->frame); /* may free s */
+	}
+}
+
+size_t imap_session_footprint(const struct imap_session *s)
+{
+	return arena_footprint(s->arena);
+}
