@@ -55,8 +55,9 @@ case "$level" in
 # opendkim-genkey makes its key, python3-dkim checks the signature too), and
 # clamav-daemon's clamd scans in test_clamd.py with a signature database
 # the test writes (its clamav-freshclam dependency is never run). The IMAP
-# structure tests compare FETCH items with Dovecot's own IMAP (dovecot-imapd).
-test)  pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix" ;;
+# tests drive isync's mbsync and offlineimap3 against the server, and compare
+# FETCH structure items with Dovecot's own IMAP (dovecot-imapd).
+test)  pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd isync offlineimap3 slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix" ;;
 # bench: Dovecot (bench/run-pop3.sh, and IMAP to compare with), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
 bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d dovecot-imapd postfix slapd ldap-utils" ;;
