@@ -318,5 +318,37 @@ def test_hostile_input():
         r.close()
 
 
+def test_pipelining_and_limits():
+    with server_with_mail([msg(1)]) as srv:
+        r = RawImap(srv.imaps_port, tls=True)
+        r.line()
+        r.cmd("a", "LOGIN %s %s" % (ALICE, PASSWORD))
+        r.cmd("b", "SELECT INBOX")
+        # 10,000 pipelined commands: every one answered, in order
+        r.send("".join("n%d NOOP\r\n" % i for i in range(10000)))
+        for i in range(10000):
+            out = r.until("n%d" % i)
+            assert out[-1].startswith(b"n%d OK" % i), out
+        # lists nested deeper than the parser takes: BAD, and the session goes on
+        out = r.cmd("c", "FETCH 1 " + "(" * 100 + "FLAGS" + ")" * 100)
+        assert out[-1].startswith(b"c BAD"), out
+        # a non-synchronizing literal over the 64 KiB a non-APPEND command may
+        # send: refused, its octets read and dropped, the next command works
+        big = 100000
+        r.send("d SELECT {%d+}\r\n" % big + "x" * big + "\r\n")
+        out = r.until("d")
+        assert out[-1].startswith(b"d BAD [TOOBIG]"), out
+        assert r.cmd("e", "NOOP")[-1].startswith(b"e OK")
+        # a quoted string with a NUL, an unknown UID command, a huge tag
+        # a NUL is refused the moment it arrives, before the tag is read
+        r.send('f SELECT "IN\0BOX"\r\n')
+        assert r.line() in (b"* BAD NUL octet in command", b"f BAD NUL octet in command")
+        assert r.cmd("g", "UID FROB 1")[-1].startswith(b"g BAD")
+        r.send("h" * 100 + " NOOP\r\n")
+        assert r.line() == b"* BAD Tag too long"
+        assert r.cmd("i", "LOGOUT")[-1].startswith(b"i OK")
+        r.close()
+
+
 if __name__ == "__main__":
     run_tests(globals())
