@@ -924,6 +924,15 @@ void config_diff(const struct config *a, const struct config *b,
 
 void config_free(struct config *c)
 {
+	/* a configuration filled by hand (tests) has no schema: its core fields
+	   are still its own */
+	static const struct config_section *const core[] = {
+	    &config_server_section, &config_tls_section, &config_limits_section};
+	for (size_t i = 0; c->schema == NULL && i < N_ELEMENTS(core); i++)
+		for (size_t k = 0; k < core[i]->n_keys; k++)
+			free_value(&core[i]->keys[k], (char *)c + core[i]->keys[k].off);
+	for (size_t i = 0; c->schema == NULL && i < CONFIG_LISTEN_MAX; i++)
+		list_clear(&c->listen[i]);
 	for (size_t i = 0; c->schema != NULL && i < c->schema->n_sections; i++) {
 		const struct config_section *s = c->schema->sections[i];
 		char *f = fields_of(c, i);
