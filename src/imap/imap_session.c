@@ -97,6 +97,9 @@ void imap_write(struct imap_session *s, const void *p, size_t n)
 }
 
 static void write_line(struct imap_session *s, const char *head, const char *fmt, va_list ap)
+    ATTR_FORMAT(3, 0);
+
+static void write_line(struct imap_session *s, const char *head, const char *fmt, va_list ap)
 {
 	char line[IMAP_REPLY_MAX];
 	size_t n = (size_t)snprintf(line, sizeof(line), "%s", head);
