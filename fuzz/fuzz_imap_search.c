@@ -189,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						(hi >> 6) & 1 ? "$Forwarded work" : NULL,
 						len,
 						1704067200 + (int64_t)(hi % 5) * 86400 - 43200,
+						(uint64_t)(hi % 7) + 1,
 						text,
 						len};
 	}

@@ -85,7 +85,8 @@ void imap_capabilities(const struct imap_session *s, struct buf *out)
 	}
 	buf_append_str(out, ic->literal_plus ? " LITERAL+" : " LITERAL-");
 	buf_append_str(out, " ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN");
-	buf_append_str(out, " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH STATUS=SIZE");
+	buf_append_str(
+	    out, " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH STATUS=SIZE CONDSTORE QRESYNC");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)ic->append_limit);
 }
 
@@ -226,9 +227,15 @@ static enum imap_cmd_result cmd_enable(struct imap_cmd_ctx *ctx)
 		} else if (imap_node_is(a, "UTF8=ACCEPT") && !s->utf8) {
 			s->utf8 = true;
 			name = "UTF8=ACCEPT";
+		} else if (imap_node_is(a, "CONDSTORE") && !s->condstore) {
+			s->condstore = true;
+			name = "CONDSTORE";
+		} else if (imap_node_is(a, "QRESYNC") && !s->qresync) {
+			/* RFC 7162 §3.2.3: QRESYNC implies CONDSTORE */
+			s->qresync = s->condstore = true;
+			name = "QRESYNC";
 		}
-		/* others (CONDSTORE, QRESYNC until they are served) are not
-		   enabled and not listed, as RFC 5161 §3.1 allows */
+		/* others are not enabled and not listed (RFC 5161 §3.1) */
 		if (name != NULL && n + strlen(name) + 2 < sizeof(enabled))
 			n += (size_t)snprintf(enabled + n, sizeof(enabled) - n, " %s", name);
 	}

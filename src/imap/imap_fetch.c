@@ -89,6 +89,14 @@ struct fetch_ctx {
 	size_t n_batch;
 	bool job_out, failed;
 	int64_t mailbox_id, folder_id;
+	/* RFC 7162 FETCH modifiers: CHANGEDSINCE, and VANISHED (UID FETCH) */
+	uint64_t changedsince;
+	bool vanished;
+	struct imap_seq_range *ranges; /* the UID set as sent, for VANISHED */
+	size_t n_ranges;
+	uint32_t *gone; /* VANISHED (EARLIER), found by the first batch */
+	size_t n_gone;
+	bool gone_told;
 };
 
 static void batch_free(struct fetch_ctx *c)
@@ -110,6 +118,8 @@ static void fetch_ctx_free(void *p)
 	for (size_t i = 0; i < c->n_sec; i++)
 		free(c->sec[i].fields);
 	free(c->uids);
+	free(c->ranges);
+	free(c->gone);
 	free(c);
 }
 
@@ -201,7 +211,8 @@ static int parse_item(struct fetch_ctx *c, const struct imap_node *n, bool conds
 		return parse_section(c, n);
 	if (n->type != IMAP_NODE_ATOM)
 		return -1;
-	if (condstore && imap_node_is(n, "MODSEQ")) {
+	if (imap_node_is(n, "MODSEQ")) {
+		(void)condstore; /* asking for it enables CONDSTORE (RFC 7162 §3.1) */
 		c->items |= F_MODSEQ;
 		return 0;
 	}
@@ -251,6 +262,29 @@ static void work_batch(void *thread_ctx, void *p)
 			return;
 		}
 	}
+	if (c->vanished && !c->gone_told && c->gone == NULL) {
+		struct store_imsg *ch = NULL;
+		uint32_t *v = NULL;
+		size_t n_ch = 0, n_v = 0;
+		uint64_t highest;
+		bool pruned;
+		job->result = store_folder_changes(st, c->folder_id, c->changedsince, &ch, &n_ch,
+						   &v, &n_v, &highest, &pruned);
+		store_imsgs_free(ch, n_ch);
+		if (job->result != STORE_OK) {
+			free(v);
+			return;
+		}
+		/* only those in the UID set the command named */
+		c->gone = xmalloc((n_v > 0 ? n_v : 1) * sizeof(*c->gone));
+		for (size_t i = 0; i < n_v; i++)
+			for (size_t r = 0; r < c->n_ranges; r++)
+				if (v[i] >= c->ranges[r].lo && v[i] <= c->ranges[r].hi) {
+					c->gone[c->n_gone++] = v[i];
+					break;
+				}
+		free(v);
+	}
 	job->result = store_folder_load(st, c->folder_id, &all, &n_all);
 	if (job->result != STORE_OK)
 		return;
@@ -262,8 +296,8 @@ static void work_batch(void *thread_ctx, void *p)
 		uint32_t uid = c->uids[first + i];
 		while (k < n_all && all[k].uid < uid)
 			k++;
-		if (k == n_all || all[k].uid != uid) {
-			fm->gone = true;
+		if (k == n_all || all[k].uid != uid || all[k].modseq <= c->changedsince) {
+			fm->gone = true; /* expunged meanwhile, or unchanged (CHANGEDSINCE) */
 			continue;
 		}
 		fm->m = all[k];
@@ -440,7 +474,7 @@ static void write_msg(struct imap_session *s, struct fetch_ctx *c, const struct 
 		buf_append_str(&b, "FLAGS ");
 		imap_flags_write(&b, fm->m.flags, fm->m.keywords);
 	}
-	if (c->items & F_MODSEQ || (s->condstore && c->items)) {
+	if (c->items & F_MODSEQ || (s->condstore && (c->items & F_FLAGS || c->set_seen))) {
 		SEP();
 		buf_printf(&b, "MODSEQ (%llu)", (unsigned long long)fm->m.modseq);
 	}
@@ -515,6 +549,15 @@ static void finish_batch(struct imap_session *s, struct imap_job *job)
 		batch_free(c);
 		return;
 	}
+	if (c->gone != NULL && !c->gone_told) {
+		if (c->n_gone > 0) {
+			struct buf b = {0};
+			imap_uid_set_write(&b, c->gone, c->n_gone);
+			imap_untagged(s, "VANISHED (EARLIER) %.*s", (int)b.len, b.data);
+			buf_free(&b);
+		}
+		c->gone_told = true;
+	}
 	for (size_t i = 0; i < c->n_batch; i++)
 		if (!c->batch[i].gone)
 			write_msg(s, c, &c->batch[i]);
@@ -559,17 +602,52 @@ enum imap_cmd_result imap_cmd_fetch(struct imap_cmd_ctx *ctx)
 	const char *err = NULL;
 
 	if (ctx->argc < 2 || ctx->argc > 3) {
-		imap_tagged(s, "BAD", "FETCH takes a sequence set and items");
+		imap_tagged(s, "BAD", "FETCH takes a sequence set, items and modifiers");
 		return IMAP_CMD_DONE;
 	}
 	items = set->next;
-	if (items->next != NULL) {
-		/* RFC 7162 CHANGEDSINCE: not offered until CONDSTORE is */
-		imap_tagged(s, "BAD", "Unknown FETCH modifier");
-		return IMAP_CMD_DONE;
-	}
 	struct fetch_ctx *c = xcalloc(1, sizeof(*c));
 	c->uid = ctx->uid;
+	if (items->next != NULL) {
+		/* RFC 7162: (CHANGEDSINCE modseq [VANISHED]) */
+		const struct imap_node *m = items->next;
+		bool ok = m->type == IMAP_NODE_LIST && m->count >= 2;
+		for (const struct imap_node *o = ok ? m->child : NULL; o != NULL && ok;
+		     o = o->next) {
+			if (imap_node_is(o, "CHANGEDSINCE") &&
+			    imap_node_number(o->next, IMAP_NUMBER64_MAX, &c->changedsince)) {
+				o = o->next;
+			} else if (imap_node_is(o, "VANISHED") && ctx->uid && s->qresync) {
+				c->vanished = true;
+			} else {
+				ok = false;
+			}
+		}
+		if (!ok || (c->vanished && c->changedsince == 0)) {
+			fetch_ctx_free(c);
+			imap_tagged(s, "BAD", "Invalid FETCH modifier");
+			return IMAP_CMD_DONE;
+		}
+		s->condstore = true; /* CHANGEDSINCE enables CONDSTORE */
+		c->items |= F_MODSEQ | F_FLAGS;
+		if (c->vanished) {
+			struct imap_seq_range r[IMAP_SEQ_RANGES_MAX];
+			struct imap_seqset ss = {.r = r, .max = IMAP_SEQ_RANGES_MAX};
+			struct slice text;
+			const char *e = NULL;
+			uint32_t top = s->sel->uidnext > 0 ? s->sel->uidnext - 1 : 0;
+			if (!imap_node_astring(set, &text) ||
+			    imap_parse_seqset(text, false, &ss, &e) < 0) {
+				fetch_ctx_free(c);
+				imap_tagged(s, "BAD", "Invalid UID set");
+				return IMAP_CMD_DONE;
+			}
+			c->ranges = xmalloc((ss.n > 0 ? ss.n : 1) * sizeof(*c->ranges));
+			for (size_t i = 0; i < ss.n; i++)
+				c->ranges[i] = imap_seq_range_resolve(ss.r[i], top);
+			c->n_ranges = ss.n;
+		}
+	}
 	int bad = 0;
 	if (items->type == IMAP_NODE_LIST) {
 		for (const struct imap_node *n = items->child; n != NULL && bad == 0; n = n->next)
@@ -584,6 +662,8 @@ enum imap_cmd_result imap_cmd_fetch(struct imap_cmd_ctx *ctx)
 		imap_tagged(s, "BAD", "Invalid FETCH item");
 		return IMAP_CMD_DONE;
 	}
+	if (c->items & F_MODSEQ)
+		s->condstore = true;
 	if (imap_view_select(s->sel, set, ctx->uid, &c->uids, &c->n, &err) < 0) {
 		fetch_ctx_free(c);
 		imap_tagged(s, "BAD", "%s", err);

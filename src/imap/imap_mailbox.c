@@ -88,6 +88,16 @@ struct folders_ctx {
 	size_t n_msgs;
 	struct store_folder one;
 	bool readonly;
+	/* SELECT (QRESYNC (uidvalidity modseq [known-uids])) */
+	bool qresync;
+	uint32_t q_uidvalidity;
+	uint64_t q_modseq;
+	char *q_known; /* the known-uids set as sent, or NULL */
+	struct store_imsg *ch;
+	size_t n_ch;
+	uint32_t *vanished;
+	size_t n_vanished;
+	bool vanished_all;
 };
 
 static void folders_ctx_free(void *p)
@@ -98,6 +108,9 @@ static void folders_ctx_free(void *p)
 	store_folders_free(c->f, c->n);
 	store_folder_clear(&c->one);
 	store_imsgs_free(c->msgs, c->n_msgs);
+	store_imsgs_free(c->ch, c->n_ch);
+	free(c->vanished);
+	free(c->q_known);
 	free(c->name);
 	free(c->name2);
 	free(c->pattern);
@@ -129,6 +142,7 @@ enum status_item {
 	ST_DELETED = 16,
 	ST_SIZE = 32,
 	ST_RECENT = 64,
+	ST_HIGHESTMODSEQ = 128,
 };
 
 /* IMAP LIST wildcards: "*" anything, "%" anything but the delimiter. */
@@ -186,6 +200,7 @@ static void status_items(struct buf *b, unsigned items, const struct store_folde
 	ITEM(ST_DELETED, "DELETED %u", f->deleted)
 	ITEM(ST_SIZE, "SIZE %llu", (unsigned long long)f->size)
 	ITEM(ST_RECENT, "RECENT %u", 0u)
+	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ %llu", (unsigned long long)f->highestmodseq)
 #undef ITEM
 	buf_append_c(b, ')');
 }
@@ -280,10 +295,10 @@ static int parse_status_items(const struct imap_node *list, unsigned *items_r)
 	static const struct {
 		const char *name;
 		unsigned flag;
-	} names[] = {
-	    {"MESSAGES", ST_MESSAGES}, {"UIDNEXT", ST_UIDNEXT}, {"UIDVALIDITY", ST_UIDVALIDITY},
-	    {"UNSEEN", ST_UNSEEN},     {"DELETED", ST_DELETED}, {"SIZE", ST_SIZE},
-	    {"RECENT", ST_RECENT}};
+	} names[] = {{"MESSAGES", ST_MESSAGES},	      {"UIDNEXT", ST_UIDNEXT},
+		     {"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN},
+		     {"DELETED", ST_DELETED},	      {"SIZE", ST_SIZE},
+		     {"RECENT", ST_RECENT},	      {"HIGHESTMODSEQ", ST_HIGHESTMODSEQ}};
 	if (list == NULL || list->type != IMAP_NODE_LIST || list->count == 0)
 		return -1;
 	*items_r = 0;
@@ -567,6 +582,8 @@ enum imap_cmd_result imap_cmd_status(struct imap_cmd_ctx *ctx)
 		imap_tagged(s, "BAD", "STATUS takes a mailbox and a list of items");
 		return IMAP_CMD_DONE;
 	}
+	if (items & ST_HIGHESTMODSEQ)
+		s->condstore = true; /* RFC 7162 §3.1: a CONDSTORE-enabling command */
 	char *name = imap_mailbox_arg(s, ctx->args);
 	if (name == NULL)
 		return IMAP_CMD_DONE;
@@ -588,6 +605,80 @@ static void work_select(void *thread_ctx, void *p)
 	job->result = store_folder_get(thread_ctx, job->mailbox_id, c->name, &c->one);
 	if (job->result == STORE_OK)
 		job->result = store_folder_load(thread_ctx, c->one.id, &c->msgs, &c->n_msgs);
+	/* QRESYNC: what changed since the client's modseq, if its UIDs hold */
+	if (job->result == STORE_OK && c->qresync && c->q_uidvalidity == c->one.uidvalidity) {
+		uint64_t highest;
+		job->result =
+		    store_folder_changes(thread_ctx, c->one.id, c->q_modseq, &c->ch, &c->n_ch,
+					 &c->vanished, &c->n_vanished, &highest, &c->vanished_all);
+	}
+}
+
+static bool in_set(const struct imap_seq_range *r, size_t n, uint32_t uid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (uid >= r[i].lo && uid <= r[i].hi)
+			return true;
+	return false;
+}
+
+/* RFC 7162 §3.2.5.1: VANISHED (EARLIER) and the changed flags, between the
+   SELECT's untagged replies and its tagged OK */
+static void qresync_tell(struct imap_session *s, struct folders_ctx *c)
+{
+	struct imap_view *v = s->sel;
+	struct imap_seq_range ranges[IMAP_SEQ_RANGES_MAX];
+	struct imap_seqset known = {.r = ranges, .max = IMAP_SEQ_RANGES_MAX};
+	const char *err = NULL;
+	bool have_known = false;
+
+	if (c->q_known != NULL &&
+	    imap_parse_seqset(slice_from(c->q_known), false, &known, &err) == 0) {
+		have_known = true;
+		for (size_t i = 0; i < known.n; i++)
+			known.r[i] =
+			    imap_seq_range_resolve(known.r[i], v->uidnext > 0 ? v->uidnext - 1 : 0);
+	}
+	uint32_t *gone = NULL;
+	size_t n_gone = 0, cap = 0;
+	if (c->vanished_all) {
+		/* records were pruned: every known UID below UIDNEXT not there now */
+		uint32_t top = v->uidnext > 0 ? v->uidnext - 1 : 0;
+		for (size_t i = 0; have_known && i < known.n; i++)
+			for (uint64_t u = known.r[i].lo;
+			     u <= known.r[i].hi && u <= top && n_gone < 1000000; u++)
+				if (imap_view_seq(v, (uint32_t)u) == 0) {
+					if (n_gone == cap)
+						gone = xrealloc(gone, (cap = cap ? cap * 2 : 64) *
+									  sizeof(*gone));
+					gone[n_gone++] = (uint32_t)u;
+				}
+	} else {
+		for (size_t i = 0; i < c->n_vanished; i++) {
+			if (have_known && !in_set(known.r, known.n, c->vanished[i]))
+				continue;
+			if (n_gone == cap)
+				gone = xrealloc(gone, (cap = cap ? cap * 2 : 64) * sizeof(*gone));
+			gone[n_gone++] = c->vanished[i];
+		}
+	}
+	if (n_gone > 0) {
+		struct buf b = {0};
+		imap_uid_set_write(&b, gone, n_gone);
+		imap_untagged(s, "VANISHED (EARLIER) %.*s", (int)b.len, b.data);
+		buf_free(&b);
+	}
+	free(gone);
+	for (size_t i = 0; i < c->n_ch; i++) {
+		uint32_t seq = imap_view_seq(v, c->ch[i].uid);
+		if (seq == 0)
+			continue;
+		struct buf b = {0};
+		imap_flags_write(&b, c->ch[i].flags, c->ch[i].keywords);
+		imap_untagged(s, "%u FETCH (UID %u FLAGS %.*s MODSEQ (%llu))", seq, c->ch[i].uid,
+			      (int)b.len, b.data, (unsigned long long)c->ch[i].modseq);
+		buf_free(&b);
+	}
 }
 
 void imap_flags_write(struct buf *out, unsigned flags, const char *keywords)
@@ -661,6 +752,9 @@ static void finish_select(struct imap_session *s, struct imap_job *job)
 	}
 	imap_untagged(s, "OK [UIDVALIDITY %u] UIDs valid", v->uidvalidity);
 	imap_untagged(s, "OK [UIDNEXT %u] Predicted next UID", v->uidnext);
+	if (s->condstore)
+		imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+			      (unsigned long long)v->highestmodseq);
 	if (s->rev2) {
 		struct buf n = {0};
 		buf_printf(&n, "LIST (%s) \"/\" ",
@@ -670,6 +764,8 @@ static void finish_select(struct imap_session *s, struct imap_job *job)
 		imap_untagged(s, "%.*s", (int)n.len, n.data);
 		buf_free(&n);
 	}
+	if (c->qresync && c->q_uidvalidity == v->uidvalidity)
+		qresync_tell(s, c);
 	imap_tagged(s, "OK", "[%s] %s completed", c->readonly ? "READ-ONLY" : "READ-WRITE",
 		    c->readonly ? "EXAMINE" : "SELECT");
 	imap_cmd_finish(s);
@@ -679,9 +775,42 @@ static enum imap_cmd_result select_common(struct imap_cmd_ctx *ctx, bool readonl
 {
 	struct imap_session *s = ctx->sess;
 
-	if (ctx->argc != 1) {
+	bool qresync = false;
+	uint64_t q_uidvalidity = 0, q_modseq = 0;
+	struct slice known = {0};
+
+	if (ctx->argc < 1 || ctx->argc > 2) {
 		imap_tagged(s, "BAD", "%s takes a mailbox name", readonly ? "EXAMINE" : "SELECT");
 		return IMAP_CMD_DONE;
+	}
+	/* RFC 7162: (CONDSTORE) or (QRESYNC (uidvalidity modseq [known-uids ...])) */
+	if (ctx->argc == 2) {
+		const struct imap_node *p = ctx->args->next;
+		bool ok = p->type == IMAP_NODE_LIST && p->count >= 1;
+		for (const struct imap_node *o = ok ? p->child : NULL; o != NULL && ok;
+		     o = o->next) {
+			if (imap_node_is(o, "CONDSTORE")) {
+				s->condstore = true;
+			} else if (imap_node_is(o, "QRESYNC") && s->qresync && o->next != NULL &&
+				   o->next->type == IMAP_NODE_LIST && o->next->count >= 2) {
+				const struct imap_node *q = o->next->child;
+				ok = imap_node_number(q, UINT32_MAX, &q_uidvalidity) &&
+				     q_uidvalidity > 0 &&
+				     imap_node_number(q->next, IMAP_NUMBER64_MAX, &q_modseq) &&
+				     q_modseq > 0;
+				if (ok && q->next->next != NULL &&
+				    q->next->next->type != IMAP_NODE_LIST)
+					ok = imap_node_astring(q->next->next, &known);
+				qresync = ok;
+				o = o->next;
+			} else {
+				ok = false;
+			}
+		}
+		if (!ok) {
+			imap_tagged(s, "BAD", "Invalid SELECT parameters");
+			return IMAP_CMD_DONE;
+		}
 	}
 	char *name = imap_mailbox_arg(s, ctx->args);
 	if (name == NULL)
@@ -696,6 +825,10 @@ static enum imap_cmd_result select_common(struct imap_cmd_ctx *ctx, bool readonl
 	struct folders_ctx *c = job->ctx;
 	c->name = name;
 	c->readonly = readonly;
+	c->qresync = qresync;
+	c->q_uidvalidity = (uint32_t)q_uidvalidity;
+	c->q_modseq = q_modseq;
+	c->q_known = known.len > 0 ? xstrndup(known.p, known.len) : NULL;
 	imap_job_submit(s, job, work_select);
 	return IMAP_CMD_ASYNC;
 }
@@ -798,12 +931,6 @@ static void work_sync(void *thread_ctx, void *p)
 		job->result = store_folder_load(thread_ctx, job->folder_id, &c->full, &c->n_full);
 }
 
-static void view_remove(struct imap_view *v, uint32_t seq)
-{
-	memmove(&v->uids[seq - 1], &v->uids[seq], (v->n - seq) * sizeof(*v->uids));
-	v->n--;
-}
-
 static void finish_sync(struct imap_session *s, struct imap_job *job)
 {
 	struct sync_ctx *c = job->ctx;
@@ -818,36 +945,27 @@ static void finish_sync(struct imap_session *s, struct imap_job *job)
 	}
 	bool withheld = false;
 	/* expunges first: each EXPUNGE renumbers what follows */
+	uint32_t *gone = xmalloc((v->n > 0 ? v->n : 1) * sizeof(*gone));
+	size_t n_gone = 0;
 	if (c->all) {
-		/* compare the whole folder: what the view has and the store not */
+		/* records were pruned: what the view has and the store not */
 		size_t k = 0;
-		for (uint32_t i = 0; i < v->n;) {
+		for (uint32_t i = 0; i < v->n; i++) {
 			while (k < c->n_full && c->full[k].uid < v->uids[i])
 				k++;
-			if (k < c->n_full && c->full[k].uid == v->uids[i]) {
-				i++;
-				continue;
-			}
-			if (!c->expunges_ok) {
-				withheld = true;
-				break;
-			}
-			imap_untagged(s, "%u EXPUNGE", i + 1);
-			view_remove(v, i + 1);
+			if (k == c->n_full || c->full[k].uid != v->uids[i])
+				gone[n_gone++] = v->uids[i];
 		}
 	} else {
-		for (size_t i = 0; i < c->n_vanished; i++) {
-			uint32_t seq = imap_view_seq(v, c->vanished[i]);
-			if (seq == 0)
-				continue;
-			if (!c->expunges_ok) {
-				withheld = true;
-				continue;
-			}
-			imap_untagged(s, "%u EXPUNGE", seq);
-			view_remove(v, seq);
-		}
+		for (size_t i = 0; i < c->n_vanished && n_gone < v->n; i++)
+			if (imap_view_seq(v, c->vanished[i]) != 0)
+				gone[n_gone++] = c->vanished[i];
 	}
+	if (n_gone > 0 && !c->expunges_ok)
+		withheld = true;
+	else
+		imap_tell_expunged(s, gone, n_gone);
+	free(gone);
 	/* new messages, then changed flags of the ones told before */
 	uint32_t last = v->n > 0 ? v->uids[v->n - 1] : 0, before = v->n;
 	for (size_t i = 0; i < c->n; i++) {

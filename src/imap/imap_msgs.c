@@ -25,7 +25,7 @@ static void changed(struct imap_session *s)
 }
 
 /* "2,4:7" of a sorted list of UIDs, as UIDPLUS writes sets. */
-static void put_uid_set(struct buf *b, const uint32_t *u, size_t n)
+void imap_uid_set_write(struct buf *b, const uint32_t *u, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
@@ -86,6 +86,7 @@ struct store_ctx {
 	unsigned flags;
 	struct buf keywords;
 	bool silent;
+	bool conditional; /* UNCHANGEDSINCE was given (0 too: every message fails) */
 	uint64_t unchangedsince;
 	struct store_imsg *ch;
 	size_t n_ch;
@@ -134,6 +135,14 @@ static void work_store(void *thread_ctx, void *p)
 {
 	struct imap_job *job = p;
 	struct store_ctx *c = job->ctx;
+	if (c->conditional && c->unchangedsince == 0) {
+		/* RFC 7162 §3.1.3: every modseq is above 0, so nothing changes */
+		c->failed = xmalloc((c->n > 0 ? c->n : 1) * sizeof(*c->failed));
+		memcpy(c->failed, c->uids, c->n * sizeof(*c->failed));
+		c->n_failed = c->n;
+		job->result = STORE_OK;
+		return;
+	}
 	job->result =
 	    store_flags_change(thread_ctx, job->folder_id, c->uids, c->n, c->op, c->flags,
 			       c->keywords.len > 0 ? c->keywords.data : NULL, c->unchangedsince,
@@ -155,15 +164,40 @@ static void finish_store(struct imap_session *s, struct imap_job *job)
 			continue;
 		struct buf b = {0};
 		imap_flags_write(&b, c->ch[i].flags, c->ch[i].keywords);
+		char ms[48] = "";
+		if (s->condstore)
+			snprintf(ms, sizeof(ms), " MODSEQ (%llu)",
+				 (unsigned long long)c->ch[i].modseq);
 		if (s->cmd_uid)
-			imap_untagged(s, "%u FETCH (UID %u FLAGS %.*s)", seq, c->ch[i].uid,
-				      (int)b.len, b.data);
+			imap_untagged(s, "%u FETCH (UID %u FLAGS %.*s%s)", seq, c->ch[i].uid,
+				      (int)b.len, b.data, ms);
 		else
-			imap_untagged(s, "%u FETCH (FLAGS %.*s)", seq, (int)b.len, b.data);
+			imap_untagged(s, "%u FETCH (FLAGS %.*s%s)", seq, (int)b.len, b.data, ms);
 		buf_free(&b);
 	}
 	if (c->n_ch > 0)
 		changed(s);
+	if (c->n_failed > 0) {
+		/* RFC 7162 §3.1.3: the messages that were not changed, as UIDs for
+		   UID STORE and sequence numbers for STORE */
+		uint32_t *ids = xmalloc(c->n_failed * sizeof(*ids));
+		size_t n = 0;
+		for (size_t i = 0; i < c->n_failed; i++) {
+			uint32_t seq = s->sel != NULL ? imap_view_seq(s->sel, c->failed[i]) : 0;
+			if (s->cmd_uid)
+				ids[n++] = c->failed[i];
+			else if (seq != 0)
+				ids[n++] = seq;
+		}
+		struct buf b = {0};
+		imap_uid_set_write(&b, ids, n);
+		imap_tagged(s, "OK", "[MODIFIED %.*s] Conditional %sSTORE failed", (int)b.len,
+			    b.data, s->cmd_uid ? "UID " : "");
+		buf_free(&b);
+		free(ids);
+		imap_cmd_finish(s);
+		return;
+	}
 	imap_tagged(s, "OK", "%sSTORE completed", s->cmd_uid ? "UID " : "");
 	imap_cmd_finish(s);
 }
@@ -175,17 +209,35 @@ enum imap_cmd_result imap_cmd_store(struct imap_cmd_ctx *ctx)
 	const char *err = NULL;
 	struct store_ctx *c;
 
-	if (ctx->argc != 3 || set->next->type != IMAP_NODE_ATOM) {
+	const struct imap_node *mod = NULL;
+	if (ctx->argc == 4 && set->next->type == IMAP_NODE_LIST) {
+		mod = set->next; /* RFC 7162 §3.1.3: (UNCHANGEDSINCE modseq) */
+	}
+	if ((ctx->argc != 3 && mod == NULL) ||
+	    (mod != NULL ? mod->next : set->next)->type != IMAP_NODE_ATOM) {
 		imap_tagged(s, "BAD", "STORE takes a sequence set, an item and flags");
 		return IMAP_CMD_DONE;
+	}
+	uint64_t unchangedsince = 0;
+	bool conditional = false;
+	if (mod != NULL) {
+		if (mod->count != 2 || !imap_node_is(mod->child, "UNCHANGEDSINCE") ||
+		    !imap_node_number(mod->child->next, IMAP_NUMBER64_MAX, &unchangedsince)) {
+			imap_tagged(s, "BAD", "Invalid STORE modifier");
+			return IMAP_CMD_DONE;
+		}
+		conditional = true;
+		s->condstore = true;
 	}
 	if (s->sel->readonly) {
 		imap_tagged(s, "NO", "[READ-ONLY] Mailbox is read-only");
 		return IMAP_CMD_DONE;
 	}
-	item = set->next;
+	item = mod != NULL ? mod->next : set->next;
 	flags = item->next;
 	struct imap_job *job = ctx_job(s, finish_store, &c);
+	c->conditional = conditional;
+	c->unchangedsince = unchangedsince;
 	struct slice name = item->str;
 	if (name.len > 7 && strncasecmp(name.p + name.len - 7, ".SILENT", 7) == 0) {
 		c->silent = true;
@@ -230,19 +282,30 @@ static void work_expunge(void *thread_ctx, void *p)
 					   &c->n_expunged);
 }
 
-/* "* n EXPUNGE" for each UID the view holds, and out of the view */
-static void tell_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
+void imap_tell_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
 {
 	struct imap_view *v = s->sel;
+	uint32_t *told = s->qresync ? xmalloc((n > 0 ? n : 1) * sizeof(*told)) : NULL;
+	size_t n_told = 0;
+
 	for (size_t i = 0; v != NULL && i < n; i++) {
 		uint32_t seq = imap_view_seq(v, uids[i]);
 		if (seq == 0)
 			continue;
-		imap_untagged(s, "%u EXPUNGE", seq);
+		if (told != NULL)
+			told[n_told++] = uids[i];
+		else
+			imap_untagged(s, "%u EXPUNGE", seq);
 		memmove(&v->uids[seq - 1], &v->uids[seq], (v->n - seq) * sizeof(*v->uids));
 		v->n--;
-		s->expunged++;
 	}
+	if (n_told > 0) {
+		struct buf b = {0};
+		imap_uid_set_write(&b, told, n_told);
+		imap_untagged(s, "VANISHED %.*s", (int)b.len, b.data);
+		buf_free(&b);
+	}
+	free(told);
 }
 
 static void finish_expunge(struct imap_session *s, struct imap_job *job)
@@ -254,7 +317,8 @@ static void finish_expunge(struct imap_session *s, struct imap_job *job)
 		imap_cmd_finish(s);
 		return;
 	}
-	tell_expunged(s, c->expunged, c->n_expunged);
+	imap_tell_expunged(s, c->expunged, c->n_expunged);
+	s->expunged += (uint32_t)c->n_expunged;
 	if (c->n_expunged > 0)
 		changed(s);
 	imap_tagged(s, "OK", "%sEXPUNGE completed", s->cmd_uid ? "UID " : "");
@@ -330,15 +394,15 @@ static void finish_copy(struct imap_session *s, struct imap_job *job)
 	struct buf code = {0};
 	if (c->n_copied > 0) {
 		buf_printf(&code, "COPYUID %u ", c->dest_uidvalidity);
-		put_uid_set(&code, c->src, c->n_copied);
+		imap_uid_set_write(&code, c->src, c->n_copied);
 		buf_append_c(&code, ' ');
-		put_uid_set(&code, c->dst, c->n_copied);
+		imap_uid_set_write(&code, c->dst, c->n_copied);
 	}
 	if (c->move) {
 		/* RFC 6851 §4.3: COPYUID in an untagged OK, before the expunges */
 		if (code.len > 0)
 			imap_untagged(s, "OK [%.*s] Moved", (int)code.len, code.data);
-		tell_expunged(s, c->src, c->n_copied);
+		imap_tell_expunged(s, c->src, c->n_copied);
 		imap_tagged(s, "OK", "%sMOVE completed", s->cmd_uid ? "UID " : "");
 	} else if (code.len > 0) {
 		imap_tagged(s, "OK", "[%.*s] %sCOPY completed", (int)code.len, code.data,
@@ -493,6 +557,7 @@ struct search_ctx {
 	bool uid;
 	uint32_t *matches;
 	size_t n_matches;
+	uint64_t highest; /* of the matches, for a MODSEQ key */
 };
 
 static void search_ctx_free(void *p)
@@ -542,11 +607,15 @@ static void work_search(void *thread_ctx, void *p)
 		    .keywords = m[k].keywords,
 		    .size = m[k].size,
 		    .internaldate = m[k].received,
+		    .modseq = m[k].modseq,
 		    .msg = body.data,
 		    .len = body.len,
 		};
-		if (imap_search_match(c->prog, &sm))
+		if (imap_search_match(c->prog, &sm)) {
 			c->matches[c->n_matches++] = c->uid ? m[k].uid : i + 1;
+			if (m[k].modseq > c->highest)
+				c->highest = m[k].modseq;
+		}
 		buf_free(&body);
 	}
 	store_imsgs_free(m, n);
@@ -562,7 +631,8 @@ static void finish_search(struct imap_session *s, struct imap_job *job)
 		return;
 	}
 	struct buf out = {0};
-	imap_search_result(c->prog, c->matches, c->n_matches, c->uid, s->tag, false, &out);
+	imap_search_result_modseq(c->prog, c->matches, c->n_matches, c->uid, s->tag, false,
+				  c->highest, &out);
 	imap_write(s, out.data, out.len);
 	buf_free(&out);
 	imap_tagged(s, "OK", "%sSEARCH completed", c->uid ? "UID " : "");
@@ -590,6 +660,8 @@ enum imap_cmd_result imap_cmd_search(struct imap_cmd_ctx *ctx)
 		imap_tagged(s, "BAD", "%s", err != NULL ? err : "Invalid search");
 		return IMAP_CMD_DONE;
 	}
+	if (imap_search_uses_modseq(prog))
+		s->condstore = true; /* RFC 7162 §3.1: MODSEQ enables CONDSTORE */
 	struct imap_job *job = imap_job_new(s, finish_search);
 	struct search_ctx *c = xcalloc(1, sizeof(*c));
 	c->prog = prog;

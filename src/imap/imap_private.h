@@ -284,6 +284,12 @@ void imap_sync(struct imap_session *s, bool expunges_ok, void (*done)(struct ima
 /* --- messages (imap_fetch.c, imap_msgs.c, imap_search.c) ------------------- */
 imap_cmd_fn imap_cmd_fetch, imap_cmd_store, imap_cmd_expunge, imap_cmd_copy, imap_cmd_move,
     imap_cmd_append, imap_cmd_search, imap_cmd_idle, imap_cmd_check;
+/* UIDs as a sequence set ("2,4:7"), from a sorted list. */
+void imap_uid_set_write(struct buf *b, const uint32_t *u, size_t n);
+/* Tells the client that these UIDs are gone: "* VANISHED set" once
+   QRESYNC is enabled (RFC 7162 §3.2.10), else "* n EXPUNGE" for each one
+   the view holds; they leave the view. uids ascending. */
+void imap_tell_expunged(struct imap_session *s, const uint32_t *uids, size_t n);
 /* "(\Seen \Answered $Junk)" for flags and keywords. */
 void imap_flags_write(struct buf *out, unsigned flags, const char *keywords);
 

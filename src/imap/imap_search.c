@@ -25,6 +25,7 @@ enum key_arg {
 	ARG_KEY,     /* NOT key */
 	ARG_KEY2,    /* OR key key */
 	ARG_SET,     /* UID sequence-set */
+	ARG_MODSEQ,  /* [entry-name entry-type-req] mod-sequence-valzer */
 };
 
 /* How a key behaves for an IMAP4rev2 client: as written, or as a
@@ -60,6 +61,7 @@ static const struct search_key keys[] = {
     {"HEADER", OP_HEADER, ARG_HEADER, REV2_SAME, 0, 0, NULL},
     {"KEYWORD", OP_KEYWORD, ARG_KEYWORD, REV2_SAME, 0, 1, NULL},
     {"LARGER", OP_LARGER, ARG_NUMBER, REV2_SAME, 0, 0, NULL},
+    {"MODSEQ", OP_MODSEQ, ARG_MODSEQ, REV2_SAME, 0, 0, NULL},
     {"NEW", OP_FLAGS, ARG_NONE, REV2_NONE, F_RECENT | F_SEEN, F_RECENT, NULL},
     {"NOT", OP_NOT, ARG_KEY, REV2_SAME, 0, 0, NULL},
     {"OLD", OP_FLAGS, ARG_NONE, REV2_ALL, F_RECENT, 0, NULL},
@@ -423,6 +425,30 @@ static uint32_t compile_args(struct compiler *c, const struct search_key *k,
 		if ((i = new_op(c, (enum search_op)k->op, COST_CHEAP)) != OP_NONE)
 			p->ops[i].num = v;
 		return i;
+	case ARG_MODSEQ:
+		/* RFC 7162 §3.1.5: an entry name ("/flags/\\seen") and its type
+		   may come first; the store keeps one modseq a message, so they
+		   narrow nothing */
+		if (*np != NULL &&
+		    ((*np)->type == IMAP_NODE_QUOTED || (*np)->type == IMAP_NODE_LITERAL)) {
+			*np = (*np)->next;
+			if (*np == NULL ||
+			    !(imap_node_is(*np, "priv") || imap_node_is(*np, "shared") ||
+			      imap_node_is(*np, "all"))) {
+				fail(c, "Invalid MODSEQ entry type");
+				return OP_NONE;
+			}
+			*np = (*np)->next;
+		}
+		if (*np == NULL || !imap_node_number(*np, IMAP_NUMBER64_MAX, &v)) {
+			fail(c, "Invalid mod-sequence");
+			return OP_NONE;
+		}
+		*np = (*np)->next;
+		if ((i = new_op(c, OP_MODSEQ, COST_CHEAP)) != OP_NONE)
+			p->ops[i].num = v;
+		p->modseq = true;
+		return i;
 	case ARG_KEYWORD:
 		return compile_keyword(c, k, np);
 	case ARG_KEY:
@@ -611,12 +637,27 @@ static void write_set(const uint32_t *ids, size_t n, struct buf *out)
 void imap_search_result(const struct imap_search *prog, const uint32_t *matches, size_t n, bool uid,
 			const char *tag, bool esearch_form, struct buf *out)
 {
+	imap_search_result_modseq(prog, matches, n, uid, tag, esearch_form, 0, out);
+}
+
+bool imap_search_uses_modseq(const struct imap_search *prog)
+{
+	return prog->modseq;
+}
+
+void imap_search_result_modseq(const struct imap_search *prog, const uint32_t *matches, size_t n,
+			       bool uid, const char *tag, bool esearch_form, uint64_t modseq,
+			       struct buf *out)
+{
 	unsigned ret = prog->ret;
+	bool say_modseq = prog->modseq && modseq > 0 && n > 0;
 
 	if (!esearch_form && !(ret & IMAP_SEARCH_RET_GIVEN) && !prog->rev2) {
 		buf_append_str(out, "* SEARCH");
 		for (size_t i = 0; i < n; i++)
 			buf_printf(out, " %u", matches[i]);
+		if (say_modseq)
+			buf_printf(out, " (MODSEQ %llu)", (unsigned long long)modseq);
 		buf_append_str(out, "\r\n");
 		return;
 	}
@@ -653,6 +694,8 @@ void imap_search_result(const struct imap_search *prog, const uint32_t *matches,
 		buf_append_str(out, " ALL ");
 		write_set(matches, n, out);
 	}
+	if (say_modseq)
+		buf_printf(out, " MODSEQ %llu", (unsigned long long)modseq);
 	buf_append_str(out, "\r\n");
 }
 

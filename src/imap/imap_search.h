@@ -36,6 +36,7 @@
  *               "SENTSINCE") SP date /
  *              ("KEYWORD" / "UNKEYWORD") SP atom /
  *              ("LARGER" / "SMALLER") SP number64 /
+ *              "MODSEQ" [SP entry-name SP entry-type] SP number64 (RFC 7162) /
  *              "NOT" SP key / "OR" SP key SP key /
  *              "UID" SP sequence-set / sequence-set /
  *              "(" key *(SP key) ")"
@@ -96,6 +97,8 @@
  *    [zone]. A message whose Date: does not parse, or that has none,
  *    matches no SENT* key (and NOT SENT... then matches it).
  *  - LARGER/SMALLER n: size (RFC822.SIZE) > n, < n.
+ *  - MODSEQ n: the message's modseq >= n; an entry name and type may come
+ *    first and narrow nothing (the store keeps one modseq a message).
  *
  * Results (imap_search_result()), and which form is written when:
  *  - the ESEARCH form when esearch_form is true, or the command had RETURN,
@@ -206,6 +209,7 @@ struct imap_search_msg {
 	const char *keywords; /* space-separated, or NULL */
 	uint64_t size;	      /* RFC822.SIZE */
 	int64_t internaldate; /* unix time */
+	uint64_t modseq;      /* CONDSTORE (RFC 7162): the MODSEQ key */
 	const char *msg;      /* wire form (CRLF); NULL when no text is needed */
 	size_t len;
 };
@@ -234,6 +238,13 @@ unsigned imap_search_return(const struct imap_search *prog);
    NUL-terminated, or NULL. */
 void imap_search_result(const struct imap_search *prog, const uint32_t *matches, size_t n, bool uid,
 			const char *tag, bool esearch_form, struct buf *out);
+/* The program has a MODSEQ key (RFC 7162 §3.1.5): the result then says the
+   highest modseq of the matching messages, modseq, which the caller finds
+   (imap_search_result_modseq; with no match nothing is said). */
+bool imap_search_uses_modseq(const struct imap_search *prog);
+void imap_search_result_modseq(const struct imap_search *prog, const uint32_t *matches, size_t n,
+			       bool uid, const char *tag, bool esearch_form, uint64_t modseq,
+			       struct buf *out);
 
 /* RETURN (SAVE): reduces the matching UIDs (ascending) in place to what
    the saved result holds and returns how many are left: all of them, or

@@ -756,6 +756,8 @@ static bool eval(const struct imap_search *prog, uint32_t i, const struct imap_s
 		return m->size > o->num;
 	case OP_SMALLER:
 		return m->size < o->num;
+	case OP_MODSEQ:
+		return m->modseq >= o->num;
 	case OP_DATE:
 		return day_cmp(utc_day(m->internaldate), o->day, o->want);
 	case OP_SENT:

@@ -31,6 +31,7 @@ enum search_op {
 	OP_UID,	    /* uid in the same kind of ranges (the saved result too) */
 	OP_LARGER,  /* size > num */
 	OP_SMALLER, /* size < num */
+	OP_MODSEQ,  /* modseq >= num (RFC 7162 §3.1.5) */
 	OP_DATE,    /* INTERNALDATE's UTC day against day, by want */
 	OP_SENT,    /* the Date: field's own day against day, by want */
 	OP_HEADER,  /* a field named hdr whose value holds str */
@@ -67,6 +68,7 @@ struct imap_search {
 	struct buf strings;
 	unsigned ret;	/* enum imap_search_ret */
 	bool rev2;	/* from the env */
+	bool modseq;	/* a MODSEQ key: the result says the highest modseq */
 	unsigned depth; /* deepest nesting seen (for tests) */
 };
 

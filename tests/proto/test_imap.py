@@ -292,6 +292,68 @@ def test_search():
         c.logout()
 
 
+def modseq_of(line):
+    return int(re.search(rb"MODSEQ \((\d+)\)", line).group(1))
+
+
+def test_condstore_and_qresync():
+    with server_with_mail([msg(1), msg(2), msg(3)]) as srv:
+        r = RawImap(srv.imaps_port, tls=True)
+        r.line()
+        r.cmd("a", "LOGIN %s %s" % (ALICE, PASSWORD))
+        out = r.cmd("b", "SELECT INBOX (CONDSTORE)")
+        hms = [ln for ln in out if b"HIGHESTMODSEQ" in ln]
+        assert hms, out
+        uidvalidity = int(re.search(rb"UIDVALIDITY (\d+)", b"".join(out)).group(1))
+        out = r.cmd("c", "UID FETCH 1:* (FLAGS MODSEQ)")
+        uids = [int(u) for u in re.findall(rb"UID (\d+)", b"".join(out))]
+        mods = [modseq_of(ln) for ln in out if ln.startswith(b"* ") and b"FETCH" in ln]
+        assert len(uids) == 3 and len(mods) == 3, out
+        # a conditional STORE: it works against the current modseq ...
+        out = r.cmd("d", "STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Seen)" % mods[0])
+        assert out[-1].startswith(b"d OK") and b"MODIFIED" not in out[-1], out
+        new = modseq_of(out[0])
+        assert new > mods[0], out
+        # ... and fails against the old one (RFC 7162 MODIFIED)
+        out = r.cmd("e", "STORE 1 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)" % mods[0])
+        assert out[-1].startswith(b"e OK [MODIFIED 1]"), out
+        out = r.cmd("f", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % max(mods))
+        assert len([ln for ln in out if ln.startswith(b"* ") and b"FETCH" in ln]) == 1, out
+        out = r.cmd("g", "SEARCH MODSEQ %d" % new)
+        assert out[0].startswith(b"* SEARCH 1 (MODSEQ %d)" % new), out
+        out = r.cmd("h", "STATUS Archive (HIGHESTMODSEQ MESSAGES)")
+        assert b"HIGHESTMODSEQ" in out[0], out
+        highest = max(modseq_of(ln) for ln in r.cmd("i", "FETCH 1:* (MODSEQ)") if ln.startswith(b"* ") and b"FETCH" in ln)
+        r.cmd("j", "LOGOUT")
+        r.close()
+
+        # another client changes things while this one is away
+        c = srv.imaplib_stls(ALICE)
+        c.select("INBOX")
+        c.store("3", "+FLAGS", "(\\Answered)")
+        c.store("2", "+FLAGS", "(\\Deleted)")
+        c.expunge()
+        c.logout()
+
+        # QRESYNC: the return trip is told what went and what changed
+        r = RawImap(srv.imaps_port, tls=True)
+        r.line()
+        r.cmd("a", "LOGIN %s %s" % (ALICE, PASSWORD))
+        assert r.cmd("b", "ENABLE QRESYNC")[0] == b"* ENABLED QRESYNC"
+        out = r.cmd("c", "SELECT INBOX (QRESYNC (%d %d))" % (uidvalidity, highest))
+        assert b"* VANISHED (EARLIER) %d" % uids[1] in out, out
+        changed = [ln for ln in out if ln.startswith(b"* ") and b"FETCH" in ln]
+        assert len(changed) == 1 and b"UID %d" % uids[2] in changed[0], out
+        assert b"\\Answered" in changed[0] and b"MODSEQ" in changed[0], out
+        out = r.cmd("d", "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % highest)
+        assert out[0] == b"* VANISHED (EARLIER) %d" % uids[1], out
+        # with QRESYNC on, EXPUNGE is VANISHED
+        r.cmd("e", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+        out = r.cmd("f", "EXPUNGE")
+        assert out[0] == b"* VANISHED %d" % uids[0], out
+        r.close()
+
+
 def test_hostile_input():
     with server_with_mail([msg(1)]) as srv:
         r = RawImap(srv.imaps_port, tls=True)

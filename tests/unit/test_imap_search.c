@@ -87,7 +87,7 @@ static const char *error_of(const char *args, const struct imap_search_env *env,
 
 static struct imap_search_msg text_msg(const char *text)
 {
-	struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024 + 3600, text, strlen(text)};
+	struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024 + 3600, 7, text, strlen(text)};
 	return m;
 }
 
@@ -784,13 +784,13 @@ static void test_needs_text(void)
 		test_assert(compile_env(t[i].args, &env1, &prog, &err) == 0);
 		test_assert(imap_search_needs_text(prog) == t[i].text);
 		/* no text needed: a NULL message is never read */
-		struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024, NULL, 12345};
+		struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024, 7, NULL, 12345};
 		if (!t[i].text)
 			(void)imap_search_match(prog, &m);
 		imap_search_free(&prog);
 	}
 	/* text needed but none given: an empty message */
-	struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024, NULL, 0};
+	struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024, 7, NULL, 0};
 	test_assert(match("BODY \"\"", &m) == 1 && match("BODY x", &m) == 0);
 	test_assert(match("NOT SUBJECT \"\"", &m) == 1);
 	test_end();
@@ -1008,7 +1008,7 @@ static void test_bounded(void)
 			buf_append_str(&b, "\r\n\r\n");
 			break;
 		}
-		struct imap_search_msg m = {1, 1, 0, NULL, b.len, 0, b.data, b.len};
+		struct imap_search_msg m = {1, 1, 0, NULL, b.len, 0, 1, b.data, b.len};
 		test_assert(match("OR OR TEXT zzz HEADER x zzz SENTON 1-Jan-2024", &m) ==
 			    (shape == 2));
 	}
