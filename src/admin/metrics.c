@@ -34,14 +34,15 @@ static size_t n_svc = 3;
 /* Sorted (binary search): the POP3, SMTP and IMAP verbs, and HTTP's for
    the metrics listener itself. */
 static const char *const commands[] = {
-    "APOP",	"APPEND",   "AUTH",	   "AUTHENTICATE", "BDAT",	"CAPA",	     "CAPABILITY",
-    "CHECK",	"CLOSE",    "COPY",	   "CREATE",	   "DATA",	"DELE",	     "DELETE",
-    "EHLO",	"ENABLE",   "EXAMINE",	   "EXPN",	   "EXPUNGE",	"FETCH",     "GET",
-    "HEAD",	"HELO",	    "HELP",	   "ID",	   "IDLE",	"LIST",	     "LOGIN",
-    "LOGOUT",	"LSUB",	    "MAIL",	   "MOVE",	   "NAMESPACE", "NOOP",	     "PASS",
-    "QUIT",	"RCPT",	    "RENAME",	   "RETR",	   "RSET",	"SEARCH",    "SELECT",
-    "STARTTLS", "STAT",	    "STATUS",	   "STLS",	   "STORE",	"SUBSCRIBE", "TOP",
-    "UIDL",	"UNSELECT", "UNSUBSCRIBE", "USER",	   "VRFY",	"other"};
+    "APOP",	"APPEND",	"AUTH",	    "AUTHENTICATE", "BDAT",	"CAPA",	       "CAPABILITY",
+    "CHECK",	"CLOSE",	"COPY",	    "CREATE",	    "DATA",	"DELE",	       "DELETE",
+    "EHLO",	"ENABLE",	"EXAMINE",  "EXPN",	    "EXPUNGE",	"FETCH",       "GET",
+    "GETQUOTA", "GETQUOTAROOT", "HEAD",	    "HELO",	    "HELP",	"ID",	       "IDLE",
+    "LIST",	"LOGIN",	"LOGOUT",   "LSUB",	    "MAIL",	"MOVE",	       "NAMESPACE",
+    "NOOP",	"PASS",		"QUIT",	    "RCPT",	    "RENAME",	"RETR",	       "RSET",
+    "SEARCH",	"SELECT",	"SETQUOTA", "STARTTLS",	    "STAT",	"STATUS",      "STLS",
+    "STORE",	"SUBSCRIBE",	"TOP",	    "UIDL",	    "UNSELECT", "UNSUBSCRIBE", "USER",
+    "VRFY",	"other"};
 #define N_CMD (sizeof(commands) / sizeof(commands[0]))
 
 static const char *const mechs[] = {"USER",	     "APOP",	 "PLAIN",  "LOGIN",

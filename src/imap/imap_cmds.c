@@ -30,6 +30,8 @@ const struct imap_cmd_def imap_cmd_table[] = {
     {"EXAMINE", imap_cmd_examine, IMAP_IN_AUTHED, 0},
     {"EXPUNGE", imap_cmd_expunge, IMAP_IN_SELECTED, IMAP_CMD_UID},
     {"FETCH", imap_cmd_fetch, IMAP_IN_SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE},
+    {"GETQUOTA", imap_cmd_getquota, IMAP_IN_AUTHED, 0},
+    {"GETQUOTAROOT", imap_cmd_getquotaroot, IMAP_IN_AUTHED, 0},
     {"ID", cmd_id, IMAP_IN_ANY, 0},
     {"IDLE", imap_cmd_idle, IMAP_IN_AUTHED, 0},
     {"LIST", imap_cmd_list, IMAP_IN_AUTHED, 0},
@@ -42,6 +44,7 @@ const struct imap_cmd_def imap_cmd_table[] = {
     {"RENAME", imap_cmd_rename, IMAP_IN_AUTHED, 0},
     {"SEARCH", imap_cmd_search, IMAP_IN_SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE},
     {"SELECT", imap_cmd_select, IMAP_IN_AUTHED, 0},
+    {"SETQUOTA", imap_cmd_setquota, IMAP_IN_AUTHED, 0},
     {"STARTTLS", imap_cmd_starttls, IMAP_IN_NOTAUTH, 0},
     {"STATUS", imap_cmd_status, IMAP_IN_AUTHED, 0},
     {"STORE", imap_cmd_store, IMAP_IN_SELECTED, IMAP_CMD_UID | IMAP_CMD_NO_EXPUNGE},
@@ -85,8 +88,8 @@ void imap_capabilities(const struct imap_session *s, struct buf *out)
 	}
 	buf_append_str(out, ic->literal_plus ? " LITERAL+" : " LITERAL-");
 	buf_append_str(out, " ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN");
-	buf_append_str(
-	    out, " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH STATUS=SIZE CONDSTORE QRESYNC");
+	buf_append_str(out, " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH STATUS=SIZE CONDSTORE "
+			    "QRESYNC QUOTA QUOTA=RES-STORAGE");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)ic->append_limit);
 }
 

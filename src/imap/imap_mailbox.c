@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *const special_names[] = {
     [STORE_SPECIAL_NONE] = NULL,	 [STORE_SPECIAL_SENT] = "\\Sent",
@@ -1019,4 +1020,120 @@ void imap_sync(struct imap_session *s, bool expunges_ok, void (*done)(struct ima
 	job->id.mailbox_id = (int64_t)s->sel->highestmodseq;
 	if (!imap_job_try_submit(s, job, work_sync))
 		done(s); /* told at a later moment */
+}
+
+/* --- QUOTA (RFC 9208) -------------------------------------------------------------
+ *
+ * One quota root, "", for the whole mailbox: its hard quota (`user set
+ * --quota`, or the domain's default) as STORAGE in KiB, used against it by
+ * every folder. The warning and send levels have no IMAP resource and are
+ * not shown; SETQUOTA is the administrator's (NO [NOPERM]).
+ */
+
+struct quota_ctx {
+	struct store_mailbox_info info;
+	struct store_folder f;
+	char *name; /* GETQUOTAROOT's mailbox, NULL for GETQUOTA */
+};
+
+static void quota_ctx_free(void *p)
+{
+	struct quota_ctx *c = p;
+	store_mailbox_info_clear(&c->info);
+	store_folder_clear(&c->f);
+	free(c->name);
+	free(c);
+}
+
+static void work_quota(void *thread_ctx, void *p)
+{
+	struct imap_job *job = p;
+	struct quota_ctx *c = job->ctx;
+
+	job->result = STORE_OK;
+	if (c->name != NULL)
+		job->result = store_folder_get(thread_ctx, job->mailbox_id, c->name, &c->f);
+	if (job->result == STORE_OK)
+		job->result =
+		    store_mailbox_info(thread_ctx, job->mailbox_id, (int64_t)time(NULL), &c->info);
+}
+
+static void quota_line(struct imap_session *s, const struct quota_ctx *c)
+{
+	uint64_t limit = (uint64_t)c->info.limits.v[STORE_LIMIT_QUOTA];
+	/* RFC 9208 §5.1: STORAGE counts units of 1024 octets */
+	imap_untagged(s, "QUOTA \"\" (STORAGE %llu %llu)",
+		      (unsigned long long)((c->info.used + 1023) / 1024),
+		      (unsigned long long)(limit / 1024));
+}
+
+static void finish_quota(struct imap_session *s, struct imap_job *job)
+{
+	struct quota_ctx *c = job->ctx;
+	bool limited = c->info.limits.v[STORE_LIMIT_QUOTA] > 0;
+
+	if (job->result != STORE_OK) {
+		imap_reply_store_error(s, job->result, "quota");
+		imap_cmd_finish(s);
+		return;
+	}
+	if (c->name != NULL) {
+		struct buf b = {0};
+		put_name(s, &b, c->f.name);
+		imap_untagged(s, "QUOTAROOT %.*s%s", (int)b.len, b.data, limited ? " \"\"" : "");
+		buf_free(&b);
+		if (limited)
+			quota_line(s, c);
+		imap_tagged(s, "OK", "GETQUOTAROOT completed");
+	} else if (!limited) {
+		imap_tagged(s, "NO", "[NONEXISTENT] No such quota root");
+	} else {
+		quota_line(s, c);
+		imap_tagged(s, "OK", "GETQUOTA completed");
+	}
+	imap_cmd_finish(s);
+}
+
+static enum imap_cmd_result quota_common(struct imap_cmd_ctx *ctx, bool root)
+{
+	struct imap_session *s = ctx->sess;
+	struct slice name;
+
+	if (ctx->argc != 1) {
+		imap_tagged(s, "BAD", "%s takes one argument", root ? "GETQUOTAROOT" : "GETQUOTA");
+		return IMAP_CMD_DONE;
+	}
+	struct quota_ctx *c = xcalloc(1, sizeof(*c));
+	if (root) {
+		if ((c->name = imap_mailbox_arg(s, ctx->args)) == NULL) {
+			free(c);
+			return IMAP_CMD_DONE;
+		}
+	} else if (!imap_node_astring(ctx->args, &name) || name.len != 0) {
+		free(c);
+		imap_tagged(s, "NO", "[NONEXISTENT] No such quota root");
+		return IMAP_CMD_DONE;
+	}
+	struct imap_job *job = imap_job_new(s, finish_quota);
+	job->ctx = c;
+	job->ctx_free = quota_ctx_free;
+	imap_job_submit(s, job, work_quota);
+	return IMAP_CMD_ASYNC;
+}
+
+enum imap_cmd_result imap_cmd_getquotaroot(struct imap_cmd_ctx *ctx)
+{
+	return quota_common(ctx, true);
+}
+
+enum imap_cmd_result imap_cmd_getquota(struct imap_cmd_ctx *ctx)
+{
+	return quota_common(ctx, false);
+}
+
+enum imap_cmd_result imap_cmd_setquota(struct imap_cmd_ctx *ctx)
+{
+	imap_tagged(ctx->sess, "NO",
+		    "[NOPERM] Quotas are set by the administrator (mailroom user set --quota)");
+	return IMAP_CMD_DONE;
 }

@@ -270,7 +270,8 @@ void imap_login_record(struct imap_session *s, const char *result, const char *m
 /* --- folders (imap_mailbox.c) --------------------------------------------- */
 imap_cmd_fn imap_cmd_list, imap_cmd_lsub, imap_cmd_create, imap_cmd_delete, imap_cmd_rename,
     imap_cmd_subscribe, imap_cmd_unsubscribe, imap_cmd_status, imap_cmd_select, imap_cmd_examine,
-    imap_cmd_close, imap_cmd_unselect, imap_cmd_namespace;
+    imap_cmd_close, imap_cmd_unselect, imap_cmd_namespace, imap_cmd_getquota, imap_cmd_getquotaroot,
+    imap_cmd_setquota;
 /* A mailbox name argument (astring, "INBOX" in any case) as the store's
    UTF-8 name; modified UTF-7 (RFC 3501 §5.1.3) is decoded unless the
    client enabled UTF8=ACCEPT. NULL with a BAD reply on a bad name. */

@@ -354,6 +354,36 @@ def test_condstore_and_qresync():
         r.close()
 
 
+def test_quota():
+    with server_with_mail([msg(1), msg(2)]) as srv:
+        r = RawImap(srv.imaps_port, tls=True)
+        r.line()
+        r.cmd("a", "LOGIN %s %s" % (ALICE, PASSWORD))
+        # no quota: no quota root
+        out = r.cmd("b", "GETQUOTAROOT INBOX")
+        assert out[0] == b"* QUOTAROOT INBOX" and out[-1].startswith(b"b OK"), out
+        assert r.cmd("c", 'GETQUOTA ""')[-1].startswith(b"c NO [NONEXISTENT]")
+        r.close()
+        srv.cli("user", "set", ALICE, "--quota", "1M")
+        used = (len(msg(1)) + len(msg(2)) + 1023) // 1024
+        r = RawImap(srv.imaps_port, tls=True)
+        r.line()
+        r.cmd("a", "LOGIN %s %s" % (ALICE, PASSWORD))
+        out = r.cmd("b", "GETQUOTAROOT Sent")
+        assert out[0] == b'* QUOTAROOT Sent ""', out
+        assert out[1] == b'* QUOTA "" (STORAGE %d 1024)' % used, out
+        out = r.cmd("c", 'GETQUOTA ""')
+        assert out[0] == b'* QUOTA "" (STORAGE %d 1024)' % used, out
+        assert r.cmd("d", 'SETQUOTA "" (STORAGE 10)')[-1].startswith(b"d NO [NOPERM]")
+        # an APPEND over the hard quota is refused, nothing stored
+        big = b"Subject: big\r\n\r\n" + b"x" * (1100 * 1024) + b"\r\n"
+        r.send(b"e APPEND INBOX {%d}\r\n" % len(big))
+        assert r.line().startswith(b"+")
+        r.send(big + b"\r\n")
+        assert r.until("e")[-1].startswith(b"e NO [OVERQUOTA]")
+        r.close()
+
+
 def test_hostile_input():
     with server_with_mail([msg(1)]) as srv:
         r = RawImap(srv.imaps_port, tls=True)
