@@ -66,6 +66,7 @@ struct fetch_section {
 	struct imap_section sec;
 	char *fields; /* HEADER.FIELDS: "\nfrom\nto\n" lower case */
 	bool peek, partial;
+	bool binary, size_only; /* BINARY[...], BINARY.SIZE[...] (RFC 3516) */
 	uint64_t off, len;
 };
 
@@ -88,6 +89,7 @@ struct fetch_ctx {
 	struct fetch_msg *batch;
 	size_t n_batch;
 	bool job_out, failed;
+	bool unknown_cte; /* a BINARY item met an encoding it cannot undo */
 	int64_t mailbox_id, folder_id;
 	/* RFC 7162 FETCH modifiers: CHANGEDSINCE, and VANISHED (UID FETCH) */
 	uint64_t changedsince;
@@ -138,12 +140,19 @@ static int parse_section(struct fetch_ctx *c, const struct imap_node *n)
 		binary = false;
 	else if (n->str.len == 9 && strncasecmp(n->str.p, "BODY.PEEK", 9) == 0)
 		binary = false, f->peek = true;
+	else if (n->str.len == 6 && strncasecmp(n->str.p, "BINARY", 6) == 0)
+		binary = true;
+	else if (n->str.len == 11 && strncasecmp(n->str.p, "BINARY.PEEK", 11) == 0)
+		binary = true, f->peek = true;
+	else if (n->str.len == 11 && strncasecmp(n->str.p, "BINARY.SIZE", 11) == 0)
+		binary = true, f->peek = true, f->size_only = true;
 	else
-		return -1; /* BINARY is not offered */
+		return -1;
 	if (imap_parse_section(n->spec, binary, &f->sec) < 0)
 		return -1;
+	f->binary = binary;
 	struct buf label = {0}, fields = {0};
-	buf_append_str(&label, "BODY[");
+	buf_append_str(&label, f->size_only ? "BINARY.SIZE[" : binary ? "BINARY[" : "BODY[");
 	for (size_t i = 0; i < n->spec.len; i++)
 		buf_append_c(&label, (char)toupper_ascii(n->spec.p[i]));
 	if (n->flags & IMAP_NODE_FIELDS) {
@@ -391,8 +400,69 @@ static void header_fields(struct buf *out, const char *p, size_t n, const char *
 	buf_append_str(out, "\r\n");
 }
 
+/* BINARY[part] and BINARY.SIZE[part] (RFC 3516 §4.2): the part's content
+   with its transfer encoding undone; an encoding we cannot undo sets
+   *unknown_cte, the item is left out and the command ends in
+   NO [UNKNOWN-CTE]. */
+static void put_binary(struct buf *b, const struct fetch_section *f, const struct fetch_msg *fm,
+		       const struct mime_tree *t, const char *part, size_t pl, bool *unknown_cte)
+{
+	const struct mime_part *p = pl > 0 ? mime_tree_find(t, part, pl) : mime_tree_root(t);
+	size_t off = 0, len = 0;
+	struct buf dec = {0};
+	const char *data = "";
+	size_t n = 0;
+
+	if (p != NULL && mime_tree_section(t, part, pl, MIME_SECTION_PART, &off, &len) &&
+	    off + len <= fm->bytes.len) {
+		const char *raw = fm->bytes.data + off;
+		const char *cte = pl > 0 ? p->encoding : NULL;
+		if (cte == NULL || strcasecmp(cte, "7bit") == 0 || strcasecmp(cte, "8bit") == 0 ||
+		    strcasecmp(cte, "binary") == 0) {
+			data = raw;
+			n = len;
+		} else if (strcasecmp(cte, "base64") == 0) {
+			mime_b64_decode(raw, len, &dec);
+			data = dec.data != NULL ? dec.data : "";
+			n = dec.len;
+		} else if (strcasecmp(cte, "quoted-printable") == 0) {
+			mime_qp_decode(raw, len, false, &dec);
+			data = dec.data != NULL ? dec.data : "";
+			n = dec.len;
+		} else {
+			*unknown_cte = true;
+			buf_free(&dec);
+			return;
+		}
+	}
+	if (f->size_only) {
+		buf_printf(b, "%s %zu", f->label, n);
+		buf_free(&dec);
+		return;
+	}
+	if (f->partial) {
+		if (f->off >= n) {
+			n = 0;
+		} else {
+			data += f->off;
+			n -= (size_t)f->off;
+			if (n > f->len)
+				n = (size_t)f->len;
+		}
+	}
+	buf_printf(b, "%s ", f->label);
+	if (memchr(data, '\0', n) != NULL) {
+		/* RFC 3516 §4.2: literal8 for content with NUL */
+		buf_printf(b, "~{%zu}\r\n", n);
+		buf_append(b, data, n);
+	} else {
+		imap_write_literal(b, data, n);
+	}
+	buf_free(&dec);
+}
+
 static void put_section(struct buf *b, const struct fetch_section *f, const struct fetch_msg *fm,
-			const struct mime_tree *t)
+			const struct mime_tree *t, bool *unknown_cte)
 {
 	const char *msg = fm->bytes.data;
 	struct buf tmp = {0};
@@ -404,6 +474,10 @@ static void put_section(struct buf *b, const struct fetch_section *f, const stru
 	for (size_t i = 0; i < f->sec.n_parts; i++)
 		pl += (size_t)snprintf(part + pl, sizeof(part) - pl, "%s%u", i ? "." : "",
 				       f->sec.part[i]);
+	if (f->binary) {
+		put_binary(b, f, fm, t, part, pl, unknown_cte);
+		return;
+	}
 	bool found = true;
 	switch (f->sec.text) {
 	case IMAP_SECTION_ALL:
@@ -524,7 +598,7 @@ static void write_msg(struct imap_session *s, struct fetch_ctx *c, const struct 
 	}
 	for (size_t i = 0; i < c->n_sec && t != NULL; i++) {
 		SEP();
-		put_section(&b, &c->sec[i], fm, t);
+		put_section(&b, &c->sec[i], fm, t, &c->unknown_cte);
 	}
 #undef SEP
 	buf_append_str(&b, ")\r\n");
@@ -579,6 +653,9 @@ static bool fetch_step(struct imap_session *s, void *p)
 	if (c->next >= c->n) {
 		if (c->failed)
 			imap_tagged(s, "NO", "[UNAVAILABLE] Some messages could not be read");
+		else if (c->unknown_cte)
+			imap_tagged(s, "NO",
+				    "[UNKNOWN-CTE] A part has an unknown transfer encoding");
 		else
 			imap_tagged(s, "OK", "%sFETCH completed", c->uid ? "UID " : "");
 		return true;

@@ -526,10 +526,12 @@ enum imap_cmd_result imap_cmd_append(struct imap_cmd_ctx *ctx)
 			err = "Invalid APPEND arguments";
 		}
 	}
-	if (err == NULL && (msg == NULL || !imap_node_string(msg, &data)))
+	if (err == NULL && msg != NULL && msg->type == IMAP_NODE_LITERAL &&
+	    (msg->flags & IMAP_NODE_BINARY))
+		data = msg->str; /* literal8: a string may hold no NUL, this may */
+	else if (err == NULL && (msg == NULL || !imap_node_string(msg, &data)))
 		err = "APPEND needs the message as a literal";
-	if (err == NULL && (msg->flags & IMAP_NODE_BINARY))
-		err = "BINARY is not offered"; /* literal8 needs RFC 3516 */
+	/* a literal8 (RFC 3516 §4.4) is stored as it came */
 	if (err != NULL) {
 		store_ctx_free(c);
 		free(job);

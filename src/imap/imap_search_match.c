@@ -84,88 +84,6 @@ static bool is_latin1(const char *cs, size_t n)
 
 /* --- decoders ----------------------------------------------------------- */
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Lenient base64 (RFC 2045 §6.8): octets outside the alphabet are
-   skipped; "=" ends a group, so concatenated encodings decode too. */
-static void b64_decode(const char *p, size_t n, struct buf *out)
-{
-	uint32_t acc = 0;
-	unsigned bits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_val(p[i]);
-		if (v < 0) {
-			if (p[i] == '=')
-				acc = bits = 0;
-			continue;
-		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf_append_c(out, (char)(acc >> bits & 0xff));
-			acc &= (1u << bits) - 1;
-		}
-	}
-}
-
-/* Quoted-printable (RFC 2045 §6.7); header Q (RFC 2047 §4.2) when q, where
-   "_" is a space. A "=" that starts nothing valid stays as it is. */
-static void qp_decode(const char *p, size_t n, bool q, struct buf *out)
-{
-	for (size_t i = 0; i < n;) {
-		char c = p[i];
-		if (c == '_' && q) {
-			buf_append_c(out, ' ');
-			i++;
-			continue;
-		}
-		if (c != '=') {
-			buf_append_c(out, c);
-			i++;
-			continue;
-		}
-		if (i + 2 < n && hex_val(p[i + 1]) >= 0 && hex_val(p[i + 2]) >= 0) {
-			buf_append_c(out, (char)(hex_val(p[i + 1]) << 4 | hex_val(p[i + 2])));
-			i += 3;
-			continue;
-		}
-		/* a soft line break: "=", white space, the line end */
-		size_t j = i + 1;
-		while (j < n && (p[j] == ' ' || p[j] == '\t'))
-			j++;
-		if (j < n && p[j] == '\r')
-			j++;
-		if (!q && (j == n || p[j] == '\n')) {
-			i = j < n ? j + 1 : n;
-			continue;
-		}
-		buf_append_c(out, c);
-		i++;
-	}
-}
-
 /* --- RFC 2047 encoded words in header values ---------------------------- */
 
 #define WORD_MAX 200 /* RFC 2047 §2 says 75; some mailers write longer */
@@ -225,9 +143,9 @@ static void decode_value(const char *p, size_t n, struct buf *out, struct buf *s
 			}
 			buf_clear(scratch);
 			if (w.enc == 'B' || w.enc == 'b')
-				b64_decode(w.text, w.text_len, scratch);
+				mime_b64_decode(w.text, w.text_len, scratch);
 			else
-				qp_decode(w.text, w.text_len, true, scratch);
+				mime_qp_decode(w.text, w.text_len, true, scratch);
 			append_charset(out, scratch->data, scratch->len, is_latin1(w.cs, w.cs_len));
 			prev_end = i = w.end;
 			out_at_prev = out->len;
@@ -638,9 +556,9 @@ static void walk(struct view *v, const char *p, size_t n, unsigned depth, bool i
 	} else if (pt.text && pt.cte != CTE_IDENTITY) {
 		buf_clear(&v->dec);
 		if (pt.cte == CTE_QP)
-			qp_decode(b, bn, false, &v->dec);
+			mime_qp_decode(b, bn, false, &v->dec);
 		else
-			b64_decode(b, bn, &v->dec);
+			mime_b64_decode(b, bn, &v->dec);
 		body_append(v, v->dec.data, v->dec.len, pt.latin1);
 	} else if (pt.text || pt.cte == CTE_IDENTITY) {
 		body_append(v, b, bn, pt.text && pt.latin1);

@@ -692,3 +692,87 @@ bool mime_relay_possible(const char *body, size_t len)
 	buf_free(&out);
 	return ok;
 }
+
+/* --- decoding transfer encodings (mime.h) --------------------------------------------- */
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int b64_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Lenient base64 (RFC 2045 §6.8): octets outside the alphabet are
+   skipped; "=" ends a group, so concatenated encodings decode too. */
+void mime_b64_decode(const char *p, size_t n, struct buf *out)
+{
+	uint32_t acc = 0;
+	unsigned bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int v = b64_val(p[i]);
+		if (v < 0) {
+			if (p[i] == '=')
+				acc = bits = 0;
+			continue;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_append_c(out, (char)(acc >> bits & 0xff));
+			acc &= (1u << bits) - 1;
+		}
+	}
+}
+
+/* Quoted-printable (RFC 2045 §6.7); header Q (RFC 2047 §4.2) when q, where
+   "_" is a space. A "=" that starts nothing valid stays as it is. */
+void mime_qp_decode(const char *p, size_t n, bool q, struct buf *out)
+{
+	for (size_t i = 0; i < n;) {
+		char c = p[i];
+		if (c == '_' && q) {
+			buf_append_c(out, ' ');
+			i++;
+			continue;
+		}
+		if (c != '=') {
+			buf_append_c(out, c);
+			i++;
+			continue;
+		}
+		if (i + 2 < n && hex_val(p[i + 1]) >= 0 && hex_val(p[i + 2]) >= 0) {
+			buf_append_c(out, (char)(hex_val(p[i + 1]) << 4 | hex_val(p[i + 2])));
+			i += 3;
+			continue;
+		}
+		/* a soft line break: "=", white space, the line end */
+		size_t j = i + 1;
+		while (j < n && (p[j] == ' ' || p[j] == '\t'))
+			j++;
+		if (j < n && p[j] == '\r')
+			j++;
+		if (!q && (j == n || p[j] == '\n')) {
+			i = j < n ? j + 1 : n;
+			continue;
+		}
+		buf_append_c(out, c);
+		i++;
+	}
+}

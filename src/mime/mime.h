@@ -125,6 +125,14 @@ void mime_hdr_value(const char *msg, const struct mime_hdr_field *f, struct buf 
 /* The same with every NUL kept as it is, for values that are lexed. */
 void mime_hdr_value_raw(const char *msg, const struct mime_hdr_field *f, struct buf *value);
 
+/* Decoders of the transfer encodings, lenient as readers must be: base64
+   (RFC 2045 §6.8) skips octets outside its alphabet, and "=" ends a group so
+   that concatenated encodings decode too; quoted-printable (RFC 2045 §6.7),
+   or with q header Q (RFC 2047 §4.2, "_" is a space), keeps a "=" that
+   starts nothing valid and drops soft line breaks. Both append to out. */
+void mime_b64_decode(const char *p, size_t n, struct buf *out);
+void mime_qp_decode(const char *p, size_t n, bool q, struct buf *out);
+
 /* Appends p[0..n) as quoted-printable (RFC 2045 §6.7): lines of at most 76
    characters with soft breaks, CRLF or LF kept as CRLF line breaks. */
 void mime_qp_encode(const char *p, size_t n, struct buf *out);

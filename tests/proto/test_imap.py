@@ -384,6 +384,46 @@ def test_quota():
         r.close()
 
 
+def test_binary():
+    import base64
+    payload = bytes(range(256)) * 4
+    mixed = (b"Subject: bin\r\nMIME-Version: 1.0\r\n"
+             b"Content-Type: multipart/mixed; boundary=xx\r\n\r\n"
+             b"--xx\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             b"Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9 =\r\nau lait\r\n"
+             b"--xx\r\nContent-Type: application/octet-stream\r\n"
+             b"Content-Transfer-Encoding: base64\r\n\r\n"
+             + base64.encodebytes(payload).replace(b"\n", b"\r\n") +
+             b"--xx\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n"
+             b"begin 644 x\r\n--xx--\r\n")
+    with server_with_mail([mixed]) as srv:
+        r = RawImap(srv.imaps_port, tls=True)
+        r.line()
+        r.cmd("a", "LOGIN %s %s" % (ALICE, PASSWORD))
+        r.cmd("b", "SELECT INBOX")
+        r.send("c FETCH 1 (BINARY.SIZE[2] BINARY.PEEK[1])\r\n")
+        head = r.f.readline()
+        assert head.startswith(b"* 1 FETCH (BINARY.SIZE[2] 1024 BINARY[1] {"), head
+        n = int(head.rsplit(b"{", 1)[1].split(b"}")[0])
+        assert r.f.read(n) == "Café au lait".encode(), n  # the CRLF before a boundary is the boundary's
+        assert r.line() == b")" and r.line().startswith(b"c OK")
+        r.send("d FETCH 1 (BINARY.PEEK[2])\r\n")
+        head = r.f.readline()
+        assert head == b"* 1 FETCH (BINARY[2] ~{1024}\r\n", head  # NUL octets: literal8
+        assert r.f.read(1024) == payload
+        assert r.line() == b")" and r.line().startswith(b"d OK")
+        out = r.cmd("e", "FETCH 1 (BINARY.PEEK[3])")
+        assert out[-1].startswith(b"e NO [UNKNOWN-CTE]"), out
+        # APPEND takes a literal8
+        body = b"Subject: raw\r\n\r\nnul \x00 here\r\n"
+        r.send(b"f APPEND Drafts ~{%d}\r\n" % len(body))
+        assert r.line().startswith(b"+")
+        r.send(body + b"\r\n")
+        out = r.until("f")
+        assert out[-1].startswith(b"f OK [APPENDUID"), out
+        r.close()
+
+
 def test_hostile_input():
     with server_with_mail([msg(1)]) as srv:
         r = RawImap(srv.imaps_port, tls=True)
