@@ -400,6 +400,21 @@ static void header_fields(struct buf *out, const char *p, size_t n, const char *
 	buf_append_str(out, "\r\n");
 }
 
+/* <origin.length> (RFC 9051 §6.4.5): the octets from origin, at most length */
+static void partial(const struct fetch_section *f, const char **p, size_t *n)
+{
+	if (!f->partial)
+		return;
+	if (f->off >= *n) {
+		*n = 0;
+		return;
+	}
+	*p += f->off;
+	*n -= (size_t)f->off;
+	if (*n > f->len)
+		*n = (size_t)f->len;
+}
+
 /* BINARY[part] and BINARY.SIZE[part] (RFC 3516 §4.2): the part's content
    with its transfer encoding undone; an encoding we cannot undo sets
    *unknown_cte, the item is left out and the command ends in
@@ -440,16 +455,7 @@ static void put_binary(struct buf *b, const struct fetch_section *f, const struc
 		buf_free(&dec);
 		return;
 	}
-	if (f->partial) {
-		if (f->off >= n) {
-			n = 0;
-		} else {
-			data += f->off;
-			n -= (size_t)f->off;
-			if (n > f->len)
-				n = (size_t)f->len;
-		}
-	}
+	partial(f, &data, &n);
 	buf_printf(b, "%s ", f->label);
 	if (memchr(data, '\0', n) != NULL) {
 		/* RFC 3516 §4.2: literal8 for content with NUL */
@@ -506,16 +512,7 @@ static void put_section(struct buf *b, const struct fetch_section *f, const stru
 			n = tmp.len;
 		}
 	}
-	if (f->partial) {
-		if (f->off >= n) {
-			n = 0;
-		} else {
-			p += f->off;
-			n -= (size_t)f->off;
-			if (n > f->len)
-				n = (size_t)f->len;
-		}
-	}
+	partial(f, &p, &n);
 	buf_printf(b, "%s ", f->label);
 	imap_write_literal(b, p != NULL ? p : "", n);
 	buf_free(&tmp);

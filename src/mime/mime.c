@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mime.c - see mime.h. */
 #include "mime/mime.h"
+#include "util/base64.h"
 #include "mime/mime_private.h"
 
 #include <stdint.h>
@@ -706,17 +707,6 @@ static int hex_val(char c)
 	return -1;
 }
 
-static int b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /* Lenient base64 (RFC 2045 §6.8): octets outside the alphabet are
    skipped; "=" ends a group, so concatenated encodings decode too. */
 void mime_b64_decode(const char *p, size_t n, struct buf *out)
@@ -725,7 +715,7 @@ void mime_b64_decode(const char *p, size_t n, struct buf *out)
 	unsigned bits = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		int v = b64_val(p[i]);
+		int v = base64_value(p[i]);
 		if (v < 0) {
 			if (p[i] == '=')
 				acc = bits = 0;

@@ -21,7 +21,7 @@ void base64_encode(struct buf *out, const void *in, size_t len)
 	}
 }
 
-static int b64_value(char c)
+int base64_value(char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -53,7 +53,7 @@ int base64_decode(struct buf *out, const char *in, size_t len)
 				pad++;
 				v[j] = 0;
 			} else {
-				if (pad > 0 || (v[j] = b64_value(c)) < 0)
+				if (pad > 0 || (v[j] = base64_value(c)) < 0)
 					goto bad;
 			}
 		}

@@ -18,5 +18,7 @@ void base64_encode(struct buf *out, const void *in, size_t len);
 /* Appends the decoded bytes to out; returns 0, or -1 if `in` is not strict
    base64 (out is then left as it was). */
 int base64_decode(struct buf *out, const char *in, size_t len);
+/* The 6-bit value of one base64 character, or -1. */
+int base64_value(char c);
 
 #endif
