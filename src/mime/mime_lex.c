@@ -23,8 +23,9 @@
 
 void mime_lex_init(struct mime_lex *lx, const char *p, size_t n, struct buf *comment)
 {
-	lx->p = (const unsigned char *)p;
-	lx->end = lx->p + n;
+	/* an empty value may come as NULL: no arithmetic on a null pointer */
+	lx->p = (const unsigned char *)(p != NULL ? p : "");
+	lx->end = lx->p + (p != NULL ? n : 0);
 	lx->comment = comment;
 }
 
