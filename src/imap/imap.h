@@ -29,6 +29,7 @@ struct imap_config {
 	uint64_t append_limit; /* octets of one APPEND (RFC 7889 APPENDLIMIT) */
 	bool literal_plus;     /* advertise LITERAL+ rather than LITERAL- (RFC 7888) */
 	unsigned max_sessions; /* logged-in sessions per mailbox at once */
+	unsigned idle_check;   /* seconds between IDLE's looks for others' changes */
 };
 extern const struct config_section imap_config_section;
 const struct imap_config *imap_config(const struct config *cfg);

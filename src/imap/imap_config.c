@@ -28,6 +28,9 @@ static const struct config_key imap_keys[] = {
      .def = "20",
      .min = 1,
      .max = 10000},
+    /* how soon IDLE sees what another process (mailroom deliver, import)
+       changed; changes made by this server's own sessions come at once */
+    {.name = "idle_check", .type = CONFIG_DURATION, .off = F(idle_check), .def = "30s", .min = 1},
 };
 
 const struct config_section imap_config_section = {

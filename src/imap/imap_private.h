@@ -246,9 +246,8 @@ typedef bool imap_cont_step_fn(struct imap_session *s, void *ctx);
 void imap_cont_steps(struct imap_session *s, imap_cont_step_fn *step, void (*free_fn)(void *),
 		     void *ctx);
 /* IDLE begins ("+ idling" is sent): until DONE, changes are told as they
-   come (imap_service_changed) and every IMAP_IDLE_POLL_MS at the latest
+   come (imap_service_changed) and every [imap] idle_check at the latest
    (a delivery by another process marks nothing). */
-#define IMAP_IDLE_POLL_MS 30000
 void imap_idle_start(struct imap_session *s);
 /* The CAPABILITY list for the session's state, after "CAPABILITY". */
 void imap_capabilities(const struct imap_session *s, struct buf *out);

@@ -336,7 +336,9 @@ static void idle_poll_fired(struct loop *l, void *ctx);
 static void idle_polled(struct imap_session *s)
 {
 	if (s->idling && s->conn != NULL && s->idle_poll == NULL)
-		s->idle_poll = loop_timer_add(imap_loop(s), IMAP_IDLE_POLL_MS, idle_poll_fired, s);
+		s->idle_poll =
+		    loop_timer_add(imap_loop(s), imap_config(imap_cfg(s))->idle_check * 1000ULL,
+				   idle_poll_fired, s);
 }
 
 static void idle_poll_fired(struct loop *l, void *ctx)

@@ -184,6 +184,7 @@ static const char EVERY_KEY[] =
     "[pop3]\nplaintext_auth = yes\napop = yes\n"
     "[imap]\nplaintext_auth = yes\nautologout = 1h\nappend_limit = 10M\nliteral_plus = no\n"
     "max_sessions = 5\n"
+    "idle_check = 5s\n"
     "[smtp]\nmax_message_size = 1500000\nmax_recipients = 500\nmax_errors = 3\n"
     "max_commands = 77\nmax_received_headers = 9\ncommand_timeout = 1h\n"
     "data_timeout = 2d\npostmaster = admin@example.test\nsender_login_match = no\n"
