@@ -143,6 +143,7 @@ int cli_exit_code(int store_status)
 		return EX_NOUSER;
 	case STORE_EXISTS:
 	case STORE_INVALID:
+	case STORE_LIMIT:
 		return EX_DATAERR;
 	case STORE_QUOTA:
 	case STORE_TEMP:

@@ -705,6 +705,15 @@ void imap_flags_write(struct buf *out, unsigned flags, const char *keywords)
 	buf_append_c(out, ')');
 }
 
+/* Keywords in a folder's space-separated list (NULL: none). */
+static size_t keyword_count(const char *list)
+{
+	size_t n = 0;
+	for (const char *p = list; p != NULL && *p != '\0'; p++)
+		n += p == list || (p[-1] == ' ' && *p != ' ');
+	return n;
+}
+
 static void finish_select(struct imap_session *s, struct imap_job *job)
 {
 	struct folders_ctx *c = job->ctx;
@@ -741,7 +750,8 @@ static void finish_select(struct imap_session *s, struct imap_job *job)
 	imap_untagged(s, "FLAGS %.*s", (int)b.len, b.data);
 	buf_clear(&b);
 	imap_flags_write(&b, c->readonly ? 0 : STORE_FLAGS_ALL, c->readonly ? NULL : v->keywords);
-	if (!c->readonly)
+	/* \* (new keywords may be made) until the folder has all it may have */
+	if (!c->readonly && keyword_count(v->keywords) < STORE_FOLDER_KEYWORDS_MAX)
 		b.data[b.len - 1] = ' ', buf_append_str(&b, "\\*)");
 	imap_untagged(s, "OK [PERMANENTFLAGS %.*s] Flags permitted", (int)b.len, b.data);
 	buf_free(&b);

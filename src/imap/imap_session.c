@@ -104,13 +104,27 @@ static void write_line(struct imap_session *s, const char *head, const char *fmt
 	char line[IMAP_REPLY_MAX];
 	size_t n = (size_t)snprintf(line, sizeof(line), "%s", head);
 	size_t room = sizeof(line) - n - 2;
+	va_list again;
+	va_copy(again, ap);
 	int m = vsnprintf(line + n, room, fmt, ap);
 
-	if (m > 0)
-		n += (size_t)m < room ? (size_t)m : room - 1;
-	line[n++] = '\r';
-	line[n++] = '\n';
-	imap_write(s, line, n);
+	if (m >= 0 && (size_t)m < room) {
+		n += (size_t)m;
+		line[n++] = '\r';
+		line[n++] = '\n';
+		imap_write(s, line, n);
+	} else if (m > 0) {
+		/* a long line (FLAGS with many keywords): never cut short */
+		char *big = xmalloc(n + (size_t)m + 3);
+		memcpy(big, line, n);
+		vsnprintf(big + n, (size_t)m + 1, fmt, again);
+		n += (size_t)m;
+		big[n++] = '\r';
+		big[n++] = '\n';
+		imap_write(s, big, n);
+		free(big);
+	}
+	va_end(again);
 }
 
 void imap_untagged(struct imap_session *s, const char *fmt, ...)
@@ -149,6 +163,9 @@ void imap_reply_store_error(struct imap_session *s, int status, const char *what
 		break;
 	case STORE_QUOTA:
 		imap_tagged(s, "NO", "[OVERQUOTA] Mailbox is full");
+		break;
+	case STORE_LIMIT:
+		imap_tagged(s, "NO", "[LIMIT] Too many keywords");
 		break;
 	case STORE_PERM:
 		imap_tagged(s, "NO", "[SERVERBUG] Mail store failure");

@@ -44,6 +44,7 @@ enum store_status {
 	STORE_QUOTA = -4,   /* mailbox over its hard limit */
 	STORE_TEMP = -5,    /* try again later: busy, I/O error, disk full */
 	STORE_PERM = -6,    /* permanent failure (corrupt database, ...) */
+	STORE_LIMIT = -7,   /* past a count or size limit of the store's own (STORE_*_MAX) */
 };
 
 enum domain_type {
@@ -529,8 +530,9 @@ int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, 
  *       message copied shares its body (S2).
  */
 #define STORE_EXPUNGED_KEEP_DAYS 30
-#define STORE_FOLDER_NAME_MAX 1000 /* octets of UTF-8, the hierarchy included */
-#define STORE_KEYWORDS_MAX 4000	   /* octets of one message's keyword list */
+#define STORE_FOLDER_NAME_MAX 1000    /* octets of UTF-8, the hierarchy included */
+#define STORE_KEYWORDS_MAX 4000	      /* octets of one message's keyword list */
+#define STORE_FOLDER_KEYWORDS_MAX 256 /* distinct keywords a folder's messages may use */
 
 enum store_flag {
 	STORE_FLAG_SEEN = 1 << 0,

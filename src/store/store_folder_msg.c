@@ -145,7 +145,7 @@ static int kw_check_len(struct store *st, const char *joined)
 	if (joined != NULL && strlen(joined) > STORE_KEYWORDS_MAX) {
 		snprintf(st->err, sizeof(st->err),
 			 "a message's keywords may take %d octets at most", STORE_KEYWORDS_MAX);
-		return STORE_INVALID;
+		return STORE_LIMIT;
 	}
 	return STORE_OK;
 }
@@ -189,12 +189,27 @@ static int frow_get(struct store *st, int64_t folder_id, struct frow *f)
 }
 
 /* The folder's keyword list grown by `add` (S9 leaves it alone: FLAGS is
-   no message data). */
-static int frow_learn(struct store *st, struct frow *f, const struct kwlist *add)
+   no message data), to STORE_FOLDER_KEYWORDS_MAX at most. A client's own
+   new keyword past that (`strict`: STORE, APPEND) is refused with
+   STORE_LIMIT; keywords that come with copied messages stay on them, and
+   those past the limit are not listed. */
+static int frow_learn(struct store *st, struct frow *f, const struct kwlist *add, bool strict)
 {
 	bool grown = false;
-	for (size_t i = 0; i < add->n; i++)
-		grown |= kw_add(&f->keywords, add->v[i], strlen(add->v[i]));
+	for (size_t i = 0; i < add->n; i++) {
+		const char *k = add->v[i];
+		if (kw_find(&f->keywords, k, strlen(k)) != NULL)
+			continue;
+		if (f->keywords.n >= STORE_FOLDER_KEYWORDS_MAX) {
+			if (!strict)
+				break;
+			snprintf(st->err, sizeof(st->err),
+				 "a folder's messages may use %d keywords at most",
+				 STORE_FOLDER_KEYWORDS_MAX);
+			return STORE_LIMIT;
+		}
+		grown |= kw_add(&f->keywords, k, strlen(k));
+	}
 	if (!grown)
 		return STORE_OK;
 	char *text = kw_join(&f->keywords);
@@ -560,7 +575,7 @@ static int flags_change(struct store *st, int64_t folder_id, const uint32_t *uid
 	if (r == STORE_OK && n_dirty > 0)
 		r = frow_modseq(st, folder_id, modseq);
 	if (r == STORE_OK && op != STORE_FLAGS_REMOVE && *nch_r > 0)
-		r = frow_learn(st, &f, &given);
+		r = frow_learn(st, &f, &given, true);
 out:
 	free(dirty);
 	free(u);
@@ -828,7 +843,7 @@ static int folder_copy(struct store *st, int64_t from_id, int64_t to_id, const u
 	if (r == STORE_OK)
 		r = store_folder_added(st, to_id, next_uid - 1, to_modseq);
 	if (r == STORE_OK)
-		r = frow_learn(st, &to, &learnt);
+		r = frow_learn(st, &to, &learnt, false);
 	if (r == STORE_OK && move)
 		r = store_folder_expunged(st, from_id, from_modseq, now);
 	kw_free(&learnt);
@@ -920,7 +935,7 @@ static int folder_append(struct store *st, int64_t folder_id, const char *body, 
 	}
 	if ((r = mailbox_grow(st, f.mailbox_id, next_uid + 1, len, 1)) != STORE_OK ||
 	    (r = store_folder_added(st, folder_id, next_uid, modseq)) != STORE_OK ||
-	    (r = frow_learn(st, &f, &kw)) != STORE_OK)
+	    (r = frow_learn(st, &f, &kw, true)) != STORE_OK)
 		goto out;
 	*uid_r = (uint32_t)next_uid;
 out:

@@ -192,6 +192,30 @@ def test_store_flags_and_expunge():
         pop.quit()
 
 
+def test_keyword_limit_per_folder():
+    """A folder's messages use at most 256 keywords (docs/imap.md): past
+    that a new one gets NO [LIMIT] and PERMANENTFLAGS drops \\*."""
+    with server_with_mail([msg(1)]) as srv:
+        c = srv.imaplib_stls(ALICE)
+        c.select("INBOX")
+        assert b"\\*" in c.untagged_responses["PERMANENTFLAGS"][0]
+        for i in range(0, 256, 32):
+            kws = " ".join("kw%d" % k for k in range(i, i + 32))
+            typ, _ = c.store("1", "+FLAGS.SILENT", "(%s)" % kws)
+            assert typ == "OK"
+            typ, _ = c.store("1", "-FLAGS.SILENT", "(%s)" % kws)
+            assert typ == "OK"
+        typ, data = c.store("1", "+FLAGS", "(onemore)")
+        assert typ == "NO" and b"[LIMIT]" in data[0], (typ, data)
+        typ, data = c.store("1", "+FLAGS", "(KW9)")  # known, in any case
+        assert typ == "OK" and b"kw9" in data[0], data
+        c.close()
+        typ, _ = c.select("INBOX")
+        perm = c.untagged_responses["PERMANENTFLAGS"][0]
+        assert b"\\*" not in perm and perm.endswith(b"kw255)"), perm
+        c.logout()
+
+
 def test_folders_copy_move_append():
     with server_with_mail([msg(1), msg(2)]) as srv:
         c = srv.imaplib_stls(ALICE)

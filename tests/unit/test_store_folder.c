@@ -555,7 +555,7 @@ static void test_flags(void)
 		buf_printf(&many, "%skw%d", i > 0 ? " " : "", i);
 	buf_append_c(&many, '\0');
 	test_assert(store_flags_change(st, fid, u, 3, STORE_FLAGS_ADD, 0, (char *)many.data, 0, &ch,
-				       &nch, &failed, &nf) == STORE_INVALID);
+				       &nch, &failed, &nf) == STORE_LIMIT);
 	buf_free(&many);
 	test_assert(highest(st, mb, "Drafts") == h);
 	test_assert(verify_ok(st));
@@ -1221,10 +1221,68 @@ static void test_fault(void)
 	test_end();
 }
 
+static void test_keyword_limit(void)
+{
+	char *dir;
+	int64_t mb;
+	struct store *st = setup(&dir, &mb, 0);
+	int64_t inbox = folder_id(st, mb, "INBOX"), arch = folder_id(st, mb, "Archive");
+	struct store_imsg *ch = NULL;
+	uint32_t *failed = NULL;
+	size_t nch = 0, nf = 0;
+	char kw[32];
+
+	test_begin("folders: STORE_FOLDER_KEYWORDS_MAX keywords a folder; COPY past it keeps them");
+	uint32_t u = append(st, inbox, M1, 0, NULL);
+	uint32_t v = append(st, arch, M2, 0, "Other");
+	/* one a message would pass STORE_KEYWORDS_MAX: set and clear each */
+	for (int i = 0; i < STORE_FOLDER_KEYWORDS_MAX; i++) {
+		snprintf(kw, sizeof(kw), "k%d", i);
+		for (int op = STORE_FLAGS_ADD; op <= STORE_FLAGS_REMOVE; op++) {
+			test_assert(store_flags_change(st, inbox, &u, 1, (enum store_flag_op)op, 0,
+						       kw, 0, &ch, &nch, &failed, &nf) == STORE_OK);
+			store_imsgs_free(ch, nch);
+			free(failed);
+		}
+	}
+	uint64_t h = highest(st, mb, "INBOX");
+	test_assert(store_flags_change(st, inbox, &u, 1, STORE_FLAGS_ADD, 0, "onemore", 0, &ch,
+				       &nch, &failed, &nf) == STORE_LIMIT &&
+		    nch == 0);
+	test_assert(highest(st, mb, "INBOX") == h); /* rolled back */
+	/* a keyword the folder knows is still fine, in any case */
+	test_assert(store_flags_change(st, inbox, &u, 1, STORE_FLAGS_ADD, 0, "K7", 0, &ch, &nch,
+				       &failed, &nf) == STORE_OK &&
+		    nch == 1 && strcmp(ch[0].keywords, "k7") == 0);
+	store_imsgs_free(ch, nch);
+	free(failed);
+	uint32_t w = 0;
+	test_assert(store_folder_append(st, inbox, M2, strlen(M2), 0, "new", 0, &w) == STORE_LIMIT);
+	/* a copy into the full folder: the message keeps its keyword, unlisted */
+	uint32_t *src = NULL, *dst = NULL;
+	size_t n = 0;
+	test_assert(store_folder_copy(st, arch, inbox, &v, 1, false, &src, &dst, &n) == STORE_OK &&
+		    n == 1);
+	struct store_imsg *m;
+	size_t nm = load(st, inbox, &m);
+	test_assert(nm == 2 && strcmp(m[1].keywords, "Other") == 0);
+	store_imsgs_free(m, nm);
+	struct store_folder f = folder(st, mb, "INBOX");
+	test_assert(strstr(f.keywords, "Other") == NULL && strstr(f.keywords, "k255") != NULL);
+	store_folder_clear(&f);
+	free(src);
+	free(dst);
+	test_assert(verify_ok(st));
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
 int main(void)
 {
 	return test_run((void (*[])(void)){
 	    test_defaults, test_names, test_delete_create_again, test_rename, test_inbox_rename,
-	    test_flags, test_unchangedsince, test_modseq, test_expunge, test_pruned, test_copy_move,
-	    test_quota, test_append, test_pop3_view, test_mime, test_fault, NULL});
+	    test_flags, test_keyword_limit, test_unchangedsince, test_modseq, test_expunge,
+	    test_pruned, test_copy_move, test_quota, test_append, test_pop3_view, test_mime,
+	    test_fault, NULL});
 }
