@@ -284,6 +284,10 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 			results[i] = STORE_EXISTS; /* there already, or twice in this batch */
 			continue;
 		}
+		if (next_uid > (int64_t)UINT32_MAX) {
+			results[i] = STORE_QUOTA; /* every 32-bit UID given (S8) */
+			continue;
+		}
 		int64_t uid = next_uid++;
 		if ((r = add_one(st, mailbox_id, inbox, modseq, m, uid, now)) != STORE_OK)
 			goto fail;
@@ -296,7 +300,7 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 			true);
 		if (m->uidl != NULL) {
 			uint64_t g = generated_uid(m->uidl, mailbox_id);
-			if (g >= (uint64_t)next_uid && g < INT64_MAX)
+			if (g >= (uint64_t)next_uid && g < UINT32_MAX)
 				next_uid = (int64_t)g + 1;
 		}
 		used += (int64_t)m->len;

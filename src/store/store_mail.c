@@ -147,6 +147,15 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 			results[i] = STORE_QUOTA;
 			continue;
 		}
+		if (uid < 1 || uid > (int64_t)UINT32_MAX) {
+			/* IMAP UIDs are 32 bits (S8): every one was given; the
+			   mailbox takes no more, as if full */
+			snprintf(st->err, sizeof(st->err),
+				 "mailbox %" PRId64 " has given every UID up to %" PRIu32,
+				 mailbox_ids[i], UINT32_MAX);
+			results[i] = STORE_QUOTA;
+			continue;
+		}
 		s = store_stmt(st,
 			       "INSERT INTO messages (mailbox_id, uid, body_id, size, uidl, "
 			       "received, folder_id, modseq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "

@@ -1278,11 +1278,37 @@ static void test_keyword_limit(void)
 	test_end();
 }
 
+static void test_uid_end(void)
+{
+	char *dir;
+	int64_t mb;
+	struct store *st = setup(&dir, &mb, 0);
+	int64_t inbox = folder_id(st, mb, "INBOX");
+
+	test_begin("folders: UIDs end at 2^32-1; then the mailbox takes no more (S8)");
+	test_assert(test_db_int(dir, "UPDATE mailboxes SET next_uid = 4294967295") == 0);
+	deliver(st, mb, M1);
+	struct store_imsg *m;
+	test_assert(load(st, inbox, &m) == 1 && m[0].uid == UINT32_MAX);
+	store_imsgs_free(m, 1);
+	int res = -1;
+	store_deliver(st, &mb, 1, M2, strlen(M2), NULL, &res);
+	test_assert(res == STORE_QUOTA);
+	uint32_t uid = 0;
+	test_assert(store_folder_append(st, inbox, M2, strlen(M2), 0, NULL, 0, &uid) != STORE_OK);
+	test_assert(load(st, inbox, &m) == 1);
+	store_imsgs_free(m, 1);
+	test_assert(verify_ok(st));
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
 int main(void)
 {
 	return test_run((void (*[])(void)){
 	    test_defaults, test_names, test_delete_create_again, test_rename, test_inbox_rename,
 	    test_flags, test_keyword_limit, test_unchangedsince, test_modseq, test_expunge,
-	    test_pruned, test_copy_move, test_quota, test_append, test_pop3_view, test_mime,
-	    test_fault, NULL});
+	    test_pruned, test_copy_move, test_quota, test_uid_end, test_append, test_pop3_view,
+	    test_mime, test_fault, NULL});
 }
