@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import Daemon, free_port
+from harness import Daemon, die_with_parent, free_port
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 POP3_BIN = "/usr/lib/dovecot/pop3"
@@ -156,7 +156,7 @@ class Dovecot(Daemon):
     def start(self):
         self.err = open(os.path.join(self.dir, "stderr"), "wb")
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf], stdout=self.err,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         first = self.imap_port if self.protocols[0] == "imap" else self.pop3_port
         return self.wait_listening(first, "dovecot", self.log)
 

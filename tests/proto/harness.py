@@ -125,6 +125,17 @@ def tls_client_context():
     return ctx
 
 
+def die_with_parent():
+    """preexec_fn for a peer daemon: it gets SIGTERM when the test process
+    dies, even by SIGKILL (ctest's timeout), instead of living on as an
+    orphan. The kernel clears this when a process changes its user, so a
+    daemon that drops root (serve, Dovecot's children) is stopped through
+    its master or by cleanup()."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Daemon:
     """A private peer daemon a test starts (slapd, krb5kdc): a subclass
     sets self.dir (its temp folder) and defines start() and stop();
@@ -233,7 +244,7 @@ class Server:
     def start(self):
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         ports = [p for p in (self.pop3_port, self.pop3s_port, self.smtp_port,
                              self.submission_port, self.submissions_port,
                              self.imap_port, self.imaps_port) if p]

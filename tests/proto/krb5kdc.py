@@ -20,7 +20,7 @@ import signal
 import subprocess
 import tempfile
 
-from harness import Daemon, free_port, unprivileged_user
+from harness import Daemon, die_with_parent, free_port, unprivileged_user
 
 REALM = "TEST.REALM"
 ENCTYPES = "aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal"
@@ -118,7 +118,7 @@ class Kdc(Daemon):
         self.proc = subprocess.Popen(
             ["krb5kdc", "-n", "-r", self.realm, "-P", os.path.join(self.dir, "kdc.pid")],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "krb5kdc.err"), "wb"),
-            env=self.env())
+            env=self.env(), preexec_fn=die_with_parent)
         return self.wait_listening(self.port, "krb5kdc", self.log_text, timeout=15)
 
     def stop(self):

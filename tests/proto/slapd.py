@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import Daemon, free_port
+from harness import Daemon, die_with_parent, free_port
 
 BASE = "dc=example,dc=test"
 ROOT_DN = "cn=admin," + BASE
@@ -121,7 +121,7 @@ class Slapd(Daemon):
         self.proc = subprocess.Popen(
             ["/usr/sbin/slapd", "-f", self.conf, "-d", "0",
              "-h", "%s/ %s/" % (self.uri, self.ldaps_uri)],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 15
         for port in (self.port, self.ldaps_port):
             while True:

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, check_sanitizer, free_port, run_tests  # noqa: E402
+from harness import Daemon, check_sanitizer, die_with_parent, free_port, run_tests  # noqa: E402
 
 TOOLS = os.environ.get("MAILROOM_TOOLS", "build")
 PROBE = os.path.join(TOOLS, "filter_probe")
@@ -69,7 +69,7 @@ class Clamd(Daemon):
                     % (self.port, self.sock, db, self.dir, self.log_path, self.dir))
         self.out = open(os.path.join(self.dir, "stdout.log"), "w")
         self.proc = subprocess.Popen([CLAMD, "-c", conf], stdout=self.out,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         self.wait_listening(self.port, "clamd", self.log, timeout=60)
         deadline = time.monotonic() + 20
         while True:  # the unix socket too

@@ -11,7 +11,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import free_port, run_tests  # noqa: E402
+from harness import die_with_parent, free_port, run_tests  # noqa: E402
 import test_delivery as D  # noqa: E402
 
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -44,7 +44,7 @@ class Unbound:
                     "remote-control:\n  control-enable: no\n"
                     % (self.port, self.dir, self.dir, ZONES))
         self.proc = subprocess.Popen(["unbound", "-d", "-c", conf], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             p = subprocess.run(["python3", "-c", "import socket; s=socket.socket(socket.AF_INET,"

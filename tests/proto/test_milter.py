@@ -29,7 +29,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon, check_sanitizer, free_port, run_tests  # noqa: E402
+from harness import Daemon, check_sanitizer, die_with_parent, free_port, run_tests  # noqa: E402
 
 TOOLS = os.environ.get("MAILROOM_TOOLS", "build")
 PROBE = os.path.join(TOOLS, "filter_probe")
@@ -74,7 +74,8 @@ class PyMilter(Daemon):
     def start(self):
         self.logf = open(self.log_path, "w")
         self.proc = subprocess.Popen([PY, PEER, "inet:%d@127.0.0.1" % self.port],
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
+                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     preexec_fn=die_with_parent)
         return self.wait_listening(self.port, "pymilter", self.log)
 
     def stop(self):
@@ -122,7 +123,7 @@ class OpenDKIM(Daemon):
                     % (self.dir, sock, self.dir))
         self.logf = open(self.log_path, "w")
         self.proc = subprocess.Popen(["opendkim", "-f", "-x", conf], stdout=self.logf,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         if self.port:
             return self.wait_listening(self.port, "opendkim", self.log)
         import socket
