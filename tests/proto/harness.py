@@ -376,6 +376,30 @@ class Server:
             c.login(user, password)
         return c
 
+    def imap_login(self, user, password=PASSWORD):
+        """The tagged reply ("OK ...", "NO [...] ...") to LOGIN over STARTTLS,
+        or to AUTHENTICATE PLAIN for a name or password that is not ASCII
+        (as clients do: LOGIN's strings would need literals); the session is
+        dropped after it."""
+        c = self.imaplib_stls()
+        try:
+            if (user + password).isascii():
+                typ, data = c._simple_command("LOGIN", c._quote(user), c._quote(password))
+                return "%s %s" % (typ, data[-1].decode(errors="replace") if data else "")
+            cred = b"\0" + user.encode() + b"\0" + password.encode()
+            try:
+                typ, data = c.authenticate("PLAIN", lambda _: cred)
+                return "%s %s" % (typ, data[-1].decode(errors="replace") if data else "")
+            except imaplib.IMAP4.error as e:
+                return "NO %s" % e
+        except imaplib.IMAP4.error as e:
+            return "BAD %s" % e
+        finally:
+            try:
+                c.shutdown()
+            except OSError:
+                pass
+
     def imaplib_ssl(self, user=None, password=PASSWORD):
         c = imaplib.IMAP4_SSL("127.0.0.1", self.imaps_port, ssl_context=tls_client_context(),
                               timeout=10)

@@ -474,7 +474,7 @@ def ldap_server(keys=None, backend="ldap"):
              "ldap.starttls": "yes", "ldap.ca_file": slapd.ca_crt}
     for k, v in (keys or {}).items():
         extra["ldap." + k if "." not in k else k] = v
-    srv = Server(extra=extra, smtp=True)
+    srv = Server(extra=extra, smtp=True, imap=True)
     try:
         secret = os.path.join(srv.dir, "data", "ldap.secret")
         with open(secret, "w") as f:
@@ -524,6 +524,14 @@ def test_server_bind_style_pop3_smtp_auth_and_delivery():
         assert subjects(srv, "alice@example.test", "alice-pw") == ["one", "three", "two"]
         assert pop3_login(srv, "alice@example.test", "wrong")[0].startswith("-ERR [AUTH]")
         assert pop3_login(srv, "alice@example.test", "")[0].startswith("-ERR")
+        # IMAP: the same accounts and the same mailbox
+        assert srv.imap_login("alice@example.test", "alice-pw").startswith("OK")
+        assert srv.imap_login("alice@example.test", "wrong").startswith(
+            "NO [AUTHENTICATIONFAILED]")
+        im = srv.imaplib_ssl("alice@example.test", "alice-pw")
+        typ, data = im.select("INBOX", readonly=True)
+        assert typ == "OK" and data == [b"3"], data
+        im.logout()
         c = srv.submission("alice@example.test", "alice-pw")  # AUTH PLAIN over STARTTLS
         # [smtp] sender_login_match: her directory addresses are hers, bob's are not
         for sender, want in (("alice@example.test", 250), ("a.liddell@example.test", 250),
@@ -596,6 +604,8 @@ def test_server_directory_down_is_temporary():
                 reply, secs = pop3_login(srv, "bob@example.test", pw)
                 assert reply.startswith("-ERR [SYS/TEMP]"), reply
                 assert secs < 4, secs
+                reply = srv.imap_login("bob@example.test", pw)
+                assert reply.startswith("NO [UNAVAILABLE]"), reply
             c = srv.smtp()
             c.mail("x@remote.test")
             t0 = time.monotonic()
@@ -615,6 +625,7 @@ def test_server_directory_down_is_temporary():
             slapd.start()
         # back without a restart of mailroom
         assert pop3_login(srv, "bob@example.test", "bob-pw")[0].startswith("+OK")
+        assert srv.imap_login("bob@example.test", "bob-pw").startswith("OK")
         send(srv, "bob@example.test", "b2")
         assert subjects(srv, "bob@example.test", "bob-pw") == ["b1", "b2"]
 

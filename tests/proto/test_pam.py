@@ -98,7 +98,7 @@ def pam_server(backend="pam", user=RUNAS, **kw):
              "pam.confdir": confdir}
     if user is not None:
         extra["server.user"] = user
-    srv = Server(extra, smtp=True, **kw)
+    srv = Server(extra, smtp=True, imap=True, **kw)
     srv.cli("domain", "add", DOMAIN)  # mail is accepted for hosted domains only
     return srv
 
@@ -135,12 +135,15 @@ def test_pop3_and_smtp_auth_with_the_unix_password():
             assert c.stat() == (0, 0)  # the mailbox is there from the first login
             c.quit()
             srv.submission(login, UNIX_PW).quit()
+            reply = srv.imap_login(login, UNIX_PW)
+            assert reply.startswith("OK"), reply
         p = curl_pop3(srv, LOCAL, UNIX_PW)
         assert p.returncode == 0 and p.stdout.strip() == b"", (p.returncode, p.stdout)
         # a wrong password, the harness's, the right one in capitals
         for pw in ("wrong", PASSWORD, UNIX_PW.upper()):
             assert "[AUTH]" in pop3_refused(srv, LOCAL, pw)
             assert submission_refused(srv, LOCAL, pw) == 535
+            assert srv.imap_login(LOCAL, pw).startswith("NO [AUTHENTICATIONFAILED]")
         assert curl_pop3(srv, LOCAL, "wrong").returncode == 67  # login denied
         # another domain is not the local account's, nor are names dressed up
         for login in (LOCAL + "@example.org", "../" + LOCAL, LOCAL + ":x", LOCAL + "/",

@@ -174,9 +174,10 @@ def test_password_hash_and_import_into_the_builtin_directory():
 
 
 def pwfile_server(chain="passwd-file"):
-    return Server(smtp=True, extra={"directory.backend": chain,
-                                    "passwd-file.path": "users.passwd",  # in data_dir
-                                    "passwd-file.domain": "example.org"})
+    return Server(smtp=True, imap=True,
+                  extra={"directory.backend": chain,
+                         "passwd-file.path": "users.passwd",  # in data_dir
+                         "passwd-file.domain": "example.org"})
 
 
 def write_users(srv, lines):
@@ -220,6 +221,9 @@ def test_passwdfile_backend_logins_mail_and_edits():
             assert not pop3_login_ok(srv, user + "@example.org", pw + "x"), s
             assert smtp_login_ok(srv, user + "@example.org", pw), s
             assert not smtp_login_ok(srv, user + "@example.org", "x" + pw), s
+        assert srv.imap_login("made@example.org", PW).startswith("OK")
+        assert srv.imap_login("made@example.org", PW + "x").startswith(
+            "NO [AUTHENTICATIONFAILED]")
         assert pop3_login_ok(srv, "made@example.org", PW)
         assert not pop3_login_ok(srv, "locked@example.org", "pencil")
         assert not pop3_login_ok(srv, "nobody@example.org", "pencil")
