@@ -12,7 +12,6 @@
  * the log: the table row is SECRET, and every buffer that held a response
  * is wiped.
  */
-#include "directory/penalty.h"
 #include "smtp/smtp.h"
 #include "net/conn.h"
 #include "net/loop.h"
@@ -26,13 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void work_sasl(void *thread_ctx, void *p)
-{
-	struct smtp_job *job = p;
-
-	sasl_job_run(&job->sasl, thread_ctx);
-}
-
 static void send_challenge(struct smtp_session *s, const struct buf *data)
 {
 	struct buf line = {0};
@@ -45,36 +37,32 @@ static void send_challenge(struct smtp_session *s, const struct buf *data)
 
 static void auth_success(struct smtp_session *s, const struct auth_identity *id, const char *mech)
 {
-	struct penalty *pen = s->svc->env->penalty;
 	char login[SASL_NAME_MAX + 1]; /* as the client gave it: the brake's key */
 
-	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->sx.sasl));
+	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->core.sx.sasl));
 	smtp_reset_auth(s);
 	if (!id->enabled || !id->submission_enabled) {
 		smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
-		smtp_login_record(s, "refused", mech, id->address,
-				  !id->enabled ? "disabled" : "submission-disabled");
+		proto_login_record(&s->core, "refused", mech, id->address,
+				   !id->enabled ? "disabled" : "submission-disabled", NULL);
 		return;
 	}
-	if (pen != NULL)
-		penalty_success(pen, s->ip, login, loop_now_ms(smtp_loop(s)));
+	proto_login_succeeded(&s->core, login);
 	s->auth = xmalloc(sizeof(*s->auth));
 	*s->auth = *id;
 	smtp_reply(s, 235, "2.7.0 Authentication successful");
-	smtp_login_record(s, "ok", mech, id->address, NULL);
+	proto_login_record(&s->core, "ok", mech, id->address, NULL, NULL);
 }
 
 static void auth_failed(struct smtp_session *s, const char *mech)
 {
-	struct penalty *pen = s->svc->env->penalty;
-	const char *user = s->sx.sasl != NULL ? sasl_server_authcid(s->sx.sasl) : "";
+	const char *user = s->core.sx.sasl != NULL ? sasl_server_authcid(s->core.sx.sasl) : "";
 
-	smtp_login_record(s, "failed", mech, user, NULL);
-	if (pen != NULL) /* before the reset: `user` belongs to the exchange */
-		penalty_fail(pen, s->ip, *user != '\0' ? user : NULL, loop_now_ms(smtp_loop(s)));
+	proto_login_record(&s->core, "failed", mech, user, NULL, NULL);
+	proto_login_failed(&s->core, user); /* before the reset: `user` belongs to the exchange */
 	smtp_reset_auth(s);
 	smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
-	if (++s->auth_fails >= SMTP_AUTH_FAILS_MAX) {
+	if (++s->core.auth_fails >= SMTP_AUTH_FAILS_MAX) {
 		smtp_reply(s, 421, "4.7.0 %s Too many authentication failures",
 			   smtp_cfg(s)->hostname);
 		smtp_session_close(s, "too many authentication failures");
@@ -83,27 +71,28 @@ static void auth_failed(struct smtp_session *s, const char *mech)
 
 static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
 {
-	const char *mech = sasl_mech_name(sasl_server_mech(s->sx.sasl));
+	const char *mech = sasl_mech_name(sasl_server_mech(s->core.sx.sasl));
 
-	switch (sasl_exchange_result(&s->sx, &job->sasl)) {
+	switch (sasl_exchange_result(&s->core.sx, &job->core.sasl)) {
 	case SASL_OUTCOME_CHALLENGE:
-		send_challenge(s, &job->sasl.out);
+		send_challenge(s, &job->core.sasl.out);
 		return;
 	case SASL_OUTCOME_SUCCESS:
-		auth_success(s, &job->sasl.id, mech);
+		auth_success(s, &job->core.sasl.id, mech);
 		return;
 	case SASL_OUTCOME_FAILED:
 		auth_failed(s, mech);
 		return;
 	case SASL_OUTCOME_TEMPFAIL:
-		smtp_login_record(s, "error", mech, sasl_server_authcid(s->sx.sasl), "tempfail");
+		proto_login_record(&s->core, "error", mech, sasl_server_authcid(s->core.sx.sasl),
+				   "tempfail", NULL);
 		smtp_reset_auth(s);
 		smtp_reply(s, 454, "4.7.0 Temporary authentication failure");
 		return;
 	case SASL_OUTCOME_MALFORMED:
 		break;
 	}
-	smtp_login_record(s, "failed", mech, NULL, "malformed");
+	proto_login_record(&s->core, "failed", mech, NULL, "malformed", NULL);
 	smtp_reset_auth(s);
 	smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
 	smtp_session_error(s);
@@ -115,41 +104,25 @@ static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
    pool refused the step, which has answered and ended the exchange. */
 static bool sasl_submit(struct smtp_session *s, struct buf *in)
 {
-	struct smtp_job *job = smtp_job_new(s, finish_sasl);
-	uint64_t wait = sasl_job_brake_ms(s->sx.sasl, in, s->svc->env->penalty, s->ip,
-					  loop_now_ms(smtp_loop(s)));
-
-	sasl_job_init(&job->sasl, s->sx.sasl, in);
-	smtp_job_submit_after(s, job, work_sasl, wait);
-	return s->sx.sasl != NULL;
+	proto_sasl_submit(&smtp_job_new(s, finish_sasl)->core, in);
+	return s->core.sx.sasl != NULL;
 }
 
 bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m)
 {
-	/* EXTERNAL only for a verified client certificate ([tls] client_ca) */
-	if (m == SASL_EXTERNAL)
-		return conn_tls_identity(s->conn) != NULL;
-	/* GSSAPI needs a keytab ([gssapi]) */
-	if (m == SASL_GSSAPI)
-		return sasl_gssapi_configured(smtp_cfg(s));
-	/* SCRAM needs a verifier that only some backends hold */
-	return m != SASL_SCRAM_SHA_256 || directory_offers(s->svc->env->dir, DIRECTORY_SCRAM);
+	/* plaintext ones too: AUTH itself needs TLS (no SMTP_CMD_PRE_TLS) */
+	return proto_sasl_mech_allowed(&s->core, m, true);
 }
 
 void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
 {
-	static const enum sasl_mech order[] = {SASL_EXTERNAL, SASL_SCRAM_SHA_256, SASL_GSSAPI,
-					       SASL_PLAIN, SASL_LOGIN};
-	for (size_t i = 0; i < N_ELEMENTS(order); i++)
-		if (smtp_auth_mech_offered(s, order[i]))
-			buf_printf(b, " %s", sasl_mech_name(order[i]));
+	proto_sasl_mech_list(&s->core, true, " ", "", b);
 }
 
 static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
 	/* the Kerberos service is "smtp" (RFC 4954 §4) */
-	sasl_exchange_start(&s->sx, m, s->svc->env->dir, conn_tls_identity(s->conn), smtp_cfg(s),
-			    "smtp");
+	proto_sasl_start(&s->core, m, "smtp");
 	return sasl_submit(s, has_ir ? ir : NULL);
 }
 
@@ -185,8 +158,8 @@ void smtp_auth_line(struct smtp_session *s, struct slice line)
 	struct buf in = {0};
 	struct auth_identity id;
 
-	s->login_start_us = log_now_usec(); /* the login's time runs from here */
-	switch (sasl_exchange_line(&s->sx, line, false, &in, &id)) {
+	s->core.login_start_us = log_now_usec(); /* the login's time runs from here */
+	switch (sasl_exchange_line(&s->core.sx, line, false, &in, &id)) {
 	case SASL_LINE_STEP:
 		sasl_submit(s, &in);
 		buf_free_secret(&in);
@@ -198,7 +171,7 @@ void smtp_auth_line(struct smtp_session *s, struct slice line)
 		smtp_cmd_finish(s);
 		return;
 	case SASL_LINE_DONE:
-		auth_success(s, &id, sasl_mech_name(sasl_server_mech(s->sx.sasl)));
+		auth_success(s, &id, sasl_mech_name(sasl_server_mech(s->core.sx.sasl)));
 		secure_zero(&id, sizeof(id));
 		smtp_cmd_finish(s);
 		return;
