@@ -230,7 +230,8 @@ static struct fuzz_env *env_get(void)
 /* The one session of this run, or NULL once it has ended. */
 static struct imap_session *run_session(const struct fuzz_run *r)
 {
-	return r->env->imap->first;
+	struct proto_session *ps = r->env->imap->sessions.first;
+	return ps != NULL ? ps->sess : NULL;
 }
 
 /* Nothing left to do: all input read and handled, no job, timer or long

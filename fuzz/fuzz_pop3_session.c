@@ -203,7 +203,8 @@ static struct fuzz_env *env_get(void)
 /* The one session of this run, or NULL once it has ended. */
 static struct pop3_session *run_session(const struct fuzz_run *r)
 {
-	return r->env->pop3->first;
+	struct proto_session *ps = r->env->pop3->sessions.first;
+	return ps != NULL ? ps->sess : NULL;
 }
 
 /* Nothing left to do: all input read and handled, no job, timer or long

@@ -62,9 +62,11 @@ static void login_ok(struct imap_session *s, const struct auth_identity *id, con
 		return;
 	}
 	unsigned open = 0;
-	for (const struct imap_session *o = s->svc->first; o != NULL; o = o->next)
+	for (const struct proto_session *p = s->svc->sessions.first; p != NULL; p = p->next) {
+		const struct imap_session *o = p->sess;
 		open += o != s && !o->core.dead && o->state != IMAP_STATE_NOTAUTH &&
 			o->state != IMAP_STATE_LOGOUT && o->mailbox_id == id->mailbox_id;
+	}
 	if (open >= imap_config(imap_cfg(s))->max_sessions) {
 		/* RFC 5530 [LIMIT]: the client may come back once one ends */
 		imap_tagged(s, "NO", "[LIMIT] Too many sessions for this mailbox");
@@ -155,50 +157,72 @@ static void sasl_abort(struct imap_session *s, const char *status, const char *t
 }
 
 /* "+ base64" (RFC 9051 §6.2.2: an empty challenge is "+ " alone) */
-static void send_challenge(struct imap_session *s, const struct buf *data)
+static void sasl_challenge(void *p, const struct buf *data)
 {
 	struct buf line = {0};
 	sasl_challenge_line(&line, "+ ", data);
-	imap_write(s, line.data, line.len);
+	imap_write(p, line.data, line.len);
 	buf_free(&line);
+}
+
+static void sasl_login(void *p, const struct auth_identity *id, const char *mech, const char *login)
+{
+	login_ok(p, id, mech, login);
+}
+
+static void sasl_failed(void *p, const char *mech, const char *authcid)
+{
+	struct imap_session *s = p;
+	char user[LOG_USER_MAX + 1];
+
+	snprintf(user, sizeof(user), "%s", authcid);
+	imap_session_reset_auth(s);
+	auth_failed(s, mech, user);
+}
+
+static void sasl_end(void *p, enum proto_sasl_end why)
+{
+	struct imap_session *s = p;
+
+	switch (why) {
+	case PROTO_SASL_TEMPFAIL:
+		sasl_abort(s, "NO", "[UNAVAILABLE] Authentication temporarily unavailable");
+		return;
+	case PROTO_SASL_MALFORMED:
+		sasl_abort(s, "BAD", "Invalid authentication exchange");
+		if (++s->core.auth_fails >= IMAP_AUTH_FAILS_MAX)
+			imap_session_close(s, "too many authentication failures");
+		return;
+	case PROTO_SASL_CANCEL:
+		/* RFC 9051 §6.2.2: the client cancels: BAD */
+		sasl_abort(s, "BAD", "Authentication canceled");
+		return;
+	case PROTO_SASL_BAD_FINAL:
+		sasl_abort(s, "BAD", "Invalid authentication exchange");
+		return;
+	case PROTO_SASL_BAD_BASE64:
+		sasl_abort(s, "BAD", "Invalid base64 data");
+		return;
+	}
 }
 
 static void finish_sasl(struct imap_session *s, struct imap_job *job)
 {
-	const char *mech = sasl_mech_name(sasl_server_mech(s->core.sx.sasl));
-
-	switch (sasl_exchange_result(&s->core.sx, &job->core.sasl)) {
-	case SASL_OUTCOME_CHALLENGE:
-		send_challenge(s, &job->core.sasl.out);
-		return;
-	case SASL_OUTCOME_SUCCESS:
-		login_ok(s, &job->core.sasl.id, mech, sasl_server_authcid(s->core.sx.sasl));
-		return;
-	case SASL_OUTCOME_FAILED: {
-		char user[LOG_USER_MAX + 1];
-		snprintf(user, sizeof(user), "%s", sasl_server_authcid(s->core.sx.sasl));
-		imap_session_reset_auth(s);
-		auth_failed(s, mech, user);
-		return;
-	}
-	case SASL_OUTCOME_TEMPFAIL:
-		proto_login_record(&s->core, "error", mech, sasl_server_authcid(s->core.sx.sasl),
-				   "tempfail", NULL);
-		sasl_abort(s, "NO", "[UNAVAILABLE] Authentication temporarily unavailable");
-		return;
-	case SASL_OUTCOME_MALFORMED:
-		break;
-	}
-	proto_login_record(&s->core, "failed", mech, NULL, "malformed", NULL);
-	sasl_abort(s, "BAD", "Invalid authentication exchange");
-	if (++s->core.auth_fails >= IMAP_AUTH_FAILS_MAX)
-		imap_session_close(s, "too many authentication failures");
+	proto_sasl_finish(&job->core);
 }
 
-static void sasl_submit(struct imap_session *s, struct buf *in)
+static struct proto_job *sasl_job(void *p)
 {
-	proto_sasl_submit(&imap_job_new(s, finish_sasl)->core, in);
+	return &imap_job_new(p, finish_sasl)->core;
 }
+
+const struct proto_sasl_ops imap_sasl_ops = {
+    .job = sasl_job,
+    .challenge = sasl_challenge,
+    .login = sasl_login,
+    .failed = sasl_failed,
+    .end = sasl_end,
+};
 
 enum imap_cmd_result imap_cmd_authenticate(struct imap_cmd_ctx *ctx)
 {
@@ -233,38 +257,9 @@ enum imap_cmd_result imap_cmd_authenticate(struct imap_cmd_ctx *ctx)
 	}
 	/* the Kerberos service is "imap" (RFC 9051 §11.1) */
 	proto_sasl_start(&s->core, m, "imap");
-	sasl_submit(s, has_ir ? &in : NULL);
+	proto_sasl_submit(&s->core, has_ir ? &in : NULL);
 	buf_free_secret(&in);
 	return IMAP_CMD_ASYNC;
-}
-
-void imap_auth_sasl_line(struct imap_session *s, struct slice line)
-{
-	struct buf in = {0};
-	struct auth_identity id;
-
-	s->core.login_start_us = log_now_usec();
-	switch (sasl_exchange_line(&s->core.sx, line, false, &in, &id)) {
-	case SASL_LINE_STEP:
-		sasl_submit(s, &in);
-		buf_free_secret(&in);
-		return;
-	case SASL_LINE_CANCEL:
-		/* RFC 9051 §6.2.2: the client cancels: BAD */
-		sasl_abort(s, "BAD", "Authentication canceled");
-		return;
-	case SASL_LINE_DONE:
-		login_ok(s, &id, sasl_mech_name(sasl_server_mech(s->core.sx.sasl)),
-			 sasl_server_authcid(s->core.sx.sasl));
-		secure_zero(&id, sizeof(id));
-		return;
-	case SASL_LINE_BAD_FINAL:
-		sasl_abort(s, "BAD", "Invalid authentication exchange");
-		return;
-	case SASL_LINE_BAD_BASE64:
-		sasl_abort(s, "BAD", "Invalid base64 data");
-		return;
-	}
 }
 
 /* --- STARTTLS -------------------------------------------------------------------- */

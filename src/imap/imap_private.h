@@ -99,15 +99,10 @@ struct imap_cmd_ctx {
 };
 
 /* --- the service -------------------------------------------------------- */
-struct imap_cmd_stats {
-	uint64_t total, ok;
-};
-
 struct imap_service {
 	const struct service_env *env;
-	unsigned sessions;
-	struct imap_cmd_stats *stats; /* one per row of the command table */
-	struct imap_session *first;   /* all live sessions */
+	struct proto_cmd_stats *stats;	    /* one per row of the command table */
+	struct proto_session_list sessions; /* all live sessions */
 	bool stopping;
 };
 
@@ -147,7 +142,6 @@ struct imap_session {
 	   closing/STARTTLS/shutdown flags */
 	struct proto_session core;
 	struct imap_service *svc;
-	struct imap_session *prev, *next; /* svc->first list */
 	struct arena *arena;
 	enum imap_state state;
 
@@ -249,7 +243,8 @@ imap_cmd_fn imap_cmd_login, imap_cmd_authenticate, imap_cmd_starttls;
 bool imap_auth_plaintext_allowed(const struct imap_session *s);
 bool imap_auth_mech_allowed(const struct imap_session *s, enum sasl_mech m);
 void imap_auth_mech_list(const struct imap_session *s, struct buf *out);
-void imap_auth_sasl_line(struct imap_session *s, struct slice line);
+/* The answers to an AUTHENTICATE exchange (proto/session.h). */
+extern const struct proto_sasl_ops imap_sasl_ops;
 
 /* --- folders (imap_mailbox.c) --------------------------------------------- */
 imap_cmd_fn imap_cmd_list, imap_cmd_lsub, imap_cmd_create, imap_cmd_delete, imap_cmd_rename,

@@ -39,7 +39,7 @@ void imap_service_free(struct imap_service **svcp)
 
 unsigned imap_service_sessions(const struct imap_service *svc)
 {
-	return svc->sessions;
+	return svc->sessions.count;
 }
 
 static void idle_synced(struct imap_session *s)
@@ -49,7 +49,8 @@ static void idle_synced(struct imap_session *s)
 
 void imap_service_changed(struct imap_service *svc, int64_t mailbox_id)
 {
-	for (struct imap_session *s = svc->first; s != NULL; s = s->next) {
+	for (struct proto_session *ps = svc->sessions.first; ps != NULL; ps = ps->next) {
+		struct imap_session *s = ps->sess;
 		if (s->sel == NULL || s->mailbox_id != mailbox_id || s->core.dead)
 			continue;
 		s->sel->dirty = true;

@@ -69,8 +69,7 @@ void imap_session_set_state(struct imap_session *s, enum imap_state to)
 {
 	if (s->state == to)
 		return;
-	log_debug("sid=%s imap state %s -> %s", s->core.sid, imap_state_name(s->state),
-		  imap_state_name(to));
+	proto_session_trace_state(&s->core, imap_state_name(s->state), imap_state_name(to));
 	s->state = to;
 	if (s->core.conn != NULL && (to == IMAP_STATE_AUTH || to == IMAP_STATE_SELECTED))
 		conn_set_idle_timeout(s->core.conn, imap_config(imap_cfg(s))->autologout);
@@ -90,10 +89,8 @@ const struct config *imap_cfg(const struct imap_session *s)
 
 void imap_write(struct imap_session *s, const void *p, size_t n)
 {
-	if (s->core.conn == NULL || s->core.closing)
-		return;
-	conn_write(s->core.conn, p, n);
-	s->progress += n;
+	if (proto_session_write(&s->core, p, n))
+		s->progress += n;
 }
 
 static void write_line(struct imap_session *s, const char *head, const char *fmt, va_list ap)
@@ -193,29 +190,18 @@ void imap_cmd_finish(struct imap_session *s)
 		return;
 	s->cmd_active = false;
 	s->commands++;
-	if (s->cmd != NULL) {
-		struct imap_cmd_stats *st = &s->svc->stats[s->cmd - imap_cmd_table];
-		st->total++;
-		st->ok += s->reply_ok;
-	}
-	char extra[IMAP_LOG_ARGS_MAX * 2 + 48] = "";
-	size_t n = 0;
-	if (s->cmd_args[0] != '\0')
-		n = log_extra_add_text(extra, sizeof(extra), n, "args", s->cmd_args);
-	n = log_extra_add(extra, sizeof(extra), n, "state", imap_state_name(s->state));
-	struct log_record r = {
-	    .event = LOG_EV_COMMAND,
-	    .service = s->core.service,
-	    .sid = s->core.sid,
-	    .ip = s->core.ip,
-	    .user = s->address,
-	    .command = s->cmd != NULL ? s->cmd->name : "unknown",
-	    .result = s->reply_ok ? "ok" : "err",
-	    .usec = log_now_usec() - s->cmd_start_us,
-	    .bytes = s->progress - s->cmd_progress,
-	    .extra = n > 0 ? extra + 1 : NULL,
-	};
-	log_record(LOG_DEBUG, &r);
+	proto_cmd_record(
+	    &s->core, &(struct proto_cmd_done){
+			  .stats = s->cmd != NULL ? &s->svc->stats[s->cmd - imap_cmd_table] : NULL,
+			  .name = s->cmd != NULL ? s->cmd->name : NULL,
+			  .user = s->address,
+			  .ok = s->reply_ok,
+			  .start_us = s->cmd_start_us,
+			  .bytes = s->progress - s->cmd_progress,
+			  .args = s->cmd_args,
+			  .state = imap_state_name(s->state),
+			  .extra_max = IMAP_LOG_ARGS_MAX * 2 + 48,
+		      });
 	if (s->reply_ok)
 		s->bad_cmds = 0;
 }
@@ -254,13 +240,7 @@ static void session_free(void *p)
 	cont_free(&s->cont);
 	imap_view_free(&s->sel);
 	imap_parser_deinit(&s->parser);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		s->svc->first = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->svc->sessions--;
+	proto_session_unlink(&s->core, &s->svc->sessions);
 	arena_free(&a);
 }
 
@@ -412,7 +392,7 @@ static bool sasl_line(struct imap_session *s)
 	line.p = copy;
 	buf_consume(in, used);
 	conn_unit_done(s->core.conn);
-	imap_auth_sasl_line(s, line);
+	proto_sasl_line(&s->core, line, false);
 	secure_zero(copy, line.len);
 	return true;
 }
@@ -604,6 +584,7 @@ static const struct proto_session_ops imap_session_ops = {
     .idle_timeout = idle_timeout,
     .timeout = on_timeout,
     .closed = on_closed,
+    .sasl = &imap_sasl_ops,
 };
 
 /* --- start ------------------------------------------------------------------------- */
@@ -626,11 +607,7 @@ void imap_session_start(struct imap_service *svc, struct conn *c)
 	lim.literals_max = ic->append_limit + IMAP_NONAPPEND_LITERAL_MAX;
 	lim.nonsync_max = ic->literal_plus ? UINT64_MAX : IMAP_LITERAL_MINUS_MAX;
 	imap_parser_init(&s->parser, &lim);
-	s->next = svc->first;
-	if (s->next != NULL)
-		s->next->prev = s;
-	svc->first = s;
-	svc->sessions++;
+	proto_session_link(&s->core, &svc->sessions);
 
 	conn_set_events(c, &proto_session_events, &s->core);
 	/* the whole command stays in the buffer until it is handled */
@@ -649,19 +626,22 @@ void imap_session_start(struct imap_service *svc, struct conn *c)
 	proto_session_steps(&s->core);
 }
 
+static bool shutdown_stop(void *p)
+{
+	struct imap_session *s = p;
+
+	if (s->core.sx.wait != SASL_WAIT_NONE) {
+		imap_session_reset_auth(s);
+		imap_tagged(s, "NO", "Server shutting down");
+		imap_cmd_finish(s);
+	}
+	return true;
+}
+
 void imap_service_shutdown(struct imap_service *svc)
 {
 	svc->stopping = true;
-	for (struct imap_session *s = svc->first, *next; s != NULL; s = next) {
-		next = s->next;
-		s->core.shutdown = true;
-		if (s->core.sx.wait != SASL_WAIT_NONE) {
-			imap_session_reset_auth(s);
-			imap_tagged(s, "NO", "Server shutting down");
-			imap_cmd_finish(s);
-		}
-		proto_session_run(&s->core); /* may free s */
-	}
+	proto_session_list_shutdown(&svc->sessions, shutdown_stop);
 }
 
 size_t imap_session_footprint(const struct imap_session *s)

@@ -281,53 +281,64 @@ static void sasl_abort(struct pop3_session *s, const char *text)
 }
 
 /* "+ base64" (RFC 5034 §4: an empty challenge is "+ " alone) */
-static void send_challenge(struct pop3_session *s, const struct buf *data)
+static void sasl_challenge(void *p, const struct buf *data)
 {
 	struct buf line = {0};
 
 	sasl_challenge_line(&line, "+ ", data);
-	pop3_write(s, line.data, line.len);
+	pop3_write(p, line.data, line.len);
 	buf_free(&line);
+}
+
+static void sasl_login(void *p, const struct auth_identity *id, const char *mech, const char *login)
+{
+	login_begin(p, id, mech, login);
+}
+
+static void sasl_failed(void *p, const char *mech, const char *authcid)
+{
+	struct pop3_session *s = p;
+	char user[LOG_USER_MAX + 1];
+
+	snprintf(user, sizeof(user), "%s", authcid);
+	pop3_session_reset_auth(s);
+	auth_failed(s, mech, user);
+}
+
+static void sasl_end(void *p, enum proto_sasl_end why)
+{
+	static const char *const text[] = {
+	    [PROTO_SASL_TEMPFAIL] = "[SYS/TEMP] Authentication temporarily unavailable",
+	    [PROTO_SASL_MALFORMED] = "Invalid authentication exchange",
+	    /* RFC 5034 §4: the client cancels; the server answers -ERR */
+	    [PROTO_SASL_CANCEL] = "Authentication canceled",
+	    [PROTO_SASL_BAD_FINAL] = "Invalid authentication exchange",
+	    [PROTO_SASL_BAD_BASE64] = "Invalid base64 data",
+	};
+	struct pop3_session *s = p;
+
+	sasl_abort(s, text[why]);
+	if (why == PROTO_SASL_MALFORMED && ++s->core.auth_fails >= POP3_AUTH_FAILS_MAX)
+		pop3_session_close(s, "too many authentication failures");
 }
 
 static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
 {
-	const char *mech = sasl_mech_name(sasl_server_mech(s->core.sx.sasl));
-
-	switch (sasl_exchange_result(&s->core.sx, &job->core.sasl)) {
-	case SASL_OUTCOME_CHALLENGE:
-		send_challenge(s, &job->core.sasl.out);
-		return;
-	case SASL_OUTCOME_SUCCESS:
-		login_begin(s, &job->core.sasl.id, mech, sasl_server_authcid(s->core.sx.sasl));
-		return;
-	case SASL_OUTCOME_FAILED: {
-		char user[LOG_USER_MAX + 1];
-		snprintf(user, sizeof(user), "%s", sasl_server_authcid(s->core.sx.sasl));
-		pop3_session_reset_auth(s);
-		auth_failed(s, mech, user);
-		return;
-	}
-	case SASL_OUTCOME_TEMPFAIL:
-		proto_login_record(&s->core, "error", mech, sasl_server_authcid(s->core.sx.sasl),
-				   "tempfail", NULL);
-		sasl_abort(s, "[SYS/TEMP] Authentication temporarily unavailable");
-		return;
-	case SASL_OUTCOME_MALFORMED:
-		break;
-	}
-	/* a protocol violation is no password guess: no delay, but it counts */
-	proto_login_record(&s->core, "failed", mech, NULL, "malformed", NULL);
-	sasl_abort(s, "Invalid authentication exchange");
-	if (++s->core.auth_fails >= POP3_AUTH_FAILS_MAX)
-		pop3_session_close(s, "too many authentication failures");
+	proto_sasl_finish(&job->core);
 }
 
-/* Runs one SASL step on a worker; in == NULL: no client message. */
-static void sasl_submit(struct pop3_session *s, struct buf *in)
+static struct proto_job *sasl_job(void *p)
 {
-	proto_sasl_submit(&pop3_job_new(s, finish_sasl)->core, in);
+	return &pop3_job_new(p, finish_sasl)->core;
 }
+
+const struct proto_sasl_ops pop3_sasl_ops = {
+    .job = sasl_job,
+    .challenge = sasl_challenge,
+    .login = sasl_login,
+    .failed = sasl_failed,
+    .end = sasl_end,
+};
 
 static void list_mechs(struct pop3_session *s)
 {
@@ -371,15 +382,12 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 	}
 	/* the Kerberos service is "pop" (RFC 5034 §4) */
 	proto_sasl_start(&s->core, m, "pop");
-	sasl_submit(s, ctx->argc == 2 ? &ir : NULL);
+	proto_sasl_submit(&s->core, ctx->argc == 2 ? &ir : NULL);
 	return POP3_CMD_ASYNC;
 }
 
 void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
 {
-	struct buf in = {0};
-	struct auth_identity id;
-
 	s->core.login_start_us = log_now_usec(); /* the login's time runs from here */
 	if (pop3_parse_check(line) != POP3_PARSE_OK && !slice_eq(line, "*") &&
 	    s->core.sx.wait == SASL_WAIT_RESPONSE) {
@@ -387,26 +395,7 @@ void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
 		sasl_abort(s, "Invalid base64 data");
 		return;
 	}
-	switch (sasl_exchange_line(&s->core.sx, line, true, &in, &id)) {
-	case SASL_LINE_STEP:
-		sasl_submit(s, &in);
-		return;
-	case SASL_LINE_CANCEL:
-		/* RFC 5034 §4: the client cancels; the server answers -ERR */
-		sasl_abort(s, "Authentication canceled");
-		return;
-	case SASL_LINE_DONE:
-		login_begin(s, &id, sasl_mech_name(sasl_server_mech(s->core.sx.sasl)),
-			    sasl_server_authcid(s->core.sx.sasl));
-		secure_zero(&id, sizeof(id));
-		return;
-	case SASL_LINE_BAD_FINAL:
-		sasl_abort(s, "Invalid authentication exchange");
-		return;
-	case SASL_LINE_BAD_BASE64:
-		sasl_abort(s, "Invalid base64 data");
-		return;
-	}
+	proto_sasl_line(&s->core, line, true);
 }
 
 /* --- STLS (RFC 2595 §4) ------------------------------------------------------------ */

@@ -94,17 +94,12 @@ struct pop3_lockset {
 	size_t cap, count;
 };
 
-struct pop3_cmd_stats {
-	uint64_t total, ok;
-};
-
 struct pop3_service {
 	const struct service_env *env;
-	unsigned sessions;
 	uint64_t timestamps; /* counter for unique APOP timestamps */
 	struct pop3_lockset locks;
-	struct pop3_cmd_stats *stats; /* one per row of the command table */
-	struct pop3_session *first;   /* all live sessions, for shutdown */
+	struct proto_cmd_stats *stats;	    /* one per row of the command table */
+	struct proto_session_list sessions; /* all live sessions, for shutdown */
 	bool stopping;
 };
 
@@ -127,7 +122,6 @@ struct pop3_session {
 	   exchange, the closing/STLS/shutdown flags */
 	struct proto_session core;
 	struct pop3_service *svc;
-	struct pop3_session *prev, *next; /* svc->first list */
 	struct arena *arena;
 	const char *timestamp; /* APOP "<...@host>", arena; NULL if APOP is off */
 	enum pop3_state state;
@@ -240,5 +234,7 @@ bool pop3_auth_plaintext_allowed(const struct pop3_session *s);
 bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m);
 /* A line received while a SASL exchange waits for the client. */
 void pop3_auth_sasl_line(struct pop3_session *s, struct slice line);
+/* The answers to an AUTH exchange (proto/session.h). */
+extern const struct proto_sasl_ops pop3_sasl_ops;
 
 #endif

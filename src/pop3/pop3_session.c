@@ -71,8 +71,7 @@ void pop3_session_set_state(struct pop3_session *s, enum pop3_state to)
 {
 	if (s->state == to)
 		return;
-	log_debug("sid=%s pop3 state %s -> %s", s->core.sid, pop3_state_name(s->state),
-		  pop3_state_name(to));
+	proto_session_trace_state(&s->core, pop3_state_name(s->state), pop3_state_name(to));
 	s->state = to;
 }
 
@@ -85,10 +84,8 @@ struct loop *pop3_loop(const struct pop3_session *s)
 
 void pop3_write(struct pop3_session *s, const void *p, size_t n)
 {
-	if (s->core.conn == NULL || s->core.closing)
-		return;
-	conn_write(s->core.conn, p, n);
-	s->progress += n;
+	if (proto_session_write(&s->core, p, n))
+		s->progress += n;
 }
 
 void pop3_reply(struct pop3_session *s, bool ok, const char *fmt, ...)
@@ -145,31 +142,20 @@ void pop3_cmd_finish(struct pop3_session *s)
 		return;
 	s->cmd_active = false;
 	s->commands++;
-	if (s->cmd != NULL) {
-		struct pop3_cmd_stats *st = &s->svc->stats[s->cmd - pop3_cmd_table];
-		st->total++;
-		st->ok += s->reply_ok;
-	}
 	/* RETR/TOP: the reply's octets, once its last one is queued */
 	bool body = s->cmd != NULL && (s->cmd->flags & POP3_CMD_BODY);
-	char extra[POP3_LOG_ARGS_MAX * 2 + 48] = "";
-	size_t n = 0;
-	if (s->cmd_args[0] != '\0')
-		n = log_extra_add_text(extra, sizeof(extra), n, "args", s->cmd_args);
-	n = log_extra_add(extra, sizeof(extra), n, "state", pop3_state_name(s->state));
-	struct log_record r = {
-	    .event = LOG_EV_COMMAND,
-	    .service = s->core.service,
-	    .sid = s->core.sid,
-	    .ip = s->core.ip,
-	    .user = s->address,
-	    .command = s->cmd != NULL ? s->cmd->name : "unknown",
-	    .result = s->reply_ok ? "ok" : "err",
-	    .usec = log_now_usec() - s->cmd_start_us,
-	    .bytes = body ? s->progress - s->cmd_progress : 0,
-	    .extra = n > 0 ? extra + 1 : NULL,
-	};
-	log_record(LOG_DEBUG, &r);
+	proto_cmd_record(
+	    &s->core, &(struct proto_cmd_done){
+			  .stats = s->cmd != NULL ? &s->svc->stats[s->cmd - pop3_cmd_table] : NULL,
+			  .name = s->cmd != NULL ? s->cmd->name : NULL,
+			  .user = s->address,
+			  .ok = s->reply_ok,
+			  .start_us = s->cmd_start_us,
+			  .bytes = body ? s->progress - s->cmd_progress : 0,
+			  .args = s->cmd_args,
+			  .state = pop3_state_name(s->state),
+			  .extra_max = POP3_LOG_ARGS_MAX * 2 + 48,
+		      });
 }
 
 void pop3_session_bad_command(struct pop3_session *s)
@@ -205,13 +191,7 @@ static void session_free(void *p)
 		pop3_unlock_mailbox(s->svc, s->mailbox_id);
 	pop3_session_reset_auth(s);
 	cont_free(&s->cont);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		s->svc->first = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->svc->sessions--;
+	proto_session_unlink(&s->core, &s->svc->sessions);
 	arena_free(&a);
 }
 
@@ -451,6 +431,7 @@ static const struct proto_session_ops pop3_session_ops = {
     .idle_timeout = idle_timeout,
     .timeout = on_timeout,
     .closed = on_closed,
+    .sasl = &pop3_sasl_ops,
 };
 
 /* --- start ------------------------------------------------------------------------- */
@@ -480,11 +461,7 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	proto_session_init(&s->core, s, &pop3_session_ops, svc->env, c, a);
 	s->state = POP3_STATE_AUTHORIZATION;
 	s->core.shutdown = svc->stopping;
-	s->next = svc->first;
-	if (s->next != NULL)
-		s->next->prev = s;
-	svc->first = s;
-	svc->sessions++;
+	proto_session_link(&s->core, &svc->sessions);
 
 	conn_set_events(c, &proto_session_events, &s->core);
 	conn_set_input_max(c, POP3_LONG_LINE_MAX);
@@ -497,19 +474,22 @@ void pop3_session_start(struct pop3_service *svc, struct conn *c)
 	proto_session_steps(&s->core); /* the client may have spoken first */
 }
 
+static bool shutdown_stop(void *p)
+{
+	struct pop3_session *s = p;
+
+	if (s->core.sx.wait != SASL_WAIT_NONE) {
+		/* an AUTH exchange waiting for the client: end it now */
+		pop3_session_reset_auth(s);
+		pop3_cmd_finish(s);
+	}
+	return true;
+}
+
 void pop3_service_shutdown(struct pop3_service *svc)
 {
 	svc->stopping = true;
-	for (struct pop3_session *s = svc->first, *next; s != NULL; s = next) {
-		next = s->next;
-		s->core.shutdown = true;
-		if (s->core.sx.wait != SASL_WAIT_NONE) {
-			/* an AUTH exchange waiting for the client: end it now */
-			pop3_session_reset_auth(s);
-			pop3_cmd_finish(s);
-		}
-		proto_session_run(&s->core); /* may free s */
-	}
+	proto_session_list_shutdown(&svc->sessions, shutdown_stop);
 }
 
 /* For the idle-memory test: bytes held by a session's arena. */

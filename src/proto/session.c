@@ -71,6 +71,86 @@ void proto_session_close(struct proto_session *ps, const char *reason)
 	conn_close(ps->conn, reason);
 }
 
+bool proto_session_write(struct proto_session *ps, const void *p, size_t n)
+{
+	if (ps->conn == NULL || ps->closing)
+		return false;
+	conn_write(ps->conn, p, n);
+	return true;
+}
+
+void proto_session_trace_state(const struct proto_session *ps, const char *from, const char *to)
+{
+	log_debug("sid=%s %s state %s -> %s", ps->sid, ps->ops->name, from, to);
+}
+
+/* --- the service's sessions ------------------------------------------------------ */
+
+void proto_session_link(struct proto_session *ps, struct proto_session_list *l)
+{
+	ps->prev = NULL;
+	ps->next = l->first;
+	if (ps->next != NULL)
+		ps->next->prev = ps;
+	l->first = ps;
+	l->count++;
+}
+
+void proto_session_unlink(struct proto_session *ps, struct proto_session_list *l)
+{
+	if (ps->prev != NULL)
+		ps->prev->next = ps->next;
+	else
+		l->first = ps->next;
+	if (ps->next != NULL)
+		ps->next->prev = ps->prev;
+	l->count--;
+}
+
+void proto_session_list_shutdown(struct proto_session_list *l, bool (*stop)(void *sess))
+{
+	for (struct proto_session *ps = l->first, *next; ps != NULL; ps = next) {
+		next = ps->next;
+		ps->shutdown = true;
+		if (stop(ps->sess))
+			proto_session_run(ps); /* may free it */
+	}
+}
+
+/* --- the per-command record --------------------------------------------------------- */
+
+#define PROTO_CMD_EXTRA_MAX 256
+
+void proto_cmd_record(const struct proto_session *ps, const struct proto_cmd_done *d)
+{
+	char extra[PROTO_CMD_EXTRA_MAX] = "";
+	size_t cap = d->extra_max < sizeof(extra) ? d->extra_max : sizeof(extra);
+	size_t n = 0;
+
+	if (d->stats != NULL) {
+		d->stats->total++;
+		d->stats->ok += d->ok;
+	}
+	if (d->reply != NULL)
+		n = log_extra_add(extra, cap, n, "reply", d->reply);
+	if (d->args[0] != '\0')
+		n = log_extra_add_text(extra, cap, n, "args", d->args);
+	n = log_extra_add(extra, cap, n, "state", d->state);
+	struct log_record r = {
+	    .event = LOG_EV_COMMAND,
+	    .service = ps->service,
+	    .sid = ps->sid,
+	    .ip = ps->ip,
+	    .user = d->user,
+	    .command = d->name != NULL ? d->name : "unknown",
+	    .result = d->ok ? "ok" : "err",
+	    .usec = log_now_usec() - d->start_us,
+	    .bytes = d->bytes,
+	    .extra = n > 0 ? extra + 1 : NULL,
+	};
+	log_record(LOG_DEBUG, &r);
+}
+
 /* --- jobs ---------------------------------------------------------------------- */
 
 void *proto_job_new(struct proto_session *ps, size_t size)
@@ -329,9 +409,9 @@ static void work_sasl(void *thread_ctx, void *p)
 	sasl_job_run(&job->sasl, thread_ctx);
 }
 
-void proto_sasl_submit(struct proto_job *job, struct buf *in)
+void proto_sasl_submit(struct proto_session *ps, struct buf *in)
 {
-	struct proto_session *ps = job->core;
+	struct proto_job *job = ps->ops->sasl->job(ps->sess);
 	/* the login brake holds back the step that checks the password, right
 	   or wrong, so its timing tells nothing */
 	uint64_t wait = sasl_job_brake_ms(ps->sx.sasl, in, ps->env->penalty, ps->ip,
@@ -339,4 +419,62 @@ void proto_sasl_submit(struct proto_job *job, struct buf *in)
 
 	sasl_job_init(&job->sasl, ps->sx.sasl, in);
 	proto_job_submit_after(job, work_sasl, wait);
+}
+
+void proto_sasl_finish(struct proto_job *job)
+{
+	struct proto_session *ps = job->core;
+	const struct proto_sasl_ops *ops = ps->ops->sasl;
+	const char *mech = sasl_mech_name(sasl_server_mech(ps->sx.sasl));
+
+	switch (sasl_exchange_result(&ps->sx, &job->sasl)) {
+	case SASL_OUTCOME_CHALLENGE:
+		ops->challenge(ps->sess, &job->sasl.out);
+		return;
+	case SASL_OUTCOME_SUCCESS:
+		ops->login(ps->sess, &job->sasl.id, mech, sasl_server_authcid(ps->sx.sasl));
+		return;
+	case SASL_OUTCOME_FAILED:
+		ops->failed(ps->sess, mech, sasl_server_authcid(ps->sx.sasl));
+		return;
+	case SASL_OUTCOME_TEMPFAIL:
+		proto_login_record(ps, "error", mech, sasl_server_authcid(ps->sx.sasl), "tempfail",
+				   NULL);
+		ops->end(ps->sess, PROTO_SASL_TEMPFAIL);
+		return;
+	case SASL_OUTCOME_MALFORMED:
+		break;
+	}
+	/* a protocol violation is no password guess: no delay, but it counts */
+	proto_login_record(ps, "failed", mech, NULL, "malformed", NULL);
+	ops->end(ps->sess, PROTO_SASL_MALFORMED);
+}
+
+void proto_sasl_line(struct proto_session *ps, struct slice line, bool accept_equals)
+{
+	const struct proto_sasl_ops *ops = ps->ops->sasl;
+	struct buf in = {0};
+	struct auth_identity id;
+
+	ps->login_start_us = log_now_usec(); /* the login's time runs from here */
+	switch (sasl_exchange_line(&ps->sx, line, accept_equals, &in, &id)) {
+	case SASL_LINE_STEP:
+		proto_sasl_submit(ps, &in);
+		buf_free_secret(&in);
+		return;
+	case SASL_LINE_CANCEL:
+		ops->end(ps->sess, PROTO_SASL_CANCEL);
+		return;
+	case SASL_LINE_DONE:
+		ops->login(ps->sess, &id, sasl_mech_name(sasl_server_mech(ps->sx.sasl)),
+			   sasl_server_authcid(ps->sx.sasl));
+		secure_zero(&id, sizeof(id));
+		return;
+	case SASL_LINE_BAD_FINAL:
+		ops->end(ps->sess, PROTO_SASL_BAD_FINAL);
+		return;
+	case SASL_LINE_BAD_BASE64:
+		ops->end(ps->sess, PROTO_SASL_BAD_BASE64);
+		return;
+	}
 }

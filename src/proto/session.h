@@ -46,6 +46,7 @@ struct conn_events;
 struct service_env;
 struct timer;
 struct proto_job;
+struct proto_sasl_ops;
 
 struct proto_session_ops {
 	const char *name;	  /* "pop3", "smtp", "imap": in log lines */
@@ -75,10 +76,13 @@ struct proto_session_ops {
 	/* the connection is gone (core->conn is NULL already): stop timers,
 	   give the connection the session record's figures */
 	void (*closed)(void *sess, struct conn *c);
+	/* how the protocol answers a SASL exchange (below) */
+	const struct proto_sasl_ops *sasl;
 };
 
 struct proto_session {
-	void *sess; /* the protocol's session */
+	void *sess;			   /* the protocol's session */
+	struct proto_session *prev, *next; /* the service's list */
 	const struct proto_session_ops *ops;
 	const struct service_env *env;
 	struct conn *conn;	     /* NULL once closed */
@@ -122,6 +126,47 @@ void proto_session_leave(struct proto_session *ps);
 bool proto_session_busy(const struct proto_session *ps);
 /* conn_close() once; no further input is read. */
 void proto_session_close(struct proto_session *ps, const char *reason);
+/* Queues output unless the connection is gone or closing; false: dropped. */
+bool proto_session_write(struct proto_session *ps, const void *p, size_t n);
+/* The state setter's trace, "sid=... pop3 state FROM -> TO" (debug). */
+void proto_session_trace_state(const struct proto_session *ps, const char *from, const char *to);
+
+/* --- the service's sessions ------------------------------------------------------ */
+
+struct proto_session_list {
+	struct proto_session *first;
+	unsigned count;
+};
+
+void proto_session_link(struct proto_session *ps, struct proto_session_list *l);
+void proto_session_unlink(struct proto_session *ps, struct proto_session_list *l);
+/* The server stops: every session is marked (it says so once idle, then
+   closes); stop(sess) ends what waits for the client and says whether the
+   session runs now (false: later, when what it waits for is done); then
+   it runs, and may end. */
+void proto_session_list_shutdown(struct proto_session_list *l, bool (*stop)(void *sess));
+
+/* --- the per-command record (Postfix success_count/total_count) ------------------- */
+
+struct proto_cmd_stats {
+	uint64_t total, ok;
+};
+
+struct proto_cmd_done {
+	struct proto_cmd_stats *stats; /* the command's row; NULL: an unknown command */
+	const char *name;	       /* NULL: "unknown" */
+	const char *user;	       /* logged in, or NULL */
+	bool ok;
+	uint64_t start_us; /* log_now_usec() when the command arrived */
+	uint64_t bytes;	   /* octets of the reply worth a field, or 0 */
+	const char *reply; /* SMTP's reply code, or NULL */
+	const char *args;  /* what the record shows of the arguments; "": none */
+	const char *state;
+	size_t extra_max; /* room for reply, args and state, with their quoting */
+};
+
+/* Counts the command and logs its record (LOG_EV_COMMAND, debug). */
+void proto_cmd_record(const struct proto_session *ps, const struct proto_cmd_done *d);
 
 /* --- jobs ---------------------------------------------------------------------- */
 
@@ -183,12 +228,45 @@ bool proto_sasl_mech_allowed(const struct proto_session *ps, enum sasl_mech m, b
    prefer them. */
 void proto_sasl_mech_list(const struct proto_session *ps, bool plaintext_ok, const char *pre,
 			  const char *post, struct buf *b);
+
+/* The exchange itself (proto/sasl_job.h sorts each step and line) is the
+   same for POP3 AUTH, SMTP AUTH and IMAP AUTHENTICATE; what the protocol
+   answers is its own. */
+enum proto_sasl_end {
+	PROTO_SASL_TEMPFAIL,   /* the check could not be made (recorded) */
+	PROTO_SASL_MALFORMED,  /* a protocol violation, no password guess (recorded) */
+	PROTO_SASL_CANCEL,     /* the client sent "*" */
+	PROTO_SASL_BAD_FINAL,  /* something else where the empty line belonged */
+	PROTO_SASL_BAD_BASE64, /* a response that is not base64 */
+};
+
+struct proto_sasl_ops {
+	/* a new job whose finish callback calls proto_sasl_finish() */
+	struct proto_job *(*job)(void *sess);
+	/* send a challenge (the exchange waits for the client's answer) */
+	void (*challenge)(void *sess, const struct buf *data);
+	/* the exchange succeeded: id logs in; login is the name the client
+	   gave (the exchange's, gone once it ends) */
+	void (*login)(void *sess, const struct auth_identity *id, const char *mech,
+		      const char *login);
+	/* wrong credentials for authcid (the exchange's, as above) */
+	void (*failed)(void *sess, const char *mech, const char *authcid);
+	/* the exchange ends without a login: end it, answer, end the command */
+	void (*end)(void *sess, enum proto_sasl_end why);
+};
+
 /* Begins the exchange of mechanism m; gssapi_service: "pop", "smtp",
    "imap". */
 void proto_sasl_start(struct proto_session *ps, enum sasl_mech m, const char *gssapi_service);
-/* Runs one step of the exchange as `job` (in == NULL: no client message,
-   else taken over), after the brake's wait for a step that checks a
-   password. */
-void proto_sasl_submit(struct proto_job *job, struct buf *in);
+/* Runs one step of the exchange on a worker (in == NULL: no client
+   message, else taken over), after the brake's wait for a step that
+   checks a password. */
+void proto_sasl_submit(struct proto_session *ps, struct buf *in);
+/* The finish callback of such a job: sorts the step's result and hands it
+   to the protocol's answers. */
+void proto_sasl_finish(struct proto_job *job);
+/* A client line while the exchange waits for one. accept_equals: "=" also
+   ends it after success data (what some POP3 clients send). */
+void proto_sasl_line(struct proto_session *ps, struct slice line, bool accept_equals);
 
 #endif

@@ -25,8 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void send_challenge(struct smtp_session *s, const struct buf *data)
+static void sasl_challenge(void *p, const struct buf *data)
 {
+	struct smtp_session *s = p;
 	struct buf line = {0};
 
 	sasl_challenge_line(&line, "334 ", data);
@@ -35,16 +36,21 @@ static void send_challenge(struct smtp_session *s, const struct buf *data)
 	buf_free(&line);
 }
 
-static void auth_success(struct smtp_session *s, const struct auth_identity *id, const char *mech)
+/* The command ends here: the exchange may end on a line as well as after
+   a step (where the job's end would finish it). */
+static void sasl_login(void *p, const struct auth_identity *id, const char *mech,
+		       const char *authcid)
 {
+	struct smtp_session *s = p;
 	char login[SASL_NAME_MAX + 1]; /* as the client gave it: the brake's key */
 
-	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->core.sx.sasl));
+	snprintf(login, sizeof(login), "%s", authcid);
 	smtp_reset_auth(s);
 	if (!id->enabled || !id->submission_enabled) {
 		smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
 		proto_login_record(&s->core, "refused", mech, id->address,
 				   !id->enabled ? "disabled" : "submission-disabled", NULL);
+		smtp_cmd_finish(s);
 		return;
 	}
 	proto_login_succeeded(&s->core, login);
@@ -52,11 +58,12 @@ static void auth_success(struct smtp_session *s, const struct auth_identity *id,
 	*s->auth = *id;
 	smtp_reply(s, 235, "2.7.0 Authentication successful");
 	proto_login_record(&s->core, "ok", mech, id->address, NULL, NULL);
+	smtp_cmd_finish(s);
 }
 
-static void auth_failed(struct smtp_session *s, const char *mech)
+static void sasl_failed(void *p, const char *mech, const char *user)
 {
-	const char *user = s->core.sx.sasl != NULL ? sasl_server_authcid(s->core.sx.sasl) : "";
+	struct smtp_session *s = p;
 
 	proto_login_record(&s->core, "failed", mech, user, NULL, NULL);
 	proto_login_failed(&s->core, user); /* before the reset: `user` belongs to the exchange */
@@ -69,34 +76,46 @@ static void auth_failed(struct smtp_session *s, const char *mech)
 	}
 }
 
+static void sasl_end(void *p, enum proto_sasl_end why)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} replies[] = {
+	    [PROTO_SASL_TEMPFAIL] = {454, "4.7.0 Temporary authentication failure"},
+	    [PROTO_SASL_MALFORMED] = {501, "5.5.2 Invalid authentication exchange"},
+	    [PROTO_SASL_CANCEL] = {501, "5.0.0 Authentication cancelled"}, /* RFC 4954 §4 */
+	    [PROTO_SASL_BAD_FINAL] = {501, "5.5.2 Invalid authentication exchange"},
+	    [PROTO_SASL_BAD_BASE64] = {501, "5.5.2 Invalid base64 data"},
+	};
+	struct smtp_session *s = p;
+	bool after_step = why == PROTO_SASL_TEMPFAIL || why == PROTO_SASL_MALFORMED;
+
+	smtp_reset_auth(s);
+	smtp_reply(s, replies[why].code, "%s", replies[why].text);
+	if (!after_step) /* after a step the job's end finishes the command */
+		smtp_cmd_finish(s);
+	if (why != PROTO_SASL_TEMPFAIL && why != PROTO_SASL_CANCEL)
+		smtp_session_error(s);
+}
+
 static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
 {
-	const char *mech = sasl_mech_name(sasl_server_mech(s->core.sx.sasl));
-
-	switch (sasl_exchange_result(&s->core.sx, &job->core.sasl)) {
-	case SASL_OUTCOME_CHALLENGE:
-		send_challenge(s, &job->core.sasl.out);
-		return;
-	case SASL_OUTCOME_SUCCESS:
-		auth_success(s, &job->core.sasl.id, mech);
-		return;
-	case SASL_OUTCOME_FAILED:
-		auth_failed(s, mech);
-		return;
-	case SASL_OUTCOME_TEMPFAIL:
-		proto_login_record(&s->core, "error", mech, sasl_server_authcid(s->core.sx.sasl),
-				   "tempfail", NULL);
-		smtp_reset_auth(s);
-		smtp_reply(s, 454, "4.7.0 Temporary authentication failure");
-		return;
-	case SASL_OUTCOME_MALFORMED:
-		break;
-	}
-	proto_login_record(&s->core, "failed", mech, NULL, "malformed", NULL);
-	smtp_reset_auth(s);
-	smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
-	smtp_session_error(s);
+	proto_sasl_finish(&job->core);
 }
+
+static struct proto_job *sasl_job(void *p)
+{
+	return &smtp_job_new(p, finish_sasl)->core;
+}
+
+const struct proto_sasl_ops smtp_sasl_ops = {
+    .job = sasl_job,
+    .challenge = sasl_challenge,
+    .login = sasl_login,
+    .failed = sasl_failed,
+    .end = sasl_end,
+};
 
 /* Runs one step of the exchange on a worker; in == NULL: no client data.
    The login brake (directory/penalty.h) holds back the step that checks
@@ -104,7 +123,7 @@ static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
    pool refused the step, which has answered and ended the exchange. */
 static bool sasl_submit(struct smtp_session *s, struct buf *in)
 {
-	proto_sasl_submit(&smtp_job_new(s, finish_sasl)->core, in);
+	proto_sasl_submit(&s->core, in);
 	return s->core.sx.sasl != NULL;
 }
 
@@ -151,39 +170,4 @@ enum smtp_cmd_result smtp_cmd_auth(struct smtp_cmd_ctx *ctx)
 	bool started = auth_start(s, m, &in, has_ir);
 	buf_free_secret(&in);
 	return started ? SMTP_CMD_ASYNC : SMTP_CMD_OK;
-}
-
-void smtp_auth_line(struct smtp_session *s, struct slice line)
-{
-	struct buf in = {0};
-	struct auth_identity id;
-
-	s->core.login_start_us = log_now_usec(); /* the login's time runs from here */
-	switch (sasl_exchange_line(&s->core.sx, line, false, &in, &id)) {
-	case SASL_LINE_STEP:
-		sasl_submit(s, &in);
-		buf_free_secret(&in);
-		return;
-	case SASL_LINE_CANCEL:
-		/* RFC 4954 §4: the client cancels */
-		smtp_reset_auth(s);
-		smtp_reply(s, 501, "5.0.0 Authentication cancelled");
-		smtp_cmd_finish(s);
-		return;
-	case SASL_LINE_DONE:
-		auth_success(s, &id, sasl_mech_name(sasl_server_mech(s->core.sx.sasl)));
-		secure_zero(&id, sizeof(id));
-		smtp_cmd_finish(s);
-		return;
-	case SASL_LINE_BAD_FINAL:
-		smtp_reset_auth(s);
-		smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
-		break;
-	case SASL_LINE_BAD_BASE64:
-		smtp_reset_auth(s);
-		smtp_reply(s, 501, "5.5.2 Invalid base64 data");
-		break;
-	}
-	smtp_cmd_finish(s);
-	smtp_session_error(s);
 }

@@ -73,7 +73,7 @@ void smtp_service_free(struct smtp_service **svcp)
 
 unsigned smtp_service_sessions(const struct smtp_service *svc)
 {
-	return svc->sessions;
+	return svc->sessions.count;
 }
 
 /* --- loop side ---------------------------------------------------------------- */

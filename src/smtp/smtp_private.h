@@ -101,10 +101,6 @@ struct smtp_cmd_def {
 	const char *usage; /* "Syntax: ..." text of the 501 for a bad argument */
 };
 
-struct smtp_cmd_stats {
-	uint64_t total, ok;
-};
-
 /* --- the service ----------------------------------------------------------- */
 /* A message handed to the group committer. */
 struct smtp_commit {
@@ -118,10 +114,9 @@ struct smtp_commit {
 
 struct smtp_service {
 	const struct service_env *env;
-	unsigned sessions;
 	uint64_t qid_counter;
-	struct smtp_session *first;
-	struct smtp_cmd_stats *stats; /* one per row of the command table */
+	struct proto_session_list sessions;
+	struct proto_cmd_stats *stats; /* one per row of the command table */
 	bool stopping;
 	/* group commit, shared with the worker threads */
 	pthread_mutex_t mu;
@@ -156,7 +151,6 @@ struct smtp_session {
 	   STARTTLS/shutdown flags */
 	struct proto_session core;
 	struct smtp_service *svc;
-	struct smtp_session *prev, *next;
 	struct arena *arena;
 	char helo[256];
 	bool esmtp;
@@ -261,7 +255,8 @@ void smtp_chunk_end(struct smtp_session *s);
 
 /* --- authentication (smtp_auth.c) -------------------------------------------- */
 smtp_cmd_fn smtp_cmd_auth;
-void smtp_auth_line(struct smtp_session *s, struct slice line);
+/* The answers to an AUTH exchange (proto/session.h). */
+extern const struct proto_sasl_ops smtp_sasl_ops;
 /* Whether mechanism m may be used on this session, and the EHLO keyword's
    list of them ("SCRAM-SHA-256 PLAIN LOGIN"), appended to b. */
 bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m);

@@ -61,8 +61,7 @@ void smtp_enter_state(struct smtp_session *s, enum smtp_state to)
 {
 	if (s->state == to)
 		return;
-	log_debug("sid=%s smtp state %s -> %s", s->core.sid, smtp_state_name(s->state),
-		  smtp_state_name(to));
+	proto_session_trace_state(&s->core, smtp_state_name(s->state), smtp_state_name(to));
 	s->state = to;
 }
 
@@ -85,8 +84,7 @@ bool smtp_role_submission(const struct smtp_session *s)
 
 void smtp_write(struct smtp_session *s, const void *p, size_t n)
 {
-	if (s->core.conn != NULL && !s->core.closing)
-		conn_write(s->core.conn, p, n);
+	proto_session_write(&s->core, p, n);
 }
 
 void smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
@@ -156,31 +154,20 @@ void smtp_cmd_finish(struct smtp_session *s)
 		return;
 	s->cmd_active = false;
 	s->cmds_done++;
-	bool ok = s->reply_code >= 200 && s->reply_code < 400;
-	if (s->cmd != NULL) {
-		struct smtp_cmd_stats *st = &s->svc->stats[s->cmd - smtp_cmd_table];
-		st->total++;
-		st->ok += ok;
-	}
-	char extra[SMTP_LOG_ARGS_MAX * 2 + 64] = "", code[8];
-	size_t n = 0;
+	char code[8];
 	snprintf(code, sizeof(code), "%d", s->reply_code);
-	n = log_extra_add(extra, sizeof(extra), n, "reply", code);
-	if (s->cmd_args[0] != '\0')
-		n = log_extra_add_text(extra, sizeof(extra), n, "args", s->cmd_args);
-	log_extra_add(extra, sizeof(extra), n, "state", smtp_state_name(s->state));
-	struct log_record r = {
-	    .event = LOG_EV_COMMAND,
-	    .service = s->core.service,
-	    .sid = s->core.sid,
-	    .ip = s->core.ip,
-	    .user = s->auth != NULL ? s->auth->address : NULL,
-	    .command = s->cmd != NULL ? s->cmd->name : "unknown",
-	    .result = ok ? "ok" : "err",
-	    .usec = log_now_usec() - s->cmd_start_us,
-	    .extra = extra + 1,
-	};
-	log_record(LOG_DEBUG, &r);
+	proto_cmd_record(
+	    &s->core, &(struct proto_cmd_done){
+			  .stats = s->cmd != NULL ? &s->svc->stats[s->cmd - smtp_cmd_table] : NULL,
+			  .name = s->cmd != NULL ? s->cmd->name : NULL,
+			  .user = s->auth != NULL ? s->auth->address : NULL,
+			  .ok = s->reply_code >= 200 && s->reply_code < 400,
+			  .start_us = s->cmd_start_us,
+			  .reply = code,
+			  .args = s->cmd_args,
+			  .state = smtp_state_name(s->state),
+			  .extra_max = SMTP_LOG_ARGS_MAX * 2 + 64,
+		      });
 }
 
 /* --- lifetime -------------------------------------------------------------------- */
@@ -201,13 +188,7 @@ static void session_free(void *p)
 		secure_zero(s->auth, sizeof(*s->auth));
 		free(s->auth);
 	}
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		s->svc->first = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->svc->sessions--;
+	proto_session_unlink(&s->core, &s->svc->sessions);
 	arena_free(&a);
 }
 
@@ -277,7 +258,7 @@ static bool next_line(struct smtp_session *s)
 	buf_consume(in, used);
 	conn_unit_done(s->core.conn);
 	if (s->core.sx.wait != SASL_WAIT_NONE)
-		smtp_auth_line(s, line);
+		proto_sasl_line(&s->core, line, false);
 	else
 		smtp_cmd_dispatch(s, line);
 	secure_zero(copy, line.len); /* it may have held a password */
@@ -399,6 +380,7 @@ const struct proto_session_ops smtp_session_ops = {
     .idle_timeout = idle_timeout,
     .timeout = on_timeout,
     .closed = on_closed,
+    .sasl = &smtp_sasl_ops,
 };
 
 void smtp_session_start(struct smtp_service *svc, struct conn *c, bool submission)
@@ -413,11 +395,7 @@ void smtp_session_start(struct smtp_service *svc, struct conn *c, bool submissio
 	s->state = SMTP_GREETED;
 	s->submission = submission;
 	s->core.shutdown = svc->stopping;
-	s->next = svc->first;
-	if (s->next != NULL)
-		s->next->prev = s;
-	svc->first = s;
-	svc->sessions++;
+	proto_session_link(&s->core, &svc->sessions);
 
 	conn_set_events(c, &proto_session_events, &s->core);
 	conn_set_input_max(c, SMTP_AUTH_LINE_MAX);
@@ -427,20 +405,23 @@ void smtp_session_start(struct smtp_service *svc, struct conn *c, bool submissio
 	proto_session_steps(&s->core); /* the client may have spoken first */
 }
 
+static bool shutdown_stop(void *p)
+{
+	struct smtp_session *s = p;
+
+	if (s->state == SMTP_DATA)
+		return false; /* let the message arrive; 421 follows its answer */
+	/* an AUTH exchange waiting for the client ends now; a step on a
+	   worker or waiting out the login brake holds s->core.sx */
+	if (s->core.sx.wait != SASL_WAIT_NONE)
+		smtp_reset_auth(s);
+	return true;
+}
+
 void smtp_service_shutdown(struct smtp_service *svc)
 {
 	svc->stopping = true;
-	for (struct smtp_session *s = svc->first, *next; s != NULL; s = next) {
-		next = s->next;
-		s->core.shutdown = true;
-		if (s->state == SMTP_DATA)
-			continue; /* let the message arrive; 421 follows its answer */
-		/* an AUTH exchange waiting for the client ends now; a step on a
-		   worker or waiting out the login brake holds s->core.sx */
-		if (s->core.sx.wait != SASL_WAIT_NONE)
-			smtp_reset_auth(s);
-		proto_session_run(&s->core); /* may free s */
-	}
+	proto_session_list_shutdown(&svc->sessions, shutdown_stop);
 }
 
 /* --- the service entry (proto/service.h) ------------------------------------ */
