@@ -76,7 +76,7 @@ static void login_ok(struct imap_session *s, const struct auth_identity *id, con
 		return;
 	}
 	s->mailbox_id = id->mailbox_id;
-	s->address = arena_strdup(s->arena, id->address);
+	s->address = arena_strdup(s->core.arena, id->address);
 	s->mech = mech;
 	imap_session_set_state(s, IMAP_STATE_AUTH);
 	/* RFC 9051 §6.2.3: capabilities may change with the login */

@@ -103,7 +103,6 @@ struct imap_service {
 	const struct service_env *env;
 	struct proto_cmd_stats *stats;	    /* one per row of the command table */
 	struct proto_session_list sessions; /* all live sessions */
-	bool stopping;
 };
 
 /* --- the selected folder ------------------------------------------------ */
@@ -142,7 +141,6 @@ struct imap_session {
 	   closing/STARTTLS/shutdown flags */
 	struct proto_session core;
 	struct imap_service *svc;
-	struct arena *arena;
 	enum imap_state state;
 
 	struct imap_parser parser;

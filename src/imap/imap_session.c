@@ -40,6 +40,7 @@
 #include "util/mem.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,14 +235,12 @@ static void cont_free(struct imap_cont **cp)
 static void session_free(void *p)
 {
 	struct imap_session *s = p;
-	struct arena *a = s->arena;
 
 	imap_session_reset_auth(s);
 	cont_free(&s->cont);
 	imap_view_free(&s->sel);
 	imap_parser_deinit(&s->parser);
-	proto_session_unlink(&s->core, &s->svc->sessions);
-	arena_free(&a);
+	proto_session_free(&s->core, &s->svc->sessions);
 }
 
 void imap_session_close(struct imap_session *s, const char *reason)
@@ -548,12 +547,12 @@ static unsigned idle_timeout(void *p)
 	return imap_config(imap_cfg(p))->autologout;
 }
 
-static void on_timeout(void *p, struct conn *c)
+static void on_timeout(void *p, bool idle)
 {
 	struct imap_session *s = p;
 
 	cont_free(&s->cont);
-	if (strcmp(conn_timeout_reason(c), "idle") == 0)
+	if (idle)
 		imap_untagged(s, "BYE Autologout; idle for too long");
 	else
 		imap_untagged(s, "BYE Autologout; command not completed in time");
@@ -589,31 +588,27 @@ static const struct proto_session_ops imap_session_ops = {
 
 /* --- start ------------------------------------------------------------------------- */
 
+/* proto_session_new() makes the session around its core */
+_Static_assert(offsetof(struct imap_session, core) == 0, "the core comes first");
+
 void imap_session_start(struct imap_service *svc, struct conn *c)
 {
 	const struct config *cfg = svc->env->cfg;
 	const struct imap_config *ic = imap_config(cfg);
-	struct arena *a = arena_new(IMAP_ARENA_FIRST);
-	struct imap_session *s = arena_alloc(a, sizeof(*s));
+	struct imap_session *s = proto_session_new(sizeof(*s), IMAP_ARENA_FIRST, &imap_session_ops,
+						   svc->env, c, &svc->sessions);
 	struct imap_parse_limits lim;
 
-	s->arena = a;
 	s->svc = svc;
-	proto_session_init(&s->core, s, &imap_session_ops, svc->env, c, a);
 	s->state = IMAP_STATE_NOTAUTH;
-	s->core.shutdown = svc->stopping;
 	imap_parse_limits_default(&lim);
 	lim.literal_max = ic->append_limit;
 	lim.literals_max = ic->append_limit + IMAP_NONAPPEND_LITERAL_MAX;
 	lim.nonsync_max = ic->literal_plus ? UINT64_MAX : IMAP_LITERAL_MINUS_MAX;
 	imap_parser_init(&s->parser, &lim);
-	proto_session_link(&s->core, &svc->sessions);
-
-	conn_set_events(c, &proto_session_events, &s->core);
 	/* the whole command stays in the buffer until it is handled */
 	conn_set_input_max(c, (size_t)(lim.line_max + lim.literals_max + 64));
 	conn_set_idle_timeout(c, cfg->idle_timeout);
-	s->core.in_run = true;
 	struct buf caps = {0};
 	imap_capabilities(s, &caps);
 	if (s->core.shutdown) {
@@ -640,11 +635,10 @@ static bool shutdown_stop(void *p)
 
 void imap_service_shutdown(struct imap_service *svc)
 {
-	svc->stopping = true;
 	proto_session_list_shutdown(&svc->sessions, shutdown_stop);
 }
 
 size_t imap_session_footprint(const struct imap_session *s)
 {
-	return arena_footprint(s->arena);
+	return arena_footprint(s->core.arena);
 }

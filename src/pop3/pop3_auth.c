@@ -72,8 +72,8 @@ static bool take_snapshot(struct pop3_session *s, const struct store_msg *msgs, 
 		uidl_bytes += strnlen(msgs[i].uidl, sizeof(msgs[i].uidl) - 1);
 	if (uidl_bytes > UINT32_MAX)
 		return false;
-	s->msgs = n > 0 ? arena_alloc(s->arena, n * sizeof(*s->msgs)) : NULL;
-	s->uidls = uidl_bytes > 0 ? arena_alloc(s->arena, uidl_bytes) : NULL;
+	s->msgs = n > 0 ? arena_alloc(s->core.arena, n * sizeof(*s->msgs)) : NULL;
+	s->uidls = uidl_bytes > 0 ? arena_alloc(s->core.arena, uidl_bytes) : NULL;
 	size_t off = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strnlen(msgs[i].uidl, sizeof(msgs[i].uidl) - 1);
@@ -101,7 +101,7 @@ static void finish_load(struct pop3_session *s, struct pop3_job *job)
 		pop3_cmd_finish(s);
 		return;
 	}
-	s->address = arena_strdup(s->arena, job->core.login);
+	s->address = arena_strdup(s->core.arena, job->core.login);
 	s->mech = job->mech;
 	pop3_session_reset_auth(s);
 	pop3_session_set_state(s, POP3_STATE_TRANSACTION);

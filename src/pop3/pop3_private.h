@@ -100,7 +100,6 @@ struct pop3_service {
 	struct pop3_lockset locks;
 	struct proto_cmd_stats *stats;	    /* one per row of the command table */
 	struct proto_session_list sessions; /* all live sessions, for shutdown */
-	bool stopping;
 };
 
 /* One message of the snapshot taken at login; 24 bytes. */
@@ -122,7 +121,6 @@ struct pop3_session {
 	   exchange, the closing/STLS/shutdown flags */
 	struct proto_session core;
 	struct pop3_service *svc;
-	struct arena *arena;
 	const char *timestamp; /* APOP "<...@host>", arena; NULL if APOP is off */
 	enum pop3_state state;
 

@@ -40,6 +40,7 @@
 
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,14 +186,12 @@ static void cont_free(struct pop3_cont **cp)
 static void session_free(void *p)
 {
 	struct pop3_session *s = p;
-	struct arena *a = s->arena;
 
 	if (s->locked)
 		pop3_unlock_mailbox(s->svc, s->mailbox_id);
 	pop3_session_reset_auth(s);
 	cont_free(&s->cont);
-	proto_session_unlink(&s->core, &s->svc->sessions);
-	arena_free(&a);
+	proto_session_free(&s->core, &s->svc->sessions);
 }
 
 void pop3_session_close(struct pop3_session *s, const char *reason)
@@ -394,13 +393,13 @@ static unsigned idle_timeout(void *p)
 	return pop3_cfg(p)->idle_timeout;
 }
 
-static void on_timeout(void *p, struct conn *c)
+static void on_timeout(void *p, bool idle)
 {
 	struct pop3_session *s = p;
 
 	/* RFC 1939 §3 lets us just close; a last line tells the user why */
 	cont_free(&s->cont);
-	if (strcmp(conn_timeout_reason(c), "idle") == 0)
+	if (idle)
 		pop3_reply(s, false, "Autologout; idle for too long");
 	else
 		pop3_reply(s, false, "Autologout; command line not completed in time");
@@ -447,28 +446,24 @@ static const char *make_timestamp(struct pop3_session *s, const char *hostname)
 		log_panic("RAND_bytes failed");
 	snprintf(tmp, sizeof(tmp), "<%ld.%llu.%08x@%.200s>", (long)getpid(),
 		 (unsigned long long)++s->svc->timestamps, rnd, hostname);
-	return arena_strdup(s->arena, tmp);
+	return arena_strdup(s->core.arena, tmp);
 }
+
+/* proto_session_new() makes the session around its core */
+_Static_assert(offsetof(struct pop3_session, core) == 0, "the core comes first");
 
 void pop3_session_start(struct pop3_service *svc, struct conn *c)
 {
 	const struct config *cfg = svc->env->cfg;
-	struct arena *a = arena_new(POP3_ARENA_FIRST);
-	struct pop3_session *s = arena_alloc(a, sizeof(*s));
+	struct pop3_session *s = proto_session_new(sizeof(*s), POP3_ARENA_FIRST, &pop3_session_ops,
+						   svc->env, c, &svc->sessions);
 
-	s->arena = a;
 	s->svc = svc;
-	proto_session_init(&s->core, s, &pop3_session_ops, svc->env, c, a);
 	s->state = POP3_STATE_AUTHORIZATION;
-	s->core.shutdown = svc->stopping;
-	proto_session_link(&s->core, &svc->sessions);
-
-	conn_set_events(c, &proto_session_events, &s->core);
 	conn_set_input_max(c, POP3_LONG_LINE_MAX);
 	conn_set_idle_timeout(c, cfg->idle_timeout);
 	if (pop3_config(cfg)->apop && directory_offers(svc->env->dir, DIRECTORY_APOP))
 		s->timestamp = make_timestamp(s, cfg->hostname);
-	s->core.in_run = true;
 	pop3_reply(s, true, "%s POP3 ready%s%s", cfg->hostname, s->timestamp ? " " : "",
 		   s->timestamp ? s->timestamp : "");
 	proto_session_steps(&s->core); /* the client may have spoken first */
@@ -488,12 +483,11 @@ static bool shutdown_stop(void *p)
 
 void pop3_service_shutdown(struct pop3_service *svc)
 {
-	svc->stopping = true;
 	proto_session_list_shutdown(&svc->sessions, shutdown_stop);
 }
 
 /* For the idle-memory test: bytes held by a session's arena. */
 size_t pop3_session_footprint(const struct pop3_session *s)
 {
-	return arena_footprint(s->arena);
+	return arena_footprint(s->core.arena);
 }

@@ -20,15 +20,6 @@
 
 /* --- the frame --------------------------------------------------------------- */
 
-void proto_session_init(struct proto_session *ps, void *sess, const struct proto_session_ops *ops,
-			const struct service_env *env, struct conn *c, struct arena *a)
-{
-	*ps = (struct proto_session){.sess = sess, .ops = ops, .env = env, .conn = c};
-	snprintf(ps->sid, sizeof(ps->sid), "%s", conn_id(c));
-	ps->ip = arena_strdup(a, conn_peer_ip(c));
-	ps->service = conn_service(c);
-}
-
 void proto_session_leave(struct proto_session *ps)
 {
 	ps->in_run = false;
@@ -86,18 +77,31 @@ void proto_session_trace_state(const struct proto_session *ps, const char *from,
 
 /* --- the service's sessions ------------------------------------------------------ */
 
-void proto_session_link(struct proto_session *ps, struct proto_session_list *l)
+void *proto_session_new(size_t size, size_t arena_first, const struct proto_session_ops *ops,
+			const struct service_env *env, struct conn *c, struct proto_session_list *l)
 {
-	ps->prev = NULL;
+	struct arena *a = arena_new(arena_first);
+	struct proto_session *ps = arena_alloc(a, size);
+
+	*ps = (struct proto_session){
+	    .sess = ps, .ops = ops, .env = env, .arena = a, .conn = c, .shutdown = l->stopping};
+	snprintf(ps->sid, sizeof(ps->sid), "%s", conn_id(c));
+	ps->ip = arena_strdup(a, conn_peer_ip(c));
+	ps->service = conn_service(c);
 	ps->next = l->first;
 	if (ps->next != NULL)
 		ps->next->prev = ps;
 	l->first = ps;
 	l->count++;
+	conn_set_events(c, &proto_session_events, ps);
+	ps->in_run = true;
+	return ps;
 }
 
-void proto_session_unlink(struct proto_session *ps, struct proto_session_list *l)
+void proto_session_free(struct proto_session *ps, struct proto_session_list *l)
 {
+	struct arena *a = ps->arena;
+
 	if (ps->prev != NULL)
 		ps->prev->next = ps->next;
 	else
@@ -105,10 +109,12 @@ void proto_session_unlink(struct proto_session *ps, struct proto_session_list *l
 	if (ps->next != NULL)
 		ps->next->prev = ps->prev;
 	l->count--;
+	arena_free(&a);
 }
 
 void proto_session_list_shutdown(struct proto_session_list *l, bool (*stop)(void *sess))
 {
+	l->stopping = true;
 	for (struct proto_session *ps = l->first, *next; ps != NULL; ps = next) {
 		next = ps->next;
 		ps->shutdown = true;
@@ -311,7 +317,7 @@ static void on_timeout(struct conn *c, void *ctx)
 		return;
 	}
 	ps->in_run = true;
-	ps->ops->timeout(ps->sess, c);
+	ps->ops->timeout(ps->sess, strcmp(conn_timeout_reason(c), "idle") == 0);
 	proto_session_leave(ps);
 }
 

@@ -6,9 +6,10 @@
  * SASL step as a job). Each protocol keeps its replies, states and
  * commands, and tells the core the rest through a small ops table.
  *
- * A protocol session holds a struct proto_session (`core`) and fills it in
- * with proto_session_init(); it passes &core as the connection's context
- * with proto_session_events. Every entry point (a connection event, a
+ * A protocol session holds a struct proto_session (`core`) as its first
+ * member and is made by proto_session_new(), in an arena of its own that
+ * lives as long as the session; &core is the connection's context for
+ * proto_session_events. Every entry point (a connection event, a
  * timer, a job's return) runs inside the frame: proto_session_run() loops
  * ops->step until it asks to wait, then leaves. A `closed` event inside a
  * frame only marks the session dead; it is freed (ops->free) once it has
@@ -25,8 +26,8 @@
  * meanwhile the session counts as busy and reads nothing, and a session
  * that ends drops the job unrun. Nothing here blocks.
  *
- * Memory: the core sits inside the protocol's session (its arena); the
- * `ip` copy is in that arena too. A job is malloc'd and freed whole; its
+ * Memory: the session, the core inside it and the `ip` copy sit in the
+ * session arena, freed whole by proto_session_free(). A job is malloc'd and freed whole; its
  * login, secret and SASL messages are wiped on free.
  */
 #ifndef MAILROOM_PROTO_SESSION_H
@@ -70,9 +71,9 @@ struct proto_session_ops {
 	bool (*timeout_busy)(void *sess);
 	/* the idle timeout (seconds) set again while our side is busy */
 	unsigned (*idle_timeout)(void *sess);
-	/* the client is idle too long: the last reply and the close (inside
-	   the frame) */
-	void (*timeout)(void *sess, struct conn *c);
+	/* the client took too long (idle: between commands, else within
+	   one): the last reply and the close (inside the frame) */
+	void (*timeout)(void *sess, bool idle);
 	/* the connection is gone (core->conn is NULL already): stop timers,
 	   give the connection the session record's figures */
 	void (*closed)(void *sess, struct conn *c);
@@ -85,6 +86,7 @@ struct proto_session {
 	struct proto_session *prev, *next; /* the service's list */
 	const struct proto_session_ops *ops;
 	const struct service_env *env;
+	struct arena *arena;	     /* holds the session; freed with it */
 	struct conn *conn;	     /* NULL once closed */
 	const char *ip;		     /* the session arena's copy */
 	const char *service;	     /* the port's name ("pop3s"), for records */
@@ -109,10 +111,6 @@ struct proto_session {
    &core). */
 extern const struct conn_events proto_session_events;
 
-/* Fills in the core of sess for connection c: id, peer address (copied
-   into a), port name. */
-void proto_session_init(struct proto_session *ps, void *sess, const struct proto_session_ops *ops,
-			const struct service_env *env, struct conn *c, struct arena *a);
 /* Runs the session's steps inside its frame; inside a frame already, does
    nothing (the outer frame's loop carries on). May free the session. */
 void proto_session_run(struct proto_session *ps);
@@ -136,10 +134,19 @@ void proto_session_trace_state(const struct proto_session *ps, const char *from,
 struct proto_session_list {
 	struct proto_session *first;
 	unsigned count;
+	bool stopping; /* the server stops: new sessions say so and close */
 };
 
-void proto_session_link(struct proto_session *ps, struct proto_session_list *l);
-void proto_session_unlink(struct proto_session *ps, struct proto_session_list *l);
+/* A new session of `size` bytes (zeroed, its core first) for connection
+   c, in an arena whose first block is arena_first bytes, on the list l.
+   Its core is filled in (id, peer address, port name) and its events are
+   installed; it starts inside its frame: the protocol greets, then calls
+   proto_session_steps(). */
+void *proto_session_new(size_t size, size_t arena_first, const struct proto_session_ops *ops,
+			const struct service_env *env, struct conn *c,
+			struct proto_session_list *l);
+/* Takes the session off the list and frees its arena (the session too). */
+void proto_session_free(struct proto_session *ps, struct proto_session_list *l);
 /* The server stops: every session is marked (it says so once idle, then
    closes); stop(sess) ends what waits for the client and says whether the
    session runs now (false: later, when what it waits for is done); then

@@ -117,7 +117,6 @@ struct smtp_service {
 	uint64_t qid_counter;
 	struct proto_session_list sessions;
 	struct proto_cmd_stats *stats; /* one per row of the command table */
-	bool stopping;
 	/* group commit, shared with the worker threads */
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* a batch finished (worker threads only) */
@@ -151,7 +150,6 @@ struct smtp_session {
 	   STARTTLS/shutdown flags */
 	struct proto_session core;
 	struct smtp_service *svc;
-	struct arena *arena;
 	char helo[256];
 	bool esmtp;
 	enum smtp_state state;

@@ -42,6 +42,7 @@
 #include "util/mem.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +181,6 @@ void smtp_reset_auth(struct smtp_session *s)
 static void session_free(void *p)
 {
 	struct smtp_session *s = p;
-	struct arena *a = s->arena;
 
 	smtp_tx_free(&s->tx);
 	smtp_reset_auth(s);
@@ -188,8 +188,7 @@ static void session_free(void *p)
 		secure_zero(s->auth, sizeof(*s->auth));
 		free(s->auth);
 	}
-	proto_session_unlink(&s->core, &s->svc->sessions);
-	arena_free(&a);
+	proto_session_free(&s->core, &s->svc->sessions);
 }
 
 /* --- input ----------------------------------------------------------------------- */
@@ -349,7 +348,7 @@ static unsigned idle_timeout(void *p)
 	return smtp_config(smtp_cfg(p))->command_timeout;
 }
 
-static void on_timeout(void *p, struct conn *c)
+static void on_timeout(void *p, bool idle)
 {
 	struct smtp_session *s = p;
 
@@ -383,24 +382,20 @@ const struct proto_session_ops smtp_session_ops = {
     .sasl = &smtp_sasl_ops,
 };
 
+/* proto_session_new() makes the session around its core */
+_Static_assert(offsetof(struct smtp_session, core) == 0, "the core comes first");
+
 void smtp_session_start(struct smtp_service *svc, struct conn *c, bool submission)
 {
 	const struct config *cfg = svc->env->cfg;
-	struct arena *a = arena_new(SMTP_ARENA_FIRST);
-	struct smtp_session *s = arena_alloc(a, sizeof(*s));
+	struct smtp_session *s = proto_session_new(sizeof(*s), SMTP_ARENA_FIRST, &smtp_session_ops,
+						   svc->env, c, &svc->sessions);
 
-	s->arena = a;
 	s->svc = svc;
-	proto_session_init(&s->core, s, &smtp_session_ops, svc->env, c, a);
 	s->state = SMTP_GREETED;
 	s->submission = submission;
-	s->core.shutdown = svc->stopping;
-	proto_session_link(&s->core, &svc->sessions);
-
-	conn_set_events(c, &proto_session_events, &s->core);
 	conn_set_input_max(c, SMTP_AUTH_LINE_MAX);
 	conn_set_idle_timeout(c, smtp_config(cfg)->command_timeout);
-	s->core.in_run = true;
 	smtp_reply(s, 220, "%s ESMTP mailroom", cfg->hostname);
 	proto_session_steps(&s->core); /* the client may have spoken first */
 }
@@ -420,7 +415,6 @@ static bool shutdown_stop(void *p)
 
 void smtp_service_shutdown(struct smtp_service *svc)
 {
-	svc->stopping = true;
 	proto_session_list_shutdown(&svc->sessions, shutdown_stop);
 }
 
