@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtp_auth.c - SMTP AUTH (RFC 4954) on the submission roles: the command,
- * the SASL exchange driven one worker step at a time (proto/sasl_job.h),
- * the lines of the client in between, and the login's outcome.
+ * smtp_auth.c - SMTP AUTH (RFC 4954) on the submission roles: the command
+ * and SMTP's answers to the SASL exchange, which the session core drives
+ * one worker step at a time (proto/session.h), and the login's outcome.
  *
  * The dispatcher has already checked the role, TLS and the state (READY);
  * here only the meaning of the arguments is judged. Every outcome is
