@@ -8,12 +8,14 @@
  *
  * A protocol session holds a struct proto_session (`core`) as its first
  * member and is made by proto_session_new(), in an arena of its own that
- * lives as long as the session; &core is the connection's context for
- * proto_session_events. Every entry point (a connection event, a
+ * lives as long as the session; the service keeps its sessions on a
+ * struct proto_session_list. Every entry point (a connection event, a
  * timer, a job's return) runs inside the frame: proto_session_run() loops
  * ops->step until it asks to wait, then leaves. A `closed` event inside a
- * frame only marks the session dead; it is freed (ops->free) once it has
- * left its frame and its job has come back.
+ * frame only marks the session dead; it is freed (ops->free, which ends in
+ * proto_session_free) once it has left its frame and its job has come
+ * back. The SASL exchange (AUTH, AUTHENTICATE) is driven here too; the
+ * protocol gives its answers (struct proto_sasl_ops).
  *
  * Jobs: a protocol job embeds a struct proto_job first and is made by
  * proto_job_new(). proto_job_submit() gives it to the pool; a refusal is
@@ -27,8 +29,8 @@
  * that ends drops the job unrun. Nothing here blocks.
  *
  * Memory: the session, the core inside it and the `ip` copy sit in the
- * session arena, freed whole by proto_session_free(). A job is malloc'd and freed whole; its
- * login, secret and SASL messages are wiped on free.
+ * session arena, freed whole by proto_session_free(). A job is malloc'd
+ * and freed whole; its login, secret and SASL messages are wiped on free.
  */
 #ifndef MAILROOM_PROTO_SESSION_H
 #define MAILROOM_PROTO_SESSION_H
@@ -107,8 +109,8 @@ struct proto_session {
 	char sid[17];
 };
 
-/* The events a session installs: conn_set_events(c, &proto_session_events,
-   &core). */
+/* The connection events of every session (context: &core), installed by
+   proto_session_new(). */
 extern const struct conn_events proto_session_events;
 
 /* Runs the session's steps inside its frame; inside a frame already, does
