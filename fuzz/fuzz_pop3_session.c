@@ -203,7 +203,8 @@ static struct fuzz_env *env_get(void)
 /* The one session of this run, or NULL once it has ended. */
 static struct pop3_session *run_session(const struct fuzz_run *r)
 {
-	return r->env->pop3->first;
+	struct proto_session *ps = r->env->pop3->sessions.first;
+	return ps != NULL ? ps->sess : NULL;
 }
 
 /* Nothing left to do: all input read and handled, no job, timer or long
@@ -215,12 +216,12 @@ static bool run_idle(const struct fuzz_run *r)
 
 	if (s == NULL)
 		return true;
-	if (r->in_off < r->in_len || s->conn == NULL)
+	if (r->in_off < r->in_len || s->core.conn == NULL)
 		return false;
 	if (ioctl(r->server_fd, FIONREAD, &unread) != 0 || unread > 0)
 		return false;
-	return !proto_frame_busy(&s->frame) && s->delay == NULL && s->cont == NULL &&
-	       !s->tls_starting && conn_output_pending(s->conn) == 0;
+	return !proto_session_busy(&s->core) && s->delay == NULL && s->cont == NULL &&
+	       !s->core.tls_starting && conn_output_pending(s->core.conn) == 0;
 }
 
 static void client_io(struct loop *l, int fd, int mask, void *ctx)

@@ -17,7 +17,6 @@
  *    capabilities.
  * Passwords never reach a log line.
  */
-#include "directory/penalty.h"
 #include "imap/imap_private.h"
 #include "net/conn.h"
 #include "net/loop.h"
@@ -35,36 +34,18 @@
 
 bool imap_auth_plaintext_allowed(const struct imap_session *s)
 {
-	return (s->conn != NULL && conn_is_tls(s->conn)) ||
+	return (s->core.conn != NULL && conn_is_tls(s->core.conn)) ||
 	       imap_config(imap_cfg(s))->plaintext_auth;
 }
 
 bool imap_auth_mech_allowed(const struct imap_session *s, enum sasl_mech m)
 {
-	if (m == SASL_EXTERNAL)
-		return s->conn != NULL && conn_tls_identity(s->conn) != NULL;
-	if (m == SASL_GSSAPI)
-		return sasl_gssapi_configured(imap_cfg(s));
-	if (m == SASL_SCRAM_SHA_256 && !directory_offers(s->svc->env->dir, DIRECTORY_SCRAM))
-		return false;
-	return !sasl_mech_plaintext(m) || imap_auth_plaintext_allowed(s);
+	return proto_sasl_mech_allowed(&s->core, m, imap_auth_plaintext_allowed(s));
 }
 
 void imap_auth_mech_list(const struct imap_session *s, struct buf *out)
 {
-	static const enum sasl_mech order[] = {SASL_EXTERNAL, SASL_SCRAM_SHA_256, SASL_GSSAPI,
-					       SASL_PLAIN, SASL_LOGIN};
-	for (size_t i = 0; i < N_ELEMENTS(order); i++)
-		if (imap_auth_mech_allowed(s, order[i]))
-			buf_printf(out, " AUTH=%s", sasl_mech_name(order[i]));
-}
-
-void imap_login_record(struct imap_session *s, const char *result, const char *mech,
-		       const char *user, const char *reason)
-{
-	struct log_session who = {s->service, s->sid, s->ip,
-				  s->conn != NULL ? conn_tls_version(s->conn) : NULL};
-	log_login(&who, result, mech, user, reason, log_now_usec() - s->login_start_us, NULL);
+	proto_sasl_mech_list(&s->core, imap_auth_plaintext_allowed(s), " AUTH=", "", out);
 }
 
 /* --- after the check ------------------------------------------------------------ */
@@ -72,30 +53,30 @@ void imap_login_record(struct imap_session *s, const char *result, const char *m
 static void login_ok(struct imap_session *s, const struct auth_identity *id, const char *mech,
 		     const char *login)
 {
-	struct penalty *pen = s->svc->env->penalty;
-
-	if (pen != NULL)
-		penalty_success(pen, s->ip, login, loop_now_ms(imap_loop(s)));
+	proto_login_succeeded(&s->core, login);
 	imap_session_reset_auth(s);
 	if (!id->enabled) {
 		imap_tagged(s, "NO", "[CONTACTADMIN] Account is disabled");
-		imap_login_record(s, "refused", mech, id->address, "disabled");
+		proto_login_record(&s->core, "refused", mech, id->address, "disabled", NULL);
 		imap_cmd_finish(s);
 		return;
 	}
 	unsigned open = 0;
-	for (const struct imap_session *o = s->svc->first; o != NULL; o = o->next)
-		open += o != s && !o->frame.dead && o->state != IMAP_STATE_NOTAUTH &&
+	for (const struct proto_session *p = s->svc->sessions.first; p != NULL; p = p->next) {
+		const struct imap_session *o = p->sess;
+		open += o != s && !o->core.dead && o->state != IMAP_STATE_NOTAUTH &&
 			o->state != IMAP_STATE_LOGOUT && o->mailbox_id == id->mailbox_id;
+	}
 	if (open >= imap_config(imap_cfg(s))->max_sessions) {
 		/* RFC 5530 [LIMIT]: the client may come back once one ends */
 		imap_tagged(s, "NO", "[LIMIT] Too many sessions for this mailbox");
-		imap_login_record(s, "refused", mech, id->address, "too-many-sessions");
+		proto_login_record(&s->core, "refused", mech, id->address, "too-many-sessions",
+				   NULL);
 		imap_cmd_finish(s);
 		return;
 	}
 	s->mailbox_id = id->mailbox_id;
-	s->address = arena_strdup(s->arena, id->address);
+	s->address = arena_strdup(s->core.arena, id->address);
 	s->mech = mech;
 	imap_session_set_state(s, IMAP_STATE_AUTH);
 	/* RFC 9051 §6.2.3: capabilities may change with the login */
@@ -103,55 +84,39 @@ static void login_ok(struct imap_session *s, const struct auth_identity *id, con
 	imap_capabilities(s, &caps);
 	imap_tagged(s, "OK", "[CAPABILITY %s] Logged in", caps.data);
 	buf_free(&caps);
-	imap_login_record(s, "ok", mech, s->address, NULL);
+	proto_login_record(&s->core, "ok", mech, s->address, NULL, NULL);
 	imap_cmd_finish(s);
 }
 
 static void auth_failed(struct imap_session *s, const char *mech, const char *user)
 {
-	struct penalty *pen = s->svc->env->penalty;
-
-	s->auth_fails++;
-	if (pen != NULL)
-		penalty_fail(pen, s->ip, user != NULL && *user != '\0' ? user : NULL,
-			     loop_now_ms(imap_loop(s)));
-	imap_login_record(s, "failed", mech, user, NULL);
+	s->core.auth_fails++;
+	proto_login_failed(&s->core, user);
+	proto_login_record(&s->core, "failed", mech, user, NULL, NULL);
 	imap_tagged(s, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
 	imap_cmd_finish(s);
-	if (s->auth_fails >= IMAP_AUTH_FAILS_MAX) {
+	if (s->core.auth_fails >= IMAP_AUTH_FAILS_MAX) {
 		imap_untagged(s, "BYE Too many authentication failures");
 		imap_session_close(s, "too many authentication failures");
 	}
 }
 
-static uint64_t brake_wait(struct imap_session *s, const char *account)
-{
-	struct penalty *pen = s->svc->env->penalty;
-	return pen != NULL ? penalty_wait_ms(pen, s->ip, account, loop_now_ms(imap_loop(s))) : 0;
-}
-
 /* --- LOGIN ----------------------------------------------------------------------- */
-
-static void work_login(void *thread_ctx, void *p)
-{
-	struct imap_job *job = p;
-	job->result = directory_password(job->dir, thread_ctx, job->login, job->secret, &job->id);
-}
 
 static void finish_login(struct imap_session *s, struct imap_job *job)
 {
-	switch ((enum auth_result)job->result) {
+	switch ((enum auth_result)job->core.result) {
 	case AUTH_OK:
-		login_ok(s, &job->id, "USER", job->login);
+		login_ok(s, &job->core.id, "USER", job->core.login);
 		return;
 	case AUTH_FAILED:
-		auth_failed(s, "USER", job->login);
+		auth_failed(s, "USER", job->core.login);
 		return;
 	case AUTH_TEMPFAIL:
 		break;
 	}
 	imap_tagged(s, "NO", "[UNAVAILABLE] Authentication temporarily unavailable");
-	imap_login_record(s, "error", "USER", job->login, "tempfail");
+	proto_login_record(&s->core, "error", "USER", job->core.login, "tempfail", NULL);
 	imap_cmd_finish(s);
 }
 
@@ -175,19 +140,14 @@ enum imap_cmd_result imap_cmd_login(struct imap_cmd_ctx *ctx)
 		return IMAP_CMD_DONE;
 	}
 	struct imap_job *job = imap_job_new(s, finish_login);
-	job->login = xstrndup(user.p, user.len);
-	job->secret = xstrndup(pass.p, pass.len);
-	imap_job_submit_after(s, job, work_login, brake_wait(s, job->login));
+	job->core.login = xstrndup(user.p, user.len);
+	job->core.secret = xstrndup(pass.p, pass.len);
+	proto_job_submit_after(&job->core, proto_job_work_password,
+			       proto_login_brake_ms(&s->core, job->core.login));
 	return IMAP_CMD_ASYNC;
 }
 
 /* --- AUTHENTICATE ---------------------------------------------------------------- */
-
-static void work_sasl(void *thread_ctx, void *p)
-{
-	struct imap_job *job = p;
-	sasl_job_run(&job->sasl, thread_ctx);
-}
 
 static void sasl_abort(struct imap_session *s, const char *status, const char *text)
 {
@@ -197,54 +157,72 @@ static void sasl_abort(struct imap_session *s, const char *status, const char *t
 }
 
 /* "+ base64" (RFC 9051 §6.2.2: an empty challenge is "+ " alone) */
-static void send_challenge(struct imap_session *s, const struct buf *data)
+static void sasl_challenge(void *p, const struct buf *data)
 {
 	struct buf line = {0};
 	sasl_challenge_line(&line, "+ ", data);
-	imap_write(s, line.data, line.len);
+	imap_write(p, line.data, line.len);
 	buf_free(&line);
+}
+
+static void sasl_login(void *p, const struct auth_identity *id, const char *mech, const char *login)
+{
+	login_ok(p, id, mech, login);
+}
+
+static void sasl_failed(void *p, const char *mech, const char *authcid)
+{
+	struct imap_session *s = p;
+	char user[LOG_USER_MAX + 1];
+
+	snprintf(user, sizeof(user), "%s", authcid);
+	imap_session_reset_auth(s);
+	auth_failed(s, mech, user);
+}
+
+static void sasl_end(void *p, enum proto_sasl_end why)
+{
+	struct imap_session *s = p;
+
+	switch (why) {
+	case PROTO_SASL_TEMPFAIL:
+		sasl_abort(s, "NO", "[UNAVAILABLE] Authentication temporarily unavailable");
+		return;
+	case PROTO_SASL_MALFORMED:
+		sasl_abort(s, "BAD", "Invalid authentication exchange");
+		if (++s->core.auth_fails >= IMAP_AUTH_FAILS_MAX)
+			imap_session_close(s, "too many authentication failures");
+		return;
+	case PROTO_SASL_CANCEL:
+		/* RFC 9051 §6.2.2: the client cancels: BAD */
+		sasl_abort(s, "BAD", "Authentication canceled");
+		return;
+	case PROTO_SASL_BAD_FINAL:
+		sasl_abort(s, "BAD", "Invalid authentication exchange");
+		return;
+	case PROTO_SASL_BAD_BASE64:
+		sasl_abort(s, "BAD", "Invalid base64 data");
+		return;
+	}
 }
 
 static void finish_sasl(struct imap_session *s, struct imap_job *job)
 {
-	const char *mech = sasl_mech_name(sasl_server_mech(s->sx.sasl));
-
-	switch (sasl_exchange_result(&s->sx, &job->sasl)) {
-	case SASL_OUTCOME_CHALLENGE:
-		send_challenge(s, &job->sasl.out);
-		return;
-	case SASL_OUTCOME_SUCCESS:
-		login_ok(s, &job->sasl.id, mech, sasl_server_authcid(s->sx.sasl));
-		return;
-	case SASL_OUTCOME_FAILED: {
-		char user[LOG_USER_MAX + 1];
-		snprintf(user, sizeof(user), "%s", sasl_server_authcid(s->sx.sasl));
-		imap_session_reset_auth(s);
-		auth_failed(s, mech, user);
-		return;
-	}
-	case SASL_OUTCOME_TEMPFAIL:
-		imap_login_record(s, "error", mech, sasl_server_authcid(s->sx.sasl), "tempfail");
-		sasl_abort(s, "NO", "[UNAVAILABLE] Authentication temporarily unavailable");
-		return;
-	case SASL_OUTCOME_MALFORMED:
-		break;
-	}
-	imap_login_record(s, "failed", mech, NULL, "malformed");
-	sasl_abort(s, "BAD", "Invalid authentication exchange");
-	if (++s->auth_fails >= IMAP_AUTH_FAILS_MAX)
-		imap_session_close(s, "too many authentication failures");
+	proto_sasl_finish(&job->core);
 }
 
-static void sasl_submit(struct imap_session *s, struct buf *in)
+static struct proto_job *sasl_job(void *p)
 {
-	struct imap_job *job = imap_job_new(s, finish_sasl);
-	uint64_t wait = sasl_job_brake_ms(s->sx.sasl, in, s->svc->env->penalty, s->ip,
-					  loop_now_ms(imap_loop(s)));
-
-	sasl_job_init(&job->sasl, s->sx.sasl, in);
-	imap_job_submit_after(s, job, work_sasl, wait);
+	return &imap_job_new(p, finish_sasl)->core;
 }
+
+const struct proto_sasl_ops imap_sasl_ops = {
+    .job = sasl_job,
+    .challenge = sasl_challenge,
+    .login = sasl_login,
+    .failed = sasl_failed,
+    .end = sasl_end,
+};
 
 enum imap_cmd_result imap_cmd_authenticate(struct imap_cmd_ctx *ctx)
 {
@@ -278,40 +256,10 @@ enum imap_cmd_result imap_cmd_authenticate(struct imap_cmd_ctx *ctx)
 		}
 	}
 	/* the Kerberos service is "imap" (RFC 9051 §11.1) */
-	sasl_exchange_start(&s->sx, m, s->svc->env->dir, conn_tls_identity(s->conn), imap_cfg(s),
-			    "imap");
-	sasl_submit(s, has_ir ? &in : NULL);
+	proto_sasl_start(&s->core, m, "imap");
+	proto_sasl_submit(&s->core, has_ir ? &in : NULL);
 	buf_free_secret(&in);
 	return IMAP_CMD_ASYNC;
-}
-
-void imap_auth_sasl_line(struct imap_session *s, struct slice line)
-{
-	struct buf in = {0};
-	struct auth_identity id;
-
-	s->login_start_us = log_now_usec();
-	switch (sasl_exchange_line(&s->sx, line, false, &in, &id)) {
-	case SASL_LINE_STEP:
-		sasl_submit(s, &in);
-		buf_free_secret(&in);
-		return;
-	case SASL_LINE_CANCEL:
-		/* RFC 9051 §6.2.2: the client cancels: BAD */
-		sasl_abort(s, "BAD", "Authentication canceled");
-		return;
-	case SASL_LINE_DONE:
-		login_ok(s, &id, sasl_mech_name(sasl_server_mech(s->sx.sasl)),
-			 sasl_server_authcid(s->sx.sasl));
-		secure_zero(&id, sizeof(id));
-		return;
-	case SASL_LINE_BAD_FINAL:
-		sasl_abort(s, "BAD", "Invalid authentication exchange");
-		return;
-	case SASL_LINE_BAD_BASE64:
-		sasl_abort(s, "BAD", "Invalid base64 data");
-		return;
-	}
 }
 
 /* --- STARTTLS -------------------------------------------------------------------- */
@@ -324,7 +272,7 @@ enum imap_cmd_result imap_cmd_starttls(struct imap_cmd_ctx *ctx)
 		imap_tagged(s, "BAD", "STARTTLS takes no arguments");
 		return IMAP_CMD_DONE;
 	}
-	if (conn_is_tls(s->conn) || !conn_tls_available(s->conn)) {
+	if (conn_is_tls(s->core.conn) || !conn_tls_available(s->core.conn)) {
 		imap_tagged(s, "NO", "TLS not available");
 		return IMAP_CMD_DONE;
 	}
@@ -332,11 +280,11 @@ enum imap_cmd_result imap_cmd_starttls(struct imap_cmd_ctx *ctx)
 	imap_cmd_finish(s);
 	/* what was pipelined after STARTTLS is discarded, never run
 	   (CVE-2011-0411); tls_ready forgets the rest */
-	s->tls_starting = true;
+	s->core.tls_starting = true;
 	imap_session_reset_auth(s);
-	if (conn_starttls(s->conn) < 0) {
-		log_error("sid=%s imap STARTTLS could not start", s->sid);
-		s->tls_starting = false;
+	if (conn_starttls(s->core.conn) < 0) {
+		log_error("sid=%s imap STARTTLS could not start", s->core.sid);
+		s->core.tls_starting = false;
 		imap_session_close(s, "starttls failed");
 	}
 	return IMAP_CMD_ASYNC; /* finished above */

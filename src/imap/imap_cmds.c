@@ -78,7 +78,8 @@ void imap_capabilities(const struct imap_session *s, struct buf *out)
 
 	buf_append_str(out, "IMAP4rev1 IMAP4rev2");
 	if (s->state == IMAP_STATE_NOTAUTH) {
-		if (s->conn != NULL && conn_tls_available(s->conn) && !conn_is_tls(s->conn))
+		if (s->core.conn != NULL && conn_tls_available(s->core.conn) &&
+		    !conn_is_tls(s->core.conn))
 			buf_append_str(out, " STARTTLS");
 		/* RFC 9051 §6.2.3: LOGIN refused before TLS */
 		if (!imap_auth_plaintext_allowed(s))
@@ -204,7 +205,7 @@ static enum imap_cmd_result cmd_id(struct imap_cmd_ctx *ctx)
 		if ((unsigned char)seen[i] < 0x20 || seen[i] == 0x7f)
 			seen[i] = '?';
 	if (n > 0)
-		log_info("sid=%s imap client id %s", s->sid, seen);
+		log_info("sid=%s imap client id %s", s->core.sid, seen);
 	imap_untagged(s, "ID (\"name\" \"mailroom\" \"version\" \"%s\")", MAILROOM_VERSION);
 	imap_tagged(s, "OK", "ID completed");
 	return IMAP_CMD_DONE;

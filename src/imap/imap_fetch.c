@@ -257,7 +257,7 @@ static void work_batch(void *thread_ctx, void *p)
 	size_t count = c->n - first < FETCH_BATCH ? c->n - first : FETCH_BATCH;
 
 	/* \Seen first, so the reply shows it (and a second FETCH agrees) */
-	if (c->set_seen && job->result == 0) {
+	if (c->set_seen && job->core.result == 0) {
 		struct store_imsg *ch = NULL;
 		uint32_t *failed = NULL;
 		size_t n_ch = 0, n_failed = 0;
@@ -267,7 +267,7 @@ static void work_batch(void *thread_ctx, void *p)
 		store_imsgs_free(ch, n_ch);
 		free(failed);
 		if (r != STORE_OK) {
-			job->result = r;
+			job->core.result = r;
 			return;
 		}
 	}
@@ -277,10 +277,10 @@ static void work_batch(void *thread_ctx, void *p)
 		size_t n_ch = 0, n_v = 0;
 		uint64_t highest;
 		bool pruned;
-		job->result = store_folder_changes(st, c->folder_id, c->changedsince, &ch, &n_ch,
-						   &v, &n_v, &highest, &pruned);
+		job->core.result = store_folder_changes(st, c->folder_id, c->changedsince, &ch,
+							&n_ch, &v, &n_v, &highest, &pruned);
 		store_imsgs_free(ch, n_ch);
-		if (job->result != STORE_OK) {
+		if (job->core.result != STORE_OK) {
 			free(v);
 			return;
 		}
@@ -294,8 +294,8 @@ static void work_batch(void *thread_ctx, void *p)
 				}
 		free(v);
 	}
-	job->result = store_folder_load(st, c->folder_id, &all, &n_all);
-	if (job->result != STORE_OK)
+	job->core.result = store_folder_load(st, c->folder_id, &all, &n_all);
+	if (job->core.result != STORE_OK)
 		return;
 	c->batch = xcalloc(count, sizeof(*c->batch));
 	c->n_batch = count;
@@ -333,7 +333,7 @@ static void work_batch(void *thread_ctx, void *p)
 				continue;
 			}
 			if (r != STORE_OK) {
-				job->result = r;
+				job->core.result = r;
 				break;
 			}
 			octets += fm->bytes.len;
@@ -612,11 +612,12 @@ static void finish_batch(struct imap_session *s, struct imap_job *job)
 
 	job->ctx = NULL; /* the reply owns it */
 	c->job_out = false;
-	if (job->result != STORE_OK || s->sel == NULL) {
+	if (job->core.result != STORE_OK || s->sel == NULL) {
 		c->failed = true;
 		c->next = c->n;
-		if (job->result != STORE_OK)
-			log_warn("sid=%s imap fetch store error status=%d", s->sid, job->result);
+		if (job->core.result != STORE_OK)
+			log_warn("sid=%s imap fetch store error status=%d", s->core.sid,
+				 job->core.result);
 		batch_free(c);
 		return;
 	}
@@ -661,7 +662,7 @@ static bool fetch_step(struct imap_session *s, void *p)
 	job->ctx = c;
 	job->ctx_free = no_free;
 	c->job_out = true;
-	if (!imap_job_try_submit(s, job, work_batch)) {
+	if (!proto_job_try_submit(&job->core, work_batch)) {
 		c->job_out = false;
 		c->failed = true;
 		c->next = c->n;

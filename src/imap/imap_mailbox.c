@@ -248,15 +248,15 @@ static void work_folders(void *thread_ctx, void *p)
 {
 	struct imap_job *job = p;
 	struct folders_ctx *c = job->ctx;
-	job->result = store_folder_list(thread_ctx, job->mailbox_id, &c->f, &c->n);
+	job->core.result = store_folder_list(thread_ctx, job->mailbox_id, &c->f, &c->n);
 }
 
 static void finish_list(struct imap_session *s, struct imap_job *job)
 {
 	struct folders_ctx *c = job->ctx;
 
-	if (job->result != STORE_OK) {
-		imap_reply_store_error(s, job->result, "folder_list");
+	if (job->core.result != STORE_OK) {
+		imap_reply_store_error(s, job->core.result, "folder_list");
 		imap_cmd_finish(s);
 		return;
 	}
@@ -404,7 +404,7 @@ static enum imap_cmd_result list_common(struct imap_cmd_ctx *ctx, bool lsub)
 	c->ret = ret | (select & LIST_SEL_SUBSCRIBED ? LIST_RET_SUBSCRIBED : 0);
 	c->items = items;
 	c->lsub = lsub;
-	imap_job_submit(s, job, work_folders);
+	proto_job_submit(&job->core, work_folders);
 	return IMAP_CMD_ASYNC;
 }
 
@@ -446,22 +446,22 @@ static void work_folder_op(void *thread_ctx, void *p)
 						    STORE_SPECIAL_NONE, &id);
 			*sl = '/';
 			if (r != STORE_OK && r != STORE_EXISTS) {
-				job->result = r;
+				job->core.result = r;
 				return;
 			}
 		}
-		job->result =
+		job->core.result =
 		    store_folder_create(st, job->mailbox_id, c->name, STORE_SPECIAL_NONE, &id);
 		break;
 	}
 	case OP_DELETE:
-		job->result = store_folder_delete(st, job->mailbox_id, c->name);
+		job->core.result = store_folder_delete(st, job->mailbox_id, c->name);
 		break;
 	case OP_RENAME:
-		job->result = store_folder_rename(st, job->mailbox_id, c->name, c->name2);
+		job->core.result = store_folder_rename(st, job->mailbox_id, c->name, c->name2);
 		break;
 	case OP_SUBSCRIBE:
-		job->result = store_folder_subscribe(st, job->mailbox_id, c->name, c->flag);
+		job->core.result = store_folder_subscribe(st, job->mailbox_id, c->name, c->flag);
 		break;
 	}
 }
@@ -471,16 +471,16 @@ static void finish_folder_op(struct imap_session *s, struct imap_job *job)
 	struct folders_ctx *c = job->ctx;
 	static const char *const names[] = {"CREATE", "DELETE", "RENAME", "SUBSCRIBE"};
 
-	if (job->result == STORE_OK) {
+	if (job->core.result == STORE_OK) {
 		imap_tagged(s, "OK", "%s completed",
 			    c->op == OP_SUBSCRIBE && !c->flag ? "UNSUBSCRIBE" : names[c->op]);
 		if (s->svc->env->changed != NULL)
 			s->svc->env->changed(s->svc->env->changed_ctx, s->mailbox_id);
-	} else if (job->result == STORE_INVALID && c->op == OP_DELETE &&
+	} else if (job->core.result == STORE_INVALID && c->op == OP_DELETE &&
 		   strcmp(c->name, "INBOX") == 0) {
 		imap_tagged(s, "NO", "[CANNOT] INBOX cannot be deleted");
 	} else {
-		imap_reply_store_error(s, job->result, names[c->op]);
+		imap_reply_store_error(s, job->core.result, names[c->op]);
 	}
 	imap_cmd_finish(s);
 }
@@ -517,7 +517,7 @@ static enum imap_cmd_result folder_op(struct imap_cmd_ctx *ctx, enum folder_op o
 	c->name2 = name2;
 	c->op = op;
 	c->flag = flag;
-	imap_job_submit(s, job, work_folder_op);
+	proto_job_submit(&job->core, work_folder_op);
 	return IMAP_CMD_ASYNC;
 }
 
@@ -552,15 +552,15 @@ static void work_status(void *thread_ctx, void *p)
 {
 	struct imap_job *job = p;
 	struct folders_ctx *c = job->ctx;
-	job->result = store_folder_get(thread_ctx, job->mailbox_id, c->name, &c->one);
+	job->core.result = store_folder_get(thread_ctx, job->mailbox_id, c->name, &c->one);
 }
 
 static void finish_status(struct imap_session *s, struct imap_job *job)
 {
 	struct folders_ctx *c = job->ctx;
 
-	if (job->result != STORE_OK) {
-		imap_reply_store_error(s, job->result, "status");
+	if (job->core.result != STORE_OK) {
+		imap_reply_store_error(s, job->core.result, "status");
 		imap_cmd_finish(s);
 		return;
 	}
@@ -592,7 +592,7 @@ enum imap_cmd_result imap_cmd_status(struct imap_cmd_ctx *ctx)
 	struct folders_ctx *c = job->ctx;
 	c->name = name;
 	c->items = items;
-	imap_job_submit(s, job, work_status);
+	proto_job_submit(&job->core, work_status);
 	return IMAP_CMD_ASYNC;
 }
 
@@ -603,13 +603,13 @@ static void work_select(void *thread_ctx, void *p)
 	struct imap_job *job = p;
 	struct folders_ctx *c = job->ctx;
 
-	job->result = store_folder_get(thread_ctx, job->mailbox_id, c->name, &c->one);
-	if (job->result == STORE_OK)
-		job->result = store_folder_load(thread_ctx, c->one.id, &c->msgs, &c->n_msgs);
+	job->core.result = store_folder_get(thread_ctx, job->mailbox_id, c->name, &c->one);
+	if (job->core.result == STORE_OK)
+		job->core.result = store_folder_load(thread_ctx, c->one.id, &c->msgs, &c->n_msgs);
 	/* QRESYNC: what changed since the client's modseq, if its UIDs hold */
-	if (job->result == STORE_OK && c->qresync && c->q_uidvalidity == c->one.uidvalidity) {
+	if (job->core.result == STORE_OK && c->qresync && c->q_uidvalidity == c->one.uidvalidity) {
 		uint64_t highest;
-		job->result =
+		job->core.result =
 		    store_folder_changes(thread_ctx, c->one.id, c->q_modseq, &c->ch, &c->n_ch,
 					 &c->vanished, &c->n_vanished, &highest, &c->vanished_all);
 	}
@@ -718,10 +718,10 @@ static void finish_select(struct imap_session *s, struct imap_job *job)
 {
 	struct folders_ctx *c = job->ctx;
 
-	if (job->result != STORE_OK) {
+	if (job->core.result != STORE_OK) {
 		/* RFC 9051 §6.3.2: a failed SELECT leaves no folder selected */
 		imap_session_set_state(s, IMAP_STATE_AUTH);
-		imap_reply_store_error(s, job->result, "select");
+		imap_reply_store_error(s, job->core.result, "select");
 		imap_cmd_finish(s);
 		return;
 	}
@@ -840,7 +840,7 @@ static enum imap_cmd_result select_common(struct imap_cmd_ctx *ctx, bool readonl
 	c->q_uidvalidity = (uint32_t)q_uidvalidity;
 	c->q_modseq = q_modseq;
 	c->q_known = known.len > 0 ? xstrndup(known.p, known.len) : NULL;
-	imap_job_submit(s, job, work_select);
+	proto_job_submit(&job->core, work_select);
 	return IMAP_CMD_ASYNC;
 }
 
@@ -862,7 +862,7 @@ static void work_close(void *thread_ctx, void *p)
 	uint32_t *gone = NULL;
 	size_t n = 0;
 
-	job->result = store_folder_expunge(thread_ctx, job->folder_id, NULL, 0, &gone, &n);
+	job->core.result = store_folder_expunge(thread_ctx, job->folder_id, NULL, 0, &gone, &n);
 	free(gone);
 }
 
@@ -871,8 +871,9 @@ static void finish_close(struct imap_session *s, struct imap_job *job)
 	imap_view_free(&s->sel);
 	imap_session_set_state(s, IMAP_STATE_AUTH);
 	/* RFC 9051 §6.4.1: no EXPUNGE responses; a store error still closes */
-	if (job->result != STORE_OK)
-		log_warn("sid=%s imap CLOSE expunge failed status=%d", s->sid, job->result);
+	if (job->core.result != STORE_OK)
+		log_warn("sid=%s imap CLOSE expunge failed status=%d", s->core.sid,
+			 job->core.result);
 	else if (s->svc->env->changed != NULL)
 		s->svc->env->changed(s->svc->env->changed_ctx, s->mailbox_id);
 	imap_tagged(s, "OK", "CLOSE completed");
@@ -890,7 +891,7 @@ enum imap_cmd_result imap_cmd_close(struct imap_cmd_ctx *ctx)
 		return IMAP_CMD_DONE;
 	}
 	struct imap_job *job = imap_job_new(s, finish_close);
-	imap_job_submit(s, job, work_close);
+	proto_job_submit(&job->core, work_close);
 	return IMAP_CMD_ASYNC;
 }
 
@@ -935,11 +936,12 @@ static void work_sync(void *thread_ctx, void *p)
 	struct imap_session *s = job->sess; /* read only: the view's modseq, copied at submit */
 
 	(void)s;
-	job->result =
-	    store_folder_changes(thread_ctx, job->folder_id, (uint64_t)job->id.mailbox_id, &c->m,
-				 &c->n, &c->vanished, &c->n_vanished, &c->highest, &c->all);
-	if (job->result == STORE_OK && c->all)
-		job->result = store_folder_load(thread_ctx, job->folder_id, &c->full, &c->n_full);
+	job->core.result =
+	    store_folder_changes(thread_ctx, job->folder_id, (uint64_t)job->core.id.mailbox_id,
+				 &c->m, &c->n, &c->vanished, &c->n_vanished, &c->highest, &c->all);
+	if (job->core.result == STORE_OK && c->all)
+		job->core.result =
+		    store_folder_load(thread_ctx, job->folder_id, &c->full, &c->n_full);
 }
 
 static void finish_sync(struct imap_session *s, struct imap_job *job)
@@ -948,9 +950,10 @@ static void finish_sync(struct imap_session *s, struct imap_job *job)
 	struct imap_view *v = s->sel;
 	void (*done)(struct imap_session *) = c->done;
 
-	if (v == NULL || job->result != STORE_OK) {
-		if (job->result != STORE_OK)
-			log_warn("sid=%s imap sync failed status=%d", s->sid, job->result);
+	if (v == NULL || job->core.result != STORE_OK) {
+		if (job->core.result != STORE_OK)
+			log_warn("sid=%s imap sync failed status=%d", s->core.sid,
+				 job->core.result);
 		done(s);
 		return;
 	}
@@ -1027,8 +1030,8 @@ void imap_sync(struct imap_session *s, bool expunges_ok, void (*done)(struct ima
 	job->ctx_free = sync_ctx_free;
 	/* the modseq to look from travels in the job (the worker may not
 	   read the session) */
-	job->id.mailbox_id = (int64_t)s->sel->highestmodseq;
-	if (!imap_job_try_submit(s, job, work_sync))
+	job->core.id.mailbox_id = (int64_t)s->sel->highestmodseq;
+	if (!proto_job_try_submit(&job->core, work_sync))
 		done(s); /* told at a later moment */
 }
 
@@ -1060,11 +1063,11 @@ static void work_quota(void *thread_ctx, void *p)
 	struct imap_job *job = p;
 	struct quota_ctx *c = job->ctx;
 
-	job->result = STORE_OK;
+	job->core.result = STORE_OK;
 	if (c->name != NULL)
-		job->result = store_folder_get(thread_ctx, job->mailbox_id, c->name, &c->f);
-	if (job->result == STORE_OK)
-		job->result =
+		job->core.result = store_folder_get(thread_ctx, job->mailbox_id, c->name, &c->f);
+	if (job->core.result == STORE_OK)
+		job->core.result =
 		    store_mailbox_info(thread_ctx, job->mailbox_id, (int64_t)time(NULL), &c->info);
 }
 
@@ -1082,8 +1085,8 @@ static void finish_quota(struct imap_session *s, struct imap_job *job)
 	struct quota_ctx *c = job->ctx;
 	bool limited = c->info.limits.v[STORE_LIMIT_QUOTA] > 0;
 
-	if (job->result != STORE_OK) {
-		imap_reply_store_error(s, job->result, "quota");
+	if (job->core.result != STORE_OK) {
+		imap_reply_store_error(s, job->core.result, "quota");
 		imap_cmd_finish(s);
 		return;
 	}
@@ -1127,7 +1130,7 @@ static enum imap_cmd_result quota_common(struct imap_cmd_ctx *ctx, bool root)
 	struct imap_job *job = imap_job_new(s, finish_quota);
 	job->ctx = c;
 	job->ctx_free = quota_ctx_free;
-	imap_job_submit(s, job, work_quota);
+	proto_job_submit(&job->core, work_quota);
 	return IMAP_CMD_ASYNC;
 }
 

@@ -140,10 +140,10 @@ static void work_store(void *thread_ctx, void *p)
 		c->failed = xmalloc((c->n > 0 ? c->n : 1) * sizeof(*c->failed));
 		memcpy(c->failed, c->uids, c->n * sizeof(*c->failed));
 		c->n_failed = c->n;
-		job->result = STORE_OK;
+		job->core.result = STORE_OK;
 		return;
 	}
-	job->result =
+	job->core.result =
 	    store_flags_change(thread_ctx, job->folder_id, c->uids, c->n, c->op, c->flags,
 			       c->keywords.len > 0 ? c->keywords.data : NULL, c->unchangedsince,
 			       &c->ch, &c->n_ch, &c->failed, &c->n_failed);
@@ -153,8 +153,8 @@ static void finish_store(struct imap_session *s, struct imap_job *job)
 {
 	struct store_ctx *c = job->ctx;
 
-	if (job->result != STORE_OK) {
-		imap_reply_store_error(s, job->result, "store");
+	if (job->core.result != STORE_OK) {
+		imap_reply_store_error(s, job->core.result, "store");
 		imap_cmd_finish(s);
 		return;
 	}
@@ -268,7 +268,7 @@ enum imap_cmd_result imap_cmd_store(struct imap_cmd_ctx *ctx)
 		imap_tagged(s, "OK", "%sSTORE completed", ctx->uid ? "UID " : "");
 		return IMAP_CMD_DONE;
 	}
-	imap_job_submit(s, job, work_store);
+	proto_job_submit(&job->core, work_store);
 	return IMAP_CMD_ASYNC;
 }
 
@@ -278,8 +278,8 @@ static void work_expunge(void *thread_ctx, void *p)
 {
 	struct imap_job *job = p;
 	struct store_ctx *c = job->ctx;
-	job->result = store_folder_expunge(thread_ctx, job->folder_id, c->uids, c->n, &c->expunged,
-					   &c->n_expunged);
+	job->core.result = store_folder_expunge(thread_ctx, job->folder_id, c->uids, c->n,
+						&c->expunged, &c->n_expunged);
 }
 
 void imap_tell_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
@@ -312,8 +312,8 @@ static void finish_expunge(struct imap_session *s, struct imap_job *job)
 {
 	struct store_ctx *c = job->ctx;
 
-	if (job->result != STORE_OK) {
-		imap_reply_store_error(s, job->result, "expunge");
+	if (job->core.result != STORE_OK) {
+		imap_reply_store_error(s, job->core.result, "expunge");
 		imap_cmd_finish(s);
 		return;
 	}
@@ -354,7 +354,7 @@ enum imap_cmd_result imap_cmd_expunge(struct imap_cmd_ctx *ctx)
 		imap_tagged(s, "OK", "UID EXPUNGE completed");
 		return IMAP_CMD_DONE;
 	}
-	imap_job_submit(s, job, work_expunge);
+	proto_job_submit(&job->core, work_expunge);
 	return IMAP_CMD_ASYNC;
 }
 
@@ -366,11 +366,11 @@ static void work_copy(void *thread_ctx, void *p)
 	struct store_ctx *c = job->ctx;
 	struct store_folder f = {0};
 
-	job->result = store_folder_get(thread_ctx, job->mailbox_id, c->dest, &f);
-	if (job->result == STORE_OK) {
+	job->core.result = store_folder_get(thread_ctx, job->mailbox_id, c->dest, &f);
+	if (job->core.result == STORE_OK) {
 		c->dest_uidvalidity = f.uidvalidity;
-		job->result = store_folder_copy(thread_ctx, job->folder_id, f.id, c->uids, c->n,
-						c->move, &c->src, &c->dst, &c->n_copied);
+		job->core.result = store_folder_copy(thread_ctx, job->folder_id, f.id, c->uids,
+						     c->n, c->move, &c->src, &c->dst, &c->n_copied);
 	}
 	store_folder_clear(&f);
 }
@@ -380,14 +380,14 @@ static void finish_copy(struct imap_session *s, struct imap_job *job)
 	struct store_ctx *c = job->ctx;
 	const char *verb = c->move ? "MOVE" : "COPY";
 
-	if (job->result == STORE_NOTFOUND) {
+	if (job->core.result == STORE_NOTFOUND) {
 		/* RFC 9051 §6.4.7: the client may create it and retry */
 		imap_tagged(s, "NO", "[TRYCREATE] No such mailbox");
 		imap_cmd_finish(s);
 		return;
 	}
-	if (job->result != STORE_OK) {
-		imap_reply_store_error(s, job->result, verb);
+	if (job->core.result != STORE_OK) {
+		imap_reply_store_error(s, job->core.result, verb);
 		imap_cmd_finish(s);
 		return;
 	}
@@ -443,7 +443,7 @@ static enum imap_cmd_result copy_common(struct imap_cmd_ctx *ctx, bool move)
 		imap_tagged(s, "BAD", "%s", err != NULL ? err : "Invalid sequence set");
 		return IMAP_CMD_DONE;
 	}
-	imap_job_submit(s, job, work_copy);
+	proto_job_submit(&job->core, work_copy);
 	return IMAP_CMD_ASYNC;
 }
 
@@ -465,10 +465,10 @@ static void work_append(void *thread_ctx, void *p)
 	struct store_ctx *c = job->ctx;
 	struct store_folder f = {0};
 
-	job->result = store_folder_get(thread_ctx, job->mailbox_id, c->dest, &f);
-	if (job->result == STORE_OK) {
+	job->core.result = store_folder_get(thread_ctx, job->mailbox_id, c->dest, &f);
+	if (job->core.result == STORE_OK) {
 		c->dest_uidvalidity = f.uidvalidity;
-		job->result = store_folder_append(
+		job->core.result = store_folder_append(
 		    thread_ctx, f.id, c->body.data, c->body.len, c->flags,
 		    c->keywords.len > 0 ? c->keywords.data : NULL, c->date, &c->new_uid);
 	}
@@ -479,10 +479,10 @@ static void finish_append(struct imap_session *s, struct imap_job *job)
 {
 	struct store_ctx *c = job->ctx;
 
-	if (job->result == STORE_NOTFOUND) {
+	if (job->core.result == STORE_NOTFOUND) {
 		imap_tagged(s, "NO", "[TRYCREATE] No such mailbox");
-	} else if (job->result != STORE_OK) {
-		imap_reply_store_error(s, job->result, "append");
+	} else if (job->core.result != STORE_OK) {
+		imap_reply_store_error(s, job->core.result, "append");
 	} else {
 		s->appended++;
 		imap_tagged(s, "OK", "[APPENDUID %u %u] APPEND completed", c->dest_uidvalidity,
@@ -546,7 +546,7 @@ enum imap_cmd_result imap_cmd_append(struct imap_cmd_ctx *ctx)
 	}
 	/* the store keeps the wire form (store.h S4): CRLF line ends */
 	store_to_wire(&c->body, data.p, data.len);
-	imap_job_submit(s, job, work_append);
+	proto_job_submit(&job->core, work_append);
 	return IMAP_CMD_ASYNC;
 }
 
@@ -580,8 +580,8 @@ static void work_search(void *thread_ctx, void *p)
 	size_t n = 0, k = 0;
 	bool text = imap_search_needs_text(c->prog);
 
-	job->result = store_folder_load(st, job->folder_id, &m, &n);
-	if (job->result != STORE_OK)
+	job->core.result = store_folder_load(st, job->folder_id, &m, &n);
+	if (job->core.result != STORE_OK)
 		return;
 	c->matches = xmalloc((c->n_view > 0 ? c->n_view : 1) * sizeof(*c->matches));
 	for (uint32_t i = 0; i < c->n_view; i++) {
@@ -598,7 +598,7 @@ static void work_search(void *thread_ctx, void *p)
 			}
 			if (r != STORE_OK) {
 				buf_free(&body);
-				job->result = r;
+				job->core.result = r;
 				break;
 			}
 		}
@@ -627,8 +627,8 @@ static void finish_search(struct imap_session *s, struct imap_job *job)
 {
 	struct search_ctx *c = job->ctx;
 
-	if (job->result != STORE_OK) {
-		imap_reply_store_error(s, job->result, "search");
+	if (job->core.result != STORE_OK) {
+		imap_reply_store_error(s, job->core.result, "search");
 		imap_cmd_finish(s);
 		return;
 	}
@@ -673,6 +673,6 @@ enum imap_cmd_result imap_cmd_search(struct imap_cmd_ctx *ctx)
 	memcpy(c->view, v->uids, v->n * sizeof(*c->view));
 	job->ctx = c;
 	job->ctx_free = search_ctx_free;
-	imap_job_submit(s, job, work_search);
+	proto_job_submit(&job->core, work_search);
 	return IMAP_CMD_ASYNC;
 }

@@ -25,9 +25,9 @@
 #include "imap/imap.h"
 #include "imap/imap_parse.h"
 #include "net/workers.h"
-#include "proto/job.h"
 #include "proto/sasl.h"
 #include "proto/sasl_job.h"
+#include "proto/session.h"
 #include "util/mem.h"
 #include "util/buf.h"
 
@@ -99,16 +99,10 @@ struct imap_cmd_ctx {
 };
 
 /* --- the service -------------------------------------------------------- */
-struct imap_cmd_stats {
-	uint64_t total, ok;
-};
-
 struct imap_service {
 	const struct service_env *env;
-	unsigned sessions;
-	struct imap_cmd_stats *stats; /* one per row of the command table */
-	struct imap_session *first;   /* all live sessions */
-	bool stopping;
+	struct proto_cmd_stats *stats;	    /* one per row of the command table */
+	struct proto_session_list sessions; /* all live sessions */
 };
 
 /* --- the selected folder ------------------------------------------------ */
@@ -142,29 +136,22 @@ struct imap_job;
 struct imap_cont;
 
 struct imap_session {
+	/* the shared core (proto/session.h): connection, id, callback frame,
+	   outstanding job and brake wait, the AUTHENTICATE exchange, the
+	   closing/STARTTLS/shutdown flags */
+	struct proto_session core;
 	struct imap_service *svc;
-	struct imap_session *prev, *next; /* svc->first list */
-	struct conn *conn;		  /* NULL once closed */
-	struct arena *arena;
-	char sid[17];
-	const char *ip;	     /* arena */
-	const char *service; /* "imap" or "imaps", for records */
 	enum imap_state state;
-	struct proto_frame frame;
 
 	struct imap_parser parser;
-	bool parsing;	   /* the parser holds a command in progress */
-	bool skipping;	   /* resynchronising after a bad command */
-	bool closing;	   /* conn_close() called; ignore further input */
-	bool tls_starting; /* STARTTLS accepted; waiting for tls_ready */
-	bool shutdown;	   /* server stopping: BYE once idle, then close */
-	bool idling;	   /* IDLE: waiting for DONE */
-	bool rev2;	   /* ENABLE IMAP4rev2 */
-	bool condstore;	   /* CONDSTORE enabled (ENABLE, or a MODSEQ use) */
-	bool qresync;	   /* ENABLE QRESYNC */
-	bool utf8;	   /* ENABLE UTF8=ACCEPT */
-	uint8_t bad_cmds, auth_fails;
-	struct sasl_exchange sx; /* AUTHENTICATE in progress */
+	bool parsing;	/* the parser holds a command in progress */
+	bool skipping;	/* resynchronising after a bad command */
+	bool idling;	/* IDLE: waiting for DONE */
+	bool rev2;	/* ENABLE IMAP4rev2 */
+	bool condstore; /* CONDSTORE enabled (ENABLE, or a MODSEQ use) */
+	bool qresync;	/* ENABLE QRESYNC */
+	bool utf8;	/* ENABLE UTF8=ACCEPT */
+	uint8_t bad_cmds;
 
 	struct timer *idle_poll; /* IDLE: look for other processes' changes */
 	struct imap_cont *cont;	 /* long reply in progress */
@@ -175,7 +162,7 @@ struct imap_session {
 	const struct imap_cmd_def *cmd;
 	char tag[IMAP_TAG_MAX + 1];
 	bool cmd_active, reply_ok, cmd_uid;
-	uint64_t cmd_start_us, login_start_us, cmd_progress;
+	uint64_t cmd_start_us, cmd_progress;
 	char cmd_args[IMAP_LOG_ARGS_MAX + 1];
 	unsigned commands;
 
@@ -188,33 +175,24 @@ struct imap_session {
 	uint32_t fetched, appended, expunged;
 };
 
-/* --- worker jobs (imap_session.c) ----------------------------------------- */
+/* --- worker jobs (imap_session.c; proto/session.h does the rest) ---------- */
 typedef void imap_job_finish_fn(struct imap_session *s, struct imap_job *job);
 
 struct imap_job {
+	struct proto_job core; /* login, secret, SASL step, identity, result */
 	struct imap_session *sess;
-	struct directory *dir;	    /* for the worker side */
 	imap_job_finish_fn *finish; /* loop thread, unless the session died */
-	worker_fn *work;
-	int result;	      /* enum auth_result / sasl_step / store_status */
-	char *login, *secret; /* secret wiped on free */
-	struct sasl_job sasl;
-	struct auth_identity id;
 	int64_t mailbox_id, folder_id;
 	/* a command's own data, freed with ctx_free */
 	void *ctx;
 	void (*ctx_free)(void *ctx);
 };
 
+/* A job for s; submit it with proto_job_submit (a refusal answers "NO
+   [UNAVAILABLE]" and finishes the command), proto_job_try_submit (a long
+   reply under way: no answer) or proto_job_submit_after (the login
+   brake). */
 struct imap_job *imap_job_new(struct imap_session *s, imap_job_finish_fn *finish);
-/* Submits; on refusal answers "NO [UNAVAILABLE]", frees the job, finishes
-   the command and returns false. */
-bool imap_job_submit(struct imap_session *s, struct imap_job *job, worker_fn *fn);
-/* A password check after the login brake's wait (proto/job.h). */
-void imap_job_submit_after(struct imap_session *s, struct imap_job *job, worker_fn *fn,
-			   uint64_t wait_ms);
-/* Without the reply (a long reply under way): false if refused. */
-bool imap_job_try_submit(struct imap_session *s, struct imap_job *job, worker_fn *fn);
 
 /* --- session helpers (imap_session.c) ------------------------------------- */
 void imap_session_set_state(struct imap_session *s, enum imap_state to);
@@ -262,9 +240,8 @@ imap_cmd_fn imap_cmd_login, imap_cmd_authenticate, imap_cmd_starttls;
 bool imap_auth_plaintext_allowed(const struct imap_session *s);
 bool imap_auth_mech_allowed(const struct imap_session *s, enum sasl_mech m);
 void imap_auth_mech_list(const struct imap_session *s, struct buf *out);
-void imap_auth_sasl_line(struct imap_session *s, struct slice line);
-void imap_login_record(struct imap_session *s, const char *result, const char *mech,
-		       const char *user, const char *reason);
+/* The answers to an AUTHENTICATE exchange (proto/session.h). */
+extern const struct proto_sasl_ops imap_sasl_ops;
 
 /* --- folders (imap_mailbox.c) --------------------------------------------- */
 imap_cmd_fn imap_cmd_list, imap_cmd_lsub, imap_cmd_create, imap_cmd_delete, imap_cmd_rename,

@@ -39,7 +39,7 @@ void imap_service_free(struct imap_service **svcp)
 
 unsigned imap_service_sessions(const struct imap_service *svc)
 {
-	return svc->sessions;
+	return svc->sessions.count;
 }
 
 static void idle_synced(struct imap_session *s)
@@ -49,14 +49,15 @@ static void idle_synced(struct imap_session *s)
 
 void imap_service_changed(struct imap_service *svc, int64_t mailbox_id)
 {
-	for (struct imap_session *s = svc->first; s != NULL; s = s->next) {
-		if (s->sel == NULL || s->mailbox_id != mailbox_id || s->frame.dead)
+	for (struct proto_session *ps = svc->sessions.first; ps != NULL; ps = ps->next) {
+		struct imap_session *s = ps->sess;
+		if (s->sel == NULL || s->mailbox_id != mailbox_id || s->core.dead)
 			continue;
 		s->sel->dirty = true;
-		if (s->idling && !proto_frame_busy(&s->frame) && !s->frame.in_run) {
-			s->frame.in_run = true;
+		if (s->idling && !proto_session_busy(&s->core) && !s->core.in_run) {
+			s->core.in_run = true;
 			imap_sync(s, true, idle_synced);
-			proto_frame_leave(&s->frame);
+			proto_session_leave(&s->core);
 		}
 	}
 }

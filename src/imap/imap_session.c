@@ -25,7 +25,7 @@
  * refused before the client sends it. While a job, a long reply, a TLS
  * handshake or a brake wait is under way, or while more than
  * IMAP_OUTBUF_THROTTLE octets wait to go out, nothing more is read. Every
- * entry point runs inside the session's frame (proto/job.h), as in pop3/.
+ * entry point runs inside the session's frame (proto/session.h), as in pop3/.
  *
  * Lines that are no commands: an AUTHENTICATE response while a SASL
  * exchange waits (imap_auth.c), and "DONE" ending IDLE (RFC 2177).
@@ -40,6 +40,7 @@
 #include "util/mem.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,11 +70,10 @@ void imap_session_set_state(struct imap_session *s, enum imap_state to)
 {
 	if (s->state == to)
 		return;
-	log_debug("sid=%s imap state %s -> %s", s->sid, imap_state_name(s->state),
-		  imap_state_name(to));
+	proto_session_trace_state(&s->core, imap_state_name(s->state), imap_state_name(to));
 	s->state = to;
-	if (s->conn != NULL && (to == IMAP_STATE_AUTH || to == IMAP_STATE_SELECTED))
-		conn_set_idle_timeout(s->conn, imap_config(imap_cfg(s))->autologout);
+	if (s->core.conn != NULL && (to == IMAP_STATE_AUTH || to == IMAP_STATE_SELECTED))
+		conn_set_idle_timeout(s->core.conn, imap_config(imap_cfg(s))->autologout);
 }
 
 struct loop *imap_loop(const struct imap_session *s)
@@ -90,10 +90,8 @@ const struct config *imap_cfg(const struct imap_session *s)
 
 void imap_write(struct imap_session *s, const void *p, size_t n)
 {
-	if (s->conn == NULL || s->closing)
-		return;
-	conn_write(s->conn, p, n);
-	s->progress += n;
+	if (proto_session_write(&s->core, p, n))
+		s->progress += n;
 }
 
 static void write_line(struct imap_session *s, const char *head, const char *fmt, va_list ap)
@@ -149,7 +147,7 @@ void imap_tagged(struct imap_session *s, const char *status, const char *fmt, ..
 
 void imap_reply_store_error(struct imap_session *s, int status, const char *what)
 {
-	log_warn("sid=%s imap store error op=%s status=%d", s->sid, what, status);
+	log_warn("sid=%s imap store error op=%s status=%d", s->core.sid, what, status);
 	/* RFC 5530 response codes */
 	switch (status) {
 	case STORE_NOTFOUND:
@@ -185,7 +183,7 @@ void imap_cmd_begin(struct imap_session *s, const struct imap_cmd_def *def,
 	s->cmd_active = true;
 	s->reply_ok = false;
 	s->cmd_uid = cmd->uid;
-	s->cmd_start_us = s->login_start_us = log_now_usec();
+	s->cmd_start_us = s->core.login_start_us = log_now_usec();
 	s->cmd_progress = s->progress;
 	s->cmd_args[0] = '\0';
 	/* LOGIN and AUTHENTICATE arguments never reach a record */
@@ -210,29 +208,18 @@ void imap_cmd_finish(struct imap_session *s)
 		return;
 	s->cmd_active = false;
 	s->commands++;
-	if (s->cmd != NULL) {
-		struct imap_cmd_stats *st = &s->svc->stats[s->cmd - imap_cmd_table];
-		st->total++;
-		st->ok += s->reply_ok;
-	}
-	char extra[IMAP_LOG_ARGS_MAX * 2 + 48] = "";
-	size_t n = 0;
-	if (s->cmd_args[0] != '\0')
-		n = log_extra_add_text(extra, sizeof(extra), n, "args", s->cmd_args);
-	n = log_extra_add(extra, sizeof(extra), n, "state", imap_state_name(s->state));
-	struct log_record r = {
-	    .event = LOG_EV_COMMAND,
-	    .service = s->service,
-	    .sid = s->sid,
-	    .ip = s->ip,
-	    .user = s->address,
-	    .command = s->cmd != NULL ? s->cmd->name : "unknown",
-	    .result = s->reply_ok ? "ok" : "err",
-	    .usec = log_now_usec() - s->cmd_start_us,
-	    .bytes = s->progress - s->cmd_progress,
-	    .extra = n > 0 ? extra + 1 : NULL,
-	};
-	log_record(LOG_DEBUG, &r);
+	proto_cmd_record(
+	    &s->core, &(struct proto_cmd_done){
+			  .stats = s->cmd != NULL ? &s->svc->stats[s->cmd - imap_cmd_table] : NULL,
+			  .name = s->cmd != NULL ? s->cmd->name : NULL,
+			  .user = s->address,
+			  .ok = s->reply_ok,
+			  .start_us = s->cmd_start_us,
+			  .bytes = s->progress - s->cmd_progress,
+			  .args = s->cmd_args,
+			  .state = imap_state_name(s->state),
+			  .extra_max = IMAP_LOG_ARGS_MAX * 2 + 48,
+		      });
 	if (s->reply_ok)
 		s->bad_cmds = 0;
 }
@@ -249,7 +236,7 @@ void imap_session_bad_command(struct imap_session *s)
 
 void imap_session_reset_auth(struct imap_session *s)
 {
-	sasl_exchange_end(&s->sx);
+	sasl_exchange_end(&s->core.sx);
 }
 
 static void cont_free(struct imap_cont **cp)
@@ -265,29 +252,20 @@ static void cont_free(struct imap_cont **cp)
 static void session_free(void *p)
 {
 	struct imap_session *s = p;
-	struct arena *a = s->arena;
 
 	imap_session_reset_auth(s);
 	cont_free(&s->cont);
 	imap_view_free(&s->sel);
 	imap_parser_deinit(&s->parser);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		s->svc->first = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->svc->sessions--;
-	arena_free(&a);
+	proto_session_free(&s->core, &s->svc->sessions);
 }
 
 void imap_session_close(struct imap_session *s, const char *reason)
 {
-	if (s->closing || s->conn == NULL)
+	if (s->core.closing || s->core.conn == NULL)
 		return;
 	imap_session_set_state(s, IMAP_STATE_LOGOUT);
-	s->closing = true;
-	conn_close(s->conn, reason);
+	proto_session_close(&s->core, reason);
 }
 
 /* --- long replies ------------------------------------------------------------- */
@@ -352,7 +330,7 @@ static void idle_poll_fired(struct loop *l, void *ctx);
 
 static void idle_polled(struct imap_session *s)
 {
-	if (s->idling && s->conn != NULL && s->idle_poll == NULL)
+	if (s->idling && s->core.conn != NULL && s->idle_poll == NULL)
 		s->idle_poll =
 		    loop_timer_add(imap_loop(s), imap_config(imap_cfg(s))->idle_check * 1000ULL,
 				   idle_poll_fired, s);
@@ -363,17 +341,17 @@ static void idle_poll_fired(struct loop *l, void *ctx)
 	struct imap_session *s = ctx;
 
 	s->idle_poll = NULL;
-	if (!s->idling || s->frame.in_run)
+	if (!s->idling || s->core.in_run)
 		return;
-	if (proto_frame_busy(&s->frame)) {
+	if (proto_session_busy(&s->core)) {
 		idle_polled(s); /* a sync is under way already */
 		return;
 	}
-	s->frame.in_run = true;
+	s->core.in_run = true;
 	if (s->sel != NULL)
 		s->sel->dirty = true;
 	imap_sync(s, true, idle_polled);
-	proto_frame_leave(&s->frame);
+	proto_session_leave(&s->core);
 }
 
 void imap_idle_start(struct imap_session *s)
@@ -386,7 +364,7 @@ void imap_idle_start(struct imap_session *s)
 /* "DONE" ends IDLE (RFC 2177 §3); anything else ends it too, with BAD. */
 static bool idle_line(struct imap_session *s)
 {
-	struct buf *in = conn_input(s->conn);
+	struct buf *in = conn_input(s->core.conn);
 	struct slice line;
 	size_t used;
 	bool nul;
@@ -397,7 +375,7 @@ static bool idle_line(struct imap_session *s)
 	bool done = r > 0 && !nul && slice_eq_ci(line, "DONE");
 	if (r > 0)
 		buf_consume(in, used);
-	conn_unit_done(s->conn);
+	conn_unit_done(s->core.conn);
 	s->idling = false;
 	loop_timer_del(imap_loop(s), &s->idle_poll);
 	if (done)
@@ -412,7 +390,7 @@ static bool idle_line(struct imap_session *s)
 
 static bool sasl_line(struct imap_session *s)
 {
-	struct buf *in = conn_input(s->conn);
+	struct buf *in = conn_input(s->core.conn);
 	char copy[IMAP_SASL_LINE_MAX];
 	struct slice line;
 	size_t used;
@@ -431,8 +409,8 @@ static bool sasl_line(struct imap_session *s)
 	memcpy(copy, line.p, line.len);
 	line.p = copy;
 	buf_consume(in, used);
-	conn_unit_done(s->conn);
-	imap_auth_sasl_line(s, line);
+	conn_unit_done(s->core.conn);
+	proto_sasl_line(&s->core, line, false);
 	secure_zero(copy, line.len);
 	return true;
 }
@@ -440,7 +418,7 @@ static bool sasl_line(struct imap_session *s)
 /* Reads on in the command under way; false when more input is needed. */
 static bool next_command(struct imap_session *s)
 {
-	struct buf *in = conn_input(s->conn);
+	struct buf *in = conn_input(s->core.conn);
 	struct imap_command cmd;
 
 	if (s->skipping) {
@@ -451,7 +429,7 @@ static bool next_command(struct imap_session *s)
 			return false;
 		s->skipping = false;
 		imap_parser_reset(&s->parser);
-		conn_unit_done(s->conn);
+		conn_unit_done(s->core.conn);
 		return true;
 	}
 	if (in->len == 0)
@@ -469,7 +447,7 @@ static bool next_command(struct imap_session *s)
 			return true;
 		}
 		if (cmd.lit.size > IMAP_NONAPPEND_LITERAL_MAX)
-			conn_phase_begin(s->conn); /* a message: the data deadline */
+			conn_phase_begin(s->core.conn); /* a message: the data deadline */
 		if (cmd.lit.sync)
 			imap_write(s, "+ Ready for literal data\r\n", 26);
 		return true;
@@ -479,7 +457,7 @@ static bool next_command(struct imap_session *s)
 	case IMAP_PARSE_DONE:
 		break;
 	}
-	conn_phase_end(s->conn);
+	conn_phase_end(s->core.conn);
 	copy_tag(s, &cmd);
 	if (s->tag[0] == '\0') {
 		imap_tagged(s, "BAD", "Tag too long");
@@ -489,10 +467,10 @@ static bool next_command(struct imap_session *s)
 	}
 	/* the command's octets go only now: the handler read them in place */
 	imap_parser_reset(&s->parser);
-	if (s->conn == NULL)
+	if (s->core.conn == NULL)
 		return false;
-	buf_consume(conn_input(s->conn), cmd.len);
-	conn_unit_done(s->conn);
+	buf_consume(conn_input(s->core.conn), cmd.len);
+	conn_unit_done(s->core.conn);
 	return true;
 }
 
@@ -500,17 +478,17 @@ static bool session_step(void *p)
 {
 	struct imap_session *s = p;
 
-	if (s->frame.dead || s->closing || proto_frame_busy(&s->frame) || s->tls_starting)
+	if (s->core.dead || s->core.closing || proto_session_busy(&s->core) || s->core.tls_starting)
 		return false;
-	if (conn_output_pending(s->conn) >= IMAP_OUTBUF_THROTTLE)
+	if (conn_output_pending(s->core.conn) >= IMAP_OUTBUF_THROTTLE)
 		return false; /* resumed by `drained` */
 	if (s->cont != NULL) {
-		if (conn_output_pending(s->conn) > 0)
+		if (conn_output_pending(s->core.conn) > 0)
 			return false; /* one piece at a time */
 		cont_pump(s);
 		return true;
 	}
-	if (s->shutdown && (!s->cmd_active || s->idling)) {
+	if (s->core.shutdown && (!s->cmd_active || s->idling)) {
 		if (s->idling) {
 			s->idling = false;
 			loop_timer_del(imap_loop(s), &s->idle_poll);
@@ -523,230 +501,163 @@ static bool session_step(void *p)
 	}
 	if (s->idling)
 		return idle_line(s);
-	if (s->sx.wait != SASL_WAIT_NONE)
+	if (s->core.sx.wait != SASL_WAIT_NONE)
 		return sasl_line(s);
 	if (s->cmd_active)
 		return false; /* a command waits for its own event */
 	return next_command(s);
 }
 
-/* --- worker jobs ------------------------------------------------------------------ */
+/* --- worker jobs (proto/session.h does the rest) ---------------------------------- */
 
 struct imap_job *imap_job_new(struct imap_session *s, imap_job_finish_fn *finish)
 {
-	struct imap_job *job = xcalloc(1, sizeof(*job));
+	struct imap_job *job = proto_job_new(&s->core, sizeof(*job));
 	job->sess = s;
-	job->dir = s->svc->env->dir;
 	job->finish = finish;
 	job->mailbox_id = s->mailbox_id;
 	job->folder_id = s->sel != NULL ? s->sel->folder_id : 0;
 	return job;
 }
 
-static void job_free(void *p)
+static void job_clear(struct proto_job *p)
 {
-	struct imap_job *job = p;
+	struct imap_job *job = (struct imap_job *)p;
 
-	free(job->login);
-	secret_free(&job->secret);
-	sasl_job_clear(&job->sasl);
-	secure_zero(&job->id, sizeof(job->id));
 	if (job->ctx_free != NULL)
 		job->ctx_free(job->ctx);
-	free(job);
 }
 
-static void job_finish(void *p)
+static void job_finish(struct proto_job *p)
 {
-	struct imap_job *job = p;
+	struct imap_job *job = (struct imap_job *)p;
 	job->finish(job->sess, job);
 }
 
-static void job_done(void *p)
+static void busy(void *p)
 {
-	struct imap_job *job = p;
-	proto_frame_job_done(&job->sess->frame, job, job_finish, job_free);
-}
+	struct imap_session *s = p;
 
-static bool try_submit(struct imap_session *s, struct imap_job *job, worker_fn *fn,
-		       enum worker_lane lane)
-{
-	if (proto_frame_submit(&s->frame, s->svc->env->workers, lane, fn, job_done, job) == 0)
-		return true;
-	job_free(job);
-	log_warn("sid=%s imap worker queue full", s->sid);
-	return false;
-}
-
-static bool submit(struct imap_session *s, struct imap_job *job, worker_fn *fn,
-		   enum worker_lane lane)
-{
-	if (try_submit(s, job, fn, lane))
-		return true;
 	imap_tagged(s, "NO", "[UNAVAILABLE] Server busy, try again later");
 	imap_cmd_finish(s);
-	return false;
 }
 
-bool imap_job_submit(struct imap_session *s, struct imap_job *job, worker_fn *fn)
+/* --- connection events (proto/session.h runs them) --------------------------------- */
+
+/* also after the TLS handshake: RFC 9051 §6.2.1, what was learnt before it
+   is forgotten */
+static void reset_auth(void *p)
 {
-	return submit(s, job, fn, WORKER_LANE_QUICK);
+	imap_session_reset_auth(p);
 }
 
-bool imap_job_try_submit(struct imap_session *s, struct imap_job *job, worker_fn *fn)
+/* A long reply that still moves is no idle client. */
+static bool timeout_busy(void *p)
 {
-	return try_submit(s, job, fn, WORKER_LANE_QUICK);
+	struct imap_session *s = p;
+	bool busy = s->cont != NULL && s->progress != s->progress_at_timeout;
+
+	s->progress_at_timeout = s->progress;
+	return busy;
 }
 
-static void braked_submit(void *sess, void *job, worker_fn *fn)
+static unsigned idle_timeout(void *p)
 {
-	struct imap_session *s = sess;
-
-	if (!submit(s, job, fn, WORKER_LANE_HASH))
-		imap_session_reset_auth(s);
+	return imap_config(imap_cfg(p))->autologout;
 }
 
-void imap_job_submit_after(struct imap_session *s, struct imap_job *job, worker_fn *fn,
-			   uint64_t wait_ms)
+static void on_timeout(void *p, bool idle)
 {
-	proto_frame_submit_after(&s->frame, imap_loop(s), wait_ms, job, fn, braked_submit,
-				 job_free);
-}
+	struct imap_session *s = p;
 
-/* --- connection events ------------------------------------------------------------ */
-
-static void on_data_in(struct conn *c, void *ctx)
-{
-	proto_frame_run(&((struct imap_session *)ctx)->frame);
-}
-
-static void on_drained(struct conn *c, void *ctx)
-{
-	proto_frame_run(&((struct imap_session *)ctx)->frame);
-}
-
-static void on_tls_ready(struct conn *c, void *ctx)
-{
-	struct imap_session *s = ctx;
-
-	/* RFC 9051 §6.2.1: what was learnt before the handshake is forgotten */
-	s->tls_starting = false;
-	imap_session_reset_auth(s);
-	proto_frame_run(&s->frame);
-}
-
-static void on_timeout(struct conn *c, void *ctx)
-{
-	struct imap_session *s = ctx;
-
-	if (s->frame.in_run)
-		return;
-	if (proto_frame_busy(&s->frame) ||
-	    (s->cont != NULL && s->progress != s->progress_at_timeout)) {
-		s->progress_at_timeout = s->progress;
-		conn_set_idle_timeout(c, imap_config(imap_cfg(s))->autologout);
-		return;
-	}
 	cont_free(&s->cont);
-	s->frame.in_run = true;
-	if (strcmp(conn_timeout_reason(c), "idle") == 0)
+	if (idle)
 		imap_untagged(s, "BYE Autologout; idle for too long");
 	else
 		imap_untagged(s, "BYE Autologout; command not completed in time");
 	imap_session_close(s, "timeout");
-	proto_frame_leave(&s->frame);
 }
 
-static void on_closed(struct conn *c, void *ctx, const char *reason)
+static void on_closed(void *p, struct conn *c)
 {
-	struct imap_session *s = ctx;
+	struct imap_session *s = p;
 
-	s->conn = NULL;
-	s->frame.dead = true;
 	loop_timer_del(imap_loop(s), &s->idle_poll);
-	proto_frame_cancel_wait(&s->frame);
 	char extra[96] = "";
 	if (s->address != NULL)
 		snprintf(extra, sizeof(extra), "fetched=%u appended=%u expunged=%u", s->fetched,
 			 s->appended, s->expunged);
 	conn_set_session_info(c, s->address, s->commands, s->bytes_out, extra);
-	if (!s->frame.in_run && s->frame.job == NULL)
-		session_free(s);
 }
 
-static const struct conn_events imap_conn_events = {
-    .data_in = on_data_in,
-    .drained = on_drained,
-    .tls_ready = on_tls_ready,
+static const struct proto_session_ops imap_session_ops = {
+    .name = "imap",
+    .step = session_step,
+    .free = session_free,
+    .busy = busy,
+    .reset_auth = reset_auth,
+    .job_finish = job_finish,
+    .job_clear = job_clear,
+    .timeout_busy = timeout_busy,
+    .idle_timeout = idle_timeout,
     .timeout = on_timeout,
     .closed = on_closed,
+    .sasl = &imap_sasl_ops,
 };
 
 /* --- start ------------------------------------------------------------------------- */
+
+/* proto_session_new() makes the session around its core */
+_Static_assert(offsetof(struct imap_session, core) == 0, "the core comes first");
 
 void imap_session_start(struct imap_service *svc, struct conn *c)
 {
 	const struct config *cfg = svc->env->cfg;
 	const struct imap_config *ic = imap_config(cfg);
-	struct arena *a = arena_new(IMAP_ARENA_FIRST);
-	struct imap_session *s = arena_alloc(a, sizeof(*s));
+	struct imap_session *s = proto_session_new(sizeof(*s), IMAP_ARENA_FIRST, &imap_session_ops,
+						   svc->env, c, &svc->sessions);
 	struct imap_parse_limits lim;
 
-	s->arena = a;
 	s->svc = svc;
-	s->conn = c;
-	s->frame = (struct proto_frame){.sess = s, .step = session_step, .free = session_free};
 	s->state = IMAP_STATE_NOTAUTH;
-	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
-	s->ip = arena_strdup(a, conn_peer_ip(c));
-	s->service = conn_service(c);
-	s->shutdown = svc->stopping;
 	imap_parse_limits_default(&lim);
 	lim.literal_max = ic->append_limit;
 	lim.literals_max = ic->append_limit + IMAP_NONAPPEND_LITERAL_MAX;
 	lim.nonsync_max = ic->literal_plus ? UINT64_MAX : IMAP_LITERAL_MINUS_MAX;
 	imap_parser_init(&s->parser, &lim);
-	s->next = svc->first;
-	if (s->next != NULL)
-		s->next->prev = s;
-	svc->first = s;
-	svc->sessions++;
-
-	conn_set_events(c, &imap_conn_events, s);
 	/* the whole command stays in the buffer until it is handled */
 	conn_set_input_max(c, (size_t)(lim.line_max + lim.literals_max + 64));
 	conn_set_idle_timeout(c, cfg->idle_timeout);
-	s->frame.in_run = true;
 	struct buf caps = {0};
 	imap_capabilities(s, &caps);
-	if (s->shutdown) {
+	if (s->core.shutdown) {
 		imap_untagged(s, "BYE Server shutting down");
 		imap_session_close(s, "shutdown");
 	} else {
 		imap_untagged(s, "OK [CAPABILITY %s] %s IMAP ready", caps.data, cfg->hostname);
 	}
 	buf_free(&caps);
-	while (session_step(s))
-		;
-	proto_frame_leave(&s->frame);
+	proto_session_steps(&s->core);
+}
+
+static bool shutdown_stop(void *p)
+{
+	struct imap_session *s = p;
+
+	if (s->core.sx.wait != SASL_WAIT_NONE) {
+		imap_session_reset_auth(s);
+		imap_tagged(s, "NO", "Server shutting down");
+		imap_cmd_finish(s);
+	}
+	return true;
 }
 
 void imap_service_shutdown(struct imap_service *svc)
 {
-	svc->stopping = true;
-	for (struct imap_session *s = svc->first, *next; s != NULL; s = next) {
-		next = s->next;
-		s->shutdown = true;
-		if (s->sx.wait != SASL_WAIT_NONE) {
-			imap_session_reset_auth(s);
-			imap_tagged(s, "NO", "Server shutting down");
-			imap_cmd_finish(s);
-		}
-		proto_frame_run(&s->frame); /* may free s */
-	}
+	proto_session_list_shutdown(&svc->sessions, shutdown_stop);
 }
 
 size_t imap_session_footprint(const struct imap_session *s)
 {
-	return arena_footprint(s->arena);
+	return arena_footprint(s->core.arena);
 }

@@ -19,7 +19,6 @@
  *  - store trouble: "-ERR [SYS/TEMP]".
  * Passwords never reach a log line; only the login name (truncated) does.
  */
-#include "directory/penalty.h"
 #include "pop3/pop3.h"
 #include "net/conn.h"
 #include "net/loop.h"
@@ -43,30 +42,13 @@
 bool pop3_auth_plaintext_allowed(const struct pop3_session *s)
 {
 	/* RFC 2595 §2.1 / RFC 8314: passwords only under TLS unless configured */
-	return (s->conn != NULL && conn_is_tls(s->conn)) ||
+	return (s->core.conn != NULL && conn_is_tls(s->core.conn)) ||
 	       pop3_config(pop3_cfg(s))->plaintext_auth;
 }
 
 bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m)
 {
-	/* EXTERNAL only for a verified client certificate ([tls] client_ca) */
-	if (m == SASL_EXTERNAL)
-		return s->conn != NULL && conn_tls_identity(s->conn) != NULL;
-	/* GSSAPI only with a keytab; like SCRAM it is offered before STLS too:
-	   Kerberos never sends the password (docs/admin.md, Kerberos) */
-	if (m == SASL_GSSAPI)
-		return sasl_gssapi_configured(pop3_cfg(s));
-	if (m == SASL_SCRAM_SHA_256 && !directory_offers(s->svc->env->dir, DIRECTORY_SCRAM))
-		return false; /* no backend in the chain holds SCRAM verifiers */
-	return !sasl_mech_plaintext(m) || pop3_auth_plaintext_allowed(s);
-}
-
-void pop3_login_record(struct pop3_session *s, const char *result, const char *mech,
-		       const char *user, const char *reason, const char *extra)
-{
-	struct log_session who = {s->service, s->sid, s->ip,
-				  s->conn != NULL ? conn_tls_version(s->conn) : NULL};
-	log_login(&who, result, mech, user, reason, log_now_usec() - s->login_start_us, extra);
+	return proto_sasl_mech_allowed(&s->core, m, pop3_auth_plaintext_allowed(s));
 }
 
 /* --- after the check: lock, load, TRANSACTION ------------------------------ */
@@ -74,7 +56,8 @@ void pop3_login_record(struct pop3_session *s, const char *result, const char *m
 static void work_load(void *thread_ctx, void *p)
 {
 	struct pop3_job *job = p;
-	job->result = store_mailbox_load(thread_ctx, job->mailbox_id, &job->msgs, &job->n_msgs);
+	job->core.result =
+	    store_mailbox_load(thread_ctx, job->mailbox_id, &job->msgs, &job->n_msgs);
 }
 
 /* Copies the store's list into the compact arena form (24 bytes a message
@@ -89,8 +72,8 @@ static bool take_snapshot(struct pop3_session *s, const struct store_msg *msgs, 
 		uidl_bytes += strnlen(msgs[i].uidl, sizeof(msgs[i].uidl) - 1);
 	if (uidl_bytes > UINT32_MAX)
 		return false;
-	s->msgs = n > 0 ? arena_alloc(s->arena, n * sizeof(*s->msgs)) : NULL;
-	s->uidls = uidl_bytes > 0 ? arena_alloc(s->arena, uidl_bytes) : NULL;
+	s->msgs = n > 0 ? arena_alloc(s->core.arena, n * sizeof(*s->msgs)) : NULL;
+	s->uidls = uidl_bytes > 0 ? arena_alloc(s->core.arena, uidl_bytes) : NULL;
 	size_t off = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strnlen(msgs[i].uidl, sizeof(msgs[i].uidl) - 1);
@@ -108,16 +91,17 @@ static bool take_snapshot(struct pop3_session *s, const struct store_msg *msgs, 
 
 static void finish_load(struct pop3_session *s, struct pop3_job *job)
 {
-	if (job->result != STORE_OK || !take_snapshot(s, job->msgs, job->n_msgs)) {
+	if (job->core.result != STORE_OK || !take_snapshot(s, job->msgs, job->n_msgs)) {
 		pop3_unlock_mailbox(s->svc, s->mailbox_id);
 		s->locked = false;
-		pop3_reply_store_error(s, job->result != STORE_OK ? job->result : STORE_PERM,
+		pop3_reply_store_error(s,
+				       job->core.result != STORE_OK ? job->core.result : STORE_PERM,
 				       "mailbox_load");
-		pop3_login_record(s, "error", job->mech, job->login, "store", NULL);
+		proto_login_record(&s->core, "error", job->mech, job->core.login, "store", NULL);
 		pop3_cmd_finish(s);
 		return;
 	}
-	s->address = arena_strdup(s->arena, job->login);
+	s->address = arena_strdup(s->core.arena, job->core.login);
 	s->mech = job->mech;
 	pop3_session_reset_auth(s);
 	pop3_session_set_state(s, POP3_STATE_TRANSACTION);
@@ -125,7 +109,7 @@ static void finish_load(struct pop3_session *s, struct pop3_job *job)
 		   (unsigned long long)s->total_size);
 	char extra[32];
 	snprintf(extra, sizeof(extra), "messages=%u", s->n_msgs);
-	pop3_login_record(s, "ok", s->mech, s->address, NULL, extra);
+	proto_login_record(&s->core, "ok", s->mech, s->address, NULL, extra);
 	pop3_cmd_finish(s);
 }
 
@@ -134,23 +118,20 @@ static void finish_load(struct pop3_session *s, struct pop3_job *job)
 static void login_begin(struct pop3_session *s, const struct auth_identity *id, const char *mech,
 			const char *login)
 {
-	struct penalty *pen = s->svc->env->penalty;
-
-	if (pen != NULL)
-		penalty_success(pen, s->ip, login, loop_now_ms(pop3_loop(s)));
+	proto_login_succeeded(&s->core, login);
 	pop3_session_reset_auth(s);
 	if (!id->enabled || !id->pop3_enabled) {
 		pop3_reply(s, false, "[SYS/PERM] %s",
 			   !id->enabled ? "Account is disabled"
 					: "POP3 access is disabled for this account");
-		pop3_login_record(s, "refused", mech, id->address,
-				  !id->enabled ? "disabled" : "pop3-disabled", NULL);
+		proto_login_record(&s->core, "refused", mech, id->address,
+				   !id->enabled ? "disabled" : "pop3-disabled", NULL);
 		pop3_cmd_finish(s);
 		return;
 	}
 	if (!pop3_lock_mailbox(s->svc, id->mailbox_id)) {
 		pop3_reply(s, false, "[IN-USE] Mailbox is in use by another POP3 session");
-		pop3_login_record(s, "refused", mech, id->address, "in-use", NULL);
+		proto_login_record(&s->core, "refused", mech, id->address, "in-use", NULL);
 		pop3_cmd_finish(s);
 		return;
 	}
@@ -158,9 +139,9 @@ static void login_begin(struct pop3_session *s, const struct auth_identity *id, 
 	s->mailbox_id = id->mailbox_id;
 	struct pop3_job *job = pop3_job_new(s, finish_load);
 	job->mailbox_id = id->mailbox_id;
-	job->login = xstrdup(id->address);
+	job->core.login = xstrdup(id->address);
 	job->mech = mech;
-	if (!pop3_job_submit(s, job, work_load)) {
+	if (!proto_job_submit(&job->core, work_load)) {
 		pop3_unlock_mailbox(s->svc, s->mailbox_id);
 		s->locked = false;
 	}
@@ -173,48 +154,36 @@ static void auth_failed_answer(struct pop3_session *s)
 	/* RFC 3206 §4 / RFC 5034 §6 (AUTH-RESP-CODE) */
 	pop3_reply(s, false, "[AUTH] Authentication failed");
 	pop3_cmd_finish(s);
-	if (s->auth_fails >= POP3_AUTH_FAILS_MAX)
+	if (s->core.auth_fails >= POP3_AUTH_FAILS_MAX)
 		pop3_session_close(s, "too many authentication failures");
 }
 
 static void auth_failed(struct pop3_session *s, const char *mech, const char *user)
 {
-	struct penalty *pen = s->svc->env->penalty;
-
-	s->auth_fails++;
-	if (pen != NULL)
-		penalty_fail(pen, s->ip, user != NULL && *user != '\0' ? user : NULL,
-			     loop_now_ms(pop3_loop(s)));
+	s->core.auth_fails++;
+	proto_login_failed(&s->core, user);
 	char extra[32];
-	snprintf(extra, sizeof(extra), "attempt=%u", s->auth_fails);
+	snprintf(extra, sizeof(extra), "attempt=%u", s->core.auth_fails);
 	/* recorded before the answer may close the session */
-	pop3_login_record(s, "failed", mech, user, NULL, extra);
+	proto_login_record(&s->core, "failed", mech, user, NULL, extra);
 	auth_failed_answer(s);
-}
-
-/* The login brake: the wait before checking a password of account. */
-static uint64_t brake_wait(struct pop3_session *s, const char *account)
-{
-	struct penalty *pen = s->svc->env->penalty;
-
-	return pen != NULL ? penalty_wait_ms(pen, s->ip, account, loop_now_ms(pop3_loop(s))) : 0;
 }
 
 /* A job's auth_result, for USER/PASS and APOP. */
 static void finish_check(struct pop3_session *s, struct pop3_job *job)
 {
-	switch ((enum auth_result)job->result) {
+	switch ((enum auth_result)job->core.result) {
 	case AUTH_OK:
-		login_begin(s, &job->id, job->mech, job->login);
+		login_begin(s, &job->core.id, job->mech, job->core.login);
 		return;
 	case AUTH_FAILED:
-		auth_failed(s, job->mech, job->login);
+		auth_failed(s, job->mech, job->core.login);
 		return;
 	case AUTH_TEMPFAIL:
 		break;
 	}
 	pop3_reply(s, false, "[SYS/TEMP] Authentication temporarily unavailable");
-	pop3_login_record(s, "error", job->mech, job->login, "tempfail", NULL);
+	proto_login_record(&s->core, "error", job->mech, job->core.login, "tempfail", NULL);
 	pop3_cmd_finish(s);
 }
 
@@ -236,12 +205,6 @@ enum pop3_cmd_result pop3_cmd_user(struct pop3_cmd_ctx *ctx)
 	return POP3_CMD_DONE;
 }
 
-static void work_pass(void *thread_ctx, void *p)
-{
-	struct pop3_job *job = p;
-	job->result = directory_password(job->dir, thread_ctx, job->login, job->secret, &job->id);
-}
-
 enum pop3_cmd_result pop3_cmd_pass(struct pop3_cmd_ctx *ctx)
 {
 	struct pop3_session *s = ctx->sess;
@@ -257,11 +220,12 @@ enum pop3_cmd_result pop3_cmd_pass(struct pop3_cmd_ctx *ctx)
 		return POP3_CMD_DONE;
 	}
 	struct pop3_job *job = pop3_job_new(s, finish_check);
-	job->login = s->user; /* a new USER is needed after every PASS */
+	job->core.login = s->user; /* a new USER is needed after every PASS */
 	s->user = NULL;
-	job->secret = xstrndup(ctx->rest.p, ctx->rest.len);
+	job->core.secret = xstrndup(ctx->rest.p, ctx->rest.len);
 	job->mech = "USER";
-	pop3_job_submit_after(s, job, work_pass, brake_wait(s, job->login));
+	proto_job_submit_after(&job->core, proto_job_work_password,
+			       proto_login_brake_ms(&s->core, job->core.login));
 	return POP3_CMD_ASYNC;
 }
 
@@ -270,8 +234,8 @@ enum pop3_cmd_result pop3_cmd_pass(struct pop3_cmd_ctx *ctx)
 static void work_apop(void *thread_ctx, void *p)
 {
 	struct pop3_job *job = p;
-	job->result =
-	    directory_apop(job->dir, thread_ctx, job->login, job->timestamp, job->secret, &job->id);
+	job->core.result = directory_apop(job->core.dir, thread_ctx, job->core.login,
+					  job->timestamp, job->core.secret, &job->core.id);
 }
 
 enum pop3_cmd_result pop3_cmd_apop(struct pop3_cmd_ctx *ctx)
@@ -289,32 +253,25 @@ enum pop3_cmd_result pop3_cmd_apop(struct pop3_cmd_ctx *ctx)
 		return POP3_CMD_DONE;
 	}
 	struct pop3_job *job = pop3_job_new(s, finish_check);
-	job->secret = xstrndup(digest.p, digest.len);
-	for (char *p = job->secret; *p != '\0'; p++) {
+	job->core.secret = xstrndup(digest.p, digest.len);
+	for (char *p = job->core.secret; *p != '\0'; p++) {
 		if (!isxdigit((unsigned char)*p)) {
-			free(job->secret);
-			free(job);
+			proto_job_free(&job->core);
 			pop3_reply(s, false, "Invalid arguments");
 			pop3_session_bad_command(s);
 			return POP3_CMD_DONE;
 		}
 		*p = (char)tolower((unsigned char)*p);
 	}
-	job->login = xstrndup(name.p, name.len);
+	job->core.login = xstrndup(name.p, name.len);
 	job->timestamp = s->timestamp;
 	job->mech = "APOP";
-	pop3_job_submit_after(s, job, work_apop, brake_wait(s, job->login));
+	proto_job_submit_after(&job->core, work_apop,
+			       proto_login_brake_ms(&s->core, job->core.login));
 	return POP3_CMD_ASYNC;
 }
 
 /* --- AUTH (RFC 5034) -------------------------------------------------------------- */
-
-static void work_sasl(void *thread_ctx, void *p)
-{
-	struct pop3_job *job = p;
-
-	sasl_job_run(&job->sasl, thread_ctx);
-}
 
 static void sasl_abort(struct pop3_session *s, const char *text)
 {
@@ -324,69 +281,70 @@ static void sasl_abort(struct pop3_session *s, const char *text)
 }
 
 /* "+ base64" (RFC 5034 §4: an empty challenge is "+ " alone) */
-static void send_challenge(struct pop3_session *s, const struct buf *data)
+static void sasl_challenge(void *p, const struct buf *data)
 {
 	struct buf line = {0};
 
 	sasl_challenge_line(&line, "+ ", data);
-	pop3_write(s, line.data, line.len);
+	pop3_write(p, line.data, line.len);
 	buf_free(&line);
+}
+
+static void sasl_login(void *p, const struct auth_identity *id, const char *mech, const char *login)
+{
+	login_begin(p, id, mech, login);
+}
+
+static void sasl_failed(void *p, const char *mech, const char *authcid)
+{
+	struct pop3_session *s = p;
+	char user[LOG_USER_MAX + 1];
+
+	snprintf(user, sizeof(user), "%s", authcid);
+	pop3_session_reset_auth(s);
+	auth_failed(s, mech, user);
+}
+
+static void sasl_end(void *p, enum proto_sasl_end why)
+{
+	static const char *const text[] = {
+	    [PROTO_SASL_TEMPFAIL] = "[SYS/TEMP] Authentication temporarily unavailable",
+	    [PROTO_SASL_MALFORMED] = "Invalid authentication exchange",
+	    /* RFC 5034 §4: the client cancels; the server answers -ERR */
+	    [PROTO_SASL_CANCEL] = "Authentication canceled",
+	    [PROTO_SASL_BAD_FINAL] = "Invalid authentication exchange",
+	    [PROTO_SASL_BAD_BASE64] = "Invalid base64 data",
+	};
+	struct pop3_session *s = p;
+
+	sasl_abort(s, text[why]);
+	if (why == PROTO_SASL_MALFORMED && ++s->core.auth_fails >= POP3_AUTH_FAILS_MAX)
+		pop3_session_close(s, "too many authentication failures");
 }
 
 static void finish_sasl(struct pop3_session *s, struct pop3_job *job)
 {
-	const char *mech = sasl_mech_name(sasl_server_mech(s->sx.sasl));
-
-	switch (sasl_exchange_result(&s->sx, &job->sasl)) {
-	case SASL_OUTCOME_CHALLENGE:
-		send_challenge(s, &job->sasl.out);
-		return;
-	case SASL_OUTCOME_SUCCESS:
-		login_begin(s, &job->sasl.id, mech, sasl_server_authcid(s->sx.sasl));
-		return;
-	case SASL_OUTCOME_FAILED: {
-		char user[LOG_USER_MAX + 1];
-		snprintf(user, sizeof(user), "%s", sasl_server_authcid(s->sx.sasl));
-		pop3_session_reset_auth(s);
-		auth_failed(s, mech, user);
-		return;
-	}
-	case SASL_OUTCOME_TEMPFAIL:
-		pop3_login_record(s, "error", mech, sasl_server_authcid(s->sx.sasl), "tempfail",
-				  NULL);
-		sasl_abort(s, "[SYS/TEMP] Authentication temporarily unavailable");
-		return;
-	case SASL_OUTCOME_MALFORMED:
-		break;
-	}
-	/* a protocol violation is no password guess: no delay, but it counts */
-	pop3_login_record(s, "failed", mech, NULL, "malformed", NULL);
-	sasl_abort(s, "Invalid authentication exchange");
-	if (++s->auth_fails >= POP3_AUTH_FAILS_MAX)
-		pop3_session_close(s, "too many authentication failures");
+	proto_sasl_finish(&job->core);
 }
 
-/* Runs one SASL step on a worker; in == NULL: no client message. */
-static void sasl_submit(struct pop3_session *s, struct buf *in)
+static struct proto_job *sasl_job(void *p)
 {
-	struct pop3_job *job = pop3_job_new(s, finish_sasl);
-	/* the login brake holds back the step that checks the password */
-	uint64_t wait = sasl_job_brake_ms(s->sx.sasl, in, s->svc->env->penalty, s->ip,
-					  loop_now_ms(pop3_loop(s)));
-
-	sasl_job_init(&job->sasl, s->sx.sasl, in);
-	pop3_job_submit_after(s, job, work_sasl, wait);
+	return &pop3_job_new(p, finish_sasl)->core;
 }
+
+const struct proto_sasl_ops pop3_sasl_ops = {
+    .job = sasl_job,
+    .challenge = sasl_challenge,
+    .login = sasl_login,
+    .failed = sasl_failed,
+    .end = sasl_end,
+};
 
 static void list_mechs(struct pop3_session *s)
 {
-	static const enum sasl_mech order[] = {SASL_EXTERNAL, SASL_SCRAM_SHA_256, SASL_GSSAPI,
-					       SASL_PLAIN, SASL_LOGIN};
 	struct buf b = {0};
 
-	for (size_t i = 0; i < N_ELEMENTS(order); i++)
-		if (pop3_auth_mech_allowed(s, order[i]))
-			buf_printf(&b, "%s\r\n", sasl_mech_name(order[i]));
+	proto_sasl_mech_list(&s->core, pop3_auth_plaintext_allowed(s), "", "\r\n", &b);
 	buf_append_str(&b, ".\r\n");
 	pop3_reply(s, true, "Supported mechanisms follow");
 	pop3_write(s, b.data, b.len);
@@ -423,44 +381,21 @@ enum pop3_cmd_result pop3_cmd_auth(struct pop3_cmd_ctx *ctx)
 		return POP3_CMD_DONE;
 	}
 	/* the Kerberos service is "pop" (RFC 5034 §4) */
-	sasl_exchange_start(&s->sx, m, s->svc->env->dir, conn_tls_identity(s->conn), pop3_cfg(s),
-			    "pop");
-	sasl_submit(s, ctx->argc == 2 ? &ir : NULL);
+	proto_sasl_start(&s->core, m, "pop");
+	proto_sasl_submit(&s->core, ctx->argc == 2 ? &ir : NULL);
 	return POP3_CMD_ASYNC;
 }
 
 void pop3_auth_sasl_line(struct pop3_session *s, struct slice line)
 {
-	struct buf in = {0};
-	struct auth_identity id;
-
-	s->login_start_us = log_now_usec(); /* the login's time runs from here */
+	s->core.login_start_us = log_now_usec(); /* the login's time runs from here */
 	if (pop3_parse_check(line) != POP3_PARSE_OK && !slice_eq(line, "*") &&
-	    s->sx.wait == SASL_WAIT_RESPONSE) {
+	    s->core.sx.wait == SASL_WAIT_RESPONSE) {
 		/* RFC 5034 §4: a response that is not base64 fails the command */
 		sasl_abort(s, "Invalid base64 data");
 		return;
 	}
-	switch (sasl_exchange_line(&s->sx, line, true, &in, &id)) {
-	case SASL_LINE_STEP:
-		sasl_submit(s, &in);
-		return;
-	case SASL_LINE_CANCEL:
-		/* RFC 5034 §4: the client cancels; the server answers -ERR */
-		sasl_abort(s, "Authentication canceled");
-		return;
-	case SASL_LINE_DONE:
-		login_begin(s, &id, sasl_mech_name(sasl_server_mech(s->sx.sasl)),
-			    sasl_server_authcid(s->sx.sasl));
-		secure_zero(&id, sizeof(id));
-		return;
-	case SASL_LINE_BAD_FINAL:
-		sasl_abort(s, "Invalid authentication exchange");
-		return;
-	case SASL_LINE_BAD_BASE64:
-		sasl_abort(s, "Invalid base64 data");
-		return;
-	}
+	proto_sasl_line(&s->core, line, true);
 }
 
 /* --- STLS (RFC 2595 §4) ------------------------------------------------------------ */
@@ -469,11 +404,11 @@ enum pop3_cmd_result pop3_cmd_stls(struct pop3_cmd_ctx *ctx)
 {
 	struct pop3_session *s = ctx->sess;
 
-	if (conn_is_tls(s->conn)) {
+	if (conn_is_tls(s->core.conn)) {
 		pop3_reply(s, false, "Command not permitted when TLS active");
 		return POP3_CMD_DONE;
 	}
-	if (!conn_tls_available(s->conn)) {
+	if (!conn_tls_available(s->core.conn)) {
 		pop3_reply(s, false, "TLS not available");
 		return POP3_CMD_DONE;
 	}
@@ -481,13 +416,13 @@ enum pop3_cmd_result pop3_cmd_stls(struct pop3_cmd_ctx *ctx)
 	pop3_cmd_finish(s);
 	/* input pipelined after STLS is discarded by conn_starttls(), never
 	   run (CVE-2011-0411); tls_ready resets the session */
-	s->tls_starting = true;
+	s->core.tls_starting = true;
 	pop3_session_reset_auth(s);
-	if (s->conn == NULL)
+	if (s->core.conn == NULL)
 		return POP3_CMD_ASYNC; /* the peer left while we answered */
-	if (conn_starttls(s->conn) < 0) {
-		log_error("sid=%s pop3 STLS could not start", s->sid);
-		s->tls_starting = false;
+	if (conn_starttls(s->core.conn) < 0) {
+		log_error("sid=%s pop3 STLS could not start", s->core.sid);
+		s->core.tls_starting = false;
 		pop3_session_close(s, "starttls failed");
 	}
 	return POP3_CMD_ASYNC; /* already finished */

@@ -174,7 +174,7 @@ static enum pop3_cmd_result cmd_capa(struct pop3_cmd_ctx *ctx)
 		if (pop3_auth_mech_allowed(s, order[i]))
 			buf_printf(&b, " %s", sasl_mech_name(order[i]));
 	buf_append_str(&b, "\r\n");
-	if (s->conn != NULL && !conn_is_tls(s->conn) && conn_tls_available(s->conn))
+	if (s->core.conn != NULL && !conn_is_tls(s->core.conn) && conn_tls_available(s->core.conn))
 		buf_append_str(&b, "STLS\r\n");
 	buf_append_str(&b, "IMPLEMENTATION mailroom\r\n.\r\n");
 	pop3_reply(s, true, "Capability list follows");
@@ -186,7 +186,7 @@ static enum pop3_cmd_result cmd_capa(struct pop3_cmd_ctx *ctx)
 static void work_expunge(void *thread_ctx, void *p)
 {
 	struct pop3_job *job = p;
-	job->result = store_expunge(thread_ctx, job->mailbox_id, job->ids, job->n_ids);
+	job->core.result = store_expunge(thread_ctx, job->mailbox_id, job->ids, job->n_ids);
 }
 
 /* The end of UPDATE: answer, release the mailbox, close (RFC 1939 §6). */
@@ -211,7 +211,7 @@ static void quit_done(struct pop3_session *s, int status, uint32_t n)
 
 static void finish_expunge(struct pop3_session *s, struct pop3_job *job)
 {
-	quit_done(s, job->result, (uint32_t)job->n_ids);
+	quit_done(s, job->core.result, (uint32_t)job->n_ids);
 }
 
 static enum pop3_cmd_result cmd_quit(struct pop3_cmd_ctx *ctx)
@@ -237,7 +237,7 @@ static enum pop3_cmd_result cmd_quit(struct pop3_cmd_ctx *ctx)
 	for (size_t i = 0, k = 0; i < s->n_msgs; i++)
 		if (s->msgs[i].deleted)
 			job->ids[k++] = s->msgs[i].id;
-	if (!pop3_job_submit(s, job, work_expunge))
+	if (!proto_job_submit(&job->core, work_expunge))
 		pop3_session_close(s, "expunge not started");
 	return POP3_CMD_ASYNC;
 }
@@ -328,14 +328,16 @@ static void work_body(void *thread_ctx, void *p)
 	size_t n = 0;
 
 	if (!b->opened) {
-		job->result = store_body_open(thread_ctx, job->mailbox_id, job->msg_id, &b->reader);
-		if (job->result != STORE_OK)
+		job->core.result =
+		    store_body_open(thread_ctx, job->mailbox_id, job->msg_id, &b->reader);
+		if (job->core.result != STORE_OK)
 			return;
 		b->opened = true;
 	}
 	char *raw = xmalloc(POP3_READ_CHUNK);
-	job->result = store_body_read(thread_ctx, &b->reader, b->off, raw, POP3_READ_CHUNK, &n);
-	if (job->result == STORE_OK) {
+	job->core.result =
+	    store_body_read(thread_ctx, &b->reader, b->off, raw, POP3_READ_CHUNK, &n);
+	if (job->core.result == STORE_OK) {
 		b->off += n;
 		buf_reserve(&job->out, n + n / 32 + 8);
 		bool cut = dotstuff_feed(&b->ds, raw, n, &job->out);
@@ -352,22 +354,22 @@ static void finish_body(struct pop3_session *s, struct pop3_job *job)
 	struct pop3_body *b = job->body;
 	const struct pop3_msg *m = &s->msgs[b->msgno - 1];
 
-	if (job->result != STORE_OK && !b->started) {
-		pop3_reply_store_error(s, job->result, b->top ? "top" : "retr");
+	if (job->core.result != STORE_OK && !b->started) {
+		pop3_reply_store_error(s, job->core.result, b->top ? "top" : "retr");
 		b->done = true;
 		return;
 	}
-	if (job->result != STORE_OK) {
-		log_warn("sid=%s pop3 store error op=%s status=%d msg=%u offset=%llu", s->sid,
-			 b->top ? "top" : "retr", job->result, b->msgno,
+	if (job->core.result != STORE_OK) {
+		log_warn("sid=%s pop3 store error op=%s status=%d msg=%u offset=%llu", s->core.sid,
+			 b->top ? "top" : "retr", job->core.result, b->msgno,
 			 (unsigned long long)b->off);
 		pop3_session_close(s, "store error inside a message");
 		return;
 	}
 	if (!b->started) {
 		if (b->reader.size != m->size)
-			log_warn("sid=%s pop3 size mismatch msg=%u listed=%llu stored=%llu", s->sid,
-				 b->msgno, (unsigned long long)m->size,
+			log_warn("sid=%s pop3 size mismatch msg=%u listed=%llu stored=%llu",
+				 s->core.sid, b->msgno, (unsigned long long)m->size,
 				 (unsigned long long)b->reader.size);
 		if (b->top) {
 			pop3_reply(s, true, "Top of message follows");
@@ -399,8 +401,8 @@ static bool body_step(struct pop3_session *s, void *ctx)
 	job->msg_id = s->msgs[b->msgno - 1].id;
 	job->body = b;
 	if (!b->started)
-		return !pop3_job_submit(s, job, work_body); /* it replied -ERR if not */
-	if (!pop3_job_try_submit(s, job, work_body))
+		return !proto_job_submit(&job->core, work_body); /* it replied -ERR if not */
+	if (!proto_job_try_submit(&job->core, work_body))
 		pop3_session_delay(s, POP3_RETRY_MS, body_retry); /* back-pressure, not an error */
 	return false;
 }

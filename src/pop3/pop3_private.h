@@ -22,9 +22,9 @@
 #include "net/workers.h"
 #include "pop3/pop3.h"
 #include "pop3/pop3_parse.h"
-#include "proto/job.h"
 #include "proto/sasl.h"
 #include "proto/sasl_job.h"
+#include "proto/session.h"
 #include "util/buf.h"
 
 struct arena;
@@ -94,18 +94,12 @@ struct pop3_lockset {
 	size_t cap, count;
 };
 
-struct pop3_cmd_stats {
-	uint64_t total, ok;
-};
-
 struct pop3_service {
 	const struct service_env *env;
-	unsigned sessions;
 	uint64_t timestamps; /* counter for unique APOP timestamps */
 	struct pop3_lockset locks;
-	struct pop3_cmd_stats *stats; /* one per row of the command table */
-	struct pop3_session *first;   /* all live sessions, for shutdown */
-	bool stopping;
+	struct proto_cmd_stats *stats;	    /* one per row of the command table */
+	struct proto_session_list sessions; /* all live sessions, for shutdown */
 };
 
 /* One message of the snapshot taken at login; 24 bytes. */
@@ -122,28 +116,19 @@ struct pop3_cont;
 struct pop3_body;
 
 struct pop3_session {
+	/* the shared core (proto/session.h): connection, id, callback frame,
+	   outstanding job and a job waiting out the login brake, the SASL
+	   exchange, the closing/STLS/shutdown flags */
+	struct proto_session core;
 	struct pop3_service *svc;
-	struct pop3_session *prev, *next; /* svc->first list */
-	struct conn *conn;		  /* NULL once closed */
-	struct arena *arena;
-	char sid[17];
-	const char *ip;	       /* arena copy */
 	const char *timestamp; /* APOP "<...@host>", arena; NULL if APOP is off */
 	enum pop3_state state;
 
-	/* callback frame (no re-entry), dead flag, outstanding job and a job
-	   waiting out the login brake: proto/job.h */
-	struct proto_frame frame;
+	bool locked; /* holds the mailbox lock in the service */
+	uint8_t bad_cmds;
 
-	bool closing;	   /* conn_close() called; ignore further input */
-	bool tls_starting; /* STLS accepted; waiting for tls_ready */
-	bool locked;	   /* holds the mailbox lock in the service */
-	bool shutdown;	   /* server stopping: say so once idle, then close */
-	uint8_t bad_cmds, auth_fails;
-
-	char *user;		 /* USER argument until PASS; malloc'd */
-	struct sasl_exchange sx; /* AUTH exchange in progress (proto/sasl_job.h) */
-	struct timer *delay;	 /* pop3_session_delay (RETR/TOP back-pressure) */
+	char *user;	     /* USER argument until PASS; malloc'd */
+	struct timer *delay; /* pop3_session_delay (RETR/TOP back-pressure) */
 	void (*delay_fn)(struct pop3_session *s);
 	struct pop3_cont *cont; /* multi-line reply in progress */
 	uint64_t progress;	/* bytes produced, for the idle check */
@@ -151,12 +136,10 @@ struct pop3_session {
 
 	/* the command being run, for the per-command log record */
 	const struct pop3_cmd_def *cmd;
-	uint64_t cmd_start_us;	 /* log_now_usec() when it arrived */
-	uint64_t login_start_us; /* ... or its last SASL response did */
-	uint64_t cmd_progress;	 /* `progress` when it arrived */
+	uint64_t cmd_start_us; /* log_now_usec() when it arrived */
+	uint64_t cmd_progress; /* `progress` when it arrived */
 	bool cmd_active, reply_ok;
 	char cmd_args[POP3_LOG_ARGS_MAX + 1]; /* "" for SECRET commands */
-	const char *service;		      /* "pop3" or "pop3s", for records */
 	unsigned commands;
 
 	/* TRANSACTION */
@@ -171,19 +154,15 @@ struct pop3_session {
 	uint64_t bytes_out;
 };
 
-/* --- worker jobs (pop3_session.c) ---------------------------------------- */
+/* --- worker jobs (pop3_session.c; proto/session.h does the rest) ---------- */
 typedef void pop3_job_finish_fn(struct pop3_session *s, struct pop3_job *job);
 
 struct pop3_job {
+	struct proto_job core; /* login, secret, SASL step, identity, result */
 	struct pop3_session *sess;
-	struct directory *dir;	    /* the server's, for the worker side */
 	pop3_job_finish_fn *finish; /* runs on the loop thread unless the session died */
-	int result;		    /* enum auth_result / sasl_step / store_status */
-	char *login, *secret;	    /* secret is wiped on free */
 	const char *timestamp;	    /* APOP, borrowed from the session arena */
-	struct sasl_job sasl;	    /* AUTH: one SASL step (proto/sasl_job.h) */
 	struct buf out;		    /* a stuffed body */
-	struct auth_identity id;
 	int64_t mailbox_id, msg_id;
 	struct store_msg *msgs;
 	size_t n_msgs;
@@ -194,21 +173,10 @@ struct pop3_job {
 	const char *mech;
 };
 
+/* A job for s; submit it with proto_job_submit (a refusal replies -ERR
+   [SYS/TEMP] and finishes the command), proto_job_try_submit or
+   proto_job_submit_after (the login brake). */
 struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish);
-/* Submits; on failure replies -ERR [SYS/TEMP], frees the job, finishes the
-   command and returns false. */
-bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn);
-/* The same after wait_ms on a loop timer (the login brake, directory/
-   penalty.h; proto_frame_submit_after): no input is read meanwhile; a
-   session that ends while it waits drops the job unrun; a full queue at the
-   end of the wait answers as pop3_job_submit does and resets the AUTH
-   state. */
-void pop3_job_submit_after(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
-			   uint64_t wait_ms);
-/* The same without the reply: on failure (the pool's queue is full) only
-   frees the job and returns false. For a long reply already under way,
-   where an -ERR line would be read as part of the message. */
-bool pop3_job_try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn);
 
 /* --- session helpers (pop3_session.c) ------------------------------------ */
 void pop3_session_set_state(struct pop3_session *s, enum pop3_state to);
@@ -260,12 +228,11 @@ struct pop3_msg *pop3_cmd_msg_arg(struct pop3_session *s, struct slice arg, uint
 
 /* --- authentication (pop3_auth.c) ------------------------------------------ */
 pop3_cmd_fn pop3_cmd_user, pop3_cmd_pass, pop3_cmd_apop, pop3_cmd_auth, pop3_cmd_stls;
-/* The login record (LOG_EV_LOGIN): result ok|failed|refused|error. */
-void pop3_login_record(struct pop3_session *s, const char *result, const char *mech,
-		       const char *user, const char *reason, const char *extra);
 bool pop3_auth_plaintext_allowed(const struct pop3_session *s);
 bool pop3_auth_mech_allowed(const struct pop3_session *s, enum sasl_mech m);
 /* A line received while a SASL exchange waits for the client. */
 void pop3_auth_sasl_line(struct pop3_session *s, struct slice line);
+/* The answers to an AUTH exchange (proto/session.h). */
+extern const struct proto_sasl_ops pop3_sasl_ops;
 
 #endif

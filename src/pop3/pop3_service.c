@@ -44,7 +44,7 @@ void pop3_service_free(struct pop3_service **svcp)
 
 unsigned pop3_service_sessions(const struct pop3_service *svc)
 {
-	return svc->sessions;
+	return svc->sessions.count;
 }
 
 const struct config *pop3_cfg(const struct pop3_session *s)

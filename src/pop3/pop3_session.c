@@ -40,6 +40,7 @@
 
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +72,7 @@ void pop3_session_set_state(struct pop3_session *s, enum pop3_state to)
 {
 	if (s->state == to)
 		return;
-	log_debug("sid=%s pop3 state %s -> %s", s->sid, pop3_state_name(s->state),
-		  pop3_state_name(to));
+	proto_session_trace_state(&s->core, pop3_state_name(s->state), pop3_state_name(to));
 	s->state = to;
 }
 
@@ -85,10 +85,8 @@ struct loop *pop3_loop(const struct pop3_session *s)
 
 void pop3_write(struct pop3_session *s, const void *p, size_t n)
 {
-	if (s->conn == NULL || s->closing)
-		return;
-	conn_write(s->conn, p, n);
-	s->progress += n;
+	if (proto_session_write(&s->core, p, n))
+		s->progress += n;
 }
 
 void pop3_reply(struct pop3_session *s, bool ok, const char *fmt, ...)
@@ -113,7 +111,7 @@ void pop3_reply(struct pop3_session *s, bool ok, const char *fmt, ...)
 
 void pop3_reply_store_error(struct pop3_session *s, int status, const char *what)
 {
-	log_warn("sid=%s pop3 store error op=%s status=%d", s->sid, what, status);
+	log_warn("sid=%s pop3 store error op=%s status=%d", s->core.sid, what, status);
 	/* RFC 3206 §4: SYS/TEMP may succeed later, SYS/PERM will not */
 	if (status == STORE_PERM)
 		pop3_reply(s, false, "[SYS/PERM] Mail store failure");
@@ -129,7 +127,7 @@ void pop3_cmd_begin(struct pop3_session *s, const struct pop3_cmd_def *def, stru
 	s->cmd = def;
 	s->cmd_active = true;
 	s->reply_ok = false;
-	s->cmd_start_us = s->login_start_us = log_now_usec();
+	s->cmd_start_us = s->core.login_start_us = log_now_usec();
 	s->cmd_progress = s->progress;
 	/* PASS, APOP and AUTH arguments never reach a record, not even masked */
 	if (def != NULL && (def->flags & POP3_CMD_SECRET))
@@ -145,31 +143,20 @@ void pop3_cmd_finish(struct pop3_session *s)
 		return;
 	s->cmd_active = false;
 	s->commands++;
-	if (s->cmd != NULL) {
-		struct pop3_cmd_stats *st = &s->svc->stats[s->cmd - pop3_cmd_table];
-		st->total++;
-		st->ok += s->reply_ok;
-	}
 	/* RETR/TOP: the reply's octets, once its last one is queued */
 	bool body = s->cmd != NULL && (s->cmd->flags & POP3_CMD_BODY);
-	char extra[POP3_LOG_ARGS_MAX * 2 + 48] = "";
-	size_t n = 0;
-	if (s->cmd_args[0] != '\0')
-		n = log_extra_add_text(extra, sizeof(extra), n, "args", s->cmd_args);
-	n = log_extra_add(extra, sizeof(extra), n, "state", pop3_state_name(s->state));
-	struct log_record r = {
-	    .event = LOG_EV_COMMAND,
-	    .service = s->service,
-	    .sid = s->sid,
-	    .ip = s->ip,
-	    .user = s->address,
-	    .command = s->cmd != NULL ? s->cmd->name : "unknown",
-	    .result = s->reply_ok ? "ok" : "err",
-	    .usec = log_now_usec() - s->cmd_start_us,
-	    .bytes = body ? s->progress - s->cmd_progress : 0,
-	    .extra = n > 0 ? extra + 1 : NULL,
-	};
-	log_record(LOG_DEBUG, &r);
+	proto_cmd_record(
+	    &s->core, &(struct proto_cmd_done){
+			  .stats = s->cmd != NULL ? &s->svc->stats[s->cmd - pop3_cmd_table] : NULL,
+			  .name = s->cmd != NULL ? s->cmd->name : NULL,
+			  .user = s->address,
+			  .ok = s->reply_ok,
+			  .start_us = s->cmd_start_us,
+			  .bytes = body ? s->progress - s->cmd_progress : 0,
+			  .args = s->cmd_args,
+			  .state = pop3_state_name(s->state),
+			  .extra_max = POP3_LOG_ARGS_MAX * 2 + 48,
+		      });
 }
 
 void pop3_session_bad_command(struct pop3_session *s)
@@ -183,7 +170,7 @@ void pop3_session_bad_command(struct pop3_session *s)
 void pop3_session_reset_auth(struct pop3_session *s)
 {
 	secret_free(&s->user);
-	sasl_exchange_end(&s->sx);
+	sasl_exchange_end(&s->core.sx);
 }
 
 static void cont_free(struct pop3_cont **cp)
@@ -199,29 +186,20 @@ static void cont_free(struct pop3_cont **cp)
 static void session_free(void *p)
 {
 	struct pop3_session *s = p;
-	struct arena *a = s->arena;
 
 	if (s->locked)
 		pop3_unlock_mailbox(s->svc, s->mailbox_id);
 	pop3_session_reset_auth(s);
 	cont_free(&s->cont);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		s->svc->first = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->svc->sessions--;
-	arena_free(&a);
+	proto_session_free(&s->core, &s->svc->sessions);
 }
 
 void pop3_session_close(struct pop3_session *s, const char *reason)
 {
-	if (s->closing || s->conn == NULL)
+	if (s->core.closing || s->core.conn == NULL)
 		return;
 	pop3_session_set_state(s, POP3_STATE_LOGOUT);
-	s->closing = true;
-	conn_close(s->conn, reason);
+	proto_session_close(&s->core, reason);
 }
 
 /* --- long replies ------------------------------------------------------------- */
@@ -279,7 +257,7 @@ static void cont_pump(struct pop3_session *s)
 /* Handles the next complete input line; false if there is none. */
 static bool session_next_line(struct pop3_session *s)
 {
-	struct buf *in = conn_input(s->conn);
+	struct buf *in = conn_input(s->core.conn);
 	char copy[POP3_LONG_LINE_MAX];
 	struct slice line;
 	size_t used;
@@ -298,8 +276,8 @@ static bool session_next_line(struct pop3_session *s)
 	memcpy(copy, line.p, line.len);
 	line.p = copy;
 	buf_consume(in, used);
-	conn_unit_done(s->conn);
-	if (s->sx.wait != SASL_WAIT_NONE)
+	conn_unit_done(s->core.conn);
+	if (s->core.sx.wait != SASL_WAIT_NONE)
 		pop3_auth_sasl_line(s, line);
 	else
 		pop3_cmd_dispatch(s, line, used);
@@ -312,20 +290,20 @@ static bool session_step(void *p)
 {
 	struct pop3_session *s = p;
 
-	if (s->frame.dead || s->closing || proto_frame_busy(&s->frame) || s->delay != NULL ||
-	    s->tls_starting)
+	if (s->core.dead || s->core.closing || proto_session_busy(&s->core) || s->delay != NULL ||
+	    s->core.tls_starting)
 		return false;
-	if (conn_output_pending(s->conn) >= POP3_OUTBUF_THROTTLE)
+	if (conn_output_pending(s->core.conn) >= POP3_OUTBUF_THROTTLE)
 		return false; /* resumed by `drained` */
 	if (s->cont != NULL) {
 		/* a step writes a whole store piece: the next one only once the
 		   output is empty, so a session holds one piece, not two */
-		if (s->cont->step != NULL && conn_output_pending(s->conn) > 0)
+		if (s->cont->step != NULL && conn_output_pending(s->core.conn) > 0)
 			return false; /* resumed by `drained` */
 		cont_pump(s);
 		return true;
 	}
-	if (s->shutdown && !s->cmd_active) {
+	if (s->core.shutdown && !s->cmd_active) {
 		/* between commands (an AUTH exchange counts as one command) */
 		pop3_reply(s, false, "[SYS/TEMP] Server shutting down");
 		pop3_session_close(s, "shutdown");
@@ -334,75 +312,40 @@ static bool session_step(void *p)
 	return session_next_line(s);
 }
 
-/* --- worker jobs ------------------------------------------------------------------ */
+/* --- worker jobs (proto/session.h does the rest) ---------------------------------- */
 
 struct pop3_job *pop3_job_new(struct pop3_session *s, pop3_job_finish_fn *finish)
 {
-	struct pop3_job *job = xcalloc(1, sizeof(*job));
+	struct pop3_job *job = proto_job_new(&s->core, sizeof(*job));
 	job->sess = s;
-	job->dir = s->svc->env->dir;
 	job->finish = finish;
 	return job;
 }
 
-static void job_free(void *p)
+static void job_clear(struct proto_job *p)
 {
-	struct pop3_job *job = p;
+	struct pop3_job *job = (struct pop3_job *)p;
 
-	free(job->login);
-	secret_free(&job->secret);
-	sasl_job_clear(&job->sasl);
 	buf_free(&job->out);
 	free(job->msgs);
 	free(job->ids);
-	secure_zero(&job->id, sizeof(job->id));
-	free(job);
 }
 
-static void job_finish(void *p)
+static void job_finish(struct proto_job *p)
 {
-	struct pop3_job *job = p;
+	struct pop3_job *job = (struct pop3_job *)p;
 	job->finish(job->sess, job);
 }
 
-/* Runs on the loop thread once the worker is done (workers.h). */
-static void job_done(void *p)
+static void busy(void *p)
 {
-	struct pop3_job *job = p;
-	proto_frame_job_done(&job->sess->frame, job, job_finish, job_free);
-}
+	struct pop3_session *s = p;
 
-static bool try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
-		       enum worker_lane lane)
-{
-	if (proto_frame_submit(&s->frame, s->svc->env->workers, lane, fn, job_done, job) == 0)
-		return true;
-	job_free(job);
-	log_warn("sid=%s pop3 worker queue full", s->sid);
-	return false;
-}
-
-static bool submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
-		   enum worker_lane lane)
-{
-	if (try_submit(s, job, fn, lane))
-		return true;
 	pop3_reply(s, false, "[SYS/TEMP] Server busy, try again later");
 	pop3_cmd_finish(s);
-	return false;
 }
 
-bool pop3_job_try_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
-{
-	return try_submit(s, job, fn, WORKER_LANE_QUICK);
-}
-
-bool pop3_job_submit(struct pop3_session *s, struct pop3_job *job, worker_fn *fn)
-{
-	return submit(s, job, fn, WORKER_LANE_QUICK);
-}
-
-/* --- delayed steps and the login brake ------------------------------------------ */
+/* --- delayed steps ------------------------------------------------------------------ */
 
 static void delay_fired(struct loop *l, void *ctx)
 {
@@ -411,13 +354,9 @@ static void delay_fired(struct loop *l, void *ctx)
 
 	s->delay = NULL;
 	s->delay_fn = NULL;
-	if (s->frame.in_run)
-		log_panic("sid=%s pop3 timer inside a callback frame", s->sid);
-	s->frame.in_run = true;
+	proto_session_enter(&s->core);
 	fn(s);
-	while (session_step(s))
-		;
-	proto_frame_leave(&s->frame);
+	proto_session_steps(&s->core);
 }
 
 void pop3_session_delay(struct pop3_session *s, uint64_t ms, void (*fn)(struct pop3_session *s))
@@ -430,96 +369,68 @@ void pop3_session_delay(struct pop3_session *s, uint64_t ms, void (*fn)(struct p
 	s->delay = loop_timer_add(pop3_loop(s), ms, delay_fired, s);
 }
 
-/* The end of the brake's wait (or no wait): a password check, in the hash
-   lane (net/workers.h). A refused job ends the AUTH state too, so the next
-   line is a command again. */
-static void braked_submit(void *sess, void *job, worker_fn *fn)
-{
-	struct pop3_session *s = sess;
+/* --- connection events (proto/session.h runs them) --------------------------------- */
 
-	if (!submit(s, job, fn, WORKER_LANE_HASH))
-		pop3_session_reset_auth(s);
+/* also after the TLS handshake: RFC 2595 §4, forget everything learnt
+   before it */
+static void reset_auth(void *p)
+{
+	pop3_session_reset_auth(p);
 }
 
-void pop3_job_submit_after(struct pop3_session *s, struct pop3_job *job, worker_fn *fn,
-			   uint64_t wait_ms)
+/* Not idle while a delay waits or a long reply still moves. */
+static bool timeout_busy(void *p)
 {
-	proto_frame_submit_after(&s->frame, pop3_loop(s), wait_ms, job, fn, braked_submit,
-				 job_free);
+	struct pop3_session *s = p;
+	bool busy = s->delay != NULL || (s->cont != NULL && s->progress != s->progress_at_timeout);
+
+	s->progress_at_timeout = s->progress;
+	return busy;
 }
 
-/* --- connection events ------------------------------------------------------------ */
-
-static void on_data_in(struct conn *c, void *ctx)
+static unsigned idle_timeout(void *p)
 {
-	proto_frame_run(&((struct pop3_session *)ctx)->frame);
+	return pop3_cfg(p)->idle_timeout;
 }
 
-static void on_drained(struct conn *c, void *ctx)
+static void on_timeout(void *p, bool idle)
 {
-	proto_frame_run(&((struct pop3_session *)ctx)->frame);
-}
+	struct pop3_session *s = p;
 
-static void on_tls_ready(struct conn *c, void *ctx)
-{
-	struct pop3_session *s = ctx;
-
-	/* RFC 2595 §4: forget everything learnt before the handshake */
-	s->tls_starting = false;
-	pop3_session_reset_auth(s);
-	proto_frame_run(&s->frame);
-}
-
-static void on_timeout(struct conn *c, void *ctx)
-{
-	struct pop3_session *s = ctx;
-	const struct config *cfg = pop3_cfg(s);
-
-	if (s->frame.in_run)
-		return;
-
-	/* Not idle while a job runs or waits, or a long reply still moves. */
-	if (proto_frame_busy(&s->frame) || s->delay != NULL ||
-	    (s->cont != NULL && s->progress != s->progress_at_timeout)) {
-		s->progress_at_timeout = s->progress;
-		conn_set_idle_timeout(c, cfg->idle_timeout);
-		return;
-	}
 	/* RFC 1939 §3 lets us just close; a last line tells the user why */
 	cont_free(&s->cont);
-	s->frame.in_run = true;
-	if (strcmp(conn_timeout_reason(c), "idle") == 0)
+	if (idle)
 		pop3_reply(s, false, "Autologout; idle for too long");
 	else
 		pop3_reply(s, false, "Autologout; command line not completed in time");
 	pop3_session_close(s, "timeout");
-	proto_frame_leave(&s->frame);
 }
 
-static void on_closed(struct conn *c, void *ctx, const char *reason)
+static void on_closed(void *p, struct conn *c)
 {
-	struct pop3_session *s = ctx;
+	struct pop3_session *s = p;
 
-	s->conn = NULL;
-	s->frame.dead = true;
 	loop_timer_del(pop3_loop(s), &s->delay);
-	proto_frame_cancel_wait(&s->frame);
-	/* the session record itself is the server's, when the conn is gone */
 	char extra[64] = "";
 	if (s->address != NULL)
 		snprintf(extra, sizeof(extra), "retrieved=%u deleted=%u", s->retrieved,
 			 s->expunged);
 	conn_set_session_info(c, s->address, s->commands, s->bytes_out, extra);
-	if (!s->frame.in_run && s->frame.job == NULL)
-		session_free(s);
 }
 
-static const struct conn_events pop3_conn_events = {
-    .data_in = on_data_in,
-    .drained = on_drained,
-    .tls_ready = on_tls_ready,
+static const struct proto_session_ops pop3_session_ops = {
+    .name = "pop3",
+    .step = session_step,
+    .free = session_free,
+    .busy = busy,
+    .reset_auth = reset_auth,
+    .job_finish = job_finish,
+    .job_clear = job_clear,
+    .timeout_busy = timeout_busy,
+    .idle_timeout = idle_timeout,
     .timeout = on_timeout,
     .closed = on_closed,
+    .sasl = &pop3_sasl_ops,
 };
 
 /* --- start ------------------------------------------------------------------------- */
@@ -535,60 +446,48 @@ static const char *make_timestamp(struct pop3_session *s, const char *hostname)
 		log_panic("RAND_bytes failed");
 	snprintf(tmp, sizeof(tmp), "<%ld.%llu.%08x@%.200s>", (long)getpid(),
 		 (unsigned long long)++s->svc->timestamps, rnd, hostname);
-	return arena_strdup(s->arena, tmp);
+	return arena_strdup(s->core.arena, tmp);
 }
+
+/* proto_session_new() makes the session around its core */
+_Static_assert(offsetof(struct pop3_session, core) == 0, "the core comes first");
 
 void pop3_session_start(struct pop3_service *svc, struct conn *c)
 {
 	const struct config *cfg = svc->env->cfg;
-	struct arena *a = arena_new(POP3_ARENA_FIRST);
-	struct pop3_session *s = arena_alloc(a, sizeof(*s));
+	struct pop3_session *s = proto_session_new(sizeof(*s), POP3_ARENA_FIRST, &pop3_session_ops,
+						   svc->env, c, &svc->sessions);
 
-	s->arena = a;
 	s->svc = svc;
-	s->conn = c;
-	s->frame = (struct proto_frame){.sess = s, .step = session_step, .free = session_free};
 	s->state = POP3_STATE_AUTHORIZATION;
-	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
-	s->ip = arena_strdup(a, conn_peer_ip(c));
-	s->service = conn_service(c);
-	s->shutdown = svc->stopping;
-	s->next = svc->first;
-	if (s->next != NULL)
-		s->next->prev = s;
-	svc->first = s;
-	svc->sessions++;
-
-	conn_set_events(c, &pop3_conn_events, s);
 	conn_set_input_max(c, POP3_LONG_LINE_MAX);
 	conn_set_idle_timeout(c, cfg->idle_timeout);
 	if (pop3_config(cfg)->apop && directory_offers(svc->env->dir, DIRECTORY_APOP))
 		s->timestamp = make_timestamp(s, cfg->hostname);
-	s->frame.in_run = true;
 	pop3_reply(s, true, "%s POP3 ready%s%s", cfg->hostname, s->timestamp ? " " : "",
 		   s->timestamp ? s->timestamp : "");
-	while (session_step(s)) /* the client may have spoken first */
-		;
-	proto_frame_leave(&s->frame);
+	proto_session_steps(&s->core); /* the client may have spoken first */
+}
+
+static bool shutdown_stop(void *p)
+{
+	struct pop3_session *s = p;
+
+	if (s->core.sx.wait != SASL_WAIT_NONE) {
+		/* an AUTH exchange waiting for the client: end it now */
+		pop3_session_reset_auth(s);
+		pop3_cmd_finish(s);
+	}
+	return true;
 }
 
 void pop3_service_shutdown(struct pop3_service *svc)
 {
-	svc->stopping = true;
-	for (struct pop3_session *s = svc->first, *next; s != NULL; s = next) {
-		next = s->next;
-		s->shutdown = true;
-		if (s->sx.wait != SASL_WAIT_NONE) {
-			/* an AUTH exchange waiting for the client: end it now */
-			pop3_session_reset_auth(s);
-			pop3_cmd_finish(s);
-		}
-		proto_frame_run(&s->frame); /* may free s */
-	}
+	proto_session_list_shutdown(&svc->sessions, shutdown_stop);
 }
 
 /* For the idle-memory test: bytes held by a session's arena. */
 size_t pop3_session_footprint(const struct pop3_session *s)
 {
-	return arena_footprint(s->arena);
+	return arena_footprint(s->core.arena);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * smtp_auth.c - SMTP AUTH (RFC 4954) on the submission roles: the command,
- * the SASL exchange driven one worker step at a time (proto/sasl_job.h),
- * the lines of the client in between, and the login's outcome.
+ * smtp_auth.c - SMTP AUTH (RFC 4954) on the submission roles: the command
+ * and SMTP's answers to the SASL exchange, which the session core drives
+ * one worker step at a time (proto/session.h), and the login's outcome.
  *
  * The dispatcher has already checked the role, TLS and the state (READY);
  * here only the meaning of the arguments is judged. Every outcome is
@@ -12,7 +12,6 @@
  * the log: the table row is SECRET, and every buffer that held a response
  * is wiped.
  */
-#include "directory/penalty.h"
 #include "smtp/smtp.h"
 #include "net/conn.h"
 #include "net/loop.h"
@@ -26,15 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void work_sasl(void *thread_ctx, void *p)
+static void sasl_challenge(void *p, const struct buf *data)
 {
-	struct smtp_job *job = p;
-
-	sasl_job_run(&job->sasl, thread_ctx);
-}
-
-static void send_challenge(struct smtp_session *s, const struct buf *data)
-{
+	struct smtp_session *s = p;
 	struct buf line = {0};
 
 	sasl_challenge_line(&line, "334 ", data);
@@ -43,71 +36,86 @@ static void send_challenge(struct smtp_session *s, const struct buf *data)
 	buf_free(&line);
 }
 
-static void auth_success(struct smtp_session *s, const struct auth_identity *id, const char *mech)
+/* The command ends here: the exchange may end on a line as well as after
+   a step (where the job's end would finish it). */
+static void sasl_login(void *p, const struct auth_identity *id, const char *mech,
+		       const char *authcid)
 {
-	struct penalty *pen = s->svc->env->penalty;
+	struct smtp_session *s = p;
 	char login[SASL_NAME_MAX + 1]; /* as the client gave it: the brake's key */
 
-	snprintf(login, sizeof(login), "%s", sasl_server_authcid(s->sx.sasl));
+	snprintf(login, sizeof(login), "%s", authcid);
 	smtp_reset_auth(s);
 	if (!id->enabled || !id->submission_enabled) {
 		smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
-		smtp_login_record(s, "refused", mech, id->address,
-				  !id->enabled ? "disabled" : "submission-disabled");
+		proto_login_record(&s->core, "refused", mech, id->address,
+				   !id->enabled ? "disabled" : "submission-disabled", NULL);
+		smtp_cmd_finish(s);
 		return;
 	}
-	if (pen != NULL)
-		penalty_success(pen, s->ip, login, loop_now_ms(smtp_loop(s)));
+	proto_login_succeeded(&s->core, login);
 	s->auth = xmalloc(sizeof(*s->auth));
 	*s->auth = *id;
 	smtp_reply(s, 235, "2.7.0 Authentication successful");
-	smtp_login_record(s, "ok", mech, id->address, NULL);
+	proto_login_record(&s->core, "ok", mech, id->address, NULL, NULL);
+	smtp_cmd_finish(s);
 }
 
-static void auth_failed(struct smtp_session *s, const char *mech)
+static void sasl_failed(void *p, const char *mech, const char *user)
 {
-	struct penalty *pen = s->svc->env->penalty;
-	const char *user = s->sx.sasl != NULL ? sasl_server_authcid(s->sx.sasl) : "";
+	struct smtp_session *s = p;
 
-	smtp_login_record(s, "failed", mech, user, NULL);
-	if (pen != NULL) /* before the reset: `user` belongs to the exchange */
-		penalty_fail(pen, s->ip, *user != '\0' ? user : NULL, loop_now_ms(smtp_loop(s)));
+	proto_login_record(&s->core, "failed", mech, user, NULL, NULL);
+	proto_login_failed(&s->core, user); /* before the reset: `user` belongs to the exchange */
 	smtp_reset_auth(s);
 	smtp_reply(s, 535, "5.7.8 Authentication credentials invalid");
-	if (++s->auth_fails >= SMTP_AUTH_FAILS_MAX) {
+	if (++s->core.auth_fails >= SMTP_AUTH_FAILS_MAX) {
 		smtp_reply(s, 421, "4.7.0 %s Too many authentication failures",
 			   smtp_cfg(s)->hostname);
 		smtp_session_close(s, "too many authentication failures");
 	}
 }
 
+static void sasl_end(void *p, enum proto_sasl_end why)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} replies[] = {
+	    [PROTO_SASL_TEMPFAIL] = {454, "4.7.0 Temporary authentication failure"},
+	    [PROTO_SASL_MALFORMED] = {501, "5.5.2 Invalid authentication exchange"},
+	    [PROTO_SASL_CANCEL] = {501, "5.0.0 Authentication cancelled"}, /* RFC 4954 §4 */
+	    [PROTO_SASL_BAD_FINAL] = {501, "5.5.2 Invalid authentication exchange"},
+	    [PROTO_SASL_BAD_BASE64] = {501, "5.5.2 Invalid base64 data"},
+	};
+	struct smtp_session *s = p;
+	bool after_step = why == PROTO_SASL_TEMPFAIL || why == PROTO_SASL_MALFORMED;
+
+	smtp_reset_auth(s);
+	smtp_reply(s, replies[why].code, "%s", replies[why].text);
+	if (!after_step) /* after a step the job's end finishes the command */
+		smtp_cmd_finish(s);
+	if (why != PROTO_SASL_TEMPFAIL && why != PROTO_SASL_CANCEL)
+		smtp_session_error(s);
+}
+
 static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
 {
-	const char *mech = sasl_mech_name(sasl_server_mech(s->sx.sasl));
-
-	switch (sasl_exchange_result(&s->sx, &job->sasl)) {
-	case SASL_OUTCOME_CHALLENGE:
-		send_challenge(s, &job->sasl.out);
-		return;
-	case SASL_OUTCOME_SUCCESS:
-		auth_success(s, &job->sasl.id, mech);
-		return;
-	case SASL_OUTCOME_FAILED:
-		auth_failed(s, mech);
-		return;
-	case SASL_OUTCOME_TEMPFAIL:
-		smtp_login_record(s, "error", mech, sasl_server_authcid(s->sx.sasl), "tempfail");
-		smtp_reset_auth(s);
-		smtp_reply(s, 454, "4.7.0 Temporary authentication failure");
-		return;
-	case SASL_OUTCOME_MALFORMED:
-		break;
-	}
-	smtp_login_record(s, "failed", mech, NULL, "malformed");
-	smtp_reset_auth(s);
-	smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
-	smtp_session_error(s);
+	proto_sasl_finish(&job->core);
 }
+
+static struct proto_job *sasl_job(void *p)
+{
+	return &smtp_job_new(p, finish_sasl)->core;
+}
+
+const struct proto_sasl_ops smtp_sasl_ops = {
+    .job = sasl_job,
+    .challenge = sasl_challenge,
+    .login = sasl_login,
+    .failed = sasl_failed,
+    .end = sasl_end,
+};
 
 /* Runs one step of the exchange on a worker; in == NULL: no client data.
    The login brake (directory/penalty.h) holds back the step that checks
@@ -115,41 +123,25 @@ static void finish_sasl(struct smtp_session *s, struct smtp_job *job)
    pool refused the step, which has answered and ended the exchange. */
 static bool sasl_submit(struct smtp_session *s, struct buf *in)
 {
-	struct smtp_job *job = smtp_job_new(s, finish_sasl);
-	uint64_t wait = sasl_job_brake_ms(s->sx.sasl, in, s->svc->env->penalty, s->ip,
-					  loop_now_ms(smtp_loop(s)));
-
-	sasl_job_init(&job->sasl, s->sx.sasl, in);
-	smtp_job_submit_after(s, job, work_sasl, wait);
-	return s->sx.sasl != NULL;
+	proto_sasl_submit(&s->core, in);
+	return s->core.sx.sasl != NULL;
 }
 
 bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m)
 {
-	/* EXTERNAL only for a verified client certificate ([tls] client_ca) */
-	if (m == SASL_EXTERNAL)
-		return conn_tls_identity(s->conn) != NULL;
-	/* GSSAPI needs a keytab ([gssapi]) */
-	if (m == SASL_GSSAPI)
-		return sasl_gssapi_configured(smtp_cfg(s));
-	/* SCRAM needs a verifier that only some backends hold */
-	return m != SASL_SCRAM_SHA_256 || directory_offers(s->svc->env->dir, DIRECTORY_SCRAM);
+	/* plaintext ones too: AUTH itself needs TLS (no SMTP_CMD_PRE_TLS) */
+	return proto_sasl_mech_allowed(&s->core, m, true);
 }
 
 void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b)
 {
-	static const enum sasl_mech order[] = {SASL_EXTERNAL, SASL_SCRAM_SHA_256, SASL_GSSAPI,
-					       SASL_PLAIN, SASL_LOGIN};
-	for (size_t i = 0; i < N_ELEMENTS(order); i++)
-		if (smtp_auth_mech_offered(s, order[i]))
-			buf_printf(b, " %s", sasl_mech_name(order[i]));
+	proto_sasl_mech_list(&s->core, true, " ", "", b);
 }
 
 static bool auth_start(struct smtp_session *s, enum sasl_mech m, struct buf *ir, bool has_ir)
 {
 	/* the Kerberos service is "smtp" (RFC 4954 §4) */
-	sasl_exchange_start(&s->sx, m, s->svc->env->dir, conn_tls_identity(s->conn), smtp_cfg(s),
-			    "smtp");
+	proto_sasl_start(&s->core, m, "smtp");
 	return sasl_submit(s, has_ir ? ir : NULL);
 }
 
@@ -178,39 +170,4 @@ enum smtp_cmd_result smtp_cmd_auth(struct smtp_cmd_ctx *ctx)
 	bool started = auth_start(s, m, &in, has_ir);
 	buf_free_secret(&in);
 	return started ? SMTP_CMD_ASYNC : SMTP_CMD_OK;
-}
-
-void smtp_auth_line(struct smtp_session *s, struct slice line)
-{
-	struct buf in = {0};
-	struct auth_identity id;
-
-	s->login_start_us = log_now_usec(); /* the login's time runs from here */
-	switch (sasl_exchange_line(&s->sx, line, false, &in, &id)) {
-	case SASL_LINE_STEP:
-		sasl_submit(s, &in);
-		buf_free_secret(&in);
-		return;
-	case SASL_LINE_CANCEL:
-		/* RFC 4954 §4: the client cancels */
-		smtp_reset_auth(s);
-		smtp_reply(s, 501, "5.0.0 Authentication cancelled");
-		smtp_cmd_finish(s);
-		return;
-	case SASL_LINE_DONE:
-		auth_success(s, &id, sasl_mech_name(sasl_server_mech(s->sx.sasl)));
-		secure_zero(&id, sizeof(id));
-		smtp_cmd_finish(s);
-		return;
-	case SASL_LINE_BAD_FINAL:
-		smtp_reset_auth(s);
-		smtp_reply(s, 501, "5.5.2 Invalid authentication exchange");
-		break;
-	case SASL_LINE_BAD_BASE64:
-		smtp_reset_auth(s);
-		smtp_reply(s, 501, "5.5.2 Invalid base64 data");
-		break;
-	}
-	smtp_cmd_finish(s);
-	smtp_session_error(s);
 }

@@ -98,7 +98,7 @@ static bool cmd_allowed(struct smtp_session *s, const struct smtp_cmd_def *def, 
 		smtp_reply(s, 503, "5.5.1 Error: authentication not enabled");
 		return false;
 	}
-	if (!(def->flags & SMTP_CMD_PRE_TLS) && !conn_is_tls(s->conn)) {
+	if (!(def->flags & SMTP_CMD_PRE_TLS) && !conn_is_tls(s->core.conn)) {
 		/* RFC 4954 §6: credentials only over TLS */
 		smtp_reply(s, 538,
 			   "5.7.11 Encryption required for requested authentication "
@@ -144,7 +144,7 @@ void smtp_cmd_dispatch(struct smtp_session *s, struct slice line)
 	} else if (def == NULL && (slice_eq(cmd.verb, "GET") || slice_eq(cmd.verb, "POST") ||
 				   slice_eq(cmd.verb, "CONNECT"))) {
 		/* a web browser or proxy talking to the SMTP port: go away at once */
-		log_info("sid=%s smtp http request on smtp port ip=%s", s->sid, s->ip);
+		log_info("sid=%s smtp http request on smtp port ip=%s", s->core.sid, s->core.ip);
 		smtp_cmd_finish(s);
 		smtp_session_close(s, "http request");
 		return;
@@ -155,10 +155,10 @@ void smtp_cmd_dispatch(struct smtp_session *s, struct slice line)
 		    .sess = s, .def = def, .verb = cmd.verb, .rest = cmd.rest};
 		r = def->handler(&ctx);
 	}
-	if (def != NULL && (def->flags & SMTP_CMD_PIPELINE_LAST) && s->conn != NULL &&
-	    !s->closing && conn_input(s->conn)->len > 0 && s->state != SMTP_DATA)
+	if (def != NULL && (def->flags & SMTP_CMD_PIPELINE_LAST) && s->core.conn != NULL &&
+	    !s->core.closing && conn_input(s->core.conn)->len > 0 && s->state != SMTP_DATA)
 		/* RFC 2920 §3.1: tolerated (the input is handled in order), noted */
-		log_debug("sid=%s smtp pipelined input after %s", s->sid, def->name);
+		log_debug("sid=%s smtp pipelined input after %s", s->core.sid, def->name);
 	if (r == SMTP_CMD_ASYNC)
 		return;
 	smtp_cmd_finish(s);
@@ -189,7 +189,7 @@ static bool helo_arg(struct smtp_session *s, struct slice rest, const char *verb
 
 static bool auth_offered(const struct smtp_session *s)
 {
-	return smtp_role_submission(s) && conn_is_tls(s->conn);
+	return smtp_role_submission(s) && conn_is_tls(s->core.conn);
 }
 
 static enum smtp_cmd_result cmd_ehlo(struct smtp_cmd_ctx *ctx)
@@ -204,7 +204,7 @@ static enum smtp_cmd_result cmd_ehlo(struct smtp_cmd_ctx *ctx)
 	buf_printf(&b, "250-%s\r\n", cfg->hostname);
 	buf_append_str(&b, "250-PIPELINING\r\n");
 	buf_printf(&b, "250-SIZE %llu\r\n", (unsigned long long)smtp_config(cfg)->max_message_size);
-	if (!conn_is_tls(s->conn) && conn_tls_available(s->conn))
+	if (!conn_is_tls(s->core.conn) && conn_tls_available(s->core.conn))
 		buf_append_str(&b, "250-STARTTLS\r\n");
 	if (auth_offered(s)) {
 		buf_append_str(&b, "250-AUTH");
@@ -236,18 +236,18 @@ static enum smtp_cmd_result cmd_starttls(struct smtp_cmd_ctx *ctx)
 {
 	struct smtp_session *s = ctx->sess;
 
-	if (conn_is_tls(s->conn)) {
+	if (conn_is_tls(s->core.conn)) {
 		smtp_reply(s, 503, "5.5.1 Error: TLS already active");
 		return SMTP_CMD_ERROR;
 	}
-	if (!conn_tls_available(s->conn)) {
+	if (!conn_tls_available(s->core.conn)) {
 		smtp_reply(s, 454, "4.7.0 TLS not available");
 		return SMTP_CMD_OK;
 	}
 	smtp_reply(s, 220, "2.0.0 Ready to start TLS");
-	s->tls_starting = true;
-	if (conn_starttls(s->conn) < 0) { /* it also drops any pipelined input */
-		s->tls_starting = false;
+	s->core.tls_starting = true;
+	if (conn_starttls(s->core.conn) < 0) { /* it also drops any pipelined input */
+		s->core.tls_starting = false;
 		smtp_session_close(s, "starttls failed");
 	}
 	return SMTP_CMD_OK;

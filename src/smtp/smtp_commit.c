@@ -73,7 +73,7 @@ void smtp_service_free(struct smtp_service **svcp)
 
 unsigned smtp_service_sessions(const struct smtp_service *svc)
 {
-	return svc->sessions;
+	return svc->sessions.count;
 }
 
 /* --- loop side ---------------------------------------------------------------- */
@@ -92,22 +92,19 @@ static void commit_retry(struct loop *l, void *ctx)
 	struct smtp_session *s = job->sess;
 
 	s->retry = NULL;
-	s->frame.job = NULL;
 	commit_try(s, job);
 }
 
 static void commit_try(struct smtp_session *s, struct smtp_job *job)
 {
-	struct smtp_service *svc = s->svc;
-
-	if (proto_frame_submit(&s->frame, svc->env->workers, WORKER_LANE_QUICK, smtp_commit_work,
-			       smtp_job_done, job) == 0)
+	/* refused, the job stays outstanding: the session waits for it as for
+	   a running job */
+	if (proto_job_submit_held(&job->core, smtp_commit_work) == 0)
 		return;
 	/* the job's message may already be in a running batch: never fail it
 	   here, and never wait for it here either */
 	if (s->retry == NULL)
-		log_debug("sid=%s smtp worker queue full, commit waits", s->sid);
-	s->frame.job = job; /* the session waits for it as for a running job */
+		log_debug("sid=%s smtp worker queue full, commit waits", s->core.sid);
 	s->retry = loop_timer_add(smtp_loop(s), SMTP_COMMIT_RETRY_MS, commit_retry, job);
 }
 

@@ -23,9 +23,9 @@
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "net/workers.h"
-#include "proto/job.h"
 #include "proto/sasl.h"
 #include "proto/sasl_job.h"
+#include "proto/session.h"
 #include "queue/dsn.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_data.h"
@@ -101,10 +101,6 @@ struct smtp_cmd_def {
 	const char *usage; /* "Syntax: ..." text of the 501 for a bad argument */
 };
 
-struct smtp_cmd_stats {
-	uint64_t total, ok;
-};
-
 /* --- the service ----------------------------------------------------------- */
 /* A message handed to the group committer. */
 struct smtp_commit {
@@ -118,11 +114,9 @@ struct smtp_commit {
 
 struct smtp_service {
 	const struct service_env *env;
-	unsigned sessions;
 	uint64_t qid_counter;
-	struct smtp_session *first;
-	struct smtp_cmd_stats *stats; /* one per row of the command table */
-	bool stopping;
+	struct proto_session_list sessions;
+	struct proto_cmd_stats *stats; /* one per row of the command table */
 	/* group commit, shared with the worker threads */
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* a batch finished (worker threads only) */
@@ -151,20 +145,16 @@ struct smtp_tx {
 struct smtp_job;
 
 struct smtp_session {
+	/* the shared core (proto/session.h): connection, id, callback frame,
+	   outstanding job and brake wait, the AUTH exchange, the closing/
+	   STARTTLS/shutdown flags */
+	struct proto_session core;
 	struct smtp_service *svc;
-	struct smtp_session *prev, *next;
-	struct conn *conn;
-	struct arena *arena;
-	struct proto_frame frame; /* in_run / dead / job / brake wait (proto/job.h) */
-	char sid[17];
-	const char *ip; /* arena */
 	char helo[256];
 	bool esmtp;
 	enum smtp_state state;
-	bool closing, tls_starting, shutdown;
-	unsigned errors, commands, auth_fails;
+	unsigned errors, commands;
 
-	struct sasl_exchange sx;    /* AUTH exchange in progress (proto/sasl_job.h) */
 	struct auth_identity *auth; /* logged in (submission) */
 
 	struct smtp_tx *tx;
@@ -177,25 +167,22 @@ struct smtp_session {
 
 	/* the command being run, for the per-command log record */
 	const struct smtp_cmd_def *cmd;
-	uint64_t cmd_start_us;	 /* log_now_usec() when it arrived */
-	uint64_t login_start_us; /* ... or the last AUTH response did */
-	uint64_t data_end_us;	 /* the message's end (final "." or BDAT LAST) */
+	uint64_t cmd_start_us; /* log_now_usec() when it arrived */
+	uint64_t data_end_us;  /* the message's end (final "." or BDAT LAST) */
 	bool cmd_active;
 	int reply_code;
-	char cmd_args[SMTP_LOG_ARGS_MAX + 1]; /* "" for SECRET commands */
-	const char *service;		      /* "smtp", "submission", "submissions", for records */
-	bool submission;		      /* arrived on submission or submissions */
+	char cmd_args[SMTP_LOG_ARGS_MAX + 1];	/* "" for SECRET commands */
+	bool submission;			/* arrived on submission or submissions */
 	uint64_t cmds_done, messages, bytes_in; /* for the session record */
 };
 
-/* --- worker jobs (smtp_session.c) ------------------------------------------- */
+/* --- worker jobs (smtp_session.c; proto/session.h does the rest) ---------- */
 typedef void smtp_job_finish_fn(struct smtp_session *s, struct smtp_job *job);
 
 struct smtp_job {
+	struct proto_job core; /* AUTH: the SASL step; result */
 	struct smtp_session *sess;
-	struct directory *dir; /* the server's, for the worker side */
 	smtp_job_finish_fn *finish;
-	int result;
 	int status; /* the store's status behind a failed lookup */
 	/* RCPT / MAIL lookups */
 	struct delivery *delivery;  /* the server's */
@@ -209,8 +196,6 @@ struct smtp_job {
 	bool authenticated;
 	bool check_owner; /* MAIL: [smtp] sender_login_match applies */
 	uint64_t size;	  /* declared in MAIL */
-	/* AUTH */
-	struct sasl_job sasl;
 	/* DATA */
 	struct smtp_commit commit;
 	struct buf msg;
@@ -219,18 +204,12 @@ struct smtp_job {
 	struct delivery_out out; /* the submission and its side effects */
 };
 
+/* A job for s; submit it with proto_job_submit (a refusal replies 451 and
+   finishes the command) or proto_job_submit_after (the login brake). The
+   command ends with the job's answer, unless an AUTH exchange goes on. */
 struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish);
-/* Submits; on failure replies 451, frees the job and returns false. */
-bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn);
-/* The same after wait_ms on a loop timer (the login brake, directory/
-   penalty.h; proto_frame_submit_after): no input is read meanwhile; a
-   session that ends while it waits drops the job unrun; a full queue at the
-   end of the wait answers as smtp_job_submit does and resets the AUTH
-   state. */
-void smtp_job_submit_after(struct smtp_session *s, struct smtp_job *job, worker_fn *fn,
-			   uint64_t wait_ms);
-/* Runs on the loop thread once the worker is done (a worker_done_fn). */
-void smtp_job_done(void *job);
+/* The session's ops, for tests that drive a session without a connection. */
+extern const struct proto_session_ops smtp_session_ops;
 
 /* --- session (smtp_session.c) ---------------------------------------------- */
 const struct config *smtp_cfg(const struct smtp_session *s);
@@ -254,9 +233,6 @@ bool smtp_role_submission(const struct smtp_session *s);
    its job) finishes it. */
 void smtp_cmd_begin(struct smtp_session *s, const struct smtp_cmd_def *def, struct slice args);
 void smtp_cmd_finish(struct smtp_session *s);
-/* The login record (LOG_EV_LOGIN): result ok|failed|refused|error. */
-void smtp_login_record(struct smtp_session *s, const char *result, const char *mech,
-		       const char *user, const char *reason);
 
 /* --- commands (smtp_cmds.c) ------------------------------------------------- */
 extern const struct smtp_cmd_def smtp_cmd_table[];
@@ -277,7 +253,8 @@ void smtp_chunk_end(struct smtp_session *s);
 
 /* --- authentication (smtp_auth.c) -------------------------------------------- */
 smtp_cmd_fn smtp_cmd_auth;
-void smtp_auth_line(struct smtp_session *s, struct slice line);
+/* The answers to an AUTH exchange (proto/session.h). */
+extern const struct proto_sasl_ops smtp_sasl_ops;
 /* Whether mechanism m may be used on this session, and the EHLO keyword's
    list of them ("SCRAM-SHA-256 PLAIN LOGIN"), appended to b. */
 bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m);

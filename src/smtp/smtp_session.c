@@ -42,6 +42,7 @@
 #include "util/mem.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +62,7 @@ void smtp_enter_state(struct smtp_session *s, enum smtp_state to)
 {
 	if (s->state == to)
 		return;
-	log_debug("sid=%s smtp state %s -> %s", s->sid, smtp_state_name(s->state),
-		  smtp_state_name(to));
+	proto_session_trace_state(&s->core, smtp_state_name(s->state), smtp_state_name(to));
 	s->state = to;
 }
 
@@ -85,8 +85,7 @@ bool smtp_role_submission(const struct smtp_session *s)
 
 void smtp_write(struct smtp_session *s, const void *p, size_t n)
 {
-	if (s->conn != NULL && !s->closing)
-		conn_write(s->conn, p, n);
+	proto_session_write(&s->core, p, n);
 }
 
 void smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
@@ -108,7 +107,7 @@ void smtp_reply(struct smtp_session *s, int code, const char *fmt, ...)
 
 void smtp_reply_store_error(struct smtp_session *s, int status, const char *what)
 {
-	log_warn("sid=%s smtp store error op=%s status=%d", s->sid, what, status);
+	log_warn("sid=%s smtp store error op=%s status=%d", s->core.sid, what, status);
 	/* RFC 5321 §4.2.1: 4yz may succeed later, 5yz will not; RFC 3463 §3.4
 	   X.3.0: "other or undefined mail system status" */
 	if (status == STORE_PERM)
@@ -119,10 +118,7 @@ void smtp_reply_store_error(struct smtp_session *s, int status, const char *what
 
 void smtp_session_close(struct smtp_session *s, const char *reason)
 {
-	if (s->closing || s->conn == NULL)
-		return;
-	s->closing = true;
-	conn_close(s->conn, reason);
+	proto_session_close(&s->core, reason);
 }
 
 void smtp_session_error(struct smtp_session *s)
@@ -141,7 +137,7 @@ void smtp_cmd_begin(struct smtp_session *s, const struct smtp_cmd_def *def, stru
 	s->cmd = def;
 	s->cmd_active = true;
 	s->reply_code = 0;
-	s->cmd_start_us = s->login_start_us = log_now_usec();
+	s->cmd_start_us = s->core.login_start_us = log_now_usec();
 	/* AUTH arguments never reach a record, not even masked */
 	if (def != NULL && (def->flags & SMTP_CMD_SECRET))
 		args.len = 0;
@@ -159,52 +155,32 @@ void smtp_cmd_finish(struct smtp_session *s)
 		return;
 	s->cmd_active = false;
 	s->cmds_done++;
-	bool ok = s->reply_code >= 200 && s->reply_code < 400;
-	if (s->cmd != NULL) {
-		struct smtp_cmd_stats *st = &s->svc->stats[s->cmd - smtp_cmd_table];
-		st->total++;
-		st->ok += ok;
-	}
-	char extra[SMTP_LOG_ARGS_MAX * 2 + 64] = "", code[8];
-	size_t n = 0;
+	char code[8];
 	snprintf(code, sizeof(code), "%d", s->reply_code);
-	n = log_extra_add(extra, sizeof(extra), n, "reply", code);
-	if (s->cmd_args[0] != '\0')
-		n = log_extra_add_text(extra, sizeof(extra), n, "args", s->cmd_args);
-	log_extra_add(extra, sizeof(extra), n, "state", smtp_state_name(s->state));
-	struct log_record r = {
-	    .event = LOG_EV_COMMAND,
-	    .service = s->service,
-	    .sid = s->sid,
-	    .ip = s->ip,
-	    .user = s->auth != NULL ? s->auth->address : NULL,
-	    .command = s->cmd != NULL ? s->cmd->name : "unknown",
-	    .result = ok ? "ok" : "err",
-	    .usec = log_now_usec() - s->cmd_start_us,
-	    .extra = extra + 1,
-	};
-	log_record(LOG_DEBUG, &r);
-}
-
-void smtp_login_record(struct smtp_session *s, const char *result, const char *mech,
-		       const char *user, const char *reason)
-{
-	struct log_session who = {s->service, s->sid, s->ip,
-				  s->conn != NULL ? conn_tls_version(s->conn) : NULL};
-	log_login(&who, result, mech, user, reason, log_now_usec() - s->login_start_us, NULL);
+	proto_cmd_record(
+	    &s->core, &(struct proto_cmd_done){
+			  .stats = s->cmd != NULL ? &s->svc->stats[s->cmd - smtp_cmd_table] : NULL,
+			  .name = s->cmd != NULL ? s->cmd->name : NULL,
+			  .user = s->auth != NULL ? s->auth->address : NULL,
+			  .ok = s->reply_code >= 200 && s->reply_code < 400,
+			  .start_us = s->cmd_start_us,
+			  .reply = code,
+			  .args = s->cmd_args,
+			  .state = smtp_state_name(s->state),
+			  .extra_max = SMTP_LOG_ARGS_MAX * 2 + 64,
+		      });
 }
 
 /* --- lifetime -------------------------------------------------------------------- */
 
 void smtp_reset_auth(struct smtp_session *s)
 {
-	sasl_exchange_end(&s->sx);
+	sasl_exchange_end(&s->core.sx);
 }
 
 static void session_free(void *p)
 {
 	struct smtp_session *s = p;
-	struct arena *a = s->arena;
 
 	smtp_tx_free(&s->tx);
 	smtp_reset_auth(s);
@@ -212,21 +188,14 @@ static void session_free(void *p)
 		secure_zero(s->auth, sizeof(*s->auth));
 		free(s->auth);
 	}
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		s->svc->first = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	s->svc->sessions--;
-	arena_free(&a);
+	proto_session_free(&s->core, &s->svc->sessions);
 }
 
 /* --- input ----------------------------------------------------------------------- */
 
 static bool data_step(struct smtp_session *s)
 {
-	struct buf *in = conn_input(s->conn);
+	struct buf *in = conn_input(s->core.conn);
 	size_t used;
 
 	if (in->len == 0)
@@ -235,15 +204,15 @@ static bool data_step(struct smtp_session *s)
 	buf_consume(in, used);
 	if (!end)
 		return false;
-	conn_set_idle_timeout(s->conn, smtp_config(smtp_cfg(s))->command_timeout);
-	conn_phase_end(s->conn);
+	conn_set_idle_timeout(s->core.conn, smtp_config(smtp_cfg(s))->command_timeout);
+	conn_phase_end(s->core.conn);
 	smtp_data_end(s);
 	return true;
 }
 
 static bool chunk_step(struct smtp_session *s)
 {
-	struct buf *in = conn_input(s->conn);
+	struct buf *in = conn_input(s->core.conn);
 	size_t n = in->len < s->chunk_left ? in->len : (size_t)s->chunk_left;
 
 	if (n > 0) {
@@ -255,20 +224,20 @@ static bool chunk_step(struct smtp_session *s)
 	if (s->chunk_left > 0)
 		return false;
 	s->chunk_reading = false;
-	conn_set_idle_timeout(s->conn, smtp_config(smtp_cfg(s))->command_timeout);
-	conn_phase_end(s->conn);
+	conn_set_idle_timeout(s->core.conn, smtp_config(smtp_cfg(s))->command_timeout);
+	conn_phase_end(s->core.conn);
 	smtp_chunk_end(s);
 	return true;
 }
 
 static bool next_line(struct smtp_session *s)
 {
-	struct buf *in = conn_input(s->conn);
+	struct buf *in = conn_input(s->core.conn);
 	char copy[SMTP_AUTH_LINE_MAX];
 	struct slice line;
 	size_t used;
 	/* AUTH lines carry base64 and may be long (RFC 4954 §4) */
-	bool auth = s->sx.wait != SASL_WAIT_NONE ||
+	bool auth = s->core.sx.wait != SASL_WAIT_NONE ||
 		    (in->len >= 5 && strncasecmp(in->data, "AUTH ", 5) == 0);
 
 	int r = smtp_parse_line(in->data, in->len, auth ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX, &line,
@@ -286,9 +255,9 @@ static bool next_line(struct smtp_session *s)
 	memcpy(copy, line.p, line.len);
 	line.p = copy;
 	buf_consume(in, used);
-	conn_unit_done(s->conn);
-	if (s->sx.wait != SASL_WAIT_NONE)
-		smtp_auth_line(s, line);
+	conn_unit_done(s->core.conn);
+	if (s->core.sx.wait != SASL_WAIT_NONE)
+		proto_sasl_line(&s->core, line, false);
 	else
 		smtp_cmd_dispatch(s, line);
 	secure_zero(copy, line.len); /* it may have held a password */
@@ -299,15 +268,15 @@ static bool session_step(void *p)
 {
 	struct smtp_session *s = p;
 
-	if (s->frame.dead || s->closing || proto_frame_busy(&s->frame) || s->tls_starting)
+	if (s->core.dead || s->core.closing || proto_session_busy(&s->core) || s->core.tls_starting)
 		return false;
-	if (conn_output_pending(s->conn) >= SMTP_OUTBUF_THROTTLE)
+	if (conn_output_pending(s->core.conn) >= SMTP_OUTBUF_THROTTLE)
 		return false; /* resumed by `drained` */
 	if (s->state == SMTP_DATA)
 		return data_step(s);
 	if (s->chunk_reading)
 		return chunk_step(s);
-	if (s->shutdown && s->sx.wait == SASL_WAIT_NONE) {
+	if (s->core.shutdown && s->core.sx.wait == SASL_WAIT_NONE) {
 		smtp_reply(s, 421, "4.3.2 %s Service shutting down", smtp_cfg(s)->hostname);
 		smtp_session_close(s, "shutdown");
 		return false;
@@ -315,193 +284,138 @@ static bool session_step(void *p)
 	return next_line(s);
 }
 
-/* --- jobs (proto/job.h does the frame) ------------------------------------------------ */
+/* --- jobs (proto/session.h does the rest) ------------------------------------------- */
 
 struct smtp_job *smtp_job_new(struct smtp_session *s, smtp_job_finish_fn *finish)
 {
-	struct smtp_job *job = xcalloc(1, sizeof(*job));
+	struct smtp_job *job = proto_job_new(&s->core, sizeof(*job));
 	job->sess = s;
-	job->dir = s->svc->env->dir;
 	job->delivery = s->svc->env->delivery;
 	job->finish = finish;
 	return job;
 }
 
-static void job_free(void *p)
+static void job_clear(struct proto_job *p)
 {
-	struct smtp_job *job = p;
+	struct smtp_job *job = (struct smtp_job *)p;
 
 	free(job->ids);
 	free(job->notify);
 	free(job->orcpt);
-	sasl_job_clear(&job->sasl);
 	buf_free(&job->msg);
 	delivery_out_clear(&job->out);
-	free(job);
 }
 
-static void job_finish(void *p)
+static void job_finish(struct proto_job *p)
 {
-	struct smtp_job *job = p;
+	struct smtp_job *job = (struct smtp_job *)p;
 	struct smtp_session *s = job->sess;
 
 	job->finish(s, job);
 	/* the command ends with its answer, unless an AUTH exchange goes on */
-	if (s->frame.job == NULL && s->sx.wait == SASL_WAIT_NONE)
+	if (s->core.job == NULL && s->core.sx.wait == SASL_WAIT_NONE)
 		smtp_cmd_finish(s);
 }
 
-void smtp_job_done(void *p)
+static void busy(void *p)
 {
-	struct smtp_job *job = p;
-	proto_frame_job_done(&job->sess->frame, job, job_finish, job_free);
-}
+	struct smtp_session *s = p;
 
-static bool submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn,
-		   enum worker_lane lane)
-{
-	if (proto_frame_submit(&s->frame, s->svc->env->workers, lane, fn, smtp_job_done, job) == 0)
-		return true;
-	job_free(job);
-	log_warn("sid=%s smtp worker queue full", s->sid);
 	smtp_reply(s, 451, "4.3.0 Server busy, try again later");
 	smtp_cmd_finish(s);
-	return false;
 }
 
-bool smtp_job_submit(struct smtp_session *s, struct smtp_job *job, worker_fn *fn)
+/* --- connection events (proto/session.h runs them) ------------------------------------ */
+
+static void reset_auth(void *p)
 {
-	return submit(s, job, fn, WORKER_LANE_QUICK);
+	smtp_reset_auth(p);
 }
 
-/* The end of the brake's wait (or no wait): a password check, in the hash
-   lane (net/workers.h). A refused job ends the AUTH state too, so the next
-   line is a command again. */
-static void braked_submit(void *sess, void *job, worker_fn *fn)
+static void tls_ready(void *p)
 {
-	struct smtp_session *s = sess;
-
-	if (!submit(s, job, fn, WORKER_LANE_HASH))
-		smtp_reset_auth(s);
-}
-
-void smtp_job_submit_after(struct smtp_session *s, struct smtp_job *job, worker_fn *fn,
-			   uint64_t wait_ms)
-{
-	proto_frame_submit_after(&s->frame, smtp_loop(s), wait_ms, job, fn, braked_submit,
-				 job_free);
-}
-
-/* --- connection events ------------------------------------------------------------------ */
-
-static void on_data_in(struct conn *c, void *ctx)
-{
-	struct smtp_session *s = ctx;
-	proto_frame_run(&s->frame);
-}
-
-static void on_tls_ready(struct conn *c, void *ctx)
-{
-	struct smtp_session *s = ctx;
+	struct smtp_session *s = p;
 
 	/* RFC 3207 §4.2: forget everything; the client starts with EHLO again */
-	s->tls_starting = false;
 	smtp_tx_free(&s->tx);
 	smtp_reset_auth(s);
 	smtp_enter_state(s, SMTP_GREETED);
 	s->helo[0] = '\0';
-	proto_frame_run(&s->frame);
 }
 
-static void on_timeout(struct conn *c, void *ctx)
+static unsigned idle_timeout(void *p)
 {
-	struct smtp_session *s = ctx;
+	return smtp_config(smtp_cfg(p))->command_timeout;
+}
 
-	if (s->frame.in_run)
-		return;
-	/* our side is busy (a job, the login brake, a commit waiting for a worker),
-	   not the client */
-	if (proto_frame_busy(&s->frame)) {
-		conn_set_idle_timeout(c, smtp_config(smtp_cfg(s))->command_timeout);
-		return;
-	}
-	s->frame.in_run = true;
+static void on_timeout(void *p, bool idle)
+{
+	struct smtp_session *s = p;
+
 	smtp_reply(s, 421, "4.4.2 %s Error: timeout exceeded", smtp_cfg(s)->hostname);
 	smtp_session_close(s, "timeout");
-	proto_frame_leave(&s->frame);
 }
 
-static void on_closed(struct conn *c, void *ctx, const char *reason)
+static void on_closed(void *p, struct conn *c)
 {
-	struct smtp_session *s = ctx;
-
-	s->conn = NULL;
-	s->frame.dead = true;
-	proto_frame_cancel_wait(&s->frame);
-	/* the session record itself is the server's, when the conn is gone */
+	struct smtp_session *s = p;
 	char extra[64];
+
 	snprintf(extra, sizeof(extra), "messages=%llu state=%s", (unsigned long long)s->messages,
 		 smtp_state_name(s->state));
 	conn_set_session_info(c, s->auth != NULL ? s->auth->address : NULL, s->cmds_done,
 			      s->bytes_in, extra);
-	if (!s->frame.in_run && s->frame.job == NULL)
-		session_free(s);
 }
 
-static const struct conn_events smtp_conn_events = {
-    .data_in = on_data_in,
-    .drained = on_data_in,
-    .tls_ready = on_tls_ready,
+const struct proto_session_ops smtp_session_ops = {
+    .name = "smtp",
+    .step = session_step,
+    .free = session_free,
+    .busy = busy,
+    .reset_auth = reset_auth,
+    .job_finish = job_finish,
+    .job_clear = job_clear,
+    .tls_ready = tls_ready,
+    .idle_timeout = idle_timeout,
     .timeout = on_timeout,
     .closed = on_closed,
+    .sasl = &smtp_sasl_ops,
 };
+
+/* proto_session_new() makes the session around its core */
+_Static_assert(offsetof(struct smtp_session, core) == 0, "the core comes first");
 
 void smtp_session_start(struct smtp_service *svc, struct conn *c, bool submission)
 {
 	const struct config *cfg = svc->env->cfg;
-	struct arena *a = arena_new(SMTP_ARENA_FIRST);
-	struct smtp_session *s = arena_alloc(a, sizeof(*s));
+	struct smtp_session *s = proto_session_new(sizeof(*s), SMTP_ARENA_FIRST, &smtp_session_ops,
+						   svc->env, c, &svc->sessions);
 
-	s->arena = a;
 	s->svc = svc;
-	s->conn = c;
-	s->frame = (struct proto_frame){.sess = s, .step = session_step, .free = session_free};
 	s->state = SMTP_GREETED;
-	snprintf(s->sid, sizeof(s->sid), "%s", conn_id(c));
-	s->ip = arena_strdup(a, conn_peer_ip(c));
-	s->service = conn_service(c);
 	s->submission = submission;
-	s->shutdown = svc->stopping;
-	s->next = svc->first;
-	if (s->next != NULL)
-		s->next->prev = s;
-	svc->first = s;
-	svc->sessions++;
-
-	conn_set_events(c, &smtp_conn_events, s);
 	conn_set_input_max(c, SMTP_AUTH_LINE_MAX);
 	conn_set_idle_timeout(c, smtp_config(cfg)->command_timeout);
-	s->frame.in_run = true;
 	smtp_reply(s, 220, "%s ESMTP mailroom", cfg->hostname);
-	while (session_step(s)) /* the client may have spoken first */
-		;
-	proto_frame_leave(&s->frame);
+	proto_session_steps(&s->core); /* the client may have spoken first */
+}
+
+static bool shutdown_stop(void *p)
+{
+	struct smtp_session *s = p;
+
+	if (s->state == SMTP_DATA)
+		return false; /* let the message arrive; 421 follows its answer */
+	/* an AUTH exchange waiting for the client ends now; a step on a
+	   worker or waiting out the login brake holds s->core.sx */
+	if (s->core.sx.wait != SASL_WAIT_NONE)
+		smtp_reset_auth(s);
+	return true;
 }
 
 void smtp_service_shutdown(struct smtp_service *svc)
 {
-	svc->stopping = true;
-	for (struct smtp_session *s = svc->first, *next; s != NULL; s = next) {
-		next = s->next;
-		s->shutdown = true;
-		if (s->state == SMTP_DATA)
-			continue; /* let the message arrive; 421 follows its answer */
-		/* an AUTH exchange waiting for the client ends now; a step on a
-		   worker or waiting out the login brake holds s->sx */
-		if (s->sx.wait != SASL_WAIT_NONE)
-			smtp_reset_auth(s);
-		proto_frame_run(&s->frame); /* may free s */
-	}
+	proto_session_list_shutdown(&svc->sessions, shutdown_stop);
 }
 
 /* --- the service entry (proto/service.h) ------------------------------------ */

@@ -102,14 +102,14 @@ static void work_sender(void *thread_ctx, void *p)
 	struct store *st = thread_ctx;
 	struct dir_rcpt r = {0};
 
-	job->result = STORE_OK;
+	job->core.result = STORE_OK;
 	if (job->check_owner) {
-		job->result = directory_resolve(job->dir, st, job->address, &r);
+		job->core.result = directory_resolve(job->core.dir, st, job->address, &r);
 		job->ids = r.ids;
 		job->n_ids = r.n_ids;
 		r.ids = NULL;
 		dir_rcpt_clear(&r);
-		if (job->result != STORE_OK)
+		if (job->core.result != STORE_OK)
 			return;
 	}
 	delivery_sender_check(job->delivery, st, job->plan, &job->dres);
@@ -164,16 +164,16 @@ static const char *limit_name(const struct delivery_result *res)
 
 static void finish_sender(struct smtp_session *s, struct smtp_job *job)
 {
-	if (job->result != STORE_OK && job->result != STORE_NOTFOUND &&
-	    job->result != STORE_INVALID) {
-		smtp_reply_store_error(s, job->result, "sender lookup");
+	if (job->core.result != STORE_OK && job->core.result != STORE_NOTFOUND &&
+	    job->core.result != STORE_INVALID) {
+		smtp_reply_store_error(s, job->core.result, "sender lookup");
 		smtp_tx_free(&s->tx);
 		return;
 	}
 	if (job->check_owner &&
-	    (job->result != STORE_OK ||
+	    (job->core.result != STORE_OK ||
 	     !smtp_policy_sender_owned(job->ids, job->n_ids, s->auth->mailbox_id))) {
-		log_info("sid=%s smtp sender refused from=<%s> user=%s", s->sid, job->address,
+		log_info("sid=%s smtp sender refused from=<%s> user=%s", s->core.sid, job->address,
 			 s->auth->address);
 		smtp_reply(s, 553, "5.7.1 Sender address <%s> not owned by user %s", job->address,
 			   s->auth->address);
@@ -182,8 +182,9 @@ static void finish_sender(struct smtp_session *s, struct smtp_job *job)
 		return;
 	}
 	if (job->dres.verdict != DELIVERY_OK) {
-		log_info("sid=%s delivery limit user=%s from=<%s> limit=%s reason=\"%s\"", s->sid,
-			 s->auth->address, job->address, limit_name(&job->dres), job->dres.text);
+		log_info("sid=%s delivery limit user=%s from=<%s> limit=%s reason=\"%s\"",
+			 s->core.sid, s->auth->address, job->address, limit_name(&job->dres),
+			 job->dres.text);
 		reply_delivery(s, &job->dres, NULL);
 		smtp_tx_free(&s->tx);
 		return;
@@ -255,7 +256,7 @@ static enum smtp_cmd_result smtp_do_mail(struct smtp_session *s, const struct sm
 		snprintf(job->address, sizeof(job->address), "%s", path->address);
 		job->check_owner = smtp_config(cfg)->sender_login_match && !t->null_sender;
 		job->plan = t->plan;
-		if (!smtp_job_submit(s, job, work_sender)) {
+		if (!proto_job_submit(&job->core, work_sender)) {
 			smtp_tx_free(&s->tx);
 			return SMTP_CMD_OK; /* replied and finished */
 		}
@@ -315,7 +316,7 @@ static void work_rcpt(void *thread_ctx, void *p)
 	int rc = STORE_OK;
 
 	memset(&d, 0, sizeof(d));
-	job->result = SMTP_RCPT_TEMP;
+	job->core.result = SMTP_RCPT_TEMP;
 	f.postmaster_local = at != NULL && (size_t)(at - job->address) == 10 &&
 			     strncasecmp(job->address, "postmaster", 10) == 0;
 	if (!f.bare_postmaster && !(job->path_flags & SMTP_PATH_LITERAL) && at != NULL) {
@@ -334,12 +335,12 @@ static void work_rcpt(void *thread_ctx, void *p)
 		enum delivery_verdict v =
 		    delivery_add(job->delivery, st, job->plan, &r, &job->dres);
 		if (v != DELIVERY_UNKNOWN) {
-			job->result = SMTP_RCPT_LOCAL; /* dres says how it went */
+			job->core.result = SMTP_RCPT_LOCAL; /* dres says how it went */
 			goto out;
 		}
 	}
-	job->result = smtp_policy_rcpt(&f);
-	if (job->result == SMTP_RCPT_REMOTE)
+	job->core.result = smtp_policy_rcpt(&f);
+	if (job->core.result == SMTP_RCPT_REMOTE)
 		delivery_add_remote(job->plan, &r, &job->dres);
 out:
 	job->status = rc;
@@ -351,16 +352,16 @@ static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
 	struct smtp_tx *t = s->tx;
 	const char *a = job->address;
 
-	switch ((enum smtp_rcpt_verdict)job->result) {
+	switch ((enum smtp_rcpt_verdict)job->core.result) {
 	case SMTP_RCPT_LOCAL:
 	case SMTP_RCPT_POSTMASTER:
 	case SMTP_RCPT_REMOTE:
 		if (job->dres.postmaster_fallback)
 			log_warn("sid=%s smtp [smtp] postmaster <%s> names no mailbox here: mail "
 				 "for <%s> goes to the built-in postmaster",
-				 s->sid, smtp_config(smtp_cfg(s))->postmaster, a);
+				 s->core.sid, smtp_config(smtp_cfg(s))->postmaster, a);
 		if (job->dres.verdict != DELIVERY_OK) {
-			log_info("sid=%s %s to=<%s> user=%s limit=%s reason=\"%s\"", s->sid,
+			log_info("sid=%s %s to=<%s> user=%s limit=%s reason=\"%s\"", s->core.sid,
 				 job->dres.limit >= 0 ? "delivery limit" : "smtp rcpt refused", a,
 				 s->auth != NULL ? s->auth->address : "-", limit_name(&job->dres),
 				 job->dres.text);
@@ -372,16 +373,17 @@ static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
 		}
 		break;
 	case SMTP_RCPT_UNKNOWN:
-		log_info("sid=%s smtp rcpt refused to=<%s> reason=unknown ip=%s", s->sid, a, s->ip);
+		log_info("sid=%s smtp rcpt refused to=<%s> reason=unknown ip=%s", s->core.sid, a,
+			 s->core.ip);
 		smtp_reply(s, 550, "5.1.1 <%s>: Recipient address rejected: User unknown", a);
 		smtp_session_error(s);
 		return;
 	case SMTP_RCPT_RELAY:
 	case SMTP_RCPT_ROUTING:
-		log_info("sid=%s smtp rcpt refused to=<%s> reason=%s ip=%s", s->sid, a,
-			 job->result == SMTP_RCPT_RELAY ? "relay" : "routing", s->ip);
+		log_info("sid=%s smtp rcpt refused to=<%s> reason=%s ip=%s", s->core.sid, a,
+			 job->core.result == SMTP_RCPT_RELAY ? "relay" : "routing", s->core.ip);
 		smtp_reply(s, 550, "5.7.1 <%s>: %s", a,
-			   job->result == SMTP_RCPT_RELAY
+			   job->core.result == SMTP_RCPT_RELAY
 			       ? "Relay access denied"
 			       : "Sender-specified routing is not allowed");
 		smtp_session_error(s);
@@ -445,7 +447,7 @@ static enum smtp_cmd_result smtp_do_rcpt(struct smtp_session *s, const struct sm
 		job->orcpt = xstrndup(rp->orcpt.p, rp->orcpt.len);
 	job->authenticated = s->auth != NULL;
 	job->plan = s->tx->plan;
-	return smtp_job_submit(s, job, work_rcpt) ? SMTP_CMD_ASYNC : SMTP_CMD_OK;
+	return proto_job_submit(&job->core, work_rcpt) ? SMTP_CMD_ASYNC : SMTP_CMD_OK;
 }
 
 enum smtp_cmd_result smtp_cmd_rcpt(struct smtp_cmd_ctx *ctx)
@@ -473,8 +475,8 @@ enum smtp_cmd_result smtp_cmd_data(struct smtp_cmd_ctx *ctx)
 	buf_free(&s->tx->body);
 	smtp_data_init(&s->data, &s->tx->body, smtp_config(cfg)->max_message_size);
 	smtp_enter_state(s, SMTP_DATA);
-	conn_set_idle_timeout(s->conn, smtp_config(cfg)->data_timeout);
-	conn_phase_begin(s->conn);
+	conn_set_idle_timeout(s->core.conn, smtp_config(cfg)->data_timeout);
+	conn_phase_begin(s->core.conn);
 	smtp_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
 	return SMTP_CMD_OK;
 }
@@ -511,7 +513,7 @@ static void received_header(struct smtp_session *s, struct buf *b, const char *q
 	const struct config *cfg = smtp_cfg(s);
 	const struct smtp_tx *t = s->tx;
 	char date[64];
-	bool tls = conn_is_tls(s->conn);
+	bool tls = conn_is_tls(s->core.conn);
 
 	rfc5322_now(date, sizeof(date));
 	/* RFC 3848 §2 (and RFC 6531 §3.7.3 for SMTPUTF8) protocol names:
@@ -524,9 +526,9 @@ static void received_header(struct smtp_session *s, struct buf *b, const char *q
 			: tls	  ? (s->auth ? "UTF8SMTPSA" : "UTF8SMTPS")
 				  : (s->auth ? "UTF8SMTPA" : "UTF8SMTP");
 	buf_printf(b, "Received: from %s ([%s])\r\n\tby %s (mailroom) with %s id %s", s->helo,
-		   s->ip, cfg->hostname, proto, qid);
+		   s->core.ip, cfg->hostname, proto, qid);
 	if (tls)
-		buf_printf(b, "\r\n\t(%s)", conn_tls_desc(s->conn));
+		buf_printf(b, "\r\n\t(%s)", conn_tls_desc(s->core.conn));
 	if (s->auth != NULL)
 		buf_printf(b, "\r\n\t(authenticated as %s)", s->auth->address);
 	if (t->n_rcpts == 1)
@@ -602,14 +604,14 @@ static void log_message(struct smtp_session *s, const char *qid, size_t size, co
 	snprintf(code, sizeof(code), "%d", s->reply_code);
 	struct log_record r = {
 	    .event = LOG_EV_MESSAGE,
-	    .service = s->service,
-	    .sid = s->sid,
+	    .service = s->core.service,
+	    .sid = s->core.sid,
 	    .qid = qid,
-	    .ip = s->ip,
+	    .ip = s->core.ip,
 	    .user = s->auth != NULL ? s->auth->address : NULL,
 	    .result = code,
 	    .reason = reason,
-	    .tls = s->conn != NULL ? conn_tls_version(s->conn) : NULL,
+	    .tls = s->core.conn != NULL ? conn_tls_version(s->core.conn) : NULL,
 	    .usec = log_now_usec() - s->data_end_us,
 	    .bytes = size,
 	    .count = t->n_rcpts,
@@ -622,7 +624,7 @@ static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 {
 	char res[64];
 
-	delivery_log(&job->out, s->sid);
+	delivery_log(&job->out, s->core.sid);
 	if (job->commit.sub.status == STORE_OK) {
 		smtp_reply(s, 250, "2.0.0 Ok: queued as %s", job->qid);
 		const struct service_env *env = s->svc->env;
@@ -644,8 +646,8 @@ static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 		/* the local mailboxes got it in the same commit */
 		struct log_record r = {
 		    .event = LOG_EV_DELIVERY,
-		    .service = s->service,
-		    .sid = s->sid,
+		    .service = s->core.service,
+		    .sid = s->core.sid,
 		    .qid = job->qid,
 		    .result = "local",
 		    .usec = log_now_usec() - s->data_end_us,
@@ -681,8 +683,8 @@ void smtp_data_end(struct smtp_session *s)
 		return;
 	}
 	if (!delivery_plan_size_ok(t->plan, s->data.size)) {
-		log_info("sid=%s delivery limit user=%s size=%llu limit=max-message-size", s->sid,
-			 s->auth != NULL ? s->auth->address : "-",
+		log_info("sid=%s delivery limit user=%s size=%llu limit=max-message-size",
+			 s->core.sid, s->auth != NULL ? s->auth->address : "-",
 			 (unsigned long long)s->data.size);
 		data_refuse(s, qid, 552, "5.3.4 Message size exceeds the limit of this sender",
 			    "too big for the sender");
@@ -743,8 +745,8 @@ enum smtp_cmd_result smtp_cmd_bdat(struct smtp_cmd_ctx *ctx)
 	s->chunk_reading = true;
 	s->chunk_discard = false;
 	s->chunk_error = 0;
-	conn_set_idle_timeout(s->conn, smtp_config(cfg)->data_timeout);
-	conn_phase_begin(s->conn);
+	conn_set_idle_timeout(s->core.conn, smtp_config(cfg)->data_timeout);
+	conn_phase_begin(s->core.conn);
 	/* RFC 3030 §2: a refused BDAT's octets are still read and dropped */
 	if (s->state != SMTP_RCPT) {
 		s->chunk_discard = true;

@@ -65,6 +65,10 @@ static void test_full_pool_is_back_pressure(void)
 	struct config cfg;
 	struct service_env srv;
 	struct smtp_session sess[N_MSGS];
+	/* the session's own ops, without its input loop: no connection here */
+	struct proto_session_ops ops = smtp_session_ops;
+	ops.step = no_step;
+	ops.free = no_free;
 
 	test_begin("smtp commit: a full worker pool makes the session wait, never the loop");
 	store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE);
@@ -88,8 +92,8 @@ static void test_full_pool_is_back_pressure(void)
 		struct smtp_session *s = &sess[i];
 		memset(s, 0, sizeof(*s));
 		s->svc = svc;
-		s->frame = (struct proto_frame){.sess = s, .step = no_step, .free = no_free};
-		snprintf(s->sid, sizeof(s->sid), "S%d", i);
+		s->core = (struct proto_session){.sess = s, .ops = &ops, .env = &srv};
+		snprintf(s->core.sid, sizeof(s->core.sid), "S%d", i);
 		struct smtp_job *job = smtp_job_new(s, finish);
 		snprintf(job->qid, sizeof(job->qid), "Q%d", i);
 		job->commit.sub = (struct store_submission){.qid = job->qid,
@@ -99,7 +103,7 @@ static void test_full_pool_is_back_pressure(void)
 							    .mailbox_ids = &a,
 							    .n_local = 1};
 		smtp_commit_submit(s, job); /* returns at once, whatever the pool */
-		test_assert(s->frame.job == job);
+		test_assert(s->core.job == job);
 	}
 	test_assert(finished == 0);
 	test_assert(sess[0].retry == NULL);	     /* queued in the pool */
@@ -112,7 +116,7 @@ static void test_full_pool_is_back_pressure(void)
 	test_assert(finished == N_MSGS);
 	for (int i = 0; i < N_MSGS; i++) {
 		test_assert(statuses[i] == STORE_OK);
-		test_assert(sess[i].frame.job == NULL && sess[i].retry == NULL);
+		test_assert(sess[i].core.job == NULL && sess[i].retry == NULL);
 	}
 	struct store_msg *msgs = NULL;
 	size_t n = 0;
