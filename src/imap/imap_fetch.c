@@ -62,7 +62,7 @@ enum fetch_item {
 #define F_NEEDS_BYTES (F_RFC822 | F_RFC822_HEADER | F_RFC822_TEXT)
 
 struct fetch_section {
-	char label[160]; /* "BODY[1.HEADER.FIELDS (FROM TO)]" as the reply names it */
+	char *label; /* "BODY[1.HEADER.FIELDS (FROM TO)]" as the reply names it */
 	struct imap_section sec;
 	char *fields; /* HEADER.FIELDS: "\nfrom\nto\n" lower case */
 	bool peek, partial;
@@ -117,8 +117,10 @@ static void fetch_ctx_free(void *p)
 {
 	struct fetch_ctx *c = p;
 	batch_free(c);
-	for (size_t i = 0; i < c->n_sec; i++)
+	for (size_t i = 0; i < c->n_sec; i++) {
+		free(c->sec[i].label);
 		free(c->sec[i].fields);
+	}
 	free(c->uids);
 	free(c->ranges);
 	free(c->gone);
@@ -182,14 +184,10 @@ static int parse_section(struct fetch_ctx *c, const struct imap_node *n)
 		f->len = n->num2;
 		buf_printf(&label, "<%llu>", (unsigned long long)f->off);
 	}
-	if (label.len >= sizeof(f->label)) {
-		buf_free(&label);
-		buf_free(&fields);
-		return -1;
-	}
-	memcpy(f->label, label.data, label.len + 1);
+	/* the label is as long as the request's field list (neomutt asks for
+	   19 fields), which the command's length limit bounds */
+	f->label = label.data;
 	f->fields = fields.data;
-	buf_free(&label);
 	c->n_sec++;
 	if (!f->peek)
 		c->set_seen = true;
