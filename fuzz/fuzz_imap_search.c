@@ -191,7 +191,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						1704067200 + (int64_t)(hi % 5) * 86400 - 43200,
 						(uint64_t)(hi % 7) + 1,
 						text,
-						len};
+						len,
+						NULL};
 	}
 
 	if (compile(data, args_len, false, &env, &prog) != 0)

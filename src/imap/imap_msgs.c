@@ -8,6 +8,7 @@
  */
 #include "imap/imap_private.h"
 #include "imap/imap_search.h"
+#include "mime/mime_tree.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -571,6 +572,23 @@ static void search_ctx_free(void *p)
 	free(c);
 }
 
+/* The store's cached MIME tree of a body (store_body_mime_get), or NULL:
+   imap_search_match() then parses the message itself (it also checks that
+   the tree is of these bytes). Nothing is written: a SEARCH stays a read,
+   on an EXAMINEd folder too; FETCH caches the trees it makes. */
+static struct mime_tree *cached_tree(struct store *st, int64_t body_id)
+{
+	struct buf blob = {0};
+	struct mime_tree *t = NULL;
+	const char *err;
+
+	if (store_body_mime_get(st, body_id, &blob) == STORE_OK &&
+	    mime_tree_deserialize(blob.data, blob.len, &t, &err) < 0)
+		t = NULL;
+	buf_free(&blob);
+	return t;
+}
+
 static void work_search(void *thread_ctx, void *p)
 {
 	struct imap_job *job = p;
@@ -578,7 +596,7 @@ static void work_search(void *thread_ctx, void *p)
 	struct store *st = thread_ctx;
 	struct store_imsg *m = NULL;
 	size_t n = 0, k = 0;
-	bool text = imap_search_needs_text(c->prog);
+	bool text = imap_search_needs_text(c->prog), tree = imap_search_needs_body(c->prog);
 
 	job->result = store_folder_load(st, job->folder_id, &m, &n);
 	if (job->result != STORE_OK)
@@ -602,6 +620,7 @@ static void work_search(void *thread_ctx, void *p)
 				break;
 			}
 		}
+		struct mime_tree *t = tree ? cached_tree(st, m[k].body_id) : NULL;
 		struct imap_search_msg sm = {
 		    .seq = i + 1,
 		    .uid = m[k].uid,
@@ -612,12 +631,14 @@ static void work_search(void *thread_ctx, void *p)
 		    .modseq = m[k].modseq,
 		    .msg = body.data,
 		    .len = body.len,
+		    .tree = t,
 		};
 		if (imap_search_match(c->prog, &sm)) {
 			c->matches[c->n_matches++] = c->uid ? m[k].uid : i + 1;
 			if (m[k].modseq > c->highest)
 				c->highest = m[k].modseq;
 		}
+		mime_tree_free(&t);
 		buf_free(&body);
 	}
 	store_imsgs_free(m, n);
