@@ -13,7 +13,9 @@
  *   if (r == IMAP_SEARCH_BADCHARSET) -> "tag NO " IMAP_SEARCH_BADCHARSET_CODE " <err>"
  *   if (r < 0)                       -> "tag BAD <err>"
  *   for each message of the folder, in sequence order:
- *       fill struct imap_search_msg (the text only if imap_search_needs_text())
+ *       fill struct imap_search_msg (the text only if imap_search_needs_text();
+ *       the store's cached MIME tree, if it has one, when
+ *       imap_search_needs_body())
  *       if (imap_search_match(prog, &m)) append cmd.uid ? m.uid : m.seq
  *   imap_search_result(prog, ids, n, cmd.uid, tag, false, &out);  (tag: cmd.tag
  *       as a NUL-terminated string)

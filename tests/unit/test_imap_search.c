@@ -822,7 +822,7 @@ static void test_needs_text(void)
 	struct imap_search *prog;
 	const char *err;
 
-	test_begin("imap_search_needs_text (S5)");
+	test_begin("imap_search_needs_text (S5), imap_search_needs_body");
 	static const struct {
 		const char *args;
 		bool text;
@@ -839,10 +839,15 @@ static void test_needs_text(void)
 	    {"CC x", true},
 	    {"BCC x", true},
 	    {"SUBJECT x", true},
+	    {"OR SEEN NOT TEXT x", true},
+	    {"SUBJECT x BODY y", true},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(t); i++) {
 		test_assert(compile_env(t[i].args, &env1, &prog, &err) == 0);
 		test_assert(imap_search_needs_text(prog) == t[i].text);
+		/* the MIME tree only for BODY and TEXT */
+		test_assert(imap_search_needs_body(prog) == (strstr(t[i].args, "BODY") != NULL ||
+							     strstr(t[i].args, "TEXT") != NULL));
 		/* no text needed: a NULL message is never read */
 		struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024, 7, NULL, 12345, NULL};
 		if (!t[i].text)
