@@ -317,6 +317,8 @@ static void unfold_trim(struct buf *b)
 {
 	size_t w = 0, skip = 0;
 
+	if (b->data == NULL)
+		return;
 	for (size_t i = 0; i < b->len; i++)
 		if (b->data[i] != '\n')
 			b->data[w++] = b->data[i];
@@ -326,8 +328,7 @@ static void unfold_trim(struct buf *b)
 		skip++;
 	memmove(b->data, b->data + skip, w - skip);
 	b->len = w - skip;
-	if (b->data != NULL)
-		b->data[b->len] = '\0';
+	b->data[b->len] = '\0';
 }
 
 /* The header as the MIME tree reads it (mime_hdr_next(), Dovecot's way):

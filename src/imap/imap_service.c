@@ -110,10 +110,11 @@ int imap_view_select(const struct imap_view *v, const struct imap_node *set, boo
 			*err_r = "Invalid sequence set";
 		return -1;
 	}
-	if (ss.last) { /* "$": the saved UIDs, ascending; an expunge took its own out */
-		*n_r = v->n_saved;
+	if (ss.last) { /* "$": the saved UIDs (ascending) that the view holds */
 		*uids_r = xmalloc((v->n_saved > 0 ? v->n_saved : 1) * sizeof(**uids_r));
-		memcpy(*uids_r, v->saved, v->n_saved * sizeof(**uids_r));
+		for (uint32_t i = 0; i < v->n_saved; i++)
+			if (imap_view_seq(v, v->saved[i]) != 0)
+				(*uids_r)[(*n_r)++] = v->saved[i];
 		return 0;
 	}
 	uint32_t *out = NULL;
