@@ -12,13 +12,16 @@
  *
  * Checked: compile gives a program or a NULL one and a static error (S2);
  * a match gives the same answer twice and is unchanged when the message
- * text is withheld from a program that does not need it (S3, S5); "NOT
+ * text is withheld from a program that does not need it (S3, S5), and
+ * when BODY or TEXT is given the message's MIME tree through its cached
+ * form (serialised and read back) instead of parsing it itself; "NOT
  * (" input ")" matches exactly the other messages (S6), when it parses
  * and compiles; the untagged result is one line and its ALL and COUNT
  * give back exactly the matching ids (S7).
  */
 #include "fuzz.h"
 #include "imap/imap_search.h"
+#include "mime/mime_tree.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -191,7 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						1704067200 + (int64_t)(hi % 5) * 86400 - 43200,
 						(uint64_t)(hi % 7) + 1,
 						text,
-						len};
+						len,
+						NULL};
 	}
 
 	if (compile(data, args_len, false, &env, &prog) != 0)
@@ -208,6 +212,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			blind.msg = NULL;
 			blind.len = 0;
 			CHECK(imap_search_match(prog, &blind) == got[i]);
+		}
+		if (imap_search_needs_body(prog)) { /* the cached tree answers alike */
+			struct mime_tree *t = mime_tree_parse(m[i].msg, m[i].len), *t2 = NULL;
+			struct buf blob = {0};
+			const char *err;
+			mime_tree_serialize(t, &blob);
+			CHECK(mime_tree_deserialize(blob.data, blob.len, &t2, &err) == 0);
+			struct imap_search_msg cached = m[i];
+			cached.tree = t2;
+			CHECK(imap_search_match(prog, &cached) == got[i]);
+			mime_tree_free(&t);
+			mime_tree_free(&t2);
+			buf_free(&blob);
 		}
 		if (got[i])
 			ids[n++] = uid ? m[i].uid : m[i].seq;

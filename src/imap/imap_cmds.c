@@ -90,7 +90,7 @@ void imap_capabilities(const struct imap_session *s, struct buf *out)
 	buf_append_str(out, ic->literal_plus ? " LITERAL+" : " LITERAL-");
 	buf_append_str(out, " ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN");
 	buf_append_str(out, " SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH STATUS=SIZE CONDSTORE "
-			    "QRESYNC QUOTA QUOTA=RES-STORAGE BINARY");
+			    "QRESYNC QUOTA QUOTA=RES-STORAGE BINARY SEARCHRES");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)ic->append_limit);
 }
 

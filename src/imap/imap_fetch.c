@@ -710,15 +710,19 @@ enum imap_cmd_result imap_cmd_fetch(struct imap_cmd_ctx *ctx)
 			const char *e = NULL;
 			uint32_t top = s->sel->uidnext > 0 ? s->sel->uidnext - 1 : 0;
 			if (!imap_node_astring(set, &text) ||
-			    imap_parse_seqset(text, false, &ss, &e) < 0) {
+			    imap_parse_seqset(text, true, &ss, &e) < 0) {
 				fetch_ctx_free(c);
 				imap_tagged(s, "BAD", "Invalid UID set");
 				return IMAP_CMD_DONE;
 			}
-			c->ranges = xmalloc((ss.n > 0 ? ss.n : 1) * sizeof(*c->ranges));
-			for (size_t i = 0; i < ss.n; i++)
-				c->ranges[i] = imap_seq_range_resolve(ss.r[i], top);
-			c->n_ranges = ss.n;
+			const struct imap_view *v = s->sel;
+			size_t n = ss.last ? v->n_saved : ss.n;
+			c->ranges = xmalloc((n > 0 ? n : 1) * sizeof(*c->ranges));
+			for (size_t i = 0; i < n; i++) /* "$" (RFC 5182): the saved UIDs */
+				c->ranges[i] =
+				    ss.last ? (struct imap_seq_range){v->saved[i], v->saved[i]}
+					    : imap_seq_range_resolve(ss.r[i], top);
+			c->n_ranges = n;
 		}
 	}
 	int bad = 0;

@@ -4,10 +4,15 @@
  * EXPUNGE and UID EXPUNGE (§6.4.3, RFC 4315), COPY (§6.4.7, with COPYUID),
  * MOVE (RFC 6851) and APPEND (§6.3.12, with APPENDUID; APPENDLIMIT,
  * RFC 7889). Each is one store transaction on a worker; the other
- * sessions on the mailbox are told through env->changed.
+ * sessions on the mailbox are told through env->changed. And SEARCH
+ * (imap_search.h), read on a worker, with SEARCHRES (RFC 5182): RETURN
+ * (SAVE) keeps the matching UIDs in the view (imap_view.saved, what "$"
+ * names in imap_view_select()), so that selecting, closing or unselecting
+ * a folder empties it with the view; an expunge takes its UIDs out.
  */
 #include "imap/imap_private.h"
 #include "imap/imap_search.h"
+#include "mime/mime_tree.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -299,6 +304,16 @@ void imap_tell_expunged(struct imap_session *s, const uint32_t *uids, size_t n)
 		memmove(&v->uids[seq - 1], &v->uids[seq], (v->n - seq) * sizeof(*v->uids));
 		v->n--;
 	}
+	if (v != NULL && v->n_saved > 0) { /* RFC 5182 §2.1: they leave "$" too */
+		uint32_t w = 0;
+		for (size_t r = 0, i = 0; r < v->n_saved; r++) {
+			while (i < n && uids[i] < v->saved[r])
+				i++;
+			if (i == n || uids[i] != v->saved[r])
+				v->saved[w++] = v->saved[r];
+		}
+		v->n_saved = w;
+	}
 	if (n_told > 0) {
 		struct buf b = {0};
 		imap_uid_set_write(&b, told, n_told);
@@ -554,6 +569,7 @@ enum imap_cmd_result imap_cmd_append(struct imap_cmd_ctx *ctx)
 
 struct search_ctx {
 	struct imap_search *prog;
+	bool save;	/* RETURN (SAVE) */
 	uint32_t *view; /* the view's UIDs when the command came (seq = index + 1) */
 	uint32_t n_view;
 	bool uid;
@@ -571,6 +587,23 @@ static void search_ctx_free(void *p)
 	free(c);
 }
 
+/* The store's cached MIME tree of a body (store_body_mime_get), or NULL:
+   imap_search_match() then parses the message itself (it also checks that
+   the tree is of these bytes). Nothing is written: a SEARCH stays a read,
+   on an EXAMINEd folder too; FETCH caches the trees it makes. */
+static struct mime_tree *cached_tree(struct store *st, int64_t body_id)
+{
+	struct buf blob = {0};
+	struct mime_tree *t = NULL;
+	const char *err;
+
+	if (store_body_mime_get(st, body_id, &blob) == STORE_OK &&
+	    mime_tree_deserialize(blob.data, blob.len, &t, &err) < 0)
+		t = NULL;
+	buf_free(&blob);
+	return t;
+}
+
 static void work_search(void *thread_ctx, void *p)
 {
 	struct imap_job *job = p;
@@ -578,7 +611,7 @@ static void work_search(void *thread_ctx, void *p)
 	struct store *st = thread_ctx;
 	struct store_imsg *m = NULL;
 	size_t n = 0, k = 0;
-	bool text = imap_search_needs_text(c->prog);
+	bool text = imap_search_needs_text(c->prog), tree = imap_search_needs_body(c->prog);
 
 	job->core.result = store_folder_load(st, job->folder_id, &m, &n);
 	if (job->core.result != STORE_OK)
@@ -602,6 +635,7 @@ static void work_search(void *thread_ctx, void *p)
 				break;
 			}
 		}
+		struct mime_tree *t = tree ? cached_tree(st, m[k].body_id) : NULL;
 		struct imap_search_msg sm = {
 		    .seq = i + 1,
 		    .uid = m[k].uid,
@@ -612,15 +646,49 @@ static void work_search(void *thread_ctx, void *p)
 		    .modseq = m[k].modseq,
 		    .msg = body.data,
 		    .len = body.len,
+		    .tree = t,
 		};
 		if (imap_search_match(c->prog, &sm)) {
 			c->matches[c->n_matches++] = c->uid ? m[k].uid : i + 1;
 			if (m[k].modseq > c->highest)
 				c->highest = m[k].modseq;
 		}
+		mime_tree_free(&t);
 		buf_free(&body);
 	}
 	store_imsgs_free(m, n);
+}
+
+/* "$" becomes uids[0..n) (ascending; taken over), or empty. */
+static void saved_set(struct imap_view *v, uint32_t *uids, uint32_t n)
+{
+	free(v->saved);
+	v->saved = uids;
+	v->n_saved = uids != NULL ? n : 0;
+}
+
+/* RETURN (SAVE) among the arguments, for a command that failed before its
+   program was made: RFC 5182 §2.1 empties "$" then too. */
+static bool asks_save(const struct imap_node *args)
+{
+	if (args == NULL || !imap_node_is(args, "RETURN") || args->next == NULL ||
+	    args->next->type != IMAP_NODE_LIST)
+		return false;
+	for (const struct imap_node *o = args->next->child; o != NULL; o = o->next)
+		if (imap_node_is(o, "SAVE"))
+			return true;
+	return false;
+}
+
+/* The matching UIDs as the saved result keeps them (MIN / MAX alone keep
+   those, imap_search_save_filter()). */
+static void save_result(struct imap_session *s, struct search_ctx *c)
+{
+	uint32_t *uids = xmalloc((c->n_matches > 0 ? c->n_matches : 1) * sizeof(*uids));
+	for (size_t i = 0; i < c->n_matches; i++)
+		uids[i] = c->uid ? c->matches[i] : c->view[c->matches[i] - 1];
+	size_t n = imap_search_save_filter(c->prog, uids, c->n_matches);
+	saved_set(s->sel, uids, (uint32_t)n);
 }
 
 static void finish_search(struct imap_session *s, struct imap_job *job)
@@ -628,10 +696,14 @@ static void finish_search(struct imap_session *s, struct imap_job *job)
 	struct search_ctx *c = job->ctx;
 
 	if (job->core.result != STORE_OK) {
+		if (c->save)
+			saved_set(s->sel, NULL, 0);
 		imap_reply_store_error(s, job->core.result, "search");
 		imap_cmd_finish(s);
 		return;
 	}
+	if (c->save)
+		save_result(s, c);
 	struct buf out = {0};
 	imap_search_result_modseq(c->prog, c->matches, c->n_matches, c->uid, s->tag, false,
 				  c->highest, &out);
@@ -644,16 +716,21 @@ static void finish_search(struct imap_session *s, struct imap_job *job)
 enum imap_cmd_result imap_cmd_search(struct imap_cmd_ctx *ctx)
 {
 	struct imap_session *s = ctx->sess;
-	const struct imap_view *v = s->sel;
+	struct imap_view *v = s->sel;
 	const char *err = NULL;
 	struct imap_search_env env = {
 	    .messages = v->n,
 	    .uid_max = v->n > 0 ? v->uids[v->n - 1] : 0,
 	    .rev2 = s->rev2,
+	    .searchres = true,
+	    .saved = v->saved,
+	    .n_saved = v->n_saved,
 	};
 	struct imap_search *prog = NULL;
 
 	int r = imap_search_compile(ctx->args, &env, &prog, &err);
+	if (r < 0 && asks_save(ctx->args))
+		saved_set(v, NULL, 0);
 	if (r == IMAP_SEARCH_BADCHARSET) {
 		imap_tagged(s, "NO", IMAP_SEARCH_BADCHARSET_CODE " %s", err);
 		return IMAP_CMD_DONE;
@@ -667,12 +744,15 @@ enum imap_cmd_result imap_cmd_search(struct imap_cmd_ctx *ctx)
 	struct imap_job *job = imap_job_new(s, finish_search);
 	struct search_ctx *c = xcalloc(1, sizeof(*c));
 	c->prog = prog;
+	c->save = (imap_search_return(prog) & IMAP_SEARCH_RET_SAVE) != 0;
 	c->uid = ctx->uid;
 	c->n_view = v->n;
 	c->view = xmalloc((v->n > 0 ? v->n : 1) * sizeof(*c->view));
 	memcpy(c->view, v->uids, v->n * sizeof(*c->view));
 	job->ctx = c;
 	job->ctx_free = search_ctx_free;
-	proto_job_submit(&job->core, work_search);
+	bool save = c->save;
+	if (!proto_job_submit(&job->core, work_search) && save)
+		saved_set(v, NULL, 0);
 	return IMAP_CMD_ASYNC;
 }

@@ -120,6 +120,8 @@ struct imap_view {
 	uint32_t n, cap;
 	char *keywords; /* the folder's keywords, for FLAGS */
 	bool dirty;	/* another session or a delivery changed it */
+	/* "$" (RFC 5182): the UIDs SEARCH RETURN (SAVE) kept, ascending */
+	uint32_t *saved, n_saved;
 };
 
 /* Message sequence number of uid in the view, 0 if absent. */
@@ -127,7 +129,8 @@ uint32_t imap_view_seq(const struct imap_view *v, uint32_t uid);
 void imap_view_free(struct imap_view **v);
 /* The UIDs a sequence set names, ascending, without repeats; with uid the
    set holds UIDs (RFC 9051 §6.4.9: those not in the folder are left out,
-   "*" is the largest), else sequence numbers (out of range: -1 with *err_r). */
+   "*" is the largest), else sequence numbers (out of range: -1 with *err_r).
+   "$" is the saved result, with or without uid (RFC 5182 §2.1). */
 int imap_view_select(const struct imap_view *v, const struct imap_node *set, bool uid,
 		     uint32_t **uids_r, size_t *n_r, const char **err_r);
 

@@ -610,6 +610,11 @@ bool imap_search_needs_text(const struct imap_search *prog)
 	return prog->n_ops > 0 && prog->ops[0].cost != COST_CHEAP;
 }
 
+bool imap_search_needs_body(const struct imap_search *prog)
+{
+	return prog->n_ops > 0 && prog->ops[0].cost == COST_BODY;
+}
+
 unsigned imap_search_return(const struct imap_search *prog)
 {
 	return prog->ret;

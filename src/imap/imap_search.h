@@ -13,7 +13,9 @@
  *   if (r == IMAP_SEARCH_BADCHARSET) -> "tag NO " IMAP_SEARCH_BADCHARSET_CODE " <err>"
  *   if (r < 0)                       -> "tag BAD <err>"
  *   for each message of the folder, in sequence order:
- *       fill struct imap_search_msg (the text only if imap_search_needs_text())
+ *       fill struct imap_search_msg (the text only if imap_search_needs_text();
+ *       the store's cached MIME tree, if it has one, when
+ *       imap_search_needs_body())
  *       if (imap_search_match(prog, &m)) append cmd.uid ? m.uid : m.seq
  *   imap_search_result(prog, ids, n, cmd.uid, tag, false, &out);  (tag: cmd.tag
  *       as a NUL-terminated string)
@@ -75,14 +77,19 @@
  *    occurrence counts) has s in its unfolded value, without the white
  *    space at either end (mime_fields_next()), after RFC 2047 encoded words
  *    are decoded. FROM, TO, CC, BCC, SUBJECT are HEADER with that name.
- *  - BODY s: s in the body's text: the MIME structure is walked (to
- *    IMAP_SEARCH_MIME_DEPTH); text leaves (text/...) and leaves without a
- *    Content-Type are decoded from quoted-printable or base64; other leaves
- *    are searched as they are when their encoding is 7bit, 8bit or binary
- *    and skipped when encoded (base64 of an image would match anything);
- *    preambles, epilogues, boundary lines and the parts' own header fields
- *    are no body text; a message/rfc822 part contributes its header as it
- *    is and its body walked the same way.
+ *  - BODY s: s in the body's text: the message's MIME tree (mime_tree.h:
+ *    msg.tree, or parsed from the text when it is NULL or belongs to other
+ *    bytes) is walked to IMAP_SEARCH_MIME_DEPTH; text leaves (text/...,
+ *    and leaves without a Content-Type) are decoded from quoted-printable
+ *    or base64; other leaves are searched as they are when their encoding
+ *    is 7bit, 8bit, binary or one we do not know, and skipped when base64
+ *    or quoted-printable (base64 of an image would match anything); an
+ *    encoded multipart or message part is such a leaf. Preambles,
+ *    epilogues, delimiter lines and the parts' own header fields are no
+ *    body text; a message/rfc822 part contributes its header as it is and
+ *    its body walked the same way; a multipart without parts (no boundary,
+ *    or no delimiter line) is searched as it is. The body is what follows
+ *    the header's empty line: a message without one has none.
  *  - Charsets of decoded text: ISO-8859-1 (latin1) is converted to UTF-8,
  *    in bodies and in encoded words; other charsets are left as the
  *    decoded octets, so their ASCII still matches.
@@ -119,14 +126,18 @@
  *  - IMAP_SEARCH_RANGES_MAX: ranges of all the sequence sets together.
  *  - IMAP_SEARCH_STRINGS_MAX: octets of all the strings together.
  *  - IMAP_SEARCH_MIME_DEPTH: MIME levels walked for BODY and TEXT; deeper
- *    parts are searched as they are.
+ *    parts, and those the tree left whole (MIME_PART_TRUNCATED: past
+ *    MIME_MAX_DEPTH or MIME_TREE_MAX_PARTS), are searched as they are.
  *
  * Memory: the program owns copies of everything it needs (strings, ranges,
  * the saved result); args and env may go once compile returned. A match
  * builds its views of the message (the decoded header fields, the body
  * text) in memory it frees before returning: each at most about twice the
  * message's size (ISO-8859-1 doubles in UTF-8), built only when a key needs
- * it, once however many keys use it.
+ * it, once however many keys use it; and, when msg.tree is NULL, the MIME
+ * tree it parses (linear in the message, at most MIME_TREE_MAX_PARTS
+ * parts). The message itself is the caller's (imap_msgs.c reads one
+ * message at a time, whole, as FETCH does).
  *
  * Invariants (tests and fuzz/fuzz_imap_search.c cite them by number):
  *  S1. Compile reads only the argument chain: args, its ->next and ->child
@@ -137,7 +148,8 @@
  *      message; it writes nothing the caller sees and reads msg only
  *      within [0, len).
  *  S4. Match is bounded: time O(len x program size) (each view is built
- *      once, in O(len x IMAP_SEARCH_MIME_DEPTH); an encoded word is at
+ *      once, in O(len + parts): the tree is parsed in O(len) when not
+ *      given, and every leaf is read once); an encoded word is at
  *      most 200 octets; each string key is one linear scan of a view),
  *      stack depth O(IMAP_SEARCH_DEPTH_MAX + IMAP_SEARCH_MIME_DEPTH).
  *  S5. When imap_search_needs_text() is false, match never looks at msg
@@ -212,9 +224,14 @@ struct imap_search_msg {
 	uint64_t modseq;      /* CONDSTORE (RFC 7162): the MODSEQ key */
 	const char *msg;      /* wire form (CRLF); NULL when no text is needed */
 	size_t len;
+	/* msg's MIME tree (the store's cached one), or NULL: BODY and TEXT
+	   then parse msg once. Read only; ignored unless its message size is
+	   len. */
+	const struct mime_tree *tree;
 };
 
 struct imap_search;
+struct mime_tree;
 
 /* args: the first argument of SEARCH (imap_command.args; NULL if none).
    0 with *prog_r, which imap_search_free() frees; -1 (BAD) or
@@ -226,6 +243,8 @@ void imap_search_free(struct imap_search **prog);
 /* Whether any key reads the message text (HEADER, BODY, TEXT, FROM, TO,
    CC, BCC, SUBJECT, SENT*): only then does the caller load it. */
 bool imap_search_needs_text(const struct imap_search *prog);
+/* Whether BODY or TEXT is among them: only then is the MIME tree read. */
+bool imap_search_needs_body(const struct imap_search *prog);
 bool imap_search_match(const struct imap_search *prog, const struct imap_search_msg *m);
 
 /* enum imap_search_ret bits; 0 when the command had no RETURN. */

@@ -10,14 +10,17 @@
  *    and its RFC 2047 encoded words decoded, ASCII folded to lower case,
  *    with an index of where each field's name and value are; and the day
  *    of the first Date: field (RFC 5322 §3.3, obsolete forms included).
- *  - the body view: the text of the body, the MIME structure walked to
- *    IMAP_SEARCH_MIME_DEPTH, text leaves decoded (quoted-printable,
- *    base64; ISO-8859-1 to UTF-8), ASCII folded.
+ *  - the body view: the text of the body, the message's MIME tree
+ *    (mime/mime_tree.h: the store's cached one the caller gives, or one
+ *    parsed here) walked to IMAP_SEARCH_MIME_DEPTH, each leaf's byte range
+ *    taken from it, text leaves decoded (quoted-printable, base64;
+ *    ISO-8859-1 to UTF-8), ASCII folded.
  * Needles were folded when compiling, so every string key is one memmem()
  * (linear, glibc's two-way) over a view.
  */
 #include "imap/imap_search_private.h"
 #include "mime/mime.h"
+#include "mime/mime_tree.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +40,10 @@ struct view {
 	struct field *fields;
 	size_t n_fields, cap_fields;
 	struct buf body;
-	struct buf tmp; /* a field's value */
-	struct buf dec; /* a leaf's decoded octets */
+	struct buf tmp;		      /* a field's value */
+	struct buf dec;		      /* a leaf's decoded octets */
+	const struct mime_tree *tree; /* the caller's, or NULL */
+	struct mime_tree *own;	      /* parsed here when the caller had none */
 };
 
 static void fold(char *p, size_t n)
@@ -306,26 +311,42 @@ static bool parse_date_field(const char *p, size_t n, int64_t *day_r)
 
 /* --- the header view ---------------------------------------------------- */
 
-/* Where the body of the entity p[0..n) starts, its header being
-   [0, hdr_len): after the empty line that ends it, if there is one. */
-static size_t body_start(const char *p, size_t n, size_t hdr_len)
+/* A field's value as mime_hdr_value() gives it, unfolded (the LF before
+   each continuation line dropped) and without white space at either end. */
+static void unfold_trim(struct buf *b)
 {
-	if (hdr_len < n && p[hdr_len] == '\n')
-		return hdr_len + 1;
-	if (hdr_len + 1 < n && p[hdr_len] == '\r' && p[hdr_len + 1] == '\n')
-		return hdr_len + 2;
-	return hdr_len;
+	size_t w = 0, skip = 0;
+
+	if (b->data == NULL)
+		return;
+	for (size_t i = 0; i < b->len; i++)
+		if (b->data[i] != '\n')
+			b->data[w++] = b->data[i];
+	while (w > 0 && (b->data[w - 1] == ' ' || b->data[w - 1] == '\t'))
+		w--;
+	while (skip < w && (b->data[skip] == ' ' || b->data[skip] == '\t'))
+		skip++;
+	memmove(b->data, b->data + skip, w - skip);
+	b->len = w - skip;
+	b->data[b->len] = '\0';
 }
 
+/* The header as the MIME tree reads it (mime_hdr_next(), Dovecot's way):
+   every line up to the first empty one is a field, or continues the one
+   before; a line without a colon is a field without a name, whose text
+   only TEXT sees. */
 static void build_header(struct view *v)
 {
-	struct mime_fields it;
-	struct slice name;
+	struct mime_hdr_walk w;
+	struct mime_hdr_field hf;
 	bool seen_date = false;
 
 	v->have_hdr = true;
-	mime_fields_begin(&it, v->msg, v->len);
-	while (mime_fields_next(&it, &name, &v->tmp)) {
+	mime_hdr_begin(&w, v->msg, 0, v->len);
+	while (mime_hdr_next(&w, &hf) == MIME_HDR_FIELD) {
+		struct slice name = hf.name;
+		mime_hdr_value(v->msg, &hf, &v->tmp);
+		unfold_trim(&v->tmp);
 		if (v->n_fields == v->cap_fields) {
 			v->cap_fields = v->cap_fields ? 2 * v->cap_fields : 32;
 			v->fields = xrealloc(v->fields, v->cap_fields * sizeof(*v->fields));
@@ -334,8 +355,10 @@ static void build_header(struct view *v)
 		size_t start = v->hdr.len;
 		f->name_off = v->hdr.len;
 		f->name_len = name.len;
-		buf_append(&v->hdr, name.p, name.len);
-		buf_append_str(&v->hdr, ": ");
+		if (name.len > 0) {
+			buf_append(&v->hdr, name.p, name.len);
+			buf_append_str(&v->hdr, ": ");
+		}
 		f->val_off = v->hdr.len;
 		decode_value(v->tmp.data, v->tmp.len, &v->hdr, &v->dec);
 		f->val_len = v->hdr.len - f->val_off;
@@ -352,123 +375,56 @@ static void build_header(struct view *v)
 
 enum cte { CTE_IDENTITY, CTE_QP, CTE_BASE64 };
 
-struct part {
-	bool text, multipart, message, digest, latin1;
-	enum cte cte;
-	char boundary[71]; /* RFC 2046 §5.1.1: 1 to 70 characters */
-	size_t boundary_len, body_off;
-};
-
-static bool tspecial(char c)
+static enum cte cte_of(const char *p, size_t n)
 {
-	return strchr("()<>@,;:\\\"/[]?=", c) != NULL;
+	if (n == 16 && strncasecmp(p, "quoted-printable", n) == 0)
+		return CTE_QP;
+	if (n == 6 && strncasecmp(p, "base64", n) == 0)
+		return CTE_BASE64;
+	return CTE_IDENTITY;
 }
 
-/* An RFC 2045 token at the cursor, at most cap - 1 octets into out. */
-static size_t token(struct cur *c, char *out, size_t cap)
+/* The transfer encoding; one we cannot undo (x-uuencode, say) counts as
+   identity: its text is searched as it is. The tree forgets the Content-*
+   fields of a part that is not MIME (no MIME-Version, no Content-Type),
+   but a reader still undoes a Content-Transfer-Encoding there (Dovecot
+   does), so that part's header is read for it. */
+static enum cte part_cte(struct view *v, const struct mime_part *p)
 {
-	size_t k = 0;
-	while (c->i < c->n && (unsigned char)c->p[c->i] > ' ' && (unsigned char)c->p[c->i] < 0x7f &&
-	       !tspecial(c->p[c->i])) {
-		if (k + 1 < cap)
-			out[k++] = c->p[c->i];
-		c->i++;
+	if (p->encoding != NULL)
+		return cte_of(p->encoding, strlen(p->encoding));
+	if (p->flags & MIME_PART_IS_MIME)
+		return CTE_IDENTITY;
+	struct mime_hdr_walk w;
+	struct mime_hdr_field f;
+	mime_hdr_begin(&w, v->msg, p->hdr_off, p->hdr_off + p->hdr_len);
+	while (mime_hdr_next(&w, &f) == MIME_HDR_FIELD) {
+		if (!slice_eq_ci(f.name, "Content-Transfer-Encoding"))
+			continue;
+		mime_hdr_value(v->msg, &f, &v->tmp);
+		unfold_trim(&v->tmp);
+		size_t n = 0;
+		while (n < v->tmp.len && v->tmp.data[n] != ' ' && v->tmp.data[n] != '\t' &&
+		       v->tmp.data[n] != ';' && v->tmp.data[n] != '(')
+			n++;
+		return cte_of(v->tmp.data, n);
 	}
-	out[k] = '\0';
-	return k;
+	return CTE_IDENTITY;
 }
 
-/* A parameter value: a token or a quoted string. */
-static size_t param_value(struct cur *c, char *out, size_t cap)
+/* charset=, or charset*= (RFC 2231, as the tree keeps it), is latin1. */
+static bool part_latin1(const struct mime_part *p, struct buf *scratch)
 {
-	size_t k = 0;
-	if (c->i >= c->n || c->p[c->i] != '"')
-		return token(c, out, cap);
-	for (c->i++; c->i < c->n && c->p[c->i] != '"'; c->i++) {
-		if (c->p[c->i] == '\\' && c->i + 1 < c->n)
-			c->i++;
-		if (k + 1 < cap)
-			out[k++] = c->p[c->i];
+	for (size_t i = 0; i < p->n_params; i++) {
+		const struct mime_param *pm = &p->params[i];
+		if (strcasecmp(pm->name, "charset") == 0)
+			return is_latin1(pm->value, strlen(pm->value));
+		struct slice cs;
+		if (strcasecmp(pm->name, "charset*") == 0 &&
+		    mime_param_decode(pm->value, scratch, &cs))
+			return is_latin1(scratch->data, scratch->len);
 	}
-	c->i++;
-	out[k] = '\0';
-	return k;
-}
-
-/* Content-Type (RFC 2045 §5.1): type "/" subtype *(";" attribute "="
-   value). One that does not parse leaves the default (§5.2). */
-static void parse_ctype(const char *p, size_t n, struct part *pt)
-{
-	struct cur c = {p, n, 0, false};
-	char type[32], sub[64], attr[32], val[80];
-
-	if (n == 0)
-		return;
-	skip_cfws(&c);
-	if (token(&c, type, sizeof(type)) == 0)
-		return;
-	skip_cfws(&c);
-	if (c.i >= n || p[c.i++] != '/')
-		return;
-	skip_cfws(&c);
-	if (token(&c, sub, sizeof(sub)) == 0)
-		return;
-	pt->text = strcasecmp(type, "text") == 0;
-	pt->message = strcasecmp(type, "message") == 0 &&
-		      (strcasecmp(sub, "rfc822") == 0 || strcasecmp(sub, "global") == 0);
-	bool multi = strcasecmp(type, "multipart") == 0;
-	pt->digest = multi && strcasecmp(sub, "digest") == 0;
-	for (;;) {
-		skip_cfws(&c);
-		if (c.i >= n || p[c.i++] != ';')
-			break;
-		skip_cfws(&c);
-		if (token(&c, attr, sizeof(attr)) == 0)
-			break;
-		skip_cfws(&c);
-		if (c.i >= n || p[c.i++] != '=')
-			break;
-		skip_cfws(&c);
-		size_t k = param_value(&c, val, sizeof(val));
-		if (strcasecmp(attr, "boundary") == 0 && k > 0 && k <= 70) {
-			memcpy(pt->boundary, val, k);
-			pt->boundary_len = k;
-		} else if (strcasecmp(attr, "charset") == 0) {
-			pt->latin1 = is_latin1(val, k);
-		}
-	}
-	pt->multipart = multi && pt->boundary_len > 0;
-}
-
-/* The header of the entity p[0..n): its type, encoding, where its body
-   starts. in_digest: the default type is message/rfc822 (RFC 2046 §5.1.5),
-   else text/plain. */
-static void read_part(struct view *v, const char *p, size_t n, bool in_digest, struct part *pt)
-{
-	struct mime_fields it;
-	struct slice name;
-	bool ct = false, cte = false;
-
-	memset(pt, 0, sizeof(*pt));
-	pt->text = !in_digest;
-	pt->message = in_digest;
-	mime_fields_begin(&it, p, n);
-	pt->body_off = body_start(p, n, it.hdr_len);
-	while (mime_fields_next(&it, &name, &v->tmp)) {
-		if (!ct && slice_eq_ci(name, "Content-Type")) {
-			ct = true;
-			parse_ctype(v->tmp.data, v->tmp.len, pt);
-		} else if (!cte && slice_eq_ci(name, "Content-Transfer-Encoding")) {
-			cte = true;
-			struct cur c = {v->tmp.data, v->tmp.len, 0, false};
-			char enc[32];
-			skip_cfws(&c);
-			token(&c, enc, sizeof(enc));
-			pt->cte = strcasecmp(enc, "quoted-printable") == 0 ? CTE_QP
-				  : strcasecmp(enc, "base64") == 0	   ? CTE_BASE64
-									   : CTE_IDENTITY;
-		}
-	}
+	return false;
 }
 
 /* Appends text to the body view, folded, after a line break that keeps
@@ -484,84 +440,37 @@ static void body_append(struct view *v, const char *p, size_t n, bool latin1)
 	fold(v->body.data + at, v->body.len - at);
 }
 
-/* A delimiter line (RFC 2046 §5.1.1): "--" boundary ["--"] LWSP. */
-static bool is_delimiter(const char *p, size_t n, const struct part *pt, bool *close_r)
+/* The body of part p into the body view (imap_search.h, BODY): the tree
+   has already split multiparts at their delimiters (RFC 2231 boundaries
+   joined), so preambles, epilogues, delimiter lines and the parts' own
+   headers never reach the view. Recursion is bounded by the tree's depth
+   (MIME_MAX_DEPTH) and stops at IMAP_SEARCH_MIME_DEPTH. */
+static void walk(struct view *v, const struct mime_part *p)
 {
-	size_t b = pt->boundary_len, i = 2 + b;
+	const char *b = v->msg + p->body_off;
+	size_t bn = p->body_len;
+	enum cte cte = part_cte(v, p);
 
-	if (n < i || p[0] != '-' || p[1] != '-' || memcmp(p + 2, pt->boundary, b) != 0)
-		return false;
-	*close_r = n >= i + 2 && p[i] == '-' && p[i + 1] == '-';
-	if (*close_r)
-		i += 2;
-	while (i < n && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	return i == n;
-}
-
-static void walk(struct view *v, const char *p, size_t n, unsigned depth, bool in_digest);
-
-/* The parts of a multipart body, each walked; preamble and epilogue not. */
-static void walk_multipart(struct view *v, const char *p, size_t n, const struct part *pt,
-			   unsigned depth)
-{
-	size_t start = 0;
-	bool in_part = false, close = false;
-
-	for (size_t i = 0; i < n;) {
-		const char *nl = memchr(p + i, '\n', n - i);
-		size_t e = nl != NULL ? (size_t)(nl - p) + 1 : n, t = nl != NULL ? e - 1 : n;
-		if (t > i && p[t - 1] == '\r')
-			t--;
-		if (t - i >= 2 + pt->boundary_len && is_delimiter(p + i, t - i, pt, &close)) {
-			if (in_part) {
-				/* the line break before a delimiter is part of it */
-				size_t end = i;
-				if (end > start && p[end - 1] == '\n')
-					end--;
-				if (end > start && p[end - 1] == '\r')
-					end--;
-				walk(v, p + start, end - start, depth, pt->digest);
-			}
-			if (close)
-				return;
-			in_part = true;
-			start = e;
-		}
-		i = e;
-	}
-	if (in_part) /* no closing delimiter: the last part runs to the end */
-		walk(v, p + start, n - start, depth, pt->digest);
-	else
-		body_append(v, p, n, false); /* no delimiter at all */
-}
-
-/* The body of the entity p[0..n) into the body view. */
-static void walk(struct view *v, const char *p, size_t n, unsigned depth, bool in_digest)
-{
-	struct part pt;
-
-	read_part(v, p, n, in_digest, &pt);
-	const char *b = p + pt.body_off;
-	size_t bn = n - pt.body_off;
-	if (depth >= IMAP_SEARCH_MIME_DEPTH) {
+	if (p->depth >= IMAP_SEARCH_MIME_DEPTH || (p->flags & MIME_PART_TRUNCATED)) {
 		body_append(v, b, bn, false);
-	} else if (pt.multipart && pt.cte == CTE_IDENTITY) {
-		walk_multipart(v, b, bn, &pt, depth + 1);
-	} else if (pt.message && pt.cte == CTE_IDENTITY) {
-		struct mime_fields it;
-		mime_fields_begin(&it, b, bn);
-		body_append(v, b, it.hdr_len, false);
-		walk(v, b, bn, depth + 1, false);
-	} else if (pt.text && pt.cte != CTE_IDENTITY) {
+	} else if ((p->flags & MIME_PART_MULTIPART) && cte == CTE_IDENTITY) {
+		if (p->n_children == 0) /* no boundary, or no delimiter: as it is */
+			body_append(v, b, bn, false);
+		for (const struct mime_part *c = p->children; c != NULL; c = c->next)
+			walk(v, c);
+	} else if ((p->flags & MIME_PART_MESSAGE) && cte == CTE_IDENTITY && p->children != NULL) {
+		const struct mime_part *m = p->children;
+		body_append(v, v->msg + m->hdr_off, m->hdr_len, false);
+		walk(v, m);
+	} else if ((p->flags & MIME_PART_TEXT) && cte != CTE_IDENTITY) {
 		buf_clear(&v->dec);
-		if (pt.cte == CTE_QP)
+		if (cte == CTE_QP)
 			mime_qp_decode(b, bn, false, &v->dec);
 		else
 			mime_b64_decode(b, bn, &v->dec);
-		body_append(v, v->dec.data, v->dec.len, pt.latin1);
-	} else if (pt.text || pt.cte == CTE_IDENTITY) {
-		body_append(v, b, bn, pt.text && pt.latin1);
+		body_append(v, v->dec.data, v->dec.len, part_latin1(p, &v->tmp));
+	} else if ((p->flags & MIME_PART_TEXT) || cte == CTE_IDENTITY) {
+		body_append(v, b, bn, (p->flags & MIME_PART_TEXT) && part_latin1(p, &v->tmp));
 	}
 	/* else an encoded leaf that is no text: not searched */
 }
@@ -574,12 +483,17 @@ static void header(struct view *v)
 		build_header(v);
 }
 
+/* The tree the caller gave, if it belongs to these bytes, else one parsed
+   here (freed with the view). */
 static void body(struct view *v)
 {
-	if (!v->have_body) {
-		v->have_body = true;
-		walk(v, v->msg, v->len, 0, false);
-	}
+	if (v->have_body)
+		return;
+	v->have_body = true;
+	const struct mime_tree *t = v->tree;
+	if (t == NULL || mime_tree_msg_size(t) != v->len)
+		t = v->own = mime_tree_parse(v->msg, v->len);
+	walk(v, mime_tree_root(t));
 }
 
 static bool find(const char *h, size_t hn, const char *needle, size_t nn)
@@ -711,11 +625,13 @@ bool imap_search_match(const struct imap_search *prog, const struct imap_search_
 
 	v.msg = m->msg != NULL ? m->msg : "";
 	v.len = m->msg != NULL ? m->len : 0;
+	v.tree = m->msg != NULL ? m->tree : NULL;
 	bool r = eval(prog, 0, m, &v);
 	buf_free(&v.hdr);
 	buf_free(&v.body);
 	buf_free(&v.tmp);
 	buf_free(&v.dec);
 	free(v.fields);
+	mime_tree_free(&v.own);
 	return r;
 }

@@ -85,6 +85,7 @@ void imap_view_free(struct imap_view **vp)
 	free(v->name);
 	free(v->uids);
 	free(v->keywords);
+	free(v->saved);
 	free(v);
 	*vp = NULL;
 }
@@ -105,10 +106,17 @@ int imap_view_select(const struct imap_view *v, const struct imap_node *set, boo
 	*uids_r = NULL;
 	*n_r = 0;
 	if (set == NULL || set->type == IMAP_NODE_LIST || !imap_node_astring(set, &text) ||
-	    imap_parse_seqset(text, false, &ss, err_r) < 0) {
+	    imap_parse_seqset(text, true, &ss, err_r) < 0) {
 		if (*err_r == NULL)
 			*err_r = "Invalid sequence set";
 		return -1;
+	}
+	if (ss.last) { /* "$": the saved UIDs (ascending) that the view holds */
+		*uids_r = xmalloc((v->n_saved > 0 ? v->n_saved : 1) * sizeof(**uids_r));
+		for (uint32_t i = 0; i < v->n_saved; i++)
+			if (imap_view_seq(v, v->saved[i]) != 0)
+				(*uids_r)[(*n_r)++] = v->saved[i];
+		return 0;
 	}
 	uint32_t *out = NULL;
 	size_t n = 0, cap = 0;

@@ -10,6 +10,7 @@
  * (the copies of the Memory paragraph, S1).
  */
 #include "imap/imap_search.h"
+#include "mime/mime_tree.h"
 #include "test_common.h"
 
 #include <stdio.h>
@@ -87,7 +88,8 @@ static const char *error_of(const char *args, const struct imap_search_env *env,
 
 static struct imap_search_msg text_msg(const char *text)
 {
-	struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024 + 3600, 7, text, strlen(text)};
+	struct imap_search_msg m = {3,	  30,		0,   NULL, 1000, JAN1_2024 + 3600, 7,
+				    text, strlen(text), NULL};
 	return m;
 }
 
@@ -538,21 +540,79 @@ static void test_body(void)
 	/* no closing delimiter: the last part runs to the end */
 	m = text_msg("Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\r\nlast part\r\n");
 	test_assert(match("BODY \"last part\"", &m) == 1);
-	/* a delimiter is the whole line: "--zzz" is no delimiter of "zz" */
+	/* delimiters match on their prefix, as in the MIME tree (and Dovecot):
+	   "--zzz" is one of "zz"; the text after it is the next part */
 	m = text_msg("Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\r\nA\r\n--zzz\r\n"
-		     "B\r\n--zz--  \r\nC\r\n");
-	test_assert(match("BODY {11}\r\na\r\n--zzz\r\nb", &m) == 1 && match("BODY c", &m) == 0);
+		     "\r\nB\r\n--zz--  \r\nC\r\n");
+	test_assert(match("BODY a", &m) == 1 && match("BODY b", &m) == 1);
+	test_assert(match("BODY --zzz", &m) == 0 && match("BODY c", &m) == 0);
+	/* RFC 2231 pieces of a boundary are joined */
+	m = text_msg("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary*0=\"od\";\r\n"
+		     " boundary*1=\"d-one\"\r\n\r\n--odd-one\r\nContent-Disposition: attachment\r\n"
+		     "\r\npart text\r\n--odd-one--\r\n");
+	test_assert(match("BODY \"part text\"", &m) == 1 && match("BODY attachment", &m) == 0);
+	test_assert(match("BODY odd-one", &m) == 0 && match("TEXT attachment", &m) == 0);
+	/* no MIME-Version, no Content-Type: the transfer encoding is undone all
+	   the same */
+	m = text_msg(
+	    "Subject: z\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nqp=3Dyes\r\n");
+	test_assert(match("BODY qp=yes", &m) == 1 && match("BODY qp=3d", &m) == 0);
 	/* multipart/digest: parts are message/rfc822 by default */
 	m = text_msg("Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\n"
 		     "Subject: digested\r\nContent-Transfer-Encoding: base64\r\n\r\nZGVlcA==\r\n"
 		     "--d--\r\n");
 	test_assert(match("BODY deep", &m) == 1 && match("BODY digested", &m) == 1);
-	/* no header at all; an empty message */
+	/* no empty line: all of it is header (the tree's reading, Dovecot's),
+	   and there is no body; an empty message */
 	m = text_msg("just a body line\r\n");
-	test_assert(match("BODY \"just a\"", &m) == 1 && match("TEXT just", &m) == 1);
+	test_assert(match("BODY \"just a\"", &m) == 0 && match("TEXT just", &m) == 1);
+	m = text_msg("\r\njust a body line\r\n");
+	test_assert(match("BODY \"just a\"", &m) == 1);
 	m = text_msg("");
 	test_assert(match("BODY x", &m) == 0 && match("BODY \"\"", &m) == 1);
 	test_assert(match("HEADER subject \"\"", &m) == 0);
+	test_end();
+}
+
+/* The caller's tree (the store's cached one) is what BODY walks; one made
+   from other bytes is not used, and the text is parsed instead. */
+static void test_given_tree(void)
+{
+	static const char a[] = "Content-Type: multipart/mixed; boundary=q\r\n\r\n"
+				"--q\r\nX-Part: hidden\r\n\r\nshown\r\n--q--\r\n";
+	static const char b[] = "Subject: other\r\n\r\nX-Part: hidden\r\n";
+
+	test_begin("imap_search: BODY walks the tree it is given");
+	struct mime_tree *t = mime_tree_parse(a, strlen(a));
+	struct buf blob = {0};
+	mime_tree_serialize(t, &blob);
+	struct mime_tree *t2 = NULL;
+	const char *err;
+	test_assert(mime_tree_deserialize(blob.data, blob.len, &t2, &err) == 0);
+	struct imap_search_msg m = text_msg(a);
+	m.tree = t2;
+	test_assert(match("BODY shown", &m) == 1 && match("BODY hidden", &m) == 0);
+	test_assert(match("TEXT hidden", &m) == 0 && match("TEXT boundary", &m) == 1);
+	/* a tree of other bytes (its size differs) is ignored */
+	m = text_msg(b);
+	m.tree = t;
+	test_assert(match("BODY hidden", &m) == 1 && match("BODY shown", &m) == 0);
+	mime_tree_free(&t);
+	mime_tree_free(&t2);
+	buf_free(&blob);
+	test_end();
+}
+
+/* The header is read as the MIME tree reads it: to the first empty line,
+   over lines that are no field. */
+static void test_header_reading(void)
+{
+	test_begin("imap_search: the header to its empty line");
+	struct imap_search_msg m = text_msg("\xff\xfe: \x01\r\n\t(((\r\nno colon here\r\n"
+					    "Subject: after\r\n folded\r\n\r\nbody\r\n");
+	test_assert(match("SUBJECT \"after folded\"", &m) == 1);
+	test_assert(match("TEXT \"no colon\"", &m) == 1 && match("BODY colon", &m) == 0);
+	test_assert(match("BODY body", &m) == 1 && match("BODY after", &m) == 0);
 	test_end();
 }
 
@@ -762,7 +822,7 @@ static void test_needs_text(void)
 	struct imap_search *prog;
 	const char *err;
 
-	test_begin("imap_search_needs_text (S5)");
+	test_begin("imap_search_needs_text (S5), imap_search_needs_body");
 	static const struct {
 		const char *args;
 		bool text;
@@ -779,18 +839,23 @@ static void test_needs_text(void)
 	    {"CC x", true},
 	    {"BCC x", true},
 	    {"SUBJECT x", true},
+	    {"OR SEEN NOT TEXT x", true},
+	    {"SUBJECT x BODY y", true},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(t); i++) {
 		test_assert(compile_env(t[i].args, &env1, &prog, &err) == 0);
 		test_assert(imap_search_needs_text(prog) == t[i].text);
+		/* the MIME tree only for BODY and TEXT */
+		test_assert(imap_search_needs_body(prog) == (strstr(t[i].args, "BODY") != NULL ||
+							     strstr(t[i].args, "TEXT") != NULL));
 		/* no text needed: a NULL message is never read */
-		struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024, 7, NULL, 12345};
+		struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024, 7, NULL, 12345, NULL};
 		if (!t[i].text)
 			(void)imap_search_match(prog, &m);
 		imap_search_free(&prog);
 	}
 	/* text needed but none given: an empty message */
-	struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024, 7, NULL, 0};
+	struct imap_search_msg m = {3, 30, 0, NULL, 1000, JAN1_2024, 7, NULL, 0, NULL};
 	test_assert(match("BODY \"\"", &m) == 1 && match("BODY x", &m) == 0);
 	test_assert(match("NOT SUBJECT \"\"", &m) == 1);
 	test_end();
@@ -1008,7 +1073,7 @@ static void test_bounded(void)
 			buf_append_str(&b, "\r\n\r\n");
 			break;
 		}
-		struct imap_search_msg m = {1, 1, 0, NULL, b.len, 0, 1, b.data, b.len};
+		struct imap_search_msg m = {1, 1, 0, NULL, b.len, 0, 1, b.data, b.len, NULL};
 		test_assert(match("OR OR TEXT zzz HEADER x zzz SENTON 1-Jan-2024", &m) ==
 			    (shape == 2));
 	}
@@ -1029,6 +1094,8 @@ int main(void)
 					   test_encoded_words,
 					   test_body,
 					   test_deep_mime,
+					   test_given_tree,
+					   test_header_reading,
 					   test_logic,
 					   test_prefix,
 					   test_errors,
