@@ -211,6 +211,9 @@ def run(args):
             if now >= next_deliver:
                 u = rng.choice(users)
                 delivered += 1
+                if delivered % 50 == 0:  # under [smtp] max_commands a connection
+                    smtp.quit()
+                    smtp = smtplib.SMTP("127.0.0.1", srv.smtp_port, timeout=20)
                 smtp.sendmail("soak@example.test", [u], message(delivered, u))
                 next_deliver += args.deliver_every
             if now >= next_cli:
