@@ -237,7 +237,7 @@ static int add_one(struct store *st, int64_t mailbox_id, int64_t folder_id, uint
 	int64_t body_id;
 	int r, rc;
 
-	if ((r = store_body_insert(st, m->body, m->len, &body_id)) != STORE_OK ||
+	if ((r = store_body_insert(st, m->body, m->len, true, &body_id)) != STORE_OK ||
 	    (r = store_body_refs(st, body_id, 1)) != STORE_OK)
 		return r;
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO messages (mailbox_id, uid, body_id, size, "
