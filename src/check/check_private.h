@@ -2,7 +2,8 @@
 /*
  * check_private.h - what the files of check/ share: the run with its step
  * records, one connection with a deadline (check_conn.c), the readers of
- * server output (check_parse.c, fuzzed), and the POP3, SMTP and DNS steps.
+ * server output (check_parse.c and check_imap_resp.c, fuzzed), and the
+ * POP3, IMAP, SMTP and DNS steps.
  *
  * A connection is blocking from the caller's view but non-blocking
  * underneath: every wait is a poll() against the deadline of the step in
@@ -206,6 +207,15 @@ int check_smtp_send(struct check_run *r, enum check_service svc, const struct bu
    sent, deletes it. 1 found (and deleted), 0 not yet, -1 failed (why). */
 int check_pop3_fetch(struct check_run *r, enum check_service svc, const char *token,
 		     const struct buf *sent, char *why, size_t why_len);
+void check_imap_service(struct check_run *r, enum check_service svc);
+/* One search of the mailbox over svc for the message whose Message-ID
+   carries token; fetched, checked against sent, and with expunge removed
+   (UID EXPUNGE; without UIDPLUS only flagged \Deleted). note gets what
+   was done ("UID 7, intact, deleted"). 1 found, 0 not yet, -1 failed
+   (why). */
+int check_imap_find(struct check_run *r, enum check_service svc, const char *token,
+		    const struct buf *sent, bool expunge, char *note, size_t note_len, char *why,
+		    size_t why_len);
 void check_dns(struct check_run *r);
 
 #endif

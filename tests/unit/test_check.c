@@ -190,7 +190,7 @@ static void test_step_line(void)
 	snprintf(s.step, sizeof(s.step), "login");
 	snprintf(s.details, sizeof(s.details), "AUTH PLAIN as a@b");
 	check_step_line(&s, line, sizeof(line));
-	test_assert_str(line, "OK       pop3s       127.0.0.1:995         login       12 ms  "
+	test_assert_str(line, "OK       pop3s       127.0.0.1:995         login         12 ms  "
 			      "AUTH PLAIN as a@b");
 	s.status = CHECK_SKIPPED;
 	s.ms = -1;
