@@ -162,6 +162,10 @@ static struct slice first_line(const char *p, size_t len)
 static bool word(struct slice *s, struct slice *w)
 {
 	size_t i = 0;
+	if (s->len == 0) { /* an empty slice may have no pointer */
+		*w = *s;
+		return false;
+	}
 	while (i < s->len && s->p[i] == ' ')
 		i++;
 	size_t b = i;
