@@ -6,17 +6,20 @@ broken piece (POP3 off, IMAP only, a wrong password, an IMAP port that is
 closed, an expired certificate, one expiring in 10 days, an untrusted
 self-signed one, a server that accepts and never answers), each with its
 line and exit code; hostile IMAP servers (no STARTTLS, a literal over the
-bound, a line over 8192 octets, a literal that never ends, BYE); --dns
+bound, a line over 8192 octets, a literal that never ends, BYE) and a
+scripted one for each form of IMAP login; --dns
 against a private unbound; and a private Dovecot (POP3 with STLS and pop3s,
 IMAP with STARTTLS) with Postfix (submission with STARTTLS and implicit
 TLS, SASL by the Dovecot, delivering into the Maildir the Dovecot serves),
 and Dovecot's IMAP alone."""
+import base64
 import datetime
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -375,6 +378,131 @@ def test_imap_hostile_servers():
                 assert H.PASSWORD.encode() not in fake.got, fake.got
             finally:
                 fake.close()
+
+
+class ScriptedImap(threading.Thread):
+    """An IMAP server on loopback with STARTTLS, one connection at a time:
+    caps before and after TLS as given, LOGIN and AUTHENTICATE PLAIN
+    (with a "+" when the credentials are not on the line, and for a LOGIN
+    literal) accepted; the lines it was sent after TLS are in lines."""
+
+    def __init__(self, d, caps_tls):
+        super().__init__(daemon=True)
+        self.caps_tls, self.lines = caps_tls, []
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(os.path.join(d, "cert.pem"), os.path.join(d, "key.pem"))
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", free_port()))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.halt = threading.Event()
+        self.start()
+
+    def run(self):
+        while not self.halt.is_set():
+            try:
+                c = self.sock.accept()[0]
+            except OSError:
+                continue
+            try:
+                self.session(c)
+            except (OSError, ValueError):
+                pass
+            finally:
+                c.close()
+
+    def session(self, c):
+        c.settimeout(5)
+        f = c.makefile("rb")
+        c.sendall(b"* OK scripted IMAP ready\r\n")
+        tls = False
+        for _ in range(50):
+            line = f.readline(10000)
+            if not line:
+                return
+            line = line.rstrip(b"\r\n")
+            if tls:
+                self.lines.append(line)
+            tag, _, rest = line.partition(b" ")
+            verb = rest.split(b" ", 1)[0].upper()
+            out = b""
+            if verb == b"CAPABILITY":
+                caps = self.caps_tls if tls else b"IMAP4rev1 STARTTLS LOGINDISABLED"
+                out = b"* CAPABILITY " + caps + b"\r\n" + tag + b" OK done\r\n"
+            elif verb == b"STARTTLS":
+                c.sendall(tag + b" OK begin TLS\r\n")
+                c = self.ctx.wrap_socket(c, server_side=True)
+                f = c.makefile("rb")
+                tls = True
+                continue
+            elif verb in (b"LOGIN", b"AUTHENTICATE"):
+                if line.endswith(b"}") or line.upper().endswith(b"PLAIN"):
+                    c.sendall(b"+ \r\n")
+                    self.lines.append(f.readline(10000).rstrip(b"\r\n"))
+                out = tag + b" OK [CAPABILITY IMAP4rev1 UIDPLUS] logged in\r\n"
+            elif verb == b"SELECT":
+                out = (b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 9] n\r\n"
+                       + tag + b" OK [READ-WRITE] done\r\n")
+            elif verb == b"LOGOUT":
+                c.sendall(b"* BYE scripted bye\r\n" + tag + b" OK done\r\n")
+                return
+            else:
+                out = tag + b" BAD not in this script\r\n"
+            c.sendall(out)
+
+    def close(self):
+        self.halt.set()
+        self.join(timeout=10)
+        self.sock.close()
+
+
+def test_imap_login_forms():
+    # LOGIN with a quoted string (its " and \ escaped), LOGIN with a
+    # literal (an 8-bit password, after the server's "+"), AUTHENTICATE
+    # PLAIN without SASL-IR (the credentials after "+"), and a server that
+    # offers neither (LOGINDISABLED) against a scripted STARTTLS server
+    d = tempfile.mkdtemp(prefix="mailroom-check-il.")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    make_cert(d, now - datetime.timedelta(days=1), now + datetime.timedelta(days=90))
+    cases = [
+        (b"IMAP4rev1", 'pa"ss\\word', "OK", "LOGIN as " + USER,
+         b'LOGIN "alice@example.test" "pa\\"ss\\\\word"'),
+        (b"IMAP4rev1", "p\u00e4ssword", "OK", "LOGIN as " + USER,
+         "p\u00e4ssword".encode()),
+        (b"IMAP4rev1 AUTH=PLAIN", "secret", "OK", "AUTHENTICATE PLAIN as " + USER,
+         base64.b64encode(b"\0" + USER.encode() + b"\0secret")),
+        (b"IMAP4rev1 LOGINDISABLED", "secret", "CRITICAL", "LOGINDISABLED and no AUTH=PLAIN",
+         None),
+    ]
+    try:
+        with Server() as srv:
+            for caps, password, want, details, sent in cases:
+                fake = ScriptedImap(d, caps)
+                try:
+                    rc, out, err, _ = run_check(
+                        srv.conf, "--pop3", "off", "--pop3s", "off", "--imaps", "off",
+                        "--imap", fake.addr, "--submission", "off", "--submissions", "off",
+                        "--ca-file", os.path.join(d, "ca.pem"), "--tls-name", HOST,
+                        "--timeout", "5", password=password)
+                    got = lines(out)
+                    st, text = got[("imap", "login")]
+                    assert st == want and details in text, (caps, out, err, fake.lines)
+                    if want == "OK":
+                        assert rc == 0, (rc, out, err)
+                        assert got[("imap", "select")][1].startswith(
+                            "2 messages, UIDVALIDITY 7, UIDNEXT 9"), out
+                        assert got[("imap", "logout")][1] == "* BYE scripted bye", out
+                        assert any(ln.endswith(sent) for ln in fake.lines), (sent, fake.lines)
+                    else:
+                        assert rc == 2 and ("imap", "select") not in got, (rc, out)
+                    # the probe is skipped: no submission
+                    assert got[("probe", "send")][0] == "SKIPPED", out
+                    assert password not in out + err
+                finally:
+                    fake.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def check_with_cert(start_days, end_days):
