@@ -291,106 +291,23 @@ def test_imap_port_closed():
         assert lines(out)[("imaps", "connect")][0] == "SKIPPED", out
 
 
-class FakeImap:
-    """A scripted IMAP server on loopback: each connection gets greeting,
-    then CAPABILITY gets caps; what clients send is kept in got."""
-
-    def __init__(self, greeting, caps=b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n"):
-        self.greeting, self.caps, self.got = greeting, caps, b""
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", free_port()))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.conns = []
-        self.t = threading.Thread(target=self.serve, daemon=True)
-        self.t.start()
-
-    def serve(self):
-        while not self.stop.is_set():
-            try:
-                c = self.sock.accept()[0]
-            except OSError:
-                continue
-            self.conns.append(c)
-            c.settimeout(0.2)
-            try:
-                c.sendall(self.greeting)
-            except OSError:
-                continue
-            buf = b""
-            deadline = time.monotonic() + 10
-            while not self.stop.is_set() and time.monotonic() < deadline:
-                try:
-                    data = c.recv(4096)
-                except socket.timeout:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break
-                self.got += data
-                buf += data
-                while b"\r\n" in buf:
-                    line, buf = buf.split(b"\r\n", 1)
-                    tag = line.split(b" ", 1)[0]
-                    try:
-                        if line.upper().endswith(b"CAPABILITY"):
-                            c.sendall(self.caps + tag + b" OK done\r\n")
-                        else:
-                            c.sendall(tag + b" BAD not in this script\r\n")
-                    except OSError:
-                        break
-
-    def close(self):
-        self.stop.set()
-        self.t.join(timeout=5)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
-def test_imap_hostile_servers():
-    cases = [
-        # no STARTTLS: the password is not sent in the clear
-        (b"* OK fake ready\r\n", "tls", "no STARTTLS in CAPABILITY"),
-        # a literal over the reader's bound, refused before it is read
-        (b"* OK [ALERT] {99999999999}\r\n", "greeting", "a response over its size limit"),
-        (b"* OK " + b"x" * 9000 + b"\r\n", "greeting", "a response line over 8192 octets"),
-        # a literal that never ends: the step's deadline
-        (b"* OK {50}\r\nnot fifty", "greeting", "timeout after 2 s"),
-        (b"* BYE too busy\r\n", "greeting", "refused: * BYE too busy"),
-        (b"+OK a POP3 server\r\n", "greeting", "not an IMAP greeting: +OK a POP3 server"),
-        (b"* OK a\x00b\r\n", "greeting", "NUL in a response line"),
-    ]
-    with Server() as srv:
-        for greeting, step, why in cases:
-            fake = FakeImap(greeting)
-            try:
-                rc, out, err, took = run_check(
-                    srv.conf, "--pop3", "off", "--pop3s", "off", "--imaps", "off",
-                    "--imap", fake.addr, "--timeout", "2", "--no-probe")
-                assert rc == 2, (greeting, rc, out, err)
-                st, details = lines(out)[("imap", step)]
-                assert st == "CRITICAL" and why in details, (greeting, out)
-                assert took < 15, took
-                assert H.PASSWORD.encode() not in fake.got, fake.got
-            finally:
-                fake.close()
-
-
 class ScriptedImap(threading.Thread):
-    """An IMAP server on loopback with STARTTLS, one connection at a time:
-    caps before and after TLS as given, LOGIN and AUTHENTICATE PLAIN
-    (with a "+" when the credentials are not on the line, and for a LOGIN
-    literal) accepted; the lines it was sent after TLS are in lines."""
+    """An IMAP server on loopback, one connection at a time: greeting,
+    then caps for CAPABILITY (caps_tls after STARTTLS, offered with a
+    certificate of cert_dir), LOGIN and AUTHENTICATE PLAIN accepted (with
+    a "+" when the credentials are not on the line, and for a LOGIN
+    literal). The lines it was sent are in got, those after TLS in lines."""
 
-    def __init__(self, d, caps_tls):
+    def __init__(self, greeting=b"* OK scripted IMAP ready\r\n",
+                 caps=b"IMAP4rev1 STARTTLS LOGINDISABLED", caps_tls=b"IMAP4rev1", cert_dir=None):
         super().__init__(daemon=True)
-        self.caps_tls, self.lines = caps_tls, []
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(os.path.join(d, "cert.pem"), os.path.join(d, "key.pem"))
+        self.greeting, self.caps, self.caps_tls = greeting, caps, caps_tls
+        self.got, self.lines = [], []
+        self.ctx = None
+        if cert_dir is not None:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(os.path.join(cert_dir, "cert.pem"),
+                                     os.path.join(cert_dir, "key.pem"))
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", free_port()))
         self.sock.listen(8)
@@ -415,22 +332,23 @@ class ScriptedImap(threading.Thread):
     def session(self, c):
         c.settimeout(5)
         f = c.makefile("rb")
-        c.sendall(b"* OK scripted IMAP ready\r\n")
+        c.sendall(self.greeting)
         tls = False
         for _ in range(50):
             line = f.readline(10000)
             if not line:
                 return
             line = line.rstrip(b"\r\n")
+            self.got.append(line)
             if tls:
                 self.lines.append(line)
             tag, _, rest = line.partition(b" ")
             verb = rest.split(b" ", 1)[0].upper()
             out = b""
             if verb == b"CAPABILITY":
-                caps = self.caps_tls if tls else b"IMAP4rev1 STARTTLS LOGINDISABLED"
+                caps = self.caps_tls if tls else self.caps
                 out = b"* CAPABILITY " + caps + b"\r\n" + tag + b" OK done\r\n"
-            elif verb == b"STARTTLS":
+            elif verb == b"STARTTLS" and self.ctx is not None:
                 c.sendall(tag + b" OK begin TLS\r\n")
                 c = self.ctx.wrap_socket(c, server_side=True)
                 f = c.makefile("rb")
@@ -439,7 +357,9 @@ class ScriptedImap(threading.Thread):
             elif verb in (b"LOGIN", b"AUTHENTICATE"):
                 if line.endswith(b"}") or line.upper().endswith(b"PLAIN"):
                     c.sendall(b"+ \r\n")
-                    self.lines.append(f.readline(10000).rstrip(b"\r\n"))
+                    more = f.readline(10000).rstrip(b"\r\n")
+                    self.got.append(more)
+                    self.lines.append(more)
                 out = tag + b" OK [CAPABILITY IMAP4rev1 UIDPLUS] logged in\r\n"
             elif verb == b"SELECT":
                 out = (b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 9] n\r\n"
@@ -455,6 +375,35 @@ class ScriptedImap(threading.Thread):
         self.halt.set()
         self.join(timeout=10)
         self.sock.close()
+
+
+def test_imap_hostile_servers():
+    cases = [
+        # no STARTTLS: the password is not sent in the clear
+        (b"* OK fake ready\r\n", "tls", "no STARTTLS in CAPABILITY"),
+        # a literal over the reader's bound, refused before it is read
+        (b"* OK [ALERT] {99999999999}\r\n", "greeting", "a response over its size limit"),
+        (b"* OK " + b"x" * 9000 + b"\r\n", "greeting", "a response line over 8192 octets"),
+        # a literal that never ends: the step's deadline
+        (b"* OK {50}\r\nnot fifty", "greeting", "timeout after 2 s"),
+        (b"* BYE too busy\r\n", "greeting", "refused: * BYE too busy"),
+        (b"+OK a POP3 server\r\n", "greeting", "not an IMAP greeting: +OK a POP3 server"),
+        (b"* OK a\x00b\r\n", "greeting", "NUL in a response line"),
+    ]
+    with Server() as srv:
+        for greeting, step, why in cases:
+            fake = ScriptedImap(greeting=greeting, caps=b"IMAP4rev1 AUTH=PLAIN")
+            try:
+                rc, out, err, took = run_check(
+                    srv.conf, "--pop3", "off", "--pop3s", "off", "--imaps", "off",
+                    "--imap", fake.addr, "--timeout", "2", "--no-probe")
+                assert rc == 2, (greeting, rc, out, err)
+                st, details = lines(out)[("imap", step)]
+                assert st == "CRITICAL" and why in details, (greeting, out)
+                assert took < 15, took
+                assert not any(H.PASSWORD.encode() in ln for ln in fake.got), fake.got
+            finally:
+                fake.close()
 
 
 def test_imap_login_forms():
@@ -478,7 +427,7 @@ def test_imap_login_forms():
     try:
         with Server() as srv:
             for caps, password, want, details, sent in cases:
-                fake = ScriptedImap(d, caps)
+                fake = ScriptedImap(caps_tls=caps, cert_dir=d)
                 try:
                     rc, out, err, _ = run_check(
                         srv.conf, "--pop3", "off", "--pop3s", "off", "--imaps", "off",
@@ -596,6 +545,7 @@ def test_silent_server_times_out():
         with Server(smtp=True) as srv:
             addr = "127.0.0.1:%d" % lsock.getsockname()[1]
             rc, out, err, took = run_check(srv.conf, "--pop3", addr, "--pop3s", addr,
+                                           "--imap", addr, "--imaps", addr,
                                            "--submission", "off", "--submissions", addr,
                                            "--timeout", "2", "--no-probe")
             assert rc == 2, (rc, out, err)
@@ -604,7 +554,9 @@ def test_silent_server_times_out():
             assert "timeout after 2 s" in got[("pop3", "greeting")][1], out
             assert "timeout after 2 s" in got[("pop3s", "tls")][1], out
             assert "timeout after 2 s" in got[("submissions", "tls")][1], out
-            assert took < 15, took
+            assert "timeout after 2 s" in got[("imap", "greeting")][1], out
+            assert "timeout after 2 s" in got[("imaps", "tls")][1], out
+            assert took < 20, took
     finally:
         stop.set()
         t.join(timeout=5)
