@@ -103,6 +103,14 @@ static bool read_resp(struct imap *m)
 	}
 }
 
+/* The response read, to its first line end, for a step's line. */
+static void resp_text(const struct imap *m, char *out, size_t len)
+{
+	const char *p = m->resp.text.data;
+	size_t n = strcspn(p, "\r\n"); /* text is NUL-terminated past len */
+	check_imap_text((struct slice){p, n < m->resp.text.len ? n : m->resp.text.len}, out, len);
+}
+
 /* A status's "WORD [CODE] text" for a step's line. */
 static void status_text(const struct check_imap_head *h, char *out, size_t len)
 {
@@ -141,8 +149,7 @@ static int wait_tagged(struct imap *m, untagged_fn *fn, void *ctx)
 			return IMAP_FAIL;
 		if (!check_imap_head(m->resp.text.data, m->resp.text.len, &h)) {
 			char t[IMAP_TEXT_MAX];
-			check_imap_text((struct slice){m->resp.text.data, m->resp.text.len - 1}, t,
-					sizeof(t));
+			resp_text(m, t, sizeof(t));
 			snprintf(m->io, sizeof(m->io), "not an IMAP response: %.120s", t);
 			return IMAP_FAIL;
 		}
@@ -226,17 +233,19 @@ static bool capability_step(struct imap *m)
 	    {c->auth_plain, "AUTH=PLAIN"}, {c->sasl_ir, "SASL-IR"},
 	    {c->uidplus, "UIDPLUS"},
 	};
-	char list[160] = "";
-	size_t n = 0;
+	struct buf list = {0};
 	for (size_t i = 0; i < N_ELEMENTS(names); i++)
 		if (names[i].on)
-			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n > 0 ? " " : "",
-					      names[i].name);
+			buf_printf(&list, "%s%s", list.len > 0 ? " " : "", names[i].name);
+	bool ok;
 	/* RFC 9051 §7.2.2: every server names its revision */
 	if (!c->imap4rev1 && !c->imap4rev2)
-		return step(m, CHECK_WARNING, "capability", "no IMAP4rev1 or IMAP4rev2 in: %s",
-			    list[0] != '\0' ? list : "(none of those looked for)");
-	return step(m, CHECK_OK, "capability", "%s", list);
+		ok = step(m, CHECK_WARNING, "capability", "no IMAP4rev1 or IMAP4rev2 in: %s",
+			  list.len > 0 ? list.data : "(none of those looked for)");
+	else
+		ok = step(m, CHECK_OK, "capability", "%s", list.data);
+	buf_free(&list);
+	return ok;
 }
 
 /* s as an IMAP quoted string (RFC 9051 §4.3), or false when it holds an
@@ -341,8 +350,7 @@ static bool open_session(struct imap *m)
 		return step(m, CHECK_CRITICAL, "greeting", "%s", m->io);
 	if (!check_imap_head(m->resp.text.data, m->resp.text.len, &h) ||
 	    h.kind != CHECK_IMAP_UNTAGGED) {
-		check_imap_text((struct slice){m->resp.text.data, m->resp.text.len - 1}, text,
-				sizeof(text));
+		resp_text(m, text, sizeof(text));
 		return step(m, CHECK_CRITICAL, "greeting", "not an IMAP greeting: %s", text);
 	}
 	/* RFC 9051 §7.1.5: PREAUTH would skip the login this check is about */

@@ -388,6 +388,7 @@ def test_imap_hostile_servers():
         (b"* OK {50}\r\nnot fifty", "greeting", "timeout after 2 s"),
         (b"* BYE too busy\r\n", "greeting", "refused: * BYE too busy"),
         (b"+OK a POP3 server\r\n", "greeting", "not an IMAP greeting: +OK a POP3 server"),
+        (b"a1 OK early\r\n", "greeting", "not an IMAP greeting: a1 OK early"),
         (b"* OK a\x00b\r\n", "greeting", "NUL in a response line"),
     ]
     with Server() as srv:
