@@ -19,7 +19,8 @@ bench/memtree.py) before and after, divided by N.
 
 idle: N connections, each logs in as USERFMT % (FIRST + k % USERS), selects
 INBOX and sends IDLE; once every one has its "+" continuation (or SECONDS
-passed), the memory of PID's tree before and while they are held; then they
+passed), the memory of PID's tree before and while they are held, and the
+CPU time the tree spent setting them up (LOGIN, SELECT, IDLE); then they
 are held until this process gets SIGTERM, reading and dropping what the
 servers send (Dovecot's "* OK Still here").
 
@@ -278,17 +279,18 @@ def cmd_idle(label, port, pid, fmt, first, users, n, password, seconds):
         user = fmt % (first + k % users)
         return Conn(sel, port, ["LOGIN %s %s" % (quote(user), quote(password)),
                                 "SELECT INBOX", "IDLE"])
-    t0 = time.monotonic()
+    cpu0, t0 = cpu(pid), time.monotonic()
     held, errors = run_conns(sel, make, n, IN_FLIGHT, t0 + seconds)
     took = time.monotonic() - t0
     time.sleep(2)
     settle(pid)
+    used = cpu(pid) - cpu0
     during = tree(pid)
     live = [c for c in held if not c.closed]
     print("label=%s requested=%d held=%d seconds=%.1f pss_before=%d rss_before=%d "
-          "procs_before=%d pss_held=%d rss_held=%d procs_held=%d errors=%s" % (
+          "procs_before=%d pss_held=%d rss_held=%d procs_held=%d cpu_s=%.2f errors=%s" % (
               label, n, len(live), took, before[0], before[1], before[2], during[0],
-              during[1], during[2], fmt_errors(errors)), flush=True)
+              during[1], during[2], used, fmt_errors(errors)), flush=True)
     # hold, draining what the server sends, until told to stop (bounded)
     deadline = time.monotonic() + 3600
     while not stop and time.monotonic() < deadline:
