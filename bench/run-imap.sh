@@ -353,9 +353,9 @@ if want idle; then
 		local i
 		rm -f "$R/$1.idle"
 		python3 bench/imapload.py idle "$1" "$(port_of "$1")" "$(pid_of "$1")" "$USERFMT" 1 \
-			"$MAILBOXES" "$2" "$PASSWORD" 900 > "$R/$1.idle" 2> "$R/$1.idle.err" &
+			"$MAILBOXES" "$2" "$PASSWORD" 1500 > "$R/$1.idle" 2> "$R/$1.idle.err" &
 		IDLE_PID=$!
-		for i in $(seq 12000); do # bounded: the holder's own limit is 900 s
+		for i in $(seq 16000); do # bounded: the holder's own limit is 1500 s
 			grep -q 'held=' "$R/$1.idle" 2>/dev/null && break
 			kill -0 "$IDLE_PID" 2>/dev/null || break
 			sleep 0.1
