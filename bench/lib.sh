@@ -16,6 +16,8 @@
 # in build/; if the full build fails, the mailroom target alone.
 # raise_nofile WHO VAR...: the open-files limit as high as allowed, and each
 # VAR (a connection count) lowered to fit under it with 200 to spare.
+# finish_tmp WHO: at exit, removes the temporary folder $T, or keeps it
+# (and says so) when KEEP_TMP=1.
 # mr_conf_head DATA_DIR SERVICE=ADDR...: the [server] and [listen] sections
 # of a benchmark's mailroom.conf: the services named listen there, every
 # other listener is off.
@@ -66,6 +68,14 @@ wait_port() {
 	done
 	echo "$(basename "$0"): $3 did not open port $1" >&2
 	exit 1
+}
+
+finish_tmp() {
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "$1: kept $T"
+	else
+		rm -rf "$T"
+	fi
 }
 
 stop_pid() {

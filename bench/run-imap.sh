@@ -91,6 +91,10 @@ command -v mbsync >/dev/null || { echo "run-imap: mbsync (isync) not installed" 
 raise_nofile run-imap IDLE_CONNS DOVECOT_IDLE_CONNS
 most_idle=$IDLE_CONNS
 [ "$DOVECOT_IDLE_CONNS" -le "$most_idle" ] || most_idle=$DOVECOT_IDLE_CONNS
+# IDLE sessions of one account at once (the same limit on both servers;
+# mailroom's [imap] max_sessions takes at most 10000)
+per_account=$(((most_idle + MAILBOXES - 1) / MAILBOXES + 10))
+[ "$per_account" -le 10000 ] || per_account=10000
 
 T=$(mktemp -d /tmp/mailroom-bench.XXXXXX)
 chmod 755 "$T" # Dovecot's mail processes run as nobody, mailroom as its user
@@ -102,11 +106,7 @@ cleanup() {
 	[ -n "$MR_PID" ] && stop_pid "$MR_PID"
 	[ -n "$DC_PID" ] && stop_pid "$DC_PID" # Dovecot's master: stops all its children
 	wait 2>/dev/null
-	if [ "$KEEP_TMP" = 1 ]; then
-		echo "run-imap: kept $T"
-	else
-		rm -rf "$T"
-	fi
+	finish_tmp run-imap
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -140,7 +140,7 @@ auth_cache_ttl = $MR_CACHE
 
 [imap]
 plaintext_auth = yes
-max_sessions = $((most_idle + 1000))
+max_sessions = $per_account
 EOF
 "$MR" -c "$MRCONF" init > "$T/init.log" 2>&1 || { cat "$T/init.log" >&2; exit 1; }
 "$MR" -c "$MRCONF" domain add bench.test >/dev/null
@@ -222,7 +222,7 @@ namespace inbox {
   inbox = yes
   separator = /
 $folders}
-mail_max_userip_connections = $((DOVECOT_IDLE_CONNS + 1000))
+mail_max_userip_connections = $per_account
 default_client_limit = $((DOVECOT_IDLE_CONNS + 1000))
 service imap-login {
   process_limit = $((DOVECOT_IDLE_CONNS + 100))

@@ -95,11 +95,7 @@ cleanup() {
 	[ -n "$MR_PID" ] && stop_pid "$MR_PID"
 	[ -n "$DC_PID" ] && stop_pid "$DC_PID" # Dovecot's master: stops all its children
 	wait 2>/dev/null
-	if [ "$KEEP_TMP" = 1 ]; then
-		echo "run-pop3: kept $T"
-	else
-		rm -rf "$T"
-	fi
+	finish_tmp run-pop3
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
