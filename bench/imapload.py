@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: MIT
 """imapload.py - the IMAP load of bench/run-imap.sh, the same for every server.
 
-    imapload.py big    LABEL PORT USER PASSWORD WORD REPEATS
+    imapload.py big    LABEL PORT USER PASSWORD WORD REPEATS TIMEOUT
     imapload.py logins LABEL PORT PID USERFMT FIRST N PASSWORD CONCURRENCY
     imapload.py idle   LABEL PORT PID USERFMT FIRST USERS N PASSWORD SECONDS
 
 big: REPEATS + 1 sessions on USER's INBOX, one after the other; each logs in,
 then times SELECT INBOX, UID FETCH 1:* (FLAGS) and SEARCH TEXT WORD (from the
-command sent to its tagged OK), then LOGOUT. Session 0 is the first look
+command sent to its tagged OK; each may take TIMEOUT seconds), then LOGOUT. Session 0 is the first look
 (Dovecot builds its index files there) and is printed apart. Prints
 "key=value" words: the first session's seconds, every timed run's seconds,
 the messages SELECT reported, the FETCH responses and the SEARCH hits.
@@ -24,7 +24,8 @@ CPU time the tree spent setting them up (LOGIN, SELECT, IDLE); then they
 are held until this process gets SIGTERM, reading and dropping what the
 servers send (Dovecot's "* OK Still here").
 
-Every wait is bounded (60 s per reply, SECONDS for the whole connect phase);
+Every wait is bounded (60 s per reply, TIMEOUT in big, SECONDS for the whole
+connect phase of idle);
 plain IMAP on 127.0.0.1, LOGIN with a quoted password. Exits 1 on any error.
 """
 import os
@@ -51,20 +52,24 @@ def raise_nofile():
 class Session:
     """A blocking IMAP session that reads replies in large pieces."""
 
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=REPLY_TIMEOUT)
+    def __init__(self, port, timeout):
+        self.timeout = timeout
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
         self.n = 0
-        greeting = self._until(lambda b: b"\r\n" in b)
+        greeting = self._until(lambda b: b"\r\n" in b, "greeting")
         if not greeting.startswith(b"* OK"):
             raise RuntimeError("greeting %r" % greeting[:80])
 
-    def _until(self, done):
-        deadline = time.monotonic() + REPLY_TIMEOUT
+    def _until(self, done, what):
+        deadline = time.monotonic() + self.timeout
         while not done(self.buf):
             if time.monotonic() > deadline:
-                raise RuntimeError("no reply in %d s" % REPLY_TIMEOUT)
-            data = self.sock.recv(1 << 20)
+                raise RuntimeError("%s: no complete reply in %d s" % (what, self.timeout))
+            try:
+                data = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue  # the deadline above decides
             if not data:
                 raise RuntimeError("connection closed")
             self.buf += data
@@ -81,7 +86,7 @@ class Session:
 
         def done(b):
             return (b.startswith(tag) or end in b[-(1 << 16):]) and b.endswith(b"\r\n")
-        reply = self._until(done)
+        reply = self._until(done, "LOGIN" if text.startswith("LOGIN") else text)
         secs = time.monotonic() - t0
         last = reply[reply.rfind(b"\r\n", 0, len(reply) - 2) + 2:] if reply.count(b"\r\n") > 1 \
             else reply
@@ -94,11 +99,11 @@ def quote(s):
     return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def cmd_big(label, port, user, password, word, repeats):
+def cmd_big(label, port, user, password, word, repeats, timeout):
     first, runs = None, {"select": [], "fetch": [], "search": []}
     exists = fetched = hits = -1
     for r in range(repeats + 1):
-        s = Session(port)
+        s = Session(port, timeout)
         s.command("LOGIN %s %s" % (quote(user), quote(password)))
         t_sel, reply = s.command("SELECT INBOX")
         for line in reply.split(b"\r\n"):
@@ -305,8 +310,8 @@ def main():
         return 2
     mode, a = sys.argv[1], sys.argv[2:]
     try:
-        if mode == "big" and len(a) == 6:
-            return cmd_big(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]))
+        if mode == "big" and len(a) == 7:
+            return cmd_big(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), float(a[6]))
         if mode == "logins" and len(a) == 8:
             return cmd_logins(a[0], int(a[1]), int(a[2]), a[3], int(a[4]), int(a[5]), a[6],
                               int(a[7]))

@@ -23,7 +23,7 @@ NAMES = ("mailroom", "dovecot")
 def kv(path):
     try:
         with open(path) as f:
-            return dict(w.split("=", 1) for w in f.read().split() if "=" in w)
+            return dict(w.split("=", 1) for w in f.read().split() if "=" in w) or None
     except OSError:
         return None
 
@@ -76,7 +76,13 @@ def sync(d, reps):
 
 def big(d):
     r = [kv(os.path.join(d, "%s.big" % n)) for n in NAMES]
-    if None in r:
+    if r == [None, None]:
+        return
+    if None in r:  # a server did not answer in time: say which
+        for n, x in zip(NAMES, r):
+            if x is None:
+                with open(os.path.join(d, "%s.big.err" % n)) as f:
+                    print("big folder, %s: %s" % (n, f.read().strip().splitlines()[-1]))
         return
     row("big folder: messages (EXISTS / FETCH responses / SEARCH hits)",
         "%s / %s / %s" % (r[0]["exists"], r[0]["fetched"], r[0]["hits"]),

@@ -21,6 +21,7 @@
 #   CONCURRENCY=8                mbsync processes at once
 #   BIGFOLDER=100000             messages in the big folder (1 to 4 KiB)
 #   WORD=zanzibar                the SEARCH TEXT word, in 1 message of 100
+#   BIG_TIMEOUT=900              seconds one big-folder command may take
 #   LOGINS=1000                  logins per pass (at most MAILBOXES)
 #   IDLE_CONNS=10000             IDLE sessions to mailroom
 #   DOVECOT_IDLE_CONNS           IDLE sessions to Dovecot (IDLE_CONNS; each is
@@ -43,6 +44,7 @@ MESSAGES=${MESSAGES:-20}
 CONCURRENCY=${CONCURRENCY:-8}
 BIGFOLDER=${BIGFOLDER:-100000}
 WORD=${WORD:-zanzibar}
+BIG_TIMEOUT=${BIG_TIMEOUT:-900}
 LOGINS=${LOGINS:-1000}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 DOVECOT_IDLE_CONNS=${DOVECOT_IDLE_CONNS:-$IDLE_CONNS}
@@ -71,7 +73,7 @@ esac
 case $WORD in
 *[!a-z]* | '') echo "run-imap: WORD is one word of lower-case letters" >&2; exit 2 ;;
 esac
-need_positive run-imap MAILBOXES MESSAGES CONCURRENCY BIGFOLDER LOGINS IDLE_CONNS \
+need_positive run-imap MAILBOXES MESSAGES CONCURRENCY BIGFOLDER BIG_TIMEOUT LOGINS IDLE_CONNS \
 	DOVECOT_IDLE_CONNS REPEATS
 [ "$(id -u)" -eq 0 ] || { echo "run-imap: run as root (Dovecot needs it)" >&2; exit 2; }
 [ "$CONCURRENCY" -le "$MAILBOXES" ] || CONCURRENCY=$MAILBOXES
@@ -341,7 +343,7 @@ if want big; then
 	step "big folder: $BIGFOLDER messages; SELECT, UID FETCH 1:* (FLAGS), SEARCH TEXT $WORD; 1 + $REPEATS sessions per server"
 	for name in mailroom dovecot; do
 		python3 bench/imapload.py big "$name" "$(port_of $name)" "$BIG" "$PASSWORD" "$WORD" \
-			"$REPEATS" > "$R/$name.big" 2> "$R/$name.big.err" || failed=1
+			"$REPEATS" "$BIG_TIMEOUT" > "$R/$name.big" 2> "$R/$name.big.err" || failed=1
 		cat "$R/$name.big.err"
 	done
 fi
