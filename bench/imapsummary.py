@@ -40,7 +40,7 @@ def ratio(a, b, what):
     """'what = a/b' when both are there."""
     if a is None or b is None or b == 0:
         return ""
-    return "%s = **%.2f**" % (what, a / b)
+    return "%s = **%.3g**" % (what, a / b)
 
 
 def logins(d):

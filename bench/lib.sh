@@ -58,8 +58,8 @@ need_positive() {
 }
 
 wait_port() {
-	local i
-	for i in $(seq 100); do
+	local _
+	for _ in $(seq 100); do
 		kill -0 "$2" 2>/dev/null || { echo "$(basename "$0"): $3 exited; its log:" >&2; cat "$4" >&2; exit 1; }
 		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
 			return 0

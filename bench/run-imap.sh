@@ -85,8 +85,10 @@ BIG=big@bench.test
 BIG_EVERY=100 # WORD is in one message of BIG_EVERY
 
 bench_build run-imap
-command -v dovecot >/dev/null && [ -x /usr/lib/dovecot/imap ] ||
-	{ echo "run-imap: dovecot-imapd not installed" >&2; exit 1; }
+if ! command -v dovecot >/dev/null || [ ! -x /usr/lib/dovecot/imap ]; then
+	echo "run-imap: dovecot-imapd not installed" >&2
+	exit 1
+fi
 command -v mbsync >/dev/null || { echo "run-imap: mbsync (isync) not installed" >&2; exit 1; }
 
 # Descriptors: the client and each server hold one per idle connection.
