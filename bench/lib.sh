@@ -9,6 +9,18 @@
 # say, step: a line, a heading. wait_gone PID: waits up to 10 s for it to
 # exit (1 if it does not). free_port: a TCP port free on 127.0.0.1 now.
 # need_positive WHO VAR...: exits 2 unless every VAR holds a number above 0.
+# wait_port PORT PID NAME LOG: waits up to 10 s until 127.0.0.1:PORT
+# accepts; exits 1 (showing LOG) if process PID ends first or it never does.
+# stop_pid PID: SIGTERM, then SIGKILL if it is still there after 10 s.
+# bench_build WHO: the bench packages (scripts/deps.sh bench) and a build
+# in build/; if the full build fails, the mailroom target alone.
+# raise_nofile WHO VAR...: the open-files limit as high as allowed, and each
+# VAR (a connection count) lowered to fit under it with 200 to spare.
+# finish_tmp WHO: at exit, removes the temporary folder $T, or keeps it
+# (and says so) when KEEP_TMP=1.
+# mr_conf_head DATA_DIR SERVICE=ADDR...: the [server] and [listen] sections
+# of a benchmark's mailroom.conf: the services named listen there, every
+# other listener is off.
 mr_user_line() {
 	[ "$(id -u)" -eq 0 ] || return 0
 	if ! id -u mailroom-bench >/dev/null 2>&1; then
@@ -42,5 +54,67 @@ need_positive() {
 		'' | *[!0-9]*) echo "$who: $v must be a positive number" >&2; exit 2 ;;
 		esac
 		[ "${!v}" -gt 0 ] || { echo "$who: $v must be a positive number" >&2; exit 2; }
+	done
+}
+
+wait_port() {
+	local _
+	for _ in $(seq 100); do
+		kill -0 "$2" 2>/dev/null || { echo "$(basename "$0"): $3 exited; its log:" >&2; cat "$4" >&2; exit 1; }
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "$(basename "$0"): $3 did not open port $1" >&2
+	exit 1
+}
+
+finish_tmp() {
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "$1: kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+
+stop_pid() {
+	kill "$1" 2>/dev/null
+	wait_gone "$1" || kill -9 "$1" 2>/dev/null
+}
+
+bench_build() {
+	step "dependencies and build"
+	scripts/deps.sh bench
+	if ! scripts/build.sh build; then
+		# the benchmark needs the server alone; a failing test target is no reason to stop
+		say "$1: full build failed; building the mailroom target only"
+		cmake --build build --target mailroom -j"$(nproc)" >/dev/null
+	fi
+}
+
+raise_nofile() {
+	local who=$1 v nofile
+	shift
+	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	nofile=$(ulimit -n)
+	for v in "$@"; do
+		if [ "${!v}" -gt $((nofile - 200)) ]; then
+			say "$who: open files limit is $nofile; $v lowered to $((nofile - 200))"
+			printf -v "$v" '%d' $((nofile - 200))
+		fi
+	done
+}
+
+mr_conf_head() {
+	local data=$1 svc given a
+	shift
+	printf '[server]\nhostname = bench.test\ndata_dir = %s\n%s\n\n[listen]\n' "$data" "$(mr_user_line)"
+	for svc in smtp submission submissions pop3 pop3s imap imaps; do
+		given=off
+		for a in "$@"; do
+			case $a in "$svc="*) given=${a#*=} ;; esac
+		done
+		echo "$svc = $given"
 	done
 }

@@ -1,7 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""memtree.py - memory of a process and all its descendants, from /proc.
+"""memtree.py - memory and CPU time of a process and all its descendants,
+from /proc.
 
-    python3 bench/memtree.py PID     prints "PSS_KiB RSS_KiB processes"
+    python3 bench/memtree.py PID       prints "PSS_KiB RSS_KiB processes"
+    python3 bench/memtree.py --cpu PID prints the CPU seconds of the tree
+
+The CPU time of a process tree (cpu()) is utime + stime of every live
+process in it plus cutime + cstime, the time of children it has reaped: a
+Dovecot login or imap process that ended during a measurement is counted
+through its master.
 
 PSS (proportional set size, /proc/PID/smaps_rollup) shares each shared page
 among the processes that map it, so a library mapped by a thousand Dovecot
@@ -11,8 +18,7 @@ import os
 import sys
 
 
-def tree(root):
-    """(PSS KiB, RSS KiB, processes) of root and its descendants."""
+def _children():
     kids = {}
     for p in os.listdir("/proc"):
         if p.isdigit():
@@ -22,10 +28,23 @@ def tree(root):
                 kids.setdefault(ppid, []).append(int(p))
             except (OSError, ValueError, IndexError):
                 pass
-    pending, pss, rss, n = [root], 0, 0, 0
+    return kids
+
+
+def _descendants(root):
+    """root and every process below it."""
+    kids, pending, out = _children(), [root], []
     while pending:
         p = pending.pop()
         pending += kids.get(p, [])
+        out.append(p)
+    return out
+
+
+def tree(root):
+    """(PSS KiB, RSS KiB, processes) of root and its descendants."""
+    pss, rss, n = 0, 0, 0
+    for p in _descendants(root):
         try:
             with open("/proc/%d/smaps_rollup" % p) as f:
                 for line in f:
@@ -39,5 +58,21 @@ def tree(root):
     return pss, rss, n
 
 
+def cpu(root):
+    """CPU seconds (user + system, with reaped children) of root's tree."""
+    ticks = 0
+    for p in _descendants(root):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        except (OSError, ValueError, IndexError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 if __name__ == "__main__":
-    print("%d %d %d" % tree(int(sys.argv[1])))
+    if sys.argv[1] == "--cpu":
+        print("%.2f" % cpu(int(sys.argv[2])))
+    else:
+        print("%d %d %d" % tree(int(sys.argv[1])))

@@ -43,17 +43,7 @@ MR=build/mailroom
 PORT=$(free_port)
 MRCONF=$T/mailroom.conf
 cat > "$MRCONF" <<EOF
-[server]
-hostname = bench.test
-data_dir = $T/mailroom-data
-$(mr_user_line)
-
-[listen]
-smtp = 127.0.0.1:$PORT
-pop3 = off
-pop3s = off
-submission = off
-submissions = off
+$(mr_conf_head "$T/mailroom-data" "smtp=127.0.0.1:$PORT")
 
 [delivery]
 enabled = no

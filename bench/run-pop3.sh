@@ -78,24 +78,11 @@ need_positive run-pop3 MAILBOXES MESSAGES CONCURRENCY RUN_SECONDS REPEATS IDLE_N
 [ "$(id -u)" -eq 0 ] || { echo "run-pop3: run as root (Dovecot needs it)" >&2; exit 2; }
 [ "$CONCURRENCY" -le "$MAILBOXES" ] || CONCURRENCY=$MAILBOXES
 
-step "dependencies and build"
-scripts/deps.sh bench
-if ! scripts/build.sh build; then
-	# the benchmark needs the server alone; a failing test target is no reason to stop
-	say "run-pop3: full build failed; building the mailroom target only"
-	cmake --build build --target mailroom -j"$(nproc)" >/dev/null
-fi
+bench_build run-pop3
 command -v dovecot >/dev/null || { echo "run-pop3: dovecot not installed" >&2; exit 1; }
 
 # Descriptors: the client and each server hold one per idle connection.
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-nofile=$(ulimit -n)
-for v in IDLE_N DOVECOT_IDLE_N; do
-	if [ "${!v}" -gt $((nofile - 200)) ]; then
-		say "run-pop3: open files limit is $nofile; $v lowered to $((nofile - 200))"
-		printf -v "$v" '%d' $((nofile - 200))
-	fi
-done
+raise_nofile run-pop3 IDLE_N DOVECOT_IDLE_N
 
 T=$(mktemp -d /tmp/mailroom-bench.XXXXXX)
 chmod 755 "$T" # Dovecot's mail processes run as nobody
@@ -105,20 +92,10 @@ cleanup() {
 	set +e
 	[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
 	[ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null
-	if [ -n "$MR_PID" ]; then
-		kill "$MR_PID" 2>/dev/null
-		wait_gone "$MR_PID" || kill -9 "$MR_PID" 2>/dev/null
-	fi
-	if [ -n "$DC_PID" ]; then
-		kill "$DC_PID" 2>/dev/null # master: stops all its children
-		wait_gone "$DC_PID" || kill -9 "$DC_PID" 2>/dev/null
-	fi
+	[ -n "$MR_PID" ] && stop_pid "$MR_PID"
+	[ -n "$DC_PID" ] && stop_pid "$DC_PID" # Dovecot's master: stops all its children
 	wait 2>/dev/null
-	if [ "$KEEP_TMP" = 1 ]; then
-		echo "run-pop3: kept $T"
-	else
-		rm -rf "$T"
-	fi
+	finish_tmp run-pop3
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -188,17 +165,7 @@ say "$MESSAGES messages, $((msg_bytes / 1024)) KiB per mailbox (LF line ends on 
 # ---------------------------------------------------------------- mailroom
 MRCONF=$T/mailroom.conf
 cat > "$MRCONF" <<EOF
-[server]
-hostname = bench.test
-data_dir = $T/mailroom-data
-$(mr_user_line)
-
-[listen]
-pop3 = 127.0.0.1:$MR_PORT
-pop3s = off
-smtp = off
-submission = off
-submissions = off
+$(mr_conf_head "$T/mailroom-data" "pop3=127.0.0.1:$MR_PORT")
 
 [limits]
 max_connections = $((IDLE_N + 1000))
@@ -343,18 +310,6 @@ step "starting both servers (mailroom on 127.0.0.1:$MR_PORT, Dovecot on 127.0.0.
 MR_PID=$!
 dovecot -F -c "$DC/dovecot.conf" 2> "$DC/dovecot.stderr" &
 DC_PID=$!
-wait_port() { # port pid name
-	local i
-	for i in $(seq 100); do
-		kill -0 "$2" 2>/dev/null || { echo "run-pop3: $3 exited; see its log" >&2; cat "$4" >&2; exit 1; }
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "run-pop3: $3 did not open port $1" >&2
-	exit 1
-}
 wait_port "$MR_PORT" "$MR_PID" mailroom "$T/mailroom.log"
 wait_port "$DC_PORT" "$DC_PID" dovecot "$DC/dovecot.log"
 say "mailroom pid $MR_PID ($("$MR" --version 2>/dev/null || echo mailroom)), dovecot pid $DC_PID ($(dovecot --version), login mode: $DOVECOT_LOGIN, auth cache: $AUTH_CACHE)"

@@ -64,9 +64,9 @@ case "$level" in
 test)  pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd isync offlineimap3 slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix neomutt"
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
-# bench: Dovecot (bench/run-pop3.sh, and IMAP to compare with), Postfix (bench/run-smtp.sh), slapd and
+# bench: Dovecot (bench/run-pop3.sh, and dovecot-imapd with isync's mbsync for bench/run-imap.sh), Postfix (bench/run-smtp.sh), slapd and
 # ldap-utils (bench/run-ldap.sh).
-bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d dovecot-imapd postfix slapd ldap-utils" ;;
+bench) pkgs="$pkgs python3 curl fetchmail mpop dovecot-pop3d dovecot-imapd isync postfix slapd ldap-utils" ;;
 build) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
