@@ -21,6 +21,8 @@
  * every line ">*From " given one more '>' (mboxrd, reversible), then an
  * empty line.
  */
+#include "imap/imap_utf7.h"
+#include "migrate/maildirpp.h"
 #include "migrate/migrate.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -162,31 +164,82 @@ static int64_t arrival(const struct store_msg *m, int64_t now)
 	return m->received > 0 ? m->received : now;
 }
 
-int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *path,
-			   struct migrate_stats *stats, char *err, size_t err_len)
+/* Writes data to dir/name through a temporary file, synced, then renamed
+   over it. */
+static int write_file(const char *dir, const char *name, const char *data, size_t len, char *err,
+		      size_t err_len)
 {
-	struct store_msg *msgs = NULL;
-	size_t n = 0, done = 0;
-	struct buf body = {0}, lf = {0}, list = {0};
-	char host[256], name[512], tmp[4096], cur[4096];
-	int64_t now = (int64_t)time(NULL);
-	int r = -1, rc;
+	char tmp[4096], dst[4096];
 
-	memset(stats, 0, sizeof(*stats));
-	if (maildir_prepare(path, err, err_len) < 0)
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		fail(err, err_len, "cannot write", tmp);
+		if (fd >= 0)
+			close(fd);
 		return -1;
-	if ((rc = store_mailbox_load(st, mailbox_id, &msgs, &n)) != STORE_OK)
+	}
+	if (close(fd) < 0 || rename(tmp, dst) < 0)
+		return fail(err, err_len, "cannot write", dst);
+	return 0;
+}
+
+/* The letters of a message's keywords among the folder's first
+   MAILDIRPP_KEYWORDS (kw: the folder's list, split). */
+static unsigned keyword_letters(const char *keywords, char *const *kw, size_t n_kw)
+{
+	unsigned letters = 0;
+	for (const char *p = keywords; p != NULL && *p != '\0';) {
+		size_t len = strcspn(p, " ");
+		for (size_t i = 0; i < n_kw; i++)
+			if (strlen(kw[i]) == len && strncasecmp(kw[i], p, len) == 0)
+				letters |= 1u << i;
+		p += len + (p[len] == ' ');
+	}
+	return letters;
+}
+
+/* One folder's Maildir (cur/ new/ tmp/ made, empty) at dir: its messages
+   with their flags, its dovecot-keywords and dovecot-uidlist. INBOX gives
+   each record the message's UIDL (the P field). */
+static int export_folder(struct store *st, int64_t mailbox_id, const struct store_folder *f,
+			 const char *dir, struct migrate_stats *stats, char *err, size_t err_len)
+{
+	struct store_imsg *msgs = NULL;
+	struct store_msg *uidls = NULL;
+	size_t n = 0, n_uidls = 0, done = 0, k_uidl = 0, n_kw = 0;
+	struct buf body = {0}, lf = {0}, list = {0}, kwfile = {0}, info = {0};
+	char host[256], name[512], tmp[4096], cur[4096], *kw[MAILDIRPP_KEYWORDS];
+	int64_t now = (int64_t)time(NULL);
+	bool inbox = strcmp(f->name, "INBOX") == 0;
+	int r = -1;
+
+	if (store_folder_load(st, f->id, &msgs, &n) != STORE_OK ||
+	    (inbox && store_mailbox_load(st, mailbox_id, &uidls, &n_uidls) != STORE_OK)) {
+		store_imsgs_free(msgs, n);
 		return store_failed(st, err, err_len);
+	}
+	/* the folder's first keywords get the letters a-z (Dovecot's limit) */
+	for (const char *p = f->keywords; *p != '\0' && n_kw < MAILDIRPP_KEYWORDS;) {
+		size_t len = strcspn(p, " ");
+		if (len > 0) {
+			kw[n_kw] = xstrndup(p, len);
+			buf_printf(&kwfile, "%zu %s\n", n_kw, kw[n_kw]);
+			n_kw++;
+		}
+		p += len + (p[len] == ' ');
+	}
 	host_part(host, sizeof(host));
 	char **names = xcalloc(n + 1, sizeof(*names));
-	uint64_t next_uid = 1;
+	uint64_t next_uid = f->uidnext > 0 ? f->uidnext : 1;
 	for (size_t i = 0; i < n; i++) {
-		const struct store_msg *m = &msgs[i];
+		const struct store_imsg *m = &msgs[i];
 		buf_clear(&body);
 		buf_clear(&lf);
-		rc = store_message_read(st, mailbox_id, m->id, &body);
+		int rc = store_message_read(st, mailbox_id, m->id, &body);
 		if (rc == STORE_NOTFOUND) {
-			/* deleted (POP3 DELE) since the list was read */
+			/* expunged (POP3 DELE, IMAP) since the list was read */
 			stats->skipped++;
 			continue;
 		}
@@ -195,11 +248,11 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 			goto out;
 		}
 		to_lf(&lf, body.data, body.len, false);
-		int64_t t = arrival(m, now);
-		snprintf(name, sizeof(name), "%" PRId64 ".M%" PRIu64 "P%ld.%s,S=%zu,W=%zu", t,
+		int64_t t = m->received > 0 ? m->received : now;
+		snprintf(name, sizeof(name), "%" PRId64 ".M%" PRIu32 "P%ld.%s,S=%zu,W=%zu", t,
 			 m->uid, (long)getpid(), host, lf.len, body.len);
 		names[i] = xstrdup(name);
-		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", path, name);
+		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
 		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			fail(err, err_len, "cannot write", tmp);
@@ -218,11 +271,17 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 		stats->seen++;
 		stats->octets += body.len;
 		if (m->uid >= next_uid)
-			next_uid = m->uid + 1;
-		buf_printf(&list, "%" PRIu64 " P%s W%zu :%s\n", m->uid, m->uidl, body.len, name);
+			next_uid = (uint64_t)m->uid + 1;
+		buf_printf(&list, "%" PRIu32 " ", m->uid);
+		/* both lists are in UID order */
+		while (k_uidl < n_uidls && uidls[k_uidl].id != m->id && uidls[k_uidl].uid < m->uid)
+			k_uidl++;
+		if (k_uidl < n_uidls && uidls[k_uidl].id == m->id)
+			buf_printf(&list, "P%s ", uidls[k_uidl].uidl);
+		buf_printf(&list, "W%zu :%s\n", body.len, name);
 	}
-	/* one sync for every file of the export */
-	snprintf(tmp, sizeof(tmp), "%s/tmp", path);
+	/* one sync for every file of the folder */
+	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
 	int tfd = open(tmp, O_RDONLY | O_CLOEXEC);
 	if (tfd < 0 || syncfs(tfd) < 0) {
 		fail(err, err_len, "cannot sync", tmp);
@@ -234,54 +293,139 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 	for (; done < n; done++) {
 		if (names[done] == NULL)
 			continue;
-		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", path, names[done]);
-		snprintf(cur, sizeof(cur), "%s/cur/%s:2,", path, names[done]);
+		buf_clear(&info);
+		maildirpp_info_format(msgs[done].flags,
+				      keyword_letters(msgs[done].keywords, kw, n_kw), &info);
+		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, names[done]);
+		snprintf(cur, sizeof(cur), "%s/cur/%s%s", dir, names[done], info.data);
 		if (rename(tmp, cur) < 0) {
 			fail(err, err_len, "cannot move", tmp);
 			goto out;
 		}
 		stats->added++;
 	}
-	snprintf(cur, sizeof(cur), "%s/cur", path);
+	snprintf(cur, sizeof(cur), "%s/cur", dir);
 	if (fsync_path(cur) < 0) {
 		fail(err, err_len, "cannot sync", cur);
 		goto out;
 	}
-	/* version 3, a UIDVALIDITY, the next UID; then one record a message */
+	/* the keywords before the uidlist: Dovecot reads letters through it */
+	if (n_kw > 0 &&
+	    write_file(dir, "dovecot-keywords", kwfile.data, kwfile.len, err, err_len) < 0)
+		goto out;
+	/* version 3, the folder's UIDVALIDITY, the next UID; then one record a
+	   message */
 	struct buf head = {0};
-	buf_printf(&head, "3 V%" PRId64 " N%" PRIu64 "\n", now, next_uid);
+	buf_printf(&head, "3 V%" PRIu32 " N%" PRIu64 "\n", f->uidvalidity > 0 ? f->uidvalidity : 1,
+		   next_uid);
 	buf_append(&head, list.data, list.len);
-	snprintf(tmp, sizeof(tmp), "%s/dovecot-uidlist.tmp", path);
-	snprintf(cur, sizeof(cur), "%s/dovecot-uidlist", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, head.data, head.len) < 0 || fsync(fd) < 0) {
-		fail(err, err_len, "cannot write", tmp);
-		if (fd >= 0)
-			close(fd);
-		buf_free(&head);
-		goto out;
-	}
+	r = write_file(dir, "dovecot-uidlist", head.data, head.len, err, err_len);
 	buf_free(&head);
-	if (close(fd) < 0 || rename(tmp, cur) < 0 || fsync_path(path) < 0) {
-		fail(err, err_len, "cannot write", cur);
-		goto out;
-	}
-	r = 0;
+	if (r == 0 && fsync_path(dir) < 0)
+		r = fail(err, err_len, "cannot sync", dir);
 out:
 	/* what was not moved yet leaves no file behind in tmp/ */
 	for (size_t i = done; r < 0 && i < n; i++) {
 		if (names[i] == NULL)
 			continue;
-		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", path, names[i]);
+		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, names[i]);
 		(void)unlink(tmp);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
+	for (size_t i = 0; i < n_kw; i++)
+		free(kw[i]);
 	free(names);
-	free(msgs);
+	store_imsgs_free(msgs, n);
+	free(uidls);
 	buf_free(&body);
 	buf_free(&lf);
 	buf_free(&list);
+	buf_free(&kwfile);
+	buf_free(&info);
+	return r;
+}
+
+/* A subfolder's Maildir: the directory, cur/ new/ tmp/, and the
+   maildirfolder file that marks it (Courier's and Dovecot's). */
+static int subfolder_make(const char *dir, char *err, size_t err_len)
+{
+	static const char *const subs[] = {"cur", "new", "tmp"};
+	char sub[4096];
+
+	if (mkdir(dir, 0700) < 0)
+		return fail(err, err_len, "cannot make", dir);
+	for (size_t i = 0; i < N_ELEMENTS(subs); i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, subs[i]);
+		if (mkdir(sub, 0700) < 0)
+			return fail(err, err_len, "cannot make", sub);
+	}
+	snprintf(sub, sizeof(sub), "%s/maildirfolder", dir);
+	int fd = open(sub, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(err, err_len, "cannot make", sub);
+	close(fd);
+	return 0;
+}
+
+int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *path,
+			   struct migrate_stats *stats, char *err, size_t err_len)
+{
+	struct store_folder *folders = NULL;
+	size_t n = 0;
+	struct buf dir = {0}, subs = {0}, lvl = {0};
+	int r = 0;
+
+	memset(stats, 0, sizeof(*stats));
+	if (maildir_prepare(path, err, err_len) < 0)
+		return -1;
+	if (store_folder_list(st, mailbox_id, &folders, &n) != STORE_OK)
+		return store_failed(st, err, err_len);
+	buf_append_str(&subs, "V\t2\n\n");
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct store_folder *f = &folders[i];
+		buf_clear(&dir);
+		buf_append_str(&dir, path);
+		buf_append_c(&dir, '/');
+		size_t base = dir.len;
+		if (maildirpp_name_encode(f->name, &dir) < 0) {
+			snprintf(err, err_len, "folder '%.200s' is no UTF-8", f->name);
+			r = -1;
+			break;
+		}
+		if (dir.len > base)
+			r = subfolder_make(dir.data, err, err_len);
+		else
+			dir.data[--dir.len] = '\0'; /* INBOX: the Maildir itself */
+		if (r == 0)
+			r = export_folder(st, mailbox_id, f, dir.data, stats, err, err_len);
+		if (r == 0 && f->subscribed) {
+			/* Dovecot's version 2: '\t' between levels */
+			for (const char *p = f->name;;) {
+				size_t len = strcspn(p, "/");
+				buf_clear(&lvl);
+				if (strcmp(f->name, "INBOX") == 0)
+					buf_append_str(&lvl, "INBOX");
+				else
+					(void)imap_utf7_encode((struct slice){p, len}, &lvl);
+				buf_append(&subs, lvl.data, lvl.len);
+				if (p[len] == '\0')
+					break;
+				buf_append_c(&subs, '\t');
+				p += len + 1;
+			}
+			buf_append_c(&subs, '\n');
+		}
+	}
+	if (r == 0)
+		r = write_file(path, "subscriptions", subs.data, subs.len, err, err_len);
+	if (r == 0 && fsync_path(path) < 0)
+		r = fail(err, err_len, "cannot sync", path);
+	stats->folders = n;
+	store_folders_free(folders, n);
+	buf_free(&dir);
+	buf_free(&subs);
+	buf_free(&lvl);
 	return r;
 }
 

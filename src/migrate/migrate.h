@@ -50,6 +50,13 @@ struct migrate_msg {
 	struct buf body;  /* wire form (store.h S4); the source fills it */
 	char uidl[71];	  /* the UIDL the old server served, "" for none */
 	int64_t received; /* unix time, 0 unknown */
+	/* where it goes and how it was marked (sources with folders; the
+	   others leave them): the folder's name (UTF-8, '/' between levels,
+	   "" for INBOX), its flags (store.h enum store_flag), its keywords
+	   (space-separated), the UID it had there (0 none) */
+	struct buf folder, keywords;
+	unsigned flags;
+	uint32_t uid;
 };
 
 struct migrate_source_ops {
@@ -63,12 +70,18 @@ struct migrate_source_ops {
 	/* How many messages there are, -1 when not known (for progress). */
 	long long (*count)(struct migrate_source *s);
 	void (*close)(struct migrate_source **s);
+	/* Sources with folders, else NULL (INBOX alone): the i-th folder's
+	   name ("" for INBOX; parents before children) and whether it is
+	   subscribed, NULL past the last. migrate_import makes those missing
+	   before the first message, empty ones too. */
+	const char *(*folder)(struct migrate_source *s, size_t i, bool *subscribed_r);
 };
 /* The source called `name`, or NULL. */
 const struct migrate_source_ops *migrate_source_find(const char *name);
 
 struct migrate_stats {
 	uint64_t seen, added, skipped, octets;
+	uint64_t folders; /* folders written (export) or made (import) */
 };
 typedef void migrate_progress_fn(const struct migrate_stats *st, long long total, void *ctx);
 
