@@ -225,20 +225,11 @@ void maildirpp_subscriptions_parse(const char *data, size_t len, maildirpp_subsc
 			cb("INBOX", ctx);
 			continue;
 		}
-		/* as a directory name, so that one decoder reads both forms */
+		/* as a directory name: both forms hold escaped levels */
 		buf_clear(&dir);
 		buf_append_c(&dir, '.');
-		for (size_t i = 0; i < n; i++) {
-			char c = line[i];
-			if (tabs && c == '\t')
-				buf_append_c(&dir, '.');
-			else if (tabs && (c == '.' || c == ESCAPE)) {
-				buf_append_c(&dir, ESCAPE);
-				buf_append_c(&dir, hex[(unsigned char)c >> 4]);
-				buf_append_c(&dir, hex[c & 15]);
-			} else
-				buf_append_c(&dir, c);
-		}
+		for (size_t i = 0; i < n; i++)
+			buf_append_c(&dir, tabs && line[i] == '\t' ? '.' : line[i]);
 		buf_clear(&name);
 		if (maildirpp_name_decode(dir.data, dir.len, &name, why, sizeof(why)) == 0)
 			cb(name.data, ctx);

@@ -19,9 +19,9 @@
  * for i 0-25) being the letter 'a' + i.
  *
  * subscriptions: Dovecot's version 2 ("V\t2", an empty line, then one
- * name a line with '\t' between levels, each level in the form of its
- * directory before escaping) or the older form (one name a line, levels
- * separated by '.'). Names listed that are not valid are left out.
+ * name a line with '\t' between levels, each level as in its directory's
+ * name) or the older form (the directory's name without its leading '.').
+ * Names listed that are not valid are left out.
  */
 #ifndef MAILROOM_MIGRATE_MAILDIRPP_H
 #define MAILROOM_MIGRATE_MAILDIRPP_H

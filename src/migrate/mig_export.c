@@ -21,7 +21,6 @@
  * every line ">*From " given one more '>' (mboxrd, reversible), then an
  * empty line.
  */
-#include "imap/imap_utf7.h"
 #include "migrate/maildirpp.h"
 #include "migrate/migrate.h"
 #include "store/store.h"
@@ -373,7 +372,7 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 {
 	struct store_folder *folders = NULL;
 	size_t n = 0;
-	struct buf dir = {0}, subs = {0}, lvl = {0};
+	struct buf dir = {0}, subs = {0};
 	int r = 0;
 
 	memset(stats, 0, sizeof(*stats));
@@ -393,27 +392,22 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 			r = -1;
 			break;
 		}
-		if (dir.len > base)
+		if (dir.len > base) {
 			r = subfolder_make(dir.data, err, err_len);
-		else
-			dir.data[--dir.len] = '\0'; /* INBOX: the Maildir itself */
+		} else {
+			dir.data[base - 1] = '\0'; /* INBOX: the Maildir itself */
+		}
 		if (r == 0)
 			r = export_folder(st, mailbox_id, f, dir.data, stats, err, err_len);
+		if (dir.len == base)
+			dir.data[base - 1] = '/';
 		if (r == 0 && f->subscribed) {
-			/* Dovecot's version 2: '\t' between levels */
-			for (const char *p = f->name;;) {
-				size_t len = strcspn(p, "/");
-				buf_clear(&lvl);
-				if (strcmp(f->name, "INBOX") == 0)
-					buf_append_str(&lvl, "INBOX");
-				else
-					(void)imap_utf7_encode((struct slice){p, len}, &lvl);
-				buf_append(&subs, lvl.data, lvl.len);
-				if (p[len] == '\0')
-					break;
-				buf_append_c(&subs, '\t');
-				p += len + 1;
-			}
+			/* Dovecot's version 2: the levels of the directory's name
+			   with '\t' between them (a '.' in a level is escaped) */
+			if (dir.len == base)
+				buf_append_str(&subs, "INBOX");
+			for (size_t k = base + 1; k < dir.len; k++)
+				buf_append_c(&subs, dir.data[k] == '.' ? '\t' : dir.data[k]);
 			buf_append_c(&subs, '\n');
 		}
 	}
@@ -425,7 +419,6 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 	store_folders_free(folders, n);
 	buf_free(&dir);
 	buf_free(&subs);
-	buf_free(&lvl);
 	return r;
 }
 

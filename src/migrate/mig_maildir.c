@@ -51,13 +51,14 @@ struct mfolder {
 	char *name; /* the store's name, "" for INBOX */
 	bool subscribed;
 	struct mfile *files;
-	size_t n;
+	size_t n, next; /* next: the file read next */
 	struct maildirpp_keywords kw;
 };
 
 struct migrate_source {
 	struct mfolder *folders;
-	size_t n_folders, folder, next; /* folder and file next read */
+	size_t n_folders;
+	bool inbox_first; /* the folders' UIDs overlap: INBOX's are kept */
 	struct buf raw;
 };
 
@@ -400,6 +401,32 @@ static void on_subscribed(const char *name, void *ctx)
 			s->folders[i].subscribed = true;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Whether two folders hold the same UID (Dovecot's UIDs are a folder's
+   own; mailroom's are its mailbox's, S8). */
+static bool uids_overlap(const struct migrate_source *s)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; i < s->n_folders; i++)
+		n += s->folders[i].n;
+	int64_t *all = xcalloc(n + 1, sizeof(*all));
+	for (size_t i = 0; i < s->n_folders; i++)
+		for (size_t j = 0; j < s->folders[i].n; j++)
+			if (s->folders[i].files[j].uid != 0)
+				all[k++] = s->folders[i].files[j].uid;
+	qsort(all, k, sizeof(*all), cmp_i64);
+	bool overlap = false;
+	for (size_t i = 1; i < k && !overlap; i++)
+		overlap = all[i] == all[i - 1];
+	free(all);
+	return overlap;
+}
+
 static int maildir_open(const char *where, const struct migrate_options *o,
 			struct migrate_source **s_r, char *err, size_t err_len)
 {
@@ -430,6 +457,7 @@ static int maildir_open(const char *where, const struct migrate_options *o,
 					      s);
 	for (size_t i = 0; r > 0 && i < s->n_folders; i++)
 		s->folders[i].subscribed = true; /* no list: every folder */
+	s->inbox_first = uids_overlap(s);
 	buf_free(&b);
 	*s_r = s;
 	return 0;
@@ -453,18 +481,38 @@ static void keywords_of(const struct mfolder *f, unsigned letters, struct buf *o
 	}
 }
 
-static int maildir_next(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
+/* The folder whose next file comes next: in UID order across folders
+   (files without a UID after those of their folder), INBOX wholly first
+   when inbox_first; NULL when every file was read. */
+static struct mfolder *next_folder(struct migrate_source *s)
 {
-	for (;;) {
-		if (s->folder >= s->n_folders)
-			return 0;
-		struct mfolder *fo = &s->folders[s->folder];
-		if (s->next >= fo->n) {
-			s->folder++;
-			s->next = 0;
+	struct mfolder *best = NULL;
+	struct mfolder *inbox = &s->folders[0];
+
+	if (s->inbox_first && inbox->next < inbox->n)
+		return inbox;
+	for (size_t i = 0; i < s->n_folders; i++) {
+		struct mfolder *f = &s->folders[i];
+		if (f->next >= f->n)
+			continue;
+		int64_t uid = f->files[f->next].uid;
+		if (best == NULL) {
+			best = f;
 			continue;
 		}
-		struct mfile *f = &fo->files[s->next++];
+		int64_t b = best->files[best->next].uid;
+		if (uid != 0 && (b == 0 || uid < b))
+			best = f;
+	}
+	return best;
+}
+
+static int maildir_next(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
+{
+	struct mfolder *fo;
+
+	while ((fo = next_folder(s)) != NULL) {
+		struct mfile *f = &fo->files[fo->next++];
 		int r = slurp(fo->dir, f->path, &s->raw, err, err_len);
 		if (r > 0)
 			continue; /* gone since the scan (a POP3 client deleted it) */
@@ -488,6 +536,7 @@ static int maildir_next(struct migrate_source *s, struct migrate_msg *m, char *e
 		}
 		return 1;
 	}
+	return 0;
 }
 
 static const char *maildir_folder(struct migrate_source *s, size_t i, bool *subscribed_r)

@@ -82,8 +82,8 @@ static int folder_id(struct store *st, int64_t mailbox_id, const char *name, boo
 		store_folder_clear(&f);
 	} else if (r == STORE_NOTFOUND) {
 		r = store_folder_create(st, mailbox_id, name, STORE_SPECIAL_NONE, &id);
-		if (r == STORE_OK && !subscribed)
-			r = store_folder_subscribe(st, mailbox_id, name, false);
+		if (r == STORE_OK && subscribed)
+			r = store_folder_subscribe(st, mailbox_id, name, true);
 		if (r == STORE_OK)
 			stats->folders++;
 	}
