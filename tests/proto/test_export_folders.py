@@ -15,12 +15,11 @@ import pwd
 import re
 import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dovecot import Dovecot, need_dovecot_imap  # noqa: E402
-from harness import (PASSWORD, TEST_USER, Server,  # noqa: E402
-                     run_tests, unprivileged_user)
+from harness import PASSWORD, TEST_USER, Server, run_tests  # noqa: E402
+from test_export import place  # noqa: E402
 import imaplib  # noqa: E402
 
 ALICE = "alice@example.test"
@@ -33,14 +32,6 @@ MSGS = [b"Subject: one\r\n\r\nfirst\r\n",
 
 LIST_RE = re.compile(rb'^\((?P<attrs>[^)]*)\) (?:NIL|"(?P<sep>.)") (?P<name>.*)$')
 FETCH_RE = re.compile(rb"UID (\d+)|FLAGS \(([^)]*)\)")
-
-
-def place(root):
-    d = tempfile.mkdtemp(prefix="mailroom-export.", dir=root)
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam(unprivileged_user())
-        os.chown(d, pw.pw_uid, pw.pw_gid)
-    return d
 
 
 def ok(res):
