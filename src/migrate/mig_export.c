@@ -1,27 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mig_export.c - a mailbox out of mailroom (migrate.h): as a Maildir that
- * Dovecot serves with the same UIDLs and bytes, or as one mboxrd file.
+ * mig_export.c - a mailbox out of mailroom (migrate.h), every folder: as a
+ * Maildir++ that Dovecot serves with the same folders, flags, UIDs, UIDLs
+ * and bytes, or as a directory of mboxrd files.
  *
- * Maildir: every message one file in cur/, named as Dovecot's own delivery
- * names them (time.MuidPpid.host,S=size,W=vsize:2,), with LF line ends as
- * Dovecot stores mail: its POP3 turns them into CRLF again, and since
- * bodies hold CRLF line ends only (store.h S4), RETR gives back every byte,
- * and W= (the CRLF size) is what LIST shows without reading the file. The
- * file's mtime is the message's arrival (Dovecot's received date). The
- * dovecot-uidlist (version 3) gives each file its mailroom UID and, in its
- * P field, the mailroom UIDL: Dovecot's POP3 serves a stored P value before
- * anything pop3_uidl_format would make, so its default settings serve the
- * same UIDLs (tests/proto/test_export.py checks it against a real one).
- * Files are written into tmp/, put on disk with one syncfs() for all of
- * them, then moved into cur/; the uidlist comes last.
+ * Maildir++ (migrate/maildirpp.h): INBOX is PATH itself, every other
+ * folder a directory ".a.b" beside it with a maildirfolder file. Every
+ * message is one file in its folder's cur/, named as Dovecot's own
+ * delivery names them (time.MuidPpid.host,S=size,W=vsize), with the info
+ * ":2," and its flags (DFRST) and keyword letters (a-z, the folder's
+ * dovecot-keywords: its first 26 keywords, Dovecot's limit). Files have LF
+ * line ends as Dovecot stores mail: its POP3 turns them into CRLF again,
+ * and since bodies hold CRLF line ends only (store.h S4), RETR gives back
+ * every byte, and W= (the CRLF size) is what LIST shows without reading
+ * the file. The file's mtime is the message's arrival (Dovecot's received
+ * date). Each folder's dovecot-uidlist (version 3) holds the folder's
+ * UIDVALIDITY and next UID, and each file's mailroom UID; INBOX's records
+ * carry the mailroom UIDL in the P field: Dovecot's POP3 serves a stored P
+ * value before anything pop3_uidl_format would make, so its default
+ * settings serve the same UIDLs (tests/proto/test_export.py and
+ * test_export_folders.py check it against a real one). A folder's files
+ * are written into tmp/, put on disk with one syncfs() for all of them,
+ * then moved into cur/; its keywords and uidlist come last. The
+ * subscriptions file (Dovecot's version 2) lists the subscribed folders.
  *
- * mbox: "From SENDER DATE" (the Return-Path's address, else MAILER-DAEMON;
- * the arrival in UTC, asctime form), then the message with LF line ends,
+ * mbox: PATH is a directory with one file a folder (mbox_folder_path:
+ * "INBOX", "Sent", "Archive.sbd/2024"). Each message is "From SENDER DATE"
+ * (the Return-Path's address, else MAILER-DAEMON; the arrival in UTC,
+ * asctime form), then the message with LF line ends and Status, X-Status
+ * and X-Keywords added at the end of its header (its flags and keywords),
  * every line ">*From " given one more '>' (mboxrd, reversible), then an
  * empty line.
+ *
+ * PATH, for both, must be new or empty (a Maildir's empty cur/ new/ tmp/
+ * allowed): an export never mixes with what is there.
  */
 #include "migrate/maildirpp.h"
+#include "migrate/mig_mbox.h"
 #include "migrate/migrate.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -101,9 +116,9 @@ static int fsync_path(const char *path)
 	return r;
 }
 
-/* An empty folder, or one with only empty cur/ new/ tmp/ in it; made
-   (mode 0700) if missing. */
-static int maildir_prepare(const char *path, char *err, size_t err_len)
+/* An empty folder, or (a Maildir) one with only empty cur/ new/ tmp/ in
+   it; made (mode 0700) if missing, and for a Maildir its cur/ new/ tmp/. */
+static int place_prepare(const char *path, bool maildir, char *err, size_t err_len)
 {
 	static const char *const subs[] = {"cur", "new", "tmp"};
 	char sub[4096];
@@ -119,7 +134,7 @@ static int maildir_prepare(const char *path, char *err, size_t err_len)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		bool ok = false;
-		for (size_t i = 0; i < 3; i++)
+		for (size_t i = 0; maildir && i < 3; i++)
 			ok = ok || strcmp(de->d_name, subs[i]) == 0;
 		if (ok) {
 			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
@@ -139,7 +154,7 @@ static int maildir_prepare(const char *path, char *err, size_t err_len)
 		}
 	}
 	closedir(d);
-	for (size_t i = 0; r == 0 && i < 3; i++) {
+	for (size_t i = 0; maildir && r == 0 && i < 3; i++) {
 		snprintf(sub, sizeof(sub), "%s/%s", path, subs[i]);
 		if (mkdir(sub, 0700) < 0 && errno != EEXIST)
 			r = fail(err, err_len, "cannot make", sub);
@@ -156,11 +171,6 @@ static void host_part(char *h, size_t n)
 	for (char *c = h; *c != '\0'; c++)
 		if (*c == '/' || *c == ':' || *c == ',' || *c == ' ')
 			*c = '_';
-}
-
-static int64_t arrival(const struct store_msg *m, int64_t now)
-{
-	return m->received > 0 ? m->received : now;
 }
 
 /* Writes data to dir/name through a temporary file, synced, then renamed
@@ -376,7 +386,7 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 	int r = 0;
 
 	memset(stats, 0, sizeof(*stats));
-	if (maildir_prepare(path, err, err_len) < 0)
+	if (place_prepare(path, true, err, err_len) < 0)
 		return -1;
 	if (store_folder_list(st, mailbox_id, &folders, &n) != STORE_OK)
 		return store_failed(st, err, err_len);
@@ -452,32 +462,47 @@ static void from_sender(const char *p, size_t len, char *out, size_t n)
 	}
 }
 
-int migrate_export_mbox(struct store *st, int64_t mailbox_id, const char *path,
-			struct migrate_stats *stats, char *err, size_t err_len)
+/* The end of a wire-form message's header: just past the CRLF of its
+   last line (before the empty line), or len when it has no body. */
+static size_t header_end(const char *p, size_t len)
 {
-	struct store_msg *msgs = NULL;
+	if (len >= 2 && p[0] == '\r' && p[1] == '\n')
+		return 0;
+	for (size_t i = 0; i + 3 < len; i++)
+		if (memcmp(p + i, "\r\n\r\n", 4) == 0)
+			return i + 2;
+	return len;
+}
+
+/* Status, X-Status and X-Keywords as mutt and Dovecot write them. */
+static void flag_headers(const struct store_imsg *m, struct buf *out)
+{
+	buf_append_str(out, (m->flags & STORE_FLAG_SEEN) ? "Status: RO\n" : "Status: O\n");
+	if (m->flags &
+	    (STORE_FLAG_ANSWERED | STORE_FLAG_FLAGGED | STORE_FLAG_DRAFT | STORE_FLAG_DELETED))
+		buf_printf(out, "X-Status: %s%s%s%s\n", (m->flags & STORE_FLAG_ANSWERED) ? "A" : "",
+			   (m->flags & STORE_FLAG_FLAGGED) ? "F" : "",
+			   (m->flags & STORE_FLAG_DRAFT) ? "T" : "",
+			   (m->flags & STORE_FLAG_DELETED) ? "D" : "");
+	if (m->keywords != NULL)
+		buf_printf(out, "X-Keywords: %s\n", m->keywords);
+}
+
+/* One folder's mbox file at path (new): its messages with their flags. */
+static int export_mbox_folder(struct store *st, int64_t mailbox_id, int64_t folder_id,
+			      const char *path, struct migrate_stats *stats, char *err,
+			      size_t err_len)
+{
+	struct store_imsg *msgs = NULL;
 	size_t n = 0;
 	struct buf body = {0}, out = {0};
-	struct stat sb;
 	int64_t now = (int64_t)time(NULL);
 	int r = -1;
 
-	memset(stats, 0, sizeof(*stats));
-	/* a new file, or an empty one */
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EEXIST) {
-		fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd >= 0 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size != 0)) {
-			close(fd);
-			snprintf(err, err_len,
-				 "%s exists and is not empty: the export needs a new or empty file",
-				 path);
-			return -1;
-		}
-	}
 	if (fd < 0)
 		return fail(err, err_len, "cannot write", path);
-	if (store_mailbox_load(st, mailbox_id, &msgs, &n) != STORE_OK) {
+	if (store_folder_load(st, folder_id, &msgs, &n) != STORE_OK) {
 		store_failed(st, err, err_len);
 		goto out;
 	}
@@ -495,11 +520,14 @@ int migrate_export_mbox(struct store *st, int64_t mailbox_id, const char *path,
 			goto out;
 		}
 		from_sender(body.data, body.len, sender, sizeof(sender));
-		time_t t = (time_t)arrival(&msgs[i], now);
+		time_t t = (time_t)(msgs[i].received > 0 ? msgs[i].received : now);
 		gmtime_r(&t, &tm);
 		strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
 		buf_printf(&out, "From %s %s\n", sender, date);
-		to_lf(&out, body.data, body.len, true);
+		size_t he = header_end(body.data, body.len);
+		to_lf(&out, body.data, he, true);
+		flag_headers(&msgs[i], &out);
+		to_lf(&out, body.data + he, body.len - he, true);
 		buf_append_c(&out, '\n');
 		stats->seen++;
 		stats->octets += body.len;
@@ -524,8 +552,68 @@ int migrate_export_mbox(struct store *st, int64_t mailbox_id, const char *path,
 out:
 	if (close(fd) < 0 && r == 0)
 		r = fail(err, err_len, "cannot write", path);
-	free(msgs);
+	store_imsgs_free(msgs, n);
 	buf_free(&body);
 	buf_free(&out);
+	return r;
+}
+
+/* Makes the directories of rel's path under root (0700, those there
+   kept); each one made is synced into its parent at the end. */
+static int mbox_dirs(const char *root, const char *rel, char *err, size_t err_len)
+{
+	char dir[4096];
+	for (const char *p = rel; (p = strchr(p, '/')) != NULL; p++) {
+		snprintf(dir, sizeof(dir), "%s/%.*s", root, (int)(p - rel), rel);
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return fail(err, err_len, "cannot make", dir);
+	}
+	return 0;
+}
+
+static int sync_dirs(const char *root, const char *rel, char *err, size_t err_len)
+{
+	char dir[4096];
+	for (const char *p = rel; (p = strchr(p, '/')) != NULL; p++) {
+		snprintf(dir, sizeof(dir), "%s/%.*s", root, (int)(p - rel), rel);
+		if (fsync_path(dir) < 0)
+			return fail(err, err_len, "cannot sync", dir);
+	}
+	return 0;
+}
+
+int migrate_export_mbox(struct store *st, int64_t mailbox_id, const char *path,
+			struct migrate_stats *stats, char *err, size_t err_len)
+{
+	struct store_folder *folders = NULL;
+	size_t n = 0;
+	struct buf rel = {0};
+	char file[4096];
+	int r = 0;
+
+	memset(stats, 0, sizeof(*stats));
+	if (place_prepare(path, false, err, err_len) < 0)
+		return -1;
+	if (store_folder_list(st, mailbox_id, &folders, &n) != STORE_OK)
+		return store_failed(st, err, err_len);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		buf_clear(&rel);
+		mbox_folder_path(folders[i].name, &rel);
+		snprintf(file, sizeof(file), "%s/%s", path, rel.data);
+		r = mbox_dirs(path, rel.data, err, err_len);
+		if (r == 0)
+			r = export_mbox_folder(st, mailbox_id, folders[i].id, file, stats, err,
+					       err_len);
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		buf_clear(&rel);
+		mbox_folder_path(folders[i].name, &rel);
+		r = sync_dirs(path, rel.data, err, err_len);
+	}
+	if (r == 0 && fsync_path(path) < 0)
+		r = fail(err, err_len, "cannot sync", path);
+	stats->folders = n;
+	store_folders_free(folders, n);
+	buf_free(&rel);
 	return r;
 }

@@ -7,7 +7,8 @@ folder, the flags in the file names, a dovecot-keywords and a
 dovecot-uidlist a folder; imported into a fresh mailbox, IMAP shows the same
 folders, subscriptions, flags, keywords, UIDs and bodies, and a second run
 adds nothing. A real Dovecot (IMAP) serving the export shows the same
-folders, flags and UIDs. Failure paths: a PATH that cannot be written, a
+folders, flags and UIDs. mbox: a directory of files, one a folder, flags
+as Status headers, and back. Failure paths: a PATH that cannot be written, a
 damaged dovecot-uidlist or dovecot-keywords (the import names the file and
 imports nothing)."""
 import os
@@ -78,6 +79,13 @@ def view(c):
         out[name] = sorted(msgs)
         c.close()
     return out, subscribed
+
+
+def done(*servers):
+    for x in servers:
+        if x is not None:
+            x.stop()
+            x.cleanup()
 
 
 def filled():
@@ -173,11 +181,42 @@ def test_round_trip_and_dovecot():
     finally:
         if dc is not None:
             dc.cleanup()
-        if srv2 is not None:
-            srv2.stop()
-            srv2.cleanup()
-        srv.stop()
-        srv.cleanup()
+        done(srv2, srv)
+
+
+def test_mbox_folders():
+    """mbox: one file a folder (children of X in X.sbd), flags as Status,
+    X-Status and X-Keywords; back in, the same folders, flags, keywords and
+    bodies (mbox keeps no UIDs or subscriptions)."""
+    srv = filled()
+    srv2 = None
+    try:
+        want, _ = imap_view(srv)
+        out = place(srv.dir)
+        path = os.path.join(out, "alice")
+        p = srv.cli("export", "mbox", ALICE, path)
+        assert "exported 9 messages" in p.stdout.decode(), p.stdout
+        files = sorted(os.path.relpath(os.path.join(d, f), path)
+                       for d, _, fs in os.walk(path) for f in fs)
+        assert files == sorted(["INBOX", "Archive", "Archive.sbd/2024", "Drafts", "Empty",
+                                "Entw\u00fcrfe", "Hidden", "Junk", "Sent", "Trash",
+                                "Work.Notes"]), files
+        inbox = open(os.path.join(path, "INBOX"), "rb").read()
+        assert b"\nStatus: RO\nX-Status: F\nX-Keywords: $Forwarded Work\n\nfirst\n" in inbox
+        assert b"\nStatus: O\nX-Status: AT\nX-Keywords: Later\n" in inbox
+        assert b"\nStatus: O\nX-Status: D\n" in inbox
+        srv2 = Server(imap=True)
+        srv2.add_user(ALICE)
+        p = srv2.cli("import", "mbox", path, ALICE)
+        assert "added 9," in p.stdout.decode(), p.stdout
+        srv2.start()
+        got, _ = imap_view(srv2)
+
+        def strip(v):
+            return {k: sorted((f, b) for _, f, b in msgs) for k, msgs in v.items()}
+        assert strip(got) == strip(want), (strip(got), strip(want))
+    finally:
+        done(srv2, srv)
 
 
 def test_failures():
@@ -222,11 +261,7 @@ def test_failures():
         assert data[0] == b"0", data
         c.logout()
     finally:
-        if srv2 is not None:
-            srv2.stop()
-            srv2.cleanup()
-        srv.stop()
-        srv.cleanup()
+        done(srv2, srv)
 
 
 if __name__ == "__main__":
