@@ -35,6 +35,13 @@ static const struct migrate_source_ops *const sources[] = {
     &migrate_pop3_ops,
 };
 
+void migrate_msg_clear(struct migrate_msg *m)
+{
+	buf_free(&m->body);
+	buf_free(&m->folder);
+	buf_free(&m->keywords);
+}
+
 const struct migrate_source_ops *migrate_source_find(const char *name)
 {
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
@@ -238,11 +245,8 @@ int migrate_import(struct store *st, int64_t mailbox_id, const struct migrate_so
 	}
 out:
 	map_free(&fm);
-	for (size_t i = 0; i < MIGRATE_BATCH_MSGS; i++) {
-		buf_free(&msgs[i].body);
-		buf_free(&msgs[i].folder);
-		buf_free(&msgs[i].keywords);
-	}
+	for (size_t i = 0; i < MIGRATE_BATCH_MSGS; i++)
+		migrate_msg_clear(&msgs[i]);
 	free(msgs);
 	return ret;
 }

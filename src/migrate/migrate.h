@@ -59,6 +59,9 @@ struct migrate_msg {
 	uint32_t uid;
 };
 
+/* Frees what a message holds (body, folder, keywords), leaving it empty. */
+void migrate_msg_clear(struct migrate_msg *m);
+
 struct migrate_source_ops {
 	const char *name; /* "maildir", "mbox", "winpop3", "pop3" */
 	/* `where`: a path, or for pop3 a URL. Returns 0, or -1 with err. */

@@ -243,8 +243,7 @@ static void test_mbox(void)
 		k++;
 	}
 	test_assert(k == NB);
-	buf_free(&m.body);
-	buf_free(&m.keywords);
+	migrate_msg_clear(&m);
 	free(data);
 	snprintf(file, sizeof(file), "%s/a.mbox/Sent", dir);
 	data = slurp(file, &len);

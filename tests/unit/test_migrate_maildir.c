@@ -76,7 +76,7 @@ static int read_all(const char *name, const char *dir, const char *fmt, struct g
 	test_assert(ops->count(s) >= (long long)g->n);
 	ops->close(&s);
 	test_assert(s == NULL);
-	buf_free(&m.body);
+	migrate_msg_clear(&m);
 	return r < 0 ? -1 : 0;
 }
 

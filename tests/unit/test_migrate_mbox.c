@@ -38,7 +38,7 @@ static void split(const char *p, size_t len, enum mbox_flavour fl, struct got *g
 		g->received[g->n] = m.received;
 		g->n++;
 	}
-	buf_free(&m.body);
+	migrate_msg_clear(&m);
 }
 
 static void got_free(struct got *g)
@@ -276,7 +276,7 @@ static void test_source_files(void)
 	}
 	test_assert(r == 0 && n == 3000 && ok);
 	ops->close(&s);
-	buf_free(&m.body);
+	migrate_msg_clear(&m);
 	test_rmtree(dir);
 	test_end();
 }
