@@ -204,6 +204,16 @@ static bool flag_name(const char *p, size_t pos, size_t end)
 	return false;
 }
 
+/* The end of the header field at pos: past its continuation lines (a
+   line that starts with white space), at most to len. */
+static size_t field_end(const char *p, size_t len, size_t pos)
+{
+	size_t e = line_end(p, len, pos);
+	while (e < len && (p[e] == ' ' || p[e] == '\t'))
+		e = line_end(p, len, e);
+	return e;
+}
+
 /* The flag headers mbox writers keep (mutt, Dovecot, Thunderbird's
    import): Status (R seen, O old), X-Status (A answered, F flagged,
    T draft, D deleted), X-Keywords (keywords, space or comma separated).
@@ -233,8 +243,10 @@ static bool flag_header(const char *p, size_t pos, size_t end, struct migrate_ms
 	}
 	if (!header_value(p, pos, end, "X-Keywords:", &v, &vn))
 		return false;
+	if (m->keywords.len > 0)
+		buf_append_c(&m->keywords, ' ');
 	for (size_t i = 0; i < vn; i++) {
-		char c = v[i] == ',' || v[i] == '\t' ? ' ' : v[i];
+		char c = strchr(",\t\r\n", v[i]) != NULL ? ' ' : v[i];
 		if (c == ' ' &&
 		    (m->keywords.len == 0 || m->keywords.data[m->keywords.len - 1] == ' '))
 			continue;
@@ -327,7 +339,9 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 				body_start = e;
 				break;
 			}
-			if (flag_header(p, pos, e, m)) {
+			if (flag_name(p, pos, e)) {
+				e = field_end(p, len, pos);
+				flag_header(p, pos, e, m);
 				pos = e;
 				continue;
 			}
@@ -360,7 +374,9 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 			size_t end = body_start >= len ? len : body_start + (size_t)clen;
 			for (pos = start; pos < body_start && pos < end;) {
 				size_t e = line_end(p, len, pos);
-				if (!flag_name(p, pos, e))
+				if (flag_name(p, pos, e))
+					e = field_end(p, body_start, pos);
+				else
 					store_to_wire(&m->body, p + pos, e - pos);
 				pos = e;
 			}
@@ -389,7 +405,9 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 			}
 			for (pos = start; pos < end;) {
 				size_t e = line_end(p, end, pos);
-				if (pos >= body_start || !flag_name(p, pos, e))
+				if (pos < body_start && flag_name(p, pos, e))
+					e = field_end(p, end < body_start ? end : body_start, pos);
+				else
 					put_line(sp, &m->body, pos, e);
 				pos = e;
 			}
