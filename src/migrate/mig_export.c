@@ -54,6 +54,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Room left in the 4096-octet path buffers below for the file names that
+   follow a folder's path. */
+#define EXPORT_PATH_MAX 3500
+
 /* Appends the wire-form body with LF line ends; with mboxrd, lines that
    look like From_ lines quoted. */
 static void to_lf(struct buf *out, const char *p, size_t len, bool mboxrd)
@@ -402,6 +406,12 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 			r = -1;
 			break;
 		}
+		if (dir.len > EXPORT_PATH_MAX) {
+			snprintf(err, err_len, "%.200s...: the path of folder '%.200s' is too long",
+				 dir.data, f->name);
+			r = -1;
+			break;
+		}
 		if (dir.len > base) {
 			r = subfolder_make(dir.data, err, err_len);
 		} else {
@@ -599,6 +609,12 @@ int migrate_export_mbox(struct store *st, int64_t mailbox_id, const char *path,
 	for (size_t i = 0; i < n && r == 0; i++) {
 		buf_clear(&rel);
 		mbox_folder_path(folders[i].name, &rel);
+		if (strlen(path) + rel.len > EXPORT_PATH_MAX) {
+			snprintf(err, err_len, "%.200s...: the path of folder '%.200s' is too long",
+				 path, folders[i].name);
+			r = -1;
+			break;
+		}
 		snprintf(file, sizeof(file), "%s/%s", path, rel.data);
 		r = mbox_dirs(path, rel.data, err, err_len);
 		if (r == 0)

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mig_maildir.c - the `maildir` import source (migrate.h): the messages of
- * cur/ and new/ (tmp/ holds deliveries not finished; flags are ignored),
- * each with the UIDL the old POP3 server served for it.
+ * mig_maildir.c - the `maildir` import source (migrate.h): a Maildir++,
+ * INBOX and every ".name" folder beside it (migrate/maildirpp.h), the
+ * messages of each folder's cur/ and new/ (tmp/ holds deliveries not
+ * finished), each with its flags and keywords (the info and the folder's
+ * dovecot-keywords), its Dovecot UID, and the UIDL the old POP3 server
+ * served for it. Everything is read and checked at open, before anything
+ * is imported; a damaged list or a directory that is no folder name fails
+ * the open with the file's name.
  *
  * UIDLs, in this order of precedence:
  *  1. Courier's courierpop3dsizelist, for the files it lists: "UID<n>-<v>"
@@ -14,9 +19,13 @@
  *     give them at its next sync: the uids from the list's next uid on, in
  *     file-name order (the delivery time first), with the same format;
  *  4. anything else: no UIDL, so the store makes a fresh one.
- * Messages come in the order Dovecot numbers them: records by uid, then the
- * other files by name (the time stamp at its head first). A file's arrival
- * time is that time stamp, else its mtime.
+ * Within a folder, messages come in the order Dovecot numbers them:
+ * records by uid, then the other files by name (the time stamp at its head
+ * first). Across folders: when no two folders hold the same UID (a
+ * mailroom export: its UIDs are its mailbox's, store.h S8), in UID order,
+ * so that store_import can keep every UID; else (Dovecot numbers each
+ * folder from 1) INBOX first, which keeps its UIDs, then the others in UID
+ * order. A file's arrival time is that time stamp, else its mtime.
  */
 #include "migrate/dovecot_uidlist.h"
 #include "migrate/maildirpp.h"

@@ -508,7 +508,7 @@ int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, 
  * Every mailbox holds folders; "INBOX" always exists and cannot be removed,
  * and Sent, Drafts, Trash, Junk and Archive are made with the mailbox (and
  * by the migration for older stores) with their RFC 6154 special use.
- * Delivery, imports and POP3 work on INBOX; IMAP on any folder.
+ * Delivery and POP3 work on INBOX; IMAP and imports on any folder.
  *
  *  S8.  UIDs are drawn from the mailbox's one counter (S3) whatever the
  *       folder, so a message's UID is unique in its mailbox, INBOX keeps the
