@@ -388,10 +388,14 @@ static int folders_scan(struct migrate_source *s, const char *root, char *err, s
 			snprintf(err, err_len, "%s: %s", dir, why);
 			r = -1;
 		}
+		if (r == 0 && is_folder && strcmp(name.data, "INBOX") == 0) {
+			/* a second INBOX: the Maildir itself is the one */
+			snprintf(err, err_len,
+				 "%s: a second INBOX beside %s/cur (move its mail there)", dir,
+				 root);
+			r = -1;
+		}
 		if (!is_folder || r < 0)
-			free(dir);
-		else if (strcmp(name.data, "INBOX") == 0)
-			/* ".INBOX" would be a second INBOX: Dovecot's is the root */
 			free(dir);
 		else
 			folder_add(s, dir, xstrdup(name.data));

@@ -411,6 +411,14 @@ static void test_dovecot_folders(void)
 	put(sent, "dovecot-keywords", "1 Done\n1 Again\n");
 	test_assert(ops->open(d, NULL, &s, err, sizeof(err)) < 0);
 	test_assert(strstr(err, ".Sent/dovecot-keywords: line 2") != NULL);
+	put(sent, "dovecot-keywords", "1 Done\n");
+	/* a second INBOX is refused, not left out */
+	char *second = xasprintf("%s/.INBOX", d), *scur = xasprintf("%s/.INBOX/cur", d);
+	test_assert(mkdir(second, 0700) == 0 && mkdir(scur, 0700) == 0);
+	test_assert(ops->open(d, NULL, &s, err, sizeof(err)) < 0);
+	test_assert(strstr(err, "a second INBOX") != NULL);
+	free(second);
+	free(scur);
 	free(sent);
 	store_close(&st);
 	test_rmtree(sd);
