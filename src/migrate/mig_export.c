@@ -19,9 +19,10 @@
  * carry the mailroom UIDL in the P field: Dovecot's POP3 serves a stored P
  * value before anything pop3_uidl_format would make, so its default
  * settings serve the same UIDLs (tests/proto/test_export.py and
- * test_export_folders.py check it against a real one). A folder's files
- * are written into tmp/, put on disk with one syncfs() for all of them,
- * then moved into cur/; its keywords and uidlist come last. The
+ * test_export_folders.py check it against a real one). Every folder's
+ * files are written into its tmp/, put on disk with one syncfs() for the
+ * whole export, then moved into cur/; each folder's keywords and uidlist
+ * come after its files. The
  * subscriptions file (Dovecot's version 2) lists the subscribed folders.
  *
  * mbox: PATH is a directory with one file a folder (mbox_folder_path:
@@ -213,41 +214,78 @@ static unsigned keyword_letters(const char *keywords, char *const *kw, size_t n_
 	return letters;
 }
 
-/* One folder's Maildir (cur/ new/ tmp/ made, empty) at dir: its messages
-   with their flags, its dovecot-keywords and dovecot-uidlist. INBOX gives
-   each record the message's UIDL (the P field). */
-static int export_folder(struct store *st, int64_t mailbox_id, const struct store_folder *f,
-			 const char *dir, struct migrate_stats *stats, char *err, size_t err_len)
+/* One folder of a Maildir export between its two phases: its messages
+   written into tmp/ (folder_write), then, after one sync for the whole
+   export, moved into cur/ with its keywords and uidlist (folder_commit). */
+struct folder_out {
+	const struct store_folder *f;
+	char *dir;
+	struct store_imsg *msgs;
+	size_t n, done; /* done: the files moved into cur/ */
+	char **names;	/* each message's file name in tmp/, NULL: not written */
+	char *kw[MAILDIRPP_KEYWORDS];
+	size_t n_kw;
+	struct buf list, kwfile; /* the uidlist's records, dovecot-keywords */
+	uint64_t next_uid;
+};
+
+/* Frees fo; when the export failed, what was not moved yet leaves no file
+   behind in tmp/. */
+static void folder_out_free(struct folder_out *fo, bool failed)
 {
-	struct store_imsg *msgs = NULL;
+	char tmp[4096];
+
+	for (size_t i = fo->done; failed && fo->names != NULL && i < fo->n; i++) {
+		if (fo->names[i] == NULL)
+			continue;
+		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", fo->dir, fo->names[i]);
+		(void)unlink(tmp);
+	}
+	for (size_t i = 0; fo->names != NULL && i < fo->n; i++)
+		free(fo->names[i]);
+	for (size_t i = 0; i < fo->n_kw; i++)
+		free(fo->kw[i]);
+	free(fo->names);
+	free(fo->dir);
+	store_imsgs_free(fo->msgs, fo->n);
+	buf_free(&fo->list);
+	buf_free(&fo->kwfile);
+	memset(fo, 0, sizeof(*fo));
+}
+
+/* The folder's messages into its tmp/ (cur/ new/ tmp/ made, empty), and
+   what its keywords file and uidlist will hold. INBOX gives each record
+   the message's UIDL (the P field). */
+static int folder_write(struct store *st, int64_t mailbox_id, struct folder_out *fo,
+			struct migrate_stats *stats, char *err, size_t err_len)
+{
+	const struct store_folder *f = fo->f;
 	struct store_msg *uidls = NULL;
-	size_t n = 0, n_uidls = 0, done = 0, k_uidl = 0, n_kw = 0;
-	struct buf body = {0}, lf = {0}, list = {0}, kwfile = {0}, info = {0};
-	char host[256], name[512], tmp[4096], cur[4096], *kw[MAILDIRPP_KEYWORDS];
+	size_t n_uidls = 0, k_uidl = 0;
+	struct buf body = {0}, lf = {0};
+	char host[256], name[512], tmp[4096];
 	int64_t now = (int64_t)time(NULL);
-	bool inbox = strcmp(f->name, "INBOX") == 0;
 	int r = -1;
 
-	if (store_folder_load(st, f->id, &msgs, &n) != STORE_OK ||
-	    (inbox && store_mailbox_load(st, mailbox_id, &uidls, &n_uidls) != STORE_OK)) {
-		store_imsgs_free(msgs, n);
+	if (store_folder_load(st, f->id, &fo->msgs, &fo->n) != STORE_OK ||
+	    (strcmp(f->name, "INBOX") == 0 &&
+	     store_mailbox_load(st, mailbox_id, &uidls, &n_uidls) != STORE_OK))
 		return store_failed(st, err, err_len);
-	}
 	/* the folder's first keywords get the letters a-z (Dovecot's limit) */
-	for (const char *p = f->keywords; *p != '\0' && n_kw < MAILDIRPP_KEYWORDS;) {
+	for (const char *p = f->keywords; *p != '\0' && fo->n_kw < MAILDIRPP_KEYWORDS;) {
 		size_t len = strcspn(p, " ");
 		if (len > 0) {
-			kw[n_kw] = xstrndup(p, len);
-			buf_printf(&kwfile, "%zu %s\n", n_kw, kw[n_kw]);
-			n_kw++;
+			fo->kw[fo->n_kw] = xstrndup(p, len);
+			buf_printf(&fo->kwfile, "%zu %s\n", fo->n_kw, fo->kw[fo->n_kw]);
+			fo->n_kw++;
 		}
 		p += len + (p[len] == ' ');
 	}
 	host_part(host, sizeof(host));
-	char **names = xcalloc(n + 1, sizeof(*names));
-	uint64_t next_uid = f->uidnext > 0 ? f->uidnext : 1;
-	for (size_t i = 0; i < n; i++) {
-		const struct store_imsg *m = &msgs[i];
+	fo->names = xcalloc(fo->n + 1, sizeof(*fo->names));
+	fo->next_uid = f->uidnext > 0 ? f->uidnext : 1;
+	for (size_t i = 0; i < fo->n; i++) {
+		const struct store_imsg *m = &fo->msgs[i];
 		buf_clear(&body);
 		buf_clear(&lf);
 		int rc = store_message_read(st, mailbox_id, m->id, &body);
@@ -264,8 +302,8 @@ static int export_folder(struct store *st, int64_t mailbox_id, const struct stor
 		int64_t t = m->received > 0 ? m->received : now;
 		snprintf(name, sizeof(name), "%" PRId64 ".M%" PRIu32 "P%ld.%s,S=%zu,W=%zu", t,
 			 m->uid, (long)getpid(), host, lf.len, body.len);
-		names[i] = xstrdup(name);
-		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
+		fo->names[i] = xstrdup(name);
+		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", fo->dir, name);
 		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			fail(err, err_len, "cannot write", tmp);
@@ -283,79 +321,72 @@ static int export_folder(struct store *st, int64_t mailbox_id, const struct stor
 		}
 		stats->seen++;
 		stats->octets += body.len;
-		if (m->uid >= next_uid)
-			next_uid = (uint64_t)m->uid + 1;
-		buf_printf(&list, "%" PRIu32 " ", m->uid);
+		if (m->uid >= fo->next_uid)
+			fo->next_uid = (uint64_t)m->uid + 1;
+		buf_printf(&fo->list, "%" PRIu32 " ", m->uid);
 		/* both lists are in UID order */
 		while (k_uidl < n_uidls && uidls[k_uidl].id != m->id && uidls[k_uidl].uid < m->uid)
 			k_uidl++;
 		if (k_uidl < n_uidls && uidls[k_uidl].id == m->id)
-			buf_printf(&list, "P%s ", uidls[k_uidl].uidl);
-		buf_printf(&list, "W%zu :%s\n", body.len, name);
+			buf_printf(&fo->list, "P%s ", uidls[k_uidl].uidl);
+		buf_printf(&fo->list, "W%zu :%s\n", body.len, name);
 	}
-	/* one sync for every file of the folder */
-	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
-	int tfd = open(tmp, O_RDONLY | O_CLOEXEC);
-	if (tfd < 0 || syncfs(tfd) < 0) {
-		fail(err, err_len, "cannot sync", tmp);
-		if (tfd >= 0)
-			close(tfd);
-		goto out;
-	}
-	close(tfd);
-	for (; done < n; done++) {
-		if (names[done] == NULL)
+	r = 0;
+out:
+	free(uidls);
+	buf_free(&body);
+	buf_free(&lf);
+	return r;
+}
+
+/* The folder's files (synced in tmp/) into cur/ with their info, then its
+   dovecot-keywords and dovecot-uidlist. */
+static int folder_commit(struct folder_out *fo, struct migrate_stats *stats, char *err,
+			 size_t err_len)
+{
+	struct buf info = {0}, head = {0};
+	char tmp[4096], cur[4096];
+	int r = -1;
+
+	for (; fo->done < fo->n; fo->done++) {
+		const struct store_imsg *m = &fo->msgs[fo->done];
+		if (fo->names[fo->done] == NULL)
 			continue;
 		buf_clear(&info);
-		maildirpp_info_format(msgs[done].flags,
-				      keyword_letters(msgs[done].keywords, kw, n_kw), &info);
-		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, names[done]);
-		snprintf(cur, sizeof(cur), "%s/cur/%s%s", dir, names[done], info.data);
+		maildirpp_info_format(m->flags, keyword_letters(m->keywords, fo->kw, fo->n_kw),
+				      &info);
+		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", fo->dir, fo->names[fo->done]);
+		snprintf(cur, sizeof(cur), "%s/cur/%s%s", fo->dir, fo->names[fo->done], info.data);
 		if (rename(tmp, cur) < 0) {
 			fail(err, err_len, "cannot move", tmp);
 			goto out;
 		}
 		stats->added++;
 	}
-	snprintf(cur, sizeof(cur), "%s/cur", dir);
+	snprintf(cur, sizeof(cur), "%s/cur", fo->dir);
 	if (fsync_path(cur) < 0) {
 		fail(err, err_len, "cannot sync", cur);
 		goto out;
 	}
 	/* the keywords before the uidlist: Dovecot reads letters through it */
-	if (n_kw > 0 &&
-	    write_file(dir, "dovecot-keywords", kwfile.data, kwfile.len, err, err_len) < 0)
+	if (fo->n_kw > 0 && write_file(fo->dir, "dovecot-keywords", fo->kwfile.data, fo->kwfile.len,
+				       err, err_len) < 0)
 		goto out;
 	/* version 3, the folder's UIDVALIDITY, the next UID; then one record a
 	   message */
-	struct buf head = {0};
-	buf_printf(&head, "3 V%" PRIu32 " N%" PRIu64 "\n", f->uidvalidity > 0 ? f->uidvalidity : 1,
-		   next_uid);
-	buf_append(&head, list.data, list.len);
-	r = write_file(dir, "dovecot-uidlist", head.data, head.len, err, err_len);
-	buf_free(&head);
-	if (r == 0 && fsync_path(dir) < 0)
-		r = fail(err, err_len, "cannot sync", dir);
-out:
-	/* what was not moved yet leaves no file behind in tmp/ */
-	for (size_t i = done; r < 0 && i < n; i++) {
-		if (names[i] == NULL)
-			continue;
-		snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, names[i]);
-		(void)unlink(tmp);
+	buf_printf(&head, "3 V%" PRIu32 " N%" PRIu64 "\n",
+		   fo->f->uidvalidity > 0 ? fo->f->uidvalidity : 1, fo->next_uid);
+	buf_append(&head, fo->list.data, fo->list.len);
+	if (write_file(fo->dir, "dovecot-uidlist", head.data, head.len, err, err_len) < 0)
+		goto out;
+	if (fsync_path(fo->dir) < 0) {
+		fail(err, err_len, "cannot sync", fo->dir);
+		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	for (size_t i = 0; i < n_kw; i++)
-		free(kw[i]);
-	free(names);
-	store_imsgs_free(msgs, n);
-	free(uidls);
-	buf_free(&body);
-	buf_free(&lf);
-	buf_free(&list);
-	buf_free(&kwfile);
+	r = 0;
+out:
 	buf_free(&info);
+	buf_free(&head);
 	return r;
 }
 
@@ -385,6 +416,7 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 			   struct migrate_stats *stats, char *err, size_t err_len)
 {
 	struct store_folder *folders = NULL;
+	struct folder_out *out = NULL;
 	size_t n = 0;
 	struct buf dir = {0}, subs = {0};
 	int r = 0;
@@ -394,7 +426,9 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 		return -1;
 	if (store_folder_list(st, mailbox_id, &folders, &n) != STORE_OK)
 		return store_failed(st, err, err_len);
+	out = xcalloc(n + 1, sizeof(*out));
 	buf_append_str(&subs, "V\t2\n\n");
+	/* every folder's files into its tmp/ */
 	for (size_t i = 0; i < n && r == 0; i++) {
 		const struct store_folder *f = &folders[i];
 		buf_clear(&dir);
@@ -412,16 +446,7 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 			r = -1;
 			break;
 		}
-		if (dir.len > base) {
-			r = subfolder_make(dir.data, err, err_len);
-		} else {
-			dir.data[base - 1] = '\0'; /* INBOX: the Maildir itself */
-		}
-		if (r == 0)
-			r = export_folder(st, mailbox_id, f, dir.data, stats, err, err_len);
-		if (dir.len == base)
-			dir.data[base - 1] = '/';
-		if (r == 0 && f->subscribed) {
+		if (f->subscribed) {
 			/* Dovecot's version 2: the levels of the directory's name
 			   with '\t' between them (a '.' in a level is escaped) */
 			if (dir.len == base)
@@ -430,12 +455,33 @@ int migrate_export_maildir(struct store *st, int64_t mailbox_id, const char *pat
 				buf_append_c(&subs, dir.data[k] == '.' ? '\t' : dir.data[k]);
 			buf_append_c(&subs, '\n');
 		}
+		if (dir.len > base)
+			r = subfolder_make(dir.data, err, err_len);
+		else
+			dir.data[--dir.len] = '\0'; /* INBOX: the Maildir itself */
+		out[i].f = f;
+		out[i].dir = xstrdup(dir.data);
+		if (r == 0)
+			r = folder_write(st, mailbox_id, &out[i], stats, err, err_len);
 	}
+	/* one sync for every file of the export */
+	if (r == 0) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd) < 0)
+			r = fail(err, err_len, "cannot sync", path);
+		if (fd >= 0)
+			close(fd);
+	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = folder_commit(&out[i], stats, err, err_len);
 	if (r == 0)
 		r = write_file(path, "subscriptions", subs.data, subs.len, err, err_len);
 	if (r == 0 && fsync_path(path) < 0)
 		r = fail(err, err_len, "cannot sync", path);
 	stats->folders = n;
+	for (size_t i = 0; i < n; i++)
+		folder_out_free(&out[i], r < 0);
+	free(out);
 	store_folders_free(folders, n);
 	buf_free(&dir);
 	buf_free(&subs);
