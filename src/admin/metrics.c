@@ -15,13 +15,16 @@
 #include "util/mem.h"
 #include "util/version.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /* --- label tables (the last entry of each is "other") -------------------------------- */
 
@@ -381,6 +384,34 @@ static void render_connections(struct buf *o, const uint64_t *t)
 	per_service(o, t + OFF_SESS, "sessions_total", "Sessions (connections) ended, by service.");
 }
 
+/* VmRSS from /proc/self/statm (resident pages, the second field); 0 where
+   it cannot be read */
+static uint64_t resident_bytes(void)
+{
+	unsigned long long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void render_memory(struct buf *o)
+{
+	/* in use by malloc: small chunks in every arena plus the large ones it
+	   maps on their own. Unlike the RSS it does not count pages malloc keeps
+	   after a free, the mapped store or huge-page rounding: it is what grows
+	   when something is kept that should not be. */
+	struct mallinfo2 mi = mallinfo2();
+	gauge(o, "memory_heap_bytes", "Bytes allocated with malloc and not freed yet.",
+	      (uint64_t)(mi.uordblks + mi.hblkhd));
+	gauge(o, "memory_resident_bytes",
+	      "Resident set size of the process (VmRSS): heap, mapped files and shared memory.",
+	      resident_bytes());
+}
+
 void metrics_render(struct buf *o, const struct metrics_gauges *g)
 {
 	uint64_t *t = xcalloc(N_COUNTERS, sizeof(*t));
@@ -393,6 +424,7 @@ void metrics_render(struct buf *o, const struct metrics_gauges *g)
 	       "When mailroom started, in seconds since the Unix epoch.");
 	buf_printf(o, "mailroom_process_start_time_seconds %lld.%03ld\n", (long long)started.tv_sec,
 		   started.tv_nsec / 1000000);
+	render_memory(o);
 
 	render_connections(o, t);
 	per_service_key(o, t + OFF_LOGIN, "logins_total",

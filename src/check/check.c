@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * check.c - `mailroom check` as a whole (check.h): the services in order
- * (pop3, pop3s, submission, submissions), then the probe (a message from
- * the address to itself over submission, fetched back over POP3 and
- * deleted), then the DNS records; the step records and the summary line.
+ * (pop3, pop3s, imap, imaps, submission, submissions), then the probe (a
+ * message from the address to itself over submission, found over IMAP by
+ * its Message-ID, fetched back over POP3 and deleted by whichever looks
+ * last), then the DNS records; the step records and the summary line.
  */
 #include "check/check_private.h"
 #include "util/base64.h"
@@ -17,15 +18,18 @@
 #include <unistd.h>
 
 static const char *const service_names[CHECK_SERVICES] = {
-    [CHECK_POP3] = "pop3",
-    [CHECK_POP3S] = "pop3s",
-    [CHECK_SUBMISSION] = "submission",
-    [CHECK_SUBMISSIONS] = "submissions",
+    [CHECK_POP3] = "pop3",   [CHECK_POP3S] = "pop3s",		[CHECK_IMAP] = "imap",
+    [CHECK_IMAPS] = "imaps", [CHECK_SUBMISSION] = "submission", [CHECK_SUBMISSIONS] = "submissions",
 };
 
 const char *check_service_name(enum check_service svc)
 {
 	return svc < CHECK_SERVICES ? service_names[svc] : "?";
+}
+
+bool check_service_implicit_tls(enum check_service svc)
+{
+	return svc == CHECK_POP3S || svc == CHECK_IMAPS || svc == CHECK_SUBMISSIONS;
 }
 
 const char *check_status_name(enum check_status st)
@@ -74,7 +78,7 @@ void check_step_line(const struct check_step *s, char *out, size_t len)
 		snprintf(ms, sizeof(ms), "%lld ms", s->ms);
 	else
 		snprintf(ms, sizeof(ms), "-");
-	snprintf(out, len, "%-8s %-11s %-21s %-8s %8s  %s", check_status_name(s->status),
+	snprintf(out, len, "%-8s %-11s %-21s %-10s %8s  %s", check_status_name(s->status),
 		 s->service, s->address, s->step, ms, s->details);
 }
 
@@ -125,7 +129,7 @@ bool check_sess_connect(struct check_sess *s)
 		return check_sess_step(s, CHECK_CRITICAL, "connect", "%s", err);
 	if (!check_sess_step(s, CHECK_OK, "connect", "connected"))
 		return false;
-	if (s->svc != CHECK_POP3S && s->svc != CHECK_SUBMISSIONS)
+	if (!check_service_implicit_tls(s->svc))
 		return true;
 	check_sess_begin(s); /* RFC 8314: TLS from the first octet */
 	return check_sess_tls(s);
@@ -192,23 +196,87 @@ static void make_probe(const struct check_options *o, char token[CHECK_TOKEN_LEN
 		   at != NULL && at[1] != '\0' ? at + 1 : "mailroom.invalid", token);
 }
 
+/* The first of a and b that logged in, else CHECK_SERVICES. */
+static enum check_service logged_in(const struct check_run *r, enum check_service a,
+				    enum check_service b)
+{
+	return r->login_ok[a] ? a : r->login_ok[b] ? b : CHECK_SERVICES;
+}
+
+/* One way of looking for the probe: over IMAP (find) or POP3 (fetch). */
+struct look {
+	enum check_service svc;
+	bool imap, expunge;
+	const char *token;
+	const struct buf *msg;
+	char note[160];
+};
+
+static int look_once(struct check_run *r, struct look *l, char *why, size_t why_len)
+{
+	if (l->imap)
+		return check_imap_find(r, l->svc, l->token, l->msg, l->expunge, l->note,
+				       sizeof(l->note), why, why_len);
+	snprintf(l->note, sizeof(l->note), "intact, deleted");
+	return check_pop3_fetch(r, l->svc, l->token, l->msg, why, why_len);
+}
+
+/* Polls with a growing pause (a quarter second up to two) until the probe
+   is found, a poll fails, or end (at least one poll). Reports the step;
+   returns the time it was found, or -1. */
+static int64_t look_for(struct check_run *r, struct look *l, int64_t t0, int64_t end)
+{
+	const char *name = l->imap ? "find" : "fetch";
+	char why[CHECK_DETAILS_MAX];
+	int64_t t1 = check_now_ms(), pause = 250;
+	unsigned polls = 0;
+	int rc;
+	for (;;) {
+		polls++;
+		rc = look_once(r, l, why, sizeof(why));
+		int64_t left = end - check_now_ms();
+		if (rc != 0 || left <= 0)
+			break;
+		int64_t nap = pause < left ? pause : left;
+		struct timespec ts = {.tv_sec = nap / 1000, .tv_nsec = (nap % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+		pause = pause * 2 > 2000 ? 2000 : pause * 2;
+	}
+	int64_t t2 = check_now_ms();
+	const char *ep = r->o->endpoint[l->svc];
+	if (rc == 1) {
+		check_report(r, CHECK_OK, "probe", ep, name, t2 - t1,
+			     "over %s after %u poll%s: %s; end-to-end %lld ms",
+			     check_service_name(l->svc), polls, polls == 1 ? "" : "s", l->note,
+			     (long long)(t2 - t0));
+		return t2;
+	}
+	if (rc == 0)
+		check_report(r, CHECK_CRITICAL, "probe", ep, name, t2 - t1,
+			     "not in the mailbox within %u s (%u polls over %s)",
+			     r->o->probe_timeout, polls, check_service_name(l->svc));
+	else
+		check_report(r, CHECK_CRITICAL, "probe", ep, name, t2 - t1, "%s", why);
+	return -1;
+}
+
+/* Sends the probe, finds it over IMAP (IMAPS if it passed, else IMAP),
+   then fetches and deletes it over POP3 (POP3S, else POP3); with no POP3
+   service the IMAP search deletes it. */
 static void probe(struct check_run *r, int64_t *e2e_r)
 {
 	const struct check_options *o = r->o;
-	enum check_service send = r->login_ok[CHECK_SUBMISSION]	   ? CHECK_SUBMISSION
-				  : r->login_ok[CHECK_SUBMISSIONS] ? CHECK_SUBMISSIONS
-								   : CHECK_SERVICES;
-	enum check_service fetch = r->login_ok[CHECK_POP3S]  ? CHECK_POP3S
-				   : r->login_ok[CHECK_POP3] ? CHECK_POP3
-							     : CHECK_SERVICES;
+	enum check_service send = logged_in(r, CHECK_SUBMISSION, CHECK_SUBMISSIONS);
+	enum check_service pop = logged_in(r, CHECK_POP3S, CHECK_POP3);
+	enum check_service imap = logged_in(r, CHECK_IMAPS, CHECK_IMAP);
 	char why[CHECK_DETAILS_MAX], token[CHECK_TOKEN_LEN + 1];
 	struct buf msg = {0};
 
 	*e2e_r = -1;
-	if (send == CHECK_SERVICES || fetch == CHECK_SERVICES) {
+	if (send == CHECK_SERVICES || (pop == CHECK_SERVICES && imap == CHECK_SERVICES)) {
 		check_report(r, CHECK_SKIPPED, "probe", NULL, "send", -1,
 			     "no %s service logged in: no probe message",
-			     send == CHECK_SERVICES ? "submission" : "POP3");
+			     send == CHECK_SERVICES ? "submission" : "POP3 or IMAP");
 		return;
 	}
 	make_probe(o, token, &msg);
@@ -219,40 +287,26 @@ static void probe(struct check_run *r, int64_t *e2e_r)
 		buf_free(&msg);
 		return;
 	}
-	int64_t t1 = check_now_ms();
-	check_report(r, CHECK_OK, "probe", o->endpoint[send], "send", t1 - t0, "over %s, token %s",
-		     check_service_name(send), token);
-	/* poll with a growing pause (a quarter second up to two), all within
-	   probe_timeout of the sending */
-	int64_t end = t0 + (int64_t)o->probe_timeout * 1000, pause = 250;
-	unsigned polls = 0;
-	int rc;
-	for (;;) {
-		polls++;
-		rc = check_pop3_fetch(r, fetch, token, &msg, why, sizeof(why));
-		int64_t left = end - check_now_ms();
-		if (rc != 0 || left <= 0)
-			break;
-		int64_t nap = pause < left ? pause : left;
-		struct timespec ts = {.tv_sec = nap / 1000, .tv_nsec = (nap % 1000) * 1000000};
-		nanosleep(&ts, NULL);
-		pause = pause * 2 > 2000 ? 2000 : pause * 2;
+	check_report(r, CHECK_OK, "probe", o->endpoint[send], "send", check_now_ms() - t0,
+		     "over %s, token %s", check_service_name(send), token);
+	/* both looks within probe_timeout of the sending */
+	int64_t end = t0 + (int64_t)o->probe_timeout * 1000, first = -1;
+	if (imap != CHECK_SERVICES) {
+		struct look l = {.svc = imap,
+				 .imap = true,
+				 .expunge = pop == CHECK_SERVICES,
+				 .token = token,
+				 .msg = &msg};
+		first = look_for(r, &l, t0, end);
 	}
-	int64_t t2 = check_now_ms();
-	if (rc == 1) {
-		*e2e_r = t2 - t0;
-		check_report(r, CHECK_OK, "probe", o->endpoint[fetch], "fetch", t2 - t1,
-			     "over %s after %u poll%s: intact, deleted; end-to-end %lld ms",
-			     check_service_name(fetch), polls, polls == 1 ? "" : "s",
-			     (long long)(t2 - t0));
-	} else if (rc == 0) {
-		check_report(r, CHECK_CRITICAL, "probe", o->endpoint[fetch], "fetch", t2 - t1,
-			     "not in the mailbox within %u s (%u polls over %s)", o->probe_timeout,
-			     polls, check_service_name(fetch));
-	} else {
-		check_report(r, CHECK_CRITICAL, "probe", o->endpoint[fetch], "fetch", t2 - t1, "%s",
-			     why);
+	if (pop != CHECK_SERVICES) {
+		struct look l = {.svc = pop, .token = token, .msg = &msg};
+		int64_t t = look_for(r, &l, t0, end);
+		if (first < 0)
+			first = t;
 	}
+	if (first >= 0)
+		*e2e_r = first - t0;
 	buf_free(&msg);
 }
 
@@ -302,6 +356,8 @@ enum check_status check_run(const struct check_options *o, struct buf *summary)
 		}
 		if (svc == CHECK_POP3 || svc == CHECK_POP3S)
 			check_pop3_service(&r, svc);
+		else if (svc == CHECK_IMAP || svc == CHECK_IMAPS)
+			check_imap_service(&r, svc);
 		else
 			check_smtp_service(&r, svc);
 	}

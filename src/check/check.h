@@ -2,15 +2,18 @@
 /*
  * check.h - `mailroom check`: a blocking client that tests a mail service
  * the way a user's mail program meets it, against mailroom or any other
- * POP3/SMTP server (Exchange's Test-PopConnectivity, with more).
+ * POP3/IMAP/SMTP server (Exchange's Test-PopConnectivity and
+ * Test-ImapConnectivity, with more).
  *
- * For each of POP3 (STLS), POP3S (implicit TLS), submission (STARTTLS) and
- * submissions (implicit TLS) it connects, reads the greeting, does TLS
- * (reporting the protocol version and the certificate's name, issuer and
- * expiry, verified against the system's CAs or a CA file), logs in and
- * logs out. Then a probe message goes from the address to itself over
- * submission and is fetched back over POP3, checked, and deleted. With a
- * DNS domain it also looks at MX, A/AAAA, PTR and SPF records.
+ * For each of POP3 (STLS), POP3S (implicit TLS), IMAP (STARTTLS), IMAPS
+ * (implicit TLS), submission (STARTTLS) and submissions (implicit TLS) it
+ * connects, reads the greeting, does TLS (reporting the protocol version
+ * and the certificate's name, issuer and expiry, verified against the
+ * system's CAs or a CA file), logs in, looks at the mailbox and logs out.
+ * Then a probe message goes from the address to itself over submission,
+ * is found over IMAP by its Message-ID and fetched back over POP3, checked,
+ * and deleted. With a DNS domain it also looks at MX, A/AAAA, PTR and SPF
+ * records.
  *
  * Each step is one line on the output as it finishes (or one JSON object
  * of an array), and a Nagios-style summary ends the text form. Every read
@@ -37,6 +40,8 @@ enum check_status {
 enum check_service {
 	CHECK_POP3,	   /* STLS (RFC 2595), standard port 110 */
 	CHECK_POP3S,	   /* implicit TLS (RFC 8314), 995 */
+	CHECK_IMAP,	   /* STARTTLS (RFC 9051 §6.2.1), 143 */
+	CHECK_IMAPS,	   /* implicit TLS (RFC 8314), 993 */
 	CHECK_SUBMISSION,  /* STARTTLS (RFC 3207), 587 */
 	CHECK_SUBMISSIONS, /* implicit TLS (RFC 8314), 465 */
 	CHECK_SERVICES
@@ -51,7 +56,7 @@ enum check_service {
 /* One step's outcome. */
 struct check_step {
 	enum check_status status;
-	char service[16]; /* pop3 pop3s submission submissions probe dns */
+	char service[16]; /* pop3 pop3s imap imaps submission submissions probe dns */
 	char address[128];
 	char step[16];
 	long long ms; /* -1: no time (a skipped step) */
@@ -77,6 +82,8 @@ struct check_options {
 };
 
 const char *check_service_name(enum check_service svc);
+/* Whether svc speaks TLS from its first octet (RFC 8314 §3.3). */
+bool check_service_implicit_tls(enum check_service svc);
 /* Runs every step; returns the exit status (CHECK_OK, CHECK_WARNING or
    CHECK_CRITICAL) and appends to summary the Nagios-style last line
    ("MAILROOM CHECK OK - 24 steps in 412 ms | time_pop3_login=3ms ..."). */

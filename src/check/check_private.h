@@ -2,7 +2,8 @@
 /*
  * check_private.h - what the files of check/ share: the run with its step
  * records, one connection with a deadline (check_conn.c), the readers of
- * server output (check_parse.c, fuzzed), and the POP3, SMTP and DNS steps.
+ * server output (check_parse.c and check_imap_resp.c, fuzzed), and the
+ * POP3, IMAP, SMTP and DNS steps.
  *
  * A connection is blocking from the caller's view but non-blocking
  * underneath: every wait is a poll() against the deadline of the step in
@@ -124,6 +125,76 @@ bool check_parse_intact(const char *msg, size_t len, const char *sent, size_t se
 size_t check_parse_new_uidls(const char *uidl, size_t len, const char *baseline, size_t blen,
 			     bool (*fn)(void *ctx, uint64_t n), void *ctx);
 
+/* --- the IMAP response reader (check_imap_resp.c, fuzzed) ---
+
+   A byte machine over what arrived: it takes octets up to the end of one
+   response and no further (*used_r), keeps the response whole (its lines
+   with their line ends, each literal {n} inline after its line), and
+   bounds both: a line (literals aside) at CHECK_IMAP_LINE_MAX, the whole
+   response at the reader's max, checked before a literal is taken. A
+   line ends at LF (a CR before it is the server's usual CRLF); NUL is
+   refused outside literals (RFC 9051 §4.3.1). */
+
+#define CHECK_IMAP_LINE_MAX 8192 /* RFC 7162 §4: lines up to 8192 octets */
+
+enum check_imap_feed { CHECK_IMAP_MORE, CHECK_IMAP_DONE, CHECK_IMAP_BAD };
+enum check_imap_error {
+	CHECK_IMAP_E_NONE,
+	CHECK_IMAP_E_LONG, /* a line over CHECK_IMAP_LINE_MAX */
+	CHECK_IMAP_E_BIG,  /* a response (with its literals) over max */
+	CHECK_IMAP_E_NUL,  /* NUL in a line */
+	CHECK_IMAP_E_DONE, /* fed after DONE without a reset */
+};
+
+struct check_imap_resp {
+	struct buf text;  /* the response so far */
+	size_t max;	  /* the bound of text.len */
+	size_t seg;	  /* where the line after the last literal starts */
+	uint64_t literal; /* octets of a literal still to come */
+	enum check_imap_error error;
+	bool done;
+};
+void check_imap_resp_init(struct check_imap_resp *r, size_t max);
+/* Forgets the response read (the next one starts), keeping max. */
+void check_imap_resp_reset(struct check_imap_resp *r);
+void check_imap_resp_free(struct check_imap_resp *r);
+/* Takes octets of p[0..len) into the response, up to its end at most;
+   DONE with a whole response in r->text, BAD with r->error. */
+enum check_imap_feed check_imap_resp_feed(struct check_imap_resp *r, const char *p, size_t len,
+					  size_t *used_r);
+const char *check_imap_resp_error_text(enum check_imap_error e);
+
+/* The first line of a whole response, as slices into it. */
+enum check_imap_kind { CHECK_IMAP_TAGGED, CHECK_IMAP_UNTAGGED, CHECK_IMAP_CONT };
+struct check_imap_head {
+	enum check_imap_kind kind;
+	struct slice tag; /* tagged: its tag */
+	bool has_num;	  /* untagged "* n WORD": n */
+	uint64_t num;
+	struct slice word; /* OK NO BAD BYE PREAUTH CAPABILITY SEARCH EXISTS FETCH ... */
+	struct slice rest; /* after the word, to the line end */
+	struct slice code; /* [CODE ...] of a status (RFC 9051 §7.1), no brackets */
+	struct slice text; /* a status's text after its code */
+};
+/* False when p is not a response (no tag, no word). */
+bool check_imap_head(const char *p, size_t len, struct check_imap_head *h);
+
+struct check_imap_capa {
+	bool imap4rev1, imap4rev2, starttls, logindisabled, auth_plain, sasl_ir, uidplus;
+};
+/* The capability names of list ("IMAP4rev1 STARTTLS AUTH=PLAIN ..."),
+   added to c. */
+void check_imap_parse_capa(struct slice list, struct check_imap_capa *c);
+/* The numbers of "* SEARCH n..." or of ALL in "* ESEARCH ... UID ALL set"
+   (RFC 4731), up to cap of them; returns how many there were. */
+size_t check_imap_parse_search(const struct check_imap_head *h, uint64_t *uids, size_t cap);
+/* "* n FETCH (... UID u ... BODY[] {n}...)": the UID (0: none) and the
+   BODY[] octets (a literal, or a quoted string unescaped) appended to
+   body. False when p is not a FETCH response or not well formed. */
+bool check_imap_parse_fetch(const char *p, size_t len, uint64_t *uid_r, struct buf *body);
+/* s for a step's line: at most len - 1 octets, control octets as '?'. */
+void check_imap_text(struct slice s, char *out, size_t len);
+
 /* --- the steps --- */
 
 void check_pop3_service(struct check_run *r, enum check_service svc);
@@ -136,6 +207,15 @@ int check_smtp_send(struct check_run *r, enum check_service svc, const struct bu
    sent, deletes it. 1 found (and deleted), 0 not yet, -1 failed (why). */
 int check_pop3_fetch(struct check_run *r, enum check_service svc, const char *token,
 		     const struct buf *sent, char *why, size_t why_len);
+void check_imap_service(struct check_run *r, enum check_service svc);
+/* One search of the mailbox over svc for the message whose Message-ID
+   carries token; fetched, checked against sent, and with expunge removed
+   (UID EXPUNGE; without UIDPLUS only flagged \Deleted). note gets what
+   was done ("UID 7, intact, deleted"). 1 found, 0 not yet, -1 failed
+   (why). */
+int check_imap_find(struct check_run *r, enum check_service svc, const char *token,
+		    const struct buf *sent, bool expunge, char *note, size_t note_len, char *why,
+		    size_t why_len);
 void check_dns(struct check_run *r);
 
 #endif

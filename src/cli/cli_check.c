@@ -7,7 +7,7 @@
  *
  * The services tested are the first listener of each role of the config
  * in use (0.0.0.0 and [::] become the loopback address), or with --host
- * the standard ports of that host; --pop3 and the like override one.
+ * the standard ports of that host; --pop3, --imap and the like override one.
  */
 #include "check/check.h"
 #include "queue/queue.h"
@@ -22,21 +22,24 @@
 
 static const char usage[] =
     "usage: mailroom [-c FILE] check ADDRESS --password-stdin [--host HOST]\n"
-    "                [--pop3|--pop3s|--submission|--submissions HOST:PORT|off]\n"
+    "                [--pop3|--pop3s|--imap|--imaps|--submission|--submissions\n"
+    "                 HOST:PORT|off]\n"
     "                [--ca-file FILE] [--tls-name NAME] [--timeout SECS]\n"
     "                [--probe-timeout SECS] [--no-probe] [--dns DOMAIN] [--json]\n"
     "\n"
     "Tests the mail service as a user's mail program meets it: for POP3 (STLS),\n"
-    "POP3S, submission (STARTTLS) and submissions it connects, reads the\n"
-    "greeting, does TLS (and shows the certificate's name, issuer and expiry),\n"
-    "logs in as ADDRESS and logs out; then it sends a probe message to ADDRESS\n"
-    "over submission, fetches it back over POP3 and deletes it. One line per\n"
-    "step with its time, then a summary line. Works against any POP3/SMTP server.\n"
+    "POP3S, IMAP (STARTTLS), IMAPS, submission (STARTTLS) and submissions it\n"
+    "connects, reads the greeting, does TLS (and shows the certificate's name,\n"
+    "issuer and expiry), logs in as ADDRESS, looks at the mailbox and logs out;\n"
+    "then it sends a probe message to ADDRESS over submission, finds it over\n"
+    "IMAP by its Message-ID, fetches it back over POP3 and deletes it. One line\n"
+    "per step with its time, then a summary line. Works against any POP3, IMAP\n"
+    "and SMTP server.\n"
     "options:\n"
     "  --password-stdin   the password of ADDRESS from stdin's first line\n"
-    "  --host HOST        test HOST on the standard ports (110, 995, 587, 465);\n"
-    "                     default: the listeners of the config in use\n"
-    "  --pop3 HOST:PORT|off, --pop3s ..., --submission ..., --submissions ...\n"
+    "  --host HOST        test HOST on the standard ports (110, 995, 143, 993,\n"
+    "                     587, 465); default: the listeners of the config in use\n"
+    "  --pop3, --pop3s, --imap, --imaps, --submission, --submissions HOST:PORT|off\n"
     "                     where one service is, or off to leave it out\n"
     "  --ca-file FILE     CA certificates to verify the servers with (default:\n"
     "                     the system's)\n"
@@ -56,6 +59,8 @@ static const struct {
 } services[CHECK_SERVICES] = {
     [CHECK_POP3] = {"pop3", 110},
     [CHECK_POP3S] = {"pop3s", 995},
+    [CHECK_IMAP] = {"imap", 143},
+    [CHECK_IMAPS] = {"imaps", 993},
     [CHECK_SUBMISSION] = {"submission", 587},
     [CHECK_SUBMISSIONS] = {"submissions", 465},
 };
@@ -123,6 +128,8 @@ int cli_check(struct cli *c, int argc, char **argv)
 	    {"host", true, false, NULL},
 	    {"pop3", true, false, NULL},
 	    {"pop3s", true, false, NULL},
+	    {"imap", true, false, NULL},
+	    {"imaps", true, false, NULL},
 	    {"submission", true, false, NULL},
 	    {"submissions", true, false, NULL},
 	    {"ca-file", true, false, NULL},

@@ -20,6 +20,7 @@
 #define MAILROOM_DIRECTORY_AUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum auth_result {
@@ -39,8 +40,9 @@ struct auth_identity {
 
 struct auth_cache;
 
-/* ttl 0: a cache that never hits (and keeps nothing). */
-struct auth_cache *auth_cache_new(unsigned ttl_secs);
+/* At most max_entries successful checks, each reused for ttl_secs; ttl 0
+   or max 0: a cache that never hits (and keeps nothing). */
+struct auth_cache *auth_cache_new(unsigned ttl_secs, size_t max_entries);
 void auth_cache_free(struct auth_cache **c);
 /* `matched` is the stored hash, or NULL for a backend that verified itself.
    A hit fills *id_r with the identity put (callers with a fresh account may
@@ -50,6 +52,7 @@ bool auth_cache_get(struct auth_cache *c, unsigned backend, const char *login, c
 void auth_cache_put(struct auth_cache *c, unsigned backend, const char *login, const char *password,
 		    const char *matched, const struct auth_identity *id);
 unsigned long auth_cache_hits(const struct auth_cache *c);
+size_t auth_cache_entries(struct auth_cache *c); /* held now */
 
 /* Spends the time of one real check, for logins no backend knows. */
 void auth_dummy_verify(const char *password);

@@ -171,7 +171,7 @@ int directory_open(const struct config *cfg, struct directory **dir_r, char **er
 	}
 	d->describe = xstrndup(desc.data, desc.len);
 	buf_free(&desc);
-	d->cache = auth_cache_new(cfg->auth_cache_ttl);
+	d->cache = auth_cache_new(cfg->auth_cache_ttl, cfg->auth_cache_size);
 	*dir_r = d;
 	return 0;
 fail:

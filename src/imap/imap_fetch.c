@@ -4,12 +4,17 @@
  * message's structure and sections are found, and the reply in steps.
  *
  * The reply is made in batches: one worker job reads the flags of up to
- * FETCH_BATCH messages and, for the items that need them, each message's
- * bytes (up to FETCH_BATCH_OCTETS a job) and its MIME structure (the
- * store's cached tree, made and cached on first use, store.h
- * store_body_mime_get/set). The loop writes that batch's untagged FETCH
- * lines and asks for the next batch only once the output has drained, so
- * a session holds one batch at a time whatever the folder's size.
+ * FETCH_BATCH messages (FETCH_BATCH_META when only flags, sizes and dates
+ * are asked for), whose UIDs lie within FETCH_SPAN of each other, so a job
+ * reads that part of the folder's index and no more. For the items that
+ * need them it also reads each message's bytes (up to FETCH_BATCH_OCTETS
+ * a job) and its MIME structure: the store's cached tree, made at delivery
+ * (store.h store_body_mime_get), or parsed and cached here for a body
+ * stored before that. CHANGEDSINCE narrows the UIDs to the changed ones
+ * once, in the first job. The loop writes a batch's untagged FETCH lines
+ * and asks for the next batch only once the output has drained, so a
+ * session holds one batch at a time whatever the folder's size; nothing is
+ * parsed on the loop's thread.
  *
  * A body item without .PEEK on a read-write folder sets \Seen (in the same
  * job, before the read), and the reply then carries FLAGS too (§6.4.5).
@@ -42,7 +47,11 @@ static int tolower_ascii(int c)
 }
 
 #define FETCH_BATCH 64
+/* flags, sizes, dates only: lines of some 60 octets, so a batch's reply
+   stays near 64 KiB */
+#define FETCH_BATCH_META 1024
 #define FETCH_BATCH_OCTETS (1024 * 1024)
+#define FETCH_SPAN 4096
 #define FETCH_SECTIONS_MAX 16
 
 enum fetch_item {
@@ -73,9 +82,9 @@ struct fetch_section {
 /* One message of a batch, as the worker found it. */
 struct fetch_msg {
 	struct store_imsg m;
-	bool gone;	  /* expunged meanwhile */
-	struct buf bytes; /* the message, when an item needs it */
-	struct buf tree;  /* serialised structure */
+	bool gone;		/* expunged meanwhile */
+	struct buf bytes;	/* the message, when an item needs it */
+	struct mime_tree *tree; /* its structure, when an item needs it */
 };
 
 struct fetch_ctx {
@@ -99,6 +108,7 @@ struct fetch_ctx {
 	uint32_t *gone; /* VANISHED (EARLIER), found by the first batch */
 	size_t n_gone;
 	bool gone_told;
+	bool changes_read; /* c->uids holds only the changed ones (CHANGEDSINCE) */
 };
 
 static void batch_free(struct fetch_ctx *c)
@@ -106,7 +116,7 @@ static void batch_free(struct fetch_ctx *c)
 	for (size_t i = 0; i < c->n_batch; i++) {
 		free(c->batch[i].m.keywords);
 		buf_free(&c->batch[i].bytes);
-		buf_free(&c->batch[i].tree);
+		mime_tree_free(&c->batch[i].tree);
 	}
 	free(c->batch);
 	c->batch = NULL;
@@ -245,6 +255,91 @@ static int read_body(struct store *st, int64_t mailbox_id, int64_t msg_id, struc
 	return store_message_read(st, mailbox_id, msg_id, out);
 }
 
+/* ENVELOPE and BODYSTRUCTURE, and the offsets of RFC822.HEADER/TEXT and
+   of every section, come from the structure */
+static bool wants_tree(const struct fetch_ctx *c)
+{
+	return (c->items & (F_NEEDS_TREE | F_RFC822_HEADER | F_RFC822_TEXT)) || c->n_sec > 0;
+}
+
+/* The message's structure, for the loop to write from: the store's cached
+   one (made at delivery) when it reads back; else, for a body stored
+   before the cache existed or a cache this version cannot read, parsed
+   from the message (read here if the items did not need it already) and
+   cached again. In the worker, so no parse runs on the network thread. */
+static int tree_of(struct store *st, const struct fetch_ctx *c, struct fetch_msg *fm)
+{
+	struct buf blob = {0};
+	const char *err;
+	int r = store_body_mime_get(st, fm->m.body_id, &blob);
+
+	if (r == STORE_OK && mime_tree_deserialize(blob.data, blob.len, &fm->tree, &err) < 0) {
+		log_warn("imap cached structure of body %lld unreadable (%s): parsed again",
+			 (long long)fm->m.body_id, err);
+		fm->tree = NULL;
+	}
+	buf_clear(&blob);
+	if (r != STORE_OK && r != STORE_NOTFOUND) {
+		buf_free(&blob);
+		return r;
+	}
+	if (fm->tree != NULL) {
+		buf_free(&blob);
+		return STORE_OK;
+	}
+	if (fm->bytes.len == 0 &&
+	    (r = read_body(st, c->mailbox_id, fm->m.id, &fm->bytes)) != STORE_OK) {
+		buf_free(&blob);
+		return r;
+	}
+	fm->tree = mime_tree_parse(fm->bytes.data, fm->bytes.len);
+	mime_tree_serialize(fm->tree, &blob);
+	/* cached for the next FETCH; a failure only costs time */
+	(void)store_body_mime_set(st, fm->m.body_id, blob.data, blob.len);
+	buf_free(&blob);
+	return STORE_OK;
+}
+
+/* CHANGEDSINCE (RFC 7162 §3.1.4), once per command, in its first job:
+   only the UIDs whose modseq is above it stay in c->uids, so a resync of
+   a large folder costs what changed, not the folder; with VANISHED, the
+   UIDs of the set expunged since are kept for the reply. */
+static int changed_only(struct store *st, struct fetch_ctx *c)
+{
+	struct store_imsg *ch = NULL;
+	uint32_t *v = NULL;
+	size_t n_ch = 0, n_v = 0, w = 0, k = 0;
+	uint64_t highest;
+	bool pruned;
+	int r = store_folder_changes(st, c->folder_id, c->changedsince, &ch, &n_ch, &v, &n_v,
+				     &highest, &pruned);
+	if (r != STORE_OK) {
+		store_imsgs_free(ch, n_ch);
+		free(v);
+		return r;
+	}
+	for (size_t i = 0; i < c->n; i++) { /* both ascending */
+		while (k < n_ch && ch[k].uid < c->uids[i])
+			k++;
+		if (k < n_ch && ch[k].uid == c->uids[i])
+			c->uids[w++] = c->uids[i];
+	}
+	c->n = w;
+	store_imsgs_free(ch, n_ch);
+	if (c->vanished) { /* only those in the UID set the command named */
+		c->gone = xmalloc((n_v > 0 ? n_v : 1) * sizeof(*c->gone));
+		for (size_t i = 0; i < n_v; i++)
+			for (size_t q = 0; q < c->n_ranges; q++)
+				if (v[i] >= c->ranges[q].lo && v[i] <= c->ranges[q].hi) {
+					c->gone[c->n_gone++] = v[i];
+					break;
+				}
+	}
+	free(v);
+	c->changes_read = true;
+	return STORE_OK;
+}
+
 static void work_batch(void *thread_ctx, void *p)
 {
 	struct imap_job *job = p;
@@ -252,10 +347,21 @@ static void work_batch(void *thread_ctx, void *p)
 	struct store *st = thread_ctx;
 	struct store_imsg *all = NULL;
 	size_t n_all = 0, first = c->next;
-	size_t count = c->n - first < FETCH_BATCH ? c->n - first : FETCH_BATCH;
+
+	if (c->changedsince > 0 && !c->changes_read) {
+		job->core.result = changed_only(st, c);
+		if (job->core.result != STORE_OK)
+			return;
+	}
+	size_t most = wants_bytes(c) || wants_tree(c) ? FETCH_BATCH : FETCH_BATCH_META;
+	size_t count = c->n - first < most ? c->n - first : most;
+	/* a sparse set ("1,100000"): the batch's UIDs stay within FETCH_SPAN,
+	   so the rows read for it are at most that many */
+	while (count > 1 && c->uids[first + count - 1] - c->uids[first] >= FETCH_SPAN)
+		count--;
 
 	/* \Seen first, so the reply shows it (and a second FETCH agrees) */
-	if (c->set_seen && job->core.result == 0) {
+	if (c->set_seen && count > 0 && job->core.result == 0) {
 		struct store_imsg *ch = NULL;
 		uint32_t *failed = NULL;
 		size_t n_ch = 0, n_failed = 0;
@@ -269,32 +375,12 @@ static void work_batch(void *thread_ctx, void *p)
 			return;
 		}
 	}
-	if (c->vanished && !c->gone_told && c->gone == NULL) {
-		struct store_imsg *ch = NULL;
-		uint32_t *v = NULL;
-		size_t n_ch = 0, n_v = 0;
-		uint64_t highest;
-		bool pruned;
-		job->core.result = store_folder_changes(st, c->folder_id, c->changedsince, &ch,
-							&n_ch, &v, &n_v, &highest, &pruned);
-		store_imsgs_free(ch, n_ch);
-		if (job->core.result != STORE_OK) {
-			free(v);
+	if (count > 0) {
+		job->core.result = store_folder_load_range(
+		    st, c->folder_id, c->uids[first], c->uids[first + count - 1], &all, &n_all);
+		if (job->core.result != STORE_OK)
 			return;
-		}
-		/* only those in the UID set the command named */
-		c->gone = xmalloc((n_v > 0 ? n_v : 1) * sizeof(*c->gone));
-		for (size_t i = 0; i < n_v; i++)
-			for (size_t r = 0; r < c->n_ranges; r++)
-				if (v[i] >= c->ranges[r].lo && v[i] <= c->ranges[r].hi) {
-					c->gone[c->n_gone++] = v[i];
-					break;
-				}
-		free(v);
 	}
-	job->core.result = store_folder_load(st, c->folder_id, &all, &n_all);
-	if (job->core.result != STORE_OK)
-		return;
 	c->batch = xcalloc(count, sizeof(*c->batch));
 	c->n_batch = count;
 	size_t k = 0, octets = 0;
@@ -303,29 +389,18 @@ static void work_batch(void *thread_ctx, void *p)
 		uint32_t uid = c->uids[first + i];
 		while (k < n_all && all[k].uid < uid)
 			k++;
-		if (k == n_all || all[k].uid != uid || all[k].modseq <= c->changedsince) {
-			fm->gone = true; /* expunged meanwhile, or unchanged (CHANGEDSINCE) */
+		if (k == n_all || all[k].uid != uid) {
+			fm->gone = true; /* expunged meanwhile */
 			continue;
 		}
 		fm->m = all[k];
 		fm->m.keywords = all[k].keywords != NULL ? xstrdup(all[k].keywords) : NULL;
-		if (wants_bytes(c) || (c->items & F_NEEDS_TREE)) {
+		if (wants_bytes(c) || wants_tree(c)) {
 			int r = STORE_OK;
-			if (c->items & F_NEEDS_TREE)
-				r = store_body_mime_get(st, fm->m.body_id, &fm->tree);
-			if (r == STORE_NOTFOUND || wants_bytes(c)) {
+			if (wants_bytes(c))
 				r = read_body(st, c->mailbox_id, fm->m.id, &fm->bytes);
-				if (r == STORE_OK && (c->items & F_NEEDS_TREE) &&
-				    fm->tree.len == 0) {
-					struct mime_tree *t =
-					    mime_tree_parse(fm->bytes.data, fm->bytes.len);
-					mime_tree_serialize(t, &fm->tree);
-					mime_tree_free(&t);
-					/* cached for the next FETCH; a failure only costs time */
-					(void)store_body_mime_set(st, fm->m.body_id, fm->tree.data,
-								  fm->tree.len);
-				}
-			}
+			if (r == STORE_OK && wants_tree(c))
+				r = tree_of(st, c, fm);
 			if (r == STORE_NOTFOUND) {
 				fm->gone = true;
 				continue;
@@ -519,19 +594,12 @@ static void put_section(struct buf *b, const struct fetch_section *f, const stru
 static void write_msg(struct imap_session *s, struct fetch_ctx *c, const struct fetch_msg *fm)
 {
 	uint32_t seq = imap_view_seq(s->sel, fm->m.uid);
-	struct mime_tree *t = NULL;
+	const struct mime_tree *t = fm->tree;
 	struct buf b = {0};
 	const char *sep = "";
 
 	if (seq == 0)
 		return;
-	if (fm->tree.len > 0) {
-		const char *err;
-		if (mime_tree_deserialize(fm->tree.data, fm->tree.len, &t, &err) < 0)
-			t = NULL;
-	}
-	if (t == NULL && fm->bytes.len > 0)
-		t = mime_tree_parse(fm->bytes.data, fm->bytes.len);
 	buf_printf(&b, "* %u FETCH (", seq);
 #define SEP() (buf_append_str(&b, sep), sep = " ")
 	if (c->items & F_UID || c->uid) {
@@ -601,7 +669,6 @@ static void write_msg(struct imap_session *s, struct fetch_ctx *c, const struct 
 	s->bytes_out += fm->bytes.len;
 	s->fetched++;
 	buf_free(&b);
-	mime_tree_free(&t);
 }
 
 static void finish_batch(struct imap_session *s, struct imap_job *job)

@@ -573,10 +573,18 @@ struct search_ctx {
 	uint32_t *view; /* the view's UIDs when the command came (seq = index + 1) */
 	uint32_t n_view;
 	bool uid;
+	uint32_t next; /* the first view index the next job looks at */
 	uint32_t *matches;
 	size_t n_matches;
 	uint64_t highest; /* of the matches, for a MODSEQ key */
 };
+
+/* A SEARCH runs in jobs of at most SEARCH_CHUNK messages (and, when a key
+   needs the text, SEARCH_CHUNK_OCTETS of it), each reading only its part
+   of the folder, so a search of a large folder takes a worker for a short
+   while at a time and other sessions' jobs run in between. */
+#define SEARCH_CHUNK 4096
+#define SEARCH_CHUNK_OCTETS (8 * 1024 * 1024)
 
 static void search_ctx_free(void *p)
 {
@@ -610,14 +618,21 @@ static void work_search(void *thread_ctx, void *p)
 	struct search_ctx *c = job->ctx;
 	struct store *st = thread_ctx;
 	struct store_imsg *m = NULL;
-	size_t n = 0, k = 0;
+	size_t n = 0, k = 0, octets = 0;
 	bool text = imap_search_needs_text(c->prog), tree = imap_search_needs_body(c->prog);
+	uint32_t first = c->next,
+		 end = c->n_view - first > SEARCH_CHUNK ? first + SEARCH_CHUNK : c->n_view;
 
-	job->core.result = store_folder_load(st, job->folder_id, &m, &n);
+	if (c->matches == NULL)
+		c->matches = xmalloc((c->n_view > 0 ? c->n_view : 1) * sizeof(*c->matches));
+	if (first == end)
+		return; /* an empty folder */
+	job->core.result =
+	    store_folder_load_range(st, job->folder_id, c->view[first], c->view[end - 1], &m, &n);
 	if (job->core.result != STORE_OK)
 		return;
-	c->matches = xmalloc((c->n_view > 0 ? c->n_view : 1) * sizeof(*c->matches));
-	for (uint32_t i = 0; i < c->n_view; i++) {
+	for (uint32_t i = first; i < end && octets < SEARCH_CHUNK_OCTETS; i++) {
+		c->next = i + 1;
 		while (k < n && m[k].uid < c->view[i])
 			k++;
 		if (k == n || m[k].uid != c->view[i])
@@ -653,6 +668,7 @@ static void work_search(void *thread_ctx, void *p)
 			if (m[k].modseq > c->highest)
 				c->highest = m[k].modseq;
 		}
+		octets += body.len;
 		mime_tree_free(&t);
 		buf_free(&body);
 	}
@@ -695,6 +711,25 @@ static void finish_search(struct imap_session *s, struct imap_job *job)
 {
 	struct search_ctx *c = job->ctx;
 
+	if (job->core.result == STORE_OK && c->next < c->n_view) {
+		/* the next part, in a job of its own */
+		struct imap_job *more = imap_job_new(s, finish_search);
+		more->mailbox_id = job->mailbox_id;
+		more->folder_id = job->folder_id;
+		more->ctx = c;
+		more->ctx_free = search_ctx_free;
+		bool save = c->save;
+		job->ctx = NULL; /* `more` owns c now */
+		job->ctx_free = NULL;
+		if (proto_job_try_submit(&more->core, work_search))
+			return;
+		/* refused: the job, and c with it, is gone */
+		if (save)
+			saved_set(s->sel, NULL, 0);
+		imap_reply_store_error(s, STORE_TEMP, "search");
+		imap_cmd_finish(s);
+		return;
+	}
 	if (job->core.result != STORE_OK) {
 		if (c->save)
 			saved_set(s->sel, NULL, 0);

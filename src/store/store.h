@@ -602,6 +602,10 @@ struct store_imsg {
 /* The folder's messages in UID order; caller frees with
    store_imsgs_free(). */
 int store_folder_load(struct store *st, int64_t folder_id, struct store_imsg **m_r, size_t *n_r);
+/* The same for the UIDs lo..hi only (a FETCH batch): the cost follows the
+   range, not the folder. */
+int store_folder_load_range(struct store *st, int64_t folder_id, uint32_t lo, uint32_t hi,
+			    struct store_imsg **m_r, size_t *n_r);
 void store_imsgs_free(struct store_imsg *m, size_t n);
 /* What changed after modseq `since` (CONDSTORE, QRESYNC, another
    session's changes): the messages whose modseq is above it (new ones

@@ -405,12 +405,14 @@ static int mailbox_grow(struct store *st, int64_t mailbox_id, int64_t next_uid, 
 
 /* --- reads ------------------------------------------------------------------------ */
 
-int store_folder_load(struct store *st, int64_t folder_id, struct store_imsg **m_r, size_t *n_r)
+int store_folder_load_range(struct store *st, int64_t folder_id, uint32_t lo, uint32_t hi,
+			    struct store_imsg **m_r, size_t *n_r)
 {
-	/* the folder row first, so an empty folder and a missing one differ */
+	/* the folder row first, so an empty folder and a missing one differ;
+	   messages_folder_uid makes the range a walk of that part of the index */
 	sqlite3_stmt *s = store_stmt(st, "SELECT " IMSG_COLUMNS " FROM folders f LEFT JOIN "
-					 "messages m ON m.folder_id = f.id WHERE f.id = ?1 "
-					 "ORDER BY m.uid");
+					 "messages m ON m.folder_id = f.id AND m.uid BETWEEN ?2 "
+					 "AND ?3 WHERE f.id = ?1 ORDER BY m.uid");
 	struct store_imsg *m = NULL;
 	size_t n = 0, cap = 0, rows = 0;
 	int rc, r;
@@ -420,6 +422,8 @@ int store_folder_load(struct store *st, int64_t folder_id, struct store_imsg **m
 	if (s == NULL)
 		return STORE_TEMP;
 	sqlite3_bind_int64(s, 1, folder_id);
+	sqlite3_bind_int64(s, 2, lo);
+	sqlite3_bind_int64(s, 3, hi);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		rows++;
 		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
@@ -441,6 +445,11 @@ int store_folder_load(struct store *st, int64_t folder_id, struct store_imsg **m
 	*m_r = m;
 	*n_r = n;
 	return STORE_OK;
+}
+
+int store_folder_load(struct store *st, int64_t folder_id, struct store_imsg **m_r, size_t *n_r)
+{
+	return store_folder_load_range(st, folder_id, 0, UINT32_MAX, m_r, n_r);
 }
 
 static int changes(struct store *st, int64_t folder_id, uint64_t since, struct store_imsg **m_r,
@@ -938,7 +947,7 @@ static int folder_append(struct store *st, int64_t folder_id, const char *body, 
 		goto out;
 	}
 	uint64_t modseq = f.modseq + 1;
-	if ((r = store_body_insert(st, body, len, &body_id)) != STORE_OK ||
+	if ((r = store_body_insert(st, body, len, true, &body_id)) != STORE_OK ||
 	    (r = store_body_refs(st, body_id, 1)) != STORE_OK)
 		goto out;
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO messages (mailbox_id, folder_id, uid, "

@@ -241,7 +241,7 @@ static int add_one(struct store *st, int64_t mailbox_id, int64_t folder_id, uint
 
 	if ((r = store_keywords_import(st, folder_id, m->keywords, &keywords)) != STORE_OK)
 		return r;
-	if ((r = store_body_insert(st, m->body, m->len, &body_id)) != STORE_OK ||
+	if ((r = store_body_insert(st, m->body, m->len, true, &body_id)) != STORE_OK ||
 	    (r = store_body_refs(st, body_id, 1)) != STORE_OK) {
 		free(keywords);
 		return r;

@@ -85,8 +85,12 @@ void store_limits_row(sqlite3_stmt *s, int first, struct store_limits *r);
    use is below the warning level again, so the next crossing sends one. */
 int store_quota_warn_recheck(struct store *st, int64_t mailbox_id);
 
-/* Delivery pieces (store_mail.c) for use inside a caller's transaction. */
-int store_body_insert(struct store *st, const char *body, size_t len, int64_t *id_r);
+/* Delivery pieces (store_mail.c) for use inside a caller's transaction.
+   A body for mailboxes (with_tree) gets its MIME structure parsed and
+   cached with it (store_body_mime_get), so no FETCH or SEARCH parses it
+   again; a body for the outbound queue does not need one. */
+int store_body_insert(struct store *st, const char *body, size_t len, bool with_tree,
+		      int64_t *id_r);
 int store_body_refs(struct store *st, int64_t body_id, int64_t refs);
 int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox_ids, size_t n,
 		       size_t len, const char *uidl, bool ignore_quota, int *results,

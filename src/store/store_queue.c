@@ -178,7 +178,7 @@ static int submit_one(struct store *st, struct store_submission *sub, bool side_
 		if (sub->sender != NULL)
 			store_return_path(&local, sub->sender);
 		buf_append(&local, sub->body, sub->len);
-		if ((r = store_body_insert(st, local.data, local.len, &local_id)) == STORE_OK)
+		if ((r = store_body_insert(st, local.data, local.len, true, &local_id)) == STORE_OK)
 			r = store_message_rows(st, local_id, sub->mailbox_ids, sub->n_local,
 					       local.len, NULL, true, results, &accepted);
 		if (r == STORE_OK && accepted > 0)
@@ -187,7 +187,7 @@ static int submit_one(struct store *st, struct store_submission *sub, bool side_
 			r = body_drop(st, local_id); /* every mailbox went away meanwhile */
 	}
 	if (r == STORE_OK && !taken && sub->n_remote > 0 &&
-	    (r = store_body_insert(st, sub->body, sub->len, &queue_id)) == STORE_OK &&
+	    (r = store_body_insert(st, sub->body, sub->len, false, &queue_id)) == STORE_OK &&
 	    (r = queue_rows(st, sub, queue_id)) == STORE_OK)
 		r = store_body_refs(st, queue_id, 1);
 	any = !taken && (accepted > 0 || sub->n_remote > 0);

@@ -588,6 +588,12 @@ static const struct config_key limits_keys[] = {
      .off = SRV(auth_fail_delay_ms),
      .def = "1s"},
     {.name = "auth_cache_ttl", .type = CONFIG_DURATION, .off = SRV(auth_cache_ttl), .def = "5m"},
+    {.name = "auth_cache_size",
+     .type = CONFIG_COUNT,
+     .off = SRV(auth_cache_size),
+     .def = "100000",
+     .min = 1,
+     .max = 10000000},
 };
 
 const struct config_section config_limits_section = {

@@ -150,6 +150,7 @@ struct config {
 	unsigned auth_fail_delay_max; /* seconds; the login brake doubles up to this */
 	unsigned auth_fail_delay_ms;  /* the login brake's wait after one failure */
 	unsigned auth_cache_ttl;      /* seconds a successful password check is reused */
+	unsigned auth_cache_size;     /* successful checks held at most */
 };
 
 /* A section's fields in this configuration. Asking for a section the

@@ -38,8 +38,9 @@ fail() {
 # --- inside the network namespace: serve and check -----------------------------
 
 # check_server: `mailroom check` from inside the root against the standard
-# ports: POP3 with STLS (110) and over TLS (995), submission with STARTTLS
-# (587) and over TLS (465), a probe sent and fetched back. The certificate
+# ports: POP3 with STLS (110) and over TLS (995), IMAP with STARTTLS (143)
+# and over TLS (993), submission with STARTTLS (587) and over TLS (465), a
+# probe sent, found over IMAP and fetched back over POP3. The certificate
 # is the self-signed one init made for the host name, so it is its own CA.
 check_server() {
 	echo "$PASSWORD" | timeout 120 chroot "$root" mailroom check "$ADDR" --password-stdin \

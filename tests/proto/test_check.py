@@ -1,18 +1,25 @@
 # SPDX-License-Identifier: MIT
 """`mailroom check` against real servers on loopback: mailroom with every
-step passing (the probe gone from the mailbox afterwards, no password in
-the output), mailroom with a broken piece (POP3 off, a wrong password, an
-expired certificate, one expiring in 10 days, an untrusted self-signed
-one, a server that accepts and never answers), each with its line and exit
-code; --dns against a private unbound; and a private Dovecot (POP3 with STLS
-and pop3s) with Postfix (submission with STARTTLS and implicit TLS, SASL by
-the Dovecot, delivering into the Maildir the Dovecot serves)."""
+step passing (POP3, IMAP and submission; the probe found over IMAP and gone
+from the mailbox afterwards, no password in the output), mailroom with a
+broken piece (POP3 off, IMAP only, a wrong password, an IMAP port that is
+closed, an expired certificate, one expiring in 10 days, an untrusted
+self-signed one, a server that accepts and never answers), each with its
+line and exit code; hostile IMAP servers (no STARTTLS, a literal over the
+bound, a line over 8192 octets, a literal that never ends, BYE) and a
+scripted one for each form of IMAP login; --dns
+against a private unbound; and a private Dovecot (POP3 with STLS and pop3s,
+IMAP with STARTTLS) with Postfix (submission with STARTTLS and implicit
+TLS, SASL by the Dovecot, delivering into the Maildir the Dovecot serves),
+and Dovecot's IMAP alone."""
+import base64
 import datetime
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -21,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H  # noqa: E402
-from dovecot import Dovecot, need_dovecot  # noqa: E402
+from dovecot import Dovecot, need_dovecot, need_dovecot_imap  # noqa: E402
 from harness import Server, free_port, run_tests  # noqa: E402
 
 USER = "alice@example.test"
@@ -118,8 +125,18 @@ def cert_server(start, end):
 
 # --- against mailroom ----------------------------------------------------------
 
+def imap_count(srv):
+    c = srv.imaplib_ssl(USER)
+    typ, data = c.select("INBOX")
+    c.logout()
+    return int(data[0])
+
+
+IMAP_STEPS = ("connect", "greeting", "capability", "tls", "login", "select", "logout")
+
+
 def test_all_pass():
-    with Server(smtp=True) as srv:
+    with Server(smtp=True, imap=True) as srv:
         srv.add_user(USER)
         srv.deliver(USER, "Subject: mailroom check 0000\r\n\r\nan older message\r\n")
         srv.start()
@@ -130,23 +147,41 @@ def test_all_pass():
         for svc in ("pop3", "pop3s"):
             for step in ("connect", "greeting", "tls", "login", "stat", "logout"):
                 assert got[(svc, step)][0] == "OK", (svc, step, out)
+        for svc in ("imap", "imaps"):
+            for step in IMAP_STEPS:
+                assert got[(svc, step)][0] == "OK", (svc, step, out)
         for svc in ("submission", "submissions"):
             for step in ("connect", "greeting", "tls", "login", "logout"):
                 assert got[(svc, step)][0] == "OK", (svc, step, out)
         assert "TLSv1." in got[("pop3s", "tls")][1] and HOST in got[("pop3s", "tls")][1]
         assert "verified" in got[("pop3s", "tls")][1], out
+        assert "verified" in got[("imap", "tls")][1], out
+        assert "STARTTLS" in got[("imap", "capability")][1], out
+        assert "AUTHENTICATE PLAIN as " + USER in got[("imaps", "login")][1], out
+        assert got[("imaps", "select")][1].startswith("1 message, UIDVALIDITY "), out
+        assert got[("imap", "greeting")][1].startswith("* OK "), out
+        assert got[("imap", "logout")][1].startswith("* BYE"), out
         assert got[("probe", "send")][0] == "OK" and got[("probe", "fetch")][0] == "OK", out
+        # found over IMAPS by its Message-ID, then fetched and deleted over POP3S
+        st, details = got[("probe", "find")]
+        assert st == "OK" and details.startswith("over imaps after 1 poll: UID "), out
+        assert "intact;" in details and "deleted" not in details, out
         assert "intact, deleted" in got[("probe", "fetch")][1], out
         last = out.splitlines()[-1]
-        assert last.startswith("MAILROOM CHECK OK - 24 steps in "), last
+        assert last.startswith("MAILROOM CHECK OK - 39 steps in "), last
         assert "| time_pop3_connect=" in last and "time_probe_e2e=" in last, last
+        assert "time_imap_capability=" in last and "time_probe_find=" in last, last
         assert H.PASSWORD not in out + err
         assert stat(srv) == before, (before, stat(srv))  # the probe is gone
+        assert imap_count(srv) == before[0]
+        # the step column holds "capability" and keeps the others in line
+        ln = [x for x in out.splitlines() if " capability " in x][0]
+        assert re.match(r"^OK {7}imap {8}127\.0\.0\.1:\d+ +capability +\d+ ms  ", ln), ln
         # the same as JSON
         rc, out, err, _ = run_check(srv.conf, *trusted(srv), "--json")
         assert rc == 0, (rc, out, err)
         steps = json.loads(out)
-        assert len(steps) == 24 and all(s["status"] == "OK" for s in steps), out
+        assert len(steps) == 39 and all(s["status"] == "OK" for s in steps), out
         assert {"status", "service", "address", "step", "ms", "details"} <= set(steps[0])
         assert stat(srv) == before
 
@@ -186,6 +221,238 @@ def test_wrong_password():
             assert st == "CRITICAL" and "refused" in details, out
         assert got[("probe", "send")][0] == "SKIPPED", out
         assert "not-the-password" not in out + err
+
+
+def test_imap_only():
+    # no POP3: the probe is found, checked and deleted over IMAP (UID
+    # EXPUNGE of its UID only); an older message stays
+    with Server(smtp=True, pop3=False, pop3s=False, imap=True) as srv:
+        srv.add_user(USER)
+        srv.deliver(USER, "Subject: mailroom check 0000\r\nMessage-ID: <mailroom-check.0@x>\r\n"
+                    "\r\nan older message\r\n")
+        srv.start()
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv))
+        assert rc == 0, (rc, out, err)
+        got = lines(out)
+        assert got[("pop3", "connect")][0] == "SKIPPED", out
+        assert ("probe", "fetch") not in got, out
+        st, details = got[("probe", "find")]
+        assert st == "OK" and "intact, deleted" in details and "over imaps" in details, out
+        assert imap_count(srv) == 1, out
+        # IMAP alone (STARTTLS): the same over port 143's role
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv), "--imaps", "off")
+        assert rc == 0, (rc, out, err)
+        assert "over imap after" in lines(out)[("probe", "find")][1], out
+        assert imap_count(srv) == 1, out
+        # no submission: nothing to find
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv), "--submission", "off",
+                                    "--submissions", "off")
+        assert rc == 0, (rc, out, err)
+        assert lines(out)[("probe", "send")][0] == "SKIPPED", out
+
+
+def test_imap_wrong_password():
+    with Server(smtp=True, imap=True) as srv:
+        srv.add_user(USER)
+        srv.start()
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv), "--pop3", "off", "--pop3s", "off",
+                                    password="not-the-password")
+        assert rc == 2, (rc, out, err)
+        got = lines(out)
+        for svc in ("imap", "imaps"):
+            st, details = got[(svc, "login")]
+            assert st == "CRITICAL" and "refused: NO [AUTHENTICATIONFAILED]" in details, out
+            assert (svc, "select") not in got, out
+        assert got[("probe", "send")][0] == "SKIPPED", out
+        assert out.splitlines()[-1].startswith("MAILROOM CHECK CRITICAL - imap login "), out
+        assert "not-the-password" not in out + err
+
+
+def test_imap_port_closed():
+    with Server(smtp=True, imap=True) as srv:
+        srv.add_user(USER)
+        srv.start()
+        dead, dead_s = ("127.0.0.1:%d" % free_port() for _ in range(2))
+        rc, out, err, _ = run_check(srv.conf, *trusted(srv), "--imap", dead, "--imaps", dead_s)
+        assert rc == 2, (rc, out, err)
+        got = lines(out)
+        for svc in ("imap", "imaps"):
+            st, details = got[(svc, "connect")]
+            assert st == "CRITICAL" and "refused" in details.lower(), out
+        assert out.splitlines()[-1].startswith("MAILROOM CHECK CRITICAL - imap connect %s: "
+                                               % dead), out
+        # the probe goes on over POP3, with no IMAP search
+        assert ("probe", "find") not in got and got[("probe", "fetch")][0] == "OK", out
+        # --host: the standard ports there; a port where nothing listens
+        # is CRITICAL in the same way
+        rc, out, err, _ = run_check(srv.conf, "--no-probe", "--host", "127.0.0.1",
+                                    "--imap", dead, "--imaps", "off")
+        assert lines(out)[("imap", "connect")][0] == "CRITICAL", out
+        assert lines(out)[("imaps", "connect")][0] == "SKIPPED", out
+
+
+class ScriptedImap(threading.Thread):
+    """An IMAP server on loopback, one connection at a time: greeting,
+    then caps for CAPABILITY (caps_tls after STARTTLS, offered with a
+    certificate of cert_dir), LOGIN and AUTHENTICATE PLAIN accepted (with
+    a "+" when the credentials are not on the line, and for a LOGIN
+    literal). The lines it was sent are in got, those after TLS in lines."""
+
+    def __init__(self, greeting=b"* OK scripted IMAP ready\r\n",
+                 caps=b"IMAP4rev1 STARTTLS LOGINDISABLED", caps_tls=b"IMAP4rev1", cert_dir=None):
+        super().__init__(daemon=True)
+        self.greeting, self.caps, self.caps_tls = greeting, caps, caps_tls
+        self.got, self.lines = [], []
+        self.ctx = None
+        if cert_dir is not None:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(os.path.join(cert_dir, "cert.pem"),
+                                     os.path.join(cert_dir, "key.pem"))
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", free_port()))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.halt = threading.Event()
+        self.start()
+
+    def run(self):
+        while not self.halt.is_set():
+            try:
+                c = self.sock.accept()[0]
+            except OSError:
+                continue
+            try:
+                self.session(c)
+            except (OSError, ValueError):
+                pass
+            finally:
+                c.close()
+
+    def session(self, c):
+        c.settimeout(5)
+        f = c.makefile("rb")
+        c.sendall(self.greeting)
+        tls = False
+        for _ in range(50):
+            line = f.readline(10000)
+            if not line:
+                return
+            line = line.rstrip(b"\r\n")
+            self.got.append(line)
+            if tls:
+                self.lines.append(line)
+            tag, _, rest = line.partition(b" ")
+            verb = rest.split(b" ", 1)[0].upper()
+            out = b""
+            if verb == b"CAPABILITY":
+                caps = self.caps_tls if tls else self.caps
+                out = b"* CAPABILITY " + caps + b"\r\n" + tag + b" OK done\r\n"
+            elif verb == b"STARTTLS" and self.ctx is not None:
+                c.sendall(tag + b" OK begin TLS\r\n")
+                c = self.ctx.wrap_socket(c, server_side=True)
+                f = c.makefile("rb")
+                tls = True
+                continue
+            elif verb in (b"LOGIN", b"AUTHENTICATE"):
+                if line.endswith(b"}") or line.upper().endswith(b"PLAIN"):
+                    c.sendall(b"+ \r\n")
+                    more = f.readline(10000).rstrip(b"\r\n")
+                    self.got.append(more)
+                    self.lines.append(more)
+                out = tag + b" OK [CAPABILITY IMAP4rev1 UIDPLUS] logged in\r\n"
+            elif verb == b"SELECT":
+                out = (b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n* OK [UIDNEXT 9] n\r\n"
+                       + tag + b" OK [READ-WRITE] done\r\n")
+            elif verb == b"LOGOUT":
+                c.sendall(b"* BYE scripted bye\r\n" + tag + b" OK done\r\n")
+                return
+            else:
+                out = tag + b" BAD not in this script\r\n"
+            c.sendall(out)
+
+    def close(self):
+        self.halt.set()
+        self.join(timeout=10)
+        self.sock.close()
+
+
+def test_imap_hostile_servers():
+    cases = [
+        # no STARTTLS: the password is not sent in the clear
+        (b"* OK fake ready\r\n", "tls", "no STARTTLS in CAPABILITY"),
+        # a literal over the reader's bound, refused before it is read
+        (b"* OK [ALERT] {99999999999}\r\n", "greeting", "a response over its size limit"),
+        (b"* OK " + b"x" * 9000 + b"\r\n", "greeting", "a response line over 8192 octets"),
+        # a literal that never ends: the step's deadline
+        (b"* OK {50}\r\nnot fifty", "greeting", "timeout after 2 s"),
+        (b"* BYE too busy\r\n", "greeting", "refused: * BYE too busy"),
+        (b"+OK a POP3 server\r\n", "greeting", "not an IMAP greeting: +OK a POP3 server"),
+        (b"a1 OK early\r\n", "greeting", "not an IMAP greeting: a1 OK early"),
+        (b"* OK a\x00b\r\n", "greeting", "NUL in a response line"),
+    ]
+    with Server() as srv:
+        for greeting, step, why in cases:
+            fake = ScriptedImap(greeting=greeting, caps=b"IMAP4rev1 AUTH=PLAIN")
+            try:
+                rc, out, err, took = run_check(
+                    srv.conf, "--pop3", "off", "--pop3s", "off", "--imaps", "off",
+                    "--imap", fake.addr, "--timeout", "2", "--no-probe")
+                assert rc == 2, (greeting, rc, out, err)
+                st, details = lines(out)[("imap", step)]
+                assert st == "CRITICAL" and why in details, (greeting, out)
+                assert took < 15, took
+                assert not any(H.PASSWORD.encode() in ln for ln in fake.got), fake.got
+            finally:
+                fake.close()
+
+
+def test_imap_login_forms():
+    # LOGIN with a quoted string (its " and \ escaped), LOGIN with a
+    # literal (an 8-bit password, after the server's "+"), AUTHENTICATE
+    # PLAIN without SASL-IR (the credentials after "+"), and a server that
+    # offers neither (LOGINDISABLED) against a scripted STARTTLS server
+    d = tempfile.mkdtemp(prefix="mailroom-check-il.")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    make_cert(d, now - datetime.timedelta(days=1), now + datetime.timedelta(days=90))
+    cases = [
+        (b"IMAP4rev1", 'pa"ss\\word', "OK", "LOGIN as " + USER,
+         b'LOGIN "alice@example.test" "pa\\"ss\\\\word"'),
+        (b"IMAP4rev1", "p\u00e4ssword", "OK", "LOGIN as " + USER,
+         "p\u00e4ssword".encode()),
+        (b"IMAP4rev1 AUTH=PLAIN", "secret", "OK", "AUTHENTICATE PLAIN as " + USER,
+         base64.b64encode(b"\0" + USER.encode() + b"\0secret")),
+        (b"IMAP4rev1 LOGINDISABLED", "secret", "CRITICAL", "LOGINDISABLED and no AUTH=PLAIN",
+         None),
+    ]
+    try:
+        with Server() as srv:
+            for caps, password, want, details, sent in cases:
+                fake = ScriptedImap(caps_tls=caps, cert_dir=d)
+                try:
+                    rc, out, err, _ = run_check(
+                        srv.conf, "--pop3", "off", "--pop3s", "off", "--imaps", "off",
+                        "--imap", fake.addr, "--submission", "off", "--submissions", "off",
+                        "--ca-file", os.path.join(d, "ca.pem"), "--tls-name", HOST,
+                        "--timeout", "5", password=password)
+                    got = lines(out)
+                    st, text = got[("imap", "login")]
+                    assert st == want and details in text, (caps, out, err, fake.lines)
+                    if want == "OK":
+                        assert rc == 0, (rc, out, err)
+                        assert got[("imap", "select")][1].startswith(
+                            "2 messages, UIDVALIDITY 7, UIDNEXT 9"), out
+                        assert got[("imap", "logout")][1] == "* BYE scripted bye", out
+                        assert any(ln.endswith(sent) for ln in fake.lines), (sent, fake.lines)
+                    else:
+                        assert rc == 2 and ("imap", "select") not in got, (rc, out)
+                    # the probe is skipped: no submission
+                    assert got[("probe", "send")][0] == "SKIPPED", out
+                    assert password not in out + err
+                finally:
+                    fake.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def check_with_cert(start_days, end_days):
@@ -279,6 +546,7 @@ def test_silent_server_times_out():
         with Server(smtp=True) as srv:
             addr = "127.0.0.1:%d" % lsock.getsockname()[1]
             rc, out, err, took = run_check(srv.conf, "--pop3", addr, "--pop3s", addr,
+                                           "--imap", addr, "--imaps", addr,
                                            "--submission", "off", "--submissions", addr,
                                            "--timeout", "2", "--no-probe")
             assert rc == 2, (rc, out, err)
@@ -287,7 +555,9 @@ def test_silent_server_times_out():
             assert "timeout after 2 s" in got[("pop3", "greeting")][1], out
             assert "timeout after 2 s" in got[("pop3s", "tls")][1], out
             assert "timeout after 2 s" in got[("submissions", "tls")][1], out
-            assert took < 15, took
+            assert "timeout after 2 s" in got[("imap", "greeting")][1], out
+            assert "timeout after 2 s" in got[("imaps", "tls")][1], out
+            assert took < 20, took
     finally:
         stop.set()
         t.join(timeout=5)
@@ -468,6 +738,7 @@ def test_dovecot_postfix():
         # Postfix asks Dovecot's auth service for SMTP AUTH
         dc = Dovecot({USER: H.PASSWORD}, tls=True, cert=os.path.join(d, "cert.pem"),
                      key=os.path.join(d, "key.pem"), mechanisms="plain login",
+                     protocols="pop3 imap",
                      extra="service auth {\n  unix_listener %s/queue/private/auth {\n"
                            "    mode = 0666\n  }\n}\n" % pf)
         for sub in ("pf/conf", "pf/queue", "pf/data"):
@@ -495,7 +766,7 @@ def test_dovecot_postfix():
         subprocess.run(["chown", "postfix", private], check=True)
         os.chmod(private, 0o700)
         dc.start()
-        ports.update(pop3=dc.pop3_port, pop3s=dc.pop3s_port)
+        ports.update(pop3=dc.pop3_port, pop3s=dc.pop3s_port, imap=dc.imap_port)
         dovecot_log = dc.log
         plog = open(os.path.join(pf, "postfix.stderr"), "wb")
         pm = subprocess.Popen(["postfix", "-c", os.path.join(pf, "conf"), "start-fg"],
@@ -514,13 +785,18 @@ def test_dovecot_postfix():
         args = ["--ca-file", os.path.join(d, "ca.pem"), "--tls-name", HOST]
         for k, port in ports.items():
             args += ["--" + k, "127.0.0.1:%d" % port]
+        args += ["--imaps", "off"]  # the helper's Dovecot has no imaps listener
         rc, out, err, _ = run_check(conf, *args)
         assert rc == 0, (rc, out, err, dovecot_log(), postfix_log())
         got = lines(out)
         assert "AUTH PLAIN" in got[("pop3", "login")][1], out
         assert got[("submission", "greeting")][1].startswith("220 mail.example.test"), out
         assert "intact, deleted" in got[("probe", "fetch")][1], out
-        assert out.splitlines()[-1].startswith("MAILROOM CHECK OK - 24 steps"), out
+        for step in IMAP_STEPS:
+            assert got[("imap", step)][0] == "OK", (step, out)
+        assert "AUTHENTICATE PLAIN" in got[("imap", "login")][1], out
+        assert "over imap after" in got[("probe", "find")][1], out
+        assert out.splitlines()[-1].startswith("MAILROOM CHECK OK - 32 steps"), out
         assert H.PASSWORD not in out + err
         # the probe is gone: nothing left in the Maildir
         md = dc.maildir_of(USER)
@@ -529,7 +805,7 @@ def test_dovecot_postfix():
         # a wrong password at Dovecot's and Postfix's doors
         rc, out, err, _ = run_check(conf, *args, "--no-probe", password="wrong-pw")
         assert rc == 2, (rc, out, err)
-        for svc in ("pop3", "pop3s", "submission", "submissions"):
+        for svc in ("pop3", "pop3s", "imap", "submission", "submissions"):
             assert got[(svc, "login")][0] == "OK"
             assert lines(out)[(svc, "login")][0] == "CRITICAL", out
     finally:
@@ -543,6 +819,49 @@ def test_dovecot_postfix():
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(timeout=10)
+        if dc is not None:
+            dc.cleanup()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+
+def test_dovecot_imap():
+    # Dovecot's IMAP alone (STARTTLS): the IMAP steps pass, and a wrong
+    # password is a clear CRITICAL
+    need_dovecot_imap()
+    if os.geteuid() != 0:
+        print("skip: a private Dovecot needs root")
+        sys.exit(77)
+    d = tempfile.mkdtemp(prefix="mailroom-check-di.")
+    os.chmod(d, 0o755)
+    dc = None
+    try:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        make_cert(d, now - datetime.timedelta(days=1), now + datetime.timedelta(days=90))
+        dc = Dovecot({USER: H.PASSWORD}, tls=True, cert=os.path.join(d, "cert.pem"),
+                     key=os.path.join(d, "key.pem"), protocols="imap")
+        dc.start()
+        conf = os.path.join(d, "mailroom.conf")
+        with open(conf, "w") as f:
+            f.write("[server]\nhostname = client.example.test\ndata_dir = %s/mr\n" % d)
+        args = ["--ca-file", os.path.join(d, "ca.pem"), "--tls-name", HOST, "--no-probe",
+                "--imap", "127.0.0.1:%d" % dc.imap_port]
+        for k in ("pop3", "pop3s", "imaps", "submission", "submissions"):
+            args += ["--" + k, "off"]
+        rc, out, err, _ = run_check(conf, *args)
+        assert rc == 0, (rc, out, err, dc.log())
+        got = lines(out)
+        for step in IMAP_STEPS:
+            assert got[("imap", step)][0] == "OK", (step, out)
+        assert "STARTTLS" in got[("imap", "capability")][1], out
+        assert "Dovecot" in got[("imap", "greeting")][1], out
+        assert out.splitlines()[-1].startswith("MAILROOM CHECK OK - 7 steps"), out
+        rc, out, err, _ = run_check(conf, *args, password="wrong-pw")
+        assert rc == 2, (rc, out, err)
+        st, details = lines(out)[("imap", "login")]
+        assert st == "CRITICAL" and "refused: NO [AUTHENTICATIONFAILED]" in details, out
+        assert "wrong-pw" not in out + err
+    finally:
         if dc is not None:
             dc.cleanup()
         shutil.rmtree(d, ignore_errors=True)

@@ -190,7 +190,7 @@ static void test_step_line(void)
 	snprintf(s.step, sizeof(s.step), "login");
 	snprintf(s.details, sizeof(s.details), "AUTH PLAIN as a@b");
 	check_step_line(&s, line, sizeof(line));
-	test_assert_str(line, "OK       pop3s       127.0.0.1:995         login       12 ms  "
+	test_assert_str(line, "OK       pop3s       127.0.0.1:995         login         12 ms  "
 			      "AUTH PLAIN as a@b");
 	s.status = CHECK_SKIPPED;
 	s.ms = -1;
@@ -264,9 +264,229 @@ static void test_dns_ptr_txt(void)
 	test_end();
 }
 
+/* Feeds in as one whole and octet by octet: the responses (joined by
+   '|', each without its line end's LF) and how it ended. */
+static void imap_cut(const char *in, size_t len, size_t max, size_t chunk, struct buf *out,
+		     enum check_imap_error *err)
+{
+	struct check_imap_resp r;
+	size_t off = 0;
+
+	check_imap_resp_init(&r, max);
+	*err = CHECK_IMAP_E_NONE;
+	while (off < len) {
+		size_t n = len - off < chunk ? len - off : chunk, used;
+		enum check_imap_feed st = check_imap_resp_feed(&r, in + off, n, &used);
+		off += used;
+		if (st == CHECK_IMAP_BAD) {
+			*err = r.error;
+			break;
+		}
+		if (st == CHECK_IMAP_DONE) {
+			buf_append(out, r.text.data, r.text.len - 1);
+			buf_append_c(out, '|');
+			check_imap_resp_reset(&r);
+		}
+	}
+	buf_append_c(out, '\0');
+	check_imap_resp_free(&r);
+}
+
+static void test_imap_reader(void)
+{
+	static const struct {
+		const char *in;
+		size_t len, max;
+		const char *out;
+		enum check_imap_error err;
+	} cases[] = {
+#define IN(s) s, sizeof(s) - 1
+	    {IN("* OK ready\r\na1 OK done\r\n"), 4096, "* OK ready\r|a1 OK done\r|", 0},
+	    {IN("* OK lf only\n* BYE\n"), 4096, "* OK lf only|* BYE|", 0},
+	    /* a literal holds line ends and a "{n}" of its own */
+	    {IN("* 1 FETCH (BODY[] {9}\r\na\r\n{3}\r\nb UID 4)\r\nt OK\r\n"), 4096,
+	     "* 1 FETCH (BODY[] {9}\r\na\r\n{3}\r\nb UID 4)\r|t OK\r|", 0},
+	    {IN("* 1 FETCH (BODY[] {0}\r\n UID 4)\r\n"), 4096,
+	     "* 1 FETCH (BODY[] {0}\r\n UID 4)\r|", 0},
+	    {IN("* 1 FETCH (BINARY[] ~{2}\r\n\0\1)\r\n"), 4096, "", 0}, /* checked below */
+	    /* a response not yet whole is no response */
+	    {IN("* OK no line end"), 4096, "", 0},
+	    {IN("* 1 FETCH (BODY[] {5}\r\nab"), 4096, "", 0},
+	    /* the bounds: a literal over max before a byte of it is taken */
+	    {IN("* 1 FETCH (BODY[] {100}\r\n"), 64, "", CHECK_IMAP_E_BIG},
+	    {IN("* 1 FETCH (BODY[] {99999999999999999999}\r\n"), 64, "", CHECK_IMAP_E_BIG},
+	    {IN("a OK\r\n* OK a\0b\r\n"), 4096, "a OK\r|", CHECK_IMAP_E_NUL},
+	    {IN("{5x}\r\n"), 4096, "{5x}\r|", 0},
+#undef IN
+	};
+	test_begin("check: IMAP responses, whole and octet by octet");
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		size_t len = cases[i].len;
+		for (size_t chunk = 1; chunk <= len; chunk += len - 1 > 0 ? len - 1 : 1) {
+			struct buf out = {0};
+			enum check_imap_error err;
+			imap_cut(cases[i].in, len, cases[i].max, chunk, &out, &err);
+			if (i == 4)
+				test_assert(out.len == len + 1 &&
+					    memcmp(out.data, cases[i].in, len - 1) == 0);
+			else
+				test_assert_str(out.data, cases[i].out);
+			test_assert(err == cases[i].err);
+			buf_free(&out);
+			if (len <= 1)
+				break;
+		}
+	}
+	/* a line of 8192 octets is taken, one more is refused */
+	struct buf line = {0}, out = {0};
+	enum check_imap_error err;
+	buf_append_str(&line, "* OK ");
+	while (line.len < CHECK_IMAP_LINE_MAX)
+		buf_append_c(&line, 'x');
+	buf_append_str(&line, "\n");
+	imap_cut(line.data, line.len, 1u << 20, 7, &out, &err);
+	test_assert(err == CHECK_IMAP_E_NONE && out.len == line.len + 1);
+	buf_clear(&out);
+	line.data[line.len - 1] = 'x';
+	buf_append_str(&line, "\r\n");
+	imap_cut(line.data, line.len, 1u << 20, 7, &out, &err);
+	test_assert(err == CHECK_IMAP_E_LONG);
+	buf_free(&out);
+	buf_free(&line);
+	/* never past the end of a response */
+	struct check_imap_resp r;
+	size_t used;
+	check_imap_resp_init(&r, 4096);
+	const char two[] = "* OK a\r\nb OK\r\n";
+	test_assert(check_imap_resp_feed(&r, two, sizeof(two) - 1, &used) == CHECK_IMAP_DONE);
+	test_assert(used == 8);
+	test_assert(check_imap_resp_feed(&r, two + used, 1, &used) == CHECK_IMAP_BAD);
+	test_assert(used == 0 && r.error == CHECK_IMAP_E_DONE);
+	check_imap_resp_free(&r);
+	test_end();
+}
+
+static void test_imap_head(void)
+{
+	static const struct {
+		const char *in;
+		enum check_imap_kind kind;
+		const char *tag, *word, *code, *text;
+		long long num; /* -1: none */
+	} cases[] = {
+	    {"* OK [CAPABILITY IMAP4rev1 STARTTLS] mail ready\r\n", CHECK_IMAP_UNTAGGED, "", "OK",
+	     "CAPABILITY IMAP4rev1 STARTTLS", "mail ready", -1},
+	    {"a7 NO [AUTHENTICATIONFAILED] Authentication failed\r\n", CHECK_IMAP_TAGGED, "a7",
+	     "NO", "AUTHENTICATIONFAILED", "Authentication failed", -1},
+	    {"* 12 EXISTS\r\n", CHECK_IMAP_UNTAGGED, "", "EXISTS", "", "", 12},
+	    {"+ \r\n", CHECK_IMAP_CONT, "", "", "", "", -1},
+	    {"a1 bad  no code\n", CHECK_IMAP_TAGGED, "a1", "bad", "", "no code", -1},
+	    {"* BYE [unclosed code\r\n", CHECK_IMAP_UNTAGGED, "", "BYE", "", "[unclosed code", -1},
+	};
+	test_begin("check: IMAP response heads");
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct check_imap_head h;
+		char t[256];
+		test_assert(check_imap_head(cases[i].in, strlen(cases[i].in), &h));
+		test_assert(h.kind == cases[i].kind);
+		check_imap_text(h.tag, t, sizeof(t));
+		test_assert_str(t, cases[i].tag);
+		check_imap_text(h.word, t, sizeof(t));
+		test_assert_str(t, cases[i].word);
+		check_imap_text(h.code, t, sizeof(t));
+		test_assert_str(t, cases[i].code);
+		check_imap_text(h.text, t, sizeof(t));
+		test_assert_str(t, cases[i].text);
+		test_assert(h.has_num == (cases[i].num >= 0));
+		if (h.has_num)
+			test_assert((long long)h.num == cases[i].num);
+	}
+	struct check_imap_head h;
+	test_assert(!check_imap_head("", 0, &h));
+	test_assert(!check_imap_head("*\r\n", 3, &h));
+	test_assert(!check_imap_head("* 3\r\n", 5, &h));
+	test_end();
+}
+
+static void test_imap_capa_search(void)
+{
+	struct check_imap_capa c = {0};
+	test_begin("check: IMAP CAPABILITY and SEARCH");
+	check_imap_parse_capa(slice_from("imap4rev1 STARTTLS AUTH=PLAIN AUTH=PLAINX SASL-IR"), &c);
+	test_assert(c.imap4rev1 && c.starttls && c.auth_plain && c.sasl_ir);
+	test_assert(!c.imap4rev2 && !c.logindisabled && !c.uidplus);
+	check_imap_parse_capa(slice_from("IMAP4rev2 LOGINDISABLED UIDPLUS"), &c);
+	test_assert(c.imap4rev2 && c.logindisabled && c.uidplus);
+
+	static const struct {
+		const char *in;
+		size_t n;
+		uint64_t first, second;
+	} cases[] = {
+	    {"* SEARCH\r\n", 0, 0, 0},
+	    {"* SEARCH 7\r\n", 1, 7, 0},
+	    {"* SEARCH 3 9 12\r\n", 3, 3, 9},
+	    {"* SEARCH 4 (MODSEQ 8)\r\n", 1, 4, 0},
+	    {"* ESEARCH (TAG \"a4\") UID ALL 5\r\n", 1, 5, 0},
+	    {"* ESEARCH (TAG \"a4\") UID COUNT 3 ALL 2:4\r\n", 3, 2, 3},
+	    {"* ESEARCH (TAG \"a4\") UID ALL 9:8,20\r\n", 3, 8, 9},
+	    {"* ESEARCH (TAG \"a4\") UID\r\n", 0, 0, 0},
+	    {"* 3 SEARCH 4\r\n", 0, 0, 0},
+	    {"a1 OK SEARCH 4\r\n", 0, 0, 0},
+	    {"* SEARCH 1 99999999999\r\n", 1, 1, 0},
+	};
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct check_imap_head h;
+		uint64_t uids[2] = {0, 0};
+		test_assert(check_imap_head(cases[i].in, strlen(cases[i].in), &h));
+		test_assert(check_imap_parse_search(&h, uids, 2) == cases[i].n);
+		test_assert(uids[0] == cases[i].first && uids[1] == cases[i].second);
+	}
+	test_end();
+}
+
+static void test_imap_fetch(void)
+{
+	static const struct {
+		const char *in;
+		bool ok;
+		uint64_t uid;
+		const char *body;
+	} cases[] = {
+	    {"* 2 FETCH (UID 7 BODY[] {11}\r\nSubject: x\n)\r\n", true, 7, "Subject: x\n"},
+	    {"* 2 FETCH (BODY[] {3}\r\n)() UID 8 FLAGS (\\Seen (x)))\r\n", true, 8, ")()"},
+	    {"* 2 FETCH (FLAGS () UID 9 BODY[] \"a\\\"b\\\\c\")\r\n", true, 9, "a\"b\\c"},
+	    {"* 2 FETCH (BODY[HEADER.FIELDS (MESSAGE-ID)] {4}\r\nM: x UID 3)\r\n", true, 3, ""},
+	    {"* 2 FETCH (UID 4 BODY[] NIL)\r\n", true, 4, ""},
+	    {"* 2 FETCH (UID 4)\r\n", true, 4, ""},
+	    /* a literal longer than what is there, unclosed lists, junk */
+	    {"* 2 FETCH (UID 4 BODY[] {50}\r\nshort)\r\n", false, 4, ""},
+	    {"* 2 FETCH (UID 4 FLAGS (\\Seen\r\n", false, 4, ""},
+	    {"* 2 FETCH UID 4\r\n", false, 0, ""},
+	    {"* 2 FETCH (UID x)\r\n", false, 0, ""},
+	    {"* FETCH (UID 4)\r\n", false, 0, ""},
+	    {"* 2 EXISTS\r\n", false, 0, ""},
+	};
+	test_begin("check: IMAP FETCH");
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct buf body = {0};
+		uint64_t uid;
+		bool ok = check_imap_parse_fetch(cases[i].in, strlen(cases[i].in), &uid, &body);
+		test_assert(ok == cases[i].ok);
+		test_assert(uid == cases[i].uid);
+		if (ok) {
+			buf_append_c(&body, '\0');
+			test_assert_str(body.data, cases[i].body);
+		}
+		buf_free(&body);
+	}
+	test_end();
+}
+
 int main(void)
 {
 	return test_run((void (*[])(void)){test_capa, test_ehlo_auth, test_header, test_intact,
 					   test_new_uidls, test_tls_judge, test_step_line,
-					   test_dns_ptr_txt, NULL});
+					   test_dns_ptr_txt, test_imap_reader, test_imap_head,
+					   test_imap_capa_search, test_imap_fetch, NULL});
 }

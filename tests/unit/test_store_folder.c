@@ -10,6 +10,7 @@
  * MIME cache of a body; and a failed commit of every writing call leaving
  * nothing behind (S7).
  */
+#include "mime/mime_tree.h"
 #include "store/store.h"
 #include "test_common.h"
 #include "util/mem.h"
@@ -1047,13 +1048,25 @@ static void test_mime(void)
 	int64_t inbox = folder_id(st, mb, "INBOX");
 	struct buf b = {0};
 
-	test_begin("folders: a body's MIME structure is cached once set");
+	test_begin("folders: a body's MIME structure is made at delivery, and kept once set");
 	deliver(st, mb, M1);
 	struct store_imsg *m;
 	test_assert(load(st, inbox, &m) == 1);
-	int64_t body = m[0].body_id;
+	int64_t body = m[0].body_id, msg = m[0].id;
 	store_imsgs_free(m, 1);
-	test_assert(store_body_mime_get(st, body, &b) == STORE_NOTFOUND && b.len == 0);
+	/* the delivery parsed it: the same tree as parsing the stored message */
+	struct buf wire = {0};
+	struct mime_tree *cached = NULL, *parsed;
+	const char *err;
+	test_assert(store_body_mime_get(st, body, &b) == STORE_OK && b.len > 0);
+	test_assert(mime_tree_deserialize(b.data, b.len, &cached, &err) == 0);
+	test_assert(store_message_read(st, mb, msg, &wire) == STORE_OK);
+	parsed = mime_tree_parse(wire.data, wire.len);
+	test_assert(mime_tree_equal(cached, parsed));
+	mime_tree_free(&cached);
+	mime_tree_free(&parsed);
+	buf_free(&wire);
+	buf_clear(&b);
 	static const char blob[] = "tree\0with\0nul";
 	test_assert(store_body_mime_set(st, body, blob, sizeof(blob)) == STORE_OK);
 	test_assert(store_body_mime_get(st, body, &b) == STORE_OK);
