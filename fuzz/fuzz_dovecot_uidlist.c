@@ -2,13 +2,18 @@
 /*
  * fuzz_dovecot_uidlist.c - libFuzzer target for the parsers of other
  * servers' Maildir lists (migrate/dovecot_uidlist.h): Dovecot's
- * dovecot-uidlist, Courier's courierpop3dsizelist and pop3_uidl_format.
+ * dovecot-uidlist, Courier's courierpop3dsizelist and pop3_uidl_format;
+ * and of a Maildir++'s folder side (migrate/maildirpp.h): dovecot-keywords,
+ * subscriptions, folder names and info flags.
  * Any input parses or fails with a line number, never crashes or leaks; a
  * parsed list has ascending non-zero uids and names without ':' or '/';
- * every UIDL made is 1-70 printable characters.
+ * every UIDL made is 1-70 printable characters; a folder name that decodes
+ * encodes back to a directory that decodes to it again.
  */
 #include "fuzz.h"
 #include "migrate/dovecot_uidlist.h"
+#include "migrate/maildirpp.h"
+#include "store/store.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +25,49 @@ static void check_uidl(const char *u)
 	CHECK(n >= 1 && n <= 70);
 	for (size_t i = 0; i < n; i++)
 		CHECK((unsigned char)u[i] >= 0x21 && (unsigned char)u[i] <= 0x7e);
+}
+
+static void on_name(const char *name, void *ctx)
+{
+	(void)ctx;
+	CHECK(name[0] != '\0');
+}
+
+/* The Maildir++ side: the input as dovecot-keywords, as subscriptions,
+   its first line as a directory name and as a file name's info. */
+static void maildirpp(const uint8_t *data, size_t size, size_t first_line)
+{
+	struct maildirpp_keywords k;
+	char err[256];
+
+	if (maildirpp_keywords_parse((const char *)data, size, &k, err, sizeof(err)) == 0) {
+		for (size_t i = 0; i < MAILDIRPP_KEYWORDS; i++)
+			CHECK(k.name[i] == NULL || k.name[i][0] != '\0');
+		maildirpp_keywords_free(&k);
+	} else {
+		CHECK(strncmp(err, "line ", 5) == 0);
+	}
+	maildirpp_subscriptions_parse((const char *)data, size, on_name, NULL);
+	struct buf name = {0}, dir = {0}, again = {0};
+	if (maildirpp_name_decode((const char *)data, first_line, &name, err, sizeof(err)) == 0 &&
+	    memchr(name.data, '\0', name.len) == NULL && strstr(name.data, "//") == NULL &&
+	    name.data[0] != '/' && name.data[name.len - 1] != '/' &&
+	    strcmp(name.data, "INBOX") != 0) {
+		CHECK(maildirpp_name_encode(name.data, &dir) == 0);
+		CHECK(maildirpp_name_decode(dir.data, dir.len, &again, err, sizeof(err)) == 0);
+		CHECK(again.len == name.len && memcmp(again.data, name.data, name.len) == 0);
+	}
+	buf_free(&name);
+	buf_free(&dir);
+	buf_free(&again);
+	if (first_line < 200) {
+		char fn[201];
+		unsigned flags, letters;
+		memcpy(fn, data, first_line);
+		fn[first_line] = '\0';
+		maildirpp_info_parse(fn, &flags, &letters);
+		CHECK((flags & ~(unsigned)STORE_FLAGS_ALL) == 0 && letters < (1u << 26));
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -61,5 +109,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   sizeof(out), err, sizeof(err)) == 0)
 			check_uidl(out);
 	}
+	maildirpp(data, size, fl);
 	return 0;
 }

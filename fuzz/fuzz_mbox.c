@@ -104,6 +104,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < MAXMSGS; i++)
 		buf_free(&bodies[i]);
 	buf_free(&again);
-	buf_free(&m.body);
+	migrate_msg_clear(&m);
 	return 0;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli_export.c - `mailroom export maildir|mbox ADDRESS PATH`: one mailbox
- * out of mailroom, as a Maildir Dovecot serves with the same UIDLs, or as
- * an mboxrd file (migrate.h). It reads a snapshot of the mailbox and may
- * run while `serve` does.
+ * out of mailroom with every folder, as a Maildir++ Dovecot serves with the
+ * same folders, flags, UIDs and UIDLs, or as a directory of mboxrd files
+ * (migrate.h). It reads each folder as it is then and may run while
+ * `serve` does.
  */
 #include "cli/cli_private.h"
 #include "directory/directory.h"
@@ -17,11 +18,14 @@
 static const char usage[] =
     "usage: mailroom [-c FILE] export maildir|mbox ADDRESS PATH\n"
     "\n"
-    "Writes the messages of the mailbox of ADDRESS (an alias must lead to one\n"
-    "mailbox) to PATH, which must not exist or be empty:\n"
-    "  maildir  a Maildir (cur/ new/ tmp/) with a dovecot-uidlist: Dovecot\n"
-    "           serving it gives POP3 clients the same UIDLs and bytes\n"
-    "  mbox     one mboxrd file (From_ lines with the arrival date)\n"
+    "Writes every folder of the mailbox of ADDRESS (an alias must lead to one\n"
+    "mailbox) to PATH, a folder that must not exist or be empty:\n"
+    "  maildir  a Maildir++ (INBOX in PATH, folder a/b in PATH/.a.b) with flags\n"
+    "           in the file names, dovecot-keywords, a dovecot-uidlist a folder\n"
+    "           and subscriptions: Dovecot serving it shows the same folders,\n"
+    "           flags and UIDs, and POP3 clients get the same UIDLs and bytes\n"
+    "  mbox     one mboxrd file a folder (PATH/INBOX, PATH/a.sbd/b), flags as\n"
+    "           Status, X-Status and X-Keywords headers\n"
     "Prints one summary line.\n"
     "Exit: 0 written, 64 bad usage, 67 unknown address, 73 PATH in use or not\n"
     "writable, 75 store busy.\n";
@@ -76,8 +80,10 @@ int cli_export(struct cli *c, int argc, char **argv)
 		rc = strcmp(err, store_error(st)) == 0 ? EX_TEMPFAIL : EX_CANTCREAT;
 		goto out;
 	}
-	printf("exported %" PRIu64 " messages (%" PRIu64 " octets) of %s to %s %s\n", stats.added,
-	       stats.octets, pos[1], maildir ? "the Maildir" : "the mbox file", pos[2]);
+	printf("exported %" PRIu64 " messages (%" PRIu64 " octets) in %" PRIu64
+	       " folders of %s to %s %s\n",
+	       stats.added, stats.octets, stats.folders, pos[1],
+	       maildir ? "the Maildir" : "the mbox folder", pos[2]);
 	rc = 0;
 out:
 	dir_rcpt_clear(&r);

@@ -32,9 +32,13 @@ static const char usage[] =
     "POP3 UIDL each message had there, so clients that leave mail on the server\n"
     "download nothing twice. Messages already there (same UIDL) are skipped:\n"
     "run it again after an interruption to go on.\n"
-    "  maildir PATH   a Maildir (cur/ and new/): Dovecot's dovecot-uidlist and\n"
-    "                 Courier's courierpop3dsizelist give the UIDLs\n"
-    "  mbox PATH      an mbox file (mboxrd or mboxo)\n"
+    "  maildir PATH   a Maildir (cur/ and new/), with its Maildir++ folders\n"
+    "                 (.a.b is a/b), flags, keywords (dovecot-keywords), UIDs\n"
+    "                 where they fit and subscriptions; Dovecot's dovecot-uidlist\n"
+    "                 and Courier's courierpop3dsizelist give the UIDLs\n"
+    "  mbox PATH      an mbox file (mboxrd or mboxo) into INBOX, or a folder of\n"
+    "                 them, one a folder (a.sbd/b or a/b is a/b), with the flags\n"
+    "                 of Status, X-Status and X-Keywords\n"
     "  winpop3 PATH   a mailbox folder of the Windows POP3 service\n"
     "                 (...\\mailbox\\DOMAIN\\P3_NAME.mbx)\n"
     "  pop3 URL       a live server: pop3s://USER@HOST[:PORT]\n"
@@ -240,9 +244,12 @@ int cli_import(struct cli *c, int argc, char **argv)
 	store_close(&st);
 	stats.skipped += known.hits; /* not even fetched */
 	known_free(&known);
-	printf("import %s: added %llu, %llu already there, %llu octets, %.2f seconds\n", ops->name,
+	printf("import %s: added %llu, %llu already there, %llu octets, %.2f seconds", ops->name,
 	       (unsigned long long)stats.added, (unsigned long long)stats.skipped,
 	       (unsigned long long)stats.octets, secs);
+	if (stats.folders > 0)
+		printf(", %llu folders made", (unsigned long long)stats.folders);
+	putchar('\n');
 	if (r < 0) {
 		cli_err("import %s: %s; run it again to go on", ops->name, err);
 		return EX_DATAERR;

@@ -17,8 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A line of data without its end, or false at the end. */
-static bool next_line(const char **p, const char *end, const char **line, size_t *len)
+bool dc_next_line(const char **p, const char *end, const char **line, size_t *len)
 {
 	if (*p >= end)
 		return false;
@@ -176,13 +175,13 @@ int dc_uidlist_parse(const char *data, size_t len, struct dc_uidlist *l, char *e
 	unsigned line = 1;
 
 	memset(l, 0, sizeof(*l));
-	if (!next_line(&p, end, &s, &n)) {
+	if (!dc_next_line(&p, end, &s, &n)) {
 		snprintf(err, err_len, "line 1: empty file");
 		return -1;
 	}
 	if (parse_header(s, n, l, err, err_len) < 0)
 		goto fail;
-	while (next_line(&p, end, &s, &n)) {
+	while (dc_next_line(&p, end, &s, &n)) {
 		line++;
 		if (n == 0)
 			continue;
@@ -324,13 +323,13 @@ int courier_list_parse(const char *data, size_t len, struct courier_list *l, cha
 	unsigned line = 1;
 
 	memset(l, 0, sizeof(*l));
-	if (!next_line(&p, end, &s, &n) || n < 2 || s[0] != '/' || (s[1] != '2' && s[1] != '3') ||
-	    (n > 2 && s[2] != ' ')) {
+	if (!dc_next_line(&p, end, &s, &n) || n < 2 || s[0] != '/' ||
+	    (s[1] != '2' && s[1] != '3') || (n > 2 && s[2] != ' ')) {
 		snprintf(err, err_len,
 			 "line 1: not a courierpop3dsizelist header of version 2 or 3");
 		return -1;
 	}
-	while (next_line(&p, end, &s, &n)) {
+	while (dc_next_line(&p, end, &s, &n)) {
 		line++;
 		/* "<name> <size> <uid>:<uidv>[:<utf8>]": the name may hold spaces,
 		   so the last two fields are split off from the end (as Courier

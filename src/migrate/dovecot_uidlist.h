@@ -15,6 +15,7 @@
 #ifndef MAILROOM_MIGRATE_DOVECOT_UIDLIST_H
 #define MAILROOM_MIGRATE_DOVECOT_UIDLIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,10 @@ struct dc_uidlist {
 	struct dc_uidrec *recs; /* in the file's order: ascending uids */
 	size_t n;
 };
+
+/* The next line of [*p, end) without its LF (and a CR before it), *p
+   moved past it; false at the end. For every parser of these files. */
+bool dc_next_line(const char **p, const char *end, const char **line, size_t *len);
 
 /* Returns 0, or -1 with err ("line N: ...") and *l empty. */
 int dc_uidlist_parse(const char *data, size_t len, struct dc_uidlist *l, char *err, size_t err_len);

@@ -37,6 +37,7 @@
 #include "util/mem.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -192,6 +193,70 @@ static bool header_value(const char *p, size_t pos, size_t end, const char *name
 	return true;
 }
 
+static bool flag_name(const char *p, size_t pos, size_t end)
+{
+	static const char *const names[] = {"Status:", "X-Status:", "X-Keywords:"};
+	for (size_t i = 0; i < N_ELEMENTS(names); i++) {
+		size_t n = strlen(names[i]);
+		if (end - pos >= n && strncasecmp(p + pos, names[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The end of the header field at pos: past its continuation lines (a
+   line that starts with white space), at most to len. */
+static size_t field_end(const char *p, size_t len, size_t pos)
+{
+	size_t e = line_end(p, len, pos);
+	while (e < len && (p[e] == ' ' || p[e] == '\t'))
+		e = line_end(p, len, e);
+	return e;
+}
+
+/* The flag headers mbox writers keep (mutt, Dovecot, Thunderbird's
+   import): Status (R seen, O old), X-Status (A answered, F flagged,
+   T draft, D deleted), X-Keywords (keywords, space or comma separated).
+   True when [pos, end) is one of them, its meaning added to m; such lines
+   are no part of the message (Dovecot hides them as well). */
+static bool flag_header(const char *p, size_t pos, size_t end, struct migrate_msg *m)
+{
+	static const struct {
+		char c;
+		unsigned flag;
+	} status[] = {{'R', STORE_FLAG_SEEN},
+		      {'A', STORE_FLAG_ANSWERED},
+		      {'F', STORE_FLAG_FLAGGED},
+		      {'T', STORE_FLAG_DRAFT},
+		      {'D', STORE_FLAG_DELETED}};
+	const char *v;
+	size_t vn;
+
+	if (header_value(p, pos, end, "Status:", &v, &vn) ||
+	    header_value(p, pos, end, "X-Status:", &v, &vn)) {
+		bool x = p[pos] == 'X' || p[pos] == 'x';
+		for (size_t i = 0; i < vn; i++)
+			for (size_t k = x ? 1 : 0; k < (x ? N_ELEMENTS(status) : 1); k++)
+				if (v[i] == status[k].c)
+					m->flags |= status[k].flag;
+		return true;
+	}
+	if (!header_value(p, pos, end, "X-Keywords:", &v, &vn))
+		return false;
+	if (m->keywords.len > 0)
+		buf_append_c(&m->keywords, ' ');
+	for (size_t i = 0; i < vn; i++) {
+		char c = strchr(",\t\r\n", v[i]) != NULL ? ' ' : v[i];
+		if (c == ' ' &&
+		    (m->keywords.len == 0 || m->keywords.data[m->keywords.len - 1] == ' '))
+			continue;
+		buf_append_c(&m->keywords, c);
+	}
+	while (m->keywords.len > 0 && m->keywords.data[m->keywords.len - 1] == ' ')
+		m->keywords.data[--m->keywords.len] = '\0';
+	return true;
+}
+
 /* Where a body of n octets from body_start ends, if that is consistent
    with the file: at its end, or at a From_ line (one empty line between
    allowed). Returns the offset of what follows (the next From_ line or
@@ -235,8 +300,10 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 	size_t len = sp->len;
 
 	buf_clear(&m->body);
+	buf_clear(&m->keywords);
 	m->uidl[0] = '\0';
 	m->received = 0;
+	m->flags = 0;
 	if (!sp->started) {
 		sp->started = true;
 		/* empty lines before the first From_ line are harmless */
@@ -261,7 +328,9 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 		uint64_t clen = 0;
 		bool have_clen = false;
 
-		/* the header: Content-Length and X-UIDL */
+		/* the header: Content-Length, X-UIDL and the flags */
+		m->flags = 0;
+		buf_clear(&m->keywords);
 		while (pos < len) {
 			size_t e = line_end(p, len, pos);
 			const char *v;
@@ -269,6 +338,12 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 			if (line_empty(p, pos, e)) {
 				body_start = e;
 				break;
+			}
+			if (flag_name(p, pos, e)) {
+				e = field_end(p, len, pos);
+				flag_header(p, pos, e, m);
+				pos = e;
+				continue;
 			}
 			if (header_value(p, pos, e, "Content-Length:", &v, &vn)) {
 				int d;
@@ -297,7 +372,16 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 			next = len;
 		if (next > 0) {
 			size_t end = body_start >= len ? len : body_start + (size_t)clen;
-			store_to_wire(&m->body, p + start, end - start);
+			for (pos = start; pos < body_start && pos < end;) {
+				size_t e = line_end(p, len, pos);
+				if (flag_name(p, pos, e))
+					e = field_end(p, body_start, pos);
+				else
+					store_to_wire(&m->body, p + pos, e - pos);
+				pos = e;
+			}
+			if (end > pos)
+				store_to_wire(&m->body, p + pos, end - pos);
 		} else {
 			/* up to the empty line before the next separating From_ line */
 			size_t end = len;
@@ -321,7 +405,10 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 			}
 			for (pos = start; pos < end;) {
 				size_t e = line_end(p, end, pos);
-				put_line(sp, &m->body, pos, e);
+				if (pos < body_start && flag_name(p, pos, e))
+					e = field_end(p, end < body_start ? end : body_start, pos);
+				else
+					put_line(sp, &m->body, pos, e);
 				pos = e;
 			}
 		}
@@ -333,48 +420,189 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 	}
 }
 
-/* --- the source over a mapped file -------------------------------------- */
+/* --- the source over mapped files -------------------------------------- */
+
+/* One mbox file and the folder it fills. */
+struct mbox_file {
+	char *path;
+	char *folder; /* "" for INBOX */
+};
 
 struct migrate_source {
+	struct mbox_file *files;
+	size_t n, cur; /* cur: the file mapped now (n: none left) */
 	int fd;
 	char *map;
 	size_t len, dropped;
 	struct mbox_split sp;
 };
 
-static int mbox_open(const char *where, const struct migrate_options *o,
-		     struct migrate_source **s_r, char *err, size_t err_len)
-{
-	struct stat sb;
-	(void)o;
+#define MBOX_DEPTH_MAX 32 /* folder levels a directory walk follows */
 
+void mbox_folder_path(const char *name, struct buf *out)
+{
+	if (strcmp(name, "INBOX") == 0) {
+		buf_append_str(out, "INBOX");
+		return;
+	}
+	for (const char *p = name;;) {
+		size_t len = strcspn(p, "/");
+		bool last = p[len] == '\0';
+		/* the '.' of a suffix the reader takes for something else */
+		size_t dot = len >= 4 && (strncmp(p + len - 4, ".sbd", 4) == 0 ||
+					  strncmp(p + len - 4, ".msf", 4) == 0)
+				 ? len - 4
+				 : len;
+		for (size_t i = 0; i < len; i++) {
+			if (p[i] == '%' || (i == 0 && p[i] == '.') || i == dot)
+				buf_printf(out, "%%%02X", (unsigned char)p[i]);
+			else
+				buf_append_c(out, p[i]);
+		}
+		if (last)
+			return;
+		buf_append_str(out, ".sbd/");
+		p += len + 1;
+	}
+}
+
+/* A folder level from a file name: %XX decoded (mbox_folder_path). */
+static char *level_decode(const char *name, size_t n)
+{
+	struct buf b = {0};
+	for (size_t i = 0; i < n; i++) {
+		char h[3] = {0};
+		if (name[i] == '%' && i + 2 < n && isxdigit((unsigned char)name[i + 1]) &&
+		    isxdigit((unsigned char)name[i + 2])) {
+			memcpy(h, name + i + 1, 2);
+		}
+		long v = h[0] != '\0' ? strtol(h, NULL, 16) : 0;
+		if (v > 0) {
+			buf_append_c(&b, (char)v);
+			i += 2;
+		} else {
+			buf_append_c(&b, name[i]);
+		}
+	}
+	buf_append_c(&b, '\0');
+	return b.data;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static void file_add(struct migrate_source *s, char *path, char *folder)
+{
+	s->files = xrealloc(s->files, (s->n + 1) * sizeof(*s->files));
+	s->files[s->n++] = (struct mbox_file){.path = path, .folder = folder};
+}
+
+/* The mbox files under dir, each the folder `prefix` + its name; a
+   directory "X.sbd" (Thunderbird's) or "X" (mutt's, Dovecot's) holds the
+   children of X. Hidden files and Thunderbird's .msf indexes are no mail. */
+static int walk(struct migrate_source *s, const char *dir, const char *prefix, unsigned depth,
+		char *err, size_t err_len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (d == NULL) {
+		snprintf(err, err_len, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (depth > MBOX_DEPTH_MAX) {
+		closedir(d);
+		snprintf(err, err_len, "%s: more than %d folder levels", dir, MBOX_DEPTH_MAX);
+		return -1;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || ends_with(de->d_name, ".msf"))
+			continue;
+		char *path = xasprintf("%s/%s", dir, de->d_name);
+		struct stat sb;
+		if (stat(path, &sb) < 0) {
+			snprintf(err, err_len, "%s: %s", path, strerror(errno));
+			free(path);
+			r = -1;
+			break;
+		}
+		bool sbd = S_ISDIR(sb.st_mode) && ends_with(de->d_name, ".sbd");
+		size_t n = strlen(de->d_name) - (sbd ? 4 : 0);
+		char *lvl = level_decode(de->d_name, n);
+		char *folder = prefix[0] == '\0' ? xstrdup(lvl) : xasprintf("%s/%s", prefix, lvl);
+		free(lvl);
+		if (depth == 0 && strcmp(folder, "INBOX") == 0 && S_ISREG(sb.st_mode)) {
+			free(folder);
+			folder = xstrdup("");
+		}
+		if (S_ISDIR(sb.st_mode)) {
+			r = walk(s, path, folder, depth + 1, err, err_len);
+			free(path);
+			free(folder);
+		} else if (S_ISREG(sb.st_mode)) {
+			file_add(s, path, folder);
+		} else {
+			free(path);
+			free(folder);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct mbox_file *)a)->folder, ((const struct mbox_file *)b)->folder);
+}
+
+static void unmap(struct migrate_source *s)
+{
+	if (s->map != NULL)
+		munmap(s->map, s->len);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->map = NULL;
+	s->len = s->dropped = 0;
+	s->fd = -1;
+}
+
+/* Maps file i and checks that it is an mbox. */
+static int map_file(struct migrate_source *s, size_t i, char *err, size_t err_len)
+{
+	const char *where = s->files[i].path;
+	struct stat sb;
+
+	unmap(s);
+	s->cur = i;
 	int fd = open(where, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, err_len, "%s: %s", where, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		snprintf(err, err_len, "%s: %s", where,
-			 S_ISDIR(sb.st_mode) ? "a folder, not an mbox file" : "not a regular file");
+		snprintf(err, err_len, "%s: not a regular file", where);
 		close(fd);
 		return -1;
 	}
-	struct migrate_source *s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
 	s->len = (size_t)sb.st_size;
 	if (s->len > 0) {
 		void *m = mmap(NULL, s->len, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (m == MAP_FAILED) {
 			snprintf(err, err_len, "%s: cannot map it: %s", where, strerror(errno));
-			close(fd);
-			free(s);
+			s->len = 0;
+			unmap(s);
 			return -1;
 		}
 		s->map = m;
 		(void)madvise(s->map, s->len, MADV_SEQUENTIAL);
 	}
 	mbox_split_init(&s->sp, s->map, s->len, MBOX_RD);
-	/* refuse a file that is no mbox now, before anything is imported */
+	/* refuse a file that is no mbox now, before anything of it is imported */
 	size_t off = 0;
 	while (off < s->len) {
 		size_t e = line_end(s->map, s->len, off);
@@ -385,32 +613,10 @@ static int mbox_open(const char *where, const struct migrate_options *o,
 	if (off < s->len && !starts_from(s->map, s->len, off)) {
 		snprintf(err, err_len, "%s: not an mbox file: it does not begin with a From_ line",
 			 where);
-		munmap(s->map, s->len);
-		close(fd);
-		free(s);
+		unmap(s);
 		return -1;
 	}
-	*s_r = s;
 	return 0;
-}
-
-static int mbox_next(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
-{
-	int r = mbox_split_next(&s->sp, m, err, err_len);
-	/* the pages behind this message are not needed again */
-	long pg = sysconf(_SC_PAGESIZE);
-	size_t upto = s->sp.off / (size_t)pg * (size_t)pg;
-	if (s->map != NULL && upto > s->dropped + (8u << 20)) {
-		(void)madvise(s->map + s->dropped, upto - s->dropped, MADV_DONTNEED);
-		s->dropped = upto;
-	}
-	return r;
-}
-
-static long long mbox_count(struct migrate_source *s)
-{
-	(void)s;
-	return -1; /* counting would read the whole file once more */
 }
 
 static void mbox_close(struct migrate_source **sp)
@@ -418,12 +624,105 @@ static void mbox_close(struct migrate_source **sp)
 	struct migrate_source *s = *sp;
 	if (s == NULL)
 		return;
-	if (s->map != NULL)
-		munmap(s->map, s->len);
-	close(s->fd);
+	unmap(s);
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->files[i].path);
+		free(s->files[i].folder);
+	}
+	free(s->files);
 	free(s);
 	*sp = NULL;
 }
 
-const struct migrate_source_ops migrate_mbox_ops = {
-    .name = "mbox", .open = mbox_open, .next = mbox_next, .count = mbox_count, .close = mbox_close};
+static int mbox_open(const char *where, const struct migrate_options *o,
+		     struct migrate_source **s_r, char *err, size_t err_len)
+{
+	struct stat sb;
+	(void)o;
+
+	*s_r = NULL;
+	if (stat(where, &sb) < 0) {
+		snprintf(err, err_len, "%s: %s", where, strerror(errno));
+		return -1;
+	}
+	struct migrate_source *s = xcalloc(1, sizeof(*s));
+	s->fd = -1;
+	if (S_ISDIR(sb.st_mode)) {
+		if (walk(s, where, "", 0, err, err_len) < 0)
+			goto fail;
+		if (s->n == 0) {
+			snprintf(err, err_len, "%s: a folder with no mbox file in it", where);
+			goto fail;
+		}
+		if (s->n > 1)
+			qsort(s->files, s->n, sizeof(*s->files), cmp_file);
+	} else {
+		file_add(s, xstrdup(where), xstrdup("")); /* one file: INBOX */
+	}
+	/* every file is checked before anything is imported */
+	for (size_t i = 0; i < s->n; i++)
+		if (map_file(s, i, err, err_len) < 0)
+			goto fail;
+	if (s->n > 0 && map_file(s, 0, err, err_len) < 0)
+		goto fail;
+	*s_r = s;
+	return 0;
+fail:
+	mbox_close(&s);
+	return -1;
+}
+
+static int mbox_next(struct migrate_source *s, struct migrate_msg *m, char *err, size_t err_len)
+{
+	while (s->cur < s->n) {
+		int r = mbox_split_next(&s->sp, m, err, err_len);
+		if (r < 0) {
+			char why[512];
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, err_len, "%s: %s", s->files[s->cur].path, why);
+			return -1;
+		}
+		if (r > 0) {
+			buf_clear(&m->folder);
+			buf_append_str(&m->folder, s->files[s->cur].folder);
+			/* the pages behind this message are not needed again */
+			long pg = sysconf(_SC_PAGESIZE);
+			size_t upto = s->sp.off / (size_t)pg * (size_t)pg;
+			if (s->map != NULL && upto > s->dropped + (8u << 20)) {
+				(void)madvise(s->map + s->dropped, upto - s->dropped,
+					      MADV_DONTNEED);
+				s->dropped = upto;
+			}
+			return 1;
+		}
+		if (s->cur + 1 >= s->n) {
+			unmap(s);
+			s->cur = s->n;
+			break;
+		}
+		if (map_file(s, s->cur + 1, err, err_len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static long long mbox_count(struct migrate_source *s)
+{
+	(void)s;
+	return -1; /* counting would read every file once more */
+}
+
+static const char *mbox_folder(struct migrate_source *s, size_t i, bool *subscribed_r)
+{
+	if (i >= s->n)
+		return NULL;
+	*subscribed_r = true; /* mbox files keep no subscriptions */
+	return s->files[i].folder;
+}
+
+const struct migrate_source_ops migrate_mbox_ops = {.name = "mbox",
+						    .open = mbox_open,
+						    .next = mbox_next,
+						    .count = mbox_count,
+						    .close = mbox_close,
+						    .folder = mbox_folder};

@@ -36,7 +36,17 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
    when it has none. */
 int64_t mbox_from_date(const char *line, size_t len);
 
-/* The `mbox` source (migrate.h): mboxrd unquoting. */
+/* Where a folder's mbox file lies in an export's directory (appended to
+   out): "INBOX", "Sent", "Archive.sbd/2024" (Thunderbird's layout: the
+   children of X in the directory X.sbd). A '%', a leading '.' and the '.'
+   of a last ".sbd" or ".msf" of a level are written %XX; the source reads
+   %XX back. */
+void mbox_folder_path(const char *name, struct buf *out);
+
+/* The `mbox` source (migrate.h): mboxrd unquoting; PATH one file (INBOX)
+   or a directory of them, one a folder, as mbox_folder_path lays them out
+   (directories without ".sbd", as mutt and Dovecot make them, are read as
+   the same hierarchy). */
 extern const struct migrate_source_ops migrate_mbox_ops;
 
 #endif

@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "util/mem.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,13 @@ static const struct migrate_source_ops *const sources[] = {
     &migrate_pop3_ops,
 };
 
+void migrate_msg_clear(struct migrate_msg *m)
+{
+	buf_free(&m->body);
+	buf_free(&m->folder);
+	buf_free(&m->keywords);
+}
+
 const struct migrate_source_ops *migrate_source_find(const char *name)
 {
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++)
@@ -42,19 +50,115 @@ const struct migrate_source_ops *migrate_source_find(const char *name)
 	return NULL;
 }
 
+/* The folders of one import run by name, "" for INBOX (folder id 0). */
+struct folder_map {
+	char **name;
+	int64_t *id;
+	size_t n;
+};
+
+static void map_free(struct folder_map *fm)
+{
+	for (size_t i = 0; i < fm->n; i++)
+		free(fm->name[i]);
+	free(fm->name);
+	free(fm->id);
+}
+
+/* The id of the folder called name, made (and subscribed as told) when
+   the mailbox has none of that name. Returns 0, or -1 with err. */
+static int folder_id(struct store *st, int64_t mailbox_id, const char *name, bool subscribed,
+		     struct folder_map *fm, int64_t *id_r, struct migrate_stats *stats, char *err,
+		     size_t err_len)
+{
+	struct store_folder f = {0};
+	int64_t id = 0;
+	int r;
+
+	*id_r = 0;
+	if (name[0] == '\0' || strcmp(name, "INBOX") == 0)
+		return 0;
+	for (size_t i = fm->n; i > 0; i--)
+		if (strcmp(fm->name[i - 1], name) == 0) {
+			*id_r = fm->id[i - 1];
+			return 0;
+		}
+	r = store_folder_get(st, mailbox_id, name, &f);
+	if (r == STORE_OK) {
+		id = f.id;
+		store_folder_clear(&f);
+	} else if (r == STORE_NOTFOUND) {
+		r = store_folder_create(st, mailbox_id, name, STORE_SPECIAL_NONE, &id);
+		if (r == STORE_OK && subscribed)
+			r = store_folder_subscribe(st, mailbox_id, name, true);
+		if (r == STORE_OK)
+			stats->folders++;
+	}
+	if (r != STORE_OK) {
+		snprintf(err, err_len, "folder '%.200s': %s", name, store_error(st));
+		return -1;
+	}
+	fm->name = xrealloc(fm->name, (fm->n + 1) * sizeof(*fm->name));
+	fm->id = xrealloc(fm->id, (fm->n + 1) * sizeof(*fm->id));
+	fm->name[fm->n] = xstrdup(name);
+	fm->id[fm->n++] = id;
+	*id_r = id;
+	return 0;
+}
+
+/* The key that makes a message of a folder other than INBOX skipped when
+   an import runs again: its source UIDL stands for the message only in
+   its folder (Dovecot's default UIDL is the folder's UID and UIDVALIDITY,
+   which two folders may share), so the store gets "F" and 40 hex digits
+   of SHA-256 over folder name and UIDL, unique in the mailbox as S3
+   wants of a UIDL, and one POP3 serves should the message come to INBOX. */
+static void folder_key(const char *folder, const char *uidl, char out[71])
+{
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned dn = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(md, folder, strlen(folder) + 1) != 1 ||
+	    EVP_DigestUpdate(md, uidl, strlen(uidl)) != 1 || EVP_DigestFinal_ex(md, dig, &dn) != 1)
+		abort(); /* no SHA-256: nothing works (as xmalloc on OOM) */
+	EVP_MD_CTX_free(md);
+	out[0] = 'F';
+	for (unsigned i = 0; i < 20; i++)
+		snprintf(out + 1 + 2 * i, 3, "%02x", dig[i]);
+}
+
 /* Stores msgs[0..n) (the batch's first message is number `first`, from 1). */
 static int flush(struct store *st, int64_t mailbox_id, struct migrate_msg *msgs, size_t n,
-		 uint64_t first, struct migrate_stats *stats, char *err, size_t err_len)
+		 uint64_t first, struct folder_map *fm, struct migrate_stats *stats, char *err,
+		 size_t err_len)
 {
 	struct store_import_msg im[MIGRATE_BATCH_MSGS] = {0};
 	int results[MIGRATE_BATCH_MSGS];
+	char keys[MIGRATE_BATCH_MSGS][71];
 
-	for (size_t i = 0; i < n; i++)
-		im[i] =
-		    (struct store_import_msg){.body = msgs[i].body.data,
-					      .len = msgs[i].body.len,
-					      .uidl = msgs[i].uidl[0] != '\0' ? msgs[i].uidl : NULL,
-					      .received = msgs[i].received};
+	for (size_t i = 0; i < n; i++) {
+		const struct migrate_msg *m = &msgs[i];
+		const char *folder = m->folder.len > 0 ? m->folder.data : "";
+		int64_t fid = 0;
+		if (folder_id(st, mailbox_id, folder, true, fm, &fid, stats, err, err_len) < 0)
+			return -1;
+		const char *uidl = m->uidl[0] != '\0' ? m->uidl : NULL;
+		if (uidl != NULL && fid != 0) {
+			folder_key(folder, uidl, keys[i]);
+			uidl = keys[i];
+		}
+		im[i] = (struct store_import_msg){
+		    .body = m->body.data,
+		    .len = m->body.len,
+		    .uidl = uidl,
+		    .received = m->received,
+		    .folder_id = fid,
+		    .flags = m->flags,
+		    .keywords = m->keywords.len > 0 ? m->keywords.data : NULL,
+		    .uid = m->uid,
+		};
+	}
 	int r = store_import(st, mailbox_id, im, n, results);
 	if (r != STORE_OK) {
 		snprintf(err, err_len, "messages %llu-%llu: %s", (unsigned long long)first,
@@ -89,14 +193,30 @@ int migrate_import(struct store *st, int64_t mailbox_id, const struct migrate_so
 	size_t n = 0, octets = 0;
 	int ret = 0;
 
+	struct folder_map fm = {0};
 	memset(stats, 0, sizeof(*stats));
 	err[0] = '\0';
+	/* every folder first: the empty ones too, subscribed as they were */
+	const char *name;
+	bool subscribed = false;
+	int64_t fid;
+	for (size_t i = 0; ops->folder != NULL && (name = ops->folder(src, i, &subscribed)) != NULL;
+	     i++)
+		if (folder_id(st, mailbox_id, name, subscribed, &fm, &fid, stats, err, err_len) <
+		    0) {
+			ret = -1;
+			goto out;
+		}
 	for (;;) {
 		struct migrate_msg *m = &msgs[n];
 		char src_err[512] = "";
 		buf_clear(&m->body);
+		buf_clear(&m->folder);
+		buf_clear(&m->keywords);
 		m->uidl[0] = '\0';
 		m->received = 0;
+		m->flags = 0;
+		m->uid = 0;
 		int r = ops->next(src, m, src_err, sizeof(src_err));
 		if (r > 0) {
 			stats->seen++;
@@ -106,7 +226,7 @@ int migrate_import(struct store *st, int64_t mailbox_id, const struct migrate_so
 		/* on a source error, what was read before it is stored first */
 		if (n > 0 &&
 		    (r <= 0 || n == MIGRATE_BATCH_MSGS || octets >= MIGRATE_BATCH_OCTETS)) {
-			if (flush(st, mailbox_id, msgs, n, stats->seen - n + 1, stats, err,
+			if (flush(st, mailbox_id, msgs, n, stats->seen - n + 1, &fm, stats, err,
 				  err_len) < 0) {
 				ret = -1;
 				break;
@@ -123,8 +243,10 @@ int migrate_import(struct store *st, int64_t mailbox_id, const struct migrate_so
 		if (r <= 0)
 			break;
 	}
+out:
+	map_free(&fm);
 	for (size_t i = 0; i < MIGRATE_BATCH_MSGS; i++)
-		buf_free(&msgs[i].body);
+		migrate_msg_clear(&msgs[i]);
 	free(msgs);
 	return ret;
 }

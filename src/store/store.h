@@ -508,7 +508,7 @@ int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, 
  * Every mailbox holds folders; "INBOX" always exists and cannot be removed,
  * and Sent, Drafts, Trash, Junk and Archive are made with the mailbox (and
  * by the migration for older stores) with their RFC 6154 special use.
- * Delivery, imports and POP3 work on INBOX; IMAP on any folder.
+ * Delivery and POP3 work on INBOX; IMAP and imports on any folder.
  *
  *  S8.  UIDs are drawn from the mailbox's one counter (S3) whatever the
  *       folder, so a message's UID is unique in its mailbox, INBOX keeps the
@@ -656,15 +656,26 @@ int store_body_mime_set(struct store *st, int64_t body_id, const void *blob, siz
 struct store_import_msg {
 	const char *body; /* wire form (S4) */
 	size_t len;
-	const char *uidl; /* the UIDL the source served (1-70 printable), or NULL: a fresh one */
-	int64_t received; /* unix time the source received it, 0: now */
+	const char *uidl;  /* the UIDL the source served (1-70 printable), or NULL: a fresh one */
+	int64_t received;  /* unix time the source received it, 0: now */
+	int64_t folder_id; /* a folder of the mailbox, 0: INBOX */
+	unsigned flags;	   /* enum store_flag */
+	const char *keywords; /* space-separated IMAP keywords, or NULL */
+	uint32_t uid;	      /* the UID it had, 0: none */
 };
 /* Adds messages to one mailbox in ONE transaction (S1 for all of them),
    single instance per message, the mailbox's quota not applied (an import
    is the admin's). A message whose UIDL the mailbox already holds is
    skipped (results[i] = STORE_EXISTS; else STORE_OK or STORE_INVALID for
    a malformed UIDL), so an import run again adds only what is missing.
-   Returns STORE_OK once committed, or an error with nothing written. */
+   Each message goes into its folder (STORE_INVALID for the whole call
+   when a folder_id is not the mailbox's) with its flags and keywords;
+   keywords that are no IMAP atoms are dropped, and a list longer than
+   STORE_KEYWORDS_MAX is cut at a keyword's end. A message keeps the UID it
+   had when that is at or above the mailbox's next UID (S3 and S8 hold: the
+   counter only grows, and a folder's UIDs grow in the order of msgs), else
+   it gets the next one. Returns STORE_OK once committed, or an error with
+   nothing written. */
 int store_import(struct store *st, int64_t mailbox_id, const struct store_import_msg *msgs,
 		 size_t n, int *results);
 

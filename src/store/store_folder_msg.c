@@ -238,6 +238,35 @@ static int frow_modseq(struct store *st, int64_t folder_id, uint64_t modseq)
 	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "folder modseq");
 }
 
+int store_keywords_import(struct store *st, int64_t folder_id, const char *keywords, char **text_r)
+{
+	struct frow f;
+	struct kwlist kw = {0};
+	size_t total = 0;
+	int r;
+
+	*text_r = NULL;
+	if (keywords == NULL || *keywords == '\0')
+		return STORE_OK;
+	if ((r = frow_get(st, folder_id, &f)) != STORE_OK)
+		return r;
+	for (const char *p = keywords; *p != '\0';) {
+		size_t len = strcspn(p, " ");
+		const char *k = keyword_ok(p, len) ? kw_find(&f.keywords, p, len) : NULL;
+		size_t kl = k != NULL ? strlen(k) : len;
+		if (keyword_ok(p, len) && total + kl + (kw.n > 0) <= STORE_KEYWORDS_MAX &&
+		    kw_add(&kw, k != NULL ? k : p, kl))
+			total += kl + (kw.n > 1);
+		p += len + (p[len] == ' ');
+	}
+	r = frow_learn(st, &f, &kw, false);
+	if (r == STORE_OK)
+		*text_r = kw_join(&kw);
+	kw_free(&kw);
+	kw_free(&f.keywords);
+	return r;
+}
+
 #define IMSG_COLUMNS "m.id, m.uid, m.flags, m.keywords, m.modseq, m.size, m.received, m.body_id"
 
 static void imsg_row(sqlite3_stmt *s, struct store_imsg *m)

@@ -7,8 +7,10 @@
  * that, and statements prepared once per handle (store_stmt), is what makes
  * an import of a large Maildir fast. Each message gets its own body row
  * (single instance: one body per message, S2), a UID from the mailbox's
- * counter (S3), a place in INBOX with the batch's one modseq (S8, S9) and
- * the UIDL the old server served, so POP3 clients that
+ * counter (S3) or the UID it had where the counter has not passed it, a
+ * place in its folder (INBOX unless told) with the batch's one modseq
+ * there (S8, S9), its flags and keywords, and the UIDL the old server
+ * served, so POP3 clients that
  * left mail on it download nothing twice. A UIDL the mailbox holds already
  * (its own, or the generated form of a message stored without one) is
  * skipped, which makes an import run again resumable.
@@ -229,22 +231,28 @@ static int uidls_of(struct store *st, int64_t mailbox_id, struct uidl_set **set_
 	return STORE_OK;
 }
 
-/* One message into the mailbox's INBOX (folder_id) with the batch's
-   modseq (S9). */
+/* One message into its folder with the batch's modseq there (S9). */
 static int add_one(struct store *st, int64_t mailbox_id, int64_t folder_id, uint64_t modseq,
 		   const struct store_import_msg *m, int64_t uid, int64_t now)
 {
 	int64_t body_id;
+	char *keywords = NULL;
 	int r, rc;
 
-	if ((r = store_body_insert(st, m->body, m->len, true, &body_id)) != STORE_OK ||
-	    (r = store_body_refs(st, body_id, 1)) != STORE_OK)
+	if ((r = store_keywords_import(st, folder_id, m->keywords, &keywords)) != STORE_OK)
 		return r;
+	if ((r = store_body_insert(st, m->body, m->len, true, &body_id)) != STORE_OK ||
+	    (r = store_body_refs(st, body_id, 1)) != STORE_OK) {
+		free(keywords);
+		return r;
+	}
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO messages (mailbox_id, uid, body_id, size, "
-					 "uidl, received, folder_id, modseq) VALUES (?1, ?2, ?3, "
-					 "?4, ?5, ?6, ?7, ?8)");
-	if (s == NULL)
+					 "uidl, received, folder_id, modseq, flags, keywords) "
+					 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+	if (s == NULL) {
+		free(keywords);
 		return STORE_TEMP;
+	}
 	sqlite3_bind_int64(s, 1, mailbox_id);
 	sqlite3_bind_int64(s, 2, uid);
 	sqlite3_bind_int64(s, 3, body_id);
@@ -254,8 +262,57 @@ static int add_one(struct store *st, int64_t mailbox_id, int64_t folder_id, uint
 	sqlite3_bind_int64(s, 6, m->received > 0 ? m->received : now);
 	sqlite3_bind_int64(s, 7, folder_id);
 	sqlite3_bind_int64(s, 8, (int64_t)modseq);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	sqlite3_bind_int(s, 9, (int)(m->flags & STORE_FLAGS_ALL));
+	sqlite3_bind_text(s, 10, keywords, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(s);
+	free(keywords);
+	if (rc != SQLITE_DONE)
 		return store_fail(st, rc, "import");
+	return STORE_OK;
+}
+
+/* A folder a batch adds to: its modseq for the batch (S9), the last UID
+   given there. A batch names few folders (a source goes folder by folder),
+   so a short list searched from the end does. */
+struct import_folder {
+	int64_t id;
+	uint64_t modseq;
+	int64_t last_uid;
+};
+
+static int folder_of(struct store *st, int64_t mailbox_id, int64_t inbox, uint64_t inbox_modseq,
+		     int64_t folder_id, struct import_folder **v, size_t *n,
+		     struct import_folder **f_r)
+{
+	int64_t id = folder_id != 0 ? folder_id : inbox;
+	for (size_t i = *n; i > 0; i--)
+		if ((*v)[i - 1].id == id) {
+			*f_r = &(*v)[i - 1];
+			return STORE_OK;
+		}
+	uint64_t modseq = inbox_modseq;
+	if (id != inbox) {
+		sqlite3_stmt *s = store_stmt(st, "SELECT highestmodseq FROM folders WHERE id = ?1 "
+						 "AND mailbox_id = ?2");
+		if (s == NULL)
+			return STORE_TEMP;
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, mailbox_id);
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE) {
+			snprintf(st->err, sizeof(st->err),
+				 "folder %" PRId64 " is no folder of mailbox %" PRId64, id,
+				 mailbox_id);
+			return STORE_INVALID;
+		}
+		if (rc != SQLITE_ROW)
+			return store_fail(st, rc, "import");
+		modseq = (uint64_t)sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[*n] = (struct import_folder){.id = id, .modseq = modseq + 1}; /* one for the batch */
+	*f_r = &(*v)[(*n)++];
 	return STORE_OK;
 }
 
@@ -263,8 +320,10 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 		  size_t n, int *results)
 {
 	struct uidl_set *set = NULL;
+	struct import_folder *folders = NULL, *f = NULL;
+	size_t n_folders = 0;
 	int64_t next_uid = 0, now = (int64_t)time(NULL), used = 0, added = 0;
-	int64_t inbox = 0, last_uid = 0;
+	int64_t inbox = 0;
 	uint64_t modseq = 0;
 	int r, rc;
 
@@ -273,7 +332,6 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 	if ((r = uidls_of(st, mailbox_id, &set, &next_uid)) != STORE_OK ||
 	    (r = store_inbox_of(st, mailbox_id, &inbox, &modseq)) != STORE_OK)
 		goto fail;
-	modseq++; /* one for the batch (S9) */
 	for (size_t i = 0; i < n; i++) {
 		const struct store_import_msg *m = &msgs[i];
 		if (m->uidl != NULL && !uidl_ok(m->uidl)) {
@@ -288,10 +346,16 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 			results[i] = STORE_QUOTA; /* every 32-bit UID given (S8) */
 			continue;
 		}
-		int64_t uid = next_uid++;
-		if ((r = add_one(st, mailbox_id, inbox, modseq, m, uid, now)) != STORE_OK)
+		if ((r = folder_of(st, mailbox_id, inbox, modseq, m->folder_id, &folders,
+				   &n_folders, &f)) != STORE_OK)
 			goto fail;
-		last_uid = uid;
+		/* the UID it had where the counter has not passed it (S3) */
+		if (m->uid != 0 && (int64_t)m->uid >= next_uid)
+			next_uid = m->uid;
+		int64_t uid = next_uid++;
+		if ((r = add_one(st, mailbox_id, f->id, f->modseq, m, uid, now)) != STORE_OK)
+			goto fail;
+		f->last_uid = uid;
 		/* kept past this call: the set owns its strings */
 		set_put(set,
 			m->uidl != NULL
@@ -307,8 +371,11 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 		added++;
 		results[i] = STORE_OK;
 	}
-	if (added > 0 && (r = store_folder_added(st, inbox, last_uid, modseq)) != STORE_OK)
-		goto fail;
+	for (size_t i = 0; i < n_folders; i++)
+		if (folders[i].last_uid > 0 &&
+		    (r = store_folder_added(st, folders[i].id, folders[i].last_uid,
+					    folders[i].modseq)) != STORE_OK)
+			goto fail;
 	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET next_uid = ?2, used = used + ?3, "
 					 "messages = messages + ?4 WHERE id = ?1");
 	if (s == NULL) {
@@ -323,10 +390,12 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 		r = store_fail(st, rc, "import");
 		goto fail;
 	}
+	free(folders);
 	if ((r = store_commit(st)) != STORE_OK) /* S1: one WAL fsync for the batch */
 		store_import_cache_free(st);
 	return r;
 fail:
+	free(folders);
 	store_import_cache_free(st);
 	store_rollback(st);
 	return r;

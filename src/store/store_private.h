@@ -120,6 +120,14 @@ int store_expunged_add(struct store *st, int64_t folder_id, int64_t uid, uint64_
    highest pruned modseq kept (S9). */
 int store_folder_expunged(struct store *st, int64_t folder_id, uint64_t modseq, int64_t now);
 
+/* The keywords an import brings for one message of the folder, inside the
+   caller's transaction (store_import.c): the IMAP atoms among them, each in
+   the folder's spelling, learnt by the folder (past
+   STORE_FOLDER_KEYWORDS_MAX not listed, as with copies), cut at
+   STORE_KEYWORDS_MAX; the others dropped. *text_r: malloc'd, NULL for none
+   (store_folder_msg.c). */
+int store_keywords_import(struct store *st, int64_t folder_id, const char *keywords, char **text_r);
+
 /* Is the (normalised) address used by a mailbox or an alias?
    (store_directory.c) */
 int store_address_used(struct store *st, const char *a, bool *used_r);

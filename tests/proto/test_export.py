@@ -5,8 +5,9 @@ SMTP is exported as a Maildir, Dovecot serves it with its default
 pop3_uidl_format, and its UIDL list, LIST sizes and every RETR are the
 same bytes as mailroom's; then the Maildir goes back into a second
 mailroom (`import maildir`) and the same holds again. mbox: the export is
-mboxrd (From_ lines in bodies quoted) and, with `import mbox`, comes back
-as the same messages. Failure paths: a PATH in use, an unknown address, a
+a directory of mboxrd files, one a folder (From_ lines in bodies quoted,
+flags as Status headers) and, with `import mbox`, comes back as the same
+messages. Failure paths: a PATH in use, an unknown address, a
 bad format, an alias leading to two mailboxes."""
 import os
 import poplib
@@ -196,20 +197,30 @@ def test_mbox_export_and_back():
         path = os.path.join(out, "alice.mbox")
         p = srv.cli("export", "mbox", ALICE, path)
         assert "exported %d messages" % len(want[0]) in p.stdout.decode()
-        data = open(path, "rb").read()
+        # a directory, one file a folder; the flags as Status headers
+        assert sorted(os.listdir(path)) == ["Archive", "Drafts", "INBOX", "Junk", "Sent",
+                                            "Trash"], os.listdir(path)
+        data = open(os.path.join(path, "INBOX"), "rb").read()
         assert b"\r\n" not in data
         assert data.startswith(b"From sender@remote.example ")
         assert b"\n>From here on, trouble\n>>From quoted once\n>>>From quoted twice\n" in data
         assert b"\n>From x Thu Nov 24 18:22:48 1986\n" in data
-        assert mbox_messages(data) == want[2]
-        # the same file again is refused: PATH must be new or empty
+        assert data.count(b"\nStatus: O\n") == len(want[0])
+        assert [m.replace(b"Status: O\r\n", b"") for m in mbox_messages(data)] == want[2]
+        assert open(os.path.join(path, "Sent"), "rb").read() == b""
+        # the same place again is refused: PATH must be new or empty
         p = srv.cli("export", "mbox", ALICE, path, check=False)
-        assert p.returncode != 0 and b"not empty" in p.stderr, p.stderr
-        empty = os.path.join(out, "empty.mbox")
-        open(empty, "w").close()
-        os.chmod(empty, 0o666)
+        assert p.returncode == 73 and b"new or empty folder" in p.stderr, p.stderr
+        empty = os.path.join(out, "empty")
+        os.mkdir(empty)
+        os.chmod(empty, 0o777)
         srv.cli("export", "mbox", ALICE, empty)
-        assert open(empty, "rb").read() == data
+        assert open(os.path.join(empty, "INBOX"), "rb").read() == data
+        file = os.path.join(out, "file")
+        open(file, "w").close()
+        os.chmod(file, 0o666)
+        p = srv.cli("export", "mbox", ALICE, file, check=False)
+        assert p.returncode == 73, p.stderr
         srv2 = Server()
         srv2.add_user(ALICE)
         if not has_verb(srv2, "import") or srv2.cli(

@@ -211,7 +211,7 @@ static void test_maildir_refused(void)
 
 static void test_mbox(void)
 {
-	char *dir, path[1024];
+	char *dir, path[1024], file[1100];
 	int64_t id;
 	struct store *st = filled(&dir, &id);
 	struct migrate_stats stats;
@@ -219,12 +219,13 @@ static void test_mbox(void)
 	struct store_msg *msgs;
 	size_t n, len;
 
-	test_begin("export: mboxrd, read back by the splitter");
+	test_begin("export: mboxrd, one file a folder, read back by the splitter");
 	test_assert(store_mailbox_load(st, id, &msgs, &n) == STORE_OK && n == NB);
 	snprintf(path, sizeof(path), "%s/a.mbox", dir);
 	test_assert(migrate_export_mbox(st, id, path, &stats, err, sizeof(err)) == 0);
-	test_assert(stats.seen == NB && stats.added == NB);
-	char *data = slurp(path, &len);
+	test_assert(stats.seen == NB && stats.added == NB && stats.folders == 6);
+	snprintf(file, sizeof(file), "%s/a.mbox/INBOX", dir);
+	char *data = slurp(file, &len);
 	test_assert(data != NULL && strchr(data, '\r') == NULL);
 	test_assert(strncmp(data, "From MAILER-DAEMON Sun Sep  9 02:", 33) == 0);
 	test_assert(strstr(data, "\nFrom bob@example.org ") != NULL);
@@ -235,28 +236,39 @@ static void test_mbox(void)
 	size_t k = 0;
 	mbox_split_init(&sp, data, len, MBOX_RD);
 	while (mbox_split_next(&sp, &m, err, sizeof(err)) == 1 && k < NB) {
+		/* the Status header it got is read, and left out */
 		test_assert(m.body.len == strlen(bodies[k]) &&
 			    memcmp(m.body.data, bodies[k], m.body.len) == 0);
-		test_assert(m.received == msgs[k].received);
+		test_assert(m.received == msgs[k].received && m.flags == 0);
 		k++;
 	}
 	test_assert(k == NB);
-	buf_free(&m.body);
+	migrate_msg_clear(&m);
 	free(data);
-	/* a file with something in it is refused and kept as it was */
+	snprintf(file, sizeof(file), "%s/a.mbox/Sent", dir);
+	data = slurp(file, &len);
+	test_assert(data != NULL && len == 0);
+	free(data);
+	/* a folder with something in it is refused and kept as it was */
 	test_assert(migrate_export_mbox(st, id, path, &stats, err, sizeof(err)) == -1);
-	test_assert(strstr(err, "not empty") != NULL);
-	data = slurp(path, &len);
+	test_assert(strstr(err, "new or empty folder") != NULL);
+	snprintf(file, sizeof(file), "%s/a.mbox/INBOX", dir);
+	data = slurp(file, &len);
 	test_assert(data != NULL && strncmp(data, "From MAILER-DAEMON", 18) == 0);
 	free(data);
-	/* an empty file is taken; an empty mailbox gives an empty file */
+	/* an empty folder is taken; an empty mailbox gives empty files */
 	snprintf(path, sizeof(path), "%s/e.mbox", dir);
-	fclose(fopen(path, "w"));
+	test_assert(mkdir(path, 0700) == 0);
 	test_assert(migrate_export_mbox(st, test_mailbox_id(st, "empty@example.test"), path, &stats,
 					err, sizeof(err)) == 0);
-	data = slurp(path, &len);
+	snprintf(file, sizeof(file), "%s/e.mbox/INBOX", dir);
+	data = slurp(file, &len);
 	test_assert(data != NULL && len == 0 && stats.seen == 0);
 	free(data);
+	/* a file is no folder */
+	snprintf(path, sizeof(path), "%s/f.mbox", dir);
+	fclose(fopen(path, "w"));
+	test_assert(migrate_export_mbox(st, id, path, &stats, err, sizeof(err)) == -1);
 	snprintf(path, sizeof(path), "%s/no/such.mbox", dir);
 	test_assert(migrate_export_mbox(st, id, path, &stats, err, sizeof(err)) == -1);
 	test_assert(migrate_export_mbox(st, id, dir, &stats, err, sizeof(err)) == -1);

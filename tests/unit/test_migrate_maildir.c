@@ -76,7 +76,7 @@ static int read_all(const char *name, const char *dir, const char *fmt, struct g
 	test_assert(ops->count(s) >= (long long)g->n);
 	ops->close(&s);
 	test_assert(s == NULL);
-	buf_free(&m.body);
+	migrate_msg_clear(&m);
 	return r < 0 ? -1 : 0;
 }
 
@@ -335,9 +335,100 @@ static void test_winpop3(void)
 	test_end();
 }
 
+/* A Dovecot Maildir++: each folder numbers its own UIDs, all folders
+   have the same UIDVALIDITY (so the same default UIDLs): INBOX keeps its
+   UIDs, the others come after, nothing is taken for a message of another
+   folder, and a second run adds nothing. */
+static void test_dovecot_folders(void)
+{
+	char *d = maildir();
+	char *sd, *sent = NULL;
+	struct store *st = test_store_new(&sd);
+	char err[512];
+	struct migrate_stats stats;
+	const struct migrate_source_ops *ops = migrate_source_find("maildir");
+	struct migrate_source *s = NULL;
+	struct store_folder f = {0};
+	struct store_imsg *m = NULL;
+	size_t n = 0;
+
+	test_begin("maildir: Dovecot's folders, each with UIDs of its own");
+	test_assert(store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
+	test_assert(test_add_user(st, "a@example.test", 0) == STORE_OK);
+	int64_t mb = test_mailbox_id(st, "a@example.test");
+	put(d, "cur/1700000001.M1P1.host:2,S", "Subject: i1\n\nx\n");
+	put(d, "cur/1700000002.M2P1.host:2,RSa", "Subject: i2\n\nx\n");
+	/* P fields: Dovecot's default UIDL of uid 2 would look like the one
+	   mailroom makes for uid 0x6553f100 of mailbox 2, and the counter
+	   would move past that (store_import.c) */
+	put(d, "dovecot-uidlist",
+	    "3 V1700000000 N3\n1 Pi1 :1700000001.M1P1.host\n"
+	    "2 Pi2 :1700000002.M2P1.host\n");
+	put(d, "dovecot-keywords", "0 Work\n");
+	put(d, "subscriptions", "Lists.Debian\n");
+	const char *dirs[] = {".Sent",	       ".Sent/cur",	    ".Sent/new",	".Sent/tmp",
+			      ".Lists.Debian", ".Lists.Debian/cur", ".Lists.Debian/new"};
+	for (size_t i = 0; i < N_ELEMENTS(dirs); i++) {
+		char *p = xasprintf("%s/%s", d, dirs[i]);
+		test_assert(mkdir(p, 0700) == 0);
+		free(p);
+	}
+	sent = xasprintf("%s/.Sent", d);
+	put(sent, "cur/1700000003.M3P1.host:2,DFb", "Subject: s1\n\nx\n");
+	put(sent, "cur/1700000004.M4P1.host:2,T", "Subject: s2\n\nx\n");
+	put(sent, "dovecot-uidlist",
+	    "3 V1700000000 N3\n1 :1700000003.M3P1.host\n"
+	    "2 :1700000004.M4P1.host\n");
+	put(sent, "dovecot-keywords", "1 Done\n");
+	test_assert(ops->open(d, NULL, &s, err, sizeof(err)) == 0);
+	test_assert(migrate_import(st, mb, ops, s, NULL, NULL, &stats, err, sizeof(err)) == 0);
+	ops->close(&s);
+	test_assert(stats.added == 4 && stats.folders == 1); /* Sent was there */
+	test_assert(store_folder_get(st, mb, "INBOX", &f) == STORE_OK);
+	test_assert(store_folder_load(st, f.id, &m, &n) == STORE_OK && n == 2);
+	test_assert(m[0].uid == 1 && m[1].uid == 2 && m[0].flags == STORE_FLAG_SEEN);
+	test_assert(m[1].flags == (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED));
+	test_assert(m[1].keywords != NULL && strcmp(m[1].keywords, "Work") == 0);
+	store_imsgs_free(m, n);
+	store_folder_clear(&f);
+	test_assert(store_folder_get(st, mb, "Sent", &f) == STORE_OK);
+	test_assert(store_folder_load(st, f.id, &m, &n) == STORE_OK && n == 2);
+	test_assert(m[0].uid == 3 && m[1].uid == 4);
+	test_assert(m[0].flags == (STORE_FLAG_DRAFT | STORE_FLAG_FLAGGED));
+	test_assert(m[1].flags == STORE_FLAG_DELETED);
+	test_assert(m[0].keywords != NULL && strcmp(m[0].keywords, "Done") == 0);
+	store_imsgs_free(m, n);
+	store_folder_clear(&f);
+	/* the subscriptions file: the one it lists, not the others made */
+	test_assert(store_folder_get(st, mb, "Lists/Debian", &f) == STORE_OK && f.subscribed);
+	store_folder_clear(&f);
+	test_assert(store_folder_get(st, mb, "Lists", &f) == STORE_NOTFOUND);
+	test_assert(ops->open(d, NULL, &s, err, sizeof(err)) == 0);
+	test_assert(migrate_import(st, mb, ops, s, NULL, NULL, &stats, err, sizeof(err)) == 0);
+	ops->close(&s);
+	test_assert(stats.added == 0 && stats.skipped == 4 && stats.folders == 0);
+	/* a damaged dovecot-keywords names its file */
+	put(sent, "dovecot-keywords", "1 Done\n1 Again\n");
+	test_assert(ops->open(d, NULL, &s, err, sizeof(err)) < 0);
+	test_assert(strstr(err, ".Sent/dovecot-keywords: line 2") != NULL);
+	put(sent, "dovecot-keywords", "1 Done\n");
+	/* a second INBOX is refused, not left out */
+	char *second = xasprintf("%s/.INBOX", d), *scur = xasprintf("%s/.INBOX/cur", d);
+	test_assert(mkdir(second, 0700) == 0 && mkdir(scur, 0700) == 0);
+	test_assert(ops->open(d, NULL, &s, err, sizeof(err)) < 0);
+	test_assert(strstr(err, "a second INBOX") != NULL);
+	free(second);
+	free(scur);
+	free(sent);
+	store_close(&st);
+	test_rmtree(sd);
+	test_rmtree(d);
+	test_end();
+}
+
 int main(void)
 {
 	return test_run((void (*[])(void)){test_v3, test_v1_and_formats, test_courier,
 					   test_plain_and_errors, test_parser, test_import_twice,
-					   test_winpop3, NULL});
+					   test_winpop3, test_dovecot_folders, NULL});
 }

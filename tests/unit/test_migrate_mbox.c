@@ -7,6 +7,7 @@
  * line, and the source over real files (missing, a folder, no mbox).
  */
 #include "migrate/mig_mbox.h"
+#include "store/store.h"
 #include "test_common.h"
 #include "util/buf.h"
 
@@ -38,7 +39,7 @@ static void split(const char *p, size_t len, enum mbox_flavour fl, struct got *g
 		g->received[g->n] = m.received;
 		g->n++;
 	}
-	buf_free(&m.body);
+	migrate_msg_clear(&m);
 }
 
 static void got_free(struct got *g)
@@ -276,14 +277,49 @@ static void test_source_files(void)
 	}
 	test_assert(r == 0 && n == 3000 && ok);
 	ops->close(&s);
-	buf_free(&m.body);
+	migrate_msg_clear(&m);
 	test_rmtree(dir);
+	test_end();
+}
+
+/* Status, X-Status and X-Keywords: read, and no part of the message. */
+static void test_flags(void)
+{
+	static const char text[] =
+	    "From a@example.test Thu Nov 24 18:22:48 1986\n"
+	    "Subject: one\nStatus: RO\nX-Status: AFTD\nX-Keywords: $Forwarded,Work\n"
+	    "\tLater\nX-Keywords: More\n\nbody one\nStatus: stays\n\n"
+	    "From b@example.test Thu Nov 24 18:22:49 1986\n"
+	    "Status: O\nContent-Length: 9\nSubject: two\n\nbody two\n\n"
+	    "From c@example.test Thu Nov 24 18:22:50 1986\n"
+	    "Subject: three\n\nthree\n";
+	struct mbox_split sp;
+	struct migrate_msg m = {0};
+	char err[128];
+
+	test_begin("mbox: flags from Status, X-Status and X-Keywords, taken out");
+	mbox_split_init(&sp, text, strlen(text), MBOX_RD);
+	test_assert(mbox_split_next(&sp, &m, err, sizeof(err)) == 1);
+	test_assert(m.flags == STORE_FLAGS_ALL);
+	test_assert(m.keywords.len > 0 &&
+		    strcmp(m.keywords.data, "$Forwarded Work Later More") == 0);
+	test_assert(m.body.len > 0 &&
+		    strcmp(m.body.data, "Subject: one\r\n\r\nbody one\r\nStatus: stays\r\n") == 0);
+	test_assert(mbox_split_next(&sp, &m, err, sizeof(err)) == 1);
+	test_assert(m.flags == 0 && m.keywords.len == 0);
+	test_assert(m.body.len > 0 &&
+		    strcmp(m.body.data, "Content-Length: 9\r\nSubject: two\r\n\r\nbody two\r\n") ==
+			0);
+	test_assert(mbox_split_next(&sp, &m, err, sizeof(err)) == 1);
+	test_assert(m.flags == 0 && m.keywords.len == 0);
+	test_assert(mbox_split_next(&sp, &m, err, sizeof(err)) == 0);
+	migrate_msg_clear(&m);
 	test_end();
 }
 
 int main(void)
 {
-	return test_run((void (*[])(void)){test_two_messages, test_from_in_body,
-					   test_content_length, test_uidl, test_edges,
-					   test_huge_line, test_dates, test_source_files, NULL});
+	return test_run((void (*[])(void)){
+	    test_two_messages, test_from_in_body, test_content_length, test_uidl, test_edges,
+	    test_huge_line, test_dates, test_source_files, test_flags, NULL});
 }

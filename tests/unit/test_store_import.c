@@ -239,8 +239,79 @@ static void test_other_writer(void)
 	test_end();
 }
 
+/* Folders, flags, keywords and UIDs the source had (S3, S8, S9). */
+static void test_folders(void)
+{
+	char *dir;
+	int64_t mb, sent = 0, other = 0, inbox = 0;
+	struct store *st = setup(&dir, &mb, 0);
+	struct store_folder f = {0};
+	struct store_imsg *l = NULL;
+	size_t n = 0;
+	int res[4];
+
+	test_begin("import: folders, flags, keywords and UIDs kept where they fit");
+	test_assert(store_folder_get(st, mb, "Sent", &f) == STORE_OK);
+	sent = f.id;
+	uint32_t sent_next = f.uidnext;
+	store_folder_clear(&f);
+	test_assert(store_inbox_id(st, mb, &inbox) == STORE_OK);
+	struct store_import_msg m[4] = {msg("A\r\n", "i1", 0), msg("B\r\n", "i2", 0),
+					msg("C\r\n", "s1", 0), msg("D\r\n", "s2", 0)};
+	m[0].uid = 5;
+	m[0].flags = STORE_FLAG_SEEN | STORE_FLAG_ANSWERED;
+	m[0].keywords = "$Forwarded Work bad\\kw work";
+	m[1].uid = 9;
+	m[2].folder_id = sent;
+	m[2].uid = 3; /* passed by the counter: the next one */
+	m[2].flags = STORE_FLAG_DRAFT | STORE_FLAG_DELETED | 0x100;
+	m[3].folder_id = sent;
+	m[3].uid = 40;
+	m[3].keywords = "Work";
+	test_assert(store_import(st, mb, m, 4, res) == STORE_OK);
+	test_assert(res[0] == STORE_OK && res[3] == STORE_OK);
+	test_assert(store_folder_load(st, inbox, &l, &n) == STORE_OK && n == 2);
+	test_assert(l[0].uid == 5 && l[1].uid == 9);
+	test_assert(l[0].flags == (STORE_FLAG_SEEN | STORE_FLAG_ANSWERED));
+	test_assert_str(l[0].keywords, "$Forwarded Work");
+	test_assert(l[1].keywords == NULL && l[1].flags == 0);
+	store_imsgs_free(l, n);
+	test_assert(store_folder_load(st, sent, &l, &n) == STORE_OK && n == 2);
+	test_assert(l[0].uid == 10 && l[1].uid == 40);
+	test_assert(l[0].flags == (STORE_FLAG_DRAFT | STORE_FLAG_DELETED));
+	test_assert_str(l[1].keywords, "Work");
+	store_imsgs_free(l, n);
+	test_assert(store_folder_get(st, mb, "Sent", &f) == STORE_OK);
+	test_assert(f.uidnext == 41 && f.uidnext > sent_next && f.highestmodseq > 0);
+	test_assert_str(f.keywords, "Work");
+	store_folder_clear(&f);
+	test_assert(store_folder_get(st, mb, "INBOX", &f) == STORE_OK);
+	test_assert(f.uidnext == 10);
+	test_assert_str(f.keywords, "$Forwarded Work");
+	store_folder_clear(&f);
+	test_assert(test_db_int(dir, "SELECT next_uid FROM mailboxes WHERE address = "
+				     "'a@example.test'") == 41);
+	/* run again: all there (the UIDLs), whatever the folder */
+	test_assert(store_import(st, mb, m, 4, res) == STORE_OK);
+	test_assert(res[0] == STORE_EXISTS && res[2] == STORE_EXISTS && res[3] == STORE_EXISTS);
+	/* a folder of another mailbox is refused, nothing written */
+	test_assert(test_add_user(st, "b@example.test", 0) == STORE_OK);
+	test_assert(store_folder_get(st, test_mailbox_id(st, "b@example.test"), "Sent", &f) ==
+		    STORE_OK);
+	other = f.id;
+	store_folder_clear(&f);
+	struct store_import_msg x = msg("X\r\n", "x1", 0);
+	x.folder_id = other;
+	test_assert(store_import(st, mb, &x, 1, res) == STORE_INVALID);
+	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 4);
+	store_close(&st);
+	test_rmtree(dir);
+	test_end();
+}
+
 int main(void)
 {
 	return test_run((void (*[])(void)){test_other_writer, test_basic, test_skip, test_invalid,
-					   test_generated, test_failures, test_many, NULL});
+					   test_generated, test_failures, test_many, test_folders,
+					   NULL});
 }
