@@ -15,7 +15,6 @@ the seconds of each pass and the cache hits of the second
 """
 import os
 import poplib
-import socket
 import subprocess
 import sys
 import time
@@ -26,15 +25,7 @@ import harness  # noqa: E402
 
 
 def scrape(port, name):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
-        c.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
-        data = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return sum(float(line.split()[-1]) for line in data.decode().splitlines()
+    return sum(float(line.split()[-1]) for line in harness.metrics_text(port).splitlines()
                if line.startswith(name))
 
 

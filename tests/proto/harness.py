@@ -68,6 +68,19 @@ def _port_binds(port):
             return False
 
 
+def metrics_text(port):
+    """The body of GET /metrics from a [metrics] listener on 127.0.0.1."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+        c.sendall(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        data = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return data.split(b"\r\n\r\n", 1)[-1].decode()
+
+
 def free_port():
     high = min(_PORT_HIGH, _ephemeral_low())
     fd = os.open(_PORT_REGISTRY, os.O_RDWR | os.O_CREAT, 0o666)

@@ -66,15 +66,7 @@ def rss_kib(pid):
 
 def heap_kib(port):
     """The server's heap in use (mailroom_memory_heap_bytes), in KiB."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
-        c.sendall(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        data = b""
-        while True:
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    for line in data.decode().splitlines():
+    for line in harness.metrics_text(port).splitlines():
         if line.startswith("mailroom_memory_heap_bytes "):
             return int(line.split()[1]) // 1024
     raise AssertionError("no mailroom_memory_heap_bytes in /metrics")
