@@ -327,17 +327,16 @@ static void work_body(void *thread_ctx, void *p)
 	struct pop3_body *b = job->body;
 	size_t n = 0;
 
-	if (!b->opened) {
-		job->core.result =
-		    store_body_open(thread_ctx, job->mailbox_id, job->msg_id, &b->reader);
-		if (job->core.result != STORE_OK)
-			return;
-		b->opened = true;
+	if (!b->opened) { /* the first read finds the body (store.h) */
+		memset(&b->reader, 0, sizeof(b->reader));
+		b->reader.mailbox_id = job->mailbox_id;
+		b->reader.msg_id = job->msg_id;
 	}
 	char *raw = xmalloc(POP3_READ_CHUNK);
 	job->core.result =
 	    store_body_read(thread_ctx, &b->reader, b->off, raw, POP3_READ_CHUNK, &n);
 	if (job->core.result == STORE_OK) {
+		b->opened = true;
 		b->off += n;
 		buf_reserve(&job->out, n + n / 32 + 8);
 		bool cut = dotstuff_feed(&b->ds, raw, n, &job->out);

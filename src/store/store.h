@@ -477,7 +477,10 @@ int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, str
    slow client never pins a WAL snapshot, any handle (any worker thread) may
    read the next piece, and there is nothing to close.
     - store_body_open() finds the message (STORE_NOTFOUND if it is not in
-      that mailbox) and fills *r_r; r_r->size is the body's size (S4).
+      that mailbox) and fills *r_r; r_r->size is the body's size (S4). A
+      reader with only mailbox_id and msg_id set (body_id 0) is opened by
+      its first store_body_read() instead, in the same read transaction as
+      the first piece: a small message then costs one transaction.
     - store_body_read() copies up to len octets from offset off into dst and
       sets *n_r (0 at or past the end). Every call checks, in the same read
       transaction as the copy, that the message still uses that body, so a
@@ -487,18 +490,17 @@ int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, str
       read at different times fit together.
    XXX SQLite walks a blob's overflow pages from the start on every open, so
    a piece at offset `off` costs about off/page_size page lookups and a whole
-   body costs time quadratic in its size. Reads map the database for the
-   copy, which makes a lookup cheap (in 60 KiB pieces, 10 MiB takes 0.05 s of
-   worker CPU, 50 MiB 0.8 s; docs/benchmarks.md), but the growth stays.
-   Bodies stored in rows of one piece each would remove it, at the price of
-   a migration. */
+   body costs time quadratic in its size. Reads of bodies of 1 MiB or more
+   map the database for the copy, which makes a lookup cheap (in 60 KiB pieces, 10 MiB takes 0.05 s
+   of worker CPU, 50 MiB 0.8 s; docs/benchmarks.md), but the growth stays. Bodies stored in rows of
+   one piece each would remove it, at the price of a migration. */
 struct store_body_reader {
 	int64_t mailbox_id, msg_id, body_id;
 	uint64_t size;
 };
 int store_body_open(struct store *st, int64_t mailbox_id, int64_t msg_id,
 		    struct store_body_reader *r_r);
-int store_body_read(struct store *st, const struct store_body_reader *r, uint64_t off, void *dst,
+int store_body_read(struct store *st, struct store_body_reader *r, uint64_t off, void *dst,
 		    size_t len, size_t *n_r);
 /* Remove messages of a mailbox (S2, S5). */
 int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, size_t n);

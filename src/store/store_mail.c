@@ -385,7 +385,7 @@ int store_body_open(struct store *st, int64_t mailbox_id, int64_t msg_id,
 	return r;
 }
 
-int store_body_read(struct store *st, const struct store_body_reader *r, uint64_t off, void *dst,
+int store_body_read(struct store *st, struct store_body_reader *r, uint64_t off, void *dst,
 		    size_t len, size_t *n_r)
 {
 	int64_t body_id;
@@ -411,7 +411,10 @@ int store_body_read(struct store *st, const struct store_body_reader *r, uint64_
 		(void)sqlite3_exec(st->db, STORE_BODY_MMAP_ON, NULL, NULL, NULL);
 	/* the row stays current while the blob is read: one snapshot for both */
 	int ret = body_of(st, r->mailbox_id, r->msg_id, &body_id, &size);
-	if (ret == STORE_OK && body_id != r->body_id) {
+	if (ret == STORE_OK && r->body_id == 0) { /* the first read opens it */
+		r->body_id = body_id;
+		r->size = size;
+	} else if (ret == STORE_OK && body_id != r->body_id) {
 		snprintf(st->err, sizeof(st->err), "message %" PRId64 " has another body",
 			 r->msg_id);
 		ret = STORE_NOTFOUND;

@@ -409,8 +409,7 @@ static void test_exact_bytes(void)
 
 /* Reads the whole body in pieces of `piece` octets; the status of the first
    failing read, else STORE_OK. */
-static int read_pieces(struct store *st, const struct store_body_reader *r, size_t piece,
-		       struct buf *out)
+static int read_pieces(struct store *st, struct store_body_reader *r, size_t piece, struct buf *out)
 {
 	char *tmp = malloc(piece);
 	uint64_t off = 0;
@@ -475,6 +474,12 @@ static void test_body_reader(void)
 	test_assert(store_body_open(st, ids[1], m[0].id, &gone) == STORE_NOTFOUND);
 	test_assert(store_body_open(st, ids[0], 987654321, &gone) == STORE_NOTFOUND);
 
+	/* a reader with only its message set is opened by its first read */
+	struct store_body_reader lazy = {.mailbox_id = ids[0], .msg_id = m[0].id};
+	test_assert(store_body_read(st, &lazy, 0, tmp, 10, &n) == STORE_OK && n == 10);
+	test_assert(lazy.body_id == r.body_id && lazy.size == r.size);
+	struct store_body_reader nowhere = {.mailbox_id = ids[1], .msg_id = m[0].id};
+	test_assert(store_body_read(st, &nowhere, 0, tmp, 10, &n) == STORE_NOTFOUND && n == 0);
 	/* expunged between two pieces: NOTFOUND, even though mailbox b still
 	   holds the body (S2), and even though the body row is later reused */
 	test_assert(store_expunge(other, ids[0], &m[0].id, 1) == STORE_OK);
