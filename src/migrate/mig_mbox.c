@@ -56,6 +56,21 @@ static size_t line_end(const char *p, size_t len, size_t pos)
 	return nl != NULL ? (size_t)(nl - p) + 1 : len;
 }
 
+/* In the header, where lines are told apart by their names, a line also
+   ends at a bare CR: the stored message (store_to_wire) breaks the line
+   there, so the header read here is the header of what is stored, and a
+   message written out and read again splits the same way. */
+static size_t hline_end(const char *p, size_t len, size_t pos)
+{
+	for (size_t i = pos; i < len; i++) {
+		if (p[i] == '\n')
+			return i + 1;
+		if (p[i] == '\r' && (i + 1 == len || p[i + 1] != '\n'))
+			return i + 1;
+	}
+	return len;
+}
+
 /* An empty line: LF or CRLF alone. */
 static bool line_empty(const char *p, size_t pos, size_t end)
 {
@@ -208,9 +223,9 @@ static bool flag_name(const char *p, size_t pos, size_t end)
    line that starts with white space), at most to len. */
 static size_t field_end(const char *p, size_t len, size_t pos)
 {
-	size_t e = line_end(p, len, pos);
+	size_t e = hline_end(p, len, pos);
 	while (e < len && (p[e] == ' ' || p[e] == '\t'))
-		e = line_end(p, len, e);
+		e = hline_end(p, len, e);
 	return e;
 }
 
@@ -332,10 +347,10 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 		m->flags = 0;
 		buf_clear(&m->keywords);
 		while (pos < len) {
-			size_t e = line_end(p, len, pos);
+			size_t e = hline_end(p, len, pos);
 			const char *v;
 			size_t vn;
-			if (line_empty(p, pos, e)) {
+			if (line_empty(p, pos, e) || (e - pos == 1 && p[pos] == '\r')) {
 				body_start = e;
 				break;
 			}
@@ -373,7 +388,7 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 		if (next > 0) {
 			size_t end = body_start >= len ? len : body_start + (size_t)clen;
 			for (pos = start; pos < body_start && pos < end;) {
-				size_t e = line_end(p, len, pos);
+				size_t e = hline_end(p, len, pos);
 				if (flag_name(p, pos, e))
 					e = field_end(p, body_start, pos);
 				else
@@ -404,7 +419,8 @@ int mbox_split_next(struct mbox_split *sp, struct migrate_msg *m, char *err, siz
 					end = b;
 			}
 			for (pos = start; pos < end;) {
-				size_t e = line_end(p, end, pos);
+				size_t e = pos < body_start ? hline_end(p, end, pos)
+							    : line_end(p, end, pos);
 				if (pos < body_start && flag_name(p, pos, e))
 					e = field_end(p, end < body_start ? end : body_start, pos);
 				else
