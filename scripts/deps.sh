@@ -54,14 +54,15 @@ case "$level" in
 # of test_milter.py, opendkim signs and verifies there (opendkim-tools'
 # opendkim-genkey makes its key, python3-dkim checks the signature too), and
 # clamav-daemon's clamd scans in test_clamd.py with a signature database
-# the test writes (its clamav-freshclam dependency is never run). The IMAP
+# the test writes (its clamav-freshclam dependency is never run); rspamd's
+# milter proxy worker filters live SMTP in test_rspamd.py. The IMAP
 # tests drive isync's mbsync, offlineimap3 and neomutt (IMAP, POP3 and SMTP
 # submission) against the server, and compare FETCH structure items with
 # Dovecot's own IMAP (dovecot-imapd). imapflow, the Node.js IMAP client of
 # test_imap_imapflow.py, comes from the npm registry and needs node and npm:
 # Debian's nodejs and npm, each only when its command is missing (NodeSource's
 # nodejs brings its own npm and conflicts with Debian's npm package).
-test)  pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd isync offlineimap3 slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix neomutt"
+test)  pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon rspamd groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd isync offlineimap3 slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix neomutt"
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 # bench: Dovecot (bench/run-pop3.sh, and dovecot-imapd with isync's mbsync for bench/run-imap.sh), Postfix (bench/run-smtp.sh), slapd and

@@ -10,15 +10,15 @@
  * the failure policy, and the socket addresses ("inet:host:port",
  * "unix:/path") both are reached at.
  *
- * Every call here blocks (with timeouts: see each client). The server must
- * call them from a worker thread (net/workers.h), never from the event loop.
- *
- * The SMTP hook that calls these is not written yet: today only the CLI's
- * test tool (tests/tools/filter_probe.c) runs them.
+ * Every call here blocks (with timeouts: see each client). The server
+ * calls them from the filters' own worker threads (net/workers.h), never
+ * from the event loop: smtp/smtp_filter.c is the hook between the end of
+ * DATA and the commit; tests/tools/filter_probe.c runs them alone.
  */
 #ifndef MAILROOM_FILTER_FILTER_H
 #define MAILROOM_FILTER_FILTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,7 +61,11 @@ struct filter_config {
 	unsigned clamd_timeout;	   /* seconds: connecting, each write, the verdict */
 	int clamd_default_action;  /* enum filter_policy */
 	uint64_t max_scan_size;	   /* larger messages are not sent to clamd */
+	unsigned workers;	   /* threads that talk to milters and clamd */
+	char *quarantine;	   /* where quarantined mail goes; NULL: the postmaster */
 };
+/* Whether any content filter is configured. */
+bool filter_enabled(const struct filter_config *fc);
 
 extern const struct config_section filter_config_section;
 const struct filter_config *filter_config(const struct config *cfg);

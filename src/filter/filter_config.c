@@ -4,11 +4,23 @@
 #include "util/config.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #define F(field) offsetof(struct filter_config, field)
 
 /* the order of enum filter_policy */
 static const char *const policies[] = {"accept", "tempfail", NULL};
+
+/* An address of ours that quarantined mail goes to: local@domain, no
+   spaces or angle brackets (it is looked up as a recipient). */
+static const char *check_address(const char *v)
+{
+	const char *at = strrchr(v, '@');
+
+	if (at == NULL || at == v || at[1] == '\0' || strpbrk(v, " \t<>,;\"") != NULL)
+		return "give an address such as quarantine@example.test";
+	return NULL;
+}
 
 static const struct config_key filter_keys[] = {
     {.name = "milter", .type = CONFIG_LIST, .off = F(milter), .check = filter_socket_check},
@@ -47,6 +59,11 @@ static const struct config_key filter_keys[] = {
      .def = "25M",
      .min = 1024,
      .max = 4ULL << 30},
+    /* a milter or clamd conversation waits on the network for seconds:
+       these threads are the filters' own, so the store and password work
+       never queue behind them */
+    {.name = "workers", .type = CONFIG_COUNT, .off = F(workers), .def = "16", .min = 1, .max = 256},
+    {.name = "quarantine", .type = CONFIG_STR, .off = F(quarantine), .check = check_address},
 };
 
 const struct config_section filter_config_section = {
@@ -59,4 +76,9 @@ const struct config_section filter_config_section = {
 const struct filter_config *filter_config(const struct config *cfg)
 {
 	return config_part(cfg, &filter_config_section);
+}
+
+bool filter_enabled(const struct filter_config *fc)
+{
+	return fc->milter.count > 0 || fc->clamd != NULL;
 }

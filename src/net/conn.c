@@ -1206,6 +1206,41 @@ size_t conn_session_extra(const struct conn *c, char *buf, size_t cap, const cha
 	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
+static unsigned sockaddr_port(const struct sockaddr_storage *ss, char *text, size_t len)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		if (text != NULL)
+			inet_ntop(AF_INET, &a->sin_addr, text, (socklen_t)len);
+		return ntohs(a->sin_port);
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		if (text != NULL)
+			inet_ntop(AF_INET6, &a->sin6_addr, text, (socklen_t)len);
+		return ntohs(a->sin6_port);
+	}
+	return 0;
+}
+
+void conn_endpoints(const struct conn *c, unsigned *peer_port, char *local, size_t local_len,
+		    unsigned *local_port)
+{
+	struct sockaddr_storage ss;
+	socklen_t n = sizeof(ss);
+
+	*peer_port = *local_port = 0;
+	if (local_len > 0)
+		local[0] = '\0';
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &n) == 0)
+		*peer_port = sockaddr_port(&ss, NULL, 0);
+	n = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &n) == 0)
+		*local_port = sockaddr_port(&ss, local_len > 0 ? local : NULL, local_len);
+}
+
 const char *conn_tls_desc(const struct conn *c)
 {
 	return c->tls_desc != NULL ? c->tls_desc : "";

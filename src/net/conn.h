@@ -101,6 +101,10 @@ void conn_abort(struct conn *c, const char *reason);
 const char *conn_id(const struct conn *c);	/* 16 hex digits, for logs */
 const char *conn_peer_ip(const struct conn *c); /* textual address */
 const char *conn_service(const struct conn *c); /* the port's name: "pop3s" */
+/* The peer's port and the local address and port the connection came in
+   on (getpeername/getsockname; 0 and "" when not known). */
+void conn_endpoints(const struct conn *c, unsigned *peer_port, char *local, size_t local_len,
+		    unsigned *local_port);
 bool conn_is_tls(const struct conn *c);
 bool conn_tls_available(const struct conn *c); /* STARTTLS possible */
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" */

@@ -45,7 +45,11 @@ struct workers;
 struct service_env {
 	const struct config *cfg;
 	struct loop *loop;
-	struct workers *workers;   /* thread ctx = struct store * */
+	struct workers *workers; /* thread ctx = struct store * */
+	/* content filters (filter/: milters, clamd): threads of their own,
+	   which wait on the network, with no thread ctx; NULL in tests that
+	   run without them */
+	struct workers *filters;
 	struct penalty *penalty;   /* per-IP login brake */
 	struct directory *dir;	   /* accounts and recipients */
 	struct delivery *delivery; /* the local delivery path */

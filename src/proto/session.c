@@ -204,17 +204,28 @@ int proto_job_submit_held(struct proto_job *job, worker_fn *fn)
 	return workers_submit_lane(ps->env->workers, WORKER_LANE_QUICK, fn, proto_job_done, job);
 }
 
-static bool try_submit(struct proto_job *job, worker_fn *fn, enum worker_lane lane)
+static bool try_submit_to(struct proto_job *job, struct workers *pool, worker_fn *fn,
+			  enum worker_lane lane)
 {
 	struct proto_session *ps = job->core;
 
 	ps->job = job;
-	if (workers_submit_lane(ps->env->workers, lane, fn, proto_job_done, job) == 0)
+	if (workers_submit_lane(pool, lane, fn, proto_job_done, job) == 0)
 		return true;
 	ps->job = NULL;
 	proto_job_free(job);
 	log_warn("sid=%s %s worker queue full", ps->sid, ps->ops->name);
 	return false;
+}
+
+static bool try_submit(struct proto_job *job, worker_fn *fn, enum worker_lane lane)
+{
+	return try_submit_to(job, job->core->env->workers, fn, lane);
+}
+
+bool proto_job_try_submit_to(struct proto_job *job, struct workers *pool, worker_fn *fn)
+{
+	return try_submit_to(job, pool, fn, WORKER_LANE_QUICK);
 }
 
 static bool submit(struct proto_job *job, worker_fn *fn, enum worker_lane lane)

@@ -207,6 +207,10 @@ bool proto_job_submit(struct proto_job *job, worker_fn *fn);
    while it waits drops the job unrun; a refusal at the end of the wait is
    answered by ops->busy and ends the login (ops->reset_auth). */
 void proto_job_submit_after(struct proto_job *job, worker_fn *fn, uint64_t wait_ms);
+/* A job for another pool than the session's (SMTP's content filters):
+   false when that pool refuses it; the job is then freed and nothing is
+   answered (the caller replies). */
+bool proto_job_try_submit_to(struct proto_job *job, struct workers *pool, worker_fn *fn);
 /* The pool's worker_done_fn for every session job (loop thread). */
 void proto_job_done(void *job);
 /* A refused submission the protocol retries itself (SMTP's group commit):

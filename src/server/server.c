@@ -33,6 +33,7 @@
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "directory/penalty.h"
+#include "filter/filter.h"
 #include "net/conn_private.h"
 #include "net/listen.h"
 #include "net/loop.h"
@@ -742,6 +743,9 @@ int server_run(const struct config *cfg)
 		log_fatal("signalfd: %s", strerror(errno));
 	sp->env.workers = workers_new(sp->env.loop, cfg->workers, SERVER_JOB_QUEUE_MAX, worker_init,
 				      worker_deinit, (void *)cfg);
+	/* started whether or not [filter] names a filter now: a reload may add one */
+	sp->env.filters = workers_new(sp->env.loop, filter_config(cfg)->workers,
+				      SERVER_JOB_QUEUE_MAX, NULL, NULL, NULL);
 	sp->env.penalty = penalty_new(cfg->auth_fail_delay_ms, cfg->auth_fail_delay_max * 1000ULL);
 	sp->env.queue_kick = queue_kick;
 	sp->env.queue_ctx = sp;
@@ -769,6 +773,7 @@ int server_run(const struct config *cfg)
 	loop_timer_del(sp->env.loop, &sp->stop_check);
 	loop_timer_del(sp->env.loop, &sp->grace);
 	conn_mgr_free(&sp->conns);	/* the last `closed`s: sessions go dead */
+	workers_free(&sp->env.filters); /* filtered messages go on to the store workers */
 	workers_free(&sp->env.workers); /* queued jobs finish; their `done` frees sessions */
 	admin_free(&sp->admin);		/* after its store job's `done` */
 	queue_mgr_free(&sp->queue);	/* deliveries under way finish */

@@ -125,6 +125,16 @@ struct smtp_service {
 };
 
 /* --- the transaction (smtp_tx.c) ------------------------------------------- */
+/* An accepted RCPT as the client gave it: what the content filters hear,
+   and what the plan is made again from when one of them changes the
+   envelope (smtp_filter.c). */
+struct smtp_tx_rcpt {
+	const char *address;
+	const char *notify, *orcpt; /* RFC 3461 values, or NULL */
+	unsigned path_flags;	    /* SMTP_PATH_* */
+	struct smtp_tx_rcpt *next;
+};
+
 struct smtp_tx {
 	struct arena *arena; /* holds this struct and every string below */
 	char sender[SMTP_PATH_MAX + 1];
@@ -137,7 +147,8 @@ struct smtp_tx {
 	struct delivery_plan *plan;
 	size_t n_rcpts; /* accepted RCPT commands */
 	const char *first_rcpt;
-	struct buf body; /* DATA/BDAT content */
+	struct smtp_tx_rcpt *rcpts, **rcpts_tail; /* in the order accepted */
+	struct buf body;			  /* DATA/BDAT content */
 	bool bdat_started;
 };
 
@@ -201,7 +212,8 @@ struct smtp_job {
 	struct buf msg;
 	char qid[24];
 	struct delivery_message dmsg;
-	struct delivery_out out; /* the submission and its side effects */
+	struct delivery_out out;       /* the submission and its side effects */
+	struct smtp_filter_work *filt; /* the content filters' (smtp_filter.c) */
 };
 
 /* A job for s; submit it with proto_job_submit (a refusal replies 451 and
@@ -245,9 +257,26 @@ void smtp_tx_free(struct smtp_tx **tx);
 /* Drops the transaction of s and goes back to READY (RSET, after DATA). */
 void smtp_tx_reset(struct smtp_session *s);
 smtp_cmd_fn smtp_cmd_mail, smtp_cmd_rcpt, smtp_cmd_data, smtp_cmd_bdat;
+/* One recipient, for smtp_rcpt_resolve(). */
+struct smtp_rcpt_in {
+	const char *address;
+	const char *notify, *orcpt; /* or NULL */
+	unsigned path_flags;	    /* SMTP_PATH_* */
+	bool authenticated;	    /* may relay */
+};
+/* Worker side: where the recipient may go (enum smtp_rcpt_verdict), a
+   local one resolved and added to plan (dres says how), a remote one added
+   as it is; *status_r is the store's status behind SMTP_RCPT_TEMP. */
+int smtp_rcpt_resolve(struct store *st, struct delivery *dl, struct delivery_plan *plan,
+		      const struct smtp_rcpt_in *in, struct delivery_result *dres, int *status_r);
 /* The DATA content ended (DATA terminator or BDAT LAST): check it and hand
    it to the committer. Every end-of-message check lives here. */
 void smtp_data_end(struct smtp_session *s);
+/* The finished message (job->msg, job->dmsg) to the group committer; the
+   answer follows its commit. */
+void smtp_data_commit(struct smtp_session *s, struct smtp_job *job);
+/* The message's record with the reply just given: `reason` its meaning. */
+void smtp_data_logged(struct smtp_session *s, const char *qid, size_t size, const char *reason);
 /* A BDAT chunk has been read completely. */
 void smtp_chunk_end(struct smtp_session *s);
 
@@ -259,6 +288,16 @@ extern const struct proto_sasl_ops smtp_sasl_ops;
    list of them ("SCRAM-SHA-256 PLAIN LOGIN"), appended to b. */
 bool smtp_auth_mech_offered(const struct smtp_session *s, enum sasl_mech m);
 void smtp_auth_mech_list(const struct smtp_session *s, struct buf *b);
+
+/* --- content filters (smtp_filter.c) ------------------------------------------- */
+struct smtp_filter_work;
+/* Whether [filter] names a milter or clamd (and the server has the
+   filters' threads). */
+bool smtp_filter_wanted(const struct smtp_session *s);
+/* Loop side: runs the filters on the job's message; then the message is
+   refused, dropped or committed (smtp_data_commit) as they say. */
+void smtp_filter_submit(struct smtp_session *s, struct smtp_job *job);
+void smtp_filter_work_free(struct smtp_filter_work **w);
 
 /* --- group commit (smtp_commit.c) ---------------------------------------------- */
 /* Worker side: stores the job's message, batched with every other message

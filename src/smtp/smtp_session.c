@@ -304,6 +304,7 @@ static void job_clear(struct proto_job *p)
 	free(job->orcpt);
 	buf_free(&job->msg);
 	delivery_out_clear(&job->out);
+	smtp_filter_work_free(&job->filt);
 }
 
 static void job_finish(struct proto_job *p)

@@ -298,28 +298,26 @@ static bool store_failed(int r)
 
 /* Worker: gathers the facts about one recipient and lets smtp_policy_rcpt()
    decide where it may go; a local recipient is resolved, expanded and added
-   to the plan by the delivery path, which has its own verdict in job->dres.
-   A store failure leaves SMTP_RCPT_TEMP with the store's status. */
-static void work_rcpt(void *thread_ctx, void *p)
+   to the plan by the delivery path, which has its own verdict in *dres.
+   A store failure gives SMTP_RCPT_TEMP with the store's status. */
+int smtp_rcpt_resolve(struct store *st, struct delivery *dl, struct delivery_plan *plan,
+		      const struct smtp_rcpt_in *in, struct delivery_result *dres, int *status_r)
 {
-	struct smtp_job *job = p;
-	struct store *st = thread_ctx;
 	struct smtp_rcpt_facts f = {
-	    .authenticated = job->authenticated,
-	    .bare_postmaster = (job->path_flags & SMTP_PATH_POSTMASTER) != 0,
-	    .routing = (job->path_flags & (SMTP_PATH_ROUTING | SMTP_PATH_ROUTE)) != 0,
+	    .authenticated = in->authenticated,
+	    .bare_postmaster = (in->path_flags & SMTP_PATH_POSTMASTER) != 0,
+	    .routing = (in->path_flags & (SMTP_PATH_ROUTING | SMTP_PATH_ROUTE)) != 0,
 	};
-	const char *at = strrchr(job->address, '@');
+	const char *at = strrchr(in->address, '@');
 	struct store_domain d;
-	struct delivery_rcpt r = {
-	    .address = job->address, .notify = job->notify, .orcpt = job->orcpt};
+	struct delivery_rcpt r = {.address = in->address, .notify = in->notify, .orcpt = in->orcpt};
 	int rc = STORE_OK;
+	int verdict = SMTP_RCPT_TEMP;
 
 	memset(&d, 0, sizeof(d));
-	job->core.result = SMTP_RCPT_TEMP;
-	f.postmaster_local = at != NULL && (size_t)(at - job->address) == 10 &&
-			     strncasecmp(job->address, "postmaster", 10) == 0;
-	if (!f.bare_postmaster && !(job->path_flags & SMTP_PATH_LITERAL) && at != NULL) {
+	f.postmaster_local = at != NULL && (size_t)(at - in->address) == 10 &&
+			     strncasecmp(in->address, "postmaster", 10) == 0;
+	if (!f.bare_postmaster && !(in->path_flags & SMTP_PATH_LITERAL) && at != NULL) {
 		rc = store_domain_get(st, at + 1, &d);
 		if (store_failed(rc))
 			goto out;
@@ -332,19 +330,34 @@ static void work_rcpt(void *thread_ctx, void *p)
 	     !(f.routing && !f.authenticated));
 	if (ours) {
 		r.postmaster = f.bare_postmaster || f.postmaster_local;
-		enum delivery_verdict v =
-		    delivery_add(job->delivery, st, job->plan, &r, &job->dres);
+		enum delivery_verdict v = delivery_add(dl, st, plan, &r, dres);
 		if (v != DELIVERY_UNKNOWN) {
-			job->core.result = SMTP_RCPT_LOCAL; /* dres says how it went */
+			verdict = SMTP_RCPT_LOCAL; /* dres says how it went */
 			goto out;
 		}
 	}
-	job->core.result = smtp_policy_rcpt(&f);
-	if (job->core.result == SMTP_RCPT_REMOTE)
-		delivery_add_remote(job->plan, &r, &job->dres);
+	verdict = smtp_policy_rcpt(&f);
+	if (verdict == SMTP_RCPT_REMOTE)
+		delivery_add_remote(plan, &r, dres);
 out:
-	job->status = rc;
+	*status_r = rc;
 	store_domain_clear(&d);
+	return verdict;
+}
+
+static void work_rcpt(void *thread_ctx, void *p)
+{
+	struct smtp_job *job = p;
+	struct smtp_rcpt_in in = {
+	    .address = job->address,
+	    .notify = job->notify,
+	    .orcpt = job->orcpt,
+	    .path_flags = job->path_flags,
+	    .authenticated = job->authenticated,
+	};
+
+	job->core.result =
+	    smtp_rcpt_resolve(thread_ctx, job->delivery, job->plan, &in, &job->dres, &job->status);
 }
 
 static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
@@ -397,6 +410,15 @@ static void finish_rcpt(struct smtp_session *s, struct smtp_job *job)
 	}
 	if (t->n_rcpts == 0)
 		t->first_rcpt = tx_strdup(t, a);
+	struct smtp_tx_rcpt *tr = arena_alloc(t->arena, sizeof(*tr));
+	*tr = (struct smtp_tx_rcpt){
+	    .address = t->n_rcpts == 0 ? t->first_rcpt : tx_strdup(t, a),
+	    .notify = job->notify != NULL ? tx_strdup(t, job->notify) : NULL,
+	    .orcpt = job->orcpt != NULL ? tx_strdup(t, job->orcpt) : NULL,
+	    .path_flags = job->path_flags,
+	};
+	*(t->rcpts_tail != NULL ? t->rcpts_tail : &t->rcpts) = tr;
+	t->rcpts_tail = &tr->next;
 	t->n_rcpts++;
 	smtp_enter_state(s, SMTP_RCPT);
 	smtp_reply(s, 250, "2.1.5 Ok");
@@ -582,7 +604,7 @@ static void submission_fields(struct smtp_session *s, struct buf *b, const char 
 }
 
 /* The message record: result is the reply code, reason its meaning. */
-static void log_message(struct smtp_session *s, const char *qid, size_t size, const char *reason)
+void smtp_data_logged(struct smtp_session *s, const char *qid, size_t size, const char *reason)
 {
 	const struct smtp_tx *t = s->tx;
 	char to[600], from[SMTP_PATH_MAX + 3], extra[1400], code[8], num[24];
@@ -641,7 +663,7 @@ static void finish_commit(struct smtp_session *s, struct smtp_job *job)
 		smtp_reply_store_error(s, job->commit.sub.status, "commit");
 		snprintf(res, sizeof(res), "store error %d", job->commit.sub.status);
 	}
-	log_message(s, job->qid, job->msg.len, res);
+	smtp_data_logged(s, job->qid, job->msg.len, res);
 	if (job->commit.sub.status == STORE_OK && delivery_plan_local(s->tx->plan) > 0) {
 		/* the local mailboxes got it in the same commit */
 		struct log_record r = {
@@ -663,7 +685,7 @@ static void data_refuse(struct smtp_session *s, const char *qid, int code, const
 			const char *res)
 {
 	smtp_reply(s, code, "%s", text);
-	log_message(s, qid, (size_t)s->data.size, res);
+	smtp_data_logged(s, qid, (size_t)s->data.size, res);
 	smtp_tx_reset(s);
 	smtp_cmd_finish(s); /* BDAT LAST; after DATA its record ended at 354 */
 }
@@ -721,6 +743,15 @@ void smtp_data_end(struct smtp_session *s)
 	    .dsn_ret = t->dsn_ret,
 	};
 	job->plan = t->plan; /* the transaction's until its answer */
+	if (smtp_filter_wanted(s))
+		smtp_filter_submit(s, job);
+	else
+		smtp_data_commit(s, job);
+}
+
+void smtp_data_commit(struct smtp_session *s, struct smtp_job *job)
+{
+	job->finish = finish_commit;
 	smtp_commit_submit(s, job);
 }
 

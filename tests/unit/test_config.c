@@ -209,7 +209,8 @@ static const char EVERY_KEY[] =
     "principal = mail.example.test\n"
     "[filter]\nmilter = inet:127.0.0.1:8891,unix:/run/milter/x.sock\nmilter_timeout = 45s\n"
     "milter_default_action = accept\nclamd = unix:/run/clamav/clamd.ctl\n"
-    "clamd_timeout = 3m\nclamd_default_action = accept\nmax_scan_size = 10M\n"
+    "clamd_timeout = 3m\nclamd_default_action = accept\nmax_scan_size = 10M\nworkers = 4\n"
+    "quarantine = quarantine@example.test\n"
     "[metrics]\nlisten = 127.0.0.1:9325\n";
 
 static void count_key(const char *key, void *arg)
