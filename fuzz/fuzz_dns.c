@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_dns.c - libFuzzer target for the readers of raw DNS answers that the
- * delivery agents use (queue/dns.h: dns_parse_mx, dns_parse_addrs) and of `mailroom check --dns`
+ * delivery agents use (dns/dns.h: dns_parse_mx, dns_parse_addrs) and of `mailroom check --dns`
  * (dns_parse_ptr, dns_parse_txt). The
  * input is one answer message as a resolver would return it; what passes
  * ns_initparse() goes through the MX reader, both address readers, the PTR and the TXT
@@ -9,7 +9,7 @@
  * Invariants abort.
  */
 #include "fuzz.h"
-#include "queue/dns.h"
+#include "dns/dns.h"
 
 #include <stdint.h>
 #include <string.h>

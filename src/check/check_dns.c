@@ -5,11 +5,11 @@
  * records of the domain (present, each host with an address), the mail
  * host's A/AAAA records, the PTR of each of its addresses (forward-
  * confirmed: the PTR name resolves back to the address, as receivers
- * check) and the domain's SPF record (RFC 7208). Through queue/dns.h, so
+ * check) and the domain's SPF record (RFC 7208). Through dns/dns.h, so
  * [delivery] resolver is honoured.
  */
 #include "check/check_private.h"
-#include "queue/dns.h"
+#include "dns/dns.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -17,7 +17,7 @@
  *     wait, untried, instead of each costing another time limit.
  */
 #include "delivery/delivery.h"
-#include "queue/dns.h"
+#include "dns/dns.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
 #include "queue/smtp_client.h"

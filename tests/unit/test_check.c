@@ -4,10 +4,10 @@
  * (check/check_private.h): {input, expected} tables for the readers of
  * server output (CAPA, EHLO AUTH, header fields, the probe's integrity,
  * new UIDLs), the TLS verdict for certificate facts, the text form of a
- * step, and the PTR and TXT readers of queue/dns.h on raw answers.
+ * step, and the PTR and TXT readers of dns/dns.h on raw answers.
  */
 #include "check/check_private.h"
-#include "queue/dns.h"
+#include "dns/dns.h"
 #include "test_common.h"
 
 #include <openssl/x509_vfy.h>

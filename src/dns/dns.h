@@ -6,8 +6,8 @@
  * resolver library with an optional resolver address of our own ([delivery]
  * resolver), so tests can point it at a DNS server on loopback.
  */
-#ifndef MAILROOM_QUEUE_DNS_H
-#define MAILROOM_QUEUE_DNS_H
+#ifndef MAILROOM_DNS_DNS_H
+#define MAILROOM_DNS_DNS_H
 
 #include <arpa/nameser.h>
 #include <netinet/in.h>

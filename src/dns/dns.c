@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* dns.c - see dns.h. */
-#include "queue/dns.h"
+#include "dns/dns.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
