@@ -19,6 +19,8 @@ level=${1:-build}
 # is not linked); the openssl command makes the tests' certificates; python3 (/usr/bin/python3) runs man/mkman.py, which makes
 # the manual pages mailroom(8) and mailroom.conf(5) at build time.
 pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev libkrb5-dev libmilter-dev openssl python3"
+# libunbound (libunbound-dev): the asynchronous, DNSSEC-validating resolver of dns/dns_async.c
+pkgs="$pkgs libunbound-dev"
 case "$level" in
 # test: clang-format checks the C sources' layout (style/clang-format);
 # iproute2's ss counts the LDAP pool's connections in test_ldap.py;
@@ -62,7 +64,8 @@ case "$level" in
 # test_imap_imapflow.py, comes from the npm registry and needs node and npm:
 # Debian's nodejs and npm, each only when its command is missing (NodeSource's
 # nodejs brings its own npm and conflicts with Debian's npm package).
-test)  pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon rspamd groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd isync offlineimap3 slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix neomutt"
+test)  pkgs="$pkgs ldnsutils"  # ldns-keygen, ldns-signzone: the signed zones of test_dns_async.py
+	pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon rspamd groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd isync offlineimap3 slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix neomutt"
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 # bench: Dovecot (bench/run-pop3.sh, and dovecot-imapd with isync's mbsync for bench/run-imap.sh), Postfix (bench/run-smtp.sh), slapd and

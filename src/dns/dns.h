@@ -16,6 +16,13 @@
 
 #define DNS_HOSTS_MAX 10
 
+/* How a resolver is set up (dns/dns_async.h). */
+struct dns_options {
+	const char *resolver;	  /* "ip[:port]" that alone is asked, or NULL: resolv.conf's */
+	const char *trust_anchor; /* DNSSEC: a file of DS or DNSKEY lines, or NULL: none */
+	unsigned timeout;	  /* seconds one query may take */
+};
+
 enum dns_status {
 	DNS_OK,
 	DNS_NULL_MX,  /* RFC 7505: the domain accepts no mail */

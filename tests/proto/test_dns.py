@@ -31,8 +31,14 @@ ZONES = """
 
 
 class Unbound:
-    def __init__(self):
+    """unbound on a loopback port with the server-clause lines `zones` and
+    the top-level clauses `clauses` (auth-zone: ...); `prepare(dir)` runs
+    first in its folder (to write zone files there)."""
+
+    def __init__(self, zones=ZONES, clauses="", prepare=None):
         self.dir = tempfile.mkdtemp(prefix="mailroom-dns.")
+        if prepare is not None:
+            clauses += prepare(self.dir)
         self.port = free_port()
         conf = os.path.join(self.dir, "unbound.conf")
         with open(conf, "w") as f:
@@ -40,9 +46,9 @@ class Unbound:
                     "  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n"
                     "  username: \"\"\n  chroot: \"\"\n  directory: \"%s\"\n"
                     "  pidfile: \"%s/unbound.pid\"\n  access-control: 127.0.0.0/8 allow\n"
-                    "  module-config: \"iterator\"\n%s"
+                    "  module-config: \"iterator\"\n%s%s"
                     "remote-control:\n  control-enable: no\n"
-                    % (self.port, self.dir, self.dir, ZONES))
+                    % (self.port, self.dir, self.dir, zones, clauses))
         self.proc = subprocess.Popen(["unbound", "-d", "-c", conf], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 10
