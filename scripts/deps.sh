@@ -21,6 +21,7 @@ level=${1:-build}
 pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev libkrb5-dev libmilter-dev openssl python3"
 # libunbound (libunbound-dev): the asynchronous, DNSSEC-validating resolver of dns/dns_async.c
 pkgs="$pkgs libunbound-dev"
+pkgs="$pkgs libpsl-dev publicsuffix"  # DMARC's organisational domain (filter/dmarc.c): libpsl and the list it reads
 case "$level" in
 # test: clang-format checks the C sources' layout (style/clang-format);
 # iproute2's ss counts the LDAP pool's connections in test_ldap.py;
