@@ -63,7 +63,11 @@ struct filter_config {
 	uint64_t max_scan_size;	   /* larger messages are not sent to clamd */
 	unsigned workers;	   /* threads that talk to milters and clamd */
 	char *quarantine;	   /* where quarantined mail goes; NULL: the postmaster */
+	/* the sender checks (smtp/smtp_checks.c) */
+	bool spf;
+	unsigned dns_timeout; /* seconds for all of one message's DNS questions */
 };
+
 /* Whether any content filter is configured. */
 bool filter_enabled(const struct filter_config *fc);
 

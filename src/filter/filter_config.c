@@ -64,6 +64,16 @@ static const struct config_key filter_keys[] = {
        never queue behind them */
     {.name = "workers", .type = CONFIG_COUNT, .off = F(workers), .def = "16", .min = 1, .max = 256},
     {.name = "quarantine", .type = CONFIG_STR, .off = F(quarantine), .check = check_address},
+    /* the sender checks of mail from outside (port 25, no login) */
+    {.name = "spf", .type = CONFIG_BOOL, .off = F(spf), .def = "yes"},
+    /* all the DNS questions of one message's checks together, and each
+       one: a resolver that does not answer delays the message no longer */
+    {.name = "dns_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(dns_timeout),
+     .def = "20s",
+     .min = 1,
+     .max = 300},
 };
 
 const struct config_section filter_config_section = {

@@ -36,6 +36,7 @@ struct config_section;
 struct config;
 struct conn;
 struct delivery;
+struct dns_async;
 struct directory;
 struct loop;
 struct penalty;
@@ -50,6 +51,9 @@ struct service_env {
 	   which wait on the network, with no thread ctx; NULL in tests that
 	   run without them */
 	struct workers *filters;
+	/* DNS on the loop (dns/dns_async.h) for the SMTP sender checks; NULL
+	   when it could not be set up */
+	struct dns_async *dns;
 	struct penalty *penalty;   /* per-IP login brake */
 	struct directory *dir;	   /* accounts and recipients */
 	struct delivery *delivery; /* the local delivery path */

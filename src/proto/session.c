@@ -51,7 +51,7 @@ void proto_session_enter(struct proto_session *ps)
 
 bool proto_session_busy(const struct proto_session *ps)
 {
-	return ps->job != NULL || ps->wait.timer != NULL;
+	return ps->job != NULL || ps->wait.timer != NULL || ps->held != NULL;
 }
 
 void proto_session_close(struct proto_session *ps, const char *reason)
@@ -286,9 +286,32 @@ void proto_job_submit_after(struct proto_job *job, worker_fn *fn, uint64_t wait_
 	ps->wait.timer = loop_timer_add(ps->env->loop, wait_ms, wait_over, ps);
 }
 
+void proto_job_hold(struct proto_job *job)
+{
+	struct proto_session *ps = job->core;
+
+	if (ps->held != NULL || ps->job != NULL)
+		log_panic("sid=%s %s second job held", ps->sid, ps->ops->name);
+	ps->held = job;
+}
+
+void proto_job_release(struct proto_job *job)
+{
+	struct proto_session *ps = job->core;
+
+	if (ps->held != job)
+		log_panic("sid=%s %s releases a job it does not hold", ps->sid, ps->ops->name);
+	ps->held = NULL;
+}
+
 /* The session ends: a job still waiting is dropped unrun. */
 static void cancel_wait(struct proto_session *ps)
 {
+	if (ps->held != NULL) {
+		struct proto_job *job = ps->held;
+		ps->held = NULL;
+		proto_job_free(job);
+	}
 	if (ps->wait.timer == NULL)
 		return;
 	loop_timer_del(ps->env->loop, &ps->wait.timer);

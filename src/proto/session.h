@@ -98,6 +98,7 @@ struct proto_session {
 		struct proto_job *job;
 		worker_fn *fn;
 	} wait;
+	struct proto_job *held;	 /* proto_job_hold: a job waiting on the loop */
 	struct sasl_exchange sx; /* AUTH exchange in progress (proto/sasl_job.h) */
 	uint64_t login_start_us; /* the login's time runs from here */
 	bool in_run;		 /* inside one of the session's callbacks */
@@ -207,6 +208,15 @@ bool proto_job_submit(struct proto_job *job, worker_fn *fn);
    while it waits drops the job unrun; a refusal at the end of the wait is
    answered by ops->busy and ends the login (ops->reset_auth). */
 void proto_job_submit_after(struct proto_job *job, worker_fn *fn, uint64_t wait_ms);
+/* A job that waits on the loop itself (for DNS answers, say) before it
+   goes to a pool: the session is busy and reads no input meanwhile. The
+   holder calls proto_job_release() when its wait is over, inside the
+   session's frame (proto_session_enter() from a callback of its own), and
+   then submits the job or finishes with it. A session that ends while a
+   job is held frees the job unrun: ops->job_clear must then cancel what
+   the job waits for. */
+void proto_job_hold(struct proto_job *job);
+void proto_job_release(struct proto_job *job);
 /* A job for another pool than the session's (SMTP's content filters):
    false when that pool refuses it; the job is then freed and nothing is
    answered (the caller replies). */

@@ -33,6 +33,8 @@
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "directory/penalty.h"
+#include "dns/dns.h"
+#include "dns/dns_async.h"
 #include "filter/filter.h"
 #include "net/conn_private.h"
 #include "net/listen.h"
@@ -746,6 +748,18 @@ int server_run(const struct config *cfg)
 	/* started whether or not [filter] names a filter now: a reload may add one */
 	sp->env.filters = workers_new(sp->env.loop, filter_config(cfg)->workers,
 				      SERVER_JOB_QUEUE_MAX, NULL, NULL, NULL);
+	/* the SMTP sender checks' resolver: [delivery] resolver, as for the
+	   queue; without one the checks are skipped (and that is said once) */
+	{
+		const struct dns_options dopt = {
+		    .resolver = delivery_config(cfg)->resolver,
+		    .timeout = filter_config(cfg)->dns_timeout,
+		};
+		char dns_err[256];
+		sp->env.dns = dns_async_new(sp->env.loop, &dopt, dns_err, sizeof(dns_err));
+		if (sp->env.dns == NULL)
+			log_warn("sender checks (SPF) off: %s", dns_err);
+	}
 	sp->env.penalty = penalty_new(cfg->auth_fail_delay_ms, cfg->auth_fail_delay_max * 1000ULL);
 	sp->env.queue_kick = queue_kick;
 	sp->env.queue_ctx = sp;
@@ -774,6 +788,7 @@ int server_run(const struct config *cfg)
 	loop_timer_del(sp->env.loop, &sp->grace);
 	conn_mgr_free(&sp->conns);	/* the last `closed`s: sessions go dead */
 	workers_free(&sp->env.filters); /* filtered messages go on to the store workers */
+	dns_async_free(&sp->env.dns);	/* after the sessions that asked it */
 	workers_free(&sp->env.workers); /* queued jobs finish; their `done` frees sessions */
 	admin_free(&sp->admin);		/* after its store job's `done` */
 	queue_mgr_free(&sp->queue);	/* deliveries under way finish */

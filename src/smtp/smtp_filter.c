@@ -302,8 +302,7 @@ static void log_milters(const struct smtp_session *s, const struct smtp_job *job
 
 /* --- steps 2 and 3 (loop), and the plan made again (a store worker) ------------------- */
 
-/* A job that carries the message on to the next step. */
-static struct smtp_job *carry(struct smtp_session *s, struct smtp_job *from)
+struct smtp_job *smtp_job_carry(struct smtp_session *s, struct smtp_job *from)
 {
 	struct smtp_job *j = smtp_job_new(s, NULL);
 
@@ -434,7 +433,7 @@ static void work_replan(void *thread_ctx, void *p)
 
 static void go_commit(struct smtp_session *s, struct smtp_job *from)
 {
-	struct smtp_job *j = carry(s, from);
+	struct smtp_job *j = smtp_job_carry(s, from);
 
 	smtp_data_commit(s, j);
 }
@@ -493,7 +492,7 @@ static void finish_filter(struct smtp_session *s, struct smtp_job *job)
 		go_commit(s, job);
 		return;
 	}
-	struct smtp_job *j = carry(s, job);
+	struct smtp_job *j = smtp_job_carry(s, job);
 	j->finish = finish_replan;
 	if (w->verdict == FILTER_QUARANTINE) {
 		const char *q = filter_config(smtp_cfg(s))->quarantine;

@@ -214,6 +214,7 @@ struct smtp_job {
 	struct delivery_message dmsg;
 	struct delivery_out out;       /* the submission and its side effects */
 	struct smtp_filter_work *filt; /* the content filters' (smtp_filter.c) */
+	struct smtp_checks *chk;       /* the sender checks' (smtp_checks.c) */
 };
 
 /* A job for s; submit it with proto_job_submit (a refusal replies 451 and
@@ -298,6 +299,21 @@ bool smtp_filter_wanted(const struct smtp_session *s);
    refused, dropped or committed (smtp_data_commit) as they say. */
 void smtp_filter_submit(struct smtp_session *s, struct smtp_job *job);
 void smtp_filter_work_free(struct smtp_filter_work **w);
+/* A job that carries from's message (and its filter work) on to the next
+   step of the chain after DATA. */
+struct smtp_job *smtp_job_carry(struct smtp_session *s, struct smtp_job *from);
+
+/* --- sender checks (smtp_checks.c) --------------------------------------------- */
+struct smtp_checks;
+/* Whether SPF/DKIM/DMARC run on this message: mail from outside (no
+   login, not on submission) with a check on and a resolver. */
+bool smtp_checks_wanted(const struct smtp_session *s);
+/* Loop side: the checks, then the content filters or the commit. */
+void smtp_checks_submit(struct smtp_session *s, struct smtp_job *job);
+void smtp_checks_free(struct smtp_checks **c);
+/* After the checks (or without them): the content filters, else the
+   commit. */
+void smtp_data_filter_or_commit(struct smtp_session *s, struct smtp_job *job);
 
 /* --- group commit (smtp_commit.c) ---------------------------------------------- */
 /* Worker side: stores the job's message, batched with every other message

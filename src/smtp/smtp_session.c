@@ -305,6 +305,7 @@ static void job_clear(struct proto_job *p)
 	buf_free(&job->msg);
 	delivery_out_clear(&job->out);
 	smtp_filter_work_free(&job->filt);
+	smtp_checks_free(&job->chk);
 }
 
 static void job_finish(struct proto_job *p)
@@ -314,7 +315,7 @@ static void job_finish(struct proto_job *p)
 
 	job->finish(s, job);
 	/* the command ends with its answer, unless an AUTH exchange goes on */
-	if (s->core.job == NULL && s->core.sx.wait == SASL_WAIT_NONE)
+	if (s->core.job == NULL && s->core.held == NULL && s->core.sx.wait == SASL_WAIT_NONE)
 		smtp_cmd_finish(s);
 }
 

@@ -743,6 +743,14 @@ void smtp_data_end(struct smtp_session *s)
 	    .dsn_ret = t->dsn_ret,
 	};
 	job->plan = t->plan; /* the transaction's until its answer */
+	if (smtp_checks_wanted(s))
+		smtp_checks_submit(s, job);
+	else
+		smtp_data_filter_or_commit(s, job);
+}
+
+void smtp_data_filter_or_commit(struct smtp_session *s, struct smtp_job *job)
+{
 	if (smtp_filter_wanted(s))
 		smtp_filter_submit(s, job);
 	else
