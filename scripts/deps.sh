@@ -67,6 +67,7 @@ case "$level" in
 # nodejs brings its own npm and conflicts with Debian's npm package).
 test)  pkgs="$pkgs ldnsutils"  # ldns-keygen, ldns-signzone: the signed zones of test_dns_async.py
 	pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon rspamd groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd isync offlineimap3 slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix neomutt"
+	pkgs="$pkgs python3-spf"  # pyspf, the independent SPF implementation tests/proto/test_spf.py compares with
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 # bench: Dovecot (bench/run-pop3.sh, and dovecot-imapd with isync's mbsync for bench/run-imap.sh), Postfix (bench/run-smtp.sh), slapd and

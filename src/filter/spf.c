@@ -447,10 +447,10 @@ static int record_parse(struct record *r, const char *text, size_t len, char *wh
 		r->n++;
 		if (t->kind == T_REDIRECT || t->kind == T_EXP) {
 			bool *seen = t->kind == T_REDIRECT ? &seen_redirect : &seen_exp;
+			const char *what = t->kind == T_REDIRECT ? "redirect" : "exp";
 			if (*seen) {
-				record_free(r);
-				return fail(why, cap, "%s twice",
-					    t->kind == T_REDIRECT ? "redirect" : "exp");
+				record_free(r); /* t goes with it */
+				return fail(why, cap, "%s twice", what);
 			}
 			*seen = true;
 		}
