@@ -63,6 +63,7 @@ void dkim_canon_body(struct buf *out, enum dkim_canon c, const char *body, size_
 				break;
 			}
 		const char *le = nl ? nl : e;
+		size_t line_start = out->len;
 		if (c == DKIM_CANON_RELAXED) {
 			const char *s = le;
 			while (s > p && wsp(s[-1]))
@@ -81,7 +82,7 @@ void dkim_canon_body(struct buf *out, enum dkim_canon c, const char *body, size_
 		} else {
 			buf_append(out, p, (size_t)(le - p));
 		}
-		bool empty = out->len == keep;
+		bool empty = out->len == line_start;
 		buf_append(out, "\r\n", 2);
 		if (!empty)
 			keep = out->len;

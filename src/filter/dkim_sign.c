@@ -205,12 +205,12 @@ static size_t count_named(const struct dkim_msg *m, const char *name)
 }
 
 /* appends a token, folding before it when the line would pass 76 */
-static void fold_add(struct buf *b, size_t *col, const char *tok, size_t len)
+static void fold_add(struct buf *b, size_t *col, const char *tok, size_t len, bool glue)
 {
 	if (*col + 1 + len > 76 && *col > 1) {
 		buf_append(b, "\r\n\t", 3);
 		*col = 1;
-	} else if (*col > 0) {
+	} else if (!glue) {
 		buf_append_c(b, ' ');
 		(*col)++;
 	}
@@ -261,24 +261,24 @@ char *dkim_sign(const struct dkim_key *k, const char *msg, size_t len, time_t no
 	buf_append_str(&hdr, "DKIM-Signature:");
 	col = hdr.len;
 	buf_printf(&tok, "v=1; a=%s; c=relaxed/relaxed;", dkim_alg_name(k->alg));
-	fold_add(&hdr, &col, tok.data, tok.len);
+	fold_add(&hdr, &col, tok.data, tok.len, false);
 	buf_clear(&tok);
 	buf_printf(&tok, "d=%s; s=%s;", k->domain, k->selector);
-	fold_add(&hdr, &col, tok.data, tok.len);
+	fold_add(&hdr, &col, tok.data, tok.len, false);
 	buf_clear(&tok);
 	buf_printf(&tok, "t=%lld;", (long long)now);
-	fold_add(&hdr, &col, tok.data, tok.len);
+	fold_add(&hdr, &col, tok.data, tok.len, false);
 	for (size_t i = 0; i < nh; i++) {
 		buf_clear(&tok);
 		buf_printf(&tok, "%s%s%s", i == 0 ? "h=" : "", names[i], i + 1 == nh ? ";" : ":");
-		fold_add(&hdr, &col, tok.data, tok.len);
+		fold_add(&hdr, &col, tok.data, tok.len, i > 0);
 	}
 	buf_clear(&tok);
 	buf_append_str(&tok, "bh=");
 	base64_encode(&tok, bh, sizeof(bh));
 	buf_append_c(&tok, ';');
-	fold_add(&hdr, &col, tok.data, tok.len);
-	fold_add(&hdr, &col, "b=", 2);
+	fold_add(&hdr, &col, tok.data, tok.len, false);
+	fold_add(&hdr, &col, "b=", 2, false);
 
 	dkim_hash_headers(&data, &m, DKIM_CANON_RELAXED, names, nh, NULL);
 	dkim_canon_header(&data, DKIM_CANON_RELAXED, hdr.data, hdr.len);
