@@ -321,9 +321,104 @@ static void test_refused(void)
 	test_end();
 }
 
+/* RFC 8463 Appendix A: the Ed25519 example, signature and key as printed */
+static void test_rfc8463(void)
+{
+	static const char msg[] = "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"
+				  " d=football.example.com; i=@football.example.com;\r\n"
+				  " q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n"
+				  " subject : date : message-id : from : subject : date;\r\n"
+				  " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
+				  " b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n"
+				  " Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r\n"
+				  "From: Joe SixPack <joe@football.example.com>\r\n"
+				  "To: Suzie Q <suzie@shopping.example.net>\r\n"
+				  "Subject: Is dinner ready?\r\n"
+				  "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
+				  "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
+				  "\r\n"
+				  "Hi.\r\n"
+				  "\r\n"
+				  "We lost the game.  Are you hungry yet?\r\n"
+				  "\r\n"
+				  "Joe.\r\n";
+	static const char key[] =
+	    "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+	struct dkim_result res;
+
+	test_begin("dkim verify: RFC 8463 Appendix A");
+	test_assert(verify(msg, key, DNS_RESULT_OK, 1528637909, &res) == DKIM_PASS);
+	test_assert_str(res.domain, "football.example.com");
+	test_assert_str(res.selector, "brisbane");
+	test_assert_str(res.b_prefix, "/gCrinpcQOoI");
+	test_end();
+}
+
+/* Signed by another implementation (python3-dkim, a 1024-bit RSA key):
+   c=simple/simple and relaxed/simple, l=28, h= with spaces, i=. */
+static const char PY_BODY[] = "From: Joe <joe@example.com>\r\n"
+			      "To: Suzie <suzie@example.net>\r\n"
+			      "Subject: Is  dinner\r\n"
+			      " ready?\r\n"
+			      "\r\n"
+			      "Hi.  \r\n"
+			      "\r\n"
+			      "We lost the game.\r\n"
+			      "\r\n"
+			      "\r\n";
+static const char PY_SIG_SIMPLE[] =
+    "DKIM-Signature: v=1; a=rsa-sha256; c=simple/simple; d=example.com;\r\n"
+    " i=@example.com; l=28; q=dns/txt; s=old; t=1796346049; h=from : to :\r\n"
+    " subject; bh=TW8xXzvseI2Cf38081OCZVwx940HU3JqS2h9dDhJP4w=;\r\n"
+    " b=iqkH378zUMN+zVc98ILf35EXp9XFtDf3xUemPCVFnjCIgJDuYVNxeXLbLSG00d9LQpCEy\r\n"
+    " uS1Ae21sc7Hswu8RsvhM3zuRxEBri8Raq7f6mkeMHTx30NcKkNqP+GTGNizTgmsfdDRQMlm\r\n"
+    " 1ubebGUO1ZLOc5xj1eE0TZCEiWLP9ng=\r\n";
+static const char PY_SIG_RELAXED[] =
+    "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/simple; d=example.com;\r\n"
+    " i=@example.com; l=28; q=dns/txt; s=old; t=1796346049; h=from : to :\r\n"
+    " subject; bh=TW8xXzvseI2Cf38081OCZVwx940HU3JqS2h9dDhJP4w=;\r\n"
+    " b=XpjI8a6zNmIejMc+kr6L3lfjzRJ8TPFFjLa5Xty4FbiMm5auZQX6hQiUBxY5bzL35pz3i\r\n"
+    " 7LuQ7BJzRQZL965A82l4TcC0lK3UPacMaFzlJ1XKMDxJExtfg1ZXGU50Vc+TMJqkeUi7pWr\r\n"
+    " mhyolO2hyRy1IqIwnbicuH+rWY0ZyTo=\r\n";
+static const char PY_KEY[] =
+    "v=DKIM1; k=rsa; "
+    "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC3pLUCfoWa5ycO9eVuJg/"
+    "S95xZ9IvyJXSquFm5qaOhuFQLGiwyuqGFyFQ4ZwOA3PcObKlZM/AovjP+K5X9/Rl/"
+    "Or1iSB14NX8GqS7ULPcGCpBIhqcF+lH1oAJKLZkd1ME0AbNxkv4kRA1A0NS8ev/em5CczM2eu24Nc24kGI8LawIDAQAB";
+
+static void test_foreign(void)
+{
+	struct dkim_result res;
+	const char *sigs[] = {PY_SIG_SIMPLE, PY_SIG_RELAXED};
+
+	test_begin("dkim verify: another signer's simple and relaxed, l= honoured");
+	for (size_t i = 0; i < 2; i++) {
+		char *m = xasprintf("%s%s", sigs[i], PY_BODY);
+		test_assert(verify(m, PY_KEY, DNS_RESULT_OK, 1796346049, &res) == DKIM_PASS);
+		free(m);
+		/* text after l= octets is not covered */
+		m = xasprintf("%s%sadded below\r\n", sigs[i], PY_BODY);
+		test_assert(verify(m, PY_KEY, DNS_RESULT_OK, 1796346049, &res) == DKIM_PASS);
+		strstr(m, "Hi.")[0] = 'h';
+		test_assert(verify(m, PY_KEY, DNS_RESULT_OK, 1796346049, &res) == DKIM_FAIL);
+		free(m);
+	}
+	/* simple header: a changed space fails; relaxed: it passes */
+	char *m = xasprintf("%s%s", PY_SIG_SIMPLE, PY_BODY);
+	memcpy(strstr(m, "Is  dinner"), "Is \tdinner", 10);
+	test_assert(verify(m, PY_KEY, DNS_RESULT_OK, 1796346049, &res) == DKIM_FAIL);
+	free(m);
+	m = xasprintf("%s%s", PY_SIG_RELAXED, PY_BODY);
+	memcpy(strstr(m, "Is  dinner"), "Is \tdinner", 10);
+	test_assert(verify(m, PY_KEY, DNS_RESULT_OK, 1796346049, &res) == DKIM_PASS);
+	free(m);
+	test_end();
+}
+
 int main(void)
 {
 	return test_run((void (*[])(void)){test_tags, test_sig_parse, test_keyrec,
 					   test_canon_example, test_body_hash, test_round_trip_rsa,
-					   test_round_trip_ed25519, test_refused, NULL});
+					   test_round_trip_ed25519, test_refused, test_rfc8463,
+					   test_foreign, NULL});
 }
