@@ -204,6 +204,17 @@ static size_t count_named(const struct dkim_msg *m, const char *name)
 	return n;
 }
 
+/* a name h= can carry: printable ASCII (RFC 5322 §3.6.8) without ';',
+   which would end the tag */
+static bool field_name_ok(const struct dkim_field *f)
+{
+	for (size_t i = 0; i < f->name_len; i++)
+		if ((unsigned char)f->p[i] <= ' ' || (unsigned char)f->p[i] >= 0x7f ||
+		    f->p[i] == ';')
+			return false;
+	return true;
+}
+
 /* appends a token, folding before it when the line would pass 76 */
 static void fold_add(struct buf *b, size_t *col, const char *tok, size_t len, bool glue)
 {
@@ -238,7 +249,7 @@ char *dkim_sign(const struct dkim_key *k, const char *msg, size_t len, time_t no
 	}
 	for (size_t i = 0; i < m.n && nh < DKIM_H_MAX; i++) {
 		const struct dkim_field *f = &m.f[i];
-		if (f->name_len <= 5 || strncasecmp(f->p, "list-", 5) != 0)
+		if (f->name_len <= 5 || strncasecmp(f->p, "list-", 5) != 0 || !field_name_ok(f))
 			continue;
 		char *n = xstrndup(f->p, f->name_len);
 		for (char *q = n; *q; q++)
