@@ -281,7 +281,7 @@ static void test_refused(void)
 	struct dkim_result res;
 	char *m = signed_msg(k, MSG), *txt = dkim_key_txt(k), *rtxt = dkim_key_txt(r);
 
-	test_begin("dkim verify: rsa-sha1, expired x=, key type, no From, no signature");
+	test_begin("dkim verify: rsa-sha1, expired x=, key type, short key, no From, none");
 	/* the same signature relabelled rsa-sha1 */
 	char *sha1 = xstrdup(m);
 	memcpy(strstr(sha1, "a=ed25519-sha256;"), "a=rsa-sha1;      ", 17);
@@ -298,6 +298,18 @@ static void test_refused(void)
 	free(ex);
 
 	test_assert(verify(m, rtxt, DNS_RESULT_OK, NOW, &res) == DKIM_PERMERROR);
+	test_assert_str(res.reason, "key type does not match a=");
+
+	/* RFC 8301 §3.2: an RSA key under 1024 bits is refused */
+	char *rm = signed_msg(r, MSG);
+	test_assert(
+	    verify(rm,
+		   "v=DKIM1; k=rsa; p=MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBALymoCQ0jK0hkS5WMsLFms6TmI0r"
+		   "K6izFksS/95C+n+CTNS7BAenQuvodsBo52602kUES2/7yIXFTSMOPySaArMCAwEAAQ==",
+		   DNS_RESULT_OK, NOW, &res) == DKIM_PERMERROR);
+	test_assert_str(res.reason, "key too short");
+	test_assert(verify(rm, rtxt, DNS_RESULT_OK, NOW, &res) == DKIM_PASS);
+	free(rm);
 	test_assert(dkim_sign(k, "To: x@y\r\n\r\nbody\r\n", 17, NOW) == NULL);
 	test_assert(verify(MSG, txt, DNS_RESULT_OK, NOW, &res) == -1);
 
