@@ -19,6 +19,7 @@ level=${1:-build}
 # is not linked); the openssl command makes the tests' certificates; python3 (/usr/bin/python3) runs man/mkman.py, which makes
 # the manual pages mailroom(8) and mailroom.conf(5) at build time.
 pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev libldap-dev libpam0g-dev libargon2-dev libkrb5-dev libmilter-dev openssl python3"
+pkgs="$pkgs libcurl4-openssl-dev"  # libcurl: MTA-STS policies fetched over HTTPS (queue/mta_sts.c)
 case "$level" in
 # test: clang-format checks the C sources' layout (style/clang-format);
 # iproute2's ss counts the LDAP pool's connections in test_ldap.py;
