@@ -9,8 +9,8 @@ CA, or without STARTTLS. So this test needs root, like test_dns.py.
 
 Each domain is one case: enforce with a matching MX and a valid certificate
 (delivered, the log names the policy), enforce with an MX the policy does
-not list, enforce with an MX without STARTTLS (both deferred "4.7.5
-MTA-STS"), testing mode (delivered, what failed is logged), no TXT record
+not list, with an MX without STARTTLS, with an MX whose certificate names
+another host (all deferred "4.7.5 MTA-STS"), testing mode (delivered, what failed is logged), no TXT record
 (no policy, even though a policy is served). Then the cache: with the policy
 server stopped the cached policies stay enforced, across a restart too (the
 disk cache); a new TXT id makes the policy fetched again."""
@@ -35,7 +35,7 @@ from aiosmtpd.controller import Controller  # noqa: E402
 # this test's ports (21300-21399) and loopback addresses (127.0.213.x)
 PORTS = range(21300, 21400)
 MX_GOOD, MX_STRAY, MX_PLAIN = "127.0.213.1", "127.0.213.2", "127.0.213.3"
-DOMAINS = ("good.test", "stray.test", "plain.test", "trial.test", "notxt.test")
+DOMAINS = ("good.test", "stray.test", "plain.test", "trial.test", "notxt.test", "badcert.test")
 
 
 def zones(ids):
@@ -52,6 +52,9 @@ def zones(ids):
           '  local-data: "mx.plain.test. A %s"' % MX_PLAIN,
           '  local-data: "trial.test. MX 10 mx.plain.test."',
           '  local-data: "notxt.test. MX 10 mx.plain.test."',
+          # its MX answers with mx.stray.test's certificate
+          '  local-data: "badcert.test. MX 10 mx.badcert.test."',
+          '  local-data: "mx.badcert.test. A %s"' % MX_STRAY,
           # a spf-like record beside the policy's: only v=STSv1 ones count
           "  local-data: '_mta-sts.good.test. TXT \"v=spf1 -all\"'"]
     return "\n".join(z) + "\n"
@@ -63,6 +66,7 @@ POLICIES = {
     "plain.test": "version: STSv1\nmode: enforce\nmx: mx.plain.test\nmax_age: 86400\n",
     "trial.test": "version: STSv1\nmode: testing\nmx: mx.good.test\nmax_age: 86400\n",
     "notxt.test": "version: STSv1\nmode: enforce\nmx: mx.good.test\nmax_age: 86400\n",
+    "badcert.test": "version: STSv1\nmode: enforce\nmx: mx.badcert.test\nmax_age: 86400\n",
 }
 
 
@@ -254,6 +258,11 @@ def test_policies_enforced_cached_and_refetched():
                             r"\[%s\]:25 starttls=no mta-sts=enforce mta-sts-id=1 status=4.7.5 "
                             r"reply=\"4.7.5 MTA-STS: mx.plain.test does not offer STARTTLS"
                             % MX_PLAIN), srv.log_text()
+        # enforce, a certificate for another name: deferred
+        assert srv.wait_log(r"result=deferred ms=\S+ to=<a@badcert.test> relay=none "
+                            r"mta-sts=enforce mta-sts-id=1 status=4.7.5 reply=\"4.7.5 MTA-STS: "
+                            r"TLS handshake with mx.badcert.test failed: [^\"]*mismatch"), \
+            srv.log_text()
         # testing: delivered as usual, what failed logged
         D.wait(lambda: "a@trial.test" in rcpts(psink), what="delivery to trial.test")
         srv.wait_log(r"result=sent ms=\S+ to=<a@trial.test> relay=mx.plain.test\[%s\]:25 "
