@@ -40,6 +40,10 @@ struct delivery_config {
 	unsigned slow_after;	    /* a delivery this old frees its slot */
 	char *resolver;		    /* "ip[:port]" of the DNS server, or NULL: the system's */
 	char *ca_file;		    /* CAs for --tls verify, or NULL: the system's */
+	bool mta_sts;		    /* RFC 8461 policies of recipient domains (queue/mta_sts.h) */
+	unsigned mta_sts_port;	    /* of the policy host: 443, another for tests and labs */
+	unsigned mta_sts_connect_timeout;
+	unsigned mta_sts_timeout; /* the whole fetch of a policy */
 };
 struct config;
 struct config_section;

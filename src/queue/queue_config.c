@@ -67,6 +67,23 @@ static const struct config_key delivery_keys[] = {
     {.name = "slow_after", .type = CONFIG_DURATION, .off = F(slow_after), .def = "30s", .min = 1},
     {.name = "resolver", .type = CONFIG_STR, .off = F(resolver), .check = check_resolver},
     {.name = "ca_file", .type = CONFIG_PATH, .off = F(ca_file)},
+    {.name = "mta_sts", .type = CONFIG_BOOL, .off = F(mta_sts), .def = "yes"},
+    {.name = "mta_sts_port",
+     .type = CONFIG_COUNT,
+     .off = F(mta_sts_port),
+     .def = "443",
+     .min = 1,
+     .max = 65535},
+    {.name = "mta_sts_connect_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(mta_sts_connect_timeout),
+     .def = "10s",
+     .min = 1},
+    {.name = "mta_sts_timeout",
+     .type = CONFIG_DURATION,
+     .off = F(mta_sts_timeout),
+     .def = "1m",
+     .min = 1},
 };
 
 const struct config_section delivery_config_section = {

@@ -19,6 +19,7 @@
 #include "delivery/delivery.h"
 #include "dns/dns.h"
 #include "queue/dsn.h"
+#include "queue/mta_sts.h"
 #include "queue/queue.h"
 #include "queue/smtp_client.h"
 #include "net/loop.h"
@@ -122,11 +123,12 @@ static uint64_t delay_usec(const struct store_queue_msg *m)
 
 /* One recipient's attempt (util/log.h LOG_EV_DELIVERY): result sent |
    deferred | bounced | expired | report; relay "host[ip]:port" or "none"
-   (NULL: no attempt), starttls yes|no (NULL: not tried), status the
-   reply's enhanced code. Runs on a delivery thread. */
+   (NULL: no attempt), starttls yes|no (NULL: not tried), policy the TLS
+   policy's fields as log_extra_add() made them (" mta-sts=enforce ...",
+   or NULL), status the reply's enhanced code. Runs on a delivery thread. */
 static void delivery_record(const struct store_queue_msg *m, const char *to, const char *result,
 			    const char *relay, const char *starttls, const char *mime,
-			    const char *reply)
+			    const char *policy, const char *reply)
 {
 	char extra[SMTP_CLIENT_REPLY_MAX + 800], rcpt[600], status[16];
 	size_t n = 0;
@@ -137,6 +139,11 @@ static void delivery_record(const struct store_queue_msg *m, const char *to, con
 	n = log_extra_add(extra, sizeof(extra), n, "relay", relay);
 	n = log_extra_add(extra, sizeof(extra), n, "starttls", starttls);
 	n = log_extra_add(extra, sizeof(extra), n, "mime", mime);
+	size_t pl = policy != NULL ? strlen(policy) : 0;
+	if (pl > 0 && n + pl < sizeof(extra)) {
+		memcpy(extra + n, policy, pl + 1);
+		n += pl;
+	}
 	/* "550 5.1.1 ..." or "4.4.1 connect to ...": the enhanced code
 	   (RFC 3463) leads the text, after the reply code if there is one */
 	const char *p = reply != NULL ? reply : "";
@@ -175,14 +182,14 @@ static void set_all(struct store_queue_msg *m, const size_t *idx, size_t n,
 	}
 }
 
-/* Outcomes decided without a next hop (DNS, routes). */
+/* Outcomes decided without a next hop (DNS, routes, policies). */
 static void set_all_log(struct store_queue_msg *m, const size_t *idx, size_t n,
-			enum queue_rcpt_status st, const char *reply)
+			enum queue_rcpt_status st, const char *policy, const char *reply)
 {
 	set_all(m, idx, n, st, reply);
 	for (size_t i = 0; i < n; i++)
 		delivery_record(m, m->rcpts[idx[i]].address, rcpt_result(st), "none", NULL, NULL,
-				reply);
+				policy, reply);
 }
 
 /* "host", "host:port", "[ip]", "[ip]:port" */
@@ -206,7 +213,7 @@ static void split_hop(const char *hop, char *host, size_t len, unsigned *port)
 /* Delivers the recipients m->rcpts[idx[0..n)] (one domain) over one route. */
 static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
 		   const struct smtp_client_rcpt *rc, const struct smtp_client_job *j,
-		   const char *ip, unsigned port)
+		   const char *ip, unsigned port, const char *policy)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct store_queue_rcpt *r = &m->rcpts[idx[i]];
@@ -222,21 +229,104 @@ static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
 				j->downgraded  ? "downgraded"
 				: j->reencoded ? "reencoded"
 					       : NULL,
-				rc[i].reply);
+				policy, rc[i].reply);
 	}
 }
 
 /* A next hop that refused the whole transaction: one record per recipient. */
 static void attempt_records(const struct store_queue_msg *m, const struct smtp_client_rcpt *rc,
 			    size_t n, const char *result, const char *host, const char *ip,
-			    unsigned port, const struct smtp_client_job *j)
+			    unsigned port, const struct smtp_client_job *j, const char *policy)
 {
 	char relay[400];
 
 	snprintf(relay, sizeof(relay), "%.255s[%s]:%u", host, ip, port);
 	for (size_t i = 0; i < n; i++)
 		delivery_record(m, rc[i].address, result, relay, j->tls_used ? "yes" : "no", NULL,
-				j->reply);
+				policy, j->reply);
+}
+
+/* --- MTA-STS (RFC 8461, queue/mta_sts.h) over the MX hosts of a domain --- */
+
+struct sts {
+	struct mta_sts_policy p; /* in testing or enforce mode */
+	char note[120];		 /* its log fields: " mta-sts=enforce mta-sts-id=..." */
+};
+
+/* The policy in force for domain, or NULL (none, or mode none). */
+static struct sts *sts_lookup(const struct config *cfg, const char *domain)
+{
+	struct sts *s = xcalloc(1, sizeof(*s));
+	if (!mta_sts_policy_for(cfg, domain, &s->p) || s->p.mode == MTA_STS_NONE) {
+		free(s);
+		return NULL;
+	}
+	size_t k =
+	    log_extra_add(s->note, sizeof(s->note), 0, "mta-sts", mta_sts_mode_name(s->p.mode));
+	log_extra_add(s->note, sizeof(s->note), k, "mta-sts-id", s->p.id);
+	return s;
+}
+
+/* Before trying MX host `host`: false when enforce mode rules it out
+   (last says why); else the TLS the job needs there. dane: DANE applies
+   to the host, and takes precedence (RFC 8461 §2). */
+static bool sts_prepare(const struct store_queue_msg *m, const struct sts *s, const char *host,
+			bool dane, struct smtp_client_job *j, enum route_tls route_tls, char *last,
+			size_t last_len)
+{
+	j->tls = route_tls;
+	j->tls_check = false;
+	if (s == NULL || dane)
+		return true;
+	if (s->p.mode == MTA_STS_ENFORCE) {
+		if (!mta_sts_mx_match(&s->p, host)) {
+			snprintf(last, last_len,
+				 "4.7.5 MTA-STS: MX host %.200s does not match the policy", host);
+			log_info(
+			    "queue qid=%s mta-sts: MX host %s skipped: not in the policy id=%s",
+			    m->qid, host, s->p.id);
+			return false;
+		}
+		j->tls = ROUTE_TLS_VERIFY; /* §4.2: STARTTLS, a PKIX-valid certificate for host */
+	} else {
+		j->tls_check = true;
+	}
+	return true;
+}
+
+/* After an attempt at host: its log fields in note (testing mode: what
+   would have failed); in enforce mode, a TLS failure is the policy's. */
+static void sts_after(const struct sts *s, const char *host, bool dane, struct smtp_client_job *j,
+		      char *note, size_t len)
+{
+	note[0] = '\0';
+	if (s == NULL || dane)
+		return;
+	snprintf(note, len, "%s", s->note);
+	if (s->p.mode == MTA_STS_ENFORCE) {
+		if (j->tls_failed) {
+			const char *p = j->reply; /* its enhanced code gives way to 4.7.5 */
+			size_t k = strspn(p, "0123456789.");
+			p += k >= 5 && p[k] == ' ' ? k + 1 : 0;
+			char r[SMTP_CLIENT_REPLY_MAX];
+			snprintf(r, sizeof(r), "4.7.5 MTA-STS: %.270s", p);
+			snprintf(j->reply, sizeof(j->reply), "%s", r);
+		}
+		return;
+	}
+	char fail[400];
+	size_t o = 0;
+	fail[0] = '\0';
+	if (!mta_sts_mx_match(&s->p, host))
+		o += (size_t)snprintf(fail, sizeof(fail), "MX host not in the policy; ");
+	if (!j->tls_used && o < sizeof(fail))
+		o += (size_t)snprintf(fail + o, sizeof(fail) - o, "no TLS; ");
+	if (j->tls_problem[0] != '\0' && o < sizeof(fail))
+		o += (size_t)snprintf(fail + o, sizeof(fail) - o, "%s; ", j->tls_problem);
+	if (o > 2 && o < sizeof(fail)) {
+		fail[o - 2] = '\0';
+		log_extra_add(note, len, strlen(note), "mta-sts-fail", fail);
+	}
 }
 
 /* Returns true when a next hop ran into a time limit. */
@@ -248,13 +338,14 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	struct mx_host hosts[QUEUE_MX_MAX];
 	size_t n_hosts = 0;
 	unsigned port = 25;
-	char last[SMTP_CLIENT_REPLY_MAX] = "4.4.1 no next hop answered";
+	char last[SMTP_CLIENT_REPLY_MAX] = "4.4.1 no next hop answered", note[400];
+	struct sts *sts = NULL; /* an explicit route is not subject to MTA-STS */
 
 	memset(&route, 0, sizeof(route));
 	route.tls = ROUTE_TLS_MAY;
 	int rr = store_route_find(st, domain, &route);
 	if (rr != STORE_OK && rr != STORE_NOTFOUND) {
-		set_all_log(m, idx, n, QRCPT_PENDING, "4.3.0 route lookup failed");
+		set_all_log(m, idx, n, QRCPT_PENDING, NULL, "4.3.0 route lookup failed");
 		return false;
 	}
 	if (rr == STORE_OK && strcmp(route.hop, "mx") != 0) {
@@ -265,7 +356,7 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 		    dns_mx(delivery_config(cfg)->resolver, domain, hosts, QUEUE_MX_MAX, &n_hosts);
 		if (d == DNS_NULL_MX || d == DNS_NOTFOUND) {
 			/* mailroom's own finding, not a reply: no SMTP code (dsn.c, X-mailroom) */
-			set_all_log(m, idx, n, QRCPT_FAILED,
+			set_all_log(m, idx, n, QRCPT_FAILED, NULL,
 				    d == DNS_NULL_MX ? "5.1.10 Recipient domain has a null MX: it "
 						       "accepts no mail"
 						     : "5.1.2 Recipient domain not found");
@@ -273,11 +364,12 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 			return false;
 		}
 		if (d != DNS_OK) {
-			set_all_log(m, idx, n, QRCPT_PENDING,
+			set_all_log(m, idx, n, QRCPT_PENDING, NULL,
 				    "4.4.3 DNS lookup of the domain failed");
 			store_route_clear(&route);
 			return false;
 		}
+		sts = sts_lookup(cfg, domain);
 	}
 	struct smtp_client_rcpt *rc = xcalloc(n, sizeof(*rc));
 	for (size_t i = 0; i < n; i++) {
@@ -319,7 +411,8 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 		j.addr = cache->addr;
 		j.addr_len = cache->addr_len;
 		if (smtp_client_send(cache->c, &j)) {
-			record(m, idx, n, rc, &j, cache->ip, cache->port);
+			record(m, idx, n, rc, &j, cache->ip, cache->port,
+			       sts != NULL ? sts->note : NULL);
 			*dsn_offered = j.dsn_offered;
 			done = true;
 			if (!smtp_client_usable(cache->c))
@@ -336,6 +429,11 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	for (size_t h = 0; h < n_hosts && !done && !kept_slow; h++) {
 		struct dns_addr addrs[4];
 		size_t n_addrs = 0;
+		/* the DANE hook: true for a host with DNSSEC-secure TLSA records
+		   (RFC 7672); DANE then decides its TLS, not MTA-STS (RFC 8461 §2) */
+		bool dane = false;
+		if (!sts_prepare(m, sts, hosts[h].name, dane, &j, route.tls, last, sizeof(last)))
+			continue;
 		if (dns_addrs(delivery_config(cfg)->resolver, hosts[h].name, addrs, 4, &n_addrs) !=
 		    DNS_OK) {
 			snprintf(last, sizeof(last), "4.4.3 cannot resolve %.200s", hosts[h].name);
@@ -349,8 +447,9 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 			struct smtp_client *c = smtp_client_open(&j);
 			bool sent = c != NULL && smtp_client_send(c, &j);
 			slow |= j.timed_out;
+			sts_after(sts, hosts[h].name, dane, &j, note, sizeof(note));
 			if (sent) {
-				record(m, idx, n, rc, &j, ip, port);
+				record(m, idx, n, rc, &j, ip, port, note);
 				*dsn_offered = j.dsn_offered;
 				done = true;
 				if (cache != NULL &&
@@ -369,17 +468,20 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 				}
 			} else if (j.code >= 500) {
 				set_all(m, idx, n, QRCPT_FAILED, j.reply);
-				attempt_records(m, rc, n, "bounced", hosts[h].name, ip, port, &j);
+				attempt_records(m, rc, n, "bounced", hosts[h].name, ip, port, &j,
+						note);
 				done = true;
 			} else {
 				snprintf(last, sizeof(last), "%s", j.reply);
-				attempt_records(m, rc, n, "deferred", hosts[h].name, ip, port, &j);
+				attempt_records(m, rc, n, "deferred", hosts[h].name, ip, port, &j,
+						note);
 			}
 			smtp_client_close(&c);
 		}
 	}
 	if (!done)
-		set_all_log(m, idx, n, QRCPT_PENDING, last);
+		set_all_log(m, idx, n, QRCPT_PENDING, sts != NULL ? sts->note : NULL, last);
+	free(sts);
 	free(rc);
 	store_route_clear(&route);
 	return slow;
@@ -468,7 +570,7 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 			free(r->remote_reply);
 			r->remote_reply = why;
 			r->status = QRCPT_FAILED;
-			delivery_record(&m, r->address, "expired", NULL, NULL, NULL, why);
+			delivery_record(&m, r->address, "expired", NULL, NULL, NULL, NULL, why);
 		}
 		if (r->status == QRCPT_FAILED && dsn_wanted(r->dsn_notify, DSN_FAILED))
 			failed[nf++] = i;

@@ -220,6 +220,7 @@ static int start_tls(struct client *c)
 	}
 	if (code != 220) {
 		fail(c, 451, "4.7.5 STARTTLS refused by %.200s: %s", j->host, text);
+		j->tls_failed = true;
 		return 0;
 	}
 	c->ctx = SSL_CTX_new(TLS_client_method());
@@ -228,15 +229,16 @@ static int start_tls(struct client *c)
 		return -1;
 	}
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	if (j->tls == ROUTE_TLS_VERIFY) {
+	/* tls_check: the chain and name are checked all the same, and the
+	   result only read after the handshake (SSL_VERIFY_NONE goes on) */
+	bool verify = j->tls == ROUTE_TLS_VERIFY, check = verify || j->tls_check;
+	if (check) {
 		if (j->ca_file != NULL)
 			SSL_CTX_load_verify_locations(c->ctx, j->ca_file, NULL);
 		else
 			SSL_CTX_set_default_verify_paths(c->ctx);
-		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	} else {
-		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
 	}
+	SSL_CTX_set_verify(c->ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	SSL *ssl = SSL_new(c->ctx);
 	if (ssl == NULL) {
 		fail(c, 451, "4.7.5 TLS session");
@@ -244,7 +246,7 @@ static int start_tls(struct client *c)
 	}
 	SSL_set_fd(ssl, c->d.fd);
 	SSL_set_tlsext_host_name(ssl, j->host);
-	if (j->tls == ROUTE_TLS_VERIFY)
+	if (check)
 		SSL_set1_host(ssl, j->host);
 	c->off = c->len = 0;		    /* nothing read before the handshake survives it */
 	deadline_in(c, j->command_timeout); /* the handshake as a whole */
@@ -258,9 +260,14 @@ static int start_tls(struct client *c)
 			fail(c, 451, "4.7.5 TLS handshake with %.200s failed%s%s", j->host,
 			     v != X509_V_OK ? ": " : "",
 			     v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+		j->tls_failed = c->io != IO_TIMEOUT;
 		SSL_free(ssl);
 		return -1;
 	}
+	long v = SSL_get_verify_result(ssl);
+	if (j->tls_check && !verify && v != X509_V_OK)
+		snprintf(j->tls_problem, sizeof(j->tls_problem), "certificate of %.100s: %s",
+			 j->host, X509_verify_cert_error_string(v));
 	j->tls_used = true;
 	c->tls_on = true;
 	return 1;
@@ -500,6 +507,8 @@ struct smtp_client *smtp_client_open(struct smtp_client_job *j)
 	j->timed_out = false;
 	j->code = 0;
 	j->reply[0] = '\0';
+	j->tls_failed = false;
+	j->tls_problem[0] = '\0';
 	if (!tcp_connect(c))
 		goto fail;
 	deadline_in(c, j->command_timeout); /* RFC 5321 §4.5.3.2.1: 5 minutes */
@@ -534,6 +543,7 @@ struct smtp_client *smtp_client_open(struct smtp_client_job *j)
 	} else if (j->tls >= ROUTE_TLS_ENCRYPT) {
 		fail(c, 451, "4.7.4 %.200s does not offer STARTTLS, required for this route",
 		     j->host);
+		j->tls_failed = true;
 		goto fail;
 	}
 	if (j->auth_user != NULL) {

@@ -37,7 +37,9 @@ struct smtp_client_job {
 	struct sockaddr_storage addr; /* IPv6 or IPv4, with the port */
 	socklen_t addr_len;
 	enum route_tls tls;
-	const char *ca_file; /* for ROUTE_TLS_VERIFY; NULL: the system's CAs */
+	const char *ca_file; /* for ROUTE_TLS_VERIFY (and tls_check); NULL: the system's CAs */
+	bool tls_check;	     /* below ROUTE_TLS_VERIFY: check the certificate against host
+				only to report it in tls_problem (MTA-STS testing mode) */
 	const char *auth_user, *auth_secret;
 	const char *sender;
 	const char *body; /* wire form */
@@ -56,9 +58,12 @@ struct smtp_client_job {
 	int code;     /* else why not: 4xx (try again) or 5xx (give up) */
 	char reply[SMTP_CLIENT_REPLY_MAX];
 	bool tls_used, dsn_offered;
-	bool downgraded; /* sent as 7 bits (mime/mime.h): no 8BITMIME there */
-	bool reencoded;	 /* long lines were encoded (mime/mime.h) */
-	bool timed_out;	 /* a time limit ran out: the next hop is slow */
+	bool downgraded;       /* sent as 7 bits (mime/mime.h): no 8BITMIME there */
+	bool reencoded;	       /* long lines were encoded (mime/mime.h) */
+	bool timed_out;	       /* a time limit ran out: the next hop is slow */
+	bool tls_failed;       /* the TLS the job required was not had: STARTTLS missing or
+				  refused, the handshake or the certificate failed */
+	char tls_problem[160]; /* with tls_check: why the certificate would not pass, or "" */
 };
 
 /* Returns job->session: connect, one transaction, QUIT. */
