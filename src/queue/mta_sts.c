@@ -14,7 +14,8 @@
  * tests and labs.
  *
  * The caches: an array in memory shared by the delivery threads (under a
- * mutex, at most CACHE_MAX domains, the oldest fetch making room), and one
+ * mutex, at most CACHE_MAX domains, the oldest fetch making room; beside
+ * it the fetches that failed, not tried again for FAILED_PAUSE), and one
  * file a domain under <data_dir>/mta-sts/ (mta_sts_cache_write's form,
  * written to a temporary name, fsynced, renamed, the folder fsynced), read
  * when the memory has nothing, so a restart keeps the policies.
@@ -38,7 +39,9 @@
 #include <unistd.h>
 
 #define CACHE_MAX 1024
-#define TXT_MAX 8 /* records read at _mta-sts.<domain> */
+#define FAILED_MAX 256
+#define FAILED_PAUSE 300 /* seconds without a new fetch after one failed */
+#define TXT_MAX 8	 /* records read at _mta-sts.<domain> */
 #define FILE_MAX (16 * 1024)
 
 struct entry {
@@ -49,6 +52,16 @@ struct entry {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry *cache;
 static size_t n_cache;
+
+/* Fetches that failed, by domain and TXT id: not tried again for
+   FAILED_PAUSE, so a broken policy server does not cost every retry a
+   fetch of up to mta_sts_timeout. */
+struct failed {
+	char domain[256];
+	char id[MTA_STS_ID_MAX + 1];
+	int64_t until;
+};
+static struct failed failed[FAILED_MAX];
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -116,6 +129,32 @@ static void mem_put(const char *domain, const struct mta_sts_policy *p)
 	}
 	snprintf(cache[at].domain, sizeof(cache[at].domain), "%s", domain);
 	cache[at].p = *p;
+	pthread_mutex_unlock(&cache_lock);
+}
+
+static bool failed_recently(const char *domain, const char *id, int64_t now)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&cache_lock);
+	for (size_t i = 0; i < FAILED_MAX && !found; i++)
+		found = failed[i].until > now && strcmp(failed[i].domain, domain) == 0 &&
+			strcmp(failed[i].id, id) == 0;
+	pthread_mutex_unlock(&cache_lock);
+	return found;
+}
+
+static void failed_put(const char *domain, const char *id, int64_t now)
+{
+	size_t at = 0;
+
+	pthread_mutex_lock(&cache_lock);
+	for (size_t i = 1; i < FAILED_MAX; i++) /* the one ending first makes room */
+		if (failed[i].until < failed[at].until)
+			at = i;
+	snprintf(failed[at].domain, sizeof(failed[at].domain), "%s", domain);
+	snprintf(failed[at].id, sizeof(failed[at].id), "%s", id);
+	failed[at].until = now + FAILED_PAUSE;
 	pthread_mutex_unlock(&cache_lock);
 }
 
@@ -360,7 +399,13 @@ bool mta_sts_policy_for(const struct config *cfg, const char *domain, struct mta
 	}
 	struct mta_sts_policy fresh;
 	memset(&fresh, 0, sizeof(fresh));
+	if (failed_recently(name, id, now)) {
+		if (valid)
+			*out = cached;
+		return valid;
+	}
 	if (!fetch(dc, name, &fresh, why, sizeof(why))) {
+		failed_put(name, id, now);
 		log_warn("mta-sts domain=%s id=%s: cannot fetch the policy: %s%s", name, id, why,
 			 valid ? " (the cached policy stays in force)" : "");
 		if (valid)

@@ -7,7 +7,8 @@
  * soon after new mail is queued) it asks a delivery thread for the messages
  * that are due, and hands each one, once, to a delivery agent: a thread of
  * its own pool that resolves the route (a configured next hop, or the MX
- * hosts), runs the SMTP client, and records the outcome per recipient in
+ * hosts, filtered and held to verified TLS by the domain's MTA-STS policy:
+ * queue/mta_sts.h), runs the SMTP client, and records the outcome per recipient in
  * the store with the reports it owes the sender, in one transaction. A
  * recipient whose next hop accepted it is never tried again; retries back
  * off from retry_min to retry_max; after delay_warning the sender gets a

@@ -8,14 +8,19 @@ command ([delivery] ca_file, mta_sts_port); aiosmtpd sinks on port 25 of
 CA, or without STARTTLS. So this test needs root, like test_dns.py.
 
 Each domain is one case: enforce with a matching MX and a valid certificate
-(delivered, the log names the policy), enforce with an MX the policy does
+(delivered, the log names the policy); enforce with an MX the policy does
 not list, with an MX without STARTTLS, with an MX whose certificate names
-another host (all deferred "4.7.5 MTA-STS"), testing mode (delivered, what failed is logged), no TXT record
-(no policy, even though a policy is served). Then the cache: with the policy
-server stopped the cached policies stay enforced, across a restart too (the
-disk cache); a new TXT id makes the policy fetched again."""
+another host (all deferred "4.7.5 MTA-STS"); testing mode (delivered, what
+would have failed logged: the MX, no TLS, a certificate for another name);
+no TXT record (no policy, even though a policy is served); policies that
+cannot be had (404, a redirect, not text/plain, over 64 KiB, invalid:
+logged, no policy, and not fetched again on a retry). Then the cache: with
+the policy server stopped the cached policies stay enforced, across a
+restart too (the disk cache); a new TXT id makes the policy fetched again."""
 import http.server
+import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,15 +37,25 @@ import test_delivery as D  # noqa: E402
 
 from aiosmtpd.controller import Controller  # noqa: E402
 
+# the sinks' failed handshakes are this test's point, not news
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+
 # this test's ports (21300-21399) and loopback addresses (127.0.213.x)
 PORTS = range(21300, 21400)
 MX_GOOD, MX_STRAY, MX_PLAIN = "127.0.213.1", "127.0.213.2", "127.0.213.3"
-DOMAINS = ("good.test", "stray.test", "plain.test", "trial.test", "notxt.test", "badcert.test")
+DOMAINS = ("good.test", "stray.test", "plain.test", "trial.test", "notxt.test", "badcert.test",
+           "trialcert.test")
+# policies that cannot be had: each domain is delivered as without one
+BROKEN = {"missing.test": "HTTP status 404", "moved.test": "HTTP status 301",
+          "html.test": "Content-Type text/html, not text/plain",
+          "huge.test": "the policy is larger than 65536 octets",
+          "garbled.test": "invalid policy: version is not STSv1"}
+ALL = DOMAINS + tuple(BROKEN)
 
 
 def zones(ids):
     z = ['  local-zone: "test." static']
-    for d in DOMAINS:
+    for d in ALL:
         z.append('  local-data: "mta-sts.%s. A 127.0.0.1"' % d)
         if d in ids:
             z.append("  local-data: '_mta-sts.%s. TXT \"v=STSv1; id=%s;\"'" % (d, ids[d]))
@@ -55,8 +70,11 @@ def zones(ids):
           # its MX answers with mx.stray.test's certificate
           '  local-data: "badcert.test. MX 10 mx.badcert.test."',
           '  local-data: "mx.badcert.test. A %s"' % MX_STRAY,
+          '  local-data: "trialcert.test. MX 10 mx.trialcert.test."',
+          '  local-data: "mx.trialcert.test. A %s"' % MX_STRAY,
           # a spf-like record beside the policy's: only v=STSv1 ones count
           "  local-data: '_mta-sts.good.test. TXT \"v=spf1 -all\"'"]
+    z += ['  local-data: "%s. MX 10 mx.plain.test."' % d for d in BROKEN]
     return "\n".join(z) + "\n"
 
 
@@ -67,6 +85,14 @@ POLICIES = {
     "trial.test": "version: STSv1\nmode: testing\nmx: mx.good.test\nmax_age: 86400\n",
     "notxt.test": "version: STSv1\nmode: enforce\nmx: mx.good.test\nmax_age: 86400\n",
     "badcert.test": "version: STSv1\nmode: enforce\nmx: mx.badcert.test\nmax_age: 86400\n",
+    "trialcert.test": "version: STSv1\nmode: testing\nmx: mx.trialcert.test\nmax_age: 86400\n",
+    # (status, Content-Type, body, more header fields)
+    "moved.test": (301, "text/plain", "", {"Location": "/elsewhere.txt"}),
+    "html.test": (200, "text/html", "version: STSv1\nmode: enforce\nmx: x.test\nmax_age: 9\n",
+                  {}),
+    "huge.test": (200, "text/plain", "version: STSv1\nmode: enforce\nmx: x.test\nmax_age: 9\n"
+                  + "x-pad: %s\n" % ("x" * 70000), {}),
+    "garbled.test": "version: STSv2\nmode: enforce\nmx: x.test\nmax_age: 9\n",
 }
 
 
@@ -183,10 +209,14 @@ class PolicyServer:
                 if self.path != "/.well-known/mta-sts.txt" or body is None:
                     self.send_error(404)
                     return
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                status, ctype, text, more = body if isinstance(body, tuple) else (
+                    200, "text/plain; charset=utf-8", body, {})
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
+                for k, v in more.items():
+                    self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -195,6 +225,8 @@ class PolicyServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        # a client that hangs up mid-body (the policy over 64 KiB) is expected
+        self.httpd.handle_error = lambda request, address: None
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -215,6 +247,10 @@ def rcpts(sink):
     return sorted(t for m in sink.messages for t in m[1])
 
 
+def stray_rcpts(sink):
+    return [t for t in rcpts(sink) if t.endswith("@stray.test")]
+
+
 def test_policies_enforced_cached_and_refetched():
     if os.geteuid() != 0:
         print("skipped: needs root for port 25 on 127.0.213.x")
@@ -222,9 +258,9 @@ def test_policies_enforced_cached_and_refetched():
     ca = CA()
     dns_port = pick_port()
     https_port = pick_port((dns_port,))
-    ids = {d: "1" for d in DOMAINS if d != "notxt.test"}
+    ids = {d: "1" for d in ALL if d != "notxt.test"}
     dns = Unbound(dns_port, ids)
-    web = PolicyServer(https_port, ca.context("policy", ["mta-sts." + d for d in DOMAINS]))
+    web = PolicyServer(https_port, ca.context("policy", ["mta-sts." + d for d in ALL]))
     stops = [dns.stop, dns.cleanup]
     srv = None
     try:
@@ -240,8 +276,10 @@ def test_policies_enforced_cached_and_refetched():
         srv = D.server(conf)
         srv.start()
         s = srv.submission(D.ALICE)
-        for d in DOMAINS:
+        for d in ALL:
             s.sendmail(D.ALICE, ["a@" + d], b"Subject: %s\r\n\r\nx\r\n" % d.encode())
+        # the sink answers 451 to later@: retried, but not fetched again
+        s.sendmail(D.ALICE, ["later@missing.test"], b"Subject: retried\r\n\r\nx\r\n")
         s.quit()
         # enforce, the MX in the policy, a valid certificate: delivered
         D.wait(lambda: "a@good.test" in rcpts(gsink), what="delivery to good.test")
@@ -273,7 +311,23 @@ def test_policies_enforced_cached_and_refetched():
         srv.wait_log(r"result=sent ms=\S+ to=<a@notxt.test> relay=mx.plain.test\[%s\]:25 "
                      r"starttls=no status=" % MX_PLAIN)
         assert "notxt.test" not in web.fetches, web.fetches
-        assert ssink.messages == [] and "a@plain.test" not in rcpts(psink)
+        # a policy that cannot be had: logged, and no policy
+        for d, why in BROKEN.items():
+            D.wait(lambda: "a@" + d in rcpts(psink), what="delivery to " + d)
+            assert srv.wait_log(r"mta-sts domain=%s id=1: cannot fetch the policy: mta-sts.%s: "
+                                % (d, d) + why.replace("(", r"\(")), srv.log_text()
+            srv.wait_log(r"result=sent ms=\S+ to=<a@%s> relay=mx.plain.test\S+ starttls=no "
+                         r"status=" % d)
+        assert web.fetches.get("moved.test") == 1, web.fetches  # not followed
+        D.wait(lambda: len(re.findall(r"result=deferred ms=\S+ to=<later@missing.test>",
+                              srv.log_text())) >= 3, what="retries to missing.test")
+        assert web.fetches.get("missing.test") == 1, web.fetches
+        # testing, a certificate for another name: delivered, the fault logged
+        D.wait(lambda: "a@trialcert.test" in rcpts(ssink), what="delivery to trialcert.test")
+        srv.wait_log(r"result=sent ms=\S+ to=<a@trialcert.test> relay=mx.trialcert.test\[%s\]:25 "
+                     r"starttls=yes mta-sts=testing mta-sts-id=1 mta-sts-fail=\"certificate of "
+                     r"mx.trialcert.test: hostname mismatch\" " % MX_STRAY)
+        assert stray_rcpts(ssink) == [] and "a@plain.test" not in rcpts(psink)
         fetched = dict(web.fetches)
 
         # the policy server goes away: the cached policies stay in force
@@ -297,15 +351,15 @@ def test_policies_enforced_cached_and_refetched():
             time.sleep(0.1)
         assert "to=<b@stray.test> relay=none mta-sts=enforce mta-sts-id=1 status=4.7.5" in \
             srv.log_text()[mark:], srv.log_text()[mark:]
-        assert ssink.messages == []
+        assert stray_rcpts(ssink) == []
 
         # a new id: the policy is fetched again (now it lists mx.stray.test)
-        web = PolicyServer(https_port, ca.context("policy2", ["mta-sts." + d for d in DOMAINS]))
+        web = PolicyServer(https_port, ca.context("policy2", ["mta-sts." + d for d in ALL]))
         web.policies["stray.test"] = ("version: STSv1\nmode: enforce\nmx: mx.stray.test\n"
                                       "max_age: 86400\n")
         ids["stray.test"] = "2"
         dns.restart(ids)
-        D.wait(lambda: rcpts(ssink) == ["a@stray.test", "b@stray.test"],
+        D.wait(lambda: stray_rcpts(ssink) == ["a@stray.test", "b@stray.test"],
                what="delivery after the new policy", timeout=30)
         srv.wait_log(r"result=sent ms=\S+ to=<a@stray.test> relay=mx.stray.test\[%s\]:25 "
                      r"starttls=yes mta-sts=enforce mta-sts-id=2 " % MX_STRAY)
