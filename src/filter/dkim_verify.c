@@ -79,7 +79,8 @@ struct dkim_verify *dkim_verify_begin(const char *msg, size_t len)
 		}
 		snprintf(s->res.algorithm, sizeof(s->res.algorithm), "%s",
 			 dkim_alg_name(s->sig.alg));
-		char name[sizeof(s->key_name) + 64];
+		/* room for any selector and domain: no truncation to reason about */
+		char name[sizeof(s->sig.selector) + sizeof(s->sig.domain) + 16];
 		snprintf(name, sizeof(name), "%s._domainkey.%s", s->sig.selector, s->sig.domain);
 		if (strlen(name) >= sizeof(s->key_name))
 			decide(s, DKIM_PERMERROR, "key name too long");

@@ -650,7 +650,8 @@ static int expand(const struct spf *s, const struct frame *f, const char *spec, 
 			return -1;
 		p = dot + 1;
 	}
-	snprintf(out, DNS_NAME_MAX, "%s", p);
+	size_t n = strlen(p); /* at most 253 now */
+	memcpy(out, p, n + 1);
 	return name_ok(out, false) ? 0 : -1;
 }
 
