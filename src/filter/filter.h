@@ -65,8 +65,15 @@ struct filter_config {
 	char *quarantine;	   /* where quarantined mail goes; NULL: the postmaster */
 	/* the sender checks (smtp/smtp_checks.c) */
 	bool spf;
-	unsigned dns_timeout; /* seconds for all of one message's DNS questions */
+	bool dkim_verify;
+	bool dmarc;		     /* with spf and dkim_verify only */
+	int dmarc_reject_action;     /* enum filter_dmarc_action: a failure under p=reject */
+	int dmarc_quarantine_action; /* the same under p=quarantine */
+	unsigned dns_timeout;	     /* seconds for all of one message's DNS questions */
 };
+
+/* What a DMARC failure leads to (the order of the config's names). */
+enum filter_dmarc_action { FILTER_DMARC_REJECT, FILTER_DMARC_QUARANTINE, FILTER_DMARC_ACCEPT };
 
 /* Whether any content filter is configured. */
 bool filter_enabled(const struct filter_config *fc);

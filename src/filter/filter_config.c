@@ -10,6 +10,8 @@
 
 /* the order of enum filter_policy */
 static const char *const policies[] = {"accept", "tempfail", NULL};
+/* the order of enum filter_dmarc_action */
+static const char *const dmarc_actions[] = {"reject", "quarantine", "accept", NULL};
 
 /* An address of ours that quarantined mail goes to: local@domain, no
    spaces or angle brackets (it is looked up as a recipient). */
@@ -66,6 +68,19 @@ static const struct config_key filter_keys[] = {
     {.name = "quarantine", .type = CONFIG_STR, .off = F(quarantine), .check = check_address},
     /* the sender checks of mail from outside (port 25, no login) */
     {.name = "spf", .type = CONFIG_BOOL, .off = F(spf), .def = "yes"},
+    {.name = "dkim_verify", .type = CONFIG_BOOL, .off = F(dkim_verify), .def = "yes"},
+    {.name = "dmarc", .type = CONFIG_BOOL, .off = F(dmarc), .def = "yes"},
+    /* the sender domain's own word is followed by default (RFC 7489 §6.3) */
+    {.name = "dmarc_reject_action",
+     .type = CONFIG_ENUM,
+     .off = F(dmarc_reject_action),
+     .def = "reject",
+     .names = dmarc_actions},
+    {.name = "dmarc_quarantine_action",
+     .type = CONFIG_ENUM,
+     .off = F(dmarc_quarantine_action),
+     .def = "quarantine",
+     .names = dmarc_actions},
     /* all the DNS questions of one message's checks together, and each
        one: a resolver that does not answer delays the message no longer */
     {.name = "dns_timeout",

@@ -2,28 +2,38 @@
 /*
  * smtp_checks.c - the sender checks of mail from outside, between the end
  * of DATA and the content filters: SPF (RFC 7208) of the MAIL FROM
- * identity (or of the HELO name for the null sender), its result written
- * into an Authentication-Results field (RFC 8601) at the top of the
- * message, and such fields that claim our host name but came with the
- * message removed first (§5). The milters and clamd then see the message
- * as it will be stored, our field included, so a milter may act on it.
+ * identity (or of the HELO name for the null sender), DKIM (RFC 6376) of
+ * every signature the message carries (up to DKIM_VERIFY_MAX), and DMARC
+ * (RFC 7489) of the From: domain from those two; the results written into
+ * an Authentication-Results field (RFC 8601) at the top of the message,
+ * and such fields that claim our host name but came with the message
+ * removed first (§5). The milters and clamd then see the message as it
+ * will be stored, our field included, so a milter may act on it.
  *
  * The steps (the session reads no input meanwhile; a client that leaves
  * ends them, its DNS questions cancelled):
- *   1. smtp_checks_submit (loop): the job is held on the loop
- *      (proto_job_hold) while the SPF machine's questions go to the
- *      asynchronous resolver (env->dns, libunbound) one after the other, all
- *      within [filter] dns_timeout; what is unanswered by then counts as a
- *      temporary error.
- *   2. work_checks, on the filters' threads: the field is made and put on
- *      top, forged ones dropped (a copy of the message: no loop time spent
- *      on its size).
- *   3. finish_checks (loop): the results are logged, then the content
- *      filters or the commit (smtp_data_filter_or_commit).
+ *   1. work_parse, on the filters' threads (only with DKIM or DMARC on):
+ *      the DKIM-Signature fields and the From: domain are read from the
+ *      message; no loop time is spent on its size.
+ *   2. ask (loop): the job is held on the loop (proto_job_hold) while the
+ *      questions go to the asynchronous resolver (env->dns, libunbound):
+ *      SPF's one after the other, each signature's key, DMARC's record
+ *      (then the organisational domain's), the three machines side by side,
+ *      all within [filter] dns_timeout; what is unanswered by then counts
+ *      as a temporary error.
+ *   3. work_checks, on the filters' threads: the keys are read and the
+ *      signatures checked (the hashing), DMARC weighs SPF and DKIM, the
+ *      field is made and put on top, forged ones dropped.
+ *   4. finish_checks (loop): the results are logged; a DMARC failure
+ *      meets [filter] dmarc_reject_action / dmarc_quarantine_action (a
+ *      refusal, the quarantine, or nothing); then the content filters or
+ *      the commit (smtp_data_filter_or_commit).
  * Submission and logged-in sessions are ours: they are not checked.
  */
 #include "dns/dns_async.h"
 #include "filter/authres.h"
+#include "filter/dkim.h"
+#include "filter/dmarc.h"
 #include "filter/filter.h"
 #include "filter/spf.h"
 #include "net/loop.h"
@@ -54,9 +64,34 @@ struct smtp_checks {
 	bool spf_on, spf_helo; /* helo: the null sender's check is of the HELO name */
 	enum spf_result spf_result;
 	char spf_domain[256], spf_reason[160], spf_identity[SMTP_PATH_MAX + 1];
-	/* step 2's */
+	/* DKIM: the keys' answers are kept for step 3, which reads them */
+	bool dkim_on;
+	struct dkim_verify *dkim;
+	size_t n_sigs;
+	struct dns_query *dkim_q[DKIM_VERIFY_MAX];
+	struct dns_answer dkim_a[DKIM_VERIFY_MAX];
+	bool dkim_asked[DKIM_VERIFY_MAX], dkim_got[DKIM_VERIFY_MAX];
+	/* DMARC */
+	bool dmarc_on, from_ok;
+	char from_domain[256];
+	struct dmarc *dmarc;
+	struct dns_query *dmarc_q;
+	bool dmarc_timed_out;
+	enum dmarc_result dmarc_result;
+	enum dmarc_policy dmarc_policy;
+	char dmarc_reason[160];
+	/* step 3's */
 	size_t forged;
 };
+
+static void dkim_answers_free(struct smtp_checks *c)
+{
+	for (size_t i = 0; i < DKIM_VERIFY_MAX; i++)
+		if (c->dkim_got[i]) {
+			dns_answer_free(&c->dkim_a[i]);
+			c->dkim_got[i] = false;
+		}
+}
 
 void smtp_checks_free(struct smtp_checks **cp)
 {
@@ -66,8 +101,16 @@ void smtp_checks_free(struct smtp_checks **cp)
 		return;
 	if (c->spf_q != NULL)
 		dns_async_cancel(c->dns, &c->spf_q);
+	for (size_t i = 0; i < DKIM_VERIFY_MAX; i++)
+		if (c->dkim_q[i] != NULL)
+			dns_async_cancel(c->dns, &c->dkim_q[i]);
+	if (c->dmarc_q != NULL)
+		dns_async_cancel(c->dns, &c->dmarc_q);
 	loop_timer_del(c->loop, &c->deadline);
 	spf_free(&c->spf);
+	dkim_verify_free(&c->dkim);
+	dkim_answers_free(c);
+	dmarc_free(&c->dmarc);
 	free(c);
 	*cp = NULL;
 }
@@ -76,11 +119,11 @@ bool smtp_checks_wanted(const struct smtp_session *s)
 {
 	const struct filter_config *fc = filter_config(smtp_cfg(s));
 
-	return s->svc->env->dns != NULL && s->svc->env->filters != NULL && fc->spf &&
-	       s->auth == NULL && !smtp_role_submission(s);
+	return s->svc->env->dns != NULL && s->svc->env->filters != NULL &&
+	       (fc->spf || fc->dkim_verify) && s->auth == NULL && !smtp_role_submission(s);
 }
 
-/* --- step 2 (a filter thread) and 3 (loop) ------------------------------------------- */
+/* --- step 3 (a filter thread) and 4 (loop) ------------------------------------------- */
 
 static void add_spf(struct authres *ar, const struct smtp_checks *c)
 {
@@ -92,6 +135,67 @@ static void add_spf(struct authres *ar, const struct smtp_checks *c)
 		authres_prop(ar, "smtp.mailfrom", c->spf_identity);
 }
 
+/* One result per signature (RFC 8601 §2.7.1), header.d, header.s and
+   header.b (RFC 6008) to tell them apart; "dkim=none" without one. */
+static void add_dkim(struct authres *ar, const struct smtp_checks *c)
+{
+	if (c->n_sigs == 0) {
+		authres_add(ar, "dkim", "none", NULL);
+		return;
+	}
+	for (size_t i = 0; i < c->n_sigs; i++) {
+		const struct dkim_result *r = dkim_verify_result(c->dkim, i);
+		authres_add(ar, "dkim", dkim_status_name(r->result),
+			    r->reason[0] != '\0' ? r->reason : NULL);
+		if (r->domain[0] != '\0')
+			authres_prop(ar, "header.d", r->domain);
+		if (r->selector[0] != '\0')
+			authres_prop(ar, "header.s", r->selector);
+		if (r->algorithm[0] != '\0')
+			authres_prop(ar, "header.a", r->algorithm);
+		if (r->b_prefix[0] != '\0')
+			authres_prop(ar, "header.b", r->b_prefix);
+	}
+}
+
+static void add_dmarc(struct authres *ar, const struct smtp_checks *c)
+{
+	authres_add(ar, "dmarc", dmarc_result_name(c->dmarc_result),
+		    c->dmarc_reason[0] != '\0' ? c->dmarc_reason : NULL);
+	if (c->from_ok)
+		authres_prop(ar, "header.from", c->from_domain);
+}
+
+/* The signatures checked with the keys found, then DMARC from the SPF
+   and DKIM results. */
+static void evaluate(struct smtp_checks *c)
+{
+	int pass[DKIM_VERIFY_MAX];
+	const char *domains[DKIM_VERIFY_MAX];
+
+	if (c->dkim != NULL) {
+		for (size_t i = 0; i < c->n_sigs; i++)
+			if (c->dkim_got[i])
+				dkim_verify_key(c->dkim, i, &c->dkim_a[i]);
+		dkim_verify_finish(c->dkim);
+		dkim_answers_free(c);
+	}
+	if (!c->dmarc_on || !c->from_ok)
+		return;
+	for (size_t i = 0; i < c->n_sigs; i++) {
+		const struct dkim_result *r = dkim_verify_result(c->dkim, i);
+		pass[i] = r->result == DKIM_PASS;
+		domains[i] = r->domain;
+	}
+	if (c->dmarc != NULL && !c->dmarc_timed_out) {
+		dmarc_evaluate(c->dmarc, c->spf_result, c->spf_domain, pass, domains, c->n_sigs);
+		c->dmarc_result = dmarc_result(c->dmarc);
+		c->dmarc_policy = dmarc_policy(c->dmarc);
+		snprintf(c->dmarc_reason, sizeof(c->dmarc_reason), "%s", dmarc_reason(c->dmarc));
+	}
+	dmarc_free(&c->dmarc);
+}
+
 static void work_checks(void *thread_ctx, void *p)
 {
 	struct smtp_job *job = p;
@@ -100,9 +204,14 @@ static void work_checks(void *thread_ctx, void *p)
 	struct buf out = {0};
 
 	(void)thread_ctx;
+	evaluate(c);
 	struct authres *ar = authres_new(c->hostname);
 	if (c->spf_on)
 		add_spf(ar, c);
+	if (c->dkim_on)
+		add_dkim(ar, c);
+	if (c->dmarc_on)
+		add_dmarc(ar, c);
 	char *field = authres_format(ar);
 	authres_free(&ar);
 	size_t n = authres_find_forged(job->msg.data, job->msg.len, c->hostname, spans, FORGED_MAX);
@@ -124,31 +233,115 @@ static void work_checks(void *thread_ctx, void *p)
 	job->dmsg.len = job->msg.len;
 }
 
+/* "dkim=pass:example.org/sel,fail:other.test/s2" for the log */
+static void dkim_summary(const struct smtp_checks *c, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (!c->dkim_on) {
+		snprintf(out, cap, "off");
+		return;
+	}
+	if (c->n_sigs == 0) {
+		snprintf(out, cap, "none");
+		return;
+	}
+	for (size_t i = 0; i < c->n_sigs && o < cap; i++) {
+		const struct dkim_result *r = dkim_verify_result(c->dkim, i);
+		int k =
+		    snprintf(out + o, cap - o, "%s%s:%.100s/%.60s", i > 0 ? "," : "",
+			     dkim_status_name(r->result), r->domain[0] != '\0' ? r->domain : "-",
+			     r->selector[0] != '\0' ? r->selector : "-");
+		if (k < 0)
+			break;
+		o += (size_t)k;
+	}
+}
+
+static const char *policy_name(enum dmarc_policy p)
+{
+	return p == DMARC_POLICY_REJECT	      ? "reject"
+	       : p == DMARC_POLICY_QUARANTINE ? "quarantine"
+					      : "none";
+}
+
+/* What the DMARC result asks of this message under the config. */
+static enum filter_dmarc_action dmarc_action(const struct smtp_checks *c,
+					     const struct filter_config *fc)
+{
+	if (!c->dmarc_on || c->dmarc_result != DMARC_FAIL)
+		return FILTER_DMARC_ACCEPT;
+	if (c->dmarc_policy == DMARC_POLICY_REJECT)
+		return (enum filter_dmarc_action)fc->dmarc_reject_action;
+	if (c->dmarc_policy == DMARC_POLICY_QUARANTINE)
+		return (enum filter_dmarc_action)fc->dmarc_quarantine_action;
+	return FILTER_DMARC_ACCEPT;
+}
+
+static const char *action_name(enum filter_dmarc_action a)
+{
+	return a == FILTER_DMARC_REJECT	      ? "reject"
+	       : a == FILTER_DMARC_QUARANTINE ? "quarantine"
+					      : "accept";
+}
+
 static void finish_checks(struct smtp_session *s, struct smtp_job *job)
 {
 	struct smtp_checks *c = job->chk;
+	const struct filter_config *fc = filter_config(smtp_cfg(s));
+	char dkim[600], dmarc[800];
 
+	dkim_summary(c, dkim, sizeof(dkim));
+	enum filter_dmarc_action act = dmarc_action(c, fc);
+	if (c->dmarc_on)
+		snprintf(dmarc, sizeof(dmarc),
+			 " dmarc=%s dmarc_domain=%s dmarc_policy=%s%s%s%s%s%s",
+			 dmarc_result_name(c->dmarc_result), c->from_ok ? c->from_domain : "-",
+			 policy_name(c->dmarc_policy),
+			 c->dmarc_reason[0] != '\0' ? " dmarc_reason=\"" : "", c->dmarc_reason,
+			 c->dmarc_reason[0] != '\0' ? "\"" : "",
+			 c->dmarc_result == DMARC_FAIL ? " dmarc_action=" : "",
+			 c->dmarc_result == DMARC_FAIL ? action_name(act) : "");
+	else
+		snprintf(dmarc, sizeof(dmarc), " dmarc=off");
 	bool why = c->spf_reason[0] != '\0';
-	log_info("sid=%s qid=%s checks spf=%s spf_domain=%s%s%s%s forged_authres=%zu", s->core.sid,
-		 job->qid, c->spf_on ? spf_result_name(c->spf_result) : "off",
+	log_info("sid=%s qid=%s checks spf=%s spf_domain=%s%s%s%s dkim=%s%s forged_authres=%zu",
+		 s->core.sid, job->qid, c->spf_on ? spf_result_name(c->spf_result) : "off",
 		 c->spf_domain[0] != '\0' ? c->spf_domain : "-", why ? " spf_reason=\"" : "",
-		 why ? c->spf_reason : "", why ? "\"" : "", c->forged);
+		 why ? c->spf_reason : "", why ? "\"" : "", dkim, dmarc, c->forged);
+	if (act == FILTER_DMARC_REJECT) {
+		/* RFC 7489 §6.7 and §7.3: refused after DATA, the policy named */
+		smtp_reply(s, 550, "5.7.1 Message refused: it fails the DMARC policy of %.200s",
+			   c->from_domain);
+		smtp_data_logged(s, job->qid, job->msg.len, "refused by DMARC policy");
+		smtp_tx_reset(s);
+		return;
+	}
 	struct smtp_job *j = smtp_job_carry(s, job);
+	if (act == FILTER_DMARC_QUARANTINE)
+		snprintf(j->quarantine, sizeof(j->quarantine), "DMARC policy of %.150s (%s)",
+			 c->from_domain, policy_name(c->dmarc_policy));
 	smtp_data_filter_or_commit(s, j);
 }
 
-/* --- step 1 (loop) -------------------------------------------------------------------------- */
+/* --- step 2 (loop) -------------------------------------------------------------------------- */
 
-/* Every answer is in (or the time is up): on to step 2. in_frame: called
-   from within the session's frame (the DATA command itself). */
-static void questions_done(struct smtp_checks *c, bool in_frame)
+enum frame {
+	FRAME_NONE, /* a callback of the loop's: the session's frame is entered */
+	FRAME_CMD,  /* within the DATA command itself */
+	FRAME_JOB,  /* within a job's finish (job_finish ends the command) */
+};
+
+/* Every answer is in (or the time is up): on to step 3. */
+static void questions_done(struct smtp_checks *c, enum frame fr)
 {
 	struct smtp_session *s = c->s;
 	struct smtp_job *job = c->job;
 	char qid[sizeof(job->qid)];
 
 	loop_timer_del(c->loop, &c->deadline);
-	if (!in_frame)
+	if (fr == FRAME_NONE)
 		proto_session_enter(&s->core);
 	proto_job_release(&job->core);
 	snprintf(qid, sizeof(qid), "%s", job->qid);
@@ -160,16 +353,22 @@ static void questions_done(struct smtp_checks *c, bool in_frame)
 		smtp_tx_reset(s);
 		smtp_cmd_finish(s);
 	}
-	if (!in_frame)
+	if (fr == FRAME_NONE)
 		proto_session_steps(&s->core);
 }
 
 static bool questions_out(const struct smtp_checks *c)
 {
-	return c->spf_q != NULL;
+	if (c->spf_q != NULL || c->dmarc_q != NULL)
+		return true;
+	for (size_t i = 0; i < c->n_sigs; i++)
+		if (c->dkim_q[i] != NULL)
+			return true;
+	return false;
 }
 
 static void spf_answered(const struct dns_question *q, struct dns_answer *a, void *ctx);
+static void dmarc_answered(const struct dns_question *q, struct dns_answer *a, void *ctx);
 
 /* Asks the SPF machine's next question; false when it has its result. */
 static bool spf_ask(struct smtp_checks *c)
@@ -192,6 +391,29 @@ static bool spf_ask(struct smtp_checks *c)
 	}
 }
 
+/* The same for DMARC's record: the From: domain's, then the organisational
+   domain's; dmarc_evaluate() in step 3 gives the result. */
+static void dmarc_ask(struct smtp_checks *c)
+{
+	for (;;) {
+		const struct dns_question *q = dmarc_next(c->dmarc);
+		if (q == NULL)
+			return;
+		c->dmarc_q = dns_async_query(c->dns, q, dmarc_answered, c);
+		if (c->dmarc_q != NULL)
+			return;
+		struct dns_answer a;
+		dns_answer_init(&a, q->type, DNS_RESULT_TEMP);
+		dmarc_answer(c->dmarc, &a);
+	}
+}
+
+static void answered(struct smtp_checks *c)
+{
+	if (!questions_out(c))
+		questions_done(c, FRAME_NONE);
+}
+
 static void spf_answered(const struct dns_question *q, struct dns_answer *a, void *ctx)
 {
 	struct smtp_checks *c = ctx;
@@ -201,10 +423,57 @@ static void spf_answered(const struct dns_question *q, struct dns_answer *a, voi
 	spf_answer(c->spf, a);
 	dns_answer_free(a);
 	spf_ask(c);
-	if (!questions_out(c))
-		questions_done(c, false);
+	answered(c);
 }
 
+static void dmarc_answered(const struct dns_question *q, struct dns_answer *a, void *ctx)
+{
+	struct smtp_checks *c = ctx;
+
+	(void)q;
+	c->dmarc_q = NULL;
+	dmarc_answer(c->dmarc, a);
+	dns_answer_free(a);
+	dmarc_ask(c);
+	answered(c);
+}
+
+static void dkim_answered(const struct dns_question *q, struct dns_answer *a, void *ctx)
+{
+	struct smtp_checks *c = ctx;
+
+	for (size_t i = 0; i < c->n_sigs; i++)
+		if (c->dkim_asked[i] && c->dkim_q[i] != NULL && !c->dkim_got[i] &&
+		    strcmp(dkim_verify_key_name(c->dkim, i), q->name) == 0) {
+			c->dkim_q[i] = NULL;
+			c->dkim_a[i] = *a; /* the records are kept for step 3 */
+			c->dkim_got[i] = true;
+			*a = (struct dns_answer){0};
+			break;
+		}
+	dns_answer_free(a);
+	answered(c);
+}
+
+/* Each usable signature's key, all at once. */
+static void dkim_ask(struct smtp_checks *c)
+{
+	for (size_t i = 0; i < c->n_sigs; i++) {
+		const char *name = dkim_verify_key_name(c->dkim, i);
+		if (name == NULL)
+			continue; /* already decided: no key to ask for */
+		struct dns_question q = {.type = DNS_TYPE_TXT};
+		snprintf(q.name, sizeof(q.name), "%s", name);
+		c->dkim_asked[i] = true;
+		c->dkim_q[i] = dns_async_query(c->dns, &q, dkim_answered, c);
+		if (c->dkim_q[i] == NULL) {
+			dns_answer_init(&c->dkim_a[i], DNS_TYPE_TXT, DNS_RESULT_TEMP);
+			c->dkim_got[i] = true;
+		}
+	}
+}
+
+/* Time is up: what is still out is a temporary error. */
 static void deadline_over(struct loop *l, void *ctx)
 {
 	struct smtp_checks *c = ctx;
@@ -217,7 +486,73 @@ static void deadline_over(struct loop *l, void *ctx)
 		c->spf_result = SPF_TEMPERROR;
 		snprintf(c->spf_reason, sizeof(c->spf_reason), "DNS time limit");
 	}
-	questions_done(c, false);
+	for (size_t i = 0; i < c->n_sigs; i++)
+		if (c->dkim_q[i] != NULL) {
+			dns_async_cancel(c->dns, &c->dkim_q[i]);
+			dns_answer_init(&c->dkim_a[i], DNS_TYPE_TXT, DNS_RESULT_TEMP);
+			c->dkim_got[i] = true;
+		}
+	if (c->dmarc_q != NULL) {
+		dns_async_cancel(c->dns, &c->dmarc_q);
+		c->dmarc_timed_out = true;
+		c->dmarc_result = DMARC_TEMPERROR;
+		snprintf(c->dmarc_reason, sizeof(c->dmarc_reason), "DNS time limit");
+	}
+	questions_done(c, FRAME_NONE);
+}
+
+/* The job waits on the loop for the questions of every check. */
+static void ask(struct smtp_checks *c, enum frame fr)
+{
+	const struct filter_config *fc = filter_config(smtp_cfg(c->s));
+
+	proto_job_hold(&c->job->core);
+	c->deadline = loop_timer_add(c->loop, (uint64_t)fc->dns_timeout * 1000u, deadline_over, c);
+	if (c->spf_on)
+		spf_ask(c);
+	if (c->dkim != NULL)
+		dkim_ask(c);
+	if (c->dmarc != NULL)
+		dmarc_ask(c);
+	if (!questions_out(c))
+		questions_done(c, fr);
+}
+
+/* --- step 1 (a filter thread, then the loop) --------------------------------------------- */
+
+static void work_parse(void *thread_ctx, void *p)
+{
+	struct smtp_job *job = p;
+	struct smtp_checks *c = job->chk;
+
+	(void)thread_ctx;
+	if (c->dkim_on) {
+		c->dkim = dkim_verify_begin(job->msg.data, job->msg.len);
+		c->n_sigs = dkim_verify_count(c->dkim);
+	}
+	if (!c->dmarc_on)
+		return;
+	c->from_ok = dmarc_from_domain(job->msg.data, job->msg.len, c->from_domain,
+				       sizeof(c->from_domain)) == 0;
+	if (!c->from_ok) {
+		/* RFC 7489 §6.6.1: no single author domain to check */
+		c->dmarc_result = DMARC_PERMERROR;
+		snprintf(c->dmarc_reason, sizeof(c->dmarc_reason), "not exactly one From: address");
+		return;
+	}
+	c->dmarc = dmarc_new(c->from_domain);
+	dmarc_set_sample(c->dmarc, arc4random_uniform(100));
+}
+
+static void parsed(struct smtp_session *s, struct smtp_job *job)
+{
+	struct smtp_checks *c = job->chk;
+	struct smtp_job *j = smtp_job_carry(s, job);
+
+	j->chk = c;
+	job->chk = NULL;
+	c->job = j;
+	ask(c, FRAME_JOB);
 }
 
 void smtp_checks_submit(struct smtp_session *s, struct smtp_job *job)
@@ -240,6 +575,9 @@ void smtp_checks_submit(struct smtp_session *s, struct smtp_job *job)
 			memset(ip, 0, sizeof(ip));
 	}
 	c->spf_on = fc->spf;
+	c->dkim_on = fc->dkim_verify;
+	/* DMARC weighs both: without one of them it cannot be judged */
+	c->dmarc_on = fc->dmarc && fc->spf && fc->dkim_verify;
 	if (c->spf_on) {
 		const struct smtp_tx *t = s->tx;
 		c->spf_helo = t->null_sender || t->sender[0] == '\0';
@@ -247,10 +585,18 @@ void smtp_checks_submit(struct smtp_session *s, struct smtp_job *job)
 			 c->spf_helo ? s->helo : t->sender);
 		c->spf = spf_new(family, ip, c->spf_helo ? "" : t->sender, s->helo);
 	}
-	proto_job_hold(&job->core);
-	c->deadline = loop_timer_add(c->loop, (uint64_t)fc->dns_timeout * 1000u, deadline_over, c);
-	if (c->spf_on)
-		spf_ask(c);
-	if (!questions_out(c))
-		questions_done(c, true);
+	if (!c->dkim_on && !c->dmarc_on) {
+		ask(c, FRAME_CMD);
+		return;
+	}
+	char qid[sizeof(job->qid)];
+	snprintf(qid, sizeof(qid), "%s", job->qid);
+	job->finish = parsed;
+	if (proto_job_try_submit_to(&job->core, s->svc->env->filters, work_parse))
+		return;
+	/* the job is gone with its message */
+	smtp_reply(s, 451, "4.3.2 System busy, try again later");
+	smtp_data_logged(s, qid, (size_t)s->data.size, "filters busy");
+	smtp_tx_reset(s);
+	smtp_cmd_finish(s);
 }

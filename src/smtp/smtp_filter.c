@@ -316,6 +316,7 @@ struct smtp_job *smtp_job_carry(struct smtp_session *s, struct smtp_job *from)
 	j->plan = s->tx->plan;
 	j->filt = from->filt;
 	from->filt = NULL;
+	memcpy(j->quarantine, from->quarantine, sizeof(j->quarantine));
 	return j;
 }
 
@@ -328,8 +329,12 @@ static void quarantine_fields(struct smtp_job *job, const char *reason)
 	buf_printf(&b, "X-Quarantine-Reason: %.400s\r\n",
 		   reason != NULL && reason[0] != '\0' ? reason : "content filter");
 	buf_printf(&b, "X-Quarantine-Sender: <%s>\r\n", w->env.sender);
-	for (size_t i = 0; i < w->chain.envelope.rcpts.count; i++)
-		buf_printf(&b, "X-Original-To: <%s>\r\n", w->chain.envelope.rcpts.addr[i]);
+	if (w->ran_milters) /* the recipients as the milters left them */
+		for (size_t i = 0; i < w->chain.envelope.rcpts.count; i++)
+			buf_printf(&b, "X-Original-To: <%s>\r\n", w->chain.envelope.rcpts.addr[i]);
+	else
+		for (size_t i = 0; i < w->env.n_rcpts; i++)
+			buf_printf(&b, "X-Original-To: <%s>\r\n", w->env.rcpts[i].addr);
 	buf_append(&b, job->msg.data, job->msg.len);
 	buf_free(&job->msg);
 	job->msg = b;
@@ -463,6 +468,12 @@ static void finish_filter(struct smtp_session *s, struct smtp_job *job)
 		log_milters(s, job, w);
 	if (w->signature[0] != '\0')
 		log_virus(s, job, w);
+	/* the sender checks' quarantine, where no filter did worse */
+	if (w->verdict == FILTER_GO && job->quarantine[0] != '\0') {
+		w->verdict = FILTER_QUARANTINE;
+		if (w->chain.quarantine == NULL)
+			w->chain.quarantine = xstrdup(job->quarantine);
+	}
 	switch (w->verdict) {
 	case FILTER_REFUSE:
 		reply_filter(s, w->reply, w->reply[0] == '4');

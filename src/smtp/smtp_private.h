@@ -215,6 +215,9 @@ struct smtp_job {
 	struct delivery_out out;       /* the submission and its side effects */
 	struct smtp_filter_work *filt; /* the content filters' (smtp_filter.c) */
 	struct smtp_checks *chk;       /* the sender checks' (smtp_checks.c) */
+	/* the sender checks' verdict that the message goes to the quarantine
+	   (DMARC), the reason; "" if none: the content filters still run */
+	char quarantine[200];
 };
 
 /* A job for s; submit it with proto_job_submit (a refusal replies 451 and

@@ -751,7 +751,8 @@ void smtp_data_end(struct smtp_session *s)
 
 void smtp_data_filter_or_commit(struct smtp_session *s, struct smtp_job *job)
 {
-	if (smtp_filter_wanted(s))
+	/* a quarantine verdict of the sender checks goes the filters' way */
+	if (smtp_filter_wanted(s) || (job->quarantine[0] != '\0' && s->svc->env->filters != NULL))
 		smtp_filter_submit(s, job);
 	else
 		smtp_data_commit(s, job);

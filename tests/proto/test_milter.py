@@ -91,10 +91,12 @@ class PyMilter(Daemon):
 
 
 class OpenDKIM(Daemon):
-    """opendkim in signing mode for example.test, selector "test"; on a port
-    or, with unix=True, on a socket in its folder."""
+    """opendkim in signing mode for `domain` (example.test), selector
+    `selector` ("test"); on a port or, with unix=True, on a socket in its
+    folder."""
 
-    def __init__(self, unix=False):
+    def __init__(self, unix=False, domain="example.test", selector="test", bits=1024):
+        self.domain, self.selector, self.bits = domain, selector, bits
         self.dir = tempfile.mkdtemp(prefix="mailroom-opendkim.")
         os.chmod(self.dir, 0o755)
         self.port = None if unix else free_port()
@@ -110,17 +112,18 @@ class OpenDKIM(Daemon):
             return f.read()[-3000:]
 
     def start(self):
-        subprocess.run(["opendkim-genkey", "-D", self.dir, "-d", "example.test", "-s", "test",
-                        "-b", "1024"], check=True, capture_output=True, timeout=60)
-        os.chmod(os.path.join(self.dir, "test.private"), 0o600)
+        subprocess.run(["opendkim-genkey", "-D", self.dir, "-d", self.domain, "-s",
+                        self.selector, "-b", str(self.bits)], check=True, capture_output=True,
+                       timeout=60)
+        os.chmod(os.path.join(self.dir, self.selector + ".private"), 0o600)
         conf = os.path.join(self.dir, "opendkim.conf")
         sock = "local:%s" % self.sock if self.sock else "inet:%d@127.0.0.1" % self.port
         with open(conf, "w") as f:
-            f.write("Mode s\nDomain example.test\nSelector test\n"
-                    "KeyFile %s/test.private\nSocket %s\nPidFile %s/opendkim.pid\n"
+            f.write("Mode s\nDomain %s\nSelector %s\n"
+                    "KeyFile %s/%s.private\nSocket %s\nPidFile %s/opendkim.pid\n"
                     "Background no\nSyslog no\nCanonicalization relaxed/simple\n"
                     "InternalHosts 127.0.0.1\nRequireSafeKeys no\nUMask 000\n"
-                    % (self.dir, sock, self.dir))
+                    % (self.domain, self.selector, self.dir, self.selector, sock, self.dir))
         self.logf = open(self.log_path, "w")
         self.proc = subprocess.Popen(["opendkim", "-f", "-x", conf], stdout=self.logf,
                                      stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
@@ -144,7 +147,7 @@ class OpenDKIM(Daemon):
 
     def key_record(self):
         """The TXT record opendkim-genkey wrote, its strings joined."""
-        with open(os.path.join(self.dir, "test.txt")) as f:
+        with open(os.path.join(self.dir, self.selector + ".txt")) as f:
             return "".join(re.findall(r'"([^"]*)"', f.read())).encode()
 
     def stop(self):

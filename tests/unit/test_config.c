@@ -211,7 +211,8 @@ static const char EVERY_KEY[] =
     "[filter]\nmilter = inet:127.0.0.1:8891,unix:/run/milter/x.sock\nmilter_timeout = 45s\n"
     "milter_default_action = accept\nclamd = unix:/run/clamav/clamd.ctl\n"
     "clamd_timeout = 3m\nclamd_default_action = accept\nmax_scan_size = 10M\nworkers = 4\n"
-    "quarantine = quarantine@example.test\nspf = no\ndns_timeout = 5s\n"
+    "quarantine = quarantine@example.test\nspf = no\ndns_timeout = 5s\ndkim_verify = no\n"
+    "dmarc = no\ndmarc_reject_action = quarantine\ndmarc_quarantine_action = accept\n"
     "[metrics]\nlisten = 127.0.0.1:9325\n";
 
 static void count_key(const char *key, void *arg)

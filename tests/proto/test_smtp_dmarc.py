@@ -1,0 +1,373 @@
+# SPDX-License-Identifier: MIT
+"""DKIM verification (RFC 6376, RFC 8463) and DMARC (RFC 7489) of mail from
+outside on live SMTP (smtp/smtp_checks.c). The keys and the DMARC and SPF
+records are served by a real unbound on loopback; the signatures are made by
+independent signers: Debian's python3-dkim (RSA-SHA256 and Ed25519-SHA256)
+and a private Postfix whose opendkim milter signs what it relays to us.
+
+Cases: good RSA and Ed25519 signatures (dkim=pass, one result each, told
+apart by header.s and header.b); an altered body (dkim=fail); a key that is
+not published (permerror); no signature (dkim=none); DMARC pass by DKIM
+alignment although SPF fails, and by relaxed SPF alignment alone; DMARC
+failures under p=reject (refused, 550 5.7.1), p=quarantine (to the
+quarantine mailbox with its reason), p=none (delivered), and under the
+organisational domain's record; the actions changed by the config."""
+import base64
+import os
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, free_port, run_tests  # noqa: E402
+from test_dns import Unbound  # noqa: E402
+from test_smtp_checks import authres  # noqa: E402
+
+try:
+    import dkim  # python3-dkim
+except ImportError:  # pragma: no cover
+    dkim = None
+
+TMP = tempfile.mkdtemp(prefix="mailroom-dmarc.")
+
+
+def openssl(*args, data=None):
+    return subprocess.run(["openssl"] + list(args), input=data, capture_output=True,
+                          check=True, timeout=60).stdout
+
+
+def rsa_key():
+    pem = openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
+    der = openssl("pkey", "-pubout", "-outform", "DER", data=pem)
+    return pem, "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+
+
+def ed25519_key():
+    """python3-dkim takes the 32-octet seed in base64; p= is the raw
+    public key (RFC 8463 §4.2)."""
+    pem = openssl("genpkey", "-algorithm", "ed25519")
+    seed = openssl("pkey", "-outform", "DER", data=pem)[-32:]
+    pub = openssl("pkey", "-pubout", "-outform", "DER", data=pem)[-32:]
+    return base64.b64encode(seed), "v=DKIM1; k=ed25519; p=" + base64.b64encode(pub).decode()
+
+
+def txt(text):
+    """A TXT record's text as unbound's local-data strings (255 at most)."""
+    return " ".join('"%s"' % text[i:i + 250] for i in range(0, len(text), 250))
+
+
+RSA_PEM, RSA_TXT = rsa_key()
+ED_SEED, ED_TXT = ed25519_key()
+OPENDKIM = None  # the Postfix signer's opendkim (test_postfix_opendkim)
+
+FAIL_SPF = '"v=spf1 ip4:192.0.2.0/24 -all"'
+
+
+def zones():
+    z = ['  local-zone: "test." static',
+         "  local-data: 'rsa._domainkey.signed.test. TXT %s'" % txt(RSA_TXT),
+         "  local-data: 'ed._domainkey.signed.test. TXT %s'" % txt(ED_TXT),
+         "  local-data: 'signed.test. TXT %s'" % FAIL_SPF,
+         "  local-data: '_dmarc.signed.test. TXT \"v=DMARC1; p=reject\"'",
+         "  local-data: 'reject.test. TXT %s'" % FAIL_SPF,
+         "  local-data: '_dmarc.reject.test. TXT \"v=DMARC1; p=reject; rua=mailto:d@reject.test\"'",
+         "  local-data: 'quar.test. TXT %s'" % FAIL_SPF,
+         "  local-data: '_dmarc.quar.test. TXT \"v=DMARC1; p=quarantine\"'",
+         "  local-data: 'lax.test. TXT %s'" % FAIL_SPF,
+         "  local-data: '_dmarc.lax.test. TXT \"v=DMARC1; p=none\"'",
+         "  local-data: 'mail.spfok.test. TXT \"v=spf1 ip4:127.0.0.0/8 -all\"'",
+         "  local-data: '_dmarc.spfok.test. TXT \"v=DMARC1; p=reject\"'",
+         "  local-data: '_dmarc.org.test. TXT \"v=DMARC1; p=reject\"'",
+         "  local-data: 'sub.org.test. TXT %s'" % FAIL_SPF,
+         "  local-data: 'pf.test. TXT \"v=spf1 -all\"'",
+         "  local-data: '_dmarc.pf.test. TXT \"v=DMARC1; p=reject; adkim=s\"'"]
+    if OPENDKIM is not None:
+        z.append("  local-data: 'pf._domainkey.pf.test. TXT %s'"
+                 % txt(OPENDKIM.key_record().decode()))
+    return "\n".join(z) + "\n"
+
+
+DNS = None
+SERVERS = {}
+
+
+def server(**extra):
+    """A server that checks SPF, DKIM and DMARC, one per set of extra keys."""
+    global DNS
+    key = tuple(sorted(extra.items()))
+    if key not in SERVERS:
+        if DNS is None:
+            DNS = Unbound(zones=zones())
+        conf = {"filter.spf": "yes", "filter.dkim_verify": "yes", "filter.dmarc": "yes",
+                "filter.dns_timeout": "5s", "filter.quarantine": "q@example.test",
+                "delivery.resolver": "127.0.0.1:%d" % DNS.port}
+        conf.update({"filter." + k: v for k, v in extra.items()})
+        s = Server(extra=conf, smtp=True)
+        s.add_user("u@example.test")
+        s.add_user("q@example.test")
+        s.start()
+        SERVERS[key] = s
+    return SERVERS[key]
+
+
+def message(frm, subject="hi", body=b"the body\r\n"):
+    return (b"From: Someone <%s>\r\nTo: u@example.test\r\nSubject: %s\r\n"
+            b"Date: Fri, 04 Dec 2026 10:00:00 +0000\r\nMessage-ID: <%d@x.test>\r\n\r\n"
+            % (frm.encode(), subject.encode(), time.monotonic_ns())) + body
+
+
+def sign(msg, selector, domain=b"signed.test"):
+    if selector == b"ed":
+        return dkim.sign(msg, selector, domain, ED_SEED, signature_algorithm=b"ed25519-sha256",
+                         canonicalize=(b"relaxed", b"relaxed")) + msg
+    return dkim.sign(msg, selector, domain, RSA_PEM,
+                     canonicalize=(b"relaxed", b"simple")) + msg
+
+
+def send(msg, sender, srv=None):
+    s = srv or server()
+    c = s.smtp(ehlo=False)
+    c.ehlo("client.example")
+    try:
+        c.sendmail(sender, ["u@example.test"], msg)
+    finally:
+        c.quit()
+
+
+def last(user="u@example.test", srv=None):
+    msgs = (srv or server()).messages(user)
+    assert msgs, user
+    return msgs[-1]
+
+
+def results(ar, method):
+    """The method's results of one A-R field, in order: [(result, text)]."""
+    parts = [p.strip() for p in ar.split(";")[1:]]
+    return [(p.split("=", 1)[1].split()[0], p) for p in parts if p.startswith(method + "=")]
+
+
+def need_dkim():
+    if dkim is None:
+        print("skip: python3-dkim is not installed")
+        sys.exit(77)
+
+
+def test_rsa_and_ed25519_signatures_pass():
+    need_dkim()
+    msg = message("a@signed.test")
+    signed = sign(sign(msg, b"rsa"), b"ed")
+    send(signed, "a@signed.test")
+    ar = authres(last())
+    assert len(ar) == 1 and ar[0].startswith("mail.example.test;"), ar
+    got = results(ar[0], "dkim")
+    assert [r for r, _ in got] == ["pass", "pass"], ar
+    assert "header.s=ed" in got[0][1] and "header.a=ed25519-sha256" in got[0][1], ar
+    assert "header.s=rsa" in got[1][1] and "header.d=signed.test" in got[1][1], ar
+    b_values = re.findall(r"header\.b=(\S+)", ar[0])
+    assert len(set(b_values)) == 2 and all(len(b) >= 8 for b in b_values), ar
+    # SPF fails for signed.test, DKIM aligns: DMARC passes
+    assert results(ar[0], "spf")[0][0] == "fail", ar
+    assert results(ar[0], "dmarc") == [("pass", results(ar[0], "dmarc")[0][1])], ar
+    assert "header.from=signed.test" in ar[0], ar
+    log = server().log_text()
+    assert "dkim=pass:signed.test/ed,pass:signed.test/rsa dmarc=pass dmarc_domain=signed.test" \
+        in log, log[-2000:]
+
+
+def test_altered_body_fails_and_dmarc_rejects():
+    need_dkim()
+    signed = sign(message("a@signed.test", subject="altered"), b"rsa")
+    tampered = signed.replace(b"the body", b"the b0dy")
+    try:
+        send(tampered, "a@signed.test")
+        raise AssertionError("accepted")
+    except smtplib.SMTPDataError as e:
+        assert e.smtp_code == 550 and b"5.7.1" in e.smtp_error, e
+        assert b"DMARC policy of signed.test" in e.smtp_error, e
+    log = server().log_text()
+    assert re.search(r"dkim=fail:signed.test/rsa dmarc=fail dmarc_domain=signed.test "
+                     r"dmarc_policy=reject .*dmarc_action=reject", log), log[-2000:]
+    assert not any(b"altered" in m for m in server().messages("u@example.test"))
+
+
+def test_missing_key_and_no_signature():
+    need_dkim()
+    send(sign(message("a@lax.test"), b"gone", domain=b"lax.test"), "a@lax.test")
+    ar = authres(last())[0]
+    (res, text), = results(ar, "dkim")
+    assert res == "permerror" and "header.s=gone" in text, ar
+    send(message("a@lax.test", subject="plain"), "a@lax.test")
+    ar = authres(last())[0]
+    assert [r for r, _ in results(ar, "dkim")] == ["none"], ar
+    # p=none: the failure is recorded, the message delivered
+    assert results(ar, "dmarc")[0][0] == "fail", ar
+    assert "dmarc=fail dmarc_domain=lax.test dmarc_policy=none" in server().log_text()
+
+
+def test_spf_alignment_and_organisational_domain():
+    # SPF passes for mail.spfok.test, relaxed alignment with spfok.test
+    send(message("a@spfok.test"), "bounce@mail.spfok.test")
+    ar = authres(last())[0]
+    assert results(ar, "spf")[0][0] == "pass" and results(ar, "dmarc")[0][0] == "pass", ar
+    # sub.org.test has no record: org.test's p=reject applies
+    try:
+        send(message("a@sub.org.test"), "a@sub.org.test")
+        raise AssertionError("accepted")
+    except smtplib.SMTPDataError as e:
+        assert e.smtp_code == 550 and b"sub.org.test" in e.smtp_error, e
+
+
+def test_quarantine_policy():
+    send(message("a@quar.test", subject="quarantined"), "a@quar.test")
+    q = last("q@example.test")
+    assert b"X-Quarantine-Reason: DMARC policy of quar.test (quarantine)" in q, q[:600]
+    assert b"X-Original-To: <u@example.test>" in q, q[:600]
+    assert not any(b"quarantined" in m for m in server().messages("u@example.test"))
+    assert "dmarc_action=quarantine" in server().log_text()
+
+
+def test_actions_from_the_config():
+    srv = server(dmarc_reject_action="quarantine", dmarc_quarantine_action="accept")
+    send(message("a@reject.test", subject="was-reject"), "a@reject.test", srv=srv)
+    q = last("q@example.test", srv=srv)
+    assert b"was-reject" in q and b"DMARC policy of reject.test (reject)" in q, q[:600]
+    send(message("a@quar.test", subject="was-quar"), "a@quar.test", srv=srv)
+    m = last(srv=srv)
+    assert b"was-quar" in m and results(authres(m)[0], "dmarc")[0][0] == "fail", m[:600]
+
+
+POSTFIX_MAIN = """compatibility_level = 3.6
+queue_directory = {pf}/queue
+data_directory = {pf}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.pf.test
+mydestination =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+transport_maps = texthash:{pf}/conf/transport
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+smtpd_milters = inet:127.0.0.1:{milter}
+milter_default_action = tempfail
+maillog_file = /dev/stdout
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+"""
+
+
+def wait_for(pred, secs, what):
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out: " + what)
+
+
+def test_postfix_opendkim_signatures_verify():
+    """Postfix relays to us what its opendkim milter signed for pf.test:
+    the signature of an independent MTA + signer passes, and DMARC with
+    strict DKIM alignment (adkim=s) passes on it alone."""
+    global OPENDKIM, DNS
+    import test_milter
+    if not (os.path.exists("/usr/sbin/postfix") and shutil.which("opendkim")):
+        print("skip: postfix or opendkim not installed")
+        sys.exit(77)
+    if os.geteuid() != 0:
+        print("skip: a private Postfix needs root")
+        sys.exit(77)
+    OPENDKIM = test_milter.OpenDKIM(domain="pf.test", selector="pf", bits=2048).start()
+    # the key is known now: this test's own resolver and server
+    for s in SERVERS.values():
+        s.stop()
+        s.cleanup()
+    SERVERS.clear()
+    if DNS is not None:
+        DNS.stop()
+    DNS = None
+    srv = server()
+    os.chmod(TMP, 0o755)  # Postfix's daemons reach their queue below it
+    pf = os.path.join(TMP, "pf")
+    for sub in ("conf", "queue", "data"):
+        os.makedirs(os.path.join(pf, sub), exist_ok=True)
+    subprocess.run(["chown", "postfix", os.path.join(pf, "data")], check=True)
+    port = free_port()
+    with open(os.path.join(pf, "conf", "main.cf"), "w") as f:
+        f.write(POSTFIX_MAIN.format(pf=pf, milter=OPENDKIM.port))
+    with open(os.path.join(pf, "conf", "transport"), "w") as f:
+        f.write("example.test smtp:[127.0.0.1]:%d\n" % srv.smtp_port)
+    shutil.copy("/etc/postfix/master.cf", os.path.join(pf, "conf", "master.cf"))
+    pconf = ["postconf", "-c", os.path.join(pf, "conf")]
+    subprocess.run(pconf + ["-X", "-M", "smtp/inet"], check=True, capture_output=True)
+    subprocess.run(pconf + ["-F", "*/*/chroot = n"], check=True, capture_output=True)
+    with open(os.path.join(pf, "conf", "master.cf"), "a") as f:
+        f.write("127.0.0.1:%d inet n - n - - smtpd\n" % port)
+    if not os.path.exists("/etc/postfix/main.cf"):
+        open("/etc/postfix/main.cf", "a").close()
+    subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "check"], capture_output=True,
+                   timeout=60)
+    log_path = os.path.join(pf, "postfix.log")
+    plog = open(log_path, "wb")
+    pm = subprocess.Popen(["postfix", "-c", os.path.join(pf, "conf"), "start-fg"],
+                          stdout=plog, stderr=plog)
+
+    def postfix_log():
+        with open(log_path, errors="replace") as f:
+            return f.read()[-3000:]
+
+    try:
+        def listening():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(listening, 20, "postfix listening: " + postfix_log())
+        c = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        c.sendmail("a@pf.test", ["u@example.test"], message("a@pf.test", subject="via-postfix"))
+        c.quit()
+
+        def arrived():
+            return any(b"via-postfix" in m for m in srv.messages("u@example.test"))
+        wait_for(arrived, 30, "the relayed message: " + postfix_log() + OPENDKIM.log())
+        m = [m for m in srv.messages("u@example.test") if b"via-postfix" in m][0]
+        assert b"DKIM-Signature:" in m, m[:1500]
+        ar = authres(m)
+        assert len(ar) == 1, ar
+        got = results(ar[0], "dkim")
+        assert [r for r, _ in got] == ["pass"] and "header.d=pf.test" in got[0][1], ar
+        assert "header.s=pf" in got[0][1], ar
+        assert results(ar[0], "spf")[0][0] == "fail", ar
+        assert results(ar[0], "dmarc")[0][0] == "pass", ar
+    finally:
+        subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "stop"], capture_output=True,
+                       timeout=60)
+        try:
+            pm.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pm.kill()
+            pm.wait(timeout=10)
+        plog.close()
+        OPENDKIM.stop()
+
+
+if __name__ == "__main__":
+    try:
+        run_tests(globals())
+    finally:
+        for s in SERVERS.values():
+            s.stop()
+            s.cleanup()
+        if DNS is not None:
+            DNS.stop()
+        shutil.rmtree(TMP, ignore_errors=True)
