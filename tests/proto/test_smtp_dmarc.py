@@ -11,7 +11,9 @@ not published (permerror); no signature (dkim=none); DMARC pass by DKIM
 alignment although SPF fails, and by relaxed SPF alignment alone; DMARC
 failures under p=reject (refused, 550 5.7.1), p=quarantine (to the
 quarantine mailbox with its reason), p=none (delivered), and under the
-organisational domain's record; the actions changed by the config."""
+organisational domain's record; the actions changed by the config; keys and
+records unanswered within dns_timeout (temperror), and a client that leaves
+while they are asked."""
 import base64
 import os
 import re
@@ -26,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Server, free_port, run_tests  # noqa: E402
 from test_dns import Unbound  # noqa: E402
-from test_smtp_checks import authres  # noqa: E402
+from test_smtp_checks import SILENT, authres  # noqa: E402
 
 try:
     import dkim  # python3-dkim
@@ -85,7 +87,9 @@ def zones():
          "  local-data: '_dmarc.org.test. TXT \"v=DMARC1; p=reject\"'",
          "  local-data: 'sub.org.test. TXT %s'" % FAIL_SPF,
          "  local-data: 'pf.test. TXT \"v=spf1 -all\"'",
-         "  local-data: '_dmarc.pf.test. TXT \"v=DMARC1; p=reject; adkim=s\"'"]
+         "  local-data: '_dmarc.pf.test. TXT \"v=DMARC1; p=reject; adkim=s\"'",
+         '  local-zone: "slow.test." transparent',
+         "  do-not-query-localhost: no"]
     if OPENDKIM is not None:
         z.append("  local-data: 'pf._domainkey.pf.test. TXT %s'"
                  % txt(OPENDKIM.key_record().decode()))
@@ -102,7 +106,9 @@ def server(**extra):
     key = tuple(sorted(extra.items()))
     if key not in SERVERS:
         if DNS is None:
-            DNS = Unbound(zones=zones())
+            # slow.test is asked of a server that never answers
+            DNS = Unbound(zones=zones(), clauses="forward-zone:\n  name: \"slow.test.\"\n"
+                          "  forward-addr: 127.0.0.1@%d\n" % SILENT.getsockname()[1])
         conf = {"filter.spf": "yes", "filter.dkim_verify": "yes", "filter.dmarc": "yes",
                 "filter.dns_timeout": "5s", "filter.quarantine": "q@example.test",
                 "delivery.resolver": "127.0.0.1:%d" % DNS.port}
@@ -207,6 +213,42 @@ def test_missing_key_and_no_signature():
     # p=none: the failure is recorded, the message delivered
     assert results(ar, "dmarc")[0][0] == "fail", ar
     assert "dmarc=fail dmarc_domain=lax.test dmarc_policy=none" in server().log_text()
+
+
+def test_keys_unanswered_in_time():
+    """The key and the DMARC record are asked of a server that never
+    answers: after dns_timeout both are temperror, and the message is
+    delivered (a temporary error is never acted on)."""
+    need_dkim()
+    srv = server(dns_timeout="2s")
+    t0 = time.monotonic()
+    send(sign(message("a@slow.test", subject="slow"), b"rsa", domain=b"slow.test"),
+         "a@pass.example", srv=srv)
+    took = time.monotonic() - t0
+    assert 1.5 < took < 10, took
+    ar = authres(last(srv=srv))[0]
+    assert [r for r, _ in results(ar, "dkim")] == ["temperror"], ar
+    assert results(ar, "dmarc")[0][0] == "temperror", ar
+    assert 'dmarc_reason="DNS time limit"' in srv.log_text()
+    # a client that leaves while the key is asked: the questions are
+    # cancelled with the session, the server goes on (stop() checks it
+    # ended cleanly, without a sanitizer report)
+    raw = socket.create_connection(("127.0.0.1", srv.smtp_port), timeout=10)
+    f = raw.makefile("rb")
+    f.readline()
+    for line in (b"EHLO c.example", b"MAIL FROM:<a@pass.example>", b"RCPT TO:<u@example.test>",
+                 b"DATA"):
+        raw.sendall(line + b"\r\n")
+        while f.readline()[3:4] == b"-":
+            pass
+    raw.sendall(sign(message("a@slow.test", subject="gone"), b"rsa", domain=b"slow.test")
+                + b".\r\n")
+    time.sleep(0.5)
+    raw.close()
+    time.sleep(2.5)
+    c = srv.smtp()
+    c.noop()
+    c.quit()
 
 
 def test_spf_alignment_and_organisational_domain():
