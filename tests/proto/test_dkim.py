@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """DKIM signing of outbound mail: `mailroom dkim` as an admin runs it, and
 what a next hop receives checked by an independent verifier (Debian's
-python3-dkim, and its dkimverify): submitted mail, a body converted to 7
+python3-dkim, which does ed25519-sha256 too): submitted mail, a body converted to 7
 bits for a next hop without 8BITMIME, a rotation with two selectors live, a
 double rsa + ed25519 signature; a forwarded copy of outside mail is not
 signed, an auto-reply mailroom makes is. Sinks are aiosmtpd on
@@ -10,7 +10,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
 
@@ -120,18 +119,6 @@ def verify_all(content, records):
     return out
 
 
-def dkimverify(content, records):
-    """Debian's dkimverify (python3-dkim) on the message, its DNS answered
-    from records through a wrapper module."""
-    code = ("import sys, dkim, json\n"
-            "r = json.loads(sys.argv[1])\n"
-            "dns = lambda name, timeout=5: r.get(name.decode().rstrip('.'), '').encode()\n"
-            "sys.exit(0 if dkim.verify(sys.stdin.buffer.read(), dnsfunc=dns) else 1)\n")
-    p = subprocess.run(["/usr/bin/python3", "-c", code, json.dumps(records)], input=content,
-                       capture_output=True, timeout=30)
-    return p.returncode == 0
-
-
 def submit(srv, msg, to="x@far.test", user=ALICE):
     s = srv.submission(user)
     s.sendmail(user, [to], msg)
@@ -228,7 +215,6 @@ def test_submitted_mail_is_signed():
         assert content.startswith(b"DKIM-Signature: "), content[:300]
         recs = records_of(srv)
         assert verify_all(content, recs) == [("example.test", "s1", "rsa-sha256")]
-        assert dkimverify(content, recs)
         srv.wait_log(r"result=sent .*dkim=example\.test/s1/rsa-sha256")
         # a changed byte breaks it (the verifier is not fooled)
         bad = content.replace(b"hello", b"hellO")
