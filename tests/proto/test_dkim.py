@@ -25,8 +25,17 @@ SINK_HOST = "127.0.215.1"
 
 
 class Sink:
+    """Records what arrives; refuses recipients whose local part starts with
+    'refuse' (550)."""
+
     def __init__(self):
         self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.split("@")[0].startswith("refuse"):
+            return "550 5.1.1 <%s>: no such user here" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
@@ -297,6 +306,30 @@ def test_outside_mail_forwarded_is_not_signed():
         content = sink.messages[1][2]
         assert b"Subject: from alice" in content
         assert verify_all(content, records_of(srv)) == [("example.test", "f", "rsa-sha256")]
+
+
+def test_port25_relayed_is_not_signed_its_report_is():
+    def setup(srv):
+        gen("--selector", "r")(srv)
+        srv.cli("domain", "add", "relay.test", "--type", "internal-relay")
+        # the reports' From: is MAILER-DAEMON@ the hostname: a hosted domain here
+        srv.cli("domain", "add", "mail.example.test")
+        srv.cli("dkim", "generate", "mail.example.test", "--selector", "dsn")
+    with routed(setup=setup) as (srv, sink):
+        c = srv.smtp()
+        c.sendmail("someone@outside.test", ["x@relay.test"], message("relayed"))
+        c.sendmail("someone@outside.test", ["refuse@relay.test"], message("refused"))
+        c.quit()
+        wait(lambda: len(sink.messages) == 2, what="relayed copy and report")
+        relayed = [m for m in sink.messages if m[1] == ["x@relay.test"]]
+        assert relayed and b"Subject: relayed" in relayed[0][2], sink.messages
+        assert b"DKIM-Signature" not in relayed[0][2]
+        report = [m for m in sink.messages if m[1] == ["someone@outside.test"]]
+        assert report and report[0][0] in ("", "<>"), sink.messages
+        content = report[0][2]
+        assert b"multipart/report" in content, content[:500]
+        got = verify_all(content, records_of(srv))
+        assert got == [("mail.example.test", "dsn", "rsa-sha256")], got
 
 
 def test_auto_reply_is_signed():
