@@ -276,6 +276,13 @@ static int make_key(struct cli_opt *o, struct store *st, const char *domain, boo
 	};
 	char *txt = dkim_key_txt(dk), *old = NULL;
 	dkim_key_free(&dk);
+	if (txt == NULL || k.private_pem == NULL) {
+		cli_err("dkim %s: the key could not be written out (OpenSSL)", verb);
+		free(txt);
+		free(k.domain);
+		secret_free(&k.private_pem);
+		return EX_SOFTWARE;
+	}
 	r = rotate ? store_dkim_rotate(st, &k, &old) : store_dkim_add(st, &k);
 	if (r == STORE_OK) {
 		struct buf z = {0};

@@ -6,7 +6,8 @@
  * and DSN parameters when the next hop offers them, one RCPT per recipient,
  * DATA with dot-stuffing (proto/dotstuff.h; 8-bit content converted to 7
  * bits for a next hop without 8BITMIME, lines over 998 octets encoded:
- * mime/mime.h), QUIT. It runs on delivery threads, never on the network
+ * mime/mime.h; then DKIM-signed over that form when the job carries keys:
+ * filter/dkim.h), QUIT. It runs on delivery threads, never on the network
  * thread, and blocks, but never without bound: every reply has a total
  * deadline, however the next hop drips its octets (RFC 5321 §4.5.3.2), as
  * has each write of the message; a reply that breaks the grammar

@@ -30,6 +30,13 @@ class Sink:
 
     def __init__(self):
         self.messages = []
+        self.sizes = []  # SIZE= of each MAIL FROM
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        self.sizes += [int(o[5:]) for o in mail_options if o.upper().startswith("SIZE=")]
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.split("@")[0].startswith("refuse"):
@@ -222,6 +229,7 @@ def test_submitted_mail_is_signed():
         wait(lambda: sink.messages, what="delivery")
         content = sink.messages[0][2]
         assert content.startswith(b"DKIM-Signature: "), content[:300]
+        assert sink.sizes == [len(content)], (sink.sizes, len(content))  # SIZE= counts it
         recs = records_of(srv)
         assert verify_all(content, recs) == [("example.test", "s1", "rsa-sha256")]
         srv.wait_log(r"result=sent .*dkim=example\.test/s1/rsa-sha256")
