@@ -340,6 +340,25 @@ def test_port25_relayed_is_not_signed_its_report_is():
         assert got == [("mail.example.test", "dsn", "rsa-sha256")], got
 
 
+def test_list_copies_keep_the_origin():
+    def setup(srv):
+        gen("--selector", "l")(srv)
+        srv.cli("list", "add", "staff@example.test")
+        srv.cli("list", "member", "add", "staff@example.test", "x@far.test")
+    with routed(setup=setup) as (srv, sink):
+        c = srv.smtp()
+        c.sendmail("someone@outside.test", ["staff@example.test"], message("from outside"))
+        c.quit()
+        wait(lambda: sink.messages, what="list copy of outside mail")
+        assert b"Subject: from outside" in sink.messages[0][2]
+        assert b"DKIM-Signature" not in sink.messages[0][2]
+        submit(srv, message("from alice"), to="staff@example.test")
+        wait(lambda: len(sink.messages) == 2, what="list copy of alice's mail")
+        content = sink.messages[1][2]
+        assert b"Subject: from alice" in content and b"List-Id: " in content
+        assert verify_all(content, records_of(srv)) == [("example.test", "l", "rsa-sha256")]
+
+
 def test_auto_reply_is_signed():
     def setup(srv):
         gen("--selector", "v")(srv)
