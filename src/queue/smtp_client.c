@@ -334,9 +334,6 @@ static bool send_next(struct client *c, const char **next, bool pipelined, unsig
 	return ok;
 }
 
-/* The form of the message for this next hop (mime/mime.h): no 8-bit
-   content without 8BITMIME (RFC 6152 §3), no line over 998 octets for
-   anyone (RFC 5321 §4.5.3.1.6). False with the reason when impossible. */
 /* The job's DKIM signatures over the form about to be sent, prepended to it
    (c->body_len grows with them, and so does SIZE=). A key that cannot sign
    is skipped: signing never stops a delivery. */
@@ -370,6 +367,9 @@ static void sign_body(struct client *c)
 	c->body_len = c->signed_.len;
 }
 
+/* The form of the message for this next hop (mime/mime.h): no 8-bit
+   content without 8BITMIME (RFC 6152 §3), no line over 998 octets for
+   anyone (RFC 5321 §4.5.3.1.6). False with the reason when impossible. */
 static bool prepare_body(struct client *c)
 {
 	struct smtp_client_job *j = c->job;
