@@ -30,6 +30,7 @@ static const char usage_main[] =
     "  deliver ADDRESS          deliver a message read from stdin\n"
     "  queue list|show|flush|hold|release|remove   the outbound queue\n"
     "  route add|remove|list    next hops for remote domains (smart hosts)\n"
+    "  dkim generate|rotate|list|remove   DKIM signing keys and their DNS records\n"
     "  config check|show        check the config file, TLS files, store and\n"
     "                           directory servers; print the effective configuration\n"
     "  pw                       hash a password read from stdin: one {SCHEME}hash line\n"
@@ -325,6 +326,7 @@ static const struct {
     {"pw", cli_pw},	    {"list", cli_list},	    {"vacation", cli_vacation},
     {"backup", cli_backup}, {"verify", cli_verify}, {"restore", cli_restore},
     {"import", cli_import}, {"export", cli_export}, {"check", cli_check},
+    {"dkim", cli_dkim},
 };
 
 int cli_main(int argc, char **argv)

@@ -175,7 +175,9 @@ int cli_deliver(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	free(norm);
-	struct delivery_sender snd = {.address = opts[1].set ? opts[1].value : NULL};
+	/* the admin's own injection: originates here (DKIM-signed when queued) */
+	struct delivery_sender snd = {.address = opts[1].set ? opts[1].value : NULL,
+				      .local_origin = true};
 	struct delivery_rcpt r = {
 	    .address = rcpt, .postmaster = postmaster_address(st, rcpt), .any_room = true};
 	struct delivery_result res;

@@ -102,6 +102,7 @@ int cli_list(struct cli *c, int argc, char **argv);
 int cli_deliver(struct cli *c, int argc, char **argv);
 int cli_queue(struct cli *c, int argc, char **argv);
 int cli_route(struct cli *c, int argc, char **argv);
+int cli_dkim(struct cli *c, int argc, char **argv);
 int cli_config(struct cli *c, int argc, char **argv);
 int cli_pw(struct cli *c, int argc, char **argv);
 int cli_vacation(struct cli *c, int argc, char **argv);

@@ -213,6 +213,7 @@ struct delivery_plan *delivery_plan_new(const struct delivery_sender *snd, uint6
 	p->sender = snd->address != NULL ? xstrdup(snd->address) : NULL;
 	p->snd_mailbox = snd->mailbox;
 	p->login = snd->login != NULL ? xstrdup(snd->login) : NULL;
+	p->local_origin = snd->local_origin || snd->login != NULL;
 	p->size = size;
 	return p;
 }

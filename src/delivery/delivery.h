@@ -59,6 +59,10 @@ struct delivery_sender {
 	const char *address; /* envelope sender: "" the null sender, NULL unknown */
 	int64_t mailbox;     /* the submission login's mailbox; 0 for none */
 	const char *login;   /* that login's address, for texts; NULL for none */
+	/* the message originates here without a login: `mailroom deliver`,
+	   mailroom's own reports (a login implies it). Its queued copies
+	   are DKIM-signed (store_submission.local_origin). */
+	bool local_origin;
 };
 
 enum delivery_verdict {

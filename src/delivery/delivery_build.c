@@ -264,6 +264,7 @@ static void build_forwards(struct delivery *d, struct built *b, const struct del
 		struct store_submission *s = add_fx(b, "forward", f->to.v[0].address);
 		s->qid = side_qid(b, m->qid, 'F', i);
 		s->sender = keep_str(b, snd);
+		s->local_origin = p->local_origin; /* signed only if the message is */
 		s->remote = rems_copy(b, &f->to);
 		s->n_remote = f->to.n;
 		s->body = body->data;
@@ -310,6 +311,7 @@ static void build_lists(struct delivery *d, struct store *st, struct built *b,
 			struct store_submission *s = add_fx(b, "list", l->address);
 			s->qid = side_qid(b, m->qid, 'L', i);
 			s->sender = keep_str(b, bounce);
+			s->local_origin = p->local_origin; /* as the message */
 			s->mailbox_ids = ids_copy(b, &ids);
 			s->n_local = ids.n;
 			s->remote = rems_copy(b, &rem);
@@ -437,6 +439,7 @@ static void build_quota_warning(struct delivery *d, struct built *b,
 	struct store_submission *s = add_fx(b, "quota-warning", in->address);
 	s->qid = side_qid(b, m->qid, 'W', b->n_fx);
 	s->sender = "";
+	s->local_origin = true; /* mailroom's own notice */
 	s->mailbox_ids = keep(b, xmalloc(sizeof(int64_t)));
 	*(int64_t *)s->mailbox_ids = in->id;
 	s->n_local = 1;
@@ -511,6 +514,7 @@ void delivery_build(struct delivery *d, struct store *st, struct delivery_plan *
 	    .remote = b->remote.v,
 	    .n_remote = b->remote.n,
 	    .auth_user = p->login != NULL ? keep_str(b, p->login) : NULL,
+	    .local_origin = p->local_origin,
 	    .dsn_envid = m->dsn_envid,
 	    .dsn_ret = m->dsn_ret,
 	    .reports = b->fx,
@@ -566,7 +570,7 @@ void delivery_out_clear(struct delivery_out *out)
 void delivery_report(struct delivery *d, struct store *st, const char *qid, const char *to,
 		     const char *body, size_t len, struct delivery_out *out)
 {
-	struct delivery_sender none = {.address = ""};
+	struct delivery_sender none = {.address = "", .local_origin = true};
 	struct delivery_plan *p = delivery_plan_new(&none, len);
 	struct delivery_rcpt r = {.address = to};
 	struct delivery_result res;

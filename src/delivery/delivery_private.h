@@ -69,6 +69,7 @@ struct delivery_plan {
 	char *sender; /* NULL: unknown */
 	int64_t snd_mailbox;
 	char *login;
+	bool local_origin; /* delivery_sender.local_origin, or a login */
 	uint64_t size;
 	bool limits_loaded;
 	struct store_limits lim; /* the login's, effective */

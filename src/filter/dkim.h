@@ -154,6 +154,9 @@ struct dkim_key *dkim_key_generate(const char *domain, const char *selector, enu
 void dkim_key_free(struct dkim_key **k);
 enum dkim_alg dkim_key_alg(const struct dkim_key *k);
 unsigned dkim_key_bits(const struct dkim_key *k);
+/* d= and s= of the signatures the key makes. */
+const char *dkim_key_domain(const struct dkim_key *k);
+const char *dkim_key_selector(const struct dkim_key *k);
 /* Heap strings: the private key PEM (PKCS#8); the TXT record's text
    "v=DKIM1; k=rsa; p=..." (not split into 255-octet strings). */
 char *dkim_key_private_pem(const struct dkim_key *k);

@@ -104,6 +104,16 @@ unsigned dkim_key_bits(const struct dkim_key *k)
 	return (unsigned)EVP_PKEY_get_bits(k->pkey);
 }
 
+const char *dkim_key_domain(const struct dkim_key *k)
+{
+	return k->domain;
+}
+
+const char *dkim_key_selector(const struct dkim_key *k)
+{
+	return k->selector;
+}
+
 char *dkim_key_private_pem(const struct dkim_key *k)
 {
 	BIO *bio = BIO_new(BIO_s_mem());

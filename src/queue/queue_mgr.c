@@ -21,6 +21,7 @@
 #include "queue/dsn.h"
 #include "queue/mta_sts.h"
 #include "queue/queue.h"
+#include "queue/signing.h"
 #include "queue/smtp_client.h"
 #include "net/loop.h"
 #include "net/workers.h"
@@ -89,21 +90,30 @@ struct conn_cache {
 
 /* --- agent threads ----------------------------------------------------------- */
 
+/* What each delivery thread keeps: its store handle, its DKIM keys. */
+struct agent {
+	struct store *st;
+	struct signing *signing;
+};
+
 static void *agent_init(void *arg)
 {
 	const struct config *cfg = arg;
-	struct store *st = NULL;
+	struct agent *a = xcalloc(1, sizeof(*a));
 
-	if (store_open(cfg->data_dir, false, &st) != STORE_OK)
+	if (store_open(cfg->data_dir, false, &a->st) != STORE_OK)
 		log_fatal("delivery: cannot open the store in %s: %s", cfg->data_dir,
-			  st != NULL ? store_error(st) : "error");
-	return st;
+			  a->st != NULL ? store_error(a->st) : "error");
+	a->signing = signing_new();
+	return a;
 }
 
 static void agent_deinit(void *ctx)
 {
-	struct store *st = ctx;
-	store_close(&st);
+	struct agent *a = ctx;
+	store_close(&a->st);
+	signing_free(&a->signing);
+	free(a);
 }
 
 static const char *domain_of(const char *address)
@@ -215,6 +225,16 @@ static void record(struct store_queue_msg *m, const size_t *idx, size_t n,
 		   const struct smtp_client_rcpt *rc, const struct smtp_client_job *j,
 		   const char *ip, unsigned port, const char *policy)
 {
+	char fields[1200];
+	if (j->dkim_failed)
+		log_warn("queue qid=%s: a DKIM key could not sign the message: sent %s", m->qid,
+			 j->dkim_signed[0] != '\0' ? "with the other signatures" : "unsigned");
+	if (j->dkim_signed[0] != '\0') { /* dkim=d/s/a,... after the policy's fields */
+		size_t k = (size_t)snprintf(fields, sizeof(fields), "%.700s",
+					    policy != NULL ? policy : "");
+		log_extra_add(fields, sizeof(fields), k, "dkim", j->dkim_signed);
+		policy = fields;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct store_queue_rcpt *r = &m->rcpts[idx[i]];
 		r->status = rc[i].code >= 200 && rc[i].code < 300 ? QRCPT_SENT
@@ -331,7 +351,8 @@ static void sts_after(const struct sts *s, const char *host, bool dane, struct s
 
 /* Returns true when a next hop ran into a time limit. */
 static bool deliver_domain(struct store *st, const struct config *cfg, struct store_queue_msg *m,
-			   const size_t *idx, size_t n, bool *dsn_offered, struct conn_cache *cache)
+			   const size_t *idx, size_t n, bool *dsn_offered, struct conn_cache *cache,
+			   struct dkim_key *const *dkim_keys, size_t n_dkim_keys)
 {
 	const char *domain = domain_of(m->rcpts[idx[0]].address);
 	struct store_route route;
@@ -398,6 +419,8 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	    .ret = m->dsn_ret,
 	    .rcpts = rc,
 	    .n_rcpts = n,
+	    .dkim_keys = dkim_keys,
+	    .n_dkim_keys = n_dkim_keys,
 	    .connect_timeout = delivery_config(cfg)->connect_timeout,
 	    .command_timeout = delivery_config(cfg)->command_timeout,
 	    .data_init_timeout = delivery_config(cfg)->data_init_timeout,
@@ -520,9 +543,10 @@ static bool report_add(struct store *st, struct delivery *d, const struct config
 }
 
 /* Returns true when a next hop ran into a time limit. */
-static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
+static bool deliver_one(struct agent *ag, struct queue_mgr *q, const char *qid,
 			struct conn_cache *cache)
 {
+	struct store *st = ag->st;
 	const struct config *cfg = q->env->cfg;
 	struct store_queue_msg m;
 	int64_t now = (int64_t)time(NULL);
@@ -535,6 +559,10 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 		store_queue_msg_clear(&m);
 		return false;
 	}
+	/* only mail that originates here is signed (docs/admin.md "DKIM signing") */
+	struct dkim_key *dkim_keys[SIGNING_KEYS_MAX];
+	size_t n_dkim_keys =
+	    m.local_origin ? signing_keys(ag->signing, st, m.body.data, m.body.len, dkim_keys) : 0;
 	size_t *idx = xcalloc(m.n_rcpts, sizeof(*idx));
 	bool *done = xcalloc(m.n_rcpts, sizeof(*done));
 	bool *dsn_offered = xcalloc(m.n_rcpts, sizeof(*dsn_offered));
@@ -549,7 +577,8 @@ static bool deliver_one(struct store *st, struct queue_mgr *q, const char *qid,
 				done[k] = true;
 			}
 		bool offered = false;
-		slow |= deliver_domain(st, cfg, &m, idx, n, &offered, cache);
+		slow |=
+		    deliver_domain(st, cfg, &m, idx, n, &offered, cache, dkim_keys, n_dkim_keys);
 		for (size_t k = 0; k < n; k++)
 			dsn_offered[idx[k]] = offered;
 	}
@@ -640,7 +669,8 @@ static void work_deliver(void *ctx, void *p)
 static void work_scan(void *ctx, void *p)
 {
 	struct scan_job *job = p;
-	store_queue_due(ctx, (int64_t)time(NULL), QUEUE_JOB_MAX, &job->qids, &job->dests, &job->n);
+	store_queue_due(((struct agent *)ctx)->st, (int64_t)time(NULL), QUEUE_JOB_MAX, &job->qids,
+			&job->dests, &job->n);
 }
 
 /* --- loop thread -------------------------------------------------------------------- */

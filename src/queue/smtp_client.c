@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* smtp_client.c - see smtp_client.h. */
 #include "queue/smtp_client.h"
+#include "filter/dkim.h"
 #include "mime/mime.h"
 #include "net/dial.h"
 #include "proto/dotstuff.h"
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* How the last read or write failed (the connection is unusable then). */
 enum client_io { IO_OK, IO_LOST, IO_TIMEOUT, IO_MALFORMED };
@@ -31,8 +33,9 @@ struct client {
 	const char *body; /* what DATA sends: the job's, or its converted form */
 	size_t body_len;
 	struct buf converted;
-	bool used;   /* a transaction ran: RSET before the next */
-	bool tls_on; /* STARTTLS done */
+	struct buf signed_; /* the DKIM-Signature fields, then body */
+	bool used;	    /* a transaction ran: RSET before the next */
+	bool tls_on;	    /* STARTTLS done */
 	struct smtp_ehlo ehlo;
 	unsigned quit_timeout; /* the open's command_timeout: close has no job */
 	enum client_io io;
@@ -331,6 +334,39 @@ static bool send_next(struct client *c, const char **next, bool pipelined, unsig
 	return ok;
 }
 
+/* The job's DKIM signatures over the form about to be sent, prepended to it
+   (c->body_len grows with them, and so does SIZE=). A key that cannot sign
+   is skipped: signing never stops a delivery. */
+static void sign_body(struct client *c)
+{
+	struct smtp_client_job *j = c->job;
+	size_t o = 0;
+
+	j->dkim_signed[0] = '\0';
+	j->dkim_failed = false;
+	buf_clear(&c->signed_);
+	for (size_t i = 0; i < j->n_dkim_keys; i++) {
+		const struct dkim_key *k = j->dkim_keys[i];
+		char *field = dkim_sign(k, c->body, c->body_len, time(NULL));
+		if (field == NULL) {
+			j->dkim_failed = true;
+			continue;
+		}
+		buf_append_str(&c->signed_, field);
+		free(field);
+		int n = snprintf(j->dkim_signed + o, sizeof(j->dkim_signed) - o, "%s%s/%s/%s",
+				 o > 0 ? "," : "", dkim_key_domain(k), dkim_key_selector(k),
+				 dkim_alg_name(dkim_key_alg(k)));
+		if (n > 0 && (size_t)n < sizeof(j->dkim_signed) - o)
+			o += (size_t)n;
+	}
+	if (c->signed_.len == 0)
+		return;
+	buf_append(&c->signed_, c->body, c->body_len);
+	c->body = c->signed_.data;
+	c->body_len = c->signed_.len;
+}
+
 /* The form of the message for this next hop (mime/mime.h): no 8-bit
    content without 8BITMIME (RFC 6152 §3), no line over 998 octets for
    anyone (RFC 5321 §4.5.3.1.6). False with the reason when impossible. */
@@ -343,6 +379,7 @@ static bool prepare_body(struct client *c)
 	buf_clear(&c->converted);
 	switch (mime_relay_form(j->body, j->len, !c->ehlo.eightbit, &c->converted)) {
 	case MIME_RELAY_ASIS:
+		sign_body(c);
 		return true;
 	case MIME_RELAY_CONVERTED:
 		c->body = c->converted.data;
@@ -350,6 +387,7 @@ static bool prepare_body(struct client *c)
 		for (size_t i = 0; i < j->len && !c->ehlo.eightbit && !j->downgraded; i++)
 			j->downgraded = (unsigned char)j->body[i] >= 0x80;
 		j->reencoded = !j->downgraded; /* only long lines needed it */
+		sign_body(c);
 		return true;
 	case MIME_RELAY_NO_8BIT:
 		return fail(c, 554,
@@ -492,6 +530,7 @@ static void client_free(struct client *c)
 	dial_close(&c->d);
 	SSL_CTX_free(c->ctx);
 	buf_free(&c->converted);
+	buf_free(&c->signed_);
 	free(c);
 }
 

@@ -6,7 +6,8 @@
  * and DSN parameters when the next hop offers them, one RCPT per recipient,
  * DATA with dot-stuffing (proto/dotstuff.h; 8-bit content converted to 7
  * bits for a next hop without 8BITMIME, lines over 998 octets encoded:
- * mime/mime.h), QUIT. It runs on delivery threads, never on the network
+ * mime/mime.h; then DKIM-signed over that form when the job carries keys:
+ * filter/dkim.h), QUIT. It runs on delivery threads, never on the network
  * thread, and blocks, but never without bound: every reply has a total
  * deadline, however the next hop drips its octets (RFC 5321 §4.5.3.2), as
  * has each write of the message; a reply that breaks the grammar
@@ -48,6 +49,11 @@ struct smtp_client_job {
 	const char *envid, *ret;
 	struct smtp_client_rcpt *rcpts;
 	size_t n_rcpts;
+	/* DKIM (filter/dkim.h): the keys that sign the form of the message
+	   actually sent (after any 8-bit to 7-bit conversion), one
+	   DKIM-Signature field each, put first; NULL/0: sent as it is */
+	struct dkim_key *const *dkim_keys;
+	size_t n_dkim_keys;
 	/* seconds (RFC 5321 §4.5.3.2): connecting; the greeting and every
 	   command's reply but DATA's; DATA's 354; each write of the message;
 	   the reply after the final "." */
@@ -64,6 +70,10 @@ struct smtp_client_job {
 	bool tls_failed;       /* the TLS the job required was not had: STARTTLS missing or
 				  refused, the handshake or the certificate failed */
 	char tls_problem[160]; /* with tls_check: why the certificate would not pass, or "" */
+	/* the signatures made for the last transaction, "d/s/alg,..." ("" none),
+	   and whether a key failed to sign (the message then went without) */
+	char dkim_signed[400];
+	bool dkim_failed;
 };
 
 /* Returns job->session: connect, one transaction, QUIT. */

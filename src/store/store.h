@@ -347,6 +347,10 @@ struct store_submission {
 	const struct store_remote_rcpt *remote; /* for the outbound queue */
 	size_t n_remote;
 	const char *auth_user; /* submission login or NULL */
+	/* the message originates here: a submission login, `mailroom
+	   deliver`, a report or reply mailroom makes (docs/admin.md "DKIM
+	   signing" says which copies): its queued copy is DKIM-signed */
+	bool local_origin;
 	const char *dsn_envid, *dsn_ret;
 	/* side effects (a success report, RFC 3461 §6.2.1; an auto-reply, a
 	   forwarded or list copy, a quota notice): stored with this submission
@@ -421,6 +425,7 @@ struct store_queue_msg {
 	int64_t created, next_attempt;
 	unsigned attempts;
 	bool held, delay_notified;
+	bool local_origin; /* store_submission.local_origin: to be DKIM-signed */
 	struct buf body;
 	struct store_queue_rcpt *rcpts; /* pending ones only */
 	size_t n_rcpts;
@@ -456,6 +461,49 @@ int store_route_list(struct store *st, store_route_cb *cb, void *ctx);
    else "*"; STORE_NOTFOUND if none (then: MX lookup). */
 int store_route_find(struct store *st, const char *domain, struct store_route *r_r);
 void store_route_clear(struct store_route *r);
+
+/* --- DKIM signing keys (schema 10) -------------------------------------------
+   Private keys per hosted domain, found by the From: domain of a message
+   that originates here (store_submission.local_origin). A domain has at
+   most one active key per algorithm; a rotation turns the old one
+   `retiring`: no longer used to sign, listed until removed, so that its
+   TXT record stays published while mail signed with it is in transit. The
+   private keys are secrets: they live in the database (and so in every
+   backup of it). The store keeps the key's text as given; filter/dkim.h
+   makes and reads it. */
+enum store_dkim_state { STORE_DKIM_ACTIVE, STORE_DKIM_RETIRING };
+struct store_dkim_key {
+	char *domain, *selector; /* lower case */
+	char *algorithm;	 /* "rsa" or "ed25519" */
+	unsigned bits;
+	char *private_pem; /* PKCS#8 PEM: secret, freed wiped */
+	enum store_dkim_state state;
+	int64_t created; /* unix time */
+};
+const char *store_dkim_state_name(enum store_dkim_state s); /* "active", "retiring" */
+/* A selector is 1-63 letters, digits, '-' and '.' between labels (RFC 6376
+   §3.1): 0 or -1. */
+int store_dkim_selector_valid(const char *selector);
+/* Adds a key (its state and created as given; created 0: now). The domain
+   must be hosted and no domain alias (STORE_NOTFOUND / STORE_INVALID); a
+   selector the domain already has is STORE_EXISTS; an active key of the
+   same algorithm is STORE_EXISTS too ("rotate it"). */
+int store_dkim_add(struct store *st, const struct store_dkim_key *k);
+/* In one transaction: k becomes the domain's active key of its algorithm
+   and the active key of that algorithm (STORE_NOTFOUND if none) becomes
+   retiring; its selector goes to *old_r (caller frees) if not NULL. */
+int store_dkim_rotate(struct store *st, const struct store_dkim_key *k, char **old_r);
+int store_dkim_set_state(struct store *st, const char *domain, const char *selector,
+			 enum store_dkim_state state);
+/* selector NULL: every key of the domain. STORE_NOTFOUND if none went. */
+int store_dkim_remove(struct store *st, const char *domain, const char *selector);
+typedef void store_dkim_cb(const struct store_dkim_key *k, void *ctx);
+/* domain NULL: all, by domain, then active before retiring, then newest first. */
+int store_dkim_list(struct store *st, const char *domain, store_dkim_cb *cb, void *ctx);
+/* A number every add, rotate, state change and removal moves: a reader
+   holding keys re-reads them when it differs from the one it read. */
+int store_dkim_changes(struct store *st, int64_t *n_r);
+void store_dkim_key_clear(struct store_dkim_key *k);
 
 /* --- POP3 view: the INBOX folder ------------------------------------------ */
 struct store_msg {

@@ -24,9 +24,10 @@ static char *col_dup(sqlite3_stmt *s, int i)
 
 static int queue_rows(struct store *st, const struct store_submission *sub, int64_t body_id)
 {
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO queue (qid, sender, body_id, size, created, "
-					 "next_attempt, auth_user, dsn_envid, dsn_ret) VALUES "
-					 "(?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)");
+	sqlite3_stmt *s =
+	    store_stmt(st, "INSERT INTO queue (qid, sender, body_id, size, created, "
+			   "next_attempt, auth_user, dsn_envid, dsn_ret, local_origin) "
+			   "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)");
 	int rc;
 
 	if (s == NULL)
@@ -39,6 +40,7 @@ static int queue_rows(struct store *st, const struct store_submission *sub, int6
 	sqlite3_bind_text(s, 6, sub->auth_user, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 7, sub->dsn_envid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 8, sub->dsn_ret, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 9, sub->local_origin ? 1 : 0);
 	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
 		return store_fail(st, rc, "queue insert");
 	int64_t qrow = sqlite3_last_insert_rowid(st->db);
@@ -513,7 +515,8 @@ int store_queue_load(struct store *st, const char *qid, struct store_queue_msg *
 	sqlite3_stmt *s =
 	    store_stmt(st, "SELECT q.qid, q.sender, q.auth_user, q.dsn_envid, "
 			   "q.dsn_ret, q.created, q.next_attempt, q.attempts, q.held, "
-			   "q.delay_notified, b.data, q.id FROM queue q JOIN bodies b "
+			   "q.delay_notified, b.data, q.id, q.local_origin FROM queue q JOIN "
+			   "bodies b "
 			   "ON b.id = q.body_id WHERE q.qid = ?1");
 	int rc, r = STORE_OK;
 
@@ -539,6 +542,7 @@ int store_queue_load(struct store *st, const char *qid, struct store_queue_msg *
 	m->delay_notified = sqlite3_column_int(s, 9) != 0;
 	buf_append(&m->body, sqlite3_column_blob(s, 10), (size_t)sqlite3_column_bytes(s, 10));
 	int64_t row = sqlite3_column_int64(s, 11);
+	m->local_origin = sqlite3_column_int(s, 12) != 0;
 	sqlite3_reset(s);
 	s = store_stmt(st, "SELECT address, dsn_notify, dsn_orcpt FROM queue_rcpts WHERE "
 			   "queue_id = ?1 AND status = 0 ORDER BY address");

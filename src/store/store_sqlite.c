@@ -246,6 +246,25 @@ static const char *const migrations[] = {
     "CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);"
     "CREATE INDEX expunged_at ON expunged(folder_id, at);"
     "ALTER TABLE bodies ADD COLUMN mime BLOB;",
+    /* 10: DKIM signing keys per hosted domain (store.h "DKIM signing
+       keys"), a counter every change to them bumps (the delivery threads
+       re-read the keys when it moves), and whether a queued message
+       originates here (a submission login, `mailroom deliver`, mailroom's
+       own reports): only those are signed. Messages queued before are
+       not. */
+    "CREATE TABLE dkim_keys ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " domain TEXT NOT NULL,"	/* lower case, a hosted domain */
+    " selector TEXT NOT NULL,"	/* lower case */
+    " algorithm TEXT NOT NULL," /* rsa, ed25519 */
+    " bits INTEGER NOT NULL,"
+    " private_key TEXT NOT NULL," /* PEM (PKCS#8): a secret */
+    " state TEXT NOT NULL,"	  /* active, retiring */
+    " created INTEGER NOT NULL,"
+    " UNIQUE (domain, selector));"
+    "CREATE TABLE dkim_changes (n INTEGER NOT NULL);"
+    "INSERT INTO dkim_changes VALUES (0);"
+    "ALTER TABLE queue ADD COLUMN local_origin INTEGER NOT NULL DEFAULT 0;",
 };
 
 sqlite3_stmt *store_stmt(struct store *st, const char *sql)
