@@ -15,6 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import run_tests  # noqa: E402
 from test_dns import Unbound  # noqa: E402
+from dnssec import auth_zones, sign_zone  # noqa: E402
 
 TOOLS = os.environ.get("MAILROOM_TOOLS", "build")
 PROBE = os.path.join(TOOLS, "dns_probe")
@@ -45,35 +46,18 @@ ZONES = """
 """
 
 
-def sign(d, name, tamper=False):
-    """A zone file signed with an Ed25519 KSK and ZSK; its DS line."""
-    path = os.path.join(d, name + ".zone")
-    with open(path, "w") as f:
-        f.write(ZONE.format(name=name))
-    run = dict(cwd=d, capture_output=True, text=True, check=True)
-    ksk = subprocess.run(["ldns-keygen", "-a", "ED25519", "-k", name], **run).stdout.strip()
-    zsk = subprocess.run(["ldns-keygen", "-a", "ED25519", name], **run).stdout.strip()
-    subprocess.run(["ldns-signzone", "-o", name, path, ksk, zsk], **run)
-    if tamper:  # the data changes after signing: its RRSIG no longer fits
-        signed = path + ".signed"
-        text = open(signed).read().replace("192.0.2.10", "192.0.2.66")
-        with open(signed, "w") as f:
-            f.write(text)
-    with open(os.path.join(d, ksk + ".ds")) as f:
-        return f.read()
+def tampered(text):
+    """The data changes after signing: its RRSIG no longer fits."""
+    return text.replace("192.0.2.10", "192.0.2.66")
 
 
 def signed_zones(d):
     """Signs sec.test and bad.test in d, writes their trust anchor there,
     and returns the auth-zone clauses that serve them."""
     with open(os.path.join(d, "trust-anchor"), "w") as f:
-        f.write(sign(d, "sec.test"))
-        f.write(sign(d, "bad.test", tamper=True))
-    auth = ""
-    for z in ("sec.test", "bad.test"):
-        auth += ("auth-zone:\n  name: \"%s.\"\n  zonefile: \"%s/%s.zone.signed\"\n"
-                 "  for-downstream: yes\n  for-upstream: no\n" % (z, d, z))
-    return auth
+        f.write(sign_zone(d, "sec.test", ZONE.format(name="sec.test")))
+        f.write(sign_zone(d, "bad.test", ZONE.format(name="bad.test"), tamper=tampered))
+    return auth_zones(d, ("sec.test", "bad.test"))
 
 
 def resolver(u):
