@@ -89,6 +89,10 @@ void dane_after(const struct dane_host *dh, struct smtp_client_job *j, char *not
 		p += c >= 5 && p[c] == ' ' ? c + 1 : 0;
 		char why[280];
 		snprintf(why, sizeof(why), "%.270s", p);
+		/* the route's words do not fit: DANE requires it here */
+		char *route = strstr(why, ", required for this route");
+		if (route != NULL)
+			*route = '\0';
 		snprintf(j->reply, sizeof(j->reply), "4.7.5 DANE: %s", why);
 		dane_fail_note(why, note, len);
 		return;
