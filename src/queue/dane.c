@@ -63,7 +63,8 @@ void dane_prepare(const struct dane_host *dh, const char *domain, struct smtp_cl
 	j->dane_usage = -1;
 	if (dh->state != DANE_ON && dh->state != DANE_ENCRYPT)
 		return;
-	j->tls = ROUTE_TLS_ENCRYPT; /* STARTTLS, or this host is not used */
+	if (j->tls < ROUTE_TLS_ENCRYPT)
+		j->tls = ROUTE_TLS_ENCRYPT; /* STARTTLS, or this host is not used */
 	j->tls_check = false;
 	if (dh->state == DANE_ON) {
 		j->tlsa = dh->tlsa.rr;

@@ -8,7 +8,8 @@ without STARTTLS. [delivery] dnssec_trust_anchor is the zones' DS lines.
 So this test needs root, like test_mta_sts.py.
 
 Each domain is one case: DANE-EE(3) 1 1 matching the host's key
-(delivered, logged dane=pass); DANE-TA(2) 0 1 and 2 1 1 naming the test CA
+(delivered, logged dane=pass), also for the host of a route (but not over
+a --tls none route); DANE-TA(2) 0 1 and 2 1 1 naming the test CA
 with the MX host's name in the certificate (delivered); DANE-TA with a
 certificate for another name (deferred); a first MX whose TLSA records do
 not match (deferred there, the second MX with matching ones gets it); an
@@ -156,9 +157,13 @@ def test_dane_enforced_per_host():
         conf = {"delivery.resolver": "127.0.0.1:%d" % dns.port,
                 "delivery.dnssec_trust_anchor": ta, "delivery.retry_min": "1m"}
         srv = D.server(conf)
+        # routes: a host named by a route is DANE's too, but not over --tls none
+        srv.cli("route", "add", "routed.test", "mx1.dane.test", "--tls", "may")
+        srv.cli("route", "add", "nodane.test", "mxbad.dane.test", "--tls", "none")
         srv.start()
         s = srv.submission(D.ALICE)
-        cases = ("ee.dane.test", "ta0.dane.test", "ta1.dane.test", "taname.dane.test",
+        cases = ("routed.test", "nodane.test", "ee.dane.test", "ta0.dane.test", "ta1.dane.test",
+                 "taname.dane.test",
                  "second.dane.test", "mismatch.dane.test", "plain.dane.test",
                  "pkix.dane.test", "open.test", "bad.test")
         for d in cases:
@@ -176,6 +181,11 @@ def test_dane_enforced_per_host():
         # DANE-EE(3): the key of the host's certificate
         D.wait(lambda: "a@ee.dane.test" in rcpts(sink1), what="ee.dane.test")
         sent("ee.dane.test", r"mx1.dane.test\[%s\]:25" % MX1, " dane=pass dane-usage=3")
+        D.wait(lambda: "a@routed.test" in rcpts(sink1), what="routed.test")
+        sent("routed.test", r"mx1.dane.test\[%s\]:25" % MX1, " dane=pass dane-usage=3")
+        D.wait(lambda: "a@nodane.test" in rcpts(sink2), what="nodane.test")
+        assert srv.wait_log(r"result=sent ms=\S+ to=<a@nodane.test> relay=mxbad.dane.test"
+                            r"\[%s\]:25 starttls=no status=" % MX2), srv.log_text()
         # DANE-TA(2): the CA's certificate, the CA's key; the MX host's name
         for d, mx in (("ta0.dane.test", "mxta0"), ("ta1.dane.test", "mxta1")):
             D.wait(lambda: "a@" + d in rcpts(sink1), what=d)
