@@ -16,8 +16,11 @@ not match (deferred there, the second MX with matching ones gets it); an
 MX without STARTTLS (deferred); only PKIX-TA(0)/PKIX-EE(1) records
 (no usable record: mandatory TLS, not authenticated, delivered); TLSA
 records in an unsigned zone (no DANE: delivered as ever); a TLSA record
-altered after signing (bogus: deferred "failed validation"). Then
-`dane = no`: the mismatching host gets the mail."""
+altered after signing (bogus: deferred "failed validation"); an MTA-STS
+policy in enforce mode that lists none of the MX hosts, on a host DANE
+authenticates (delivered: DANE decides there, RFC 8461 §2). Then
+`dane = no`: the mismatching host gets the mail, the MTA-STS domain is
+deferred by its policy."""
 import hashlib
 import os
 import re
@@ -29,13 +32,23 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import run_tests  # noqa: E402
 import test_delivery as D  # noqa: E402
+import test_dns  # noqa: E402
 import test_mta_sts as S  # noqa: E402
 from dnssec import auth_zones, sign_zone  # noqa: E402
-from test_dns import Unbound  # noqa: E402
 
-# this test's loopback addresses (127.0.214.x); unbound's port is free_port()'s
+# this test's ports (21400-21499) and loopback addresses (127.0.214.x)
+PORTS = range(21400, 21500)
 MX1, MX2, MX_PLAIN = "127.0.214.1", "127.0.214.2", "127.0.214.3"
 BAD_HEX = "00" * 32
+# an MTA-STS policy in enforce mode that lists none of the domain's MX hosts
+STS_POLICY = "version: STSv1\nmode: enforce\nmx: mx.elsewhere.test\nmax_age: 86400\n"
+
+
+def pick_port(taken=()):
+    for p in PORTS:
+        if p not in taken and S.port_free(p):
+            return p
+    raise AssertionError("no free port in 21400-21499")
 
 
 def der(args):
@@ -84,6 +97,9 @@ second IN MX 20 mx1.dane.test.
 mismatch IN MX 10 mxbad.dane.test.
 plain IN MX 10 mxplain.dane.test.
 pkix IN MX 10 mxpkix.dane.test.
+sts IN MX 10 mx1.dane.test.
+_mta-sts.sts IN TXT "v=STSv1; id=1;"
+mta-sts.sts IN A 127.0.0.1
 """.format(mx1=MX1, mx2=MX2, plain=MX_PLAIN, **h)
 
 
@@ -140,7 +156,9 @@ def test_dane_enforced_per_host():
                 f.write(sign_zone(d, "bad.test", bad_zone(h), tamper=tamper))
             return auth_zones(d, ("dane.test", "bad.test"))
 
-        dns = Unbound(zones=unsigned(h), prepare=prepare)
+        dns_port = pick_port()
+        test_dns.free_port = lambda: dns_port  # unbound on this test's port
+        dns = test_dns.Unbound(zones=unsigned(h), prepare=prepare)
         ta = os.path.join(dns.dir, "trust-anchor")
         os.chmod(dns.dir, 0o755)
         stops.append(dns.stop)
@@ -154,8 +172,13 @@ def test_dane_enforced_per_host():
         stops.append(c2.stop)
         c3, sink3 = S.sink_on(MX_PLAIN)
         stops.append(c3.stop)
+        https_port = pick_port((dns_port,))
+        web = S.PolicyServer(https_port, ca.context("policy", ["mta-sts.sts.dane.test"]))
+        web.policies = {"sts.dane.test": STS_POLICY}
+        stops.append(web.stop)
         conf = {"delivery.resolver": "127.0.0.1:%d" % dns.port,
-                "delivery.dnssec_trust_anchor": ta, "delivery.retry_min": "1m"}
+                "delivery.dnssec_trust_anchor": ta, "delivery.retry_min": "1m",
+                "delivery.ca_file": ca.pem, "delivery.mta_sts_port": str(https_port)}
         srv = D.server(conf)
         # routes: a host named by a route is DANE's too, but not over --tls none
         srv.cli("route", "add", "routed.test", "mx1.dane.test", "--tls", "may")
@@ -165,7 +188,7 @@ def test_dane_enforced_per_host():
         cases = ("routed.test", "nodane.test", "ee.dane.test", "ta0.dane.test", "ta1.dane.test",
                  "taname.dane.test",
                  "second.dane.test", "mismatch.dane.test", "plain.dane.test",
-                 "pkix.dane.test", "open.test", "bad.test")
+                 "pkix.dane.test", "sts.dane.test", "open.test", "bad.test")
         for d in cases:
             s.sendmail(D.ALICE, ["a@" + d], b"Subject: %s\r\n\r\nx\r\n" % d.encode())
         s.quit()
@@ -206,6 +229,11 @@ def test_dane_enforced_per_host():
         # PKIX-TA(0) and PKIX-EE(1) are unusable for SMTP: TLS without authentication
         D.wait(lambda: "a@pkix.dane.test" in rcpts(sink2), what="pkix.dane.test")
         sent("pkix.dane.test", r"mxpkix.dane.test\[%s\]:25" % MX2, " dane=unusable")
+        # DANE decides where it applies, not the domain's MTA-STS policy
+        D.wait(lambda: "a@sts.dane.test" in rcpts(sink1), what="sts.dane.test")
+        sent("sts.dane.test", r"mx1.dane.test\[%s\]:25" % MX1, " dane=pass dane-usage=3")
+        assert srv.wait_log(r"mta-sts domain=sts.dane.test id=1: policy fetched: mode=enforce"), \
+            srv.log_text()
         # an unsigned zone: its TLSA records are not looked at
         D.wait(lambda: "a@open.test" in rcpts(sink2), what="open.test")
         assert srv.wait_log(r"result=sent ms=\S+ to=<a@open.test> relay=mx.open.test\[%s\]:25 "
@@ -225,6 +253,13 @@ def test_dane_enforced_per_host():
         with open(srv.conf, "w") as f:
             f.write(text.replace("[delivery]\n", "[delivery]\ndane = no\n", 1))
         srv.start()
+        # ... and without DANE the policy rules that domain's MX host out
+        s = srv.submission(D.ALICE)
+        s.sendmail(D.ALICE, ["b@sts.dane.test"], b"Subject: sts\r\n\r\nx\r\n")
+        s.quit()
+        assert srv.wait_log(r"result=deferred ms=\S+ to=<b@sts.dane.test> relay=none "
+                            r"mta-sts=enforce mta-sts-id=1 status=4.7.5 reply=\"4.7.5 MTA-STS: "
+                            r"MX host mx1.dane.test does not match the policy\""), srv.log_text()
         D.wait(lambda: "a@mismatch.dane.test" in rcpts(sink2), what="mismatch with dane = no",
                timeout=90)
         assert srv.wait_log(r"result=sent ms=\S+ to=<a@mismatch.dane.test> "
