@@ -135,6 +135,27 @@ def test_dnssec_secure_insecure_and_bogus():
     assert r[("bad.test", "a")] == "result=ok secure=no 192.0.2.66", r
 
 
+def test_lab_zones_under_the_root_anchor():
+    """With a resolver of its own and the root's key (Debian's default trust
+    anchor), test. is insecure, not bogus (the root denies it), while a zone
+    inside it with a trust anchor of its own stays secure."""
+    root = "/usr/share/dns/root.key"
+    if not os.path.exists(root):
+        print("skipped: no %s (dns-root-data)" % root)
+        return
+    d = dns()
+    both = os.path.join(d.u.dir, "root-and-sec")
+    with open(both, "w") as f:
+        f.write(open(root).read() + "\n" + open(d.ta).read())
+    r = probe(d.resolver(), "a", "plain.test", "a", "sec.test", "a", "bad.test", ta=both)
+    assert r[("plain.test", "a")] == "result=ok secure=no 192.0.2.1", r
+    assert r[("sec.test", "a")] == "result=ok secure=yes 192.0.2.10", r
+    assert r[("bad.test", "a")] == "result=temp secure=no", r
+    r = probe(d.resolver(), "a", "plain.test", "ptr", "1.2.0.192.in-addr.arpa", ta=root)
+    assert r[("plain.test", "a")] == "result=ok secure=no 192.0.2.1", r
+    assert r[("1.2.0.192.in-addr.arpa", "ptr")] == "result=ok secure=no 0:plain.test", r
+
+
 def test_many_questions_at_once():
     qs = []
     for i in range(300):
