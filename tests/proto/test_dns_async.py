@@ -64,8 +64,8 @@ def resolver(u):
     return "127.0.0.1:%d" % u.port
 
 
-def probe(resolver, *questions, ta=None, timeout=5):
-    args = [PROBE, "--timeout", str(timeout)]
+def probe(resolver, *questions, ta=None, timeout=5, sync=False):
+    args = [PROBE, "--timeout", str(timeout)] + (["--sync"] if sync else [])
     if ta:
         args += ["--ta", ta]
     p = subprocess.run(args + [resolver] + list(questions), capture_output=True, text=True,
@@ -154,6 +154,32 @@ def test_lab_zones_under_the_root_anchor():
     r = probe(d.resolver(), "a", "plain.test", "ptr", "1.2.0.192.in-addr.arpa", ta=root)
     assert r[("plain.test", "a")] == "result=ok secure=no 192.0.2.1", r
     assert r[("1.2.0.192.in-addr.arpa", "ptr")] == "result=ok secure=no 0:plain.test", r
+
+
+def test_blocking_resolver_of_the_delivery_threads():
+    """dns/dns_sync.h: the same answers one by one, secure, insecure and
+    bogus alike, and its time limit holds."""
+    d = dns()
+    r = probe(d.resolver(), "mx", "sec.test", "tlsa", "_25._tcp.mx.sec.test", "aaaa", "sec.test",
+              "a", "bad.test", "a", "plain.test", "a", "nx.plain.test", ta=d.ta, sync=True)
+    assert r[("sec.test", "mx")] == "result=ok secure=yes 10:mx.sec.test", r
+    assert r[("_25._tcp.mx.sec.test", "tlsa")] == "result=ok secure=yes 3/1/1:0a0b0c", r
+    assert r[("sec.test", "aaaa")] == "result=nodata secure=yes", r
+    assert r[("bad.test", "a")] == "result=temp secure=no", r
+    assert r[("plain.test", "a")] == "result=ok secure=no 192.0.2.1", r
+    assert r[("nx.plain.test", "a")] == "result=nxdomain secure=no", r
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    try:
+        t0 = time.monotonic()
+        r = probe("127.0.0.1:%d" % s.getsockname()[1], "a", "plain.test", "mx", "x.test",
+                  timeout=2, sync=True)
+        took = time.monotonic() - t0
+        assert r[("plain.test", "a")] == "result=temp secure=no", r
+        assert r[("x.test", "mx")] == "result=temp secure=no", r
+        assert 3 < took < 12, took  # two questions, one after the other
+    finally:
+        s.close()
 
 
 def test_many_questions_at_once():
