@@ -8,8 +8,8 @@ without STARTTLS. [delivery] dnssec_trust_anchor is the zones' DS lines.
 So this test needs root, like test_mta_sts.py.
 
 Each domain is one case: DANE-EE(3) 1 1 matching the host's key
-(delivered, logged dane=pass), also for the host of a route (but not over
-a --tls none route); DANE-TA(2) 0 1 and 2 1 1 naming the test CA
+(delivered, logged dane=pass, whatever names the certificate holds), also
+for the host of a route (but not over a --tls none route); DANE-TA(2) 0 1 and 2 1 1 naming the test CA
 with the MX host's name in the certificate (delivered); DANE-TA with a
 certificate for another name (deferred); a first MX whose TLSA records do
 not match (deferred there, the second MX with matching ones gets it); an
@@ -75,6 +75,8 @@ $TTL 300
 ns IN A 127.0.0.1
 mx1 IN A {mx1}
 _25._tcp.mx1 IN TLSA 3 1 1 {ee1}
+mxee IN A {mx1}
+_25._tcp.mxee IN TLSA 3 1 1 {ee1}
 mxta0 IN A {mx1}
 _25._tcp.mxta0 IN TLSA 2 0 1 {ca_cert}
 mxta1 IN A {mx1}
@@ -89,6 +91,7 @@ mxpkix IN A {mx2}
 _25._tcp.mxpkix IN TLSA 1 1 1 {ee2}
 _25._tcp.mxpkix IN TLSA 0 0 1 {ca_cert}
 ee IN MX 10 mx1.dane.test.
+eename IN MX 10 mxee.dane.test.
 ta0 IN MX 10 mxta0.dane.test.
 ta1 IN MX 10 mxta1.dane.test.
 taname IN MX 10 mxtaname.dane.test.
@@ -185,8 +188,8 @@ def test_dane_enforced_per_host():
         srv.cli("route", "add", "nodane.test", "mxbad.dane.test", "--tls", "none")
         srv.start()
         s = srv.submission(D.ALICE)
-        cases = ("routed.test", "nodane.test", "ee.dane.test", "ta0.dane.test", "ta1.dane.test",
-                 "taname.dane.test",
+        cases = ("routed.test", "nodane.test", "ee.dane.test", "eename.dane.test",
+                 "ta0.dane.test", "ta1.dane.test", "taname.dane.test",
                  "second.dane.test", "mismatch.dane.test", "plain.dane.test",
                  "pkix.dane.test", "sts.dane.test", "open.test", "bad.test")
         for d in cases:
@@ -204,6 +207,9 @@ def test_dane_enforced_per_host():
         # DANE-EE(3): the key of the host's certificate
         D.wait(lambda: "a@ee.dane.test" in rcpts(sink1), what="ee.dane.test")
         sent("ee.dane.test", r"mx1.dane.test\[%s\]:25" % MX1, " dane=pass dane-usage=3")
+        # ... which does not look at names: the certificate names not mxee
+        D.wait(lambda: "a@eename.dane.test" in rcpts(sink1), what="eename.dane.test")
+        sent("eename.dane.test", r"mxee.dane.test\[%s\]:25" % MX1, " dane=pass dane-usage=3")
         D.wait(lambda: "a@routed.test" in rcpts(sink1), what="routed.test")
         sent("routed.test", r"mx1.dane.test\[%s\]:25" % MX1, " dane=pass dane-usage=3")
         D.wait(lambda: "a@nodane.test" in rcpts(sink2), what="nodane.test")
