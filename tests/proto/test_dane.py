@@ -9,8 +9,9 @@ So this test needs root, like test_mta_sts.py.
 
 Each domain is one case: DANE-EE(3) 1 1 matching the host's key
 (delivered, logged dane=pass, whatever names the certificate holds), also
-for the host of a route (but not over a --tls none route); DANE-TA(2) 0 1 and 2 1 1 naming the test CA
-with the MX host's name in the certificate (delivered); DANE-TA with a
+for the host of a route (but not over a --tls none route); DANE-TA(2)
+0 1 and 2 1 1 naming the test CA with the MX host's name in the
+certificate (delivered); DANE-TA with a
 certificate for another name (deferred); a first MX whose TLSA records do
 not match (deferred there, the second MX with matching ones gets it); an
 MX without STARTTLS (deferred); only PKIX-TA(0)/PKIX-EE(1) records
