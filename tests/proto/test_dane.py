@@ -17,7 +17,8 @@ not match (deferred there, the second MX with matching ones gets it); an
 MX without STARTTLS (deferred); only PKIX-TA(0)/PKIX-EE(1) records
 (no usable record: mandatory TLS, not authenticated, delivered); TLSA
 records in an unsigned zone (no DANE: delivered as ever); a TLSA record
-altered after signing (bogus: deferred "failed validation"); an MTA-STS
+altered after signing (bogus: deferred "failed validation"), an MX record
+likewise; an MTA-STS
 policy in enforce mode that lists none of the MX hosts, on a host DANE
 authenticates (delivered: DANE decides there, RFC 8461 §2). Then
 `dane = no`: the mismatching host gets the mail, the MTA-STS domain is
@@ -119,10 +120,21 @@ _25._tcp.mx IN TLSA 3 1 1 {ee1}
 """.format(mx1=MX1, **h)
 
 
+def bogus_mx_zone(h):
+    return bad_zone(h).replace("bad.test", "bogusmx.test")
+
+
+def tamper_mx(text):  # the MX record changes after signing
+    changed = re.sub(r"(\tMX\t)10 ", r"\g<1>20 ", text)
+    assert changed != text
+    return changed
+
+
 def unsigned(h):
     # unbound's own "test." zone steps aside for the signed ones
     return ('  local-zone: "dane.test." transparent\n'
             '  local-zone: "bad.test." transparent\n'
+            '  local-zone: "bogusmx.test." transparent\n'
             '  local-zone: "open.test." static\n'
             '  local-data: "open.test. MX 10 mx.open.test."\n'
             '  local-data: "mx.open.test. A %s"\n'
@@ -158,7 +170,8 @@ def test_dane_enforced_per_host():
             with open(os.path.join(d, "trust-anchor"), "w") as f:
                 f.write(sign_zone(d, "dane.test", zone(h)))
                 f.write(sign_zone(d, "bad.test", bad_zone(h), tamper=tamper))
-            return auth_zones(d, ("dane.test", "bad.test"))
+                f.write(sign_zone(d, "bogusmx.test", bogus_mx_zone(h), tamper=tamper_mx))
+            return auth_zones(d, ("dane.test", "bad.test", "bogusmx.test"))
 
         dns_port = pick_port()
         test_dns.free_port = lambda: dns_port  # unbound on this test's port
@@ -192,7 +205,8 @@ def test_dane_enforced_per_host():
         cases = ("routed.test", "nodane.test", "ee.dane.test", "eename.dane.test",
                  "ta0.dane.test", "ta1.dane.test", "taname.dane.test",
                  "second.dane.test", "mismatch.dane.test", "plain.dane.test",
-                 "pkix.dane.test", "sts.dane.test", "open.test", "bad.test")
+                 "pkix.dane.test", "sts.dane.test", "open.test", "bad.test",
+                 "bogusmx.test")
         for d in cases:
             s.sendmail(D.ALICE, ["a@" + d], b"Subject: %s\r\n\r\nx\r\n" % d.encode())
         s.quit()
@@ -249,10 +263,11 @@ def test_dane_enforced_per_host():
         deferred("bad.test", r"TLSA lookup for _25\._tcp\.mx\.bad\.test failed validation")
         assert srv.wait_log(r"to=<a@bad.test> relay=none dane=fail dane-reason=\"TLSA lookup"), \
             srv.log_text()
+        deferred("bogusmx.test", r"MX lookup for bogusmx\.test failed validation")
         for sink in (sink1, sink2, sink3):
             assert not [t for t in rcpts(sink) if t.split("@")[1] in
                         ("taname.dane.test", "mismatch.dane.test", "plain.dane.test",
-                         "bad.test")], rcpts(sink)
+                         "bad.test", "bogusmx.test")], rcpts(sink)
 
         # dane = no: the mismatching host gets its mail, by opportunistic TLS
         srv.stop()
