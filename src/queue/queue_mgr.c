@@ -360,7 +360,7 @@ static bool deliver_domain(struct agent *ag, const struct config *cfg, struct st
 	unsigned port = 25;
 	char last[SMTP_CLIENT_REPLY_MAX] = "4.4.1 no next hop answered", note[400];
 	struct sts *sts = NULL; /* an explicit route is not subject to MTA-STS */
-	char dnote[300] = "";	/* the last host DANE ruled out, for the deferral */
+	char dnote[400] = "";	/* the last host DANE ruled out, for the deferral */
 
 	memset(&route, 0, sizeof(route));
 	route.tls = ROUTE_TLS_MAY;
