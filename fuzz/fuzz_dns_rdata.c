@@ -3,10 +3,12 @@
  * fuzz_dns_rdata.c - libFuzzer target for the record readers behind the
  * asynchronous resolver (dns/dns_rdata.h). The first octet picks the type,
  * the rest is cut into records at each 0xff 0xfe pair, as libunbound's
- * answer would list them; every record is read. Invariants abort.
+ * answer would list them; every record is read, and DANE's choice of
+ * usable TLSA records (queue/dane.h) made. Invariants abort.
  */
 #include "fuzz.h"
 #include "dns/dns_rdata.h"
+#include "queue/dane.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -63,6 +65,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	/* DANE's choice of records (queue/dane.h): only usable ones, a prefix */
+	struct dns_answer u;
+	dns_answer_init(&u, DNS_TYPE_TLSA, DNS_RESULT_NODATA);
+	size_t kept = dane_usable(&a, &u);
+	CHECK(kept == u.n && kept <= DANE_TLSA_MAX && kept <= a.n);
+	CHECK(a.type == DNS_TYPE_TLSA || kept == 0);
+	for (size_t i = 0; i < u.n; i++) {
+		const struct dns_record *r = &u.rr[i];
+		CHECK(r->u.tlsa.usage == 2 || r->u.tlsa.usage == 3);
+		CHECK(r->u.tlsa.selector <= 1 && r->u.tlsa.mtype <= 2 && r->u.tlsa.len > 0);
+		CHECK(r->u.tlsa.mtype != 1 || r->u.tlsa.len == 32);
+		CHECK(r->u.tlsa.mtype != 2 || r->u.tlsa.len == 64);
+	}
+	dns_answer_free(&u);
 	dns_answer_free(&a);
 	return 0;
 }

@@ -23,6 +23,7 @@ pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev li
 pkgs="$pkgs libunbound-dev"
 pkgs="$pkgs libpsl-dev publicsuffix"  # DMARC's organisational domain (filter/dmarc.c): libpsl and the list it reads
 pkgs="$pkgs libcurl4-openssl-dev"  # libcurl: MTA-STS policies fetched over HTTPS (queue/mta_sts.c)
+pkgs="$pkgs dns-root-data"  # /usr/share/dns/root.key: the default [delivery] dnssec_trust_anchor (DNSSEC, DANE)
 case "$level" in
 # test: clang-format checks the C sources' layout (style/clang-format);
 # iproute2's ss counts the LDAP pool's connections in test_ldap.py;

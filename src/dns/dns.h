@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dns.h - MX and address lookups for the delivery agents (and PTR and TXT
- * ones for `mailroom check --dns`) (blocking: they run
- * on delivery threads, never on the network thread), through glibc's
- * resolver library with an optional resolver address of our own ([delivery]
- * resolver), so tests can point it at a DNS server on loopback.
+ * dns.h - MX, address, PTR and TXT lookups for `mailroom check --dns` and
+ * the MTA-STS policy look-ups (blocking: they run on delivery threads or in
+ * the CLI, never on the network thread), through glibc's resolver library
+ * with an optional resolver address of our own ([delivery] resolver), so
+ * tests can point it at a DNS server on loopback. Not validating: the
+ * queue's MX, address and TLSA look-ups use dns/dns_sync.h (DNSSEC, DANE).
  */
 #ifndef MAILROOM_DNS_DNS_H
 #define MAILROOM_DNS_DNS_H

@@ -72,6 +72,7 @@ struct dns_record {
 struct dns_answer {
 	enum dns_result result;
 	bool secure; /* validated by DNSSEC (RFC 4035 "secure"), records or denial */
+	bool bogus;  /* TEMP because DNSSEC validation failed (RFC 4035 "bogus") */
 	enum dns_type type;
 	struct dns_record *rr;
 	size_t n, cap;

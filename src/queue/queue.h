@@ -44,12 +44,17 @@ struct delivery_config {
 	bool mta_sts;		    /* RFC 8461 policies of recipient domains (queue/mta_sts.h) */
 	unsigned mta_sts_port;	    /* of the policy host: 443, another for tests and labs */
 	unsigned mta_sts_connect_timeout;
-	unsigned mta_sts_timeout; /* the whole fetch of a policy */
+	unsigned mta_sts_timeout;  /* the whole fetch of a policy */
+	char *dnssec_trust_anchor; /* DS or DNSKEY lines, or NULL: no DNSSEC validation */
+	bool dane; /* RFC 7672 for MX hosts with secure TLSA records (queue/dane.h) */
 };
 struct config;
 struct config_section;
 extern const struct config_section delivery_config_section;
 const struct delivery_config *delivery_config(const struct config *cfg);
+/* The trust anchor file the resolvers validate with, or NULL: none (set to
+   "none", or the default, Debian's dns-root-data file, is not there). */
+const char *delivery_trust_anchor(const struct config *cfg);
 
 /* It reads the config, loop and delivery path through env (proto/service.h),
    which must outlive it. */

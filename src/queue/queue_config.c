@@ -4,7 +4,11 @@
 #include "util/config.h"
 
 #include <stddef.h>
+#include <unistd.h>
 #include <string.h>
+
+/* Debian's dns-root-data: the root zone's KSK */
+#define DELIVERY_ROOT_KEY "/usr/share/dns/root.key"
 
 #define F(field) offsetof(struct delivery_config, field)
 
@@ -84,6 +88,12 @@ static const struct config_key delivery_keys[] = {
      .off = F(mta_sts_timeout),
      .def = "1m",
      .min = 1},
+    {.name = "dnssec_trust_anchor",
+     .type = CONFIG_PATH,
+     .off = F(dnssec_trust_anchor),
+     .def = DELIVERY_ROOT_KEY,
+     .none = "none"},
+    {.name = "dane", .type = CONFIG_BOOL, .off = F(dane), .def = "yes"},
 };
 
 const struct config_section delivery_config_section = {
@@ -96,4 +106,13 @@ const struct config_section delivery_config_section = {
 const struct delivery_config *delivery_config(const struct config *cfg)
 {
 	return config_part(cfg, &delivery_config_section);
+}
+
+const char *delivery_trust_anchor(const struct config *cfg)
+{
+	const char *ta = delivery_config(cfg)->dnssec_trust_anchor;
+
+	if (ta != NULL && strcmp(ta, DELIVERY_ROOT_KEY) == 0 && access(ta, R_OK) != 0)
+		return NULL;
+	return ta;
 }

@@ -18,6 +18,8 @@
  */
 #include "delivery/delivery.h"
 #include "dns/dns.h"
+#include "dns/dns_sync.h"
+#include "queue/dane.h"
 #include "queue/dsn.h"
 #include "queue/mta_sts.h"
 #include "queue/queue.h"
@@ -90,30 +92,42 @@ struct conn_cache {
 
 /* --- agent threads ----------------------------------------------------------- */
 
-/* What each delivery thread keeps: its store handle, its DKIM keys. */
+/* What each delivery thread keeps of its own: its store handle, its DKIM
+   keys, its validating resolver. */
 struct agent {
 	struct store *st;
 	struct signing *signing;
+	struct dns_sync *dns; /* validating, blocking (dns/dns_sync.h) */
 };
 
 static void *agent_init(void *arg)
 {
 	const struct config *cfg = arg;
-	struct agent *a = xcalloc(1, sizeof(*a));
+	struct agent *ag = xcalloc(1, sizeof(*ag));
+	char err[256];
 
-	if (store_open(cfg->data_dir, false, &a->st) != STORE_OK)
+	if (store_open(cfg->data_dir, false, &ag->st) != STORE_OK)
 		log_fatal("delivery: cannot open the store in %s: %s", cfg->data_dir,
-			  a->st != NULL ? store_error(a->st) : "error");
-	a->signing = signing_new();
-	return a;
+			  ag->st != NULL ? store_error(ag->st) : "error");
+	ag->signing = signing_new();
+	const struct dns_options opt = {
+	    .resolver = delivery_config(cfg)->resolver,
+	    .trust_anchor = delivery_trust_anchor(cfg),
+	    .timeout = delivery_config(cfg)->connect_timeout,
+	};
+	ag->dns = dns_sync_new(&opt, err, sizeof(err));
+	if (ag->dns == NULL)
+		log_fatal("delivery: %s", err);
+	return ag;
 }
 
 static void agent_deinit(void *ctx)
 {
-	struct agent *a = ctx;
-	store_close(&a->st);
-	signing_free(&a->signing);
-	free(a);
+	struct agent *ag = ctx;
+	store_close(&ag->st);
+	signing_free(&ag->signing);
+	dns_sync_free(&ag->dns);
+	free(ag);
 }
 
 static const char *domain_of(const char *address)
@@ -350,10 +364,11 @@ static void sts_after(const struct sts *s, const char *host, bool dane, struct s
 }
 
 /* Returns true when a next hop ran into a time limit. */
-static bool deliver_domain(struct store *st, const struct config *cfg, struct store_queue_msg *m,
+static bool deliver_domain(struct agent *ag, const struct config *cfg, struct store_queue_msg *m,
 			   const size_t *idx, size_t n, bool *dsn_offered, struct conn_cache *cache,
 			   struct dkim_key *const *dkim_keys, size_t n_dkim_keys)
 {
+	struct store *st = ag->st;
 	const char *domain = domain_of(m->rcpts[idx[0]].address);
 	struct store_route route;
 	struct mx_host hosts[QUEUE_MX_MAX];
@@ -361,6 +376,7 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	unsigned port = 25;
 	char last[SMTP_CLIENT_REPLY_MAX] = "4.4.1 no next hop answered", note[400];
 	struct sts *sts = NULL; /* an explicit route is not subject to MTA-STS */
+	char dnote[400] = "";	/* the last host DANE ruled out, for the deferral */
 
 	memset(&route, 0, sizeof(route));
 	route.tls = ROUTE_TLS_MAY;
@@ -369,18 +385,33 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 		set_all_log(m, idx, n, QRCPT_PENDING, NULL, "4.3.0 route lookup failed");
 		return false;
 	}
+	/* DANE (queue/dane.h): a configured route's host is as trusted as the
+	   MX records it replaces (RFC 7672 §2.2.2); not over --tls none */
+	bool dane_on = delivery_config(cfg)->dane && delivery_trust_anchor(cfg) != NULL &&
+		       route.tls != ROUTE_TLS_NONE;
+	struct dns_sec mx_sec = {.secure = true};
 	if (rr == STORE_OK && strcmp(route.hop, "mx") != 0) {
 		split_hop(route.hop, hosts[0].name, sizeof(hosts[0].name), &port);
 		n_hosts = 1;
 	} else {
 		enum dns_status d =
-		    dns_mx(delivery_config(cfg)->resolver, domain, hosts, QUEUE_MX_MAX, &n_hosts);
+		    dns_sync_mx(ag->dns, domain, hosts, QUEUE_MX_MAX, &n_hosts, &mx_sec);
 		if (d == DNS_NULL_MX || d == DNS_NOTFOUND) {
 			/* mailroom's own finding, not a reply: no SMTP code (dsn.c, X-mailroom) */
 			set_all_log(m, idx, n, QRCPT_FAILED, NULL,
 				    d == DNS_NULL_MX ? "5.1.10 Recipient domain has a null MX: it "
 						       "accepts no mail"
 						     : "5.1.2 Recipient domain not found");
+			store_route_clear(&route);
+			return false;
+		}
+		if (d != DNS_OK && mx_sec.bogus && dane_on) {
+			char why[260];
+			snprintf(why, sizeof(why), "MX lookup for %.200s failed validation",
+				 domain);
+			dane_fail_note(why, dnote, sizeof(dnote));
+			snprintf(last, sizeof(last), "4.7.5 DANE: %s", why);
+			set_all_log(m, idx, n, QRCPT_PENDING, dnote, last);
 			store_route_clear(&route);
 			return false;
 		}
@@ -452,16 +483,42 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 	for (size_t h = 0; h < n_hosts && !done && !kept_slow; h++) {
 		struct dns_addr addrs[4];
 		size_t n_addrs = 0;
-		/* the DANE hook: true for a host with DNSSEC-secure TLSA records
-		   (RFC 7672); DANE then decides its TLS, not MTA-STS (RFC 8461 §2) */
-		bool dane = false;
-		if (!sts_prepare(m, sts, hosts[h].name, dane, &j, route.tls, last, sizeof(last)))
-			continue;
-		if (dns_addrs(delivery_config(cfg)->resolver, hosts[h].name, addrs, 4, &n_addrs) !=
-		    DNS_OK) {
-			snprintf(last, sizeof(last), "4.4.3 cannot resolve %.200s", hosts[h].name);
+		struct dns_sec a_sec;
+		if (dns_sync_addrs(ag->dns, hosts[h].name, addrs, 4, &n_addrs, &a_sec) != DNS_OK) {
+			if (a_sec.bogus && dane_on) {
+				char why[260];
+				snprintf(why, sizeof(why),
+					 "address lookup for %.200s failed validation",
+					 hosts[h].name);
+				dnote[0] = '\0';
+				dane_fail_note(why, dnote, sizeof(dnote));
+				snprintf(last, sizeof(last), "4.7.5 DANE: %s", why);
+			} else {
+				snprintf(last, sizeof(last), "4.4.3 cannot resolve %.200s",
+					 hosts[h].name);
+			}
 			continue;
 		}
+		/* DANE for a host with DNSSEC-secure TLSA records (RFC 7672);
+		   DANE then decides its TLS, not MTA-STS (RFC 8461 §2) */
+		struct dane_host dh = {.state = DANE_OFF};
+		if (dane_on && mx_sec.secure && a_sec.secure)
+			dane_lookup(ag->dns, hosts[h].name, port, &dh);
+		if (dh.state == DANE_FAIL) {
+			dnote[0] = '\0';
+			dane_fail_note(dh.why, dnote, sizeof(dnote));
+			snprintf(last, sizeof(last), "4.7.5 DANE: %s", dh.why);
+			log_info("queue qid=%s dane: MX host %s skipped: %s", m->qid, hosts[h].name,
+				 dh.why);
+			dane_host_clear(&dh);
+			continue;
+		}
+		bool dane = dh.state != DANE_OFF;
+		if (!sts_prepare(m, sts, hosts[h].name, dane, &j, route.tls, last, sizeof(last))) {
+			dane_host_clear(&dh);
+			continue;
+		}
+		dane_prepare(&dh, domain, &j);
 		for (size_t a = 0; a < n_addrs && !done; a++) {
 			j.host = hosts[h].name;
 			dns_addr_sockaddr(&addrs[a], port, &j.addr, &j.addr_len);
@@ -471,6 +528,11 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 			bool sent = c != NULL && smtp_client_send(c, &j);
 			slow |= j.timed_out;
 			sts_after(sts, hosts[h].name, dane, &j, note, sizeof(note));
+			dane_after(&dh, &j, note, sizeof(note));
+			if (dane && !sent && j.tls_failed) {
+				snprintf(dnote, sizeof(dnote), "%s", note);
+				snprintf(last, sizeof(last), "%s", j.reply);
+			}
 			if (sent) {
 				record(m, idx, n, rc, &j, ip, port, note);
 				*dsn_offered = j.dsn_offered;
@@ -501,9 +563,16 @@ static bool deliver_domain(struct store *st, const struct config *cfg, struct st
 			}
 			smtp_client_close(&c);
 		}
+		j.tlsa = NULL; /* they were dh's */
+		j.n_tlsa = 0;
+		dane_host_clear(&dh);
 	}
 	if (!done)
-		set_all_log(m, idx, n, QRCPT_PENDING, sts != NULL ? sts->note : NULL, last);
+		set_all_log(m, idx, n, QRCPT_PENDING,
+			    sts != NULL	       ? sts->note
+			    : dnote[0] != '\0' ? dnote
+					       : NULL,
+			    last);
 	free(sts);
 	free(rc);
 	store_route_clear(&route);
@@ -578,7 +647,7 @@ static bool deliver_one(struct agent *ag, struct queue_mgr *q, const char *qid,
 			}
 		bool offered = false;
 		slow |=
-		    deliver_domain(st, cfg, &m, idx, n, &offered, cache, dkim_keys, n_dkim_keys);
+		    deliver_domain(ag, cfg, &m, idx, n, &offered, cache, dkim_keys, n_dkim_keys);
 		for (size_t k = 0; k < n; k++)
 			dsn_offered[idx[k]] = offered;
 	}

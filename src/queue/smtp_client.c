@@ -211,6 +211,34 @@ static bool tcp_connect(struct client *c)
 
 /* 1: TLS is on; 0: the next hop refused STARTTLS (the plain connection
    still works); -1: the connection is lost (job->code says why). */
+/* DANE (RFC 7672 §3.1, §3.2): the job's TLSA records as the only trust;
+   DANE-EE(3) without name checks, DANE-TA(2) with the host's name and the
+   domain's */
+static bool dane_setup(struct client *c, SSL *ssl)
+{
+	struct smtp_client_job *j = c->job;
+	size_t usable = 0;
+
+	j->dane_usage = -1;
+	if (SSL_dane_enable(ssl, j->host) <= 0 ||
+	    (j->dane_domain != NULL && SSL_add1_host(ssl, j->dane_domain) != 1)) {
+		fail(c, 451, "4.7.5 TLS session (DANE)");
+		return false;
+	}
+	SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	for (size_t i = 0; i < j->n_tlsa; i++) {
+		const struct dns_record *r = &j->tlsa[i];
+		usable += SSL_dane_tlsa_add(ssl, r->u.tlsa.usage, r->u.tlsa.selector,
+					    r->u.tlsa.mtype, r->u.tlsa.data, r->u.tlsa.len) > 0;
+	}
+	if (usable == 0) {
+		fail(c, 451, "4.7.5 no TLSA record of %.200s is usable", j->host);
+		j->tls_failed = true;
+		return false;
+	}
+	return true;
+}
+
 static int start_tls(struct client *c)
 {
 	struct smtp_client_job *j = c->job;
@@ -233,15 +261,22 @@ static int start_tls(struct client *c)
 	}
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
 	/* tls_check: the chain and name are checked all the same, and the
-	   result only read after the handshake (SSL_VERIFY_NONE goes on) */
-	bool verify = j->tls == ROUTE_TLS_VERIFY, check = verify || j->tls_check;
+	   result only read after the handshake (SSL_VERIFY_NONE goes on);
+	   DANE: the TLSA records instead of any CA (RFC 7672 §3.1) */
+	bool dane = j->n_tlsa > 0;
+	bool verify = j->tls == ROUTE_TLS_VERIFY && !dane,
+	     check = (verify || j->tls_check) && !dane;
+	if (dane && SSL_CTX_dane_enable(c->ctx) <= 0) {
+		fail(c, 451, "4.7.5 TLS context (DANE)");
+		return -1;
+	}
 	if (check) {
 		if (j->ca_file != NULL)
 			SSL_CTX_load_verify_locations(c->ctx, j->ca_file, NULL);
 		else
 			SSL_CTX_set_default_verify_paths(c->ctx);
 	}
-	SSL_CTX_set_verify(c->ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_verify(c->ctx, verify || dane ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	SSL *ssl = SSL_new(c->ctx);
 	if (ssl == NULL) {
 		fail(c, 451, "4.7.5 TLS session");
@@ -251,6 +286,10 @@ static int start_tls(struct client *c)
 	SSL_set_tlsext_host_name(ssl, j->host);
 	if (check)
 		SSL_set1_host(ssl, j->host);
+	if (dane && !dane_setup(c, ssl)) {
+		SSL_free(ssl);
+		return -1;
+	}
 	c->off = c->len = 0;		    /* nothing read before the handshake survives it */
 	deadline_in(c, j->command_timeout); /* the handshake as a whole */
 	if (!dial_handshake(&c->d, ssl)) {
@@ -268,6 +307,9 @@ static int start_tls(struct client *c)
 		return -1;
 	}
 	long v = SSL_get_verify_result(ssl);
+	uint8_t usage;
+	if (dane && SSL_get0_dane_tlsa(ssl, &usage, NULL, NULL, NULL, NULL) >= 0)
+		j->dane_usage = usage;
 	if (j->tls_check && !verify && v != X509_V_OK)
 		snprintf(j->tls_problem, sizeof(j->tls_problem), "certificate of %.100s: %s",
 			 j->host, X509_verify_cert_error_string(v));

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dns/dns_answer.h"
 #include "store/store.h"
 
 #define SMTP_CLIENT_REPLY_MAX 300
@@ -41,6 +42,12 @@ struct smtp_client_job {
 	const char *ca_file; /* for ROUTE_TLS_VERIFY (and tls_check); NULL: the system's CAs */
 	bool tls_check;	     /* below ROUTE_TLS_VERIFY: check the certificate against host
 				only to report it in tls_problem (MTA-STS testing mode) */
+	/* DANE (RFC 7672, queue/dane.h): usable TLSA records the certificate
+	   must match (then tls is at least ROUTE_TLS_ENCRYPT, and no CA is
+	   asked); DANE-TA(2) checks the host name and dane_domain (or NULL) */
+	const struct dns_record *tlsa;
+	size_t n_tlsa;
+	const char *dane_domain;
 	const char *auth_user, *auth_secret;
 	const char *sender;
 	const char *body; /* wire form */
@@ -74,6 +81,7 @@ struct smtp_client_job {
 	   and whether a key failed to sign (the message then went without) */
 	char dkim_signed[400];
 	bool dkim_failed;
+	int dane_usage; /* with tlsa: the usage of the record that matched, or -1 */
 };
 
 /* Returns job->session: connect, one transaction, QUIT. */

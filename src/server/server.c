@@ -753,6 +753,7 @@ int server_run(const struct config *cfg)
 	{
 		const struct dns_options dopt = {
 		    .resolver = delivery_config(cfg)->resolver,
+		    .trust_anchor = delivery_trust_anchor(cfg),
 		    .timeout = filter_config(cfg)->dns_timeout,
 		};
 		char dns_err[256];

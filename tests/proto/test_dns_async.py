@@ -15,6 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import run_tests  # noqa: E402
 from test_dns import Unbound  # noqa: E402
+from dnssec import auth_zones, sign_zone  # noqa: E402
 
 TOOLS = os.environ.get("MAILROOM_TOOLS", "build")
 PROBE = os.path.join(TOOLS, "dns_probe")
@@ -45,43 +46,26 @@ ZONES = """
 """
 
 
-def sign(d, name, tamper=False):
-    """A zone file signed with an Ed25519 KSK and ZSK; its DS line."""
-    path = os.path.join(d, name + ".zone")
-    with open(path, "w") as f:
-        f.write(ZONE.format(name=name))
-    run = dict(cwd=d, capture_output=True, text=True, check=True)
-    ksk = subprocess.run(["ldns-keygen", "-a", "ED25519", "-k", name], **run).stdout.strip()
-    zsk = subprocess.run(["ldns-keygen", "-a", "ED25519", name], **run).stdout.strip()
-    subprocess.run(["ldns-signzone", "-o", name, path, ksk, zsk], **run)
-    if tamper:  # the data changes after signing: its RRSIG no longer fits
-        signed = path + ".signed"
-        text = open(signed).read().replace("192.0.2.10", "192.0.2.66")
-        with open(signed, "w") as f:
-            f.write(text)
-    with open(os.path.join(d, ksk + ".ds")) as f:
-        return f.read()
+def tampered(text):
+    """The data changes after signing: its RRSIG no longer fits."""
+    return text.replace("192.0.2.10", "192.0.2.66")
 
 
 def signed_zones(d):
     """Signs sec.test and bad.test in d, writes their trust anchor there,
     and returns the auth-zone clauses that serve them."""
     with open(os.path.join(d, "trust-anchor"), "w") as f:
-        f.write(sign(d, "sec.test"))
-        f.write(sign(d, "bad.test", tamper=True))
-    auth = ""
-    for z in ("sec.test", "bad.test"):
-        auth += ("auth-zone:\n  name: \"%s.\"\n  zonefile: \"%s/%s.zone.signed\"\n"
-                 "  for-downstream: yes\n  for-upstream: no\n" % (z, d, z))
-    return auth
+        f.write(sign_zone(d, "sec.test", ZONE.format(name="sec.test")))
+        f.write(sign_zone(d, "bad.test", ZONE.format(name="bad.test"), tamper=tampered))
+    return auth_zones(d, ("sec.test", "bad.test"))
 
 
 def resolver(u):
     return "127.0.0.1:%d" % u.port
 
 
-def probe(resolver, *questions, ta=None, timeout=5):
-    args = [PROBE, "--timeout", str(timeout)]
+def probe(resolver, *questions, ta=None, timeout=5, sync=False):
+    args = [PROBE, "--timeout", str(timeout)] + (["--sync"] if sync else [])
     if ta:
         args += ["--ta", ta]
     p = subprocess.run(args + [resolver] + list(questions), capture_output=True, text=True,
@@ -149,6 +133,53 @@ def test_dnssec_secure_insecure_and_bogus():
     r = probe(d.resolver(), "a", "sec.test", "a", "bad.test")
     assert r[("sec.test", "a")] == "result=ok secure=no 192.0.2.10", r
     assert r[("bad.test", "a")] == "result=ok secure=no 192.0.2.66", r
+
+
+def test_lab_zones_under_the_root_anchor():
+    """With a resolver of its own and the root's key (Debian's default trust
+    anchor), test. is insecure, not bogus (the root denies it), while a zone
+    inside it with a trust anchor of its own stays secure."""
+    root = "/usr/share/dns/root.key"
+    if not os.path.exists(root):
+        print("skipped: no %s (dns-root-data)" % root)
+        return
+    d = dns()
+    both = os.path.join(d.u.dir, "root-and-sec")
+    with open(both, "w") as f:
+        f.write(open(root).read() + "\n" + open(d.ta).read())
+    r = probe(d.resolver(), "a", "plain.test", "a", "sec.test", "a", "bad.test", ta=both)
+    assert r[("plain.test", "a")] == "result=ok secure=no 192.0.2.1", r
+    assert r[("sec.test", "a")] == "result=ok secure=yes 192.0.2.10", r
+    assert r[("bad.test", "a")] == "result=temp secure=no", r
+    r = probe(d.resolver(), "a", "plain.test", "ptr", "1.2.0.192.in-addr.arpa", ta=root)
+    assert r[("plain.test", "a")] == "result=ok secure=no 192.0.2.1", r
+    assert r[("1.2.0.192.in-addr.arpa", "ptr")] == "result=ok secure=no 0:plain.test", r
+
+
+def test_blocking_resolver_of_the_delivery_threads():
+    """dns/dns_sync.h: the same answers one by one, secure, insecure and
+    bogus alike, and its time limit holds."""
+    d = dns()
+    r = probe(d.resolver(), "mx", "sec.test", "tlsa", "_25._tcp.mx.sec.test", "aaaa", "sec.test",
+              "a", "bad.test", "a", "plain.test", "a", "nx.plain.test", ta=d.ta, sync=True)
+    assert r[("sec.test", "mx")] == "result=ok secure=yes 10:mx.sec.test", r
+    assert r[("_25._tcp.mx.sec.test", "tlsa")] == "result=ok secure=yes 3/1/1:0a0b0c", r
+    assert r[("sec.test", "aaaa")] == "result=nodata secure=yes", r
+    assert r[("bad.test", "a")] == "result=temp secure=no", r
+    assert r[("plain.test", "a")] == "result=ok secure=no 192.0.2.1", r
+    assert r[("nx.plain.test", "a")] == "result=nxdomain secure=no", r
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    try:
+        t0 = time.monotonic()
+        r = probe("127.0.0.1:%d" % s.getsockname()[1], "a", "plain.test", "mx", "x.test",
+                  timeout=2, sync=True)
+        took = time.monotonic() - t0
+        assert r[("plain.test", "a")] == "result=temp secure=no", r
+        assert r[("x.test", "mx")] == "result=temp secure=no", r
+        assert 3 < took < 12, took  # two questions, one after the other
+    finally:
+        s.close()
 
 
 def test_many_questions_at_once():

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dns_probe - asks DNS questions through dns/dns_async.h on an event loop,
- * all at once, and prints one line per answer as it arrives:
- *   dns_probe [--ta FILE] [--timeout SECS] RESOLVER TYPE NAME [TYPE NAME ...]
+ * all at once, and prints one line per answer as it arrives (with --sync:
+ * through dns/dns_sync.h, the delivery threads' resolver, one by one):
+ *   dns_probe [--sync] [--ta FILE] [--timeout SECS] RESOLVER TYPE NAME [TYPE NAME ...]
  *   NAME TYPE result=ok|nxdomain|nodata|temp secure=yes|no [record ...]
  * TYPE is a, aaaa, mx, txt, ptr or tlsa. tests/proto/test_dns_async.py
  * drives it against an unbound on loopback.
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 
 #include "dns/dns.h"
 #include "dns/dns_async.h"
+#include "dns/dns_sync.h"
 #include "net/loop.h"
 
 static const struct {
@@ -66,8 +69,41 @@ static void answered(const struct dns_question *q, struct dns_answer *a, void *c
 	printf("\n");
 	fflush(stdout);
 	dns_answer_free(a);
-	if (--left == 0)
+	if (loop != NULL && --left == 0)
 		loop_stop(loop);
+}
+
+static enum dns_type type_of(const char *name)
+{
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+		if (strcmp(name, types[t].name) == 0)
+			return types[t].type;
+	return 0;
+}
+
+static int ask_sync(const struct dns_options *opt, int argc, char **argv)
+{
+	char err[256];
+	struct dns_sync *ds = dns_sync_new(opt, err, sizeof(err));
+
+	if (ds == NULL) {
+		fprintf(stderr, "dns_probe: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i + 1 < argc; i += 2) {
+		struct dns_question q = {.type = type_of(argv[i])};
+		struct dns_answer a;
+		if (q.type == 0 || strlen(argv[i + 1]) >= sizeof(q.name)) {
+			fprintf(stderr, "dns_probe: bad question %s %s\n", argv[i], argv[i + 1]);
+			dns_sync_free(&ds);
+			return 2;
+		}
+		strcpy(q.name, argv[i + 1]);
+		dns_sync_query(ds, &q, &a);
+		answered(&q, &a, NULL);
+	}
+	dns_sync_free(&ds);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -75,9 +111,13 @@ int main(int argc, char **argv)
 	struct dns_options opt = {.timeout = 5};
 	int i = 1;
 	char err[256];
+	bool sync = false;
 
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
-		if (strcmp(argv[i], "--ta") == 0)
+		if (strcmp(argv[i], "--sync") == 0) {
+			sync = true;
+			i--;
+		} else if (strcmp(argv[i], "--ta") == 0)
 			opt.trust_anchor = argv[i + 1];
 		else if (strcmp(argv[i], "--timeout") == 0)
 			opt.timeout = (unsigned)atoi(argv[i + 1]);
@@ -85,11 +125,13 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (i >= argc || (argc - i - 1) % 2 != 0 || argc - i - 1 == 0) {
-		fprintf(stderr, "usage: dns_probe [--ta FILE] [--timeout SECS] RESOLVER TYPE NAME "
-				"[TYPE NAME ...]\n");
+		fprintf(stderr, "usage: dns_probe [--sync] [--ta FILE] [--timeout SECS] RESOLVER "
+				"TYPE NAME [TYPE NAME ...]\n");
 		return 2;
 	}
 	opt.resolver = strcmp(argv[i], "system") == 0 ? NULL : argv[i];
+	if (sync)
+		return ask_sync(&opt, argc - i - 1, argv + i + 1);
 	loop = loop_new();
 	struct dns_async *da = dns_async_new(loop, &opt, err, sizeof(err));
 	if (da == NULL) {
@@ -97,10 +139,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (i++; i + 1 < argc; i += 2) {
-		struct dns_question q = {.type = 0};
-		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
-			if (strcmp(argv[i], types[t].name) == 0)
-				q.type = types[t].type;
+		struct dns_question q = {.type = type_of(argv[i])};
 		if (q.type == 0 || strlen(argv[i + 1]) >= sizeof(q.name)) {
 			fprintf(stderr, "dns_probe: bad question %s %s\n", argv[i], argv[i + 1]);
 			return 2;

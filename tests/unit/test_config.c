@@ -194,7 +194,7 @@ static const char EVERY_KEY[] =
     "connect_timeout = 4s\ncommand_timeout = 6m\ndata_init_timeout = 7m\ndata_xfer_timeout = 8m\n"
     "data_done_timeout = 9m\nslow_after = 11s\nresolver = 127.0.0.1:5353\n"
     "ca_file = ca.pem\nmta_sts = no\nmta_sts_port = 8443\nmta_sts_connect_timeout = 3s\n"
-    "mta_sts_timeout = 20s\n"
+    "mta_sts_timeout = 20s\ndnssec_trust_anchor = root.key\ndane = no\n"
     "[ldap]\nuri = ldaps://ldap.example.test\nbase = dc=example,dc=test\n"
     "bind_dn = cn=mailroom,dc=example,dc=test\nbind_password_file = ldap.secret\n"
     "user_filter = (&(objectClass=user)(sAMAccountName=%n))\n"
