@@ -208,3 +208,24 @@ enum dns_status dns_sync_addrs(struct dns_sync *ds, const char *host, struct dns
 	sec->secure = false;
 	return temp ? DNS_TEMP : DNS_NOTFOUND;
 }
+
+bool dns_sync_dnssec_broken(const struct dns_options *opt, unsigned timeout)
+{
+	struct dns_options o = *opt;
+	char err[256];
+
+	if (o.trust_anchor == NULL || o.trust_anchor[0] == '\0')
+		return false;
+	o.timeout = timeout;
+	struct dns_sync *ds = dns_sync_new(&o, err, sizeof(err));
+	if (ds == NULL)
+		return false; /* the caller's own resolver will say why */
+	/* the root's DNSKEY RRset: the first thing validation needs */
+	struct dns_question q = {.name = ".", .type = (enum dns_type)48};
+	struct dns_answer a;
+	dns_sync_query(ds, &q, &a);
+	bool broken = a.bogus;
+	dns_answer_free(&a);
+	dns_sync_free(&ds);
+	return broken;
+}

@@ -42,4 +42,15 @@ enum dns_status dns_sync_mx(struct dns_sync *ds, const char *domain, struct mx_h
 enum dns_status dns_sync_addrs(struct dns_sync *ds, const char *host, struct dns_addr *out,
 			       size_t max, size_t *n_r, struct dns_sec *sec_r);
 
+/* The start-up check of the resolver (blocking, at most timeout seconds):
+   whether the trust anchor of opt fails the root's own keys, which is what a
+   resolver that passes no DNSSEC records (RRSIG, DNSKEY, DS) does to every
+   answer: they would all be bogus, and so no answer at all. Then
+   dns_validation_off() makes every resolver made after it non-validating
+   (nothing is secure, DANE never applies): mail still flows. False when the
+   root's keys validate, are not covered by the anchor, or cannot be had
+   now (a resolver that is down says nothing about DNSSEC). */
+bool dns_sync_dnssec_broken(const struct dns_options *opt, unsigned timeout);
+void dns_validation_off(void);
+
 #endif

@@ -3,6 +3,8 @@
 #include "dns/dns_ub.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unbound.h>
@@ -55,6 +57,14 @@ static int forwarder(const char *resolver, char *out, size_t cap)
 	return snprintf(out, cap, "%s", resolver) < (int)cap ? 0 : -1;
 }
 
+/* set once at start, before the resolvers are made (dns_sync.h) */
+static atomic_bool validation_off;
+
+void dns_validation_off(void)
+{
+	atomic_store(&validation_off, true);
+}
+
 struct ub_ctx *dns_ub_new(const struct dns_options *opt, char *err, size_t cap)
 {
 	struct ub_ctx *ub = ub_ctx_create();
@@ -80,7 +90,8 @@ struct ub_ctx *dns_ub_new(const struct dns_options *opt, char *err, size_t cap)
 	}
 	if (r != 0)
 		goto fail;
-	if (opt->trust_anchor != NULL && opt->trust_anchor[0] != '\0') {
+	if (opt->trust_anchor != NULL && opt->trust_anchor[0] != '\0' &&
+	    !atomic_load(&validation_off)) {
 		/* libunbound reads the file only at its first query: read it now */
 		FILE *f = fopen(opt->trust_anchor, "r");
 		if (f == NULL) {

@@ -35,6 +35,7 @@
 #include "directory/penalty.h"
 #include "dns/dns.h"
 #include "dns/dns_async.h"
+#include "dns/dns_sync.h"
 #include "filter/filter.h"
 #include "net/conn_private.h"
 #include "net/listen.h"
@@ -68,6 +69,7 @@
 #define SERVER_ACCEPT_PAUSE_MS 100
 #define SERVER_GRACE_SECS 10
 #define SERVER_JOB_QUEUE_MAX 4096
+#define DNSSEC_PROBE_SECS 3 /* the start-up check of the resolver (dns/dns_sync.h) */
 #define SERVER_IP_BUCKETS 4096
 #define SERVER_NOFILE_CAP (1u << 20)
 
@@ -748,6 +750,24 @@ int server_run(const struct config *cfg)
 	/* started whether or not [filter] names a filter now: a reload may add one */
 	sp->env.filters = workers_new(sp->env.loop, filter_config(cfg)->workers,
 				      SERVER_JOB_QUEUE_MAX, NULL, NULL, NULL);
+	/* a resolver that passes no DNSSEC records would make every answer
+	   bogus under the trust anchor: then nothing is validated, and that is
+	   said (before the resolvers are made: the queue's and the checks') */
+	{
+		const struct dns_options popt = {
+		    .resolver = delivery_config(cfg)->resolver,
+		    .trust_anchor = delivery_trust_anchor(cfg),
+		};
+		if (dns_sync_dnssec_broken(&popt, DNSSEC_PROBE_SECS)) {
+			log_warn("dnssec: the root's keys fail validation with %s through %s: "
+				 "the resolver passes no DNSSEC records; DNSSEC validation is off, "
+				 "no answer is secure and DANE does not apply (admin guide, "
+				 "\"DNSSEC and DANE\")",
+				 popt.trust_anchor,
+				 popt.resolver != NULL ? popt.resolver : "/etc/resolv.conf");
+			dns_validation_off();
+		}
+	}
 	/* the SMTP sender checks' resolver: [delivery] resolver, as for the
 	   queue; without one the checks are skipped (and that is said once) */
 	{
