@@ -750,12 +750,13 @@ int server_run(const struct config *cfg)
 	/* started whether or not [filter] names a filter now: a reload may add one */
 	sp->env.filters = workers_new(sp->env.loop, filter_config(cfg)->workers,
 				      SERVER_JOB_QUEUE_MAX, NULL, NULL, NULL);
-	/* a resolver that passes no DNSSEC records would make every answer
-	   bogus under the trust anchor: then nothing is validated, and that is
-	   said (before the resolvers are made: the queue's and the checks') */
-	{
+	/* the system's resolvers (resolv.conf) may pass no DNSSEC records,
+	   which would make every answer bogus under the trust anchor: then
+	   nothing is validated, and that is said (before the resolvers are
+	   made: the queue's and the checks'). A resolver the config names is
+	   the admin's choice and is trusted to pass them. */
+	if (delivery_config(cfg)->resolver == NULL || delivery_config(cfg)->resolver[0] == '\0') {
 		const struct dns_options popt = {
-		    .resolver = delivery_config(cfg)->resolver,
 		    .trust_anchor = delivery_trust_anchor(cfg),
 		};
 		if (dns_sync_dnssec_broken(&popt, DNSSEC_PROBE_SECS)) {
@@ -763,8 +764,7 @@ int server_run(const struct config *cfg)
 				 "the resolver passes no DNSSEC records; DNSSEC validation is off, "
 				 "no answer is secure and DANE does not apply (admin guide, "
 				 "\"DNSSEC and DANE\")",
-				 popt.trust_anchor,
-				 popt.resolver != NULL ? popt.resolver : "/etc/resolv.conf");
+				 popt.trust_anchor, "the resolvers of /etc/resolv.conf");
 			dns_validation_off();
 		}
 	}

@@ -185,6 +185,7 @@ class Daemon:
 
 class Server:
     def __init__(self, extra=None, pop3=True, pop3s=True, smtp=False, imap=False):
+        self.command_prefix = []  # a wrapper the server runs under (unshare, say)
         self.dir = tempfile.mkdtemp(prefix="mailroom-proto.")
         self.pop3_port = free_port() if pop3 else None
         self.pop3s_port = free_port() if pop3s else None
@@ -259,7 +260,8 @@ class Server:
     # --- process -----------------------------------------------------------
     def start(self):
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([BIN, "-c", self.conf, "serve"], stdout=self.log,
+        self.proc = subprocess.Popen(self.command_prefix + [BIN, "-c", self.conf, "serve"],
+                                     stdout=self.log,
                                      stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         ports = [p for p in (self.pop3_port, self.pop3s_port, self.smtp_port,
                              self.submission_port, self.submissions_port,

@@ -35,22 +35,22 @@ class Unbound:
     the top-level clauses `clauses` (auth-zone: ...); `prepare(dir)` runs
     first in its folder (to write zone files there)."""
 
-    def __init__(self, zones=None, clauses="", prepare=None):
+    def __init__(self, zones=None, clauses="", prepare=None, addr="127.0.0.1", port=None):
         if zones is None:  # read now: a test may set this module's ZONES
             zones = ZONES
         self.dir = tempfile.mkdtemp(prefix="mailroom-dns.")
         if prepare is not None:
             clauses += prepare(self.dir)
-        self.port = free_port()
+        self.addr, self.port = addr, port or free_port()
         conf = os.path.join(self.dir, "unbound.conf")
         with open(conf, "w") as f:
-            f.write("server:\n  interface: 127.0.0.1\n  port: %d\n  do-ip6: no\n"
+            f.write("server:\n  interface: %s\n  port: %d\n  do-ip6: no\n"
                     "  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n"
                     "  username: \"\"\n  chroot: \"\"\n  directory: \"%s\"\n"
                     "  pidfile: \"%s/unbound.pid\"\n  access-control: 127.0.0.0/8 allow\n"
                     "  module-config: \"iterator\"\n%s%s"
                     "remote-control:\n  control-enable: no\n"
-                    % (self.port, self.dir, self.dir, zones, clauses))
+                    % (self.addr, self.port, self.dir, self.dir, zones, clauses))
         self.proc = subprocess.Popen(["unbound", "-d", "-c", conf], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 10
@@ -58,7 +58,7 @@ class Unbound:
             p = subprocess.run(["python3", "-c", "import socket; s=socket.socket(socket.AF_INET,"
                                 " socket.SOCK_DGRAM); s.settimeout(0.5); s.sendto(bytes.fromhex("
                                 "'12340100000100000000000002747804746573740000010001'), "
-                                "('127.0.0.1', %d)); s.recv(512)" % self.port],
+                                "('%s', %d)); s.recv(512)" % (self.addr, self.port)],
                                capture_output=True)
             if p.returncode == 0:
                 return
