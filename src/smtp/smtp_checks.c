@@ -294,15 +294,15 @@ static void finish_checks(struct smtp_session *s, struct smtp_job *job)
 
 	dkim_summary(c, dkim, sizeof(dkim));
 	enum filter_dmarc_action act = dmarc_action(c, fc);
+	/* the policy and the action only where they apply: on a failure */
+	bool failed = c->dmarc_result == DMARC_FAIL;
 	if (c->dmarc_on)
-		snprintf(dmarc, sizeof(dmarc),
-			 " dmarc=%s dmarc_domain=%s dmarc_policy=%s%s%s%s%s%s",
+		snprintf(dmarc, sizeof(dmarc), " dmarc=%s dmarc_domain=%s%s%s%s%s%s%s%s",
 			 dmarc_result_name(c->dmarc_result), c->from_ok ? c->from_domain : "-",
-			 policy_name(c->dmarc_policy),
+			 failed ? " dmarc_policy=" : "", failed ? policy_name(c->dmarc_policy) : "",
 			 c->dmarc_reason[0] != '\0' ? " dmarc_reason=\"" : "", c->dmarc_reason,
-			 c->dmarc_reason[0] != '\0' ? "\"" : "",
-			 c->dmarc_result == DMARC_FAIL ? " dmarc_action=" : "",
-			 c->dmarc_result == DMARC_FAIL ? action_name(act) : "");
+			 c->dmarc_reason[0] != '\0' ? "\"" : "", failed ? " dmarc_action=" : "",
+			 failed ? action_name(act) : "");
 	else
 		snprintf(dmarc, sizeof(dmarc), " dmarc=off");
 	bool why = c->spf_reason[0] != '\0';
