@@ -5,7 +5,8 @@ against zones served by a real unbound on loopback, asked through the
 server's asynchronous resolver; the result in an Authentication-Results
 field on top of the stored message (RFC 8601), fields forged in our name
 removed, foreign ones kept; a resolver that does not answer in time is a
-temperror; submission is not checked; a resolver without DNSSEC records
+temperror; submission is not checked; every example of RFC 7208 Appendix
+A.1 from each of its hosts; a resolver without DNSSEC records
 turns validation off rather than every answer into a failure."""
 import os
 import socket
@@ -214,6 +215,96 @@ def test_resolver_without_dnssec():
         assert "the resolvers of /etc/resolv.conf" in log and "DNSSEC validation is off" in log, \
             log[-2000:]
     finally:
+        s.stop()
+        s.cleanup()
+        dns.stop()
+
+# RFC 7208 Appendix A: its zone, with 192.0.2.N as 198.18.0.N (RFC 2544's
+# range, which no other test uses; libunbound serves TEST-NET-1's reverse
+# zone itself), the clients on loopback aliases of those addresses; every
+# example of A.1 on its own name eN.example.com (the ptr one on example.com
+# itself, as the RFC has it)
+RFC_NET = "198.18.0."
+RFC_HOSTS = (10, 11, 65, 66, 129, 130, 140)
+RFC_EXAMPLES = [  # (domain, record, the hosts that pass; the others fail)
+    ("e1.example.com", "v=spf1 +all", RFC_HOSTS),
+    ("e2.example.com", "v=spf1 a -all", (10, 11)),
+    ("e3.example.com", "v=spf1 a:example.org -all", ()),
+    ("e4.example.com", "v=spf1 mx -all", (129, 130)),
+    ("e5.example.com", "v=spf1 mx:example.org -all", (140,)),
+    ("e6.example.com", "v=spf1 mx mx:example.org -all", (129, 130, 140)),
+    ("e7.example.com", "v=spf1 mx/30 mx:example.org/30 -all", (129, 130, 140)),
+    ("example.com", "v=spf1 ptr -all", (10, 11, 65, 66, 129, 130)),
+    ("e9.example.com", "v=spf1 ip4:%s128/28 -all" % RFC_NET, (129, 130, 140)),
+]
+
+
+def rfc7208_zones():
+    z = ['  local-zone: "example.com." static', '  local-zone: "example.org." static',
+         '  local-zone: "0.18.198.in-addr.arpa." static']
+    for name, record, _ in RFC_EXAMPLES:
+        z += ["  local-data: '%s. TXT \"%s\"'" % (name, record),
+              '  local-data: "%s. MX 10 mail-a.example.com."' % name,
+              '  local-data: "%s. MX 20 mail-b.example.com."' % name,
+              '  local-data: "%s. A %s10"' % (name, RFC_NET),
+              '  local-data: "%s. A %s11"' % (name, RFC_NET)]
+    for host, n in (("amy.example.com", 65), ("bob.example.com", 66),
+                    ("mail-a.example.com", 129), ("mail-b.example.com", 130),
+                    ("mail-c.example.org", 140)):
+        z.append('  local-data: "%s. A %s%d"' % (host, RFC_NET, n))
+    z.append('  local-data: "example.org. MX 10 mail-c.example.org."')
+    for n, host in ((10, "example.com"), (11, "example.com"), (65, "amy.example.com"),
+                    (66, "bob.example.com"), (129, "mail-a.example.com"),
+                    (130, "mail-b.example.com"), (140, "mail-c.example.org")):
+        z.append('  local-data: "%d.0.18.198.in-addr.arpa. PTR %s."' % (n, host))
+    return "\n".join(z) + "\n"
+
+
+def test_rfc7208_appendix_a_examples():
+    """Each example of RFC 7208 Appendix A.1, from each of its hosts: the
+    hosts it names pass, the others fail (-all)."""
+    if os.geteuid() != 0:
+        print("skip: needs root for loopback aliases")
+        return
+    import re
+    import smtplib
+    import subprocess
+    dns = Unbound(zones=rfc7208_zones())
+    s = Server(extra={"filter.spf": "yes", "filter.dns_timeout": "5s",
+                      "delivery.dnssec_trust_anchor": "none",
+                      "delivery.resolver": "127.0.0.1:%d" % dns.port}, smtp=True)
+    added = []
+    try:
+        for n in RFC_HOSTS:
+            subprocess.run(["ip", "addr", "add", "%s%d/32" % (RFC_NET, n), "dev", "lo"],
+                           check=True, capture_output=True)
+            added.append(n)
+        s.add_user("u@example.test")
+        s.start()
+        want, qids = {}, {}
+        for name, _, passing in RFC_EXAMPLES:
+            for n in RFC_HOSTS:
+                c = smtplib.SMTP("127.0.0.1", s.smtp_port, timeout=30,
+                                 source_address=("%s%d" % (RFC_NET, n), 0))
+                c.ehlo("client.example")
+                c.mail("sender@" + name)
+                c.rcpt("u@example.test")
+                code, reply = c.data(MSG)
+                c.quit()
+                assert code == 250, (code, reply)
+                qid = reply.decode().split()[-1]
+                qids[qid] = (name, n)
+                want[(name, n)] = "pass" if n in passing else "fail"
+        log = s.log_text()
+        got = {qids[q]: r for q, r in re.findall(r"qid=(\S+) checks spf=(\S+)", log)
+               if q in qids}
+        assert len(got) == len(want) == len(RFC_EXAMPLES) * len(RFC_HOSTS), (len(got), len(want))
+        wrong = {k: (got.get(k), w) for k, w in want.items() if got.get(k) != w}
+        assert not wrong, wrong
+    finally:
+        for n in added:
+            subprocess.run(["ip", "addr", "del", "%s%d/32" % (RFC_NET, n), "dev", "lo"],
+                           capture_output=True)
         s.stop()
         s.cleanup()
         dns.stop()
