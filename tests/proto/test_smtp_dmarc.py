@@ -11,7 +11,8 @@ not published (permerror); no signature (dkim=none); DMARC pass by DKIM
 alignment although SPF fails, and by relaxed SPF alignment alone; DMARC
 failures under p=reject (refused, 550 5.7.1), p=quarantine (to the
 quarantine mailbox with its reason), p=none (delivered), and under the
-organisational domain's record; the actions changed by the config; keys and
+organisational domain's record; every alignment example of RFC 7489
+Appendix A.1, relaxed and strict; the actions changed by the config; keys and
 records unanswered within dns_timeout (temperror), and a client that leaves
 while they are asked."""
 import base64
@@ -89,7 +90,16 @@ def zones():
          "  local-data: 'pf.test. TXT \"v=spf1 -all\"'",
          "  local-data: '_dmarc.pf.test. TXT \"v=DMARC1; p=reject; adkim=s\"'",
          '  local-zone: "slow.test." transparent',
-         "  do-not-query-localhost: no"]
+         # RFC 7489 Appendix A.1 (example.com as relaxed.test and strict.test)
+         "  local-data: '_dmarc.relaxed.test. TXT \"v=DMARC1; p=reject\"'",
+         "  local-data: '_dmarc.strict.test. TXT \"v=DMARC1; p=reject; aspf=s; adkim=s\"'",
+         "  local-data: 'nospf.test. TXT %s'" % FAIL_SPF]
+    for d in ("relaxed.test", "child.relaxed.test", "strict.test", "child.strict.test",
+              "unrelated.test"):
+        z.append("  local-data: '%s. TXT \"v=spf1 ip4:127.0.0.0/8 -all\"'" % d)
+    for d in ("relaxed.test", "strict.test", "sample.test"):
+        z.append("  local-data: 'rsa._domainkey.%s. TXT %s'" % (d, txt(RSA_TXT)))
+    z += ["  do-not-query-localhost: no"]
     if OPENDKIM is not None:
         z.append("  local-data: 'pf._domainkey.pf.test. TXT %s'"
                  % txt(OPENDKIM.key_record().decode()))
@@ -262,6 +272,42 @@ def test_spf_alignment_and_organisational_domain():
         raise AssertionError("accepted")
     except smtplib.SMTPDataError as e:
         assert e.smtp_code == 550 and b"sub.org.test" in e.smtp_error, e
+
+
+# RFC 7489 Appendix A.1: (MAIL FROM domain, DKIM d= or None, From domain,
+# DMARC result); example.com's record as relaxed.test's (the default,
+# relaxed) and strict.test's (aspf=s, adkim=s); SPF passes for every MAIL
+# FROM domain but nospf.test
+ALIGNMENT = [
+    # A.1.1, SPF: the same name; a child of it; another organisation
+    ("relaxed.test", None, "relaxed.test", "pass"),
+    ("strict.test", None, "strict.test", "pass"),
+    ("child.relaxed.test", None, "relaxed.test", "pass"),
+    ("child.strict.test", None, "strict.test", "fail"),
+    ("unrelated.test", None, "relaxed.test", "fail"),
+    # A.1.2, DKIM: d= the same name; the parent of the From domain; another
+    ("nospf.test", "strict.test", "strict.test", "pass"),
+    ("nospf.test", "relaxed.test", "child.relaxed.test", "pass"),
+    ("nospf.test", "strict.test", "child.strict.test", "fail"),
+    ("nospf.test", "sample.test", "child.relaxed.test", "fail"),
+]
+
+
+def test_rfc7489_alignment_examples():
+    """Every alignment example of RFC 7489 Appendix A.1, relaxed and
+    strict: aligned ones pass, the others fail and meet p=reject (550)."""
+    need_dkim()
+    for mail_from, d, frm, want in ALIGNMENT:
+        msg = message("sender@" + frm, subject="align-%s-%s" % (mail_from, d))
+        if d is not None:
+            msg = sign(msg, b"rsa", domain=d.encode())
+        try:
+            send(msg, "sender@" + mail_from)
+            got = results(authres(last())[0], "dmarc")[0][0]
+        except smtplib.SMTPDataError as e:
+            assert e.smtp_code == 550, e
+            got = "fail"
+        assert got == want, (mail_from, d, frm, got)
 
 
 def test_quarantine_policy():
