@@ -567,9 +567,13 @@ static bool deliver_domain(struct agent *ag, const struct config *cfg, struct st
 		j.n_tlsa = 0;
 		dane_host_clear(&dh);
 	}
+	/* the deferral's fields are those of the reason it gives: DANE's when
+	   the last host failed under DANE, even in a domain with a policy */
+	bool dane_last = dnote[0] != '\0' && strncmp(last, "4.7.5 DANE: ", 12) == 0;
 	if (!done)
 		set_all_log(m, idx, n, QRCPT_PENDING,
-			    sts != NULL	       ? sts->note
+			    dane_last	       ? dnote
+			    : sts != NULL      ? sts->note
 			    : dnote[0] != '\0' ? dnote
 					       : NULL,
 			    last);

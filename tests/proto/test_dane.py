@@ -20,7 +20,11 @@ records in an unsigned zone (no DANE: delivered as ever); a TLSA record
 altered after signing (bogus: deferred "failed validation"), an MX record
 likewise; an MTA-STS
 policy in enforce mode that lists none of the MX hosts, on a host DANE
-authenticates (delivered: DANE decides there, RFC 8461 §2). Then
+authenticates (delivered: DANE decides there, RFC 8461 §2), and one on a
+host whose TLSA records do not match (deferred, the deferral naming DANE's
+reason, not the policy's); a server whose certificate expired (made with
+`openssl ca`, which back-dates): under DANE-EE(3) delivered, under DANE-TA(2)
+naming the test CA deferred "certificate has expired". Then
 `dane = no`: the mismatching host gets the mail, the MTA-STS domain is
 deferred by its policy."""
 import hashlib
@@ -41,6 +45,7 @@ from dnssec import auth_zones, sign_zone  # noqa: E402
 # this test's ports (21400-21499) and loopback addresses (127.0.214.x)
 PORTS = range(21400, 21500)
 MX1, MX2, MX_PLAIN = "127.0.214.1", "127.0.214.2", "127.0.214.3"
+MX_OLD = "127.0.214.4"  # its certificate expired in 2020
 BAD_HEX = "00" * 32
 # an MTA-STS policy in enforce mode that lists none of the domain's MX hosts
 STS_POLICY = "version: STSv1\nmode: enforce\nmx: mx.elsewhere.test\nmax_age: 86400\n"
@@ -68,6 +73,29 @@ def cert_sha256(cert):
     return hashlib.sha256(der(["openssl", "x509", "-in", cert, "-outform", "DER"])).hexdigest()
 
 
+def issue_expired(ca, name, sans):
+    """A certificate of ca valid in January 2020 only: `openssl x509` cannot
+    back-date, `openssl ca` can (-startdate, -enddate)."""
+    d = ca.path(name + "-ca")
+    os.makedirs(os.path.join(d, "new"))
+    open(os.path.join(d, "index.txt"), "w").close()
+    with open(os.path.join(d, "serial"), "w") as f:
+        f.write("1000\n")
+    conf, key, csr, crt = (ca.path(name + s) for s in (".cnf", ".key", ".csr", ".pem"))
+    with open(conf, "w") as f:
+        f.write("[ca]\ndefault_ca = test\n[test]\ndatabase = {d}/index.txt\n"
+                "serial = {d}/serial\nnew_certs_dir = {d}/new\ncertificate = {pem}\n"
+                "private_key = {key}\ndefault_md = sha256\npolicy = anything\n"
+                "copy_extensions = copy\nunique_subject = no\n"
+                "[anything]\ncommonName = supplied\n".format(d=d, pem=ca.pem, key=ca.key))
+    der(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", "/CN=" + sans[0],
+         "-addext", "subjectAltName = " + ",".join("DNS:" + s for s in sans)])
+    der(["openssl", "ca", "-batch", "-config", conf, "-startdate", "20200101000000Z",
+         "-enddate", "20200201000000Z", "-notext", "-in", csr, "-out", crt])
+    return crt, key
+
+
 def zone(h):
     """dane.test: one recipient domain per case, h the digests."""
     return """$ORIGIN dane.test.
@@ -89,6 +117,10 @@ mxbad IN A {mx2}
 _25._tcp.mxbad IN TLSA 3 1 1 {ee1}
 mxplain IN A {plain}
 _25._tcp.mxplain IN TLSA 3 1 1 {ee1}
+mxoldee IN A {old}
+_25._tcp.mxoldee IN TLSA 3 1 1 {old_ee}
+mxoldta IN A {old}
+_25._tcp.mxoldta IN TLSA 2 0 1 {ca_cert}
 mxpkix IN A {mx2}
 _25._tcp.mxpkix IN TLSA 1 1 1 {ee2}
 _25._tcp.mxpkix IN TLSA 0 0 1 {ca_cert}
@@ -102,10 +134,15 @@ second IN MX 20 mx1.dane.test.
 mismatch IN MX 10 mxbad.dane.test.
 plain IN MX 10 mxplain.dane.test.
 pkix IN MX 10 mxpkix.dane.test.
+oldee IN MX 10 mxoldee.dane.test.
+oldta IN MX 10 mxoldta.dane.test.
 sts IN MX 10 mx1.dane.test.
 _mta-sts.sts IN TXT "v=STSv1; id=1;"
 mta-sts.sts IN A 127.0.0.1
-""".format(mx1=MX1, mx2=MX2, plain=MX_PLAIN, **h)
+stsfail IN MX 10 mxbad.dane.test.
+_mta-sts.stsfail IN TXT "v=STSv1; id=1;"
+mta-sts.stsfail IN A 127.0.0.1
+""".format(mx1=MX1, mx2=MX2, plain=MX_PLAIN, old=MX_OLD, **h)
 
 
 def bad_zone(h):
@@ -159,7 +196,11 @@ def test_dane_enforced_per_host():
         chain1 = ca.path("mx1-chain.pem")  # DANE-TA: the server sends its CA too
         with open(chain1, "w") as f:
             f.write(open(crt1).read() + open(ca.pem).read())
-        h = {"ee1": spki_sha256(crt1), "ee2": spki_sha256(crt2),
+        crt_old, key_old = issue_expired(ca, "old", ["mxoldta.dane.test"])
+        chain_old = ca.path("old-chain.pem")
+        with open(chain_old, "w") as f:
+            f.write(open(crt_old).read() + open(ca.pem).read())
+        h = {"ee1": spki_sha256(crt1), "ee2": spki_sha256(crt2), "old_ee": spki_sha256(crt_old),
              "ca_cert": cert_sha256(ca.pem), "ca_spki": spki_sha256(ca.pem)}
 
         def tamper(text):  # the TLSA record changes after signing
@@ -189,9 +230,14 @@ def test_dane_enforced_per_host():
         stops.append(c2.stop)
         c3, sink3 = S.sink_on(MX_PLAIN)
         stops.append(c3.stop)
+        ctx4 = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx4.load_cert_chain(chain_old, key_old)
+        c4, sink4 = S.sink_on(MX_OLD, ctx4)
+        stops.append(c4.stop)
         https_port = pick_port((dns_port,))
-        web = S.PolicyServer(https_port, ca.context("policy", ["mta-sts.sts.dane.test"]))
-        web.policies = {"sts.dane.test": STS_POLICY}
+        web = S.PolicyServer(https_port, ca.context("policy", ["mta-sts.sts.dane.test",
+                                                            "mta-sts.stsfail.dane.test"]))
+        web.policies = {"sts.dane.test": STS_POLICY, "stsfail.dane.test": STS_POLICY}
         stops.append(web.stop)
         conf = {"delivery.resolver": "127.0.0.1:%d" % dns.port,
                 "delivery.dnssec_trust_anchor": ta, "delivery.retry_min": "1m",
@@ -205,8 +251,8 @@ def test_dane_enforced_per_host():
         cases = ("routed.test", "nodane.test", "ee.dane.test", "eename.dane.test",
                  "ta0.dane.test", "ta1.dane.test", "taname.dane.test",
                  "second.dane.test", "mismatch.dane.test", "plain.dane.test",
-                 "pkix.dane.test", "sts.dane.test", "open.test", "bad.test",
-                 "bogusmx.test")
+                 "pkix.dane.test", "sts.dane.test", "stsfail.dane.test", "oldee.dane.test",
+                 "oldta.dane.test", "open.test", "bad.test", "bogusmx.test")
         for d in cases:
             s.sendmail(D.ALICE, ["a@" + d], b"Subject: %s\r\n\r\nx\r\n" % d.encode())
         s.quit()
@@ -255,6 +301,18 @@ def test_dane_enforced_per_host():
         sent("sts.dane.test", r"mx1.dane.test\[%s\]:25" % MX1, " dane=pass dane-usage=3")
         assert srv.wait_log(r"mta-sts domain=sts.dane.test id=1: policy fetched: mode=enforce"), \
             srv.log_text()
+        # ... and when DANE fails there, the deferral names DANE's reason, not the policy
+        assert srv.wait_log(r"result=deferred ms=\S+ to=<a@stsfail.dane.test> relay=none "
+                            r"dane=fail dane-reason=\"TLS handshake with mxbad.dane.test "
+                            r"failed: [Nn]o matching DANE TLSA records\" status=4.7.5 "
+                            r"reply=\"4.7.5 DANE: TLS handshake"), srv.log_text()
+        assert not re.search(r"to=<a@stsfail.dane.test> relay=none mta-sts", srv.log_text())
+        # an expired certificate: DANE-EE(3) looks at no dates (RFC 7672 §3.1.1) ...
+        D.wait(lambda: "a@oldee.dane.test" in rcpts(sink4), what="oldee.dane.test")
+        sent("oldee.dane.test", r"mxoldee.dane.test\[%s\]:25" % MX_OLD, " dane=pass dane-usage=3")
+        # ... DANE-TA(2) checks the chain, dates included
+        deferred("oldta.dane.test", "TLS handshake with mxoldta.dane.test failed: "
+                 "certificate has expired")
         # an unsigned zone: its TLSA records are not looked at
         D.wait(lambda: "a@open.test" in rcpts(sink2), what="open.test")
         assert srv.wait_log(r"result=sent ms=\S+ to=<a@open.test> relay=mx.open.test\[%s\]:25 "
@@ -264,10 +322,11 @@ def test_dane_enforced_per_host():
         assert srv.wait_log(r"to=<a@bad.test> relay=none dane=fail dane-reason=\"TLSA lookup"), \
             srv.log_text()
         deferred("bogusmx.test", r"MX lookup for bogusmx\.test failed validation")
-        for sink in (sink1, sink2, sink3):
+        for sink in (sink1, sink2, sink3, sink4):
             assert not [t for t in rcpts(sink) if t.split("@")[1] in
                         ("taname.dane.test", "mismatch.dane.test", "plain.dane.test",
-                         "bad.test", "bogusmx.test")], rcpts(sink)
+                         "stsfail.dane.test", "oldta.dane.test", "bad.test",
+                         "bogusmx.test")], rcpts(sink)
 
         # dane = no: the mismatching host gets its mail, by opportunistic TLS
         srv.stop()
