@@ -17,8 +17,8 @@
  *  - secure usable records (DANE-TA(2), DANE-EE(3)): STARTTLS is mandatory
  *    and the certificate must match one (smtp_client.c start_tls with
  *    OpenSSL's DANE verifier). DANE-EE(3) checks neither names nor dates;
- *    DANE-TA(2) checks the names RFC 7672 §3.2.2 gives: the MX host name
- *    and the recipient domain.
+ *    DANE-TA(2) checks the chain's dates and the names RFC 7672 §3.2.2
+ *    gives: the MX host name and the recipient domain.
  */
 #ifndef MAILROOM_QUEUE_DANE_H
 #define MAILROOM_QUEUE_DANE_H
