@@ -152,7 +152,8 @@ def die_with_parent():
 class Daemon:
     """A private peer daemon a test starts (slapd, krb5kdc): a subclass
     sets self.dir (its temp folder) and defines start() and stop();
-    cleanup() stops it and removes the folder, and `with` does both ends."""
+    cleanup() stops it and removes the folder, and `with` does both ends.
+    log() is the end of self.log_path unless the subclass says otherwise."""
 
     def wait_listening(self, port, what, log, timeout=20):
         """Bounded wait until self.proc accepts on port; raises with log()
@@ -168,6 +169,14 @@ class Daemon:
                 if time.monotonic() > deadline:
                     raise AssertionError("%s does not listen on %d: %s" % (what, port, log()))
                 time.sleep(0.05)
+
+    def log(self):
+        """The end of self.log_path, for a failure's message."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
 
     def cleanup(self):
         try:

@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as H  # noqa: E402
 from dovecot import Dovecot, need_dovecot, need_dovecot_imap  # noqa: E402
 from harness import Server, free_port, run_tests  # noqa: E402
+from postfix import Postfix, need_postfix  # noqa: E402
 
 USER = "alice@example.test"
 HOST = "mail.example.test"
@@ -653,15 +654,7 @@ def test_dns_records():
 
 # --- a private Dovecot + Postfix -------------------------------------------------
 
-POSTFIX_MAIN = """compatibility_level = 3.6
-queue_directory = {pf}/queue
-data_directory = {pf}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = mail.example.test
-mydestination =
+POSTFIX_MAIN = """myhostname = mail.example.test
 mynetworks = 127.0.0.255/32
 virtual_mailbox_domains = example.test
 virtual_mailbox_base = {mail}
@@ -675,63 +668,27 @@ smtpd_tls_auth_only = yes
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = private/auth
 smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination
-maillog_file = /dev/stdout
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
 """
 
-POSTFIX_MASTER = """{submission} inet n - n - - smtpd
-  -o smtpd_tls_security_level=encrypt
-  -o smtpd_sasl_auth_enable=yes
-  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
-{submissions} inet n - n - - smtpd
-  -o smtpd_tls_wrappermode=yes
+POSTFIX_SUBMISSION = """  -o smtpd_tls_security_level=encrypt
   -o smtpd_sasl_auth_enable=yes
   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
 """
 
-
-def tails(*paths):
-    """The ends of some log files, for a failure's message."""
-    text = ""
-    for path in paths:
-        try:
-            with open(path, errors="replace") as f:
-                text += f.read()[-3000:]
-        except OSError:
-            pass
-    return text
-
-
-def wait_port(port, proc, what, log):
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("%s exited: %s" % (what, log()))
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("%s does not listen on %d: %s" % (what, port, log()))
+POSTFIX_SUBMISSIONS = """  -o smtpd_tls_wrappermode=yes
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+"""
 
 
 def test_dovecot_postfix():
     need_dovecot()
-    if not os.path.exists("/usr/sbin/postfix"):
-        print("skip: /usr/sbin/postfix not installed (postfix)")
-        sys.exit(77)
-    if os.geteuid() != 0:
-        print("skip: a private Postfix needs root")
-        sys.exit(77)
+    need_postfix()
     d = tempfile.mkdtemp(prefix="mailroom-check-dp.")
     os.chmod(d, 0o755)
     pf = os.path.join(d, "pf")
     ports = {k: free_port() for k in ("submission", "submissions")}
-    procs = []
-    dc = None
+    dc = postfix = None
     try:
         now = datetime.datetime.now(datetime.timezone.utc)
         make_cert(d, now - datetime.timedelta(days=1), now + datetime.timedelta(days=90))
@@ -741,43 +698,15 @@ def test_dovecot_postfix():
                      protocols="pop3 imap",
                      extra="service auth {\n  unix_listener %s/queue/private/auth {\n"
                            "    mode = 0666\n  }\n}\n" % pf)
-        for sub in ("pf/conf", "pf/queue", "pf/data"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        subprocess.run(["chown", "postfix", os.path.join(pf, "data")], check=True)
-        with open(os.path.join(pf, "conf", "vmailbox"), "w") as f:
-            f.write("%s %s/Maildir/\n" % (USER, USER))
-        with open(os.path.join(pf, "conf", "main.cf"), "w") as f:
-            f.write(POSTFIX_MAIN.format(d=d, pf=pf, mail=os.path.join(dc.dir, "mail")))
-        shutil.copy("/etc/postfix/master.cf", os.path.join(pf, "conf", "master.cf"))
-        pconf = ["postconf", "-c", os.path.join(pf, "conf")]
-        subprocess.run(pconf + ["-X", "-M", "smtp/inet"], check=True, capture_output=True)
-        subprocess.run(pconf + ["-F", "*/*/chroot = n"], check=True, capture_output=True)
-        with open(os.path.join(pf, "conf", "master.cf"), "a") as f:
-            f.write(POSTFIX_MASTER.format(
-                submission="127.0.0.1:%d" % ports["submission"],
-                submissions="127.0.0.1:%d" % ports["submissions"]))
-        if not os.path.exists("/etc/postfix/main.cf"):
-            open("/etc/postfix/main.cf", "a").close()
-        # makes the queue folders (private/ for the auth socket among them)
-        subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "check"],
-                       capture_output=True, timeout=60)
-        private = os.path.join(pf, "queue", "private")
-        os.makedirs(private, exist_ok=True)
-        subprocess.run(["chown", "postfix", private], check=True)
-        os.chmod(private, 0o700)
+        postfix = Postfix(
+            POSTFIX_MAIN.format(d=d, pf=pf, mail=os.path.join(dc.dir, "mail")),
+            {"127.0.0.1:%d" % ports["submission"]: POSTFIX_SUBMISSION,
+             "127.0.0.1:%d" % ports["submissions"]: POSTFIX_SUBMISSIONS},
+            files={"vmailbox": "%s %s/Maildir/\n" % (USER, USER)}, folder=pf)
         dc.start()
         ports.update(pop3=dc.pop3_port, pop3s=dc.pop3s_port, imap=dc.imap_port)
-        dovecot_log = dc.log
-        plog = open(os.path.join(pf, "postfix.stderr"), "wb")
-        pm = subprocess.Popen(["postfix", "-c", os.path.join(pf, "conf"), "start-fg"],
-                              stdout=plog, stderr=plog)
-        procs.append(pm)
-
-        def postfix_log():
-            return tails(os.path.join(pf, "postfix.stderr"))
-
-        wait_port(ports["submission"], pm, "postfix", postfix_log)
-        wait_port(ports["submissions"], pm, "postfix", postfix_log)
+        dovecot_log, postfix_log = dc.log, postfix.log
+        postfix.start()
 
         conf = os.path.join(d, "mailroom.conf")
         with open(conf, "w") as f:
@@ -809,16 +738,8 @@ def test_dovecot_postfix():
             assert got[(svc, "login")][0] == "OK"
             assert lines(out)[(svc, "login")][0] == "CRITICAL", out
     finally:
-        subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "stop"],
-                       capture_output=True, timeout=60)
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=10)
+        if postfix is not None:
+            postfix.stop()
         if dc is not None:
             dc.cleanup()
         shutil.rmtree(d, ignore_errors=True)

@@ -46,13 +46,6 @@ class Clamd(Daemon):
         self.proc = None
         self.log_path = os.path.join(self.dir, "clamd.log")
 
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
-
     def start(self):
         db = os.path.join(self.dir, "db")
         os.mkdir(db)

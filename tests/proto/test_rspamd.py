@@ -59,13 +59,6 @@ class Rspamd(Daemon):
             with open(os.path.join(local, name), "w") as f:
                 f.write(text)
 
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-3000:]
-        except OSError:
-            return ""
-
     def start(self):
         self.out = open(os.path.join(self.dir, "stdout.log"), "w")
         # its own session: rspamd forks workers, all stopped with the group

@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Server, free_port, run_tests  # noqa: E402
+from postfix import Postfix, need_postfix  # noqa: E402
 from test_dns import Unbound  # noqa: E402
 from test_smtp_checks import SILENT, authres  # noqa: E402
 
@@ -329,15 +330,7 @@ def test_actions_from_the_config():
     assert b"was-quar" in m and results(authres(m)[0], "dmarc")[0][0] == "fail", m[:600]
 
 
-POSTFIX_MAIN = """compatibility_level = 3.6
-queue_directory = {pf}/queue
-data_directory = {pf}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = mx.pf.test
-mydestination =
+POSTFIX_MAIN = """myhostname = mx.pf.test
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject
 transport_maps = texthash:{pf}/conf/transport
@@ -345,11 +338,6 @@ smtp_dns_support_level = disabled
 smtp_host_lookup = native
 smtpd_milters = inet:127.0.0.1:{milter}
 milter_default_action = tempfail
-maillog_file = /dev/stdout
-alias_maps =
-alias_database =
-local_recipient_maps =
-biff = no
 """
 
 
@@ -368,11 +356,9 @@ def test_postfix_opendkim_signatures_verify():
     strict DKIM alignment (adkim=s) passes on it alone."""
     global OPENDKIM, DNS
     import test_milter
-    if not (os.path.exists("/usr/sbin/postfix") and shutil.which("opendkim")):
-        print("skip: postfix or opendkim not installed")
-        sys.exit(77)
-    if os.geteuid() != 0:
-        print("skip: a private Postfix needs root")
+    need_postfix()
+    if not shutil.which("opendkim"):
+        print("skip: opendkim not installed")
         sys.exit(77)
     OPENDKIM = test_milter.OpenDKIM(domain="pf.test", selector="pf", bits=2048).start()
     # the key is known now: this test's own resolver and server
@@ -384,50 +370,19 @@ def test_postfix_opendkim_signatures_verify():
         DNS.stop()
     DNS = None
     srv = server()
-    os.chmod(TMP, 0o755)  # Postfix's daemons reach their queue below it
-    pf = os.path.join(TMP, "pf")
-    for sub in ("conf", "queue", "data"):
-        os.makedirs(os.path.join(pf, sub), exist_ok=True)
-    subprocess.run(["chown", "postfix", os.path.join(pf, "data")], check=True)
     port = free_port()
-    with open(os.path.join(pf, "conf", "main.cf"), "w") as f:
-        f.write(POSTFIX_MAIN.format(pf=pf, milter=OPENDKIM.port))
-    with open(os.path.join(pf, "conf", "transport"), "w") as f:
-        f.write("example.test smtp:[127.0.0.1]:%d\n" % srv.smtp_port)
-    shutil.copy("/etc/postfix/master.cf", os.path.join(pf, "conf", "master.cf"))
-    pconf = ["postconf", "-c", os.path.join(pf, "conf")]
-    subprocess.run(pconf + ["-X", "-M", "smtp/inet"], check=True, capture_output=True)
-    subprocess.run(pconf + ["-F", "*/*/chroot = n"], check=True, capture_output=True)
-    with open(os.path.join(pf, "conf", "master.cf"), "a") as f:
-        f.write("127.0.0.1:%d inet n - n - - smtpd\n" % port)
-    if not os.path.exists("/etc/postfix/main.cf"):
-        open("/etc/postfix/main.cf", "a").close()
-    subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "check"], capture_output=True,
-                   timeout=60)
-    log_path = os.path.join(pf, "postfix.log")
-    plog = open(log_path, "wb")
-    pm = subprocess.Popen(["postfix", "-c", os.path.join(pf, "conf"), "start-fg"],
-                          stdout=plog, stderr=plog)
-
-    def postfix_log():
-        with open(log_path, errors="replace") as f:
-            return f.read()[-3000:]
-
+    postfix = Postfix(POSTFIX_MAIN.replace("{milter}", str(OPENDKIM.port)),
+                      {"127.0.0.1:%d" % port: ""},
+                      files={"transport": "example.test smtp:[127.0.0.1]:%d\n" % srv.smtp_port})
     try:
-        def listening():
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_for(listening, 20, "postfix listening: " + postfix_log())
+        postfix.start()
         c = smtplib.SMTP("127.0.0.1", port, timeout=30)
         c.sendmail("a@pf.test", ["u@example.test"], message("a@pf.test", subject="via-postfix"))
         c.quit()
 
         def arrived():
             return any(b"via-postfix" in m for m in srv.messages("u@example.test"))
-        wait_for(arrived, 30, "the relayed message: " + postfix_log() + OPENDKIM.log())
+        wait_for(arrived, 30, "the relayed message: " + postfix.log() + OPENDKIM.log())
         m = [m for m in srv.messages("u@example.test") if b"via-postfix" in m][0]
         assert b"DKIM-Signature:" in m, m[:1500]
         ar = authres(m)
@@ -438,14 +393,7 @@ def test_postfix_opendkim_signatures_verify():
         assert results(ar[0], "spf")[0][0] == "fail", ar
         assert results(ar[0], "dmarc")[0][0] == "pass", ar
     finally:
-        subprocess.run(["postfix", "-c", os.path.join(pf, "conf"), "stop"], capture_output=True,
-                       timeout=60)
-        try:
-            pm.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pm.kill()
-            pm.wait(timeout=10)
-        plog.close()
+        postfix.cleanup()
         OPENDKIM.stop()
 
 

@@ -11,20 +11,18 @@
  * IP TAB SENDER TAB HELO, and one line out each: the result's name.
  */
 #include "filter/spf.h"
+#include "spf_zone.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #define MAX_RR 512
 
-static struct {
-	char name[DNS_NAME_MAX], value[1024];
-	enum dns_type type;
-} zone[MAX_RR];
+static struct spf_rr zone[MAX_RR];
+static char names[MAX_RR][DNS_NAME_MAX], values[MAX_RR][1024];
 static size_t n_zone;
 
 static enum dns_type type_of(const char *s)
@@ -43,37 +41,6 @@ static enum dns_type type_of(const char *s)
 	return 0;
 }
 
-static void resolve(const struct dns_question *q, struct dns_answer *a)
-{
-	bool seen = false;
-	uint8_t b[16];
-
-	dns_answer_init(a, q->type, DNS_RESULT_NXDOMAIN);
-	for (size_t i = 0; i < n_zone; i++) {
-		if (strcasecmp(zone[i].name, q->name) != 0)
-			continue;
-		seen = true;
-		if (zone[i].type != q->type)
-			continue;
-		const char *v = zone[i].value;
-		if (strcmp(v, "TEMP") == 0) {
-			dns_answer_free(a);
-			dns_answer_init(a, q->type, DNS_RESULT_TEMP);
-			return;
-		}
-		if (q->type == DNS_TYPE_TXT)
-			dns_answer_add_txt(a, v, strlen(v));
-		else if (q->type == DNS_TYPE_MX && strchr(v, ' ') != NULL)
-			dns_answer_add_host(a, (unsigned)atoi(v), strchr(v, ' ') + 1);
-		else if (q->type == DNS_TYPE_PTR)
-			dns_answer_add_host(a, 0, v);
-		else if (inet_pton(q->type == DNS_TYPE_A ? AF_INET : AF_INET6, v, b) == 1)
-			dns_answer_add_addr(a, q->type == DNS_TYPE_A ? AF_INET : AF_INET6, b);
-	}
-	if (a->n == 0 && seen && a->result != DNS_RESULT_TEMP)
-		a->result = DNS_RESULT_NODATA;
-}
-
 int main(int argc, char **argv)
 {
 	char line[2048];
@@ -89,9 +56,9 @@ int main(int argc, char **argv)
 		if (t2 == NULL)
 			continue;
 		*t1 = *t2 = '\0';
-		snprintf(zone[n_zone].name, sizeof(zone[n_zone].name), "%.255s", line);
-		zone[n_zone].type = type_of(t1 + 1);
-		snprintf(zone[n_zone].value, sizeof(zone[n_zone].value), "%.1023s", t2 + 1);
+		snprintf(names[n_zone], sizeof(names[n_zone]), "%.255s", line);
+		snprintf(values[n_zone], sizeof(values[n_zone]), "%.1023s", t2 + 1);
+		zone[n_zone] = (struct spf_rr){names[n_zone], type_of(t1 + 1), values[n_zone]};
 		n_zone++;
 	}
 	fclose(f);
@@ -111,7 +78,7 @@ int main(int argc, char **argv)
 		const struct dns_question *q;
 		while ((q = spf_next(s)) != NULL) {
 			struct dns_answer a;
-			resolve(q, &a);
+			spf_zone_answer(zone, n_zone, q, &a);
 			spf_answer(s, &a);
 			dns_answer_free(&a);
 		}

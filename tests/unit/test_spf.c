@@ -10,6 +10,7 @@
  * answered).
  */
 #include "filter/spf.h"
+#include "spf_zone.h"
 #include "test_common.h"
 
 #include <arpa/inet.h>
@@ -19,13 +20,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-struct rr {
-	const char *name;
-	enum dns_type type;
-	const char *value; /* TXT text, address, "pref host", PTR host; "TEMP" */
-};
-
-static const struct rr zone_a[] = {
+static const struct spf_rr zone_a[] = {
     {"example.com", DNS_TYPE_A, "192.0.2.10"},
     {"example.com", DNS_TYPE_A, "192.0.2.11"},
     {"amy.example.com", DNS_TYPE_A, "192.0.2.65"},
@@ -49,64 +44,20 @@ static const struct rr zone_a[] = {
 };
 
 #define MAX_RR 64
-static struct rr table[MAX_RR];
+static struct spf_rr table[MAX_RR];
 static size_t n_table;
 static char asked[64][DNS_NAME_MAX];
 static size_t n_asked;
 
-static void zone(const char *spf_example_com, const struct rr *extra, size_t n_extra)
+static void zone(const char *spf_example_com, const struct spf_rr *extra, size_t n_extra)
 {
 	n_table = 0;
 	for (size_t i = 0; i < sizeof(zone_a) / sizeof(zone_a[0]); i++)
 		table[n_table++] = zone_a[i];
 	if (spf_example_com != NULL)
-		table[n_table++] = (struct rr){"example.com", DNS_TYPE_TXT, spf_example_com};
+		table[n_table++] = (struct spf_rr){"example.com", DNS_TYPE_TXT, spf_example_com};
 	for (size_t i = 0; i < n_extra && n_table < MAX_RR; i++)
 		table[n_table++] = extra[i];
-}
-
-static void resolve(const struct dns_question *q, struct dns_answer *a)
-{
-	bool name_seen = false;
-
-	dns_answer_init(a, q->type, DNS_RESULT_NXDOMAIN);
-	for (size_t i = 0; i < n_table; i++) {
-		if (strcasecmp(table[i].name, q->name) != 0)
-			continue;
-		name_seen = true;
-		if (table[i].type != q->type)
-			continue;
-		const char *v = table[i].value;
-		if (strcmp(v, "TEMP") == 0) {
-			dns_answer_free(a);
-			dns_answer_init(a, q->type, DNS_RESULT_TEMP);
-			return;
-		}
-		uint8_t b[16];
-		switch (q->type) {
-		case DNS_TYPE_TXT:
-			dns_answer_add_txt(a, v, strlen(v));
-			break;
-		case DNS_TYPE_A:
-			inet_pton(AF_INET, v, b);
-			dns_answer_add_addr(a, AF_INET, b);
-			break;
-		case DNS_TYPE_AAAA:
-			inet_pton(AF_INET6, v, b);
-			dns_answer_add_addr(a, AF_INET6, b);
-			break;
-		case DNS_TYPE_MX:
-			dns_answer_add_host(a, (unsigned)atoi(v), strchr(v, ' ') + 1);
-			break;
-		case DNS_TYPE_PTR:
-			dns_answer_add_host(a, 0, v);
-			break;
-		default:
-			break;
-		}
-	}
-	if (a->n == 0 && name_seen)
-		a->result = DNS_RESULT_NODATA;
 }
 
 /* runs check_host() to its end; the questions land in asked[] */
@@ -122,7 +73,7 @@ static enum spf_result run(const char *ip, const char *from, const char *helo, c
 		struct dns_answer a;
 		if (n_asked < 64)
 			snprintf(asked[n_asked++], DNS_NAME_MAX, "%s", q->name);
-		resolve(q, &a);
+		spf_zone_answer(table, n_table, q, &a);
 		spf_answer(s, &a);
 		dns_answer_free(&a);
 	}
@@ -209,7 +160,7 @@ static void test_spf_qualifiers(void)
 
 static void test_spf_selection(void)
 {
-	const struct rr two[] = {
+	const struct spf_rr two[] = {
 	    {"two.example", DNS_TYPE_TXT, "v=spf1 +all"},
 	    {"two.example", DNS_TYPE_TXT, "v=spf1 -all"},
 	    {"other.example", DNS_TYPE_TXT, "google-site-verification=xyz"},
@@ -292,7 +243,7 @@ static void test_spf_syntax(void)
 
 static void test_spf_include_redirect(void)
 {
-	const struct rr z[] = {
+	const struct spf_rr z[] = {
 	    {"example.org", DNS_TYPE_TXT, "v=spf1 include:example.com include:example.net -all"},
 	    {"la.example.org", DNS_TYPE_TXT, "v=spf1 redirect=example.org"},
 	    {"example.net", DNS_TYPE_TXT, "v=spf1 ip4:192.0.2.64/27 -all"},
@@ -332,7 +283,7 @@ static void test_spf_include_redirect(void)
 
 static void test_spf_limits(void)
 {
-	const struct rr z[] = {
+	const struct spf_rr z[] = {
 	    {"ten.example", DNS_TYPE_TXT, "v=spf1 a a a a a a a a a a ip4:192.0.2.1 -all"},
 	    {"eleven.example", DNS_TYPE_TXT, "v=spf1 a a a a a a a a a a a ip4:192.0.2.1 -all"},
 	    /* ip4, all and the modifiers do not count */
@@ -354,7 +305,7 @@ static void test_spf_limits(void)
 	    {"eleven.example", DNS_TYPE_A, "198.51.100.1"},
 	    {"cheap.example", DNS_TYPE_A, "198.51.100.1"},
 	};
-	struct rr big[sizeof(z) / sizeof(z[0]) + 11];
+	struct spf_rr big[sizeof(z) / sizeof(z[0]) + 11];
 	size_t n = sizeof(z) / sizeof(z[0]);
 
 	memcpy(big, z, sizeof(z));
@@ -363,7 +314,7 @@ static void test_spf_limits(void)
 					 "7 m7.example",   "8 m8.example",  "9 m9.example",
 					 "10 m10.example", "11 m11.example"};
 	for (size_t i = 0; i < 11; i++)
-		big[n++] = (struct rr){"mx11.example", DNS_TYPE_MX, mx[i]};
+		big[n++] = (struct spf_rr){"mx11.example", DNS_TYPE_MX, mx[i]};
 
 	test_begin("spf: 10 lookups, 2 void lookups, 10 MX (§4.6.4)");
 	zone(NULL, big, n);
@@ -380,7 +331,7 @@ static void test_spf_limits(void)
 
 static void test_spf_temperror(void)
 {
-	const struct rr z[] = {
+	const struct spf_rr z[] = {
 	    {"t1.example", DNS_TYPE_TXT, "TEMP"},
 	    {"t2.example", DNS_TYPE_TXT, "v=spf1 a:tmp.example +all"},
 	    {"tmp.example", DNS_TYPE_A, "TEMP"},
@@ -435,7 +386,7 @@ static void test_spf_macros(void)
 	test_begin("spf: macros (RFC 7208 §7.4)");
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		snprintf(rec, sizeof(rec), "v=spf1 ?exists:%s -all", m[i].spec);
-		struct rr r = {"email.example.com", DNS_TYPE_TXT, rec};
+		struct spf_rr r = {"email.example.com", DNS_TYPE_TXT, rec};
 		zone(NULL, &r, 1);
 		enum spf_result res =
 		    run("192.0.2.3", "strong-bad@email.example.com", "mx.example.org", d);
@@ -445,14 +396,15 @@ static void test_spf_macros(void)
 		if (n_asked == 2)
 			test_assert_str(asked[1], m[i].name);
 	}
-	struct rr r6 = {"email.example.com", DNS_TYPE_TXT, "v=spf1 exists:%{ir}.%{v}._spf.%{d2}"};
+	struct spf_rr r6 = {"email.example.com", DNS_TYPE_TXT,
+			    "v=spf1 exists:%{ir}.%{v}._spf.%{d2}"};
 	zone(NULL, &r6, 1);
 	test_assert(run("2001:db8::cb01", "strong-bad@email.example.com", "h", NULL) ==
 		    SPF_NEUTRAL);
 	test_assert(was_asked("1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2."
 			      "ip6._spf.example.com"));
 	/* an exists that finds the name matches */
-	struct rr ex[] = {
+	struct spf_rr ex[] = {
 	    {"email.example.com", DNS_TYPE_TXT, "v=spf1 -exists:%{ir}.bl.example +all"},
 	    {"3.2.0.192.bl.example", DNS_TYPE_A, "127.0.0.2"},
 	};
@@ -460,8 +412,8 @@ static void test_spf_macros(void)
 	test_assert(run("192.0.2.3", "x@email.example.com", "h", NULL) == SPF_FAIL);
 	test_assert(run("192.0.2.4", "x@email.example.com", "h", NULL) == SPF_PASS);
 	/* over 253 octets: labels go from the left */
-	struct rr lng = {"email.example.com", DNS_TYPE_TXT,
-			 "v=spf1 exists:%{l}.%{l}.%{l}.%{l}.%{l}.%{l}.%{l}.%{l}.x.example"};
+	struct spf_rr lng = {"email.example.com", DNS_TYPE_TXT,
+			     "v=spf1 exists:%{l}.%{l}.%{l}.%{l}.%{l}.%{l}.%{l}.%{l}.x.example"};
 	zone(NULL, &lng, 1);
 	char from[128];
 	snprintf(from, sizeof(from), "%.60s@email.example.com",
@@ -511,12 +463,12 @@ static void test_spf_contract(void)
 	dns_answer_free(&a);
 	q = spf_next(s);
 	test_assert(q != NULL && q->type == DNS_TYPE_TXT);
-	resolve(q, &a);
+	spf_zone_answer(table, n_table, q, &a);
 	spf_answer(s, &a);
 	dns_answer_free(&a);
 	q = spf_next(s);
 	test_assert(q != NULL && q->type == DNS_TYPE_A);
-	resolve(q, &a);
+	spf_zone_answer(table, n_table, q, &a);
 	spf_answer(s, &a);
 	spf_answer(s, &a); /* nothing outstanding: ignored */
 	dns_answer_free(&a);
@@ -533,7 +485,7 @@ static void test_spf_contract(void)
 	/* the HELO identity */
 	s = spf_new_helo(AF_INET, ip, "example.com");
 	while ((q = spf_next(s)) != NULL) {
-		resolve(q, &a);
+		spf_zone_answer(table, n_table, q, &a);
 		spf_answer(s, &a);
 		dns_answer_free(&a);
 	}
