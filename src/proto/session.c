@@ -361,6 +361,8 @@ static void on_closed(struct conn *c, void *ctx, const char *reason)
 
 	ps->conn = NULL;
 	ps->dead = true;
+	if (ps->job != NULL) /* with a pool: what it has not begun is skipped */
+		atomic_store(&((struct proto_job *)ps->job)->gone, true);
 	cancel_wait(ps);
 	/* the session record itself is the server's, when the conn is gone */
 	ps->ops->closed(ps->sess, c);
@@ -381,6 +383,10 @@ const struct conn_events proto_session_events = {
 void proto_job_work_password(void *thread_ctx, void *p)
 {
 	struct proto_job *job = p;
+	if (atomic_load(&job->gone)) { /* the client left while this waited */
+		job->result = AUTH_TEMPFAIL;
+		return;
+	}
 	job->result = directory_password(job->dir, thread_ctx, job->login, job->secret, &job->id);
 }
 
@@ -446,6 +452,8 @@ void proto_sasl_start(struct proto_session *ps, enum sasl_mech m, const char *gs
 static void work_sasl(void *thread_ctx, void *p)
 {
 	struct proto_job *job = p;
+	if (atomic_load(&job->gone))
+		return; /* the client left: nobody reads the step's answer */
 	sasl_job_run(&job->sasl, thread_ctx);
 }
 

@@ -35,6 +35,7 @@
 #ifndef MAILROOM_PROTO_SESSION_H
 #define MAILROOM_PROTO_SESSION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -190,6 +191,11 @@ struct proto_job {
 	/* a command's own data, freed with ctx_free */
 	void *ctx;
 	void (*ctx_free)(void *ctx);
+	/* set by the loop when the session ends while the job is with a pool:
+	   a password check not yet begun is then skipped (no hashing for a
+	   client that left: a burst of logins that timed out must not starve
+	   the next ones) */
+	atomic_bool gone;
 };
 
 /* A zeroed job of `size` bytes (a protocol job with a struct proto_job
