@@ -125,7 +125,14 @@ static enum dns_status mx_lookup(const char *resolver, const char *domain, bool 
 	enum dns_status st = dns_parse_mx(&msg, out, max, &n);
 	if (st != DNS_OK)
 		return st;
-	/* by preference; equal preferences in random order (RFC 5321 §5.1) */
+	dns_mx_sort(out, n);
+	*n_r = n;
+	return DNS_OK;
+}
+
+/* By preference; equal preferences in random order (RFC 5321 §5.1). */
+void dns_mx_sort(struct mx_host *out, size_t n)
+{
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
 			if (out[j].pref < out[i].pref ||
@@ -134,8 +141,6 @@ static enum dns_status mx_lookup(const char *resolver, const char *domain, bool 
 				out[i] = out[j];
 				out[j] = t;
 			}
-	*n_r = n;
-	return DNS_OK;
 }
 
 enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host *out, size_t max,

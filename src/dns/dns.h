@@ -45,6 +45,10 @@ enum dns_status dns_mx(const char *resolver, const char *domain, struct mx_host 
    without MX records (`mailroom check --dns` tells that case apart). */
 enum dns_status dns_mx_records(const char *resolver, const char *domain, struct mx_host *out,
 			       size_t max, size_t *n_r);
+/* MX hosts by preference, equal preferences in random order (RFC 5321
+   §5.1): what dns_mx() and dns/dns_sync.h give. */
+void dns_mx_sort(struct mx_host *out, size_t n);
+
 struct dns_addr {
 	int family; /* AF_INET6 or AF_INET */
 	unsigned char bytes[16];

@@ -154,15 +154,7 @@ enum dns_status dns_sync_mx(struct dns_sync *ds, const char *domain, struct mx_h
 		return st;
 	if (n == 0)
 		return DNS_NOTFOUND;
-	/* by preference; equal preferences in random order (RFC 5321 §5.1) */
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (out[j].pref < out[i].pref ||
-			    (out[j].pref == out[i].pref && (rand() & 1))) {
-				struct mx_host t = out[i];
-				out[i] = out[j];
-				out[j] = t;
-			}
+	dns_mx_sort(out, n);
 	*n_r = n;
 	return DNS_OK;
 }
