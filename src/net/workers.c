@@ -46,6 +46,7 @@ struct workers {
 	struct job_list quick, hash, finished; /* the two lanes, and jobs done */
 	unsigned quick_streak; /* quick jobs taken in a row while a hash job waited */
 	size_t queued, max_queue;
+	unsigned idle; /* workers waiting on cond */
 	bool stopping;
 	worker_init_fn *init;
 	worker_deinit_fn *deinit;
@@ -95,8 +96,11 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (w->quick.head == NULL && w->hash.head == NULL && !w->stopping)
+		while (w->quick.head == NULL && w->hash.head == NULL && !w->stopping) {
+			w->idle++;
 			pthread_cond_wait(&w->cond, &w->mu);
+			w->idle--;
+		}
 		struct job *j = take(w);
 		if (j == NULL)
 			break; /* stopping and nothing left */
@@ -104,10 +108,15 @@ static void *worker_main(void *arg)
 		j->fn(tctx, j->arg);
 		pthread_mutex_lock(&w->mu);
 		w->queued--;
+		/* the loop takes the whole list at once: only the first job
+		   of a batch needs to wake it */
+		bool wake = w->finished.head == NULL;
 		list_push(&w->finished, j);
-		uint64_t one = 1;
-		ssize_t r = write(w->efd, &one, sizeof(one));
-		(void)r;
+		if (wake) {
+			uint64_t one = 1;
+			ssize_t r = write(w->efd, &one, sizeof(one));
+			(void)r;
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	if (w->deinit != NULL)
@@ -188,7 +197,9 @@ int workers_submit_lane(struct workers *w, enum worker_lane lane, worker_fn *fn,
 	j->arg = arg;
 	list_push(lane == WORKER_LANE_HASH ? &w->hash : &w->quick, j);
 	w->queued++;
-	pthread_cond_signal(&w->cond);
+	/* a busy worker takes the job when it comes back: no wake-up then */
+	if (w->idle > 0)
+		pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);
 	return 0;
 }
