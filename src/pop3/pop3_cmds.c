@@ -307,6 +307,130 @@ static enum pop3_cmd_result cmd_uidl(struct pop3_cmd_ctx *ctx)
    line would read as message text, and the missing "." tells the client
    that the message is incomplete (RFC 1939 §3). TOP stops reading once the
    dot-stuffer reaches its cut (RFC 1939 §7). */
+/* Read-ahead. A client that downloads its mailbox sends RETR 1, RETR 2, ...
+   one after the other, and for a small message the cost of a RETR is the
+   trip to a worker and back, not the read. So the job that reads message n,
+   when n follows the last RETR and is small, also reads the next small
+   messages (POP3_AHEAD_*: how many, how big, how much per session and for
+   all sessions), in the same read snapshot, each stuffed and ready; their
+   RETRs are then answered at once on the loop thread. What a RETR sends is
+   what it sends without read-ahead: the message as it was when read, from
+   the snapshot taken at login (a message another session expunged in the
+   meantime was read while it still existed, as a slower RETR would have).
+   Held buffers go when sent and when the session ends. */
+void pop3_ahead_free(struct pop3_service *svc, struct pop3_ahead **a, uint32_t *n)
+{
+	for (uint32_t i = 0; i < *n; i++) {
+		if ((*a)[i].size > 0) /* still counted */
+			svc->ahead_bytes -= (size_t)(*a)[i].size;
+		buf_free(&(*a)[i].out);
+	}
+	free(*a);
+	*a = NULL;
+	*n = 0;
+}
+
+static void ahead_drop(struct pop3_service *svc, struct pop3_ahead *e)
+{
+	svc->ahead_bytes -= (size_t)e->size;
+	e->size = 0;
+	e->ok = false;
+	buf_free(&e->out);
+}
+
+/* The messages after msgno to read with it; none unless msgno follows the
+   last RETR, nothing is held yet, and msgno itself is small. */
+static void ahead_plan(struct pop3_session *s, uint32_t msgno, struct pop3_job *job)
+{
+	struct pop3_service *svc = s->svc;
+	uint64_t bytes = s->msgs[msgno - 1].size;
+	uint32_t k = 0;
+
+	if (s->n_ahead > 0 || bytes > POP3_AHEAD_MSG_MAX || s->last_retr != msgno - 1)
+		return;
+	struct pop3_ahead *a = xcalloc(POP3_AHEAD_MSGS, sizeof(*a));
+	for (uint32_t no = msgno + 1; no <= s->n_msgs && k < POP3_AHEAD_MSGS; no++) {
+		const struct pop3_msg *m = &s->msgs[no - 1];
+		if (m->deleted)
+			continue;
+		if (m->size == 0 || m->size > POP3_AHEAD_MSG_MAX ||
+		    bytes + m->size > POP3_AHEAD_BYTES ||
+		    svc->ahead_bytes + m->size > POP3_AHEAD_TOTAL)
+			break;
+		bytes += m->size;
+		svc->ahead_bytes += (size_t)m->size;
+		a[k++] = (struct pop3_ahead){.msg_id = m->id, .size = m->size, .msgno = no};
+	}
+	if (k == 0) {
+		free(a);
+		return;
+	}
+	job->ahead = a;
+	job->n_ahead = k;
+}
+
+/* Worker: read and stuff the planned messages; the first failure ends it
+   (their RETRs then go to the store and report it). */
+static void ahead_read(struct store *st, struct pop3_job *job, char *raw)
+{
+	for (uint32_t i = 0; i < job->n_ahead; i++) {
+		struct pop3_ahead *e = &job->ahead[i];
+		struct store_body_reader r = {.mailbox_id = job->mailbox_id, .msg_id = e->msg_id};
+		size_t n = 0;
+		if (store_body_read(st, &r, 0, raw, POP3_READ_CHUNK, &n) != STORE_OK || n != r.size)
+			return;
+		struct dotstuff ds;
+		dotstuff_init(&ds);
+		buf_reserve(&e->out, n + n / 32 + 8);
+		dotstuff_feed(&ds, raw, n, &e->out);
+		dotstuff_finish(&ds, &e->out);
+		e->stored = r.size;
+		e->ok = true;
+	}
+}
+
+/* Loop thread: the session keeps what was read, the rest goes. */
+static void ahead_take(struct pop3_session *s, struct pop3_job *job)
+{
+	for (uint32_t i = 0; i < job->n_ahead; i++)
+		if (!job->ahead[i].ok)
+			ahead_drop(s->svc, &job->ahead[i]);
+	pop3_ahead_free(s->svc, &s->ahead, &s->n_ahead);
+	s->ahead = job->ahead;
+	s->n_ahead = job->n_ahead;
+	job->ahead = NULL;
+	job->n_ahead = 0;
+}
+
+/* RETR of a message read ahead: the whole reply now. */
+static bool ahead_send(struct pop3_session *s, uint32_t msgno)
+{
+	struct pop3_ahead *e = NULL;
+	bool more = false;
+
+	for (uint32_t i = 0; i < s->n_ahead; i++) {
+		if (s->ahead[i].ok && s->ahead[i].msgno == msgno)
+			e = &s->ahead[i];
+		else if (s->ahead[i].ok)
+			more = true;
+	}
+	if (e == NULL)
+		return false;
+	const struct pop3_msg *m = &s->msgs[msgno - 1];
+	if (e->stored != m->size)
+		log_warn("sid=%s pop3 size mismatch msg=%u listed=%llu stored=%llu", s->core.sid,
+			 msgno, (unsigned long long)m->size, (unsigned long long)e->stored);
+	pop3_reply(s, true, "%llu octets", (unsigned long long)m->size);
+	s->retrieved++;
+	s->bytes_out += e->out.len;
+	pop3_write(s, e->out.data, e->out.len);
+	s->last_retr = msgno;
+	ahead_drop(s->svc, e);
+	if (!more)
+		pop3_ahead_free(s->svc, &s->ahead, &s->n_ahead);
+	return true;
+}
+
 struct pop3_body {
 	struct store_body_reader reader;
 	struct dotstuff ds;
@@ -333,6 +457,8 @@ static void work_body(void *thread_ctx, void *p)
 		b->reader.msg_id = job->msg_id;
 	}
 	char *raw = xmalloc(POP3_READ_CHUNK);
+	/* one snapshot for the message and those read ahead (best effort) */
+	bool snap = job->n_ahead > 0 && store_read_begin(thread_ctx) == STORE_OK;
 	job->core.result =
 	    store_body_read(thread_ctx, &b->reader, b->off, raw, POP3_READ_CHUNK, &n);
 	if (job->core.result == STORE_OK) {
@@ -344,7 +470,11 @@ static void work_body(void *thread_ctx, void *p)
 			dotstuff_finish(&b->ds, &job->out);
 			b->last = true;
 		}
+		if (b->last)
+			ahead_read(thread_ctx, job, raw);
 	}
+	if (snap)
+		store_read_end(thread_ctx);
 	free(raw);
 }
 
@@ -375,9 +505,12 @@ static void finish_body(struct pop3_session *s, struct pop3_job *job)
 		} else {
 			pop3_reply(s, true, "%llu octets", (unsigned long long)m->size);
 			s->retrieved++;
+			s->last_retr = b->msgno;
 		}
 		b->started = true;
 	}
+	if (job->n_ahead > 0)
+		ahead_take(s, job);
 	s->bytes_out += job->out.len;
 	pop3_write(s, job->out.data, job->out.len);
 	b->done = b->last;
@@ -399,8 +532,11 @@ static bool body_step(struct pop3_session *s, void *ctx)
 	job->mailbox_id = s->mailbox_id;
 	job->msg_id = s->msgs[b->msgno - 1].id;
 	job->body = b;
-	if (!b->started)
+	if (!b->started) {
+		if (!b->top)
+			ahead_plan(s, b->msgno, job);
 		return !proto_job_submit(&job->core, work_body); /* it replied -ERR if not */
+	}
 	if (!proto_job_try_submit(&job->core, work_body))
 		pop3_session_delay(s, POP3_RETRY_MS, body_retry); /* back-pressure, not an error */
 	return false;
@@ -417,6 +553,8 @@ static enum pop3_cmd_result start_read(struct pop3_session *s, struct slice arg,
 	uint32_t no;
 
 	if (pop3_cmd_msg_arg(s, arg, &no) == NULL)
+		return POP3_CMD_DONE;
+	if (!top && ahead_send(s, no))
 		return POP3_CMD_DONE;
 	struct pop3_body *b = xcalloc(1, sizeof(*b));
 	b->msgno = no;

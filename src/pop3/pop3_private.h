@@ -39,9 +39,16 @@ struct store_msg;
 #define POP3_CHUNK (32 * 1024)		 /* bytes written per step of a long reply */
 #define POP3_READ_CHUNK (60 * 1024) /* RETR/TOP: body octets per job; stuffed, it fits 64 KiB */
 #define POP3_RETRY_MS 20	    /* RETR/TOP: wait when the worker queue is full */
-#define POP3_BAD_CMDS_MAX 20	    /* unknown/invalid commands before we close */
-#define POP3_AUTH_FAILS_MAX 3	    /* failed logins per session before we close */
-#define POP3_LOG_ARGS_MAX 40	    /* RFC 1939 §3: arguments are <= 40 chars */
+/* RETR read-ahead (pop3_cmds.c): messages up to AHEAD_MSG_MAX octets, at most
+   AHEAD_MSGS of them and AHEAD_BYTES in all per session, AHEAD_TOTAL for all
+   the sessions of the service together */
+#define POP3_AHEAD_MSG_MAX (16 * 1024)
+#define POP3_AHEAD_MSGS 16
+#define POP3_AHEAD_BYTES (64 * 1024)
+#define POP3_AHEAD_TOTAL (32 * 1024 * 1024)
+#define POP3_BAD_CMDS_MAX 20  /* unknown/invalid commands before we close */
+#define POP3_AUTH_FAILS_MAX 3 /* failed logins per session before we close */
+#define POP3_LOG_ARGS_MAX 40  /* RFC 1939 §3: arguments are <= 40 chars */
 
 /* --- states (the diagram is at the top of pop3_session.c) --------------- */
 enum pop3_state {
@@ -100,6 +107,7 @@ struct pop3_service {
 	struct pop3_lockset locks;
 	struct proto_cmd_stats *stats;	    /* one per row of the command table */
 	struct proto_session_list sessions; /* all live sessions, for shutdown */
+	size_t ahead_bytes;		    /* read-ahead held or being read, all sessions */
 };
 
 /* One message of the snapshot taken at login; 24 bytes. */
@@ -114,6 +122,16 @@ struct pop3_msg {
 struct pop3_job;
 struct pop3_cont;
 struct pop3_body;
+
+/* A message read ahead of its RETR: stuffed, with the final ".". */
+struct pop3_ahead {
+	int64_t msg_id;
+	uint64_t size;	 /* in the snapshot; counted in the service's budget */
+	uint64_t stored; /* in the store, once read */
+	uint32_t msgno;
+	bool ok; /* read and waiting for its RETR */
+	struct buf out;
+};
 
 struct pop3_session {
 	/* the shared core (proto/session.h): connection, id, callback frame,
@@ -152,6 +170,9 @@ struct pop3_session {
 	uint64_t total_size, deleted_size;
 	uint32_t retrieved, expunged;
 	uint64_t bytes_out;
+	uint32_t last_retr;	  /* number of the last message RETR sent, 0 if none */
+	struct pop3_ahead *ahead; /* read-ahead, malloc'd; n_ahead entries */
+	uint32_t n_ahead;
 };
 
 /* --- worker jobs (pop3_session.c; proto/session.h does the rest) ---------- */
@@ -169,7 +190,9 @@ struct pop3_job {
 	int64_t *ids;
 	size_t n_ids;
 	uint32_t msgno;
-	struct pop3_body *body; /* RETR/TOP: the reply's state, borrowed (pop3_cmds.c) */
+	struct pop3_body *body;	  /* RETR/TOP: the reply's state, borrowed (pop3_cmds.c) */
+	struct pop3_ahead *ahead; /* RETR: the messages to read after it */
+	uint32_t n_ahead;
 	const char *mech;
 };
 
@@ -198,6 +221,9 @@ size_t pop3_session_footprint(const struct pop3_session *s);
 void pop3_cmd_begin(struct pop3_session *s, const struct pop3_cmd_def *def, struct slice args);
 /* Ends the command: logs one record (LOG_EV_COMMAND, debug) and counts it. */
 void pop3_cmd_finish(struct pop3_session *s);
+/* Frees what the session or a job read ahead and returns it to the
+   service's budget (pop3_cmds.c). */
+void pop3_ahead_free(struct pop3_service *svc, struct pop3_ahead **a, uint32_t *n);
 /* Counts an invalid command; closes the session past POP3_BAD_CMDS_MAX. */
 void pop3_session_bad_command(struct pop3_session *s);
 /* Multi-line replies: a LIST/UIDL listing, or a reply produced in steps

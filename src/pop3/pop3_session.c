@@ -191,6 +191,7 @@ static void session_free(void *p)
 		pop3_unlock_mailbox(s->svc, s->mailbox_id);
 	pop3_session_reset_auth(s);
 	cont_free(&s->cont);
+	pop3_ahead_free(s->svc, &s->ahead, &s->n_ahead);
 	proto_session_free(&s->core, &s->svc->sessions);
 }
 
@@ -327,6 +328,7 @@ static void job_clear(struct proto_job *p)
 	struct pop3_job *job = (struct pop3_job *)p;
 
 	buf_free(&job->out);
+	pop3_ahead_free(job->sess->svc, &job->ahead, &job->n_ahead);
 	free(job->msgs);
 	free(job->ids);
 }

@@ -550,6 +550,12 @@ int store_body_open(struct store *st, int64_t mailbox_id, int64_t msg_id,
 		    struct store_body_reader *r_r);
 int store_body_read(struct store *st, struct store_body_reader *r, uint64_t off, void *dst,
 		    size_t len, size_t *n_r);
+/* One read snapshot for several reads (store_body_read and the other
+   reads): every read between the two calls sees the same state of the
+   store, at the cost of one snapshot instead of one per read. Nothing may
+   be written in between; store_read_end() never fails. */
+int store_read_begin(struct store *st);
+void store_read_end(struct store *st);
 /* Remove messages of a mailbox (S2, S5). */
 int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, size_t n);
 

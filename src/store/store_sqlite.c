@@ -362,6 +362,16 @@ int store_begin(struct store *st)
 	return store_exec(st, "BEGIN IMMEDIATE");
 }
 
+int store_read_begin(struct store *st)
+{
+	return store_exec(st, "BEGIN DEFERRED"); /* the first read takes the snapshot */
+}
+
+void store_read_end(struct store *st)
+{
+	store_rollback(st); /* nothing was written: ending the snapshot is all */
+}
+
 void store_rollback(struct store *st)
 {
 	store_idle(st);

@@ -467,6 +467,57 @@ def test_large_message_and_many_messages():
         c.quit()
 
 
+def test_read_ahead():
+    # RETRs of small messages after the first are answered from what the
+    # server read ahead (pop3_cmds.c); the bytes must be those of a RETR
+    # that went to the store, in any order, with DELE, RSET and TOP between
+    big = b"Subject: big\r\n\r\n" + b"".join(b"%05d " % i + b"y" * 70 + b"\r\n"
+                                             for i in range(300))  # > 16 KiB
+    msgs = [msg(i, 1 + i * 7) for i in range(1, 6)] + [big, MSG_DOTS] + \
+        [msg(i, 40) for i in range(8, 41)]
+    wire = lambda m: m.replace(b"\r\n.", b"\r\n..")  # noqa: E731
+    with server_with_mail(msgs) as srv:
+        r = srv.raw(tls=True)
+        r.line()
+        r.cmd("USER " + ALICE)
+        r.cmd("PASS " + PASSWORD)
+        # pipelined, in order: every reply whole and byte-exact
+        r.send(b"".join(b"RETR %d\r\n" % i for i in range(1, 21)))
+        for i in range(1, 21):
+            assert r.line() == b"+OK %d octets" % len(msgs[i - 1]), i
+            assert b"\r\n".join(r.multiline()) + b"\r\n" == wire(msgs[i - 1]), i
+        # 21.. were read ahead: DELE one, TOP another, then out of order
+        assert r.cmd("DELE 22").startswith(b"+OK")
+        assert r.cmd("RETR 22").startswith(b"-ERR")
+        assert r.cmd("TOP 23 0") == b"+OK Top of message follows"
+        assert b"\r\n".join(r.multiline()) + b"\r\n" == \
+            msgs[22].split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+        for i in (24, 21, 2, 23, 25):
+            assert r.cmd("RETR %d" % i) == b"+OK %d octets" % len(msgs[i - 1]), i
+            assert b"\r\n".join(r.multiline()) + b"\r\n" == wire(msgs[i - 1]), i
+        assert r.cmd("RSET").startswith(b"+OK")
+        for i in range(22, 41):
+            assert r.cmd("RETR %d" % i) == b"+OK %d octets" % len(msgs[i - 1]), i
+            assert b"\r\n".join(r.multiline()) + b"\r\n" == wire(msgs[i - 1]), i
+        r.cmd("QUIT")
+    # a client that leaves with messages read ahead: the next session
+    # finds the mailbox unlocked and whole
+    with server_with_mail(msgs[:10]) as srv:
+        for _ in range(3):
+            r = srv.raw(tls=True)
+            r.line()
+            r.cmd("USER " + ALICE)
+            assert r.cmd("PASS " + PASSWORD).startswith(b"+OK")
+            assert r.cmd("RETR 1").startswith(b"+OK")
+            r.multiline()
+            r.close()
+        c = srv.poplib_stls(ALICE)
+        assert c.stat()[0] == 10
+        for i in range(1, 11):
+            assert b"\r\n".join(c.retr(i)[1]) + b"\r\n" == msgs[i - 1], i
+        c.quit()
+
+
 def test_alpn_strict():
     with server_with_mail([]) as srv:
         ctx = tls_client_context()
