@@ -72,7 +72,8 @@ int domain_type_parse(const char *s, enum domain_type *t_r);
 struct store_domain {
 	char *name;
 	enum domain_type type; /* for an alias: the target's */
-	int64_t mailboxes;     /* number of mailboxes whose primary address is here */
+	int64_t mailboxes;     /* mailboxes whose primary address is here
+				  (store_domain_list; -1 from store_domain_get) */
 	char *alias_of;	       /* a domain alias: the domain it stands for, else NULL */
 };
 /* A hosted domain needs at least two labels and a last label that is not

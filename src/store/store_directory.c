@@ -256,9 +256,15 @@ static void domain_row(sqlite3_stmt *s, struct store_domain *d)
 	d->alias_of = col_text(s, 3);
 }
 
+/* A domain's row; the mailbox count only for the list (counting is a scan of
+   every mailbox: it has no place on a lookup made for each recipient). */
 #define DOMAIN_SELECT                                                                              \
-	"SELECT d.name, coalesce(t.type, d.type), (SELECT count(*) FROM mailboxes m WHERE "        \
-	"m.domain_id = d.id), t.name FROM domains d LEFT JOIN domains t ON t.id = d.alias_of "
+	"SELECT d.name, coalesce(t.type, d.type), -1, t.name FROM domains d "                      \
+	"LEFT JOIN domains t ON t.id = d.alias_of "
+#define DOMAIN_SELECT_COUNTED                                                                      \
+	"SELECT d.name, coalesce(t.type, d.type), coalesce(c.n, 0), t.name FROM domains d "        \
+	"LEFT JOIN domains t ON t.id = d.alias_of LEFT JOIN (SELECT domain_id, count(*) AS n "     \
+	"FROM mailboxes GROUP BY domain_id) c ON c.domain_id = d.id "
 
 static int domain_get(struct store *st, const char *name, struct store_domain *d_r)
 {
@@ -277,7 +283,7 @@ static int domain_get(struct store *st, const char *name, struct store_domain *d
 
 int store_domain_list(struct store *st, store_domain_cb *cb, void *ctx)
 {
-	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT "ORDER BY d.name");
+	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT_COUNTED "ORDER BY d.name");
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
