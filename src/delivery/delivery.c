@@ -235,6 +235,7 @@ void delivery_plan_free(struct delivery_plan **pp)
 	for (size_t i = 0; i < p->n_info; i++)
 		store_mailbox_info_clear(&p->info[i]);
 	free(p->info);
+	free(p->info_at);
 	free(p);
 	*pp = NULL;
 }
@@ -277,12 +278,41 @@ size_t delivery_plan_remote(const struct delivery_plan *p)
 	return n;
 }
 
+/* The slot of id in info_at: where it is, or the empty one it would take. */
+static size_t info_slot(const struct delivery_plan *p, int64_t id)
+{
+	size_t mask = p->info_slots - 1;
+	size_t i = (size_t)((uint64_t)id * 0x9e3779b97f4a7c15ULL >> 32) & mask;
+	while (p->info_at[i] != 0 && p->info[p->info_at[i] - 1].id != id)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Room for one more record; the index rebuilt when it is half full. A list
+   expands to thousands of mailboxes: a lookup must not walk them all. */
+static void info_grow(struct delivery_plan *p)
+{
+	if (p->n_info == p->cap_info) {
+		p->cap_info = p->cap_info ? p->cap_info * 2 : 8;
+		p->info = xrealloc(p->info, p->cap_info * sizeof(*p->info));
+	}
+	if ((p->n_info + 1) * 2 <= p->info_slots)
+		return;
+	free(p->info_at);
+	p->info_slots = p->info_slots ? p->info_slots * 2 : 16;
+	p->info_at = xcalloc(p->info_slots, sizeof(*p->info_at));
+	for (size_t k = 0; k < p->n_info; k++)
+		p->info_at[info_slot(p, p->info[k].id)] = (uint32_t)(k + 1);
+}
+
 const struct store_mailbox_info *dl_info(struct store *st, struct delivery_plan *p, int64_t id,
 					 int *status_r)
 {
-	for (size_t i = 0; i < p->n_info; i++)
-		if (p->info[i].id == id)
-			return &p->info[i];
+	if (p->info_slots > 0) {
+		uint32_t at = p->info_at[info_slot(p, id)];
+		if (at != 0)
+			return &p->info[at - 1];
+	}
 	if (st == NULL) { /* delivery_plan_simple(): everything was read at RCPT */
 		*status_r = STORE_TEMP;
 		return NULL;
@@ -292,8 +322,9 @@ const struct store_mailbox_info *dl_info(struct store *st, struct delivery_plan 
 	*status_r = r;
 	if (r != STORE_OK)
 		return NULL;
-	p->info = xrealloc(p->info, (p->n_info + 1) * sizeof(*p->info));
+	info_grow(p);
 	p->info[p->n_info] = in;
+	p->info_at[info_slot(p, id)] = (uint32_t)(p->n_info + 1);
 	return &p->info[p->n_info++];
 }
 

@@ -78,7 +78,9 @@ struct delivery_plan {
 	struct dl_notify *notify; /* NOTIFY=SUCCESS recipients with mailboxes here */
 	size_t n_notify;
 	struct store_mailbox_info *info; /* each mailbox met, read once */
-	size_t n_info;
+	size_t n_info, cap_info;
+	uint32_t *info_at; /* open addressing by id: index in info + 1, 0 = empty */
+	size_t info_slots; /* a power of two, at least twice n_info */
 	size_t recipients;
 };
 
