@@ -12,7 +12,9 @@
  *                             then waits for the server to close. Nothing is
  *                             deleted, so rounds can repeat.
  *   pop3load [options] idle   opens -n connections, reads each greeting and
- *                             holds them until SIGTERM/SIGINT or -H seconds.
+ *                             holds them until SIGTERM/SIGINT or -H seconds;
+ *                             with -l each logs in to a mailbox of its own
+ *                             first (USER/PASS) and is held logged in.
  *
  * Concurrency: -c sessions run at once. Slot s owns mailboxes s, s+c, s+2c...
  * so two sessions never open the same mailbox at the same time (servers may
@@ -80,7 +82,9 @@ struct conn {
 	enum state st;
 	int slot;
 	int mbox;
+	int login_no; /* idle mode with -l: the mailbox it logs in to */
 	double deadline;
+	double t0; /* the session's connect */
 	size_t inlen, incap;
 	char *in;
 	char out[OUTBUF];
@@ -103,6 +107,7 @@ static struct {
 	int mailboxes, first, conc, rounds;
 	double duration, timeout, hold;
 	int idle_n, idle_pending;
+	bool idle_login;
 	bool verbose;
 } opt = {
     .host = "127.0.0.1",
@@ -126,6 +131,40 @@ static struct {
 	unsigned long long bytes;
 	long idle_opened, idle_held, idle_failed, idle_dropped;
 } st;
+
+/* session times (connect to the +OK of QUIT), for the percentiles */
+static double *lat;
+static size_t n_lat, cap_lat;
+
+static void lat_add(double secs)
+{
+	if (n_lat == cap_lat) {
+		size_t cap = cap_lat ? cap_lat * 2 : 4096;
+		double *p = realloc(lat, cap * sizeof(*p));
+		if (p == NULL)
+			return; /* the percentiles then miss a few */
+		lat = p;
+		cap_lat = cap;
+	}
+	lat[n_lat++] = secs;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* the q-quantile of the session times, in ms (nearest rank) */
+static double lat_ms(double q)
+{
+	if (n_lat == 0)
+		return 0;
+	size_t k = (size_t)(q * (double)n_lat);
+	if (k >= n_lat)
+		k = n_lat - 1;
+	return lat[k] * 1000.0;
+}
 
 static int epfd;
 static struct addrinfo *addr;
@@ -342,6 +381,7 @@ static void session_start(struct conn *c)
 		c->mbox = mb;
 		c->nmsg = c->cur = 0;
 		c->stat_size = c->got_size = 0;
+		c->t0 = now();
 		if (conn_open(c) == 0)
 			return;
 		if (st.errors > 1000)
@@ -374,17 +414,25 @@ static int on_line(struct conn *c, char *line)
 	}
 	switch (c->st) {
 	case ST_GREETING:
-		if (c->mbox < 0) { /* idle mode */
+		if (c->mbox < 0 && c->login_no == 0) { /* idle mode */
 			c->st = ST_IDLE;
 			c->deadline = 0;
 			st.idle_held++;
+			lat_add(now() - c->t0);
 			return 0;
 		}
-		snprintf(user, sizeof(user), opt.user_fmt, c->mbox);
+		snprintf(user, sizeof(user), opt.user_fmt, c->mbox < 0 ? c->login_no : c->mbox);
 		return send_cmd(c, ST_USER, "USER %s\r\n", user);
 	case ST_USER:
 		return send_cmd(c, ST_PASS, "PASS %s\r\n", opt.password);
 	case ST_PASS:
+		if (c->mbox < 0) { /* idle mode with -l: logged in, now held */
+			c->st = ST_IDLE;
+			c->deadline = 0;
+			st.idle_held++;
+			lat_add(now() - c->t0);
+			return 0;
+		}
 		return send_cmd(c, ST_STAT, "STAT\r\n");
 	case ST_STAT: {
 		long n;
@@ -408,6 +456,7 @@ static int on_line(struct conn *c, char *line)
 	case ST_QUIT:
 		c->st = ST_CLOSING;
 		st.sessions++;
+		lat_add(now() - c->t0);
 		return 0;
 	default:
 		conn_error(c, "unexpected line: %.200s", line);
@@ -544,7 +593,7 @@ static void on_event(struct conn *c, uint32_t ev)
 			enum state before = c->st;
 			if (process(c) < 0)
 				goto fail;
-			if (before == ST_GREETING && c->st == ST_IDLE)
+			if ((before == ST_GREETING || before == ST_PASS) && c->st == ST_IDLE)
 				return;
 			continue;
 		}
@@ -684,11 +733,13 @@ static int run_load(void)
 		secs = 1e-9;
 	if (got_signal)
 		st.errors++;
+	qsort(lat, n_lat, sizeof(*lat), cmp_double);
 	printf("label=%s sessions=%ld messages=%ld bytes=%llu seconds=%.3f msgs_per_s=%.1f "
-	       "mib_per_s=%.2f sessions_per_s=%.1f errors=%ld client_cpu_s=%.2f\n",
+	       "mib_per_s=%.2f sessions_per_s=%.1f errors=%ld client_cpu_s=%.2f "
+	       "p50_ms=%.2f p99_ms=%.2f\n",
 	       opt.label, st.sessions, st.messages, st.bytes, secs, (double)st.messages / secs,
 	       (double)st.bytes / secs / (1024.0 * 1024.0), (double)st.sessions / secs, st.errors,
-	       cpu_seconds() - cpu0);
+	       cpu_seconds() - cpu0, lat_ms(0.50), lat_ms(0.99));
 	fflush(stdout);
 	return st.errors > 0 || st.sessions == 0 ? 1 : 0;
 }
@@ -705,6 +756,8 @@ static int run_idle(void)
 	for (int i = 0; i < opt.idle_n; i++) {
 		conns[i].in = bufs + (size_t)i * IDLE_INBUF;
 		conns[i].incap = IDLE_INBUF;
+		if (opt.idle_login)
+			conns[i].login_no = opt.first + i;
 	}
 	t_start = now();
 	int next = 0;
@@ -715,6 +768,7 @@ static int run_idle(void)
 		long pending = st.idle_opened - st.idle_held - st.idle_failed;
 		while (next < opt.idle_n && pending < opt.idle_pending) {
 			st.idle_opened++;
+			conns[next].t0 = now();
 			if (conn_open(&conns[next]) == 0)
 				pending++;
 			else
@@ -731,8 +785,11 @@ static int run_idle(void)
 		}
 	}
 	double secs = now() - t_start;
-	printf("label=%s requested=%d held=%ld failed=%ld seconds=%.2f\n", opt.label, opt.idle_n,
-	       st.idle_held, st.idle_failed, secs);
+	qsort(lat, n_lat, sizeof(*lat), cmp_double);
+	printf("label=%s requested=%d held=%ld failed=%ld seconds=%.2f wait_p50_ms=%.1f "
+	       "wait_p99_ms=%.1f wait_max_ms=%.1f\n",
+	       opt.label, opt.idle_n, st.idle_held, st.idle_failed, secs, lat_ms(0.50),
+	       lat_ms(0.99), n_lat > 0 ? lat[n_lat - 1] * 1000.0 : 0.0);
 	fflush(stdout);
 	/* hold: until a signal or -H seconds; notice server-side closes */
 	double until = opt.hold > 0 ? now() + opt.hold : 0;
@@ -766,14 +823,15 @@ static void usage(void)
 		"idle:\n"
 		"  -n N         connections to open and hold (1000)\n"
 		"  -a N         connections waiting for their greeting at once (64)\n"
-		"  -H SECONDS   hold this long, then close (0: until SIGTERM or SIGINT)\n");
+		"  -H SECONDS   hold this long, then close (0: until SIGTERM or SIGINT)\n"
+		"  -l           log in first (USER/PASS with -u, -w, mailboxes from -f on), then hold\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	int ch;
-	while ((ch = getopt(argc, argv, "s:p:L:T:m:f:u:w:c:r:d:n:a:H:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:p:L:T:m:f:u:w:c:r:d:n:a:H:l")) != -1) {
 		switch (ch) {
 		case 's': opt.host = optarg; break;
 		case 'p': opt.port = optarg; break;
@@ -789,6 +847,7 @@ int main(int argc, char **argv)
 		case 'n': opt.idle_n = atoi(optarg); break;
 		case 'a': opt.idle_pending = atoi(optarg); break;
 		case 'H': opt.hold = atof(optarg); break;
+		case 'l': opt.idle_login = true; break;
 		default: usage();
 		}
 	}

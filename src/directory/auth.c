@@ -231,6 +231,21 @@ bool auth_cache_get(struct auth_cache *c, unsigned backend, const char *login, c
 	return hit;
 }
 
+bool auth_cache_holds(struct auth_cache *c, unsigned backend, const char *login,
+		      const char *password)
+{
+	unsigned char key[32];
+
+	if (c == NULL || c->ttl == 0)
+		return false;
+	cache_key(c, backend, login, password, key);
+	pthread_mutex_lock(&c->mu);
+	struct cache_entry *e = find(c, key, NULL);
+	bool held = e != NULL && e->expires > time(NULL);
+	pthread_mutex_unlock(&c->mu);
+	return held;
+}
+
 void auth_cache_put(struct auth_cache *c, unsigned backend, const char *login, const char *password,
 		    const char *matched, const struct auth_identity *id)
 {

@@ -51,6 +51,10 @@ bool auth_cache_get(struct auth_cache *c, unsigned backend, const char *login, c
 		    const char *matched, struct auth_identity *id_r);
 void auth_cache_put(struct auth_cache *c, unsigned backend, const char *login, const char *password,
 		    const char *matched, const struct auth_identity *id);
+/* Whether an unexpired check of (backend, login, password) is held: a hint
+   only (a hit also needs the stored hash unchanged); counts no hit. */
+bool auth_cache_holds(struct auth_cache *c, unsigned backend, const char *login,
+		      const char *password);
 unsigned long auth_cache_hits(const struct auth_cache *c);
 size_t auth_cache_entries(struct auth_cache *c); /* held now */
 

@@ -405,6 +405,14 @@ static enum auth_result password_in_chain(struct directory *d, struct store *st,
 	return AUTH_FAILED;
 }
 
+bool directory_password_cached(struct directory *d, const char *login, const char *password)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (auth_cache_holds(d->cache, (unsigned)i, login, password))
+			return true;
+	return false;
+}
+
 enum auth_result directory_password(struct directory *d, struct store *st, const char *login,
 				    const char *password, struct auth_identity *id_r)
 {

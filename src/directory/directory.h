@@ -47,6 +47,10 @@ const char *directory_describe(const struct directory *dir);
    remembered for [limits] auth_cache_ttl (see directory.c). */
 enum auth_result directory_password(struct directory *dir, struct store *st, const char *login,
 				    const char *password, struct auth_identity *id_r);
+/* Whether a check of this login and password is likely to be answered by
+   the auth cache (no hashing): a hint for where to queue it, on the loop
+   thread (a keyed digest and a lookup, no store access). */
+bool directory_password_cached(struct directory *dir, const char *login, const char *password);
 /* RFC 1939 §7 APOP: digest_hex = MD5(timestamp || secret) in lower-case hex.
    Only accounts that hold a reversible APOP secret (built-in, opted in). */
 enum auth_result directory_apop(struct directory *dir, struct store *st, const char *login,

@@ -25,10 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct job {
 	struct job *next;
+	enum worker_lane lane;
 	worker_fn *fn;
 	worker_done_fn *done;
 	void *arg;
@@ -46,7 +48,9 @@ struct workers {
 	struct job_list quick, hash, finished; /* the two lanes, and jobs done */
 	unsigned quick_streak; /* quick jobs taken in a row while a hash job waited */
 	size_t queued, max_queue;
-	unsigned idle; /* workers waiting on cond */
+	unsigned idle;	    /* workers waiting on cond */
+	size_t hash_queued; /* hash jobs not yet taken */
+	uint64_t hash_ns;   /* how long a hash job runs, averaged (0: none ran yet) */
 	bool stopping;
 	worker_init_fn *init;
 	worker_deinit_fn *deinit;
@@ -82,11 +86,19 @@ static struct job *take(struct workers *w)
 	if (w->hash.head != NULL &&
 	    (w->quick.head == NULL || w->quick_streak >= WORKERS_QUICK_STREAK)) {
 		w->quick_streak = 0;
+		w->hash_queued--;
 		return list_pop(&w->hash);
 	}
 	if (w->hash.head != NULL)
 		w->quick_streak++;
 	return list_pop(&w->quick);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void *worker_main(void *arg)
@@ -105,8 +117,12 @@ static void *worker_main(void *arg)
 		if (j == NULL)
 			break; /* stopping and nothing left */
 		pthread_mutex_unlock(&w->mu);
+		uint64_t t0 = j->lane == WORKER_LANE_HASH ? mono_ns() : 0;
 		j->fn(tctx, j->arg);
+		uint64_t ran = j->lane == WORKER_LANE_HASH ? mono_ns() - t0 : 0;
 		pthread_mutex_lock(&w->mu);
+		if (j->lane == WORKER_LANE_HASH) /* a moving average over about 8 jobs */
+			w->hash_ns = w->hash_ns == 0 ? ran : (w->hash_ns * 7 + ran) / 8;
 		w->queued--;
 		/* the loop takes the whole list at once: only the first job
 		   of a batch needs to wake it */
@@ -192,11 +208,14 @@ int workers_submit_lane(struct workers *w, enum worker_lane lane, worker_fn *fn,
 		return -1;
 	}
 	struct job *j = xmalloc(sizeof(*j));
+	j->lane = lane;
 	j->fn = fn;
 	j->done = done;
 	j->arg = arg;
 	list_push(lane == WORKER_LANE_HASH ? &w->hash : &w->quick, j);
 	w->queued++;
+	if (lane == WORKER_LANE_HASH)
+		w->hash_queued++;
 	/* a busy worker takes the job when it comes back: no wake-up then */
 	if (w->idle > 0)
 		pthread_cond_signal(&w->cond);
@@ -210,6 +229,16 @@ size_t workers_depth(struct workers *w)
 	size_t n = w->queued;
 	pthread_mutex_unlock(&w->mu);
 	return n;
+}
+
+uint64_t workers_hash_wait_ms(struct workers *w)
+{
+	pthread_mutex_lock(&w->mu);
+	/* every thread hashing, one after the other: the queue's time spread
+	   over them (quick jobs taken first make the real wait a little longer) */
+	uint64_t ms = (uint64_t)w->hash_queued * w->hash_ns / w->nthreads / 1000000u;
+	pthread_mutex_unlock(&w->mu);
+	return ms;
 }
 
 void workers_free(struct workers **wp)

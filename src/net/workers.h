@@ -23,6 +23,7 @@
 #define MAILROOM_NET_WORKERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct loop;
 struct workers;
@@ -49,6 +50,10 @@ int workers_submit_lane(struct workers *w, enum worker_lane lane, worker_fn *fn,
 /* Jobs queued or running now (the bound counts them), for metrics; takes
    the pool's mutex for a moment. */
 size_t workers_depth(struct workers *w);
+/* How long a hash job submitted now would wait before it runs, in ms, as
+   the hash jobs queued ahead of it times the time one takes (a moving
+   average of those that ran), over the threads; 0 before any ran. */
+uint64_t workers_hash_wait_ms(struct workers *w);
 /* Lets queued jobs finish, joins the threads, runs pending `done`s; sets *w = NULL. */
 void workers_free(struct workers **w);
 

@@ -11,6 +11,7 @@
 #include "proto/service.h"
 #include "util/arena.h"
 #include "util/buf.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -249,13 +250,35 @@ bool proto_job_submit(struct proto_job *job, worker_fn *fn)
 }
 
 /* The end of the brake's wait (or no wait): a password check, in the hash
-   lane (net/workers.h). A refused job ends the AUTH state too, so the next
-   line is a command again. */
+   lane (net/workers.h), or in the quick lane when the auth cache will
+   answer it (it then costs a store read, not a hash: it must not wait
+   behind a burst of cold logins). A check that would wait in the hash lane
+   longer than [limits] auth_queue_wait is refused at once, and the client
+   told to come back, rather than left to time out unanswered. A refused job
+   ends the AUTH state too, so the next line is a command again. */
 static void braked_submit(struct proto_job *job, worker_fn *fn)
 {
 	struct proto_session *ps = job->core;
+	enum worker_lane lane = WORKER_LANE_HASH;
 
-	if (!submit(job, fn, WORKER_LANE_HASH))
+	if (fn == proto_job_work_password && job->login != NULL && job->secret != NULL &&
+	    directory_password_cached(job->dir, job->login, job->secret))
+		lane = WORKER_LANE_QUICK;
+	unsigned bound = ps->env->cfg != NULL ? ps->env->cfg->auth_queue_wait : 0;
+	if (lane == WORKER_LANE_HASH && bound > 0) {
+		uint64_t wait = workers_hash_wait_ms(ps->env->workers);
+		if (wait > (uint64_t)bound * 1000u) {
+			log_warn("sid=%s %s login refused for now user=%s: password checks queued "
+				 "for about %llu ms, over [limits] auth_queue_wait (%u s)",
+				 ps->sid, ps->ops->name, job->login != NULL ? job->login : "-",
+				 (unsigned long long)wait, bound);
+			proto_job_free(job);
+			ps->ops->busy(ps->sess);
+			ps->ops->reset_auth(ps->sess);
+			return;
+		}
+	}
+	if (!submit(job, fn, lane))
 		ps->ops->reset_auth(ps->sess);
 }
 

@@ -588,6 +588,9 @@ static const struct config_key limits_keys[] = {
      .off = SRV(auth_fail_delay_ms),
      .def = "1s"},
     {.name = "auth_cache_ttl", .type = CONFIG_DURATION, .off = SRV(auth_cache_ttl), .def = "5m"},
+    /* a client gives up after some 30 s (Outlook, Thunderbird): a busy
+       answer well before that brings it back instead */
+    {.name = "auth_queue_wait", .type = CONFIG_DURATION, .off = SRV(auth_queue_wait), .def = "10s"},
     {.name = "auth_cache_size",
      .type = CONFIG_COUNT,
      .off = SRV(auth_cache_size),

@@ -151,6 +151,7 @@ struct config {
 	unsigned auth_fail_delay_ms;  /* the login brake's wait after one failure */
 	unsigned auth_cache_ttl;      /* seconds a successful password check is reused */
 	unsigned auth_cache_size;     /* successful checks held at most */
+	unsigned auth_queue_wait;     /* seconds a password check may wait for a worker; 0 any */
 };
 
 /* A section's fields in this configuration. Asking for a section the

@@ -180,7 +180,7 @@ static const char EVERY_KEY[] =
     "client_cert_map = cn\nclient_cert_domain = example.test\n"
     "[limits]\nmax_connections = 99\nmax_connections_per_ip = 7\nidle_timeout = 90s\n"
     "auth_fail_delay_max = 2m\nauth_fail_delay = 250ms\nauth_cache_ttl = 0\nauth_cache_size = "
-    "5000\n"
+    "5000\nauth_queue_wait = 3s\n"
     "line_deadline = 20s\ndata_deadline = 3h\nmin_data_rate = 1K\ndata_rate_window = 45s\n"
     "[pop3]\nplaintext_auth = yes\napop = yes\n"
     "[imap]\nplaintext_auth = yes\nautologout = 1h\nappend_limit = 10M\nliteral_plus = no\n"
