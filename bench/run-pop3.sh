@@ -1,63 +1,88 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # run-pop3.sh - mailroom beside a private Dovecot (Debian dovecot-pop3d) on
-# loopback, with the same mailboxes and the same messages, in one run:
+# loopback, with the same mailboxes, the same messages and the same password
+# hashes, in one run; every part prints both figures and the ratio:
 #
-#   1. POP3 full download: CONCURRENCY clients, each session logs in
-#      (USER/PASS), STAT, UIDL, RETR every message, QUIT; messages/s for each
-#      server and the ratio;
-#   2. idle connections: IDLE_N connections to mailroom, DOVECOT_IDLE_N to
-#      Dovecot, each greeted and held; memory (PSS of all the server's
-#      processes) per connection;
-#   3. RETR memory: RETR_CLIENTS clients, each in a mailbox of its own, send
-#      RETR for a RETR_MB MiB message and read nothing; the server's memory
-#      before and while they wait (bench/retrhold.py).
+#   download  POP3 full download on the shape of a real POP3 service: many
+#             mailboxes, each polled once per pass; a session logs in
+#             (USER/PASS), STAT, UIDL, RETR every message, QUIT. At each
+#             of CONCURRENCY: messages/s, p50/p99 of a session, server CPU
+#             per session;
+#   big       the same with one BIG_MB MiB message in each of BIG_USERS
+#             mailboxes, at each of BIG_CONCURRENCY: MiB/s, server CPU;
+#   logged    LOGGED_N clients (DOVECOT_LOGGED_N for Dovecot, a process
+#             each) log in to mailboxes of their own (MESSAGES each) and
+#             stay logged in: memory per session, the longest login wait;
+#   idle      IDLE_N connections greeted and held (no login): memory each;
+#   retr      RETR_CLIENTS clients RETR a RETR_MB MiB message each and read
+#             nothing: the server's memory before and while they wait;
+#   scale     mailroom alone: a fresh store of each of SCALE_SIZES mailboxes
+#             (MESSAGES each), one pass over all of them at 8 clients with
+#             the auth cache warm: server CPU per session against the size.
 #
 # Run as root on Debian 12 from the top of the tree:  bench/run-pop3.sh
 # Knobs (environment):
-#   MAILBOXES=50  MESSAGES=40    mailboxes, messages per mailbox (2..100 KiB)
-#   CONCURRENCY=10               sessions at once (at most MAILBOXES)
-#   RUN_SECONDS=15 REPEATS=3     timed download runs per server (alternating);
-#                                the summary gives the median
-#   IDLE_N=10000                 idle connections to mailroom
-#   DOVECOT_IDLE_N=2000          idle connections to Dovecot (a process each)
-#   DOVECOT_LOGIN=default        or "performance": Dovecot's high-performance
-#                                login mode (service_count = 0: few login
-#                                processes, many clients each); then
-#                                DOVECOT_IDLE_N defaults to IDLE_N
+#   MAILBOXES=1000 MESSAGES=20   mailboxes, messages per mailbox
+#   MSG_SIZE=4096                octets of each message as written, or
+#                                "mixed": 2..100 KiB, log-uniform
+#   CONCURRENCY="8 32 100"       sessions at once, a measurement each
+#   RUN_SECONDS=10 REPEATS=3     timed runs per server and concurrency,
+#                                alternating; the summary gives medians
+#   DOVECOT_LOGIN=performance    Dovecot's high-performance login mode
+#                                (service_count = 0), or "default" (a login
+#                                process per connection, as Debian ships it;
+#                                DOVECOT_IDLE_N is then 2000)
 #   AUTH_CACHE=on                or "off": both servers reuse successful
 #                                password checks for 5 minutes (mailroom's
 #                                default; Dovecot's auth_cache_size/ttl), or
 #                                neither does (Dovecot's default)
-#   RETR_CLIENTS=100 RETR_MB=50  part 3: clients, message size in MiB
-#   PARTS="download idle retr"   the parts to run (e.g. PARTS=retr)
+#   BIG_MB=1 BIG_USERS=32 BIG_CONCURRENCY="8 32"    the big part
+#   LOGGED_N=15000 DOVECOT_LOGGED_N=2000            the logged part
+#   IDLE_N=10000 DOVECOT_IDLE_N=IDLE_N              the idle part
+#   RETR_CLIENTS=100 RETR_MB=50                     the retr part
+#   SCALE_SIZES="100 1000 10000 100000"             the scale part
+#   PARTS="download big logged idle retr"  the parts to run; "scale" only
+#                                when named (some 25 minutes at 100,000)
 #   KEEP_TMP=1                   keep the temporary folder (logs, configs)
 # Both servers listen on 127.0.0.1 only; they are stopped by PID on exit.
+# The users come from one passwd-file with one yescrypt hash (imported with
+# `mailroom user import passwd-file`; the same file is Dovecot's passdb),
+# the mail through mailroom's SMTP listener with all the RCPTs of a message
+# in one pipelined transaction (bench/fill.py); Dovecot's Maildirs hold the
+# very octets mailroom stores (read back with RETR), hard-linked.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
-MAILBOXES=${MAILBOXES:-50}
-MESSAGES=${MESSAGES:-40}
-CONCURRENCY=${CONCURRENCY:-10}
-RUN_SECONDS=${RUN_SECONDS:-15}
+MAILBOXES=${MAILBOXES:-1000}
+MESSAGES=${MESSAGES:-20}
+MSG_SIZE=${MSG_SIZE:-4096}
+CONCURRENCY=${CONCURRENCY:-8 32 100}
+RUN_SECONDS=${RUN_SECONDS:-10}
 REPEATS=${REPEATS:-3}
 IDLE_N=${IDLE_N:-10000}
-DOVECOT_LOGIN=${DOVECOT_LOGIN:-default}
+DOVECOT_LOGIN=${DOVECOT_LOGIN:-performance}
 case $DOVECOT_LOGIN in
 default) DOVECOT_IDLE_N=${DOVECOT_IDLE_N:-2000} ;;
 performance) DOVECOT_IDLE_N=${DOVECOT_IDLE_N:-$IDLE_N} ;;
 *) echo "run-pop3: DOVECOT_LOGIN is default or performance" >&2; exit 2 ;;
 esac
 KEEP_TMP=${KEEP_TMP:-0}
+BIG_MB=${BIG_MB:-1}
+BIG_USERS=${BIG_USERS:-32}
+BIG_CONCURRENCY=${BIG_CONCURRENCY:-8 32}
+LOGGED_N=${LOGGED_N:-15000}
+DOVECOT_LOGGED_N=${DOVECOT_LOGGED_N:-2000}
 RETR_CLIENTS=${RETR_CLIENTS:-100}
 RETR_MB=${RETR_MB:-50}
-PARTS=${PARTS:-download idle retr}
+SCALE_SIZES=${SCALE_SIZES:-100 1000 10000 100000}
+PARTS=${PARTS:-download big logged idle retr}
 want() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 for p in $PARTS; do
 	case $p in
-	download | idle | retr) ;;
-	*) echo "run-pop3: PARTS is a list of download, idle, retr" >&2; exit 2 ;;
+	download | big | logged | idle | retr | scale) ;;
+	*) echo "run-pop3: PARTS is a list of download, big, logged, idle, retr, scale" >&2; exit 2 ;;
 	esac
 done
 AUTH_CACHE=${AUTH_CACHE:-on}
@@ -67,32 +92,44 @@ auth_cache_ttl = 5 min" ;;
 off) MR_CACHE=0 DC_CACHE="auth_cache_size = 0" ;;
 *) echo "run-pop3: AUTH_CACHE is on or off" >&2; exit 2 ;;
 esac
+case $MSG_SIZE in
+mixed) ;;
+'' | *[!0-9]*) echo "run-pop3: MSG_SIZE is a number of octets or mixed" >&2; exit 2 ;;
+esac
 PASSWORD=bench-pass
 USERFMT='bench%04d@bench.test'
-user() { printf 'bench%04d@bench.test' "$1"; } # the same names as USERFMT
+BIG_FMT='big%04d@bench.test'
+HELD_FMT='held%05d@bench.test'
 RETR_FMT='retr%04d@bench.test'
-retr_user() { printf 'retr%04d@bench.test' "$1"; } # the same names as RETR_FMT
 
-need_positive run-pop3 MAILBOXES MESSAGES CONCURRENCY RUN_SECONDS REPEATS IDLE_N DOVECOT_IDLE_N \
-	RETR_CLIENTS RETR_MB
+need_positive run-pop3 MAILBOXES MESSAGES RUN_SECONDS REPEATS IDLE_N DOVECOT_IDLE_N \
+	RETR_CLIENTS RETR_MB BIG_MB BIG_USERS LOGGED_N DOVECOT_LOGGED_N
+for c in $CONCURRENCY $BIG_CONCURRENCY $SCALE_SIZES; do
+	case $c in
+	'' | *[!0-9]* | 0)
+		echo "run-pop3: CONCURRENCY, BIG_CONCURRENCY, SCALE_SIZES are lists of positive numbers" >&2
+		exit 2 ;;
+	esac
+done
 [ "$(id -u)" -eq 0 ] || { echo "run-pop3: run as root (Dovecot needs it)" >&2; exit 2; }
-[ "$CONCURRENCY" -le "$MAILBOXES" ] || CONCURRENCY=$MAILBOXES
+[ "$DOVECOT_LOGGED_N" -le "$LOGGED_N" ] || DOVECOT_LOGGED_N=$LOGGED_N
 
 bench_build run-pop3
 command -v dovecot >/dev/null || { echo "run-pop3: dovecot not installed" >&2; exit 1; }
 
 # Descriptors: the client and each server hold one per idle connection.
-raise_nofile run-pop3 IDLE_N DOVECOT_IDLE_N
+raise_nofile run-pop3 IDLE_N DOVECOT_IDLE_N LOGGED_N DOVECOT_LOGGED_N
 
 T=$(mktemp -d /tmp/mailroom-bench.XXXXXX)
 chmod 755 "$T" # Dovecot's mail processes run as nobody
-MR_PID="" DC_PID="" IDLE_PID="" LOAD_PID=""
+MR_PID="" DC_PID="" IDLE_PID="" LOAD_PID="" FILL_PID=""
 
 cleanup() {
 	set +e
 	[ -n "$IDLE_PID" ] && kill "$IDLE_PID" 2>/dev/null
 	[ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null
 	[ -n "$MR_PID" ] && stop_pid "$MR_PID"
+	[ -n "$FILL_PID" ] && stop_pid "$FILL_PID"
 	[ -n "$DC_PID" ] && stop_pid "$DC_PID" # Dovecot's master: stops all its children
 	wait 2>/dev/null
 	finish_tmp run-pop3
@@ -108,14 +145,22 @@ LOAD=$T/pop3load
 
 MR_PORT=$(free_port)
 DC_PORT=$(free_port)
+FILL_PORT=$(free_port)
 while [ "$DC_PORT" = "$MR_PORT" ]; do DC_PORT=$(free_port); done
+while [ "$FILL_PORT" = "$MR_PORT" ] || [ "$FILL_PORT" = "$DC_PORT" ]; do FILL_PORT=$(free_port); done
+
+# the users of each part beside the download's
+n_big=0 n_held=0 n_retr=0
+if want big; then n_big=$BIG_USERS; fi
+if want logged; then n_held=$LOGGED_N; fi
+if want retr; then n_retr=$RETR_CLIENTS; fi
 
 # ---------------------------------------------------------------- the mail
-step "mail: $MAILBOXES mailboxes x $MESSAGES messages, the same for both servers"
+step "mail: $MAILBOXES mailboxes x $MESSAGES messages (MSG_SIZE=$MSG_SIZE), the same for both servers"
 mkdir -p "$T/msgs"
-python3 - "$T/msgs" "$MESSAGES" <<'PY'
+python3 - "$T/msgs" "$MESSAGES" "$MSG_SIZE" <<'PY'
 import os, random, sys
-out, n = sys.argv[1], int(sys.argv[2])
+out, n, fixed = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rnd = random.Random(1939)
 words = ("the of and to in a is that for it as was with be by on not he this are or "
          "his from at which but have an they you were her she there been one all we "
@@ -125,15 +170,14 @@ words = ("the of and to in a is that for it as was with be by on not he this are
 names = ["Alice Martin", "Bob Chen", "Carol Diaz", "Dan Novak", "Eve Larsen",
          "Frank Okafor", "Grace Ito", "Heidi Weber", "Ivan Petrov", "Judy Silva"]
 for i in range(n):
-    size = int(2048 * (50 ** rnd.random()))  # 2 KiB .. 100 KiB, log-uniform
+    if fixed == "mixed":
+        size = int(2048 * (50 ** rnd.random()))  # 2 KiB .. 100 KiB, log-uniform
+    else:
+        size = int(fixed)
     name = rnd.choice(names)
     addr = name.split()[0].lower() + "@example.org"
     day = 1 + i % 28
     head = (
-        "Return-Path: <%s>\n"
-        "Received: from mx.example.org (mx.example.org [192.0.2.25])\n"
-        "\tby mail.bench.test with ESMTPS id %08x\n"
-        "\tfor <user@bench.test>; Mon, %d Nov 2026 09:%02d:%02d +0000\n"
         "From: %s <%s>\n"
         "To: user@bench.test\n"
         "Subject: %s %d\n"
@@ -142,7 +186,7 @@ for i in range(n):
         "MIME-Version: 1.0\n"
         "Content-Type: text/plain; charset=us-ascii\n"
         "Content-Transfer-Encoding: 7bit\n\n"
-        % (addr, rnd.getrandbits(32), day, i % 60, i * 7 % 60, name, addr,
+        % (name, addr,
            rnd.choice(["Re: quarterly report", "Invoice", "Meeting notes",
                        "Delivery schedule", "Project review"]), i,
            day, i % 60, i * 7 % 60, rnd.getrandbits(32), i))
@@ -159,116 +203,174 @@ for i in range(n):
     with open(os.path.join(out, "m%04d.eml" % i), "w") as f:
         f.write(head + "\n".join(lines) + "\n")
 PY
-msg_bytes=$(cat "$T"/msgs/*.eml | wc -c)
-say "$MESSAGES messages, $((msg_bytes / 1024)) KiB per mailbox (LF line ends on disk)"
+# big_message FILE MIB SUBJECT: one base64 attachment of about MIB MiB
+big_message() {
+	python3 - "$@" <<'PY'
+import sys
+path, mib, subject = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+with open(path, "w") as f:
+    f.write("From: Bob Chen <bob@example.org>\nTo: user@bench.test\nSubject: %s\n"
+            "Message-ID: <%s.1@example.org>\nMIME-Version: 1.0\n"
+            "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+            % (subject, subject))
+    line = "QmVuY2htYXJrIGRhdGEsIGJhc2U2NCBsaW5lcyBvZiA3NiBjaGFyYWN0ZXJzIGFzIGluIG1h\n"
+    f.write(line * (mib * 1024 * 1024 // len(line)))
+PY
+}
+[ "$n_big" -gt 0 ] && big_message "$T/big.eml" "$BIG_MB" big
+[ "$n_retr" -gt 0 ] && big_message "$T/retr.eml" "$RETR_MB" large
+
+# One yescrypt hash (mailroom's default scheme) for every user, so that each
+# login costs both servers the same hashing; Dovecot reads the same file.
+HASH=$(echo "$PASSWORD" | "$MR" pw)
+users_file() { # FILE FORMAT COUNT [HASH]
+	python3 - "$1" "$2" "$3" "${4:-$HASH}" <<'PY'
+import sys
+path, fmt, n, h = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+with open(path, "a") as f:
+    for i in range(1, n + 1):
+        f.write("%s:%s\n" % (fmt % i, h))
+PY
+}
+: > "$T/users"
+users_file "$T/users" "$USERFMT" "$MAILBOXES"
+[ "$n_big" -gt 0 ] && users_file "$T/users" "$BIG_FMT" "$n_big"
+[ "$n_held" -gt 0 ] && users_file "$T/users" "$HELD_FMT" "$n_held"
+[ "$n_retr" -gt 0 ] && users_file "$T/users" "$RETR_FMT" "$n_retr"
 
 # ---------------------------------------------------------------- mailroom
-MRCONF=$T/mailroom.conf
-cat > "$MRCONF" <<EOF
-$(mr_conf_head "$T/mailroom-data" "pop3=127.0.0.1:$MR_PORT")
+# mr_conf DATA_DIR POP3_PORT SMTP_PORT: a benchmark server's configuration
+# (the SMTP listener only brings the mail in: no DNS, no outbound delivery)
+mr_conf() {
+	cat <<EOF
+$(mr_conf_head "$1" "pop3=127.0.0.1:$2" "smtp=127.0.0.1:$3")
 
 [limits]
-max_connections = $((IDLE_N + 1000))
-max_connections_per_ip = $((IDLE_N + 1000))
+max_connections = $((IDLE_N + LOGGED_N + 1000))
+max_connections_per_ip = $((IDLE_N + LOGGED_N + 1000))
 auth_cache_ttl = $MR_CACHE
 
 [pop3]
 plaintext_auth = yes
+
+[smtp]
+max_recipients = 5000
+max_message_size = 200M
+
+[delivery]
+enabled = no
+
+[filter]
+spf = no
+dkim_verify = no
+dmarc = no
 EOF
-"$MR" -c "$MRCONF" init > "$T/init.log" 2>&1 || { cat "$T/init.log" >&2; exit 1; }
-"$MR" -c "$MRCONF" domain add bench.test >/dev/null
+}
+# mr_store CONF USERS: a new store with the users of the passwd-file USERS
+mr_store() {
+	"$MR" -c "$1" init > "$T/init.log" 2>&1 || { cat "$T/init.log" >&2; exit 1; }
+	"$MR" -c "$1" domain add bench.test >/dev/null
+	"$MR" -c "$1" user import passwd-file "$2" >/dev/null
+	if [ -n "$(mr_user_line)" ]; then
+		chown -R mailroom-bench: "$(sed -n 's/^data_dir = //p' "$1")"
+	fi
+}
+# mr_fill CONF SMTP_PORT FORMAT COUNT MESSAGE...: the messages into every
+# mailbox of FORMAT, through a server started for it
+mr_fill() {
+	local conf=$1 port=$2 fmt=$3 count=$4
+	shift 4
+	"$MR" -c "$conf" serve 2>> "$T/fill.log" &
+	FILL_PID=$!
+	wait_port "$port" "$FILL_PID" "mailroom (fill)" "$T/fill.log"
+	python3 bench/fill.py "$port" "$fmt" 1 "$count" 5000 "$@" > /dev/null
+	stop_pid "$FILL_PID"
+	wait "$FILL_PID" 2>/dev/null || true
+	FILL_PID=""
+}
+MRCONF=$T/mailroom.conf
+mr_conf "$T/mailroom-data" "$MR_PORT" "$FILL_PORT" > "$MRCONF"
 t0=$(date +%s)
-for i in $(seq "$MAILBOXES"); do
-	u=$(user "$i")
-	echo "$PASSWORD" | "$MR" -c "$MRCONF" user add "$u" --password-stdin >/dev/null
-	for m in "$T"/msgs/*.eml; do
-		"$MR" -c "$MRCONF" deliver "$u" < "$m"
-	done
-done
-say "mailroom: $MAILBOXES users added, $((MAILBOXES * MESSAGES)) messages delivered ($(( $(date +%s) - t0 )) s)"
-if want retr; then
-	# part 3: one RETR_MB MiB message, stored once (one body row, an alias
-	# to every retr mailbox) in mailroom, hard-linked into every Maildir
-	python3 - "$T/big.eml" "$RETR_MB" <<'PY'
-import sys
-path, mib = sys.argv[1], int(sys.argv[2])
-with open(path, "w") as f:
-    f.write("From: Bob Chen <bob@example.org>\nTo: user@bench.test\nSubject: large\n"
-            "Message-ID: <large.1@example.org>\nMIME-Version: 1.0\n"
-            "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n")
-    line = "QmVuY2htYXJrIGRhdGEsIGJhc2U2NCBsaW5lcyBvZiA3NiBjaGFyYWN0ZXJzIGFzIGluIG1h\n"
-    f.write(line * (mib * 1024 * 1024 // len(line)))
+mr_store "$MRCONF" "$T/users"
+msgs=("$T"/msgs/*.eml)
+mr_fill "$MRCONF" "$FILL_PORT" "$USERFMT" "$MAILBOXES" "${msgs[@]}"
+[ "$n_big" -gt 0 ] && mr_fill "$MRCONF" "$FILL_PORT" "$BIG_FMT" "$n_big" "$T/big.eml"
+[ "$n_held" -gt 0 ] && mr_fill "$MRCONF" "$FILL_PORT" "$HELD_FMT" "$n_held" "${msgs[@]}"
+[ "$n_retr" -gt 0 ] && mr_fill "$MRCONF" "$FILL_PORT" "$RETR_FMT" "$n_retr" "$T/retr.eml"
+say "mailroom: $(wc -l < "$T/users") users imported, their mail delivered ($(( $(date +%s) - t0 )) s)"
+
+"$MR" -c "$MRCONF" serve 2> "$T/mailroom.log" &
+MR_PID=$!
+wait_port "$MR_PORT" "$MR_PID" mailroom "$T/mailroom.log"
+
+# The octets mailroom stores (it added a Received: field), read back with
+# RETR: Dovecot's Maildirs get exactly these, so both send the same mail.
+python3 - "$MR_PORT" "$PASSWORD" "$T/wire" "$(printf "$USERFMT" 1)" "$(printf "$BIG_FMT" 1)" \
+	"$(printf "$RETR_FMT" 1)" "$n_big" "$n_retr" <<'PY'
+import os, poplib, sys
+port, pw, out, first, big, retr = sys.argv[1:7]
+n_big, n_retr = int(sys.argv[7]), int(sys.argv[8])
+os.makedirs(out)
+poplib._MAXLINE = 1 << 20
+def fetch(user, prefix):
+    c = poplib.POP3("127.0.0.1", int(port), timeout=120)
+    c.user(user)
+    c.pass_(pw)
+    for i in range(1, c.stat()[0] + 1):
+        lines = c.retr(i)[1]
+        with open(os.path.join(out, "%s%04d.eml" % (prefix, i)), "wb") as f:
+            f.write(b"\n".join(lines) + b"\n")  # a Maildir file has LF line ends
+    c.quit()
+fetch(first, "m")
+if n_big:
+    fetch(big, "big")
+if n_retr:
+    fetch(retr, "retr")
 PY
-	t0=$(date +%s)
-	for i in $(seq "$RETR_CLIENTS"); do
-		u=$(retr_user "$i")
-		echo "$PASSWORD" | "$MR" -c "$MRCONF" user add "$u" --password-stdin >/dev/null
-		"$MR" -c "$MRCONF" alias add retr-all@bench.test "$u" >/dev/null
-	done
-	"$MR" -c "$MRCONF" deliver retr-all@bench.test < "$T/big.eml"
-	say "mailroom: $RETR_CLIENTS users with one $(($(stat -c %s "$T/big.eml") / 1048576)) MiB message each ($(( $(date +%s) - t0 )) s)"
-fi
+say "mailroom: $(ls "$T/wire" | wc -l) messages read back for Dovecot's Maildirs"
 
 # ---------------------------------------------------------------- Dovecot
-# Same users with the same password hashes (yescrypt, from mailroom's store),
-# so a login costs both servers the same hashing work.
 DC=$T/dovecot
 mkdir -p "$DC/run" "$DC/state" "$DC/mail"
-python3 - "$T/mailroom-data/mailroom.db" "$DC/users" <<'PY'
-import sqlite3, sys
-rows = sqlite3.connect(sys.argv[1]).execute(
-    "SELECT address, pw_hash FROM mailboxes WHERE pw_hash IS NOT NULL"
-    " AND domain_id IS NOT NULL ORDER BY address").fetchall()  # not the built-in postmaster
-with open(sys.argv[2], "w") as f:
-    for addr, h in rows:
-        f.write("%s:{CRYPT}%s\n" % (addr, h))
-PY
+cp "$T/users" "$DC/users"
 chown root:dovecot "$DC/users" # read by Dovecot's auth process
 chmod 640 "$DC/users"
-n_users=$MAILBOXES
-if want retr; then n_users=$((MAILBOXES + RETR_CLIENTS)); fi
-[ "$(wc -l < "$DC/users")" -eq "$n_users" ] || { echo "run-pop3: could not copy the users" >&2; exit 1; }
 # Maildir file names as Dovecot's own LDA writes them (S= size, W= size with
-# CRLF), already seen (:2,S) so RETR changes nothing on disk.
-now=$(date +%s)
-names=() k=0
-for m in "$T"/msgs/*.eml; do
-	k=$((k + 1))
-	s=$(stat -c %s "$m")
-	w=$((s + $(wc -l < "$m")))
-	names+=("$((now + k)).M${k}P1.bench.test,S=$s,W=$w:2,S")
-done
-for i in $(seq "$MAILBOXES"); do
-	md=$DC/mail/$(user "$i")/Maildir
-	mkdir -p "$md/cur" "$md/new" "$md/tmp"
-	k=0
-	for m in "$T"/msgs/*.eml; do
-		cp "$m" "$md/cur/${names[$k]}"
-		k=$((k + 1))
-	done
-done
-if want retr; then
-	s=$(stat -c %s "$T/big.eml")
-	w=$((s + $(wc -l < "$T/big.eml")))
-	big="$DC/big.eml"
-	cp "$T/big.eml" "$big"
-	for i in $(seq "$RETR_CLIENTS"); do
-		md=$DC/mail/$(retr_user "$i")/Maildir
-		mkdir -p "$md/cur" "$md/new" "$md/tmp"
-		ln "$big" "$md/cur/$((now + i)).M1P1.bench.test,S=$s,W=$w:2,S"
-	done
-fi
-chown -R nobody:nogroup "$DC/mail"
-# Dovecot's defaults are kept (one pop3-login process per connection,
-# service_count=1, as Debian ships it); only the limits are raised so that
-# DOVECOT_IDLE_N login processes may exist, and every service (auth, anvil,
-# stats) accepts one client per login process. DOVECOT_LOGIN=performance
-# switches to the high-performance login mode of Dovecot's documentation.
+# CRLF), already seen (:2,S) so RETR changes nothing on disk; one copy of
+# each message, hard-linked into every mailbox.
+python3 - "$T/wire" "$DC/mail" "$USERFMT" "$MAILBOXES" "$BIG_FMT" "$n_big" \
+	"$HELD_FMT" "$DOVECOT_LOGGED_N" "$n_held" "$RETR_FMT" "$n_retr" <<'PY'
+import glob, os, sys, time
+wire, mail = sys.argv[1], sys.argv[2]
+sets = [(sys.argv[3], int(sys.argv[4]), "m"), (sys.argv[5], int(sys.argv[6]), "big"),
+        (sys.argv[7], min(int(sys.argv[8]), int(sys.argv[9])), "m"),
+        (sys.argv[10], int(sys.argv[11]), "retr")]
+now = int(time.time())
+for fmt, n, prefix in sets:
+    files = sorted(glob.glob(os.path.join(wire, prefix + "[0-9]*.eml")))
+    names = []
+    for k, path in enumerate(files, 1):
+        data = open(path, "rb").read()
+        names.append((path, "%d.M%dP1.bench.test,S=%d,W=%d:2,S"
+                      % (now + k, k, len(data), len(data) + data.count(b"\n"))))
+    for i in range(1, n + 1):
+        md = os.path.join(mail, fmt % i, "Maildir")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, sub))
+        for path, name in names:
+            os.link(path, os.path.join(md, "cur", name))
+PY
+chown -R nobody:nogroup "$DC/mail" "$T/wire"
+# Dovecot's defaults are kept apart from the limits, raised so that every
+# connection of the idle and logged parts can exist and every service
+# (auth, anvil, stats) accepts one client per process. DOVECOT_LOGIN=
+# performance (the default here) is the high-performance login mode of
+# Dovecot's documentation: a few pop3-login processes, many clients each.
 login_mode=""
 if [ "$DOVECOT_LOGIN" = performance ]; then
 	login_mode="  service_count = 0
   process_min_avail = $(nproc)
-  client_limit = $((DOVECOT_IDLE_N + 100))"
+  client_limit = $((DOVECOT_IDLE_N + DOVECOT_LOGGED_N + 100))"
 fi
 cat > "$DC/dovecot.conf" <<EOF
 protocols = pop3
@@ -290,9 +392,10 @@ userdb {
   args = uid=nobody gid=nogroup home=$DC/mail/%u
 }
 mail_location = maildir:~/Maildir
-default_client_limit = $((DOVECOT_IDLE_N + 1000))
+default_client_limit = $((DOVECOT_IDLE_N + DOVECOT_LOGGED_N + 1000))
+default_process_limit = $((DOVECOT_LOGGED_N + 1000))
 service pop3-login {
-  process_limit = $((DOVECOT_IDLE_N + 100))
+  process_limit = $((DOVECOT_IDLE_N + DOVECOT_LOGGED_N + 100))
 $login_mode
   inet_listener pop3 {
     address = 127.0.0.1
@@ -304,13 +407,9 @@ $login_mode
 }
 EOF
 
-# ---------------------------------------------------------------- start
-step "starting both servers (mailroom on 127.0.0.1:$MR_PORT, Dovecot on 127.0.0.1:$DC_PORT)"
-"$MR" -c "$MRCONF" serve 2> "$T/mailroom.log" &
-MR_PID=$!
+step "both servers: mailroom on 127.0.0.1:$MR_PORT, Dovecot on 127.0.0.1:$DC_PORT"
 dovecot -F -c "$DC/dovecot.conf" 2> "$DC/dovecot.stderr" &
 DC_PID=$!
-wait_port "$MR_PORT" "$MR_PID" mailroom "$T/mailroom.log"
 wait_port "$DC_PORT" "$DC_PID" dovecot "$DC/dovecot.log"
 say "mailroom pid $MR_PID ($("$MR" --version 2>/dev/null || echo mailroom)), dovecot pid $DC_PID ($(dovecot --version), login mode: $DOVECOT_LOGIN, auth cache: $AUTH_CACHE)"
 
@@ -318,102 +417,193 @@ say "mailroom pid $MR_PID ($("$MR" --version 2>/dev/null || echo mailroom)), dov
 mem_tree() {
 	python3 bench/memtree.py "$1"
 }
+# CPU seconds of a process tree, with the children it reaped
+cpu_tree() {
+	python3 bench/memtree.py --cpu "$1"
+}
 # Number of processes under a PID (bounded wait until it settles).
 settle() {
-	local i last="" cur
-	for i in $(seq 50); do
+	local last="" cur
+	for _ in $(seq 50); do
 		cur=$(mem_tree "$1" | cut -d' ' -f3)
 		[ "$cur" = "$last" ] && return 0
 		last=$cur
 		sleep 0.2
 	done
 }
+server_pid() { if [ "$1" = mailroom ]; then echo "$MR_PID"; else echo "$DC_PID"; fi; }
+server_port() { if [ "$1" = mailroom ]; then echo "$MR_PORT"; else echo "$DC_PORT"; fi; }
 
 failed=0
 
-if want download; then
-# ---------------------------------------------------------------- download
-step "POP3 full download: $CONCURRENCY clients, login + STAT + UIDL + RETR all + QUIT; $REPEATS x ${RUN_SECONDS} s per server, alternating"
-load() { # name port out [pop3load options]
-	local name=$1 port=$2 out=$3
-	shift 3
+# load NAME OUT COUNT FORMAT CONCURRENCY [pop3load options]: one load run;
+# OUT gets pop3load's line plus server_cpu_s, the server's CPU meanwhile
+load() {
+	local name=$1 out=$2 count=$3 fmt=$4 conc=$5 pid c0 c1
+	shift 5
+	pid=$(server_pid "$name")
+	c0=$(cpu_tree "$pid")
 	# in the background, so that a signal to this script is handled at once
-	"$LOAD" -p "$port" -L "$name" -m "$MAILBOXES" -c "$CONCURRENCY" -w "$PASSWORD" \
-		-u "$USERFMT" "$@" load > "$out" 2> "$out.err" &
+	"$LOAD" -p "$(server_port "$name")" -L "$name" -m "$count" -c "$conc" -w "$PASSWORD" \
+		-u "$fmt" -T 60 "$@" load > "$out" 2> "$out.err" &
 	LOAD_PID=$!
-	if wait "$LOAD_PID"; then
-		LOAD_PID=""
-		return 0
+	if ! wait "$LOAD_PID"; then
+		say "$name: errors: $(sed 's/^label=[^ ]* //' "$out")"
+		head -5 "$out.err"
+		failed=1
 	fi
 	LOAD_PID=""
-	say "$name: errors: $(sed 's/^label=[^ ]* //' "$out")"
-	head -5 "$out.err"
-	failed=1
+	c1=$(cpu_tree "$pid")
+	sed -i "s/\$/ server_cpu_s=$(awk "BEGIN { print $c1 - $c0 }")/" "$out"
 }
-# warm-up: every mailbox once (Dovecot builds its index files here)
-load mailroom "$MR_PORT" "$T/mailroom.warm" -r 1
-load dovecot "$DC_PORT" "$T/dovecot.warm" -r 1
-settle "$DC_PID"
-for r in $(seq "$REPEATS"); do
-	for name in mailroom dovecot; do
-		if [ $name = mailroom ]; then port=$MR_PORT; else port=$DC_PORT; fi
-		load $name "$port" "$T/$name.load.$r" -d "$RUN_SECONDS"
-		printf '%-9s run %d: %s\n' "$name" "$r" "$(sed 's/^label=[^ ]* //' "$T/$name.load.$r")"
-		if [ $name = dovecot ]; then settle "$DC_PID"; fi
-	done
-done
+# summarize TITLE PREFIX CONC...: a table of the medians of the runs
+# $T/PREFIX.NAME.CONC.1.. of both servers
+summarize() {
+	python3 - "$T" "$REPEATS" "$@" <<'PY'
+import statistics, sys
+T, reps, title, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+concs = sys.argv[5:]
+def runs(name, c):
+    out = []
+    for r in range(1, reps + 1):
+        try:
+            f = dict(kv.split("=", 1) for kv in
+                     open("%s/%s.%s.%s.%d" % (T, prefix, name, c, r)).read().split())
+            out.append({k: float(v) for k, v in f.items() if k != "label"})
+        except (OSError, ValueError):
+            pass
+    return out
+def med(rs, key):
+    return statistics.median(r[key] for r in rs) if rs else 0.0
+def cpu_ms(rs):  # server CPU per session, each run's own ratio, median
+    v = [r["server_cpu_s"] * 1000 / r["sessions"] for r in rs if r.get("sessions")]
+    return statistics.median(v) if v else 0.0
+print(title)
+big = prefix == "big"
+unit = "MiB/s" if big else "msgs/s"
+print("| clients | mailroom %s | Dovecot %s | ratio | mailroom p50 / p99 ms | Dovecot p50 / p99 ms "
+      "| CPU ms per session, mailroom / Dovecot |" % (unit, unit))
+print("|---|---|---|---|---|---|---|")
+for c in concs:
+    m, d = runs("mailroom", c), runs("dovecot", c)
+    key = "mib_per_s" if big else "msgs_per_s"
+    mv, dv = med(m, key), med(d, key)
+    print("| %s | %.0f | %.0f | %s | %.1f / %.1f | %.1f / %.1f | %.2f / %.2f |"
+          % (c, mv, dv, "%.2f" % (mv / dv) if dv else "-", med(m, "p50_ms"), med(m, "p99_ms"),
+             med(d, "p50_ms"), med(d, "p99_ms"), cpu_ms(m), cpu_ms(d)))
+    if reps > 1:
+        print("|   runs | %s | %s | | | | |" % ("/".join("%.0f" % r[key] for r in m),
+                                             "/".join("%.0f" % r[key] for r in d)))
+PY
+}
 
+# series TAG COUNT FORMAT CONC...: for each concurrency, REPEATS timed runs
+# per server, alternating, into $T/TAG.NAME.CONC.RUN
+series() {
+	local tag=$1 count=$2 fmt=$3 c r name out
+	shift 3
+	for c in "$@"; do
+		[ "$c" -le "$count" ] || { say "$c clients for $count mailboxes: skipped"; continue; }
+		for r in $(seq "$REPEATS"); do
+			for name in mailroom dovecot; do
+				out=$T/$tag.$name.$c.$r
+				load $name "$out" "$count" "$fmt" "$c" -d "$RUN_SECONDS"
+				printf '%-9s %3d clients, run %d: %s\n' "$name" "$c" "$r" \
+					"$(sed 's/^label=[^ ]* //' "$out")"
+				if [ $name = dovecot ]; then settle "$DC_PID"; fi
+			done
+		done
+	done
+}
+
+# ---------------------------------------------------------------- download
+if want download; then
+step "POP3 full download: login + STAT + UIDL + RETR all + QUIT, $MAILBOXES mailboxes; $REPEATS x ${RUN_SECONDS} s per server and concurrency, alternating"
+# warm-up: every mailbox once (Dovecot builds its index files here; both
+# fill their auth caches)
+load mailroom "$T/warm.mailroom" "$MAILBOXES" "$USERFMT" 8 -r 1
+load dovecot "$T/warm.dovecot" "$MAILBOXES" "$USERFMT" 8 -r 1
+settle "$DC_PID"
+# shellcheck disable=SC2086 # the list
+series dl "$MAILBOXES" "$USERFMT" $CONCURRENCY
 fi
 
-# ---------------------------------------------------------------- idle
-if want idle; then
-step "idle connections: greeting read, then held (no login)"
-idle() { # name port pid count
-	local base held_line still_line held after per rss_per i n established
-	settle "$3"
-	base=$(mem_tree "$3")
-	rm -f "$T/$1.idle"
-	"$LOAD" -p "$2" -L "$1" -n "$4" -T 60 idle > "$T/$1.idle" 2> "$T/$1.idle.err" &
+# ---------------------------------------------------------------- big
+if want big; then
+step "POP3 big messages: one $BIG_MB MiB message in each of $BIG_USERS mailboxes"
+load mailroom "$T/warm.big.mailroom" "$BIG_USERS" "$BIG_FMT" 8 -r 1
+load dovecot "$T/warm.big.dovecot" "$BIG_USERS" "$BIG_FMT" 8 -r 1
+# shellcheck disable=SC2086
+series big "$BIG_USERS" "$BIG_FMT" $BIG_CONCURRENCY
+fi
+
+# ---------------------------------------------------------------- logged, idle
+# hold NAME COUNT TAG [pop3load idle options]: COUNT connections held; prints
+# and saves "held per_KiB n wait_max_ms" in $T/NAME.TAG.result
+hold() {
+	local name=$1 count=$2 tag=$3 pid port base after held_line still_line held per rss_per n established
+	shift 3
+	pid=$(server_pid "$name")
+	port=$(server_port "$name")
+	settle "$pid"
+	base=$(mem_tree "$pid")
+	rm -f "$T/$name.$tag"
+	"$LOAD" -p "$port" -L "$name" -n "$count" -T 60 -w "$PASSWORD" "$@" idle > "$T/$name.$tag" 2> "$T/$name.$tag.err" &
 	IDLE_PID=$!
-	# bounded: Dovecot starts a login process per connection (tens per second)
-	for i in $(seq 3000); do
-		grep -q 'held=' "$T/$1.idle" 2>/dev/null && break
+	# bounded: Dovecot starts a process per connection or login (tens per second)
+	for _ in $(seq 6000); do
+		grep -q 'held=' "$T/$name.$tag" 2>/dev/null && break
 		kill -0 "$IDLE_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	sleep 2
-	after=$(mem_tree "$3")
-	established=$(ss -Htn state established "( sport = :$2 )" | wc -l)
+	settle "$pid"
+	after=$(mem_tree "$pid")
+	established=$(ss -Htn state established "( sport = :$port )" | wc -l)
 	kill "$IDLE_PID" 2>/dev/null || true
 	wait "$IDLE_PID" || true
 	IDLE_PID=""
-	held_line=$(grep 'held=' "$T/$1.idle" || true)
-	still_line=$(grep 'still_held=' "$T/$1.idle" || true)
+	held_line=$(grep 'held=' "$T/$name.$tag" || true)
+	still_line=$(grep 'still_held=' "$T/$name.$tag" || true)
 	held=$(echo "$held_line" | sed -n 's/.* held=\([0-9]*\).*/\1/p')
 	[ -n "$held" ] || held=0
+	local wait_max
+	wait_max=$(echo "$held_line" | sed -n 's/.*wait_max_ms=\([0-9.]*\).*/\1/p')
 	# shellcheck disable=SC2086 # split "PSS RSS processes" into fields
-	set -- "$1" "$2" "$3" "$4" $base $after
-	# $5 $6 $7: PSS, RSS, processes before; $8 $9 ${10}: while held
+	set -- "$name" "$count" $base $after
+	# $3 $4 $5: PSS, RSS, processes before; $6 $7 $8: while held
 	# per connection: over those still established when memory was read
-	# (Dovecot closes connections that send nothing for 3 minutes)
 	n=$held
 	if [ "$established" -lt "$n" ]; then n=$established; fi
 	if [ "$n" -gt 0 ]; then
-		per=$(( ($8 - $5) * 10 / n ))
-		rss_per=$(( ($9 - $6) * 10 / n ))
+		per=$(( ($6 - $3) * 10 / n ))
+		rss_per=$(( ($7 - $4) * 10 / n ))
 	else
 		per=0 rss_per=0
 	fi
-	printf '%-9s requested %d, held %d after %s s (server side: %d established); at the end %s\n' \
-		"$1" "$4" "$held" "$(echo "$held_line" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')" \
+	printf '%-9s requested %d, held %d after %s s (waits: %s); server side %d established; at the end %s\n' \
+		"$1" "$2" "$held" "$(echo "$held_line" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')" \
+		"$(echo "$held_line" | sed -n 's/.*\(wait_p50_ms=.*\)/\1/p')" \
 		"$established" "$(echo "$still_line" | sed 's/^label=[^ ]* //')"
 	printf '%-9s processes %d -> %d; PSS %d KiB -> %d KiB: %d.%d KiB per connection (RSS sum: %d.%d KiB)\n' \
-		"$1" "$7" "${10}" "$5" "$8" $((per / 10)) $((per % 10)) $((rss_per / 10)) $((rss_per % 10))
-	[ "$held" -eq "$4" ] || failed=1
-	echo "$held $per $n" > "$T/$1.idle.result"
+		"$1" "$5" "$8" "$3" "$6" $((per / 10)) $((per % 10)) $((rss_per / 10)) $((rss_per % 10))
+	[ "$held" -eq "$2" ] || failed=1
+	echo "$held $per $n ${wait_max:-0}" > "$T/$1.$tag.result"
 }
-idle mailroom "$MR_PORT" "$MR_PID" "$IDLE_N"
-idle dovecot "$DC_PORT" "$DC_PID" "$DOVECOT_IDLE_N"
+
+if want logged; then
+step "logged-in idle sessions: $LOGGED_N to mailroom, $DOVECOT_LOGGED_N to Dovecot, each in a mailbox of its own, 1000 logins in flight at once"
+# the logins of a warm auth cache (POP3 clients poll every few minutes)
+load mailroom "$T/warm.held.mailroom" "$LOGGED_N" "$HELD_FMT" 8 -r 1
+load dovecot "$T/warm.held.dovecot" "$DOVECOT_LOGGED_N" "$HELD_FMT" 8 -r 1
+hold mailroom "$LOGGED_N" logged -l -a 1000 -u "$HELD_FMT"
+hold dovecot "$DOVECOT_LOGGED_N" logged -l -a 1000 -u "$HELD_FMT"
+fi
+
+if want idle; then
+step "idle connections: greeting read, then held (no login)"
+hold mailroom "$IDLE_N" idle -a 64
+hold dovecot "$DOVECOT_IDLE_N" idle -a 64
 fi
 
 # ---------------------------------------------------------------- RETR memory
@@ -441,48 +631,76 @@ retr mailroom "$MR_PORT" "$MR_PID"
 retr dovecot "$DC_PORT" "$DC_PID"
 fi
 
+# ---------------------------------------------------------------- scale
+if want scale; then
+step "scale: mailroom alone, a fresh store of each of $SCALE_SIZES mailboxes x $MESSAGES messages, one pass at 8 clients, auth cache warm"
+# sha512-crypt here, so that warming the cache of 100,000 accounts takes
+# minutes, not a quarter of an hour; the pass measured hashes nothing
+SC_HASH=$(echo "$PASSWORD" | "$MR" pw --scheme sha512-crypt)
+SC_PORT=$(free_port)
+SC_FILL=$(free_port)
+for n in $SCALE_SIZES; do
+	d=$T/scale-$n
+	mkdir -p "$d"
+	users_file "$d/users" "$USERFMT" "$n" "$SC_HASH"
+	mr_conf "$d/data" "$SC_PORT" "$SC_FILL" > "$d/mailroom.conf"
+	t0=$(date +%s)
+	mr_store "$d/mailroom.conf" "$d/users"
+	mr_fill "$d/mailroom.conf" "$SC_FILL" "$USERFMT" "$n" "${msgs[@]}"
+	"$MR" -c "$d/mailroom.conf" serve 2> "$d/mailroom.log" &
+	FILL_PID=$! # stopped on exit like the fill's server
+	wait_port "$SC_PORT" "$FILL_PID" mailroom "$d/mailroom.log"
+	saved_pid=$MR_PID saved_port=$MR_PORT
+	MR_PID=$FILL_PID MR_PORT=$SC_PORT
+	load mailroom "$d/warm" "$n" "$USERFMT" 8 -r 1
+	load mailroom "$d/pass" "$n" "$USERFMT" 8 -r 1
+	MR_PID=$saved_pid MR_PORT=$saved_port
+	printf 'scale %6d mailboxes (%d s to make): %s\n' "$n" "$(( $(date +%s) - t0 ))" \
+		"$(sed 's/^label=[^ ]* //' "$d/pass")"
+	stop_pid "$FILL_PID"
+	wait "$FILL_PID" 2>/dev/null || true
+	FILL_PID=""
+	rm -rf "$d/data"
+done
+fi
+
 # ---------------------------------------------------------------- summary
-if want download && want idle; then
 step "summary ($(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(. /etc/os-release && echo "$PRETTY_NAME"))"
-read -r mr_held mr_per mr_n < "$T/mailroom.idle.result"
-read -r dc_held dc_per dc_n < "$T/dovecot.idle.result"
-python3 - "$T" "$REPEATS" "$mr_held" "$mr_per" "$dc_held" "$dc_per" "$IDLE_N" "$DOVECOT_IDLE_N" \
-	"$mr_n" "$dc_n" "$DOVECOT_LOGIN" <<'PY'
-import statistics, sys
-T, reps = sys.argv[1], int(sys.argv[2])
-mrh, mrp, dch, dcp, mrn, dcn, mrm, dcm = map(int, sys.argv[3:11])
-mode = sys.argv[11]
-mrp, dcp = mrp / 10.0, dcp / 10.0
-def runs(name, key):
-    out = []
-    for r in range(1, reps + 1):
-        try:
-            f = dict(kv.split("=", 1) for kv in open("%s/%s.load.%d" % (T, name, r)).read().split())
-            out.append(float(f[key]))
-        except (OSError, KeyError, ValueError):
-            out.append(0.0)
-    return out
-mr, dc = runs("mailroom", "msgs_per_s"), runs("dovecot", "msgs_per_s")
-mrmb, dcmb = runs("mailroom", "mib_per_s"), runs("dovecot", "mib_per_s")
-med = statistics.median
-row = "%-31s %17s %17s   %s"
-print(row % ("", "mailroom", "dovecot" if mode == "default" else "dovecot (perf)", ""))
-print(row % ("download, messages/s (median)", "%.0f" % med(mr), "%.0f" % med(dc),
-             "mailroom/dovecot = %.2f" % (med(mr) / med(dc)) if med(dc) > 0 else ""))
-if reps > 1:
-    print(row % ("download, messages/s (runs)", "/".join("%.0f" % x for x in mr),
-                 "/".join("%.0f" % x for x in dc), ""))
-print(row % ("download, MiB/s (median)", "%.1f" % med(mrmb), "%.1f" % med(dcmb), ""))
-print(row % ("idle connections held", "%d of %d" % (mrh, mrn), "%d of %d" % (dch, dcn), ""))
-print(row % ("KiB per idle connection (PSS)", "%.1f" % mrp, "%.1f" % dcp,
-             "dovecot/mailroom = %.0f" % (dcp / mrp) if mrp > 0 else ""))
-if dcn < mrn and mode == "default":
-    print("Dovecot was measured at %d idle connections, not %d: it starts one login "
-          "process per connection (DOVECOT_IDLE_N changes this)." % (dcn, mrn))
-if dcm < dch or mrm < mrh:
-    print("(memory per connection is over the connections still established when it "
-          "was read: mailroom %d, dovecot %d)" % (mrm, dcm))
+if want download; then
+	# shellcheck disable=SC2086 # the concurrency list
+	summarize "download, $MAILBOXES mailboxes x $MESSAGES messages (MSG_SIZE=$MSG_SIZE), medians of $REPEATS runs, Dovecot login mode $DOVECOT_LOGIN, auth cache $AUTH_CACHE" dl $CONCURRENCY
+fi
+if want big; then
+	# shellcheck disable=SC2086
+	summarize "big messages, $BIG_USERS mailboxes x one $BIG_MB MiB message" big $BIG_CONCURRENCY
+fi
+for tag in logged idle; do
+	want "$tag" || continue
+	read -r mh mp mn mw < "$T/mailroom.$tag.result"
+	read -r dh dp dn dw < "$T/dovecot.$tag.result"
+	python3 - "$tag" "$mh" "$mp" "$mn" "$mw" "$dh" "$dp" "$dn" "$dw" <<'PY'
+import sys
+tag = sys.argv[1]
+mh, mp, mn, dh, dp, dn = (int(sys.argv[i]) for i in (2, 3, 4, 6, 7, 8))
+mw, dw = float(sys.argv[5]), float(sys.argv[9])
+what = "logged-in sessions" if tag == "logged" else "idle connections (no login)"
+print("%s: mailroom %d held, %.1f KiB each (PSS), longest wait %.0f ms; Dovecot %d held, "
+      "%.1f KiB each, longest wait %.0f ms%s"
+      % (what, mh, mp / 10.0, mw, dh, dp / 10.0, dw,
+         "; Dovecot/mailroom = %.0f" % (dp / mp) if mp > 0 else ""))
 PY
+done
+if want scale; then
+	for n in $SCALE_SIZES; do
+		python3 - "$n" "$T/scale-$n/pass" <<'PY'
+import sys
+f = dict(kv.split("=", 1) for kv in open(sys.argv[2]).read().split())
+s = int(f["sessions"])
+print("scale: %7s mailboxes: %s msgs/s, p99 %s ms, server CPU %.2f ms per session"
+      % (sys.argv[1], f["msgs_per_s"], f["p99_ms"],
+         float(f["server_cpu_s"]) * 1000 / s if s else 0))
+PY
+	done
 fi
 if [ "$failed" -ne 0 ]; then
 	say "run-pop3: some runs had errors; see above"
