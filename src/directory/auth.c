@@ -256,10 +256,15 @@ void auth_cache_put(struct auth_cache *c, unsigned backend, const char *login, c
 		return;
 	cache_key(c, backend, login, password, key);
 	pthread_mutex_lock(&c->mu);
-	/* what expired goes first (the oldest end), then the oldest while full */
-	while (c->oldest != NULL && (c->oldest->expires <= now || c->n >= c->max))
-		drop(c, c->oldest);
+	/* what expired goes first (the oldest end), then, for a new entry, the
+	   oldest while full: renewing one that is held must not push another
+	   out, or a working set the size of the cache would thrash */
 	struct cache_entry *e = find(c, key, NULL);
+	while (c->oldest != NULL && (c->oldest->expires <= now || (e == NULL && c->n >= c->max))) {
+		if (c->oldest == e)
+			e = NULL; /* it expired: made anew below */
+		drop(c, c->oldest);
+	}
 	if (e != NULL) {
 		unlink_order(c, e);
 	} else {

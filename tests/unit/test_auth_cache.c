@@ -4,8 +4,8 @@
  * checks: a hit needs the same backend, login, password and stored hash;
  * every one of 100,000 accounts stays cached (no two accounts push each
  * other out, whatever their number), the oldest go once the size is
- * reached, expired entries miss and are dropped, and a cache with TTL 0 or
- * size 0 keeps nothing.
+ * reached (renewing a held entry pushes none out), expired entries miss and are dropped, and a
+ * cache with TTL 0 or size 0 keeps nothing.
  */
 #include "directory/auth.h"
 #include "test_common.h"
@@ -78,6 +78,30 @@ static void test_many_accounts(void)
 	test_end();
 }
 
+static void test_full_renewal(void)
+{
+	char login[32];
+
+	test_begin("auth cache: a full cache renews an entry it holds without pushing one out");
+	struct auth_cache *c = auth_cache_new(300, 3);
+	struct auth_identity a = ident(1);
+	for (int i = 0; i < 3; i++) {
+		snprintf(login, sizeof(login), "user%d", i);
+		auth_cache_put(c, 0, login, "secret", "$y$h", &a);
+	}
+	/* every login of a working set the size of the cache, checked again
+	   (each success is put again): all stay, none is evicted */
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 3; i++) {
+			snprintf(login, sizeof(login), "user%d", i);
+			test_assert(auth_cache_get(c, 0, login, "secret", "$y$h", NULL));
+			auth_cache_put(c, 0, login, "secret", "$y$h", &a);
+		}
+	test_assert(auth_cache_entries(c) == 3);
+	auth_cache_free(&c);
+	test_end();
+}
+
 static void test_expiry_and_off(void)
 {
 	test_begin(
@@ -108,6 +132,6 @@ static void test_expiry_and_off(void)
 
 int main(void)
 {
-	return test_run(
-	    (void (*[])(void)){test_keys, test_many_accounts, test_expiry_and_off, NULL});
+	return test_run((void (*[])(void)){test_keys, test_many_accounts, test_full_renewal,
+					   test_expiry_and_off, NULL});
 }
