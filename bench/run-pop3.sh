@@ -365,12 +365,19 @@ chown -R nobody:nogroup "$DC/mail" "$T/wire"
 # connection of the idle and logged parts can exist and every service
 # (auth, anvil, stats) accepts one client per process. DOVECOT_LOGIN=
 # performance (the default here) is the high-performance login mode of
-# Dovecot's documentation: a few pop3-login processes, many clients each.
-login_mode=""
+# Dovecot's documentation (a few pop3-login processes, many clients each),
+# and pop3 processes that serve one session after another.
+login_mode="" pop3_mode=""
 if [ "$DOVECOT_LOGIN" = performance ]; then
 	login_mode="  service_count = 0
   process_min_avail = $(nproc)
   client_limit = $((DOVECOT_IDLE_N + DOVECOT_LOGGED_N + 100))"
+	# and the pop3 processes reused from session to session instead of one
+	# started for each (safe here: every user is the one uid, nobody)
+	pop3_mode="service pop3 {
+  service_count = 0
+  process_min_avail = $(nproc)
+}"
 fi
 cat > "$DC/dovecot.conf" <<EOF
 protocols = pop3
@@ -405,6 +412,7 @@ $login_mode
     port = 0
   }
 }
+$pop3_mode
 EOF
 
 step "both servers: mailroom on 127.0.0.1:$MR_PORT, Dovecot on 127.0.0.1:$DC_PORT"

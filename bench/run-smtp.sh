@@ -9,7 +9,12 @@
 # recipient's mailbox. Postfix's 250 means the queue file is fsync'ed; its
 # delivery into the Maildirs happens afterwards, so the script reports both
 # its acknowledged rate and its rate until the last Maildir file exists.
-# Knobs (environment): CONNECTIONS (16), MESSAGES (200), SIZE (4096), USERS (20).
+# Knobs (environment): CONNECTIONS (16), MESSAGES (200, per connection
+# thread), SIZE (4096), USERS (20), PER_CONN (messages per SMTP session
+# before QUIT and a new connection; default all of them, 1 is the shape of
+# mail from the Internet: a connection per message).
+# Server CPU per message is the CPU time of each server's processes (for
+# Postfix until the last Maildir file is written) over the messages.
 # Both servers listen on 127.0.0.1 only and are stopped by PID on exit.
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +23,7 @@ CONNECTIONS=${CONNECTIONS:-16}
 MESSAGES=${MESSAGES:-200}
 SIZE=${SIZE:-4096}
 USERS=${USERS:-20}
+PER_CONN=${PER_CONN:-$MESSAGES}
 
 say() { printf '%s\n' "$*"; }
 
@@ -151,7 +157,7 @@ mr_stored() {
 		python3 -c 'import json,sys; print(sum(u["messages"] for u in json.load(sys.stdin)))'
 }
 
-say "== ingest: $CONNECTIONS connections x $MESSAGES messages of ~$SIZE octets, 1-3 recipients each"
+say "== ingest: $CONNECTIONS connections x $MESSAGES messages of ~$SIZE octets, 1-3 recipients each, $PER_CONN per SMTP session"
 # a short warm-up for each, then the measured run
 "$T/smtpload" 127.0.0.1 "$MR_PORT" 4 10 "$SIZE" "$USERS" bench.test >/dev/null
 "$T/smtpload" 127.0.0.1 "$PF_PORT" 4 10 "$SIZE" "$USERS" bench.test >/dev/null
@@ -160,14 +166,18 @@ n=0
 until [ "$(count_maildir)" -ge 80 ] || [ "$n" -gt 300 ]; do n=$((n + 1)); sleep 0.1; done
 base_pf=$(count_maildir)
 
-MR_OUT=$("$T/smtpload" 127.0.0.1 "$MR_PORT" "$CONNECTIONS" "$MESSAGES" "$SIZE" "$USERS" bench.test)
+cpu() { python3 bench/memtree.py --cpu "$1"; }
+mr_c0=$(cpu "$MR_PID")
+MR_OUT=$("$T/smtpload" 127.0.0.1 "$MR_PORT" "$CONNECTIONS" "$MESSAGES" "$SIZE" "$USERS" bench.test "$PER_CONN")
+mr_c1=$(cpu "$MR_PID")
 say "mailroom: $MR_OUT"
 mr_rcpts=$(echo "$MR_OUT" | sed -E 's/.*rcpts=([0-9]+).*/\1/')
 stored=$(($(mr_stored) - base_mr))
 say "mailroom: $stored of $mr_rcpts recipient copies in the mailboxes when the last 250 came"
 
 t0=$(python3 -c 'import time; print(time.time())')
-PF_OUT=$("$T/smtpload" 127.0.0.1 "$PF_PORT" "$CONNECTIONS" "$MESSAGES" "$SIZE" "$USERS" bench.test)
+pf_c0=$(cpu "$PF_PID")
+PF_OUT=$("$T/smtpload" 127.0.0.1 "$PF_PORT" "$CONNECTIONS" "$MESSAGES" "$SIZE" "$USERS" bench.test "$PER_CONN")
 say "postfix:  $PF_OUT"
 pf_rcpts=$(echo "$PF_OUT" | sed -E 's/.*rcpts=([0-9]+).*/\1/')
 n=0
@@ -176,12 +186,16 @@ until [ $(($(count_maildir) - base_pf)) -ge "$pf_rcpts" ] || [ "$n" -gt 3000 ]; 
 	sleep 0.1
 done
 t1=$(python3 -c 'import time; print(time.time())')
+pf_c1=$(cpu "$PF_PID")
 delivered=$(($(count_maildir) - base_pf))
 say "postfix:  $delivered of $pf_rcpts recipient copies in the Maildirs after $(python3 -c "print(round($t1 - $t0, 2))") s"
 
-python3 - "$MR_OUT" "$PF_OUT" "$t0" "$t1" "$stored" "$mr_rcpts" "$delivered" "$pf_rcpts" <<'PY'
+python3 - "$MR_OUT" "$PF_OUT" "$t0" "$t1" "$stored" "$mr_rcpts" "$delivered" "$pf_rcpts" \
+	"$mr_c0" "$mr_c1" "$pf_c0" "$pf_c1" <<'PY'
 import re, sys
-mr, pf, t0, t1, stored, mr_rcpts, delivered, pf_rcpts = sys.argv[1:]
+mr, pf, t0, t1, stored, mr_rcpts, delivered, pf_rcpts = sys.argv[1:9]
+mr_cpu = float(sys.argv[10]) - float(sys.argv[9])
+pf_cpu = float(sys.argv[12]) - float(sys.argv[11])
 val = lambda s, k: float(re.search(k + r"=([0-9.]+)", s).group(1))
 mr_rate = val(mr, "msgs_per_s")
 pf_ack = val(pf, "msgs_per_s")
@@ -192,6 +206,8 @@ print("%-44s %10.0f %10.0f %7.2fx" % ("messages/s acknowledged (250 after DATA)"
                                       mr_rate / pf_ack))
 print("%-44s %10.0f %10.0f %7.2fx" % ("messages/s until in every mailbox", mr_rate, pf_done,
                                       mr_rate / pf_done))
+print("%-44s %10.2f %10.2f" % ("server CPU ms per message", mr_cpu * 1000 / val(mr, "messages"),
+                               pf_cpu * 1000 / val(pf, "messages")))
 print("%-44s %10s %10s" % ("recipient copies stored / sent", "%s/%s" % (stored, mr_rcpts),
                            "%s/%s" % (delivered, pf_rcpts)))
 PY

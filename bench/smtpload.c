@@ -2,11 +2,13 @@
 /*
  * smtpload.c - SMTP ingest load client for bench/run-smtp.sh.
  *
- *   smtpload HOST PORT CONNECTIONS MESSAGES SIZE USERS DOMAIN
+ *   smtpload HOST PORT CONNECTIONS MESSAGES SIZE USERS DOMAIN [PER_CONN]
  *
- * CONNECTIONS threads; each opens one connection, sends EHLO, then
- * MESSAGES messages of about SIZE octets (MAIL, RCPT to 1..3 of the USERS
- * mailboxes user0001@DOMAIN ..., DATA), each waiting for its 250, then QUIT.
+ * CONNECTIONS threads; each opens a connection, sends EHLO, then messages
+ * of about SIZE octets (MAIL, RCPT to 1..3 of the USERS mailboxes
+ * user0001@DOMAIN ..., DATA), each waiting for its 250, QUIT after
+ * PER_CONN of them (default: all) and a new connection for the next ones,
+ * MESSAGES in all per thread.
  * Only a 250 after the final dot counts. Prints one line:
  *   "messages=N rcpts=N seconds=S msgs_per_s=X errors=E"
  * Every read has a 60 s limit; exit status 1 if anything failed.
@@ -26,7 +28,7 @@
 #include <unistd.h>
 
 static const char *host, *domain;
-static int port, conns, messages, size, users;
+static int port, conns, messages, size, users, per_conn;
 static atomic_long done_msgs, done_rcpts, errors;
 
 struct conn {
@@ -88,29 +90,49 @@ static int cmd(struct conn *c, const char *text)
 	return reply(c);
 }
 
+/* A new connection, greeted and past EHLO; 0, or -1 on failure. */
+static int conn_open(struct conn *c)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {.tv_sec = 60};
+	int one = 1;
+
+	c->off = c->len = 0;
+	inet_pton(AF_INET, host, &sa.sin_addr);
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || reply(c) != 220 ||
+	    cmd(c, "EHLO load.bench.test\r\n") != 250) {
+		close(c->fd);
+		return -1;
+	}
+	return 0;
+}
+
 static void *worker(void *arg)
 {
 	int t = (int)(long)arg;
 	struct conn c = {0};
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	struct timeval tv = {.tv_sec = 60};
 	char text[512];
-	int one = 1;
 
-	inet_pton(AF_INET, host, &sa.sin_addr);
-	c.fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || reply(&c) != 220 ||
-	    cmd(&c, "EHLO load.bench.test\r\n") != 250) {
+	if (conn_open(&c) < 0) {
 		atomic_fetch_add(&errors, 1);
-		close(c.fd);
 		return NULL;
 	}
 	/* the body: header, then lines of text up to about `size` octets */
 	char *body = malloc((size_t)size + 1024);
 	for (int m = 0; m < messages; m++) {
+		if (m > 0 && m % per_conn == 0) {
+			cmd(&c, "QUIT\r\n");
+			close(c.fd);
+			if (conn_open(&c) < 0) {
+				atomic_fetch_add(&errors, 1);
+				free(body);
+				return NULL;
+			}
+		}
 		int n_rcpt = 1 + (t + m) % 3;
 		size_t o = (size_t)snprintf(body, 1024,
 					    "From: load%d@sender.test\r\nTo: bench\r\nSubject: load "
@@ -150,8 +172,9 @@ fail:
 
 int main(int argc, char **argv)
 {
-	if (argc != 8) {
-		fprintf(stderr, "usage: smtpload HOST PORT CONNECTIONS MESSAGES SIZE USERS DOMAIN\n");
+	if (argc != 8 && argc != 9) {
+		fprintf(stderr,
+			"usage: smtpload HOST PORT CONNECTIONS MESSAGES SIZE USERS DOMAIN [PER_CONN]\n");
 		return 2;
 	}
 	host = argv[1];
@@ -161,7 +184,8 @@ int main(int argc, char **argv)
 	size = atoi(argv[5]);
 	users = atoi(argv[6]);
 	domain = argv[7];
-	if (conns < 1 || messages < 1 || size < 256 || users < 3)
+	per_conn = argc == 9 ? atoi(argv[8]) : messages;
+	if (conns < 1 || messages < 1 || size < 256 || users < 3 || per_conn < 1)
 		return 2;
 	pthread_t *th = calloc((size_t)conns, sizeof(*th));
 	double t0 = now();
