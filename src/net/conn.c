@@ -34,6 +34,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -1047,6 +1049,14 @@ void conn_printf(struct conn *c, const char *fmt, ...)
 size_t conn_output_pending(const struct conn *c)
 {
 	return c->out.len - c->out_off;
+}
+
+size_t conn_kernel_pending(const struct conn *c)
+{
+	int n = 0;
+	if (c->fd < 0 || ioctl(c->fd, SIOCOUTQ, &n) != 0 || n < 0)
+		return SIZE_MAX; /* unknown: as if the client were slow */
+	return (size_t)n;
 }
 
 void conn_set_idle_timeout(struct conn *c, unsigned secs)

@@ -67,6 +67,9 @@ void conn_pause_input(struct conn *c, bool paused);
 void conn_write(struct conn *c, const void *p, size_t n);
 void conn_printf(struct conn *c, const char *fmt, ...) ATTR_FORMAT(2, 3);
 size_t conn_output_pending(const struct conn *c);
+/* Octets the kernel still holds for the peer, sent but not acknowledged or
+   not sent yet (SIOCOUTQ); SIZE_MAX if it cannot tell. */
+size_t conn_kernel_pending(const struct conn *c);
 
 /* Idle timeout in seconds, restarted by every read; 0 disables. The unit
    and phase totals are not touched. */

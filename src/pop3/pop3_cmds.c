@@ -296,17 +296,6 @@ static enum pop3_cmd_result cmd_uidl(struct pop3_cmd_ctx *ctx)
 
 /* --- RETR, TOP ------------------------------------------------------------------------ */
 
-/* A RETR or TOP reply in progress. The body comes from the store in pieces
-   of POP3_READ_CHUNK, one worker job at a time; each piece is byte-stuffed
-   on the worker and written at once, and the next job starts only once the
-   output buffer is empty (pop3_cont_steps), so the session holds one
-   stuffed piece at most, whatever the size of the message. The kernel's
-   socket buffer keeps the client busy while the next piece is read.
-   The first job opens the body, so a missing message still gets a proper
-   -ERR. After the +OK line an error can only end the connection: an -ERR
-   line would read as message text, and the missing "." tells the client
-   that the message is incomplete (RFC 1939 §3). TOP stops reading once the
-   dot-stuffer reaches its cut (RFC 1939 §7). */
 /* Read-ahead. A client that downloads its mailbox sends RETR 1, RETR 2, ...
    one after the other, and for a small message the cost of a RETR is the
    trip to a worker and back, not the read. So the job that reads message n,
@@ -431,10 +420,28 @@ static bool ahead_send(struct pop3_session *s, uint32_t msgno)
 	return true;
 }
 
+/* A RETR or TOP reply in progress. The body comes from the store in pieces,
+   one worker job at a time; each piece is byte-stuffed on the worker and
+   written at once, and the next job starts only once the output buffer is
+   empty (pop3_cont_steps), so the session holds one stuffed piece at most,
+   whatever the size of the message. The kernel's socket buffer keeps the
+   client busy while the next piece is read. A piece is POP3_READ_CHUNK
+   octets to begin with and doubles, up to POP3_READ_MAX, each time the
+   client had taken all of the previous one by the time the next was read:
+   a fast reader pays for few trips to a worker and few walks of the body's
+   pages, a slow or stalled one holds one small piece; all the sessions
+   together hold at most POP3_PIECES_TOTAL above the small pieces.
+   The first job opens the body, so a missing message still gets a proper
+   -ERR. After the +OK line an error can only end the connection: an -ERR
+   line would read as message text, and the missing "." tells the client
+   that the message is incomplete (RFC 1939 §3). TOP stops reading once the
+   dot-stuffer reaches its cut (RFC 1939 §7). */
 struct pop3_body {
 	struct store_body_reader reader;
 	struct dotstuff ds;
 	uint64_t off; /* octets of the body read so far */
+	struct pop3_service *svc;
+	size_t piece; /* octets the next job reads */
 	uint32_t msgno;
 	bool top;
 	bool opened;  /* the worker found the body: reader is valid */
@@ -456,11 +463,10 @@ static void work_body(void *thread_ctx, void *p)
 		b->reader.mailbox_id = job->mailbox_id;
 		b->reader.msg_id = job->msg_id;
 	}
-	char *raw = xmalloc(POP3_READ_CHUNK);
+	char *raw = xmalloc(b->piece);
 	/* one snapshot for the message and those read ahead (best effort) */
 	bool snap = job->n_ahead > 0 && store_read_begin(thread_ctx) == STORE_OK;
-	job->core.result =
-	    store_body_read(thread_ctx, &b->reader, b->off, raw, POP3_READ_CHUNK, &n);
+	job->core.result = store_body_read(thread_ctx, &b->reader, b->off, raw, b->piece, &n);
 	if (job->core.result == STORE_OK) {
 		b->opened = true;
 		b->off += n;
@@ -511,6 +517,15 @@ static void finish_body(struct pop3_session *s, struct pop3_job *job)
 	}
 	if (job->n_ahead > 0)
 		ahead_take(s, job);
+	/* the client took all of the last piece while this one was read: the
+	   kernel holds next to nothing for it (a stalled client's data waits
+	   there, in its window) */
+	if (!b->last && conn_output_pending(s->core.conn) == 0 &&
+	    conn_kernel_pending(s->core.conn) < b->piece / 8 && b->piece < POP3_READ_MAX &&
+	    s->svc->piece_bytes + b->piece <= POP3_PIECES_TOTAL) {
+		s->svc->piece_bytes += b->piece;
+		b->piece *= 2;
+	}
 	s->bytes_out += job->out.len;
 	pop3_write(s, job->out.data, job->out.len);
 	b->done = b->last;
@@ -544,7 +559,10 @@ static bool body_step(struct pop3_session *s, void *ctx)
 
 static void body_free(void *ctx)
 {
-	free(ctx);
+	struct pop3_body *b = ctx;
+
+	b->svc->piece_bytes -= b->piece - POP3_READ_CHUNK;
+	free(b);
 }
 
 static enum pop3_cmd_result start_read(struct pop3_session *s, struct slice arg, bool top,
@@ -557,6 +575,8 @@ static enum pop3_cmd_result start_read(struct pop3_session *s, struct slice arg,
 	if (!top && ahead_send(s, no))
 		return POP3_CMD_DONE;
 	struct pop3_body *b = xcalloc(1, sizeof(*b));
+	b->svc = s->svc;
+	b->piece = POP3_READ_CHUNK;
 	b->msgno = no;
 	b->top = top;
 	if (top)

@@ -37,8 +37,10 @@ struct store_msg;
 #define POP3_ARENA_FIRST 1536		 /* session + timestamp + a small mailbox */
 #define POP3_OUTBUF_THROTTLE (64 * 1024) /* stop producing output above this */
 #define POP3_CHUNK (32 * 1024)		 /* bytes written per step of a long reply */
-#define POP3_READ_CHUNK (60 * 1024) /* RETR/TOP: body octets per job; stuffed, it fits 64 KiB */
-#define POP3_RETRY_MS 20	    /* RETR/TOP: wait when the worker queue is full */
+#define POP3_READ_CHUNK (60 * 1024) /* RETR/TOP: body octets of a job at first (64 KiB stuffed) */
+#define POP3_READ_MAX (960 * 1024)  /* ... and at most, for a client that keeps up */
+#define POP3_PIECES_TOTAL (64 * 1024 * 1024) /* all sessions: octets of pieces above the first */
+#define POP3_RETRY_MS 20		     /* RETR/TOP: wait when the worker queue is full */
 /* RETR read-ahead (pop3_cmds.c): messages up to AHEAD_MSG_MAX octets, at most
    AHEAD_MSGS of them and AHEAD_BYTES in all per session, AHEAD_TOTAL for all
    the sessions of the service together */
@@ -108,6 +110,7 @@ struct pop3_service {
 	struct proto_cmd_stats *stats;	    /* one per row of the command table */
 	struct proto_session_list sessions; /* all live sessions, for shutdown */
 	size_t ahead_bytes;		    /* read-ahead held or being read, all sessions */
+	size_t piece_bytes;		    /* RETR pieces above POP3_READ_CHUNK, all sessions */
 };
 
 /* One message of the snapshot taken at login; 24 bytes. */
