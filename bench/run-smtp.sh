@@ -12,7 +12,9 @@
 # Knobs (environment): CONNECTIONS (16), MESSAGES (200, per connection
 # thread), SIZE (4096), USERS (20), PER_CONN (messages per SMTP session
 # before QUIT and a new connection; default all of them, 1 is the shape of
-# mail from the Internet: a connection per message).
+# mail from the Internet: a connection per message), SENDER_CHECKS (on:
+# mailroom's SPF, DKIM and DMARC checks as shipped, asking the system's
+# resolver about the load's sender.test; off: none).
 # Server CPU per message is the CPU time of each server's processes (for
 # Postfix until the last Maildir file is written) over the messages.
 # Both servers listen on 127.0.0.1 only and are stopped by PID on exit.
@@ -24,6 +26,15 @@ MESSAGES=${MESSAGES:-200}
 SIZE=${SIZE:-4096}
 USERS=${USERS:-20}
 PER_CONN=${PER_CONN:-$MESSAGES}
+SENDER_CHECKS=${SENDER_CHECKS:-on}
+case $SENDER_CHECKS in
+on) SENDER_CHECKS_CONF="" ;;
+off) SENDER_CHECKS_CONF="[filter]
+spf = no
+dkim_verify = no
+dmarc = no" ;;
+*) echo "run-smtp: SENDER_CHECKS is on or off" >&2; exit 2 ;;
+esac
 
 say() { printf '%s\n' "$*"; }
 
@@ -43,7 +54,7 @@ if ! command -v postfix >/dev/null 2>&1; then
 	[ -n "$rc_made" ] && rm -f /usr/sbin/policy-rc.d
 fi
 [ -e /etc/postfix/main.cf ] || touch /etc/postfix/main.cf
-scripts/build.sh build
+bench_build run-smtp
 
 T=$(mktemp -d /tmp/mailroom-smtpbench.XXXXXX)
 chmod 755 "$T"
@@ -89,6 +100,7 @@ pop3s = off
 max_connections_per_ip = 1000
 [delivery]
 enabled = no
+$SENDER_CHECKS_CONF
 EOF
 $MR -c "$T/mailroom.conf" init >/dev/null 2>&1
 $MR -c "$T/mailroom.conf" domain add bench.test >/dev/null
