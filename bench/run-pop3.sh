@@ -374,10 +374,8 @@ if [ "$DOVECOT_LOGIN" = performance ]; then
   client_limit = $((DOVECOT_IDLE_N + DOVECOT_LOGGED_N + 100))"
 	# and the pop3 processes reused from session to session instead of one
 	# started for each (safe here: every user is the one uid, nobody)
-	pop3_mode="service pop3 {
-  service_count = 0
-  process_min_avail = $(nproc)
-}"
+	pop3_mode="  service_count = 0
+  process_min_avail = $(nproc)"
 fi
 cat > "$DC/dovecot.conf" <<EOF
 protocols = pop3
@@ -412,7 +410,11 @@ $login_mode
     port = 0
   }
 }
+# a pop3 process per logged-in session; Dovecot's own default caps them at 1024
+service pop3 {
+  process_limit = $((DOVECOT_LOGGED_N + 100))
 $pop3_mode
+}
 EOF
 
 step "both servers: mailroom on 127.0.0.1:$MR_PORT, Dovecot on 127.0.0.1:$DC_PORT"
