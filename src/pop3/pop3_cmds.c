@@ -296,6 +296,24 @@ static enum pop3_cmd_result cmd_uidl(struct pop3_cmd_ctx *ctx)
 
 /* --- RETR, TOP ------------------------------------------------------------------------ */
 
+/* The first line of a RETR or TOP reply, once the body is found (stored:
+   its size in the store, which should be the one listed). */
+static void body_reply(struct pop3_session *s, uint32_t msgno, uint64_t stored, bool top)
+{
+	const struct pop3_msg *m = &s->msgs[msgno - 1];
+
+	if (stored != m->size)
+		log_warn("sid=%s pop3 size mismatch msg=%u listed=%llu stored=%llu", s->core.sid,
+			 msgno, (unsigned long long)m->size, (unsigned long long)stored);
+	if (top) {
+		pop3_reply(s, true, "Top of message follows");
+		return;
+	}
+	pop3_reply(s, true, "%llu octets", (unsigned long long)m->size);
+	s->retrieved++;
+	s->last_retr = msgno;
+}
+
 /* Read-ahead. A client that downloads its mailbox sends RETR 1, RETR 2, ...
    one after the other, and for a small message the cost of a RETR is the
    trip to a worker and back, not the read. So the job that reads message n,
@@ -405,15 +423,9 @@ static bool ahead_send(struct pop3_session *s, uint32_t msgno)
 	}
 	if (e == NULL)
 		return false;
-	const struct pop3_msg *m = &s->msgs[msgno - 1];
-	if (e->stored != m->size)
-		log_warn("sid=%s pop3 size mismatch msg=%u listed=%llu stored=%llu", s->core.sid,
-			 msgno, (unsigned long long)m->size, (unsigned long long)e->stored);
-	pop3_reply(s, true, "%llu octets", (unsigned long long)m->size);
-	s->retrieved++;
+	body_reply(s, msgno, e->stored, false);
 	s->bytes_out += e->out.len;
 	pop3_write(s, e->out.data, e->out.len);
-	s->last_retr = msgno;
 	ahead_drop(s->svc, e);
 	if (!more)
 		pop3_ahead_free(s->svc, &s->ahead, &s->n_ahead);
@@ -487,7 +499,6 @@ static void work_body(void *thread_ctx, void *p)
 static void finish_body(struct pop3_session *s, struct pop3_job *job)
 {
 	struct pop3_body *b = job->body;
-	const struct pop3_msg *m = &s->msgs[b->msgno - 1];
 
 	if (job->core.result != STORE_OK && !b->started) {
 		pop3_reply_store_error(s, job->core.result, b->top ? "top" : "retr");
@@ -502,17 +513,7 @@ static void finish_body(struct pop3_session *s, struct pop3_job *job)
 		return;
 	}
 	if (!b->started) {
-		if (b->reader.size != m->size)
-			log_warn("sid=%s pop3 size mismatch msg=%u listed=%llu stored=%llu",
-				 s->core.sid, b->msgno, (unsigned long long)m->size,
-				 (unsigned long long)b->reader.size);
-		if (b->top) {
-			pop3_reply(s, true, "Top of message follows");
-		} else {
-			pop3_reply(s, true, "%llu octets", (unsigned long long)m->size);
-			s->retrieved++;
-			s->last_retr = b->msgno;
-		}
+		body_reply(s, b->msgno, b->reader.size, b->top);
 		b->started = true;
 	}
 	if (job->n_ahead > 0)
