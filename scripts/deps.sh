@@ -23,6 +23,8 @@ pkgs="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcrypt-dev li
 pkgs="$pkgs libunbound-dev"
 pkgs="$pkgs libpsl-dev publicsuffix"  # DMARC's organisational domain (filter/dmarc.c): libpsl and the list it reads
 pkgs="$pkgs libcurl4-openssl-dev"  # libcurl: MTA-STS policies fetched over HTTPS (queue/mta_sts.c)
+# libpq (libpq-dev): the PostgreSQL client library of [store] backend = postgresql
+pkgs="$pkgs libpq-dev"
 pkgs="$pkgs dns-root-data"  # /usr/share/dns/root.key: the default [delivery] dnssec_trust_anchor (DNSSEC, DANE)
 case "$level" in
 # test: clang-format checks the C sources' layout (style/clang-format);
@@ -70,6 +72,7 @@ case "$level" in
 test)  pkgs="$pkgs ldnsutils"  # ldns-keygen, ldns-signzone: the signed zones of test_dns_async.py
 	pkgs="$pkgs libmilter-dev python3-milter opendkim opendkim-tools python3-dkim clamav-daemon rspamd groff-base man-db debhelper fakeroot lintian debootstrap systemd clang-format iproute2 dovecot-core dovecot-pop3d dovecot-imapd isync offlineimap3 slapd ldap-utils krb5-kdc krb5-admin-server krb5-user python3 python3-aiosmtpd unbound curl fetchmail mpop s-nail msmtp swaks libnet-ssleay-perl clang libclang-rt-14-dev llvm libmail-srs-perl prometheus postfix neomutt"
 	pkgs="$pkgs python3-spf"  # pyspf, the independent SPF implementation tests/proto/test_spf.py compares with
+	pkgs="$pkgs postgresql-15"  # initdb, postgres, pg_basebackup and psql: the private PostgreSQL servers of the store tests (tests/common/pgserver.py)
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 	command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm" ;;
 # bench: Dovecot (bench/run-pop3.sh, and dovecot-imapd with isync's mbsync for bench/run-imap.sh), Postfix (bench/run-smtp.sh), slapd and
@@ -95,7 +98,7 @@ echo "mailroom: installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # Packages with daemons (dovecot, postfix, unbound, opendkim, clamd and
-# freshclam) must not start system
+# freshclam, postgresql) must not start system
 # services here: the tests and benchmarks run private instances.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d

@@ -374,6 +374,7 @@ int cli_main(int argc, char **argv)
 			/* check answers monitoring systems: UNKNOWN, as Nagios plugins */
 			return strcmp(verb, "check") == 0 ? 3 : EX_CONFIG;
 		}
+		store_configure_from(&c.cfg);
 		char *prog =
 		    cfg_path != NULL ? xasprintf("mailroom -c %s", cfg_path) : xstrdup("mailroom");
 		c.prog = prog;

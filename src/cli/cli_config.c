@@ -77,7 +77,7 @@ static int check(struct cli *c)
 	}
 	if ((rc = cli_store_open(c, false, &st)) != 0)
 		return rc;
-	printf("store: %s/mailroom.db: ok\n", c->cfg.data_dir);
+	printf("store: %s: ok\n", store_where(st));
 	/* a postmaster that leads nowhere: SMTP falls back to the built-in one
 	   (RFC 5321 §4.5.1 MUST accept), but the admin meant another mailbox */
 	const char *pm = smtp_config(&c->cfg)->postmaster != NULL ? smtp_config(&c->cfg)->postmaster

@@ -21,8 +21,9 @@
 static const char usage_init[] =
     "usage: mailroom [-c FILE] init\n"
     "\n"
-    "Creates the data dir (mode 0700), the store (SQLite, migrated to the latest\n"
-    "schema) and, unless the configured [tls] cert and key exist, a self-signed\n"
+    "Creates the data dir (mode 0700), the store (SQLite in the data dir, or the\n"
+    "PostgreSQL database of [store] dsn; made or migrated to the latest schema)\n"
+    "and, unless the configured [tls] cert and key exist, a self-signed\n"
     "certificate for [server] hostname. Safe to run again: nothing existing is\n"
     "changed.\n"
     "\n"
@@ -72,8 +73,8 @@ int cli_init(struct cli *c, int argc, char **argv)
 	bool pm_password =
 	    store_user_lookup(st, STORE_POSTMASTER, &pm) == STORE_OK && pm.pw_hash != NULL;
 	store_user_clear(&pm);
+	printf("store: %s\n", store_where(st));
 	store_close(&st);
-	printf("store: %s/mailroom.db\n", c->cfg.data_dir);
 	if (!pm_password)
 		printf("postmaster: mail to postmaster lands in the built-in mailbox 'postmaster'; "
 		       "to read it over POP3, run: %s user passwd postmaster\n",

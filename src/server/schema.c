@@ -7,6 +7,7 @@
 #include "proto/sasl.h"
 #include "queue/queue.h"
 #include "server/services.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ static void build(void)
 		if (server_services[i]->config != NULL)
 			add(server_services[i]->config);
 	add(&delivery_config_section);
+	add(&store_config_section);
 	add(&directory_config_section);
 	add(&ldap_config_section);
 	add(&pam_config_section);

@@ -589,11 +589,15 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 	const struct config *cfg = sp->env.cfg;
 	char *err = NULL;
 
-	char *db = xasprintf("%s/mailroom.db", cfg->data_dir);
-	bool have_store = access(db, F_OK) == 0 || errno != ENOENT;
-	free(db);
-	if (!have_store)
-		store_missing(cfg);
+	/* an SQLite store is a file, which root may be the only one to see;
+	   a PostgreSQL one answers check_store() below */
+	if (store_backend() == STORE_BACKEND_SQLITE) {
+		char *db = xasprintf("%s/mailroom.db", cfg->data_dir);
+		bool have_store = access(db, F_OK) == 0 || errno != ENOENT;
+		free(db);
+		if (!have_store)
+			store_missing(cfg);
+	}
 	if (privdrop_plan(cfg, true, pd, &err) < 0 || privdrop_check_owner(cfg, pd, &err) < 0)
 		goto fail;
 	sp->env.loop = loop_new();
@@ -610,6 +614,7 @@ static int start_as_user(struct server_priv *sp, struct privdrop *pd)
 	if (privdrop_check_reach(cfg->data_dir, pd, &err) < 0)
 		goto fail;
 	check_store(cfg);
+	store_log_failures(true); /* serving: the log says why a client heard "try again" */
 	if (tls_ctx_new(cfg->tls_cert, cfg->tls_key, &sp->tls, &err) < 0) {
 		log_error("%s", err);
 		if (pd->drop && ((access(cfg->tls_cert, R_OK) < 0 && errno == EACCES) ||

@@ -34,6 +34,7 @@
 #include "util/mem.h"
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -294,6 +295,27 @@ static int read_stats(sqlite3 *db, struct store_check_stats *c, int *schema_r)
 	return 0;
 }
 
+/* The same counts through the store's engine (verify of a live store). */
+static int store_check_counts(struct store *st, struct store_check_stats *c)
+{
+	struct db_stmt *s = store_stmt(
+	    st, "SELECT (SELECT count(*) FROM mailboxes), (SELECT count(*) FROM messages), "
+		"(SELECT count(*) FROM bodies), (SELECT coalesce(sum(size), 0) FROM bodies), "
+		"(SELECT count(*) FROM queue)");
+	if (s == NULL)
+		return STORE_TEMP;
+	int rc = db_step(s);
+	if (rc != DB_ROW)
+		return store_fail(st, rc, "counts");
+	c->mailboxes = (uint64_t)db_column_int64(s, 0);
+	c->messages = (uint64_t)db_column_int64(s, 1);
+	c->bodies = (uint64_t)db_column_int64(s, 2);
+	c->octets = (uint64_t)db_column_int64(s, 3);
+	c->queued = (uint64_t)db_column_int64(s, 4);
+	db_reset(s);
+	return STORE_OK;
+}
+
 /* --- backup ------------------------------------------------------------- */
 
 /* Removes what a failed backup (or a restore's staging folder) holds; the
@@ -330,6 +352,14 @@ static int backup_prepare_copy(struct store *st, const char *db_path, struct man
 
 int store_backup(struct store *st, const char *dir, struct store_check_stats *stats)
 {
+	if (st->sq == NULL) {
+		snprintf(st->err, sizeof(st->err),
+			 "the store is on %s: back it up with that engine's own tools (pg_dump or "
+			 "pg_basebackup, docs/admin.md \"PostgreSQL\"); mailroom backup copies an "
+			 "SQLite store",
+			 st->ops->name);
+		return STORE_INVALID;
+	}
 	struct manifest m = {.format = BACKUP_FORMAT};
 	char *db_path = xasprintf("%s/" DB_FILE, dir);
 	char *srs_src = xasprintf("%s/" SRS_FILE, st->data_dir);
@@ -350,7 +380,7 @@ int store_backup(struct store *st, const char *dir, struct store_check_stats *st
 	m.taken = (int64_t)time(NULL);
 	sqlite3_stmt *s = NULL;
 	mode_t old = umask(077);
-	int rc = sqlite3_prepare_v2(st->db, "VACUUM INTO ?1", -1, &s, NULL);
+	int rc = sqlite3_prepare_v2(st->sq, "VACUUM INTO ?1", -1, &s, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(s, 1, db_path, -1, SQLITE_STATIC);
 		rc = sqlite3_step(s);
@@ -485,34 +515,36 @@ static void verify_manifest(struct checker *c, const char *dir, struct manifest 
 }
 
 /* One consistency query: each row it returns is a problem, said by `say`. */
-typedef void row_say(struct checker *c, sqlite3_stmt *s);
+typedef void row_say(struct checker *c, struct db_stmt *s);
 
 static int check_rows(struct store *st, struct checker *c, const char *sql, row_say *say)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		say(c, s);
-		rc = SQLITE_OK;
+	struct db_stmt *s = store_stmt(st, sql);
+	int rc = DB_DONE;
+	if (s == NULL) {
+		problem(c, "the store could not be read: %s", store_error(st));
+		return -1;
 	}
-	sqlite3_finalize(s);
-	if (rc == SQLITE_DONE || rc == SQLITE_OK)
+	while ((rc = db_step(s)) == DB_ROW)
+		say(c, s);
+	db_reset(s);
+	if (rc == DB_DONE)
 		return 0;
-	problem(c, "the store could not be read to the end (%s): %s", sqlite3_errstr(rc),
-		sqlite3_errmsg(st->db));
+	store_fail(st, rc, "check");
+	problem(c, "the store could not be read to the end: %s", store_error(st));
 	return -1;
 }
 
-#define I64(k) ((long long)sqlite3_column_int64(s, k))
-#define TXT(k) ((const char *)sqlite3_column_text(s, k))
+#define I64(k) ((long long)db_column_int64(s, k))
+#define TXT(k) db_column_text(s, k)
 
-static void say_integrity(struct checker *c, sqlite3_stmt *s)
+static void say_integrity(struct checker *c, struct db_stmt *s)
 {
 	if (strcmp(TXT(0) != NULL ? TXT(0) : "", "ok") != 0)
 		problem(c, "database integrity: %s", TXT(0));
 }
 
-static void say_refcount(struct checker *c, sqlite3_stmt *s)
+static void say_refcount(struct checker *c, struct db_stmt *s)
 {
 	if (I64(2) + I64(3) == 0)
 		problem(c,
@@ -526,48 +558,48 @@ static void say_refcount(struct checker *c, sqlite3_stmt *s)
 			I64(0), I64(1), I64(2), I64(3));
 }
 
-static void say_body_size(struct checker *c, sqlite3_stmt *s)
+static void say_body_size(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "body %lld says %lld octets but holds %lld", I64(0), I64(1), I64(2));
 }
 
-static void say_msg_size(struct checker *c, sqlite3_stmt *s)
+static void say_msg_size(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "message UID %lld of %s has size %lld, but its body %lld has %lld octets",
 		I64(1), TXT(0), I64(2), I64(3), I64(4));
 }
 
-static void say_queue_size(struct checker *c, sqlite3_stmt *s)
+static void say_queue_size(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "queue entry %s has size %lld, but its body %lld has %lld octets", TXT(0),
 		I64(1), I64(2), I64(3));
 }
 
 /* the mailbox may be missing too */
-static void say_msg_body(struct checker *c, sqlite3_stmt *s)
+static void say_msg_body(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "message %lld (UID %lld of %s) points at body %lld, which does not exist",
 		I64(0), I64(1), TXT(3) != NULL ? TXT(3) : "a missing mailbox", I64(2));
 }
 
-static void say_msg_mailbox(struct checker *c, sqlite3_stmt *s)
+static void say_msg_mailbox(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "message %lld (UID %lld) belongs to mailbox %lld, which does not exist", I64(0),
 		I64(1), I64(2));
 }
 
-static void say_queue_body(struct checker *c, sqlite3_stmt *s)
+static void say_queue_body(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "queue entry %s points at body %lld, which does not exist", TXT(0), I64(1));
 }
 
-static void say_rcpt_queue(struct checker *c, sqlite3_stmt *s)
+static void say_rcpt_queue(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "a recipient (%s) belongs to queue entry %lld, which does not exist", TXT(1),
 		I64(0));
 }
 
-static void say_uid(struct checker *c, sqlite3_stmt *s)
+static void say_uid(struct checker *c, struct db_stmt *s)
 {
 	problem(c,
 		"mailbox %s: its next UID is %lld, but it holds UID %lld: a new message would "
@@ -575,7 +607,7 @@ static void say_uid(struct checker *c, sqlite3_stmt *s)
 		TXT(0), I64(1), I64(2));
 }
 
-static void say_used(struct checker *c, sqlite3_stmt *s)
+static void say_used(struct checker *c, struct db_stmt *s)
 {
 	if (I64(1) != I64(3))
 		problem(c,
@@ -587,16 +619,16 @@ static void say_used(struct checker *c, sqlite3_stmt *s)
 			TXT(0), I64(2), I64(4));
 }
 
-static void say_uidl(struct checker *c, sqlite3_stmt *s)
+static void say_uidl(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "mailbox %s: UIDL %s is used by %lld messages", TXT(0), TXT(1), I64(2));
 }
 
 /* --- folders (schema 9: store.h S8, S9) --- */
 
-static void say_msg_folder(struct checker *c, sqlite3_stmt *s)
+static void say_msg_folder(struct checker *c, struct db_stmt *s)
 {
-	if (sqlite3_column_type(s, 4) == SQLITE_NULL)
+	if (db_column_null(s, 4))
 		problem(c, "message %lld (UID %lld of %s) is in folder %lld, which does not exist",
 			I64(0), I64(1), TXT(3) != NULL ? TXT(3) : "a missing mailbox", I64(2));
 	else
@@ -607,18 +639,18 @@ static void say_msg_folder(struct checker *c, sqlite3_stmt *s)
 			I64(4));
 }
 
-static void say_folder_mailbox(struct checker *c, sqlite3_stmt *s)
+static void say_folder_mailbox(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "folder %lld (%s) belongs to mailbox %lld, which does not exist", I64(0), TXT(1),
 		I64(2));
 }
 
-static void say_inbox(struct checker *c, sqlite3_stmt *s)
+static void say_inbox(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "mailbox %s has no INBOX folder", TXT(0));
 }
 
-static void say_folder_uid(struct checker *c, sqlite3_stmt *s)
+static void say_folder_uid(struct checker *c, struct db_stmt *s)
 {
 	problem(c,
 		"mailbox %s, folder %s: its UIDNEXT is %lld, but it holds UID %lld (RFC 9051 "
@@ -626,7 +658,7 @@ static void say_folder_uid(struct checker *c, sqlite3_stmt *s)
 		TXT(0), TXT(1), I64(2), I64(3));
 }
 
-static void say_folder_modseq(struct checker *c, sqlite3_stmt *s)
+static void say_folder_modseq(struct checker *c, struct db_stmt *s)
 {
 	problem(c,
 		"mailbox %s, folder %s: its HIGHESTMODSEQ is %lld, but a message or expunge "
@@ -634,7 +666,7 @@ static void say_folder_modseq(struct checker *c, sqlite3_stmt *s)
 		TXT(0), TXT(1), I64(2), I64(3));
 }
 
-static void say_uidvalidity(struct checker *c, sqlite3_stmt *s)
+static void say_uidvalidity(struct checker *c, struct db_stmt *s)
 {
 	problem(c,
 		"mailbox %s, folder %s: UIDVALIDITY %lld is 0, over 32 bits or above the "
@@ -642,7 +674,7 @@ static void say_uidvalidity(struct checker *c, sqlite3_stmt *s)
 		TXT(0), TXT(1), I64(2), I64(3));
 }
 
-static void say_expunged_folder(struct checker *c, sqlite3_stmt *s)
+static void say_expunged_folder(struct checker *c, struct db_stmt *s)
 {
 	problem(c, "%lld expunge records belong to folder %lld, which does not exist", I64(1),
 		I64(0));
@@ -652,11 +684,10 @@ static const struct {
 	const char *sql;
 	row_say *say;
 } checks[] = {
-    {"PRAGMA integrity_check", say_integrity},
     {"SELECT id, refcount, nm, nq, size FROM (SELECT b.id, b.refcount, b.size,"
      " (SELECT count(*) FROM messages m WHERE m.body_id = b.id) AS nm,"
      " (SELECT count(*) FROM queue q WHERE q.body_id = b.id) AS nq FROM bodies b)"
-     " WHERE refcount != nm + nq OR nm + nq = 0",
+     " x WHERE refcount != nm + nq OR nm + nq = 0",
      say_refcount},
     {"SELECT id, size, length(data) FROM bodies WHERE size != length(data)", say_body_size},
     {"SELECT mb.address, m.uid, m.size, b.id, b.size FROM messages m"
@@ -684,11 +715,11 @@ static const struct {
      say_uid},
     {"SELECT address, used, messages, su, n FROM (SELECT mb.address, mb.used, mb.messages,"
      " coalesce(sum(m.size), 0) AS su, count(m.id) AS n FROM mailboxes mb"
-     " LEFT JOIN messages m ON m.mailbox_id = mb.id GROUP BY mb.id)"
+     " LEFT JOIN messages m ON m.mailbox_id = mb.id GROUP BY mb.id) x"
      " WHERE used != su OR messages != n",
      say_used},
     {"SELECT mb.address, m.uidl, count(*) FROM messages m JOIN mailboxes mb"
-     " ON mb.id = m.mailbox_id WHERE m.uidl IS NOT NULL GROUP BY m.mailbox_id, m.uidl"
+     " ON mb.id = m.mailbox_id WHERE m.uidl IS NOT NULL GROUP BY mb.id, m.uidl"
      " HAVING count(*) > 1",
      say_uidl},
     {"SELECT m.id, m.uid, m.folder_id, mb.address, f.mailbox_id FROM messages m"
@@ -703,13 +734,13 @@ static const struct {
      say_inbox},
     {"SELECT mb.address, f.name, f.uidnext, max(m.uid) FROM folders f"
      " JOIN messages m ON m.folder_id = f.id JOIN mailboxes mb ON mb.id = f.mailbox_id"
-     " GROUP BY f.id HAVING max(m.uid) >= f.uidnext",
+     " GROUP BY f.id, mb.id HAVING max(m.uid) >= f.uidnext",
      say_folder_uid},
     {"SELECT mb.address, f.name, f.highestmodseq, max(x.modseq) FROM folders f"
      " JOIN (SELECT folder_id, modseq FROM messages UNION ALL"
      " SELECT folder_id, modseq FROM expunged) x ON x.folder_id = f.id"
      " JOIN mailboxes mb ON mb.id = f.mailbox_id"
-     " GROUP BY f.id HAVING max(x.modseq) > f.highestmodseq",
+     " GROUP BY f.id, mb.id HAVING max(x.modseq) > f.highestmodseq",
      say_folder_modseq},
     {"SELECT mb.address, f.name, f.uidvalidity, mb.last_uidvalidity FROM folders f"
      " JOIN mailboxes mb ON mb.id = f.mailbox_id"
@@ -738,13 +769,16 @@ int store_verify(struct store *st, const char *backup_dir, store_problem_cb *cb,
 	}
 	store_idle(st);
 	/* one read transaction: every check sees the same state of a live store */
-	int r = store_exec(st, "BEGIN");
+	int r = store_read_begin(st);
+	/* SQLite's own check of its file; PostgreSQL checks its pages itself */
+	if (r == STORE_OK && st->sq != NULL)
+		check_rows(st, &c, "PRAGMA integrity_check", say_integrity);
 	for (size_t i = 0; r == STORE_OK && i < N_ELEMENTS(checks); i++)
 		check_rows(st, &c, checks[i].sql, checks[i].say);
-	if (r == STORE_OK && read_stats(st->db, &got, NULL) < 0)
-		problem(&c, "the store's counts cannot be read: %s", sqlite3_errmsg(st->db));
+	if (r == STORE_OK && store_check_counts(st, &got) != STORE_OK)
+		problem(&c, "the store's counts cannot be read: %s", store_error(st));
 	if (r == STORE_OK)
-		store_exec(st, "COMMIT");
+		store_read_end(st);
 	else
 		problem(&c, "the store cannot be read: %s", store_error(st));
 	if (have_manifest && r == STORE_OK) {

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *col_dup(sqlite3_stmt *s, int i)
+static char *col_dup(struct db_stmt *s, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = db_column_text(s, i);
 	return t != NULL ? xstrdup((const char *)t) : NULL;
 }
 
@@ -41,7 +41,7 @@ int store_mailbox_info(struct store *st, int64_t id, int64_t now, struct store_m
 {
 	/* each level and limit as the mailbox's own and its domain's, in enum
 	   store_limit's order; the effective one is picked below */
-	sqlite3_stmt *s = store_stmt(
+	struct db_stmt *s = store_stmt(
 	    st, "SELECT m.id, m.address, m.used, m.forward, m.keep_copy, m.enabled, EXISTS (SELECT "
 		"1 FROM vacations v WHERE v.mailbox_id = m.id AND (v.until = 0 OR v.until > ?2)), "
 		"m.quota_warn, d.quota_warn, m.quota_send, d.quota_send, m.quota, d.quota, "
@@ -55,28 +55,28 @@ int store_mailbox_info(struct store *st, int64_t id, int64_t now, struct store_m
 	memset(r, 0, sizeof(*r));
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, now);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_int64(s, 1, id);
+	db_bind_int64(s, 2, now);
+	rc = db_step(s);
+	if (rc == DB_DONE) {
 		store_idle(st);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW) {
+	if (rc != DB_ROW) {
 		int e = store_fail(st, rc, "mailbox lookup");
 		store_idle(st);
 		return e;
 	}
-	r->id = sqlite3_column_int64(s, 0);
+	r->id = db_column_int64(s, 0);
 	r->address = col_dup(s, 1);
-	r->used = (uint64_t)sqlite3_column_int64(s, 2);
-	split_targets((const char *)sqlite3_column_text(s, 3), &r->forward, &r->n_forward);
-	r->keep_copy = sqlite3_column_int(s, 4) != 0;
-	r->enabled = sqlite3_column_int(s, 5) != 0;
-	r->vacation = sqlite3_column_int(s, 6) != 0;
+	r->used = (uint64_t)db_column_int64(s, 2);
+	split_targets(db_column_text(s, 3), &r->forward, &r->n_forward);
+	r->keep_copy = db_column_int(s, 4) != 0;
+	r->enabled = db_column_int(s, 5) != 0;
+	r->vacation = db_column_int(s, 6) != 0;
 	for (int i = 0; i < STORE_LIMIT_COUNT; i++) {
-		int64_t own = sqlite3_column_int64(s, 7 + 2 * i);
-		r->limits.v[i] = own >= 0 ? own : sqlite3_column_int64(s, 8 + 2 * i);
+		int64_t own = db_column_int64(s, 7 + 2 * i);
+		r->limits.v[i] = own >= 0 ? own : db_column_int64(s, 8 + 2 * i);
 	}
 	store_idle(st);
 	return STORE_OK;
@@ -95,7 +95,7 @@ void store_mailbox_info_clear(struct store_mailbox_info *r)
    those in every domain alias of its domain. */
 int store_mailbox_addresses(struct store *st, int64_t id, char ***addrs_r, size_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(
+	struct db_stmt *s = store_stmt(
 	    st, "WITH own(a) AS (SELECT address FROM mailboxes WHERE id = ?1 UNION "
 		"SELECT address FROM aliases WHERE target = (SELECT address FROM mailboxes WHERE "
 		"id = ?1) AND address IN (SELECT address FROM aliases GROUP BY address HAVING "
@@ -110,15 +110,15 @@ int store_mailbox_addresses(struct store *st, int64_t id, char ***addrs_r, size_
 	*n_r = 0;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, id);
+	while ((rc = db_step(s)) == DB_ROW) {
 		if (*n_r == cap) {
 			cap = cap > 0 ? cap * 2 : 4;
 			*addrs_r = xrealloc(*addrs_r, cap * sizeof(char *));
 		}
 		(*addrs_r)[(*n_r)++] = col_dup(s, 0);
 	}
-	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "mailbox addresses");
+	int r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "mailbox addresses");
 	store_idle(st);
 	if (r == STORE_OK && *n_r == 0)
 		r = STORE_NOTFOUND;

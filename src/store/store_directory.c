@@ -42,15 +42,15 @@ int domain_type_parse(const char *s, enum domain_type *t_r)
 	return -1;
 }
 
-static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+static int step_done(struct store *st, struct db_stmt *s, const char *what)
 {
-	int rc = sqlite3_step(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, what);
+	int rc = db_step(s);
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, what);
 }
 
-static char *col_text(sqlite3_stmt *s, int i)
+static char *col_text(struct db_stmt *s, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = db_column_text(s, i);
 	return t != NULL ? xstrdup((const char *)t) : NULL;
 }
 
@@ -93,13 +93,13 @@ int store_domain_add(struct store *st, const char *name, enum domain_type type)
 	char *d = hosted_domain(st, name);
 	if (d == NULL)
 		return STORE_INVALID;
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO domains (name, type, created) "
-					 "VALUES (?1, ?2, ?3)");
+	struct db_stmt *s = store_stmt(st, "INSERT INTO domains (name, type, created) "
+					   "VALUES (?1, ?2, ?3)");
 	int r = STORE_TEMP;
 	if (s != NULL) {
-		sqlite3_bind_text(s, 1, d, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(s, 2, (int)type);
-		sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+		db_bind_text_copy(s, 1, d, -1);
+		db_bind_int64(s, 2, (int)type);
+		db_bind_int64(s, 3, (int64_t)time(NULL));
 		r = step_done(st, s, "domain add");
 		if (r == STORE_EXISTS)
 			snprintf(st->err, sizeof(st->err), "domain %s exists already", d);
@@ -124,21 +124,21 @@ int store_domain_alias_add(struct store *st, const char *alias, const char *targ
 	}
 	if ((r = store_begin(st)) != STORE_OK)
 		goto out;
-	sqlite3_stmt *s = store_stmt(st, "SELECT id, alias_of IS NOT NULL FROM domains WHERE "
-					 "name = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT id, alias_of IS NOT NULL FROM domains WHERE "
+					   "name = ?1");
 	if (s == NULL) {
 		store_rollback(st);
 		r = STORE_TEMP;
 		goto out;
 	}
-	sqlite3_bind_text(s, 1, t, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	int64_t tid = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	bool target_is_alias = rc == SQLITE_ROW && sqlite3_column_int(s, 1) != 0;
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW || target_is_alias) {
+	db_bind_text(s, 1, t, -1);
+	int rc = db_step(s);
+	int64_t tid = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+	bool target_is_alias = rc == DB_ROW && db_column_int(s, 1) != 0;
+	db_reset(s);
+	if (rc != DB_ROW || target_is_alias) {
 		store_rollback(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		if (rc != DB_ROW && rc != DB_DONE) {
 			r = store_fail(st, rc, "domain alias");
 			goto out;
 		}
@@ -157,9 +157,9 @@ int store_domain_alias_add(struct store *st, const char *alias, const char *targ
 		r = STORE_TEMP;
 		goto out;
 	}
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, tid);
-	sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+	db_bind_text(s, 1, a, -1);
+	db_bind_int64(s, 2, tid);
+	db_bind_int64(s, 3, (int64_t)time(NULL));
 	if ((r = step_done(st, s, "domain alias")) != STORE_OK) {
 		if (r == STORE_EXISTS)
 			snprintf(st->err, sizeof(st->err), "domain %s exists already", a);
@@ -191,26 +191,26 @@ int store_domain_remove(struct store *st, const char *name)
 			snprintf(st->err, sizeof(st->err), "domain %s does not exist", d);
 		goto out;
 	}
-	sqlite3_stmt *s = store_stmt(st, "SELECT (SELECT count(*) FROM mailboxes WHERE "
-					 "domain_id = ?1), (SELECT count(DISTINCT address) FROM "
-					 "aliases WHERE domain_id = ?1), (SELECT count(*) FROM "
-					 "domains WHERE alias_of = ?1), (SELECT count(*) FROM "
-					 "lists WHERE domain_id = ?1)");
+	struct db_stmt *s = store_stmt(st, "SELECT (SELECT count(*) FROM mailboxes WHERE "
+					   "domain_id = ?1), (SELECT count(DISTINCT address) FROM "
+					   "aliases WHERE domain_id = ?1), (SELECT count(*) FROM "
+					   "domains WHERE alias_of = ?1), (SELECT count(*) FROM "
+					   "lists WHERE domain_id = ?1)");
 	if (s == NULL) {
 		store_rollback(st);
 		r = STORE_TEMP;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, id);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
+	db_bind_int64(s, 1, id);
+	int rc = db_step(s);
+	if (rc != DB_ROW) {
 		r = store_fail(st, rc, "domain remove");
 		store_rollback(st);
 		goto out;
 	}
-	long long boxes = sqlite3_column_int64(s, 0), aliases = sqlite3_column_int64(s, 1),
-		  dom_aliases = sqlite3_column_int64(s, 2), lists_n = sqlite3_column_int64(s, 3);
-	sqlite3_reset(s);
+	long long boxes = db_column_int64(s, 0), aliases = db_column_int64(s, 1),
+		  dom_aliases = db_column_int64(s, 2), lists_n = db_column_int64(s, 3);
+	db_reset(s);
 	if (boxes + aliases + dom_aliases + lists_n > 0) {
 		const struct {
 			long long n;
@@ -237,7 +237,7 @@ int store_domain_remove(struct store *st, const char *name)
 		goto out;
 	}
 	s = store_stmt(st, "DELETE FROM domains WHERE id = ?1");
-	sqlite3_bind_int64(s, 1, id);
+	db_bind_int64(s, 1, id);
 	if ((r = step_done(st, s, "domain remove")) != STORE_OK) {
 		store_rollback(st);
 		goto out;
@@ -248,11 +248,11 @@ out:
 	return r;
 }
 
-static void domain_row(sqlite3_stmt *s, struct store_domain *d)
+static void domain_row(struct db_stmt *s, struct store_domain *d)
 {
 	d->name = col_text(s, 0);
-	d->type = (enum domain_type)sqlite3_column_int(s, 1);
-	d->mailboxes = sqlite3_column_int64(s, 2);
+	d->type = (enum domain_type)db_column_int(s, 1);
+	d->mailboxes = db_column_int64(s, 2);
 	d->alias_of = col_text(s, 3);
 }
 
@@ -268,14 +268,14 @@ static void domain_row(sqlite3_stmt *s, struct store_domain *d)
 
 static int domain_get(struct store *st, const char *name, struct store_domain *d_r)
 {
-	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT "WHERE d.name = lower(?1)");
+	struct db_stmt *s = store_stmt(st, DOMAIN_SELECT "WHERE d.name = lower(?1)");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	db_bind_text_copy(s, 1, name, -1);
+	int rc = db_step(s);
+	if (rc == DB_DONE)
 		return STORE_NOTFOUND;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "domain get");
 	domain_row(s, d_r);
 	return STORE_OK;
@@ -283,17 +283,17 @@ static int domain_get(struct store *st, const char *name, struct store_domain *d
 
 int store_domain_list(struct store *st, store_domain_cb *cb, void *ctx)
 {
-	sqlite3_stmt *s = store_stmt(st, DOMAIN_SELECT_COUNTED "ORDER BY d.name");
+	struct db_stmt *s = store_stmt(st, DOMAIN_SELECT_COUNTED "ORDER BY d.name");
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = db_step(s)) == DB_ROW) {
 		struct store_domain d;
 		domain_row(s, &d);
 		cb(&d, ctx);
 		store_domain_clear(&d);
 	}
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "domain list");
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, "domain list");
 }
 
 void store_domain_clear(struct store_domain *d)
@@ -307,15 +307,15 @@ void store_domain_clear(struct store_domain *d)
 /* The domain an alias domain stands for (malloc'd), or NULL. */
 static char *domain_alias_target(struct store *st, const char *domain)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT t.name FROM domains d JOIN domains t ON t.id = "
-					 "d.alias_of WHERE d.name = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT t.name FROM domains d JOIN domains t ON t.id = "
+					   "d.alias_of WHERE d.name = ?1");
 	char *t = NULL;
 	if (s == NULL)
 		return NULL;
-	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	db_bind_text(s, 1, domain, -1);
+	if (db_step(s) == DB_ROW)
 		t = col_text(s, 0);
-	sqlite3_reset(s);
+	db_reset(s);
 	return t;
 }
 
@@ -335,16 +335,16 @@ static char *norm_local(const char *address)
 
 int store_address_used(struct store *st, const char *a, bool *used_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE "
-					 "address = ?1) OR EXISTS (SELECT 1 FROM aliases WHERE "
-					 "address = ?1)");
+	struct db_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE "
+					   "address = ?1) OR EXISTS (SELECT 1 FROM aliases WHERE "
+					   "address = ?1)");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
+	db_bind_text(s, 1, a, -1);
+	int rc = db_step(s);
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "address lookup");
-	*used_r = sqlite3_column_int(s, 0) != 0;
+	*used_r = db_column_int(s, 0) != 0;
 	return STORE_OK;
 }
 
@@ -432,22 +432,23 @@ int store_user_add(struct store *st, const struct store_user_new *u)
 		return r;
 	if ((r = user_add_check(st, u->address, &a, &dom)) != STORE_OK)
 		goto fail;
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO mailboxes (address, domain_id, pw_hash, "
-					 "scram, apop_secret, quota, created) VALUES (?1, ?2, "
-					 "?3, ?4, ?5, ?6, ?7)");
+	struct db_stmt *s = store_stmt(st, "INSERT INTO mailboxes (address, domain_id, pw_hash, "
+					   "scram, apop_secret, quota, created) VALUES (?1, ?2, "
+					   "?3, ?4, ?5, ?6, ?7) RETURNING id");
 	if (s == NULL) {
 		r = STORE_TEMP;
 		goto fail;
 	}
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, dom);
-	sqlite3_bind_text(s, 3, u->pw_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, u->scram, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, u->apop_secret, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 6, (int64_t)u->quota);
-	sqlite3_bind_int64(s, 7, (int64_t)time(NULL));
-	if ((r = step_done(st, s, "user add")) != STORE_OK ||
-	    (r = store_folders_default(st, sqlite3_last_insert_rowid(st->db))) != STORE_OK)
+	db_bind_text(s, 1, a, -1);
+	db_bind_int64(s, 2, dom);
+	db_bind_text(s, 3, u->pw_hash, -1);
+	db_bind_text(s, 4, u->scram, -1);
+	db_bind_text(s, 5, u->apop_secret, -1);
+	db_bind_int64(s, 6, (int64_t)u->quota);
+	db_bind_int64(s, 7, (int64_t)time(NULL));
+	int64_t id = 0;
+	if ((r = store_insert_id(st, s, "user add", &id)) != STORE_OK ||
+	    (r = store_folders_default(st, id)) != STORE_OK)
 		goto fail;
 	free(a);
 	return store_commit(st);
@@ -463,17 +464,17 @@ fail:
    backend, store_resolve_ex). */
 static int64_t mailbox_find(struct store *st, const char *address, bool builtin_only)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_stmt(st, builtin_only ? "SELECT id FROM mailboxes WHERE address = "
 					  "lower(?1) AND source IS NULL"
 					: "SELECT id FROM mailboxes WHERE address = lower(?1)");
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		return sqlite3_column_int64(s, 0);
-	if (rc == SQLITE_DONE) {
+	db_bind_text_copy(s, 1, address, -1);
+	int rc = db_step(s);
+	if (rc == DB_ROW)
+		return db_column_int64(s, 0);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "mailbox %s does not exist", address);
 		return 0;
 	}
@@ -507,22 +508,23 @@ int store_mailbox_ensure(struct store *st, const char *address, const char *sour
 		store_idle(st);
 		return STORE_TEMP;
 	}
-	/* INSERT OR IGNORE: another thread or node may have made it meanwhile */
-	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO mailboxes (address, domain_id, "
-					 "pw_hash, source, quota, created) VALUES (?1, (SELECT id "
-					 "FROM domains WHERE name = ?2 AND alias_of IS NULL), "
-					 "NULL, ?3, -1, ?4)");
+	/* DO NOTHING: another thread or node may have made it meanwhile */
+	struct db_stmt *s =
+	    store_stmt(st, "INSERT INTO mailboxes (address, domain_id, "
+			   "pw_hash, source, quota, created) VALUES (?1, (SELECT id "
+			   "FROM domains WHERE name = ?2 AND alias_of IS NULL), "
+			   "NULL, ?3, -1, ?4) ON CONFLICT DO NOTHING");
 	if (s == NULL) {
 		r = STORE_TEMP;
 		goto fail;
 	}
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, store_addr_domain(a), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, source, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	db_bind_text(s, 1, a, -1);
+	db_bind_text(s, 2, store_addr_domain(a), -1);
+	db_bind_text(s, 3, source, -1);
+	db_bind_int64(s, 4, (int64_t)time(NULL));
 	if ((r = step_done(st, s, "mailbox create")) != STORE_OK)
 		goto fail;
-	bool made = sqlite3_changes(st->db) > 0;
+	bool made = db_changes(st) > 0;
 	id = mailbox_id(st, a);
 	if (id <= 0) {
 		r = STORE_TEMP;
@@ -583,12 +585,12 @@ int store_user_remove(struct store *st, const char *address)
 	    "DELETE FROM mailboxes WHERE id = ?1",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
-		sqlite3_stmt *s = store_stmt(st, steps[i]);
+		struct db_stmt *s = store_stmt(st, steps[i]);
 		if (s == NULL) {
 			store_rollback(st);
 			return STORE_TEMP;
 		}
-		sqlite3_bind_int64(s, 1, id);
+		db_bind_int64(s, 1, id);
 		if ((r = step_done(st, s, "user remove")) != STORE_OK) {
 			store_rollback(st);
 			return r;
@@ -597,14 +599,14 @@ int store_user_remove(struct store *st, const char *address)
 	return store_commit(st);
 }
 
-static int update_one(struct store *st, sqlite3_stmt *s, const char *address)
+static int update_one(struct store *st, struct db_stmt *s, const char *address)
 {
 	if (s == NULL)
 		return STORE_TEMP;
 	int r = step_done(st, s, "user update");
 	if (r != STORE_OK)
 		return r;
-	if (sqlite3_changes(st->db) == 0) {
+	if (db_changes(st) == 0) {
 		snprintf(st->err, sizeof(st->err), "mailbox %s does not exist", address);
 		return STORE_NOTFOUND;
 	}
@@ -614,13 +616,13 @@ static int update_one(struct store *st, sqlite3_stmt *s, const char *address)
 int store_user_set_password(struct store *st, const char *address, const char *pw_hash,
 			    const char *scram, const char *apop_secret)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET pw_hash = ?2, scram = ?3, "
-					 "apop_secret = ?4 WHERE address = lower(?1)");
+	struct db_stmt *s = store_stmt(st, "UPDATE mailboxes SET pw_hash = ?2, scram = ?3, "
+					   "apop_secret = ?4 WHERE address = lower(?1)");
 	if (s != NULL) {
-		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(s, 2, pw_hash, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, scram, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, apop_secret, -1, SQLITE_STATIC);
+		db_bind_text_copy(s, 1, address, -1);
+		db_bind_text(s, 2, pw_hash, -1);
+		db_bind_text(s, 3, scram, -1);
+		db_bind_text(s, 4, apop_secret, -1);
 	}
 	return update_one(st, s, address);
 }
@@ -628,10 +630,10 @@ int store_user_set_password(struct store *st, const char *address, const char *p
 /* One column of one mailbox: `sql` is a literal "UPDATE ... ?2 ... ?1". */
 static int set_column(struct store *st, const char *sql, const char *address, int64_t value)
 {
-	sqlite3_stmt *s = store_stmt(st, sql);
+	struct db_stmt *s = store_stmt(st, sql);
 	if (s != NULL) {
-		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 2, value);
+		db_bind_text_copy(s, 1, address, -1);
+		db_bind_int64(s, 2, value);
 	}
 	return update_one(st, s, address);
 }
@@ -657,10 +659,10 @@ int store_user_set_enabled(struct store *st, const char *address, bool enabled)
 
 int store_user_clear_apop(struct store *st, const char *address)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET apop_secret = NULL WHERE "
-					 "address = lower(?1)");
+	struct db_stmt *s = store_stmt(st, "UPDATE mailboxes SET apop_secret = NULL WHERE "
+					   "address = lower(?1)");
 	if (s != NULL)
-		sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+		db_bind_text_copy(s, 1, address, -1);
 	return update_one(st, s, address);
 }
 
@@ -671,37 +673,37 @@ int store_user_clear_apop(struct store *st, const char *address)
 		     "keep_copy, EXISTS (SELECT 1 FROM vacations v WHERE v.mailbox_id = "          \
 		     "m.id)" STORE_LIMITS_OWN STORE_LIMITS_EFFECTIVE " FROM mailboxes m "
 
-static void user_row(sqlite3_stmt *s, struct store_user *u)
+static void user_row(struct db_stmt *s, struct store_user *u)
 {
-	u->id = sqlite3_column_int64(s, 0);
+	u->id = db_column_int64(s, 0);
 	u->address = col_text(s, 1);
 	u->pw_hash = col_text(s, 2);
 	u->scram = col_text(s, 3);
 	u->apop_secret = col_text(s, 4);
-	u->quota = (uint64_t)sqlite3_column_int64(s, 5);
-	u->used = (uint64_t)sqlite3_column_int64(s, 6);
-	u->messages = sqlite3_column_int64(s, 7);
-	u->pop3_enabled = sqlite3_column_int(s, 8) != 0;
-	u->enabled = sqlite3_column_int(s, 9) != 0;
-	u->submission_enabled = sqlite3_column_int(s, 10) != 0;
+	u->quota = (uint64_t)db_column_int64(s, 5);
+	u->used = (uint64_t)db_column_int64(s, 6);
+	u->messages = db_column_int64(s, 7);
+	u->pop3_enabled = db_column_int(s, 8) != 0;
+	u->enabled = db_column_int(s, 9) != 0;
+	u->submission_enabled = db_column_int(s, 10) != 0;
 	u->source = col_text(s, 11);
 	u->forward = col_text(s, 12);
-	u->keep_copy = sqlite3_column_int(s, 13) != 0;
-	u->vacation = sqlite3_column_int(s, 14) != 0;
+	u->keep_copy = db_column_int(s, 13) != 0;
+	u->vacation = db_column_int(s, 14) != 0;
 	store_limits_row(s, 15, &u->own);
 	store_limits_row(s, 15 + STORE_LIMIT_COUNT, &u->effective);
 }
 
 static int user_by_id(struct store *st, int64_t id, struct store_user *u_r)
 {
-	sqlite3_stmt *s = store_stmt(st, USER_SELECT "WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, USER_SELECT "WHERE id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	db_bind_int64(s, 1, id);
+	int rc = db_step(s);
+	if (rc == DB_DONE)
 		return STORE_NOTFOUND;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "user lookup");
 	user_row(s, u_r);
 	return STORE_OK;
@@ -710,16 +712,16 @@ static int user_by_id(struct store *st, int64_t id, struct store_user *u_r)
 static int user_lookup(struct store *st, const char *login, struct store_user *u_r)
 {
 	memset(u_r, 0, sizeof(*u_r));
-	sqlite3_stmt *s = store_stmt(st, USER_SELECT "WHERE address = lower(?1)");
+	struct db_stmt *s = store_stmt(st, USER_SELECT "WHERE address = lower(?1)");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, login, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	db_bind_text_copy(s, 1, login, -1);
+	int rc = db_step(s);
+	if (rc == DB_ROW) {
 		user_row(s, u_r);
 		return STORE_OK;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return store_fail(st, rc, "user lookup");
 	/* An alias that leads to exactly one mailbox logs in to it. */
 	int64_t *ids = NULL;
@@ -735,7 +737,7 @@ static int user_lookup(struct store *st, const char *login, struct store_user *u
 
 int store_user_list(struct store *st, const char *domain, store_user_cb *cb, void *ctx)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc, r;
 	if (domain != NULL) {
 		char *d = store_norm_domain(domain), *target = NULL;
@@ -760,19 +762,19 @@ int store_user_list(struct store *st, const char *domain, store_user_cb *cb, voi
 		s = store_stmt(st, USER_SELECT "WHERE domain_id = (SELECT id FROM domains "
 					       "WHERE name = lower(?1)) ORDER BY address");
 		if (s != NULL)
-			sqlite3_bind_text(s, 1, domain, -1, SQLITE_TRANSIENT);
+			db_bind_text_copy(s, 1, domain, -1);
 	} else {
 		s = store_stmt(st, USER_SELECT "ORDER BY address");
 	}
 	if (s == NULL)
 		return STORE_TEMP;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = db_step(s)) == DB_ROW) {
 		struct store_user u;
 		user_row(s, &u);
 		cb(&u, ctx);
 		store_user_clear(&u);
 	}
-	r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "user list");
+	r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "user list");
 	store_idle(st);
 	return r;
 }
@@ -841,18 +843,18 @@ int store_alias_add(struct store *st, const char *address, const char *target)
 	}
 	if ((r = address_prepare(st, address, &a, &dom)) != STORE_OK)
 		goto fail;
-	sqlite3_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE "
-					 "address = ?1)");
+	struct db_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE "
+					   "address = ?1)");
 	if (s == NULL) {
 		r = STORE_TEMP;
 		goto fail;
 	}
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_ROW) {
+	db_bind_text(s, 1, a, -1);
+	if (db_step(s) != DB_ROW) {
 		r = STORE_TEMP;
 		goto fail;
 	}
-	used = sqlite3_column_int(s, 0) != 0;
+	used = db_column_int(s, 0) != 0;
 	if (used) {
 		snprintf(st->err, sizeof(st->err), "%s is a mailbox, it cannot be an alias", a);
 		r = STORE_EXISTS;
@@ -880,9 +882,9 @@ int store_alias_add(struct store *st, const char *address, const char *target)
 		r = STORE_TEMP;
 		goto fail;
 	}
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, t, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, dom);
+	db_bind_text(s, 1, a, -1);
+	db_bind_text(s, 2, t, -1);
+	db_bind_int64(s, 3, dom);
 	if ((r = step_done(st, s, "alias add")) != STORE_OK) {
 		if (r == STORE_EXISTS)
 			snprintf(st->err, sizeof(st->err), "alias %s -> %s exists already", a, t);
@@ -900,20 +902,20 @@ fail:
 
 int store_alias_remove(struct store *st, const char *address, const char *target)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	if (target != NULL) {
 		s = store_stmt(st, "DELETE FROM aliases WHERE address = lower(?1) AND target = "
 				   "lower(?2)");
 		if (s != NULL)
-			sqlite3_bind_text(s, 2, target, -1, SQLITE_TRANSIENT);
+			db_bind_text_copy(s, 2, target, -1);
 	} else {
 		s = store_stmt(st, "DELETE FROM aliases WHERE address = lower(?1)");
 	}
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+	db_bind_text_copy(s, 1, address, -1);
 	int r = step_done(st, s, "alias remove");
-	if (r == STORE_OK && sqlite3_changes(st->db) == 0) {
+	if (r == STORE_OK && db_changes(st) == 0) {
 		snprintf(st->err, sizeof(st->err), "no such alias: %s%s%s", address,
 			 target ? " -> " : "", target ? target : "");
 		return STORE_NOTFOUND;
@@ -923,25 +925,24 @@ int store_alias_remove(struct store *st, const char *address, const char *target
 
 int store_alias_list(struct store *st, const char *address, store_alias_cb *cb, void *ctx)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 	if (address != NULL) {
 		s = store_stmt(st, "SELECT address, target FROM aliases WHERE address = "
 				   "lower(?1) ORDER BY target");
 		if (s != NULL)
-			sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
+			db_bind_text_copy(s, 1, address, -1);
 	} else {
 		s = store_stmt(st, "SELECT address, target FROM aliases ORDER BY address, target");
 	}
 	if (s == NULL)
 		return STORE_TEMP;
 	size_t n = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		cb((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-		   ctx);
+	while ((rc = db_step(s)) == DB_ROW) {
+		cb(db_column_text(s, 0), db_column_text(s, 1), ctx);
 		n++;
 	}
-	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "alias list");
+	int r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "alias list");
 	store_idle(st);
 	if (r == STORE_OK && n == 0 && address != NULL) {
 		snprintf(st->err, sizeof(st->err), "no alias %.200s (alias list shows them all)",
@@ -1011,18 +1012,18 @@ static int resolve_rec(struct store *st, struct resolve *rs, const char *a, int 
 		return STORE_OK;
 	}
 	/* Collect the targets first: the cached statement is reused below. */
-	sqlite3_stmt *s = store_stmt(st, "SELECT target FROM aliases WHERE address = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT target FROM aliases WHERE address = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_TRANSIENT);
+	db_bind_text_copy(s, 1, a, -1);
 	char **targets = NULL;
 	size_t nt = 0;
 	int rc;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = db_step(s)) == DB_ROW) {
 		targets = xrealloc(targets, (nt + 1) * sizeof(char *));
-		targets[nt++] = xstrdup((const char *)sqlite3_column_text(s, 0));
+		targets[nt++] = xstrdup(db_column_text(s, 0));
 	}
-	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "alias lookup");
+	int r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "alias lookup");
 	if (r == STORE_OK && nt == 0 && depth > 0 && (rs->want_remote || rs->want_local)) {
 		/* outside every hosted domain: a forwarding target; inside one but
 		   unknown here: maybe another directory backend's account */

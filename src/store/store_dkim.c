@@ -59,27 +59,27 @@ static int key_domain(struct store *st, const char *domain, char **d_r)
 		snprintf(st->err, sizeof(st->err), "'%.200s' is not a valid domain name", domain);
 		return STORE_INVALID;
 	}
-	sqlite3_stmt *s = store_stmt(st, "SELECT alias_of FROM domains WHERE name = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT alias_of FROM domains WHERE name = ?1");
 	if (s == NULL) {
 		free(d);
 		return STORE_TEMP;
 	}
-	sqlite3_bind_text(s, 1, d, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s), r = STORE_OK;
-	if (rc == SQLITE_DONE) {
+	db_bind_text(s, 1, d, -1);
+	int rc = db_step(s), r = STORE_OK;
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err),
 			 "%.200s is not a hosted domain (domain list shows them)", d);
 		r = STORE_NOTFOUND;
-	} else if (rc != SQLITE_ROW) {
+	} else if (rc != DB_ROW) {
 		r = store_fail(st, rc, "domain lookup");
-	} else if (sqlite3_column_type(s, 0) != SQLITE_NULL) {
+	} else if (!db_column_null(s, 0)) {
 		snprintf(st->err, sizeof(st->err),
 			 "%.200s is a domain alias: its mail is signed for the domain it stands "
 			 "for, give that one",
 			 d);
 		r = STORE_INVALID;
 	}
-	sqlite3_reset(s);
+	db_reset(s);
 	if (r != STORE_OK) {
 		free(d);
 		return r;
@@ -112,61 +112,60 @@ static int check_key(struct store *st, const struct store_dkim_key *k)
 /* The selector of the domain's active key of alg, or NULL (*sel_r). */
 static int active_of(struct store *st, const char *d, const char *alg, char **sel_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT selector FROM dkim_keys WHERE domain = ?1 AND "
-					 "algorithm = ?2 AND state = 'active' ORDER BY id DESC");
+	struct db_stmt *s = store_stmt(st, "SELECT selector FROM dkim_keys WHERE domain = ?1 AND "
+					   "algorithm = ?2 AND state = 'active' ORDER BY id DESC");
 	*sel_r = NULL;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, d, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, alg, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*sel_r = xstrdup((const char *)sqlite3_column_text(s, 0));
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "dkim lookup");
+	db_bind_text(s, 1, d, -1);
+	db_bind_text(s, 2, alg, -1);
+	int rc = db_step(s);
+	if (rc == DB_ROW)
+		*sel_r = xstrdup(db_column_text(s, 0));
+	db_reset(s);
+	return rc == DB_ROW || rc == DB_DONE ? STORE_OK : store_fail(st, rc, "dkim lookup");
 }
 
 static int insert(struct store *st, const char *d, const struct store_dkim_key *k)
 {
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO dkim_keys (domain, selector, algorithm, "
-					 "bits, private_key, state, created) VALUES (?1, "
-					 "lower(?2), ?3, ?4, ?5, ?6, ?7)");
+	struct db_stmt *s = store_stmt(st, "INSERT INTO dkim_keys (domain, selector, algorithm, "
+					   "bits, private_key, state, created) VALUES (?1, "
+					   "lower(?2), ?3, ?4, ?5, ?6, ?7)");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, d, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, k->selector, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, k->algorithm, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (int64_t)k->bits);
-	sqlite3_bind_text(s, 5, k->private_pem, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, store_dkim_state_name(k->state), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 7, k->created != 0 ? k->created : (int64_t)time(NULL));
-	int rc = sqlite3_step(s);
-	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		sqlite3_reset(s);
+	db_bind_text(s, 1, d, -1);
+	db_bind_text(s, 2, k->selector, -1);
+	db_bind_text(s, 3, k->algorithm, -1);
+	db_bind_int64(s, 4, (int64_t)k->bits);
+	db_bind_text(s, 5, k->private_pem, -1);
+	db_bind_text(s, 6, store_dkim_state_name(k->state), -1);
+	db_bind_int64(s, 7, k->created != 0 ? k->created : (int64_t)time(NULL));
+	int rc = db_step(s);
+	if (rc == DB_DONE)
+		return STORE_OK;
+	int r = store_fail(st, rc, "dkim key insert");
+	db_reset(s);
+	if (r == STORE_EXISTS) /* the unique (domain, selector) */
 		snprintf(st->err, sizeof(st->err),
 			 "%.200s already has a key with selector %.100s (dkim list shows them)", d,
 			 k->selector);
-		return STORE_EXISTS;
-	}
-	if (rc != SQLITE_DONE)
-		return store_fail(st, rc, "dkim key insert");
-	return STORE_OK;
+	return r;
 }
 
 static int set_state(struct store *st, const char *domain, const char *selector,
 		     enum store_dkim_state state)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE dkim_keys SET state = ?3 WHERE domain = "
-					 "lower(?1) AND selector = lower(?2)");
+	struct db_stmt *s = store_stmt(st, "UPDATE dkim_keys SET state = ?3 WHERE domain = "
+					   "lower(?1) AND selector = lower(?2)");
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, selector, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, store_dkim_state_name(state), -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_text(s, 1, domain, -1);
+	db_bind_text(s, 2, selector, -1);
+	db_bind_text(s, 3, store_dkim_state_name(state), -1);
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "dkim state");
-	if (sqlite3_changes(st->db) == 0) {
+	if (db_changes(st) == 0) {
 		snprintf(st->err, sizeof(st->err), "%.200s has no key with selector %.100s", domain,
 			 selector);
 		return STORE_NOTFOUND;
@@ -256,8 +255,8 @@ int store_dkim_set_state(struct store *st, const char *domain, const char *selec
 
 int store_dkim_remove(struct store *st, const char *domain, const char *selector)
 {
-	sqlite3_stmt *s = store_stmt(st, "DELETE FROM dkim_keys WHERE domain = lower(?1) AND "
-					 "(?2 IS NULL OR selector = lower(?2))");
+	struct db_stmt *s = store_stmt(st, "DELETE FROM dkim_keys WHERE domain = lower(?1) AND "
+					   "(?2 IS NULL OR selector = lower(?2))");
 	int rc, r;
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
@@ -265,14 +264,14 @@ int store_dkim_remove(struct store *st, const char *domain, const char *selector
 		store_rollback(st);
 		return STORE_TEMP;
 	}
-	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, selector, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+	db_bind_text(s, 1, domain, -1);
+	db_bind_text(s, 2, selector, -1);
+	if ((rc = db_step(s)) != DB_DONE) {
 		r = store_fail(st, rc, "dkim remove");
 		store_rollback(st);
 		return r;
 	}
-	if (sqlite3_changes(st->db) == 0) {
+	if (db_changes(st) == 0) {
 		store_rollback(st);
 		if (selector != NULL)
 			snprintf(st->err, sizeof(st->err),
@@ -300,42 +299,43 @@ void store_dkim_key_clear(struct store_dkim_key *k)
 
 int store_dkim_list(struct store *st, const char *domain, store_dkim_cb *cb, void *ctx)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT domain, selector, algorithm, bits, private_key, "
-					 "state, created FROM dkim_keys WHERE ?1 IS NULL OR "
-					 "domain = lower(?1) ORDER BY domain, state = 'retiring', "
-					 "id DESC");
+	struct db_stmt *s =
+	    store_stmt(st, "SELECT domain, selector, algorithm, bits, private_key, "
+			   "state, created FROM dkim_keys WHERE ?1 IS NULL OR "
+			   "domain = lower(?1) ORDER BY domain, state = 'retiring', "
+			   "id DESC");
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_text(s, 1, domain, -1);
+	while ((rc = db_step(s)) == DB_ROW) {
 		struct store_dkim_key k = {
-		    .domain = xstrdup((const char *)sqlite3_column_text(s, 0)),
-		    .selector = xstrdup((const char *)sqlite3_column_text(s, 1)),
-		    .algorithm = xstrdup((const char *)sqlite3_column_text(s, 2)),
-		    .bits = (unsigned)sqlite3_column_int64(s, 3),
-		    .private_pem = xstrdup((const char *)sqlite3_column_text(s, 4)),
-		    .state = state_parse((const char *)sqlite3_column_text(s, 5)),
-		    .created = sqlite3_column_int64(s, 6),
+		    .domain = xstrdup(db_column_text(s, 0)),
+		    .selector = xstrdup(db_column_text(s, 1)),
+		    .algorithm = xstrdup(db_column_text(s, 2)),
+		    .bits = (unsigned)db_column_int64(s, 3),
+		    .private_pem = xstrdup(db_column_text(s, 4)),
+		    .state = state_parse(db_column_text(s, 5)),
+		    .created = db_column_int64(s, 6),
 		};
 		cb(&k, ctx);
 		store_dkim_key_clear(&k);
 	}
-	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "dkim list");
+	int r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "dkim list");
 	store_idle(st);
 	return r;
 }
 
 int store_dkim_changes(struct store *st, int64_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT n FROM dkim_changes");
+	struct db_stmt *s = store_stmt(st, "SELECT n FROM dkim_changes");
 	if (s == NULL)
 		return STORE_TEMP;
-	int rc = sqlite3_step(s), r = STORE_OK;
-	if (rc == SQLITE_ROW)
-		*n_r = sqlite3_column_int64(s, 0);
+	int rc = db_step(s), r = STORE_OK;
+	if (rc == DB_ROW)
+		*n_r = db_column_int64(s, 0);
 	else
-		r = rc == SQLITE_DONE ? (*n_r = 0, STORE_OK) : store_fail(st, rc, "dkim changes");
+		r = rc == DB_DONE ? (*n_r = 0, STORE_OK) : store_fail(st, rc, "dkim changes");
 	store_idle(st);
 	return r;
 }

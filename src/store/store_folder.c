@@ -30,17 +30,17 @@
 /* The SQL below tests these bits by value. */
 _Static_assert(STORE_FLAG_SEEN == 1 && STORE_FLAG_DELETED == 8, "flag bits in the SQL");
 
-static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+static int step_done(struct store *st, struct db_stmt *s, const char *what)
 {
 	if (s == NULL)
 		return STORE_TEMP;
-	int rc = sqlite3_step(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, what);
+	int rc = db_step(s);
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, what);
 }
 
-static char *col_text(sqlite3_stmt *s, int i)
+static char *col_text(struct db_stmt *s, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = db_column_text(s, i);
 	return xstrdup(t != NULL ? (const char *)t : "");
 }
 
@@ -134,20 +134,20 @@ static bool is_inbox(const char *norm)
    above the last one it used when that is not below (S8); recorded. */
 static int next_uidvalidity(struct store *st, int64_t mailbox_id, uint32_t *uv_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT last_uidvalidity FROM mailboxes WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT last_uidvalidity FROM mailboxes WHERE id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_int64(s, 1, mailbox_id);
+	int rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "mailbox %" PRId64 " does not exist",
 			 mailbox_id);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "uidvalidity");
-	uint64_t last = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	uint64_t last = (uint64_t)db_column_int64(s, 0);
+	db_reset(s);
 	uint64_t v = (uint64_t)time(NULL) % ((uint64_t)UINT32_MAX + 1);
 	if (v <= last)
 		v = last + 1;
@@ -161,8 +161,8 @@ static int next_uidvalidity(struct store *st, int64_t mailbox_id, uint32_t *uv_r
 	s = store_stmt(st, "UPDATE mailboxes SET last_uidvalidity = ?2 WHERE id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_int64(s, 2, (int64_t)v);
+	db_bind_int64(s, 1, mailbox_id);
+	db_bind_int64(s, 2, (int64_t)v);
 	*uv_r = (uint32_t)v;
 	return step_done(st, s, "uidvalidity");
 }
@@ -174,64 +174,64 @@ int store_folders_default(struct store *st, int64_t mailbox_id)
 	if (r != STORE_OK)
 		return r;
 	/* the same set as migration 9 makes (store_sqlite.c) */
-	sqlite3_stmt *s = store_stmt(
+	struct db_stmt *s = store_stmt(
 	    st, "INSERT INTO folders (mailbox_id, name, special, subscribed, uidvalidity, uidnext, "
 		"created) SELECT m.id, d.column1, d.column2, 1, ?2, m.next_uid, ?3 FROM mailboxes "
 		"m, (VALUES ('INBOX', 0), ('Sent', 1), ('Drafts', 2), ('Trash', 3), ('Junk', 4), "
 		"('Archive', 5)) d WHERE m.id = ?1 ORDER BY d.column2");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_int64(s, 2, uv);
-	sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+	db_bind_int64(s, 1, mailbox_id);
+	db_bind_int64(s, 2, uv);
+	db_bind_int64(s, 3, (int64_t)time(NULL));
 	return step_done(st, s, "folders");
 }
 
 int store_inbox_of(struct store *st, int64_t mailbox_id, int64_t *folder_id_r, uint64_t *modseq_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT id, highestmodseq FROM folders WHERE mailbox_id "
-					 "= ?1 AND name = 'INBOX'");
+	struct db_stmt *s = store_stmt(st, "SELECT id, highestmodseq FROM folders WHERE mailbox_id "
+					   "= ?1 AND name = 'INBOX'");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_int64(s, 1, mailbox_id);
+	int rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err),
 			 "mailbox %" PRId64 " does not exist or has no INBOX", mailbox_id);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "inbox");
-	*folder_id_r = sqlite3_column_int64(s, 0);
+	*folder_id_r = db_column_int64(s, 0);
 	if (modseq_r != NULL)
-		*modseq_r = (uint64_t)sqlite3_column_int64(s, 1);
-	sqlite3_reset(s);
+		*modseq_r = (uint64_t)db_column_int64(s, 1);
+	db_reset(s);
 	return STORE_OK;
 }
 
 int store_folder_added(struct store *st, int64_t folder_id, int64_t last_uid, uint64_t modseq)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE folders SET uidnext = max(uidnext, ?2 + 1), "
-					 "highestmodseq = max(highestmodseq, ?3) WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "UPDATE folders SET uidnext = max(uidnext, ?2 + 1), "
+					   "highestmodseq = max(highestmodseq, ?3) WHERE id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, folder_id);
-	sqlite3_bind_int64(s, 2, last_uid);
-	sqlite3_bind_int64(s, 3, (int64_t)modseq);
+	db_bind_int64(s, 1, folder_id);
+	db_bind_int64(s, 2, last_uid);
+	db_bind_int64(s, 3, (int64_t)modseq);
 	return step_done(st, s, "folder");
 }
 
 int store_expunged_add(struct store *st, int64_t folder_id, int64_t uid, uint64_t modseq,
 		       int64_t now)
 {
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO expunged (folder_id, uid, modseq, at) "
-					 "VALUES (?1, ?2, ?3, ?4)");
+	struct db_stmt *s = store_stmt(st, "INSERT INTO expunged (folder_id, uid, modseq, at) "
+					   "VALUES (?1, ?2, ?3, ?4)");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, folder_id);
-	sqlite3_bind_int64(s, 2, uid);
-	sqlite3_bind_int64(s, 3, (int64_t)modseq);
-	sqlite3_bind_int64(s, 4, now);
+	db_bind_int64(s, 1, folder_id);
+	db_bind_int64(s, 2, uid);
+	db_bind_int64(s, 3, (int64_t)modseq);
+	db_bind_int64(s, 4, now);
 	return step_done(st, s, "expunge record");
 }
 
@@ -246,12 +246,12 @@ int store_folder_expunged(struct store *st, int64_t folder_id, uint64_t modseq, 
 	    "DELETE FROM expunged WHERE folder_id = ?1 AND at < ?3",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
-		sqlite3_stmt *s = store_stmt(st, steps[i]);
+		struct db_stmt *s = store_stmt(st, steps[i]);
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 1, folder_id);
-		sqlite3_bind_int64(s, 2, (int64_t)modseq);
-		sqlite3_bind_int64(s, 3, now - (int64_t)STORE_EXPUNGED_KEEP_DAYS * SECONDS_PER_DAY);
+		db_bind_int64(s, 1, folder_id);
+		db_bind_int64(s, 2, (int64_t)modseq);
+		db_bind_int64(s, 3, now - (int64_t)STORE_EXPUNGED_KEEP_DAYS * SECONDS_PER_DAY);
 		int r = step_done(st, s, "expunge records");
 		if (r != STORE_OK)
 			return r;
@@ -263,30 +263,32 @@ int store_folder_expunged(struct store *st, int64_t folder_id, uint64_t modseq, 
 
 #define FOLDER_SELECT                                                                              \
 	"SELECT f.id, f.name, f.special, f.subscribed, f.uidvalidity, f.uidnext, "                 \
-	"f.highestmodseq, f.keywords, count(m.id), coalesce(sum((m.flags & 1) = 0), 0), "          \
-	"coalesce(sum((m.flags & 8) != 0), 0), coalesce(sum(m.size), 0) FROM folders f LEFT JOIN " \
+	"f.highestmodseq, f.keywords, count(m.id), coalesce(sum(CASE WHEN (m.flags & 1) = 0 THEN " \
+	"1 "                                                                                       \
+	"ELSE 0 END), 0), coalesce(sum(CASE WHEN (m.flags & 8) != 0 THEN 1 ELSE 0 END), 0), "      \
+	"coalesce(sum(m.size), 0) FROM folders f LEFT JOIN "                                       \
 	"messages m ON m.folder_id = f.id "
 
-static void folder_row(sqlite3_stmt *s, struct store_folder *f)
+static void folder_row(struct db_stmt *s, struct store_folder *f)
 {
-	f->id = sqlite3_column_int64(s, 0);
+	f->id = db_column_int64(s, 0);
 	f->name = col_text(s, 1);
-	f->special = (enum store_special)sqlite3_column_int(s, 2);
-	f->subscribed = sqlite3_column_int(s, 3) != 0;
-	f->uidvalidity = (uint32_t)sqlite3_column_int64(s, 4);
-	f->uidnext = (uint32_t)sqlite3_column_int64(s, 5);
-	f->highestmodseq = (uint64_t)sqlite3_column_int64(s, 6);
+	f->special = (enum store_special)db_column_int(s, 2);
+	f->subscribed = db_column_int(s, 3) != 0;
+	f->uidvalidity = (uint32_t)db_column_int64(s, 4);
+	f->uidnext = (uint32_t)db_column_int64(s, 5);
+	f->highestmodseq = (uint64_t)db_column_int64(s, 6);
 	f->keywords = col_text(s, 7);
-	f->messages = (uint32_t)sqlite3_column_int64(s, 8);
-	f->unseen = (uint32_t)sqlite3_column_int64(s, 9);
-	f->deleted = (uint32_t)sqlite3_column_int64(s, 10);
-	f->size = (uint64_t)sqlite3_column_int64(s, 11);
+	f->messages = (uint32_t)db_column_int64(s, 8);
+	f->unseen = (uint32_t)db_column_int64(s, 9);
+	f->deleted = (uint32_t)db_column_int64(s, 10);
+	f->size = (uint64_t)db_column_int64(s, 11);
 }
 
 int store_folder_list(struct store *st, int64_t mailbox_id, struct store_folder **f_r, size_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(st, FOLDER_SELECT "WHERE f.mailbox_id = ?1 GROUP BY f.id "
-						       "ORDER BY f.name = 'INBOX' DESC, f.name");
+	struct db_stmt *s = store_stmt(st, FOLDER_SELECT "WHERE f.mailbox_id = ?1 GROUP BY f.id "
+							 "ORDER BY f.name = 'INBOX' DESC, f.name");
 	struct store_folder *f = NULL;
 	size_t n = 0, cap = 0;
 	int rc, r;
@@ -295,15 +297,15 @@ int store_folder_list(struct store *st, int64_t mailbox_id, struct store_folder 
 	*n_r = 0;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, mailbox_id);
+	while ((rc = db_step(s)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap > 0 ? cap * 2 : 16;
 			f = xrealloc(f, cap * sizeof(*f));
 		}
 		folder_row(s, &f[n++]);
 	}
-	r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "folder list");
+	r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "folder list");
 	store_idle(st);
 	if (r == STORE_OK && n == 0) {
 		snprintf(st->err, sizeof(st->err), "mailbox %" PRId64 " has no folders",
@@ -323,21 +325,21 @@ int store_folder_list(struct store *st, int64_t mailbox_id, struct store_folder 
 static int folder_get(struct store *st, int64_t mailbox_id, const char *norm,
 		      struct store_folder *f_r)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_stmt(st, FOLDER_SELECT "WHERE f.mailbox_id = ?1 AND f.name = ?2 GROUP BY f.id");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_text(s, 2, norm, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_int64(s, 1, mailbox_id);
+	db_bind_text_copy(s, 2, norm, -1);
+	int rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "folder %.200s does not exist", norm);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "folder get");
 	folder_row(s, f_r);
-	sqlite3_reset(s);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -390,26 +392,25 @@ static int folder_insert(struct store *st, int64_t mailbox_id, const char *norm,
 	int r = next_uidvalidity(st, mailbox_id, &uv);
 	if (r != STORE_OK)
 		return r;
-	sqlite3_stmt *s = store_stmt(
+	struct db_stmt *s = store_stmt(
 	    st, "INSERT INTO folders (mailbox_id, name, special, subscribed, uidvalidity, uidnext, "
 		"highestmodseq, keywords, created) SELECT id, ?2, ?3, 0, ?4, CASE WHEN ?5 > 0 THEN "
-		"?5 ELSE next_uid END, ?6, ?7, ?8 FROM mailboxes WHERE id = ?1");
+		"?5 ELSE next_uid END, ?6, ?7, ?8 FROM mailboxes WHERE id = ?1 RETURNING id");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_text(s, 2, norm, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, (int)special);
-	sqlite3_bind_int64(s, 4, uv);
-	sqlite3_bind_int64(s, 5, uidnext);
-	sqlite3_bind_int64(s, 6, (int64_t)(modseq > 0 ? modseq : 1));
-	sqlite3_bind_text(s, 7, keywords != NULL ? keywords : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 8, (int64_t)time(NULL));
-	if ((r = step_done(st, s, "folder create")) != STORE_OK) {
+	db_bind_int64(s, 1, mailbox_id);
+	db_bind_text(s, 2, norm, -1);
+	db_bind_int64(s, 3, (int)special);
+	db_bind_int64(s, 4, uv);
+	db_bind_int64(s, 5, uidnext);
+	db_bind_int64(s, 6, (int64_t)(modseq > 0 ? modseq : 1));
+	db_bind_text(s, 7, keywords != NULL ? keywords : "", -1);
+	db_bind_int64(s, 8, (int64_t)time(NULL));
+	if ((r = store_insert_id(st, s, "folder create", id_r)) != STORE_OK) {
 		if (r == STORE_EXISTS)
 			snprintf(st->err, sizeof(st->err), "folder %.200s exists already", norm);
 		return r;
 	}
-	*id_r = sqlite3_last_insert_rowid(st->db);
 	return STORE_OK;
 }
 
@@ -446,23 +447,23 @@ int store_folder_create(struct store *st, int64_t mailbox_id, const char *name,
    them, inside the caller's transaction. */
 static int folder_empty(struct store *st, int64_t folder_id, int64_t mailbox_id)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT DISTINCT body_id FROM messages WHERE folder_id "
-					 "= ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT DISTINCT body_id FROM messages WHERE folder_id "
+					   "= ?1");
 	int64_t *bodies = NULL;
 	size_t n = 0, cap = 0;
 	int rc, r = STORE_OK;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, folder_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, folder_id);
+	while ((rc = db_step(s)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap > 0 ? cap * 2 : 64;
 			bodies = xrealloc(bodies, cap * sizeof(*bodies));
 		}
-		bodies[n++] = sqlite3_column_int64(s, 0);
+		bodies[n++] = db_column_int64(s, 0);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		free(bodies);
 		return store_fail(st, rc, "folder delete");
 	}
@@ -478,15 +479,15 @@ static int folder_empty(struct store *st, int64_t folder_id, int64_t mailbox_id)
 	for (size_t i = 0; r == STORE_OK && i < N_ELEMENTS(steps); i++) {
 		s = store_stmt(st, steps[i]);
 		if (s != NULL) {
-			sqlite3_bind_int64(s, 1, folder_id);
-			sqlite3_bind_int64(s, 2, mailbox_id);
+			db_bind_int64(s, 1, folder_id);
+			db_bind_int64(s, 2, mailbox_id);
 		}
 		r = step_done(st, s, "folder delete");
 	}
 	for (size_t i = 0; r == STORE_OK && i < n; i++) {
 		s = store_stmt(st, "DELETE FROM bodies WHERE id = ?1 AND refcount <= 0");
 		if (s != NULL)
-			sqlite3_bind_int64(s, 1, bodies[i]);
+			db_bind_int64(s, 1, bodies[i]);
 		r = step_done(st, s, "folder delete");
 	}
 	free(bodies);
@@ -519,9 +520,9 @@ int store_folder_delete(struct store *st, int64_t mailbox_id, const char *name)
 	    "DELETE FROM folders WHERE id = ?1",
 	};
 	for (size_t i = 0; r == STORE_OK && i < N_ELEMENTS(steps); i++) {
-		sqlite3_stmt *s = store_stmt(st, steps[i]);
+		struct db_stmt *s = store_stmt(st, steps[i]);
 		if (s != NULL)
-			sqlite3_bind_int64(s, 1, f.id);
+			db_bind_int64(s, 1, f.id);
 		r = step_done(st, s, "folder delete");
 	}
 	if (r != STORE_OK || (r = store_quota_warn_recheck(st, mailbox_id)) != STORE_OK)
@@ -558,17 +559,17 @@ static int inbox_rename(struct store *st, int64_t mailbox_id, const char *to)
 	static const char *const steps[] = {
 	    "INSERT INTO expunged (folder_id, uid, modseq, at) SELECT ?1, uid, ?3, ?4 FROM "
 	    "messages WHERE folder_id = ?1",
-	    "UPDATE messages SET uidl = printf('%08x%08x', mailbox_id, uid) WHERE folder_id = ?1 "
+	    "UPDATE messages SET uidl = mailroom_uidl(mailbox_id, uid) WHERE folder_id = ?1 "
 	    "AND uidl IS NULL",
 	    "UPDATE messages SET folder_id = ?2 WHERE folder_id = ?1",
 	};
 	for (size_t i = 0; r == STORE_OK && i < N_ELEMENTS(steps); i++) {
-		sqlite3_stmt *s = store_stmt(st, steps[i]);
+		struct db_stmt *s = store_stmt(st, steps[i]);
 		if (s != NULL) {
-			sqlite3_bind_int64(s, 1, in.id);
-			sqlite3_bind_int64(s, 2, id);
-			sqlite3_bind_int64(s, 3, (int64_t)modseq);
-			sqlite3_bind_int64(s, 4, now);
+			db_bind_int64(s, 1, in.id);
+			db_bind_int64(s, 2, id);
+			db_bind_int64(s, 3, (int64_t)modseq);
+			db_bind_int64(s, 4, now);
 		}
 		r = step_done(st, s, "rename");
 	}
@@ -584,22 +585,23 @@ static int subtree_rename(struct store *st, int64_t mailbox_id, const char *from
 {
 	/* SUBTREE(c) is true for `from` and the folders under it */
 #define SUBTREE(c) "(" c " = ?2 OR substr(" c ", 1, length(?2) + 1) = ?2 || '/')"
-	sqlite3_stmt *s = store_stmt(
+	struct db_stmt *s = store_stmt(
 	    st,
-	    "SELECT count(*), coalesce(max(length(CAST(?3 || substr(a.name, length(?2) + 1) AS "
-	    "BLOB))), 0), coalesce(sum(EXISTS (SELECT 1 FROM folders b WHERE b.mailbox_id = "
-	    "?1 AND b.name = ?3 || substr(a.name, length(?2) + 1) AND NOT " SUBTREE(
-		"b.name") ")), 0) FROM folders a WHERE a.mailbox_id = ?1 AND " SUBTREE("a.name"));
+	    "SELECT count(*), coalesce(max(octets(?3 || substr(a.name, length(?2) + 1))), 0), "
+	    "coalesce(sum(CASE WHEN EXISTS (SELECT 1 FROM folders b WHERE b.mailbox_id = ?1 AND "
+	    "b.name = ?3 || substr(a.name, length(?2) + 1) AND NOT " SUBTREE(
+		"b.name") ") THEN 1 ELSE 0 END), 0) FROM folders a WHERE a.mailbox_id = ?1 "
+			  "AND " SUBTREE("a.name"));
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_text(s, 2, from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
+	db_bind_int64(s, 1, mailbox_id);
+	db_bind_text(s, 2, from, -1);
+	db_bind_text(s, 3, to, -1);
+	int rc = db_step(s);
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "rename");
-	int64_t longest = sqlite3_column_int64(s, 1), taken = sqlite3_column_int64(s, 2);
-	sqlite3_reset(s);
+	int64_t longest = db_column_int64(s, 1), taken = db_column_int64(s, 2);
+	db_reset(s);
 	if (taken > 0) {
 		snprintf(st->err, sizeof(st->err),
 			 "folder %.200s (or a folder under it) exists already", to);
@@ -614,20 +616,19 @@ static int subtree_rename(struct store *st, int64_t mailbox_id, const char *from
 	/* through names no folder can have (a control character first), so
 	   that no row meets another's old name on the way */
 	static const char *const steps[] = {
-	    "UPDATE folders SET name = char(1) || ?3 || substr(name, length(?2) + 1) WHERE "
+	    "UPDATE folders SET name = '\001' || ?3 || substr(name, length(?2) + 1) WHERE "
 	    "mailbox_id = ?1 AND " SUBTREE("name"),
 	    "UPDATE folders SET name = substr(name, 2) WHERE mailbox_id = ?1 AND substr(name, 1, "
-	    "1) "
-	    "= char(1)",
+	    "1) = '\001'",
 	};
 #undef SUBTREE
 	int r = STORE_OK;
 	for (size_t i = 0; r == STORE_OK && i < N_ELEMENTS(steps); i++) {
 		s = store_stmt(st, steps[i]);
 		if (s != NULL) {
-			sqlite3_bind_int64(s, 1, mailbox_id);
-			sqlite3_bind_text(s, 2, from, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 3, to, -1, SQLITE_STATIC);
+			db_bind_int64(s, 1, mailbox_id);
+			db_bind_text(s, 2, from, -1);
+			db_bind_text(s, 3, to, -1);
 		}
 		r = step_done(st, s, "rename");
 	}
@@ -687,14 +688,14 @@ int store_folder_subscribe(struct store *st, int64_t mailbox_id, const char *nam
 		free(norm);
 		return r;
 	}
-	sqlite3_stmt *s = store_stmt(st, "UPDATE folders SET subscribed = ?3 WHERE mailbox_id = "
-					 "?1 AND name = ?2");
+	struct db_stmt *s = store_stmt(st, "UPDATE folders SET subscribed = ?3 WHERE mailbox_id = "
+					   "?1 AND name = ?2");
 	if (s != NULL) {
-		sqlite3_bind_int64(s, 1, mailbox_id);
-		sqlite3_bind_text(s, 2, norm, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 3, on ? 1 : 0);
+		db_bind_int64(s, 1, mailbox_id);
+		db_bind_text(s, 2, norm, -1);
+		db_bind_int64(s, 3, on ? 1 : 0);
 	}
-	if ((r = step_done(st, s, "subscribe")) == STORE_OK && sqlite3_changes(st->db) == 0) {
+	if ((r = step_done(st, s, "subscribe")) == STORE_OK && db_changes(st) == 0) {
 		snprintf(st->err, sizeof(st->err), "folder %.200s does not exist", norm);
 		r = STORE_NOTFOUND;
 	}
@@ -710,19 +711,19 @@ int store_folder_subscribe(struct store *st, int64_t mailbox_id, const char *nam
 
 int store_body_mime_get(struct store *st, int64_t body_id, struct buf *out)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT mime FROM bodies WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT mime FROM bodies WHERE id = ?1");
 	int r = STORE_OK;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, body_id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-		const void *p = sqlite3_column_blob(s, 0);
-		buf_append(out, p, (size_t)sqlite3_column_bytes(s, 0));
-	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+	db_bind_int64(s, 1, body_id);
+	int rc = db_step(s);
+	if (rc == DB_ROW && !db_column_null(s, 0)) {
+		const void *p = db_column_blob(s, 0);
+		buf_append(out, p, (size_t)db_column_bytes(s, 0));
+	} else if (rc == DB_ROW || rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "body %" PRId64 " has no MIME structure %s",
-			 body_id, rc == SQLITE_ROW ? "stored yet" : "(no such body)");
+			 body_id, rc == DB_ROW ? "stored yet" : "(no such body)");
 		r = STORE_NOTFOUND;
 	} else {
 		r = store_fail(st, rc, "mime get");
@@ -736,12 +737,12 @@ int store_body_mime_set(struct store *st, int64_t body_id, const void *blob, siz
 	int r = store_begin(st);
 	if (r != STORE_OK)
 		return r;
-	sqlite3_stmt *s = store_stmt(st, "UPDATE bodies SET mime = ?2 WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "UPDATE bodies SET mime = ?2 WHERE id = ?1");
 	if (s != NULL) {
-		sqlite3_bind_int64(s, 1, body_id);
-		sqlite3_bind_blob64(s, 2, blob != NULL ? blob : "", len, SQLITE_STATIC);
+		db_bind_int64(s, 1, body_id);
+		db_bind_blob(s, 2, blob != NULL ? blob : "", len);
 	}
-	if ((r = step_done(st, s, "mime set")) == STORE_OK && sqlite3_changes(st->db) == 0) {
+	if ((r = step_done(st, s, "mime set")) == STORE_OK && db_changes(st) == 0) {
 		snprintf(st->err, sizeof(st->err), "body %" PRId64 " does not exist", body_id);
 		r = STORE_NOTFOUND;
 	}
@@ -756,10 +757,10 @@ int store_body_mime_set(struct store *st, int64_t body_id, const void *blob, siz
 
 int store_test_age_expunged(struct store *st, int64_t folder_id, int64_t seconds)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE expunged SET at = at - ?2 WHERE folder_id = ?1");
+	struct db_stmt *s = store_stmt(st, "UPDATE expunged SET at = at - ?2 WHERE folder_id = ?1");
 	if (s != NULL) {
-		sqlite3_bind_int64(s, 1, folder_id);
-		sqlite3_bind_int64(s, 2, seconds);
+		db_bind_int64(s, 1, folder_id);
+		db_bind_int64(s, 2, seconds);
 	}
 	return step_done(st, s, "age expunge records");
 }

@@ -166,25 +166,25 @@ struct frow {
 
 static int frow_get(struct store *st, int64_t folder_id, struct frow *f)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT mailbox_id, highestmodseq, pruned_modseq, "
-					 "keywords FROM folders WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT mailbox_id, highestmodseq, pruned_modseq, "
+					   "keywords FROM folders WHERE id = ?1");
 	memset(f, 0, sizeof(*f));
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, folder_id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_int64(s, 1, folder_id);
+	int rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "folder %" PRId64 " does not exist", folder_id);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "folder");
 	f->id = folder_id;
-	f->mailbox_id = sqlite3_column_int64(s, 0);
-	f->modseq = (uint64_t)sqlite3_column_int64(s, 1);
-	f->pruned = (uint64_t)sqlite3_column_int64(s, 2);
-	kw_split((const char *)sqlite3_column_text(s, 3), &f->keywords);
-	sqlite3_reset(s);
+	f->mailbox_id = db_column_int64(s, 0);
+	f->modseq = (uint64_t)db_column_int64(s, 1);
+	f->pruned = (uint64_t)db_column_int64(s, 2);
+	kw_split(db_column_text(s, 3), &f->keywords);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -213,29 +213,29 @@ static int frow_learn(struct store *st, struct frow *f, const struct kwlist *add
 	if (!grown)
 		return STORE_OK;
 	char *text = kw_join(&f->keywords);
-	sqlite3_stmt *s = store_stmt(st, "UPDATE folders SET keywords = ?2 WHERE id = ?1");
-	int rc = SQLITE_OK;
+	struct db_stmt *s = store_stmt(st, "UPDATE folders SET keywords = ?2 WHERE id = ?1");
+	int rc = DB_OK;
 	if (s != NULL) {
-		sqlite3_bind_int64(s, 1, f->id);
-		sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
+		db_bind_int64(s, 1, f->id);
+		db_bind_text(s, 2, text, -1);
+		rc = db_step(s);
 	}
 	free(text);
 	if (s == NULL)
 		return STORE_TEMP;
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "folder keywords");
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, "folder keywords");
 }
 
 static int frow_modseq(struct store *st, int64_t folder_id, uint64_t modseq)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE folders SET highestmodseq = max(highestmodseq, "
-					 "?2) WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "UPDATE folders SET highestmodseq = max(highestmodseq, "
+					   "?2) WHERE id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, folder_id);
-	sqlite3_bind_int64(s, 2, (int64_t)modseq);
-	int rc = sqlite3_step(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "folder modseq");
+	db_bind_int64(s, 1, folder_id);
+	db_bind_int64(s, 2, (int64_t)modseq);
+	int rc = db_step(s);
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, "folder modseq");
 }
 
 int store_keywords_import(struct store *st, int64_t folder_id, const char *keywords, char **text_r)
@@ -269,17 +269,17 @@ int store_keywords_import(struct store *st, int64_t folder_id, const char *keywo
 
 #define IMSG_COLUMNS "m.id, m.uid, m.flags, m.keywords, m.modseq, m.size, m.received, m.body_id"
 
-static void imsg_row(sqlite3_stmt *s, struct store_imsg *m)
+static void imsg_row(struct db_stmt *s, struct store_imsg *m)
 {
-	const unsigned char *k = sqlite3_column_text(s, 3);
-	m->id = sqlite3_column_int64(s, 0);
-	m->uid = (uint32_t)sqlite3_column_int64(s, 1);
-	m->flags = (unsigned)sqlite3_column_int(s, 2);
+	const char *k = db_column_text(s, 3);
+	m->id = db_column_int64(s, 0);
+	m->uid = (uint32_t)db_column_int64(s, 1);
+	m->flags = (unsigned)db_column_int(s, 2);
 	m->keywords = k != NULL && *k != '\0' ? xstrdup((const char *)k) : NULL;
-	m->modseq = (uint64_t)sqlite3_column_int64(s, 4);
-	m->size = (uint64_t)sqlite3_column_int64(s, 5);
-	m->received = sqlite3_column_int64(s, 6);
-	m->body_id = sqlite3_column_int64(s, 7);
+	m->modseq = (uint64_t)db_column_int64(s, 4);
+	m->size = (uint64_t)db_column_int64(s, 5);
+	m->received = db_column_int64(s, 6);
+	m->body_id = db_column_int64(s, 7);
 }
 
 static void imsg_push(struct store_imsg **m, size_t *n, size_t *cap, const struct store_imsg *x)
@@ -303,23 +303,23 @@ void store_imsgs_free(struct store_imsg *m, size_t n)
 static int msg_by_uid(struct store *st, int64_t folder_id, uint32_t uid, struct store_imsg *m,
 		      char **uidl_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT " IMSG_COLUMNS ", m.uidl FROM messages m WHERE "
-					 "m.folder_id = ?1 AND m.uid = ?2");
+	struct db_stmt *s = store_stmt(st, "SELECT " IMSG_COLUMNS ", m.uidl FROM messages m WHERE "
+					   "m.folder_id = ?1 AND m.uid = ?2");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, folder_id);
-	sqlite3_bind_int64(s, 2, uid);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	db_bind_int64(s, 1, folder_id);
+	db_bind_int64(s, 2, uid);
+	int rc = db_step(s);
+	if (rc == DB_DONE)
 		return STORE_NOTFOUND;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "message");
 	imsg_row(s, m);
 	if (uidl_r != NULL) {
-		const unsigned char *u = sqlite3_column_text(s, 8);
+		const char *u = db_column_text(s, 8);
 		*uidl_r = u != NULL ? xstrdup((const char *)u) : NULL;
 	}
-	sqlite3_reset(s);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -357,24 +357,24 @@ static void u32_push(uint32_t **v, size_t *n, size_t *cap, uint32_t x)
 static int mailbox_room(struct store *st, int64_t mailbox_id, uint64_t *quota_r, uint64_t *used_r,
 			int64_t *next_uid_r)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_stmt(st, "SELECT " STORE_EFFECTIVE("quota") ", m.used, m.next_uid "
 							      "FROM mailboxes m WHERE m.id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_int64(s, 1, mailbox_id);
+	int rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "mailbox %" PRId64 " does not exist",
 			 mailbox_id);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "mailbox");
-	*quota_r = (uint64_t)sqlite3_column_int64(s, 0);
-	*used_r = (uint64_t)sqlite3_column_int64(s, 1);
-	*next_uid_r = sqlite3_column_int64(s, 2);
-	sqlite3_reset(s);
+	*quota_r = (uint64_t)db_column_int64(s, 0);
+	*used_r = (uint64_t)db_column_int64(s, 1);
+	*next_uid_r = db_column_int64(s, 2);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -391,16 +391,17 @@ static int uid_room(struct store *st, int64_t next_uid, size_t n)
 static int mailbox_grow(struct store *st, int64_t mailbox_id, int64_t next_uid, uint64_t octets,
 			int64_t messages)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET next_uid = max(next_uid, ?2), used "
-					 "= used + ?3, messages = messages + ?4 WHERE id = ?1");
+	struct db_stmt *s =
+	    store_stmt(st, "UPDATE mailboxes SET next_uid = max(next_uid, ?2), used "
+			   "= used + ?3, messages = messages + ?4 WHERE id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_int64(s, 2, next_uid);
-	sqlite3_bind_int64(s, 3, (int64_t)octets);
-	sqlite3_bind_int64(s, 4, messages);
-	int rc = sqlite3_step(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "mailbox");
+	db_bind_int64(s, 1, mailbox_id);
+	db_bind_int64(s, 2, next_uid);
+	db_bind_int64(s, 3, (int64_t)octets);
+	db_bind_int64(s, 4, messages);
+	int rc = db_step(s);
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, "mailbox");
 }
 
 /* --- reads ------------------------------------------------------------------------ */
@@ -410,9 +411,9 @@ int store_folder_load_range(struct store *st, int64_t folder_id, uint32_t lo, ui
 {
 	/* the folder row first, so an empty folder and a missing one differ;
 	   messages_folder_uid makes the range a walk of that part of the index */
-	sqlite3_stmt *s = store_stmt(st, "SELECT " IMSG_COLUMNS " FROM folders f LEFT JOIN "
-					 "messages m ON m.folder_id = f.id AND m.uid BETWEEN ?2 "
-					 "AND ?3 WHERE f.id = ?1 ORDER BY m.uid");
+	struct db_stmt *s = store_stmt(st, "SELECT " IMSG_COLUMNS " FROM folders f LEFT JOIN "
+					   "messages m ON m.folder_id = f.id AND m.uid BETWEEN ?2 "
+					   "AND ?3 WHERE f.id = ?1 ORDER BY m.uid");
 	struct store_imsg *m = NULL;
 	size_t n = 0, cap = 0, rows = 0;
 	int rc, r;
@@ -421,18 +422,18 @@ int store_folder_load_range(struct store *st, int64_t folder_id, uint32_t lo, ui
 	*n_r = 0;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, folder_id);
-	sqlite3_bind_int64(s, 2, lo);
-	sqlite3_bind_int64(s, 3, hi);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, folder_id);
+	db_bind_int64(s, 2, lo);
+	db_bind_int64(s, 3, hi);
+	while ((rc = db_step(s)) == DB_ROW) {
 		rows++;
-		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+		if (db_column_null(s, 0))
 			continue;
 		struct store_imsg x;
 		imsg_row(s, &x);
 		imsg_push(&m, &n, &cap, &x);
 	}
-	r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "folder load");
+	r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "folder load");
 	store_idle(st);
 	if (r == STORE_OK && rows == 0) {
 		snprintf(st->err, sizeof(st->err), "folder %" PRId64 " does not exist", folder_id);
@@ -464,28 +465,28 @@ static int changes(struct store *st, int64_t folder_id, uint64_t since, struct s
 	*highest_r = f.modseq;
 	*all_r = since < f.pruned; /* records after `since` may be gone (S9) */
 	kw_free(&f.keywords);
-	sqlite3_stmt *s = store_stmt(st, "SELECT " IMSG_COLUMNS " FROM messages m WHERE "
-					 "m.folder_id = ?1 AND m.modseq > ?2 ORDER BY m.uid");
+	struct db_stmt *s = store_stmt(st, "SELECT " IMSG_COLUMNS " FROM messages m WHERE "
+					   "m.folder_id = ?1 AND m.modseq > ?2 ORDER BY m.uid");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, folder_id);
-	sqlite3_bind_int64(s, 2, (int64_t)since);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, folder_id);
+	db_bind_int64(s, 2, (int64_t)since);
+	while ((rc = db_step(s)) == DB_ROW) {
 		struct store_imsg x;
 		imsg_row(s, &x);
 		imsg_push(m_r, n_r, &cap, &x);
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return store_fail(st, rc, "changes");
 	s = store_stmt(st, "SELECT DISTINCT uid FROM expunged WHERE folder_id = ?1 AND modseq > "
 			   "?2 ORDER BY uid");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, folder_id);
-	sqlite3_bind_int64(s, 2, (int64_t)since);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		u32_push(v_r, nv_r, &vcap, (uint32_t)sqlite3_column_int64(s, 0));
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "changes");
+	db_bind_int64(s, 1, folder_id);
+	db_bind_int64(s, 2, (int64_t)since);
+	while ((rc = db_step(s)) == DB_ROW)
+		u32_push(v_r, nv_r, &vcap, (uint32_t)db_column_int64(s, 0));
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, "changes");
 }
 
 int store_folder_changes(struct store *st, int64_t folder_id, uint64_t since,
@@ -596,18 +597,18 @@ static int flags_change(struct store *st, int64_t folder_id, const uint32_t *uid
 		if (!dirty[i])
 			continue;
 		const struct store_imsg *m = &(*ch_r)[i];
-		sqlite3_stmt *s = store_stmt(st, "UPDATE messages SET flags = ?2, keywords = ?3, "
-						 "modseq = ?4 WHERE id = ?1");
+		struct db_stmt *s = store_stmt(st, "UPDATE messages SET flags = ?2, keywords = ?3, "
+						   "modseq = ?4 WHERE id = ?1");
 		if (s == NULL) {
 			r = STORE_TEMP;
 			break;
 		}
-		sqlite3_bind_int64(s, 1, m->id);
-		sqlite3_bind_int(s, 2, (int)m->flags);
-		sqlite3_bind_text(s, 3, m->keywords, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 4, (int64_t)modseq);
-		int rc = sqlite3_step(s);
-		if (rc != SQLITE_DONE)
+		db_bind_int64(s, 1, m->id);
+		db_bind_int64(s, 2, (int)m->flags);
+		db_bind_text(s, 3, m->keywords, -1);
+		db_bind_int64(s, 4, (int64_t)modseq);
+		int rc = db_step(s);
+		if (rc != DB_DONE)
 			r = store_fail(st, rc, "flags");
 	}
 	if (r == STORE_OK && n_dirty > 0)
@@ -673,18 +674,18 @@ static int folder_expunge(struct store *st, int64_t folder_id, const uint32_t *u
 		return r;
 	kw_free(&f.keywords);
 	if (uids == NULL) {
-		sqlite3_stmt *s = store_stmt(st, "SELECT " IMSG_COLUMNS " FROM messages m WHERE "
-						 "m.folder_id = ?1 AND (m.flags & 8) != 0 ORDER "
-						 "BY m.uid");
+		struct db_stmt *s = store_stmt(st, "SELECT " IMSG_COLUMNS " FROM messages m WHERE "
+						   "m.folder_id = ?1 AND (m.flags & 8) != 0 ORDER "
+						   "BY m.uid");
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 1, folder_id);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		db_bind_int64(s, 1, folder_id);
+		while ((rc = db_step(s)) == DB_ROW) {
 			struct store_imsg x;
 			imsg_row(s, &x);
 			imsg_push(&m, &nm, &cap, &x);
 		}
-		if (rc != SQLITE_DONE)
+		if (rc != DB_DONE)
 			r = store_fail(st, rc, "expunge");
 	} else {
 		uint32_t *u = uids_sorted(uids, n, &k);
@@ -710,15 +711,16 @@ static int folder_expunge(struct store *st, int64_t folder_id, const uint32_t *u
 		u32_push(out_r, n_r, &ocap, m[i].uid);
 	}
 	if (r == STORE_OK && nm > 0) {
-		sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET used = max(used - ?2, 0), "
-						 "messages = max(messages - ?3, 0) WHERE id = ?1");
+		struct db_stmt *s =
+		    store_stmt(st, "UPDATE mailboxes SET used = max(used - ?2, 0), "
+				   "messages = max(messages - ?3, 0) WHERE id = ?1");
 		if (s == NULL)
 			r = STORE_TEMP;
 		else {
-			sqlite3_bind_int64(s, 1, f.mailbox_id);
-			sqlite3_bind_int64(s, 2, (int64_t)octets);
-			sqlite3_bind_int64(s, 3, (int64_t)nm);
-			if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+			db_bind_int64(s, 1, f.mailbox_id);
+			db_bind_int64(s, 2, (int64_t)octets);
+			db_bind_int64(s, 3, (int64_t)nm);
+			if ((rc = db_step(s)) != DB_DONE)
 				r = store_fail(st, rc, "expunge");
 		}
 	}
@@ -760,7 +762,7 @@ static int copy_one(struct store *st, const struct store_imsg *m, const char *ui
 		    const struct frow *to, int64_t uid, uint64_t modseq, bool move,
 		    const char *keywords)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	if (move) {
 		char pinned[40];
 		snprintf(pinned, sizeof(pinned), STORE_UIDL_FMT, (uint64_t)to->mailbox_id,
@@ -769,33 +771,33 @@ static int copy_one(struct store *st, const struct store_imsg *m, const char *ui
 				   "keywords = ?5, uidl = ?6 WHERE id = ?1");
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 1, m->id);
-		sqlite3_bind_text(s, 6, uidl != NULL ? uidl : pinned, -1, SQLITE_TRANSIENT);
+		db_bind_int64(s, 1, m->id);
+		db_bind_text_copy(s, 6, uidl != NULL ? uidl : pinned, -1);
 	} else {
 		s = store_stmt(st, "UPDATE bodies SET refcount = refcount + 1 WHERE id = ?1");
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 1, m->body_id);
-		int rc = sqlite3_step(s);
-		if (rc != SQLITE_DONE)
+		db_bind_int64(s, 1, m->body_id);
+		int rc = db_step(s);
+		if (rc != DB_DONE)
 			return store_fail(st, rc, "copy");
 		s = store_stmt(st, "INSERT INTO messages (mailbox_id, folder_id, uid, modseq, "
 				   "keywords, body_id, size, received, flags) VALUES (?7, ?2, ?3, "
 				   "?4, ?5, ?8, ?9, ?10, ?11)");
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 7, to->mailbox_id);
-		sqlite3_bind_int64(s, 8, m->body_id);
-		sqlite3_bind_int64(s, 9, (int64_t)m->size);
-		sqlite3_bind_int64(s, 10, m->received);
-		sqlite3_bind_int(s, 11, (int)m->flags);
+		db_bind_int64(s, 7, to->mailbox_id);
+		db_bind_int64(s, 8, m->body_id);
+		db_bind_int64(s, 9, (int64_t)m->size);
+		db_bind_int64(s, 10, m->received);
+		db_bind_int64(s, 11, (int)m->flags);
 	}
-	sqlite3_bind_int64(s, 2, to->id);
-	sqlite3_bind_int64(s, 3, uid);
-	sqlite3_bind_int64(s, 4, (int64_t)modseq);
-	sqlite3_bind_text(s, 5, keywords, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, move ? "move" : "copy");
+	db_bind_int64(s, 2, to->id);
+	db_bind_int64(s, 3, uid);
+	db_bind_int64(s, 4, (int64_t)modseq);
+	db_bind_text(s, 5, keywords, -1);
+	int rc = db_step(s);
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, move ? "move" : "copy");
 }
 
 static int folder_copy(struct store *st, int64_t from_id, int64_t to_id, const uint32_t *uids,
@@ -950,24 +952,24 @@ static int folder_append(struct store *st, int64_t folder_id, const char *body, 
 	if ((r = store_body_insert(st, body, len, true, &body_id)) != STORE_OK ||
 	    (r = store_body_refs(st, body_id, 1)) != STORE_OK)
 		goto out;
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO messages (mailbox_id, folder_id, uid, "
-					 "modseq, keywords, body_id, size, received, flags) "
-					 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	struct db_stmt *s = store_stmt(st, "INSERT INTO messages (mailbox_id, folder_id, uid, "
+					   "modseq, keywords, body_id, size, received, flags) "
+					   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 	if (s == NULL) {
 		r = STORE_TEMP;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, f.mailbox_id);
-	sqlite3_bind_int64(s, 2, folder_id);
-	sqlite3_bind_int64(s, 3, next_uid);
-	sqlite3_bind_int64(s, 4, (int64_t)modseq);
-	sqlite3_bind_text(s, 5, text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 6, body_id);
-	sqlite3_bind_int64(s, 7, (int64_t)len);
-	sqlite3_bind_int64(s, 8, received > 0 ? received : (int64_t)time(NULL));
-	sqlite3_bind_int(s, 9, (int)flags);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE) {
+	db_bind_int64(s, 1, f.mailbox_id);
+	db_bind_int64(s, 2, folder_id);
+	db_bind_int64(s, 3, next_uid);
+	db_bind_int64(s, 4, (int64_t)modseq);
+	db_bind_text(s, 5, text, -1);
+	db_bind_int64(s, 6, body_id);
+	db_bind_int64(s, 7, (int64_t)len);
+	db_bind_int64(s, 8, received > 0 ? received : (int64_t)time(NULL));
+	db_bind_int64(s, 9, (int)flags);
+	int rc = db_step(s);
+	if (rc != DB_DONE) {
 		r = store_fail(st, rc, "append");
 		goto out;
 	}

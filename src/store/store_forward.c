@@ -29,15 +29,15 @@ static bool is_postmaster(const char *address)
 
 static int exists(struct store *st, const char *sql, const char *a, bool *yes_r)
 {
-	sqlite3_stmt *s = store_stmt(st, sql);
+	struct db_stmt *s = store_stmt(st, sql);
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
+	db_bind_text_copy(s, 1, a, -1);
+	int rc = db_step(s);
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "forward target lookup");
-	*yes_r = sqlite3_column_int(s, 0) != 0;
-	sqlite3_reset(s);
+	*yes_r = db_column_int(s, 0) != 0;
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -93,21 +93,21 @@ static int target_check(struct store *st, const char *t, int64_t self, const cha
 /* The mailbox's id and primary address (malloc'd), by its primary address. */
 static int mailbox_get(struct store *st, const char *address, int64_t *id_r, char **own_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT id, address FROM mailboxes WHERE address = "
-					 "lower(?1)");
+	struct db_stmt *s = store_stmt(st, "SELECT id, address FROM mailboxes WHERE address = "
+					   "lower(?1)");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_text_copy(s, 1, address, -1);
+	int rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "mailbox %.200s does not exist", address);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "forward");
-	*id_r = sqlite3_column_int64(s, 0);
-	*own_r = xstrdup((const char *)sqlite3_column_text(s, 1));
-	sqlite3_reset(s);
+	*id_r = db_column_int64(s, 0);
+	*own_r = xstrdup(db_column_text(s, 1));
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -166,19 +166,19 @@ int store_user_set_forward(struct store *st, const char *address, const char *co
 				buf_append_c(&joined, ',');
 			buf_append_str(&joined, norm[i]);
 		}
-		sqlite3_stmt *s = NULL;
+		struct db_stmt *s = NULL;
 		if (r == STORE_OK &&
 		    (s = store_stmt(st, "UPDATE mailboxes SET forward = ?2, keep_copy = CASE WHEN "
 					"?3 >= 0 THEN ?3 WHEN forward IS NULL THEN 1 ELSE "
 					"keep_copy END WHERE id = ?1")) == NULL)
 			r = STORE_TEMP;
 		if (r == STORE_OK) {
-			sqlite3_bind_int64(s, 1, id);
+			db_bind_int64(s, 1, id);
 			/* no target: NULL, forwarding nowhere */
-			sqlite3_bind_text(s, 2, joined.data, (int)joined.len, SQLITE_TRANSIENT);
-			sqlite3_bind_int(s, 3, keep_copy);
-			int rc = sqlite3_step(s);
-			if (rc != SQLITE_DONE)
+			db_bind_text_copy(s, 2, joined.data, (int)joined.len);
+			db_bind_int64(s, 3, keep_copy);
+			int rc = db_step(s);
+			if (rc != DB_DONE)
 				r = store_fail(st, rc, "forward");
 		}
 		if (r == STORE_OK)
@@ -195,16 +195,16 @@ int store_user_set_forward(struct store *st, const char *address, const char *co
 
 int store_user_set_keep_copy(struct store *st, const char *address, bool keep_copy)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET keep_copy = ?2 WHERE address = "
-					 "lower(?1) AND forward IS NOT NULL");
+	struct db_stmt *s = store_stmt(st, "UPDATE mailboxes SET keep_copy = ?2 WHERE address = "
+					   "lower(?1) AND forward IS NOT NULL");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(s, 2, keep_copy);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
+	db_bind_text_copy(s, 1, address, -1);
+	db_bind_int64(s, 2, keep_copy);
+	int rc = db_step(s);
+	if (rc != DB_DONE)
 		return store_fail(st, rc, "keep copy");
-	if (sqlite3_changes(st->db) > 0)
+	if (db_changes(st) > 0)
 		return STORE_OK;
 	int64_t id;
 	char *own = NULL;

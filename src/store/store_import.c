@@ -128,22 +128,22 @@ static uint64_t generated_uid(const char *u, int64_t mailbox_id)
 
 static int next_uid_of(struct store *st, int64_t mailbox_id, int64_t *next_uid_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT next_uid FROM mailboxes WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT next_uid FROM mailboxes WHERE id = ?1");
 	int rc;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_int64(s, 1, mailbox_id);
+	rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "mailbox %" PRId64 " does not exist",
 			 mailbox_id);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "import");
-	*next_uid_r = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	*next_uid_r = db_column_int64(s, 0);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -155,18 +155,18 @@ static int load_uidls(struct store *st, int64_t mailbox_id, struct uidl_set *set
 
 	if (r != STORE_OK)
 		return r;
-	sqlite3_stmt *s = store_stmt(st, "SELECT uid, uidl FROM messages WHERE mailbox_id = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT uid, uidl FROM messages WHERE mailbox_id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *u = sqlite3_column_text(s, 1);
+	db_bind_int64(s, 1, mailbox_id);
+	while ((rc = db_step(s)) == DB_ROW) {
+		const char *u = db_column_text(s, 1);
 		char *v = u != NULL ? xstrdup((const char *)u)
 				    : xasprintf(STORE_UIDL_FMT, (uint64_t)mailbox_id,
-						(uint64_t)sqlite3_column_int64(s, 0));
+						(uint64_t)db_column_int64(s, 0));
 		set_put(set, v, true);
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return store_fail(st, rc, "import");
 	return STORE_OK;
 }
@@ -189,16 +189,16 @@ void store_import_cache_free(struct store *st)
 
 static int data_version(struct store *st, int64_t *v_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "PRAGMA data_version");
+	struct db_stmt *s = store_stmt(st, st->ops->sql_data_version);
 	int rc;
 
 	*v_r = 0;
 	if (s == NULL)
 		return STORE_TEMP;
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+	if ((rc = db_step(s)) != DB_ROW)
 		return store_fail(st, rc, "import");
-	*v_r = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	*v_r = db_column_int64(s, 0);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -246,27 +246,27 @@ static int add_one(struct store *st, int64_t mailbox_id, int64_t folder_id, uint
 		free(keywords);
 		return r;
 	}
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO messages (mailbox_id, uid, body_id, size, "
-					 "uidl, received, folder_id, modseq, flags, keywords) "
-					 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+	struct db_stmt *s = store_stmt(st, "INSERT INTO messages (mailbox_id, uid, body_id, size, "
+					   "uidl, received, folder_id, modseq, flags, keywords) "
+					   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
 	if (s == NULL) {
 		free(keywords);
 		return STORE_TEMP;
 	}
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_int64(s, 2, uid);
-	sqlite3_bind_int64(s, 3, body_id);
-	sqlite3_bind_int64(s, 4, (int64_t)m->len);
+	db_bind_int64(s, 1, mailbox_id);
+	db_bind_int64(s, 2, uid);
+	db_bind_int64(s, 3, body_id);
+	db_bind_int64(s, 4, (int64_t)m->len);
 	if (m->uidl != NULL)
-		sqlite3_bind_text(s, 5, m->uidl, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 6, m->received > 0 ? m->received : now);
-	sqlite3_bind_int64(s, 7, folder_id);
-	sqlite3_bind_int64(s, 8, (int64_t)modseq);
-	sqlite3_bind_int(s, 9, (int)(m->flags & STORE_FLAGS_ALL));
-	sqlite3_bind_text(s, 10, keywords, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(s);
+		db_bind_text(s, 5, m->uidl, -1);
+	db_bind_int64(s, 6, m->received > 0 ? m->received : now);
+	db_bind_int64(s, 7, folder_id);
+	db_bind_int64(s, 8, (int64_t)modseq);
+	db_bind_int64(s, 9, (int)(m->flags & STORE_FLAGS_ALL));
+	db_bind_text_copy(s, 10, keywords, -1);
+	rc = db_step(s);
 	free(keywords);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return store_fail(st, rc, "import");
 	return STORE_OK;
 }
@@ -292,23 +292,24 @@ static int folder_of(struct store *st, int64_t mailbox_id, int64_t inbox, uint64
 		}
 	uint64_t modseq = inbox_modseq;
 	if (id != inbox) {
-		sqlite3_stmt *s = store_stmt(st, "SELECT highestmodseq FROM folders WHERE id = ?1 "
-						 "AND mailbox_id = ?2");
+		struct db_stmt *s =
+		    store_stmt(st, "SELECT highestmodseq FROM folders WHERE id = ?1 "
+				   "AND mailbox_id = ?2");
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_int64(s, 2, mailbox_id);
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_DONE) {
+		db_bind_int64(s, 1, id);
+		db_bind_int64(s, 2, mailbox_id);
+		int rc = db_step(s);
+		if (rc == DB_DONE) {
 			snprintf(st->err, sizeof(st->err),
 				 "folder %" PRId64 " is no folder of mailbox %" PRId64, id,
 				 mailbox_id);
 			return STORE_INVALID;
 		}
-		if (rc != SQLITE_ROW)
+		if (rc != DB_ROW)
 			return store_fail(st, rc, "import");
-		modseq = (uint64_t)sqlite3_column_int64(s, 0);
-		sqlite3_reset(s);
+		modseq = (uint64_t)db_column_int64(s, 0);
+		db_reset(s);
 	}
 	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
 	(*v)[*n] = (struct import_folder){.id = id, .modseq = modseq + 1}; /* one for the batch */
@@ -376,17 +377,17 @@ static int import(struct store *st, int64_t mailbox_id, const struct store_impor
 		    (r = store_folder_added(st, folders[i].id, folders[i].last_uid,
 					    folders[i].modseq)) != STORE_OK)
 			goto fail;
-	sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET next_uid = ?2, used = used + ?3, "
-					 "messages = messages + ?4 WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "UPDATE mailboxes SET next_uid = ?2, used = used + ?3, "
+					   "messages = messages + ?4 WHERE id = ?1");
 	if (s == NULL) {
 		r = STORE_TEMP;
 		goto fail;
 	}
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	sqlite3_bind_int64(s, 2, next_uid);
-	sqlite3_bind_int64(s, 3, used);
-	sqlite3_bind_int64(s, 4, added);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+	db_bind_int64(s, 1, mailbox_id);
+	db_bind_int64(s, 2, next_uid);
+	db_bind_int64(s, 3, used);
+	db_bind_int64(s, 4, added);
+	if ((rc = db_step(s)) != DB_DONE) {
 		r = store_fail(st, rc, "import");
 		goto fail;
 	}

@@ -30,10 +30,10 @@ const char *store_limit_name(enum store_limit l)
 	return (unsigned)l < STORE_LIMIT_COUNT ? limit_names[l] : NULL;
 }
 
-void store_limits_row(sqlite3_stmt *s, int first, struct store_limits *r)
+void store_limits_row(struct db_stmt *s, int first, struct store_limits *r)
 {
 	for (int i = 0; i < STORE_LIMIT_COUNT; i++)
-		r->v[i] = sqlite3_column_int64(s, first + i);
+		r->v[i] = db_column_int64(s, first + i);
 }
 
 /* One literal statement per column: the statement cache keys on the
@@ -49,21 +49,21 @@ static bool moves_notice(enum store_limit l)
 	return l == STORE_LIMIT_QUOTA_WARN || l == STORE_LIMIT_QUOTA;
 }
 
-static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+static int step_done(struct store *st, struct db_stmt *s, const char *what)
 {
 	if (s == NULL)
 		return STORE_TEMP;
-	int rc = sqlite3_step(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, what);
+	int rc = db_step(s);
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, what);
 }
 
 /* One row's value: `sql` is one of the *_set_sql literals. */
 static int set_value(struct store *st, const char *sql, int64_t id, int64_t v)
 {
-	sqlite3_stmt *s = store_stmt(st, sql);
+	struct db_stmt *s = store_stmt(st, sql);
 	if (s != NULL) {
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_int64(s, 2, v);
+		db_bind_int64(s, 1, id);
+		db_bind_int64(s, 2, v);
 	}
 	return step_done(st, s, "set limit");
 }
@@ -88,31 +88,31 @@ static bool value_ok(struct store *st, enum store_limit l, int64_t v, bool inher
 static int user_limits(struct store *st, const char *address, int64_t *id_r,
 		       struct store_limits *own, struct store_limits *eff)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT m.id" STORE_LIMITS_OWN STORE_LIMITS_EFFECTIVE
-					 " FROM mailboxes m WHERE m.address = lower(?1)");
+	struct db_stmt *s = store_stmt(st, "SELECT m.id" STORE_LIMITS_OWN STORE_LIMITS_EFFECTIVE
+					   " FROM mailboxes m WHERE m.address = lower(?1)");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, address, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_text_copy(s, 1, address, -1);
+	int rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "mailbox %.200s does not exist", address);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "user limits");
-	*id_r = sqlite3_column_int64(s, 0);
+	*id_r = db_column_int64(s, 0);
 	store_limits_row(s, 1, own);
 	store_limits_row(s, 1 + STORE_LIMIT_COUNT, eff);
-	sqlite3_reset(s);
+	db_reset(s);
 	return STORE_OK;
 }
 
 static int forget_notice(struct store *st, int64_t mailbox_id)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_stmt(st, "DELETE FROM once WHERE key = '" STORE_ONCE_QUOTA_WARN "' || ?1");
 	if (s != NULL)
-		sqlite3_bind_int64(s, 1, mailbox_id);
+		db_bind_int64(s, 1, mailbox_id);
 	return step_done(st, s, "quota notice");
 }
 
@@ -154,34 +154,34 @@ static int domain_limits(struct store *st, const char *domain, int64_t *id_r,
 		return STORE_INVALID;
 	}
 #define DOMAIN_COLUMN_(col) ", d." col
-	sqlite3_stmt *s = store_stmt(st, "SELECT d.id, t.name" STORE_LIMIT_COLUMNS(
-					     DOMAIN_COLUMN_) " FROM domains d LEFT JOIN domains t "
-							     "ON t.id = d.alias_of WHERE d.name "
-							     "= ?1");
+	struct db_stmt *s =
+	    store_stmt(st, "SELECT d.id, t.name" STORE_LIMIT_COLUMNS(
+			       DOMAIN_COLUMN_) " FROM domains d LEFT JOIN domains t "
+					       "ON t.id = d.alias_of WHERE d.name "
+					       "= ?1");
 #undef DOMAIN_COLUMN_
 	int r = STORE_TEMP;
 	if (s == NULL)
 		goto out;
-	sqlite3_bind_text(s, 1, d, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_text(s, 1, d, -1);
+	int rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "domain %.200s does not exist", d);
 		r = STORE_NOTFOUND;
-	} else if (rc != SQLITE_ROW) {
+	} else if (rc != DB_ROW) {
 		r = store_fail(st, rc, "domain limits");
-	} else if (sqlite3_column_type(s, 1) != SQLITE_NULL) {
+	} else if (!db_column_null(s, 1)) {
 		snprintf(st->err, sizeof(st->err),
 			 "domain %.200s is an alias of %.200s: its mailboxes have the defaults of "
 			 "%.200s",
-			 d, (const char *)sqlite3_column_text(s, 1),
-			 (const char *)sqlite3_column_text(s, 1));
+			 d, db_column_text(s, 1), db_column_text(s, 1));
 		r = STORE_INVALID;
 	} else {
-		*id_r = sqlite3_column_int64(s, 0);
+		*id_r = db_column_int64(s, 0);
 		store_limits_row(s, 2, r_r);
 		r = STORE_OK;
 	}
-	sqlite3_reset(s);
+	db_reset(s);
 out:
 	free(d);
 	return r;
@@ -211,7 +211,7 @@ int store_domain_set_limit(struct store *st, const char *domain, enum store_limi
 		goto fail;
 	if (moves_notice(l) && old.v[l] != v) {
 		/* the mailboxes that work with the domain's level */
-		sqlite3_stmt *s = store_stmt(
+		struct db_stmt *s = store_stmt(
 		    st, l == STORE_LIMIT_QUOTA_WARN
 			    ? "DELETE FROM once WHERE key IN (SELECT '" STORE_ONCE_QUOTA_WARN
 			      "' || id FROM mailboxes WHERE domain_id = ?1 AND "
@@ -219,7 +219,7 @@ int store_domain_set_limit(struct store *st, const char *domain, enum store_limi
 			    : "DELETE FROM once WHERE key IN (SELECT '" STORE_ONCE_QUOTA_WARN
 			      "' || id FROM mailboxes WHERE domain_id = ?1 AND quota < 0)");
 		if (s != NULL)
-			sqlite3_bind_int64(s, 1, id);
+			db_bind_int64(s, 1, id);
 		if ((r = step_done(st, s, "quota notice")) != STORE_OK)
 			goto fail;
 	}
@@ -231,30 +231,31 @@ fail:
 
 int store_quota_warn_recheck(struct store *st, int64_t mailbox_id)
 {
-	sqlite3_stmt *s = store_stmt(
+	struct db_stmt *s = store_stmt(
 	    st,
 	    "DELETE FROM once WHERE key = '" STORE_ONCE_QUOTA_WARN "' || ?1 AND EXISTS (SELECT "
 	    "1 FROM mailboxes m WHERE m.id = ?1 AND m.used < " STORE_EFFECTIVE("quota_warn") ")");
 	if (s != NULL)
-		sqlite3_bind_int64(s, 1, mailbox_id);
+		db_bind_int64(s, 1, mailbox_id);
 	return step_done(st, s, "quota notice");
 }
 
 int store_sent_count(struct store *st, int64_t mailbox_id, int64_t since, uint64_t *messages_r,
 		     uint64_t *recipients_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT count(*), coalesce(sum(recipients), 0) FROM sent "
-					 "WHERE mailbox_id = ?1 AND at >= ?2");
+	struct db_stmt *s =
+	    store_stmt(st, "SELECT count(*), coalesce(sum(recipients), 0) FROM sent "
+			   "WHERE mailbox_id = ?1 AND at >= ?2");
 	int r = STORE_TEMP;
 
 	*messages_r = *recipients_r = 0;
 	if (s != NULL) {
-		sqlite3_bind_int64(s, 1, mailbox_id);
-		sqlite3_bind_int64(s, 2, since);
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			*messages_r = (uint64_t)sqlite3_column_int64(s, 0);
-			*recipients_r = (uint64_t)sqlite3_column_int64(s, 1);
+		db_bind_int64(s, 1, mailbox_id);
+		db_bind_int64(s, 2, since);
+		int rc = db_step(s);
+		if (rc == DB_ROW) {
+			*messages_r = (uint64_t)db_column_int64(s, 0);
+			*recipients_r = (uint64_t)db_column_int64(s, 1);
 			r = STORE_OK;
 		} else {
 			r = store_fail(st, rc, "sent count");

@@ -45,12 +45,12 @@ int store_list_senders_parse(const char *s, enum store_list_senders *r)
 	return -1;
 }
 
-static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+static int step_done(struct store *st, struct db_stmt *s, const char *what)
 {
 	if (s == NULL)
 		return STORE_TEMP;
-	int rc = sqlite3_step(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, what);
+	int rc = db_step(s);
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, what);
 }
 
 /* A member or owner as the store keeps it: the built-in postmaster's bare
@@ -72,16 +72,16 @@ static char *norm_list(struct store *st, const char *address)
 
 int store_list_holds(struct store *st, const char *a, bool *held_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM lists WHERE address = ?1 "
-					 "OR '" BOUNCE_PREFIX "' || address = ?1)");
+	struct db_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM lists WHERE address = ?1 "
+					   "OR '" BOUNCE_PREFIX "' || address = ?1)");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
+	db_bind_text(s, 1, a, -1);
+	int rc = db_step(s);
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "list lookup");
-	*held_r = sqlite3_column_int(s, 0) != 0;
-	sqlite3_reset(s);
+	*held_r = db_column_int(s, 0) != 0;
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -97,16 +97,16 @@ static int address_taken(struct store *st, const char *a, bool *taken_r)
    so), -1 on error. */
 static int64_t list_id(struct store *st, const char *a)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM lists WHERE address = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT id FROM lists WHERE address = ?1");
 	if (s == NULL)
 		return -1;
-	sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
+	db_bind_text(s, 1, a, -1);
+	int rc = db_step(s);
+	int64_t id = rc == DB_ROW ? db_column_int64(s, 0) : 0;
+	db_reset(s);
+	if (rc == DB_DONE)
 		snprintf(st->err, sizeof(st->err), "no list %.200s (list list shows them)", a);
-	else if (rc != SQLITE_ROW) {
+	else if (rc != DB_ROW) {
 		store_fail(st, rc, "list lookup");
 		return -1;
 	}
@@ -237,17 +237,17 @@ static int list_write(struct store *st, const char *address, enum store_list_sen
 		r = id == 0 ? STORE_NOTFOUND : STORE_TEMP;
 	if (r != STORE_OK || (r = owner_check(st, a, owner, &o)) != STORE_OK)
 		goto fail;
-	sqlite3_stmt *s = store_stmt(st, add ? "INSERT INTO lists (address, domain_id, senders, "
-					       "owner, created) VALUES (?1, ?2, ?3, ?4, ?5)"
-					     : "UPDATE lists SET senders = ?3, owner = ?4 WHERE "
-					       "id = ?6");
+	struct db_stmt *s = store_stmt(st, add ? "INSERT INTO lists (address, domain_id, senders, "
+						 "owner, created) VALUES (?1, ?2, ?3, ?4, ?5)"
+					       : "UPDATE lists SET senders = ?3, owner = ?4 WHERE "
+						 "id = ?6");
 	if (s != NULL) {
-		sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, dom);
-		sqlite3_bind_int(s, 3, (int)senders);
-		sqlite3_bind_text(s, 4, o, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, (int64_t)time(NULL));
-		sqlite3_bind_int64(s, 6, id);
+		db_bind_text(s, 1, a, -1);
+		db_bind_int64(s, 2, dom);
+		db_bind_int64(s, 3, (int)senders);
+		db_bind_text(s, 4, o, -1);
+		db_bind_int64(s, 5, (int64_t)time(NULL));
+		db_bind_int64(s, 6, id);
 	}
 	if ((r = step_done(st, s, add ? "list add" : "list set")) != STORE_OK)
 		goto fail;
@@ -302,9 +302,9 @@ int store_list_remove(struct store *st, const char *address)
 	    "DELETE FROM lists WHERE id = ?1",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
-		sqlite3_stmt *s = store_stmt(st, steps[i]);
+		struct db_stmt *s = store_stmt(st, steps[i]);
 		if (s != NULL)
-			sqlite3_bind_int64(s, 1, id);
+			db_bind_int64(s, 1, id);
 		if ((r = step_done(st, s, "list remove")) != STORE_OK) {
 			store_rollback(st);
 			free(a);
@@ -359,7 +359,7 @@ static int entry_change(struct store *st, const struct entries *t, const char *l
 		r = id == 0 ? STORE_NOTFOUND : STORE_TEMP;
 		goto fail;
 	}
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	if (add) {
 		/* a list may name itself: delivery gives each member one copy */
 		if (t->members && strcmp(e, a) != 0 &&
@@ -369,13 +369,13 @@ static int entry_change(struct store *st, const struct entries *t, const char *l
 			r = STORE_TEMP;
 			goto fail;
 		}
-		sqlite3_bind_int64(s, 1, id);
-		int rc = sqlite3_step(s);
-		if (rc != SQLITE_ROW) {
+		db_bind_int64(s, 1, id);
+		int rc = db_step(s);
+		if (rc != DB_ROW) {
 			r = store_fail(st, rc, "list count");
 			goto fail;
 		}
-		if (sqlite3_column_int64(s, 0) >= LIST_ENTRIES_MAX) {
+		if (db_column_int64(s, 0) >= LIST_ENTRIES_MAX) {
 			snprintf(st->err, sizeof(st->err),
 				 "list %.200s has %d %ss already, the most a list can have; nest "
 				 "lists as members instead",
@@ -383,11 +383,11 @@ static int entry_change(struct store *st, const struct entries *t, const char *l
 			r = STORE_INVALID;
 			goto fail;
 		}
-		sqlite3_reset(s);
+		db_reset(s);
 	}
 	if ((s = store_stmt(st, add ? t->insert : t->delete)) != NULL) {
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_text(s, 2, e, -1, SQLITE_STATIC);
+		db_bind_int64(s, 1, id);
+		db_bind_text(s, 2, e, -1);
 	}
 	if ((r = step_done(st, s, add ? "list add entry" : "list remove entry")) != STORE_OK) {
 		if (r == STORE_EXISTS)
@@ -395,7 +395,7 @@ static int entry_change(struct store *st, const struct entries *t, const char *l
 				 e, t->role, a);
 		goto fail;
 	}
-	if (!add && sqlite3_changes(st->db) == 0) {
+	if (!add && db_changes(st) == 0) {
 		snprintf(st->err, sizeof(st->err),
 			 "%.200s is no %s of list %.200s (list show %.200s lists them)", e, t->role,
 			 a, a);
@@ -437,35 +437,36 @@ int store_list_sender_remove(struct store *st, const char *list, const char *sen
 /* The rows of one statement's first column, bound to the list id. */
 static int list_column(struct store *st, const char *sql, int64_t id, char ***v_r, size_t *n_r)
 {
-	sqlite3_stmt *s = store_stmt(st, sql);
+	struct db_stmt *s = store_stmt(st, sql);
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, id);
+	while ((rc = db_step(s)) == DB_ROW) {
 		*v_r = xrealloc(*v_r, (*n_r + 1) * sizeof(char *));
-		(*v_r)[(*n_r)++] = xstrdup((const char *)sqlite3_column_text(s, 0));
+		(*v_r)[(*n_r)++] = xstrdup(db_column_text(s, 0));
 	}
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "list read");
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, "list read");
 }
 
 static int list_load(struct store *st, int64_t id, struct store_list *l)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT address, senders, owner FROM lists WHERE id = ?1");
+	struct db_stmt *s =
+	    store_stmt(st, "SELECT address, senders, owner FROM lists WHERE id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	db_bind_int64(s, 1, id);
+	int rc = db_step(s);
+	if (rc == DB_DONE)
 		return STORE_NOTFOUND; /* removed meanwhile */
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "list read");
-	const unsigned char *owner = sqlite3_column_text(s, 2);
+	const char *owner = db_column_text(s, 2);
 	l->id = id;
-	l->address = xstrdup((const char *)sqlite3_column_text(s, 0));
-	l->senders = (enum store_list_senders)sqlite3_column_int(s, 1);
+	l->address = xstrdup(db_column_text(s, 0));
+	l->senders = (enum store_list_senders)db_column_int(s, 1);
 	l->owner = owner != NULL ? xstrdup((const char *)owner) : NULL;
-	sqlite3_reset(s);
+	db_reset(s);
 	int r =
 	    list_column(st, "SELECT member FROM list_members WHERE list_id = ?1 ORDER BY member",
 			id, &l->members, &l->n_members);
@@ -504,17 +505,17 @@ int store_list_get(struct store *st, const char *address, struct store_list *l_r
 int store_list_list(struct store *st, store_list_cb *cb, void *ctx)
 {
 	/* the ids first: the callback runs with no statement open */
-	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM lists ORDER BY address");
+	struct db_stmt *s = store_stmt(st, "SELECT id FROM lists ORDER BY address");
 	int64_t *ids = NULL;
 	size_t n = 0;
 	int rc, r;
 	if (s == NULL)
 		return STORE_TEMP;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = db_step(s)) == DB_ROW) {
 		ids = xrealloc(ids, (n + 1) * sizeof(int64_t));
-		ids[n++] = sqlite3_column_int64(s, 0);
+		ids[n++] = db_column_int64(s, 0);
 	}
-	r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "list list");
+	r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "list list");
 	for (size_t i = 0; i < n && r == STORE_OK; i++) {
 		struct store_list l = {0};
 		r = list_load(st, ids[i], &l);

@@ -42,8 +42,8 @@ static bool uidl_valid(const char *u)
 
 int store_body_insert(struct store *st, const char *body, size_t len, bool with_tree, int64_t *id_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO bodies (refcount, size, data, mime) VALUES "
-					 "(0, ?1, ?2, ?3)");
+	struct db_stmt *s = store_stmt(st, "INSERT INTO bodies (refcount, size, data, mime) VALUES "
+					   "(0, ?1, ?2, ?3) RETURNING id");
 	struct buf tree = {0};
 	int rc;
 
@@ -55,31 +55,27 @@ int store_body_insert(struct store *st, const char *body, size_t len, bool with_
 		mime_tree_serialize(t, &tree);
 		mime_tree_free(&t);
 	}
-	sqlite3_bind_int64(s, 1, (int64_t)len);
-	sqlite3_bind_blob64(s, 2, body != NULL ? body : "", len, SQLITE_STATIC);
+	db_bind_int64(s, 1, (int64_t)len);
+	db_bind_blob(s, 2, body != NULL ? body : "", len);
 	if (with_tree)
-		sqlite3_bind_blob64(s, 3, tree.data, tree.len, SQLITE_STATIC);
+		db_bind_blob(s, 3, tree.data, tree.len);
 	else
-		sqlite3_bind_null(s, 3);
-	rc = sqlite3_step(s);
-	sqlite3_clear_bindings(s);
+		db_bind_null(s, 3);
+	rc = store_insert_id(st, s, "body insert", id_r);
 	buf_free(&tree);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, rc, "body insert");
-	*id_r = sqlite3_last_insert_rowid(st->db);
-	return STORE_OK;
+	return rc;
 }
 
 int store_body_refs(struct store *st, int64_t body_id, int64_t refs)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE bodies SET refcount = ?2 WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "UPDATE bodies SET refcount = ?2 WHERE id = ?1");
 	int rc;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, body_id);
-	sqlite3_bind_int64(s, 2, refs);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_int64(s, 1, body_id);
+	db_bind_int64(s, 2, refs);
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "body refcount");
 	return STORE_OK;
 }
@@ -124,7 +120,7 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 		       size_t len, const char *uidl, bool ignore_quota, int *results,
 		       size_t *accepted_r)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 	int64_t now = (int64_t)time(NULL);
 
@@ -137,21 +133,21 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 				     "AND f.name = 'INBOX' WHERE m.id = ?1");
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_DONE) {
+		db_bind_int64(s, 1, mailbox_ids[i]);
+		rc = db_step(s);
+		if (rc == DB_DONE) {
 			results[i] = STORE_NOTFOUND;
 			continue;
 		}
-		if (rc != SQLITE_ROW)
+		if (rc != DB_ROW)
 			return store_fail(st, rc, "deliver");
-		uint64_t quota = (uint64_t)sqlite3_column_int64(s, 0);
-		uint64_t used = (uint64_t)sqlite3_column_int64(s, 1);
-		int64_t uid = sqlite3_column_int64(s, 2);
-		bool inbox = sqlite3_column_type(s, 3) != SQLITE_NULL;
-		int64_t folder_id = sqlite3_column_int64(s, 3);
-		uint64_t modseq = (uint64_t)sqlite3_column_int64(s, 4) + 1; /* S9 */
-		sqlite3_reset(s);
+		uint64_t quota = (uint64_t)db_column_int64(s, 0);
+		uint64_t used = (uint64_t)db_column_int64(s, 1);
+		int64_t uid = db_column_int64(s, 2);
+		bool inbox = !db_column_null(s, 3);
+		int64_t folder_id = db_column_int64(s, 3);
+		uint64_t modseq = (uint64_t)db_column_int64(s, 4) + 1; /* S9 */
+		db_reset(s);
 		if (!inbox) {
 			snprintf(st->err, sizeof(st->err),
 				 "mailbox %" PRId64 " has no INBOX folder (mailroom verify)",
@@ -177,16 +173,16 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 			       "?8)");
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
-		sqlite3_bind_int64(s, 2, uid);
-		sqlite3_bind_int64(s, 3, body_id);
-		sqlite3_bind_int64(s, 4, (int64_t)len);
+		db_bind_int64(s, 1, mailbox_ids[i]);
+		db_bind_int64(s, 2, uid);
+		db_bind_int64(s, 3, body_id);
+		db_bind_int64(s, 4, (int64_t)len);
 		if (uidl != NULL)
-			sqlite3_bind_text(s, 5, uidl, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 6, now);
-		sqlite3_bind_int64(s, 7, folder_id);
-		sqlite3_bind_int64(s, 8, (int64_t)modseq);
-		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+			db_bind_text(s, 5, uidl, -1);
+		db_bind_int64(s, 6, now);
+		db_bind_int64(s, 7, folder_id);
+		db_bind_int64(s, 8, (int64_t)modseq);
+		if ((rc = db_step(s)) != DB_DONE)
 			return store_fail(st, rc, "deliver");
 		int r = store_folder_added(st, folder_id, uid, modseq);
 		if (r != STORE_OK)
@@ -195,9 +191,9 @@ int store_message_rows(struct store *st, int64_t body_id, const int64_t *mailbox
 				   "?2, messages = messages + 1 WHERE id = ?1");
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
-		sqlite3_bind_int64(s, 2, (int64_t)len);
-		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		db_bind_int64(s, 1, mailbox_ids[i]);
+		db_bind_int64(s, 2, (int64_t)len);
+		if ((rc = db_step(s)) != DB_DONE)
 			return store_fail(st, rc, "deliver");
 		results[i] = STORE_OK;
 		(*accepted_r)++;
@@ -222,18 +218,18 @@ static int deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const
 		return r;
 	for (size_t i = 0; uidl != NULL && i < n; i++) {
 		/* S3: unique in the mailbox (RFC 1939 §7) */
-		sqlite3_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM messages WHERE "
-						 "mailbox_id = ?1 AND uidl = ?2)");
+		struct db_stmt *s = store_stmt(st, "SELECT EXISTS (SELECT 1 FROM messages WHERE "
+						   "mailbox_id = ?1 AND uidl = ?2)");
 		if (s == NULL) {
 			store_rollback(st);
 			return STORE_TEMP;
 		}
-		sqlite3_bind_int64(s, 1, mailbox_ids[i]);
-		sqlite3_bind_text(s, 2, uidl, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(s);
-		bool dup = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW) {
+		db_bind_int64(s, 1, mailbox_ids[i]);
+		db_bind_text(s, 2, uidl, -1);
+		int rc = db_step(s);
+		bool dup = rc == DB_ROW && db_column_int(s, 0) != 0;
+		db_reset(s);
+		if (rc != DB_ROW) {
 			r = store_fail(st, rc, "uidl check");
 			store_rollback(st);
 			return r;
@@ -281,9 +277,9 @@ int store_deliver(struct store *st, const int64_t *mailbox_ids, size_t n, const 
 int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **msgs_r, size_t *n_r)
 {
 	/* INBOX alone (S8: the UIDs, so the UIDLs, it always had) */
-	sqlite3_stmt *s = store_stmt(st, "SELECT id, uid, size, uidl, received FROM messages "
-					 "WHERE folder_id = (SELECT id FROM folders WHERE "
-					 "mailbox_id = ?1 AND name = 'INBOX') ORDER BY uid");
+	struct db_stmt *s = store_stmt(st, "SELECT id, uid, size, uidl, received FROM messages "
+					   "WHERE folder_id = (SELECT id FROM folders WHERE "
+					   "mailbox_id = ?1 AND name = 'INBOX') ORDER BY uid");
 	struct store_msg *msgs = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -292,25 +288,25 @@ int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **
 	*n_r = 0;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, mailbox_id);
+	while ((rc = db_step(s)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			msgs = xrealloc(msgs, cap * sizeof(*msgs));
 		}
 		struct store_msg *m = &msgs[n++];
-		m->id = sqlite3_column_int64(s, 0);
-		m->uid = (uint64_t)sqlite3_column_int64(s, 1);
-		m->size = (uint64_t)sqlite3_column_int64(s, 2);
-		m->received = sqlite3_column_int64(s, 4);
-		const unsigned char *u = sqlite3_column_text(s, 3);
+		m->id = db_column_int64(s, 0);
+		m->uid = (uint64_t)db_column_int64(s, 1);
+		m->size = (uint64_t)db_column_int64(s, 2);
+		m->received = db_column_int64(s, 4);
+		const char *u = db_column_text(s, 3);
 		if (u != NULL)
 			snprintf(m->uidl, sizeof(m->uidl), "%s", (const char *)u);
 		else
 			snprintf(m->uidl, sizeof(m->uidl), STORE_UIDL_FMT, (uint64_t)mailbox_id,
 				 m->uid);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		int r = store_fail(st, rc, "mailbox load");
 		free(msgs);
 		store_idle(st);
@@ -323,18 +319,18 @@ int store_mailbox_load(struct store *st, int64_t mailbox_id, struct store_msg **
 
 int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, struct buf *out)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT b.data FROM messages m JOIN bodies b ON b.id = "
-					 "m.body_id WHERE m.id = ?1 AND m.mailbox_id = ?2");
+	struct db_stmt *s = store_stmt(st, "SELECT b.data FROM messages m JOIN bodies b ON b.id = "
+					   "m.body_id WHERE m.id = ?1 AND m.mailbox_id = ?2");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, msg_id);
-	sqlite3_bind_int64(s, 2, mailbox_id);
-	int rc = sqlite3_step(s), r = STORE_OK;
-	if (rc == SQLITE_ROW) {
-		const void *p = sqlite3_column_blob(s, 0);
-		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+	db_bind_int64(s, 1, msg_id);
+	db_bind_int64(s, 2, mailbox_id);
+	int rc = db_step(s), r = STORE_OK;
+	if (rc == DB_ROW) {
+		const void *p = db_column_blob(s, 0);
+		size_t n = (size_t)db_column_bytes(s, 0);
 		buf_append(out, p, n);
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "message %" PRId64 " is gone", msg_id);
 		r = STORE_NOTFOUND;
 	} else {
@@ -344,31 +340,27 @@ int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, str
 	return r;
 }
 
-/* SQLite clamps it to SQLITE_MAX_MMAP_SIZE (0x7fff0000 on Linux). */
-#define STORE_BODY_MMAP_ON "PRAGMA mmap_size=2147418112"
-#define STORE_BODY_MMAP_MIN (8 * 1024 * 1024)
-
 /* The body row of a message in a mailbox; leaves the statement on its row
    (the read transaction open) for the caller, who must call store_idle(). */
 static int body_of(struct store *st, int64_t mailbox_id, int64_t msg_id, int64_t *body_id_r,
 		   uint64_t *size_r)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_stmt(st, "SELECT m.body_id, b.size FROM messages m JOIN bodies b "
 			   "ON b.id = m.body_id WHERE m.id = ?1 AND m.mailbox_id = ?2");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, msg_id);
-	sqlite3_bind_int64(s, 2, mailbox_id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	db_bind_int64(s, 1, msg_id);
+	db_bind_int64(s, 2, mailbox_id);
+	int rc = db_step(s);
+	if (rc == DB_DONE) {
 		snprintf(st->err, sizeof(st->err), "message %" PRId64 " is gone", msg_id);
 		return STORE_NOTFOUND;
 	}
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "body open");
-	*body_id_r = sqlite3_column_int64(s, 0);
-	*size_r = (uint64_t)sqlite3_column_int64(s, 1);
+	*body_id_r = db_column_int64(s, 0);
+	*size_r = (uint64_t)db_column_int64(s, 1);
 	return STORE_OK;
 }
 
@@ -390,28 +382,9 @@ int store_body_read(struct store *st, struct store_body_reader *r, uint64_t off,
 {
 	int64_t body_id;
 	uint64_t size;
-	sqlite3_blob *blob = NULL;
-	int rc;
 
 	*n_r = 0;
-	/* SQLite walks a blob's overflow chain from its start on every open, so
-	   a piece costs about off/page_size page lookups. Mapped pages make each
-	   lookup a memory read instead of a pread() (a 50 MiB body in 60 KiB
-	   pieces: 0.8 s of CPU instead of 4 s). The mapping lives only for this
-	   read, so the handle's other work and the process's RSS are as before.
-	   XXX an I/O error on a mapped page is SIGBUS, not SQLITE_IOERR (SQLite,
-	   "Memory-Mapped I/O"); nothing truncates the database while the server
-	   runs (no VACUUM). Best effort: without the pragma the read still works.
-	   Only for bodies past STORE_BODY_MMAP_MIN: for a smaller one the chain
-	   is a few hundred pages, mostly in SQLite's page cache, and mapping the
-	   file then unmapping it again cost more than the reads (page faults,
-	   and an unmap that interrupts every core to flush its TLB): a fifth of
-	   the server's CPU in a POP3 load of 4 KiB messages, and RETR of 1 MiB
-	   messages went from 640 to 820 MiB/s at 8 clients without it. */
-	bool mapped = r->size >= STORE_BODY_MMAP_MIN;
-	if (mapped)
-		(void)sqlite3_exec(st->db, STORE_BODY_MMAP_ON, NULL, NULL, NULL);
-	/* the row stays current while the blob is read: one snapshot for both */
+	/* the row stays current while the body is read: one snapshot for both */
 	int ret = body_of(st, r->mailbox_id, r->msg_id, &body_id, &size);
 	if (ret == STORE_OK && r->body_id == 0) { /* the first read opens it */
 		r->body_id = body_id;
@@ -421,37 +394,14 @@ int store_body_read(struct store *st, struct store_body_reader *r, uint64_t off,
 			 r->msg_id);
 		ret = STORE_NOTFOUND;
 	}
-	if (ret != STORE_OK || off >= size || len == 0)
-		goto out;
-	if (len > size - off)
-		len = (size_t)(size - off);
-	if (off + len > INT32_MAX) {
-		/* sqlite3_blob_read() takes int offsets; SQLite's own blob limit
-		   (SQLITE_MAX_LENGTH) is 1e9 octets, so no stored body is this big */
-		snprintf(st->err, sizeof(st->err), "body %" PRId64 " is too large", body_id);
-		ret = STORE_PERM;
-		goto out;
+	if (ret == STORE_OK && off < size && len > 0) {
+		if (len > size - off)
+			len = (size_t)(size - off);
+		ret = st->ops->body_read(st, body_id, size, off, dst, len);
+		if (ret == STORE_OK)
+			*n_r = len;
 	}
-	rc = sqlite3_blob_open(st->db, "main", "bodies", "data", body_id, 0, &blob);
-	if (rc == SQLITE_OK && (uint64_t)sqlite3_blob_bytes(blob) != size) {
-		snprintf(st->err, sizeof(st->err), "body %" PRId64 " is not %" PRIu64 " octets",
-			 body_id, size);
-		ret = STORE_PERM; /* the size column and the data disagree: corrupt */
-		goto out;
-	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_blob_read(blob, dst, (int)len, (int)off);
-	if (rc != SQLITE_OK) {
-		ret = store_fail(st, rc, "body read");
-		goto out;
-	}
-	*n_r = len;
-out:
-	if (blob != NULL)
-		sqlite3_blob_close(blob);
 	store_idle(st);
-	if (mapped)
-		(void)sqlite3_exec(st->db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
 	return ret;
 }
 
@@ -463,15 +413,15 @@ int store_message_remove(struct store *st, int64_t msg_id, int64_t body_id)
 	    "DELETE FROM bodies WHERE id = ?2 AND refcount <= 0",
 	};
 	for (size_t k = 0; k < N_ELEMENTS(steps); k++) {
-		sqlite3_stmt *s = store_stmt(st, steps[k]);
+		struct db_stmt *s = store_stmt(st, steps[k]);
 		if (s == NULL)
 			return STORE_TEMP;
 		/* the steps share one numbering; binding a number a statement
-		   lacks is a harmless SQLITE_RANGE */
-		sqlite3_bind_int64(s, 1, msg_id);
-		sqlite3_bind_int64(s, 2, body_id);
-		int rc = sqlite3_step(s);
-		if (rc != SQLITE_DONE)
+		   lacks does nothing (store_private.h) */
+		db_bind_int64(s, 1, msg_id);
+		db_bind_int64(s, 2, body_id);
+		int rc = db_step(s);
+		if (rc != DB_DONE)
 			return store_fail(st, rc, "expunge");
 	}
 	return STORE_OK;
@@ -497,22 +447,22 @@ int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, 
 	}
 	modseq++;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *s = store_stmt(st, "SELECT body_id, size, uid FROM messages WHERE "
-						 "id = ?1 AND folder_id = ?2");
+		struct db_stmt *s = store_stmt(st, "SELECT body_id, size, uid FROM messages WHERE "
+						   "id = ?1 AND folder_id = ?2");
 		if (s == NULL)
 			goto temp;
-		sqlite3_bind_int64(s, 1, msg_ids[i]);
-		sqlite3_bind_int64(s, 2, inbox);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_DONE)
+		db_bind_int64(s, 1, msg_ids[i]);
+		db_bind_int64(s, 2, inbox);
+		rc = db_step(s);
+		if (rc == DB_DONE)
 			continue; /* already gone: expunge is idempotent */
-		if (rc != SQLITE_ROW) {
+		if (rc != DB_ROW) {
 			r = store_fail(st, rc, "expunge");
 			goto fail;
 		}
-		int64_t body_id = sqlite3_column_int64(s, 0), size = sqlite3_column_int64(s, 1);
-		int64_t uid = sqlite3_column_int64(s, 2);
-		sqlite3_reset(s);
+		int64_t body_id = db_column_int64(s, 0), size = db_column_int64(s, 1);
+		int64_t uid = db_column_int64(s, 2);
+		db_reset(s);
 		if ((r = store_message_remove(st, msg_ids[i], body_id)) != STORE_OK ||
 		    (r = store_expunged_add(st, inbox, uid, modseq, now)) != STORE_OK)
 			goto fail;
@@ -520,14 +470,14 @@ int store_expunge(struct store *st, int64_t mailbox_id, const int64_t *msg_ids, 
 		removed++;
 	}
 	if (removed > 0) {
-		sqlite3_stmt *s = store_stmt(st, "UPDATE mailboxes SET used = max(used - ?2, 0), "
-						 "messages = messages - ?3 WHERE id = ?1");
+		struct db_stmt *s = store_stmt(st, "UPDATE mailboxes SET used = max(used - ?2, 0), "
+						   "messages = messages - ?3 WHERE id = ?1");
 		if (s == NULL)
 			goto temp;
-		sqlite3_bind_int64(s, 1, mailbox_id);
-		sqlite3_bind_int64(s, 2, used);
-		sqlite3_bind_int64(s, 3, removed);
-		if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+		db_bind_int64(s, 1, mailbox_id);
+		db_bind_int64(s, 2, used);
+		db_bind_int64(s, 3, removed);
+		if ((rc = db_step(s)) != DB_DONE) {
 			r = store_fail(st, rc, "expunge");
 			goto fail;
 		}

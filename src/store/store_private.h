@@ -8,7 +8,6 @@
 #define MAILROOM_STORE_STORE_PRIVATE_H
 
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 
 #include "store/store.h"
@@ -19,14 +18,20 @@
    full cache is fatal. */
 #define STORE_STMT_CACHE 320
 
+struct store_ops;
+struct db_stmt;
+
 struct store_stmt {
 	const char *sql; /* a string literal: compared by address */
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 };
 
 struct store {
-	sqlite3 *db;
-	char *data_dir; /* for error texts: where the store is */
+	const struct store_ops *ops;
+	struct sqlite3 *sq;  /* SQLite: the database */
+	struct store_pg *pg; /* PostgreSQL: the connection and its state */
+	char *data_dir;	     /* for error texts: where the store is */
+	char *where;	     /* store_where(), made on the first call */
 	char err[768];
 	bool fail_next_commit;			 /* test seam: the next commit fails (S7) */
 	struct store_import_cache *import_cache; /* store_import.c */
@@ -34,10 +39,145 @@ struct store {
 	size_t n_cached;
 };
 
+/* --- the SQL engine ---------------------------------------------------------
+ * Every file of store/ speaks SQL through these calls only; the engine behind
+ * them is an ops table, chosen when the store is opened ([store] backend):
+ * SQLite (store_sqlite.c) or PostgreSQL (store_pg.c). The SQL is one dialect
+ * both run: numbered parameters (?1, ?2 ...), INSERT ... ON CONFLICT, and
+ * RETURNING for new ids; what one engine lacks the other's schema provides
+ * (store_pg.c defines instr() and the two-argument max() and min()). Both
+ * define the store's own functions: octets(text), a text's length in
+ * octets, and mailroom_uidl(mailbox_id, uid), the UIDL of a message stored
+ * without one (STORE_UIDL_FMT). A statement's parameters may share one
+ * numbering with its neighbours: binding a number it lacks does nothing. */
+
+struct db_stmt;
+
+/* What db_step returns besides an engine's own error code, which only
+   store_fail() reads. */
+#define DB_OK 0
+#define DB_ROW 100
+#define DB_DONE 101
+
+struct store_ops {
+	const char *name; /* "sqlite", "postgresql" */
+	struct db_stmt *(*prepare)(struct store *st, const char *sql, int *rc_r);
+	void (*finalize)(struct db_stmt *s);
+	void (*reset)(struct db_stmt *s); /* and forgets the bindings */
+	bool (*busy)(struct db_stmt *s);  /* positioned on a row */
+	void (*bind_int64)(struct db_stmt *s, int i, int64_t v);
+	/* copy: the value may go before the statement runs; else it must live
+	   until the statement is reset. n < 0: up to the NUL. */
+	void (*bind_text)(struct db_stmt *s, int i, const char *v, int n, bool copy);
+	void (*bind_blob)(struct db_stmt *s, int i, const void *v, size_t n);
+	void (*bind_null)(struct db_stmt *s, int i);
+	int (*step)(struct db_stmt *s);
+	int64_t (*column_int64)(struct db_stmt *s, int i);
+	const char *(*column_text)(struct db_stmt *s, int i); /* NULL for NULL */
+	const void *(*column_blob)(struct db_stmt *s, int i);
+	size_t (*column_bytes)(struct db_stmt *s, int i);
+	bool (*column_null)(struct db_stmt *s, int i);
+	int64_t (*changes)(struct store *st);		/* rows the last statement changed */
+	int (*exec)(struct store *st, const char *sql); /* an engine code */
+	int (*fail)(struct store *st, int rc, const char *what);
+	/* BEGIN of a writer (the store's write lock first), of a reader (one
+	   snapshot), COMMIT and ROLLBACK: engine codes */
+	int (*begin)(struct store *st, bool write);
+	int (*commit)(struct store *st);
+	void (*rollback)(struct store *st);
+	/* The piece [off, off + len) of body `body_id` of `size` octets, whose
+	   row the caller has just read (store_body_read). */
+	int (*body_read)(struct store *st, int64_t body_id, uint64_t size, uint64_t off, void *dst,
+			 size_t len);
+	void (*close)(struct store *st);
+	char *(*where)(struct store *st); /* store_where(), malloc'd */
+	/* What the engines ask differently: a number that moves whenever
+	   another connection has committed (store_import.c; moving more often
+	   only costs a reread), and store_stats()'s one statement, its last
+	   column the store's size in octets. */
+	const char *sql_data_version;
+	const char *sql_stats;
+};
+
+extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
+
+/* Every statement starts with its engine's ops. */
+struct db_stmt {
+	const struct store_ops *ops;
+};
+
+static inline void db_bind_int64(struct db_stmt *s, int i, int64_t v)
+{
+	s->ops->bind_int64(s, i, v);
+}
+static inline void db_bind_text(struct db_stmt *s, int i, const char *v, int n)
+{
+	s->ops->bind_text(s, i, v, n, false);
+}
+static inline void db_bind_text_copy(struct db_stmt *s, int i, const char *v, int n)
+{
+	s->ops->bind_text(s, i, v, n, true);
+}
+static inline void db_bind_blob(struct db_stmt *s, int i, const void *v, size_t n)
+{
+	s->ops->bind_blob(s, i, v, n);
+}
+static inline void db_bind_null(struct db_stmt *s, int i)
+{
+	s->ops->bind_null(s, i);
+}
+static inline int db_step(struct db_stmt *s)
+{
+	return s->ops->step(s);
+}
+static inline void db_reset(struct db_stmt *s)
+{
+	s->ops->reset(s);
+}
+static inline int64_t db_column_int64(struct db_stmt *s, int i)
+{
+	return s->ops->column_int64(s, i);
+}
+static inline int db_column_int(struct db_stmt *s, int i)
+{
+	return (int)s->ops->column_int64(s, i);
+}
+static inline const char *db_column_text(struct db_stmt *s, int i)
+{
+	return s->ops->column_text(s, i);
+}
+static inline const void *db_column_blob(struct db_stmt *s, int i)
+{
+	return s->ops->column_blob(s, i);
+}
+static inline size_t db_column_bytes(struct db_stmt *s, int i)
+{
+	return s->ops->column_bytes(s, i);
+}
+static inline bool db_column_null(struct db_stmt *s, int i)
+{
+	return s->ops->column_null(s, i);
+}
+static inline int64_t db_changes(struct store *st)
+{
+	return st->ops->changes(st);
+}
+
+/* The engines' own opening (store_open chooses), and the schema version
+   the SQLite migrations reach, which the PostgreSQL schema is made at. */
+int store_sqlite_open(const char *data_dir, bool create, struct store **st_r);
+int store_pg_open(const char *data_dir, const char *dsn, bool create, struct store **st_r);
+int store_schema_latest(void);
+
+/* Runs an INSERT ... RETURNING id: the new row's id in *id_r; no row made
+   is STORE_NOTFOUND. */
+int store_insert_id(struct store *st, struct db_stmt *s, const char *what, int64_t *id_r);
+
 /* A reset statement for this literal SQL, prepared once per handle.
    Returns NULL (with the error recorded) if it does not prepare. */
-sqlite3_stmt *store_stmt(struct store *st, const char *sql);
-/* Records sqlite's error on the handle and returns its store_status. */
+struct db_stmt *store_stmt(struct store *st, const char *sql);
+/* Records the engine's error on the handle and returns its store_status. */
 int store_fail(struct store *st, int rc, const char *what);
 int store_exec(struct store *st, const char *sql);
 /* Resets every cached statement still positioned on a row. A statement left
@@ -80,7 +220,7 @@ int64_t store_domain_id(struct store *st, const char *domain);
 #define STORE_LIMITS_OWN STORE_LIMIT_COLUMNS(STORE_OWN_COLUMN_)
 #define STORE_LIMITS_EFFECTIVE STORE_LIMIT_COLUMNS(STORE_EFFECTIVE_COLUMN_)
 /* Reads STORE_LIMIT_COUNT columns from column `first` on (store_limits.c). */
-void store_limits_row(sqlite3_stmt *s, int first, struct store_limits *r);
+void store_limits_row(struct db_stmt *s, int first, struct store_limits *r);
 /* Inside expunge's transaction: forgets the mailbox's quota notice once its
    use is below the warning level again, so the next crossing sends one. */
 int store_quota_warn_recheck(struct store *st, int64_t mailbox_id);

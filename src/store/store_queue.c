@@ -16,44 +16,44 @@
 #include <string.h>
 #include <time.h>
 
-static char *col_dup(sqlite3_stmt *s, int i)
+static char *col_dup(struct db_stmt *s, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = db_column_text(s, i);
 	return t != NULL ? xstrdup((const char *)t) : NULL;
 }
 
 static int queue_rows(struct store *st, const struct store_submission *sub, int64_t body_id)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_stmt(st, "INSERT INTO queue (qid, sender, body_id, size, created, "
 			   "next_attempt, auth_user, dsn_envid, dsn_ret, local_origin) "
-			   "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)");
+			   "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9) RETURNING id");
 	int rc;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, sub->qid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, sub->sender != NULL ? sub->sender : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, body_id);
-	sqlite3_bind_int64(s, 4, (int64_t)sub->len);
-	sqlite3_bind_int64(s, 5, (int64_t)time(NULL));
-	sqlite3_bind_text(s, 6, sub->auth_user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 7, sub->dsn_envid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 8, sub->dsn_ret, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 9, sub->local_origin ? 1 : 0);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
-		return store_fail(st, rc, "queue insert");
-	int64_t qrow = sqlite3_last_insert_rowid(st->db);
+	db_bind_text(s, 1, sub->qid, -1);
+	db_bind_text(s, 2, sub->sender != NULL ? sub->sender : "", -1);
+	db_bind_int64(s, 3, body_id);
+	db_bind_int64(s, 4, (int64_t)sub->len);
+	db_bind_int64(s, 5, (int64_t)time(NULL));
+	db_bind_text(s, 6, sub->auth_user, -1);
+	db_bind_text(s, 7, sub->dsn_envid, -1);
+	db_bind_text(s, 8, sub->dsn_ret, -1);
+	db_bind_int64(s, 9, sub->local_origin ? 1 : 0);
+	int64_t qrow = 0;
+	if ((rc = store_insert_id(st, s, "queue insert", &qrow)) != STORE_OK)
+		return rc;
 	for (size_t i = 0; i < sub->n_remote; i++) {
-		s = store_stmt(st, "INSERT OR IGNORE INTO queue_rcpts (queue_id, address, "
-				   "dsn_notify, dsn_orcpt) VALUES (?1, ?2, ?3, ?4)");
+		s = store_stmt(st, "INSERT INTO queue_rcpts (queue_id, address, dsn_notify, "
+				   "dsn_orcpt) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_int64(s, 1, qrow);
-		sqlite3_bind_text(s, 2, sub->remote[i].address, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, sub->remote[i].dsn_notify, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, sub->remote[i].dsn_orcpt, -1, SQLITE_STATIC);
-		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		db_bind_int64(s, 1, qrow);
+		db_bind_text(s, 2, sub->remote[i].address, -1);
+		db_bind_text(s, 3, sub->remote[i].dsn_notify, -1);
+		db_bind_text(s, 4, sub->remote[i].dsn_orcpt, -1);
+		if ((rc = db_step(s)) != DB_DONE)
 			return store_fail(st, rc, "queue recipient insert");
 	}
 	return STORE_OK;
@@ -61,13 +61,13 @@ static int queue_rows(struct store *st, const struct store_submission *sub, int6
 
 static int body_drop(struct store *st, int64_t body_id)
 {
-	sqlite3_stmt *s = store_stmt(st, "DELETE FROM bodies WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "DELETE FROM bodies WHERE id = ?1");
 	int rc;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, body_id);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_int64(s, 1, body_id);
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "body delete");
 	return STORE_OK;
 }
@@ -77,27 +77,28 @@ static int body_drop(struct store *st, int64_t body_id)
 static int once_taken(struct store *st, const struct store_submission *sub, int64_t now,
 		      bool *taken_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT until FROM once WHERE key = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT until FROM once WHERE key = ?1");
 	int rc;
 
 	*taken_r = false;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, sub->once_key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*taken_r = sqlite3_column_int64(s, 0) > now;
-	else if (rc != SQLITE_DONE)
+	db_bind_text(s, 1, sub->once_key, -1);
+	rc = db_step(s);
+	if (rc == DB_ROW)
+		*taken_r = db_column_int64(s, 0) > now;
+	else if (rc != DB_DONE)
 		return store_fail(st, rc, "once lookup");
-	sqlite3_reset(s);
+	db_reset(s);
 	if (*taken_r)
 		return STORE_OK;
-	s = store_stmt(st, "INSERT OR REPLACE INTO once (key, until) VALUES (?1, ?2)");
+	s = store_stmt(st, "INSERT INTO once (key, until) VALUES (?1, ?2) ON CONFLICT (key) "
+			   "DO UPDATE SET until = excluded.until");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, sub->once_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, sub->once_until);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_text(s, 1, sub->once_key, -1);
+	db_bind_int64(s, 2, sub->once_until);
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "once insert");
 	return STORE_OK;
 }
@@ -105,19 +106,19 @@ static int once_taken(struct store *st, const struct store_submission *sub, int6
 /* Whether the submission's condition (cond_mailbox) holds now. */
 static int cond_holds(struct store *st, const struct store_submission *sub, bool *holds_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT used FROM mailboxes WHERE id = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT used FROM mailboxes WHERE id = ?1");
 	int rc;
 
 	*holds_r = false;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, sub->cond_mailbox);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*holds_r = (uint64_t)sqlite3_column_int64(s, 0) >= sub->cond_used;
-	else if (rc != SQLITE_DONE)
+	db_bind_int64(s, 1, sub->cond_mailbox);
+	rc = db_step(s);
+	if (rc == DB_ROW)
+		*holds_r = (uint64_t)db_column_int64(s, 0) >= sub->cond_used;
+	else if (rc != DB_DONE)
 		return store_fail(st, rc, "condition lookup");
-	sqlite3_reset(s);
+	db_reset(s);
 	return STORE_OK;
 }
 
@@ -125,22 +126,22 @@ static int cond_holds(struct store *st, const struct store_submission *sub, bool
    longest window (a day) go. */
 static int sent_record(struct store *st, const struct store_submission *sub, int64_t now)
 {
-	sqlite3_stmt *s = store_stmt(st, "DELETE FROM sent WHERE mailbox_id = ?1 AND at <= ?2");
+	struct db_stmt *s = store_stmt(st, "DELETE FROM sent WHERE mailbox_id = ?1 AND at <= ?2");
 	int rc;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, sub->sent_by);
-	sqlite3_bind_int64(s, 2, now - 86400);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_int64(s, 1, sub->sent_by);
+	db_bind_int64(s, 2, now - 86400);
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "sent prune");
 	s = store_stmt(st, "INSERT INTO sent (mailbox_id, at, recipients) VALUES (?1, ?2, ?3)");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, sub->sent_by);
-	sqlite3_bind_int64(s, 2, now);
-	sqlite3_bind_int64(s, 3, sub->sent_rcpts);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_int64(s, 1, sub->sent_by);
+	db_bind_int64(s, 2, now);
+	db_bind_int64(s, 3, sub->sent_rcpts);
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "sent insert");
 	return STORE_OK;
 }
@@ -256,20 +257,20 @@ fail_all:
 
 int store_quota_check(struct store *st, int64_t mailbox_id, uint64_t size, bool *ok_r)
 {
-	sqlite3_stmt *s = store_stmt(
+	struct db_stmt *s = store_stmt(
 	    st, "SELECT " STORE_EFFECTIVE("quota") ", used FROM mailboxes m WHERE id = ?1");
 	int rc, r = STORE_OK;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, mailbox_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		uint64_t quota = (uint64_t)sqlite3_column_int64(s, 0);
-		uint64_t used = (uint64_t)sqlite3_column_int64(s, 1);
+	db_bind_int64(s, 1, mailbox_id);
+	rc = db_step(s);
+	if (rc == DB_ROW) {
+		uint64_t quota = (uint64_t)db_column_int64(s, 0);
+		uint64_t used = (uint64_t)db_column_int64(s, 1);
 		*ok_r = quota == 0 || used + size <= quota;
 	} else {
-		r = rc == SQLITE_DONE ? STORE_NOTFOUND : store_fail(st, rc, "quota check");
+		r = rc == DB_DONE ? STORE_NOTFOUND : store_fail(st, rc, "quota check");
 	}
 	store_idle(st);
 	return r;
@@ -299,7 +300,7 @@ static void entry_clear(struct store_queue_entry *e)
 int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void *ctx)
 {
 	/* one query: entries with their recipients, grouped by the caller loop */
-	sqlite3_stmt *s = store_stmt(
+	struct db_stmt *s = store_stmt(
 	    st, "SELECT q.qid, q.sender, q.auth_user, q.created, q.next_attempt, q.size, "
 		"q.attempts, q.held, r.address FROM queue q LEFT JOIN queue_rcpts r ON "
 		"r.queue_id = q.id AND r.status = 0 WHERE ?1 IS NULL OR q.qid = ?1 "
@@ -311,10 +312,10 @@ int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
+	db_bind_text(s, 1, qid, -1);
 	memset(&e, 0, sizeof(e));
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *this_qid = (const char *)sqlite3_column_text(s, 0);
+	while ((rc = db_step(s)) == DB_ROW) {
+		const char *this_qid = db_column_text(s, 0);
 		if (!have || strcmp(e.qid, this_qid) != 0) {
 			if (have)
 				cb(&e, ctx);
@@ -324,13 +325,13 @@ int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void
 			e.qid = col_dup(s, 0);
 			e.sender = col_dup(s, 1);
 			e.auth_user = col_dup(s, 2);
-			e.created = sqlite3_column_int64(s, 3);
-			e.next_attempt = sqlite3_column_int64(s, 4);
-			e.size = (uint64_t)sqlite3_column_int64(s, 5);
-			e.attempts = (unsigned)sqlite3_column_int(s, 6);
-			e.held = sqlite3_column_int(s, 7) != 0;
+			e.created = db_column_int64(s, 3);
+			e.next_attempt = db_column_int64(s, 4);
+			e.size = (uint64_t)db_column_int64(s, 5);
+			e.attempts = (unsigned)db_column_int(s, 6);
+			e.held = db_column_int(s, 7) != 0;
 		}
-		if (sqlite3_column_type(s, 8) != SQLITE_NULL) {
+		if (!db_column_null(s, 8)) {
 			if (e.n_rcpts == cap) {
 				cap = cap ? cap * 2 : 4;
 				e.rcpts = xrealloc(e.rcpts, cap * sizeof(*e.rcpts));
@@ -338,10 +339,10 @@ int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void
 			e.rcpts[e.n_rcpts++] = col_dup(s, 8);
 		}
 	}
-	if (have && rc == SQLITE_DONE)
+	if (have && rc == DB_DONE)
 		cb(&e, ctx);
 	entry_clear(&e);
-	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "queue list");
+	int r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "queue list");
 	store_idle(st);
 	if (r == STORE_OK && qid != NULL && !have) {
 		return no_such_message(st, qid);
@@ -351,17 +352,17 @@ int store_queue_list(struct store *st, const char *qid, store_queue_cb *cb, void
 
 int store_queue_body(struct store *st, const char *qid, struct buf *out)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT b.data FROM queue q JOIN bodies b ON b.id = "
-					 "q.body_id WHERE q.qid = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT b.data FROM queue q JOIN bodies b ON b.id = "
+					   "q.body_id WHERE q.qid = ?1");
 	int rc, r = STORE_OK;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		buf_append(out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
-	} else if (rc == SQLITE_DONE) {
+	db_bind_text(s, 1, qid, -1);
+	rc = db_step(s);
+	if (rc == DB_ROW) {
+		buf_append(out, db_column_blob(s, 0), (size_t)db_column_bytes(s, 0));
+	} else if (rc == DB_DONE) {
 		r = no_such_message(st, qid);
 	} else {
 		r = store_fail(st, rc, "queue body");
@@ -380,29 +381,29 @@ static int queue_drop(struct store *st, const char *qid)
 	    "UPDATE bodies SET refcount = refcount - 1 WHERE id = ?2",
 	    "DELETE FROM bodies WHERE refcount <= 0 AND id = ?2",
 	};
-	sqlite3_stmt *s = store_stmt(st, "SELECT body_id FROM queue WHERE qid = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT body_id FROM queue WHERE qid = ?1");
 	int rc;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE)
+	db_bind_text(s, 1, qid, -1);
+	rc = db_step(s);
+	if (rc != DB_ROW) {
+		db_reset(s);
+		if (rc != DB_DONE)
 			return store_fail(st, rc, "queue remove");
 		return no_such_message(st, qid);
 	}
-	int64_t body_id = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	int64_t body_id = db_column_int64(s, 0);
+	db_reset(s);
 	/* the queue row goes before the body it references */
 	for (size_t i = 0; i < N_ELEMENTS(steps); i++) {
 		s = store_stmt(st, steps[i]);
 		if (s == NULL)
 			return STORE_TEMP;
-		sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, body_id);
-		if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+		db_bind_text(s, 1, qid, -1);
+		db_bind_int64(s, 2, body_id);
+		if ((rc = db_step(s)) != DB_DONE)
 			return store_fail(st, rc, "queue remove");
 	}
 	return STORE_OK;
@@ -423,16 +424,16 @@ int store_queue_remove(struct store *st, const char *qid)
 
 int store_queue_hold(struct store *st, const char *qid, bool held)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE queue SET held = ?2 WHERE qid = ?1");
+	struct db_stmt *s = store_stmt(st, "UPDATE queue SET held = ?2 WHERE qid = ?1");
 	int rc;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 2, held);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_text(s, 1, qid, -1);
+	db_bind_int64(s, 2, held);
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "queue hold");
-	if (sqlite3_changes(st->db) == 0) {
+	if (db_changes(st) == 0) {
 		return no_such_message(st, qid);
 	}
 	return STORE_OK;
@@ -440,17 +441,17 @@ int store_queue_hold(struct store *st, const char *qid, bool held)
 
 int store_queue_flush(struct store *st, const char *qid)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE queue SET next_attempt = ?2 WHERE ?1 IS NULL OR "
-					 "qid = ?1");
+	struct db_stmt *s = store_stmt(st, "UPDATE queue SET next_attempt = ?2 WHERE ?1 IS NULL OR "
+					   "qid = ?1");
 	int rc;
 
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (int64_t)time(NULL));
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_text(s, 1, qid, -1);
+	db_bind_int64(s, 2, (int64_t)time(NULL));
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "queue flush");
-	if (qid != NULL && sqlite3_changes(st->db) == 0) {
+	if (qid != NULL && db_changes(st) == 0) {
 		return no_such_message(st, qid);
 	}
 	return STORE_OK;
@@ -461,12 +462,12 @@ int store_queue_flush(struct store *st, const char *qid)
 int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, char ***dests_r,
 		    size_t *n_r)
 {
-	sqlite3_stmt *s =
-	    store_stmt(st, "SELECT q.qid, (SELECT substr(r.address, instr(r.address, "
-			   "'@') + 1) FROM queue_rcpts r WHERE r.queue_id = q.id AND "
-			   "r.status = 0 ORDER BY r.address LIMIT 1) AS dest FROM queue "
-			   "q WHERE held = 0 AND next_attempt <= ?1 AND dest IS NOT "
-			   "NULL ORDER BY next_attempt, id LIMIT ?2");
+	struct db_stmt *s = store_stmt(
+	    st, "SELECT qid, dest FROM (SELECT q.qid, q.next_attempt, q.id, (SELECT "
+		"substr(r.address, instr(r.address, '@') + 1) FROM queue_rcpts r WHERE "
+		"r.queue_id = q.id AND r.status = 0 ORDER BY r.address LIMIT 1) AS dest "
+		"FROM queue q WHERE held = 0 AND next_attempt <= ?1) x WHERE dest IS NOT "
+		"NULL ORDER BY next_attempt, id LIMIT ?2");
 	char **q = NULL, **d = NULL;
 	size_t n = 0;
 	int rc;
@@ -476,15 +477,15 @@ int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, c
 	*n_r = 0;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int64(s, 2, (int64_t)max);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, now);
+	db_bind_int64(s, 2, (int64_t)max);
+	while ((rc = db_step(s)) == DB_ROW) {
 		q = xrealloc(q, (n + 1) * sizeof(*q));
 		d = xrealloc(d, (n + 1) * sizeof(*d));
 		q[n] = col_dup(s, 0);
 		d[n++] = col_dup(s, 1);
 	}
-	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "queue due");
+	int r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "queue due");
 	store_idle(st);
 	*qids_r = q;
 	*dests_r = d;
@@ -512,7 +513,7 @@ void store_queue_msg_clear(struct store_queue_msg *m)
 
 int store_queue_load(struct store *st, const char *qid, struct store_queue_msg *m)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_stmt(st, "SELECT q.qid, q.sender, q.auth_user, q.dsn_envid, "
 			   "q.dsn_ret, q.created, q.next_attempt, q.attempts, q.held, "
 			   "q.delay_notified, b.data, q.id, q.local_origin FROM queue q JOIN "
@@ -523,10 +524,10 @@ int store_queue_load(struct store *st, const char *qid, struct store_queue_msg *
 	memset(m, 0, sizeof(*m));
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, qid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? STORE_NOTFOUND : store_fail(st, rc, "queue load");
+	db_bind_text(s, 1, qid, -1);
+	rc = db_step(s);
+	if (rc != DB_ROW) {
+		r = rc == DB_DONE ? STORE_NOTFOUND : store_fail(st, rc, "queue load");
 		store_idle(st);
 		return r;
 	}
@@ -535,23 +536,23 @@ int store_queue_load(struct store *st, const char *qid, struct store_queue_msg *
 	m->auth_user = col_dup(s, 2);
 	m->dsn_envid = col_dup(s, 3);
 	m->dsn_ret = col_dup(s, 4);
-	m->created = sqlite3_column_int64(s, 5);
-	m->next_attempt = sqlite3_column_int64(s, 6);
-	m->attempts = (unsigned)sqlite3_column_int(s, 7);
-	m->held = sqlite3_column_int(s, 8) != 0;
-	m->delay_notified = sqlite3_column_int(s, 9) != 0;
-	buf_append(&m->body, sqlite3_column_blob(s, 10), (size_t)sqlite3_column_bytes(s, 10));
-	int64_t row = sqlite3_column_int64(s, 11);
-	m->local_origin = sqlite3_column_int(s, 12) != 0;
-	sqlite3_reset(s);
+	m->created = db_column_int64(s, 5);
+	m->next_attempt = db_column_int64(s, 6);
+	m->attempts = (unsigned)db_column_int(s, 7);
+	m->held = db_column_int(s, 8) != 0;
+	m->delay_notified = db_column_int(s, 9) != 0;
+	buf_append(&m->body, db_column_blob(s, 10), (size_t)db_column_bytes(s, 10));
+	int64_t row = db_column_int64(s, 11);
+	m->local_origin = db_column_int(s, 12) != 0;
+	db_reset(s);
 	s = store_stmt(st, "SELECT address, dsn_notify, dsn_orcpt FROM queue_rcpts WHERE "
 			   "queue_id = ?1 AND status = 0 ORDER BY address");
 	if (s == NULL) {
 		store_queue_msg_clear(m);
 		return STORE_TEMP;
 	}
-	sqlite3_bind_int64(s, 1, row);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_int64(s, 1, row);
+	while ((rc = db_step(s)) == DB_ROW) {
 		m->rcpts = xrealloc(m->rcpts, (m->n_rcpts + 1) * sizeof(*m->rcpts));
 		struct store_queue_rcpt *q = &m->rcpts[m->n_rcpts++];
 		memset(q, 0, sizeof(*q));
@@ -559,7 +560,7 @@ int store_queue_load(struct store *st, const char *qid, struct store_queue_msg *
 		q->dsn_notify = col_dup(s, 1);
 		q->dsn_orcpt = col_dup(s, 2);
 	}
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		r = store_fail(st, rc, "queue load");
 		store_queue_msg_clear(m);
 	}
@@ -575,7 +576,7 @@ int store_queue_attempt(struct store *st, const struct store_queue_msg *m, int64
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
 	for (size_t i = 0; i < m->n_rcpts; i++) {
-		sqlite3_stmt *s =
+		struct db_stmt *s =
 		    store_stmt(st, "UPDATE queue_rcpts SET status = ?3, remote_reply = "
 				   "?4 WHERE queue_id = (SELECT id FROM queue WHERE "
 				   "qid = ?1) AND address = ?2");
@@ -584,27 +585,28 @@ int store_queue_attempt(struct store *st, const struct store_queue_msg *m, int64
 			store_rollback(st);
 			return STORE_TEMP;
 		}
-		sqlite3_bind_text(s, 1, m->qid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, m->rcpts[i].address, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 3, (int)m->rcpts[i].status);
-		sqlite3_bind_text(s, 4, m->rcpts[i].remote_reply, -1, SQLITE_STATIC);
-		if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+		db_bind_text(s, 1, m->qid, -1);
+		db_bind_text(s, 2, m->rcpts[i].address, -1);
+		db_bind_int64(s, 3, (int)m->rcpts[i].status);
+		db_bind_text(s, 4, m->rcpts[i].remote_reply, -1);
+		if ((rc = db_step(s)) != DB_DONE) {
 			r = store_fail(st, rc, "queue attempt");
 			store_rollback(st);
 			return r;
 		}
 	}
-	sqlite3_stmt *s = store_stmt(st, "UPDATE queue SET attempts = attempts + 1, next_attempt = "
-					 "?2, delay_notified = ?3 WHERE qid = ?1");
+	struct db_stmt *s =
+	    store_stmt(st, "UPDATE queue SET attempts = attempts + 1, next_attempt = "
+			   "?2, delay_notified = ?3 WHERE qid = ?1");
 	int rc;
 	if (s == NULL) {
 		store_rollback(st);
 		return STORE_TEMP;
 	}
-	sqlite3_bind_text(s, 1, m->qid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, next_attempt);
-	sqlite3_bind_int(s, 3, m->delay_notified);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE) {
+	db_bind_text(s, 1, m->qid, -1);
+	db_bind_int64(s, 2, next_attempt);
+	db_bind_int64(s, 3, m->delay_notified);
+	if ((rc = db_step(s)) != DB_DONE) {
 		r = store_fail(st, rc, "queue attempt");
 		store_rollback(st);
 		return r;

@@ -92,32 +92,34 @@ int store_route_set(struct store *st, const struct store_route *r)
 			 r->hop);
 		return STORE_INVALID;
 	}
-	sqlite3_stmt *s = store_stmt(st, "INSERT OR REPLACE INTO routes (space, hop, tls, "
-					 "auth_user, auth_secret) VALUES (lower(?1), lower(?2), "
-					 "?3, ?4, ?5)");
+	struct db_stmt *s = store_stmt(
+	    st, "INSERT INTO routes (space, hop, tls, auth_user, auth_secret) VALUES (lower(?1), "
+		"lower(?2), ?3, ?4, ?5) ON CONFLICT (space) DO UPDATE SET hop = excluded.hop, "
+		"tls = excluded.tls, auth_user = excluded.auth_user, auth_secret = "
+		"excluded.auth_secret");
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, r->space, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, r->hop, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, route_tls_name(r->tls), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, r->auth_user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, r->auth_secret, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_text(s, 1, r->space, -1);
+	db_bind_text(s, 2, r->hop, -1);
+	db_bind_text(s, 3, route_tls_name(r->tls), -1);
+	db_bind_text(s, 4, r->auth_user, -1);
+	db_bind_text(s, 5, r->auth_secret, -1);
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "route set");
 	return STORE_OK;
 }
 
 int store_route_remove(struct store *st, const char *space)
 {
-	sqlite3_stmt *s = store_stmt(st, "DELETE FROM routes WHERE space = lower(?1)");
+	struct db_stmt *s = store_stmt(st, "DELETE FROM routes WHERE space = lower(?1)");
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, space, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(s)) != SQLITE_DONE)
+	db_bind_text(s, 1, space, -1);
+	if ((rc = db_step(s)) != DB_DONE)
 		return store_fail(st, rc, "route remove");
-	if (sqlite3_changes(st->db) == 0) {
+	if (db_changes(st) == 0) {
 		snprintf(st->err, sizeof(st->err), "no route for %.200s (route list shows them)",
 			 space);
 		return STORE_NOTFOUND;
@@ -125,17 +127,17 @@ int store_route_remove(struct store *st, const char *space)
 	return STORE_OK;
 }
 
-static void route_row(sqlite3_stmt *s, struct store_route *r)
+static void route_row(struct db_stmt *s, struct store_route *r)
 {
-	const unsigned char *t;
+	const char *t;
 	memset(r, 0, sizeof(*r));
-	r->space = xstrdup((const char *)sqlite3_column_text(s, 0));
-	r->hop = xstrdup((const char *)sqlite3_column_text(s, 1));
-	if (route_tls_parse((const char *)sqlite3_column_text(s, 2), &r->tls) < 0)
+	r->space = xstrdup(db_column_text(s, 0));
+	r->hop = xstrdup(db_column_text(s, 1));
+	if (route_tls_parse(db_column_text(s, 2), &r->tls) < 0)
 		r->tls = ROUTE_TLS_MAY;
-	if ((t = sqlite3_column_text(s, 3)) != NULL)
+	if ((t = db_column_text(s, 3)) != NULL)
 		r->auth_user = xstrdup((const char *)t);
-	if ((t = sqlite3_column_text(s, 4)) != NULL)
+	if ((t = db_column_text(s, 4)) != NULL)
 		r->auth_secret = xstrdup((const char *)t);
 }
 
@@ -150,18 +152,18 @@ void store_route_clear(struct store_route *r)
 
 int store_route_list(struct store *st, store_route_cb *cb, void *ctx)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT space, hop, tls, auth_user, auth_secret FROM "
-					 "routes ORDER BY space = '*', space");
+	struct db_stmt *s = store_stmt(st, "SELECT space, hop, tls, auth_user, auth_secret FROM "
+					   "routes ORDER BY space = '*', space");
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = db_step(s)) == DB_ROW) {
 		struct store_route r;
 		route_row(s, &r);
 		cb(&r, ctx);
 		store_route_clear(&r);
 	}
-	int r = rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "route list");
+	int r = rc == DB_DONE ? STORE_OK : store_fail(st, rc, "route list");
 	store_idle(st);
 	return r;
 }
@@ -170,21 +172,21 @@ int store_route_find(struct store *st, const char *domain, struct store_route *r
 {
 	/* candidates: the domain, "*.parent" for every parent, "*"; the most
 	   specific one that exists wins */
-	sqlite3_stmt *s = store_stmt(st, "SELECT space, hop, tls, auth_user, auth_secret FROM "
-					 "routes WHERE space = lower(?1) OR space = '*' OR "
-					 "(substr(space, 1, 2) = '*.' AND lower(?1) LIKE "
-					 "'%.' || substr(space, 3)) ORDER BY space = '*', "
-					 "space != lower(?1), length(space) DESC LIMIT 1");
+	struct db_stmt *s = store_stmt(st, "SELECT space, hop, tls, auth_user, auth_secret FROM "
+					   "routes WHERE space = lower(?1) OR space = '*' OR "
+					   "(substr(space, 1, 2) = '*.' AND lower(?1) LIKE "
+					   "'%.' || substr(space, 3)) ORDER BY space = '*', "
+					   "space != lower(?1), length(space) DESC LIMIT 1");
 	int rc;
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
+	db_bind_text(s, 1, domain, -1);
+	rc = db_step(s);
 	int r = STORE_OK;
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
 		route_row(s, r_r);
 	else
-		r = rc == SQLITE_DONE ? STORE_NOTFOUND : store_fail(st, rc, "route find");
+		r = rc == DB_DONE ? STORE_NOTFOUND : store_fail(st, rc, "route find");
 	store_idle(st);
 	return r;
 }

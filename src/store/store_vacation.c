@@ -17,9 +17,9 @@
 
 #define VACATION_INTERVAL_MAX 365
 
-static char *col_text(sqlite3_stmt *s, int i)
+static char *col_text(struct db_stmt *s, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = db_column_text(s, i);
 	return t != NULL ? xstrdup((const char *)t) : NULL;
 }
 
@@ -54,26 +54,26 @@ static int vacation_mailbox(struct store *st, const char *address, int64_t *id_r
 static int forget_replies(struct store *st, int64_t id)
 {
 	char pattern[64];
-	sqlite3_stmt *s = store_stmt(st, "DELETE FROM once WHERE key LIKE ?1");
+	struct db_stmt *s = store_stmt(st, "DELETE FROM once WHERE key LIKE ?1");
 
 	if (s == NULL)
 		return STORE_TEMP;
 	snprintf(pattern, sizeof(pattern), "vacation:%lld:%%", (long long)id);
-	sqlite3_bind_text(s, 1, pattern, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(s);
-	return rc == SQLITE_DONE ? STORE_OK : store_fail(st, rc, "auto-reply keys");
+	db_bind_text_copy(s, 1, pattern, -1);
+	int rc = db_step(s);
+	return rc == DB_DONE ? STORE_OK : store_fail(st, rc, "auto-reply keys");
 }
 
 /* Runs the write s (in the transaction begun for it) on mailbox id's
    auto-reply, forgets whom it answered and commits; a write that changed
    no row means there was no auto-reply. Rolls back on any failure. */
-static int write_and_forget(struct store *st, sqlite3_stmt *s, int64_t id, const char *address)
+static int write_and_forget(struct store *st, struct db_stmt *s, int64_t id, const char *address)
 {
-	int r, rc = sqlite3_step(s);
+	int r, rc = db_step(s);
 
-	if (rc != SQLITE_DONE) {
+	if (rc != DB_DONE) {
 		r = store_fail(st, rc, "auto-reply write");
-	} else if (sqlite3_changes(st->db) == 0) {
+	} else if (db_changes(st) == 0) {
 		snprintf(st->err, sizeof(st->err), "%.300s has no auto-reply", address);
 		r = STORE_NOTFOUND;
 	} else if ((r = forget_replies(st, id)) == STORE_OK) {
@@ -83,12 +83,12 @@ static int write_and_forget(struct store *st, sqlite3_stmt *s, int64_t id, const
 	return r;
 }
 
-static void bind_opt_text(sqlite3_stmt *s, int i, const char *t)
+static void bind_opt_text(struct db_stmt *s, int i, const char *t)
 {
 	if (t != NULL)
-		sqlite3_bind_text(s, i, t, -1, SQLITE_TRANSIENT);
+		db_bind_text_copy(s, i, t, -1);
 	else
-		sqlite3_bind_null(s, i);
+		db_bind_null(s, i);
 }
 
 int store_vacation_set(struct store *st, const char *address, const struct store_vacation *v)
@@ -107,45 +107,48 @@ int store_vacation_set(struct store *st, const char *address, const struct store
 		return r;
 	if ((r = store_begin(st)) != STORE_OK)
 		return r;
-	sqlite3_stmt *s = store_stmt(st, "INSERT OR REPLACE INTO vacations (mailbox_id, subject, "
-					 "body, external_subject, external_body, until, "
-					 "interval_days, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-					 "?7, ?8)");
+	struct db_stmt *s = store_stmt(
+	    st, "INSERT INTO vacations (mailbox_id, subject, body, external_subject, "
+		"external_body, until, interval_days, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+		"?8) ON CONFLICT (mailbox_id) DO UPDATE SET subject = excluded.subject, body = "
+		"excluded.body, external_subject = excluded.external_subject, external_body = "
+		"excluded.external_body, until = excluded.until, interval_days = "
+		"excluded.interval_days, created = excluded.created");
 	if (s == NULL) {
 		store_rollback(st);
 		return STORE_TEMP;
 	}
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_text(s, 2, v->subject, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 3, v->body, -1, SQLITE_TRANSIENT);
+	db_bind_int64(s, 1, id);
+	db_bind_text_copy(s, 2, v->subject, -1);
+	db_bind_text_copy(s, 3, v->body, -1);
 	bind_opt_text(s, 4, v->external_subject);
 	bind_opt_text(s, 5, v->external_body);
-	sqlite3_bind_int64(s, 6, v->until);
-	sqlite3_bind_int(s, 7, (int)v->interval_days);
-	sqlite3_bind_int64(s, 8, (int64_t)time(NULL));
+	db_bind_int64(s, 6, v->until);
+	db_bind_int64(s, 7, (int)v->interval_days);
+	db_bind_int64(s, 8, (int64_t)time(NULL));
 	return write_and_forget(st, s, id, address);
 }
 
 static int vacation_by_id(struct store *st, int64_t id, struct store_vacation *v_r)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT subject, body, external_subject, external_body, "
-					 "until, interval_days, created FROM vacations WHERE "
-					 "mailbox_id = ?1");
+	struct db_stmt *s = store_stmt(st, "SELECT subject, body, external_subject, external_body, "
+					   "until, interval_days, created FROM vacations WHERE "
+					   "mailbox_id = ?1");
 	if (s == NULL)
 		return STORE_TEMP;
-	sqlite3_bind_int64(s, 1, id);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	db_bind_int64(s, 1, id);
+	int rc = db_step(s);
+	if (rc == DB_DONE)
 		return STORE_NOTFOUND;
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return store_fail(st, rc, "auto-reply lookup");
 	v_r->subject = col_text(s, 0);
 	v_r->body = col_text(s, 1);
 	v_r->external_subject = col_text(s, 2);
 	v_r->external_body = col_text(s, 3);
-	v_r->until = sqlite3_column_int64(s, 4);
-	v_r->interval_days = (unsigned)sqlite3_column_int(s, 5);
-	v_r->created = sqlite3_column_int64(s, 6);
+	v_r->until = db_column_int64(s, 4);
+	v_r->interval_days = (unsigned)db_column_int(s, 5);
+	v_r->created = db_column_int64(s, 6);
 	return STORE_OK;
 }
 
@@ -180,12 +183,12 @@ int store_vacation_remove(struct store *st, const char *address)
 	if ((r = vacation_mailbox(st, address, &id)) != STORE_OK ||
 	    (r = store_begin(st)) != STORE_OK)
 		return r;
-	sqlite3_stmt *s = store_stmt(st, "DELETE FROM vacations WHERE mailbox_id = ?1");
+	struct db_stmt *s = store_stmt(st, "DELETE FROM vacations WHERE mailbox_id = ?1");
 	if (s == NULL) {
 		store_rollback(st);
 		return STORE_TEMP;
 	}
-	sqlite3_bind_int64(s, 1, id);
+	db_bind_int64(s, 1, id);
 	return write_and_forget(st, s, id, address);
 }
 

@@ -12,10 +12,22 @@ as that user, and the CLI works on the store as that user too. A key given as
 None in `extra` is left out of the config.
 
 Tests are plain functions named test_*; run_tests() runs those of a module
-and prints one line per test and "N passed, N failed".
+and prints one line per test and "N passed, N failed". A test that cannot
+run here raises Skip("why"): it is reported as "skip NAME (why)" and
+counted neither as passed nor as failed (a run whose every test skipped
+exits 77, what ctest takes for "skipped").
+
+The store is SQLite (DATA_DIR/mailroom.db) unless MAILROOM_TEST_STORE_DSN
+names a PostgreSQL database (PG is then true): each Server then has a schema
+of its own there. Tests read and change the store behind the server's back
+with Server.db_query() and db_exec(), and play another writer with
+hold_store_lock(); a test about the SQLite file itself skips on PostgreSQL
+with require_sqlite().
 """
+import contextlib
 import fcntl
 import imaplib
+import json
 import os
 import pwd
 import random
@@ -23,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -36,6 +49,98 @@ SRC = os.environ.get("MAILROOM_SRC", os.path.dirname(os.path.dirname(os.path.dir
 PASSWORD = "secret-pw-1"
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                    "UndefinedBehaviorSanitizer")
+# the protocol tests' store engine: PostgreSQL when a DSN is given
+PG = bool(os.environ.get("MAILROOM_TEST_STORE_DSN"))
+PSQL = "/usr/bin/psql"
+# the advisory lock every writer of a PostgreSQL store takes (src/store/store_pg.c)
+STORE_LOCK_KEY = 1835100524
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; run_tests() reports the reason."""
+
+
+def require_sqlite(why):
+    """Skips the calling test on PostgreSQL: it is about the SQLite file."""
+    if PG:
+        raise Skip("SQLite only: %s" % why)
+
+
+def _sql_literal(v):
+    """v as a PostgreSQL literal (standard_conforming_strings: a backslash
+    in '...' is itself)."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "1" if v else "0"  # the store's flags are integers, as in SQLite
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return "'\\x%s'::bytea" % bytes(v).hex()
+    if isinstance(v, str):
+        if "\0" in v:
+            raise ValueError("PostgreSQL text cannot hold NUL: %r" % v)
+        return "'%s'" % v.replace("'", "''")
+    raise TypeError("no SQL literal for %r" % (v,))
+
+
+def _bind(sql, params):
+    """sql with each ? placeholder (outside quotes, comments and dollar
+    quoting) replaced by the literal of the next parameter."""
+    params = list(params)
+    out, i, n = [], 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"":
+            j = i + 1
+            while j < n:
+                if sql[j] == ch:
+                    if j + 1 < n and sql[j + 1] == ch:  # '' or "" inside
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(sql[i:j + 1])
+            i = j + 1
+        elif sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            out.append(sql[i:j])
+            i = j
+        elif ch == "$":
+            m = re.match(r"\$[A-Za-z_]*\$", sql[i:])
+            if m:
+                j = sql.find(m.group(0), i + len(m.group(0)))
+                j = n if j < 0 else j + len(m.group(0))
+                out.append(sql[i:j])
+                i = j
+            else:
+                out.append(ch)
+                i += 1
+        elif ch == "?":
+            if not params:
+                raise ValueError("more ? than parameters in %r" % sql)
+            out.append(_sql_literal(params.pop(0)))
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    if params:
+        raise ValueError("%d parameters left over for %r" % (len(params), sql))
+    return "".join(out)
+
+
+def _from_json(v, blob):
+    if isinstance(v, bool):
+        return int(v)  # as SQLite gives a comparison's result
+    if blob and isinstance(v, str) and v.startswith("\\x"):
+        try:
+            return bytes.fromhex(v[2:])
+        except ValueError:
+            return v
+    return v
 
 
 # Ports for test listeners come from below the kernel's ephemeral range:
@@ -206,6 +311,7 @@ class Server:
         self.conf = os.path.join(self.dir, "mailroom.conf")
         self.log_path = os.path.join(self.dir, "serve.log")
         self.proc = None
+        self.pg_schema = None
         sections = {
             "server": {"hostname": "mail.example.test", "data_dir": "data",
                        "workers": "2"},
@@ -224,6 +330,15 @@ class Server:
             # system's DNS about the tests' made-up domains
             "filter": {"spf": "no", "dkim_verify": "no", "dmarc": "no"},
         }
+        # the protocol tests run on PostgreSQL too: each server in a schema of
+        # its own in the test database, made by `mailroom init`
+        pg = os.environ.get("MAILROOM_TEST_STORE_DSN")
+        if pg:
+            schema = "p_%d_%s" % (os.getpid(), os.path.basename(self.dir).split(".")[-1].lower())
+            sep = "&" if "?" in pg else "?"
+            sections["store"] = {"backend": "postgresql",
+                                 "dsn": "%s%soptions=-csearch_path%%3D%s" % (pg, sep, schema)}
+            self.pg_schema = schema
         if os.geteuid() == 0:
             sections["server"]["user"] = unprivileged_user()
             os.chmod(self.dir, 0o711)  # the user must reach its data dir
@@ -232,6 +347,10 @@ class Server:
             sections.setdefault(sec, {})[name] = value
             if value is None:
                 del sections[sec][name]
+        # where db_query() and friends find the store
+        store = sections.get("store", {})
+        self.pg_dsn = store.get("dsn") if store.get("backend") == "postgresql" else None
+        self.data_dir = os.path.join(self.dir, sections["server"].get("data_dir", "data"))
         with open(self.conf, "w") as f:
             for sec, kv in sections.items():
                 f.write("[%s]\n" % sec)
@@ -265,6 +384,143 @@ class Server:
         if isinstance(message, str):
             message = message.encode()
         return self.cli("deliver", address, *opts, stdin=message)
+
+    # --- the store behind the server's back ---------------------------------
+    # A test reads and changes the store's tables directly, whichever engine
+    # holds them: SQLite through Python's sqlite3 on DATA_DIR/mailroom.db,
+    # PostgreSQL through psql with the Server's dsn (its schema first in the
+    # search_path). SQL placeholders are ?; on PostgreSQL each becomes a
+    # quoted literal (bytes: a bytea). Write SQL both engines take.
+    def db_path(self):
+        """The SQLite store's file, DATA_DIR/mailroom.db."""
+        return os.path.join(self.data_dir, "mailroom.db")
+
+    def _sqlite(self, timeout=10):
+        # mode=rw: a store that is not there is an error, not a new empty file
+        from urllib.parse import quote
+        return sqlite3.connect("file:%s?mode=rw" % quote(self.db_path()), uri=True,
+                               timeout=timeout, isolation_level=None)
+
+    def _psql(self, sql, timeout=60):
+        env = dict(os.environ, PGCONNECT_TIMEOUT="10")
+        p = subprocess.run([PSQL, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+                            "-d", self.pg_dsn], input=sql.encode(), env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        if p.returncode != 0:
+            raise AssertionError("psql exit %d on %r: %s" % (
+                p.returncode, sql[:500], p.stderr.decode(errors="replace")))
+        # an SQL_ASCII database gives text columns' bytes as they are
+        return p.stdout.decode(errors="surrogateescape")
+
+    def db_query(self, sql, params=(), blob=False):
+        """The rows (a list of tuples) of one query (SELECT, WITH or VALUES).
+        Integers come as int and NULL as None on both engines; a BLOB/bytea
+        comes as bytes from SQLite and, with blob=True, from PostgreSQL too
+        (without it, as psql's \\x... text)."""
+        if self.pg_dsn is None:
+            db = self._sqlite()
+            try:
+                return db.execute(sql, tuple(params)).fetchall()
+            finally:
+                db.close()
+        # one JSON object per row: its columns in order, typed, newlines escaped
+        inner = _bind(sql, params).strip().rstrip(";")
+        out = self._psql("SELECT row_to_json(q) FROM (%s\n) q;\n" % inner)
+        return [tuple(_from_json(v, blob) for _, v in json.loads(line, object_pairs_hook=list))
+                for line in out.split("\n") if line]
+
+    def db_exec(self, sql, params=()):
+        """Runs SQL that changes the store (with params: one statement; without:
+        any number, separated by ;) as one more writer, committed when it
+        returns."""
+        if self.pg_dsn is None:
+            db = self._sqlite()
+            try:
+                if params:
+                    db.execute(sql, tuple(params))
+                else:
+                    db.executescript(sql)
+            finally:
+                db.close()
+            return
+        self._pg_write([_bind(sql, params)])
+
+    def db_executemany(self, sql, seq_of_params):
+        """One statement run for each set of parameters, in one transaction."""
+        if self.pg_dsn is None:
+            db = self._sqlite()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany(sql, [tuple(p) for p in seq_of_params])
+                db.execute("COMMIT")
+            finally:
+                db.close()
+            return
+        self._pg_write([_bind(sql, p) for p in seq_of_params])
+
+    def _pg_write(self, statements):
+        # a writer as the server's are: the writers' lock first, waited for
+        # as long as the server waits
+        self._psql("SET lock_timeout TO '10s';\nBEGIN;\nSELECT pg_advisory_xact_lock(%d, "
+                   "hashtext(current_schema())) "
+                   "\\g /dev/null\n%s\nCOMMIT;\n" % (STORE_LOCK_KEY, "".join(
+                       st.rstrip().rstrip(";") + ";\n" for st in statements)))
+
+    @contextlib.contextmanager
+    def hold_store_lock(self, timeout=15):
+        """Holds the store's write lock as another writer would while the
+        body of the with runs: on SQLite a transaction begun IMMEDIATE, on
+        PostgreSQL a psql session holding the writers' advisory lock."""
+        if self.pg_dsn is None:
+            db = self._sqlite(timeout)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                finally:
+                    db.execute("ROLLBACK")
+            finally:
+                db.close()
+            return
+        import select
+        env = dict(os.environ, PGCONNECT_TIMEOUT="10")
+        p = subprocess.Popen([PSQL, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+                              "-d", self.pg_dsn], env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            p.stdin.write(b"SET lock_timeout TO '%ds';\n"
+                          b"SELECT 'locked' FROM "
+                          b"pg_advisory_lock(%d, hashtext(current_schema()));\n"
+                          % (timeout, STORE_LOCK_KEY))
+            p.stdin.flush()
+            got = b""
+            deadline = time.monotonic() + timeout + 5
+            while b"locked\n" not in got:
+                left = deadline - time.monotonic()
+                if left <= 0 or p.poll() is not None:
+                    raise AssertionError("psql did not take the store lock (exit %s): %r %s" % (
+                        p.poll(), got, _read_some(p.stderr)))
+                ready, _, _ = select.select([p.stdout], [], [], min(left, 0.5))
+                if ready:
+                    chunk = os.read(p.stdout.fileno(), 4096)
+                    if not chunk:
+                        continue  # EOF: psql exits; poll() says so next round
+                    got += chunk
+            yield
+            p.stdin.write(b"SELECT pg_advisory_unlock_all();\n\\q\n")
+            p.stdin.close()
+            if p.wait(timeout=10) != 0:
+                raise AssertionError("psql holding the store lock exited %d: %s" % (
+                    p.returncode, _read_some(p.stderr)))
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+            for f in (p.stdin, p.stdout, p.stderr):
+                try:
+                    f.close()
+                except (OSError, ValueError):
+                    pass
 
     # --- process -----------------------------------------------------------
     def start(self):
@@ -444,6 +700,22 @@ class Server:
         return c
 
 
+def _read_some(f, timeout=1):
+    """What a pipe has to say within timeout (for an error message)."""
+    import select
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([f], [], [], deadline - time.monotonic())
+        if not ready:
+            break
+        chunk = os.read(f.fileno(), 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
 def check_sanitizer(text, what):
     for mark in SANITIZER_MARKS:
         if mark in text:
@@ -514,7 +786,7 @@ def run_tests(module_globals):
     tests = [(n, f) for n, f in sorted(module_globals.items())
              if n.startswith("test_") and callable(f)]
     only = os.environ.get("TEST_ONLY")
-    passed = failed = 0
+    passed = failed = skipped = 0
     for name, fn in tests:
         if only and only not in name:
             continue
@@ -523,9 +795,14 @@ def run_tests(module_globals):
             fn()
             passed += 1
             print("ok   %s (%.2fs)" % (name, time.monotonic() - t0), flush=True)
+        except Skip as e:
+            skipped += 1
+            print("skip %s (%s)" % (name, e), flush=True)
         except Exception:
             failed += 1
             print("FAIL %s" % name, flush=True)
             traceback.print_exc(file=sys.stdout)
     print("%d passed, %d failed" % (passed, failed))
+    if skipped and not passed and not failed:
+        sys.exit(77)  # every test run was skipped: ctest's SKIP_RETURN_CODE
     sys.exit(1 if failed or not passed else 0)

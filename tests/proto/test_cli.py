@@ -15,7 +15,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, PASSWORD, Server, check_sanitizer, run_tests, unprivileged_user  # noqa: E402
+from harness import (BIN, PASSWORD, PG, Server, check_sanitizer, run_tests,  # noqa: E402
+                     unprivileged_user)
 
 
 LIMITS = ("quota-warn", "quota-send", "quota", "max-message-size", "max-recipients",
@@ -540,34 +541,27 @@ def test_store_that_cannot_be_made_or_is_too_new():
         with open(conf, "w") as f:
             f.write("[server]\ndata_dir = %s/data\n" % d)
         assert mr("-c", conf, "init").returncode == 0
-        import sqlite3
-        db = sqlite3.connect(os.path.join(d, "data", "mailroom.db"))
-        (current,) = db.execute("SELECT version FROM schema_version").fetchone()
-        db.execute("UPDATE schema_version SET version = 999")
-        db.commit()
-        db.close()
-        p = mr("-c", conf, "user", "list")
+    # a store that a newer mailroom made (on the test's engine)
+    with Server() as srv:
+        [(current,)] = srv.db_query("SELECT version FROM schema_version")
+        srv.db_exec("UPDATE schema_version SET version = 999")
+        p = srv.cli("user", "list", check=False)
         assert p.returncode == 74 and p.stderr == (
             "mailroom: cannot open the mail store in %s/data: the store has schema version "
             "999, newer than this mailroom (%d): run the mailroom that made it\n"
-            % (d, current)).encode(), \
+            % (srv.dir, current)).encode(), \
             p.stderr
 
 
 def test_busy_store_says_try_again():
-    import sqlite3
     with Server() as srv:
         data = os.path.join(srv.dir, "data")
-        db = sqlite3.connect(os.path.join(data, "mailroom.db"), isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")  # another writer, for longer than the CLI waits
-        try:
+        with srv.hold_store_lock():  # another writer, for longer than the CLI waits
             p = srv.cli("domain", "add", "busy.test", check=False)
-        finally:
-            db.execute("ROLLBACK")
-            db.close()
+        where = "PostgreSQL store" if PG else "store in %s" % data
         assert p.returncode == 75 and p.stderr == (
-            "mailroom: the store in %s is busy (another writer holds its lock); try again\n"
-            % data).encode(), p.stderr
+            "mailroom: the %s is busy (another writer holds its lock); try again\n"
+            % where).encode(), (p.returncode, p.stderr)
         assert srv.cli("domain", "add", "busy.test").returncode == 0
 
 

@@ -4,13 +4,12 @@
 which exit code (sysexits: 64 usage, 65 data, 67 no such user/target).
 
 The stored forward (comma-separated normalised targets, NULL for none) and
-keep_copy are read from the store's database with Python's sqlite3, and
-`user list` shows them (--json: "forward" and "keep_copy"). The
-delivery of forwarded mail is test_forward.py's.
+keep_copy are read from the store's tables (Server.db_query, on SQLite or
+PostgreSQL), and `user list` shows them (--json: "forward" and "keep_copy").
+The delivery of forwarded mail is test_forward.py's.
 """
 import json
 import os
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -20,13 +19,9 @@ EX_USAGE, EX_DATAERR, EX_NOUSER = 64, 65, 67
 
 
 def row(srv, address):
-    db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
-    try:
-        r = db.execute("SELECT forward, keep_copy FROM mailboxes WHERE address = ?",
-                       (address,)).fetchone()
-    finally:
-        db.close()
-    return (r[0], bool(r[1])) if r else None
+    rows = srv.db_query("SELECT forward, keep_copy FROM mailboxes WHERE address = ?",
+                        (address,))
+    return (rows[0][0], bool(rows[0][1])) if rows else None
 
 
 def setup():

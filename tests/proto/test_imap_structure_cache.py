@@ -4,12 +4,12 @@ message's tree is made when it is stored (SMTP, `mailroom deliver`, import,
 APPEND), before any FETCH; a body whose cache is missing (stored by a
 version before the cache) or unreadable (another format, damage) still
 gets its ENVELOPE and BODYSTRUCTURE, parsed again from the message, and its
-cache is written anew. The store's database is read and changed with
-Python's sqlite3 while the server runs.
+cache is written anew. The store's tables are read and changed behind the
+server's back (Server.db_query and db_exec, SQLite or PostgreSQL) while it
+runs.
 """
 import os
 import smtplib
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -29,16 +29,10 @@ def plain(n):
             "Message-ID: <p%d@example.test>\r\n\r\nbody %d\r\n" % (n, n, n)).encode()
 
 
-def db(srv):
-    return sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"), timeout=10,
-                           isolation_level=None)
-
-
 def mime_column(srv):
-    with db(srv) as c:
-        return [r[0] for r in c.execute(
-            "SELECT b.mime FROM messages m JOIN bodies b ON b.id = m.body_id "
-            "ORDER BY m.uid")]
+    return [r[0] for r in srv.db_query(
+        "SELECT b.mime FROM messages m JOIN bodies b ON b.id = m.body_id "
+        "ORDER BY m.uid", blob=True)]
 
 
 def fetch_struct(srv):
@@ -67,11 +61,11 @@ def test_made_at_delivery_and_remade_when_unreadable():
         want = fetch_struct(srv)
         assert len(want) == 3 and b'"pdf"' in want[0].lower(), want
         # damaged (not this version's format) and missing (an older store)
-        with db(srv) as d:
-            d.execute("UPDATE bodies SET mime = x'0011223344556677' WHERE id = "
-                      "(SELECT body_id FROM messages ORDER BY uid LIMIT 1)")
-            d.execute("UPDATE bodies SET mime = NULL WHERE id = "
-                      "(SELECT body_id FROM messages ORDER BY uid LIMIT 1 OFFSET 1)")
+        srv.db_exec("UPDATE bodies SET mime = ? WHERE id = "
+                    "(SELECT body_id FROM messages ORDER BY uid LIMIT 1)",
+                    (bytes.fromhex("0011223344556677"),))
+        srv.db_exec("UPDATE bodies SET mime = NULL WHERE id = "
+                    "(SELECT body_id FROM messages ORDER BY uid LIMIT 1 OFFSET 1)")
         assert fetch_struct(srv) == want
         again = mime_column(srv)
         assert again == cached, "the cache was not written anew"

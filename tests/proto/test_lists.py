@@ -12,7 +12,6 @@ exits 77 once the CLI tests have passed."""
 import json
 import os
 import smtplib
-import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -593,11 +592,8 @@ def test_mail_members_rule_on_lists_nested_in_each_other():
         names = ["ring%d@example.test" % i for i in range(8)]
         for n in names:
             srv.cli("list", "add", n, "--senders", "members")
-        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
-        db.executemany("INSERT INTO list_members (list_id, member) SELECT id, ? FROM lists",
-                       [(m,) for m in names])
-        db.commit()
-        db.close()
+        srv.db_executemany("INSERT INTO list_members (list_id, member) SELECT id, ? FROM lists",
+                           [(m,) for m in names])
         srv.cli("list", "member", "add", names[7], ALICE)
         srv.start()
         c = srv.smtp()
@@ -653,12 +649,9 @@ def test_mail_member_who_forwards_passes_the_list_copy_on():
 def remote_members(srv, address, n, first=0):
     """n remote members for a list, written behind the CLI's back (one
     process per member would take minutes)."""
-    db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
-    db.executemany("INSERT INTO list_members (list_id, member) SELECT id, ? FROM lists "
-                   "WHERE address = ?",
-                   [("m%d@remote.test" % i, address) for i in range(first, first + n)])
-    db.commit()
-    db.close()
+    srv.db_executemany("INSERT INTO list_members (list_id, member) SELECT id, ? FROM lists "
+                       "WHERE address = ?",
+                       [("m%d@remote.test" % i, address) for i in range(first, first + n)])
 
 
 def test_mail_expansion_counts_toward_limits():
@@ -671,10 +664,7 @@ def test_mail_expansion_counts_toward_limits():
         make_list(srv, "full@example.test", [])
         make_list(srv, "over@example.test", ["full@example.test", "one@remote.test"])
         remote_members(srv, "full@example.test", 10000)
-        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
-        db.execute("UPDATE mailboxes SET max_recipients = 2 WHERE address = ?", (ALICE,))
-        db.commit()
-        db.close()
+        srv.db_exec("UPDATE mailboxes SET max_recipients = 2 WHERE address = ?", (ALICE,))
         srv.start()
         s = srv.submission(ALICE)
         code, text = rcpt(s, ALICE, ["trio@example.test"])[0]

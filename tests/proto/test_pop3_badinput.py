@@ -244,16 +244,12 @@ def test_client_that_never_reads():
 
 
 def test_store_busy_gives_sys_temp_and_loses_nothing():
-    import sqlite3
     import subprocess
     from harness import BIN
     with server() as srv:
         c = srv.poplib_stls(ALICE)
         c.dele(1)
-        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"), timeout=1,
-                         isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")  # another writer holds the store
-        try:
+        with srv.hold_store_lock():  # another writer holds the store
             lda = subprocess.Popen([BIN, "-c", srv.conf, "deliver", ALICE],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE)
@@ -266,9 +262,6 @@ def test_store_busy_gives_sys_temp_and_loses_nothing():
             except Exception as e:
                 assert b"[SYS/TEMP]" in str(e).encode(), e
             assert lda.wait(timeout=30) == 75, "deliver must exit EX_TEMPFAIL"
-        finally:
-            db.execute("ROLLBACK")
-            db.close()
         c.close()
         c = srv.poplib_stls(ALICE)
         assert c.stat()[0] == 2, "the DELE of a failed UPDATE must not apply"

@@ -8,14 +8,13 @@ import re
 import signal
 import smtplib
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, PASSWORD, Server, run_tests, tls_client_context  # noqa: E402
+from harness import BIN, PASSWORD, PG, Server, run_tests, tls_client_context  # noqa: E402
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -97,9 +96,7 @@ def test_inbound_delivery_byte_exact():
         head = srv.messages(ALICE)[0].split(b"\r\n\r\n")[0]
         assert b"by mail.example.test (mailroom) with ESMTP id " in head, head
         # one body for both recipients
-        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
-        assert db.execute("select count(*) from bodies").fetchone()[0] == 1
-        db.close()
+        assert srv.db_query("select count(*) from bodies") == [(1,)]
         srv.wait_log(r"smtp message qid=\S+ ip=\S+ result=250 reason=queued ms=\S+ bytes=\d+ "
                      r"count=2 from=<x@remote.test> to=<alice@example.test>,\+1 "
                      r"local=2 remote=0")
@@ -457,22 +454,14 @@ def test_store_error_gives_4xx():
         cmd(r, "MAIL FROM:<x@remote.test>")
         cmd(r, "RCPT TO:<alice@example.test>")
         cmd(r, "DATA")
-        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"), timeout=1,
-                             isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")  # another writer holds the store
-        try:
+        with srv.hold_store_lock():  # another writer holds the store
             r.sock.settimeout(30)
             r.send("Subject: busy\r\n\r\nx\r\n.\r\n")
             code, lines = reply(r)
             assert code == 451 and b"4.3.0" in lines[0], lines
-        finally:
-            db.execute("ROLLBACK")
-            db.close()
         cmd(r, "QUIT")
         assert srv.messages(ALICE) == []
-        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
-        assert db.execute("select count(*) from bodies").fetchone()[0] == 0
-        db.close()
+        assert srv.db_query("select count(*) from bodies") == [(0,)]
 
 
 def test_swaks_and_curl():
@@ -609,17 +598,9 @@ def test_kill_9_loses_nothing_acknowledged():
             assert not missing, "acknowledged but lost: %s" % sorted(missing)[:5]
 
 
-def db_query(srv, sql, *args):
-    db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"))
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
-
-
 def queued_body(srv, qid):
-    return db_query(srv, "select data from bodies where id = "
-                    "(select body_id from queue where qid = ?)", qid)[0][0]
+    return srv.db_query("select data from bodies where id = "
+                        "(select body_id from queue where qid = ?)", (qid,), blob=True)[0][0]
 
 
 def header_of(stored):
@@ -756,10 +737,14 @@ def test_permanent_store_error_gives_5xx():
     with "blob too big") is 554 5.3.0, not a 451 that senders retry for days;
     the session goes on and nothing is half-written."""
     with server() as srv:
-        db = sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"), isolation_level=None)
-        db.execute("CREATE TRIGGER broken BEFORE INSERT ON bodies "
-                   "BEGIN SELECT zeroblob(2000000000); END")
-        db.close()
+        if PG:  # the engine's own "too big" (program_limit_exceeded)
+            srv.db_exec("CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                        "BEGIN RAISE EXCEPTION 'blob too big' USING ERRCODE = '54000'; END $$; "
+                        "CREATE TRIGGER broken BEFORE INSERT ON bodies "
+                        "FOR EACH ROW EXECUTE FUNCTION broken()")
+        else:
+            srv.db_exec("CREATE TRIGGER broken BEFORE INSERT ON bodies "
+                        "BEGIN SELECT zeroblob(2000000000); END")
         r = smtp_raw(srv)
         cmd(r, "EHLO c")
         cmd(r, "MAIL FROM:<x@remote.test>")
@@ -770,7 +755,7 @@ def test_permanent_store_error_gives_5xx():
         assert code == 554 and b"5.3.0" in lines[0], lines
         assert cmd(r, "NOOP")[0] == 250
         cmd(r, "QUIT")
-        assert db_query(srv, "select count(*) from messages") == [(0,)]
+        assert srv.db_query("select count(*) from messages") == [(0,)]
         assert "store error op=commit status=-6" in srv.log_text()
 
 

@@ -13,7 +13,6 @@ import email.utils
 import email.policy
 import json
 import os
-import sqlite3
 import sys
 import time
 
@@ -48,10 +47,6 @@ def set_vacation(srv, address, subject="Out of office", body="I am away until Mo
 
 def show(srv, address):
     return json.loads(srv.cli("vacation", "show", address, "--json").stdout)
-
-
-def db(srv):
-    return sqlite3.connect(os.path.join(srv.dir, "data", "mailroom.db"), timeout=10)
 
 
 def today():
@@ -100,16 +95,14 @@ def test_cli_set_show_remove():
         assert p.stdout == b"auto-reply for al@example.test removed\n"
         assert show(srv, ALICE) == {"address": ALICE, "state": "none", "running": False}
         assert srv.cli("vacation", "show", ALICE).stdout == b"alice@example.test: no auto-reply\n"
-        with db(srv) as d:
-            assert d.execute("SELECT count(*) FROM vacations").fetchone()[0] == 1
+        assert srv.db_query("SELECT count(*) FROM vacations") == [(1,)]
 
 
 def test_cli_ended():
     with server() as srv:
         set_vacation(srv, ALICE, "Away", "x\n", "--until", today())
         assert show(srv, ALICE)["running"] is True  # through the whole of today
-        with db(srv) as d:
-            d.execute("UPDATE vacations SET until = ?", (int(time.time()) - 10,))
+        srv.db_exec("UPDATE vacations SET until = ?", (int(time.time()) - 10,))
         v = show(srv, ALICE)
         assert v["state"] == "ended" and v["running"] is False, v
         out = srv.cli("vacation", "show", ALICE).stdout.decode()
@@ -120,19 +113,16 @@ def test_cli_set_forgets_replies():
     with server() as srv:
         set_vacation(srv, ALICE)
         uid = show_id(srv, ALICE)
-        with db(srv) as d:
-            d.execute("INSERT INTO once VALUES (?, 9999999999), (?, 9999999999), "
-                      "('quota-warn:%d', 9999999999)" % uid,
-                      ("vacation:%d:bob@example.test" % uid, "vacation:%d:x@y.test" % uid))
+        srv.db_exec("INSERT INTO once VALUES (?, 9999999999), (?, 9999999999), "
+                    "('quota-warn:%d', 9999999999)" % uid,
+                    ("vacation:%d:bob@example.test" % uid, "vacation:%d:x@y.test" % uid))
         set_vacation(srv, ALICE, "Away again")
-        with db(srv) as d:
-            keys = [r[0] for r in d.execute("SELECT key FROM once")]
+        keys = [r[0] for r in srv.db_query("SELECT key FROM once")]
         assert keys == ["quota-warn:%d" % uid], keys
 
 
 def show_id(srv, address):
-    with db(srv) as d:
-        return d.execute("SELECT id FROM mailboxes WHERE address = ?", (address,)).fetchone()[0]
+    return srv.db_query("SELECT id FROM mailboxes WHERE address = ?", (address,))[0][0]
 
 
 CLI_ERRORS = [
@@ -235,8 +225,7 @@ def test_cli_errors():
             assert p.returncode == code and p.stderr == want and p.stdout == b"", \
                 (args, p.returncode, p.stderr, want)
         # exactly 64 KiB of UTF-8 is fine; nothing was stored before
-        with db(srv) as d:
-            assert d.execute("SELECT count(*) FROM vacations").fetchone()[0] == 0
+        assert srv.db_query("SELECT count(*) FROM vacations") == [(0,)]
         text_file(srv, "MAX", "\u00e9" * (32 * 1024))
         srv.cli("vacation", "set", ALICE, "--subject", "Caf\u00e9", "--body-file",
                 os.path.join(srv.dir, "MAX"))
@@ -325,8 +314,7 @@ def test_reply_to_an_ordinary_message():
         assert r.get_content().replace("\r\n", "\n") == "I am away until Monday.\nAlice\n"
         assert r["Message-ID"] and r["Date"]
         # the store remembers the sender (lower-cased) until now + interval
-        with db(srv) as d:
-            rows = d.execute("SELECT key, until FROM once WHERE key LIKE 'vacation:%'").fetchall()
+        rows = srv.db_query("SELECT key, until FROM once WHERE key LIKE 'vacation:%'")
         uid = show_id(srv, ALICE)
         assert [k for k, _ in rows] == ["vacation:%d:%s" % (uid, BOB)], rows
         assert abs(rows[0][1] - (time.time() + 7 * DAY)) < 120, rows
@@ -411,9 +399,8 @@ def test_once_per_sender_per_interval_across_restart():
         send(srv, CAROL, [ALICE], message("carol", sender=CAROL))
         assert len(queue(srv)) == 1
         # the interval over (the key's time passed): answered again
-        with db(srv) as d:
-            d.execute("UPDATE once SET until = ? WHERE key LIKE 'vacation:%%:%s'" % BOB,
-                      (int(time.time()) - 1,))
+        srv.db_exec("UPDATE once SET until = ? WHERE key LIKE 'vacation:%%:%s'" % BOB,
+                    (int(time.time()) - 1,))
         send(srv, BOB, [ALICE], message("five"))
         assert len(replies(srv, BOB)) == 2
         # and set again: answered again at once
@@ -472,8 +459,7 @@ def test_until():
         assert len(replies(srv, BOB)) == 1
         # the last day is over
         set_vacation(srv, ALICE, "Today only", "x\n", "--until", today())
-        with db(srv) as d:
-            d.execute("UPDATE vacations SET until = ?", (int(time.time()) - 1,))
+        srv.db_exec("UPDATE vacations SET until = ?", (int(time.time()) - 1,))
         assert show(srv, ALICE)["state"] == "ended"
         send(srv, BOB, [ALICE], message("tomorrow"))
         assert len(replies(srv, BOB)) == 1 and len(parsed(srv, ALICE)) == 2

@@ -16,7 +16,7 @@
 
 static const char *cur_name;
 static bool cur_failed;
-static unsigned passed, failed;
+static unsigned passed, failed, skipped;
 
 void test_begin(const char *name)
 {
@@ -52,13 +52,32 @@ void test_end(void)
 
 int test_run(void (*const tests[])(void))
 {
+	/* the store tests run once per engine: with this set, on PostgreSQL,
+	   each data dir in a schema of its own */
+	const char *dsn = getenv("MAILROOM_TEST_STORE_DSN");
+	if (dsn != NULL && dsn[0] != '\0') {
+		store_configure(STORE_BACKEND_POSTGRESQL, dsn);
+		store_test_pg_schema_per_dir(true);
+	}
 	/* as in `mailroom serve`: a peer that goes away is an error return,
 	   not a signal (OpenSSL writes to sockets with write(2)) */
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; tests[i] != NULL; i++)
 		tests[i]();
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed == 0 && passed > 0 ? 0 : 1;
+	if (skipped > 0)
+		printf("%u passed, %u failed, %u skipped\n", passed, failed, skipped);
+	else
+		printf("%u passed, %u failed\n", passed, failed);
+	return failed == 0 && passed + skipped > 0 ? 0 : 1;
+}
+
+bool test_sqlite_only(void)
+{
+	if (store_backend() == STORE_BACKEND_SQLITE)
+		return false;
+	printf("ok %s (skipped: SQLite only)\n", cur_name);
+	skipped++;
+	return true;
 }
 
 char *test_tmpdir(void)
@@ -128,19 +147,66 @@ struct directory *test_directory(const char *ini)
 	return d;
 }
 
-long long test_db_int(const char *dir, const char *sql)
+const struct store_census *test_census(struct store *st)
+{
+	static struct store_census c;
+	test_assert(store_census(st, &c) == STORE_OK);
+	return &c;
+}
+
+const struct store_census *test_census_dir(const char *dir)
+{
+	static struct store_census c;
+	struct store *st = NULL;
+	memset(&c, 0, sizeof(c));
+	test_assert(store_open(dir, false, &st) == STORE_OK);
+	if (st != NULL)
+		test_assert(store_census(st, &c) == STORE_OK);
+	store_close(&st);
+	return &c;
+}
+
+int64_t test_next_uid(struct store *st, int64_t mailbox_id)
+{
+	struct store_mailbox_census c;
+	if (store_census_mailbox(st, mailbox_id, &c) != STORE_OK)
+		return -1;
+	return c.next_uid;
+}
+
+int64_t test_once(struct store *st, const char *key, bool prefix)
+{
+	int64_t n = -1;
+	if (store_census_once(st, key, prefix, &n) != STORE_OK)
+		return -1;
+	return n;
+}
+
+/* --- the SQLite file itself ----------------------------------------------------- */
+
+static sqlite3 *sqlite_file(const char *dir)
 {
 	char path[512];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	long long n = -1;
+	sqlite3 *db = NULL;
 
+	test_assert(store_backend() == STORE_BACKEND_SQLITE);
 	snprintf(path, sizeof(path), "%s/mailroom.db", dir);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		sqlite3_close(db);
-		return -1;
+		return NULL;
 	}
 	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+long long test_sqlite_int(const char *dir, const char *sql)
+{
+	sqlite3 *db = sqlite_file(dir);
+	sqlite3_stmt *s;
+	long long n = -1;
+
+	if (db == NULL)
+		return -1;
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK) {
 		int rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW)
@@ -151,4 +217,38 @@ long long test_db_int(const char *dir, const char *sql)
 	}
 	sqlite3_close(db);
 	return n;
+}
+
+bool test_sqlite_exec(const char *dir, const char *sql)
+{
+	sqlite3 *db = sqlite_file(dir);
+	char *err = NULL;
+
+	if (db == NULL)
+		return false;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "%s: %s\n", sql, err != NULL ? err : sqlite3_errstr(rc));
+	sqlite3_free(err);
+	sqlite3_close(db);
+	return rc == SQLITE_OK;
+}
+
+struct test_sqlite_lock *test_sqlite_lock(const char *dir)
+{
+	sqlite3 *db = sqlite_file(dir);
+	if (db != NULL && sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		db = NULL;
+	}
+	return (struct test_sqlite_lock *)db;
+}
+
+void test_sqlite_unlock(struct test_sqlite_lock *lock)
+{
+	sqlite3 *db = (sqlite3 *)lock;
+	if (db == NULL)
+		return;
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
 }

@@ -203,6 +203,7 @@ static const char EVERY_KEY[] =
     "alias_attribute = proxyAddresses\nauth_bind = no\npassword_attribute = pw\n"
     "starttls = yes\nca_file = ldap-ca.pem\ntimeout = 3s\npool_size = 2\ncache_ttl = 0\n"
     "[directory]\nbackend = passwd-file, builtin\n"
+    "[store]\nbackend = postgresql\ndsn = postgresql://mailroom@127.0.0.1:5432/mailroom\n"
     "[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
     "confdir = pam.d\n"
     "[passwd-file]\npath = users.passwd\ndomain = example.net\n"

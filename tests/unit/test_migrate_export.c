@@ -31,24 +31,28 @@ static const char *const bodies[] = {
 static struct store *filled(char **dir_r, int64_t *id_r)
 {
 	struct store *st = test_store_new(dir_r);
-	int res;
-	char sql[256];
+	struct store_import_msg m[NB];
+	int res[NB];
 
 	test_assert(store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
 	test_assert(test_add_user(st, "a@example.test", 0) == STORE_OK);
 	test_assert(test_add_user(st, "empty@example.test", 0) == STORE_OK);
 	*id_r = test_mailbox_id(st, "a@example.test");
-	for (size_t i = 0; i < NB; i++) {
-		char uidl[32];
-		snprintf(uidl, sizeof(uidl), "kept:%zu!", i);
-		test_assert(store_deliver(st, id_r, 1, bodies[i], strlen(bodies[i]),
-					  i == 1 ? uidl : NULL, &res) == STORE_OK);
-	}
-	/* arrival times of the past, as an import keeps them */
-	snprintf(sql, sizeof(sql),
-		 "UPDATE messages SET received = 1000000000 + uid * 1000 WHERE mailbox_id = %lld",
-		 (long long)*id_r);
-	test_assert(test_db_int(*dir_r, sql) == 0);
+	/* arrival times of the past, as an import keeps them: UID i + 1 at
+	   1000000000 + UID * 1000 */
+	for (size_t i = 0; i < NB; i++)
+		m[i] = (struct store_import_msg){.body = bodies[i],
+						 .len = strlen(bodies[i]),
+						 .uidl = i == 1 ? "kept:1!" : NULL,
+						 .received = 1000000000 + (int64_t)(i + 1) * 1000};
+	test_assert(store_import(st, *id_r, m, NB, res) == STORE_OK);
+	struct store_msg *l = NULL;
+	size_t n = 0;
+	test_assert(store_mailbox_load(st, *id_r, &l, &n) == STORE_OK && n == NB);
+	for (size_t i = 0; i < n; i++)
+		test_assert(res[i] == STORE_OK && l[i].uid == i + 1 &&
+			    l[i].received == 1000000000 + (int64_t)l[i].uid * 1000);
+	free(l);
 	return st;
 }
 

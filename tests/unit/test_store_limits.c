@@ -5,8 +5,9 @@
  * and clearing them, refusals, the receive quota taken from the domain, the
  * submissions counted over a window, the once-key of the quota notice
  * forgotten on expunge and when a level moves, and the migration from
- * schema 7 keeping what a quota meant. Rows the delivery path writes (sent,
- * once, vacations) are made with plain SQLite behind the store's back.
+ * schema 7 keeping what a quota meant. Rows the delivery path writes only
+ * at the present time (sent, once) are made through the store's test seams
+ * (store_backup.h); the schema-7 store is SQLite's, written in its file.
  */
 #include "store/store.h"
 #include "test_common.h"
@@ -58,23 +59,20 @@ static int64_t eff(struct store *st, const char *address, enum store_limit l)
 }
 
 /* Is the mailbox's quota notice recorded as sent? */
-static bool notice_kept(const char *dir, int64_t id)
+static bool notice_kept(struct store *st, int64_t id)
 {
-	char sql[128];
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM once WHERE key = '%s%lld'",
-		 STORE_ONCE_QUOTA_WARN, (long long)id);
-	return test_db_int(dir, sql) == 1;
+	char key[64];
+	snprintf(key, sizeof(key), "%s%lld", STORE_ONCE_QUOTA_WARN, (long long)id);
+	return test_once(st, key, false) == 1;
 }
 
 /* Records the notice as the delivery path does: once, without end. */
-static void notice_sent(const char *dir, int64_t id)
+static void notice_sent(struct store *st, int64_t id)
 {
-	char sql[160];
-	snprintf(sql, sizeof(sql),
-		 "INSERT OR REPLACE INTO once (key, until) VALUES ('%s%lld', 9223372036854775807)",
-		 STORE_ONCE_QUOTA_WARN, (long long)id);
-	test_assert(test_db_int(dir, sql) == 0);
-	test_assert(notice_kept(dir, id));
+	char key[64];
+	snprintf(key, sizeof(key), "%s%lld", STORE_ONCE_QUOTA_WARN, (long long)id);
+	test_assert(store_test_once_add(st, key, INT64_MAX) == STORE_OK);
+	test_assert(notice_kept(st, id));
 }
 
 static void deliver_n(struct store *st, int64_t id, int n)
@@ -206,17 +204,10 @@ static void test_inheritance(void)
 	test_assert(eff(st, "postmaster", STORE_LIMIT_QUOTA_WARN) == 0);
 
 	/* forwarding and auto-reply as the mailbox row and vacations hold them */
-	char sql[256];
-	snprintf(sql, sizeof(sql),
-		 "UPDATE mailboxes SET forward = 'x@far.test,y@far.test', keep_copy = 0 WHERE id "
-		 "= %lld",
-		 (long long)ia);
-	test_assert(test_db_int(dir, sql) == 0);
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO vacations (mailbox_id, subject, body, created) VALUES (%lld, 's', "
-		 "'b', 0)",
-		 (long long)ia);
-	test_assert(test_db_int(dir, sql) == 0);
+	const char *const far[] = {"x@far.test", "y@far.test"};
+	test_assert(store_user_set_forward(st, "alice@example.test", far, 2, 0) == STORE_OK);
+	struct store_vacation v = {.subject = "s", .body = "b", .interval_days = 7};
+	test_assert(store_vacation_set(st, "alice@example.test", &v) == STORE_OK);
 	u = user_of(st, "alice@example.test");
 	test_assert_str(u.forward, "x@far.test,y@far.test");
 	test_assert(!u.keep_copy && u.vacation);
@@ -302,7 +293,6 @@ static void test_sent_count(void)
 	char *dir;
 	struct store *st = fresh(&dir);
 	uint64_t m = 99, r = 99;
-	char sql[160];
 
 	test_begin("store limits: submissions counted over a window");
 	int64_t ia = new_user(st, "alice@example.test", STORE_INHERIT);
@@ -312,12 +302,9 @@ static void test_sent_count(void)
 	static const struct {
 		int who, at, rcpts;
 	} rows[] = {{0, 1000, 3}, {0, 5000, 1}, {0, 8600, 10}, {1, 8600, 2}};
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		snprintf(sql, sizeof(sql),
-			 "INSERT INTO sent (mailbox_id, at, recipients) VALUES (%lld, %d, %d)",
-			 (long long)(rows[i].who ? ib : ia), rows[i].at, rows[i].rcpts);
-		test_assert(test_db_int(dir, sql) == 0);
-	}
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		test_assert(store_test_sent_add(st, rows[i].who ? ib : ia, rows[i].at,
+						(unsigned)rows[i].rcpts) == STORE_OK);
 	test_assert(store_sent_count(st, ia, 0, &m, &r) == STORE_OK && m == 3 && r == 14);
 	/* `since` is inclusive: a submission at exactly that second counts */
 	test_assert(store_sent_count(st, ia, 5000, &m, &r) == STORE_OK && m == 2 && r == 11);
@@ -346,35 +333,35 @@ static void test_notice_and_expunge(void)
 	test_assert(store_user_set_limit(st, "alice@example.test", STORE_LIMIT_QUOTA_WARN,
 					 3 * MSG_LEN) == STORE_OK);
 	deliver_n(st, ia, 5);
-	notice_sent(dir, ia);
+	notice_sent(st, ia);
 	/* 4 messages left: still at or above the level, the notice stands */
 	expunge_n(st, ia, 1);
-	test_assert(notice_kept(dir, ia));
+	test_assert(notice_kept(st, ia));
 	/* exactly at the level is not below it */
 	expunge_n(st, ia, 1);
-	test_assert(notice_kept(dir, ia));
+	test_assert(notice_kept(st, ia));
 	/* below: forgotten, so the next crossing sends one */
 	expunge_n(st, ia, 1);
-	test_assert(!notice_kept(dir, ia));
+	test_assert(!notice_kept(st, ia));
 
 	/* the same with the domain's level; another mailbox's notice stays */
 	test_assert(store_domain_set_limit(st, "example.test", STORE_LIMIT_QUOTA_WARN,
 					   2 * MSG_LEN) == STORE_OK);
 	deliver_n(st, ib, 3);
-	notice_sent(dir, ib);
-	notice_sent(dir, ia);
+	notice_sent(st, ib);
+	notice_sent(st, ia);
 	expunge_n(st, ib, 1);
-	test_assert(notice_kept(dir, ib));
+	test_assert(notice_kept(st, ib));
 	expunge_n(st, ib, 1);
-	test_assert(!notice_kept(dir, ib));
-	test_assert(notice_kept(dir, ia));
+	test_assert(!notice_kept(st, ib));
+	test_assert(notice_kept(st, ia));
 	/* an expunge in another mailbox leaves this one's notice alone */
 	struct store_msg *m = NULL;
 	size_t n = 0;
 	test_assert(store_mailbox_load(st, ia, &m, &n) == STORE_OK && n == 2);
 	test_assert(store_expunge(st, ib, &m[0].id, 1) == STORE_OK); /* not bob's: no-op */
 	free(m);
-	test_assert(notice_kept(dir, ia));
+	test_assert(notice_kept(st, ia));
 	store_close(&st);
 	test_rmtree(dir);
 	test_end();
@@ -392,7 +379,7 @@ static void test_notice_and_levels(void)
 		    STORE_OK);
 	test_assert(store_user_set_limit(st, "alice@example.test", STORE_LIMIT_QUOTA_WARN, 100) ==
 		    STORE_OK);
-	notice_sent(dir, ia);
+	notice_sent(st, ia);
 	/* the same level again, or another limit: the notice stands */
 	test_assert(store_user_set_limit(st, "alice@example.test", STORE_LIMIT_QUOTA_WARN, 100) ==
 		    STORE_OK);
@@ -400,42 +387,42 @@ static void test_notice_and_levels(void)
 		    STORE_OK);
 	test_assert(store_user_set_limit(st, "alice@example.test", STORE_LIMIT_RECIPIENTS, 5) ==
 		    STORE_OK);
-	test_assert(notice_kept(dir, ia));
+	test_assert(notice_kept(st, ia));
 	/* a new warning level, or a new receive quota: forgotten */
 	test_assert(store_user_set_limit(st, "alice@example.test", STORE_LIMIT_QUOTA_WARN, 150) ==
 		    STORE_OK);
-	test_assert(!notice_kept(dir, ia));
-	notice_sent(dir, ia);
+	test_assert(!notice_kept(st, ia));
+	notice_sent(st, ia);
 	test_assert(store_user_set_limit(st, "alice@example.test", STORE_LIMIT_QUOTA, 1000) ==
 		    STORE_OK);
-	test_assert(!notice_kept(dir, ia));
+	test_assert(!notice_kept(st, ia));
 	/* inheriting a domain level of the same value moves nothing */
 	test_assert(store_domain_set_limit(st, "example.test", STORE_LIMIT_QUOTA_WARN, 150) ==
 		    STORE_OK);
-	notice_sent(dir, ia);
+	notice_sent(st, ia);
 	test_assert(store_user_set_limit(st, "alice@example.test", STORE_LIMIT_QUOTA_WARN,
 					 STORE_INHERIT) == STORE_OK);
-	test_assert(notice_kept(dir, ia));
+	test_assert(notice_kept(st, ia));
 
 	/* the domain's level moves: its inheriting mailboxes forget, bob (own
 	   level) keeps his */
-	notice_sent(dir, ib);
+	notice_sent(st, ib);
 	test_assert(store_domain_set_limit(st, "example.test", STORE_LIMIT_QUOTA_WARN, 150) ==
 		    STORE_OK); /* unchanged */
-	test_assert(notice_kept(dir, ia));
+	test_assert(notice_kept(st, ia));
 	test_assert(store_domain_set_limit(st, "example.test", STORE_LIMIT_QUOTA_WARN, 300) ==
 		    STORE_OK);
-	test_assert(!notice_kept(dir, ia) && notice_kept(dir, ib));
+	test_assert(!notice_kept(st, ia) && notice_kept(st, ib));
 	/* the domain's receive quota: alice has her own (1000), bob inherits */
-	notice_sent(dir, ia);
+	notice_sent(st, ia);
 	test_assert(store_domain_set_limit(st, "example.test", STORE_LIMIT_QUOTA, 5000) ==
 		    STORE_OK);
-	test_assert(notice_kept(dir, ia) && !notice_kept(dir, ib));
+	test_assert(notice_kept(st, ia) && !notice_kept(st, ib));
 	/* another domain's change touches neither */
-	notice_sent(dir, ib);
+	notice_sent(st, ib);
 	test_assert(store_domain_set_limit(st, "other.test", STORE_LIMIT_QUOTA_WARN, 1) ==
 		    STORE_OK);
-	test_assert(notice_kept(dir, ia) && notice_kept(dir, ib));
+	test_assert(notice_kept(st, ia) && notice_kept(st, ib));
 	store_close(&st);
 	test_rmtree(dir);
 	test_end();
@@ -443,25 +430,30 @@ static void test_notice_and_levels(void)
 
 static void test_migration_from_7(void)
 {
-	char *dir = test_tmpdir();
 	struct store *st = NULL;
 
+	/* an SQLite store of schema 7, its rows written in its file */
 	test_begin("store limits: a schema-7 quota keeps its meaning after migration 8");
+	if (test_sqlite_only())
+		return;
+	char *dir = test_tmpdir();
 	test_assert(store_test_open_schema(dir, 7, &st) == STORE_OK);
-	test_assert(test_db_int(dir, "SELECT version FROM schema_version") == 7);
+	test_assert(test_sqlite_int(dir, "SELECT version FROM schema_version") == 7);
 	test_assert(store_domain_add(st, "example.test", DOMAIN_AUTHORITATIVE) == STORE_OK);
 	/* schema 7: 0 was "no quota"; rows as it wrote them (today's user add
 	   reads tables schema 7 lacks) */
-	test_assert(test_db_int(dir, "INSERT INTO mailboxes (address, domain_id, pw_hash, quota, "
-				     "created) SELECT 'none@example.test', id, '$y$x', 0, 0 FROM "
-				     "domains WHERE name = 'example.test'") == 0);
-	test_assert(test_db_int(dir, "INSERT INTO mailboxes (address, domain_id, pw_hash, quota, "
-				     "created) SELECT 'small@example.test', id, '$y$x', 1000, 0 "
-				     "FROM domains WHERE name = 'example.test'") == 0);
+	test_assert(test_sqlite_int(dir,
+				    "INSERT INTO mailboxes (address, domain_id, pw_hash, quota, "
+				    "created) SELECT 'none@example.test', id, '$y$x', 0, 0 FROM "
+				    "domains WHERE name = 'example.test'") == 0);
+	test_assert(test_sqlite_int(dir,
+				    "INSERT INTO mailboxes (address, domain_id, pw_hash, quota, "
+				    "created) SELECT 'small@example.test', id, '$y$x', 1000, 0 "
+				    "FROM domains WHERE name = 'example.test'") == 0);
 	store_close(&st);
 
 	test_assert(store_open(dir, false, &st) == STORE_OK);
-	test_assert(test_db_int(dir, "SELECT version FROM schema_version") >= 8);
+	test_assert(test_sqlite_int(dir, "SELECT version FROM schema_version") >= 8);
 	struct store_user u = user_of(st, "none@example.test");
 	test_assert(u.quota == 0 && u.effective.v[STORE_LIMIT_QUOTA] == 0);
 	test_assert(u.own.v[STORE_LIMIT_QUOTA] == STORE_INHERIT);

@@ -8,14 +8,14 @@
  * UIDs after expunging the newest message, UIDL format and uniqueness,
  * invalid imported UIDLs writing nothing, exact bytes (NUL, 8-bit, 1 MiB),
  * all-or-nothing expunge, injected commit failures, and two handles (and two
- * threads) on one database. Row counts come from plain SQLite.
+ * threads) on one database. Row counts come from the store's census
+ * (store_backup.h).
  */
 #include "store/store.h"
 #include "test_common.h"
 #include "util/mem.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,9 +105,9 @@ static void test_single_instance(void)
 			  new_user(st, "c@example.test", 0)};
 	test_assert(store_deliver(st, ids, 3, MSG, MSG_LEN, NULL, res) == STORE_OK);
 	test_assert(res[0] == STORE_OK && res[1] == STORE_OK && res[2] == STORE_OK);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 1);
-	test_assert(test_db_int(dir, "SELECT refcount FROM bodies") == 3);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 3);
+	test_assert(test_census(st)->bodies == 1);
+	test_assert(test_census(st)->body_refs == 3); /* the one body's */
+	test_assert(test_census(st)->messages == 3);
 	for (int i = 0; i < 3; i++)
 		test_assert(load(st, ids[i], &m[i]) == 1);
 
@@ -119,22 +119,22 @@ static void test_single_instance(void)
 		buf_free(&out);
 	}
 	test_assert(store_expunge(st, ids[1], &m[1][0].id, 1) == STORE_OK);
-	test_assert(test_db_int(dir, "SELECT refcount FROM bodies") == 2);
+	test_assert(test_census(st)->bodies == 1 && test_census(st)->body_refs == 2);
 	test_assert(store_expunge(st, ids[0], &m[0][0].id, 1) == STORE_OK);
-	test_assert(test_db_int(dir, "SELECT refcount FROM bodies") == 1);
+	test_assert(test_census(st)->bodies == 1 && test_census(st)->body_refs == 1);
 	/* the last holder still reads it */
 	struct buf out = {0};
 	test_assert(store_message_read(st, ids[2], m[2][0].id, &out) == STORE_OK);
 	test_assert(out.len == MSG_LEN);
 	buf_free(&out);
 	test_assert(store_expunge(st, ids[2], &m[2][0].id, 1) == STORE_OK);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 0);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 0);
+	test_assert(test_census(st)->bodies == 0);
+	test_assert(test_census(st)->messages == 0);
 	/* a second delivery to the same mailboxes makes a second body */
 	test_assert(store_deliver(st, ids, 2, MSG, MSG_LEN, NULL, res) == STORE_OK);
 	test_assert(store_deliver(st, ids, 2, MSG, MSG_LEN, NULL, res) == STORE_OK);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 2);
-	test_assert(test_db_int(dir, "SELECT sum(refcount) FROM bodies") == 4);
+	test_assert(test_census(st)->bodies == 2);
+	test_assert(test_census(st)->body_refs == 4);
 	for (int i = 0; i < 3; i++)
 		free(m[i]);
 	store_close(&st);
@@ -166,13 +166,13 @@ static void test_quota(void)
 	test_assert(store_deliver(st, ids, 3, MSG, MSG_LEN, NULL, res) == STORE_OK);
 	test_assert(res[0] == STORE_QUOTA && res[1] == STORE_OK && res[2] == STORE_OK);
 	test_assert(count(st, ids[0]) == 2 && count(st, ids[1]) == 3);
-	test_assert(test_db_int(dir, "SELECT refcount FROM bodies ORDER BY id DESC LIMIT 1") == 2);
+	test_assert(test_census(st)->body_newest_refs == 2);
 	u = user_of(st, "small@example.test");
 	test_assert(u.used == 2 * MSG_LEN && u.messages == 2);
 	store_user_clear(&u);
 
 	/* everyone full: STORE_QUOTA, and no body row is left behind */
-	long long bodies = test_db_int(dir, "SELECT count(*) FROM bodies");
+	int64_t bodies = test_census(st)->bodies;
 	test_assert(store_deliver(st, ids, 1, MSG, MSG_LEN, NULL, res) == STORE_QUOTA);
 	test_assert(res[0] == STORE_QUOTA);
 	test_assert(store_user_set_limit(st, "mid@example.test", STORE_LIMIT_QUOTA, 3 * MSG_LEN) ==
@@ -180,7 +180,7 @@ static void test_quota(void)
 	int64_t full[2] = {ids[0], ids[2]};
 	test_assert(store_deliver(st, full, 2, MSG, MSG_LEN, NULL, res) == STORE_QUOTA);
 	test_assert(res[0] == STORE_QUOTA && res[1] == STORE_QUOTA);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == bodies);
+	test_assert(test_census(st)->bodies == bodies);
 
 	/* a single byte over also counts; a smaller message still fits */
 	test_assert(store_user_set_limit(st, "small@example.test", STORE_LIMIT_QUOTA,
@@ -307,13 +307,13 @@ static void test_imported_uidl(void)
 
 	const char *const bad[] = {"",	       "has space", "tab\there", "del\x7f",
 				   "\xc3\xa4", "new\nline", u71};
-	long long bodies = test_db_int(dir, "SELECT count(*) FROM bodies");
+	int64_t bodies = test_census(st)->bodies;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		res[0] = res[1] = STORE_OK;
 		test_assert(store_deliver(st, ids, 2, MSG, MSG_LEN, bad[i], res) == STORE_INVALID);
 		test_assert(res[0] != STORE_OK && res[1] != STORE_OK);
 	}
-	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == bodies);
+	test_assert(test_census(st)->bodies == bodies);
 	test_assert(count(st, ids[0]) == 3 && count(st, ids[1]) == 1);
 
 	store_close(&st);
@@ -541,7 +541,7 @@ static void test_expunge(void)
 	struct store_user u = user_of(st, "a@example.test");
 	test_assert(u.messages == 5 && u.used == 5 * MSG_LEN);
 	store_user_clear(&u);
-	test_assert(test_db_int(dir, "SELECT sum(refcount) FROM bodies") == 10);
+	test_assert(test_census(st)->body_refs == 10);
 
 	/* the retry works, with a duplicate id and a gone id in the list */
 	int64_t again[5] = {m[0].id, m[2].id, m[4].id, m[2].id, 123456789};
@@ -553,8 +553,8 @@ static void test_expunge(void)
 	u = user_of(st, "a@example.test");
 	test_assert(u.messages == 2 && u.used == 2 * MSG_LEN);
 	store_user_clear(&u);
-	test_assert(test_db_int(dir, "SELECT sum(refcount) FROM bodies") == 7);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 5);
+	test_assert(test_census(st)->body_refs == 7);
+	test_assert(test_census(st)->bodies == 5);
 	/* idempotent */
 	test_assert(store_expunge(st, ids[0], three, 3) == STORE_OK);
 	test_assert(count(st, ids[0]) == 2);
@@ -591,8 +591,8 @@ static void test_fail_commit(void)
 	test_assert(r == STORE_TEMP || r == STORE_PERM);
 	test_assert(res[0] == r && res[1] == r); /* nobody is told "done" */
 	test_assert(strlen(store_error(st)) > 0);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 1);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM messages") == 2);
+	test_assert(test_census(st)->bodies == 1);
+	test_assert(test_census(st)->messages == 2);
 	struct store_user u = user_of(st, "a@example.test");
 	test_assert(u.messages == 1 && u.used == MSG_LEN);
 	store_user_clear(&u);
@@ -783,7 +783,7 @@ static void test_concurrent_writers(void)
 	struct store_user u = user_of(st, "a@example.test");
 	test_assert(u.messages == 50 && u.used == 50 * MSG_LEN);
 	store_user_clear(&u);
-	test_assert(test_db_int(dir, "SELECT count(*) FROM bodies") == 50);
+	test_assert(test_census(st)->bodies == 50);
 	store_close(&st);
 	test_rmtree(dir);
 	test_end();

@@ -12,6 +12,10 @@
  * holds every old message under its old UID (S8). Also: a store
  * newer than this mailroom is refused and left as it is, and an upgrade
  * whose copy cannot be made changes nothing.
+ *
+ * SQLite only: the fixtures are SQLite stores, read and damaged in their
+ * files (test_common.h test_sqlite_int); a PostgreSQL store is made at the
+ * latest schema. On another engine every test is skipped.
  */
 #include "test_common.h"
 
@@ -21,7 +25,6 @@
 #include "util/mem.h"
 
 #include <dirent.h>
-#include <sqlite3.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -182,7 +185,7 @@ static int latest_version(void)
 	char *dir = NULL;
 	struct store *st = test_store_new(&dir);
 	store_close(&st);
-	int v = (int)test_db_int(dir, "SELECT version FROM schema_version");
+	int v = (int)test_census_dir(dir)->schema_version;
 	test_rmtree(dir);
 	return v;
 }
@@ -464,24 +467,26 @@ static void check_store(struct store *st, const struct expected *e)
 
 static void test_fixtures(void)
 {
-	int latest = latest_version();
-
 	test_begin("store upgrade: every shipped schema's store, made by its own binary");
+	if (test_sqlite_only())
+		return;
+	int latest = latest_version();
 	test_assert(latest > N_VERSIONS);
 	for (int v = 1; v <= N_VERSIONS; v++) {
 		struct expected e;
 		test_assert(parse_expected(v, &e));
 		test_assert(e.version == v && e.n_msgs >= 8);
 		char *dir = copy_fixture(v);
-		test_assert(test_db_int(dir, "SELECT version FROM schema_version") == v);
-		long long old_msgs = test_db_int(dir, "SELECT count(*) FROM messages");
-		long long old_pages = test_db_int(dir, "PRAGMA page_count");
+		test_assert(test_sqlite_int(dir, "SELECT version FROM schema_version") == v);
+		long long old_msgs = test_sqlite_int(dir, "SELECT count(*) FROM messages");
+		long long old_pages = test_sqlite_int(dir, "PRAGMA page_count");
 
 		struct store *st = open_ok(dir);
-		test_assert(test_db_int(dir, "SELECT version FROM schema_version") == latest);
-		test_assert(test_db_int(dir, "SELECT count(*) FROM pragma_integrity_check "
-					     "WHERE integrity_check <> 'ok'") == 0);
-		test_assert(test_db_int(dir, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+		test_assert(test_sqlite_int(dir, "SELECT version FROM schema_version") == latest);
+		test_assert(test_sqlite_int(dir, "SELECT count(*) FROM pragma_integrity_check "
+						 "WHERE integrity_check <> 'ok'") == 0);
+		test_assert(test_sqlite_int(dir, "SELECT count(*) FROM pragma_foreign_key_check") ==
+			    0);
 
 		/* the copy before the upgrade: the old store as it was */
 		char *bdir = NULL;
@@ -494,9 +499,11 @@ static void test_fixtures(void)
 			char *db = xasprintf("%s/mailroom.db", bdir);
 			test_assert(stat(bdir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
 			test_assert(stat(db, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-			test_assert(test_db_int(bdir, "SELECT version FROM schema_version") == v);
-			test_assert(test_db_int(bdir, "SELECT count(*) FROM messages") == old_msgs);
-			test_assert(test_db_int(bdir, "PRAGMA page_count") == old_pages);
+			test_assert(test_sqlite_int(bdir, "SELECT version FROM schema_version") ==
+				    v);
+			test_assert(test_sqlite_int(bdir, "SELECT count(*) FROM messages") ==
+				    old_msgs);
+			test_assert(test_sqlite_int(bdir, "PRAGMA page_count") == old_pages);
 			free(db);
 			free(bdir);
 		}
@@ -535,13 +542,15 @@ static bool same_file(const char *path, const struct buf *b)
 static void test_newer_refused(void)
 {
 	test_begin("store upgrade: a store newer than this mailroom is refused, unchanged");
+	if (test_sqlite_only())
+		return;
 	int latest = latest_version();
 	char *dir = copy_fixture(N_VERSIONS);
 	struct store *st = NULL;
 	test_assert(store_open(dir, false, &st) == STORE_OK);
 	store_close(&st);
 	char *sql = xasprintf("UPDATE schema_version SET version = %d", latest + 1);
-	test_assert(test_db_int(dir, sql) == 0);
+	test_assert(test_sqlite_int(dir, sql) == 0);
 	free(sql);
 	/* the last connection closed: the change is in the database file */
 	char *db = xasprintf("%s/mailroom.db", dir);
@@ -555,19 +564,17 @@ static void test_newer_refused(void)
 	}
 	/* refused at once, even while another writer holds the lock (a newer
 	   server at work on it) */
-	sqlite3 *other = NULL;
-	test_assert(sqlite3_open(db, &other) == SQLITE_OK);
-	test_assert(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	struct test_sqlite_lock *other = test_sqlite_lock(dir);
+	test_assert(other != NULL);
 	time_t t0 = time(NULL);
 	test_assert(store_open(dir, false, &st) == STORE_PERM);
 	test_assert(strstr(store_error(st), "newer than this mailroom") != NULL);
 	test_assert(time(NULL) - t0 < 5);
 	store_close(&st);
-	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(other);
+	test_sqlite_unlock(other);
 	test_assert(same_file(db, &before));
 	test_assert(backups(dir, NULL) == 1); /* only the upgrade's own */
-	test_assert(test_db_int(dir, "SELECT version FROM schema_version") == latest + 1);
+	test_assert(test_sqlite_int(dir, "SELECT version FROM schema_version") == latest + 1);
 	buf_free(&before);
 	free(db);
 	test_rmtree(dir);
@@ -577,6 +584,8 @@ static void test_newer_refused(void)
 static void test_backup_failure(void)
 {
 	test_begin("store upgrade: no copy, no upgrade; nothing changed");
+	if (test_sqlite_only())
+		return;
 	char *dir = copy_fixture(3);
 	char *db = xasprintf("%s/mailroom.db", dir);
 	char *b = xasprintf("%s/backups", dir);
@@ -594,7 +603,7 @@ static void test_backup_failure(void)
 	test_assert(strstr(store_error(st), "nothing was changed") != NULL);
 	store_close(&st);
 	test_assert(same_file(db, &before));
-	test_assert(test_db_int(dir, "SELECT version FROM schema_version") == 3);
+	test_assert(test_sqlite_int(dir, "SELECT version FROM schema_version") == 3);
 
 	/* once the folder can be made, the upgrade goes on */
 	test_assert(unlink(b) == 0);
@@ -630,7 +639,8 @@ static void test_backup_failure(void)
 		size_t n = strlen(de->d_name);
 		if (n > 2 && strcmp(de->d_name + n - 2, ".1") == 0) {
 			char *db2 = xasprintf("%s/%s", b2, de->d_name);
-			test_assert(test_db_int(db2, "SELECT version FROM schema_version") == 2);
+			test_assert(test_sqlite_int(db2, "SELECT version FROM schema_version") ==
+				    2);
 			free(db2);
 			suffixed++;
 		}
@@ -659,6 +669,8 @@ static void test_backup_failure(void)
 static void test_damaged_store(void)
 {
 	test_begin("store upgrade: a damaged store is refused, not migrated");
+	if (test_sqlite_only())
+		return;
 	char *dir = test_tmpdir();
 	char *db = xasprintf("%s/mailroom.db", dir);
 	struct buf junk = {0};

@@ -624,10 +624,14 @@ static void test_reply_body(void)
 
 /* --- the store: store_vacation_* -------------------------------------------------- */
 
-/* One integer from SQL made of a literal format, behind the store's back. */
-static char sql_buf[512];
-#define db(dir, fmt, ...)                                                                          \
-	(snprintf(sql_buf, sizeof(sql_buf), fmt, __VA_ARGS__), test_db_int(dir, sql_buf))
+/* The once-records of a key made of a literal format (prefix: of every key
+   that starts with it), and one recorded as a side effect's once_key is. */
+static char key_buf[512];
+#define once_n(st, prefix, fmt, ...)                                                               \
+	(snprintf(key_buf, sizeof(key_buf), fmt, __VA_ARGS__), test_once(st, key_buf, prefix))
+#define once_add(st, fmt, ...)                                                                     \
+	(snprintf(key_buf, sizeof(key_buf), fmt, __VA_ARGS__),                                     \
+	 store_test_once_add(st, key_buf, 9000000000))
 
 static void test_store_set_get(void)
 {
@@ -666,7 +670,7 @@ static void test_store_set_get(void)
 	test_assert_str(g.external_body, "Ask the office.");
 	test_assert(g.until == 0);
 	store_vacation_clear(&g);
-	test_assert(db(dir, "SELECT count(*) FROM vacations%s", "") == 1);
+	test_assert(test_census(st)->vacations == 1);
 
 	/* no mailbox, or several: refused with a text that says which */
 	test_assert(store_vacation_set(st, "nobody@example.test", &v) == STORE_NOTFOUND);
@@ -688,7 +692,7 @@ static void test_store_set_get(void)
 	v.subject = "x";
 	v.until = -1;
 	test_assert(store_vacation_set(st, "bob@example.test", &v) == STORE_INVALID);
-	test_assert(db(dir, "SELECT count(*) FROM vacations%s", "") == 1);
+	test_assert(test_census(st)->vacations == 1);
 	test_end();
 	store_close(&st);
 	test_rmtree(dir);
@@ -706,34 +710,33 @@ static void test_store_forget(void)
 	test_assert(test_add_user(st, "bob@example.test", 0) == STORE_OK);
 	long long a = test_mailbox_id(st, "alice@example.test");
 	long long b = test_mailbox_id(st, "bob@example.test");
-#define KEYS                                                                                       \
-	"INSERT INTO once (key, until) VALUES ('vacation:%lld:carol@remote.test', 9e9), "          \
-	"('vacation:%lld:dave@remote.test', 9e9), ('quota-warn:%lld', 9e9)"
-	test_assert(db(dir, KEYS, a, a, a) == 0);
-	test_assert(db(dir, KEYS, b, b, b) == 0);
-	test_assert(db(dir, "INSERT INTO once VALUES ('vacation:%lld0:x@y.test', 9e9)", a) == 0);
-	test_assert(db(dir, "SELECT count(*) FROM once%s", "") == 7);
+	for (int i = 0; i < 2; i++) {
+		long long id = i == 0 ? a : b;
+		test_assert(once_add(st, "vacation:%lld:carol@remote.test", id) == STORE_OK);
+		test_assert(once_add(st, "vacation:%lld:dave@remote.test", id) == STORE_OK);
+		test_assert(once_add(st, "quota-warn:%lld", id) == STORE_OK);
+	}
+	test_assert(once_add(st, "vacation:%lld0:x@y.test", a) == STORE_OK);
+	test_assert(test_census(st)->once == 7);
 	test_assert(store_vacation_set(st, "alice@example.test", &v) == STORE_OK);
-	test_assert(db(dir, "SELECT count(*) FROM once WHERE key LIKE 'vacation:%lld:%%'", a) == 0);
+	test_assert(once_n(st, true, "vacation:%lld:", a) == 0);
 	/* another mailbox's keys, a longer id that starts alike, other kinds stay */
-	test_assert(db(dir, "SELECT count(*) FROM once WHERE key = 'quota-warn:%lld'", a) == 1);
-	test_assert(db(dir, "SELECT count(*) FROM once%s", "") == 5);
+	test_assert(once_n(st, false, "quota-warn:%lld", a) == 1);
+	test_assert(test_census(st)->once == 5);
 
-	test_assert(db(dir, "INSERT INTO once VALUES ('vacation:%lld:eve@remote.test', 9e9)", a) ==
-		    0);
+	test_assert(once_add(st, "vacation:%lld:eve@remote.test", a) == STORE_OK);
 	test_assert(store_vacation_remove(st, "alice@example.test") == STORE_OK);
-	test_assert(db(dir, "SELECT count(*) FROM once WHERE key LIKE 'vacation:%lld:%%'", a) == 0);
-	test_assert(db(dir, "SELECT count(*) FROM vacations%s", "") == 0);
+	test_assert(once_n(st, true, "vacation:%lld:", a) == 0);
+	test_assert(test_census(st)->vacations == 0);
 	test_assert(store_vacation_remove(st, "alice@example.test") == STORE_NOTFOUND);
 	test_assert(store_vacation_remove(st, "nobody@example.test") == STORE_NOTFOUND);
 
 	/* a mailbox removed with its auto-reply set: both go, and its keys */
 	test_assert(store_vacation_set(st, "bob@example.test", &v) == STORE_OK);
-	test_assert(db(dir, "INSERT INTO once VALUES ('vacation:%lld:eve@remote.test', 9e9)", b) ==
-		    0);
+	test_assert(once_add(st, "vacation:%lld:eve@remote.test", b) == STORE_OK);
 	test_assert(store_user_remove(st, "bob@example.test") == STORE_OK);
-	test_assert(db(dir, "SELECT count(*) FROM vacations%s", "") == 0);
-	test_assert(db(dir, "SELECT count(*) FROM once WHERE key LIKE 'vacation:%lld:%%'", b) == 0);
+	test_assert(test_census(st)->vacations == 0);
+	test_assert(once_n(st, true, "vacation:%lld:", b) == 0);
 	test_end();
 	store_close(&st);
 	test_rmtree(dir);
