@@ -632,6 +632,14 @@ static bool deliver_one(struct agent *ag, struct queue_mgr *q, const char *qid,
 		store_queue_msg_clear(&m);
 		return false;
 	}
+	/* on a store several servers share, one of them delivers it */
+	bool claimed = true;
+	if (store_queue_claim(st, qid, store_node_name(cfg), now, store_node_lease(cfg),
+			      &claimed) != STORE_OK ||
+	    !claimed) {
+		store_queue_msg_clear(&m);
+		return false;
+	}
 	/* only mail that originates here is signed (docs/admin.md "DKIM signing") */
 	struct dkim_key *dkim_keys[SIGNING_KEYS_MAX];
 	size_t n_dkim_keys =
@@ -742,8 +750,9 @@ static void work_deliver(void *ctx, void *p)
 static void work_scan(void *ctx, void *p)
 {
 	struct scan_job *job = p;
-	store_queue_due(((struct agent *)ctx)->st, (int64_t)time(NULL), QUEUE_JOB_MAX, &job->qids,
-			&job->dests, &job->n);
+	store_queue_due(((struct agent *)ctx)->st, (int64_t)time(NULL),
+			store_node_name(job->q->env->cfg), QUEUE_JOB_MAX, &job->qids, &job->dests,
+			&job->n);
 }
 
 /* --- loop thread -------------------------------------------------------------------- */

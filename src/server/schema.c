@@ -62,6 +62,7 @@ static void build(void)
 			add(server_services[i]->config);
 	add(&delivery_config_section);
 	add(&store_config_section);
+	add(&node_config_section);
 	add(&directory_config_section);
 	add(&ldap_config_section);
 	add(&pam_config_section);

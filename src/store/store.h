@@ -77,6 +77,13 @@ enum store_backend store_backend(void);
    loaded configuration's [store] (the CLI calls it for every verb). */
 extern const struct config_section store_config_section;
 void store_configure_from(const struct config *cfg);
+/* [node] (store_config.c): this server's name among those on one store
+   (name; [server] hostname when not set), and how long its claims on
+   queued messages hold (lease): after a node dies, the others take its
+   messages over once the lease has run out. */
+extern const struct config_section node_config_section;
+const char *store_node_name(const struct config *cfg);
+unsigned store_node_lease(const struct config *cfg);
 
 /* Open the store: DATA_DIR/mailroom.db on SQLite, the dsn's database on
    PostgreSQL (DATA_DIR then holds only the node's own files). With

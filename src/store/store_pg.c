@@ -748,14 +748,17 @@ const struct store_ops store_pg_ops = {
     .sql_data_version = "SELECT pg_current_wal_insert_lsn() - '0/0'",
     .sql_stats = "SELECT (SELECT count(*) FROM queue), (SELECT min(created) FROM queue), "
 		 "(SELECT count(*) FROM bodies), pg_database_size(current_database())",
+    .shared = true,
 };
 
 /* --- the schema ------------------------------------------------------------- */
 
-/* The schema at the version store_sqlite.c's migrations reach, in one step:
-   the same tables, columns and meanings (see there), in PostgreSQL's types.
-   A later schema version appends a migration here and there alike. The
-   functions give the store's SQL what SQLite has built in. */
+/* The schema at version PG_BASE_VERSION of store_sqlite.c's migrations, in
+   one step: the same tables, columns and meanings (see there), in
+   PostgreSQL's types; pg_migrations then take it on to the version SQLite's
+   reach, one entry a version, as there. The functions give the store's SQL
+   what SQLite has built in. */
+#define PG_BASE_VERSION 10
 static const char pg_schema[] =
     "CREATE FUNCTION instr(text, text) RETURNS integer LANGUAGE sql IMMUTABLE AS"
     " 'SELECT strpos($1, $2)';"
@@ -951,6 +954,14 @@ static const char pg_schema[] =
     " extract(epoch FROM now())::bigint FROM mailboxes m, (VALUES ('INBOX', 0), ('Sent', 1),"
     " ('Drafts', 2), ('Trash', 3), ('Junk', 4), ('Archive', 5)) d ORDER BY m.id, d.column2;";
 
+/* Entry i takes the schema from PG_BASE_VERSION + i to the next; never
+   edit a released entry, append. */
+static const char *const pg_migrations[] = {
+    /* 11 */
+    "ALTER TABLE queue ADD COLUMN lease_node text;"
+    "ALTER TABLE queue ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;",
+};
+
 /* The schema's version; 0 with no schema yet (asked without an error,
    which would end a transaction the caller holds). */
 static int pg_schema_version(struct store *st, int *v_r)
@@ -1045,51 +1056,74 @@ static int pg_check_database(struct store *st)
 	return r;
 }
 
-/* Makes the schema (one transaction, under the writers' lock: two nodes
-   starting at once make it once), or checks its version. */
+/* Makes the schema, or takes it on to the latest version (one transaction
+   under the writers' lock: two nodes starting at once do it once; a newer
+   node upgrades the schema for all, so upgrade every node, after a pg_dump,
+   as docs/admin.md "Upgrading" says). */
 static int pg_migrate(struct store *st, bool create)
 {
 	int v = 0, r;
+	int latest = store_schema_latest();
+	if (PG_BASE_VERSION + (int)N_ELEMENTS(pg_migrations) != latest)
+		log_panic("store: the PostgreSQL schema reaches version %d, SQLite's %d",
+			  PG_BASE_VERSION + (int)N_ELEMENTS(pg_migrations), latest);
 	if ((r = pg_check_database(st)) != STORE_OK || (r = pg_schema_version(st, &v)) != STORE_OK)
 		return r;
-	if (v == store_schema_latest())
+	if (v == latest)
 		return STORE_OK;
-	if (v > store_schema_latest()) {
+	if (v > latest) {
 		snprintf(st->err, sizeof(st->err),
 			 "the store has schema version %d, newer than this mailroom (%d): run the "
 			 "mailroom that made it",
-			 v, store_schema_latest());
+			 v, latest);
 		return STORE_PERM;
 	}
-	if (v != 0) {
-		snprintf(
-		    st->err, sizeof(st->err),
-		    "the PostgreSQL store has schema version %d; this mailroom makes %d and has "
-		    "no upgrade from %d",
-		    v, store_schema_latest(), v);
+	if (v != 0 && v < PG_BASE_VERSION) {
+		snprintf(st->err, sizeof(st->err),
+			 "the PostgreSQL store has schema version %d, older than any this mailroom "
+			 "upgrades (%d)",
+			 v, PG_BASE_VERSION);
 		return STORE_PERM;
 	}
-	if (!create) {
+	if (v == 0 && !create) {
 		snprintf(st->err, sizeof(st->err),
 			 "the PostgreSQL store does not exist yet (its database has no mailroom "
 			 "schema): run mailroom init");
 		return STORE_NOTFOUND;
 	}
-	if ((r = pg_schema_here(st)) != STORE_OK || (r = store_begin(st)) != STORE_OK)
+	if ((v == 0 && (r = pg_schema_here(st)) != STORE_OK) || (r = store_begin(st)) != STORE_OK)
 		return r;
-	if ((r = pg_schema_version(st, &v)) != STORE_OK || v != 0) {
-		store_rollback(st);
-		return r; /* made by another node meanwhile */
-	}
-	char ver[80];
-	snprintf(ver, sizeof(ver), "INSERT INTO schema_version VALUES (%d)", store_schema_latest());
-	if ((r = store_exec(st, pg_schema)) != STORE_OK || (r = store_exec(st, ver)) != STORE_OK) {
-		store_rollback(st);
+	int from = v;
+	if ((r = pg_schema_version(st, &v)) != STORE_OK || v == latest) {
+		store_rollback(st); /* made or upgraded by another node meanwhile */
 		return r;
 	}
-	if ((r = store_commit(st)) == STORE_OK)
-		log_info("store: made the schema (version %d) in the PostgreSQL store",
-			 store_schema_latest());
+	if (v == 0) {
+		char ver[80];
+		snprintf(ver, sizeof(ver), "INSERT INTO schema_version VALUES (%d)",
+			 PG_BASE_VERSION);
+		if ((r = store_exec(st, pg_schema)) != STORE_OK ||
+		    (r = store_exec(st, ver)) != STORE_OK) {
+			store_rollback(st);
+			return r;
+		}
+		v = PG_BASE_VERSION;
+	}
+	for (; v < latest; v++)
+		if ((r = store_exec(st, pg_migrations[v - PG_BASE_VERSION])) != STORE_OK) {
+			store_rollback(st);
+			return r;
+		}
+	char upd[80];
+	snprintf(upd, sizeof(upd), "UPDATE schema_version SET version = %d", latest);
+	if ((r = store_exec(st, upd)) != STORE_OK) {
+		store_rollback(st);
+		return r;
+	}
+	if ((r = store_commit(st)) == STORE_OK && from == 0)
+		log_info("store: made the schema (version %d) in the PostgreSQL store", latest);
+	else if (r == STORE_OK)
+		log_info("store: migrated the PostgreSQL store from schema %d to %d", from, latest);
 	return r;
 }
 

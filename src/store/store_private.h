@@ -97,6 +97,8 @@ struct store_ops {
 	   column the store's size in octets. */
 	const char *sql_data_version;
 	const char *sql_stats;
+	/* several servers may use the store at once (store_queue_claim) */
+	bool shared;
 };
 
 extern const struct store_ops store_sqlite_ops;

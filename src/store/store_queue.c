@@ -459,15 +459,15 @@ int store_queue_flush(struct store *st, const char *qid)
 
 /* --- delivery -------------------------------------------------------------------- */
 
-int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, char ***dests_r,
-		    size_t *n_r)
+int store_queue_due(struct store *st, int64_t now, const char *node, size_t max, char ***qids_r,
+		    char ***dests_r, size_t *n_r)
 {
 	struct db_stmt *s = store_stmt(
 	    st, "SELECT qid, dest FROM (SELECT q.qid, q.next_attempt, q.id, (SELECT "
 		"substr(r.address, instr(r.address, '@') + 1) FROM queue_rcpts r WHERE "
 		"r.queue_id = q.id AND r.status = 0 ORDER BY r.address LIMIT 1) AS dest "
-		"FROM queue q WHERE held = 0 AND next_attempt <= ?1) x WHERE dest IS NOT "
-		"NULL ORDER BY next_attempt, id LIMIT ?2");
+		"FROM queue q WHERE held = 0 AND next_attempt <= ?1 AND (lease_until <= ?1 OR "
+		"lease_node = ?3)) x WHERE dest IS NOT NULL ORDER BY next_attempt, id LIMIT ?2");
 	char **q = NULL, **d = NULL;
 	size_t n = 0;
 	int rc;
@@ -479,6 +479,7 @@ int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, c
 		return STORE_TEMP;
 	db_bind_int64(s, 1, now);
 	db_bind_int64(s, 2, (int64_t)max);
+	db_bind_text(s, 3, node != NULL ? node : "", -1);
 	while ((rc = db_step(s)) == DB_ROW) {
 		q = xrealloc(q, (n + 1) * sizeof(*q));
 		d = xrealloc(d, (n + 1) * sizeof(*d));
@@ -491,6 +492,29 @@ int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, c
 	*dests_r = d;
 	*n_r = n;
 	return r;
+}
+
+int store_queue_claim(struct store *st, const char *qid, const char *node, int64_t now,
+		      unsigned lease, bool *claimed_r)
+{
+	*claimed_r = true;
+	if (!st->ops->shared)
+		return STORE_OK;
+	/* one statement under the writers' lock: of two nodes, one claims */
+	struct db_stmt *s =
+	    store_stmt(st, "UPDATE queue SET lease_node = ?2, lease_until = ?3 "
+			   "WHERE qid = ?1 AND (lease_until <= ?4 OR lease_node = ?2)");
+	if (s == NULL)
+		return STORE_TEMP;
+	db_bind_text(s, 1, qid, -1);
+	db_bind_text(s, 2, node, -1);
+	db_bind_int64(s, 3, now + (int64_t)lease);
+	db_bind_int64(s, 4, now);
+	int rc = db_step(s);
+	if (rc != DB_DONE)
+		return store_fail(st, rc, "queue claim");
+	*claimed_r = db_changes(st) == 1;
+	return STORE_OK;
 }
 
 void store_queue_msg_clear(struct store_queue_msg *m)
@@ -595,9 +619,10 @@ int store_queue_attempt(struct store *st, const struct store_queue_msg *m, int64
 			return r;
 		}
 	}
-	struct db_stmt *s =
-	    store_stmt(st, "UPDATE queue SET attempts = attempts + 1, next_attempt = "
-			   "?2, delay_notified = ?3 WHERE qid = ?1");
+	struct db_stmt *s = store_stmt(
+	    st, "UPDATE queue SET attempts = attempts + 1, next_attempt = "
+		"?2, delay_notified = ?3, lease_node = NULL, lease_until = 0 WHERE qid = "
+		"?1");
 	int rc;
 	if (s == NULL) {
 		store_rollback(st);

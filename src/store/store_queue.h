@@ -95,11 +95,21 @@ int store_queue_flush(struct store *st, const char *qid);
 int store_quota_check(struct store *st, int64_t mailbox_id, uint64_t size, bool *ok_r);
 
 /* --- delivery (queue manager) --------------------------------------------- */
-/* Up to max queue ids due at `now` (not held, with recipients left), oldest
-   first, each with the domain of its first pending recipient (its
-   destination, for concurrency limits); caller frees the strings and arrays. */
-int store_queue_due(struct store *st, int64_t now, size_t max, char ***qids_r, char ***dests_r,
-		    size_t *n_r);
+/* Up to max queue ids due at `now` (not held, with recipients left, not
+   claimed by another node whose claim still holds), oldest first, each with
+   the domain of its first pending recipient (its destination, for
+   concurrency limits); caller frees the strings and arrays. */
+int store_queue_due(struct store *st, int64_t now, const char *node, size_t max, char ***qids_r,
+		    char ***dests_r, size_t *n_r);
+/* Claims a queued message for delivery by `node` until now + lease seconds,
+   on a store several servers share (PostgreSQL): *claimed_r is false when
+   another node's claim still holds (it is delivering the message), or the
+   message is gone. A claim of this node's own is taken again (a restart).
+   store_queue_attempt ends the claim; a node that dies leaves its claims to
+   run out, then another node delivers those messages. On SQLite, which one
+   server uses, every claim succeeds and nothing is written. */
+int store_queue_claim(struct store *st, const char *qid, const char *node, int64_t now,
+		      unsigned lease, bool *claimed_r);
 
 enum queue_rcpt_status { QRCPT_PENDING = 0, QRCPT_SENT = 1, QRCPT_FAILED = 2 };
 struct store_queue_rcpt {

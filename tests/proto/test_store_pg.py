@@ -20,7 +20,12 @@ rest of the suite runs on.
   and answers 451 4.3.0; nothing of the message is kept; then it works.
 - A database that would check or convert text (UTF8) is refused by init,
   with the createdb command that makes a right one.
+- Two servers run queue managers over the one queue: each of 40 messages
+  reaches the next hop once. A server killed with SIGKILL in the middle of
+  a delivery leaves its claim; another server delivers the message once the
+  claim ([node] lease) has run out, and only once.
 """
+import json
 import os
 import subprocess
 import sys
@@ -242,6 +247,101 @@ def test_database_that_would_change_bytes_is_refused():
             text = str(e)
             assert "mailroom init: exit" in text, text
             assert "has encoding UTF8" in text and "createdb -E SQL_ASCII --locale=C" in text, text
+
+
+def delivering(dsn, schema, sink_port=None, **extra):
+    conf = store_extra(dsn, schema)
+    conf.update({"delivery.enabled": "yes", "delivery.scan_interval": "1s",
+                 "delivery.retry_min": "1s", "delivery.retry_max": "2s",
+                 "delivery.connect_timeout": "3s", "delivery.command_timeout": "20s"})
+    conf.update(extra)
+    return Server(conf, smtp=True)
+
+
+def submit(srv, n):
+    c = srv.submission(ALICE)
+    c.sendmail(ALICE, ["bob@remote.test"],
+               ("From: %s\r\nTo: bob@remote.test\r\nSubject: out%d\r\nMessage-ID: "
+                "<out%d@example.test>\r\n\r\nbody %d\r\n" % (ALICE, n, n, n)).encode())
+    c.quit()
+
+
+def test_two_queue_managers_deliver_each_message_once():
+    need_pg()
+    from test_delivery import start_sink
+    ctl, sink, port = start_sink()
+    try:
+        with pgserver.PgServer(port=free_port()) as pg:
+            with delivering(pg.dsn, "twoq", **{"node.name": "a"}) as a, \
+                    delivering(pg.dsn, "twoq", **{"node.name": "b"}) as b:
+                a.add_user(ALICE)
+                a.cli("route", "add", "remote.test", "127.0.0.1:%d" % port, "--tls", "none")
+                a.start()
+                b.start()
+                for n in range(40):
+                    submit(a if n % 2 else b, n)
+                wait_for("40 deliveries", lambda: len(sink.messages) >= 40, timeout=60)
+                time.sleep(3)  # two more scans of each: nothing is sent again
+                ids = [m[2].split(b"Message-ID: ")[1].split(b"\r\n")[0] for m in sink.messages]
+                assert len(ids) == 40 and len(set(ids)) == 40, sorted(ids)
+                assert json.loads(a.cli("queue", "list", "--json").stdout) == []
+    finally:
+        ctl.stop()
+
+
+class SlowSink:
+    """Holds the first RCPT until released: a delivery in progress."""
+
+    def __init__(self):
+        import threading
+        self.messages, self.rcpts = [], 0
+        self.release = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        import asyncio
+        self.rcpts += 1
+        if self.rcpts == 1:
+            for _ in range(300):
+                if self.release.is_set():
+                    break
+                await asyncio.sleep(0.1)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content)
+        return "250 2.0.0 Ok: stored"
+
+
+def test_a_killed_nodes_claims_are_taken_over():
+    need_pg()
+    from test_delivery import start_sink
+    sink = SlowSink()
+    ctl, sink, port = start_sink(sink=sink)
+    try:
+        with pgserver.PgServer(port=free_port()) as pg:
+            with delivering(pg.dsn, "takeover", **{"node.name": "a", "node.lease": "4s"}) as a:
+                a.add_user(ALICE)
+                a.cli("route", "add", "remote.test", "127.0.0.1:%d" % port, "--tls", "none")
+                a.start()
+                submit(a, 1)
+                wait_for("a in its delivery", lambda: sink.rcpts >= 1)
+                a.proc.kill()  # SIGKILL: its claim stays behind
+                a.proc.wait(10)
+                a.stop(expect_rc=None)
+                sink.release.set()
+                with delivering(pg.dsn, "takeover",
+                                **{"node.name": "b", "node.lease": "4s"}) as b:
+                    b.start()
+                    t0 = time.monotonic()
+                    wait_for("b's delivery", lambda: len(sink.messages) == 1, timeout=30)
+                    # not before a's claim ran out
+                    assert time.monotonic() - t0 >= 1, time.monotonic() - t0
+                    time.sleep(3)
+                    assert len(sink.messages) == 1
+                    assert json.loads(b.cli("queue", "list", "--json").stdout) == []
+    finally:
+        ctl.stop()
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, SRC, run_tests  # noqa: E402
 
-LATEST = 10  # the schema of this mailroom
+LATEST = 11  # the schema of this mailroom
 MAILBOXES = 40000
 MESSAGES = 16000
 EXTRA_ROUNDS = 10  # only while no kill has landed inside the migration yet

@@ -204,6 +204,7 @@ static const char EVERY_KEY[] =
     "starttls = yes\nca_file = ldap-ca.pem\ntimeout = 3s\npool_size = 2\ncache_ttl = 0\n"
     "[directory]\nbackend = passwd-file, builtin\n"
     "[store]\nbackend = postgresql\ndsn = postgresql://mailroom@127.0.0.1:5432/mailroom\n"
+    "[node]\nname = node1\nlease = 15m\n"
     "[pam]\nservice = mail-local\ndomain = Local.Example.TEST\nmin_uid = 500\n"
     "confdir = pam.d\n"
     "[passwd-file]\npath = users.passwd\ndomain = example.net\n"

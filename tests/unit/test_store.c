@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void test_open_and_migrate(void)
 {
@@ -475,10 +476,65 @@ static void test_bytes_kept(void)
 	test_rmtree(dir);
 }
 
+/* Claims on queued messages (store_queue_claim): on a store several servers
+   share, one node at a time; a claim runs out; an attempt ends it. On
+   SQLite every claim succeeds. */
+static void test_queue_claims(void)
+{
+	char *dir;
+	struct store *st = test_store_new(&dir), *other = NULL;
+	static const char body[] = "Subject: c\r\n\r\nhi\r\n";
+	struct store_remote_rcpt remote[] = {{"x@remote.test", NULL, NULL}};
+	struct store_submission sub = {.qid = "QC",
+				       .sender = "s@example.test",
+				       .body = body,
+				       .len = sizeof(body) - 1,
+				       .remote = remote,
+				       .n_remote = 1};
+	bool a = false, b = false;
+	char **qids = NULL, **dests = NULL;
+	size_t n = 0;
+
+	test_begin("store: a queued message is claimed by one node at a time");
+	test_assert(store_submit(st, &sub, 1) == STORE_OK && sub.status == STORE_OK);
+	test_assert(store_open(dir, false, &other) == STORE_OK);
+	bool shared = store_backend() == STORE_BACKEND_POSTGRESQL;
+	int64_t t0 = (int64_t)time(NULL); /* the message is due from then on */
+	test_assert(store_queue_claim(st, "QC", "node-a", t0 + 0, 60, &a) == STORE_OK && a);
+	test_assert(store_queue_claim(other, "QC", "node-b", t0 + 10, 60, &b) == STORE_OK);
+	test_assert(b == !shared); /* a's claim holds until t0 + 60 */
+	test_assert(store_queue_claim(st, "QC", "node-a", t0 + 20, 60, &a) == STORE_OK && a);
+	/* due for a, not for b while a's claim holds */
+	test_assert(store_queue_due(other, t0 + 30, "node-b", 10, &qids, &dests, &n) == STORE_OK);
+	test_assert(n == (shared ? 0u : 1u));
+	for (size_t i = 0; i < n; i++) {
+		free(qids[i]);
+		free(dests[i]);
+	}
+	free(qids);
+	free(dests);
+	/* a died: at t0 + 81 its claim (renewed at t0 + 20) has run out */
+	test_assert(store_queue_claim(other, "QC", "node-b", t0 + 81, 60, &b) == STORE_OK && b);
+	test_assert(store_queue_claim(st, "QC", "node-a", t0 + 90, 60, &a) == STORE_OK);
+	test_assert(a == !shared);
+	/* b's attempt ends its claim: a may take the next one at once */
+	struct store_queue_msg m;
+	test_assert(store_queue_load(other, "QC", &m) == STORE_OK && m.n_rcpts == 1);
+	test_assert(store_queue_attempt(other, &m, t0 + 1000, NULL, 0) == STORE_OK);
+	store_queue_msg_clear(&m);
+	test_assert(store_queue_claim(st, "QC", "node-a", t0 + 100, 60, &a) == STORE_OK && a);
+	test_assert(store_queue_claim(st, "NONE", "node-a", t0 + 100, 60, &a) == STORE_OK);
+	test_assert(a == !shared); /* gone: nothing to claim */
+	test_end();
+	store_close(&other);
+	store_close(&st);
+	test_rmtree(dir);
+}
+
 int main(void)
 {
-	return test_run((void (*[])(void)){test_open_and_migrate, test_domains,
-					   test_users_and_aliases, test_single_instance_and_uids,
-					   test_quota_and_failures, test_submit_and_queue,
-					   test_routes, test_to_wire, test_bytes_kept, NULL});
+	return test_run((void (*[])(void)){
+	    test_open_and_migrate, test_domains, test_users_and_aliases,
+	    test_single_instance_and_uids, test_quota_and_failures, test_submit_and_queue,
+	    test_routes, test_to_wire, test_bytes_kept, test_queue_claims, NULL});
 }
