@@ -109,6 +109,7 @@ raise_nofile() {
 mr_conf_head() {
 	local data=$1 svc given a
 	shift
+	mr_store_section "$data"
 	printf '[server]\nhostname = bench.test\ndata_dir = %s\n%s\n\n[listen]\n' "$data" "$(mr_user_line)"
 	for svc in smtp submission submissions pop3 pop3s imap imaps; do
 		given=off
@@ -117,4 +118,44 @@ mr_conf_head() {
 		done
 		echo "$svc = $given"
 	done
+}
+
+# STORE=postgresql (default sqlite): mailroom's store in a private
+# PostgreSQL 15 instead of SQLite. mr_pg_start starts one for the run
+# (tests/common/pgserver.py, 127.0.0.1, fsync and synchronous_commit on, as
+# shipped) and mr_pg_stop stops it by its PID; mr_conf_head and
+# mr_store_section then give each data dir a schema of its own in it, and
+# mr_cpu counts the PostgreSQL processes' CPU with mailroom's.
+MR_PG_DIR="" MR_PG_DSN=""
+mr_pg_start() {
+	[ "${STORE:-sqlite}" = postgresql ] || return 0
+	local port
+	MR_PG_DIR=$(mktemp -d /tmp/mailroom-benchpg.XXXXXX)
+	chmod 755 "$MR_PG_DIR"
+	port=$(python3 -c 'import sys; sys.path.insert(0, "tests/common"); import pgserver; print(pgserver.free_port())')
+	MR_PG_DSN=$(python3 tests/common/pgserver.py start "$MR_PG_DIR" "$port") || {
+		echo "bench: PostgreSQL did not start (scripts/deps.sh test installs it)" >&2
+		exit 1
+	}
+}
+mr_pg_stop() {
+	[ -n "$MR_PG_DIR" ] || return 0
+	python3 tests/common/pgserver.py stop "$MR_PG_DIR" >/dev/null 2>&1 || true
+	rm -rf "$MR_PG_DIR"
+	MR_PG_DIR=""
+}
+# mr_store_section DATA_DIR: the [store] section for STORE=postgresql
+mr_store_section() {
+	[ -n "$MR_PG_DSN" ] || return 0
+	printf '[store]\nbackend = postgresql\ndsn = %s?options=-csearch_path%%3Ds%s\n\n' \
+		"$MR_PG_DSN" "$(printf '%s' "$1" | cksum | cut -d' ' -f1)"
+}
+# mr_cpu PID: CPU seconds of mailroom's process tree, and of PostgreSQL's
+mr_cpu() {
+	local c
+	c=$(python3 bench/memtree.py --cpu "$1")
+	if [ -n "$MR_PG_DIR" ]; then
+		c=$(python3 -c "print($c + $(python3 bench/memtree.py --cpu "$(cat "$MR_PG_DIR/pid")"))")
+	fi
+	echo "$c"
 }

@@ -44,6 +44,9 @@
 #   SCALE_SIZES="100 1000 10000 100000"             the scale part
 #   PARTS="download big logged idle retr"  the parts to run; "scale" only
 #                                when named (some 25 minutes at 100,000)
+#   STORE=sqlite                 or "postgresql": mailroom's store in a
+#                                private PostgreSQL 15 (bench/lib.sh), whose
+#                                CPU counts as mailroom's
 #   KEEP_TMP=1                   keep the temporary folder (logs, configs)
 # Both servers listen on 127.0.0.1 only; they are stopped by PID on exit.
 # The users come from one passwd-file with one yescrypt hash (imported with
@@ -132,10 +135,12 @@ cleanup() {
 	[ -n "$FILL_PID" ] && stop_pid "$FILL_PID"
 	[ -n "$DC_PID" ] && stop_pid "$DC_PID" # Dovecot's master: stops all its children
 	wait 2>/dev/null
+	mr_pg_stop
 	finish_tmp run-pop3
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+mr_pg_start
 
 # a private copy of the server: a rebuild of build/ during the run cannot touch it
 cp build/mailroom "$T/mailroom"
@@ -452,7 +457,7 @@ load() {
 	local name=$1 out=$2 count=$3 fmt=$4 conc=$5 pid c0 c1
 	shift 5
 	pid=$(server_pid "$name")
-	c0=$(cpu_tree "$pid")
+	if [ "$name" = mailroom ]; then c0=$(mr_cpu "$pid"); else c0=$(cpu_tree "$pid"); fi
 	# in the background, so that a signal to this script is handled at once
 	"$LOAD" -p "$(server_port "$name")" -L "$name" -m "$count" -c "$conc" -w "$PASSWORD" \
 		-u "$fmt" -T 60 "$@" load > "$out" 2> "$out.err" &
@@ -463,7 +468,7 @@ load() {
 		failed=1
 	fi
 	LOAD_PID=""
-	c1=$(cpu_tree "$pid")
+	if [ "$name" = mailroom ]; then c1=$(mr_cpu "$pid"); else c1=$(cpu_tree "$pid"); fi
 	sed -i "s/\$/ server_cpu_s=$(awk "BEGIN { print $c1 - $c0 }")/" "$out"
 }
 # summarize TITLE PREFIX CONC...: a table of the medians of the runs

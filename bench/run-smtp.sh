@@ -14,7 +14,9 @@
 # before QUIT and a new connection; default all of them, 1 is the shape of
 # mail from the Internet: a connection per message), SENDER_CHECKS (on:
 # mailroom's SPF, DKIM and DMARC checks as shipped, asking the system's
-# resolver about the load's sender.test; off: none).
+# resolver about the load's sender.test; off: none), STORE (sqlite, or
+# postgresql: mailroom's store in a private PostgreSQL, bench/lib.sh; its
+# CPU counts as mailroom's).
 # Server CPU per message is the CPU time of each server's processes (for
 # Postfix until the last Maildir file is written) over the messages.
 # Both servers listen on 127.0.0.1 only and are stopped by PID on exit.
@@ -65,9 +67,11 @@ cleanup() {
 		postfix -c "$T/pf/conf" stop >/dev/null 2>&1 || kill "$PF_PID" 2>/dev/null || true
 	fi
 	sleep 1
+	mr_pg_stop
 	[ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
+mr_pg_start
 
 cc -O2 -Wall -pthread -o "$T/smtpload" bench/smtpload.c
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -85,6 +89,7 @@ PF_PORT=$(free_port)
 # --- mailroom ---------------------------------------------------------------------
 MR=build/mailroom
 cat > "$T/mailroom.conf" <<EOF
+$(mr_store_section "$T/mailroom-data")
 [server]
 hostname = mr.bench.test
 data_dir = $T/mailroom-data
@@ -161,7 +166,7 @@ $MR -c "$T/mailroom.conf" serve 2> "$T/mailroom.log" &
 MR_PID=$!
 wait_port "$MR_PORT"
 wait_port "$PF_PORT"
-say "== mailroom on 127.0.0.1:$MR_PORT, Postfix $(postconf -d -h mail_version) on 127.0.0.1:$PF_PORT"
+say "== mailroom (store: ${STORE:-sqlite}) on 127.0.0.1:$MR_PORT, Postfix $(postconf -d -h mail_version) on 127.0.0.1:$PF_PORT"
 
 count_maildir() { find "$PF/maildirs" -path '*/new/*' -type f 2>/dev/null | wc -l; }
 mr_stored() {
@@ -179,9 +184,9 @@ until [ "$(count_maildir)" -ge 80 ] || [ "$n" -gt 300 ]; do n=$((n + 1)); sleep 
 base_pf=$(count_maildir)
 
 cpu() { python3 bench/memtree.py --cpu "$1"; }
-mr_c0=$(cpu "$MR_PID")
+mr_c0=$(mr_cpu "$MR_PID")
 MR_OUT=$("$T/smtpload" 127.0.0.1 "$MR_PORT" "$CONNECTIONS" "$MESSAGES" "$SIZE" "$USERS" bench.test "$PER_CONN")
-mr_c1=$(cpu "$MR_PID")
+mr_c1=$(mr_cpu "$MR_PID")
 say "mailroom: $MR_OUT"
 mr_rcpts=$(echo "$MR_OUT" | sed -E 's/.*rcpts=([0-9]+).*/\1/')
 stored=$(($(mr_stored) - base_mr))
