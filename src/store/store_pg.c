@@ -958,8 +958,8 @@ static const char pg_schema[] =
    edit a released entry, append. */
 static const char *const pg_migrations[] = {
     /* 11 */
-    "ALTER TABLE queue ADD COLUMN lease_node text;"
-    "ALTER TABLE queue ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;",
+    ("ALTER TABLE queue ADD COLUMN lease_node text;"
+     "ALTER TABLE queue ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;"),
 };
 
 /* The schema's version; 0 with no schema yet (asked without an error,

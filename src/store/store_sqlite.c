@@ -271,8 +271,8 @@ static const char *const migrations[] = {
     /* 11: claims on queued messages (store_queue.h store_queue_claim): the
        node delivering one and until when its claim holds, so several
        servers on one PostgreSQL store never deliver a message at once */
-    "ALTER TABLE queue ADD COLUMN lease_node TEXT;"
-    "ALTER TABLE queue ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;",
+    ("ALTER TABLE queue ADD COLUMN lease_node TEXT;"
+     "ALTER TABLE queue ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"),
 };
 
 /* Environment failures are said in the admin's terms, with the place and
