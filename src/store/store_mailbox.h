@@ -62,12 +62,15 @@ int store_message_read(struct store *st, int64_t mailbox_id, int64_t msg_id, str
       STORE_NOTFOUND rather than the bytes of a body stored later under a
       reused row id. Bodies never change once written (S2, S4), so pieces
       read at different times fit together.
-   XXX SQLite walks a blob's overflow pages from the start on every open, so
-   a piece at offset `off` costs about off/page_size page lookups and a whole
-   body costs time quadratic in its size. Reads of bodies of 1 MiB or more
-   map the database for the copy, which makes a lookup cheap (in 60 KiB pieces, 10 MiB takes 0.05 s
-   of worker CPU, 50 MiB 0.8 s; docs/benchmarks.md), but the growth stays. Bodies stored in rows of
-   one piece each would remove it, at the price of a migration. */
+   Known limit of the SQLite engine: it walks a blob's overflow pages from
+   the start on every open, so a piece at offset `off` costs about
+   off/page_size page lookups and a whole body costs time quadratic in its
+   size. Reads of bodies of 8 MiB or more map the database for the copy,
+   which makes a lookup cheap (in 60 KiB pieces, 50 MiB takes 0.8 s of
+   worker CPU; docs/benchmarks.md), but the growth stays. Bodies stored in
+   rows of one piece each would remove it, at the price of a migration. The
+   PostgreSQL engine reads each piece with substring() of an uncompressed
+   column, which reads only that piece's chunks. */
 struct store_body_reader {
 	int64_t mailbox_id, msg_id, body_id;
 	uint64_t size;

@@ -459,7 +459,7 @@ static void sq_rollback(struct store *st)
    lookup a memory read instead of a pread() (a 50 MiB body in 60 KiB
    pieces: 0.8 s of CPU instead of 4 s). The mapping lives only for this
    read, so the handle's other work and the process's RSS are as before.
-   XXX an I/O error on a mapped page is SIGBUS, not SQLITE_IOERR (SQLite,
+   Known limit: an I/O error on a mapped page is SIGBUS, not SQLITE_IOERR (SQLite,
    "Memory-Mapped I/O"); nothing truncates the database while the server
    runs (no VACUUM). Best effort: without the pragma the read still works.
    Only for bodies past STORE_BODY_MMAP_MIN: for a smaller one the chain is
